@@ -5,10 +5,10 @@
  *
  * @module
  */
-import { enumeration, featureBits, flags } from "./dsl.ts";
+import { type ConstantGroup, enumeration, featureBits, flags } from "./dsl.ts";
 
 /** 2.1: bits of the device status field. */
-export const device_status = flags("device_status", {
+export const device_status: ConstantGroup = flags("device_status", {
   ACKNOWLEDGE: {
     value: 1,
     doc: "The guest OS has found the device and recognized it as a valid virtio device.",
@@ -34,7 +34,7 @@ export const device_status = flags("device_status", {
 }, { doc: "2.1: device status bits.", exportMembers: false });
 
 /** 6: feature bits reserved for the queue and negotiation (device-independent). */
-export const virtio_features = featureBits("virtio_features", {
+export const virtio_features: ConstantGroup = featureBits("virtio_features", {
   VIRTIO_F_NOTIFY_ON_EMPTY: {
     value: 24,
     doc: "Legacy: notify when the device runs out of available descriptors.",
@@ -84,7 +84,7 @@ export const virtio_features = featureBits("virtio_features", {
 }, { doc: "6: reserved feature bits." });
 
 /** 5: device ids. */
-export const virtio_device_id = enumeration("virtio_device_id", {
+export const virtio_device_id: ConstantGroup = enumeration("virtio_device_id", {
   VIRTIO_ID_NET: { value: 1, doc: "Network device." },
   VIRTIO_ID_BLOCK: { value: 2, doc: "Block device." },
   VIRTIO_ID_CONSOLE: { value: 3, doc: "Console." },

@@ -41,9 +41,13 @@ export type ScalarName = "u8" | "le16" | "le32" | "le64" | "be16" | "be32" | "be
 
 /** A scalar: an unsigned integer of 1, 2, 4 or 8 bytes in a fixed byte order. */
 export interface ScalarType {
+  /** Discriminant. */
   readonly kind: "scalar";
+  /** The scalar's name (`le32`...). */
   readonly name: ScalarName;
+  /** Size in bytes. */
   readonly size: 1 | 2 | 4 | 8;
+  /** Byte order: true for little-endian. */
   readonly littleEndian: boolean;
 }
 
@@ -91,14 +95,19 @@ export interface BitfieldDef {
 
 /** A scalar word split into named bitfields (spec notation `le16 { a : 15; b : 1; } word;`). */
 export interface BitsType {
+  /** Discriminant. */
   readonly kind: "bits";
+  /** The word that holds the bitfields. */
   readonly word: ScalarType;
+  /** The bitfields, from the least significant bit up. */
   readonly fields: readonly BitfieldDef[];
 }
 
 /** An array: a fixed number of elements, or a number given by a parameter (`ring[queue_size]`). */
 export interface ArrayType {
+  /** Discriminant. */
   readonly kind: "array";
+  /** The element type. */
   readonly element: Type;
   /** A fixed element count, or the name of the parameter that gives it. */
   readonly length: number | string;
@@ -124,21 +133,29 @@ export interface FieldOptions {
 
 /** A field with its options. */
 export interface FieldSpec extends FieldOptions {
+  /** Discriminant. */
   readonly kind: "field";
+  /** The field's type. */
   readonly type: Type;
 }
 
 /** A field as stored in a struct, after {@link struct} has normalised it. */
 export interface FieldDef extends FieldOptions {
+  /** The name, as in the spec. */
   readonly name: string;
+  /** The field's type. */
   readonly type: Type;
 }
 
 /** A struct: fields one after another, or at explicit offsets. */
 export interface StructType {
+  /** Discriminant. */
   readonly kind: "struct";
+  /** The name, as in the spec. */
   readonly name: string;
+  /** The fields, in declaration order. */
   readonly fields: readonly FieldDef[];
+  /** Documentation. */
   readonly doc?: string;
   /** A declared total size; fields may not pass it. */
   readonly size?: number;
@@ -148,10 +165,15 @@ export interface StructType {
 
 /** A union: every variant starts at offset 0; the size is that of the largest. */
 export interface UnionType {
+  /** Discriminant. */
   readonly kind: "union";
+  /** The name, as in the spec. */
   readonly name: string;
+  /** The fields, in declaration order. */
   readonly fields: readonly FieldDef[];
+  /** Documentation. */
   readonly doc?: string;
+  /** A declared total size in bytes. */
   readonly size?: number;
 }
 
@@ -171,8 +193,11 @@ export interface StructOptions {
 
 /** A constant in a group, with its documentation. */
 export interface ConstantDef {
+  /** The name, as in the spec. */
   readonly name: string;
+  /** The value. */
   readonly value: number;
+  /** Documentation. */
   readonly doc?: string;
 }
 
@@ -185,10 +210,15 @@ export type ConstantKind = "flags" | "bits" | "values";
 
 /** A named group of constants: feature bits, status bits, request types... */
 export interface ConstantGroup {
+  /** Discriminant. */
   readonly kind: "constants";
+  /** The name, as in the spec. */
   readonly name: string;
+  /** What the values mean: masks, bit numbers or codes. */
   readonly constantKind: ConstantKind;
+  /** The constants, in declaration order. */
   readonly constants: readonly ConstantDef[];
+  /** Documentation. */
   readonly doc?: string;
   /**
    * Whether each constant is also exported on its own under its name. True
@@ -388,6 +418,7 @@ export function enumeration(
 
 /** One leaf or aggregate field with its computed place. */
 export interface FieldLayout {
+  /** The field's definition. */
   readonly def: FieldDef;
   /** Byte offset at parameter value 0; see `paramTerms` for the rest. */
   readonly offset: number;
@@ -402,7 +433,9 @@ export interface FieldLayout {
 
 /** The computed layout of a struct or union. */
 export interface Layout {
+  /** The name, as in the spec. */
   readonly name: string;
+  /** The fields with their places, in declaration order. */
   readonly fields: readonly FieldLayout[];
   /** Size at parameter value 0. */
   readonly size: number;

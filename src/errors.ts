@@ -10,6 +10,7 @@
 
 /** Root of every error typed-virtio throws. */
 export class VirtioError extends Error {
+  /** Creates the error with a message that names what was wrong. */
   constructor(message: string, options?: ErrorOptions) {
     super(message, options);
     this.name = new.target.name;
@@ -22,6 +23,7 @@ export class SchemaError extends VirtioError {
   readonly schema: string;
   /** The field at fault, when there is one. */
   readonly field: string | undefined;
+  /** Creates the error for a schema and, where known, a field. */
   constructor(schema: string, field: string | undefined, message: string) {
     super(`schema ${schema}${field === undefined ? "" : `, field ${field}`}: ${message}`);
     this.schema = schema;
@@ -38,6 +40,7 @@ export class MemoryError extends VirtioError {
   readonly address: number;
   /** The length of the access in bytes. */
   readonly length: number;
+  /** Creates the error for the access at `address` of `length` bytes. */
   constructor(address: number, length: number, message: string) {
     super(`guest memory 0x${address.toString(16)}+${length}: ${message}`);
     this.address = address;
@@ -51,6 +54,7 @@ export class QueueError extends VirtioError {
   readonly queue: number;
   /** The descriptor index at fault, when there is one. */
   readonly descriptor: number | undefined;
+  /** Creates the error for a queue and, where known, a descriptor index. */
   constructor(queue: number, descriptor: number | undefined, message: string) {
     super(
       `queue ${queue}${descriptor === undefined ? "" : `, descriptor ${descriptor}`}: ${message}`,

@@ -1,0 +1,191 @@
+/**
+ * The `gen` command line.
+ *
+ * ```
+ * deno task gen                         regenerate src/generated/ from schema/
+ * deno task gen --check                 fail when src/generated/ is stale
+ * deno task gen --manifest [SCHEMA...]  print the JSON manifest of layouts
+ * deno task gen SCHEMA... --out DIR     generate bindings for your own schema modules
+ * ```
+ *
+ * @module
+ */
+import { GenError, SchemaError } from "../src/errors.ts";
+import { loadBuiltinModules, ROOT } from "./builtin.ts";
+import {
+  type GeneratedFile,
+  generateModules,
+  loadSchemaModule,
+  manifestOf,
+  type SchemaModule,
+} from "./generate.ts";
+
+/** The usage text. */
+export const USAGE = `usage:
+  deno task gen                          regenerate src/generated/ from schema/
+  deno task gen --check                  exit 1 if src/generated/ differs from what gen would write
+  deno task gen --manifest [SCHEMA.ts…]  print the JSON manifest of every layout (built-in or given)
+  deno task gen SCHEMA.ts… --out DIR     generate accessors for your own schema modules into DIR
+  deno task gen --help                   this text`;
+
+/** Parsed command-line arguments. */
+export interface GenArgs {
+  /** `--check`: compare instead of writing. */
+  check: boolean;
+  /** `--manifest`: print the JSON manifest. */
+  manifest: boolean;
+  /** `--help`: print usage. */
+  help: boolean;
+  /** `--out DIR`: where to write bindings for the given schemas. */
+  out: string | undefined;
+  /** Schema module paths given on the command line. */
+  schemas: string[];
+}
+
+/** Parses arguments; throws {@link GenError} naming the bad one. */
+export function parseArgs(args: readonly string[]): GenArgs {
+  const r: GenArgs = { check: false, manifest: false, help: false, out: undefined, schemas: [] };
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i];
+    if (a === "--check") r.check = true;
+    else if (a === "--manifest") r.manifest = true;
+    else if (a === "--help" || a === "-h") r.help = true;
+    else if (a === "--out" || a.startsWith("--out=")) {
+      const v = a === "--out" ? args[++i] : a.slice("--out=".length);
+      if (v === undefined || v === "" || v.startsWith("--")) {
+        throw new GenError("--out needs a directory");
+      }
+      if (r.out !== undefined) throw new GenError("--out given twice");
+      r.out = v;
+    } else if (a.startsWith("-")) throw new GenError(`unknown option ${a}`);
+    else if (!/\.[cm]?[jt]s$/.test(a)) {
+      throw new GenError(`${a} is not a TypeScript or JavaScript module`);
+    } else r.schemas.push(a);
+  }
+  if (r.check && r.manifest) throw new GenError("--check and --manifest do not go together");
+  if (r.schemas.length > 0 && !r.manifest && r.out === undefined) {
+    throw new GenError("schema modules given without --out DIR");
+  }
+  if (r.schemas.length === 0 && r.out !== undefined) {
+    throw new GenError("--out given without schema modules");
+  }
+  return r;
+}
+
+async function readText(path: string | URL): Promise<string | undefined> {
+  try {
+    return await Deno.readTextFile(path);
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) return undefined;
+    throw e;
+  }
+}
+
+async function listGenerated(dir: URL, prefix = ""): Promise<string[]> {
+  const out: string[] = [];
+  try {
+    for await (const e of Deno.readDir(dir)) {
+      if (e.isDirectory) {
+        out.push(...await listGenerated(new URL(`${e.name}/`, dir), `${prefix}${e.name}/`));
+      } else if (e.name.endsWith(".ts")) out.push(`${prefix}${e.name}`);
+    }
+  } catch (e) {
+    if (!(e instanceof Deno.errors.NotFound)) throw e;
+  }
+  return out;
+}
+
+async function writeFiles(dir: URL, files: readonly GeneratedFile[]): Promise<void> {
+  for (const f of files) {
+    const url = new URL(f.path, dir);
+    await Deno.mkdir(new URL("./", url), { recursive: true });
+    await Deno.writeTextFile(url, f.text);
+  }
+}
+
+function dirUrl(path: string): URL {
+  const abs = path.startsWith("/") ? path : `${Deno.cwd()}/${path}`;
+  return new URL(`file://${abs.endsWith("/") ? abs : abs + "/"}`);
+}
+
+/** Runs the CLI; returns the exit code. Output goes to the given writers. */
+export async function main(
+  args: readonly string[],
+  out: (s: string) => void = (s) => console.log(s),
+  err: (s: string) => void = (s) => console.error(s),
+): Promise<number> {
+  let parsed: GenArgs;
+  try {
+    parsed = parseArgs(args);
+  } catch (e) {
+    if (e instanceof GenError) {
+      err(`gen: ${e.message}\n${USAGE}`);
+      return 2;
+    }
+    throw e;
+  }
+  if (parsed.help) {
+    out(USAGE);
+    return 0;
+  }
+  try {
+    let modules: SchemaModule[];
+    if (parsed.schemas.length > 0) {
+      modules = [];
+      for (const s of parsed.schemas) modules.push(await loadSchemaModule(s));
+      const outputs = new Set<string>();
+      for (const m of modules) {
+        if (outputs.has(m.output)) {
+          throw new GenError(`two schema modules would both write ${m.output}`);
+        }
+        outputs.add(m.output);
+      }
+    } else {
+      modules = await loadBuiltinModules();
+    }
+    if (parsed.manifest) {
+      out(JSON.stringify(manifestOf(modules), null, 2));
+      return 0;
+    }
+    const files = await generateModules(modules, { index: parsed.schemas.length === 0 });
+    if (parsed.schemas.length > 0) {
+      const dir = dirUrl(parsed.out as string);
+      await writeFiles(dir, files);
+      for (const f of files) out(`wrote ${new URL(f.path, dir).pathname}`);
+      return 0;
+    }
+    const dir = new URL("src/generated/", ROOT);
+    if (parsed.check) {
+      const stale: string[] = [];
+      for (const f of files) {
+        if (await readText(new URL(f.path, dir)) !== f.text) stale.push(f.path);
+      }
+      const expected = new Set(files.map((f) => f.path));
+      for (const p of await listGenerated(dir)) {
+        if (!expected.has(p)) stale.push(`${p} (no schema)`);
+      }
+      if (stale.length > 0) {
+        err(`gen: src/generated/ is stale; run \`deno task gen\`:\n  ${stale.join("\n  ")}`);
+        return 1;
+      }
+      out(`gen: src/generated/ is fresh (${files.length} files)`);
+      return 0;
+    }
+    for (const p of await listGenerated(dir)) {
+      if (!files.some((f) => f.path === p)) await Deno.remove(new URL(p, dir));
+    }
+    await writeFiles(dir, files);
+    out(`gen: wrote ${files.length} files to src/generated/`);
+    return 0;
+  } catch (e) {
+    if (e instanceof GenError || e instanceof SchemaError) {
+      err(`gen: ${e.message}`);
+      return 1;
+    }
+    throw e;
+  }
+}
+
+if (import.meta.main) {
+  Deno.exit(await main(Deno.args));
+}

@@ -1,0 +1,565 @@
+/**
+ * Emits zero-copy `DataView` accessor classes and constants for schema
+ * items, on ts-morph.
+ *
+ * @module
+ */
+import {
+  type ClassDeclarationStructure,
+  type GetAccessorDeclarationStructure,
+  type MethodDeclarationStructure,
+  type OptionalKind,
+  Project,
+  type PropertyDeclarationStructure,
+  type SetAccessorDeclarationStructure,
+  StructureKind,
+  VariableDeclarationKind,
+} from "ts-morph";
+import {
+  type ArrayType,
+  type BitsType,
+  camel,
+  type ConstantGroup,
+  type FieldLayout,
+  layout,
+  pascal,
+  type ScalarType,
+  type SchemaItem,
+  type StructType,
+  type Type,
+  type UnionType,
+} from "../schema/dsl.ts";
+import { GenError } from "../src/errors.ts";
+
+/** Where the class of a struct defined in another generated module lives. */
+export interface ExternalStruct {
+  /** The struct or union. */
+  readonly type: StructType | UnionType;
+  /** Module specifier to import its class from, relative to the emitted file. */
+  readonly from: string;
+}
+
+/** Input to {@link emitModule}. */
+export interface EmitOptions {
+  /** The schema items this module owns, in export order. */
+  readonly items: readonly SchemaItem[];
+  /** Structs owned by other modules of the same run, with their import path. */
+  readonly external?: readonly ExternalStruct[];
+  /** Shown in the header: where the schema came from. */
+  readonly source: string;
+}
+
+type Aggregate = StructType | UnionType;
+
+const TWO32 = "4294967296";
+
+/** JSDoc text, with comment terminators defused. */
+function jsdoc(text: string): { description: string } {
+  return { description: text.replaceAll("*/", "*\u200b/") };
+}
+
+function scalarRead(t: ScalarType, off: string, asNumber = false): string {
+  const le = t.littleEndian ? "true" : "false";
+  switch (t.size) {
+    case 1:
+      return `this.view.getUint8(${off})`;
+    case 2:
+      return `this.view.getUint16(${off}, ${le})`;
+    case 4:
+      return `this.view.getUint32(${off}, ${le})`;
+    case 8:
+      if (!asNumber) return `this.view.getBigUint64(${off}, ${le})`;
+      return t.littleEndian
+        ? `this.view.getUint32(${off}, true) + this.view.getUint32(${off} + 4, true) * ${TWO32}`
+        : `this.view.getUint32(${off} + 4, false) + this.view.getUint32(${off}, false) * ${TWO32}`;
+  }
+}
+
+function scalarWrite(t: ScalarType, off: string, v: string, asNumber = false): string[] {
+  const le = t.littleEndian ? "true" : "false";
+  switch (t.size) {
+    case 1:
+      return [`this.view.setUint8(${off}, ${v});`];
+    case 2:
+      return [`this.view.setUint16(${off}, ${v}, ${le});`];
+    case 4:
+      return [`this.view.setUint32(${off}, ${v}, ${le});`];
+    case 8:
+      if (!asNumber) return [`this.view.setBigUint64(${off}, ${v}, ${le});`];
+      return t.littleEndian
+        ? [
+          `this.view.setUint32(${off}, ${v} >>> 0, true);`,
+          `this.view.setUint32(${off} + 4, Math.floor(${v} / ${TWO32}), true);`,
+        ]
+        : [
+          `this.view.setUint32(${off} + 4, ${v} >>> 0, false);`,
+          `this.view.setUint32(${off}, Math.floor(${v} / ${TWO32}), false);`,
+        ];
+  }
+}
+
+function scalarTs(t: ScalarType, asNumber = false): string {
+  return t.size === 8 && !asNumber ? "bigint" : "number";
+}
+
+/** `this.offset + 4 + 2 * this.queueSize`, for a field's place. */
+function offsetExpr(f: FieldLayout, extra = ""): string {
+  let e = "this.offset";
+  if (f.offset !== 0) e += ` + ${f.offset}`;
+  for (const [p, per] of Object.entries(f.paramTerms)) {
+    e += per === 1 ? ` + this.${camel(p)}` : ` + ${per} * this.${camel(p)}`;
+  }
+  return e + extra;
+}
+
+function typeLabel(t: Type): string {
+  switch (t.kind) {
+    case "scalar":
+      return t.name;
+    case "bits":
+      return t.word.name;
+    case "struct":
+    case "union":
+      return t.name;
+    case "array":
+      return `${typeLabel(t.element)}[${t.length}]`;
+  }
+}
+
+/** Collect every struct and union reachable from a type, depth first, dependencies first. */
+function reachable(t: Type, out: Set<Aggregate>): void {
+  if (t.kind === "array") return reachable(t.element, out);
+  if (t.kind !== "struct" && t.kind !== "union") return;
+  if (out.has(t)) return;
+  for (const f of t.fields) reachable(f.type, out);
+  out.add(t);
+}
+
+function fieldDoc(f: FieldLayout, extra?: string): string {
+  const where = Object.keys(f.paramTerms).length === 0
+    ? `offset ${f.offset}`
+    : `offset ${f.offset} + ${
+      Object.entries(f.paramTerms).map(([p, n]) => `${n} * ${p}`).join(" + ")
+    }`;
+  const base = `\`${f.def.name}\`: ${typeLabel(f.def.type)} at ${where}.`;
+  const parts = [f.def.doc, base, extra].filter((s): s is string => !!s);
+  return parts.join("\n\n");
+}
+
+interface Members {
+  properties: OptionalKind<PropertyDeclarationStructure>[];
+  getters: OptionalKind<GetAccessorDeclarationStructure>[];
+  setters: OptionalKind<SetAccessorDeclarationStructure>[];
+  methods: OptionalKind<MethodDeclarationStructure>[];
+}
+
+function emitScalarField(m: Members, f: FieldLayout, t: ScalarType, access: string | undefined) {
+  const name = camel(f.def.name);
+  const asNumber = f.def.asNumber === true;
+  const ts = scalarTs(t, asNumber);
+  const off = offsetExpr(f);
+  m.getters.push({
+    name,
+    returnType: ts,
+    docs: [jsdoc(fieldDoc(f, access ? `Access: ${access}.` : undefined))],
+    statements: [`return ${scalarRead(t, off, asNumber)};`],
+  });
+  m.setters.push({
+    name,
+    parameters: [{ name: "value", type: ts }],
+    statements: scalarWrite(t, off, "value", asNumber),
+  });
+}
+
+function emitBitsField(m: Members, f: FieldLayout, t: BitsType) {
+  emitScalarField(m, f, t.word, f.def.access);
+  const off = offsetExpr(f);
+  const word = t.word;
+  for (const b of t.fields) {
+    const name = camel(b.name);
+    const docText = [
+      b.doc,
+      `Bits ${b.lsb}..${b.lsb + b.width - 1} of \`${f.def.name}\`.`,
+    ].filter((s): s is string => !!s).join("\n\n");
+    if (word.size === 8) {
+      const mask = `0x${((1n << BigInt(b.width)) - 1n).toString(16)}n`;
+      const le = word.littleEndian ? "true" : "false";
+      m.getters.push({
+        name,
+        returnType: "number",
+        docs: [jsdoc(docText)],
+        statements: [
+          `return Number((this.view.getBigUint64(${off}, ${le}) >> ${b.lsb}n) & ${mask});`,
+        ],
+      });
+      m.setters.push({
+        name,
+        parameters: [{ name: "value", type: "number" }],
+        statements: [
+          `const word = this.view.getBigUint64(${off}, ${le}) & ~(${mask} << ${b.lsb}n);`,
+          `this.view.setBigUint64(${off}, word | ((BigInt(value) & ${mask}) << ${b.lsb}n), ${le});`,
+        ],
+      });
+      continue;
+    }
+    const mask = `0x${(2 ** b.width - 1).toString(16)}`;
+    const read = scalarRead(word, off);
+    m.getters.push({
+      name,
+      returnType: "number",
+      docs: [jsdoc(docText)],
+      statements: [
+        b.lsb === 0 && b.width === word.size * 8
+          ? `return ${read};`
+          : b.lsb === 0
+          ? `return (${read} & ${mask}) >>> 0;`
+          : `return ((${read} >>> ${b.lsb}) & ${mask}) >>> 0;`,
+      ],
+    });
+    m.setters.push({
+      name,
+      parameters: [{ name: "value", type: "number" }],
+      statements: [
+        `const word = ${read} & ~(${mask} << ${b.lsb});`,
+        ...scalarWrite(word, off, `(word | ((value & ${mask}) << ${b.lsb})) >>> 0`),
+      ],
+    });
+  }
+}
+
+function emitAggregateField(
+  m: Members,
+  f: FieldLayout,
+  t: Aggregate,
+) {
+  const name = camel(f.def.name);
+  const cls = pascal(t.name);
+  const slot = `#${name}`;
+  m.properties.push({ name: slot, type: `${cls} | undefined`, hasQuestionToken: false });
+  m.getters.push({
+    name,
+    returnType: cls,
+    docs: [jsdoc(fieldDoc(f, "A cached flyweight re-targeted on each access: do not keep it."))],
+    statements: [
+      `const child = (this.${slot} ??= new ${cls}(this.view));`,
+      `child.view = this.view;`,
+      `child.offset = ${offsetExpr(f)};`,
+      `return child;`,
+    ],
+  });
+}
+
+function emitArrayField(m: Members, f: FieldLayout, t: ArrayType) {
+  const name = camel(f.def.name);
+  const cap = name[0].toUpperCase() + name.slice(1);
+  const el = t.element;
+  const elSize = f.size / (typeof t.length === "number" ? t.length : 1);
+  const bound = typeof t.length === "number" ? `${t.length}` : `this.${camel(t.length)}`;
+  const check = [
+    `if (!(index >= 0 && index < ${bound} && Number.isInteger(index))) {`,
+    `  throw new RangeError(\`${f.def.name}[\${index}] is outside 0..\${${bound}} - 1\`);`,
+    `}`,
+  ];
+  const elemOff = elSize === 1
+    ? `${offsetExpr(f)} + index`
+    : `${offsetExpr(f)} + index * ${elSize}`;
+  m.methods.push({
+    name: `${name}Offset`,
+    parameters: [{ name: "index", type: "number" }],
+    returnType: "number",
+    docs: [jsdoc(`Byte offset within the view of \`${f.def.name}[index]\`.`)],
+    statements: [...check, `return ${elemOff};`],
+  });
+  if (el.kind === "scalar" || el.kind === "bits") {
+    const st = el.kind === "scalar" ? el : el.word;
+    const ts = scalarTs(st);
+    m.methods.push({
+      name,
+      parameters: [{ name: "index", type: "number" }],
+      returnType: ts,
+      docs: [jsdoc(fieldDoc(f, "Reads element `index`."))],
+      statements: [...check, `return ${scalarRead(st, elemOff)};`],
+    });
+    m.methods.push({
+      name: `set${cap}`,
+      parameters: [{ name: "index", type: "number" }, { name: "value", type: ts }],
+      returnType: "void",
+      docs: [jsdoc(`Writes element \`index\` of \`${f.def.name}\`.`)],
+      statements: [...check, ...scalarWrite(st, elemOff, "value")],
+    });
+    if (st.size === 1) {
+      m.methods.push({
+        name: `${name}Bytes`,
+        returnType: "Uint8Array",
+        docs: [jsdoc(`The bytes of \`${f.def.name}\` as a zero-copy view.`)],
+        statements: [
+          `return new Uint8Array(this.view.buffer, this.view.byteOffset + ${
+            offsetExpr(f)
+          }, ${bound});`,
+        ],
+      });
+    }
+    return;
+  }
+  if (el.kind === "struct" || el.kind === "union") {
+    const cls = pascal(el.name);
+    const slot = `#${name}`;
+    m.properties.push({ name: slot, type: `${cls} | undefined` });
+    m.methods.push({
+      name,
+      parameters: [{ name: "index", type: "number" }],
+      returnType: cls,
+      docs: [
+        jsdoc(
+          fieldDoc(
+            f,
+            "Element `index`, as a cached flyweight re-targeted on each call: do not keep it.",
+          ),
+        ),
+      ],
+      statements: [
+        ...check,
+        `const child = (this.${slot} ??= new ${cls}(this.view));`,
+        `child.view = this.view;`,
+        `child.offset = ${elemOff};`,
+        `return child;`,
+      ],
+    });
+    return;
+  }
+  throw new GenError(`${f.def.name}: arrays of ${el.kind} are not supported`);
+}
+
+function emitAggregate(t: Aggregate): ClassDeclarationStructure {
+  const l = layout(t);
+  const cls = pascal(t.name);
+  const params = l.params.map(camel);
+  const m: Members = { properties: [], getters: [], setters: [], methods: [] };
+  const fixedOffsets = l.fields.filter((f) => Object.keys(f.paramTerms).length === 0);
+  const isRegisterMap = t.kind === "struct" && t.registerMap;
+
+  m.properties.push({
+    name: "SIZE",
+    isStatic: true,
+    isReadonly: true,
+    type: "number",
+    initializer: String(l.size),
+    docs: [
+      jsdoc(
+        params.length
+          ? `Size in bytes with ${l.params.join(", ")} = 0; see {@link ${cls}.size}.`
+          : "Size in bytes.",
+      ),
+    ],
+  });
+  m.properties.push({
+    name: "OFFSETS",
+    isStatic: true,
+    isReadonly: true,
+    type: `{ ${fixedOffsets.map((f) => `readonly ${camel(f.def.name)}: number;`).join(" ")} }`,
+    initializer: `Object.freeze({ ${
+      fixedOffsets.map((f) => `${camel(f.def.name)}: ${f.offset}`).join(", ")
+    } })`,
+    docs: [jsdoc("Byte offsets of the fields at fixed offsets, by accessor name.")],
+  });
+  if (isRegisterMap) {
+    m.properties.push({
+      name: "REGISTERS",
+      isStatic: true,
+      isReadonly: true,
+      type:
+        `readonly { readonly name: string; readonly field: string; readonly offset: number; readonly size: number; readonly access: "r" | "w" | "rw" }[]`,
+      initializer: `Object.freeze([${
+        l.fields.map((f) =>
+          `{ name: ${JSON.stringify(f.def.name)}, field: ${
+            JSON.stringify(camel(f.def.name))
+          }, offset: ${f.offset}, size: ${f.size}, access: ${JSON.stringify(f.def.access)} }`
+        ).join(", ")
+      }])`,
+      docs: [
+        jsdoc(
+          "The registers in offset order: spec name, accessor name, offset, width and driver-side access.",
+        ),
+      ],
+    });
+  }
+  m.properties.push({
+    name: "view",
+    type: "DataView",
+    docs: [jsdoc("The view the accessor reads and writes.")],
+  });
+  m.properties.push({
+    name: "offset",
+    type: "number",
+    docs: [jsdoc(`Byte offset of the ${t.kind} within {@link ${cls}.view}.`)],
+  });
+  for (const p of l.params) {
+    m.properties.push({
+      name: camel(p),
+      type: "number",
+      docs: [jsdoc(`The \`${p}\` parameter: element count of the arrays sized by it.`)],
+    });
+  }
+  if (params.length) {
+    const terms = l.params.map((p) => `${l.paramTerms[p]} * ${camel(p)}`).join(" + ");
+    m.methods.push({
+      name: "size",
+      isStatic: true,
+      parameters: params.map((p) => ({ name: p, type: "number" })),
+      returnType: "number",
+      docs: [jsdoc(`Size in bytes for the given ${l.params.join(", ")}.`)],
+      statements: [`return ${l.size} + ${terms};`],
+    });
+  }
+  m.methods.push({
+    name: "at",
+    parameters: [{ name: "offset", type: "number" }],
+    returnType: "this",
+    docs: [jsdoc("Re-targets the accessor at another offset of the same view; returns it.")],
+    statements: ["this.offset = offset;", "return this;"],
+  });
+
+  for (const f of l.fields) {
+    const ft = f.def.type;
+    switch (ft.kind) {
+      case "scalar":
+        emitScalarField(m, f, ft, f.def.access);
+        break;
+      case "bits":
+        emitBitsField(m, f, ft);
+        break;
+      case "struct":
+      case "union":
+        emitAggregateField(m, f, ft);
+        break;
+      case "array":
+        emitArrayField(m, f, ft);
+        break;
+    }
+  }
+
+  const ctorParams = [
+    { name: "view", type: "DataView" },
+    { name: "offset", type: "number", initializer: "0" },
+    ...params.map((p) => ({ name: p, type: "number", initializer: "0" })),
+  ];
+  const summary = t.doc ?? `The \`${t.name}\` ${t.kind === "union" ? "union" : "struct"}.`;
+  return {
+    kind: StructureKind.Class,
+    name: cls,
+    isExported: true,
+    docs: [
+      jsdoc(
+        `${summary}\n\nAccessor for \`${t.name}\` (${l.size} bytes${
+          params.length ? ` + per ${l.params.join(", ")}` : ""
+        }) over a \`DataView\`; reads and writes in place.`,
+      ),
+    ],
+    properties: m.properties,
+    ctors: [{
+      parameters: ctorParams,
+      docs: [jsdoc(`Creates an accessor over \`view\` at byte \`offset\`.`)],
+      statements: [
+        "this.view = view;",
+        "this.offset = offset;",
+        ...params.map((p) => `this.${p} = ${p};`),
+      ],
+    }],
+    getAccessors: m.getters,
+    setAccessors: m.setters,
+    methods: m.methods,
+  };
+}
+
+/** Emits the source text of one generated module (unformatted). */
+export function emitModule(options: EmitOptions): string {
+  const project = new Project({ useInMemoryFileSystem: true });
+  const file = project.createSourceFile("generated.ts", "", { overwrite: true });
+  const external = new Map<Aggregate, string>();
+  for (const e of options.external ?? []) external.set(e.type, e.from);
+
+  // Structs: the module's own, and any reachable one that no module of the run owns.
+  const own: Aggregate[] = [];
+  const ordered = new Set<Aggregate>();
+  for (const item of options.items) {
+    if (item.kind === "struct" || item.kind === "union") {
+      own.push(item);
+      reachable(item, ordered);
+    }
+  }
+  const imports = new Map<string, Set<string>>();
+  const emitted: Aggregate[] = [];
+  for (const t of ordered) {
+    const from = external.get(t);
+    if (from !== undefined && !own.includes(t)) {
+      const names = imports.get(from) ?? new Set<string>();
+      names.add(pascal(t.name));
+      imports.set(from, names);
+    } else {
+      emitted.push(t);
+    }
+  }
+  const classNames = new Set<string>();
+  for (const t of emitted) {
+    const cls = pascal(t.name);
+    if (classNames.has(cls)) {
+      throw new GenError(`two structs in ${options.source} map to the class name ${cls}`);
+    }
+    classNames.add(cls);
+  }
+  for (const [from, names] of [...imports].sort(([a], [b]) => a.localeCompare(b))) {
+    file.addImportDeclaration({ moduleSpecifier: from, namedImports: [...names].sort() });
+  }
+  for (const t of emitted) file.addClass(emitAggregate(t));
+  for (const item of options.items) {
+    if (item.kind === "constants") emitConstants(file, item);
+  }
+  const header = [
+    `// Generated by typed-virtio gen from ${options.source}. Do not edit: change the schema and`,
+    "// run `deno task gen` instead.",
+    "",
+    "/**",
+    ` * Accessors and constants generated from \`${options.source}\`.`,
+    " *",
+    " * @module",
+    " */",
+    "",
+  ].join("\n");
+  return header + file.getFullText();
+}
+
+function emitConstants(file: ReturnType<Project["createSourceFile"]>, g: ConstantGroup): void {
+  const kindText = g.constantKind === "bits"
+    ? "Bit numbers"
+    : g.constantKind === "flags"
+    ? "Bit masks"
+    : "Values";
+  if (g.exportMembers) {
+    for (const c of g.constants) {
+      file.addVariableStatement({
+        isExported: true,
+        declarationKind: VariableDeclarationKind.Const,
+        docs: [
+          jsdoc(
+            [c.doc, `\`${g.name}\`: ${c.value}${g.constantKind === "bits" ? " (bit number)" : ""}.`]
+              .filter(Boolean).join("\n\n"),
+          ),
+        ],
+        declarations: [{ name: c.name, type: "number", initializer: String(c.value) }],
+      });
+    }
+  }
+  const type = `{ ${g.constants.map((c) => `readonly ${c.name}: number;`).join(" ")} }`;
+  file.addVariableStatement({
+    isExported: true,
+    declarationKind: VariableDeclarationKind.Const,
+    docs: [jsdoc([g.doc, `${kindText} of the \`${g.name}\` group.`].filter(Boolean).join("\n\n"))],
+    declarations: [{
+      name: pascal(g.name),
+      type,
+      initializer: `Object.freeze({ ${
+        g.constants.map((c) => `${c.name}: ${c.value}`).join(", ")
+      } })`,
+    }],
+  });
+}

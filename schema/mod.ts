@@ -1,0 +1,15 @@
+/**
+ * Schemas: every binary layout of the virtio spec as plain data, and the
+ * DSL to describe your own.
+ *
+ * @example
+ * ```ts
+ * import { layout, virtq_desc } from "./mod.ts";
+ * console.assert(layout(virtq_desc).size === 16);
+ * ```
+ *
+ * @module
+ */
+export * from "./dsl.ts";
+export * from "./common.ts";
+export * from "./virtqueue.ts";
