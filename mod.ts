@@ -6,13 +6,14 @@
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { VIRTQ_DESC_F_NEXT, VirtqDesc } from "./mod.ts";
  *
  * const desc = new VirtqDesc(new DataView(new ArrayBuffer(VirtqDesc.SIZE * 4)));
  * desc.at(VirtqDesc.SIZE).addr = 0x1000;
  * desc.len = 512;
  * desc.flags = VIRTQ_DESC_F_NEXT;
- * console.assert(desc.next === 0);
+ * assert.equal(desc.next, 0);
  * ```
  *
  * @module

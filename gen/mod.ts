@@ -4,6 +4,7 @@
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { generateModules } from "./mod.ts";
  * import { struct, le32 } from "../schema/dsl.ts";
  *
@@ -12,7 +13,7 @@
  *   [{ source: "my.ts", output: "my.ts", items: [my_config] }],
  *   { index: false, format: false },
  * );
- * console.assert(file.text.includes("export class MyConfig"));
+ * assert.ok(file.text.includes("export class MyConfig"));
  * ```
  *
  * @module

@@ -13,6 +13,7 @@
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { le16, le32, le64, layout, struct, u8 } from "./dsl.ts";
  *
  * const geometry = struct("virtio_blk_geometry", {
@@ -26,7 +27,7 @@
  *   seg_max: le32,
  *   geometry,
  * });
- * console.assert(layout(config).size === 20);
+ * assert.equal(layout(config).size, 20);
  * ```
  *
  * @module

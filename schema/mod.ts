@@ -4,8 +4,9 @@
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { layout, virtq_desc } from "./mod.ts";
- * console.assert(layout(virtq_desc).size === 16);
+ * assert.equal(layout(virtq_desc).size, 16);
  * ```
  *
  * @module
