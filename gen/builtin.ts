@@ -3,6 +3,7 @@
  *
  * @module
  */
+import { GenError } from "../src/errors.ts";
 import { loadSchemaModule, type SchemaModule } from "./generate.ts";
 
 /** The repository root, as a file URL ending in `/`. */
@@ -10,6 +11,12 @@ export const ROOT: URL = new URL("../", import.meta.url);
 
 /** Lists the built-in schema modules: `schema/*.ts` and `schema/devices/*.ts` but the DSL. */
 export async function builtinSchemaPaths(): Promise<string[]> {
+  if (ROOT.protocol !== "file:") {
+    throw new GenError(
+      "the built-in schemas are regenerated from a checkout of typed-virtio; " +
+        "give your own schema modules and --out DIR",
+    );
+  }
   const out: string[] = [];
   for (const dir of ["schema", "schema/devices"]) {
     const names: string[] = [];
