@@ -16,6 +16,7 @@ import {
   VariableDeclarationKind,
 } from "ts-morph";
 import {
+  accessorName,
   type ArrayType,
   type BitsType,
   camel,
@@ -154,7 +155,7 @@ interface Members {
 }
 
 function emitScalarField(m: Members, f: FieldLayout, t: ScalarType, access: string | undefined) {
-  const name = camel(f.def.name);
+  const name = accessorName(f.def);
   const asNumber = f.def.asNumber === true;
   const ts = scalarTs(t, asNumber);
   const off = offsetExpr(f);
@@ -232,7 +233,7 @@ function emitAggregateField(
   f: FieldLayout,
   t: Aggregate,
 ) {
-  const name = camel(f.def.name);
+  const name = accessorName(f.def);
   const cls = pascal(t.name);
   const slot = `#${name}`;
   m.properties.push({ name: slot, type: `${cls} | undefined`, hasQuestionToken: false });
@@ -250,7 +251,7 @@ function emitAggregateField(
 }
 
 function emitArrayField(m: Members, f: FieldLayout, t: ArrayType) {
-  const name = camel(f.def.name);
+  const name = accessorName(f.def);
   const cap = name[0].toUpperCase() + name.slice(1);
   const el = t.element;
   const elSize = f.size / (typeof t.length === "number" ? t.length : 1);
@@ -356,9 +357,9 @@ function emitAggregate(t: Aggregate): ClassDeclarationStructure {
     name: "OFFSETS",
     isStatic: true,
     isReadonly: true,
-    type: `{ ${fixedOffsets.map((f) => `readonly ${camel(f.def.name)}: number;`).join(" ")} }`,
+    type: `{ ${fixedOffsets.map((f) => `readonly ${accessorName(f.def)}: number;`).join(" ")} }`,
     initializer: `Object.freeze({ ${
-      fixedOffsets.map((f) => `${camel(f.def.name)}: ${f.offset}`).join(", ")
+      fixedOffsets.map((f) => `${accessorName(f.def)}: ${f.offset}`).join(", ")
     } })`,
     docs: [jsdoc("Byte offsets of the fields at fixed offsets, by accessor name.")],
   });
@@ -372,7 +373,7 @@ function emitAggregate(t: Aggregate): ClassDeclarationStructure {
       initializer: `Object.freeze([${
         l.fields.map((f) =>
           `{ name: ${JSON.stringify(f.def.name)}, field: ${
-            JSON.stringify(camel(f.def.name))
+            JSON.stringify(accessorName(f.def))
           }, offset: ${f.offset}, size: ${f.size}, access: ${JSON.stringify(f.def.access)} }`
         ).join(", ")
       }])`,

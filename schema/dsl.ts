@@ -126,6 +126,12 @@ export interface FieldOptions {
   /** Driver-side access of a register: read-only, write-only or read-write. */
   readonly access?: Access;
   /**
+   * The accessor's name, where the spec's field name cannot be one (`offset`,
+   * `view`, `at`, `size` and a few others are taken by the accessor class).
+   * Defaults to the camelCase of the field name.
+   */
+  readonly accessor?: string;
+  /**
    * For 64-bit fields: read and write as `number` instead of `bigint`. Use
    * it for guest addresses and lengths that fit in 53 bits.
    */
@@ -584,13 +590,28 @@ export function layout(t: StructType | UnionType): Layout {
   for (const f of t.fields) {
     if (!IDENT.test(f.name)) throw new SchemaError(owner, f.name, "the name is not an identifier");
     if (seen.has(f.name)) throw new SchemaError(owner, f.name, "duplicate field name");
-    if (RESERVED.has(f.name) || RESERVED.has(camel(f.name))) {
-      throw new SchemaError(owner, f.name, "the name is reserved by the generated accessors");
+    if (f.accessor !== undefined && !IDENT.test(f.accessor)) {
+      throw new SchemaError(owner, f.name, `accessor name ${f.accessor} is not an identifier`);
+    }
+    if (RESERVED.has(accessorName(f))) {
+      throw new SchemaError(
+        owner,
+        f.name,
+        `the accessor name ${accessorName(f)} is taken by the generated class; ` +
+          "give the field another with field(type, { accessor: ... })",
+      );
     }
     seen.add(f.name);
     checkType(f.type, owner, f.name);
     for (const m of memberName(f)) {
       if (memberNames.has(m)) throw new SchemaError(owner, f.name, `duplicate accessor name ${m}`);
+      if (RESERVED.has(m)) {
+        throw new SchemaError(
+          owner,
+          f.name,
+          `the bitfield accessor ${m} is taken by the generated class`,
+        );
+      }
       memberNames.add(m);
     }
     if (f.asNumber && !(f.type.kind === "scalar" && f.type.size === 8)) {
@@ -668,6 +689,11 @@ export function layout(t: StructType | UnionType): Layout {
       end = cursor;
     }
   }
+  for (const p of params) {
+    if (memberNames.has(camel(p)) || RESERVED.has(camel(p))) {
+      throw new SchemaError(owner, undefined, `the parameter ${p} collides with an accessor name`);
+    }
+  }
   if (t.size !== undefined) {
     if (!Number.isInteger(t.size) || t.size < 1) {
       throw new SchemaError(owner, undefined, `declared size ${t.size} is not a positive integer`);
@@ -694,9 +720,14 @@ export function layout(t: StructType | UnionType): Layout {
 
 /** The accessor member names a field produces (the field itself and any bitfields). */
 function memberName(f: FieldDef): string[] {
-  const names = [camel(f.name)];
+  const names = [accessorName(f)];
   if (f.type.kind === "bits") { for (const b of f.type.fields) names.push(camel(b.name)); }
   return names;
+}
+
+/** The name of a field's accessor: its `accessor` option, or the camelCase of its name. */
+export function accessorName(f: FieldDef): string {
+  return f.accessor ?? camel(f.name);
 }
 
 /** `size_max` -> `sizeMax`, `QueueDescLow` -> `queueDescLow`. */

@@ -117,3 +117,23 @@ export const pvirtq_event_flags: ConstantGroup = flags("pvirtq_event_flags", {
     doc: "Enable events for a specific descriptor (with VIRTIO_F_EVENT_IDX).",
   },
 }, { doc: "2.8.14: event suppression flag values." });
+
+/** 2.9: the notification data word sent with VIRTIO_F_NOTIFICATION_DATA (MMIO QueueNotify, PCI notify). */
+export const virtio_notification_data: StructType = struct("virtio_notification_data", {
+  data: bits(le32, {
+    vq_index: {
+      width: 16,
+      doc:
+        "Virtqueue index, or the device's notification config data (VIRTIO_F_NOTIF_CONFIG_DATA).",
+    },
+    next_off: {
+      width: 15,
+      doc:
+        "Split: bits 0..14 of the available index. Packed: offset of the next available descriptor.",
+    },
+    next_wrap: {
+      width: 1,
+      doc: "Split: bit 15 of the available index. Packed: the driver's wrap counter.",
+    },
+  }),
+}, { doc: "2.9: driver notification data, little-endian (the spec's notifications-le layout)." });

@@ -7,4 +7,6 @@
  */
 
 export * from "./common.ts";
+export * from "./mmio.ts";
+export * from "./pci.ts";
 export * from "./virtqueue.ts";

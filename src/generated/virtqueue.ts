@@ -199,6 +199,85 @@ export class PvirtqEventSuppress {
 }
 
 /**
+ * 2.9: driver notification data, little-endian (the spec's notifications-le layout).
+ *
+ * Accessor for `virtio_notification_data` (4 bytes) over a `DataView`; reads and writes in place.
+ */
+export class VirtioNotificationData {
+  /** Size in bytes. */
+  static readonly SIZE: number = 4;
+  /** Byte offsets of the fields at fixed offsets, by accessor name. */
+  static readonly OFFSETS: { readonly data: number } = Object.freeze({ data: 0 });
+  /** The view the accessor reads and writes. */
+  view: DataView;
+  /** Byte offset of the struct within {@link VirtioNotificationData.view}. */
+  offset: number;
+
+  /** Creates an accessor over `view` at byte `offset`. */
+  constructor(view: DataView, offset: number = 0) {
+    this.view = view;
+    this.offset = offset;
+  }
+
+  /** `data`: le32 at offset 0. */
+  get data(): number {
+    return this.view.getUint32(this.offset, true);
+  }
+
+  set data(value: number) {
+    this.view.setUint32(this.offset, value, true);
+  }
+
+  /**
+   * Virtqueue index, or the device's notification config data (VIRTIO_F_NOTIF_CONFIG_DATA).
+   *
+   * Bits 0..15 of `data`.
+   */
+  get vqIndex(): number {
+    return (this.view.getUint32(this.offset, true) & 0xffff) >>> 0;
+  }
+
+  set vqIndex(value: number) {
+    const word = this.view.getUint32(this.offset, true) & ~(0xffff << 0);
+    this.view.setUint32(this.offset, (word | ((value & 0xffff) << 0)) >>> 0, true);
+  }
+
+  /**
+   * Split: bits 0..14 of the available index. Packed: offset of the next available descriptor.
+   *
+   * Bits 16..30 of `data`.
+   */
+  get nextOff(): number {
+    return ((this.view.getUint32(this.offset, true) >>> 16) & 0x7fff) >>> 0;
+  }
+
+  set nextOff(value: number) {
+    const word = this.view.getUint32(this.offset, true) & ~(0x7fff << 16);
+    this.view.setUint32(this.offset, (word | ((value & 0x7fff) << 16)) >>> 0, true);
+  }
+
+  /**
+   * Split: bit 15 of the available index. Packed: the driver's wrap counter.
+   *
+   * Bits 31..31 of `data`.
+   */
+  get nextWrap(): number {
+    return ((this.view.getUint32(this.offset, true) >>> 31) & 0x1) >>> 0;
+  }
+
+  set nextWrap(value: number) {
+    const word = this.view.getUint32(this.offset, true) & ~(0x1 << 31);
+    this.view.setUint32(this.offset, (word | ((value & 0x1) << 31)) >>> 0, true);
+  }
+
+  /** Re-targets the accessor at another offset of the same view; returns it. */
+  at(offset: number): this {
+    this.offset = offset;
+    return this;
+  }
+}
+
+/**
  * 2.7.6: the split virtqueue's available ring.
  *
  * Accessor for `virtq_avail` (6 bytes + per queue_size) over a `DataView`; reads and writes in place.
