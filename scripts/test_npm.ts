@@ -1,0 +1,373 @@
+/**
+ * Proves the npm package on Node (`deno task test:npm`):
+ *
+ * 1. builds the package ({@link buildNpm}) into a temporary directory and `npm pack`s it;
+ * 2. installs the tarball into a fresh temporary project (its dependencies come from the npm
+ *    registry), with `typescript` and Deno's Node shims;
+ * 3. runs a small example with Node against the installed package;
+ * 4. type-checks a TypeScript consumer of every export entry with `tsc`;
+ * 5. transpiles `tests/**\/*_test.ts` (but the Deno-only ones, see {@link DENO_ONLY_TESTS}) to
+ *    JavaScript that imports the installed package, with `Deno` from `@deno/shim-deno-test` (or
+ *    `@deno/shim-deno` where more than `Deno.test` is used), and runs them with `node --test`.
+ *
+ * Prints `npm tests on Node: N passed, N failed, ...` at the end and exits non-zero when any step
+ * fails. `--keep` keeps the temporary project for a look.
+ *
+ * @module
+ */
+import { ts } from "ts-morph";
+import { buildNpm, type BuildResult } from "./build_npm.ts";
+import {
+  mapSpecifier,
+  matchGlob,
+  NPM_NAME,
+  NpmBuildError,
+  readDenoConfig,
+  relativeSpecifier,
+  rewriteModule,
+  ROOT,
+  run,
+  walkFiles,
+} from "./_npm.ts";
+import {
+  CONSUMER_TS,
+  EXAMPLE_MJS,
+  TEST_BRIDGE_MJS,
+  TS_HOOKS_MJS,
+  TS_REGISTER_MJS,
+} from "../tests/npm/fixtures.ts";
+
+/** Tests (repository globs) that only run on Deno, with why. */
+export const DENO_ONLY_TESTS: Readonly<Record<string, string>> = {
+  "tests/interop/**": "drive QEMU, a Linux guest and vhost-user backends",
+  "tests/npm/**": "fixtures of this script",
+  "tests/gen/cli_test.ts": "runs the Deno-only gen CLI, also as a `deno` subprocess",
+  "tests/repo_test.ts": "checks the repository (README, deno.json, .deno-version), not the package",
+  "tests/transport/vhost_user/**": "vhost-user goes through Deno FFI",
+  "tests/transport/vhost_user_test.ts": "vhost-user goes through Deno FFI",
+};
+
+/**
+ * `Deno.*` APIs that the Node shims cannot stand in for: a test file (or a helper it imports) that
+ * uses one is skipped on Node, and the reason printed.
+ */
+export const DENO_ONLY_APIS: readonly string[] = [
+  "Command",
+  "execPath",
+  "run",
+  "dlopen",
+  "UnsafePointer",
+  "UnsafePointerView",
+  "UnsafeCallback",
+  "UnsafeFnPointer",
+  "openKv",
+  "serve",
+  "jupyter",
+];
+
+/** Versions installed beside the package in the temporary project. */
+export const TOOL_VERSIONS: Readonly<Record<string, string>> = {
+  "typescript": "5.9.3",
+  "@deno/shim-deno": "0.19.2",
+  "@deno/shim-deno-test": "0.5.0",
+};
+
+class Skip extends Error {}
+
+interface Transpiled {
+  /** Test files to run, absolute paths in the temporary project. */
+  readonly tests: string[];
+  /** Skipped test files with why. */
+  readonly skipped: { path: string; why: string }[];
+  /** npm packages the tests import: name to version. */
+  readonly devDependencies: Record<string, string>;
+}
+
+/** Transpiles the tests into `work/`, importing the package as installed in `work/node_modules`. */
+async function transpileTests(build: BuildResult, work: string): Promise<Transpiled> {
+  const config = await readDenoConfig();
+  const all = (await walkFiles("tests", /_test\.[cm]?ts$/)).filter((p) => !p.endsWith(".d.ts"));
+  const entryOf = new Map(Object.entries(build.entries).map(([k, v]) => [v, k]));
+  const inPackage = new Set(build.modules);
+  const tests: string[] = [];
+  const skipped: { path: string; why: string }[] = [];
+  const devDependencies: Record<string, string> = {};
+
+  // a test file and the helpers it imports under tests/, rewritten, or a reason to skip
+  const rewrite = async (entry: string): Promise<Map<string, string>> => {
+    const out = new Map<string, string>();
+    const deps: Record<string, string> = {};
+    const queue = [entry];
+    const seen = new Set(queue);
+    while (queue.length > 0) {
+      const path = queue.shift() as string;
+      const listed = matchGlob(path, Object.keys(DENO_ONLY_TESTS));
+      if (listed !== undefined) throw new Skip(DENO_ONLY_TESTS[listed]);
+      const text = await Deno.readTextFile(new URL(path, ROOT));
+      const rewritten = rewriteModule(path, text, (spec) => {
+        const mapped = mapSpecifier(path, spec, config.imports);
+        if (mapped.kind === "node") return spec;
+        if (mapped.kind === "npm") {
+          if (mapped.version) deps[mapped.name] = mapped.version;
+          return mapped.specifier;
+        }
+        const target = mapped.path;
+        if (target.startsWith("tests/")) {
+          if (!seen.has(target)) {
+            seen.add(target);
+            queue.push(target);
+          }
+          return relativeSpecifier(path, target.replace(/\.ts$/, ".js"));
+        }
+        if (entryOf.has(target)) return NPM_NAME + (entryOf.get(target) as string).slice(1);
+        if (inPackage.has(target)) {
+          return relativeSpecifier(
+            path,
+            `node_modules/${NPM_NAME}/${target.replace(/\.ts$/, ".js")}`,
+          );
+        }
+        throw new Skip(`imports ${target}, which is not in the npm package${where(path, entry)}`);
+      });
+      const calls = rewritten.denoUses.map((c) => c.name);
+      const denoOnly = calls.filter((c) => DENO_ONLY_APIS.includes(c));
+      if (denoOnly.length > 0) {
+        throw new Skip(`uses Deno.${[...new Set(denoOnly)].join(", Deno.")}${where(path, entry)}`);
+      }
+      const js = path.replace(/\.([cm]?)ts$/, ".$1js");
+      let code = transpile(shimDeno(rewritten.text, calls), path);
+      if (path === entry) {
+        // hand what Deno.test recorded to node:test (the shim only records)
+        code += `\nimport { runDenoTests as __runDenoTests } from ` +
+          `"${relativeSpecifier(js, "deno_test_bridge.mjs")}";\n__runDenoTests(${
+            JSON.stringify(path)
+          });\n`;
+      }
+      out.set(js, code);
+    }
+    Object.assign(devDependencies, deps);
+    return out;
+  };
+
+  for (const path of all) {
+    try {
+      const files = await rewrite(path);
+      for (const [p, text] of files) {
+        await Deno.mkdir(`${work}/${p.replace(/\/[^/]*$/, "")}`, { recursive: true });
+        await Deno.writeTextFile(`${work}/${p}`, text);
+      }
+      tests.push(`${work}/${path.replace(/\.([cm]?)ts$/, ".$1js")}`);
+    } catch (e) {
+      if (!(e instanceof Skip)) throw e;
+      skipped.push({ path, why: e.message });
+    }
+  }
+  // data files the tests read beside them (new URL("./x.bin", import.meta.url))
+  for (const p of await walkFiles("tests", /^(?!.*\.[cm]?ts$)/)) {
+    if (p.startsWith("tests/npm/")) continue;
+    await Deno.mkdir(`${work}/${p.replace(/\/[^/]*$/, "")}`, { recursive: true });
+    await Deno.copyFile(new URL(p, ROOT), `${work}/${p}`);
+  }
+  return { tests, skipped, devDependencies };
+}
+
+function where(path: string, entry: string): string {
+  return path === entry ? "" : ` (in ${path})`;
+}
+
+/** Gives a module that uses `Deno` an import of the shim: the test-only one where it suffices. */
+function shimDeno(text: string, calls: readonly string[]): string {
+  if (calls.length === 0) return text;
+  const from = calls.every((c) => c === "test") ? "@deno/shim-deno-test" : "@deno/shim-deno";
+  return `import { Deno } from "${from}";\n${text}`;
+}
+
+function transpile(text: string, path: string): string {
+  const out = ts.transpileModule(text, {
+    fileName: path,
+    reportDiagnostics: true,
+    compilerOptions: {
+      target: ts.ScriptTarget.ES2022,
+      module: ts.ModuleKind.ESNext,
+      verbatimModuleSyntax: false,
+    },
+  });
+  const errors = (out.diagnostics ?? []).filter((d) => d.category === ts.DiagnosticCategory.Error);
+  if (errors.length > 0) {
+    throw new NpmBuildError(
+      `${path}: ${ts.flattenDiagnosticMessageText(errors[0].messageText, "\n")}`,
+    );
+  }
+  return out.outputText;
+}
+
+/** A consumer module that imports every export entry of the package, so tsc reads every `.d.ts`. */
+function entriesConsumer(build: BuildResult): string {
+  const keys = Object.keys(build.entries).sort();
+  const lines = keys.map((k, i) => `import * as entry${i} from "${NPM_NAME}${k.slice(1)}";`);
+  lines.push(`export const entries: readonly object[] = [${keys.map((_, i) => `entry${i}`)}];`);
+  return lines.join("\n") + "\n";
+}
+
+/** The `tsc` project of the consumer: strict, NodeNext, every `.d.ts` checked. */
+const TSCONFIG = {
+  compilerOptions: {
+    strict: true,
+    target: "ES2022",
+    module: "NodeNext",
+    moduleResolution: "NodeNext",
+    lib: ["ES2022"],
+    types: [],
+    noEmit: true,
+    skipLibCheck: false,
+  },
+  files: ["consumer.ts", "entries.ts"],
+};
+
+interface TapSummary {
+  pass: number;
+  fail: number;
+  skipped: number;
+  todo: number;
+  cancelled: number;
+}
+
+function tapSummary(out: string): TapSummary {
+  const n = (k: string) => Number(new RegExp(`^# ${k} (\\d+)$`, "m").exec(out)?.[1] ?? 0);
+  return {
+    pass: n("pass"),
+    fail: n("fail"),
+    skipped: n("skipped"),
+    todo: n("todo"),
+    cancelled: n("cancelled"),
+  };
+}
+
+/** Runs the whole check; returns the exit code. */
+export async function testNpm(options: { keep?: boolean } = {}): Promise<number> {
+  const t0 = performance.now();
+  const step = (s: string) =>
+    console.log(`\n== test:npm: ${s} (${((performance.now() - t0) / 1000).toFixed(1)}s)`);
+  const work = await Deno.makeTempDir({ prefix: `${NPM_NAME}-npm-` });
+  let ok = false;
+  try {
+    step("build");
+    // built into the temporary directory, so that a run leaves the tree (and npm/) alone
+    const build = await buildNpm({ outDir: `${work}/package` });
+
+    step("npm pack");
+    const packed = JSON.parse(
+      await run("npm", ["pack", "--json", "--pack-destination", work], {
+        cwd: build.outDir,
+        quiet: true,
+      }),
+    );
+    const tarball = `${work}/${packed[0].filename}`;
+    console.log(`${packed[0].filename}: ${packed[0].entryCount} files, ${packed[0].size} bytes`);
+
+    step("transpile tests");
+    const t = await transpileTests(build, work);
+    for (const s of t.skipped) console.log(`skipped on Node: ${s.path}: ${s.why}`);
+    const outside = t.skipped.filter((x) => x.why.includes("not in the npm package"));
+    if (outside.length > 0) {
+      console.log(
+        `warning: ${outside.length} test file(s) test modules that no export entry of deno.json ` +
+          `reaches, so the npm package lacks them; export them (or mark them Deno-only) to have ` +
+          `them tested on Node`,
+      );
+    }
+    console.log(`${t.tests.length} test files for Node, ${t.skipped.length} not run on Node`);
+
+    step("npm install the tarball into a fresh project");
+    await Deno.writeTextFile(
+      `${work}/package.json`,
+      JSON.stringify({ name: `${NPM_NAME}-npm-test`, private: true, type: "module" }, null, 2),
+    );
+    const tools = { ...t.devDependencies, ...TOOL_VERSIONS };
+    await run("npm", [
+      "install",
+      "--no-audit",
+      "--no-fund",
+      "--loglevel=error",
+      tarball,
+      ...Object.entries(tools).map(([n, v]) => `${n}@${v}`),
+    ], { cwd: work });
+
+    step("run an example with Node");
+    await Deno.writeTextFile(`${work}/example.mjs`, EXAMPLE_MJS);
+    await run("node", ["example.mjs"], { cwd: work });
+
+    step("type-check a TypeScript consumer with tsc");
+    await Deno.writeTextFile(`${work}/consumer.ts`, CONSUMER_TS);
+    await Deno.writeTextFile(`${work}/entries.ts`, entriesConsumer(build));
+    await Deno.writeTextFile(`${work}/tsconfig.json`, JSON.stringify(TSCONFIG, null, 2));
+    await run("node", ["node_modules/typescript/bin/tsc", "-p", "."], { cwd: work });
+    console.log(`tsc: consumer.ts and ${Object.keys(build.entries).length} entry points check`);
+
+    step("run the test suite with node --test");
+    await Deno.writeTextFile(`${work}/ts_hooks.mjs`, TS_HOOKS_MJS);
+    await Deno.writeTextFile(`${work}/ts_register.mjs`, TS_REGISTER_MJS);
+    await Deno.writeTextFile(`${work}/deno_test_bridge.mjs`, TEST_BRIDGE_MJS);
+    if (t.tests.length === 0) throw new NpmBuildError("no test files to run on Node");
+    const node = await new Deno.Command("node", {
+      // cwd is the repository root, as for `deno task test`; imports resolve from the test files
+      args: [
+        "--test",
+        "--test-reporter=tap",
+        "--import",
+        `file://${work}/ts_register.mjs`,
+        ...t.tests,
+      ],
+      cwd: ROOT.pathname,
+      stdout: "piped",
+      stderr: "inherit",
+      env: { NO_COLOR: "1" },
+    }).output();
+    const tap = new TextDecoder().decode(node.stdout);
+    console.log(tap.trimEnd());
+    const s = tapSummary(tap);
+    const secs = ((performance.now() - t0) / 1000).toFixed(1);
+    console.log(
+      `\nnpm tests on Node: ${s.pass} passed, ${s.fail} failed, ${s.skipped} skipped, ` +
+        `${s.cancelled} cancelled; ${t.tests.length} test files run, ${t.skipped.length} ` +
+        `test files not run on Node (${secs}s)`,
+    );
+    ok = node.success && s.fail === 0 && s.cancelled === 0 && s.pass > 0;
+    if (!ok) console.error("test:npm: FAILED: node --test reported failures");
+    return ok ? 0 : 1;
+  } catch (e) {
+    if (!(e instanceof NpmBuildError)) throw e;
+    console.error(`test:npm: FAILED: ${e.message}`);
+    return 1;
+  } finally {
+    if (ok && !options.keep) await Deno.remove(work, { recursive: true });
+    else console.log(`test:npm: the temporary project is kept at ${work}`);
+  }
+}
+
+/** The major version of `node` on the PATH, or undefined when there is none. */
+async function nodeMajor(): Promise<number | undefined> {
+  try {
+    const out = await new Deno.Command("node", { args: ["--version"], stdout: "piped" }).output();
+    const m = /^v(\d+)\./.exec(new TextDecoder().decode(out.stdout));
+    return out.success && m ? Number(m[1]) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+if (import.meta.main) {
+  const keep = Deno.args.includes("--keep");
+  const unknown = Deno.args.filter((a) => a !== "--keep");
+  if (unknown.length > 0) {
+    console.error(`test:npm: unknown argument ${unknown[0]}\nusage: deno task test:npm [--keep]`);
+    Deno.exit(2);
+  }
+  const major = await nodeMajor();
+  if (major === undefined || major < 20) {
+    console.error(
+      `test:npm: FAILED: Node 20 or later is needed on the PATH (found ${major ?? "none"})`,
+    );
+    Deno.exit(1);
+  }
+  Deno.exit(await testNpm({ keep }));
+}
