@@ -1,0 +1,510 @@
+/**
+ * The driver API: what a virtio driver is written against, in the spirit of
+ * Linux's "Writing Virtio Drivers" guide. A driver registers with the bus
+ * (`src/bus.ts`); for each matching device it gets a {@link DriverDevice}
+ * in `probe`, finds its queues with callbacks, adds buffers, kicks, gets
+ * used buffers back, and on `remove` resets the device and deletes the
+ * queues, which hands back every buffer still outstanding.
+ *
+ * The status handshake of spec 3.1.1 is done for the driver: ACKNOWLEDGE
+ * and DRIVER before `probe`, feature negotiation, FEATURES_OK, and
+ * DRIVER_OK after `probe` unless the driver called
+ * {@link DriverDevice.deviceReady} itself (to use queues inside `probe`).
+ *
+ * @example
+ * ```ts
+ * import type { VirtioDriver } from "./driver.ts";
+ *
+ * const driver: VirtioDriver = {
+ *   name: "virtio-null",
+ *   idTable: [{ device: 0x7fff }],
+ *   featureTable: [],
+ *   probe(dev) {
+ *     const [vq] = dev.findVqs([{ name: "requests", callback: (q) => {
+ *       for (let b = q.getBuf(); b !== null; b = q.getBuf()) console.log(b.token);
+ *     } }]);
+ *     dev.deviceReady();
+ *     vq.addSgs([{ addr: 0x1000, len: 16 }], [], "hello");
+ *     vq.kick();
+ *   },
+ *   remove(dev) {
+ *     dev.reset();
+ *     dev.delVqs();
+ *   },
+ * };
+ * ```
+ *
+ * @module
+ */
+
+import type { ConfigWidth } from "./device.ts";
+import { DeviceError } from "./errors.ts";
+import { DeviceStatus, VIRTIO_F_RING_PACKED, VIRTIO_F_VERSION_1 } from "./generated/common.ts";
+import type { DmaAllocator, GuestMemory } from "./memory.ts";
+import type { QueueRingAddresses, Transport } from "./transport/transport.ts";
+import { queueOptionsFromFeatures, splitLegacyLayout } from "./virtqueue/layout.ts";
+import { createDriverQueue, type DriverQueue, type Sg } from "./virtqueue/queue.ts";
+
+/** Match any device id or vendor id in an {@link DeviceIdMatch} (Linux `VIRTIO_DEV_ANY_ID`). */
+export const VIRTIO_DEV_ANY_ID: number = 0xffffffff;
+
+/** One entry of a driver's id table. */
+export interface DeviceIdMatch {
+  /** Device id to match, or {@link VIRTIO_DEV_ANY_ID}. */
+  readonly device: number;
+  /** Vendor id to match; absent or {@link VIRTIO_DEV_ANY_ID} matches any vendor. */
+  readonly vendor?: number;
+}
+
+/** A virtio driver as the bus sees it (Linux `struct virtio_driver`). */
+export interface VirtioDriver {
+  /** The driver's name, for logs. */
+  readonly name: string;
+  /** The devices this driver handles. */
+  readonly idTable: readonly DeviceIdMatch[];
+  /** Device-specific feature bits (bit numbers) the driver understands. */
+  readonly featureTable: readonly number[];
+  /** Feature bits for legacy devices, when they differ from {@link VirtioDriver.featureTable}. */
+  readonly featureTableLegacy?: readonly number[];
+  /**
+   * Optional check before FEATURES_OK: may clear features with
+   * {@link DriverDevice.clearFeature} or throw to refuse the device.
+   */
+  validate?(dev: DriverDevice): void;
+  /** Bind to a device: find queues, read config, start I/O. Throwing fails the probe (FAILED). */
+  probe(dev: DriverDevice): void | Promise<void>;
+  /** Unbind: stop I/O, reset the device and delete the queues. */
+  remove(dev: DriverDevice): void | Promise<void>;
+  /** The device's configuration changed (after probe succeeded). */
+  configChanged?(dev: DriverDevice): void;
+}
+
+/** Where drivers place rings and buffers. */
+export interface DmaContext {
+  /** Guest memory as the driver sees it. */
+  readonly memory: GuestMemory;
+  /** Allocator for ring memory. */
+  readonly dma: DmaAllocator;
+}
+
+/** One queue a driver asks for in {@link DriverDevice.findVqs}. */
+export interface VqInfo<T = unknown> {
+  /** A name for logs. */
+  readonly name: string;
+  /** Called when the device may have used buffers; `undefined` for a queue without callbacks. */
+  readonly callback?: (vq: Virtqueue<T>) => void;
+  /** Queue size; default the device's maximum (capped at 256). */
+  readonly size?: number;
+}
+
+/** Transport feature bits the core handles itself (Linux `vring_transport_features`). */
+export const DEFAULT_TRANSPORT_FEATURES: readonly number[] = Object.freeze([
+  28, // VIRTIO_F_INDIRECT_DESC
+  29, // VIRTIO_F_EVENT_IDX
+  VIRTIO_F_VERSION_1,
+  33, // VIRTIO_F_ACCESS_PLATFORM
+  VIRTIO_F_RING_PACKED,
+  36, // VIRTIO_F_ORDER_PLATFORM
+]);
+
+const bit = (n: number): bigint => 1n << BigInt(n);
+
+/** A read-only view of device config used inside {@link DriverDevice.readConfig}. */
+export interface ConfigReader {
+  /** An 8-bit field. */
+  u8(offset: number): number;
+  /** A little-endian 16-bit field. */
+  le16(offset: number): number;
+  /** A little-endian 32-bit field. */
+  le32(offset: number): number;
+  /** A little-endian 64-bit field, read as two 32-bit halves. */
+  le64(offset: number): bigint;
+}
+
+/** How many times a config read is retried while the generation keeps moving. */
+const CONFIG_RETRIES = 1000;
+
+/**
+ * The driver's handle on one device (Linux `struct virtio_device`).
+ * Created by the bus; a driver gets it in `probe`.
+ */
+export class DriverDevice {
+  /** The transport carrying the device. */
+  readonly transport: Transport;
+  /** Memory and allocator for rings. */
+  readonly dmaContext: DmaContext;
+  /** The bus-wide index of this device (`virtio0`, `virtio1`...). */
+  readonly index: number;
+  /** The negotiated features (valid once the bus negotiated them, before `probe`). */
+  features = 0n;
+  /** The driver bound to the device, if any. */
+  driver: VirtioDriver | undefined;
+  #vqs: Virtqueue<unknown>[] = [];
+  #configChanged: (() => void) | undefined;
+
+  /** Wrap `transport`; the bus does this in `addDevice`. */
+  constructor(transport: Transport, dmaContext: DmaContext, index: number) {
+    this.transport = transport;
+    this.dmaContext = dmaContext;
+    this.index = index;
+    transport.setInterruptHandlers({
+      vring: (q) => this.#vringInterrupt(q),
+      config: () => this.#configChanged?.(),
+    });
+  }
+
+  /** `virtio<index>`. */
+  get name(): string {
+    return `virtio${this.index}`;
+  }
+
+  /** The virtio device id. */
+  get deviceId(): number {
+    return this.transport.deviceId;
+  }
+
+  /** The vendor id. */
+  get vendorId(): number {
+    return this.transport.vendorId;
+  }
+
+  /** Linux's modalias, `virtio:dXXXXXXXXvXXXXXXXX`. */
+  get modalias(): string {
+    return modalias(this.deviceId, this.vendorId);
+  }
+
+  /** Was feature `n` (a bit number) negotiated? */
+  hasFeature(n: number): boolean {
+    return (this.features & bit(n)) !== 0n;
+  }
+
+  /** Drop feature `n` before FEATURES_OK (from {@link VirtioDriver.validate}). */
+  clearFeature(n: number): void {
+    this.features &= ~bit(n);
+  }
+
+  /** The device status. */
+  getStatus(): number {
+    return this.transport.getStatus();
+  }
+
+  /** Set `bits` in the status, keeping the bits already set (Linux `virtio_add_status`). */
+  addStatus(bits: number): void {
+    this.transport.setStatus(this.transport.getStatus() | bits);
+  }
+
+  /** Did the device set DEVICE_NEEDS_RESET? */
+  get needsReset(): boolean {
+    return (this.transport.getStatus() & DeviceStatus.DEVICE_NEEDS_RESET) !== 0;
+  }
+
+  /** Set DRIVER_OK: the device may now use the queues (Linux `virtio_device_ready`). */
+  deviceReady(): void {
+    const s = this.transport.getStatus();
+    if (s & DeviceStatus.DRIVER_OK) return;
+    this.transport.setStatus(s | DeviceStatus.DRIVER_OK);
+  }
+
+  /** Reset the device; queues stop being live, buffers stay until {@link DriverDevice.delVqs}. */
+  reset(): void {
+    this.transport.reset();
+  }
+
+  /** Install the config-change callback (the bus points it at the driver). */
+  onConfigChange(callback: (() => void) | undefined): void {
+    this.#configChanged = callback;
+  }
+
+  /**
+   * Read config fields consistently: `read` runs again until the config
+   * generation is the same before and after it (spec 2.5.1).
+   */
+  readConfig<R>(read: (cfg: ConfigReader) => R): R {
+    const t = this.transport;
+    const reader: ConfigReader = {
+      u8: (o) => t.readConfig(o, 1),
+      le16: (o) => t.readConfig(o, 2),
+      le32: (o) => t.readConfig(o, 4),
+      le64: (o) => BigInt(t.readConfig(o, 4) >>> 0) | (BigInt(t.readConfig(o + 4, 4) >>> 0) << 32n),
+    };
+    for (let i = 0; i < CONFIG_RETRIES; i++) {
+      const before = t.configGeneration();
+      const r = read(reader);
+      if (t.configGeneration() === before) return r;
+    }
+    throw new DeviceError(`${this.name}: config generation did not settle`);
+  }
+
+  /**
+   * A consistent copy of the first `size` bytes of config, for a generated
+   * accessor: `new VirtioBlkConfig(dev.configSnapshot(VirtioBlkConfig.SIZE))`.
+   */
+  configSnapshot(size: number): DataView {
+    const view = new DataView(new ArrayBuffer(size));
+    this.readConfig((cfg) => {
+      let o = 0;
+      for (; o + 4 <= size; o += 4) view.setUint32(o, cfg.le32(o), true);
+      for (; o < size; o++) view.setUint8(o, cfg.u8(o));
+    });
+    return view;
+  }
+
+  /** Write a config field of `width` bytes. */
+  writeConfig(offset: number, width: ConfigWidth, value: number): void {
+    this.transport.writeConfig(offset, width, value);
+  }
+
+  /**
+   * Set up queues 0..n-1 (Linux `virtio_find_vqs`): allocate and zero the
+   * rings, tell the transport, and wire each callback to the interrupt.
+   */
+  findVqs<T = unknown>(infos: readonly VqInfo<T>[]): Virtqueue<T>[] {
+    if (this.#vqs.length) throw new DeviceError(`${this.name}: queues already set up`);
+    const made: Virtqueue<T>[] = [];
+    try {
+      for (let i = 0; i < infos.length; i++) made.push(this.#setupVq(i, infos[i]));
+    } catch (e) {
+      for (const vq of made) vq.release();
+      this.#vqs = [];
+      throw e;
+    }
+    return made;
+  }
+
+  #setupVq<T>(index: number, info: VqInfo<T>): Virtqueue<T> {
+    const t = this.transport;
+    const max = t.queueMaxSize(index);
+    if (max === 0) throw new DeviceError(`${this.name}: queue ${index} (${info.name}) missing`);
+    const packed = this.hasFeature(VIRTIO_F_RING_PACKED);
+    let size = info.size ?? Math.min(max, 256);
+    if (size > max || t.queueSizeFixed) size = max;
+    const { memory, dma } = this.dmaContext;
+    const allocs: number[] = [];
+    const zeroed = (len: number, align: number): number => {
+      const a = dma.alloc(len, align);
+      allocs.push(a);
+      memory.bytes(a, len).fill(0);
+      return a;
+    };
+    let addrs: QueueRingAddresses;
+    if (t.legacy) {
+      const l = splitLegacyLayout(size, t.legacyQueueAlign);
+      const base = zeroed(l.total, 4096);
+      addrs = { desc: base + l.desc, driver: base + l.driver, device: base + l.device };
+    } else if (packed) {
+      addrs = { desc: zeroed(16 * size, 16), driver: zeroed(4, 4), device: zeroed(4, 4) };
+    } else {
+      addrs = {
+        desc: zeroed(16 * size, 16),
+        driver: zeroed(6 + 2 * size, 2),
+        device: zeroed(6 + 8 * size, 4),
+      };
+    }
+    try {
+      const queue = createDriverQueue<T>(
+        memory,
+        { size, desc: addrs.desc, driver: addrs.driver, device: addrs.device },
+        queueOptionsFromFeatures(this.features, index),
+        dma,
+      );
+      t.setupQueue(index, size, addrs);
+      const vq = new Virtqueue<T>(this, index, info, queue, () => {
+        for (const a of allocs) dma.free(a);
+      });
+      this.#vqs[index] = vq as Virtqueue<unknown>;
+      return vq;
+    } catch (e) {
+      for (const a of allocs) dma.free(a);
+      throw e;
+    }
+  }
+
+  /** The queues set up by {@link DriverDevice.findVqs}. */
+  get vqs(): readonly Virtqueue<unknown>[] {
+    return this.#vqs;
+  }
+
+  #vringInterrupt(q: number | undefined): void {
+    if (q !== undefined) {
+      this.#vqs[q]?.interrupt();
+      return;
+    }
+    for (const vq of this.#vqs) vq?.interrupt();
+  }
+
+  /**
+   * Delete every queue (Linux `del_vqs`) and return the tokens of every
+   * buffer still outstanding: used but not collected, then never used. A
+   * device with DRIVER_OK set is reset first, so no queue is live (3.3.1).
+   */
+  delVqs(): unknown[] {
+    if (this.#vqs.length === 0) return [];
+    // Queues are live from DRIVER_OK until reset (3.3): reset before taking buffers back.
+    if (this.transport.getStatus() & DeviceStatus.DRIVER_OK) this.transport.reset();
+    const out: unknown[] = [];
+    for (const vq of this.#vqs) {
+      if (vq === undefined) continue;
+      out.push(...vq.drain());
+      vq.release();
+    }
+    this.#vqs = [];
+    return out;
+  }
+}
+
+/**
+ * One virtqueue as a driver uses it: add buffers, kick, collect used
+ * buffers, control callbacks. Wraps the engine's `DriverQueue`.
+ */
+export class Virtqueue<T = unknown> {
+  /** The owning device. */
+  readonly dev: DriverDevice;
+  /** Queue index. */
+  readonly index: number;
+  /** The name given in {@link VqInfo}. */
+  readonly name: string;
+  /** The engine queue. */
+  readonly queue: DriverQueue<T>;
+  /** Set once the queue is deleted or the device is gone: every add is refused. */
+  broken = false;
+  readonly #callback: ((vq: Virtqueue<T>) => void) | undefined;
+  readonly #free: () => void;
+  #cbEnabled = true;
+
+  /** Made by {@link DriverDevice.findVqs}. */
+  constructor(
+    dev: DriverDevice,
+    index: number,
+    info: VqInfo<T>,
+    queue: DriverQueue<T>,
+    free: () => void,
+  ) {
+    this.dev = dev;
+    this.index = index;
+    this.name = info.name;
+    this.queue = queue;
+    this.#callback = info.callback;
+    this.#free = free;
+  }
+
+  /** Queue size. */
+  get size(): number {
+    return this.queue.size;
+  }
+
+  /** Free descriptors. */
+  get numFree(): number {
+    return this.queue.numFree;
+  }
+
+  #check(): void {
+    if (this.broken) throw new DeviceError(`${this.dev.name}: queue ${this.name} is gone`);
+  }
+
+  /** Expose a buffer: `out` device-readable, `in_` device-writable parts, `token` handed back later. */
+  addSgs(out: readonly Sg[], in_: readonly Sg[], token: T): void {
+    this.#check();
+    this.queue.addSgs(out, in_, token);
+  }
+
+  /** Expose a device-readable buffer. */
+  addOutbuf(sg: Sg, token: T): void {
+    this.addSgs([sg], [], token);
+  }
+
+  /** Expose a device-writable buffer. */
+  addInbuf(sg: Sg, token: T): void {
+    this.addSgs([], [sg], token);
+  }
+
+  /** Publish added buffers and return whether the device needs a notification. */
+  kickPrepare(): boolean {
+    this.#check();
+    return this.queue.kick();
+  }
+
+  /** Notify the device. */
+  notify(): void {
+    this.#check();
+    this.dev.transport.notify(this.index);
+  }
+
+  /** Publish added buffers and notify the device if it asked for it. Returns whether it notified. */
+  kick(): boolean {
+    if (this.kickPrepare()) {
+      this.notify();
+      return true;
+    }
+    return false;
+  }
+
+  /** The next used buffer: its token and the bytes the device wrote; `null` when none. */
+  getBuf(): { token: T; len: number } | null {
+    if (this.broken) return null;
+    return this.queue.getBuf();
+  }
+
+  /** Ask the device not to interrupt for this queue (a hint) and stop callbacks. */
+  disableCb(): void {
+    this.#cbEnabled = false;
+    this.queue.disableCb();
+  }
+
+  /** Re-enable callbacks; false if buffers arrived meanwhile (then poll again). */
+  enableCb(): boolean {
+    this.#cbEnabled = true;
+    return !this.queue.enableCb();
+  }
+
+  /** Re-enable callbacks after most outstanding buffers are used (EVENT_IDX); false as {@link Virtqueue.enableCb}. */
+  enableCbDelayed(): boolean {
+    this.#cbEnabled = true;
+    return !this.queue.enableCbDelayed();
+  }
+
+  /** Take back a buffer the device never used (only once the device is reset). */
+  detachUnusedBuf(): T | null {
+    return this.queue.detachUnusedBuf();
+  }
+
+  /** Interrupt entry (Linux `vring_interrupt`): run the callback if enabled and buffers are used. */
+  interrupt(): void {
+    if (this.broken || !this.#cbEnabled || this.#callback === undefined) return;
+    if (!this.queue.hasUsed()) return;
+    // Re-arm after the callback (Linux's get_buf moves used_event as it goes;
+    // enableCb does it here), and run again for buffers that raced the re-arm.
+    for (let i = 0; i < 4; i++) {
+      this.#callback(this);
+      if (!this.#cbEnabled || this.broken || !this.queue.enableCb()) return;
+    }
+  }
+
+  /** Every outstanding token: used ones first, then unused. */
+  drain(): T[] {
+    const out: T[] = [];
+    for (let b = this.queue.getBuf(); b !== null; b = this.queue.getBuf()) out.push(b.token);
+    for (let t = this.queue.detachUnusedBuf(); t !== null; t = this.queue.detachUnusedBuf()) {
+      out.push(t);
+    }
+    return out;
+  }
+
+  /** Mark broken and free the ring memory. */
+  release(): void {
+    if (this.broken) return;
+    this.broken = true;
+    this.#free();
+  }
+}
+
+/** Linux's modalias for a virtio device: `virtio:d%08Xv%08X`. */
+export function modalias(deviceId: number, vendorId: number): string {
+  const hex = (v: number) => (v >>> 0).toString(16).toUpperCase().padStart(8, "0");
+  return `virtio:d${hex(deviceId)}v${hex(vendorId)}`;
+}
+
+/** Does `m` match a device? */
+export function idMatches(m: DeviceIdMatch, deviceId: number, vendorId: number): boolean {
+  if (m.device !== VIRTIO_DEV_ANY_ID && m.device !== deviceId) return false;
+  return m.vendor === undefined || m.vendor === VIRTIO_DEV_ANY_ID || m.vendor === vendorId;
+}

@@ -1,0 +1,437 @@
+/**
+ * Device-side state every transport shares: status handshake rules,
+ * feature windows, per-queue registers, activation on DRIVER_OK, interrupts
+ * and reset. MMIO and PCI only map their registers onto it.
+ *
+ * Private to src/transport/.
+ *
+ * @module
+ */
+
+import type { DeviceContext, VirtioDevice } from "../device.ts";
+import type { GuestMemory } from "../memory.ts";
+import { splitLegacyLayout } from "../virtqueue/layout.ts";
+import { createDeviceQueue, type DeviceQueue } from "../virtqueue/queue.ts";
+import { queueOptionsFromFeatures } from "../virtqueue/layout.ts";
+import { DeviceStatus } from "../generated/common.ts";
+import { VIRTIO_MSI_NO_VECTOR, VIRTIO_PCI_VENDOR_ID } from "../generated/pci.ts";
+import {
+  VIRTIO_F_RING_PACKED,
+  VIRTIO_F_RING_RESET,
+  VIRTIO_F_VERSION_1,
+} from "../generated/common.ts";
+
+/** Where refused guest accesses and device errors are reported. */
+export type TransportLog = (message: string) => void;
+
+/** The default log: one line on stderr per refused access. */
+export const defaultLog: TransportLog = (message: string): void => {
+  console.warn(`virtio: ${message}`);
+};
+
+/** Default subsystem vendor id (Red Hat, Inc., the virtio vendor). */
+export const VIRTIO_VENDOR_ID: number = VIRTIO_PCI_VENDOR_ID;
+
+/** Registers of one queue as the driver set them up. */
+export interface QueueRegs {
+  /** Maximum size the device supports. */
+  readonly max: number;
+  /** Size the driver chose (defaults to max). */
+  size: number;
+  /** Ready / enabled. */
+  ready: boolean;
+  /** Descriptor Area address. */
+  desc: number;
+  /** Driver Area address. */
+  driver: number;
+  /** Device Area address. */
+  device: number;
+  /** MSI-X vector (PCI), VIRTIO_MSI_NO_VECTOR when none. */
+  vector: number;
+  /** Legacy page frame number (MMIO v1, PCI legacy); 0 when unset. */
+  pfn: number;
+}
+
+/** 2.7.2 legacy interface: where the rings of a contiguous split queue start. */
+export function legacyRingLayout(
+  base: number,
+  size: number,
+  align: number,
+): { desc: number; driver: number; device: number } {
+  const l = splitLegacyLayout(size, align);
+  return { desc: base + l.desc, driver: base + l.driver, device: base + l.device };
+}
+
+const isPow2 = (v: number): boolean => v > 0 && (v & (v - 1)) === 0;
+
+/** How the transport delivers the two kinds of notification. */
+export interface InterruptSink {
+  /** A used-buffer notification for queue `index`. */
+  used(index: number): void;
+  /** A configuration change notification. */
+  config(): void;
+}
+
+/**
+ * The transport-independent device state. Every method that takes a guest
+ * value validates it, logs and ignores what breaks a rule, and never throws.
+ */
+export class DeviceCore {
+  /** The hosted device model. */
+  readonly device: VirtioDevice;
+  /** Guest memory the queues live in. */
+  readonly memory: GuestMemory;
+  /** Where refused accesses and device errors go. */
+  readonly log: TransportLog;
+  /** The transport's name, prefixed to log lines. */
+  readonly where: string;
+  /** How notifications reach the driver (the transport's interrupt logic). */
+  sink: InterruptSink;
+  /** Driven through a legacy interface: no FEATURES_OK, rings by page frame. */
+  legacy = false;
+  /** Device status (spec 2.1). */
+  status = 0;
+  /** Selected window of device features. */
+  deviceFeaturesSel = 0;
+  /** Selected window of driver features. */
+  driverFeaturesSel = 0;
+  /** Features the driver wrote. */
+  driverFeatures = 0n;
+  /** Selected queue. */
+  queueSel = 0;
+  /** Per-queue registers, one entry per queue of the device. */
+  queues: QueueRegs[];
+  /** MSI-X vector for configuration changes (PCI). */
+  configVector: number = VIRTIO_MSI_NO_VECTOR;
+  /** Legacy: guest page size (MMIO v1 GuestPageSize; 4096 for PCI legacy). */
+  pageSize = 4096;
+  /** Legacy: used-ring alignment (MMIO v1 QueueAlign; 4096 for PCI legacy). */
+  queueAlign = 4096;
+  #active: ActiveContext | undefined;
+  #pendingKicks = new Set<number>();
+
+  /** State for `device` over `memory`, raising notifications through `sink`. */
+  constructor(
+    device: VirtioDevice,
+    memory: GuestMemory,
+    sink: InterruptSink,
+    log: TransportLog,
+    where: string,
+  ) {
+    this.device = device;
+    this.memory = memory;
+    this.sink = sink;
+    this.log = log;
+    this.where = where;
+    this.queues = device.queueMaxSizes.map((max) => freshQueue(max));
+  }
+
+  /** Log a refused access: register, value, and the rule it broke. */
+  refuse(register: string, value: number | bigint | undefined, why: string): void {
+    const v = value === undefined ? "" : ` value 0x${value.toString(16)}`;
+    this.log(`${this.where}: refused ${register}${v}: ${why}`);
+  }
+
+  /** The features the device offers through this interface. */
+  get offered(): bigint {
+    // Legacy interfaces show only bits 0-31 and never VERSION_1.
+    return this.legacy ? this.device.features & 0xffffffffn : this.device.features;
+  }
+
+  /** 32 bits of the offered features selected by `sel`. */
+  deviceFeatureWord(sel: number): number {
+    if (sel > 3) return 0;
+    return Number((this.offered >> BigInt(sel * 32)) & 0xffffffffn);
+  }
+
+  /** Write 32 bits of driver features at window `sel`. */
+  writeDriverFeatures(register: string, sel: number, value: number): void {
+    const FEATURES_OK = DeviceStatus.FEATURES_OK;
+    if (this.status & FEATURES_OK) {
+      return this.refuse(register, value, "features written after FEATURES_OK (3.1.1)");
+    }
+    if (this.status & DeviceStatus.DRIVER_OK) {
+      return this.refuse(register, value, "features written after DRIVER_OK (3.1.1)");
+    }
+    if (sel > 3) return this.refuse(register, value, `feature select ${sel} is past bit 127`);
+    const shift = BigInt(sel * 32);
+    this.driverFeatures = (this.driverFeatures & ~(0xffffffffn << shift)) |
+      (BigInt(value >>> 0) << shift);
+  }
+
+  /** The currently selected queue, or undefined (and a log line) when out of range. */
+  selected(register: string, value?: number): QueueRegs | undefined {
+    const q = this.queues[this.queueSel];
+    if (q === undefined) {
+      this.refuse(
+        register,
+        value,
+        `queue select ${this.queueSel} is out of range (${this.queues.length} queues)`,
+      );
+    }
+    return q;
+  }
+
+  /** Can the selected queue's registers be changed now? */
+  queueWritable(register: string, q: QueueRegs, value: number): boolean {
+    if (q.ready) {
+      this.refuse(register, value, `queue ${this.queueSel} is enabled (4.2.2.2 / 4.1.4.3.2)`);
+      return false;
+    }
+    if (this.status & DeviceStatus.DRIVER_OK && !this.ringResetNegotiated) {
+      this.refuse(register, value, "queue setup after DRIVER_OK");
+      return false;
+    }
+    return true;
+  }
+
+  /** Did the driver accept VIRTIO_F_RING_RESET? */
+  get ringResetNegotiated(): boolean {
+    return (this.driverFeatures & (1n << BigInt(VIRTIO_F_RING_RESET))) !== 0n;
+  }
+
+  /** Did the driver accept VIRTIO_F_RING_PACKED (modern interfaces only)? */
+  get packed(): boolean {
+    return !this.legacy && (this.driverFeatures & (1n << BigInt(VIRTIO_F_RING_PACKED))) !== 0n;
+  }
+
+  /** Set the selected queue's size, refusing 0, > max, or not a power of two for split. */
+  setQueueSize(register: string, value: number): void {
+    const q = this.selected(register, value);
+    if (q === undefined || !this.queueWritable(register, q, value)) return;
+    if (value === 0) return this.refuse(register, value, "queue size 0");
+    if (value > q.max) {
+      return this.refuse(register, value, `queue size above the maximum ${q.max}`);
+    }
+    if (!this.packed && !isPow2(value)) {
+      return this.refuse(register, value, "split queue size is not a power of 2 (2.7)");
+    }
+    q.size = value;
+  }
+
+  /** Enable or disable the selected queue (modern QueueReady / queue_enable). */
+  setQueueReady(register: string, value: number): void {
+    const q = this.selected(register, value);
+    if (q === undefined) return;
+    if (value === 0) {
+      // 4.1.4.3.2: the driver MUST NOT write 0 to queue_enable; MMIO allows it.
+      if (q.ready) this.disableQueue(this.queueSel);
+      return;
+    }
+    if (value !== 1) return this.refuse(register, value, "only 0 or 1 may be written");
+    if (q.ready) return;
+    if (!this.queueWritable(register, q, value)) return;
+    if (q.desc === 0 || q.driver === 0 || q.device === 0) {
+      return this.refuse(register, value, `queue ${this.queueSel} enabled with unset addresses`);
+    }
+    const align = this.packed ? [16, 16, 4] : [16, 2, 4];
+    if (q.desc % align[0] || q.driver % align[1] || q.device % align[2]) {
+      return this.refuse(register, value, `queue ${this.queueSel} areas are misaligned (2.7)`);
+    }
+    q.ready = true;
+    if (this.#active) this.#enableLive(this.queueSel);
+  }
+
+  /** Legacy: set the selected queue by page frame number (0 disables). */
+  setQueuePfn(register: string, value: number): void {
+    const q = this.selected(register, value);
+    if (q === undefined) return;
+    if (value === 0) {
+      if (q.ready) this.disableQueue(this.queueSel);
+      q.pfn = 0;
+      return;
+    }
+    if (q.ready) return this.refuse(register, value, `queue ${this.queueSel} is in use`);
+    if (!isPow2(q.size)) return this.refuse(register, value, "queue size is not a power of 2");
+    const base = value * this.pageSize;
+    const l = legacyRingLayout(base, q.size, this.queueAlign);
+    q.pfn = value >>> 0;
+    q.desc = l.desc;
+    q.driver = l.driver;
+    q.device = l.device;
+    q.ready = true;
+    if (this.#active) this.#enableLive(this.queueSel);
+  }
+
+  /** Take queue `index` out of service (QueueReady 0, QueueReset, PFN 0). */
+  disableQueue(index: number): void {
+    const q = this.queues[index];
+    if (q === undefined) return;
+    this.queues[index] = { ...freshQueue(q.max), vector: q.vector };
+    if (this.#active) this.#active.queues[index] = undefined;
+  }
+
+  #enableLive(index: number): void {
+    const active = this.#active;
+    if (active === undefined) return;
+    const q = this.queues[index];
+    try {
+      active.queues[index] = createDeviceQueue(
+        this.memory,
+        { size: q.size, desc: q.desc, driver: q.driver, device: q.device },
+        queueOptionsFromFeatures(active.features, index),
+      );
+    } catch (e) {
+      this.needsReset(e);
+    }
+  }
+
+  /** A driver write to the status register (spec 2.1, 3.1.1). */
+  writeStatus(register: string, value: number): void {
+    value &= 0xff;
+    if (value === 0) return this.reset();
+    const S = DeviceStatus;
+    // DEVICE_NEEDS_RESET is the device's to set; the driver echoing it back is harmless.
+    const driverBits = value & ~S.DEVICE_NEEDS_RESET;
+    const old = this.status & ~S.DEVICE_NEEDS_RESET;
+    if ((old & ~driverBits) !== 0) {
+      return this.refuse(register, value, "status bits cleared without a reset (2.1.1)");
+    }
+    let next = driverBits;
+    const newly = driverBits & ~old;
+    if (newly & S.FEATURES_OK) {
+      if (this.legacy) {
+        // Legacy interfaces have no FEATURES_OK: ignore the bit quietly.
+        next &= ~S.FEATURES_OK;
+      } else {
+        const extra = this.driverFeatures & ~this.offered;
+        const v1 = (this.driverFeatures & (1n << BigInt(VIRTIO_F_VERSION_1))) !== 0n;
+        if (extra !== 0n) {
+          this.refuse(register, value, `driver features 0x${extra.toString(16)} not offered`);
+          next &= ~S.FEATURES_OK;
+        } else if (!v1) {
+          this.refuse(register, value, "FEATURES_OK without VIRTIO_F_VERSION_1");
+          next &= ~S.FEATURES_OK;
+        }
+      }
+    }
+    if (newly & S.DRIVER_OK && !this.legacy && !(next & S.FEATURES_OK)) {
+      this.refuse(register, value, "DRIVER_OK before FEATURES_OK (3.1.1)");
+      next &= ~S.DRIVER_OK;
+    }
+    if (newly & S.SUSPEND) {
+      // VIRTIO_F_SUSPEND is not offered by this transport: ignore the bit.
+      next &= ~S.SUSPEND;
+    }
+    this.status = next | (this.status & S.DEVICE_NEEDS_RESET);
+    if ((newly & S.DRIVER_OK) && (next & S.DRIVER_OK)) this.#activate();
+  }
+
+  #activate(): void {
+    const features = this.legacy ? this.driverFeatures & this.offered : this.driverFeatures;
+    const queues: (DeviceQueue | undefined)[] = this.queues.map(() => undefined);
+    const active = new ActiveContext(this, features, queues);
+    this.#active = active;
+    for (let i = 0; i < this.queues.length; i++) {
+      if (this.queues[i].ready) this.#enableLive(i);
+    }
+    try {
+      const r = this.device.activate(active);
+      if (r instanceof Promise) r.catch((e) => active.needsReset(e));
+    } catch (e) {
+      this.needsReset(e);
+      return;
+    }
+    const kicks = [...this.#pendingKicks];
+    this.#pendingKicks.clear();
+    for (const i of kicks) this.notify(i);
+  }
+
+  /** The driver notified queue `index`. */
+  notify(index: number): void {
+    const q = this.queues[index];
+    if (q === undefined) {
+      return this.refuse("QueueNotify", index, `queue ${index} does not exist`);
+    }
+    if (this.#active === undefined) {
+      // 2.1.2: no buffers are consumed before DRIVER_OK; remember the kick.
+      if (q.ready) this.#pendingKicks.add(index);
+      return;
+    }
+    if (!q.ready || this.status & DeviceStatus.DEVICE_NEEDS_RESET) return;
+    try {
+      this.device.queueNotify(index);
+    } catch (e) {
+      this.needsReset(e);
+    }
+  }
+
+  /** The device entered an error state (2.1.2). */
+  needsReset(reason: unknown): void {
+    const msg = reason instanceof Error ? reason.message : String(reason);
+    this.log(`${this.where}: device needs reset: ${msg}`);
+    const had = this.status & DeviceStatus.DEVICE_NEEDS_RESET;
+    this.status |= DeviceStatus.DEVICE_NEEDS_RESET;
+    if (!had && this.status & DeviceStatus.DRIVER_OK) this.sink.config();
+  }
+
+  /** Is `ctx` the live context? */
+  isLive(ctx: DeviceContext): boolean {
+    return this.#active === ctx;
+  }
+
+  /** Is the device activated (DRIVER_OK seen, not reset since)? */
+  get active(): boolean {
+    return this.#active !== undefined;
+  }
+
+  /** Device reset (spec 2.4): status 0, every queue dropped, the model reset. */
+  reset(): void {
+    this.#active = undefined;
+    this.#pendingKicks.clear();
+    this.status = 0;
+    this.deviceFeaturesSel = 0;
+    this.driverFeaturesSel = 0;
+    this.driverFeatures = 0n;
+    this.queueSel = 0;
+    this.configVector = VIRTIO_MSI_NO_VECTOR;
+    this.queues = this.device.queueMaxSizes.map((max) => freshQueue(max));
+    try {
+      this.device.reset();
+    } catch (e) {
+      this.log(`${this.where}: device reset threw: ${e instanceof Error ? e.message : e}`);
+    }
+  }
+}
+
+function freshQueue(max: number): QueueRegs {
+  return {
+    max,
+    size: max,
+    ready: false,
+    desc: 0,
+    driver: 0,
+    device: 0,
+    vector: VIRTIO_MSI_NO_VECTOR,
+    pfn: 0,
+  };
+}
+
+/** The {@link DeviceContext} of one activation; dead once the device resets. */
+class ActiveContext implements DeviceContext {
+  readonly #core: DeviceCore;
+  readonly features: bigint;
+  readonly queues: (DeviceQueue | undefined)[];
+
+  constructor(core: DeviceCore, features: bigint, queues: (DeviceQueue | undefined)[]) {
+    this.#core = core;
+    this.features = features;
+    this.queues = queues;
+  }
+
+  get memory(): GuestMemory {
+    return this.#core.memory;
+  }
+
+  notifyUsed(index: number): void {
+    if (this.#core.isLive(this)) this.#core.sink.used(index);
+  }
+
+  configChanged(): void {
+    if (this.#core.isLive(this)) this.#core.sink.config();
+  }
+
+  needsReset(reason: unknown): void {
+    if (this.#core.isLive(this)) this.#core.needsReset(reason);
+  }
+}

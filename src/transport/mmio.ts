@@ -1,0 +1,552 @@
+/**
+ * virtio over MMIO (spec 4.2): the device side ({@link MmioDevice}, hosting
+ * any {@link VirtioDevice} behind the register file of version 2 or legacy
+ * version 1) and the driver side ({@link MmioTransport}, found with
+ * {@link probeMmio}).
+ *
+ * The register dispatch is driven by the generated register maps
+ * (`VirtioMmio.REGISTERS`, `VirtioMmioLegacy.REGISTERS` from
+ * `schema/mmio.ts`): offsets, widths and access directions come from
+ * there; this file only says what each named register does. A register in
+ * the schema with no behaviour here (or the reverse) fails at load time.
+ *
+ * @example Host a device and drive it
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { GuestMemory } from "../memory.ts";
+ * import { NullDevice } from "../devices/null/device.ts";
+ * import { MmioDevice, probeMmio } from "./mmio.ts";
+ *
+ * const mem = GuestMemory.fromBuffer(new ArrayBuffer(1 << 16));
+ * const dev = new MmioDevice(new NullDevice(), mem);
+ * const transport = probeMmio(dev);
+ * assert.equal(transport?.deviceId, NullDevice.DEVICE_ID);
+ * ```
+ *
+ * @module
+ */
+
+import type { ConfigWidth, VirtioDevice } from "../device.ts";
+import type { GuestMemory } from "../memory.ts";
+import { TransportError } from "../errors.ts";
+import {
+  VIRTIO_MMIO_CONFIG,
+  VIRTIO_MMIO_INT_CONFIG,
+  VIRTIO_MMIO_INT_VRING,
+  VIRTIO_MMIO_MAGIC,
+  VIRTIO_MMIO_VERSION_LEGACY,
+  VIRTIO_MMIO_VERSION_MODERN,
+  VirtioMmio,
+  VirtioMmioLegacy,
+} from "../generated/mmio.ts";
+import {
+  defaultLog,
+  DeviceCore,
+  legacyRingLayout,
+  type TransportLog,
+  VIRTIO_VENDOR_ID,
+} from "./_core.ts";
+import type {
+  InterruptHandlers,
+  InterruptSource,
+  QueueRingAddresses,
+  RegisterBus,
+  Transport,
+} from "./transport.ts";
+
+/** Options of an {@link MmioDevice}. */
+export interface MmioDeviceOptions {
+  /** Register layout: 2 (spec 4.2.2, the default) or 1 (legacy, 4.2.4). */
+  readonly version?: 1 | 2;
+  /** Where refused guest accesses are logged (default: `console.warn`). */
+  readonly log?: TransportLog;
+  /** A name for log lines (default `virtio-mmio`). */
+  readonly name?: string;
+}
+
+/** A bus of MMIO registers that can also raise its interrupt line. */
+export interface MmioBus extends RegisterBus, InterruptSource {}
+
+type RegRead = (d: MmioDevice) => number;
+type RegWrite = (d: MmioDevice, value: number, name: string) => void;
+interface Behaviour {
+  read?: RegRead;
+  write?: RegWrite;
+}
+
+const lo = (v: number): number => v % 0x1_0000_0000;
+const hi = (v: number): number => Math.floor(v / 0x1_0000_0000);
+const setLo = (old: number, v: number): number => hi(old) * 0x1_0000_0000 + (v >>> 0);
+const setHi = (old: number, v: number): number => (v >>> 0) * 0x1_0000_0000 + lo(old);
+const NO_SHM = 0xffffffff;
+
+/** What each named register does, by its spec name (shared by both layouts). */
+const BEHAVIOUR: Record<string, Behaviour> = {
+  MagicValue: { read: () => VIRTIO_MMIO_MAGIC },
+  Version: { read: (d) => d.version },
+  DeviceID: { read: (d) => d.core.device.deviceId },
+  VendorID: { read: (d) => d.core.device.vendorId ?? VIRTIO_VENDOR_ID },
+  DeviceFeatures: { read: (d) => d.core.deviceFeatureWord(d.core.deviceFeaturesSel) },
+  HostFeatures: { read: (d) => d.core.deviceFeatureWord(d.core.deviceFeaturesSel) },
+  DeviceFeaturesSel: { write: (d, v) => void (d.core.deviceFeaturesSel = v >>> 0) },
+  HostFeaturesSel: { write: (d, v) => void (d.core.deviceFeaturesSel = v >>> 0) },
+  DriverFeatures: {
+    write: (d, v, n) => d.core.writeDriverFeatures(n, d.core.driverFeaturesSel, v),
+  },
+  GuestFeatures: { write: (d, v, n) => d.core.writeDriverFeatures(n, d.core.driverFeaturesSel, v) },
+  DriverFeaturesSel: { write: (d, v) => void (d.core.driverFeaturesSel = v >>> 0) },
+  GuestFeaturesSel: { write: (d, v) => void (d.core.driverFeaturesSel = v >>> 0) },
+  GuestPageSize: {
+    write: (d, v, n) => {
+      if (v === 0 || (v & (v - 1)) !== 0) return d.core.refuse(n, v, "not a power of 2");
+      d.core.pageSize = v >>> 0;
+    },
+  },
+  QueueSel: { write: (d, v) => void (d.core.queueSel = v >>> 0) },
+  // 4.2.2: 0 when the queue is not available.
+  QueueSizeMax: { read: (d) => d.core.queues[d.core.queueSel]?.max ?? 0 },
+  QueueSize: { write: (d, v, n) => d.core.setQueueSize(n, v >>> 0) },
+  QueueAlign: {
+    write: (d, v, n) => {
+      if (v === 0 || (v & (v - 1)) !== 0) return d.core.refuse(n, v, "not a power of 2");
+      d.core.queueAlign = v >>> 0;
+    },
+  },
+  QueuePFN: {
+    read: (d) => d.core.queues[d.core.queueSel]?.pfn ?? 0,
+    write: (d, v, n) => d.core.setQueuePfn(n, v >>> 0),
+  },
+  QueueReady: {
+    read: (d) => (d.core.queues[d.core.queueSel]?.ready ? 1 : 0),
+    write: (d, v, n) => d.core.setQueueReady(n, v >>> 0),
+  },
+  QueueNotify: {
+    write: (d, v) => {
+      // With VIRTIO_F_NOTIFICATION_DATA the low 16 bits are still the queue index.
+      d.core.notify(v & 0xffff);
+    },
+  },
+  InterruptStatus: { read: (d) => d.interruptStatus },
+  InterruptACK: {
+    write: (d, v, n) => {
+      if (v & ~(VIRTIO_MMIO_INT_VRING | VIRTIO_MMIO_INT_CONFIG)) {
+        d.core.refuse(n, v, "undefined interrupt bits (4.2.2.2)");
+      }
+      d.interruptStatus &= ~v;
+    },
+  },
+  Status: {
+    read: (d) => d.core.status,
+    write: (d, v, n) => {
+      if (v > 0xff) return d.core.refuse(n, v, "status is 8 bits wide");
+      d.core.writeStatus(n, v);
+      if (v === 0) d.interruptStatus = 0;
+    },
+  },
+  QueueDescLow: { write: (d, v, n) => queueAddr(d, n, v, "desc", setLo) },
+  QueueDescHigh: { write: (d, v, n) => queueAddr(d, n, v, "desc", setHi) },
+  QueueDriverLow: { write: (d, v, n) => queueAddr(d, n, v, "driver", setLo) },
+  QueueDriverHigh: { write: (d, v, n) => queueAddr(d, n, v, "driver", setHi) },
+  QueueDeviceLow: { write: (d, v, n) => queueAddr(d, n, v, "device", setLo) },
+  QueueDeviceHigh: { write: (d, v, n) => queueAddr(d, n, v, "device", setHi) },
+  SHMSel: { write: (d, v) => void (d.shmSel = v >>> 0) },
+  SHMLenLow: { read: (d) => shm(d, "length", 0) },
+  SHMLenHigh: { read: (d) => shm(d, "length", 32) },
+  SHMBaseLow: { read: (d) => shm(d, "base", 0) },
+  SHMBaseHigh: { read: (d) => shm(d, "base", 32) },
+  QueueReset: {
+    read: () => 0, // resets complete at once
+    write: (d, v, n) => {
+      if (!d.core.ringResetNegotiated) {
+        return d.core.refuse(n, v, "VIRTIO_F_RING_RESET not negotiated");
+      }
+      if (v !== 1) return d.core.refuse(n, v, "only 1 may be written");
+      if (d.core.selected(n, v)) d.core.disableQueue(d.core.queueSel);
+    },
+  },
+  ConfigGeneration: { read: (d) => d.core.device.configGeneration >>> 0 },
+};
+
+function queueAddr(
+  d: MmioDevice,
+  name: string,
+  v: number,
+  which: "desc" | "driver" | "device",
+  set: (old: number, v: number) => number,
+): void {
+  const q = d.core.selected(name, v);
+  if (q === undefined || !d.core.queueWritable(name, q, v)) return;
+  const next = set(q[which], v);
+  if (next > Number.MAX_SAFE_INTEGER) {
+    return d.core.refuse(name, v, "address above 2^53 is not supported");
+  }
+  q[which] = next;
+}
+
+function shm(d: MmioDevice, which: "base" | "length", shift: number): number {
+  const r = d.core.device.sharedMemoryRegions?.find((s) => s.id === d.shmSel);
+  // 4.2.2: a missing region reads as length and base all ones.
+  if (r === undefined) return NO_SHM;
+  return Number((r[which] >> BigInt(shift)) & 0xffffffffn);
+}
+
+interface Slot {
+  readonly name: string;
+  readonly size: number;
+  readonly access: "r" | "w" | "rw";
+  readonly read?: RegRead;
+  readonly write?: RegWrite;
+}
+
+/** Build the offset -> register table of one layout from its generated REGISTERS. */
+function dispatchTable(
+  regs: readonly { name: string; offset: number; size: number; access: "r" | "w" | "rw" }[],
+  layout: string,
+): (Slot | undefined)[] {
+  const table: (Slot | undefined)[] = new Array(VIRTIO_MMIO_CONFIG / 4).fill(undefined);
+  for (const r of regs) {
+    const b = BEHAVIOUR[r.name];
+    const needRead = r.access !== "w";
+    const needWrite = r.access !== "r";
+    if (b === undefined || (needRead && !b.read) || (needWrite && !b.write)) {
+      throw new TransportError(
+        `${layout}: register ${r.name} (access ${r.access}) has no behaviour in mmio.ts`,
+      );
+    }
+    table[r.offset / 4] = { name: r.name, size: r.size, access: r.access, ...b };
+  }
+  return table;
+}
+
+const MODERN_TABLE = dispatchTable(VirtioMmio.REGISTERS, "virtio_mmio");
+const LEGACY_TABLE = dispatchTable(VirtioMmioLegacy.REGISTERS, "virtio_mmio_legacy");
+
+/**
+ * The device side of virtio-mmio: one register window hosting one
+ * {@link VirtioDevice}. Accesses that break a rule of spec 4.2 are logged
+ * and ignored (reads return 0); nothing throws into the caller.
+ */
+export class MmioDevice implements MmioBus {
+  /** The shared device state (status, features, queues). */
+  readonly core: DeviceCore;
+  /** The register layout version (1 legacy, 2 modern). */
+  readonly version: 1 | 2;
+  /** InterruptStatus: VIRTIO_MMIO_INT_* bits not yet acknowledged. */
+  interruptStatus = 0;
+  /** SHMSel: the selected shared memory region. */
+  shmSel = 0;
+  readonly #table: (Slot | undefined)[];
+  #irq: ((vector: number) => void) | undefined;
+
+  /** Host `device` over `memory` with the register layout of `options.version` (default 2). */
+  constructor(device: VirtioDevice, memory: GuestMemory, options: MmioDeviceOptions = {}) {
+    this.version = options.version ?? 2;
+    this.#table = this.version === 1 ? LEGACY_TABLE : MODERN_TABLE;
+    this.core = new DeviceCore(
+      device,
+      memory,
+      {
+        used: () => this.#raise(VIRTIO_MMIO_INT_VRING),
+        config: () => this.#raise(VIRTIO_MMIO_INT_CONFIG),
+      },
+      options.log ?? defaultLog,
+      options.name ?? `virtio-mmio v${this.version}`,
+    );
+    this.core.legacy = this.version === 1;
+  }
+
+  /** The hosted device model. */
+  get device(): VirtioDevice {
+    return this.core.device;
+  }
+
+  /** Connect the interrupt line; `handler` gets -1 whenever an interrupt is raised. */
+  connect(handler: (vector: number) => void): void {
+    this.#irq = handler;
+  }
+
+  #raise(bit: number): void {
+    this.interruptStatus |= bit;
+    this.#irq?.(-1);
+  }
+
+  /** A driver read of `width` bytes at `offset` in the register window. */
+  read(offset: number, width: ConfigWidth): number {
+    if (offset >= VIRTIO_MMIO_CONFIG) return this.#readConfig(offset - VIRTIO_MMIO_CONFIG, width);
+    const slot = this.#slot(offset, width, "read");
+    if (slot === undefined) return 0;
+    if (slot.access === "w" || slot.read === undefined) {
+      this.core.refuse(slot.name, undefined, "read of a write-only register (4.2.2.2)");
+      return 0;
+    }
+    return slot.read(this) >>> 0;
+  }
+
+  /** A driver write of `width` bytes of `value` at `offset` in the register window. */
+  write(offset: number, width: ConfigWidth, value: number): void {
+    value >>>= 0;
+    if (offset >= VIRTIO_MMIO_CONFIG) {
+      return this.#writeConfig(offset - VIRTIO_MMIO_CONFIG, width, value);
+    }
+    const slot = this.#slot(offset, width, "write", value);
+    if (slot === undefined) return;
+    if (slot.access === "r" || slot.write === undefined) {
+      return this.core.refuse(slot.name, value, "write to a read-only register (4.2.2.2)");
+    }
+    slot.write(this, value, slot.name);
+  }
+
+  #slot(offset: number, width: number, op: string, value?: number): Slot | undefined {
+    const slot = offset % 4 === 0 ? this.#table[offset / 4] : undefined;
+    if (slot === undefined) {
+      this.core.refuse(`offset 0x${offset.toString(16)}`, value, `${op} of no register`);
+      return undefined;
+    }
+    if (width !== slot.size) {
+      this.core.refuse(slot.name, value, `${width}-byte ${op}; control registers are 32-bit`);
+      return undefined;
+    }
+    return slot;
+  }
+
+  #configOk(offset: number, width: number, value?: number): boolean {
+    const size = this.core.device.configSize;
+    if (offset % width !== 0) {
+      this.core.refuse(`config+0x${offset.toString(16)}`, value, `unaligned ${width}-byte access`);
+      return false;
+    }
+    if (offset + width > size) {
+      this.core.refuse(`config+0x${offset.toString(16)}`, value, `past the ${size}-byte config`);
+      return false;
+    }
+    return true;
+  }
+
+  #readConfig(offset: number, width: ConfigWidth): number {
+    if (!this.#configOk(offset, width)) return 0;
+    try {
+      return this.core.device.readConfig(offset, width);
+    } catch (e) {
+      this.core.needsReset(e);
+      return 0;
+    }
+  }
+
+  #writeConfig(offset: number, width: ConfigWidth, value: number): void {
+    if (!this.#configOk(offset, width, value)) return;
+    try {
+      this.core.device.writeConfig(offset, width, value);
+    } catch (e) {
+      this.core.needsReset(e);
+    }
+  }
+}
+
+const O = VirtioMmio.OFFSETS;
+const OL = VirtioMmioLegacy.OFFSETS;
+
+/**
+ * Probe an MMIO window the way spec 4.2.3.1 asks: MagicValue must be "virt",
+ * Version 1 or 2, and DeviceID 0 means "no device here" (ignored silently,
+ * no other register touched). Returns the driver-side transport or
+ * `undefined`.
+ */
+export function probeMmio(bus: RegisterBus & Partial<InterruptSource>): MmioTransport | undefined {
+  if (bus.read(O.magicValue, 4) !== VIRTIO_MMIO_MAGIC) return undefined;
+  const version = bus.read(O.version, 4);
+  if (version !== VIRTIO_MMIO_VERSION_LEGACY && version !== VIRTIO_MMIO_VERSION_MODERN) {
+    return undefined;
+  }
+  const deviceId = bus.read(O.deviceID, 4);
+  if (deviceId === 0) return undefined;
+  return new MmioTransport(bus, version, deviceId);
+}
+
+/** Queues probed past the last one at most (MMIO has no queue count register). */
+const MAX_QUEUES = 1024;
+
+/** The driver side of virtio-mmio; build it with {@link probeMmio}. */
+export class MmioTransport implements Transport {
+  /** The register window. */
+  readonly bus: RegisterBus;
+  /** Register layout version read from the device (1 or 2). */
+  readonly version: number;
+  /** The virtio device id. */
+  readonly deviceId: number;
+  /** The subsystem vendor id. */
+  readonly vendorId: number;
+  /** True for version 1 (legacy) devices. */
+  readonly legacy: boolean;
+  /** Legacy: the QueueAlign this transport writes (and the GuestPageSize). */
+  readonly legacyQueueAlign: number;
+  /** MMIO lets the driver choose the size (QueueSize / QueueNum). */
+  readonly queueSizeFixed: boolean = false;
+  /** A name for logs. */
+  readonly name: string;
+  #handlers: InterruptHandlers | undefined;
+
+  /** Wrap a probed window; prefer {@link probeMmio}, which checks magic and version first. */
+  constructor(bus: RegisterBus & Partial<InterruptSource>, version: number, deviceId: number) {
+    this.bus = bus;
+    this.version = version;
+    this.deviceId = deviceId;
+    this.vendorId = bus.read(O.vendorID, 4);
+    this.legacy = version === VIRTIO_MMIO_VERSION_LEGACY;
+    this.legacyQueueAlign = this.legacy ? 4096 : 0;
+    this.name = `virtio-mmio v${version}`;
+    if (this.legacy) bus.write(OL.guestPageSize, 4, 4096);
+    bus.connect?.(() => this.handleInterrupt());
+  }
+
+  /** Read the device status. */
+  getStatus(): number {
+    return this.bus.read(O.status, 4);
+  }
+
+  /** Write the device status. */
+  setStatus(status: number): void {
+    this.bus.write(O.status, 4, status);
+  }
+
+  /** Reset: write 0 and wait until Status reads 0. */
+  reset(): void {
+    this.bus.write(O.status, 4, 0);
+    for (let i = 0; this.bus.read(O.status, 4) !== 0; i++) {
+      if (i > 1000) throw new TransportError(`${this.name}: device did not reset`);
+    }
+  }
+
+  /** The offered features (64 bits on version 2, 32 on legacy). */
+  getDeviceFeatures(): bigint {
+    let f = 0n;
+    const words = this.legacy ? 1 : 2;
+    for (let sel = 0; sel < words; sel++) {
+      this.bus.write(O.deviceFeaturesSel, 4, sel);
+      f |= BigInt(this.bus.read(O.deviceFeatures, 4) >>> 0) << BigInt(32 * sel);
+    }
+    return f;
+  }
+
+  /** Write the accepted features. */
+  setDriverFeatures(features: bigint): void {
+    const words = this.legacy ? 1 : 2;
+    for (let sel = 0; sel < words; sel++) {
+      this.bus.write(O.driverFeaturesSel, 4, sel);
+      this.bus.write(O.driverFeatures, 4, Number((features >> BigInt(32 * sel)) & 0xffffffffn));
+    }
+  }
+
+  /** ConfigGeneration (legacy devices have none: always 0). */
+  configGeneration(): number {
+    return this.legacy ? 0 : this.bus.read(O.configGeneration, 4);
+  }
+
+  /** Read device config. */
+  readConfig(offset: number, width: ConfigWidth): number {
+    return this.bus.read(VIRTIO_MMIO_CONFIG + offset, width);
+  }
+
+  /** Write device config. */
+  writeConfig(offset: number, width: ConfigWidth, value: number): void {
+    this.bus.write(VIRTIO_MMIO_CONFIG + offset, width, value);
+  }
+
+  /** Count queues by probing QueueSizeMax until it reads 0. */
+  numQueues(): number {
+    let n = 0;
+    while (n < MAX_QUEUES && this.queueMaxSize(n) !== 0) n++;
+    return n;
+  }
+
+  /** QueueSizeMax of queue `index`. */
+  queueMaxSize(index: number): number {
+    this.bus.write(O.queueSel, 4, index);
+    return this.bus.read(O.queueSizeMax, 4);
+  }
+
+  /** The sequence of spec 4.2.3.2 (or 4.2.4 for legacy). */
+  setupQueue(index: number, size: number, addrs: QueueRingAddresses): void {
+    const b = this.bus;
+    b.write(O.queueSel, 4, index);
+    if (this.legacy) {
+      if (b.read(OL.queuePFN, 4) !== 0) {
+        throw new TransportError(`${this.name}: queue ${index} is already in use`);
+      }
+      const l = legacyRingLayout(addrs.desc, size, this.legacyQueueAlign);
+      if (addrs.desc % 4096 || l.driver !== addrs.driver || l.device !== addrs.device) {
+        throw new TransportError(
+          `${this.name}: queue ${index} rings are not in the legacy contiguous layout`,
+        );
+      }
+      b.write(OL.queueSize, 4, size);
+      b.write(OL.queueAlign, 4, this.legacyQueueAlign);
+      b.write(OL.queuePFN, 4, addrs.desc / 4096);
+      if (b.read(OL.queuePFN, 4) === 0) {
+        throw new TransportError(`${this.name}: device refused queue ${index}`);
+      }
+      return;
+    }
+    if (b.read(O.queueReady, 4) !== 0) {
+      throw new TransportError(`${this.name}: queue ${index} is already in use`);
+    }
+    b.write(O.queueSize, 4, size);
+    b.write(O.queueDescLow, 4, lo(addrs.desc));
+    b.write(O.queueDescHigh, 4, hi(addrs.desc));
+    b.write(O.queueDriverLow, 4, lo(addrs.driver));
+    b.write(O.queueDriverHigh, 4, hi(addrs.driver));
+    b.write(O.queueDeviceLow, 4, lo(addrs.device));
+    b.write(O.queueDeviceHigh, 4, hi(addrs.device));
+    b.write(O.queueReady, 4, 1);
+    if (b.read(O.queueReady, 4) !== 1) {
+      throw new TransportError(`${this.name}: device refused queue ${index} (size ${size})`);
+    }
+  }
+
+  /** Disable queue `index` (QueueReady 0, read back; legacy QueuePFN 0). */
+  disableQueue(index: number): void {
+    this.bus.write(O.queueSel, 4, index);
+    if (this.legacy) {
+      this.bus.write(OL.queuePFN, 4, 0);
+      return;
+    }
+    this.bus.write(O.queueReady, 4, 0);
+    this.bus.read(O.queueReady, 4);
+  }
+
+  /** QueueNotify. */
+  notify(index: number): void {
+    this.bus.write(O.queueNotify, 4, index);
+  }
+
+  /** Route interrupts. */
+  setInterruptHandlers(handlers: InterruptHandlers | undefined): void {
+    this.#handlers = handlers;
+  }
+
+  /** The interrupt service routine: read InterruptStatus, acknowledge, dispatch (4.2.3.4). */
+  handleInterrupt(): void {
+    const status = this.bus.read(O.interruptStatus, 4) &
+      (VIRTIO_MMIO_INT_VRING | VIRTIO_MMIO_INT_CONFIG);
+    if (status === 0) return;
+    this.bus.write(O.interruptACK, 4, status);
+    if (status & VIRTIO_MMIO_INT_CONFIG) this.#handlers?.config();
+    if (status & VIRTIO_MMIO_INT_VRING) this.#handlers?.vring(undefined);
+  }
+
+  /** Shared memory region `id` (version 2), or undefined when the device has none. */
+  sharedMemory(id: number): { base: bigint; length: bigint } | undefined {
+    if (this.legacy) return undefined;
+    this.bus.write(O.sHMSel, 4, id);
+    const len = (BigInt(this.bus.read(O.sHMLenHigh, 4)) << 32n) |
+      BigInt(this.bus.read(O.sHMLenLow, 4));
+    const base = (BigInt(this.bus.read(O.sHMBaseHigh, 4)) << 32n) |
+      BigInt(this.bus.read(O.sHMBaseLow, 4));
+    if (len === 0xffffffffffffffffn) return undefined;
+    return { base, length: len };
+  }
+
+  /** Nothing to release for MMIO. */
+  close(): void {
+    this.#handlers = undefined;
+  }
+}

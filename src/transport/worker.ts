@@ -1,0 +1,243 @@
+/**
+ * A worker transport: the device runs in a Web Worker behind a virtio-mmio
+ * register file, guest memory is a `SharedArrayBuffer` both sides map, and
+ * everything that crosses between them goes through a small shared control
+ * block with `Atomics`, as a browser or a JS emulator would do it:
+ *
+ * - register reads and writes: a one-slot mailbox; the driver posts the
+ *   access and blocks in `Atomics.wait` for the reply (reads need a value;
+ *   writes are ordered after earlier ones);
+ * - kicks (`QueueNotify`): posted, never waited for: a per-queue flag and a
+ *   doorbell counter the worker waits on;
+ * - interrupts: a counter the worker bumps; the driver side waits with
+ *   `Atomics.waitAsync` and runs the MMIO interrupt routine.
+ *
+ * The driver side is an ordinary {@link MmioTransport} over a
+ * {@link WorkerBus}, so drivers and the bus see no difference.
+ *
+ * `Atomics.wait` blocks the calling thread: in a browser, run the driver
+ * side in a worker too (the main thread may not block).
+ *
+ * @module
+ */
+
+import type { ConfigWidth } from "../device.ts";
+import { TransportError } from "../errors.ts";
+import { VirtioMmio } from "../generated/mmio.ts";
+import { type MmioTransport, probeMmio } from "./mmio.ts";
+import type { InterruptSource, RegisterBus } from "./transport.ts";
+
+/** Indices into the shared control block (an `Int32Array`). */
+export const Ctl: {
+  /** Requests posted by the driver. */
+  readonly ReqSeq: 0;
+  /** Requests answered by the worker. */
+  readonly RespSeq: 1;
+  /** 1 read, 2 write. */
+  readonly Op: 2;
+  /** Register offset. */
+  readonly Offset: 3;
+  /** Access width. */
+  readonly Width: 4;
+  /** Value written, or value read. */
+  readonly Value: 5;
+  /** Bumped for every request or kick; the worker waits on it. */
+  readonly Doorbell: 6;
+  /** Bumped for every interrupt; the driver waits on it. */
+  readonly Irq: 7;
+  /** Set to 1 to stop the worker loop. */
+  readonly Stop: 8;
+  /** First per-queue kick flag. */
+  readonly Kicks: 16;
+} = Object.freeze({
+  ReqSeq: 0,
+  RespSeq: 1,
+  Op: 2,
+  Offset: 3,
+  Width: 4,
+  Value: 5,
+  Doorbell: 6,
+  Irq: 7,
+  Stop: 8,
+  Kicks: 16,
+});
+
+/** Size of the control block for `queues` queues, in 32-bit words. */
+export function controlWords(queues: number): number {
+  return Ctl.Kicks + queues;
+}
+
+const QUEUE_NOTIFY = VirtioMmio.OFFSETS.queueNotify;
+
+/** What the worker needs to build the device (sent with `postMessage`). */
+export interface WorkerDeviceSpec {
+  /** URL of the module that exports the device model class. */
+  readonly module: string;
+  /** Name of the exported class; it is constructed with `args`. */
+  readonly exportName: string;
+  /** Constructor arguments (structured-cloneable). */
+  readonly args?: readonly unknown[];
+  /** MMIO register layout version (default 2). */
+  readonly version?: 1 | 2;
+}
+
+/** Options of {@link spawnWorkerDevice}. */
+export interface WorkerDeviceOptions extends WorkerDeviceSpec {
+  /** Guest memory shared with the worker. */
+  readonly memory: SharedArrayBuffer;
+  /** Guest-physical base of `memory` (default 0). */
+  readonly memoryBase?: number;
+  /** Number of queues the device has (sizes the kick flags; default 8). */
+  readonly maxQueues?: number;
+}
+
+/** The driver side's view of the worker's register file: a {@link RegisterBus} over the mailbox. */
+export class WorkerBus implements RegisterBus, InterruptSource {
+  /** The shared control block. */
+  readonly ctl: Int32Array;
+  readonly #maxQueues: number;
+  #handler: ((vector: number) => void) | undefined;
+  #closed = false;
+
+  /** A bus over the control block `ctl` (see {@link Ctl}). */
+  constructor(ctl: Int32Array, maxQueues: number) {
+    this.ctl = ctl;
+    this.#maxQueues = maxQueues;
+  }
+
+  #call(op: number, offset: number, width: number, value: number): number {
+    if (this.#closed) throw new TransportError("worker transport is closed");
+    const c = this.ctl;
+    c[Ctl.Op] = op;
+    c[Ctl.Offset] = offset;
+    c[Ctl.Width] = width;
+    c[Ctl.Value] = value;
+    const seq = (Atomics.add(c, Ctl.ReqSeq, 1) + 1) | 0;
+    Atomics.add(c, Ctl.Doorbell, 1);
+    Atomics.notify(c, Ctl.Doorbell);
+    for (;;) {
+      const done = Atomics.load(c, Ctl.RespSeq);
+      if (done === seq) break;
+      if (Atomics.wait(c, Ctl.RespSeq, done, 5000) === "timed-out") {
+        throw new TransportError(
+          `worker did not answer register access at 0x${offset.toString(16)}`,
+        );
+      }
+    }
+    return c[Ctl.Value] >>> 0;
+  }
+
+  /** A register read (blocks until the worker answers). */
+  read(offset: number, width: ConfigWidth): number {
+    return this.#call(1, offset, width, 0);
+  }
+
+  /** A register write; QueueNotify is posted as a kick and not waited for. */
+  write(offset: number, width: ConfigWidth, value: number): void {
+    if (offset === QUEUE_NOTIFY && width === 4 && (value & 0xffff) < this.#maxQueues) {
+      const c = this.ctl;
+      Atomics.store(c, Ctl.Kicks + (value & 0xffff), 1);
+      Atomics.add(c, Ctl.Doorbell, 1);
+      Atomics.notify(c, Ctl.Doorbell);
+      return;
+    }
+    this.#call(2, offset, width, value);
+  }
+
+  /** Route interrupts to `handler` (always vector -1: one line). */
+  connect(handler: (vector: number) => void): void {
+    const first = this.#handler === undefined;
+    this.#handler = handler;
+    if (first) void this.#irqLoop();
+  }
+
+  async #irqLoop(): Promise<void> {
+    const c = this.ctl;
+    let seen = Atomics.load(c, Ctl.Irq);
+    while (!this.#closed) {
+      const r = Atomics.waitAsync(c, Ctl.Irq, seen);
+      if (r.async) await r.value;
+      if (this.#closed) return;
+      seen = Atomics.load(c, Ctl.Irq);
+      this.#handler?.(-1);
+    }
+  }
+
+  /** Stop listening for interrupts. */
+  close(): void {
+    this.#closed = true;
+    Atomics.add(this.ctl, Ctl.Irq, 1);
+    Atomics.notify(this.ctl, Ctl.Irq);
+  }
+}
+
+/** A device running in a worker, and the driver side's way to reach it. */
+export class WorkerDevice {
+  /** The worker. */
+  readonly worker: Worker;
+  /** The register bus to the worker's MMIO register file. */
+  readonly bus: WorkerBus;
+
+  /** Made by {@link spawnWorkerDevice}. */
+  constructor(worker: Worker, bus: WorkerBus) {
+    this.worker = worker;
+    this.bus = bus;
+  }
+
+  /** Probe the worker's MMIO window (magic, version, device id). */
+  probe(): MmioTransport | undefined {
+    return probeMmio(this.bus);
+  }
+
+  /** Stop the worker loop and terminate the worker. */
+  terminate(): void {
+    const c = this.bus.ctl;
+    Atomics.store(c, Ctl.Stop, 1);
+    Atomics.add(c, Ctl.Doorbell, 1);
+    Atomics.notify(c, Ctl.Doorbell);
+    this.bus.close();
+    this.worker.terminate();
+  }
+}
+
+/**
+ * Start a worker hosting the device `options.exportName` from
+ * `options.module` over the shared guest memory, and wait until it is ready.
+ */
+export function spawnWorkerDevice(options: WorkerDeviceOptions): Promise<WorkerDevice> {
+  const maxQueues = options.maxQueues ?? 8;
+  const ctl = new Int32Array(new SharedArrayBuffer(4 * controlWords(maxQueues)));
+  const worker = new Worker(new URL("./worker_host.ts", import.meta.url).href, { type: "module" });
+  return new Promise<WorkerDevice>((resolve, reject) => {
+    worker.onmessage = (e: MessageEvent) => {
+      if (e.data?.ready) {
+        worker.onmessage = null;
+        resolve(new WorkerDevice(worker, new WorkerBus(ctl, maxQueues)));
+      } else {
+        worker.terminate();
+        reject(new TransportError(`worker device failed to start: ${e.data?.error}`));
+      }
+    };
+    worker.onerror = (e: ErrorEvent) => {
+      e.preventDefault();
+      worker.terminate();
+      reject(new TransportError(`worker device failed: ${e.message}`));
+    };
+    const spec: WorkerDeviceSpec & {
+      ctl: SharedArrayBuffer;
+      memory: SharedArrayBuffer;
+      memoryBase: number;
+      maxQueues: number;
+    } = {
+      module: options.module,
+      exportName: options.exportName,
+      args: options.args ?? [],
+      version: options.version ?? 2,
+      ctl: ctl.buffer as SharedArrayBuffer,
+      memory: options.memory,
+      memoryBase: options.memoryBase ?? 0,
+      maxQueues,
+    };
+    worker.postMessage(spec);
+  });
+}

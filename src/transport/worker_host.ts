@@ -1,0 +1,81 @@
+/**
+ * The worker side of the worker transport: hosts a device model behind an
+ * {@link MmioDevice} and serves the control block of `worker.ts`. Loaded
+ * by {@link spawnWorkerDevice}; not meant to be imported.
+ *
+ * @module
+ */
+
+import type { VirtioDevice } from "../device.ts";
+import { GuestMemory } from "../memory.ts";
+import { VirtioMmio } from "../generated/mmio.ts";
+import { MmioDevice } from "./mmio.ts";
+import { Ctl } from "./worker.ts";
+
+interface HostMessage {
+  module: string;
+  exportName: string;
+  args: unknown[];
+  version: 1 | 2;
+  ctl: SharedArrayBuffer;
+  memory: SharedArrayBuffer;
+  memoryBase: number;
+  maxQueues: number;
+}
+
+const QUEUE_NOTIFY = VirtioMmio.OFFSETS.queueNotify;
+
+type DeviceClass = new (...args: unknown[]) => VirtioDevice;
+
+const scope = self as unknown as {
+  onmessage: ((e: MessageEvent<HostMessage>) => void) | null;
+  postMessage(m: unknown): void;
+};
+
+scope.onmessage = async (e: MessageEvent<HostMessage>) => {
+  scope.onmessage = null;
+  const m = e.data;
+  let dev: MmioDevice;
+  let ctl: Int32Array;
+  try {
+    const mod = await import(m.module) as Record<string, unknown>;
+    const cls = mod[m.exportName] as DeviceClass | undefined;
+    if (typeof cls !== "function") throw new TypeError(`${m.module} has no export ${m.exportName}`);
+    const device = new cls(...m.args);
+    const memory = GuestMemory.fromBuffer(m.memory, m.memoryBase);
+    ctl = new Int32Array(m.ctl);
+    dev = new MmioDevice(device, memory, { version: m.version, name: "virtio-mmio (worker)" });
+    const c = ctl;
+    dev.connect(() => {
+      Atomics.add(c, Ctl.Irq, 1);
+      Atomics.notify(c, Ctl.Irq);
+    });
+  } catch (err) {
+    scope.postMessage({ error: err instanceof Error ? err.message : String(err) });
+    return;
+  }
+  scope.postMessage({ ready: true });
+  await serve(dev, ctl, m.maxQueues);
+};
+
+async function serve(dev: MmioDevice, c: Int32Array, maxQueues: number): Promise<void> {
+  for (;;) {
+    const bell = Atomics.load(c, Ctl.Doorbell);
+    if (Atomics.load(c, Ctl.Stop)) return;
+    const req = Atomics.load(c, Ctl.ReqSeq);
+    if (req !== Atomics.load(c, Ctl.RespSeq)) {
+      const width = c[Ctl.Width] as 1 | 2 | 4;
+      if (c[Ctl.Op] === 1) c[Ctl.Value] = dev.read(c[Ctl.Offset], width);
+      else dev.write(c[Ctl.Offset], width, c[Ctl.Value] >>> 0);
+      Atomics.store(c, Ctl.RespSeq, req);
+      Atomics.notify(c, Ctl.RespSeq);
+    }
+    for (let q = 0; q < maxQueues; q++) {
+      if (Atomics.exchange(c, Ctl.Kicks + q, 0)) dev.write(QUEUE_NOTIFY, 4, q);
+    }
+    // Anything that rang while we worked is handled before sleeping.
+    if (Atomics.load(c, Ctl.Doorbell) !== bell) continue;
+    const r = Atomics.waitAsync(c, Ctl.Doorbell, bell);
+    if (r.async) await r.value;
+  }
+}
