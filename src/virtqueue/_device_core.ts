@@ -1,0 +1,71 @@
+// Device-side bookkeeping shared by the split and packed rings: the chain
+// pool, IN_ORDER order and the checks on what the device model returns.
+
+import { QueueError } from "../errors.ts";
+import { ChainPool, type DescriptorChain } from "./chain.ts";
+import { IndexFifo } from "./_ring_util.ts";
+
+export class DeviceCore {
+  readonly queue: number;
+  readonly size: number;
+  readonly inOrder: boolean;
+  readonly pool: ChainPool;
+  /** Popped chains in pop order, by head/id (IN_ORDER only). */
+  readonly order: IndexFifo;
+  /** IN_ORDER batching: ring slot of the entry standing for the current batch, or -1. */
+  batchSlot = -1;
+  /** IN_ORDER batching: whether the last staged chain was reported completely written. */
+  batchFull = false;
+
+  constructor(queue: number, size: number, inOrder: boolean, owner: unknown) {
+    this.queue = queue;
+    this.size = size;
+    this.inOrder = inOrder;
+    this.pool = new ChainPool(queue, owner, size);
+    this.order = new IndexFifo(size);
+  }
+
+  /** A chain for a new head, or a QueueError when `size` are already outstanding. */
+  take(desc: number): DescriptorChain {
+    const c = this.pool.take();
+    if (c === undefined) {
+      throw new QueueError(
+        this.queue,
+        desc,
+        `driver made more than ${this.size} buffers available at once`,
+      );
+    }
+    return c;
+  }
+
+  /** Checks a used report from the device model. */
+  checkUsed(chain: DescriptorChain, len: number, owner: unknown): void {
+    if (chain._owner !== owner || !chain._live) {
+      throw new QueueError(
+        this.queue,
+        chain.head,
+        "chain is not outstanding on this queue (used twice?)",
+      );
+    }
+    if (!(len >= 0 && len <= chain.writableLength && Number.isInteger(len))) {
+      throw new QueueError(
+        this.queue,
+        chain.head,
+        `used length ${len} is outside 0..${chain.writableLength} (the chain's writable bytes)`,
+      );
+    }
+    if (this.inOrder && this.order.peek() !== chain.head) {
+      throw new QueueError(
+        this.queue,
+        chain.head,
+        `VIRTIO_F_IN_ORDER: chain used before chain ${this.order.peek()}`,
+      );
+    }
+  }
+
+  /** Takes `chain` back after use. */
+  release(chain: DescriptorChain): void {
+    if (this.inOrder) this.order.shift();
+    this.pool.give(chain);
+  }
+}

@@ -1,0 +1,220 @@
+// Driver-side bookkeeping shared by the split and packed rings: tokens,
+// writable lengths, indirect tables, the checks on what the device returns,
+// and IN_ORDER batches (one used entry standing for several buffers).
+
+import { QueueError } from "../errors.ts";
+import type { DmaAllocator, GuestMemory, MemoryRegion } from "../memory.ts";
+import { IndexFifo } from "./_ring_util.ts";
+import { maxChainLength } from "./chain.ts";
+import type { Sg } from "./queue.ts";
+
+export class DriverCore<T> {
+  readonly size: number;
+  readonly queue: number;
+  readonly inOrder: boolean;
+  readonly #mem: GuestMemory;
+  readonly #alloc: DmaAllocator | undefined;
+  readonly #indirect: boolean;
+  /** Token by buffer (split: head descriptor; packed: buffer id). */
+  readonly tokens: (T | undefined)[];
+  /** Descriptors each buffer takes in the table or ring. */
+  readonly count: Uint16Array;
+  /** Writable bytes of each buffer: the most the device may report. */
+  readonly writable: Float64Array;
+  /** Guest address of each buffer's indirect table, or -1. */
+  readonly table: Float64Array;
+  /** Outstanding buffers in the order they were made available (IN_ORDER only). */
+  readonly order: IndexFifo;
+  inFlight = 0;
+  // An IN_ORDER used entry being worked through: its id and length.
+  batchEnd = -1;
+  batchLen = 0;
+  // Results of the last computation, to avoid returning objects.
+  sgTotal = 0;
+  sgWritable = 0;
+  tableRegion: MemoryRegion | undefined;
+  tableOffset = 0;
+  tableAddr = -1;
+
+  constructor(
+    mem: GuestMemory,
+    size: number,
+    queue: number,
+    inOrder: boolean,
+    indirect: boolean,
+    alloc: DmaAllocator | undefined,
+  ) {
+    this.#mem = mem;
+    this.size = size;
+    this.queue = queue;
+    this.inOrder = inOrder;
+    this.#indirect = indirect;
+    this.#alloc = alloc;
+    this.tokens = new Array<T | undefined>(size).fill(undefined);
+    this.count = new Uint16Array(size);
+    this.writable = new Float64Array(size);
+    this.table = new Float64Array(size).fill(-1);
+    this.order = new IndexFifo(size);
+  }
+
+  /** Validates an add request; sets `sgTotal` and `sgWritable`. */
+  checkAdd(out: readonly Sg[], in_: readonly Sg[], token: T): void {
+    const total = out.length + in_.length;
+    if (token === undefined) {
+      throw new QueueError(this.queue, undefined, "the token must not be undefined");
+    }
+    if (total === 0) {
+      throw new QueueError(this.queue, undefined, "a buffer needs at least one element");
+    }
+    const limit = maxChainLength(this.size, this.#indirect && this.#alloc !== undefined);
+    if (total > limit) {
+      throw new QueueError(
+        this.queue,
+        undefined,
+        `${total} elements exceed the chain limit ${limit} (2.7.5.3.1)`,
+      );
+    }
+    let writable = 0;
+    let bytes = 0;
+    for (let i = 0; i < total; i++) {
+      const sg = i < out.length ? out[i] : in_[i - out.length];
+      const { addr, len } = sg;
+      if (
+        !Number.isSafeInteger(addr) || addr < 0 ||
+        !(len >= 0 && len <= 0xffffffff && Number.isInteger(len))
+      ) {
+        throw new QueueError(
+          this.queue,
+          undefined,
+          `element ${i} (addr ${addr}, len ${len}) is not a valid buffer`,
+        );
+      }
+      bytes += len;
+      if (i >= out.length) writable += len;
+    }
+    if (bytes > 0xffffffff) {
+      throw new QueueError(
+        this.queue,
+        undefined,
+        "buffer is longer than 2^32 bytes in total (2.7.4.1)",
+      );
+    }
+    this.sgTotal = total;
+    this.sgWritable = writable;
+  }
+
+  /**
+   * Tries to get an indirect table for `sgTotal` elements; on success sets
+   * `tableAddr`, `tableRegion`, `tableOffset` and returns true. False means
+   * "use direct descriptors": not negotiated, one element, no allocator, or
+   * no room (the fallback 2.7.5.3 allows).
+   */
+  tryIndirect(): boolean {
+    this.tableAddr = -1;
+    if (!this.#indirect || this.#alloc === undefined || this.sgTotal < 2) return false;
+    const bytes = this.sgTotal * 16;
+    const addr = this.#alloc.tryAlloc(bytes, 16);
+    if (addr < 0) return false;
+    const ri = this.#mem.findRegion(addr, bytes);
+    if (ri < 0) {
+      this.#alloc.free(addr);
+      return false;
+    }
+    this.tableRegion = this.#mem.regions[ri];
+    this.tableOffset = addr - this.tableRegion.base;
+    this.tableAddr = addr;
+    return true;
+  }
+
+  /** Records a buffer just made available under `id`. */
+  record(id: number, token: T, count: number): void {
+    this.tokens[id] = token;
+    this.count[id] = count;
+    this.writable[id] = this.sgWritable;
+    this.table[id] = this.tableAddr;
+    this.inFlight++;
+    if (this.inOrder) this.order.push(id);
+  }
+
+  /**
+   * Checks a used entry the device wrote (`at` names where, for errors) and,
+   * with IN_ORDER, starts a batch ending at `id`.
+   */
+  acceptUsed(id: number, len: number, at: number, pending: number): void {
+    if (id >= this.size || this.tokens[id] === undefined) {
+      throw new QueueError(
+        this.queue,
+        id < this.size ? id : undefined,
+        `used entry ${at} names buffer ${id}, which is not outstanding`,
+      );
+    }
+    if (len > this.writable[id]) {
+      throw new QueueError(
+        this.queue,
+        id,
+        `device reports ${len} bytes written into a buffer with ${
+          this.writable[id]
+        } writable bytes`,
+      );
+    }
+    if (this.inOrder) {
+      // The entry stands for every outstanding buffer up to `id` (2.7.9, 2.8.9).
+      let k = 0;
+      while (this.order.peekAt(k) !== id) k++;
+      if (k + 1 > pending) {
+        throw new QueueError(
+          this.queue,
+          id,
+          `IN_ORDER used entry covers ${k + 1} buffers but the device published only ${pending}`,
+        );
+      }
+      this.batchEnd = id;
+      this.batchLen = len;
+    }
+  }
+
+  /** IN_ORDER: the next buffer of the current batch; sets `batchLen`-style result in `lastLen`. */
+  nextInOrder(): number {
+    const id = this.order.shift();
+    if (id === this.batchEnd) {
+      this.lastLen = this.batchLen;
+      this.batchEnd = -1;
+    } else {
+      // Skipped buffers count as completely written (2.8.9).
+      this.lastLen = this.writable[id];
+    }
+    return id;
+  }
+
+  lastLen = 0;
+
+  /** Forgets buffer `id`, freeing its indirect table; returns its token. */
+  release(id: number): T {
+    const token = this.tokens[id] as T;
+    this.tokens[id] = undefined;
+    const t = this.table[id];
+    if (t >= 0) {
+      this.#alloc?.free(t);
+      this.table[id] = -1;
+    }
+    this.inFlight--;
+    return token;
+  }
+
+  /** The id of some outstanding buffer, or -1 (for detaching at teardown). */
+  anyOutstanding(): number {
+    for (let i = 0; i < this.size; i++) if (this.tokens[i] !== undefined) return i;
+    return -1;
+  }
+
+  /** Drops IN_ORDER tracking of `id` at teardown. */
+  forgetOrder(id: number): void {
+    if (!this.inOrder) return;
+    const n = this.order.length;
+    for (let k = 0; k < n; k++) {
+      const v = this.order.shift();
+      if (v !== id) this.order.push(v);
+    }
+    if (this.batchEnd === id) this.batchEnd = -1;
+  }
+}

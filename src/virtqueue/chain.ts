@@ -1,0 +1,457 @@
+/**
+ * A descriptor chain as the device side sees it: the buffer a driver made
+ * available, already walked and validated, as readable segments followed by
+ * writable segments in guest memory (spec 2.7.4, 2.8.6).
+ *
+ * Chains are pooled per queue and reused: a chain belongs to the device
+ * between `pop()` and `addUsed()`/`pushUsed()`, and must not be touched
+ * after. Reading a chain allocates nothing except where noted (views and
+ * iterators are new objects; `read`, `write` and the integer helpers are not).
+ *
+ * @module
+ */
+
+import { QueueError } from "../errors.ts";
+import type { GuestMemory, MemoryRegion } from "../memory.ts";
+
+/** Largest total byte count of one chain (2.7.4.1: 2^32 bytes; `len` fields are 32-bit). */
+const MAX_CHAIN_BYTES = 0xffffffff;
+
+function copy(src: Uint8Array, s: number, dst: Uint8Array, d: number, n: number): void {
+  if (n <= 32) {
+    for (let i = 0; i < n; i++) dst[d + i] = src[s + i];
+  } else {
+    dst.set(src.subarray(s, s + n), d);
+  }
+}
+
+/**
+ * A validated descriptor chain: `readableCount` device-readable segments
+ * then `writableCount` device-writable ones, each a range of one guest
+ * memory region.
+ *
+ * @example
+ * ```ts
+ * import { GuestMemory } from "../memory.ts";
+ * import { allocateQueue, createDeviceQueue, createDriverQueue, queueOptionsFromFeatures } from "./mod.ts";
+ * import { DmaAllocator } from "../memory.ts";
+ *
+ * const mem = GuestMemory.fromBuffer(new ArrayBuffer(1 << 16));
+ * const alloc = new DmaAllocator(0, 1 << 16);
+ * const addrs = allocateQueue(alloc, 8, false);
+ * const opts = queueOptionsFromFeatures(0n, 0);
+ * const driver = createDriverQueue<string>(mem, addrs, opts);
+ * const device = createDeviceQueue(mem, addrs, opts);
+ *
+ * const req = alloc.alloc(4, 4);
+ * const resp = alloc.alloc(8, 4);
+ * mem.writeUint32(req, 42);
+ * driver.addSgs([{ addr: req, len: 4 }], [{ addr: resp, len: 8 }], "hello");
+ *
+ * const chain = device.pop();
+ * if (chain === null) throw new Error("unreachable");
+ * const n = chain.readUint32(0); // 42, read across segments without allocation
+ * chain.writeUint32(0, n + 1);
+ * device.addUsed(chain, 4);
+ *
+ * const used = driver.getBuf();
+ * if (used?.token !== "hello" || used.len !== 4 || mem.readUint32(resp) !== 43) {
+ *   throw new Error("unreachable");
+ * }
+ * ```
+ */
+export class DescriptorChain {
+  /** The queue index (for error messages). */
+  readonly queue: number;
+  /**
+   * Split ring: index of the chain's head descriptor. Packed ring: the
+   * buffer id. This is what the used entry names.
+   */
+  head: number = 0;
+  /** Descriptors the chain takes in the ring or descriptor table (an indirect table counts 1). */
+  descriptorCount: number = 0;
+  /** True when the chain's buffers came from an indirect table. */
+  indirect: boolean = false;
+  /** Number of device-readable segments (they come first). */
+  readableCount: number = 0;
+  /** Number of device-writable segments (they follow the readable ones). */
+  writableCount: number = 0;
+  /** Total bytes of the readable segments. */
+  readableLength: number = 0;
+  /** Total bytes of the writable segments. */
+  writableLength: number = 0;
+
+  #addr: Float64Array;
+  #len: Uint32Array;
+  #off: Float64Array;
+  #region: MemoryRegion[];
+  #scratch = new Uint8Array(8);
+  #scratchView = new DataView(this.#scratch.buffer);
+  /** @internal Set while the device holds the chain. */
+  _live: boolean = false;
+  /** @internal The queue that owns the chain. */
+  _owner: unknown;
+
+  /** Creates an empty chain of queue `queue`; the engine fills it. */
+  constructor(queue: number, owner: unknown, capacity: number = 4) {
+    this.queue = queue;
+    this._owner = owner;
+    this.#addr = new Float64Array(capacity);
+    this.#len = new Uint32Array(capacity);
+    this.#off = new Float64Array(capacity);
+    this.#region = new Array<MemoryRegion>(capacity);
+  }
+
+  /** Number of segments, readable and writable. */
+  get length(): number {
+    return this.readableCount + this.writableCount;
+  }
+
+  /** Guest address of segment `i`. */
+  addr(i: number): number {
+    this.#check(i);
+    return this.#addr[i];
+  }
+
+  /** Byte length of segment `i`. */
+  len(i: number): number {
+    this.#check(i);
+    return this.#len[i];
+  }
+
+  /** True when segment `i` is device-writable. */
+  isWritable(i: number): boolean {
+    this.#check(i);
+    return i >= this.readableCount;
+  }
+
+  /** A zero-copy view of segment `i` (a new `Uint8Array` object over guest memory). */
+  bytes(i: number): Uint8Array {
+    this.#check(i);
+    const start = this.#off[i];
+    return this.#region[i].bytes.subarray(start, start + this.#len[i]);
+  }
+
+  /** The readable segments as zero-copy views, in order. */
+  *readable(): IterableIterator<Uint8Array> {
+    for (let i = 0; i < this.readableCount; i++) yield this.bytes(i);
+  }
+
+  /** The writable segments as zero-copy views, in order. */
+  *writable(): IterableIterator<Uint8Array> {
+    for (let i = this.readableCount; i < this.length; i++) yield this.bytes(i);
+  }
+
+  /**
+   * Copies readable bytes starting at byte `offset` of the readable part
+   * into `dst`; returns how many were copied (fewer at the end of the part).
+   */
+  read(
+    offset: number,
+    dst: Uint8Array,
+    dstOffset: number = 0,
+    count: number = dst.length - dstOffset,
+  ): number {
+    return this.#transfer(0, this.readableCount, offset, dst, dstOffset, count, false);
+  }
+
+  /**
+   * Copies `src` into the writable part starting at byte `offset` of it;
+   * returns how many bytes were copied (fewer at the end of the part).
+   */
+  write(
+    offset: number,
+    src: Uint8Array,
+    srcOffset: number = 0,
+    count: number = src.length - srcOffset,
+  ): number {
+    return this.#transfer(this.readableCount, this.length, offset, src, srcOffset, count, true);
+  }
+
+  /** Reads a byte of the readable part. */
+  readUint8(offset: number): number {
+    this.#readScratch(offset, 1);
+    return this.#scratch[0];
+  }
+
+  /** Reads a little-endian 16-bit value of the readable part. */
+  readUint16(offset: number): number {
+    this.#readScratch(offset, 2);
+    return this.#scratchView.getUint16(0, true);
+  }
+
+  /** Reads a little-endian 32-bit value of the readable part. */
+  readUint32(offset: number): number {
+    this.#readScratch(offset, 4);
+    return this.#scratchView.getUint32(0, true);
+  }
+
+  /** Reads a little-endian 64-bit value of the readable part. */
+  readBigUint64(offset: number): bigint {
+    this.#readScratch(offset, 8);
+    return this.#scratchView.getBigUint64(0, true);
+  }
+
+  /** Writes a byte of the writable part. */
+  writeUint8(offset: number, value: number): void {
+    this.#scratch[0] = value;
+    this.#writeScratch(offset, 1);
+  }
+
+  /** Writes a little-endian 16-bit value into the writable part. */
+  writeUint16(offset: number, value: number): void {
+    this.#scratchView.setUint16(0, value, true);
+    this.#writeScratch(offset, 2);
+  }
+
+  /** Writes a little-endian 32-bit value into the writable part. */
+  writeUint32(offset: number, value: number): void {
+    this.#scratchView.setUint32(0, value, true);
+    this.#writeScratch(offset, 4);
+  }
+
+  /** Writes a little-endian 64-bit value into the writable part. */
+  writeBigUint64(offset: number, value: bigint): void {
+    this.#scratchView.setBigUint64(0, value, true);
+    this.#writeScratch(offset, 8);
+  }
+
+  #readScratch(offset: number, n: number): void {
+    if (this.#transfer(0, this.readableCount, offset, this.#scratch, 0, n, false) !== n) {
+      throw new QueueError(
+        this.queue,
+        this.head,
+        `read of ${n} bytes at ${offset} is past the ${this.readableLength} readable bytes`,
+      );
+    }
+  }
+
+  #writeScratch(offset: number, n: number): void {
+    if (this.#transfer(this.readableCount, this.length, offset, this.#scratch, 0, n, true) !== n) {
+      throw new QueueError(
+        this.queue,
+        this.head,
+        `write of ${n} bytes at ${offset} is past the ${this.writableLength} writable bytes`,
+      );
+    }
+  }
+
+  #transfer(
+    from: number,
+    to: number,
+    offset: number,
+    buf: Uint8Array,
+    bufOffset: number,
+    count: number,
+    toGuest: boolean,
+  ): number {
+    let skip = offset;
+    let done = 0;
+    for (let i = from; i < to && done < count; i++) {
+      const l = this.#len[i];
+      if (skip >= l) {
+        skip -= l;
+        continue;
+      }
+      const n = Math.min(l - skip, count - done);
+      const g = this.#region[i].bytes;
+      const start = this.#off[i] + skip;
+      if (toGuest) copy(buf, bufOffset + done, g, start, n);
+      else copy(g, start, buf, bufOffset + done, n);
+      done += n;
+      skip = 0;
+    }
+    return done;
+  }
+
+  #check(i: number): void {
+    if (!(i >= 0 && i < this.readableCount + this.writableCount)) {
+      throw new QueueError(this.queue, this.head, `segment ${i} is outside 0..${this.length - 1}`);
+    }
+  }
+
+  /** @internal Empties the chain for a new head. */
+  _begin(head: number): void {
+    this.head = head;
+    this.descriptorCount = 0;
+    this.indirect = false;
+    this.readableCount = 0;
+    this.writableCount = 0;
+    this.readableLength = 0;
+    this.writableLength = 0;
+  }
+
+  /**
+   * @internal Appends a buffer after checking it against the rules every
+   * layout shares: inside guest memory, readable before writable (2.7.4.2,
+   * 2.8.18.1), total length, chain length. `desc` and `entry` (indirect
+   * table entry, or -1) name the descriptor in errors.
+   */
+  _push(
+    mem: GuestMemory,
+    addr: number,
+    len: number,
+    writable: boolean,
+    desc: number,
+    entry: number,
+    maxSegments: number,
+  ): void {
+    const n = this.readableCount + this.writableCount;
+    if (n >= maxSegments) {
+      throw this.#error(desc, entry, `chain has more than ${maxSegments} descriptors (a loop?)`);
+    }
+    if (!writable && this.writableCount > 0) {
+      throw this.#error(desc, entry, "device-readable buffer after a device-writable one");
+    }
+    if (this.readableLength + this.writableLength + len > MAX_CHAIN_BYTES) {
+      throw this.#error(desc, entry, "chain is longer than 2^32 bytes in total");
+    }
+    const ri = mem.findRegion(addr, len);
+    if (ri < 0) {
+      throw this.#error(
+        desc,
+        entry,
+        `buffer 0x${addr.toString(16)}+${len} is outside guest memory`,
+      );
+    }
+    if (n === this.#len.length) this.#grow(Math.min(n * 2, maxSegments));
+    const region = mem.regions[ri];
+    this.#addr[n] = addr;
+    this.#len[n] = len;
+    this.#off[n] = addr - region.base;
+    this.#region[n] = region;
+    if (writable) {
+      this.writableCount++;
+      this.writableLength += len;
+    } else {
+      this.readableCount++;
+      this.readableLength += len;
+    }
+  }
+
+  /** @internal Drops grown capacity after a hostile or huge chain. */
+  _shrink(): void {
+    if (this.#len.length > 256) {
+      this.#addr = new Float64Array(16);
+      this.#len = new Uint32Array(16);
+      this.#off = new Float64Array(16);
+      this.#region = new Array<MemoryRegion>(16);
+    }
+  }
+
+  #grow(cap: number): void {
+    const addr = new Float64Array(cap);
+    addr.set(this.#addr);
+    const len = new Uint32Array(cap);
+    len.set(this.#len);
+    const off = new Float64Array(cap);
+    off.set(this.#off);
+    this.#addr = addr;
+    this.#len = len;
+    this.#off = off;
+    this.#region.length = cap;
+  }
+
+  #error(desc: number, entry: number, cause: string): QueueError {
+    return new QueueError(
+      this.queue,
+      desc,
+      entry < 0 ? cause : `indirect table entry ${entry}: ${cause}`,
+    );
+  }
+}
+
+/**
+ * Most descriptors one chain may hold, indirect tables included: the queue
+ * size (2.7.5.3.1, 2.8.18), or 1024 for a small queue with an indirect table
+ * (Linux lets indirect tables outgrow the ring; VMMs cap chains at 1024).
+ * The cap bounds the work and memory a hostile table can cost.
+ */
+export function maxChainLength(size: number, indirect: boolean): number {
+  return indirect ? Math.max(size, 1024) : size;
+}
+
+/**
+ * Checks the descriptor that points at an indirect table (2.7.5.3, 2.8.19)
+ * and returns the number of table entries, or throws a {@link QueueError}.
+ * Shared by both layouts; `nested` is true when the descriptor is itself in
+ * an indirect table.
+ */
+export function checkIndirect(
+  queue: number,
+  size: number,
+  negotiated: boolean,
+  desc: number,
+  flags: number,
+  len: number,
+  hasNext: boolean,
+  nested: boolean,
+): number {
+  if (!negotiated) {
+    throw new QueueError(
+      queue,
+      desc,
+      `INDIRECT flag set (0x${flags.toString(16)}) but VIRTIO_F_INDIRECT_DESC was not negotiated`,
+    );
+  }
+  if (nested) throw new QueueError(queue, desc, "indirect table inside an indirect table");
+  if (hasNext) {
+    throw new QueueError(queue, desc, "indirect descriptor continues the chain (NEXT set)");
+  }
+  if (len === 0 || len % 16 !== 0) {
+    throw new QueueError(
+      queue,
+      desc,
+      `indirect table length ${len} is not a non-zero multiple of 16`,
+    );
+  }
+  const limit = maxChainLength(size, true);
+  if (len / 16 > limit) {
+    throw new QueueError(
+      queue,
+      desc,
+      `indirect table of ${len / 16} entries exceeds the limit of ${limit}`,
+    );
+  }
+  return len / 16;
+}
+
+/** A pool of reusable chains for one queue; allocates only while growing to its peak. */
+export class ChainPool {
+  #free: DescriptorChain[] = [];
+  #created = 0;
+  readonly #limit: number;
+  readonly #queue: number;
+  readonly #owner: unknown;
+
+  /** A pool of at most `limit` chains. */
+  constructor(queue: number, owner: unknown, limit: number) {
+    this.#queue = queue;
+    this.#owner = owner;
+    this.#limit = limit;
+  }
+
+  /** Chains currently held by the device. */
+  get outstanding(): number {
+    return this.#created - this.#free.length;
+  }
+
+  /** A free chain, or undefined when `limit` chains are outstanding. */
+  take(): DescriptorChain | undefined {
+    let c = this.#free.pop();
+    if (c === undefined) {
+      if (this.#created === this.#limit) return undefined;
+      c = new DescriptorChain(this.#queue, this.#owner);
+      this.#created++;
+    }
+    c._live = true;
+    return c;
+  }
+
+  /** Returns a chain to the pool. */
+  give(c: DescriptorChain): void {
+    c._live = false;
+    c._shrink();
+    this.#free.push(c);
+  }
+}

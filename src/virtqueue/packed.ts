@@ -1,0 +1,623 @@
+/**
+ * The packed virtqueue (spec 2.8): one descriptor ring written by both
+ * sides, with wrap counters, buffer ids and two event suppression
+ * structures. {@link PackedDriverQueue} and {@link PackedDeviceQueue} have
+ * the operations of `split.ts`, under the same names.
+ *
+ * @module
+ */
+
+import { QueueError } from "../errors.ts";
+import type { DmaAllocator, GuestMemory } from "../memory.ts";
+import {
+  PvirtqDesc,
+  PvirtqEventSuppress,
+  RING_EVENT_FLAGS_DESC,
+  RING_EVENT_FLAGS_DISABLE,
+  RING_EVENT_FLAGS_ENABLE,
+  VIRTQ_DESC_F_AVAIL,
+  VIRTQ_DESC_F_INDIRECT,
+  VIRTQ_DESC_F_NEXT,
+  VIRTQ_DESC_F_USED,
+  VIRTQ_DESC_F_WRITE,
+} from "../generated/virtqueue.ts";
+import { checkIndirect, type DescriptorChain, maxChainLength } from "./chain.ts";
+import { checkQueueSize, type QueueAddresses, type QueueOptions, ringSizes } from "./layout.ts";
+import type {
+  DeviceQueue,
+  DriverQueue,
+  QueueState,
+  Sg,
+  UsedBuffer,
+  UsedBufferSlot,
+} from "./queue.ts";
+import { fence, IndexFifo, linearPosition, locateArea, needEventPacked } from "./_ring_util.ts";
+import { DeviceCore } from "./_device_core.ts";
+import { DriverCore } from "./_driver_core.ts";
+
+/** The packed-ring accessors over guest memory. */
+function packedRings(mem: GuestMemory, addrs: QueueAddresses, opts: QueueOptions) {
+  checkQueueSize(addrs.size, true, opts.index);
+  const s = ringSizes(addrs.size, true, opts.index);
+  const d = locateArea(mem, opts.index, "descriptor ring", addrs.desc, s.desc, s.descAlign);
+  const drv = locateArea(
+    mem,
+    opts.index,
+    "driver event suppression",
+    addrs.driver,
+    s.driver,
+    s.driverAlign,
+  );
+  const dev = locateArea(
+    mem,
+    opts.index,
+    "device event suppression",
+    addrs.device,
+    s.device,
+    s.deviceAlign,
+  );
+  return {
+    ring: new PvirtqDesc(d.region.view, d.offset),
+    base: d.offset,
+    driverEvent: new PvirtqEventSuppress(drv.region.view, drv.offset),
+    deviceEvent: new PvirtqEventSuppress(dev.region.view, dev.offset),
+  };
+}
+
+/** 2.8.1: AVAIL and USED bits of a descriptor as a driver makes it available in lap `wrap`. */
+function availFlags(wrap: number): number {
+  return wrap ? VIRTQ_DESC_F_AVAIL : VIRTQ_DESC_F_USED;
+}
+
+/** True when `flags` mark a descriptor available in lap `wrap`. */
+function isAvail(flags: number, wrap: number): boolean {
+  return ((flags >>> 7) & 1) === wrap && ((flags >>> 15) & 1) !== wrap;
+}
+
+/** True when `flags` mark a descriptor used in lap `wrap`. */
+function isUsed(flags: number, wrap: number): boolean {
+  return ((flags >>> 7) & 1) === wrap && ((flags >>> 15) & 1) === wrap;
+}
+
+/**
+ * Device side of a packed virtqueue. Everything read from the ring is
+ * validated; see {@link DeviceQueue}.
+ */
+export class PackedDeviceQueue implements DeviceQueue {
+  /** Queue size. */
+  readonly size: number;
+  /** Queue index. */
+  readonly index: number;
+  /** Options the queue was created with. */
+  readonly options: QueueOptions;
+  readonly #mem: GuestMemory;
+  readonly #shared: boolean;
+  readonly #ring: PvirtqDesc;
+  readonly #base: number;
+  readonly #table: PvirtqDesc;
+  readonly #driverEvent: PvirtqEventSuppress;
+  readonly #deviceEvent: PvirtqEventSuppress;
+  readonly #core: DeviceCore;
+  #nextAvail = 0;
+  #availWrap = 1;
+  #nextUsed = 0;
+  #usedWrap = 1;
+  #batchWrap = 1;
+  #pendingSlot = -1;
+  #pendingFlags = 0;
+  #published = 0;
+  #signalled = 0;
+  #notify = true;
+
+  /** The device side of the packed queue at `addrs`. */
+  constructor(mem: GuestMemory, addrs: QueueAddresses, opts: QueueOptions) {
+    const r = packedRings(mem, addrs, opts);
+    this.size = addrs.size;
+    this.index = opts.index;
+    this.options = opts;
+    this.#mem = mem;
+    this.#shared = mem.shared;
+    this.#ring = r.ring;
+    this.#base = r.base;
+    this.#table = new PvirtqDesc(r.ring.view);
+    this.#driverEvent = r.driverEvent;
+    this.#deviceEvent = r.deviceEvent;
+    this.#core = new DeviceCore(opts.index, this.size, opts.inOrder, this);
+  }
+
+  /** Chains popped and not yet used. */
+  get inFlight(): number {
+    return this.#core.pool.outstanding;
+  }
+
+  /** True when the descriptor at the device's position is available. */
+  hasAvailable(): boolean {
+    return isAvail(this.#ring.at(this.#base + this.#nextAvail * 16).flags, this.#availWrap);
+  }
+
+  /** The next available chain, validated, or null. */
+  pop(): DescriptorChain | null {
+    const size = this.size;
+    const d = this.#ring;
+    const start = this.#nextAvail;
+    const startWrap = this.#availWrap;
+    d.offset = this.#base + start * 16;
+    const first = d.flags;
+    if (!isAvail(first, startWrap)) {
+      if (isUsed(first, startWrap)) {
+        // Only the device writes used descriptors, and not ahead of itself.
+        throw new QueueError(
+          this.index,
+          start,
+          `AVAIL and USED flags both equal the device's wrap counter ${startWrap}: wrap counter nonsense`,
+        );
+      }
+      return null;
+    }
+    if (this.#shared) fence();
+    const chain = this.#core.take(start);
+    chain._begin(0);
+    let pos = start;
+    let wrap = startWrap;
+    // Position after the descriptor being examined: where a fault leaves the queue.
+    let endPos = start;
+    let endWrap = startWrap;
+    let n = 0;
+    let id = 0;
+    try {
+      for (;;) {
+        pos = endPos;
+        wrap = endWrap;
+        if (++endPos === size) {
+          endPos = 0;
+          endWrap ^= 1;
+        }
+        if (++n > size) {
+          throw new QueueError(
+            this.index,
+            pos,
+            `chain from ${start} is longer than the queue size ${size}`,
+          );
+        }
+        d.offset = this.#base + pos * 16;
+        const f = n === 1 ? first : d.flags;
+        if (n > 1 && !isAvail(f, wrap)) {
+          throw new QueueError(
+            this.index,
+            pos,
+            "chain continues into a descriptor that is not available",
+          );
+        }
+        if ((f & VIRTQ_DESC_F_INDIRECT) !== 0) {
+          const entries = checkIndirect(
+            this.index,
+            this.size,
+            this.options.indirect,
+            pos,
+            f,
+            d.len,
+            n > 1 || (f & VIRTQ_DESC_F_NEXT) !== 0,
+            false,
+          );
+          this.#walkIndirect(chain, pos, d.addr, entries);
+        } else {
+          chain._push(this.#mem, d.addr, d.len, (f & VIRTQ_DESC_F_WRITE) !== 0, pos, -1, size);
+        }
+        // 2.8.6: the buffer id is in the last descriptor of the list.
+        id = d.id;
+        if ((f & VIRTQ_DESC_F_NEXT) === 0) break;
+      }
+    } catch (e) {
+      // Consume what was examined, so the same bad chain is not met again.
+      this.#nextAvail = endPos;
+      this.#availWrap = endWrap;
+      this.#core.pool.give(chain);
+      throw e;
+    }
+    this.#nextAvail = endPos;
+    this.#availWrap = endWrap;
+    chain.head = id;
+    chain.descriptorCount = n;
+    if (this.#core.inOrder) this.#core.order.push(id);
+    if (this.options.eventIdx && this.#notify) this.#deviceEvent.desc = endPos | (endWrap << 15);
+    return chain;
+  }
+
+  #walkIndirect(chain: DescriptorChain, pos: number, addr: number, entries: number): void {
+    const mem = this.#mem;
+    const ri = mem.findRegion(addr, entries * 16);
+    if (ri < 0) {
+      throw new QueueError(
+        this.index,
+        pos,
+        `indirect table 0x${addr.toString(16)}+${entries * 16} is outside guest memory`,
+      );
+    }
+    const region = mem.regions[ri];
+    const base = addr - region.base;
+    const t = this.#table;
+    t.view = region.view;
+    // 2.8.19: entries are sequential; only WRITE is meaningful. An INDIRECT
+    // flag breaks 2.8.19.1 and is rejected rather than ignored.
+    for (let j = 0; j < entries; j++) {
+      t.offset = base + j * 16;
+      const f = t.flags;
+      if ((f & VIRTQ_DESC_F_INDIRECT) !== 0) {
+        checkIndirect(this.index, this.size, this.options.indirect, pos, f, t.len, false, true);
+      }
+      chain._push(
+        mem,
+        t.addr,
+        t.len,
+        (f & VIRTQ_DESC_F_WRITE) !== 0,
+        pos,
+        j,
+        maxChainLength(this.size, true),
+      );
+    }
+    chain.indirect = true;
+  }
+
+  /** Returns `chain` as used with `len` bytes written, and publishes it. */
+  addUsed(chain: DescriptorChain, len: number): void {
+    this.pushUsed(chain, len);
+    this.flushUsed();
+  }
+
+  /** Writes a used descriptor for `chain`; {@link PackedDeviceQueue.flushUsed} exposes the batch. */
+  pushUsed(chain: DescriptorChain, len: number): void {
+    const core = this.#core;
+    core.checkUsed(chain, len, this);
+    let slot: number;
+    if (core.inOrder && core.batchSlot >= 0 && core.batchFull) {
+      // 2.8.9: one used descriptor, naming the last buffer, for the batch.
+      slot = core.batchSlot;
+    } else {
+      slot = this.#nextUsed;
+      core.batchSlot = slot;
+      this.#batchWrap = this.#usedWrap;
+    }
+    core.batchFull = len === chain.writableLength;
+    const d = this.#ring;
+    d.offset = this.#base + slot * 16;
+    d.id = chain.head;
+    d.len = len;
+    const flags = (this.#batchWrap ? VIRTQ_DESC_F_AVAIL | VIRTQ_DESC_F_USED : 0) |
+      (len > 0 ? VIRTQ_DESC_F_WRITE : 0);
+    // The first used descriptor of a batch becomes visible last (2.8.10).
+    if (this.#pendingSlot < 0 || this.#pendingSlot === slot) {
+      this.#pendingSlot = slot;
+      this.#pendingFlags = flags;
+    } else {
+      d.flags = flags;
+    }
+    let next = this.#nextUsed + chain.descriptorCount;
+    if (next >= this.size) {
+      next -= this.size;
+      this.#usedWrap ^= 1;
+    }
+    this.#nextUsed = next;
+    core.release(chain);
+  }
+
+  /** Exposes every used descriptor written since the last flush. */
+  flushUsed(): void {
+    this.#core.batchSlot = -1;
+    if (this.#pendingSlot < 0) return;
+    if (this.#shared) fence();
+    this.#ring.at(this.#base + this.#pendingSlot * 16).flags = this.#pendingFlags;
+    this.#pendingSlot = -1;
+    this.#published = linearPosition(this.#nextUsed, this.#usedWrap, this.size);
+  }
+
+  /** True when the driver event suppression structure asks for a notification (2.8.21.3). */
+  needsNotification(): boolean {
+    if (this.#shared) fence();
+    const old = this.#signalled;
+    const now = this.#published;
+    this.#signalled = now;
+    if (old === now) return false;
+    const ev = this.#driverEvent;
+    const flags = ev.descEventFlags;
+    if (flags === RING_EVENT_FLAGS_DISABLE) return false;
+    if (flags !== RING_EVENT_FLAGS_DESC || !this.options.eventIdx) return true;
+    const off = ev.descEventOff;
+    if (off >= this.size) return true;
+    return needEventPacked(linearPosition(off, ev.descEventWrap, this.size), now, old, this.size);
+  }
+
+  /** Asks for available-buffer notifications; true when chains are already waiting. */
+  enableNotification(): boolean {
+    this.#notify = true;
+    const ev = this.#deviceEvent;
+    if (this.options.eventIdx) {
+      ev.desc = this.#nextAvail | (this.#availWrap << 15);
+      ev.flags = RING_EVENT_FLAGS_DESC;
+    } else {
+      ev.flags = RING_EVENT_FLAGS_ENABLE;
+    }
+    if (this.#shared) fence();
+    return this.hasAvailable();
+  }
+
+  /** Asks the driver not to notify. */
+  disableNotification(): void {
+    this.#notify = false;
+    this.#deviceEvent.flags = RING_EVENT_FLAGS_DISABLE;
+  }
+
+  /** Internal counters. */
+  state(): QueueState {
+    return {
+      size: this.size,
+      nextAvail: this.#nextAvail,
+      availWrap: this.#availWrap,
+      nextUsed: this.#nextUsed,
+      usedWrap: this.#usedWrap,
+      inFlight: this.inFlight,
+      notify: this.#notify,
+    };
+  }
+}
+
+/** Driver side of a packed virtqueue, after Linux's `virtqueue_add_packed` and friends. */
+export class PackedDriverQueue<T> implements DriverQueue<T> {
+  /** Queue size. */
+  readonly size: number;
+  /** Queue index. */
+  readonly index: number;
+  /** Options the queue was created with. */
+  readonly options: QueueOptions;
+  readonly #shared: boolean;
+  readonly #ring: PvirtqDesc;
+  readonly #base: number;
+  readonly #table: PvirtqDesc;
+  readonly #driverEvent: PvirtqEventSuppress;
+  readonly #deviceEvent: PvirtqEventSuppress;
+  readonly #core: DriverCore<T>;
+  readonly #ids: IndexFifo;
+  #numFree: number;
+  #nextAvail = 0;
+  #availWrap = 1;
+  #nextUsed = 0;
+  #usedWrap = 1;
+  #numAdded = 0;
+  #eventFlags = RING_EVENT_FLAGS_ENABLE;
+
+  /** The driver side of the (zeroed) packed queue at `addrs`; `alloc` gives indirect tables. */
+  constructor(mem: GuestMemory, addrs: QueueAddresses, opts: QueueOptions, alloc?: DmaAllocator) {
+    const r = packedRings(mem, addrs, opts);
+    this.size = addrs.size;
+    this.index = opts.index;
+    this.options = opts;
+    this.#shared = mem.shared;
+    this.#ring = r.ring;
+    this.#base = r.base;
+    this.#table = new PvirtqDesc(r.ring.view);
+    this.#driverEvent = r.driverEvent;
+    this.#deviceEvent = r.deviceEvent;
+    this.#core = new DriverCore<T>(mem, this.size, opts.index, opts.inOrder, opts.indirect, alloc);
+    this.#ids = new IndexFifo(this.size);
+    for (let i = 0; i < this.size; i++) this.#ids.push(i);
+    this.#numFree = this.size;
+  }
+
+  /** Free descriptors. */
+  get numFree(): number {
+    return this.#numFree;
+  }
+
+  /** Buffers outstanding. */
+  get inFlight(): number {
+    return this.#core.inFlight;
+  }
+
+  /** True when a buffer of `outCount + inCount` elements fits now. */
+  canAdd(outCount: number, inCount: number): boolean {
+    const total = outCount + inCount;
+    if (total === 0 || total > this.size) return false;
+    return this.#numFree >= (this.options.indirect && total > 1 ? 1 : total);
+  }
+
+  /** Makes a buffer available (2.8.11). */
+  addSgs(out: readonly Sg[], in_: readonly Sg[], token: T): void {
+    const core = this.#core;
+    core.checkAdd(out, in_, token);
+    const total = core.sgTotal;
+    const indirect = this.#numFree > 0 && core.tryIndirect();
+    const needed = indirect ? 1 : total;
+    if (this.#numFree < needed) {
+      throw new QueueError(
+        this.index,
+        undefined,
+        `queue full: ${needed} descriptors needed, ${this.#numFree} free`,
+      );
+    }
+    const id = this.#ids.shift();
+    const d = this.#ring;
+    const head = this.#nextAvail;
+    let headFlags = 0;
+    if (indirect) {
+      const t = this.#table;
+      t.view = (core.tableRegion as { view: DataView }).view;
+      for (let i = 0; i < total; i++) {
+        const sg = i < out.length ? out[i] : in_[i - out.length];
+        t.offset = core.tableOffset + i * 16;
+        t.addr = sg.addr;
+        t.len = sg.len;
+        t.id = 0;
+        t.flags = i >= out.length ? VIRTQ_DESC_F_WRITE : 0;
+      }
+      d.offset = this.#base + head * 16;
+      d.addr = core.tableAddr;
+      d.len = total * 16;
+      d.id = id;
+      headFlags = VIRTQ_DESC_F_INDIRECT | availFlags(this.#availWrap);
+      this.#advanceAvail();
+    } else {
+      for (let i = 0; i < total; i++) {
+        const sg = i < out.length ? out[i] : in_[i - out.length];
+        d.offset = this.#base + this.#nextAvail * 16;
+        d.addr = sg.addr;
+        d.len = sg.len;
+        d.id = id;
+        const f = availFlags(this.#availWrap) | (i >= out.length ? VIRTQ_DESC_F_WRITE : 0) |
+          (i + 1 < total ? VIRTQ_DESC_F_NEXT : 0);
+        // 2.8.6: the first descriptor is made available after the rest.
+        if (i === 0) headFlags = f;
+        else d.flags = f;
+        this.#advanceAvail();
+      }
+    }
+    core.record(id, token, needed);
+    this.#numFree -= needed;
+    this.#numAdded += needed;
+    if (this.#shared) fence();
+    this.#ring.at(this.#base + head * 16).flags = headFlags;
+  }
+
+  #advanceAvail(): void {
+    if (++this.#nextAvail === this.size) {
+      this.#nextAvail = 0;
+      this.#availWrap ^= 1;
+    }
+  }
+
+  /** True when the device must be notified of what was added since the last kick (2.8.21.1). */
+  kick(): boolean {
+    if (this.#shared) fence();
+    const added = this.#numAdded;
+    this.#numAdded = 0;
+    if (added === 0) return false;
+    const ev = this.#deviceEvent;
+    const flags = ev.descEventFlags;
+    if (flags === RING_EVENT_FLAGS_DISABLE) return false;
+    if (flags !== RING_EVENT_FLAGS_DESC || !this.options.eventIdx) return true;
+    const off = ev.descEventOff;
+    if (off >= this.size) return true;
+    const size = this.size;
+    const now = linearPosition(this.#nextAvail, this.#availWrap, size);
+    const event = linearPosition(off, ev.descEventWrap, size);
+    return needEventPacked(event, now, now - added, size);
+  }
+
+  /** True when a used buffer is waiting. */
+  hasUsed(): boolean {
+    return this.#core.batchEnd >= 0 ||
+      isUsed(this.#ring.at(this.#base + this.#nextUsed * 16).flags, this.#usedWrap);
+  }
+
+  /** The next used buffer, or null. */
+  getBuf(): UsedBuffer<T> | null {
+    const slot: UsedBufferSlot<T> = { token: undefined, len: 0 };
+    return this.getBufInto(slot) ? { token: slot.token as T, len: slot.len } : null;
+  }
+
+  /** The next used buffer into `slot`; false when none. Allocates nothing. */
+  getBufInto(slot: UsedBufferSlot<T>): boolean {
+    const core = this.#core;
+    let id: number;
+    if (core.batchEnd < 0) {
+      const d = this.#ring.at(this.#base + this.#nextUsed * 16);
+      const flags = d.flags;
+      if (!isUsed(flags, this.#usedWrap)) return false;
+      if (core.inFlight === 0) {
+        throw new QueueError(
+          this.index,
+          this.#nextUsed,
+          "used descriptor with no buffer outstanding",
+        );
+      }
+      if (this.#shared) fence();
+      const eid = d.id;
+      // 2.8.4: len is reserved in used descriptors without WRITE.
+      const len = (flags & VIRTQ_DESC_F_WRITE) !== 0 ? d.len : 0;
+      core.acceptUsed(eid, len, this.#nextUsed, core.inFlight);
+      if (core.inOrder) {
+        id = core.nextInOrder();
+        slot.len = core.lastLen;
+      } else {
+        id = eid;
+        slot.len = len;
+      }
+    } else {
+      id = core.nextInOrder();
+      slot.len = core.lastLen;
+    }
+    // 2.8.7: skip the descriptors the buffer took.
+    const n = core.count[id];
+    let next = this.#nextUsed + n;
+    if (next >= this.size) {
+      next -= this.size;
+      this.#usedWrap ^= 1;
+    }
+    this.#nextUsed = next;
+    this.#numFree += n;
+    this.#ids.push(id);
+    slot.token = core.release(id);
+    return true;
+  }
+
+  /** Asks the device not to interrupt (RING_EVENT_FLAGS_DISABLE). */
+  disableCb(): void {
+    if (this.#eventFlags !== RING_EVENT_FLAGS_DISABLE) {
+      this.#eventFlags = RING_EVENT_FLAGS_DISABLE;
+      this.#driverEvent.flags = RING_EVENT_FLAGS_DISABLE;
+    }
+  }
+
+  /** Re-enables interrupts; true when used buffers are already waiting. */
+  enableCb(): boolean {
+    return this.#enable(0);
+  }
+
+  /** Re-enables interrupts for when 3/4 of the outstanding descriptors are used (EVENT_IDX). */
+  enableCbDelayed(): boolean {
+    return this.#enable(((this.size - this.#numFree) * 3) >> 2);
+  }
+
+  #enable(ahead: number): boolean {
+    const ev = this.#driverEvent;
+    if (this.options.eventIdx) {
+      // A descriptor-specific event at the position `ahead` descriptors on.
+      let off = this.#nextUsed + ahead;
+      let wrap = this.#usedWrap;
+      if (off >= this.size) {
+        off -= this.size;
+        wrap ^= 1;
+      }
+      ev.desc = off | (wrap << 15);
+      this.#eventFlags = RING_EVENT_FLAGS_DESC;
+    } else {
+      this.#eventFlags = RING_EVENT_FLAGS_ENABLE;
+    }
+    ev.flags = this.#eventFlags;
+    if (this.#shared) fence();
+    return this.hasUsed();
+  }
+
+  /** Takes back a buffer the device never used (after a reset), or null. */
+  detachUnusedBuf(): T | null {
+    const core = this.#core;
+    const id = core.anyOutstanding();
+    if (id < 0) return null;
+    core.forgetOrder(id);
+    this.#numFree += core.count[id];
+    this.#ids.push(id);
+    return core.release(id);
+  }
+
+  /** Internal counters. */
+  state(): QueueState {
+    return {
+      size: this.size,
+      numFree: this.#numFree,
+      inFlight: this.inFlight,
+      nextAvail: this.#nextAvail,
+      availWrap: this.#availWrap,
+      nextUsed: this.#nextUsed,
+      usedWrap: this.#usedWrap,
+      eventFlags: this.#eventFlags,
+    };
+  }
+}
