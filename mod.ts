@@ -1,8 +1,11 @@
 /**
  * typed-virtio: virtio for TypeScript.
  *
- * Generated zero-copy accessors for every virtio layout, under PascalCase
- * spec names, with the spec's constants; and the error hierarchy.
+ * The root entry point: generated zero-copy accessors for every virtio
+ * layout under PascalCase spec names with the spec's constants, the error
+ * hierarchy, guest memory, the virtqueue engine, the device-model
+ * interface, the virtio bus and the driver API. Transports and device types
+ * have entry points of their own (`./transport/mmio`, `./devices/blk`, ...).
  *
  * @example
  * ```ts
@@ -20,3 +23,8 @@
  */
 export * from "./src/generated/mod.ts";
 export * from "./src/errors.ts";
+export * from "./src/memory.ts";
+export * from "./src/virtqueue/mod.ts";
+export * from "./src/device.ts";
+export * from "./src/bus.ts";
+export * from "./src/driver.ts";

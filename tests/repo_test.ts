@@ -23,3 +23,14 @@ Deno.test("deno.json has the tasks the README and CI use", () => {
     assert.match(v, /^(npm:|node:|\.)/, `import ${k} must come from npm`);
   }
 });
+
+Deno.test("schema/mod.ts re-exports every schema module", async () => {
+  const mod = await Deno.readTextFile(new URL("../schema/mod.ts", import.meta.url));
+  for (const dir of ["schema", "schema/devices"]) {
+    for await (const e of Deno.readDir(new URL(`../${dir}/`, import.meta.url))) {
+      if (!e.isFile || !e.name.endsWith(".ts") || e.name === "mod.ts") continue;
+      const rel = `./${dir.replace(/^schema\/?/, "")}${dir === "schema" ? "" : "/"}${e.name}`;
+      assert.ok(mod.includes(`export * from "${rel}";`), `schema/mod.ts lacks ${rel}`);
+    }
+  }
+});

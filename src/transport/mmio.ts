@@ -550,3 +550,5 @@ export class MmioTransport implements Transport {
     this.#handlers = undefined;
   }
 }
+
+export type { DeviceCore, InterruptSink, QueueRegs, TransportLog } from "./_core.ts";

@@ -1134,3 +1134,5 @@ export class PciTransport implements Transport {
     this.#handlers = undefined;
   }
 }
+
+export type { DeviceCore, InterruptSink, QueueRegs, TransportLog } from "./_core.ts";
