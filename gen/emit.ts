@@ -257,7 +257,7 @@ function emitArrayField(m: Members, f: FieldLayout, t: ArrayType) {
   const elSize = f.size / (typeof t.length === "number" ? t.length : 1);
   const bound = typeof t.length === "number" ? `${t.length}` : `this.${camel(t.length)}`;
   const check = [
-    `if (!(index >= 0 && index < ${bound} && Number.isInteger(index))) {`,
+    `if ((index >>> 0) !== index || index >= ${bound}) {`,
     `  throw new RangeError(\`${f.def.name}[\${index}] is outside 0..\${${bound}} - 1\`);`,
     `}`,
   ];

@@ -159,7 +159,7 @@ export class VirtioPciCap {
 
   /** Byte offset within the view of `padding[index]`. */
   paddingOffset(index: number): number {
-    if (!(index >= 0 && index < 2 && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= 2) {
       throw new RangeError(`padding[${index}] is outside 0..${2} - 1`);
     }
 
@@ -174,7 +174,7 @@ export class VirtioPciCap {
    * Reads element `index`.
    */
   padding(index: number): number {
-    if (!(index >= 0 && index < 2 && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= 2) {
       throw new RangeError(`padding[${index}] is outside 0..${2} - 1`);
     }
 
@@ -183,7 +183,7 @@ export class VirtioPciCap {
 
   /** Writes element `index` of `padding`. */
   setPadding(index: number, value: number): void {
-    if (!(index >= 0 && index < 2 && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= 2) {
       throw new RangeError(`padding[${index}] is outside 0..${2} - 1`);
     }
 
@@ -316,7 +316,7 @@ export class VirtioPciCfgCap {
 
   /** Byte offset within the view of `pci_cfg_data[index]`. */
   pciCfgDataOffset(index: number): number {
-    if (!(index >= 0 && index < 4 && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= 4) {
       throw new RangeError(`pci_cfg_data[${index}] is outside 0..${4} - 1`);
     }
 
@@ -331,7 +331,7 @@ export class VirtioPciCfgCap {
    * Reads element `index`.
    */
   pciCfgData(index: number): number {
-    if (!(index >= 0 && index < 4 && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= 4) {
       throw new RangeError(`pci_cfg_data[${index}] is outside 0..${4} - 1`);
     }
 
@@ -340,7 +340,7 @@ export class VirtioPciCfgCap {
 
   /** Writes element `index` of `pci_cfg_data`. */
   setPciCfgData(index: number, value: number): void {
-    if (!(index >= 0 && index < 4 && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= 4) {
       throw new RangeError(`pci_cfg_data[${index}] is outside 0..${4} - 1`);
     }
 

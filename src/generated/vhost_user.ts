@@ -554,7 +554,7 @@ export class VhostUserMemory {
 
   /** Byte offset within the view of `regions[index]`. */
   regionsOffset(index: number): number {
-    if (!(index >= 0 && index < 8 && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= 8) {
       throw new RangeError(`regions[${index}] is outside 0..${8} - 1`);
     }
 
@@ -567,7 +567,7 @@ export class VhostUserMemory {
    * Element `index`, as a cached flyweight re-targeted on each call: do not keep it.
    */
   regions(index: number): VhostUserMemoryRegion {
-    if (!(index >= 0 && index < 8 && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= 8) {
       throw new RangeError(`regions[${index}] is outside 0..${8} - 1`);
     }
 

@@ -354,7 +354,7 @@ export class VirtqAvail {
 
   /** Byte offset within the view of `ring[index]`. */
   ringOffset(index: number): number {
-    if (!(index >= 0 && index < this.queueSize && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= this.queueSize) {
       throw new RangeError(`ring[${index}] is outside 0..${this.queueSize} - 1`);
     }
 
@@ -369,7 +369,7 @@ export class VirtqAvail {
    * Reads element `index`.
    */
   ring(index: number): number {
-    if (!(index >= 0 && index < this.queueSize && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= this.queueSize) {
       throw new RangeError(`ring[${index}] is outside 0..${this.queueSize} - 1`);
     }
 
@@ -378,7 +378,7 @@ export class VirtqAvail {
 
   /** Writes element `index` of `ring`. */
   setRing(index: number, value: number): void {
-    if (!(index >= 0 && index < this.queueSize && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= this.queueSize) {
       throw new RangeError(`ring[${index}] is outside 0..${this.queueSize} - 1`);
     }
 
@@ -608,7 +608,7 @@ export class VirtqUsed {
 
   /** Byte offset within the view of `ring[index]`. */
   ringOffset(index: number): number {
-    if (!(index >= 0 && index < this.queueSize && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= this.queueSize) {
       throw new RangeError(`ring[${index}] is outside 0..${this.queueSize} - 1`);
     }
 
@@ -623,7 +623,7 @@ export class VirtqUsed {
    * Element `index`, as a cached flyweight re-targeted on each call: do not keep it.
    */
   ring(index: number): VirtqUsedElem {
-    if (!(index >= 0 && index < this.queueSize && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= this.queueSize) {
       throw new RangeError(`ring[${index}] is outside 0..${this.queueSize} - 1`);
     }
 

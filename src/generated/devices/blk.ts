@@ -285,7 +285,7 @@ export class VirtioBlkZonedCharacteristics {
 
   /** Byte offset within the view of `unused2[index]`. */
   unused2Offset(index: number): number {
-    if (!(index >= 0 && index < 3 && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= 3) {
       throw new RangeError(`unused2[${index}] is outside 0..${3} - 1`);
     }
 
@@ -300,7 +300,7 @@ export class VirtioBlkZonedCharacteristics {
    * Reads element `index`.
    */
   unused2(index: number): number {
-    if (!(index >= 0 && index < 3 && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= 3) {
       throw new RangeError(`unused2[${index}] is outside 0..${3} - 1`);
     }
 
@@ -309,7 +309,7 @@ export class VirtioBlkZonedCharacteristics {
 
   /** Writes element `index` of `unused2`. */
   setUnused2(index: number, value: number): void {
-    if (!(index >= 0 && index < 3 && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= 3) {
       throw new RangeError(`unused2[${index}] is outside 0..${3} - 1`);
     }
 
@@ -646,7 +646,7 @@ export class VirtioBlkConfig {
 
   /** Byte offset within the view of `unused1[index]`. */
   unused1Offset(index: number): number {
-    if (!(index >= 0 && index < 3 && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= 3) {
       throw new RangeError(`unused1[${index}] is outside 0..${3} - 1`);
     }
 
@@ -661,7 +661,7 @@ export class VirtioBlkConfig {
    * Reads element `index`.
    */
   unused1(index: number): number {
-    if (!(index >= 0 && index < 3 && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= 3) {
       throw new RangeError(`unused1[${index}] is outside 0..${3} - 1`);
     }
 
@@ -670,7 +670,7 @@ export class VirtioBlkConfig {
 
   /** Writes element `index` of `unused1`. */
   setUnused1(index: number, value: number): void {
-    if (!(index >= 0 && index < 3 && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= 3) {
       throw new RangeError(`unused1[${index}] is outside 0..${3} - 1`);
     }
 
@@ -943,7 +943,7 @@ export class VirtioBlkReq {
 
   /** Byte offset within the view of `data[index]`. */
   dataOffset(index: number): number {
-    if (!(index >= 0 && index < this.dataLen && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= this.dataLen) {
       throw new RangeError(`data[${index}] is outside 0..${this.dataLen} - 1`);
     }
 
@@ -958,7 +958,7 @@ export class VirtioBlkReq {
    * Reads element `index`.
    */
   data(index: number): number {
-    if (!(index >= 0 && index < this.dataLen && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= this.dataLen) {
       throw new RangeError(`data[${index}] is outside 0..${this.dataLen} - 1`);
     }
 
@@ -967,7 +967,7 @@ export class VirtioBlkReq {
 
   /** Writes element `index` of `data`. */
   setData(index: number, value: number): void {
-    if (!(index >= 0 && index < this.dataLen && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= this.dataLen) {
       throw new RangeError(`data[${index}] is outside 0..${this.dataLen} - 1`);
     }
 
@@ -1087,7 +1087,7 @@ export class VirtioBlkReqZa {
 
   /** Byte offset within the view of `data[index]`. */
   dataOffset(index: number): number {
-    if (!(index >= 0 && index < this.dataLen && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= this.dataLen) {
       throw new RangeError(`data[${index}] is outside 0..${this.dataLen} - 1`);
     }
 
@@ -1102,7 +1102,7 @@ export class VirtioBlkReqZa {
    * Reads element `index`.
    */
   data(index: number): number {
-    if (!(index >= 0 && index < this.dataLen && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= this.dataLen) {
       throw new RangeError(`data[${index}] is outside 0..${this.dataLen} - 1`);
     }
 
@@ -1111,7 +1111,7 @@ export class VirtioBlkReqZa {
 
   /** Writes element `index` of `data`. */
   setData(index: number, value: number): void {
-    if (!(index >= 0 && index < this.dataLen && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= this.dataLen) {
       throw new RangeError(`data[${index}] is outside 0..${this.dataLen} - 1`);
     }
 
@@ -1225,7 +1225,7 @@ export class VirtioBlkZoneDescriptor {
 
   /** Byte offset within the view of `reserved[index]`. */
   reservedOffset(index: number): number {
-    if (!(index >= 0 && index < 38 && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= 38) {
       throw new RangeError(`reserved[${index}] is outside 0..${38} - 1`);
     }
 
@@ -1240,7 +1240,7 @@ export class VirtioBlkZoneDescriptor {
    * Reads element `index`.
    */
   reserved(index: number): number {
-    if (!(index >= 0 && index < 38 && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= 38) {
       throw new RangeError(`reserved[${index}] is outside 0..${38} - 1`);
     }
 
@@ -1249,7 +1249,7 @@ export class VirtioBlkZoneDescriptor {
 
   /** Writes element `index` of `reserved`. */
   setReserved(index: number, value: number): void {
-    if (!(index >= 0 && index < 38 && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= 38) {
       throw new RangeError(`reserved[${index}] is outside 0..${38} - 1`);
     }
 
@@ -1317,7 +1317,7 @@ export class VirtioBlkZoneReport {
 
   /** Byte offset within the view of `reserved[index]`. */
   reservedOffset(index: number): number {
-    if (!(index >= 0 && index < 56 && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= 56) {
       throw new RangeError(`reserved[${index}] is outside 0..${56} - 1`);
     }
 
@@ -1332,7 +1332,7 @@ export class VirtioBlkZoneReport {
    * Reads element `index`.
    */
   reserved(index: number): number {
-    if (!(index >= 0 && index < 56 && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= 56) {
       throw new RangeError(`reserved[${index}] is outside 0..${56} - 1`);
     }
 
@@ -1341,7 +1341,7 @@ export class VirtioBlkZoneReport {
 
   /** Writes element `index` of `reserved`. */
   setReserved(index: number, value: number): void {
-    if (!(index >= 0 && index < 56 && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= 56) {
       throw new RangeError(`reserved[${index}] is outside 0..${56} - 1`);
     }
 
@@ -1355,7 +1355,7 @@ export class VirtioBlkZoneReport {
 
   /** Byte offset within the view of `zones[index]`. */
   zonesOffset(index: number): number {
-    if (!(index >= 0 && index < this.zonesLen && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= this.zonesLen) {
       throw new RangeError(`zones[${index}] is outside 0..${this.zonesLen} - 1`);
     }
 
@@ -1370,7 +1370,7 @@ export class VirtioBlkZoneReport {
    * Element `index`, as a cached flyweight re-targeted on each call: do not keep it.
    */
   zones(index: number): VirtioBlkZoneDescriptor {
-    if (!(index >= 0 && index < this.zonesLen && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= this.zonesLen) {
       throw new RangeError(`zones[${index}] is outside 0..${this.zonesLen} - 1`);
     }
 

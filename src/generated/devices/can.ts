@@ -275,7 +275,7 @@ export class VirtioCanRx {
 
   /** Byte offset within the view of `sdu[index]`. */
   sduOffset(index: number): number {
-    if (!(index >= 0 && index < this.sduLen && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= this.sduLen) {
       throw new RangeError(`sdu[${index}] is outside 0..${this.sduLen} - 1`);
     }
 
@@ -290,7 +290,7 @@ export class VirtioCanRx {
    * Reads element `index`.
    */
   sdu(index: number): number {
-    if (!(index >= 0 && index < this.sduLen && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= this.sduLen) {
       throw new RangeError(`sdu[${index}] is outside 0..${this.sduLen} - 1`);
     }
 
@@ -299,7 +299,7 @@ export class VirtioCanRx {
 
   /** Writes element `index` of `sdu`. */
   setSdu(index: number, value: number): void {
-    if (!(index >= 0 && index < this.sduLen && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= this.sduLen) {
       throw new RangeError(`sdu[${index}] is outside 0..${this.sduLen} - 1`);
     }
 
@@ -499,7 +499,7 @@ export class VirtioCanTxOut {
 
   /** Byte offset within the view of `sdu[index]`. */
   sduOffset(index: number): number {
-    if (!(index >= 0 && index < this.sduLen && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= this.sduLen) {
       throw new RangeError(`sdu[${index}] is outside 0..${this.sduLen} - 1`);
     }
 
@@ -514,7 +514,7 @@ export class VirtioCanTxOut {
    * Reads element `index`.
    */
   sdu(index: number): number {
-    if (!(index >= 0 && index < this.sduLen && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= this.sduLen) {
       throw new RangeError(`sdu[${index}] is outside 0..${this.sduLen} - 1`);
     }
 
@@ -523,7 +523,7 @@ export class VirtioCanTxOut {
 
   /** Writes element `index` of `sdu`. */
   setSdu(index: number, value: number): void {
-    if (!(index >= 0 && index < this.sduLen && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= this.sduLen) {
       throw new RangeError(`sdu[${index}] is outside 0..${this.sduLen} - 1`);
     }
 

@@ -35,7 +35,7 @@ export class In6Addr {
 
   /** Byte offset within the view of `s6_u8[index]`. */
   s6U8Offset(index: number): number {
-    if (!(index >= 0 && index < 16 && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= 16) {
       throw new RangeError(`s6_u8[${index}] is outside 0..${16} - 1`);
     }
 
@@ -50,7 +50,7 @@ export class In6Addr {
    * Reads element `index`.
    */
   s6U8(index: number): number {
-    if (!(index >= 0 && index < 16 && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= 16) {
       throw new RangeError(`s6_u8[${index}] is outside 0..${16} - 1`);
     }
 
@@ -59,7 +59,7 @@ export class In6Addr {
 
   /** Writes element `index` of `s6_u8`. */
   setS6U8(index: number, value: number): void {
-    if (!(index >= 0 && index < 16 && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= 16) {
       throw new RangeError(`s6_u8[${index}] is outside 0..${16} - 1`);
     }
 
@@ -263,7 +263,7 @@ export class VirtioCryptoAeadCreateSessionVlf {
 
   /** Byte offset within the view of `key[index]`. */
   keyOffset(index: number): number {
-    if (!(index >= 0 && index < this.keyLen && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= this.keyLen) {
       throw new RangeError(`key[${index}] is outside 0..${this.keyLen} - 1`);
     }
 
@@ -278,7 +278,7 @@ export class VirtioCryptoAeadCreateSessionVlf {
    * Reads element `index`.
    */
   key(index: number): number {
-    if (!(index >= 0 && index < this.keyLen && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= this.keyLen) {
       throw new RangeError(`key[${index}] is outside 0..${this.keyLen} - 1`);
     }
 
@@ -287,7 +287,7 @@ export class VirtioCryptoAeadCreateSessionVlf {
 
   /** Writes element `index` of `key`. */
   setKey(index: number, value: number): void {
-    if (!(index >= 0 && index < this.keyLen && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= this.keyLen) {
       throw new RangeError(`key[${index}] is outside 0..${this.keyLen} - 1`);
     }
 
@@ -663,7 +663,7 @@ export class VirtioCryptoAeadDataVlf {
 
   /** Byte offset within the view of `iv[index]`. */
   ivOffset(index: number): number {
-    if (!(index >= 0 && index < this.ivLen && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= this.ivLen) {
       throw new RangeError(`iv[${index}] is outside 0..${this.ivLen} - 1`);
     }
 
@@ -678,7 +678,7 @@ export class VirtioCryptoAeadDataVlf {
    * Reads element `index`.
    */
   iv(index: number): number {
-    if (!(index >= 0 && index < this.ivLen && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= this.ivLen) {
       throw new RangeError(`iv[${index}] is outside 0..${this.ivLen} - 1`);
     }
 
@@ -687,7 +687,7 @@ export class VirtioCryptoAeadDataVlf {
 
   /** Writes element `index` of `iv`. */
   setIv(index: number, value: number): void {
-    if (!(index >= 0 && index < this.ivLen && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= this.ivLen) {
       throw new RangeError(`iv[${index}] is outside 0..${this.ivLen} - 1`);
     }
 
@@ -701,7 +701,7 @@ export class VirtioCryptoAeadDataVlf {
 
   /** Byte offset within the view of `src_data[index]`. */
   srcDataOffset(index: number): number {
-    if (!(index >= 0 && index < this.srcDataLen && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= this.srcDataLen) {
       throw new RangeError(`src_data[${index}] is outside 0..${this.srcDataLen} - 1`);
     }
 
@@ -716,7 +716,7 @@ export class VirtioCryptoAeadDataVlf {
    * Reads element `index`.
    */
   srcData(index: number): number {
-    if (!(index >= 0 && index < this.srcDataLen && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= this.srcDataLen) {
       throw new RangeError(`src_data[${index}] is outside 0..${this.srcDataLen} - 1`);
     }
 
@@ -725,7 +725,7 @@ export class VirtioCryptoAeadDataVlf {
 
   /** Writes element `index` of `src_data`. */
   setSrcData(index: number, value: number): void {
-    if (!(index >= 0 && index < this.srcDataLen && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= this.srcDataLen) {
       throw new RangeError(`src_data[${index}] is outside 0..${this.srcDataLen} - 1`);
     }
 
@@ -743,7 +743,7 @@ export class VirtioCryptoAeadDataVlf {
 
   /** Byte offset within the view of `aad[index]`. */
   aadOffset(index: number): number {
-    if (!(index >= 0 && index < this.aadLen && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= this.aadLen) {
       throw new RangeError(`aad[${index}] is outside 0..${this.aadLen} - 1`);
     }
 
@@ -758,7 +758,7 @@ export class VirtioCryptoAeadDataVlf {
    * Reads element `index`.
    */
   aad(index: number): number {
-    if (!(index >= 0 && index < this.aadLen && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= this.aadLen) {
       throw new RangeError(`aad[${index}] is outside 0..${this.aadLen} - 1`);
     }
 
@@ -767,7 +767,7 @@ export class VirtioCryptoAeadDataVlf {
 
   /** Writes element `index` of `aad`. */
   setAad(index: number, value: number): void {
-    if (!(index >= 0 && index < this.aadLen && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= this.aadLen) {
       throw new RangeError(`aad[${index}] is outside 0..${this.aadLen} - 1`);
     }
 
@@ -785,7 +785,7 @@ export class VirtioCryptoAeadDataVlf {
 
   /** Byte offset within the view of `dst_data[index]`. */
   dstDataOffset(index: number): number {
-    if (!(index >= 0 && index < this.dstDataLen && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= this.dstDataLen) {
       throw new RangeError(`dst_data[${index}] is outside 0..${this.dstDataLen} - 1`);
     }
 
@@ -800,7 +800,7 @@ export class VirtioCryptoAeadDataVlf {
    * Reads element `index`.
    */
   dstData(index: number): number {
-    if (!(index >= 0 && index < this.dstDataLen && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= this.dstDataLen) {
       throw new RangeError(`dst_data[${index}] is outside 0..${this.dstDataLen} - 1`);
     }
 
@@ -809,7 +809,7 @@ export class VirtioCryptoAeadDataVlf {
 
   /** Writes element `index` of `dst_data`. */
   setDstData(index: number, value: number): void {
-    if (!(index >= 0 && index < this.dstDataLen && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= this.dstDataLen) {
       throw new RangeError(`dst_data[${index}] is outside 0..${this.dstDataLen} - 1`);
     }
 
@@ -889,7 +889,7 @@ export class VirtioCryptoAeadDataVlfStateless {
 
   /** Byte offset within the view of `key[index]`. */
   keyOffset(index: number): number {
-    if (!(index >= 0 && index < this.keyLen && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= this.keyLen) {
       throw new RangeError(`key[${index}] is outside 0..${this.keyLen} - 1`);
     }
 
@@ -904,7 +904,7 @@ export class VirtioCryptoAeadDataVlfStateless {
    * Reads element `index`.
    */
   key(index: number): number {
-    if (!(index >= 0 && index < this.keyLen && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= this.keyLen) {
       throw new RangeError(`key[${index}] is outside 0..${this.keyLen} - 1`);
     }
 
@@ -913,7 +913,7 @@ export class VirtioCryptoAeadDataVlfStateless {
 
   /** Writes element `index` of `key`. */
   setKey(index: number, value: number): void {
-    if (!(index >= 0 && index < this.keyLen && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= this.keyLen) {
       throw new RangeError(`key[${index}] is outside 0..${this.keyLen} - 1`);
     }
 
@@ -927,7 +927,7 @@ export class VirtioCryptoAeadDataVlfStateless {
 
   /** Byte offset within the view of `iv[index]`. */
   ivOffset(index: number): number {
-    if (!(index >= 0 && index < this.ivLen && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= this.ivLen) {
       throw new RangeError(`iv[${index}] is outside 0..${this.ivLen} - 1`);
     }
 
@@ -942,7 +942,7 @@ export class VirtioCryptoAeadDataVlfStateless {
    * Reads element `index`.
    */
   iv(index: number): number {
-    if (!(index >= 0 && index < this.ivLen && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= this.ivLen) {
       throw new RangeError(`iv[${index}] is outside 0..${this.ivLen} - 1`);
     }
 
@@ -951,7 +951,7 @@ export class VirtioCryptoAeadDataVlfStateless {
 
   /** Writes element `index` of `iv`. */
   setIv(index: number, value: number): void {
-    if (!(index >= 0 && index < this.ivLen && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= this.ivLen) {
       throw new RangeError(`iv[${index}] is outside 0..${this.ivLen} - 1`);
     }
 
@@ -969,7 +969,7 @@ export class VirtioCryptoAeadDataVlfStateless {
 
   /** Byte offset within the view of `src_data[index]`. */
   srcDataOffset(index: number): number {
-    if (!(index >= 0 && index < this.srcDataLen && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= this.srcDataLen) {
       throw new RangeError(`src_data[${index}] is outside 0..${this.srcDataLen} - 1`);
     }
 
@@ -984,7 +984,7 @@ export class VirtioCryptoAeadDataVlfStateless {
    * Reads element `index`.
    */
   srcData(index: number): number {
-    if (!(index >= 0 && index < this.srcDataLen && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= this.srcDataLen) {
       throw new RangeError(`src_data[${index}] is outside 0..${this.srcDataLen} - 1`);
     }
 
@@ -993,7 +993,7 @@ export class VirtioCryptoAeadDataVlfStateless {
 
   /** Writes element `index` of `src_data`. */
   setSrcData(index: number, value: number): void {
-    if (!(index >= 0 && index < this.srcDataLen && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= this.srcDataLen) {
       throw new RangeError(`src_data[${index}] is outside 0..${this.srcDataLen} - 1`);
     }
 
@@ -1011,7 +1011,7 @@ export class VirtioCryptoAeadDataVlfStateless {
 
   /** Byte offset within the view of `aad[index]`. */
   aadOffset(index: number): number {
-    if (!(index >= 0 && index < this.aadLen && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= this.aadLen) {
       throw new RangeError(`aad[${index}] is outside 0..${this.aadLen} - 1`);
     }
 
@@ -1026,7 +1026,7 @@ export class VirtioCryptoAeadDataVlfStateless {
    * Reads element `index`.
    */
   aad(index: number): number {
-    if (!(index >= 0 && index < this.aadLen && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= this.aadLen) {
       throw new RangeError(`aad[${index}] is outside 0..${this.aadLen} - 1`);
     }
 
@@ -1035,7 +1035,7 @@ export class VirtioCryptoAeadDataVlfStateless {
 
   /** Writes element `index` of `aad`. */
   setAad(index: number, value: number): void {
-    if (!(index >= 0 && index < this.aadLen && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= this.aadLen) {
       throw new RangeError(`aad[${index}] is outside 0..${this.aadLen} - 1`);
     }
 
@@ -1053,7 +1053,7 @@ export class VirtioCryptoAeadDataVlfStateless {
 
   /** Byte offset within the view of `dst_data[index]`. */
   dstDataOffset(index: number): number {
-    if (!(index >= 0 && index < this.dstDataLen && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= this.dstDataLen) {
       throw new RangeError(`dst_data[${index}] is outside 0..${this.dstDataLen} - 1`);
     }
 
@@ -1068,7 +1068,7 @@ export class VirtioCryptoAeadDataVlfStateless {
    * Reads element `index`.
    */
   dstData(index: number): number {
-    if (!(index >= 0 && index < this.dstDataLen && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= this.dstDataLen) {
       throw new RangeError(`dst_data[${index}] is outside 0..${this.dstDataLen} - 1`);
     }
 
@@ -1079,7 +1079,7 @@ export class VirtioCryptoAeadDataVlfStateless {
 
   /** Writes element `index` of `dst_data`. */
   setDstData(index: number, value: number): void {
-    if (!(index >= 0 && index < this.dstDataLen && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= this.dstDataLen) {
       throw new RangeError(`dst_data[${index}] is outside 0..${this.dstDataLen} - 1`);
     }
 
@@ -1172,7 +1172,7 @@ export class VirtioCryptoAkcipherCreateSessionFlf {
 
   /** Byte offset within the view of `algo_flf[index]`. */
   algoFlfOffset(index: number): number {
-    if (!(index >= 0 && index < 44 && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= 44) {
       throw new RangeError(`algo_flf[${index}] is outside 0..${44} - 1`);
     }
 
@@ -1187,7 +1187,7 @@ export class VirtioCryptoAkcipherCreateSessionFlf {
    * Reads element `index`.
    */
   algoFlf(index: number): number {
-    if (!(index >= 0 && index < 44 && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= 44) {
       throw new RangeError(`algo_flf[${index}] is outside 0..${44} - 1`);
     }
 
@@ -1196,7 +1196,7 @@ export class VirtioCryptoAkcipherCreateSessionFlf {
 
   /** Writes element `index` of `algo_flf`. */
   setAlgoFlf(index: number, value: number): void {
-    if (!(index >= 0 && index < 44 && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= 44) {
       throw new RangeError(`algo_flf[${index}] is outside 0..${44} - 1`);
     }
 
@@ -1246,7 +1246,7 @@ export class VirtioCryptoAkcipherCreateSessionVlf {
 
   /** Byte offset within the view of `key[index]`. */
   keyOffset(index: number): number {
-    if (!(index >= 0 && index < this.keyLen && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= this.keyLen) {
       throw new RangeError(`key[${index}] is outside 0..${this.keyLen} - 1`);
     }
 
@@ -1261,7 +1261,7 @@ export class VirtioCryptoAkcipherCreateSessionVlf {
    * Reads element `index`.
    */
   key(index: number): number {
-    if (!(index >= 0 && index < this.keyLen && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= this.keyLen) {
       throw new RangeError(`key[${index}] is outside 0..${this.keyLen} - 1`);
     }
 
@@ -1270,7 +1270,7 @@ export class VirtioCryptoAkcipherCreateSessionVlf {
 
   /** Writes element `index` of `key`. */
   setKey(index: number, value: number): void {
-    if (!(index >= 0 && index < this.keyLen && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= this.keyLen) {
       throw new RangeError(`key[${index}] is outside 0..${this.keyLen} - 1`);
     }
 
@@ -1695,7 +1695,7 @@ export class VirtioCryptoAkcipherDataVlf {
 
   /** Byte offset within the view of `src_data[index]`. */
   srcDataOffset(index: number): number {
-    if (!(index >= 0 && index < this.srcDataLen && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= this.srcDataLen) {
       throw new RangeError(`src_data[${index}] is outside 0..${this.srcDataLen} - 1`);
     }
 
@@ -1710,7 +1710,7 @@ export class VirtioCryptoAkcipherDataVlf {
    * Reads element `index`.
    */
   srcData(index: number): number {
-    if (!(index >= 0 && index < this.srcDataLen && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= this.srcDataLen) {
       throw new RangeError(`src_data[${index}] is outside 0..${this.srcDataLen} - 1`);
     }
 
@@ -1719,7 +1719,7 @@ export class VirtioCryptoAkcipherDataVlf {
 
   /** Writes element `index` of `src_data`. */
   setSrcData(index: number, value: number): void {
-    if (!(index >= 0 && index < this.srcDataLen && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= this.srcDataLen) {
       throw new RangeError(`src_data[${index}] is outside 0..${this.srcDataLen} - 1`);
     }
 
@@ -1733,7 +1733,7 @@ export class VirtioCryptoAkcipherDataVlf {
 
   /** Byte offset within the view of `dst_data[index]`. */
   dstDataOffset(index: number): number {
-    if (!(index >= 0 && index < this.dstDataLen && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= this.dstDataLen) {
       throw new RangeError(`dst_data[${index}] is outside 0..${this.dstDataLen} - 1`);
     }
 
@@ -1748,7 +1748,7 @@ export class VirtioCryptoAkcipherDataVlf {
    * Reads element `index`.
    */
   dstData(index: number): number {
-    if (!(index >= 0 && index < this.dstDataLen && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= this.dstDataLen) {
       throw new RangeError(`dst_data[${index}] is outside 0..${this.dstDataLen} - 1`);
     }
 
@@ -1757,7 +1757,7 @@ export class VirtioCryptoAkcipherDataVlf {
 
   /** Writes element `index` of `dst_data`. */
   setDstData(index: number, value: number): void {
-    if (!(index >= 0 && index < this.dstDataLen && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= this.dstDataLen) {
       throw new RangeError(`dst_data[${index}] is outside 0..${this.dstDataLen} - 1`);
     }
 
@@ -1823,7 +1823,7 @@ export class VirtioCryptoAkcipherDataVlfStateless {
 
   /** Byte offset within the view of `akcipher_key[index]`. */
   akcipherKeyOffset(index: number): number {
-    if (!(index >= 0 && index < this.keyLen && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= this.keyLen) {
       throw new RangeError(`akcipher_key[${index}] is outside 0..${this.keyLen} - 1`);
     }
 
@@ -1838,7 +1838,7 @@ export class VirtioCryptoAkcipherDataVlfStateless {
    * Reads element `index`.
    */
   akcipherKey(index: number): number {
-    if (!(index >= 0 && index < this.keyLen && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= this.keyLen) {
       throw new RangeError(`akcipher_key[${index}] is outside 0..${this.keyLen} - 1`);
     }
 
@@ -1847,7 +1847,7 @@ export class VirtioCryptoAkcipherDataVlfStateless {
 
   /** Writes element `index` of `akcipher_key`. */
   setAkcipherKey(index: number, value: number): void {
-    if (!(index >= 0 && index < this.keyLen && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= this.keyLen) {
       throw new RangeError(`akcipher_key[${index}] is outside 0..${this.keyLen} - 1`);
     }
 
@@ -1861,7 +1861,7 @@ export class VirtioCryptoAkcipherDataVlfStateless {
 
   /** Byte offset within the view of `src_data[index]`. */
   srcDataOffset(index: number): number {
-    if (!(index >= 0 && index < this.srcDataLen && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= this.srcDataLen) {
       throw new RangeError(`src_data[${index}] is outside 0..${this.srcDataLen} - 1`);
     }
 
@@ -1876,7 +1876,7 @@ export class VirtioCryptoAkcipherDataVlfStateless {
    * Reads element `index`.
    */
   srcData(index: number): number {
-    if (!(index >= 0 && index < this.srcDataLen && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= this.srcDataLen) {
       throw new RangeError(`src_data[${index}] is outside 0..${this.srcDataLen} - 1`);
     }
 
@@ -1885,7 +1885,7 @@ export class VirtioCryptoAkcipherDataVlfStateless {
 
   /** Writes element `index` of `src_data`. */
   setSrcData(index: number, value: number): void {
-    if (!(index >= 0 && index < this.srcDataLen && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= this.srcDataLen) {
       throw new RangeError(`src_data[${index}] is outside 0..${this.srcDataLen} - 1`);
     }
 
@@ -1903,7 +1903,7 @@ export class VirtioCryptoAkcipherDataVlfStateless {
 
   /** Byte offset within the view of `dst_data[index]`. */
   dstDataOffset(index: number): number {
-    if (!(index >= 0 && index < this.dstDataLen && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= this.dstDataLen) {
       throw new RangeError(`dst_data[${index}] is outside 0..${this.dstDataLen} - 1`);
     }
 
@@ -1918,7 +1918,7 @@ export class VirtioCryptoAkcipherDataVlfStateless {
    * Reads element `index`.
    */
   dstData(index: number): number {
-    if (!(index >= 0 && index < this.dstDataLen && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= this.dstDataLen) {
       throw new RangeError(`dst_data[${index}] is outside 0..${this.dstDataLen} - 1`);
     }
 
@@ -1927,7 +1927,7 @@ export class VirtioCryptoAkcipherDataVlfStateless {
 
   /** Writes element `index` of `dst_data`. */
   setDstData(index: number, value: number): void {
-    if (!(index >= 0 && index < this.dstDataLen && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= this.dstDataLen) {
       throw new RangeError(`dst_data[${index}] is outside 0..${this.dstDataLen} - 1`);
     }
 
@@ -2613,7 +2613,7 @@ export class VirtioCryptoAlgChainDataVlf {
 
   /** Byte offset within the view of `iv[index]`. */
   ivOffset(index: number): number {
-    if (!(index >= 0 && index < this.ivLen && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= this.ivLen) {
       throw new RangeError(`iv[${index}] is outside 0..${this.ivLen} - 1`);
     }
 
@@ -2628,7 +2628,7 @@ export class VirtioCryptoAlgChainDataVlf {
    * Reads element `index`.
    */
   iv(index: number): number {
-    if (!(index >= 0 && index < this.ivLen && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= this.ivLen) {
       throw new RangeError(`iv[${index}] is outside 0..${this.ivLen} - 1`);
     }
 
@@ -2637,7 +2637,7 @@ export class VirtioCryptoAlgChainDataVlf {
 
   /** Writes element `index` of `iv`. */
   setIv(index: number, value: number): void {
-    if (!(index >= 0 && index < this.ivLen && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= this.ivLen) {
       throw new RangeError(`iv[${index}] is outside 0..${this.ivLen} - 1`);
     }
 
@@ -2651,7 +2651,7 @@ export class VirtioCryptoAlgChainDataVlf {
 
   /** Byte offset within the view of `src_data[index]`. */
   srcDataOffset(index: number): number {
-    if (!(index >= 0 && index < this.srcDataLen && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= this.srcDataLen) {
       throw new RangeError(`src_data[${index}] is outside 0..${this.srcDataLen} - 1`);
     }
 
@@ -2666,7 +2666,7 @@ export class VirtioCryptoAlgChainDataVlf {
    * Reads element `index`.
    */
   srcData(index: number): number {
-    if (!(index >= 0 && index < this.srcDataLen && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= this.srcDataLen) {
       throw new RangeError(`src_data[${index}] is outside 0..${this.srcDataLen} - 1`);
     }
 
@@ -2675,7 +2675,7 @@ export class VirtioCryptoAlgChainDataVlf {
 
   /** Writes element `index` of `src_data`. */
   setSrcData(index: number, value: number): void {
-    if (!(index >= 0 && index < this.srcDataLen && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= this.srcDataLen) {
       throw new RangeError(`src_data[${index}] is outside 0..${this.srcDataLen} - 1`);
     }
 
@@ -2693,7 +2693,7 @@ export class VirtioCryptoAlgChainDataVlf {
 
   /** Byte offset within the view of `aad[index]`. */
   aadOffset(index: number): number {
-    if (!(index >= 0 && index < this.aadLen && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= this.aadLen) {
       throw new RangeError(`aad[${index}] is outside 0..${this.aadLen} - 1`);
     }
 
@@ -2708,7 +2708,7 @@ export class VirtioCryptoAlgChainDataVlf {
    * Reads element `index`.
    */
   aad(index: number): number {
-    if (!(index >= 0 && index < this.aadLen && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= this.aadLen) {
       throw new RangeError(`aad[${index}] is outside 0..${this.aadLen} - 1`);
     }
 
@@ -2717,7 +2717,7 @@ export class VirtioCryptoAlgChainDataVlf {
 
   /** Writes element `index` of `aad`. */
   setAad(index: number, value: number): void {
-    if (!(index >= 0 && index < this.aadLen && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= this.aadLen) {
       throw new RangeError(`aad[${index}] is outside 0..${this.aadLen} - 1`);
     }
 
@@ -2735,7 +2735,7 @@ export class VirtioCryptoAlgChainDataVlf {
 
   /** Byte offset within the view of `dst_data[index]`. */
   dstDataOffset(index: number): number {
-    if (!(index >= 0 && index < this.dstDataLen && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= this.dstDataLen) {
       throw new RangeError(`dst_data[${index}] is outside 0..${this.dstDataLen} - 1`);
     }
 
@@ -2750,7 +2750,7 @@ export class VirtioCryptoAlgChainDataVlf {
    * Reads element `index`.
    */
   dstData(index: number): number {
-    if (!(index >= 0 && index < this.dstDataLen && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= this.dstDataLen) {
       throw new RangeError(`dst_data[${index}] is outside 0..${this.dstDataLen} - 1`);
     }
 
@@ -2759,7 +2759,7 @@ export class VirtioCryptoAlgChainDataVlf {
 
   /** Writes element `index` of `dst_data`. */
   setDstData(index: number, value: number): void {
-    if (!(index >= 0 && index < this.dstDataLen && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= this.dstDataLen) {
       throw new RangeError(`dst_data[${index}] is outside 0..${this.dstDataLen} - 1`);
     }
 
@@ -2777,7 +2777,7 @@ export class VirtioCryptoAlgChainDataVlf {
 
   /** Byte offset within the view of `hash_result[index]`. */
   hashResultOffset(index: number): number {
-    if (!(index >= 0 && index < this.hashResultLen && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= this.hashResultLen) {
       throw new RangeError(`hash_result[${index}] is outside 0..${this.hashResultLen} - 1`);
     }
 
@@ -2792,7 +2792,7 @@ export class VirtioCryptoAlgChainDataVlf {
    * Reads element `index`.
    */
   hashResult(index: number): number {
-    if (!(index >= 0 && index < this.hashResultLen && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= this.hashResultLen) {
       throw new RangeError(`hash_result[${index}] is outside 0..${this.hashResultLen} - 1`);
     }
 
@@ -2803,7 +2803,7 @@ export class VirtioCryptoAlgChainDataVlf {
 
   /** Writes element `index` of `hash_result`. */
   setHashResult(index: number, value: number): void {
-    if (!(index >= 0 && index < this.hashResultLen && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= this.hashResultLen) {
       throw new RangeError(`hash_result[${index}] is outside 0..${this.hashResultLen} - 1`);
     }
 
@@ -2898,7 +2898,7 @@ export class VirtioCryptoAlgChainDataVlfStateless {
 
   /** Byte offset within the view of `cipher_key[index]`. */
   cipherKeyOffset(index: number): number {
-    if (!(index >= 0 && index < this.keyLen && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= this.keyLen) {
       throw new RangeError(`cipher_key[${index}] is outside 0..${this.keyLen} - 1`);
     }
 
@@ -2913,7 +2913,7 @@ export class VirtioCryptoAlgChainDataVlfStateless {
    * Reads element `index`.
    */
   cipherKey(index: number): number {
-    if (!(index >= 0 && index < this.keyLen && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= this.keyLen) {
       throw new RangeError(`cipher_key[${index}] is outside 0..${this.keyLen} - 1`);
     }
 
@@ -2922,7 +2922,7 @@ export class VirtioCryptoAlgChainDataVlfStateless {
 
   /** Writes element `index` of `cipher_key`. */
   setCipherKey(index: number, value: number): void {
-    if (!(index >= 0 && index < this.keyLen && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= this.keyLen) {
       throw new RangeError(`cipher_key[${index}] is outside 0..${this.keyLen} - 1`);
     }
 
@@ -2936,7 +2936,7 @@ export class VirtioCryptoAlgChainDataVlfStateless {
 
   /** Byte offset within the view of `auth_key[index]`. */
   authKeyOffset(index: number): number {
-    if (!(index >= 0 && index < this.authKeyLen && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= this.authKeyLen) {
       throw new RangeError(`auth_key[${index}] is outside 0..${this.authKeyLen} - 1`);
     }
 
@@ -2951,7 +2951,7 @@ export class VirtioCryptoAlgChainDataVlfStateless {
    * Reads element `index`.
    */
   authKey(index: number): number {
-    if (!(index >= 0 && index < this.authKeyLen && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= this.authKeyLen) {
       throw new RangeError(`auth_key[${index}] is outside 0..${this.authKeyLen} - 1`);
     }
 
@@ -2960,7 +2960,7 @@ export class VirtioCryptoAlgChainDataVlfStateless {
 
   /** Writes element `index` of `auth_key`. */
   setAuthKey(index: number, value: number): void {
-    if (!(index >= 0 && index < this.authKeyLen && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= this.authKeyLen) {
       throw new RangeError(`auth_key[${index}] is outside 0..${this.authKeyLen} - 1`);
     }
 
@@ -2978,7 +2978,7 @@ export class VirtioCryptoAlgChainDataVlfStateless {
 
   /** Byte offset within the view of `iv[index]`. */
   ivOffset(index: number): number {
-    if (!(index >= 0 && index < this.ivLen && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= this.ivLen) {
       throw new RangeError(`iv[${index}] is outside 0..${this.ivLen} - 1`);
     }
 
@@ -2993,7 +2993,7 @@ export class VirtioCryptoAlgChainDataVlfStateless {
    * Reads element `index`.
    */
   iv(index: number): number {
-    if (!(index >= 0 && index < this.ivLen && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= this.ivLen) {
       throw new RangeError(`iv[${index}] is outside 0..${this.ivLen} - 1`);
     }
 
@@ -3002,7 +3002,7 @@ export class VirtioCryptoAlgChainDataVlfStateless {
 
   /** Writes element `index` of `iv`. */
   setIv(index: number, value: number): void {
-    if (!(index >= 0 && index < this.ivLen && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= this.ivLen) {
       throw new RangeError(`iv[${index}] is outside 0..${this.ivLen} - 1`);
     }
 
@@ -3020,7 +3020,7 @@ export class VirtioCryptoAlgChainDataVlfStateless {
 
   /** Byte offset within the view of `aad[index]`. */
   aadOffset(index: number): number {
-    if (!(index >= 0 && index < this.aadLen && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= this.aadLen) {
       throw new RangeError(`aad[${index}] is outside 0..${this.aadLen} - 1`);
     }
 
@@ -3035,7 +3035,7 @@ export class VirtioCryptoAlgChainDataVlfStateless {
    * Reads element `index`.
    */
   aad(index: number): number {
-    if (!(index >= 0 && index < this.aadLen && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= this.aadLen) {
       throw new RangeError(`aad[${index}] is outside 0..${this.aadLen} - 1`);
     }
 
@@ -3044,7 +3044,7 @@ export class VirtioCryptoAlgChainDataVlfStateless {
 
   /** Writes element `index` of `aad`. */
   setAad(index: number, value: number): void {
-    if (!(index >= 0 && index < this.aadLen && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= this.aadLen) {
       throw new RangeError(`aad[${index}] is outside 0..${this.aadLen} - 1`);
     }
 
@@ -3062,7 +3062,7 @@ export class VirtioCryptoAlgChainDataVlfStateless {
 
   /** Byte offset within the view of `src_data[index]`. */
   srcDataOffset(index: number): number {
-    if (!(index >= 0 && index < this.srcDataLen && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= this.srcDataLen) {
       throw new RangeError(`src_data[${index}] is outside 0..${this.srcDataLen} - 1`);
     }
 
@@ -3077,7 +3077,7 @@ export class VirtioCryptoAlgChainDataVlfStateless {
    * Reads element `index`.
    */
   srcData(index: number): number {
-    if (!(index >= 0 && index < this.srcDataLen && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= this.srcDataLen) {
       throw new RangeError(`src_data[${index}] is outside 0..${this.srcDataLen} - 1`);
     }
 
@@ -3088,7 +3088,7 @@ export class VirtioCryptoAlgChainDataVlfStateless {
 
   /** Writes element `index` of `src_data`. */
   setSrcData(index: number, value: number): void {
-    if (!(index >= 0 && index < this.srcDataLen && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= this.srcDataLen) {
       throw new RangeError(`src_data[${index}] is outside 0..${this.srcDataLen} - 1`);
     }
 
@@ -3109,7 +3109,7 @@ export class VirtioCryptoAlgChainDataVlfStateless {
 
   /** Byte offset within the view of `dst_data[index]`. */
   dstDataOffset(index: number): number {
-    if (!(index >= 0 && index < this.dstDataLen && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= this.dstDataLen) {
       throw new RangeError(`dst_data[${index}] is outside 0..${this.dstDataLen} - 1`);
     }
 
@@ -3125,7 +3125,7 @@ export class VirtioCryptoAlgChainDataVlfStateless {
    * Reads element `index`.
    */
   dstData(index: number): number {
-    if (!(index >= 0 && index < this.dstDataLen && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= this.dstDataLen) {
       throw new RangeError(`dst_data[${index}] is outside 0..${this.dstDataLen} - 1`);
     }
 
@@ -3137,7 +3137,7 @@ export class VirtioCryptoAlgChainDataVlfStateless {
 
   /** Writes element `index` of `dst_data`. */
   setDstData(index: number, value: number): void {
-    if (!(index >= 0 && index < this.dstDataLen && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= this.dstDataLen) {
       throw new RangeError(`dst_data[${index}] is outside 0..${this.dstDataLen} - 1`);
     }
 
@@ -3160,7 +3160,7 @@ export class VirtioCryptoAlgChainDataVlfStateless {
 
   /** Byte offset within the view of `hash_result[index]`. */
   hashResultOffset(index: number): number {
-    if (!(index >= 0 && index < this.hashResultLen && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= this.hashResultLen) {
       throw new RangeError(`hash_result[${index}] is outside 0..${this.hashResultLen} - 1`);
     }
 
@@ -3176,7 +3176,7 @@ export class VirtioCryptoAlgChainDataVlfStateless {
    * Reads element `index`.
    */
   hashResult(index: number): number {
-    if (!(index >= 0 && index < this.hashResultLen && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= this.hashResultLen) {
       throw new RangeError(`hash_result[${index}] is outside 0..${this.hashResultLen} - 1`);
     }
 
@@ -3188,7 +3188,7 @@ export class VirtioCryptoAlgChainDataVlfStateless {
 
   /** Writes element `index` of `hash_result`. */
   setHashResult(index: number, value: number): void {
-    if (!(index >= 0 && index < this.hashResultLen && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= this.hashResultLen) {
       throw new RangeError(`hash_result[${index}] is outside 0..${this.hashResultLen} - 1`);
     }
 
@@ -3405,7 +3405,7 @@ export class VirtioCryptoAlgChainSessionFlf {
 
   /** Byte offset within the view of `algo_flf[index]`. */
   algoFlfOffset(index: number): number {
-    if (!(index >= 0 && index < 16 && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= 16) {
       throw new RangeError(`algo_flf[${index}] is outside 0..${16} - 1`);
     }
 
@@ -3420,7 +3420,7 @@ export class VirtioCryptoAlgChainSessionFlf {
    * Reads element `index`.
    */
   algoFlf(index: number): number {
-    if (!(index >= 0 && index < 16 && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= 16) {
       throw new RangeError(`algo_flf[${index}] is outside 0..${16} - 1`);
     }
 
@@ -3429,7 +3429,7 @@ export class VirtioCryptoAlgChainSessionFlf {
 
   /** Writes element `index` of `algo_flf`. */
   setAlgoFlf(index: number, value: number): void {
-    if (!(index >= 0 && index < 16 && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= 16) {
       throw new RangeError(`algo_flf[${index}] is outside 0..${16} - 1`);
     }
 
@@ -3482,7 +3482,7 @@ export class VirtioCryptoAlgChainSessionVlf {
 
   /** Byte offset within the view of `cipher_key[index]`. */
   cipherKeyOffset(index: number): number {
-    if (!(index >= 0 && index < this.keyLen && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= this.keyLen) {
       throw new RangeError(`cipher_key[${index}] is outside 0..${this.keyLen} - 1`);
     }
 
@@ -3497,7 +3497,7 @@ export class VirtioCryptoAlgChainSessionVlf {
    * Reads element `index`.
    */
   cipherKey(index: number): number {
-    if (!(index >= 0 && index < this.keyLen && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= this.keyLen) {
       throw new RangeError(`cipher_key[${index}] is outside 0..${this.keyLen} - 1`);
     }
 
@@ -3506,7 +3506,7 @@ export class VirtioCryptoAlgChainSessionVlf {
 
   /** Writes element `index` of `cipher_key`. */
   setCipherKey(index: number, value: number): void {
-    if (!(index >= 0 && index < this.keyLen && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= this.keyLen) {
       throw new RangeError(`cipher_key[${index}] is outside 0..${this.keyLen} - 1`);
     }
 
@@ -3520,7 +3520,7 @@ export class VirtioCryptoAlgChainSessionVlf {
 
   /** Byte offset within the view of `auth_key[index]`. */
   authKeyOffset(index: number): number {
-    if (!(index >= 0 && index < this.authKeyLen && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= this.authKeyLen) {
       throw new RangeError(`auth_key[${index}] is outside 0..${this.authKeyLen} - 1`);
     }
 
@@ -3535,7 +3535,7 @@ export class VirtioCryptoAlgChainSessionVlf {
    * Reads element `index`.
    */
   authKey(index: number): number {
-    if (!(index >= 0 && index < this.authKeyLen && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= this.authKeyLen) {
       throw new RangeError(`auth_key[${index}] is outside 0..${this.authKeyLen} - 1`);
     }
 
@@ -3544,7 +3544,7 @@ export class VirtioCryptoAlgChainSessionVlf {
 
   /** Writes element `index` of `auth_key`. */
   setAuthKey(index: number, value: number): void {
-    if (!(index >= 0 && index < this.authKeyLen && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= this.authKeyLen) {
       throw new RangeError(`auth_key[${index}] is outside 0..${this.authKeyLen} - 1`);
     }
 
@@ -3850,7 +3850,7 @@ export class VirtioCryptoCipherDataVlf {
 
   /** Byte offset within the view of `iv[index]`. */
   ivOffset(index: number): number {
-    if (!(index >= 0 && index < this.ivLen && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= this.ivLen) {
       throw new RangeError(`iv[${index}] is outside 0..${this.ivLen} - 1`);
     }
 
@@ -3865,7 +3865,7 @@ export class VirtioCryptoCipherDataVlf {
    * Reads element `index`.
    */
   iv(index: number): number {
-    if (!(index >= 0 && index < this.ivLen && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= this.ivLen) {
       throw new RangeError(`iv[${index}] is outside 0..${this.ivLen} - 1`);
     }
 
@@ -3874,7 +3874,7 @@ export class VirtioCryptoCipherDataVlf {
 
   /** Writes element `index` of `iv`. */
   setIv(index: number, value: number): void {
-    if (!(index >= 0 && index < this.ivLen && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= this.ivLen) {
       throw new RangeError(`iv[${index}] is outside 0..${this.ivLen} - 1`);
     }
 
@@ -3888,7 +3888,7 @@ export class VirtioCryptoCipherDataVlf {
 
   /** Byte offset within the view of `src_data[index]`. */
   srcDataOffset(index: number): number {
-    if (!(index >= 0 && index < this.srcDataLen && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= this.srcDataLen) {
       throw new RangeError(`src_data[${index}] is outside 0..${this.srcDataLen} - 1`);
     }
 
@@ -3903,7 +3903,7 @@ export class VirtioCryptoCipherDataVlf {
    * Reads element `index`.
    */
   srcData(index: number): number {
-    if (!(index >= 0 && index < this.srcDataLen && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= this.srcDataLen) {
       throw new RangeError(`src_data[${index}] is outside 0..${this.srcDataLen} - 1`);
     }
 
@@ -3912,7 +3912,7 @@ export class VirtioCryptoCipherDataVlf {
 
   /** Writes element `index` of `src_data`. */
   setSrcData(index: number, value: number): void {
-    if (!(index >= 0 && index < this.srcDataLen && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= this.srcDataLen) {
       throw new RangeError(`src_data[${index}] is outside 0..${this.srcDataLen} - 1`);
     }
 
@@ -3930,7 +3930,7 @@ export class VirtioCryptoCipherDataVlf {
 
   /** Byte offset within the view of `dst_data[index]`. */
   dstDataOffset(index: number): number {
-    if (!(index >= 0 && index < this.dstDataLen && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= this.dstDataLen) {
       throw new RangeError(`dst_data[${index}] is outside 0..${this.dstDataLen} - 1`);
     }
 
@@ -3945,7 +3945,7 @@ export class VirtioCryptoCipherDataVlf {
    * Reads element `index`.
    */
   dstData(index: number): number {
-    if (!(index >= 0 && index < this.dstDataLen && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= this.dstDataLen) {
       throw new RangeError(`dst_data[${index}] is outside 0..${this.dstDataLen} - 1`);
     }
 
@@ -3954,7 +3954,7 @@ export class VirtioCryptoCipherDataVlf {
 
   /** Writes element `index` of `dst_data`. */
   setDstData(index: number, value: number): void {
-    if (!(index >= 0 && index < this.dstDataLen && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= this.dstDataLen) {
       throw new RangeError(`dst_data[${index}] is outside 0..${this.dstDataLen} - 1`);
     }
 
@@ -4024,7 +4024,7 @@ export class VirtioCryptoCipherDataVlfStateless {
 
   /** Byte offset within the view of `cipher_key[index]`. */
   cipherKeyOffset(index: number): number {
-    if (!(index >= 0 && index < this.keyLen && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= this.keyLen) {
       throw new RangeError(`cipher_key[${index}] is outside 0..${this.keyLen} - 1`);
     }
 
@@ -4039,7 +4039,7 @@ export class VirtioCryptoCipherDataVlfStateless {
    * Reads element `index`.
    */
   cipherKey(index: number): number {
-    if (!(index >= 0 && index < this.keyLen && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= this.keyLen) {
       throw new RangeError(`cipher_key[${index}] is outside 0..${this.keyLen} - 1`);
     }
 
@@ -4048,7 +4048,7 @@ export class VirtioCryptoCipherDataVlfStateless {
 
   /** Writes element `index` of `cipher_key`. */
   setCipherKey(index: number, value: number): void {
-    if (!(index >= 0 && index < this.keyLen && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= this.keyLen) {
       throw new RangeError(`cipher_key[${index}] is outside 0..${this.keyLen} - 1`);
     }
 
@@ -4062,7 +4062,7 @@ export class VirtioCryptoCipherDataVlfStateless {
 
   /** Byte offset within the view of `iv[index]`. */
   ivOffset(index: number): number {
-    if (!(index >= 0 && index < this.ivLen && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= this.ivLen) {
       throw new RangeError(`iv[${index}] is outside 0..${this.ivLen} - 1`);
     }
 
@@ -4077,7 +4077,7 @@ export class VirtioCryptoCipherDataVlfStateless {
    * Reads element `index`.
    */
   iv(index: number): number {
-    if (!(index >= 0 && index < this.ivLen && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= this.ivLen) {
       throw new RangeError(`iv[${index}] is outside 0..${this.ivLen} - 1`);
     }
 
@@ -4086,7 +4086,7 @@ export class VirtioCryptoCipherDataVlfStateless {
 
   /** Writes element `index` of `iv`. */
   setIv(index: number, value: number): void {
-    if (!(index >= 0 && index < this.ivLen && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= this.ivLen) {
       throw new RangeError(`iv[${index}] is outside 0..${this.ivLen} - 1`);
     }
 
@@ -4104,7 +4104,7 @@ export class VirtioCryptoCipherDataVlfStateless {
 
   /** Byte offset within the view of `src_data[index]`. */
   srcDataOffset(index: number): number {
-    if (!(index >= 0 && index < this.srcDataLen && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= this.srcDataLen) {
       throw new RangeError(`src_data[${index}] is outside 0..${this.srcDataLen} - 1`);
     }
 
@@ -4119,7 +4119,7 @@ export class VirtioCryptoCipherDataVlfStateless {
    * Reads element `index`.
    */
   srcData(index: number): number {
-    if (!(index >= 0 && index < this.srcDataLen && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= this.srcDataLen) {
       throw new RangeError(`src_data[${index}] is outside 0..${this.srcDataLen} - 1`);
     }
 
@@ -4128,7 +4128,7 @@ export class VirtioCryptoCipherDataVlfStateless {
 
   /** Writes element `index` of `src_data`. */
   setSrcData(index: number, value: number): void {
-    if (!(index >= 0 && index < this.srcDataLen && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= this.srcDataLen) {
       throw new RangeError(`src_data[${index}] is outside 0..${this.srcDataLen} - 1`);
     }
 
@@ -4146,7 +4146,7 @@ export class VirtioCryptoCipherDataVlfStateless {
 
   /** Byte offset within the view of `dst_data[index]`. */
   dstDataOffset(index: number): number {
-    if (!(index >= 0 && index < this.dstDataLen && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= this.dstDataLen) {
       throw new RangeError(`dst_data[${index}] is outside 0..${this.dstDataLen} - 1`);
     }
 
@@ -4161,7 +4161,7 @@ export class VirtioCryptoCipherDataVlfStateless {
    * Reads element `index`.
    */
   dstData(index: number): number {
-    if (!(index >= 0 && index < this.dstDataLen && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= this.dstDataLen) {
       throw new RangeError(`dst_data[${index}] is outside 0..${this.dstDataLen} - 1`);
     }
 
@@ -4170,7 +4170,7 @@ export class VirtioCryptoCipherDataVlfStateless {
 
   /** Writes element `index` of `dst_data`. */
   setDstData(index: number, value: number): void {
-    if (!(index >= 0 && index < this.dstDataLen && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= this.dstDataLen) {
       throw new RangeError(`dst_data[${index}] is outside 0..${this.dstDataLen} - 1`);
     }
 
@@ -4224,7 +4224,7 @@ export class VirtioCryptoCipherSessionVlf {
 
   /** Byte offset within the view of `cipher_key[index]`. */
   cipherKeyOffset(index: number): number {
-    if (!(index >= 0 && index < this.keyLen && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= this.keyLen) {
       throw new RangeError(`cipher_key[${index}] is outside 0..${this.keyLen} - 1`);
     }
 
@@ -4239,7 +4239,7 @@ export class VirtioCryptoCipherSessionVlf {
    * Reads element `index`.
    */
   cipherKey(index: number): number {
-    if (!(index >= 0 && index < this.keyLen && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= this.keyLen) {
       throw new RangeError(`cipher_key[${index}] is outside 0..${this.keyLen} - 1`);
     }
 
@@ -4248,7 +4248,7 @@ export class VirtioCryptoCipherSessionVlf {
 
   /** Writes element `index` of `cipher_key`. */
   setCipherKey(index: number, value: number): void {
-    if (!(index >= 0 && index < this.keyLen && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= this.keyLen) {
       throw new RangeError(`cipher_key[${index}] is outside 0..${this.keyLen} - 1`);
     }
 
@@ -5007,7 +5007,7 @@ export class VirtioCryptoHashDataVlf {
 
   /** Byte offset within the view of `src_data[index]`. */
   srcDataOffset(index: number): number {
-    if (!(index >= 0 && index < this.srcDataLen && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= this.srcDataLen) {
       throw new RangeError(`src_data[${index}] is outside 0..${this.srcDataLen} - 1`);
     }
 
@@ -5022,7 +5022,7 @@ export class VirtioCryptoHashDataVlf {
    * Reads element `index`.
    */
   srcData(index: number): number {
-    if (!(index >= 0 && index < this.srcDataLen && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= this.srcDataLen) {
       throw new RangeError(`src_data[${index}] is outside 0..${this.srcDataLen} - 1`);
     }
 
@@ -5031,7 +5031,7 @@ export class VirtioCryptoHashDataVlf {
 
   /** Writes element `index` of `src_data`. */
   setSrcData(index: number, value: number): void {
-    if (!(index >= 0 && index < this.srcDataLen && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= this.srcDataLen) {
       throw new RangeError(`src_data[${index}] is outside 0..${this.srcDataLen} - 1`);
     }
 
@@ -5045,7 +5045,7 @@ export class VirtioCryptoHashDataVlf {
 
   /** Byte offset within the view of `hash_result[index]`. */
   hashResultOffset(index: number): number {
-    if (!(index >= 0 && index < this.hashResultLen && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= this.hashResultLen) {
       throw new RangeError(`hash_result[${index}] is outside 0..${this.hashResultLen} - 1`);
     }
 
@@ -5060,7 +5060,7 @@ export class VirtioCryptoHashDataVlf {
    * Reads element `index`.
    */
   hashResult(index: number): number {
-    if (!(index >= 0 && index < this.hashResultLen && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= this.hashResultLen) {
       throw new RangeError(`hash_result[${index}] is outside 0..${this.hashResultLen} - 1`);
     }
 
@@ -5069,7 +5069,7 @@ export class VirtioCryptoHashDataVlf {
 
   /** Writes element `index` of `hash_result`. */
   setHashResult(index: number, value: number): void {
-    if (!(index >= 0 && index < this.hashResultLen && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= this.hashResultLen) {
       throw new RangeError(`hash_result[${index}] is outside 0..${this.hashResultLen} - 1`);
     }
 
@@ -5131,7 +5131,7 @@ export class VirtioCryptoHashDataVlfStateless {
 
   /** Byte offset within the view of `src_data[index]`. */
   srcDataOffset(index: number): number {
-    if (!(index >= 0 && index < this.srcDataLen && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= this.srcDataLen) {
       throw new RangeError(`src_data[${index}] is outside 0..${this.srcDataLen} - 1`);
     }
 
@@ -5146,7 +5146,7 @@ export class VirtioCryptoHashDataVlfStateless {
    * Reads element `index`.
    */
   srcData(index: number): number {
-    if (!(index >= 0 && index < this.srcDataLen && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= this.srcDataLen) {
       throw new RangeError(`src_data[${index}] is outside 0..${this.srcDataLen} - 1`);
     }
 
@@ -5155,7 +5155,7 @@ export class VirtioCryptoHashDataVlfStateless {
 
   /** Writes element `index` of `src_data`. */
   setSrcData(index: number, value: number): void {
-    if (!(index >= 0 && index < this.srcDataLen && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= this.srcDataLen) {
       throw new RangeError(`src_data[${index}] is outside 0..${this.srcDataLen} - 1`);
     }
 
@@ -5169,7 +5169,7 @@ export class VirtioCryptoHashDataVlfStateless {
 
   /** Byte offset within the view of `hash_result[index]`. */
   hashResultOffset(index: number): number {
-    if (!(index >= 0 && index < this.hashResultLen && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= this.hashResultLen) {
       throw new RangeError(`hash_result[${index}] is outside 0..${this.hashResultLen} - 1`);
     }
 
@@ -5184,7 +5184,7 @@ export class VirtioCryptoHashDataVlfStateless {
    * Reads element `index`.
    */
   hashResult(index: number): number {
-    if (!(index >= 0 && index < this.hashResultLen && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= this.hashResultLen) {
       throw new RangeError(`hash_result[${index}] is outside 0..${this.hashResultLen} - 1`);
     }
 
@@ -5193,7 +5193,7 @@ export class VirtioCryptoHashDataVlfStateless {
 
   /** Writes element `index` of `hash_result`. */
   setHashResult(index: number, value: number): void {
-    if (!(index >= 0 && index < this.hashResultLen && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= this.hashResultLen) {
       throw new RangeError(`hash_result[${index}] is outside 0..${this.hashResultLen} - 1`);
     }
 
@@ -5346,7 +5346,7 @@ export class VirtioCryptoIpsecDataVlf {
 
   /** Byte offset within the view of `src_data[index]`. */
   srcDataOffset(index: number): number {
-    if (!(index >= 0 && index < this.srcDataLen && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= this.srcDataLen) {
       throw new RangeError(`src_data[${index}] is outside 0..${this.srcDataLen} - 1`);
     }
 
@@ -5361,7 +5361,7 @@ export class VirtioCryptoIpsecDataVlf {
    * Reads element `index`.
    */
   srcData(index: number): number {
-    if (!(index >= 0 && index < this.srcDataLen && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= this.srcDataLen) {
       throw new RangeError(`src_data[${index}] is outside 0..${this.srcDataLen} - 1`);
     }
 
@@ -5370,7 +5370,7 @@ export class VirtioCryptoIpsecDataVlf {
 
   /** Writes element `index` of `src_data`. */
   setSrcData(index: number, value: number): void {
-    if (!(index >= 0 && index < this.srcDataLen && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= this.srcDataLen) {
       throw new RangeError(`src_data[${index}] is outside 0..${this.srcDataLen} - 1`);
     }
 
@@ -5384,7 +5384,7 @@ export class VirtioCryptoIpsecDataVlf {
 
   /** Byte offset within the view of `dst_data[index]`. */
   dstDataOffset(index: number): number {
-    if (!(index >= 0 && index < this.dstDataLen && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= this.dstDataLen) {
       throw new RangeError(`dst_data[${index}] is outside 0..${this.dstDataLen} - 1`);
     }
 
@@ -5399,7 +5399,7 @@ export class VirtioCryptoIpsecDataVlf {
    * Reads element `index`.
    */
   dstData(index: number): number {
-    if (!(index >= 0 && index < this.dstDataLen && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= this.dstDataLen) {
       throw new RangeError(`dst_data[${index}] is outside 0..${this.dstDataLen} - 1`);
     }
 
@@ -5408,7 +5408,7 @@ export class VirtioCryptoIpsecDataVlf {
 
   /** Writes element `index` of `dst_data`. */
   setDstData(index: number, value: number): void {
-    if (!(index >= 0 && index < this.dstDataLen && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= this.dstDataLen) {
       throw new RangeError(`dst_data[${index}] is outside 0..${this.dstDataLen} - 1`);
     }
 
@@ -5683,7 +5683,7 @@ export class VirtioCryptoIpsecModeCap {
 
   /** Byte offset within the view of `reserved[index]`. */
   reservedOffset(index: number): number {
-    if (!(index >= 0 && index < 3 && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= 3) {
       throw new RangeError(`reserved[${index}] is outside 0..${3} - 1`);
     }
 
@@ -5698,7 +5698,7 @@ export class VirtioCryptoIpsecModeCap {
    * Reads element `index`.
    */
   reserved(index: number): number {
-    if (!(index >= 0 && index < 3 && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= 3) {
       throw new RangeError(`reserved[${index}] is outside 0..${3} - 1`);
     }
 
@@ -5707,7 +5707,7 @@ export class VirtioCryptoIpsecModeCap {
 
   /** Writes element `index` of `reserved`. */
   setReserved(index: number, value: number): void {
-    if (!(index >= 0 && index < 3 && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= 3) {
       throw new RangeError(`reserved[${index}] is outside 0..${3} - 1`);
     }
 
@@ -5830,7 +5830,7 @@ export class VirtioCryptoIpsecSaCapData {
 
   /** Byte offset within the view of `reserved[index]`. */
   reservedOffset(index: number): number {
-    if (!(index >= 0 && index < 7 && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= 7) {
       throw new RangeError(`reserved[${index}] is outside 0..${7} - 1`);
     }
 
@@ -5845,7 +5845,7 @@ export class VirtioCryptoIpsecSaCapData {
    * Reads element `index`.
    */
   reserved(index: number): number {
-    if (!(index >= 0 && index < 7 && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= 7) {
       throw new RangeError(`reserved[${index}] is outside 0..${7} - 1`);
     }
 
@@ -5854,7 +5854,7 @@ export class VirtioCryptoIpsecSaCapData {
 
   /** Writes element `index` of `reserved`. */
   setReserved(index: number, value: number): void {
-    if (!(index >= 0 && index < 7 && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= 7) {
       throw new RangeError(`reserved[${index}] is outside 0..${7} - 1`);
     }
 
@@ -5868,7 +5868,7 @@ export class VirtioCryptoIpsecSaCapData {
 
   /** Byte offset within the view of `cap_mode[index]`. */
   capModeOffset(index: number): number {
-    if (!(index >= 0 && index < this.capModeCount && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= this.capModeCount) {
       throw new RangeError(`cap_mode[${index}] is outside 0..${this.capModeCount} - 1`);
     }
 
@@ -5883,7 +5883,7 @@ export class VirtioCryptoIpsecSaCapData {
    * Element `index`, as a cached flyweight re-targeted on each call: do not keep it.
    */
   capMode(index: number): VirtioCryptoIpsecModeCap {
-    if (!(index >= 0 && index < this.capModeCount && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= this.capModeCount) {
       throw new RangeError(`cap_mode[${index}] is outside 0..${this.capModeCount} - 1`);
     }
 
@@ -6116,7 +6116,7 @@ export class VirtioCryptoIpsecTunnelParamIpv6 {
 
   /** Byte offset within the view of `reserved2[index]`. */
   reserved2Offset(index: number): number {
-    if (!(index >= 0 && index < 2 && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= 2) {
       throw new RangeError(`reserved2[${index}] is outside 0..${2} - 1`);
     }
 
@@ -6131,7 +6131,7 @@ export class VirtioCryptoIpsecTunnelParamIpv6 {
    * Reads element `index`.
    */
   reserved2(index: number): number {
-    if (!(index >= 0 && index < 2 && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= 2) {
       throw new RangeError(`reserved2[${index}] is outside 0..${2} - 1`);
     }
 
@@ -6140,7 +6140,7 @@ export class VirtioCryptoIpsecTunnelParamIpv6 {
 
   /** Writes element `index` of `reserved2`. */
   setReserved2(index: number, value: number): void {
-    if (!(index >= 0 && index < 2 && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= 2) {
       throw new RangeError(`reserved2[${index}] is outside 0..${2} - 1`);
     }
 
@@ -6275,7 +6275,7 @@ export class VirtioCryptoIpsecTunnelParam {
 
   /** Byte offset within the view of `reserved[index]`. */
   reservedOffset(index: number): number {
-    if (!(index >= 0 && index < 3 && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= 3) {
       throw new RangeError(`reserved[${index}] is outside 0..${3} - 1`);
     }
 
@@ -6290,7 +6290,7 @@ export class VirtioCryptoIpsecTunnelParam {
    * Reads element `index`.
    */
   reserved(index: number): number {
-    if (!(index >= 0 && index < 3 && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= 3) {
       throw new RangeError(`reserved[${index}] is outside 0..${3} - 1`);
     }
 
@@ -6299,7 +6299,7 @@ export class VirtioCryptoIpsecTunnelParam {
 
   /** Writes element `index` of `reserved`. */
   setReserved(index: number, value: number): void {
-    if (!(index >= 0 && index < 3 && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= 3) {
       throw new RangeError(`reserved[${index}] is outside 0..${3} - 1`);
     }
 
@@ -6434,7 +6434,7 @@ export class VirtioCryptoMacCreateSessionVlf {
 
   /** Byte offset within the view of `auth_key[index]`. */
   authKeyOffset(index: number): number {
-    if (!(index >= 0 && index < this.authKeyLen && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= this.authKeyLen) {
       throw new RangeError(`auth_key[${index}] is outside 0..${this.authKeyLen} - 1`);
     }
 
@@ -6449,7 +6449,7 @@ export class VirtioCryptoMacCreateSessionVlf {
    * Reads element `index`.
    */
   authKey(index: number): number {
-    if (!(index >= 0 && index < this.authKeyLen && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= this.authKeyLen) {
       throw new RangeError(`auth_key[${index}] is outside 0..${this.authKeyLen} - 1`);
     }
 
@@ -6458,7 +6458,7 @@ export class VirtioCryptoMacCreateSessionVlf {
 
   /** Writes element `index` of `auth_key`. */
   setAuthKey(index: number, value: number): void {
-    if (!(index >= 0 && index < this.authKeyLen && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= this.authKeyLen) {
       throw new RangeError(`auth_key[${index}] is outside 0..${this.authKeyLen} - 1`);
     }
 
@@ -6689,7 +6689,7 @@ export class VirtioCryptoMacDataVlf {
 
   /** Byte offset within the view of `src_data[index]`. */
   srcDataOffset(index: number): number {
-    if (!(index >= 0 && index < this.srcDataLen && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= this.srcDataLen) {
       throw new RangeError(`src_data[${index}] is outside 0..${this.srcDataLen} - 1`);
     }
 
@@ -6704,7 +6704,7 @@ export class VirtioCryptoMacDataVlf {
    * Reads element `index`.
    */
   srcData(index: number): number {
-    if (!(index >= 0 && index < this.srcDataLen && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= this.srcDataLen) {
       throw new RangeError(`src_data[${index}] is outside 0..${this.srcDataLen} - 1`);
     }
 
@@ -6713,7 +6713,7 @@ export class VirtioCryptoMacDataVlf {
 
   /** Writes element `index` of `src_data`. */
   setSrcData(index: number, value: number): void {
-    if (!(index >= 0 && index < this.srcDataLen && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= this.srcDataLen) {
       throw new RangeError(`src_data[${index}] is outside 0..${this.srcDataLen} - 1`);
     }
 
@@ -6727,7 +6727,7 @@ export class VirtioCryptoMacDataVlf {
 
   /** Byte offset within the view of `hash_result[index]`. */
   hashResultOffset(index: number): number {
-    if (!(index >= 0 && index < this.hashResultLen && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= this.hashResultLen) {
       throw new RangeError(`hash_result[${index}] is outside 0..${this.hashResultLen} - 1`);
     }
 
@@ -6742,7 +6742,7 @@ export class VirtioCryptoMacDataVlf {
    * Reads element `index`.
    */
   hashResult(index: number): number {
-    if (!(index >= 0 && index < this.hashResultLen && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= this.hashResultLen) {
       throw new RangeError(`hash_result[${index}] is outside 0..${this.hashResultLen} - 1`);
     }
 
@@ -6751,7 +6751,7 @@ export class VirtioCryptoMacDataVlf {
 
   /** Writes element `index` of `hash_result`. */
   setHashResult(index: number, value: number): void {
-    if (!(index >= 0 && index < this.hashResultLen && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= this.hashResultLen) {
       throw new RangeError(`hash_result[${index}] is outside 0..${this.hashResultLen} - 1`);
     }
 
@@ -6817,7 +6817,7 @@ export class VirtioCryptoMacDataVlfStateless {
 
   /** Byte offset within the view of `auth_key[index]`. */
   authKeyOffset(index: number): number {
-    if (!(index >= 0 && index < this.authKeyLen && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= this.authKeyLen) {
       throw new RangeError(`auth_key[${index}] is outside 0..${this.authKeyLen} - 1`);
     }
 
@@ -6832,7 +6832,7 @@ export class VirtioCryptoMacDataVlfStateless {
    * Reads element `index`.
    */
   authKey(index: number): number {
-    if (!(index >= 0 && index < this.authKeyLen && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= this.authKeyLen) {
       throw new RangeError(`auth_key[${index}] is outside 0..${this.authKeyLen} - 1`);
     }
 
@@ -6841,7 +6841,7 @@ export class VirtioCryptoMacDataVlfStateless {
 
   /** Writes element `index` of `auth_key`. */
   setAuthKey(index: number, value: number): void {
-    if (!(index >= 0 && index < this.authKeyLen && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= this.authKeyLen) {
       throw new RangeError(`auth_key[${index}] is outside 0..${this.authKeyLen} - 1`);
     }
 
@@ -6855,7 +6855,7 @@ export class VirtioCryptoMacDataVlfStateless {
 
   /** Byte offset within the view of `src_data[index]`. */
   srcDataOffset(index: number): number {
-    if (!(index >= 0 && index < this.srcDataLen && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= this.srcDataLen) {
       throw new RangeError(`src_data[${index}] is outside 0..${this.srcDataLen} - 1`);
     }
 
@@ -6870,7 +6870,7 @@ export class VirtioCryptoMacDataVlfStateless {
    * Reads element `index`.
    */
   srcData(index: number): number {
-    if (!(index >= 0 && index < this.srcDataLen && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= this.srcDataLen) {
       throw new RangeError(`src_data[${index}] is outside 0..${this.srcDataLen} - 1`);
     }
 
@@ -6879,7 +6879,7 @@ export class VirtioCryptoMacDataVlfStateless {
 
   /** Writes element `index` of `src_data`. */
   setSrcData(index: number, value: number): void {
-    if (!(index >= 0 && index < this.srcDataLen && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= this.srcDataLen) {
       throw new RangeError(`src_data[${index}] is outside 0..${this.srcDataLen} - 1`);
     }
 
@@ -6897,7 +6897,7 @@ export class VirtioCryptoMacDataVlfStateless {
 
   /** Byte offset within the view of `hash_result[index]`. */
   hashResultOffset(index: number): number {
-    if (!(index >= 0 && index < this.hashResultLen && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= this.hashResultLen) {
       throw new RangeError(`hash_result[${index}] is outside 0..${this.hashResultLen} - 1`);
     }
 
@@ -6912,7 +6912,7 @@ export class VirtioCryptoMacDataVlfStateless {
    * Reads element `index`.
    */
   hashResult(index: number): number {
-    if (!(index >= 0 && index < this.hashResultLen && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= this.hashResultLen) {
       throw new RangeError(`hash_result[${index}] is outside 0..${this.hashResultLen} - 1`);
     }
 
@@ -6921,7 +6921,7 @@ export class VirtioCryptoMacDataVlfStateless {
 
   /** Writes element `index` of `hash_result`. */
   setHashResult(index: number, value: number): void {
-    if (!(index >= 0 && index < this.hashResultLen && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= this.hashResultLen) {
       throw new RangeError(`hash_result[${index}] is outside 0..${this.hashResultLen} - 1`);
     }
 
@@ -7005,7 +7005,7 @@ export class VirtioCryptoOpCtrlReq {
 
   /** Byte offset within the view of `op_flf[index]`. */
   opFlfOffset(index: number): number {
-    if (!(index >= 0 && index < this.flfLen && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= this.flfLen) {
       throw new RangeError(`op_flf[${index}] is outside 0..${this.flfLen} - 1`);
     }
 
@@ -7020,7 +7020,7 @@ export class VirtioCryptoOpCtrlReq {
    * Reads element `index`.
    */
   opFlf(index: number): number {
-    if (!(index >= 0 && index < this.flfLen && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= this.flfLen) {
       throw new RangeError(`op_flf[${index}] is outside 0..${this.flfLen} - 1`);
     }
 
@@ -7029,7 +7029,7 @@ export class VirtioCryptoOpCtrlReq {
 
   /** Writes element `index` of `op_flf`. */
   setOpFlf(index: number, value: number): void {
-    if (!(index >= 0 && index < this.flfLen && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= this.flfLen) {
       throw new RangeError(`op_flf[${index}] is outside 0..${this.flfLen} - 1`);
     }
 
@@ -7043,7 +7043,7 @@ export class VirtioCryptoOpCtrlReq {
 
   /** Byte offset within the view of `op_vlf[index]`. */
   opVlfOffset(index: number): number {
-    if (!(index >= 0 && index < this.vlfLen && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= this.vlfLen) {
       throw new RangeError(`op_vlf[${index}] is outside 0..${this.vlfLen} - 1`);
     }
 
@@ -7058,7 +7058,7 @@ export class VirtioCryptoOpCtrlReq {
    * Reads element `index`.
    */
   opVlf(index: number): number {
-    if (!(index >= 0 && index < this.vlfLen && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= this.vlfLen) {
       throw new RangeError(`op_vlf[${index}] is outside 0..${this.vlfLen} - 1`);
     }
 
@@ -7067,7 +7067,7 @@ export class VirtioCryptoOpCtrlReq {
 
   /** Writes element `index` of `op_vlf`. */
   setOpVlf(index: number, value: number): void {
-    if (!(index >= 0 && index < this.vlfLen && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= this.vlfLen) {
       throw new RangeError(`op_vlf[${index}] is outside 0..${this.vlfLen} - 1`);
     }
 
@@ -7085,7 +7085,7 @@ export class VirtioCryptoOpCtrlReq {
 
   /** Byte offset within the view of `op_outcome[index]`. */
   opOutcomeOffset(index: number): number {
-    if (!(index >= 0 && index < this.outcomeLen && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= this.outcomeLen) {
       throw new RangeError(`op_outcome[${index}] is outside 0..${this.outcomeLen} - 1`);
     }
 
@@ -7100,7 +7100,7 @@ export class VirtioCryptoOpCtrlReq {
    * Reads element `index`.
    */
   opOutcome(index: number): number {
-    if (!(index >= 0 && index < this.outcomeLen && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= this.outcomeLen) {
       throw new RangeError(`op_outcome[${index}] is outside 0..${this.outcomeLen} - 1`);
     }
 
@@ -7109,7 +7109,7 @@ export class VirtioCryptoOpCtrlReq {
 
   /** Writes element `index` of `op_outcome`. */
   setOpOutcome(index: number, value: number): void {
-    if (!(index >= 0 && index < this.outcomeLen && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= this.outcomeLen) {
       throw new RangeError(`op_outcome[${index}] is outside 0..${this.outcomeLen} - 1`);
     }
 
@@ -7298,7 +7298,7 @@ export class VirtioCryptoOpDataReq {
 
   /** Byte offset within the view of `op_flf[index]`. */
   opFlfOffset(index: number): number {
-    if (!(index >= 0 && index < this.flfLen && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= this.flfLen) {
       throw new RangeError(`op_flf[${index}] is outside 0..${this.flfLen} - 1`);
     }
 
@@ -7313,7 +7313,7 @@ export class VirtioCryptoOpDataReq {
    * Reads element `index`.
    */
   opFlf(index: number): number {
-    if (!(index >= 0 && index < this.flfLen && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= this.flfLen) {
       throw new RangeError(`op_flf[${index}] is outside 0..${this.flfLen} - 1`);
     }
 
@@ -7322,7 +7322,7 @@ export class VirtioCryptoOpDataReq {
 
   /** Writes element `index` of `op_flf`. */
   setOpFlf(index: number, value: number): void {
-    if (!(index >= 0 && index < this.flfLen && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= this.flfLen) {
       throw new RangeError(`op_flf[${index}] is outside 0..${this.flfLen} - 1`);
     }
 
@@ -7336,7 +7336,7 @@ export class VirtioCryptoOpDataReq {
 
   /** Byte offset within the view of `op_vlf[index]`. */
   opVlfOffset(index: number): number {
-    if (!(index >= 0 && index < this.vlfLen && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= this.vlfLen) {
       throw new RangeError(`op_vlf[${index}] is outside 0..${this.vlfLen} - 1`);
     }
 
@@ -7351,7 +7351,7 @@ export class VirtioCryptoOpDataReq {
    * Reads element `index`.
    */
   opVlf(index: number): number {
-    if (!(index >= 0 && index < this.vlfLen && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= this.vlfLen) {
       throw new RangeError(`op_vlf[${index}] is outside 0..${this.vlfLen} - 1`);
     }
 
@@ -7360,7 +7360,7 @@ export class VirtioCryptoOpDataReq {
 
   /** Writes element `index` of `op_vlf`. */
   setOpVlf(index: number, value: number): void {
-    if (!(index >= 0 && index < this.vlfLen && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= this.vlfLen) {
       throw new RangeError(`op_vlf[${index}] is outside 0..${this.vlfLen} - 1`);
     }
 
@@ -7436,7 +7436,7 @@ export class VirtioCryptoResourceObjIpsecSa256bKeyCipherKey {
 
   /** Byte offset within the view of `data[index]`. */
   dataOffset(index: number): number {
-    if (!(index >= 0 && index < 32 && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= 32) {
       throw new RangeError(`data[${index}] is outside 0..${32} - 1`);
     }
 
@@ -7451,7 +7451,7 @@ export class VirtioCryptoResourceObjIpsecSa256bKeyCipherKey {
    * Reads element `index`.
    */
   data(index: number): number {
-    if (!(index >= 0 && index < 32 && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= 32) {
       throw new RangeError(`data[${index}] is outside 0..${32} - 1`);
     }
 
@@ -7460,7 +7460,7 @@ export class VirtioCryptoResourceObjIpsecSa256bKeyCipherKey {
 
   /** Writes element `index` of `data`. */
   setData(index: number, value: number): void {
-    if (!(index >= 0 && index < 32 && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= 32) {
       throw new RangeError(`data[${index}] is outside 0..${32} - 1`);
     }
 
@@ -7532,7 +7532,7 @@ export class VirtioCryptoResourceObjIpsecSa256bKeyAuthKey {
 
   /** Byte offset within the view of `data[index]`. */
   dataOffset(index: number): number {
-    if (!(index >= 0 && index < 32 && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= 32) {
       throw new RangeError(`data[${index}] is outside 0..${32} - 1`);
     }
 
@@ -7547,7 +7547,7 @@ export class VirtioCryptoResourceObjIpsecSa256bKeyAuthKey {
    * Reads element `index`.
    */
   data(index: number): number {
-    if (!(index >= 0 && index < 32 && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= 32) {
       throw new RangeError(`data[${index}] is outside 0..${32} - 1`);
     }
 
@@ -7556,7 +7556,7 @@ export class VirtioCryptoResourceObjIpsecSa256bKeyAuthKey {
 
   /** Writes element `index` of `data`. */
   setData(index: number, value: number): void {
-    if (!(index >= 0 && index < 32 && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= 32) {
       throw new RangeError(`data[${index}] is outside 0..${32} - 1`);
     }
 
@@ -7836,7 +7836,7 @@ export class VirtioCryptoResourceObjIpsecSa256bKey {
 
   /** Byte offset within the view of `reserved[index]`. */
   reservedOffset(index: number): number {
-    if (!(index >= 0 && index < 2 && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= 2) {
       throw new RangeError(`reserved[${index}] is outside 0..${2} - 1`);
     }
 
@@ -7851,7 +7851,7 @@ export class VirtioCryptoResourceObjIpsecSa256bKey {
    * Reads element `index`.
    */
   reserved(index: number): number {
-    if (!(index >= 0 && index < 2 && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= 2) {
       throw new RangeError(`reserved[${index}] is outside 0..${2} - 1`);
     }
 
@@ -7860,7 +7860,7 @@ export class VirtioCryptoResourceObjIpsecSa256bKey {
 
   /** Writes element `index` of `reserved`. */
   setReserved(index: number, value: number): void {
-    if (!(index >= 0 && index < 2 && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= 2) {
       throw new RangeError(`reserved[${index}] is outside 0..${2} - 1`);
     }
 
@@ -7932,7 +7932,7 @@ export class VirtioCryptoSymCreateSessionFlf {
 
   /** Byte offset within the view of `op_flf[index]`. */
   opFlfOffset(index: number): number {
-    if (!(index >= 0 && index < 48 && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= 48) {
       throw new RangeError(`op_flf[${index}] is outside 0..${48} - 1`);
     }
 
@@ -7947,7 +7947,7 @@ export class VirtioCryptoSymCreateSessionFlf {
    * Reads element `index`.
    */
   opFlf(index: number): number {
-    if (!(index >= 0 && index < 48 && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= 48) {
       throw new RangeError(`op_flf[${index}] is outside 0..${48} - 1`);
     }
 
@@ -7956,7 +7956,7 @@ export class VirtioCryptoSymCreateSessionFlf {
 
   /** Writes element `index` of `op_flf`. */
   setOpFlf(index: number, value: number): void {
-    if (!(index >= 0 && index < 48 && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= 48) {
       throw new RangeError(`op_flf[${index}] is outside 0..${48} - 1`);
     }
 
@@ -8006,7 +8006,7 @@ export class VirtioCryptoSymCreateSessionVlf {
 
   /** Byte offset within the view of `op_vlf[index]`. */
   opVlfOffset(index: number): number {
-    if (!(index >= 0 && index < this.vlfLen && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= this.vlfLen) {
       throw new RangeError(`op_vlf[${index}] is outside 0..${this.vlfLen} - 1`);
     }
 
@@ -8021,7 +8021,7 @@ export class VirtioCryptoSymCreateSessionVlf {
    * Reads element `index`.
    */
   opVlf(index: number): number {
-    if (!(index >= 0 && index < this.vlfLen && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= this.vlfLen) {
       throw new RangeError(`op_vlf[${index}] is outside 0..${this.vlfLen} - 1`);
     }
 
@@ -8030,7 +8030,7 @@ export class VirtioCryptoSymCreateSessionVlf {
 
   /** Writes element `index` of `op_vlf`. */
   setOpVlf(index: number, value: number): void {
-    if (!(index >= 0 && index < this.vlfLen && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= this.vlfLen) {
       throw new RangeError(`op_vlf[${index}] is outside 0..${this.vlfLen} - 1`);
     }
 
@@ -8102,7 +8102,7 @@ export class VirtioCryptoSymDataFlf {
 
   /** Byte offset within the view of `op_type_flf[index]`. */
   opTypeFlfOffset(index: number): number {
-    if (!(index >= 0 && index < 40 && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= 40) {
       throw new RangeError(`op_type_flf[${index}] is outside 0..${40} - 1`);
     }
 
@@ -8117,7 +8117,7 @@ export class VirtioCryptoSymDataFlf {
    * Reads element `index`.
    */
   opTypeFlf(index: number): number {
-    if (!(index >= 0 && index < 40 && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= 40) {
       throw new RangeError(`op_type_flf[${index}] is outside 0..${40} - 1`);
     }
 
@@ -8126,7 +8126,7 @@ export class VirtioCryptoSymDataFlf {
 
   /** Writes element `index` of `op_type_flf`. */
   setOpTypeFlf(index: number, value: number): void {
-    if (!(index >= 0 && index < 40 && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= 40) {
       throw new RangeError(`op_type_flf[${index}] is outside 0..${40} - 1`);
     }
 
@@ -8184,7 +8184,7 @@ export class VirtioCryptoSymDataFlfStateless {
 
   /** Byte offset within the view of `op_type_flf[index]`. */
   opTypeFlfOffset(index: number): number {
-    if (!(index >= 0 && index < 72 && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= 72) {
       throw new RangeError(`op_type_flf[${index}] is outside 0..${72} - 1`);
     }
 
@@ -8199,7 +8199,7 @@ export class VirtioCryptoSymDataFlfStateless {
    * Reads element `index`.
    */
   opTypeFlf(index: number): number {
-    if (!(index >= 0 && index < 72 && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= 72) {
       throw new RangeError(`op_type_flf[${index}] is outside 0..${72} - 1`);
     }
 
@@ -8208,7 +8208,7 @@ export class VirtioCryptoSymDataFlfStateless {
 
   /** Writes element `index` of `op_type_flf`. */
   setOpTypeFlf(index: number, value: number): void {
-    if (!(index >= 0 && index < 72 && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= 72) {
       throw new RangeError(`op_type_flf[${index}] is outside 0..${72} - 1`);
     }
 
@@ -8258,7 +8258,7 @@ export class VirtioCryptoSymDataVlf {
 
   /** Byte offset within the view of `op_type_vlf[index]`. */
   opTypeVlfOffset(index: number): number {
-    if (!(index >= 0 && index < this.symParaLen && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= this.symParaLen) {
       throw new RangeError(`op_type_vlf[${index}] is outside 0..${this.symParaLen} - 1`);
     }
 
@@ -8273,7 +8273,7 @@ export class VirtioCryptoSymDataVlf {
    * Reads element `index`.
    */
   opTypeVlf(index: number): number {
-    if (!(index >= 0 && index < this.symParaLen && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= this.symParaLen) {
       throw new RangeError(`op_type_vlf[${index}] is outside 0..${this.symParaLen} - 1`);
     }
 
@@ -8282,7 +8282,7 @@ export class VirtioCryptoSymDataVlf {
 
   /** Writes element `index` of `op_type_vlf`. */
   setOpTypeVlf(index: number, value: number): void {
-    if (!(index >= 0 && index < this.symParaLen && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= this.symParaLen) {
       throw new RangeError(`op_type_vlf[${index}] is outside 0..${this.symParaLen} - 1`);
     }
 
@@ -8332,7 +8332,7 @@ export class VirtioCryptoSymDataVlfStateless {
 
   /** Byte offset within the view of `op_type_vlf[index]`. */
   opTypeVlfOffset(index: number): number {
-    if (!(index >= 0 && index < this.symParaLen && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= this.symParaLen) {
       throw new RangeError(`op_type_vlf[${index}] is outside 0..${this.symParaLen} - 1`);
     }
 
@@ -8347,7 +8347,7 @@ export class VirtioCryptoSymDataVlfStateless {
    * Reads element `index`.
    */
   opTypeVlf(index: number): number {
-    if (!(index >= 0 && index < this.symParaLen && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= this.symParaLen) {
       throw new RangeError(`op_type_vlf[${index}] is outside 0..${this.symParaLen} - 1`);
     }
 
@@ -8356,7 +8356,7 @@ export class VirtioCryptoSymDataVlfStateless {
 
   /** Writes element `index` of `op_type_vlf`. */
   setOpTypeVlf(index: number, value: number): void {
-    if (!(index >= 0 && index < this.symParaLen && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= this.symParaLen) {
       throw new RangeError(`op_type_vlf[${index}] is outside 0..${this.symParaLen} - 1`);
     }
 

@@ -65,7 +65,7 @@ export class VirtioFsConfig {
 
   /** Byte offset within the view of `tag[index]`. */
   tagOffset(index: number): number {
-    if (!(index >= 0 && index < 36 && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= 36) {
       throw new RangeError(`tag[${index}] is outside 0..${36} - 1`);
     }
 
@@ -80,7 +80,7 @@ export class VirtioFsConfig {
    * Reads element `index`.
    */
   tag(index: number): number {
-    if (!(index >= 0 && index < 36 && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= 36) {
       throw new RangeError(`tag[${index}] is outside 0..${36} - 1`);
     }
 
@@ -89,7 +89,7 @@ export class VirtioFsConfig {
 
   /** Writes element `index` of `tag`. */
   setTag(index: number, value: number): void {
-    if (!(index >= 0 && index < 36 && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= 36) {
       throw new RangeError(`tag[${index}] is outside 0..${36} - 1`);
     }
 

@@ -65,7 +65,7 @@ export class VirtioGpioConfig {
 
   /** Byte offset within the view of `padding[index]`. */
   paddingOffset(index: number): number {
-    if (!(index >= 0 && index < 2 && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= 2) {
       throw new RangeError(`padding[${index}] is outside 0..${2} - 1`);
     }
 
@@ -80,7 +80,7 @@ export class VirtioGpioConfig {
    * Reads element `index`.
    */
   padding(index: number): number {
-    if (!(index >= 0 && index < 2 && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= 2) {
       throw new RangeError(`padding[${index}] is outside 0..${2} - 1`);
     }
 
@@ -89,7 +89,7 @@ export class VirtioGpioConfig {
 
   /** Writes element `index` of `padding`. */
   setPadding(index: number, value: number): void {
-    if (!(index >= 0 && index < 2 && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= 2) {
       throw new RangeError(`padding[${index}] is outside 0..${2} - 1`);
     }
 
@@ -365,7 +365,7 @@ export class VirtioGpioResponseN {
 
   /** Byte offset within the view of `value[index]`. */
   valueOffset(index: number): number {
-    if (!(index >= 0 && index < this.gpioNamesSize && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= this.gpioNamesSize) {
       throw new RangeError(`value[${index}] is outside 0..${this.gpioNamesSize} - 1`);
     }
 
@@ -380,7 +380,7 @@ export class VirtioGpioResponseN {
    * Reads element `index`.
    */
   value(index: number): number {
-    if (!(index >= 0 && index < this.gpioNamesSize && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= this.gpioNamesSize) {
       throw new RangeError(`value[${index}] is outside 0..${this.gpioNamesSize} - 1`);
     }
 
@@ -389,7 +389,7 @@ export class VirtioGpioResponseN {
 
   /** Writes element `index` of `value`. */
   setValue(index: number, value: number): void {
-    if (!(index >= 0 && index < this.gpioNamesSize && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= this.gpioNamesSize) {
       throw new RangeError(`value[${index}] is outside 0..${this.gpioNamesSize} - 1`);
     }
 

@@ -212,7 +212,7 @@ export class VirtioGpuCtrlHdr {
 
   /** Byte offset within the view of `padding[index]`. */
   paddingOffset(index: number): number {
-    if (!(index >= 0 && index < 3 && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= 3) {
       throw new RangeError(`padding[${index}] is outside 0..${3} - 1`);
     }
 
@@ -227,7 +227,7 @@ export class VirtioGpuCtrlHdr {
    * Reads element `index`.
    */
   padding(index: number): number {
-    if (!(index >= 0 && index < 3 && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= 3) {
       throw new RangeError(`padding[${index}] is outside 0..${3} - 1`);
     }
 
@@ -236,7 +236,7 @@ export class VirtioGpuCtrlHdr {
 
   /** Writes element `index` of `padding`. */
   setPadding(index: number, value: number): void {
-    if (!(index >= 0 && index < 3 && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= 3) {
       throw new RangeError(`padding[${index}] is outside 0..${3} - 1`);
     }
 
@@ -322,7 +322,7 @@ export class VirtioGpuCtxCreate {
 
   /** Byte offset within the view of `debug_name[index]`. */
   debugNameOffset(index: number): number {
-    if (!(index >= 0 && index < 64 && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= 64) {
       throw new RangeError(`debug_name[${index}] is outside 0..${64} - 1`);
     }
 
@@ -337,7 +337,7 @@ export class VirtioGpuCtxCreate {
    * Reads element `index`.
    */
   debugName(index: number): number {
-    if (!(index >= 0 && index < 64 && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= 64) {
       throw new RangeError(`debug_name[${index}] is outside 0..${64} - 1`);
     }
 
@@ -346,7 +346,7 @@ export class VirtioGpuCtxCreate {
 
   /** Writes element `index` of `debug_name`. */
   setDebugName(index: number, value: number): void {
-    if (!(index >= 0 && index < 64 && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= 64) {
       throw new RangeError(`debug_name[${index}] is outside 0..${64} - 1`);
     }
 
@@ -1702,7 +1702,7 @@ export class VirtioGpuRespCapset {
 
   /** Byte offset within the view of `capset_data[index]`. */
   capsetDataOffset(index: number): number {
-    if (!(index >= 0 && index < this.capsetDataLen && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= this.capsetDataLen) {
       throw new RangeError(`capset_data[${index}] is outside 0..${this.capsetDataLen} - 1`);
     }
 
@@ -1717,7 +1717,7 @@ export class VirtioGpuRespCapset {
    * Reads element `index`.
    */
   capsetData(index: number): number {
-    if (!(index >= 0 && index < this.capsetDataLen && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= this.capsetDataLen) {
       throw new RangeError(`capset_data[${index}] is outside 0..${this.capsetDataLen} - 1`);
     }
 
@@ -1726,7 +1726,7 @@ export class VirtioGpuRespCapset {
 
   /** Writes element `index` of `capset_data`. */
   setCapsetData(index: number, value: number): void {
-    if (!(index >= 0 && index < this.capsetDataLen && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= this.capsetDataLen) {
       throw new RangeError(`capset_data[${index}] is outside 0..${this.capsetDataLen} - 1`);
     }
 
@@ -1888,7 +1888,7 @@ export class VirtioGpuRespDisplayInfo {
 
   /** Byte offset within the view of `pmodes[index]`. */
   pmodesOffset(index: number): number {
-    if (!(index >= 0 && index < 16 && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= 16) {
       throw new RangeError(`pmodes[${index}] is outside 0..${16} - 1`);
     }
 
@@ -1903,7 +1903,7 @@ export class VirtioGpuRespDisplayInfo {
    * Element `index`, as a cached flyweight re-targeted on each call: do not keep it.
    */
   pmodes(index: number): VirtioGpuDisplayOne {
-    if (!(index >= 0 && index < 16 && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= 16) {
       throw new RangeError(`pmodes[${index}] is outside 0..${16} - 1`);
     }
 
@@ -1987,7 +1987,7 @@ export class VirtioGpuRespEdid {
 
   /** Byte offset within the view of `edid[index]`. */
   edidOffset(index: number): number {
-    if (!(index >= 0 && index < 1024 && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= 1024) {
       throw new RangeError(`edid[${index}] is outside 0..${1024} - 1`);
     }
 
@@ -2002,7 +2002,7 @@ export class VirtioGpuRespEdid {
    * Reads element `index`.
    */
   edid(index: number): number {
-    if (!(index >= 0 && index < 1024 && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= 1024) {
       throw new RangeError(`edid[${index}] is outside 0..${1024} - 1`);
     }
 
@@ -2011,7 +2011,7 @@ export class VirtioGpuRespEdid {
 
   /** Writes element `index` of `edid`. */
   setEdid(index: number, value: number): void {
-    if (!(index >= 0 && index < 1024 && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= 1024) {
       throw new RangeError(`edid[${index}] is outside 0..${1024} - 1`);
     }
 
@@ -2140,7 +2140,7 @@ export class VirtioGpuRespResourceUuid {
 
   /** Byte offset within the view of `uuid[index]`. */
   uuidOffset(index: number): number {
-    if (!(index >= 0 && index < 16 && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= 16) {
       throw new RangeError(`uuid[${index}] is outside 0..${16} - 1`);
     }
 
@@ -2155,7 +2155,7 @@ export class VirtioGpuRespResourceUuid {
    * Reads element `index`.
    */
   uuid(index: number): number {
-    if (!(index >= 0 && index < 16 && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= 16) {
       throw new RangeError(`uuid[${index}] is outside 0..${16} - 1`);
     }
 
@@ -2164,7 +2164,7 @@ export class VirtioGpuRespResourceUuid {
 
   /** Writes element `index` of `uuid`. */
   setUuid(index: number, value: number): void {
-    if (!(index >= 0 && index < 16 && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= 16) {
       throw new RangeError(`uuid[${index}] is outside 0..${16} - 1`);
     }
 
@@ -2421,7 +2421,7 @@ export class VirtioGpuSetScanoutBlob {
 
   /** Byte offset within the view of `strides[index]`. */
   stridesOffset(index: number): number {
-    if (!(index >= 0 && index < 4 && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= 4) {
       throw new RangeError(`strides[${index}] is outside 0..${4} - 1`);
     }
 
@@ -2436,7 +2436,7 @@ export class VirtioGpuSetScanoutBlob {
    * Reads element `index`.
    */
   strides(index: number): number {
-    if (!(index >= 0 && index < 4 && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= 4) {
       throw new RangeError(`strides[${index}] is outside 0..${4} - 1`);
     }
 
@@ -2445,7 +2445,7 @@ export class VirtioGpuSetScanoutBlob {
 
   /** Writes element `index` of `strides`. */
   setStrides(index: number, value: number): void {
-    if (!(index >= 0 && index < 4 && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= 4) {
       throw new RangeError(`strides[${index}] is outside 0..${4} - 1`);
     }
 
@@ -2454,7 +2454,7 @@ export class VirtioGpuSetScanoutBlob {
 
   /** Byte offset within the view of `offsets[index]`. */
   offsetsOffset(index: number): number {
-    if (!(index >= 0 && index < 4 && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= 4) {
       throw new RangeError(`offsets[${index}] is outside 0..${4} - 1`);
     }
 
@@ -2469,7 +2469,7 @@ export class VirtioGpuSetScanoutBlob {
    * Reads element `index`.
    */
   offsets(index: number): number {
-    if (!(index >= 0 && index < 4 && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= 4) {
       throw new RangeError(`offsets[${index}] is outside 0..${4} - 1`);
     }
 
@@ -2478,7 +2478,7 @@ export class VirtioGpuSetScanoutBlob {
 
   /** Writes element `index` of `offsets`. */
   setOffsets(index: number, value: number): void {
-    if (!(index >= 0 && index < 4 && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= 4) {
       throw new RangeError(`offsets[${index}] is outside 0..${4} - 1`);
     }
 

@@ -188,7 +188,7 @@ export class VirtioI2cReq {
 
   /** Byte offset within the view of `buf[index]`. */
   bufOffset(index: number): number {
-    if (!(index >= 0 && index < this.bufLen && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= this.bufLen) {
       throw new RangeError(`buf[${index}] is outside 0..${this.bufLen} - 1`);
     }
 
@@ -203,7 +203,7 @@ export class VirtioI2cReq {
    * Reads element `index`.
    */
   buf(index: number): number {
-    if (!(index >= 0 && index < this.bufLen && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= this.bufLen) {
       throw new RangeError(`buf[${index}] is outside 0..${this.bufLen} - 1`);
     }
 
@@ -212,7 +212,7 @@ export class VirtioI2cReq {
 
   /** Writes element `index` of `buf`. */
   setBuf(index: number, value: number): void {
-    if (!(index >= 0 && index < this.bufLen && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= this.bufLen) {
       throw new RangeError(`buf[${index}] is outside 0..${this.bufLen} - 1`);
     }
 

@@ -254,7 +254,7 @@ export class VirtioInputConfigU {
 
   /** Byte offset within the view of `string[index]`. */
   stringOffset(index: number): number {
-    if (!(index >= 0 && index < 128 && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= 128) {
       throw new RangeError(`string[${index}] is outside 0..${128} - 1`);
     }
 
@@ -269,7 +269,7 @@ export class VirtioInputConfigU {
    * Reads element `index`.
    */
   string(index: number): number {
-    if (!(index >= 0 && index < 128 && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= 128) {
       throw new RangeError(`string[${index}] is outside 0..${128} - 1`);
     }
 
@@ -278,7 +278,7 @@ export class VirtioInputConfigU {
 
   /** Writes element `index` of `string`. */
   setString(index: number, value: number): void {
-    if (!(index >= 0 && index < 128 && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= 128) {
       throw new RangeError(`string[${index}] is outside 0..${128} - 1`);
     }
 
@@ -292,7 +292,7 @@ export class VirtioInputConfigU {
 
   /** Byte offset within the view of `bitmap[index]`. */
   bitmapOffset(index: number): number {
-    if (!(index >= 0 && index < 128 && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= 128) {
       throw new RangeError(`bitmap[${index}] is outside 0..${128} - 1`);
     }
 
@@ -307,7 +307,7 @@ export class VirtioInputConfigU {
    * Reads element `index`.
    */
   bitmap(index: number): number {
-    if (!(index >= 0 && index < 128 && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= 128) {
       throw new RangeError(`bitmap[${index}] is outside 0..${128} - 1`);
     }
 
@@ -316,7 +316,7 @@ export class VirtioInputConfigU {
 
   /** Writes element `index` of `bitmap`. */
   setBitmap(index: number, value: number): void {
-    if (!(index >= 0 && index < 128 && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= 128) {
       throw new RangeError(`bitmap[${index}] is outside 0..${128} - 1`);
     }
 
@@ -418,7 +418,7 @@ export class VirtioInputConfig {
 
   /** Byte offset within the view of `reserved[index]`. */
   reservedOffset(index: number): number {
-    if (!(index >= 0 && index < 5 && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= 5) {
       throw new RangeError(`reserved[${index}] is outside 0..${5} - 1`);
     }
 
@@ -433,7 +433,7 @@ export class VirtioInputConfig {
    * Reads element `index`.
    */
   reserved(index: number): number {
-    if (!(index >= 0 && index < 5 && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= 5) {
       throw new RangeError(`reserved[${index}] is outside 0..${5} - 1`);
     }
 
@@ -442,7 +442,7 @@ export class VirtioInputConfig {
 
   /** Writes element `index` of `reserved`. */
   setReserved(index: number, value: number): void {
-    if (!(index >= 0 && index < 5 && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= 5) {
       throw new RangeError(`reserved[${index}] is outside 0..${5} - 1`);
     }
 

@@ -232,7 +232,7 @@ export class VirtioIommuConfig {
 
   /** Byte offset within the view of `reserved[index]`. */
   reservedOffset(index: number): number {
-    if (!(index >= 0 && index < 3 && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= 3) {
       throw new RangeError(`reserved[${index}] is outside 0..${3} - 1`);
     }
 
@@ -247,7 +247,7 @@ export class VirtioIommuConfig {
    * Reads element `index`.
    */
   reserved(index: number): number {
-    if (!(index >= 0 && index < 3 && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= 3) {
       throw new RangeError(`reserved[${index}] is outside 0..${3} - 1`);
     }
 
@@ -256,7 +256,7 @@ export class VirtioIommuConfig {
 
   /** Writes element `index` of `reserved`. */
   setReserved(index: number, value: number): void {
-    if (!(index >= 0 && index < 3 && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= 3) {
       throw new RangeError(`reserved[${index}] is outside 0..${3} - 1`);
     }
 
@@ -370,7 +370,7 @@ export class VirtioIommuFault {
 
   /** Byte offset within the view of `reserved[index]`. */
   reservedOffset(index: number): number {
-    if (!(index >= 0 && index < 3 && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= 3) {
       throw new RangeError(`reserved[${index}] is outside 0..${3} - 1`);
     }
 
@@ -385,7 +385,7 @@ export class VirtioIommuFault {
    * Reads element `index`.
    */
   reserved(index: number): number {
-    if (!(index >= 0 && index < 3 && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= 3) {
       throw new RangeError(`reserved[${index}] is outside 0..${3} - 1`);
     }
 
@@ -394,7 +394,7 @@ export class VirtioIommuFault {
 
   /** Writes element `index` of `reserved`. */
   setReserved(index: number, value: number): void {
-    if (!(index >= 0 && index < 3 && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= 3) {
       throw new RangeError(`reserved[${index}] is outside 0..${3} - 1`);
     }
 
@@ -577,7 +577,7 @@ export class VirtioIommuProbeResvMem {
 
   /** Byte offset within the view of `reserved[index]`. */
   reservedOffset(index: number): number {
-    if (!(index >= 0 && index < 3 && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= 3) {
       throw new RangeError(`reserved[${index}] is outside 0..${3} - 1`);
     }
 
@@ -592,7 +592,7 @@ export class VirtioIommuProbeResvMem {
    * Reads element `index`.
    */
   reserved(index: number): number {
-    if (!(index >= 0 && index < 3 && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= 3) {
       throw new RangeError(`reserved[${index}] is outside 0..${3} - 1`);
     }
 
@@ -601,7 +601,7 @@ export class VirtioIommuProbeResvMem {
 
   /** Writes element `index` of `reserved`. */
   setReserved(index: number, value: number): void {
-    if (!(index >= 0 && index < 3 && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= 3) {
       throw new RangeError(`reserved[${index}] is outside 0..${3} - 1`);
     }
 
@@ -659,7 +659,7 @@ export class VirtioIommuReqHead {
 
   /** Byte offset within the view of `reserved[index]`. */
   reservedOffset(index: number): number {
-    if (!(index >= 0 && index < 3 && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= 3) {
       throw new RangeError(`reserved[${index}] is outside 0..${3} - 1`);
     }
 
@@ -674,7 +674,7 @@ export class VirtioIommuReqHead {
    * Reads element `index`.
    */
   reserved(index: number): number {
-    if (!(index >= 0 && index < 3 && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= 3) {
       throw new RangeError(`reserved[${index}] is outside 0..${3} - 1`);
     }
 
@@ -683,7 +683,7 @@ export class VirtioIommuReqHead {
 
   /** Writes element `index` of `reserved`. */
   setReserved(index: number, value: number): void {
-    if (!(index >= 0 && index < 3 && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= 3) {
       throw new RangeError(`reserved[${index}] is outside 0..${3} - 1`);
     }
 
@@ -741,7 +741,7 @@ export class VirtioIommuReqTail {
 
   /** Byte offset within the view of `reserved[index]`. */
   reservedOffset(index: number): number {
-    if (!(index >= 0 && index < 3 && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= 3) {
       throw new RangeError(`reserved[${index}] is outside 0..${3} - 1`);
     }
 
@@ -756,7 +756,7 @@ export class VirtioIommuReqTail {
    * Reads element `index`.
    */
   reserved(index: number): number {
-    if (!(index >= 0 && index < 3 && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= 3) {
       throw new RangeError(`reserved[${index}] is outside 0..${3} - 1`);
     }
 
@@ -765,7 +765,7 @@ export class VirtioIommuReqTail {
 
   /** Writes element `index` of `reserved`. */
   setReserved(index: number, value: number): void {
-    if (!(index >= 0 && index < 3 && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= 3) {
       throw new RangeError(`reserved[${index}] is outside 0..${3} - 1`);
     }
 
@@ -879,7 +879,7 @@ export class VirtioIommuReqAttach {
 
   /** Byte offset within the view of `reserved[index]`. */
   reservedOffset(index: number): number {
-    if (!(index >= 0 && index < 4 && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= 4) {
       throw new RangeError(`reserved[${index}] is outside 0..${4} - 1`);
     }
 
@@ -894,7 +894,7 @@ export class VirtioIommuReqAttach {
    * Reads element `index`.
    */
   reserved(index: number): number {
-    if (!(index >= 0 && index < 4 && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= 4) {
       throw new RangeError(`reserved[${index}] is outside 0..${4} - 1`);
     }
 
@@ -903,7 +903,7 @@ export class VirtioIommuReqAttach {
 
   /** Writes element `index` of `reserved`. */
   setReserved(index: number, value: number): void {
-    if (!(index >= 0 && index < 4 && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= 4) {
       throw new RangeError(`reserved[${index}] is outside 0..${4} - 1`);
     }
 
@@ -1003,7 +1003,7 @@ export class VirtioIommuReqDetach {
 
   /** Byte offset within the view of `reserved[index]`. */
   reservedOffset(index: number): number {
-    if (!(index >= 0 && index < 8 && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= 8) {
       throw new RangeError(`reserved[${index}] is outside 0..${8} - 1`);
     }
 
@@ -1018,7 +1018,7 @@ export class VirtioIommuReqDetach {
    * Reads element `index`.
    */
   reserved(index: number): number {
-    if (!(index >= 0 && index < 8 && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= 8) {
       throw new RangeError(`reserved[${index}] is outside 0..${8} - 1`);
     }
 
@@ -1027,7 +1027,7 @@ export class VirtioIommuReqDetach {
 
   /** Writes element `index` of `reserved`. */
   setReserved(index: number, value: number): void {
-    if (!(index >= 0 && index < 8 && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= 8) {
       throw new RangeError(`reserved[${index}] is outside 0..${8} - 1`);
     }
 
@@ -1256,7 +1256,7 @@ export class VirtioIommuReqProbe {
 
   /** Byte offset within the view of `reserved[index]`. */
   reservedOffset(index: number): number {
-    if (!(index >= 0 && index < 64 && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= 64) {
       throw new RangeError(`reserved[${index}] is outside 0..${64} - 1`);
     }
 
@@ -1271,7 +1271,7 @@ export class VirtioIommuReqProbe {
    * Reads element `index`.
    */
   reserved(index: number): number {
-    if (!(index >= 0 && index < 64 && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= 64) {
       throw new RangeError(`reserved[${index}] is outside 0..${64} - 1`);
     }
 
@@ -1280,7 +1280,7 @@ export class VirtioIommuReqProbe {
 
   /** Writes element `index` of `reserved`. */
   setReserved(index: number, value: number): void {
-    if (!(index >= 0 && index < 64 && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= 64) {
       throw new RangeError(`reserved[${index}] is outside 0..${64} - 1`);
     }
 
@@ -1294,7 +1294,7 @@ export class VirtioIommuReqProbe {
 
   /** Byte offset within the view of `properties[index]`. */
   propertiesOffset(index: number): number {
-    if (!(index >= 0 && index < this.probeSize && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= this.probeSize) {
       throw new RangeError(`properties[${index}] is outside 0..${this.probeSize} - 1`);
     }
 
@@ -1309,7 +1309,7 @@ export class VirtioIommuReqProbe {
    * Reads element `index`.
    */
   properties(index: number): number {
-    if (!(index >= 0 && index < this.probeSize && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= this.probeSize) {
       throw new RangeError(`properties[${index}] is outside 0..${this.probeSize} - 1`);
     }
 
@@ -1318,7 +1318,7 @@ export class VirtioIommuReqProbe {
 
   /** Writes element `index` of `properties`. */
   setProperties(index: number, value: number): void {
-    if (!(index >= 0 && index < this.probeSize && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= this.probeSize) {
       throw new RangeError(`properties[${index}] is outside 0..${this.probeSize} - 1`);
     }
 
@@ -1436,7 +1436,7 @@ export class VirtioIommuReqUnmap {
 
   /** Byte offset within the view of `reserved[index]`. */
   reservedOffset(index: number): number {
-    if (!(index >= 0 && index < 4 && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= 4) {
       throw new RangeError(`reserved[${index}] is outside 0..${4} - 1`);
     }
 
@@ -1451,7 +1451,7 @@ export class VirtioIommuReqUnmap {
    * Reads element `index`.
    */
   reserved(index: number): number {
-    if (!(index >= 0 && index < 4 && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= 4) {
       throw new RangeError(`reserved[${index}] is outside 0..${4} - 1`);
     }
 
@@ -1460,7 +1460,7 @@ export class VirtioIommuReqUnmap {
 
   /** Writes element `index` of `reserved`. */
   setReserved(index: number, value: number): void {
-    if (!(index >= 0 && index < 4 && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= 4) {
       throw new RangeError(`reserved[${index}] is outside 0..${4} - 1`);
     }
 

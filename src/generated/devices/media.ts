@@ -243,7 +243,7 @@ export class V4l2Timecode {
 
   /** Byte offset within the view of `userbits[index]`. */
   userbitsOffset(index: number): number {
-    if (!(index >= 0 && index < 4 && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= 4) {
       throw new RangeError(`userbits[${index}] is outside 0..${4} - 1`);
     }
 
@@ -258,7 +258,7 @@ export class V4l2Timecode {
    * Reads element `index`.
    */
   userbits(index: number): number {
-    if (!(index >= 0 && index < 4 && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= 4) {
       throw new RangeError(`userbits[${index}] is outside 0..${4} - 1`);
     }
 
@@ -267,7 +267,7 @@ export class V4l2Timecode {
 
   /** Writes element `index` of `userbits`. */
   setUserbits(index: number, value: number): void {
-    if (!(index >= 0 && index < 4 && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= 4) {
       throw new RangeError(`userbits[${index}] is outside 0..${4} - 1`);
     }
 
@@ -708,7 +708,7 @@ export class V4l2Event {
 
   /** Byte offset within the view of `u[index]`. */
   uOffset(index: number): number {
-    if (!(index >= 0 && index < 64 && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= 64) {
       throw new RangeError(`u[${index}] is outside 0..${64} - 1`);
     }
 
@@ -723,7 +723,7 @@ export class V4l2Event {
    * Reads element `index`.
    */
   u(index: number): number {
-    if (!(index >= 0 && index < 64 && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= 64) {
       throw new RangeError(`u[${index}] is outside 0..${64} - 1`);
     }
 
@@ -732,7 +732,7 @@ export class V4l2Event {
 
   /** Writes element `index` of `u`. */
   setU(index: number, value: number): void {
-    if (!(index >= 0 && index < 64 && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= 64) {
       throw new RangeError(`u[${index}] is outside 0..${64} - 1`);
     }
 
@@ -746,7 +746,7 @@ export class V4l2Event {
 
   /** Byte offset within the view of `reserved[index]`. */
   reservedOffset(index: number): number {
-    if (!(index >= 0 && index < 8 && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= 8) {
       throw new RangeError(`reserved[${index}] is outside 0..${8} - 1`);
     }
 
@@ -761,7 +761,7 @@ export class V4l2Event {
    * Reads element `index`.
    */
   reserved(index: number): number {
-    if (!(index >= 0 && index < 8 && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= 8) {
       throw new RangeError(`reserved[${index}] is outside 0..${8} - 1`);
     }
 
@@ -770,7 +770,7 @@ export class V4l2Event {
 
   /** Writes element `index` of `reserved`. */
   setReserved(index: number, value: number): void {
-    if (!(index >= 0 && index < 8 && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= 8) {
       throw new RangeError(`reserved[${index}] is outside 0..${8} - 1`);
     }
 
@@ -938,7 +938,7 @@ export class V4l2Plane {
 
   /** Byte offset within the view of `reserved[index]`. */
   reservedOffset(index: number): number {
-    if (!(index >= 0 && index < 11 && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= 11) {
       throw new RangeError(`reserved[${index}] is outside 0..${11} - 1`);
     }
 
@@ -953,7 +953,7 @@ export class V4l2Plane {
    * Reads element `index`.
    */
   reserved(index: number): number {
-    if (!(index >= 0 && index < 11 && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= 11) {
       throw new RangeError(`reserved[${index}] is outside 0..${11} - 1`);
     }
 
@@ -962,7 +962,7 @@ export class V4l2Plane {
 
   /** Writes element `index` of `reserved`. */
   setReserved(index: number, value: number): void {
-    if (!(index >= 0 && index < 11 && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= 11) {
       throw new RangeError(`reserved[${index}] is outside 0..${11} - 1`);
     }
 
@@ -1421,7 +1421,7 @@ export class VirtioMediaConfig {
 
   /** Byte offset within the view of `card[index]`. */
   cardOffset(index: number): number {
-    if (!(index >= 0 && index < 32 && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= 32) {
       throw new RangeError(`card[${index}] is outside 0..${32} - 1`);
     }
 
@@ -1436,7 +1436,7 @@ export class VirtioMediaConfig {
    * Reads element `index`.
    */
   card(index: number): number {
-    if (!(index >= 0 && index < 32 && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= 32) {
       throw new RangeError(`card[${index}] is outside 0..${32} - 1`);
     }
 
@@ -1445,7 +1445,7 @@ export class VirtioMediaConfig {
 
   /** Writes element `index` of `card`. */
   setCard(index: number, value: number): void {
-    if (!(index >= 0 && index < 32 && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= 32) {
       throw new RangeError(`card[${index}] is outside 0..${32} - 1`);
     }
 
@@ -1579,7 +1579,7 @@ export class VirtioMediaEventDqbuf {
 
   /** Byte offset within the view of `planes[index]`. */
   planesOffset(index: number): number {
-    if (!(index >= 0 && index < 8 && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= 8) {
       throw new RangeError(`planes[${index}] is outside 0..${8} - 1`);
     }
 
@@ -1594,7 +1594,7 @@ export class VirtioMediaEventDqbuf {
    * Element `index`, as a cached flyweight re-targeted on each call: do not keep it.
    */
   planes(index: number): V4l2Plane {
-    if (!(index >= 0 && index < 8 && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= 8) {
       throw new RangeError(`planes[${index}] is outside 0..${8} - 1`);
     }
 

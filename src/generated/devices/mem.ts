@@ -146,7 +146,7 @@ export class VirtioMemConfig {
 
   /** Byte offset within the view of `padding[index]`. */
   paddingOffset(index: number): number {
-    if (!(index >= 0 && index < 6 && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= 6) {
       throw new RangeError(`padding[${index}] is outside 0..${6} - 1`);
     }
 
@@ -161,7 +161,7 @@ export class VirtioMemConfig {
    * Reads element `index`.
    */
   padding(index: number): number {
-    if (!(index >= 0 && index < 6 && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= 6) {
       throw new RangeError(`padding[${index}] is outside 0..${6} - 1`);
     }
 
@@ -170,7 +170,7 @@ export class VirtioMemConfig {
 
   /** Writes element `index` of `padding`. */
   setPadding(index: number, value: number): void {
-    if (!(index >= 0 && index < 6 && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= 6) {
       throw new RangeError(`padding[${index}] is outside 0..${6} - 1`);
     }
 
@@ -244,7 +244,7 @@ export class VirtioMemReqPlug {
 
   /** Byte offset within the view of `padding[index]`. */
   paddingOffset(index: number): number {
-    if (!(index >= 0 && index < 3 && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= 3) {
       throw new RangeError(`padding[${index}] is outside 0..${3} - 1`);
     }
 
@@ -259,7 +259,7 @@ export class VirtioMemReqPlug {
    * Reads element `index`.
    */
   padding(index: number): number {
-    if (!(index >= 0 && index < 3 && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= 3) {
       throw new RangeError(`padding[${index}] is outside 0..${3} - 1`);
     }
 
@@ -268,7 +268,7 @@ export class VirtioMemReqPlug {
 
   /** Writes element `index` of `padding`. */
   setPadding(index: number, value: number): void {
-    if (!(index >= 0 && index < 3 && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= 3) {
       throw new RangeError(`padding[${index}] is outside 0..${3} - 1`);
     }
 
@@ -337,7 +337,7 @@ export class VirtioMemReqUnplug {
 
   /** Byte offset within the view of `padding[index]`. */
   paddingOffset(index: number): number {
-    if (!(index >= 0 && index < 3 && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= 3) {
       throw new RangeError(`padding[${index}] is outside 0..${3} - 1`);
     }
 
@@ -352,7 +352,7 @@ export class VirtioMemReqUnplug {
    * Reads element `index`.
    */
   padding(index: number): number {
-    if (!(index >= 0 && index < 3 && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= 3) {
       throw new RangeError(`padding[${index}] is outside 0..${3} - 1`);
     }
 
@@ -361,7 +361,7 @@ export class VirtioMemReqUnplug {
 
   /** Writes element `index` of `padding`. */
   setPadding(index: number, value: number): void {
-    if (!(index >= 0 && index < 3 && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= 3) {
       throw new RangeError(`padding[${index}] is outside 0..${3} - 1`);
     }
 
@@ -430,7 +430,7 @@ export class VirtioMemReqState {
 
   /** Byte offset within the view of `padding[index]`. */
   paddingOffset(index: number): number {
-    if (!(index >= 0 && index < 3 && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= 3) {
       throw new RangeError(`padding[${index}] is outside 0..${3} - 1`);
     }
 
@@ -445,7 +445,7 @@ export class VirtioMemReqState {
    * Reads element `index`.
    */
   padding(index: number): number {
-    if (!(index >= 0 && index < 3 && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= 3) {
       throw new RangeError(`padding[${index}] is outside 0..${3} - 1`);
     }
 
@@ -454,7 +454,7 @@ export class VirtioMemReqState {
 
   /** Writes element `index` of `padding`. */
   setPadding(index: number, value: number): void {
-    if (!(index >= 0 && index < 3 && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= 3) {
       throw new RangeError(`padding[${index}] is outside 0..${3} - 1`);
     }
 
@@ -597,7 +597,7 @@ export class VirtioMemReq {
 
   /** Byte offset within the view of `padding[index]`. */
   paddingOffset(index: number): number {
-    if (!(index >= 0 && index < 3 && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= 3) {
       throw new RangeError(`padding[${index}] is outside 0..${3} - 1`);
     }
 
@@ -612,7 +612,7 @@ export class VirtioMemReq {
    * Reads element `index`.
    */
   padding(index: number): number {
-    if (!(index >= 0 && index < 3 && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= 3) {
       throw new RangeError(`padding[${index}] is outside 0..${3} - 1`);
     }
 
@@ -621,7 +621,7 @@ export class VirtioMemReq {
 
   /** Writes element `index` of `padding`. */
   setPadding(index: number, value: number): void {
-    if (!(index >= 0 && index < 3 && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= 3) {
       throw new RangeError(`padding[${index}] is outside 0..${3} - 1`);
     }
 
@@ -771,7 +771,7 @@ export class VirtioMemResp {
 
   /** Byte offset within the view of `padding[index]`. */
   paddingOffset(index: number): number {
-    if (!(index >= 0 && index < 3 && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= 3) {
       throw new RangeError(`padding[${index}] is outside 0..${3} - 1`);
     }
 
@@ -786,7 +786,7 @@ export class VirtioMemResp {
    * Reads element `index`.
    */
   padding(index: number): number {
-    if (!(index >= 0 && index < 3 && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= 3) {
       throw new RangeError(`padding[${index}] is outside 0..${3} - 1`);
     }
 
@@ -795,7 +795,7 @@ export class VirtioMemResp {
 
   /** Writes element `index` of `padding`. */
   setPadding(index: number, value: number): void {
-    if (!(index >= 0 && index < 3 && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= 3) {
       throw new RangeError(`padding[${index}] is outside 0..${3} - 1`);
     }
 

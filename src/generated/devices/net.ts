@@ -294,7 +294,7 @@ export class VirtioNetConfig {
 
   /** Byte offset within the view of `mac[index]`. */
   macOffset(index: number): number {
-    if (!(index >= 0 && index < 6 && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= 6) {
       throw new RangeError(`mac[${index}] is outside 0..${6} - 1`);
     }
 
@@ -309,7 +309,7 @@ export class VirtioNetConfig {
    * Reads element `index`.
    */
   mac(index: number): number {
-    if (!(index >= 0 && index < 6 && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= 6) {
       throw new RangeError(`mac[${index}] is outside 0..${6} - 1`);
     }
 
@@ -318,7 +318,7 @@ export class VirtioNetConfig {
 
   /** Writes element `index` of `mac`. */
   setMac(index: number, value: number): void {
-    if (!(index >= 0 && index < 6 && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= 6) {
       throw new RangeError(`mac[${index}] is outside 0..${6} - 1`);
     }
 
@@ -419,7 +419,7 @@ export class VirtioNetCtrl {
 
   /** Byte offset within the view of `command_specific_data[index]`. */
   commandSpecificDataOffset(index: number): number {
-    if (!(index >= 0 && index < this.commandSpecificDataLen && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= this.commandSpecificDataLen) {
       throw new RangeError(
         `command_specific_data[${index}] is outside 0..${this.commandSpecificDataLen} - 1`,
       );
@@ -436,7 +436,7 @@ export class VirtioNetCtrl {
    * Reads element `index`.
    */
   commandSpecificData(index: number): number {
-    if (!(index >= 0 && index < this.commandSpecificDataLen && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= this.commandSpecificDataLen) {
       throw new RangeError(
         `command_specific_data[${index}] is outside 0..${this.commandSpecificDataLen} - 1`,
       );
@@ -447,7 +447,7 @@ export class VirtioNetCtrl {
 
   /** Writes element `index` of `command_specific_data`. */
   setCommandSpecificData(index: number, value: number): void {
-    if (!(index >= 0 && index < this.commandSpecificDataLen && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= this.commandSpecificDataLen) {
       throw new RangeError(
         `command_specific_data[${index}] is outside 0..${this.commandSpecificDataLen} - 1`,
       );
@@ -467,7 +467,7 @@ export class VirtioNetCtrl {
 
   /** Byte offset within the view of `command_specific_result[index]`. */
   commandSpecificResultOffset(index: number): number {
-    if (!(index >= 0 && index < this.commandSpecificResultLen && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= this.commandSpecificResultLen) {
       throw new RangeError(
         `command_specific_result[${index}] is outside 0..${this.commandSpecificResultLen} - 1`,
       );
@@ -484,7 +484,7 @@ export class VirtioNetCtrl {
    * Reads element `index`.
    */
   commandSpecificResult(index: number): number {
-    if (!(index >= 0 && index < this.commandSpecificResultLen && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= this.commandSpecificResultLen) {
       throw new RangeError(
         `command_specific_result[${index}] is outside 0..${this.commandSpecificResultLen} - 1`,
       );
@@ -495,7 +495,7 @@ export class VirtioNetCtrl {
 
   /** Writes element `index` of `command_specific_result`. */
   setCommandSpecificResult(index: number, value: number): void {
-    if (!(index >= 0 && index < this.commandSpecificResultLen && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= this.commandSpecificResultLen) {
       throw new RangeError(
         `command_specific_result[${index}] is outside 0..${this.commandSpecificResultLen} - 1`,
       );
@@ -671,7 +671,7 @@ export class VirtioNetCtrlMacAddr {
 
   /** Byte offset within the view of `addr[index]`. */
   addrOffset(index: number): number {
-    if (!(index >= 0 && index < 6 && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= 6) {
       throw new RangeError(`addr[${index}] is outside 0..${6} - 1`);
     }
 
@@ -686,7 +686,7 @@ export class VirtioNetCtrlMacAddr {
    * Reads element `index`.
    */
   addr(index: number): number {
-    if (!(index >= 0 && index < 6 && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= 6) {
       throw new RangeError(`addr[${index}] is outside 0..${6} - 1`);
     }
 
@@ -695,7 +695,7 @@ export class VirtioNetCtrlMacAddr {
 
   /** Writes element `index` of `addr`. */
   setAddr(index: number, value: number): void {
-    if (!(index >= 0 && index < 6 && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= 6) {
       throw new RangeError(`addr[${index}] is outside 0..${6} - 1`);
     }
 
@@ -762,7 +762,7 @@ export class VirtioNetCtrlMac {
 
   /** Byte offset within the view of `macs[index]`. */
   macsOffset(index: number): number {
-    if (!(index >= 0 && index < this.macsLen && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= this.macsLen) {
       throw new RangeError(`macs[${index}] is outside 0..${this.macsLen} - 1`);
     }
 
@@ -777,7 +777,7 @@ export class VirtioNetCtrlMac {
    * Element `index`, as a cached flyweight re-targeted on each call: do not keep it.
    */
   macs(index: number): VirtioNetCtrlMacAddr {
-    if (!(index >= 0 && index < this.macsLen && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= this.macsLen) {
       throw new RangeError(`macs[${index}] is outside 0..${this.macsLen} - 1`);
     }
 
@@ -877,7 +877,7 @@ export class VirtioNetCtrlQueueStatsEntry {
 
   /** Byte offset within the view of `reserved[index]`. */
   reservedOffset(index: number): number {
-    if (!(index >= 0 && index < 3 && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= 3) {
       throw new RangeError(`reserved[${index}] is outside 0..${3} - 1`);
     }
 
@@ -892,7 +892,7 @@ export class VirtioNetCtrlQueueStatsEntry {
    * Reads element `index`.
    */
   reserved(index: number): number {
-    if (!(index >= 0 && index < 3 && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= 3) {
       throw new RangeError(`reserved[${index}] is outside 0..${3} - 1`);
     }
 
@@ -901,7 +901,7 @@ export class VirtioNetCtrlQueueStatsEntry {
 
   /** Writes element `index` of `reserved`. */
   setReserved(index: number, value: number): void {
-    if (!(index >= 0 && index < 3 && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= 3) {
       throw new RangeError(`reserved[${index}] is outside 0..${3} - 1`);
     }
 
@@ -910,7 +910,7 @@ export class VirtioNetCtrlQueueStatsEntry {
 
   /** Byte offset within the view of `types_bitmap[index]`. */
   typesBitmapOffset(index: number): number {
-    if (!(index >= 0 && index < 1 && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= 1) {
       throw new RangeError(`types_bitmap[${index}] is outside 0..${1} - 1`);
     }
 
@@ -925,7 +925,7 @@ export class VirtioNetCtrlQueueStatsEntry {
    * Reads element `index`.
    */
   typesBitmap(index: number): bigint {
-    if (!(index >= 0 && index < 1 && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= 1) {
       throw new RangeError(`types_bitmap[${index}] is outside 0..${1} - 1`);
     }
 
@@ -934,7 +934,7 @@ export class VirtioNetCtrlQueueStatsEntry {
 
   /** Writes element `index` of `types_bitmap`. */
   setTypesBitmap(index: number, value: bigint): void {
-    if (!(index >= 0 && index < 1 && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= 1) {
       throw new RangeError(`types_bitmap[${index}] is outside 0..${1} - 1`);
     }
 
@@ -980,7 +980,7 @@ export class VirtioNetCtrlQueueStats {
 
   /** Byte offset within the view of `stats[index]`. */
   statsOffset(index: number): number {
-    if (!(index >= 0 && index < this.statsLen && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= this.statsLen) {
       throw new RangeError(`stats[${index}] is outside 0..${this.statsLen} - 1`);
     }
 
@@ -995,7 +995,7 @@ export class VirtioNetCtrlQueueStats {
    * Element `index`, as a cached flyweight re-targeted on each call: do not keep it.
    */
   stats(index: number): VirtioNetCtrlQueueStatsEntry {
-    if (!(index >= 0 && index < this.statsLen && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= this.statsLen) {
       throw new RangeError(`stats[${index}] is outside 0..${this.statsLen} - 1`);
     }
 
@@ -1065,7 +1065,7 @@ export class VirtioNetDevPartCvqSelector {
 
   /** Byte offset within the view of `reserved[index]`. */
   reservedOffset(index: number): number {
-    if (!(index >= 0 && index < 6 && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= 6) {
       throw new RangeError(`reserved[${index}] is outside 0..${6} - 1`);
     }
 
@@ -1080,7 +1080,7 @@ export class VirtioNetDevPartCvqSelector {
    * Reads element `index`.
    */
   reserved(index: number): number {
-    if (!(index >= 0 && index < 6 && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= 6) {
       throw new RangeError(`reserved[${index}] is outside 0..${6} - 1`);
     }
 
@@ -1089,7 +1089,7 @@ export class VirtioNetDevPartCvqSelector {
 
   /** Writes element `index` of `reserved`. */
   setReserved(index: number, value: number): void {
-    if (!(index >= 0 && index < 6 && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= 6) {
       throw new RangeError(`reserved[${index}] is outside 0..${6} - 1`);
     }
 
@@ -1156,7 +1156,7 @@ export class VirtioNetFfActions {
 
   /** Byte offset within the view of `reserved[index]`. */
   reservedOffset(index: number): number {
-    if (!(index >= 0 && index < 7 && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= 7) {
       throw new RangeError(`reserved[${index}] is outside 0..${7} - 1`);
     }
 
@@ -1171,7 +1171,7 @@ export class VirtioNetFfActions {
    * Reads element `index`.
    */
   reserved(index: number): number {
-    if (!(index >= 0 && index < 7 && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= 7) {
       throw new RangeError(`reserved[${index}] is outside 0..${7} - 1`);
     }
 
@@ -1180,7 +1180,7 @@ export class VirtioNetFfActions {
 
   /** Writes element `index` of `reserved`. */
   setReserved(index: number, value: number): void {
-    if (!(index >= 0 && index < 7 && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= 7) {
       throw new RangeError(`reserved[${index}] is outside 0..${7} - 1`);
     }
 
@@ -1194,7 +1194,7 @@ export class VirtioNetFfActions {
 
   /** Byte offset within the view of `actions[index]`. */
   actionsOffset(index: number): number {
-    if (!(index >= 0 && index < this.actionsLen && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= this.actionsLen) {
       throw new RangeError(`actions[${index}] is outside 0..${this.actionsLen} - 1`);
     }
 
@@ -1209,7 +1209,7 @@ export class VirtioNetFfActions {
    * Reads element `index`.
    */
   actions(index: number): number {
-    if (!(index >= 0 && index < this.actionsLen && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= this.actionsLen) {
       throw new RangeError(`actions[${index}] is outside 0..${this.actionsLen} - 1`);
     }
 
@@ -1218,7 +1218,7 @@ export class VirtioNetFfActions {
 
   /** Writes element `index` of `actions`. */
   setActions(index: number, value: number): void {
-    if (!(index >= 0 && index < this.actionsLen && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= this.actionsLen) {
       throw new RangeError(`actions[${index}] is outside 0..${this.actionsLen} - 1`);
     }
 
@@ -1358,7 +1358,7 @@ export class VirtioNetFfCapData {
 
   /** Byte offset within the view of `reserved[index]`. */
   reservedOffset(index: number): number {
-    if (!(index >= 0 && index < 2 && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= 2) {
       throw new RangeError(`reserved[${index}] is outside 0..${2} - 1`);
     }
 
@@ -1373,7 +1373,7 @@ export class VirtioNetFfCapData {
    * Reads element `index`.
    */
   reserved(index: number): number {
-    if (!(index >= 0 && index < 2 && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= 2) {
       throw new RangeError(`reserved[${index}] is outside 0..${2} - 1`);
     }
 
@@ -1382,7 +1382,7 @@ export class VirtioNetFfCapData {
 
   /** Writes element `index` of `reserved`. */
   setReserved(index: number, value: number): void {
-    if (!(index >= 0 && index < 2 && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= 2) {
       throw new RangeError(`reserved[${index}] is outside 0..${2} - 1`);
     }
 
@@ -1449,7 +1449,7 @@ export class VirtioNetFfCapMaskData {
 
   /** Byte offset within the view of `reserved[index]`. */
   reservedOffset(index: number): number {
-    if (!(index >= 0 && index < 7 && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= 7) {
       throw new RangeError(`reserved[${index}] is outside 0..${7} - 1`);
     }
 
@@ -1464,7 +1464,7 @@ export class VirtioNetFfCapMaskData {
    * Reads element `index`.
    */
   reserved(index: number): number {
-    if (!(index >= 0 && index < 7 && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= 7) {
       throw new RangeError(`reserved[${index}] is outside 0..${7} - 1`);
     }
 
@@ -1473,7 +1473,7 @@ export class VirtioNetFfCapMaskData {
 
   /** Writes element `index` of `reserved`. */
   setReserved(index: number, value: number): void {
-    if (!(index >= 0 && index < 7 && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= 7) {
       throw new RangeError(`reserved[${index}] is outside 0..${7} - 1`);
     }
 
@@ -1487,7 +1487,7 @@ export class VirtioNetFfCapMaskData {
 
   /** Byte offset within the view of `selectors[index]`. */
   selectorsOffset(index: number): number {
-    if (!(index >= 0 && index < this.selectorsLen && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= this.selectorsLen) {
       throw new RangeError(`selectors[${index}] is outside 0..${this.selectorsLen} - 1`);
     }
 
@@ -1502,7 +1502,7 @@ export class VirtioNetFfCapMaskData {
    * Reads element `index`.
    */
   selectors(index: number): number {
-    if (!(index >= 0 && index < this.selectorsLen && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= this.selectorsLen) {
       throw new RangeError(`selectors[${index}] is outside 0..${this.selectorsLen} - 1`);
     }
 
@@ -1511,7 +1511,7 @@ export class VirtioNetFfCapMaskData {
 
   /** Writes element `index` of `selectors`. */
   setSelectors(index: number, value: number): void {
-    if (!(index >= 0 && index < this.selectorsLen && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= this.selectorsLen) {
       throw new RangeError(`selectors[${index}] is outside 0..${this.selectorsLen} - 1`);
     }
 
@@ -1611,7 +1611,7 @@ export class VirtioNetFfSelector {
 
   /** Byte offset within the view of `reserved[index]`. */
   reservedOffset(index: number): number {
-    if (!(index >= 0 && index < 2 && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= 2) {
       throw new RangeError(`reserved[${index}] is outside 0..${2} - 1`);
     }
 
@@ -1626,7 +1626,7 @@ export class VirtioNetFfSelector {
    * Reads element `index`.
    */
   reserved(index: number): number {
-    if (!(index >= 0 && index < 2 && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= 2) {
       throw new RangeError(`reserved[${index}] is outside 0..${2} - 1`);
     }
 
@@ -1635,7 +1635,7 @@ export class VirtioNetFfSelector {
 
   /** Writes element `index` of `reserved`. */
   setReserved(index: number, value: number): void {
-    if (!(index >= 0 && index < 2 && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= 2) {
       throw new RangeError(`reserved[${index}] is outside 0..${2} - 1`);
     }
 
@@ -1649,7 +1649,7 @@ export class VirtioNetFfSelector {
 
   /** Byte offset within the view of `reserved1[index]`. */
   reserved1Offset(index: number): number {
-    if (!(index >= 0 && index < 3 && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= 3) {
       throw new RangeError(`reserved1[${index}] is outside 0..${3} - 1`);
     }
 
@@ -1664,7 +1664,7 @@ export class VirtioNetFfSelector {
    * Reads element `index`.
    */
   reserved1(index: number): number {
-    if (!(index >= 0 && index < 3 && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= 3) {
       throw new RangeError(`reserved1[${index}] is outside 0..${3} - 1`);
     }
 
@@ -1673,7 +1673,7 @@ export class VirtioNetFfSelector {
 
   /** Writes element `index` of `reserved1`. */
   setReserved1(index: number, value: number): void {
-    if (!(index >= 0 && index < 3 && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= 3) {
       throw new RangeError(`reserved1[${index}] is outside 0..${3} - 1`);
     }
 
@@ -1687,7 +1687,7 @@ export class VirtioNetFfSelector {
 
   /** Byte offset within the view of `mask[index]`. */
   maskOffset(index: number): number {
-    if (!(index >= 0 && index < this.maskLen && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= this.maskLen) {
       throw new RangeError(`mask[${index}] is outside 0..${this.maskLen} - 1`);
     }
 
@@ -1702,7 +1702,7 @@ export class VirtioNetFfSelector {
    * Reads element `index`.
    */
   mask(index: number): number {
-    if (!(index >= 0 && index < this.maskLen && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= this.maskLen) {
       throw new RangeError(`mask[${index}] is outside 0..${this.maskLen} - 1`);
     }
 
@@ -1711,7 +1711,7 @@ export class VirtioNetFfSelector {
 
   /** Writes element `index` of `mask`. */
   setMask(index: number, value: number): void {
-    if (!(index >= 0 && index < this.maskLen && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= this.maskLen) {
       throw new RangeError(`mask[${index}] is outside 0..${this.maskLen} - 1`);
     }
 
@@ -1792,7 +1792,7 @@ export class VirtioNetHashConfig {
 
   /** Byte offset within the view of `reserved[index]`. */
   reservedOffset(index: number): number {
-    if (!(index >= 0 && index < 4 && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= 4) {
       throw new RangeError(`reserved[${index}] is outside 0..${4} - 1`);
     }
 
@@ -1807,7 +1807,7 @@ export class VirtioNetHashConfig {
    * Reads element `index`.
    */
   reserved(index: number): number {
-    if (!(index >= 0 && index < 4 && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= 4) {
       throw new RangeError(`reserved[${index}] is outside 0..${4} - 1`);
     }
 
@@ -1816,7 +1816,7 @@ export class VirtioNetHashConfig {
 
   /** Writes element `index` of `reserved`. */
   setReserved(index: number, value: number): void {
-    if (!(index >= 0 && index < 4 && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= 4) {
       throw new RangeError(`reserved[${index}] is outside 0..${4} - 1`);
     }
 
@@ -1825,7 +1825,7 @@ export class VirtioNetHashConfig {
 
   /** Byte offset within the view of `hash_key_data[index]`. */
   hashKeyDataOffset(index: number): number {
-    if (!(index >= 0 && index < this.hashKeyDataLen && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= this.hashKeyDataLen) {
       throw new RangeError(`hash_key_data[${index}] is outside 0..${this.hashKeyDataLen} - 1`);
     }
 
@@ -1840,7 +1840,7 @@ export class VirtioNetHashConfig {
    * Reads element `index`.
    */
   hashKeyData(index: number): number {
-    if (!(index >= 0 && index < this.hashKeyDataLen && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= this.hashKeyDataLen) {
       throw new RangeError(`hash_key_data[${index}] is outside 0..${this.hashKeyDataLen} - 1`);
     }
 
@@ -1849,7 +1849,7 @@ export class VirtioNetHashConfig {
 
   /** Writes element `index` of `hash_key_data`. */
   setHashKeyData(index: number, value: number): void {
-    if (!(index >= 0 && index < this.hashKeyDataLen && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= this.hashKeyDataLen) {
       throw new RangeError(`hash_key_data[${index}] is outside 0..${this.hashKeyDataLen} - 1`);
     }
 
@@ -1913,7 +1913,7 @@ export class VirtioNetHdrIpsecUnion {
 
   /** Byte offset within the view of `padding_reserved_2[index]`. */
   paddingReserved2Offset(index: number): number {
-    if (!(index >= 0 && index < 6 && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= 6) {
       throw new RangeError(`padding_reserved_2[${index}] is outside 0..${6} - 1`);
     }
 
@@ -1928,7 +1928,7 @@ export class VirtioNetHdrIpsecUnion {
    * Reads element `index`.
    */
   paddingReserved2(index: number): number {
-    if (!(index >= 0 && index < 6 && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= 6) {
       throw new RangeError(`padding_reserved_2[${index}] is outside 0..${6} - 1`);
     }
 
@@ -1937,7 +1937,7 @@ export class VirtioNetHdrIpsecUnion {
 
   /** Writes element `index` of `padding_reserved_2`. */
   setPaddingReserved2(index: number, value: number): void {
-    if (!(index >= 0 && index < 6 && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= 6) {
       throw new RangeError(`padding_reserved_2[${index}] is outside 0..${6} - 1`);
     }
 
@@ -2246,7 +2246,7 @@ export class VirtioNetResourceObjFfClassifier {
 
   /** Byte offset within the view of `reserved[index]`. */
   reservedOffset(index: number): number {
-    if (!(index >= 0 && index < 7 && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= 7) {
       throw new RangeError(`reserved[${index}] is outside 0..${7} - 1`);
     }
 
@@ -2261,7 +2261,7 @@ export class VirtioNetResourceObjFfClassifier {
    * Reads element `index`.
    */
   reserved(index: number): number {
-    if (!(index >= 0 && index < 7 && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= 7) {
       throw new RangeError(`reserved[${index}] is outside 0..${7} - 1`);
     }
 
@@ -2270,7 +2270,7 @@ export class VirtioNetResourceObjFfClassifier {
 
   /** Writes element `index` of `reserved`. */
   setReserved(index: number, value: number): void {
-    if (!(index >= 0 && index < 7 && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= 7) {
       throw new RangeError(`reserved[${index}] is outside 0..${7} - 1`);
     }
 
@@ -2284,7 +2284,7 @@ export class VirtioNetResourceObjFfClassifier {
 
   /** Byte offset within the view of `selectors[index]`. */
   selectorsOffset(index: number): number {
-    if (!(index >= 0 && index < this.selectorsLen && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= this.selectorsLen) {
       throw new RangeError(`selectors[${index}] is outside 0..${this.selectorsLen} - 1`);
     }
 
@@ -2299,7 +2299,7 @@ export class VirtioNetResourceObjFfClassifier {
    * Reads element `index`.
    */
   selectors(index: number): number {
-    if (!(index >= 0 && index < this.selectorsLen && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= this.selectorsLen) {
       throw new RangeError(`selectors[${index}] is outside 0..${this.selectorsLen} - 1`);
     }
 
@@ -2308,7 +2308,7 @@ export class VirtioNetResourceObjFfClassifier {
 
   /** Writes element `index` of `selectors`. */
   setSelectors(index: number, value: number): void {
-    if (!(index >= 0 && index < this.selectorsLen && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= this.selectorsLen) {
       throw new RangeError(`selectors[${index}] is outside 0..${this.selectorsLen} - 1`);
     }
 
@@ -2514,7 +2514,7 @@ export class VirtioNetResourceObjFfRule {
 
   /** Byte offset within the view of `reserved1[index]`. */
   reserved1Offset(index: number): number {
-    if (!(index >= 0 && index < 2 && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= 2) {
       throw new RangeError(`reserved1[${index}] is outside 0..${2} - 1`);
     }
 
@@ -2529,7 +2529,7 @@ export class VirtioNetResourceObjFfRule {
    * Reads element `index`.
    */
   reserved1(index: number): number {
-    if (!(index >= 0 && index < 2 && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= 2) {
       throw new RangeError(`reserved1[${index}] is outside 0..${2} - 1`);
     }
 
@@ -2538,7 +2538,7 @@ export class VirtioNetResourceObjFfRule {
 
   /** Writes element `index` of `reserved1`. */
   setReserved1(index: number, value: number): void {
-    if (!(index >= 0 && index < 2 && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= 2) {
       throw new RangeError(`reserved1[${index}] is outside 0..${2} - 1`);
     }
 
@@ -2552,7 +2552,7 @@ export class VirtioNetResourceObjFfRule {
 
   /** Byte offset within the view of `keys[index]`. */
   keysOffset(index: number): number {
-    if (!(index >= 0 && index < this.keysLen && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= this.keysLen) {
       throw new RangeError(`keys[${index}] is outside 0..${this.keysLen} - 1`);
     }
 
@@ -2567,7 +2567,7 @@ export class VirtioNetResourceObjFfRule {
    * Reads element `index`.
    */
   keys(index: number): number {
-    if (!(index >= 0 && index < this.keysLen && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= this.keysLen) {
       throw new RangeError(`keys[${index}] is outside 0..${this.keysLen} - 1`);
     }
 
@@ -2576,7 +2576,7 @@ export class VirtioNetResourceObjFfRule {
 
   /** Writes element `index` of `keys`. */
   setKeys(index: number, value: number): void {
-    if (!(index >= 0 && index < this.keysLen && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= this.keysLen) {
       throw new RangeError(`keys[${index}] is outside 0..${this.keysLen} - 1`);
     }
 
@@ -2712,7 +2712,7 @@ export class VirtioNetRssConfig {
 
   /** Byte offset within the view of `indirection_table[index]`. */
   indirectionTableOffset(index: number): number {
-    if (!(index >= 0 && index < this.indirectionTableLength && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= this.indirectionTableLength) {
       throw new RangeError(
         `indirection_table[${index}] is outside 0..${this.indirectionTableLength} - 1`,
       );
@@ -2729,7 +2729,7 @@ export class VirtioNetRssConfig {
    * Element `index`, as a cached flyweight re-targeted on each call: do not keep it.
    */
   indirectionTable(index: number): RssRqId {
-    if (!(index >= 0 && index < this.indirectionTableLength && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= this.indirectionTableLength) {
       throw new RangeError(
         `indirection_table[${index}] is outside 0..${this.indirectionTableLength} - 1`,
       );
@@ -2743,7 +2743,7 @@ export class VirtioNetRssConfig {
 
   /** Byte offset within the view of `hash_key_data[index]`. */
   hashKeyDataOffset(index: number): number {
-    if (!(index >= 0 && index < this.hashKeyDataLen && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= this.hashKeyDataLen) {
       throw new RangeError(`hash_key_data[${index}] is outside 0..${this.hashKeyDataLen} - 1`);
     }
 
@@ -2758,7 +2758,7 @@ export class VirtioNetRssConfig {
    * Reads element `index`.
    */
   hashKeyData(index: number): number {
-    if (!(index >= 0 && index < this.hashKeyDataLen && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= this.hashKeyDataLen) {
       throw new RangeError(`hash_key_data[${index}] is outside 0..${this.hashKeyDataLen} - 1`);
     }
 
@@ -2767,7 +2767,7 @@ export class VirtioNetRssConfig {
 
   /** Writes element `index` of `hash_key_data`. */
   setHashKeyData(index: number, value: number): void {
-    if (!(index >= 0 && index < this.hashKeyDataLen && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= this.hashKeyDataLen) {
       throw new RangeError(`hash_key_data[${index}] is outside 0..${this.hashKeyDataLen} - 1`);
     }
 
@@ -2815,7 +2815,7 @@ export class VirtioNetStatsCapabilities {
 
   /** Byte offset within the view of `supported_stats_types[index]`. */
   supportedStatsTypesOffset(index: number): number {
-    if (!(index >= 0 && index < 1 && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= 1) {
       throw new RangeError(`supported_stats_types[${index}] is outside 0..${1} - 1`);
     }
 
@@ -2830,7 +2830,7 @@ export class VirtioNetStatsCapabilities {
    * Reads element `index`.
    */
   supportedStatsTypes(index: number): bigint {
-    if (!(index >= 0 && index < 1 && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= 1) {
       throw new RangeError(`supported_stats_types[${index}] is outside 0..${1} - 1`);
     }
 
@@ -2839,7 +2839,7 @@ export class VirtioNetStatsCapabilities {
 
   /** Writes element `index` of `supported_stats_types`. */
   setSupportedStatsTypes(index: number, value: bigint): void {
-    if (!(index >= 0 && index < 1 && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= 1) {
       throw new RangeError(`supported_stats_types[${index}] is outside 0..${1} - 1`);
     }
 
@@ -3954,7 +3954,7 @@ export class VirtnetRssCtxAddModify {
 
   /** Byte offset within the view of `reserved[index]`. */
   reservedOffset(index: number): number {
-    if (!(index >= 0 && index < 6 && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= 6) {
       throw new RangeError(`reserved[${index}] is outside 0..${6} - 1`);
     }
 
@@ -3969,7 +3969,7 @@ export class VirtnetRssCtxAddModify {
    * Reads element `index`.
    */
   reserved(index: number): number {
-    if (!(index >= 0 && index < 6 && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= 6) {
       throw new RangeError(`reserved[${index}] is outside 0..${6} - 1`);
     }
 
@@ -3978,7 +3978,7 @@ export class VirtnetRssCtxAddModify {
 
   /** Writes element `index` of `reserved`. */
   setReserved(index: number, value: number): void {
-    if (!(index >= 0 && index < 6 && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= 6) {
       throw new RangeError(`reserved[${index}] is outside 0..${6} - 1`);
     }
 
@@ -3992,7 +3992,7 @@ export class VirtnetRssCtxAddModify {
 
   /** Byte offset within the view of `rss[index]`. */
   rssOffset(index: number): number {
-    if (!(index >= 0 && index < this.rssLen && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= this.rssLen) {
       throw new RangeError(`rss[${index}] is outside 0..${this.rssLen} - 1`);
     }
 
@@ -4007,7 +4007,7 @@ export class VirtnetRssCtxAddModify {
    * Reads element `index`.
    */
   rss(index: number): number {
-    if (!(index >= 0 && index < this.rssLen && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= this.rssLen) {
       throw new RangeError(`rss[${index}] is outside 0..${this.rssLen} - 1`);
     }
 
@@ -4016,7 +4016,7 @@ export class VirtnetRssCtxAddModify {
 
   /** Writes element `index` of `rss`. */
   setRss(index: number, value: number): void {
-    if (!(index >= 0 && index < this.rssLen && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= this.rssLen) {
       throw new RangeError(`rss[${index}] is outside 0..${this.rssLen} - 1`);
     }
 

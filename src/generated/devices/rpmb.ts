@@ -191,7 +191,7 @@ export class VirtioRpmbFrame {
 
   /** Byte offset within the view of `stuff[index]`. */
   stuffOffset(index: number): number {
-    if (!(index >= 0 && index < 196 && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= 196) {
       throw new RangeError(`stuff[${index}] is outside 0..${196} - 1`);
     }
 
@@ -206,7 +206,7 @@ export class VirtioRpmbFrame {
    * Reads element `index`.
    */
   stuff(index: number): number {
-    if (!(index >= 0 && index < 196 && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= 196) {
       throw new RangeError(`stuff[${index}] is outside 0..${196} - 1`);
     }
 
@@ -215,7 +215,7 @@ export class VirtioRpmbFrame {
 
   /** Writes element `index` of `stuff`. */
   setStuff(index: number, value: number): void {
-    if (!(index >= 0 && index < 196 && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= 196) {
       throw new RangeError(`stuff[${index}] is outside 0..${196} - 1`);
     }
 
@@ -229,7 +229,7 @@ export class VirtioRpmbFrame {
 
   /** Byte offset within the view of `key_mac[index]`. */
   keyMacOffset(index: number): number {
-    if (!(index >= 0 && index < 32 && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= 32) {
       throw new RangeError(`key_mac[${index}] is outside 0..${32} - 1`);
     }
 
@@ -244,7 +244,7 @@ export class VirtioRpmbFrame {
    * Reads element `index`.
    */
   keyMac(index: number): number {
-    if (!(index >= 0 && index < 32 && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= 32) {
       throw new RangeError(`key_mac[${index}] is outside 0..${32} - 1`);
     }
 
@@ -253,7 +253,7 @@ export class VirtioRpmbFrame {
 
   /** Writes element `index` of `key_mac`. */
   setKeyMac(index: number, value: number): void {
-    if (!(index >= 0 && index < 32 && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= 32) {
       throw new RangeError(`key_mac[${index}] is outside 0..${32} - 1`);
     }
 
@@ -267,7 +267,7 @@ export class VirtioRpmbFrame {
 
   /** Byte offset within the view of `data[index]`. */
   dataOffset(index: number): number {
-    if (!(index >= 0 && index < 256 && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= 256) {
       throw new RangeError(`data[${index}] is outside 0..${256} - 1`);
     }
 
@@ -282,7 +282,7 @@ export class VirtioRpmbFrame {
    * Reads element `index`.
    */
   data(index: number): number {
-    if (!(index >= 0 && index < 256 && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= 256) {
       throw new RangeError(`data[${index}] is outside 0..${256} - 1`);
     }
 
@@ -291,7 +291,7 @@ export class VirtioRpmbFrame {
 
   /** Writes element `index` of `data`. */
   setData(index: number, value: number): void {
-    if (!(index >= 0 && index < 256 && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= 256) {
       throw new RangeError(`data[${index}] is outside 0..${256} - 1`);
     }
 
@@ -305,7 +305,7 @@ export class VirtioRpmbFrame {
 
   /** Byte offset within the view of `nonce[index]`. */
   nonceOffset(index: number): number {
-    if (!(index >= 0 && index < 16 && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= 16) {
       throw new RangeError(`nonce[${index}] is outside 0..${16} - 1`);
     }
 
@@ -320,7 +320,7 @@ export class VirtioRpmbFrame {
    * Reads element `index`.
    */
   nonce(index: number): number {
-    if (!(index >= 0 && index < 16 && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= 16) {
       throw new RangeError(`nonce[${index}] is outside 0..${16} - 1`);
     }
 
@@ -329,7 +329,7 @@ export class VirtioRpmbFrame {
 
   /** Writes element `index` of `nonce`. */
   setNonce(index: number, value: number): void {
-    if (!(index >= 0 && index < 16 && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= 16) {
       throw new RangeError(`nonce[${index}] is outside 0..${16} - 1`);
     }
 

@@ -51,7 +51,7 @@ export class VirtioRtcNotifHead {
 
   /** Byte offset within the view of `reserved[index]`. */
   reservedOffset(index: number): number {
-    if (!(index >= 0 && index < 6 && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= 6) {
       throw new RangeError(`reserved[${index}] is outside 0..${6} - 1`);
     }
 
@@ -66,7 +66,7 @@ export class VirtioRtcNotifHead {
    * Reads element `index`.
    */
   reserved(index: number): number {
-    if (!(index >= 0 && index < 6 && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= 6) {
       throw new RangeError(`reserved[${index}] is outside 0..${6} - 1`);
     }
 
@@ -75,7 +75,7 @@ export class VirtioRtcNotifHead {
 
   /** Writes element `index` of `reserved`. */
   setReserved(index: number, value: number): void {
-    if (!(index >= 0 && index < 6 && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= 6) {
       throw new RangeError(`reserved[${index}] is outside 0..${6} - 1`);
     }
 
@@ -149,7 +149,7 @@ export class VirtioRtcNotifAlarm {
 
   /** Byte offset within the view of `reserved[index]`. */
   reservedOffset(index: number): number {
-    if (!(index >= 0 && index < 6 && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= 6) {
       throw new RangeError(`reserved[${index}] is outside 0..${6} - 1`);
     }
 
@@ -164,7 +164,7 @@ export class VirtioRtcNotifAlarm {
    * Reads element `index`.
    */
   reserved(index: number): number {
-    if (!(index >= 0 && index < 6 && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= 6) {
       throw new RangeError(`reserved[${index}] is outside 0..${6} - 1`);
     }
 
@@ -173,7 +173,7 @@ export class VirtioRtcNotifAlarm {
 
   /** Writes element `index` of `reserved`. */
   setReserved(index: number, value: number): void {
-    if (!(index >= 0 && index < 6 && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= 6) {
       throw new RangeError(`reserved[${index}] is outside 0..${6} - 1`);
     }
 
@@ -231,7 +231,7 @@ export class VirtioRtcReqHead {
 
   /** Byte offset within the view of `reserved[index]`. */
   reservedOffset(index: number): number {
-    if (!(index >= 0 && index < 6 && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= 6) {
       throw new RangeError(`reserved[${index}] is outside 0..${6} - 1`);
     }
 
@@ -246,7 +246,7 @@ export class VirtioRtcReqHead {
    * Reads element `index`.
    */
   reserved(index: number): number {
-    if (!(index >= 0 && index < 6 && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= 6) {
       throw new RangeError(`reserved[${index}] is outside 0..${6} - 1`);
     }
 
@@ -255,7 +255,7 @@ export class VirtioRtcReqHead {
 
   /** Writes element `index` of `reserved`. */
   setReserved(index: number, value: number): void {
-    if (!(index >= 0 && index < 6 && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= 6) {
       throw new RangeError(`reserved[${index}] is outside 0..${6} - 1`);
     }
 
@@ -372,7 +372,7 @@ export class VirtioRtcReqClockCap {
 
   /** Byte offset within the view of `reserved[index]`. */
   reservedOffset(index: number): number {
-    if (!(index >= 0 && index < 6 && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= 6) {
       throw new RangeError(`reserved[${index}] is outside 0..${6} - 1`);
     }
 
@@ -387,7 +387,7 @@ export class VirtioRtcReqClockCap {
    * Reads element `index`.
    */
   reserved(index: number): number {
-    if (!(index >= 0 && index < 6 && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= 6) {
       throw new RangeError(`reserved[${index}] is outside 0..${6} - 1`);
     }
 
@@ -396,7 +396,7 @@ export class VirtioRtcReqClockCap {
 
   /** Writes element `index` of `reserved`. */
   setReserved(index: number, value: number): void {
-    if (!(index >= 0 && index < 6 && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= 6) {
       throw new RangeError(`reserved[${index}] is outside 0..${6} - 1`);
     }
 
@@ -484,7 +484,7 @@ export class VirtioRtcReqCrossCap {
 
   /** Byte offset within the view of `reserved[index]`. */
   reservedOffset(index: number): number {
-    if (!(index >= 0 && index < 5 && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= 5) {
       throw new RangeError(`reserved[${index}] is outside 0..${5} - 1`);
     }
 
@@ -499,7 +499,7 @@ export class VirtioRtcReqCrossCap {
    * Reads element `index`.
    */
   reserved(index: number): number {
-    if (!(index >= 0 && index < 5 && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= 5) {
       throw new RangeError(`reserved[${index}] is outside 0..${5} - 1`);
     }
 
@@ -508,7 +508,7 @@ export class VirtioRtcReqCrossCap {
 
   /** Writes element `index` of `reserved`. */
   setReserved(index: number, value: number): void {
-    if (!(index >= 0 && index < 5 && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= 5) {
       throw new RangeError(`reserved[${index}] is outside 0..${5} - 1`);
     }
 
@@ -582,7 +582,7 @@ export class VirtioRtcReqRead {
 
   /** Byte offset within the view of `reserved[index]`. */
   reservedOffset(index: number): number {
-    if (!(index >= 0 && index < 6 && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= 6) {
       throw new RangeError(`reserved[${index}] is outside 0..${6} - 1`);
     }
 
@@ -597,7 +597,7 @@ export class VirtioRtcReqRead {
    * Reads element `index`.
    */
   reserved(index: number): number {
-    if (!(index >= 0 && index < 6 && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= 6) {
       throw new RangeError(`reserved[${index}] is outside 0..${6} - 1`);
     }
 
@@ -606,7 +606,7 @@ export class VirtioRtcReqRead {
 
   /** Writes element `index` of `reserved`. */
   setReserved(index: number, value: number): void {
-    if (!(index >= 0 && index < 6 && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= 6) {
       throw new RangeError(`reserved[${index}] is outside 0..${6} - 1`);
     }
 
@@ -680,7 +680,7 @@ export class VirtioRtcReqReadAlarm {
 
   /** Byte offset within the view of `reserved[index]`. */
   reservedOffset(index: number): number {
-    if (!(index >= 0 && index < 6 && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= 6) {
       throw new RangeError(`reserved[${index}] is outside 0..${6} - 1`);
     }
 
@@ -695,7 +695,7 @@ export class VirtioRtcReqReadAlarm {
    * Reads element `index`.
    */
   reserved(index: number): number {
-    if (!(index >= 0 && index < 6 && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= 6) {
       throw new RangeError(`reserved[${index}] is outside 0..${6} - 1`);
     }
 
@@ -704,7 +704,7 @@ export class VirtioRtcReqReadAlarm {
 
   /** Writes element `index` of `reserved`. */
   setReserved(index: number, value: number): void {
-    if (!(index >= 0 && index < 6 && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= 6) {
       throw new RangeError(`reserved[${index}] is outside 0..${6} - 1`);
     }
 
@@ -792,7 +792,7 @@ export class VirtioRtcReqReadCross {
 
   /** Byte offset within the view of `reserved[index]`. */
   reservedOffset(index: number): number {
-    if (!(index >= 0 && index < 5 && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= 5) {
       throw new RangeError(`reserved[${index}] is outside 0..${5} - 1`);
     }
 
@@ -807,7 +807,7 @@ export class VirtioRtcReqReadCross {
    * Reads element `index`.
    */
   reserved(index: number): number {
-    if (!(index >= 0 && index < 5 && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= 5) {
       throw new RangeError(`reserved[${index}] is outside 0..${5} - 1`);
     }
 
@@ -816,7 +816,7 @@ export class VirtioRtcReqReadCross {
 
   /** Writes element `index` of `reserved`. */
   setReserved(index: number, value: number): void {
-    if (!(index >= 0 && index < 5 && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= 5) {
       throw new RangeError(`reserved[${index}] is outside 0..${5} - 1`);
     }
 
@@ -918,7 +918,7 @@ export class VirtioRtcReqSetAlarm {
 
   /** Byte offset within the view of `reserved[index]`. */
   reservedOffset(index: number): number {
-    if (!(index >= 0 && index < 5 && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= 5) {
       throw new RangeError(`reserved[${index}] is outside 0..${5} - 1`);
     }
 
@@ -933,7 +933,7 @@ export class VirtioRtcReqSetAlarm {
    * Reads element `index`.
    */
   reserved(index: number): number {
-    if (!(index >= 0 && index < 5 && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= 5) {
       throw new RangeError(`reserved[${index}] is outside 0..${5} - 1`);
     }
 
@@ -942,7 +942,7 @@ export class VirtioRtcReqSetAlarm {
 
   /** Writes element `index` of `reserved`. */
   setReserved(index: number, value: number): void {
-    if (!(index >= 0 && index < 5 && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= 5) {
       throw new RangeError(`reserved[${index}] is outside 0..${5} - 1`);
     }
 
@@ -1030,7 +1030,7 @@ export class VirtioRtcReqSetAlarmEnabled {
 
   /** Byte offset within the view of `reserved[index]`. */
   reservedOffset(index: number): number {
-    if (!(index >= 0 && index < 5 && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= 5) {
       throw new RangeError(`reserved[${index}] is outside 0..${5} - 1`);
     }
 
@@ -1045,7 +1045,7 @@ export class VirtioRtcReqSetAlarmEnabled {
    * Reads element `index`.
    */
   reserved(index: number): number {
-    if (!(index >= 0 && index < 5 && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= 5) {
       throw new RangeError(`reserved[${index}] is outside 0..${5} - 1`);
     }
 
@@ -1054,7 +1054,7 @@ export class VirtioRtcReqSetAlarmEnabled {
 
   /** Writes element `index` of `reserved`. */
   setReserved(index: number, value: number): void {
-    if (!(index >= 0 && index < 5 && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= 5) {
       throw new RangeError(`reserved[${index}] is outside 0..${5} - 1`);
     }
 
@@ -1112,7 +1112,7 @@ export class VirtioRtcRespHead {
 
   /** Byte offset within the view of `reserved[index]`. */
   reservedOffset(index: number): number {
-    if (!(index >= 0 && index < 7 && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= 7) {
       throw new RangeError(`reserved[${index}] is outside 0..${7} - 1`);
     }
 
@@ -1127,7 +1127,7 @@ export class VirtioRtcRespHead {
    * Reads element `index`.
    */
   reserved(index: number): number {
-    if (!(index >= 0 && index < 7 && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= 7) {
       throw new RangeError(`reserved[${index}] is outside 0..${7} - 1`);
     }
 
@@ -1136,7 +1136,7 @@ export class VirtioRtcRespHead {
 
   /** Writes element `index` of `reserved`. */
   setReserved(index: number, value: number): void {
-    if (!(index >= 0 && index < 7 && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= 7) {
       throw new RangeError(`reserved[${index}] is outside 0..${7} - 1`);
     }
 
@@ -1210,7 +1210,7 @@ export class VirtioRtcRespCfg {
 
   /** Byte offset within the view of `reserved[index]`. */
   reservedOffset(index: number): number {
-    if (!(index >= 0 && index < 6 && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= 6) {
       throw new RangeError(`reserved[${index}] is outside 0..${6} - 1`);
     }
 
@@ -1225,7 +1225,7 @@ export class VirtioRtcRespCfg {
    * Reads element `index`.
    */
   reserved(index: number): number {
-    if (!(index >= 0 && index < 6 && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= 6) {
       throw new RangeError(`reserved[${index}] is outside 0..${6} - 1`);
     }
 
@@ -1234,7 +1234,7 @@ export class VirtioRtcRespCfg {
 
   /** Writes element `index` of `reserved`. */
   setReserved(index: number, value: number): void {
-    if (!(index >= 0 && index < 6 && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= 6) {
       throw new RangeError(`reserved[${index}] is outside 0..${6} - 1`);
     }
 
@@ -1336,7 +1336,7 @@ export class VirtioRtcRespClockCap {
 
   /** Byte offset within the view of `reserved[index]`. */
   reservedOffset(index: number): number {
-    if (!(index >= 0 && index < 5 && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= 5) {
       throw new RangeError(`reserved[${index}] is outside 0..${5} - 1`);
     }
 
@@ -1351,7 +1351,7 @@ export class VirtioRtcRespClockCap {
    * Reads element `index`.
    */
   reserved(index: number): number {
-    if (!(index >= 0 && index < 5 && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= 5) {
       throw new RangeError(`reserved[${index}] is outside 0..${5} - 1`);
     }
 
@@ -1360,7 +1360,7 @@ export class VirtioRtcRespClockCap {
 
   /** Writes element `index` of `reserved`. */
   setReserved(index: number, value: number): void {
-    if (!(index >= 0 && index < 5 && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= 5) {
       throw new RangeError(`reserved[${index}] is outside 0..${5} - 1`);
     }
 
@@ -1434,7 +1434,7 @@ export class VirtioRtcRespCrossCap {
 
   /** Byte offset within the view of `reserved[index]`. */
   reservedOffset(index: number): number {
-    if (!(index >= 0 && index < 7 && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= 7) {
       throw new RangeError(`reserved[${index}] is outside 0..${7} - 1`);
     }
 
@@ -1449,7 +1449,7 @@ export class VirtioRtcRespCrossCap {
    * Reads element `index`.
    */
   reserved(index: number): number {
-    if (!(index >= 0 && index < 7 && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= 7) {
       throw new RangeError(`reserved[${index}] is outside 0..${7} - 1`);
     }
 
@@ -1458,7 +1458,7 @@ export class VirtioRtcRespCrossCap {
 
   /** Writes element `index` of `reserved`. */
   setReserved(index: number, value: number): void {
-    if (!(index >= 0 && index < 7 && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= 7) {
       throw new RangeError(`reserved[${index}] is outside 0..${7} - 1`);
     }
 
@@ -1604,7 +1604,7 @@ export class VirtioRtcRespReadAlarm {
 
   /** Byte offset within the view of `reserved[index]`. */
   reservedOffset(index: number): number {
-    if (!(index >= 0 && index < 7 && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= 7) {
       throw new RangeError(`reserved[${index}] is outside 0..${7} - 1`);
     }
 
@@ -1619,7 +1619,7 @@ export class VirtioRtcRespReadAlarm {
    * Reads element `index`.
    */
   reserved(index: number): number {
-    if (!(index >= 0 && index < 7 && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= 7) {
       throw new RangeError(`reserved[${index}] is outside 0..${7} - 1`);
     }
 
@@ -1628,7 +1628,7 @@ export class VirtioRtcRespReadAlarm {
 
   /** Writes element `index` of `reserved`. */
   setReserved(index: number, value: number): void {
-    if (!(index >= 0 && index < 7 && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= 7) {
       throw new RangeError(`reserved[${index}] is outside 0..${7} - 1`);
     }
 

@@ -59,7 +59,7 @@ export class VirtioScmiEventMsg {
 
   /** Byte offset within the view of `payload[index]`. */
   payloadOffset(index: number): number {
-    if (!(index >= 0 && index < this.payloadLen && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= this.payloadLen) {
       throw new RangeError(`payload[${index}] is outside 0..${this.payloadLen} - 1`);
     }
 
@@ -74,7 +74,7 @@ export class VirtioScmiEventMsg {
    * Reads element `index`.
    */
   payload(index: number): number {
-    if (!(index >= 0 && index < this.payloadLen && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= this.payloadLen) {
       throw new RangeError(`payload[${index}] is outside 0..${this.payloadLen} - 1`);
     }
 
@@ -83,7 +83,7 @@ export class VirtioScmiEventMsg {
 
   /** Writes element `index` of `payload`. */
   setPayload(index: number, value: number): void {
-    if (!(index >= 0 && index < this.payloadLen && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= this.payloadLen) {
       throw new RangeError(`payload[${index}] is outside 0..${this.payloadLen} - 1`);
     }
 
@@ -153,7 +153,7 @@ export class VirtioScmiRequest {
 
   /** Byte offset within the view of `params[index]`. */
   paramsOffset(index: number): number {
-    if (!(index >= 0 && index < this.paramsLen && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= this.paramsLen) {
       throw new RangeError(`params[${index}] is outside 0..${this.paramsLen} - 1`);
     }
 
@@ -168,7 +168,7 @@ export class VirtioScmiRequest {
    * Reads element `index`.
    */
   params(index: number): number {
-    if (!(index >= 0 && index < this.paramsLen && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= this.paramsLen) {
       throw new RangeError(`params[${index}] is outside 0..${this.paramsLen} - 1`);
     }
 
@@ -177,7 +177,7 @@ export class VirtioScmiRequest {
 
   /** Writes element `index` of `params`. */
   setParams(index: number, value: number): void {
-    if (!(index >= 0 && index < this.paramsLen && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= this.paramsLen) {
       throw new RangeError(`params[${index}] is outside 0..${this.paramsLen} - 1`);
     }
 
@@ -243,7 +243,7 @@ export class VirtioScmiResponse {
 
   /** Byte offset within the view of `ret_values[index]`. */
   retValuesOffset(index: number): number {
-    if (!(index >= 0 && index < this.retValuesLen && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= this.retValuesLen) {
       throw new RangeError(`ret_values[${index}] is outside 0..${this.retValuesLen} - 1`);
     }
 
@@ -258,7 +258,7 @@ export class VirtioScmiResponse {
    * Reads element `index`.
    */
   retValues(index: number): number {
-    if (!(index >= 0 && index < this.retValuesLen && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= this.retValuesLen) {
       throw new RangeError(`ret_values[${index}] is outside 0..${this.retValuesLen} - 1`);
     }
 
@@ -267,7 +267,7 @@ export class VirtioScmiResponse {
 
   /** Writes element `index` of `ret_values`. */
   setRetValues(index: number, value: number): void {
-    if (!(index >= 0 && index < this.retValuesLen && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= this.retValuesLen) {
       throw new RangeError(`ret_values[${index}] is outside 0..${this.retValuesLen} - 1`);
     }
 

@@ -252,7 +252,7 @@ export class VirtioScsiCtrl {
 
   /** Byte offset within the view of `fields[index]`. */
   fieldsOffset(index: number): number {
-    if (!(index >= 0 && index < this.fieldsLen && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= this.fieldsLen) {
       throw new RangeError(`fields[${index}] is outside 0..${this.fieldsLen} - 1`);
     }
 
@@ -267,7 +267,7 @@ export class VirtioScsiCtrl {
    * Reads element `index`.
    */
   fields(index: number): number {
-    if (!(index >= 0 && index < this.fieldsLen && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= this.fieldsLen) {
       throw new RangeError(`fields[${index}] is outside 0..${this.fieldsLen} - 1`);
     }
 
@@ -276,7 +276,7 @@ export class VirtioScsiCtrl {
 
   /** Writes element `index` of `fields`. */
   setFields(index: number, value: number): void {
-    if (!(index >= 0 && index < this.fieldsLen && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= this.fieldsLen) {
       throw new RangeError(`fields[${index}] is outside 0..${this.fieldsLen} - 1`);
     }
 
@@ -376,7 +376,7 @@ export class VirtioScsiCtrlAn {
 
   /** Byte offset within the view of `lun[index]`. */
   lunOffset(index: number): number {
-    if (!(index >= 0 && index < 8 && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= 8) {
       throw new RangeError(`lun[${index}] is outside 0..${8} - 1`);
     }
 
@@ -391,7 +391,7 @@ export class VirtioScsiCtrlAn {
    * Reads element `index`.
    */
   lun(index: number): number {
-    if (!(index >= 0 && index < 8 && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= 8) {
       throw new RangeError(`lun[${index}] is outside 0..${8} - 1`);
     }
 
@@ -400,7 +400,7 @@ export class VirtioScsiCtrlAn {
 
   /** Writes element `index` of `lun`. */
   setLun(index: number, value: number): void {
-    if (!(index >= 0 && index < 8 && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= 8) {
       throw new RangeError(`lun[${index}] is outside 0..${8} - 1`);
     }
 
@@ -500,7 +500,7 @@ export class VirtioScsiCtrlTmf {
 
   /** Byte offset within the view of `lun[index]`. */
   lunOffset(index: number): number {
-    if (!(index >= 0 && index < 8 && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= 8) {
       throw new RangeError(`lun[${index}] is outside 0..${8} - 1`);
     }
 
@@ -515,7 +515,7 @@ export class VirtioScsiCtrlTmf {
    * Reads element `index`.
    */
   lun(index: number): number {
-    if (!(index >= 0 && index < 8 && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= 8) {
       throw new RangeError(`lun[${index}] is outside 0..${8} - 1`);
     }
 
@@ -524,7 +524,7 @@ export class VirtioScsiCtrlTmf {
 
   /** Writes element `index` of `lun`. */
   setLun(index: number, value: number): void {
-    if (!(index >= 0 && index < 8 && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= 8) {
       throw new RangeError(`lun[${index}] is outside 0..${8} - 1`);
     }
 
@@ -596,7 +596,7 @@ export class VirtioScsiEvent {
 
   /** Byte offset within the view of `lun[index]`. */
   lunOffset(index: number): number {
-    if (!(index >= 0 && index < 8 && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= 8) {
       throw new RangeError(`lun[${index}] is outside 0..${8} - 1`);
     }
 
@@ -611,7 +611,7 @@ export class VirtioScsiEvent {
    * Reads element `index`.
    */
   lun(index: number): number {
-    if (!(index >= 0 && index < 8 && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= 8) {
       throw new RangeError(`lun[${index}] is outside 0..${8} - 1`);
     }
 
@@ -620,7 +620,7 @@ export class VirtioScsiEvent {
 
   /** Writes element `index` of `lun`. */
   setLun(index: number, value: number): void {
-    if (!(index >= 0 && index < 8 && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= 8) {
       throw new RangeError(`lun[${index}] is outside 0..${8} - 1`);
     }
 
@@ -873,7 +873,7 @@ export class VirtioScsiReqCmd {
 
   /** Byte offset within the view of `lun[index]`. */
   lunOffset(index: number): number {
-    if (!(index >= 0 && index < 8 && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= 8) {
       throw new RangeError(`lun[${index}] is outside 0..${8} - 1`);
     }
 
@@ -888,7 +888,7 @@ export class VirtioScsiReqCmd {
    * Reads element `index`.
    */
   lun(index: number): number {
-    if (!(index >= 0 && index < 8 && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= 8) {
       throw new RangeError(`lun[${index}] is outside 0..${8} - 1`);
     }
 
@@ -897,7 +897,7 @@ export class VirtioScsiReqCmd {
 
   /** Writes element `index` of `lun`. */
   setLun(index: number, value: number): void {
-    if (!(index >= 0 && index < 8 && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= 8) {
       throw new RangeError(`lun[${index}] is outside 0..${8} - 1`);
     }
 
@@ -911,7 +911,7 @@ export class VirtioScsiReqCmd {
 
   /** Byte offset within the view of `cdb[index]`. */
   cdbOffset(index: number): number {
-    if (!(index >= 0 && index < this.cdbSize && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= this.cdbSize) {
       throw new RangeError(`cdb[${index}] is outside 0..${this.cdbSize} - 1`);
     }
 
@@ -926,7 +926,7 @@ export class VirtioScsiReqCmd {
    * Reads element `index`.
    */
   cdb(index: number): number {
-    if (!(index >= 0 && index < this.cdbSize && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= this.cdbSize) {
       throw new RangeError(`cdb[${index}] is outside 0..${this.cdbSize} - 1`);
     }
 
@@ -935,7 +935,7 @@ export class VirtioScsiReqCmd {
 
   /** Writes element `index` of `cdb`. */
   setCdb(index: number, value: number): void {
-    if (!(index >= 0 && index < this.cdbSize && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= this.cdbSize) {
       throw new RangeError(`cdb[${index}] is outside 0..${this.cdbSize} - 1`);
     }
 
@@ -949,7 +949,7 @@ export class VirtioScsiReqCmd {
 
   /** Byte offset within the view of `pi_out[index]`. */
   piOutOffset(index: number): number {
-    if (!(index >= 0 && index < this.piOutLen && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= this.piOutLen) {
       throw new RangeError(`pi_out[${index}] is outside 0..${this.piOutLen} - 1`);
     }
 
@@ -964,7 +964,7 @@ export class VirtioScsiReqCmd {
    * Reads element `index`.
    */
   piOut(index: number): number {
-    if (!(index >= 0 && index < this.piOutLen && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= this.piOutLen) {
       throw new RangeError(`pi_out[${index}] is outside 0..${this.piOutLen} - 1`);
     }
 
@@ -973,7 +973,7 @@ export class VirtioScsiReqCmd {
 
   /** Writes element `index` of `pi_out`. */
   setPiOut(index: number, value: number): void {
-    if (!(index >= 0 && index < this.piOutLen && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= this.piOutLen) {
       throw new RangeError(`pi_out[${index}] is outside 0..${this.piOutLen} - 1`);
     }
 
@@ -991,7 +991,7 @@ export class VirtioScsiReqCmd {
 
   /** Byte offset within the view of `dataout[index]`. */
   dataoutOffset(index: number): number {
-    if (!(index >= 0 && index < this.dataoutLen && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= this.dataoutLen) {
       throw new RangeError(`dataout[${index}] is outside 0..${this.dataoutLen} - 1`);
     }
 
@@ -1006,7 +1006,7 @@ export class VirtioScsiReqCmd {
    * Reads element `index`.
    */
   dataout(index: number): number {
-    if (!(index >= 0 && index < this.dataoutLen && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= this.dataoutLen) {
       throw new RangeError(`dataout[${index}] is outside 0..${this.dataoutLen} - 1`);
     }
 
@@ -1015,7 +1015,7 @@ export class VirtioScsiReqCmd {
 
   /** Writes element `index` of `dataout`. */
   setDataout(index: number, value: number): void {
-    if (!(index >= 0 && index < this.dataoutLen && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= this.dataoutLen) {
       throw new RangeError(`dataout[${index}] is outside 0..${this.dataoutLen} - 1`);
     }
 
@@ -1033,7 +1033,7 @@ export class VirtioScsiReqCmd {
 
   /** Byte offset within the view of `sense[index]`. */
   senseOffset(index: number): number {
-    if (!(index >= 0 && index < this.senseSize && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= this.senseSize) {
       throw new RangeError(`sense[${index}] is outside 0..${this.senseSize} - 1`);
     }
 
@@ -1048,7 +1048,7 @@ export class VirtioScsiReqCmd {
    * Reads element `index`.
    */
   sense(index: number): number {
-    if (!(index >= 0 && index < this.senseSize && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= this.senseSize) {
       throw new RangeError(`sense[${index}] is outside 0..${this.senseSize} - 1`);
     }
 
@@ -1059,7 +1059,7 @@ export class VirtioScsiReqCmd {
 
   /** Writes element `index` of `sense`. */
   setSense(index: number, value: number): void {
-    if (!(index >= 0 && index < this.senseSize && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= this.senseSize) {
       throw new RangeError(`sense[${index}] is outside 0..${this.senseSize} - 1`);
     }
 
@@ -1080,7 +1080,7 @@ export class VirtioScsiReqCmd {
 
   /** Byte offset within the view of `pi_in[index]`. */
   piInOffset(index: number): number {
-    if (!(index >= 0 && index < this.piInLen && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= this.piInLen) {
       throw new RangeError(`pi_in[${index}] is outside 0..${this.piInLen} - 1`);
     }
 
@@ -1096,7 +1096,7 @@ export class VirtioScsiReqCmd {
    * Reads element `index`.
    */
   piIn(index: number): number {
-    if (!(index >= 0 && index < this.piInLen && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= this.piInLen) {
       throw new RangeError(`pi_in[${index}] is outside 0..${this.piInLen} - 1`);
     }
 
@@ -1107,7 +1107,7 @@ export class VirtioScsiReqCmd {
 
   /** Writes element `index` of `pi_in`. */
   setPiIn(index: number, value: number): void {
-    if (!(index >= 0 && index < this.piInLen && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= this.piInLen) {
       throw new RangeError(`pi_in[${index}] is outside 0..${this.piInLen} - 1`);
     }
 
@@ -1129,7 +1129,7 @@ export class VirtioScsiReqCmd {
 
   /** Byte offset within the view of `datain[index]`. */
   datainOffset(index: number): number {
-    if (!(index >= 0 && index < this.datainLen && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= this.datainLen) {
       throw new RangeError(`datain[${index}] is outside 0..${this.datainLen} - 1`);
     }
 
@@ -1145,7 +1145,7 @@ export class VirtioScsiReqCmd {
    * Reads element `index`.
    */
   datain(index: number): number {
-    if (!(index >= 0 && index < this.datainLen && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= this.datainLen) {
       throw new RangeError(`datain[${index}] is outside 0..${this.datainLen} - 1`);
     }
 
@@ -1157,7 +1157,7 @@ export class VirtioScsiReqCmd {
 
   /** Writes element `index` of `datain`. */
   setDatain(index: number, value: number): void {
-    if (!(index >= 0 && index < this.datainLen && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= this.datainLen) {
       throw new RangeError(`datain[${index}] is outside 0..${this.datainLen} - 1`);
     }
 

@@ -122,7 +122,7 @@ export class VirtioSndChmapInfo {
 
   /** Byte offset within the view of `positions[index]`. */
   positionsOffset(index: number): number {
-    if (!(index >= 0 && index < 18 && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= 18) {
       throw new RangeError(`positions[${index}] is outside 0..${18} - 1`);
     }
 
@@ -137,7 +137,7 @@ export class VirtioSndChmapInfo {
    * Reads element `index`.
    */
   positions(index: number): number {
-    if (!(index >= 0 && index < 18 && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= 18) {
       throw new RangeError(`positions[${index}] is outside 0..${18} - 1`);
     }
 
@@ -146,7 +146,7 @@ export class VirtioSndChmapInfo {
 
   /** Writes element `index` of `positions`. */
   setPositions(index: number, value: number): void {
-    if (!(index >= 0 && index < 18 && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= 18) {
       throw new RangeError(`positions[${index}] is outside 0..${18} - 1`);
     }
 
@@ -273,7 +273,7 @@ export class VirtioSndCtlEnumItem {
 
   /** Byte offset within the view of `item[index]`. */
   itemOffset(index: number): number {
-    if (!(index >= 0 && index < 64 && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= 64) {
       throw new RangeError(`item[${index}] is outside 0..${64} - 1`);
     }
 
@@ -288,7 +288,7 @@ export class VirtioSndCtlEnumItem {
    * Reads element `index`.
    */
   item(index: number): number {
-    if (!(index >= 0 && index < 64 && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= 64) {
       throw new RangeError(`item[${index}] is outside 0..${64} - 1`);
     }
 
@@ -297,7 +297,7 @@ export class VirtioSndCtlEnumItem {
 
   /** Writes element `index` of `item`. */
   setItem(index: number, value: number): void {
-    if (!(index >= 0 && index < 64 && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= 64) {
       throw new RangeError(`item[${index}] is outside 0..${64} - 1`);
     }
 
@@ -530,7 +530,7 @@ export class VirtioSndCtlIec958 {
 
   /** Byte offset within the view of `status[index]`. */
   statusOffset(index: number): number {
-    if (!(index >= 0 && index < 24 && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= 24) {
       throw new RangeError(`status[${index}] is outside 0..${24} - 1`);
     }
 
@@ -545,7 +545,7 @@ export class VirtioSndCtlIec958 {
    * Reads element `index`.
    */
   status(index: number): number {
-    if (!(index >= 0 && index < 24 && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= 24) {
       throw new RangeError(`status[${index}] is outside 0..${24} - 1`);
     }
 
@@ -554,7 +554,7 @@ export class VirtioSndCtlIec958 {
 
   /** Writes element `index` of `status`. */
   setStatus(index: number, value: number): void {
-    if (!(index >= 0 && index < 24 && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= 24) {
       throw new RangeError(`status[${index}] is outside 0..${24} - 1`);
     }
 
@@ -568,7 +568,7 @@ export class VirtioSndCtlIec958 {
 
   /** Byte offset within the view of `subcode[index]`. */
   subcodeOffset(index: number): number {
-    if (!(index >= 0 && index < 147 && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= 147) {
       throw new RangeError(`subcode[${index}] is outside 0..${147} - 1`);
     }
 
@@ -583,7 +583,7 @@ export class VirtioSndCtlIec958 {
    * Reads element `index`.
    */
   subcode(index: number): number {
-    if (!(index >= 0 && index < 147 && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= 147) {
       throw new RangeError(`subcode[${index}] is outside 0..${147} - 1`);
     }
 
@@ -592,7 +592,7 @@ export class VirtioSndCtlIec958 {
 
   /** Writes element `index` of `subcode`. */
   setSubcode(index: number, value: number): void {
-    if (!(index >= 0 && index < 147 && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= 147) {
       throw new RangeError(`subcode[${index}] is outside 0..${147} - 1`);
     }
 
@@ -606,7 +606,7 @@ export class VirtioSndCtlIec958 {
 
   /** Byte offset within the view of `dig_subframe[index]`. */
   digSubframeOffset(index: number): number {
-    if (!(index >= 0 && index < 4 && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= 4) {
       throw new RangeError(`dig_subframe[${index}] is outside 0..${4} - 1`);
     }
 
@@ -621,7 +621,7 @@ export class VirtioSndCtlIec958 {
    * Reads element `index`.
    */
   digSubframe(index: number): number {
-    if (!(index >= 0 && index < 4 && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= 4) {
       throw new RangeError(`dig_subframe[${index}] is outside 0..${4} - 1`);
     }
 
@@ -630,7 +630,7 @@ export class VirtioSndCtlIec958 {
 
   /** Writes element `index` of `dig_subframe`. */
   setDigSubframe(index: number, value: number): void {
-    if (!(index >= 0 && index < 4 && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= 4) {
       throw new RangeError(`dig_subframe[${index}] is outside 0..${4} - 1`);
     }
 
@@ -1039,7 +1039,7 @@ export class VirtioSndCtlInfo {
 
   /** Byte offset within the view of `name[index]`. */
   nameOffset(index: number): number {
-    if (!(index >= 0 && index < 44 && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= 44) {
       throw new RangeError(`name[${index}] is outside 0..${44} - 1`);
     }
 
@@ -1054,7 +1054,7 @@ export class VirtioSndCtlInfo {
    * Reads element `index`.
    */
   name(index: number): number {
-    if (!(index >= 0 && index < 44 && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= 44) {
       throw new RangeError(`name[${index}] is outside 0..${44} - 1`);
     }
 
@@ -1063,7 +1063,7 @@ export class VirtioSndCtlInfo {
 
   /** Writes element `index` of `name`. */
   setName(index: number, value: number): void {
-    if (!(index >= 0 && index < 44 && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= 44) {
       throw new RangeError(`name[${index}] is outside 0..${44} - 1`);
     }
 
@@ -1143,7 +1143,7 @@ export class VirtioSndCtlTlv {
 
   /** Byte offset within the view of `value[index]`. */
   valueOffset(index: number): number {
-    if (!(index >= 0 && index < this.valueCount && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= this.valueCount) {
       throw new RangeError(`value[${index}] is outside 0..${this.valueCount} - 1`);
     }
 
@@ -1158,7 +1158,7 @@ export class VirtioSndCtlTlv {
    * Reads element `index`.
    */
   value(index: number): number {
-    if (!(index >= 0 && index < this.valueCount && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= this.valueCount) {
       throw new RangeError(`value[${index}] is outside 0..${this.valueCount} - 1`);
     }
 
@@ -1167,7 +1167,7 @@ export class VirtioSndCtlTlv {
 
   /** Writes element `index` of `value`. */
   setValue(index: number, value: number): void {
-    if (!(index >= 0 && index < this.valueCount && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= this.valueCount) {
       throw new RangeError(`value[${index}] is outside 0..${this.valueCount} - 1`);
     }
 
@@ -1225,7 +1225,7 @@ export class VirtioSndCtlValueValue {
 
   /** Byte offset within the view of `integer[index]`. */
   integerOffset(index: number): number {
-    if (!(index >= 0 && index < 128 && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= 128) {
       throw new RangeError(`integer[${index}] is outside 0..${128} - 1`);
     }
 
@@ -1240,7 +1240,7 @@ export class VirtioSndCtlValueValue {
    * Reads element `index`.
    */
   integer(index: number): number {
-    if (!(index >= 0 && index < 128 && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= 128) {
       throw new RangeError(`integer[${index}] is outside 0..${128} - 1`);
     }
 
@@ -1249,7 +1249,7 @@ export class VirtioSndCtlValueValue {
 
   /** Writes element `index` of `integer`. */
   setInteger(index: number, value: number): void {
-    if (!(index >= 0 && index < 128 && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= 128) {
       throw new RangeError(`integer[${index}] is outside 0..${128} - 1`);
     }
 
@@ -1258,7 +1258,7 @@ export class VirtioSndCtlValueValue {
 
   /** Byte offset within the view of `integer64[index]`. */
   integer64Offset(index: number): number {
-    if (!(index >= 0 && index < 64 && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= 64) {
       throw new RangeError(`integer64[${index}] is outside 0..${64} - 1`);
     }
 
@@ -1273,7 +1273,7 @@ export class VirtioSndCtlValueValue {
    * Reads element `index`.
    */
   integer64(index: number): bigint {
-    if (!(index >= 0 && index < 64 && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= 64) {
       throw new RangeError(`integer64[${index}] is outside 0..${64} - 1`);
     }
 
@@ -1282,7 +1282,7 @@ export class VirtioSndCtlValueValue {
 
   /** Writes element `index` of `integer64`. */
   setInteger64(index: number, value: bigint): void {
-    if (!(index >= 0 && index < 64 && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= 64) {
       throw new RangeError(`integer64[${index}] is outside 0..${64} - 1`);
     }
 
@@ -1291,7 +1291,7 @@ export class VirtioSndCtlValueValue {
 
   /** Byte offset within the view of `enumerated[index]`. */
   enumeratedOffset(index: number): number {
-    if (!(index >= 0 && index < 128 && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= 128) {
       throw new RangeError(`enumerated[${index}] is outside 0..${128} - 1`);
     }
 
@@ -1306,7 +1306,7 @@ export class VirtioSndCtlValueValue {
    * Reads element `index`.
    */
   enumerated(index: number): number {
-    if (!(index >= 0 && index < 128 && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= 128) {
       throw new RangeError(`enumerated[${index}] is outside 0..${128} - 1`);
     }
 
@@ -1315,7 +1315,7 @@ export class VirtioSndCtlValueValue {
 
   /** Writes element `index` of `enumerated`. */
   setEnumerated(index: number, value: number): void {
-    if (!(index >= 0 && index < 128 && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= 128) {
       throw new RangeError(`enumerated[${index}] is outside 0..${128} - 1`);
     }
 
@@ -1324,7 +1324,7 @@ export class VirtioSndCtlValueValue {
 
   /** Byte offset within the view of `bytes[index]`. */
   bytesOffset(index: number): number {
-    if (!(index >= 0 && index < 512 && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= 512) {
       throw new RangeError(`bytes[${index}] is outside 0..${512} - 1`);
     }
 
@@ -1339,7 +1339,7 @@ export class VirtioSndCtlValueValue {
    * Reads element `index`.
    */
   bytes(index: number): number {
-    if (!(index >= 0 && index < 512 && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= 512) {
       throw new RangeError(`bytes[${index}] is outside 0..${512} - 1`);
     }
 
@@ -1348,7 +1348,7 @@ export class VirtioSndCtlValueValue {
 
   /** Writes element `index` of `bytes`. */
   setBytes(index: number, value: number): void {
-    if (!(index >= 0 && index < 512 && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= 512) {
       throw new RangeError(`bytes[${index}] is outside 0..${512} - 1`);
     }
 
@@ -1632,7 +1632,7 @@ export class VirtioSndJackInfo {
 
   /** Byte offset within the view of `padding[index]`. */
   paddingOffset(index: number): number {
-    if (!(index >= 0 && index < 7 && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= 7) {
       throw new RangeError(`padding[${index}] is outside 0..${7} - 1`);
     }
 
@@ -1647,7 +1647,7 @@ export class VirtioSndJackInfo {
    * Reads element `index`.
    */
   padding(index: number): number {
-    if (!(index >= 0 && index < 7 && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= 7) {
       throw new RangeError(`padding[${index}] is outside 0..${7} - 1`);
     }
 
@@ -1656,7 +1656,7 @@ export class VirtioSndJackInfo {
 
   /** Writes element `index` of `padding`. */
   setPadding(index: number, value: number): void {
-    if (!(index >= 0 && index < 7 && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= 7) {
       throw new RangeError(`padding[${index}] is outside 0..${7} - 1`);
     }
 
@@ -1941,7 +1941,7 @@ export class VirtioSndPcmInfo {
 
   /** Byte offset within the view of `padding[index]`. */
   paddingOffset(index: number): number {
-    if (!(index >= 0 && index < 5 && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= 5) {
       throw new RangeError(`padding[${index}] is outside 0..${5} - 1`);
     }
 
@@ -1956,7 +1956,7 @@ export class VirtioSndPcmInfo {
    * Reads element `index`.
    */
   padding(index: number): number {
-    if (!(index >= 0 && index < 5 && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= 5) {
       throw new RangeError(`padding[${index}] is outside 0..${5} - 1`);
     }
 
@@ -1965,7 +1965,7 @@ export class VirtioSndPcmInfo {
 
   /** Writes element `index` of `padding`. */
   setPadding(index: number, value: number): void {
-    if (!(index >= 0 && index < 5 && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= 5) {
       throw new RangeError(`padding[${index}] is outside 0..${5} - 1`);
     }
 

@@ -531,7 +531,7 @@ export class VirtioSpiTransferHead {
 
   /** Byte offset within the view of `reserved[index]`. */
   reservedOffset(index: number): number {
-    if (!(index >= 0 && index < 3 && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= 3) {
       throw new RangeError(`reserved[${index}] is outside 0..${3} - 1`);
     }
 
@@ -546,7 +546,7 @@ export class VirtioSpiTransferHead {
    * Reads element `index`.
    */
   reserved(index: number): number {
-    if (!(index >= 0 && index < 3 && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= 3) {
       throw new RangeError(`reserved[${index}] is outside 0..${3} - 1`);
     }
 
@@ -555,7 +555,7 @@ export class VirtioSpiTransferHead {
 
   /** Writes element `index` of `reserved`. */
   setReserved(index: number, value: number): void {
-    if (!(index >= 0 && index < 3 && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= 3) {
       throw new RangeError(`reserved[${index}] is outside 0..${3} - 1`);
     }
 
@@ -682,7 +682,7 @@ export class VirtioSpiTransferReq {
 
   /** Byte offset within the view of `tx_buf[index]`. */
   txBufOffset(index: number): number {
-    if (!(index >= 0 && index < this.txBufLen && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= this.txBufLen) {
       throw new RangeError(`tx_buf[${index}] is outside 0..${this.txBufLen} - 1`);
     }
 
@@ -697,7 +697,7 @@ export class VirtioSpiTransferReq {
    * Reads element `index`.
    */
   txBuf(index: number): number {
-    if (!(index >= 0 && index < this.txBufLen && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= this.txBufLen) {
       throw new RangeError(`tx_buf[${index}] is outside 0..${this.txBufLen} - 1`);
     }
 
@@ -706,7 +706,7 @@ export class VirtioSpiTransferReq {
 
   /** Writes element `index` of `tx_buf`. */
   setTxBuf(index: number, value: number): void {
-    if (!(index >= 0 && index < this.txBufLen && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= this.txBufLen) {
       throw new RangeError(`tx_buf[${index}] is outside 0..${this.txBufLen} - 1`);
     }
 
@@ -720,7 +720,7 @@ export class VirtioSpiTransferReq {
 
   /** Byte offset within the view of `rx_buf[index]`. */
   rxBufOffset(index: number): number {
-    if (!(index >= 0 && index < this.rxBufLen && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= this.rxBufLen) {
       throw new RangeError(`rx_buf[${index}] is outside 0..${this.rxBufLen} - 1`);
     }
 
@@ -735,7 +735,7 @@ export class VirtioSpiTransferReq {
    * Reads element `index`.
    */
   rxBuf(index: number): number {
-    if (!(index >= 0 && index < this.rxBufLen && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= this.rxBufLen) {
       throw new RangeError(`rx_buf[${index}] is outside 0..${this.rxBufLen} - 1`);
     }
 
@@ -744,7 +744,7 @@ export class VirtioSpiTransferReq {
 
   /** Writes element `index` of `rx_buf`. */
   setRxBuf(index: number, value: number): void {
-    if (!(index >= 0 && index < this.rxBufLen && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= this.rxBufLen) {
       throw new RangeError(`rx_buf[${index}] is outside 0..${this.rxBufLen} - 1`);
     }
 

@@ -321,7 +321,7 @@ export class VirtioVsockPacket {
 
   /** Byte offset within the view of `data[index]`. */
   dataOffset(index: number): number {
-    if (!(index >= 0 && index < this.dataLen && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= this.dataLen) {
       throw new RangeError(`data[${index}] is outside 0..${this.dataLen} - 1`);
     }
 
@@ -336,7 +336,7 @@ export class VirtioVsockPacket {
    * Reads element `index`.
    */
   data(index: number): number {
-    if (!(index >= 0 && index < this.dataLen && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= this.dataLen) {
       throw new RangeError(`data[${index}] is outside 0..${this.dataLen} - 1`);
     }
 
@@ -345,7 +345,7 @@ export class VirtioVsockPacket {
 
   /** Writes element `index` of `data`. */
   setData(index: number, value: number): void {
-    if (!(index >= 0 && index < this.dataLen && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= this.dataLen) {
       throw new RangeError(`data[${index}] is outside 0..${this.dataLen} - 1`);
     }
 
