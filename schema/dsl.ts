@@ -754,7 +754,9 @@ function validateConstants(g: ConstantGroup): void {
   if (!IDENT.test(g.name)) {
     throw new SchemaError(g.name, undefined, "the name is not an identifier");
   }
-  if (g.constants.length === 0) throw new SchemaError(g.name, undefined, "the group has no constants");
+  if (g.constants.length === 0) {
+    throw new SchemaError(g.name, undefined, "the group has no constants");
+  }
   const seen = new Set<string>();
   for (const c of g.constants) {
     if (!IDENT.test(c.name)) throw new SchemaError(g.name, c.name, "the name is not an identifier");
