@@ -269,7 +269,7 @@ export class VirtioThermoConfig {
 
   /** Byte offset within the view of `name[index]`. */
   nameOffset(index: number): number {
-    if (!(index >= 0 && index < 16 && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= 16) {
       throw new RangeError(`name[${index}] is outside 0..${16} - 1`);
     }
 
@@ -284,7 +284,7 @@ export class VirtioThermoConfig {
    * Reads element `index`.
    */
   name(index: number): number {
-    if (!(index >= 0 && index < 16 && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= 16) {
       throw new RangeError(`name[${index}] is outside 0..${16} - 1`);
     }
 
@@ -293,7 +293,7 @@ export class VirtioThermoConfig {
 
   /** Writes element `index` of `name`. */
   setName(index: number, value: number): void {
-    if (!(index >= 0 && index < 16 && Number.isInteger(index))) {
+    if ((index >>> 0) !== index || index >= 16) {
       throw new RangeError(`name[${index}] is outside 0..${16} - 1`);
     }
 
