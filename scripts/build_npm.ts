@@ -43,6 +43,9 @@ export const DENO_ONLY: Readonly<Record<string, string>> = {
   "gen/cli.ts": "the `deno task gen` command line: reads and writes files with Deno APIs",
   "gen/builtin.ts": "regenerates the built-in schemas of a checkout with Deno.readDir",
   "src/transport/vhost_user/**": "vhost-user: Unix sockets, eventfds and mmap through Deno FFI",
+  "src/transport/worker.ts":
+    "the worker transport: a Web Worker from a module URL (Deno and browsers; Node 20 has no global Worker)",
+  "src/transport/worker_host.ts": "the code that runs inside the worker transport's Worker",
   "scripts/**": "build and CI scripts",
   "tests/**": "tests are run on Node by scripts/test_npm.ts, not shipped",
 };

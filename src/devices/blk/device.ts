@@ -1,0 +1,716 @@
+/**
+ * The virtio block device model (spec 5.2, "Block Device"): the device side
+ * of virtio-blk over any {@link BlockStorage} (an image file, or memory).
+ *
+ * Requests (5.2.6): `VIRTIO_BLK_T_IN`, `OUT`, `FLUSH` (and the legacy
+ * synonym `FLUSH_OUT`), `GET_ID`, `GET_LIFETIME` (when a lifetime is
+ * configured), `DISCARD` and `WRITE_ZEROES` (with the `unmap` flag), several
+ * segments each. Everything else completes with `VIRTIO_BLK_S_UNSUPP`.
+ *
+ * Features: `VIRTIO_BLK_F_SIZE_MAX`, `SEG_MAX`, `GEOMETRY`, `BLK_SIZE`,
+ * `TOPOLOGY`, `FLUSH`, `CONFIG_WCE`, `MQ`, `DISCARD`, `WRITE_ZEROES`, `RO`,
+ * `LIFETIME`, and the ring features `VIRTIO_F_VERSION_1`, `EVENT_IDX`,
+ * `INDIRECT_DESC` and `RING_PACKED`.
+ *
+ * Guest requests are hostile input: a sector range past the capacity, a data
+ * length that is not a whole number of logical blocks, a write to a read-only
+ * device, a discard segment past the end or with unknown flags all complete
+ * with `VIRTIO_BLK_S_IOERR` or `VIRTIO_BLK_S_UNSUPP` (5.2.6.2) before any byte
+ * of storage is touched; a chain without room for the status byte, or a
+ * malformed chain the queue refuses, sets DEVICE_NEEDS_RESET.
+ *
+ * Writes are stable (flushed before completion) when the spec says so
+ * (5.2.6.2): `VIRTIO_BLK_F_FLUSH` offered but neither it nor `CONFIG_WCE`
+ * negotiated, or `writeback` set to 0 through `CONFIG_WCE`.
+ *
+ * Synchronous storage is served inside {@link BlkDevice.queueNotify} without
+ * a promise per request; asynchronous storage ({@link BlockStorage.isAsync})
+ * goes through a bounce buffer, and a completion that arrives after a reset
+ * is dropped without touching guest memory.
+ *
+ * @example
+ * ```ts
+ * import { BlkDevice, MemoryStorage } from "./device.ts";
+ *
+ * const dev = new BlkDevice({ storage: new MemoryStorage(new Uint8Array(4096)), queues: 2 });
+ * if (dev.readConfig(0, 4) !== 8) throw new Error("capacity is in 512-byte sectors");
+ * if (dev.queueMaxSizes.length !== 2) throw new Error("two request queues");
+ * ```
+ *
+ * @module
+ */
+
+import {
+  ConfigSpace,
+  type ConfigWidth,
+  type DeviceContext,
+  type VirtioDevice,
+} from "../../device.ts";
+import { DeviceError } from "../../errors.ts";
+import {
+  VIRTIO_F_EVENT_IDX,
+  VIRTIO_F_INDIRECT_DESC,
+  VIRTIO_F_RING_PACKED,
+  VIRTIO_F_VERSION_1,
+  VIRTIO_ID_BLOCK,
+} from "../../generated/common.ts";
+import {
+  VIRTIO_BLK_F_BLK_SIZE,
+  VIRTIO_BLK_F_CONFIG_WCE,
+  VIRTIO_BLK_F_DISCARD,
+  VIRTIO_BLK_F_FLUSH,
+  VIRTIO_BLK_F_GEOMETRY,
+  VIRTIO_BLK_F_LIFETIME,
+  VIRTIO_BLK_F_MQ,
+  VIRTIO_BLK_F_RO,
+  VIRTIO_BLK_F_SEG_MAX,
+  VIRTIO_BLK_F_SIZE_MAX,
+  VIRTIO_BLK_F_TOPOLOGY,
+  VIRTIO_BLK_F_WRITE_ZEROES,
+  VIRTIO_BLK_S_IOERR,
+  VIRTIO_BLK_S_OK,
+  VIRTIO_BLK_S_UNSUPP,
+  VIRTIO_BLK_T_DISCARD,
+  VIRTIO_BLK_T_FLUSH,
+  VIRTIO_BLK_T_FLUSH_OUT,
+  VIRTIO_BLK_T_GET_ID,
+  VIRTIO_BLK_T_GET_LIFETIME,
+  VIRTIO_BLK_T_IN,
+  VIRTIO_BLK_T_OUT,
+  VIRTIO_BLK_T_WRITE_ZEROES,
+  VirtioBlkConfig,
+} from "../../generated/devices/blk.ts";
+import type { DescriptorChain, DeviceQueue } from "../../virtqueue/mod.ts";
+import type { BlkLifetime, BlockStorage } from "./storage.ts";
+
+export {
+  AsyncFileStorage,
+  type BlkLifetime,
+  type BlockStorage,
+  FileStorage,
+  type MaybePromise,
+  MemoryStorage,
+} from "./storage.ts";
+
+/** Sector size of virtio-blk requests (5.2.6: `sector` counts 512-byte units). */
+export const SECTOR_SIZE = 512;
+
+/** Length of the GET_ID answer (5.2.6: the ID string is at most 20 bytes). */
+export const VIRTIO_BLK_ID_BYTES = 20;
+
+/** Size of the request header: `type`, `reserved`, `sector` (5.2.6). */
+export const BLK_REQ_HEADER_SIZE = 16;
+
+/** Size of one `struct virtio_blk_discard_write_zeroes` segment (5.2.6). */
+export const BLK_DWZ_SEGMENT_SIZE = 16;
+
+/** Size of `struct virtio_blk_lifetime` (5.2.6). */
+export const BLK_LIFETIME_SIZE = 6;
+
+/** Offset of `writeback` in `virtio_blk_config`. */
+const WRITEBACK_OFFSET: number = VirtioBlkConfig.OFFSETS.writeback;
+
+/** Disk geometry as `virtio_blk_geometry` gives it (5.2.4). */
+export interface BlkGeometry {
+  /** Cylinders (le16). */
+  readonly cylinders: number;
+  /** Heads (u8). */
+  readonly heads: number;
+  /** Sectors per track (u8). */
+  readonly sectors: number;
+}
+
+/** Block topology as `virtio_blk_topology` gives it (5.2.4). */
+export interface BlkTopology {
+  /** log2 of logical blocks per physical block. */
+  readonly physicalBlockExp: number;
+  /** Offset of the first aligned logical block. */
+  readonly alignmentOffset: number;
+  /** Suggested minimum I/O size in logical blocks. */
+  readonly minIoSize: number;
+  /** Optimal (suggested maximum) I/O size in logical blocks. */
+  readonly optIoSize: number;
+}
+
+/** Options of a {@link BlkDevice}. */
+export interface BlkDeviceOptions {
+  /** The backing storage. */
+  readonly storage: BlockStorage;
+  /** Number of request queues (default 1; `num_queues` with `VIRTIO_BLK_F_MQ`). */
+  readonly queues?: number;
+  /** Maximum size of each queue (default 256). */
+  readonly queueSize?: number;
+  /** Offer `VIRTIO_BLK_F_RO` and fail every write with IOERR. */
+  readonly readOnly?: boolean;
+  /** The ID string GET_ID returns (ASCII, at most 20 bytes; default "typed-virtio"). */
+  readonly serial?: string;
+  /** Offer the packed ring layout (default true). */
+  readonly packed?: boolean;
+  /** Logical block size in bytes (`blk_size`; a power of two from 512, default 512). */
+  readonly blkSize?: number;
+  /** Maximum bytes of one data segment (`size_max`, default 1 MiB). */
+  readonly sizeMax?: number;
+  /** Maximum data segments per request (`seg_max`, default queue size - 2). */
+  readonly segMax?: number;
+  /** Geometry (default derived from the capacity: 16 heads, 63 sectors). */
+  readonly geometry?: BlkGeometry;
+  /** Topology (default: physical block = logical block, no alignment offset). */
+  readonly topology?: BlkTopology;
+  /** Cache mode after reset: true for writeback (default), false for writethrough. */
+  readonly writeback?: boolean;
+  /** Offer `VIRTIO_BLK_F_DISCARD` (default true). */
+  readonly discard?: boolean;
+  /** Offer `VIRTIO_BLK_F_WRITE_ZEROES` (default true). */
+  readonly writeZeroes?: boolean;
+  /** Maximum sectors of one discard or write-zeroes segment (default 0x3fffff). */
+  readonly maxDiscardSectors?: number;
+  /** Maximum segments of one discard or write-zeroes request (default 32). */
+  readonly maxDiscardSeg?: number;
+  /** Lifetime metrics; given, `VIRTIO_BLK_F_LIFETIME` is offered (5.2.6.2: only with real metrics). */
+  readonly lifetime?: BlkLifetime | (() => BlkLifetime);
+}
+
+/** Requests served, by kind. */
+export interface BlkStats {
+  /** IN requests completed OK. */
+  reads: number;
+  /** OUT requests completed OK. */
+  writes: number;
+  /** FLUSH requests completed OK. */
+  flushes: number;
+  /** DISCARD requests completed OK. */
+  discards: number;
+  /** WRITE_ZEROES requests completed OK. */
+  writeZeroes: number;
+  /** Other requests (GET_ID, GET_LIFETIME, unsupported types). */
+  other: number;
+  /** Requests completed with a status other than OK. */
+  errors: number;
+}
+
+function bit(n: number): bigint {
+  return 1n << BigInt(n);
+}
+
+const ZEROES = new Uint8Array(1 << 16);
+
+/** The virtio-blk device model. */
+export class BlkDevice implements VirtioDevice {
+  /** `VIRTIO_ID_BLOCK`. */
+  readonly deviceId: number = VIRTIO_ID_BLOCK;
+  /** Offered features. */
+  readonly features: bigint;
+  /** One maximum size per queue. */
+  readonly queueMaxSizes: readonly number[];
+  /** The config space (`virtio_blk_config`). */
+  readonly config: ConfigSpace = new ConfigSpace(VirtioBlkConfig.SIZE);
+  /** The storage. */
+  readonly storage: BlockStorage;
+  /** True for a read-only device. */
+  readonly readOnly: boolean;
+  /** Capacity in 512-byte sectors (see {@link BlkDevice.setCapacity}). */
+  capacity: number;
+  /** Logical block size in bytes. */
+  readonly blkSize: number;
+  /** Requests completed since creation. */
+  readonly stats: BlkStats = {
+    reads: 0,
+    writes: 0,
+    flushes: 0,
+    discards: 0,
+    writeZeroes: 0,
+    other: 0,
+    errors: 0,
+  };
+  readonly #id: Uint8Array;
+  readonly #cfg: VirtioBlkConfig;
+  readonly #writebackDefault: number;
+  readonly #maxDwzSectors: number;
+  readonly #maxDwzSeg: number;
+  readonly #lifetime: (() => BlkLifetime) | undefined;
+  readonly #scratch = new Uint8Array(BLK_LIFETIME_SIZE);
+  readonly #busy: boolean[];
+  readonly #again: boolean[];
+  #ctx: DeviceContext | undefined;
+  #negotiated = 0n;
+
+  /** A block device over `options.storage`. */
+  constructor(options: BlkDeviceOptions) {
+    const queues = options.queues ?? 1;
+    const size = options.queueSize ?? 256;
+    if (!Number.isInteger(queues) || queues < 1 || queues > 0xffff) {
+      throw new DeviceError(`virtio-blk: ${queues} queues (1..65535)`);
+    }
+    if (!Number.isInteger(size) || size < 1 || size > 32768) {
+      throw new DeviceError(`virtio-blk: queue size ${size} (1..32768)`);
+    }
+    const blkSize = options.blkSize ?? SECTOR_SIZE;
+    if (!Number.isInteger(blkSize) || blkSize < SECTOR_SIZE || (blkSize & (blkSize - 1)) !== 0) {
+      throw new DeviceError(`virtio-blk: blk_size ${blkSize} is not a power of two >= 512`);
+    }
+    this.storage = options.storage;
+    this.readOnly = options.readOnly ?? false;
+    this.blkSize = blkSize;
+    // Only whole logical blocks are addressable.
+    this.capacity = Math.floor(options.storage.size / blkSize) * (blkSize / SECTOR_SIZE);
+    this.queueMaxSizes = Array.from({ length: queues }, () => size);
+    this.#busy = Array.from({ length: queues }, () => false);
+    this.#again = Array.from({ length: queues }, () => false);
+    this.#maxDwzSectors = options.maxDiscardSectors ?? 0x3fffff;
+    this.#maxDwzSeg = options.maxDiscardSeg ?? 32;
+    const lt = options.lifetime;
+    this.#lifetime = lt === undefined ? undefined : typeof lt === "function" ? lt : () => lt;
+    this.#writebackDefault = (options.writeback ?? true) ? 1 : 0;
+
+    let f = bit(VIRTIO_F_VERSION_1) | bit(VIRTIO_F_EVENT_IDX) | bit(VIRTIO_F_INDIRECT_DESC) |
+      bit(VIRTIO_BLK_F_SIZE_MAX) | bit(VIRTIO_BLK_F_SEG_MAX) | bit(VIRTIO_BLK_F_GEOMETRY) |
+      bit(VIRTIO_BLK_F_BLK_SIZE) | bit(VIRTIO_BLK_F_TOPOLOGY) | bit(VIRTIO_BLK_F_FLUSH) |
+      bit(VIRTIO_BLK_F_CONFIG_WCE) | bit(VIRTIO_BLK_F_MQ);
+    if (options.packed ?? true) f |= bit(VIRTIO_F_RING_PACKED);
+    if (options.discard ?? true) f |= bit(VIRTIO_BLK_F_DISCARD);
+    if (options.writeZeroes ?? true) f |= bit(VIRTIO_BLK_F_WRITE_ZEROES);
+    if (this.readOnly) f |= bit(VIRTIO_BLK_F_RO);
+    if (this.#lifetime !== undefined) f |= bit(VIRTIO_BLK_F_LIFETIME);
+    this.features = f;
+
+    const id = new TextEncoder().encode(options.serial ?? "typed-virtio");
+    this.#id = new Uint8Array(VIRTIO_BLK_ID_BYTES); // NUL-padded
+    this.#id.set(id.subarray(0, VIRTIO_BLK_ID_BYTES));
+
+    const geometry = options.geometry ?? defaultGeometry(this.capacity);
+    const blocks = blkSize / SECTOR_SIZE;
+    this.#cfg = new VirtioBlkConfig(this.config.view);
+    this.config.update(() => {
+      const c = this.#cfg;
+      c.capacity = BigInt(this.capacity);
+      c.sizeMax = options.sizeMax ?? 1 << 20;
+      c.segMax = options.segMax ?? Math.max(1, size - 2);
+      c.geometry.cylinders = geometry.cylinders;
+      c.geometry.heads = geometry.heads;
+      c.geometry.sectors = geometry.sectors;
+      c.blkSize = blkSize;
+      const t = options.topology;
+      c.topology.physicalBlockExp = t?.physicalBlockExp ?? 0;
+      c.topology.alignmentOffset = t?.alignmentOffset ?? 0;
+      c.topology.minIoSize = t?.minIoSize ?? 1;
+      c.topology.optIoSize = t?.optIoSize ?? 0;
+      c.writeback = this.#writebackDefault;
+      c.numQueues = queues;
+      c.maxDiscardSectors = this.#maxDwzSectors;
+      c.maxDiscardSeg = this.#maxDwzSeg;
+      c.discardSectorAlignment = blocks;
+      c.maxWriteZeroesSectors = this.#maxDwzSectors;
+      c.maxWriteZeroesSeg = this.#maxDwzSeg;
+      c.writeZeroesMayUnmap = this.storage.canUnmap ? 1 : 0;
+    });
+  }
+
+  /** Size of `virtio_blk_config`. */
+  get configSize(): number {
+    return this.config.size;
+  }
+
+  /** The config generation. */
+  get configGeneration(): number {
+    return this.config.generation;
+  }
+
+  /** The cache mode: true for writeback (`writeback` = 1). */
+  get writeback(): boolean {
+    return this.#cfg.writeback !== 0;
+  }
+
+  /**
+   * Change the capacity (5.2.6.2: the device MAY, and then SHOULD send a
+   * configuration change notification, which this does). At most what the
+   * storage holds; requests are checked against the new value at once.
+   */
+  setCapacity(sectors: number): void {
+    const max = Math.floor(this.storage.size / this.blkSize) * (this.blkSize / SECTOR_SIZE);
+    if (!Number.isSafeInteger(sectors) || sectors < 0 || sectors > max) {
+      throw new DeviceError(`virtio-blk: capacity ${sectors} sectors (0..${max})`);
+    }
+    this.capacity = sectors;
+    this.config.update(() => this.#cfg.capacity = BigInt(sectors));
+    this.#ctx?.configChanged();
+  }
+
+  /** Reads config bytes. */
+  readConfig(offset: number, width: ConfigWidth): number {
+    return this.config.read(offset, width);
+  }
+
+  /**
+   * Only `writeback` is writable, and only with `VIRTIO_BLK_F_CONFIG_WCE`
+   * (5.2.6.1): 0 selects writethrough, anything else writeback. Other writes are ignored.
+   */
+  writeConfig(offset: number, width: ConfigWidth, value: number): void {
+    if (offset !== WRITEBACK_OFFSET || width !== 1) return;
+    // Before DRIVER_OK the negotiated set is not known yet: accept the write.
+    if (this.#ctx !== undefined && !this.#has(VIRTIO_BLK_F_CONFIG_WCE)) return;
+    this.#cfg.writeback = value & 0xff ? 1 : 0;
+  }
+
+  /** Starts serving. */
+  activate(ctx: DeviceContext): void {
+    this.#ctx = ctx;
+    this.#negotiated = ctx.features;
+    // 5.2.5.2: CONFIG_WCE without FLUSH means writethrough.
+    if (this.#has(VIRTIO_BLK_F_CONFIG_WCE) && !this.#has(VIRTIO_BLK_F_FLUSH)) {
+      this.#cfg.writeback = 0;
+    }
+  }
+
+  /** Drops the context (in-flight asynchronous requests complete into nothing). */
+  reset(): void {
+    this.#ctx = undefined;
+    this.#negotiated = 0n;
+    this.#cfg.writeback = this.#writebackDefault;
+    this.#busy.fill(false);
+    this.#again.fill(false);
+  }
+
+  /** Serves every available request of queue `index`. */
+  queueNotify(index: number): void {
+    const ctx = this.#ctx;
+    const q = ctx?.queues[index];
+    if (ctx === undefined || q === undefined) return;
+    // A completion callback that kicks again lands here: let the running loop pick it up.
+    if (this.#busy[index]) {
+      this.#again[index] = true;
+      return;
+    }
+    this.#busy[index] = true;
+    try {
+      do {
+        this.#again[index] = false;
+        do {
+          let served = 0;
+          for (;;) {
+            let c: DescriptorChain | null;
+            try {
+              c = q.pop();
+            } catch (e) {
+              if (served > 0) q.flushUsed();
+              ctx.needsReset(e);
+              return;
+            }
+            if (c === null) break;
+            const len = this.#serve(ctx, q, c);
+            if (len >= 0) {
+              q.pushUsed(c, len);
+              served++;
+            }
+          }
+          if (served > 0) {
+            q.flushUsed();
+            if (q.needsNotification()) ctx.notifyUsed(index);
+          }
+          // Close the race with a driver adding buffers as notifications come back on.
+        } while (q.enableNotification() && this.#ctx === ctx);
+      } while (this.#again[index] && this.#ctx === ctx);
+    } finally {
+      this.#busy[index] = false;
+    }
+  }
+
+  #has(feature: number): boolean {
+    return (this.#negotiated & bit(feature)) !== 0n;
+  }
+
+  /** 5.2.6.2: are completed writes to be stable before completion? */
+  #writethrough(): boolean {
+    const flush = this.#has(VIRTIO_BLK_F_FLUSH);
+    const wce = this.#has(VIRTIO_BLK_F_CONFIG_WCE);
+    return (!flush && !wce) || (wce && this.#cfg.writeback === 0);
+  }
+
+  /**
+   * Byte offset of a request at `sector` (two le32 halves) of `bytes` bytes,
+   * or -1 when it is not whole logical blocks inside the capacity.
+   */
+  #range(lo: number, hi: number, bytes: number): number {
+    // sector * 512 must stay below 2^53: the capacity is far below that.
+    if (hi >= 0x200000) return -1;
+    const sector = hi * 0x100000000 + lo;
+    if (sector > this.capacity) return -1;
+    const off = sector * SECTOR_SIZE;
+    if (off % this.blkSize !== 0 || bytes % this.blkSize !== 0) return -1;
+    if (off + bytes > this.capacity * SECTOR_SIZE) return -1;
+    return off;
+  }
+
+  /**
+   * Serves one request. Returns the used length (bytes written into the
+   * chain, status included) when it completed synchronously, or -1 when it
+   * completes later through {@link BlkDevice.#completeLater}.
+   */
+  #serve(ctx: DeviceContext, q: DeviceQueue, c: DescriptorChain): number {
+    if (c.writableLength < 1) {
+      // 5.2.6: the status byte is the last device-writable byte; without one the chain is malformed.
+      ctx.needsReset(
+        new DeviceError(`virtio-blk: queue ${q.index} request ${c.head} has no status byte`),
+      );
+      return 0;
+    }
+    const statusAt = c.writableLength - 1;
+    if (c.readableLength < BLK_REQ_HEADER_SIZE) {
+      return this.#finish(c, statusAt, VIRTIO_BLK_S_IOERR, 0);
+    }
+    const type = c.readUint32(0);
+    const lo = c.readUint32(8);
+    const hi = c.readUint32(12);
+    try {
+      switch (type) {
+        case VIRTIO_BLK_T_IN:
+          return this.#read(ctx, q, c, statusAt, lo, hi);
+        case VIRTIO_BLK_T_OUT:
+          return this.#write(ctx, q, c, statusAt, lo, hi);
+        case VIRTIO_BLK_T_FLUSH:
+        case VIRTIO_BLK_T_FLUSH_OUT:
+          return this.#after(ctx, q, c, statusAt, this.storage.flush(), 0, "flushes");
+        case VIRTIO_BLK_T_GET_ID: {
+          const n = Math.min(VIRTIO_BLK_ID_BYTES, statusAt);
+          c.write(0, this.#id, 0, n);
+          this.stats.other++;
+          return this.#finish(c, statusAt, VIRTIO_BLK_S_OK, n);
+        }
+        case VIRTIO_BLK_T_GET_LIFETIME:
+          return this.#getLifetime(c, statusAt);
+        case VIRTIO_BLK_T_DISCARD:
+        case VIRTIO_BLK_T_WRITE_ZEROES:
+          return this.#discardWriteZeroes(ctx, q, c, statusAt, type === VIRTIO_BLK_T_DISCARD);
+        default:
+          this.stats.other++;
+          return this.#finish(c, statusAt, VIRTIO_BLK_S_UNSUPP, 0);
+      }
+    } catch {
+      // A storage call that threw synchronously (an I/O error).
+      return this.#finish(c, statusAt, VIRTIO_BLK_S_IOERR, 0);
+    }
+  }
+
+  /** Writes the status byte; returns the used length. */
+  #finish(c: DescriptorChain, statusAt: number, status: number, written: number): number {
+    if (status !== VIRTIO_BLK_S_OK) this.stats.errors++;
+    c.writeUint8(statusAt, status);
+    return written + 1;
+  }
+
+  /** Completes `c` once `pending` settles (or at once when nothing is pending). */
+  #after(
+    ctx: DeviceContext,
+    q: DeviceQueue,
+    c: DescriptorChain,
+    statusAt: number,
+    pending: unknown,
+    written: number,
+    stat: "reads" | "writes" | "flushes" | "discards" | "writeZeroes",
+    copyIn?: () => void,
+  ): number {
+    if (!(pending instanceof Promise)) {
+      this.stats[stat]++;
+      return this.#finish(c, statusAt, VIRTIO_BLK_S_OK, written);
+    }
+    pending.then(
+      () => {
+        if (!this.#live(ctx, q)) return;
+        copyIn?.();
+        this.stats[stat]++;
+        this.#completeLater(ctx, q, c, this.#finish(c, statusAt, VIRTIO_BLK_S_OK, written));
+      },
+      () => {
+        if (!this.#live(ctx, q)) return;
+        this.#completeLater(ctx, q, c, this.#finish(c, statusAt, VIRTIO_BLK_S_IOERR, 0));
+      },
+    );
+    return -1;
+  }
+
+  #live(ctx: DeviceContext, q: DeviceQueue): boolean {
+    return this.#ctx === ctx && ctx.queues[q.index] === q;
+  }
+
+  #completeLater(ctx: DeviceContext, q: DeviceQueue, c: DescriptorChain, len: number): void {
+    q.addUsed(c, len);
+    if (q.needsNotification()) ctx.notifyUsed(q.index);
+  }
+
+  #read(
+    ctx: DeviceContext,
+    q: DeviceQueue,
+    c: DescriptorChain,
+    statusAt: number,
+    lo: number,
+    hi: number,
+  ): number {
+    const len = statusAt;
+    const off = this.#range(lo, hi, len);
+    if (off < 0) return this.#finish(c, statusAt, VIRTIO_BLK_S_IOERR, 0);
+    if (this.storage.isAsync) {
+      // Read into our own buffer: guest memory is only written while the request is live.
+      const bounce = new Uint8Array(len);
+      const p = this.storage.read(off, bounce);
+      return this.#after(ctx, q, c, statusAt, p, len, "reads", () => c.write(0, bounce));
+    }
+    let pos = off;
+    let left = len;
+    let pending: Promise<unknown>[] | undefined;
+    for (let i = c.readableCount; i < c.length && left > 0; i++) {
+      const n = Math.min(c.len(i), left);
+      const b = c.bytes(i);
+      const r = this.storage.read(pos, n === b.length ? b : b.subarray(0, n));
+      // Storage that did not say it is asynchronous but is: wait for it all the same.
+      if (r instanceof Promise) (pending ??= []).push(r);
+      pos += n;
+      left -= n;
+    }
+    const p = pending === undefined ? undefined : Promise.all(pending);
+    return this.#after(ctx, q, c, statusAt, p, len, "reads");
+  }
+
+  #write(
+    ctx: DeviceContext,
+    q: DeviceQueue,
+    c: DescriptorChain,
+    statusAt: number,
+    lo: number,
+    hi: number,
+  ): number {
+    // 5.2.6.2: no data is written to a read-only device.
+    if (this.readOnly) return this.#finish(c, statusAt, VIRTIO_BLK_S_IOERR, 0);
+    const len = c.readableLength - BLK_REQ_HEADER_SIZE;
+    const off = this.#range(lo, hi, len);
+    if (off < 0) return this.#finish(c, statusAt, VIRTIO_BLK_S_IOERR, 0);
+    const stable = this.#writethrough();
+    if (this.storage.isAsync) {
+      const bounce = new Uint8Array(len);
+      c.read(BLK_REQ_HEADER_SIZE, bounce);
+      const p = Promise.resolve(this.storage.write(off, bounce)).then(() =>
+        stable ? this.storage.flush() : undefined
+      );
+      return this.#after(ctx, q, c, statusAt, p, 0, "writes");
+    }
+    let pos = off;
+    let skip = BLK_REQ_HEADER_SIZE;
+    let pending: Promise<unknown>[] | undefined;
+    for (let i = 0; i < c.readableCount; i++) {
+      const l = c.len(i);
+      if (skip >= l) {
+        skip -= l;
+        continue;
+      }
+      const b = c.bytes(i);
+      const r = this.storage.write(pos, skip > 0 ? b.subarray(skip) : b);
+      if (r instanceof Promise) (pending ??= []).push(r);
+      pos += l - skip;
+      skip = 0;
+    }
+    let p: unknown = pending === undefined ? undefined : Promise.all(pending);
+    if (stable) {
+      p = p instanceof Promise ? p.then(() => this.storage.flush()) : this.storage.flush();
+    }
+    return this.#after(ctx, q, c, statusAt, p, 0, "writes");
+  }
+
+  #getLifetime(c: DescriptorChain, statusAt: number): number {
+    this.stats.other++;
+    if (this.#lifetime === undefined || !this.#has(VIRTIO_BLK_F_LIFETIME)) {
+      return this.#finish(c, statusAt, VIRTIO_BLK_S_UNSUPP, 0);
+    }
+    if (statusAt < BLK_LIFETIME_SIZE) return this.#finish(c, statusAt, VIRTIO_BLK_S_IOERR, 0);
+    const lt = this.#lifetime();
+    // 5.2.6.2: never send reserved values.
+    const eol = lt.preEolInfo <= 3 ? lt.preEolInfo : 0;
+    const a = lt.deviceLifetimeEstTypA <= 11 ? lt.deviceLifetimeEstTypA : 0;
+    const b = lt.deviceLifetimeEstTypB <= 11 ? lt.deviceLifetimeEstTypB : 0;
+    const s = this.#scratch;
+    s[0] = eol & 0xff;
+    s[1] = 0;
+    s[2] = a & 0xff;
+    s[3] = 0;
+    s[4] = b & 0xff;
+    s[5] = 0;
+    c.write(0, s);
+    return this.#finish(c, statusAt, VIRTIO_BLK_S_OK, BLK_LIFETIME_SIZE);
+  }
+
+  #discardWriteZeroes(
+    ctx: DeviceContext,
+    q: DeviceQueue,
+    c: DescriptorChain,
+    statusAt: number,
+    discard: boolean,
+  ): number {
+    if (!this.#has(discard ? VIRTIO_BLK_F_DISCARD : VIRTIO_BLK_F_WRITE_ZEROES)) {
+      this.stats.other++;
+      return this.#finish(c, statusAt, VIRTIO_BLK_S_UNSUPP, 0);
+    }
+    const dataLen = c.readableLength - BLK_REQ_HEADER_SIZE;
+    const nseg = dataLen / BLK_DWZ_SEGMENT_SIZE;
+    if (dataLen === 0 || !Number.isInteger(nseg) || nseg > this.#maxDwzSeg) {
+      return this.#finish(c, statusAt, VIRTIO_BLK_S_IOERR, 0);
+    }
+    // Check every segment before touching storage, so a bad request changes nothing.
+    let unsupported = false;
+    for (let s = 0; s < nseg; s++) {
+      const at = BLK_REQ_HEADER_SIZE + s * BLK_DWZ_SEGMENT_SIZE;
+      const flags = c.readUint32(at + 12);
+      // 5.2.6.2: unknown flags, or unmap on a discard, are UNSUPP.
+      if ((flags & ~1) !== 0 || (discard && (flags & 1) !== 0)) unsupported = true;
+    }
+    if (unsupported) return this.#finish(c, statusAt, VIRTIO_BLK_S_UNSUPP, 0);
+    if (this.readOnly) return this.#finish(c, statusAt, VIRTIO_BLK_S_IOERR, 0);
+    for (let s = 0; s < nseg; s++) {
+      const at = BLK_REQ_HEADER_SIZE + s * BLK_DWZ_SEGMENT_SIZE;
+      const num = c.readUint32(at + 8);
+      if (num > this.#maxDwzSectors) return this.#finish(c, statusAt, VIRTIO_BLK_S_IOERR, 0);
+      if (this.#range(c.readUint32(at), c.readUint32(at + 4), num * SECTOR_SIZE) < 0) {
+        return this.#finish(c, statusAt, VIRTIO_BLK_S_IOERR, 0);
+      }
+    }
+    let pending: Promise<unknown>[] | undefined;
+    for (let s = 0; s < nseg; s++) {
+      const at = BLK_REQ_HEADER_SIZE + s * BLK_DWZ_SEGMENT_SIZE;
+      const off = this.#range(c.readUint32(at), c.readUint32(at + 4), 0);
+      const bytes = c.readUint32(at + 8) * SECTOR_SIZE;
+      const unmap = (c.readUint32(at + 12) & 1) !== 0;
+      const r = discard ? this.#discardRange(off, bytes) : this.#zeroRange(off, bytes, unmap);
+      if (r instanceof Promise) (pending ??= []).push(r);
+    }
+    let p: unknown = pending === undefined ? undefined : Promise.all(pending);
+    if (!discard && this.#writethrough()) {
+      p = p instanceof Promise ? p.then(() => this.storage.flush()) : this.storage.flush();
+    }
+    return this.#after(ctx, q, c, statusAt, p, 0, discard ? "discards" : "writeZeroes");
+  }
+
+  #discardRange(off: number, bytes: number): unknown {
+    // 5.2.6.2: the device MAY deallocate; storage without discard keeps the bytes.
+    return bytes > 0 ? this.storage.discard?.(off, bytes) : undefined;
+  }
+
+  #zeroRange(off: number, bytes: number, unmap: boolean): unknown {
+    if (bytes === 0) return undefined;
+    if (this.storage.writeZeroes !== undefined) return this.storage.writeZeroes(off, bytes, unmap);
+    let pending: Promise<unknown>[] | undefined;
+    for (let done = 0; done < bytes; done += ZEROES.length) {
+      const n = Math.min(ZEROES.length, bytes - done);
+      const r = this.storage.write(
+        off + done,
+        n === ZEROES.length ? ZEROES : ZEROES.subarray(0, n),
+      );
+      if (r instanceof Promise) (pending ??= []).push(r);
+    }
+    return pending === undefined ? undefined : Promise.all(pending);
+  }
+}
+
+/** The usual fake CHS geometry for a capacity: 16 heads, 63 sectors per track. */
+export function defaultGeometry(capacity: number): BlkGeometry {
+  return {
+    cylinders: Math.min(0xffff, Math.floor(capacity / (16 * 63))),
+    heads: 16,
+    sectors: 63,
+  };
+}

@@ -1,0 +1,700 @@
+/**
+ * The virtio-blk driver (spec 5.2, driver side): a {@link VirtioDriver} for
+ * the bus, and {@link BlkDisk}, the friendly face of one bound device, with
+ * promise-returning `read`, `write`, `flush`, `discard`, `writeZeroes`,
+ * `getId` and `getLifetime`. Many requests may be in flight at once, spread
+ * over every request queue (`VIRTIO_BLK_F_MQ`); requests beyond the free
+ * descriptors wait in order. Large transfers are split by `size_max`,
+ * `seg_max` and a per-request cap.
+ *
+ * Every request lives in one DMA allocation: the 16-byte header, the data
+ * and the status byte, handed to the device as header (readable), data
+ * (readable for writes, writable for reads) and status (writable).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { DmaAllocator, GuestMemory } from "../../memory.ts";
+ * import { VirtioBus } from "../../bus.ts";
+ * import { MmioDevice, probeMmio } from "../../transport/mmio.ts";
+ * import { BlkDevice, MemoryStorage } from "./device.ts";
+ * import { blkDriver } from "./driver.ts";
+ *
+ * const memory = GuestMemory.fromBuffer(new ArrayBuffer(1 << 20));
+ * const bus = new VirtioBus({ memory, dma: new DmaAllocator(0x1000, (1 << 20) - 0x1000) });
+ * const device = new BlkDevice({ storage: new MemoryStorage(new Uint8Array(64 * 1024)) });
+ * const driver = blkDriver();
+ * await bus.registerDriver(driver);
+ * await bus.addDevice(probeMmio(new MmioDevice(device, memory))!);
+ * const disk = await driver.nextDisk();
+ *
+ * await disk.write(8, new Uint8Array(512).fill(7));
+ * const back = new Uint8Array(512);
+ * await disk.read(8, back);
+ * assert.equal(back[511], 7);
+ * assert.equal(disk.capacity, 128);
+ * ```
+ *
+ * @module
+ */
+
+import type { DriverDevice, VirtioDriver, Virtqueue } from "../../driver.ts";
+import { DeviceError } from "../../errors.ts";
+import {
+  VIRTIO_BLK_F_BLK_SIZE,
+  VIRTIO_BLK_F_CONFIG_WCE,
+  VIRTIO_BLK_F_DISCARD,
+  VIRTIO_BLK_F_FLUSH,
+  VIRTIO_BLK_F_GEOMETRY,
+  VIRTIO_BLK_F_LIFETIME,
+  VIRTIO_BLK_F_MQ,
+  VIRTIO_BLK_F_RO,
+  VIRTIO_BLK_F_SEG_MAX,
+  VIRTIO_BLK_F_SIZE_MAX,
+  VIRTIO_BLK_F_TOPOLOGY,
+  VIRTIO_BLK_F_WRITE_ZEROES,
+  VIRTIO_BLK_S_OK,
+  VIRTIO_BLK_T_DISCARD,
+  VIRTIO_BLK_T_FLUSH,
+  VIRTIO_BLK_T_GET_ID,
+  VIRTIO_BLK_T_GET_LIFETIME,
+  VIRTIO_BLK_T_IN,
+  VIRTIO_BLK_T_OUT,
+  VIRTIO_BLK_T_WRITE_ZEROES,
+  VirtioBlkConfig,
+} from "../../generated/devices/blk.ts";
+import { VIRTIO_ID_BLOCK } from "../../generated/common.ts";
+import type { Sg } from "../../virtqueue/mod.ts";
+import {
+  BLK_DWZ_SEGMENT_SIZE,
+  BLK_LIFETIME_SIZE,
+  BLK_REQ_HEADER_SIZE,
+  type BlkGeometry,
+  type BlkTopology,
+  SECTOR_SIZE,
+  VIRTIO_BLK_ID_BYTES,
+} from "./device.ts";
+import type { BlkLifetime } from "./storage.ts";
+
+/** A request the device completed with a status other than `VIRTIO_BLK_S_OK`. */
+export class BlkRequestError extends DeviceError {
+  /** The status byte (`VIRTIO_BLK_S_IOERR`, `VIRTIO_BLK_S_UNSUPP`...). */
+  readonly status: number;
+  /** The request type. */
+  readonly type: number;
+  /** Creates the error for a request `type` that ended with `status`. */
+  constructor(type: number, status: number, message: string) {
+    super(message);
+    this.type = type;
+    this.status = status;
+  }
+}
+
+/** One range of a discard or write-zeroes request. */
+export interface BlkRange {
+  /** First 512-byte sector. */
+  readonly sector: number;
+  /** Number of sectors. */
+  readonly count: number;
+}
+
+/** What a raw request returns: the status and the bytes the device wrote. */
+export interface BlkRawResult {
+  /** The status byte. */
+  readonly status: number;
+  /** The bytes before the status that the device wrote (the request's writable data). */
+  readonly data: Uint8Array;
+  /** The used length the device reported. */
+  readonly usedLen: number;
+}
+
+/** A raw request, for callers that build requests themselves (tests, extensions). */
+export interface BlkRawRequest {
+  /** `VIRTIO_BLK_T_*`. */
+  readonly type: number;
+  /** The `sector` field (default 0). */
+  readonly sector?: number;
+  /** Device-readable data after the header. */
+  readonly out?: Uint8Array;
+  /** Bytes of device-writable data before the status byte (default 0). */
+  readonly inLen?: number;
+  /** The queue to use (default: round robin). */
+  readonly queue?: number;
+}
+
+/** Options of {@link blkDriver}. */
+export interface BlkDriverOptions {
+  /** Use at most this many request queues (default: every queue the device has). */
+  readonly maxQueues?: number;
+  /** Queue size to ask for (default: the device's maximum, capped at 256). */
+  readonly queueSize?: number;
+  /** Largest data bytes of one request; bigger transfers are split (default 256 KiB). */
+  readonly maxRequestBytes?: number;
+  /** Feature bits to refuse (for tests of a driver that does not know them). */
+  readonly refuseFeatures?: readonly number[];
+}
+
+/** The driver's per-request state (the queue token); reused from a pool. */
+export interface BlkPending {
+  /** Request type. */
+  type: number;
+  /** Guest address of the request's DMA allocation (header, data, status). */
+  addr: number;
+  /** Bytes of data between header and status. */
+  dataLen: number;
+  /** True when the data is device-writable (a read). */
+  dataIn: boolean;
+  /** Where read data goes; undefined for a raw request (data copied into the result). */
+  dst: Uint8Array | undefined;
+  /** Fail with {@link BlkRequestError} on a status other than OK (else resolve with the result). */
+  check: boolean;
+  /** The request's sector, for error messages. */
+  sector: number;
+  /** True when {@link BlkPending.addr} is one of the disk's reusable 4 KiB slots. */
+  pooled: boolean;
+  /** Settles the request's promise. */
+  resolve: (r: BlkRawResult) => void;
+  /** Fails the request's promise. */
+  reject: (e: unknown) => void;
+  /** Reused device-readable scatter list. */
+  sgsOut: Sg[];
+  /** Reused device-writable scatter list. */
+  sgsIn: Sg[];
+}
+
+/** One virtio-blk device as the driver sees it. */
+export class BlkDisk {
+  /** The bus's handle on the device. */
+  readonly dev: DriverDevice;
+  /** The request queues. */
+  readonly queues: readonly Virtqueue<BlkPending>[];
+  /** Logical block size in bytes (512 without `VIRTIO_BLK_F_BLK_SIZE`). */
+  readonly blkSize: number;
+  /** Geometry, with `VIRTIO_BLK_F_GEOMETRY`. */
+  readonly geometry: BlkGeometry | undefined;
+  /** Topology, with `VIRTIO_BLK_F_TOPOLOGY`. */
+  readonly topology: BlkTopology | undefined;
+  /** True when the device is read-only (`VIRTIO_BLK_F_RO`). */
+  readonly readOnly: boolean;
+  /** Largest bytes of one data segment (`size_max`, or unlimited). */
+  readonly sizeMax: number;
+  /** Most data segments per request (`seg_max`, or bounded by the queue). */
+  readonly segMax: number;
+  /** Most sectors of one discard / write-zeroes segment. */
+  readonly maxDiscardSectors: number;
+  /** Most segments of one discard request. */
+  readonly maxDiscardSeg: number;
+  /** Most sectors of one write-zeroes segment. */
+  readonly maxWriteZeroesSectors: number;
+  /** Most segments of one write-zeroes request. */
+  readonly maxWriteZeroesSeg: number;
+  /** True when write zeroes with unmap may deallocate. */
+  readonly writeZeroesMayUnmap: boolean;
+  /** Requests completed. */
+  completed = 0;
+  #capacity = 0;
+  #maxReq: number;
+  #next = 0;
+  #waiting: { tryAdd: () => boolean; reject: (e: unknown) => void }[] = [];
+  #kickScheduled: boolean[];
+  #dead = false;
+  #pool: BlkPending[] = [];
+  #slots: number[] = [];
+  #allSlots: number[] = [];
+  #onConfig: (() => void) | undefined;
+
+  /** Set up by the driver's probe. */
+  constructor(dev: DriverDevice, options: BlkDriverOptions) {
+    this.dev = dev;
+    const has = (f: number) => dev.hasFeature(f);
+    const cfg = new VirtioBlkConfig(dev.configSnapshot(VirtioBlkConfig.SIZE));
+    this.#capacity = Number(cfg.capacity);
+    this.blkSize = has(VIRTIO_BLK_F_BLK_SIZE) && cfg.blkSize >= SECTOR_SIZE
+      ? cfg.blkSize
+      : SECTOR_SIZE;
+    this.geometry = has(VIRTIO_BLK_F_GEOMETRY)
+      ? {
+        cylinders: cfg.geometry.cylinders,
+        heads: cfg.geometry.heads,
+        sectors: cfg.geometry.sectors,
+      }
+      : undefined;
+    this.topology = has(VIRTIO_BLK_F_TOPOLOGY)
+      ? {
+        physicalBlockExp: cfg.topology.physicalBlockExp,
+        alignmentOffset: cfg.topology.alignmentOffset,
+        minIoSize: cfg.topology.minIoSize,
+        optIoSize: cfg.topology.optIoSize,
+      }
+      : undefined;
+    this.readOnly = has(VIRTIO_BLK_F_RO);
+    this.sizeMax = has(VIRTIO_BLK_F_SIZE_MAX) && cfg.sizeMax > 0 ? cfg.sizeMax : 0xffffffff;
+    const discard = has(VIRTIO_BLK_F_DISCARD);
+    const wz = has(VIRTIO_BLK_F_WRITE_ZEROES);
+    this.maxDiscardSectors = discard ? cfg.maxDiscardSectors : 0;
+    this.maxDiscardSeg = discard ? Math.max(1, cfg.maxDiscardSeg) : 0;
+    this.maxWriteZeroesSectors = wz ? cfg.maxWriteZeroesSectors : 0;
+    this.maxWriteZeroesSeg = wz ? Math.max(1, cfg.maxWriteZeroesSeg) : 0;
+    this.writeZeroesMayUnmap = wz && cfg.writeZeroesMayUnmap !== 0;
+    let nq = has(VIRTIO_BLK_F_MQ) ? Math.max(1, cfg.numQueues) : 1;
+    if (options.maxQueues !== undefined) nq = Math.max(1, Math.min(nq, options.maxQueues));
+    this.queues = dev.findVqs<BlkPending>(
+      Array.from({ length: nq }, (_, i) => ({
+        name: `req.${i}`,
+        size: options.queueSize,
+        callback: (vq: Virtqueue<BlkPending>) => this.#complete(vq),
+      })),
+    );
+    this.#kickScheduled = this.queues.map(() => false);
+    // Two descriptors go to header and status (5.2.6); without indirect tables the ring bounds the rest.
+    const ringSegs = Math.max(1, this.queues[0].size - 2);
+    this.segMax = has(VIRTIO_BLK_F_SEG_MAX) && cfg.segMax > 0
+      ? Math.min(cfg.segMax, 1024)
+      : ringSegs;
+    const bySegs = Math.min(this.segMax, ringSegs) * Math.min(this.sizeMax, 1 << 30);
+    const cap = Math.min(options.maxRequestBytes ?? 256 * 1024, bySegs);
+    this.#maxReq = Math.max(this.blkSize, cap - (cap % this.blkSize));
+  }
+
+  /** Capacity in 512-byte sectors (re-read on a configuration change). */
+  get capacity(): number {
+    return this.#capacity;
+  }
+
+  /** The cache mode (`writeback`), with `VIRTIO_BLK_F_CONFIG_WCE`; else derived from `FLUSH`. */
+  get writeback(): boolean {
+    if (this.dev.hasFeature(VIRTIO_BLK_F_CONFIG_WCE)) {
+      return this.dev.readConfig((c) => c.u8(VirtioBlkConfig.OFFSETS.writeback)) !== 0;
+    }
+    return this.dev.hasFeature(VIRTIO_BLK_F_FLUSH);
+  }
+
+  /** Switch the cache mode (needs `VIRTIO_BLK_F_CONFIG_WCE`). */
+  setWriteback(on: boolean): void {
+    if (!this.dev.hasFeature(VIRTIO_BLK_F_CONFIG_WCE)) {
+      throw new DeviceError(`${this.dev.name}: VIRTIO_BLK_F_CONFIG_WCE was not negotiated`);
+    }
+    this.dev.writeConfig(VirtioBlkConfig.OFFSETS.writeback, 1, on ? 1 : 0);
+  }
+
+  /** Was feature `n` (a `VIRTIO_BLK_F_*` bit number) negotiated? */
+  hasFeature(n: number): boolean {
+    return this.dev.hasFeature(n);
+  }
+
+  /** Called on a configuration change, after the capacity is re-read. */
+  onConfigChange(callback: (() => void) | undefined): void {
+    this.#onConfig = callback;
+  }
+
+  /** Reads `buf.length` bytes (whole logical blocks) from 512-byte `sector`. */
+  read(sector: number, buf: Uint8Array): Promise<void> {
+    try {
+      this.#checkRange(sector, buf.length, "read");
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    // One request in the common case: no promise beyond the request's own.
+    if (buf.length <= this.#maxReq) return this.#io(VIRTIO_BLK_T_IN, sector, undefined, buf);
+    const parts: Promise<void>[] = [];
+    for (let done = 0; done < buf.length; done += this.#maxReq) {
+      const n = Math.min(this.#maxReq, buf.length - done);
+      const dst = buf.subarray(done, done + n);
+      parts.push(this.#io(VIRTIO_BLK_T_IN, sector + done / SECTOR_SIZE, undefined, dst));
+    }
+    return Promise.all(parts).then(() => {});
+  }
+
+  /** Writes `buf` (whole logical blocks) at 512-byte `sector`. */
+  write(sector: number, buf: Uint8Array): Promise<void> {
+    try {
+      if (this.readOnly) throw new DeviceError(`${this.dev.name}: the device is read-only`);
+      this.#checkRange(sector, buf.length, "write");
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    if (buf.length <= this.#maxReq) return this.#io(VIRTIO_BLK_T_OUT, sector, buf, undefined);
+    const parts: Promise<void>[] = [];
+    for (let done = 0; done < buf.length; done += this.#maxReq) {
+      const n = Math.min(this.#maxReq, buf.length - done);
+      const src = buf.subarray(done, done + n);
+      parts.push(this.#io(VIRTIO_BLK_T_OUT, sector + done / SECTOR_SIZE, src, undefined));
+    }
+    return Promise.all(parts).then(() => {});
+  }
+
+  /** Makes completed writes durable (`VIRTIO_BLK_T_FLUSH`). */
+  async flush(): Promise<void> {
+    await this.#io(VIRTIO_BLK_T_FLUSH, 0, undefined, undefined);
+  }
+
+  /** Discards `count` sectors at `sector`, or several ranges at once. */
+  async discard(sector: number | readonly BlkRange[], count: number = 0): Promise<void> {
+    if (!this.dev.hasFeature(VIRTIO_BLK_F_DISCARD)) {
+      throw new DeviceError(`${this.dev.name}: VIRTIO_BLK_F_DISCARD was not negotiated`);
+    }
+    const ranges = typeof sector === "number" ? [{ sector, count }] : sector;
+    await this.#dwz(VIRTIO_BLK_T_DISCARD, ranges, false);
+  }
+
+  /** Zeroes `count` sectors at `sector` (or ranges); `unmap` lets the device deallocate them. */
+  async writeZeroes(
+    sector: number | readonly BlkRange[],
+    count: number = 0,
+    options: { unmap?: boolean } = {},
+  ): Promise<void> {
+    if (!this.dev.hasFeature(VIRTIO_BLK_F_WRITE_ZEROES)) {
+      throw new DeviceError(`${this.dev.name}: VIRTIO_BLK_F_WRITE_ZEROES was not negotiated`);
+    }
+    const ranges = typeof sector === "number" ? [{ sector, count }] : sector;
+    await this.#dwz(VIRTIO_BLK_T_WRITE_ZEROES, ranges, options.unmap ?? false);
+  }
+
+  /** The device ID string (`VIRTIO_BLK_T_GET_ID`), without NUL padding. */
+  async getId(): Promise<string> {
+    const data = new Uint8Array(VIRTIO_BLK_ID_BYTES);
+    await this.#io(VIRTIO_BLK_T_GET_ID, 0, undefined, data);
+    const end = data.indexOf(0);
+    return new TextDecoder().decode(end < 0 ? data : data.subarray(0, end));
+  }
+
+  /** Lifetime metrics (`VIRTIO_BLK_T_GET_LIFETIME`, needs `VIRTIO_BLK_F_LIFETIME`). */
+  async getLifetime(): Promise<BlkLifetime> {
+    if (!this.dev.hasFeature(VIRTIO_BLK_F_LIFETIME)) {
+      throw new DeviceError(`${this.dev.name}: VIRTIO_BLK_F_LIFETIME was not negotiated`);
+    }
+    const data = new Uint8Array(BLK_LIFETIME_SIZE);
+    await this.#io(VIRTIO_BLK_T_GET_LIFETIME, 0, undefined, data);
+    const v = new DataView(data.buffer);
+    return {
+      preEolInfo: v.getUint16(0, true),
+      deviceLifetimeEstTypA: v.getUint16(2, true),
+      deviceLifetimeEstTypB: v.getUint16(4, true),
+    };
+  }
+
+  /**
+   * Sends a request as given, without the driver's checks, and returns the
+   * status instead of throwing on it. For tests and request types this class
+   * does not wrap.
+   */
+  rawRequest(req: BlkRawRequest): Promise<BlkRawResult> {
+    return this.#submit(
+      req.type,
+      req.sector ?? 0,
+      req.out,
+      req.inLen ?? 0,
+      req.queue,
+    );
+  }
+
+  /** Re-reads the capacity (on a configuration change). */
+  refresh(): void {
+    this.#capacity = Number(this.dev.readConfig((c) => c.le64(VirtioBlkConfig.OFFSETS.capacity)));
+    this.#onConfig?.();
+  }
+
+  /** Fails every waiting and outstanding request; the device is going away. */
+  detach(reason: string): void {
+    if (this.#dead) return;
+    this.#dead = true;
+    const err = new DeviceError(`${this.dev.name}: ${reason}`);
+    for (const w of this.#waiting.splice(0)) w.reject(err);
+    this.dev.reset();
+    const { dma } = this.dev.dmaContext;
+    for (const p of this.dev.delVqs() as BlkPending[]) {
+      if (!p.pooled) dma.free(p.addr);
+      p.reject(err);
+    }
+    for (const a of this.#allSlots.splice(0)) dma.free(a);
+    this.#slots.length = 0;
+  }
+
+  #checkRange(sector: number, len: number, what: string): void {
+    if (!Number.isSafeInteger(sector) || sector < 0 || len % this.blkSize !== 0) {
+      throw new RangeError(
+        `${this.dev.name}: ${what} of ${len} bytes at sector ${sector} is not whole ${this.blkSize}-byte blocks`,
+      );
+    }
+    // 5.2.6.1: a driver must not go past the capacity.
+    if (sector * SECTOR_SIZE + len > this.#capacity * SECTOR_SIZE) {
+      throw new RangeError(
+        `${this.dev.name}: ${what} of ${len} bytes at sector ${sector} is past the capacity (${this.#capacity} sectors)`,
+      );
+    }
+  }
+
+  async #dwz(type: number, ranges: readonly BlkRange[], unmap: boolean): Promise<void> {
+    const discard = type === VIRTIO_BLK_T_DISCARD;
+    const maxSectors = discard ? this.maxDiscardSectors : this.maxWriteZeroesSectors;
+    const maxSeg = discard ? this.maxDiscardSeg : this.maxWriteZeroesSeg;
+    if (this.readOnly) throw new DeviceError(`${this.dev.name}: the device is read-only`);
+    // Split ranges by the per-segment maximum, then group segments by the per-request maximum.
+    const segs: BlkRange[] = [];
+    for (const r of ranges) {
+      this.#checkRange(r.sector, r.count * SECTOR_SIZE, discard ? "discard" : "write zeroes");
+      for (let s = 0; s < r.count; s += maxSectors) {
+        segs.push({ sector: r.sector + s, count: Math.min(maxSectors, r.count - s) });
+      }
+    }
+    const parts: Promise<unknown>[] = [];
+    for (let i = 0; i < segs.length; i += maxSeg) {
+      const group = segs.slice(i, i + maxSeg);
+      const data = new Uint8Array(group.length * BLK_DWZ_SEGMENT_SIZE);
+      const v = new DataView(data.buffer);
+      group.forEach((g, k) => {
+        const o = k * BLK_DWZ_SEGMENT_SIZE;
+        v.setBigUint64(o, BigInt(g.sector), true);
+        v.setUint32(o + 8, g.count, true);
+        v.setUint32(o + 12, unmap ? 1 : 0, true);
+      });
+      parts.push(this.#io(type, 0, data, undefined));
+    }
+    await Promise.all(parts);
+  }
+
+  /** A request that fails with {@link BlkRequestError} unless the status is OK; reads land in `dst`. */
+  #io(
+    type: number,
+    sector: number,
+    out: Uint8Array | undefined,
+    dst: Uint8Array | undefined,
+  ): Promise<void> {
+    return this.#submit(type, sector, out, dst?.length ?? 0, undefined, dst, true) as Promise<
+      unknown
+    > as Promise<void>;
+  }
+
+  #submit(
+    type: number,
+    sector: number,
+    out: Uint8Array | undefined,
+    inLen: number,
+    queue: number | undefined,
+    dst?: Uint8Array,
+    check: boolean = false,
+  ): Promise<BlkRawResult> {
+    if (this.#dead) return Promise.reject(new DeviceError(`${this.dev.name}: device is gone`));
+    return new Promise<BlkRawResult>((resolve, reject) => {
+      const p = this.#pool.pop() ?? {
+        type: 0,
+        addr: 0,
+        dataLen: 0,
+        dataIn: false,
+        dst: undefined,
+        check: false,
+        sector: 0,
+        pooled: false,
+        resolve,
+        reject,
+        sgsOut: [],
+        sgsIn: [],
+      };
+      const dataLen = out?.length ?? inLen;
+      p.type = type;
+      p.dataLen = dataLen;
+      p.dataIn = out === undefined;
+      p.dst = dst;
+      p.check = check;
+      p.sector = sector;
+      p.resolve = resolve;
+      p.reject = reject;
+      if (this.#waiting.length > 0 || !this.#tryAdd(p, sector, out, queue)) {
+        this.#waiting.push({ tryAdd: () => this.#tryAdd(p, sector, out, queue), reject });
+      }
+    });
+  }
+
+  /** Places request `p` on a queue with room; false when none has (it then waits). */
+  #tryAdd(p: BlkPending, sector: number, out: Uint8Array | undefined, queue?: number): boolean {
+    const { memory, dma } = this.dev.dmaContext;
+    const dataSegs = p.dataLen === 0 ? 0 : Math.ceil(p.dataLen / this.sizeMax);
+    const nOut = 1 + (p.dataIn ? 0 : dataSegs);
+    const nIn = 1 + (p.dataIn ? dataSegs : 0);
+    let qi = -1;
+    const nq = this.queues.length;
+    if (queue !== undefined) {
+      if (this.queues[queue]?.queue.canAdd(nOut, nIn)) qi = queue;
+    } else {
+      for (let k = 0; k < nq; k++) {
+        const i = (this.#next + k) % nq;
+        if (this.queues[i].queue.canAdd(nOut, nIn)) {
+          qi = i;
+          break;
+        }
+      }
+    }
+    if (qi < 0) {
+      if (this.queues.every((q) => q.queue.inFlight === 0)) {
+        // Nothing will ever complete to make room: the request can never fit.
+        p.reject(
+          new DeviceError(`${this.dev.name}: a request of ${nOut + nIn} buffers never fits`),
+        );
+        return true;
+      }
+      return false;
+    }
+    const total = BLK_REQ_HEADER_SIZE + p.dataLen + 1;
+    const pooled = total <= SLOT_SIZE;
+    let addr = pooled ? (this.#slots.pop() ?? -1) : -1;
+    if (addr < 0) {
+      addr = dma.tryAlloc(pooled ? SLOT_SIZE : total, pooled ? 64 : 8);
+      if (addr >= 0 && pooled) this.#allSlots.push(addr);
+    }
+    if (addr < 0) {
+      if (this.queues.every((q) => q.queue.inFlight === 0)) {
+        p.reject(new DeviceError(`${this.dev.name}: no DMA memory for ${p.dataLen} bytes`));
+        return true;
+      }
+      return false;
+    }
+    this.#next = (qi + 1) % nq;
+    p.addr = addr;
+    p.pooled = pooled;
+    memory.writeUint32(addr, p.type);
+    memory.writeUint32(addr + 4, 0);
+    memory.writeUint32(addr + 8, sector % 0x100000000);
+    memory.writeUint32(addr + 12, Math.floor(sector / 0x100000000));
+    const status = addr + BLK_REQ_HEADER_SIZE + p.dataLen;
+    memory.writeUint8(status, 0xff);
+    if (out !== undefined) memory.write(addr + BLK_REQ_HEADER_SIZE, out);
+    const sgsOut = p.sgsOut;
+    const sgsIn = p.sgsIn;
+    sgsOut.length = 0;
+    sgsIn.length = 0;
+    sgsOut.push({ addr, len: BLK_REQ_HEADER_SIZE });
+    const data = p.dataIn ? sgsIn : sgsOut;
+    for (let o = 0; o < p.dataLen; o += this.sizeMax) {
+      data.push({
+        addr: addr + BLK_REQ_HEADER_SIZE + o,
+        len: Math.min(this.sizeMax, p.dataLen - o),
+      });
+    }
+    sgsIn.push({ addr: status, len: 1 });
+    const vq = this.queues[qi];
+    vq.addSgs(sgsOut, sgsIn, p);
+    this.#scheduleKick(qi);
+    return true;
+  }
+
+  /** Kick once per batch: requests added in the same turn share one notification. */
+  #scheduleKick(qi: number): void {
+    if (this.#kickScheduled[qi]) return;
+    this.#kickScheduled[qi] = true;
+    queueMicrotask(() => {
+      this.#kickScheduled[qi] = false;
+      const vq = this.queues[qi];
+      if (!vq.broken) vq.kick();
+    });
+  }
+
+  #complete(vq: Virtqueue<BlkPending>): void {
+    const { memory, dma } = this.dev.dmaContext;
+    for (let b = vq.getBuf(); b !== null; b = vq.getBuf()) {
+      const p = b.token;
+      const statusAt = p.addr + BLK_REQ_HEADER_SIZE + p.dataLen;
+      const status = memory.readUint8(statusAt);
+      let data = EMPTY;
+      if (p.dataIn && p.dataLen > 0) {
+        if (p.dst !== undefined) memory.read(p.addr + BLK_REQ_HEADER_SIZE, p.dst);
+        else data = memory.bytes(p.addr + BLK_REQ_HEADER_SIZE, p.dataLen).slice();
+      }
+      if (p.pooled) this.#slots.push(p.addr);
+      else dma.free(p.addr);
+      p.dst = undefined;
+      this.completed++;
+      const { resolve, reject, check, type, sector } = p;
+      this.#pool.push(p);
+      if (!check) resolve({ status, data, usedLen: b.len });
+      else if (status === VIRTIO_BLK_S_OK) resolve(OK_RESULT);
+      else {
+        reject(
+          new BlkRequestError(
+            type,
+            status,
+            `${this.dev.name}: request type ${type} at sector ${sector} failed with status ${status}`,
+          ),
+        );
+      }
+    }
+    if (this.#waiting.length > 0) queueMicrotask(() => this.#pump());
+  }
+
+  #pump(): void {
+    while (this.#waiting.length > 0 && !this.#dead) {
+      if (!this.#waiting[0].tryAdd()) return;
+      this.#waiting.shift();
+    }
+  }
+}
+
+const EMPTY = new Uint8Array(0);
+const OK_RESULT: BlkRawResult = Object.freeze({ status: VIRTIO_BLK_S_OK, data: EMPTY, usedLen: 0 });
+/** A reusable DMA slot holds header, one 4 KiB block and the status byte. */
+const SLOT_SIZE = 4160;
+
+/** The blk driver plus the disks it has bound. */
+export interface BlkDriver extends VirtioDriver {
+  /** Bound disks, by device. */
+  readonly disks: Map<DriverDevice, BlkDisk>;
+  /** The next disk to be probed (or the first already probed and not yet taken). */
+  nextDisk(): Promise<BlkDisk>;
+}
+
+/** Feature bits the blk driver understands. */
+export const BLK_DRIVER_FEATURES: readonly number[] = Object.freeze([
+  VIRTIO_BLK_F_SIZE_MAX,
+  VIRTIO_BLK_F_SEG_MAX,
+  VIRTIO_BLK_F_GEOMETRY,
+  VIRTIO_BLK_F_RO,
+  VIRTIO_BLK_F_BLK_SIZE,
+  VIRTIO_BLK_F_FLUSH,
+  VIRTIO_BLK_F_TOPOLOGY,
+  VIRTIO_BLK_F_CONFIG_WCE,
+  VIRTIO_BLK_F_MQ,
+  VIRTIO_BLK_F_DISCARD,
+  VIRTIO_BLK_F_WRITE_ZEROES,
+  VIRTIO_BLK_F_LIFETIME,
+]);
+
+/** A virtio-blk driver for the bus. */
+export function blkDriver(options: BlkDriverOptions = {}): BlkDriver {
+  const disks = new Map<DriverDevice, BlkDisk>();
+  const ready: BlkDisk[] = [];
+  const waiters: ((d: BlkDisk) => void)[] = [];
+  const refuse = new Set(options.refuseFeatures ?? []);
+  return {
+    name: "virtio-blk",
+    idTable: [{ device: VIRTIO_ID_BLOCK }],
+    featureTable: BLK_DRIVER_FEATURES.filter((f) => !refuse.has(f)),
+    disks,
+    nextDisk(): Promise<BlkDisk> {
+      const d = ready.shift();
+      if (d !== undefined) return Promise.resolve(d);
+      return new Promise((resolve) => waiters.push(resolve));
+    },
+    probe(dev: DriverDevice): void {
+      const disk = new BlkDisk(dev, options);
+      dev.deviceReady();
+      disks.set(dev, disk);
+      const w = waiters.shift();
+      if (w !== undefined) w(disk);
+      else ready.push(disk);
+    },
+    remove(dev: DriverDevice): void {
+      const disk = disks.get(dev);
+      disks.delete(dev);
+      if (disk === undefined) {
+        dev.reset();
+        dev.delVqs();
+        return;
+      }
+      const i = ready.indexOf(disk);
+      if (i >= 0) ready.splice(i, 1);
+      disk.detach("device removed");
+    },
+    configChanged(dev: DriverDevice): void {
+      disks.get(dev)?.refresh();
+    },
+  };
+}

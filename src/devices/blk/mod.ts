@@ -1,0 +1,17 @@
+/**
+ * virtio-blk (spec 5.2): the device model, its storage backends and the driver.
+ *
+ * @example
+ * ```ts
+ * import { BlkDevice, blkDriver, MemoryStorage } from "./mod.ts";
+ *
+ * const device = new BlkDevice({ storage: new MemoryStorage(new Uint8Array(1 << 16)) });
+ * const driver = blkDriver();
+ * if (device.capacity !== 128 || driver.name !== "virtio-blk") throw new Error("unreachable");
+ * ```
+ *
+ * @module
+ */
+
+export * from "./device.ts";
+export * from "./driver.ts";

@@ -1,0 +1,537 @@
+/**
+ * The virtio console device model (spec 5.3, device id 3): one console
+ * port, or with VIRTIO_CONSOLE_F_MULTIPORT up to `max_nr_ports` ports
+ * driven by the control queues (DEVICE_READY, DEVICE_ADD/REMOVE (the
+ * "port add/remove" messages), PORT_READY, CONSOLE_PORT, PORT_OPEN,
+ * PORT_NAME, RESIZE). Also VIRTIO_CONSOLE_F_SIZE (console size in config,
+ * resize with a configuration change) and VIRTIO_CONSOLE_F_EMERG_WRITE
+ * (`emerg_wr`, usable before the driver is ready, 5.3.5.1).
+ *
+ * Each port is a pair of web streams on the device side:
+ * {@link DevicePort.readable} carries what the driver wrote (guest
+ * output), {@link DevicePort.writable} takes what the driver should read
+ * (guest input). Both have backpressure: transmit buffers stay in the ring
+ * while the readable is full, and a write resolves once its bytes are in
+ * receive buffers. `attachStdio` (./stdio.ts) joins a port to a terminal.
+ *
+ * Guest data is untrusted: control messages that are short, name a port
+ * that does not exist or an event the driver may not send are ignored;
+ * a chain the ring engine rejects sets DEVICE_NEEDS_RESET.
+ *
+ * @example
+ * ```ts
+ * import { VirtioConsoleDevice } from "./device.ts";
+ *
+ * const dev = new VirtioConsoleDevice({ maxPorts: 4, ports: [{ console: true }, { name: "org.example.0" }] });
+ * if (dev.queueMaxSizes.length !== 2 * (4 + 1)) throw new Error("unreachable");
+ * dev.writeConfig(8, 4, 0x41); // emergency write of "A": appears on port 0's readable
+ * ```
+ *
+ * @module
+ */
+
+import {
+  ConfigSpace,
+  type ConfigWidth,
+  type DeviceContext,
+  type VirtioDevice,
+} from "../../device.ts";
+import { DeviceError } from "../../errors.ts";
+import {
+  VIRTIO_F_EVENT_IDX,
+  VIRTIO_F_INDIRECT_DESC,
+  VIRTIO_F_VERSION_1,
+  VIRTIO_ID_CONSOLE,
+} from "../../generated/common.ts";
+import {
+  VIRTIO_CONSOLE_CONSOLE_PORT,
+  VIRTIO_CONSOLE_DEVICE_ADD,
+  VIRTIO_CONSOLE_DEVICE_READY,
+  VIRTIO_CONSOLE_DEVICE_REMOVE,
+  VIRTIO_CONSOLE_F_EMERG_WRITE,
+  VIRTIO_CONSOLE_F_MULTIPORT,
+  VIRTIO_CONSOLE_F_SIZE,
+  VIRTIO_CONSOLE_PORT_NAME,
+  VIRTIO_CONSOLE_PORT_OPEN,
+  VIRTIO_CONSOLE_PORT_READY,
+  VIRTIO_CONSOLE_RESIZE,
+  VirtioConsoleConfig,
+  VirtioConsoleControl,
+  VirtioConsoleResize,
+} from "../../generated/devices/console.ts";
+import type { DeviceQueue } from "../../virtqueue/queue.ts";
+
+const bit = (n: number): bigint => 1n << BigInt(n);
+
+/** Queue index of port `id`'s receiveq (5.3.2): 0 for port 0, 2(id+1) after. */
+export function consoleRxQueue(id: number): number {
+  return id === 0 ? 0 : 2 * (id + 1);
+}
+
+/** One port to create with the device. */
+export interface ConsolePortOptions {
+  /** A name sent with VIRTIO_CONSOLE_PORT_NAME (multiport only). */
+  readonly name?: string;
+  /** Nominate the port as a console (VIRTIO_CONSOLE_CONSOLE_PORT); port 0 always is one. */
+  readonly console?: boolean;
+  /** The host side is open (VIRTIO_CONSOLE_PORT_OPEN from the device; default true). */
+  readonly hostOpen?: boolean;
+}
+
+/** Options of a {@link VirtioConsoleDevice}. */
+export interface VirtioConsoleDeviceOptions {
+  /** Offer VIRTIO_CONSOLE_F_MULTIPORT with this many ports at most (default: single port). */
+  readonly maxPorts?: number;
+  /** Ports present from the start (default one console port, port 0). */
+  readonly ports?: readonly ConsolePortOptions[];
+  /** Console size for VIRTIO_CONSOLE_F_SIZE (default 80x25; `null` to not offer the feature). */
+  readonly size?: { readonly cols: number; readonly rows: number } | null;
+  /** Offer VIRTIO_CONSOLE_F_EMERG_WRITE (default true). */
+  readonly emergWrite?: boolean;
+  /** Maximum size of every queue (default 64). */
+  readonly queueSize?: number;
+}
+
+interface PendingWrite {
+  data: Uint8Array;
+  off: number;
+  resolve: () => void;
+}
+
+/** A port as the device side sees it. */
+export class DevicePort {
+  /** Port number. */
+  readonly id: number;
+  /** Port name (PORT_NAME), if any. */
+  readonly name: string | undefined;
+  /** Is it a console port? */
+  readonly console: boolean;
+  /** What the driver wrote to the port (guest output). */
+  readonly readable: ReadableStream<Uint8Array>;
+  /** What the driver will read from the port (guest input); writes resolve once delivered. */
+  readonly writable: WritableStream<Uint8Array>;
+  /** The driver answered PORT_READY with success (always true for a single-port device once active). */
+  ready = false;
+  /** The driver has the port open (PORT_OPEN from the driver). */
+  guestOpen = false;
+  /** The host side is open (sent to the driver as PORT_OPEN). */
+  hostOpen: boolean;
+  /** Removed with {@link VirtioConsoleDevice.removePort}. */
+  removed = false;
+  /** @internal */
+  _controller: ReadableStreamDefaultController<Uint8Array> | undefined;
+  /** @internal */
+  readonly _pending: PendingWrite[] = [];
+  readonly #listeners = new Set<(open: boolean) => void>();
+
+  /** Made by the device. */
+  constructor(
+    id: number,
+    options: ConsolePortOptions,
+    pull: (port: DevicePort) => void,
+    push: (port: DevicePort) => void,
+  ) {
+    this.id = id;
+    this.name = options.name;
+    this.console = id === 0 || options.console === true;
+    this.hostOpen = options.hostOpen ?? true;
+    this.readable = new ReadableStream<Uint8Array>({
+      start: (c) => {
+        this._controller = c;
+      },
+      pull: () => pull(this),
+    }, new CountQueuingStrategy({ highWaterMark: 16 }));
+    this.writable = new WritableStream<Uint8Array>({
+      write: (chunk) =>
+        new Promise<void>((resolve) => {
+          if (this.removed || chunk.length === 0) return resolve();
+          this._pending.push({ data: chunk.slice(), off: 0, resolve });
+          push(this);
+        }),
+    });
+  }
+
+  /** Call `listener` when the driver opens or closes the port; returns an unsubscribe function. */
+  onOpenChange(listener: (open: boolean) => void): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  /** @internal */
+  _setGuestOpen(open: boolean): void {
+    if (open === this.guestOpen) return;
+    this.guestOpen = open;
+    for (const l of this.#listeners) l(open);
+  }
+}
+
+/** A virtio-console device model; see the module documentation. */
+export class VirtioConsoleDevice implements VirtioDevice {
+  /** `VIRTIO_ID_CONSOLE` (3). */
+  readonly deviceId: number = VIRTIO_ID_CONSOLE;
+  /** Offered features. */
+  readonly features: bigint;
+  /** Queues: port 0's pair, then with MULTIPORT the control pair and a pair per further port. */
+  readonly queueMaxSizes: readonly number[];
+  /** Config bytes (`virtio_console_config`). */
+  readonly config: ConfigSpace = new ConfigSpace(VirtioConsoleConfig.SIZE);
+  /** Ports supported: `max_nr_ports`, or 1 without MULTIPORT. */
+  readonly maxPorts: number;
+  /** Control messages the device ignored (bad length, port or event). */
+  badControl = 0;
+  readonly #cfg: VirtioConsoleConfig;
+  readonly #ports: (DevicePort | undefined)[] = [];
+  #ctx: DeviceContext | undefined;
+  #multiport = false;
+  #driverReady = false;
+  readonly #outbox: Uint8Array[] = [];
+  readonly #ctl = new VirtioConsoleControl(new DataView(new ArrayBuffer(8)));
+  readonly #ctlBytes = new Uint8Array(this.#ctl.view.buffer);
+
+  /** A console device; see {@link VirtioConsoleDeviceOptions}. */
+  constructor(options: VirtioConsoleDeviceOptions = {}) {
+    const multi = options.maxPorts !== undefined;
+    const max = options.maxPorts ?? 1;
+    if (!Number.isInteger(max) || max < 1 || max > 0x7fff) {
+      throw new DeviceError(`maxPorts ${max} is outside 1..32767`);
+    }
+    this.maxPorts = max;
+    const size = options.size === undefined ? { cols: 80, rows: 25 } : options.size;
+    let f = bit(VIRTIO_F_VERSION_1) | bit(VIRTIO_F_EVENT_IDX) | bit(VIRTIO_F_INDIRECT_DESC);
+    if (multi) f |= bit(VIRTIO_CONSOLE_F_MULTIPORT);
+    if (size !== null) f |= bit(VIRTIO_CONSOLE_F_SIZE);
+    if (options.emergWrite ?? true) f |= bit(VIRTIO_CONSOLE_F_EMERG_WRITE);
+    this.features = f;
+    const qs = options.queueSize ?? 64;
+    this.queueMaxSizes = Array.from({ length: multi ? 2 * (max + 1) : 2 }, () => qs);
+    this.#cfg = new VirtioConsoleConfig(this.config.view);
+    this.config.update(() => {
+      this.#cfg.cols = size?.cols ?? 0;
+      this.#cfg.rows = size?.rows ?? 0;
+      this.#cfg.maxNrPorts = multi ? max : 0;
+    });
+    const ports = options.ports ?? [{ console: true }];
+    if (ports.length > max) throw new DeviceError(`${ports.length} ports but maxPorts is ${max}`);
+    ports.forEach((p, i) => this.#makePort(i, p));
+  }
+
+  /** Config space size. */
+  get configSize(): number {
+    return this.config.size;
+  }
+
+  /** The config generation. */
+  get configGeneration(): number {
+    return this.config.generation;
+  }
+
+  /** Console size from config. */
+  get size(): { cols: number; rows: number } {
+    return { cols: this.#cfg.cols, rows: this.#cfg.rows };
+  }
+
+  /** Port `id`, if it exists. */
+  port(id: number): DevicePort | undefined {
+    return this.#ports[id];
+  }
+
+  /** Existing ports. */
+  get ports(): DevicePort[] {
+    return this.#ports.filter((p): p is DevicePort => p !== undefined);
+  }
+
+  /** Did the driver send DEVICE_READY? */
+  get driverReady(): boolean {
+    return this.#driverReady;
+  }
+
+  #makePort(id: number, o: ConsolePortOptions): DevicePort {
+    const p = new DevicePort(id, o, (port) => this.#pullTx(port), (port) => this.#pushRx(port));
+    this.#ports[id] = p;
+    return p;
+  }
+
+  /**
+   * Hot-add a port (multiport): sends VIRTIO_CONSOLE_DEVICE_ADD once the
+   * driver is ready. `id` defaults to the lowest free number.
+   */
+  addPort(options: ConsolePortOptions = {}, id?: number): DevicePort {
+    if (!(this.features & bit(VIRTIO_CONSOLE_F_MULTIPORT))) {
+      throw new DeviceError("addPort needs VIRTIO_CONSOLE_F_MULTIPORT (maxPorts)");
+    }
+    let n = id ?? 0;
+    if (id === undefined) { while (this.#ports[n] !== undefined) n++; }
+    // 5.3.6.2.1: never a port that exists, nor one >= max_nr_ports.
+    if (this.#ports[n] !== undefined || n >= this.maxPorts || n < 0 || !Number.isInteger(n)) {
+      throw new DeviceError(
+        `cannot add console port ${n}: exists or is >= max_nr_ports ${this.maxPorts}`,
+      );
+    }
+    const p = this.#makePort(n, options);
+    if (this.#driverReady) this.#send(n, VIRTIO_CONSOLE_DEVICE_ADD, 0);
+    return p;
+  }
+
+  /** Hot-remove a port: sends VIRTIO_CONSOLE_DEVICE_REMOVE and ends its streams. */
+  removePort(id: number): void {
+    const p = this.#ports[id];
+    if (p === undefined) throw new DeviceError(`console port ${id} does not exist`);
+    this.#ports[id] = undefined;
+    p.removed = true;
+    for (const w of p._pending.splice(0)) w.resolve();
+    try {
+      p._controller?.close();
+    } catch { /* already closed */ }
+    if (this.#driverReady && this.#multiport) this.#send(id, VIRTIO_CONSOLE_DEVICE_REMOVE, 0);
+  }
+
+  /** Tell the driver the host side of port `id` opened or closed (PORT_OPEN). */
+  setHostOpen(id: number, open: boolean): void {
+    const p = this.#ports[id];
+    if (p === undefined) throw new DeviceError(`console port ${id} does not exist`);
+    p.hostOpen = open;
+    if (p.ready && this.#multiport) this.#send(id, VIRTIO_CONSOLE_PORT_OPEN, open ? 1 : 0);
+  }
+
+  /**
+   * The console changed size: with VIRTIO_CONSOLE_F_SIZE, update `cols` and
+   * `rows` in config and raise a configuration change; with MULTIPORT,
+   * also send VIRTIO_CONSOLE_RESIZE for console port `id` (default 0).
+   */
+  resize(cols: number, rows: number, id: number = 0): void {
+    if (id === 0) {
+      this.config.update(() => {
+        this.#cfg.cols = cols;
+        this.#cfg.rows = rows;
+      });
+      const f = this.#ctx?.features ?? 0n;
+      if (f & bit(VIRTIO_CONSOLE_F_SIZE) && !this.#multiport) this.#ctx?.configChanged();
+    }
+    const p = this.#ports[id];
+    if (this.#multiport && p?.ready && p.console) {
+      const extra = new Uint8Array(VirtioConsoleResize.SIZE);
+      const r = new VirtioConsoleResize(new DataView(extra.buffer));
+      r.cols = cols;
+      r.rows = rows;
+      this.#send(id, VIRTIO_CONSOLE_RESIZE, 0, extra);
+    }
+  }
+
+  /** Read config. */
+  readConfig(offset: number, width: ConfigWidth): number {
+    // emerg_wr is write-only; it reads as 0.
+    if (offset >= VirtioConsoleConfig.OFFSETS.emergWr) return 0;
+    return this.config.read(offset, width);
+  }
+
+  /**
+   * Writes to `emerg_wr` output one character on port 0 (5.3.5.1: even on
+   * an unconfigured device); every other field is read-only.
+   */
+  writeConfig(offset: number, _width: ConfigWidth, value: number): void {
+    if (offset !== VirtioConsoleConfig.OFFSETS.emergWr) return;
+    if (!(this.features & bit(VIRTIO_CONSOLE_F_EMERG_WRITE))) return;
+    const c = this.#ports[0]?._controller;
+    // 5.3.5.1: the lower byte is the character.
+    try {
+      c?.enqueue(Uint8Array.of(value & 0xff));
+    } catch { /* stream closed */ }
+  }
+
+  /** Start serving. */
+  activate(ctx: DeviceContext): void {
+    this.#ctx = ctx;
+    this.#multiport = (ctx.features & bit(VIRTIO_CONSOLE_F_MULTIPORT)) !== 0n;
+    this.#driverReady = false;
+    this.#outbox.length = 0;
+    for (const p of this.ports) {
+      p.ready = !this.#multiport && p.id === 0; // single port: port 0 is there at once
+      p._setGuestOpen(!this.#multiport && p.id === 0);
+    }
+  }
+
+  /** The driver kicked queue `index`. */
+  queueNotify(index: number): void {
+    const ctx = this.#ctx;
+    if (ctx === undefined) return;
+    try {
+      if (this.#multiport && index === 2) return this.#flushControl();
+      if (this.#multiport && index === 3) return this.#processControl(ctx);
+      const id = index < 2 ? 0 : (index >> 1) - 1;
+      const p = this.#ports[id];
+      if (p === undefined || (!this.#multiport && id !== 0)) return;
+      if (index % 2 === 0) this.#pushRx(p);
+      else this.#pullTx(p);
+    } catch (e) {
+      ctx.needsReset(e);
+    }
+  }
+
+  /** Drop the driver's state; ports, their streams and pending writes stay. */
+  reset(): void {
+    this.#ctx = undefined;
+    this.#driverReady = false;
+    this.#outbox.length = 0;
+    for (const p of this.ports) {
+      p.ready = false;
+      p._setGuestOpen(false);
+    }
+  }
+
+  // ---- data ----
+
+  /** Move guest output from port `p`'s transmitq to its readable while there is room. */
+  #pullTx(p: DevicePort): void {
+    const ctx = this.#ctx;
+    const c = p._controller;
+    const qi = consoleRxQueue(p.id) + 1;
+    const q = ctx?.queues[qi];
+    if (ctx === undefined || q === undefined || c === undefined || !p.ready) return;
+    let used = 0;
+    try {
+      while ((c.desiredSize ?? 0) > 0) {
+        const chain = q.pop();
+        if (chain === null) break;
+        const data = new Uint8Array(chain.readableLength);
+        chain.read(0, data);
+        q.pushUsed(chain, 0);
+        used++;
+        if (data.length) c.enqueue(data);
+      }
+    } catch (e) {
+      ctx.needsReset(e);
+    }
+    if (used) this.#publish(ctx, q, qi);
+  }
+
+  /** Move pending host writes for port `p` into its receiveq buffers. */
+  #pushRx(p: DevicePort): void {
+    const ctx = this.#ctx;
+    const qi = consoleRxQueue(p.id);
+    const q = ctx?.queues[qi];
+    if (ctx === undefined || q === undefined || !p.ready) return;
+    let used = 0;
+    try {
+      while (p._pending.length) {
+        const w = p._pending[0];
+        const chain = q.pop();
+        if (chain === null) break;
+        const n = chain.write(0, w.data, w.off);
+        q.pushUsed(chain, n);
+        used++;
+        w.off += n;
+        if (w.off >= w.data.length) {
+          p._pending.shift();
+          w.resolve();
+        }
+      }
+    } catch (e) {
+      ctx.needsReset(e);
+    }
+    if (used) this.#publish(ctx, q, qi);
+  }
+
+  #publish(ctx: DeviceContext, q: DeviceQueue, index: number): void {
+    q.flushUsed();
+    if (q.needsNotification()) ctx.notifyUsed(index);
+  }
+
+  // ---- control (5.3.6.2) ----
+
+  #send(id: number, event: number, value: number, extra?: Uint8Array): void {
+    const c = this.#ctl;
+    c.id = id;
+    c.event = event;
+    c.value = value;
+    const msg = new Uint8Array(8 + (extra?.length ?? 0));
+    msg.set(this.#ctlBytes);
+    if (extra) msg.set(extra, 8);
+    this.#outbox.push(msg);
+    this.#flushControl();
+  }
+
+  #flushControl(): void {
+    const ctx = this.#ctx;
+    const q = ctx?.queues[2];
+    if (ctx === undefined || q === undefined) return;
+    let used = 0;
+    try {
+      while (this.#outbox.length) {
+        const chain = q.pop();
+        if (chain === null) break;
+        const msg = this.#outbox.shift() as Uint8Array;
+        q.pushUsed(chain, chain.write(0, msg));
+        used++;
+      }
+    } catch (e) {
+      ctx.needsReset(e);
+    }
+    if (used) this.#publish(ctx, q, 2);
+  }
+
+  #processControl(ctx: DeviceContext): void {
+    const q = ctx.queues[3];
+    if (q === undefined) return;
+    let used = 0;
+    const buf = this.#ctlBytes;
+    const c = this.#ctl;
+    // Handle messages after the ring work so replies see a consistent ring.
+    const msgs: [number, number, number][] = [];
+    try {
+      for (let chain = q.pop(); chain !== null; chain = q.pop()) {
+        if (chain.read(0, buf) === 8) msgs.push([c.id, c.event, c.value]);
+        else this.badControl++;
+        q.pushUsed(chain, 0);
+        used++;
+      }
+    } catch (e) {
+      ctx.needsReset(e);
+    }
+    if (used) this.#publish(ctx, q, 3);
+    for (const [id, event, value] of msgs) this.#control(id, event, value);
+  }
+
+  #control(id: number, event: number, value: number): void {
+    switch (event) {
+      case VIRTIO_CONSOLE_DEVICE_READY:
+        if (value !== 1 || this.#driverReady) return;
+        this.#driverReady = true;
+        for (const p of this.ports) this.#send(p.id, VIRTIO_CONSOLE_DEVICE_ADD, 0);
+        return;
+      case VIRTIO_CONSOLE_PORT_READY: {
+        const p = this.#ports[id];
+        if (p === undefined || p.ready || !this.#driverReady) {
+          this.badControl++;
+          return;
+        }
+        if (value !== 1) return; // the driver could not set the port up
+        p.ready = true;
+        if (p.console) {
+          this.#send(id, VIRTIO_CONSOLE_CONSOLE_PORT, 1);
+          if (this.features & bit(VIRTIO_CONSOLE_F_SIZE)) {
+            this.resize(this.#cfg.cols, this.#cfg.rows, id);
+          }
+        }
+        if (p.name !== undefined) {
+          this.#send(id, VIRTIO_CONSOLE_PORT_NAME, 1, new TextEncoder().encode(p.name));
+        }
+        if (p.hostOpen) this.#send(id, VIRTIO_CONSOLE_PORT_OPEN, 1);
+        this.#pushRx(p);
+        return;
+      }
+      case VIRTIO_CONSOLE_PORT_OPEN: {
+        const p = this.#ports[id];
+        if (p === undefined || !p.ready || value > 1) {
+          this.badControl++;
+          return;
+        }
+        p._setGuestOpen(value === 1);
+        if (value === 1) this.#pullTx(p);
+        return;
+      }
+      default:
+        // Events only the device sends, or unknown ones.
+        this.badControl++;
+    }
+  }
+}

@@ -1,0 +1,567 @@
+/**
+ * The virtio-console driver (spec 5.3, driver side): a {@link VirtioDriver}
+ * for the bus and a {@link VirtioConsole} per bound device, whose ports
+ * are web streams: {@link ConsolePort.readable} yields what the device
+ * sent, {@link ConsolePort.writable} sends to the device. With
+ * VIRTIO_CONSOLE_F_MULTIPORT it runs the control protocol (DEVICE_READY,
+ * port add/remove, PORT_READY, CONSOLE_PORT answered with PORT_OPEN,
+ * PORT_NAME, RESIZE); it follows the console size (VIRTIO_CONSOLE_F_SIZE)
+ * and offers emergency writes (VIRTIO_CONSOLE_F_EMERG_WRITE).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { VirtioBus } from "../../bus.ts";
+ * import { DmaAllocator, GuestMemory } from "../../memory.ts";
+ * import { MmioDevice, probeMmio } from "../../transport/mmio.ts";
+ * import { VirtioConsoleDevice } from "./device.ts";
+ * import { VirtioConsoleDriver } from "./driver.ts";
+ *
+ * const memory = GuestMemory.fromBuffer(new ArrayBuffer(4 << 20));
+ * const bus = new VirtioBus({ memory, dma: new DmaAllocator(0x1000, (4 << 20) - 0x1000) });
+ * const driver = new VirtioConsoleDriver();
+ * await bus.registerDriver(driver);
+ * const device = new VirtioConsoleDevice({ maxPorts: 2, ports: [{}, { name: "chan" }] });
+ * const t = probeMmio(new MmioDevice(device, memory));
+ * if (t === undefined) throw new Error("no device");
+ * const con = driver.consoleOf(await bus.addDevice(t));
+ * const port = await con?.whenPort("chan");
+ * const w = port?.writable.getWriter();
+ * await w?.write(new TextEncoder().encode("hi host"));
+ * const r = device.port(1)?.readable.getReader();
+ * assert.equal(new TextDecoder().decode((await r?.read())?.value), "hi host");
+ * ```
+ *
+ * @module
+ */
+
+import type { DriverDevice, VirtioDriver, Virtqueue, VqInfo } from "../../driver.ts";
+import { DeviceError } from "../../errors.ts";
+import { VIRTIO_ID_CONSOLE } from "../../generated/common.ts";
+import {
+  VIRTIO_CONSOLE_CONSOLE_PORT,
+  VIRTIO_CONSOLE_DEVICE_ADD,
+  VIRTIO_CONSOLE_DEVICE_READY,
+  VIRTIO_CONSOLE_DEVICE_REMOVE,
+  VIRTIO_CONSOLE_F_EMERG_WRITE,
+  VIRTIO_CONSOLE_F_MULTIPORT,
+  VIRTIO_CONSOLE_F_SIZE,
+  VIRTIO_CONSOLE_PORT_NAME,
+  VIRTIO_CONSOLE_PORT_OPEN,
+  VIRTIO_CONSOLE_PORT_READY,
+  VIRTIO_CONSOLE_RESIZE,
+  VirtioConsoleConfig,
+  VirtioConsoleControl,
+  VirtioConsoleResize,
+} from "../../generated/devices/console.ts";
+import { consoleRxQueue } from "./device.ts";
+
+/** Options of a {@link VirtioConsoleDriver}. */
+export interface VirtioConsoleDriverOptions {
+  /** Feature bits to negotiate (default SIZE, MULTIPORT, EMERG_WRITE). */
+  readonly features?: readonly number[];
+  /** Most ports to set queues up for (default 32). */
+  readonly maxPorts?: number;
+  /** Receive buffers per port (default 16) and their size (default 4096). */
+  readonly rxBuffers?: number;
+  /** Size of each receive buffer (default 4096). */
+  readonly rxBufferSize?: number;
+}
+
+interface TxToken {
+  addr: number;
+  resolve: () => void;
+}
+
+/** Buffer tokens: a buffer index for receive queues, a send for transmit queues. */
+type Token = number | TxToken;
+
+interface RxBuffers {
+  base: number;
+  count: number;
+  held: number[];
+}
+
+/** A console size. */
+export interface ConsoleSize {
+  /** Columns. */
+  readonly cols: number;
+  /** Rows. */
+  readonly rows: number;
+}
+
+/** The driver for virtio-console devices. */
+export class VirtioConsoleDriver implements VirtioDriver {
+  /** `virtio-console`. */
+  readonly name: string = "virtio-console";
+  /** Binds to `VIRTIO_ID_CONSOLE`. */
+  readonly idTable: readonly { device: number }[] = [{ device: VIRTIO_ID_CONSOLE }];
+  /** Features negotiated. */
+  readonly featureTable: readonly number[];
+  readonly #options: VirtioConsoleDriverOptions;
+  readonly #consoles = new Map<DriverDevice, VirtioConsole>();
+
+  /** A driver; see {@link VirtioConsoleDriverOptions}. */
+  constructor(options: VirtioConsoleDriverOptions = {}) {
+    this.#options = options;
+    this.featureTable = options.features ??
+      [VIRTIO_CONSOLE_F_SIZE, VIRTIO_CONSOLE_F_MULTIPORT, VIRTIO_CONSOLE_F_EMERG_WRITE];
+  }
+
+  /** The console of `dev`, once bound. */
+  consoleOf(dev: DriverDevice): VirtioConsole | undefined {
+    return this.#consoles.get(dev);
+  }
+
+  /** Bind: queues, buffers, DRIVER_OK, DEVICE_READY. */
+  probe(dev: DriverDevice): void {
+    const c = new VirtioConsole(dev, this.#options);
+    this.#consoles.set(dev, c);
+    c._start();
+  }
+
+  /** Unbind: reset, reclaim, end every port's streams. */
+  remove(dev: DriverDevice): void {
+    const c = this.#consoles.get(dev);
+    this.#consoles.delete(dev);
+    dev.reset();
+    dev.delVqs();
+    c?._release();
+  }
+
+  /** Console size changed (single-port devices with VIRTIO_CONSOLE_F_SIZE). */
+  configChanged(dev: DriverDevice): void {
+    this.#consoles.get(dev)?._configChanged();
+  }
+}
+
+/** One port as the driver sees it. */
+export class ConsolePort {
+  /** Port number. */
+  readonly id: number;
+  /** Data the device sent to this port. */
+  readonly readable: ReadableStream<Uint8Array>;
+  /** Data to send to the device; a write resolves once the device has used the buffers. */
+  readonly writable: WritableStream<Uint8Array>;
+  /** Name from VIRTIO_CONSOLE_PORT_NAME. */
+  name: string | undefined;
+  /** Nominated as a console (VIRTIO_CONSOLE_CONSOLE_PORT; port 0 of a single-port device). */
+  isConsole = false;
+  /** The host side is open (VIRTIO_CONSOLE_PORT_OPEN from the device). */
+  hostOpen = false;
+  /** We told the device the port is open. */
+  guestOpen = false;
+  /** Console size (RESIZE or config). */
+  size: ConsoleSize | undefined;
+  /** Removed by the device (DEVICE_REMOVE) or the device went away. */
+  removed = false;
+  /** @internal */
+  _controller: ReadableStreamDefaultController<Uint8Array> | undefined;
+  readonly #console: VirtioConsole;
+  readonly #resize = new Set<(size: ConsoleSize) => void>();
+  readonly #hostOpen = new Set<(open: boolean) => void>();
+
+  /** Made by {@link VirtioConsole}. */
+  constructor(console: VirtioConsole, id: number, pull: () => void) {
+    this.#console = console;
+    this.id = id;
+    this.readable = new ReadableStream<Uint8Array>({
+      start: (c) => {
+        this._controller = c;
+      },
+      pull,
+    }, new CountQueuingStrategy({ highWaterMark: 16 }));
+    this.writable = new WritableStream<Uint8Array>({
+      write: (chunk) => this.#console._write(this, chunk),
+    });
+  }
+
+  /** Tell the device the port is open or closed here (VIRTIO_CONSOLE_PORT_OPEN). */
+  setOpen(open: boolean): void {
+    this.guestOpen = open;
+    this.#console._control(this.id, VIRTIO_CONSOLE_PORT_OPEN, open ? 1 : 0);
+  }
+
+  /** Call `listener` on console resizes; returns an unsubscribe function. */
+  onResize(listener: (size: ConsoleSize) => void): () => void {
+    this.#resize.add(listener);
+    return () => this.#resize.delete(listener);
+  }
+
+  /** Call `listener` when the host opens or closes the port; returns an unsubscribe function. */
+  onHostOpenChange(listener: (open: boolean) => void): () => void {
+    this.#hostOpen.add(listener);
+    return () => this.#hostOpen.delete(listener);
+  }
+
+  /** @internal */
+  _setSize(size: ConsoleSize): void {
+    this.size = size;
+    for (const l of this.#resize) l(size);
+  }
+
+  /** @internal */
+  _setHostOpen(open: boolean): void {
+    if (open === this.hostOpen) return;
+    this.hostOpen = open;
+    for (const l of this.#hostOpen) l(open);
+  }
+}
+
+/** A bound console device: its ports, size and emergency write. */
+export class VirtioConsole {
+  /** The device. */
+  readonly dev: DriverDevice;
+  /** Was VIRTIO_CONSOLE_F_MULTIPORT negotiated? */
+  readonly multiport: boolean;
+  /** Ports the driver set queues up for. */
+  readonly maxPorts: number;
+  readonly #ports = new Map<number, ConsolePort>();
+  readonly #rx = new Map<number, RxBuffers>();
+  readonly #allocs: number[] = [];
+  readonly #options: VirtioConsoleDriverOptions;
+  readonly #waiters: { match: number | string; resolve: (p: ConsolePort) => void }[] = [];
+  readonly #added = new Set<(p: ConsolePort) => void>();
+  readonly #removedL = new Set<(p: ConsolePort) => void>();
+  readonly #txWait: (() => void)[] = [];
+  readonly #ctl = new VirtioConsoleControl(new DataView(new ArrayBuffer(8)));
+  #ctrlRx: RxBuffers | undefined;
+  #ctrlBusy = false;
+  #ctrlAgain = false;
+  #closed = false;
+  #bufSize: number;
+  /** Control messages from the device that were malformed or unexpected. */
+  badControl = 0;
+
+  /** Made by {@link VirtioConsoleDriver.probe}. */
+  constructor(dev: DriverDevice, options: VirtioConsoleDriverOptions) {
+    this.dev = dev;
+    this.#options = options;
+    this.multiport = dev.hasFeature(VIRTIO_CONSOLE_F_MULTIPORT);
+    const max = this.multiport
+      ? dev.readConfig((c) => c.le32(VirtioConsoleConfig.OFFSETS.maxNrPorts))
+      : 1;
+    this.maxPorts = Math.max(1, Math.min(max, options.maxPorts ?? 32));
+    this.#bufSize = options.rxBufferSize ?? 4096;
+  }
+
+  /** Existing ports. */
+  get ports(): ConsolePort[] {
+    return [...this.#ports.values()];
+  }
+
+  /** Port `id`, if the device added it. */
+  port(id: number): ConsolePort | undefined {
+    return this.#ports.get(id);
+  }
+
+  /** Resolves with the port of that id or name once the device adds it. */
+  whenPort(match: number | string): Promise<ConsolePort> {
+    const found = this.ports.find((p) => p.id === match || p.name === match);
+    if (found) return Promise.resolve(found);
+    return new Promise((resolve) => this.#waiters.push({ match, resolve }));
+  }
+
+  /** Call `listener` for every port added; returns an unsubscribe function. */
+  onPortAdded(listener: (p: ConsolePort) => void): () => void {
+    this.#added.add(listener);
+    return () => this.#added.delete(listener);
+  }
+
+  /** Call `listener` for every port removed; returns an unsubscribe function. */
+  onPortRemoved(listener: (p: ConsolePort) => void): () => void {
+    this.#removedL.add(listener);
+    return () => this.#removedL.delete(listener);
+  }
+
+  /**
+   * Write `text` through `emerg_wr`, a byte at a time (VIRTIO_CONSOLE_F_EMERG_WRITE):
+   * the path that works when the queues do not. Returns false without the feature.
+   */
+  emergencyWrite(text: string | Uint8Array): boolean {
+    if (!this.dev.hasFeature(VIRTIO_CONSOLE_F_EMERG_WRITE)) return false;
+    const bytes = typeof text === "string" ? new TextEncoder().encode(text) : text;
+    for (const b of bytes) this.dev.writeConfig(VirtioConsoleConfig.OFFSETS.emergWr, 4, b);
+    return true;
+  }
+
+  /** @internal */
+  _start(): void {
+    const dev = this.dev;
+    const infos: VqInfo<Token>[] = [];
+    const n = this.multiport ? 2 * (this.maxPorts + 1) : 2;
+    for (let q = 0; q < n; q++) {
+      const rx = q % 2 === 0;
+      infos.push({
+        name: q === 2 && this.multiport
+          ? "control.rx"
+          : q === 3 && this.multiport
+          ? "control.tx"
+          : `port.${rx ? "rx" : "tx"}${q}`,
+        callback: (vq) => this.#irq(q, vq),
+      });
+    }
+    dev.findVqs<Token>(infos);
+    dev.deviceReady();
+    if (this.multiport) {
+      this.#ctrlRx = this.#postBuffers(2, 16, 512);
+      dev.vqs[2].kick();
+      // 5.3.6.2.2: the driver MUST send DEVICE_READY.
+      this._control(0, VIRTIO_CONSOLE_DEVICE_READY, 1);
+    } else {
+      const p = this.#addPort(0);
+      p.isConsole = true;
+      p.hostOpen = true;
+      p.guestOpen = true;
+      if (dev.hasFeature(VIRTIO_CONSOLE_F_SIZE)) this._configChanged();
+    }
+  }
+
+  #postBuffers(q: number, count: number, size: number): RxBuffers {
+    const { dma } = this.dev.dmaContext;
+    const vq = this.dev.vqs[q] as Virtqueue<Token>;
+    const n = Math.min(count, vq.size);
+    const base = dma.alloc(n * size, 16);
+    this.#allocs.push(base);
+    for (let i = 0; i < n; i++) vq.addInbuf({ addr: base + i * size, len: size }, i);
+    return { base, count: n, held: [] };
+  }
+
+  #addPort(id: number): ConsolePort {
+    const q = consoleRxQueue(id);
+    const p = new ConsolePort(this, id, () => this.#repost(id));
+    this.#ports.set(id, p);
+    // Buffers stay in the ring across remove/add of the same id.
+    if (!this.#rx.has(q)) {
+      this.#rx.set(q, this.#postBuffers(q, this.#options.rxBuffers ?? 16, this.#bufSize));
+      this.dev.vqs[q].kick();
+    }
+    return p;
+  }
+
+  #announce(p: ConsolePort, added: boolean): void {
+    if (added) { for (const l of this.#added) l(p); }
+    for (let i = this.#waiters.length - 1; i >= 0; i--) {
+      const w = this.#waiters[i];
+      if (w.match === p.id || w.match === p.name) {
+        this.#waiters.splice(i, 1);
+        w.resolve(p);
+      }
+    }
+  }
+
+  #repost(id: number): void {
+    const q = consoleRxQueue(id);
+    const rx = this.#rx.get(q);
+    const vq = this.dev.vqs[q] as Virtqueue<Token> | undefined;
+    if (rx === undefined || vq === undefined || vq.broken || rx.held.length === 0) return;
+    for (const i of rx.held.splice(0)) {
+      vq.addInbuf({ addr: rx.base + i * this.#bufSize, len: this.#bufSize }, i);
+    }
+    vq.kick();
+  }
+
+  #irq(q: number, vq: Virtqueue<Token>): void {
+    if (this.multiport && q === 2) return this.#ctrlIrq(vq);
+    if (q % 2 === 1) return this.#txIrq(vq);
+    const rx = this.#rx.get(q);
+    if (rx === undefined) return;
+    const id = q === 0 ? 0 : q / 2 - 1;
+    const p = this.#ports.get(id);
+    const mem = this.dev.dmaContext.memory;
+    let posted = 0;
+    for (let b = vq.getBuf(); b !== null; b = vq.getBuf()) {
+      const i = b.token;
+      if (typeof i !== "number" || i >= rx.count) continue;
+      const addr = rx.base + i * this.#bufSize;
+      const len = Math.min(b.len, this.#bufSize);
+      const c = p?._controller;
+      if (c && len > 0 && !p?.removed) {
+        try {
+          c.enqueue(mem.bytes(addr, len).slice());
+        } catch { /* reader cancelled */ }
+      }
+      // Backpressure: keep the buffer while the reader is behind.
+      if (c && (c.desiredSize ?? 1) <= 0) {
+        rx.held.push(i);
+      } else {
+        vq.addInbuf({ addr, len: this.#bufSize }, i);
+        posted++;
+      }
+    }
+    if (posted) vq.kick();
+  }
+
+  #txIrq(vq: Virtqueue<Token>): void {
+    const { dma } = this.dev.dmaContext;
+    for (let b = vq.getBuf(); b !== null; b = vq.getBuf()) {
+      const t = b.token;
+      if (typeof t === "number") continue;
+      dma.free(t.addr);
+      t.resolve();
+    }
+    while (this.#txWait.length) this.#txWait.shift()?.();
+  }
+
+  /** @internal Sends `chunk` on port `p`, in pieces of at most 4 KiB. */
+  async _write(p: ConsolePort, chunk: Uint8Array): Promise<void> {
+    const q = consoleRxQueue(p.id) + 1;
+    const done: Promise<void>[] = [];
+    for (let off = 0; off < chunk.length; off += 4096) {
+      if (this.#closed || p.removed) throw new DeviceError(`console port ${p.id} is gone`);
+      const vq = this.dev.vqs[q] as Virtqueue<Token>;
+      while (vq.numFree === 0) {
+        await new Promise<void>((r) => this.#txWait.push(r));
+        if (this.#closed) throw new DeviceError(`console port ${p.id} is gone`);
+      }
+      const piece = chunk.subarray(off, off + 4096);
+      const { memory, dma } = this.dev.dmaContext;
+      const addr = dma.alloc(piece.length, 8);
+      memory.write(addr, piece);
+      done.push(
+        new Promise<void>((resolve) =>
+          vq.addOutbuf({ addr, len: piece.length }, { addr, resolve })
+        ),
+      );
+      vq.kick();
+    }
+    await Promise.all(done);
+  }
+
+  /** @internal Sends a control message (multiport). */
+  _control(id: number, event: number, value: number): void {
+    if (!this.multiport || this.#closed) return;
+    const { memory, dma } = this.dev.dmaContext;
+    const c = this.#ctl;
+    c.id = id;
+    c.event = event;
+    c.value = value;
+    const addr = dma.alloc(8, 8);
+    memory.write(addr, new Uint8Array(c.view.buffer));
+    const vq = this.dev.vqs[3] as Virtqueue<Token>;
+    if (vq.numFree === 0) this.#txIrq(vq);
+    vq.addOutbuf({ addr, len: 8 }, { addr, resolve: () => {} });
+    vq.kick();
+  }
+
+  #ctrlIrq(vq: Virtqueue<Token>): void {
+    if (this.#ctrlBusy) {
+      this.#ctrlAgain = true;
+      return;
+    }
+    this.#ctrlBusy = true;
+    try {
+      do {
+        this.#ctrlAgain = false;
+        this.#ctrlDrain(vq);
+      } while (this.#ctrlAgain);
+    } finally {
+      this.#ctrlBusy = false;
+    }
+  }
+
+  #ctrlDrain(vq: Virtqueue<Token>): void {
+    const rx = this.#ctrlRx;
+    if (rx === undefined) return;
+    const mem = this.dev.dmaContext.memory;
+    const size = 512;
+    for (let b = vq.getBuf(); b !== null; b = vq.getBuf()) {
+      const i = b.token;
+      if (typeof i !== "number" || i >= rx.count) continue;
+      const addr = rx.base + i * size;
+      const len = Math.min(b.len, size);
+      const msg = mem.bytes(addr, len).slice();
+      vq.addInbuf({ addr, len: size }, i);
+      vq.kick();
+      this.#message(msg);
+    }
+  }
+
+  #message(msg: Uint8Array): void {
+    if (msg.length < 8) {
+      this.badControl++;
+      return;
+    }
+    const c = new VirtioConsoleControl(new DataView(msg.buffer));
+    const id = c.id;
+    const p = this.#ports.get(id);
+    switch (c.event) {
+      case VIRTIO_CONSOLE_DEVICE_ADD: {
+        if (p !== undefined) {
+          this.badControl++;
+          return;
+        }
+        if (id >= this.maxPorts) {
+          // No queues for it: tell the device the port failed.
+          this._control(id, VIRTIO_CONSOLE_PORT_READY, 0);
+          return;
+        }
+        const np = this.#addPort(id);
+        this._control(id, VIRTIO_CONSOLE_PORT_READY, 1);
+        this.#announce(np, true);
+        return;
+      }
+      case VIRTIO_CONSOLE_DEVICE_REMOVE: {
+        if (p === undefined) {
+          this.badControl++;
+          return;
+        }
+        this.#ports.delete(id);
+        p.removed = true;
+        try {
+          p._controller?.close();
+        } catch { /* closed */ }
+        for (const l of this.#removedL) l(p);
+        return;
+      }
+      case VIRTIO_CONSOLE_CONSOLE_PORT:
+        if (p === undefined) break;
+        p.isConsole = true;
+        // 5.3.6.2.2: answer with PORT_OPEN, value 1.
+        p.setOpen(true);
+        return;
+      case VIRTIO_CONSOLE_RESIZE: {
+        if (p === undefined || msg.length < 8 + VirtioConsoleResize.SIZE) break;
+        const r = new VirtioConsoleResize(new DataView(msg.buffer, 8));
+        p._setSize({ cols: r.cols, rows: r.rows });
+        return;
+      }
+      case VIRTIO_CONSOLE_PORT_OPEN:
+        if (p === undefined || c.value > 1) break;
+        p._setHostOpen(c.value === 1);
+        return;
+      case VIRTIO_CONSOLE_PORT_NAME:
+        if (p === undefined) break;
+        p.name = new TextDecoder().decode(msg.subarray(8));
+        this.#announce(p, false);
+        return;
+    }
+    this.badControl++;
+  }
+
+  /** @internal Single-port console size from config. */
+  _configChanged(): void {
+    const p = this.#ports.get(0);
+    if (p === undefined || this.multiport || !this.dev.hasFeature(VIRTIO_CONSOLE_F_SIZE)) return;
+    const size = this.dev.readConfig((c) => ({
+      cols: c.le16(VirtioConsoleConfig.OFFSETS.cols),
+      rows: c.le16(VirtioConsoleConfig.OFFSETS.rows),
+    }));
+    if (p.size?.cols !== size.cols || p.size?.rows !== size.rows) p._setSize(size);
+  }
+
+  /** @internal The device went away. */
+  _release(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    const dma = this.dev.dmaContext.dma;
+    for (const a of this.#allocs) dma.free(a);
+    for (const p of this.#ports.values()) {
+      p.removed = true;
+      try {
+        p._controller?.close();
+      } catch { /* closed */ }
+    }
+    for (const w of this.#txWait.splice(0)) w();
+  }
+}

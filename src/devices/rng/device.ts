@@ -1,0 +1,168 @@
+/**
+ * The virtio entropy device (spec 5.4, "Entropy Device", device id 4): one
+ * request queue of device-writable buffers, each filled with random bytes
+ * from `crypto.getRandomValues` (or another source given in the options).
+ *
+ * It has no feature bits of its own and no configuration space (5.4.3,
+ * 5.4.4); it offers `VIRTIO_F_VERSION_1`, `EVENT_IDX`, `INDIRECT_DESC` and
+ * `RING_PACKED`. 5.4.6.2: every used buffer gets at least one random byte
+ * unless it has no writable byte at all; a buffer is filled completely up to
+ * {@link RngDeviceOptions.maxBytesPerRequest}. Device-readable parts (which a
+ * driver must not send) are ignored; a malformed chain sets DEVICE_NEEDS_RESET.
+ *
+ * @example
+ * ```ts
+ * import { RngDevice } from "./device.ts";
+ *
+ * const dev = new RngDevice({ maxBytesPerRequest: 1024 });
+ * if (dev.deviceId !== 4 || dev.configSize !== 0) throw new Error("unreachable");
+ * ```
+ *
+ * @module
+ */
+
+import type { ConfigWidth, DeviceContext, VirtioDevice } from "../../device.ts";
+import { DeviceError } from "../../errors.ts";
+import {
+  VIRTIO_F_EVENT_IDX,
+  VIRTIO_F_INDIRECT_DESC,
+  VIRTIO_F_RING_PACKED,
+  VIRTIO_F_VERSION_1,
+  VIRTIO_ID_RNG,
+} from "../../generated/common.ts";
+import type { DescriptorChain } from "../../virtqueue/mod.ts";
+
+/** `crypto.getRandomValues` fills at most this many bytes per call. */
+const GETRANDOM_MAX = 65536;
+
+/** Options of an {@link RngDevice}. */
+export interface RngDeviceOptions {
+  /** Maximum size of the request queue (default 256). */
+  readonly queueSize?: number;
+  /** Most bytes given for one request (default 64 KiB); larger buffers are partly filled. */
+  readonly maxBytesPerRequest?: number;
+  /** Where the bytes come from (default `crypto.getRandomValues`); it fills all of `buf`. */
+  readonly source?: (buf: Uint8Array) => void;
+  /** Offer the packed ring layout (default true). */
+  readonly packed?: boolean;
+}
+
+function bit(n: number): bigint {
+  return 1n << BigInt(n);
+}
+
+/** Fills `buf` from `crypto.getRandomValues`, 64 KiB at a time. */
+export function cryptoSource(buf: Uint8Array): void {
+  for (let o = 0; o < buf.length; o += GETRANDOM_MAX) {
+    crypto.getRandomValues(buf.subarray(o, Math.min(buf.length, o + GETRANDOM_MAX)));
+  }
+}
+
+/** The virtio-rng device model. */
+export class RngDevice implements VirtioDevice {
+  /** `VIRTIO_ID_RNG` (4). */
+  readonly deviceId: number = VIRTIO_ID_RNG;
+  /** Offered features: ring features only (5.4.3: none of its own). */
+  readonly features: bigint;
+  /** One queue: requestq. */
+  readonly queueMaxSizes: readonly number[];
+  /** No configuration space (5.4.4). */
+  readonly configSize: number = 0;
+  /** Never changes: there is no config. */
+  readonly configGeneration: number = 0;
+  /** Random bytes handed out since creation. */
+  bytesServed = 0;
+  /** Requests completed since creation. */
+  requests = 0;
+  readonly #max: number;
+  readonly #source: (buf: Uint8Array) => void;
+  #scratch = new Uint8Array(0);
+  #ctx: DeviceContext | undefined;
+
+  /** An entropy device. */
+  constructor(options: RngDeviceOptions = {}) {
+    const size = options.queueSize ?? 256;
+    if (!Number.isInteger(size) || size < 1 || size > 32768) {
+      throw new DeviceError(`virtio-rng: queue size ${size} (1..32768)`);
+    }
+    const max = options.maxBytesPerRequest ?? 65536;
+    if (!Number.isInteger(max) || max < 1) {
+      throw new DeviceError(`virtio-rng: maxBytesPerRequest ${max} must be at least 1`);
+    }
+    this.#max = max;
+    this.#source = options.source ?? cryptoSource;
+    this.queueMaxSizes = [size];
+    let f = bit(VIRTIO_F_VERSION_1) | bit(VIRTIO_F_EVENT_IDX) | bit(VIRTIO_F_INDIRECT_DESC);
+    if (options.packed ?? true) f |= bit(VIRTIO_F_RING_PACKED);
+    this.features = f;
+  }
+
+  /** There is no config space: reads give 0. */
+  readConfig(_offset: number, _width: ConfigWidth): number {
+    return 0;
+  }
+
+  /** There is no config space: writes are ignored. */
+  writeConfig(_offset: number, _width: ConfigWidth, _value: number): void {}
+
+  /** Starts serving. */
+  activate(ctx: DeviceContext): void {
+    this.#ctx = ctx;
+  }
+
+  /** Drops the context. */
+  reset(): void {
+    this.#ctx = undefined;
+  }
+
+  /** Fills every available buffer of requestq. */
+  queueNotify(index: number): void {
+    const ctx = this.#ctx;
+    const q = ctx?.queues[index];
+    if (ctx === undefined || q === undefined || index !== 0) return;
+    do {
+      let served = 0;
+      for (;;) {
+        let c: DescriptorChain | null;
+        try {
+          c = q.pop();
+        } catch (e) {
+          if (served > 0) q.flushUsed();
+          ctx.needsReset(e);
+          return;
+        }
+        if (c === null) break;
+        q.pushUsed(c, this.#fill(c));
+        served++;
+      }
+      if (served > 0) {
+        q.flushUsed();
+        if (q.needsNotification()) ctx.notifyUsed(index);
+      }
+    } while (q.enableNotification() && this.#ctx === ctx);
+  }
+
+  /** Fills the writable part of `c` (up to the per-request cap); returns the bytes written. */
+  #fill(c: DescriptorChain): number {
+    let left = Math.min(c.writableLength, this.#max);
+    const total = left;
+    for (let i = c.readableCount; i < c.length && left > 0; i++) {
+      const seg = c.bytes(i);
+      const n = Math.min(seg.length, left);
+      const dst = n === seg.length ? seg : seg.subarray(0, n);
+      if (dst.buffer instanceof SharedArrayBuffer) {
+        // getRandomValues refuses shared memory: go through a private buffer.
+        if (this.#scratch.length < n) this.#scratch = new Uint8Array(n);
+        const s = this.#scratch.subarray(0, n);
+        this.#source(s);
+        dst.set(s);
+      } else {
+        this.#source(dst);
+      }
+      left -= n;
+    }
+    this.bytesServed += total;
+    this.requests++;
+    return total;
+  }
+}

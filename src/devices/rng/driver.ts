@@ -1,0 +1,200 @@
+/**
+ * The virtio-rng driver (spec 5.4, driver side): a {@link VirtioDriver} for
+ * the bus, and {@link RngSource}, which reads random bytes from the device
+ * with `read(n)`. Requests are device-writable buffers; 5.4.6.1: the driver
+ * uses the length the device wrote, and asks again for the rest when the
+ * device gave fewer bytes than asked.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { DmaAllocator, GuestMemory } from "../../memory.ts";
+ * import { VirtioBus } from "../../bus.ts";
+ * import { PciFunction, probePci } from "../../transport/pci.ts";
+ * import { RngDevice } from "./device.ts";
+ * import { rngDriver } from "./driver.ts";
+ *
+ * const memory = GuestMemory.fromBuffer(new ArrayBuffer(1 << 20));
+ * const bus = new VirtioBus({ memory, dma: new DmaAllocator(0x1000, (1 << 20) - 0x1000) });
+ * const driver = rngDriver();
+ * await bus.registerDriver(driver);
+ * await bus.addDevice(probePci(new PciFunction(new RngDevice(), memory))!);
+ * const rng = await driver.nextSource();
+ * const bytes = await rng.read(32);
+ * assert.equal(bytes.length, 32);
+ * ```
+ *
+ * @module
+ */
+
+import type { DriverDevice, VirtioDriver, Virtqueue } from "../../driver.ts";
+import { DeviceError } from "../../errors.ts";
+import { VIRTIO_ID_RNG } from "../../generated/common.ts";
+
+/** Options of {@link rngDriver}. */
+export interface RngDriverOptions {
+  /** Queue size to ask for (default: the device's maximum, capped at 256). */
+  readonly queueSize?: number;
+  /** Largest buffer of one request (default 4096). */
+  readonly chunk?: number;
+}
+
+/** One outstanding request (the queue token). */
+export interface RngRequest {
+  /** Guest address of the buffer. */
+  addr: number;
+  /** Its length. */
+  len: number;
+  /** Settles with the bytes received. */
+  resolve: (got: Uint8Array) => void;
+  /** Fails the request. */
+  reject: (e: unknown) => void;
+}
+
+/** One entropy device as the driver sees it. */
+export class RngSource {
+  /** The bus's handle on the device. */
+  readonly dev: DriverDevice;
+  /** The request queue. */
+  readonly vq: Virtqueue<RngRequest>;
+  /** Random bytes received. */
+  bytesReceived = 0;
+  readonly #chunk: number;
+  #waiting: { start: () => boolean; reject: (e: unknown) => void }[] = [];
+  #dead = false;
+
+  /** Set up by the driver's probe. */
+  constructor(dev: DriverDevice, options: RngDriverOptions) {
+    this.dev = dev;
+    this.#chunk = options.chunk ?? 4096;
+    [this.vq] = dev.findVqs<RngRequest>([{
+      name: "requestq",
+      size: options.queueSize,
+      callback: (vq) => this.#complete(vq),
+    }]);
+  }
+
+  /** Reads exactly `n` random bytes from the device. */
+  async read(n: number): Promise<Uint8Array> {
+    if (!Number.isSafeInteger(n) || n < 0) throw new RangeError(`cannot read ${n} bytes`);
+    const out = new Uint8Array(n);
+    await this.fill(out);
+    return out;
+  }
+
+  /** Fills `buf` with random bytes from the device (several requests when it is large). */
+  async fill(buf: Uint8Array): Promise<void> {
+    let done = 0;
+    while (done < buf.length) {
+      const parts: Promise<Uint8Array>[] = [];
+      for (let o = done; o < buf.length; o += this.#chunk) {
+        parts.push(this.request(Math.min(this.#chunk, buf.length - o)));
+      }
+      // Devices may return fewer bytes than asked: keep what came, ask again for the rest.
+      const before = done;
+      for (const got of await Promise.all(parts)) {
+        const n = Math.min(got.length, buf.length - done);
+        buf.set(got.subarray(0, n), done);
+        done += n;
+      }
+      if (done === before) {
+        throw new DeviceError(`${this.dev.name}: the device returned no random bytes`);
+      }
+    }
+  }
+
+  /** One request of `len` bytes: resolves with the bytes the device wrote (maybe fewer). */
+  request(len: number): Promise<Uint8Array> {
+    if (this.#dead) return Promise.reject(new DeviceError(`${this.dev.name}: device is gone`));
+    return new Promise((resolve, reject) => {
+      const start = (): boolean => {
+        if (!this.vq.queue.canAdd(0, 1)) return false;
+        const addr = this.dev.dmaContext.dma.tryAlloc(len, 8);
+        if (addr < 0) return false;
+        this.vq.addInbuf({ addr, len }, { addr, len, resolve, reject });
+        this.vq.kick();
+        return true;
+      };
+      if (this.#waiting.length > 0 || !start()) this.#waiting.push({ start, reject });
+    });
+  }
+
+  #complete(vq: Virtqueue<RngRequest>): void {
+    const { memory, dma } = this.dev.dmaContext;
+    for (let b = vq.getBuf(); b !== null; b = vq.getBuf()) {
+      const r = b.token;
+      // 5.4.6.1: only the written length counts.
+      const n = Math.min(b.len, r.len);
+      const got = memory.bytes(r.addr, n).slice();
+      dma.free(r.addr);
+      this.bytesReceived += n;
+      r.resolve(got);
+    }
+    if (this.#waiting.length > 0) {
+      queueMicrotask(() => {
+        while (this.#waiting.length > 0 && !this.#dead && this.#waiting[0].start()) {
+          this.#waiting.shift();
+        }
+      });
+    }
+  }
+
+  /** Fails outstanding requests and tears the queue down (device removal). */
+  detach(reason: string): void {
+    if (this.#dead) return;
+    this.#dead = true;
+    const err = new DeviceError(`${this.dev.name}: ${reason}`);
+    for (const w of this.#waiting.splice(0)) w.reject(err);
+    this.dev.reset();
+    for (const r of this.dev.delVqs() as RngRequest[]) {
+      this.dev.dmaContext.dma.free(r.addr);
+      r.reject(err);
+    }
+  }
+}
+
+/** The rng driver plus the sources it has bound. */
+export interface RngDriver extends VirtioDriver {
+  /** Bound sources, by device. */
+  readonly sources: Map<DriverDevice, RngSource>;
+  /** The next source to be probed (or the first already probed and not yet taken). */
+  nextSource(): Promise<RngSource>;
+}
+
+/** A virtio-rng driver for the bus. */
+export function rngDriver(options: RngDriverOptions = {}): RngDriver {
+  const sources = new Map<DriverDevice, RngSource>();
+  const ready: RngSource[] = [];
+  const waiters: ((s: RngSource) => void)[] = [];
+  return {
+    name: "virtio-rng",
+    idTable: [{ device: VIRTIO_ID_RNG }],
+    featureTable: [],
+    sources,
+    nextSource(): Promise<RngSource> {
+      const s = ready.shift();
+      if (s !== undefined) return Promise.resolve(s);
+      return new Promise((resolve) => waiters.push(resolve));
+    },
+    probe(dev: DriverDevice): void {
+      const src = new RngSource(dev, options);
+      dev.deviceReady();
+      sources.set(dev, src);
+      const w = waiters.shift();
+      if (w !== undefined) w(src);
+      else ready.push(src);
+    },
+    remove(dev: DriverDevice): void {
+      const src = sources.get(dev);
+      sources.delete(dev);
+      if (src === undefined) {
+        dev.reset();
+        dev.delVqs();
+        return;
+      }
+      const i = ready.indexOf(src);
+      if (i >= 0) ready.splice(i, 1);
+      src.detach("device removed");
+    },
+  };
+}

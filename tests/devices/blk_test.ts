@@ -1,0 +1,532 @@
+// virtio-blk: the driver against the device model over MMIO and PCI, every
+// request type and feature, hostile requests, and file backends.
+
+import assert from "node:assert/strict";
+import fc from "fast-check";
+import {
+  AsyncFileStorage,
+  BlkDevice,
+  type BlkDeviceOptions,
+  type BlkDisk,
+  blkDriver,
+  type BlkDriverOptions,
+  BlkRequestError,
+  FileStorage,
+  MemoryStorage,
+} from "../../src/devices/blk/mod.ts";
+import {
+  VIRTIO_BLK_F_CONFIG_WCE,
+  VIRTIO_BLK_F_DISCARD,
+  VIRTIO_BLK_F_MQ,
+  VIRTIO_BLK_F_WRITE_ZEROES,
+  VIRTIO_BLK_S_IOERR,
+  VIRTIO_BLK_S_OK,
+  VIRTIO_BLK_S_UNSUPP,
+  VIRTIO_BLK_T_DISCARD,
+  VIRTIO_BLK_T_FLUSH,
+  VIRTIO_BLK_T_GET_ID,
+  VIRTIO_BLK_T_GET_LIFETIME,
+  VIRTIO_BLK_T_IN,
+  VIRTIO_BLK_T_OUT,
+  VIRTIO_BLK_T_WRITE_ZEROES,
+} from "../../src/generated/devices/blk.ts";
+import { DeviceStatus } from "../../src/generated/common.ts";
+import { DeviceError } from "../../src/errors.ts";
+import { type Kind, KINDS, MAIN_KINDS, rig } from "./blk_rig.ts";
+
+const DISK = 256 * 1024;
+
+async function setup(
+  kind: Kind,
+  opts: Partial<BlkDeviceOptions> = {},
+  drvOpts: BlkDriverOptions = {},
+  bytes: Uint8Array = new Uint8Array(DISK),
+) {
+  const storage = opts.storage ?? new MemoryStorage(bytes);
+  const device = new BlkDevice({ ...opts, storage });
+  const r = rig(kind, device);
+  const driver = blkDriver(drvOpts);
+  await r.bus.registerDriver(driver);
+  const dev = await r.bus.addDevice(r.transport);
+  assert.equal(dev.driver?.name, "virtio-blk", `probe failed: ${r.logs.join("; ")}`);
+  const disk = await driver.nextDisk();
+  return { r, device, storage, disk, driver, dev, bytes };
+}
+
+function pattern(len: number, seed: number): Uint8Array {
+  return Uint8Array.from({ length: len }, (_, i) => (i * 31 + seed * 7 + (i >> 9)) & 0xff);
+}
+
+function dwz(sector: number, count: number, flags: number): Uint8Array {
+  const b = new Uint8Array(16);
+  const v = new DataView(b.buffer);
+  v.setBigUint64(0, BigInt(sector), true);
+  v.setUint32(8, count, true);
+  v.setUint32(12, flags, true);
+  return b;
+}
+
+for (const kind of KINDS) {
+  for (const packed of [false, true]) {
+    // Legacy interfaces have no packed rings.
+    if (packed && (kind === "mmio-v1" || kind === "pci-legacy")) continue;
+    Deno.test(`blk ${kind}${packed ? " packed" : ""}: write, read back, flush, get id`, async () => {
+      const t = await setup(kind, { packed, serial: "disk-42" });
+      const data = pattern(8192, 1);
+      await t.disk.write(16, data);
+      assert.deepEqual(t.bytes.subarray(16 * 512, 16 * 512 + 8192), data);
+      const back = new Uint8Array(8192);
+      await t.disk.read(16, back);
+      assert.deepEqual(back, data);
+      await t.disk.flush();
+      assert.equal((t.storage as MemoryStorage).flushes, 1);
+      assert.equal(await t.disk.getId(), "disk-42");
+      assert.equal(t.disk.capacity, DISK / 512);
+      assert.deepEqual(t.r.logs, []);
+    });
+  }
+}
+
+for (const kind of MAIN_KINDS) {
+  Deno.test(`blk ${kind}: config fields (capacity, geometry, blk_size, topology, seg/size max)`, async () => {
+    const t = await setup(kind, {
+      geometry: { cylinders: 12, heads: 4, sectors: 32 },
+      topology: { physicalBlockExp: 3, alignmentOffset: 1, minIoSize: 8, optIoSize: 64 },
+      sizeMax: 65536,
+      segMax: 30,
+    });
+    assert.deepEqual(t.disk.geometry, { cylinders: 12, heads: 4, sectors: 32 });
+    assert.deepEqual(t.disk.topology, {
+      physicalBlockExp: 3,
+      alignmentOffset: 1,
+      minIoSize: 8,
+      optIoSize: 64,
+    });
+    assert.equal(t.disk.blkSize, 512);
+    assert.equal(t.disk.sizeMax, 65536);
+    assert.equal(t.disk.segMax, 30);
+    assert.equal(t.disk.readOnly, false);
+    assert.ok(t.disk.hasFeature(VIRTIO_BLK_F_DISCARD));
+    assert.equal(t.disk.maxDiscardSeg, 32);
+    assert.equal(t.disk.writeZeroesMayUnmap, true);
+  });
+
+  Deno.test(`blk ${kind}: MQ spreads many requests in flight over every queue`, async () => {
+    // Split rings: see the report on packed-ring alignment of queue 1.
+    const t = await setup(kind, { queues: 4, packed: false, queueSize: 16 });
+    assert.ok(t.disk.hasFeature(VIRTIO_BLK_F_MQ));
+    assert.equal(t.disk.queues.length, 4);
+    const writes = [];
+    for (let i = 0; i < 60; i++) writes.push(t.disk.write(i * 8, pattern(4096, i)));
+    await Promise.all(writes);
+    const reads = [];
+    for (let i = 0; i < 60; i++) {
+      const buf = new Uint8Array(4096);
+      reads.push(t.disk.read(i * 8, buf).then(() => assert.deepEqual(buf, pattern(4096, i))));
+    }
+    await Promise.all(reads);
+    assert.equal(t.device.stats.reads, 60);
+    assert.equal(t.device.stats.writes, 60);
+    // Every queue carried requests.
+    for (const vq of t.disk.queues) assert.ok(Number(vq.queue.state().availIdx) >= 20);
+    assert.equal(t.disk.completed, 120);
+  });
+
+  Deno.test(`blk ${kind}: maxQueues limits the driver to fewer queues than offered`, async () => {
+    const t = await setup(kind, { queues: 3, packed: false }, { maxQueues: 1 });
+    assert.equal(t.disk.queues.length, 1);
+    await t.disk.write(0, pattern(512, 3));
+    assert.deepEqual(t.bytes.subarray(0, 512), pattern(512, 3));
+  });
+
+  Deno.test(`blk ${kind}: size_max and the request cap split big transfers`, async () => {
+    const t = await setup(kind, { sizeMax: 1024 }, { maxRequestBytes: 8192 });
+    const data = pattern(64 * 1024, 9);
+    await t.disk.write(100, data);
+    const back = new Uint8Array(data.length);
+    await t.disk.read(100, back);
+    assert.deepEqual(back, data);
+    assert.equal(t.device.stats.writes, 8);
+  });
+
+  Deno.test(`blk ${kind}: discard and write zeroes (with and without unmap)`, async () => {
+    const t = await setup(kind);
+    t.bytes.fill(0xee);
+    await t.disk.discard(0, 8);
+    assert.ok(t.bytes.subarray(0, 4096).every((b) => b === 0), "MemoryStorage discards to zero");
+    await t.disk.writeZeroes(8, 8);
+    await t.disk.writeZeroes([{ sector: 32, count: 1 }, { sector: 40, count: 2 }], 0, {
+      unmap: true,
+    });
+    const back = new Uint8Array(512 * 16);
+    await t.disk.read(8, back);
+    assert.ok(back.subarray(0, 4096).every((b) => b === 0));
+    assert.equal(t.bytes[16 * 512], 0xee, "past the range is untouched");
+    assert.ok(t.bytes.subarray(32 * 512, 33 * 512).every((b) => b === 0));
+    assert.equal(t.bytes[33 * 512], 0xee);
+    assert.ok(t.bytes.subarray(40 * 512, 42 * 512).every((b) => b === 0));
+    assert.equal(t.device.stats.discards, 1);
+    assert.equal(t.device.stats.writeZeroes, 2);
+  });
+
+  Deno.test(`blk ${kind}: write zeroes on storage without writeZeroes writes zeroes`, async () => {
+    const bytes = new Uint8Array(DISK).fill(0x55);
+    const plain = {
+      size: bytes.length,
+      read: (o: number, d: Uint8Array) => d.set(bytes.subarray(o, o + d.length)),
+      write: (o: number, s: Uint8Array) => bytes.set(s, o),
+      flush: () => {},
+    };
+    const t = await setup(kind, { storage: plain, maxDiscardSectors: 400 });
+    assert.equal(t.disk.writeZeroesMayUnmap, false);
+    await t.disk.writeZeroes(2, 300, { unmap: true });
+    assert.ok(bytes.subarray(1024, 1024 + 300 * 512).every((b) => b === 0));
+    assert.equal(bytes[1023], 0x55);
+    assert.equal(bytes[1024 + 300 * 512], 0x55);
+    // Discard on storage that cannot deallocate: accepted, bytes kept.
+    await t.disk.discard(0, 1);
+    assert.equal(bytes[0], 0x55);
+  });
+
+  Deno.test(`blk ${kind}: GET_LIFETIME with and without metrics`, async () => {
+    const t = await setup(kind, {
+      lifetime: { preEolInfo: 1, deviceLifetimeEstTypA: 3, deviceLifetimeEstTypB: 99 },
+    });
+    assert.deepEqual(await t.disk.getLifetime(), {
+      preEolInfo: 1,
+      deviceLifetimeEstTypA: 3,
+      deviceLifetimeEstTypB: 0, // reserved values are never sent
+    });
+    const u = await setup(kind);
+    await assert.rejects(u.disk.getLifetime(), DeviceError);
+    const raw = await u.disk.rawRequest({ type: VIRTIO_BLK_T_GET_LIFETIME, inLen: 6 });
+    assert.equal(raw.status, VIRTIO_BLK_S_UNSUPP);
+  });
+
+  Deno.test(`blk ${kind}: read-only device fails writes with IOERR and writes nothing`, async () => {
+    const bytes = pattern(DISK, 5);
+    const copy = bytes.slice();
+    const t = await setup(kind, { readOnly: true }, {}, bytes);
+    assert.equal(t.disk.readOnly, true);
+    await assert.rejects(t.disk.write(0, new Uint8Array(512)), DeviceError);
+    for (const type of [VIRTIO_BLK_T_OUT, VIRTIO_BLK_T_WRITE_ZEROES, VIRTIO_BLK_T_DISCARD]) {
+      const out = type === VIRTIO_BLK_T_OUT ? new Uint8Array(512) : dwz(0, 1, 0);
+      const r = await t.disk.rawRequest({ type, out });
+      assert.equal(r.status, VIRTIO_BLK_S_IOERR, `type ${type}`);
+    }
+    assert.deepEqual(bytes, copy);
+    const back = new Uint8Array(512);
+    await t.disk.read(0, back);
+    assert.deepEqual(back, copy.subarray(0, 512));
+  });
+
+  Deno.test(`blk ${kind}: bad requests get IOERR / UNSUPP and the device stays usable`, async () => {
+    const t = await setup(kind, { maxDiscardSeg: 2 });
+    const cap = t.disk.capacity;
+    const cases: [string, Parameters<BlkDisk["rawRequest"]>[0], number][] = [
+      ["read past the end", { type: VIRTIO_BLK_T_IN, sector: cap, inLen: 512 }, 1],
+      ["read across the end", { type: VIRTIO_BLK_T_IN, sector: cap - 1, inLen: 1024 }, 1],
+      ["huge sector", { type: VIRTIO_BLK_T_IN, sector: 2 ** 52, inLen: 512 }, 1],
+      ["write past the end", { type: VIRTIO_BLK_T_OUT, sector: cap, out: new Uint8Array(512) }, 1],
+      ["short read buffer", { type: VIRTIO_BLK_T_IN, sector: 0, inLen: 100 }, 1],
+      ["short write buffer", { type: VIRTIO_BLK_T_OUT, sector: 0, out: new Uint8Array(7) }, 1],
+      ["unknown type", { type: 0x77, inLen: 16 }, 2],
+      ["SCSI command", { type: 2, inLen: 16 }, 2],
+      ["discard with unmap", { type: VIRTIO_BLK_T_DISCARD, out: dwz(0, 1, 1) }, 2],
+      ["unknown dwz flag", { type: VIRTIO_BLK_T_WRITE_ZEROES, out: dwz(0, 1, 2) }, 2],
+      ["discard past end", { type: VIRTIO_BLK_T_DISCARD, out: dwz(cap, 1, 0) }, 1],
+      ["dwz partial segment", { type: VIRTIO_BLK_T_DISCARD, out: new Uint8Array(10) }, 1],
+      ["dwz no segment", { type: VIRTIO_BLK_T_DISCARD }, 1],
+      [
+        "too many segments",
+        {
+          type: VIRTIO_BLK_T_DISCARD,
+          out: new Uint8Array([...dwz(0, 1, 0), ...dwz(1, 1, 0), ...dwz(2, 1, 0)]),
+        },
+        1,
+      ],
+      [
+        "dwz too many sectors",
+        { type: VIRTIO_BLK_T_WRITE_ZEROES, out: dwz(0, 0x400000, 0) },
+        1,
+      ],
+    ];
+    const before = t.bytes.slice();
+    for (const [name, req, status] of cases) {
+      const r = await t.disk.rawRequest(req);
+      assert.equal(r.status, status, name);
+      assert.equal(r.usedLen, 1, `${name}: only the status byte is reported written`);
+    }
+    assert.deepEqual(t.bytes, before, "no bad request changed the image");
+    // Driver-side checks refuse what a driver must not send.
+    await assert.rejects(t.disk.read(cap, new Uint8Array(512)), RangeError);
+    await assert.rejects(t.disk.read(0, new Uint8Array(100)), RangeError);
+    // Still usable.
+    await t.disk.write(1, pattern(512, 8));
+    const back = new Uint8Array(512);
+    await t.disk.read(1, back);
+    assert.deepEqual(back, pattern(512, 8));
+    assert.ok((t.dev.getStatus() & DeviceStatus.DEVICE_NEEDS_RESET) === 0);
+  });
+
+  Deno.test(`blk ${kind}: IOERR from the driver API is a BlkRequestError with the status`, async () => {
+    const t = await setup(kind);
+    const failing = new BlkDevice({
+      storage: {
+        size: DISK,
+        read: () => {
+          throw new Error("EIO");
+        },
+        write: () => {},
+        flush: () => Promise.reject(new Error("fsync failed")),
+      },
+    });
+    const r = rig(kind, failing);
+    const driver = blkDriver();
+    await r.bus.registerDriver(driver);
+    await r.bus.addDevice(r.transport);
+    const disk = await driver.nextDisk();
+    const e = await assert.rejects(disk.read(0, new Uint8Array(512)), BlkRequestError);
+    void e;
+    try {
+      await disk.flush();
+      assert.fail("flush should fail");
+    } catch (err) {
+      assert.ok(err instanceof BlkRequestError);
+      assert.equal(err.status, VIRTIO_BLK_S_IOERR);
+      assert.equal(err.type, VIRTIO_BLK_T_FLUSH);
+    }
+    await disk.write(0, new Uint8Array(512));
+    await t.disk.flush();
+  });
+
+  Deno.test(`blk ${kind}: a chain without a status byte sets DEVICE_NEEDS_RESET`, async () => {
+    const t = await setup(kind);
+    const vq = t.disk.queues[0];
+    const hdr = t.r.dma.alloc(16, 8);
+    t.r.memory.writeUint32(hdr, VIRTIO_BLK_T_IN);
+    // deno-lint-ignore no-explicit-any
+    vq.addSgs([{ addr: hdr, len: 16 }], [], {} as any);
+    vq.kick();
+    assert.ok(t.dev.needsReset);
+    assert.ok(t.r.logs.some((l) => l.includes("no status byte")));
+  });
+
+  Deno.test(`blk ${kind}: header shorter than 16 bytes completes with IOERR`, async () => {
+    const t = await setup(kind);
+    const vq = t.disk.queues[0];
+    const hdr = t.r.dma.alloc(16, 8);
+    const st = t.r.dma.alloc(1, 1);
+    let done = -1;
+    const token = {
+      type: 0,
+      addr: hdr,
+      dataLen: -15,
+      dataIn: false,
+      dst: undefined,
+      check: false,
+      sector: 0,
+      pooled: false,
+      resolve: () => done = t.r.memory.readUint8(st),
+      reject: () => {},
+      sgsOut: [],
+      sgsIn: [],
+    };
+    // A driver-made token in the shape BlkDisk uses; freeing goes to the allocator.
+    vq.addSgs([{ addr: hdr, len: 8 }], [{ addr: st, len: 1 }], token);
+    vq.kick();
+    await Promise.resolve();
+    assert.equal(done, VIRTIO_BLK_S_IOERR);
+    await t.disk.write(0, new Uint8Array(512));
+  });
+
+  Deno.test(`blk ${kind}: CONFIG_WCE writethrough flushes every write; writeback does not`, async () => {
+    const t = await setup(kind);
+    const st = t.storage as MemoryStorage;
+    assert.ok(t.disk.hasFeature(VIRTIO_BLK_F_CONFIG_WCE));
+    assert.equal(t.disk.writeback, true);
+    await t.disk.write(0, new Uint8Array(512));
+    assert.equal(st.flushes, 0);
+    t.disk.setWriteback(false);
+    assert.equal(t.disk.writeback, false);
+    assert.equal(t.device.writeback, false);
+    await t.disk.write(0, new Uint8Array(512));
+    await t.disk.writeZeroes(0, 1);
+    assert.equal(st.flushes, 2);
+  });
+
+  Deno.test(`blk ${kind}: FLUSH offered but not negotiated means stable writes`, async () => {
+    const t = await setup(kind, {}, { refuseFeatures: [9, VIRTIO_BLK_F_CONFIG_WCE] });
+    await t.disk.write(0, new Uint8Array(512));
+    assert.equal((t.storage as MemoryStorage).flushes, 1);
+  });
+
+  Deno.test(`blk ${kind}: features the driver refuses are UNSUPP at the device`, async () => {
+    const t = await setup(kind, {}, {
+      refuseFeatures: [VIRTIO_BLK_F_DISCARD, VIRTIO_BLK_F_WRITE_ZEROES],
+    });
+    await assert.rejects(t.disk.discard(0, 1), DeviceError);
+    const r = await t.disk.rawRequest({ type: VIRTIO_BLK_T_DISCARD, out: dwz(0, 1, 0) });
+    assert.equal(r.status, VIRTIO_BLK_S_UNSUPP);
+  });
+
+  Deno.test(`blk ${kind}: 4096-byte logical blocks refuse unaligned requests`, async () => {
+    const t = await setup(kind, { blkSize: 4096 });
+    assert.equal(t.disk.blkSize, 4096);
+    await t.disk.write(8, pattern(4096, 2));
+    await assert.rejects(t.disk.write(8, new Uint8Array(512)), RangeError);
+    const r = await t.disk.rawRequest({ type: VIRTIO_BLK_T_IN, sector: 1, inLen: 4096 });
+    assert.equal(r.status, VIRTIO_BLK_S_IOERR);
+    const ok = await t.disk.rawRequest({ type: VIRTIO_BLK_T_IN, sector: 8, inLen: 4096 });
+    assert.equal(ok.status, VIRTIO_BLK_S_OK);
+    assert.deepEqual(ok.data, pattern(4096, 2));
+  });
+
+  Deno.test(`blk ${kind}: removal fails waiting requests and frees DMA memory`, async () => {
+    // Reads that never complete: 4 fill the ring, the rest wait in the driver.
+    const stuck = {
+      size: DISK,
+      isAsync: true,
+      read: () => new Promise<void>(() => {}),
+      write: () => {},
+      flush: () => {},
+    };
+    const t = await setup(kind, { storage: stuck, queueSize: 4, packed: false });
+    const reads = Array.from({ length: 10 }, (_, i) => t.disk.read(i, new Uint8Array(512)));
+    const settled = Promise.allSettled(reads);
+    await t.r.bus.removeDevice(t.dev);
+    const results = await settled;
+    assert.ok(results.every((r) => r.status === "rejected" && r.reason instanceof DeviceError));
+    assert.equal(t.r.dma.bytesUsed, 0, "rings and request buffers are all freed");
+    await assert.rejects(t.disk.read(0, new Uint8Array(512)), DeviceError);
+  });
+}
+
+for (const kind of MAIN_KINDS) {
+  Deno.test(`blk ${kind}: a capacity change reaches the driver through a config interrupt`, async () => {
+    const t = await setup(kind);
+    let changes = 0;
+    t.disk.onConfigChange(() => changes++);
+    t.device.setCapacity(100);
+    assert.equal(changes, 1);
+    assert.equal(t.disk.capacity, 100);
+    await assert.rejects(t.disk.read(100, new Uint8Array(512)), RangeError);
+    const r = await t.disk.rawRequest({ type: VIRTIO_BLK_T_IN, sector: 100, inLen: 512 });
+    assert.equal(r.status, VIRTIO_BLK_S_IOERR);
+    assert.throws(() => t.device.setCapacity(DISK / 512 + 1), DeviceError);
+  });
+}
+
+Deno.test("blk: GET_ID of 20 bytes has no NUL; longer serials are cut", async () => {
+  const t = await setup("mmio-v2", { serial: "0123456789abcdefghijKLMN" });
+  assert.equal(await t.disk.getId(), "0123456789abcdefghij");
+  const r = await t.disk.rawRequest({ type: VIRTIO_BLK_T_GET_ID, inLen: 20 });
+  assert.equal(r.usedLen, 21);
+});
+
+Deno.test("blk: a file image (FileStorage) written, flushed and read back", async () => {
+  const path = await Deno.makeTempFile({ suffix: ".img" });
+  try {
+    await Deno.writeFile(path, new Uint8Array(DISK));
+    const storage = new FileStorage(path);
+    const t = await setup("pci-modern", { storage });
+    await t.disk.write(3, pattern(4096, 4));
+    await t.disk.flush();
+    const back = new Uint8Array(4096);
+    await t.disk.read(3, back);
+    assert.deepEqual(back, pattern(4096, 4));
+    storage.close();
+    const file = await Deno.readFile(path);
+    assert.deepEqual(file.subarray(1536, 1536 + 4096), pattern(4096, 4));
+    assert.equal(file.length, DISK, "the image did not grow");
+  } finally {
+    await Deno.remove(path);
+  }
+});
+
+Deno.test("blk: async file storage serves many requests at once, through bounce buffers", async () => {
+  const path = await Deno.makeTempFile({ suffix: ".img" });
+  try {
+    await Deno.writeFile(path, new Uint8Array(DISK));
+    const storage = new AsyncFileStorage(path, { handles: 3 });
+    const t = await setup("mmio-v2", { storage, queues: 2, packed: false });
+    await Promise.all(
+      Array.from({ length: 40 }, (_, i) => t.disk.write(i * 8, pattern(4096, i))),
+    );
+    await t.disk.flush();
+    await t.disk.writeZeroes(0, 8);
+    const bufs = Array.from({ length: 40 }, () => new Uint8Array(4096));
+    await Promise.all(bufs.map((b, i) => t.disk.read(i * 8, b)));
+    assert.ok(bufs[0].every((b) => b === 0));
+    for (let i = 1; i < 40; i++) assert.deepEqual(bufs[i], pattern(4096, i));
+    storage.close();
+    assert.equal((await Deno.stat(path)).size, DISK);
+  } finally {
+    await Deno.remove(path);
+  }
+});
+
+Deno.test("blk: async completion after a reset is dropped without touching guest memory", async () => {
+  let release: () => void = () => {};
+  const gate = new Promise<void>((r) => release = r);
+  const storage = {
+    size: DISK,
+    isAsync: true,
+    read: async (_o: number, d: Uint8Array) => {
+      await gate;
+      d.fill(0xab);
+    },
+    write: () => {},
+    flush: () => {},
+  };
+  const t = await setup("mmio-v2", { storage });
+  const vq = t.disk.queues[0];
+  const buf = t.r.dma.alloc(16 + 512 + 1, 8);
+  t.r.memory.writeUint32(buf, VIRTIO_BLK_T_IN);
+  t.r.memory.bytes(buf + 16, 513).fill(0);
+  // deno-lint-ignore no-explicit-any
+  vq.addSgs([{ addr: buf, len: 16 }], [{ addr: buf + 16, len: 513 }], {} as any);
+  vq.kick();
+  t.dev.reset();
+  release();
+  await gate;
+  await new Promise((r) => setTimeout(r, 0));
+  assert.ok(t.r.memory.bytes(buf + 16, 513).every((b) => b === 0));
+});
+
+Deno.test("blk property: random raw requests never write outside their range or crash", async () => {
+  const backing = new Uint8Array(64 * 1024 + 1024);
+  backing.fill(0x5a);
+  const image = backing.subarray(512, 512 + 64 * 1024);
+  const t = await setup("pci-modern", { maxDiscardSeg: 4 }, {}, image);
+  await fc.assert(
+    fc.asyncProperty(
+      fc.record({
+        type: fc.oneof(
+          fc.constantFrom(0, 1, 4, 8, 10, 11, 13, 14),
+          fc.integer({ min: 0, max: 40 }),
+        ),
+        sector: fc.oneof(fc.integer({ min: 0, max: 140 }), fc.constant(2 ** 40)),
+        out: fc.option(fc.uint8Array({ maxLength: 1500 }), { nil: undefined }),
+        inLen: fc.integer({ min: 0, max: 1500 }),
+      }),
+      async (req) => {
+        const before = image.slice();
+        const r = await t.disk.rawRequest(req);
+        assert.ok([0, 1, 2].includes(r.status), `status ${r.status}`);
+        // The guard bytes around the image are never touched.
+        assert.ok(backing.subarray(0, 512).every((b) => b === 0x5a));
+        assert.ok(backing.subarray(512 + 64 * 1024).every((b) => b === 0x5a));
+        if (req.type !== 1 && req.type !== 11 && req.type !== 13) {
+          assert.deepEqual(image, before, "only writes change the image");
+        }
+        if (r.status !== VIRTIO_BLK_S_OK && req.type === 1) {
+          assert.deepEqual(image, before, "a failed write changes nothing");
+        }
+      },
+    ),
+    { numRuns: 300 },
+  );
+  assert.ok(!t.dev.needsReset);
+  await t.disk.write(0, new Uint8Array(512));
+});

@@ -1,0 +1,255 @@
+// virtio-console: single port and multiport devices driven by the console
+// driver over MMIO and PCI: data both ways as web streams, console size and
+// resize, emergency write, the control protocol (port add/remove/open,
+// names, console port), hostile control messages, and the stdio backend.
+
+import assert from "node:assert/strict";
+import fc from "fast-check";
+import { VirtioBus } from "../../src/bus.ts";
+import type { DriverDevice } from "../../src/driver.ts";
+import {
+  VIRTIO_CONSOLE_DEVICE_ADD,
+  VIRTIO_CONSOLE_PORT_OPEN,
+  VIRTIO_CONSOLE_PORT_READY,
+} from "../../src/generated/devices/console.ts";
+import { DmaAllocator, GuestMemory } from "../../src/memory.ts";
+import { MmioDevice, probeMmio } from "../../src/transport/mmio.ts";
+import { PciFunction, probePci } from "../../src/transport/pci.ts";
+import type { Transport } from "../../src/transport/transport.ts";
+import {
+  attachStdio,
+  type VirtioConsole,
+  VirtioConsoleDevice,
+  type VirtioConsoleDeviceOptions,
+  VirtioConsoleDriver,
+  type VirtioConsoleDriverOptions,
+} from "../../src/devices/console/mod.ts";
+
+type Kind = "mmio" | "pci";
+const KINDS: readonly Kind[] = ["mmio", "pci"];
+const MEM = 8 << 20;
+const enc = (s: string) => new TextEncoder().encode(s);
+const dec = (b: Uint8Array | undefined) => new TextDecoder().decode(b);
+
+async function rig(
+  kind: Kind,
+  dopts: VirtioConsoleDeviceOptions = {},
+  ropts: VirtioConsoleDriverOptions = {},
+) {
+  const memory = GuestMemory.fromBuffer(new ArrayBuffer(MEM));
+  const logs: string[] = [];
+  const log = (m: string) => logs.push(m);
+  const bus = new VirtioBus({ memory, dma: new DmaAllocator(0x1000, MEM - 0x1000), log });
+  const device = new VirtioConsoleDevice(dopts);
+  const t: Transport | undefined = kind === "mmio"
+    ? probeMmio(new MmioDevice(device, memory, { log }))
+    : probePci(new PciFunction(device, memory, { log }));
+  if (t === undefined) throw new Error("probe failed");
+  const driver = new VirtioConsoleDriver(ropts);
+  await bus.registerDriver(driver);
+  const dev: DriverDevice = await bus.addDevice(t);
+  const con = driver.consoleOf(dev);
+  assert.ok(con, `console driver did not bind: ${logs.join("; ")}`);
+  return { device, con: con as VirtioConsole, dev, bus, memory, logs };
+}
+
+/** Reads until `n` bytes arrived. */
+async function readBytes(
+  r: ReadableStreamDefaultReader<Uint8Array>,
+  n: number,
+): Promise<Uint8Array> {
+  const parts: number[] = [];
+  while (parts.length < n) {
+    const { value, done } = await r.read();
+    if (done) break;
+    parts.push(...value);
+  }
+  return Uint8Array.from(parts);
+}
+
+for (const kind of KINDS) {
+  Deno.test(`console/${kind}: single port, both directions as streams`, async () => {
+    const { device, con } = await rig(kind);
+    assert.equal(con.multiport, false);
+    const p = con.port(0);
+    assert.ok(p && p.isConsole);
+    const devPort = device.port(0);
+    assert.ok(devPort?.ready);
+    // Driver -> device.
+    const w = p.writable.getWriter();
+    await w.write(enc("hello host"));
+    const dr = devPort.readable.getReader();
+    assert.equal(dec(await readBytes(dr, 10)), "hello host");
+    // Device -> driver, larger than one receive buffer.
+    const big = Uint8Array.from({ length: 10000 }, (_, i) => i & 0xff);
+    const dw = devPort.writable.getWriter();
+    const sent = dw.write(big);
+    const got = await readBytes(p.readable.getReader(), big.length);
+    await sent;
+    assert.deepEqual(got, big);
+  });
+
+  Deno.test(`console/${kind}: size in config, resize raises a config change`, async () => {
+    const { device, con } = await rig(kind, { size: { cols: 100, rows: 30 } });
+    const p = con.port(0);
+    assert.deepEqual(p?.size, { cols: 100, rows: 30 });
+    const seen: unknown[] = [];
+    p?.onResize((s) => seen.push(s));
+    device.resize(132, 43);
+    assert.deepEqual(seen, [{ cols: 132, rows: 43 }]);
+  });
+
+  Deno.test(`console/${kind}: emergency write reaches port 0, even before the driver`, async () => {
+    const device0 = new VirtioConsoleDevice();
+    const early = device0.port(0)?.readable.getReader();
+    device0.writeConfig(8, 4, 0x4f);
+    device0.writeConfig(8, 4, 0x14b); // only the lower byte counts
+    assert.equal(dec(await readBytes(early as ReadableStreamDefaultReader<Uint8Array>, 2)), "OK");
+    const { device, con } = await rig(kind);
+    assert.equal(device.readConfig(8, 4), 0);
+    assert.ok(con.emergencyWrite("panic!"));
+    const r = device.port(0)?.readable.getReader();
+    assert.equal(dec(await readBytes(r as ReadableStreamDefaultReader<Uint8Array>, 6)), "panic!");
+  });
+
+  Deno.test(`console/${kind}: multiport control protocol`, async () => {
+    const { device, con } = await rig(kind, {
+      maxPorts: 4,
+      ports: [{}, { name: "org.test.one", hostOpen: false }],
+    });
+    assert.ok(con.multiport);
+    assert.ok(device.driverReady);
+    const p0 = con.port(0);
+    const p1 = await con.whenPort("org.test.one");
+    assert.ok(p0?.isConsole && !p1.isConsole);
+    // 5.3.6.2.2: console ports are answered with PORT_OPEN 1.
+    assert.ok(device.port(0)?.guestOpen);
+    assert.equal(p0?.hostOpen, true);
+    assert.equal(p1.hostOpen, false);
+    assert.deepEqual(p0?.size, { cols: 80, rows: 25 });
+    // Host opens port 1; the guest opens it too.
+    const hostChanges: boolean[] = [];
+    p1.onHostOpenChange((o) => hostChanges.push(o));
+    device.setHostOpen(1, true);
+    assert.deepEqual(hostChanges, [true]);
+    p1.setOpen(true);
+    assert.ok(device.port(1)?.guestOpen);
+    // Data on port 1 both ways.
+    await p1.writable.getWriter().write(enc("to host on 1"));
+    assert.equal(dec(await readBytes(device.port(1)!.readable.getReader(), 12)), "to host on 1");
+    device.port(1)!.writable.getWriter().write(enc("to guest on 1"));
+    assert.equal(dec(await readBytes(p1.readable.getReader(), 13)), "to guest on 1");
+    // Resize goes as a RESIZE control message to the console port.
+    const sizes: unknown[] = [];
+    p0?.onResize((s) => sizes.push(s));
+    device.resize(200, 50);
+    assert.deepEqual(sizes, [{ cols: 200, rows: 50 }]);
+    // Hot add and remove.
+    const added: number[] = [];
+    con.onPortAdded((p) => added.push(p.id));
+    const hp = device.addPort({ name: "hot", console: true });
+    assert.deepEqual(added, [hp.id]);
+    const p2 = await con.whenPort("hot");
+    assert.ok(p2.isConsole);
+    assert.throws(() => device.addPort({}, 1), /exists/);
+    assert.throws(() => device.addPort({}, 4), /max_nr_ports/);
+    const removed: number[] = [];
+    con.onPortRemoved((p) => removed.push(p.id));
+    const r2 = p2.readable.getReader();
+    device.removePort(p2.id);
+    assert.deepEqual(removed, [p2.id]);
+    assert.equal((await r2.read()).done, true);
+    assert.equal(con.port(p2.id), undefined);
+    assert.equal(device.badControl, 0);
+    assert.equal(con.badControl, 0);
+  });
+
+  Deno.test(`console/${kind}: a port beyond the driver's queues is refused with PORT_READY 0`, async () => {
+    const { device, con } = await rig(kind, { maxPorts: 4, ports: [{}, {}, {}] }, { maxPorts: 2 });
+    assert.equal(con.maxPorts, 2);
+    assert.ok(con.port(1));
+    assert.equal(con.port(2), undefined);
+    assert.equal(device.port(2)?.ready, false);
+  });
+
+  Deno.test(`console/${kind}: bad control messages are ignored, the device stays usable`, async () => {
+    const { device, con, dev, memory } = await rig(kind, { maxPorts: 2, ports: [{}, {}] });
+    const vq = dev.vqs[3];
+    const { dma } = dev.dmaContext;
+    const msg = (id: number, event: number, value: number, len = 8) => {
+      const a = dma.alloc(16, 8);
+      const v = memory.view(a, 8);
+      v.setUint32(0, id, true);
+      v.setUint16(4, event, true);
+      v.setUint16(6, value, true);
+      vq.addOutbuf({ addr: a, len }, { addr: a, resolve: () => {} });
+    };
+    msg(0, VIRTIO_CONSOLE_PORT_READY, 1, 4); // short
+    msg(99, VIRTIO_CONSOLE_PORT_OPEN, 1); // no such port
+    msg(1, VIRTIO_CONSOLE_PORT_OPEN, 7); // bad value
+    msg(1, VIRTIO_CONSOLE_DEVICE_ADD, 0); // device-only event
+    msg(1, 1234, 0); // unknown event
+    msg(1, VIRTIO_CONSOLE_PORT_READY, 1); // already ready
+    vq.kick();
+    assert.equal(device.badControl, 6);
+    assert.equal(dev.needsReset, false);
+    const p1 = con.port(1);
+    await p1?.writable.getWriter().write(enc("still fine"));
+    assert.equal(dec(await readBytes(device.port(1)!.readable.getReader(), 10)), "still fine");
+  });
+
+  Deno.test(`console/${kind}: fuzzed control messages never break the device`, async () => {
+    const { device, con, dev, memory } = await rig(kind, { maxPorts: 3, ports: [{}, {}] });
+    const vq = dev.vqs[3];
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 40 }), (bytes) => {
+        // The driver frees a transmit token's address when it is used: one each.
+        const a = dev.dmaContext.dma.alloc(64, 8);
+        memory.write(a, bytes);
+        vq.addOutbuf({ addr: a, len: bytes.length }, { addr: a, resolve: () => {} });
+        vq.kick();
+        assert.equal(dev.needsReset, false);
+      }),
+      { numRuns: 200 },
+    );
+    const p0 = con.port(0);
+    await p0?.writable.getWriter().write(enc("ok"));
+    assert.equal(dec(await readBytes(device.port(0)!.readable.getReader(), 2)), "ok");
+  });
+
+  Deno.test(`console/${kind}: guest output waits in the ring while the host does not read`, async () => {
+    const { device, con } = await rig(kind);
+    const w = con.port(0)!.writable.getWriter();
+    const writes = [];
+    for (let i = 0; i < 40; i++) writes.push(w.write(enc(`line ${i}\n`)));
+    await new Promise((r) => setTimeout(r, 10));
+    let text = "";
+    const r = device.port(0)!.readable.getReader();
+    while (!text.includes("line 39\n")) text += dec((await r.read()).value);
+    await Promise.all(writes);
+    assert.equal(text, Array.from({ length: 40 }, (_, i) => `line ${i}\n`).join(""));
+  });
+}
+
+Deno.test("console: removal ends the driver's streams", async () => {
+  const { con, bus, dev } = await rig("mmio");
+  const r = con.port(0)!.readable.getReader();
+  await bus.removeDevice(dev);
+  assert.equal((await r.read()).done, true);
+});
+
+Deno.test("console: stdio backend pipes a port to byte streams", async () => {
+  const { device, con } = await rig("pci");
+  const out: string[] = [];
+  let feed: ReadableStreamDefaultController<Uint8Array> | undefined;
+  const link = attachStdio(device.port(0)!, {
+    input: new ReadableStream({ start: (c) => void (feed = c) }),
+    output: new WritableStream({ write: (c) => void out.push(dec(c)) }),
+  });
+  await con.port(0)!.writable.getWriter().write(enc("$ "));
+  feed?.enqueue(enc("ls\n"));
+  assert.equal(dec(await readBytes(con.port(0)!.readable.getReader(), 3)), "ls\n");
+  while (out.join("") !== "$ ") await new Promise((r) => setTimeout(r, 1));
+  link.close();
+  await link.done;
+});

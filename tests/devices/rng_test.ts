@@ -1,0 +1,114 @@
+// virtio-rng: the driver against the device model over MMIO and PCI.
+
+import assert from "node:assert/strict";
+import fc from "fast-check";
+import { RngDevice, type RngDeviceOptions, rngDriver } from "../../src/devices/rng/mod.ts";
+import { DeviceError } from "../../src/errors.ts";
+import { type Kind, KINDS, MAIN_KINDS, rig } from "./blk_rig.ts";
+
+async function setup(kind: Kind, opts: RngDeviceOptions = {}, chunk?: number) {
+  const device = new RngDevice(opts);
+  const r = rig(kind, device);
+  const driver = rngDriver({ chunk });
+  await r.bus.registerDriver(driver);
+  const dev = await r.bus.addDevice(r.transport);
+  assert.equal(dev.driver?.name, "virtio-rng", r.logs.join("; "));
+  return { r, device, dev, rng: await driver.nextSource() };
+}
+
+for (const kind of KINDS) {
+  Deno.test(`rng ${kind}: reads random bytes of any length`, async () => {
+    const t = await setup(kind);
+    for (const n of [1, 7, 64, 4096, 10000]) {
+      const b = await t.rng.read(n);
+      assert.equal(b.length, n);
+    }
+    const big = await t.rng.read(4096);
+    // 4096 random bytes are not all one value (probability ~2^-32760).
+    assert.ok(new Set(big).size > 100);
+    assert.equal(t.device.bytesServed, t.rng.bytesReceived);
+    assert.deepEqual(t.r.logs, []);
+  });
+}
+
+for (const kind of MAIN_KINDS) {
+  Deno.test(`rng ${kind}: bytes come from the configured source`, async () => {
+    let counter = 0;
+    const t = await setup(kind, { source: (b) => b.forEach((_, i) => b[i] = counter++ & 0xff) });
+    assert.deepEqual([...await t.rng.read(4)], [0, 1, 2, 3]);
+  });
+
+  Deno.test(`rng ${kind}: a device that gives fewer bytes per request is asked again`, async () => {
+    const t = await setup(kind, { maxBytesPerRequest: 3 }, 16);
+    const b = await t.rng.read(40);
+    assert.equal(b.length, 40);
+    assert.ok(t.device.requests >= 14);
+    const one = await t.rng.request(100);
+    assert.equal(one.length, 3, "the used length tells how many bytes came (5.4.6.1)");
+  });
+
+  Deno.test(`rng ${kind}: many requests in flight beyond the queue size`, async () => {
+    const t = await setup(kind, { queueSize: 8 });
+    const all = await Promise.all(Array.from({ length: 50 }, () => t.rng.request(32)));
+    assert.equal(all.length, 50);
+    assert.ok(all.every((b) => b.length === 32));
+  });
+
+  Deno.test(`rng ${kind}: readable buffers are ignored, a buffer without room gets 0 bytes`, async () => {
+    const t = await setup(kind);
+    const vq = t.rng.vq;
+    const a = t.r.dma.alloc(64, 8);
+    const lens: number[] = [];
+    const tok = (addr: number, len: number) => ({
+      addr,
+      len,
+      resolve: (g: Uint8Array) => lens.push(g.length),
+      reject: () => {},
+    });
+    t.r.memory.bytes(a, 64).fill(0);
+    vq.addSgs([{ addr: a, len: 16 }], [{ addr: a + 16, len: 16 }], tok(a, 16));
+    vq.kick();
+    await Promise.resolve();
+    assert.ok(t.r.memory.bytes(a, 16).every((b) => b === 0), "readable part untouched");
+    const b = t.r.dma.alloc(16, 8);
+    vq.addSgs([{ addr: b, len: 16 }], [], tok(b, 0));
+    vq.kick();
+    assert.deepEqual(lens, [16, 0]);
+    assert.ok(!t.dev.needsReset);
+    assert.equal((await t.rng.read(8)).length, 8);
+  });
+
+  Deno.test(`rng ${kind}: a malformed chain sets DEVICE_NEEDS_RESET`, async () => {
+    const t = await setup(kind);
+    const vq = t.rng.vq;
+    // A buffer outside guest memory.
+    vq.addSgs([], [{ addr: 0x7fff_f000, len: 16 }], {
+      addr: 0,
+      len: 0,
+      resolve: () => {},
+      reject: () => {},
+    });
+    vq.kick();
+    assert.ok(t.dev.needsReset);
+  });
+
+  Deno.test(`rng ${kind}: removal fails outstanding reads`, async () => {
+    const t = await setup(kind);
+    await t.r.bus.removeDevice(t.dev);
+    await assert.rejects(t.rng.read(4), DeviceError);
+  });
+}
+
+Deno.test("rng property: any mix of buffer sizes gets min(size, cap) bytes, never more", async () => {
+  const t = await setup("pci-modern", { maxBytesPerRequest: 100 });
+  await fc.assert(
+    fc.asyncProperty(
+      fc.array(fc.integer({ min: 1, max: 300 }), { minLength: 1, maxLength: 20 }),
+      async (sizes) => {
+        const got = await Promise.all(sizes.map((s) => t.rng.request(s)));
+        got.forEach((g, i) => assert.equal(g.length, Math.min(sizes[i], 100)));
+      },
+    ),
+    { numRuns: 50 },
+  );
+});
