@@ -28,7 +28,10 @@ import {
 export const vhost_user_header: StructType = struct("vhost_user_header", {
   request: doc(le32, "The request code (VHOST_USER_* or VHOST_USER_BACKEND_*)."),
   flags: doc(le32, "Bits 0-1: version (1); bit 2: reply; bit 3: need_reply."),
-  size: field(le32, { accessor: "payloadSize", doc: "Size of the payload that follows, in bytes." }),
+  size: field(le32, {
+    accessor: "payloadSize",
+    doc: "Size of the payload that follows, in bytes.",
+  }),
 }, { doc: "The header that starts every vhost-user message." });
 
 /** A single 64-bit integer payload (features, a vring index with the no-fd flag, a status...). */
@@ -61,7 +64,7 @@ export const vhost_user_memory_region: StructType = struct("vhost_user_memory_re
 }, { doc: "A memory region description." });
 
 /** Most regions one SET_MEM_TABLE carries. */
-export const VHOST_MEMORY_BASELINE_NREGIONS = 8;
+export const VHOST_MEMORY_BASELINE_NREGIONS: number = 8;
 
 /** The memory table of SET_MEM_TABLE: a count, padding and up to 8 regions. */
 export const vhost_user_memory: StructType = struct("vhost_user_memory", {
@@ -83,7 +86,7 @@ export const vhost_user_log: StructType = struct("vhost_user_log", {
 }, { doc: "A log description (SET_LOG_BASE)." });
 
 /** Largest device config space GET_CONFIG / SET_CONFIG carry. */
-export const VHOST_USER_MAX_CONFIG_SIZE = 256;
+export const VHOST_USER_MAX_CONFIG_SIZE: number = 256;
 
 /** Config space access header of GET_CONFIG / SET_CONFIG; the bytes follow it. */
 export const vhost_user_config: StructType = struct("vhost_user_config", {

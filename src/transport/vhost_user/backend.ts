@@ -1,0 +1,1036 @@
+/**
+ * A vhost-user back-end: serves any {@link VirtioDevice} to a vhost-user
+ * front-end (QEMU's `vhost-user-blk-pci`, `-netdev vhost-user`,
+ * `vhost-user-input-pci`...) over a Unix socket, unchanged.
+ *
+ * **Deno only** (FFI to libc, see `libc.ts`): run with `--allow-ffi
+ * --allow-read --allow-write`.
+ *
+ * What it does with the protocol (QEMU's `docs/interop/vhost-user.rst`):
+ * - offers the device's features plus `VHOST_USER_F_PROTOCOL_FEATURES`, and
+ *   the protocol features MQ, REPLY_ACK, CONFIG and RESET_DEVICE;
+ * - maps every region of SET_MEM_TABLE (shared, read-write) and builds a
+ *   {@link GuestMemory} over the mappings by guest-physical address; ring
+ *   addresses, which come as front-end user addresses, are translated through
+ *   the same table;
+ * - starts a ring on SET_VRING_KICK (a {@link DeviceQueue} from
+ *   `createDeviceQueue`), serves it once enabled, and stops it on
+ *   GET_VRING_BASE, replying with the next available index. The device is
+ *   activated when the first ring starts and reset when the last one stops;
+ * - turns kicks (eventfd readable) into {@link VirtioDevice.queueNotify} and
+ *   {@link DeviceContext.notifyUsed} into a write on the call eventfd;
+ * - answers need_reply when REPLY_ACK was negotiated.
+ *
+ * Nothing the front-end sends can crash the process: a malformed message, a
+ * bad descriptor, overlapping regions, a ring outside the memory table or an
+ * out-of-order request is logged, the device is reset, every mapping and
+ * descriptor of the session is released, the connection closed, and the
+ * back-end waits for the next connection (reconnection).
+ *
+ * One event loop per back-end: a `poll` on a worker thread (a
+ * `nonblocking` FFI call) over the socket, the kick eventfds and a wake-up
+ * eventfd; everything else is a non-blocking call on the JavaScript thread.
+ *
+ * The socket file is created with the process's umask; who may connect is
+ * the file's permissions' business (see docs/vhost_user.md).
+ *
+ * Device models must not touch a chain after {@link VirtioDevice.reset}
+ * returns: the guest memory behind it is unmapped at the end of a session.
+ *
+ * @example
+ * ```ts ignore
+ * import { VhostUserBackend } from "./backend.ts";
+ * import { NullDevice } from "../../devices/null/device.ts";
+ *
+ * const backend = new VhostUserBackend(new NullDevice(), { socketPath: "/tmp/null.sock" });
+ * backend.listen();
+ * console.log("ready");
+ * await backend.serve(); // until backend.close()
+ * ```
+ *
+ * @module
+ */
+
+import type { DeviceContext, VirtioDevice } from "../../device.ts";
+import { GuestMemory } from "../../memory.ts";
+import {
+  createDeviceQueue,
+  type DeviceQueue,
+  type QueueAddresses,
+  queueOptionsFromFeatures,
+} from "../../virtqueue/mod.ts";
+import {
+  VHOST_USER_F_PROTOCOL_FEATURES,
+  VHOST_USER_PROTOCOL_F_CONFIG,
+  VHOST_USER_PROTOCOL_F_MQ,
+  VHOST_USER_PROTOCOL_F_REPLY_ACK,
+  VHOST_USER_PROTOCOL_F_RESET_DEVICE,
+  VhostUserRequest as R,
+} from "../../generated/vhost_user.ts";
+import {
+  accept,
+  bindListen,
+  closeFd,
+  eventfd,
+  type Mapping,
+  mapShared,
+  pollAsync,
+  type PollEntry,
+  POLLERR,
+  POLLHUP,
+  POLLIN,
+  readEventfd,
+  recvWithFds,
+  sendWithFds,
+  setNonblocking,
+  socketUnix,
+  unmap,
+  writeEventfd,
+} from "./libc.ts";
+import {
+  configPayload,
+  decodeConfig,
+  decodeMemoryTable,
+  decodeU64,
+  decodeVringAddr,
+  decodeVringFd,
+  decodeVringState,
+  encodeMessage,
+  type MemoryRegionDesc,
+  MessageReader,
+  needsReply,
+  REPLY_FLAGS,
+  requestName,
+  u64Payload,
+  VhostUserError,
+  type VhostUserMessage,
+  type VringAddr,
+  vringStatePayload,
+} from "./protocol.ts";
+
+/** Severity of a log line. */
+export type LogLevel = "debug" | "info" | "warn" | "error";
+
+/** Where the back-end reports what happens. */
+export type Logger = (level: LogLevel, message: string) => void;
+
+/** Options of a {@link VhostUserBackend}. */
+export interface VhostUserBackendOptions {
+  /** Path of the Unix socket to listen on (a stale socket file there is replaced). */
+  readonly socketPath: string;
+  /** Log sink (default: warnings and errors to stderr; `VHOST_USER_DEBUG=1` for all). */
+  readonly log?: Logger;
+  /**
+   * Protocol features to offer, as a mask (default MQ, REPLY_ACK, CONFIG,
+   * RESET_DEVICE). Tests use it to check negotiation.
+   */
+  readonly protocolFeatures?: bigint;
+}
+
+/** The protocol features offered unless the options say otherwise. */
+export const DEFAULT_PROTOCOL_FEATURES: bigint = (1n << BigInt(VHOST_USER_PROTOCOL_F_MQ)) |
+  (1n << BigInt(VHOST_USER_PROTOCOL_F_REPLY_ACK)) |
+  (1n << BigInt(VHOST_USER_PROTOCOL_F_CONFIG)) |
+  (1n << BigInt(VHOST_USER_PROTOCOL_F_RESET_DEVICE));
+
+const PROTOCOL_FEATURES_BIT = 1n << BigInt(VHOST_USER_F_PROTOCOL_FEATURES);
+const VHOST_F_LOG_ALL_BIT = 1n << 26n;
+
+function bit(n: number): bigint {
+  return 1n << BigInt(n);
+}
+
+function defaultLogger(): Logger {
+  let debug = false;
+  try {
+    debug = Deno.env.get("VHOST_USER_DEBUG") === "1";
+  } catch {
+    // no env permission: keep quiet
+  }
+  return (level, message) => {
+    if (level === "error" || level === "warn" || debug) {
+      console.error(`vhost-user ${level}: ${message}`);
+    }
+  };
+}
+
+/** Guest memory over mmapped regions: always "shared", so rings use fences. */
+class MappedGuestMemory extends GuestMemory {
+  override get shared(): boolean {
+    return true;
+  }
+}
+
+/** One mapped region of the memory table. */
+interface MappedRegion {
+  readonly desc: MemoryRegionDesc;
+  readonly mapping: Mapping;
+}
+
+/** What the back-end knows of one vring. */
+interface Ring {
+  size: number;
+  base: number;
+  addr: VringAddr | undefined;
+  kickFd: number;
+  callFd: number;
+  errFd: number;
+  started: boolean;
+  enabled: boolean;
+  queue: DeviceQueue | undefined;
+}
+
+function freshRing(): Ring {
+  return {
+    size: 0,
+    base: 0,
+    addr: undefined,
+    kickFd: -1,
+    callFd: -1,
+    errFd: -1,
+    started: false,
+    enabled: false,
+    queue: undefined,
+  };
+}
+
+/** Reasons a session ended, for {@link SessionSummary}. */
+export type SessionEnd = "eof" | "error" | "closed";
+
+/** What happened in one session (one front-end connection). */
+export interface SessionSummary {
+  /** How it ended. */
+  readonly end: SessionEnd;
+  /** The error that ended it, for `error`. */
+  readonly error?: string;
+  /** Messages handled. */
+  readonly messages: number;
+  /** Kicks handled. */
+  readonly kicks: number;
+}
+
+/**
+ * A vhost-user back-end for one device, serving one front-end connection at
+ * a time and accepting the next when it ends.
+ */
+export class VhostUserBackend {
+  /** The device served. */
+  readonly device: VirtioDevice;
+  /** The socket path. */
+  readonly socketPath: string;
+  /** Protocol features offered. */
+  readonly offeredProtocolFeatures: bigint;
+  /** One summary per finished session, oldest first. */
+  readonly sessions: SessionSummary[] = [];
+  readonly #log: Logger;
+  #listenFd = -1;
+  #wakeFd = -1;
+  #closed = false;
+  #session: Session | undefined;
+  #sessionWaiters: (() => void)[] = [];
+
+  /** A back-end for `device` on `options.socketPath` (nothing happens until {@link VhostUserBackend.listen}). */
+  constructor(device: VirtioDevice, options: VhostUserBackendOptions) {
+    this.device = device;
+    this.socketPath = options.socketPath;
+    this.offeredProtocolFeatures = options.protocolFeatures ?? DEFAULT_PROTOCOL_FEATURES;
+    this.#log = options.log ?? defaultLogger();
+  }
+
+  /** Creates the socket and listens; a stale socket file at the path is removed first. */
+  listen(): void {
+    if (this.#listenFd >= 0) return;
+    try {
+      const st = Deno.lstatSync(this.socketPath);
+      if (st.isSocket) Deno.removeSync(this.socketPath);
+    } catch (e) {
+      if (!(e instanceof Deno.errors.NotFound)) throw e;
+    }
+    const fd = socketUnix();
+    try {
+      bindListen(fd, this.socketPath, 4);
+    } catch (e) {
+      closeFd(fd);
+      throw e;
+    }
+    this.#listenFd = fd;
+    this.#wakeFd = eventfd();
+  }
+
+  /** True while a front-end is connected. */
+  get connected(): boolean {
+    return this.#session !== undefined;
+  }
+
+  /**
+   * Serves front-ends one after another until {@link VhostUserBackend.close}.
+   * Never rejects for anything a front-end does.
+   */
+  async serve(): Promise<void> {
+    this.listen();
+    while (!this.#closed) {
+      const entries: PollEntry[] = [
+        { fd: this.#wakeFd, events: POLLIN, revents: 0 },
+        { fd: this.#listenFd, events: POLLIN, revents: 0 },
+      ];
+      const n = await pollAsync(entries, -1);
+      if (this.#closed) break;
+      if (n < 0) continue;
+      if (entries[0].revents) readEventfd(this.#wakeFd);
+      if (!entries[1].revents) continue;
+      let conn = -1;
+      try {
+        conn = accept(this.#listenFd);
+      } catch (e) {
+        this.#log("error", `accept: ${errorText(e)}`);
+        continue;
+      }
+      if (conn < 0) continue;
+      await this.serveConnection(conn);
+    }
+    this.#teardown();
+  }
+
+  /**
+   * Serves one already-connected socket `fd` (made non-blocking here) until
+   * the front-end goes away or {@link VhostUserBackend.close}; the back-end
+   * owns and closes `fd`. Resolves with the session's summary.
+   */
+  async serveConnection(fd: number): Promise<SessionSummary> {
+    if (this.#wakeFd < 0) this.#wakeFd = eventfd();
+    setNonblocking(fd);
+    const s = new Session(this, this.device, fd, this.#log, this.offeredProtocolFeatures);
+    this.#session = s;
+    this.#log("info", "front-end connected");
+    let summary: SessionSummary;
+    try {
+      summary = await s.run(this.#wakeFd, () => this.#closed);
+    } finally {
+      this.#session = undefined;
+    }
+    this.sessions.push(summary);
+    this.#log(
+      summary.end === "error" ? "error" : "info",
+      `session ended (${summary.end}${summary.error ? `: ${summary.error}` : ""})`,
+    );
+    const waiters = this.#sessionWaiters;
+    this.#sessionWaiters = [];
+    for (const w of waiters) w();
+    return summary;
+  }
+
+  /** Resolves when the current (or next) session ends. */
+  sessionEnded(): Promise<void> {
+    return new Promise((resolve) => this.#sessionWaiters.push(resolve));
+  }
+
+  /** Stops serving: ends the session (resetting the device), closes the socket and removes its file. */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    if (this.#wakeFd >= 0) writeEventfd(this.#wakeFd);
+  }
+
+  #teardown(): void {
+    if (this.#listenFd >= 0) {
+      closeFd(this.#listenFd);
+      this.#listenFd = -1;
+      try {
+        Deno.removeSync(this.socketPath);
+      } catch {
+        // already gone
+      }
+    }
+    if (this.#wakeFd >= 0 && this.#session === undefined) {
+      closeFd(this.#wakeFd);
+      this.#wakeFd = -1;
+    }
+  }
+
+  /** Wakes the event loop (a device finished work outside a kick, or close). */
+  wake(): void {
+    if (this.#wakeFd >= 0) writeEventfd(this.#wakeFd);
+  }
+}
+
+function errorText(e: unknown): string {
+  return e instanceof Error ? `${e.name}: ${e.message}` : String(e);
+}
+
+/** The {@link DeviceContext} of one activation; inert once the session resets the device. */
+class SessionContext implements DeviceContext {
+  readonly memory: GuestMemory;
+  readonly features: bigint;
+  readonly queues: (DeviceQueue | undefined)[];
+  live = true;
+  readonly #session: Session;
+
+  constructor(session: Session, memory: GuestMemory, features: bigint, queueCount: number) {
+    this.#session = session;
+    this.memory = memory;
+    this.features = features;
+    this.queues = Array.from({ length: queueCount }, () => undefined);
+  }
+
+  notifyUsed(index: number): void {
+    if (this.live) this.#session.call(index);
+  }
+
+  configChanged(): void {
+    // Without a back-end request channel there is no way to tell the front-end.
+    if (this.live) this.#session.log("debug", "config change (not forwarded: no back-end channel)");
+  }
+
+  needsReset(reason: unknown): void {
+    if (this.live) this.#session.deviceFailed(reason);
+  }
+}
+
+/** One front-end connection. */
+class Session {
+  readonly #backend: VhostUserBackend;
+  readonly #device: VirtioDevice;
+  readonly #fd: number;
+  readonly #log: Logger;
+  readonly #offeredProtocol: bigint;
+  readonly #reader: MessageReader;
+  readonly #rings: Ring[];
+  #features = 0n;
+  #featuresSet = false;
+  #protocolAcked = false;
+  #protocolFeatures = 0n;
+  #owner = false;
+  #regions: MappedRegion[] = [];
+  #memory: GuestMemory | undefined;
+  #ctx: SessionContext | undefined;
+  #failed = false;
+  #messages = 0;
+  #kicks = 0;
+  #replied = false;
+
+  constructor(
+    backend: VhostUserBackend,
+    device: VirtioDevice,
+    fd: number,
+    log: Logger,
+    offeredProtocol: bigint,
+  ) {
+    this.#backend = backend;
+    this.#device = device;
+    this.#fd = fd;
+    this.#log = log;
+    this.#offeredProtocol = offeredProtocol;
+    this.#reader = new MessageReader((b) => recvWithFds(fd, b), closeFd);
+    this.#rings = device.queueMaxSizes.map(() => freshRing());
+  }
+
+  log(level: LogLevel, message: string): void {
+    this.#log(level, message);
+  }
+
+  async run(wakeFd: number, closed: () => boolean): Promise<SessionSummary> {
+    let end: SessionEnd = "closed";
+    let error: string | undefined;
+    try {
+      for (;;) {
+        if (closed()) break;
+        const entries: PollEntry[] = [
+          { fd: wakeFd, events: POLLIN, revents: 0 },
+          { fd: this.#fd, events: POLLIN, revents: 0 },
+        ];
+        const kickRings: number[] = [];
+        this.#rings.forEach((r, i) => {
+          if (r.started && r.kickFd >= 0) {
+            entries.push({ fd: r.kickFd, events: POLLIN, revents: 0 });
+            kickRings.push(i);
+          }
+        });
+        const n = await pollAsync(entries, -1);
+        if (closed()) break;
+        if (n < 0) continue;
+        if (entries[0].revents) readEventfd(wakeFd);
+        if (entries[1].revents & (POLLIN | POLLHUP | POLLERR)) {
+          if (!this.#readMessages()) {
+            end = "eof";
+            break;
+          }
+        }
+        for (let k = 0; k < kickRings.length; k++) {
+          const e = entries[k + 2];
+          if (e.revents === 0) continue;
+          const i = kickRings[k];
+          const r = this.#rings[i];
+          // The fd may have been replaced while handling messages above.
+          if (r.kickFd !== e.fd) continue;
+          readEventfd(r.kickFd);
+          this.#kick(i);
+        }
+      }
+    } catch (e) {
+      end = "error";
+      error = errorText(e);
+      this.#log("error", error);
+    } finally {
+      this.#teardown();
+    }
+    return { end, error, messages: this.#messages, kicks: this.#kicks };
+  }
+
+  /** Handles every complete message; false when the front-end hung up. */
+  #readMessages(): boolean {
+    for (;;) {
+      const r = this.#reader.read();
+      if (r.kind === "eof") return false;
+      if (r.kind === "again") return true;
+      this.#messages++;
+      this.#dispatch(r.message);
+    }
+  }
+
+  #dispatch(m: VhostUserMessage): void {
+    this.#replied = false;
+    const fds = m.fds;
+    try {
+      this.#log(
+        "debug",
+        `<- ${requestName(m.request)} (${m.payload.length} bytes, ${fds.length} fds)`,
+      );
+      this.#handle(m);
+    } catch (e) {
+      // Tell a front-end waiting for an ack, then give up on the connection.
+      if (this.#ackWanted(m) && !this.#replied) this.#reply(m.request, u64Payload(1n));
+      for (const fd of fds) closeFd(fd);
+      throw e instanceof VhostUserError
+        ? e
+        : new VhostUserError(`${requestName(m.request)}: ${errorText(e)}`, { cause: e });
+    }
+    for (const fd of fds) closeFd(fd);
+    if (this.#ackWanted(m) && !this.#replied) this.#reply(m.request, u64Payload(0n));
+  }
+
+  #ackWanted(m: VhostUserMessage): boolean {
+    return needsReply(m.flags) &&
+      (this.#protocolFeatures & bit(VHOST_USER_PROTOCOL_F_REPLY_ACK)) !== 0n;
+  }
+
+  #reply(request: number, payload: Uint8Array): void {
+    const bytes = encodeMessage(request, REPLY_FLAGS, payload);
+    const n = sendWithFds(this.#fd, bytes);
+    if (n !== bytes.length) {
+      throw new VhostUserError(`${requestName(request)}: reply could not be sent (socket full)`);
+    }
+    this.#replied = true;
+  }
+
+  /** Takes the one descriptor a message must carry, removing it from the list to close. */
+  #takeFd(m: VhostUserMessage, what: string): number {
+    if (m.fds.length !== 1) {
+      throw new VhostUserError(
+        `${requestName(m.request)}: expected 1 file descriptor for ${what}, got ${m.fds.length}`,
+      );
+    }
+    const fd = m.fds.pop() as number;
+    try {
+      setNonblocking(fd);
+    } catch (e) {
+      closeFd(fd);
+      throw new VhostUserError(`${requestName(m.request)}: bad file descriptor for ${what}`, {
+        cause: e,
+      });
+    }
+    return fd;
+  }
+
+  #ring(index: number, request: number): Ring {
+    const r = this.#rings[index];
+    if (r === undefined) {
+      throw new VhostUserError(
+        `${
+          requestName(request)
+        }: vring ${index} does not exist (the device has ${this.#rings.length})`,
+      );
+    }
+    return r;
+  }
+
+  #offeredFeatures(): bigint {
+    return this.#device.features | PROTOCOL_FEATURES_BIT;
+  }
+
+  #handle(m: VhostUserMessage): void {
+    switch (m.request) {
+      case R.VHOST_USER_GET_FEATURES:
+        this.#reply(m.request, u64Payload(this.#offeredFeatures()));
+        return;
+      case R.VHOST_USER_SET_FEATURES: {
+        const f = decodeU64(m);
+        const extra = f & ~(this.#offeredFeatures() | VHOST_F_LOG_ALL_BIT);
+        if (extra !== 0n) {
+          throw new VhostUserError(
+            `VHOST_USER_SET_FEATURES: bits 0x${extra.toString(16)} were not offered`,
+          );
+        }
+        if ((f & VHOST_F_LOG_ALL_BIT) !== 0n) {
+          throw new VhostUserError("VHOST_USER_SET_FEATURES: dirty logging is not supported");
+        }
+        this.#features = f & ~PROTOCOL_FEATURES_BIT;
+        this.#protocolAcked = (f & PROTOCOL_FEATURES_BIT) !== 0n;
+        this.#featuresSet = true;
+        return;
+      }
+      case R.VHOST_USER_GET_PROTOCOL_FEATURES:
+        this.#reply(m.request, u64Payload(this.#offeredProtocol));
+        return;
+      case R.VHOST_USER_SET_PROTOCOL_FEATURES: {
+        const f = decodeU64(m);
+        const extra = f & ~this.#offeredProtocol;
+        if (extra !== 0n) {
+          throw new VhostUserError(
+            `VHOST_USER_SET_PROTOCOL_FEATURES: bits 0x${extra.toString(16)} were not offered`,
+          );
+        }
+        this.#protocolFeatures = f;
+        return;
+      }
+      case R.VHOST_USER_SET_OWNER:
+        if (this.#owner) this.#log("warn", "VHOST_USER_SET_OWNER sent twice");
+        this.#owner = true;
+        return;
+      case R.VHOST_USER_RESET_OWNER:
+        // Deprecated; as the spec recommends, it only disables the rings.
+        this.#stopAll();
+        return;
+      case R.VHOST_USER_RESET_DEVICE:
+        this.#requireProtocol(m, VHOST_USER_PROTOCOL_F_RESET_DEVICE);
+        this.#stopAll();
+        this.#dropMemory();
+        this.#features = 0n;
+        this.#featuresSet = false;
+        this.#protocolAcked = false;
+        return;
+      case R.VHOST_USER_GET_QUEUE_NUM:
+        this.#reply(m.request, u64Payload(BigInt(this.#rings.length)));
+        return;
+      case R.VHOST_USER_SET_MEM_TABLE:
+        this.#setMemTable(m);
+        return;
+      case R.VHOST_USER_SET_VRING_NUM: {
+        const s = decodeVringState(m);
+        const r = this.#ring(s.index, m.request);
+        const max = this.#device.queueMaxSizes[s.index];
+        if (s.num === 0 || s.num > max) {
+          throw new VhostUserError(
+            `VHOST_USER_SET_VRING_NUM: size ${s.num} for vring ${s.index} (maximum ${max})`,
+          );
+        }
+        if (r.started) {
+          throw new VhostUserError(`VHOST_USER_SET_VRING_NUM: vring ${s.index} is running`);
+        }
+        r.size = s.num;
+        return;
+      }
+      case R.VHOST_USER_SET_VRING_ADDR: {
+        const a = decodeVringAddr(m);
+        const r = this.#ring(a.index, m.request);
+        if (r.started) {
+          throw new VhostUserError(`VHOST_USER_SET_VRING_ADDR: vring ${a.index} is running`);
+        }
+        r.addr = a;
+        return;
+      }
+      case R.VHOST_USER_SET_VRING_BASE: {
+        const s = decodeVringState(m);
+        const r = this.#ring(s.index, m.request);
+        if (r.started) {
+          throw new VhostUserError(`VHOST_USER_SET_VRING_BASE: vring ${s.index} is running`);
+        }
+        r.base = s.num;
+        return;
+      }
+      case R.VHOST_USER_GET_VRING_BASE: {
+        const s = decodeVringState(m);
+        const r = this.#ring(s.index, m.request);
+        const base = this.#stopRing(s.index);
+        r.base = base;
+        this.#reply(m.request, vringStatePayload(s.index, base));
+        return;
+      }
+      case R.VHOST_USER_SET_VRING_KICK: {
+        const v = decodeVringFd(m);
+        const r = this.#ring(v.index, m.request);
+        const fd = v.noFd ? -1 : this.#takeFd(m, "the kick eventfd");
+        if (r.kickFd >= 0) closeFd(r.kickFd);
+        r.kickFd = fd;
+        if (v.noFd) {
+          throw new VhostUserError(
+            `VHOST_USER_SET_VRING_KICK: vring ${v.index} without a kick fd (polling mode is not supported)`,
+          );
+        }
+        if (!r.started) this.#startRing(v.index);
+        return;
+      }
+      case R.VHOST_USER_SET_VRING_CALL: {
+        const v = decodeVringFd(m);
+        const r = this.#ring(v.index, m.request);
+        const fd = v.noFd ? -1 : this.#takeFd(m, "the call eventfd");
+        if (r.callFd >= 0) closeFd(r.callFd);
+        r.callFd = fd;
+        return;
+      }
+      case R.VHOST_USER_SET_VRING_ERR: {
+        const v = decodeVringFd(m);
+        const r = this.#ring(v.index, m.request);
+        const fd = v.noFd ? -1 : this.#takeFd(m, "the error eventfd");
+        if (r.errFd >= 0) closeFd(r.errFd);
+        r.errFd = fd;
+        return;
+      }
+      case R.VHOST_USER_SET_VRING_ENABLE: {
+        const s = decodeVringState(m);
+        const r = this.#ring(s.index, m.request);
+        if (s.num > 1) {
+          throw new VhostUserError(`VHOST_USER_SET_VRING_ENABLE: value ${s.num} is not 0 or 1`);
+        }
+        const was = r.enabled;
+        r.enabled = s.num === 1;
+        // Work may have arrived while the ring was disabled.
+        if (r.enabled && !was && r.started) this.#kick(s.index);
+        return;
+      }
+      case R.VHOST_USER_GET_CONFIG: {
+        this.#requireProtocol(m, VHOST_USER_PROTOCOL_F_CONFIG);
+        const c = decodeConfig(m);
+        const out = new Uint8Array(c.size);
+        const limit = this.#device.configSize;
+        for (let i = 0; i < c.size; i++) {
+          const off = c.offset + i;
+          if (off < limit) out[i] = this.#device.readConfig(off, 1);
+        }
+        this.#reply(m.request, configPayload(c.offset, c.flags, out));
+        return;
+      }
+      case R.VHOST_USER_SET_CONFIG: {
+        this.#requireProtocol(m, VHOST_USER_PROTOCOL_F_CONFIG);
+        const c = decodeConfig(m);
+        if (c.offset + c.size > this.#device.configSize) {
+          throw new VhostUserError(
+            `VHOST_USER_SET_CONFIG: bytes ${c.offset}..${
+              c.offset + c.size
+            } are outside the ${this.#device.configSize}-byte config space`,
+          );
+        }
+        const v = new DataView(c.data.buffer, c.data.byteOffset, c.data.byteLength);
+        if (c.size === 1 || c.size === 2 || c.size === 4) {
+          const value = c.size === 1
+            ? v.getUint8(0)
+            : c.size === 2
+            ? v.getUint16(0, true)
+            : v.getUint32(0, true);
+          this.#device.writeConfig(c.offset, c.size, value);
+        } else {
+          for (let i = 0; i < c.size; i++) this.#device.writeConfig(c.offset + i, 1, c.data[i]);
+        }
+        return;
+      }
+      case R.VHOST_USER_SET_LOG_BASE:
+      case R.VHOST_USER_SET_LOG_FD:
+        throw new VhostUserError(`${requestName(m.request)}: dirty logging is not supported`);
+      default:
+        throw new VhostUserError(
+          `${requestName(m.request)} is not supported (or not negotiated) by this back-end`,
+        );
+    }
+  }
+
+  #requireProtocol(m: VhostUserMessage, feature: number): void {
+    if ((this.#protocolFeatures & bit(feature)) === 0n) {
+      throw new VhostUserError(
+        `${requestName(m.request)} sent without negotiating protocol feature ${feature}`,
+      );
+    }
+  }
+
+  #setMemTable(m: VhostUserMessage): void {
+    const regions = decodeMemoryTable(m);
+    if (m.fds.length !== regions.length) {
+      throw new VhostUserError(
+        `VHOST_USER_SET_MEM_TABLE: ${regions.length} regions but ${m.fds.length} file descriptors`,
+      );
+    }
+    if (this.#rings.some((r) => r.started)) {
+      // Rings point into the old mappings; QEMU stops them before changing the table.
+      throw new VhostUserError("VHOST_USER_SET_MEM_TABLE while rings are running is not supported");
+    }
+    const mapped: MappedRegion[] = [];
+    try {
+      for (let i = 0; i < regions.length; i++) {
+        const d = regions[i];
+        let mapping: Mapping;
+        try {
+          mapping = mapShared(m.fds[i], d.mmapOffset + d.memorySize, 0);
+        } catch (e) {
+          throw new VhostUserError(
+            `VHOST_USER_SET_MEM_TABLE: region ${i} (fd ${m.fds[i]}, 0x${
+              d.memorySize.toString(16)
+            } bytes at offset 0x${d.mmapOffset.toString(16)}) cannot be mapped: ${errorText(e)}`,
+            { cause: e },
+          );
+        }
+        mapped.push({ desc: d, mapping });
+      }
+    } catch (e) {
+      for (const r of mapped) unmap(r.mapping);
+      throw e;
+    }
+    // The mappings keep the memory alive; the descriptors can go (closed by dispatch).
+    this.#dropMemory();
+    const mem = new MappedGuestMemory();
+    for (const r of mapped) {
+      mem.addRegion(
+        r.desc.guestPhysAddr,
+        new Uint8Array(r.mapping.buffer, r.desc.mmapOffset, r.desc.memorySize),
+      );
+    }
+    this.#regions = mapped;
+    this.#memory = mem;
+    this.#log(
+      "debug",
+      `memory table: ${
+        regions.map((r) => `0x${r.guestPhysAddr.toString(16)}+0x${r.memorySize.toString(16)}`).join(
+          ", ",
+        )
+      }`,
+    );
+  }
+
+  /** Front-end user address to guest-physical address, through the memory table. */
+  #translate(ua: number, len: number, what: string, index: number): number {
+    for (const r of this.#regions) {
+      const d = r.desc;
+      if (ua >= d.userspaceAddr && ua + len <= d.userspaceAddr + d.memorySize) {
+        return d.guestPhysAddr + (ua - d.userspaceAddr);
+      }
+    }
+    throw new VhostUserError(
+      `vring ${index}: ${what} at user address 0x${
+        ua.toString(16)
+      } (+${len}) is outside the memory table`,
+    );
+  }
+
+  #startRing(index: number): void {
+    const r = this.#rings[index];
+    const mem = this.#memory;
+    if (mem === undefined) {
+      throw new VhostUserError(`vring ${index} started before VHOST_USER_SET_MEM_TABLE`);
+    }
+    if (r.addr === undefined || r.size === 0) {
+      throw new VhostUserError(
+        `vring ${index} started before VHOST_USER_SET_VRING_${r.size === 0 ? "NUM" : "ADDR"}`,
+      );
+    }
+    const opts = queueOptionsFromFeatures(this.#features, index);
+    const addrs: QueueAddresses = {
+      size: r.size,
+      desc: this.#translate(r.addr.desc, 1, "descriptor area", index),
+      driver: this.#translate(r.addr.avail, 1, "driver area", index),
+      device: this.#translate(r.addr.used, 1, "device area", index),
+    };
+    const queue = createDeviceQueue(mem, addrs, opts);
+    restoreBase(queue, r.base, opts.packed, index);
+    r.queue = queue;
+    r.started = true;
+    // 'Ring states': without VHOST_USER_F_PROTOCOL_FEATURES a ring starts enabled.
+    if (!this.#protocolNegotiated()) r.enabled = true;
+    if (this.#ctx === undefined) {
+      if (!this.#featuresSet) {
+        this.#log("warn", `vring ${index} started before VHOST_USER_SET_FEATURES`);
+      }
+      const ctx = new SessionContext(this, mem, this.#features, this.#rings.length);
+      ctx.queues[index] = queue;
+      this.#ctx = ctx;
+      this.#log("info", `device activated (features 0x${this.#features.toString(16)})`);
+      try {
+        const p = this.#device.activate(ctx);
+        if (p instanceof Promise) p.catch((e) => ctx.needsReset(e));
+      } catch (e) {
+        ctx.needsReset(e);
+      }
+    } else {
+      this.#ctx.queues[index] = queue;
+    }
+    this.#log("debug", `vring ${index} started (size ${r.size}, base ${r.base})`);
+    if (r.enabled) this.#kick(index);
+  }
+
+  /** 'Ring states': VHOST_USER_F_PROTOCOL_FEATURES acknowledged in SET_FEATURES. */
+  #protocolNegotiated(): boolean {
+    return this.#protocolAcked;
+  }
+
+  /** Stops ring `index` and returns its base (the next available index to resume from). */
+  #stopRing(index: number): number {
+    const r = this.#rings[index];
+    if (!r.started || r.queue === undefined) return r.base;
+    const base = currentBase(r.queue, r.base);
+    if (r.queue.inFlight > 0) {
+      this.#log(
+        "warn",
+        `vring ${index} stopped with ${r.queue.inFlight} requests in flight; the front-end will not see them completed`,
+      );
+    }
+    r.started = false;
+    r.enabled = false;
+    r.queue = undefined;
+    if (r.kickFd >= 0) {
+      closeFd(r.kickFd);
+      r.kickFd = -1;
+    }
+    const ctx = this.#ctx;
+    if (ctx !== undefined) {
+      ctx.queues[index] = undefined;
+      if (!this.#rings.some((x) => x.started)) this.#resetDevice();
+    }
+    this.#log("debug", `vring ${index} stopped at base ${base}`);
+    return base;
+  }
+
+  #stopAll(): void {
+    this.#rings.forEach((r, i) => {
+      if (r.started) r.base = this.#stopRing(i);
+      r.enabled = false;
+    });
+    this.#resetDevice();
+  }
+
+  #resetDevice(): void {
+    const ctx = this.#ctx;
+    if (ctx === undefined) return;
+    ctx.live = false;
+    this.#ctx = undefined;
+    this.#failed = false;
+    try {
+      this.#device.reset();
+    } catch (e) {
+      this.#log("error", `device reset threw: ${errorText(e)}`);
+    }
+    this.#log("info", "device reset");
+  }
+
+  #kick(index: number): void {
+    this.#kicks++;
+    const r = this.#rings[index];
+    if (!r.started || !r.enabled || this.#failed || this.#ctx === undefined) return;
+    try {
+      this.#device.queueNotify(index);
+    } catch (e) {
+      this.#ctx?.needsReset(e);
+    }
+  }
+
+  /** Raises the used-buffer notification of ring `index`. */
+  call(index: number): void {
+    const r = this.#rings[index];
+    if (r === undefined || r.callFd < 0) return;
+    try {
+      writeEventfd(r.callFd);
+    } catch (e) {
+      this.#log("warn", `vring ${index}: call eventfd write failed: ${errorText(e)}`);
+    }
+  }
+
+  /** The device hit an error it cannot recover from: stop serving until the front-end resets it. */
+  deviceFailed(reason: unknown): void {
+    if (this.#failed) return;
+    this.#failed = true;
+    this.#log("error", `device needs reset: ${errorText(reason)}`);
+    for (const r of this.#rings) {
+      if (r.errFd >= 0) {
+        try {
+          writeEventfd(r.errFd);
+        } catch {
+          // nothing more to do
+        }
+      }
+    }
+  }
+
+  #dropMemory(): void {
+    const regions = this.#regions;
+    this.#regions = [];
+    this.#memory = undefined;
+    for (const r of regions) unmap(r.mapping);
+  }
+
+  #teardown(): void {
+    try {
+      this.#stopAll();
+    } catch (e) {
+      this.#log("error", `stopping rings: ${errorText(e)}`);
+    }
+    this.#reader.discard();
+    for (const r of this.#rings) {
+      for (const fd of [r.kickFd, r.callFd, r.errFd]) if (fd >= 0) closeFd(fd);
+      r.kickFd = r.callFd = r.errFd = -1;
+    }
+    this.#dropMemory();
+    closeFd(this.#fd);
+    void this.#backend;
+  }
+}
+
+/** A queue that can resume from a saved position (see {@link restoreBase}). */
+interface RestorableQueue {
+  restore(
+    state: { availIdx: number; availWrap?: number; usedIdx?: number; usedWrap?: number },
+  ): void;
+}
+
+function isRestorable(q: unknown): q is RestorableQueue {
+  return typeof (q as { restore?: unknown }).restore === "function";
+}
+
+/**
+ * Positions a new queue at the base the front-end gave (SET_VRING_BASE).
+ * Split: the next available index. Packed: bits 0-14 the next available
+ * descriptor, bit 15 its wrap counter (and, from newer front-ends, bits
+ * 16-30 / 31 the used position). A fresh ring (0, or 0 with wrap counter 1
+ * for packed) needs nothing.
+ */
+function restoreBase(q: DeviceQueue, base: number, packed: boolean, index: number): void {
+  const fresh = packed
+    ? (base & 0x7fff) === 0 && (base & 0x8000) !== 0 &&
+      ((base >>> 16) === 0 || (base >>> 16) === 0x8000)
+    : (base & 0xffff) === 0;
+  if (fresh) return;
+  if (!isRestorable(q)) {
+    throw new VhostUserError(
+      `vring ${index}: resuming at base ${base} needs a DeviceQueue that can restore its position`,
+    );
+  }
+  if (packed) {
+    const hasUsed = (base >>> 16) !== 0;
+    q.restore({
+      availIdx: base & 0x7fff,
+      availWrap: (base >>> 15) & 1,
+      usedIdx: hasUsed ? (base >>> 16) & 0x7fff : base & 0x7fff,
+      usedWrap: hasUsed ? (base >>> 31) & 1 : (base >>> 15) & 1,
+    });
+  } else {
+    q.restore({ availIdx: base & 0xffff });
+  }
+}
+
+/** The base to report in GET_VRING_BASE for a running queue. */
+function currentBase(q: DeviceQueue, fallback: number): number {
+  const s = q.state();
+  if (typeof s.lastAvail === "number") return s.lastAvail & 0xffff;
+  if (typeof s.nextAvail === "number") {
+    const wrap = s.availWrap === true || s.availWrap === 1 ? 1 : 0;
+    const usedWrap = s.usedWrap === true || s.usedWrap === 1 ? 1 : 0;
+    const used = typeof s.nextUsed === "number" ? s.nextUsed : s.nextAvail;
+    return ((s.nextAvail & 0x7fff) | (wrap << 15) | ((used & 0x7fff) << 16) | (usedWrap << 31)) >>>
+      0;
+  }
+  return fallback;
+}

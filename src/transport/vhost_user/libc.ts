@@ -1,0 +1,489 @@
+/**
+ * The few libc calls vhost-user needs, through Deno FFI: Unix sockets with
+ * file descriptor passing (`SCM_RIGHTS`), `mmap` of shared memory, eventfds,
+ * `poll`, memfds.
+ *
+ * **Deno only, Linux on 64-bit x86 or Arm only.** It needs `--allow-ffi`
+ * (and `--allow-read`/`--allow-write` for socket paths). Struct layouts
+ * (`msghdr`, `cmsghdr`, `sockaddr_un`, `pollfd`) and constants are those of
+ * 64-bit Linux with glibc or musl.
+ *
+ * Calls that may block are made in one of two ways so that the JavaScript
+ * event loop never stalls: on file descriptors set `O_NONBLOCK` (they return
+ * "would block" instead of waiting), or, for {@link pollAsync}, as an FFI
+ * symbol declared `nonblocking: true` that runs on a worker thread and
+ * returns a promise. errno is read right after a synchronous call through
+ * `__errno_location`, which is exact since synchronous calls run on the
+ * JavaScript thread.
+ *
+ * The library is opened lazily, on first use, so importing this module needs
+ * no permission.
+ *
+ * @example
+ * ```ts ignore
+ * import { eventfd, readEventfd, writeEventfd, closeFd } from "./libc.ts";
+ * const fd = eventfd();
+ * writeEventfd(fd, 1n);
+ * console.log(readEventfd(fd)); // 1n
+ * closeFd(fd);
+ * ```
+ *
+ * @module
+ */
+
+import { TransportError } from "../../errors.ts";
+
+/** A failed libc call: names the call and errno. */
+export class LibcError extends TransportError {
+  /** The libc function that failed. */
+  readonly call: string;
+  /** errno after the call. */
+  readonly errno: number;
+  /** Creates the error for `call` failing with `errno`. */
+  constructor(call: string, errno: number, detail?: string) {
+    super(`${call} failed: ${errnoName(errno)} (errno ${errno})${detail ? `: ${detail}` : ""}`);
+    this.call = call;
+    this.errno = errno;
+  }
+}
+
+/** `EINTR`: interrupted call. */
+export const EINTR: number = 4;
+/** `EBADF`: bad file descriptor. */
+export const EBADF: number = 9;
+/** `EAGAIN` / `EWOULDBLOCK`: the call would block. */
+export const EAGAIN: number = 11;
+/** `EINVAL`: invalid argument. */
+export const EINVAL: number = 22;
+/** `EPIPE`: the peer closed the connection. */
+export const EPIPE: number = 32;
+/** `ECONNRESET`: the peer reset the connection. */
+export const ECONNRESET: number = 104;
+
+const ERRNO_NAMES: Record<number, string> = {
+  1: "EPERM",
+  2: "ENOENT",
+  4: "EINTR",
+  9: "EBADF",
+  11: "EAGAIN",
+  12: "ENOMEM",
+  13: "EACCES",
+  14: "EFAULT",
+  17: "EEXIST",
+  19: "ENODEV",
+  22: "EINVAL",
+  24: "EMFILE",
+  32: "EPIPE",
+  98: "EADDRINUSE",
+  104: "ECONNRESET",
+  111: "ECONNREFUSED",
+};
+
+/** The symbolic name of an errno value (`EAGAIN`), or `errno N`. */
+export function errnoName(e: number): string {
+  return ERRNO_NAMES[e] ?? `errno ${e}`;
+}
+
+/** `POLLIN`: data to read. */
+export const POLLIN: number = 0x1;
+/** `POLLOUT`: writing will not block. */
+export const POLLOUT: number = 0x4;
+/** `POLLERR`: error condition. */
+export const POLLERR: number = 0x8;
+/** `POLLHUP`: hang up. */
+export const POLLHUP: number = 0x10;
+/** `POLLNVAL`: the fd is not open. */
+export const POLLNVAL: number = 0x20;
+
+const AF_UNIX = 1;
+const SOCK_STREAM = 1;
+const SOCK_NONBLOCK = 0x800;
+const SOCK_CLOEXEC = 0x80000;
+const SOL_SOCKET = 1;
+const SCM_RIGHTS = 1;
+const MSG_NOSIGNAL = 0x4000;
+const MSG_CMSG_CLOEXEC = 0x40000000;
+const MSG_CTRUNC = 0x8;
+const F_GETFL = 3;
+const F_SETFL = 4;
+const O_NONBLOCK = 0x800;
+const EFD_NONBLOCK = 0x800;
+const EFD_CLOEXEC = 0x80000;
+const MFD_CLOEXEC = 1;
+
+/** `PROT_READ`. */
+export const PROT_READ: number = 1;
+/** `PROT_WRITE`. */
+export const PROT_WRITE: number = 2;
+const MAP_SHARED = 1;
+
+const SYMBOLS = {
+  __errno_location: { parameters: [], result: "pointer" },
+  socket: { parameters: ["i32", "i32", "i32"], result: "i32" },
+  socketpair: { parameters: ["i32", "i32", "i32", "buffer"], result: "i32" },
+  bind: { parameters: ["i32", "buffer", "u32"], result: "i32" },
+  listen: { parameters: ["i32", "i32"], result: "i32" },
+  accept4: { parameters: ["i32", "pointer", "pointer", "i32"], result: "i32" },
+  connect: { parameters: ["i32", "buffer", "u32"], result: "i32" },
+  recvmsg: { parameters: ["i32", "buffer", "i32"], result: "isize" },
+  sendmsg: { parameters: ["i32", "buffer", "i32"], result: "isize" },
+  read: { parameters: ["i32", "buffer", "usize"], result: "isize" },
+  write: { parameters: ["i32", "buffer", "usize"], result: "isize" },
+  close: { parameters: ["i32"], result: "i32" },
+  fcntl: { parameters: ["i32", "i32", "i32"], result: "i32" },
+  poll: { parameters: ["buffer", "u64", "i32"], result: "i32" },
+  poll_nb: { name: "poll", parameters: ["buffer", "u64", "i32"], result: "i32", nonblocking: true },
+  mmap: { parameters: ["pointer", "usize", "i32", "i32", "i32", "i64"], result: "pointer" },
+  munmap: { parameters: ["pointer", "usize"], result: "i32" },
+  eventfd: { parameters: ["u32", "i32"], result: "i32" },
+  memfd_create: { parameters: ["buffer", "u32"], result: "i32" },
+  ftruncate: { parameters: ["i32", "i64"], result: "i32" },
+  dup: { parameters: ["i32"], result: "i32" },
+} as const;
+
+type Lib = Deno.DynamicLibrary<typeof SYMBOLS>["symbols"];
+let lib: Lib | undefined;
+
+function open(): Lib {
+  if (lib !== undefined) return lib;
+  if (Deno.build.os !== "linux") {
+    throw new TransportError(`vhost-user needs Linux; this is ${Deno.build.os}`);
+  }
+  lib = Deno.dlopen("libc.so.6", SYMBOLS).symbols;
+  return lib;
+}
+
+/** errno of the last failed synchronous call on this thread. */
+export function errno(): number {
+  const p = open().__errno_location();
+  if (p === null) return 0;
+  return new Deno.UnsafePointerView(p).getInt32(0);
+}
+
+function fail(call: string, detail?: string): never {
+  throw new LibcError(call, errno(), detail);
+}
+
+const encoder = new TextEncoder();
+
+function sockaddrUn(path: string): Uint8Array {
+  const bytes = encoder.encode(path);
+  // sun_family (2 bytes) + sun_path[108], NUL-terminated.
+  if (bytes.length >= 108) {
+    throw new TransportError(`socket path is ${bytes.length} bytes; Unix sockets allow 107`);
+  }
+  const sa = new Uint8Array(110);
+  new DataView(sa.buffer).setUint16(0, AF_UNIX, true);
+  sa.set(bytes, 2);
+  return sa;
+}
+
+/** A new non-blocking, close-on-exec Unix stream socket. */
+export function socketUnix(): number {
+  const fd = open().socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) fail("socket");
+  return fd;
+}
+
+/** A connected pair of non-blocking Unix stream sockets (for tests and in-process links). */
+export function socketPair(): [number, number] {
+  const fds = new Int32Array(2);
+  const r = open().socketpair(
+    AF_UNIX,
+    SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
+    0,
+    new Uint8Array(fds.buffer),
+  );
+  if (r < 0) fail("socketpair");
+  return [fds[0], fds[1]];
+}
+
+/** Binds `fd` to the filesystem path `path` and listens with `backlog`. */
+export function bindListen(fd: number, path: string, backlog: number = 1): void {
+  const sa = sockaddrUn(path);
+  if (open().bind(fd, sa, sa.length) < 0) fail("bind", path);
+  if (open().listen(fd, backlog) < 0) fail("listen", path);
+}
+
+/** Accepts a connection as a non-blocking socket; -1 when none is pending. */
+export function accept(fd: number): number {
+  const c = open().accept4(fd, null, null, SOCK_NONBLOCK | SOCK_CLOEXEC);
+  if (c < 0) {
+    const e = errno();
+    if (e === EAGAIN || e === EINTR) return -1;
+    throw new LibcError("accept4", e);
+  }
+  return c;
+}
+
+/** Connects the Unix socket `fd` to `path` (immediate for Unix sockets, or an error). */
+export function connectUnix(fd: number, path: string): void {
+  const sa = sockaddrUn(path);
+  if (open().connect(fd, sa, sa.length) < 0) fail("connect", path);
+}
+
+/** Most file descriptors one message may carry (vhost-user's limit is 8; room for more). */
+export const MAX_FDS: number = 32;
+const CMSG_HDR = 16; // cmsg_len (size_t), cmsg_level, cmsg_type
+const CONTROL_LEN = CMSG_HDR + MAX_FDS * 4;
+
+// Reused buffers: one message in flight at a time on the JS thread.
+const msghdr = new Uint8Array(56);
+const msgView = new DataView(msghdr.buffer);
+const iov = new Uint8Array(16);
+const iovView = new DataView(iov.buffer);
+const control = new Uint8Array(CONTROL_LEN);
+const controlView = new DataView(control.buffer);
+
+function ptrValue(buf: Uint8Array): bigint {
+  const p = Deno.UnsafePointer.of(buf as Uint8Array<ArrayBuffer>);
+  return p === null ? 0n : BigInt(Deno.UnsafePointer.value(p));
+}
+
+function setupMsg(buf: Uint8Array, controlLen: number): void {
+  msghdr.fill(0);
+  iovView.setBigUint64(0, ptrValue(buf), true);
+  iovView.setBigUint64(8, BigInt(buf.length), true);
+  msgView.setBigUint64(16, ptrValue(iov), true); // msg_iov
+  msgView.setBigUint64(24, 1n, true); // msg_iovlen
+  msgView.setBigUint64(32, controlLen === 0 ? 0n : ptrValue(control), true); // msg_control
+  msgView.setBigUint64(40, BigInt(controlLen), true); // msg_controllen
+}
+
+/** The result of {@link recvWithFds}. */
+export interface Received {
+  /** Bytes read: 0 at end of stream, -1 when nothing is ready. */
+  readonly n: number;
+  /** File descriptors that came with the bytes (close them when done). */
+  readonly fds: number[];
+  /** True when the kernel dropped descriptors for lack of control space. */
+  readonly truncated: boolean;
+}
+
+/**
+ * Reads up to `buf.length` bytes from the socket `fd` with any file
+ * descriptors passed alongside (`SCM_RIGHTS`, received close-on-exec).
+ * A connection reset by the peer reads as the end of the stream (0).
+ */
+export function recvWithFds(fd: number, buf: Uint8Array): Received {
+  setupMsg(buf, CONTROL_LEN);
+  control.fill(0);
+  const n = Number(open().recvmsg(fd, msghdr, MSG_CMSG_CLOEXEC));
+  if (n < 0) {
+    const e = errno();
+    if (e === EAGAIN || e === EINTR) return { n: -1, fds: [], truncated: false };
+    // The peer closed with data unread: for a reader, the stream has ended.
+    if (e === ECONNRESET) return { n: 0, fds: [], truncated: false };
+    throw new LibcError("recvmsg", e);
+  }
+  const fds: number[] = [];
+  const controlLen = Number(msgView.getBigUint64(40, true));
+  let off = 0;
+  while (off + CMSG_HDR <= controlLen) {
+    const len = Number(controlView.getBigUint64(off, true));
+    if (len < CMSG_HDR || off + len > CONTROL_LEN) break;
+    const level = controlView.getInt32(off + 8, true);
+    const type = controlView.getInt32(off + 12, true);
+    if (level === SOL_SOCKET && type === SCM_RIGHTS) {
+      for (let p = off + CMSG_HDR; p + 4 <= off + len; p += 4) {
+        fds.push(controlView.getInt32(p, true));
+      }
+    }
+    off += (len + 7) & ~7;
+  }
+  const flags = msgView.getInt32(48, true);
+  return { n, fds, truncated: (flags & MSG_CTRUNC) !== 0 };
+}
+
+/**
+ * Writes `buf` to the socket `fd` with `fds` attached (`SCM_RIGHTS`).
+ * Returns the bytes written, or -1 when the socket buffer is full.
+ */
+export function sendWithFds(fd: number, buf: Uint8Array, fds: readonly number[] = []): number {
+  if (fds.length > MAX_FDS) throw new TransportError(`${fds.length} fds in one message`);
+  let controlLen = 0;
+  if (fds.length > 0) {
+    control.fill(0);
+    const len = CMSG_HDR + 4 * fds.length;
+    controlView.setBigUint64(0, BigInt(len), true);
+    controlView.setInt32(8, SOL_SOCKET, true);
+    controlView.setInt32(12, SCM_RIGHTS, true);
+    fds.forEach((f, i) => controlView.setInt32(CMSG_HDR + 4 * i, f, true));
+    controlLen = (len + 7) & ~7;
+  }
+  setupMsg(buf, controlLen);
+  const n = Number(open().sendmsg(fd, msghdr, MSG_NOSIGNAL));
+  if (n < 0) {
+    const e = errno();
+    if (e === EAGAIN || e === EINTR) return -1;
+    throw new LibcError("sendmsg", e);
+  }
+  return n;
+}
+
+/** `read(2)`: bytes read, 0 at end of file, -1 when it would block. */
+export function readFd(fd: number, buf: Uint8Array): number {
+  const n = Number(open().read(fd, buf, BigInt(buf.length)));
+  if (n < 0) {
+    const e = errno();
+    if (e === EAGAIN || e === EINTR) return -1;
+    throw new LibcError("read", e);
+  }
+  return n;
+}
+
+/** `write(2)`: bytes written, -1 when it would block. */
+export function writeFd(fd: number, buf: Uint8Array): number {
+  const n = Number(open().write(fd, buf, BigInt(buf.length)));
+  if (n < 0) {
+    const e = errno();
+    if (e === EAGAIN || e === EINTR) return -1;
+    throw new LibcError("write", e);
+  }
+  return n;
+}
+
+/** Closes `fd`, ignoring errors (the descriptor is gone either way). */
+export function closeFd(fd: number): void {
+  if (fd >= 0) open().close(fd);
+}
+
+/** Duplicates `fd` (close-on-exec is not set on the copy). */
+export function dupFd(fd: number): number {
+  const r = open().dup(fd);
+  if (r < 0) fail("dup");
+  return r;
+}
+
+/** Sets `O_NONBLOCK` on `fd`; throws {@link LibcError} (EBADF) for a bad descriptor. */
+export function setNonblocking(fd: number): void {
+  const l = open();
+  const flags = l.fcntl(fd, F_GETFL, 0);
+  if (flags < 0) fail("fcntl(F_GETFL)");
+  if ((flags & O_NONBLOCK) === 0 && l.fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0) {
+    fail("fcntl(F_SETFL)");
+  }
+}
+
+/** A new non-blocking, close-on-exec eventfd with counter `initial`. */
+export function eventfd(initial: number = 0): number {
+  const fd = open().eventfd(initial, EFD_NONBLOCK | EFD_CLOEXEC);
+  if (fd < 0) fail("eventfd");
+  return fd;
+}
+
+const counter = new Uint8Array(8);
+const counterView = new DataView(counter.buffer);
+
+/** Reads and clears an eventfd's counter; `null` when it is zero (would block). */
+export function readEventfd(fd: number): bigint | null {
+  const n = readFd(fd, counter);
+  if (n !== 8) return null;
+  return counterView.getBigUint64(0, true);
+}
+
+/** Adds `value` to an eventfd's counter (a kick or a call). Returns false if it would block. */
+export function writeEventfd(fd: number, value: bigint = 1n): boolean {
+  counterView.setBigUint64(0, value, true);
+  return writeFd(fd, counter) === 8;
+}
+
+/** One entry of a poll set. */
+export interface PollEntry {
+  /** The file descriptor. */
+  fd: number;
+  /** Requested events (`POLLIN`...). */
+  events: number;
+  /** Returned events, filled in by the poll call. */
+  revents: number;
+}
+
+function pollBuffer(entries: readonly PollEntry[]): Uint8Array {
+  const buf = new Uint8Array(8 * Math.max(1, entries.length));
+  const v = new DataView(buf.buffer);
+  entries.forEach((e, i) => {
+    v.setInt32(8 * i, e.fd, true);
+    v.setInt16(8 * i + 4, e.events, true);
+  });
+  return buf;
+}
+
+function pollResult(entries: PollEntry[], buf: Uint8Array): void {
+  const v = new DataView(buf.buffer);
+  entries.forEach((e, i) => {
+    e.revents = v.getUint16(8 * i + 6, true);
+  });
+}
+
+/** `poll(2)` on the JS thread: use a timeout of 0 (or very short) only. Returns ready entries. */
+export function pollSync(entries: PollEntry[], timeoutMs: number): number {
+  const buf = pollBuffer(entries);
+  const r = open().poll(buf, BigInt(entries.length), timeoutMs);
+  if (r < 0) {
+    const e = errno();
+    if (e === EINTR) return 0;
+    throw new LibcError("poll", e);
+  }
+  pollResult(entries, buf);
+  return r;
+}
+
+/**
+ * `poll(2)` on a worker thread: the event loop keeps running while it
+ * waits. Returns the number of ready entries (0 on timeout or interruption);
+ * errno is not available from the worker thread, so a failure reports -1.
+ */
+export async function pollAsync(entries: PollEntry[], timeoutMs: number): Promise<number> {
+  const buf = pollBuffer(entries);
+  const r = await open().poll_nb(buf, BigInt(entries.length), timeoutMs);
+  if (r < 0) return -1;
+  pollResult(entries, buf);
+  return r;
+}
+
+/** A shared mapping of a file descriptor. */
+export interface Mapping {
+  /** Start of the mapping. */
+  readonly pointer: Deno.PointerObject;
+  /** Length in bytes. */
+  readonly length: number;
+  /** The mapping as an `ArrayBuffer` (foreign memory: dead after {@link unmap}). */
+  readonly buffer: ArrayBuffer;
+}
+
+/** Maps `length` bytes of `fd` from `offset`, shared and read-write. */
+export function mapShared(fd: number, length: number, offset: number = 0): Mapping {
+  if (!Number.isSafeInteger(length) || length <= 0) {
+    throw new TransportError(`mmap of ${length} bytes`);
+  }
+  const p = open().mmap(
+    null,
+    BigInt(length),
+    PROT_READ | PROT_WRITE,
+    MAP_SHARED,
+    fd,
+    BigInt(offset),
+  );
+  if (p === null || BigInt(Deno.UnsafePointer.value(p)) === 0xffffffffffffffffn) {
+    fail("mmap", `fd ${fd}, ${length} bytes at offset ${offset}`);
+  }
+  const buffer = Deno.UnsafePointerView.getArrayBuffer(p, length);
+  return { pointer: p, length, buffer };
+}
+
+/** Unmaps a mapping from {@link mapShared}. Every view of its buffer must be dropped first. */
+export function unmap(m: Mapping): void {
+  open().munmap(m.pointer, BigInt(m.length));
+}
+
+/** A new memfd of `size` bytes (close-on-exec), for guest memory a frontend shares. */
+export function memfdCreate(name: string, size: number): number {
+  const fd = open().memfd_create(encoder.encode(name + "\0"), MFD_CLOEXEC);
+  if (fd < 0) fail("memfd_create");
+  if (open().ftruncate(fd, BigInt(size)) < 0) {
+    const e = errno();
+    closeFd(fd);
+    throw new LibcError("ftruncate", e);
+  }
+  return fd;
+}

@@ -1,0 +1,92 @@
+/**
+ * Starts one of the `examples/vhost_user_*.ts` back-ends as a child process
+ * for interop tests, waits for its ready line, and always stops it.
+ *
+ * @module
+ */
+
+const ROOT = new URL("../../", import.meta.url);
+
+/** A running back-end process. */
+export interface BackendProcess {
+  /** Socket path it listens on. */
+  readonly socket: string;
+  /** Everything it printed so far (stdout and stderr, interleaved by line). */
+  output(): string;
+  /** SIGTERM, then SIGKILL after a grace period; resolves with the exit code. */
+  stop(): Promise<number>;
+}
+
+/**
+ * Runs `examples/<example>` with `args`, resolving once a line containing
+ * `ready` appears (or rejecting after `timeoutMs`, with the process killed).
+ */
+export async function startBackend(
+  example: string,
+  socket: string,
+  args: readonly string[],
+  timeoutMs: number = 30_000,
+): Promise<BackendProcess> {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "--allow-ffi",
+      "--allow-read",
+      "--allow-write",
+      "--allow-env",
+      new URL(`examples/${example}`, ROOT).pathname,
+      "--socket",
+      socket,
+      ...args,
+    ],
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+    env: { NO_COLOR: "1" },
+  }).spawn();
+  let text = "";
+  let readyResolve: () => void = () => {};
+  const ready = new Promise<void>((r) => (readyResolve = r));
+  const pump = async (stream: ReadableStream<Uint8Array>) => {
+    const dec = new TextDecoder();
+    for await (const chunk of stream) {
+      text += dec.decode(chunk, { stream: true });
+      if (/ready/.test(text)) readyResolve();
+    }
+  };
+  const pumps = Promise.all([pump(child.stdout), pump(child.stderr)]);
+  let stopped: Promise<number> | undefined;
+  const stop = (): Promise<number> => {
+    stopped ??= (async () => {
+      try {
+        child.kill("SIGTERM");
+      } catch {
+        // already gone
+      }
+      const killer = setTimeout(() => {
+        try {
+          child.kill("SIGKILL");
+        } catch {
+          // already gone
+        }
+      }, 5_000);
+      const status = await child.status;
+      clearTimeout(killer);
+      await pumps;
+      return status.code;
+    })();
+    return stopped;
+  };
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<"timeout">((
+    r,
+  ) => (timer = setTimeout(() => r("timeout"), timeoutMs)));
+  const exited = child.status.then(() => "exited" as const);
+  const first = await Promise.race([ready.then(() => "ready" as const), timeout, exited]);
+  clearTimeout(timer);
+  if (first !== "ready") {
+    await stop();
+    throw new Error(`back-end ${example} did not become ready (${first}):\n${text}`);
+  }
+  return { socket, output: () => text, stop };
+}

@@ -1,0 +1,347 @@
+/**
+ * Boots a tiny Linux guest under QEMU (TCG) for interop tests.
+ *
+ * The guest is the installed Debian kernel with an initramfs built here:
+ * static busybox, the virtio modules the test names (resolved with their
+ * dependencies from the kernel's `modules.dep` and insmodded in dependency
+ * order) and an `/init` that mounts the basics, loads the modules, runs the
+ * test's shell script and powers off. Everything the guest prints goes to
+ * its serial console, which the host captures; lines of the form
+ * `@@key=value` become {@link GuestResult.markers}.
+ *
+ * Every boot has a hard timeout and QEMU is always killed at the end.
+ *
+ * @module
+ */
+
+/** Marker prefix a guest script prints to report a value to the host. */
+export const MARKER: string = "@@";
+
+/** Why interop tests cannot run here, or `undefined` when they can. */
+export function interopSkipReason(): string | undefined {
+  const missing: string[] = [];
+  if (which("qemu-system-x86_64") === undefined) missing.push("qemu-system-x86_64");
+  if (which("cpio") === undefined) missing.push("cpio");
+  if (busyboxPath() === undefined) missing.push("static busybox");
+  if (kernelInfo() === undefined) missing.push("a /boot/vmlinuz-* kernel with modules");
+  if (missing.length === 0) return undefined;
+  return `interop tests skipped: ${missing.join(", ")} not installed ` +
+    `(run scripts/install_interop_deps.sh)`;
+}
+
+/** True when `qemu-storage-daemon` is installed. */
+export function haveStorageDaemon(): boolean {
+  return which("qemu-storage-daemon") !== undefined;
+}
+
+/** Full path of `cmd` on PATH, or undefined. */
+export function which(cmd: string): string | undefined {
+  const path = Deno.env.get("PATH") ?? "/usr/local/bin:/usr/bin:/bin";
+  for (const dir of path.split(":")) {
+    const p = `${dir}/${cmd}`;
+    try {
+      const st = Deno.statSync(p);
+      if (st.isFile && st.mode !== null && (st.mode & 0o111) !== 0) return p;
+    } catch {
+      // not here
+    }
+  }
+  return undefined;
+}
+
+function busyboxPath(): string | undefined {
+  for (const p of ["/bin/busybox", "/usr/bin/busybox"]) {
+    try {
+      if (Deno.statSync(p).isFile) return p;
+    } catch {
+      // not here
+    }
+  }
+  return undefined;
+}
+
+/** The kernel image and its module directory. */
+export interface KernelInfo {
+  /** Path of the bzImage. */
+  readonly image: string;
+  /** `/lib/modules/<release>`. */
+  readonly moduleDir: string;
+}
+
+/** The newest kernel in /boot that has a module tree, or undefined. */
+export function kernelInfo(): KernelInfo | undefined {
+  const env = Deno.env.get("TYPED_VIRTIO_KERNEL");
+  const releases: string[] = [];
+  try {
+    for (const e of Deno.readDirSync("/boot")) {
+      if (e.name.startsWith("vmlinuz-")) releases.push(e.name.slice("vmlinuz-".length));
+    }
+  } catch {
+    return undefined;
+  }
+  releases.sort().reverse();
+  for (const r of releases) {
+    if (env !== undefined && !r.includes(env)) continue;
+    try {
+      Deno.statSync(`/lib/modules/${r}/modules.dep`);
+      Deno.statSync(`/boot/vmlinuz-${r}`);
+      return { image: `/boot/vmlinuz-${r}`, moduleDir: `/lib/modules/${r}` };
+    } catch {
+      // no modules for this one
+    }
+  }
+  return undefined;
+}
+
+/**
+ * Resolves module names (`virtio_blk`, `virtio-pci`...) to `.ko` paths
+ * relative to the module directory, dependencies first. Names not found are
+ * assumed built in and skipped.
+ */
+export function resolveModules(moduleDir: string, names: readonly string[]): string[] {
+  const dep = Deno.readTextFileSync(`${moduleDir}/modules.dep`);
+  const deps = new Map<string, string[]>();
+  const byName = new Map<string, string>();
+  for (const line of dep.split("\n")) {
+    const colon = line.indexOf(":");
+    if (colon < 0) continue;
+    const path = line.slice(0, colon);
+    const rest = line.slice(colon + 1).trim();
+    deps.set(path, rest === "" ? [] : rest.split(/\s+/));
+    byName.set(moduleName(path), path);
+  }
+  const order: string[] = [];
+  const seen = new Set<string>();
+  const visit = (path: string) => {
+    if (seen.has(path)) return;
+    seen.add(path);
+    for (const d of deps.get(path) ?? []) visit(d);
+    order.push(path);
+  };
+  for (const n of names) {
+    const path = byName.get(n.replace(/-/g, "_"));
+    if (path !== undefined) visit(path);
+  }
+  return order;
+}
+
+function moduleName(path: string): string {
+  const base = path.slice(path.lastIndexOf("/") + 1);
+  return base.replace(/\.ko(\.(xz|gz|zst))?$/, "").replace(/-/g, "_");
+}
+
+/** How to boot a guest. */
+export interface GuestOptions {
+  /** Shell script (busybox sh) the guest runs after loading modules. */
+  readonly script: string;
+  /** Kernel modules to load (names as in modules.dep, `-` or `_`). */
+  readonly modules?: readonly string[];
+  /** Extra QEMU arguments (devices, chardevs, netdevs). */
+  readonly qemuArgs?: readonly string[];
+  /** Virtual CPUs (default 1; a multi-queue device uses at most one queue per CPU). */
+  readonly cpus?: number;
+  /** Guest RAM in MiB (default 256). */
+  readonly memoryMiB?: number;
+  /**
+   * Back guest RAM with a shared memfd (`memory-backend-memfd,share=on`), as
+   * vhost-user backends need. Default true.
+   */
+  readonly sharedMemory?: boolean;
+  /** Hard timeout for the whole boot in milliseconds (default 120000). */
+  readonly timeoutMs?: number;
+  /** Called with every console line as it arrives. */
+  readonly onLine?: (line: string) => void;
+  /** Echo the console to stderr (also when `TYPED_VIRTIO_GUEST_LOG=1`). */
+  readonly echo?: boolean;
+}
+
+/** What a guest run produced. */
+export interface GuestResult {
+  /** The whole serial console output. */
+  readonly output: string;
+  /** `@@key=value` lines, last value wins. */
+  readonly markers: ReadonlyMap<string, string>;
+  /** Exit code of the guest script (marker `@@rc`), or undefined if it never finished. */
+  readonly scriptStatus: number | undefined;
+  /** True when the hard timeout killed QEMU. */
+  readonly timedOut: boolean;
+  /** QEMU's exit code. */
+  readonly qemuStatus: number;
+  /** QEMU's stderr. */
+  readonly qemuStderr: string;
+}
+
+const INIT_PREFIX = `#!/bin/busybox sh
+/bin/busybox --install -s /bin
+export PATH=/bin
+mkdir -p /proc /sys /dev /tmp /mnt
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev
+echo 1 > /proc/sys/kernel/printk
+for m in $(cat /modules.order); do insmod /lib/modules/$m || echo "${MARKER}insmod_failed=$m"; done
+mdev -s 2>/dev/null
+echo "${MARKER}booted=1"
+`;
+
+const INIT_SUFFIX = `
+rc=$?
+sync
+echo "${MARKER}rc=$rc"
+poweroff -f
+`;
+
+/** Builds the initramfs for `script` and `modules`; returns its path inside `dir`. */
+export async function buildInitramfs(
+  dir: string,
+  script: string,
+  modules: readonly string[],
+): Promise<string> {
+  const kernel = kernelInfo();
+  const busybox = busyboxPath();
+  if (kernel === undefined || busybox === undefined) {
+    throw new Error(interopSkipReason() ?? "no kernel or busybox");
+  }
+  const root = `${dir}/root`;
+  await Deno.mkdir(`${root}/bin`, { recursive: true });
+  await Deno.mkdir(`${root}/lib/modules`, { recursive: true });
+  await Deno.copyFile(busybox, `${root}/bin/busybox`);
+  await Deno.chmod(`${root}/bin/busybox`, 0o755);
+  const order = resolveModules(kernel.moduleDir, modules);
+  const names: string[] = [];
+  for (const rel of order) {
+    const name = rel.slice(rel.lastIndexOf("/") + 1);
+    await Deno.copyFile(`${kernel.moduleDir}/${rel}`, `${root}/lib/modules/${name}`);
+    names.push(name);
+  }
+  await Deno.writeTextFile(`${root}/modules.order`, names.join("\n") + "\n");
+  // The script runs in a subshell so `exit` in it still reaches poweroff.
+  const init = INIT_PREFIX + `(\n${script}\n)` + INIT_SUFFIX;
+  await Deno.writeTextFile(`${root}/init`, init, { mode: 0o755 });
+  await Deno.chmod(`${root}/init`, 0o755);
+  const out = `${dir}/initramfs.cpio`;
+  const cmd = new Deno.Command("sh", {
+    args: ["-c", `cd "${root}" && find . | cpio -o -H newc --quiet > "${out}"`],
+    stdout: "null",
+    stderr: "piped",
+  });
+  const r = await cmd.output();
+  if (!r.success) throw new Error(`cpio failed: ${new TextDecoder().decode(r.stderr)}`);
+  return out;
+}
+
+/**
+ * Boots a guest that runs `opts.script`, waits for it to power off (or for
+ * the hard timeout), and returns its console output. QEMU is killed in
+ * every case before this returns.
+ */
+export async function runGuest(opts: GuestOptions): Promise<GuestResult> {
+  const kernel = kernelInfo();
+  if (kernel === undefined) throw new Error(interopSkipReason() ?? "no kernel");
+  const dir = await Deno.makeTempDir({ prefix: "typed-virtio-guest-" });
+  try {
+    const initrd = await buildInitramfs(dir, opts.script, opts.modules ?? []);
+    const mem = opts.memoryMiB ?? 256;
+    const args = [
+      "-accel",
+      "tcg",
+      "-m",
+      `${mem}M`,
+      "-smp",
+      String(opts.cpus ?? 1),
+      "-nodefaults",
+      "-no-user-config",
+      "-display",
+      "none",
+      "-serial",
+      "stdio",
+      "-no-reboot",
+      "-kernel",
+      kernel.image,
+      "-initrd",
+      initrd,
+      "-append",
+      "console=ttyS0 panic=-1 quiet loglevel=3",
+    ];
+    if (opts.sharedMemory ?? true) {
+      args.push(
+        "-object",
+        `memory-backend-memfd,id=mem,size=${mem}M,share=on`,
+        "-numa",
+        "node,memdev=mem",
+      );
+    }
+    args.push(...(opts.qemuArgs ?? []));
+    return await runQemu(args, opts);
+  } finally {
+    await Deno.remove(dir, { recursive: true }).catch(() => {});
+  }
+}
+
+async function runQemu(args: string[], opts: GuestOptions): Promise<GuestResult> {
+  const echo = opts.echo ?? Deno.env.get("TYPED_VIRTIO_GUEST_LOG") === "1";
+  const child = new Deno.Command("qemu-system-x86_64", {
+    args,
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  let timedOut = false;
+  const timer = setTimeout(() => {
+    timedOut = true;
+    killQuietly(child);
+  }, opts.timeoutMs ?? 120_000);
+  const markers = new Map<string, string>();
+  let output = "";
+  const stderrText = new Response(child.stderr).text();
+  try {
+    const decoder = new TextDecoder();
+    let pending = "";
+    for await (const chunk of child.stdout) {
+      const text = decoder.decode(chunk, { stream: true });
+      output += text;
+      pending += text;
+      let nl: number;
+      while ((nl = pending.indexOf("\n")) >= 0) {
+        const line = pending.slice(0, nl).replace(/\r$/, "");
+        pending = pending.slice(nl + 1);
+        if (echo) console.error(`[guest] ${line}`);
+        const at = line.indexOf(MARKER);
+        if (at >= 0) {
+          const kv = line.slice(at + MARKER.length);
+          const eq = kv.indexOf("=");
+          if (eq > 0) markers.set(kv.slice(0, eq), kv.slice(eq + 1).trim());
+        }
+        opts.onLine?.(line);
+      }
+    }
+  } finally {
+    clearTimeout(timer);
+    killQuietly(child);
+  }
+  const status = await child.status;
+  const rc = markers.get("rc");
+  return {
+    output,
+    markers,
+    scriptStatus: rc === undefined ? undefined : Number(rc),
+    timedOut,
+    qemuStatus: status.code,
+    qemuStderr: await stderrText,
+  };
+}
+
+function killQuietly(child: Deno.ChildProcess): void {
+  try {
+    child.kill("SIGKILL");
+  } catch {
+    // already gone
+  }
+}
+
+/** A short summary of a guest run for assertion messages. */
+export function describe(r: GuestResult): string {
+  const tail = r.output.split("\n").slice(-40).join("\n");
+  return `timedOut=${r.timedOut} qemu=${r.qemuStatus} rc=${r.scriptStatus}\n` +
+    `--- console (tail) ---\n${tail}\n--- qemu stderr ---\n${r.qemuStderr}`;
+}

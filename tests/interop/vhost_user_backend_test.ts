@@ -1,0 +1,446 @@
+// The vhost-user back-end against a scripted front-end in the same process:
+// negotiation, a virtio-blk request end to end through shared memory and
+// eventfds, and every kind of bad input (each must end the session with a
+// logged error, never the process, and the next connection must work).
+// Needs Linux and --allow-ffi; no QEMU.
+
+import assert from "node:assert/strict";
+import { VhostUserBackend } from "../../src/transport/vhost_user/backend.ts";
+import {
+  closeFd,
+  connectUnix,
+  eventfd,
+  mapShared,
+  memfdCreate,
+  pollAsync,
+  POLLIN,
+  readEventfd,
+  recvWithFds,
+  sendWithFds,
+  socketUnix,
+  unmap,
+  writeEventfd,
+} from "../../src/transport/vhost_user/libc.ts";
+import {
+  configPayload,
+  decodeU64,
+  decodeVringState,
+  encodeMessage,
+  headerFlags,
+  type MemoryRegionDesc,
+  memoryTablePayload,
+  MessageReader,
+  u64Payload,
+  type VhostUserMessage,
+  vringAddrPayload,
+  vringFdPayload,
+  vringStatePayload,
+} from "../../src/transport/vhost_user/protocol.ts";
+import {
+  VHOST_USER_NEED_REPLY_MASK,
+  VHOST_USER_PROTOCOL_F_CONFIG,
+  VHOST_USER_PROTOCOL_F_MQ,
+  VHOST_USER_PROTOCOL_F_REPLY_ACK,
+  VhostUserRequest as R,
+} from "../../src/generated/vhost_user.ts";
+import { BlkDevice, MemoryStorage } from "../../src/devices/blk/mod.ts";
+import { GuestMemory } from "../../src/memory.ts";
+import { DmaAllocator } from "../../src/memory.ts";
+import {
+  allocateQueue,
+  createDriverQueue,
+  queueOptionsFromFeatures,
+} from "../../src/virtqueue/mod.ts";
+
+const canRun = Deno.build.os === "linux";
+if (!canRun) console.log("vhost_user_backend_test: skipped, vhost-user needs Linux");
+
+const MEM_SIZE = 1 << 20;
+const USER_BASE = 0x7f00_0000_0000;
+
+/** A scripted front-end on one connection. */
+class Front {
+  readonly fd: number;
+  readonly #reader: MessageReader;
+  constructor(path: string) {
+    this.fd = socketUnix();
+    connectUnix(this.fd, path);
+    this.#reader = new MessageReader((b) => recvWithFds(this.fd, b), closeFd);
+  }
+  send(
+    request: number,
+    payload?: Uint8Array,
+    fds: number[] = [],
+    flags: number = headerFlags(),
+  ): void {
+    const bytes = encodeMessage(request, flags, payload);
+    assert.equal(sendWithFds(this.fd, bytes, fds), bytes.length);
+  }
+  sendRaw(bytes: Uint8Array): void {
+    assert.equal(sendWithFds(this.fd, bytes), bytes.length);
+  }
+  /** The next message, or "eof" when the back-end closed the connection. */
+  async recv(): Promise<VhostUserMessage | "eof"> {
+    for (let tries = 0; tries < 100; tries++) {
+      const r = this.#reader.read();
+      if (r.kind === "message") return r.message;
+      if (r.kind === "eof") return "eof";
+      await pollAsync([{ fd: this.fd, events: POLLIN, revents: 0 }], 10_000);
+    }
+    throw new Error("no reply from the back-end");
+  }
+  async call(request: number, payload?: Uint8Array): Promise<VhostUserMessage> {
+    this.send(request, payload);
+    const m = await this.recv();
+    assert.notEqual(m, "eof", `${request}: connection closed instead of a reply`);
+    return m as VhostUserMessage;
+  }
+  close(): void {
+    closeFd(this.fd);
+  }
+}
+
+interface Harness {
+  backend: VhostUserBackend;
+  device: BlkDevice;
+  storage: MemoryStorage;
+  logs: string[];
+  path: string;
+}
+
+async function withBackend(fn: (h: Harness) => Promise<void>): Promise<void> {
+  const dir = await Deno.makeTempDir({ prefix: "typed-virtio-vu-" });
+  const path = `${dir}/be.sock`;
+  const storage = new MemoryStorage(new Uint8Array(64 * 512));
+  const device = new BlkDevice({ storage, queueSize: 16 });
+  const logs: string[] = [];
+  const backend = new VhostUserBackend(device, {
+    socketPath: path,
+    log: (level, msg) => {
+      logs.push(`${level}: ${msg}`);
+      if (Deno.env.get("VHOST_USER_DEBUG") === "1") console.error(`${level}: ${msg}`);
+    },
+  });
+  backend.listen();
+  const serving = backend.serve();
+  try {
+    await fn({ backend, device, storage, logs, path });
+  } finally {
+    backend.close();
+    await serving;
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+/** Connects, runs `script`, and waits for the back-end to finish the session. */
+async function session(h: Harness, script: (f: Front) => Promise<void>): Promise<void> {
+  const ended = h.backend.sessionEnded();
+  const f = new Front(h.path);
+  try {
+    await script(f);
+  } finally {
+    f.close();
+    await ended;
+  }
+}
+
+/** Sends `request` and expects the back-end to close the connection. */
+async function expectClosed(f: Front, request: number, payload?: Uint8Array, fds: number[] = []) {
+  f.send(request, payload, fds);
+  const m = await f.recv();
+  assert.equal(m, "eof", "the back-end should drop the connection");
+}
+
+function lastError(h: Harness): string {
+  return h.backend.sessions.at(-1)?.error ?? "";
+}
+
+Deno.test({
+  name: "vhost-user backend: negotiation, config, queue count, reply-ack",
+  ignore: !canRun,
+  fn: () =>
+    withBackend(async (h) => {
+      await session(h, async (f) => {
+        const feats = decodeU64(await f.call(R.VHOST_USER_GET_FEATURES));
+        assert.equal(feats & (1n << 30n), 1n << 30n, "VHOST_USER_F_PROTOCOL_FEATURES offered");
+        assert.equal(feats & ~(1n << 30n), h.device.features);
+        const proto = decodeU64(await f.call(R.VHOST_USER_GET_PROTOCOL_FEATURES));
+        for (
+          const b of [
+            VHOST_USER_PROTOCOL_F_MQ,
+            VHOST_USER_PROTOCOL_F_REPLY_ACK,
+            VHOST_USER_PROTOCOL_F_CONFIG,
+          ]
+        ) {
+          assert.notEqual(proto & (1n << BigInt(b)), 0n);
+        }
+        f.send(R.VHOST_USER_SET_PROTOCOL_FEATURES, u64Payload(proto));
+        assert.equal(decodeU64(await f.call(R.VHOST_USER_GET_QUEUE_NUM)), 1n);
+        // need_reply on a request without its own reply: an ack of 0.
+        f.send(R.VHOST_USER_SET_OWNER, undefined, [], headerFlags(VHOST_USER_NEED_REPLY_MASK));
+        const ack = await f.recv();
+        assert.notEqual(ack, "eof");
+        assert.equal((ack as VhostUserMessage).request, R.VHOST_USER_SET_OWNER);
+        assert.equal(decodeU64(ack as VhostUserMessage), 0n);
+        // GET_CONFIG: capacity (le64 at 0) is 64 sectors; the reply keeps the requested size.
+        const cfg = await f.call(R.VHOST_USER_GET_CONFIG, configPayload(0, 0, new Uint8Array(60)));
+        const v = new DataView(cfg.payload.buffer, cfg.payload.byteOffset);
+        assert.equal(v.getUint32(4, true), 60);
+        assert.equal(v.getBigUint64(12, true), 64n);
+      });
+      assert.equal(h.backend.sessions[0].end, "eof");
+    }),
+});
+
+Deno.test({
+  name: "vhost-user backend: a virtio-blk write and read through shared memory and eventfds",
+  ignore: !canRun,
+  fn: () =>
+    withBackend(async (h) => {
+      const memfd = memfdCreate("guest", MEM_SIZE);
+      const mapping = mapShared(memfd, MEM_SIZE);
+      const kick = eventfd();
+      const call = eventfd();
+      try {
+        const mem = GuestMemory.fromBuffer(mapping.buffer);
+        const alloc = new DmaAllocator(0, MEM_SIZE);
+        await session(h, async (f) => {
+          const features = h.device.features & ~(1n << 34n); // split ring
+          f.send(R.VHOST_USER_SET_FEATURES, u64Payload(features));
+          const region: MemoryRegionDesc = {
+            guestPhysAddr: 0,
+            memorySize: MEM_SIZE,
+            userspaceAddr: USER_BASE,
+            mmapOffset: 0,
+          };
+          f.send(R.VHOST_USER_SET_MEM_TABLE, memoryTablePayload([region]), [memfd]);
+          const opts = queueOptionsFromFeatures(features, 0);
+          const addrs = allocateQueue(alloc, 16, false);
+          const driver = createDriverQueue<string>(mem, addrs, opts);
+          f.send(R.VHOST_USER_SET_VRING_NUM, vringStatePayload(0, 16));
+          f.send(R.VHOST_USER_SET_VRING_BASE, vringStatePayload(0, 0));
+          f.send(
+            R.VHOST_USER_SET_VRING_ADDR,
+            vringAddrPayload({
+              index: 0,
+              flags: 0,
+              desc: USER_BASE + addrs.desc,
+              used: USER_BASE + addrs.device,
+              avail: USER_BASE + addrs.driver,
+              log: 0,
+            }),
+          );
+          f.send(R.VHOST_USER_SET_VRING_CALL, vringFdPayload(0, false), [call]);
+          f.send(R.VHOST_USER_SET_VRING_KICK, vringFdPayload(0, false), [kick]);
+
+          // An OUT request: header (type 1, sector 3), 512 bytes of data, status.
+          const hdr = alloc.alloc(16, 8);
+          const data = alloc.alloc(512, 8);
+          const status = alloc.alloc(1, 1);
+          mem.writeUint32(hdr, 1);
+          mem.writeBigUint64(hdr + 8, 3n);
+          mem.bytes(data, 512).fill(0xab);
+          mem.writeUint8(status, 0xff);
+          driver.addSgs([{ addr: hdr, len: 16 }, { addr: data, len: 512 }], [{
+            addr: status,
+            len: 1,
+          }], "write");
+          if (driver.kick()) writeEventfd(kick);
+          await waitCall(call);
+          assert.deepEqual(driver.getBuf(), { token: "write", len: 1 });
+          assert.equal(mem.readUint8(status), 0, "VIRTIO_BLK_S_OK");
+          assert.ok(h.storage.bytes.subarray(3 * 512, 4 * 512).every((b) => b === 0xab));
+
+          // An IN request past the capacity fails with IOERR; one inside reads the data back.
+          mem.writeUint32(hdr, 0);
+          mem.writeBigUint64(hdr + 8, 64n);
+          driver.addSgs([{ addr: hdr, len: 16 }], [{ addr: data, len: 512 }, {
+            addr: status,
+            len: 1,
+          }], "oob");
+          if (driver.kick()) writeEventfd(kick);
+          await waitCall(call);
+          assert.equal(driver.getBuf()?.token, "oob");
+          assert.equal(mem.readUint8(status), 1, "VIRTIO_BLK_S_IOERR");
+          mem.bytes(data, 512).fill(0);
+          mem.writeBigUint64(hdr + 8, 3n);
+          driver.addSgs([{ addr: hdr, len: 16 }], [{ addr: data, len: 512 }, {
+            addr: status,
+            len: 1,
+          }], "read");
+          if (driver.kick()) writeEventfd(kick);
+          await waitCall(call);
+          assert.deepEqual(driver.getBuf(), { token: "read", len: 513 });
+          assert.equal(mem.readUint8(status), 0);
+          assert.ok(mem.bytes(data, 512).every((b) => b === 0xab));
+
+          // Stopping the ring reports the next available index.
+          const base = decodeVringState(
+            await f.call(R.VHOST_USER_GET_VRING_BASE, vringStatePayload(0, 0)),
+          );
+          assert.deepEqual(base, { index: 0, num: 3 });
+        });
+        assert.equal(h.backend.sessions[0].end, "eof");
+        assert.deepEqual(
+          {
+            reads: h.device.stats.reads,
+            writes: h.device.stats.writes,
+            errors: h.device.stats.errors,
+          },
+          { reads: 1, writes: 1, errors: 1 },
+        );
+      } finally {
+        unmap(mapping);
+        closeFd(memfd);
+        closeFd(kick);
+        closeFd(call);
+      }
+    }),
+});
+
+async function waitCall(fd: number): Promise<void> {
+  for (let i = 0; i < 100; i++) {
+    if (readEventfd(fd) !== null) return;
+    await pollAsync([{ fd, events: POLLIN, revents: 0 }], 10_000);
+  }
+  throw new Error("no call from the back-end");
+}
+
+Deno.test({
+  name: "vhost-user backend: bad input ends the session with an error, and the next session works",
+  ignore: !canRun,
+  fn: () =>
+    withBackend(async (h) => {
+      const memfd = memfdCreate("guest", MEM_SIZE);
+      const region = (gpa: number, ua: number, size = MEM_SIZE / 2): MemoryRegionDesc => ({
+        guestPhysAddr: gpa,
+        memorySize: size,
+        userspaceAddr: ua,
+        mmapOffset: 0,
+      });
+      const cases: [string, (f: Front) => Promise<void>, RegExp][] = [
+        ["oversized payload", async (f) => {
+          const bytes = encodeMessage(R.VHOST_USER_SET_FEATURES, headerFlags(), new Uint8Array(8));
+          new DataView(bytes.buffer).setUint32(8, 1 << 20, true);
+          f.sendRaw(bytes);
+          assert.equal(await f.recv(), "eof");
+        }, /payload size/],
+        ["wrong version", async (f) => {
+          f.sendRaw(encodeMessage(R.VHOST_USER_GET_FEATURES, 2));
+          assert.equal(await f.recv(), "eof");
+        }, /version/],
+        ["unknown request", (f) => expectClosed(f, 99), /request 99 is not supported/],
+        ["short payload", (f) =>
+          expectClosed(f, R.VHOST_USER_SET_FEATURES, new Uint8Array(3)), /too short/],
+        ["features not offered", (f) =>
+          expectClosed(f, R.VHOST_USER_SET_FEATURES, u64Payload(1n << 63n)), /not offered/],
+        [
+          "vring that does not exist",
+          (f) =>
+            expectClosed(f, R.VHOST_USER_SET_VRING_NUM, vringStatePayload(5, 16)),
+          /vring 5 does not exist/,
+        ],
+        ["vring size above the maximum", (f) =>
+          expectClosed(f, R.VHOST_USER_SET_VRING_NUM, vringStatePayload(0, 1024)), /size 1024/],
+        ["overlapping regions", (f) =>
+          expectClosed(
+            f,
+            R.VHOST_USER_SET_MEM_TABLE,
+            memoryTablePayload([region(0, USER_BASE), region(0x1000, USER_BASE + MEM_SIZE)]),
+            [memfd, memfd],
+          ), /overlaps/],
+        ["fewer fds than regions", (f) =>
+          expectClosed(
+            f,
+            R.VHOST_USER_SET_MEM_TABLE,
+            memoryTablePayload([region(0, USER_BASE), region(MEM_SIZE, USER_BASE + MEM_SIZE)]),
+            [memfd],
+          ), /2 regions but 1 file descriptors/],
+        ["a region fd that cannot be mapped", async (f) => {
+          const efd = eventfd();
+          await expectClosed(
+            f,
+            R.VHOST_USER_SET_MEM_TABLE,
+            memoryTablePayload([region(0, USER_BASE)]),
+            [efd],
+          );
+          closeFd(efd);
+        }, /cannot be mapped/],
+        ["a ring outside the memory table", async (f) => {
+          const kick = eventfd();
+          f.send(R.VHOST_USER_SET_MEM_TABLE, memoryTablePayload([region(0, USER_BASE)]), [memfd]);
+          f.send(R.VHOST_USER_SET_VRING_NUM, vringStatePayload(0, 16));
+          f.send(
+            R.VHOST_USER_SET_VRING_ADDR,
+            vringAddrPayload({
+              index: 0,
+              flags: 0,
+              desc: 0x1000,
+              used: 0x2000,
+              avail: 0x3000,
+              log: 0,
+            }),
+          );
+          await expectClosed(f, R.VHOST_USER_SET_VRING_KICK, vringFdPayload(0, false), [kick]);
+          closeFd(kick);
+        }, /outside the memory table/],
+        ["a ring started before the memory table", async (f) => {
+          const kick = eventfd();
+          f.send(R.VHOST_USER_SET_VRING_NUM, vringStatePayload(0, 16));
+          await expectClosed(f, R.VHOST_USER_SET_VRING_KICK, vringFdPayload(0, false), [kick]);
+          closeFd(kick);
+        }, /before VHOST_USER_SET_MEM_TABLE/],
+        [
+          "a kick without its fd",
+          (f) =>
+            expectClosed(f, R.VHOST_USER_SET_VRING_CALL, vringFdPayload(0, false)),
+          /expected 1 file descriptor/,
+        ],
+        ["config past the end", async (f) => {
+          f.send(
+            R.VHOST_USER_SET_PROTOCOL_FEATURES,
+            u64Payload(1n << BigInt(VHOST_USER_PROTOCOL_F_CONFIG)),
+          );
+          await expectClosed(f, R.VHOST_USER_SET_CONFIG, configPayload(200, 0, new Uint8Array(8)));
+        }, /outside the 96-byte config space/],
+        ["a nack before closing, with reply-ack", async (f) => {
+          f.send(
+            R.VHOST_USER_SET_PROTOCOL_FEATURES,
+            u64Payload(1n << BigInt(VHOST_USER_PROTOCOL_F_REPLY_ACK)),
+          );
+          f.send(
+            R.VHOST_USER_SET_VRING_NUM,
+            vringStatePayload(9, 16),
+            [],
+            headerFlags(VHOST_USER_NEED_REPLY_MASK),
+          );
+          const nack = await f.recv();
+          assert.notEqual(nack, "eof");
+          assert.equal(decodeU64(nack as VhostUserMessage), 1n);
+          assert.equal(await f.recv(), "eof");
+        }, /vring 9/],
+      ];
+      try {
+        for (const [name, script, cause] of cases) {
+          await session(h, script);
+          const s = h.backend.sessions.at(-1);
+          assert.equal(s?.end, "error", `${name}: session should end with an error`);
+          assert.match(lastError(h), cause, name);
+          assert.ok(
+            h.logs.some((l) =>
+              l.startsWith("error:") && cause.test(l)
+            ),
+            `${name}: logged`,
+          );
+        }
+        // After all that, a well-behaved front-end is served.
+        await session(h, async (f) => {
+          assert.notEqual(decodeU64(await f.call(R.VHOST_USER_GET_FEATURES)), 0n);
+        });
+        assert.equal(h.backend.sessions.at(-1)?.end, "eof");
+        assert.equal(h.backend.sessions.length, cases.length + 1);
+      } finally {
+        closeFd(memfd);
+      }
+    }),
+});
