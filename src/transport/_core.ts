@@ -224,7 +224,8 @@ export class DeviceCore {
     if (q.desc === 0 || q.driver === 0 || q.device === 0) {
       return this.refuse(register, value, `queue ${this.queueSel} enabled with unset addresses`);
     }
-    const align = this.packed ? [16, 16, 4] : [16, 2, 4];
+    // 2.7.10.1 split: 16, 2, 4; 2.8.10.1 packed: 16, 4, 4.
+    const align = this.packed ? [16, 4, 4] : [16, 2, 4];
     if (q.desc % align[0] || q.driver % align[1] || q.device % align[2]) {
       return this.refuse(register, value, `queue ${this.queueSel} areas are misaligned (2.7)`);
     }
@@ -434,4 +435,28 @@ class ActiveContext implements DeviceContext {
   needsReset(reason: unknown): void {
     if (this.#core.isLive(this)) this.#core.needsReset(reason);
   }
+}
+
+/**
+ * Wraps a driver-side interrupt handler so that an exception thrown by the
+ * driver (a queue callback, a config-change callback) stays on the driver's
+ * side: it is logged and never reaches the device model, which would
+ * otherwise be marked DEVICE_NEEDS_RESET for a driver bug.
+ */
+export function guardInterrupts(
+  handler: (vector: number) => void,
+  log: TransportLog,
+  name: string,
+): (vector: number) => void {
+  return (vector: number): void => {
+    try {
+      handler(vector);
+    } catch (e) {
+      log(
+        `${name}: the driver's interrupt handler threw (vector ${vector}): ${
+          e instanceof Error ? e.message : String(e)
+        }`,
+      );
+    }
+  };
 }

@@ -42,6 +42,7 @@ import {
 import {
   defaultLog,
   DeviceCore,
+  guardInterrupts,
   legacyRingLayout,
   type TransportLog,
   VIRTIO_VENDOR_ID,
@@ -262,7 +263,7 @@ export class MmioDevice implements MmioBus {
 
   /** Connect the interrupt line; `handler` gets -1 whenever an interrupt is raised. */
   connect(handler: (vector: number) => void): void {
-    this.#irq = handler;
+    this.#irq = guardInterrupts(handler, this.core.log, this.core.where);
   }
 
   #raise(bit: number): void {

@@ -59,7 +59,13 @@ import {
   VIRTIO_ID_RNG,
   VIRTIO_ID_SCSI,
 } from "../generated/common.ts";
-import { defaultLog, DeviceCore, type TransportLog, VIRTIO_VENDOR_ID } from "./_core.ts";
+import {
+  defaultLog,
+  DeviceCore,
+  guardInterrupts,
+  type TransportLog,
+  VIRTIO_VENDOR_ID,
+} from "./_core.ts";
 import type {
   InterruptHandlers,
   InterruptSource,
@@ -289,7 +295,7 @@ export class PciFunction implements PciBus {
 
   /** Connect interrupts: `handler(vector)` for MSI-X messages, `handler(-1)` for INTx. */
   connect(handler: (vector: number) => void): void {
-    this.#irq = handler;
+    this.#irq = guardInterrupts(handler, this.core.log, this.core.where);
   }
 
   get #msixEnabled(): boolean {
