@@ -143,6 +143,15 @@ export interface VirtioDevice {
    * `ConfigGeneration` / `config_generation`.
    */
   readonly configGeneration: number;
+  /**
+   * Called when the driver sets FEATURES_OK with the features it accepted
+   * (already checked to be a subset of {@link VirtioDevice.features}).
+   * Return false to refuse the combination (spec 3.1.1 step 6: the device
+   * leaves FEATURES_OK clear), e.g. balloon's VIRTIO_BALLOON_F_MUST_TELL_HOST
+   * refused, or set up feature-dependent config (blk's `writeback` without
+   * VIRTIO_BLK_F_FLUSH). Optional; absent means every subset is accepted.
+   */
+  acceptFeatures?(features: bigint): boolean;
   /** Shared memory regions (spec 2.10), if the device type has any. */
   readonly sharedMemoryRegions?: readonly SharedMemoryRegion[];
 

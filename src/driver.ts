@@ -471,12 +471,9 @@ export class Virtqueue<T = unknown> {
   interrupt(): void {
     if (this.broken || !this.#cbEnabled || this.#callback === undefined) return;
     if (!this.queue.hasUsed()) return;
-    // Re-arm after the callback (Linux's get_buf moves used_event as it goes;
-    // enableCb does it here), and run again for buffers that raced the re-arm.
-    for (let i = 0; i < 4; i++) {
-      this.#callback(this);
-      if (!this.#cbEnabled || this.broken || !this.queue.enableCb()) return;
-    }
+    // No re-arming here: while callbacks are on, the queue's getBuf moves
+    // used_event (or the packed descriptor event) as Linux's does.
+    this.#callback(this);
   }
 
   /** Every outstanding token: used ones first, then unused. */

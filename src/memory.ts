@@ -92,7 +92,9 @@ export class MemoryRegion {
  */
 export class GuestMemory {
   #regions: MemoryRegion[] = [];
+  // The region found last and its index: the lookup cache.
   #last = 0;
+  #lastRegion: MemoryRegion | undefined = undefined;
   #shared = false;
 
   /** Creates guest memory from `regions` (any order; they must not overlap). */
@@ -119,6 +121,7 @@ export class GuestMemory {
     }
     this.#regions.push(region);
     this.#regions.sort((a, b) => a.base - b.base);
+    this.#lastRegion = undefined; // indices moved
     this.#shared ||= region.shared;
     return region;
   }
@@ -139,25 +142,36 @@ export class GuestMemory {
    * path's bounds check. A zero-length range must still start inside a region.
    */
   findRegion(addr: number, len: number): number {
-    const regions = this.#regions;
-    let i = this.#last;
-    let r = regions[i];
-    if (r === undefined || addr < r.base || addr >= r.end) {
-      i = -1;
+    const r = this.regionFor(addr, len);
+    return r === undefined ? -1 : this.#last;
+  }
+
+  /**
+   * The region holding all of `[addr, addr + len)`, or undefined: like
+   * {@link GuestMemory.findRegion} without the index. The last region found
+   * is tried first, so a run of buffers in one region costs two comparisons
+   * each. Never throws, allocates nothing; NaN, negative or huge values are
+   * simply not found.
+   */
+  regionFor(addr: number, len: number): MemoryRegion | undefined {
+    let r = this.#lastRegion;
+    // Written as positive tests so that NaN fails them.
+    if (r === undefined || !(addr >= r.base && addr < r.end)) {
+      const regions = this.#regions;
+      r = undefined;
       // Few regions in practice: a linear scan beats a binary search here.
       for (let k = 0; k < regions.length; k++) {
         const c = regions[k];
         if (addr >= c.base && addr < c.end) {
-          i = k;
+          r = c;
+          this.#last = k;
+          this.#lastRegion = c;
           break;
         }
       }
-      if (i < 0) return -1;
-      r = regions[i];
-      this.#last = i;
+      if (r === undefined) return undefined;
     }
-    if (len < 0 || addr + len > r.end) return -1;
-    return i;
+    return len >= 0 && addr + len <= r.end ? r : undefined;
   }
 
   /** Like {@link GuestMemory.findRegion}, but throws a {@link MemoryError} that says why. */
@@ -171,11 +185,10 @@ export class GuestMemory {
     if (addr + len > ADDRESS_LIMIT) {
       throw new MemoryError(addr, len, "address + length overflows the address space");
     }
-    const i = this.findRegion(addr, len);
-    if (i >= 0) return this.#regions[i];
-    const j = this.findRegion(addr, 0);
-    if (j < 0) throw new MemoryError(addr, len, "address is outside every memory region");
-    const r = this.#regions[j];
+    const found = this.regionFor(addr, len);
+    if (found !== undefined) return found;
+    const r = this.regionFor(addr, 0);
+    if (r === undefined) throw new MemoryError(addr, len, "address is outside every memory region");
     throw new MemoryError(
       addr,
       len,

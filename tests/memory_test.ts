@@ -53,7 +53,10 @@ Deno.test("accesses outside memory, across a region's end or overflowing are Mem
   assert.equal(mem.findRegion(0x1ffe, 4), -1);
   assert.equal(mem.findRegion(0x2000, 0x1000), 1);
   assert.equal(mem.bytes(0x2fff, 0).length, 0, "an empty range at the last byte");
-  assert.throws(() => mem.addRegion(0x2800, new ArrayBuffer(0x1000)), /overlaps the region at 0x2000/);
+  assert.throws(
+    () => mem.addRegion(0x2800, new ArrayBuffer(0x1000)),
+    /overlaps the region at 0x2000/,
+  );
 });
 
 Deno.test("DmaAllocator: alignment, exhaustion, coalescing, bad frees", () => {
@@ -81,7 +84,10 @@ Deno.test("DmaAllocator property: allocations never overlap, stay in range and a
     fc.property(
       fc.array(
         fc.oneof(
-          fc.record({ size: fc.integer({ min: 1, max: 300 }), align: fc.constantFrom(1, 2, 8, 16, 64, 4096) }),
+          fc.record({
+            size: fc.integer({ min: 1, max: 300 }),
+            align: fc.constantFrom(1, 2, 8, 16, 64, 4096),
+          }),
           fc.nat(),
         ),
         { maxLength: 200 },
@@ -111,4 +117,28 @@ Deno.test("DmaAllocator property: allocations never overlap, stay in range and a
       },
     ),
   );
+});
+
+Deno.test("regionFor: the region holding a range, cached; NaN and negative values are not found", () => {
+  const mem = new GuestMemory([
+    { base: 0x1000, buffer: new ArrayBuffer(0x1000) },
+    { base: 0x4000, buffer: new ArrayBuffer(0x1000) },
+  ]);
+  const [a, b] = mem.regions;
+  assert.equal(mem.regionFor(0x1000, 0x1000), a);
+  assert.equal(mem.regionFor(0x4ff0, 16), b);
+  assert.equal(mem.regionFor(0x4ff0, 16), b, "again, from the cache");
+  assert.equal(mem.findRegion(0x4ff0, 16), 1);
+  assert.equal(mem.regionFor(0x4ff0, 17), undefined, "crosses the end");
+  assert.equal(mem.regionFor(0x2000, 0), undefined, "between regions");
+  // The cache holds region b: values that fail every comparison must not pass.
+  assert.equal(mem.regionFor(NaN, 4), undefined);
+  assert.equal(mem.regionFor(0x4000, NaN), undefined);
+  assert.equal(mem.regionFor(0x4000, -1), undefined);
+  assert.equal(mem.findRegion(NaN, 4), -1);
+  assert.equal(mem.regionFor(2 ** 64, 4), undefined);
+  // Adding a region re-sorts the list; lookups stay right.
+  const c = mem.addRegion(0, new ArrayBuffer(0x1000));
+  assert.equal(mem.regionFor(0x10, 4), c);
+  assert.equal(mem.findRegion(0x4000, 4), 2);
 });

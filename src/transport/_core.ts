@@ -303,6 +303,13 @@ export class DeviceCore {
         } else if (!v1) {
           this.refuse(register, value, "FEATURES_OK without VIRTIO_F_VERSION_1");
           next &= ~S.FEATURES_OK;
+        } else if (!this.#deviceAccepts(this.driverFeatures)) {
+          this.refuse(
+            register,
+            value,
+            `the device refuses features 0x${this.driverFeatures.toString(16)} (3.1.1)`,
+          );
+          next &= ~S.FEATURES_OK;
         }
       }
     }
@@ -316,6 +323,19 @@ export class DeviceCore {
     }
     this.status = next | (this.status & S.DEVICE_NEEDS_RESET);
     if ((newly & S.DRIVER_OK) && (next & S.DRIVER_OK)) this.#activate();
+  }
+
+  #deviceAccepts(features: bigint): boolean {
+    const accept = this.device.acceptFeatures;
+    if (accept === undefined) return true;
+    try {
+      return accept.call(this.device, features) !== false;
+    } catch (e) {
+      this.log(
+        `${this.where}: acceptFeatures threw: ${e instanceof Error ? e.message : String(e)}`,
+      );
+      return false;
+    }
   }
 
   #activate(): void {

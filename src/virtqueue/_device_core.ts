@@ -47,7 +47,7 @@ export class DeviceCore {
         "chain is not outstanding on this queue (used twice?)",
       );
     }
-    if (!(len >= 0 && len <= chain.writableLength && Number.isInteger(len))) {
+    if ((len >>> 0) !== len || len > chain.writableLength) {
       throw new QueueError(
         this.queue,
         chain.head,

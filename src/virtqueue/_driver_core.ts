@@ -8,6 +8,11 @@ import { IndexFifo } from "./_ring_util.ts";
 import { maxChainLength } from "./chain.ts";
 import type { Sg } from "./queue.ts";
 
+/** A guest address that is a safe non-negative integer and a 32-bit length. */
+function validSg(addr: number, len: number): boolean {
+  return Number.isSafeInteger(addr) && addr >= 0 && (len >>> 0) === len;
+}
+
 export class DriverCore<T> {
   readonly size: number;
   readonly queue: number;
@@ -15,6 +20,8 @@ export class DriverCore<T> {
   readonly #mem: GuestMemory;
   readonly #alloc: DmaAllocator | undefined;
   readonly #indirect: boolean;
+  /** Most elements one buffer may have. */
+  readonly #limit: number;
   /** Token by buffer (split: head descriptor; packed: buffer id). */
   readonly tokens: (T | undefined)[];
   /** Descriptors each buffer takes in the table or ring. */
@@ -50,6 +57,7 @@ export class DriverCore<T> {
     this.inOrder = inOrder;
     this.#indirect = indirect;
     this.#alloc = alloc;
+    this.#limit = maxChainLength(size, indirect && alloc !== undefined);
     this.tokens = new Array<T | undefined>(size).fill(undefined);
     this.count = new Uint16Array(size);
     this.writable = new Float64Array(size);
@@ -59,40 +67,34 @@ export class DriverCore<T> {
 
   /** Validates an add request; sets `sgTotal` and `sgWritable`. */
   checkAdd(out: readonly Sg[], in_: readonly Sg[], token: T): void {
-    const total = out.length + in_.length;
+    const nOut = out.length;
+    const total = nOut + in_.length;
     if (token === undefined) {
       throw new QueueError(this.queue, undefined, "the token must not be undefined");
     }
     if (total === 0) {
       throw new QueueError(this.queue, undefined, "a buffer needs at least one element");
     }
-    const limit = maxChainLength(this.size, this.#indirect && this.#alloc !== undefined);
-    if (total > limit) {
+    if (total > this.#limit) {
       throw new QueueError(
         this.queue,
         undefined,
-        `${total} elements exceed the chain limit ${limit} (2.7.5.3.1)`,
+        `${total} elements exceed the chain limit ${this.#limit} (2.7.5.3.1)`,
       );
     }
-    let writable = 0;
-    let bytes = 0;
-    for (let i = 0; i < total; i++) {
-      const sg = i < out.length ? out[i] : in_[i - out.length];
-      const { addr, len } = sg;
-      if (
-        !Number.isSafeInteger(addr) || addr < 0 ||
-        !(len >= 0 && len <= 0xffffffff && Number.isInteger(len))
-      ) {
-        throw new QueueError(
-          this.queue,
-          undefined,
-          `element ${i} (addr ${addr}, len ${len}) is not a valid buffer`,
-        );
-      }
-      bytes += len;
-      if (i >= out.length) writable += len;
+    let readable = 0;
+    for (let i = 0; i < nOut; i++) {
+      const sg = out[i];
+      if (!validSg(sg.addr, sg.len)) this.#badSg(i, sg);
+      readable += sg.len;
     }
-    if (bytes > 0xffffffff) {
+    let writable = 0;
+    for (let i = nOut; i < total; i++) {
+      const sg = in_[i - nOut];
+      if (!validSg(sg.addr, sg.len)) this.#badSg(i, sg);
+      writable += sg.len;
+    }
+    if (readable + writable > 0xffffffff) {
       throw new QueueError(
         this.queue,
         undefined,
@@ -101,6 +103,14 @@ export class DriverCore<T> {
     }
     this.sgTotal = total;
     this.sgWritable = writable;
+  }
+
+  #badSg(i: number, sg: Sg): never {
+    throw new QueueError(
+      this.queue,
+      undefined,
+      `element ${i} (addr ${sg.addr}, len ${sg.len}) is not a valid buffer`,
+    );
   }
 
   /**
@@ -115,13 +125,13 @@ export class DriverCore<T> {
     const bytes = this.sgTotal * 16;
     const addr = this.#alloc.tryAlloc(bytes, 16);
     if (addr < 0) return false;
-    const ri = this.#mem.findRegion(addr, bytes);
-    if (ri < 0) {
+    const region = this.#mem.regionFor(addr, bytes);
+    if (region === undefined) {
       this.#alloc.free(addr);
       return false;
     }
-    this.tableRegion = this.#mem.regions[ri];
-    this.tableOffset = addr - this.tableRegion.base;
+    this.tableRegion = region;
+    this.tableOffset = addr - region.base;
     this.tableAddr = addr;
     return true;
   }

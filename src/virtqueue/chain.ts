@@ -170,48 +170,81 @@ export class DescriptorChain {
 
   /** Reads a byte of the readable part. */
   readUint8(offset: number): number {
+    if (this.readableCount > 0 && (offset >>> 0) === offset && offset < this.#len[0]) {
+      return this.#region[0].bytes[this.#off[0] + offset];
+    }
     this.#readScratch(offset, 1);
     return this.#scratch[0];
   }
 
   /** Reads a little-endian 16-bit value of the readable part. */
   readUint16(offset: number): number {
+    // Fast path: the value lies in the first segment (a request header, typically).
+    if (this.readableCount > 0 && (offset >>> 0) === offset && offset + 2 <= this.#len[0]) {
+      return this.#region[0].view.getUint16(this.#off[0] + offset, true);
+    }
     this.#readScratch(offset, 2);
     return this.#scratchView.getUint16(0, true);
   }
 
   /** Reads a little-endian 32-bit value of the readable part. */
   readUint32(offset: number): number {
+    if (this.readableCount > 0 && (offset >>> 0) === offset && offset + 4 <= this.#len[0]) {
+      return this.#region[0].view.getUint32(this.#off[0] + offset, true);
+    }
     this.#readScratch(offset, 4);
     return this.#scratchView.getUint32(0, true);
   }
 
   /** Reads a little-endian 64-bit value of the readable part. */
   readBigUint64(offset: number): bigint {
+    if (this.readableCount > 0 && (offset >>> 0) === offset && offset + 8 <= this.#len[0]) {
+      return this.#region[0].view.getBigUint64(this.#off[0] + offset, true);
+    }
     this.#readScratch(offset, 8);
     return this.#scratchView.getBigUint64(0, true);
   }
 
   /** Writes a byte of the writable part. */
   writeUint8(offset: number, value: number): void {
+    const w = this.readableCount;
+    if (this.writableCount > 0 && (offset >>> 0) === offset && offset < this.#len[w]) {
+      this.#region[w].bytes[this.#off[w] + offset] = value;
+      return;
+    }
     this.#scratch[0] = value;
     this.#writeScratch(offset, 1);
   }
 
   /** Writes a little-endian 16-bit value into the writable part. */
   writeUint16(offset: number, value: number): void {
+    const w = this.readableCount;
+    if (this.writableCount > 0 && (offset >>> 0) === offset && offset + 2 <= this.#len[w]) {
+      this.#region[w].view.setUint16(this.#off[w] + offset, value, true);
+      return;
+    }
     this.#scratchView.setUint16(0, value, true);
     this.#writeScratch(offset, 2);
   }
 
   /** Writes a little-endian 32-bit value into the writable part. */
   writeUint32(offset: number, value: number): void {
+    const w = this.readableCount;
+    if (this.writableCount > 0 && (offset >>> 0) === offset && offset + 4 <= this.#len[w]) {
+      this.#region[w].view.setUint32(this.#off[w] + offset, value, true);
+      return;
+    }
     this.#scratchView.setUint32(0, value, true);
     this.#writeScratch(offset, 4);
   }
 
   /** Writes a little-endian 64-bit value into the writable part. */
   writeBigUint64(offset: number, value: bigint): void {
+    const w = this.readableCount;
+    if (this.writableCount > 0 && (offset >>> 0) === offset && offset + 8 <= this.#len[w]) {
+      this.#region[w].view.setBigUint64(this.#off[w] + offset, value, true);
+      return;
+    }
     this.#scratchView.setBigUint64(0, value, true);
     this.#writeScratch(offset, 8);
   }
@@ -306,8 +339,8 @@ export class DescriptorChain {
     if (this.readableLength + this.writableLength + len > MAX_CHAIN_BYTES) {
       throw this.#error(desc, entry, "chain is longer than 2^32 bytes in total");
     }
-    const ri = mem.findRegion(addr, len);
-    if (ri < 0) {
+    const region = mem.regionFor(addr, len);
+    if (region === undefined) {
       throw this.#error(
         desc,
         entry,
@@ -315,7 +348,6 @@ export class DescriptorChain {
       );
     }
     if (n === this.#len.length) this.#grow(Math.min(n * 2, maxSegments));
-    const region = mem.regions[ri];
     this.#addr[n] = addr;
     this.#len[n] = len;
     this.#off[n] = addr - region.base;

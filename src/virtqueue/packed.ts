@@ -225,15 +225,14 @@ export class PackedDeviceQueue implements DeviceQueue {
 
   #walkIndirect(chain: DescriptorChain, pos: number, addr: number, entries: number): void {
     const mem = this.#mem;
-    const ri = mem.findRegion(addr, entries * 16);
-    if (ri < 0) {
+    const region = mem.regionFor(addr, entries * 16);
+    if (region === undefined) {
       throw new QueueError(
         this.index,
         pos,
         `indirect table 0x${addr.toString(16)}+${entries * 16} is outside guest memory`,
       );
     }
-    const region = mem.regions[ri];
     const base = addr - region.base;
     const t = this.#table;
     t.view = region.view;
@@ -513,7 +512,12 @@ export class PackedDriverQueue<T> implements DriverQueue<T> {
     return this.getBufInto(slot) ? { token: slot.token as T, len: slot.len } : null;
   }
 
-  /** The next used buffer into `slot`; false when none. Allocates nothing. */
+  /**
+   * The next used buffer into `slot`; false when none. Allocates nothing.
+   * While descriptor-specific events are on (EVENT_IDX), each call moves the
+   * event to the next used position, as Linux does, so a driver that only
+   * collects buffers keeps getting interrupts.
+   */
   getBufInto(slot: UsedBufferSlot<T>): boolean {
     const core = this.#core;
     let id: number;
@@ -552,6 +556,12 @@ export class PackedDriverQueue<T> implements DriverQueue<T> {
       this.#usedWrap ^= 1;
     }
     this.#nextUsed = next;
+    // 2.8.21.3: keep the descriptor event at the next used position (Linux's
+    // get_buf does the same while it is on), then a fence before the next read.
+    if (this.#eventFlags === RING_EVENT_FLAGS_DESC) {
+      this.#driverEvent.desc = next | (this.#usedWrap << 15);
+      if (this.#shared) fence();
+    }
     this.#numFree += n;
     this.#ids.push(id);
     slot.token = core.release(id);

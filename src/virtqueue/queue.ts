@@ -73,17 +73,29 @@ export interface DriverQueue<T> {
    * suppression structure).
    */
   kick(): boolean;
-  /** The next used buffer, or null. */
+  /**
+   * The next used buffer, or null. While callbacks are enabled with
+   * EVENT_IDX, each call also moves `used_event` (packed: the descriptor
+   * event) to the next used entry, as Linux does, so a driver whose callback
+   * only collects buffers keeps getting interrupts.
+   */
   getBuf(): UsedBuffer<T> | null;
   /** Like {@link DriverQueue.getBuf} into a reused slot: returns false when none. Allocates nothing. */
   getBufInto(slot: UsedBufferSlot<T>): boolean;
   /** Asks the device not to send used-buffer notifications (a hint). */
   disableCb(): void;
-  /** Re-enables used-buffer notifications; true when used buffers are already waiting. */
+  /**
+   * Re-enables used-buffer notifications and says whether more work arrived
+   * meanwhile: **true when used buffers are already waiting** (collect them
+   * now: no interrupt may come for them), false when there are none. Note
+   * this is the opposite sense of Linux's `virtqueue_enable_cb`, which returns
+   * false when buffers are pending.
+   */
   enableCb(): boolean;
   /**
-   * Re-enables notifications for when about 3/4 of the outstanding buffers are
-   * used (with EVENT_IDX); true when used buffers are already waiting.
+   * Like {@link DriverQueue.enableCb}, but asks for the notification only when
+   * about 3/4 of the outstanding buffers are used (with EVENT_IDX). True when
+   * used buffers are already waiting.
    */
   enableCbDelayed(): boolean;
   /** True when a used buffer is waiting. */

@@ -202,15 +202,14 @@ export class SplitDeviceQueue implements DeviceQueue {
 
   #walkIndirect(chain: DescriptorChain, idx: number, addr: number, entries: number): void {
     const mem = this.#mem;
-    const ri = mem.findRegion(addr, entries * 16);
-    if (ri < 0) {
+    const region = mem.regionFor(addr, entries * 16);
+    if (region === undefined) {
       throw new QueueError(
         this.index,
         idx,
         `indirect table 0x${addr.toString(16)}+${entries * 16} is outside guest memory`,
       );
     }
-    const region = mem.regions[ri];
     const base = addr - region.base;
     const t = this.#table;
     t.view = region.view;
@@ -350,6 +349,8 @@ export class SplitDriverQueue<T> implements DriverQueue<T> {
   #availIdx = 0;
   #numAdded = 0;
   #lastUsed = 0;
+  // Linux's avail_flags_shadow: NO_INTERRUPT while callbacks are disabled, also
+  // with EVENT_IDX (where it is not written to the ring).
   #availFlags = 0;
 
   /** The driver side of the (zeroed) split queue at `addrs`; `alloc` gives indirect tables. */
@@ -474,7 +475,12 @@ export class SplitDriverQueue<T> implements DriverQueue<T> {
     return this.getBufInto(slot) ? { token: slot.token as T, len: slot.len } : null;
   }
 
-  /** The next used buffer into `slot`; false when none. Allocates nothing. */
+  /**
+   * The next used buffer into `slot`; false when none. Allocates nothing.
+   * While callbacks are enabled with EVENT_IDX, each call moves `used_event`
+   * to the next used entry, as Linux does, so a driver that only collects
+   * buffers keeps getting interrupts.
+   */
   getBufInto(slot: UsedBufferSlot<T>): boolean {
     const core = this.#core;
     let id: number;
@@ -506,6 +512,12 @@ export class SplitDriverQueue<T> implements DriverQueue<T> {
       slot.len = core.lastLen;
     }
     this.#lastUsed = (this.#lastUsed + 1) & 0xffff;
+    // 2.7.10: ask for an interrupt at the next used entry (Linux's get_buf does
+    // the same while callbacks are on), then a fence before the next read of idx.
+    if (this.options.eventIdx && (this.#availFlags & VIRTQ_AVAIL_F_NO_INTERRUPT) === 0) {
+      this.#avail.usedEvent = this.#lastUsed;
+      if (this.#shared) fence();
+    }
     this.#freeChain(id);
     slot.token = core.release(id);
     return true;
@@ -522,11 +534,12 @@ export class SplitDriverQueue<T> implements DriverQueue<T> {
 
   /** Asks the device not to interrupt (a hint). */
   disableCb(): void {
+    const wasOn = (this.#availFlags & VIRTQ_AVAIL_F_NO_INTERRUPT) === 0;
+    this.#availFlags |= VIRTQ_AVAIL_F_NO_INTERRUPT;
     if (this.options.eventIdx) {
       // No flag to set with EVENT_IDX: move used_event as far away as it goes.
       this.#avail.usedEvent = (this.#lastUsed + 0x8000) & 0xffff;
-    } else if ((this.#availFlags & VIRTQ_AVAIL_F_NO_INTERRUPT) === 0) {
-      this.#availFlags |= VIRTQ_AVAIL_F_NO_INTERRUPT;
+    } else if (wasOn) {
       this.#avail.flags = this.#availFlags;
     }
   }
@@ -542,10 +555,11 @@ export class SplitDriverQueue<T> implements DriverQueue<T> {
   }
 
   #enable(ahead: number): boolean {
+    const wasOff = (this.#availFlags & VIRTQ_AVAIL_F_NO_INTERRUPT) !== 0;
+    this.#availFlags &= ~VIRTQ_AVAIL_F_NO_INTERRUPT;
     if (this.options.eventIdx) {
       this.#avail.usedEvent = (this.#lastUsed + ahead) & 0xffff;
-    } else if ((this.#availFlags & VIRTQ_AVAIL_F_NO_INTERRUPT) !== 0) {
-      this.#availFlags &= ~VIRTQ_AVAIL_F_NO_INTERRUPT;
+    } else if (wasOff) {
       this.#avail.flags = this.#availFlags;
     }
     // The race Linux closes: a buffer used before the flag change is seen here.

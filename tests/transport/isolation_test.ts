@@ -75,3 +75,33 @@ Deno.test("mmio-v2: packed queue areas at 16/4/4 alignment are accepted, 2-align
   assert.equal(setup(0, 0x1000, 0x1082, 0x1084), 0, "a 2-aligned driver area is refused");
   assert.ok(logs.some((l) => /misaligned/.test(l)));
 });
+
+Deno.test("mmio-v2: a device may refuse the accepted features at FEATURES_OK (3.1.1)", () => {
+  const features = 1n << BigInt(VIRTIO_F_VERSION_1);
+  const seen: bigint[] = [];
+  const device = new NullDevice({ features });
+  const refusing = Object.assign(device, {
+    acceptFeatures(f: bigint): boolean {
+      seen.push(f);
+      return seen.length > 1; // refuse the first attempt only
+    },
+  });
+  const logs: string[] = [];
+  const m = new MmioDevice(refusing, GuestMemory.fromBuffer(new ArrayBuffer(1 << 16)), {
+    log: (l) => logs.push(l),
+  });
+  const O = VirtioMmio.OFFSETS;
+  const S = DeviceStatus;
+  const handshake = () => {
+    m.write(O.status, 4, 0);
+    m.write(O.status, 4, S.ACKNOWLEDGE | S.DRIVER);
+    m.write(O.driverFeaturesSel, 4, 1);
+    m.write(O.driverFeatures, 4, 1);
+    m.write(O.status, 4, S.ACKNOWLEDGE | S.DRIVER | S.FEATURES_OK);
+    return m.read(O.status, 4) & S.FEATURES_OK;
+  };
+  assert.equal(handshake(), 0, "refused: FEATURES_OK stays clear");
+  assert.ok(logs.some((l) => /refuses features 0x100000000/.test(l)), logs.join("\n"));
+  assert.equal(handshake(), S.FEATURES_OK, "accepted on the second try");
+  assert.deepEqual(seen, [features, features]);
+});

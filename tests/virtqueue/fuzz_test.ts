@@ -5,7 +5,11 @@
 import assert from "node:assert/strict";
 import { QueueError } from "../../src/errors.ts";
 import { GuestMemory } from "../../src/memory.ts";
-import { createDeviceQueue, type DescriptorChain, type QueueOptions } from "../../src/virtqueue/mod.ts";
+import {
+  createDeviceQueue,
+  type DescriptorChain,
+  type QueueOptions,
+} from "../../src/virtqueue/mod.ts";
 
 function rng(seed: number) {
   let a = seed >>> 0;
@@ -44,7 +48,13 @@ function runCase(seed: number, packed: boolean, structured: boolean) {
   const mem = GuestMemory.fromBuffer(buffer, BASE);
   const v = new DataView(buffer);
   const size = packed ? 1 + int(16) : 1 << int(5);
-  const opts: QueueOptions = { packed, eventIdx: r() < 0.5, indirect: r() < 0.7, inOrder: r() < 0.3, index: seed };
+  const opts: QueueOptions = {
+    packed,
+    eventIdx: r() < 0.5,
+    indirect: r() < 0.7,
+    inOrder: r() < 0.3,
+    index: seed,
+  };
   const addr = () => {
     const k = int(10);
     if (k < 6) return TABLES + int(0x3000) - 16; // mostly inside
@@ -54,7 +64,8 @@ function runCase(seed: number, packed: boolean, structured: boolean) {
     return int(2 ** 32) * 2 ** 20 + int(2 ** 20); // far away
   };
   const len = () => [0, 1, 8, 16, 32, 48, 24, 0xffffffff, int(4096), int(64) * 16][int(10)];
-  const flags = () => (r() < 0.7 ? int(8) : int(0x10000)) | (packed ? (int(2) << 7) | (int(2) << 15) : 0);
+  const flags = () =>
+    (r() < 0.7 ? int(8) : int(0x10000)) | (packed ? (int(2) << 7) | (int(2) << 15) : 0);
   const writeDesc = (o: number) => {
     v.setBigUint64(o, BigInt(addr()), true);
     v.setUint32(o + 8, len(), true);
@@ -71,7 +82,9 @@ function runCase(seed: number, packed: boolean, structured: boolean) {
     if (!packed) {
       v.setUint16(DRIVER - BASE, int(4), true);
       v.setUint16(DRIVER - BASE + 2, r() < 0.8 ? int(size + 1) : int(0x10000), true);
-      for (let i = 0; i < size + 1; i++) v.setUint16(DRIVER - BASE + 4 + 2 * i, int(size + 2), true);
+      for (let i = 0; i < size + 1; i++) {
+        v.setUint16(DRIVER - BASE + 4 + 2 * i, int(size + 2), true);
+      }
     } else {
       v.setUint32(DRIVER - BASE, int(2 ** 32), true);
     }

@@ -15,7 +15,14 @@ function split(indirect = true) {
   const buf = p.alloc.alloc(256, 16);
   const table = p.alloc.alloc(256, 16);
   let availIdx = 0;
-  const desc = (i: number, addr: number, len: number, flags: number, next = 0, at = p.addrs.desc) => {
+  const desc = (
+    i: number,
+    addr: number,
+    len: number,
+    flags: number,
+    next = 0,
+    at = p.addrs.desc,
+  ) => {
     const o = at - base + 16 * i;
     v.setBigUint64(o, BigInt(addr), true);
     v.setUint32(o + 8, len, true);
@@ -50,78 +57,153 @@ function stillWorks(q: ReturnType<typeof split>) {
 }
 
 const splitCases: [string, (q: ReturnType<typeof split>) => void, number | undefined, RegExp][] = [
-  ["a descriptor loop", (q) => {
-    q.desc(0, q.buf, 8, NEXT, 1);
-    q.desc(1, q.buf, 8, NEXT, 0);
-    q.offer(0);
-  }, 0, /longer than the queue size 8 \(a loop\?\)/],
-  ["next out of range", (q) => {
-    q.desc(0, q.buf, 8, NEXT, 9);
-    q.offer(0);
-  }, 0, /next 9 is outside the descriptor table of 8/],
+  [
+    "a descriptor loop",
+    (q) => {
+      q.desc(0, q.buf, 8, NEXT, 1);
+      q.desc(1, q.buf, 8, NEXT, 0);
+      q.offer(0);
+    },
+    0,
+    /longer than the queue size 8 \(a loop\?\)/,
+  ],
+  [
+    "next out of range",
+    (q) => {
+      q.desc(0, q.buf, 8, NEXT, 9);
+      q.offer(0);
+    },
+    0,
+    /next 9 is outside the descriptor table of 8/,
+  ],
   ["a head out of range", (q) => q.offer(8), 8, /head is outside the descriptor table/],
-  ["an address outside memory", (q) => {
-    q.desc(0, 0x10, 8, 0);
-    q.offer(0);
-  }, 0, /buffer 0x10\+8 is outside guest memory/],
-  ["a buffer crossing the end of memory", (q) => {
-    q.desc(0, q.mem.regions[0].end - 4, 8, 0);
-    q.offer(0);
-  }, 0, /outside guest memory/],
-  ["an address beyond 2^53", (q) => {
-    q.desc(0, 0, 8, 0);
-    q.v.setBigUint64(q.addrs.desc - q.base, 0xffff_ffff_ffff_fff0n, true);
-    q.offer(0);
-  }, 0, /outside guest memory/],
-  ["writable before readable", (q) => {
-    q.desc(0, q.buf, 8, WRITE | NEXT, 1);
-    q.desc(1, q.buf, 8, 0);
-    q.offer(0);
-  }, 1, /device-readable buffer after a device-writable one/],
-  ["a chain over 2^32 bytes", (q) => {
-    q.desc(0, q.buf, 0xffffffff, NEXT, 1);
-    q.desc(1, q.buf, 8, 0);
-    q.offer(0);
-  }, 0, /outside guest memory|2\^32/],
-  ["an indirect table length of 0", (q) => {
-    q.desc(0, q.table, 0, INDIRECT);
-    q.offer(0);
-  }, 0, /length 0 is not a non-zero multiple of 16/],
-  ["an indirect table length of 24", (q) => {
-    q.desc(0, q.table, 24, INDIRECT);
-    q.offer(0);
-  }, 0, /length 24 is not a non-zero multiple of 16/],
-  ["an indirect table outside memory", (q) => {
-    q.desc(0, 0x100, 32, INDIRECT);
-    q.offer(0);
-  }, 0, /indirect table 0x100\+32 is outside guest memory/],
-  ["INDIRECT together with NEXT", (q) => {
-    q.desc(0, q.table, 32, INDIRECT | NEXT, 1);
-    q.offer(0);
-  }, 0, /continues the chain/],
-  ["a nested indirect table", (q) => {
-    q.desc(0, q.buf, 8, 0, 0, q.table);
-    q.desc(1, q.table, 32, INDIRECT, 0, q.table);
-    q.v.setUint16(q.table - q.base + 12, NEXT, true);
-    q.v.setUint16(q.table - q.base + 14, 1, true);
-    q.desc(0, q.table, 32, INDIRECT);
-    q.offer(0);
-  }, 0, /indirect table entry 1: .*indirect table inside an indirect table|inside an indirect table/],
-  ["a loop inside an indirect table", (q) => {
-    q.desc(0, q.buf, 8, NEXT, 1, q.table);
-    q.desc(1, q.buf, 8, NEXT, 0, q.table);
-    q.desc(0, q.table, 32, INDIRECT);
-    q.offer(0);
-  }, 0, /loops in a table of 2/],
-  ["an indirect next out of range", (q) => {
-    q.desc(0, q.buf, 8, NEXT, 5, q.table);
-    q.desc(0, q.table, 32, INDIRECT);
-    q.offer(0);
-  }, 0, /entry 0: next 5 is outside the table of 2/],
-  ["an indirect table that is too long", (q) => {
-    q.desc(0, q.table, 16 * 2000, INDIRECT);
-    q.offer(0);
-  }, 0, /2000 entries exceeds the limit of 1024/],
+  [
+    "an address outside memory",
+    (q) => {
+      q.desc(0, 0x10, 8, 0);
+      q.offer(0);
+    },
+    0,
+    /buffer 0x10\+8 is outside guest memory/,
+  ],
+  [
+    "a buffer crossing the end of memory",
+    (q) => {
+      q.desc(0, q.mem.regions[0].end - 4, 8, 0);
+      q.offer(0);
+    },
+    0,
+    /outside guest memory/,
+  ],
+  [
+    "an address beyond 2^53",
+    (q) => {
+      q.desc(0, 0, 8, 0);
+      q.v.setBigUint64(q.addrs.desc - q.base, 0xffff_ffff_ffff_fff0n, true);
+      q.offer(0);
+    },
+    0,
+    /outside guest memory/,
+  ],
+  [
+    "writable before readable",
+    (q) => {
+      q.desc(0, q.buf, 8, WRITE | NEXT, 1);
+      q.desc(1, q.buf, 8, 0);
+      q.offer(0);
+    },
+    1,
+    /device-readable buffer after a device-writable one/,
+  ],
+  [
+    "a chain over 2^32 bytes",
+    (q) => {
+      q.desc(0, q.buf, 0xffffffff, NEXT, 1);
+      q.desc(1, q.buf, 8, 0);
+      q.offer(0);
+    },
+    0,
+    /outside guest memory|2\^32/,
+  ],
+  [
+    "an indirect table length of 0",
+    (q) => {
+      q.desc(0, q.table, 0, INDIRECT);
+      q.offer(0);
+    },
+    0,
+    /length 0 is not a non-zero multiple of 16/,
+  ],
+  [
+    "an indirect table length of 24",
+    (q) => {
+      q.desc(0, q.table, 24, INDIRECT);
+      q.offer(0);
+    },
+    0,
+    /length 24 is not a non-zero multiple of 16/,
+  ],
+  [
+    "an indirect table outside memory",
+    (q) => {
+      q.desc(0, 0x100, 32, INDIRECT);
+      q.offer(0);
+    },
+    0,
+    /indirect table 0x100\+32 is outside guest memory/,
+  ],
+  [
+    "INDIRECT together with NEXT",
+    (q) => {
+      q.desc(0, q.table, 32, INDIRECT | NEXT, 1);
+      q.offer(0);
+    },
+    0,
+    /continues the chain/,
+  ],
+  [
+    "a nested indirect table",
+    (q) => {
+      q.desc(0, q.buf, 8, 0, 0, q.table);
+      q.desc(1, q.table, 32, INDIRECT, 0, q.table);
+      q.v.setUint16(q.table - q.base + 12, NEXT, true);
+      q.v.setUint16(q.table - q.base + 14, 1, true);
+      q.desc(0, q.table, 32, INDIRECT);
+      q.offer(0);
+    },
+    0,
+    /indirect table entry 1: .*indirect table inside an indirect table|inside an indirect table/,
+  ],
+  [
+    "a loop inside an indirect table",
+    (q) => {
+      q.desc(0, q.buf, 8, NEXT, 1, q.table);
+      q.desc(1, q.buf, 8, NEXT, 0, q.table);
+      q.desc(0, q.table, 32, INDIRECT);
+      q.offer(0);
+    },
+    0,
+    /loops in a table of 2/,
+  ],
+  [
+    "an indirect next out of range",
+    (q) => {
+      q.desc(0, q.buf, 8, NEXT, 5, q.table);
+      q.desc(0, q.table, 32, INDIRECT);
+      q.offer(0);
+    },
+    0,
+    /entry 0: next 5 is outside the table of 2/,
+  ],
+  [
+    "an indirect table that is too long",
+    (q) => {
+      q.desc(0, q.table, 16 * 2000, INDIRECT);
+      q.offer(0);
+    },
+    0,
+    /2000 entries exceeds the limit of 1024/,
+  ],
 ];
 
 for (const [name, setup, descriptor, cause] of splitCases) {
@@ -172,7 +254,12 @@ Deno.test("split device: zero or more direct descriptors then one indirect (2.7.
   q.offer(0);
   const c = q.device.pop();
   assert.ok(c);
-  assert.deepEqual([c.readableCount, c.writableCount, c.readableLength, c.writableLength], [2, 1, 6, 8]);
+  assert.deepEqual([c.readableCount, c.writableCount, c.readableLength, c.writableLength], [
+    2,
+    1,
+    6,
+    8,
+  ]);
   assert.equal(c.descriptorCount, 2);
 });
 
@@ -183,7 +270,14 @@ function packed(size = 4) {
   const base = p.mem.regions[0].base;
   const buf = p.alloc.alloc(256, 16);
   const table = p.alloc.alloc(256, 16);
-  const desc = (i: number, addr: number, len: number, id: number, flags: number, at = p.addrs.desc) => {
+  const desc = (
+    i: number,
+    addr: number,
+    len: number,
+    id: number,
+    flags: number,
+    at = p.addrs.desc,
+  ) => {
     const o = at - base + 16 * i;
     v.setBigUint64(o, BigInt(addr), true);
     v.setUint32(o + 8, len, true);

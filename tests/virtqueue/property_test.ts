@@ -74,7 +74,11 @@ for (const cfg of CONFIGS) {
             const t = Math.floor((c.addr(0) - area) / STRIDE);
             const s = shape.get(t);
             assert.ok(s, `chain for unknown token ${t}`);
-            assert.deepEqual([c.readableLength, c.writableLength, c.length], [s.readable, s.writable, s.n]);
+            assert.deepEqual([c.readableLength, c.writableLength, c.length], [
+              s.readable,
+              s.writable,
+              s.n,
+            ]);
             held.push({ chain: c, token: t });
             return true;
           };
@@ -85,7 +89,10 @@ for (const cfg of CONFIGS) {
                 const n = o.out + o.in;
                 if (n === 0 || !p.driver.canAdd(o.out, o.in) || token >= 512) break;
                 const base = area + token * STRIDE;
-                const sgs = Array.from({ length: n }, (_, i) => ({ addr: base + 32 * i, len: 1 + ((token + i) % 31) }));
+                const sgs = Array.from(
+                  { length: n },
+                  (_, i) => ({ addr: base + 32 * i, len: 1 + ((token + i) % 31) }),
+                );
                 p.driver.addSgs(sgs.slice(0, o.out), sgs.slice(o.out), token);
                 shape.set(token, {
                   readable: sgs.slice(0, o.out).reduce((a, s) => a + s.len, 0),

@@ -133,7 +133,10 @@ for (const cfg of CONFIGS) {
     } else {
       st.mem.writeUint32(st.addrs.device + 4 + 4, 9); // used ring[0].len
     }
-    assert.throws(() => st.driver.getBuf(), (e) => e instanceof QueueError && /9 bytes written/.test(e.message));
+    assert.throws(
+      () => st.driver.getBuf(),
+      (e) => e instanceof QueueError && /9 bytes written/.test(e.message),
+    );
     assert.deepEqual(driver.getBuf(), { token: 1, len: 8 });
   });
 }
@@ -145,7 +148,10 @@ Deno.test("split: the driver refuses an unknown used id and a used idx running a
   const c = p.device.pop()!;
   p.device.addUsed(c, 4);
   p.mem.writeUint32(p.addrs.device + 4, 7); // used ring[0].id: descriptor 7 was never made available
-  assert.throws(() => p.driver.getBuf(), (e) => e instanceof QueueError && e.queue === 3 && e.descriptor === 7);
+  assert.throws(
+    () => p.driver.getBuf(),
+    (e) => e instanceof QueueError && e.queue === 3 && e.descriptor === 7,
+  );
   p.mem.writeUint32(p.addrs.device + 4, 0);
   p.mem.writeUint16(p.addrs.device + 2, 5); // used idx 5 with one buffer outstanding
   assert.throws(() => p.driver.getBuf(), /5 ahead of 0 with 1 buffers outstanding/);
@@ -309,6 +315,44 @@ Deno.test("packed: device and driver event suppression (enable, disable, descrip
   assert.equal(p2.device.needsNotification(), true);
 });
 
+for (const packed of [false, true]) {
+  const layout = packed ? "packed" : "split";
+  Deno.test(`${layout} EVENT_IDX: getBuf re-arms the event, so a driver that only collects keeps getting interrupts`, () => {
+    const { alloc, driver, device } = pair({ packed, eventIdx: true, size: 8 });
+    const b = alloc.alloc(64, 8);
+    // Packed rings start with RING_EVENT_FLAGS_ENABLE; enableCb asks for descriptor events.
+    assert.equal(driver.enableCb(), false);
+    for (let i = 0; i < 3; i++) driver.addSgs([], [{ addr: b, len: 8 }], i);
+    driver.kick();
+    const chains = [device.pop()!, device.pop()!, device.pop()!];
+    let interrupts = 0;
+    let got = 0;
+    for (const c of chains) {
+      device.addUsed(c, 0);
+      if (device.needsNotification()) {
+        interrupts++;
+        // The callback only collects buffers (never calls enableCb).
+        while (driver.getBuf() !== null) got++;
+      }
+    }
+    assert.equal(got, 3);
+    assert.equal(interrupts, 3, "an interrupt for each buffer used after the driver drained");
+    // While callbacks are disabled, getBuf leaves the event alone.
+    for (let i = 0; i < 2; i++) driver.addSgs([], [{ addr: b, len: 8 }], i);
+    driver.kick();
+    const [d0, d1] = [device.pop()!, device.pop()!];
+    driver.disableCb();
+    device.addUsed(d0, 0);
+    assert.equal(device.needsNotification(), false);
+    assert.ok(driver.getBuf());
+    device.addUsed(d1, 0);
+    assert.equal(device.needsNotification(), false, "still disabled after a get");
+    assert.equal(driver.enableCb(), true, "true: a used buffer is waiting");
+    assert.ok(driver.getBuf());
+    assert.equal(driver.enableCb(), false, "false: nothing waiting");
+  });
+}
+
 Deno.test("packed: wrap counters over many laps of an odd-sized ring with chains", () => {
   const { alloc, driver, device } = pair({ packed: true, size: 5 });
   const b = alloc.alloc(64, 8);
@@ -338,7 +382,11 @@ Deno.test("IN_ORDER split: one used entry stands for a batch", () => {
   assert.equal(mem.readUint16(addrs.device + 2), 3, "used idx moves by the batch size");
   assert.equal(mem.readUint32(addrs.device + 4), 2, "ring[0].id is the last buffer's head");
   assert.equal(mem.readUint32(addrs.device + 12), 0, "ring[1] was never written");
-  assert.deepEqual([driver.getBuf(), driver.getBuf(), driver.getBuf()].map((u) => u?.token), [0, 1, 2]);
+  assert.deepEqual([driver.getBuf(), driver.getBuf(), driver.getBuf()].map((u) => u?.token), [
+    0,
+    1,
+    2,
+  ]);
 });
 
 Deno.test("IN_ORDER packed: one used descriptor for a batch of chains", () => {
@@ -352,7 +400,11 @@ Deno.test("IN_ORDER packed: one used descriptor for a batch of chains", () => {
   const flags = mem.readUint16(addrs.desc + 14);
   assert.equal(flags & 0x8080, 0x8080, "slot 0 used in lap 1");
   assert.equal(mem.readUint16(addrs.desc + 12), 1, "naming buffer id 1");
-  assert.equal(mem.readUint16(addrs.desc + 16 + 14) & 0x8080, 0x0080, "slot 1 still as the driver left it");
+  assert.equal(
+    mem.readUint16(addrs.desc + 16 + 14) & 0x8080,
+    0x0080,
+    "slot 1 still as the driver left it",
+  );
   assert.deepEqual(driver.getBuf(), { token: 0, len: 8 });
   assert.deepEqual(driver.getBuf(), { token: 1, len: 3 });
   assert.equal(driver.numFree, 8);
