@@ -28,3 +28,4 @@ export * from "./src/virtqueue/mod.ts";
 export * from "./src/device.ts";
 export * from "./src/bus.ts";
 export * from "./src/driver.ts";
+export * from "./src/transport/transport.ts";
