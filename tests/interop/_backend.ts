@@ -15,6 +15,10 @@ export interface BackendProcess {
   output(): string;
   /** SIGTERM, then SIGKILL after a grace period; resolves with the exit code. */
   stop(): Promise<number>;
+  /** Writes `text` to its stdin (only when started with `stdin`). */
+  send(text: string): Promise<void>;
+  /** The process id. */
+  readonly pid: number;
 }
 
 /**
@@ -26,6 +30,7 @@ export async function startBackend(
   socket: string,
   args: readonly string[],
   timeoutMs: number = 30_000,
+  stdin: boolean = false,
 ): Promise<BackendProcess> {
   const child = new Deno.Command(Deno.execPath(), {
     args: [
@@ -39,7 +44,7 @@ export async function startBackend(
       socket,
       ...args,
     ],
-    stdin: "null",
+    stdin: stdin ? "piped" : "null",
     stdout: "piped",
     stderr: "piped",
     env: { NO_COLOR: "1" },
@@ -55,9 +60,15 @@ export async function startBackend(
     }
   };
   const pumps = Promise.all([pump(child.stdout), pump(child.stderr)]);
+  const writer = stdin ? child.stdin.getWriter() : undefined;
+  const send = async (t: string): Promise<void> => {
+    if (writer === undefined) throw new Error("back-end started without stdin");
+    await writer.write(new TextEncoder().encode(t));
+  };
   let stopped: Promise<number> | undefined;
   const stop = (): Promise<number> => {
     stopped ??= (async () => {
+      await writer?.close().catch(() => {});
       try {
         child.kill("SIGTERM");
       } catch {
@@ -88,5 +99,5 @@ export async function startBackend(
     await stop();
     throw new Error(`back-end ${example} did not become ready (${first}):\n${text}`);
   }
-  return { socket, output: () => text, stop };
+  return { socket, output: () => text, stop, send, pid: child.pid };
 }

@@ -153,6 +153,8 @@ export interface GuestOptions {
   readonly onLine?: (line: string) => void;
   /** Echo the console to stderr (also when `TYPED_VIRTIO_GUEST_LOG=1`). */
   readonly echo?: boolean;
+  /** Kill QEMU with SIGKILL as soon as a console line makes this return true (fault tests). */
+  readonly killWhen?: (line: string) => boolean;
 }
 
 /** What a guest run produced. */
@@ -165,6 +167,8 @@ export interface GuestResult {
   readonly scriptStatus: number | undefined;
   /** True when the hard timeout killed QEMU. */
   readonly timedOut: boolean;
+  /** True when {@link GuestOptions.killWhen} killed QEMU. */
+  readonly killed: boolean;
   /** QEMU's exit code. */
   readonly qemuStatus: number;
   /** QEMU's stderr. */
@@ -287,6 +291,7 @@ async function runQemu(args: string[], opts: GuestOptions): Promise<GuestResult>
     stderr: "piped",
   }).spawn();
   let timedOut = false;
+  let killed = false;
   const timer = setTimeout(() => {
     timedOut = true;
     killQuietly(child);
@@ -313,6 +318,10 @@ async function runQemu(args: string[], opts: GuestOptions): Promise<GuestResult>
           if (eq > 0) markers.set(kv.slice(0, eq), kv.slice(eq + 1).trim());
         }
         opts.onLine?.(line);
+        if (!killed && opts.killWhen?.(line)) {
+          killed = true;
+          killQuietly(child);
+        }
       }
     }
   } finally {
@@ -326,6 +335,7 @@ async function runQemu(args: string[], opts: GuestOptions): Promise<GuestResult>
     markers,
     scriptStatus: rc === undefined ? undefined : Number(rc),
     timedOut,
+    killed,
     qemuStatus: status.code,
     qemuStderr: await stderrText,
   };

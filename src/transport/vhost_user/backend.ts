@@ -52,7 +52,8 @@
  */
 
 import type { DeviceContext, VirtioDevice } from "../../device.ts";
-import { GuestMemory } from "../../memory.ts";
+import type { GuestMemory } from "../../memory.ts";
+import { MappedGuestMemory } from "./_mapped_memory.ts";
 import {
   createDeviceQueue,
   type DeviceQueue,
@@ -152,13 +153,6 @@ function defaultLogger(): Logger {
       console.error(`vhost-user ${level}: ${message}`);
     }
   };
-}
-
-/** Guest memory over mmapped regions: always "shared", so rings use fences. */
-class MappedGuestMemory extends GuestMemory {
-  override get shared(): boolean {
-    return true;
-  }
 }
 
 /** One mapped region of the memory table. */

@@ -1,0 +1,96 @@
+// Interop fault test: QEMU is killed (SIGKILL) while the guest writes to a
+// disk served by our vhost-user-blk back-end. The back-end must notice,
+// drop the session and accept the next QEMU, and no acknowledged write may
+// be lost: every block whose write the guest saw complete (with conv=fsync,
+// so a flush too) is in the image, checked on the host and by a new guest.
+
+import assert from "node:assert/strict";
+import { describe, interopSkipReason, runGuest } from "./_guest.ts";
+import { startBackend } from "./_backend.ts";
+
+const skip = interopSkipReason();
+if (skip !== undefined) console.log(`vhost_user_fault_test: ${skip}`);
+
+const BLOCKS = 400;
+const KILL_AFTER = 24;
+const enc = new TextEncoder();
+
+/** What the guest writes to block `i`: `typed-virtio-<i>\n` repeated over 4 KiB. */
+function blockBytes(i: number): Uint8Array {
+  const line = enc.encode(`typed-virtio-${i}\n`);
+  const b = new Uint8Array(4096);
+  for (let o = 0; o < b.length; o += line.length) b.set(line.subarray(0, b.length - o), o);
+  return b;
+}
+
+Deno.test({
+  name: "vhost-user-blk fault: QEMU killed mid-write; the back-end serves the next QEMU; " +
+    "acknowledged writes are on disk",
+  ignore: skip !== undefined,
+  fn: async () => {
+    const dir = await Deno.makeTempDir({ prefix: "typed-virtio-vufault-" });
+    const image = `${dir}/disk.img`;
+    const socket = `${dir}/blk.sock`;
+    const f = await Deno.open(image, { create: true, write: true });
+    await f.truncate(4 * 1024 * 1024);
+    f.close();
+    const backend = await startBackend("vhost_user_blk.ts", socket, ["--image", image]);
+    const qemuArgs = [
+      "-chardev",
+      `socket,id=c0,path=${socket}`,
+      "-device",
+      "vhost-user-blk-pci,chardev=c0,num-queues=1",
+    ];
+    try {
+      let lastDone = -1;
+      const first = await runGuest({
+        script: `
+i=0
+while [ $i -lt ${BLOCKS} ]; do
+  yes "typed-virtio-$i" | head -c 4096 > /tmp/b
+  dd if=/tmp/b of=/dev/vda bs=4096 seek=$i count=1 conv=fsync 2>/dev/null || echo "@@failed=$i"
+  echo "@@done=$i"
+  i=$((i+1))
+done
+`,
+        modules: ["virtio_pci", "virtio_blk"],
+        qemuArgs,
+        timeoutMs: 90_000,
+        onLine: (line) => {
+          const m = /@@done=(\d+)/.exec(line);
+          if (m) lastDone = Math.max(lastDone, Number(m[1]));
+        },
+        killWhen: (line) => line.includes(`@@done=${KILL_AFTER}`),
+      });
+      const why1 = describe(first) + `\n--- back-end ---\n${backend.output()}`;
+      assert.ok(first.killed, `QEMU was killed mid-I/O\n${why1}`);
+      assert.equal(first.markers.get("failed"), undefined, why1);
+      assert.ok(lastDone >= KILL_AFTER, why1);
+
+      // Every acknowledged block is in the image file.
+      const img = await Deno.readFile(image);
+      for (let i = 0; i <= lastDone; i++) {
+        assert.deepEqual(img.subarray(i * 4096, (i + 1) * 4096), blockBytes(i), `block ${i}`);
+      }
+
+      // The back-end dropped the session and serves the next QEMU.
+      const second = await runGuest({
+        script: `
+echo "@@first=$(dd if=/dev/vda bs=4096 count=1 2>/dev/null | head -n 1)"
+echo "@@last=$(dd if=/dev/vda bs=4096 skip=${lastDone} count=1 2>/dev/null | head -n 1)"
+`,
+        modules: ["virtio_pci", "virtio_blk"],
+        qemuArgs,
+        timeoutMs: 90_000,
+      });
+      const why2 = describe(second) + `\n--- back-end ---\n${backend.output()}`;
+      assert.equal(second.scriptStatus, 0, why2);
+      assert.equal(second.markers.get("first"), "typed-virtio-0", why2);
+      assert.equal(second.markers.get("last"), `typed-virtio-${lastDone}`, why2);
+    } finally {
+      await backend.stop();
+      await Deno.remove(dir, { recursive: true });
+    }
+    assert.match(backend.output(), /stopped after 2 session\(s\)/);
+  },
+});
