@@ -42,13 +42,7 @@ import {
   type VirtioDevice,
 } from "../../device.ts";
 import { DeviceError } from "../../errors.ts";
-import {
-  VIRTIO_F_EVENT_IDX,
-  VIRTIO_F_INDIRECT_DESC,
-  VIRTIO_F_RING_PACKED,
-  VIRTIO_F_VERSION_1,
-  VIRTIO_ID_BALLOON,
-} from "../../generated/common.ts";
+import { VIRTIO_F_VERSION_1, VIRTIO_ID_BALLOON } from "../../generated/common.ts";
 import {
   VIRTIO_BALLOON_CMD_ID_DONE,
   VIRTIO_BALLOON_CMD_ID_STOP,
@@ -64,6 +58,8 @@ import {
 } from "../../generated/devices/balloon.ts";
 import type { GuestMemory } from "../../memory.ts";
 import type { DescriptorChain, DeviceQueue } from "../../virtqueue/mod.ts";
+import { bit, checkQueueSize, ringFeatures } from "../_features.ts";
+import { CHAIN_HELD, type ChainServer, completeUsed, serveQueue } from "../_queue_service.ts";
 
 /** Balloon page size: page frame numbers count 4 KiB units whatever the guest page size (5.5.6). */
 export const BALLOON_PAGE_SIZE = 4096;
@@ -81,7 +77,7 @@ export type BalloonQueueRole = "inflate" | "deflate" | "stats" | "freePage" | "r
  * statsq, free_page_vq and reporting_vq when their features are in `features`.
  */
 export function balloonQueueRoles(features: bigint): BalloonQueueRole[] {
-  const has = (n: number) => (features & (1n << BigInt(n))) !== 0n;
+  const has = (n: number) => (features & bit(n)) !== 0n;
   const roles: BalloonQueueRole[] = ["inflate", "deflate"];
   if (has(VIRTIO_BALLOON_F_STATS_VQ)) roles.push("stats");
   if (has(VIRTIO_BALLOON_F_FREE_PAGE_HINT)) roles.push("freePage");
@@ -127,10 +123,6 @@ export interface BalloonDeviceOptions {
   readonly onDeflate?: (pfns: readonly number[]) => void;
   /** Called with each page report (reporting_vq). */
   readonly onReport?: (ranges: readonly PageRange[]) => void;
-}
-
-function bit(n: number): bigint {
-  return 1n << BigInt(n);
 }
 
 /** The virtio-balloon device model. */
@@ -183,16 +175,16 @@ export class BalloonDevice implements VirtioDevice {
   #nextCmdId = 2;
   #actualBytes = new Uint8Array(4);
   #scratch = new Uint8Array(4);
+  readonly #server: ChainServer = {
+    serveChain: (c, q, ctx) => this.#serve(ctx, q, c),
+    isLive: (ctx) => this.#ctx === ctx,
+  };
 
   /** A balloon device offering the features in `options`. */
   constructor(options: BalloonDeviceOptions = {}) {
     this.#options = options;
-    const size = options.queueSize ?? 128;
-    if (!Number.isInteger(size) || size < 1 || size > 32768) {
-      throw new DeviceError(`virtio-balloon: queue size ${size} (1..32768)`);
-    }
-    let f = bit(VIRTIO_F_VERSION_1) | bit(VIRTIO_F_EVENT_IDX) | bit(VIRTIO_F_INDIRECT_DESC);
-    if (options.packed ?? true) f |= bit(VIRTIO_F_RING_PACKED);
+    const size = checkQueueSize("virtio-balloon", options.queueSize ?? 128);
+    let f = ringFeatures(options.packed ?? true);
     if (options.mustTellHost ?? true) f |= bit(VIRTIO_BALLOON_F_MUST_TELL_HOST);
     if (options.statsQueue ?? true) f |= bit(VIRTIO_BALLOON_F_STATS_VQ);
     if (options.deflateOnOom ?? true) f |= bit(VIRTIO_BALLOON_F_DEFLATE_ON_OOM);
@@ -290,8 +282,7 @@ export class BalloonDevice implements VirtioDevice {
     const ctx = this.#ctx;
     if (held !== undefined && ctx !== undefined) {
       this.#statsHeld = undefined;
-      held.q.addUsed(held.chain, 0);
-      if (held.q.needsNotification()) ctx.notifyUsed(held.q.index);
+      completeUsed(ctx, held.q, held.chain, 0);
     }
     return p;
   }
@@ -342,49 +333,26 @@ export class BalloonDevice implements VirtioDevice {
   /** Serves queue `index` according to its role. */
   queueNotify(index: number): void {
     const ctx = this.#ctx;
-    const q = ctx?.queues[index];
-    const role = this.#roles[index];
-    if (ctx === undefined || q === undefined || role === undefined) return;
-    do {
-      let served = 0;
-      for (;;) {
-        let c: DescriptorChain | null;
-        try {
-          c = q.pop();
-        } catch (e) {
-          if (served > 0) q.flushUsed();
-          ctx.needsReset(e);
-          return;
-        }
-        if (c === null) break;
-        if (this.#serve(ctx, q, role, c)) {
-          q.pushUsed(c, 0);
-          served++;
-        }
-      }
-      if (served > 0) {
-        q.flushUsed();
-        if (q.needsNotification()) ctx.notifyUsed(index);
-      }
-    } while (q.enableNotification() && this.#ctx === ctx);
+    if (ctx !== undefined && this.#roles[index] !== undefined) serveQueue(ctx, index, this.#server);
   }
 
-  /** Handles one chain; false when the device keeps it (the stats buffer). */
-  #serve(ctx: DeviceContext, q: DeviceQueue, role: BalloonQueueRole, c: DescriptorChain): boolean {
+  /** Handles one chain: the used length (0), or {@link CHAIN_HELD} for the stats buffer it keeps. */
+  #serve(ctx: DeviceContext, q: DeviceQueue, c: DescriptorChain): number {
+    const role = this.#roles[q.index];
     switch (role) {
       case "inflate":
       case "deflate":
         this.#pfns(ctx.memory, c, role === "inflate");
-        return true;
+        return 0;
       case "stats":
         this.#statsBuffer(q, c);
-        return false;
+        return CHAIN_HELD;
       case "freePage":
         this.#freePage(c);
-        return true;
+        return 0;
       case "reporting":
         this.#report(c);
-        return true;
+        return 0;
     }
   }
 

@@ -57,6 +57,7 @@ import {
   VirtioBalloonConfig,
 } from "../../generated/devices/balloon.ts";
 import type { Sg } from "../../virtqueue/mod.ts";
+import { Arrivals } from "../_arrivals.ts";
 import {
   BALLOON_PAGE_SIZE,
   BALLOON_STAT_SIZE,
@@ -446,9 +447,7 @@ export interface BalloonDriver extends VirtioDriver {
 
 /** A virtio-balloon driver for the bus. */
 export function balloonDriver(options: BalloonDriverOptions = {}): BalloonDriver {
-  const balloons = new Map<DriverDevice, Balloon>();
-  const ready: Balloon[] = [];
-  const waiters: ((b: Balloon) => void)[] = [];
+  const arrivals = new Arrivals<Balloon>();
   const refuse = new Set(options.refuseFeatures ?? []);
   const table = [
     VIRTIO_BALLOON_F_MUST_TELL_HOST,
@@ -462,35 +461,21 @@ export function balloonDriver(options: BalloonDriverOptions = {}): BalloonDriver
     name: "virtio-balloon",
     idTable: [{ device: VIRTIO_ID_BALLOON }],
     featureTable: table.filter((f) => !refuse.has(f)),
-    balloons,
+    balloons: arrivals.bound,
     nextBalloon(): Promise<Balloon> {
-      const b = ready.shift();
-      if (b !== undefined) return Promise.resolve(b);
-      return new Promise((resolve) => waiters.push(resolve));
+      return arrivals.next();
     },
     probe(dev: DriverDevice): void {
       const b = new Balloon(dev, options);
       dev.deviceReady();
-      balloons.set(dev, b);
       b.start();
-      const w = waiters.shift();
-      if (w !== undefined) w(b);
-      else ready.push(b);
+      arrivals.arrive(dev, b);
     },
     remove(dev: DriverDevice): void {
-      const b = balloons.get(dev);
-      balloons.delete(dev);
-      if (b === undefined) {
-        dev.reset();
-        dev.delVqs();
-        return;
-      }
-      const i = ready.indexOf(b);
-      if (i >= 0) ready.splice(i, 1);
-      b.detach();
+      arrivals.depart(dev)?.detach();
     },
     configChanged(dev: DriverDevice): void {
-      balloons.get(dev)?.configChanged();
+      arrivals.bound.get(dev)?.configChanged();
     },
   };
 }

@@ -47,13 +47,7 @@ import {
   type VirtioDevice,
 } from "../../device.ts";
 import { DeviceError } from "../../errors.ts";
-import {
-  VIRTIO_F_EVENT_IDX,
-  VIRTIO_F_INDIRECT_DESC,
-  VIRTIO_F_RING_PACKED,
-  VIRTIO_F_VERSION_1,
-  VIRTIO_ID_BLOCK,
-} from "../../generated/common.ts";
+import { VIRTIO_ID_BLOCK } from "../../generated/common.ts";
 import {
   VIRTIO_BLK_F_BLK_SIZE,
   VIRTIO_BLK_F_CONFIG_WCE,
@@ -81,6 +75,8 @@ import {
   VirtioBlkConfig,
 } from "../../generated/devices/blk.ts";
 import type { DescriptorChain, DeviceQueue } from "../../virtqueue/mod.ts";
+import { bit, checkQueueSize, ringFeatures } from "../_features.ts";
+import { CHAIN_HELD, type ChainServer, completeUsed, serveQueue } from "../_queue_service.ts";
 import type { BlkLifetime, BlockStorage } from "./storage.ts";
 
 export {
@@ -188,10 +184,6 @@ export interface BlkStats {
   errors: number;
 }
 
-function bit(n: number): bigint {
-  return 1n << BigInt(n);
-}
-
 const ZEROES = new Uint8Array(1 << 16);
 
 /** The virtio-blk device model. */
@@ -233,16 +225,17 @@ export class BlkDevice implements VirtioDevice {
   readonly #again: boolean[];
   #ctx: DeviceContext | undefined;
   #negotiated = 0n;
+  readonly #server: ChainServer = {
+    serveChain: (c, q, ctx) => this.#serve(ctx, q, c),
+    isLive: (ctx) => this.#ctx === ctx,
+  };
 
   /** A block device over `options.storage`. */
   constructor(options: BlkDeviceOptions) {
     const queues = options.queues ?? 1;
-    const size = options.queueSize ?? 256;
+    const size = checkQueueSize("virtio-blk", options.queueSize ?? 256);
     if (!Number.isInteger(queues) || queues < 1 || queues > 0xffff) {
       throw new DeviceError(`virtio-blk: ${queues} queues (1..65535)`);
-    }
-    if (!Number.isInteger(size) || size < 1 || size > 32768) {
-      throw new DeviceError(`virtio-blk: queue size ${size} (1..32768)`);
     }
     const blkSize = options.blkSize ?? SECTOR_SIZE;
     if (!Number.isInteger(blkSize) || blkSize < SECTOR_SIZE || (blkSize & (blkSize - 1)) !== 0) {
@@ -262,11 +255,10 @@ export class BlkDevice implements VirtioDevice {
     this.#lifetime = lt === undefined ? undefined : typeof lt === "function" ? lt : () => lt;
     this.#writebackDefault = (options.writeback ?? true) ? 1 : 0;
 
-    let f = bit(VIRTIO_F_VERSION_1) | bit(VIRTIO_F_EVENT_IDX) | bit(VIRTIO_F_INDIRECT_DESC) |
+    let f = ringFeatures(options.packed ?? true) |
       bit(VIRTIO_BLK_F_SIZE_MAX) | bit(VIRTIO_BLK_F_SEG_MAX) | bit(VIRTIO_BLK_F_GEOMETRY) |
       bit(VIRTIO_BLK_F_BLK_SIZE) | bit(VIRTIO_BLK_F_TOPOLOGY) | bit(VIRTIO_BLK_F_FLUSH) |
       bit(VIRTIO_BLK_F_CONFIG_WCE) | bit(VIRTIO_BLK_F_MQ);
-    if (options.packed ?? true) f |= bit(VIRTIO_F_RING_PACKED);
     if (options.discard ?? true) f |= bit(VIRTIO_BLK_F_DISCARD);
     if (options.writeZeroes ?? true) f |= bit(VIRTIO_BLK_F_WRITE_ZEROES);
     if (this.readOnly) f |= bit(VIRTIO_BLK_F_RO);
@@ -382,33 +374,11 @@ export class BlkDevice implements VirtioDevice {
     }
     this.#busy[index] = true;
     try {
+      let ok: boolean;
       do {
         this.#again[index] = false;
-        do {
-          let served = 0;
-          for (;;) {
-            let c: DescriptorChain | null;
-            try {
-              c = q.pop();
-            } catch (e) {
-              if (served > 0) q.flushUsed();
-              ctx.needsReset(e);
-              return;
-            }
-            if (c === null) break;
-            const len = this.#serve(ctx, q, c);
-            if (len >= 0) {
-              q.pushUsed(c, len);
-              served++;
-            }
-          }
-          if (served > 0) {
-            q.flushUsed();
-            if (q.needsNotification()) ctx.notifyUsed(index);
-          }
-          // Close the race with a driver adding buffers as notifications come back on.
-        } while (q.enableNotification() && this.#ctx === ctx);
-      } while (this.#again[index] && this.#ctx === ctx);
+        ok = serveQueue(ctx, index, this.#server);
+      } while (ok && this.#again[index] && this.#ctx === ctx);
     } finally {
       this.#busy[index] = false;
     }
@@ -443,7 +413,7 @@ export class BlkDevice implements VirtioDevice {
   /**
    * Serves one request. Returns the used length (bytes written into the
    * chain, status included) when it completed synchronously, or -1 when it
-   * completes later through {@link BlkDevice.#completeLater}.
+   * completes later ({@link CHAIN_HELD}).
    */
   #serve(ctx: DeviceContext, q: DeviceQueue, c: DescriptorChain): number {
     if (c.writableLength < 1) {
@@ -517,23 +487,18 @@ export class BlkDevice implements VirtioDevice {
         if (!this.#live(ctx, q)) return;
         copyIn?.();
         this.stats[stat]++;
-        this.#completeLater(ctx, q, c, this.#finish(c, statusAt, VIRTIO_BLK_S_OK, written));
+        completeUsed(ctx, q, c, this.#finish(c, statusAt, VIRTIO_BLK_S_OK, written));
       },
       () => {
         if (!this.#live(ctx, q)) return;
-        this.#completeLater(ctx, q, c, this.#finish(c, statusAt, VIRTIO_BLK_S_IOERR, 0));
+        completeUsed(ctx, q, c, this.#finish(c, statusAt, VIRTIO_BLK_S_IOERR, 0));
       },
     );
-    return -1;
+    return CHAIN_HELD;
   }
 
   #live(ctx: DeviceContext, q: DeviceQueue): boolean {
     return this.#ctx === ctx && ctx.queues[q.index] === q;
-  }
-
-  #completeLater(ctx: DeviceContext, q: DeviceQueue, c: DescriptorChain, len: number): void {
-    q.addUsed(c, len);
-    if (q.needsNotification()) ctx.notifyUsed(q.index);
   }
 
   #read(

@@ -65,6 +65,7 @@ import {
 } from "../../generated/devices/blk.ts";
 import { VIRTIO_ID_BLOCK } from "../../generated/common.ts";
 import type { Sg } from "../../virtqueue/mod.ts";
+import { Arrivals } from "../_arrivals.ts";
 import {
   BLK_DWZ_SEGMENT_SIZE,
   BLK_LIFETIME_SIZE,
@@ -659,42 +660,26 @@ export const BLK_DRIVER_FEATURES: readonly number[] = Object.freeze([
 
 /** A virtio-blk driver for the bus. */
 export function blkDriver(options: BlkDriverOptions = {}): BlkDriver {
-  const disks = new Map<DriverDevice, BlkDisk>();
-  const ready: BlkDisk[] = [];
-  const waiters: ((d: BlkDisk) => void)[] = [];
+  const arrivals = new Arrivals<BlkDisk>();
   const refuse = new Set(options.refuseFeatures ?? []);
   return {
     name: "virtio-blk",
     idTable: [{ device: VIRTIO_ID_BLOCK }],
     featureTable: BLK_DRIVER_FEATURES.filter((f) => !refuse.has(f)),
-    disks,
+    disks: arrivals.bound,
     nextDisk(): Promise<BlkDisk> {
-      const d = ready.shift();
-      if (d !== undefined) return Promise.resolve(d);
-      return new Promise((resolve) => waiters.push(resolve));
+      return arrivals.next();
     },
     probe(dev: DriverDevice): void {
       const disk = new BlkDisk(dev, options);
       dev.deviceReady();
-      disks.set(dev, disk);
-      const w = waiters.shift();
-      if (w !== undefined) w(disk);
-      else ready.push(disk);
+      arrivals.arrive(dev, disk);
     },
     remove(dev: DriverDevice): void {
-      const disk = disks.get(dev);
-      disks.delete(dev);
-      if (disk === undefined) {
-        dev.reset();
-        dev.delVqs();
-        return;
-      }
-      const i = ready.indexOf(disk);
-      if (i >= 0) ready.splice(i, 1);
-      disk.detach("device removed");
+      arrivals.depart(dev)?.detach("device removed");
     },
     configChanged(dev: DriverDevice): void {
-      disks.get(dev)?.refresh();
+      arrivals.bound.get(dev)?.refresh();
     },
   };
 }

@@ -37,12 +37,7 @@ import {
   type VirtioDevice,
 } from "../../device.ts";
 import { DeviceError } from "../../errors.ts";
-import {
-  VIRTIO_F_EVENT_IDX,
-  VIRTIO_F_INDIRECT_DESC,
-  VIRTIO_F_VERSION_1,
-  VIRTIO_ID_CONSOLE,
-} from "../../generated/common.ts";
+import { VIRTIO_ID_CONSOLE } from "../../generated/common.ts";
 import {
   VIRTIO_CONSOLE_CONSOLE_PORT,
   VIRTIO_CONSOLE_DEVICE_ADD,
@@ -59,9 +54,9 @@ import {
   VirtioConsoleControl,
   VirtioConsoleResize,
 } from "../../generated/devices/console.ts";
-import type { DeviceQueue } from "../../virtqueue/queue.ts";
-
-const bit = (n: number): bigint => 1n << BigInt(n);
+import type { DescriptorChain } from "../../virtqueue/chain.ts";
+import { bit, ringFeatures } from "../_features.ts";
+import { type ChainServer, publishUsed, serveQueue } from "../_queue_service.ts";
 
 /** Queue index of port `id`'s receiveq (5.3.2): 0 for port 0, 2(id+1) after. */
 export function consoleRxQueue(id: number): number {
@@ -187,6 +182,11 @@ export class VirtioConsoleDevice implements VirtioDevice {
   readonly #outbox: Uint8Array[] = [];
   readonly #ctl = new VirtioConsoleControl(new DataView(new ArrayBuffer(8)));
   readonly #ctlBytes = new Uint8Array(this.#ctl.view.buffer);
+  readonly #ctlGot: number[] = [];
+  readonly #ctlServer: ChainServer = {
+    serveChain: (c) => this.#serveControl(c),
+    isLive: (ctx) => this.#ctx === ctx,
+  };
 
   /** A console device; see {@link VirtioConsoleDeviceOptions}. */
   constructor(options: VirtioConsoleDeviceOptions = {}) {
@@ -197,7 +197,7 @@ export class VirtioConsoleDevice implements VirtioDevice {
     }
     this.maxPorts = max;
     const size = options.size === undefined ? { cols: 80, rows: 25 } : options.size;
-    let f = bit(VIRTIO_F_VERSION_1) | bit(VIRTIO_F_EVENT_IDX) | bit(VIRTIO_F_INDIRECT_DESC);
+    let f = ringFeatures(false);
     if (multi) f |= bit(VIRTIO_CONSOLE_F_MULTIPORT);
     if (size !== null) f |= bit(VIRTIO_CONSOLE_F_SIZE);
     if (options.emergWrite ?? true) f |= bit(VIRTIO_CONSOLE_F_EMERG_WRITE);
@@ -401,7 +401,7 @@ export class VirtioConsoleDevice implements VirtioDevice {
     } catch (e) {
       ctx.needsReset(e);
     }
-    if (used) this.#publish(ctx, q, qi);
+    if (used) publishUsed(ctx, q);
   }
 
   /** Move pending host writes for port `p` into its receiveq buffers. */
@@ -428,12 +428,7 @@ export class VirtioConsoleDevice implements VirtioDevice {
     } catch (e) {
       ctx.needsReset(e);
     }
-    if (used) this.#publish(ctx, q, qi);
-  }
-
-  #publish(ctx: DeviceContext, q: DeviceQueue, index: number): void {
-    q.flushUsed();
-    if (q.needsNotification()) ctx.notifyUsed(index);
+    if (used) publishUsed(ctx, q);
   }
 
   // ---- control (5.3.6.2) ----
@@ -466,29 +461,23 @@ export class VirtioConsoleDevice implements VirtioDevice {
     } catch (e) {
       ctx.needsReset(e);
     }
-    if (used) this.#publish(ctx, q, 2);
+    if (used) publishUsed(ctx, q);
   }
 
   #processControl(ctx: DeviceContext): void {
-    const q = ctx.queues[3];
-    if (q === undefined) return;
-    let used = 0;
-    const buf = this.#ctlBytes;
-    const c = this.#ctl;
     // Handle messages after the ring work so replies see a consistent ring.
-    const msgs: [number, number, number][] = [];
-    try {
-      for (let chain = q.pop(); chain !== null; chain = q.pop()) {
-        if (chain.read(0, buf) === 8) msgs.push([c.id, c.event, c.value]);
-        else this.badControl++;
-        q.pushUsed(chain, 0);
-        used++;
-      }
-    } catch (e) {
-      ctx.needsReset(e);
-    }
-    if (used) this.#publish(ctx, q, 3);
-    for (const [id, event, value] of msgs) this.#control(id, event, value);
+    const msgs = this.#ctlGot;
+    serveQueue(ctx, 3, this.#ctlServer);
+    const got = msgs.splice(0);
+    for (let i = 0; i < got.length; i += 3) this.#control(got[i], got[i + 1], got[i + 2]);
+  }
+
+  /** One control message from the driver, kept as id, event, value for `#control`. */
+  #serveControl(chain: DescriptorChain): number {
+    const c = this.#ctl;
+    if (chain.read(0, this.#ctlBytes) === 8) this.#ctlGot.push(c.id, c.event, c.value);
+    else this.badControl++;
+    return 0;
   }
 
   #control(id: number, event: number, value: number): void {

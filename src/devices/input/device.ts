@@ -39,12 +39,7 @@ import {
   type VirtioDevice,
 } from "../../device.ts";
 import { DeviceError } from "../../errors.ts";
-import {
-  VIRTIO_F_EVENT_IDX,
-  VIRTIO_F_INDIRECT_DESC,
-  VIRTIO_F_VERSION_1,
-  VIRTIO_ID_INPUT,
-} from "../../generated/common.ts";
+import { VIRTIO_ID_INPUT } from "../../generated/common.ts";
 import {
   VIRTIO_INPUT_CFG_ABS_INFO,
   VIRTIO_INPUT_CFG_EV_BITS,
@@ -56,6 +51,8 @@ import {
   VirtioInputEvent,
 } from "../../generated/devices/input.ts";
 import type { DescriptorChain } from "../../virtqueue/chain.ts";
+import { ringFeatures } from "../_features.ts";
+import { type ChainServer, publishUsed, serveQueue } from "../_queue_service.ts";
 
 // ---- Linux evdev codes (include/uapi/linux/input-event-codes.h) ----
 
@@ -233,8 +230,7 @@ export class VirtioInputDevice implements VirtioDevice {
   /** `VIRTIO_ID_INPUT` (18). */
   readonly deviceId: number = VIRTIO_ID_INPUT;
   /** VERSION_1, EVENT_IDX, INDIRECT_DESC. */
-  readonly features: bigint = (1n << BigInt(VIRTIO_F_VERSION_1)) |
-    (1n << BigInt(VIRTIO_F_EVENT_IDX)) | (1n << BigInt(VIRTIO_F_INDIRECT_DESC));
+  readonly features: bigint = ringFeatures(false);
   /** eventq and statusq. */
   readonly queueMaxSizes: readonly number[];
   /** Config bytes (`virtio_input_config`). */
@@ -257,6 +253,11 @@ export class VirtioInputDevice implements VirtioDevice {
   readonly #ev = new VirtioInputEvent(new DataView(new ArrayBuffer(EVENT_SIZE)));
   readonly #evBytes = new Uint8Array(this.#ev.view.buffer);
   readonly #status = new Set<(e: StatusEvent) => void>();
+  readonly #statusGot: StatusEvent[] = [];
+  readonly #statusServer: ChainServer = {
+    serveChain: (c) => this.#serveStatus(c),
+    isLive: (ctx) => this.#ctx === ctx,
+  };
 
   /** An input device answering with `profile`. */
   constructor(profile: InputProfile, options: VirtioInputDeviceOptions = {}) {
@@ -514,41 +515,30 @@ export class VirtioInputDevice implements VirtioDevice {
     } catch (e) {
       ctx.needsReset(e);
     }
-    if (used) {
-      q.flushUsed();
-      if (q.needsNotification()) ctx.notifyUsed(0);
-    }
+    if (used) publishUsed(ctx, q);
   }
 
+  /** statusq: take every feedback event, return the buffers, then tell the listeners. */
   #processStatus(ctx: DeviceContext): void {
-    const q = ctx.queues[1];
-    if (q === undefined) return;
-    const got: StatusEvent[] = [];
-    let used = 0;
-    try {
-      for (let c = q.pop(); c !== null; c = q.pop()) {
-        if (c.readableLength < EVENT_SIZE) {
-          this.badStatus++;
-        } else {
-          c.read(0, this.#evBytes);
-          const e = this.#ev;
-          got.push({ type: e.type, code: e.code, value: e.value | 0 });
-        }
-        q.pushUsed(c, 0);
-        used++;
-      }
-    } catch (e) {
-      ctx.needsReset(e);
-    }
-    if (used) {
-      q.flushUsed();
-      if (q.needsNotification()) ctx.notifyUsed(1);
-    }
-    for (const e of got) {
+    const got = this.#statusGot;
+    serveQueue(ctx, 1, this.#statusServer);
+    for (const e of got.splice(0)) {
       if (e.type === EV_LED && (this.profile.events.get(EV_LED) ?? []).includes(e.code)) {
         this.leds.set(e.code, e.value !== 0);
       }
       for (const l of this.#status) l(e);
     }
+  }
+
+  /** One statusq buffer: an event to keep for the listeners; nothing is written. */
+  #serveStatus(c: DescriptorChain): number {
+    if (c.readableLength < EVENT_SIZE) {
+      this.badStatus++;
+    } else {
+      c.read(0, this.#evBytes);
+      const e = this.#ev;
+      this.#statusGot.push({ type: e.type, code: e.code, value: e.value | 0 });
+    }
+    return 0;
   }
 }

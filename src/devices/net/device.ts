@@ -113,6 +113,8 @@ import {
 } from "../../generated/devices/net.ts";
 import type { DescriptorChain } from "../../virtqueue/chain.ts";
 import type { DeviceQueue } from "../../virtqueue/queue.ts";
+import { bit } from "../_features.ts";
+import { type ChainServer, publishUsed, serveQueue } from "../_queue_service.ts";
 import type { NetBackend, NetPort } from "./backend.ts";
 import {
   completeChecksum,
@@ -126,8 +128,6 @@ import {
   segmentTcp,
   vlanId,
 } from "./offload.ts";
-
-const bit = (n: number): bigint => 1n << BigInt(n);
 
 /** Largest frame the device moves: a 64 KiB GSO frame plus Ethernet and VLAN headers. */
 const MAX_FRAME = 65535 + 18;
@@ -303,6 +303,10 @@ export class VirtioNetDevice implements VirtioDevice {
   };
   readonly #plain: NetFrameMeta = plainMeta();
   readonly #port: NetPort & { offloads: NetOffloads };
+  readonly #ctrlServer: ChainServer = {
+    serveChain: (c, _q, ctx) => this.#serveCtrl(c, ctx),
+    isLive: (ctx) => this.#ctx === ctx,
+  };
 
   /** A network device; see {@link VirtioNetDeviceOptions}. */
   constructor(options: VirtioNetDeviceOptions = {}) {
@@ -506,7 +510,10 @@ export class VirtioNetDevice implements VirtioDevice {
   queueNotify(index: number): void {
     const ctx = this.#ctx;
     if (ctx === undefined) return;
-    if (index === this.#ctrlIndex) return this.#processCtrl(ctx);
+    if (index === this.#ctrlIndex) {
+      serveQueue(ctx, index, this.#ctrlServer);
+      return;
+    }
     if (index >= 2 * this.#rx.length) return; // queue outside the negotiated layout
     if (index % 2 === 1) return this.#kickTx();
     // New receive buffers: let the backend deliver what it held back.
@@ -593,10 +600,7 @@ export class VirtioNetDevice implements VirtioDevice {
     } catch (e) {
       ctx.needsReset(e);
     }
-    if (used) {
-      q.flushUsed();
-      if (q.needsNotification()) ctx.notifyUsed(2 * pair + 1);
-    }
+    if (used) publishUsed(ctx, q);
   }
 
   /** Sends one transmit buffer on; false when the backend refused it for now. */
@@ -817,31 +821,18 @@ export class VirtioNetDevice implements VirtioDevice {
 
   // ---- control queue (5.1.6.5) ----
 
-  #processCtrl(ctx: DeviceContext): void {
-    const q = ctx.queues[this.#ctrlIndex];
-    if (q === undefined) return;
-    let used = 0;
-    try {
-      for (let c = q.pop(); c !== null; c = q.pop()) {
-        if (c.writableLength < 1) {
-          throw new DeviceError(
-            `control buffer ${c.head} has no device-writable byte for the ack (5.1.6.5)`,
-          );
-        }
-        const ack = this.#command(c, ctx);
-        if (ack === VIRTIO_NET_OK) this.stats.ctrlOk++;
-        else this.stats.ctrlErr++;
-        c.writeUint8(0, ack);
-        q.pushUsed(c, 1);
-        used++;
-      }
-    } catch (e) {
-      ctx.needsReset(e);
+  /** One control buffer: run the command, write the ack (5.1.6.5); the used length is 1. */
+  #serveCtrl(c: DescriptorChain, ctx: DeviceContext): number {
+    if (c.writableLength < 1) {
+      throw new DeviceError(
+        `control buffer ${c.head} has no device-writable byte for the ack (5.1.6.5)`,
+      );
     }
-    if (used) {
-      q.flushUsed();
-      if (q.needsNotification()) ctx.notifyUsed(this.#ctrlIndex);
-    }
+    const ack = this.#command(c, ctx);
+    if (ack === VIRTIO_NET_OK) this.stats.ctrlOk++;
+    else this.stats.ctrlErr++;
+    c.writeUint8(0, ack);
+    return 1;
   }
 
   #has(n: number): boolean {

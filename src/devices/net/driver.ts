@@ -695,70 +695,39 @@ export class NetInterface {
     if (ack !== VIRTIO_NET_OK) throw new DeviceError(`${this.dev.name}: device refused ${what}`);
   }
 
+  /** A VIRTIO_NET_CTRL_RX command: one receive-mode flag on or off (5.1.6.5.1). */
+  #rxMode(cmd: number, on: boolean, what: string, feature: number): Promise<void> {
+    return this.#ok(VIRTIO_NET_CTRL_RX, cmd, Uint8Array.of(on ? 1 : 0), what, feature);
+  }
+
   /** Promiscuous mode on or off (VIRTIO_NET_CTRL_RX_PROMISC). */
   setPromisc(on: boolean): Promise<void> {
-    return this.#ok(
-      VIRTIO_NET_CTRL_RX,
-      VIRTIO_NET_CTRL_RX_PROMISC,
-      flag(on),
-      "RX_PROMISC",
-      VIRTIO_NET_F_CTRL_RX,
-    );
+    return this.#rxMode(VIRTIO_NET_CTRL_RX_PROMISC, on, "RX_PROMISC", VIRTIO_NET_F_CTRL_RX);
   }
 
   /** All-multicast receive on or off (VIRTIO_NET_CTRL_RX_ALLMULTI). */
   setAllMulti(on: boolean): Promise<void> {
-    return this.#ok(
-      VIRTIO_NET_CTRL_RX,
-      VIRTIO_NET_CTRL_RX_ALLMULTI,
-      flag(on),
-      "RX_ALLMULTI",
-      VIRTIO_NET_F_CTRL_RX,
-    );
+    return this.#rxMode(VIRTIO_NET_CTRL_RX_ALLMULTI, on, "RX_ALLMULTI", VIRTIO_NET_F_CTRL_RX);
   }
 
   /** All-unicast receive on or off (VIRTIO_NET_CTRL_RX_ALLUNI). */
   setAllUni(on: boolean): Promise<void> {
-    return this.#ok(
-      VIRTIO_NET_CTRL_RX,
-      VIRTIO_NET_CTRL_RX_ALLUNI,
-      flag(on),
-      "RX_ALLUNI",
-      VIRTIO_NET_F_CTRL_RX_EXTRA,
-    );
+    return this.#rxMode(VIRTIO_NET_CTRL_RX_ALLUNI, on, "RX_ALLUNI", VIRTIO_NET_F_CTRL_RX_EXTRA);
   }
 
   /** Suppress multicast receive (VIRTIO_NET_CTRL_RX_NOMULTI). */
   setNoMulti(on: boolean): Promise<void> {
-    return this.#ok(
-      VIRTIO_NET_CTRL_RX,
-      VIRTIO_NET_CTRL_RX_NOMULTI,
-      flag(on),
-      "RX_NOMULTI",
-      VIRTIO_NET_F_CTRL_RX_EXTRA,
-    );
+    return this.#rxMode(VIRTIO_NET_CTRL_RX_NOMULTI, on, "RX_NOMULTI", VIRTIO_NET_F_CTRL_RX_EXTRA);
   }
 
   /** Suppress unicast receive (VIRTIO_NET_CTRL_RX_NOUNI). */
   setNoUni(on: boolean): Promise<void> {
-    return this.#ok(
-      VIRTIO_NET_CTRL_RX,
-      VIRTIO_NET_CTRL_RX_NOUNI,
-      flag(on),
-      "RX_NOUNI",
-      VIRTIO_NET_F_CTRL_RX_EXTRA,
-    );
+    return this.#rxMode(VIRTIO_NET_CTRL_RX_NOUNI, on, "RX_NOUNI", VIRTIO_NET_F_CTRL_RX_EXTRA);
   }
 
   /** Suppress broadcast receive (VIRTIO_NET_CTRL_RX_NOBCAST). */
   setNoBcast(on: boolean): Promise<void> {
-    return this.#ok(
-      VIRTIO_NET_CTRL_RX,
-      VIRTIO_NET_CTRL_RX_NOBCAST,
-      flag(on),
-      "RX_NOBCAST",
-      VIRTIO_NET_F_CTRL_RX_EXTRA,
-    );
+    return this.#rxMode(VIRTIO_NET_CTRL_RX_NOBCAST, on, "RX_NOBCAST", VIRTIO_NET_F_CTRL_RX_EXTRA);
   }
 
   /** Replace the MAC filter table (VIRTIO_NET_CTRL_MAC_TABLE_SET): unicast and multicast addresses. */
@@ -899,10 +868,6 @@ export class NetInterface {
     for (const r of this.#readers) r({ value: undefined, done: true });
     this.#readers = [];
   }
-}
-
-function flag(on: boolean): Uint8Array {
-  return Uint8Array.of(on ? 1 : 0);
 }
 
 function le16(v: number): Uint8Array {

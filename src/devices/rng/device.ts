@@ -23,14 +23,10 @@
 
 import type { ConfigWidth, DeviceContext, VirtioDevice } from "../../device.ts";
 import { DeviceError } from "../../errors.ts";
-import {
-  VIRTIO_F_EVENT_IDX,
-  VIRTIO_F_INDIRECT_DESC,
-  VIRTIO_F_RING_PACKED,
-  VIRTIO_F_VERSION_1,
-  VIRTIO_ID_RNG,
-} from "../../generated/common.ts";
+import { VIRTIO_ID_RNG } from "../../generated/common.ts";
 import type { DescriptorChain } from "../../virtqueue/mod.ts";
+import { checkQueueSize, ringFeatures } from "../_features.ts";
+import { type ChainServer, serveQueue } from "../_queue_service.ts";
 
 /** `crypto.getRandomValues` fills at most this many bytes per call. */
 const GETRANDOM_MAX = 65536;
@@ -45,10 +41,6 @@ export interface RngDeviceOptions {
   readonly source?: (buf: Uint8Array) => void;
   /** Offer the packed ring layout (default true). */
   readonly packed?: boolean;
-}
-
-function bit(n: number): bigint {
-  return 1n << BigInt(n);
 }
 
 /** Fills `buf` from `crypto.getRandomValues`, 64 KiB at a time. */
@@ -78,13 +70,14 @@ export class RngDevice implements VirtioDevice {
   readonly #source: (buf: Uint8Array) => void;
   #scratch = new Uint8Array(0);
   #ctx: DeviceContext | undefined;
+  readonly #server: ChainServer = {
+    serveChain: (c) => this.#fill(c),
+    isLive: (ctx) => this.#ctx === ctx,
+  };
 
   /** An entropy device. */
   constructor(options: RngDeviceOptions = {}) {
-    const size = options.queueSize ?? 256;
-    if (!Number.isInteger(size) || size < 1 || size > 32768) {
-      throw new DeviceError(`virtio-rng: queue size ${size} (1..32768)`);
-    }
+    const size = checkQueueSize("virtio-rng", options.queueSize ?? 256);
     const max = options.maxBytesPerRequest ?? 65536;
     if (!Number.isInteger(max) || max < 1) {
       throw new DeviceError(`virtio-rng: maxBytesPerRequest ${max} must be at least 1`);
@@ -92,9 +85,7 @@ export class RngDevice implements VirtioDevice {
     this.#max = max;
     this.#source = options.source ?? cryptoSource;
     this.queueMaxSizes = [size];
-    let f = bit(VIRTIO_F_VERSION_1) | bit(VIRTIO_F_EVENT_IDX) | bit(VIRTIO_F_INDIRECT_DESC);
-    if (options.packed ?? true) f |= bit(VIRTIO_F_RING_PACKED);
-    this.features = f;
+    this.features = ringFeatures(options.packed ?? true);
   }
 
   /** There is no config space: reads give 0. */
@@ -118,28 +109,7 @@ export class RngDevice implements VirtioDevice {
   /** Fills every available buffer of requestq. */
   queueNotify(index: number): void {
     const ctx = this.#ctx;
-    const q = ctx?.queues[index];
-    if (ctx === undefined || q === undefined || index !== 0) return;
-    do {
-      let served = 0;
-      for (;;) {
-        let c: DescriptorChain | null;
-        try {
-          c = q.pop();
-        } catch (e) {
-          if (served > 0) q.flushUsed();
-          ctx.needsReset(e);
-          return;
-        }
-        if (c === null) break;
-        q.pushUsed(c, this.#fill(c));
-        served++;
-      }
-      if (served > 0) {
-        q.flushUsed();
-        if (q.needsNotification()) ctx.notifyUsed(index);
-      }
-    } while (q.enableNotification() && this.#ctx === ctx);
+    if (ctx !== undefined && index === 0) serveQueue(ctx, index, this.#server);
   }
 
   /** Fills the writable part of `c` (up to the per-request cap); returns the bytes written. */

@@ -30,6 +30,7 @@
 import type { DriverDevice, VirtioDriver, Virtqueue } from "../../driver.ts";
 import { DeviceError } from "../../errors.ts";
 import { VIRTIO_ID_RNG } from "../../generated/common.ts";
+import { Arrivals } from "../_arrivals.ts";
 
 /** Options of {@link rngDriver}. */
 export interface RngDriverOptions {
@@ -163,38 +164,22 @@ export interface RngDriver extends VirtioDriver {
 
 /** A virtio-rng driver for the bus. */
 export function rngDriver(options: RngDriverOptions = {}): RngDriver {
-  const sources = new Map<DriverDevice, RngSource>();
-  const ready: RngSource[] = [];
-  const waiters: ((s: RngSource) => void)[] = [];
+  const arrivals = new Arrivals<RngSource>();
   return {
     name: "virtio-rng",
     idTable: [{ device: VIRTIO_ID_RNG }],
     featureTable: [],
-    sources,
+    sources: arrivals.bound,
     nextSource(): Promise<RngSource> {
-      const s = ready.shift();
-      if (s !== undefined) return Promise.resolve(s);
-      return new Promise((resolve) => waiters.push(resolve));
+      return arrivals.next();
     },
     probe(dev: DriverDevice): void {
       const src = new RngSource(dev, options);
       dev.deviceReady();
-      sources.set(dev, src);
-      const w = waiters.shift();
-      if (w !== undefined) w(src);
-      else ready.push(src);
+      arrivals.arrive(dev, src);
     },
     remove(dev: DriverDevice): void {
-      const src = sources.get(dev);
-      sources.delete(dev);
-      if (src === undefined) {
-        dev.reset();
-        dev.delVqs();
-        return;
-      }
-      const i = ready.indexOf(src);
-      if (i >= 0) ready.splice(i, 1);
-      src.detach("device removed");
+      arrivals.depart(dev)?.detach("device removed");
     },
   };
 }
