@@ -329,7 +329,8 @@ export class DriverDevice {
       this.#vqs[q]?.interrupt();
       return;
     }
-    for (const vq of this.#vqs) vq?.interrupt();
+    const vqs = this.#vqs;
+    for (let i = 0; i < vqs.length; i++) vqs[i]?.interrupt();
   }
 
   /**

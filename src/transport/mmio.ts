@@ -63,6 +63,12 @@ export interface MmioDeviceOptions {
   readonly log?: TransportLog;
   /** A name for log lines (default `virtio-mmio`). */
   readonly name?: string;
+  /**
+   * Keep InterruptStatus in element 0 of this array (updated with `Atomics`)
+   * instead of a private field, so that another thread can read and
+   * acknowledge it without a register round trip (the worker transport).
+   */
+  readonly interruptStatusWord?: Int32Array;
 }
 
 /** A bus of MMIO registers that can also raise its interrupt line. */
@@ -133,7 +139,7 @@ const BEHAVIOUR: Record<string, Behaviour> = {
       if (v & ~(VIRTIO_MMIO_INT_VRING | VIRTIO_MMIO_INT_CONFIG)) {
         d.core.refuse(n, v, "undefined interrupt bits (4.2.2.2)");
       }
-      d.interruptStatus &= ~v;
+      d.acknowledge(v);
     },
   },
   Status: {
@@ -191,20 +197,46 @@ function shm(d: MmioDevice, which: "base" | "length", shift: number): number {
   return Number((r[which] >> BigInt(shift)) & 0xffffffffn);
 }
 
-interface Slot {
-  readonly name: string;
-  readonly size: number;
-  readonly access: "r" | "w" | "rw";
-  readonly read?: RegRead;
-  readonly write?: RegWrite;
+/**
+ * The offset -> register dispatch of one layout, as flat arrays indexed by
+ * `offset / 4` so that an access costs two array loads and one call: no
+ * per-access lookups, closures or strings (names only reach the log on the
+ * refusal path).
+ */
+interface DispatchTable {
+  /** Register name per slot ("" where there is none). */
+  readonly names: readonly string[];
+  /** Access width per slot (0 where there is none). */
+  readonly sizes: Uint8Array;
+  /** What a read does, where the register is readable. */
+  readonly reads: readonly (RegRead | undefined)[];
+  /** What a write does, where the register is writable. */
+  readonly writes: readonly (RegWrite | undefined)[];
+}
+
+// Registers with a direct path in MmioDevice.read/write (the same offsets in both layouts).
+const QUEUE_NOTIFY = VirtioMmio.OFFSETS.queueNotify;
+const INTERRUPT_STATUS = VirtioMmio.OFFSETS.interruptStatus;
+const INTERRUPT_ACK = VirtioMmio.OFFSETS.interruptACK;
+const INTERRUPT_BITS = VIRTIO_MMIO_INT_VRING | VIRTIO_MMIO_INT_CONFIG;
+if (
+  VirtioMmioLegacy.OFFSETS.queueNotify !== QUEUE_NOTIFY ||
+  VirtioMmioLegacy.OFFSETS.interruptStatus !== INTERRUPT_STATUS ||
+  VirtioMmioLegacy.OFFSETS.interruptACK !== INTERRUPT_ACK
+) {
+  throw new TransportError("virtio_mmio_legacy: interrupt and notify registers moved");
 }
 
 /** Build the offset -> register table of one layout from its generated REGISTERS. */
 function dispatchTable(
   regs: readonly { name: string; offset: number; size: number; access: "r" | "w" | "rw" }[],
   layout: string,
-): (Slot | undefined)[] {
-  const table: (Slot | undefined)[] = new Array(VIRTIO_MMIO_CONFIG / 4).fill(undefined);
+): DispatchTable {
+  const slots = VIRTIO_MMIO_CONFIG / 4;
+  const names: string[] = new Array(slots).fill("");
+  const sizes = new Uint8Array(slots);
+  const reads: (RegRead | undefined)[] = new Array(slots).fill(undefined);
+  const writes: (RegWrite | undefined)[] = new Array(slots).fill(undefined);
   for (const r of regs) {
     const b = BEHAVIOUR[r.name];
     const needRead = r.access !== "w";
@@ -214,9 +246,14 @@ function dispatchTable(
         `${layout}: register ${r.name} (access ${r.access}) has no behaviour in mmio.ts`,
       );
     }
-    table[r.offset / 4] = { name: r.name, size: r.size, access: r.access, ...b };
+    const i = r.offset / 4;
+    names[i] = r.name;
+    sizes[i] = r.size;
+    // Only the directions the schema allows are wired; the other is refused.
+    reads[i] = needRead ? b.read : undefined;
+    writes[i] = needWrite ? b.write : undefined;
   }
-  return table;
+  return { names, sizes, reads, writes };
 }
 
 const MODERN_TABLE = dispatchTable(VirtioMmio.REGISTERS, "virtio_mmio");
@@ -232,17 +269,25 @@ export class MmioDevice implements MmioBus {
   readonly core: DeviceCore;
   /** The register layout version (1 legacy, 2 modern). */
   readonly version: 1 | 2;
-  /** InterruptStatus: VIRTIO_MMIO_INT_* bits not yet acknowledged. */
-  interruptStatus = 0;
+  #isr = 0;
+  readonly #isrWord: Int32Array | undefined;
   /** SHMSel: the selected shared memory region. */
   shmSel = 0;
-  readonly #table: (Slot | undefined)[];
+  readonly #names: readonly string[];
+  readonly #sizes: Uint8Array;
+  readonly #reads: readonly (RegRead | undefined)[];
+  readonly #writes: readonly (RegWrite | undefined)[];
   #irq: ((vector: number) => void) | undefined;
 
   /** Host `device` over `memory` with the register layout of `options.version` (default 2). */
   constructor(device: VirtioDevice, memory: GuestMemory, options: MmioDeviceOptions = {}) {
     this.version = options.version ?? 2;
-    this.#table = this.version === 1 ? LEGACY_TABLE : MODERN_TABLE;
+    this.#isrWord = options.interruptStatusWord;
+    const table = this.version === 1 ? LEGACY_TABLE : MODERN_TABLE;
+    this.#names = table.names;
+    this.#sizes = table.sizes;
+    this.#reads = table.reads;
+    this.#writes = table.writes;
     this.core = new DeviceCore(
       device,
       memory,
@@ -266,48 +311,84 @@ export class MmioDevice implements MmioBus {
     this.#irq = guardInterrupts(handler, this.core.log, this.core.where);
   }
 
+  /** InterruptStatus: VIRTIO_MMIO_INT_* bits not yet acknowledged. */
+  get interruptStatus(): number {
+    const w = this.#isrWord;
+    return w === undefined ? this.#isr : Atomics.load(w, 0) >>> 0;
+  }
+
+  set interruptStatus(bits: number) {
+    const w = this.#isrWord;
+    if (w === undefined) this.#isr = bits >>> 0;
+    else Atomics.store(w, 0, bits | 0);
+  }
+
+  /** Clear the acknowledged `bits` (InterruptACK). */
+  acknowledge(bits: number): void {
+    const w = this.#isrWord;
+    if (w === undefined) this.#isr &= ~bits;
+    else Atomics.and(w, 0, ~bits);
+  }
+
   #raise(bit: number): void {
-    this.interruptStatus |= bit;
+    const w = this.#isrWord;
+    if (w === undefined) this.#isr |= bit;
+    else Atomics.or(w, 0, bit);
     this.#irq?.(-1);
   }
 
   /** A driver read of `width` bytes at `offset` in the register window. */
   read(offset: number, width: ConfigWidth): number {
+    // The interrupt routine's register, read on every interrupt: a direct path.
+    if (offset === INTERRUPT_STATUS && width === 4) return this.interruptStatus;
     if (offset >= VIRTIO_MMIO_CONFIG) return this.#readConfig(offset - VIRTIO_MMIO_CONFIG, width);
-    const slot = this.#slot(offset, width, "read");
-    if (slot === undefined) return 0;
-    if (slot.access === "w" || slot.read === undefined) {
-      this.core.refuse(slot.name, undefined, "read of a write-only register (4.2.2.2)");
-      return 0;
+    const i = offset >>> 2;
+    const fn = this.#reads[i];
+    // Fast path: an aligned access of the right width to a readable register.
+    if (fn !== undefined && (offset & 3) === 0 && width === this.#sizes[i]) return fn(this) >>> 0;
+    if (this.#checkSlot(offset, width, "read") && this.#names[i] !== "") {
+      this.core.refuse(this.#names[i], undefined, "read of a write-only register (4.2.2.2)");
     }
-    return slot.read(this) >>> 0;
+    return 0;
   }
 
   /** A driver write of `width` bytes of `value` at `offset` in the register window. */
   write(offset: number, width: ConfigWidth, value: number): void {
     value >>>= 0;
+    if (width === 4) {
+      // The two registers written on every request round trip: direct calls.
+      // With VIRTIO_F_NOTIFICATION_DATA the low 16 bits are still the queue index.
+      if (offset === QUEUE_NOTIFY) return this.core.notify(value & 0xffff);
+      if (offset === INTERRUPT_ACK && (value & ~INTERRUPT_BITS) === 0) {
+        return this.acknowledge(value);
+      }
+    }
     if (offset >= VIRTIO_MMIO_CONFIG) {
       return this.#writeConfig(offset - VIRTIO_MMIO_CONFIG, width, value);
     }
-    const slot = this.#slot(offset, width, "write", value);
-    if (slot === undefined) return;
-    if (slot.access === "r" || slot.write === undefined) {
-      return this.core.refuse(slot.name, value, "write to a read-only register (4.2.2.2)");
+    const i = offset >>> 2;
+    const fn = this.#writes[i];
+    if (fn !== undefined && (offset & 3) === 0 && width === this.#sizes[i]) {
+      return fn(this, value, this.#names[i]);
     }
-    slot.write(this, value, slot.name);
+    if (this.#checkSlot(offset, width, "write", value)) {
+      this.core.refuse(this.#names[i], value, "write to a read-only register (4.2.2.2)");
+    }
   }
 
-  #slot(offset: number, width: number, op: string, value?: number): Slot | undefined {
-    const slot = offset % 4 === 0 ? this.#table[offset / 4] : undefined;
-    if (slot === undefined) {
+  /** The refusal path: log why the access at `offset` has no register; true when it has one. */
+  #checkSlot(offset: number, width: number, op: string, value?: number): boolean {
+    const i = offset >>> 2;
+    if (offset < 0 || offset % 4 !== 0 || this.#sizes[i] === 0 || this.#sizes[i] === undefined) {
       this.core.refuse(`offset 0x${offset.toString(16)}`, value, `${op} of no register`);
-      return undefined;
+      return false;
     }
-    if (width !== slot.size) {
-      this.core.refuse(slot.name, value, `${width}-byte ${op}; control registers are 32-bit`);
-      return undefined;
+    if (width !== this.#sizes[i]) {
+      const name = this.#names[i];
+      this.core.refuse(name, value, `${width}-byte ${op}; control registers are 32-bit`);
+      return false;
     }
-    return slot;
+    return true;
   }
 
   #configOk(offset: number, width: number, value?: number): boolean {

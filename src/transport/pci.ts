@@ -183,7 +183,21 @@ const COMMON_FIELDS: readonly CommonField[] = (() => {
   });
 })();
 
+/** The common configuration field covering each byte offset (an array lookup per access). */
+const COMMON_AT: readonly (CommonField | undefined)[] = (() => {
+  const at: (CommonField | undefined)[] = new Array(VirtioPciCommonCfg.SIZE).fill(undefined);
+  for (const f of COMMON_FIELDS) at.fill(f, f.offset, f.offset + f.size);
+  return at;
+})();
+
 const LEGACY_REGS = VirtioPciLegacy.REGISTERS;
+type LegacyReg = (typeof LEGACY_REGS)[number];
+/** The legacy header register starting at each byte offset. */
+const LEGACY_AT: readonly (LegacyReg | undefined)[] = (() => {
+  const at: (LegacyReg | undefined)[] = [];
+  for (const r of LEGACY_REGS) at[r.offset] = r;
+  return at;
+})();
 
 const lo = (v: number): number => v % 0x1_0000_0000;
 const hi = (v: number): number => Math.floor(v / 0x1_0000_0000);
@@ -513,8 +527,8 @@ export class PciFunction implements PciBus {
     width: number,
     op: string,
     value?: number,
-  ): [CommonField, number] | undefined {
-    const f = COMMON_FIELDS.find((f) => offset >= f.offset && offset < f.offset + f.size);
+  ): CommonField | undefined {
+    const f = offset >= 0 ? COMMON_AT[offset] : undefined;
     if (f === undefined) {
       this.core.refuse(`common cfg+0x${offset.toString(16)}`, value, `${op} of no field`);
       return undefined;
@@ -527,13 +541,13 @@ export class PciFunction implements PciBus {
       return undefined;
     }
     this.core.legacy = false;
-    return [f, part];
+    return f;
   }
 
   #commonRead(offset: number, width: ConfigWidth): number {
-    const hit = this.#commonField(offset, width, "read");
-    if (hit === undefined) return 0;
-    const [f, part] = hit;
+    const f = this.#commonField(offset, width, "read");
+    if (f === undefined) return 0;
+    const part = offset - f.offset;
     const core = this.core;
     const q = core.queues[core.queueSel];
     switch (f.name) {
@@ -582,9 +596,9 @@ export class PciFunction implements PciBus {
   }
 
   #commonWrite(offset: number, width: ConfigWidth, value: number): void {
-    const hit = this.#commonField(offset, width, "write", value);
-    if (hit === undefined) return;
-    const [f, part] = hit;
+    const f = this.#commonField(offset, width, "write", value);
+    if (f === undefined) return;
+    const part = offset - f.offset;
     if (f.readOnly) return this.core.refuse(f.name, value, "write to a read-only field (4.1.4.3)");
     const core = this.core;
     switch (f.name) {
@@ -696,7 +710,7 @@ export class PciFunction implements PciBus {
   }
 
   #legacyReg(offset: number, width: number, op: string, value?: number) {
-    const r = LEGACY_REGS.find((r) => r.offset === offset);
+    const r = offset >= 0 ? LEGACY_AT[offset] : undefined;
     if (r === undefined || width !== r.size) {
       this.core.refuse(`legacy+0x${offset.toString(16)}`, value, `bad ${width}-byte ${op}`);
       return undefined;
@@ -875,7 +889,13 @@ export class PciTransport implements Transport {
   readonly queueSizeFixed: boolean;
   readonly #caps: ModernCaps | undefined;
   #handlers: InterruptHandlers | undefined;
-  #vectorQueue: Map<number, number> = new Map();
+  /** The queue each MSI-X vector serves, indexed by vector (undefined: none). */
+  #vectorQueue: number[] = [];
+  /** Modern: BAR and offset of the common configuration. */
+  readonly #commonBar: number;
+  readonly #commonOff: number;
+  /** Where to write each queue's notification (BAR offset), learned at its first kick. */
+  #notifyAddr: number[] = [];
 
   /** Wrap a probed function; prefer {@link probePci}. */
   constructor(bus: PciBus, deviceId: number, caps: ModernCaps | undefined, msix: boolean) {
@@ -883,6 +903,8 @@ export class PciTransport implements Transport {
     this.deviceId = deviceId;
     this.vendorId = bus.configRead(PCI_SUBSYSTEM_VENDOR_ID, 2);
     this.#caps = caps;
+    this.#commonBar = caps?.common.bar ?? 0;
+    this.#commonOff = caps?.common.offset ?? 0;
     this.legacy = caps === undefined;
     this.queueSizeFixed = this.legacy;
     this.legacyQueueAlign = this.legacy ? VIRTIO_PCI_VRING_ALIGN : 0;
@@ -924,17 +946,11 @@ export class PciTransport implements Transport {
     return true;
   }
 
-  #c(field: keyof typeof CC): [number, number] {
-    const caps = this.#caps as ModernCaps;
-    return [caps.common.bar, caps.common.offset + CC[field]];
-  }
   #r(field: keyof typeof CC, w: ConfigWidth): number {
-    const [bar, off] = this.#c(field);
-    return this.bus.barRead(bar, off, w);
+    return this.bus.barRead(this.#commonBar, this.#commonOff + CC[field], w);
   }
   #w(field: keyof typeof CC, w: ConfigWidth, v: number): void {
-    const [bar, off] = this.#c(field);
-    this.bus.barWrite(bar, off, w, v);
+    this.bus.barWrite(this.#commonBar, this.#commonOff + CC[field], w, v);
   }
   #lr(off: number, w: ConfigWidth): number {
     return this.bus.barRead(BAR_LEGACY, off, w);
@@ -960,7 +976,7 @@ export class PciTransport implements Transport {
     for (let i = 0; this.getStatus() !== 0; i++) {
       if (i > 1000) throw new TransportError(`${this.name}: device did not reset`);
     }
-    this.#vectorQueue.clear();
+    this.#vectorQueue = [];
     if (this.msix) {
       // Vector 0 carries configuration changes; a reset unmapped it.
       if (this.legacy) this.#lw(L.configMsixVector, 2, 0);
@@ -993,26 +1009,31 @@ export class PciTransport implements Transport {
     return this.legacy ? 0 : this.#r("configGeneration", 1);
   }
 
-  #cfg(offset: number): [number, number] {
-    if (this.legacy) {
-      const base = this.msix ? VIRTIO_PCI_LEGACY_CONFIG_OFF_MSIX : VIRTIO_PCI_LEGACY_CONFIG_OFF;
-      return [BAR_LEGACY, base + offset];
-    }
+  #cfgBar(): number {
+    if (this.legacy) return BAR_LEGACY;
     const d = this.#caps?.device;
     if (d === undefined) throw new TransportError(`${this.name}: device has no device config`);
-    return [d.bar, d.offset + offset];
+    return d.bar;
+  }
+
+  #cfgOff(offset: number): number {
+    if (this.legacy) {
+      return (this.msix ? VIRTIO_PCI_LEGACY_CONFIG_OFF_MSIX : VIRTIO_PCI_LEGACY_CONFIG_OFF) +
+        offset;
+    }
+    return (this.#caps as ModernCaps & { device: { offset: number } }).device.offset + offset;
   }
 
   /** Read device config. */
   readConfig(offset: number, width: ConfigWidth): number {
-    const [bar, off] = this.#cfg(offset);
-    return this.bus.barRead(bar, off, width);
+    const bar = this.#cfgBar();
+    return this.bus.barRead(bar, this.#cfgOff(offset), width);
   }
 
   /** Write device config. */
   writeConfig(offset: number, width: ConfigWidth, value: number): void {
-    const [bar, off] = this.#cfg(offset);
-    this.bus.barWrite(bar, off, width, value);
+    const bar = this.#cfgBar();
+    this.bus.barWrite(bar, this.#cfgOff(offset), width, value);
   }
 
   /** num_queues (modern) or queues with a non-zero size (legacy). */
@@ -1039,7 +1060,7 @@ export class PciTransport implements Transport {
     const v = index + 1;
     set(v);
     if (get() !== v) throw new TransportError(`${this.name}: device refused MSI-X vector ${v}`);
-    this.#vectorQueue.set(v, index);
+    this.#vectorQueue[v] = index;
   }
 
   /** Set up queue `index` (4.1.5.1.3, or 4.1.5.1.3.1 for legacy). */
@@ -1074,7 +1095,8 @@ export class PciTransport implements Transport {
       (v) => this.#w("queueMsixVector", 2, v),
       () => this.#r("queueMsixVector", 2),
     );
-    const [bar, base] = this.#c("queueDesc");
+    const bar = this.#commonBar;
+    const base = this.#commonOff + CC.queueDesc;
     const set64 = (off: number, v: number) => {
       this.bus.barWrite(bar, off, 4, lo(v));
       this.bus.barWrite(bar, off + 4, 4, hi(v));
@@ -1101,14 +1123,16 @@ export class PciTransport implements Transport {
     if (this.legacy) return this.#lw(L.queueNotify, 2, index);
     const caps = this.#caps as ModernCaps;
     // queue_notify_off is read at setup in Linux; ours equals the index, read it anyway once.
-    const off = this.#notifyOff[index] ??= this.#readNotifyOff(index);
-    this.bus.barWrite(caps.notify.bar, caps.notify.offset + off * caps.notify.multiplier, 2, index);
+    const addr = this.#notifyAddr[index] ?? this.#learnNotifyAddr(index);
+    this.bus.barWrite(caps.notify.bar, addr, 2, index);
   }
 
-  #notifyOff: number[] = [];
-  #readNotifyOff(index: number): number {
+  #learnNotifyAddr(index: number): number {
+    const n = (this.#caps as ModernCaps).notify;
     this.#w("queueSelect", 2, index);
-    return this.#r("queueNotifyOff", 2);
+    const addr = n.offset + this.#r("queueNotifyOff", 2) * n.multiplier;
+    this.#notifyAddr[index] = addr;
+    return addr;
   }
 
   /** Route interrupts. */
@@ -1124,7 +1148,9 @@ export class PciTransport implements Transport {
         h?.config();
         return;
       }
-      h?.vring(this.#vectorQueue.get(vector));
+      const q = this.#vectorQueue[vector];
+      // A vector no queue was given (a stray message): check every queue.
+      h?.vring(q);
       return;
     }
     const caps = this.#caps;

@@ -124,9 +124,10 @@ export class NullDevice implements VirtioDevice {
     const ctx = this.#ctx;
     const q = ctx?.queues[index];
     if (ctx === undefined || q === undefined || this.hold) return;
+    const writeLen = this.#writeLen;
     let n = 0;
     for (let c = q.pop(); c !== null; c = q.pop()) {
-      q.addUsed(c, Math.min(this.#writeLen, c.writableLength));
+      q.addUsed(c, writeLen === 0 ? 0 : Math.min(writeLen, c.writableLength));
       n++;
     }
     this.completed += n;

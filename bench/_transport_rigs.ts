@@ -1,0 +1,163 @@
+// Rigs shared by bench/transport_bench.ts and bench/_transport_compare.ts:
+// the bare virtqueue engine and the full stack (bus, driver API, transport,
+// null device) per transport. One "round" sends BATCH requests of one
+// 64-byte readable buffer: add them all, kick once, the device completes
+// them, the driver's callback collects them.
+
+import { DmaAllocator, GuestMemory } from "../src/memory.ts";
+import { allocateQueue, queueOptionsFromFeatures } from "../src/virtqueue/layout.ts";
+import { createDeviceQueue, createDriverQueue } from "../src/virtqueue/queue.ts";
+import { VirtioBus } from "../src/bus.ts";
+import { NullDevice } from "../src/devices/null/device.ts";
+import type { VirtioDriver, Virtqueue } from "../src/driver.ts";
+import { MmioDevice, probeMmio } from "../src/transport/mmio.ts";
+import { PciFunction, probePci } from "../src/transport/pci.ts";
+import type { Transport } from "../src/transport/transport.ts";
+import { spawnWorkerDevice, type WorkerDevice } from "../src/transport/worker.ts";
+
+export const BATCH = 64;
+const SIZE = 1 << 20;
+// The same features the bus negotiates with the null device.
+const FEATURES = (1n << 32n) | (1n << 29n) | (1n << 28n);
+
+/** `rounds` rounds of BATCH requests through the bare engine. */
+export function bareRig(batch: number = BATCH): (rounds: number) => void {
+  const memory = GuestMemory.fromBuffer(new ArrayBuffer(SIZE));
+  const dma = new DmaAllocator(0x1000, SIZE - 0x1000);
+  const opts = queueOptionsFromFeatures(FEATURES, 0);
+  const addrs = allocateQueue(dma, 256, false);
+  const drv = createDriverQueue<number>(memory, addrs, opts, dma);
+  const devq = createDeviceQueue(memory, addrs, opts);
+  const sg = [{ addr: dma.alloc(64, 8), len: 64 }];
+  const none: { addr: number; len: number }[] = [];
+  const slot = { token: undefined as number | undefined, len: 0 };
+  return (rounds) => {
+    for (let r = 0; r < rounds; r++) {
+      for (let i = 0; i < batch; i++) drv.addSgs(sg, none, i);
+      if (drv.kick()) {
+        for (let c = devq.pop(); c !== null; c = devq.pop()) devq.addUsed(c, 0);
+        devq.needsNotification();
+      }
+      // What the driver's interrupt path does: drain, then re-arm.
+      let n = 0;
+      while (drv.getBufInto(slot)) n++;
+      drv.enableCb();
+      if (n !== batch) throw new Error("lost requests");
+    }
+  };
+}
+
+/** A driver whose callback drains the queue without allocating, like a real one. */
+function benchDriver(
+  count: () => void,
+  deviceId: number = NullDevice.DEVICE_ID,
+): VirtioDriver & { vq?: Virtqueue<number> } {
+  const slot = { token: undefined as number | undefined, len: 0 };
+  const d: VirtioDriver & { vq?: Virtqueue<number> } = {
+    name: "bench",
+    idTable: [{ device: deviceId }],
+    featureTable: [],
+    probe(dev) {
+      [d.vq] = dev.findVqs<number>([{
+        name: "requests",
+        callback: (q) => {
+          while (q.queue.getBufInto(slot)) count();
+        },
+      }]);
+    },
+    remove(dev) {
+      dev.reset();
+      dev.delVqs();
+    },
+  };
+  return d;
+}
+
+/** A synchronous transport over a null device. */
+export interface StackKind {
+  readonly name: string;
+  readonly deviceId?: number;
+  readonly make: (d: NullDevice, m: GuestMemory) => Transport | undefined;
+}
+
+/** The synchronous transports the rigs know. */
+export const STACKS: readonly StackKind[] = [
+  { name: "mmio v2", make: (d, m) => probeMmio(new MmioDevice(d, m)) },
+  { name: "mmio v1 (legacy)", make: (d, m) => probeMmio(new MmioDevice(d, m, { version: 1 })) },
+  { name: "pci modern (MSI-X)", make: (d, m) => probePci(new PciFunction(d, m)) },
+  { name: "pci modern (INTx)", make: (d, m) => probePci(new PciFunction(d, m), { msix: false }) },
+  {
+    name: "pci legacy (INTx)",
+    // Legacy PCI needs a device type with a transitional id: borrow rng (4).
+    deviceId: 4,
+    make: (d, m) =>
+      probePci(new PciFunction(d, m, { transitional: true }), { forceLegacy: true, msix: false }),
+  },
+];
+
+/** `rounds` rounds of BATCH requests through the full stack over a synchronous transport. */
+export async function stackRig(
+  { name, make, deviceId }: StackKind,
+  batch: number = BATCH,
+): Promise<(rounds: number) => void> {
+  const memory = GuestMemory.fromBuffer(new ArrayBuffer(SIZE));
+  const dma = new DmaAllocator(0x1000, SIZE - 0x1000);
+  const device = new NullDevice(deviceId === undefined ? {} : { deviceId });
+  const transport = make(device, memory);
+  if (transport === undefined) throw new Error(`${name}: probe failed`);
+  const bus = new VirtioBus({ memory, dma });
+  let completed = 0;
+  const drv = benchDriver(() => completed++, device.deviceId);
+  await bus.registerDriver(drv);
+  await bus.addDevice(transport);
+  const vq = drv.vq;
+  if (vq === undefined) throw new Error(`${name}: not bound`);
+  const sg = [{ addr: dma.alloc(64, 8), len: 64 }];
+  const none: { addr: number; len: number }[] = [];
+  return (rounds) => {
+    for (let r = 0; r < rounds; r++) {
+      const before = completed;
+      for (let i = 0; i < batch; i++) vq.addSgs(sg, none, i);
+      vq.kick();
+      if (completed - before !== batch) throw new Error(`${name}: lost requests`);
+    }
+  };
+}
+
+/** The worker rig: `run(rounds)` resolves when every request of `rounds` rounds came back. */
+export async function workerRig(batch: number = BATCH): Promise<
+  { run: (rounds: number) => Promise<void>; host: WorkerDevice }
+> {
+  const sab = new SharedArrayBuffer(SIZE);
+  const memory = GuestMemory.fromBuffer(sab);
+  const dma = new DmaAllocator(0x1000, SIZE - 0x1000);
+  const host = await spawnWorkerDevice({
+    module: new URL("../src/devices/null/device.ts", import.meta.url).href,
+    exportName: "NullDevice",
+    memory: sab,
+  });
+  const transport = host.probe();
+  if (transport === undefined) throw new Error("worker: probe failed");
+  const bus = new VirtioBus({ memory, dma });
+  let wake: () => void = () => {};
+  let completed = 0;
+  let target = 0;
+  const drv = benchDriver(() => {
+    if (++completed >= target) wake();
+  });
+  await bus.registerDriver(drv);
+  await bus.addDevice(transport);
+  const vq = drv.vq;
+  if (vq === undefined) throw new Error("worker: not bound");
+  const sg = [{ addr: dma.alloc(64, 8), len: 64 }];
+  const none: { addr: number; len: number }[] = [];
+  const run = async (rounds: number) => {
+    for (let r = 0; r < rounds; r++) {
+      target = completed + batch;
+      for (let i = 0; i < batch; i++) vq.addSgs(sg, none, i);
+      vq.kick();
+      while (completed < target) await new Promise<void>((res) => (wake = res));
+    }
+  };
+  return { run, host };
+}
