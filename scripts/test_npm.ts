@@ -44,6 +44,9 @@ export const DENO_ONLY_TESTS: Readonly<Record<string, string>> = {
   "tests/gen/cli_test.ts": "runs the Deno-only gen CLI, also as a `deno` subprocess",
   "tests/repo_test.ts": "checks the repository (README, deno.json, .deno-version), not the package",
   "tests/transport/vhost_user/**": "vhost-user goes through Deno FFI",
+  "tests/devices/blk_test.ts": "also tests FileStorage and AsyncFileStorage (Deno's file API)",
+  "tests/devices/console_test.ts": "also tests the stdio backend (Deno.stdin and Deno.stdout)",
+  "tests/devices/net_test.ts": "also tests the UDP backend (left out of the npm build)",
   "tests/transport/vhost_user_test.ts": "vhost-user goes through Deno FFI",
 };
 
@@ -68,6 +71,9 @@ export const DENO_ONLY_APIS: readonly string[] = [
 /** Versions installed beside the package in the temporary project. */
 export const TOOL_VERSIONS: Readonly<Record<string, string>> = {
   "typescript": "5.9.3",
+  // A TypeScript consumer on Node has Node's type definitions: they declare
+  // the web streams (ReadableStream, WritableStream) the console device uses.
+  "@types/node": "20.19.43",
   "@deno/shim-deno": "0.19.2",
   "@deno/shim-deno-test": "0.5.0",
 };
@@ -216,7 +222,7 @@ const TSCONFIG = {
     module: "NodeNext",
     moduleResolution: "NodeNext",
     lib: ["ES2022"],
-    types: [],
+    types: ["node"],
     noEmit: true,
     skipLibCheck: false,
   },

@@ -80,10 +80,8 @@ import { CHAIN_HELD, type ChainServer, completeUsed, serveQueue } from "../_queu
 import type { BlkLifetime, BlockStorage } from "./storage.ts";
 
 export {
-  AsyncFileStorage,
   type BlkLifetime,
   type BlockStorage,
-  FileStorage,
   type MaybePromise,
   MemoryStorage,
 } from "./storage.ts";

@@ -15,3 +15,4 @@
 
 export * from "./device.ts";
 export * from "./driver.ts";
+export * from "./file_storage.ts";

@@ -1,0 +1,152 @@
+/**
+ * virtio-blk storage in image files: {@link FileStorage} (synchronous
+ * positioned I/O) and {@link AsyncFileStorage} (a pool of handles). Deno
+ * only: they use Deno's file API, and are left out of the npm package.
+ *
+ * @module
+ */
+
+import { DeviceError } from "../../errors.ts";
+import type { BlockStorage, MaybePromise } from "./storage.ts";
+
+/** Opens an image file; `readOnly` opens it without write access. */
+function openImage(path: string, readOnly: boolean): Deno.FsFile {
+  try {
+    return Deno.openSync(path, { read: true, write: !readOnly });
+  } catch (e) {
+    throw new DeviceError(
+      `virtio-blk: cannot open image ${path}: ${e instanceof Error ? e.message : e}`,
+    );
+  }
+}
+
+/**
+ * Storage in an image file, read and written in place with synchronous
+ * positioned I/O (seek, then read or write; JavaScript runs one call at a
+ * time, so the pair is atomic). Flush is `fdatasync`. Deno only.
+ */
+export class FileStorage implements BlockStorage {
+  /** The file. */
+  readonly file: Deno.FsFile;
+  /** Size in bytes when opened. */
+  readonly size: number;
+
+  /** Opens `path` read-write, or read-only when `readOnly`. */
+  constructor(path: string, readOnly: boolean = false) {
+    this.file = openImage(path, readOnly);
+    this.size = this.file.statSync().size;
+  }
+
+  /** Reads `dst.length` bytes at `offset` (zeroes past the end of the file). */
+  read(offset: number, dst: Uint8Array): void {
+    this.file.seekSync(offset, Deno.SeekMode.Start);
+    let done = 0;
+    while (done < dst.length) {
+      const n = this.file.readSync(dst.subarray(done));
+      if (n === null || n === 0) {
+        dst.fill(0, done);
+        return;
+      }
+      done += n;
+    }
+  }
+
+  /** Writes `src` at `offset`. */
+  write(offset: number, src: Uint8Array): void {
+    this.file.seekSync(offset, Deno.SeekMode.Start);
+    let done = 0;
+    while (done < src.length) done += this.file.writeSync(src.subarray(done));
+  }
+
+  /** `fdatasync`: completed writes reach the disk. */
+  flush(): void {
+    this.file.syncDataSync();
+  }
+
+  /** Closes the file. */
+  close(): void {
+    this.file.close();
+  }
+}
+
+/**
+ * Storage in an image file with asynchronous positioned I/O. Each operation
+ * takes one handle of a pool (every handle has its own file position, so a
+ * seek and the read or write after it never interleave with another
+ * request's), which lets `handles` requests run at once. Deno only.
+ */
+export class AsyncFileStorage implements BlockStorage {
+  /** Size in bytes when opened. */
+  readonly size: number;
+  /** Completes asynchronously. */
+  readonly isAsync: boolean = true;
+  readonly #free: Deno.FsFile[];
+  readonly #all: Deno.FsFile[];
+  readonly #waiting: ((f: Deno.FsFile) => void)[] = [];
+
+  /** Opens `path` `handles` times (default 4), read-write or read-only. */
+  constructor(path: string, options: { readOnly?: boolean; handles?: number } = {}) {
+    const n = options.handles ?? 4;
+    if (!Number.isInteger(n) || n < 1) throw new DeviceError(`virtio-blk: ${n} file handles`);
+    this.#all = [];
+    for (let i = 0; i < n; i++) this.#all.push(openImage(path, options.readOnly ?? false));
+    this.#free = [...this.#all];
+    this.size = this.#all[0].statSync().size;
+  }
+
+  #take(): MaybePromise<Deno.FsFile> {
+    const f = this.#free.pop();
+    if (f !== undefined) return f;
+    return new Promise((resolve) => this.#waiting.push(resolve));
+  }
+
+  #give(f: Deno.FsFile): void {
+    const w = this.#waiting.shift();
+    if (w !== undefined) w(f);
+    else this.#free.push(f);
+  }
+
+  async #with<R>(op: (f: Deno.FsFile) => Promise<R>): Promise<R> {
+    const f = await this.#take();
+    try {
+      return await op(f);
+    } finally {
+      this.#give(f);
+    }
+  }
+
+  /** Reads `dst.length` bytes at `offset` (zeroes past the end of the file). */
+  read(offset: number, dst: Uint8Array): Promise<void> {
+    return this.#with(async (f) => {
+      await f.seek(offset, Deno.SeekMode.Start);
+      let done = 0;
+      while (done < dst.length) {
+        const n = await f.read(dst.subarray(done));
+        if (n === null || n === 0) {
+          dst.fill(0, done);
+          return;
+        }
+        done += n;
+      }
+    });
+  }
+
+  /** Writes `src` at `offset`. */
+  write(offset: number, src: Uint8Array): Promise<void> {
+    return this.#with(async (f) => {
+      await f.seek(offset, Deno.SeekMode.Start);
+      let done = 0;
+      while (done < src.length) done += await f.write(src.subarray(done));
+    });
+  }
+
+  /** `fdatasync` (one handle suffices: the data is the file's, not the handle's). */
+  flush(): Promise<void> {
+    return this.#with((f) => f.syncData());
+  }
+
+  /** Closes every handle. */
+  close(): void {
+    for (const f of this.#all) f.close();
+  }
+}
