@@ -28,18 +28,29 @@ export class DeviceCore {
   /** A chain for a new head, or a QueueError when `size` are already outstanding. */
   take(desc: number): DescriptorChain {
     const c = this.pool.take();
-    if (c === undefined) {
-      throw new QueueError(
-        this.queue,
-        desc,
-        `driver made more than ${this.size} buffers available at once`,
-      );
-    }
+    if (c === undefined) this.#tooMany(desc);
     return c;
   }
 
-  /** Checks a used report from the device model. */
+  #tooMany(desc: number): never {
+    throw new QueueError(
+      this.queue,
+      desc,
+      `driver made more than ${this.size} buffers available at once`,
+    );
+  }
+
+  /** Checks a used report from the device model (the fault out of line, to stay inlinable). */
   checkUsed(chain: DescriptorChain, len: number, owner: unknown): void {
+    if (
+      chain._owner !== owner || !chain._live || (len >>> 0) !== len ||
+      len > chain.writableLength || (this.inOrder && this.order.peek() !== chain.head)
+    ) {
+      this.#usedFault(chain, len, owner);
+    }
+  }
+
+  #usedFault(chain: DescriptorChain, len: number, owner: unknown): never {
     if (chain._owner !== owner || !chain._live) {
       throw new QueueError(
         this.queue,
@@ -54,13 +65,11 @@ export class DeviceCore {
         `used length ${len} is outside 0..${chain.writableLength} (the chain's writable bytes)`,
       );
     }
-    if (this.inOrder && this.order.peek() !== chain.head) {
-      throw new QueueError(
-        this.queue,
-        chain.head,
-        `VIRTIO_F_IN_ORDER: chain used before chain ${this.order.peek()}`,
-      );
-    }
+    throw new QueueError(
+      this.queue,
+      chain.head,
+      `VIRTIO_F_IN_ORDER: chain used before chain ${this.order.peek()}`,
+    );
   }
 
   /** Takes `chain` back after use. */

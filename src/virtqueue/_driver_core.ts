@@ -8,15 +8,12 @@ import { IndexFifo } from "./_ring_util.ts";
 import { maxChainLength } from "./chain.ts";
 import type { Sg } from "./queue.ts";
 
-/** A guest address that is a safe non-negative integer and a 32-bit length. */
-function validSg(addr: number, len: number): boolean {
-  return Number.isSafeInteger(addr) && addr >= 0 && (len >>> 0) === len;
-}
-
 export class DriverCore<T> {
   readonly size: number;
   readonly queue: number;
   readonly inOrder: boolean;
+  /** True when indirect tables are negotiated and an allocator can give them. */
+  readonly indirectUsable: boolean;
   readonly #mem: GuestMemory;
   readonly #alloc: DmaAllocator | undefined;
   readonly #indirect: boolean;
@@ -57,6 +54,7 @@ export class DriverCore<T> {
     this.inOrder = inOrder;
     this.#indirect = indirect;
     this.#alloc = alloc;
+    this.indirectUsable = indirect && alloc !== undefined;
     this.#limit = maxChainLength(size, indirect && alloc !== undefined);
     this.tokens = new Array<T | undefined>(size).fill(undefined);
     this.count = new Uint16Array(size);
@@ -69,40 +67,48 @@ export class DriverCore<T> {
   checkAdd(out: readonly Sg[], in_: readonly Sg[], token: T): void {
     const nOut = out.length;
     const total = nOut + in_.length;
+    if (token === undefined || total === 0 || total > this.#limit) this.#addFault(token, total);
+    let readable = 0;
+    for (let i = 0; i < nOut; i++) {
+      const sg = out[i];
+      const addr = sg.addr;
+      const len = sg.len;
+      if (!(Number.isSafeInteger(addr) && addr >= 0 && (len >>> 0) === len)) this.#badSg(i, sg);
+      readable += len;
+    }
+    let writable = 0;
+    for (let i = nOut; i < total; i++) {
+      const sg = in_[i - nOut];
+      const addr = sg.addr;
+      const len = sg.len;
+      if (!(Number.isSafeInteger(addr) && addr >= 0 && (len >>> 0) === len)) this.#badSg(i, sg);
+      writable += len;
+    }
+    if (readable + writable > 0xffffffff) this.#tooLong();
+    this.sgTotal = total;
+    this.sgWritable = writable;
+  }
+
+  #addFault(token: T, total: number): never {
     if (token === undefined) {
       throw new QueueError(this.queue, undefined, "the token must not be undefined");
     }
     if (total === 0) {
       throw new QueueError(this.queue, undefined, "a buffer needs at least one element");
     }
-    if (total > this.#limit) {
-      throw new QueueError(
-        this.queue,
-        undefined,
-        `${total} elements exceed the chain limit ${this.#limit} (2.7.5.3.1)`,
-      );
-    }
-    let readable = 0;
-    for (let i = 0; i < nOut; i++) {
-      const sg = out[i];
-      if (!validSg(sg.addr, sg.len)) this.#badSg(i, sg);
-      readable += sg.len;
-    }
-    let writable = 0;
-    for (let i = nOut; i < total; i++) {
-      const sg = in_[i - nOut];
-      if (!validSg(sg.addr, sg.len)) this.#badSg(i, sg);
-      writable += sg.len;
-    }
-    if (readable + writable > 0xffffffff) {
-      throw new QueueError(
-        this.queue,
-        undefined,
-        "buffer is longer than 2^32 bytes in total (2.7.4.1)",
-      );
-    }
-    this.sgTotal = total;
-    this.sgWritable = writable;
+    throw new QueueError(
+      this.queue,
+      undefined,
+      `${total} elements exceed the chain limit ${this.#limit} (2.7.5.3.1)`,
+    );
+  }
+
+  #tooLong(): never {
+    throw new QueueError(
+      this.queue,
+      undefined,
+      "buffer is longer than 2^32 bytes in total (2.7.4.1)",
+    );
   }
 
   #badSg(i: number, sg: Sg): never {
@@ -151,6 +157,13 @@ export class DriverCore<T> {
    * with IN_ORDER, starts a batch ending at `id`.
    */
   acceptUsed(id: number, len: number, at: number, pending: number): void {
+    if (id >= this.size || this.tokens[id] === undefined || len > this.writable[id]) {
+      this.#usedFault(id, len, at);
+    }
+    if (this.inOrder) this.#acceptInOrder(id, len, pending);
+  }
+
+  #usedFault(id: number, len: number, at: number): never {
     if (id >= this.size || this.tokens[id] === undefined) {
       throw new QueueError(
         this.queue,
@@ -158,29 +171,26 @@ export class DriverCore<T> {
         `used entry ${at} names buffer ${id}, which is not outstanding`,
       );
     }
-    if (len > this.writable[id]) {
+    throw new QueueError(
+      this.queue,
+      id,
+      `device reports ${len} bytes written into a buffer with ${this.writable[id]} writable bytes`,
+    );
+  }
+
+  #acceptInOrder(id: number, len: number, pending: number): void {
+    // The entry stands for every outstanding buffer up to `id` (2.7.9, 2.8.9).
+    let k = 0;
+    while (this.order.peekAt(k) !== id) k++;
+    if (k + 1 > pending) {
       throw new QueueError(
         this.queue,
         id,
-        `device reports ${len} bytes written into a buffer with ${
-          this.writable[id]
-        } writable bytes`,
+        `IN_ORDER used entry covers ${k + 1} buffers but the device published only ${pending}`,
       );
     }
-    if (this.inOrder) {
-      // The entry stands for every outstanding buffer up to `id` (2.7.9, 2.8.9).
-      let k = 0;
-      while (this.order.peekAt(k) !== id) k++;
-      if (k + 1 > pending) {
-        throw new QueueError(
-          this.queue,
-          id,
-          `IN_ORDER used entry covers ${k + 1} buffers but the device published only ${pending}`,
-        );
-      }
-      this.batchEnd = id;
-      this.batchLen = len;
-    }
+    this.batchEnd = id;
+    this.batchLen = len;
   }
 
   /** IN_ORDER: the next buffer of the current batch; sets `batchLen`-style result in `lastLen`. */
@@ -202,13 +212,14 @@ export class DriverCore<T> {
   release(id: number): T {
     const token = this.tokens[id] as T;
     this.tokens[id] = undefined;
-    const t = this.table[id];
-    if (t >= 0) {
-      this.#alloc?.free(t);
-      this.table[id] = -1;
-    }
+    if (this.table[id] >= 0) this.#freeTable(id);
     this.inFlight--;
     return token;
+  }
+
+  #freeTable(id: number): void {
+    this.#alloc?.free(this.table[id]);
+    this.table[id] = -1;
   }
 
   /** The id of some outstanding buffer, or -1 (for detaching at teardown). */

@@ -81,7 +81,7 @@ export class DescriptorChain {
   /** Total bytes of the writable segments. */
   writableLength: number = 0;
 
-  #addr: Float64Array;
+  // A segment's guest address is its region's base plus its offset (not stored).
   #len: Uint32Array;
   #off: Float64Array;
   #region: MemoryRegion[];
@@ -91,12 +91,17 @@ export class DescriptorChain {
   _live: boolean = false;
   /** @internal The queue that owns the chain. */
   _owner: unknown;
+  /**
+   * @internal The pool the chain came from: a fault found while the chain is
+   * being filled gives it back there before throwing, so the walkers need no
+   * exception handler on their hot path.
+   */
+  _pool: ChainPool | undefined = undefined;
 
   /** Creates an empty chain of queue `queue`; the engine fills it. */
   constructor(queue: number, owner: unknown, capacity: number = 4) {
     this.queue = queue;
     this._owner = owner;
-    this.#addr = new Float64Array(capacity);
     this.#len = new Uint32Array(capacity);
     this.#off = new Float64Array(capacity);
     this.#region = new Array<MemoryRegion>(capacity);
@@ -110,7 +115,7 @@ export class DescriptorChain {
   /** Guest address of segment `i`. */
   addr(i: number): number {
     this.#check(i);
-    return this.#addr[i];
+    return this.#region[i].base + this.#off[i];
   }
 
   /** Byte length of segment `i`. */
@@ -330,25 +335,15 @@ export class DescriptorChain {
     maxSegments: number,
   ): void {
     const n = this.readableCount + this.writableCount;
-    if (n >= maxSegments) {
-      throw this.#error(desc, entry, `chain has more than ${maxSegments} descriptors (a loop?)`);
-    }
-    if (!writable && this.writableCount > 0) {
-      throw this.#error(desc, entry, "device-readable buffer after a device-writable one");
-    }
-    if (this.readableLength + this.writableLength + len > MAX_CHAIN_BYTES) {
-      throw this.#error(desc, entry, "chain is longer than 2^32 bytes in total");
-    }
     const region = mem.regionFor(addr, len);
-    if (region === undefined) {
-      throw this.#error(
-        desc,
-        entry,
-        `buffer 0x${addr.toString(16)}+${len} is outside guest memory`,
-      );
+    // One test on the hot path; the fault (in the order the rules are listed) out of line.
+    if (
+      n >= maxSegments || (!writable && this.writableCount > 0) ||
+      this.readableLength + this.writableLength + len > MAX_CHAIN_BYTES || region === undefined
+    ) {
+      this.#pushFault(addr, len, writable, desc, entry, maxSegments);
     }
     if (n === this.#len.length) this.#grow(Math.min(n * 2, maxSegments));
-    this.#addr[n] = addr;
     this.#len[n] = len;
     this.#off[n] = addr - region.base;
     this.#region[n] = region;
@@ -361,10 +356,34 @@ export class DescriptorChain {
     }
   }
 
+  #pushFault(
+    addr: number,
+    len: number,
+    writable: boolean,
+    desc: number,
+    entry: number,
+    maxSegments: number,
+  ): never {
+    this._pool?.give(this);
+    if (this.readableCount + this.writableCount >= maxSegments) {
+      throw this.#error(desc, entry, `chain has more than ${maxSegments} descriptors (a loop?)`);
+    }
+    if (!writable && this.writableCount > 0) {
+      throw this.#error(desc, entry, "device-readable buffer after a device-writable one");
+    }
+    if (this.readableLength + this.writableLength + len > MAX_CHAIN_BYTES) {
+      throw this.#error(desc, entry, "chain is longer than 2^32 bytes in total");
+    }
+    throw this.#error(
+      desc,
+      entry,
+      `buffer 0x${addr.toString(16)}+${len} is outside guest memory`,
+    );
+  }
+
   /** @internal Drops grown capacity after a hostile or huge chain. */
   _shrink(): void {
     if (this.#len.length > 256) {
-      this.#addr = new Float64Array(16);
       this.#len = new Uint32Array(16);
       this.#off = new Float64Array(16);
       this.#region = new Array<MemoryRegion>(16);
@@ -372,13 +391,10 @@ export class DescriptorChain {
   }
 
   #grow(cap: number): void {
-    const addr = new Float64Array(cap);
-    addr.set(this.#addr);
     const len = new Uint32Array(cap);
     len.set(this.#len);
     const off = new Float64Array(cap);
     off.set(this.#off);
-    this.#addr = addr;
     this.#len = len;
     this.#off = off;
     this.#region.length = cap;
@@ -474,14 +490,16 @@ export class ChainPool {
     if (c === undefined) {
       if (this.#created === this.#limit) return undefined;
       c = new DescriptorChain(this.#queue, this.#owner);
+      c._pool = this;
       this.#created++;
     }
     c._live = true;
     return c;
   }
 
-  /** Returns a chain to the pool. */
+  /** Returns a chain to the pool (once: a chain already given back is left alone). */
   give(c: DescriptorChain): void {
+    if (!c._live) return;
     c._live = false;
     c._shrink();
     this.#free.push(c);

@@ -98,6 +98,12 @@ export class PackedDeviceQueue implements DeviceQueue {
   readonly #driverEvent: PvirtqEventSuppress;
   readonly #deviceEvent: PvirtqEventSuppress;
   readonly #core: DeviceCore;
+  readonly #eventIdx: boolean;
+  // The ring and the driver event structure as (view, offset) pairs, hoisted
+  // at creation: the hot path uses plain DataView calls.
+  readonly #dv: DataView;
+  readonly #ev: DataView;
+  readonly #eb: number;
   #nextAvail = 0;
   #availWrap = 1;
   #nextUsed = 0;
@@ -123,6 +129,10 @@ export class PackedDeviceQueue implements DeviceQueue {
     this.#driverEvent = r.driverEvent;
     this.#deviceEvent = r.deviceEvent;
     this.#core = new DeviceCore(opts.index, this.size, opts.inOrder, this);
+    this.#eventIdx = opts.eventIdx;
+    this.#dv = r.ring.view;
+    this.#ev = r.driverEvent.view;
+    this.#eb = r.driverEvent.offset;
   }
 
   /** Chains popped and not yet used. */
@@ -138,89 +148,115 @@ export class PackedDeviceQueue implements DeviceQueue {
   /** The next available chain, validated, or null. */
   pop(): DescriptorChain | null {
     const size = this.size;
-    const d = this.#ring;
+    const dv = this.#dv;
+    const base = this.#base;
     const start = this.#nextAvail;
     const startWrap = this.#availWrap;
-    d.offset = this.#base + start * 16;
-    const first = d.flags;
-    if (!isAvail(first, startWrap)) {
-      if (isUsed(first, startWrap)) {
-        // Only the device writes used descriptors, and not ahead of itself.
-        throw new QueueError(
-          this.index,
-          start,
-          `AVAIL and USED flags both equal the device's wrap counter ${startWrap}: wrap counter nonsense`,
-        );
-      }
+    let f = dv.getUint16(base + start * 16 + 14, true);
+    if (!isAvail(f, startWrap)) {
+      // Only the device writes used descriptors, and not ahead of itself.
+      if (isUsed(f, startWrap)) this.#wrapNonsense(start, startWrap);
       return null;
     }
     if (this.#shared) fence();
     const chain = this.#core.take(start);
     chain._begin(0);
+    const mem = this.#mem;
     let pos = start;
     let wrap = startWrap;
-    // Position after the descriptor being examined: where a fault leaves the queue.
-    let endPos = start;
-    let endWrap = startWrap;
     let n = 0;
     let id = 0;
-    try {
-      for (;;) {
-        pos = endPos;
-        wrap = endWrap;
-        if (++endPos === size) {
-          endPos = 0;
-          endWrap ^= 1;
-        }
-        if (++n > size) {
-          throw new QueueError(
-            this.index,
-            pos,
-            `chain from ${start} is longer than the queue size ${size}`,
-          );
-        }
-        d.offset = this.#base + pos * 16;
-        const f = n === 1 ? first : d.flags;
-        if (n > 1 && !isAvail(f, wrap)) {
-          throw new QueueError(
-            this.index,
-            pos,
-            "chain continues into a descriptor that is not available",
-          );
-        }
-        if ((f & VIRTQ_DESC_F_INDIRECT) !== 0) {
-          const entries = checkIndirect(
-            this.index,
-            this.size,
-            this.options.indirect,
-            pos,
-            f,
-            d.len,
-            n > 1 || (f & VIRTQ_DESC_F_NEXT) !== 0,
-            false,
-          );
-          this.#walkIndirect(chain, pos, d.addr, entries);
-        } else {
-          chain._push(this.#mem, d.addr, d.len, (f & VIRTQ_DESC_F_WRITE) !== 0, pos, -1, size);
-        }
-        // 2.8.6: the buffer id is in the last descriptor of the list.
-        id = d.id;
-        if ((f & VIRTQ_DESC_F_NEXT) === 0) break;
+    // Each descriptor is consumed as it is examined, so a fault leaves the
+    // queue past it and the same bad chain is not met again; every fault gives
+    // the chain back to the pool before it throws (no handler on this path).
+    for (;;) {
+      let endPos = pos + 1;
+      let endWrap = wrap;
+      if (endPos === size) {
+        endPos = 0;
+        endWrap ^= 1;
       }
-    } catch (e) {
-      // Consume what was examined, so the same bad chain is not met again.
       this.#nextAvail = endPos;
       this.#availWrap = endWrap;
-      this.#core.pool.give(chain);
-      throw e;
+      if (++n > size) this.#tooLong(chain, start, pos);
+      const o = base + pos * 16;
+      if (n > 1) {
+        f = dv.getUint16(o + 14, true);
+        if (!isAvail(f, wrap)) this.#notAvail(chain, pos);
+      }
+      if ((f & VIRTQ_DESC_F_INDIRECT) !== 0) {
+        this.#indirect(chain, pos, f, n);
+      } else {
+        chain._push(
+          mem,
+          dv.getUint32(o, true) + dv.getUint32(o + 4, true) * 4294967296,
+          dv.getUint32(o + 8, true),
+          (f & VIRTQ_DESC_F_WRITE) !== 0,
+          pos,
+          -1,
+          size,
+        );
+      }
+      // 2.8.6: the buffer id is in the last descriptor of the list.
+      id = dv.getUint16(o + 12, true);
+      if ((f & VIRTQ_DESC_F_NEXT) === 0) break;
+      pos = endPos;
+      wrap = endWrap;
     }
-    this.#nextAvail = endPos;
-    this.#availWrap = endWrap;
     chain.head = id;
     chain.descriptorCount = n;
     if (this.#core.inOrder) this.#core.order.push(id);
-    if (this.options.eventIdx && this.#notify) this.#deviceEvent.desc = endPos | (endWrap << 15);
+    if (this.#eventIdx && this.#notify) {
+      this.#deviceEvent.desc = this.#nextAvail | (this.#availWrap << 15);
+    }
     return chain;
+  }
+
+  #wrapNonsense(start: number, startWrap: number): never {
+    throw new QueueError(
+      this.index,
+      start,
+      `AVAIL and USED flags both equal the device's wrap counter ${startWrap}: wrap counter nonsense`,
+    );
+  }
+
+  #tooLong(chain: DescriptorChain, start: number, pos: number): never {
+    this.#core.pool.give(chain);
+    throw new QueueError(
+      this.index,
+      pos,
+      `chain from ${start} is longer than the queue size ${this.size}`,
+    );
+  }
+
+  #notAvail(chain: DescriptorChain, pos: number): never {
+    this.#core.pool.give(chain);
+    throw new QueueError(
+      this.index,
+      pos,
+      "chain continues into a descriptor that is not available",
+    );
+  }
+
+  #indirect(chain: DescriptorChain, pos: number, f: number, n: number): void {
+    try {
+      const d = this.#ring;
+      d.offset = this.#base + pos * 16;
+      const entries = checkIndirect(
+        this.index,
+        this.size,
+        this.options.indirect,
+        pos,
+        f,
+        d.len,
+        n > 1 || (f & VIRTQ_DESC_F_NEXT) !== 0,
+        false,
+      );
+      this.#walkIndirect(chain, pos, d.addr, entries);
+    } catch (e) {
+      this.#core.pool.give(chain);
+      throw e;
+    }
   }
 
   #walkIndirect(chain: DescriptorChain, pos: number, addr: number, entries: number): void {
@@ -277,10 +313,10 @@ export class PackedDeviceQueue implements DeviceQueue {
       this.#batchWrap = this.#usedWrap;
     }
     core.batchFull = len === chain.writableLength;
-    const d = this.#ring;
-    d.offset = this.#base + slot * 16;
-    d.id = chain.head;
-    d.len = len;
+    const dv = this.#dv;
+    const o = this.#base + slot * 16;
+    dv.setUint16(o + 12, chain.head, true);
+    dv.setUint32(o + 8, len, true);
     const flags = (this.#batchWrap ? VIRTQ_DESC_F_AVAIL | VIRTQ_DESC_F_USED : 0) |
       (len > 0 ? VIRTQ_DESC_F_WRITE : 0);
     // The first used descriptor of a batch becomes visible last (2.8.10).
@@ -288,7 +324,7 @@ export class PackedDeviceQueue implements DeviceQueue {
       this.#pendingSlot = slot;
       this.#pendingFlags = flags;
     } else {
-      d.flags = flags;
+      dv.setUint16(o + 14, flags, true);
     }
     let next = this.#nextUsed + chain.descriptorCount;
     if (next >= this.size) {
@@ -302,9 +338,10 @@ export class PackedDeviceQueue implements DeviceQueue {
   /** Exposes every used descriptor written since the last flush. */
   flushUsed(): void {
     this.#core.batchSlot = -1;
-    if (this.#pendingSlot < 0) return;
+    const slot = this.#pendingSlot;
+    if (slot < 0) return;
     if (this.#shared) fence();
-    this.#ring.at(this.#base + this.#pendingSlot * 16).flags = this.#pendingFlags;
+    this.#dv.setUint16(this.#base + slot * 16 + 14, this.#pendingFlags, true);
     this.#pendingSlot = -1;
     this.#published = linearPosition(this.#nextUsed, this.#usedWrap, this.size);
   }
@@ -316,10 +353,14 @@ export class PackedDeviceQueue implements DeviceQueue {
     const now = this.#published;
     this.#signalled = now;
     if (old === now) return false;
-    const ev = this.#driverEvent;
-    const flags = ev.descEventFlags;
+    const flags = this.#ev.getUint16(this.#eb + 2, true) & 3;
     if (flags === RING_EVENT_FLAGS_DISABLE) return false;
-    if (flags !== RING_EVENT_FLAGS_DESC || !this.options.eventIdx) return true;
+    if (flags !== RING_EVENT_FLAGS_DESC || !this.#eventIdx) return true;
+    return this.#descEvent(now, old);
+  }
+
+  #descEvent(now: number, old: number): boolean {
+    const ev = this.#driverEvent;
     const off = ev.descEventOff;
     if (off >= this.size) return true;
     return needEventPacked(linearPosition(off, ev.descEventWrap, this.size), now, old, this.size);
@@ -375,6 +416,10 @@ export class PackedDriverQueue<T> implements DriverQueue<T> {
   readonly #deviceEvent: PvirtqEventSuppress;
   readonly #core: DriverCore<T>;
   readonly #ids: IndexFifo;
+  readonly #eventIdx: boolean;
+  readonly #dv: DataView;
+  readonly #ev: DataView;
+  readonly #eb: number;
   #numFree: number;
   #nextAvail = 0;
   #availWrap = 1;
@@ -399,6 +444,10 @@ export class PackedDriverQueue<T> implements DriverQueue<T> {
     this.#ids = new IndexFifo(this.size);
     for (let i = 0; i < this.size; i++) this.#ids.push(i);
     this.#numFree = this.size;
+    this.#eventIdx = opts.eventIdx;
+    this.#dv = r.ring.view;
+    this.#ev = r.deviceEvent.view;
+    this.#eb = r.deviceEvent.offset;
   }
 
   /** Free descriptors. */
@@ -423,56 +472,81 @@ export class PackedDriverQueue<T> implements DriverQueue<T> {
     const core = this.#core;
     core.checkAdd(out, in_, token);
     const total = core.sgTotal;
-    const indirect = this.#numFree > 0 && core.tryIndirect();
+    // tryIndirect() only when a table can be had; it also resets `tableAddr`.
+    let indirect = false;
+    if (core.indirectUsable && total > 1 && this.#numFree > 0) indirect = core.tryIndirect();
+    else core.tableAddr = -1;
     const needed = indirect ? 1 : total;
-    if (this.#numFree < needed) {
-      throw new QueueError(
-        this.index,
-        undefined,
-        `queue full: ${needed} descriptors needed, ${this.#numFree} free`,
-      );
-    }
+    if (this.#numFree < needed) this.#full(needed);
     const id = this.#ids.shift();
-    const d = this.#ring;
     const head = this.#nextAvail;
-    let headFlags = 0;
+    let headFlags: number;
     if (indirect) {
-      const t = this.#table;
-      t.view = (core.tableRegion as { view: DataView }).view;
-      for (let i = 0; i < total; i++) {
-        const sg = i < out.length ? out[i] : in_[i - out.length];
-        t.offset = core.tableOffset + i * 16;
-        t.addr = sg.addr;
-        t.len = sg.len;
-        t.id = 0;
-        t.flags = i >= out.length ? VIRTQ_DESC_F_WRITE : 0;
-      }
-      d.offset = this.#base + head * 16;
-      d.addr = core.tableAddr;
-      d.len = total * 16;
-      d.id = id;
-      headFlags = VIRTQ_DESC_F_INDIRECT | availFlags(this.#availWrap);
-      this.#advanceAvail();
+      headFlags = this.#addIndirect(out, in_, id, total);
     } else {
+      const dv = this.#dv;
+      const base = this.#base;
+      const size = this.size;
+      const nOut = out.length;
+      let pos = head;
+      let wrap = this.#availWrap;
+      headFlags = 0;
       for (let i = 0; i < total; i++) {
-        const sg = i < out.length ? out[i] : in_[i - out.length];
-        d.offset = this.#base + this.#nextAvail * 16;
-        d.addr = sg.addr;
-        d.len = sg.len;
-        d.id = id;
-        const f = availFlags(this.#availWrap) | (i >= out.length ? VIRTQ_DESC_F_WRITE : 0) |
-          (i + 1 < total ? VIRTQ_DESC_F_NEXT : 0);
+        const sg = i < nOut ? out[i] : in_[i - nOut];
+        const o = base + pos * 16;
+        const addr = sg.addr;
+        dv.setUint32(o, addr >>> 0, true);
+        dv.setUint32(o + 4, Math.floor(addr / 4294967296), true);
+        dv.setUint32(o + 8, sg.len, true);
+        dv.setUint16(o + 12, id, true);
+        const f = (wrap ? VIRTQ_DESC_F_AVAIL : VIRTQ_DESC_F_USED) |
+          (i >= nOut ? VIRTQ_DESC_F_WRITE : 0) | (i + 1 < total ? VIRTQ_DESC_F_NEXT : 0);
         // 2.8.6: the first descriptor is made available after the rest.
         if (i === 0) headFlags = f;
-        else d.flags = f;
-        this.#advanceAvail();
+        else dv.setUint16(o + 14, f, true);
+        if (++pos === size) {
+          pos = 0;
+          wrap ^= 1;
+        }
       }
+      this.#nextAvail = pos;
+      this.#availWrap = wrap;
     }
     core.record(id, token, needed);
     this.#numFree -= needed;
     this.#numAdded += needed;
     if (this.#shared) fence();
-    this.#ring.at(this.#base + head * 16).flags = headFlags;
+    this.#dv.setUint16(this.#base + head * 16 + 14, headFlags, true);
+  }
+
+  #full(needed: number): never {
+    throw new QueueError(
+      this.index,
+      undefined,
+      `queue full: ${needed} descriptors needed, ${this.#numFree} free`,
+    );
+  }
+
+  #addIndirect(out: readonly Sg[], in_: readonly Sg[], id: number, total: number): number {
+    const core = this.#core;
+    const d = this.#ring;
+    const t = this.#table;
+    t.view = (core.tableRegion as { view: DataView }).view;
+    for (let i = 0; i < total; i++) {
+      const sg = i < out.length ? out[i] : in_[i - out.length];
+      t.offset = core.tableOffset + i * 16;
+      t.addr = sg.addr;
+      t.len = sg.len;
+      t.id = 0;
+      t.flags = i >= out.length ? VIRTQ_DESC_F_WRITE : 0;
+    }
+    d.offset = this.#base + this.#nextAvail * 16;
+    d.addr = core.tableAddr;
+    d.len = total * 16;
+    d.id = id;
+    const headFlags = VIRTQ_DESC_F_INDIRECT | availFlags(this.#availWrap);
+    this.#advanceAvail();
+    return headFlags;
   }
 
   #advanceAvail(): void {
@@ -488,10 +562,14 @@ export class PackedDriverQueue<T> implements DriverQueue<T> {
     const added = this.#numAdded;
     this.#numAdded = 0;
     if (added === 0) return false;
-    const ev = this.#deviceEvent;
-    const flags = ev.descEventFlags;
+    const flags = this.#ev.getUint16(this.#eb + 2, true) & 3;
     if (flags === RING_EVENT_FLAGS_DISABLE) return false;
-    if (flags !== RING_EVENT_FLAGS_DESC || !this.options.eventIdx) return true;
+    if (flags !== RING_EVENT_FLAGS_DESC || !this.#eventIdx) return true;
+    return this.#descEvent(added);
+  }
+
+  #descEvent(added: number): boolean {
+    const ev = this.#deviceEvent;
     const off = ev.descEventOff;
     if (off >= this.size) return true;
     const size = this.size;
@@ -522,20 +600,15 @@ export class PackedDriverQueue<T> implements DriverQueue<T> {
     const core = this.#core;
     let id: number;
     if (core.batchEnd < 0) {
-      const d = this.#ring.at(this.#base + this.#nextUsed * 16);
-      const flags = d.flags;
+      const dv = this.#dv;
+      const o = this.#base + this.#nextUsed * 16;
+      const flags = dv.getUint16(o + 14, true);
       if (!isUsed(flags, this.#usedWrap)) return false;
-      if (core.inFlight === 0) {
-        throw new QueueError(
-          this.index,
-          this.#nextUsed,
-          "used descriptor with no buffer outstanding",
-        );
-      }
+      if (core.inFlight === 0) this.#nothingOutstanding();
       if (this.#shared) fence();
-      const eid = d.id;
+      const eid = dv.getUint16(o + 12, true);
       // 2.8.4: len is reserved in used descriptors without WRITE.
-      const len = (flags & VIRTQ_DESC_F_WRITE) !== 0 ? d.len : 0;
+      const len = (flags & VIRTQ_DESC_F_WRITE) !== 0 ? dv.getUint32(o + 8, true) : 0;
       core.acceptUsed(eid, len, this.#nextUsed, core.inFlight);
       if (core.inOrder) {
         id = core.nextInOrder();
@@ -566,6 +639,14 @@ export class PackedDriverQueue<T> implements DriverQueue<T> {
     this.#ids.push(id);
     slot.token = core.release(id);
     return true;
+  }
+
+  #nothingOutstanding(): never {
+    throw new QueueError(
+      this.index,
+      this.#nextUsed,
+      "used descriptor with no buffer outstanding",
+    );
   }
 
   /** Asks the device not to interrupt (RING_EVENT_FLAGS_DISABLE). */

@@ -70,6 +70,14 @@ export class SplitDeviceQueue implements DeviceQueue {
   readonly #used: VirtqUsed;
   readonly #core: DeviceCore;
   readonly #busy: Uint8Array;
+  readonly #eventIdx: boolean;
+  // The ring areas as (view, offset) pairs, hoisted at creation: the hot path
+  // reads and writes them with plain DataView calls.
+  readonly #dv: DataView;
+  readonly #av: DataView;
+  readonly #ab: number;
+  readonly #uv: DataView;
+  readonly #ub: number;
   #lastAvail = 0;
   #usedIdx = 0;
   #published = 0;
@@ -92,6 +100,12 @@ export class SplitDeviceQueue implements DeviceQueue {
     this.#used = r.used;
     this.#core = new DeviceCore(opts.index, this.size, opts.inOrder, this);
     this.#busy = new Uint8Array(this.size);
+    this.#eventIdx = opts.eventIdx;
+    this.#dv = r.desc.view;
+    this.#av = r.avail.view;
+    this.#ab = r.avail.offset;
+    this.#uv = r.used.view;
+    this.#ub = r.used.offset;
   }
 
   /** Chains popped and not yet used. */
@@ -106,98 +120,133 @@ export class SplitDeviceQueue implements DeviceQueue {
 
   /** The next available chain, validated, or null. */
   pop(): DescriptorChain | null {
-    const availIdx = this.#avail.idx;
-    const pending = (availIdx - this.#lastAvail) & 0xffff;
+    const av = this.#av;
+    const ab = this.#ab;
+    const last = this.#lastAvail;
+    const availIdx = av.getUint16(ab + 2, true);
+    const pending = (availIdx - last) & 0xffff;
     if (pending === 0) return null;
-    if (pending > this.size) {
-      // 2.7.13.3: the available index moved by more than the queue holds.
-      throw new QueueError(
-        this.index,
-        undefined,
-        `available idx ${availIdx} is ${pending} entries ahead of ${this.#lastAvail}, more than the queue size ${this.size}`,
-      );
-    }
+    // 2.7.13.3: the available index moved by more than the queue holds.
+    if (pending > this.size) this.#availAhead(availIdx, pending);
     if (this.#shared) fence();
-    const head = this.#avail.ring(this.#lastAvail & this.#mask);
+    const head = av.getUint16(ab + 4 + 2 * (last & this.#mask), true);
     // The entry is consumed whatever it holds, so a bad chain is not seen twice.
-    this.#lastAvail = (this.#lastAvail + 1) & 0xffff;
-    if (this.options.eventIdx && this.#notify) this.#used.availEvent = this.#lastAvail;
+    const next = (last + 1) & 0xffff;
+    this.#lastAvail = next;
+    if (this.#eventIdx && this.#notify) {
+      this.#uv.setUint16(this.#ub + 4 + 8 * this.size, next, true);
+    }
     return this.#readChain(head);
   }
 
+  #availAhead(availIdx: number, pending: number): never {
+    throw new QueueError(
+      this.index,
+      undefined,
+      `available idx ${availIdx} is ${pending} entries ahead of ${this.#lastAvail}, more than the queue size ${this.size}`,
+    );
+  }
+
   #readChain(head: number): DescriptorChain {
-    const size = this.size;
-    if (head >= size) {
-      throw new QueueError(
-        this.index,
-        head,
-        `chain head is outside the descriptor table of ${size}`,
-      );
-    }
-    if (this.#busy[head] !== 0) {
-      throw new QueueError(
-        this.index,
-        head,
-        "chain head made available again while the device holds it",
-      );
-    }
+    if (head >= this.size || this.#busy[head] !== 0) this.#badHead(head);
     const chain = this.#core.take(head);
     chain._begin(head);
-    try {
-      this.#walk(chain, head);
-    } catch (e) {
-      this.#core.pool.give(chain);
-      throw e;
-    }
+    // Every fault of the walk gives the chain back to the pool before it throws.
+    this.#walk(chain, head);
     this.#busy[head] = 1;
     if (this.#core.inOrder) this.#core.order.push(head);
     return chain;
   }
 
+  #badHead(head: number): never {
+    if (head >= this.size) {
+      throw new QueueError(
+        this.index,
+        head,
+        `chain head is outside the descriptor table of ${this.size}`,
+      );
+    }
+    throw new QueueError(
+      this.index,
+      head,
+      "chain head made available again while the device holds it",
+    );
+  }
+
   #walk(chain: DescriptorChain, head: number): void {
     const size = this.size;
-    const d = this.#desc;
+    const dv = this.#dv;
+    const base = this.#descBase;
     const mem = this.#mem;
     let idx = head;
     let n = 0;
     for (;;) {
       // 2.7.5.3.1: no chain is longer than the queue, so a longer walk is a loop.
-      if (++n > size) {
-        throw new QueueError(
-          this.index,
-          idx,
-          `chain from head ${head} is longer than the queue size ${size} (a loop?)`,
-        );
-      }
-      d.offset = this.#descBase + idx * 16;
-      const flags = d.flags;
+      if (++n > size) this.#loop(chain, head, idx);
+      const o = base + idx * 16;
+      const flags = dv.getUint16(o + 12, true);
       if ((flags & VIRTQ_DESC_F_INDIRECT) !== 0) {
-        const entries = checkIndirect(
-          this.index,
-          this.size,
-          this.options.indirect,
-          idx,
-          flags,
-          d.len,
-          (flags & VIRTQ_DESC_F_NEXT) !== 0,
-          false,
-        );
-        this.#walkIndirect(chain, idx, d.addr, entries);
+        this.#indirect(chain, idx, flags);
         break;
       }
-      chain._push(mem, d.addr, d.len, (flags & VIRTQ_DESC_F_WRITE) !== 0, idx, -1, size);
+      chain._push(
+        mem,
+        dv.getUint32(o, true) + dv.getUint32(o + 4, true) * 4294967296,
+        dv.getUint32(o + 8, true),
+        (flags & VIRTQ_DESC_F_WRITE) !== 0,
+        idx,
+        -1,
+        size,
+      );
       if ((flags & VIRTQ_DESC_F_NEXT) === 0) break;
-      const next = d.next;
-      if (next >= size) {
-        throw new QueueError(
-          this.index,
-          idx,
-          `next ${next} is outside the descriptor table of ${size}`,
-        );
-      }
+      const next = dv.getUint16(o + 14, true);
+      if (next >= size) this.#badNext(chain, idx, next);
       idx = next;
     }
     chain.descriptorCount = n;
+  }
+
+  #loop(chain: DescriptorChain, head: number, idx: number): never {
+    this.#core.pool.give(chain);
+    throw new QueueError(
+      this.index,
+      idx,
+      `chain from head ${head} is longer than the queue size ${this.size} (a loop?)`,
+    );
+  }
+
+  #badNext(chain: DescriptorChain, idx: number, next: number): never {
+    this.#core.pool.give(chain);
+    throw new QueueError(
+      this.index,
+      idx,
+      `next ${next} is outside the descriptor table of ${this.size}`,
+    );
+  }
+
+  #indirect(chain: DescriptorChain, idx: number, flags: number): void {
+    try {
+      this.#indirectTable(chain, idx, flags);
+    } catch (e) {
+      this.#core.pool.give(chain);
+      throw e;
+    }
+  }
+
+  #indirectTable(chain: DescriptorChain, idx: number, flags: number): void {
+    const d = this.#desc;
+    d.offset = this.#descBase + idx * 16;
+    const entries = checkIndirect(
+      this.index,
+      this.size,
+      this.options.indirect,
+      idx,
+      flags,
+      d.len,
+      (flags & VIRTQ_DESC_F_NEXT) !== 0,
+      false,
+    );
+    this.#walkIndirect(chain, idx, d.addr, entries);
   }
 
   #walkIndirect(chain: DescriptorChain, idx: number, addr: number, entries: number): void {
@@ -264,9 +313,10 @@ export class SplitDeviceQueue implements DeviceQueue {
       core.batchSlot = slot;
     }
     core.batchFull = len === chain.writableLength;
-    const e = this.#used.ring(slot);
-    e.id = head;
-    e.len = len;
+    const uv = this.#uv;
+    const e = this.#ub + 4 + 8 * slot;
+    uv.setUint32(e, head, true);
+    uv.setUint32(e + 4, len, true);
     this.#usedIdx = (this.#usedIdx + 1) & 0xffff;
     this.#busy[head] = 0;
     core.release(chain);
@@ -275,10 +325,11 @@ export class SplitDeviceQueue implements DeviceQueue {
   /** Publishes the used entries written since the last flush (2.7.8.2: entries before idx). */
   flushUsed(): void {
     this.#core.batchSlot = -1;
-    if (this.#usedIdx === this.#published) return;
+    const now = this.#usedIdx;
+    if (now === this.#published) return;
     if (this.#shared) fence();
-    this.#used.idx = this.#usedIdx;
-    this.#published = this.#usedIdx;
+    this.#uv.setUint16(this.#ub + 2, now, true);
+    this.#published = now;
   }
 
   /** True when the driver wants a used-buffer notification for what was published (2.7.10). */
@@ -288,8 +339,9 @@ export class SplitDeviceQueue implements DeviceQueue {
     const now = this.#published;
     this.#signalled = now;
     if (old === now) return false;
-    if (!this.options.eventIdx) return (this.#avail.flags & VIRTQ_AVAIL_F_NO_INTERRUPT) === 0;
-    return needEvent(this.#avail.usedEvent, now, old);
+    const av = this.#av;
+    if (!this.#eventIdx) return (av.getUint16(this.#ab, true) & VIRTQ_AVAIL_F_NO_INTERRUPT) === 0;
+    return needEvent(av.getUint16(this.#ab + 4 + 2 * this.size, true), now, old);
   }
 
   /** Asks for available-buffer notifications; true when chains are already waiting. */
@@ -346,6 +398,12 @@ export class SplitDriverQueue<T> implements DriverQueue<T> {
   readonly #free: IndexFifo;
   // Our own copy of each descriptor's next, so freeing never trusts shared memory.
   readonly #next: Uint16Array;
+  readonly #eventIdx: boolean;
+  readonly #dv: DataView;
+  readonly #av: DataView;
+  readonly #ab: number;
+  readonly #uv: DataView;
+  readonly #ub: number;
   #availIdx = 0;
   #numAdded = 0;
   #lastUsed = 0;
@@ -371,6 +429,12 @@ export class SplitDriverQueue<T> implements DriverQueue<T> {
     // In ring order, so IN_ORDER chains are sequential (2.7.5).
     for (let i = 0; i < this.size; i++) this.#free.push(i);
     this.#next = new Uint16Array(this.size);
+    this.#eventIdx = opts.eventIdx;
+    this.#dv = r.desc.view;
+    this.#av = r.avail.view;
+    this.#ab = r.avail.offset;
+    this.#uv = r.used.view;
+    this.#ub = r.used.offset;
   }
 
   /** Free descriptors. */
@@ -395,62 +459,81 @@ export class SplitDriverQueue<T> implements DriverQueue<T> {
     const core = this.#core;
     core.checkAdd(out, in_, token);
     const total = core.sgTotal;
-    const indirect = this.#free.length > 0 && core.tryIndirect();
+    const free = this.#free;
+    // tryIndirect() only when a table can be had; it also resets `tableAddr`.
+    let indirect = false;
+    if (core.indirectUsable && total > 1 && free.length > 0) indirect = core.tryIndirect();
+    else core.tableAddr = -1;
     const needed = indirect ? 1 : total;
-    if (this.#free.length < needed) {
-      throw new QueueError(
-        this.index,
-        undefined,
-        `queue full: ${needed} descriptors needed, ${this.#free.length} free`,
-      );
-    }
-    const d = this.#desc;
-    const head = this.#free.shift();
+    if (free.length < needed) this.#full(needed);
+    const head = free.shift();
     if (indirect) {
-      const t = this.#table;
-      t.view = (core.tableRegion as { view: DataView }).view;
-      for (let i = 0; i < total; i++) {
-        const sg = i < out.length ? out[i] : in_[i - out.length];
-        t.offset = core.tableOffset + i * 16;
-        t.addr = sg.addr;
-        t.len = sg.len;
-        // 2.7.5.3: indirect entries are sequential, which also satisfies IN_ORDER.
-        t.flags = (i >= out.length ? VIRTQ_DESC_F_WRITE : 0) |
-          (i + 1 < total ? VIRTQ_DESC_F_NEXT : 0);
-        t.next = i + 1 < total ? i + 1 : 0;
-      }
-      d.offset = this.#descBase + head * 16;
-      d.addr = core.tableAddr;
-      d.len = total * 16;
-      d.flags = VIRTQ_DESC_F_INDIRECT;
-      d.next = 0;
+      this.#addIndirect(out, in_, head, total);
     } else {
+      const dv = this.#dv;
+      const base = this.#descBase;
+      const nOut = out.length;
       let cur = head;
       for (let i = 0; i < total; i++) {
-        const sg = i < out.length ? out[i] : in_[i - out.length];
-        d.offset = this.#descBase + cur * 16;
-        d.addr = sg.addr;
-        d.len = sg.len;
-        const w = i >= out.length ? VIRTQ_DESC_F_WRITE : 0;
+        const sg = i < nOut ? out[i] : in_[i - nOut];
+        const o = base + cur * 16;
+        const addr = sg.addr;
+        dv.setUint32(o, addr >>> 0, true);
+        dv.setUint32(o + 4, Math.floor(addr / 4294967296), true);
+        dv.setUint32(o + 8, sg.len, true);
+        const w = i >= nOut ? VIRTQ_DESC_F_WRITE : 0;
         if (i + 1 < total) {
-          const nxt = this.#free.shift();
-          d.flags = w | VIRTQ_DESC_F_NEXT;
-          d.next = nxt;
+          const nxt = free.shift();
+          dv.setUint16(o + 12, w | VIRTQ_DESC_F_NEXT, true);
+          dv.setUint16(o + 14, nxt, true);
           this.#next[cur] = nxt;
           cur = nxt;
         } else {
-          d.flags = w;
-          d.next = 0;
+          dv.setUint16(o + 12, w, true);
+          dv.setUint16(o + 14, 0, true);
         }
       }
     }
     core.record(head, token, needed);
-    this.#avail.setRing(this.#availIdx & this.#mask, head);
+    const av = this.#av;
+    const ab = this.#ab;
+    av.setUint16(ab + 4 + 2 * (this.#availIdx & this.#mask), head, true);
     // 2.7.13.3.1: the ring entry before the index.
     if (this.#shared) fence();
-    this.#availIdx = (this.#availIdx + 1) & 0xffff;
-    this.#avail.idx = this.#availIdx;
+    const idx = (this.#availIdx + 1) & 0xffff;
+    this.#availIdx = idx;
+    av.setUint16(ab + 2, idx, true);
     this.#numAdded++;
+  }
+
+  #full(needed: number): never {
+    throw new QueueError(
+      this.index,
+      undefined,
+      `queue full: ${needed} descriptors needed, ${this.#free.length} free`,
+    );
+  }
+
+  #addIndirect(out: readonly Sg[], in_: readonly Sg[], head: number, total: number): void {
+    const core = this.#core;
+    const d = this.#desc;
+    const t = this.#table;
+    t.view = (core.tableRegion as { view: DataView }).view;
+    for (let i = 0; i < total; i++) {
+      const sg = i < out.length ? out[i] : in_[i - out.length];
+      t.offset = core.tableOffset + i * 16;
+      t.addr = sg.addr;
+      t.len = sg.len;
+      // 2.7.5.3: indirect entries are sequential, which also satisfies IN_ORDER.
+      t.flags = (i >= out.length ? VIRTQ_DESC_F_WRITE : 0) |
+        (i + 1 < total ? VIRTQ_DESC_F_NEXT : 0);
+      t.next = i + 1 < total ? i + 1 : 0;
+    }
+    d.offset = this.#descBase + head * 16;
+    d.addr = core.tableAddr;
+    d.len = total * 16;
+    d.flags = VIRTQ_DESC_F_INDIRECT;
+    d.next = 0;
   }
 
   /** True when the device must be notified of what was added since the last kick (2.7.13.4). */
@@ -460,8 +543,15 @@ export class SplitDriverQueue<T> implements DriverQueue<T> {
     this.#numAdded = 0;
     if (added === 0) return false;
     const now = this.#availIdx;
-    if (this.options.eventIdx) return needEvent(this.#used.availEvent, now, (now - added) & 0xffff);
-    return (this.#used.flags & VIRTQ_USED_F_NO_NOTIFY) === 0;
+    const uv = this.#uv;
+    if (this.#eventIdx) {
+      return needEvent(
+        uv.getUint16(this.#ub + 4 + 8 * this.size, true),
+        now,
+        (now - added) & 0xffff,
+      );
+    }
+    return (uv.getUint16(this.#ub, true) & VIRTQ_USED_F_NO_NOTIFY) === 0;
   }
 
   /** True when a used buffer is waiting. */
@@ -483,44 +573,68 @@ export class SplitDriverQueue<T> implements DriverQueue<T> {
    */
   getBufInto(slot: UsedBufferSlot<T>): boolean {
     const core = this.#core;
-    let id: number;
+    if (core.inOrder) return this.#getInOrder(slot);
+    const last = this.#lastUsed;
+    const uv = this.#uv;
+    const ub = this.#ub;
+    const usedIdx = uv.getUint16(ub + 2, true);
+    if (usedIdx === last) return false;
+    const pending = (usedIdx - last) & 0xffff;
+    if (pending > core.inFlight) this.#usedAhead(usedIdx, pending);
+    if (this.#shared) fence();
+    const e = ub + 4 + 8 * (last & this.#mask);
+    const id = uv.getUint32(e, true);
+    const len = uv.getUint32(e + 4, true);
+    core.acceptUsed(id, len, last & this.#mask, pending);
+    slot.len = len;
+    this.#took(id, slot);
+    return true;
+  }
+
+  /** {@link SplitDriverQueue.getBufInto} with IN_ORDER: one used entry may stand for several buffers. */
+  #getInOrder(slot: UsedBufferSlot<T>): boolean {
+    const core = this.#core;
     if (core.batchEnd < 0) {
-      const usedIdx = this.#used.idx;
-      if (usedIdx === this.#lastUsed) return false;
-      const pending = (usedIdx - this.#lastUsed) & 0xffff;
-      if (pending > core.inFlight) {
-        throw new QueueError(
-          this.index,
-          undefined,
-          `used idx ${usedIdx} is ${pending} ahead of ${this.#lastUsed} with ${core.inFlight} buffers outstanding`,
-        );
-      }
+      const last = this.#lastUsed;
+      const usedIdx = this.#uv.getUint16(this.#ub + 2, true);
+      if (usedIdx === last) return false;
+      const pending = (usedIdx - last) & 0xffff;
+      if (pending > core.inFlight) this.#usedAhead(usedIdx, pending);
       if (this.#shared) fence();
-      const e = this.#used.ring(this.#lastUsed & this.#mask);
-      const eid = e.id;
-      const len = e.len;
-      core.acceptUsed(eid, len, this.#lastUsed & this.#mask, pending);
-      if (core.inOrder) {
-        id = core.nextInOrder();
-        slot.len = core.lastLen;
-      } else {
-        id = eid;
-        slot.len = len;
-      }
-    } else {
-      id = core.nextInOrder();
-      slot.len = core.lastLen;
+      const e = this.#ub + 4 + 8 * (last & this.#mask);
+      core.acceptUsed(
+        this.#uv.getUint32(e, true),
+        this.#uv.getUint32(e + 4, true),
+        last & this.#mask,
+        pending,
+      );
     }
-    this.#lastUsed = (this.#lastUsed + 1) & 0xffff;
+    const id = core.nextInOrder();
+    slot.len = core.lastLen;
+    this.#took(id, slot);
+    return true;
+  }
+
+  /** Moves past the used entry of buffer `id` and frees it into `slot`. */
+  #took(id: number, slot: UsedBufferSlot<T>): void {
+    const now = (this.#lastUsed + 1) & 0xffff;
+    this.#lastUsed = now;
     // 2.7.10: ask for an interrupt at the next used entry (Linux's get_buf does
     // the same while callbacks are on), then a fence before the next read of idx.
-    if (this.options.eventIdx && (this.#availFlags & VIRTQ_AVAIL_F_NO_INTERRUPT) === 0) {
-      this.#avail.usedEvent = this.#lastUsed;
+    if (this.#eventIdx && (this.#availFlags & VIRTQ_AVAIL_F_NO_INTERRUPT) === 0) {
+      this.#av.setUint16(this.#ab + 4 + 2 * this.size, now, true);
       if (this.#shared) fence();
     }
     this.#freeChain(id);
-    slot.token = core.release(id);
-    return true;
+    slot.token = this.#core.release(id);
+  }
+
+  #usedAhead(usedIdx: number, pending: number): never {
+    throw new QueueError(
+      this.index,
+      undefined,
+      `used idx ${usedIdx} is ${pending} ahead of ${this.#lastUsed} with ${this.#core.inFlight} buffers outstanding`,
+    );
   }
 
   #freeChain(head: number): void {
