@@ -237,7 +237,7 @@ function emitAggregateField(
   const name = accessorName(f.def);
   const cls = pascal(t.name);
   const slot = `#${name}`;
-  m.properties.push({ name: slot, type: `${cls} | undefined`, hasQuestionToken: false });
+  m.properties.push({ name: slot, type: `${cls} | undefined` });
   m.getters.push({
     name,
     returnType: cls,

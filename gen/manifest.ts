@@ -86,7 +86,7 @@ function leaves(
           const key = typeof a.length === "number" ? `${name}[${a.length}]` : `${name}[]`;
           out[key] = {
             offset: base + f.offset,
-            size: typeof a.length === "number" ? f.size : f.size,
+            size: f.size,
             type: elType,
             ...(f.def.access ? { access: f.def.access } : {}),
           };

@@ -2,6 +2,7 @@
 // device behind each transport, and a log that collects refused accesses.
 
 import { DmaAllocator, GuestMemory } from "../../src/memory.ts";
+import type { VirtioDevice } from "../../src/device.ts";
 import { NullDevice, type NullDeviceOptions } from "../../src/devices/null/device.ts";
 import { MmioDevice, probeMmio } from "../../src/transport/mmio.ts";
 import { PciFunction, probePci } from "../../src/transport/pci.ts";
@@ -30,14 +31,23 @@ export interface Rig {
 }
 
 export function rig(kind: Kind, options: NullDeviceOptions = {}): Rig {
-  const memory = GuestMemory.fromBuffer(new ArrayBuffer(MEM_SIZE));
-  const dma = new DmaAllocator(0x1000, MEM_SIZE - 0x1000);
-  const logs: string[] = [];
-  const log = (m: string) => logs.push(m);
   // Legacy PCI needs a device type with a transitional id: borrow rng (4).
   const device = new NullDevice(
     kind === "pci-legacy" ? { deviceId: 4, ...options } : options,
   );
+  return rigFor(kind, device, MEM_SIZE);
+}
+
+/** Any device model behind transport `kind`, with guest memory, a DMA allocator, a bus and a log. */
+export function rigFor<D extends VirtioDevice>(
+  kind: Kind,
+  device: D,
+  memSize: number,
+): Omit<Rig, "device"> & { device: D } {
+  const memory = GuestMemory.fromBuffer(new ArrayBuffer(memSize));
+  const dma = new DmaAllocator(0x1000, memSize - 0x1000);
+  const logs: string[] = [];
+  const log = (m: string) => logs.push(m);
   let host: MmioDevice | PciFunction;
   let transport: Transport | undefined;
   if (kind === "mmio-v1" || kind === "mmio-v2") {
