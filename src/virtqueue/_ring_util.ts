@@ -22,6 +22,38 @@ export function linearPosition(offset: number, wrap: number, size: number): numb
   return wrap ? offset : offset + size;
 }
 
+/**
+ * One field of a position given to `DeviceQueue.restore`: `value` (or
+ * `fallback` when absent) as an integer in 0..max, else a `QueueError`.
+ */
+export function positionField(
+  queue: number,
+  name: string,
+  value: number | undefined,
+  fallback: number,
+  max: number,
+): number {
+  const v = value ?? fallback;
+  if (!Number.isInteger(v) || v < 0 || v > max) {
+    throw new QueueError(queue, undefined, `restore: ${name} ${v} is outside 0..${max}`);
+  }
+  return v;
+}
+
+/**
+ * A `QueueError` for `restore` on a queue whose device still holds chains
+ * or has used entries staged and not flushed (nothing is dropped silently).
+ */
+export function restoreBusy(queue: number, inFlight: number): never {
+  throw new QueueError(
+    queue,
+    undefined,
+    inFlight > 0
+      ? `restore: ${inFlight} chains are still in flight; use them first`
+      : "restore: used entries are staged; flushUsed() first",
+  );
+}
+
 /** {@link needEvent} on linear packed positions modulo `2 * size`. */
 export function needEventPacked(event: number, newPos: number, old: number, size: number): boolean {
   const m = 2 * size;

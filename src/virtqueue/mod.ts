@@ -59,6 +59,7 @@ export {
   createDriverQueue,
   type DeviceQueue,
   type DriverQueue,
+  type QueuePosition,
   type QueueState,
   type Sg,
   type UsedBuffer,

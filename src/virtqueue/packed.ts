@@ -26,12 +26,21 @@ import { checkQueueSize, type QueueAddresses, type QueueOptions, ringSizes } fro
 import type {
   DeviceQueue,
   DriverQueue,
+  QueuePosition,
   QueueState,
   Sg,
   UsedBuffer,
   UsedBufferSlot,
 } from "./queue.ts";
-import { fence, IndexFifo, linearPosition, locateArea, needEventPacked } from "./_ring_util.ts";
+import {
+  fence,
+  IndexFifo,
+  linearPosition,
+  locateArea,
+  needEventPacked,
+  positionField,
+  restoreBusy,
+} from "./_ring_util.ts";
 import { DeviceCore } from "./_device_core.ts";
 import { DriverCore } from "./_driver_core.ts";
 
@@ -384,6 +393,48 @@ export class PackedDeviceQueue implements DeviceQueue {
   disableNotification(): void {
     this.#notify = false;
     this.#deviceEvent.flags = RING_EVENT_FLAGS_DISABLE;
+  }
+
+  /** Where the queue stands: next descriptor to read and to write, with wrap counters. */
+  position(): Required<QueuePosition> {
+    return {
+      availIdx: this.#nextAvail,
+      availWrap: this.#availWrap,
+      usedIdx: this.#nextUsed,
+      usedWrap: this.#usedWrap,
+    };
+  }
+
+  /**
+   * Resumes at `pos` (see {@link DeviceQueue.restore}); the used position
+   * defaults to the available one.
+   */
+  restore(pos: QueuePosition): void {
+    if (this.inFlight !== 0 || this.#pendingSlot >= 0) restoreBusy(this.index, this.inFlight);
+    const size = this.size;
+    const avail = positionField(this.index, "availIdx", pos.availIdx, 0, size - 1);
+    const availWrap = positionField(this.index, "availWrap", pos.availWrap, 1, 1);
+    const used = positionField(this.index, "usedIdx", pos.usedIdx, avail, size - 1);
+    const usedWrap = positionField(this.index, "usedWrap", pos.usedWrap, availWrap, 1);
+    // The used position trails the available one by at most one lap.
+    const a = linearPosition(avail, availWrap, size);
+    const u = linearPosition(used, usedWrap, size);
+    const gap = (a - u + 2 * size) % (2 * size);
+    if (gap > size) {
+      throw new QueueError(
+        this.index,
+        undefined,
+        `restore: available position ${avail} (wrap ${availWrap}) is ${gap} descriptors ahead of used position ${used} (wrap ${usedWrap}), more than the queue size ${size}`,
+      );
+    }
+    this.#nextAvail = avail;
+    this.#availWrap = availWrap;
+    this.#nextUsed = used;
+    this.#usedWrap = usedWrap;
+    this.#batchWrap = usedWrap;
+    this.#published = u;
+    this.#signalled = u;
+    this.enableNotification();
   }
 
   /** Internal counters. */

@@ -41,6 +41,28 @@ export interface UsedBufferSlot<T> {
 export type QueueState = Readonly<Record<string, number | boolean>>;
 
 /**
+ * Where the device side of a queue stands: what a VMM saves to resume the
+ * queue in another device instance (vhost-user's GET/SET_VRING_BASE, a
+ * restarted back-end, migration). See {@link DeviceQueue.restore}.
+ */
+export interface QueuePosition {
+  /**
+   * Split: the next available ring index to read (free-running, 0..65535).
+   * Packed: the next descriptor to read (0..size-1).
+   */
+  readonly availIdx: number;
+  /** Packed: the driver ring wrap counter at `availIdx` (0 or 1; default 1). */
+  readonly availWrap?: number;
+  /**
+   * Split: the next used ring index to write (default: the `idx` the used
+   * ring holds now). Packed: the next descriptor to write (default: `availIdx`).
+   */
+  readonly usedIdx?: number;
+  /** Packed: the device ring wrap counter at `usedIdx` (default: `availWrap`). */
+  readonly usedWrap?: number;
+}
+
+/**
  * The driver side of a virtqueue (Linux's `virtqueue_*` operations).
  * Operations that meet something a correct device never writes (a used id
  * that is not outstanding, a length larger than the buffer, a used index
@@ -141,6 +163,21 @@ export interface DeviceQueue {
   enableNotification(): boolean;
   /** Asks the driver not to notify (a hint). */
   disableNotification(): void;
+  /**
+   * The position to save for {@link DeviceQueue.restore}: the next available
+   * entry and the next used entry (packed: with wrap counters).
+   */
+  position(): Required<QueuePosition>;
+  /**
+   * Resumes at a saved position, on a queue with nothing in flight (a
+   * `QueueError` otherwise, or when the position is out of range or puts
+   * more than `size` entries between used and available). Entries between
+   * `usedIdx` and `availIdx` count as taken by the earlier instance and are
+   * not popped again: to have them served again, resume with `usedIdx`
+   * equal to `availIdx` at the used position (what QEMU does after a
+   * back-end crash). Notifications are enabled afresh at `availIdx`.
+   */
+  restore(pos: QueuePosition): void;
   /** Internal counters, for debugging. */
   state(): QueueState;
 }

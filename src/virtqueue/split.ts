@@ -24,12 +24,20 @@ import { checkQueueSize, type QueueAddresses, type QueueOptions, ringSizes } fro
 import type {
   DeviceQueue,
   DriverQueue,
+  QueuePosition,
   QueueState,
   Sg,
   UsedBuffer,
   UsedBufferSlot,
 } from "./queue.ts";
-import { fence, IndexFifo, locateArea, needEvent } from "./_ring_util.ts";
+import {
+  fence,
+  IndexFifo,
+  locateArea,
+  needEvent,
+  positionField,
+  restoreBusy,
+} from "./_ring_util.ts";
 import { DeviceCore } from "./_device_core.ts";
 import { DriverCore } from "./_driver_core.ts";
 
@@ -360,6 +368,36 @@ export class SplitDeviceQueue implements DeviceQueue {
   disableNotification(): void {
     this.#notify = false;
     if (!this.options.eventIdx) this.#used.flags = this.#used.flags | VIRTQ_USED_F_NO_NOTIFY;
+  }
+
+  /** Where the queue stands: next available and next used ring index. */
+  position(): Required<QueuePosition> {
+    return { availIdx: this.#lastAvail, availWrap: 1, usedIdx: this.#usedIdx, usedWrap: 1 };
+  }
+
+  /**
+   * Resumes at `pos` (see {@link DeviceQueue.restore}); `usedIdx` defaults to
+   * the used ring's `idx`, which only the device writes.
+   */
+  restore(pos: QueuePosition): void {
+    if (this.inFlight !== 0 || this.#usedIdx !== this.#published) {
+      restoreBusy(this.index, this.inFlight);
+    }
+    const avail = positionField(this.index, "availIdx", pos.availIdx, 0, 0xffff);
+    const used = positionField(this.index, "usedIdx", pos.usedIdx, this.#used.idx, 0xffff);
+    const gap = (avail - used) & 0xffff;
+    if (gap > this.size) {
+      throw new QueueError(
+        this.index,
+        undefined,
+        `restore: available idx ${avail} is ${gap} entries ahead of used idx ${used}, more than the queue size ${this.size}`,
+      );
+    }
+    this.#lastAvail = avail;
+    this.#usedIdx = used;
+    this.#published = used;
+    this.#signalled = used;
+    this.enableNotification();
   }
 
   /** Internal counters. */

@@ -217,21 +217,7 @@ Deno.test({
           const opts = queueOptionsFromFeatures(features, 0);
           const addrs = allocateQueue(alloc, 16, false);
           const driver = createDriverQueue<string>(mem, addrs, opts);
-          f.send(R.VHOST_USER_SET_VRING_NUM, vringStatePayload(0, 16));
-          f.send(R.VHOST_USER_SET_VRING_BASE, vringStatePayload(0, 0));
-          f.send(
-            R.VHOST_USER_SET_VRING_ADDR,
-            vringAddrPayload({
-              index: 0,
-              flags: 0,
-              desc: USER_BASE + addrs.desc,
-              used: USER_BASE + addrs.device,
-              avail: USER_BASE + addrs.driver,
-              log: 0,
-            }),
-          );
-          f.send(R.VHOST_USER_SET_VRING_CALL, vringFdPayload(0, false), [call]);
-          f.send(R.VHOST_USER_SET_VRING_KICK, vringFdPayload(0, false), [kick]);
+          setUpRing(f, addrs, 0, kick, call);
 
           // An OUT request: header (type 1, sector 3), 512 bytes of data, status.
           const hdr = alloc.alloc(16, 8);
@@ -304,6 +290,130 @@ async function waitCall(fd: number): Promise<void> {
     await pollAsync([{ fd, events: POLLIN, revents: 0 }], 10_000);
   }
   throw new Error("no call from the back-end");
+}
+
+/** Sends the ring set-up QEMU sends: size, base, addresses, call and kick eventfds. */
+function setUpRing(
+  f: Front,
+  addrs: { size: number; desc: number; driver: number; device: number },
+  base: number,
+  kick: number,
+  call: number,
+): void {
+  f.send(R.VHOST_USER_SET_VRING_NUM, vringStatePayload(0, addrs.size));
+  f.send(R.VHOST_USER_SET_VRING_BASE, vringStatePayload(0, base));
+  f.send(
+    R.VHOST_USER_SET_VRING_ADDR,
+    vringAddrPayload({
+      index: 0,
+      flags: 0,
+      desc: USER_BASE + addrs.desc,
+      used: USER_BASE + addrs.device,
+      avail: USER_BASE + addrs.driver,
+      log: 0,
+    }),
+  );
+  f.send(R.VHOST_USER_SET_VRING_CALL, vringFdPayload(0, false), [call]);
+  f.send(R.VHOST_USER_SET_VRING_KICK, vringFdPayload(0, false), [kick]);
+}
+
+for (const packed of [false, true]) {
+  Deno.test({
+    name: `vhost-user backend: a new session resumes a ${
+      packed ? "packed" : "split"
+    } ring at SET_VRING_BASE and serves what was left`,
+    ignore: !canRun,
+    fn: () =>
+      withBackend(async (h) => {
+        const memfd = memfdCreate("guest", MEM_SIZE);
+        const mapping = mapShared(memfd, MEM_SIZE);
+        const kick = eventfd();
+        const call = eventfd();
+        try {
+          const mem = GuestMemory.fromBuffer(mapping.buffer);
+          const alloc = new DmaAllocator(0, MEM_SIZE);
+          const features = packed ? h.device.features : h.device.features & ~(1n << 34n);
+          const opts = queueOptionsFromFeatures(features, 0);
+          const addrs = allocateQueue(alloc, 16, packed);
+          const driver = createDriverQueue<number>(mem, addrs, opts);
+          const region: MemoryRegionDesc = {
+            guestPhysAddr: 0,
+            memorySize: MEM_SIZE,
+            userspaceAddr: USER_BASE,
+            mmapOffset: 0,
+          };
+          // Writes sector `n` full of byte n; `kickIt` false leaves it unannounced.
+          const write = (n: number, kickIt: boolean) => {
+            const hdr = alloc.alloc(16, 8);
+            const data = alloc.alloc(512, 8);
+            const status = alloc.alloc(1, 1);
+            mem.writeUint32(hdr, 1);
+            mem.writeBigUint64(hdr + 8, BigInt(n));
+            mem.bytes(data, 512).fill(n);
+            mem.writeUint8(status, 0xff);
+            driver.addSgs(
+              [{ addr: hdr, len: 16 }, { addr: data, len: 512 }],
+              [{ addr: status, len: 1 }],
+              n,
+            );
+            if (driver.kick() && kickIt) writeEventfd(kick);
+          };
+          const open = (f: Front, base: number) => {
+            f.send(R.VHOST_USER_SET_FEATURES, u64Payload(features));
+            f.send(R.VHOST_USER_SET_MEM_TABLE, memoryTablePayload([region]), [memfd]);
+            setUpRing(f, addrs, base, kick, call);
+          };
+          const done: number[] = [];
+          const collect = () => {
+            for (let u = driver.getBuf(); u !== null; u = driver.getBuf()) done.push(u.token);
+          };
+
+          // Session 1 serves three writes; then the connection drops with a
+          // fourth request made available and not yet kicked.
+          await session(h, async (f) => {
+            open(f, packed ? 0x8000 : 0);
+            for (let n = 1; n <= 3; n++) {
+              write(n, true);
+              await waitCall(call);
+              collect();
+            }
+            write(4, false);
+          });
+          assert.deepEqual(done, [1, 2, 3]);
+
+          // Session 2, as QEMU resumes after a lost back-end: base = the used
+          // position (split: the used ring's idx; packed: 3 chains of 3
+          // descriptors, wrap counter 1). The ring start serves request 4.
+          await session(h, async (f) => {
+            open(f, packed ? 9 | 0x8000 : 3);
+            await waitCall(call);
+            collect();
+            assert.deepEqual(done, [1, 2, 3, 4]);
+            write(5, true);
+            await waitCall(call);
+            collect();
+            const base = decodeVringState(
+              await f.call(R.VHOST_USER_GET_VRING_BASE, vringStatePayload(0, 0)),
+            ).num;
+            assert.equal(base, packed ? (15 | 0x8000 | (15 << 16) | (1 << 31)) >>> 0 : 5);
+          });
+          assert.deepEqual(done, [1, 2, 3, 4, 5]);
+          for (let n = 1; n <= 5; n++) {
+            assert.ok(
+              h.storage.bytes.subarray(n * 512, (n + 1) * 512).every((b) => b === n),
+              `sector ${n}`,
+            );
+          }
+          assert.equal(h.backend.sessions.length, 2);
+          assert.ok(h.backend.sessions.every((s) => s.error === undefined), h.logs.join("\n"));
+        } finally {
+          unmap(mapping);
+          closeFd(memfd);
+          closeFd(kick);
+          closeFd(call);
+        }
+      }),
+  });
 }
 
 Deno.test({

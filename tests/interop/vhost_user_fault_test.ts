@@ -94,3 +94,75 @@ echo "@@last=$(dd if=/dev/vda bs=4096 skip=${lastDone} count=1 2>/dev/null | hea
     assert.match(backend.output(), /stopped after 2 session\(s\)/);
   },
 });
+
+Deno.test({
+  name: "vhost-user-blk reconnection: the back-end killed mid-write and restarted; QEMU " +
+    "reconnects, the running guest's I/O resumes, and every block is on disk",
+  ignore: skip !== undefined,
+  fn: async () => {
+    const dir = await Deno.makeTempDir({ prefix: "typed-virtio-vureconnect-" });
+    const image = `${dir}/disk.img`;
+    const socket = `${dir}/blk.sock`;
+    const f = await Deno.open(image, { create: true, write: true });
+    await f.truncate(4 * 1024 * 1024);
+    f.close();
+    const args = ["--image", image];
+    let backend = await startBackend("vhost_user_blk.ts", socket, args);
+    const first = backend;
+    let restarted: Promise<void> | undefined;
+    try {
+      const r = await runGuest({
+        // The guest never learns of the restart: its dd calls stall while the
+        // back-end is away and complete on the next one.
+        script: `
+i=0
+while [ $i -lt ${BLOCKS} ]; do
+  yes "typed-virtio-$i" | head -c 4096 > /tmp/b
+  dd if=/tmp/b of=/dev/vda bs=4096 seek=$i count=1 conv=fsync 2>/dev/null || echo "@@failed=$i"
+  echo "@@done=$i"
+  i=$((i+1))
+done
+echo 3 > /proc/sys/vm/drop_caches
+echo "@@first=$(dd if=/dev/vda bs=4096 count=1 2>/dev/null | head -n 1)"
+echo "@@last=$(dd if=/dev/vda bs=4096 skip=${BLOCKS - 1} count=1 2>/dev/null | head -n 1)"
+`,
+        modules: ["virtio_pci", "virtio_blk"],
+        qemuArgs: [
+          "-chardev",
+          `socket,id=c0,path=${socket},reconnect=1`,
+          "-device",
+          "vhost-user-blk-pci,chardev=c0,num-queues=1",
+        ],
+        timeoutMs: 120_000,
+        onLine: (line) => {
+          if (restarted === undefined && line.includes(`@@done=${KILL_AFTER}`)) {
+            Deno.kill(first.pid, "SIGKILL");
+            restarted = (async () => {
+              await first.stop();
+              backend = await startBackend("vhost_user_blk.ts", socket, args);
+            })();
+          }
+        },
+      });
+      await restarted;
+      await backend.stop();
+      const why = describe(r) + `\n--- first back-end ---\n${first.output()}` +
+        `\n--- second back-end ---\n${backend === first ? "(not started)" : backend.output()}`;
+      assert.ok(restarted !== undefined, `the back-end was restarted\n${why}`);
+      assert.equal(r.scriptStatus, 0, why);
+      assert.equal(r.markers.get("failed"), undefined, why);
+      assert.equal(r.markers.get("first"), "typed-virtio-0", why);
+      assert.equal(r.markers.get("last"), `typed-virtio-${BLOCKS - 1}`, why);
+      // The second back-end served the session that resumed the ring mid-way.
+      assert.match(backend.output(), /stopped after 1 session\(s\)/, why);
+      const img = await Deno.readFile(image);
+      for (let i = 0; i < BLOCKS; i++) {
+        assert.deepEqual(img.subarray(i * 4096, (i + 1) * 4096), blockBytes(i), `block ${i}`);
+      }
+    } finally {
+      await first.stop();
+      await backend.stop();
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});

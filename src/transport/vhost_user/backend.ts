@@ -831,7 +831,7 @@ class Session {
       device: this.#translate(r.addr.used, 1, "device area", index),
     };
     const queue = createDeviceQueue(mem, addrs, opts);
-    restoreBase(queue, r.base, opts.packed, index);
+    restoreBase(queue, r.base, opts.packed);
     r.queue = queue;
     r.started = true;
     // 'Ring states': without VHOST_USER_F_PROTOCOL_FEATURES a ring starts enabled.
@@ -866,7 +866,7 @@ class Session {
   #stopRing(index: number): number {
     const r = this.#rings[index];
     if (!r.started || r.queue === undefined) return r.base;
-    const base = currentBase(r.queue, r.base);
+    const base = currentBase(r.queue);
     if (r.queue.inFlight > 0) {
       this.#log(
         "warn",
@@ -973,35 +973,15 @@ class Session {
   }
 }
 
-/** A queue that can resume from a saved position (see {@link restoreBase}). */
-interface RestorableQueue {
-  restore(
-    state: { availIdx: number; availWrap?: number; usedIdx?: number; usedWrap?: number },
-  ): void;
-}
-
-function isRestorable(q: unknown): q is RestorableQueue {
-  return typeof (q as { restore?: unknown }).restore === "function";
-}
-
 /**
  * Positions a new queue at the base the front-end gave (SET_VRING_BASE).
- * Split: the next available index. Packed: bits 0-14 the next available
- * descriptor, bit 15 its wrap counter (and, from newer front-ends, bits
- * 16-30 / 31 the used position). A fresh ring (0, or 0 with wrap counter 1
- * for packed) needs nothing.
+ * Split: the next available index; the used index is the one in the used
+ * ring (after a back-end crash QEMU resumes at that index, so requests that
+ * were in flight are served again). Packed: bits 0-14 the next available
+ * descriptor, bit 15 its wrap counter, and (from front-ends that save it)
+ * bits 16-30 / 31 the used position; without them used = available.
  */
-function restoreBase(q: DeviceQueue, base: number, packed: boolean, index: number): void {
-  const fresh = packed
-    ? (base & 0x7fff) === 0 && (base & 0x8000) !== 0 &&
-      ((base >>> 16) === 0 || (base >>> 16) === 0x8000)
-    : (base & 0xffff) === 0;
-  if (fresh) return;
-  if (!isRestorable(q)) {
-    throw new VhostUserError(
-      `vring ${index}: resuming at base ${base} needs a DeviceQueue that can restore its position`,
-    );
-  }
+function restoreBase(q: DeviceQueue, base: number, packed: boolean): void {
   if (packed) {
     const hasUsed = (base >>> 16) !== 0;
     q.restore({
@@ -1015,16 +995,10 @@ function restoreBase(q: DeviceQueue, base: number, packed: boolean, index: numbe
   }
 }
 
-/** The base to report in GET_VRING_BASE for a running queue. */
-function currentBase(q: DeviceQueue, fallback: number): number {
-  const s = q.state();
-  if (typeof s.lastAvail === "number") return s.lastAvail & 0xffff;
-  if (typeof s.nextAvail === "number") {
-    const wrap = s.availWrap === true || s.availWrap === 1 ? 1 : 0;
-    const usedWrap = s.usedWrap === true || s.usedWrap === 1 ? 1 : 0;
-    const used = typeof s.nextUsed === "number" ? s.nextUsed : s.nextAvail;
-    return ((s.nextAvail & 0x7fff) | (wrap << 15) | ((used & 0x7fff) << 16) | (usedWrap << 31)) >>>
-      0;
-  }
-  return fallback;
+/** The base to report in GET_VRING_BASE for a running queue (the layout of {@link restoreBase}). */
+function currentBase(q: DeviceQueue): number {
+  const p = q.position();
+  if (!q.options.packed) return p.availIdx;
+  return ((p.availIdx & 0x7fff) | (p.availWrap << 15) | ((p.usedIdx & 0x7fff) << 16) |
+    (p.usedWrap << 31)) >>> 0;
 }
