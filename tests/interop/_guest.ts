@@ -29,6 +29,45 @@ export function interopSkipReason(): string | undefined {
     `(run scripts/install_interop_deps.sh)`;
 }
 
+/**
+ * A second, newer QEMU (Debian bookworm-backports' build, unpacked by
+ * scripts/install_interop_deps.sh under {@link NEWER_QEMU_ROOT}) for the
+ * devices the system's QEMU 7.2 cannot run under TCG: its
+ * vhost-user-input refuses to start without KVM's ioeventfds.
+ */
+export interface QemuBuild {
+  /** The system emulator binary. */
+  readonly binary: string;
+  /** Its firmware directory (`-L`), when not the system's. */
+  readonly dataDir?: string;
+  /** Its loadable modules (`QEMU_MODULE_DIR`), when not the system's. */
+  readonly moduleDir?: string;
+}
+
+/** Where scripts/install_interop_deps.sh unpacks the newer QEMU. */
+export const NEWER_QEMU_ROOT: string = Deno.env.get("TYPED_VIRTIO_NEWER_QEMU") ??
+  "/opt/typed-virtio/qemu-backports";
+
+/** A QEMU of version 8 or newer: the system's if it is one, else the unpacked one, else undefined. */
+export function newerQemu(): QemuBuild | undefined {
+  if (which("qemu-system-x86_64") !== undefined) {
+    const out = new Deno.Command("qemu-system-x86_64", { args: ["--version"] }).outputSync();
+    const major = /version (\d+)/.exec(new TextDecoder().decode(out.stdout))?.[1];
+    if (Number(major) >= 8) return { binary: "qemu-system-x86_64" };
+  }
+  const binary = `${NEWER_QEMU_ROOT}/usr/bin/qemu-system-x86_64`;
+  try {
+    Deno.statSync(binary);
+  } catch {
+    return undefined;
+  }
+  return {
+    binary,
+    dataDir: `${NEWER_QEMU_ROOT}/usr/share/qemu`,
+    moduleDir: `${NEWER_QEMU_ROOT}/usr/lib/x86_64-linux-gnu/qemu`,
+  };
+}
+
 /** True when `qemu-storage-daemon` is installed. */
 export function haveStorageDaemon(): boolean {
   return which("qemu-storage-daemon") !== undefined;
@@ -155,6 +194,8 @@ export interface GuestOptions {
   readonly echo?: boolean;
   /** Kill QEMU with SIGKILL as soon as a console line makes this return true (fault tests). */
   readonly killWhen?: (line: string) => boolean;
+  /** Run this QEMU build instead of the system's `qemu-system-x86_64`. */
+  readonly qemu?: QemuBuild;
 }
 
 /** What a guest run produced. */
@@ -275,6 +316,7 @@ export async function runGuest(opts: GuestOptions): Promise<GuestResult> {
         "node,memdev=mem",
       );
     }
+    if (opts.qemu?.dataDir !== undefined) args.push("-L", opts.qemu.dataDir);
     args.push(...(opts.qemuArgs ?? []));
     return await runQemu(args, opts);
   } finally {
@@ -284,8 +326,9 @@ export async function runGuest(opts: GuestOptions): Promise<GuestResult> {
 
 async function runQemu(args: string[], opts: GuestOptions): Promise<GuestResult> {
   const echo = opts.echo ?? Deno.env.get("TYPED_VIRTIO_GUEST_LOG") === "1";
-  const child = new Deno.Command("qemu-system-x86_64", {
+  const child = new Deno.Command(opts.qemu?.binary ?? "qemu-system-x86_64", {
     args,
+    env: opts.qemu?.moduleDir === undefined ? undefined : { QEMU_MODULE_DIR: opts.qemu.moduleDir },
     stdin: "null",
     stdout: "piped",
     stderr: "piped",
