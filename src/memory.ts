@@ -131,7 +131,7 @@ export class GuestMemory {
     return this.#regions;
   }
 
-  /** True when any region is shared memory (so ring accesses need fences). */
+  /** True when any region is shared memory (then the rings' hand-over words are atomic). */
   get shared(): boolean {
     return this.#shared;
   }

@@ -57,6 +57,11 @@ export class DriverCore<T> {
     this.indirectUsable = indirect && alloc !== undefined;
     this.#limit = maxChainLength(size, indirect && alloc !== undefined);
     this.tokens = new Array<T | undefined>(size).fill(undefined);
+    // Object elements for good (V8 never turns them back): an array that only
+    // ever held numbers and undefined is kept as doubles, and every token read
+    // would then be unboxed and checked on the hot path.
+    (this.tokens as unknown[])[0] = this.tokens;
+    this.tokens[0] = undefined;
     this.count = new Uint16Array(size);
     this.writable = new Float64Array(size);
     this.table = new Float64Array(size).fill(-1);
@@ -84,7 +89,10 @@ export class DriverCore<T> {
       if (!(Number.isSafeInteger(addr) && addr >= 0 && (len >>> 0) === len)) this.#badSg(i, sg);
       writable += len;
     }
-    if (readable + writable > 0xffffffff) this.#tooLong();
+    // 2.7.4.1: 2^32 - 1 bytes at most. The test against 2^31 - 1 first keeps the
+    // common case in integer arithmetic (a compare with 2^32 - 1 is a float one).
+    const bytes = readable + writable;
+    if (bytes > 0x7fffffff && bytes > 0xffffffff) this.#tooLong();
     this.sgTotal = total;
     this.sgWritable = writable;
   }

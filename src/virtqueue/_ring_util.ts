@@ -1,5 +1,5 @@
 // Private helpers shared by the split and packed rings: event-index
-// arithmetic, memory fences, a small index FIFO, and ring-area placement.
+// arithmetic, atomic ring words, a small index FIFO, and ring-area placement.
 
 import { QueueError } from "../errors.ts";
 import type { GuestMemory, MemoryRegion } from "../memory.ts";
@@ -60,17 +60,67 @@ export function needEventPacked(event: number, newPos: number, old: number, size
   return (((newPos - event - 1) % m) + m) % m < (((newPos - old) % m) + m) % m;
 }
 
-// A full fence for rings in shared memory: the spec's memory barriers
-// (2.7.13, 2.8.21). An Atomics read-modify-write is sequentially consistent,
-// and engines compile it to a full barrier; plain DataView accesses are not
-// reordered across it.
-const fenceCell: Int32Array | undefined = typeof SharedArrayBuffer === "undefined"
-  ? undefined
-  : new Int32Array(new SharedArrayBuffer(4));
+// Ring words in shared memory (the memory barriers of 2.7.13 and 2.8.21).
+// JavaScript orders plain accesses to shared memory only through Atomics, and
+// V8 does a `DataView` access byte by byte until it optimises the caller, so
+// another thread can read a 16-bit index half old, half new (0x00ff -> 0x0100
+// read as 0x0000). The words through which one side hands the ring to the
+// other (split: avail and used idx, flags and event indices; packed:
+// descriptor flags and the event suppression words) are therefore read and
+// written with `Atomics` when memory is shared: never torn; an
+// `Atomics.store` publishes every plain write before it to the side whose
+// `Atomics.load` reads the value (the driver's ring entries before avail idx,
+// the device's used entries before used idx); and, being sequentially
+// consistent, a side's store then load of two such words cannot both miss the
+// other side's (the notification-suppression race). Everything else in the
+// rings stays a plain `DataView` access ordered by those words.
 
-/** Issues a memory fence (a no-op when shared memory is unavailable). */
-export function fence(): void {
-  if (fenceCell !== undefined) Atomics.add(fenceCell, 0, 0);
+/** An empty word array: what a queue in unshared memory holds instead. */
+const NO_WORDS: Uint16Array = new Uint16Array(0);
+
+const LITTLE_ENDIAN_HOST = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+
+/**
+ * The 16-bit words of `area`'s region, indexed by byte offset / 2 in the
+ * region's view, for {@link load16} and {@link store16}; {@link NO_WORDS}
+ * when memory is not shared. Atomics need the words 2-byte aligned in the
+ * underlying buffer.
+ */
+export function ringWords(area: Area, shared: boolean, queue: number): Uint16Array {
+  if (!shared) return NO_WORDS;
+  const view = area.region.view;
+  if (view.byteOffset % 2 !== 0 || area.offset % 2 !== 0) {
+    throw new QueueError(
+      queue,
+      undefined,
+      `ring area at byte ${
+        view.byteOffset + area.offset
+      } of its shared buffer is not 2-byte aligned, as atomic access needs`,
+    );
+  }
+  return new Uint16Array(view.buffer, view.byteOffset, Math.floor(view.byteLength / 2));
+}
+
+/**
+ * An atomic load of the little-endian ring word at byte `offset` (even) of a
+ * region view, `words` being {@link ringWords} of that region. Queues call it
+ * only for shared memory, as `shared ? load16(w, o) : view.getUint16(o, true)`:
+ * written out at each site, so that the unshared path is a plain `DataView`
+ * read and the shared one costs V8's inlining budget nothing there.
+ */
+export function load16(words: Uint16Array, offset: number): number {
+  // `/ 2`, not `>> 1`: a region may be larger than 2 GiB.
+  const v = Atomics.load(words, offset / 2);
+  return LITTLE_ENDIAN_HOST ? v : ((v & 0xff) << 8) | (v >>> 8);
+}
+
+/** An atomic store of the little-endian ring word at byte `offset` (even); see {@link load16}. */
+export function store16(words: Uint16Array, offset: number, value: number): void {
+  Atomics.store(
+    words,
+    offset / 2,
+    LITTLE_ENDIAN_HOST ? value : ((value & 0xff) << 8) | (value >>> 8),
+  );
 }
 
 /** A FIFO of 16-bit indices with a fixed capacity; allocates nothing after construction. */

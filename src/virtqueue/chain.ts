@@ -14,8 +14,12 @@
 import { QueueError } from "../errors.ts";
 import type { GuestMemory, MemoryRegion } from "../memory.ts";
 
-/** Largest total byte count of one chain (2.7.4.1: 2^32 bytes; `len` fields are 32-bit). */
-const MAX_CHAIN_BYTES = 0xffffffff;
+// A const enum, which the TypeScript compiler inlines as a literal: V8 does
+// not fold a module-level constant into the hot path.
+const enum Limit {
+  /** Largest total byte count of one chain (2.7.4.1: 2^32 bytes; `len` fields are 32-bit). */
+  MAX_CHAIN_BYTES = 0xffffffff,
+}
 
 function copy(src: Uint8Array, s: number, dst: Uint8Array, d: number, n: number): void {
   if (n <= 32) {
@@ -84,6 +88,8 @@ export class DescriptorChain {
   // A segment's guest address is its region's base plus its offset (not stored).
   #len: Uint32Array;
   #off: Float64Array;
+  // The arrays' capacity as a plain field: cheaper to test than a typed array's length.
+  #cap = 0;
   #region: MemoryRegion[];
   #scratch = new Uint8Array(8);
   #scratchView = new DataView(this.#scratch.buffer);
@@ -102,6 +108,7 @@ export class DescriptorChain {
   constructor(queue: number, owner: unknown, capacity: number = 4) {
     this.queue = queue;
     this._owner = owner;
+    this.#cap = capacity;
     this.#len = new Uint32Array(capacity);
     this.#off = new Float64Array(capacity);
     this.#region = new Array<MemoryRegion>(capacity);
@@ -339,11 +346,12 @@ export class DescriptorChain {
     // One test on the hot path; the fault (in the order the rules are listed) out of line.
     if (
       n >= maxSegments || (!writable && this.writableCount > 0) ||
-      this.readableLength + this.writableLength + len > MAX_CHAIN_BYTES || region === undefined
+      this.readableLength + this.writableLength + len > Limit.MAX_CHAIN_BYTES ||
+      region === undefined
     ) {
       this.#pushFault(addr, len, writable, desc, entry, maxSegments);
     }
-    if (n === this.#len.length) this.#grow(Math.min(n * 2, maxSegments));
+    if (n === this.#cap) this.#grow(Math.min(n * 2, maxSegments));
     this.#len[n] = len;
     this.#off[n] = addr - region.base;
     this.#region[n] = region;
@@ -371,7 +379,7 @@ export class DescriptorChain {
     if (!writable && this.writableCount > 0) {
       throw this.#error(desc, entry, "device-readable buffer after a device-writable one");
     }
-    if (this.readableLength + this.writableLength + len > MAX_CHAIN_BYTES) {
+    if (this.readableLength + this.writableLength + len > Limit.MAX_CHAIN_BYTES) {
       throw this.#error(desc, entry, "chain is longer than 2^32 bytes in total");
     }
     throw this.#error(
@@ -383,7 +391,8 @@ export class DescriptorChain {
 
   /** @internal Drops grown capacity after a hostile or huge chain. */
   _shrink(): void {
-    if (this.#len.length > 256) {
+    if (this.#cap > 256) {
+      this.#cap = 16;
       this.#len = new Uint32Array(16);
       this.#off = new Float64Array(16);
       this.#region = new Array<MemoryRegion>(16);
@@ -391,6 +400,7 @@ export class DescriptorChain {
   }
 
   #grow(cap: number): void {
+    this.#cap = cap;
     const len = new Uint32Array(cap);
     len.set(this.#len);
     const off = new Float64Array(cap);

@@ -9,18 +9,7 @@
 
 import { QueueError } from "../errors.ts";
 import type { DmaAllocator, GuestMemory } from "../memory.ts";
-import {
-  PvirtqDesc,
-  PvirtqEventSuppress,
-  RING_EVENT_FLAGS_DESC,
-  RING_EVENT_FLAGS_DISABLE,
-  RING_EVENT_FLAGS_ENABLE,
-  VIRTQ_DESC_F_AVAIL,
-  VIRTQ_DESC_F_INDIRECT,
-  VIRTQ_DESC_F_NEXT,
-  VIRTQ_DESC_F_USED,
-  VIRTQ_DESC_F_WRITE,
-} from "../generated/virtqueue.ts";
+import { PvirtqDesc, PvirtqEventSuppress } from "../generated/virtqueue.ts";
 import { checkIndirect, type DescriptorChain, maxChainLength } from "./chain.ts";
 import { checkQueueSize, type QueueAddresses, type QueueOptions, ringSizes } from "./layout.ts";
 import type {
@@ -33,16 +22,33 @@ import type {
   UsedBufferSlot,
 } from "./queue.ts";
 import {
-  fence,
-  IndexFifo,
   linearPosition,
+  load16,
   locateArea,
   needEventPacked,
   positionField,
   restoreBusy,
+  ringWords,
+  store16,
 } from "./_ring_util.ts";
 import { DeviceCore } from "./_device_core.ts";
 import { DriverCore } from "./_driver_core.ts";
+
+// The spec's flag values, which the TypeScript compiler inlines as literals:
+// V8 does not fold imported constants, so each use of one would load a
+// module cell and convert a number on the hot path. The values are those of
+// the generated constants of the same names; tests/virtqueue/layout_test.ts
+// and hostile_test.ts check them byte for byte.
+const enum F {
+  RING_EVENT_FLAGS_DESC = 2,
+  RING_EVENT_FLAGS_DISABLE = 1,
+  RING_EVENT_FLAGS_ENABLE = 0,
+  VIRTQ_DESC_F_AVAIL = 1 << 7,
+  VIRTQ_DESC_F_INDIRECT = 4,
+  VIRTQ_DESC_F_NEXT = 1,
+  VIRTQ_DESC_F_USED = 1 << 15,
+  VIRTQ_DESC_F_WRITE = 2,
+}
 
 /** The packed-ring accessors over guest memory. */
 function packedRings(mem: GuestMemory, addrs: QueueAddresses, opts: QueueOptions) {
@@ -70,12 +76,15 @@ function packedRings(mem: GuestMemory, addrs: QueueAddresses, opts: QueueOptions
     base: d.offset,
     driverEvent: new PvirtqEventSuppress(drv.region.view, drv.offset),
     deviceEvent: new PvirtqEventSuppress(dev.region.view, dev.offset),
+    ringWords: ringWords(d, mem.shared, opts.index),
+    driverWords: ringWords(drv, mem.shared, opts.index),
+    deviceWords: ringWords(dev, mem.shared, opts.index),
   };
 }
 
 /** 2.8.1: AVAIL and USED bits of a descriptor as a driver makes it available in lap `wrap`. */
 function availFlags(wrap: number): number {
-  return wrap ? VIRTQ_DESC_F_AVAIL : VIRTQ_DESC_F_USED;
+  return wrap ? F.VIRTQ_DESC_F_AVAIL : F.VIRTQ_DESC_F_USED;
 }
 
 /** True when `flags` mark a descriptor available in lap `wrap`. */
@@ -104,7 +113,6 @@ export class PackedDeviceQueue implements DeviceQueue {
   readonly #ring: PvirtqDesc;
   readonly #base: number;
   readonly #table: PvirtqDesc;
-  readonly #driverEvent: PvirtqEventSuppress;
   readonly #deviceEvent: PvirtqEventSuppress;
   readonly #core: DeviceCore;
   readonly #eventIdx: boolean;
@@ -113,6 +121,12 @@ export class PackedDeviceQueue implements DeviceQueue {
   readonly #dv: DataView;
   readonly #ev: DataView;
   readonly #eb: number;
+  // With shared memory, descriptor flags and event words are accessed
+  // atomically through these (see `ringWords`): the ring's, those of `#ev`'s
+  // structure, and those of the structure this side writes.
+  readonly #rw: Uint16Array;
+  readonly #ew: Uint16Array;
+  readonly #ow: Uint16Array;
   #nextAvail = 0;
   #availWrap = 1;
   #nextUsed = 0;
@@ -135,13 +149,15 @@ export class PackedDeviceQueue implements DeviceQueue {
     this.#ring = r.ring;
     this.#base = r.base;
     this.#table = new PvirtqDesc(r.ring.view);
-    this.#driverEvent = r.driverEvent;
     this.#deviceEvent = r.deviceEvent;
     this.#core = new DeviceCore(opts.index, this.size, opts.inOrder, this);
     this.#eventIdx = opts.eventIdx;
     this.#dv = r.ring.view;
     this.#ev = r.driverEvent.view;
     this.#eb = r.driverEvent.offset;
+    this.#rw = r.ringWords;
+    this.#ew = r.driverWords;
+    this.#ow = r.deviceWords;
   }
 
   /** Chains popped and not yet used. */
@@ -151,7 +167,11 @@ export class PackedDeviceQueue implements DeviceQueue {
 
   /** True when the descriptor at the device's position is available. */
   hasAvailable(): boolean {
-    return isAvail(this.#ring.at(this.#base + this.#nextAvail * 16).flags, this.#availWrap);
+    const o = this.#base + this.#nextAvail * 16 + 14;
+    return isAvail(
+      this.#shared ? load16(this.#rw, o) : this.#dv.getUint16(o, true),
+      this.#availWrap,
+    );
   }
 
   /** The next available chain, validated, or null. */
@@ -161,13 +181,15 @@ export class PackedDeviceQueue implements DeviceQueue {
     const base = this.#base;
     const start = this.#nextAvail;
     const startWrap = this.#availWrap;
-    let f = dv.getUint16(base + start * 16 + 14, true);
+    // 2.8.2: poll the head's flags, then read the rest (an atomic load when shared).
+    let f = this.#shared
+      ? load16(this.#rw, base + start * 16 + 14)
+      : dv.getUint16(base + start * 16 + 14, true);
     if (!isAvail(f, startWrap)) {
       // Only the device writes used descriptors, and not ahead of itself.
       if (isUsed(f, startWrap)) this.#wrapNonsense(start, startWrap);
       return null;
     }
-    if (this.#shared) fence();
     const chain = this.#core.take(start);
     chain._begin(0);
     const mem = this.#mem;
@@ -193,14 +215,18 @@ export class PackedDeviceQueue implements DeviceQueue {
         f = dv.getUint16(o + 14, true);
         if (!isAvail(f, wrap)) this.#notAvail(chain, pos);
       }
-      if ((f & VIRTQ_DESC_F_INDIRECT) !== 0) {
+      if ((f & F.VIRTQ_DESC_F_INDIRECT) !== 0) {
         this.#indirect(chain, pos, f, n);
       } else {
+        // le64 addr: its high word is almost always 0, and the branch keeps that
+        // case in integer arithmetic (no float multiply and range check).
+        const lo = dv.getUint32(o, true);
+        const hi = dv.getUint32(o + 4, true);
         chain._push(
           mem,
-          dv.getUint32(o, true) + dv.getUint32(o + 4, true) * 4294967296,
+          hi === 0 ? lo : lo + hi * 4294967296,
           dv.getUint32(o + 8, true),
-          (f & VIRTQ_DESC_F_WRITE) !== 0,
+          (f & F.VIRTQ_DESC_F_WRITE) !== 0,
           pos,
           -1,
           size,
@@ -208,7 +234,7 @@ export class PackedDeviceQueue implements DeviceQueue {
       }
       // 2.8.6: the buffer id is in the last descriptor of the list.
       id = dv.getUint16(o + 12, true);
-      if ((f & VIRTQ_DESC_F_NEXT) === 0) break;
+      if ((f & F.VIRTQ_DESC_F_NEXT) === 0) break;
       pos = endPos;
       wrap = endWrap;
     }
@@ -216,7 +242,7 @@ export class PackedDeviceQueue implements DeviceQueue {
     chain.descriptorCount = n;
     if (this.#core.inOrder) this.#core.order.push(id);
     if (this.#eventIdx && this.#notify) {
-      this.#deviceEvent.desc = this.#nextAvail | (this.#availWrap << 15);
+      this.#setOwnEvent(0, this.#nextAvail | (this.#availWrap << 15));
     }
     return chain;
   }
@@ -258,7 +284,7 @@ export class PackedDeviceQueue implements DeviceQueue {
         pos,
         f,
         d.len,
-        n > 1 || (f & VIRTQ_DESC_F_NEXT) !== 0,
+        n > 1 || (f & F.VIRTQ_DESC_F_NEXT) !== 0,
         false,
       );
       this.#walkIndirect(chain, pos, d.addr, entries);
@@ -286,14 +312,14 @@ export class PackedDeviceQueue implements DeviceQueue {
     for (let j = 0; j < entries; j++) {
       t.offset = base + j * 16;
       const f = t.flags;
-      if ((f & VIRTQ_DESC_F_INDIRECT) !== 0) {
+      if ((f & F.VIRTQ_DESC_F_INDIRECT) !== 0) {
         checkIndirect(this.index, this.size, this.options.indirect, pos, f, t.len, false, true);
       }
       chain._push(
         mem,
         t.addr,
         t.len,
-        (f & VIRTQ_DESC_F_WRITE) !== 0,
+        (f & F.VIRTQ_DESC_F_WRITE) !== 0,
         pos,
         j,
         maxChainLength(this.size, true),
@@ -326,8 +352,8 @@ export class PackedDeviceQueue implements DeviceQueue {
     const o = this.#base + slot * 16;
     dv.setUint16(o + 12, chain.head, true);
     dv.setUint32(o + 8, len, true);
-    const flags = (this.#batchWrap ? VIRTQ_DESC_F_AVAIL | VIRTQ_DESC_F_USED : 0) |
-      (len > 0 ? VIRTQ_DESC_F_WRITE : 0);
+    const flags = (this.#batchWrap ? F.VIRTQ_DESC_F_AVAIL | F.VIRTQ_DESC_F_USED : 0) |
+      (len > 0 ? F.VIRTQ_DESC_F_WRITE : 0);
     // The first used descriptor of a batch becomes visible last (2.8.10).
     if (this.#pendingSlot < 0 || this.#pendingSlot === slot) {
       this.#pendingSlot = slot;
@@ -349,50 +375,59 @@ export class PackedDeviceQueue implements DeviceQueue {
     this.#core.batchSlot = -1;
     const slot = this.#pendingSlot;
     if (slot < 0) return;
-    if (this.#shared) fence();
-    this.#dv.setUint16(this.#base + slot * 16 + 14, this.#pendingFlags, true);
+    // An atomic store when shared: it publishes the batch written before it.
+    if (this.#shared) store16(this.#rw, this.#base + slot * 16 + 14, this.#pendingFlags);
+    else this.#dv.setUint16(this.#base + slot * 16 + 14, this.#pendingFlags, true);
     this.#pendingSlot = -1;
     this.#published = linearPosition(this.#nextUsed, this.#usedWrap, this.size);
   }
 
   /** True when the driver event suppression structure asks for a notification (2.8.21.3). */
   needsNotification(): boolean {
-    if (this.#shared) fence();
     const old = this.#signalled;
     const now = this.#published;
     this.#signalled = now;
     if (old === now) return false;
-    const flags = this.#ev.getUint16(this.#eb + 2, true) & 3;
-    if (flags === RING_EVENT_FLAGS_DISABLE) return false;
-    if (flags !== RING_EVENT_FLAGS_DESC || !this.#eventIdx) return true;
+    const flags =
+      (this.#shared ? load16(this.#ew, this.#eb + 2) : this.#ev.getUint16(this.#eb + 2, true)) & 3;
+    if (flags === F.RING_EVENT_FLAGS_DISABLE) return false;
+    if (flags !== F.RING_EVENT_FLAGS_DESC || !this.#eventIdx) return true;
     return this.#descEvent(now, old);
   }
 
   #descEvent(now: number, old: number): boolean {
-    const ev = this.#driverEvent;
-    const off = ev.descEventOff;
+    // One load of off_wrap, so that offset and wrap counter belong together.
+    const offWrap = this.#shared ? load16(this.#ew, this.#eb) : this.#ev.getUint16(this.#eb, true);
+    const off = offWrap & 0x7fff;
     if (off >= this.size) return true;
-    return needEventPacked(linearPosition(off, ev.descEventWrap, this.size), now, old, this.size);
+    return needEventPacked(linearPosition(off, offWrap >>> 15, this.size), now, old, this.size);
   }
 
   /** Asks for available-buffer notifications; true when chains are already waiting. */
   enableNotification(): boolean {
     this.#notify = true;
-    const ev = this.#deviceEvent;
     if (this.options.eventIdx) {
-      ev.desc = this.#nextAvail | (this.#availWrap << 15);
-      ev.flags = RING_EVENT_FLAGS_DESC;
+      this.#setOwnEvent(0, this.#nextAvail | (this.#availWrap << 15));
+      this.#setOwnEvent(2, F.RING_EVENT_FLAGS_DESC);
     } else {
-      ev.flags = RING_EVENT_FLAGS_ENABLE;
+      this.#setOwnEvent(2, F.RING_EVENT_FLAGS_ENABLE);
     }
-    if (this.#shared) fence();
+    // Then the descriptor, both atomic when shared: a driver adding meanwhile
+    // either sees the request or is seen here (2.8.10).
     return this.hasAvailable();
+  }
+
+  /** Writes the word at `field` (0: off_wrap, 2: flags) of the device event structure. */
+  #setOwnEvent(field: number, value: number): void {
+    const ev = this.#deviceEvent;
+    if (this.#shared) store16(this.#ow, ev.offset + field, value);
+    else ev.view.setUint16(ev.offset + field, value, true);
   }
 
   /** Asks the driver not to notify. */
   disableNotification(): void {
     this.#notify = false;
-    this.#deviceEvent.flags = RING_EVENT_FLAGS_DISABLE;
+    this.#setOwnEvent(2, F.RING_EVENT_FLAGS_DISABLE);
   }
 
   /** Where the queue stands: next descriptor to read and to write, with wrap counters. */
@@ -464,20 +499,30 @@ export class PackedDriverQueue<T> implements DriverQueue<T> {
   readonly #base: number;
   readonly #table: PvirtqDesc;
   readonly #driverEvent: PvirtqEventSuppress;
-  readonly #deviceEvent: PvirtqEventSuppress;
   readonly #core: DriverCore<T>;
-  readonly #ids: IndexFifo;
+  // Free buffer ids, oldest freed last, as a list linked through `#idNext`;
+  // ids in use are the outstanding buffers, so the list is empty exactly when
+  // `size` buffers are outstanding.
+  readonly #idNext: Uint16Array;
+  #idHead = 0;
+  #idTail: number;
   readonly #eventIdx: boolean;
   readonly #dv: DataView;
   readonly #ev: DataView;
   readonly #eb: number;
+  // With shared memory, descriptor flags and event words are accessed
+  // atomically through these (see `ringWords`): the ring's, those of `#ev`'s
+  // structure, and those of the structure this side writes.
+  readonly #rw: Uint16Array;
+  readonly #ew: Uint16Array;
+  readonly #ow: Uint16Array;
   #numFree: number;
   #nextAvail = 0;
   #availWrap = 1;
   #nextUsed = 0;
   #usedWrap = 1;
   #numAdded = 0;
-  #eventFlags = RING_EVENT_FLAGS_ENABLE;
+  #eventFlags = F.RING_EVENT_FLAGS_ENABLE;
 
   /** The driver side of the (zeroed) packed queue at `addrs`; `alloc` gives indirect tables. */
   constructor(mem: GuestMemory, addrs: QueueAddresses, opts: QueueOptions, alloc?: DmaAllocator) {
@@ -490,15 +535,18 @@ export class PackedDriverQueue<T> implements DriverQueue<T> {
     this.#base = r.base;
     this.#table = new PvirtqDesc(r.ring.view);
     this.#driverEvent = r.driverEvent;
-    this.#deviceEvent = r.deviceEvent;
     this.#core = new DriverCore<T>(mem, this.size, opts.index, opts.inOrder, opts.indirect, alloc);
-    this.#ids = new IndexFifo(this.size);
-    for (let i = 0; i < this.size; i++) this.#ids.push(i);
+    this.#idNext = new Uint16Array(this.size);
+    for (let i = 0; i + 1 < this.size; i++) this.#idNext[i] = i + 1;
+    this.#idTail = this.size - 1;
     this.#numFree = this.size;
     this.#eventIdx = opts.eventIdx;
     this.#dv = r.ring.view;
     this.#ev = r.deviceEvent.view;
     this.#eb = r.deviceEvent.offset;
+    this.#rw = r.ringWords;
+    this.#ew = r.deviceWords;
+    this.#ow = r.driverWords;
   }
 
   /** Free descriptors. */
@@ -529,7 +577,8 @@ export class PackedDriverQueue<T> implements DriverQueue<T> {
     else core.tableAddr = -1;
     const needed = indirect ? 1 : total;
     if (this.#numFree < needed) this.#full(needed);
-    const id = this.#ids.shift();
+    const id = this.#idHead;
+    this.#idHead = this.#idNext[id];
     const head = this.#nextAvail;
     let headFlags: number;
     if (indirect) {
@@ -547,11 +596,12 @@ export class PackedDriverQueue<T> implements DriverQueue<T> {
         const o = base + pos * 16;
         const addr = sg.addr;
         dv.setUint32(o, addr >>> 0, true);
-        dv.setUint32(o + 4, Math.floor(addr / 4294967296), true);
+        // The high word; the test against 2^31 - 1 stays in integer arithmetic.
+        dv.setUint32(o + 4, addr > 0x7fffffff ? Math.floor(addr / 4294967296) : 0, true);
         dv.setUint32(o + 8, sg.len, true);
         dv.setUint16(o + 12, id, true);
-        const f = (wrap ? VIRTQ_DESC_F_AVAIL : VIRTQ_DESC_F_USED) |
-          (i >= nOut ? VIRTQ_DESC_F_WRITE : 0) | (i + 1 < total ? VIRTQ_DESC_F_NEXT : 0);
+        const f = (wrap ? F.VIRTQ_DESC_F_AVAIL : F.VIRTQ_DESC_F_USED) |
+          (i >= nOut ? F.VIRTQ_DESC_F_WRITE : 0) | (i + 1 < total ? F.VIRTQ_DESC_F_NEXT : 0);
         // 2.8.6: the first descriptor is made available after the rest.
         if (i === 0) headFlags = f;
         else dv.setUint16(o + 14, f, true);
@@ -566,8 +616,10 @@ export class PackedDriverQueue<T> implements DriverQueue<T> {
     core.record(id, token, needed);
     this.#numFree -= needed;
     this.#numAdded += needed;
-    if (this.#shared) fence();
-    this.#dv.setUint16(this.#base + head * 16 + 14, headFlags, true);
+    // 2.8.6: the head's flags last; an atomic store when shared publishes the
+    // descriptors written before it.
+    if (this.#shared) store16(this.#rw, this.#base + head * 16 + 14, headFlags);
+    else this.#dv.setUint16(this.#base + head * 16 + 14, headFlags, true);
   }
 
   #full(needed: number): never {
@@ -589,13 +641,13 @@ export class PackedDriverQueue<T> implements DriverQueue<T> {
       t.addr = sg.addr;
       t.len = sg.len;
       t.id = 0;
-      t.flags = i >= out.length ? VIRTQ_DESC_F_WRITE : 0;
+      t.flags = i >= out.length ? F.VIRTQ_DESC_F_WRITE : 0;
     }
     d.offset = this.#base + this.#nextAvail * 16;
     d.addr = core.tableAddr;
     d.len = total * 16;
     d.id = id;
-    const headFlags = VIRTQ_DESC_F_INDIRECT | availFlags(this.#availWrap);
+    const headFlags = F.VIRTQ_DESC_F_INDIRECT | availFlags(this.#availWrap);
     this.#advanceAvail();
     return headFlags;
   }
@@ -609,30 +661,37 @@ export class PackedDriverQueue<T> implements DriverQueue<T> {
 
   /** True when the device must be notified of what was added since the last kick (2.8.21.1). */
   kick(): boolean {
-    if (this.#shared) fence();
+    // Read after the flags stores of addSgs, both atomic when shared (2.8.21.1).
     const added = this.#numAdded;
     this.#numAdded = 0;
     if (added === 0) return false;
-    const flags = this.#ev.getUint16(this.#eb + 2, true) & 3;
-    if (flags === RING_EVENT_FLAGS_DISABLE) return false;
-    if (flags !== RING_EVENT_FLAGS_DESC || !this.#eventIdx) return true;
+    const flags =
+      (this.#shared ? load16(this.#ew, this.#eb + 2) : this.#ev.getUint16(this.#eb + 2, true)) & 3;
+    if (flags === F.RING_EVENT_FLAGS_DISABLE) return false;
+    if (flags !== F.RING_EVENT_FLAGS_DESC || !this.#eventIdx) return true;
     return this.#descEvent(added);
   }
 
   #descEvent(added: number): boolean {
-    const ev = this.#deviceEvent;
-    const off = ev.descEventOff;
+    // One load of off_wrap, so that offset and wrap counter belong together.
+    const offWrap = this.#shared ? load16(this.#ew, this.#eb) : this.#ev.getUint16(this.#eb, true);
+    const off = offWrap & 0x7fff;
     if (off >= this.size) return true;
     const size = this.size;
     const now = linearPosition(this.#nextAvail, this.#availWrap, size);
-    const event = linearPosition(off, ev.descEventWrap, size);
+    const event = linearPosition(off, offWrap >>> 15, size);
     return needEventPacked(event, now, now - added, size);
   }
 
   /** True when a used buffer is waiting. */
   hasUsed(): boolean {
     return this.#core.batchEnd >= 0 ||
-      isUsed(this.#ring.at(this.#base + this.#nextUsed * 16).flags, this.#usedWrap);
+      isUsed(
+        this.#shared
+          ? load16(this.#rw, this.#base + this.#nextUsed * 16 + 14)
+          : this.#dv.getUint16(this.#base + this.#nextUsed * 16 + 14, true),
+        this.#usedWrap,
+      );
   }
 
   /** The next used buffer, or null. */
@@ -653,13 +712,13 @@ export class PackedDriverQueue<T> implements DriverQueue<T> {
     if (core.batchEnd < 0) {
       const dv = this.#dv;
       const o = this.#base + this.#nextUsed * 16;
-      const flags = dv.getUint16(o + 14, true);
+      // Flags before id and len (an atomic load when shared).
+      const flags = this.#shared ? load16(this.#rw, o + 14) : dv.getUint16(o + 14, true);
       if (!isUsed(flags, this.#usedWrap)) return false;
       if (core.inFlight === 0) this.#nothingOutstanding();
-      if (this.#shared) fence();
       const eid = dv.getUint16(o + 12, true);
       // 2.8.4: len is reserved in used descriptors without WRITE.
-      const len = (flags & VIRTQ_DESC_F_WRITE) !== 0 ? dv.getUint32(o + 8, true) : 0;
+      const len = (flags & F.VIRTQ_DESC_F_WRITE) !== 0 ? dv.getUint32(o + 8, true) : 0;
       core.acceptUsed(eid, len, this.#nextUsed, core.inFlight);
       if (core.inOrder) {
         id = core.nextInOrder();
@@ -681,13 +740,12 @@ export class PackedDriverQueue<T> implements DriverQueue<T> {
     }
     this.#nextUsed = next;
     // 2.8.21.3: keep the descriptor event at the next used position (Linux's
-    // get_buf does the same while it is on), then a fence before the next read.
-    if (this.#eventFlags === RING_EVENT_FLAGS_DESC) {
-      this.#driverEvent.desc = next | (this.#usedWrap << 15);
-      if (this.#shared) fence();
+    // get_buf does the same while it is on).
+    if (this.#eventFlags === F.RING_EVENT_FLAGS_DESC) {
+      this.#setOwnEvent(0, next | (this.#usedWrap << 15));
     }
     this.#numFree += n;
-    this.#ids.push(id);
+    this.#freeId(id);
     slot.token = core.release(id);
     return true;
   }
@@ -700,11 +758,11 @@ export class PackedDriverQueue<T> implements DriverQueue<T> {
     );
   }
 
-  /** Asks the device not to interrupt (RING_EVENT_FLAGS_DISABLE). */
+  /** Asks the device not to interrupt (F.RING_EVENT_FLAGS_DISABLE). */
   disableCb(): void {
-    if (this.#eventFlags !== RING_EVENT_FLAGS_DISABLE) {
-      this.#eventFlags = RING_EVENT_FLAGS_DISABLE;
-      this.#driverEvent.flags = RING_EVENT_FLAGS_DISABLE;
+    if (this.#eventFlags !== F.RING_EVENT_FLAGS_DISABLE) {
+      this.#eventFlags = F.RING_EVENT_FLAGS_DISABLE;
+      this.#setOwnEvent(2, F.RING_EVENT_FLAGS_DISABLE);
     }
   }
 
@@ -719,7 +777,6 @@ export class PackedDriverQueue<T> implements DriverQueue<T> {
   }
 
   #enable(ahead: number): boolean {
-    const ev = this.#driverEvent;
     if (this.options.eventIdx) {
       // A descriptor-specific event at the position `ahead` descriptors on.
       let off = this.#nextUsed + ahead;
@@ -728,14 +785,22 @@ export class PackedDriverQueue<T> implements DriverQueue<T> {
         off -= this.size;
         wrap ^= 1;
       }
-      ev.desc = off | (wrap << 15);
-      this.#eventFlags = RING_EVENT_FLAGS_DESC;
+      this.#setOwnEvent(0, off | (wrap << 15));
+      this.#eventFlags = F.RING_EVENT_FLAGS_DESC;
     } else {
-      this.#eventFlags = RING_EVENT_FLAGS_ENABLE;
+      this.#eventFlags = F.RING_EVENT_FLAGS_ENABLE;
     }
-    ev.flags = this.#eventFlags;
-    if (this.#shared) fence();
+    this.#setOwnEvent(2, this.#eventFlags);
+    // Then the used descriptor, both atomic when shared: a device using one
+    // meanwhile either sees the request or is seen here (2.8.10).
     return this.hasUsed();
+  }
+
+  /** Writes the word at `field` (0: off_wrap, 2: flags) of the driver event structure. */
+  #setOwnEvent(field: number, value: number): void {
+    const ev = this.#driverEvent;
+    if (this.#shared) store16(this.#ow, ev.offset + field, value);
+    else ev.view.setUint16(ev.offset + field, value, true);
   }
 
   /** Takes back a buffer the device never used (after a reset), or null. */
@@ -745,8 +810,15 @@ export class PackedDriverQueue<T> implements DriverQueue<T> {
     if (id < 0) return null;
     core.forgetOrder(id);
     this.#numFree += core.count[id];
-    this.#ids.push(id);
+    this.#freeId(id);
     return core.release(id);
+  }
+
+  /** Appends `id`, still counted as outstanding, to the free ids. */
+  #freeId(id: number): void {
+    if (this.#core.inFlight === this.size) this.#idHead = id;
+    else this.#idNext[this.#idTail] = id;
+    this.#idTail = id;
   }
 
   /** Internal counters. */

@@ -9,16 +9,7 @@
 
 import { QueueError } from "../errors.ts";
 import type { DmaAllocator, GuestMemory } from "../memory.ts";
-import {
-  VIRTQ_AVAIL_F_NO_INTERRUPT,
-  VIRTQ_DESC_F_INDIRECT,
-  VIRTQ_DESC_F_NEXT,
-  VIRTQ_DESC_F_WRITE,
-  VIRTQ_USED_F_NO_NOTIFY,
-  VirtqAvail,
-  VirtqDesc,
-  VirtqUsed,
-} from "../generated/virtqueue.ts";
+import { VirtqAvail, VirtqDesc, VirtqUsed } from "../generated/virtqueue.ts";
 import { checkIndirect, type DescriptorChain, maxChainLength } from "./chain.ts";
 import { checkQueueSize, type QueueAddresses, type QueueOptions, ringSizes } from "./layout.ts";
 import type {
@@ -31,15 +22,29 @@ import type {
   UsedBufferSlot,
 } from "./queue.ts";
 import {
-  fence,
-  IndexFifo,
+  load16,
   locateArea,
   needEvent,
   positionField,
   restoreBusy,
+  ringWords,
+  store16,
 } from "./_ring_util.ts";
 import { DeviceCore } from "./_device_core.ts";
 import { DriverCore } from "./_driver_core.ts";
+
+// The spec's flag values, which the TypeScript compiler inlines as literals:
+// V8 does not fold imported constants, so each use of one would load a
+// module cell and convert a number on the hot path. The values are those of
+// the generated constants of the same names; tests/virtqueue/layout_test.ts
+// and hostile_test.ts check them byte for byte.
+const enum F {
+  VIRTQ_AVAIL_F_NO_INTERRUPT = 1,
+  VIRTQ_DESC_F_INDIRECT = 4,
+  VIRTQ_DESC_F_NEXT = 1,
+  VIRTQ_DESC_F_WRITE = 2,
+  VIRTQ_USED_F_NO_NOTIFY = 1,
+}
 
 /** The three split-ring accessors over guest memory. */
 function splitRings(mem: GuestMemory, addrs: QueueAddresses, opts: QueueOptions) {
@@ -54,6 +59,8 @@ function splitRings(mem: GuestMemory, addrs: QueueAddresses, opts: QueueOptions)
     descBase: d.offset,
     avail: new VirtqAvail(a.region.view, a.offset, size),
     used: new VirtqUsed(u.region.view, u.offset, size),
+    availWords: ringWords(a, mem.shared, opts.index),
+    usedWords: ringWords(u, mem.shared, opts.index),
   };
 }
 
@@ -74,7 +81,6 @@ export class SplitDeviceQueue implements DeviceQueue {
   readonly #desc: VirtqDesc;
   readonly #descBase: number;
   readonly #table: VirtqDesc;
-  readonly #avail: VirtqAvail;
   readonly #used: VirtqUsed;
   readonly #core: DeviceCore;
   readonly #busy: Uint8Array;
@@ -86,6 +92,10 @@ export class SplitDeviceQueue implements DeviceQueue {
   readonly #ab: number;
   readonly #uv: DataView;
   readonly #ub: number;
+  // With shared memory, the avail and used idx, flags and event words are
+  // accessed atomically through these (see `ringWords`).
+  readonly #aw: Uint16Array;
+  readonly #uw: Uint16Array;
   #lastAvail = 0;
   #usedIdx = 0;
   #published = 0;
@@ -104,7 +114,6 @@ export class SplitDeviceQueue implements DeviceQueue {
     this.#desc = r.desc;
     this.#descBase = r.descBase;
     this.#table = new VirtqDesc(r.desc.view);
-    this.#avail = r.avail;
     this.#used = r.used;
     this.#core = new DeviceCore(opts.index, this.size, opts.inOrder, this);
     this.#busy = new Uint8Array(this.size);
@@ -114,6 +123,8 @@ export class SplitDeviceQueue implements DeviceQueue {
     this.#ab = r.avail.offset;
     this.#uv = r.used.view;
     this.#ub = r.used.offset;
+    this.#aw = r.availWords;
+    this.#uw = r.usedWords;
   }
 
   /** Chains popped and not yet used. */
@@ -123,7 +134,9 @@ export class SplitDeviceQueue implements DeviceQueue {
 
   /** True when the available index is ahead of the device. */
   hasAvailable(): boolean {
-    return this.#avail.idx !== this.#lastAvail;
+    return (this.#shared
+      ? load16(this.#aw, this.#ab + 2)
+      : this.#av.getUint16(this.#ab + 2, true)) !== this.#lastAvail;
   }
 
   /** The next available chain, validated, or null. */
@@ -131,18 +144,19 @@ export class SplitDeviceQueue implements DeviceQueue {
     const av = this.#av;
     const ab = this.#ab;
     const last = this.#lastAvail;
-    const availIdx = av.getUint16(ab + 2, true);
+    // 2.7.13: idx before the entries it covers (an atomic load when shared).
+    const availIdx = this.#shared ? load16(this.#aw, ab + 2) : av.getUint16(ab + 2, true);
     const pending = (availIdx - last) & 0xffff;
     if (pending === 0) return null;
     // 2.7.13.3: the available index moved by more than the queue holds.
     if (pending > this.size) this.#availAhead(availIdx, pending);
-    if (this.#shared) fence();
     const head = av.getUint16(ab + 4 + 2 * (last & this.#mask), true);
     // The entry is consumed whatever it holds, so a bad chain is not seen twice.
     const next = (last + 1) & 0xffff;
     this.#lastAvail = next;
     if (this.#eventIdx && this.#notify) {
-      this.#uv.setUint16(this.#ub + 4 + 8 * this.size, next, true);
+      if (this.#shared) store16(this.#uw, this.#ub + 4 + 8 * this.size, next);
+      else this.#uv.setUint16(this.#ub + 4 + 8 * this.size, next, true);
     }
     return this.#readChain(head);
   }
@@ -193,20 +207,24 @@ export class SplitDeviceQueue implements DeviceQueue {
       if (++n > size) this.#loop(chain, head, idx);
       const o = base + idx * 16;
       const flags = dv.getUint16(o + 12, true);
-      if ((flags & VIRTQ_DESC_F_INDIRECT) !== 0) {
+      if ((flags & F.VIRTQ_DESC_F_INDIRECT) !== 0) {
         this.#indirect(chain, idx, flags);
         break;
       }
+      // le64 addr: its high word is almost always 0, and the branch keeps that
+      // case in integer arithmetic (no float multiply and range check).
+      const lo = dv.getUint32(o, true);
+      const hi = dv.getUint32(o + 4, true);
       chain._push(
         mem,
-        dv.getUint32(o, true) + dv.getUint32(o + 4, true) * 4294967296,
+        hi === 0 ? lo : lo + hi * 4294967296,
         dv.getUint32(o + 8, true),
-        (flags & VIRTQ_DESC_F_WRITE) !== 0,
+        (flags & F.VIRTQ_DESC_F_WRITE) !== 0,
         idx,
         -1,
         size,
       );
-      if ((flags & VIRTQ_DESC_F_NEXT) === 0) break;
+      if ((flags & F.VIRTQ_DESC_F_NEXT) === 0) break;
       const next = dv.getUint16(o + 14, true);
       if (next >= size) this.#badNext(chain, idx, next);
       idx = next;
@@ -251,7 +269,7 @@ export class SplitDeviceQueue implements DeviceQueue {
       idx,
       flags,
       d.len,
-      (flags & VIRTQ_DESC_F_NEXT) !== 0,
+      (flags & F.VIRTQ_DESC_F_NEXT) !== 0,
       false,
     );
     this.#walkIndirect(chain, idx, d.addr, entries);
@@ -283,11 +301,11 @@ export class SplitDeviceQueue implements DeviceQueue {
       }
       t.offset = base + j * 16;
       const flags = t.flags;
-      if ((flags & VIRTQ_DESC_F_INDIRECT) !== 0) {
+      if ((flags & F.VIRTQ_DESC_F_INDIRECT) !== 0) {
         checkIndirect(this.index, this.size, this.options.indirect, idx, flags, t.len, false, true);
       }
-      chain._push(mem, t.addr, t.len, (flags & VIRTQ_DESC_F_WRITE) !== 0, idx, j, limit);
-      if ((flags & VIRTQ_DESC_F_NEXT) === 0) break;
+      chain._push(mem, t.addr, t.len, (flags & F.VIRTQ_DESC_F_WRITE) !== 0, idx, j, limit);
+      if ((flags & F.VIRTQ_DESC_F_NEXT) === 0) break;
       const next = t.next;
       if (next >= entries) {
         throw new QueueError(
@@ -335,39 +353,50 @@ export class SplitDeviceQueue implements DeviceQueue {
     this.#core.batchSlot = -1;
     const now = this.#usedIdx;
     if (now === this.#published) return;
-    if (this.#shared) fence();
-    this.#uv.setUint16(this.#ub + 2, now, true);
+    // An atomic store when shared: it publishes the entries written before it.
+    if (this.#shared) store16(this.#uw, this.#ub + 2, now);
+    else this.#uv.setUint16(this.#ub + 2, now, true);
     this.#published = now;
   }
 
   /** True when the driver wants a used-buffer notification for what was published (2.7.10). */
   needsNotification(): boolean {
-    if (this.#shared) fence();
     const old = this.#signalled;
     const now = this.#published;
     this.#signalled = now;
     if (old === now) return false;
-    const av = this.#av;
-    if (!this.#eventIdx) return (av.getUint16(this.#ab, true) & VIRTQ_AVAIL_F_NO_INTERRUPT) === 0;
-    return needEvent(av.getUint16(this.#ab + 4 + 2 * this.size, true), now, old);
+    // used_event with EVENT_IDX, else the flags (an atomic load when shared).
+    const o = this.#eventIdx ? this.#ab + 4 + 2 * this.size : this.#ab;
+    const word = this.#shared ? load16(this.#aw, o) : this.#av.getUint16(o, true);
+    if (!this.#eventIdx) return (word & F.VIRTQ_AVAIL_F_NO_INTERRUPT) === 0;
+    return needEvent(word, now, old);
   }
 
   /** Asks for available-buffer notifications; true when chains are already waiting. */
   enableNotification(): boolean {
     this.#notify = true;
+    const uv = this.#uv;
     if (this.options.eventIdx) {
-      this.#used.availEvent = this.#lastAvail;
+      if (this.#shared) store16(this.#uw, this.#ub + 4 + 8 * this.size, this.#lastAvail);
+      else uv.setUint16(this.#ub + 4 + 8 * this.size, this.#lastAvail, true);
     } else {
-      this.#used.flags = this.#used.flags & ~VIRTQ_USED_F_NO_NOTIFY;
+      const flags = uv.getUint16(this.#ub, true) & ~F.VIRTQ_USED_F_NO_NOTIFY;
+      if (this.#shared) store16(this.#uw, this.#ub, flags);
+      else uv.setUint16(this.#ub, flags, true);
     }
-    if (this.#shared) fence();
+    // Then idx, both atomic when shared: a driver adding meanwhile either sees
+    // the request or is seen here (2.7.10).
     return this.hasAvailable();
   }
 
   /** Asks the driver not to notify (a hint; with EVENT_IDX, `avail_event` stops moving). */
   disableNotification(): void {
     this.#notify = false;
-    if (!this.options.eventIdx) this.#used.flags = this.#used.flags | VIRTQ_USED_F_NO_NOTIFY;
+    if (!this.options.eventIdx) {
+      const flags = this.#uv.getUint16(this.#ub, true) | F.VIRTQ_USED_F_NO_NOTIFY;
+      if (this.#shared) store16(this.#uw, this.#ub, flags);
+      else this.#uv.setUint16(this.#ub, flags, true);
+    }
   }
 
   /** Where the queue stands: next available and next used ring index. */
@@ -384,7 +413,10 @@ export class SplitDeviceQueue implements DeviceQueue {
       restoreBusy(this.index, this.inFlight);
     }
     const avail = positionField(this.index, "availIdx", pos.availIdx, 0, 0xffff);
-    const used = positionField(this.index, "usedIdx", pos.usedIdx, this.#used.idx, 0xffff);
+    const ringUsed = this.#shared
+      ? load16(this.#uw, this.#ub + 2)
+      : this.#uv.getUint16(this.#ub + 2, true);
+    const used = positionField(this.index, "usedIdx", pos.usedIdx, ringUsed, 0xffff);
     const gap = (avail - used) & 0xffff;
     if (gap > this.size) {
       throw new QueueError(
@@ -405,7 +437,9 @@ export class SplitDeviceQueue implements DeviceQueue {
     return {
       size: this.size,
       lastAvail: this.#lastAvail,
-      availIdx: this.#avail.idx,
+      availIdx: this.#shared
+        ? load16(this.#aw, this.#ab + 2)
+        : this.#av.getUint16(this.#ab + 2, true),
       usedIdx: this.#usedIdx,
       publishedUsedIdx: this.#published,
       inFlight: this.inFlight,
@@ -430,18 +464,25 @@ export class SplitDriverQueue<T> implements DriverQueue<T> {
   readonly #desc: VirtqDesc;
   readonly #descBase: number;
   readonly #table: VirtqDesc;
-  readonly #avail: VirtqAvail;
-  readonly #used: VirtqUsed;
   readonly #core: DriverCore<T>;
-  readonly #free: IndexFifo;
-  // Our own copy of each descriptor's next, so freeing never trusts shared memory.
+  // The free descriptors as a list linked through `#next` (Linux's free_head),
+  // oldest freed last, so IN_ORDER chains come out in ring order (2.7.5). A
+  // chain keeps its links while in use: our own copy of each descriptor's
+  // next, so freeing never trusts shared memory.
   readonly #next: Uint16Array;
+  #freeHead = 0;
+  #freeTail: number;
+  #numFree: number;
   readonly #eventIdx: boolean;
   readonly #dv: DataView;
   readonly #av: DataView;
   readonly #ab: number;
   readonly #uv: DataView;
   readonly #ub: number;
+  // With shared memory, the avail and used idx, flags and event words are
+  // accessed atomically through these (see `ringWords`).
+  readonly #aw: Uint16Array;
+  readonly #uw: Uint16Array;
   #availIdx = 0;
   #numAdded = 0;
   #lastUsed = 0;
@@ -460,24 +501,25 @@ export class SplitDriverQueue<T> implements DriverQueue<T> {
     this.#desc = r.desc;
     this.#descBase = r.descBase;
     this.#table = new VirtqDesc(r.desc.view);
-    this.#avail = r.avail;
-    this.#used = r.used;
     this.#core = new DriverCore<T>(mem, this.size, opts.index, opts.inOrder, opts.indirect, alloc);
-    this.#free = new IndexFifo(this.size);
     // In ring order, so IN_ORDER chains are sequential (2.7.5).
-    for (let i = 0; i < this.size; i++) this.#free.push(i);
     this.#next = new Uint16Array(this.size);
+    for (let i = 0; i + 1 < this.size; i++) this.#next[i] = i + 1;
+    this.#freeTail = this.size - 1;
+    this.#numFree = this.size;
     this.#eventIdx = opts.eventIdx;
     this.#dv = r.desc.view;
     this.#av = r.avail.view;
     this.#ab = r.avail.offset;
     this.#uv = r.used.view;
     this.#ub = r.used.offset;
+    this.#aw = r.availWords;
+    this.#uw = r.usedWords;
   }
 
   /** Free descriptors. */
   get numFree(): number {
-    return this.#free.length;
+    return this.#numFree;
   }
 
   /** Buffers outstanding. */
@@ -489,7 +531,7 @@ export class SplitDriverQueue<T> implements DriverQueue<T> {
   canAdd(outCount: number, inCount: number): boolean {
     const total = outCount + inCount;
     if (total === 0 || total > this.size) return false;
-    return this.#free.length >= (this.options.indirect && total > 1 ? 1 : total);
+    return this.#numFree >= (this.options.indirect && total > 1 ? 1 : total);
   }
 
   /** Makes a buffer available (2.7.13.1-2.7.13.2). */
@@ -497,50 +539,55 @@ export class SplitDriverQueue<T> implements DriverQueue<T> {
     const core = this.#core;
     core.checkAdd(out, in_, token);
     const total = core.sgTotal;
-    const free = this.#free;
+    const numFree = this.#numFree;
     // tryIndirect() only when a table can be had; it also resets `tableAddr`.
     let indirect = false;
-    if (core.indirectUsable && total > 1 && free.length > 0) indirect = core.tryIndirect();
+    if (core.indirectUsable && total > 1 && numFree > 0) indirect = core.tryIndirect();
     else core.tableAddr = -1;
     const needed = indirect ? 1 : total;
-    if (free.length < needed) this.#full(needed);
-    const head = free.shift();
+    if (numFree < needed) this.#full(needed);
+    const head = this.#freeHead;
+    const next = this.#next;
+    let last = head;
     if (indirect) {
       this.#addIndirect(out, in_, head, total);
     } else {
+      // The chain is the first `total` entries of the free list, already linked.
       const dv = this.#dv;
       const base = this.#descBase;
       const nOut = out.length;
-      let cur = head;
       for (let i = 0; i < total; i++) {
         const sg = i < nOut ? out[i] : in_[i - nOut];
-        const o = base + cur * 16;
+        const o = base + last * 16;
         const addr = sg.addr;
         dv.setUint32(o, addr >>> 0, true);
-        dv.setUint32(o + 4, Math.floor(addr / 4294967296), true);
+        // The high word; the test against 2^31 - 1 stays in integer arithmetic.
+        dv.setUint32(o + 4, addr > 0x7fffffff ? Math.floor(addr / 4294967296) : 0, true);
         dv.setUint32(o + 8, sg.len, true);
-        const w = i >= nOut ? VIRTQ_DESC_F_WRITE : 0;
+        const w = i >= nOut ? F.VIRTQ_DESC_F_WRITE : 0;
         if (i + 1 < total) {
-          const nxt = free.shift();
-          dv.setUint16(o + 12, w | VIRTQ_DESC_F_NEXT, true);
+          const nxt = next[last];
+          dv.setUint16(o + 12, w | F.VIRTQ_DESC_F_NEXT, true);
           dv.setUint16(o + 14, nxt, true);
-          this.#next[cur] = nxt;
-          cur = nxt;
+          last = nxt;
         } else {
           dv.setUint16(o + 12, w, true);
           dv.setUint16(o + 14, 0, true);
         }
       }
     }
+    this.#freeHead = next[last];
+    this.#numFree = numFree - needed;
     core.record(head, token, needed);
     const av = this.#av;
     const ab = this.#ab;
     av.setUint16(ab + 4 + 2 * (this.#availIdx & this.#mask), head, true);
-    // 2.7.13.3.1: the ring entry before the index.
-    if (this.#shared) fence();
+    // 2.7.13.3.1: the ring entry before the index (an atomic store when shared
+    // publishes the entry and the descriptors written before it).
     const idx = (this.#availIdx + 1) & 0xffff;
     this.#availIdx = idx;
-    av.setUint16(ab + 2, idx, true);
+    if (this.#shared) store16(this.#aw, ab + 2, idx);
+    else av.setUint16(ab + 2, idx, true);
     this.#numAdded++;
   }
 
@@ -548,7 +595,7 @@ export class SplitDriverQueue<T> implements DriverQueue<T> {
     throw new QueueError(
       this.index,
       undefined,
-      `queue full: ${needed} descriptors needed, ${this.#free.length} free`,
+      `queue full: ${needed} descriptors needed, ${this.#numFree} free`,
     );
   }
 
@@ -563,20 +610,20 @@ export class SplitDriverQueue<T> implements DriverQueue<T> {
       t.addr = sg.addr;
       t.len = sg.len;
       // 2.7.5.3: indirect entries are sequential, which also satisfies IN_ORDER.
-      t.flags = (i >= out.length ? VIRTQ_DESC_F_WRITE : 0) |
-        (i + 1 < total ? VIRTQ_DESC_F_NEXT : 0);
+      t.flags = (i >= out.length ? F.VIRTQ_DESC_F_WRITE : 0) |
+        (i + 1 < total ? F.VIRTQ_DESC_F_NEXT : 0);
       t.next = i + 1 < total ? i + 1 : 0;
     }
     d.offset = this.#descBase + head * 16;
     d.addr = core.tableAddr;
     d.len = total * 16;
-    d.flags = VIRTQ_DESC_F_INDIRECT;
+    d.flags = F.VIRTQ_DESC_F_INDIRECT;
     d.next = 0;
   }
 
   /** True when the device must be notified of what was added since the last kick (2.7.13.4). */
   kick(): boolean {
-    if (this.#shared) fence();
+    // Read after the idx stores of addSgs, both atomic when shared (2.7.13.4).
     const added = this.#numAdded;
     this.#numAdded = 0;
     if (added === 0) return false;
@@ -584,17 +631,22 @@ export class SplitDriverQueue<T> implements DriverQueue<T> {
     const uv = this.#uv;
     if (this.#eventIdx) {
       return needEvent(
-        uv.getUint16(this.#ub + 4 + 8 * this.size, true),
+        this.#shared
+          ? load16(this.#uw, this.#ub + 4 + 8 * this.size)
+          : uv.getUint16(this.#ub + 4 + 8 * this.size, true),
         now,
         (now - added) & 0xffff,
       );
     }
-    return (uv.getUint16(this.#ub, true) & VIRTQ_USED_F_NO_NOTIFY) === 0;
+    return ((this.#shared ? load16(this.#uw, this.#ub) : uv.getUint16(this.#ub, true)) &
+      F.VIRTQ_USED_F_NO_NOTIFY) === 0;
   }
 
   /** True when a used buffer is waiting. */
   hasUsed(): boolean {
-    return this.#core.batchEnd >= 0 || this.#used.idx !== this.#lastUsed;
+    return this.#core.batchEnd >= 0 ||
+      (this.#shared ? load16(this.#uw, this.#ub + 2) : this.#uv.getUint16(this.#ub + 2, true)) !==
+        this.#lastUsed;
   }
 
   /** The next used buffer, or null. */
@@ -615,11 +667,11 @@ export class SplitDriverQueue<T> implements DriverQueue<T> {
     const last = this.#lastUsed;
     const uv = this.#uv;
     const ub = this.#ub;
-    const usedIdx = uv.getUint16(ub + 2, true);
+    // idx before the entries it covers (an atomic load when shared).
+    const usedIdx = this.#shared ? load16(this.#uw, ub + 2) : uv.getUint16(ub + 2, true);
     if (usedIdx === last) return false;
     const pending = (usedIdx - last) & 0xffff;
     if (pending > core.inFlight) this.#usedAhead(usedIdx, pending);
-    if (this.#shared) fence();
     const e = ub + 4 + 8 * (last & this.#mask);
     const id = uv.getUint32(e, true);
     const len = uv.getUint32(e + 4, true);
@@ -634,11 +686,12 @@ export class SplitDriverQueue<T> implements DriverQueue<T> {
     const core = this.#core;
     if (core.batchEnd < 0) {
       const last = this.#lastUsed;
-      const usedIdx = this.#uv.getUint16(this.#ub + 2, true);
+      const usedIdx = this.#shared
+        ? load16(this.#uw, this.#ub + 2)
+        : this.#uv.getUint16(this.#ub + 2, true);
       if (usedIdx === last) return false;
       const pending = (usedIdx - last) & 0xffff;
       if (pending > core.inFlight) this.#usedAhead(usedIdx, pending);
-      if (this.#shared) fence();
       const e = this.#ub + 4 + 8 * (last & this.#mask);
       core.acceptUsed(
         this.#uv.getUint32(e, true),
@@ -658,10 +711,10 @@ export class SplitDriverQueue<T> implements DriverQueue<T> {
     const now = (this.#lastUsed + 1) & 0xffff;
     this.#lastUsed = now;
     // 2.7.10: ask for an interrupt at the next used entry (Linux's get_buf does
-    // the same while callbacks are on), then a fence before the next read of idx.
-    if (this.#eventIdx && (this.#availFlags & VIRTQ_AVAIL_F_NO_INTERRUPT) === 0) {
-      this.#av.setUint16(this.#ab + 4 + 2 * this.size, now, true);
-      if (this.#shared) fence();
+    // the same while callbacks are on).
+    if (this.#eventIdx && (this.#availFlags & F.VIRTQ_AVAIL_F_NO_INTERRUPT) === 0) {
+      if (this.#shared) store16(this.#aw, this.#ab + 4 + 2 * this.size, now);
+      else this.#av.setUint16(this.#ab + 4 + 2 * this.size, now, true);
     }
     this.#freeChain(id);
     slot.token = this.#core.release(id);
@@ -676,23 +729,27 @@ export class SplitDriverQueue<T> implements DriverQueue<T> {
   }
 
   #freeChain(head: number): void {
-    let cur = head;
+    // The chain is still linked through `#next`: append it to the free list whole.
+    const next = this.#next;
     const n = this.#core.count[head];
-    for (let i = 0; i < n; i++) {
-      this.#free.push(cur);
-      cur = this.#next[cur];
-    }
+    let tail = head;
+    for (let i = 1; i < n; i++) tail = next[tail];
+    if (this.#numFree === 0) this.#freeHead = head;
+    else next[this.#freeTail] = head;
+    this.#freeTail = tail;
+    this.#numFree += n;
   }
 
   /** Asks the device not to interrupt (a hint). */
   disableCb(): void {
-    const wasOn = (this.#availFlags & VIRTQ_AVAIL_F_NO_INTERRUPT) === 0;
-    this.#availFlags |= VIRTQ_AVAIL_F_NO_INTERRUPT;
+    const wasOn = (this.#availFlags & F.VIRTQ_AVAIL_F_NO_INTERRUPT) === 0;
+    this.#availFlags |= F.VIRTQ_AVAIL_F_NO_INTERRUPT;
     if (this.options.eventIdx) {
       // No flag to set with EVENT_IDX: move used_event as far away as it goes.
-      this.#avail.usedEvent = (this.#lastUsed + 0x8000) & 0xffff;
+      this.#setUsedEvent((this.#lastUsed + 0x8000) & 0xffff);
     } else if (wasOn) {
-      this.#avail.flags = this.#availFlags;
+      if (this.#shared) store16(this.#aw, this.#ab, this.#availFlags);
+      else this.#av.setUint16(this.#ab, this.#availFlags, true);
     }
   }
 
@@ -707,16 +764,22 @@ export class SplitDriverQueue<T> implements DriverQueue<T> {
   }
 
   #enable(ahead: number): boolean {
-    const wasOff = (this.#availFlags & VIRTQ_AVAIL_F_NO_INTERRUPT) !== 0;
-    this.#availFlags &= ~VIRTQ_AVAIL_F_NO_INTERRUPT;
+    const wasOff = (this.#availFlags & F.VIRTQ_AVAIL_F_NO_INTERRUPT) !== 0;
+    this.#availFlags &= ~F.VIRTQ_AVAIL_F_NO_INTERRUPT;
     if (this.options.eventIdx) {
-      this.#avail.usedEvent = (this.#lastUsed + ahead) & 0xffff;
+      this.#setUsedEvent((this.#lastUsed + ahead) & 0xffff);
     } else if (wasOff) {
-      this.#avail.flags = this.#availFlags;
+      if (this.#shared) store16(this.#aw, this.#ab, this.#availFlags);
+      else this.#av.setUint16(this.#ab, this.#availFlags, true);
     }
-    // The race Linux closes: a buffer used before the flag change is seen here.
-    if (this.#shared) fence();
+    // The race Linux closes: a buffer used before the flag change is seen here
+    // (the store above and the load of idx are both atomic when shared).
     return this.hasUsed();
+  }
+
+  #setUsedEvent(value: number): void {
+    if (this.#shared) store16(this.#aw, this.#ab + 4 + 2 * this.size, value);
+    else this.#av.setUint16(this.#ab + 4 + 2 * this.size, value, true);
   }
 
   /** Takes back a buffer the device never used (after a reset), or null. */
@@ -727,7 +790,8 @@ export class SplitDriverQueue<T> implements DriverQueue<T> {
     core.forgetOrder(id);
     this.#freeChain(id);
     this.#availIdx = (this.#availIdx - 1) & 0xffff;
-    this.#avail.idx = this.#availIdx;
+    if (this.#shared) store16(this.#aw, this.#ab + 2, this.#availIdx);
+    else this.#av.setUint16(this.#ab + 2, this.#availIdx, true);
     return core.release(id);
   }
 
@@ -739,9 +803,11 @@ export class SplitDriverQueue<T> implements DriverQueue<T> {
       inFlight: this.inFlight,
       availIdx: this.#availIdx,
       lastUsed: this.#lastUsed,
-      usedIdx: this.#used.idx,
+      usedIdx: this.#shared
+        ? load16(this.#uw, this.#ub + 2)
+        : this.#uv.getUint16(this.#ub + 2, true),
       availFlags: this.#availFlags,
-      usedFlags: this.#used.flags,
+      usedFlags: this.#shared ? load16(this.#uw, this.#ub) : this.#uv.getUint16(this.#ub, true),
     };
   }
 }

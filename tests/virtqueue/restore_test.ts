@@ -99,17 +99,19 @@ for (const cfg of CONFIGS) {
   });
 }
 
-Deno.test("restore (split): the used index defaults to the used ring's idx", () => {
-  const p = pair({ size: 16, eventIdx: true });
-  addRequests(p, 0, 5);
-  serve(p.device);
-  const resumed = createDeviceQueue(p.mem, p.addrs, p.opts);
-  resumed.restore({ availIdx: 5 });
-  assert.deepEqual(resumed.position(), { availIdx: 5, availWrap: 1, usedIdx: 5, usedWrap: 1 });
-  // EVENT_IDX: the driver is asked to notify at the resumed position.
-  const view = p.mem.view(p.addrs.device + 4 + 8 * 16, 2);
-  assert.equal(view.getUint16(0, true), 5);
-});
+for (const shared of [false, true]) {
+  Deno.test(`restore (split${shared ? ", shared memory" : ""}): the used index defaults to the used ring's idx`, () => {
+    const p = pair({ size: 16, eventIdx: true, shared });
+    addRequests(p, 0, 5);
+    serve(p.device);
+    const resumed = createDeviceQueue(p.mem, p.addrs, p.opts);
+    resumed.restore({ availIdx: 5 });
+    assert.deepEqual(resumed.position(), { availIdx: 5, availWrap: 1, usedIdx: 5, usedWrap: 1 });
+    // EVENT_IDX: the driver is asked to notify at the resumed position.
+    const view = p.mem.view(p.addrs.device + 4 + 8 * 16, 2);
+    assert.equal(view.getUint16(0, true), 5);
+  });
+}
 
 Deno.test("restore (packed): resuming mid-lap with an in-flight gap keeps the used position", () => {
   const p = pair({ size: 8, packed: true });

@@ -8,7 +8,7 @@ import { GuestMemory } from "../../memory.ts";
 
 /**
  * Guest memory over mappings another process also maps: always "shared",
- * so the rings use fences even though the buffers are plain `ArrayBuffer`s
+ * so the rings use atomic accesses even though the buffers are plain `ArrayBuffer`s
  * (foreign memory from `Deno.UnsafePointerView.getArrayBuffer`).
  */
 export class MappedGuestMemory extends GuestMemory {
