@@ -1,20 +1,32 @@
 /**
- * vhost-user-blk benchmark: a Linux guest under QEMU (TCG) reads the same
- * raw image from our back-end (examples/vhost_user_blk.ts) and from
- * qemu-storage-daemon's vhost-user-blk export, with identical QEMU
- * arguments, and prints sequential read MB/s, 4 KiB random read ops/s and
- * the ratio ours / qemu-storage-daemon.
+ * vhost-user-blk benchmark: one Linux guest under QEMU (TCG) reads the same
+ * raw image through three `vhost-user-blk-pci` devices with identical
+ * arguments, served by our back-end (examples/vhost_user_blk.ts), by our
+ * back-end as it was before the latency work ("before": `--poll-us 0
+ * --storage deno`, no brief blocking wait for the next kick and a seek and a
+ * read per data segment) and by qemu-storage-daemon's
+ * vhost-user-blk export. It prints sequential read MB/s, 4 KiB random read
+ * ops/s, 4 KiB depth-1 read latency and the ratios to qemu-storage-daemon.
  *
- * Not a `deno bench` file (one guest boot per measurement). Run:
+ * All three back-ends serve the same guest in the same boot, and the guest
+ * alternates between them in short blocks (the first device of a block
+ * rotates), so the guest's speed under TCG, which varies by tens of percent
+ * from boot to boot and with the load on the host, cancels out of the
+ * ratios. Which device sits in which PCI slot rotates from round to round.
+ *
+ * Not a `deno bench` file (one guest boot per round). Run:
  *
  * ```
- * deno run --allow-all bench/vhost_user_bench.ts [--rounds N] [--seq-mib N] [--seq-passes N] [--reads N]
+ * deno run --allow-all bench/vhost_user_bench.ts [--rounds N] [--seq-mib N] [--seq-passes N] \
+ *   [--reads N] [--qd1-reads N]
  * ```
  *
- * The guest measures with /proc/uptime (10 ms resolution) and reads with
- * `dd iflag=direct` so the page cache is out of the way. Each random read
- * is one `dd` process, so the guest's fork/exec under TCG is a large part of
- * the per-read time for both back-ends alike.
+ * The guest measures with /proc/uptime (10 ms resolution, summed over
+ * blocks) and reads with `dd iflag=direct` so the page cache is out of the
+ * way. Each random read is one `dd` process, so the guest's fork/exec under
+ * TCG is most of the per-read time for every back-end alike; the depth-1
+ * latency comes from `dd bs=4096` processes reading `--qd1-reads` blocks
+ * each, one request at a time, which leaves mostly the request's round trip.
  *
  * @module
  */
@@ -30,58 +42,133 @@ function arg(name: string, dflt: number): number {
 
 const ROUNDS = arg("rounds", 3);
 const SEQ_MIB = arg("seq-mib", 256);
-/** The sequential read is repeated so it lasts long enough for /proc/uptime's resolution. */
 const SEQ_PASSES = arg("seq-passes", 4);
 const READS = arg("reads", 1000);
-const IMAGE_MIB = Math.max(SEQ_MIB, 64);
+const QD1_READS = arg("qd1-reads", 2048);
+/** Depth-1 passes per device, alternating between the devices. */
+const QD1_PASSES = 12;
+/** Random reads per device per block: blocks alternate between the devices. */
+const BLOCK = 50;
+const IMAGE_MIB = Math.max(SEQ_MIB, 64, Math.ceil((QD1_PASSES * QD1_READS) / 256));
 
-const SCRIPT = `
+/** The back-ends, in the order of the result table. */
+const NAMES = ["typed-virtio (Deno)", "typed-virtio, before", "qemu-storage-daemon"] as const;
+const N = NAMES.length;
+
+/**
+ * The guest script. `slots` lists the PCI slot (hex, two digits) of back-end
+ * 0, 1, 2; the script finds each one's /dev/vdX through sysfs and prints the
+ * summed centiseconds per back-end: `@@seq_<i>`, `@@rand_<i>`, `@@qd1_<i>`.
+ */
+function script(slots: readonly string[]): string {
+  const blocks = Math.max(1, Math.round(READS / BLOCK));
+  return `
 up() { cut -d' ' -f1 /proc/uptime | tr -d .; }
-dd if=/dev/vda of=/dev/null bs=1M count=8 iflag=direct 2>/dev/null
-t0=$(up)
+${slots.map((s, i) => `slot_${i}=${s}`).join("; ")}
+for v in /sys/block/vd*; do
+  p=$(readlink -f $v/device)
+  for i in 0 1 2; do
+    eval s=\\$slot_$i
+    case "$p" in */0000:00:$s.0/*) eval dev_$i=/dev/\${v##*/};; esac
+  done
+done
+for i in 0 1 2; do
+  eval d=\\$dev_$i
+  [ -b "$d" ] || { echo "@@failed=nodev$i"; exit 1; }
+  echo "@@serial_$i=$(cat /sys/block/\${d#/dev/}/serial)"
+  dd if=$d of=/dev/null bs=1M count=8 iflag=direct 2>/dev/null
+  eval seq_$i=0 rand_$i=0 qd1_$i=0
+done
 p=0
 while [ $p -lt ${SEQ_PASSES} ]; do
-  dd if=/dev/vda of=/dev/null bs=1M count=${SEQ_MIB} iflag=direct 2>/dev/null || echo "@@failed=seq"
+  for j in 0 1 2; do
+    i=$(( (p + j) % 3 )); eval d=\\$dev_$i
+    t0=$(up)
+    dd if=$d of=/dev/null bs=1M count=${SEQ_MIB} iflag=direct 2>/dev/null || echo "@@failed=seq"
+    t1=$(up); eval seq_$i=\\$\\(\\( seq_$i + t1 - t0 \\)\\)
+  done
   p=$((p + 1))
 done
-t1=$(up)
-echo "@@seq_cs=$((t1 - t0))"
-n=0
-blocks=$((${IMAGE_MIB} * 256))
-seed=12345
-t0=$(up)
-while [ $n -lt ${READS} ]; do
-  seed=$(( (seed * 1103515245 + 12345) % 2147483648 ))
-  dd if=/dev/vda of=/dev/null bs=4096 count=1 skip=$((seed % blocks)) iflag=direct 2>/dev/null
-  n=$((n + 1))
+b=0
+while [ $b -lt ${blocks} ]; do
+  for j in 0 1 2; do
+    i=$(( (b + j) % 3 )); eval d=\\$dev_$i
+    seed=$((b + 1)); n=0
+    t0=$(up)
+    while [ $n -lt ${BLOCK} ]; do
+      seed=$(( (seed * 1103515245 + 12345) % 2147483648 ))
+      dd if=$d of=/dev/null bs=4096 count=1 skip=$((seed % ${
+    IMAGE_MIB * 256
+  })) iflag=direct 2>/dev/null
+      n=$((n + 1))
+    done
+    t1=$(up); eval rand_$i=\\$\\(\\( rand_$i + t1 - t0 \\)\\)
+  done
+  b=$((b + 1))
 done
-t1=$(up)
-echo "@@rand_cs=$((t1 - t0))"
+p=0
+while [ $p -lt ${QD1_PASSES} ]; do
+  for j in 0 1 2; do
+    i=$(( (p + j) % 3 )); eval d=\\$dev_$i
+    t0=$(up)
+    dd if=$d of=/dev/null bs=4096 count=${QD1_READS} skip=$((p * ${QD1_READS})) iflag=direct 2>/dev/null || echo "@@failed=qd1"
+    t1=$(up); eval qd1_$i=\\$\\(\\( qd1_$i + t1 - t0 \\)\\)
+  done
+  p=$((p + 1))
+done
+for i in 0 1 2; do
+  eval echo "@@seq_$i=\\$seq_$i"; eval echo "@@rand_$i=\\$rand_$i"; eval echo "@@qd1_$i=\\$qd1_$i"
+done
 `;
+}
 
+/** One back-end's figures in one round. */
 interface Result {
   seqMBs: number;
   randOps: number;
+  qd1Us: number;
 }
 
-async function measure(socket: string): Promise<Result> {
-  const r = await runGuest({
-    script: SCRIPT,
-    modules: ["virtio_pci", "virtio_blk"],
-    qemuArgs: [
+async function measure(sockets: readonly string[], round: number): Promise<Result[]> {
+  // Back-end i goes into PCI slot 0x10 + (i + round) % N.
+  const slotOf = sockets.map((_, i) => 0x10 + (i + round) % N);
+  const qemuArgs: string[] = [];
+  sockets.forEach((s, i) => {
+    qemuArgs.push(
       "-chardev",
-      `socket,id=c0,path=${socket}`,
+      `socket,id=c${i},path=${s}`,
       "-device",
-      "vhost-user-blk-pci,chardev=c0,num-queues=1",
-    ],
-    timeoutMs: 600_000,
+      `vhost-user-blk-pci,chardev=c${i},num-queues=1,addr=0x${slotOf[i].toString(16)}`,
+    );
   });
-  const seq = Number(r.markers.get("seq_cs"));
-  const rand = Number(r.markers.get("rand_cs"));
-  if (r.scriptStatus !== 0 || !(seq > 0) || !(rand > 0) || r.markers.has("failed")) {
+  const blocks = Math.max(1, Math.round(READS / BLOCK));
+  const r = await runGuest({
+    script: script(slotOf.map((s) => s.toString(16).padStart(2, "0"))),
+    modules: ["virtio_pci", "virtio_blk"],
+    qemuArgs,
+    timeoutMs: 1_800_000,
+  });
+  if (r.scriptStatus !== 0 || r.markers.has("failed")) {
     throw new Error(`guest run failed:\n${r.output.slice(-2000)}\n${r.qemuStderr}`);
   }
-  return { seqMBs: (SEQ_PASSES * SEQ_MIB * 1.048576) / (seq / 100), randOps: READS / (rand / 100) };
+  // Our back-end answers GET_ID with "typed-virtio": check the slot mapping.
+  const serials = sockets.map((_, i) => r.markers.get(`serial_${i}`));
+  if (serials[0] !== "typed-virtio" || serials[1] !== "typed-virtio" || serials[2] === serials[0]) {
+    throw new Error(`devices found in the wrong slots (serials ${serials.join(", ")})`);
+  }
+  return sockets.map((_, i) => {
+    const seq = Number(r.markers.get(`seq_${i}`));
+    const rand = Number(r.markers.get(`rand_${i}`));
+    const qd1 = Number(r.markers.get(`qd1_${i}`));
+    if (!(seq > 0) || !(rand > 0) || !(qd1 > 0)) {
+      throw new Error(`guest printed no timings for back-end ${i}:\n${r.output.slice(-2000)}`);
+    }
+    return {
+      seqMBs: (SEQ_PASSES * SEQ_MIB * 1.048576) / (seq / 100),
+      randOps: (blocks * BLOCK) / (rand / 100),
+      qd1Us: (qd1 * 10_000) / (QD1_PASSES * QD1_READS),
+    };
+  });
 }
 
 async function main(): Promise<void> {
@@ -93,7 +180,7 @@ async function main(): Promise<void> {
   const dir = await Deno.makeTempDir({ prefix: "typed-virtio-vubench-" });
   const image = `${dir}/disk.img`;
   try {
-    // Random contents, so neither side can shortcut zero or sparse blocks.
+    // Random contents, so no back-end can shortcut zero or sparse blocks.
     const f = await Deno.open(image, { create: true, write: true });
     const chunk = new Uint8Array(1 << 20);
     for (let i = 0; i < IMAGE_MIB; i++) {
@@ -103,48 +190,72 @@ async function main(): Promise<void> {
       await f.write(chunk);
     }
     f.close();
-    const ours: Result[] = [];
-    const qsd: Result[] = [];
+    const results: Result[][] = NAMES.map(() => []);
     for (let round = 0; round < ROUNDS; round++) {
-      const be = await startBackend("vhost_user_blk.ts", `${dir}/ours.sock`, ["--image", image]);
+      const ours = await startBackend("vhost_user_blk.ts", `${dir}/ours.sock`, ["--image", image]);
+      const old = await startBackend("vhost_user_blk.ts", `${dir}/old.sock`, [
+        "--image",
+        image,
+        "--poll-us",
+        "0",
+        "--storage",
+        "deno",
+      ]);
+      const qsd = await startStorageDaemon(image, `${dir}/qsd.sock`);
       try {
-        ours.push(await measure(be.socket));
+        const r = await measure([ours.socket, old.socket, qsd.socket], round);
+        r.forEach((x, i) => results[i].push(x));
+        const ratio = (i: number, k: keyof Result) =>
+          (k === "qd1Us" ? r[2][k] / r[i][k] : r[i][k] / r[2][k]).toFixed(2);
+        console.error(
+          `round ${round + 1}/${ROUNDS}: / qsd (higher is better): ` +
+            [0, 1].map((i) =>
+              `${i === 0 ? "ours" : "before"}: seq ${ratio(i, "seqMBs")}, ` +
+              `random ${ratio(i, "randOps")}, depth-1 ${ratio(i, "qd1Us")}`
+            ).join("; "),
+        );
       } finally {
-        await be.stop();
+        await ours.stop();
+        await old.stop();
+        await qsd.stop();
       }
-      const d = await startStorageDaemon(image, `${dir}/qsd.sock`);
-      try {
-        qsd.push(await measure(d.socket));
-      } finally {
-        await d.stop();
-      }
-      console.error(`round ${round + 1}/${ROUNDS} done`);
     }
     const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-    const o = { seq: median(ours.map((r) => r.seqMBs)), rand: median(ours.map((r) => r.randOps)) };
-    const q = { seq: median(qsd.map((r) => r.seqMBs)), rand: median(qsd.map((r) => r.randOps)) };
+    const m = results.map((rs) => ({
+      seq: median(rs.map((r) => r.seqMBs)),
+      rand: median(rs.map((r) => r.randOps)),
+      qd1: median(rs.map((r) => r.qd1Us)),
+    }));
     console.log(
-      `guest: TCG, 1 vCPU, virtio-blk 1 queue, ${SEQ_PASSES} x ${SEQ_MIB} MiB sequential ` +
-        `(dd bs=1M iflag=direct), ` +
-        `${READS} random 4 KiB reads (dd iflag=direct), median of ${ROUNDS} round(s)\n`,
-    );
-    console.log("| back-end                | seq read MB/s | 4 KiB random read ops/s |");
-    console.log("| ----------------------- | ------------: | ----------------------: |");
-    console.log(
-      `| typed-virtio (Deno)     | ${o.seq.toFixed(1).padStart(13)} | ${
-        o.rand.toFixed(0).padStart(23)
-      } |`,
-    );
-    console.log(
-      `| qemu-storage-daemon     | ${q.seq.toFixed(1).padStart(13)} | ${
-        q.rand.toFixed(0).padStart(23)
-      } |`,
+      `guest: TCG, 1 vCPU, three vhost-user-blk devices (1 queue each) in one guest, ` +
+        `${SEQ_PASSES} x ${SEQ_MIB} MiB sequential (dd bs=1M iflag=direct), ` +
+        `${Math.max(1, Math.round(READS / BLOCK)) * BLOCK} random 4 KiB reads ` +
+        `(one dd iflag=direct each), ${QD1_PASSES} x ${QD1_READS} 4 KiB reads at depth 1 ` +
+        `(one dd each), per back-end; medians of ${ROUNDS} round(s), ratios the median ` +
+        `of each round's ratio (back-ends in one round share the guest and the host load)\n`,
     );
     console.log(
-      `| ratio ours / qsd        | ${(o.seq / q.seq).toFixed(2).padStart(13)} | ${
-        (o.rand / q.rand).toFixed(2).padStart(23)
-      } |`,
+      "| back-end                  | seq read MB/s | 4 KiB random read ops/s | 4 KiB depth-1 read µs |",
     );
+    console.log(
+      "| ------------------------- | ------------: | ----------------------: | --------------------: |",
+    );
+    const row = (name: string, a: string, b: string, c: string) =>
+      console.log(
+        `| ${name.padEnd(25)} | ${a.padStart(13)} | ${b.padStart(23)} | ${c.padStart(21)} |`,
+      );
+    m.forEach((x, i) => row(NAMES[i], x.seq.toFixed(1), x.rand.toFixed(0), x.qd1.toFixed(1)));
+    for (let i = 0; i < N - 1; i++) {
+      const ratio = (f: (r: Result, q: Result) => number) =>
+        median(results[i].map((r, k) => f(r, results[2][k]))).toFixed(2);
+      row(
+        `ratio ${i === 0 ? "ours" : "before"} / qsd`,
+        ratio((r, q) => r.seqMBs / q.seqMBs),
+        ratio((r, q) => r.randOps / q.randOps),
+        // Latency: lower is better, so qsd / ours keeps "higher is better".
+        ratio((r, q) => q.qd1Us / r.qd1Us),
+      );
+    }
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

@@ -3,7 +3,8 @@
  * virtio-blk device model, over a Unix socket. Deno only (FFI).
  *
  * ```
- * deno task vhost-user-blk --socket /tmp/vblk.sock --image disk.img [--queues N] [--readonly]
+ * deno task vhost-user-blk --socket /tmp/vblk.sock --image disk.img [--queues N] [--readonly] \
+ *   [--poll-us N] [--storage posix|deno]
  * qemu-system-x86_64 ... \
  *   -object memory-backend-memfd,id=mem,size=512M,share=on -numa node,memdev=mem \
  *   -chardev socket,id=c0,path=/tmp/vblk.sock -device vhost-user-blk-pci,chardev=c0,num-queues=1
@@ -16,7 +17,7 @@
  */
 
 import { VhostUserBackend } from "../src/transport/vhost_user/backend.ts";
-import { BlkDevice, FileStorage } from "../src/devices/blk/mod.ts";
+import { BlkDevice, FileStorage, PosixFileStorage } from "../src/devices/blk/mod.ts";
 
 /** Parsed command line. */
 export interface BlkArgs {
@@ -30,14 +31,26 @@ export interface BlkArgs {
   queueSize: number;
   /** Read-only device. */
   readonly: boolean;
+  /** Microseconds to wait for the next kick before sleeping (`pollBeforeSleepUs`); undefined: the default. */
+  pollUs: number | undefined;
+  /** `posix`: {@link PosixFileStorage} (preadv, default); `deno`: {@link FileStorage} (Deno's file API). */
+  storage: "posix" | "deno";
 }
 
 const USAGE = "usage: vhost_user_blk.ts --socket PATH --image FILE [--queues N] " +
-  "[--queue-size N] [--readonly]";
+  "[--queue-size N] [--readonly] [--poll-us N] [--storage posix|deno]";
 
 /** Parses the command line; throws with the usage text on a mistake. */
 export function parseBlkArgs(args: readonly string[]): BlkArgs {
-  const out: BlkArgs = { socket: "", image: "", queues: 1, queueSize: 256, readonly: false };
+  const out: BlkArgs = {
+    socket: "",
+    image: "",
+    queues: 1,
+    queueSize: 256,
+    readonly: false,
+    pollUs: undefined,
+    storage: "posix",
+  };
   for (let i = 0; i < args.length; i++) {
     const a = args[i];
     const [flag, inline] = a.includes("=")
@@ -63,6 +76,15 @@ export function parseBlkArgs(args: readonly string[]): BlkArgs {
       case "--queue-size":
         out.queueSize = Number(value());
         break;
+      case "--poll-us":
+        out.pollUs = Number(value());
+        break;
+      case "--storage": {
+        const v = value();
+        if (v !== "posix" && v !== "deno") throw new Error(`bad --storage ${v}\n${USAGE}`);
+        out.storage = v;
+        break;
+      }
       case "--readonly":
       case "--read-only":
         out.readonly = true;
@@ -78,6 +100,12 @@ export function parseBlkArgs(args: readonly string[]): BlkArgs {
   if (!Number.isInteger(out.queueSize) || out.queueSize < 2 || out.queueSize > 32768) {
     throw new Error(`bad --queue-size\n${USAGE}`);
   }
+  if (
+    out.pollUs !== undefined &&
+    (!Number.isInteger(out.pollUs) || out.pollUs < 0 || out.pollUs >= 1_000_000)
+  ) {
+    throw new Error(`bad --poll-us (0..999999)\n${USAGE}`);
+  }
   return out;
 }
 
@@ -89,14 +117,20 @@ async function main(): Promise<number> {
     console.error(e instanceof Error ? e.message : String(e));
     return 2;
   }
-  const storage = new FileStorage(args.image, args.readonly);
+  // preadv/pwritev: one system call per request, however many segments it has.
+  const storage = args.storage === "posix"
+    ? new PosixFileStorage(args.image, args.readonly)
+    : new FileStorage(args.image, args.readonly);
   const device = new BlkDevice({
     storage,
     queues: args.queues,
     queueSize: args.queueSize,
     readOnly: args.readonly,
   });
-  const backend = new VhostUserBackend(device, { socketPath: args.socket });
+  const backend = new VhostUserBackend(device, {
+    socketPath: args.socket,
+    pollBeforeSleepUs: args.pollUs,
+  });
   backend.listen();
   const stop = () => backend.close();
   Deno.addSignalListener("SIGINT", stop);

@@ -48,6 +48,8 @@ export const DENO_ONLY: Readonly<Record<string, string>> = {
   "src/transport/worker_host.ts": "the code that runs inside the worker transport's Worker",
   "src/devices/console/stdio.ts": "the console's stdio backend: Deno.stdin and Deno.stdout",
   "src/devices/blk/file_storage.ts": "virtio-blk storage in image files, on Deno's file API",
+  "src/devices/blk/posix_file_storage.ts":
+    "virtio-blk storage in image files, preadv/pwritev through Deno FFI",
   "src/devices/net/datagram.ts":
     "virtio-net's UDP backend (Deno.listenDatagram or node:dgram; the build has no Node type definitions)",
   "scripts/**": "build and CI scripts",

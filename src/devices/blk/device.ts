@@ -24,9 +24,11 @@
  * negotiated, or `writeback` set to 0 through `CONFIG_WCE`.
  *
  * Synchronous storage is served inside {@link BlkDevice.queueNotify} without
- * a promise per request; asynchronous storage ({@link BlockStorage.isAsync})
- * goes through a bounce buffer, and a completion that arrives after a reset
- * is dropped without touching guest memory.
+ * a promise per request, all data segments of a request in one call when
+ * the storage has `readv`/`writev` (`PosixFileStorage`: one `preadv`);
+ * asynchronous storage ({@link BlockStorage.isAsync}) goes through a bounce
+ * buffer, and a completion that arrives after a reset is dropped without
+ * touching guest memory.
  *
  * @example
  * ```ts
@@ -219,6 +221,8 @@ export class BlkDevice implements VirtioDevice {
   readonly #maxDwzSeg: number;
   readonly #lifetime: (() => BlkLifetime) | undefined;
   readonly #scratch = new Uint8Array(BLK_LIFETIME_SIZE);
+  /** The data segments of one request for `readv`/`writev`, reused (emptied after each call). */
+  readonly #segments: Uint8Array[] = [];
   readonly #busy: boolean[];
   readonly #again: boolean[];
   #ctx: DeviceContext | undefined;
@@ -516,6 +520,24 @@ export class BlkDevice implements VirtioDevice {
       const p = this.storage.read(off, bounce);
       return this.#after(ctx, q, c, statusAt, p, len, "reads", () => c.write(0, bounce));
     }
+    if (this.storage.readv !== undefined) {
+      // One call for every segment (one preadv for PosixFileStorage).
+      const segs = this.#segments;
+      let left = len;
+      for (let i = c.readableCount; i < c.length && left > 0; i++) {
+        const n = Math.min(c.len(i), left);
+        const b = c.bytes(i);
+        segs.push(n === b.length ? b : b.subarray(0, n));
+        left -= n;
+      }
+      let p: unknown;
+      try {
+        p = this.storage.readv(off, segs);
+      } finally {
+        segs.length = 0;
+      }
+      return this.#after(ctx, q, c, statusAt, p, len, "reads");
+    }
     let pos = off;
     let left = len;
     let pending: Promise<unknown>[] | undefined;
@@ -552,6 +574,30 @@ export class BlkDevice implements VirtioDevice {
       const p = Promise.resolve(this.storage.write(off, bounce)).then(() =>
         stable ? this.storage.flush() : undefined
       );
+      return this.#after(ctx, q, c, statusAt, p, 0, "writes");
+    }
+    if (this.storage.writev !== undefined) {
+      const segs = this.#segments;
+      let skip = BLK_REQ_HEADER_SIZE;
+      for (let i = 0; i < c.readableCount; i++) {
+        const l = c.len(i);
+        if (skip >= l) {
+          skip -= l;
+          continue;
+        }
+        const b = c.bytes(i);
+        segs.push(skip > 0 ? b.subarray(skip) : b);
+        skip = 0;
+      }
+      let p: unknown;
+      try {
+        p = this.storage.writev(off, segs);
+      } finally {
+        segs.length = 0;
+      }
+      if (stable) {
+        p = p instanceof Promise ? p.then(() => this.storage.flush()) : this.storage.flush();
+      }
       return this.#after(ctx, q, c, statusAt, p, 0, "writes");
     }
     let pos = off;

@@ -3,7 +3,8 @@
  * interface and {@link MemoryStorage} (a `Uint8Array`). Image files are in
  * `file_storage.ts` (`FileStorage`, synchronous positioned I/O, and
  * `AsyncFileStorage`, asynchronous I/O over a pool of file handles), which
- * needs Deno's file API.
+ * needs Deno's file API, and in `posix_file_storage.ts` (`PosixFileStorage`,
+ * `preadv`/`pwritev` through Deno FFI: one system call per request).
  *
  * Storage methods may return a promise or complete synchronously; the device
  * model takes the synchronous fast path when they do (no promise per request).
@@ -45,6 +46,15 @@ export interface BlockStorage {
   read(offset: number, dst: Uint8Array): MaybePromise<void>;
   /** Writes `src` at byte `offset`. */
   write(offset: number, src: Uint8Array): MaybePromise<void>;
+  /**
+   * Optional: fills each of `dsts` in turn from byte `offset` on (a scatter
+   * read, one call for a request of many segments). Without it the device
+   * calls `read` once per segment. The array is the device's and reused:
+   * do not keep it past the call (a promise may keep the buffers).
+   */
+  readv?(offset: number, dsts: readonly Uint8Array[]): MaybePromise<void>;
+  /** Optional: writes each of `srcs` in turn from byte `offset` on (a gather write); see `readv`. */
+  writev?(offset: number, srcs: readonly Uint8Array[]): MaybePromise<void>;
   /** Makes completed writes durable (fsync / fdatasync). */
   flush(): MaybePromise<void>;
   /** Optional: deallocate `length` bytes at `offset` (reads after it are undefined). */

@@ -132,6 +132,7 @@ const SYMBOLS = {
   close: { parameters: ["i32"], result: "i32" },
   fcntl: { parameters: ["i32", "i32", "i32"], result: "i32" },
   poll: { parameters: ["buffer", "u64", "i32"], result: "i32" },
+  ppoll: { parameters: ["buffer", "u64", "buffer", "pointer"], result: "i32" },
   poll_nb: { name: "poll", parameters: ["buffer", "u64", "i32"], result: "i32", nonblocking: true },
   mmap: { parameters: ["pointer", "usize", "i32", "i32", "i32", "i64"], result: "pointer" },
   munmap: { parameters: ["pointer", "usize"], result: "i32" },
@@ -425,6 +426,32 @@ export function pollSync(entries: PollEntry[], timeoutMs: number): number {
     throw new LibcError("poll", e);
   }
   pollResult(entries, buf);
+  return r;
+}
+
+const timespec = new BigInt64Array(2);
+const timespecBytes = new Uint8Array(timespec.buffer);
+
+/**
+ * `ppoll(2)` on the JS thread for at most `timeoutUs` microseconds (no
+ * signal mask change). Blocks the event loop meanwhile, so keep the timeout
+ * well under a millisecond; it costs no CPU while it sleeps, and wakes as
+ * fast as the kernel can (one thread wake-up, where {@link pollAsync} needs
+ * two: the worker's, then the JS thread's). Returns ready entries (0 on
+ * timeout or interruption).
+ */
+export function pollBrief(entries: PollEntry[], timeoutUs: number): number {
+  const buf = pollBuffer(entries);
+  const us = Math.max(0, Math.floor(timeoutUs));
+  timespec[0] = BigInt(Math.floor(us / 1_000_000));
+  timespec[1] = BigInt((us % 1_000_000) * 1000);
+  const r = open().ppoll(buf, BigInt(entries.length), timespecBytes, null);
+  if (r < 0) {
+    const e = errno();
+    if (e === EINTR) return 0;
+    throw new LibcError("ppoll", e);
+  }
+  if (r > 0) pollResult(entries, buf);
   return r;
 }
 

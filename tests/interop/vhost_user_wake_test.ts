@@ -1,0 +1,73 @@
+// The back-end's wake-up path: the brief blocking wait for the next kick
+// (`pollBrief`, `pollBeforeSleepUs`). Needs Linux and --allow-ffi; no QEMU.
+// The latency it buys is measured by bench/vhost_user_bench.ts, not here.
+
+import assert from "node:assert/strict";
+import {
+  DEFAULT_POLL_BEFORE_SLEEP_US,
+  VhostUserBackend,
+} from "../../src/transport/vhost_user/backend.ts";
+import {
+  closeFd,
+  eventfd,
+  pollBrief,
+  POLLIN,
+  readEventfd,
+  writeEventfd,
+} from "../../src/transport/vhost_user/libc.ts";
+import { VhostUserError } from "../../src/transport/vhost_user/protocol.ts";
+import { BlkDevice, MemoryStorage } from "../../src/devices/blk/mod.ts";
+
+const canRun = Deno.build.os === "linux";
+if (!canRun) console.log("vhost_user_wake_test: skipped, vhost-user needs Linux");
+
+Deno.test({
+  name: "pollBrief: a quiet eventfd times out with nothing ready; a kicked one is ready",
+  ignore: !canRun,
+  fn() {
+    const quiet = eventfd();
+    const kicked = eventfd();
+    try {
+      const entries = [
+        { fd: quiet, events: POLLIN, revents: 0 },
+        { fd: kicked, events: POLLIN, revents: 0 },
+      ];
+      assert.equal(pollBrief(entries, 200), 0, "nothing written yet");
+      assert.deepEqual(entries.map((e) => e.revents), [0, 0]);
+      writeEventfd(kicked);
+      assert.equal(pollBrief(entries, 200), 1);
+      assert.deepEqual(entries.map((e) => e.revents), [0, POLLIN]);
+      assert.equal(readEventfd(kicked), 1n);
+      // Zero is a plain check, as poll with a zero timeout.
+      entries[1].revents = 0;
+      assert.equal(pollBrief(entries, 0), 0);
+    } finally {
+      closeFd(quiet);
+      closeFd(kicked);
+    }
+  },
+});
+
+Deno.test({
+  name: "vhost-user backend: pollBeforeSleepUs defaults, accepts 0, refuses what ppoll cannot take",
+  ignore: !canRun,
+  fn() {
+    const device = new BlkDevice({ storage: new MemoryStorage(new Uint8Array(4096)) });
+    const socketPath = "/tmp/typed-virtio-wake-test.sock"; // never created: no listen()
+    assert.equal(
+      new VhostUserBackend(device, { socketPath }).pollBeforeSleepUs,
+      DEFAULT_POLL_BEFORE_SLEEP_US,
+    );
+    assert.equal(
+      new VhostUserBackend(device, { socketPath, pollBeforeSleepUs: 0 }).pollBeforeSleepUs,
+      0,
+    );
+    for (const bad of [-1, 1_000_000, Number.NaN, Infinity]) {
+      assert.throws(
+        () => new VhostUserBackend(device, { socketPath, pollBeforeSleepUs: bad }),
+        (e: unknown) => e instanceof VhostUserError && e.message.includes("pollBeforeSleepUs"),
+        String(bad),
+      );
+    }
+  },
+});
