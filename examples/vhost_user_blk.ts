@@ -4,7 +4,7 @@
  *
  * ```
  * deno task vhost-user-blk --socket /tmp/vblk.sock --image disk.img [--queues N] [--readonly] \
- *   [--poll-us N] [--storage posix|deno]
+ *   [--poll-us N] [--storage posix|threaded|deno]
  * qemu-system-x86_64 ... \
  *   -object memory-backend-memfd,id=mem,size=512M,share=on -numa node,memdev=mem \
  *   -chardev socket,id=c0,path=/tmp/vblk.sock -device vhost-user-blk-pci,chardev=c0,num-queues=1
@@ -17,7 +17,12 @@
  */
 
 import { VhostUserBackend } from "../src/transport/vhost_user/backend.ts";
-import { BlkDevice, FileStorage, PosixFileStorage } from "../src/devices/blk/mod.ts";
+import {
+  BlkDevice,
+  FileStorage,
+  PosixFileStorage,
+  ThreadedFileStorage,
+} from "../src/devices/blk/mod.ts";
 
 /** Parsed command line. */
 export interface BlkArgs {
@@ -33,12 +38,16 @@ export interface BlkArgs {
   readonly: boolean;
   /** Microseconds to wait for the next kick before sleeping (`pollBeforeSleepUs`); undefined: the default. */
   pollUs: number | undefined;
-  /** `posix`: {@link PosixFileStorage} (preadv, default); `deno`: {@link FileStorage} (Deno's file API). */
-  storage: "posix" | "deno";
+  /**
+   * `posix`: {@link PosixFileStorage} (preadv, default); `threaded`:
+   * {@link ThreadedFileStorage} (requests served in parallel on FFI threads);
+   * `deno`: {@link FileStorage} (Deno's file API).
+   */
+  storage: "posix" | "threaded" | "deno";
 }
 
 const USAGE = "usage: vhost_user_blk.ts --socket PATH --image FILE [--queues N] " +
-  "[--queue-size N] [--readonly] [--poll-us N] [--storage posix|deno]";
+  "[--queue-size N] [--readonly] [--poll-us N] [--storage posix|threaded|deno]";
 
 /** Parses the command line; throws with the usage text on a mistake. */
 export function parseBlkArgs(args: readonly string[]): BlkArgs {
@@ -81,7 +90,9 @@ export function parseBlkArgs(args: readonly string[]): BlkArgs {
         break;
       case "--storage": {
         const v = value();
-        if (v !== "posix" && v !== "deno") throw new Error(`bad --storage ${v}\n${USAGE}`);
+        if (v !== "posix" && v !== "threaded" && v !== "deno") {
+          throw new Error(`bad --storage ${v}\n${USAGE}`);
+        }
         out.storage = v;
         break;
       }
@@ -120,6 +131,8 @@ async function main(): Promise<number> {
   // preadv/pwritev: one system call per request, however many segments it has.
   const storage = args.storage === "posix"
     ? new PosixFileStorage(args.image, args.readonly)
+    : args.storage === "threaded"
+    ? new ThreadedFileStorage(args.image, args.readonly)
     : new FileStorage(args.image, args.readonly);
   const device = new BlkDevice({
     storage,
@@ -142,7 +155,7 @@ async function main(): Promise<number> {
   await backend.serve();
   Deno.removeSignalListener("SIGINT", stop);
   Deno.removeSignalListener("SIGTERM", stop);
-  storage.flush();
+  await storage.flush();
   storage.close();
   console.log(
     `vhost-user-blk: stopped after ${backend.sessions.length} session(s); ` +

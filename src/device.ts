@@ -174,6 +174,14 @@ export interface VirtioDevice {
   /** The driver notified queue `index` (`QueueNotify`, PCI notify area, worker kick). */
   queueNotify(index: number): void;
   /**
+   * Chains of queue `index` the device is still working on and will use by
+   * itself (storage I/O in flight), not chains it keeps until something
+   * arrives (receive buffers). A transport that stops one queue while the
+   * device runs (vhost-user GET_VRING_BASE) waits for these first, so its
+   * saved position does not skip them. Optional; absent means none.
+   */
+  inProgress?(index: number): number;
+  /**
    * The device was reset (spec 2.4): drop the context and every queue, and
    * return to the state before the driver's first access. Config contents
    * that are device state (capacity, MAC...) stay.

@@ -14,6 +14,7 @@ import {
   FileStorage,
   MemoryStorage,
   PosixFileStorage,
+  ThreadedFileStorage,
 } from "../../src/devices/blk/mod.ts";
 import {
   VIRTIO_BLK_F_CONFIG_WCE,
@@ -571,6 +572,42 @@ Deno.test("blk: async file storage serves many requests at once, through bounce 
     for (let i = 1; i < 40; i++) assert.deepEqual(bufs[i], pattern(4096, i));
     storage.close();
     assert.equal((await Deno.stat(path)).size, DISK);
+  } finally {
+    await Deno.remove(path);
+  }
+});
+
+Deno.test("blk: ThreadedFileStorage serves requests at once on FFI threads; read-only refuses writes", async () => {
+  const path = await Deno.makeTempFile({ suffix: ".img" });
+  try {
+    await Deno.writeFile(path, new Uint8Array(DISK));
+    const storage = new ThreadedFileStorage(path);
+    assert.equal(storage.isAsync, true);
+    assert.equal(storage.size, DISK);
+    const t = await setup("pci-modern", { storage, queues: 2, sizeMax: 1024 });
+    await Promise.all(
+      Array.from({ length: 40 }, (_, i) => t.disk.write(i * 8, pattern(4096, i))),
+    );
+    await t.disk.flush();
+    const bufs = Array.from({ length: 40 }, () => new Uint8Array(4096));
+    await Promise.all(bufs.map((b, i) => t.disk.read(i * 8, b)));
+    for (let i = 0; i < 40; i++) assert.deepEqual(bufs[i], pattern(4096, i));
+    // A read crossing the end of the file: the last bytes, then zeroes.
+    await storage.write(DISK - 512, pattern(512, 77));
+    const tail = new Uint8Array(1024).fill(9);
+    await storage.read(DISK - 512, tail);
+    assert.deepEqual(tail.subarray(0, 512), pattern(512, 77));
+    assert.ok(tail.subarray(512).every((b) => b === 0));
+    storage.close();
+    await assert.rejects(storage.read(0, new Uint8Array(1)), DeviceError);
+    const file = await Deno.readFile(path);
+    for (let i = 0; i < 40; i++) {
+      assert.deepEqual(file.subarray(i * 4096, (i + 1) * 4096), pattern(4096, i));
+    }
+    const ro = new ThreadedFileStorage(path, true);
+    await assert.rejects(ro.write(0, new Uint8Array(512)), DeviceError);
+    ro.close();
+    assert.deepEqual((await Deno.readFile(path)).subarray(0, 4096), pattern(4096, 0));
   } finally {
     await Deno.remove(path);
   }

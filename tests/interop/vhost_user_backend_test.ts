@@ -108,10 +108,12 @@ interface Harness {
   path: string;
 }
 
-async function withBackend(fn: (h: Harness) => Promise<void>): Promise<void> {
+async function withBackend(
+  fn: (h: Harness) => Promise<void>,
+  storage: MemoryStorage = new MemoryStorage(new Uint8Array(64 * 512)),
+): Promise<void> {
   const dir = await Deno.makeTempDir({ prefix: "typed-virtio-vu-" });
   const path = `${dir}/be.sock`;
-  const storage = new MemoryStorage(new Uint8Array(64 * 512));
   const device = new BlkDevice({ storage, queueSize: 16 });
   const logs: string[] = [];
   const backend = new VhostUserBackend(device, {
@@ -415,6 +417,98 @@ for (const packed of [false, true]) {
       }),
   });
 }
+
+/** Memory storage whose reads complete only when the test says so (asynchronous storage). */
+class GatedStorage extends MemoryStorage {
+  readonly isAsync = true;
+  readonly waiting: (() => void)[] = [];
+  override read(offset: number, dst: Uint8Array): Promise<void> {
+    return new Promise((resolve) => {
+      this.waiting.push(() => {
+        super.read(offset, dst);
+        resolve();
+      });
+    });
+  }
+}
+
+Deno.test({
+  name: "vhost-user backend: GET_VRING_BASE waits for requests the device is completing",
+  ignore: !canRun,
+  fn: async () => {
+    const storage = new GatedStorage(new Uint8Array(64 * 512).fill(0x5a));
+    await withBackend(async (h) => {
+      const memfd = memfdCreate("guest", MEM_SIZE);
+      const mapping = mapShared(memfd, MEM_SIZE);
+      const kick = eventfd();
+      const call = eventfd();
+      try {
+        const mem = GuestMemory.fromBuffer(mapping.buffer);
+        const alloc = new DmaAllocator(0, MEM_SIZE);
+        await session(h, async (f) => {
+          const features = h.device.features & ~(1n << 34n);
+          f.send(R.VHOST_USER_SET_FEATURES, u64Payload(features));
+          f.send(
+            R.VHOST_USER_SET_MEM_TABLE,
+            memoryTablePayload([{
+              guestPhysAddr: 0,
+              memorySize: MEM_SIZE,
+              userspaceAddr: USER_BASE,
+              mmapOffset: 0,
+            }]),
+            [memfd],
+          );
+          const addrs = allocateQueue(alloc, 16, false);
+          const driver = createDriverQueue<string>(
+            mem,
+            addrs,
+            queueOptionsFromFeatures(features, 0),
+          );
+          setUpRing(f, addrs, 0, kick, call);
+          const hdr = alloc.alloc(16, 8);
+          const data = alloc.alloc(512, 8);
+          const status = alloc.alloc(1, 1);
+          mem.writeUint32(hdr, 0); // IN, sector 2
+          mem.writeBigUint64(hdr + 8, 2n);
+          mem.writeUint8(status, 0xff);
+          driver.addSgs([{ addr: hdr, len: 16 }], [{ addr: data, len: 512 }, {
+            addr: status,
+            len: 1,
+          }], "read");
+          if (driver.kick()) writeEventfd(kick);
+          for (let i = 0; i < 200 && storage.waiting.length === 0; i++) {
+            await new Promise((r) => setTimeout(r, 5));
+          }
+          assert.equal(storage.waiting.length, 1, "the read reached the storage");
+          assert.equal(h.device.inProgress(0), 1);
+
+          // The stop waits: no reply while the read is outstanding.
+          f.send(R.VHOST_USER_GET_VRING_BASE, vringStatePayload(0, 0));
+          const early = [{ fd: f.fd, events: POLLIN, revents: 0 }];
+          assert.equal(
+            await pollAsync(early, 200),
+            0,
+            "GET_VRING_BASE answered before the read completed",
+          );
+          storage.waiting.shift()?.();
+          const reply = await f.recv();
+          assert.notEqual(reply, "eof");
+          assert.deepEqual(decodeVringState(reply as VhostUserMessage), { index: 0, num: 1 });
+          // The read completed into guest memory before the ring stopped.
+          assert.deepEqual(driver.getBuf(), { token: "read", len: 513 });
+          assert.equal(mem.readUint8(status), 0);
+          assert.ok(mem.bytes(data, 512).every((b) => b === 0x5a));
+        });
+        assert.equal(h.backend.sessions[0].end, "eof");
+      } finally {
+        unmap(mapping);
+        closeFd(memfd);
+        closeFd(kick);
+        closeFd(call);
+      }
+    }, storage);
+  },
+});
 
 Deno.test({
   name: "vhost-user backend: bad input ends the session with an error, and the next session works",

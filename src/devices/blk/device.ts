@@ -226,6 +226,8 @@ export class BlkDevice implements VirtioDevice {
   readonly #busy: boolean[];
   readonly #again: boolean[];
   #ctx: DeviceContext | undefined;
+  /** Per queue: requests waiting for asynchronous storage. */
+  readonly #inProgress: number[];
   #negotiated = 0n;
   readonly #server: ChainServer = {
     serveChain: (c, q, ctx) => this.#serve(ctx, q, c),
@@ -249,6 +251,7 @@ export class BlkDevice implements VirtioDevice {
     // Only whole logical blocks are addressable.
     this.capacity = Math.floor(options.storage.size / blkSize) * (blkSize / SECTOR_SIZE);
     this.queueMaxSizes = Array.from({ length: queues }, () => size);
+    this.#inProgress = this.queueMaxSizes.map(() => 0);
     this.#busy = Array.from({ length: queues }, () => false);
     this.#again = Array.from({ length: queues }, () => false);
     this.#maxDwzSectors = options.maxDiscardSectors ?? 0x3fffff;
@@ -484,19 +487,28 @@ export class BlkDevice implements VirtioDevice {
       this.stats[stat]++;
       return this.#finish(c, statusAt, VIRTIO_BLK_S_OK, written);
     }
+    const index = q.index;
+    this.#inProgress[index]++;
     pending.then(
       () => {
+        this.#inProgress[index]--;
         if (!this.#live(ctx, q)) return;
         copyIn?.();
         this.stats[stat]++;
         completeUsed(ctx, q, c, this.#finish(c, statusAt, VIRTIO_BLK_S_OK, written));
       },
       () => {
+        this.#inProgress[index]--;
         if (!this.#live(ctx, q)) return;
         completeUsed(ctx, q, c, this.#finish(c, statusAt, VIRTIO_BLK_S_IOERR, 0));
       },
     );
     return CHAIN_HELD;
+  }
+
+  /** Requests of queue `index` waiting for asynchronous storage (see {@link VirtioDevice.inProgress}). */
+  inProgress(index: number): number {
+    return this.#inProgress[index] ?? 0;
   }
 
   #live(ctx: DeviceContext, q: DeviceQueue): boolean {

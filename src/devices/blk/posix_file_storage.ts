@@ -67,12 +67,35 @@ function ioError(call: string, path: string, detail: string = `errno ${errno()}`
   return new DeviceError(`virtio-blk: ${call} on image ${path} failed: ${detail}`);
 }
 
-/** The address of `b`'s first byte (user-space addresses fit in 53 bits). */
-function address(b: Uint8Array): number {
+/** The address of `b`'s first byte, asked of Deno (user-space addresses fit in 53 bits). */
+function pointerOf(b: Uint8Array): number {
   const p = Deno.UnsafePointer.of(b as Uint8Array<ArrayBuffer>);
   if (p === null) return 0;
   const v = Deno.UnsafePointer.value(p);
   return typeof v === "bigint" ? Number(v) : v;
+}
+
+// The base address of each buffer segments come from. Asking Deno costs
+// about 0.9 µs a call, 0.2 ms for a 1 MiB read of 256 segments; a buffer's
+// memory does not move once it has been exposed (`.buffer`), so its base
+// plus the view's offset is the address.
+const bases = new WeakMap<ArrayBufferLike, number>();
+let lastBuffer: ArrayBufferLike | undefined;
+let lastBase = 0;
+
+/** The address of `b`'s first byte. */
+function address(b: Uint8Array): number {
+  const buf = b.buffer;
+  if (buf !== lastBuffer) {
+    let base = bases.get(buf);
+    if (base === undefined) {
+      base = pointerOf(new Uint8Array(buf));
+      bases.set(buf, base);
+    }
+    lastBuffer = buf;
+    lastBase = base;
+  }
+  return lastBase + b.byteOffset;
 }
 
 /**
@@ -171,6 +194,11 @@ export class PosixFileStorage implements BlockStorage {
     this.#fd = -1;
   }
 
+  /** The open file descriptor (a `DeviceError` once closed). */
+  get fd(): number {
+    return this.#live();
+  }
+
   #live(): number {
     if (this.#fd < 0) throw new DeviceError(`virtio-blk: image ${this.path} is closed`);
     return this.#fd;
@@ -230,5 +258,93 @@ export class PosixFileStorage implements BlockStorage {
       }
       pos += total;
     }
+  }
+}
+
+const THREADED_SYMBOLS = {
+  pread: { parameters: ["i32", "buffer", "usize", "i64"], result: "isize", nonblocking: true },
+  pwrite: { parameters: ["i32", "buffer", "usize", "i64"], result: "isize", nonblocking: true },
+  fdatasync: { parameters: ["i32"], result: "i32", nonblocking: true },
+} as const;
+
+type ThreadedLib = Deno.DynamicLibrary<typeof THREADED_SYMBOLS>["symbols"];
+let threadedLib: ThreadedLib | undefined;
+
+function threaded(): ThreadedLib {
+  libc(); // the platform check
+  threadedLib ??= Deno.dlopen("libc.so.6", THREADED_SYMBOLS).symbols;
+  return threadedLib;
+}
+
+/**
+ * Storage in an image file whose reads, writes and flushes run on Deno's
+ * blocking-call threads (`nonblocking` FFI calls to `pread`, `pwrite` and
+ * `fdatasync`), so several requests are served at once, as QEMU's thread
+ * pool does. It is asynchronous ({@link BlockStorage.isAsync}): the device
+ * reads and writes through its own buffers and copies to and from guest
+ * memory on the JS thread, so no system call ever writes guest memory after
+ * a reset. Worth it for large requests; a 4 KiB request waits for a thread
+ * hand-over that {@link PosixFileStorage} does not pay. Error codes are not
+ * reported (errno is per thread): a failed call is an I/O error.
+ */
+export class ThreadedFileStorage implements BlockStorage {
+  /** The image path. */
+  readonly path: string;
+  /** Size in bytes when opened. */
+  readonly size: number;
+  /** Always true: every call completes on another thread. */
+  readonly isAsync = true;
+  readonly #file: PosixFileStorage;
+
+  /** Opens `path` read-write, or read-only when `readOnly` (needs `--allow-ffi`). */
+  constructor(path: string, readOnly: boolean = false) {
+    this.#file = new PosixFileStorage(path, readOnly);
+    this.path = path;
+    this.size = this.#file.size;
+    threaded();
+  }
+
+  /** Reads `dst.length` bytes at `offset` (zeroes past the end of the file). */
+  async read(offset: number, dst: Uint8Array): Promise<void> {
+    const fd = this.#file.fd;
+    let done = 0;
+    while (done < dst.length) {
+      const part = done === 0 ? dst : dst.subarray(done);
+      const n = Number(
+        await threaded().pread(fd, part, BigInt(part.length), BigInt(offset + done)),
+      );
+      if (n < 0) throw ioError("pread", this.path, "the call failed");
+      if (n === 0) {
+        dst.fill(0, done);
+        return;
+      }
+      done += n;
+    }
+  }
+
+  /** Writes `src` at `offset`. */
+  async write(offset: number, src: Uint8Array): Promise<void> {
+    const fd = this.#file.fd;
+    let done = 0;
+    while (done < src.length) {
+      const part = done === 0 ? src : src.subarray(done);
+      const n = Number(
+        await threaded().pwrite(fd, part, BigInt(part.length), BigInt(offset + done)),
+      );
+      if (n <= 0) throw ioError("pwrite", this.path, "the call failed");
+      done += n;
+    }
+  }
+
+  /** `fdatasync` on a blocking-call thread. */
+  async flush(): Promise<void> {
+    if ((await threaded().fdatasync(this.#file.fd)) < 0) {
+      throw ioError("fdatasync", this.path, "the call failed");
+    }
+  }
+
+  /** Closes the file (further calls throw); wait for pending calls first. */
+  close(): void {
+    this.#file.close();
   }
 }

@@ -158,6 +158,14 @@ export const MAX_BRIEF_WAKEUPS: number = 64;
  * a process per read) would only time it out.
  */
 const BRIEF_STREAM_FACTOR = 4;
+/**
+ * How long GET_VRING_BASE waits for the device to complete the requests it
+ * is working on ({@link VirtioDevice.inProgress}) before the ring stops
+ * anyway (they are then lost to the driver).
+ */
+const DRAIN_TIMEOUT_MS = 5_000;
+/** The poll period while a ring drains (completions come from the event loop, not an fd). */
+const DRAIN_POLL_MS = 5;
 
 /** The protocol features offered unless the options say otherwise. */
 export const DEFAULT_PROTOCOL_FEATURES: bigint = (1n << BigInt(VHOST_USER_PROTOCOL_F_MQ)) |
@@ -439,6 +447,8 @@ class Session {
   #messages = 0;
   #kicks = 0;
   #replied = false;
+  /** A GET_VRING_BASE waiting for its ring's chains to complete (see {@link DRAIN_TIMEOUT_MS}). */
+  #draining: { index: number; request: number; until: number } | undefined;
 
   constructor(
     backend: VhostUserBackend,
@@ -472,9 +482,11 @@ class Session {
     try {
       for (;;) {
         if (closed()) break;
+        const draining = this.#draining !== undefined;
         const entries: PollEntry[] = [
           { fd: wakeFd, events: POLLIN, revents: 0 },
-          { fd: this.#fd, events: POLLIN, revents: 0 },
+          // While a ring drains, messages wait (only a hang-up is seen).
+          { fd: this.#fd, events: draining ? 0 : POLLIN, revents: 0 },
         ];
         const kickRings: number[] = [];
         this.#rings.forEach((r, i) => {
@@ -494,12 +506,16 @@ class Session {
           brief++;
         } else {
           brief = 0;
-          n = await pollAsync(entries, -1);
+          n = await pollAsync(entries, draining ? DRAIN_POLL_MS : -1);
         }
         streaming = false;
         if (closed()) break;
         if (n < 0) continue;
         if (entries[0].revents) readEventfd(wakeFd);
+        if (draining && (entries[1].revents & (POLLHUP | POLLERR)) !== 0) {
+          end = "eof";
+          break;
+        }
         if (entries[1].revents & (POLLIN | POLLHUP | POLLERR)) {
           if (!this.#readMessages()) {
             end = "eof";
@@ -514,10 +530,16 @@ class Session {
           // The fd may have been replaced while handling messages above.
           if (r.kickFd !== e.fd) continue;
           readEventfd(r.kickFd);
+          // A draining ring takes no new chains: it stops when the held ones are done.
+          if (this.#draining?.index === i) continue;
           this.#kick(i);
           const now = performance.now();
           streaming = briefUs > 0 && now - lastKickMs < (BRIEF_STREAM_FACTOR * briefUs) / 1000;
           lastKickMs = now;
+        }
+        if (!this.#checkDrain()) {
+          end = "eof";
+          break;
         }
       }
     } catch (e) {
@@ -530,6 +552,28 @@ class Session {
     return { end, error, messages: this.#messages, kicks: this.#kicks };
   }
 
+  /** Stops ring `index` and answers GET_VRING_BASE with where it stopped. */
+  #finishStop(index: number, request: number): void {
+    const r = this.#rings[index];
+    const base = this.#stopRing(index);
+    r.base = base;
+    this.#reply(request, vringStatePayload(index, base));
+  }
+
+  /**
+   * Ends a drain whose ring has no chain in flight any more (or whose time is
+   * up), then handles the messages that waited; false when the front-end hung up.
+   */
+  #checkDrain(): boolean {
+    const d = this.#draining;
+    if (d === undefined) return true;
+    const busy = this.#device.inProgress?.(d.index) ?? 0;
+    if (busy > 0 && performance.now() < d.until) return true;
+    this.#draining = undefined;
+    this.#finishStop(d.index, d.request);
+    return this.#readMessages();
+  }
+
   /** True while the device holds a chain of a running ring (it completes it from the event loop). */
   #holdsChains(): boolean {
     for (const r of this.#rings) if (r.queue !== undefined && r.queue.inFlight > 0) return true;
@@ -539,6 +583,7 @@ class Session {
   /** Handles every complete message; false when the front-end hung up. */
   #readMessages(): boolean {
     for (;;) {
+      if (this.#draining !== undefined) return true;
       const r = this.#reader.read();
       if (r.kind === "eof") return false;
       if (r.kind === "again") return true;
@@ -710,9 +755,20 @@ class Session {
       case R.VHOST_USER_GET_VRING_BASE: {
         const s = decodeVringState(m);
         const r = this.#ring(s.index, m.request);
-        const base = this.#stopRing(s.index);
-        r.base = base;
-        this.#reply(m.request, vringStatePayload(s.index, base));
+        const busy = r.started ? this.#device.inProgress?.(s.index) ?? 0 : 0;
+        if (busy > 0) {
+          // Stopped now, requests the device is completing would never be used
+          // and the base would skip them: wait for them (messages wait too).
+          this.#log("debug", `vring ${s.index}: stopping after ${busy} requests complete`);
+          this.#draining = {
+            index: s.index,
+            request: m.request,
+            until: performance.now() + DRAIN_TIMEOUT_MS,
+          };
+          this.#replied = true; // the reply comes when the ring has drained
+          return;
+        }
+        this.#finishStop(s.index, m.request);
         return;
       }
       case R.VHOST_USER_SET_VRING_KICK: {
