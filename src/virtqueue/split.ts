@@ -169,6 +169,18 @@ export class SplitDeviceQueue implements DeviceQueue {
     );
   }
 
+  /**
+   * Takes the chain at descriptor `head` again, outside the available ring:
+   * for resubmitting requests an earlier device instance had taken and not
+   * completed (vhost-user inflight tracking), after {@link restore} put the
+   * available position past them. Validated like {@link pop}; a head out of
+   * range or already held is a `QueueError`.
+   */
+  popHead(head: number): DescriptorChain {
+    if (!Number.isInteger(head) || head < 0) this.#badHead(this.size);
+    return this.#readChain(head);
+  }
+
   #readChain(head: number): DescriptorChain {
     if (head >= this.size || this.#busy[head] !== 0) this.#badHead(head);
     const chain = this.#core.take(head);

@@ -23,10 +23,12 @@ import {
 } from "../../src/transport/vhost_user/libc.ts";
 import {
   configPayload,
+  decodeInflight,
   decodeU64,
   decodeVringState,
   encodeMessage,
   headerFlags,
+  inflightPayload,
   type MemoryRegionDesc,
   memoryTablePayload,
   MessageReader,
@@ -39,6 +41,7 @@ import {
 import {
   VHOST_USER_NEED_REPLY_MASK,
   VHOST_USER_PROTOCOL_F_CONFIG,
+  VHOST_USER_PROTOCOL_F_INFLIGHT_SHMFD,
   VHOST_USER_PROTOCOL_F_MQ,
   VHOST_USER_PROTOCOL_F_REPLY_ACK,
   VhostUserRequest as R,
@@ -501,6 +504,132 @@ Deno.test({
         });
         assert.equal(h.backend.sessions[0].end, "eof");
       } finally {
+        unmap(mapping);
+        closeFd(memfd);
+        closeFd(kick);
+        closeFd(call);
+      }
+    }, storage);
+  },
+});
+
+Deno.test({
+  name: "vhost-user backend: inflight tracking resubmits requests a dead back-end left, " +
+    "also when it had completed later ones first",
+  ignore: !canRun,
+  fn: async () => {
+    const disk = new Uint8Array(64 * 512);
+    for (let i = 0; i < 64; i++) disk.fill(i, i * 512, (i + 1) * 512);
+    const storage = new GatedStorage(disk);
+    await withBackend(async (h) => {
+      const memfd = memfdCreate("guest", MEM_SIZE);
+      const mapping = mapShared(memfd, MEM_SIZE);
+      const kick = eventfd();
+      const call = eventfd();
+      let inflightFd = -1;
+      try {
+        const mem = GuestMemory.fromBuffer(mapping.buffer);
+        const alloc = new DmaAllocator(0, MEM_SIZE);
+        const features = h.device.features & ~(1n << 34n); // split
+        const opts = queueOptionsFromFeatures(features, 0);
+        const addrs = allocateQueue(alloc, 16, false);
+        const driver = createDriverQueue<number>(mem, addrs, opts);
+        const data = new Map<number, { buf: number; status: number }>();
+        const read = (sector: number) => {
+          const hdr = alloc.alloc(16, 8);
+          const buf = alloc.alloc(512, 8);
+          const status = alloc.alloc(1, 1);
+          mem.writeUint32(hdr, 0);
+          mem.writeBigUint64(hdr + 8, BigInt(sector));
+          mem.writeUint8(status, 0xff);
+          data.set(sector, { buf, status });
+          driver.addSgs([{ addr: hdr, len: 16 }], [{ addr: buf, len: 512 }, {
+            addr: status,
+            len: 1,
+          }], sector);
+        };
+        const waitReads = async (n: number) => {
+          for (let i = 0; i < 400 && storage.waiting.length < n; i++) {
+            await new Promise((r) => setTimeout(r, 5));
+          }
+          assert.equal(storage.waiting.length, n, "reads that reached the storage");
+        };
+        const done: number[] = [];
+        const region: MemoryRegionDesc = {
+          guestPhysAddr: 0,
+          memorySize: MEM_SIZE,
+          userspaceAddr: USER_BASE,
+          mmapOffset: 0,
+        };
+        let desc = { mmapSize: 0, mmapOffset: 0, numQueues: 1, queueSize: 16 };
+        const open = async (f: Front, base: number, first: boolean) => {
+          const proto = decodeU64(await f.call(R.VHOST_USER_GET_PROTOCOL_FEATURES));
+          assert.notEqual(proto & (1n << BigInt(VHOST_USER_PROTOCOL_F_INFLIGHT_SHMFD)), 0n);
+          f.send(R.VHOST_USER_SET_PROTOCOL_FEATURES, u64Payload(proto));
+          if (first) {
+            // As QEMU: ask for an area once, keep it, hand it back on every start.
+            const m = await f.call(R.VHOST_USER_GET_INFLIGHT_FD, inflightPayload(desc));
+            assert.equal(m.fds.length, 1);
+            inflightFd = m.fds[0];
+            desc = { ...decodeInflight(m) };
+            assert.ok(desc.mmapSize >= 16 + 16 * 16, `area of ${desc.mmapSize} bytes`);
+            assert.equal(m.payload.length, 24);
+          }
+          f.send(R.VHOST_USER_SET_INFLIGHT_FD, inflightPayload(desc), [inflightFd]);
+          f.send(R.VHOST_USER_SET_FEATURES, u64Payload(features));
+          f.send(R.VHOST_USER_SET_MEM_TABLE, memoryTablePayload([region]), [memfd]);
+          setUpRing(f, addrs, base, kick, call);
+        };
+
+        // Session 1 takes reads of sectors 1, 2, 3; the storage completes 2
+        // only, and the connection drops with 1 and 3 still in flight.
+        await session(h, async (f) => {
+          await open(f, 0, true);
+          read(1);
+          read(2);
+          read(3);
+          if (driver.kick()) writeEventfd(kick);
+          await waitReads(3);
+          storage.waiting[1]();
+          await waitCall(call);
+          for (let u = driver.getBuf(); u !== null; u = driver.getBuf()) done.push(u.token);
+          assert.deepEqual(done, [2]);
+        });
+
+        // Session 2 starts where QEMU resumes after a crash: base = used idx
+        // (1). Without the area it would read available entry 1 (sector 2)
+        // again and never 1; with it, it resubmits 1 then 3.
+        await session(h, async (f) => {
+          await open(f, 1, false);
+          await waitReads(5);
+          storage.waiting[3]();
+          storage.waiting[4]();
+          for (let i = 0; i < 2 && done.length < 3; i++) {
+            await waitCall(call);
+            for (let u = driver.getBuf(); u !== null; u = driver.getBuf()) done.push(u.token);
+          }
+          assert.deepEqual(done, [2, 1, 3]);
+          for (const sector of [1, 2, 3]) {
+            const d = data.get(sector)!;
+            assert.equal(mem.readUint8(d.status), 0, `status of sector ${sector}`);
+            assert.ok(mem.bytes(d.buf, 512).every((b) => b === sector), `data of sector ${sector}`);
+          }
+          // A new request after the resubmitted ones is served as usual.
+          read(4);
+          if (driver.kick()) writeEventfd(kick);
+          await waitReads(6);
+          storage.waiting[5]();
+          await waitCall(call);
+          assert.equal(driver.getBuf()?.token, 4);
+        });
+        // The first session's reads complete late, into a session that is gone: ignored.
+        storage.waiting[0]();
+        storage.waiting[2]();
+        await new Promise((r) => setTimeout(r, 20));
+        assert.equal(driver.getBuf(), null);
+        assert.ok(h.logs.some((l) => /resubmitting 2 request/.test(l)), h.logs.join("\n"));
+      } finally {
+        if (inflightFd >= 0) closeFd(inflightFd);
         unmap(mapping);
         closeFd(memfd);
         closeFd(kick);

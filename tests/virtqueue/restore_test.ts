@@ -4,7 +4,11 @@
 // back-end is killed), on every layout and feature combination.
 import assert from "node:assert/strict";
 import { QueueError } from "../../src/errors.ts";
-import { createDeviceQueue, type DeviceQueue } from "../../src/virtqueue/mod.ts";
+import {
+  createDeviceQueue,
+  type DeviceQueue,
+  type SplitDeviceQueue,
+} from "../../src/virtqueue/mod.ts";
 import { CONFIGS, label, type Pair, pair } from "./_harness.ts";
 
 const buffers = new WeakMap<Pair, number>();
@@ -177,3 +181,32 @@ for (const packed of [false, true]) {
     }
   });
 }
+
+Deno.test("popHead (split): takes a chain again by head; a bad or held head is refused", () => {
+  const p = pair({ size: 8 });
+  addRequests(p, 0, 2);
+  const first = p.device.pop();
+  assert.ok(first !== null);
+  const split = p.device as SplitDeviceQueue;
+  // Held: refused, nothing changes.
+  assert.throws(
+    () => split.popHead(first.head),
+    (e) => e instanceof QueueError && /again while the device holds it/.test(e.message),
+  );
+  for (const bad of [8, -1, 1.5]) {
+    assert.throws(
+      () => split.popHead(bad),
+      (e) => e instanceof QueueError && /outside the descriptor table/.test(e.message),
+      String(bad),
+    );
+  }
+  // The second request's head, taken out of the ring's order, is a whole chain.
+  const head = p.mem.view(p.addrs.driver + 4 + 2, 2).getUint16(0, true);
+  const again = split.popHead(head);
+  assert.equal(again.readableLength, 8);
+  assert.equal(again.readUint32(0), 1);
+  assert.equal(p.device.inFlight, 2);
+  p.device.addUsed(first, 4);
+  p.device.addUsed(again, 4);
+  assert.deepEqual([p.driver.getBuf()?.token, p.driver.getBuf()?.token], [0, 1]);
+});

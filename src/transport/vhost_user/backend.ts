@@ -59,6 +59,8 @@
 import type { DeviceContext, VirtioDevice } from "../../device.ts";
 import type { GuestMemory } from "../../memory.ts";
 import { MappedGuestMemory } from "./_mapped_memory.ts";
+import { inflightQueueBytes, resumeInflight } from "./_inflight.ts";
+import type { SplitDeviceQueue } from "../../virtqueue/split.ts";
 import {
   createDeviceQueue,
   type DeviceQueue,
@@ -68,6 +70,7 @@ import {
 import {
   VHOST_USER_F_PROTOCOL_FEATURES,
   VHOST_USER_PROTOCOL_F_CONFIG,
+  VHOST_USER_PROTOCOL_F_INFLIGHT_SHMFD,
   VHOST_USER_PROTOCOL_F_MQ,
   VHOST_USER_PROTOCOL_F_REPLY_ACK,
   VHOST_USER_PROTOCOL_F_RESET_DEVICE,
@@ -80,6 +83,7 @@ import {
   eventfd,
   type Mapping,
   mapShared,
+  memfdCreate,
   pollAsync,
   pollBrief,
   type PollEntry,
@@ -97,12 +101,15 @@ import {
 import {
   configPayload,
   decodeConfig,
+  decodeInflight,
   decodeMemoryTable,
   decodeU64,
   decodeVringAddr,
   decodeVringFd,
   decodeVringState,
   encodeMessage,
+  type InflightDesc,
+  inflightPayload,
   type MemoryRegionDesc,
   MessageReader,
   needsReply,
@@ -171,7 +178,8 @@ const DRAIN_POLL_MS = 5;
 export const DEFAULT_PROTOCOL_FEATURES: bigint = (1n << BigInt(VHOST_USER_PROTOCOL_F_MQ)) |
   (1n << BigInt(VHOST_USER_PROTOCOL_F_REPLY_ACK)) |
   (1n << BigInt(VHOST_USER_PROTOCOL_F_CONFIG)) |
-  (1n << BigInt(VHOST_USER_PROTOCOL_F_RESET_DEVICE));
+  (1n << BigInt(VHOST_USER_PROTOCOL_F_RESET_DEVICE)) |
+  (1n << BigInt(VHOST_USER_PROTOCOL_F_INFLIGHT_SHMFD));
 
 const PROTOCOL_FEATURES_BIT = 1n << BigInt(VHOST_USER_F_PROTOCOL_FEATURES);
 const VHOST_F_LOG_ALL_BIT = 1n << 26n;
@@ -447,6 +455,8 @@ class Session {
   #messages = 0;
   #kicks = 0;
   #replied = false;
+  /** The inflight area from SET_INFLIGHT_FD, mapped. */
+  #inflight: { mapping: Mapping; desc: InflightDesc } | undefined;
   /** A GET_VRING_BASE waiting for its ring's chains to complete (see {@link DRAIN_TIMEOUT_MS}). */
   #draining: { index: number; request: number; until: number } | undefined;
 
@@ -618,9 +628,9 @@ class Session {
       (this.#protocolFeatures & bit(VHOST_USER_PROTOCOL_F_REPLY_ACK)) !== 0n;
   }
 
-  #reply(request: number, payload: Uint8Array): void {
+  #reply(request: number, payload: Uint8Array, fds: readonly number[] = []): void {
     const bytes = encodeMessage(request, REPLY_FLAGS, payload);
-    const n = sendWithFds(this.#fd, bytes);
+    const n = sendWithFds(this.#fd, bytes, fds);
     if (n !== bytes.length) {
       throw new VhostUserError(`${requestName(request)}: reply could not be sent (socket full)`);
     }
@@ -712,6 +722,14 @@ class Session {
         this.#features = 0n;
         this.#featuresSet = false;
         this.#protocolAcked = false;
+        return;
+      case R.VHOST_USER_GET_INFLIGHT_FD:
+        this.#requireProtocol(m, VHOST_USER_PROTOCOL_F_INFLIGHT_SHMFD);
+        this.#getInflight(m);
+        return;
+      case R.VHOST_USER_SET_INFLIGHT_FD:
+        this.#requireProtocol(m, VHOST_USER_PROTOCOL_F_INFLIGHT_SHMFD);
+        this.#setInflight(m);
         return;
       case R.VHOST_USER_GET_QUEUE_NUM:
         this.#reply(m.request, u64Payload(BigInt(this.#rings.length)));
@@ -952,8 +970,9 @@ class Session {
       driver: this.#translate(r.addr.avail, 1, "driver area", index),
       device: this.#translate(r.addr.used, 1, "device area", index),
     };
-    const queue = createDeviceQueue(mem, addrs, opts);
+    let queue: DeviceQueue = createDeviceQueue(mem, addrs, opts);
     restoreBase(queue, r.base, opts.packed);
+    queue = this.#trackInflight(queue, index);
     r.queue = queue;
     r.started = true;
     // 'Ring states': without VHOST_USER_F_PROTOCOL_FEATURES a ring starts enabled.
@@ -1071,6 +1090,95 @@ class Session {
     }
   }
 
+  /** GET_INFLIGHT_FD: a new zeroed area for `num_queues` queues of `queue_size`, sent as a memfd. */
+  #getInflight(m: VhostUserMessage): void {
+    const d = decodeInflight(m);
+    if (d.numQueues < 1 || d.numQueues > 1024 || !isQueueSize(d.queueSize)) {
+      throw new VhostUserError(
+        `VHOST_USER_GET_INFLIGHT_FD: ${d.numQueues} queues of ${d.queueSize} is not a valid request`,
+      );
+    }
+    const size = d.numQueues * inflightQueueBytes(d.queueSize);
+    const fd = memfdCreate("typed-virtio-inflight", size);
+    try {
+      this.#reply(
+        m.request,
+        inflightPayload({
+          mmapSize: size,
+          mmapOffset: 0,
+          numQueues: d.numQueues,
+          queueSize: d.queueSize,
+        }),
+        [fd],
+      );
+    } finally {
+      closeFd(fd);
+    }
+    this.#log("debug", `inflight area of ${size} bytes for ${d.numQueues} queue(s)`);
+  }
+
+  /** SET_INFLIGHT_FD: maps the area the front-end keeps; rings started from now on are tracked in it. */
+  #setInflight(m: VhostUserMessage): void {
+    const d = decodeInflight(m);
+    const fd = this.#takeFd(m, "the inflight area");
+    try {
+      const need = d.numQueues * inflightQueueBytes(d.queueSize);
+      if (!isQueueSize(d.queueSize) || d.numQueues < 1 || d.mmapSize < need) {
+        throw new VhostUserError(
+          `VHOST_USER_SET_INFLIGHT_FD: an area of ${d.mmapSize} bytes cannot track ${d.numQueues} queues of ${d.queueSize}`,
+        );
+      }
+      if (d.mmapOffset % 4096 !== 0) {
+        throw new VhostUserError(
+          `VHOST_USER_SET_INFLIGHT_FD: mmap offset ${d.mmapOffset} is not page aligned`,
+        );
+      }
+      let mapping: Mapping;
+      try {
+        mapping = mapShared(fd, d.mmapSize, d.mmapOffset);
+      } catch (e) {
+        throw new VhostUserError(`VHOST_USER_SET_INFLIGHT_FD: ${errorText(e)}`, { cause: e });
+      }
+      this.#dropInflight();
+      this.#inflight = { mapping, desc: d };
+    } finally {
+      closeFd(fd);
+    }
+  }
+
+  /**
+   * A split ring started while an inflight area is set: resumes it from the
+   * area (resubmitting what an earlier back-end left in flight) and tracks it.
+   */
+  #trackInflight(queue: DeviceQueue, index: number): DeviceQueue {
+    const inf = this.#inflight;
+    if (inf === undefined || queue.options.packed) return queue;
+    if (index >= inf.desc.numQueues || queue.size !== inf.desc.queueSize) {
+      this.#log(
+        "warn",
+        `vring ${index} (size ${queue.size}) is not covered by the inflight area (${inf.desc.numQueues} queues of ${inf.desc.queueSize}); not tracked`,
+      );
+      return queue;
+    }
+    const bytes = inflightQueueBytes(inf.desc.queueSize);
+    const area = new DataView(inf.mapping.buffer, index * bytes, bytes);
+    const r = resumeInflight(queue as SplitDeviceQueue, area);
+    if (r === undefined) {
+      this.#log("warn", `vring ${index}: the inflight area holds another layout; not tracked`);
+      return queue;
+    }
+    if (r.resubmitted > 0) {
+      this.#log("info", `vring ${index}: resubmitting ${r.resubmitted} request(s) left in flight`);
+    }
+    return r.queue;
+  }
+
+  #dropInflight(): void {
+    const inf = this.#inflight;
+    this.#inflight = undefined;
+    if (inf !== undefined) unmap(inf.mapping);
+  }
+
   #dropMemory(): void {
     const regions = this.#regions;
     this.#regions = [];
@@ -1090,6 +1198,7 @@ class Session {
       r.kickFd = r.callFd = r.errFd = -1;
     }
     this.#dropMemory();
+    this.#dropInflight();
     closeFd(this.#fd);
     void this.#backend;
   }
@@ -1123,4 +1232,9 @@ function currentBase(q: DeviceQueue): number {
   if (!q.options.packed) return p.availIdx;
   return ((p.availIdx & 0x7fff) | (p.availWrap << 15) | ((p.usedIdx & 0x7fff) << 16) |
     (p.usedWrap << 31)) >>> 0;
+}
+
+/** A split or packed queue size a front-end may ask for: a power of 2 up to 32768. */
+function isQueueSize(n: number): boolean {
+  return Number.isInteger(n) && n >= 1 && n <= 32768 && (n & (n - 1)) === 0;
 }

@@ -37,6 +37,7 @@ import {
   VhostUserBackendRequest,
   VhostUserConfig,
   VhostUserHeader,
+  VhostUserInflight,
   VhostUserMemory,
   VhostUserMemoryRegion,
   VhostUserRequest,
@@ -194,6 +195,43 @@ export function vringStatePayload(index: number, num: number): Uint8Array {
 export function decodeVringState(m: VhostUserMessage): VringState {
   const s = new VhostVringState(need(m, VhostVringState.SIZE, "a vring state"));
   return { index: s.index, num: s.num };
+}
+
+/** An inflight description (GET/SET_INFLIGHT_FD). */
+export interface InflightDesc {
+  /** Size of the shared area that tracks inflight I/O. */
+  readonly mmapSize: number;
+  /** Where the area starts in the file descriptor. */
+  readonly mmapOffset: number;
+  /** Number of queues it covers. */
+  readonly numQueues: number;
+  /** Size of each queue. */
+  readonly queueSize: number;
+}
+
+/**
+ * An inflight description payload: 24 bytes, the 20 of the description and
+ * the padding QEMU's (unpacked) C struct has, which QEMU checks for.
+ */
+export function inflightPayload(d: InflightDesc): Uint8Array {
+  const b = new Uint8Array(24);
+  const s = new VhostUserInflight(viewOf(b));
+  s.mmapSize = d.mmapSize;
+  s.mmapOffset = d.mmapOffset;
+  s.numQueues = d.numQueues;
+  s.queueSize = d.queueSize;
+  return b;
+}
+
+/** Reads an inflight description payload (20 bytes or more). */
+export function decodeInflight(m: VhostUserMessage): InflightDesc {
+  const s = new VhostUserInflight(need(m, VhostUserInflight.SIZE, "an inflight description"));
+  return {
+    mmapSize: s.mmapSize,
+    mmapOffset: s.mmapOffset,
+    numQueues: s.numQueues,
+    queueSize: s.queueSize,
+  };
 }
 
 /** A vring address description (front-end user addresses). */
