@@ -736,6 +736,46 @@ Deno.test({
           );
           await expectClosed(f, R.VHOST_USER_SET_CONFIG, configPayload(200, 0, new Uint8Array(8)));
         }, /outside the 96-byte config space/],
+        ["inflight area without the protocol feature", (f) =>
+          expectClosed(
+            f,
+            R.VHOST_USER_GET_INFLIGHT_FD,
+            inflightPayload({ mmapSize: 0, mmapOffset: 0, numQueues: 1, queueSize: 16 }),
+          ), /without negotiating protocol feature 12/],
+        ["an inflight area for a queue size that is not a power of 2", async (f) => {
+          f.send(
+            R.VHOST_USER_SET_PROTOCOL_FEATURES,
+            u64Payload(1n << BigInt(VHOST_USER_PROTOCOL_F_INFLIGHT_SHMFD)),
+          );
+          await expectClosed(
+            f,
+            R.VHOST_USER_GET_INFLIGHT_FD,
+            inflightPayload({ mmapSize: 0, mmapOffset: 0, numQueues: 1, queueSize: 100 }),
+          );
+        }, /1 queues of 100 is not a valid request/],
+        ["an inflight area too small for its queues", async (f) => {
+          f.send(
+            R.VHOST_USER_SET_PROTOCOL_FEATURES,
+            u64Payload(1n << BigInt(VHOST_USER_PROTOCOL_F_INFLIGHT_SHMFD)),
+          );
+          await expectClosed(
+            f,
+            R.VHOST_USER_SET_INFLIGHT_FD,
+            inflightPayload({ mmapSize: 64, mmapOffset: 0, numQueues: 2, queueSize: 256 }),
+            [memfd],
+          );
+        }, /an area of 64 bytes cannot track 2 queues of 256/],
+        ["an inflight area without its fd", async (f) => {
+          f.send(
+            R.VHOST_USER_SET_PROTOCOL_FEATURES,
+            u64Payload(1n << BigInt(VHOST_USER_PROTOCOL_F_INFLIGHT_SHMFD)),
+          );
+          await expectClosed(
+            f,
+            R.VHOST_USER_SET_INFLIGHT_FD,
+            inflightPayload({ mmapSize: 4096, mmapOffset: 0, numQueues: 1, queueSize: 16 }),
+          );
+        }, /expected 1 file descriptor for the inflight area/],
         ["a nack before closing, with reply-ack", async (f) => {
           f.send(
             R.VHOST_USER_SET_PROTOCOL_FEATURES,
