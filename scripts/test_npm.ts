@@ -44,9 +44,11 @@ export const DENO_ONLY_TESTS: Readonly<Record<string, string>> = {
   "tests/gen/cli_test.ts": "runs the Deno-only gen CLI, also as a `deno` subprocess",
   "tests/repo_test.ts": "checks the repository (README, deno.json, .deno-version), not the package",
   "tests/transport/vhost_user/**": "vhost-user goes through Deno FFI",
-  "tests/devices/blk_test.ts": "also tests FileStorage and AsyncFileStorage (Deno's file API)",
-  "tests/devices/console_test.ts": "also tests the stdio backend (Deno.stdin and Deno.stdout)",
-  "tests/devices/net_test.ts": "also tests the UDP backend (left out of the npm build)",
+  "tests/devices/blk_file_test.ts":
+    "blk's file storages: Deno's file API and FFI (preadv/pwritev, threads), left out of the npm build",
+  "tests/devices/console_stdio_test.ts":
+    "the console's stdio backend (Deno.stdin and Deno.stdout), left out of the npm build",
+  "tests/devices/net_udp_test.ts": "net's UDP backend, left out of the npm build",
   "tests/transport/vhost_user_test.ts": "vhost-user goes through Deno FFI",
 };
 

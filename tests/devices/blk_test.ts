@@ -1,20 +1,15 @@
 // virtio-blk: the driver against the device model over MMIO and PCI, every
-// request type and feature, hostile requests, and file backends.
+// request type and feature, and hostile requests. The file backends (Deno only) are
+// tested in blk_file_test.ts.
 
 import assert from "node:assert/strict";
 import fc from "fast-check";
 import {
-  AsyncFileStorage,
   BlkDevice,
-  type BlkDeviceOptions,
   type BlkDisk,
   blkDriver,
-  type BlkDriverOptions,
   BlkRequestError,
-  FileStorage,
   MemoryStorage,
-  PosixFileStorage,
-  ThreadedFileStorage,
 } from "../../src/devices/blk/mod.ts";
 import {
   VIRTIO_BLK_F_CONFIG_WCE,
@@ -34,30 +29,8 @@ import {
 } from "../../src/generated/devices/blk.ts";
 import { DeviceStatus } from "../../src/generated/common.ts";
 import { DeviceError } from "../../src/errors.ts";
-import { type Kind, KINDS, MAIN_KINDS, rig } from "./blk_rig.ts";
-
-const DISK = 256 * 1024;
-
-async function setup(
-  kind: Kind,
-  opts: Partial<BlkDeviceOptions> = {},
-  drvOpts: BlkDriverOptions = {},
-  bytes: Uint8Array = new Uint8Array(DISK),
-) {
-  const storage = opts.storage ?? new MemoryStorage(bytes);
-  const device = new BlkDevice({ ...opts, storage });
-  const r = rig(kind, device);
-  const driver = blkDriver(drvOpts);
-  await r.bus.registerDriver(driver);
-  const dev = await r.bus.addDevice(r.transport);
-  assert.equal(dev.driver?.name, "virtio-blk", `probe failed: ${r.logs.join("; ")}`);
-  const disk = await driver.nextDisk();
-  return { r, device, storage, disk, driver, dev, bytes };
-}
-
-function pattern(len: number, seed: number): Uint8Array {
-  return Uint8Array.from({ length: len }, (_, i) => (i * 31 + seed * 7 + (i >> 9)) & 0xff);
-}
+import { KINDS, MAIN_KINDS, rig } from "./blk_rig.ts";
+import { DISK, pattern, setup } from "./_blk_setup.ts";
 
 function dwz(sector: number, count: number, flags: number): Uint8Array {
   const b = new Uint8Array(16);
@@ -426,55 +399,6 @@ Deno.test("blk: GET_ID of 20 bytes has no NUL; longer serials are cut", async ()
   assert.equal(r.usedLen, 21);
 });
 
-Deno.test("blk: a file image (FileStorage) written, flushed and read back", async () => {
-  const path = await Deno.makeTempFile({ suffix: ".img" });
-  try {
-    await Deno.writeFile(path, new Uint8Array(DISK));
-    const storage = new FileStorage(path);
-    const t = await setup("pci-modern", { storage });
-    await t.disk.write(3, pattern(4096, 4));
-    await t.disk.flush();
-    const back = new Uint8Array(4096);
-    await t.disk.read(3, back);
-    assert.deepEqual(back, pattern(4096, 4));
-    storage.close();
-    const file = await Deno.readFile(path);
-    assert.deepEqual(file.subarray(1536, 1536 + 4096), pattern(4096, 4));
-    assert.equal(file.length, DISK, "the image did not grow");
-  } finally {
-    await Deno.remove(path);
-  }
-});
-
-Deno.test("blk: PosixFileStorage serves requests of many segments (preadv/pwritev)", async () => {
-  const path = await Deno.makeTempFile({ suffix: ".img" });
-  try {
-    const before = pattern(DISK, 9);
-    await Deno.writeFile(path, before);
-    const storage = new PosixFileStorage(path);
-    assert.equal(storage.size, DISK);
-    // size_max 512: a 64 KiB transfer is one request of 128 data segments.
-    const t = await setup("pci-modern", { storage, sizeMax: 512 });
-    const old = new Uint8Array(65536);
-    await t.disk.read(16, old);
-    assert.deepEqual(old, before.subarray(8192, 8192 + 65536), "data in the image before");
-    await t.disk.write(5, pattern(65536, 3));
-    await t.disk.flush();
-    const back = new Uint8Array(65536);
-    await t.disk.read(5, back);
-    assert.deepEqual(back, pattern(65536, 3));
-    assert.equal(t.device.stats.reads, 2);
-    storage.close();
-    const file = await Deno.readFile(path);
-    assert.deepEqual(file.subarray(2560, 2560 + 65536), pattern(65536, 3));
-    assert.deepEqual(file.subarray(0, 2560), before.subarray(0, 2560), "bytes before untouched");
-    assert.deepEqual(file.subarray(2560 + 65536), before.subarray(2560 + 65536), "bytes after");
-    assert.throws(() => storage.read(0, new Uint8Array(1)), DeviceError);
-  } finally {
-    await Deno.remove(path);
-  }
-});
-
 Deno.test("blk: storage with readv/writev gets each request's segments in one call", async () => {
   const calls: { op: string; offset: number; lengths: number[] }[] = [];
   class VectoredStorage extends MemoryStorage {
@@ -504,113 +428,6 @@ Deno.test("blk: storage with readv/writev gets each request's segments in one ca
     { op: "readv", offset: 1024, lengths: [1024, 1024, 1024, 1024] },
   ]);
   assert.deepEqual(storage.bytes.subarray(1024, 1024 + 4096), pattern(4096, 5));
-});
-
-Deno.test("PosixFileStorage: more segments than one preadv takes, and reads past the end", async () => {
-  const path = await Deno.makeTempFile({ suffix: ".img" });
-  try {
-    await Deno.writeFile(path, pattern(10_000, 1));
-    const storage = new PosixFileStorage(path);
-    // 3000 one-byte segments: three preadv calls (1024 each at most).
-    const ones = Array.from({ length: 3000 }, (_, i) => Uint8Array.of(i & 0xff));
-    storage.writev(100, ones);
-    const got = Array.from({ length: 3000 }, () => new Uint8Array(1));
-    storage.readv(100, got);
-    assert.deepEqual(got.map((b) => b[0]), ones.map((b) => b[0]));
-    // Segments crossing the end of the file: the bytes there, then zeroes.
-    const tail = [new Uint8Array(1500).fill(7), new Uint8Array(1500).fill(7)];
-    storage.readv(8000, tail);
-    const want = pattern(10_000, 1).subarray(8000);
-    assert.deepEqual(tail[0], want.subarray(0, 1500));
-    assert.deepEqual(tail[1].subarray(0, 500), want.subarray(1500));
-    assert.ok(tail[1].subarray(500).every((b) => b === 0), "zeroes past the end");
-    const one = new Uint8Array(16).fill(7);
-    storage.read(9_992, one);
-    assert.deepEqual(one.subarray(0, 8), want.subarray(1992));
-    assert.ok(one.subarray(8).every((b) => b === 0));
-    storage.close();
-    const file = await Deno.readFile(path);
-    assert.deepEqual(Array.from(file.subarray(100, 3100)), ones.map((b) => b[0]));
-    assert.equal(file.length, 10_000);
-  } finally {
-    await Deno.remove(path);
-  }
-});
-
-Deno.test("PosixFileStorage: a missing image is a DeviceError naming it; read-only refuses writes", async () => {
-  assert.throws(
-    () => new PosixFileStorage("/nonexistent/typed-virtio.img"),
-    (e: unknown) => e instanceof DeviceError && e.message.includes("/nonexistent/typed-virtio.img"),
-  );
-  const path = await Deno.makeTempFile({ suffix: ".img" });
-  try {
-    await Deno.writeFile(path, new Uint8Array(4096));
-    const ro = new PosixFileStorage(path, true);
-    assert.throws(() => ro.write(0, new Uint8Array(512).fill(1)), DeviceError);
-    assert.throws(() => ro.writev(0, [new Uint8Array(512).fill(1)]), DeviceError);
-    ro.close();
-    assert.ok((await Deno.readFile(path)).every((b) => b === 0));
-  } finally {
-    await Deno.remove(path);
-  }
-});
-
-Deno.test("blk: async file storage serves many requests at once, through bounce buffers", async () => {
-  const path = await Deno.makeTempFile({ suffix: ".img" });
-  try {
-    await Deno.writeFile(path, new Uint8Array(DISK));
-    const storage = new AsyncFileStorage(path, { handles: 3 });
-    const t = await setup("mmio-v2", { storage, queues: 2, packed: false });
-    await Promise.all(
-      Array.from({ length: 40 }, (_, i) => t.disk.write(i * 8, pattern(4096, i))),
-    );
-    await t.disk.flush();
-    await t.disk.writeZeroes(0, 8);
-    const bufs = Array.from({ length: 40 }, () => new Uint8Array(4096));
-    await Promise.all(bufs.map((b, i) => t.disk.read(i * 8, b)));
-    assert.ok(bufs[0].every((b) => b === 0));
-    for (let i = 1; i < 40; i++) assert.deepEqual(bufs[i], pattern(4096, i));
-    storage.close();
-    assert.equal((await Deno.stat(path)).size, DISK);
-  } finally {
-    await Deno.remove(path);
-  }
-});
-
-Deno.test("blk: ThreadedFileStorage serves requests at once on FFI threads; read-only refuses writes", async () => {
-  const path = await Deno.makeTempFile({ suffix: ".img" });
-  try {
-    await Deno.writeFile(path, new Uint8Array(DISK));
-    const storage = new ThreadedFileStorage(path);
-    assert.equal(storage.isAsync, true);
-    assert.equal(storage.size, DISK);
-    const t = await setup("pci-modern", { storage, queues: 2, sizeMax: 1024 });
-    await Promise.all(
-      Array.from({ length: 40 }, (_, i) => t.disk.write(i * 8, pattern(4096, i))),
-    );
-    await t.disk.flush();
-    const bufs = Array.from({ length: 40 }, () => new Uint8Array(4096));
-    await Promise.all(bufs.map((b, i) => t.disk.read(i * 8, b)));
-    for (let i = 0; i < 40; i++) assert.deepEqual(bufs[i], pattern(4096, i));
-    // A read crossing the end of the file: the last bytes, then zeroes.
-    await storage.write(DISK - 512, pattern(512, 77));
-    const tail = new Uint8Array(1024).fill(9);
-    await storage.read(DISK - 512, tail);
-    assert.deepEqual(tail.subarray(0, 512), pattern(512, 77));
-    assert.ok(tail.subarray(512).every((b) => b === 0));
-    storage.close();
-    await assert.rejects(storage.read(0, new Uint8Array(1)), DeviceError);
-    const file = await Deno.readFile(path);
-    for (let i = 0; i < 40; i++) {
-      assert.deepEqual(file.subarray(i * 4096, (i + 1) * 4096), pattern(4096, i));
-    }
-    const ro = new ThreadedFileStorage(path, true);
-    await assert.rejects(ro.write(0, new Uint8Array(512)), DeviceError);
-    ro.close();
-    assert.deepEqual((await Deno.readFile(path)).subarray(0, 4096), pattern(4096, 0));
-  } finally {
-    await Deno.remove(path);
-  }
 });
 
 Deno.test("blk: async completion after a reset is dropped without touching guest memory", async () => {

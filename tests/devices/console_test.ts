@@ -1,71 +1,18 @@
 // virtio-console: single port and multiport devices driven by the console
 // driver over MMIO and PCI: data both ways as web streams, console size and
 // resize, emergency write, the control protocol (port add/remove/open,
-// names, console port), hostile control messages, and the stdio backend.
+// names, console port) and hostile control messages. The stdio backend (Deno
+// only) is tested in console_stdio_test.ts.
 
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import { VirtioBus } from "../../src/bus.ts";
-import type { DriverDevice } from "../../src/driver.ts";
 import {
   VIRTIO_CONSOLE_DEVICE_ADD,
   VIRTIO_CONSOLE_PORT_OPEN,
   VIRTIO_CONSOLE_PORT_READY,
 } from "../../src/generated/devices/console.ts";
-import { DmaAllocator, GuestMemory } from "../../src/memory.ts";
-import { MmioDevice, probeMmio } from "../../src/transport/mmio.ts";
-import { PciFunction, probePci } from "../../src/transport/pci.ts";
-import type { Transport } from "../../src/transport/transport.ts";
-import {
-  attachStdio,
-  type VirtioConsole,
-  VirtioConsoleDevice,
-  type VirtioConsoleDeviceOptions,
-  VirtioConsoleDriver,
-  type VirtioConsoleDriverOptions,
-} from "../../src/devices/console/mod.ts";
-
-type Kind = "mmio" | "pci";
-const KINDS: readonly Kind[] = ["mmio", "pci"];
-const MEM = 8 << 20;
-const enc = (s: string) => new TextEncoder().encode(s);
-const dec = (b: Uint8Array | undefined) => new TextDecoder().decode(b);
-
-async function rig(
-  kind: Kind,
-  dopts: VirtioConsoleDeviceOptions = {},
-  ropts: VirtioConsoleDriverOptions = {},
-) {
-  const memory = GuestMemory.fromBuffer(new ArrayBuffer(MEM));
-  const logs: string[] = [];
-  const log = (m: string) => logs.push(m);
-  const bus = new VirtioBus({ memory, dma: new DmaAllocator(0x1000, MEM - 0x1000), log });
-  const device = new VirtioConsoleDevice(dopts);
-  const t: Transport | undefined = kind === "mmio"
-    ? probeMmio(new MmioDevice(device, memory, { log }))
-    : probePci(new PciFunction(device, memory, { log }));
-  if (t === undefined) throw new Error("probe failed");
-  const driver = new VirtioConsoleDriver(ropts);
-  await bus.registerDriver(driver);
-  const dev: DriverDevice = await bus.addDevice(t);
-  const con = driver.consoleOf(dev);
-  assert.ok(con, `console driver did not bind: ${logs.join("; ")}`);
-  return { device, con: con as VirtioConsole, dev, bus, memory, logs };
-}
-
-/** Reads until `n` bytes arrived. */
-async function readBytes(
-  r: ReadableStreamDefaultReader<Uint8Array>,
-  n: number,
-): Promise<Uint8Array> {
-  const parts: number[] = [];
-  while (parts.length < n) {
-    const { value, done } = await r.read();
-    if (done) break;
-    parts.push(...value);
-  }
-  return Uint8Array.from(parts);
-}
+import { VirtioConsoleDevice } from "../../src/devices/console/mod.ts";
+import { dec, enc, KINDS, readBytes, rig } from "./_console_rig.ts";
 
 for (const kind of KINDS) {
   Deno.test(`console/${kind}: single port, both directions as streams`, async () => {
@@ -236,20 +183,4 @@ Deno.test("console: removal ends the driver's streams", async () => {
   const r = con.port(0)!.readable.getReader();
   await bus.removeDevice(dev);
   assert.equal((await r.read()).done, true);
-});
-
-Deno.test("console: stdio backend pipes a port to byte streams", async () => {
-  const { device, con } = await rig("pci");
-  const out: string[] = [];
-  let feed: ReadableStreamDefaultController<Uint8Array> | undefined;
-  const link = attachStdio(device.port(0)!, {
-    input: new ReadableStream({ start: (c) => void (feed = c) }),
-    output: new WritableStream({ write: (c) => void out.push(dec(c)) }),
-  });
-  await con.port(0)!.writable.getWriter().write(enc("$ "));
-  feed?.enqueue(enc("ls\n"));
-  assert.equal(dec(await readBytes(con.port(0)!.readable.getReader(), 3)), "ls\n");
-  while (out.join("") !== "$ ") await new Promise((r) => setTimeout(r, 1));
-  link.close();
-  await link.done;
 });

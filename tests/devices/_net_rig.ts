@@ -1,0 +1,117 @@
+// Shared by net_test.ts (the device model and driver, on Deno and Node) and net_udp_test.ts (the
+// UDP backend, left out of the npm build): a net device on MMIO or PCI with its own driver bound,
+// and IPv4/TCP frames with checksums to check.
+
+import assert from "node:assert/strict";
+import type { VirtioBus } from "../../src/bus.ts";
+import type { VirtioDevice } from "../../src/device.ts";
+import type { DriverDevice } from "../../src/driver.ts";
+import type { GuestMemory } from "../../src/memory.ts";
+import { MmioDevice, probeMmio } from "../../src/transport/mmio.ts";
+import { PciFunction, probePci } from "../../src/transport/pci.ts";
+import type { Transport } from "../../src/transport/transport.ts";
+import {
+  foldChecksum,
+  type NetBackend,
+  type NetInterface,
+  onesSum,
+  type ReceivedFrame,
+  VirtioNetDevice,
+  type VirtioNetDeviceOptions,
+  VirtioNetDriver,
+  type VirtioNetDriverOptions,
+} from "../../src/devices/net/mod.ts";
+
+export type Kind = "mmio" | "pci";
+export const KINDS: readonly Kind[] = ["mmio", "pci"];
+export const MEM = 16 << 20;
+
+/** Probes `device` over `kind`; the transports log into `logs`. */
+function transportFor(
+  kind: Kind,
+  device: VirtioDevice,
+  memory: GuestMemory,
+  logs: string[],
+) {
+  const log = (m: string) => logs.push(m);
+  const t: Transport | undefined = kind === "mmio"
+    ? probeMmio(new MmioDevice(device, memory, { log }))
+    : probePci(new PciFunction(device, memory, { log }));
+  if (t === undefined) throw new Error(`probe failed (${kind})`);
+  return t;
+}
+
+/** One device with its driver and interface; `frames` collects what the interface receives. */
+export interface Side {
+  device: VirtioNetDevice;
+  nic: NetInterface;
+  dev: DriverDevice;
+  driver: VirtioNetDriver;
+  frames: ReceivedFrame[];
+}
+
+/** Adds a net device on `backend` to `bus`, bound to a driver of its own. */
+export async function attach(
+  bus: VirtioBus,
+  memory: GuestMemory,
+  logs: string[],
+  kind: Kind,
+  backend: NetBackend,
+  dopts: VirtioNetDeviceOptions,
+  ropts: VirtioNetDriverOptions,
+): Promise<Side> {
+  const device = new VirtioNetDevice({ backend, ...dopts });
+  // One bus, one driver per side: register this side's driver only while adding its device.
+  const driver = new VirtioNetDriver(ropts);
+  await bus.registerDriver(driver);
+  const dev = await bus.addDevice(transportFor(kind, device, memory, logs));
+  const nic = driver.interfaceOf(dev);
+  assert.ok(nic, `net driver did not bind: ${logs.join("; ")}`);
+  // Keep the binding but let the next device go to its own driver.
+  (bus.drivers as VirtioNetDriver[]).splice(bus.drivers.indexOf(driver), 1);
+  const frames: ReceivedFrame[] = [];
+  nic.onFrame((f, info) => frames.push({ ...info, data: f.slice() }));
+  return { device, nic, dev, driver, frames };
+}
+
+/** IPv4/TCP frame with `payload` bytes; checksum field holds the pseudo-header sum (partial). */
+export function tcp4(dst: Uint8Array, src: Uint8Array, payload: number): Uint8Array {
+  const f = new Uint8Array(14 + 20 + 20 + payload);
+  f.set(dst, 0);
+  f.set(src, 6);
+  f[12] = 0x08;
+  const ip = 14;
+  f[ip] = 0x45;
+  const tot = 40 + payload;
+  f[ip + 2] = tot >> 8;
+  f[ip + 3] = tot & 0xff;
+  f[ip + 8] = 64;
+  f[ip + 9] = 6;
+  f.set([10, 0, 0, 1], ip + 12);
+  f.set([10, 0, 0, 2], ip + 16);
+  const ipc = foldChecksum(onesSum(f, ip, ip + 20));
+  f[ip + 10] = ipc >> 8;
+  f[ip + 11] = ipc & 0xff;
+  const t = 34;
+  f.set([0x30, 0x39, 0x00, 0x50], t); // ports 12345 -> 80
+  f.set([0, 0, 0x10, 0], t + 4); // seq 4096
+  f[t + 12] = 0x50; // data offset 5
+  f[t + 13] = 0x18; // PSH ACK
+  f[t + 14] = 0xff;
+  for (let i = 0; i < payload; i++) f[54 + i] = (i * 7) & 0xff;
+  // Pseudo-header sum, not inverted (what a stack leaves for NEEDS_CSUM).
+  let s = onesSum(f, ip + 12, ip + 20) + 6 + 20 + payload;
+  while (s > 0xffff) s = (s & 0xffff) + (s >>> 16);
+  f[t + 16] = s >> 8;
+  f[t + 17] = s & 0xff;
+  return f;
+}
+
+/** True when the TCP checksum of an IPv4 frame verifies. */
+export function tcpChecksumOk(f: Uint8Array): boolean {
+  const ip = 14;
+  const tcpLen = ((f[ip + 2] << 8) | f[ip + 3]) - 20;
+  let s = onesSum(f, ip + 12, ip + 20) + 6 + tcpLen;
+  s = onesSum(f, 34, 34 + tcpLen, s);
+  return foldChecksum(s) === 0;
+}
