@@ -1,9 +1,11 @@
 // Best-of-N throughput of the full stack per transport against the bare
 // virtqueue engine, in one process, the cases interleaved so that load on
 // a shared machine hits them alike (as bench/_virtqueue_compare.ts does for
-// the engine). Time is the process's CPU time (user + system), which other
-// jobs disturb far less than wall-clock time. The worker case runs on two
-// threads: its CPU time counts both, so its wall-clock best is shown too.
+// the engine), in an order that rotates from run to run. Time is the
+// process's CPU time (user + system), which other jobs disturb far less
+// than wall-clock time. The worker case runs on two threads: its CPU time
+// counts both, so its wall-clock best is shown too. One process can compile
+// the engine better or worse than another: compare several processes.
 //
 // Run: deno run -A bench/_transport_compare.ts [runs=7] [rounds=20000] [batch=64]
 // (one round = `batch` requests, one kick, one interrupt; batch 1 shows the
@@ -44,8 +46,12 @@ cases.push({
 });
 
 for (const c of cases) await c.run(Math.max(1, c.rounds / 4)); // warm up
+// The order rotates from run to run: a case measured right after another
+// one runs measurably faster or slower (caches, the previous case's
+// background work), so no case may keep the same place.
 for (let k = 0; k < runs; k++) {
-  for (const c of cases) {
+  for (let j = 0; j < cases.length; j++) {
+    const c = cases[(j + k) % cases.length];
     const w0 = performance.now();
     const t0 = process.cpuUsage();
     await c.run(c.rounds);
