@@ -11,7 +11,9 @@
  * ```
  *
  * Prints `vhost-user-blk: ready ...` once the socket listens, serves one
- * QEMU after another, and exits cleanly on SIGINT or SIGTERM.
+ * QEMU after another, and exits cleanly on SIGINT or SIGTERM. After the
+ * image was grown or shrunk on the host, SIGUSR1 sets the new capacity and
+ * tells the guest (a config change over the back-end channel).
  *
  * @module
  */
@@ -148,6 +150,21 @@ async function main(): Promise<number> {
   const stop = () => backend.close();
   Deno.addSignalListener("SIGINT", stop);
   Deno.addSignalListener("SIGTERM", stop);
+  // SIGUSR1: the image was resized on the host; the guest is told (a config change).
+  const resize = () => {
+    if (storage instanceof FileStorage) {
+      console.error("vhost-user-blk: resizing needs --storage posix or threaded");
+      return;
+    }
+    const sectors = Math.floor(storage.refreshSize() / 512);
+    try {
+      device.setCapacity(sectors);
+      console.log(`vhost-user-blk: capacity ${sectors} sectors`);
+    } catch (e) {
+      console.error(`vhost-user-blk: resize failed: ${e instanceof Error ? e.message : e}`);
+    }
+  };
+  Deno.addSignalListener("SIGUSR1", resize);
   console.log(
     `vhost-user-blk: ready on ${args.socket} (${device.capacity} sectors, ${args.queues} queue(s)` +
       `${args.readonly ? ", read-only" : ""})`,
@@ -155,6 +172,7 @@ async function main(): Promise<number> {
   await backend.serve();
   Deno.removeSignalListener("SIGINT", stop);
   Deno.removeSignalListener("SIGTERM", stop);
+  Deno.removeSignalListener("SIGUSR1", resize);
   await storage.flush();
   storage.close();
   console.log(

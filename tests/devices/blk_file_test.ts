@@ -163,3 +163,30 @@ Deno.test("blk: ThreadedFileStorage serves requests at once on FFI threads; read
     await Deno.remove(path);
   }
 });
+
+Deno.test("PosixFileStorage and ThreadedFileStorage: refreshSize after the image grew; setCapacity follows", async () => {
+  const path = await Deno.makeTempFile({ suffix: ".img" });
+  try {
+    await Deno.writeFile(path, new Uint8Array(DISK));
+    const posix = new PosixFileStorage(path);
+    const threaded = new ThreadedFileStorage(path);
+    const t = await setup("mmio-v2", { storage: posix });
+    assert.equal(t.device.capacity, DISK / 512);
+    // The capacity cannot pass what the storage holds until it is re-read.
+    assert.throws(() => t.device.setCapacity(DISK / 512 + 8), DeviceError);
+    await Deno.truncate(path, DISK + 4096);
+    assert.equal(posix.size, DISK);
+    assert.equal(posix.refreshSize(), DISK + 4096);
+    assert.equal(threaded.refreshSize(), DISK + 4096);
+    assert.equal(threaded.size, DISK + 4096);
+    t.device.setCapacity(DISK / 512 + 8);
+    const back = new Uint8Array(512);
+    await t.disk.read(DISK / 512 + 7, back);
+    assert.ok(back.every((b) => b === 0), "the new sectors read as zeroes");
+    posix.close();
+    threaded.close();
+    assert.throws(() => posix.refreshSize(), DeviceError);
+  } finally {
+    await Deno.remove(path);
+  }
+});

@@ -208,3 +208,60 @@ function indexOf(hay: Uint8Array, needle: Uint8Array): number {
   }
   return -1;
 }
+
+Deno.test({
+  name: "vhost-user-blk: the image grown on the host and SIGUSR1: the guest sees the new size",
+  ignore: skip !== undefined,
+  fn: async () => {
+    const dir = await Deno.makeTempDir({ prefix: "typed-virtio-vuresize-" });
+    const image = `${dir}/disk.img`;
+    const socket = `${dir}/blk.sock`;
+    const f = await Deno.open(image, { create: true, write: true });
+    await f.truncate(4 * 1024 * 1024);
+    f.close();
+    const backend = await startBackend("vhost_user_blk.ts", socket, ["--image", image]);
+    let resized: Promise<void> | undefined;
+    try {
+      const r = await runGuest({
+        script: `
+echo "@@before=$(cat /sys/block/vda/size)"
+echo "@@grow=1"
+i=0
+while [ "$(cat /sys/block/vda/size)" = "8192" ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i+1)); done
+echo "@@after=$(cat /sys/block/vda/size)"
+dd if=/dev/vda bs=512 skip=16383 count=1 2>/dev/null | head -c 4 > /tmp/tail
+echo "@@tail=$(cat /tmp/tail)"
+`,
+        modules: ["virtio_pci", "virtio_blk"],
+        qemuArgs: [
+          "-chardev",
+          `socket,id=c0,path=${socket}`,
+          "-device",
+          "vhost-user-blk-pci,chardev=c0,num-queues=1",
+        ],
+        timeoutMs: 90_000,
+        onLine: (line) => {
+          if (resized !== undefined || !line.includes("@@grow=1")) return;
+          resized = (async () => {
+            const g = await Deno.open(image, { write: true });
+            await g.truncate(8 * 1024 * 1024);
+            await g.seek(8 * 1024 * 1024 - 512, Deno.SeekMode.Start);
+            await g.write(new TextEncoder().encode("tail"));
+            g.close();
+            Deno.kill(backend.pid, "SIGUSR1");
+          })();
+        },
+      });
+      await resized;
+      const why = describe(r) + `\n--- back-end ---\n${backend.output()}`;
+      assert.equal(r.scriptStatus, 0, why);
+      assert.equal(r.markers.get("before"), "8192", why);
+      assert.equal(r.markers.get("after"), "16384", why);
+      assert.equal(r.markers.get("tail"), "tail", why);
+      assert.match(backend.output(), /capacity 16384 sectors/, why);
+    } finally {
+      await backend.stop();
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});

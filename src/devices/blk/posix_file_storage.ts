@@ -107,8 +107,7 @@ function address(b: Uint8Array): number {
 export class PosixFileStorage implements BlockStorage {
   /** The image path. */
   readonly path: string;
-  /** Size in bytes when opened. */
-  readonly size: number;
+  #size: number;
   #fd: number;
   /** `struct iovec[]` as 32-bit words, reused: one request at a time on this thread. */
   #iov = new Uint32Array(4 * 64);
@@ -131,7 +130,23 @@ export class PosixFileStorage implements BlockStorage {
       throw e;
     }
     this.#fd = fd;
-    this.size = end;
+    this.#size = end;
+  }
+
+  /** Size in bytes: when opened, or at the last {@link PosixFileStorage.refreshSize}. */
+  get size(): number {
+    return this.#size;
+  }
+
+  /**
+   * Reads the image's size again (after it was grown or shrunk on the host),
+   * for `BlkDevice.setCapacity`. Returns the new size in bytes.
+   */
+  refreshSize(): number {
+    const end = Number(libc().lseek(this.#live(), 0n, SEEK_END));
+    if (end < 0) throw ioError("lseek", this.path);
+    this.#size = end;
+    return end;
   }
 
   /** Reads `dst.length` bytes at `offset`. */
@@ -290,8 +305,6 @@ function threaded(): ThreadedLib {
 export class ThreadedFileStorage implements BlockStorage {
   /** The image path. */
   readonly path: string;
-  /** Size in bytes when opened. */
-  readonly size: number;
   /** Always true: every call completes on another thread. */
   readonly isAsync = true;
   readonly #file: PosixFileStorage;
@@ -300,8 +313,17 @@ export class ThreadedFileStorage implements BlockStorage {
   constructor(path: string, readOnly: boolean = false) {
     this.#file = new PosixFileStorage(path, readOnly);
     this.path = path;
-    this.size = this.#file.size;
     threaded();
+  }
+
+  /** Size in bytes: when opened, or at the last {@link ThreadedFileStorage.refreshSize}. */
+  get size(): number {
+    return this.#file.size;
+  }
+
+  /** Reads the image's size again; see {@link PosixFileStorage.refreshSize}. */
+  refreshSize(): number {
+    return this.#file.refreshSize();
   }
 
   /** Reads `dst.length` bytes at `offset` (zeroes past the end of the file). */

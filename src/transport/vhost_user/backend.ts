@@ -68,7 +68,9 @@ import {
   queueOptionsFromFeatures,
 } from "../../virtqueue/mod.ts";
 import {
+  VHOST_USER_BACKEND_CONFIG_CHANGE_MSG,
   VHOST_USER_F_PROTOCOL_FEATURES,
+  VHOST_USER_PROTOCOL_F_BACKEND_REQ,
   VHOST_USER_PROTOCOL_F_CONFIG,
   VHOST_USER_PROTOCOL_F_INFLIGHT_SHMFD,
   VHOST_USER_PROTOCOL_F_MQ,
@@ -108,6 +110,7 @@ import {
   decodeVringFd,
   decodeVringState,
   encodeMessage,
+  headerFlags,
   type InflightDesc,
   inflightPayload,
   type MemoryRegionDesc,
@@ -179,6 +182,7 @@ export const DEFAULT_PROTOCOL_FEATURES: bigint = (1n << BigInt(VHOST_USER_PROTOC
   (1n << BigInt(VHOST_USER_PROTOCOL_F_REPLY_ACK)) |
   (1n << BigInt(VHOST_USER_PROTOCOL_F_CONFIG)) |
   (1n << BigInt(VHOST_USER_PROTOCOL_F_RESET_DEVICE)) |
+  (1n << BigInt(VHOST_USER_PROTOCOL_F_BACKEND_REQ)) |
   (1n << BigInt(VHOST_USER_PROTOCOL_F_INFLIGHT_SHMFD));
 
 const PROTOCOL_FEATURES_BIT = 1n << BigInt(VHOST_USER_F_PROTOCOL_FEATURES);
@@ -425,8 +429,7 @@ class SessionContext implements DeviceContext {
   }
 
   configChanged(): void {
-    // Without a back-end request channel there is no way to tell the front-end.
-    if (this.live) this.#session.log("debug", "config change (not forwarded: no back-end channel)");
+    if (this.live) this.#session.configChanged();
   }
 
   needsReset(reason: unknown): void {
@@ -455,6 +458,8 @@ class Session {
   #messages = 0;
   #kicks = 0;
   #replied = false;
+  /** The back-end request channel from SET_BACKEND_REQ_FD, or -1. */
+  #backendFd = -1;
   /** The inflight area from SET_INFLIGHT_FD, mapped. */
   #inflight: { mapping: Mapping; desc: InflightDesc } | undefined;
   /** A GET_VRING_BASE waiting for its ring's chains to complete (see {@link DRAIN_TIMEOUT_MS}). */
@@ -723,6 +728,13 @@ class Session {
         this.#featuresSet = false;
         this.#protocolAcked = false;
         return;
+      case R.VHOST_USER_SET_BACKEND_REQ_FD: {
+        this.#requireProtocol(m, VHOST_USER_PROTOCOL_F_BACKEND_REQ);
+        const fd = this.#takeFd(m, "the back-end request channel");
+        if (this.#backendFd >= 0) closeFd(this.#backendFd);
+        this.#backendFd = fd;
+        return;
+      }
       case R.VHOST_USER_GET_INFLIGHT_FD:
         this.#requireProtocol(m, VHOST_USER_PROTOCOL_F_INFLIGHT_SHMFD);
         this.#getInflight(m);
@@ -1090,6 +1102,33 @@ class Session {
     }
   }
 
+  /**
+   * The device changed its config space: tells the front-end with
+   * CONFIG_CHANGE_MSG on the back-end channel (it fetches the space again
+   * with GET_CONFIG and interrupts the driver), when that channel and the
+   * CONFIG protocol feature were negotiated.
+   */
+  configChanged(): void {
+    const fd = this.#backendFd;
+    if (fd < 0 || (this.#protocolFeatures & bit(VHOST_USER_PROTOCOL_F_CONFIG)) === 0n) {
+      this.#log("debug", "config change not forwarded: no back-end channel with CONFIG");
+      return;
+    }
+    const bytes = encodeMessage(VHOST_USER_BACKEND_CONFIG_CHANGE_MSG, headerFlags());
+    let n = -1;
+    try {
+      n = sendWithFds(fd, bytes);
+    } catch (e) {
+      this.#log("warn", `config change not forwarded: ${errorText(e)}`);
+      return;
+    }
+    if (n !== bytes.length) {
+      this.#log("warn", "config change not forwarded: the back-end channel is full");
+      return;
+    }
+    this.#log("debug", "-> VHOST_USER_BACKEND_CONFIG_CHANGE_MSG");
+  }
+
   /** GET_INFLIGHT_FD: a new zeroed area for `num_queues` queues of `queue_size`, sent as a memfd. */
   #getInflight(m: VhostUserMessage): void {
     const d = decodeInflight(m);
@@ -1199,6 +1238,8 @@ class Session {
     }
     this.#dropMemory();
     this.#dropInflight();
+    if (this.#backendFd >= 0) closeFd(this.#backendFd);
+    this.#backendFd = -1;
     closeFd(this.#fd);
     void this.#backend;
   }
