@@ -40,6 +40,7 @@ import {
 } from "../../src/transport/vhost_user/protocol.ts";
 import {
   VHOST_USER_NEED_REPLY_MASK,
+  VHOST_USER_PROTOCOL_F_BACKEND_REQ,
   VHOST_USER_PROTOCOL_F_CONFIG,
   VHOST_USER_PROTOCOL_F_INFLIGHT_SHMFD,
   VHOST_USER_PROTOCOL_F_MQ,
@@ -736,6 +737,19 @@ Deno.test({
           );
           await expectClosed(f, R.VHOST_USER_SET_CONFIG, configPayload(200, 0, new Uint8Array(8)));
         }, /outside the 96-byte config space/],
+        [
+          "a back-end channel without the protocol feature",
+          (f) =>
+            expectClosed(f, R.VHOST_USER_SET_BACKEND_REQ_FD, undefined, [memfd]),
+          /without negotiating protocol feature 5/,
+        ],
+        ["a back-end channel without its fd", async (f) => {
+          f.send(
+            R.VHOST_USER_SET_PROTOCOL_FEATURES,
+            u64Payload(1n << BigInt(VHOST_USER_PROTOCOL_F_BACKEND_REQ)),
+          );
+          await expectClosed(f, R.VHOST_USER_SET_BACKEND_REQ_FD);
+        }, /expected 1 file descriptor for the back-end request channel/],
         ["inflight area without the protocol feature", (f) =>
           expectClosed(
             f,
