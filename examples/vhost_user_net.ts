@@ -17,10 +17,19 @@
  * QEMU's `mac=` property); `--mac` is the host's own address in ARP replies.
  * Prints `vhost-user-net: ready ...`, and exits cleanly on SIGINT/SIGTERM.
  *
+ * With `--join PATH` instead of `--ip`, it serves two devices, on `--socket`
+ * and on `--join`, joined by a virtual cable: two guests (two QEMUs) on the
+ * same link, each seeing the other's frames.
+ *
+ * ```
+ * deno task vhost-user-net --socket /tmp/a.sock --join /tmp/b.sock
+ * ```
+ *
  * @module
  */
 
 import type { NetBackend, NetPort } from "../src/devices/net/backend.ts";
+import { connectBackToBack } from "../src/devices/net/backend.ts";
 import { formatMac, parseMac, VirtioNetDevice } from "../src/devices/net/device.ts";
 import {
   foldChecksum,
@@ -29,7 +38,10 @@ import {
   onesSum,
 } from "../src/devices/net/offload.ts";
 import type { NetOffloads } from "../src/devices/net/offload.ts";
-import { DEFAULT_PROTOCOL_FEATURES } from "../src/transport/vhost_user/backend.ts";
+import {
+  DEFAULT_PROTOCOL_FEATURES,
+  VhostUserBackend,
+} from "../src/transport/vhost_user/backend.ts";
 import { VHOST_USER_PROTOCOL_F_CONFIG } from "../src/generated/vhost_user.ts";
 import { flagValue, parseFlags, serveDevice } from "./vhost_user_serve.ts";
 
@@ -170,25 +182,59 @@ export class PingHost implements NetBackend {
   }
 }
 
-const USAGE = "usage: vhost_user_net.ts --socket PATH --ip A.B.C.D [--mac MAC] [--queue-size N]";
+const USAGE = "usage: vhost_user_net.ts --socket PATH (--ip A.B.C.D [--mac MAC] | --join PATH) " +
+  "[--queue-size N]";
+
+// QEMU keeps a network device's config itself; QEMU 7.2 crashes at start
+// when a vhost-user-net back-end offers the CONFIG protocol feature.
+const NET_PROTOCOL_FEATURES = DEFAULT_PROTOCOL_FEATURES &
+  ~(1n << BigInt(VHOST_USER_PROTOCOL_F_CONFIG));
+
+/** Serves two devices joined back to back, one per socket, until SIGINT/SIGTERM. */
+async function serveJoined(sockets: [string, string], queueSize: number): Promise<number> {
+  const ends = connectBackToBack();
+  const devices = ends.map((backend) => new VirtioNetDevice({ backend, queueSize }));
+  const backends = devices.map((d, i) =>
+    new VhostUserBackend(d, { socketPath: sockets[i], protocolFeatures: NET_PROTOCOL_FEATURES })
+  );
+  for (const b of backends) b.listen();
+  const stop = () => backends.forEach((b) => b.close());
+  Deno.addSignalListener("SIGINT", stop);
+  Deno.addSignalListener("SIGTERM", stop);
+  console.log(`vhost-user-net: ready on ${sockets[0]} and ${sockets[1]} (joined)`);
+  try {
+    await Promise.all(backends.map((b) => b.serve()));
+  } finally {
+    Deno.removeSignalListener("SIGINT", stop);
+    Deno.removeSignalListener("SIGTERM", stop);
+  }
+  console.log(
+    `vhost-user-net: ${devices[0].stats.txFrames} frames one way, ` +
+      `${devices[1].stats.txFrames} the other`,
+  );
+  return 0;
+}
 
 async function main(): Promise<number> {
   let socket: string;
   let ip: Uint8Array;
   let mac: Uint8Array;
   let queueSize: number;
+  let join: string | undefined;
   try {
     const f = parseFlags(
       Deno.args,
-      { socket: true, ip: true, mac: true, "queue-size": true },
+      { socket: true, ip: true, mac: true, "queue-size": true, join: true },
       USAGE,
     );
     socket = flagValue(f, "socket") ?? "";
     const ipText = flagValue(f, "ip");
-    if (socket === "" || ipText === undefined) {
-      throw new Error(`--socket and --ip are required\n${USAGE}`);
+    join = flagValue(f, "join");
+    if (socket === "" || (ipText === undefined) === (join === undefined)) {
+      throw new Error(`--socket and one of --ip or --join are required\n${USAGE}`);
     }
-    ip = parseIPv4(ipText);
+    if (join === socket) throw new Error(`--join must be another socket than --socket\n${USAGE}`);
+    ip = parseIPv4(ipText ?? "0.0.0.0");
     mac = parseMac(flagValue(f, "mac") ?? "52:54:00:00:00:02");
     queueSize = Number(flagValue(f, "queue-size") ?? 256);
     if (!Number.isInteger(queueSize) || queueSize < 2) {
@@ -198,6 +244,7 @@ async function main(): Promise<number> {
     console.error(e instanceof Error ? e.message : String(e));
     return 2;
   }
+  if (join !== undefined) return await serveJoined([socket, join], queueSize);
   const host = new PingHost(ip, mac);
   const device = new VirtioNetDevice({ backend: host, queueSize });
   await serveDevice(
@@ -206,9 +253,7 @@ async function main(): Promise<number> {
     socket,
     `host ${[...ip].join(".")} at ${formatMac(mac)}`,
     undefined,
-    // QEMU keeps a network device's config itself; QEMU 7.2 crashes at start
-    // when a vhost-user-net back-end offers the CONFIG protocol feature.
-    DEFAULT_PROTOCOL_FEATURES & ~(1n << BigInt(VHOST_USER_PROTOCOL_F_CONFIG)),
+    NET_PROTOCOL_FEATURES,
   );
   console.log(
     `vhost-user-net: answered ${host.stats.arpReplies} ARP, ${host.stats.echoReplies} echo ` +

@@ -73,3 +73,52 @@ echo "@@arp=$(ip neigh show 10.0.2.2 | cut -d' ' -f5)"
     assert.match(backend.output(), /answered [1-9]\d* ARP, 3 echo requests/);
   },
 });
+
+Deno.test({
+  name: "vhost-user-net --join: two guests on one virtual cable ping each other",
+  ignore: skip !== undefined,
+  fn: async () => {
+    const dir = await Deno.makeTempDir({ prefix: "typed-virtio-vujoin-" });
+    const sockets = [`${dir}/a.sock`, `${dir}/b.sock`];
+    const backend = await startBackend("vhost_user_net.ts", sockets[0], ["--join", sockets[1]]);
+    const guest = (i: number) =>
+      runGuest({
+        script: `
+ip link set eth0 up
+ip addr add 10.0.3.${i + 1}/24 dev eth0
+# The other guest may still be booting: try for up to 60 s.
+n=0
+until ping -c 1 -W 1 10.0.3.${2 - i} > /dev/null 2>&1 || [ $n -ge 60 ]; do n=$((n+1)); done
+if ping -c 3 -W 5 10.0.3.${2 - i} > /tmp/ping 2>&1; then echo "@@ping=ok"; else echo "@@ping=failed"; fi
+echo "@@received=$(grep -c 'bytes from 10.0.3.${2 - i}' /tmp/ping)"
+echo "@@peer=$(ip neigh show 10.0.3.${2 - i} | cut -d' ' -f5)"
+# Stay up a little so the other guest's last pings are answered.
+sleep 3
+`,
+        modules: ["virtio_pci", "virtio_net"],
+        qemuArgs: [
+          "-chardev",
+          `socket,id=c1,path=${sockets[i]}`,
+          "-netdev",
+          "vhost-user,id=n0,chardev=c1",
+          "-device",
+          `virtio-net-pci,netdev=n0,mac=52:54:00:12:34:0${i + 1},vectors=0`,
+        ],
+        timeoutMs: 120_000,
+      });
+    try {
+      const [a, b] = await Promise.all([guest(0), guest(1)]);
+      for (const [i, r] of [a, b].entries()) {
+        const why = `guest ${i}: ` + describe(r) + `\n--- back-end ---\n${backend.output()}`;
+        assert.equal(r.scriptStatus, 0, why);
+        assert.equal(r.markers.get("ping"), "ok", why);
+        assert.equal(r.markers.get("received"), "3", why);
+        assert.equal(r.markers.get("peer"), `52:54:00:12:34:0${2 - i}`, why);
+      }
+    } finally {
+      await backend.stop();
+      await Deno.remove(dir, { recursive: true });
+    }
+    assert.match(backend.output(), /ready on .* \(joined\)/);
+  },
+});
