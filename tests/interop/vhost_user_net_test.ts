@@ -81,17 +81,18 @@ Deno.test({
     const dir = await Deno.makeTempDir({ prefix: "typed-virtio-vujoin-" });
     const sockets = [`${dir}/a.sock`, `${dir}/b.sock`];
     const backend = await startBackend("vhost_user_net.ts", sockets[0], ["--join", sockets[1]]);
-    const guest = (i: number) =>
-      runGuest({
+    const guest = (i: number) => {
+      const peer = `10.0.3.${2 - i}`;
+      return runGuest({
         script: `
 ip link set eth0 up
 ip addr add 10.0.3.${i + 1}/24 dev eth0
 # The other guest may still be booting: try for up to 60 s.
 n=0
-until ping -c 1 -W 1 10.0.3.${2 - i} > /dev/null 2>&1 || [ $n -ge 60 ]; do n=$((n+1)); done
-if ping -c 3 -W 5 10.0.3.${2 - i} > /tmp/ping 2>&1; then echo "@@ping=ok"; else echo "@@ping=failed"; fi
-echo "@@received=$(grep -c 'bytes from 10.0.3.${2 - i}' /tmp/ping)"
-echo "@@peer=$(ip neigh show 10.0.3.${2 - i} | cut -d' ' -f5)"
+until ping -c 1 -W 1 ${peer} > /dev/null 2>&1 || [ $n -ge 60 ]; do n=$((n+1)); done
+if ping -c 3 -W 5 ${peer} > /tmp/ping 2>&1; then echo "@@ping=ok"; else echo "@@ping=failed"; fi
+echo "@@received=$(grep -c 'bytes from ${peer}' /tmp/ping)"
+echo "@@peer=$(ip neigh show ${peer} | cut -d' ' -f5)"
 # Stay up a little so the other guest's last pings are answered.
 sleep 3
 `,
@@ -106,6 +107,7 @@ sleep 3
         ],
         timeoutMs: 120_000,
       });
+    };
     try {
       const [a, b] = await Promise.all([guest(0), guest(1)]);
       for (const [i, r] of [a, b].entries()) {
