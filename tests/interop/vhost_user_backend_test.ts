@@ -138,6 +138,40 @@ async function withBackend(
   }
 }
 
+/** A front-end's guest: memory in a memfd (mapped here too), its allocator, kick and call eventfds. */
+interface FrontGuest {
+  memfd: number;
+  mem: GuestMemory;
+  alloc: DmaAllocator;
+  kick: number;
+  call: number;
+  /** The memory table entry for the whole memfd. */
+  region: MemoryRegionDesc;
+}
+
+/** Runs `fn` with a fresh {@link FrontGuest}, and frees it after. */
+async function withGuest(fn: (g: FrontGuest) => Promise<void>): Promise<void> {
+  const memfd = memfdCreate("guest", MEM_SIZE);
+  const mapping = mapShared(memfd, MEM_SIZE);
+  const kick = eventfd();
+  const call = eventfd();
+  try {
+    await fn({
+      memfd,
+      mem: GuestMemory.fromBuffer(mapping.buffer),
+      alloc: new DmaAllocator(0, MEM_SIZE),
+      kick,
+      call,
+      region: { guestPhysAddr: 0, memorySize: MEM_SIZE, userspaceAddr: USER_BASE, mmapOffset: 0 },
+    });
+  } finally {
+    unmap(mapping);
+    closeFd(memfd);
+    closeFd(kick);
+    closeFd(call);
+  }
+}
+
 /** Connects, runs `script`, and waits for the back-end to finish the session. */
 async function session(h: Harness, script: (f: Front) => Promise<void>): Promise<void> {
   const ended = h.backend.sessionEnded();
@@ -203,22 +237,10 @@ Deno.test({
   ignore: !canRun,
   fn: () =>
     withBackend(async (h) => {
-      const memfd = memfdCreate("guest", MEM_SIZE);
-      const mapping = mapShared(memfd, MEM_SIZE);
-      const kick = eventfd();
-      const call = eventfd();
-      try {
-        const mem = GuestMemory.fromBuffer(mapping.buffer);
-        const alloc = new DmaAllocator(0, MEM_SIZE);
+      await withGuest(async ({ memfd, mem, alloc, kick, call, region }) => {
         await session(h, async (f) => {
           const features = h.device.features & ~(1n << 34n); // split ring
           f.send(R.VHOST_USER_SET_FEATURES, u64Payload(features));
-          const region: MemoryRegionDesc = {
-            guestPhysAddr: 0,
-            memorySize: MEM_SIZE,
-            userspaceAddr: USER_BASE,
-            mmapOffset: 0,
-          };
           f.send(R.VHOST_USER_SET_MEM_TABLE, memoryTablePayload([region]), [memfd]);
           const opts = queueOptionsFromFeatures(features, 0);
           const addrs = allocateQueue(alloc, 16, false);
@@ -281,12 +303,7 @@ Deno.test({
           },
           { reads: 1, writes: 1, errors: 1 },
         );
-      } finally {
-        unmap(mapping);
-        closeFd(memfd);
-        closeFd(kick);
-        closeFd(call);
-      }
+      });
     }),
 });
 
@@ -331,23 +348,11 @@ for (const packed of [false, true]) {
     ignore: !canRun,
     fn: () =>
       withBackend(async (h) => {
-        const memfd = memfdCreate("guest", MEM_SIZE);
-        const mapping = mapShared(memfd, MEM_SIZE);
-        const kick = eventfd();
-        const call = eventfd();
-        try {
-          const mem = GuestMemory.fromBuffer(mapping.buffer);
-          const alloc = new DmaAllocator(0, MEM_SIZE);
+        await withGuest(async ({ memfd, mem, alloc, kick, call, region }) => {
           const features = packed ? h.device.features : h.device.features & ~(1n << 34n);
           const opts = queueOptionsFromFeatures(features, 0);
           const addrs = allocateQueue(alloc, 16, packed);
           const driver = createDriverQueue<number>(mem, addrs, opts);
-          const region: MemoryRegionDesc = {
-            guestPhysAddr: 0,
-            memorySize: MEM_SIZE,
-            userspaceAddr: USER_BASE,
-            mmapOffset: 0,
-          };
           // Writes sector `n` full of byte n; `kickIt` false leaves it unannounced.
           const write = (n: number, kickIt: boolean) => {
             const hdr = alloc.alloc(16, 8);
@@ -412,12 +417,7 @@ for (const packed of [false, true]) {
           }
           assert.equal(h.backend.sessions.length, 2);
           assert.ok(h.backend.sessions.every((s) => s.error === undefined), h.logs.join("\n"));
-        } finally {
-          unmap(mapping);
-          closeFd(memfd);
-          closeFd(kick);
-          closeFd(call);
-        }
+        });
       }),
   });
 }
@@ -442,24 +442,13 @@ Deno.test({
   fn: async () => {
     const storage = new GatedStorage(new Uint8Array(64 * 512).fill(0x5a));
     await withBackend(async (h) => {
-      const memfd = memfdCreate("guest", MEM_SIZE);
-      const mapping = mapShared(memfd, MEM_SIZE);
-      const kick = eventfd();
-      const call = eventfd();
-      try {
-        const mem = GuestMemory.fromBuffer(mapping.buffer);
-        const alloc = new DmaAllocator(0, MEM_SIZE);
+      await withGuest(async ({ memfd, mem, alloc, kick, call, region }) => {
         await session(h, async (f) => {
           const features = h.device.features & ~(1n << 34n);
           f.send(R.VHOST_USER_SET_FEATURES, u64Payload(features));
           f.send(
             R.VHOST_USER_SET_MEM_TABLE,
-            memoryTablePayload([{
-              guestPhysAddr: 0,
-              memorySize: MEM_SIZE,
-              userspaceAddr: USER_BASE,
-              mmapOffset: 0,
-            }]),
+            memoryTablePayload([region]),
             [memfd],
           );
           const addrs = allocateQueue(alloc, 16, false);
@@ -504,12 +493,7 @@ Deno.test({
           assert.ok(mem.bytes(data, 512).every((b) => b === 0x5a));
         });
         assert.equal(h.backend.sessions[0].end, "eof");
-      } finally {
-        unmap(mapping);
-        closeFd(memfd);
-        closeFd(kick);
-        closeFd(call);
-      }
+      });
     }, storage);
   },
 });
@@ -523,119 +507,108 @@ Deno.test({
     for (let i = 0; i < 64; i++) disk.fill(i, i * 512, (i + 1) * 512);
     const storage = new GatedStorage(disk);
     await withBackend(async (h) => {
-      const memfd = memfdCreate("guest", MEM_SIZE);
-      const mapping = mapShared(memfd, MEM_SIZE);
-      const kick = eventfd();
-      const call = eventfd();
-      let inflightFd = -1;
-      try {
-        const mem = GuestMemory.fromBuffer(mapping.buffer);
-        const alloc = new DmaAllocator(0, MEM_SIZE);
-        const features = h.device.features & ~(1n << 34n); // split
-        const opts = queueOptionsFromFeatures(features, 0);
-        const addrs = allocateQueue(alloc, 16, false);
-        const driver = createDriverQueue<number>(mem, addrs, opts);
-        const data = new Map<number, { buf: number; status: number }>();
-        const read = (sector: number) => {
-          const hdr = alloc.alloc(16, 8);
-          const buf = alloc.alloc(512, 8);
-          const status = alloc.alloc(1, 1);
-          mem.writeUint32(hdr, 0);
-          mem.writeBigUint64(hdr + 8, BigInt(sector));
-          mem.writeUint8(status, 0xff);
-          data.set(sector, { buf, status });
-          driver.addSgs([{ addr: hdr, len: 16 }], [{ addr: buf, len: 512 }, {
-            addr: status,
-            len: 1,
-          }], sector);
-        };
-        const waitReads = async (n: number) => {
-          for (let i = 0; i < 400 && storage.waiting.length < n; i++) {
-            await new Promise((r) => setTimeout(r, 5));
-          }
-          assert.equal(storage.waiting.length, n, "reads that reached the storage");
-        };
-        const done: number[] = [];
-        const region: MemoryRegionDesc = {
-          guestPhysAddr: 0,
-          memorySize: MEM_SIZE,
-          userspaceAddr: USER_BASE,
-          mmapOffset: 0,
-        };
-        let desc = { mmapSize: 0, mmapOffset: 0, numQueues: 1, queueSize: 16 };
-        const open = async (f: Front, base: number, first: boolean) => {
-          const proto = decodeU64(await f.call(R.VHOST_USER_GET_PROTOCOL_FEATURES));
-          assert.notEqual(proto & (1n << BigInt(VHOST_USER_PROTOCOL_F_INFLIGHT_SHMFD)), 0n);
-          f.send(R.VHOST_USER_SET_PROTOCOL_FEATURES, u64Payload(proto));
-          if (first) {
-            // As QEMU: ask for an area once, keep it, hand it back on every start.
-            const m = await f.call(R.VHOST_USER_GET_INFLIGHT_FD, inflightPayload(desc));
-            assert.equal(m.fds.length, 1);
-            inflightFd = m.fds[0];
-            desc = { ...decodeInflight(m) };
-            assert.ok(desc.mmapSize >= 16 + 16 * 16, `area of ${desc.mmapSize} bytes`);
-            assert.equal(m.payload.length, 24);
-          }
-          f.send(R.VHOST_USER_SET_INFLIGHT_FD, inflightPayload(desc), [inflightFd]);
-          f.send(R.VHOST_USER_SET_FEATURES, u64Payload(features));
-          f.send(R.VHOST_USER_SET_MEM_TABLE, memoryTablePayload([region]), [memfd]);
-          setUpRing(f, addrs, base, kick, call);
-        };
+      await withGuest(async ({ memfd, mem, alloc, kick, call, region }) => {
+        let inflightFd = -1;
+        try {
+          const features = h.device.features & ~(1n << 34n); // split
+          const opts = queueOptionsFromFeatures(features, 0);
+          const addrs = allocateQueue(alloc, 16, false);
+          const driver = createDriverQueue<number>(mem, addrs, opts);
+          const data = new Map<number, { buf: number; status: number }>();
+          const read = (sector: number) => {
+            const hdr = alloc.alloc(16, 8);
+            const buf = alloc.alloc(512, 8);
+            const status = alloc.alloc(1, 1);
+            mem.writeUint32(hdr, 0);
+            mem.writeBigUint64(hdr + 8, BigInt(sector));
+            mem.writeUint8(status, 0xff);
+            data.set(sector, { buf, status });
+            driver.addSgs([{ addr: hdr, len: 16 }], [{ addr: buf, len: 512 }, {
+              addr: status,
+              len: 1,
+            }], sector);
+          };
+          const waitReads = async (n: number) => {
+            for (let i = 0; i < 400 && storage.waiting.length < n; i++) {
+              await new Promise((r) => setTimeout(r, 5));
+            }
+            assert.equal(storage.waiting.length, n, "reads that reached the storage");
+          };
+          const done: number[] = [];
+          let desc = { mmapSize: 0, mmapOffset: 0, numQueues: 1, queueSize: 16 };
+          const open = async (f: Front, base: number, first: boolean) => {
+            const proto = decodeU64(await f.call(R.VHOST_USER_GET_PROTOCOL_FEATURES));
+            assert.notEqual(proto & (1n << BigInt(VHOST_USER_PROTOCOL_F_INFLIGHT_SHMFD)), 0n);
+            f.send(R.VHOST_USER_SET_PROTOCOL_FEATURES, u64Payload(proto));
+            if (first) {
+              // As QEMU: ask for an area once, keep it, hand it back on every start.
+              const m = await f.call(R.VHOST_USER_GET_INFLIGHT_FD, inflightPayload(desc));
+              assert.equal(m.fds.length, 1);
+              inflightFd = m.fds[0];
+              desc = { ...decodeInflight(m) };
+              assert.ok(desc.mmapSize >= 16 + 16 * 16, `area of ${desc.mmapSize} bytes`);
+              assert.equal(m.payload.length, 24);
+            }
+            f.send(R.VHOST_USER_SET_INFLIGHT_FD, inflightPayload(desc), [inflightFd]);
+            f.send(R.VHOST_USER_SET_FEATURES, u64Payload(features));
+            f.send(R.VHOST_USER_SET_MEM_TABLE, memoryTablePayload([region]), [memfd]);
+            setUpRing(f, addrs, base, kick, call);
+          };
 
-        // Session 1 takes reads of sectors 1, 2, 3; the storage completes 2
-        // only, and the connection drops with 1 and 3 still in flight.
-        await session(h, async (f) => {
-          await open(f, 0, true);
-          read(1);
-          read(2);
-          read(3);
-          if (driver.kick()) writeEventfd(kick);
-          await waitReads(3);
-          storage.waiting[1]();
-          await waitCall(call);
-          for (let u = driver.getBuf(); u !== null; u = driver.getBuf()) done.push(u.token);
-          assert.deepEqual(done, [2]);
-        });
-
-        // Session 2 starts where QEMU resumes after a crash: base = used idx
-        // (1). Without the area it would read available entry 1 (sector 2)
-        // again and never 1; with it, it resubmits 1 then 3.
-        await session(h, async (f) => {
-          await open(f, 1, false);
-          await waitReads(5);
-          storage.waiting[3]();
-          storage.waiting[4]();
-          for (let i = 0; i < 2 && done.length < 3; i++) {
+          // Session 1 takes reads of sectors 1, 2, 3; the storage completes 2
+          // only, and the connection drops with 1 and 3 still in flight.
+          await session(h, async (f) => {
+            await open(f, 0, true);
+            read(1);
+            read(2);
+            read(3);
+            if (driver.kick()) writeEventfd(kick);
+            await waitReads(3);
+            storage.waiting[1]();
             await waitCall(call);
             for (let u = driver.getBuf(); u !== null; u = driver.getBuf()) done.push(u.token);
-          }
-          assert.deepEqual(done, [2, 1, 3]);
-          for (const sector of [1, 2, 3]) {
-            const d = data.get(sector)!;
-            assert.equal(mem.readUint8(d.status), 0, `status of sector ${sector}`);
-            assert.ok(mem.bytes(d.buf, 512).every((b) => b === sector), `data of sector ${sector}`);
-          }
-          // A new request after the resubmitted ones is served as usual.
-          read(4);
-          if (driver.kick()) writeEventfd(kick);
-          await waitReads(6);
-          storage.waiting[5]();
-          await waitCall(call);
-          assert.equal(driver.getBuf()?.token, 4);
-        });
-        // The first session's reads complete late, into a session that is gone: ignored.
-        storage.waiting[0]();
-        storage.waiting[2]();
-        await new Promise((r) => setTimeout(r, 20));
-        assert.equal(driver.getBuf(), null);
-        assert.ok(h.logs.some((l) => /resubmitting 2 request/.test(l)), h.logs.join("\n"));
-      } finally {
-        if (inflightFd >= 0) closeFd(inflightFd);
-        unmap(mapping);
-        closeFd(memfd);
-        closeFd(kick);
-        closeFd(call);
-      }
+            assert.deepEqual(done, [2]);
+          });
+
+          // Session 2 starts where QEMU resumes after a crash: base = used idx
+          // (1). Without the area it would read available entry 1 (sector 2)
+          // again and never 1; with it, it resubmits 1 then 3.
+          await session(h, async (f) => {
+            await open(f, 1, false);
+            await waitReads(5);
+            storage.waiting[3]();
+            storage.waiting[4]();
+            for (let i = 0; i < 2 && done.length < 3; i++) {
+              await waitCall(call);
+              for (let u = driver.getBuf(); u !== null; u = driver.getBuf()) done.push(u.token);
+            }
+            assert.deepEqual(done, [2, 1, 3]);
+            for (const sector of [1, 2, 3]) {
+              const d = data.get(sector)!;
+              assert.equal(mem.readUint8(d.status), 0, `status of sector ${sector}`);
+              assert.ok(
+                mem.bytes(d.buf, 512).every((b) => b === sector),
+                `data of sector ${sector}`,
+              );
+            }
+            // A new request after the resubmitted ones is served as usual.
+            read(4);
+            if (driver.kick()) writeEventfd(kick);
+            await waitReads(6);
+            storage.waiting[5]();
+            await waitCall(call);
+            assert.equal(driver.getBuf()?.token, 4);
+          });
+          // The first session's reads complete late, into a session that is gone: ignored.
+          storage.waiting[0]();
+          storage.waiting[2]();
+          await new Promise((r) => setTimeout(r, 20));
+          assert.equal(driver.getBuf(), null);
+          assert.ok(h.logs.some((l) => /resubmitting 2 request/.test(l)), h.logs.join("\n"));
+        } finally {
+          if (inflightFd >= 0) closeFd(inflightFd);
+        }
+      });
     }, storage);
   },
 });
