@@ -23,17 +23,34 @@ function blockBytes(i: number): Uint8Array {
   return b;
 }
 
+/** The guest writes block after block, each with a flush, printing each one done. */
+const WRITE_BLOCKS = `
+i=0
+while [ $i -lt ${BLOCKS} ]; do
+  yes "typed-virtio-$i" | head -c 4096 > /tmp/b
+  dd if=/tmp/b of=/dev/vda bs=4096 seek=$i count=1 conv=fsync 2>/dev/null || echo "@@failed=$i"
+  echo "@@done=$i"
+  i=$((i+1))
+done
+`;
+
+/** A 4 MiB image of zeroes in `dir`. */
+async function emptyImage(dir: string): Promise<string> {
+  const image = `${dir}/disk.img`;
+  const f = await Deno.open(image, { create: true, write: true });
+  await f.truncate(4 * 1024 * 1024);
+  f.close();
+  return image;
+}
+
 Deno.test({
   name: "vhost-user-blk fault: QEMU killed mid-write; the back-end serves the next QEMU; " +
     "acknowledged writes are on disk",
   ignore: skip !== undefined,
   fn: async () => {
     const dir = await Deno.makeTempDir({ prefix: "typed-virtio-vufault-" });
-    const image = `${dir}/disk.img`;
+    const image = await emptyImage(dir);
     const socket = `${dir}/blk.sock`;
-    const f = await Deno.open(image, { create: true, write: true });
-    await f.truncate(4 * 1024 * 1024);
-    f.close();
     const backend = await startBackend("vhost_user_blk.ts", socket, ["--image", image]);
     const qemuArgs = [
       "-chardev",
@@ -44,15 +61,7 @@ Deno.test({
     try {
       let lastDone = -1;
       const first = await runGuest({
-        script: `
-i=0
-while [ $i -lt ${BLOCKS} ]; do
-  yes "typed-virtio-$i" | head -c 4096 > /tmp/b
-  dd if=/tmp/b of=/dev/vda bs=4096 seek=$i count=1 conv=fsync 2>/dev/null || echo "@@failed=$i"
-  echo "@@done=$i"
-  i=$((i+1))
-done
-`,
+        script: WRITE_BLOCKS,
         modules: ["virtio_pci", "virtio_blk"],
         qemuArgs,
         timeoutMs: 90_000,
@@ -101,11 +110,8 @@ Deno.test({
   ignore: skip !== undefined,
   fn: async () => {
     const dir = await Deno.makeTempDir({ prefix: "typed-virtio-vureconnect-" });
-    const image = `${dir}/disk.img`;
+    const image = await emptyImage(dir);
     const socket = `${dir}/blk.sock`;
-    const f = await Deno.open(image, { create: true, write: true });
-    await f.truncate(4 * 1024 * 1024);
-    f.close();
     const args = ["--image", image];
     let backend = await startBackend("vhost_user_blk.ts", socket, args);
     const first = backend;
@@ -114,15 +120,7 @@ Deno.test({
       const r = await runGuest({
         // The guest never learns of the restart: its dd calls stall while the
         // back-end is away and complete on the next one.
-        script: `
-i=0
-while [ $i -lt ${BLOCKS} ]; do
-  yes "typed-virtio-$i" | head -c 4096 > /tmp/b
-  dd if=/tmp/b of=/dev/vda bs=4096 seek=$i count=1 conv=fsync 2>/dev/null || echo "@@failed=$i"
-  echo "@@done=$i"
-  i=$((i+1))
-done
-echo 3 > /proc/sys/vm/drop_caches
+        script: `${WRITE_BLOCKS}echo 3 > /proc/sys/vm/drop_caches
 echo "@@first=$(dd if=/dev/vda bs=4096 count=1 2>/dev/null | head -n 1)"
 echo "@@last=$(dd if=/dev/vda bs=4096 skip=${BLOCKS - 1} count=1 2>/dev/null | head -n 1)"
 `,
