@@ -614,6 +614,61 @@ Deno.test({
 });
 
 Deno.test({
+  name:
+    "vhost-user backend: an inflight area in another layout leaves the ring untracked, still served",
+  ignore: !canRun,
+  fn: () =>
+    withBackend(async (h) => {
+      await withGuest(async ({ memfd, mem, alloc, kick, call, region }) => {
+        const desc = { mmapSize: 4096, mmapOffset: 0, numQueues: 1, queueSize: 16 };
+        const area = memfdCreate("inflight", desc.mmapSize);
+        const areaMap = mapShared(area, desc.mmapSize);
+        const view = new DataView(areaMap.buffer);
+        view.setUint16(8, 7, true); // version 7: not a layout we know
+        try {
+          await session(h, async (f) => {
+            f.send(
+              R.VHOST_USER_SET_PROTOCOL_FEATURES,
+              u64Payload(1n << BigInt(VHOST_USER_PROTOCOL_F_INFLIGHT_SHMFD)),
+            );
+            f.send(R.VHOST_USER_SET_INFLIGHT_FD, inflightPayload(desc), [area]);
+            const features = h.device.features & ~(1n << 34n);
+            f.send(R.VHOST_USER_SET_FEATURES, u64Payload(features));
+            f.send(R.VHOST_USER_SET_MEM_TABLE, memoryTablePayload([region]), [memfd]);
+            const addrs = allocateQueue(alloc, 16, false);
+            const driver = createDriverQueue<string>(
+              mem,
+              addrs,
+              queueOptionsFromFeatures(features, 0),
+            );
+            setUpRing(f, addrs, 0, kick, call);
+            const hdr = alloc.alloc(16, 8);
+            const status = alloc.alloc(1, 1);
+            mem.writeUint32(hdr, 8); // GET_ID
+            const id = alloc.alloc(20, 8);
+            driver.addSgs([{ addr: hdr, len: 16 }], [{ addr: id, len: 20 }, {
+              addr: status,
+              len: 1,
+            }], "id");
+            if (driver.kick()) writeEventfd(kick);
+            await waitCall(call);
+            assert.equal(driver.getBuf()?.token, "id");
+            assert.equal(mem.readUint8(status), 0);
+          });
+          assert.ok(
+            h.logs.some((l) => /holds another layout; not tracked/.test(l)),
+            h.logs.join("\n"),
+          );
+          assert.equal(view.getUint16(8, true), 7, "the area was left as it was");
+        } finally {
+          unmap(areaMap);
+          closeFd(area);
+        }
+      });
+    }),
+});
+
+Deno.test({
   name: "vhost-user backend: bad input ends the session with an error, and the next session works",
   ignore: !canRun,
   fn: () =>

@@ -61,15 +61,15 @@ export function resumeInflight(
   const descNum = area.getUint16(OFF_DESC_NUM, true);
   // The used index the ring holds (restore() read it from the used ring).
   const used = queue.position().usedIdx;
-  if (version !== VERSION || descNum !== size) {
-    if (version !== 0 && version !== VERSION) return undefined;
-    if (version === VERSION && descNum !== size) return undefined;
+  if (version === 0) {
+    // A blank area (new from GET_INFLIGHT_FD): set it up, nothing to resubmit.
     new Uint8Array(area.buffer, area.byteOffset, HEADER + ENTRY * size).fill(0);
     area.setUint16(OFF_DESC_NUM, size, true);
     area.setUint16(OFF_USED_IDX, used, true);
     area.setUint16(OFF_VERSION, VERSION, true);
     return { queue: new InflightQueue(queue, area, [], 0, used), resubmitted: 0, fresh: true };
   }
+  if (version !== VERSION || descNum !== size) return undefined;
   // A batch whose used index reached the ring before its entries were cleared.
   const batch = (used - area.getUint16(OFF_USED_IDX, true)) & 0xffff;
   let head = area.getUint16(OFF_LAST_BATCH_HEAD, true);
