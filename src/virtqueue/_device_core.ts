@@ -25,14 +25,8 @@ export class DeviceCore {
     this.order = new IndexFifo(size);
   }
 
-  /** A chain for a new head, or a QueueError when `size` are already outstanding. */
-  take(desc: number): DescriptorChain {
-    const c = this.pool.take();
-    if (c === undefined) this.#tooMany(desc);
-    return c;
-  }
-
-  #tooMany(desc: number): never {
+  /** The QueueError for a new head when `size` chains are already outstanding. */
+  tooMany(desc: number): never {
     throw new QueueError(
       this.queue,
       desc,
@@ -40,17 +34,13 @@ export class DeviceCore {
     );
   }
 
-  /** Checks a used report from the device model (the fault out of line, to stay inlinable). */
-  checkUsed(chain: DescriptorChain, len: number, owner: unknown): void {
-    if (
-      chain._owner !== owner || !chain._live || (len >>> 0) !== len ||
-      len > chain.writableLength || (this.inOrder && this.order.peek() !== chain.head)
-    ) {
-      this.#usedFault(chain, len, owner);
-    }
-  }
-
-  #usedFault(chain: DescriptorChain, len: number, owner: unknown): never {
+  /**
+   * The QueueError for a used report from the device model that breaks a
+   * rule: the chain not outstanding on this queue, `len` outside the chain's
+   * writable bytes, or (IN_ORDER) not the oldest chain. The queues test these
+   * inline (the fault out of line keeps their hot path inlinable).
+   */
+  usedFault(chain: DescriptorChain, len: number, owner: unknown): never {
     if (chain._owner !== owner || !chain._live) {
       throw new QueueError(
         this.queue,
@@ -72,9 +62,12 @@ export class DeviceCore {
     );
   }
 
-  /** Takes `chain` back after use. */
-  release(chain: DescriptorChain): void {
-    if (this.inOrder) this.order.shift();
-    this.pool.give(chain);
+  /**
+   * IN_ORDER: checks that `chain` (already checked otherwise) is the oldest
+   * outstanding chain and drops it from the order.
+   */
+  takeInOrder(chain: DescriptorChain, len: number, owner: unknown): void {
+    if (this.order.peek() !== chain.head) this.usedFault(chain, len, owner);
+    this.order.shift();
   }
 }

@@ -78,7 +78,7 @@ export class DriverCore<T> {
       const sg = out[i];
       const addr = sg.addr;
       const len = sg.len;
-      if (!(Number.isSafeInteger(addr) && addr >= 0 && (len >>> 0) === len)) this.#badSg(i, sg);
+      if (!(Number.isSafeInteger(addr) && addr >= 0 && (len >>> 0) === len)) this.badSg(i, sg);
       readable += len;
     }
     let writable = 0;
@@ -86,13 +86,13 @@ export class DriverCore<T> {
       const sg = in_[i - nOut];
       const addr = sg.addr;
       const len = sg.len;
-      if (!(Number.isSafeInteger(addr) && addr >= 0 && (len >>> 0) === len)) this.#badSg(i, sg);
+      if (!(Number.isSafeInteger(addr) && addr >= 0 && (len >>> 0) === len)) this.badSg(i, sg);
       writable += len;
     }
     // 2.7.4.1: 2^32 - 1 bytes at most. The test against 2^31 - 1 first keeps the
     // common case in integer arithmetic (a compare with 2^32 - 1 is a float one).
     const bytes = readable + writable;
-    if (bytes > 0x7fffffff && bytes > 0xffffffff) this.#tooLong();
+    if (bytes > 0x7fffffff && bytes > 0xffffffff) this.tooLong();
     this.sgTotal = total;
     this.sgWritable = writable;
   }
@@ -111,7 +111,8 @@ export class DriverCore<T> {
     );
   }
 
-  #tooLong(): never {
+  /** The QueueError for a buffer of more than 2^32 - 1 bytes. */
+  tooLong(): never {
     throw new QueueError(
       this.queue,
       undefined,
@@ -119,7 +120,8 @@ export class DriverCore<T> {
     );
   }
 
-  #badSg(i: number, sg: Sg): never {
+  /** The QueueError for element `i` of an add request, not a valid buffer. */
+  badSg(i: number, sg: Sg): never {
     throw new QueueError(
       this.queue,
       undefined,
@@ -166,12 +168,16 @@ export class DriverCore<T> {
    */
   acceptUsed(id: number, len: number, at: number, pending: number): void {
     if (id >= this.size || this.tokens[id] === undefined || len > this.writable[id]) {
-      this.#usedFault(id, len, at);
+      this.usedFault(id, len, at);
     }
     if (this.inOrder) this.#acceptInOrder(id, len, pending);
   }
 
-  #usedFault(id: number, len: number, at: number): never {
+  /**
+   * The QueueError for a used entry (`at` names where) that names no
+   * outstanding buffer or more bytes than it has writable.
+   */
+  usedFault(id: number, len: number, at: number): never {
     if (id >= this.size || this.tokens[id] === undefined) {
       throw new QueueError(
         this.queue,
@@ -220,12 +226,13 @@ export class DriverCore<T> {
   release(id: number): T {
     const token = this.tokens[id] as T;
     this.tokens[id] = undefined;
-    if (this.table[id] >= 0) this.#freeTable(id);
+    if (this.table[id] >= 0) this.freeTable(id);
     this.inFlight--;
     return token;
   }
 
-  #freeTable(id: number): void {
+  /** Frees the indirect table of buffer `id`. */
+  freeTable(id: number): void {
     this.#alloc?.free(this.table[id]);
     this.table[id] = -1;
   }

@@ -315,17 +315,6 @@ export class DescriptorChain {
     }
   }
 
-  /** @internal Empties the chain for a new head. */
-  _begin(head: number): void {
-    this.head = head;
-    this.descriptorCount = 0;
-    this.indirect = false;
-    this.readableCount = 0;
-    this.writableCount = 0;
-    this.readableLength = 0;
-    this.writableLength = 0;
-  }
-
   /**
    * @internal Appends a buffer after checking it against the rules every
    * layout shares: inside guest memory, readable before writable (2.7.4.2,
@@ -349,7 +338,7 @@ export class DescriptorChain {
       this.readableLength + this.writableLength + len > Limit.MAX_CHAIN_BYTES ||
       region === undefined
     ) {
-      this.#pushFault(addr, len, writable, desc, entry, maxSegments);
+      throw this.#pushError(addr, len, writable, desc, entry, maxSegments);
     }
     if (n === this.#cap) this.#grow(Math.min(n * 2, maxSegments));
     this.#len[n] = len;
@@ -364,25 +353,61 @@ export class DescriptorChain {
     }
   }
 
-  #pushFault(
+  /**
+   * @internal Stores segment `n` without checks: for a walker that applies
+   * the rules of {@link DescriptorChain._push} itself (in locals, on its hot
+   * path) and sets the counts and lengths once at the end.
+   */
+  _seg(n: number, len: number, off: number, region: MemoryRegion, maxSegments: number): void {
+    if (n === this.#cap) this.#grow(Math.min(n * 2, maxSegments));
+    this.#len[n] = len;
+    this.#off[n] = off;
+    this.#region[n] = region;
+  }
+
+  /**
+   * @internal The error {@link DescriptorChain._push} would throw for the
+   * direct descriptor `desc`, for a walker that kept the counts and lengths
+   * so far in locals: sets them and gives the chain back to its pool; the
+   * walker throws what it returns.
+   */
+  _walkFault(
+    readableCount: number,
+    writableCount: number,
+    readableLength: number,
+    writableLength: number,
+    addr: number,
+    len: number,
+    writable: boolean,
+    desc: number,
+    maxSegments: number,
+  ): QueueError {
+    this.readableCount = readableCount;
+    this.writableCount = writableCount;
+    this.readableLength = readableLength;
+    this.writableLength = writableLength;
+    return this.#pushError(addr, len, writable, desc, -1, maxSegments);
+  }
+
+  #pushError(
     addr: number,
     len: number,
     writable: boolean,
     desc: number,
     entry: number,
     maxSegments: number,
-  ): never {
+  ): QueueError {
     this._pool?.give(this);
     if (this.readableCount + this.writableCount >= maxSegments) {
-      throw this.#error(desc, entry, `chain has more than ${maxSegments} descriptors (a loop?)`);
+      return this.#error(desc, entry, `chain has more than ${maxSegments} descriptors (a loop?)`);
     }
     if (!writable && this.writableCount > 0) {
-      throw this.#error(desc, entry, "device-readable buffer after a device-writable one");
+      return this.#error(desc, entry, "device-readable buffer after a device-writable one");
     }
     if (this.readableLength + this.writableLength + len > Limit.MAX_CHAIN_BYTES) {
-      throw this.#error(desc, entry, "chain is longer than 2^32 bytes in total");
+      return this.#error(desc, entry, "chain is longer than 2^32 bytes in total");
     }
-    throw this.#error(
+    return this.#error(
       desc,
       entry,
       `buffer 0x${addr.toString(16)}+${len} is outside guest memory`,

@@ -10,7 +10,7 @@
 import { QueueError } from "../errors.ts";
 import type { DmaAllocator, GuestMemory } from "../memory.ts";
 import { PvirtqDesc, PvirtqEventSuppress } from "../generated/virtqueue.ts";
-import { checkIndirect, type DescriptorChain, maxChainLength } from "./chain.ts";
+import { type ChainPool, checkIndirect, type DescriptorChain, maxChainLength } from "./chain.ts";
 import { checkQueueSize, type QueueAddresses, type QueueOptions, ringSizes } from "./layout.ts";
 import type {
   DeviceQueue,
@@ -115,6 +115,9 @@ export class PackedDeviceQueue implements DeviceQueue {
   readonly #table: PvirtqDesc;
   readonly #deviceEvent: PvirtqEventSuppress;
   readonly #core: DeviceCore;
+  // The core's pool and IN_ORDER flag, hoisted for the hot path.
+  readonly #pool: ChainPool;
+  readonly #inOrder: boolean;
   readonly #eventIdx: boolean;
   // The ring and the driver event structure as (view, offset) pairs, hoisted
   // at creation: the hot path uses plain DataView calls.
@@ -151,6 +154,8 @@ export class PackedDeviceQueue implements DeviceQueue {
     this.#table = new PvirtqDesc(r.ring.view);
     this.#deviceEvent = r.deviceEvent;
     this.#core = new DeviceCore(opts.index, this.size, opts.inOrder, this);
+    this.#pool = this.#core.pool;
+    this.#inOrder = opts.inOrder;
     this.#eventIdx = opts.eventIdx;
     this.#dv = r.ring.view;
     this.#ev = r.driverEvent.view;
@@ -190,13 +195,21 @@ export class PackedDeviceQueue implements DeviceQueue {
       if (isUsed(f, startWrap)) this.#wrapNonsense(start, startWrap);
       return null;
     }
-    const chain = this.#core.take(start);
-    chain._begin(0);
+    const chain = this.#pool.take();
+    if (chain === undefined) this.#core.tooMany(start);
     const mem = this.#mem;
+    // The rules of `DescriptorChain._push`, applied here on counts kept in
+    // locals; a chain holds at most `size` direct descriptors, which the
+    // length test enforces before that limit could be reached.
+    let rc = 0;
+    let wc = 0;
+    let rl = 0;
+    let wl = 0;
     let pos = start;
     let wrap = startWrap;
     let n = 0;
     let id = 0;
+    chain.indirect = false;
     // Each descriptor is consumed as it is examined, so a fault leaves the
     // queue past it and the same bad chain is not met again; every fault gives
     // the chain back to the pool before it throws (no handler on this path).
@@ -216,21 +229,36 @@ export class PackedDeviceQueue implements DeviceQueue {
         if (!isAvail(f, wrap)) this.#notAvail(chain, pos);
       }
       if ((f & F.VIRTQ_DESC_F_INDIRECT) !== 0) {
+        chain.readableCount = rc;
+        chain.writableCount = wc;
+        chain.readableLength = rl;
+        chain.writableLength = wl;
         this.#indirect(chain, pos, f, n);
+        rc = chain.readableCount;
+        wc = chain.writableCount;
+        rl = chain.readableLength;
+        wl = chain.writableLength;
       } else {
         // le64 addr: its high word is almost always 0, and the branch keeps that
         // case in integer arithmetic (no float multiply and range check).
         const lo = dv.getUint32(o, true);
         const hi = dv.getUint32(o + 4, true);
-        chain._push(
-          mem,
-          hi === 0 ? lo : lo + hi * 4294967296,
-          dv.getUint32(o + 8, true),
-          (f & F.VIRTQ_DESC_F_WRITE) !== 0,
-          pos,
-          -1,
-          size,
-        );
+        const addr = hi === 0 ? lo : lo + hi * 4294967296;
+        const len = dv.getUint32(o + 8, true);
+        const writable = (f & F.VIRTQ_DESC_F_WRITE) !== 0;
+        const region = mem.regionFor(addr, len);
+        // 2.8.18.1: readable before writable; 2.7.4.1: 2^32 bytes at most.
+        if (region === undefined || (!writable && wc > 0) || rl + wl + len > 0xffffffff) {
+          throw chain._walkFault(rc, wc, rl, wl, addr, len, writable, pos, size);
+        }
+        chain._seg(rc + wc, len, addr - region.base, region, size);
+        if (writable) {
+          wc++;
+          wl += len;
+        } else {
+          rc++;
+          rl += len;
+        }
       }
       // 2.8.6: the buffer id is in the last descriptor of the list.
       id = dv.getUint16(o + 12, true);
@@ -240,7 +268,11 @@ export class PackedDeviceQueue implements DeviceQueue {
     }
     chain.head = id;
     chain.descriptorCount = n;
-    if (this.#core.inOrder) this.#core.order.push(id);
+    chain.readableCount = rc;
+    chain.writableCount = wc;
+    chain.readableLength = rl;
+    chain.writableLength = wl;
+    if (this.#inOrder) this.#core.order.push(id);
     if (this.#eventIdx && this.#notify) {
       this.#setOwnEvent(0, this.#nextAvail | (this.#availWrap << 15));
     }
@@ -256,7 +288,7 @@ export class PackedDeviceQueue implements DeviceQueue {
   }
 
   #tooLong(chain: DescriptorChain, start: number, pos: number): never {
-    this.#core.pool.give(chain);
+    this.#pool.give(chain);
     throw new QueueError(
       this.index,
       pos,
@@ -265,7 +297,7 @@ export class PackedDeviceQueue implements DeviceQueue {
   }
 
   #notAvail(chain: DescriptorChain, pos: number): never {
-    this.#core.pool.give(chain);
+    this.#pool.give(chain);
     throw new QueueError(
       this.index,
       pos,
@@ -289,7 +321,7 @@ export class PackedDeviceQueue implements DeviceQueue {
       );
       this.#walkIndirect(chain, pos, d.addr, entries);
     } catch (e) {
-      this.#core.pool.give(chain);
+      this.#pool.give(chain);
       throw e;
     }
   }
@@ -336,18 +368,17 @@ export class PackedDeviceQueue implements DeviceQueue {
 
   /** Writes a used descriptor for `chain`; {@link PackedDeviceQueue.flushUsed} exposes the batch. */
   pushUsed(chain: DescriptorChain, len: number): void {
-    const core = this.#core;
-    core.checkUsed(chain, len, this);
-    let slot: number;
-    if (core.inOrder && core.batchSlot >= 0 && core.batchFull) {
-      // 2.8.9: one used descriptor, naming the last buffer, for the batch.
-      slot = core.batchSlot;
+    if (
+      chain._owner !== this || !chain._live || (len >>> 0) !== len || len > chain.writableLength
+    ) {
+      this.#core.usedFault(chain, len, this);
+    }
+    let slot = this.#nextUsed;
+    if (this.#inOrder) {
+      slot = this.#inOrderSlot(chain, len);
     } else {
-      slot = this.#nextUsed;
-      core.batchSlot = slot;
       this.#batchWrap = this.#usedWrap;
     }
-    core.batchFull = len === chain.writableLength;
     const dv = this.#dv;
     const o = this.#base + slot * 16;
     dv.setUint16(o + 12, chain.head, true);
@@ -367,7 +398,24 @@ export class PackedDeviceQueue implements DeviceQueue {
       this.#usedWrap ^= 1;
     }
     this.#nextUsed = next;
-    core.release(chain);
+    this.#pool.give(chain);
+  }
+
+  /** IN_ORDER: checks the order and picks the slot of `chain`'s used descriptor. */
+  #inOrderSlot(chain: DescriptorChain, len: number): number {
+    const core = this.#core;
+    core.takeInOrder(chain, len, this);
+    let slot: number;
+    if (core.batchSlot >= 0 && core.batchFull) {
+      // 2.8.9: one used descriptor, naming the last buffer, for the batch.
+      slot = core.batchSlot;
+    } else {
+      slot = this.#nextUsed;
+      core.batchSlot = slot;
+      this.#batchWrap = this.#usedWrap;
+    }
+    core.batchFull = len === chain.writableLength;
+    return slot;
   }
 
   /** Exposes every used descriptor written since the last flush. */
@@ -500,6 +548,11 @@ export class PackedDriverQueue<T> implements DriverQueue<T> {
   readonly #table: PvirtqDesc;
   readonly #driverEvent: PvirtqEventSuppress;
   readonly #core: DriverCore<T>;
+  // The core's per-buffer arrays, hoisted for the hot path.
+  readonly #tokens: (T | undefined)[];
+  readonly #count: Uint16Array;
+  readonly #writable: Float64Array;
+  readonly #inOrder: boolean;
   // Free buffer ids, oldest freed last, as a list linked through `#idNext`;
   // ids in use are the outstanding buffers, so the list is empty exactly when
   // `size` buffers are outstanding.
@@ -536,6 +589,10 @@ export class PackedDriverQueue<T> implements DriverQueue<T> {
     this.#table = new PvirtqDesc(r.ring.view);
     this.#driverEvent = r.driverEvent;
     this.#core = new DriverCore<T>(mem, this.size, opts.index, opts.inOrder, opts.indirect, alloc);
+    this.#tokens = this.#core.tokens;
+    this.#count = this.#core.count;
+    this.#writable = this.#core.writable;
+    this.#inOrder = opts.inOrder;
     this.#idNext = new Uint16Array(this.size);
     for (let i = 0; i + 1 < this.size; i++) this.#idNext[i] = i + 1;
     this.#idTail = this.size - 1;
@@ -568,6 +625,78 @@ export class PackedDriverQueue<T> implements DriverQueue<T> {
 
   /** Makes a buffer available (2.8.11). */
   addSgs(out: readonly Sg[], in_: readonly Sg[], token: T): void {
+    const nOut = out.length;
+    const total = nOut + in_.length;
+    const core = this.#core;
+    // Direct descriptors that fit: checked and written in one pass below.
+    // Everything else (an indirect table to try, no room, a bad request)
+    // takes the general path, which reports faults in the same order.
+    if (
+      token === undefined || total === 0 || total > this.#numFree ||
+      (core.indirectUsable && total > 1)
+    ) {
+      this.#addGeneral(out, in_, token);
+      return;
+    }
+    // A fault leaves the descriptors written but not made available: the
+    // head's flags, written last, still say "not available" (2.8.6).
+    const id = this.#idHead;
+    const head = this.#nextAvail;
+    const dv = this.#dv;
+    const base = this.#base;
+    const size = this.size;
+    let pos = head;
+    let wrap = this.#availWrap;
+    let headFlags = 0;
+    let readable = 0;
+    let writable = 0;
+    for (let i = 0; i < total; i++) {
+      const w = i >= nOut;
+      const sg = w ? in_[i - nOut] : out[i];
+      const addr = sg.addr;
+      const len = sg.len;
+      if (!(Number.isSafeInteger(addr) && addr >= 0 && (len >>> 0) === len)) core.badSg(i, sg);
+      if (w) writable += len;
+      else readable += len;
+      const o = base + pos * 16;
+      dv.setUint32(o, addr >>> 0, true);
+      // The high word; the test against 2^31 - 1 stays in integer arithmetic.
+      dv.setUint32(o + 4, addr > 0x7fffffff ? Math.floor(addr / 4294967296) : 0, true);
+      dv.setUint32(o + 8, len, true);
+      dv.setUint16(o + 12, id, true);
+      const f = (wrap ? F.VIRTQ_DESC_F_AVAIL : F.VIRTQ_DESC_F_USED) |
+        (w ? F.VIRTQ_DESC_F_WRITE : 0) | (i + 1 < total ? F.VIRTQ_DESC_F_NEXT : 0);
+      // 2.8.6: the first descriptor is made available after the rest.
+      if (i === 0) headFlags = f;
+      else dv.setUint16(o + 14, f, true);
+      if (++pos === size) {
+        pos = 0;
+        wrap ^= 1;
+      }
+    }
+    // 2.7.4.1: 2^32 - 1 bytes at most. The test against 2^31 - 1 first keeps the
+    // common case in integer arithmetic (a compare with 2^32 - 1 is a float one).
+    const bytes = readable + writable;
+    if (bytes > 0x7fffffff && bytes > 0xffffffff) core.tooLong();
+    this.#nextAvail = pos;
+    this.#availWrap = wrap;
+    this.#idHead = this.#idNext[id];
+    // What `DriverCore.record` keeps; the buffer's table entry is already -1.
+    this.#tokens[id] = token;
+    this.#count[id] = total;
+    this.#writable[id] = writable;
+    core.inFlight++;
+    if (this.#inOrder) core.order.push(id);
+    this.#numFree -= total;
+    this.#numAdded += total;
+    // 2.8.6: the head's flags last; an atomic store when shared publishes the
+    // descriptors written before it.
+    if (this.#shared) store16(this.#rw, base + head * 16 + 14, headFlags);
+    else dv.setUint16(base + head * 16 + 14, headFlags, true);
+  }
+
+  /** {@link PackedDriverQueue.addSgs} in general: indirect tables, and every fault. */
+  #addGeneral(out: readonly Sg[], in_: readonly Sg[], token: T): void {
     const core = this.#core;
     core.checkAdd(out, in_, token);
     const total = core.sgTotal;
@@ -707,8 +836,34 @@ export class PackedDriverQueue<T> implements DriverQueue<T> {
    * collects buffers keeps getting interrupts.
    */
   getBufInto(slot: UsedBufferSlot<T>): boolean {
+    if (this.#inOrder) return this.#getInOrder(slot);
+    const dv = this.#dv;
+    const o = this.#base + this.#nextUsed * 16;
+    // Flags before id and len (an atomic load when shared).
+    const flags = this.#shared ? load16(this.#rw, o + 14) : dv.getUint16(o + 14, true);
+    if (!isUsed(flags, this.#usedWrap)) return false;
     const core = this.#core;
-    let id: number;
+    if (core.inFlight === 0) this.#nothingOutstanding();
+    const id = dv.getUint16(o + 12, true);
+    // 2.8.4: len is reserved in used descriptors without WRITE.
+    const len = (flags & F.VIRTQ_DESC_F_WRITE) !== 0 ? dv.getUint32(o + 8, true) : 0;
+    // What `DriverCore.acceptUsed` and `release` do, without IN_ORDER.
+    const tokens = this.#tokens;
+    if (id >= this.size) core.usedFault(id, len, this.#nextUsed);
+    const token = tokens[id];
+    if (token === undefined || len > this.#writable[id]) core.usedFault(id, len, this.#nextUsed);
+    this.#skipUsed(id);
+    tokens[id] = undefined;
+    if (core.table[id] >= 0) core.freeTable(id);
+    core.inFlight--;
+    slot.token = token;
+    slot.len = len;
+    return true;
+  }
+
+  /** {@link PackedDriverQueue.getBufInto} with IN_ORDER: one used descriptor may stand for several buffers. */
+  #getInOrder(slot: UsedBufferSlot<T>): boolean {
+    const core = this.#core;
     if (core.batchEnd < 0) {
       const dv = this.#dv;
       const o = this.#base + this.#nextUsed * 16;
@@ -720,19 +875,18 @@ export class PackedDriverQueue<T> implements DriverQueue<T> {
       // 2.8.4: len is reserved in used descriptors without WRITE.
       const len = (flags & F.VIRTQ_DESC_F_WRITE) !== 0 ? dv.getUint32(o + 8, true) : 0;
       core.acceptUsed(eid, len, this.#nextUsed, core.inFlight);
-      if (core.inOrder) {
-        id = core.nextInOrder();
-        slot.len = core.lastLen;
-      } else {
-        id = eid;
-        slot.len = len;
-      }
-    } else {
-      id = core.nextInOrder();
-      slot.len = core.lastLen;
     }
+    const id = core.nextInOrder();
+    slot.len = core.lastLen;
+    this.#skipUsed(id);
+    slot.token = core.release(id);
+    return true;
+  }
+
+  /** Moves past the descriptors buffer `id` took and frees its id. */
+  #skipUsed(id: number): void {
     // 2.8.7: skip the descriptors the buffer took.
-    const n = core.count[id];
+    const n = this.#count[id];
     let next = this.#nextUsed + n;
     if (next >= this.size) {
       next -= this.size;
@@ -746,8 +900,6 @@ export class PackedDriverQueue<T> implements DriverQueue<T> {
     }
     this.#numFree += n;
     this.#freeId(id);
-    slot.token = core.release(id);
-    return true;
   }
 
   #nothingOutstanding(): never {

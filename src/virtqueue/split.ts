@@ -10,7 +10,7 @@
 import { QueueError } from "../errors.ts";
 import type { DmaAllocator, GuestMemory } from "../memory.ts";
 import { VirtqAvail, VirtqDesc, VirtqUsed } from "../generated/virtqueue.ts";
-import { checkIndirect, type DescriptorChain, maxChainLength } from "./chain.ts";
+import { type ChainPool, checkIndirect, type DescriptorChain, maxChainLength } from "./chain.ts";
 import { checkQueueSize, type QueueAddresses, type QueueOptions, ringSizes } from "./layout.ts";
 import type {
   DeviceQueue,
@@ -83,6 +83,9 @@ export class SplitDeviceQueue implements DeviceQueue {
   readonly #table: VirtqDesc;
   readonly #used: VirtqUsed;
   readonly #core: DeviceCore;
+  // The core's pool and IN_ORDER flag, hoisted for the hot path.
+  readonly #pool: ChainPool;
+  readonly #inOrder: boolean;
   readonly #busy: Uint8Array;
   readonly #eventIdx: boolean;
   // The ring areas as (view, offset) pairs, hoisted at creation: the hot path
@@ -116,6 +119,8 @@ export class SplitDeviceQueue implements DeviceQueue {
     this.#table = new VirtqDesc(r.desc.view);
     this.#used = r.used;
     this.#core = new DeviceCore(opts.index, this.size, opts.inOrder, this);
+    this.#pool = this.#core.pool;
+    this.#inOrder = opts.inOrder;
     this.#busy = new Uint8Array(this.size);
     this.#eventIdx = opts.eventIdx;
     this.#dv = r.desc.view;
@@ -183,12 +188,13 @@ export class SplitDeviceQueue implements DeviceQueue {
 
   #readChain(head: number): DescriptorChain {
     if (head >= this.size || this.#busy[head] !== 0) this.#badHead(head);
-    const chain = this.#core.take(head);
-    chain._begin(head);
+    const chain = this.#pool.take();
+    if (chain === undefined) this.#core.tooMany(head);
+    chain.head = head;
     // Every fault of the walk gives the chain back to the pool before it throws.
     this.#walk(chain, head);
     this.#busy[head] = 1;
-    if (this.#core.inOrder) this.#core.order.push(head);
+    if (this.#inOrder) this.#core.order.push(head);
     return chain;
   }
 
@@ -212,6 +218,13 @@ export class SplitDeviceQueue implements DeviceQueue {
     const dv = this.#dv;
     const base = this.#descBase;
     const mem = this.#mem;
+    // The rules of `DescriptorChain._push`, applied here on counts kept in
+    // locals; a chain holds at most `size` direct descriptors, which the loop
+    // test enforces before that limit could be reached.
+    let rc = 0;
+    let wc = 0;
+    let rl = 0;
+    let wl = 0;
     let idx = head;
     let n = 0;
     for (;;) {
@@ -220,32 +233,50 @@ export class SplitDeviceQueue implements DeviceQueue {
       const o = base + idx * 16;
       const flags = dv.getUint16(o + 12, true);
       if ((flags & F.VIRTQ_DESC_F_INDIRECT) !== 0) {
+        this.#setCounts(chain, rc, wc, rl, wl);
         this.#indirect(chain, idx, flags);
-        break;
+        chain.descriptorCount = n;
+        return;
       }
       // le64 addr: its high word is almost always 0, and the branch keeps that
       // case in integer arithmetic (no float multiply and range check).
       const lo = dv.getUint32(o, true);
       const hi = dv.getUint32(o + 4, true);
-      chain._push(
-        mem,
-        hi === 0 ? lo : lo + hi * 4294967296,
-        dv.getUint32(o + 8, true),
-        (flags & F.VIRTQ_DESC_F_WRITE) !== 0,
-        idx,
-        -1,
-        size,
-      );
+      const addr = hi === 0 ? lo : lo + hi * 4294967296;
+      const len = dv.getUint32(o + 8, true);
+      const writable = (flags & F.VIRTQ_DESC_F_WRITE) !== 0;
+      const region = mem.regionFor(addr, len);
+      // 2.7.4.2: readable before writable; 2.7.4.1: 2^32 bytes at most.
+      if (region === undefined || (!writable && wc > 0) || rl + wl + len > 0xffffffff) {
+        throw chain._walkFault(rc, wc, rl, wl, addr, len, writable, idx, size);
+      }
+      chain._seg(n - 1, len, addr - region.base, region, size);
+      if (writable) {
+        wc++;
+        wl += len;
+      } else {
+        rc++;
+        rl += len;
+      }
       if ((flags & F.VIRTQ_DESC_F_NEXT) === 0) break;
       const next = dv.getUint16(o + 14, true);
       if (next >= size) this.#badNext(chain, idx, next);
       idx = next;
     }
+    chain.indirect = false;
+    this.#setCounts(chain, rc, wc, rl, wl);
     chain.descriptorCount = n;
   }
 
+  #setCounts(chain: DescriptorChain, rc: number, wc: number, rl: number, wl: number): void {
+    chain.readableCount = rc;
+    chain.writableCount = wc;
+    chain.readableLength = rl;
+    chain.writableLength = wl;
+  }
+
   #loop(chain: DescriptorChain, head: number, idx: number): never {
-    this.#core.pool.give(chain);
+    this.#pool.give(chain);
     throw new QueueError(
       this.index,
       idx,
@@ -254,7 +285,7 @@ export class SplitDeviceQueue implements DeviceQueue {
   }
 
   #badNext(chain: DescriptorChain, idx: number, next: number): never {
-    this.#core.pool.give(chain);
+    this.#pool.give(chain);
     throw new QueueError(
       this.index,
       idx,
@@ -266,7 +297,7 @@ export class SplitDeviceQueue implements DeviceQueue {
     try {
       this.#indirectTable(chain, idx, flags);
     } catch (e) {
-      this.#core.pool.give(chain);
+      this.#pool.give(chain);
       throw e;
     }
   }
@@ -339,11 +370,31 @@ export class SplitDeviceQueue implements DeviceQueue {
 
   /** Writes a used entry for `chain`; {@link SplitDeviceQueue.flushUsed} publishes it. */
   pushUsed(chain: DescriptorChain, len: number): void {
+    if (
+      chain._owner !== this || !chain._live || (len >>> 0) !== len || len > chain.writableLength
+    ) {
+      this.#core.usedFault(chain, len, this);
+    }
+    if (this.#inOrder) {
+      this.#pushInOrder(chain, len);
+      return;
+    }
+    const head = chain.head;
+    const e = this.#ub + 4 + 8 * (this.#usedIdx & this.#mask);
+    this.#uv.setUint32(e, head, true);
+    this.#uv.setUint32(e + 4, len, true);
+    this.#usedIdx = (this.#usedIdx + 1) & 0xffff;
+    this.#busy[head] = 0;
+    this.#pool.give(chain);
+  }
+
+  /** {@link SplitDeviceQueue.pushUsed} with IN_ORDER: consecutive complete chains share one entry. */
+  #pushInOrder(chain: DescriptorChain, len: number): void {
     const core = this.#core;
-    core.checkUsed(chain, len, this);
+    core.takeInOrder(chain, len, this);
     const head = chain.head;
     let slot: number;
-    if (core.inOrder && core.batchSlot >= 0 && core.batchFull) {
+    if (core.batchSlot >= 0 && core.batchFull) {
       // 2.7.9: one entry, naming the last buffer, stands for the whole batch.
       slot = core.batchSlot;
     } else {
@@ -351,13 +402,12 @@ export class SplitDeviceQueue implements DeviceQueue {
       core.batchSlot = slot;
     }
     core.batchFull = len === chain.writableLength;
-    const uv = this.#uv;
     const e = this.#ub + 4 + 8 * slot;
-    uv.setUint32(e, head, true);
-    uv.setUint32(e + 4, len, true);
+    this.#uv.setUint32(e, head, true);
+    this.#uv.setUint32(e + 4, len, true);
     this.#usedIdx = (this.#usedIdx + 1) & 0xffff;
     this.#busy[head] = 0;
-    core.release(chain);
+    this.#pool.give(chain);
   }
 
   /** Publishes the used entries written since the last flush (2.7.8.2: entries before idx). */
@@ -477,6 +527,11 @@ export class SplitDriverQueue<T> implements DriverQueue<T> {
   readonly #descBase: number;
   readonly #table: VirtqDesc;
   readonly #core: DriverCore<T>;
+  // The core's per-buffer arrays, hoisted for the hot path.
+  readonly #tokens: (T | undefined)[];
+  readonly #count: Uint16Array;
+  readonly #writable: Float64Array;
+  readonly #inOrder: boolean;
   // The free descriptors as a list linked through `#next` (Linux's free_head),
   // oldest freed last, so IN_ORDER chains come out in ring order (2.7.5). A
   // chain keeps its links while in use: our own copy of each descriptor's
@@ -514,6 +569,10 @@ export class SplitDriverQueue<T> implements DriverQueue<T> {
     this.#descBase = r.descBase;
     this.#table = new VirtqDesc(r.desc.view);
     this.#core = new DriverCore<T>(mem, this.size, opts.index, opts.inOrder, opts.indirect, alloc);
+    this.#tokens = this.#core.tokens;
+    this.#count = this.#core.count;
+    this.#writable = this.#core.writable;
+    this.#inOrder = opts.inOrder;
     // In ring order, so IN_ORDER chains are sequential (2.7.5).
     this.#next = new Uint16Array(this.size);
     for (let i = 0; i + 1 < this.size; i++) this.#next[i] = i + 1;
@@ -548,6 +607,86 @@ export class SplitDriverQueue<T> implements DriverQueue<T> {
 
   /** Makes a buffer available (2.7.13.1-2.7.13.2). */
   addSgs(out: readonly Sg[], in_: readonly Sg[], token: T): void {
+    const nOut = out.length;
+    const total = nOut + in_.length;
+    const core = this.#core;
+    const numFree = this.#numFree;
+    // Direct descriptors that fit: checked and written in one pass below.
+    // Everything else (an indirect table to try, no room, a bad request)
+    // takes the general path, which reports faults in the same order.
+    if (
+      token === undefined || total === 0 || total > numFree || (core.indirectUsable && total > 1)
+    ) {
+      this.#addGeneral(out, in_, token);
+      return;
+    }
+    // The chain is the first `total` entries of the free list, already linked;
+    // a fault leaves them written but free, and the ring unchanged.
+    const dv = this.#dv;
+    const base = this.#descBase;
+    const next = this.#next;
+    const head = this.#freeHead;
+    let last = head;
+    let readable = 0;
+    let writable = 0;
+    for (let i = 0; i < total; i++) {
+      const w = i >= nOut;
+      const sg = w ? in_[i - nOut] : out[i];
+      const addr = sg.addr;
+      const len = sg.len;
+      if (!(Number.isSafeInteger(addr) && addr >= 0 && (len >>> 0) === len)) core.badSg(i, sg);
+      if (w) writable += len;
+      else readable += len;
+      const o = base + last * 16;
+      dv.setUint32(o, addr >>> 0, true);
+      // The high word; the test against 2^31 - 1 stays in integer arithmetic.
+      dv.setUint32(o + 4, addr > 0x7fffffff ? Math.floor(addr / 4294967296) : 0, true);
+      dv.setUint32(o + 8, len, true);
+      if (i + 1 < total) {
+        const nxt = next[last];
+        dv.setUint16(
+          o + 12,
+          w ? F.VIRTQ_DESC_F_WRITE | F.VIRTQ_DESC_F_NEXT : F.VIRTQ_DESC_F_NEXT,
+          true,
+        );
+        dv.setUint16(o + 14, nxt, true);
+        last = nxt;
+      } else {
+        dv.setUint16(o + 12, w ? F.VIRTQ_DESC_F_WRITE : 0, true);
+        dv.setUint16(o + 14, 0, true);
+      }
+    }
+    // 2.7.4.1: 2^32 - 1 bytes at most. The test against 2^31 - 1 first keeps the
+    // common case in integer arithmetic (a compare with 2^32 - 1 is a float one).
+    const bytes = readable + writable;
+    if (bytes > 0x7fffffff && bytes > 0xffffffff) core.tooLong();
+    this.#freeHead = next[last];
+    this.#numFree = numFree - total;
+    // What `DriverCore.record` keeps; the buffer's table entry is already -1.
+    this.#tokens[head] = token;
+    this.#count[head] = total;
+    this.#writable[head] = writable;
+    core.inFlight++;
+    if (this.#inOrder) core.order.push(head);
+    this.#publish(head);
+  }
+
+  /** Puts `head` in the available ring and publishes it (2.7.13.2-2.7.13.3). */
+  #publish(head: number): void {
+    const av = this.#av;
+    const ab = this.#ab;
+    av.setUint16(ab + 4 + 2 * (this.#availIdx & this.#mask), head, true);
+    // 2.7.13.3.1: the ring entry before the index (an atomic store when shared
+    // publishes the entry and the descriptors written before it).
+    const idx = (this.#availIdx + 1) & 0xffff;
+    this.#availIdx = idx;
+    if (this.#shared) store16(this.#aw, ab + 2, idx);
+    else av.setUint16(ab + 2, idx, true);
+    this.#numAdded++;
+  }
+
+  /** {@link SplitDriverQueue.addSgs} in general: indirect tables, and every fault. */
+  #addGeneral(out: readonly Sg[], in_: readonly Sg[], token: T): void {
     const core = this.#core;
     core.checkAdd(out, in_, token);
     const total = core.sgTotal;
@@ -591,16 +730,7 @@ export class SplitDriverQueue<T> implements DriverQueue<T> {
     this.#freeHead = next[last];
     this.#numFree = numFree - needed;
     core.record(head, token, needed);
-    const av = this.#av;
-    const ab = this.#ab;
-    av.setUint16(ab + 4 + 2 * (this.#availIdx & this.#mask), head, true);
-    // 2.7.13.3.1: the ring entry before the index (an atomic store when shared
-    // publishes the entry and the descriptors written before it).
-    const idx = (this.#availIdx + 1) & 0xffff;
-    this.#availIdx = idx;
-    if (this.#shared) store16(this.#aw, ab + 2, idx);
-    else av.setUint16(ab + 2, idx, true);
-    this.#numAdded++;
+    this.#publish(head);
   }
 
   #full(needed: number): never {
@@ -674,22 +804,31 @@ export class SplitDriverQueue<T> implements DriverQueue<T> {
    * buffers keeps getting interrupts.
    */
   getBufInto(slot: UsedBufferSlot<T>): boolean {
-    const core = this.#core;
-    if (core.inOrder) return this.#getInOrder(slot);
+    if (this.#inOrder) return this.#getInOrder(slot);
     const last = this.#lastUsed;
     const uv = this.#uv;
     const ub = this.#ub;
     // idx before the entries it covers (an atomic load when shared).
     const usedIdx = this.#shared ? load16(this.#uw, ub + 2) : uv.getUint16(ub + 2, true);
     if (usedIdx === last) return false;
+    const core = this.#core;
     const pending = (usedIdx - last) & 0xffff;
     if (pending > core.inFlight) this.#usedAhead(usedIdx, pending);
     const e = ub + 4 + 8 * (last & this.#mask);
     const id = uv.getUint32(e, true);
     const len = uv.getUint32(e + 4, true);
-    core.acceptUsed(id, len, last & this.#mask, pending);
+    // What `DriverCore.acceptUsed` and `release` do, without IN_ORDER.
+    const tokens = this.#tokens;
+    if (id >= this.size) core.usedFault(id, len, last & this.#mask);
+    const token = tokens[id];
+    if (token === undefined || len > this.#writable[id]) core.usedFault(id, len, last & this.#mask);
+    this.#advanceUsed();
+    this.#freeChain(id);
+    tokens[id] = undefined;
+    if (core.table[id] >= 0) core.freeTable(id);
+    core.inFlight--;
+    slot.token = token;
     slot.len = len;
-    this.#took(id, slot);
     return true;
   }
 
@@ -720,6 +859,13 @@ export class SplitDriverQueue<T> implements DriverQueue<T> {
 
   /** Moves past the used entry of buffer `id` and frees it into `slot`. */
   #took(id: number, slot: UsedBufferSlot<T>): void {
+    this.#advanceUsed();
+    this.#freeChain(id);
+    slot.token = this.#core.release(id);
+  }
+
+  /** Moves past a used entry. */
+  #advanceUsed(): void {
     const now = (this.#lastUsed + 1) & 0xffff;
     this.#lastUsed = now;
     // 2.7.10: ask for an interrupt at the next used entry (Linux's get_buf does
@@ -728,8 +874,6 @@ export class SplitDriverQueue<T> implements DriverQueue<T> {
       if (this.#shared) store16(this.#aw, this.#ab + 4 + 2 * this.size, now);
       else this.#av.setUint16(this.#ab + 4 + 2 * this.size, now, true);
     }
-    this.#freeChain(id);
-    slot.token = this.#core.release(id);
   }
 
   #usedAhead(usedIdx: number, pending: number): never {
@@ -743,7 +887,7 @@ export class SplitDriverQueue<T> implements DriverQueue<T> {
   #freeChain(head: number): void {
     // The chain is still linked through `#next`: append it to the free list whole.
     const next = this.#next;
-    const n = this.#core.count[head];
+    const n = this.#count[head];
     let tail = head;
     for (let i = 1; i < n; i++) tail = next[tail];
     if (this.#numFree === 0) this.#freeHead = head;
