@@ -38,8 +38,33 @@ export function rig(packed: boolean, descs: number, eventIdx = false): Rig {
   };
 }
 
+/** What the loops read of a popped chain. */
+interface Chain {
+  readableCount: number;
+  readUint32(offset: number): number;
+}
+
+/** What the request loops use of a rig: the engine's queues or the floor's (`_virtqueue_floor.ts`). */
+export interface LoopRig<C extends Chain> {
+  driver: {
+    addSgs(out: readonly Sg[], in_: readonly Sg[], token: number): void;
+    kick(): boolean;
+    getBufInto(slot: UsedBufferSlot<number>): boolean;
+  };
+  device: {
+    pop(): C | null;
+    addUsed(chain: C, len: number): void;
+    pushUsed(chain: C, len: number): void;
+    flushUsed(): void;
+    needsNotification(): boolean;
+  };
+  out: Sg[];
+  in_: Sg[];
+  slot: UsedBufferSlot<number>;
+}
+
 /** `n` requests one at a time: add, kick, pop, read a header word, used, notify, get. */
-export function runSingle(r: Rig, n: number): number {
+export function runSingle<C extends Chain>(r: LoopRig<C>, n: number): number {
   let sum = 0;
   const { driver, device, out, in_, slot } = r;
   for (let i = 0; i < n; i++) {
@@ -56,7 +81,7 @@ export function runSingle(r: Rig, n: number): number {
 }
 
 /** `n` requests in batches of `batch`: add all, one kick, pop all, one flush, get all. */
-export function runBatched(r: Rig, n: number, batch: number): number {
+export function runBatched<C extends Chain>(r: LoopRig<C>, n: number, batch: number): number {
   let sum = 0;
   const { driver, device, out, in_, slot } = r;
   for (let done = 0; done < n; done += batch) {
