@@ -638,8 +638,9 @@ export class PackedDriverQueue<T> implements DriverQueue<T> {
       this.#addGeneral(out, in_, token);
       return;
     }
-    // A fault leaves the descriptors written but not made available: the
-    // head's flags, written last, still say "not available" (2.8.6).
+    // The head's flags are written last (2.8.6), so nothing is available
+    // before the whole request is checked; a fault also takes back the flags
+    // written after the head (see `#unwrite`).
     const id = this.#idHead;
     const head = this.#nextAvail;
     const dv = this.#dv;
@@ -655,7 +656,10 @@ export class PackedDriverQueue<T> implements DriverQueue<T> {
       const sg = w ? in_[i - nOut] : out[i];
       const addr = sg.addr;
       const len = sg.len;
-      if (!(Number.isSafeInteger(addr) && addr >= 0 && (len >>> 0) === len)) core.badSg(i, sg);
+      if (!(Number.isSafeInteger(addr) && addr >= 0 && (len >>> 0) === len)) {
+        this.#unwrite(head, i);
+        core.badSg(i, sg);
+      }
       if (w) writable += len;
       else readable += len;
       const o = base + pos * 16;
@@ -677,7 +681,10 @@ export class PackedDriverQueue<T> implements DriverQueue<T> {
     // 2.7.4.1: 2^32 - 1 bytes at most. The test against 2^31 - 1 first keeps the
     // common case in integer arithmetic (a compare with 2^32 - 1 is a float one).
     const bytes = readable + writable;
-    if (bytes > 0x7fffffff && bytes > 0xffffffff) core.tooLong();
+    if (bytes > 0x7fffffff && bytes > 0xffffffff) {
+      this.#unwrite(head, total);
+      core.tooLong();
+    }
     this.#nextAvail = pos;
     this.#availWrap = wrap;
     this.#idHead = this.#idNext[id];
@@ -693,6 +700,26 @@ export class PackedDriverQueue<T> implements DriverQueue<T> {
     // descriptors written before it.
     if (this.#shared) store16(this.#rw, base + head * 16 + 14, headFlags);
     else dv.setUint16(base + head * 16 + 14, headFlags, true);
+  }
+
+  /**
+   * After a refused request whose first `count` descriptors were written
+   * from ring position `head`: gives the ones after the head back the flags
+   * of the previous lap, which mean "not available" in this one. Left
+   * marked available, they would become part of the ring once a shorter
+   * request is published at `head` (the device reads on from where it ends).
+   */
+  #unwrite(head: number, count: number): void {
+    const dv = this.#dv;
+    let pos = head;
+    let wrap = this.#availWrap;
+    for (let i = 1; i < count; i++) {
+      if (++pos === this.size) {
+        pos = 0;
+        wrap ^= 1;
+      }
+      dv.setUint16(this.#base + pos * 16 + 14, availFlags(wrap ^ 1), true);
+    }
   }
 
   /** {@link PackedDriverQueue.addSgs} in general: indirect tables, and every fault. */
