@@ -1,6 +1,7 @@
 // The virtqueue engine against a minimal hand-written split ring on a raw
 // DataView (the limit for TypeScript), in the same run: `deno bench` prints
-// each case's ratio to the group's baseline. Each iteration is 1024
+// each case's ratio to the group's baseline. The floor (`_virtqueue_floor.ts`)
+// is the engine's interface with no validation and no features. Each iteration is 1024
 // requests; requests/s = 1024 / (time per iteration).
 //
 // Run: deno bench --allow-read bench/virtqueue_bench.ts
@@ -10,6 +11,7 @@
 import { DmaAllocator } from "../src/memory.ts";
 import { allocateQueue } from "../src/virtqueue/mod.ts";
 import { QUEUE_SIZE, rawRig, rig, runBatched, runRaw, runSingle } from "./_virtqueue_loops.ts";
+import { floorRig } from "./_virtqueue_floor.ts";
 
 const N = 1024;
 let sink = 0;
@@ -26,6 +28,14 @@ for (const descs of [1, 3]) {
       baseline: true,
       fn() {
         sink += runRaw(raw, N, batch);
+      },
+    });
+    const floor = floorRig(descs);
+    Deno.bench({
+      name: `floor: the interface with no checks (${descs}d, batch ${batch})`,
+      group,
+      fn() {
+        sink += batch === 1 ? runSingle(floor, N) : runBatched(floor, N, batch);
       },
     });
     for (const packed of [false, true]) {
