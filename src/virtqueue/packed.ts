@@ -874,15 +874,8 @@ export class PackedDriverQueue<T> implements DriverQueue<T> {
     const id = dv.getUint16(o + 12, true);
     // 2.8.4: len is reserved in used descriptors without WRITE.
     const len = (flags & F.VIRTQ_DESC_F_WRITE) !== 0 ? dv.getUint32(o + 8, true) : 0;
-    // What `DriverCore.acceptUsed` and `release` do, without IN_ORDER.
-    const tokens = this.#tokens;
-    if (id >= this.size) core.usedFault(id, len, this.#nextUsed);
-    const token = tokens[id];
-    if (token === undefined || len > this.#writable[id]) core.usedFault(id, len, this.#nextUsed);
+    const token = core.takeUsed(id, len, this.#nextUsed);
     this.#skipUsed(id);
-    tokens[id] = undefined;
-    if (core.table[id] >= 0) core.freeTable(id);
-    core.inFlight--;
     slot.token = token;
     slot.len = len;
     return true;

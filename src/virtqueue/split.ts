@@ -817,16 +817,9 @@ export class SplitDriverQueue<T> implements DriverQueue<T> {
     const e = ub + 4 + 8 * (last & this.#mask);
     const id = uv.getUint32(e, true);
     const len = uv.getUint32(e + 4, true);
-    // What `DriverCore.acceptUsed` and `release` do, without IN_ORDER.
-    const tokens = this.#tokens;
-    if (id >= this.size) core.usedFault(id, len, last & this.#mask);
-    const token = tokens[id];
-    if (token === undefined || len > this.#writable[id]) core.usedFault(id, len, last & this.#mask);
+    const token = core.takeUsed(id, len, last & this.#mask);
     this.#advanceUsed();
     this.#freeChain(id);
-    tokens[id] = undefined;
-    if (core.table[id] >= 0) core.freeTable(id);
-    core.inFlight--;
     slot.token = token;
     slot.len = len;
     return true;
