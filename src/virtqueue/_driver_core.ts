@@ -222,23 +222,6 @@ export class DriverCore<T> {
 
   lastLen = 0;
 
-  /**
-   * Without IN_ORDER, {@link acceptUsed} and {@link release} in one: checks
-   * the used entry naming `id` (`at` names where, for errors), forgets the
-   * buffer and returns its token. Small enough for V8 to inline into the
-   * queues' `getBufInto`.
-   */
-  takeUsed(id: number, len: number, at: number): T {
-    const tokens = this.tokens;
-    if (id >= this.size) this.usedFault(id, len, at);
-    const token = tokens[id];
-    if (token === undefined || len > this.writable[id]) this.usedFault(id, len, at);
-    tokens[id] = undefined;
-    if (this.table[id] >= 0) this.freeTable(id);
-    this.inFlight--;
-    return token;
-  }
-
   /** Forgets buffer `id`, freeing its indirect table; returns its token. */
   release(id: number): T {
     const token = this.tokens[id] as T;

@@ -874,9 +874,10 @@ export class PackedDriverQueue<T> implements DriverQueue<T> {
     const id = dv.getUint16(o + 12, true);
     // 2.8.4: len is reserved in used descriptors without WRITE.
     const len = (flags & F.VIRTQ_DESC_F_WRITE) !== 0 ? dv.getUint32(o + 8, true) : 0;
-    const token = core.takeUsed(id, len, this.#nextUsed);
+    core.acceptUsed(id, len, this.#nextUsed, core.inFlight);
+    // Before `release`: freeing the id looks at the outstanding count.
     this.#skipUsed(id);
-    slot.token = token;
+    slot.token = core.release(id);
     slot.len = len;
     return true;
   }

@@ -817,10 +817,10 @@ export class SplitDriverQueue<T> implements DriverQueue<T> {
     const e = ub + 4 + 8 * (last & this.#mask);
     const id = uv.getUint32(e, true);
     const len = uv.getUint32(e + 4, true);
-    const token = core.takeUsed(id, len, last & this.#mask);
+    core.acceptUsed(id, len, last & this.#mask, pending);
     this.#advanceUsed();
     this.#freeChain(id);
-    slot.token = token;
+    slot.token = core.release(id);
     slot.len = len;
     return true;
   }
