@@ -3,38 +3,9 @@
 // cause, and the queue stays usable (the next good chain is served).
 import assert from "node:assert/strict";
 import { QueueError } from "../../src/errors.ts";
-import { pair } from "./_harness.ts";
+import { AVAIL, handPacked, handSplit, INDIRECT, NEXT, USED, WRITE } from "./_hand.ts";
 
-const NEXT = 1, WRITE = 2, INDIRECT = 4, AVAIL = 1 << 7, USED = 1 << 15;
-
-/** A split queue whose descriptor table and avail ring the test writes itself. */
-function split(indirect = true) {
-  const p = pair({ size: 8, indirect });
-  const v = p.mem.regions[0].view;
-  const base = p.mem.regions[0].base;
-  const buf = p.alloc.alloc(256, 16);
-  const table = p.alloc.alloc(256, 16);
-  let availIdx = 0;
-  const desc = (
-    i: number,
-    addr: number,
-    len: number,
-    flags: number,
-    next = 0,
-    at = p.addrs.desc,
-  ) => {
-    const o = at - base + 16 * i;
-    v.setBigUint64(o, BigInt(addr), true);
-    v.setUint32(o + 8, len, true);
-    v.setUint16(o + 12, flags, true);
-    v.setUint16(o + 14, next, true);
-  };
-  const offer = (head: number) => {
-    v.setUint16(p.addrs.driver - base + 4 + 2 * (availIdx % 8), head, true);
-    v.setUint16(p.addrs.driver - base + 2, ++availIdx, true);
-  };
-  return { ...p, v, base, buf, table, desc, offer };
-}
+const split = (indirect = true) => handSplit(8, indirect);
 
 function expectFault(fn: () => unknown, descriptor: number | undefined, cause: RegExp) {
   assert.throws(fn, (e) => {
@@ -264,28 +235,7 @@ Deno.test("split device: zero or more direct descriptors then one indirect (2.7.
 });
 
 /** A packed queue whose descriptor ring the test writes itself. */
-function packed(size = 4) {
-  const p = pair({ packed: true, size, indirect: true });
-  const v = p.mem.regions[0].view;
-  const base = p.mem.regions[0].base;
-  const buf = p.alloc.alloc(256, 16);
-  const table = p.alloc.alloc(256, 16);
-  const desc = (
-    i: number,
-    addr: number,
-    len: number,
-    id: number,
-    flags: number,
-    at = p.addrs.desc,
-  ) => {
-    const o = at - base + 16 * i;
-    v.setBigUint64(o, BigInt(addr), true);
-    v.setUint32(o + 8, len, true);
-    v.setUint16(o + 12, id, true);
-    v.setUint16(o + 14, flags, true);
-  };
-  return { ...p, v, base, buf, table, desc };
-}
+const packed = handPacked;
 
 Deno.test("packed device: AVAIL and USED both set to the wrap counter", () => {
   const q = packed();

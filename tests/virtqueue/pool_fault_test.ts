@@ -6,9 +6,8 @@
 import assert from "node:assert/strict";
 import { QueueError } from "../../src/errors.ts";
 import type { DescriptorChain } from "../../src/virtqueue/mod.ts";
-import { pair } from "./_harness.ts";
+import { AVAIL, handPacked, handSplit, INDIRECT, NEXT, USED, WRITE } from "./_hand.ts";
 
-const NEXT = 1, WRITE = 2, INDIRECT = 4, AVAIL = 1 << 7;
 const SIZE = 8;
 
 function faults(fn: () => unknown): void {
@@ -21,30 +20,7 @@ function distinct(chains: DescriptorChain[]): void {
 }
 
 Deno.test("split device: faults of every kind neither leak nor double-free pooled chains", () => {
-  const p = pair({ size: SIZE, indirect: true });
-  const v = p.mem.regions[0].view;
-  const base = p.mem.regions[0].base;
-  const buf = p.alloc.alloc(256, 16);
-  const table = p.alloc.alloc(256, 16);
-  let availIdx = 0;
-  const desc = (
-    i: number,
-    addr: number,
-    len: number,
-    flags: number,
-    next = 0,
-    at = p.addrs.desc,
-  ) => {
-    const o = at - base + 16 * i;
-    v.setBigUint64(o, BigInt(addr), true);
-    v.setUint32(o + 8, len, true);
-    v.setUint16(o + 12, flags, true);
-    v.setUint16(o + 14, next, true);
-  };
-  const offer = (head: number) => {
-    v.setUint16(p.addrs.driver - base + 4 + 2 * (availIdx % SIZE), head, true);
-    v.setUint16(p.addrs.driver - base + 2, ++availIdx, true);
-  };
+  const { desc, offer, buf, table, ...p } = handSplit(SIZE);
   const bad: (() => void)[] = [
     () => desc(0, 0x10, 8, 0), // outside memory (first segment)
     () => (desc(0, buf, 8, NEXT, 1), desc(1, 0x10, 8, 0)), // outside memory (second segment)
@@ -91,35 +67,17 @@ Deno.test("split device: faults of every kind neither leak nor double-free poole
 });
 
 Deno.test("packed device: faults of every kind neither leak nor double-free pooled chains", () => {
-  const p = pair({ packed: true, size: SIZE, indirect: true });
-  const v = p.mem.regions[0].view;
-  const base = p.mem.regions[0].base;
-  const buf = p.alloc.alloc(256, 16);
-  const table = p.alloc.alloc(256, 16);
+  const { desc, buf, table, ...p } = handPacked(SIZE);
   // The device's position and wrap counter, tracked from its state.
-  const desc = (
-    i: number,
-    addr: number,
-    len: number,
-    id: number,
-    flags: number,
-    at = p.addrs.desc,
-  ) => {
-    const o = at - base + 16 * i;
-    v.setBigUint64(o, BigInt(addr), true);
-    v.setUint32(o + 8, len, true);
-    v.setUint16(o + 12, id, true);
-    v.setUint16(o + 14, flags, true);
-  };
   const here = () => {
     const s = p.device.state();
     const pos = s.nextAvail as number;
-    const avail = s.availWrap ? AVAIL : 1 << 15;
+    const avail = s.availWrap ? AVAIL : USED;
     return {
       pos,
       avail,
       next: (pos + 1) % SIZE,
-      nextAvail: pos + 1 === SIZE ? (avail ^ (AVAIL | 1 << 15)) : avail,
+      nextAvail: pos + 1 === SIZE ? (avail ^ (AVAIL | USED)) : avail,
     };
   };
   const bad: (() => void)[] = [
