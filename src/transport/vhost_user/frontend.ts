@@ -654,6 +654,28 @@ function checkReply(m: VhostUserMessage, request: number): VhostUserMessage {
   return m;
 }
 
+/**
+ * One look for the reply to `request`: the reply, or how many ms are left
+ * until `deadline` to wait for more bytes. The end of the connection or of
+ * the time is a `VhostUserError`.
+ */
+function replyOrWait(
+  reader: MessageReader,
+  request: number,
+  deadline: number,
+): VhostUserMessage | number {
+  const r = reader.read();
+  if (r.kind === "message") return checkReply(r.message, request);
+  if (r.kind === "eof") {
+    throw new VhostUserError(
+      `vhost-user: the back-end closed the connection before answering ${requestName(request)}`,
+    );
+  }
+  const left = deadline - Date.now();
+  if (left <= 0) throw new VhostUserError(`vhost-user: no reply to ${requestName(request)}`);
+  return left;
+}
+
 /** Waits (without blocking the event loop) for the reply to `request`. */
 async function recvReply(
   fd: number,
@@ -663,16 +685,9 @@ async function recvReply(
 ): Promise<VhostUserMessage> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const r = reader.read();
-    if (r.kind === "message") return checkReply(r.message, request);
-    if (r.kind === "eof") {
-      throw new VhostUserError(
-        `vhost-user: the back-end closed the connection before answering ${requestName(request)}`,
-      );
-    }
-    const left = deadline - Date.now();
-    if (left <= 0) throw new VhostUserError(`vhost-user: no reply to ${requestName(request)}`);
-    await pollAsync([{ fd, events: POLLIN, revents: 0 }], Math.min(left, 1000));
+    const r = replyOrWait(reader, request, deadline);
+    if (typeof r !== "number") return r;
+    await pollAsync([{ fd, events: POLLIN, revents: 0 }], Math.min(r, 1000));
   }
 }
 
@@ -685,15 +700,8 @@ function recvReplySync(
 ): VhostUserMessage {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const r = reader.read();
-    if (r.kind === "message") return checkReply(r.message, request);
-    if (r.kind === "eof") {
-      throw new VhostUserError(
-        `vhost-user: the back-end closed the connection before answering ${requestName(request)}`,
-      );
-    }
-    const left = deadline - Date.now();
-    if (left <= 0) throw new VhostUserError(`vhost-user: no reply to ${requestName(request)}`);
-    pollSync([{ fd, events: POLLIN, revents: 0 }], Math.min(left, 100));
+    const r = replyOrWait(reader, request, deadline);
+    if (typeof r !== "number") return r;
+    pollSync([{ fd, events: POLLIN, revents: 0 }], Math.min(r, 100));
   }
 }
