@@ -180,6 +180,22 @@ export class DescriptorChain {
     return this.#transfer(this.readableCount, this.length, offset, src, srcOffset, count, true);
   }
 
+  /**
+   * Zero-copy views of up to `count` bytes of the readable part from byte
+   * `offset` of it, appended to `into`, one per segment they touch (new
+   * `Uint8Array` objects over guest memory); returns the bytes they cover
+   * (fewer at the end of the part). For vectored I/O straight to and from
+   * guest memory.
+   */
+  readableViews(offset: number, count: number, into: Uint8Array[]): number {
+    return this.#views(0, this.readableCount, offset, count, into);
+  }
+
+  /** Like {@link DescriptorChain.readableViews}, for the writable part. */
+  writableViews(offset: number, count: number, into: Uint8Array[]): number {
+    return this.#views(this.readableCount, this.length, offset, count, into);
+  }
+
   /** Reads a byte of the readable part. */
   readUint8(offset: number): number {
     if (this.readableCount > 0 && (offset >>> 0) === offset && offset < this.#len[0]) {
@@ -303,6 +319,24 @@ export class DescriptorChain {
       const start = this.#off[i] + skip;
       if (toGuest) copy(buf, bufOffset + done, g, start, n);
       else copy(g, start, buf, bufOffset + done, n);
+      done += n;
+      skip = 0;
+    }
+    return done;
+  }
+
+  #views(from: number, to: number, offset: number, count: number, into: Uint8Array[]): number {
+    let skip = offset;
+    let done = 0;
+    for (let i = from; i < to && done < count; i++) {
+      const l = this.#len[i];
+      if (skip >= l) {
+        skip -= l;
+        continue;
+      }
+      const n = Math.min(l - skip, count - done);
+      const start = this.#off[i] + skip;
+      into.push(this.#region[i].bytes.subarray(start, start + n));
       done += n;
       skip = 0;
     }

@@ -532,37 +532,18 @@ export class BlkDevice implements VirtioDevice {
       const p = this.storage.read(off, bounce);
       return this.#after(ctx, q, c, statusAt, p, len, "reads", () => c.write(0, bounce));
     }
-    if (this.storage.readv !== undefined) {
-      // One call for every segment (one preadv for PosixFileStorage).
-      const segs = this.#segments;
-      let left = len;
-      for (let i = c.readableCount; i < c.length && left > 0; i++) {
-        const n = Math.min(c.len(i), left);
-        const b = c.bytes(i);
-        segs.push(n === b.length ? b : b.subarray(0, n));
-        left -= n;
-      }
-      let p: unknown;
-      try {
-        p = this.storage.readv(off, segs);
-      } finally {
-        segs.length = 0;
-      }
-      return this.#after(ctx, q, c, statusAt, p, len, "reads");
+    // Straight into guest memory: one call for every segment with `readv`
+    // (one preadv for PosixFileStorage), else one `read` per segment.
+    const segs = this.#segments;
+    c.writableViews(0, len, segs);
+    let p: unknown;
+    try {
+      p = this.storage.readv !== undefined
+        ? this.storage.readv(off, segs)
+        : this.#perSegment(off, segs, false);
+    } finally {
+      segs.length = 0;
     }
-    let pos = off;
-    let left = len;
-    let pending: Promise<unknown>[] | undefined;
-    for (let i = c.readableCount; i < c.length && left > 0; i++) {
-      const n = Math.min(c.len(i), left);
-      const b = c.bytes(i);
-      const r = this.storage.read(pos, n === b.length ? b : b.subarray(0, n));
-      // Storage that did not say it is asynchronous but is: wait for it all the same.
-      if (r instanceof Promise) (pending ??= []).push(r);
-      pos += n;
-      left -= n;
-    }
-    const p = pending === undefined ? undefined : Promise.all(pending);
     return this.#after(ctx, q, c, statusAt, p, len, "reads");
   }
 
@@ -588,50 +569,36 @@ export class BlkDevice implements VirtioDevice {
       );
       return this.#after(ctx, q, c, statusAt, p, 0, "writes");
     }
-    if (this.storage.writev !== undefined) {
-      const segs = this.#segments;
-      let skip = BLK_REQ_HEADER_SIZE;
-      for (let i = 0; i < c.readableCount; i++) {
-        const l = c.len(i);
-        if (skip >= l) {
-          skip -= l;
-          continue;
-        }
-        const b = c.bytes(i);
-        segs.push(skip > 0 ? b.subarray(skip) : b);
-        skip = 0;
-      }
-      let p: unknown;
-      try {
-        p = this.storage.writev(off, segs);
-      } finally {
-        segs.length = 0;
-      }
-      if (stable) {
-        p = p instanceof Promise ? p.then(() => this.storage.flush()) : this.storage.flush();
-      }
-      return this.#after(ctx, q, c, statusAt, p, 0, "writes");
+    const segs = this.#segments;
+    c.readableViews(BLK_REQ_HEADER_SIZE, len, segs);
+    let p: unknown;
+    try {
+      p = this.storage.writev !== undefined
+        ? this.storage.writev(off, segs)
+        : this.#perSegment(off, segs, true);
+    } finally {
+      segs.length = 0;
     }
-    let pos = off;
-    let skip = BLK_REQ_HEADER_SIZE;
-    let pending: Promise<unknown>[] | undefined;
-    for (let i = 0; i < c.readableCount; i++) {
-      const l = c.len(i);
-      if (skip >= l) {
-        skip -= l;
-        continue;
-      }
-      const b = c.bytes(i);
-      const r = this.storage.write(pos, skip > 0 ? b.subarray(skip) : b);
-      if (r instanceof Promise) (pending ??= []).push(r);
-      pos += l - skip;
-      skip = 0;
-    }
-    let p: unknown = pending === undefined ? undefined : Promise.all(pending);
     if (stable) {
       p = p instanceof Promise ? p.then(() => this.storage.flush()) : this.storage.flush();
     }
     return this.#after(ctx, q, c, statusAt, p, 0, "writes");
+  }
+
+  /**
+   * Storage without vectored I/O: one `read` or `write` per view, at
+   * consecutive offsets from `off`; a promise for them all when storage that
+   * did not say it is asynchronous returns promises all the same.
+   */
+  #perSegment(off: number, segs: readonly Uint8Array[], write: boolean): unknown {
+    let pos = off;
+    let pending: Promise<unknown>[] | undefined;
+    for (const b of segs) {
+      const r = write ? this.storage.write(pos, b) : this.storage.read(pos, b);
+      if (r instanceof Promise) (pending ??= []).push(r);
+      pos += b.length;
+    }
+    return pending === undefined ? undefined : Promise.all(pending);
   }
 
   #getLifetime(c: DescriptorChain, statusAt: number): number {
