@@ -237,15 +237,10 @@ Deno.test({
   ignore: !canRun,
   fn: () =>
     withBackend(async (h) => {
-      await withGuest(async ({ memfd, mem, alloc, kick, call, region }) => {
+      await withGuest(async (g) => {
+        const { mem, alloc, kick, call } = g;
         await session(h, async (f) => {
-          const features = h.device.features & ~(1n << 34n); // split ring
-          f.send(R.VHOST_USER_SET_FEATURES, u64Payload(features));
-          f.send(R.VHOST_USER_SET_MEM_TABLE, memoryTablePayload([region]), [memfd]);
-          const opts = queueOptionsFromFeatures(features, 0);
-          const addrs = allocateQueue(alloc, 16, false);
-          const driver = createDriverQueue<string>(mem, addrs, opts);
-          setUpRing(f, addrs, 0, kick, call);
+          const driver = startSplitQueue<string>(h, f, g);
 
           // An OUT request: header (type 1, sector 3), 512 bytes of data, status.
           const hdr = alloc.alloc(16, 8);
@@ -338,6 +333,21 @@ function setUpRing(
   );
   f.send(R.VHOST_USER_SET_VRING_CALL, vringFdPayload(0, false), [call]);
   f.send(R.VHOST_USER_SET_VRING_KICK, vringFdPayload(0, false), [kick]);
+}
+
+/**
+ * The usual start of a session: the device's features without
+ * VIRTIO_F_RING_PACKED, the guest's memory table, and queue 0 as a split
+ * ring of 16 from index 0, driven by the returned driver.
+ */
+function startSplitQueue<T>(h: Harness, f: Front, g: FrontGuest) {
+  const features = h.device.features & ~(1n << 34n);
+  f.send(R.VHOST_USER_SET_FEATURES, u64Payload(features));
+  f.send(R.VHOST_USER_SET_MEM_TABLE, memoryTablePayload([g.region]), [g.memfd]);
+  const addrs = allocateQueue(g.alloc, 16, false);
+  const driver = createDriverQueue<T>(g.mem, addrs, queueOptionsFromFeatures(features, 0));
+  setUpRing(f, addrs, 0, g.kick, g.call);
+  return driver;
 }
 
 for (const packed of [false, true]) {
@@ -442,22 +452,10 @@ Deno.test({
   fn: async () => {
     const storage = new GatedStorage(new Uint8Array(64 * 512).fill(0x5a));
     await withBackend(async (h) => {
-      await withGuest(async ({ memfd, mem, alloc, kick, call, region }) => {
+      await withGuest(async (g) => {
+        const { mem, alloc, kick } = g;
         await session(h, async (f) => {
-          const features = h.device.features & ~(1n << 34n);
-          f.send(R.VHOST_USER_SET_FEATURES, u64Payload(features));
-          f.send(
-            R.VHOST_USER_SET_MEM_TABLE,
-            memoryTablePayload([region]),
-            [memfd],
-          );
-          const addrs = allocateQueue(alloc, 16, false);
-          const driver = createDriverQueue<string>(
-            mem,
-            addrs,
-            queueOptionsFromFeatures(features, 0),
-          );
-          setUpRing(f, addrs, 0, kick, call);
+          const driver = startSplitQueue<string>(h, f, g);
           const hdr = alloc.alloc(16, 8);
           const data = alloc.alloc(512, 8);
           const status = alloc.alloc(1, 1);
@@ -619,7 +617,8 @@ Deno.test({
   ignore: !canRun,
   fn: () =>
     withBackend(async (h) => {
-      await withGuest(async ({ memfd, mem, alloc, kick, call, region }) => {
+      await withGuest(async (g) => {
+        const { mem, alloc, kick, call } = g;
         const desc = { mmapSize: 4096, mmapOffset: 0, numQueues: 1, queueSize: 16 };
         const area = memfdCreate("inflight", desc.mmapSize);
         const areaMap = mapShared(area, desc.mmapSize);
@@ -632,16 +631,7 @@ Deno.test({
               u64Payload(1n << BigInt(VHOST_USER_PROTOCOL_F_INFLIGHT_SHMFD)),
             );
             f.send(R.VHOST_USER_SET_INFLIGHT_FD, inflightPayload(desc), [area]);
-            const features = h.device.features & ~(1n << 34n);
-            f.send(R.VHOST_USER_SET_FEATURES, u64Payload(features));
-            f.send(R.VHOST_USER_SET_MEM_TABLE, memoryTablePayload([region]), [memfd]);
-            const addrs = allocateQueue(alloc, 16, false);
-            const driver = createDriverQueue<string>(
-              mem,
-              addrs,
-              queueOptionsFromFeatures(features, 0),
-            );
-            setUpRing(f, addrs, 0, kick, call);
+            const driver = startSplitQueue<string>(h, f, g);
             const hdr = alloc.alloc(16, 8);
             const status = alloc.alloc(1, 1);
             mem.writeUint32(hdr, 8); // GET_ID
