@@ -13,6 +13,7 @@ import { VhostUserFrontend } from "../../src/transport/vhost_user/frontend.ts";
 import { startBackend } from "./_backend.ts";
 import { haveStorageDaemon } from "./_guest.ts";
 import { startStorageDaemon, type StorageDaemon } from "./_qsd.ts";
+import { deadline } from "./_deadline.ts";
 
 const skip = Deno.build.os !== "linux"
   ? "vhost-user needs Linux"
@@ -33,19 +34,6 @@ function pattern(len: number, seed: number): Uint8Array {
     b[i] = x & 0xff;
   }
   return b;
-}
-
-/** `p`, or a rejection after `ms` (so a test fails instead of hanging). */
-async function deadline<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const t = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`timed out waiting for ${what}`)), ms);
-  });
-  try {
-    return await Promise.race([p, t]);
-  } finally {
-    clearTimeout(timer);
-  }
 }
 
 /** Writes, reads and checks through the driver; the image file is checked by the caller. */

@@ -19,6 +19,7 @@ import { VirtioInputDriver } from "../../src/devices/input/driver.ts";
 import { VirtioBus } from "../../src/bus.ts";
 import { VIRTIO_ID_INPUT } from "../../src/generated/common.ts";
 import { VhostUserFrontend } from "../../src/transport/vhost_user/frontend.ts";
+import { deadline } from "./_deadline.ts";
 
 const skip = interopSkipReason();
 if (skip !== undefined) console.log(`vhost_user_devices_test: ${skip}`);
@@ -199,15 +200,3 @@ Deno.test({
     }
   },
 });
-
-async function deadline<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const t = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`timed out waiting for ${what}`)), ms);
-  });
-  try {
-    return await Promise.race([p, t]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
