@@ -3,10 +3,10 @@
 // and IPv4/TCP frames with checksums to check.
 
 import assert from "node:assert/strict";
-import type { VirtioBus } from "../../src/bus.ts";
+import { VirtioBus } from "../../src/bus.ts";
 import type { VirtioDevice } from "../../src/device.ts";
 import type { DriverDevice } from "../../src/driver.ts";
-import type { GuestMemory } from "../../src/memory.ts";
+import { DmaAllocator, GuestMemory } from "../../src/memory.ts";
 import { MmioDevice, probeMmio } from "../../src/transport/mmio.ts";
 import { PciFunction, probePci } from "../../src/transport/pci.ts";
 import type { Transport } from "../../src/transport/transport.ts";
@@ -42,6 +42,18 @@ function transportFor(
 }
 
 /** One device with its driver and interface; `frames` collects what the interface receives. */
+/** Guest memory of {@link MEM} bytes and a bus over it that keeps its log lines in `logs`. */
+export function netBus(): { memory: GuestMemory; bus: VirtioBus; logs: string[] } {
+  const memory = GuestMemory.fromBuffer(new ArrayBuffer(MEM));
+  const logs: string[] = [];
+  const bus = new VirtioBus({
+    memory,
+    dma: new DmaAllocator(0x1000, MEM - 0x1000),
+    log: (m) => logs.push(m),
+  });
+  return { memory, bus, logs };
+}
+
 export interface Side {
   device: VirtioNetDevice;
   nic: NetInterface;

@@ -6,7 +6,7 @@
 
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import { VirtioBus } from "../../src/bus.ts";
+import type { VirtioBus } from "../../src/bus.ts";
 import { DeviceStatus } from "../../src/generated/common.ts";
 import {
   VIRTIO_NET_CTRL_ANNOUNCE,
@@ -26,7 +26,7 @@ import {
   VIRTIO_NET_HDR_GSO_TCPV4,
   VIRTIO_NET_OK,
 } from "../../src/generated/devices/net.ts";
-import { DmaAllocator, GuestMemory } from "../../src/memory.ts";
+import type { GuestMemory } from "../../src/memory.ts";
 import {
   completeChecksum,
   connectBackToBack,
@@ -37,7 +37,7 @@ import {
   type VirtioNetDeviceOptions,
   type VirtioNetDriverOptions,
 } from "../../src/devices/net/mod.ts";
-import { attach, type Kind, KINDS, MEM, type Side, tcp4, tcpChecksumOk } from "./_net_rig.ts";
+import { attach, type Kind, KINDS, netBus, type Side, tcp4, tcpChecksumOk } from "./_net_rig.ts";
 
 interface Pair {
   a: Side;
@@ -56,13 +56,7 @@ async function pair(
     db?: VirtioNetDriverOptions;
   } = {},
 ): Promise<Pair> {
-  const memory = GuestMemory.fromBuffer(new ArrayBuffer(MEM));
-  const logs: string[] = [];
-  const bus = new VirtioBus({
-    memory,
-    dma: new DmaAllocator(0x1000, MEM - 0x1000),
-    log: (m) => logs.push(m),
-  });
+  const { memory, bus, logs } = netBus();
   const [l, r] = connectBackToBack();
   const a = await attach(
     bus,

@@ -2,19 +2,11 @@
 // node:dgram): two devices, each driven by the net driver, joined over loopback UDP.
 
 import assert from "node:assert/strict";
-import { VirtioBus } from "../../src/bus.ts";
-import { DmaAllocator, GuestMemory } from "../../src/memory.ts";
 import { DatagramBackend } from "../../src/devices/net/datagram.ts";
-import { attach, MEM, tcp4, tcpChecksumOk } from "./_net_rig.ts";
+import { attach, netBus, tcp4, tcpChecksumOk } from "./_net_rig.ts";
 
 Deno.test("net: datagram backend carries frames over loopback UDP", async () => {
-  const memory = GuestMemory.fromBuffer(new ArrayBuffer(MEM));
-  const logs: string[] = [];
-  const bus = new VirtioBus({
-    memory,
-    dma: new DmaAllocator(0x1000, MEM - 0x1000),
-    log: (m) => logs.push(m),
-  });
+  const { memory, bus, logs } = netBus();
   const ua = await DatagramBackend.open();
   const ub = await DatagramBackend.open({ peerPort: ua.localPort });
   ua.connect(ub.localPort);
