@@ -21,6 +21,15 @@ const enum Limit {
   MAX_CHAIN_BYTES = 0xffffffff,
 }
 
+/** What `DescriptorChain.#span` does with each piece of a byte range. */
+const enum Span {
+  FROM_GUEST,
+  TO_GUEST,
+  VIEWS,
+}
+
+const NO_BYTES = new Uint8Array(0);
+
 function copy(src: Uint8Array, s: number, dst: Uint8Array, d: number, n: number): void {
   if (n <= 32) {
     for (let i = 0; i < n; i++) dst[d + i] = src[s + i];
@@ -164,7 +173,16 @@ export class DescriptorChain {
     dstOffset: number = 0,
     count: number = dst.length - dstOffset,
   ): number {
-    return this.#transfer(0, this.readableCount, offset, dst, dstOffset, count, false);
+    return this.#span(
+      0,
+      this.readableCount,
+      offset,
+      count,
+      Span.FROM_GUEST,
+      dst,
+      dstOffset,
+      undefined,
+    );
   }
 
   /**
@@ -177,7 +195,16 @@ export class DescriptorChain {
     srcOffset: number = 0,
     count: number = src.length - srcOffset,
   ): number {
-    return this.#transfer(this.readableCount, this.length, offset, src, srcOffset, count, true);
+    return this.#span(
+      this.readableCount,
+      this.length,
+      offset,
+      count,
+      Span.TO_GUEST,
+      src,
+      srcOffset,
+      undefined,
+    );
   }
 
   /**
@@ -188,12 +215,21 @@ export class DescriptorChain {
    * guest memory.
    */
   readableViews(offset: number, count: number, into: Uint8Array[]): number {
-    return this.#views(0, this.readableCount, offset, count, into);
+    return this.#span(0, this.readableCount, offset, count, Span.VIEWS, NO_BYTES, 0, into);
   }
 
   /** Like {@link DescriptorChain.readableViews}, for the writable part. */
   writableViews(offset: number, count: number, into: Uint8Array[]): number {
-    return this.#views(this.readableCount, this.length, offset, count, into);
+    return this.#span(
+      this.readableCount,
+      this.length,
+      offset,
+      count,
+      Span.VIEWS,
+      NO_BYTES,
+      0,
+      into,
+    );
   }
 
   /** Reads a byte of the readable part. */
@@ -278,7 +314,17 @@ export class DescriptorChain {
   }
 
   #readScratch(offset: number, n: number): void {
-    if (this.#transfer(0, this.readableCount, offset, this.#scratch, 0, n, false) !== n) {
+    const got = this.#span(
+      0,
+      this.readableCount,
+      offset,
+      n,
+      Span.FROM_GUEST,
+      this.#scratch,
+      0,
+      undefined,
+    );
+    if (got !== n) {
       throw new QueueError(
         this.queue,
         this.head,
@@ -288,7 +334,17 @@ export class DescriptorChain {
   }
 
   #writeScratch(offset: number, n: number): void {
-    if (this.#transfer(this.readableCount, this.length, offset, this.#scratch, 0, n, true) !== n) {
+    const put = this.#span(
+      this.readableCount,
+      this.length,
+      offset,
+      n,
+      Span.TO_GUEST,
+      this.#scratch,
+      0,
+      undefined,
+    );
+    if (put !== n) {
       throw new QueueError(
         this.queue,
         this.head,
@@ -297,14 +353,21 @@ export class DescriptorChain {
     }
   }
 
-  #transfer(
+  /**
+   * Walks `count` bytes from byte `offset` of segments `from..to` and, per
+   * segment piece, copies it from guest memory into `buf`, copies `buf` into
+   * it, or appends a view of it to `into` (by `span`); returns the bytes
+   * covered (fewer at the end of the segments).
+   */
+  #span(
     from: number,
     to: number,
     offset: number,
+    count: number,
+    span: Span,
     buf: Uint8Array,
     bufOffset: number,
-    count: number,
-    toGuest: boolean,
+    into: Uint8Array[] | undefined,
   ): number {
     let skip = offset;
     let done = 0;
@@ -317,26 +380,9 @@ export class DescriptorChain {
       const n = Math.min(l - skip, count - done);
       const g = this.#region[i].bytes;
       const start = this.#off[i] + skip;
-      if (toGuest) copy(buf, bufOffset + done, g, start, n);
-      else copy(g, start, buf, bufOffset + done, n);
-      done += n;
-      skip = 0;
-    }
-    return done;
-  }
-
-  #views(from: number, to: number, offset: number, count: number, into: Uint8Array[]): number {
-    let skip = offset;
-    let done = 0;
-    for (let i = from; i < to && done < count; i++) {
-      const l = this.#len[i];
-      if (skip >= l) {
-        skip -= l;
-        continue;
-      }
-      const n = Math.min(l - skip, count - done);
-      const start = this.#off[i] + skip;
-      into.push(this.#region[i].bytes.subarray(start, start + n));
+      if (span === Span.FROM_GUEST) copy(g, start, buf, bufOffset + done, n);
+      else if (span === Span.TO_GUEST) copy(buf, bufOffset + done, g, start, n);
+      else (into as Uint8Array[]).push(g.subarray(start, start + n));
       done += n;
       skip = 0;
     }
