@@ -129,6 +129,15 @@ export class DriverCore<T> {
     );
   }
 
+  /** The QueueError for a buffer of `needed` descriptors when only `free` are. */
+  full(needed: number, free: number): never {
+    throw new QueueError(
+      this.queue,
+      undefined,
+      `queue full: ${needed} descriptors needed, ${free} free`,
+    );
+  }
+
   /**
    * Tries to get an indirect table for `sgTotal` elements; on success sets
    * `tableAddr`, `tableRegion`, `tableOffset` and returns true. False means

@@ -732,7 +732,7 @@ export class PackedDriverQueue<T> implements DriverQueue<T> {
     if (core.indirectUsable && total > 1 && this.#numFree > 0) indirect = core.tryIndirect();
     else core.tableAddr = -1;
     const needed = indirect ? 1 : total;
-    if (this.#numFree < needed) this.#full(needed);
+    if (this.#numFree < needed) this.#core.full(needed, this.#numFree);
     const id = this.#idHead;
     this.#idHead = this.#idNext[id];
     const head = this.#nextAvail;
@@ -776,14 +776,6 @@ export class PackedDriverQueue<T> implements DriverQueue<T> {
     // descriptors written before it.
     if (this.#shared) store16(this.#rw, this.#base + head * 16 + 14, headFlags);
     else this.#dv.setUint16(this.#base + head * 16 + 14, headFlags, true);
-  }
-
-  #full(needed: number): never {
-    throw new QueueError(
-      this.index,
-      undefined,
-      `queue full: ${needed} descriptors needed, ${this.#numFree} free`,
-    );
   }
 
   #addIndirect(out: readonly Sg[], in_: readonly Sg[], id: number, total: number): number {

@@ -696,7 +696,7 @@ export class SplitDriverQueue<T> implements DriverQueue<T> {
     if (core.indirectUsable && total > 1 && numFree > 0) indirect = core.tryIndirect();
     else core.tableAddr = -1;
     const needed = indirect ? 1 : total;
-    if (numFree < needed) this.#full(needed);
+    if (numFree < needed) core.full(needed, numFree);
     const head = this.#freeHead;
     const next = this.#next;
     let last = head;
@@ -731,14 +731,6 @@ export class SplitDriverQueue<T> implements DriverQueue<T> {
     this.#numFree = numFree - needed;
     core.record(head, token, needed);
     this.#publish(head);
-  }
-
-  #full(needed: number): never {
-    throw new QueueError(
-      this.index,
-      undefined,
-      `queue full: ${needed} descriptors needed, ${this.#numFree} free`,
-    );
   }
 
   #addIndirect(out: readonly Sg[], in_: readonly Sg[], head: number, total: number): void {

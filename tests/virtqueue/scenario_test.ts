@@ -69,7 +69,9 @@ for (const cfg of CONFIGS) {
     let added = 0;
     while (driver.canAdd(1, 1)) driver.addSgs(out, inn, added++);
     assert.equal(added, cfg.indirect ? 4 : 2);
-    assert.throws(() => driver.addSgs(out, inn, 99), QueueError);
+    const full = driver.state();
+    assert.throws(() => driver.addSgs(out, inn, 99), /queue full: \d+ descriptors needed, 0 free/);
+    assert.deepEqual(driver.state(), full, "a refused request changed the driver");
     const slot = { token: undefined as number | undefined, len: 0 };
     let next = 0;
     for (let i = 0; i < 70000; i++) {
