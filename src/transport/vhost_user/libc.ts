@@ -35,13 +35,16 @@ import { TransportError } from "../../errors.ts";
 
 /** A failed libc call: names the call and errno. */
 export class LibcError extends TransportError {
+  static override readonly defaultCode: string = "ERR_VIRTIO_TRANSPORT_LIBC";
   /** The libc function that failed. */
   readonly call: string;
   /** errno after the call. */
   readonly errno: number;
   /** Creates the error for `call` failing with `errno`. */
   constructor(call: string, errno: number, detail?: string) {
-    super(`${call} failed: ${errnoName(errno)} (errno ${errno})${detail ? `: ${detail}` : ""}`);
+    super(`${call} failed: ${errnoName(errno)} (errno ${errno})${detail ? `: ${detail}` : ""}`, {
+      code: `ERR_VIRTIO_TRANSPORT_LIBC_${ERRNO_NAMES[errno] ?? errno}`,
+    });
     this.call = call;
     this.errno = errno;
   }

@@ -59,7 +59,9 @@ export const HEADER_SIZE: number = VhostUserHeader.SIZE;
 export const MAX_PAYLOAD_SIZE: number = 4096;
 
 /** A vhost-user protocol violation: a message that cannot be honoured. */
-export class VhostUserError extends TransportError {}
+export class VhostUserError extends TransportError {
+  static override readonly defaultCode: string = "ERR_VIRTIO_TRANSPORT_VHOST_USER";
+}
 
 /** A message as read from the socket: header fields, payload and passed file descriptors. */
 export interface VhostUserMessage {
