@@ -79,6 +79,7 @@ import type { BlkLifetime } from "./storage.ts";
 
 /** A request the device completed with a status other than `VIRTIO_BLK_S_OK`. */
 export class BlkRequestError extends DeviceError {
+  /** The default code of this class: `ERR_VIRTIO_DEVICE_BLK_STATUS`. */
   static override readonly defaultCode: string = "ERR_VIRTIO_DEVICE_BLK_STATUS";
   /** The status byte (`VIRTIO_BLK_S_IOERR`, `VIRTIO_BLK_S_UNSUPP`...). */
   readonly status: number;

@@ -35,6 +35,7 @@ import { TransportError } from "../../errors.ts";
 
 /** A failed libc call: names the call and errno. */
 export class LibcError extends TransportError {
+  /** The default code of this class: `ERR_VIRTIO_TRANSPORT_LIBC`. */
   static override readonly defaultCode: string = "ERR_VIRTIO_TRANSPORT_LIBC";
   /** The libc function that failed. */
   readonly call: string;

@@ -60,6 +60,7 @@ export const MAX_PAYLOAD_SIZE: number = 4096;
 
 /** A vhost-user protocol violation: a message that cannot be honoured. */
 export class VhostUserError extends TransportError {
+  /** The default code of this class: `ERR_VIRTIO_TRANSPORT_VHOST_USER`. */
   static override readonly defaultCode: string = "ERR_VIRTIO_TRANSPORT_VHOST_USER";
 }
 
