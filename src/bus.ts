@@ -12,7 +12,7 @@
  * import { DmaAllocator, GuestMemory } from "./memory.ts";
  * import { NullDevice } from "./devices/null/device.ts";
  * import { nullDriver } from "./devices/null/driver.ts";
- * import { MmioDevice, probeMmio } from "./transport/mmio.ts";
+ * import { MmioDevice, probeMmio } from "./transport/mmio/mod.ts";
  *
  * const memory = GuestMemory.fromBuffer(new ArrayBuffer(1 << 20));
  * const bus = new VirtioBus({ memory, dma: new DmaAllocator(0x1000, (1 << 20) - 0x1000) });

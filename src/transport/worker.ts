@@ -29,7 +29,7 @@
 import type { ConfigWidth } from "../device.ts";
 import { TransportError } from "../errors.ts";
 import { VIRTIO_MMIO_INT_CONFIG, VIRTIO_MMIO_INT_VRING, VirtioMmio } from "../generated/mmio.ts";
-import { type MmioTransport, probeMmio } from "./mmio.ts";
+import { type MmioTransport, probeMmio } from "./mmio/mod.ts";
 import type { InterruptSource, RegisterBus } from "./transport.ts";
 
 /** Indices into the shared control block (an `Int32Array`). */
@@ -273,7 +273,7 @@ export class WorkerDevice {
 export function spawnWorkerDevice(options: WorkerDeviceOptions): Promise<WorkerDevice> {
   const maxQueues = options.maxQueues ?? 8;
   const ctl = new Int32Array(new SharedArrayBuffer(4 * controlWords(maxQueues)));
-  const worker = new Worker(new URL("./worker_host.ts", import.meta.url).href, { type: "module" });
+  const worker = new Worker(new URL("./_worker_host.ts", import.meta.url).href, { type: "module" });
   return new Promise<WorkerDevice>((resolve, reject) => {
     worker.onmessage = (e: MessageEvent) => {
       if (e.data?.ready) {

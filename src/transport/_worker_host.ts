@@ -9,7 +9,7 @@
 import type { VirtioDevice } from "../device.ts";
 import { GuestMemory } from "../memory.ts";
 import { VirtioMmio } from "../generated/mmio.ts";
-import { MmioDevice } from "./mmio.ts";
+import { MmioDevice } from "./mmio/mod.ts";
 import { Ctl } from "./worker.ts";
 
 interface HostMessage {

@@ -1,19 +1,19 @@
 /**
- * Device-side state every transport shares: status handshake rules,
- * feature windows, per-queue registers, activation on DRIVER_OK, interrupts
- * and reset. MMIO and PCI only map their registers onto it.
- *
- * Private to src/transport/.
+ * The device-side state every register transport shares
+ * ({@link TransportDeviceState}): the status handshake rules of 2.1 and
+ * 3.1.1, feature windows, per-queue registers, activation on DRIVER_OK,
+ * interrupts and reset. The MMIO register file and the PCI function only map
+ * their registers onto it; both expose it as their `core`.
  *
  * @module
  */
 
 import type { DeviceContext, VirtioDevice } from "../device.ts";
 import type { GuestMemory } from "../memory.ts";
-import { splitLegacyLayout } from "../virtqueue/layout.ts";
 import { createDeviceQueue, type DeviceQueue } from "../virtqueue/queue.ts";
 import { queueOptionsFromFeatures } from "../virtqueue/layout.ts";
 import { DeviceStatus } from "../generated/common.ts";
+import { legacyRingLayout } from "./_address.ts";
 import { VIRTIO_MSI_NO_VECTOR, VIRTIO_PCI_VENDOR_ID } from "../generated/pci.ts";
 import {
   VIRTIO_F_RING_PACKED,
@@ -52,16 +52,6 @@ export interface QueueRegs {
   pfn: number;
 }
 
-/** 2.7.2 legacy interface: where the rings of a contiguous split queue start. */
-export function legacyRingLayout(
-  base: number,
-  size: number,
-  align: number,
-): { desc: number; driver: number; device: number } {
-  const l = splitLegacyLayout(size, align);
-  return { desc: base + l.desc, driver: base + l.driver, device: base + l.device };
-}
-
 const isPow2 = (v: number): boolean => v > 0 && (v & (v - 1)) === 0;
 
 /** How the transport delivers the two kinds of notification. */
@@ -73,10 +63,13 @@ export interface InterruptSink {
 }
 
 /**
- * The transport-independent device state. Every method that takes a guest
- * value validates it, logs and ignores what breaks a rule, and never throws.
+ * The transport-independent state of one hosted device: what a driver set
+ * through the registers of any transport (status, feature windows, queue
+ * registers) and the device model's activation. Every method that takes a
+ * guest value validates it, logs and ignores what breaks a rule, and never
+ * throws.
  */
-export class DeviceCore {
+export class TransportDeviceState {
   /** The hosted device model. */
   readonly device: VirtioDevice;
   /** Guest memory the queues live in. */
@@ -430,11 +423,11 @@ function freshQueue(max: number): QueueRegs {
 
 /** The {@link DeviceContext} of one activation; dead once the device resets. */
 class ActiveContext implements DeviceContext {
-  readonly #core: DeviceCore;
+  readonly #core: TransportDeviceState;
   readonly features: bigint;
   readonly queues: (DeviceQueue | undefined)[];
 
-  constructor(core: DeviceCore, features: bigint, queues: (DeviceQueue | undefined)[]) {
+  constructor(core: TransportDeviceState, features: bigint, queues: (DeviceQueue | undefined)[]) {
     this.#core = core;
     this.features = features;
     this.queues = queues;
