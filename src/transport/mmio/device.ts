@@ -31,6 +31,7 @@ import {
   VIRTIO_VENDOR_ID,
 } from "../device_state.ts";
 import { high32, low32 } from "../_address.ts";
+import { accessOk, checkAccess, checkWrite, truncate } from "../_access.ts";
 import type { InterruptSource, RegisterBus } from "../transport.ts";
 
 /** Options of an {@link MmioDevice}. */
@@ -277,6 +278,11 @@ export class MmioDevice implements MmioBus {
     this.core.legacy = this.version === 1;
   }
 
+  /** The register window's size: the registers up to 0x100, then the device config. */
+  get size(): number {
+    return VIRTIO_MMIO_CONFIG + this.core.device.configSize;
+  }
+
   /** The hosted device model. */
   get device(): VirtioDevice {
     return this.core.device;
@@ -317,6 +323,7 @@ export class MmioDevice implements MmioBus {
   read(offset: number, width: ConfigWidth): number {
     // The interrupt routine's register, read on every interrupt: a direct path.
     if (offset === INTERRUPT_STATUS && width === 4) return this.interruptStatus;
+    if (!accessOk(offset, width)) checkAccess(`${this.core.where} read`, offset, width);
     if (offset >= VIRTIO_MMIO_CONFIG) return this.#readConfig(offset - VIRTIO_MMIO_CONFIG, width);
     const i = offset >>> 2;
     const fn = this.#reads[i];
@@ -330,6 +337,7 @@ export class MmioDevice implements MmioBus {
 
   /** A driver write of `width` bytes of `value` at `offset` in the register window. */
   write(offset: number, width: ConfigWidth, value: number): void {
+    if (typeof value !== "number") checkWrite(`${this.core.where} write`, offset, width, value);
     value >>>= 0;
     if (width === 4) {
       // The two registers written on every request round trip: direct calls.
@@ -339,6 +347,8 @@ export class MmioDevice implements MmioBus {
         return this.acknowledge(value);
       }
     }
+    if (!accessOk(offset, width)) checkAccess(`${this.core.where} write`, offset, width);
+    value = truncate(value, width);
     if (offset >= VIRTIO_MMIO_CONFIG) {
       return this.#writeConfig(offset - VIRTIO_MMIO_CONFIG, width, value);
     }
@@ -355,8 +365,14 @@ export class MmioDevice implements MmioBus {
   /** The refusal path: log why the access at `offset` has no register; true when it has one. */
   #checkSlot(offset: number, width: number, op: string, value?: number): boolean {
     const i = offset >>> 2;
-    if (offset < 0 || offset % 4 !== 0 || this.#sizes[i] === 0 || this.#sizes[i] === undefined) {
-      this.core.refuse(`offset 0x${offset.toString(16)}`, value, `${op} of no register`);
+    if (offset % 4 !== 0 || this.#sizes[i] === 0 || this.#sizes[i] === undefined) {
+      const unaligned = offset % 4 !== 0 && offset < VIRTIO_MMIO_CONFIG;
+      this.core.refuse(
+        `offset 0x${offset.toString(16)}`,
+        value,
+        `${op} of no register${unaligned ? " (unaligned)" : ""}`,
+        unaligned ? "unaligned register accesses" : "accesses of no register",
+      );
       return false;
     }
     if (width !== this.#sizes[i]) {
@@ -370,11 +386,21 @@ export class MmioDevice implements MmioBus {
   #configOk(offset: number, width: number, value?: number): boolean {
     const size = this.core.device.configSize;
     if (offset % width !== 0) {
-      this.core.refuse(`config+0x${offset.toString(16)}`, value, `unaligned ${width}-byte access`);
+      this.core.refuse(
+        `config+0x${offset.toString(16)}`,
+        value,
+        `unaligned ${width}-byte access`,
+        "unaligned config accesses",
+      );
       return false;
     }
     if (offset + width > size) {
-      this.core.refuse(`config+0x${offset.toString(16)}`, value, `past the ${size}-byte config`);
+      this.core.refuse(
+        `config+0x${offset.toString(16)}`,
+        value,
+        `past the ${size}-byte config`,
+        `config accesses past the ${size}-byte config`,
+      );
       return false;
     }
     return true;

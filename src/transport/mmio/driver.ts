@@ -8,7 +8,8 @@
  */
 
 import type { ConfigWidth } from "../../device.ts";
-import { TransportError } from "../../errors.ts";
+import { ArgumentError, TransportError } from "../../errors.ts";
+import { DeviceStatus, VIRTIO_F_RING_PACKED } from "../../generated/common.ts";
 import {
   VIRTIO_MMIO_CONFIG,
   VIRTIO_MMIO_INT_CONFIG,
@@ -20,6 +21,7 @@ import {
   VirtioMmioLegacy,
 } from "../../generated/mmio.ts";
 import { high32 as hi, legacyRingLayout, low32 as lo } from "../_address.ts";
+import { checkConfigRange } from "../_access.ts";
 import type {
   InterruptHandlers,
   InterruptSource,
@@ -69,7 +71,14 @@ export class MmioTransport implements Transport {
   readonly queueSizeFixed: boolean = false;
   /** A name for logs. */
   readonly name: string;
+  /**
+   * Bytes of device config: the register window's size past 0x100 when the
+   * bus tells it ({@link RegisterBus.size}), else undefined (not checked).
+   */
+  readonly configSize: number | undefined;
   #handlers: InterruptHandlers | undefined;
+  /** The features this driver wrote (packed rings may have any size). */
+  #features = 0n;
 
   /** Wrap a probed window; prefer {@link probeMmio}, which checks magic and version first. */
   constructor(bus: RegisterBus & Partial<InterruptSource>, version: number, deviceId: number) {
@@ -80,6 +89,9 @@ export class MmioTransport implements Transport {
     this.legacy = version === VIRTIO_MMIO_VERSION_LEGACY;
     this.legacyQueueAlign = this.legacy ? 4096 : 0;
     this.name = `virtio-mmio v${version}`;
+    this.configSize = bus.size === undefined
+      ? undefined
+      : Math.max(0, bus.size - VIRTIO_MMIO_CONFIG);
     if (this.legacy) bus.write(OL.guestPageSize, 4, 4096);
     bus.connect?.(() => this.handleInterrupt());
   }
@@ -98,7 +110,11 @@ export class MmioTransport implements Transport {
   reset(): void {
     this.bus.write(O.status, 4, 0);
     for (let i = 0; this.bus.read(O.status, 4) !== 0; i++) {
-      if (i > 1000) throw new TransportError(`${this.name}: device did not reset`);
+      if (i > 1000) {
+        throw new TransportError(`${this.name}: device did not reset (Status never read 0)`, {
+          code: "ERR_VIRTIO_TRANSPORT_RESET_TIMEOUT",
+        });
+      }
     }
   }
 
@@ -115,6 +131,7 @@ export class MmioTransport implements Transport {
 
   /** Write the accepted features. */
   setDriverFeatures(features: bigint): void {
+    this.#features = features;
     const words = this.legacy ? 1 : 2;
     for (let sel = 0; sel < words; sel++) {
       this.bus.write(O.driverFeaturesSel, 4, sel);
@@ -127,13 +144,15 @@ export class MmioTransport implements Transport {
     return this.legacy ? 0 : this.bus.read(O.configGeneration, 4);
   }
 
-  /** Read device config. */
+  /** Read device config; an access past {@link configSize} throws `ArgumentError`. */
   readConfig(offset: number, width: ConfigWidth): number {
+    checkConfigRange(`${this.name} readConfig`, offset, width, this.configSize);
     return this.bus.read(VIRTIO_MMIO_CONFIG + offset, width);
   }
 
-  /** Write device config. */
+  /** Write device config; an access past {@link configSize} throws `ArgumentError`. */
   writeConfig(offset: number, width: ConfigWidth, value: number): void {
+    checkConfigRange(`${this.name} writeConfig`, offset, width, this.configSize);
     this.bus.write(VIRTIO_MMIO_CONFIG + offset, width, value);
   }
 
@@ -150,31 +169,55 @@ export class MmioTransport implements Transport {
     return this.bus.read(O.queueSizeMax, 4);
   }
 
-  /** The sequence of spec 4.2.3.2 (or 4.2.4 for legacy). */
+  /**
+   * The sequence of spec 4.2.3.2 (or 4.2.4 for legacy). Every refusal the
+   * driver can see is a `TransportError`: a missing queue, a size the device
+   * cannot take (0, above QueueNumMax, or not a power of 2 for a split ring:
+   * QueueNum is write-only, so it is checked here, and the device also
+   * refuses to enable a queue whose size it refused), QueueReady (QueuePFN)
+   * not reading back, and a device that set DEVICE_NEEDS_RESET.
+   */
   setupQueue(index: number, size: number, addrs: QueueRingAddresses): void {
+    if (!Number.isSafeInteger(index) || index < 0 || index >= MAX_QUEUES) {
+      throw new ArgumentError(`${this.name}: queue index ${String(index)} is out of range`, {
+        code: "ERR_VIRTIO_ARGUMENT_QUEUE_INDEX",
+      });
+    }
     const b = this.bus;
-    b.write(O.queueSel, 4, index);
+    const max = this.queueMaxSize(index);
+    if (max === 0) {
+      throw new TransportError(`${this.name}: queue ${index} does not exist (QueueNumMax 0)`, {
+        code: "ERR_VIRTIO_TRANSPORT_QUEUE_MISSING",
+      });
+    }
+    const packed = !this.legacy && (this.#features >> BigInt(VIRTIO_F_RING_PACKED)) & 1n;
+    if (
+      !Number.isSafeInteger(size) || size < 1 || size > max ||
+      (!packed && (size & (size - 1)) !== 0)
+    ) {
+      throw new TransportError(
+        `${this.name}: queue ${index} size ${size} refused: QueueNumMax is ${max}` +
+          (packed ? "" : " and a split ring's size is a power of 2 (2.7)"),
+        { code: "ERR_VIRTIO_TRANSPORT_QUEUE_SIZE" },
+      );
+    }
     if (this.legacy) {
-      if (b.read(OL.queuePFN, 4) !== 0) {
-        throw new TransportError(`${this.name}: queue ${index} is already in use`);
-      }
+      if (b.read(OL.queuePFN, 4) !== 0) throw this.#inUse(index);
       const l = legacyRingLayout(addrs.desc, size, this.legacyQueueAlign);
       if (addrs.desc % 4096 || l.driver !== addrs.driver || l.device !== addrs.device) {
         throw new TransportError(
           `${this.name}: queue ${index} rings are not in the legacy contiguous layout`,
+          { code: "ERR_VIRTIO_TRANSPORT_QUEUE_LAYOUT" },
         );
       }
       b.write(OL.queueSize, 4, size);
       b.write(OL.queueAlign, 4, this.legacyQueueAlign);
       b.write(OL.queuePFN, 4, addrs.desc / 4096);
-      if (b.read(OL.queuePFN, 4) === 0) {
-        throw new TransportError(`${this.name}: device refused queue ${index}`);
-      }
+      if (b.read(OL.queuePFN, 4) === 0) throw this.#refused(index, size, "QueuePFN read back 0");
+      this.#checkNeedsReset(index);
       return;
     }
-    if (b.read(O.queueReady, 4) !== 0) {
-      throw new TransportError(`${this.name}: queue ${index} is already in use`);
-    }
+    if (b.read(O.queueReady, 4) !== 0) throw this.#inUse(index);
     b.write(O.queueSize, 4, size);
     b.write(O.queueDescLow, 4, lo(addrs.desc));
     b.write(O.queueDescHigh, 4, hi(addrs.desc));
@@ -183,8 +226,31 @@ export class MmioTransport implements Transport {
     b.write(O.queueDeviceLow, 4, lo(addrs.device));
     b.write(O.queueDeviceHigh, 4, hi(addrs.device));
     b.write(O.queueReady, 4, 1);
-    if (b.read(O.queueReady, 4) !== 1) {
-      throw new TransportError(`${this.name}: device refused queue ${index} (size ${size})`);
+    if (b.read(O.queueReady, 4) !== 1) throw this.#refused(index, size, "QueueReady read back 0");
+    this.#checkNeedsReset(index);
+  }
+
+  #inUse(index: number): TransportError {
+    return new TransportError(`${this.name}: queue ${index} is already in use`, {
+      code: "ERR_VIRTIO_TRANSPORT_QUEUE_IN_USE",
+    });
+  }
+
+  #refused(index: number, size: number, how: string): TransportError {
+    return new TransportError(
+      `${this.name}: device refused queue ${index} (size ${size}): ${how}`,
+      {
+        code: "ERR_VIRTIO_TRANSPORT_QUEUE_REFUSED",
+      },
+    );
+  }
+
+  #checkNeedsReset(index: number): void {
+    if (this.getStatus() & DeviceStatus.DEVICE_NEEDS_RESET) {
+      throw new TransportError(
+        `${this.name}: device set DEVICE_NEEDS_RESET while queue ${index} was set up`,
+        { code: "ERR_VIRTIO_TRANSPORT_NEEDS_RESET" },
+      );
     }
   }
 

@@ -82,7 +82,12 @@ export class CommonCfg {
   ): CommonField | undefined {
     const f = offset >= 0 ? COMMON_AT[offset] : undefined;
     if (f === undefined) {
-      this.#host.core.refuse(`common cfg+0x${offset.toString(16)}`, value, `${op} of no field`);
+      this.#host.core.refuse(
+        `common cfg+0x${offset.toString(16)}`,
+        value,
+        `${op} of no field`,
+        "common cfg accesses of no field",
+      );
       return undefined;
     }
     // 4.1.3.1: natural width; 64-bit fields as two 32-bit halves.

@@ -59,7 +59,12 @@ export class LegacyHeader {
   #reg(offset: number, width: number, op: string, value?: number): LegacyReg | undefined {
     const r = offset >= 0 ? LEGACY_AT[offset] : undefined;
     if (r === undefined || width !== r.size) {
-      this.#host.core.refuse(`legacy+0x${offset.toString(16)}`, value, `bad ${width}-byte ${op}`);
+      this.#host.core.refuse(
+        `legacy+0x${offset.toString(16)}`,
+        value,
+        `bad ${width}-byte ${op}`,
+        "legacy header accesses of no register",
+      );
       return undefined;
     }
     this.#host.core.legacy = true;

@@ -24,6 +24,8 @@
 
 import type { ConfigWidth, VirtioDevice } from "../../device.ts";
 import type { GuestMemory } from "../../memory.ts";
+import { ArgumentError } from "../../errors.ts";
+import { accessOk, checkAccess, checkWrite, truncate } from "../_access.ts";
 import {
   PCI_CAP_ID_VNDR,
   VIRTIO_MSI_NO_VECTOR,
@@ -299,8 +301,14 @@ export class PciFunction implements PciBus {
 
   /** Read PCI configuration space. */
   configRead(offset: number, width: ConfigWidth): number {
-    if (offset < 0 || offset + width > 256 || offset % width) {
-      this.core.refuse(`pci config+0x${offset.toString(16)}`, undefined, `bad ${width}-byte read`);
+    if (!accessOk(offset, width)) checkAccess(`${this.core.where} configRead`, offset, width);
+    if (offset + width > 256 || offset % width) {
+      this.core.refuse(
+        `pci config+0x${offset.toString(16)}`,
+        undefined,
+        `bad ${width}-byte read`,
+        "bad PCI config space accesses",
+      );
       return 0xffffffff >>> (32 - 8 * width);
     }
     if (offset >= CAP_PCI_CFG + VirtioPciCfgCap.OFFSETS.pciCfgData && offset < CAP_PCI_CFG + 20) {
@@ -311,9 +319,18 @@ export class PciFunction implements PciBus {
 
   /** Write PCI configuration space: command, BARs, MSI-X control, the PCI cfg window. */
   configWrite(offset: number, width: ConfigWidth, value: number): void {
+    if (!accessOk(offset, width) || typeof value !== "number") {
+      checkWrite(`${this.core.where} configWrite`, offset, width, value);
+    }
+    value = truncate(value, width);
     const where = `pci config+0x${offset.toString(16)}`;
-    if (offset < 0 || offset + width > 256 || offset % width) {
-      return this.core.refuse(where, value, `bad ${width}-byte write`);
+    if (offset + width > 256 || offset % width) {
+      return this.core.refuse(
+        where,
+        value,
+        `bad ${width}-byte write`,
+        "bad PCI config space accesses",
+      );
     }
     const c = this.config;
     if (offset === PCI_COMMAND && width >= 2) {
@@ -354,7 +371,21 @@ export class PciFunction implements PciBus {
     const cap = new VirtioPciCap(this.config, CAP_PCI_CFG);
     const len = cap.length;
     if (len !== 1 && len !== 2 && len !== 4) {
-      this.core.refuse("pci_cfg_data", value, `cap.length ${len} is not 1, 2 or 4`);
+      this.core.refuse(
+        "pci_cfg_data",
+        value,
+        `cap.length ${len} is not 1, 2 or 4`,
+        "pci_cfg_data accesses through a bad window",
+      );
+      return 0;
+    }
+    if (cap.bar > 5) {
+      this.core.refuse(
+        "pci_cfg_data",
+        value,
+        `cap.bar ${cap.bar} is not a BAR (0 to 5)`,
+        "pci_cfg_data accesses through a bad window",
+      );
       return 0;
     }
     if (value === undefined) return this.barRead(cap.bar, cap.barOffset, len);
@@ -364,12 +395,35 @@ export class PciFunction implements PciBus {
 
   // ---- BARs ----
 
-  #barEnabled(bar: number, op: string, offset: number, value?: number): boolean {
+  /** The size of BAR `bar` in bytes (0 when the function has no such BAR). */
+  barSize(bar: number): number {
+    return this.#barSizes[bar] ?? 0;
+  }
+
+  #barEnabled(bar: number, op: string, offset: number, width: number, value?: number): boolean {
+    if (!(bar >= 0 && bar <= 5 && bar % 1 === 0)) {
+      throw new ArgumentError(`${this.core.where}: BAR ${String(bar)} is not 0 to 5`, {
+        code: "ERR_VIRTIO_ARGUMENT_BAR",
+      });
+    }
+    if (!accessOk(offset, width) || (value !== undefined && typeof value !== "number")) {
+      checkWrite(
+        `${this.core.where} ${op === "read" ? "barRead" : "barWrite"}`,
+        offset,
+        width,
+        value ?? 0,
+      );
+    }
     const cmd = this.config.getUint16(PCI_COMMAND, true);
     const io = bar === BAR_LEGACY && this.transitional;
-    const size = this.#barSizes[bar] ?? 0;
+    const size = this.#barSizes[bar];
     if (size === 0) {
-      this.core.refuse(`BAR${bar}+0x${offset.toString(16)}`, value, `${op} of an absent BAR`);
+      this.core.refuse(
+        `BAR${bar}+0x${offset.toString(16)}`,
+        value,
+        `${op} of an absent BAR`,
+        `accesses of the absent BAR${bar}`,
+      );
       return false;
     }
     if (!(cmd & (io ? PCI_COMMAND_IO : PCI_COMMAND_MEMORY))) {
@@ -380,12 +434,21 @@ export class PciFunction implements PciBus {
       );
       return false;
     }
-    return offset >= 0 && offset < size;
+    if (offset + width > size) {
+      this.core.refuse(
+        `BAR${bar}+0x${offset.toString(16)}`,
+        value,
+        `${width}-byte ${op} past the ${size}-byte BAR`,
+        `accesses past the end of BAR${bar}`,
+      );
+      return false;
+    }
+    return true;
   }
 
   /** Read BAR `bar`. */
   barRead(bar: number, offset: number, width: ConfigWidth): number {
-    if (!this.#barEnabled(bar, "read", offset)) return 0xffffffff >>> (32 - 8 * width);
+    if (!this.#barEnabled(bar, "read", offset, width)) return 0xffffffff >>> (32 - 8 * width);
     if (bar === BAR_LEGACY) return this.#legacy.read(offset, width);
     if (bar === BAR_MSIX) return this.#msixRead(offset, width);
     if (offset < MODERN_ISR) return this.#common.read(offset - MODERN_COMMON, width);
@@ -405,8 +468,8 @@ export class PciFunction implements PciBus {
 
   /** Write BAR `bar`. */
   barWrite(bar: number, offset: number, width: ConfigWidth, value: number): void {
-    value >>>= 0;
-    if (!this.#barEnabled(bar, "write", offset, value)) return;
+    if (!this.#barEnabled(bar, "write", offset, width, value)) return;
+    value = truncate(value, width);
     if (bar === BAR_LEGACY) return this.#legacy.write(offset, width, value);
     if (bar === BAR_MSIX) return this.#msixWrite(offset, width, value);
     if (offset < MODERN_ISR) return this.#common.write(offset - MODERN_COMMON, width, value);
@@ -438,7 +501,12 @@ export class PciFunction implements PciBus {
   #configRead(offset: number, width: ConfigWidth, where: string): number {
     const size = this.core.device.configSize;
     if (offset % width || offset + width > size) {
-      this.core.refuse(`${where}+0x${offset.toString(16)}`, undefined, `bad ${width}-byte read`);
+      this.core.refuse(
+        `${where}+0x${offset.toString(16)}`,
+        undefined,
+        `bad ${width}-byte read of the ${size}-byte config`,
+        `unaligned or out-of-range ${where} accesses`,
+      );
       return 0;
     }
     try {
@@ -455,7 +523,8 @@ export class PciFunction implements PciBus {
       return this.core.refuse(
         `${where}+0x${offset.toString(16)}`,
         value,
-        `bad ${width}-byte write`,
+        `bad ${width}-byte write of the ${size}-byte config`,
+        `unaligned or out-of-range ${where} accesses`,
       );
     }
     try {
@@ -473,7 +542,12 @@ export class PciFunction implements PciBus {
 
   #msixRead(offset: number, width: ConfigWidth): number {
     if (width !== 4 || offset % 4) {
-      this.core.refuse("MSI-X", undefined, `${width}-byte read (32-bit only)`);
+      this.core.refuse(
+        "MSI-X",
+        undefined,
+        `${width}-byte read (32-bit only)`,
+        "bad MSI-X accesses",
+      );
       return 0;
     }
     if (offset >= MSIX_PBA) {
@@ -493,6 +567,7 @@ export class PciFunction implements PciBus {
         "MSI-X",
         value,
         `bad ${width}-byte write at 0x${offset.toString(16)}`,
+        "bad MSI-X accesses",
       );
     }
     this.msixTable.setUint32(offset, value, true);

@@ -9,7 +9,9 @@
  */
 
 import type { ConfigWidth } from "../../device.ts";
-import { TransportError } from "../../errors.ts";
+import { ArgumentError, TransportError } from "../../errors.ts";
+import { DeviceStatus } from "../../generated/common.ts";
+import { checkConfigRange } from "../_access.ts";
 import {
   PCI_CAP_ID_VNDR,
   VIRTIO_PCI_CAP_COMMON_CFG,
@@ -35,9 +37,11 @@ import { high32 as hi, low32 as lo } from "../_address.ts";
 import {
   LEGACY_BAR as BAR_LEGACY,
   MSIX_ENABLE,
+  MSIX_MASKALL,
   PCI_CAP_ID_MSIX,
   PCI_CAPABILITY_LIST,
   PCI_COMMAND,
+  PCI_COMMAND_INTX_DISABLE,
   PCI_COMMAND_IO,
   PCI_COMMAND_MEMORY,
   PCI_DEVICE_ID,
@@ -64,6 +68,8 @@ export interface PciBus extends InterruptSource {
   barRead(bar: number, offset: number, width: ConfigWidth): number;
   /** Write `width` bytes at `offset` in BAR `bar`. */
   barWrite(bar: number, offset: number, width: ConfigWidth, value: number): void;
+  /** The size of BAR `bar` in bytes, when the bus can tell (the legacy config's bound). */
+  barSize?(bar: number): number;
 }
 
 const CC = VirtioPciCommonCfg.OFFSETS;
@@ -162,6 +168,11 @@ export class PciTransport implements Transport {
   readonly msix: boolean;
   /** The legacy header has no way to choose a queue size. */
   readonly queueSizeFixed: boolean;
+  /**
+   * Bytes of device config: the device config capability's length (modern),
+   * or what BAR0 holds past the legacy header when the bus tells BAR sizes.
+   */
+  readonly configSize: number | undefined;
   readonly #caps: ModernCaps | undefined;
   #handlers: InterruptHandlers | undefined;
   /** The queue each MSI-X vector serves, indexed by vector (undefined: none). */
@@ -184,14 +195,51 @@ export class PciTransport implements Transport {
     this.queueSizeFixed = this.legacy;
     this.legacyQueueAlign = this.legacy ? VIRTIO_PCI_VRING_ALIGN : 0;
     this.name = `virtio-pci ${this.legacy ? "legacy" : "modern"}`;
-    const cmd = bus.configRead(PCI_COMMAND, 2);
-    bus.configWrite(
-      PCI_COMMAND,
-      2,
-      cmd | (this.legacy ? PCI_COMMAND_IO : PCI_COMMAND_MEMORY) | PCI_COMMAND_MEMORY,
-    );
-    this.msix = msix && this.#enableMsix();
+    this.msix = this.#takeOver(msix);
+    this.configSize = configBound(bus, caps, this.msix);
     bus.connect((v) => this.handleInterrupt(v));
+  }
+
+  /**
+   * Enable the function for this driver, whatever state a previous driver
+   * left it in (as Linux's `pci_enable_device` and `pci_intx`/`pci_msix_*`
+   * do): the I/O or memory decode on; then either MSI-X enabled, unmasked,
+   * with INTx disabled, or, when MSI-X is not used, MSI-X enable and
+   * function mask cleared and PCI_COMMAND_INTX_DISABLE cleared, since with
+   * either left set an INTx driver would wait forever for its interrupt.
+   * Both are read back. Returns whether MSI-X is in use.
+   */
+  #takeOver(wantMsix: boolean): boolean {
+    const b = this.bus;
+    const space = (this.legacy ? PCI_COMMAND_IO : PCI_COMMAND_MEMORY) | PCI_COMMAND_MEMORY;
+    const cmd = b.configRead(PCI_COMMAND, 2);
+    b.configWrite(PCI_COMMAND, 2, cmd | space);
+    const msix = wantMsix && this.#enableMsix();
+    const at = msix ? 0 : this.#msixCap();
+    if (at !== 0) {
+      const ctl = b.configRead(at + 2, 2);
+      if (ctl & (MSIX_ENABLE | MSIX_MASKALL)) {
+        b.configWrite(at + 2, 2, ctl & ~(MSIX_ENABLE | MSIX_MASKALL));
+      }
+      if (b.configRead(at + 2, 2) & MSIX_ENABLE) {
+        throw new TransportError(`${this.name}: MSI-X stays enabled after it was cleared`, {
+          code: "ERR_VIRTIO_TRANSPORT_PCI_MSIX",
+        });
+      }
+    }
+    const want = msix
+      ? b.configRead(PCI_COMMAND, 2) | PCI_COMMAND_INTX_DISABLE
+      : b.configRead(PCI_COMMAND, 2) & ~PCI_COMMAND_INTX_DISABLE;
+    b.configWrite(PCI_COMMAND, 2, want);
+    const got = b.configRead(PCI_COMMAND, 2);
+    if ((got & space) !== space || (!msix && got & PCI_COMMAND_INTX_DISABLE)) {
+      throw new TransportError(
+        `${this.name}: the command register reads 0x${got.toString(16)} after writing ` +
+          `0x${want.toString(16)} (decode or INTx not enabled)`,
+        { code: "ERR_VIRTIO_TRANSPORT_PCI_COMMAND" },
+      );
+    }
+    return msix;
   }
 
   #msixCap(): number {
@@ -249,7 +297,11 @@ export class PciTransport implements Transport {
   reset(): void {
     this.setStatus(0);
     for (let i = 0; this.getStatus() !== 0; i++) {
-      if (i > 1000) throw new TransportError(`${this.name}: device did not reset`);
+      if (i > 1000) {
+        throw new TransportError(`${this.name}: device did not reset (status never read 0)`, {
+          code: "ERR_VIRTIO_TRANSPORT_RESET_TIMEOUT",
+        });
+      }
     }
     this.#vectorQueue = [];
     if (this.msix) {
@@ -287,7 +339,11 @@ export class PciTransport implements Transport {
   #cfgBar(): number {
     if (this.legacy) return BAR_LEGACY;
     const d = this.#caps?.device;
-    if (d === undefined) throw new TransportError(`${this.name}: device has no device config`);
+    if (d === undefined) {
+      throw new TransportError(`${this.name}: device has no device config capability`, {
+        code: "ERR_VIRTIO_TRANSPORT_NO_DEVICE_CONFIG",
+      });
+    }
     return d.bar;
   }
 
@@ -299,14 +355,16 @@ export class PciTransport implements Transport {
     return (this.#caps as ModernCaps & { device: { offset: number } }).device.offset + offset;
   }
 
-  /** Read device config. */
+  /** Read device config; an access past {@link configSize} throws `ArgumentError`. */
   readConfig(offset: number, width: ConfigWidth): number {
+    checkConfigRange(`${this.name} readConfig`, offset, width, this.configSize);
     const bar = this.#cfgBar();
     return this.bus.barRead(bar, this.#cfgOff(offset), width);
   }
 
-  /** Write device config. */
+  /** Write device config; an access past {@link configSize} throws `ArgumentError`. */
   writeConfig(offset: number, width: ConfigWidth, value: number): void {
+    checkConfigRange(`${this.name} writeConfig`, offset, width, this.configSize);
     const bar = this.#cfgBar();
     this.bus.barWrite(bar, this.#cfgOff(offset), width, value);
   }
@@ -334,19 +392,41 @@ export class PciTransport implements Transport {
     if (!this.msix) return;
     const v = index + 1;
     set(v);
-    if (get() !== v) throw new TransportError(`${this.name}: device refused MSI-X vector ${v}`);
+    if (get() !== v) {
+      throw new TransportError(`${this.name}: device refused MSI-X vector ${v}`, {
+        code: "ERR_VIRTIO_TRANSPORT_MSIX_VECTOR",
+      });
+    }
     this.#vectorQueue[v] = index;
   }
 
-  /** Set up queue `index` (4.1.5.1.3, or 4.1.5.1.3.1 for legacy). */
+  /**
+   * Set up queue `index` (4.1.5.1.3, or 4.1.5.1.3.1 for legacy). A refusal
+   * the driver can see (the size or enable not reading back, a queue in
+   * use, DEVICE_NEEDS_RESET) is a `TransportError`.
+   */
   setupQueue(index: number, size: number, addrs: QueueRingAddresses): void {
+    if (!Number.isSafeInteger(index) || index < 0 || index > 0xffff) {
+      throw new ArgumentError(`${this.name}: queue index ${String(index)} is out of range`, {
+        code: "ERR_VIRTIO_ARGUMENT_QUEUE_INDEX",
+      });
+    }
+    if (this.queueMaxSize(index) === 0) {
+      throw new TransportError(`${this.name}: queue ${index} does not exist`, {
+        code: "ERR_VIRTIO_TRANSPORT_QUEUE_MISSING",
+      });
+    }
     if (this.legacy) {
       this.#lw(L.queueSelect, 2, index);
       if (this.#lr(L.queueAddress, 4) !== 0) {
-        throw new TransportError(`${this.name}: queue ${index} is already in use`);
+        throw this.#inUse(index);
       }
       if (size !== this.#lr(L.queueSize, 2) || addrs.desc % VIRTIO_PCI_VRING_ALIGN) {
-        throw new TransportError(`${this.name}: legacy queue ${index} must have the device's size`);
+        throw new TransportError(
+          `${this.name}: legacy queue ${index} must have the device's size and a ` +
+            `${VIRTIO_PCI_VRING_ALIGN}-byte aligned address`,
+          { code: "ERR_VIRTIO_TRANSPORT_QUEUE_SIZE" },
+        );
       }
       this.#vector(
         index,
@@ -355,15 +435,18 @@ export class PciTransport implements Transport {
       );
       this.#lw(L.queueAddress, 4, addrs.desc / VIRTIO_PCI_VRING_ALIGN);
       if (this.#lr(L.queueAddress, 4) === 0) {
-        throw new TransportError(`${this.name}: device refused queue ${index}`);
+        throw this.#refused(index, "queue_address read back 0");
       }
+      this.#checkNeedsReset(index);
       return;
     }
     this.#w("queueSelect", 2, index);
-    if (this.#r("queueEnable", 2)) throw new TransportError(`${this.name}: queue ${index} in use`);
+    if (this.#r("queueEnable", 2)) throw this.#inUse(index);
     this.#w("queueSize", 2, size);
     if (this.#r("queueSize", 2) !== size) {
-      throw new TransportError(`${this.name}: device refused size ${size} for queue ${index}`);
+      throw new TransportError(`${this.name}: device refused size ${size} for queue ${index}`, {
+        code: "ERR_VIRTIO_TRANSPORT_QUEUE_SIZE",
+      });
     }
     this.#vector(
       index,
@@ -381,7 +464,29 @@ export class PciTransport implements Transport {
     set64(base - CC.queueDesc + CC.queueDevice, addrs.device);
     this.#w("queueEnable", 2, 1);
     if (this.#r("queueEnable", 2) !== 1) {
-      throw new TransportError(`${this.name}: device refused queue ${index}`);
+      throw this.#refused(index, "queue_enable read back 0");
+    }
+    this.#checkNeedsReset(index);
+  }
+
+  #inUse(index: number): TransportError {
+    return new TransportError(`${this.name}: queue ${index} is already in use`, {
+      code: "ERR_VIRTIO_TRANSPORT_QUEUE_IN_USE",
+    });
+  }
+
+  #refused(index: number, how: string): TransportError {
+    return new TransportError(`${this.name}: device refused queue ${index}: ${how}`, {
+      code: "ERR_VIRTIO_TRANSPORT_QUEUE_REFUSED",
+    });
+  }
+
+  #checkNeedsReset(index: number): void {
+    if (this.getStatus() & DeviceStatus.DEVICE_NEEDS_RESET) {
+      throw new TransportError(
+        `${this.name}: device set DEVICE_NEEDS_RESET while queue ${index} was set up`,
+        { code: "ERR_VIRTIO_TRANSPORT_NEEDS_RESET" },
+      );
     }
   }
 
@@ -440,4 +545,25 @@ export class PciTransport implements Transport {
   close(): void {
     this.#handlers = undefined;
   }
+}
+
+/**
+ * Bytes of device config the driver may touch: the device config
+ * capability's length (modern; undefined without the capability, which
+ * `readConfig` reports), or, legacy, what BAR0 holds past the header when the
+ * bus tells BAR sizes.
+ */
+function configBound(
+  bus: PciBus,
+  caps: ModernCaps | undefined,
+  msix: boolean,
+): number | undefined {
+  if (caps !== undefined) return caps.device?.length;
+  const size = bus.barSize?.(BAR_LEGACY);
+  if (size === undefined) return undefined;
+  // With MSI-X enabled the legacy config starts 4 bytes later (4.1.4.10).
+  return Math.max(
+    0,
+    size - (msix ? VIRTIO_PCI_LEGACY_CONFIG_OFF_MSIX : VIRTIO_PCI_LEGACY_CONFIG_OFF),
+  );
 }
