@@ -201,7 +201,9 @@ if (
   VirtioMmioLegacy.OFFSETS.interruptStatus !== INTERRUPT_STATUS ||
   VirtioMmioLegacy.OFFSETS.interruptACK !== INTERRUPT_ACK
 ) {
-  throw new TransportError("virtio_mmio_legacy: interrupt and notify registers moved");
+  throw new TransportError("virtio_mmio_legacy: interrupt and notify registers moved", {
+    code: "ERR_VIRTIO_TRANSPORT_REGISTER_MAP",
+  });
 }
 
 /** Build the offset -> register table of one layout from its generated REGISTERS. */
@@ -221,6 +223,7 @@ function dispatchTable(
     if (b === undefined || (needRead && !b.read) || (needWrite && !b.write)) {
       throw new TransportError(
         `${layout}: register ${r.name} (access ${r.access}) has no behaviour in mmio/device.ts`,
+        { code: "ERR_VIRTIO_TRANSPORT_REGISTER_MAP" },
       );
     }
     const i = r.offset / 4;
