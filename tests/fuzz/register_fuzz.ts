@@ -21,10 +21,15 @@
  * `{cases, failures}`; each failure names the case's own seed, which
  * {@link fuzzRegisterCase} replays alone.
  *
+ * The other direction, {@link fuzzHostileDevice}: our driver side (probe,
+ * bus handshake, queue setup, config reads, a request) over MMIO windows
+ * and PCI functions whose registers answer random values. Every failure must
+ * be a typed error; the bus must come back, FAILED or working.
+ *
  * @module
  */
 
-import { VirtioBus } from "../../src/bus.ts";
+import { VIRTIO_DEV_ANY_ID, VirtioBus } from "../../src/bus.ts";
 import type { ConfigWidth } from "../../src/device.ts";
 import { BlkDevice, MemoryStorage } from "../../src/devices/blk/device.ts";
 import { blkDriver } from "../../src/devices/blk/driver.ts";
@@ -36,6 +41,9 @@ import { DmaAllocator, GuestMemory } from "../../src/memory.ts";
 import { MmioDevice, probeMmio } from "../../src/transport/mmio/mod.ts";
 import { PciFunction, probePci } from "../../src/transport/pci/mod.ts";
 import type { Transport } from "../../src/transport/transport.ts";
+import type { PciBus } from "../../src/transport/pci/mod.ts";
+import type { VirtioDriver } from "../../src/driver.ts";
+import { VIRTIO_MMIO_MAGIC } from "../../src/generated/mmio.ts";
 
 /** Which register interface a case drives. */
 export type RegisterFuzzKind = "mmio-v1" | "mmio-v2" | "pci-modern" | "pci-legacy";
@@ -493,4 +501,174 @@ class PciFuzzer extends Fuzzer {
       run: () => p.barWrite(bar, offset, width, value),
     };
   }
+}
+
+/**
+ * Fuzz our driver side against a hostile device: MMIO windows (versions 1
+ * and 2) and PCI functions (a capability list pointing into BAR4, or a
+ * transitional id for the legacy header) whose registers answer random
+ * values, mixed with plausible ones so that probes get deep. The probe, the
+ * bus's handshake and a driver that sets up a queue, reads config and sends a
+ * request may fail only with `VirtioError`s.
+ */
+export async function fuzzHostileDevice(options: RegisterFuzzOptions): Promise<RegisterFuzzResult> {
+  const failures: RegisterFuzzFailure[] = [];
+  const seeds = new Rng(options.seed);
+  for (let i = 0; i < options.cases; i++) {
+    const caseSeed = seeds.u32();
+    const kind: RegisterFuzzKind = i % 2 ? "mmio-v2" : "pci-modern";
+    const r = new Rng(caseSeed);
+    const untyped: string[] = [];
+    const note = (e: unknown) => {
+      if (!(e instanceof VirtioError)) {
+        untyped.push(e instanceof Error ? `${e.name} ${e.message}` : String(e));
+      }
+    };
+    const memory = GuestMemory.fromBuffer(new ArrayBuffer(MEM_SIZE));
+    const bus = new VirtioBus({
+      memory,
+      dma: new DmaAllocator(0x1000, MEM_SIZE - 0x1000),
+      log: () => {},
+    });
+    await bus.registerDriver(probingDriver(note));
+    try {
+      const t = kind === "mmio-v2" ? probeMmio(hostileWindow(r)) : probePci(hostileFunction(r));
+      if (t !== undefined) await bus.addDevice(t);
+    } catch (e) {
+      note(e);
+    }
+    if (untyped.length) {
+      failures.push({
+        kind,
+        caseSeed,
+        message: `untyped: ${untyped[0]}`,
+        ops: untyped.slice(0, 40),
+      });
+    }
+  }
+  return { cases: options.cases, failures };
+}
+
+/** A driver for any device: one queue, a config read, one request; it reports what it caught. */
+function probingDriver(note: (e: unknown) => void): VirtioDriver {
+  return {
+    name: "fuzz-probe",
+    idTable: [{ device: VIRTIO_DEV_ANY_ID }],
+    featureTable: [],
+    probe(dev): void {
+      try {
+        dev.readConfig((c) => c.le32(0));
+        const [vq] = dev.findVqs([{ name: "q", callback: (q) => void q.getBuf() }]);
+        dev.deviceReady();
+        vq.addSgs([{ addr: dev.dmaContext.dma.alloc(64, 8), len: 64 }], [], 1);
+        vq.kick();
+      } catch (e) {
+        note(e);
+        throw e;
+      }
+    },
+    remove(): void {},
+  };
+}
+
+/** A value of `width` bytes: random, all ones, zero, a small power of 2, or undefined (plausible). */
+function hostile(r: Rng, width: number): number | undefined {
+  const mask = width === 4 ? 0xffffffff : width === 2 ? 0xffff : 0xff;
+  switch (r.below(6)) {
+    case 0:
+      return 0;
+    case 1:
+      return mask;
+    case 2:
+      return r.u32() & mask;
+    case 3:
+      return (1 << r.below(16)) & mask;
+    default:
+      return undefined;
+  }
+}
+
+/** Registers that read back what was written, with hostile values one read in three. */
+class EchoRegisters {
+  readonly #r: Rng;
+  readonly #written = new Map<number, number>();
+  constructor(r: Rng) {
+    this.#r = r;
+  }
+  read(offset: number, width: number, plausible: () => number): number {
+    const v = this.#r.below(3) === 0 ? hostile(this.#r, width) : undefined;
+    return v ?? this.#written.get(offset) ?? plausible();
+  }
+  write(offset: number, value: number): void {
+    this.#written.set(offset, value >>> 0);
+  }
+}
+
+function hostileWindow(r: Rng): RegisterBusLike {
+  const R = VirtioMmio.OFFSETS;
+  const regs = new EchoRegisters(r);
+  const version = r.pick([1, 2]);
+  return {
+    read(offset: number, width: ConfigWidth): number {
+      if (offset === R.magicValue && r.below(8)) return VIRTIO_MMIO_MAGIC;
+      if (offset === R.version && r.below(8)) return version;
+      if (offset === R.deviceID && r.below(8)) return 63;
+      if (offset === R.queueSizeMax) return hostile(r, 4) ?? r.pick([0, 16, 256, 1024]);
+      if (offset === R.deviceFeatures) return hostile(r, 4) ?? 1;
+      return regs.read(offset, width, () => r.u32() & 0xff);
+    },
+    write(offset: number, _width: ConfigWidth, value: number): void {
+      regs.write(offset, value);
+    },
+  };
+}
+
+interface RegisterBusLike {
+  read(offset: number, width: ConfigWidth): number;
+  write(offset: number, width: ConfigWidth, value: number): void;
+}
+
+function hostileFunction(r: Rng): PciBus {
+  // A config space with a capability list: common, notify, ISR, device (BAR4, 16 bytes apart).
+  const cfg = new Uint8Array(256);
+  const dv = new DataView(cfg.buffer);
+  dv.setUint16(0, 0x1af4, true);
+  dv.setUint16(2, r.pick([0x1040 + 63, 0x1005]), true); // modern null, or transitional rng
+  dv.setUint16(0x2e, 4, true);
+  dv.setUint16(6, 0x10, true);
+  cfg[0x34] = 0x40;
+  for (
+    const [at, next, type] of [[0x40, 0x54, 1], [0x54, 0x68, 2], [0x68, 0x7c, 3], [0x7c, 0, 4]]
+  ) {
+    cfg.set([9, next, 20, type, 4], at);
+    dv.setUint32(at + 8, (type - 1) * 0x100, true);
+    dv.setUint32(at + 12, 0x40, true);
+  }
+  dv.setUint32(0x54 + 16, 4, true); // notify_off_multiplier
+  const regs = new EchoRegisters(r);
+  const word = (at: number, width: number) =>
+    width === 1 ? dv.getUint8(at) : width === 2 ? dv.getUint16(at, true) : dv.getUint32(at, true);
+  return {
+    configRead(offset: number, width: ConfigWidth): number {
+      const v = r.below(3) === 0 ? hostile(r, width) : undefined;
+      return v ?? (offset + width <= 256 ? word(offset, width) : 0);
+    },
+    configWrite(offset: number, width: ConfigWidth, value: number): void {
+      if (offset + width > 256) return;
+      if (width === 1) dv.setUint8(offset, value);
+      else if (width === 2) dv.setUint16(offset, value, true);
+      else dv.setUint32(offset, value, true);
+    },
+    barRead(bar: number, offset: number, width: ConfigWidth): number {
+      return regs.read(
+        bar * 0x10000 + offset,
+        width,
+        () => r.pick([0, 1, 16, 256, r.u32() & 0xff]),
+      );
+    },
+    barWrite(bar: number, offset: number, _width: ConfigWidth, value: number): void {
+      regs.write(bar * 0x10000 + offset, value);
+    },
+    connect(): void {},
+  };
 }

@@ -4,9 +4,9 @@
 // fuzzer does catch what it is there to catch.
 
 import assert from "node:assert/strict";
-import { fuzzMmio, fuzzPci, fuzzRegisterCase } from "./register_fuzz.ts";
+import { fuzzHostileDevice, fuzzMmio, fuzzPci, fuzzRegisterCase } from "./register_fuzz.ts";
 import { PciFunction } from "../../src/transport/pci/mod.ts";
-import { MmioDevice } from "../../src/transport/mmio/mod.ts";
+import { MmioDevice, MmioTransport } from "../../src/transport/mmio/mod.ts";
 
 const SEED = 0x5eed;
 
@@ -19,6 +19,12 @@ Deno.test("register fuzz, MMIO v1 and v2: no untyped error, no throw out of the 
 Deno.test("register fuzz, PCI modern and legacy: no untyped error, no throw out of the device, a driver brings it up after", async () => {
   const r = await fuzzPci({ seed: SEED, cases: 40 });
   assert.equal(r.cases, 40);
+  assert.deepEqual(r.failures, []);
+});
+
+Deno.test("hostile device fuzz: our probe, bus and driver side fail only with typed errors", async () => {
+  const r = await fuzzHostileDevice({ seed: SEED, cases: 200 });
+  assert.equal(r.cases, 200);
   assert.deepEqual(r.failures, []);
 });
 
@@ -47,5 +53,19 @@ Deno.test("register fuzz: a device that throws an untyped error, or leaves the d
     assert.match(failure?.message ?? "", /no bring-up within 200 ms/);
   } finally {
     MmioDevice.prototype.connect = connect;
+  }
+  // A driver-side transport that fails untyped on a bad value from the device.
+  const max = MmioTransport.prototype.queueMaxSize;
+  MmioTransport.prototype.queueMaxSize = function (index) {
+    const n = max.call(this, index);
+    if (n > 0x8000) throw new TypeError(`queue size ${n}`);
+    return n;
+  };
+  try {
+    const r = await fuzzHostileDevice({ seed: SEED, cases: 200 });
+    assert.ok(r.failures.length > 0);
+    assert.match(r.failures[0].message, /untyped: TypeError queue size/);
+  } finally {
+    MmioTransport.prototype.queueMaxSize = max;
   }
 });
