@@ -10,8 +10,8 @@ import { createDeviceQueue, createDriverQueue } from "../src/virtqueue/queue.ts"
 import { VirtioBus } from "../src/bus.ts";
 import { NullDevice } from "../src/devices/null/device.ts";
 import type { VirtioDriver, Virtqueue } from "../src/driver.ts";
-import { MmioDevice, probeMmio } from "../src/transport/mmio.ts";
-import { PciFunction, probePci } from "../src/transport/pci.ts";
+import { MmioDevice, probeMmio } from "../src/transport/mmio/mod.ts";
+import { PciFunction, probePci } from "../src/transport/pci/mod.ts";
 import type { Transport } from "../src/transport/transport.ts";
 import { spawnWorkerDevice, type WorkerDevice } from "../src/transport/worker.ts";
 

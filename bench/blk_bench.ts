@@ -9,7 +9,7 @@
 
 import { DmaAllocator, GuestMemory } from "../src/memory.ts";
 import { VirtioBus } from "../src/bus.ts";
-import { PciFunction, probePci } from "../src/transport/pci.ts";
+import { PciFunction, probePci } from "../src/transport/pci/mod.ts";
 import {
   AsyncFileStorage,
   BlkDevice,

@@ -4,7 +4,7 @@
 
 import { DmaAllocator, GuestMemory } from "../src/memory.ts";
 import { VirtioBus } from "../src/bus.ts";
-import { PciFunction, probePci } from "../src/transport/pci.ts";
+import { PciFunction, probePci } from "../src/transport/pci/mod.ts";
 import { BalloonDevice, balloonDriver } from "../src/devices/balloon/mod.ts";
 import { VirtioBalloonStatTag } from "../src/generated/devices/balloon.ts";
 

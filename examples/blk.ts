@@ -4,7 +4,7 @@
 
 import { DmaAllocator, GuestMemory } from "../src/memory.ts";
 import { VirtioBus } from "../src/bus.ts";
-import { PciFunction, probePci } from "../src/transport/pci.ts";
+import { PciFunction, probePci } from "../src/transport/pci/mod.ts";
 import { BlkDevice, blkDriver, FileStorage } from "../src/devices/blk/mod.ts";
 
 const SIZE = 1 << 20; // a 1 MiB disk

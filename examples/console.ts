@@ -6,7 +6,7 @@
 
 import { VirtioBus } from "../src/bus.ts";
 import { DmaAllocator, GuestMemory } from "../src/memory.ts";
-import { PciFunction, probePci } from "../src/transport/pci.ts";
+import { PciFunction, probePci } from "../src/transport/pci/mod.ts";
 import {
   attachStdio,
   VirtioConsoleDevice,

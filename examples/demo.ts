@@ -35,8 +35,8 @@ import {
 import { VirtioBus } from "../src/bus.ts";
 import type { DriverDevice } from "../src/driver.ts";
 import type { VirtioDevice } from "../src/device.ts";
-import { MmioDevice, probeMmio } from "../src/transport/mmio.ts";
-import { PciFunction, probePci } from "../src/transport/pci.ts";
+import { MmioDevice, probeMmio } from "../src/transport/mmio/mod.ts";
+import { PciFunction, probePci } from "../src/transport/pci/mod.ts";
 import type { Transport } from "../src/transport/transport.ts";
 import { BlkDevice, blkDriver, MemoryStorage } from "../src/devices/blk/mod.ts";
 import { connectBackToBack, VirtioNetDevice, VirtioNetDriver } from "../src/devices/net/mod.ts";

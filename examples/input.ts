@@ -6,8 +6,8 @@
 
 import { VirtioBus } from "../src/bus.ts";
 import { DmaAllocator, GuestMemory } from "../src/memory.ts";
-import { MmioDevice, probeMmio } from "../src/transport/mmio.ts";
-import { PciFunction, probePci } from "../src/transport/pci.ts";
+import { MmioDevice, probeMmio } from "../src/transport/mmio/mod.ts";
+import { PciFunction, probePci } from "../src/transport/pci/mod.ts";
 import {
   EV_ABS,
   EV_KEY,

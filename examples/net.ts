@@ -9,8 +9,8 @@
 
 import { VirtioBus } from "../src/bus.ts";
 import { DmaAllocator, GuestMemory } from "../src/memory.ts";
-import { MmioDevice, probeMmio } from "../src/transport/mmio.ts";
-import { PciFunction, probePci } from "../src/transport/pci.ts";
+import { MmioDevice, probeMmio } from "../src/transport/mmio/mod.ts";
+import { PciFunction, probePci } from "../src/transport/pci/mod.ts";
 import { connectBackToBack, VirtioNetDevice, VirtioNetDriver } from "../src/devices/net/mod.ts";
 
 const MEM = 8 << 20;

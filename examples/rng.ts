@@ -3,7 +3,7 @@
 
 import { DmaAllocator, GuestMemory } from "../src/memory.ts";
 import { VirtioBus } from "../src/bus.ts";
-import { MmioDevice, probeMmio } from "../src/transport/mmio.ts";
+import { MmioDevice, probeMmio } from "../src/transport/mmio/mod.ts";
 import { RngDevice, rngDriver } from "../src/devices/rng/mod.ts";
 
 const memory = GuestMemory.fromBuffer(new ArrayBuffer(1 << 20));

@@ -11,7 +11,7 @@ import { VirtioBus } from "../src/bus.ts";
 import type { DriverDevice, VirtioDriver, Virtqueue } from "../src/driver.ts";
 import { DmaAllocator, GuestMemory } from "../src/memory.ts";
 import { NullDevice } from "../src/devices/null/device.ts";
-import { MmioDevice, probeMmio } from "../src/transport/mmio.ts";
+import { MmioDevice, probeMmio } from "../src/transport/mmio/mod.ts";
 import { VIRTIO_F_EVENT_IDX } from "../src/generated/common.ts";
 
 // Step 1: the per-device state the driver keeps (Linux: `struct virtio_dummy_dev`).

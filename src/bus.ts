@@ -12,7 +12,7 @@
  * import { DmaAllocator, GuestMemory } from "./memory.ts";
  * import { NullDevice } from "./devices/null/device.ts";
  * import { nullDriver } from "./devices/null/driver.ts";
- * import { MmioDevice, probeMmio } from "./transport/mmio.ts";
+ * import { MmioDevice, probeMmio } from "./transport/mmio/mod.ts";
  *
  * const memory = GuestMemory.fromBuffer(new ArrayBuffer(1 << 20));
  * const bus = new VirtioBus({ memory, dma: new DmaAllocator(0x1000, (1 << 20) - 0x1000) });
@@ -90,9 +90,21 @@ export class VirtioBus {
    * steps 1-2), and bind the first registered driver that matches.
    */
   addDevice(transport: Transport, dma: DmaContext = this.#dma): Promise<DriverDevice> {
+    // A probe that found nothing returns undefined (probeMmio, probePci).
+    if (typeof transport?.reset !== "function") {
+      return Promise.reject(
+        new DeviceError(
+          `addDevice: no transport (${String(transport)}): the probe found no device`,
+          {
+            code: "ERR_VIRTIO_DEVICE_NOT_FOUND",
+          },
+        ),
+      );
+    }
     return this.#serial(async () => {
-      const dev = new DriverDevice(transport, dma, this.#nextIndex++);
+      // A device that fails its reset takes no index.
       transport.reset();
+      const dev = new DriverDevice(transport, dma, this.#nextIndex++);
       dev.addStatus(DeviceStatus.ACKNOWLEDGE);
       this.#devices.push(dev);
       for (const drv of this.#drivers) {

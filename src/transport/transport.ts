@@ -49,6 +49,8 @@ export interface RegisterBus {
   read(offset: number, width: ConfigWidth): number;
   /** Write `width` bytes of `value` at `offset`. */
   write(offset: number, width: ConfigWidth, value: number): void;
+  /** The window's size in bytes, when the bus knows it (an MMIO device's register window). */
+  readonly size?: number;
 }
 
 /** Driver-side access to one virtio device, whatever transport carries it. */
@@ -85,6 +87,14 @@ export interface Transport {
   getDeviceFeatures(): bigint;
   /** Tell the device which features the driver accepts. */
   setDriverFeatures(features: bigint): void;
+
+  /**
+   * Bytes of device config, where the transport can tell (PCI's device
+   * config capability, an MMIO window's size); `readConfig` and
+   * `writeConfig` past it throw `ArgumentError` (`ERR_VIRTIO_ARGUMENT_CONFIG_RANGE`).
+   * Undefined when the transport cannot tell.
+   */
+  readonly configSize?: number;
 
   /** The config generation count (spec 2.5); compare before and after reading fields. */
   configGeneration(): number;

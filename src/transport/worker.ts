@@ -27,9 +27,10 @@
  */
 
 import type { ConfigWidth } from "../device.ts";
-import { TransportError } from "../errors.ts";
+import { ArgumentError, TransportError } from "../errors.ts";
+import { accessOk, checkWrite } from "./_access.ts";
 import { VIRTIO_MMIO_INT_CONFIG, VIRTIO_MMIO_INT_VRING, VirtioMmio } from "../generated/mmio.ts";
-import { type MmioTransport, probeMmio } from "./mmio.ts";
+import { type MmioTransport, probeMmio } from "./mmio/mod.ts";
 import type { InterruptSource, RegisterBus } from "./transport.ts";
 
 /** Indices into the shared control block (an `Int32Array`). */
@@ -54,6 +55,8 @@ export const Ctl: {
   readonly Stop: 8;
   /** The device's InterruptStatus bits, read and acknowledged by the driver without a round trip. */
   readonly IrqStatus: 9;
+  /** The register window's size (0x100 + device config), set by the worker before it is ready. */
+  readonly WindowSize: 10;
   /** First per-queue kick flag. */
   readonly Kicks: 16;
 } = Object.freeze({
@@ -67,6 +70,7 @@ export const Ctl: {
   Irq: 7,
   Stop: 8,
   IrqStatus: 9,
+  WindowSize: 10,
   Kicks: 16,
 });
 
@@ -136,7 +140,18 @@ export class WorkerBus implements RegisterBus, InterruptSource {
   }
 
   #call(op: number, offset: number, width: number, value: number): number {
-    if (this.#closed) throw new TransportError("worker transport is closed");
+    // The mailbox carries 32-bit words: check here, not in the worker.
+    if (!accessOk(offset, width) || offset > 0x7fffffff || typeof value !== "number") {
+      checkWrite(`worker bus ${op === 1 ? "read" : "write"}`, offset, width, value);
+      throw new ArgumentError(`worker bus: offset ${offset} is past the register window`, {
+        code: "ERR_VIRTIO_ARGUMENT_OFFSET",
+      });
+    }
+    if (this.#closed) {
+      throw new TransportError("worker transport is closed", {
+        code: "ERR_VIRTIO_TRANSPORT_WORKER_CLOSED",
+      });
+    }
     const c = this.ctl;
     c[Ctl.Op] = op;
     c[Ctl.Offset] = offset;
@@ -150,7 +165,8 @@ export class WorkerBus implements RegisterBus, InterruptSource {
       if (done === seq) break;
       if (Atomics.wait(c, Ctl.RespSeq, done, 5000) === "timed-out") {
         throw new TransportError(
-          `worker did not answer register access at 0x${offset.toString(16)}`,
+          `worker did not answer register access at 0x${offset.toString(16)} within 5 s`,
+          { code: "ERR_VIRTIO_TRANSPORT_WORKER_TIMEOUT" },
         );
       }
     }
@@ -189,6 +205,12 @@ export class WorkerBus implements RegisterBus, InterruptSource {
       }
     }
     this.#call(2, offset, width, value);
+  }
+
+  /** The register window's size, as the worker's device reported it. */
+  get size(): number | undefined {
+    const s = Atomics.load(this.ctl, Ctl.WindowSize);
+    return s > 0 ? s : undefined;
   }
 
   /** Route interrupts to `handler` (always vector -1: one line). */
@@ -273,7 +295,7 @@ export class WorkerDevice {
 export function spawnWorkerDevice(options: WorkerDeviceOptions): Promise<WorkerDevice> {
   const maxQueues = options.maxQueues ?? 8;
   const ctl = new Int32Array(new SharedArrayBuffer(4 * controlWords(maxQueues)));
-  const worker = new Worker(new URL("./worker_host.ts", import.meta.url).href, { type: "module" });
+  const worker = new Worker(new URL("./_worker_host.ts", import.meta.url).href, { type: "module" });
   return new Promise<WorkerDevice>((resolve, reject) => {
     worker.onmessage = (e: MessageEvent) => {
       if (e.data?.ready) {
@@ -281,13 +303,21 @@ export function spawnWorkerDevice(options: WorkerDeviceOptions): Promise<WorkerD
         resolve(new WorkerDevice(worker, new WorkerBus(ctl, maxQueues, options.irqSpinMs ?? 0.05)));
       } else {
         worker.terminate();
-        reject(new TransportError(`worker device failed to start: ${e.data?.error}`));
+        reject(
+          new TransportError(`worker device failed to start: ${e.data?.error}`, {
+            code: "ERR_VIRTIO_TRANSPORT_WORKER_START",
+          }),
+        );
       }
     };
     worker.onerror = (e: ErrorEvent) => {
       e.preventDefault();
       worker.terminate();
-      reject(new TransportError(`worker device failed: ${e.message}`));
+      reject(
+        new TransportError(`worker device failed: ${e.message}`, {
+          code: "ERR_VIRTIO_TRANSPORT_WORKER_START",
+        }),
+      );
     };
     const spec: WorkerDeviceSpec & {
       ctl: SharedArrayBuffer;

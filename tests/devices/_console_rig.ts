@@ -6,8 +6,8 @@ import assert from "node:assert/strict";
 import { VirtioBus } from "../../src/bus.ts";
 import type { DriverDevice } from "../../src/driver.ts";
 import { DmaAllocator, GuestMemory } from "../../src/memory.ts";
-import { MmioDevice, probeMmio } from "../../src/transport/mmio.ts";
-import { PciFunction, probePci } from "../../src/transport/pci.ts";
+import { MmioDevice, probeMmio } from "../../src/transport/mmio/mod.ts";
+import { PciFunction, probePci } from "../../src/transport/pci/mod.ts";
 import type { Transport } from "../../src/transport/transport.ts";
 import {
   type VirtioConsole,

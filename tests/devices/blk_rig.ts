@@ -4,8 +4,8 @@
 
 import type { DmaAllocator, GuestMemory } from "../../src/memory.ts";
 import type { VirtioDevice } from "../../src/device.ts";
-import type { MmioDevice } from "../../src/transport/mmio.ts";
-import type { PciFunction } from "../../src/transport/pci.ts";
+import type { MmioDevice } from "../../src/transport/mmio/mod.ts";
+import type { PciFunction } from "../../src/transport/pci/mod.ts";
 import type { Transport } from "../../src/transport/transport.ts";
 import type { VirtioBus } from "../../src/bus.ts";
 import { rigFor } from "../transport/_harness.ts";

@@ -16,8 +16,8 @@ import {
   VIRTIO_INPUT_CFG_UNSET,
 } from "../../src/generated/devices/input.ts";
 import { DmaAllocator, GuestMemory } from "../../src/memory.ts";
-import { MmioDevice, probeMmio } from "../../src/transport/mmio.ts";
-import { PciFunction, probePci } from "../../src/transport/pci.ts";
+import { MmioDevice, probeMmio } from "../../src/transport/mmio/mod.ts";
+import { PciFunction, probePci } from "../../src/transport/pci/mod.ts";
 import type { Transport } from "../../src/transport/transport.ts";
 import {
   ABS_X,

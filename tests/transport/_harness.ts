@@ -4,8 +4,8 @@
 import { DmaAllocator, GuestMemory } from "../../src/memory.ts";
 import type { VirtioDevice } from "../../src/device.ts";
 import { NullDevice, type NullDeviceOptions } from "../../src/devices/null/device.ts";
-import { MmioDevice, probeMmio } from "../../src/transport/mmio.ts";
-import { PciFunction, probePci } from "../../src/transport/pci.ts";
+import { MmioDevice, probeMmio } from "../../src/transport/mmio/mod.ts";
+import { PciFunction, probePci } from "../../src/transport/pci/mod.ts";
 import type { Transport } from "../../src/transport/transport.ts";
 import { VirtioBus } from "../../src/bus.ts";
 

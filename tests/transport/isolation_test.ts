@@ -10,7 +10,7 @@ import {
 import { VirtioMmio } from "../../src/generated/mmio.ts";
 import { nullDriver } from "../../src/devices/null/driver.ts";
 import { NullDevice } from "../../src/devices/null/device.ts";
-import { MmioDevice } from "../../src/transport/mmio.ts";
+import { MmioDevice } from "../../src/transport/mmio/mod.ts";
 import { GuestMemory } from "../../src/memory.ts";
 import { buffers, rig } from "./_harness.ts";
 

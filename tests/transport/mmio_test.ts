@@ -12,7 +12,7 @@ import {
   VirtioMmio,
   VirtioMmioLegacy,
 } from "../../src/generated/mmio.ts";
-import { MmioDevice, probeMmio } from "../../src/transport/mmio.ts";
+import { MmioDevice, probeMmio } from "../../src/transport/mmio/mod.ts";
 import type { RegisterBus } from "../../src/transport/transport.ts";
 import { rig } from "./_harness.ts";
 

@@ -16,7 +16,7 @@ import {
   VirtioPciCap,
   VirtioPciCommonCfg,
 } from "../../src/generated/pci.ts";
-import { PciFunction, probePci } from "../../src/transport/pci.ts";
+import { PciFunction, probePci } from "../../src/transport/pci/mod.ts";
 import { rig } from "./_harness.ts";
 
 const CC = VirtioPciCommonCfg.OFFSETS;

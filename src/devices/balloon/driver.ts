@@ -17,7 +17,7 @@
  * import assert from "node:assert/strict";
  * import { DmaAllocator, GuestMemory } from "../../memory.ts";
  * import { VirtioBus } from "../../bus.ts";
- * import { MmioDevice, probeMmio } from "../../transport/mmio.ts";
+ * import { MmioDevice, probeMmio } from "../../transport/mmio/mod.ts";
  * import { BalloonDevice } from "./device.ts";
  * import { balloonDriver } from "./driver.ts";
  *

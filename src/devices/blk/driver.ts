@@ -16,7 +16,7 @@
  * import assert from "node:assert/strict";
  * import { DmaAllocator, GuestMemory } from "../../memory.ts";
  * import { VirtioBus } from "../../bus.ts";
- * import { MmioDevice, probeMmio } from "../../transport/mmio.ts";
+ * import { MmioDevice, probeMmio } from "../../transport/mmio/mod.ts";
  * import { BlkDevice, MemoryStorage } from "./device.ts";
  * import { blkDriver } from "./driver.ts";
  *

@@ -13,7 +13,7 @@
  * import assert from "node:assert/strict";
  * import { VirtioBus } from "../../bus.ts";
  * import { DmaAllocator, GuestMemory } from "../../memory.ts";
- * import { MmioDevice, probeMmio } from "../../transport/mmio.ts";
+ * import { MmioDevice, probeMmio } from "../../transport/mmio/mod.ts";
  * import { VirtioConsoleDevice } from "./device.ts";
  * import { VirtioConsoleDriver } from "./driver.ts";
  *

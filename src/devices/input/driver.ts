@@ -12,7 +12,7 @@
  * import assert from "node:assert/strict";
  * import { VirtioBus } from "../../bus.ts";
  * import { DmaAllocator, GuestMemory } from "../../memory.ts";
- * import { MmioDevice, probeMmio } from "../../transport/mmio.ts";
+ * import { MmioDevice, probeMmio } from "../../transport/mmio/mod.ts";
  * import { EV_KEY, KEY_A, keyboardProfile, VirtioInputDevice } from "./device.ts";
  * import { VirtioInputDriver } from "./driver.ts";
  *

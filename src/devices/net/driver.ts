@@ -15,7 +15,7 @@
  * import assert from "node:assert/strict";
  * import { VirtioBus } from "../../bus.ts";
  * import { DmaAllocator, GuestMemory } from "../../memory.ts";
- * import { MmioDevice, probeMmio } from "../../transport/mmio.ts";
+ * import { MmioDevice, probeMmio } from "../../transport/mmio/mod.ts";
  * import { connectBackToBack } from "./backend.ts";
  * import { VirtioNetDevice } from "./device.ts";
  * import { VirtioNetDriver } from "./driver.ts";

@@ -10,7 +10,7 @@
  * import assert from "node:assert/strict";
  * import { DmaAllocator, GuestMemory } from "../../memory.ts";
  * import { VirtioBus } from "../../bus.ts";
- * import { PciFunction, probePci } from "../../transport/pci.ts";
+ * import { PciFunction, probePci } from "../../transport/pci/mod.ts";
  * import { RngDevice } from "./device.ts";
  * import { rngDriver } from "./driver.ts";
  *

@@ -1,19 +1,19 @@
 /**
- * Device-side state every transport shares: status handshake rules,
- * feature windows, per-queue registers, activation on DRIVER_OK, interrupts
- * and reset. MMIO and PCI only map their registers onto it.
- *
- * Private to src/transport/.
+ * The device-side state every register transport shares
+ * ({@link TransportDeviceState}): the status handshake rules of 2.1 and
+ * 3.1.1, feature windows, per-queue registers, activation on DRIVER_OK,
+ * interrupts and reset. The MMIO register file and the PCI function only map
+ * their registers onto it; both expose it as their `core`.
  *
  * @module
  */
 
 import type { DeviceContext, VirtioDevice } from "../device.ts";
 import type { GuestMemory } from "../memory.ts";
-import { splitLegacyLayout } from "../virtqueue/layout.ts";
 import { createDeviceQueue, type DeviceQueue } from "../virtqueue/queue.ts";
 import { queueOptionsFromFeatures } from "../virtqueue/layout.ts";
 import { DeviceStatus } from "../generated/common.ts";
+import { legacyRingLayout } from "./_address.ts";
 import { VIRTIO_MSI_NO_VECTOR, VIRTIO_PCI_VENDOR_ID } from "../generated/pci.ts";
 import {
   VIRTIO_F_RING_PACKED,
@@ -50,16 +50,14 @@ export interface QueueRegs {
   vector: number;
   /** Legacy page frame number (MMIO v1, PCI legacy); 0 when unset. */
   pfn: number;
-}
-
-/** 2.7.2 legacy interface: where the rings of a contiguous split queue start. */
-export function legacyRingLayout(
-  base: number,
-  size: number,
-  align: number,
-): { desc: number; driver: number; device: number } {
-  const l = splitLegacyLayout(size, align);
-  return { desc: base + l.desc, driver: base + l.driver, device: base + l.device };
+  /**
+   * The driver's last queue size write was refused: the queue cannot be
+   * enabled until a size is accepted, so that a driver that cannot read the
+   * size back (MMIO QueueNum is write-only) sees the refusal when it reads
+   * QueueReady (or QueuePFN) back, instead of running a ring of a size the
+   * device does not use.
+   */
+  sizeRefused: boolean;
 }
 
 const isPow2 = (v: number): boolean => v > 0 && (v & (v - 1)) === 0;
@@ -73,10 +71,13 @@ export interface InterruptSink {
 }
 
 /**
- * The transport-independent device state. Every method that takes a guest
- * value validates it, logs and ignores what breaks a rule, and never throws.
+ * The transport-independent state of one hosted device: what a driver set
+ * through the registers of any transport (status, feature windows, queue
+ * registers) and the device model's activation. Every method that takes a
+ * guest value validates it, logs and ignores what breaks a rule, and never
+ * throws.
  */
-export class DeviceCore {
+export class TransportDeviceState {
   /** The hosted device model. */
   readonly device: VirtioDevice;
   /** Guest memory the queues live in. */
@@ -109,6 +110,8 @@ export class DeviceCore {
   queueAlign = 4096;
   #active: ActiveContext | undefined;
   #pendingKicks = new Set<number>();
+  /** Causes of refusals logged once, with how many more were kept quiet. */
+  readonly #quieted = new Map<string, number>();
 
   /** State for `device` over `memory`, raising notifications through `sink`. */
   constructor(
@@ -126,10 +129,37 @@ export class DeviceCore {
     this.queues = device.queueMaxSizes.map((max) => freshQueue(max));
   }
 
-  /** Log a refused access: register, value, and the rule it broke. */
-  refuse(register: string, value: number | bigint | undefined, why: string): void {
+  /**
+   * Log a refused access: register, value, and the rule it broke. With a
+   * `cause`, only the first refusal of that cause is logged until the next
+   * reset, which reports how many more there were: a driver walking a range
+   * byte by byte past the end of config writes one line, not one per byte.
+   */
+  refuse(
+    register: string,
+    value: number | bigint | undefined,
+    why: string,
+    cause?: string,
+  ): void {
+    if (cause !== undefined) {
+      const seen = this.#quieted.get(cause);
+      if (seen !== undefined) {
+        this.#quieted.set(cause, seen + 1);
+        return;
+      }
+      this.#quieted.set(cause, 0);
+    }
     const v = value === undefined ? "" : ` value 0x${value.toString(16)}`;
-    this.log(`${this.where}: refused ${register}${v}: ${why}`);
+    const once = cause === undefined ? "" : " (further refusals of this kind: one line at reset)";
+    this.log(`${this.where}: refused ${register}${v}: ${why}${once}`);
+  }
+
+  /** Report, then forget, the refusals {@link refuse} kept quiet. */
+  #reportQuieted(): void {
+    for (const [cause, n] of this.#quieted) {
+      if (n > 0) this.log(`${this.where}: ${n} more refused accesses: ${cause}`);
+    }
+    this.#quieted.clear();
   }
 
   /** The features the device offers through this interface. */
@@ -199,13 +229,15 @@ export class DeviceCore {
   setQueueSize(register: string, value: number): void {
     const q = this.selected(register, value);
     if (q === undefined || !this.queueWritable(register, q, value)) return;
-    if (value === 0) return this.refuse(register, value, "queue size 0");
-    if (value > q.max) {
-      return this.refuse(register, value, `queue size above the maximum ${q.max}`);
-    }
-    if (!this.packed && !isPow2(value)) {
-      return this.refuse(register, value, "split queue size is not a power of 2 (2.7)");
-    }
+    const why = value === 0
+      ? "queue size 0"
+      : value > q.max
+      ? `queue size above the maximum ${q.max}`
+      : !this.packed && !isPow2(value)
+      ? "split queue size is not a power of 2 (2.7)"
+      : undefined;
+    q.sizeRefused = why !== undefined;
+    if (why !== undefined) return this.refuse(register, value, why);
     q.size = value;
   }
 
@@ -221,6 +253,9 @@ export class DeviceCore {
     if (value !== 1) return this.refuse(register, value, "only 0 or 1 may be written");
     if (q.ready) return;
     if (!this.queueWritable(register, q, value)) return;
+    if (q.sizeRefused) {
+      return this.refuse(register, value, `queue ${this.queueSel} has a refused size`);
+    }
     if (q.desc === 0 || q.driver === 0 || q.device === 0) {
       return this.refuse(register, value, `queue ${this.queueSel} enabled with unset addresses`);
     }
@@ -243,6 +278,9 @@ export class DeviceCore {
       return;
     }
     if (q.ready) return this.refuse(register, value, `queue ${this.queueSel} is in use`);
+    if (q.sizeRefused) {
+      return this.refuse(register, value, `queue ${this.queueSel} has a refused size`);
+    }
     if (!isPow2(q.size)) return this.refuse(register, value, "queue size is not a power of 2");
     const base = value * this.pageSize;
     const l = legacyRingLayout(base, q.size, this.queueAlign);
@@ -398,6 +436,7 @@ export class DeviceCore {
 
   /** Device reset (spec 2.4): status 0, every queue dropped, the model reset. */
   reset(): void {
+    this.#reportQuieted();
     this.#active = undefined;
     this.#pendingKicks.clear();
     this.status = 0;
@@ -425,16 +464,17 @@ function freshQueue(max: number): QueueRegs {
     device: 0,
     vector: VIRTIO_MSI_NO_VECTOR,
     pfn: 0,
+    sizeRefused: false,
   };
 }
 
 /** The {@link DeviceContext} of one activation; dead once the device resets. */
 class ActiveContext implements DeviceContext {
-  readonly #core: DeviceCore;
+  readonly #core: TransportDeviceState;
   readonly features: bigint;
   readonly queues: (DeviceQueue | undefined)[];
 
-  constructor(core: DeviceCore, features: bigint, queues: (DeviceQueue | undefined)[]) {
+  constructor(core: TransportDeviceState, features: bigint, queues: (DeviceQueue | undefined)[]) {
     this.#core = core;
     this.features = features;
     this.queues = queues;

@@ -8,8 +8,9 @@
 
 import type { VirtioDevice } from "../device.ts";
 import { GuestMemory } from "../memory.ts";
+import { DeviceError } from "../errors.ts";
 import { VirtioMmio } from "../generated/mmio.ts";
-import { MmioDevice } from "./mmio.ts";
+import { MmioDevice } from "./mmio/mod.ts";
 import { Ctl } from "./worker.ts";
 
 interface HostMessage {
@@ -41,7 +42,11 @@ scope.onmessage = async (e: MessageEvent<HostMessage>) => {
   try {
     const mod = await import(m.module) as Record<string, unknown>;
     const cls = mod[m.exportName] as DeviceClass | undefined;
-    if (typeof cls !== "function") throw new TypeError(`${m.module} has no export ${m.exportName}`);
+    if (typeof cls !== "function") {
+      throw new DeviceError(`${m.module} has no export ${m.exportName}`, {
+        code: "ERR_VIRTIO_DEVICE_NOT_FOUND",
+      });
+    }
     const device = new cls(...m.args);
     const memory = GuestMemory.fromBuffer(m.memory, m.memoryBase);
     ctl = new Int32Array(m.ctl);
@@ -60,6 +65,7 @@ scope.onmessage = async (e: MessageEvent<HostMessage>) => {
     scope.postMessage({ error: err instanceof Error ? err.message : String(err) });
     return;
   }
+  Atomics.store(ctl, Ctl.WindowSize, dev.size);
   scope.postMessage({ ready: true });
   await serve(dev, ctl, m.maxQueues, m.spinMs);
 };
@@ -87,8 +93,17 @@ async function serve(
     const req = Atomics.load(c, Ctl.ReqSeq);
     if (req !== Atomics.load(c, Ctl.RespSeq)) {
       const width = c[Ctl.Width] as 1 | 2 | 4;
-      if (c[Ctl.Op] === 1) c[Ctl.Value] = dev.read(c[Ctl.Offset], width);
-      else dev.write(c[Ctl.Offset], width, c[Ctl.Value] >>> 0);
+      try {
+        if (c[Ctl.Op] === 1) c[Ctl.Value] = dev.read(c[Ctl.Offset], width);
+        else dev.write(c[Ctl.Offset], width, c[Ctl.Value] >>> 0);
+      } catch (e) {
+        // A request the driver side should have refused (another writer of the
+        // control block): answer 0 and keep serving.
+        dev.core.log(
+          `${dev.core.where}: mailbox request refused: ${e instanceof Error ? e.message : e}`,
+        );
+        c[Ctl.Value] = 0;
+      }
       Atomics.store(c, Ctl.RespSeq, req);
       Atomics.notify(c, Ctl.RespSeq);
     }

@@ -1,8 +1,7 @@
 /**
- * virtio over MMIO (spec 4.2): the device side ({@link MmioDevice}, hosting
- * any {@link VirtioDevice} behind the register file of version 2 or legacy
- * version 1) and the driver side ({@link MmioTransport}, found with
- * {@link probeMmio}).
+ * The device side of virtio over MMIO (spec 4.2): {@link MmioDevice} hosts
+ * any {@link VirtioDevice} behind the register file of version 2 or of the
+ * legacy version 1. The driver side is in `driver.ts`.
  *
  * The register dispatch is driven by the generated register maps
  * (`VirtioMmio.REGISTERS`, `VirtioMmioLegacy.REGISTERS` from
@@ -10,50 +9,30 @@
  * there; this file only says what each named register does. A register in
  * the schema with no behaviour here (or the reverse) fails at load time.
  *
- * @example Host a device and drive it
- * ```ts
- * import assert from "node:assert/strict";
- * import { GuestMemory } from "../memory.ts";
- * import { NullDevice } from "../devices/null/device.ts";
- * import { MmioDevice, probeMmio } from "./mmio.ts";
- *
- * const mem = GuestMemory.fromBuffer(new ArrayBuffer(1 << 16));
- * const dev = new MmioDevice(new NullDevice(), mem);
- * const transport = probeMmio(dev);
- * assert.equal(transport?.deviceId, NullDevice.DEVICE_ID);
- * ```
- *
  * @module
  */
 
-import type { ConfigWidth, VirtioDevice } from "../device.ts";
-import type { GuestMemory } from "../memory.ts";
-import { TransportError } from "../errors.ts";
+import type { ConfigWidth, VirtioDevice } from "../../device.ts";
+import type { GuestMemory } from "../../memory.ts";
+import { TransportError } from "../../errors.ts";
 import {
   VIRTIO_MMIO_CONFIG,
   VIRTIO_MMIO_INT_CONFIG,
   VIRTIO_MMIO_INT_VRING,
   VIRTIO_MMIO_MAGIC,
-  VIRTIO_MMIO_VERSION_LEGACY,
-  VIRTIO_MMIO_VERSION_MODERN,
   VirtioMmio,
   VirtioMmioLegacy,
-} from "../generated/mmio.ts";
+} from "../../generated/mmio.ts";
 import {
   defaultLog,
-  DeviceCore,
   guardInterrupts,
-  legacyRingLayout,
+  TransportDeviceState,
   type TransportLog,
   VIRTIO_VENDOR_ID,
-} from "./_core.ts";
-import type {
-  InterruptHandlers,
-  InterruptSource,
-  QueueRingAddresses,
-  RegisterBus,
-  Transport,
-} from "./transport.ts";
+} from "../device_state.ts";
+import { high32, low32 } from "../_address.ts";
+import { accessOk, checkAccess, checkWrite, truncate } from "../_access.ts";
+import type { InterruptSource, RegisterBus } from "../transport.ts";
 
 /** Options of an {@link MmioDevice}. */
 export interface MmioDeviceOptions {
@@ -81,10 +60,8 @@ interface Behaviour {
   write?: RegWrite;
 }
 
-const lo = (v: number): number => v % 0x1_0000_0000;
-const hi = (v: number): number => Math.floor(v / 0x1_0000_0000);
-const setLo = (old: number, v: number): number => hi(old) * 0x1_0000_0000 + (v >>> 0);
-const setHi = (old: number, v: number): number => (v >>> 0) * 0x1_0000_0000 + lo(old);
+const setLo = (old: number, v: number): number => high32(old) * 0x1_0000_0000 + (v >>> 0);
+const setHi = (old: number, v: number): number => (v >>> 0) * 0x1_0000_0000 + low32(old);
 const NO_SHM = 0xffffffff;
 
 /** What each named register does, by its spec name (shared by both layouts). */
@@ -224,7 +201,9 @@ if (
   VirtioMmioLegacy.OFFSETS.interruptStatus !== INTERRUPT_STATUS ||
   VirtioMmioLegacy.OFFSETS.interruptACK !== INTERRUPT_ACK
 ) {
-  throw new TransportError("virtio_mmio_legacy: interrupt and notify registers moved");
+  throw new TransportError("virtio_mmio_legacy: interrupt and notify registers moved", {
+    code: "ERR_VIRTIO_TRANSPORT_REGISTER_MAP",
+  });
 }
 
 /** Build the offset -> register table of one layout from its generated REGISTERS. */
@@ -243,7 +222,8 @@ function dispatchTable(
     const needWrite = r.access !== "r";
     if (b === undefined || (needRead && !b.read) || (needWrite && !b.write)) {
       throw new TransportError(
-        `${layout}: register ${r.name} (access ${r.access}) has no behaviour in mmio.ts`,
+        `${layout}: register ${r.name} (access ${r.access}) has no behaviour in mmio/device.ts`,
+        { code: "ERR_VIRTIO_TRANSPORT_REGISTER_MAP" },
       );
     }
     const i = r.offset / 4;
@@ -266,7 +246,7 @@ const LEGACY_TABLE = dispatchTable(VirtioMmioLegacy.REGISTERS, "virtio_mmio_lega
  */
 export class MmioDevice implements MmioBus {
   /** The shared device state (status, features, queues). */
-  readonly core: DeviceCore;
+  readonly core: TransportDeviceState;
   /** The register layout version (1 legacy, 2 modern). */
   readonly version: 1 | 2;
   #isr = 0;
@@ -288,7 +268,7 @@ export class MmioDevice implements MmioBus {
     this.#sizes = table.sizes;
     this.#reads = table.reads;
     this.#writes = table.writes;
-    this.core = new DeviceCore(
+    this.core = new TransportDeviceState(
       device,
       memory,
       {
@@ -299,6 +279,11 @@ export class MmioDevice implements MmioBus {
       options.name ?? `virtio-mmio v${this.version}`,
     );
     this.core.legacy = this.version === 1;
+  }
+
+  /** The register window's size: the registers up to 0x100, then the device config. */
+  get size(): number {
+    return VIRTIO_MMIO_CONFIG + this.core.device.configSize;
   }
 
   /** The hosted device model. */
@@ -341,6 +326,7 @@ export class MmioDevice implements MmioBus {
   read(offset: number, width: ConfigWidth): number {
     // The interrupt routine's register, read on every interrupt: a direct path.
     if (offset === INTERRUPT_STATUS && width === 4) return this.interruptStatus;
+    if (!accessOk(offset, width)) checkAccess(`${this.core.where} read`, offset, width);
     if (offset >= VIRTIO_MMIO_CONFIG) return this.#readConfig(offset - VIRTIO_MMIO_CONFIG, width);
     const i = offset >>> 2;
     const fn = this.#reads[i];
@@ -354,6 +340,7 @@ export class MmioDevice implements MmioBus {
 
   /** A driver write of `width` bytes of `value` at `offset` in the register window. */
   write(offset: number, width: ConfigWidth, value: number): void {
+    if (typeof value !== "number") checkWrite(`${this.core.where} write`, offset, width, value);
     value >>>= 0;
     if (width === 4) {
       // The two registers written on every request round trip: direct calls.
@@ -363,6 +350,8 @@ export class MmioDevice implements MmioBus {
         return this.acknowledge(value);
       }
     }
+    if (!accessOk(offset, width)) checkAccess(`${this.core.where} write`, offset, width);
+    value = truncate(value, width);
     if (offset >= VIRTIO_MMIO_CONFIG) {
       return this.#writeConfig(offset - VIRTIO_MMIO_CONFIG, width, value);
     }
@@ -379,8 +368,14 @@ export class MmioDevice implements MmioBus {
   /** The refusal path: log why the access at `offset` has no register; true when it has one. */
   #checkSlot(offset: number, width: number, op: string, value?: number): boolean {
     const i = offset >>> 2;
-    if (offset < 0 || offset % 4 !== 0 || this.#sizes[i] === 0 || this.#sizes[i] === undefined) {
-      this.core.refuse(`offset 0x${offset.toString(16)}`, value, `${op} of no register`);
+    if (offset % 4 !== 0 || this.#sizes[i] === 0 || this.#sizes[i] === undefined) {
+      const unaligned = offset % 4 !== 0 && offset < VIRTIO_MMIO_CONFIG;
+      this.core.refuse(
+        `offset 0x${offset.toString(16)}`,
+        value,
+        `${op} of no register${unaligned ? " (unaligned)" : ""}`,
+        unaligned ? "unaligned register accesses" : "accesses of no register",
+      );
       return false;
     }
     if (width !== this.#sizes[i]) {
@@ -394,11 +389,21 @@ export class MmioDevice implements MmioBus {
   #configOk(offset: number, width: number, value?: number): boolean {
     const size = this.core.device.configSize;
     if (offset % width !== 0) {
-      this.core.refuse(`config+0x${offset.toString(16)}`, value, `unaligned ${width}-byte access`);
+      this.core.refuse(
+        `config+0x${offset.toString(16)}`,
+        value,
+        `unaligned ${width}-byte access`,
+        "unaligned config accesses",
+      );
       return false;
     }
     if (offset + width > size) {
-      this.core.refuse(`config+0x${offset.toString(16)}`, value, `past the ${size}-byte config`);
+      this.core.refuse(
+        `config+0x${offset.toString(16)}`,
+        value,
+        `past the ${size}-byte config`,
+        `config accesses past the ${size}-byte config`,
+      );
       return false;
     }
     return true;
@@ -423,214 +428,3 @@ export class MmioDevice implements MmioBus {
     }
   }
 }
-
-const O = VirtioMmio.OFFSETS;
-const OL = VirtioMmioLegacy.OFFSETS;
-
-/**
- * Probe an MMIO window the way spec 4.2.3.1 asks: MagicValue must be "virt",
- * Version 1 or 2, and DeviceID 0 means "no device here" (ignored silently,
- * no other register touched). Returns the driver-side transport or
- * `undefined`.
- */
-export function probeMmio(bus: RegisterBus & Partial<InterruptSource>): MmioTransport | undefined {
-  if (bus.read(O.magicValue, 4) !== VIRTIO_MMIO_MAGIC) return undefined;
-  const version = bus.read(O.version, 4);
-  if (version !== VIRTIO_MMIO_VERSION_LEGACY && version !== VIRTIO_MMIO_VERSION_MODERN) {
-    return undefined;
-  }
-  const deviceId = bus.read(O.deviceID, 4);
-  if (deviceId === 0) return undefined;
-  return new MmioTransport(bus, version, deviceId);
-}
-
-/** Queues probed past the last one at most (MMIO has no queue count register). */
-const MAX_QUEUES = 1024;
-
-/** The driver side of virtio-mmio; build it with {@link probeMmio}. */
-export class MmioTransport implements Transport {
-  /** The register window. */
-  readonly bus: RegisterBus;
-  /** Register layout version read from the device (1 or 2). */
-  readonly version: number;
-  /** The virtio device id. */
-  readonly deviceId: number;
-  /** The subsystem vendor id. */
-  readonly vendorId: number;
-  /** True for version 1 (legacy) devices. */
-  readonly legacy: boolean;
-  /** Legacy: the QueueAlign this transport writes (and the GuestPageSize). */
-  readonly legacyQueueAlign: number;
-  /** MMIO lets the driver choose the size (QueueSize / QueueNum). */
-  readonly queueSizeFixed: boolean = false;
-  /** A name for logs. */
-  readonly name: string;
-  #handlers: InterruptHandlers | undefined;
-
-  /** Wrap a probed window; prefer {@link probeMmio}, which checks magic and version first. */
-  constructor(bus: RegisterBus & Partial<InterruptSource>, version: number, deviceId: number) {
-    this.bus = bus;
-    this.version = version;
-    this.deviceId = deviceId;
-    this.vendorId = bus.read(O.vendorID, 4);
-    this.legacy = version === VIRTIO_MMIO_VERSION_LEGACY;
-    this.legacyQueueAlign = this.legacy ? 4096 : 0;
-    this.name = `virtio-mmio v${version}`;
-    if (this.legacy) bus.write(OL.guestPageSize, 4, 4096);
-    bus.connect?.(() => this.handleInterrupt());
-  }
-
-  /** Read the device status. */
-  getStatus(): number {
-    return this.bus.read(O.status, 4);
-  }
-
-  /** Write the device status. */
-  setStatus(status: number): void {
-    this.bus.write(O.status, 4, status);
-  }
-
-  /** Reset: write 0 and wait until Status reads 0. */
-  reset(): void {
-    this.bus.write(O.status, 4, 0);
-    for (let i = 0; this.bus.read(O.status, 4) !== 0; i++) {
-      if (i > 1000) throw new TransportError(`${this.name}: device did not reset`);
-    }
-  }
-
-  /** The offered features (64 bits on version 2, 32 on legacy). */
-  getDeviceFeatures(): bigint {
-    let f = 0n;
-    const words = this.legacy ? 1 : 2;
-    for (let sel = 0; sel < words; sel++) {
-      this.bus.write(O.deviceFeaturesSel, 4, sel);
-      f |= BigInt(this.bus.read(O.deviceFeatures, 4) >>> 0) << BigInt(32 * sel);
-    }
-    return f;
-  }
-
-  /** Write the accepted features. */
-  setDriverFeatures(features: bigint): void {
-    const words = this.legacy ? 1 : 2;
-    for (let sel = 0; sel < words; sel++) {
-      this.bus.write(O.driverFeaturesSel, 4, sel);
-      this.bus.write(O.driverFeatures, 4, Number((features >> BigInt(32 * sel)) & 0xffffffffn));
-    }
-  }
-
-  /** ConfigGeneration (legacy devices have none: always 0). */
-  configGeneration(): number {
-    return this.legacy ? 0 : this.bus.read(O.configGeneration, 4);
-  }
-
-  /** Read device config. */
-  readConfig(offset: number, width: ConfigWidth): number {
-    return this.bus.read(VIRTIO_MMIO_CONFIG + offset, width);
-  }
-
-  /** Write device config. */
-  writeConfig(offset: number, width: ConfigWidth, value: number): void {
-    this.bus.write(VIRTIO_MMIO_CONFIG + offset, width, value);
-  }
-
-  /** Count queues by probing QueueSizeMax until it reads 0. */
-  numQueues(): number {
-    let n = 0;
-    while (n < MAX_QUEUES && this.queueMaxSize(n) !== 0) n++;
-    return n;
-  }
-
-  /** QueueSizeMax of queue `index`. */
-  queueMaxSize(index: number): number {
-    this.bus.write(O.queueSel, 4, index);
-    return this.bus.read(O.queueSizeMax, 4);
-  }
-
-  /** The sequence of spec 4.2.3.2 (or 4.2.4 for legacy). */
-  setupQueue(index: number, size: number, addrs: QueueRingAddresses): void {
-    const b = this.bus;
-    b.write(O.queueSel, 4, index);
-    if (this.legacy) {
-      if (b.read(OL.queuePFN, 4) !== 0) {
-        throw new TransportError(`${this.name}: queue ${index} is already in use`);
-      }
-      const l = legacyRingLayout(addrs.desc, size, this.legacyQueueAlign);
-      if (addrs.desc % 4096 || l.driver !== addrs.driver || l.device !== addrs.device) {
-        throw new TransportError(
-          `${this.name}: queue ${index} rings are not in the legacy contiguous layout`,
-        );
-      }
-      b.write(OL.queueSize, 4, size);
-      b.write(OL.queueAlign, 4, this.legacyQueueAlign);
-      b.write(OL.queuePFN, 4, addrs.desc / 4096);
-      if (b.read(OL.queuePFN, 4) === 0) {
-        throw new TransportError(`${this.name}: device refused queue ${index}`);
-      }
-      return;
-    }
-    if (b.read(O.queueReady, 4) !== 0) {
-      throw new TransportError(`${this.name}: queue ${index} is already in use`);
-    }
-    b.write(O.queueSize, 4, size);
-    b.write(O.queueDescLow, 4, lo(addrs.desc));
-    b.write(O.queueDescHigh, 4, hi(addrs.desc));
-    b.write(O.queueDriverLow, 4, lo(addrs.driver));
-    b.write(O.queueDriverHigh, 4, hi(addrs.driver));
-    b.write(O.queueDeviceLow, 4, lo(addrs.device));
-    b.write(O.queueDeviceHigh, 4, hi(addrs.device));
-    b.write(O.queueReady, 4, 1);
-    if (b.read(O.queueReady, 4) !== 1) {
-      throw new TransportError(`${this.name}: device refused queue ${index} (size ${size})`);
-    }
-  }
-
-  /** Disable queue `index` (QueueReady 0, read back; legacy QueuePFN 0). */
-  disableQueue(index: number): void {
-    this.bus.write(O.queueSel, 4, index);
-    if (this.legacy) {
-      this.bus.write(OL.queuePFN, 4, 0);
-      return;
-    }
-    this.bus.write(O.queueReady, 4, 0);
-    this.bus.read(O.queueReady, 4);
-  }
-
-  /** QueueNotify. */
-  notify(index: number): void {
-    this.bus.write(O.queueNotify, 4, index);
-  }
-
-  /** Route interrupts. */
-  setInterruptHandlers(handlers: InterruptHandlers | undefined): void {
-    this.#handlers = handlers;
-  }
-
-  /** The interrupt service routine: read InterruptStatus, acknowledge, dispatch (4.2.3.4). */
-  handleInterrupt(): void {
-    const status = this.bus.read(O.interruptStatus, 4) &
-      (VIRTIO_MMIO_INT_VRING | VIRTIO_MMIO_INT_CONFIG);
-    if (status === 0) return;
-    this.bus.write(O.interruptACK, 4, status);
-    if (status & VIRTIO_MMIO_INT_CONFIG) this.#handlers?.config();
-    if (status & VIRTIO_MMIO_INT_VRING) this.#handlers?.vring(undefined);
-  }
-
-  /** Shared memory region `id` (version 2), or undefined when the device has none. */
-  sharedMemory(id: number): { base: bigint; length: bigint } | undefined {
-    if (this.legacy) return undefined;
-    this.bus.write(O.sHMSel, 4, id);
-    const len = (BigInt(this.bus.read(O.sHMLenHigh, 4)) << 32n) |
-      BigInt(this.bus.read(O.sHMLenLow, 4));
-    const base = (BigInt(this.bus.read(O.sHMBaseHigh, 4)) << 32n) |
-      BigInt(this.bus.read(O.sHMBaseLow, 4));
-    if (len === 0xffffffffffffffffn) return undefined;
-    return { base, length: len };
-  }
-
-  /** Nothing to release for MMIO. */
-  close(): void {
-    this.#handlers = undefined;
-  }
-}
-
-export type { DeviceCore, InterruptSink, QueueRegs, TransportLog } from "./_core.ts";
