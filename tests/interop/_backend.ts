@@ -22,7 +22,8 @@ export interface BackendProcess {
 }
 
 /**
- * Runs `examples/<example>` with `args`, resolving once a line containing
+ * Runs `examples/<example>` with `args` (and extra Deno permission flags
+ * `denoFlags`), resolving once a line containing
  * `ready` appears (or rejecting after `timeoutMs`, with the process killed).
  */
 export async function startBackend(
@@ -31,6 +32,7 @@ export async function startBackend(
   args: readonly string[],
   timeoutMs: number = 30_000,
   stdin: boolean = false,
+  denoFlags: readonly string[] = [],
 ): Promise<BackendProcess> {
   const child = new Deno.Command(Deno.execPath(), {
     args: [
@@ -39,6 +41,7 @@ export async function startBackend(
       "--allow-read",
       "--allow-write",
       "--allow-env",
+      ...denoFlags,
       new URL(`examples/${example}`, ROOT).pathname,
       "--socket",
       socket,
