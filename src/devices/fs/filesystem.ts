@@ -75,7 +75,20 @@ export const ERRNO: Readonly<Record<string, number>> = Object.freeze({
 const ERRNO_NAME = new Map<number, string>(Object.entries(ERRNO).map(([k, v]) => [v, k]));
 
 /** Linux open(2) flags (asm-generic/fcntl.h) as the guest sends them. */
-export const OPEN_FLAGS = Object.freeze({
+export const OPEN_FLAGS: {
+  readonly O_ACCMODE: number;
+  readonly O_RDONLY: number;
+  readonly O_WRONLY: number;
+  readonly O_RDWR: number;
+  readonly O_CREAT: number;
+  readonly O_EXCL: number;
+  readonly O_NOCTTY: number;
+  readonly O_TRUNC: number;
+  readonly O_APPEND: number;
+  readonly O_NONBLOCK: number;
+  readonly O_DIRECTORY: number;
+  readonly O_NOFOLLOW: number;
+} = Object.freeze({
   O_ACCMODE: 0o3,
   O_RDONLY: 0o0,
   O_WRONLY: 0o1,
@@ -91,18 +104,18 @@ export const OPEN_FLAGS = Object.freeze({
 });
 
 /** File type bits of `st_mode` (linux/stat.h). */
-export const S_IFMT = 0o170000;
+export const S_IFMT: number = 0o170000;
 /** Directory. */
-export const S_IFDIR = 0o040000;
+export const S_IFDIR: number = 0o040000;
 /** Regular file. */
-export const S_IFREG = 0o100000;
+export const S_IFREG: number = 0o100000;
 /** Symbolic link. */
-export const S_IFLNK = 0o120000;
+export const S_IFLNK: number = 0o120000;
 /** FIFO. */
-export const S_IFIFO = 0o010000;
+export const S_IFIFO: number = 0o010000;
 
 /** The longest name a component may have, in UTF-8 bytes (NAME_MAX). */
-export const NAME_MAX = 255;
+export const NAME_MAX: number = 255;
 
 /** A failure a file system reports to the guest as `-errno`. */
 export class FsError extends DeviceError {

@@ -161,7 +161,7 @@ import {
 } from "./filesystem.ts";
 
 /** The FUSE minor version this server speaks (7.31: no extensions past it are needed). */
-export const FUSE_SERVER_MINOR = 31;
+export const FUSE_SERVER_MINOR: number = 31;
 
 /** The INIT flags the server accepts when the driver offers them. */
 export const FUSE_SERVER_FLAGS: number = FUSE_ASYNC_READ | FUSE_ATOMIC_O_TRUNC | FUSE_BIG_WRITES |
@@ -200,7 +200,7 @@ const HDR = FuseInHeader.SIZE;
 const OUT = FuseOutHeader.SIZE;
 
 /** Error codes of the server's own (non-FUSE) failures. */
-export const FUSE_SERVER_ERROR_CODES = Object.freeze({
+export const FUSE_SERVER_ERROR_CODES: { readonly options: string } = Object.freeze({
   options: "ERR_VIRTIO_DEVICE_FS_OPTIONS",
 });
 
@@ -438,6 +438,15 @@ export class FuseServer {
       return decoder.decode(this.#req.subarray(start, start + end));
     } catch {
       throw fsError("EINVAL", "name is not UTF-8");
+    }
+  }
+
+  #exists(path: string): boolean {
+    try {
+      this.fs.stat(path);
+      return true;
+    } catch {
+      return false;
     }
   }
 
@@ -694,7 +703,8 @@ export class FuseServer {
         const from = childPath(this.#path(nodeid), this.#name());
         const to = childPath(this.#path(newdir), this.#name());
         this.fs.rename(from, to, flags);
-        if (from !== to) {
+        // Two names of one file: rename(2) leaves both, and so do our nodes.
+        if (from !== to && !this.#exists(from)) {
           this.#gone(to);
           this.#moved(from, to);
         }

@@ -364,3 +364,19 @@ Deno.test("fuse server: random requests get a well-formed reply or none, and nev
   );
   assert.ok(server.openHandles <= 16);
 });
+
+Deno.test("fuse server: renaming one hard link onto another keeps both names and both nodes", async () => {
+  const fs = new MemoryFileSystem();
+  const server = new FuseServer(fs);
+  const c = direct(server);
+  await c.init();
+  await c.writeFile("a", enc.encode("same"));
+  fs.link("a", "b");
+  const a = (await c.lookup(1, "a")).nodeid;
+  const b = (await c.lookup(1, "b")).nodeid;
+  await c.rename("a", "b");
+  // rename(2): "If oldpath and newpath are existing hard links referring to the same file, then rename() does nothing".
+  assert.deepEqual(fs.readdir("").map((e) => e.name).sort(), ["a", "b"]);
+  assert.equal(raw(server, FUSE_GETATTR, a, new Uint8Array(16))[0], 0);
+  assert.equal(raw(server, FUSE_GETATTR, b, new Uint8Array(16))[0], 0);
+});
