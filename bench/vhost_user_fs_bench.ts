@@ -18,7 +18,8 @@
  * shell loops. The guest drops its page cache before each sequential pass,
  * so every pass goes through virtio-fs (the host's page cache serves both
  * sides). The guest caches names and attributes for 1 s, as the back-end
- * tells it.
+ * tells it. `FSBENCH_LOG=1` prints the back-end's output (its request count)
+ * after each round.
  *
  * @module
  */
@@ -74,12 +75,19 @@ async function round(): Promise<{ guest: Result; host: Result; tmpfs: Result }> 
   for (let o = 0; o < seq.length; o += 65536) crypto.getRandomValues(seq.subarray(o, o + 65536));
   await Deno.writeFile(`${shared}/seq.bin`, seq);
   await Deno.writeTextFile(`${dir}/work.sh`, WORK);
-  const backend = await startBackend("vhost_user_fs.ts", `${dir}/fs.sock`, [
-    "--shared-dir",
-    shared,
-    "--tag",
-    TAG,
-  ], 30_000, false, ["--allow-sys=statfs"]);
+  const backend = await startBackend(
+    "vhost_user_fs.ts",
+    `${dir}/fs.sock`,
+    [
+      "--shared-dir",
+      shared,
+      "--tag",
+      TAG,
+    ],
+    30_000,
+    false,
+    ["--allow-sys=statfs"],
+  );
   try {
     const script = `
 cat > /work.sh <<'WORK_EOF'
@@ -123,6 +131,7 @@ umount /mnt
     };
   } finally {
     await backend.stop();
+    if (Deno.env.get("FSBENCH_LOG")) console.error(backend.output());
     await Deno.remove(dir, { recursive: true }).catch(() => {});
   }
 }
