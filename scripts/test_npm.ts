@@ -49,6 +49,12 @@ export const DENO_ONLY_TESTS: Readonly<Record<string, string>> = {
   "tests/devices/console_stdio_test.ts":
     "the console's stdio backend (Deno.stdin and Deno.stdout), left out of the npm build",
   "tests/devices/net_udp_test.ts": "net's UDP backend, left out of the npm build",
+  "tests/devices/fs/filesystem_test.ts":
+    "virtio-fs's host-directory backend (node:fs), left out of the npm build",
+  "tests/devices/fs/fuse_server_test.ts":
+    "virtio-fs's host-directory backend (node:fs), left out of the npm build",
+  "tests/devices/fs/device_test.ts":
+    "virtio-fs's host-directory backend (node:fs), left out of the npm build",
   "tests/transport/vhost_user_test.ts": "vhost-user goes through Deno FFI",
 };
 
