@@ -28,9 +28,18 @@ import {
   VIRTIO_BLK_T_WRITE_ZEROES,
 } from "../../src/generated/devices/blk.ts";
 import { DeviceStatus } from "../../src/generated/common.ts";
-import { DeviceError } from "../../src/errors.ts";
+import { ArgumentError, DeviceError, type VirtioError } from "../../src/errors.ts";
 import { KINDS, MAIN_KINDS, rig } from "./blk_rig.ts";
 import { DISK, pattern, setup } from "./_blk_setup.ts";
+
+/** An error of class `cls` with `code` (for assert.rejects / assert.throws). */
+function coded(cls: abstract new (...a: never[]) => VirtioError, code: string) {
+  return (e: unknown) => {
+    assert.ok(e instanceof cls, `${e} is not a ${cls.name}`);
+    assert.equal(e.code, code, e.message);
+    return true;
+  };
+}
 
 function dwz(sector: number, count: number, flags: number): Uint8Array {
   const b = new Uint8Array(16);
@@ -173,7 +182,10 @@ for (const kind of MAIN_KINDS) {
       deviceLifetimeEstTypB: 0, // reserved values are never sent
     });
     const u = await setup(kind);
-    await assert.rejects(u.disk.getLifetime(), DeviceError);
+    await assert.rejects(
+      u.disk.getLifetime(),
+      coded(DeviceError, "ERR_VIRTIO_DEVICE_BLK_FEATURE"),
+    );
     const raw = await u.disk.rawRequest({ type: VIRTIO_BLK_T_GET_LIFETIME, inLen: 6 });
     assert.equal(raw.status, VIRTIO_BLK_S_UNSUPP);
   });
@@ -183,7 +195,14 @@ for (const kind of MAIN_KINDS) {
     const copy = bytes.slice();
     const t = await setup(kind, { readOnly: true }, {}, bytes);
     assert.equal(t.disk.readOnly, true);
-    await assert.rejects(t.disk.write(0, new Uint8Array(512)), DeviceError);
+    await assert.rejects(
+      t.disk.write(0, new Uint8Array(512)),
+      coded(DeviceError, "ERR_VIRTIO_DEVICE_BLK_READ_ONLY"),
+    );
+    await assert.rejects(
+      t.disk.writeZeroes(0, 1),
+      coded(DeviceError, "ERR_VIRTIO_DEVICE_BLK_READ_ONLY"),
+    );
     for (const type of [VIRTIO_BLK_T_OUT, VIRTIO_BLK_T_WRITE_ZEROES, VIRTIO_BLK_T_DISCARD]) {
       const out = type === VIRTIO_BLK_T_OUT ? new Uint8Array(512) : dwz(0, 1, 0);
       const r = await t.disk.rawRequest({ type, out });
@@ -234,8 +253,38 @@ for (const kind of MAIN_KINDS) {
     }
     assert.deepEqual(t.bytes, before, "no bad request changed the image");
     // Driver-side checks refuse what a driver must not send.
-    await assert.rejects(t.disk.read(cap, new Uint8Array(512)), RangeError);
-    await assert.rejects(t.disk.read(0, new Uint8Array(100)), RangeError);
+    // Driver-side checks: each cause its own code, and a message that names it (issue 16).
+    const arg = (code: string, says: RegExp) => (e: unknown) => {
+      coded(ArgumentError, code)(e);
+      assert.match((e as Error).message, says);
+      return true;
+    };
+    await assert.rejects(
+      t.disk.read(cap, new Uint8Array(512)),
+      arg("ERR_VIRTIO_ARGUMENT_BLK_CAPACITY", /past the capacity of 512 sectors/),
+    );
+    await assert.rejects(
+      t.disk.read(cap - 1, new Uint8Array(1024)),
+      arg("ERR_VIRTIO_ARGUMENT_BLK_CAPACITY", /past the capacity/),
+    );
+    await assert.rejects(
+      t.disk.read(0, new Uint8Array(100)),
+      arg("ERR_VIRTIO_ARGUMENT_BLK_LENGTH", /length is not a multiple of the 512-byte/),
+    );
+    for (const bad of [-1, 0.5, NaN, 2 ** 53]) {
+      await assert.rejects(
+        t.disk.read(bad, new Uint8Array(512)),
+        arg("ERR_VIRTIO_ARGUMENT_BLK_SECTOR", /sector is not an integer from 0/),
+      );
+    }
+    await assert.rejects(
+      t.disk.write(-1, new Uint8Array(512)),
+      arg("ERR_VIRTIO_ARGUMENT_BLK_SECTOR", /write of 512 bytes at sector -1/),
+    );
+    await assert.rejects(
+      t.disk.discard(cap, 1),
+      arg("ERR_VIRTIO_ARGUMENT_BLK_CAPACITY", /discard/),
+    );
     // Still usable.
     await t.disk.write(1, pattern(512, 8));
     const back = new Uint8Array(512);
@@ -261,8 +310,10 @@ for (const kind of MAIN_KINDS) {
     await r.bus.registerDriver(driver);
     await r.bus.addDevice(r.transport);
     const disk = await driver.nextDisk();
-    const e = await assert.rejects(disk.read(0, new Uint8Array(512)), BlkRequestError);
-    void e;
+    await assert.rejects(
+      disk.read(0, new Uint8Array(512)),
+      coded(BlkRequestError, "ERR_VIRTIO_DEVICE_BLK_STATUS_IOERR"),
+    );
     try {
       await disk.flush();
       assert.fail("flush should fail");
@@ -270,6 +321,7 @@ for (const kind of MAIN_KINDS) {
       assert.ok(err instanceof BlkRequestError);
       assert.equal(err.status, VIRTIO_BLK_S_IOERR);
       assert.equal(err.type, VIRTIO_BLK_T_FLUSH);
+      assert.equal(err.code, "ERR_VIRTIO_DEVICE_BLK_STATUS_IOERR");
     }
     await disk.write(0, new Uint8Array(512));
     await t.disk.flush();
@@ -340,7 +392,11 @@ for (const kind of MAIN_KINDS) {
     const t = await setup(kind, {}, {
       refuseFeatures: [VIRTIO_BLK_F_DISCARD, VIRTIO_BLK_F_WRITE_ZEROES],
     });
-    await assert.rejects(t.disk.discard(0, 1), DeviceError);
+    await assert.rejects(t.disk.discard(0, 1), coded(DeviceError, "ERR_VIRTIO_DEVICE_BLK_FEATURE"));
+    await assert.rejects(
+      t.disk.writeZeroes(0, 1),
+      coded(DeviceError, "ERR_VIRTIO_DEVICE_BLK_FEATURE"),
+    );
     const r = await t.disk.rawRequest({ type: VIRTIO_BLK_T_DISCARD, out: dwz(0, 1, 0) });
     assert.equal(r.status, VIRTIO_BLK_S_UNSUPP);
   });
@@ -349,7 +405,14 @@ for (const kind of MAIN_KINDS) {
     const t = await setup(kind, { blkSize: 4096 });
     assert.equal(t.disk.blkSize, 4096);
     await t.disk.write(8, pattern(4096, 2));
-    await assert.rejects(t.disk.write(8, new Uint8Array(512)), RangeError);
+    await assert.rejects(
+      t.disk.write(8, new Uint8Array(512)),
+      coded(ArgumentError, "ERR_VIRTIO_ARGUMENT_BLK_LENGTH"),
+    );
+    await assert.rejects(
+      t.disk.write(1, new Uint8Array(4096)),
+      coded(ArgumentError, "ERR_VIRTIO_ARGUMENT_BLK_ALIGNMENT"),
+    );
     const r = await t.disk.rawRequest({ type: VIRTIO_BLK_T_IN, sector: 1, inLen: 4096 });
     assert.equal(r.status, VIRTIO_BLK_S_IOERR);
     const ok = await t.disk.rawRequest({ type: VIRTIO_BLK_T_IN, sector: 8, inLen: 4096 });
@@ -371,9 +434,15 @@ for (const kind of MAIN_KINDS) {
     const settled = Promise.allSettled(reads);
     await t.r.bus.removeDevice(t.dev);
     const results = await settled;
-    assert.ok(results.every((r) => r.status === "rejected" && r.reason instanceof DeviceError));
+    for (const r of results) {
+      assert.equal(r.status, "rejected");
+      coded(DeviceError, "ERR_VIRTIO_DEVICE_BLK_GONE")((r as PromiseRejectedResult).reason);
+    }
     assert.equal(t.r.dma.bytesUsed, 0, "rings and request buffers are all freed");
-    await assert.rejects(t.disk.read(0, new Uint8Array(512)), DeviceError);
+    await assert.rejects(
+      t.disk.read(0, new Uint8Array(512)),
+      coded(DeviceError, "ERR_VIRTIO_DEVICE_BLK_GONE"),
+    );
   });
 }
 
@@ -385,10 +454,16 @@ for (const kind of MAIN_KINDS) {
     t.device.setCapacity(100);
     assert.equal(changes, 1);
     assert.equal(t.disk.capacity, 100);
-    await assert.rejects(t.disk.read(100, new Uint8Array(512)), RangeError);
+    await assert.rejects(
+      t.disk.read(100, new Uint8Array(512)),
+      coded(ArgumentError, "ERR_VIRTIO_ARGUMENT_BLK_CAPACITY"),
+    );
     const r = await t.disk.rawRequest({ type: VIRTIO_BLK_T_IN, sector: 100, inLen: 512 });
     assert.equal(r.status, VIRTIO_BLK_S_IOERR);
-    assert.throws(() => t.device.setCapacity(DISK / 512 + 1), DeviceError);
+    assert.throws(
+      () => t.device.setCapacity(DISK / 512 + 1),
+      coded(DeviceError, "ERR_VIRTIO_DEVICE_BLK_CAPACITY"),
+    );
   });
 }
 
