@@ -569,3 +569,151 @@ Deno.test("blk property: random raw requests never write outside their range or 
   assert.ok(!t.dev.needsReset);
   await t.disk.write(0, new Uint8Array(512));
 });
+
+/** The error a host call gives: Deno's errors carry the errno name as `code`. */
+function hostError(errno: "EIO" | "ENOSPC"): Error {
+  const text = errno === "EIO"
+    ? "Input/output error (os error 5)"
+    : "No space left on device (os error 28)";
+  return Object.assign(new Error(text), { code: errno });
+}
+
+type StorageOp = "read" | "write" | "flush" | "discard" | "writeZeroes";
+
+/**
+ * A MemoryStorage whose operation `op` fails with `errno` while `failing`,
+ * synchronously (a throw) or as a rejected promise.
+ */
+class FailingStorage extends MemoryStorage {
+  failing = true;
+  constructor(
+    readonly op: StorageOp,
+    readonly errno: "EIO" | "ENOSPC",
+    readonly async: boolean,
+    bytes: Uint8Array,
+  ) {
+    super(bytes);
+  }
+  #fail(op: StorageOp): Promise<void> | undefined {
+    if (!this.failing || op !== this.op) return undefined;
+    if (this.async) return Promise.reject(hostError(this.errno));
+    throw hostError(this.errno);
+  }
+  override read(offset: number, dst: Uint8Array): void {
+    const failed = this.#fail("read");
+    if (failed === undefined) super.read(offset, dst);
+    else return failed as unknown as void;
+  }
+  override write(offset: number, src: Uint8Array): void {
+    const failed = this.#fail("write");
+    if (failed === undefined) super.write(offset, src);
+    else return failed as unknown as void;
+  }
+  override flush(): void {
+    const failed = this.#fail("flush");
+    if (failed === undefined) super.flush();
+    else return failed as unknown as void;
+  }
+  override discard(offset: number, length: number): void {
+    const failed = this.#fail("discard");
+    if (failed === undefined) super.discard(offset, length);
+    else return failed as unknown as void;
+  }
+  override writeZeroes(offset: number, length: number, unmap: boolean): void {
+    const failed = this.#fail("writeZeroes");
+    if (failed === undefined) super.writeZeroes(offset, length, unmap);
+    else return failed as unknown as void;
+  }
+}
+
+// Issue 18 (soak): storage errors from the host reach the guest as the spec's status, never as a
+// crash or a silent success, and the device keeps serving.
+for (const op of ["read", "write", "flush", "discard", "writeZeroes"] as const) {
+  for (const errno of ["EIO", "ENOSPC"] as const) {
+    for (const async of [false, true]) {
+      Deno.test(`blk: ${errno} on ${op} (${async ? "rejected promise" : "throw"}) is IOERR and the device keeps serving`, async () => {
+        const bytes = pattern(DISK, 3);
+        const storage = new FailingStorage(op, errno, async, bytes);
+        const t = await setup("pci-modern", { storage }, {}, bytes);
+        const before = bytes.slice();
+        const request = {
+          read: () => t.disk.read(8, new Uint8Array(1024)),
+          write: () => t.disk.write(8, new Uint8Array(1024).fill(0xee)),
+          flush: () => t.disk.flush(),
+          discard: () => t.disk.discard(8, 2),
+          writeZeroes: () => t.disk.writeZeroes(8, 2),
+        }[op];
+        await assert.rejects(request(), (e: unknown) => {
+          coded(BlkRequestError, "ERR_VIRTIO_DEVICE_BLK_STATUS_IOERR")(e);
+          assert.equal((e as BlkRequestError).status, VIRTIO_BLK_S_IOERR);
+          return true;
+        });
+        assert.equal(t.device.stats.errors, 1);
+        if (op === "read" || op === "flush") assert.deepEqual(bytes, before);
+        assert.equal(t.dev.getStatus() & DeviceStatus.DEVICE_NEEDS_RESET, 0);
+        // The host recovers: the same request succeeds, and the device serves the rest.
+        storage.failing = false;
+        await request();
+        await t.disk.write(1, pattern(512, 4));
+        const back = new Uint8Array(512);
+        await t.disk.read(1, back);
+        assert.deepEqual(back, pattern(512, 4));
+        assert.deepEqual(t.r.logs, []);
+      });
+    }
+  }
+}
+
+Deno.test("blk: ENOSPC on the zeroes a device writes itself (storage without writeZeroes) is IOERR", async () => {
+  const bytes = new Uint8Array(DISK);
+  let full = true;
+  const storage = {
+    size: DISK,
+    read: (o: number, d: Uint8Array) => d.set(bytes.subarray(o, o + d.length)),
+    write: (o: number, s: Uint8Array) => {
+      if (full) throw hostError("ENOSPC");
+      bytes.set(s, o);
+    },
+    flush: () => {},
+  };
+  const t = await setup("mmio-v2", { storage });
+  await assert.rejects(
+    t.disk.writeZeroes(0, 300),
+    coded(BlkRequestError, "ERR_VIRTIO_DEVICE_BLK_STATUS_IOERR"),
+  );
+  full = false;
+  await t.disk.writeZeroes(0, 300);
+});
+
+Deno.test("blk: one segment's storage call rejecting and the next throwing is one IOERR, no unhandled rejection", async () => {
+  // size_max 512: a 2 KiB write is 4 data segments, one storage call each (no writev).
+  // The first call returns a promise that rejects, the second throws: the request failed at
+  // once, and the first call's rejection must not go unhandled (that ends the process).
+  const bytes = new Uint8Array(DISK);
+  let calls = 0;
+  let armed = true;
+  const storage = {
+    size: DISK,
+    read: (o: number, d: Uint8Array) => d.set(bytes.subarray(o, o + d.length)),
+    write: (o: number, s: Uint8Array): void | Promise<void> => {
+      if (!armed) return void bytes.set(s, o);
+      if (calls++ === 0) {
+        return new Promise<void>((_, reject) => setTimeout(() => reject(hostError("EIO")), 0));
+      }
+      throw hostError("ENOSPC");
+    },
+    flush: () => {},
+  };
+  const t = await setup("pci-modern", { storage, sizeMax: 512 });
+  await assert.rejects(
+    t.disk.write(0, new Uint8Array(2048)),
+    coded(BlkRequestError, "ERR_VIRTIO_DEVICE_BLK_STATUS_IOERR"),
+  );
+  // Let the first call's rejection land (an unhandled one fails this test).
+  await new Promise((r) => setTimeout(r, 10));
+  armed = false;
+  await t.disk.write(0, pattern(2048, 1));
+  const back = new Uint8Array(2048);
+  await t.disk.read(0, back);
+  assert.deepEqual(back, pattern(2048, 1));
+});

@@ -200,7 +200,8 @@ function limit(name: string, value: number | undefined, def: number, max: number
  * not go unhandled (it would end the process).
  */
 function settled(pending: readonly Promise<unknown>[] | undefined): void {
-  if (pending !== undefined) { for (const p of pending) p.catch(() => {}); }
+  if (pending === undefined) return;
+  for (const p of pending) p.catch(() => {});
 }
 
 /** The virtio-blk device model. */
