@@ -180,7 +180,9 @@ export class VirtioConsoleDevice implements VirtioDevice {
   #multiport = false;
   #driverReady = false;
   readonly #outbox: Uint8Array[] = [];
-  readonly #ctl = new VirtioConsoleControl(new DataView(new ArrayBuffer(8)));
+  readonly #ctl = new VirtioConsoleControl(
+    new DataView(new ArrayBuffer(VirtioConsoleControl.SIZE)),
+  );
   readonly #ctlBytes = new Uint8Array(this.#ctl.view.buffer);
   readonly #ctlGot: number[] = [];
   readonly #ctlServer: ChainServer = {
@@ -438,9 +440,9 @@ export class VirtioConsoleDevice implements VirtioDevice {
     c.id = id;
     c.event = event;
     c.value = value;
-    const msg = new Uint8Array(8 + (extra?.length ?? 0));
+    const msg = new Uint8Array(VirtioConsoleControl.SIZE + (extra?.length ?? 0));
     msg.set(this.#ctlBytes);
-    if (extra) msg.set(extra, 8);
+    if (extra) msg.set(extra, VirtioConsoleControl.SIZE);
     this.#outbox.push(msg);
     this.#flushControl();
   }
@@ -475,8 +477,10 @@ export class VirtioConsoleDevice implements VirtioDevice {
   /** One control message from the driver, kept as id, event, value for `#control`. */
   #serveControl(chain: DescriptorChain): number {
     const c = this.#ctl;
-    if (chain.read(0, this.#ctlBytes) === 8) this.#ctlGot.push(c.id, c.event, c.value);
-    else this.badControl++;
+    // Copied once; id, event and value are read from the copy.
+    if (chain.read(0, this.#ctlBytes) === VirtioConsoleControl.SIZE) {
+      this.#ctlGot.push(c.id, c.event, c.value);
+    } else this.badControl++;
     return 0;
   }
 
