@@ -28,18 +28,10 @@ import {
   VIRTIO_BLK_T_WRITE_ZEROES,
 } from "../../src/generated/devices/blk.ts";
 import { DeviceStatus } from "../../src/generated/common.ts";
-import { ArgumentError, DeviceError, type VirtioError } from "../../src/errors.ts";
+import { ArgumentError, DeviceError } from "../../src/errors.ts";
+import { coded } from "./_coded.ts";
 import { KINDS, MAIN_KINDS, rig } from "./blk_rig.ts";
 import { DISK, pattern, setup } from "./_blk_setup.ts";
-
-/** An error of class `cls` with `code` (for assert.rejects / assert.throws). */
-function coded(cls: abstract new (...a: never[]) => VirtioError, code: string) {
-  return (e: unknown) => {
-    assert.ok(e instanceof cls, `${e} is not a ${cls.name}`);
-    assert.equal(e.code, code, e.message);
-    return true;
-  };
-}
 
 function dwz(sector: number, count: number, flags: number): Uint8Array {
   const b = new Uint8Array(16);

@@ -241,7 +241,9 @@ export class BalloonDevice implements VirtioDevice {
   /** Ask the guest for `pages` pages in the balloon (raises a configuration change). */
   setTarget(pages: number): void {
     if (!Number.isInteger(pages) || pages < 0 || pages > 0xffffffff) {
-      throw new DeviceError(`virtio-balloon: target ${pages} pages is not a le32`);
+      throw new DeviceError(`virtio-balloon: target ${pages} pages is not a le32`, {
+        code: "ERR_VIRTIO_DEVICE_BALLOON_TARGET",
+      });
     }
     this.config.update(() => this.#cfg.numPages = pages);
     this.#ctx?.configChanged();
@@ -282,7 +284,11 @@ export class BalloonDevice implements VirtioDevice {
    */
   requestStats(): Promise<Map<number, bigint>> {
     if (!this.#has(VIRTIO_BALLOON_F_STATS_VQ)) {
-      return Promise.reject(new DeviceError("virtio-balloon: the stats queue was not negotiated"));
+      return Promise.reject(
+        new DeviceError("virtio-balloon: the stats queue was not negotiated", {
+          code: "ERR_VIRTIO_DEVICE_BALLOON_FEATURE",
+        }),
+      );
     }
     const p = new Promise<Map<number, bigint>>((resolve) => this.#statsWaiters.push(resolve));
     const held = this.#statsHeld;

@@ -219,7 +219,9 @@ export class Balloon {
     const vq = this.queues.reporting;
     if (vq === undefined) {
       return Promise.reject(
-        new DeviceError(`${this.dev.name}: VIRTIO_BALLOON_F_PAGE_REPORTING was not negotiated`),
+        new DeviceError(`${this.dev.name}: VIRTIO_BALLOON_F_PAGE_REPORTING was not negotiated`, {
+          code: "ERR_VIRTIO_DEVICE_BALLOON_FEATURE",
+        }),
       );
     }
     return this.#serial(async () => {
@@ -271,7 +273,13 @@ export class Balloon {
   }
 
   #serial<R>(op: () => Promise<R>): Promise<R> {
-    if (this.#dead) return Promise.reject(new DeviceError(`${this.dev.name}: device is gone`));
+    if (this.#dead) {
+      return Promise.reject(
+        new DeviceError(`${this.dev.name}: device is gone`, {
+          code: "ERR_VIRTIO_DEVICE_BALLOON_GONE",
+        }),
+      );
+    }
     const run = this.#lock.then(op, op);
     this.#lock = run.catch(() => undefined);
     return run;
@@ -280,10 +288,22 @@ export class Balloon {
   /** Adds a buffer, kicks, and resolves with the used length once the device used it. */
   #send(vq: Virtqueue<BalloonToken>, out: Sg[], in_: Sg[], free: number[]): Promise<number> {
     return new Promise((resolve, reject) => {
-      if (this.#dead) return reject(new DeviceError(`${this.dev.name}: device is gone`));
+      if (this.#dead) {
+        return reject(
+          new DeviceError(`${this.dev.name}: device is gone`, {
+            code: "ERR_VIRTIO_DEVICE_BALLOON_GONE",
+          }),
+        );
+      }
       vq.addSgs(out, in_, {
         resolve: (len) =>
-          len < 0 ? reject(new DeviceError(`${this.dev.name}: device removed`)) : resolve(len),
+          len < 0
+            ? reject(
+              new DeviceError(`${this.dev.name}: device removed`, {
+                code: "ERR_VIRTIO_DEVICE_BALLOON_GONE",
+              }),
+            )
+            : resolve(len),
         free,
       });
       vq.kick();

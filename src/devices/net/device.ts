@@ -224,7 +224,9 @@ const GUEST_OFFLOAD_BITS: bigint = [
 export function parseMac(mac: string): Uint8Array {
   const parts = mac.split(/[:-]/);
   if (parts.length !== 6 || parts.some((p) => !/^[0-9a-fA-F]{1,2}$/.test(p))) {
-    throw new DeviceError(`MAC address ${JSON.stringify(mac)} is not six hex bytes`);
+    throw new DeviceError(`MAC address ${JSON.stringify(mac)} is not six hex bytes`, {
+      code: "ERR_VIRTIO_DEVICE_NET_MAC",
+    });
   }
   return Uint8Array.from(parts, (p) => parseInt(p, 16));
 }
@@ -329,7 +331,9 @@ export class VirtioNetDevice implements VirtioDevice {
       !Number.isInteger(pairs) || pairs < VIRTIO_NET_CTRL_MQ_VQ_PAIRS_MIN ||
       pairs > VIRTIO_NET_CTRL_MQ_VQ_PAIRS_MAX
     ) {
-      throw new DeviceError(`maxQueuePairs ${pairs} is outside 1..0x8000 (5.1.4.1)`);
+      throw new DeviceError(`maxQueuePairs ${pairs} is outside 1..0x8000 (5.1.4.1)`, {
+        code: "ERR_VIRTIO_DEVICE_NET_OPTION",
+      });
     }
     this.maxQueuePairs = pairs;
     let features = options.features ?? NET_DEFAULT_FEATURES;
@@ -348,10 +352,16 @@ export class VirtioNetDevice implements VirtioDevice {
     const mac = typeof options.mac === "string"
       ? parseMac(options.mac)
       : options.mac ?? randomMac();
-    if (mac.length !== 6) throw new DeviceError(`MAC address has ${mac.length} bytes, not 6`);
+    if (mac.length !== 6) {
+      throw new DeviceError(`MAC address has ${mac.length} bytes, not 6`, {
+        code: "ERR_VIRTIO_DEVICE_NET_MAC",
+      });
+    }
     const mtu = options.mtu;
     if (mtu !== undefined && !(Number.isInteger(mtu) && mtu >= 68 && mtu <= 65535)) {
-      throw new DeviceError(`mtu ${mtu} is outside 68..65535 (5.1.4.1)`);
+      throw new DeviceError(`mtu ${mtu} is outside 68..65535 (5.1.4.1)`, {
+        code: "ERR_VIRTIO_DEVICE_NET_OPTION",
+      });
     }
     this.config.update(() => {
       this.#cfg.macBytes().set(mac);
