@@ -28,7 +28,8 @@ import {
   VirtioBlkDiscardWriteZeroes,
   VirtioBlkOuthdr,
 } from "../../src/generated/devices/blk.ts";
-import { Ctl, type RacerJob } from "./_racer_worker.ts";
+import type { RacerJob } from "./_racer_worker.ts";
+import { startRacer } from "./_race.ts";
 
 const SECTOR = 512;
 /** The image: 128 sectors, every byte 0xa5. */
@@ -154,13 +155,7 @@ async function race(c: RaceCase) {
     ? [{ addr: statusAt, len: 1 }]
     : [{ addr: segAt, len: SECTOR }, { addr: statusAt, len: 1 }];
 
-  const control = new SharedArrayBuffer(16);
-  const ctl = new Int32Array(control);
-  const worker = new Worker(new URL("./_racer_worker.ts", import.meta.url), { type: "module" });
-  const stopped = new Promise((resolve) => worker.onmessage = resolve);
-  const job: RacerJob = { memory: sab, control, fields };
-  worker.postMessage(job);
-  await Atomics.waitAsync(ctl, Ctl.RUNNING, 0).value;
+  const racer = await startRacer(sab, fields);
 
   const statuses = new Map<number, number>();
   let requests = 0;
@@ -182,9 +177,7 @@ async function race(c: RaceCase) {
       requests++;
     }
   } finally {
-    Atomics.store(ctl, Ctl.STOP, 1);
-    await stopped;
-    worker.terminate();
+    await racer.stop();
   }
   return { storage, statuses, requests };
 }
