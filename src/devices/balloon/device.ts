@@ -68,7 +68,8 @@ export const BALLOON_PAGE_SIZE = 4096;
 export const BALLOON_STAT_SIZE: number = VirtioBalloonStat.SIZE;
 
 /** Bytes of one page frame number in the inflate and deflate queues (5.5.6: le32). */
-const PFN_BYTES = 4;
+export const BALLOON_PFN_BYTES = 4;
+const PFN_BYTES = BALLOON_PFN_BYTES;
 
 const CFG = VirtioBalloonConfig.OFFSETS;
 

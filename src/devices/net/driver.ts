@@ -93,6 +93,8 @@ import {
   VIRTIO_NET_S_ANNOUNCE,
   VIRTIO_NET_S_LINK_UP,
   VirtioNetConfig,
+  VirtioNetCtrlMac,
+  VirtioNetCtrlMacAddr,
   VirtioNetHdr,
 } from "../../generated/devices/net.ts";
 import type { Sg } from "../../virtqueue/queue.ts";
@@ -757,15 +759,18 @@ export class NetInterface {
     unicast: readonly (string | Uint8Array)[],
     multicast: readonly (string | Uint8Array)[],
   ): Promise<void> {
-    const d = new Uint8Array(8 + 6 * (unicast.length + multicast.length));
-    const v = new DataView(d.buffer);
+    const ENTRY = VirtioNetCtrlMacAddr.SIZE;
+    const d = new Uint8Array(
+      2 * VirtioNetCtrlMac.SIZE + ENTRY * (unicast.length + multicast.length),
+    );
+    const table = new VirtioNetCtrlMac(new DataView(d.buffer));
     let o = 0;
     for (const list of [unicast, multicast]) {
-      v.setUint32(o, list.length, true);
-      o += 4;
+      table.at(o).entries = list.length;
+      o += VirtioNetCtrlMac.OFFSETS.macs;
       for (const m of list) {
-        d.set(typeof m === "string" ? parseMac(m) : m.subarray(0, 6), o);
-        o += 6;
+        d.set(typeof m === "string" ? parseMac(m) : m.subarray(0, ENTRY), o);
+        o += ENTRY;
       }
     }
     return this.#ok(
@@ -826,7 +831,7 @@ export class NetInterface {
 
   /** Switch receive offloads (VIRTIO_NET_CTRL_GUEST_OFFLOADS_SET): a mask of GUEST_* feature bits. */
   setGuestOffloads(mask: bigint): Promise<void> {
-    const d = new Uint8Array(8);
+    const d = new Uint8Array(8); // le64 offloads (5.1.9.5.9)
     new DataView(d.buffer).setBigUint64(0, mask, true);
     return this.#ok(
       VIRTIO_NET_CTRL_GUEST_OFFLOADS,
