@@ -709,3 +709,28 @@ Deno.test("blk: one segment's storage call rejecting and the next throwing is on
   await t.disk.read(0, back);
   assert.deepEqual(back, pattern(2048, 1));
 });
+
+Deno.test("blk: device options out of range are ERR_VIRTIO_DEVICE_BLK_OPTION, the queue size ERR_VIRTIO_DEVICE_QUEUE_SIZE", () => {
+  const storage = new MemoryStorage(new Uint8Array(4096));
+  const option = coded(DeviceError, "ERR_VIRTIO_DEVICE_BLK_OPTION");
+  for (
+    const bad of [
+      { queues: 0 },
+      { queues: 1.5 },
+      { blkSize: 1000 },
+      { blkSize: 256 },
+      { maxDiscardSeg: 0 },
+      { maxDiscardSeg: 0x10000 },
+      { maxDiscardSectors: 0 },
+      { maxDiscardSectors: 2 ** 32 },
+    ]
+  ) {
+    assert.throws(() => new BlkDevice({ storage, ...bad }), option, JSON.stringify(bad));
+  }
+  assert.throws(
+    () => new BlkDevice({ storage, queueSize: 40000 }),
+    coded(DeviceError, "ERR_VIRTIO_DEVICE_QUEUE_SIZE"),
+  );
+  // The limits themselves are accepted.
+  new BlkDevice({ storage, maxDiscardSeg: 0xffff, maxDiscardSectors: 0xffffffff });
+});
