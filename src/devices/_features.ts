@@ -43,7 +43,9 @@ export function ringFeatures(packed: boolean): bigint {
  */
 export function checkQueueSize(device: string, size: number): number {
   if (!Number.isInteger(size) || size < 1 || size > 32768) {
-    throw new DeviceError(`${device}: queue size ${size} (1..32768)`);
+    throw new DeviceError(`${device}: queue size ${size} (1..32768)`, {
+      code: "ERR_VIRTIO_DEVICE_QUEUE_SIZE",
+    });
   }
   return size;
 }

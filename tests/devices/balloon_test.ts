@@ -19,6 +19,7 @@ import {
   VIRTIO_BALLOON_S_MEMTOT,
 } from "../../src/generated/devices/balloon.ts";
 import { DeviceError } from "../../src/errors.ts";
+import { coded } from "./_coded.ts";
 import { type Kind, KINDS, MAIN_KINDS, rig } from "./blk_rig.ts";
 
 async function setup(
@@ -106,7 +107,10 @@ for (const kind of MAIN_KINDS) {
     t.device.setTarget(5);
     await t.balloon.settled();
     assert.equal(t.device.pages.size, 5);
-    await assert.rejects(t.device.requestStats(), DeviceError);
+    await assert.rejects(
+      t.device.requestStats(),
+      coded(DeviceError, "ERR_VIRTIO_DEVICE_BALLOON_FEATURE"),
+    );
   });
 
   Deno.test(`balloon ${kind}: queue numbers close up over refused features`, async () => {
@@ -262,7 +266,10 @@ for (const kind of MAIN_KINDS) {
     await t.balloon.settled();
     await t.r.bus.removeDevice(t.dev);
     assert.ok(t.r.dma.bytesUsed < before, "rings, stats buffer and pages freed");
-    await assert.rejects(t.balloon.inflate(1), DeviceError);
+    await assert.rejects(
+      t.balloon.inflate(1),
+      coded(DeviceError, "ERR_VIRTIO_DEVICE_BALLOON_GONE"),
+    );
   });
 }
 

@@ -5,6 +5,8 @@
 import assert from "node:assert/strict";
 import { AsyncFileStorage, FileStorage } from "../../src/devices/blk/file_storage.ts";
 import { PosixFileStorage, ThreadedFileStorage } from "../../src/devices/blk/posix_file_storage.ts";
+import { BlkRequestError } from "../../src/devices/blk/driver.ts";
+import { VIRTIO_BLK_S_IOERR } from "../../src/generated/devices/blk.ts";
 import { DeviceError } from "../../src/errors.ts";
 import { DISK, pattern, setup } from "./_blk_setup.ts";
 
@@ -190,3 +192,51 @@ Deno.test("PosixFileStorage and ThreadedFileStorage: refreshSize after the image
     await Deno.remove(path);
   }
 });
+
+// Issue 18 (soak): a host error under each file storage (here EBADF: the image is opened
+// read-only while the device offers writes) reaches the guest as VIRTIO_BLK_S_IOERR, the
+// storage throws a typed error, and the device keeps serving.
+const FILE_STORAGES = {
+  FileStorage: (path: string) => new FileStorage(path, true),
+  PosixFileStorage: (path: string) => new PosixFileStorage(path, true),
+  AsyncFileStorage: (path: string) => new AsyncFileStorage(path, { readOnly: true }),
+  ThreadedFileStorage: (path: string) => new ThreadedFileStorage(path, true),
+};
+for (const [name, open] of Object.entries(FILE_STORAGES)) {
+  Deno.test(`blk: ${name}: a failing host write is IOERR to the guest; the device keeps serving`, async () => {
+    const path = await Deno.makeTempFile({ suffix: ".img" });
+    try {
+      const before = pattern(DISK, 6);
+      await Deno.writeFile(path, before);
+      const storage = open(path);
+      try {
+        const t = await setup("pci-modern", { storage });
+        const ioerr = (e: unknown) =>
+          e instanceof BlkRequestError && e.status === VIRTIO_BLK_S_IOERR &&
+          e.code === "ERR_VIRTIO_DEVICE_BLK_STATUS_IOERR";
+        await assert.rejects(t.disk.write(8, pattern(4096, 1)), ioerr);
+        // Write zeroes on storage without writeZeroes: the device writes the zeroes itself.
+        await assert.rejects(t.disk.writeZeroes(8, 8), ioerr);
+        assert.equal(t.device.stats.errors, 2);
+        const back = new Uint8Array(4096);
+        await t.disk.read(8, back);
+        assert.deepEqual(back, before.subarray(8 * 512, 8 * 512 + 4096));
+        await t.disk.flush();
+        assert.equal(t.dev.needsReset, false);
+        // Called directly, the storage throws (or rejects with) a typed error.
+        const direct = (async () => await storage.write(0, new Uint8Array(512)))();
+        await assert.rejects(direct, (e: unknown) => {
+          assert.ok(e instanceof DeviceError);
+          assert.equal(e.code, "ERR_VIRTIO_DEVICE_BLK_IO", e.message);
+          assert.match(e.message, new RegExp(`on image ${path}`));
+          return true;
+        });
+      } finally {
+        storage.close();
+      }
+      assert.deepEqual(await Deno.readFile(path), before, "the image is unchanged");
+    } finally {
+      await Deno.remove(path);
+    }
+  });
+}

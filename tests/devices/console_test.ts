@@ -12,6 +12,8 @@ import {
   VIRTIO_CONSOLE_PORT_READY,
 } from "../../src/generated/devices/console.ts";
 import { VirtioConsoleDevice } from "../../src/devices/console/mod.ts";
+import { DeviceError } from "../../src/errors.ts";
+import { coded } from "./_coded.ts";
 import { dec, enc, KINDS, readBytes, rig } from "./_console_rig.ts";
 
 for (const kind of KINDS) {
@@ -98,8 +100,14 @@ for (const kind of KINDS) {
     assert.deepEqual(added, [hp.id]);
     const p2 = await con.whenPort("hot");
     assert.ok(p2.isConsole);
-    assert.throws(() => device.addPort({}, 1), /exists/);
-    assert.throws(() => device.addPort({}, 4), /max_nr_ports/);
+    assert.throws(
+      () => device.addPort({}, 1),
+      coded(DeviceError, "ERR_VIRTIO_DEVICE_CONSOLE_PORT", /exists/),
+    );
+    assert.throws(
+      () => device.addPort({}, 4),
+      coded(DeviceError, "ERR_VIRTIO_DEVICE_CONSOLE_PORT", /max_nr_ports/),
+    );
     const removed: number[] = [];
     con.onPortRemoved((p) => removed.push(p.id));
     const r2 = p2.readable.getReader();

@@ -37,6 +37,8 @@ import {
   type VirtioNetDeviceOptions,
   type VirtioNetDriverOptions,
 } from "../../src/devices/net/mod.ts";
+import { DeviceError } from "../../src/errors.ts";
+import { coded } from "./_coded.ts";
 import { attach, type Kind, KINDS, netBus, type Side, tcp4, tcpChecksumOk } from "./_net_rig.ts";
 
 interface Pair {
@@ -279,7 +281,10 @@ for (const kind of KINDS) {
     await b.nic.delVlan(5);
     await a.nic.send(tagged(5));
     assert.equal(b.frames.length, 1);
-    await assert.rejects(b.nic.addVlan(4096), /refused/);
+    await assert.rejects(
+      b.nic.addVlan(4096),
+      coded(DeviceError, "ERR_VIRTIO_DEVICE_NET_REFUSED", /refused/),
+    );
 
     await b.nic.setMac("02:00:00:00:00:42");
     assert.equal(b.device.macString, "02:00:00:00:00:42");
@@ -292,7 +297,11 @@ for (const kind of KINDS) {
     await a.nic.send(tcp4(b.nic.mac, a.nic.mac, 10), { csum: { start: 34, offset: 16 } });
     assert.equal(b.frames[2].flags, 0);
     assert.ok(tcpChecksumOk(b.frames[2].data));
-    await assert.rejects(b.nic.setGuestOffloads(1n << 5n), /refused/); // MAC is not an offload
+    // MAC is not an offload.
+    await assert.rejects(
+      b.nic.setGuestOffloads(1n << 5n),
+      coded(DeviceError, "ERR_VIRTIO_DEVICE_NET_REFUSED", /refused/),
+    );
     await b.nic.setGuestOffloads(1n << BigInt(VIRTIO_NET_F_GUEST_CSUM));
   });
 
@@ -300,7 +309,10 @@ for (const kind of KINDS) {
     const { a, b } = await pair(kind, { a: { maxQueuePairs: 4 }, b: { maxQueuePairs: 4 } });
     assert.equal(a.nic.queuePairs, 4);
     assert.equal(a.device.queuePairs, 4);
-    await assert.rejects(a.nic.setQueuePairs(5), /refused/);
+    await assert.rejects(
+      a.nic.setQueuePairs(5),
+      coded(DeviceError, "ERR_VIRTIO_DEVICE_NET_REFUSED", /refused/),
+    );
     await assert.rejects(
       a.nic.command(VIRTIO_NET_CTRL_MQ, VIRTIO_NET_CTRL_MQ_VQ_PAIRS_SET, Uint8Array.of(0, 0)).then(
         (ack) => {
@@ -322,7 +334,10 @@ for (const kind of KINDS) {
     await a.nic.setQueuePairs(1);
     await b.nic.send(back);
     assert.equal(a.frames[1].queue, 0);
-    assert.throws(() => a.nic.trySend(f, { queue: 2 }), /not in use/);
+    assert.throws(
+      () => a.nic.trySend(f, { queue: 2 }),
+      coded(DeviceError, "ERR_VIRTIO_DEVICE_NET_PAIR", /not in use/),
+    );
   });
 
   Deno.test(`net/${kind}: announce is acked and clears VIRTIO_NET_S_ANNOUNCE`, async () => {
@@ -425,7 +440,10 @@ for (const kind of KINDS) {
     const { a, bus } = await pair(kind);
     await bus.removeDevice(a.dev);
     assert.equal(a.driver.interfaceOf(a.dev), undefined);
-    await assert.rejects(a.nic.send(new Uint8Array(60)), /removed/);
+    await assert.rejects(
+      a.nic.send(new Uint8Array(60)),
+      coded(DeviceError, "ERR_VIRTIO_DEVICE_NET_GONE", /removed/),
+    );
   });
 }
 

@@ -3,7 +3,8 @@
 import assert from "node:assert/strict";
 import fc from "fast-check";
 import { RngDevice, type RngDeviceOptions, rngDriver } from "../../src/devices/rng/mod.ts";
-import { DeviceError } from "../../src/errors.ts";
+import { ArgumentError, DeviceError } from "../../src/errors.ts";
+import { coded } from "./_coded.ts";
 import { type Kind, KINDS, MAIN_KINDS, rig } from "./blk_rig.ts";
 
 async function setup(kind: Kind, opts: RngDeviceOptions = {}, chunk?: number) {
@@ -95,9 +96,31 @@ for (const kind of MAIN_KINDS) {
   Deno.test(`rng ${kind}: removal fails outstanding reads`, async () => {
     const t = await setup(kind);
     await t.r.bus.removeDevice(t.dev);
-    await assert.rejects(t.rng.read(4), DeviceError);
+    await assert.rejects(t.rng.read(4), coded(DeviceError, "ERR_VIRTIO_DEVICE_RNG_GONE"));
   });
 }
+
+Deno.test("rng: a length that is not an integer from 0 is an ArgumentError, not a RangeError", async () => {
+  const t = await setup(MAIN_KINDS[0]);
+  for (const n of [-1, 1.5, NaN]) {
+    await assert.rejects(
+      t.rng.read(n),
+      coded(ArgumentError, "ERR_VIRTIO_ARGUMENT_RNG_LENGTH", /cannot read .* bytes/),
+    );
+  }
+  assert.equal((await t.rng.read(3)).length, 3);
+});
+
+Deno.test("device options out of range are DeviceErrors with the device's option code", () => {
+  assert.throws(
+    () => new RngDevice({ maxBytesPerRequest: 0 }),
+    coded(DeviceError, "ERR_VIRTIO_DEVICE_RNG_OPTION"),
+  );
+  assert.throws(
+    () => new RngDevice({ queueSize: 0 }),
+    coded(DeviceError, "ERR_VIRTIO_DEVICE_QUEUE_SIZE", /queue size 0 \(1\.\.32768\)/),
+  );
+});
 
 Deno.test("rng property: any mix of buffer sizes gets min(size, cap) bytes, never more", async () => {
   const t = await setup("pci-modern", { maxBytesPerRequest: 100 });

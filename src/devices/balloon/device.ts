@@ -67,6 +67,10 @@ export const BALLOON_PAGE_SIZE = 4096;
 /** Bytes of one `virtio_balloon_stat` entry (le16 tag, le64 val, packed). */
 export const BALLOON_STAT_SIZE: number = VirtioBalloonStat.SIZE;
 
+/** Bytes of one page frame number in the inflate and deflate queues (5.5.6: le32). */
+export const BALLOON_PFN_BYTES = 4;
+const PFN_BYTES = BALLOON_PFN_BYTES;
+
 const CFG = VirtioBalloonConfig.OFFSETS;
 
 /** The role of each queue, in the order the spec numbers them (5.5.2). */
@@ -175,6 +179,10 @@ export class BalloonDevice implements VirtioDevice {
   #nextCmdId = 2;
   #actualBytes = new Uint8Array(4);
   #scratch = new Uint8Array(4);
+  readonly #scratchView = new DataView(this.#scratch.buffer);
+  // Each stat is copied out of the chain once, then read through the accessor.
+  readonly #statBytes = new Uint8Array(VirtioBalloonStat.SIZE);
+  readonly #stat = new VirtioBalloonStat(new DataView(this.#statBytes.buffer));
   readonly #server: ChainServer = {
     serveChain: (c, q, ctx) => this.#serve(ctx, q, c),
     isLive: (ctx) => this.#ctx === ctx,
@@ -234,7 +242,9 @@ export class BalloonDevice implements VirtioDevice {
   /** Ask the guest for `pages` pages in the balloon (raises a configuration change). */
   setTarget(pages: number): void {
     if (!Number.isInteger(pages) || pages < 0 || pages > 0xffffffff) {
-      throw new DeviceError(`virtio-balloon: target ${pages} pages is not a le32`);
+      throw new DeviceError(`virtio-balloon: target ${pages} pages is not a le32`, {
+        code: "ERR_VIRTIO_DEVICE_BALLOON_TARGET",
+      });
     }
     this.config.update(() => this.#cfg.numPages = pages);
     this.#ctx?.configChanged();
@@ -275,7 +285,11 @@ export class BalloonDevice implements VirtioDevice {
    */
   requestStats(): Promise<Map<number, bigint>> {
     if (!this.#has(VIRTIO_BALLOON_F_STATS_VQ)) {
-      return Promise.reject(new DeviceError("virtio-balloon: the stats queue was not negotiated"));
+      return Promise.reject(
+        new DeviceError("virtio-balloon: the stats queue was not negotiated", {
+          code: "ERR_VIRTIO_DEVICE_BALLOON_FEATURE",
+        }),
+      );
     }
     const p = new Promise<Map<number, bigint>>((resolve) => this.#statsWaiters.push(resolve));
     const held = this.#statsHeld;
@@ -358,10 +372,11 @@ export class BalloonDevice implements VirtioDevice {
 
   /** Inflate or deflate: the readable part is an array of le32 page frame numbers. */
   #pfns(mem: GuestMemory, c: DescriptorChain, inflate: boolean): void {
-    const n = Math.floor(c.readableLength / 4);
+    const n = Math.floor(c.readableLength / PFN_BYTES);
     const changed: number[] = [];
     for (let i = 0; i < n; i++) {
-      const pfn = c.readUint32(i * 4);
+      // Read once: the checks below and the bookkeeping use this copy.
+      const pfn = c.readUint32(i * PFN_BYTES);
       if (inflate) {
         // Pages outside guest memory are not the guest's to give.
         if (mem.findRegion(pfn * BALLOON_PAGE_SIZE, BALLOON_PAGE_SIZE) < 0) {
@@ -404,9 +419,11 @@ export class BalloonDevice implements VirtioDevice {
     }
     this.#firstStats = false;
     const n = Math.floor(c.readableLength / BALLOON_STAT_SIZE);
+    const stat = this.#stat;
     for (let i = 0; i < n; i++) {
-      const tag = c.readUint16(i * BALLOON_STAT_SIZE);
-      const val = c.readBigUint64(i * BALLOON_STAT_SIZE + 2);
+      c.read(i * BALLOON_STAT_SIZE, this.#statBytes);
+      const tag = stat.tag;
+      const val = stat.val;
       // 5.5.6.3.2: unknown tags are ignored.
       if (tag <= VIRTIO_BALLOON_S_HTLB_PGFAIL) this.stats.set(tag, val);
     }
@@ -419,7 +436,7 @@ export class BalloonDevice implements VirtioDevice {
   #freePage(c: DescriptorChain): void {
     if (c.readableLength >= 4) {
       c.read(0, this.#scratch, 0, 4);
-      const id = new DataView(this.#scratch.buffer).getUint32(0, true);
+      const id = this.#scratchView.getUint32(0, true); // le32 command id (5.5.6.5)
       this.#driverCmdId = id;
       if (id === VIRTIO_BALLOON_CMD_ID_STOP) this.hintingStopped = true;
     }
@@ -456,7 +473,7 @@ export class BalloonDevice implements VirtioDevice {
         // 5.5.6.7.2: with PAGE_POISON, reported pages may only change to poison_val.
         const bytes = c.bytes(i);
         if (this.#has(VIRTIO_BALLOON_F_PAGE_POISON)) {
-          new DataView(this.#scratch.buffer).setUint32(0, this.#cfg.poisonVal, true);
+          this.#scratchView.setUint32(0, this.#cfg.poisonVal, true);
           for (let o = 0; o < bytes.length; o++) bytes[o] = this.#scratch[(addr + o) & 3];
         } else {
           bytes.fill(0);

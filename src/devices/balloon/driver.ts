@@ -55,11 +55,13 @@ import {
   VIRTIO_BALLOON_S_MEMFREE,
   VIRTIO_BALLOON_S_MEMTOT,
   VirtioBalloonConfig,
+  VirtioBalloonStat,
 } from "../../generated/devices/balloon.ts";
 import type { Sg } from "../../virtqueue/mod.ts";
 import { Arrivals } from "../_arrivals.ts";
 import {
   BALLOON_PAGE_SIZE,
+  BALLOON_PFN_BYTES as PFN_BYTES,
   BALLOON_STAT_SIZE,
   type BalloonQueueRole,
   balloonQueueRoles,
@@ -219,7 +221,9 @@ export class Balloon {
     const vq = this.queues.reporting;
     if (vq === undefined) {
       return Promise.reject(
-        new DeviceError(`${this.dev.name}: VIRTIO_BALLOON_F_PAGE_REPORTING was not negotiated`),
+        new DeviceError(`${this.dev.name}: VIRTIO_BALLOON_F_PAGE_REPORTING was not negotiated`, {
+          code: "ERR_VIRTIO_DEVICE_BALLOON_FEATURE",
+        }),
       );
     }
     return this.#serial(async () => {
@@ -271,7 +275,13 @@ export class Balloon {
   }
 
   #serial<R>(op: () => Promise<R>): Promise<R> {
-    if (this.#dead) return Promise.reject(new DeviceError(`${this.dev.name}: device is gone`));
+    if (this.#dead) {
+      return Promise.reject(
+        new DeviceError(`${this.dev.name}: device is gone`, {
+          code: "ERR_VIRTIO_DEVICE_BALLOON_GONE",
+        }),
+      );
+    }
     const run = this.#lock.then(op, op);
     this.#lock = run.catch(() => undefined);
     return run;
@@ -280,10 +290,22 @@ export class Balloon {
   /** Adds a buffer, kicks, and resolves with the used length once the device used it. */
   #send(vq: Virtqueue<BalloonToken>, out: Sg[], in_: Sg[], free: number[]): Promise<number> {
     return new Promise((resolve, reject) => {
-      if (this.#dead) return reject(new DeviceError(`${this.dev.name}: device is gone`));
+      if (this.#dead) {
+        return reject(
+          new DeviceError(`${this.dev.name}: device is gone`, {
+            code: "ERR_VIRTIO_DEVICE_BALLOON_GONE",
+          }),
+        );
+      }
       vq.addSgs(out, in_, {
         resolve: (len) =>
-          len < 0 ? reject(new DeviceError(`${this.dev.name}: device removed`)) : resolve(len),
+          len < 0
+            ? reject(
+              new DeviceError(`${this.dev.name}: device removed`, {
+                code: "ERR_VIRTIO_DEVICE_BALLOON_GONE",
+              }),
+            )
+            : resolve(len),
         free,
       });
       vq.kick();
@@ -303,9 +325,10 @@ export class Balloon {
     const sent: Promise<number>[] = [];
     for (let i = 0; i < pages.length; i += BALLOON_ARRAY_PFNS_MAX) {
       const batch = pages.slice(i, i + BALLOON_ARRAY_PFNS_MAX);
-      const arr = dma.alloc(batch.length * 4, 4);
-      batch.forEach((a, k) => memory.writeUint32(arr + 4 * k, a / BALLOON_PAGE_SIZE));
-      sent.push(this.#send(vq, [{ addr: arr, len: batch.length * 4 }], [], [arr]));
+      // An array of le32 page frame numbers (5.5.6).
+      const arr = dma.alloc(batch.length * PFN_BYTES, PFN_BYTES);
+      batch.forEach((a, k) => memory.writeUint32(arr + PFN_BYTES * k, a / BALLOON_PAGE_SIZE));
+      sent.push(this.#send(vq, [{ addr: arr, len: batch.length * PFN_BYTES }], [], [arr]));
       // Stay within the ring: wait for room before adding more.
       if (vq.numFree === 0) await Promise.all(sent.splice(0));
     }
@@ -416,8 +439,8 @@ export class Balloon {
     for (const [tag, val] of this.#collectStats()) {
       if (i >= this.#statsCount) break;
       const at = this.#statsAddr + i * BALLOON_STAT_SIZE;
-      memory.writeUint16(at, tag);
-      memory.writeBigUint64(at + 2, val);
+      memory.writeUint16(at + VirtioBalloonStat.OFFSETS.tag, tag);
+      memory.writeBigUint64(at + VirtioBalloonStat.OFFSETS.val, val);
       i++;
     }
   }

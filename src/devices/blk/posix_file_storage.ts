@@ -44,7 +44,9 @@ let lib: Lib | undefined;
 function libc(): Lib {
   if (lib !== undefined) return lib;
   if (Deno.build.os !== "linux") {
-    throw new DeviceError(`virtio-blk: PosixFileStorage needs Linux; this is ${Deno.build.os}`);
+    throw new DeviceError(`virtio-blk: PosixFileStorage needs Linux; this is ${Deno.build.os}`, {
+      code: "ERR_VIRTIO_DEVICE_BLK_PLATFORM",
+    });
   }
   lib = Deno.dlopen("libc.so.6", SYMBOLS).symbols;
   return lib;
@@ -63,8 +65,34 @@ function errno(): number {
   return p === null ? 0 : new Deno.UnsafePointerView(p).getInt32(0);
 }
 
-function ioError(call: string, path: string, detail: string = `errno ${errno()}`): DeviceError {
-  return new DeviceError(`virtio-blk: ${call} on image ${path} failed: ${detail}`);
+/** Names of the errno values a host's storage gives most (Linux numbers). */
+const ERRNO_NAMES: Readonly<Record<number, string>> = {
+  1: "EPERM",
+  2: "ENOENT",
+  5: "EIO",
+  9: "EBADF",
+  13: "EACCES",
+  22: "EINVAL",
+  27: "EFBIG",
+  28: "ENOSPC",
+  30: "EROFS",
+  122: "EDQUOT",
+};
+
+function errnoText(): string {
+  const n = errno();
+  return ERRNO_NAMES[n] === undefined ? `errno ${n}` : `${ERRNO_NAMES[n]} (errno ${n})`;
+}
+
+/**
+ * A failed libc call on an image: `ERR_VIRTIO_DEVICE_BLK_OPEN` for `open`
+ * and `lseek` at open, else `ERR_VIRTIO_DEVICE_BLK_IO`. The device
+ * completes the request with VIRTIO_BLK_S_IOERR.
+ */
+function ioError(call: string, path: string, detail: string = errnoText()): DeviceError {
+  return new DeviceError(`virtio-blk: ${call} on image ${path} failed: ${detail}`, {
+    code: call === "open" ? "ERR_VIRTIO_DEVICE_BLK_OPEN" : "ERR_VIRTIO_DEVICE_BLK_IO",
+  });
 }
 
 /** The address of `b`'s first byte, asked of Deno (user-space addresses fit in 53 bits). */
@@ -181,6 +209,8 @@ export class PosixFileStorage implements BlockStorage {
         if (errno() === EINTR) continue;
         throw ioError("pwrite", this.path);
       }
+      // No progress and no error: fail rather than spin.
+      if (n === 0) throw ioError("pwrite", this.path, "wrote 0 bytes");
       done += n;
     }
   }
@@ -215,7 +245,11 @@ export class PosixFileStorage implements BlockStorage {
   }
 
   #live(): number {
-    if (this.#fd < 0) throw new DeviceError(`virtio-blk: image ${this.path} is closed`);
+    if (this.#fd < 0) {
+      throw new DeviceError(`virtio-blk: image ${this.path} is closed`, {
+        code: "ERR_VIRTIO_DEVICE_BLK_CLOSED",
+      });
+    }
     return this.#fd;
   }
 
@@ -353,7 +387,7 @@ export class ThreadedFileStorage implements BlockStorage {
       const n = Number(
         await threaded().pwrite(fd, part, BigInt(part.length), BigInt(offset + done)),
       );
-      if (n <= 0) throw ioError("pwrite", this.path, "the call failed");
+      if (n <= 0) throw ioError("pwrite", this.path, n < 0 ? "the call failed" : "wrote 0 bytes");
       done += n;
     }
   }

@@ -180,7 +180,9 @@ export class VirtioConsoleDevice implements VirtioDevice {
   #multiport = false;
   #driverReady = false;
   readonly #outbox: Uint8Array[] = [];
-  readonly #ctl = new VirtioConsoleControl(new DataView(new ArrayBuffer(8)));
+  readonly #ctl = new VirtioConsoleControl(
+    new DataView(new ArrayBuffer(VirtioConsoleControl.SIZE)),
+  );
   readonly #ctlBytes = new Uint8Array(this.#ctl.view.buffer);
   readonly #ctlGot: number[] = [];
   readonly #ctlServer: ChainServer = {
@@ -193,7 +195,9 @@ export class VirtioConsoleDevice implements VirtioDevice {
     const multi = options.maxPorts !== undefined;
     const max = options.maxPorts ?? 1;
     if (!Number.isInteger(max) || max < 1 || max > 0x7fff) {
-      throw new DeviceError(`maxPorts ${max} is outside 1..32767`);
+      throw new DeviceError(`maxPorts ${max} is outside 1..32767`, {
+        code: "ERR_VIRTIO_DEVICE_CONSOLE_OPTION",
+      });
     }
     this.maxPorts = max;
     const size = options.size === undefined ? { cols: 80, rows: 25 } : options.size;
@@ -211,7 +215,11 @@ export class VirtioConsoleDevice implements VirtioDevice {
       this.#cfg.maxNrPorts = multi ? max : 0;
     });
     const ports = options.ports ?? [{ console: true }];
-    if (ports.length > max) throw new DeviceError(`${ports.length} ports but maxPorts is ${max}`);
+    if (ports.length > max) {
+      throw new DeviceError(`${ports.length} ports but maxPorts is ${max}`, {
+        code: "ERR_VIRTIO_DEVICE_CONSOLE_OPTION",
+      });
+    }
     ports.forEach((p, i) => this.#makePort(i, p));
   }
 
@@ -257,7 +265,9 @@ export class VirtioConsoleDevice implements VirtioDevice {
    */
   addPort(options: ConsolePortOptions = {}, id?: number): DevicePort {
     if (!(this.features & bit(VIRTIO_CONSOLE_F_MULTIPORT))) {
-      throw new DeviceError("addPort needs VIRTIO_CONSOLE_F_MULTIPORT (maxPorts)");
+      throw new DeviceError("addPort needs VIRTIO_CONSOLE_F_MULTIPORT (maxPorts)", {
+        code: "ERR_VIRTIO_DEVICE_CONSOLE_FEATURE",
+      });
     }
     let n = id ?? 0;
     if (id === undefined) { while (this.#ports[n] !== undefined) n++; }
@@ -265,6 +275,7 @@ export class VirtioConsoleDevice implements VirtioDevice {
     if (this.#ports[n] !== undefined || n >= this.maxPorts || n < 0 || !Number.isInteger(n)) {
       throw new DeviceError(
         `cannot add console port ${n}: exists or is >= max_nr_ports ${this.maxPorts}`,
+        { code: "ERR_VIRTIO_DEVICE_CONSOLE_PORT" },
       );
     }
     const p = this.#makePort(n, options);
@@ -275,7 +286,11 @@ export class VirtioConsoleDevice implements VirtioDevice {
   /** Hot-remove a port: sends VIRTIO_CONSOLE_DEVICE_REMOVE and ends its streams. */
   removePort(id: number): void {
     const p = this.#ports[id];
-    if (p === undefined) throw new DeviceError(`console port ${id} does not exist`);
+    if (p === undefined) {
+      throw new DeviceError(`console port ${id} does not exist`, {
+        code: "ERR_VIRTIO_DEVICE_CONSOLE_NO_PORT",
+      });
+    }
     this.#ports[id] = undefined;
     p.removed = true;
     for (const w of p._pending.splice(0)) w.resolve();
@@ -288,7 +303,11 @@ export class VirtioConsoleDevice implements VirtioDevice {
   /** Tell the driver the host side of port `id` opened or closed (PORT_OPEN). */
   setHostOpen(id: number, open: boolean): void {
     const p = this.#ports[id];
-    if (p === undefined) throw new DeviceError(`console port ${id} does not exist`);
+    if (p === undefined) {
+      throw new DeviceError(`console port ${id} does not exist`, {
+        code: "ERR_VIRTIO_DEVICE_CONSOLE_NO_PORT",
+      });
+    }
     p.hostOpen = open;
     if (p.ready && this.#multiport) this.#send(id, VIRTIO_CONSOLE_PORT_OPEN, open ? 1 : 0);
   }
@@ -438,9 +457,9 @@ export class VirtioConsoleDevice implements VirtioDevice {
     c.id = id;
     c.event = event;
     c.value = value;
-    const msg = new Uint8Array(8 + (extra?.length ?? 0));
+    const msg = new Uint8Array(VirtioConsoleControl.SIZE + (extra?.length ?? 0));
     msg.set(this.#ctlBytes);
-    if (extra) msg.set(extra, 8);
+    if (extra) msg.set(extra, VirtioConsoleControl.SIZE);
     this.#outbox.push(msg);
     this.#flushControl();
   }
@@ -475,8 +494,10 @@ export class VirtioConsoleDevice implements VirtioDevice {
   /** One control message from the driver, kept as id, event, value for `#control`. */
   #serveControl(chain: DescriptorChain): number {
     const c = this.#ctl;
-    if (chain.read(0, this.#ctlBytes) === 8) this.#ctlGot.push(c.id, c.event, c.value);
-    else this.badControl++;
+    // Copied once; id, event and value are read from the copy.
+    if (chain.read(0, this.#ctlBytes) === VirtioConsoleControl.SIZE) {
+      this.#ctlGot.push(c.id, c.event, c.value);
+    } else this.badControl++;
     return 0;
   }
 

@@ -408,11 +408,19 @@ export class VirtioConsole {
     const q = consoleRxQueue(p.id) + 1;
     const done: Promise<void>[] = [];
     for (let off = 0; off < chunk.length; off += 4096) {
-      if (this.#closed || p.removed) throw new DeviceError(`console port ${p.id} is gone`);
+      if (this.#closed || p.removed) {
+        throw new DeviceError(`console port ${p.id} is gone`, {
+          code: "ERR_VIRTIO_DEVICE_CONSOLE_GONE",
+        });
+      }
       const vq = this.dev.vqs[q] as Virtqueue<Token>;
       while (vq.numFree === 0) {
         await new Promise<void>((r) => this.#txWait.push(r));
-        if (this.#closed) throw new DeviceError(`console port ${p.id} is gone`);
+        if (this.#closed) {
+          throw new DeviceError(`console port ${p.id} is gone`, {
+            code: "ERR_VIRTIO_DEVICE_CONSOLE_GONE",
+          });
+        }
       }
       const piece = chunk.subarray(off, off + 4096);
       const { memory, dma } = this.dev.dmaContext;

@@ -269,16 +269,22 @@ export class VirtioInputDevice implements VirtioDevice {
     const enc = new TextEncoder();
     for (const s of [profile.name, profile.serial ?? ""]) {
       if (enc.encode(s).length > 128) {
-        throw new DeviceError(`input id string ${JSON.stringify(s)} is over 128 bytes`);
+        throw new DeviceError(`input id string ${JSON.stringify(s)} is over 128 bytes`, {
+          code: "ERR_VIRTIO_DEVICE_INPUT_OPTION",
+        });
       }
     }
     for (const [type, codes] of profile.events) {
       if (type < 0 || type > EV_MAX) {
-        throw new DeviceError(`event type ${type} is outside 0..${EV_MAX}`);
+        throw new DeviceError(`event type ${type} is outside 0..${EV_MAX}`, {
+          code: "ERR_VIRTIO_DEVICE_INPUT_OPTION",
+        });
       }
       for (const c of codes) {
         if (!(c >= 0 && c < 128 * 8)) {
-          throw new DeviceError(`event code ${c} does not fit a 128-byte bitmap`);
+          throw new DeviceError(`event code ${c} does not fit a 128-byte bitmap`, {
+            code: "ERR_VIRTIO_DEVICE_INPUT_OPTION",
+          });
         }
       }
     }

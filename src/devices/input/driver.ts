@@ -281,7 +281,9 @@ export class InputHandle {
   sendStatus(type: number, code: number, value: number): void {
     const vq = this.#status;
     if (vq === undefined || this.#closed) {
-      throw new DeviceError(`${this.dev.name}: input device is gone`);
+      throw new DeviceError(`${this.dev.name}: input device is gone`, {
+        code: "ERR_VIRTIO_DEVICE_INPUT_GONE",
+      });
     }
     if (vq.numFree === 0) this.#statusIrq(vq);
     const { memory, dma } = this.dev.dmaContext;

@@ -109,6 +109,10 @@ import {
   VIRTIO_NET_S_ANNOUNCE,
   VIRTIO_NET_S_LINK_UP,
   VirtioNetConfig,
+  VirtioNetCtrl,
+  VirtioNetCtrlMac,
+  VirtioNetCtrlMacAddr,
+  VirtioNetCtrlMqPairsSet,
   VirtioNetHdr,
 } from "../../generated/devices/net.ts";
 import type { DescriptorChain } from "../../virtqueue/chain.ts";
@@ -128,6 +132,11 @@ import {
   segmentTcp,
   vlanId,
 } from "./offload.ts";
+
+/** Where a control command's data starts: after `class` and `command` (5.1.9.5). */
+const CTRL_DATA_AT: number = VirtioNetCtrl.OFFSETS.commandSpecificData;
+/** The longest fixed command data this device reads: GUEST_OFFLOADS_SET's le64 (5.1.9.5.9). */
+const CTRL_FIXED_DATA = 8;
 
 /** Largest frame the device moves: a 64 KiB GSO frame plus Ethernet and VLAN headers. */
 const MAX_FRAME = 65535 + 18;
@@ -215,7 +224,9 @@ const GUEST_OFFLOAD_BITS: bigint = [
 export function parseMac(mac: string): Uint8Array {
   const parts = mac.split(/[:-]/);
   if (parts.length !== 6 || parts.some((p) => !/^[0-9a-fA-F]{1,2}$/.test(p))) {
-    throw new DeviceError(`MAC address ${JSON.stringify(mac)} is not six hex bytes`);
+    throw new DeviceError(`MAC address ${JSON.stringify(mac)} is not six hex bytes`, {
+      code: "ERR_VIRTIO_DEVICE_NET_MAC",
+    });
   }
   return Uint8Array.from(parts, (p) => parseInt(p, 16));
 }
@@ -297,6 +308,11 @@ export class VirtioNetDevice implements VirtioDevice {
   readonly #segBuf = new Uint8Array(MAX_FRAME);
   readonly #hdrBytes = new Uint8Array(VirtioNetHdr.SIZE);
   readonly #hdr = new VirtioNetHdr(new DataView(this.#hdrBytes.buffer));
+  // A control command is copied here once (class, command, fixed data) and read from the copy.
+  readonly #ctrlBytes = new Uint8Array(CTRL_DATA_AT + CTRL_FIXED_DATA);
+  readonly #ctrlView = new DataView(this.#ctrlBytes.buffer);
+  readonly #ctrl = new VirtioNetCtrl(this.#ctrlView, 0, CTRL_FIXED_DATA);
+  readonly #mqSet = new VirtioNetCtrlMqPairsSet(this.#ctrlView, CTRL_DATA_AT);
   readonly #txMeta: NetFrameMeta = plainMeta();
   readonly #emitSegment = (seg: Uint8Array): void => {
     if (!this.#backend?.transmit(seg, this.#plain)) this.stats.txErrors++;
@@ -315,7 +331,9 @@ export class VirtioNetDevice implements VirtioDevice {
       !Number.isInteger(pairs) || pairs < VIRTIO_NET_CTRL_MQ_VQ_PAIRS_MIN ||
       pairs > VIRTIO_NET_CTRL_MQ_VQ_PAIRS_MAX
     ) {
-      throw new DeviceError(`maxQueuePairs ${pairs} is outside 1..0x8000 (5.1.4.1)`);
+      throw new DeviceError(`maxQueuePairs ${pairs} is outside 1..0x8000 (5.1.4.1)`, {
+        code: "ERR_VIRTIO_DEVICE_NET_OPTION",
+      });
     }
     this.maxQueuePairs = pairs;
     let features = options.features ?? NET_DEFAULT_FEATURES;
@@ -334,10 +352,16 @@ export class VirtioNetDevice implements VirtioDevice {
     const mac = typeof options.mac === "string"
       ? parseMac(options.mac)
       : options.mac ?? randomMac();
-    if (mac.length !== 6) throw new DeviceError(`MAC address has ${mac.length} bytes, not 6`);
+    if (mac.length !== 6) {
+      throw new DeviceError(`MAC address has ${mac.length} bytes, not 6`, {
+        code: "ERR_VIRTIO_DEVICE_NET_MAC",
+      });
+    }
     const mtu = options.mtu;
     if (mtu !== undefined && !(Number.isInteger(mtu) && mtu >= 68 && mtu <= 65535)) {
-      throw new DeviceError(`mtu ${mtu} is outside 68..65535 (5.1.4.1)`);
+      throw new DeviceError(`mtu ${mtu} is outside 68..65535 (5.1.4.1)`, {
+        code: "ERR_VIRTIO_DEVICE_NET_OPTION",
+      });
     }
     this.config.update(() => {
       this.#cfg.macBytes().set(mac);
@@ -826,6 +850,7 @@ export class VirtioNetDevice implements VirtioDevice {
     if (c.writableLength < 1) {
       throw new DeviceError(
         `control buffer ${c.head} has no device-writable byte for the ack (5.1.6.5)`,
+        { code: "ERR_VIRTIO_DEVICE_NET_NO_ACK" },
       );
     }
     const ack = this.#command(c, ctx);
@@ -839,19 +864,26 @@ export class VirtioNetDevice implements VirtioDevice {
     return (this.#features & bit(n)) !== 0n;
   }
 
-  /** Runs one command; returns the ack. */
+  /**
+   * Runs one command; returns the ack. The command is copied out of the
+   * chain once (the MAC table, longer, in {@link #macTableSet}) and every
+   * value is checked and used from the copy.
+   */
   #command(c: DescriptorChain, ctx: DeviceContext): number {
     const len = c.readableLength;
-    if (len < 2) return VIRTIO_NET_ERR;
-    const cls = c.readUint8(0);
-    const cmd = c.readUint8(1);
-    const data = len - 2;
+    if (len < CTRL_DATA_AT) return VIRTIO_NET_ERR;
+    const bytes = this.#ctrlBytes;
+    bytes.fill(0);
+    c.read(0, bytes, 0, Math.min(len, bytes.length));
+    const cls = this.#ctrl.class;
+    const cmd = this.#ctrl.command;
+    const data = len - CTRL_DATA_AT;
     const ERR = VIRTIO_NET_ERR;
     const OK = VIRTIO_NET_OK;
     switch (cls) {
       case VIRTIO_NET_CTRL_RX: {
         if (!this.#has(VIRTIO_NET_F_CTRL_RX) || data !== 1) return ERR;
-        const on = c.readUint8(2);
+        const on = this.#ctrl.commandSpecificData(0); // u8 on
         if (on > 1) return ERR;
         const v = on === 1;
         if (cmd === VIRTIO_NET_CTRL_RX_PROMISC) this.#promisc = v;
@@ -866,9 +898,10 @@ export class VirtioNetDevice implements VirtioDevice {
       }
       case VIRTIO_NET_CTRL_MAC: {
         if (cmd === VIRTIO_NET_CTRL_MAC_ADDR_SET) {
-          if (!this.#has(VIRTIO_NET_F_CTRL_MAC_ADDR) || data !== 6) return ERR;
-          const mac = new Uint8Array(6);
-          c.read(2, mac);
+          if (!this.#has(VIRTIO_NET_F_CTRL_MAC_ADDR) || data !== VirtioNetCtrlMacAddr.SIZE) {
+            return ERR;
+          }
+          const mac = bytes.subarray(CTRL_DATA_AT, CTRL_DATA_AT + VirtioNetCtrlMacAddr.SIZE);
           // 5.1.6.5.2: mac in config is updated before the buffer is used.
           this.config.update(() => this.#cfg.macBytes().set(mac));
           return OK;
@@ -881,7 +914,7 @@ export class VirtioNetDevice implements VirtioDevice {
       }
       case VIRTIO_NET_CTRL_VLAN: {
         if (!this.#has(VIRTIO_NET_F_CTRL_VLAN) || data !== 2) return ERR;
-        const vid = c.readUint16(2);
+        const vid = this.#ctrlView.getUint16(CTRL_DATA_AT, true); // le16 vlan id
         if (vid > 4095) return ERR;
         if (cmd === VIRTIO_NET_CTRL_VLAN_ADD) this.#vlans[vid >> 3] |= 1 << (vid & 7);
         else if (cmd === VIRTIO_NET_CTRL_VLAN_DEL) this.#vlans[vid >> 3] &= ~(1 << (vid & 7));
@@ -900,9 +933,10 @@ export class VirtioNetDevice implements VirtioDevice {
       }
       case VIRTIO_NET_CTRL_MQ: {
         if (
-          !this.#has(VIRTIO_NET_F_MQ) || cmd !== VIRTIO_NET_CTRL_MQ_VQ_PAIRS_SET || data !== 2
+          !this.#has(VIRTIO_NET_F_MQ) || cmd !== VIRTIO_NET_CTRL_MQ_VQ_PAIRS_SET ||
+          data !== VirtioNetCtrlMqPairsSet.SIZE
         ) return ERR;
-        const n = c.readUint16(2);
+        const n = this.#mqSet.virtqueuePairs;
         if (n < VIRTIO_NET_CTRL_MQ_VQ_PAIRS_MIN || n > this.maxQueuePairs) return ERR;
         for (let i = 0; i < n; i++) {
           if (ctx.queues[2 * i] === undefined || ctx.queues[2 * i + 1] === undefined) return ERR;
@@ -913,9 +947,9 @@ export class VirtioNetDevice implements VirtioDevice {
       case VIRTIO_NET_CTRL_GUEST_OFFLOADS: {
         if (
           !this.#has(VIRTIO_NET_F_CTRL_GUEST_OFFLOADS) ||
-          cmd !== VIRTIO_NET_CTRL_GUEST_OFFLOADS_SET || data !== 8
+          cmd !== VIRTIO_NET_CTRL_GUEST_OFFLOADS_SET || data !== CTRL_FIXED_DATA
         ) return ERR;
-        const want = c.readBigUint64(2);
+        const want = this.#ctrlView.getBigUint64(CTRL_DATA_AT, true); // le64 offloads
         // Only GUEST_* offloads that were negotiated may be switched on (5.1.6.5.6.1).
         if (want & ~(this.#features & GUEST_OFFLOAD_BITS)) return ERR;
         this.#guestOffloads = want;
@@ -927,26 +961,32 @@ export class VirtioNetDevice implements VirtioDevice {
     }
   }
 
-  /** VIRTIO_NET_CTRL_MAC_TABLE_SET: two `virtio_net_ctrl_mac` tables, unicast then multicast. */
+  /**
+   * VIRTIO_NET_CTRL_MAC_TABLE_SET: two `virtio_net_ctrl_mac` tables, unicast
+   * then multicast. Each `entries` is read once and each address once.
+   */
   #macTableSet(c: DescriptorChain, len: number): boolean {
-    let off = 2;
+    const ENTRY = VirtioNetCtrlMacAddr.SIZE;
+    let off = CTRL_DATA_AT;
     const counts = [0, 0];
     const starts = [0, 0];
+    const word = new Uint8Array(VirtioNetCtrlMac.SIZE);
+    const table = new VirtioNetCtrlMac(new DataView(word.buffer));
     for (let t = 0; t < 2; t++) {
-      if (off + 4 > len) return false;
-      const n = c.readUint32(off);
-      off += 4;
-      if (n > (len - off) / 6) return false;
+      if (c.read(off, word) < VirtioNetCtrlMac.SIZE) return false;
+      const n = table.entries;
+      off += VirtioNetCtrlMac.OFFSETS.macs;
+      if (n > (len - off) / ENTRY) return false;
       counts[t] = n;
       starts[t] = off;
-      off += 6 * n;
+      off += ENTRY * n;
     }
     if (off !== len) return false;
-    const mac = new Uint8Array(6);
+    const mac = new Uint8Array(ENTRY);
     const fill = (table: Float64Array, start: number, n: number): number => {
       const k = Math.min(n, table.length);
       for (let i = 0; i < k; i++) {
-        c.read(start + 6 * i, mac);
+        c.read(start + ENTRY * i, mac);
         table[i] = macNumber(mac, 0);
       }
       return k;

@@ -93,6 +93,8 @@ import {
   VIRTIO_NET_S_ANNOUNCE,
   VIRTIO_NET_S_LINK_UP,
   VirtioNetConfig,
+  VirtioNetCtrlMac,
+  VirtioNetCtrlMacAddr,
   VirtioNetHdr,
 } from "../../generated/devices/net.ts";
 import type { Sg } from "../../virtqueue/queue.ts";
@@ -569,12 +571,20 @@ export class NetInterface {
       this.#reclaim(tx, tx.vq);
       if (tx.free.length) break;
       await new Promise<void>((r) => tx.waiters.push(r));
-      if (this.#closed) throw new DeviceError(`${this.dev.name}: interface removed`);
+      if (this.#closed) {
+        throw new DeviceError(`${this.dev.name}: interface removed`, {
+          code: "ERR_VIRTIO_DEVICE_NET_GONE",
+        });
+      }
     }
     await new Promise<void>((resolve, reject) => {
       try {
         if (!this.#queue(frame, options, resolve)) {
-          reject(new DeviceError(`${this.dev.name}: transmit queue ${pair} is full`));
+          reject(
+            new DeviceError(`${this.dev.name}: transmit queue ${pair} is full`, {
+              code: "ERR_VIRTIO_DEVICE_NET_QUEUE_FULL",
+            }),
+          );
         }
       } catch (e) {
         reject(e);
@@ -585,7 +595,9 @@ export class NetInterface {
   #txQueue(pair: number): TxQueue {
     const tx = this.#tx[pair];
     if (tx === undefined || pair >= this.#pairs) {
-      throw new DeviceError(`${this.dev.name}: transmit queue pair ${pair} is not in use`);
+      throw new DeviceError(`${this.dev.name}: transmit queue pair ${pair} is not in use`, {
+        code: "ERR_VIRTIO_DEVICE_NET_PAIR",
+      });
     }
     return tx;
   }
@@ -595,7 +607,11 @@ export class NetInterface {
     o: SendOptions | undefined,
     resolve: (() => void) | undefined,
   ): boolean {
-    if (this.#closed) throw new DeviceError(`${this.dev.name}: interface removed`);
+    if (this.#closed) {
+      throw new DeviceError(`${this.dev.name}: interface removed`, {
+        code: "ERR_VIRTIO_DEVICE_NET_GONE",
+      });
+    }
     const tx = this.#txQueue(o?.queue ?? 0);
     if (tx.free.length === 0) this.#reclaim(tx, tx.vq);
     const i = tx.free.pop();
@@ -645,7 +661,9 @@ export class NetInterface {
     const vq = this.#ctrl;
     if (vq === undefined) {
       return Promise.reject(
-        new DeviceError(`${this.dev.name}: no control queue (VIRTIO_NET_F_CTRL_VQ)`),
+        new DeviceError(`${this.dev.name}: no control queue (VIRTIO_NET_F_CTRL_VQ)`, {
+          code: "ERR_VIRTIO_DEVICE_NET_FEATURE",
+        }),
       );
     }
     const { memory, dma } = this.dev.dmaContext;
@@ -689,10 +707,16 @@ export class NetInterface {
     feature: number,
   ): Promise<void> {
     if (!this.dev.hasFeature(feature)) {
-      throw new DeviceError(`${this.dev.name}: ${what} needs feature ${feature}, not negotiated`);
+      throw new DeviceError(`${this.dev.name}: ${what} needs feature ${feature}, not negotiated`, {
+        code: "ERR_VIRTIO_DEVICE_NET_FEATURE",
+      });
     }
     const ack = await this.command(cls, cmd, data);
-    if (ack !== VIRTIO_NET_OK) throw new DeviceError(`${this.dev.name}: device refused ${what}`);
+    if (ack !== VIRTIO_NET_OK) {
+      throw new DeviceError(`${this.dev.name}: device refused ${what}`, {
+        code: "ERR_VIRTIO_DEVICE_NET_REFUSED",
+      });
+    }
   }
 
   /** A VIRTIO_NET_CTRL_RX command: one receive-mode flag on or off (5.1.6.5.1). */
@@ -735,15 +759,18 @@ export class NetInterface {
     unicast: readonly (string | Uint8Array)[],
     multicast: readonly (string | Uint8Array)[],
   ): Promise<void> {
-    const d = new Uint8Array(8 + 6 * (unicast.length + multicast.length));
-    const v = new DataView(d.buffer);
+    const ENTRY = VirtioNetCtrlMacAddr.SIZE;
+    const d = new Uint8Array(
+      2 * VirtioNetCtrlMac.SIZE + ENTRY * (unicast.length + multicast.length),
+    );
+    const table = new VirtioNetCtrlMac(new DataView(d.buffer));
     let o = 0;
     for (const list of [unicast, multicast]) {
-      v.setUint32(o, list.length, true);
-      o += 4;
+      table.at(o).entries = list.length;
+      o += VirtioNetCtrlMac.OFFSETS.macs;
       for (const m of list) {
-        d.set(typeof m === "string" ? parseMac(m) : m.subarray(0, 6), o);
-        o += 6;
+        d.set(typeof m === "string" ? parseMac(m) : m.subarray(0, ENTRY), o);
+        o += ENTRY;
       }
     }
     return this.#ok(
@@ -804,7 +831,7 @@ export class NetInterface {
 
   /** Switch receive offloads (VIRTIO_NET_CTRL_GUEST_OFFLOADS_SET): a mask of GUEST_* feature bits. */
   setGuestOffloads(mask: bigint): Promise<void> {
-    const d = new Uint8Array(8);
+    const d = new Uint8Array(8); // le64 offloads (5.1.9.5.9)
     new DataView(d.buffer).setBigUint64(0, mask, true);
     return this.#ok(
       VIRTIO_NET_CTRL_GUEST_OFFLOADS,

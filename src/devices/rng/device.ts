@@ -80,7 +80,9 @@ export class RngDevice implements VirtioDevice {
     const size = checkQueueSize("virtio-rng", options.queueSize ?? 256);
     const max = options.maxBytesPerRequest ?? 65536;
     if (!Number.isInteger(max) || max < 1) {
-      throw new DeviceError(`virtio-rng: maxBytesPerRequest ${max} must be at least 1`);
+      throw new DeviceError(`virtio-rng: maxBytesPerRequest ${max} must be at least 1`, {
+        code: "ERR_VIRTIO_DEVICE_RNG_OPTION",
+      });
     }
     this.#max = max;
     this.#source = options.source ?? cryptoSource;

@@ -28,7 +28,7 @@
  */
 
 import type { DriverDevice, VirtioDriver, Virtqueue } from "../../driver.ts";
-import { DeviceError } from "../../errors.ts";
+import { ArgumentError, DeviceError } from "../../errors.ts";
 import { VIRTIO_ID_RNG } from "../../generated/common.ts";
 import { Arrivals } from "../_arrivals.ts";
 
@@ -77,7 +77,11 @@ export class RngSource {
 
   /** Reads exactly `n` random bytes from the device. */
   async read(n: number): Promise<Uint8Array> {
-    if (!Number.isSafeInteger(n) || n < 0) throw new RangeError(`cannot read ${n} bytes`);
+    if (!Number.isSafeInteger(n) || n < 0) {
+      throw new ArgumentError(`${this.dev.name}: cannot read ${n} bytes (an integer from 0)`, {
+        code: "ERR_VIRTIO_ARGUMENT_RNG_LENGTH",
+      });
+    }
     const out = new Uint8Array(n);
     await this.fill(out);
     return out;
@@ -99,14 +103,20 @@ export class RngSource {
         done += n;
       }
       if (done === before) {
-        throw new DeviceError(`${this.dev.name}: the device returned no random bytes`);
+        throw new DeviceError(`${this.dev.name}: the device returned no random bytes`, {
+          code: "ERR_VIRTIO_DEVICE_RNG_EMPTY",
+        });
       }
     }
   }
 
   /** One request of `len` bytes: resolves with the bytes the device wrote (maybe fewer). */
   request(len: number): Promise<Uint8Array> {
-    if (this.#dead) return Promise.reject(new DeviceError(`${this.dev.name}: device is gone`));
+    if (this.#dead) {
+      return Promise.reject(
+        new DeviceError(`${this.dev.name}: device is gone`, { code: "ERR_VIRTIO_DEVICE_RNG_GONE" }),
+      );
+    }
     return new Promise((resolve, reject) => {
       const start = (): boolean => {
         if (!this.vq.queue.canAdd(0, 1)) return false;
@@ -144,7 +154,9 @@ export class RngSource {
   detach(reason: string): void {
     if (this.#dead) return;
     this.#dead = true;
-    const err = new DeviceError(`${this.dev.name}: ${reason}`);
+    const err = new DeviceError(`${this.dev.name}: ${reason}`, {
+      code: "ERR_VIRTIO_DEVICE_RNG_GONE",
+    });
     for (const w of this.#waiting.splice(0)) w.reject(err);
     this.dev.reset();
     for (const r of this.dev.delVqs() as RngRequest[]) {
