@@ -7,8 +7,7 @@ import assert from "node:assert/strict";
 import { describe, interopSkipReason, runGuest } from "./_guest.ts";
 import { startBackend } from "./_backend.ts";
 
-const skip = interopSkipReason();
-if (skip !== undefined) console.log(`vhost_user_blk_test: ${skip}`);
+const skip = interopSkipReason("vhost_user_blk_test");
 
 const MODULES = ["virtio_pci", "virtio_blk"];
 const MiB = 1024 * 1024;

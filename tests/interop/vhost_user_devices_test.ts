@@ -5,7 +5,14 @@
 // with the reason printed, when QEMU, the kernel or busybox are missing.
 
 import assert from "node:assert/strict";
-import { describe, interopSkipReason, NEWER_QEMU_ROOT, newerQemu, runGuest } from "./_guest.ts";
+import {
+  describe,
+  interopSkipReason,
+  NEWER_QEMU_ROOT,
+  newerQemu,
+  runGuest,
+  skipUnlessCi,
+} from "./_guest.ts";
 import { startBackend } from "./_backend.ts";
 import { runInputCommand } from "../../examples/vhost_user_input.ts";
 import {
@@ -21,8 +28,7 @@ import { VIRTIO_ID_INPUT } from "../../src/generated/common.ts";
 import { VhostUserFrontend } from "../../src/transport/vhost_user/frontend.ts";
 import { deadline } from "./_deadline.ts";
 
-const skip = interopSkipReason();
-if (skip !== undefined) console.log(`vhost_user_devices_test: ${skip}`);
+const skip = interopSkipReason("vhost_user_devices_test");
 
 const KEY_B = 48;
 
@@ -52,12 +58,12 @@ function decodeEvents(hex: string): [number, number, number][] {
 // that scripts/install_interop_deps.sh unpacks beside the system one.
 const qemu = newerQemu();
 const inputSkip = skip ??
-  (qemu === undefined
-    ? `no QEMU >= 8 at ${NEWER_QEMU_ROOT} (run scripts/install_interop_deps.sh)`
-    : undefined);
-if (inputSkip !== undefined && skip === undefined) {
-  console.log(`vhost_user_devices_test: input test skipped: ${inputSkip}`);
-}
+  skipUnlessCi(
+    "vhost_user_devices_test (input)",
+    qemu === undefined
+      ? `no QEMU >= 8 at ${NEWER_QEMU_ROOT} (run scripts/install_interop_deps.sh)`
+      : undefined,
+  );
 
 Deno.test({
   name: "vhost-user-input: the guest reads the key events injected on the back-end's stdin",

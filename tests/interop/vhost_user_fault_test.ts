@@ -8,8 +8,7 @@ import assert from "node:assert/strict";
 import { describe, interopSkipReason, runGuest } from "./_guest.ts";
 import { startBackend } from "./_backend.ts";
 
-const skip = interopSkipReason();
-if (skip !== undefined) console.log(`vhost_user_fault_test: ${skip}`);
+const skip = interopSkipReason("vhost_user_fault_test");
 
 const BLOCKS = 400;
 const KILL_AFTER = 24;

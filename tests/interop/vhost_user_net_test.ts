@@ -10,8 +10,7 @@ import { startBackend } from "./_backend.ts";
 import { parseIPv4, PingHost } from "../../examples/vhost_user_net.ts";
 import { parseMac } from "../../src/devices/net/device.ts";
 
-const skip = interopSkipReason();
-if (skip !== undefined) console.log(`vhost_user_net_test: ${skip}`);
+const skip = interopSkipReason("vhost_user_net_test");
 
 Deno.test("vhost-user-net host stack: answers ARP and ping for its address only", () => {
   const host = new PingHost(parseIPv4("10.0.2.2"), parseMac("52:54:00:00:00:02"));
