@@ -41,17 +41,18 @@ function transportFor(
   return t;
 }
 
-/** One device with its driver and interface; `frames` collects what the interface receives. */
-/** Guest memory of {@link MEM} bytes and a bus over it that keeps its log lines in `logs`. */
-export function netBus(): { memory: GuestMemory; bus: VirtioBus; logs: string[] } {
+/** Guest memory of {@link MEM} bytes, its DMA allocator, and a bus over them that keeps its log lines in `logs`. */
+export function netBus(): {
+  memory: GuestMemory;
+  bus: VirtioBus;
+  logs: string[];
+  dma: DmaAllocator;
+} {
   const memory = GuestMemory.fromBuffer(new ArrayBuffer(MEM));
   const logs: string[] = [];
-  const bus = new VirtioBus({
-    memory,
-    dma: new DmaAllocator(0x1000, MEM - 0x1000),
-    log: (m) => logs.push(m),
-  });
-  return { memory, bus, logs };
+  const dma = new DmaAllocator(0x1000, MEM - 0x1000);
+  const bus = new VirtioBus({ memory, dma, log: (m) => logs.push(m) });
+  return { memory, bus, logs, dma };
 }
 
 export interface Side {
