@@ -1,8 +1,11 @@
-// Interop fault test: QEMU is killed (SIGKILL) while the guest writes to a
-// disk served by our vhost-user-blk back-end. The back-end must notice,
-// drop the session and accept the next QEMU, and no acknowledged write may
-// be lost: every block whose write the guest saw complete (with conv=fsync,
-// so a flush too) is in the image, checked on the host and by a new guest.
+// Interop fault test: QEMU is killed (SIGKILL) while the guest has writes in
+// flight to a disk served by our vhost-user-blk back-end: four writers keep
+// the disk busy, and QEMU is killed as soon as the guest reports write
+// requests in flight at the device (/sys/block/vda/inflight) after enough
+// blocks were acknowledged. The back-end must notice, drop the session and
+// accept the next QEMU, and no acknowledged write may be lost: every block
+// whose write the guest saw complete (with conv=fsync, so a flush too) is in
+// the image, checked on the host and by a new guest.
 
 import assert from "node:assert/strict";
 import { describe, interopSkipReason, runGuest } from "./_guest.ts";
@@ -13,6 +16,37 @@ const skip = interopSkipReason("vhost_user_fault_test");
 const BLOCKS = 400;
 const KILL_AFTER = 24;
 const enc = new TextEncoder();
+
+/** Writers of PARALLEL_WRITES, and the blocks each writes (block `w * PER_WRITER + i`). */
+const WRITERS = 4;
+const PER_WRITER = 100;
+
+/**
+ * Four writers at once, each block after block with a flush, printing each
+ * block done; meanwhile the guest watches the disk's in-flight counters and
+ * prints `@@inflight=N` while N write requests are at the device. Ends with
+ * `@@writers_done` once every writer finished.
+ */
+const PARALLEL_WRITES = `
+writer() {
+  i=0
+  while [ $i -lt ${PER_WRITER} ]; do
+    b=$(($1 * ${PER_WRITER} + i))
+    yes "typed-virtio-$b" | head -c 4096 > /tmp/b$1
+    dd if=/tmp/b$1 of=/dev/vda bs=4096 seek=$b count=1 conv=fsync 2>/dev/null || echo "@@failed=$b"
+    echo "@@done=$b"
+    i=$((i+1))
+  done
+  touch /tmp/fin$1
+}
+w=0
+while [ $w -lt ${WRITERS} ]; do writer $w & w=$((w+1)); done
+while [ "$(ls /tmp/fin* 2>/dev/null | wc -l)" -lt ${WRITERS} ]; do
+  read r n < /sys/block/vda/inflight
+  [ "$n" -gt 0 ] && echo "@@inflight=$n"
+done
+echo "@@writers_done=1"
+`;
 
 /** What the guest writes to block `i`: `typed-virtio-<i>\n` repeated over 4 KiB. */
 function blockBytes(i: number): Uint8Array {
@@ -43,8 +77,8 @@ async function emptyImage(dir: string): Promise<string> {
 }
 
 Deno.test({
-  name: "vhost-user-blk fault: QEMU killed mid-write; the back-end serves the next QEMU; " +
-    "acknowledged writes are on disk",
+  name: "vhost-user-blk fault: QEMU killed with writes in flight; the back-end serves the " +
+    "next QEMU; acknowledged writes are on disk",
   ignore: skip !== undefined,
   fn: async () => {
     const dir = await Deno.makeTempDir({ prefix: "typed-virtio-vufault-" });
@@ -58,43 +92,54 @@ Deno.test({
       "vhost-user-blk-pci,chardev=c0,num-queues=1",
     ];
     try {
-      let lastDone = -1;
+      const done = new Set<number>();
+      let killedAt = "";
       const first = await runGuest({
-        script: WRITE_BLOCKS,
+        script: PARALLEL_WRITES,
         modules: ["virtio_pci", "virtio_blk"],
         qemuArgs,
         timeoutMs: 90_000,
         onLine: (line) => {
           const m = /@@done=(\d+)/.exec(line);
-          if (m) lastDone = Math.max(lastDone, Number(m[1]));
+          if (m) done.add(Number(m[1]));
         },
-        killWhen: (line) => line.includes(`@@done=${KILL_AFTER}`),
+        // Killed while the guest has write requests at the device, once
+        // enough blocks were acknowledged to check.
+        killWhen: (line) => {
+          const m = /@@inflight=(\d+)/.exec(line);
+          if (m === null || Number(m[1]) === 0 || done.size < KILL_AFTER) return false;
+          killedAt = line;
+          return true;
+        },
       });
       const why1 = describe(first) + `\n--- back-end ---\n${backend.output()}`;
-      assert.ok(first.killed, `QEMU was killed mid-I/O\n${why1}`);
+      assert.ok(first.killed, `QEMU was killed\n${why1}`);
+      assert.match(killedAt, /@@inflight=[1-9]/, `killed with writes in flight\n${why1}`);
+      assert.equal(first.markers.get("writers_done"), undefined, `the writers were still going`);
       assert.equal(first.markers.get("failed"), undefined, why1);
-      assert.ok(lastDone >= KILL_AFTER, why1);
+      assert.ok(done.size >= KILL_AFTER, why1);
 
       // Every acknowledged block is in the image file.
       const img = await Deno.readFile(image);
-      for (let i = 0; i <= lastDone; i++) {
+      for (const i of done) {
         assert.deepEqual(img.subarray(i * 4096, (i + 1) * 4096), blockBytes(i), `block ${i}`);
       }
 
-      // The back-end dropped the session and serves the next QEMU.
+      // The back-end dropped the session and serves the next QEMU, which
+      // reads the acknowledged blocks.
+      const some = [...done].sort((x, y) => x - y);
+      const check = [some[0], some[some.length >> 1], some[some.length - 1]];
       const second = await runGuest({
-        script: `
-echo "@@first=$(dd if=/dev/vda bs=4096 count=1 2>/dev/null | head -n 1)"
-echo "@@last=$(dd if=/dev/vda bs=4096 skip=${lastDone} count=1 2>/dev/null | head -n 1)"
-`,
+        script: check.map((b) =>
+          `echo "@@b${b}=$(dd if=/dev/vda bs=4096 skip=${b} count=1 2>/dev/null | head -n 1)"`
+        ).join("\n"),
         modules: ["virtio_pci", "virtio_blk"],
         qemuArgs,
         timeoutMs: 90_000,
       });
       const why2 = describe(second) + `\n--- back-end ---\n${backend.output()}`;
       assert.equal(second.scriptStatus, 0, why2);
-      assert.equal(second.markers.get("first"), "typed-virtio-0", why2);
-      assert.equal(second.markers.get("last"), `typed-virtio-${lastDone}`, why2);
+      for (const b of check) assert.equal(second.markers.get(`b${b}`), `typed-virtio-${b}`, why2);
     } finally {
       await backend.stop();
       await Deno.remove(dir, { recursive: true });
