@@ -83,11 +83,13 @@ for e in /sys/class/input/event*; do
 done
 echo "@@name=$(cat /sys/class/input/$ev/device/name)"
 cat /dev/input/$ev > /tmp/ev &
-sleep 1
+reader=$!
+# Only a reader that has the device open gets events: say so once it has.
+until ls -l /proc/$reader/fd 2>/dev/null | grep -q "/dev/input/$ev"; do :; done
 echo "@@reading=1"
-i=0
-while [ "$(stat -c %s /tmp/ev)" -lt 192 ] && [ $i -lt 150 ]; do sleep 0.1; i=$((i+1)); done
-kill $!
+# Until all 8 events (24 bytes each) arrived; runGuest's deadline catches a hang.
+until [ "$(stat -c %s /tmp/ev)" -ge 192 ]; do :; done
+kill $reader
 echo "@@events=$(od -A n -t x1 -v /tmp/ev | tr -d ' \\n')"
 `,
         modules: ["virtio_pci", "virtio_input", "evdev"],
