@@ -203,3 +203,17 @@ Deno.test(".ci/run ends with the tally and runs the tests with CI=true", async (
   assert.match(ci, /^ci_tally "\$log_dir\/test\.log" /m);
   assert.equal((await run("bash", ["-n", ".ci/run"])).code, 0);
 });
+
+Deno.test("README's examples run and assert their results instead of printing them", async () => {
+  // a value printed with its expected value in a comment checks nothing
+  const blocks = [...readme.matchAll(/```ts\n([\s\S]*?)```/g)].map((m) => m[1]);
+  assert.ok(blocks.length >= 3, "the README's runnable examples");
+  for (const b of blocks) {
+    for (const line of b.split("\n")) {
+      assert.doesNotMatch(line, /console\.log\(.*\);?\s*\/\/\s*\S/, `assert instead: ${line}`);
+    }
+  }
+  const r = await run(Deno.execPath(), ["test", "--doc", "--allow-all", "README.md"]);
+  assert.equal(r.code, 0, r.out);
+  assert.match(r.out, /ok \| [1-9]\d* passed \| 0 failed/);
+});
