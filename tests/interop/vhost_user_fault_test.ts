@@ -13,19 +13,19 @@ import { startBackend } from "./_backend.ts";
 
 const skip = interopSkipReason("vhost_user_fault_test");
 
-const BLOCKS = 400;
 const KILL_AFTER = 24;
 const enc = new TextEncoder();
 
 /** Writers of PARALLEL_WRITES, and the blocks each writes (block `w * PER_WRITER + i`). */
 const WRITERS = 4;
 const PER_WRITER = 100;
+const BLOCKS = WRITERS * PER_WRITER;
 
 /**
  * Four writers at once, each block after block with a flush, printing each
  * block done; meanwhile the guest watches the disk's in-flight counters and
- * prints `@@inflight=N` while N write requests are at the device. Ends with
- * `@@writers_done` once every writer finished.
+ * prints `@@inflight=N` when N write requests are at the device (each time N
+ * changes). Ends with `@@writers_done` once every writer finished.
  */
 const PARALLEL_WRITES = `
 writer() {
@@ -41,9 +41,11 @@ writer() {
 }
 w=0
 while [ $w -lt ${WRITERS} ]; do writer $w & w=$((w+1)); done
+last=0
 while [ "$(ls /tmp/fin* 2>/dev/null | wc -l)" -lt ${WRITERS} ]; do
   read r n < /sys/block/vda/inflight
-  [ "$n" -gt 0 ] && echo "@@inflight=$n"
+  [ "$n" -gt 0 ] && [ "$n" != "$last" ] && echo "@@inflight=$n"
+  last=$n
 done
 echo "@@writers_done=1"
 `;
@@ -55,17 +57,6 @@ function blockBytes(i: number): Uint8Array {
   for (let o = 0; o < b.length; o += line.length) b.set(line.subarray(0, b.length - o), o);
   return b;
 }
-
-/** The guest writes block after block, each with a flush, printing each one done. */
-const WRITE_BLOCKS = `
-i=0
-while [ $i -lt ${BLOCKS} ]; do
-  yes "typed-virtio-$i" | head -c 4096 > /tmp/b
-  dd if=/tmp/b of=/dev/vda bs=4096 seek=$i count=1 conv=fsync 2>/dev/null || echo "@@failed=$i"
-  echo "@@done=$i"
-  i=$((i+1))
-done
-`;
 
 /** A 4 MiB image of zeroes in `dir`. */
 async function emptyImage(dir: string): Promise<string> {
@@ -149,7 +140,8 @@ Deno.test({
 });
 
 Deno.test({
-  name: "vhost-user-blk reconnection: the back-end killed mid-write and restarted; QEMU " +
+  name:
+    "vhost-user-blk reconnection: the back-end killed with writes in flight and restarted; QEMU " +
     "reconnects, the running guest's I/O resumes, and every block is on disk",
   ignore: skip !== undefined,
   fn: async () => {
@@ -160,11 +152,13 @@ Deno.test({
     let backend = await startBackend("vhost_user_blk.ts", socket, args);
     const first = backend;
     let restarted: Promise<void> | undefined;
+    const done = new Set<number>();
+    let killedAt = "";
     try {
       const r = await runGuest({
         // The guest never learns of the restart: its dd calls stall while the
         // back-end is away and complete on the next one.
-        script: `${WRITE_BLOCKS}echo 3 > /proc/sys/vm/drop_caches
+        script: `${PARALLEL_WRITES}echo 3 > /proc/sys/vm/drop_caches
 echo "@@first=$(dd if=/dev/vda bs=4096 count=1 2>/dev/null | head -n 1)"
 echo "@@last=$(dd if=/dev/vda bs=4096 skip=${BLOCKS - 1} count=1 2>/dev/null | head -n 1)"
 `,
@@ -177,7 +171,14 @@ echo "@@last=$(dd if=/dev/vda bs=4096 skip=${BLOCKS - 1} count=1 2>/dev/null | h
         ],
         timeoutMs: 120_000,
         onLine: (line) => {
-          if (restarted === undefined && line.includes(`@@done=${KILL_AFTER}`)) {
+          const d = /@@done=(\d+)/.exec(line);
+          if (d) done.add(Number(d[1]));
+          // Killed while the guest has write requests at the device.
+          const m = /@@inflight=(\d+)/.exec(line);
+          if (
+            restarted === undefined && m !== null && Number(m[1]) > 0 && done.size >= KILL_AFTER
+          ) {
+            killedAt = line;
             Deno.kill(first.pid, "SIGKILL");
             restarted = (async () => {
               await first.stop();
@@ -191,6 +192,9 @@ echo "@@last=$(dd if=/dev/vda bs=4096 skip=${BLOCKS - 1} count=1 2>/dev/null | h
       const why = describe(r) + `\n--- first back-end ---\n${first.output()}` +
         `\n--- second back-end ---\n${backend === first ? "(not started)" : backend.output()}`;
       assert.ok(restarted !== undefined, `the back-end was restarted\n${why}`);
+      assert.match(killedAt, /@@inflight=[1-9]/, `killed with writes in flight\n${why}`);
+      assert.equal(r.markers.get("writers_done"), "1", why);
+      assert.equal(done.size, BLOCKS, `every block acknowledged\n${why}`);
       assert.equal(r.scriptStatus, 0, why);
       assert.equal(r.markers.get("failed"), undefined, why);
       assert.equal(r.markers.get("first"), "typed-virtio-0", why);
