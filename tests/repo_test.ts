@@ -217,3 +217,26 @@ Deno.test("README's examples run and assert their results instead of printing th
   assert.equal(r.code, 0, r.out);
   assert.match(r.out, /ok \| [1-9]\d* passed \| 0 failed/);
 });
+
+Deno.test("test files read no clock, sleep in no guest, and hide no failure with .catch", async () => {
+  const { testFiles } = await import("../scripts/test_npm.ts");
+  const { walkFiles } = await import("../scripts/_npm.ts");
+  const tests = new Set<string>(await testFiles());
+  const found: string[] = [];
+  for (const p of await walkFiles("tests", /\.ts$/)) {
+    const lines = (await Deno.readTextFile(new URL(p, root))).split("\n");
+    lines.forEach((line, i) => {
+      const at = `${p}:${i + 1}: ${line.trim()}`;
+      // a clock in a test file means a timing assertion (helpers may keep deadlines)
+      if (tests.has(p) && /\b(performance|Date)\.now\(\)/.test(line)) found.push(`clock: ${at}`);
+      // a guest that sleeps races the host: wait for a marker instead
+      if (/^\s*sleep\s+[\d.]+\s*$/.test(line)) found.push(`sleep: ${at}`);
+      // swallowing a rejection is only for cleanup
+      if (
+        /\.catch\(\(\) => (\{\}|undefined)\)/.test(line) &&
+        !/\b(remove|close|kill|stop|cancel|terminate)\(/.test(line)
+      ) found.push(`catch: ${at}`);
+    });
+  }
+  assert.deepEqual(found, [], "see docs/testing.md, Rules");
+});
