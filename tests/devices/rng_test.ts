@@ -7,6 +7,14 @@ import { ArgumentError, DeviceError } from "../../src/errors.ts";
 import { coded } from "./_coded.ts";
 import { type Kind, KINDS, MAIN_KINDS, rig } from "./blk_rig.ts";
 
+/** An rng device that counts kicks and serves none of them. */
+class HeldRngDevice extends RngDevice {
+  notified = 0;
+  override queueNotify(_index: number): void {
+    this.notified++;
+  }
+}
+
 async function setup(kind: Kind, opts: RngDeviceOptions = {}, chunk?: number) {
   const device = new RngDevice(opts);
   const r = rig(kind, device);
@@ -93,10 +101,32 @@ for (const kind of MAIN_KINDS) {
     assert.ok(t.dev.needsReset);
   });
 
-  Deno.test(`rng ${kind}: removal fails outstanding reads`, async () => {
-    const t = await setup(kind);
-    await t.r.bus.removeDevice(t.dev);
-    await assert.rejects(t.rng.read(4), coded(DeviceError, "ERR_VIRTIO_DEVICE_RNG_GONE"));
+  Deno.test(`rng ${kind}: removal fails outstanding reads, in the ring and waiting for room`, async () => {
+    // A device that holds its requests: nothing completes before the removal.
+    const device = new HeldRngDevice({ queueSize: 4 });
+    const r = rig(kind, device);
+    const driver = rngDriver();
+    await r.bus.registerDriver(driver);
+    const dev = await r.bus.addDevice(r.transport);
+    const rng = await driver.nextSource();
+    const idle = r.dma.bytesUsed;
+    // 4 requests fill the ring, 6 more wait for room
+    const outcomes = Array.from({ length: 10 }, () =>
+      rng.request(16).then(
+        (b) => `resolved with ${b.length} bytes`,
+        (e: unknown) => e,
+      ));
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    assert.equal(device.bytesServed, 0, "the device served nothing");
+    assert.ok(device.notified > 0, "the driver kicked: requests are in the ring");
+    assert.ok(r.dma.bytesUsed >= idle + 4 * 16, "the ring's requests hold DMA memory");
+    await r.bus.removeDevice(dev);
+    for (const [i, o] of (await Promise.all(outcomes)).entries()) {
+      assert.ok(o instanceof DeviceError, `read ${i}: ${o}`);
+      assert.match(o.message, /removed/);
+    }
+    assert.ok(r.dma.bytesUsed <= idle, "the outstanding requests' memory is freed");
+    await assert.rejects(rng.read(4), coded(DeviceError, "ERR_VIRTIO_DEVICE_RNG_GONE"));
   });
 }
 

@@ -50,14 +50,17 @@ import {
 import { BlkDevice, MemoryStorage } from "../../src/devices/blk/mod.ts";
 import { GuestMemory } from "../../src/memory.ts";
 import { DmaAllocator } from "../../src/memory.ts";
+import { skipUnlessCi } from "./_guest.ts";
 import {
   allocateQueue,
   createDriverQueue,
   queueOptionsFromFeatures,
 } from "../../src/virtqueue/mod.ts";
 
-const canRun = Deno.build.os === "linux";
-if (!canRun) console.log("vhost_user_backend_test: skipped, vhost-user needs Linux");
+const canRun = skipUnlessCi(
+  "vhost_user_backend_test",
+  Deno.build.os === "linux" ? undefined : "vhost-user needs Linux",
+) === undefined;
 
 const MEM_SIZE = 1 << 20;
 const USER_BASE = 0x7f00_0000_0000;

@@ -17,9 +17,12 @@ import {
 } from "../../src/transport/vhost_user/libc.ts";
 import { VhostUserError } from "../../src/transport/vhost_user/protocol.ts";
 import { BlkDevice, MemoryStorage } from "../../src/devices/blk/mod.ts";
+import { skipUnlessCi } from "./_guest.ts";
 
-const canRun = Deno.build.os === "linux";
-if (!canRun) console.log("vhost_user_wake_test: skipped, vhost-user needs Linux");
+const canRun = skipUnlessCi(
+  "vhost_user_wake_test",
+  Deno.build.os === "linux" ? undefined : "vhost-user needs Linux",
+) === undefined;
 
 Deno.test({
   name: "pollBrief: a quiet eventfd times out with nothing ready; a kicked one is ready",

@@ -565,6 +565,12 @@ export class NetInterface {
    * for room when the queue is full. Many sends may be in flight.
    */
   async send(frame: Uint8Array, options?: SendOptions): Promise<void> {
+    // Before waiting for room: after removal no room ever comes.
+    if (this.#closed) {
+      throw new DeviceError(`${this.dev.name}: interface removed`, {
+        code: "ERR_VIRTIO_DEVICE_NET_GONE",
+      });
+    }
     const pair = options?.queue ?? 0;
     const tx = this.#txQueue(pair);
     while (tx.free.length === 0) {
