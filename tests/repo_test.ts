@@ -40,7 +40,13 @@ Deno.test("schema/mod.ts re-exports every schema module", async () => {
 const root = new URL("../", import.meta.url);
 
 async function run(cmd: string, args: string[]): Promise<{ code: number; out: string }> {
-  const o = await new Deno.Command(cmd, { args, cwd: root, stdout: "piped", stderr: "piped" })
+  const o = await new Deno.Command(cmd, {
+    args,
+    cwd: root,
+    env: { NO_COLOR: "1" },
+    stdout: "piped",
+    stderr: "piped",
+  })
     .output();
   const d = new TextDecoder();
   return { code: o.code, out: d.decode(o.stdout) + d.decode(o.stderr) };
