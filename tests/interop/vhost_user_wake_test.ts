@@ -15,7 +15,7 @@ import {
   readEventfd,
   writeEventfd,
 } from "../../src/transport/vhost_user/libc.ts";
-import { VhostUserError } from "../../src/transport/vhost_user/protocol.ts";
+import { VhostUserError, VhostUserErrorCode } from "../../src/transport/vhost_user/errors.ts";
 import { BlkDevice, MemoryStorage } from "../../src/devices/blk/mod.ts";
 
 const canRun = Deno.build.os === "linux";
@@ -65,7 +65,9 @@ Deno.test({
     for (const bad of [-1, 1_000_000, Number.NaN, Infinity]) {
       assert.throws(
         () => new VhostUserBackend(device, { socketPath, pollBeforeSleepUs: bad }),
-        (e: unknown) => e instanceof VhostUserError && e.message.includes("pollBeforeSleepUs"),
+        (e: unknown) =>
+          e instanceof VhostUserError && e.message.includes("pollBeforeSleepUs") &&
+          e.code === VhostUserErrorCode.BAD_OPTION,
         String(bad),
       );
     }

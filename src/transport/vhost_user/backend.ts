@@ -57,8 +57,11 @@
  */
 
 import type { DeviceContext, VirtioDevice } from "../../device.ts";
+import { VirtioError } from "../../errors.ts";
 import type { GuestMemory } from "../../memory.ts";
 import { MappedGuestMemory } from "./_mapped_memory.ts";
+import { checkBackendChannel, checkPeerFd, mapPeerFile } from "./_fd.ts";
+import { VhostUserError, VhostUserErrorCode } from "./errors.ts";
 import { inflightQueueBytes, resumeInflight } from "./_inflight.ts";
 import type { SplitDeviceQueue } from "../../virtqueue/split.ts";
 import {
@@ -84,7 +87,6 @@ import {
   closeFd,
   eventfd,
   type Mapping,
-  mapShared,
   memfdCreate,
   pollAsync,
   pollBrief,
@@ -119,7 +121,6 @@ import {
   REPLY_FLAGS,
   requestName,
   u64Payload,
-  VhostUserError,
   type VhostUserMessage,
   type VringAddr,
   vringStatePayload,
@@ -154,10 +155,24 @@ export interface VhostUserBackendOptions {
    * {@link MAX_BRIEF_WAKEUPS} wake-ups.
    */
   readonly pollBeforeSleepUs?: number;
+  /**
+   * How long a message may stay incomplete, in milliseconds (default
+   * {@link DEFAULT_MESSAGE_TIMEOUT_MS}). A front-end writes each message
+   * whole; one that sends part of a message and no more ends its session
+   * then, with `ERR_VIRTIO_TRANSPORT_VHOST_USER_INCOMPLETE_MESSAGE`, and the
+   * descriptors that came with the part are closed. Without it, a front-end
+   * that passed its own end of the connection with a partial message, then
+   * closed it, would never be seen to hang up (the back-end would hold that
+   * end open) and no other front-end would be served again.
+   */
+  readonly messageTimeoutMs?: number;
 }
 
 /** {@link VhostUserBackendOptions.pollBeforeSleepUs} unless the options say otherwise. */
 export const DEFAULT_POLL_BEFORE_SLEEP_US: number = 300;
+
+/** {@link VhostUserBackendOptions.messageTimeoutMs} unless the options say otherwise. */
+export const DEFAULT_MESSAGE_TIMEOUT_MS: number = 2_000;
 
 /** Wake-ups served in a row by the brief blocking wait before the event loop gets a turn. */
 export const MAX_BRIEF_WAKEUPS: number = 64;
@@ -248,6 +263,11 @@ export interface SessionSummary {
   readonly end: SessionEnd;
   /** The error that ended it, for `error`. */
   readonly error?: string;
+  /**
+   * The stable code of that error, for `error` (see {@link VhostUserErrorCode};
+   * `ERR_VIRTIO_TRANSPORT_LIBC_*` for a failed system call).
+   */
+  readonly code?: string;
   /** Messages handled. */
   readonly messages: number;
   /** Kicks handled. */
@@ -267,6 +287,8 @@ export class VhostUserBackend {
   readonly offeredProtocolFeatures: bigint;
   /** Microseconds of blocking wait for the next kick after serving one (0: none). */
   readonly pollBeforeSleepUs: number;
+  /** Milliseconds a message may stay incomplete before its session ends. */
+  readonly messageTimeoutMs: number;
   /** One summary per finished session, oldest first. */
   readonly sessions: SessionSummary[] = [];
   readonly #log: Logger;
@@ -283,9 +305,18 @@ export class VhostUserBackend {
     this.offeredProtocolFeatures = options.protocolFeatures ?? DEFAULT_PROTOCOL_FEATURES;
     const us = options.pollBeforeSleepUs ?? DEFAULT_POLL_BEFORE_SLEEP_US;
     if (!Number.isFinite(us) || us < 0 || us >= 1_000_000) {
-      throw new VhostUserError(`pollBeforeSleepUs is ${us}; give 0 up to 999999 microseconds`);
+      throw new VhostUserError(`pollBeforeSleepUs is ${us}; give 0 up to 999999 microseconds`, {
+        code: VhostUserErrorCode.BAD_OPTION,
+      });
     }
     this.pollBeforeSleepUs = us;
+    const ms = options.messageTimeoutMs ?? DEFAULT_MESSAGE_TIMEOUT_MS;
+    if (!Number.isFinite(ms) || ms < 1 || ms > 3_600_000) {
+      throw new VhostUserError(`messageTimeoutMs is ${ms}; give 1 up to 3600000 milliseconds`, {
+        code: VhostUserErrorCode.BAD_OPTION,
+      });
+    }
+    this.messageTimeoutMs = ms;
     this.#log = options.log ?? defaultLogger();
   }
 
@@ -356,7 +387,12 @@ export class VhostUserBackend {
     this.#log("info", "front-end connected");
     let summary: SessionSummary;
     try {
-      summary = await s.run(this.#wakeFd, () => this.#closed, this.pollBeforeSleepUs);
+      summary = await s.run(
+        this.#wakeFd,
+        () => this.#closed,
+        this.pollBeforeSleepUs,
+        this.messageTimeoutMs,
+      );
     } finally {
       this.#session = undefined;
     }
@@ -485,15 +521,23 @@ class Session {
     this.#log(level, message);
   }
 
-  async run(wakeFd: number, closed: () => boolean, briefUs: number): Promise<SessionSummary> {
+  async run(
+    wakeFd: number,
+    closed: () => boolean,
+    briefUs: number,
+    messageTimeoutMs: number,
+  ): Promise<SessionSummary> {
     let end: SessionEnd = "closed";
     let error: string | undefined;
+    let code: string | undefined;
     // Wake-ups in a row seen by the brief blocking wait (see pollBeforeSleepUs).
     let brief = 0;
     // Whether the last wake-up served a kick that came soon after the one
     // before (kicks in a stream); the brief wait is only worth it then.
     let streaming = false;
     let lastKickMs = -Infinity;
+    // When the message read in part began to be owed (see messageTimeoutMs).
+    let partialSince = -1;
     try {
       for (;;) {
         if (closed()) break;
@@ -521,7 +565,15 @@ class Session {
           brief++;
         } else {
           brief = 0;
-          n = await pollAsync(entries, draining ? DRAIN_POLL_MS : -1);
+          let timeout = draining ? DRAIN_POLL_MS : -1;
+          if (partialSince >= 0) {
+            const left = Math.max(
+              1,
+              Math.ceil(partialSince + messageTimeoutMs - performance.now()),
+            );
+            timeout = timeout < 0 ? left : Math.min(timeout, left);
+          }
+          n = await pollAsync(entries, timeout);
         }
         streaming = false;
         if (closed()) break;
@@ -556,15 +608,28 @@ class Session {
           end = "eof";
           break;
         }
+        if (!this.#reader.pending) {
+          partialSince = -1;
+        } else if (partialSince < 0) {
+          partialSince = performance.now();
+        } else if (performance.now() - partialSince >= messageTimeoutMs) {
+          // A hang-up can hide behind it: descriptors held with a partial
+          // message may include the front-end's own end of the connection.
+          throw new VhostUserError(
+            `a message stayed incomplete for ${messageTimeoutMs} ms (the front-end sent part of it and no more)`,
+            { code: VhostUserErrorCode.INCOMPLETE_MESSAGE },
+          );
+        }
       }
     } catch (e) {
       end = "error";
       error = errorText(e);
+      code = e instanceof VirtioError ? e.code : undefined;
       this.#log("error", error);
     } finally {
       this.#teardown();
     }
-    return { end, error, messages: this.#messages, kicks: this.#kicks };
+    return { end, error, code, messages: this.#messages, kicks: this.#kicks };
   }
 
   /** Stops ring `index` and answers GET_VRING_BASE with where it stopped. */
@@ -620,9 +685,11 @@ class Session {
       // Tell a front-end waiting for an ack, then give up on the connection.
       if (this.#ackWanted(m) && !this.#replied) this.#reply(m.request, u64Payload(1n));
       for (const fd of fds) closeFd(fd);
-      throw e instanceof VhostUserError
-        ? e
-        : new VhostUserError(`${requestName(m.request)}: ${errorText(e)}`, { cause: e });
+      // Our own errors keep their code; anything else came from the device model.
+      throw e instanceof VirtioError ? e : new VhostUserError(
+        `${requestName(m.request)}: ${errorText(e)}`,
+        { cause: e, code: VhostUserErrorCode.DEVICE_FAILED },
+      );
     }
     for (const fd of fds) closeFd(fd);
     if (this.#ackWanted(m) && !this.#replied) this.#reply(m.request, u64Payload(0n));
@@ -637,18 +704,27 @@ class Session {
     const bytes = encodeMessage(request, REPLY_FLAGS, payload);
     const n = sendWithFds(this.#fd, bytes, fds);
     if (n !== bytes.length) {
-      throw new VhostUserError(`${requestName(request)}: reply could not be sent (socket full)`);
+      throw new VhostUserError(`${requestName(request)}: reply could not be sent (socket full)`, {
+        code: VhostUserErrorCode.NO_REPLY,
+      });
     }
     this.#replied = true;
   }
 
-  /** Takes the one descriptor a message must carry, removing it from the list to close. */
-  #takeFd(m: VhostUserMessage, what: string): number {
+  /**
+   * Takes the one descriptor a message must carry, removing it from the list
+   * to close, once it is of the `kind` expected (a file is checked further
+   * when it is mapped, see {@link mapPeerFile}).
+   */
+  #takeFd(m: VhostUserMessage, what: string, kind: "socket" | "eventfd" | "file"): number {
     if (m.fds.length !== 1) {
       throw new VhostUserError(
         `${requestName(m.request)}: expected 1 file descriptor for ${what}, got ${m.fds.length}`,
+        { code: VhostUserErrorCode.MISSING_FD },
       );
     }
+    // Checked while still in the list, so a refused one is closed with the message's.
+    if (kind !== "file") checkPeerFd(m.fds[0], kind === "socket", `${requestName(m.request)}`);
     const fd = m.fds.pop() as number;
     try {
       setNonblocking(fd);
@@ -656,6 +732,7 @@ class Session {
       closeFd(fd);
       throw new VhostUserError(`${requestName(m.request)}: bad file descriptor for ${what}`, {
         cause: e,
+        code: VhostUserErrorCode.BAD_FD,
       });
     }
     return fd;
@@ -668,6 +745,7 @@ class Session {
         `${
           requestName(request)
         }: vring ${index} does not exist (the device has ${this.#rings.length})`,
+        { code: VhostUserErrorCode.NO_SUCH_VRING },
       );
     }
     return r;
@@ -688,10 +766,13 @@ class Session {
         if (extra !== 0n) {
           throw new VhostUserError(
             `VHOST_USER_SET_FEATURES: bits 0x${extra.toString(16)} were not offered`,
+            { code: VhostUserErrorCode.FEATURES_NOT_OFFERED },
           );
         }
         if ((f & VHOST_F_LOG_ALL_BIT) !== 0n) {
-          throw new VhostUserError("VHOST_USER_SET_FEATURES: dirty logging is not supported");
+          throw new VhostUserError("VHOST_USER_SET_FEATURES: dirty logging is not supported", {
+            code: VhostUserErrorCode.UNSUPPORTED_REQUEST,
+          });
         }
         this.#features = f & ~PROTOCOL_FEATURES_BIT;
         this.#protocolAcked = (f & PROTOCOL_FEATURES_BIT) !== 0n;
@@ -707,6 +788,7 @@ class Session {
         if (extra !== 0n) {
           throw new VhostUserError(
             `VHOST_USER_SET_PROTOCOL_FEATURES: bits 0x${extra.toString(16)} were not offered`,
+            { code: VhostUserErrorCode.FEATURES_NOT_OFFERED },
           );
         }
         this.#protocolFeatures = f;
@@ -730,7 +812,13 @@ class Session {
         return;
       case R.VHOST_USER_SET_BACKEND_REQ_FD: {
         this.#requireProtocol(m, VHOST_USER_PROTOCOL_F_BACKEND_REQ);
-        const fd = this.#takeFd(m, "the back-end request channel");
+        const fd = this.#takeFd(m, "the back-end request channel", "socket");
+        try {
+          checkBackendChannel(fd, this.#fd, "VHOST_USER_SET_BACKEND_REQ_FD");
+        } catch (e) {
+          closeFd(fd);
+          throw e;
+        }
         if (this.#backendFd >= 0) closeFd(this.#backendFd);
         this.#backendFd = fd;
         return;
@@ -756,10 +844,13 @@ class Session {
         if (s.num === 0 || s.num > max) {
           throw new VhostUserError(
             `VHOST_USER_SET_VRING_NUM: size ${s.num} for vring ${s.index} (maximum ${max})`,
+            { code: VhostUserErrorCode.BAD_VRING_STATE },
           );
         }
         if (r.started) {
-          throw new VhostUserError(`VHOST_USER_SET_VRING_NUM: vring ${s.index} is running`);
+          throw new VhostUserError(`VHOST_USER_SET_VRING_NUM: vring ${s.index} is running`, {
+            code: VhostUserErrorCode.BAD_VRING_STATE,
+          });
         }
         r.size = s.num;
         return;
@@ -768,7 +859,9 @@ class Session {
         const a = decodeVringAddr(m);
         const r = this.#ring(a.index, m.request);
         if (r.started) {
-          throw new VhostUserError(`VHOST_USER_SET_VRING_ADDR: vring ${a.index} is running`);
+          throw new VhostUserError(`VHOST_USER_SET_VRING_ADDR: vring ${a.index} is running`, {
+            code: VhostUserErrorCode.BAD_VRING_STATE,
+          });
         }
         r.addr = a;
         return;
@@ -777,7 +870,9 @@ class Session {
         const s = decodeVringState(m);
         const r = this.#ring(s.index, m.request);
         if (r.started) {
-          throw new VhostUserError(`VHOST_USER_SET_VRING_BASE: vring ${s.index} is running`);
+          throw new VhostUserError(`VHOST_USER_SET_VRING_BASE: vring ${s.index} is running`, {
+            code: VhostUserErrorCode.BAD_VRING_STATE,
+          });
         }
         r.base = s.num;
         return;
@@ -804,12 +899,13 @@ class Session {
       case R.VHOST_USER_SET_VRING_KICK: {
         const v = decodeVringFd(m);
         const r = this.#ring(v.index, m.request);
-        const fd = v.noFd ? -1 : this.#takeFd(m, "the kick eventfd");
+        const fd = v.noFd ? -1 : this.#takeFd(m, "the kick eventfd", "eventfd");
         if (r.kickFd >= 0) closeFd(r.kickFd);
         r.kickFd = fd;
         if (v.noFd) {
           throw new VhostUserError(
             `VHOST_USER_SET_VRING_KICK: vring ${v.index} without a kick fd (polling mode is not supported)`,
+            { code: VhostUserErrorCode.UNSUPPORTED_REQUEST },
           );
         }
         if (!r.started) this.#startRing(v.index);
@@ -818,7 +914,7 @@ class Session {
       case R.VHOST_USER_SET_VRING_CALL: {
         const v = decodeVringFd(m);
         const r = this.#ring(v.index, m.request);
-        const fd = v.noFd ? -1 : this.#takeFd(m, "the call eventfd");
+        const fd = v.noFd ? -1 : this.#takeFd(m, "the call eventfd", "eventfd");
         if (r.callFd >= 0) closeFd(r.callFd);
         r.callFd = fd;
         return;
@@ -826,7 +922,7 @@ class Session {
       case R.VHOST_USER_SET_VRING_ERR: {
         const v = decodeVringFd(m);
         const r = this.#ring(v.index, m.request);
-        const fd = v.noFd ? -1 : this.#takeFd(m, "the error eventfd");
+        const fd = v.noFd ? -1 : this.#takeFd(m, "the error eventfd", "eventfd");
         if (r.errFd >= 0) closeFd(r.errFd);
         r.errFd = fd;
         return;
@@ -835,7 +931,9 @@ class Session {
         const s = decodeVringState(m);
         const r = this.#ring(s.index, m.request);
         if (s.num > 1) {
-          throw new VhostUserError(`VHOST_USER_SET_VRING_ENABLE: value ${s.num} is not 0 or 1`);
+          throw new VhostUserError(`VHOST_USER_SET_VRING_ENABLE: value ${s.num} is not 0 or 1`, {
+            code: VhostUserErrorCode.BAD_VRING_STATE,
+          });
         }
         const was = r.enabled;
         r.enabled = s.num === 1;
@@ -863,6 +961,7 @@ class Session {
             `VHOST_USER_SET_CONFIG: bytes ${c.offset}..${
               c.offset + c.size
             } are outside the ${this.#device.configSize}-byte config space`,
+            { code: VhostUserErrorCode.BAD_CONFIG },
           );
         }
         const v = new DataView(c.data.buffer, c.data.byteOffset, c.data.byteLength);
@@ -880,10 +979,13 @@ class Session {
       }
       case R.VHOST_USER_SET_LOG_BASE:
       case R.VHOST_USER_SET_LOG_FD:
-        throw new VhostUserError(`${requestName(m.request)}: dirty logging is not supported`);
+        throw new VhostUserError(`${requestName(m.request)}: dirty logging is not supported`, {
+          code: VhostUserErrorCode.UNSUPPORTED_REQUEST,
+        });
       default:
         throw new VhostUserError(
           `${requestName(m.request)} is not supported (or not negotiated) by this back-end`,
+          { code: VhostUserErrorCode.UNSUPPORTED_REQUEST },
         );
     }
   }
@@ -892,6 +994,7 @@ class Session {
     if ((this.#protocolFeatures & bit(feature)) === 0n) {
       throw new VhostUserError(
         `${requestName(m.request)} sent without negotiating protocol feature ${feature}`,
+        { code: VhostUserErrorCode.UNSUPPORTED_REQUEST },
       );
     }
   }
@@ -901,27 +1004,27 @@ class Session {
     if (m.fds.length !== regions.length) {
       throw new VhostUserError(
         `VHOST_USER_SET_MEM_TABLE: ${regions.length} regions but ${m.fds.length} file descriptors`,
+        { code: VhostUserErrorCode.MISSING_FD },
       );
     }
     if (this.#rings.some((r) => r.started)) {
       // Rings point into the old mappings; QEMU stops them before changing the table.
-      throw new VhostUserError("VHOST_USER_SET_MEM_TABLE while rings are running is not supported");
+      throw new VhostUserError(
+        "VHOST_USER_SET_MEM_TABLE while rings are running is not supported",
+        { code: VhostUserErrorCode.UNSUPPORTED_REQUEST },
+      );
     }
     const mapped: MappedRegion[] = [];
     try {
       for (let i = 0; i < regions.length; i++) {
         const d = regions[i];
-        let mapping: Mapping;
-        try {
-          mapping = mapShared(m.fds[i], d.mmapOffset + d.memorySize, 0);
-        } catch (e) {
-          throw new VhostUserError(
-            `VHOST_USER_SET_MEM_TABLE: region ${i} (fd ${m.fds[i]}, 0x${
-              d.memorySize.toString(16)
-            } bytes at offset 0x${d.mmapOffset.toString(16)}) cannot be mapped: ${errorText(e)}`,
-            { cause: e },
-          );
-        }
+        // Mapped from the file's start, so the region is at mmapOffset in the mapping.
+        const mapping = mapPeerFile(
+          m.fds[i],
+          0,
+          d.mmapOffset + d.memorySize,
+          `VHOST_USER_SET_MEM_TABLE: region ${i}`,
+        );
         mapped.push({ desc: d, mapping });
       }
     } catch (e) {
@@ -961,6 +1064,7 @@ class Session {
       `vring ${index}: ${what} at user address 0x${
         ua.toString(16)
       } (+${len}) is outside the memory table`,
+      { code: VhostUserErrorCode.BAD_ADDRESS },
     );
   }
 
@@ -968,11 +1072,14 @@ class Session {
     const r = this.#rings[index];
     const mem = this.#memory;
     if (mem === undefined) {
-      throw new VhostUserError(`vring ${index} started before VHOST_USER_SET_MEM_TABLE`);
+      throw new VhostUserError(`vring ${index} started before VHOST_USER_SET_MEM_TABLE`, {
+        code: VhostUserErrorCode.VRING_NOT_READY,
+      });
     }
     if (r.addr === undefined || r.size === 0) {
       throw new VhostUserError(
         `vring ${index} started before VHOST_USER_SET_VRING_${r.size === 0 ? "NUM" : "ADDR"}`,
+        { code: VhostUserErrorCode.VRING_NOT_READY },
       );
     }
     const opts = queueOptionsFromFeatures(this.#features, index);
@@ -1135,6 +1242,7 @@ class Session {
     if (d.numQueues < 1 || d.numQueues > 1024 || !isQueueSize(d.queueSize)) {
       throw new VhostUserError(
         `VHOST_USER_GET_INFLIGHT_FD: ${d.numQueues} queues of ${d.queueSize} is not a valid request`,
+        { code: VhostUserErrorCode.BAD_INFLIGHT },
       );
     }
     const size = d.numQueues * inflightQueueBytes(d.queueSize);
@@ -1159,25 +1267,22 @@ class Session {
   /** SET_INFLIGHT_FD: maps the area the front-end keeps; rings started from now on are tracked in it. */
   #setInflight(m: VhostUserMessage): void {
     const d = decodeInflight(m);
-    const fd = this.#takeFd(m, "the inflight area");
+    const fd = this.#takeFd(m, "the inflight area", "file");
     try {
       const need = d.numQueues * inflightQueueBytes(d.queueSize);
       if (!isQueueSize(d.queueSize) || d.numQueues < 1 || d.mmapSize < need) {
         throw new VhostUserError(
           `VHOST_USER_SET_INFLIGHT_FD: an area of ${d.mmapSize} bytes cannot track ${d.numQueues} queues of ${d.queueSize}`,
+          { code: VhostUserErrorCode.BAD_INFLIGHT },
         );
       }
       if (d.mmapOffset % 4096 !== 0) {
         throw new VhostUserError(
           `VHOST_USER_SET_INFLIGHT_FD: mmap offset ${d.mmapOffset} is not page aligned`,
+          { code: VhostUserErrorCode.BAD_INFLIGHT },
         );
       }
-      let mapping: Mapping;
-      try {
-        mapping = mapShared(fd, d.mmapSize, d.mmapOffset);
-      } catch (e) {
-        throw new VhostUserError(`VHOST_USER_SET_INFLIGHT_FD: ${errorText(e)}`, { cause: e });
-      }
+      const mapping = mapPeerFile(fd, d.mmapOffset, d.mmapSize, "VHOST_USER_SET_INFLIGHT_FD");
       this.#dropInflight();
       this.#inflight = { mapping, desc: d };
     } finally {

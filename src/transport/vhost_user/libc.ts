@@ -143,6 +143,8 @@ const SYMBOLS = {
   memfd_create: { parameters: ["buffer", "u32"], result: "i32" },
   ftruncate: { parameters: ["i32", "i64"], result: "i32" },
   dup: { parameters: ["i32"], result: "i32" },
+  fstat: { parameters: ["i32", "buffer"], result: "i32" },
+  getsockopt: { parameters: ["i32", "i32", "i32", "buffer", "buffer"], result: "i32" },
 } as const;
 
 type Lib = Deno.DynamicLibrary<typeof SYMBOLS>["symbols"];
@@ -504,6 +506,64 @@ export function mapShared(fd: number, length: number, offset: number = 0): Mappi
 /** Unmaps a mapping from {@link mapShared}. Every view of its buffer must be dropped first. */
 export function unmap(m: Mapping): void {
   open().munmap(m.pointer, BigInt(m.length));
+}
+
+// struct stat of 64-bit Linux: st_mode is at 24 on x86-64 and at 16 on the
+// generic layout (Arm64); st_size is at 48 on both. sizeof is 144 / 128.
+const STAT_SIZE = 144;
+const ST_MODE = Deno.build.arch === "x86_64" ? 24 : 16;
+const ST_SIZE = 48;
+const S_IFMT = 0o170000;
+
+/** File types of {@link FileStat.type} (`st_mode & S_IFMT`). */
+export const S_IFREG: number = 0o100000;
+/** A socket. */
+export const S_IFSOCK: number = 0o140000;
+
+/** What `fstat(2)` says of a file descriptor (the fields vhost-user checks). */
+export interface FileStat {
+  /** The file type bits of `st_mode` ({@link S_IFREG}, {@link S_IFSOCK}...; 0 for an eventfd). */
+  readonly type: number;
+  /** `st_size`: the length of a regular file (a memfd's, after `ftruncate`). */
+  readonly size: number;
+}
+
+const statBuf = new Uint8Array(STAT_SIZE);
+const statView = new DataView(statBuf.buffer);
+
+/** `fstat(2)` of `fd`; throws {@link LibcError} (EBADF) for a descriptor that is not open. */
+export function fstat(fd: number): FileStat {
+  statBuf.fill(0);
+  if (open().fstat(fd, statBuf) < 0) fail("fstat", `fd ${fd}`);
+  const size = statView.getBigInt64(ST_SIZE, true);
+  return {
+    type: statView.getUint32(ST_MODE, true) & S_IFMT,
+    size: size > BigInt(Number.MAX_SAFE_INTEGER) ? Number.MAX_SAFE_INTEGER : Number(size),
+  };
+}
+
+const SO_PEERCRED = 17;
+// struct ucred: pid (i32), uid (u32), gid (u32).
+const ucred = new Int32Array(3);
+const ucredLen = new Uint32Array(1);
+
+/**
+ * The process id of the peer of the Unix socket `fd` (`SO_PEERCRED`): the
+ * process that connected, or for the connecting end the one that listened,
+ * or for a `socketpair` the one that made it, as of that moment.
+ */
+export function peerPid(fd: number): number {
+  ucred.fill(0);
+  ucredLen[0] = 12;
+  const r = open().getsockopt(
+    fd,
+    SOL_SOCKET,
+    SO_PEERCRED,
+    new Uint8Array(ucred.buffer),
+    new Uint8Array(ucredLen.buffer),
+  );
+  if (r < 0) fail("getsockopt(SO_PEERCRED)", `fd ${fd}`);
+  return ucred[0];
 }
 
 /** A new memfd of `size` bytes (close-on-exec), for guest memory a frontend shares. */

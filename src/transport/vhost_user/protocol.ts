@@ -22,7 +22,7 @@
  * @module
  */
 
-import { TransportError } from "../../errors.ts";
+import { VhostUserError, VhostUserErrorCode } from "./errors.ts";
 import {
   VHOST_MEMORY_BASELINE_NREGIONS,
   VHOST_USER_MAX_CONFIG_SIZE,
@@ -58,10 +58,7 @@ export const HEADER_SIZE: number = VhostUserHeader.SIZE;
  */
 export const MAX_PAYLOAD_SIZE: number = 4096;
 
-/** A vhost-user protocol violation: a message that cannot be honoured. */
-export class VhostUserError extends TransportError {
-  static override readonly defaultCode: string = "ERR_VIRTIO_TRANSPORT_VHOST_USER";
-}
+export { VhostUserError, VhostUserErrorCode };
 
 /** A message as read from the socket: header fields, payload and passed file descriptors. */
 export interface VhostUserMessage {
@@ -109,7 +106,9 @@ function viewOf(b: Uint8Array): DataView {
 /** Decodes the 12-byte header at the start of `bytes`. */
 export function decodeHeader(bytes: Uint8Array): Header {
   if (bytes.length < HEADER_SIZE) {
-    throw new VhostUserError(`header needs ${HEADER_SIZE} bytes, got ${bytes.length}`);
+    throw new VhostUserError(`header needs ${HEADER_SIZE} bytes, got ${bytes.length}`, {
+      code: VhostUserErrorCode.SHORT_PAYLOAD,
+    });
   }
   const h = new VhostUserHeader(viewOf(bytes));
   return { request: h.request, flags: h.flags, size: h.payloadSize };
@@ -159,6 +158,7 @@ function need(m: VhostUserMessage, size: number, what: string): DataView {
       `${
         requestName(m.request)
       }: payload of ${m.payload.length} bytes is too short for ${what} (${size} bytes)`,
+      { code: VhostUserErrorCode.SHORT_PAYLOAD },
     );
   }
   return viewOf(m.payload);
@@ -278,7 +278,10 @@ export function decodeVringAddr(m: VhostUserMessage): VringAddr {
       log: v.logGuestAddr,
     };
   } catch (e) {
-    throw new VhostUserError(`${requestName(m.request)}: address out of range`, { cause: e });
+    throw new VhostUserError(`${requestName(m.request)}: address out of range`, {
+      cause: e,
+      code: VhostUserErrorCode.BAD_ADDRESS,
+    });
   }
 }
 
@@ -324,6 +327,7 @@ export function decodeMemoryTable(m: VhostUserMessage): MemoryRegionDesc[] {
   if (n === 0 || n > VHOST_MEMORY_BASELINE_NREGIONS) {
     throw new VhostUserError(
       `VHOST_USER_SET_MEM_TABLE: ${n} regions (1 to ${VHOST_MEMORY_BASELINE_NREGIONS} allowed)`,
+      { code: VhostUserErrorCode.BAD_MEMORY_TABLE },
     );
   }
   need(m, 8 + n * VhostUserMemoryRegion.SIZE, `${n} memory regions`);
@@ -340,6 +344,7 @@ export function decodeMemoryTable(m: VhostUserMessage): MemoryRegionDesc[] {
     } catch (e) {
       throw new VhostUserError(`VHOST_USER_SET_MEM_TABLE: region ${i} has an address beyond 2^53`, {
         cause: e,
+        code: VhostUserErrorCode.BAD_ADDRESS,
       });
     }
   }
@@ -350,13 +355,19 @@ export function decodeMemoryTable(m: VhostUserMessage): MemoryRegionDesc[] {
 /** Throws {@link VhostUserError} for empty, overflowing or overlapping regions. */
 export function checkRegions(regions: readonly MemoryRegionDesc[]): void {
   regions.forEach((r, i) => {
-    if (r.memorySize === 0) throw new VhostUserError(`memory region ${i} is empty`);
+    if (r.memorySize === 0) {
+      throw new VhostUserError(`memory region ${i} is empty`, {
+        code: VhostUserErrorCode.BAD_MEMORY_TABLE,
+      });
+    }
     const limit = Number.MAX_SAFE_INTEGER;
     if (
       r.guestPhysAddr + r.memorySize > limit || r.userspaceAddr + r.memorySize > limit ||
       r.mmapOffset + r.memorySize > limit
     ) {
-      throw new VhostUserError(`memory region ${i} overflows the address space`);
+      throw new VhostUserError(`memory region ${i} overflows the address space`, {
+        code: VhostUserErrorCode.BAD_MEMORY_TABLE,
+      });
     }
     for (let j = 0; j < i; j++) {
       const o = regions[j];
@@ -369,6 +380,7 @@ export function checkRegions(regions: readonly MemoryRegionDesc[]): void {
           `memory region ${i} (guest 0x${r.guestPhysAddr.toString(16)}+0x${
             r.memorySize.toString(16)
           }) overlaps region ${j} in ${gpa ? "guest-physical" : "user"} addresses`,
+          { code: VhostUserErrorCode.BAD_MEMORY_TABLE },
         );
       }
     }
@@ -378,7 +390,9 @@ export function checkRegions(regions: readonly MemoryRegionDesc[]): void {
 /** A SET_MEM_TABLE payload for `regions`. */
 export function memoryTablePayload(regions: readonly MemoryRegionDesc[]): Uint8Array {
   if (regions.length === 0 || regions.length > VHOST_MEMORY_BASELINE_NREGIONS) {
-    throw new VhostUserError(`${regions.length} memory regions`);
+    throw new VhostUserError(`${regions.length} memory regions`, {
+      code: VhostUserErrorCode.BAD_MEMORY_TABLE,
+    });
   }
   const b = new Uint8Array(8 + regions.length * VhostUserMemoryRegion.SIZE);
   const t = new VhostUserMemory(viewOf(b));
@@ -413,15 +427,19 @@ export function decodeConfig(m: VhostUserMessage): ConfigAccess {
   if (size > VHOST_USER_MAX_CONFIG_SIZE) {
     throw new VhostUserError(
       `${requestName(m.request)}: config size ${size} exceeds ${VHOST_USER_MAX_CONFIG_SIZE}`,
+      { code: VhostUserErrorCode.BAD_CONFIG },
     );
   }
   if (c.configOffset > VHOST_USER_MAX_CONFIG_SIZE) {
-    throw new VhostUserError(`${requestName(m.request)}: config offset ${c.configOffset}`);
+    throw new VhostUserError(`${requestName(m.request)}: config offset ${c.configOffset}`, {
+      code: VhostUserErrorCode.BAD_CONFIG,
+    });
   }
   const data = m.payload.subarray(VhostUserConfig.SIZE, VhostUserConfig.SIZE + size);
   if (m.request !== VhostUserRequest.VHOST_USER_GET_CONFIG && data.length < size) {
     throw new VhostUserError(
       `${requestName(m.request)}: ${data.length} config bytes present, header says ${size}`,
+      { code: VhostUserErrorCode.BAD_CONFIG },
     );
   }
   return { offset: c.configOffset, size, flags: c.flags, data };
@@ -487,7 +505,12 @@ export class MessageReader {
       if (this.#headerLen < HEADER_SIZE) {
         const r = this.#recv(this.#header.subarray(this.#headerLen));
         this.#fds.push(...r.fds);
-        if (r.truncated) this.#fail("file descriptors were dropped (too many in one message)");
+        if (r.truncated) {
+          this.#fail(
+            "file descriptors were dropped (too many in one message)",
+            VhostUserErrorCode.FDS_DROPPED,
+          );
+        }
         if (r.n === 0) return this.#eof();
         if (r.n < 0) return { kind: "again" };
         this.#headerLen += r.n;
@@ -496,11 +519,13 @@ export class MessageReader {
         if (!versionOk(h.flags)) {
           this.#fail(
             `${requestName(h.request)}: unsupported version in flags 0x${h.flags.toString(16)}`,
+            VhostUserErrorCode.BAD_VERSION,
           );
         }
         if (h.size > MAX_PAYLOAD_SIZE) {
           this.#fail(
             `${requestName(h.request)}: payload size ${h.size} exceeds ${MAX_PAYLOAD_SIZE}`,
+            VhostUserErrorCode.PAYLOAD_TOO_LARGE,
           );
         }
         this.#payload = new Uint8Array(h.size);
@@ -510,7 +535,9 @@ export class MessageReader {
       if (this.#payloadLen < payload.length) {
         const r = this.#recv(payload.subarray(this.#payloadLen));
         this.#fds.push(...r.fds);
-        if (r.truncated) this.#fail("file descriptors were dropped");
+        if (r.truncated) {
+          this.#fail("file descriptors were dropped", VhostUserErrorCode.FDS_DROPPED);
+        }
         if (r.n === 0) return this.#eof();
         if (r.n < 0) return { kind: "again" };
         this.#payloadLen += r.n;
@@ -530,6 +557,14 @@ export class MessageReader {
     }
   }
 
+  /**
+   * True while part of a message has been read (and, maybe, descriptors
+   * that came with it are held): the rest is owed.
+   */
+  get pending(): boolean {
+    return this.#headerLen > 0 || this.#fds.length > 0;
+  }
+
   /** Closes descriptors of a partly read message (on teardown). */
   discard(): void {
     for (const fd of this.#fds) this.#close(fd);
@@ -543,8 +578,8 @@ export class MessageReader {
     return { kind: "eof" };
   }
 
-  #fail(msg: string): never {
+  #fail(msg: string, code: string): never {
     this.discard();
-    throw new VhostUserError(msg);
+    throw new VhostUserError(msg, { code });
   }
 }
