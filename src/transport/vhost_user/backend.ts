@@ -62,8 +62,7 @@ import type { GuestMemory } from "../../memory.ts";
 import { MappedGuestMemory } from "./_mapped_memory.ts";
 import { checkBackendChannel, checkPeerFd, mapPeerFile } from "./_fd.ts";
 import { VhostUserError, VhostUserErrorCode } from "./errors.ts";
-import { inflightQueueBytes, resumeInflight } from "./_inflight.ts";
-import type { SplitDeviceQueue } from "../../virtqueue/split.ts";
+import { inflightQueueBytes, isResubmittable, resumeInflight } from "./_inflight.ts";
 import {
   createDeviceQueue,
   type DeviceQueue,
@@ -1296,7 +1295,7 @@ class Session {
    */
   #trackInflight(queue: DeviceQueue, index: number): DeviceQueue {
     const inf = this.#inflight;
-    if (inf === undefined || queue.options.packed) return queue;
+    if (inf === undefined || !isResubmittable(queue)) return queue;
     if (index >= inf.desc.numQueues || queue.size !== inf.desc.queueSize) {
       this.#log(
         "warn",
@@ -1306,7 +1305,7 @@ class Session {
     }
     const bytes = inflightQueueBytes(inf.desc.queueSize);
     const area = new DataView(inf.mapping.buffer, index * bytes, bytes);
-    const r = resumeInflight(queue as SplitDeviceQueue, area);
+    const r = resumeInflight(queue, area);
     if (r === undefined) {
       this.#log("warn", `vring ${index}: the inflight area holds another layout; not tracked`);
       return queue;

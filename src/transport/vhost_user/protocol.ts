@@ -26,8 +26,6 @@ import { VhostUserError, VhostUserErrorCode } from "./errors.ts";
 import {
   VHOST_MEMORY_BASELINE_NREGIONS,
   VHOST_USER_MAX_CONFIG_SIZE,
-} from "../../../schema/vhost_user.ts";
-import {
   VHOST_USER_NEED_REPLY_MASK,
   VHOST_USER_REPLY_MASK,
   VHOST_USER_VERSION,
@@ -216,7 +214,7 @@ export interface InflightDesc {
  * the padding QEMU's (unpacked) C struct has, which QEMU checks for.
  */
 export function inflightPayload(d: InflightDesc): Uint8Array {
-  const b = new Uint8Array(24);
+  const b = new Uint8Array(VhostUserInflight.SIZE);
   const s = new VhostUserInflight(viewOf(b));
   s.mmapSize = d.mmapSize;
   s.mmapOffset = d.mmapOffset;
@@ -227,7 +225,9 @@ export function inflightPayload(d: InflightDesc): Uint8Array {
 
 /** Reads an inflight description payload (20 bytes or more). */
 export function decodeInflight(m: VhostUserMessage): InflightDesc {
-  const s = new VhostUserInflight(need(m, VhostUserInflight.SIZE, "an inflight description"));
+  // The description without the padding some front-ends leave out.
+  const size = VhostUserInflight.OFFSETS.padding;
+  const s = new VhostUserInflight(need(m, size, "an inflight description"));
   return {
     mmapSize: s.mmapSize,
     mmapOffset: s.mmapOffset,
@@ -321,7 +321,7 @@ export interface MemoryRegionDesc {
 
 /** Reads a SET_MEM_TABLE payload; the regions are checked for sanity, not against fds. */
 export function decodeMemoryTable(m: VhostUserMessage): MemoryRegionDesc[] {
-  const v = need(m, 8, "a memory table header");
+  const v = need(m, VhostUserMemory.OFFSETS.regions, "a memory table header");
   const table = new VhostUserMemory(v);
   const n = table.nregions;
   if (n === 0 || n > VHOST_MEMORY_BASELINE_NREGIONS) {
@@ -330,7 +330,7 @@ export function decodeMemoryTable(m: VhostUserMessage): MemoryRegionDesc[] {
       { code: VhostUserErrorCode.BAD_MEMORY_TABLE },
     );
   }
-  need(m, 8 + n * VhostUserMemoryRegion.SIZE, `${n} memory regions`);
+  need(m, VhostUserMemory.OFFSETS.regions + n * VhostUserMemoryRegion.SIZE, `${n} memory regions`);
   const out: MemoryRegionDesc[] = [];
   for (let i = 0; i < n; i++) {
     const r = table.regions(i);
@@ -394,7 +394,9 @@ export function memoryTablePayload(regions: readonly MemoryRegionDesc[]): Uint8A
       code: VhostUserErrorCode.BAD_MEMORY_TABLE,
     });
   }
-  const b = new Uint8Array(8 + regions.length * VhostUserMemoryRegion.SIZE);
+  const b = new Uint8Array(
+    VhostUserMemory.OFFSETS.regions + regions.length * VhostUserMemoryRegion.SIZE,
+  );
   const t = new VhostUserMemory(viewOf(b));
   t.nregions = regions.length;
   regions.forEach((r, i) => {
