@@ -18,6 +18,7 @@ import {
   type VhostUserMessage,
   vringFdPayload,
 } from "../../src/transport/vhost_user/protocol.ts";
+import { inflightQueueBytes } from "../../src/transport/vhost_user/_inflight.ts";
 import { VhostUserErrorCode } from "../../src/transport/vhost_user/errors.ts";
 import {
   VHOST_USER_NEED_REPLY_MASK,
@@ -125,6 +126,9 @@ Deno.test({
       async (h) => {
         // 2 queues of 256: 2 × (16 + 16 × 256, rounded up to 64) = 8320 bytes (QEMU's layout).
         const need = 2 * 4160;
+        for (const [n, bytes] of [[1, 64], [16, 320], [128, 2112], [256, 4160], [1024, 16448]]) {
+          assert.equal(inflightQueueBytes(n), bytes, `inflight region of a queue of ${n}`);
+        }
         const desc = { mmapSize: need, mmapOffset: 0, numQueues: 2, queueSize: 256 };
         const exact = memfdCreate("inflight-exact", need);
         const small = memfdCreate("inflight-small", 4 * KIB);
