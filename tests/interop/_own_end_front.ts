@@ -3,8 +3,12 @@
 // negotiates the back-end channel, hands the back-end its own end of the
 // connection as that channel, and exits. Used by vhost_user_hostile_test.ts.
 
-import { connectUnix, sendWithFds, socketUnix } from "../../src/transport/vhost_user/libc.ts";
-import { encodeMessage, headerFlags, u64Payload } from "../../src/transport/vhost_user/protocol.ts";
+import { connectUnix, sendWithFds, socketUnix } from "../../src/transport/vhost_user/_libc.ts";
+import {
+  encodeMessage,
+  headerFlags,
+  u64Payload,
+} from "../../src/transport/vhost_user/_protocol.ts";
 import {
   VHOST_USER_PROTOCOL_F_BACKEND_REQ,
   VhostUserRequest as R,

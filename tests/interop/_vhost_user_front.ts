@@ -18,7 +18,7 @@ import {
   sendWithFds,
   socketUnix,
   unmap,
-} from "../../src/transport/vhost_user/libc.ts";
+} from "../../src/transport/vhost_user/_libc.ts";
 import {
   encodeMessage,
   headerFlags,
@@ -30,7 +30,7 @@ import {
   vringAddrPayload,
   vringFdPayload,
   vringStatePayload,
-} from "../../src/transport/vhost_user/protocol.ts";
+} from "../../src/transport/vhost_user/_protocol.ts";
 import { VhostUserRequest as R } from "../../src/generated/vhost_user.ts";
 import { BlkDevice, MemoryStorage } from "../../src/devices/blk/mod.ts";
 import { GuestMemory } from "../../src/memory.ts";

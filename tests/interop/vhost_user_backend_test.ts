@@ -14,7 +14,7 @@ import {
   POLLIN,
   unmap,
   writeEventfd,
-} from "../../src/transport/vhost_user/libc.ts";
+} from "../../src/transport/vhost_user/_libc.ts";
 import {
   configPayload,
   decodeInflight,
@@ -30,7 +30,7 @@ import {
   vringAddrPayload,
   vringFdPayload,
   vringStatePayload,
-} from "../../src/transport/vhost_user/protocol.ts";
+} from "../../src/transport/vhost_user/_protocol.ts";
 import {
   VHOST_USER_NEED_REPLY_MASK,
   VHOST_USER_PROTOCOL_F_BACKEND_REQ,

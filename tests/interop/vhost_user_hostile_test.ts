@@ -6,7 +6,7 @@
 // Needs Linux and --allow-ffi; no QEMU.
 
 import assert from "node:assert/strict";
-import { closeFd, memfdCreate, sendWithFds } from "../../src/transport/vhost_user/libc.ts";
+import { closeFd, memfdCreate, sendWithFds } from "../../src/transport/vhost_user/_libc.ts";
 import {
   decodeU64,
   encodeMessage,
@@ -17,7 +17,7 @@ import {
   u64Payload,
   type VhostUserMessage,
   vringFdPayload,
-} from "../../src/transport/vhost_user/protocol.ts";
+} from "../../src/transport/vhost_user/_protocol.ts";
 import { inflightQueueBytes } from "../../src/transport/vhost_user/_inflight.ts";
 import { VhostUserErrorCode } from "../../src/transport/vhost_user/errors.ts";
 import {

@@ -14,7 +14,7 @@ import {
   POLLIN,
   readEventfd,
   writeEventfd,
-} from "../../src/transport/vhost_user/libc.ts";
+} from "../../src/transport/vhost_user/_libc.ts";
 import { VhostUserError, VhostUserErrorCode } from "../../src/transport/vhost_user/errors.ts";
 import { BlkDevice, MemoryStorage } from "../../src/devices/blk/mod.ts";
 

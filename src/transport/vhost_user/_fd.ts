@@ -9,7 +9,7 @@
  */
 
 import { VhostUserError, VhostUserErrorCode } from "./errors.ts";
-import { fstat, type Mapping, mapShared, peerPid, S_IFREG, S_IFSOCK } from "./libc.ts";
+import { fstat, type Mapping, mapShared, peerPid, S_IFREG, S_IFSOCK } from "./_libc.ts";
 
 function describe(type: number): string {
   switch (type) {

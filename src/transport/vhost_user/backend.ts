@@ -3,7 +3,7 @@
  * front-end (QEMU's `vhost-user-blk-pci`, `-netdev vhost-user`,
  * `vhost-user-input-pci`...) over a Unix socket, unchanged.
  *
- * **Deno only** (FFI to libc, see `libc.ts`): run with `--allow-ffi
+ * **Deno only** (FFI to libc, see `_libc.ts`): run with `--allow-ffi
  * --allow-read --allow-write`.
  *
  * What it does with the protocol (QEMU's `docs/interop/vhost-user.rst`):
@@ -100,7 +100,7 @@ import {
   socketUnix,
   unmap,
   writeEventfd,
-} from "./libc.ts";
+} from "./_libc.ts";
 import {
   configPayload,
   decodeConfig,
@@ -123,7 +123,7 @@ import {
   type VhostUserMessage,
   type VringAddr,
   vringStatePayload,
-} from "./protocol.ts";
+} from "./_protocol.ts";
 
 /** Severity of a log line. */
 export type LogLevel = "debug" | "info" | "warn" | "error";

@@ -89,7 +89,7 @@ import {
   socketUnix,
   unmap,
   writeEventfd,
-} from "./libc.ts";
+} from "./_libc.ts";
 import {
   configPayload,
   decodeConfig,
@@ -108,7 +108,7 @@ import {
   vringAddrPayload,
   vringFdPayload,
   vringStatePayload,
-} from "./protocol.ts";
+} from "./_protocol.ts";
 
 /** Options of {@link VhostUserFrontend.connect}. */
 export interface VhostUserFrontendOptions {

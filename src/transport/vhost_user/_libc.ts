@@ -16,12 +16,12 @@
  * `__errno_location`, which is exact since synchronous calls run on the
  * JavaScript thread.
  *
- * The library is opened lazily, on first use, so importing this module needs
- * no permission.
+ * The library is the one binding of `src/_libc.ts`, opened lazily, on first
+ * use, so importing this module needs no permission.
  *
  * @example
  * ```ts ignore
- * import { eventfd, readEventfd, writeEventfd, closeFd } from "./libc.ts";
+ * import { eventfd, readEventfd, writeEventfd, closeFd } from "./_libc.ts";
  * const fd = eventfd();
  * writeEventfd(fd, 1n);
  * console.log(readEventfd(fd)); // 1n
@@ -32,6 +32,7 @@
  */
 
 import { TransportError } from "../../errors.ts";
+import { lastErrno, type Libc, openLibc } from "../../_libc.ts";
 
 /** A failed libc call: names the call and errno. */
 export class LibcError extends TransportError {
@@ -120,50 +121,13 @@ export const PROT_READ: number = 1;
 export const PROT_WRITE: number = 2;
 const MAP_SHARED = 1;
 
-const SYMBOLS = {
-  __errno_location: { parameters: [], result: "pointer" },
-  socket: { parameters: ["i32", "i32", "i32"], result: "i32" },
-  socketpair: { parameters: ["i32", "i32", "i32", "buffer"], result: "i32" },
-  bind: { parameters: ["i32", "buffer", "u32"], result: "i32" },
-  listen: { parameters: ["i32", "i32"], result: "i32" },
-  accept4: { parameters: ["i32", "pointer", "pointer", "i32"], result: "i32" },
-  connect: { parameters: ["i32", "buffer", "u32"], result: "i32" },
-  recvmsg: { parameters: ["i32", "buffer", "i32"], result: "isize" },
-  sendmsg: { parameters: ["i32", "buffer", "i32"], result: "isize" },
-  read: { parameters: ["i32", "buffer", "usize"], result: "isize" },
-  write: { parameters: ["i32", "buffer", "usize"], result: "isize" },
-  close: { parameters: ["i32"], result: "i32" },
-  fcntl: { parameters: ["i32", "i32", "i32"], result: "i32" },
-  poll: { parameters: ["buffer", "u64", "i32"], result: "i32" },
-  ppoll: { parameters: ["buffer", "u64", "buffer", "pointer"], result: "i32" },
-  poll_nb: { name: "poll", parameters: ["buffer", "u64", "i32"], result: "i32", nonblocking: true },
-  mmap: { parameters: ["pointer", "usize", "i32", "i32", "i32", "i64"], result: "pointer" },
-  munmap: { parameters: ["pointer", "usize"], result: "i32" },
-  eventfd: { parameters: ["u32", "i32"], result: "i32" },
-  memfd_create: { parameters: ["buffer", "u32"], result: "i32" },
-  ftruncate: { parameters: ["i32", "i64"], result: "i32" },
-  dup: { parameters: ["i32"], result: "i32" },
-  fstat: { parameters: ["i32", "buffer"], result: "i32" },
-  getsockopt: { parameters: ["i32", "i32", "i32", "buffer", "buffer"], result: "i32" },
-} as const;
-
-type Lib = Deno.DynamicLibrary<typeof SYMBOLS>["symbols"];
-let lib: Lib | undefined;
-
-function open(): Lib {
-  if (lib !== undefined) return lib;
-  if (Deno.build.os !== "linux") {
-    throw new TransportError(`vhost-user needs Linux; this is ${Deno.build.os}`);
-  }
-  lib = Deno.dlopen("libc.so.6", SYMBOLS).symbols;
-  return lib;
+function open(): Libc {
+  return openLibc((os) => new TransportError(`vhost-user needs Linux; this is ${os}`));
 }
 
 /** errno of the last failed synchronous call on this thread. */
 export function errno(): number {
-  const p = open().__errno_location();
-  if (p === null) return 0;
-  return new Deno.UnsafePointerView(p).getInt32(0);
+  return lastErrno(open());
 }
 
 function fail(call: string, detail?: string): never {

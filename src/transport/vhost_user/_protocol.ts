@@ -5,11 +5,11 @@
  * descriptors) from a non-blocking stream socket.
  *
  * This module does no I/O itself: the reader takes a receive function, so it
- * runs over a socket ({@link ./libc.ts}) or over plain bytes in a test.
+ * runs over a socket ({@link ./_libc.ts}) or over plain bytes in a test.
  *
  * @example
  * ```ts
- * import { decodeHeader, encodeMessage, HEADER_SIZE, u64Payload } from "./protocol.ts";
+ * import { decodeHeader, encodeMessage, HEADER_SIZE, u64Payload } from "./_protocol.ts";
  * import { VHOST_USER_SET_FEATURES } from "../../generated/vhost_user.ts";
  *
  * const bytes = encodeMessage(VHOST_USER_SET_FEATURES, 1, u64Payload(1n << 32n));
