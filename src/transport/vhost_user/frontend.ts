@@ -56,7 +56,6 @@
  */
 
 import type { ConfigWidth } from "../../device.ts";
-import type { DmaContext } from "../../driver.ts";
 import { TransportError } from "../../errors.ts";
 import { DeviceStatus, VIRTIO_F_RING_PACKED } from "../../generated/common.ts";
 import {
@@ -65,7 +64,7 @@ import {
   VHOST_USER_PROTOCOL_F_MQ,
   VhostUserRequest as R,
 } from "../../generated/vhost_user.ts";
-import { DmaAllocator, type GuestMemory } from "../../memory.ts";
+import { DmaAllocator, type DmaContext, type GuestMemory } from "../../memory.ts";
 import type { InterruptHandlers, QueueRingAddresses, Transport } from "../transport.ts";
 import { MappedGuestMemory } from "./_mapped_memory.ts";
 import {
