@@ -23,6 +23,7 @@ import { TransportError } from "../../errors.ts";
 
 /** A vhost-user protocol violation: a message that cannot be honoured. */
 export class VhostUserError extends TransportError {
+  /** The code of a {@link VhostUserError} without a more precise cause. */
   static override readonly defaultCode: string = "ERR_VIRTIO_TRANSPORT_VHOST_USER";
 }
 
