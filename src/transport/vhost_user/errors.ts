@@ -80,6 +80,10 @@ export const VhostUserErrorCode: {
   readonly BAD_OPTION: string;
   /** The device model threw something other than a typed error while handling a request. */
   readonly DEVICE_FAILED: string;
+  /** A queue that does not exist, is set up twice, or is used before it is set up (front-end side). */
+  readonly BAD_QUEUE: string;
+  /** A request on a connection that is closed, or whose back-end has gone away (front-end side). */
+  readonly CLOSED: string;
 } = Object.freeze({
   SHORT_PAYLOAD: `${P}_SHORT_PAYLOAD`,
   PAYLOAD_TOO_LARGE: `${P}_PAYLOAD_TOO_LARGE`,
@@ -104,4 +108,6 @@ export const VhostUserErrorCode: {
   REFUSED: `${P}_REFUSED`,
   BAD_OPTION: `${P}_BAD_OPTION`,
   DEVICE_FAILED: `${P}_DEVICE_FAILED`,
+  BAD_QUEUE: `${P}_BAD_QUEUE`,
+  CLOSED: `${P}_CLOSED`,
 });

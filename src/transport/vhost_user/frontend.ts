@@ -56,7 +56,6 @@
  */
 
 import type { ConfigWidth } from "../../device.ts";
-import { TransportError } from "../../errors.ts";
 import { DeviceStatus, VIRTIO_F_RING_PACKED } from "../../generated/common.ts";
 import {
   VHOST_USER_F_PROTOCOL_FEATURES,
@@ -102,12 +101,12 @@ import {
   requestName,
   u64Payload,
   VHOST_USER_MAX_CONFIG_SIZE,
-  VhostUserError,
   type VhostUserMessage,
   vringAddrPayload,
   vringFdPayload,
   vringStatePayload,
 } from "./_protocol.ts";
+import { VhostUserError, VhostUserErrorCode } from "./errors.ts";
 
 /** Options of {@link VhostUserFrontend.connect}. */
 export interface VhostUserFrontendOptions {
@@ -247,13 +246,15 @@ export class VhostUserFrontend implements Transport {
    * Connects to the back-end at `options.socketPath`, shares a fresh memfd
    * as guest memory and learns the device: SET_OWNER, GET_FEATURES,
    * GET/SET_PROTOCOL_FEATURES, GET_QUEUE_NUM (with MQ), SET_MEM_TABLE and
-   * GET_CONFIG (with CONFIG). Throws {@link TransportError} (or a
+   * GET_CONFIG (with CONFIG). Throws {@link VhostUserError} (or a
    * `LibcError`) when the back-end is not there or misbehaves.
    */
   static async connect(options: VhostUserFrontendOptions): Promise<VhostUserFrontend> {
     const size = options.memorySize ?? 16 << 20;
     if (!Number.isSafeInteger(size) || size < 2 * DMA_START || size % 4096 !== 0) {
-      throw new TransportError(`vhost-user front-end: memory size ${size} (a multiple of 4096)`);
+      throw new VhostUserError(`vhost-user front-end: memory size ${size} (a multiple of 4096)`, {
+        code: VhostUserErrorCode.BAD_OPTION,
+      });
     }
     const timeout = options.replyTimeoutMs ?? 5000;
     const fd = socketUnix();
@@ -387,8 +388,9 @@ export class VhostUserFrontend implements Transport {
   setDriverFeatures(features: bigint): void {
     const extra = features & ~this.deviceFeatures;
     if (extra !== 0n) {
-      throw new TransportError(
+      throw new VhostUserError(
         `vhost-user: driver features 0x${extra.toString(16)} were not offered by the back-end`,
+        { code: VhostUserErrorCode.FEATURES_NOT_OFFERED },
       );
     }
     this.#driverFeatures = features;
@@ -402,7 +404,9 @@ export class VhostUserFrontend implements Transport {
   readConfig(offset: number, width: ConfigWidth): number {
     const c = this.#config;
     if (offset < 0 || offset + width > VHOST_USER_MAX_CONFIG_SIZE) {
-      throw new TransportError(`vhost-user: config read of ${width} bytes at ${offset}`);
+      throw new VhostUserError(`vhost-user: config read of ${width} bytes at ${offset}`, {
+        code: VhostUserErrorCode.BAD_CONFIG,
+      });
     }
     let v = 0;
     for (let i = width - 1; i >= 0; i--) v = v * 256 + (c[offset + i] ?? 0);
@@ -412,10 +416,14 @@ export class VhostUserFrontend implements Transport {
   writeConfig(offset: number, width: ConfigWidth, value: number): void {
     const c = this.#config;
     if (offset < 0 || offset + width > c.length) {
-      throw new TransportError(`vhost-user: config write of ${width} bytes at ${offset}`);
+      throw new VhostUserError(`vhost-user: config write of ${width} bytes at ${offset}`, {
+        code: VhostUserErrorCode.BAD_CONFIG,
+      });
     }
     if (!this.#hasProtocol(VHOST_USER_PROTOCOL_F_CONFIG)) {
-      throw new TransportError("vhost-user: the back-end does not take config writes (no CONFIG)");
+      throw new VhostUserError("vhost-user: the back-end does not take config writes (no CONFIG)", {
+        code: VhostUserErrorCode.UNSUPPORTED_REQUEST,
+      });
     }
     const bytes = new Uint8Array(width);
     const v = new DataView(bytes.buffer);
@@ -447,9 +455,21 @@ export class VhostUserFrontend implements Transport {
 
   setupQueue(index: number, size: number, addrs: QueueRingAddresses): void {
     const r = this.#rings[index];
-    if (r === undefined) throw new TransportError(`vhost-user: no queue ${index}`);
-    if (r.started) throw new TransportError(`vhost-user: queue ${index} is already set up`);
-    if (this.#hungUp) throw new TransportError("vhost-user: the back-end has gone away");
+    if (r === undefined) {
+      throw new VhostUserError(`vhost-user: no queue ${index}`, {
+        code: VhostUserErrorCode.BAD_QUEUE,
+      });
+    }
+    if (r.started) {
+      throw new VhostUserError(`vhost-user: queue ${index} is already set up`, {
+        code: VhostUserErrorCode.BAD_QUEUE,
+      });
+    }
+    if (this.#hungUp) {
+      throw new VhostUserError("vhost-user: the back-end has gone away", {
+        code: VhostUserErrorCode.CLOSED,
+      });
+    }
     const ua = Number(Deno.UnsafePointer.value(this.#mapping.pointer));
     r.kickFd = eventfd();
     r.callFd = eventfd();
@@ -486,7 +506,9 @@ export class VhostUserFrontend implements Transport {
   notify(index: number): void {
     const r = this.#rings[index];
     if (r === undefined || !r.started) {
-      throw new TransportError(`vhost-user: notify on queue ${index}, which is not set up`);
+      throw new VhostUserError(`vhost-user: notify on queue ${index}, which is not set up`, {
+        code: VhostUserErrorCode.BAD_QUEUE,
+      });
     }
     writeEventfd(r.kickFd);
   }
@@ -516,7 +538,11 @@ export class VhostUserFrontend implements Transport {
   }
 
   #send(request: number, payload?: Uint8Array, fds: readonly number[] = []): void {
-    if (this.#closed) throw new TransportError(`vhost-user: ${requestName(request)} after close`);
+    if (this.#closed) {
+      throw new VhostUserError(`vhost-user: ${requestName(request)} after close`, {
+        code: VhostUserErrorCode.CLOSED,
+      });
+    }
     if (this.#hungUp) return; // nothing to tell a back-end that is gone
     try {
       sendAll(this.#fd, encodeMessage(request, headerFlags(), payload), fds, this.#timeout);
@@ -618,6 +644,7 @@ function configBytes(m: VhostUserMessage, size: number): Uint8Array {
   if (c.data.length < size) {
     throw new VhostUserError(
       `VHOST_USER_GET_CONFIG: ${c.data.length} config bytes in the reply, asked for ${size}`,
+      { code: VhostUserErrorCode.BAD_REPLY },
     );
   }
   return c.data.slice(0, size);
@@ -636,7 +663,11 @@ function sendAll(fd: number, bytes: Uint8Array, fds: readonly number[], timeoutM
       continue;
     }
     const left = deadline - Date.now();
-    if (left <= 0) throw new VhostUserError("vhost-user: the back-end stopped reading its socket");
+    if (left <= 0) {
+      throw new VhostUserError("vhost-user: the back-end stopped reading its socket", {
+        code: VhostUserErrorCode.NO_REPLY,
+      });
+    }
     pollSync([{ fd, events: POLLOUT, revents: 0 }], Math.min(left, 100));
   }
 }
@@ -647,6 +678,7 @@ function checkReply(m: VhostUserMessage, request: number): VhostUserMessage {
     throw new VhostUserError(
       `vhost-user: expected the reply to ${requestName(request)}, got ${requestName(m.request)}` +
         ` (flags 0x${m.flags.toString(16)})`,
+      { code: VhostUserErrorCode.BAD_REPLY },
     );
   }
   for (const f of m.fds) closeFd(f);
@@ -668,10 +700,15 @@ function replyOrWait(
   if (r.kind === "eof") {
     throw new VhostUserError(
       `vhost-user: the back-end closed the connection before answering ${requestName(request)}`,
+      { code: VhostUserErrorCode.CLOSED },
     );
   }
   const left = deadline - Date.now();
-  if (left <= 0) throw new VhostUserError(`vhost-user: no reply to ${requestName(request)}`);
+  if (left <= 0) {
+    throw new VhostUserError(`vhost-user: no reply to ${requestName(request)}`, {
+      code: VhostUserErrorCode.NO_REPLY,
+    });
+  }
   return left;
 }
 
