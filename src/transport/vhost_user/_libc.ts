@@ -122,7 +122,11 @@ export const PROT_WRITE: number = 2;
 const MAP_SHARED = 1;
 
 function open(): Libc {
-  return openLibc((os) => new TransportError(`vhost-user needs Linux; this is ${os}`));
+  return openLibc((os) =>
+    new TransportError(`vhost-user needs Linux; this is ${os}`, {
+      code: "ERR_VIRTIO_TRANSPORT_LIBC_UNSUPPORTED_OS",
+    })
+  );
 }
 
 /** errno of the last failed synchronous call on this thread. */
@@ -140,7 +144,9 @@ function sockaddrUn(path: string): Uint8Array {
   const bytes = encoder.encode(path);
   // sun_family (2 bytes) + sun_path[108], NUL-terminated.
   if (bytes.length >= 108) {
-    throw new TransportError(`socket path is ${bytes.length} bytes; Unix sockets allow 107`);
+    throw new TransportError(`socket path is ${bytes.length} bytes; Unix sockets allow 107`, {
+      code: "ERR_VIRTIO_TRANSPORT_LIBC_PATH_TOO_LONG",
+    });
   }
   const sa = new Uint8Array(110);
   new DataView(sa.buffer).setUint16(0, AF_UNIX, true);
@@ -270,7 +276,11 @@ export function recvWithFds(fd: number, buf: Uint8Array): Received {
  * Returns the bytes written, or -1 when the socket buffer is full.
  */
 export function sendWithFds(fd: number, buf: Uint8Array, fds: readonly number[] = []): number {
-  if (fds.length > MAX_FDS) throw new TransportError(`${fds.length} fds in one message`);
+  if (fds.length > MAX_FDS) {
+    throw new TransportError(`${fds.length} fds in one message`, {
+      code: "ERR_VIRTIO_TRANSPORT_LIBC_TOO_MANY_FDS",
+    });
+  }
   let controlLen = 0;
   if (fds.length > 0) {
     control.fill(0);
@@ -450,7 +460,9 @@ export interface Mapping {
 /** Maps `length` bytes of `fd` from `offset`, shared and read-write. */
 export function mapShared(fd: number, length: number, offset: number = 0): Mapping {
   if (!Number.isSafeInteger(length) || length <= 0) {
-    throw new TransportError(`mmap of ${length} bytes`);
+    throw new TransportError(`mmap of ${length} bytes`, {
+      code: "ERR_VIRTIO_TRANSPORT_LIBC_BAD_LENGTH",
+    });
   }
   const p = open().mmap(
     null,
