@@ -6,7 +6,12 @@
 // Needs Linux and --allow-ffi; no QEMU.
 
 import assert from "node:assert/strict";
-import { closeFd, memfdCreate, sendWithFds } from "../../src/transport/vhost_user/_libc.ts";
+import {
+  closeFd,
+  eventfd,
+  memfdCreate,
+  sendWithFds,
+} from "../../src/transport/vhost_user/_libc.ts";
 import {
   decodeU64,
   encodeMessage,
@@ -22,6 +27,7 @@ import { inflightQueueBytes } from "../../src/transport/vhost_user/_inflight.ts"
 import { VhostUserErrorCode } from "../../src/transport/vhost_user/errors.ts";
 import {
   VHOST_USER_NEED_REPLY_MASK,
+  VHOST_USER_PROTOCOL_F_BACKEND_REQ,
   VHOST_USER_PROTOCOL_F_INFLIGHT_SHMFD,
   VHOST_USER_PROTOCOL_F_REPLY_ACK,
   VhostUserRequest as R,
@@ -42,6 +48,7 @@ if (!canRun) console.log("vhost_user_hostile_test: skipped, vhost-user needs Lin
 const KIB = 1024;
 const REPLY_ACK = 1n << BigInt(VHOST_USER_PROTOCOL_F_REPLY_ACK);
 const INFLIGHT = 1n << BigInt(VHOST_USER_PROTOCOL_F_INFLIGHT_SHMFD);
+const BACKEND_REQ = 1n << BigInt(VHOST_USER_PROTOCOL_F_BACKEND_REQ);
 /** Long enough for any wait of these tests on a loaded machine; a wedge never ends. */
 const PATIENCE_MS = 30_000;
 
@@ -196,6 +203,33 @@ Deno.test({
 });
 
 Deno.test({
+  name: "vhost-user hostile: the descriptors of a refused message are closed also when its " +
+    "nack cannot be sent (found by the fuzzer)",
+  ignore: !canRun,
+  fn: () =>
+    withBackend(async (h) => {
+      const before = openFds();
+      const ended = h.backend.sessionEnded();
+      const f = new Front(h.path);
+      const efd = eventfd();
+      f.send(R.VHOST_USER_SET_PROTOCOL_FEATURES, u64Payload(REPLY_ACK));
+      // Refused (no vring 9) and acked: the front-end is gone before the nack.
+      f.send(
+        R.VHOST_USER_SET_VRING_CALL,
+        vringFdPayload(9, false),
+        [efd],
+        headerFlags(VHOST_USER_NEED_REPLY_MASK),
+      );
+      f.close();
+      closeFd(efd);
+      await deadline(ended, PATIENCE_MS, "the session to end");
+      assert.equal(lastCode(h), VhostUserErrorCode.NO_SUCH_VRING, h.backend.sessions.at(-1)?.error);
+      assert.equal(openFds(), before, "the eventfd that came with the refused message was closed");
+      await servedAfter(h);
+    }),
+});
+
+Deno.test({
   name: "vhost-user hostile: a front-end's own end passed as an eventfd is refused, and the " +
     "next front-end is served",
   ignore: !canRun,
@@ -210,6 +244,27 @@ Deno.test({
         assert.equal(lastCode(h), VhostUserErrorCode.BAD_FD, h.backend.sessions.at(-1)?.error);
         assert.match(h.backend.sessions.at(-1)?.error ?? "", /is a socket, not an eventfd/);
       }
+      await servedAfter(h);
+    }),
+});
+
+Deno.test({
+  name: "vhost-user hostile: a front-end in this process that passes its own end as the " +
+    "back-end channel and leaves does not wedge the back-end (found by the fuzzer)",
+  ignore: !canRun,
+  fn: () =>
+    withBackend(async (h) => {
+      const ended = h.backend.sessionEnded();
+      const f = new Front(h.path);
+      f.send(R.VHOST_USER_SET_PROTOCOL_FEATURES, u64Payload(BACKEND_REQ));
+      f.send(R.VHOST_USER_SET_BACKEND_REQ_FD, undefined, [f.fd]);
+      f.close();
+      await deadline(ended, PATIENCE_MS, "the back-end to refuse its own socket");
+      assert.equal(lastCode(h), VhostUserErrorCode.BAD_FD, h.backend.sessions.at(-1)?.error);
+      assert.match(
+        h.backend.sessions.at(-1)?.error ?? "",
+        /connected to this back-end's own socket/,
+      );
       await servedAfter(h);
     }),
 });

@@ -9,7 +9,16 @@
  */
 
 import { VhostUserError, VhostUserErrorCode } from "./errors.ts";
-import { fstat, type Mapping, mapShared, peerPid, S_IFREG, S_IFSOCK } from "./_libc.ts";
+import {
+  fstat,
+  localAddress,
+  type Mapping,
+  mapShared,
+  peerAddress,
+  peerPid,
+  S_IFREG,
+  S_IFSOCK,
+} from "./_libc.ts";
 
 function describe(type: number): string {
   switch (type) {
@@ -88,22 +97,34 @@ export function checkPeerFd(fd: number, socket: boolean, what: string): void {
 
 /**
  * Checks that the back-end channel `fd` (a socket, SET_BACKEND_REQ_FD) leads
- * to the front-end's process, as a channel the front-end made with
- * `socketpair` does: its peer is the process that connected on `conn`. A
- * front-end that passed its own end of `conn` instead would leave the
- * back-end holding it, and its hang-up would never be seen.
+ * to the front-end, as a channel the front-end made with `socketpair` does.
+ * Refused: a socket connected to the address this connection `conn` was
+ * accepted on (a connection to this back-end itself: the front-end's own end
+ * of `conn`, say), and a socket whose peer is another process than the
+ * front-end (`SO_PEERCRED`). Holding the front-end's own end, the back-end
+ * would never see the front-end hang up.
  */
 export function checkBackendChannel(fd: number, conn: number, what: string): void {
   let channelPeer: number;
   let frontEnd: number;
+  let channelAddress: string;
+  let ours: string;
   try {
     channelPeer = peerPid(fd);
     frontEnd = peerPid(conn);
+    channelAddress = peerAddress(fd);
+    ours = localAddress(conn);
   } catch (e) {
-    throw new VhostUserError(`${what}: fd ${fd} is not a Unix socket`, {
+    throw new VhostUserError(`${what}: fd ${fd} is not a connected Unix socket`, {
       cause: e,
       code: VhostUserErrorCode.BAD_FD,
     });
+  }
+  if (ours !== "" && channelAddress === ours) {
+    throw new VhostUserError(
+      `${what}: fd ${fd} is connected to this back-end's own socket (${ours}), not to the front-end`,
+      { code: VhostUserErrorCode.BAD_FD },
+    );
   }
   if (channelPeer !== frontEnd) {
     throw new VhostUserError(

@@ -542,6 +542,37 @@ export function peerPid(fd: number): number {
   return ucred[0];
 }
 
+const addrBuf = new Uint8Array(110);
+const addrLen = new Uint32Array(1);
+
+function unixAddress(fd: number, peer: boolean): string {
+  addrBuf.fill(0);
+  addrLen[0] = addrBuf.length;
+  const l = open();
+  const lenBytes = new Uint8Array(addrLen.buffer);
+  const r = peer ? l.getpeername(fd, addrBuf, lenBytes) : l.getsockname(fd, addrBuf, lenBytes);
+  if (r < 0) fail(peer ? "getpeername" : "getsockname", `fd ${fd}`);
+  // sun_family (2 bytes), then the path (or an abstract name starting with NUL); "" when unnamed.
+  const len = Math.min(addrLen[0], addrBuf.length);
+  return len <= 2
+    ? ""
+    : Array.from(addrBuf.subarray(2, len), (b) => String.fromCharCode(b)).join("");
+}
+
+/**
+ * The address the Unix socket `fd` is bound to (a path, or an abstract name
+ * starting with NUL), or "" for an unnamed socket (`socketpair`, a
+ * connecting socket that was not bound).
+ */
+export function localAddress(fd: number): string {
+  return unixAddress(fd, false);
+}
+
+/** The address of the peer of the connected Unix socket `fd` ("" when unnamed). */
+export function peerAddress(fd: number): string {
+  return unixAddress(fd, true);
+}
+
 /** A new memfd of `size` bytes (close-on-exec), for guest memory a frontend shares. */
 export function memfdCreate(name: string, size: number): number {
   const fd = open().memfd_create(encoder.encode(name + "\0"), MFD_CLOEXEC);

@@ -253,9 +253,17 @@ export class Session {
       );
       this.#requests.handle(m);
     } catch (e) {
-      // Tell a front-end waiting for an ack, then give up on the connection.
-      if (this.#ackWanted(m) && !this.#replied) this.#reply(m.request, u64Payload(1n));
+      // The message's descriptors first: the nack below may fail too (a front-end that left).
       for (const fd of fds) closeFd(fd);
+      fds.length = 0;
+      // Tell a front-end waiting for an ack, then give up on the connection.
+      if (this.#ackWanted(m) && !this.#replied) {
+        try {
+          this.#reply(m.request, u64Payload(1n));
+        } catch {
+          // it is gone: the error below ends the session anyway
+        }
+      }
       // Our own errors keep their code; anything else came from the device model.
       throw e instanceof VirtioError ? e : new VhostUserError(
         `${requestName(m.request)}: ${errorText(e)}`,
