@@ -1,8 +1,8 @@
-// A short fixed-seed pass of the vhost-user message fuzzer (the long runs
+// A short fixed-seed pass of the vhost-user message fuzzer (tests/fuzz/; long runs
 // go through the fuzz entry point): every hostile session ends with a typed
 // error or a clean end, and a valid session is served after each.
 import assert from "node:assert/strict";
-import { fuzzVhostUser } from "./vhost_user_fuzz.ts";
+import { fuzzVhostUser } from "../fuzz/vhost_user_fuzz.ts";
 
 Deno.test({
   name: "vhost-user fuzz: 150 hostile sessions, seed 1818; typed errors only, served after each",
