@@ -105,12 +105,14 @@ export async function withBackend(
   fn: (h: Harness) => Promise<void>,
   storage: MemoryStorage = new MemoryStorage(new Uint8Array(64 * 512)),
   deviceOptions: { queues?: number; queueSize?: number } = {},
+  backendOptions: { requireSealedMemory?: boolean; messageTimeoutMs?: number } = {},
 ): Promise<void> {
   const dir = await Deno.makeTempDir({ prefix: "typed-virtio-vu-" });
   const path = `${dir}/be.sock`;
   const device = new BlkDevice({ storage, queueSize: 16, ...deviceOptions });
   const logs: string[] = [];
   const backend = new VhostUserBackend(device, {
+    ...backendOptions,
     socketPath: path,
     log: (level, msg) => {
       logs.push(`${level}: ${msg}`);

@@ -9,10 +9,12 @@ import assert from "node:assert/strict";
 import {
   closeFd,
   eventfd,
+  F_SEAL_SHRINK,
   memfdCreate,
   sendWithFds,
 } from "../../src/transport/vhost_user/_libc.ts";
 import {
+  decodeInflight,
   decodeU64,
   encodeMessage,
   headerFlags,
@@ -171,6 +173,57 @@ Deno.test({
       },
       new MemoryStorage(new Uint8Array(64 * 512)),
       { queues: 2, queueSize: 256 },
+    ),
+});
+
+Deno.test({
+  name: "vhost-user hostile: with requireSealedMemory, memory not sealed against shrinking is " +
+    "refused; sealed memory and the back-end's own inflight area are taken",
+  ignore: !canRun,
+  fn: () =>
+    withBackend(
+      async (h) => {
+        const unsealed = memfdCreate("unsealed", 64 * KIB);
+        const sealed = memfdCreate("sealed", 64 * KIB, F_SEAL_SHRINK);
+        const tbl = memoryTablePayload([{
+          guestPhysAddr: 0,
+          memorySize: 64 * KIB,
+          userspaceAddr: USER_BASE,
+          mmapOffset: 0,
+        }]);
+        let area = -1;
+        try {
+          await session(h, async (f) => {
+            f.send(R.VHOST_USER_SET_PROTOCOL_FEATURES, u64Payload(REPLY_ACK | INFLIGHT));
+            assert.equal(await ack(f, R.VHOST_USER_SET_MEM_TABLE, tbl, [sealed]), 0n);
+            // An area from GET_INFLIGHT_FD, handed back as QEMU does: sealed by the back-end.
+            const d = { mmapSize: 0, mmapOffset: 0, numQueues: 1, queueSize: 16 };
+            const m = await f.call(R.VHOST_USER_GET_INFLIGHT_FD, inflightPayload(d));
+            area = m.fds[0];
+            const back = inflightPayload(decodeInflight(m));
+            assert.equal(await ack(f, R.VHOST_USER_SET_INFLIGHT_FD, back, [area]), 0n);
+          });
+          assert.equal(h.backend.sessions.at(-1)?.end, "eof");
+          await session(h, async (f) => {
+            f.send(R.VHOST_USER_SET_PROTOCOL_FEATURES, u64Payload(REPLY_ACK));
+            assert.equal(await ack(f, R.VHOST_USER_SET_MEM_TABLE, tbl, [unsealed]), 1n, "a nack");
+            assert.equal(await f.recv(), "eof");
+          });
+          assert.equal(
+            lastCode(h),
+            VhostUserErrorCode.FD_NOT_SEALED,
+            h.backend.sessions.at(-1)?.error,
+          );
+          await servedAfter(h);
+        } finally {
+          closeFd(unsealed);
+          closeFd(sealed);
+          if (area >= 0) closeFd(area);
+        }
+      },
+      undefined,
+      undefined,
+      { requireSealedMemory: true },
     ),
 });
 

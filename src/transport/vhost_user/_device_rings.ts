@@ -85,9 +85,9 @@ export class DeviceRings {
   /** SET_OWNER was sent. */
   owner = false;
   /** The memory table. */
-  readonly table: MemoryTable = new MemoryTable();
+  readonly table: MemoryTable;
   /** The inflight area from SET_INFLIGHT_FD. */
-  readonly inflight: InflightArea = new InflightArea();
+  readonly inflight: InflightArea;
   /** The device's context while it is active. */
   ctx: SessionContext | undefined;
   /** The device asked for a reset: kicks are ignored until it is reset. */
@@ -97,10 +97,16 @@ export class DeviceRings {
   /** The back-end request channel from SET_BACKEND_REQ_FD, or -1. */
   backendFd = -1;
 
-  /** The rings of `device`, none described yet. */
-  constructor(device: VirtioDevice, log: Logger) {
+  /**
+   * The rings of `device`, none described yet; with `requireSealedMemory`
+   * the memory table's and the inflight area's files must be sealed against
+   * shrinking.
+   */
+  constructor(device: VirtioDevice, log: Logger, requireSealedMemory: boolean = false) {
     this.device = device;
     this.log = log;
+    this.table = new MemoryTable(requireSealedMemory);
+    this.inflight = new InflightArea(requireSealedMemory);
     this.rings = device.queueMaxSizes.map(() => freshRing());
   }
 

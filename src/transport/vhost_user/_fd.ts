@@ -10,6 +10,8 @@
 
 import { VhostUserError, VhostUserErrorCode } from "./errors.ts";
 import {
+  F_SEAL_SHRINK,
+  fileSeals,
   fstat,
   localAddress,
   type Mapping,
@@ -47,16 +49,30 @@ function statOf(fd: number, what: string): { type: number; size: number } {
 /**
  * Maps `length` bytes of the peer's file `fd` from `offset`, after checking
  * that `fd` is a regular file (a memfd, or a file on tmpfs or hugetlbfs)
- * that holds all of them. `what` names the message and the part for errors. Throws
+ * that holds all of them, and, with `requireSeal`, that it is sealed against
+ * shrinking. `what` names the message and the part for errors. Throws
  * {@link VhostUserError} (`FD_TOO_SMALL`, `BAD_FD`, `MAP_FAILED`) and maps
  * nothing then.
  */
-export function mapPeerFile(fd: number, offset: number, length: number, what: string): Mapping {
+export function mapPeerFile(
+  fd: number,
+  offset: number,
+  length: number,
+  what: string,
+  requireSeal: boolean = false,
+): Mapping {
   const st = statOf(fd, what);
   if (st.type !== S_IFREG) {
     throw new VhostUserError(`${what}: fd ${fd} is ${describe(st.type)}, not a memory file`, {
       code: VhostUserErrorCode.BAD_FD,
     });
+  }
+  // The size is checked now; only a seal keeps the peer from shrinking the file later.
+  if (requireSeal && (fileSeals(fd) & F_SEAL_SHRINK) === 0) {
+    throw new VhostUserError(
+      `${what}: fd ${fd} is not sealed against shrinking (F_SEAL_SHRINK), which this back-end requires`,
+      { code: VhostUserErrorCode.FD_NOT_SEALED },
+    );
   }
   const end = offset + length;
   if (!Number.isSafeInteger(end) || end > st.size) {

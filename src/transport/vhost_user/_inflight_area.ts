@@ -11,7 +11,7 @@
 import type { DeviceQueue } from "../../virtqueue/mod.ts";
 import { inflightQueueBytes, isResubmittable, resumeInflight } from "./_inflight.ts";
 import { mapPeerFile } from "./_fd.ts";
-import { type Mapping, memfdCreate, unmap } from "./_libc.ts";
+import { F_SEAL_GROW, F_SEAL_SHRINK, type Mapping, memfdCreate, unmap } from "./_libc.ts";
 import { type InflightDesc, inflightPayload } from "./_protocol.ts";
 import { isQueueSize } from "./_rings.ts";
 import { VhostUserError, VhostUserErrorCode } from "./errors.ts";
@@ -38,7 +38,8 @@ export function newInflightArea(d: InflightDesc): NewInflightArea {
     );
   }
   const size = d.numQueues * inflightQueueBytes(d.queueSize);
-  const fd = memfdCreate("typed-virtio-inflight", size);
+  // Sealed, so the area comes back acceptable to a back-end that requires seals.
+  const fd = memfdCreate("typed-virtio-inflight", size, F_SEAL_SHRINK | F_SEAL_GROW);
   const payload = inflightPayload({
     mmapSize: size,
     mmapOffset: 0,
@@ -60,7 +61,13 @@ export interface TrackResult {
 
 /** The area SET_INFLIGHT_FD set, mapped; none until then. */
 export class InflightArea {
+  readonly #requireSeal: boolean;
   #current: { mapping: Mapping; desc: InflightDesc } | undefined;
+
+  /** No area yet; areas handed over must be sealed against shrinking when `requireSeal`. */
+  constructor(requireSeal: boolean = false) {
+    this.#requireSeal = requireSeal;
+  }
 
   /**
    * SET_INFLIGHT_FD: checks the description, maps the area from the
@@ -81,7 +88,8 @@ export class InflightArea {
         { code: VhostUserErrorCode.BAD_INFLIGHT },
       );
     }
-    const mapping = mapPeerFile(fd, d.mmapOffset, d.mmapSize, "VHOST_USER_SET_INFLIGHT_FD");
+    const what = "VHOST_USER_SET_INFLIGHT_FD";
+    const mapping = mapPeerFile(fd, d.mmapOffset, d.mmapSize, what, this.#requireSeal);
     this.drop();
     this.#current = { mapping, desc: d };
   }

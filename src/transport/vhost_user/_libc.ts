@@ -573,14 +573,38 @@ export function peerAddress(fd: number): string {
   return unixAddress(fd, true);
 }
 
-/** A new memfd of `size` bytes (close-on-exec), for guest memory a frontend shares. */
-export function memfdCreate(name: string, size: number): number {
-  const fd = open().memfd_create(encoder.encode(name + "\0"), MFD_CLOEXEC);
+/** `F_SEAL_SHRINK`: the file cannot be made smaller. */
+export const F_SEAL_SHRINK: number = 0x2;
+/** `F_SEAL_GROW`: the file cannot be made larger. */
+export const F_SEAL_GROW: number = 0x4;
+const F_ADD_SEALS = 1033;
+const F_GET_SEALS = 1034;
+const MFD_ALLOW_SEALING = 2;
+
+/**
+ * A new memfd of `size` bytes (close-on-exec), for guest memory a frontend
+ * shares or an area a back-end hands out; with `seals` (`F_SEAL_SHRINK`...)
+ * those seals are added once it has its size.
+ */
+export function memfdCreate(name: string, size: number, seals: number = 0): number {
+  const flags = MFD_CLOEXEC | (seals !== 0 ? MFD_ALLOW_SEALING : 0);
+  const fd = open().memfd_create(encoder.encode(name + "\0"), flags);
   if (fd < 0) fail("memfd_create");
   if (open().ftruncate(fd, BigInt(size)) < 0) {
     const e = errno();
     closeFd(fd);
     throw new LibcError("ftruncate", e);
   }
+  if (seals !== 0 && open().fcntl(fd, F_ADD_SEALS, seals) < 0) {
+    const e = errno();
+    closeFd(fd);
+    throw new LibcError("fcntl(F_ADD_SEALS)", e);
+  }
   return fd;
+}
+
+/** The seals of `fd` (`F_SEAL_SHRINK`...); 0 for a file that cannot be sealed. */
+export function fileSeals(fd: number): number {
+  const r = open().fcntl(fd, F_GET_SEALS, 0);
+  return r < 0 ? 0 : r;
 }

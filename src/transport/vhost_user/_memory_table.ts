@@ -22,8 +22,14 @@ interface MappedRegion {
 
 /** The memory table of one session; empty until the first SET_MEM_TABLE. */
 export class MemoryTable {
+  readonly #requireSeal: boolean;
   #regions: MappedRegion[] = [];
   #memory: GuestMemory | undefined;
+
+  /** A table whose files must be sealed against shrinking when `requireSeal`. */
+  constructor(requireSeal: boolean = false) {
+    this.#requireSeal = requireSeal;
+  }
 
   /** Guest memory over the mapped regions, or undefined before a table was set. */
   get memory(): GuestMemory | undefined {
@@ -55,6 +61,7 @@ export class MemoryTable {
           0,
           d.mmapOffset + d.memorySize,
           `VHOST_USER_SET_MEM_TABLE: region ${i}`,
+          this.#requireSeal,
         );
         mapped.push({ desc: d, mapping });
       }

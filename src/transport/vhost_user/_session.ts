@@ -82,10 +82,11 @@ export class Session {
     fd: number,
     log: Logger,
     offeredProtocol: bigint,
+    requireSealedMemory: boolean = false,
   ) {
     this.#fd = fd;
     this.#reader = new MessageReader((b) => recvWithFds(fd, b), closeFd);
-    this.#dev = new DeviceRings(device, log);
+    this.#dev = new DeviceRings(device, log, requireSealedMemory);
     this.#requests = new Requests(this.#dev, {
       fd,
       offeredProtocol,

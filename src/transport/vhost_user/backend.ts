@@ -122,6 +122,16 @@ export interface VhostUserBackendOptions {
    * end open) and no other front-end would be served again.
    */
   readonly messageTimeoutMs?: number;
+  /**
+   * Refuse memory (SET_MEM_TABLE regions, SET_INFLIGHT_FD areas) whose file
+   * is not sealed against shrinking (`F_SEAL_SHRINK`), with
+   * `ERR_VIRTIO_TRANSPORT_VHOST_USER_FD_NOT_SEALED` (default false). Each
+   * file's size is checked when it is handed over; a front-end that shrinks
+   * an unsealed file afterwards can still make an access fault (SIGBUS).
+   * QEMU's `memory-backend-memfd` seals its memfds by default (`seal=on`);
+   * files on hugetlbfs or tmpfs (`memory-backend-file`) cannot be sealed.
+   */
+  readonly requireSealedMemory?: boolean;
 }
 
 /** {@link VhostUserBackendOptions.pollBeforeSleepUs} unless the options say otherwise. */
@@ -190,6 +200,8 @@ export class VhostUserBackend {
   readonly pollBeforeSleepUs: number;
   /** Milliseconds a message may stay incomplete before its session ends. */
   readonly messageTimeoutMs: number;
+  /** Memory files must be sealed against shrinking. */
+  readonly requireSealedMemory: boolean;
   /** One summary per finished session, oldest first. */
   readonly sessions: SessionSummary[] = [];
   readonly #log: Logger;
@@ -218,6 +230,7 @@ export class VhostUserBackend {
       });
     }
     this.messageTimeoutMs = ms;
+    this.requireSealedMemory = options.requireSealedMemory ?? false;
     this.#log = options.log ?? defaultLogger();
   }
 
@@ -283,7 +296,13 @@ export class VhostUserBackend {
   async serveConnection(fd: number): Promise<SessionSummary> {
     if (this.#wakeFd < 0) this.#wakeFd = eventfd();
     setNonblocking(fd);
-    const s = new Session(this.device, fd, this.#log, this.offeredProtocolFeatures);
+    const s = new Session(
+      this.device,
+      fd,
+      this.#log,
+      this.offeredProtocolFeatures,
+      this.requireSealedMemory,
+    );
     this.#session = s;
     this.#log("info", "front-end connected");
     let summary: SessionSummary;

@@ -64,6 +64,8 @@ export const VhostUserErrorCode: {
   readonly BAD_FD: string;
   /** A memory region or inflight area that reaches past the end of its file. */
   readonly FD_TOO_SMALL: string;
+  /** A memory file not sealed against shrinking, where the back-end requires it. */
+  readonly FD_NOT_SEALED: string;
   /** A file descriptor that could not be mapped. */
   readonly MAP_FAILED: string;
   /** An inflight description that is not valid (queue count, size, area, offset). */
@@ -100,6 +102,7 @@ export const VhostUserErrorCode: {
   MISSING_FD: `${P}_MISSING_FD`,
   BAD_FD: `${P}_BAD_FD`,
   FD_TOO_SMALL: `${P}_FD_TOO_SMALL`,
+  FD_NOT_SEALED: `${P}_FD_NOT_SEALED`,
   MAP_FAILED: `${P}_MAP_FAILED`,
   BAD_INFLIGHT: `${P}_BAD_INFLIGHT`,
   BAD_CONFIG: `${P}_BAD_CONFIG`,
