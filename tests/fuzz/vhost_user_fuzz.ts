@@ -89,6 +89,11 @@ export interface VhostUserFuzzResult {
   readonly failures: VhostUserFuzzFailure[];
   /** How the sessions ended, by error code (`eof` for none). */
   readonly endings: Record<string, number>;
+  /**
+   * Times the device model met a malformed ring and asked for a reset (a
+   * `QueueError` from a chain it popped): the hostile rings reached the engine.
+   */
+  readonly ringFaults: number;
 }
 
 function rng(seed: number): () => number {
@@ -179,6 +184,7 @@ export async function fuzzVhostUser(options: VhostUserFuzzOptions): Promise<Vhos
       const sent: string[] = [];
       const owned: number[] = [];
       const maps: ReturnType<typeof mapShared>[] = [];
+      const kicks: number[] = [];
       const ended = backend.sessionEnded();
       const f = new Front(path);
       const fdOf = (kind: (typeof fdKinds)[number]): number[] => {
@@ -290,10 +296,48 @@ export async function fuzzVhostUser(options: VhostUserFuzzOptions): Promise<Vhos
               fdOf("memfd"),
             ],
           ];
+          if (random() < 0.5) {
+            // Ring 0 started over guest memory full of random bytes, then kicked: the
+            // ring engine meets hostile rings through vhost-user.
+            const guest = start[2][2][0];
+            const m = mapShared(guest, MEM_SIZE);
+            maps.push(m);
+            crypto.getRandomValues(new Uint8Array(m.buffer, 0, 65536));
+            const size = pick([2, 16]);
+            const kick = fdOf("eventfd");
+            const used = 4 * int(16384);
+            // Mostly resume where the used ring says (a base the ring accepts), sometimes anywhere.
+            const usedIdx = new DataView(m.buffer).getUint16(used + 2, true);
+            const base = random() < 0.8 ? usedIdx : int(0x10000);
+            start.push(
+              [R.VHOST_USER_SET_VRING_NUM, vringStatePayload(0, size), []],
+              [R.VHOST_USER_SET_VRING_BASE, vringStatePayload(0, base), []],
+              [
+                R.VHOST_USER_SET_VRING_ADDR,
+                vringAddrPayload({
+                  index: 0,
+                  flags: 0,
+                  desc: USER_BASE + 16 * int(4096),
+                  avail: USER_BASE + 2 * int(32768),
+                  used: USER_BASE + used,
+                  log: 0,
+                }),
+                [],
+              ],
+              [R.VHOST_USER_SET_VRING_CALL, vringFdPayload(0, false), fdOf("eventfd")],
+              [R.VHOST_USER_SET_VRING_ERR, vringFdPayload(0, false), fdOf("eventfd")],
+              [R.VHOST_USER_SET_VRING_KICK, vringFdPayload(0, false), kick],
+              [R.VHOST_USER_SET_VRING_ENABLE, vringStatePayload(0, 1), []],
+            );
+            kicks.push(...kick);
+          }
           for (const [request, payload, fds] of start) {
             sendWithFds(f.fd, encodeMessage(request, headerFlags(), payload), fds);
             sent.push(`${request} (valid start)`);
           }
+          for (const k of kicks) writeEventfd(k);
+          // Let the back-end serve the ring before the rest arrives.
+          if (kicks.length > 0) await new Promise((r) => setTimeout(r, 0));
         }
         const n = 1 + int(12);
         for (let i = 0; i < n; i++) {
@@ -375,7 +419,8 @@ export async function fuzzVhostUser(options: VhostUserFuzzOptions): Promise<Vhos
       messages: [],
     });
   }
-  return { cases: options.cases, failures, endings };
+  const ringFaults = logs.filter((l) => l.startsWith("device needs reset")).length;
+  return { cases: options.cases, failures, endings, ringFaults };
 }
 
 /** A well-behaved front-end: features and queue count; with `io`, a block written and read back. */

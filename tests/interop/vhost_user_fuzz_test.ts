@@ -13,5 +13,7 @@ Deno.test({
     assert.deepEqual(r.failures, [], JSON.stringify(r.failures.slice(0, 3), null, 1));
     // The cases reach the checks, not only the framing: several kinds of refusal.
     assert.ok(Object.keys(r.endings).length >= 5, JSON.stringify(r.endings));
+    // And hostile rings reached the ring engine through the back-end.
+    assert.ok(r.ringFaults > 0, `ring faults: ${r.ringFaults}`);
   },
 });
