@@ -295,7 +295,7 @@ export interface VringFd {
 
 /** Reads the u64 of SET_VRING_KICK / CALL / ERR. */
 export function decodeVringFd(m: VhostUserMessage): VringFd {
-  const v = Number(decodeU64(m) & 0x1ffn);
+  const v = Number(decodeU64(m) & BigInt(VHOST_USER_VRING_IDX_MASK | VHOST_USER_VRING_NOFD_MASK));
   return {
     index: v & VHOST_USER_VRING_IDX_MASK,
     noFd: (v & VHOST_USER_VRING_NOFD_MASK) !== 0,

@@ -8,6 +8,7 @@
  */
 
 import {
+  VHOST_F_LOG_ALL,
   VHOST_USER_F_PROTOCOL_FEATURES,
   VHOST_USER_PROTOCOL_F_BACKEND_REQ,
   VHOST_USER_PROTOCOL_F_CONFIG,
@@ -35,7 +36,7 @@ import type { Ring } from "./_rings.ts";
 import { VhostUserError, VhostUserErrorCode } from "./errors.ts";
 
 const PROTOCOL_FEATURES_BIT = bit(VHOST_USER_F_PROTOCOL_FEATURES);
-const VHOST_F_LOG_ALL_BIT = 1n << 26n;
+const VHOST_F_LOG_ALL_BIT = bit(VHOST_F_LOG_ALL);
 
 /** What the requests need of their connection. */
 export interface RequestIo {
@@ -65,7 +66,7 @@ export class Requests {
   /**
    * Takes the one descriptor a message must carry, removing it from the list
    * to close, once it is of the `kind` expected (a file is checked further
-   * when it is mapped, see {@link mapPeerFile}).
+   * when it is mapped, by `mapPeerFile` of `_fd.ts`).
    */
   #takeFd(m: VhostUserMessage, what: string, kind: "socket" | "eventfd" | "file"): number {
     if (m.fds.length !== 1) {
