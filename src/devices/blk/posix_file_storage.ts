@@ -29,7 +29,9 @@ import { lastErrno, type Libc, openLibc } from "../../_libc.ts";
 
 function libc(): Libc {
   return openLibc((os) =>
-    new DeviceError(`virtio-blk: PosixFileStorage needs Linux; this is ${os}`)
+    new DeviceError(`virtio-blk: PosixFileStorage needs Linux; this is ${os}`, {
+      code: "ERR_VIRTIO_DEVICE_BLK_PLATFORM",
+    })
   );
 }
 
