@@ -40,7 +40,7 @@
 import type { ConfigWidth } from "./device.ts";
 import { DeviceError } from "./errors.ts";
 import { DeviceStatus, VIRTIO_F_RING_PACKED, VIRTIO_F_VERSION_1 } from "./generated/common.ts";
-import type { DmaAllocator, GuestMemory } from "./memory.ts";
+import type { DmaContext } from "./memory.ts";
 import type { QueueRingAddresses, Transport } from "./transport/transport.ts";
 import { queueOptionsFromFeatures, splitLegacyLayout } from "./virtqueue/layout.ts";
 import { createDriverQueue, type DriverQueue, type Sg } from "./virtqueue/queue.ts";
@@ -79,13 +79,9 @@ export interface VirtioDriver {
   configChanged?(dev: DriverDevice): void;
 }
 
-/** Where drivers place rings and buffers. */
-export interface DmaContext {
-  /** Guest memory as the driver sees it. */
-  readonly memory: GuestMemory;
-  /** Allocator for ring memory. */
-  readonly dma: DmaAllocator;
-}
+// DmaContext lives in memory.ts, below the transports that provide one (the
+// vhost-user front-end); re-exported here, where drivers have always found it.
+export type { DmaContext } from "./memory.ts";
 
 /** One queue a driver asks for in {@link DriverDevice.findVqs}. */
 export interface VqInfo<T = unknown> {

@@ -269,6 +269,18 @@ export class GuestMemory {
 }
 
 /**
+ * Where drivers place rings and buffers: guest memory as the driver sees it
+ * and an allocator over it. A bus gets one; a transport that brings its own
+ * memory (the vhost-user front-end's shared memfd) provides one.
+ */
+export interface DmaContext {
+  /** Guest memory as the driver sees it. */
+  readonly memory: GuestMemory;
+  /** Allocator for ring memory. */
+  readonly dma: DmaAllocator;
+}
+
+/**
  * A first-fit allocator of guest addresses in `[base, base + size)`, for
  * drivers placing rings, indirect tables and buffers. It only hands out
  * addresses; it does not touch memory.

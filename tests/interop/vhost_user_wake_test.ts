@@ -14,8 +14,8 @@ import {
   POLLIN,
   readEventfd,
   writeEventfd,
-} from "../../src/transport/vhost_user/libc.ts";
-import { VhostUserError } from "../../src/transport/vhost_user/protocol.ts";
+} from "../../src/transport/vhost_user/_libc.ts";
+import { VhostUserError, VhostUserErrorCode } from "../../src/transport/vhost_user/errors.ts";
 import { BlkDevice, MemoryStorage } from "../../src/devices/blk/mod.ts";
 import { skipUnlessCi } from "./_guest.ts";
 
@@ -68,7 +68,9 @@ Deno.test({
     for (const bad of [-1, 1_000_000, Number.NaN, Infinity]) {
       assert.throws(
         () => new VhostUserBackend(device, { socketPath, pollBeforeSleepUs: bad }),
-        (e: unknown) => e instanceof VhostUserError && e.message.includes("pollBeforeSleepUs"),
+        (e: unknown) =>
+          e instanceof VhostUserError && e.message.includes("pollBeforeSleepUs") &&
+          e.code === VhostUserErrorCode.BAD_OPTION,
         String(bad),
       );
     }
