@@ -28,11 +28,13 @@
  */
 
 import { DeviceError } from "./errors.ts";
+import { bit, featureMask } from "./features.ts";
 import { DeviceStatus, VIRTIO_F_VERSION_1 } from "./generated/common.ts";
 import {
   DEFAULT_TRANSPORT_FEATURES,
   type DmaContext,
   DriverDevice,
+  ERR_VIRTIO_DEVICE_REMOVED,
   idMatches,
   type VirtioDriver,
 } from "./driver.ts";
@@ -48,8 +50,6 @@ export interface VirtioBusOptions extends DmaContext {
   readonly log?: (message: string) => void;
 }
 
-const bit = (n: number): bigint => 1n << BigInt(n);
-
 /** A virtio bus: a set of devices, a set of drivers, and the bindings between them. */
 export class VirtioBus {
   readonly #dma: DmaContext;
@@ -63,8 +63,7 @@ export class VirtioBus {
   /** A bus whose drivers place rings with `options.dma` in `options.memory`. */
   constructor(options: VirtioBusOptions) {
     this.#dma = { memory: options.memory, dma: options.dma };
-    this.#transportFeatures = (options.transportFeatures ?? DEFAULT_TRANSPORT_FEATURES)
-      .reduce((m, n) => m | bit(n), 0n);
+    this.#transportFeatures = featureMask(options.transportFeatures ?? DEFAULT_TRANSPORT_FEATURES);
     this.#log = options.log ?? ((m) => console.warn(`virtio bus: ${m}`));
   }
 
@@ -152,6 +151,12 @@ export class VirtioBus {
   async #unbind(dev: DriverDevice): Promise<unknown[]> {
     const drv = dev.driver;
     dev.onConfigChange(undefined);
+    // Whatever is pending fails now, not when the driver gets round to it.
+    dev.breakQueues(
+      new DeviceError(`${dev.name}: the device was removed or its driver unbound`, {
+        code: ERR_VIRTIO_DEVICE_REMOVED,
+      }),
+    );
     if (drv !== undefined) {
       try {
         await drv.remove(dev);
@@ -179,7 +184,7 @@ export class VirtioBus {
     try {
       const offered = t.getDeviceFeatures();
       const table = t.legacy && drv.featureTableLegacy ? drv.featureTableLegacy : drv.featureTable;
-      const wanted = table.reduce((m, n) => m | bit(n), 0n) | this.#transportFeatures;
+      const wanted = featureMask(table) | this.#transportFeatures;
       dev.features = offered & wanted;
       if (t.legacy) {
         dev.features &= ~bit(VIRTIO_F_VERSION_1);

@@ -58,8 +58,8 @@ import {
 } from "../../generated/devices/balloon.ts";
 import type { GuestMemory } from "../../memory.ts";
 import type { DescriptorChain, DeviceQueue } from "../../virtqueue/mod.ts";
-import { bit, checkQueueSize, ringFeatures } from "../_features.ts";
-import { CHAIN_HELD, type ChainServer, completeUsed, serveQueue } from "../_queue_service.ts";
+import { bit, checkDeviceQueueSize, ringFeatures } from "../../features.ts";
+import { CHAIN_HELD, type ChainServer, completeUsed, serveQueue } from "../../queue_service.ts";
 
 /** Balloon page size: page frame numbers count 4 KiB units whatever the guest page size (5.5.6). */
 export const BALLOON_PAGE_SIZE = 4096;
@@ -183,7 +183,7 @@ export class BalloonDevice implements VirtioDevice {
   /** A balloon device offering the features in `options`. */
   constructor(options: BalloonDeviceOptions = {}) {
     this.#options = options;
-    const size = checkQueueSize("virtio-balloon", options.queueSize ?? 128);
+    const size = checkDeviceQueueSize("virtio-balloon", options.queueSize ?? 128);
     let f = ringFeatures(options.packed ?? true);
     if (options.mustTellHost ?? true) f |= bit(VIRTIO_BALLOON_F_MUST_TELL_HOST);
     if (options.statsQueue ?? true) f |= bit(VIRTIO_BALLOON_F_STATS_VQ);

@@ -55,8 +55,8 @@ import {
   VirtioConsoleResize,
 } from "../../generated/devices/console.ts";
 import type { DescriptorChain } from "../../virtqueue/chain.ts";
-import { bit, ringFeatures } from "../_features.ts";
-import { type ChainServer, publishUsed, serveQueue } from "../_queue_service.ts";
+import { bit, ringFeatures } from "../../features.ts";
+import { type ChainServer, publishUsed, serveQueue } from "../../queue_service.ts";
 
 /** Queue index of port `id`'s receiveq (5.3.2): 0 for port 0, 2(id+1) after. */
 export function consoleRxQueue(id: number): number {

@@ -51,8 +51,8 @@ import {
   VirtioInputEvent,
 } from "../../generated/devices/input.ts";
 import type { DescriptorChain } from "../../virtqueue/chain.ts";
-import { ringFeatures } from "../_features.ts";
-import { type ChainServer, publishUsed, serveQueue } from "../_queue_service.ts";
+import { ringFeatures } from "../../features.ts";
+import { type ChainServer, publishUsed, serveQueue } from "../../queue_service.ts";
 
 // ---- Linux evdev codes (include/uapi/linux/input-event-codes.h) ----
 

@@ -113,8 +113,8 @@ import {
 } from "../../generated/devices/net.ts";
 import type { DescriptorChain } from "../../virtqueue/chain.ts";
 import type { DeviceQueue } from "../../virtqueue/queue.ts";
-import { bit } from "../_features.ts";
-import { type ChainServer, publishUsed, serveQueue } from "../_queue_service.ts";
+import { bit, featureMask } from "../../features.ts";
+import { type ChainServer, publishUsed, serveQueue } from "../../queue_service.ts";
 import type { NetBackend, NetPort } from "./backend.ts";
 import {
   completeChecksum,
@@ -177,7 +177,7 @@ export interface NetDeviceStats {
 }
 
 /** The features a {@link VirtioNetDevice} offers by default (before MQ and MTU, which depend on options). */
-export const NET_DEFAULT_FEATURES: bigint = [
+export const NET_DEFAULT_FEATURES: bigint = featureMask([
   VIRTIO_F_VERSION_1,
   VIRTIO_F_EVENT_IDX,
   VIRTIO_F_INDIRECT_DESC,
@@ -200,16 +200,16 @@ export const NET_DEFAULT_FEATURES: bigint = [
   VIRTIO_NET_F_CTRL_GUEST_OFFLOADS,
   VIRTIO_NET_F_GUEST_ANNOUNCE,
   VIRTIO_NET_F_SPEED_DUPLEX,
-].reduce((m, n) => m | bit(n), 0n);
+]);
 
 /** GUEST_* offload bits VIRTIO_NET_CTRL_GUEST_OFFLOADS_SET may switch (spec 5.1.6.5.6.1). */
-const GUEST_OFFLOAD_BITS: bigint = [
+const GUEST_OFFLOAD_BITS: bigint = featureMask([
   VIRTIO_NET_F_GUEST_CSUM,
   VIRTIO_NET_F_GUEST_TSO4,
   VIRTIO_NET_F_GUEST_TSO6,
   VIRTIO_NET_F_GUEST_ECN,
   VIRTIO_NET_F_GUEST_UFO,
-].reduce((m, n) => m | bit(n), 0n);
+]);
 
 /** Parses `"aa:bb:cc:dd:ee:ff"` (or `-` separated) into 6 bytes; throws a {@link DeviceError} when malformed. */
 export function parseMac(mac: string): Uint8Array {

@@ -25,8 +25,8 @@ import type { ConfigWidth, DeviceContext, VirtioDevice } from "../../device.ts";
 import { DeviceError } from "../../errors.ts";
 import { VIRTIO_ID_RNG } from "../../generated/common.ts";
 import type { DescriptorChain } from "../../virtqueue/mod.ts";
-import { checkQueueSize, ringFeatures } from "../_features.ts";
-import { type ChainServer, serveQueue } from "../_queue_service.ts";
+import { checkDeviceQueueSize, ringFeatures } from "../../features.ts";
+import { type ChainServer, serveQueue } from "../../queue_service.ts";
 
 /** `crypto.getRandomValues` fills at most this many bytes per call. */
 const GETRANDOM_MAX = 65536;
@@ -77,7 +77,7 @@ export class RngDevice implements VirtioDevice {
 
   /** An entropy device. */
   constructor(options: RngDeviceOptions = {}) {
-    const size = checkQueueSize("virtio-rng", options.queueSize ?? 256);
+    const size = checkDeviceQueueSize("virtio-rng", options.queueSize ?? 256);
     const max = options.maxBytesPerRequest ?? 65536;
     if (!Number.isInteger(max) || max < 1) {
       throw new DeviceError(`virtio-rng: maxBytesPerRequest ${max} must be at least 1`);
