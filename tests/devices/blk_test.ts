@@ -28,6 +28,7 @@ import {
   VIRTIO_BLK_T_WRITE_ZEROES,
 } from "../../src/generated/devices/blk.ts";
 import { DeviceStatus } from "../../src/generated/common.ts";
+import { ArgumentError } from "../../src/errors.ts";
 import { DeviceError } from "../../src/errors.ts";
 import { KINDS, MAIN_KINDS, rig } from "./blk_rig.ts";
 import { DISK, pattern, setup } from "./_blk_setup.ts";
@@ -234,8 +235,18 @@ for (const kind of MAIN_KINDS) {
     }
     assert.deepEqual(t.bytes, before, "no bad request changed the image");
     // Driver-side checks refuse what a driver must not send.
-    await assert.rejects(t.disk.read(cap, new Uint8Array(512)), RangeError);
-    await assert.rejects(t.disk.read(0, new Uint8Array(100)), RangeError);
+    await assert.rejects(
+      t.disk.read(cap, new Uint8Array(512)),
+      (e) => e instanceof ArgumentError && e.code === "ERR_VIRTIO_ARGUMENT_BLK_CAPACITY",
+    );
+    await assert.rejects(
+      t.disk.read(-1, new Uint8Array(512)),
+      /sector -1: the sector is not a non-negative integer/,
+    );
+    await assert.rejects(
+      t.disk.read(0, new Uint8Array(100)),
+      /not a multiple of the 512-byte block size/,
+    );
     // Still usable.
     await t.disk.write(1, pattern(512, 8));
     const back = new Uint8Array(512);
@@ -280,8 +291,7 @@ for (const kind of MAIN_KINDS) {
     const vq = t.disk.queues[0];
     const hdr = t.r.dma.alloc(16, 8);
     t.r.memory.writeUint32(hdr, VIRTIO_BLK_T_IN);
-    // deno-lint-ignore no-explicit-any
-    vq.addSgs([{ addr: hdr, len: 16 }], [], {} as any);
+    vq.submit([{ addr: hdr, len: 16 }], [], { complete: () => {}, fail: () => {} });
     vq.kick();
     assert.ok(t.dev.needsReset);
     assert.ok(t.r.logs.some((l) => l.includes("no status byte")));
@@ -293,22 +303,11 @@ for (const kind of MAIN_KINDS) {
     const hdr = t.r.dma.alloc(16, 8);
     const st = t.r.dma.alloc(1, 1);
     let done = -1;
-    const token = {
-      type: 0,
-      addr: hdr,
-      dataLen: -15,
-      dataIn: false,
-      dst: undefined,
-      check: false,
-      sector: 0,
-      pooled: false,
-      resolve: () => done = t.r.memory.readUint8(st),
-      reject: () => {},
-      sgsOut: [],
-      sgsIn: [],
-    };
-    // A driver-made token in the shape BlkDisk uses; freeing goes to the allocator.
-    vq.addSgs([{ addr: hdr, len: 8 }], [{ addr: st, len: 1 }], token);
+    // A request built by hand, completed through the driver API's Completion.
+    vq.submit([{ addr: hdr, len: 8 }], [{ addr: st, len: 1 }], {
+      complete: () => done = t.r.memory.readUint8(st),
+      fail: () => {},
+    });
     vq.kick();
     await Promise.resolve();
     assert.equal(done, VIRTIO_BLK_S_IOERR);
@@ -349,7 +348,10 @@ for (const kind of MAIN_KINDS) {
     const t = await setup(kind, { blkSize: 4096 });
     assert.equal(t.disk.blkSize, 4096);
     await t.disk.write(8, pattern(4096, 2));
-    await assert.rejects(t.disk.write(8, new Uint8Array(512)), RangeError);
+    await assert.rejects(
+      t.disk.write(8, new Uint8Array(512)),
+      (e) => e instanceof ArgumentError && e.code === "ERR_VIRTIO_ARGUMENT_BLK_LENGTH",
+    );
     const r = await t.disk.rawRequest({ type: VIRTIO_BLK_T_IN, sector: 1, inLen: 4096 });
     assert.equal(r.status, VIRTIO_BLK_S_IOERR);
     const ok = await t.disk.rawRequest({ type: VIRTIO_BLK_T_IN, sector: 8, inLen: 4096 });
@@ -385,7 +387,10 @@ for (const kind of MAIN_KINDS) {
     t.device.setCapacity(100);
     assert.equal(changes, 1);
     assert.equal(t.disk.capacity, 100);
-    await assert.rejects(t.disk.read(100, new Uint8Array(512)), RangeError);
+    await assert.rejects(
+      t.disk.read(100, new Uint8Array(512)),
+      (e) => e instanceof ArgumentError && e.code === "ERR_VIRTIO_ARGUMENT_BLK_CAPACITY",
+    );
     const r = await t.disk.rawRequest({ type: VIRTIO_BLK_T_IN, sector: 100, inLen: 512 });
     assert.equal(r.status, VIRTIO_BLK_S_IOERR);
     assert.throws(() => t.device.setCapacity(DISK / 512 + 1), DeviceError);
@@ -448,8 +453,10 @@ Deno.test("blk: async completion after a reset is dropped without touching guest
   const buf = t.r.dma.alloc(16 + 512 + 1, 8);
   t.r.memory.writeUint32(buf, VIRTIO_BLK_T_IN);
   t.r.memory.bytes(buf + 16, 513).fill(0);
-  // deno-lint-ignore no-explicit-any
-  vq.addSgs([{ addr: buf, len: 16 }], [{ addr: buf + 16, len: 513 }], {} as any);
+  vq.submit([{ addr: buf, len: 16 }], [{ addr: buf + 16, len: 513 }], {
+    complete: () => {},
+    fail: () => {},
+  });
   vq.kick();
   t.dev.reset();
   release();
