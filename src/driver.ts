@@ -96,6 +96,14 @@ export interface VqInfo<T = unknown> {
   readonly callback?: (vq: Virtqueue<T>) => void;
   /** Queue size; default the device's maximum (capped at 256). */
   readonly size?: number;
+  /**
+   * Called once when the queue breaks (device reset, removed,
+   * DEVICE_NEEDS_RESET; see {@link Virtqueue.markBroken}), for a driver that
+   * keeps its own pending work on a queue with a callback: fail it with
+   * `error`. Requests of {@link Virtqueue.request} / {@link Virtqueue.submit}
+   * fail by themselves.
+   */
+  readonly onBroken?: (vq: Virtqueue<T>, error: DeviceError) => void;
 }
 
 /** Transport feature bits the core handles itself (Linux `vring_transport_features`). */
@@ -520,6 +528,7 @@ export class Virtqueue<T = unknown> {
   /** The engine queue. */
   readonly queue: DriverQueue<T>;
   readonly #callback: ((vq: Virtqueue<T>) => void) | undefined;
+  readonly #onBroken: ((vq: Virtqueue<T>, error: DeviceError) => void) | undefined;
   readonly #free: () => void;
   #cbEnabled = true;
   #error: DeviceError | undefined;
@@ -545,6 +554,7 @@ export class Virtqueue<T = unknown> {
     this.name = info.name;
     this.queue = queue;
     this.#callback = info.callback;
+    this.#onBroken = info.onBroken;
     this.#free = free;
   }
 
@@ -789,6 +799,7 @@ export class Virtqueue<T = unknown> {
       this.#pending.clear();
       for (const c of failed) c.fail(error);
     }
+    this.#onBroken?.(this, error);
   }
 
   /**
