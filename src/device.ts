@@ -321,7 +321,7 @@ export interface ConfigAccessor<C> {
  * if (dev.cfg.cols !== 80) throw new Error("read-only");
  * ```
  */
-export abstract class ConfigDevice<C> implements VirtioDevice {
+export abstract class ConfigDevice<C = undefined> implements VirtioDevice {
   /** The virtio device id. */
   abstract readonly deviceId: number;
   /** Offered feature bits as a mask. */
@@ -334,10 +334,14 @@ export abstract class ConfigDevice<C> implements VirtioDevice {
   readonly cfg: C;
   #ctx: DeviceContext | undefined;
 
-  /** A device whose config space is laid out by `accessor` (`SIZE` bytes, or `size`). */
-  constructor(accessor: ConfigAccessor<C>, size: number = accessor.SIZE) {
+  /**
+   * A device whose config space is laid out by `accessor` (`SIZE` bytes, or
+   * `size`); without one, a device with no config space (`cfg` is undefined).
+   */
+  constructor(accessor?: ConfigAccessor<C>, size: number = accessor?.SIZE ?? 0) {
     this.config = new ConfigSpace(size);
-    this.cfg = new accessor(this.config.view);
+    // Without an accessor C is `undefined` (the class's default): the cast says so.
+    this.cfg = (accessor === undefined ? undefined : new accessor(this.config.view)) as C;
   }
 
   /** Size of the config space in bytes. */

@@ -85,6 +85,7 @@ import type { BlkLifetime } from "./storage.ts";
 
 /** A request the device completed with a status other than `VIRTIO_BLK_S_OK`. */
 export class BlkRequestError extends DeviceError {
+  /** The code of a request that ended with a status other than OK. */
   static override readonly defaultCode: string = "ERR_VIRTIO_DEVICE_BLK_STATUS";
   /** The status byte (`VIRTIO_BLK_S_IOERR`, `VIRTIO_BLK_S_UNSUPP`...). */
   readonly status: number;
