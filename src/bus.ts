@@ -27,7 +27,7 @@
  * @module
  */
 
-import { DeviceError } from "./errors.ts";
+import { ArgumentError, DeviceError } from "./errors.ts";
 import { bit, featureMask } from "./features.ts";
 import { DeviceStatus, VIRTIO_F_VERSION_1 } from "./generated/common.ts";
 import {
@@ -86,11 +86,27 @@ export class VirtioBus {
 
   /**
    * Add a device found by a transport probe: reset it, set ACKNOWLEDGE (3.1.1
-   * steps 1-2), and bind the first registered driver that matches.
+   * steps 1-2), and bind the first registered driver that matches. A probe
+   * that found nothing (`probeMmio` returning `undefined`) is refused with an
+   * {@link ArgumentError} (`ERR_VIRTIO_ARGUMENT_NO_DEVICE`) and uses no
+   * device index.
    */
-  addDevice(transport: Transport, dma: DmaContext = this.#dma): Promise<DriverDevice> {
+  addDevice(
+    transport: Transport | undefined,
+    dma: DmaContext = this.#dma,
+  ): Promise<DriverDevice> {
+    if (transport === undefined || transport === null) {
+      return Promise.reject(
+        new ArgumentError(
+          "addDevice: no transport (the probe found no virtio device: wrong magic, version or device id 0)",
+          { code: "ERR_VIRTIO_ARGUMENT_NO_DEVICE" },
+        ),
+      );
+    }
     return this.#serial(async () => {
-      const dev = new DriverDevice(transport, dma, this.#nextIndex++);
+      // The index is used only once the device is on the bus.
+      const dev = new DriverDevice(transport, dma, this.#nextIndex);
+      this.#nextIndex++;
       transport.reset();
       dev.addStatus(DeviceStatus.ACKNOWLEDGE);
       this.#devices.push(dev);
@@ -122,7 +138,9 @@ export class VirtioBus {
   registerDriver(driver: VirtioDriver): Promise<void> {
     return this.#serial(async () => {
       if (this.#drivers.includes(driver)) {
-        throw new DeviceError(`driver ${driver.name} is already registered`);
+        throw new ArgumentError(`driver ${driver.name} is already registered`, {
+          code: "ERR_VIRTIO_ARGUMENT_DRIVER_REGISTERED",
+        });
       }
       this.#drivers.push(driver);
       for (const dev of this.#devices) {
@@ -191,6 +209,7 @@ export class VirtioBus {
       } else if (!(offered & bit(VIRTIO_F_VERSION_1))) {
         throw new DeviceError(
           `${dev.name}: modern transport but the device does not offer VIRTIO_F_VERSION_1`,
+          { code: "ERR_VIRTIO_DEVICE_NO_VERSION_1" },
         );
       }
       drv.validate?.(dev);
@@ -198,7 +217,10 @@ export class VirtioBus {
       if (!t.legacy) {
         dev.addStatus(S.FEATURES_OK);
         if (!(t.getStatus() & S.FEATURES_OK)) {
-          throw new DeviceError(`${dev.name}: device did not accept features (FEATURES_OK unset)`);
+          throw new DeviceError(
+            `${dev.name}: device did not accept features (FEATURES_OK unset, spec 3.1.1)`,
+            { code: "ERR_VIRTIO_DEVICE_FEATURES_REFUSED" },
+          );
         }
       }
       dev.driver = drv;
