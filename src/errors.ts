@@ -48,6 +48,7 @@ export class VirtioError extends Error {
 
 /** An invalid schema: overlapping fields, unknown types, bad names... */
 export class SchemaError extends VirtioError {
+  /** The code of errors of this class when the throw site gives none: `ERR_VIRTIO_SCHEMA`. */
   static override readonly defaultCode: string = "ERR_VIRTIO_SCHEMA";
   /** The schema (struct, union, register map or constant group) at fault. */
   readonly schema: string;
@@ -68,6 +69,7 @@ export class SchemaError extends VirtioError {
 
 /** The generator or its CLI was used wrongly (bad arguments, unreadable module). */
 export class GenError extends VirtioError {
+  /** The code of errors of this class when the throw site gives none: `ERR_VIRTIO_GEN`. */
   static override readonly defaultCode: string = "ERR_VIRTIO_GEN";
 }
 
@@ -79,6 +81,7 @@ export function formatAddress(address: number): string {
 
 /** A guest-physical access outside memory, across a region's end, or overflowing. */
 export class MemoryError extends VirtioError {
+  /** The code of errors of this class when the throw site gives none: `ERR_VIRTIO_MEMORY`. */
   static override readonly defaultCode: string = "ERR_VIRTIO_MEMORY";
   /** The guest-physical address of the access. */
   readonly address: number;
@@ -94,6 +97,7 @@ export class MemoryError extends VirtioError {
 
 /** A descriptor chain or ring state that breaks the spec (device or driver side). */
 export class QueueError extends VirtioError {
+  /** The code of errors of this class when the throw site gives none: `ERR_VIRTIO_QUEUE`. */
   static override readonly defaultCode: string = "ERR_VIRTIO_QUEUE";
   /** The queue index, when known (-1 when not). */
   readonly queue: number;
@@ -117,11 +121,13 @@ export class QueueError extends VirtioError {
 
 /** A transport protocol violation: a bad register access, a bad vhost-user message... */
 export class TransportError extends VirtioError {
+  /** The code of errors of this class when the throw site gives none: `ERR_VIRTIO_TRANSPORT`. */
   static override readonly defaultCode: string = "ERR_VIRTIO_TRANSPORT";
 }
 
 /** A device could not be negotiated, probed or driven. */
 export class DeviceError extends VirtioError {
+  /** The code of errors of this class when the throw site gives none: `ERR_VIRTIO_DEVICE`. */
   static override readonly defaultCode: string = "ERR_VIRTIO_DEVICE";
 }
 
@@ -131,5 +137,6 @@ export class DeviceError extends VirtioError {
  * the edge of the API, before any state changes.
  */
 export class ArgumentError extends VirtioError {
+  /** The code of errors of this class when the throw site gives none: `ERR_VIRTIO_ARGUMENT`. */
   static override readonly defaultCode: string = "ERR_VIRTIO_ARGUMENT";
 }
