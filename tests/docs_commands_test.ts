@@ -219,6 +219,17 @@ Deno.test("docs: the commands are found (README, tutorial, vhost-user, device pa
   );
 });
 
+Deno.test("docs: deno task test runs the examples' tests (the tutorial's among them)", async () => {
+  const config = JSON.parse(await Deno.readTextFile(new URL("deno.json", ROOT)));
+  // No file arguments: deno test finds every *_test.ts under the root but the excluded folders.
+  assert.match(config.tasks.test, /^deno test( --[a-z-]+)*$/);
+  const excluded: string[] = [...(config.exclude ?? []), ...(config.test?.exclude ?? [])];
+  for (const f of ["examples/echo/echo_test.ts", "examples/custom_device/thermo_test.ts"]) {
+    await Deno.stat(new URL(f, ROOT));
+    assert.ok(!excluded.some((e) => f.startsWith(e.replace(/^\.\//, ""))), `${f} is excluded`);
+  }
+});
+
 Deno.test("docs: the tutorial's file blocks are the files, word for word", async () => {
   const md = await Deno.readTextFile(new URL("docs/tutorial.md", ROOT));
   let checked = 0;
