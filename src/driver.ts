@@ -684,11 +684,16 @@ export class Virtqueue<T = unknown> {
     }
     r.addr = addr;
     if (nOut) memory.write(addr, r.out);
-    this.submit(
-      nOut ? [{ addr, len: r.out.length }] : [],
-      nIn ? [{ addr: addr + r.out.length, len: r.inLen }] : [],
-      r,
-    );
+    try {
+      this.submit(
+        nOut ? [{ addr, len: r.out.length }] : [],
+        nIn ? [{ addr: addr + r.out.length, len: r.inLen }] : [],
+        r,
+      );
+    } catch (e) {
+      dma.free(addr); // never reached the ring
+      throw e;
+    }
     this.kick();
     return true;
   }
@@ -696,7 +701,13 @@ export class Virtqueue<T = unknown> {
   #pump(): void {
     this.#pumpScheduled = false;
     while (this.#waiting.length > 0 && this.#error === undefined) {
-      if (!this.#start(this.#waiting[0])) return;
+      const r = this.#waiting[0];
+      try {
+        if (!this.#start(r)) return;
+      } catch (e) {
+        // Refused (the queue was given buffers with tokens meanwhile, say): this request fails.
+        r.reject(e instanceof DeviceError ? e : new DeviceError(String(e), { cause: e }));
+      }
       this.#waiting.shift();
     }
   }

@@ -253,3 +253,26 @@ Deno.test("requests beyond the ring wait in order, and a reset rejects the waiti
     Array(4).fill("ERR_VIRTIO_DEVICE_RESET"),
   );
 });
+
+Deno.test("one queue takes one kind: requests, or buffers with tokens under a callback", async () => {
+  const t = await heldRequests();
+  t.r.device.hold = false;
+  await t.vq.request(new Uint8Array([1]), 4);
+  assert.throws(
+    () => t.vq.addSgs([{ addr: 0x1000, len: 1 }], [], "mine"),
+    code("ERR_VIRTIO_DEVICE_QUEUE_MIXED"),
+  );
+  let cbq: Virtqueue<string> | undefined;
+  const u = bind("mmio-v2", {}, (dev) => {
+    [cbq] = dev.findVqs<string>([{ name: "q", callback: () => {} }]);
+  });
+  await u.r.bus.registerDriver(u.drv);
+  await u.r.bus.addDevice(u.r.transport);
+  assert.ok(cbq);
+  const used = u.r.dma.bytesUsed;
+  await assert.rejects(
+    cbq.request(new Uint8Array([1]), 4),
+    code("ERR_VIRTIO_DEVICE_QUEUE_HAS_CALLBACK"),
+  );
+  assert.equal(u.r.dma.bytesUsed, used, "the refused request's bounce buffer was freed");
+});
