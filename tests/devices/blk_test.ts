@@ -324,8 +324,7 @@ for (const kind of MAIN_KINDS) {
     const vq = t.disk.queues[0];
     const hdr = t.r.dma.alloc(16, 8);
     t.r.memory.writeUint32(hdr, VIRTIO_BLK_T_IN);
-    // deno-lint-ignore no-explicit-any
-    vq.addSgs([{ addr: hdr, len: 16 }], [], {} as any);
+    vq.submit([{ addr: hdr, len: 16 }], [], { complete: () => {}, fail: () => {} });
     vq.kick();
     assert.ok(t.dev.needsReset);
     assert.ok(t.r.logs.some((l) => l.includes("no status byte")));
@@ -337,22 +336,11 @@ for (const kind of MAIN_KINDS) {
     const hdr = t.r.dma.alloc(16, 8);
     const st = t.r.dma.alloc(1, 1);
     let done = -1;
-    const token = {
-      type: 0,
-      addr: hdr,
-      dataLen: -15,
-      dataIn: false,
-      dst: undefined,
-      check: false,
-      sector: 0,
-      pooled: false,
-      resolve: () => done = t.r.memory.readUint8(st),
-      reject: () => {},
-      sgsOut: [],
-      sgsIn: [],
-    };
-    // A driver-made token in the shape BlkDisk uses; freeing goes to the allocator.
-    vq.addSgs([{ addr: hdr, len: 8 }], [{ addr: st, len: 1 }], token);
+    // A request built by hand, completed through the driver API's Completion.
+    vq.submit([{ addr: hdr, len: 8 }], [{ addr: st, len: 1 }], {
+      complete: () => done = t.r.memory.readUint8(st),
+      fail: () => {},
+    });
     vq.kick();
     await Promise.resolve();
     assert.equal(done, VIRTIO_BLK_S_IOERR);
@@ -515,8 +503,10 @@ Deno.test("blk: async completion after a reset is dropped without touching guest
   const buf = t.r.dma.alloc(16 + 512 + 1, 8);
   t.r.memory.writeUint32(buf, VIRTIO_BLK_T_IN);
   t.r.memory.bytes(buf + 16, 513).fill(0);
-  // deno-lint-ignore no-explicit-any
-  vq.addSgs([{ addr: buf, len: 16 }], [{ addr: buf + 16, len: 513 }], {} as any);
+  vq.submit([{ addr: buf, len: 16 }], [{ addr: buf + 16, len: 513 }], {
+    complete: () => {},
+    fail: () => {},
+  });
   vq.kick();
   t.dev.reset();
   release();

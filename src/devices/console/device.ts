@@ -30,12 +30,7 @@
  * @module
  */
 
-import {
-  ConfigSpace,
-  type ConfigWidth,
-  type DeviceContext,
-  type VirtioDevice,
-} from "../../device.ts";
+import { ConfigDevice, type ConfigWidth, type DeviceContext } from "../../device.ts";
 import { DeviceError } from "../../errors.ts";
 import { VIRTIO_ID_CONSOLE } from "../../generated/common.ts";
 import {
@@ -55,8 +50,8 @@ import {
   VirtioConsoleResize,
 } from "../../generated/devices/console.ts";
 import type { DescriptorChain } from "../../virtqueue/chain.ts";
-import { bit, ringFeatures } from "../_features.ts";
-import { type ChainServer, publishUsed, serveQueue } from "../_queue_service.ts";
+import { bit, ringFeatures } from "../../features.ts";
+import { type ChainServer, publishUsed, serveQueue } from "../../queue_service.ts";
 
 /** Queue index of port `id`'s receiveq (5.3.2): 0 for port 0, 2(id+1) after. */
 export function consoleRxQueue(id: number): number {
@@ -161,22 +156,18 @@ export class DevicePort {
 }
 
 /** A virtio-console device model; see the module documentation. */
-export class VirtioConsoleDevice implements VirtioDevice {
+export class VirtioConsoleDevice extends ConfigDevice<VirtioConsoleConfig> {
   /** `VIRTIO_ID_CONSOLE` (3). */
   readonly deviceId: number = VIRTIO_ID_CONSOLE;
   /** Offered features. */
   readonly features: bigint;
   /** Queues: port 0's pair, then with MULTIPORT the control pair and a pair per further port. */
   readonly queueMaxSizes: readonly number[];
-  /** Config bytes (`virtio_console_config`). */
-  readonly config: ConfigSpace = new ConfigSpace(VirtioConsoleConfig.SIZE);
   /** Ports supported: `max_nr_ports`, or 1 without MULTIPORT. */
   readonly maxPorts: number;
   /** Control messages the device ignored (bad length, port or event). */
   badControl = 0;
-  readonly #cfg: VirtioConsoleConfig;
   readonly #ports: (DevicePort | undefined)[] = [];
-  #ctx: DeviceContext | undefined;
   #multiport = false;
   #driverReady = false;
   readonly #outbox: Uint8Array[] = [];
@@ -187,11 +178,12 @@ export class VirtioConsoleDevice implements VirtioDevice {
   readonly #ctlGot: number[] = [];
   readonly #ctlServer: ChainServer = {
     serveChain: (c) => this.#serveControl(c),
-    isLive: (ctx) => this.#ctx === ctx,
+    isLive: (ctx) => this.isLive(ctx),
   };
 
   /** A console device; see {@link VirtioConsoleDeviceOptions}. */
   constructor(options: VirtioConsoleDeviceOptions = {}) {
+    super(VirtioConsoleConfig); // config bytes: `virtio_console_config`
     const multi = options.maxPorts !== undefined;
     const max = options.maxPorts ?? 1;
     if (!Number.isInteger(max) || max < 1 || max > 0x7fff) {
@@ -208,11 +200,10 @@ export class VirtioConsoleDevice implements VirtioDevice {
     this.features = f;
     const qs = options.queueSize ?? 64;
     this.queueMaxSizes = Array.from({ length: multi ? 2 * (max + 1) : 2 }, () => qs);
-    this.#cfg = new VirtioConsoleConfig(this.config.view);
     this.config.update(() => {
-      this.#cfg.cols = size?.cols ?? 0;
-      this.#cfg.rows = size?.rows ?? 0;
-      this.#cfg.maxNrPorts = multi ? max : 0;
+      this.cfg.cols = size?.cols ?? 0;
+      this.cfg.rows = size?.rows ?? 0;
+      this.cfg.maxNrPorts = multi ? max : 0;
     });
     const ports = options.ports ?? [{ console: true }];
     if (ports.length > max) {
@@ -223,19 +214,9 @@ export class VirtioConsoleDevice implements VirtioDevice {
     ports.forEach((p, i) => this.#makePort(i, p));
   }
 
-  /** Config space size. */
-  get configSize(): number {
-    return this.config.size;
-  }
-
-  /** The config generation. */
-  get configGeneration(): number {
-    return this.config.generation;
-  }
-
   /** Console size from config. */
   get size(): { cols: number; rows: number } {
-    return { cols: this.#cfg.cols, rows: this.#cfg.rows };
+    return { cols: this.cfg.cols, rows: this.cfg.rows };
   }
 
   /** Port `id`, if it exists. */
@@ -320,11 +301,11 @@ export class VirtioConsoleDevice implements VirtioDevice {
   resize(cols: number, rows: number, id: number = 0): void {
     if (id === 0) {
       this.config.update(() => {
-        this.#cfg.cols = cols;
-        this.#cfg.rows = rows;
+        this.cfg.cols = cols;
+        this.cfg.rows = rows;
       });
-      const f = this.#ctx?.features ?? 0n;
-      if (f & bit(VIRTIO_CONSOLE_F_SIZE) && !this.#multiport) this.#ctx?.configChanged();
+      const f = this.context?.features ?? 0n;
+      if (f & bit(VIRTIO_CONSOLE_F_SIZE) && !this.#multiport) this.context?.configChanged();
     }
     const p = this.#ports[id];
     if (this.#multiport && p?.ready && p.console) {
@@ -337,7 +318,7 @@ export class VirtioConsoleDevice implements VirtioDevice {
   }
 
   /** Read config. */
-  readConfig(offset: number, width: ConfigWidth): number {
+  override readConfig(offset: number, width: ConfigWidth): number {
     // emerg_wr is write-only; it reads as 0.
     if (offset >= VirtioConsoleConfig.OFFSETS.emergWr) return 0;
     return this.config.read(offset, width);
@@ -347,7 +328,7 @@ export class VirtioConsoleDevice implements VirtioDevice {
    * Writes to `emerg_wr` output one character on port 0 (5.3.5.1: even on
    * an unconfigured device); every other field is read-only.
    */
-  writeConfig(offset: number, _width: ConfigWidth, value: number): void {
+  override writeConfig(offset: number, _width: ConfigWidth, value: number): void {
     if (offset !== VirtioConsoleConfig.OFFSETS.emergWr) return;
     if (!(this.features & bit(VIRTIO_CONSOLE_F_EMERG_WRITE))) return;
     const c = this.#ports[0]?._controller;
@@ -358,8 +339,8 @@ export class VirtioConsoleDevice implements VirtioDevice {
   }
 
   /** Start serving. */
-  activate(ctx: DeviceContext): void {
-    this.#ctx = ctx;
+  override activate(ctx: DeviceContext): void {
+    super.activate(ctx);
     this.#multiport = (ctx.features & bit(VIRTIO_CONSOLE_F_MULTIPORT)) !== 0n;
     this.#driverReady = false;
     this.#outbox.length = 0;
@@ -371,7 +352,7 @@ export class VirtioConsoleDevice implements VirtioDevice {
 
   /** The driver kicked queue `index`. */
   queueNotify(index: number): void {
-    const ctx = this.#ctx;
+    const ctx = this.context;
     if (ctx === undefined) return;
     try {
       if (this.#multiport && index === 2) return this.#flushControl();
@@ -387,8 +368,8 @@ export class VirtioConsoleDevice implements VirtioDevice {
   }
 
   /** Drop the driver's state; ports, their streams and pending writes stay. */
-  reset(): void {
-    this.#ctx = undefined;
+  override reset(): void {
+    super.reset();
     this.#driverReady = false;
     this.#outbox.length = 0;
     for (const p of this.ports) {
@@ -401,7 +382,7 @@ export class VirtioConsoleDevice implements VirtioDevice {
 
   /** Move guest output from port `p`'s transmitq to its readable while there is room. */
   #pullTx(p: DevicePort): void {
-    const ctx = this.#ctx;
+    const ctx = this.context;
     const c = p._controller;
     const qi = consoleRxQueue(p.id) + 1;
     const q = ctx?.queues[qi];
@@ -425,7 +406,7 @@ export class VirtioConsoleDevice implements VirtioDevice {
 
   /** Move pending host writes for port `p` into its receiveq buffers. */
   #pushRx(p: DevicePort): void {
-    const ctx = this.#ctx;
+    const ctx = this.context;
     const qi = consoleRxQueue(p.id);
     const q = ctx?.queues[qi];
     if (ctx === undefined || q === undefined || !p.ready) return;
@@ -465,7 +446,7 @@ export class VirtioConsoleDevice implements VirtioDevice {
   }
 
   #flushControl(): void {
-    const ctx = this.#ctx;
+    const ctx = this.context;
     const q = ctx?.queues[2];
     if (ctx === undefined || q === undefined) return;
     let used = 0;
@@ -519,7 +500,7 @@ export class VirtioConsoleDevice implements VirtioDevice {
         if (p.console) {
           this.#send(id, VIRTIO_CONSOLE_CONSOLE_PORT, 1);
           if (this.features & bit(VIRTIO_CONSOLE_F_SIZE)) {
-            this.resize(this.#cfg.cols, this.#cfg.rows, id);
+            this.resize(this.cfg.cols, this.cfg.rows, id);
           }
         }
         if (p.name !== undefined) {

@@ -174,6 +174,8 @@ interface TxSlot {
   /** Ad-hoc allocation for a frame larger than the slot, freed on completion. */
   big: number;
   resolve: (() => void) | undefined;
+  /** Fails the send waiting on this slot (the queue broke). */
+  reject: ((e: DeviceError) => void) | undefined;
 }
 
 interface TxQueue {
@@ -198,6 +200,7 @@ interface CtrlToken {
   addr: number;
   ackAt: number;
   resolve: (ack: number) => void;
+  reject: (e: DeviceError) => void;
 }
 
 /** The driver for virtio-net devices; one {@link NetInterface} per bound device. */
@@ -356,11 +359,16 @@ export class NetInterface {
       infos.push({
         name: `output.${p}`,
         callback: (vq: Virtqueue<NetToken>) => this.#txIrq(p, vq),
+        onBroken: (_vq, error) => this.#txBroken(p, error),
       });
     }
     if (hasCtrl) {
       // The control queue follows the data queues: index 2 without MQ (5.1.2).
-      infos.push({ name: "control", callback: (vq: Virtqueue<NetToken>) => this.#ctrlIrq(vq) });
+      infos.push({
+        name: "control",
+        callback: (vq: Virtqueue<NetToken>) => this.#ctrlIrq(vq),
+        onBroken: (_vq, error) => this.#ctrlBroken(error),
+      });
     }
     const vqs = dev.findVqs<NetToken>(infos);
     if (hasCtrl) this.#ctrl = vqs[2 * pairs];
@@ -385,7 +393,12 @@ export class NetInterface {
       const slots: TxSlot[] = [];
       const free: number[] = [];
       for (let i = 0; i < tvq.size; i++) {
-        slots.push({ addr: sbase + i * this.#slotSize, big: -1, resolve: undefined });
+        slots.push({
+          addr: sbase + i * this.#slotSize,
+          big: -1,
+          resolve: undefined,
+          reject: undefined,
+        });
         free.push(tvq.size - 1 - i);
       }
       this.#tx.push({ vq: tvq, slots, free, waiters: [] });
@@ -545,6 +558,7 @@ export class NetInterface {
       }
       const r = s.resolve;
       s.resolve = undefined;
+      s.reject = undefined;
       tx.free.push(k);
       r?.();
     }
@@ -577,6 +591,8 @@ export class NetInterface {
       this.#reclaim(tx, tx.vq);
       if (tx.free.length) break;
       await new Promise<void>((r) => tx.waiters.push(r));
+      const broken = tx.vq.brokenError;
+      if (broken !== undefined) throw broken;
       if (this.#closed) {
         throw new DeviceError(`${this.dev.name}: interface removed`, {
           code: "ERR_VIRTIO_DEVICE_NET_GONE",
@@ -585,7 +601,7 @@ export class NetInterface {
     }
     await new Promise<void>((resolve, reject) => {
       try {
-        if (!this.#queue(frame, options, resolve)) {
+        if (!this.#queue(frame, options, resolve, reject)) {
           reject(
             new DeviceError(`${this.dev.name}: transmit queue ${pair} is full`, {
               code: "ERR_VIRTIO_DEVICE_NET_QUEUE_FULL",
@@ -612,6 +628,7 @@ export class NetInterface {
     frame: Uint8Array,
     o: SendOptions | undefined,
     resolve: (() => void) | undefined,
+    reject?: (e: DeviceError) => void,
   ): boolean {
     if (this.#closed) {
       throw new DeviceError(`${this.dev.name}: interface removed`, {
@@ -653,6 +670,7 @@ export class NetInterface {
     }
     reg.bytes.set(frame, off + hs);
     s.resolve = resolve;
+    s.reject = reject;
     this.#slot.addr = addr;
     this.#slot.len = total;
     tx.vq.addSgs(this.#sg, this.#noSg, i);
@@ -681,7 +699,7 @@ export class NetInterface {
     b.set(data, 2);
     b[len] = 0xff;
     return new Promise<number>((resolve, reject) => {
-      const token: CtrlToken = { addr, ackAt: addr + len, resolve };
+      const token: CtrlToken = { addr, ackAt: addr + len, resolve, reject };
       try {
         vq.addSgs([{ addr, len }], [{ addr: addr + len, len: 1 }], token);
         this.#ctrlPending.add(token);
@@ -691,6 +709,24 @@ export class NetInterface {
         reject(e);
       }
     });
+  }
+
+  /** The transmit queue of `pair` broke: sends waiting for the device or for room fail now. */
+  #txBroken(pair: number, error: DeviceError): void {
+    const tx = this.#tx[pair];
+    if (tx === undefined) return;
+    for (const s of tx.slots) {
+      const r = s.reject;
+      s.resolve = undefined;
+      s.reject = undefined;
+      r?.(error);
+    }
+    for (const w of tx.waiters.splice(0)) w();
+  }
+
+  /** The control queue broke: pending commands fail now (their buffers are freed on release). */
+  #ctrlBroken(error: DeviceError): void {
+    for (const t of this.#ctrlPending) t.reject(error);
   }
 
   #ctrlIrq(vq: Virtqueue<NetToken>): void {
