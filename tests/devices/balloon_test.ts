@@ -268,7 +268,7 @@ for (const kind of MAIN_KINDS) {
     assert.ok(t.r.dma.bytesUsed < before, "rings, stats buffer and pages freed");
     await assert.rejects(
       t.balloon.inflate(1),
-      coded(DeviceError, "ERR_VIRTIO_DEVICE_BALLOON_GONE"),
+      coded(DeviceError, "ERR_VIRTIO_DEVICE_REMOVED"),
     );
   });
 }

@@ -416,12 +416,12 @@ for (const kind of MAIN_KINDS) {
     const results = await settled;
     for (const r of results) {
       assert.equal(r.status, "rejected");
-      coded(DeviceError, "ERR_VIRTIO_DEVICE_BLK_GONE")((r as PromiseRejectedResult).reason);
+      coded(DeviceError, "ERR_VIRTIO_DEVICE_REMOVED")((r as PromiseRejectedResult).reason);
     }
     assert.equal(t.r.dma.bytesUsed, 0, "rings and request buffers are all freed");
     await assert.rejects(
       t.disk.read(0, new Uint8Array(512)),
-      coded(DeviceError, "ERR_VIRTIO_DEVICE_BLK_GONE"),
+      coded(DeviceError, "ERR_VIRTIO_DEVICE_REMOVED"),
     );
   });
 }
@@ -700,7 +700,7 @@ Deno.test("blk: one segment's storage call rejecting and the next throwing is on
   assert.deepEqual(back, pattern(2048, 1));
 });
 
-Deno.test("blk: device options out of range are ERR_VIRTIO_DEVICE_BLK_OPTION, the queue size ERR_VIRTIO_DEVICE_QUEUE_SIZE", () => {
+Deno.test("blk: device options out of range are ERR_VIRTIO_DEVICE_BLK_OPTION, the queue size ERR_VIRTIO_ARGUMENT_QUEUE_SIZE", () => {
   const storage = new MemoryStorage(new Uint8Array(4096));
   const option = coded(DeviceError, "ERR_VIRTIO_DEVICE_BLK_OPTION");
   for (
@@ -719,7 +719,7 @@ Deno.test("blk: device options out of range are ERR_VIRTIO_DEVICE_BLK_OPTION, th
   }
   assert.throws(
     () => new BlkDevice({ storage, queueSize: 40000 }),
-    coded(DeviceError, "ERR_VIRTIO_DEVICE_QUEUE_SIZE"),
+    coded(ArgumentError, "ERR_VIRTIO_ARGUMENT_QUEUE_SIZE"),
   );
   // The limits themselves are accepted.
   new BlkDevice({ storage, maxDiscardSeg: 0xffff, maxDiscardSectors: 0xffffffff });
