@@ -9,7 +9,7 @@ import assert from "node:assert/strict";
 import { VirtioBus } from "../../src/bus.ts";
 import { NullDevice } from "../../src/devices/null/device.ts";
 import { nullDriver } from "../../src/devices/null/driver.ts";
-import { ArgumentError, DeviceError, TransportError, type VirtioError } from "../../src/errors.ts";
+import { ArgumentError, TransportError, type VirtioError } from "../../src/errors.ts";
 import { DeviceStatus } from "../../src/generated/common.ts";
 import { VirtioMmio } from "../../src/generated/mmio.ts";
 import { VirtioPciCommonCfg } from "../../src/generated/pci.ts";
