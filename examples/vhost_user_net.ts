@@ -43,6 +43,7 @@ import {
   VhostUserBackend,
 } from "../src/transport/vhost_user/backend.ts";
 import { VHOST_USER_PROTOCOL_F_CONFIG } from "../src/generated/vhost_user.ts";
+import { bit } from "../src/features.ts";
 import { flagValue, parseFlags, serveDevice } from "./vhost_user_serve.ts";
 
 const ETH_P_IP = 0x0800;
@@ -188,7 +189,7 @@ const USAGE = "usage: vhost_user_net.ts --socket PATH (--ip A.B.C.D [--mac MAC] 
 // QEMU keeps a network device's config itself; QEMU 7.2 crashes at start
 // when a vhost-user-net back-end offers the CONFIG protocol feature.
 const NET_PROTOCOL_FEATURES = DEFAULT_PROTOCOL_FEATURES &
-  ~(1n << BigInt(VHOST_USER_PROTOCOL_F_CONFIG));
+  ~bit(VHOST_USER_PROTOCOL_F_CONFIG);
 
 /** Serves two devices joined back to back, one per socket, until SIGINT/SIGTERM. */
 async function serveJoined(sockets: [string, string], queueSize: number): Promise<number> {

@@ -14,6 +14,7 @@ import {
   doc,
   enumeration,
   featureBits,
+  field,
   flags,
   le16,
   le32,
@@ -161,6 +162,21 @@ export const virtio_blk_req: StructType = struct("virtio_blk_req", {
   status: doc(u8, "Written by the device: VIRTIO_BLK_S_*."),
 }, { doc: "5.2.6: block request layout." });
 
+/**
+ * 5.2.6: the fixed device-readable header that starts every `virtio_blk_req`
+ * (`type`, `reserved`, `sector`); Linux calls it `struct virtio_blk_outhdr`.
+ * A device copies these 16 bytes out of the chain once and reads them here.
+ */
+export const virtio_blk_outhdr: StructType = struct("virtio_blk_outhdr", {
+  type: doc(le32, "VIRTIO_BLK_T_* request type."),
+  reserved: doc(le32, "Reserved (legacy: ioprio, a priority hint)."),
+  sector: field(le64, {
+    asNumber: true,
+    doc:
+      "Offset in 512-byte sectors (a number: past 2^53 it reads rounded, still past any capacity).",
+  }),
+}, { doc: "5.2.6: block request header (the fixed start of virtio_blk_req)." });
+
 /** 5.2.6: a VIRTIO_BLK_T_ZONE_APPEND request. */
 export const virtio_blk_req_za: StructType = struct("virtio_blk_req_za", {
   type: doc(le32, "VIRTIO_BLK_T_ZONE_APPEND."),
@@ -225,7 +241,10 @@ export const virtio_blk_status: ConstantGroup = enumeration("virtio_blk_status",
 export const virtio_blk_discard_write_zeroes: StructType = struct(
   "virtio_blk_discard_write_zeroes",
   {
-    sector: doc(le64, "First sector of the range (512-byte units)."),
+    sector: field(le64, {
+      asNumber: true,
+      doc: "First sector of the range, 512-byte units (a number: past 2^53 reads rounded).",
+    }),
     num_sectors: doc(le32, "Number of sectors in the range."),
     flags: bits(le32, {
       unmap: {

@@ -7,6 +7,261 @@
  * @module
  */
 /**
+ * The inflight state of one descriptor of a split ring.
+ *
+ * Accessor for `desc_state_split` (16 bytes) over a `DataView`; reads and writes in place.
+ */
+export class DescStateSplit {
+  /** Size in bytes. */
+  static readonly SIZE: number = 16;
+  /** Byte offsets of the fields at fixed offsets, by accessor name. */
+  static readonly OFFSETS: {
+    readonly inflight: number;
+    readonly padding: number;
+    readonly next: number;
+    readonly counter: number;
+  } = Object.freeze({ inflight: 0, padding: 1, next: 6, counter: 8 });
+  /** The view the accessor reads and writes. */
+  view: DataView;
+  /** Byte offset of the struct within {@link DescStateSplit.view}. */
+  offset: number;
+
+  /** Creates an accessor over `view` at byte `offset`. */
+  constructor(view: DataView, offset: number = 0) {
+    this.view = view;
+    this.offset = offset;
+  }
+
+  /**
+   * 1 while the descriptor chain headed here is taken and not yet used.
+   *
+   * `inflight`: u8 at offset 0.
+   */
+  get inflight(): number {
+    return this.view.getUint8(this.offset);
+  }
+
+  set inflight(value: number) {
+    this.view.setUint8(this.offset, value);
+  }
+
+  /**
+   * The next head of the last batch of used chains (a list through the heads).
+   *
+   * `next`: le16 at offset 6.
+   */
+  get next(): number {
+    return this.view.getUint16(this.offset + 6, true);
+  }
+
+  set next(value: number) {
+    this.view.setUint16(this.offset + 6, value, true);
+  }
+
+  /**
+   * The order the chain was taken in (resubmit in ascending order).
+   *
+   * `counter`: le64 at offset 8.
+   */
+  get counter(): number {
+    return this.view.getUint32(this.offset + 8, true) +
+      this.view.getUint32(this.offset + 8 + 4, true) * 4294967296;
+  }
+
+  set counter(value: number) {
+    this.view.setUint32(this.offset + 8, value >>> 0, true);
+    this.view.setUint32(this.offset + 8 + 4, Math.floor(value / 4294967296), true);
+  }
+
+  /** Re-targets the accessor at another offset of the same view; returns it. */
+  at(offset: number): this {
+    this.offset = offset;
+    return this;
+  }
+
+  /** Byte offset within the view of `padding[index]`. */
+  paddingOffset(index: number): number {
+    if ((index >>> 0) !== index || index >= 5) {
+      throw new RangeError(`padding[${index}] is outside 0..${5} - 1`);
+    }
+
+    return this.offset + 1 + index;
+  }
+
+  /**
+   * Padding.
+   *
+   * `padding`: u8[5] at offset 1.
+   *
+   * Reads element `index`.
+   */
+  padding(index: number): number {
+    if ((index >>> 0) !== index || index >= 5) {
+      throw new RangeError(`padding[${index}] is outside 0..${5} - 1`);
+    }
+
+    return this.view.getUint8(this.offset + 1 + index);
+  }
+
+  /** Writes element `index` of `padding`. */
+  setPadding(index: number, value: number): void {
+    if ((index >>> 0) !== index || index >= 5) {
+      throw new RangeError(`padding[${index}] is outside 0..${5} - 1`);
+    }
+
+    this.view.setUint8(this.offset + 1 + index, value);
+  }
+
+  /** The bytes of `padding` as a zero-copy view. */
+  paddingBytes(): Uint8Array {
+    return new Uint8Array(this.view.buffer, this.view.byteOffset + this.offset + 1, 5);
+  }
+}
+
+/**
+ * The inflight region of one split ring.
+ *
+ * Accessor for `queue_region_split` (16 bytes + per queue_size) over a `DataView`; reads and writes in place.
+ */
+export class QueueRegionSplit {
+  /** Size in bytes with queue_size = 0; see {@link QueueRegionSplit.size}. */
+  static readonly SIZE: number = 16;
+  /** Byte offsets of the fields at fixed offsets, by accessor name. */
+  static readonly OFFSETS: {
+    readonly features: number;
+    readonly version: number;
+    readonly descNum: number;
+    readonly lastBatchHead: number;
+    readonly usedIdx: number;
+    readonly desc: number;
+  } = Object.freeze({
+    features: 0,
+    version: 8,
+    descNum: 10,
+    lastBatchHead: 12,
+    usedIdx: 14,
+    desc: 16,
+  });
+  /** The view the accessor reads and writes. */
+  view: DataView;
+  /** Byte offset of the struct within {@link QueueRegionSplit.view}. */
+  offset: number;
+  /** The `queue_size` parameter: element count of the arrays sized by it. */
+  queueSize: number;
+  #desc: DescStateSplit | undefined;
+
+  /** Creates an accessor over `view` at byte `offset`. */
+  constructor(view: DataView, offset: number = 0, queueSize: number = 0) {
+    this.view = view;
+    this.offset = offset;
+    this.queueSize = queueSize;
+  }
+
+  /**
+   * Reserved for feature bits of the region (0).
+   *
+   * `features`: le64 at offset 0.
+   */
+  get features(): bigint {
+    return this.view.getBigUint64(this.offset, true);
+  }
+
+  set features(value: bigint) {
+    this.view.setBigUint64(this.offset, value, true);
+  }
+
+  /**
+   * Layout version (VHOST_USER_INFLIGHT_VERSION); 0 while the area is blank.
+   *
+   * `version`: le16 at offset 8.
+   */
+  get version(): number {
+    return this.view.getUint16(this.offset + 8, true);
+  }
+
+  set version(value: number) {
+    this.view.setUint16(this.offset + 8, value, true);
+  }
+
+  /**
+   * Number of descriptors: the queue size.
+   *
+   * `desc_num`: le16 at offset 10.
+   */
+  get descNum(): number {
+    return this.view.getUint16(this.offset + 10, true);
+  }
+
+  set descNum(value: number) {
+    this.view.setUint16(this.offset + 10, value, true);
+  }
+
+  /**
+   * Head of the last batch of used chains.
+   *
+   * `last_batch_head`: le16 at offset 12.
+   */
+  get lastBatchHead(): number {
+    return this.view.getUint16(this.offset + 12, true);
+  }
+
+  set lastBatchHead(value: number) {
+    this.view.setUint16(this.offset + 12, value, true);
+  }
+
+  /**
+   * The used index the region's state corresponds to.
+   *
+   * `used_idx`: le16 at offset 14.
+   */
+  get usedIdx(): number {
+    return this.view.getUint16(this.offset + 14, true);
+  }
+
+  set usedIdx(value: number) {
+    this.view.setUint16(this.offset + 14, value, true);
+  }
+
+  /** Size in bytes for the given queue_size. */
+  static size(queueSize: number): number {
+    return 16 + 16 * queueSize;
+  }
+
+  /** Re-targets the accessor at another offset of the same view; returns it. */
+  at(offset: number): this {
+    this.offset = offset;
+    return this;
+  }
+
+  /** Byte offset within the view of `desc[index]`. */
+  descOffset(index: number): number {
+    if ((index >>> 0) !== index || index >= this.queueSize) {
+      throw new RangeError(`desc[${index}] is outside 0..${this.queueSize} - 1`);
+    }
+
+    return this.offset + 16 + index * 16;
+  }
+
+  /**
+   * The state of each descriptor.
+   *
+   * `desc`: desc_state_split[queue_size] at offset 16.
+   *
+   * Element `index`, as a cached flyweight re-targeted on each call: do not keep it.
+   */
+  desc(index: number): DescStateSplit {
+    if ((index >>> 0) !== index || index >= this.queueSize) {
+      throw new RangeError(`desc[${index}] is outside 0..${this.queueSize} - 1`);
+    }
+
+    const child = (this.#desc ??= new DescStateSplit(this.view));
+    child.view = this.view;
+    child.offset = this.offset + 16 + index * 16;
+    return child;
+  }
+}
+
+/**
  * An IOTLB message.
  *
  * Accessor for `vhost_iotlb_msg` (26 bytes) over a `DataView`; reads and writes in place.
@@ -256,18 +511,19 @@ export class VhostUserHeader {
 /**
  * An inflight description.
  *
- * Accessor for `vhost_user_inflight` (20 bytes) over a `DataView`; reads and writes in place.
+ * Accessor for `vhost_user_inflight` (24 bytes) over a `DataView`; reads and writes in place.
  */
 export class VhostUserInflight {
   /** Size in bytes. */
-  static readonly SIZE: number = 20;
+  static readonly SIZE: number = 24;
   /** Byte offsets of the fields at fixed offsets, by accessor name. */
   static readonly OFFSETS: {
     readonly mmapSize: number;
     readonly mmapOffset: number;
     readonly numQueues: number;
     readonly queueSize: number;
-  } = Object.freeze({ mmapSize: 0, mmapOffset: 8, numQueues: 16, queueSize: 18 });
+    readonly padding: number;
+  } = Object.freeze({ mmapSize: 0, mmapOffset: 8, numQueues: 16, queueSize: 18, padding: 20 });
   /** The view the accessor reads and writes. */
   view: DataView;
   /** Byte offset of the struct within {@link VhostUserInflight.view}. */
@@ -339,6 +595,44 @@ export class VhostUserInflight {
   at(offset: number): this {
     this.offset = offset;
     return this;
+  }
+
+  /** Byte offset within the view of `padding[index]`. */
+  paddingOffset(index: number): number {
+    if ((index >>> 0) !== index || index >= 4) {
+      throw new RangeError(`padding[${index}] is outside 0..${4} - 1`);
+    }
+
+    return this.offset + 20 + index;
+  }
+
+  /**
+   * The padding of the front-end's C struct (a payload is 24 bytes).
+   *
+   * `padding`: u8[4] at offset 20.
+   *
+   * Reads element `index`.
+   */
+  padding(index: number): number {
+    if ((index >>> 0) !== index || index >= 4) {
+      throw new RangeError(`padding[${index}] is outside 0..${4} - 1`);
+    }
+
+    return this.view.getUint8(this.offset + 20 + index);
+  }
+
+  /** Writes element `index` of `padding`. */
+  setPadding(index: number, value: number): void {
+    if ((index >>> 0) !== index || index >= 4) {
+      throw new RangeError(`padding[${index}] is outside 0..${4} - 1`);
+    }
+
+    this.view.setUint8(this.offset + 20 + index, value);
+  }
+
+  /** The bytes of `padding` as a zero-copy view. */
+  paddingBytes(): Uint8Array {
+    return new Uint8Array(this.view.buffer, this.view.byteOffset + this.offset + 20, 4);
   }
 }
 
@@ -954,6 +1248,48 @@ export const VhostUserHeaderFlags: {
   VHOST_USER_REPLY_MASK: 4,
   VHOST_USER_NEED_REPLY_MASK: 8,
 });
+/**
+ * The region layout this is.
+ *
+ * `vhost_user_inflight_constants`: 1.
+ */
+export const VHOST_USER_INFLIGHT_VERSION: number = 1;
+/**
+ * Each queue's region is rounded up to a multiple of this many bytes.
+ *
+ * `vhost_user_inflight_constants`: 64.
+ */
+export const VHOST_USER_INFLIGHT_ALIGNMENT: number = 64;
+/**
+ * The version and alignment of inflight regions.
+ *
+ * Values of the `vhost_user_inflight_constants` group.
+ */
+export const VhostUserInflightConstants: {
+  readonly VHOST_USER_INFLIGHT_VERSION: number;
+  readonly VHOST_USER_INFLIGHT_ALIGNMENT: number;
+} = Object.freeze({ VHOST_USER_INFLIGHT_VERSION: 1, VHOST_USER_INFLIGHT_ALIGNMENT: 64 });
+/**
+ * Most regions one SET_MEM_TABLE carries.
+ *
+ * `vhost_user_limits`: 8.
+ */
+export const VHOST_MEMORY_BASELINE_NREGIONS: number = 8;
+/**
+ * Largest device config space GET_CONFIG / SET_CONFIG carry.
+ *
+ * `vhost_user_limits`: 256.
+ */
+export const VHOST_USER_MAX_CONFIG_SIZE: number = 256;
+/**
+ * Sizes the protocol limits.
+ *
+ * Values of the `vhost_user_limits` group.
+ */
+export const VhostUserLimits: {
+  readonly VHOST_MEMORY_BASELINE_NREGIONS: number;
+  readonly VHOST_USER_MAX_CONFIG_SIZE: number;
+} = Object.freeze({ VHOST_MEMORY_BASELINE_NREGIONS: 8, VHOST_USER_MAX_CONFIG_SIZE: 256 });
 /**
  * GET_QUEUE_NUM: the back-end's queue count.
  *

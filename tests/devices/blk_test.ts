@@ -28,7 +28,8 @@ import {
   VIRTIO_BLK_T_WRITE_ZEROES,
 } from "../../src/generated/devices/blk.ts";
 import { DeviceStatus } from "../../src/generated/common.ts";
-import { DeviceError } from "../../src/errors.ts";
+import { ArgumentError, DeviceError } from "../../src/errors.ts";
+import { coded } from "./_coded.ts";
 import { KINDS, MAIN_KINDS, rig } from "./blk_rig.ts";
 import { DISK, pattern, setup } from "./_blk_setup.ts";
 
@@ -173,7 +174,10 @@ for (const kind of MAIN_KINDS) {
       deviceLifetimeEstTypB: 0, // reserved values are never sent
     });
     const u = await setup(kind);
-    await assert.rejects(u.disk.getLifetime(), DeviceError);
+    await assert.rejects(
+      u.disk.getLifetime(),
+      coded(DeviceError, "ERR_VIRTIO_DEVICE_BLK_FEATURE"),
+    );
     const raw = await u.disk.rawRequest({ type: VIRTIO_BLK_T_GET_LIFETIME, inLen: 6 });
     assert.equal(raw.status, VIRTIO_BLK_S_UNSUPP);
   });
@@ -183,7 +187,14 @@ for (const kind of MAIN_KINDS) {
     const copy = bytes.slice();
     const t = await setup(kind, { readOnly: true }, {}, bytes);
     assert.equal(t.disk.readOnly, true);
-    await assert.rejects(t.disk.write(0, new Uint8Array(512)), DeviceError);
+    await assert.rejects(
+      t.disk.write(0, new Uint8Array(512)),
+      coded(DeviceError, "ERR_VIRTIO_DEVICE_BLK_READ_ONLY"),
+    );
+    await assert.rejects(
+      t.disk.writeZeroes(0, 1),
+      coded(DeviceError, "ERR_VIRTIO_DEVICE_BLK_READ_ONLY"),
+    );
     for (const type of [VIRTIO_BLK_T_OUT, VIRTIO_BLK_T_WRITE_ZEROES, VIRTIO_BLK_T_DISCARD]) {
       const out = type === VIRTIO_BLK_T_OUT ? new Uint8Array(512) : dwz(0, 1, 0);
       const r = await t.disk.rawRequest({ type, out });
@@ -234,8 +245,38 @@ for (const kind of MAIN_KINDS) {
     }
     assert.deepEqual(t.bytes, before, "no bad request changed the image");
     // Driver-side checks refuse what a driver must not send.
-    await assert.rejects(t.disk.read(cap, new Uint8Array(512)), RangeError);
-    await assert.rejects(t.disk.read(0, new Uint8Array(100)), RangeError);
+    // Driver-side checks: each cause its own code, and a message that names it (issue 16).
+    const arg = (code: string, says: RegExp) => (e: unknown) => {
+      coded(ArgumentError, code)(e);
+      assert.match((e as Error).message, says);
+      return true;
+    };
+    await assert.rejects(
+      t.disk.read(cap, new Uint8Array(512)),
+      arg("ERR_VIRTIO_ARGUMENT_BLK_CAPACITY", /past the capacity of 512 sectors/),
+    );
+    await assert.rejects(
+      t.disk.read(cap - 1, new Uint8Array(1024)),
+      arg("ERR_VIRTIO_ARGUMENT_BLK_CAPACITY", /past the capacity/),
+    );
+    await assert.rejects(
+      t.disk.read(0, new Uint8Array(100)),
+      arg("ERR_VIRTIO_ARGUMENT_BLK_LENGTH", /length is not a multiple of the 512-byte/),
+    );
+    for (const bad of [-1, 0.5, NaN, 2 ** 53]) {
+      await assert.rejects(
+        t.disk.read(bad, new Uint8Array(512)),
+        arg("ERR_VIRTIO_ARGUMENT_BLK_SECTOR", /sector is not an integer from 0/),
+      );
+    }
+    await assert.rejects(
+      t.disk.write(-1, new Uint8Array(512)),
+      arg("ERR_VIRTIO_ARGUMENT_BLK_SECTOR", /write of 512 bytes at sector -1/),
+    );
+    await assert.rejects(
+      t.disk.discard(cap, 1),
+      arg("ERR_VIRTIO_ARGUMENT_BLK_CAPACITY", /discard/),
+    );
     // Still usable.
     await t.disk.write(1, pattern(512, 8));
     const back = new Uint8Array(512);
@@ -261,8 +302,10 @@ for (const kind of MAIN_KINDS) {
     await r.bus.registerDriver(driver);
     await r.bus.addDevice(r.transport);
     const disk = await driver.nextDisk();
-    const e = await assert.rejects(disk.read(0, new Uint8Array(512)), BlkRequestError);
-    void e;
+    await assert.rejects(
+      disk.read(0, new Uint8Array(512)),
+      coded(BlkRequestError, "ERR_VIRTIO_DEVICE_BLK_STATUS_IOERR"),
+    );
     try {
       await disk.flush();
       assert.fail("flush should fail");
@@ -270,6 +313,7 @@ for (const kind of MAIN_KINDS) {
       assert.ok(err instanceof BlkRequestError);
       assert.equal(err.status, VIRTIO_BLK_S_IOERR);
       assert.equal(err.type, VIRTIO_BLK_T_FLUSH);
+      assert.equal(err.code, "ERR_VIRTIO_DEVICE_BLK_STATUS_IOERR");
     }
     await disk.write(0, new Uint8Array(512));
     await t.disk.flush();
@@ -280,8 +324,7 @@ for (const kind of MAIN_KINDS) {
     const vq = t.disk.queues[0];
     const hdr = t.r.dma.alloc(16, 8);
     t.r.memory.writeUint32(hdr, VIRTIO_BLK_T_IN);
-    // deno-lint-ignore no-explicit-any
-    vq.addSgs([{ addr: hdr, len: 16 }], [], {} as any);
+    vq.submit([{ addr: hdr, len: 16 }], [], { complete: () => {}, fail: () => {} });
     vq.kick();
     assert.ok(t.dev.needsReset);
     assert.ok(t.r.logs.some((l) => l.includes("no status byte")));
@@ -293,22 +336,11 @@ for (const kind of MAIN_KINDS) {
     const hdr = t.r.dma.alloc(16, 8);
     const st = t.r.dma.alloc(1, 1);
     let done = -1;
-    const token = {
-      type: 0,
-      addr: hdr,
-      dataLen: -15,
-      dataIn: false,
-      dst: undefined,
-      check: false,
-      sector: 0,
-      pooled: false,
-      resolve: () => done = t.r.memory.readUint8(st),
-      reject: () => {},
-      sgsOut: [],
-      sgsIn: [],
-    };
-    // A driver-made token in the shape BlkDisk uses; freeing goes to the allocator.
-    vq.addSgs([{ addr: hdr, len: 8 }], [{ addr: st, len: 1 }], token);
+    // A request built by hand, completed through the driver API's Completion.
+    vq.submit([{ addr: hdr, len: 8 }], [{ addr: st, len: 1 }], {
+      complete: () => done = t.r.memory.readUint8(st),
+      fail: () => {},
+    });
     vq.kick();
     await Promise.resolve();
     assert.equal(done, VIRTIO_BLK_S_IOERR);
@@ -340,7 +372,11 @@ for (const kind of MAIN_KINDS) {
     const t = await setup(kind, {}, {
       refuseFeatures: [VIRTIO_BLK_F_DISCARD, VIRTIO_BLK_F_WRITE_ZEROES],
     });
-    await assert.rejects(t.disk.discard(0, 1), DeviceError);
+    await assert.rejects(t.disk.discard(0, 1), coded(DeviceError, "ERR_VIRTIO_DEVICE_BLK_FEATURE"));
+    await assert.rejects(
+      t.disk.writeZeroes(0, 1),
+      coded(DeviceError, "ERR_VIRTIO_DEVICE_BLK_FEATURE"),
+    );
     const r = await t.disk.rawRequest({ type: VIRTIO_BLK_T_DISCARD, out: dwz(0, 1, 0) });
     assert.equal(r.status, VIRTIO_BLK_S_UNSUPP);
   });
@@ -349,7 +385,14 @@ for (const kind of MAIN_KINDS) {
     const t = await setup(kind, { blkSize: 4096 });
     assert.equal(t.disk.blkSize, 4096);
     await t.disk.write(8, pattern(4096, 2));
-    await assert.rejects(t.disk.write(8, new Uint8Array(512)), RangeError);
+    await assert.rejects(
+      t.disk.write(8, new Uint8Array(512)),
+      coded(ArgumentError, "ERR_VIRTIO_ARGUMENT_BLK_LENGTH"),
+    );
+    await assert.rejects(
+      t.disk.write(1, new Uint8Array(4096)),
+      coded(ArgumentError, "ERR_VIRTIO_ARGUMENT_BLK_ALIGNMENT"),
+    );
     const r = await t.disk.rawRequest({ type: VIRTIO_BLK_T_IN, sector: 1, inLen: 4096 });
     assert.equal(r.status, VIRTIO_BLK_S_IOERR);
     const ok = await t.disk.rawRequest({ type: VIRTIO_BLK_T_IN, sector: 8, inLen: 4096 });
@@ -371,9 +414,15 @@ for (const kind of MAIN_KINDS) {
     const settled = Promise.allSettled(reads);
     await t.r.bus.removeDevice(t.dev);
     const results = await settled;
-    assert.ok(results.every((r) => r.status === "rejected" && r.reason instanceof DeviceError));
+    for (const r of results) {
+      assert.equal(r.status, "rejected");
+      coded(DeviceError, "ERR_VIRTIO_DEVICE_REMOVED")((r as PromiseRejectedResult).reason);
+    }
     assert.equal(t.r.dma.bytesUsed, 0, "rings and request buffers are all freed");
-    await assert.rejects(t.disk.read(0, new Uint8Array(512)), DeviceError);
+    await assert.rejects(
+      t.disk.read(0, new Uint8Array(512)),
+      coded(DeviceError, "ERR_VIRTIO_DEVICE_REMOVED"),
+    );
   });
 }
 
@@ -385,10 +434,16 @@ for (const kind of MAIN_KINDS) {
     t.device.setCapacity(100);
     assert.equal(changes, 1);
     assert.equal(t.disk.capacity, 100);
-    await assert.rejects(t.disk.read(100, new Uint8Array(512)), RangeError);
+    await assert.rejects(
+      t.disk.read(100, new Uint8Array(512)),
+      coded(ArgumentError, "ERR_VIRTIO_ARGUMENT_BLK_CAPACITY"),
+    );
     const r = await t.disk.rawRequest({ type: VIRTIO_BLK_T_IN, sector: 100, inLen: 512 });
     assert.equal(r.status, VIRTIO_BLK_S_IOERR);
-    assert.throws(() => t.device.setCapacity(DISK / 512 + 1), DeviceError);
+    assert.throws(
+      () => t.device.setCapacity(DISK / 512 + 1),
+      coded(DeviceError, "ERR_VIRTIO_DEVICE_BLK_CAPACITY"),
+    );
   });
 }
 
@@ -448,8 +503,10 @@ Deno.test("blk: async completion after a reset is dropped without touching guest
   const buf = t.r.dma.alloc(16 + 512 + 1, 8);
   t.r.memory.writeUint32(buf, VIRTIO_BLK_T_IN);
   t.r.memory.bytes(buf + 16, 513).fill(0);
-  // deno-lint-ignore no-explicit-any
-  vq.addSgs([{ addr: buf, len: 16 }], [{ addr: buf + 16, len: 513 }], {} as any);
+  vq.submit([{ addr: buf, len: 16 }], [{ addr: buf + 16, len: 513 }], {
+    complete: () => {},
+    fail: () => {},
+  });
   vq.kick();
   t.dev.reset();
   release();
@@ -493,4 +550,177 @@ Deno.test("blk property: random raw requests never write outside their range or 
   );
   assert.ok(!t.dev.needsReset);
   await t.disk.write(0, new Uint8Array(512));
+});
+
+/** The error a host call gives: Deno's errors carry the errno name as `code`. */
+function hostError(errno: "EIO" | "ENOSPC"): Error {
+  const text = errno === "EIO"
+    ? "Input/output error (os error 5)"
+    : "No space left on device (os error 28)";
+  return Object.assign(new Error(text), { code: errno });
+}
+
+type StorageOp = "read" | "write" | "flush" | "discard" | "writeZeroes";
+
+/**
+ * A MemoryStorage whose operation `op` fails with `errno` while `failing`,
+ * synchronously (a throw) or as a rejected promise.
+ */
+class FailingStorage extends MemoryStorage {
+  failing = true;
+  constructor(
+    readonly op: StorageOp,
+    readonly errno: "EIO" | "ENOSPC",
+    readonly async: boolean,
+    bytes: Uint8Array,
+  ) {
+    super(bytes);
+  }
+  #fail(op: StorageOp): Promise<void> | undefined {
+    if (!this.failing || op !== this.op) return undefined;
+    if (this.async) return Promise.reject(hostError(this.errno));
+    throw hostError(this.errno);
+  }
+  override read(offset: number, dst: Uint8Array): void {
+    const failed = this.#fail("read");
+    if (failed === undefined) super.read(offset, dst);
+    else return failed as unknown as void;
+  }
+  override write(offset: number, src: Uint8Array): void {
+    const failed = this.#fail("write");
+    if (failed === undefined) super.write(offset, src);
+    else return failed as unknown as void;
+  }
+  override flush(): void {
+    const failed = this.#fail("flush");
+    if (failed === undefined) super.flush();
+    else return failed as unknown as void;
+  }
+  override discard(offset: number, length: number): void {
+    const failed = this.#fail("discard");
+    if (failed === undefined) super.discard(offset, length);
+    else return failed as unknown as void;
+  }
+  override writeZeroes(offset: number, length: number, unmap: boolean): void {
+    const failed = this.#fail("writeZeroes");
+    if (failed === undefined) super.writeZeroes(offset, length, unmap);
+    else return failed as unknown as void;
+  }
+}
+
+// Issue 18 (soak): storage errors from the host reach the guest as the spec's status, never as a
+// crash or a silent success, and the device keeps serving.
+for (const op of ["read", "write", "flush", "discard", "writeZeroes"] as const) {
+  for (const errno of ["EIO", "ENOSPC"] as const) {
+    for (const async of [false, true]) {
+      Deno.test(`blk: ${errno} on ${op} (${async ? "rejected promise" : "throw"}) is IOERR and the device keeps serving`, async () => {
+        const bytes = pattern(DISK, 3);
+        const storage = new FailingStorage(op, errno, async, bytes);
+        const t = await setup("pci-modern", { storage }, {}, bytes);
+        const before = bytes.slice();
+        const request = {
+          read: () => t.disk.read(8, new Uint8Array(1024)),
+          write: () => t.disk.write(8, new Uint8Array(1024).fill(0xee)),
+          flush: () => t.disk.flush(),
+          discard: () => t.disk.discard(8, 2),
+          writeZeroes: () => t.disk.writeZeroes(8, 2),
+        }[op];
+        await assert.rejects(request(), (e: unknown) => {
+          coded(BlkRequestError, "ERR_VIRTIO_DEVICE_BLK_STATUS_IOERR")(e);
+          assert.equal((e as BlkRequestError).status, VIRTIO_BLK_S_IOERR);
+          return true;
+        });
+        assert.equal(t.device.stats.errors, 1);
+        if (op === "read" || op === "flush") assert.deepEqual(bytes, before);
+        assert.equal(t.dev.getStatus() & DeviceStatus.DEVICE_NEEDS_RESET, 0);
+        // The host recovers: the same request succeeds, and the device serves the rest.
+        storage.failing = false;
+        await request();
+        await t.disk.write(1, pattern(512, 4));
+        const back = new Uint8Array(512);
+        await t.disk.read(1, back);
+        assert.deepEqual(back, pattern(512, 4));
+        assert.deepEqual(t.r.logs, []);
+      });
+    }
+  }
+}
+
+Deno.test("blk: ENOSPC on the zeroes a device writes itself (storage without writeZeroes) is IOERR", async () => {
+  const bytes = new Uint8Array(DISK);
+  let full = true;
+  const storage = {
+    size: DISK,
+    read: (o: number, d: Uint8Array) => d.set(bytes.subarray(o, o + d.length)),
+    write: (o: number, s: Uint8Array) => {
+      if (full) throw hostError("ENOSPC");
+      bytes.set(s, o);
+    },
+    flush: () => {},
+  };
+  const t = await setup("mmio-v2", { storage });
+  await assert.rejects(
+    t.disk.writeZeroes(0, 300),
+    coded(BlkRequestError, "ERR_VIRTIO_DEVICE_BLK_STATUS_IOERR"),
+  );
+  full = false;
+  await t.disk.writeZeroes(0, 300);
+});
+
+Deno.test("blk: one segment's storage call rejecting and the next throwing is one IOERR, no unhandled rejection", async () => {
+  // size_max 512: a 2 KiB write is 4 data segments, one storage call each (no writev).
+  // The first call returns a promise that rejects, the second throws: the request failed at
+  // once, and the first call's rejection must not go unhandled (that ends the process).
+  const bytes = new Uint8Array(DISK);
+  let calls = 0;
+  let armed = true;
+  const storage = {
+    size: DISK,
+    read: (o: number, d: Uint8Array) => d.set(bytes.subarray(o, o + d.length)),
+    write: (o: number, s: Uint8Array): void | Promise<void> => {
+      if (!armed) return void bytes.set(s, o);
+      if (calls++ === 0) {
+        return new Promise<void>((_, reject) => setTimeout(() => reject(hostError("EIO")), 0));
+      }
+      throw hostError("ENOSPC");
+    },
+    flush: () => {},
+  };
+  const t = await setup("pci-modern", { storage, sizeMax: 512 });
+  await assert.rejects(
+    t.disk.write(0, new Uint8Array(2048)),
+    coded(BlkRequestError, "ERR_VIRTIO_DEVICE_BLK_STATUS_IOERR"),
+  );
+  // Let the first call's rejection land (an unhandled one fails this test).
+  await new Promise((r) => setTimeout(r, 10));
+  armed = false;
+  await t.disk.write(0, pattern(2048, 1));
+  const back = new Uint8Array(2048);
+  await t.disk.read(0, back);
+  assert.deepEqual(back, pattern(2048, 1));
+});
+
+Deno.test("blk: device options out of range are ERR_VIRTIO_DEVICE_BLK_OPTION, the queue size ERR_VIRTIO_ARGUMENT_QUEUE_SIZE", () => {
+  const storage = new MemoryStorage(new Uint8Array(4096));
+  const option = coded(DeviceError, "ERR_VIRTIO_DEVICE_BLK_OPTION");
+  for (
+    const bad of [
+      { queues: 0 },
+      { queues: 1.5 },
+      { blkSize: 1000 },
+      { blkSize: 256 },
+      { maxDiscardSeg: 0 },
+      { maxDiscardSeg: 0x10000 },
+      { maxDiscardSectors: 0 },
+      { maxDiscardSectors: 2 ** 32 },
+    ]
+  ) {
+    assert.throws(() => new BlkDevice({ storage, ...bad }), option, JSON.stringify(bad));
+  }
+  assert.throws(
+    () => new BlkDevice({ storage, queueSize: 40000 }),
+    coded(ArgumentError, "ERR_VIRTIO_ARGUMENT_QUEUE_SIZE"),
+  );
+  // The limits themselves are accepted.
+  new BlkDevice({ storage, maxDiscardSeg: 0xffff, maxDiscardSectors: 0xffffffff });
 });

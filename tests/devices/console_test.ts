@@ -12,6 +12,8 @@ import {
   VIRTIO_CONSOLE_PORT_READY,
 } from "../../src/generated/devices/console.ts";
 import { VirtioConsoleDevice } from "../../src/devices/console/mod.ts";
+import { DeviceError } from "../../src/errors.ts";
+import { coded } from "./_coded.ts";
 import { dec, enc, KINDS, readBytes, rig } from "./_console_rig.ts";
 
 for (const kind of KINDS) {
@@ -98,8 +100,14 @@ for (const kind of KINDS) {
     assert.deepEqual(added, [hp.id]);
     const p2 = await con.whenPort("hot");
     assert.ok(p2.isConsole);
-    assert.throws(() => device.addPort({}, 1), /exists/);
-    assert.throws(() => device.addPort({}, 4), /max_nr_ports/);
+    assert.throws(
+      () => device.addPort({}, 1),
+      coded(DeviceError, "ERR_VIRTIO_DEVICE_CONSOLE_PORT", /exists/),
+    );
+    assert.throws(
+      () => device.addPort({}, 4),
+      coded(DeviceError, "ERR_VIRTIO_DEVICE_CONSOLE_PORT", /max_nr_ports/),
+    );
     const removed: number[] = [];
     con.onPortRemoved((p) => removed.push(p.id));
     const r2 = p2.readable.getReader();
@@ -165,16 +173,32 @@ for (const kind of KINDS) {
   });
 
   Deno.test(`console/${kind}: guest output waits in the ring while the host does not read`, async () => {
-    const { device, con } = await rig(kind);
+    const { device, con, dev } = await rig(kind);
+    const tx = dev.vqs[1]; // port 0's transmitq
+    const free = tx.numFree;
     const w = con.port(0)!.writable.getWriter();
-    const writes = [];
-    for (let i = 0; i < 40; i++) writes.push(w.write(enc(`line ${i}\n`)));
-    await new Promise((r) => setTimeout(r, 10));
+    const resolved: number[] = [];
+    const writes = Array.from(
+      { length: 40 },
+      (_, i) => w.write(enc(`line ${i}\n`)).then(() => void resolved.push(i)),
+    );
+    // Let every pending task run (all in-process, no I/O): no clock involved.
+    await new Promise((r) => setTimeout(r, 0));
+    // The host's readable holds 16 chunks (its high-water mark) and takes no
+    // more: the next line's buffer stays in the transmitq, unused, and its
+    // write (and the ones queued behind it) have not resolved.
+    assert.deepEqual(resolved, Array.from({ length: 16 }, (_, i) => i), "writes done");
+    assert.equal(tx.numFree, free - 1, "one transmit buffer waits in the ring");
+    assert.equal(device.port(0)!.readable.locked, false);
+    await new Promise((r) => setTimeout(r, 0));
+    assert.equal(resolved.length, 16, "still waiting: nothing was dropped to make room");
+    assert.equal(tx.numFree, free - 1);
     let text = "";
     const r = device.port(0)!.readable.getReader();
     while (!text.includes("line 39\n")) text += dec((await r.read()).value);
     await Promise.all(writes);
     assert.equal(text, Array.from({ length: 40 }, (_, i) => `line ${i}\n`).join(""));
+    assert.equal(tx.numFree, free, "every buffer came back");
   });
 }
 

@@ -3,6 +3,8 @@
 
 import assert from "node:assert/strict";
 import { DatagramBackend } from "../../src/devices/net/datagram.ts";
+import { DeviceError } from "../../src/errors.ts";
+import { coded } from "./_coded.ts";
 import { attach, netBus, tcp4, tcpChecksumOk } from "./_net_rig.ts";
 
 Deno.test("net: datagram backend carries frames over loopback UDP", async () => {
@@ -27,5 +29,8 @@ Deno.test("net: datagram backend carries frames over loopback UDP", async () => 
     ua.close();
     ub.close();
   }
-  await assert.rejects(DatagramBackend.open({ hostname: "0.0.0.0" }), /loopback only/);
+  await assert.rejects(
+    DatagramBackend.open({ hostname: "0.0.0.0" }),
+    coded(DeviceError, "ERR_VIRTIO_DEVICE_NET_BACKEND", /loopback only/),
+  );
 });

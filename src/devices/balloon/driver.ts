@@ -39,7 +39,12 @@
  * @module
  */
 
-import type { DriverDevice, VirtioDriver, Virtqueue } from "../../driver.ts";
+import {
+  type DriverDevice,
+  ERR_VIRTIO_DEVICE_REMOVED,
+  type VirtioDriver,
+  type Virtqueue,
+} from "../../driver.ts";
 import { DeviceError } from "../../errors.ts";
 import { VIRTIO_ID_BALLOON } from "../../generated/common.ts";
 import {
@@ -55,11 +60,13 @@ import {
   VIRTIO_BALLOON_S_MEMFREE,
   VIRTIO_BALLOON_S_MEMTOT,
   VirtioBalloonConfig,
+  VirtioBalloonStat,
 } from "../../generated/devices/balloon.ts";
 import type { Sg } from "../../virtqueue/mod.ts";
 import { Arrivals } from "../_arrivals.ts";
 import {
   BALLOON_PAGE_SIZE,
+  BALLOON_PFN_BYTES as PFN_BYTES,
   BALLOON_STAT_SIZE,
   type BalloonQueueRole,
   balloonQueueRoles,
@@ -125,8 +132,8 @@ export class Balloon {
     const vqs = dev.findVqs<BalloonToken>(roles.map((role) => ({
       name: role,
       size: options.queueSize,
-      callback: (vq: Virtqueue<BalloonToken>) =>
-        role === "stats" ? this.#statsUsed(vq) : this.#complete(vq),
+      // The stats queue keeps its one buffer; the others are request queues (submit).
+      callback: role === "stats" ? (vq: Virtqueue<BalloonToken>) => this.#statsUsed(vq) : undefined,
     })));
     this.queues = {};
     roles.forEach((r, i) => this.queues[r] = vqs[i]);
@@ -219,7 +226,9 @@ export class Balloon {
     const vq = this.queues.reporting;
     if (vq === undefined) {
       return Promise.reject(
-        new DeviceError(`${this.dev.name}: VIRTIO_BALLOON_F_PAGE_REPORTING was not negotiated`),
+        new DeviceError(`${this.dev.name}: VIRTIO_BALLOON_F_PAGE_REPORTING was not negotiated`, {
+          code: "ERR_VIRTIO_DEVICE_BALLOON_FEATURE",
+        }),
       );
     }
     return this.#serial(async () => {
@@ -237,9 +246,8 @@ export class Balloon {
         for (const a of pages) this.#poison(memory.bytes(a, BALLOON_PAGE_SIZE));
       }
       const sgs: Sg[] = pages.map((addr) => ({ addr, len: BALLOON_PAGE_SIZE }));
-      await this.#send(vq, [], sgs, []);
-      // 5.5.6.7.1: only now may the pages be used again.
-      for (const a of pages) dma.free(a);
+      // 5.5.6.7.1: the pages may be used again once the device used the buffer (#send frees them).
+      await this.#send(vq, [], sgs, pages);
       return pages.length;
     });
   }
@@ -271,30 +279,37 @@ export class Balloon {
   }
 
   #serial<R>(op: () => Promise<R>): Promise<R> {
-    if (this.#dead) return Promise.reject(new DeviceError(`${this.dev.name}: device is gone`));
+    if (this.#dead) {
+      return Promise.reject(
+        new DeviceError(`${this.dev.name}: device is gone`, { code: ERR_VIRTIO_DEVICE_REMOVED }),
+      );
+    }
     const run = this.#lock.then(op, op);
     this.#lock = run.catch(() => undefined);
     return run;
   }
 
-  /** Adds a buffer, kicks, and resolves with the used length once the device used it. */
+  /**
+   * Submits a request, kicks, and resolves with the used length once the
+   * device used it; `free` goes back to the allocator then (or, when the
+   * queue broke, once the buffers are reclaimed). Rejects with the queue's
+   * error when the device is reset, removed or needs a reset.
+   */
   #send(vq: Virtqueue<BalloonToken>, out: Sg[], in_: Sg[], free: number[]): Promise<number> {
+    const dma = this.dev.dmaContext.dma;
     return new Promise((resolve, reject) => {
-      if (this.#dead) return reject(new DeviceError(`${this.dev.name}: device is gone`));
-      vq.addSgs(out, in_, {
-        resolve: (len) =>
-          len < 0 ? reject(new DeviceError(`${this.dev.name}: device removed`)) : resolve(len),
-        free,
+      vq.submit(out, in_, {
+        complete: (len) => {
+          for (const a of free) dma.free(a);
+          resolve(len);
+        },
+        fail: reject,
+        reclaim: () => {
+          for (const a of free) dma.free(a);
+        },
       });
       vq.kick();
     });
-  }
-
-  #complete(vq: Virtqueue<BalloonToken>): void {
-    for (let b = vq.getBuf(); b !== null; b = vq.getBuf()) {
-      for (const a of b.token.free) this.dev.dmaContext.dma.free(a);
-      b.token.resolve(b.len);
-    }
   }
 
   /** Sends page frame numbers of `pages` on `vq`, in arrays of up to 256. */
@@ -303,9 +318,10 @@ export class Balloon {
     const sent: Promise<number>[] = [];
     for (let i = 0; i < pages.length; i += BALLOON_ARRAY_PFNS_MAX) {
       const batch = pages.slice(i, i + BALLOON_ARRAY_PFNS_MAX);
-      const arr = dma.alloc(batch.length * 4, 4);
-      batch.forEach((a, k) => memory.writeUint32(arr + 4 * k, a / BALLOON_PAGE_SIZE));
-      sent.push(this.#send(vq, [{ addr: arr, len: batch.length * 4 }], [], [arr]));
+      // An array of le32 page frame numbers (5.5.6).
+      const arr = dma.alloc(batch.length * PFN_BYTES, PFN_BYTES);
+      batch.forEach((a, k) => memory.writeUint32(arr + PFN_BYTES * k, a / BALLOON_PAGE_SIZE));
+      sent.push(this.#send(vq, [{ addr: arr, len: batch.length * PFN_BYTES }], [], [arr]));
       // Stay within the ring: wait for room before adding more.
       if (vq.numFree === 0) await Promise.all(sent.splice(0));
     }
@@ -416,8 +432,8 @@ export class Balloon {
     for (const [tag, val] of this.#collectStats()) {
       if (i >= this.#statsCount) break;
       const at = this.#statsAddr + i * BALLOON_STAT_SIZE;
-      memory.writeUint16(at, tag);
-      memory.writeBigUint64(at + 2, val);
+      memory.writeUint16(at + VirtioBalloonStat.OFFSETS.tag, tag);
+      memory.writeBigUint64(at + VirtioBalloonStat.OFFSETS.val, val);
       i++;
     }
   }

@@ -75,10 +75,13 @@ import {
   VIRTIO_BLK_T_OUT,
   VIRTIO_BLK_T_WRITE_ZEROES,
   VirtioBlkConfig,
+  VirtioBlkDiscardWriteZeroes,
+  VirtioBlkLifetime,
+  VirtioBlkOuthdr,
 } from "../../generated/devices/blk.ts";
 import type { DescriptorChain, DeviceQueue } from "../../virtqueue/mod.ts";
-import { bit, checkQueueSize, ringFeatures } from "../_features.ts";
-import { CHAIN_HELD, type ChainServer, completeUsed, serveQueue } from "../_queue_service.ts";
+import { bit, checkDeviceQueueSize, ringFeatures } from "../../features.ts";
+import { CHAIN_HELD, type ChainServer, completeUsed, serveQueue } from "../../queue_service.ts";
 import type { BlkLifetime, BlockStorage } from "./storage.ts";
 
 export {
@@ -93,15 +96,6 @@ export const SECTOR_SIZE = 512;
 
 /** Length of the GET_ID answer (5.2.6: the ID string is at most 20 bytes). */
 export const VIRTIO_BLK_ID_BYTES = 20;
-
-/** Size of the request header: `type`, `reserved`, `sector` (5.2.6). */
-export const BLK_REQ_HEADER_SIZE = 16;
-
-/** Size of one `struct virtio_blk_discard_write_zeroes` segment (5.2.6). */
-export const BLK_DWZ_SEGMENT_SIZE = 16;
-
-/** Size of `struct virtio_blk_lifetime` (5.2.6). */
-export const BLK_LIFETIME_SIZE = 6;
 
 /** Offset of `writeback` in `virtio_blk_config`. */
 const WRITEBACK_OFFSET: number = VirtioBlkConfig.OFFSETS.writeback;
@@ -186,6 +180,30 @@ export interface BlkStats {
 
 const ZEROES = new Uint8Array(1 << 16);
 
+/** Most segments of one discard / write-zeroes request this model accepts (its copy is sized by it). */
+const MAX_DWZ_SEG = 0xffff;
+
+/** An integer option in `1..max`, or its default. */
+function limit(name: string, value: number | undefined, def: number, max: number): number {
+  const v = value ?? def;
+  if (!Number.isInteger(v) || v < 1 || v > max) {
+    throw new DeviceError(`virtio-blk: ${name} ${v} (1..${max})`, {
+      code: "ERR_VIRTIO_DEVICE_BLK_OPTION",
+    });
+  }
+  return v;
+}
+
+/**
+ * Storage calls still running for a request that already failed (a later
+ * call threw): their results are no longer wanted, and a rejection must
+ * not go unhandled (it would end the process).
+ */
+function settled(pending: readonly Promise<unknown>[] | undefined): void {
+  if (pending === undefined) return;
+  for (const p of pending) p.catch(() => {});
+}
+
 /** The virtio-blk device model. */
 export class BlkDevice implements VirtioDevice {
   /** `VIRTIO_ID_BLOCK`. */
@@ -220,7 +238,14 @@ export class BlkDevice implements VirtioDevice {
   readonly #maxDwzSectors: number;
   readonly #maxDwzSeg: number;
   readonly #lifetime: (() => BlkLifetime) | undefined;
-  readonly #scratch = new Uint8Array(BLK_LIFETIME_SIZE);
+  // Guest-controlled bytes are copied out of the chain once, into these, then
+  // checked and used from here (a racing driver cannot change them in between).
+  readonly #hdrBytes = new Uint8Array(VirtioBlkOuthdr.SIZE);
+  readonly #hdr = new VirtioBlkOuthdr(new DataView(this.#hdrBytes.buffer));
+  readonly #segBytes: Uint8Array;
+  readonly #seg: VirtioBlkDiscardWriteZeroes;
+  readonly #lifetimeBytes = new Uint8Array(VirtioBlkLifetime.SIZE);
+  readonly #lifetimeOut = new VirtioBlkLifetime(new DataView(this.#lifetimeBytes.buffer));
   /** The data segments of one request for `readv`/`writev`, reused (emptied after each call). */
   readonly #segments: Uint8Array[] = [];
   readonly #busy: boolean[];
@@ -237,13 +262,17 @@ export class BlkDevice implements VirtioDevice {
   /** A block device over `options.storage`. */
   constructor(options: BlkDeviceOptions) {
     const queues = options.queues ?? 1;
-    const size = checkQueueSize("virtio-blk", options.queueSize ?? 256);
+    const size = checkDeviceQueueSize("virtio-blk", options.queueSize ?? 256);
     if (!Number.isInteger(queues) || queues < 1 || queues > 0xffff) {
-      throw new DeviceError(`virtio-blk: ${queues} queues (1..65535)`);
+      throw new DeviceError(`virtio-blk: ${queues} queues (1..65535)`, {
+        code: "ERR_VIRTIO_DEVICE_BLK_OPTION",
+      });
     }
     const blkSize = options.blkSize ?? SECTOR_SIZE;
     if (!Number.isInteger(blkSize) || blkSize < SECTOR_SIZE || (blkSize & (blkSize - 1)) !== 0) {
-      throw new DeviceError(`virtio-blk: blk_size ${blkSize} is not a power of two >= 512`);
+      throw new DeviceError(`virtio-blk: blk_size ${blkSize} is not a power of two >= 512`, {
+        code: "ERR_VIRTIO_DEVICE_BLK_OPTION",
+      });
     }
     this.storage = options.storage;
     this.readOnly = options.readOnly ?? false;
@@ -254,8 +283,15 @@ export class BlkDevice implements VirtioDevice {
     this.#inProgress = this.queueMaxSizes.map(() => 0);
     this.#busy = Array.from({ length: queues }, () => false);
     this.#again = Array.from({ length: queues }, () => false);
-    this.#maxDwzSectors = options.maxDiscardSectors ?? 0x3fffff;
-    this.#maxDwzSeg = options.maxDiscardSeg ?? 32;
+    this.#maxDwzSectors = limit(
+      "maxDiscardSectors",
+      options.maxDiscardSectors,
+      0x3fffff,
+      0xffffffff,
+    );
+    this.#maxDwzSeg = limit("maxDiscardSeg", options.maxDiscardSeg, 32, MAX_DWZ_SEG);
+    this.#segBytes = new Uint8Array(this.#maxDwzSeg * VirtioBlkDiscardWriteZeroes.SIZE);
+    this.#seg = new VirtioBlkDiscardWriteZeroes(new DataView(this.#segBytes.buffer));
     const lt = options.lifetime;
     this.#lifetime = lt === undefined ? undefined : typeof lt === "function" ? lt : () => lt;
     this.#writebackDefault = (options.writeback ?? true) ? 1 : 0;
@@ -325,7 +361,9 @@ export class BlkDevice implements VirtioDevice {
   setCapacity(sectors: number): void {
     const max = Math.floor(this.storage.size / this.blkSize) * (this.blkSize / SECTOR_SIZE);
     if (!Number.isSafeInteger(sectors) || sectors < 0 || sectors > max) {
-      throw new DeviceError(`virtio-blk: capacity ${sectors} sectors (0..${max})`);
+      throw new DeviceError(`virtio-blk: capacity ${sectors} sectors (0..${max})`, {
+        code: "ERR_VIRTIO_DEVICE_BLK_CAPACITY",
+      });
     }
     this.capacity = sectors;
     this.config.update(() => this.#cfg.capacity = BigInt(sectors));
@@ -401,14 +439,13 @@ export class BlkDevice implements VirtioDevice {
   }
 
   /**
-   * Byte offset of a request at `sector` (two le32 halves) of `bytes` bytes,
-   * or -1 when it is not whole logical blocks inside the capacity.
+   * Byte offset of a request at `sector` of `bytes` bytes, or -1 when it is
+   * not whole logical blocks inside the capacity. `sector` is a copy the
+   * device owns (read once from the chain).
    */
-  #range(lo: number, hi: number, bytes: number): number {
-    // sector * 512 must stay below 2^53: the capacity is far below that.
-    if (hi >= 0x200000) return -1;
-    const sector = hi * 0x100000000 + lo;
-    if (sector > this.capacity) return -1;
+  #range(sector: number, bytes: number): number {
+    // Checked first, so that sector * 512 stays far below 2^53.
+    if (!(sector <= this.capacity)) return -1;
     const off = sector * SECTOR_SIZE;
     if (off % this.blkSize !== 0 || bytes % this.blkSize !== 0) return -1;
     if (off + bytes > this.capacity * SECTOR_SIZE) return -1;
@@ -424,23 +461,25 @@ export class BlkDevice implements VirtioDevice {
     if (c.writableLength < 1) {
       // 5.2.6: the status byte is the last device-writable byte; without one the chain is malformed.
       ctx.needsReset(
-        new DeviceError(`virtio-blk: queue ${q.index} request ${c.head} has no status byte`),
+        new DeviceError(`virtio-blk: queue ${q.index} request ${c.head} has no status byte`, {
+          code: "ERR_VIRTIO_DEVICE_BLK_NO_STATUS",
+        }),
       );
       return 0;
     }
     const statusAt = c.writableLength - 1;
-    if (c.readableLength < BLK_REQ_HEADER_SIZE) {
+    // The header, copied once: the driver may rewrite guest memory while we work.
+    if (c.read(0, this.#hdrBytes) < VirtioBlkOuthdr.SIZE) {
       return this.#finish(c, statusAt, VIRTIO_BLK_S_IOERR, 0);
     }
-    const type = c.readUint32(0);
-    const lo = c.readUint32(8);
-    const hi = c.readUint32(12);
+    const type = this.#hdr.type;
+    const sector = this.#hdr.sector;
     try {
       switch (type) {
         case VIRTIO_BLK_T_IN:
-          return this.#read(ctx, q, c, statusAt, lo, hi);
+          return this.#read(ctx, q, c, statusAt, sector);
         case VIRTIO_BLK_T_OUT:
-          return this.#write(ctx, q, c, statusAt, lo, hi);
+          return this.#write(ctx, q, c, statusAt, sector);
         case VIRTIO_BLK_T_FLUSH:
         case VIRTIO_BLK_T_FLUSH_OUT:
           return this.#after(ctx, q, c, statusAt, this.storage.flush(), 0, "flushes");
@@ -520,11 +559,10 @@ export class BlkDevice implements VirtioDevice {
     q: DeviceQueue,
     c: DescriptorChain,
     statusAt: number,
-    lo: number,
-    hi: number,
+    sector: number,
   ): number {
     const len = statusAt;
-    const off = this.#range(lo, hi, len);
+    const off = this.#range(sector, len);
     if (off < 0) return this.#finish(c, statusAt, VIRTIO_BLK_S_IOERR, 0);
     if (this.storage.isAsync) {
       // Read into our own buffer: guest memory is only written while the request is live.
@@ -552,25 +590,24 @@ export class BlkDevice implements VirtioDevice {
     q: DeviceQueue,
     c: DescriptorChain,
     statusAt: number,
-    lo: number,
-    hi: number,
+    sector: number,
   ): number {
     // 5.2.6.2: no data is written to a read-only device.
     if (this.readOnly) return this.#finish(c, statusAt, VIRTIO_BLK_S_IOERR, 0);
-    const len = c.readableLength - BLK_REQ_HEADER_SIZE;
-    const off = this.#range(lo, hi, len);
+    const len = c.readableLength - VirtioBlkOuthdr.SIZE;
+    const off = this.#range(sector, len);
     if (off < 0) return this.#finish(c, statusAt, VIRTIO_BLK_S_IOERR, 0);
     const stable = this.#writethrough();
     if (this.storage.isAsync) {
       const bounce = new Uint8Array(len);
-      c.read(BLK_REQ_HEADER_SIZE, bounce);
+      c.read(VirtioBlkOuthdr.SIZE, bounce);
       const p = Promise.resolve(this.storage.write(off, bounce)).then(() =>
         stable ? this.storage.flush() : undefined
       );
       return this.#after(ctx, q, c, statusAt, p, 0, "writes");
     }
     const segs = this.#segments;
-    c.readableViews(BLK_REQ_HEADER_SIZE, len, segs);
+    c.readableViews(VirtioBlkOuthdr.SIZE, len, segs);
     let p: unknown;
     try {
       p = this.storage.writev !== undefined
@@ -593,10 +630,15 @@ export class BlkDevice implements VirtioDevice {
   #perSegment(off: number, segs: readonly Uint8Array[], write: boolean): unknown {
     let pos = off;
     let pending: Promise<unknown>[] | undefined;
-    for (const b of segs) {
-      const r = write ? this.storage.write(pos, b) : this.storage.read(pos, b);
-      if (r instanceof Promise) (pending ??= []).push(r);
-      pos += b.length;
+    try {
+      for (const b of segs) {
+        const r = write ? this.storage.write(pos, b) : this.storage.read(pos, b);
+        if (r instanceof Promise) (pending ??= []).push(r);
+        pos += b.length;
+      }
+    } catch (e) {
+      settled(pending);
+      throw e;
     }
     return pending === undefined ? undefined : Promise.all(pending);
   }
@@ -606,21 +648,17 @@ export class BlkDevice implements VirtioDevice {
     if (this.#lifetime === undefined || !this.#has(VIRTIO_BLK_F_LIFETIME)) {
       return this.#finish(c, statusAt, VIRTIO_BLK_S_UNSUPP, 0);
     }
-    if (statusAt < BLK_LIFETIME_SIZE) return this.#finish(c, statusAt, VIRTIO_BLK_S_IOERR, 0);
+    if (statusAt < VirtioBlkLifetime.SIZE) return this.#finish(c, statusAt, VIRTIO_BLK_S_IOERR, 0);
     const lt = this.#lifetime();
     // 5.2.6.2: never send reserved values.
-    const eol = lt.preEolInfo <= 3 ? lt.preEolInfo : 0;
-    const a = lt.deviceLifetimeEstTypA <= 11 ? lt.deviceLifetimeEstTypA : 0;
-    const b = lt.deviceLifetimeEstTypB <= 11 ? lt.deviceLifetimeEstTypB : 0;
-    const s = this.#scratch;
-    s[0] = eol & 0xff;
-    s[1] = 0;
-    s[2] = a & 0xff;
-    s[3] = 0;
-    s[4] = b & 0xff;
-    s[5] = 0;
-    c.write(0, s);
-    return this.#finish(c, statusAt, VIRTIO_BLK_S_OK, BLK_LIFETIME_SIZE);
+    const out = this.#lifetimeOut;
+    out.preEolInfo = lt.preEolInfo >= 0 && lt.preEolInfo <= 3 ? lt.preEolInfo : 0;
+    const a = lt.deviceLifetimeEstTypA;
+    const b = lt.deviceLifetimeEstTypB;
+    out.deviceLifetimeEstTypA = a >= 0 && a <= 11 ? a : 0;
+    out.deviceLifetimeEstTypB = b >= 0 && b <= 11 ? b : 0;
+    c.write(0, this.#lifetimeBytes);
+    return this.#finish(c, statusAt, VIRTIO_BLK_S_OK, VirtioBlkLifetime.SIZE);
   }
 
   #discardWriteZeroes(
@@ -634,37 +672,45 @@ export class BlkDevice implements VirtioDevice {
       this.stats.other++;
       return this.#finish(c, statusAt, VIRTIO_BLK_S_UNSUPP, 0);
     }
-    const dataLen = c.readableLength - BLK_REQ_HEADER_SIZE;
-    const nseg = dataLen / BLK_DWZ_SEGMENT_SIZE;
+    const dataLen = c.readableLength - VirtioBlkOuthdr.SIZE;
+    const nseg = dataLen / VirtioBlkDiscardWriteZeroes.SIZE;
     if (dataLen === 0 || !Number.isInteger(nseg) || nseg > this.#maxDwzSeg) {
       return this.#finish(c, statusAt, VIRTIO_BLK_S_IOERR, 0);
     }
+    // Every segment copied out of the chain once; checked and done from that copy only,
+    // so a driver rewriting them meanwhile cannot move the work past what was checked.
+    c.read(VirtioBlkOuthdr.SIZE, this.#segBytes, 0, dataLen);
+    const seg = this.#seg;
     // Check every segment before touching storage, so a bad request changes nothing.
     let unsupported = false;
     for (let s = 0; s < nseg; s++) {
-      const at = BLK_REQ_HEADER_SIZE + s * BLK_DWZ_SEGMENT_SIZE;
-      const flags = c.readUint32(at + 12);
+      seg.at(s * VirtioBlkDiscardWriteZeroes.SIZE);
       // 5.2.6.2: unknown flags, or unmap on a discard, are UNSUPP.
-      if ((flags & ~1) !== 0 || (discard && (flags & 1) !== 0)) unsupported = true;
+      if (seg.reserved !== 0 || (discard && seg.unmap !== 0)) unsupported = true;
     }
     if (unsupported) return this.#finish(c, statusAt, VIRTIO_BLK_S_UNSUPP, 0);
     if (this.readOnly) return this.#finish(c, statusAt, VIRTIO_BLK_S_IOERR, 0);
     for (let s = 0; s < nseg; s++) {
-      const at = BLK_REQ_HEADER_SIZE + s * BLK_DWZ_SEGMENT_SIZE;
-      const num = c.readUint32(at + 8);
-      if (num > this.#maxDwzSectors) return this.#finish(c, statusAt, VIRTIO_BLK_S_IOERR, 0);
-      if (this.#range(c.readUint32(at), c.readUint32(at + 4), num * SECTOR_SIZE) < 0) {
+      seg.at(s * VirtioBlkDiscardWriteZeroes.SIZE);
+      const num = seg.numSectors;
+      if (num > this.#maxDwzSectors || this.#range(seg.sector, num * SECTOR_SIZE) < 0) {
         return this.#finish(c, statusAt, VIRTIO_BLK_S_IOERR, 0);
       }
     }
     let pending: Promise<unknown>[] | undefined;
-    for (let s = 0; s < nseg; s++) {
-      const at = BLK_REQ_HEADER_SIZE + s * BLK_DWZ_SEGMENT_SIZE;
-      const off = this.#range(c.readUint32(at), c.readUint32(at + 4), 0);
-      const bytes = c.readUint32(at + 8) * SECTOR_SIZE;
-      const unmap = (c.readUint32(at + 12) & 1) !== 0;
-      const r = discard ? this.#discardRange(off, bytes) : this.#zeroRange(off, bytes, unmap);
-      if (r instanceof Promise) (pending ??= []).push(r);
+    try {
+      for (let s = 0; s < nseg; s++) {
+        seg.at(s * VirtioBlkDiscardWriteZeroes.SIZE);
+        const off = seg.sector * SECTOR_SIZE;
+        const bytes = seg.numSectors * SECTOR_SIZE;
+        const r = discard
+          ? this.#discardRange(off, bytes)
+          : this.#zeroRange(off, bytes, seg.unmap !== 0);
+        if (r instanceof Promise) (pending ??= []).push(r);
+      }
+    } catch (e) {
+      settled(pending);
+      throw e;
     }
     let p: unknown = pending === undefined ? undefined : Promise.all(pending);
     if (!discard && this.#writethrough()) {
@@ -682,13 +728,18 @@ export class BlkDevice implements VirtioDevice {
     if (bytes === 0) return undefined;
     if (this.storage.writeZeroes !== undefined) return this.storage.writeZeroes(off, bytes, unmap);
     let pending: Promise<unknown>[] | undefined;
-    for (let done = 0; done < bytes; done += ZEROES.length) {
-      const n = Math.min(ZEROES.length, bytes - done);
-      const r = this.storage.write(
-        off + done,
-        n === ZEROES.length ? ZEROES : ZEROES.subarray(0, n),
-      );
-      if (r instanceof Promise) (pending ??= []).push(r);
+    try {
+      for (let done = 0; done < bytes; done += ZEROES.length) {
+        const n = Math.min(ZEROES.length, bytes - done);
+        const r = this.storage.write(
+          off + done,
+          n === ZEROES.length ? ZEROES : ZEROES.subarray(0, n),
+        );
+        if (r instanceof Promise) (pending ??= []).push(r);
+      }
+    } catch (e) {
+      settled(pending);
+      throw e;
     }
     return pending === undefined ? undefined : Promise.all(pending);
   }

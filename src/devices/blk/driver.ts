@@ -7,7 +7,7 @@
  * descriptors wait in order. Large transfers are split by `size_max`,
  * `seg_max` and a per-request cap.
  *
- * Every request lives in one DMA allocation: the 16-byte header, the data
+ * Every request lives in one DMA allocation: the header (`virtio_blk_outhdr`), the data
  * and the status byte, handed to the device as header (readable), data
  * (readable for writes, writable for reads) and status (writable).
  *
@@ -38,8 +38,14 @@
  * @module
  */
 
-import type { DriverDevice, VirtioDriver, Virtqueue } from "../../driver.ts";
-import { DeviceError } from "../../errors.ts";
+import {
+  type Completion,
+  type DriverDevice,
+  ERR_VIRTIO_DEVICE_REMOVED,
+  type VirtioDriver,
+  type Virtqueue,
+} from "../../driver.ts";
+import { ArgumentError, DeviceError } from "../../errors.ts";
 import {
   VIRTIO_BLK_F_BLK_SIZE,
   VIRTIO_BLK_F_CONFIG_WCE,
@@ -53,7 +59,9 @@ import {
   VIRTIO_BLK_F_SIZE_MAX,
   VIRTIO_BLK_F_TOPOLOGY,
   VIRTIO_BLK_F_WRITE_ZEROES,
+  VIRTIO_BLK_S_IOERR,
   VIRTIO_BLK_S_OK,
+  VIRTIO_BLK_S_UNSUPP,
   VIRTIO_BLK_T_DISCARD,
   VIRTIO_BLK_T_FLUSH,
   VIRTIO_BLK_T_GET_ID,
@@ -62,19 +70,14 @@ import {
   VIRTIO_BLK_T_OUT,
   VIRTIO_BLK_T_WRITE_ZEROES,
   VirtioBlkConfig,
+  VirtioBlkDiscardWriteZeroes,
+  VirtioBlkLifetime,
+  VirtioBlkOuthdr,
 } from "../../generated/devices/blk.ts";
 import { VIRTIO_ID_BLOCK } from "../../generated/common.ts";
 import type { Sg } from "../../virtqueue/mod.ts";
 import { Arrivals } from "../_arrivals.ts";
-import {
-  BLK_DWZ_SEGMENT_SIZE,
-  BLK_LIFETIME_SIZE,
-  BLK_REQ_HEADER_SIZE,
-  type BlkGeometry,
-  type BlkTopology,
-  SECTOR_SIZE,
-  VIRTIO_BLK_ID_BYTES,
-} from "./device.ts";
+import { type BlkGeometry, type BlkTopology, SECTOR_SIZE, VIRTIO_BLK_ID_BYTES } from "./device.ts";
 import type { BlkLifetime } from "./storage.ts";
 
 /** A request the device completed with a status other than `VIRTIO_BLK_S_OK`. */
@@ -87,10 +90,21 @@ export class BlkRequestError extends DeviceError {
   readonly type: number;
   /** Creates the error for a request `type` that ended with `status`. */
   constructor(type: number, status: number, message: string) {
-    super(message);
+    super(message, { code: statusCode(status) });
     this.type = type;
     this.status = status;
   }
+}
+
+/**
+ * The code of a {@link BlkRequestError} for a status byte:
+ * `ERR_VIRTIO_DEVICE_BLK_STATUS_IOERR`, `..._UNSUPP`, or `ERR_VIRTIO_DEVICE_BLK_STATUS`
+ * for any other value.
+ */
+function statusCode(status: number): string {
+  if (status === VIRTIO_BLK_S_IOERR) return "ERR_VIRTIO_DEVICE_BLK_STATUS_IOERR";
+  if (status === VIRTIO_BLK_S_UNSUPP) return "ERR_VIRTIO_DEVICE_BLK_STATUS_UNSUPP";
+  return BlkRequestError.defaultCode;
 }
 
 /** One range of a discard or write-zeroes request. */
@@ -137,8 +151,11 @@ export interface BlkDriverOptions {
   readonly refuseFeatures?: readonly number[];
 }
 
-/** The driver's per-request state (the queue token); reused from a pool. */
-export interface BlkPending {
+/**
+ * The driver's per-request state, handed to {@link Virtqueue.submit} as
+ * the request's {@link Completion}; reused from a pool.
+ */
+export interface BlkPending extends Completion {
   /** Request type. */
   type: number;
   /** Guest address of the request's DMA allocation (header, data, status). */
@@ -169,8 +186,8 @@ export interface BlkPending {
 export class BlkDisk {
   /** The bus's handle on the device. */
   readonly dev: DriverDevice;
-  /** The request queues. */
-  readonly queues: readonly Virtqueue<BlkPending>[];
+  /** The request queues (request queues: requests go in with {@link Virtqueue.submit}). */
+  readonly queues: readonly Virtqueue[];
   /** Logical block size in bytes (512 without `VIRTIO_BLK_F_BLK_SIZE`). */
   readonly blkSize: number;
   /** Geometry, with `VIRTIO_BLK_F_GEOMETRY`. */
@@ -201,10 +218,14 @@ export class BlkDisk {
   #waiting: { tryAdd: () => boolean; reject: (e: unknown) => void }[] = [];
   #kickScheduled: boolean[];
   #dead = false;
+  #pumpScheduled = false;
   #pool: BlkPending[] = [];
   #slots: number[] = [];
   #allSlots: number[] = [];
   #onConfig: (() => void) | undefined;
+  // The header of each request is built here, then copied into its DMA memory.
+  readonly #hdrBytes = new Uint8Array(VirtioBlkOuthdr.SIZE);
+  readonly #hdr = new VirtioBlkOuthdr(new DataView(this.#hdrBytes.buffer));
 
   /** Set up by the driver's probe. */
   constructor(dev: DriverDevice, options: BlkDriverOptions) {
@@ -241,12 +262,8 @@ export class BlkDisk {
     this.writeZeroesMayUnmap = wz && cfg.writeZeroesMayUnmap !== 0;
     let nq = has(VIRTIO_BLK_F_MQ) ? Math.max(1, cfg.numQueues) : 1;
     if (options.maxQueues !== undefined) nq = Math.max(1, Math.min(nq, options.maxQueues));
-    this.queues = dev.findVqs<BlkPending>(
-      Array.from({ length: nq }, (_, i) => ({
-        name: `req.${i}`,
-        size: options.queueSize,
-        callback: (vq: Virtqueue<BlkPending>) => this.#complete(vq),
-      })),
+    this.queues = dev.findVqs(
+      Array.from({ length: nq }, (_, i) => ({ name: `req.${i}`, size: options.queueSize })),
     );
     this.#kickScheduled = this.queues.map(() => false);
     // Two descriptors go to header and status (5.2.6); without indirect tables the ring bounds the rest.
@@ -275,7 +292,9 @@ export class BlkDisk {
   /** Switch the cache mode (needs `VIRTIO_BLK_F_CONFIG_WCE`). */
   setWriteback(on: boolean): void {
     if (!this.dev.hasFeature(VIRTIO_BLK_F_CONFIG_WCE)) {
-      throw new DeviceError(`${this.dev.name}: VIRTIO_BLK_F_CONFIG_WCE was not negotiated`);
+      throw new DeviceError(`${this.dev.name}: VIRTIO_BLK_F_CONFIG_WCE was not negotiated`, {
+        code: FEATURE,
+      });
     }
     this.dev.writeConfig(VirtioBlkConfig.OFFSETS.writeback, 1, on ? 1 : 0);
   }
@@ -311,7 +330,7 @@ export class BlkDisk {
   /** Writes `buf` (whole logical blocks) at 512-byte `sector`. */
   write(sector: number, buf: Uint8Array): Promise<void> {
     try {
-      if (this.readOnly) throw new DeviceError(`${this.dev.name}: the device is read-only`);
+      if (this.readOnly) throw this.#readOnlyError();
       this.#checkRange(sector, buf.length, "write");
     } catch (e) {
       return Promise.reject(e);
@@ -334,7 +353,9 @@ export class BlkDisk {
   /** Discards `count` sectors at `sector`, or several ranges at once. */
   async discard(sector: number | readonly BlkRange[], count: number = 0): Promise<void> {
     if (!this.dev.hasFeature(VIRTIO_BLK_F_DISCARD)) {
-      throw new DeviceError(`${this.dev.name}: VIRTIO_BLK_F_DISCARD was not negotiated`);
+      throw new DeviceError(`${this.dev.name}: VIRTIO_BLK_F_DISCARD was not negotiated`, {
+        code: FEATURE,
+      });
     }
     const ranges = typeof sector === "number" ? [{ sector, count }] : sector;
     await this.#dwz(VIRTIO_BLK_T_DISCARD, ranges, false);
@@ -347,7 +368,9 @@ export class BlkDisk {
     options: { unmap?: boolean } = {},
   ): Promise<void> {
     if (!this.dev.hasFeature(VIRTIO_BLK_F_WRITE_ZEROES)) {
-      throw new DeviceError(`${this.dev.name}: VIRTIO_BLK_F_WRITE_ZEROES was not negotiated`);
+      throw new DeviceError(`${this.dev.name}: VIRTIO_BLK_F_WRITE_ZEROES was not negotiated`, {
+        code: FEATURE,
+      });
     }
     const ranges = typeof sector === "number" ? [{ sector, count }] : sector;
     await this.#dwz(VIRTIO_BLK_T_WRITE_ZEROES, ranges, options.unmap ?? false);
@@ -364,15 +387,17 @@ export class BlkDisk {
   /** Lifetime metrics (`VIRTIO_BLK_T_GET_LIFETIME`, needs `VIRTIO_BLK_F_LIFETIME`). */
   async getLifetime(): Promise<BlkLifetime> {
     if (!this.dev.hasFeature(VIRTIO_BLK_F_LIFETIME)) {
-      throw new DeviceError(`${this.dev.name}: VIRTIO_BLK_F_LIFETIME was not negotiated`);
+      throw new DeviceError(`${this.dev.name}: VIRTIO_BLK_F_LIFETIME was not negotiated`, {
+        code: FEATURE,
+      });
     }
-    const data = new Uint8Array(BLK_LIFETIME_SIZE);
+    const data = new Uint8Array(VirtioBlkLifetime.SIZE);
     await this.#io(VIRTIO_BLK_T_GET_LIFETIME, 0, undefined, data);
-    const v = new DataView(data.buffer);
+    const lt = new VirtioBlkLifetime(new DataView(data.buffer));
     return {
-      preEolInfo: v.getUint16(0, true),
-      deviceLifetimeEstTypA: v.getUint16(2, true),
-      deviceLifetimeEstTypB: v.getUint16(4, true),
+      preEolInfo: lt.preEolInfo,
+      deviceLifetimeEstTypA: lt.deviceLifetimeEstTypA,
+      deviceLifetimeEstTypB: lt.deviceLifetimeEstTypB,
     };
   }
 
@@ -397,33 +422,62 @@ export class BlkDisk {
     this.#onConfig?.();
   }
 
-  /** Fails every waiting and outstanding request; the device is going away. */
-  detach(reason: string): void {
+  /**
+   * Tears the disk down: the device is going away. Outstanding requests
+   * failed already, when the bus broke the queues (`ERR_VIRTIO_DEVICE_REMOVED`).
+   */
+  detach(): void {
     if (this.#dead) return;
     this.#dead = true;
-    const err = new DeviceError(`${this.dev.name}: ${reason}`);
-    for (const w of this.#waiting.splice(0)) w.reject(err);
     this.dev.reset();
+    this.#failWaiting(this.#brokenError());
+    this.dev.delVqs(); // reclaims every request's memory
     const { dma } = this.dev.dmaContext;
-    for (const p of this.dev.delVqs() as BlkPending[]) {
-      if (!p.pooled) dma.free(p.addr);
-      p.reject(err);
-    }
     for (const a of this.#allSlots.splice(0)) dma.free(a);
     this.#slots.length = 0;
   }
 
+  /** Why no request can be made (the queues' error), or a generic one. */
+  #brokenError(): DeviceError {
+    return this.queues[0].brokenError ??
+      new DeviceError(`${this.dev.name}: device is gone`, { code: ERR_VIRTIO_DEVICE_REMOVED });
+  }
+
+  #failWaiting(err: DeviceError): void {
+    for (const w of this.#waiting.splice(0)) w.reject(err);
+  }
+
+  #readOnlyError(): DeviceError {
+    return new DeviceError(`${this.dev.name}: the device is read-only (VIRTIO_BLK_F_RO)`, {
+      code: "ERR_VIRTIO_DEVICE_BLK_READ_ONLY",
+    });
+  }
+
+  /** Checks a request's arguments; each cause has its own code and message. */
   #checkRange(sector: number, len: number, what: string): void {
-    if (!Number.isSafeInteger(sector) || sector < 0 || len % this.blkSize !== 0) {
-      throw new RangeError(
-        `${this.dev.name}: ${what} of ${len} bytes at sector ${sector} is not whole ${this.blkSize}-byte blocks`,
+    const at = `${this.dev.name}: ${what} of ${len} bytes at sector ${sector}`;
+    if (!Number.isSafeInteger(sector) || sector < 0) {
+      throw new ArgumentError(`${at}: the sector is not an integer from 0`, {
+        code: "ERR_VIRTIO_ARGUMENT_BLK_SECTOR",
+      });
+    }
+    if (len % this.blkSize !== 0) {
+      throw new ArgumentError(
+        `${at}: the length is not a multiple of the ${this.blkSize}-byte logical block`,
+        { code: "ERR_VIRTIO_ARGUMENT_BLK_LENGTH" },
+      );
+    }
+    if ((sector * SECTOR_SIZE) % this.blkSize !== 0) {
+      throw new ArgumentError(
+        `${at}: the sector is not on a ${this.blkSize}-byte logical block boundary`,
+        { code: "ERR_VIRTIO_ARGUMENT_BLK_ALIGNMENT" },
       );
     }
     // 5.2.6.1: a driver must not go past the capacity.
     if (sector * SECTOR_SIZE + len > this.#capacity * SECTOR_SIZE) {
-      throw new RangeError(
-        `${this.dev.name}: ${what} of ${len} bytes at sector ${sector} is past the capacity (${this.#capacity} sectors)`,
-      );
+      throw new ArgumentError(`${at}: past the capacity of ${this.#capacity} sectors`, {
+        code: "ERR_VIRTIO_ARGUMENT_BLK_CAPACITY",
+      });
     }
   }
 
@@ -431,7 +485,7 @@ export class BlkDisk {
     const discard = type === VIRTIO_BLK_T_DISCARD;
     const maxSectors = discard ? this.maxDiscardSectors : this.maxWriteZeroesSectors;
     const maxSeg = discard ? this.maxDiscardSeg : this.maxWriteZeroesSeg;
-    if (this.readOnly) throw new DeviceError(`${this.dev.name}: the device is read-only`);
+    if (this.readOnly) throw this.#readOnlyError();
     // Split ranges by the per-segment maximum, then group segments by the per-request maximum.
     const segs: BlkRange[] = [];
     for (const r of ranges) {
@@ -443,13 +497,14 @@ export class BlkDisk {
     const parts: Promise<unknown>[] = [];
     for (let i = 0; i < segs.length; i += maxSeg) {
       const group = segs.slice(i, i + maxSeg);
-      const data = new Uint8Array(group.length * BLK_DWZ_SEGMENT_SIZE);
-      const v = new DataView(data.buffer);
+      const data = new Uint8Array(group.length * VirtioBlkDiscardWriteZeroes.SIZE);
+      const seg = new VirtioBlkDiscardWriteZeroes(new DataView(data.buffer));
       group.forEach((g, k) => {
-        const o = k * BLK_DWZ_SEGMENT_SIZE;
-        v.setBigUint64(o, BigInt(g.sector), true);
-        v.setUint32(o + 8, g.count, true);
-        v.setUint32(o + 12, unmap ? 1 : 0, true);
+        seg.at(k * VirtioBlkDiscardWriteZeroes.SIZE);
+        seg.sector = g.sector;
+        seg.numSectors = g.count;
+        seg.flags = 0;
+        seg.unmap = unmap ? 1 : 0;
       });
       parts.push(this.#io(type, 0, data, undefined));
     }
@@ -477,22 +532,9 @@ export class BlkDisk {
     dst?: Uint8Array,
     check: boolean = false,
   ): Promise<BlkRawResult> {
-    if (this.#dead) return Promise.reject(new DeviceError(`${this.dev.name}: device is gone`));
+    if (this.#dead || this.queues[0].broken) return Promise.reject(this.#brokenError());
     return new Promise<BlkRawResult>((resolve, reject) => {
-      const p = this.#pool.pop() ?? {
-        type: 0,
-        addr: 0,
-        dataLen: 0,
-        dataIn: false,
-        dst: undefined,
-        check: false,
-        sector: 0,
-        pooled: false,
-        resolve,
-        reject,
-        sgsOut: [],
-        sgsIn: [],
-      };
+      const p = this.#pool.pop() ?? this.#newPending(resolve, reject);
       const dataLen = out?.length ?? inLen;
       p.type = type;
       p.dataLen = dataLen;
@@ -531,13 +573,15 @@ export class BlkDisk {
       if (this.queues.every((q) => q.queue.inFlight === 0)) {
         // Nothing will ever complete to make room: the request can never fit.
         p.reject(
-          new DeviceError(`${this.dev.name}: a request of ${nOut + nIn} buffers never fits`),
+          new DeviceError(`${this.dev.name}: a request of ${nOut + nIn} buffers never fits`, {
+            code: "ERR_VIRTIO_DEVICE_BLK_TOO_BIG",
+          }),
         );
         return true;
       }
       return false;
     }
-    const total = BLK_REQ_HEADER_SIZE + p.dataLen + 1;
+    const total = VirtioBlkOuthdr.SIZE + p.dataLen + 1;
     const pooled = total <= SLOT_SIZE;
     let addr = pooled ? (this.#slots.pop() ?? -1) : -1;
     if (addr < 0) {
@@ -546,7 +590,11 @@ export class BlkDisk {
     }
     if (addr < 0) {
       if (this.queues.every((q) => q.queue.inFlight === 0)) {
-        p.reject(new DeviceError(`${this.dev.name}: no DMA memory for ${p.dataLen} bytes`));
+        p.reject(
+          new DeviceError(`${this.dev.name}: no DMA memory for ${p.dataLen} bytes`, {
+            code: "ERR_VIRTIO_DEVICE_BLK_NO_DMA",
+          }),
+        );
         return true;
       }
       return false;
@@ -554,28 +602,29 @@ export class BlkDisk {
     this.#next = (qi + 1) % nq;
     p.addr = addr;
     p.pooled = pooled;
-    memory.writeUint32(addr, p.type);
-    memory.writeUint32(addr + 4, 0);
-    memory.writeUint32(addr + 8, sector % 0x100000000);
-    memory.writeUint32(addr + 12, Math.floor(sector / 0x100000000));
-    const status = addr + BLK_REQ_HEADER_SIZE + p.dataLen;
+    const hdr = this.#hdr;
+    hdr.type = p.type;
+    hdr.reserved = 0;
+    hdr.sector = sector;
+    memory.write(addr, this.#hdrBytes);
+    const status = addr + VirtioBlkOuthdr.SIZE + p.dataLen;
     memory.writeUint8(status, 0xff);
-    if (out !== undefined) memory.write(addr + BLK_REQ_HEADER_SIZE, out);
+    if (out !== undefined) memory.write(addr + VirtioBlkOuthdr.SIZE, out);
     const sgsOut = p.sgsOut;
     const sgsIn = p.sgsIn;
     sgsOut.length = 0;
     sgsIn.length = 0;
-    sgsOut.push({ addr, len: BLK_REQ_HEADER_SIZE });
+    sgsOut.push({ addr, len: VirtioBlkOuthdr.SIZE });
     const data = p.dataIn ? sgsIn : sgsOut;
     for (let o = 0; o < p.dataLen; o += this.sizeMax) {
       data.push({
-        addr: addr + BLK_REQ_HEADER_SIZE + o,
+        addr: addr + VirtioBlkOuthdr.SIZE + o,
         len: Math.min(this.sizeMax, p.dataLen - o),
       });
     }
     sgsIn.push({ addr: status, len: 1 });
     const vq = this.queues[qi];
-    vq.addSgs(sgsOut, sgsIn, p);
+    vq.submit(sgsOut, sgsIn, p);
     this.#scheduleKick(qi);
     return true;
   }
@@ -591,39 +640,73 @@ export class BlkDisk {
     });
   }
 
-  #complete(vq: Virtqueue<BlkPending>): void {
-    const { memory, dma } = this.dev.dmaContext;
-    for (let b = vq.getBuf(); b !== null; b = vq.getBuf()) {
-      const p = b.token;
-      const statusAt = p.addr + BLK_REQ_HEADER_SIZE + p.dataLen;
-      const status = memory.readUint8(statusAt);
-      let data = EMPTY;
-      if (p.dataIn && p.dataLen > 0) {
-        if (p.dst !== undefined) memory.read(p.addr + BLK_REQ_HEADER_SIZE, p.dst);
-        else data = memory.bytes(p.addr + BLK_REQ_HEADER_SIZE, p.dataLen).slice();
-      }
-      if (p.pooled) this.#slots.push(p.addr);
-      else dma.free(p.addr);
-      p.dst = undefined;
-      this.completed++;
-      const { resolve, reject, check, type, sector } = p;
-      this.#pool.push(p);
-      if (!check) resolve({ status, data, usedLen: b.len });
-      else if (status === VIRTIO_BLK_S_OK) resolve(OK_RESULT);
-      else {
-        reject(
-          new BlkRequestError(
-            type,
-            status,
-            `${this.dev.name}: request type ${type} at sector ${sector} failed with status ${status}`,
-          ),
-        );
-      }
+  /** A pooled request state whose completion callbacks are made once, here. */
+  #newPending(
+    resolve: (r: BlkRawResult) => void,
+    reject: (e: unknown) => void,
+  ): BlkPending {
+    const p: BlkPending = {
+      type: 0,
+      addr: 0,
+      dataLen: 0,
+      dataIn: false,
+      dst: undefined,
+      check: false,
+      sector: 0,
+      pooled: false,
+      resolve,
+      reject,
+      sgsOut: [],
+      sgsIn: [],
+      complete: (len) => this.#complete(p, len),
+      fail: (err) => {
+        p.reject(err);
+        this.#failWaiting(err);
+      },
+      reclaim: () => this.#release(p),
+    };
+    return p;
+  }
+
+  /** Gives the request's memory back and returns its state to the pool. */
+  #release(p: BlkPending): void {
+    if (p.pooled) this.#slots.push(p.addr);
+    else this.dev.dmaContext.dma.free(p.addr);
+    p.dst = undefined;
+    this.#pool.push(p);
+  }
+
+  #complete(p: BlkPending, len: number): void {
+    const memory = this.dev.dmaContext.memory;
+    const statusAt = p.addr + VirtioBlkOuthdr.SIZE + p.dataLen;
+    const status = memory.readUint8(statusAt);
+    let data = EMPTY;
+    if (p.dataIn && p.dataLen > 0) {
+      if (p.dst !== undefined) memory.read(p.addr + VirtioBlkOuthdr.SIZE, p.dst);
+      else data = memory.bytes(p.addr + VirtioBlkOuthdr.SIZE, p.dataLen).slice();
     }
-    if (this.#waiting.length > 0) queueMicrotask(() => this.#pump());
+    this.completed++;
+    const { resolve, reject, check, type, sector } = p;
+    this.#release(p);
+    if (!check) resolve({ status, data, usedLen: len });
+    else if (status === VIRTIO_BLK_S_OK) resolve(OK_RESULT);
+    else {
+      reject(
+        new BlkRequestError(
+          type,
+          status,
+          `${this.dev.name}: request type ${type} at sector ${sector} failed with status ${status}`,
+        ),
+      );
+    }
+    if (this.#waiting.length > 0 && !this.#pumpScheduled) {
+      this.#pumpScheduled = true;
+      queueMicrotask(() => this.#pump());
+    }
   }
 
   #pump(): void {
+    this.#pumpScheduled = false;
     while (this.#waiting.length > 0 && !this.#dead) {
       if (!this.#waiting[0].tryAdd()) return;
       this.#waiting.shift();
@@ -632,6 +715,8 @@ export class BlkDisk {
 }
 
 const EMPTY = new Uint8Array(0);
+/** Code of the error for a feature the device did not offer or the driver did not accept. */
+const FEATURE = "ERR_VIRTIO_DEVICE_BLK_FEATURE";
 const OK_RESULT: BlkRawResult = Object.freeze({ status: VIRTIO_BLK_S_OK, data: EMPTY, usedLen: 0 });
 /** A reusable DMA slot holds header, one 4 KiB block and the status byte. */
 const SLOT_SIZE = 4160;
@@ -678,7 +763,7 @@ export function blkDriver(options: BlkDriverOptions = {}): BlkDriver {
       arrivals.arrive(dev, disk);
     },
     remove(dev: DriverDevice): void {
-      arrivals.depart(dev)?.detach("device removed");
+      arrivals.depart(dev)?.detach();
     },
     configChanged(dev: DriverDevice): void {
       arrivals.bound.get(dev)?.refresh();

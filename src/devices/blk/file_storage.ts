@@ -16,8 +16,33 @@ function openImage(path: string, readOnly: boolean): Deno.FsFile {
   } catch (e) {
     throw new DeviceError(
       `virtio-blk: cannot open image ${path}: ${e instanceof Error ? e.message : e}`,
+      { code: "ERR_VIRTIO_DEVICE_BLK_OPEN", cause: e },
     );
   }
+}
+
+/**
+ * A failed host call on an image as a {@link DeviceError} with code
+ * `ERR_VIRTIO_DEVICE_BLK_IO` (the host's error, with its errno name such
+ * as ENOSPC, is the cause). The device completes the request with
+ * VIRTIO_BLK_S_IOERR; a caller of the storage gets a typed error.
+ */
+function ioError(call: string, path: string, e: unknown): DeviceError {
+  const errno = (e as { code?: unknown })?.code;
+  const what = e instanceof Error ? e.message : String(e);
+  return new DeviceError(
+    `virtio-blk: ${call} on image ${path} failed: ${what}${
+      typeof errno === "string" && !what.includes(errno) ? ` (${errno})` : ""
+    }`,
+    { code: "ERR_VIRTIO_DEVICE_BLK_IO", cause: e },
+  );
+}
+
+/** A write that made no progress: an error, never a loop that spins. */
+function noProgress(path: string): DeviceError {
+  return new DeviceError(`virtio-blk: write on image ${path} wrote 0 bytes`, {
+    code: "ERR_VIRTIO_DEVICE_BLK_IO",
+  });
 }
 
 /**
@@ -28,39 +53,59 @@ function openImage(path: string, readOnly: boolean): Deno.FsFile {
 export class FileStorage implements BlockStorage {
   /** The file. */
   readonly file: Deno.FsFile;
+  /** The image's path (for error messages). */
+  readonly path: string;
   /** Size in bytes when opened. */
   readonly size: number;
 
   /** Opens `path` read-write, or read-only when `readOnly`. */
   constructor(path: string, readOnly: boolean = false) {
+    this.path = path;
     this.file = openImage(path, readOnly);
     this.size = this.file.statSync().size;
   }
 
   /** Reads `dst.length` bytes at `offset` (zeroes past the end of the file). */
   read(offset: number, dst: Uint8Array): void {
-    this.file.seekSync(offset, Deno.SeekMode.Start);
-    let done = 0;
-    while (done < dst.length) {
-      const n = this.file.readSync(dst.subarray(done));
-      if (n === null || n === 0) {
-        dst.fill(0, done);
-        return;
+    try {
+      this.file.seekSync(offset, Deno.SeekMode.Start);
+      let done = 0;
+      while (done < dst.length) {
+        const n = this.file.readSync(dst.subarray(done));
+        if (n === null || n === 0) {
+          dst.fill(0, done);
+          return;
+        }
+        done += n;
       }
-      done += n;
+    } catch (e) {
+      throw ioError("read", this.path, e);
     }
   }
 
   /** Writes `src` at `offset`. */
   write(offset: number, src: Uint8Array): void {
-    this.file.seekSync(offset, Deno.SeekMode.Start);
     let done = 0;
-    while (done < src.length) done += this.file.writeSync(src.subarray(done));
+    try {
+      this.file.seekSync(offset, Deno.SeekMode.Start);
+      while (done < src.length) {
+        const n = this.file.writeSync(src.subarray(done));
+        if (n <= 0) break;
+        done += n;
+      }
+    } catch (e) {
+      throw ioError("write", this.path, e);
+    }
+    if (done < src.length) throw noProgress(this.path);
   }
 
   /** `fdatasync`: completed writes reach the disk. */
   flush(): void {
-    this.file.syncDataSync();
+    try {
+      this.file.syncDataSync();
+    } catch (e) {
+      throw ioError("fdatasync", this.path, e);
+    }
   }
 
   /** Closes the file. */
@@ -80,6 +125,8 @@ export class AsyncFileStorage implements BlockStorage {
   readonly size: number;
   /** Completes asynchronously. */
   readonly isAsync: boolean = true;
+  /** The image's path (for error messages). */
+  readonly path: string;
   readonly #free: Deno.FsFile[];
   readonly #all: Deno.FsFile[];
   readonly #waiting: ((f: Deno.FsFile) => void)[] = [];
@@ -87,7 +134,12 @@ export class AsyncFileStorage implements BlockStorage {
   /** Opens `path` `handles` times (default 4), read-write or read-only. */
   constructor(path: string, options: { readOnly?: boolean; handles?: number } = {}) {
     const n = options.handles ?? 4;
-    if (!Number.isInteger(n) || n < 1) throw new DeviceError(`virtio-blk: ${n} file handles`);
+    if (!Number.isInteger(n) || n < 1) {
+      throw new DeviceError(`virtio-blk: ${n} file handles (1 or more)`, {
+        code: "ERR_VIRTIO_DEVICE_BLK_OPTION",
+      });
+    }
+    this.path = path;
     this.#all = [];
     for (let i = 0; i < n; i++) this.#all.push(openImage(path, options.readOnly ?? false));
     this.#free = [...this.#all];
@@ -106,10 +158,12 @@ export class AsyncFileStorage implements BlockStorage {
     else this.#free.push(f);
   }
 
-  async #with<R>(op: (f: Deno.FsFile) => Promise<R>): Promise<R> {
+  async #with<R>(call: string, op: (f: Deno.FsFile) => Promise<R>): Promise<R> {
     const f = await this.#take();
     try {
       return await op(f);
+    } catch (e) {
+      throw e instanceof DeviceError ? e : ioError(call, this.path, e);
     } finally {
       this.#give(f);
     }
@@ -117,7 +171,7 @@ export class AsyncFileStorage implements BlockStorage {
 
   /** Reads `dst.length` bytes at `offset` (zeroes past the end of the file). */
   read(offset: number, dst: Uint8Array): Promise<void> {
-    return this.#with(async (f) => {
+    return this.#with("read", async (f) => {
       await f.seek(offset, Deno.SeekMode.Start);
       let done = 0;
       while (done < dst.length) {
@@ -133,16 +187,20 @@ export class AsyncFileStorage implements BlockStorage {
 
   /** Writes `src` at `offset`. */
   write(offset: number, src: Uint8Array): Promise<void> {
-    return this.#with(async (f) => {
+    return this.#with("write", async (f) => {
       await f.seek(offset, Deno.SeekMode.Start);
       let done = 0;
-      while (done < src.length) done += await f.write(src.subarray(done));
+      while (done < src.length) {
+        const n = await f.write(src.subarray(done));
+        if (n <= 0) throw noProgress(this.path);
+        done += n;
+      }
     });
   }
 
   /** `fdatasync` (one handle suffices: the data is the file's, not the handle's). */
   flush(): Promise<void> {
-    return this.#with((f) => f.syncData());
+    return this.#with("fdatasync", (f) => f.syncData());
   }
 
   /** Closes every handle. */

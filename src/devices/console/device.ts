@@ -30,12 +30,7 @@
  * @module
  */
 
-import {
-  ConfigSpace,
-  type ConfigWidth,
-  type DeviceContext,
-  type VirtioDevice,
-} from "../../device.ts";
+import { ConfigDevice, type ConfigWidth, type DeviceContext } from "../../device.ts";
 import { DeviceError } from "../../errors.ts";
 import { VIRTIO_ID_CONSOLE } from "../../generated/common.ts";
 import {
@@ -55,8 +50,8 @@ import {
   VirtioConsoleResize,
 } from "../../generated/devices/console.ts";
 import type { DescriptorChain } from "../../virtqueue/chain.ts";
-import { bit, ringFeatures } from "../_features.ts";
-import { type ChainServer, publishUsed, serveQueue } from "../_queue_service.ts";
+import { bit, ringFeatures } from "../../features.ts";
+import { type ChainServer, publishUsed, serveQueue } from "../../queue_service.ts";
 
 /** Queue index of port `id`'s receiveq (5.3.2): 0 for port 0, 2(id+1) after. */
 export function consoleRxQueue(id: number): number {
@@ -161,39 +156,40 @@ export class DevicePort {
 }
 
 /** A virtio-console device model; see the module documentation. */
-export class VirtioConsoleDevice implements VirtioDevice {
+export class VirtioConsoleDevice extends ConfigDevice<VirtioConsoleConfig> {
   /** `VIRTIO_ID_CONSOLE` (3). */
   readonly deviceId: number = VIRTIO_ID_CONSOLE;
   /** Offered features. */
   readonly features: bigint;
   /** Queues: port 0's pair, then with MULTIPORT the control pair and a pair per further port. */
   readonly queueMaxSizes: readonly number[];
-  /** Config bytes (`virtio_console_config`). */
-  readonly config: ConfigSpace = new ConfigSpace(VirtioConsoleConfig.SIZE);
   /** Ports supported: `max_nr_ports`, or 1 without MULTIPORT. */
   readonly maxPorts: number;
   /** Control messages the device ignored (bad length, port or event). */
   badControl = 0;
-  readonly #cfg: VirtioConsoleConfig;
   readonly #ports: (DevicePort | undefined)[] = [];
-  #ctx: DeviceContext | undefined;
   #multiport = false;
   #driverReady = false;
   readonly #outbox: Uint8Array[] = [];
-  readonly #ctl = new VirtioConsoleControl(new DataView(new ArrayBuffer(8)));
+  readonly #ctl = new VirtioConsoleControl(
+    new DataView(new ArrayBuffer(VirtioConsoleControl.SIZE)),
+  );
   readonly #ctlBytes = new Uint8Array(this.#ctl.view.buffer);
   readonly #ctlGot: number[] = [];
   readonly #ctlServer: ChainServer = {
     serveChain: (c) => this.#serveControl(c),
-    isLive: (ctx) => this.#ctx === ctx,
+    isLive: (ctx) => this.isLive(ctx),
   };
 
   /** A console device; see {@link VirtioConsoleDeviceOptions}. */
   constructor(options: VirtioConsoleDeviceOptions = {}) {
+    super(VirtioConsoleConfig); // config bytes: `virtio_console_config`
     const multi = options.maxPorts !== undefined;
     const max = options.maxPorts ?? 1;
     if (!Number.isInteger(max) || max < 1 || max > 0x7fff) {
-      throw new DeviceError(`maxPorts ${max} is outside 1..32767`);
+      throw new DeviceError(`maxPorts ${max} is outside 1..32767`, {
+        code: "ERR_VIRTIO_DEVICE_CONSOLE_OPTION",
+      });
     }
     this.maxPorts = max;
     const size = options.size === undefined ? { cols: 80, rows: 25 } : options.size;
@@ -204,30 +200,23 @@ export class VirtioConsoleDevice implements VirtioDevice {
     this.features = f;
     const qs = options.queueSize ?? 64;
     this.queueMaxSizes = Array.from({ length: multi ? 2 * (max + 1) : 2 }, () => qs);
-    this.#cfg = new VirtioConsoleConfig(this.config.view);
     this.config.update(() => {
-      this.#cfg.cols = size?.cols ?? 0;
-      this.#cfg.rows = size?.rows ?? 0;
-      this.#cfg.maxNrPorts = multi ? max : 0;
+      this.cfg.cols = size?.cols ?? 0;
+      this.cfg.rows = size?.rows ?? 0;
+      this.cfg.maxNrPorts = multi ? max : 0;
     });
     const ports = options.ports ?? [{ console: true }];
-    if (ports.length > max) throw new DeviceError(`${ports.length} ports but maxPorts is ${max}`);
+    if (ports.length > max) {
+      throw new DeviceError(`${ports.length} ports but maxPorts is ${max}`, {
+        code: "ERR_VIRTIO_DEVICE_CONSOLE_OPTION",
+      });
+    }
     ports.forEach((p, i) => this.#makePort(i, p));
-  }
-
-  /** Config space size. */
-  get configSize(): number {
-    return this.config.size;
-  }
-
-  /** The config generation. */
-  get configGeneration(): number {
-    return this.config.generation;
   }
 
   /** Console size from config. */
   get size(): { cols: number; rows: number } {
-    return { cols: this.#cfg.cols, rows: this.#cfg.rows };
+    return { cols: this.cfg.cols, rows: this.cfg.rows };
   }
 
   /** Port `id`, if it exists. */
@@ -257,7 +246,9 @@ export class VirtioConsoleDevice implements VirtioDevice {
    */
   addPort(options: ConsolePortOptions = {}, id?: number): DevicePort {
     if (!(this.features & bit(VIRTIO_CONSOLE_F_MULTIPORT))) {
-      throw new DeviceError("addPort needs VIRTIO_CONSOLE_F_MULTIPORT (maxPorts)");
+      throw new DeviceError("addPort needs VIRTIO_CONSOLE_F_MULTIPORT (maxPorts)", {
+        code: "ERR_VIRTIO_DEVICE_CONSOLE_FEATURE",
+      });
     }
     let n = id ?? 0;
     if (id === undefined) { while (this.#ports[n] !== undefined) n++; }
@@ -265,6 +256,7 @@ export class VirtioConsoleDevice implements VirtioDevice {
     if (this.#ports[n] !== undefined || n >= this.maxPorts || n < 0 || !Number.isInteger(n)) {
       throw new DeviceError(
         `cannot add console port ${n}: exists or is >= max_nr_ports ${this.maxPorts}`,
+        { code: "ERR_VIRTIO_DEVICE_CONSOLE_PORT" },
       );
     }
     const p = this.#makePort(n, options);
@@ -275,7 +267,11 @@ export class VirtioConsoleDevice implements VirtioDevice {
   /** Hot-remove a port: sends VIRTIO_CONSOLE_DEVICE_REMOVE and ends its streams. */
   removePort(id: number): void {
     const p = this.#ports[id];
-    if (p === undefined) throw new DeviceError(`console port ${id} does not exist`);
+    if (p === undefined) {
+      throw new DeviceError(`console port ${id} does not exist`, {
+        code: "ERR_VIRTIO_DEVICE_CONSOLE_NO_PORT",
+      });
+    }
     this.#ports[id] = undefined;
     p.removed = true;
     for (const w of p._pending.splice(0)) w.resolve();
@@ -288,7 +284,11 @@ export class VirtioConsoleDevice implements VirtioDevice {
   /** Tell the driver the host side of port `id` opened or closed (PORT_OPEN). */
   setHostOpen(id: number, open: boolean): void {
     const p = this.#ports[id];
-    if (p === undefined) throw new DeviceError(`console port ${id} does not exist`);
+    if (p === undefined) {
+      throw new DeviceError(`console port ${id} does not exist`, {
+        code: "ERR_VIRTIO_DEVICE_CONSOLE_NO_PORT",
+      });
+    }
     p.hostOpen = open;
     if (p.ready && this.#multiport) this.#send(id, VIRTIO_CONSOLE_PORT_OPEN, open ? 1 : 0);
   }
@@ -301,11 +301,11 @@ export class VirtioConsoleDevice implements VirtioDevice {
   resize(cols: number, rows: number, id: number = 0): void {
     if (id === 0) {
       this.config.update(() => {
-        this.#cfg.cols = cols;
-        this.#cfg.rows = rows;
+        this.cfg.cols = cols;
+        this.cfg.rows = rows;
       });
-      const f = this.#ctx?.features ?? 0n;
-      if (f & bit(VIRTIO_CONSOLE_F_SIZE) && !this.#multiport) this.#ctx?.configChanged();
+      const f = this.context?.features ?? 0n;
+      if (f & bit(VIRTIO_CONSOLE_F_SIZE) && !this.#multiport) this.context?.configChanged();
     }
     const p = this.#ports[id];
     if (this.#multiport && p?.ready && p.console) {
@@ -318,7 +318,7 @@ export class VirtioConsoleDevice implements VirtioDevice {
   }
 
   /** Read config. */
-  readConfig(offset: number, width: ConfigWidth): number {
+  override readConfig(offset: number, width: ConfigWidth): number {
     // emerg_wr is write-only; it reads as 0.
     if (offset >= VirtioConsoleConfig.OFFSETS.emergWr) return 0;
     return this.config.read(offset, width);
@@ -328,7 +328,7 @@ export class VirtioConsoleDevice implements VirtioDevice {
    * Writes to `emerg_wr` output one character on port 0 (5.3.5.1: even on
    * an unconfigured device); every other field is read-only.
    */
-  writeConfig(offset: number, _width: ConfigWidth, value: number): void {
+  override writeConfig(offset: number, _width: ConfigWidth, value: number): void {
     if (offset !== VirtioConsoleConfig.OFFSETS.emergWr) return;
     if (!(this.features & bit(VIRTIO_CONSOLE_F_EMERG_WRITE))) return;
     const c = this.#ports[0]?._controller;
@@ -339,8 +339,8 @@ export class VirtioConsoleDevice implements VirtioDevice {
   }
 
   /** Start serving. */
-  activate(ctx: DeviceContext): void {
-    this.#ctx = ctx;
+  override activate(ctx: DeviceContext): void {
+    super.activate(ctx);
     this.#multiport = (ctx.features & bit(VIRTIO_CONSOLE_F_MULTIPORT)) !== 0n;
     this.#driverReady = false;
     this.#outbox.length = 0;
@@ -352,7 +352,7 @@ export class VirtioConsoleDevice implements VirtioDevice {
 
   /** The driver kicked queue `index`. */
   queueNotify(index: number): void {
-    const ctx = this.#ctx;
+    const ctx = this.context;
     if (ctx === undefined) return;
     try {
       if (this.#multiport && index === 2) return this.#flushControl();
@@ -368,8 +368,8 @@ export class VirtioConsoleDevice implements VirtioDevice {
   }
 
   /** Drop the driver's state; ports, their streams and pending writes stay. */
-  reset(): void {
-    this.#ctx = undefined;
+  override reset(): void {
+    super.reset();
     this.#driverReady = false;
     this.#outbox.length = 0;
     for (const p of this.ports) {
@@ -382,7 +382,7 @@ export class VirtioConsoleDevice implements VirtioDevice {
 
   /** Move guest output from port `p`'s transmitq to its readable while there is room. */
   #pullTx(p: DevicePort): void {
-    const ctx = this.#ctx;
+    const ctx = this.context;
     const c = p._controller;
     const qi = consoleRxQueue(p.id) + 1;
     const q = ctx?.queues[qi];
@@ -406,7 +406,7 @@ export class VirtioConsoleDevice implements VirtioDevice {
 
   /** Move pending host writes for port `p` into its receiveq buffers. */
   #pushRx(p: DevicePort): void {
-    const ctx = this.#ctx;
+    const ctx = this.context;
     const qi = consoleRxQueue(p.id);
     const q = ctx?.queues[qi];
     if (ctx === undefined || q === undefined || !p.ready) return;
@@ -438,15 +438,15 @@ export class VirtioConsoleDevice implements VirtioDevice {
     c.id = id;
     c.event = event;
     c.value = value;
-    const msg = new Uint8Array(8 + (extra?.length ?? 0));
+    const msg = new Uint8Array(VirtioConsoleControl.SIZE + (extra?.length ?? 0));
     msg.set(this.#ctlBytes);
-    if (extra) msg.set(extra, 8);
+    if (extra) msg.set(extra, VirtioConsoleControl.SIZE);
     this.#outbox.push(msg);
     this.#flushControl();
   }
 
   #flushControl(): void {
-    const ctx = this.#ctx;
+    const ctx = this.context;
     const q = ctx?.queues[2];
     if (ctx === undefined || q === undefined) return;
     let used = 0;
@@ -475,8 +475,10 @@ export class VirtioConsoleDevice implements VirtioDevice {
   /** One control message from the driver, kept as id, event, value for `#control`. */
   #serveControl(chain: DescriptorChain): number {
     const c = this.#ctl;
-    if (chain.read(0, this.#ctlBytes) === 8) this.#ctlGot.push(c.id, c.event, c.value);
-    else this.badControl++;
+    // Copied once; id, event and value are read from the copy.
+    if (chain.read(0, this.#ctlBytes) === VirtioConsoleControl.SIZE) {
+      this.#ctlGot.push(c.id, c.event, c.value);
+    } else this.badControl++;
     return 0;
   }
 
@@ -498,7 +500,7 @@ export class VirtioConsoleDevice implements VirtioDevice {
         if (p.console) {
           this.#send(id, VIRTIO_CONSOLE_CONSOLE_PORT, 1);
           if (this.features & bit(VIRTIO_CONSOLE_F_SIZE)) {
-            this.resize(this.#cfg.cols, this.#cfg.rows, id);
+            this.resize(this.cfg.cols, this.cfg.rows, id);
           }
         }
         if (p.name !== undefined) {

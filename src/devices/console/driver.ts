@@ -71,6 +71,8 @@ export interface VirtioConsoleDriverOptions {
 interface TxToken {
   addr: number;
   resolve: () => void;
+  /** Fails the write (its queue broke); undefined for control messages. */
+  reject: ((e: DeviceError) => void) | undefined;
 }
 
 /** Buffer tokens: a buffer index for receive queues, a send for transmit queues. */
@@ -224,6 +226,8 @@ export class VirtioConsole {
   readonly #added = new Set<(p: ConsolePort) => void>();
   readonly #removedL = new Set<(p: ConsolePort) => void>();
   readonly #txWait: (() => void)[] = [];
+  /** Writes the device holds, failed if their queue breaks. */
+  readonly #txPending = new Set<TxToken>();
   readonly #ctl = new VirtioConsoleControl(new DataView(new ArrayBuffer(8)));
   #ctrlRx: RxBuffers | undefined;
   #ctrlBusy = false;
@@ -299,6 +303,8 @@ export class VirtioConsole {
           ? "control.tx"
           : `port.${rx ? "rx" : "tx"}${q}`,
         callback: (vq) => this.#irq(q, vq),
+        // Transmit queues: writes waiting for the device or for room fail when the queue breaks.
+        onBroken: rx ? undefined : (_vq, error) => this.#txBroken(error),
       });
     }
     dev.findVqs<Token>(infos);
@@ -392,12 +398,20 @@ export class VirtioConsole {
     if (posted) vq.kick();
   }
 
+  /** A transmit queue broke: pending writes fail, writers waiting for room wake and fail. */
+  #txBroken(error: DeviceError): void {
+    for (const t of this.#txPending) t.reject?.(error);
+    this.#txPending.clear();
+    for (const w of this.#txWait.splice(0)) w();
+  }
+
   #txIrq(vq: Virtqueue<Token>): void {
     const { dma } = this.dev.dmaContext;
     for (let b = vq.getBuf(); b !== null; b = vq.getBuf()) {
       const t = b.token;
       if (typeof t === "number") continue;
       dma.free(t.addr);
+      this.#txPending.delete(t);
       t.resolve();
     }
     while (this.#txWait.length) this.#txWait.shift()?.();
@@ -408,22 +422,37 @@ export class VirtioConsole {
     const q = consoleRxQueue(p.id) + 1;
     const done: Promise<void>[] = [];
     for (let off = 0; off < chunk.length; off += 4096) {
-      if (this.#closed || p.removed) throw new DeviceError(`console port ${p.id} is gone`);
+      if (this.#closed || p.removed) {
+        throw new DeviceError(`console port ${p.id} is gone`, {
+          code: "ERR_VIRTIO_DEVICE_CONSOLE_GONE",
+        });
+      }
       const vq = this.dev.vqs[q] as Virtqueue<Token>;
       while (vq.numFree === 0) {
         await new Promise<void>((r) => this.#txWait.push(r));
-        if (this.#closed) throw new DeviceError(`console port ${p.id} is gone`);
+        if (vq.brokenError !== undefined) throw vq.brokenError;
+        if (this.#closed) {
+          throw new DeviceError(`console port ${p.id} is gone`, {
+            code: "ERR_VIRTIO_DEVICE_CONSOLE_GONE",
+          });
+        }
       }
       const piece = chunk.subarray(off, off + 4096);
       const { memory, dma } = this.dev.dmaContext;
       const addr = dma.alloc(piece.length, 8);
       memory.write(addr, piece);
-      done.push(
-        new Promise<void>((resolve) =>
-          vq.addOutbuf({ addr, len: piece.length }, { addr, resolve })
-        ),
-      );
-      vq.kick();
+      const sent = new Promise<void>((resolve, reject) => {
+        const t: TxToken = { addr, resolve, reject };
+        vq.addOutbuf({ addr, len: piece.length }, t);
+        this.#txPending.add(t);
+      });
+      done.push(sent);
+      try {
+        vq.kick();
+      } catch (e) {
+        await Promise.allSettled(done);
+        throw e;
+      }
     }
     await Promise.all(done);
   }
@@ -440,7 +469,7 @@ export class VirtioConsole {
     memory.write(addr, new Uint8Array(c.view.buffer));
     const vq = this.dev.vqs[3] as Virtqueue<Token>;
     if (vq.numFree === 0) this.#txIrq(vq);
-    vq.addOutbuf({ addr, len: 8 }, { addr, resolve: () => {} });
+    vq.addOutbuf({ addr, len: 8 }, { addr, resolve: () => {}, reject: undefined });
     vq.kick();
   }
 

@@ -27,18 +27,13 @@
  * @module
  */
 
-import {
-  ConfigSpace,
-  type ConfigWidth,
-  type DeviceContext,
-  type VirtioDevice,
-} from "../../device.ts";
+import { ConfigDevice } from "../../device.ts";
 import { DeviceError } from "../../errors.ts";
+import { checkDeviceQueueSize, ringFeatures } from "../../features.ts";
 import { VIRTIO_ID_FS } from "../../generated/common.ts";
 import { VirtioFsConfig } from "../../generated/devices/fs.ts";
+import type { ChainServer } from "../../queue_service.ts";
 import type { DescriptorChain } from "../../virtqueue/mod.ts";
-import { checkQueueSize, ringFeatures } from "../_features.ts";
-import { type ChainServer, serveQueue } from "../_queue_service.ts";
 import type { FileSystem } from "./filesystem.ts";
 import { FuseServer, type FuseServerOptions } from "./fuse_server.ts";
 
@@ -57,27 +52,25 @@ export interface FsDeviceOptions extends FuseServerOptions {
 }
 
 /** The virtio-fs device model. */
-export class FsDevice implements VirtioDevice {
+export class FsDevice extends ConfigDevice<VirtioFsConfig> {
   /** `VIRTIO_ID_FS` (26). */
   readonly deviceId: number = VIRTIO_ID_FS;
   /** Ring features only (no notification queue). */
   readonly features: bigint;
   /** hiprio, then the request queues. */
   readonly queueMaxSizes: readonly number[];
-  /** The config space (virtio_fs_config). */
-  readonly config: ConfigSpace = new ConfigSpace(VirtioFsConfig.SIZE);
   /** The FUSE server. */
   readonly server: FuseServer;
   /** Requests served (all queues). */
   requests = 0;
-  #ctx: DeviceContext | undefined;
   readonly #chainServer: ChainServer = {
     serveChain: (c) => this.#serve(c),
-    isLive: (ctx) => this.#ctx === ctx,
+    isLive: (ctx) => this.isLive(ctx),
   };
 
   /** A file system device sharing `options.fs` under `options.tag`. */
   constructor(options: FsDeviceOptions) {
+    super(VirtioFsConfig); // 5.11.4: read-only for the driver
     const tag = new TextEncoder().encode(options.tag);
     if (tag.length === 0 || tag.length > 36) {
       throw new DeviceError(`virtio-fs: tag ${JSON.stringify(options.tag)} must be 1..36 bytes`, {
@@ -90,52 +83,25 @@ export class FsDevice implements VirtioDevice {
         code: "ERR_VIRTIO_DEVICE_FS_QUEUES",
       });
     }
-    const size = checkQueueSize("virtio-fs", options.queueSize ?? 256);
+    const size = checkDeviceQueueSize("virtio-fs", options.queueSize ?? 256);
     this.queueMaxSizes = new Array<number>(queues + 1).fill(size);
     this.features = ringFeatures(options.packed ?? true);
     this.server = new FuseServer(options.fs, options);
-    this.config.update((v) => {
-      const c = new VirtioFsConfig(v);
+    this.updateConfig((c) => {
       for (let i = 0; i < tag.length; i++) c.setTag(i, tag[i]);
       c.numRequestQueues = queues;
       c.notifyBufSize = 0;
     });
   }
 
-  /** Size of virtio_fs_config. */
-  get configSize(): number {
-    return this.config.size;
-  }
-
-  /** The config generation. */
-  get configGeneration(): number {
-    return this.config.generation;
-  }
-
-  /** 5.11.4: the configuration is read-only. */
-  readConfig(offset: number, width: ConfigWidth): number {
-    return this.config.read(offset, width);
-  }
-
-  /** Read-only: writes are ignored. */
-  writeConfig(_offset: number, _width: ConfigWidth, _value: number): void {}
-
-  /** Starts serving. */
-  activate(ctx: DeviceContext): void {
-    this.#ctx = ctx;
-  }
-
-  /** Serves every available request of queue `index`. */
+  /** Serves every available request of queue `index` (hiprio or a request queue). */
   queueNotify(index: number): void {
-    const ctx = this.#ctx;
-    if (ctx !== undefined && index < this.queueMaxSizes.length) {
-      serveQueue(ctx, index, this.#chainServer);
-    }
+    if (index < this.queueMaxSizes.length) this.serve(index, this.#chainServer);
   }
 
   /** Drops the context; closes every open handle and forgets every node. */
-  reset(): void {
-    this.#ctx = undefined;
+  override reset(): void {
+    super.reset();
     this.server.reset();
   }
 

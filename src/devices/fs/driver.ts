@@ -5,9 +5,10 @@
  * over hiprio), and the small file API `readFile`, `writeFile`, `readdir`,
  * `mkdir`, `unlink`, `rmdir`, `rename`, `stat`.
  *
- * A request and its reply buffer live in one DMA allocation: the request
- * (device-readable) then room for the reply (device-writable). Requests
- * beyond the free descriptors or DMA memory wait in order.
+ * Each request goes through {@link Virtqueue.request}: the request is copied
+ * into DMA memory as the device-readable part, room for the reply follows as
+ * the device-writable part, and requests beyond the free descriptors or DMA
+ * memory wait in order.
  *
  * @example
  * ```ts
@@ -47,20 +48,6 @@ export interface FsDriverOptions {
   readonly queueSize?: number;
 }
 
-/** One outstanding request (the queue token). */
-export interface FsRequest {
-  /** DMA address of the request; the reply buffer follows it. */
-  addr: number;
-  /** Request length. */
-  reqLen: number;
-  /** Reply buffer length (0: no reply). */
-  cap: number;
-  /** Settles with the reply bytes. */
-  resolve: (reply: Uint8Array) => void;
-  /** Fails the request. */
-  reject: (e: unknown) => void;
-}
-
 /** One virtio-fs device as the driver sees it, with its FUSE session. */
 export class FsMount {
   /** The bus's handle on the device. */
@@ -71,12 +58,10 @@ export class FsMount {
   readonly numRequestQueues: number;
   /** The FUSE client. */
   readonly client: FuseClient;
-  /** The hiprio queue (FORGET). */
-  readonly hiprioVq: Virtqueue<FsRequest>;
-  /** The request queue this driver uses (the first). */
-  readonly requestVq: Virtqueue<FsRequest>;
-  #waiting: { start: () => boolean; reject: (e: unknown) => void }[] = [];
-  #dead = false;
+  /** The hiprio queue (FORGET): a request queue, see {@link Virtqueue.request}. */
+  readonly hiprioVq: Virtqueue;
+  /** The request queue this driver uses (the first one). */
+  readonly requestVq: Virtqueue;
 
   /** Set up by the driver's probe. */
   constructor(dev: DriverDevice, options: FsDriverOptions) {
@@ -99,53 +84,14 @@ export class FsMount {
     this.numRequestQueues = queues;
     const size = options.queueSize ?? 128;
     // 5.11.2: hiprio, then the request queues; one request queue is enough here.
-    [this.hiprioVq, this.requestVq] = dev.findVqs<FsRequest>([
-      { name: "hiprio", size, callback: (vq) => this.#complete(vq) },
-      { name: "requests.0", size, callback: (vq) => this.#complete(vq) },
+    [this.hiprioVq, this.requestVq] = dev.findVqs([
+      { name: "hiprio", size },
+      { name: "requests.0", size },
     ]);
-    this.client = new FuseClient((req, cap) => this.#send(req, cap));
-  }
-
-  #send(req: Uint8Array, cap: number): Promise<Uint8Array> {
-    if (this.#dead) return Promise.reject(new DeviceError(`${this.dev.name}: device is gone`));
     // FORGET and BATCH_FORGET have no reply and go on hiprio (5.11.6.1).
-    const vq = cap === 0 ? this.hiprioVq : this.requestVq;
-    return new Promise((resolve, reject) => {
-      const start = (): boolean => {
-        if (!vq.queue.canAdd(1, cap === 0 ? 0 : 1)) return false;
-        const { memory, dma } = this.dev.dmaContext;
-        const addr = dma.tryAlloc(req.length + cap, 8);
-        if (addr < 0) return false;
-        memory.bytes(addr, req.length).set(req);
-        const r: FsRequest = { addr, reqLen: req.length, cap, resolve, reject };
-        vq.addSgs(
-          [{ addr, len: req.length }],
-          cap === 0 ? [] : [{ addr: addr + req.length, len: cap }],
-          r,
-        );
-        vq.kick();
-        return true;
-      };
-      if (this.#waiting.length > 0 || !start()) this.#waiting.push({ start, reject });
-    });
-  }
-
-  #complete(vq: Virtqueue<FsRequest>): void {
-    const { memory, dma } = this.dev.dmaContext;
-    for (let b = vq.getBuf(); b !== null; b = vq.getBuf()) {
-      const r = b.token;
-      const n = Math.min(b.len, r.cap);
-      const reply = n === 0 ? new Uint8Array(0) : memory.bytes(r.addr + r.reqLen, n).slice();
-      dma.free(r.addr);
-      r.resolve(reply);
-    }
-    if (this.#waiting.length > 0) {
-      queueMicrotask(() => {
-        while (this.#waiting.length > 0 && !this.#dead && this.#waiting[0].start()) {
-          this.#waiting.shift();
-        }
-      });
-    }
+    this.client = new FuseClient((req, cap) =>
+      (cap === 0 ? this.hiprioVq : this.requestVq).request(req, cap)
+    );
   }
 
   /** The whole content of `path`. */
@@ -188,17 +134,10 @@ export class FsMount {
     return this.client.stat(path);
   }
 
-  /** Fails outstanding requests and tears the queues down (device removal). */
-  detach(reason: string): void {
-    if (this.#dead) return;
-    this.#dead = true;
-    const err = new DeviceError(`${this.dev.name}: ${reason}`);
-    for (const w of this.#waiting.splice(0)) w.reject(err);
+  /** Tears the queues down (device removal); outstanding requests have failed already. */
+  detach(): void {
     this.dev.reset();
-    for (const r of this.dev.delVqs() as FsRequest[]) {
-      this.dev.dmaContext.dma.free(r.addr);
-      r.reject(err);
-    }
+    this.dev.delVqs();
   }
 }
 
@@ -228,7 +167,7 @@ export function fsDriver(options: FsDriverOptions = {}): FsDriver {
       arrivals.arrive(dev, m);
     },
     remove(dev: DriverDevice): void {
-      arrivals.depart(dev)?.detach("device removed");
+      arrivals.depart(dev)?.detach();
     },
   };
 }

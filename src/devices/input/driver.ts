@@ -34,7 +34,12 @@
  * @module
  */
 
-import type { DriverDevice, VirtioDriver, Virtqueue } from "../../driver.ts";
+import {
+  type DriverDevice,
+  ERR_VIRTIO_DEVICE_REMOVED,
+  type VirtioDriver,
+  type Virtqueue,
+} from "../../driver.ts";
 import { DeviceError } from "../../errors.ts";
 import { VIRTIO_ID_INPUT } from "../../generated/common.ts";
 import {
@@ -133,7 +138,12 @@ export class InputHandle {
   #status: Virtqueue<Token> | undefined;
   #onEvent: ((e: InputEvent) => void) | undefined;
   #backlog: InputEvent[] = [];
-  #readers: ((r: IteratorResult<InputEvent>) => void)[] = [];
+  #readers: {
+    resolve: (r: IteratorResult<InputEvent>) => void;
+    reject: (e: DeviceError) => void;
+  }[] = [];
+  /** Why the eventq broke (reset, DEVICE_NEEDS_RESET), which ends the stream with an error. */
+  #broken: DeviceError | undefined;
   #closed = false;
   readonly #event: InputEvent = { type: 0, code: 0, value: 0 };
   readonly #ev = new VirtioInputEvent(new DataView(new ArrayBuffer(EVENT_SIZE)));
@@ -199,7 +209,7 @@ export class InputHandle {
   _start(): void {
     const dev = this.dev;
     const [eventq, statusq] = dev.findVqs<Token>([
-      { name: "events", callback: (vq) => this.#irq(vq) },
+      { name: "events", callback: (vq) => this.#irq(vq), onBroken: (_vq, e) => this.#broke(e) },
       { name: "status", callback: (vq) => this.#statusIrq(vq) },
     ]);
     this.#status = statusq;
@@ -241,7 +251,7 @@ export class InputHandle {
     }
     const e = { type, code, value };
     const r = this.#readers.shift();
-    if (r) return r({ value: e, done: false });
+    if (r) return r.resolve({ value: e, done: false });
     this.#backlog.push(e);
     if (this.#backlog.length > (this.#options.backlog ?? 4096)) {
       this.#backlog.shift();
@@ -266,7 +276,8 @@ export class InputHandle {
       const f = this.#backlog.shift();
       if (f) return Promise.resolve({ value: f, done: false });
       if (this.#closed) return Promise.resolve({ value: undefined, done: true });
-      return new Promise((resolve) => this.#readers.push(resolve));
+      if (this.#broken !== undefined) return Promise.reject(this.#broken);
+      return new Promise((resolve, reject) => this.#readers.push({ resolve, reject }));
     };
     const it: AsyncIterableIterator<InputEvent> = {
       [Symbol.asyncIterator]: () => it,
@@ -281,7 +292,9 @@ export class InputHandle {
   sendStatus(type: number, code: number, value: number): void {
     const vq = this.#status;
     if (vq === undefined || this.#closed) {
-      throw new DeviceError(`${this.dev.name}: input device is gone`);
+      throw new DeviceError(`${this.dev.name}: input device is gone`, {
+        code: "ERR_VIRTIO_DEVICE_INPUT_GONE",
+      });
     }
     if (vq.numFree === 0) this.#statusIrq(vq);
     const { memory, dma } = this.dev.dmaContext;
@@ -306,12 +319,19 @@ export class InputHandle {
     }
   }
 
+  /** The eventq broke: on removal the stream ends (below, in _release); otherwise readers fail. */
+  #broke(error: DeviceError): void {
+    if (error.code === ERR_VIRTIO_DEVICE_REMOVED) return;
+    this.#broken = error;
+    for (const r of this.#readers.splice(0)) r.reject(error);
+  }
+
   /** @internal */
   _release(): void {
     if (this.#closed) return;
     this.#closed = true;
     this.dev.dmaContext.dma.free(this.#base);
-    for (const r of this.#readers) r({ value: undefined, done: true });
+    for (const r of this.#readers) r.resolve({ value: undefined, done: true });
     this.#readers = [];
   }
 }

@@ -131,7 +131,9 @@ export class DatagramBackend implements NetBackend {
   static async open(options: DatagramBackendOptions = {}): Promise<DatagramBackend> {
     const host = options.hostname ?? LOOPBACK;
     if (host !== LOOPBACK) {
-      throw new DeviceError(`datagram backend is loopback only: ${host} is not ${LOOPBACK}`);
+      throw new DeviceError(`datagram backend is loopback only: ${host} is not ${LOOPBACK}`, {
+        code: "ERR_VIRTIO_DEVICE_NET_BACKEND",
+      });
     }
     const port = options.port ?? 0;
     checkPort(port, true);
@@ -202,6 +204,8 @@ export class DatagramBackend implements NetBackend {
 
 function checkPort(port: number, allowZero: boolean): void {
   if (!Number.isInteger(port) || port < (allowZero ? 0 : 1) || port > 65535) {
-    throw new DeviceError(`UDP port ${port} is outside ${allowZero ? 0 : 1}..65535`);
+    throw new DeviceError(`UDP port ${port} is outside ${allowZero ? 0 : 1}..65535`, {
+      code: "ERR_VIRTIO_DEVICE_NET_BACKEND",
+    });
   }
 }

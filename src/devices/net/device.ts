@@ -41,12 +41,7 @@
  * @module
  */
 
-import {
-  ConfigSpace,
-  type ConfigWidth,
-  type DeviceContext,
-  type VirtioDevice,
-} from "../../device.ts";
+import { ConfigDevice, type DeviceContext } from "../../device.ts";
 import { DeviceError } from "../../errors.ts";
 import {
   VIRTIO_F_EVENT_IDX,
@@ -109,12 +104,16 @@ import {
   VIRTIO_NET_S_ANNOUNCE,
   VIRTIO_NET_S_LINK_UP,
   VirtioNetConfig,
+  VirtioNetCtrl,
+  VirtioNetCtrlMac,
+  VirtioNetCtrlMacAddr,
+  VirtioNetCtrlMqPairsSet,
   VirtioNetHdr,
 } from "../../generated/devices/net.ts";
 import type { DescriptorChain } from "../../virtqueue/chain.ts";
 import type { DeviceQueue } from "../../virtqueue/queue.ts";
-import { bit } from "../_features.ts";
-import { type ChainServer, publishUsed, serveQueue } from "../_queue_service.ts";
+import { bit, featureMask } from "../../features.ts";
+import { type ChainServer, publishUsed, serveQueue } from "../../queue_service.ts";
 import type { NetBackend, NetPort } from "./backend.ts";
 import {
   completeChecksum,
@@ -128,6 +127,11 @@ import {
   segmentTcp,
   vlanId,
 } from "./offload.ts";
+
+/** Where a control command's data starts: after `class` and `command` (5.1.9.5). */
+const CTRL_DATA_AT: number = VirtioNetCtrl.OFFSETS.commandSpecificData;
+/** The longest fixed command data this device reads: GUEST_OFFLOADS_SET's le64 (5.1.9.5.9). */
+const CTRL_FIXED_DATA = 8;
 
 /** Largest frame the device moves: a 64 KiB GSO frame plus Ethernet and VLAN headers. */
 const MAX_FRAME = 65535 + 18;
@@ -177,7 +181,7 @@ export interface NetDeviceStats {
 }
 
 /** The features a {@link VirtioNetDevice} offers by default (before MQ and MTU, which depend on options). */
-export const NET_DEFAULT_FEATURES: bigint = [
+export const NET_DEFAULT_FEATURES: bigint = featureMask([
   VIRTIO_F_VERSION_1,
   VIRTIO_F_EVENT_IDX,
   VIRTIO_F_INDIRECT_DESC,
@@ -200,22 +204,24 @@ export const NET_DEFAULT_FEATURES: bigint = [
   VIRTIO_NET_F_CTRL_GUEST_OFFLOADS,
   VIRTIO_NET_F_GUEST_ANNOUNCE,
   VIRTIO_NET_F_SPEED_DUPLEX,
-].reduce((m, n) => m | bit(n), 0n);
+]);
 
 /** GUEST_* offload bits VIRTIO_NET_CTRL_GUEST_OFFLOADS_SET may switch (spec 5.1.6.5.6.1). */
-const GUEST_OFFLOAD_BITS: bigint = [
+const GUEST_OFFLOAD_BITS: bigint = featureMask([
   VIRTIO_NET_F_GUEST_CSUM,
   VIRTIO_NET_F_GUEST_TSO4,
   VIRTIO_NET_F_GUEST_TSO6,
   VIRTIO_NET_F_GUEST_ECN,
   VIRTIO_NET_F_GUEST_UFO,
-].reduce((m, n) => m | bit(n), 0n);
+]);
 
 /** Parses `"aa:bb:cc:dd:ee:ff"` (or `-` separated) into 6 bytes; throws a {@link DeviceError} when malformed. */
 export function parseMac(mac: string): Uint8Array {
   const parts = mac.split(/[:-]/);
   if (parts.length !== 6 || parts.some((p) => !/^[0-9a-fA-F]{1,2}$/.test(p))) {
-    throw new DeviceError(`MAC address ${JSON.stringify(mac)} is not six hex bytes`);
+    throw new DeviceError(`MAC address ${JSON.stringify(mac)} is not six hex bytes`, {
+      code: "ERR_VIRTIO_DEVICE_NET_MAC",
+    });
   }
   return Uint8Array.from(parts, (p) => parseInt(p, 16));
 }
@@ -239,15 +245,13 @@ interface RxState {
 }
 
 /** A virtio-net device model; see the module documentation. */
-export class VirtioNetDevice implements VirtioDevice {
+export class VirtioNetDevice extends ConfigDevice<VirtioNetConfig> {
   /** `VIRTIO_ID_NET` (1). */
   readonly deviceId: number = VIRTIO_ID_NET;
   /** Offered features. */
   readonly features: bigint;
   /** `2 * maxQueuePairs` data queues (receiveq1, transmitq1, ...) then the control queue. */
   readonly queueMaxSizes: readonly number[];
-  /** Config bytes (`virtio_net_config`). */
-  readonly config: ConfigSpace = new ConfigSpace(VirtioNetConfig.SIZE);
   /** Counters. */
   readonly stats: NetDeviceStats = {
     txFrames: 0,
@@ -261,10 +265,8 @@ export class VirtioNetDevice implements VirtioDevice {
   /** Queue pairs the device has. */
   readonly maxQueuePairs: number;
 
-  readonly #cfg: VirtioNetConfig;
   readonly #backend: NetBackend | undefined;
   readonly #macTableSize: number;
-  #ctx: DeviceContext | undefined;
   #features = 0n;
   #hdrLen = 12;
   #mergeable = false;
@@ -297,6 +299,11 @@ export class VirtioNetDevice implements VirtioDevice {
   readonly #segBuf = new Uint8Array(MAX_FRAME);
   readonly #hdrBytes = new Uint8Array(VirtioNetHdr.SIZE);
   readonly #hdr = new VirtioNetHdr(new DataView(this.#hdrBytes.buffer));
+  // A control command is copied here once (class, command, fixed data) and read from the copy.
+  readonly #ctrlBytes = new Uint8Array(CTRL_DATA_AT + CTRL_FIXED_DATA);
+  readonly #ctrlView = new DataView(this.#ctrlBytes.buffer);
+  readonly #ctrl = new VirtioNetCtrl(this.#ctrlView, 0, CTRL_FIXED_DATA);
+  readonly #mqSet = new VirtioNetCtrlMqPairsSet(this.#ctrlView, CTRL_DATA_AT);
   readonly #txMeta: NetFrameMeta = plainMeta();
   readonly #emitSegment = (seg: Uint8Array): void => {
     if (!this.#backend?.transmit(seg, this.#plain)) this.stats.txErrors++;
@@ -305,17 +312,20 @@ export class VirtioNetDevice implements VirtioDevice {
   readonly #port: NetPort & { offloads: NetOffloads };
   readonly #ctrlServer: ChainServer = {
     serveChain: (c, _q, ctx) => this.#serveCtrl(c, ctx),
-    isLive: (ctx) => this.#ctx === ctx,
+    isLive: (ctx) => this.isLive(ctx),
   };
 
   /** A network device; see {@link VirtioNetDeviceOptions}. */
   constructor(options: VirtioNetDeviceOptions = {}) {
+    super(VirtioNetConfig);
     const pairs = options.maxQueuePairs ?? 1;
     if (
       !Number.isInteger(pairs) || pairs < VIRTIO_NET_CTRL_MQ_VQ_PAIRS_MIN ||
       pairs > VIRTIO_NET_CTRL_MQ_VQ_PAIRS_MAX
     ) {
-      throw new DeviceError(`maxQueuePairs ${pairs} is outside 1..0x8000 (5.1.4.1)`);
+      throw new DeviceError(`maxQueuePairs ${pairs} is outside 1..0x8000 (5.1.4.1)`, {
+        code: "ERR_VIRTIO_DEVICE_NET_OPTION",
+      });
     }
     this.maxQueuePairs = pairs;
     let features = options.features ?? NET_DEFAULT_FEATURES;
@@ -330,22 +340,27 @@ export class VirtioNetDevice implements VirtioDevice {
     this.#macTableSize = options.macTableSize ?? DEFAULT_MAC_TABLE;
     this.#uni = new Float64Array(this.#macTableSize);
     this.#multi = new Float64Array(this.#macTableSize);
-    this.#cfg = new VirtioNetConfig(this.config.view);
     const mac = typeof options.mac === "string"
       ? parseMac(options.mac)
       : options.mac ?? randomMac();
-    if (mac.length !== 6) throw new DeviceError(`MAC address has ${mac.length} bytes, not 6`);
+    if (mac.length !== 6) {
+      throw new DeviceError(`MAC address has ${mac.length} bytes, not 6`, {
+        code: "ERR_VIRTIO_DEVICE_NET_MAC",
+      });
+    }
     const mtu = options.mtu;
     if (mtu !== undefined && !(Number.isInteger(mtu) && mtu >= 68 && mtu <= 65535)) {
-      throw new DeviceError(`mtu ${mtu} is outside 68..65535 (5.1.4.1)`);
+      throw new DeviceError(`mtu ${mtu} is outside 68..65535 (5.1.4.1)`, {
+        code: "ERR_VIRTIO_DEVICE_NET_OPTION",
+      });
     }
     this.config.update(() => {
-      this.#cfg.macBytes().set(mac);
-      this.#cfg.status = options.linkUp === false ? 0 : VIRTIO_NET_S_LINK_UP;
-      this.#cfg.maxVirtqueuePairs = pairs;
-      this.#cfg.mtu = mtu ?? 0;
-      this.#cfg.speed = options.speed ?? 10000;
-      this.#cfg.duplex = 1; // full duplex (5.1.4.1: 0x01)
+      this.cfg.macBytes().set(mac);
+      this.cfg.status = options.linkUp === false ? 0 : VIRTIO_NET_S_LINK_UP;
+      this.cfg.maxVirtqueuePairs = pairs;
+      this.cfg.mtu = mtu ?? 0;
+      this.cfg.speed = options.speed ?? 10000;
+      this.cfg.duplex = 1; // full duplex (5.1.4.1: 0x01)
     });
     this.#port = {
       receive: (frame, meta) => this.#receive(frame, meta),
@@ -356,29 +371,19 @@ export class VirtioNetDevice implements VirtioDevice {
     this.#backend?.attach(this.#port);
   }
 
-  /** Config space size: `virtio_net_config`. */
-  get configSize(): number {
-    return this.config.size;
-  }
-
-  /** The config generation. */
-  get configGeneration(): number {
-    return this.config.generation;
-  }
-
   /** The MAC address in config (changed by VIRTIO_NET_CTRL_MAC_ADDR_SET). */
   get mac(): Uint8Array {
-    return this.#cfg.macBytes().slice();
+    return this.cfg.macBytes().slice();
   }
 
   /** {@link VirtioNetDevice.mac} as `aa:bb:cc:dd:ee:ff`. */
   get macString(): string {
-    return formatMac(this.#cfg.macBytes());
+    return formatMac(this.cfg.macBytes());
   }
 
   /** Is the link up? */
   get linkUp(): boolean {
-    return (this.#cfg.status & VIRTIO_NET_S_LINK_UP) !== 0;
+    return (this.cfg.status & VIRTIO_NET_S_LINK_UP) !== 0;
   }
 
   /** Queue pairs in use (VIRTIO_NET_CTRL_MQ_VQ_PAIRS_SET; 1 after reset). */
@@ -427,18 +432,7 @@ export class VirtioNetDevice implements VirtioDevice {
     };
   }
 
-  /** The live context, while a driver has the device active. */
-  get context(): DeviceContext | undefined {
-    return this.#ctx;
-  }
-
-  /** Read config. */
-  readConfig(offset: number, width: ConfigWidth): number {
-    return this.config.read(offset, width);
-  }
-
-  /** Config is read-only for a modern driver (5.1.4.2): writes are ignored. */
-  writeConfig(_offset: number, _width: ConfigWidth, _value: number): void {}
+  // Config is read-only for a modern driver (5.1.4.2): ConfigDevice ignores writes.
 
   /**
    * Set the link state: updates `status` and, when the driver negotiated
@@ -447,11 +441,11 @@ export class VirtioNetDevice implements VirtioDevice {
   setLinkUp(up: boolean): void {
     if (up === this.linkUp) return;
     this.config.update(() => {
-      this.#cfg.status = up
-        ? this.#cfg.status | VIRTIO_NET_S_LINK_UP
-        : this.#cfg.status & ~VIRTIO_NET_S_LINK_UP;
+      this.cfg.status = up
+        ? this.cfg.status | VIRTIO_NET_S_LINK_UP
+        : this.cfg.status & ~VIRTIO_NET_S_LINK_UP;
     });
-    if (this.#features & bit(VIRTIO_NET_F_STATUS)) this.#ctx?.configChanged();
+    if (this.#features & bit(VIRTIO_NET_F_STATUS)) this.context?.configChanged();
     if (up) this.#kickTx();
   }
 
@@ -462,19 +456,19 @@ export class VirtioNetDevice implements VirtioDevice {
    * the driver did not negotiate VIRTIO_NET_F_GUEST_ANNOUNCE.
    */
   announce(): boolean {
-    if (!(this.#features & bit(VIRTIO_NET_F_GUEST_ANNOUNCE)) || this.#ctx === undefined) {
+    if (!(this.#features & bit(VIRTIO_NET_F_GUEST_ANNOUNCE)) || this.context === undefined) {
       return false;
     }
     this.config.update(() => {
-      this.#cfg.status |= VIRTIO_NET_S_ANNOUNCE;
+      this.cfg.status |= VIRTIO_NET_S_ANNOUNCE;
     });
-    this.#ctx.configChanged();
+    this.context.configChanged();
     return true;
   }
 
   /** Is an announce request pending (VIRTIO_NET_S_ANNOUNCE)? */
   get announcePending(): boolean {
-    return (this.#cfg.status & VIRTIO_NET_S_ANNOUNCE) !== 0;
+    return (this.cfg.status & VIRTIO_NET_S_ANNOUNCE) !== 0;
   }
 
   /**
@@ -487,8 +481,8 @@ export class VirtioNetDevice implements VirtioDevice {
   }
 
   /** Start serving: work out the header layout and the control queue index from the features. */
-  activate(ctx: DeviceContext): void {
-    this.#ctx = ctx;
+  override activate(ctx: DeviceContext): void {
+    super.activate(ctx);
     const f = ctx.features;
     this.#features = f;
     this.#mergeable = (f & bit(VIRTIO_NET_F_MRG_RXBUF)) !== 0n;
@@ -508,7 +502,7 @@ export class VirtioNetDevice implements VirtioDevice {
 
   /** The driver kicked queue `index`. */
   queueNotify(index: number): void {
-    const ctx = this.#ctx;
+    const ctx = this.context;
     if (ctx === undefined) return;
     if (index === this.#ctrlIndex) {
       serveQueue(ctx, index, this.#ctrlServer);
@@ -521,16 +515,16 @@ export class VirtioNetDevice implements VirtioDevice {
   }
 
   /** Back to the state after power-on (5.1.6.5.2: empty MAC table), keeping MAC and link. */
-  reset(): void {
-    this.#ctx = undefined;
+  override reset(): void {
+    super.reset();
     this.#features = 0n;
     this.#rx = [];
     this.#txHeld = [];
     this.#offloads = this.#port.offloads = NO_OFFLOADS;
     this.#resetFilters();
-    if (this.#cfg.status & VIRTIO_NET_S_ANNOUNCE) {
+    if (this.cfg.status & VIRTIO_NET_S_ANNOUNCE) {
       this.config.update(() => {
-        this.#cfg.status &= ~VIRTIO_NET_S_ANNOUNCE;
+        this.cfg.status &= ~VIRTIO_NET_S_ANNOUNCE;
       });
     }
   }
@@ -580,7 +574,7 @@ export class VirtioNetDevice implements VirtioDevice {
   }
 
   #processTx(pair: number): void {
-    const ctx = this.#ctx;
+    const ctx = this.context;
     const q = ctx?.queues[2 * pair + 1];
     if (ctx === undefined || q === undefined) return;
     let used = 0;
@@ -595,7 +589,7 @@ export class VirtioNetDevice implements VirtioDevice {
         }
         q.pushUsed(c, 0);
         used++;
-        if (this.#ctx !== ctx) return; // reset by a callback meanwhile
+        if (this.context !== ctx) return; // reset by a callback meanwhile
       }
     } catch (e) {
       ctx.needsReset(e);
@@ -686,13 +680,13 @@ export class VirtioNetDevice implements VirtioDevice {
     }
     if (this.#noUni) return false;
     if (this.#allUni || this.#uniOverflow) return true;
-    if (dst === macNumber(this.#cfg.macBytes(), 0)) return true;
+    if (dst === macNumber(this.cfg.macBytes(), 0)) return true;
     for (let i = 0; i < this.#uniCount; i++) if (this.#uni[i] === dst) return true;
     return false;
   }
 
   #receive(frame: Uint8Array, meta: NetFrameMeta | undefined): boolean {
-    const ctx = this.#ctx;
+    const ctx = this.context;
     if (ctx === undefined || !this.linkUp || frame.length < 14 || frame.length > MAX_FRAME) {
       this.stats.rxDropped++;
       return true;
@@ -826,6 +820,7 @@ export class VirtioNetDevice implements VirtioDevice {
     if (c.writableLength < 1) {
       throw new DeviceError(
         `control buffer ${c.head} has no device-writable byte for the ack (5.1.6.5)`,
+        { code: "ERR_VIRTIO_DEVICE_NET_NO_ACK" },
       );
     }
     const ack = this.#command(c, ctx);
@@ -839,19 +834,26 @@ export class VirtioNetDevice implements VirtioDevice {
     return (this.#features & bit(n)) !== 0n;
   }
 
-  /** Runs one command; returns the ack. */
+  /**
+   * Runs one command; returns the ack. The command is copied out of the
+   * chain once (the MAC table, longer, in {@link #macTableSet}) and every
+   * value is checked and used from the copy.
+   */
   #command(c: DescriptorChain, ctx: DeviceContext): number {
     const len = c.readableLength;
-    if (len < 2) return VIRTIO_NET_ERR;
-    const cls = c.readUint8(0);
-    const cmd = c.readUint8(1);
-    const data = len - 2;
+    if (len < CTRL_DATA_AT) return VIRTIO_NET_ERR;
+    const bytes = this.#ctrlBytes;
+    bytes.fill(0);
+    c.read(0, bytes, 0, Math.min(len, bytes.length));
+    const cls = this.#ctrl.class;
+    const cmd = this.#ctrl.command;
+    const data = len - CTRL_DATA_AT;
     const ERR = VIRTIO_NET_ERR;
     const OK = VIRTIO_NET_OK;
     switch (cls) {
       case VIRTIO_NET_CTRL_RX: {
         if (!this.#has(VIRTIO_NET_F_CTRL_RX) || data !== 1) return ERR;
-        const on = c.readUint8(2);
+        const on = this.#ctrl.commandSpecificData(0); // u8 on
         if (on > 1) return ERR;
         const v = on === 1;
         if (cmd === VIRTIO_NET_CTRL_RX_PROMISC) this.#promisc = v;
@@ -866,11 +868,12 @@ export class VirtioNetDevice implements VirtioDevice {
       }
       case VIRTIO_NET_CTRL_MAC: {
         if (cmd === VIRTIO_NET_CTRL_MAC_ADDR_SET) {
-          if (!this.#has(VIRTIO_NET_F_CTRL_MAC_ADDR) || data !== 6) return ERR;
-          const mac = new Uint8Array(6);
-          c.read(2, mac);
+          if (!this.#has(VIRTIO_NET_F_CTRL_MAC_ADDR) || data !== VirtioNetCtrlMacAddr.SIZE) {
+            return ERR;
+          }
+          const mac = bytes.subarray(CTRL_DATA_AT, CTRL_DATA_AT + VirtioNetCtrlMacAddr.SIZE);
           // 5.1.6.5.2: mac in config is updated before the buffer is used.
-          this.config.update(() => this.#cfg.macBytes().set(mac));
+          this.config.update(() => this.cfg.macBytes().set(mac));
           return OK;
         }
         if (cmd === VIRTIO_NET_CTRL_MAC_TABLE_SET) {
@@ -881,7 +884,7 @@ export class VirtioNetDevice implements VirtioDevice {
       }
       case VIRTIO_NET_CTRL_VLAN: {
         if (!this.#has(VIRTIO_NET_F_CTRL_VLAN) || data !== 2) return ERR;
-        const vid = c.readUint16(2);
+        const vid = this.#ctrlView.getUint16(CTRL_DATA_AT, true); // le16 vlan id
         if (vid > 4095) return ERR;
         if (cmd === VIRTIO_NET_CTRL_VLAN_ADD) this.#vlans[vid >> 3] |= 1 << (vid & 7);
         else if (cmd === VIRTIO_NET_CTRL_VLAN_DEL) this.#vlans[vid >> 3] &= ~(1 << (vid & 7));
@@ -894,15 +897,16 @@ export class VirtioNetDevice implements VirtioDevice {
         }
         // 5.1.6.5.4: clear VIRTIO_NET_S_ANNOUNCE before the buffer is used.
         this.config.update(() => {
-          this.#cfg.status &= ~VIRTIO_NET_S_ANNOUNCE;
+          this.cfg.status &= ~VIRTIO_NET_S_ANNOUNCE;
         });
         return OK;
       }
       case VIRTIO_NET_CTRL_MQ: {
         if (
-          !this.#has(VIRTIO_NET_F_MQ) || cmd !== VIRTIO_NET_CTRL_MQ_VQ_PAIRS_SET || data !== 2
+          !this.#has(VIRTIO_NET_F_MQ) || cmd !== VIRTIO_NET_CTRL_MQ_VQ_PAIRS_SET ||
+          data !== VirtioNetCtrlMqPairsSet.SIZE
         ) return ERR;
-        const n = c.readUint16(2);
+        const n = this.#mqSet.virtqueuePairs;
         if (n < VIRTIO_NET_CTRL_MQ_VQ_PAIRS_MIN || n > this.maxQueuePairs) return ERR;
         for (let i = 0; i < n; i++) {
           if (ctx.queues[2 * i] === undefined || ctx.queues[2 * i + 1] === undefined) return ERR;
@@ -913,9 +917,9 @@ export class VirtioNetDevice implements VirtioDevice {
       case VIRTIO_NET_CTRL_GUEST_OFFLOADS: {
         if (
           !this.#has(VIRTIO_NET_F_CTRL_GUEST_OFFLOADS) ||
-          cmd !== VIRTIO_NET_CTRL_GUEST_OFFLOADS_SET || data !== 8
+          cmd !== VIRTIO_NET_CTRL_GUEST_OFFLOADS_SET || data !== CTRL_FIXED_DATA
         ) return ERR;
-        const want = c.readBigUint64(2);
+        const want = this.#ctrlView.getBigUint64(CTRL_DATA_AT, true); // le64 offloads
         // Only GUEST_* offloads that were negotiated may be switched on (5.1.6.5.6.1).
         if (want & ~(this.#features & GUEST_OFFLOAD_BITS)) return ERR;
         this.#guestOffloads = want;
@@ -927,26 +931,32 @@ export class VirtioNetDevice implements VirtioDevice {
     }
   }
 
-  /** VIRTIO_NET_CTRL_MAC_TABLE_SET: two `virtio_net_ctrl_mac` tables, unicast then multicast. */
+  /**
+   * VIRTIO_NET_CTRL_MAC_TABLE_SET: two `virtio_net_ctrl_mac` tables, unicast
+   * then multicast. Each `entries` is read once and each address once.
+   */
   #macTableSet(c: DescriptorChain, len: number): boolean {
-    let off = 2;
+    const ENTRY = VirtioNetCtrlMacAddr.SIZE;
+    let off = CTRL_DATA_AT;
     const counts = [0, 0];
     const starts = [0, 0];
+    const word = new Uint8Array(VirtioNetCtrlMac.SIZE);
+    const table = new VirtioNetCtrlMac(new DataView(word.buffer));
     for (let t = 0; t < 2; t++) {
-      if (off + 4 > len) return false;
-      const n = c.readUint32(off);
-      off += 4;
-      if (n > (len - off) / 6) return false;
+      if (c.read(off, word) < VirtioNetCtrlMac.SIZE) return false;
+      const n = table.entries;
+      off += VirtioNetCtrlMac.OFFSETS.macs;
+      if (n > (len - off) / ENTRY) return false;
       counts[t] = n;
       starts[t] = off;
-      off += 6 * n;
+      off += ENTRY * n;
     }
     if (off !== len) return false;
-    const mac = new Uint8Array(6);
+    const mac = new Uint8Array(ENTRY);
     const fill = (table: Float64Array, start: number, n: number): number => {
       const k = Math.min(n, table.length);
       for (let i = 0; i < k; i++) {
-        c.read(start + 6 * i, mac);
+        c.read(start + ENTRY * i, mac);
         table[i] = macNumber(mac, 0);
       }
       return k;

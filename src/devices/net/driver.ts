@@ -93,6 +93,8 @@ import {
   VIRTIO_NET_S_ANNOUNCE,
   VIRTIO_NET_S_LINK_UP,
   VirtioNetConfig,
+  VirtioNetCtrlMac,
+  VirtioNetCtrlMacAddr,
   VirtioNetHdr,
 } from "../../generated/devices/net.ts";
 import type { Sg } from "../../virtqueue/queue.ts";
@@ -172,6 +174,8 @@ interface TxSlot {
   /** Ad-hoc allocation for a frame larger than the slot, freed on completion. */
   big: number;
   resolve: (() => void) | undefined;
+  /** Fails the send waiting on this slot (the queue broke). */
+  reject: ((e: DeviceError) => void) | undefined;
 }
 
 interface TxQueue {
@@ -196,6 +200,7 @@ interface CtrlToken {
   addr: number;
   ackAt: number;
   resolve: (ack: number) => void;
+  reject: (e: DeviceError) => void;
 }
 
 /** The driver for virtio-net devices; one {@link NetInterface} per bound device. */
@@ -354,11 +359,16 @@ export class NetInterface {
       infos.push({
         name: `output.${p}`,
         callback: (vq: Virtqueue<NetToken>) => this.#txIrq(p, vq),
+        onBroken: (_vq, error) => this.#txBroken(p, error),
       });
     }
     if (hasCtrl) {
       // The control queue follows the data queues: index 2 without MQ (5.1.2).
-      infos.push({ name: "control", callback: (vq: Virtqueue<NetToken>) => this.#ctrlIrq(vq) });
+      infos.push({
+        name: "control",
+        callback: (vq: Virtqueue<NetToken>) => this.#ctrlIrq(vq),
+        onBroken: (_vq, error) => this.#ctrlBroken(error),
+      });
     }
     const vqs = dev.findVqs<NetToken>(infos);
     if (hasCtrl) this.#ctrl = vqs[2 * pairs];
@@ -383,7 +393,12 @@ export class NetInterface {
       const slots: TxSlot[] = [];
       const free: number[] = [];
       for (let i = 0; i < tvq.size; i++) {
-        slots.push({ addr: sbase + i * this.#slotSize, big: -1, resolve: undefined });
+        slots.push({
+          addr: sbase + i * this.#slotSize,
+          big: -1,
+          resolve: undefined,
+          reject: undefined,
+        });
         free.push(tvq.size - 1 - i);
       }
       this.#tx.push({ vq: tvq, slots, free, waiters: [] });
@@ -543,6 +558,7 @@ export class NetInterface {
       }
       const r = s.resolve;
       s.resolve = undefined;
+      s.reject = undefined;
       tx.free.push(k);
       r?.();
     }
@@ -563,18 +579,34 @@ export class NetInterface {
    * for room when the queue is full. Many sends may be in flight.
    */
   async send(frame: Uint8Array, options?: SendOptions): Promise<void> {
+    // Before waiting for room: after removal no room ever comes.
+    if (this.#closed) {
+      throw new DeviceError(`${this.dev.name}: interface removed`, {
+        code: "ERR_VIRTIO_DEVICE_NET_GONE",
+      });
+    }
     const pair = options?.queue ?? 0;
     const tx = this.#txQueue(pair);
     while (tx.free.length === 0) {
       this.#reclaim(tx, tx.vq);
       if (tx.free.length) break;
       await new Promise<void>((r) => tx.waiters.push(r));
-      if (this.#closed) throw new DeviceError(`${this.dev.name}: interface removed`);
+      const broken = tx.vq.brokenError;
+      if (broken !== undefined) throw broken;
+      if (this.#closed) {
+        throw new DeviceError(`${this.dev.name}: interface removed`, {
+          code: "ERR_VIRTIO_DEVICE_NET_GONE",
+        });
+      }
     }
     await new Promise<void>((resolve, reject) => {
       try {
-        if (!this.#queue(frame, options, resolve)) {
-          reject(new DeviceError(`${this.dev.name}: transmit queue ${pair} is full`));
+        if (!this.#queue(frame, options, resolve, reject)) {
+          reject(
+            new DeviceError(`${this.dev.name}: transmit queue ${pair} is full`, {
+              code: "ERR_VIRTIO_DEVICE_NET_QUEUE_FULL",
+            }),
+          );
         }
       } catch (e) {
         reject(e);
@@ -585,7 +617,9 @@ export class NetInterface {
   #txQueue(pair: number): TxQueue {
     const tx = this.#tx[pair];
     if (tx === undefined || pair >= this.#pairs) {
-      throw new DeviceError(`${this.dev.name}: transmit queue pair ${pair} is not in use`);
+      throw new DeviceError(`${this.dev.name}: transmit queue pair ${pair} is not in use`, {
+        code: "ERR_VIRTIO_DEVICE_NET_PAIR",
+      });
     }
     return tx;
   }
@@ -594,8 +628,13 @@ export class NetInterface {
     frame: Uint8Array,
     o: SendOptions | undefined,
     resolve: (() => void) | undefined,
+    reject?: (e: DeviceError) => void,
   ): boolean {
-    if (this.#closed) throw new DeviceError(`${this.dev.name}: interface removed`);
+    if (this.#closed) {
+      throw new DeviceError(`${this.dev.name}: interface removed`, {
+        code: "ERR_VIRTIO_DEVICE_NET_GONE",
+      });
+    }
     const tx = this.#txQueue(o?.queue ?? 0);
     if (tx.free.length === 0) this.#reclaim(tx, tx.vq);
     const i = tx.free.pop();
@@ -631,6 +670,7 @@ export class NetInterface {
     }
     reg.bytes.set(frame, off + hs);
     s.resolve = resolve;
+    s.reject = reject;
     this.#slot.addr = addr;
     this.#slot.len = total;
     tx.vq.addSgs(this.#sg, this.#noSg, i);
@@ -645,7 +685,9 @@ export class NetInterface {
     const vq = this.#ctrl;
     if (vq === undefined) {
       return Promise.reject(
-        new DeviceError(`${this.dev.name}: no control queue (VIRTIO_NET_F_CTRL_VQ)`),
+        new DeviceError(`${this.dev.name}: no control queue (VIRTIO_NET_F_CTRL_VQ)`, {
+          code: "ERR_VIRTIO_DEVICE_NET_FEATURE",
+        }),
       );
     }
     const { memory, dma } = this.dev.dmaContext;
@@ -657,7 +699,7 @@ export class NetInterface {
     b.set(data, 2);
     b[len] = 0xff;
     return new Promise<number>((resolve, reject) => {
-      const token: CtrlToken = { addr, ackAt: addr + len, resolve };
+      const token: CtrlToken = { addr, ackAt: addr + len, resolve, reject };
       try {
         vq.addSgs([{ addr, len }], [{ addr: addr + len, len: 1 }], token);
         this.#ctrlPending.add(token);
@@ -667,6 +709,24 @@ export class NetInterface {
         reject(e);
       }
     });
+  }
+
+  /** The transmit queue of `pair` broke: sends waiting for the device or for room fail now. */
+  #txBroken(pair: number, error: DeviceError): void {
+    const tx = this.#tx[pair];
+    if (tx === undefined) return;
+    for (const s of tx.slots) {
+      const r = s.reject;
+      s.resolve = undefined;
+      s.reject = undefined;
+      r?.(error);
+    }
+    for (const w of tx.waiters.splice(0)) w();
+  }
+
+  /** The control queue broke: pending commands fail now (their buffers are freed on release). */
+  #ctrlBroken(error: DeviceError): void {
+    for (const t of this.#ctrlPending) t.reject(error);
   }
 
   #ctrlIrq(vq: Virtqueue<NetToken>): void {
@@ -689,10 +749,16 @@ export class NetInterface {
     feature: number,
   ): Promise<void> {
     if (!this.dev.hasFeature(feature)) {
-      throw new DeviceError(`${this.dev.name}: ${what} needs feature ${feature}, not negotiated`);
+      throw new DeviceError(`${this.dev.name}: ${what} needs feature ${feature}, not negotiated`, {
+        code: "ERR_VIRTIO_DEVICE_NET_FEATURE",
+      });
     }
     const ack = await this.command(cls, cmd, data);
-    if (ack !== VIRTIO_NET_OK) throw new DeviceError(`${this.dev.name}: device refused ${what}`);
+    if (ack !== VIRTIO_NET_OK) {
+      throw new DeviceError(`${this.dev.name}: device refused ${what}`, {
+        code: "ERR_VIRTIO_DEVICE_NET_REFUSED",
+      });
+    }
   }
 
   /** A VIRTIO_NET_CTRL_RX command: one receive-mode flag on or off (5.1.6.5.1). */
@@ -735,15 +801,18 @@ export class NetInterface {
     unicast: readonly (string | Uint8Array)[],
     multicast: readonly (string | Uint8Array)[],
   ): Promise<void> {
-    const d = new Uint8Array(8 + 6 * (unicast.length + multicast.length));
-    const v = new DataView(d.buffer);
+    const ENTRY = VirtioNetCtrlMacAddr.SIZE;
+    const d = new Uint8Array(
+      2 * VirtioNetCtrlMac.SIZE + ENTRY * (unicast.length + multicast.length),
+    );
+    const table = new VirtioNetCtrlMac(new DataView(d.buffer));
     let o = 0;
     for (const list of [unicast, multicast]) {
-      v.setUint32(o, list.length, true);
-      o += 4;
+      table.at(o).entries = list.length;
+      o += VirtioNetCtrlMac.OFFSETS.macs;
       for (const m of list) {
-        d.set(typeof m === "string" ? parseMac(m) : m.subarray(0, 6), o);
-        o += 6;
+        d.set(typeof m === "string" ? parseMac(m) : m.subarray(0, ENTRY), o);
+        o += ENTRY;
       }
     }
     return this.#ok(
@@ -804,7 +873,7 @@ export class NetInterface {
 
   /** Switch receive offloads (VIRTIO_NET_CTRL_GUEST_OFFLOADS_SET): a mask of GUEST_* feature bits. */
   setGuestOffloads(mask: bigint): Promise<void> {
-    const d = new Uint8Array(8);
+    const d = new Uint8Array(8); // le64 offloads (5.1.9.5.9)
     new DataView(d.buffer).setBigUint64(0, mask, true);
     return this.#ok(
       VIRTIO_NET_CTRL_GUEST_OFFLOADS,

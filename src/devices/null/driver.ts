@@ -48,7 +48,9 @@ export function nullDriver(
     featureTable: options.featureTable ?? [],
     states,
     probe(dev: DriverDevice): void {
-      if (options.failProbe) throw new DeviceError("probe refused by test");
+      if (options.failProbe) {
+        throw new DeviceError("probe refused by test", { code: "ERR_VIRTIO_DEVICE_NULL_PROBE" });
+      }
       const completed: unknown[] = [];
       const [vq] = dev.findVqs([{
         name: "requests",

@@ -709,16 +709,18 @@ export class VirtioBlkDiscardWriteZeroes {
   }
 
   /**
-   * First sector of the range (512-byte units).
+   * First sector of the range, 512-byte units (a number: past 2^53 reads rounded).
    *
    * `sector`: le64 at offset 0.
    */
-  get sector(): bigint {
-    return this.view.getBigUint64(this.offset, true);
+  get sector(): number {
+    return this.view.getUint32(this.offset, true) +
+      this.view.getUint32(this.offset + 4, true) * 4294967296;
   }
 
-  set sector(value: bigint) {
-    this.view.setBigUint64(this.offset, value, true);
+  set sector(value: number) {
+    this.view.setUint32(this.offset, value >>> 0, true);
+    this.view.setUint32(this.offset + 4, Math.floor(value / 4294967296), true);
   }
 
   /**
@@ -840,6 +842,79 @@ export class VirtioBlkLifetime {
 
   set deviceLifetimeEstTypB(value: number) {
     this.view.setUint16(this.offset + 4, value, true);
+  }
+
+  /** Re-targets the accessor at another offset of the same view; returns it. */
+  at(offset: number): this {
+    this.offset = offset;
+    return this;
+  }
+}
+
+/**
+ * 5.2.6: block request header (the fixed start of virtio_blk_req).
+ *
+ * Accessor for `virtio_blk_outhdr` (16 bytes) over a `DataView`; reads and writes in place.
+ */
+export class VirtioBlkOuthdr {
+  /** Size in bytes. */
+  static readonly SIZE: number = 16;
+  /** Byte offsets of the fields at fixed offsets, by accessor name. */
+  static readonly OFFSETS: {
+    readonly type: number;
+    readonly reserved: number;
+    readonly sector: number;
+  } = Object.freeze({ type: 0, reserved: 4, sector: 8 });
+  /** The view the accessor reads and writes. */
+  view: DataView;
+  /** Byte offset of the struct within {@link VirtioBlkOuthdr.view}. */
+  offset: number;
+
+  /** Creates an accessor over `view` at byte `offset`. */
+  constructor(view: DataView, offset: number = 0) {
+    this.view = view;
+    this.offset = offset;
+  }
+
+  /**
+   * VIRTIO_BLK_T_* request type.
+   *
+   * `type`: le32 at offset 0.
+   */
+  get type(): number {
+    return this.view.getUint32(this.offset, true);
+  }
+
+  set type(value: number) {
+    this.view.setUint32(this.offset, value, true);
+  }
+
+  /**
+   * Reserved (legacy: ioprio, a priority hint).
+   *
+   * `reserved`: le32 at offset 4.
+   */
+  get reserved(): number {
+    return this.view.getUint32(this.offset + 4, true);
+  }
+
+  set reserved(value: number) {
+    this.view.setUint32(this.offset + 4, value, true);
+  }
+
+  /**
+   * Offset in 512-byte sectors (a number: past 2^53 it reads rounded, still past any capacity).
+   *
+   * `sector`: le64 at offset 8.
+   */
+  get sector(): number {
+    return this.view.getUint32(this.offset + 8, true) +
+      this.view.getUint32(this.offset + 8 + 4, true) * 4294967296;
+  }
+
+  set sector(value: number) {
+    this.view.setUint32(this.offset + 8, value >>> 0, true);
+    this.view.setUint32(this.offset + 8 + 4, Math.floor(value / 4294967296), true);
   }
 
   /** Re-targets the accessor at another offset of the same view; returns it. */
