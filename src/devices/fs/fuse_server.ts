@@ -190,8 +190,8 @@ interface Node {
 interface Handle {
   readonly node: Node;
   readonly file: FsHandle | undefined;
-  /** A directory's entries, read at OPENDIR (READDIR offsets index them). */
-  readonly entries: { name: string; type: number }[] | undefined;
+  /** A directory's entries, read at OPENDIR and again at READDIR offset 0 (rewinddir). */
+  entries: { name: string; type: number }[] | undefined;
 }
 
 const decoder = new TextDecoder("utf-8", { fatal: true });
@@ -948,11 +948,13 @@ export class FuseServer {
   #readdir(plus: boolean): number {
     const r = this.#in.read.at(this.#args(FuseReadIn.SIZE));
     const hd = this.#handle(r.fh);
-    const entries = hd.entries;
-    if (entries === undefined) throw fsError("ENOTDIR", "READDIR on a file handle");
+    if (hd.entries === undefined) throw fsError("ENOTDIR", "READDIR on a file handle");
     const dir = hd.node.path;
     if (dir === undefined) return 0; // the directory was removed: it has no entries left
     const start = r.readOffset;
+    // Offset 0 starts a new listing (rewinddir(3)): see what is there now.
+    if (start === 0) hd.entries = this.fs.readdir(dir);
+    const entries = hd.entries;
     const limit = OUT + Math.min(r.readSize, this.#cap - OUT);
     let pos = OUT;
     const total = entries.length + 2;

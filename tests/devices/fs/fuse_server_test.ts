@@ -380,3 +380,38 @@ Deno.test("fuse server: renaming one hard link onto another keeps both names and
   assert.equal(raw(server, FUSE_GETATTR, a, new Uint8Array(16))[0], 0);
   assert.equal(raw(server, FUSE_GETATTR, b, new Uint8Array(16))[0], 0);
 });
+
+Deno.test("fuse server: READDIR from offset 0 again (rewinddir) lists what the directory holds now", async () => {
+  const fs = new MemoryFileSystem();
+  const server = new FuseServer(fs);
+  const c = direct(server);
+  await c.init();
+  fs.create("a", 2, 0o644).close();
+  const [, fhOut] = raw(server, FUSE_OPENDIR, 1, struct(FuseOpenIn.SIZE, () => {}));
+  const fh = new FuseOpenOut(new DataView(fhOut.buffer)).fh;
+  const list = () => {
+    const [err, out] = raw(
+      server,
+      FUSE_READDIR,
+      1,
+      struct(FuseReadIn.SIZE, (v) => {
+        const r = new FuseReadIn(v);
+        r.fh = fh;
+        r.readSize = 4096;
+      }),
+    );
+    assert.equal(err, 0);
+    const names: string[] = [];
+    for (let pos = 0; pos < out.length;) {
+      const d = new FuseDirent(new DataView(out.buffer), pos);
+      names.push(
+        dec.decode(out.subarray(pos + FuseDirent.SIZE, pos + FuseDirent.SIZE + d.namelen)),
+      );
+      pos += (FuseDirent.SIZE + d.namelen + 7) & ~7;
+    }
+    return names;
+  };
+  assert.deepEqual(list(), [".", "..", "a"]);
+  fs.create("b", 2, 0o644).close();
+  assert.deepEqual(list(), [".", "..", "a", "b"]);
+});
