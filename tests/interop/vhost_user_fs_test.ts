@@ -155,3 +155,72 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name:
+    "vhost-user-fs --memory: a Linux guest works on the in-memory tree (links, modes, truncate)",
+  ignore: skip !== undefined,
+  fn: async () => {
+    const dir = await Deno.makeTempDir({ prefix: "typed-virtio-vufs-mem-" });
+    const socket = `${dir}/fs.sock`;
+    const backend = await startBackend("vhost_user_fs.ts", socket, ["--memory", "--tag", TAG]);
+    try {
+      const r = await runGuest({
+        script: `
+mount -t virtiofs ${TAG} /mnt || { echo "@@mount=failed"; exit 1; }
+cd /mnt
+echo "@@empty=$(ls -A | wc -l)"
+mkdir -p a/b/c
+printf 'abcdefghij' > a/b/c/f
+ln a/b/c/f hard
+ln -s a/b/c/f soft
+echo "@@nlink=$(stat -c %h hard)"
+echo "@@soft=$(cat soft)"
+chmod 600 hard
+echo "@@mode=$(stat -c %a a/b/c/f)"
+truncate -s 4 a/b/c/f 2>/dev/null || dd if=/dev/null of=a/b/c/f bs=1 seek=4 2>/dev/null
+echo "@@trunc=$(cat hard)"
+echo more >> hard
+echo "@@append=$(cat a/b/c/f | tr '\\n' '.')"
+mv a/b x
+echo "@@moved=$(cat x/c/f | head -c 4)"
+rm -r x hard soft
+rmdir a
+echo "@@after=$(ls -A | wc -l)"
+dd if=/dev/urandom of=big bs=64k count=32 2>/dev/null
+s1=$(sha256sum big | cut -d' ' -f1)
+sync; echo 3 > /proc/sys/vm/drop_caches
+s2=$(sha256sum big | cut -d' ' -f1)
+[ "$s1" = "$s2" ] && echo "@@big=same" || echo "@@big=differs"
+cd /
+umount /mnt && echo "@@umount=ok"
+`,
+        modules: ["virtio_pci", "virtiofs"],
+        qemuArgs: [
+          "-chardev",
+          `socket,id=fs0,path=${socket}`,
+          "-device",
+          `vhost-user-fs-pci,chardev=fs0,tag=${TAG}`,
+        ],
+        timeoutMs: 180_000,
+      });
+      const why = `${describe(r)}\n--- back-end ---\n${backend.output()}`;
+      const m = (k: string) => r.markers.get(k);
+      assert.equal(r.scriptStatus, 0, why);
+      assert.equal(m("empty"), "0", why);
+      assert.equal(m("nlink"), "2", why);
+      assert.equal(m("soft"), "abcdefghij", why);
+      assert.equal(m("mode"), "600", why);
+      assert.equal(m("trunc"), "abcd", why);
+      assert.equal(m("append"), "abcdmore.", why);
+      assert.equal(m("moved"), "abcd", why);
+      assert.equal(m("after"), "0", why);
+      assert.equal(m("big"), "same", why);
+      assert.equal(m("umount"), "ok", why);
+    } finally {
+      const code = await backend.stop();
+      await Deno.remove(dir, { recursive: true }).catch(() => {});
+      assert.equal(code, 0, backend.output());
+    }
+  },
+});

@@ -175,6 +175,8 @@ export function childPath(dir: string, name: string): string {
 
 /** The attributes of a node (lstat(2)). Times are seconds and nanoseconds since the epoch. */
 export interface FsStat {
+  /** Device (file system) number; with {@link FsStat.ino} it names the file. */
+  dev: number;
   /** Inode number as the backend knows it. */
   ino: number;
   /** Size in bytes. */

@@ -181,8 +181,10 @@ export interface FuseServerOptions {
 
 interface Node {
   readonly id: number;
-  /** The node's path, or undefined once its name is gone (unlinked, replaced). */
+  /** The node's path (the name it was last looked up by), or undefined once that name is gone. */
   path: string | undefined;
+  /** The file's identity, `dev:ino`: two names of one file (hard links) are one node. */
+  key: string;
   /** Lookup references the driver holds (FUSE nlookup). */
   refs: number;
 }
@@ -256,6 +258,7 @@ export class FuseServer {
   };
   #nodes = new Map<number, Node>();
   #byPath = new Map<string, Node>();
+  #byKey = new Map<string, Node>();
   #handles = new Map<number, Handle>();
   #nextNode = FUSE_ROOT_ID + 1;
   #nextFh = 1;
@@ -404,12 +407,13 @@ export class FuseServer {
     this.#handles.clear();
     this.#nodes.clear();
     this.#byPath.clear();
+    this.#byKey.clear();
     this.#initialized = false;
     this.#addRoot();
   }
 
   #addRoot(): void {
-    const root: Node = { id: FUSE_ROOT_ID, path: "", refs: 1 };
+    const root: Node = { id: FUSE_ROOT_ID, path: "", key: "", refs: 1 };
     this.#nodes.set(FUSE_ROOT_ID, root);
     this.#byPath.set("", root);
   }
@@ -486,13 +490,37 @@ export class FuseServer {
   // -------------------------------------------------------------------------
   // Nodes
 
-  #ref(path: string): Node {
-    let n = this.#byPath.get(path);
+  /**
+   * A reference to the file at `path` (with attributes `st`): the node of
+   * that file if it has one (another name of it, a hard link, included),
+   * else a new node. Linux keys its inodes by node id, so one file must be
+   * one node for its page cache and attributes to stay coherent.
+   */
+  #ref(path: string, st: FsStat): Node {
+    const key = `${st.dev}:${st.ino}`;
+    let n = this.#byKey.get(key);
+    const atPath = this.#byPath.get(path);
+    if (atPath !== undefined && atPath !== n && atPath.id !== FUSE_ROOT_ID) {
+      // Another file took this name (replaced behind our back): the old node has no name now.
+      this.#gone(path);
+    }
+    if (n !== undefined && n.path !== path) {
+      if (n.path !== undefined && this.#byPath.get(n.path) === n) {
+        if ((st.mode & S_IFMT) === S_IFDIR) {
+          this.#moved(n.path, path); // a directory has one name: it moved
+        } else {
+          this.#byPath.delete(n.path); // a file with several names: follow the latest
+        }
+      }
+      n.path = path;
+      this.#byPath.set(path, n);
+    }
     if (n === undefined) {
       if (this.#nodes.size >= this.#maxNodes) throw fsError("ENFILE", "too many nodes");
-      n = { id: this.#nextNode++, path, refs: 0 };
+      n = { id: this.#nextNode++, path, key, refs: 0 };
       this.#nodes.set(n.id, n);
       this.#byPath.set(path, n);
+      this.#byKey.set(key, n);
     }
     n.refs++;
     return n;
@@ -504,16 +532,21 @@ export class FuseServer {
     if (n.refs <= 0) {
       this.#nodes.delete(n.id);
       if (n.path !== undefined && this.#byPath.get(n.path) === n) this.#byPath.delete(n.path);
+      if (this.#byKey.get(n.key) === n) this.#byKey.delete(n.key);
     }
   }
 
-  /** The name at `path` is gone: nodes at it and below it lose their paths. */
+  /**
+   * The name at `path` is gone: nodes at it and below it lose their paths,
+   * and their identities (an inode number the host may give a new file).
+   */
   #gone(path: string): void {
     const prefix = path + "/";
     for (const [p, n] of this.#byPath) {
       if (p === path || p.startsWith(prefix)) {
         n.path = undefined;
         this.#byPath.delete(p);
+        if (this.#byKey.get(n.key) === n) this.#byKey.delete(n.key);
       }
     }
   }
@@ -591,7 +624,7 @@ export class FuseServer {
   #entry(path: string): number {
     this.#ensureOut(FuseEntryOut.SIZE);
     const st = this.fs.stat(path);
-    this.#fillEntry(OUT, this.#ref(path), st);
+    this.#fillEntry(OUT, this.#ref(path, st), st);
     return FuseEntryOut.SIZE;
   }
 
@@ -744,7 +777,7 @@ export class FuseServer {
         let node: Node;
         try {
           const st = file.stat();
-          node = this.#ref(path);
+          node = this.#ref(path, st);
           this.#fillEntry(OUT, node, st);
         } catch (e) {
           file.close();
@@ -977,7 +1010,7 @@ export class FuseServer {
       const d = plus ? this.#o.direntplus.at(pos).dirent : this.#o.dirent.at(pos);
       if (plus) {
         // . and .. get node id 0: the driver takes no reference for them.
-        if (idx >= 2) node = this.#ref(childPath(dir, name));
+        if (idx >= 2) node = this.#ref(childPath(dir, name), st);
         this.#fillEntry(pos, node, st);
       }
       d.ino = BigInt(st.ino);

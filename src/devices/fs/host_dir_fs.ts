@@ -83,6 +83,7 @@ function statOf(s: nfs.BigIntStats): FsStat {
   const sec = (t: bigint) => Number(t / 1_000_000_000n);
   const nsec = (t: bigint) => Number(t % 1_000_000_000n);
   return {
+    dev: Number(s.dev),
     ino: Number(s.ino),
     size: Number(s.size),
     blocks: Number(s.blocks),

@@ -165,6 +165,7 @@ export class MemoryFileSystem implements FileSystem {
     const sec = (t: bigint) => Number(t / 1_000_000_000n);
     const nsec = (t: bigint) => Number(t % 1_000_000_000n);
     return {
+      dev: 0,
       ino: n.ino,
       size: n.children !== undefined
         ? BLOCK

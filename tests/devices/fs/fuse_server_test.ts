@@ -415,3 +415,36 @@ Deno.test("fuse server: READDIR from offset 0 again (rewinddir) lists what the d
   fs.create("b", 2, 0o644).close();
   assert.deepEqual(list(), [".", "..", "a", "b"]);
 });
+
+Deno.test("fuse server: two names of one file (a hard link) are one node, as Linux keys its inodes by node id", async () => {
+  const dir = Deno.makeTempDirSync({ prefix: "typed-virtio-fuse-" });
+  try {
+    Deno.writeTextFileSync(`${dir}/a`, "one file");
+    Deno.linkSync(`${dir}/a`, `${dir}/b`);
+    Deno.writeTextFileSync(`${dir}/c`, "another");
+    const server = new FuseServer(new HostDirFileSystem(dir));
+    const c = direct(server);
+    await c.init();
+    const a = await c.lookup(1, "a");
+    const b = await c.lookup(1, "b");
+    const other = await c.lookup(1, "c");
+    assert.equal(a.nodeid, b.nodeid);
+    assert.notEqual(a.nodeid, other.nodeid);
+    assert.equal(server.nodeCount, 3); // the root, a/b, c
+    // The host replaces "c" with a new file (the old one kept under another name, so its
+    // inode number is not reused): a LOOKUP gives a new node, the old one is stale.
+    Deno.renameSync(`${dir}/c`, `${dir}/c.old`);
+    Deno.writeTextFileSync(`${dir}/c.new`, "replaced");
+    Deno.renameSync(`${dir}/c.new`, `${dir}/c`);
+    const again = await c.lookup(1, "c");
+    assert.notEqual(again.nodeid, other.nodeid);
+    assert.equal(raw(server, FUSE_GETATTR, other.nodeid, new Uint8Array(16))[0], -ERRNO.ESTALE);
+    // Unlinking the name the node was last looked up by keeps the file reachable by the other.
+    await c.unlink("b");
+    const a2 = await c.lookup(1, "a");
+    assert.equal(dec.decode(await c.readFile("a")), "one file");
+    assert.equal(a2.stat.nlink, 1);
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+  }
+});
