@@ -129,6 +129,19 @@ Deno.test({
       assert.equal(m("umount"), "ok", why);
       assert.equal(m("statfs"), String(statfsSync(shared).blocks), why);
 
+      // umount sent DESTROY, answered after every handle was closed: the back-end holds no
+      // descriptor into the shared directory any more.
+      const intoShared: string[] = [];
+      for (const e of Deno.readDirSync(`/proc/${backend.pid}/fd`)) {
+        try {
+          const target = Deno.readLinkSync(`/proc/${backend.pid}/fd/${e.name}`);
+          if (target.startsWith(shared)) intoShared.push(target);
+        } catch {
+          // closed while we looked
+        }
+      }
+      assert.deepEqual(intoShared, [], why);
+
       // The host's view of the same tree.
       assert.equal(await sha256(await Deno.readFile(`${shared}/big.bin`)), m("big"), why);
       assert.equal(await Deno.readTextFile(`${shared}/dir/renamed.txt`), "hello from the guest\n");
