@@ -182,6 +182,8 @@ Deno.test({
         script: `
 mount -t virtiofs ${TAG} /mnt || { echo "@@mount=failed"; exit 1; }
 cd /mnt
+# Feature bit 34 (VIRTIO_F_RING_PACKED), as the guest's driver negotiated it.
+echo "@@packed=$(cut -c35 /sys/bus/virtio/devices/virtio0/features)"
 echo "@@empty=$(ls -A | wc -l)"
 mkdir -p a/b/c
 printf 'abcdefghij' > a/b/c/f
@@ -213,13 +215,14 @@ umount /mnt && echo "@@umount=ok"
           "-chardev",
           `socket,id=fs0,path=${socket}`,
           "-device",
-          `vhost-user-fs-pci,chardev=fs0,tag=${TAG}`,
+          `vhost-user-fs-pci,chardev=fs0,tag=${TAG},packed=on`,
         ],
         timeoutMs: 180_000,
       });
       const why = `${describe(r)}\n--- back-end ---\n${backend.output()}`;
       const m = (k: string) => r.markers.get(k);
       assert.equal(r.scriptStatus, 0, why);
+      assert.equal(m("packed"), "1", why);
       assert.equal(m("empty"), "0", why);
       assert.equal(m("nlink"), "2", why);
       assert.equal(m("soft"), "abcdefghij", why);
