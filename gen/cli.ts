@@ -10,6 +10,8 @@
  *
  * @module
  */
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
 import { GenError, SchemaError } from "../src/errors.ts";
 import { loadBuiltinModules, ROOT } from "./builtin.ts";
 import {
@@ -72,7 +74,7 @@ export function parseArgs(args: readonly string[]): GenArgs {
   return r;
 }
 
-async function readText(path: string | URL): Promise<string | undefined> {
+async function readText(path: string): Promise<string | undefined> {
   try {
     return await Deno.readTextFile(path);
   } catch (e) {
@@ -81,12 +83,12 @@ async function readText(path: string | URL): Promise<string | undefined> {
   }
 }
 
-async function listGenerated(dir: URL, prefix = ""): Promise<string[]> {
+async function listGenerated(dir: string, prefix = ""): Promise<string[]> {
   const out: string[] = [];
   try {
     for await (const e of Deno.readDir(dir)) {
       if (e.isDirectory) {
-        out.push(...await listGenerated(new URL(`${e.name}/`, dir), `${prefix}${e.name}/`));
+        out.push(...await listGenerated(join(dir, e.name), `${prefix}${e.name}/`));
       } else if (e.name.endsWith(".ts")) out.push(`${prefix}${e.name}`);
     }
   } catch (e) {
@@ -95,17 +97,42 @@ async function listGenerated(dir: URL, prefix = ""): Promise<string[]> {
   return out;
 }
 
-async function writeFiles(dir: URL, files: readonly GeneratedFile[]): Promise<void> {
+// Paths, never URLs built from strings: `#`, `%`, `?` and spaces are legal in file names.
+async function writeFiles(dir: string, files: readonly GeneratedFile[]): Promise<string[]> {
+  const written: string[] = [];
   for (const f of files) {
-    const url = new URL(f.path, dir);
-    await Deno.mkdir(new URL("./", url), { recursive: true });
-    await Deno.writeTextFile(url, f.text);
+    const path = join(dir, f.path);
+    await Deno.mkdir(dirname(path), { recursive: true });
+    await Deno.writeTextFile(path, f.text);
+    written.push(path);
   }
+  return written;
 }
 
-function dirUrl(path: string): URL {
-  const abs = path.startsWith("/") ? path : `${Deno.cwd()}/${path}`;
-  return new URL(`file://${abs.endsWith("/") ? abs : abs + "/"}`);
+/** The files whose text on disk differs from `files` (missing ones included). */
+async function staleFiles(dir: string, files: readonly GeneratedFile[]): Promise<string[]> {
+  const stale: string[] = [];
+  for (const f of files) {
+    const now = await readText(join(dir, f.path));
+    if (now === undefined) stale.push(`${f.path} (missing)`);
+    else if (now !== f.text) stale.push(f.path);
+  }
+  return stale;
+}
+
+/** Quotes an argument for a POSIX shell when it needs it. */
+function shellQuote(arg: string): string {
+  return /^[A-Za-z0-9_@%+=:,./-]+$/.test(arg) ? arg : `'${arg.replaceAll("'", `'\\''`)}'`;
+}
+
+/**
+ * The command that regenerates a set of bindings, for the generated header: the
+ * arguments as given, without `--check` (so `gen … --check` checks what `gen …` writes).
+ */
+export function regenerateCommand(args: readonly string[]): string {
+  const kept = args.filter((a) => a !== "--check");
+  if (kept.length === 0) return "deno task gen";
+  return ["gen", ...kept.map(shellQuote)].join(" ");
 }
 
 /** Runs the CLI; returns the exit code. Output goes to the given writers. */
@@ -147,19 +174,27 @@ export async function main(
       out(JSON.stringify(manifestOf(modules), null, 2));
       return 0;
     }
-    const files = await generateModules(modules, { index: parsed.schemas.length === 0 });
+    const files = await generateModules(modules, {
+      index: parsed.schemas.length === 0,
+      command: regenerateCommand(args),
+    });
     if (parsed.schemas.length > 0) {
-      const dir = dirUrl(parsed.out as string);
-      await writeFiles(dir, files);
-      for (const f of files) out(`wrote ${new URL(f.path, dir).pathname}`);
+      const dir = resolve(parsed.out as string);
+      if (parsed.check) {
+        const stale = await staleFiles(dir, files);
+        if (stale.length > 0) {
+          err(`gen: ${dir} is stale; run \`${regenerateCommand(args)}\`:\n  ${stale.join("\n  ")}`);
+          return 1;
+        }
+        out(`gen: ${dir} is fresh (${files.length} files)`);
+        return 0;
+      }
+      for (const p of await writeFiles(dir, files)) out(`wrote ${p}`);
       return 0;
     }
-    const dir = new URL("src/generated/", ROOT);
+    const dir = fileURLToPath(new URL("src/generated/", ROOT));
     if (parsed.check) {
-      const stale: string[] = [];
-      for (const f of files) {
-        if (await readText(new URL(f.path, dir)) !== f.text) stale.push(f.path);
-      }
+      const stale = await staleFiles(dir, files);
       const expected = new Set(files.map((f) => f.path));
       for (const p of await listGenerated(dir)) {
         if (!expected.has(p)) stale.push(`${p} (no schema)`);
@@ -172,7 +207,7 @@ export async function main(
       return 0;
     }
     for (const p of await listGenerated(dir)) {
-      if (!files.some((f) => f.path === p)) await Deno.remove(new URL(p, dir));
+      if (!files.some((f) => f.path === p)) await Deno.remove(join(dir, p));
     }
     await writeFiles(dir, files);
     out(`gen: wrote ${files.length} files to src/generated/`);

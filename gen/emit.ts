@@ -49,6 +49,8 @@ export interface EmitOptions {
   readonly external?: readonly ExternalStruct[];
   /** Shown in the header: where the schema came from. */
   readonly source: string;
+  /** Shown in the header: the command that regenerates the file. Default `deno task gen`. */
+  readonly command?: string;
 }
 
 type Aggregate = StructType | UnionType;
@@ -109,9 +111,19 @@ function offsetExpr(f: FieldLayout, extra = ""): string {
   let e = "this.offset";
   if (f.offset !== 0) e += ` + ${f.offset}`;
   for (const [p, per] of Object.entries(f.paramTerms)) {
-    e += per === 1 ? ` + this.${camel(p)}` : ` + ${per} * this.${camel(p)}`;
+    e += ` + ${times(per, `this.${camel(p)}`)}`;
   }
   return e + extra;
+}
+
+/** `n * name`, or `name` when n is 1. */
+function times(n: number, name: string): string {
+  return n === 1 ? name : `${n} * ${name}`;
+}
+
+/** `(v << n)`, or `v` when n is 0. */
+function shifted(v: string, n: number): string {
+  return n === 0 ? v : `(${v} << ${n})`;
 }
 
 function typeLabel(t: Type): string {
@@ -141,7 +153,7 @@ function fieldDoc(f: FieldLayout, extra?: string): string {
   const where = Object.keys(f.paramTerms).length === 0
     ? `offset ${f.offset}`
     : `offset ${f.offset} + ${
-      Object.entries(f.paramTerms).map(([p, n]) => `${n} * ${p}`).join(" + ")
+      Object.entries(f.paramTerms).map(([p, n]) => times(n, p)).join(" + ")
     }`;
   const base = `\`${f.def.name}\`: ${typeLabel(f.def.type)} at ${where}.`;
   const parts = [f.def.doc, base, extra].filter((s): s is string => !!s);
@@ -222,8 +234,8 @@ function emitBitsField(m: Members, f: FieldLayout, t: BitsType) {
       name,
       parameters: [{ name: "value", type: "number" }],
       statements: [
-        `const word = ${read} & ~(${mask} << ${b.lsb});`,
-        ...scalarWrite(word, off, `(word | ((value & ${mask}) << ${b.lsb})) >>> 0`),
+        `const word = ${read} & ~${shifted(mask, b.lsb)};`,
+        ...scalarWrite(word, off, `(word | ${shifted(`(value & ${mask})`, b.lsb)}) >>> 0`),
       ],
     });
   }
@@ -403,7 +415,7 @@ function emitAggregate(t: Aggregate): ClassDeclarationStructure {
     });
   }
   if (params.length) {
-    const terms = l.params.map((p) => `${l.paramTerms[p]} * ${camel(p)}`).join(" + ");
+    const terms = l.params.map((p) => times(l.paramTerms[p], camel(p))).join(" + ");
     m.methods.push({
       name: "size",
       isStatic: true,
@@ -481,33 +493,37 @@ export function emitModule(options: EmitOptions): string {
   for (const e of options.external ?? []) external.set(e.type, e.from);
 
   // Structs: the module's own, and any reachable one that no module of the run owns.
-  const own: Aggregate[] = [];
-  const ordered = new Set<Aggregate>();
-  for (const item of options.items) {
-    if (item.kind === "struct" || item.kind === "union") {
-      own.push(item);
-      reachable(item, ordered);
-    }
-  }
+  // Items come in the schema's order (the spec's); a struct's dependencies come before it.
+  const own = new Set<Aggregate>();
+  for (const item of options.items) if (item.kind !== "constants") own.add(item);
   const imports = new Map<string, Set<string>>();
-  const emitted: Aggregate[] = [];
-  for (const t of ordered) {
-    const from = external.get(t);
-    if (from !== undefined && !own.includes(t)) {
-      const names = imports.get(from) ?? new Set<string>();
-      names.add(pascal(t.name));
-      imports.set(from, names);
-    } else {
-      emitted.push(t);
-    }
-  }
   const classNames = new Set<string>();
-  for (const t of emitted) {
-    const cls = pascal(t.name);
-    if (classNames.has(cls)) {
-      throw new GenError(`two structs in ${options.source} map to the class name ${cls}`);
+  const statements: (ClassDeclarationStructure | VariableStatementStructure)[] = [];
+  const done = new Set<Aggregate>();
+  for (const item of options.items) {
+    if (item.kind === "constants") {
+      statements.push(...emitConstants(item));
+      continue;
     }
-    classNames.add(cls);
+    const ordered = new Set<Aggregate>();
+    reachable(item, ordered);
+    for (const t of ordered) {
+      if (done.has(t)) continue;
+      done.add(t);
+      const from = external.get(t);
+      if (from !== undefined && !own.has(t)) {
+        const names = imports.get(from) ?? new Set<string>();
+        names.add(pascal(t.name));
+        imports.set(from, names);
+        continue;
+      }
+      const cls = pascal(t.name);
+      if (classNames.has(cls)) {
+        throw new GenError(`two structs in ${options.source} map to the class name ${cls}`);
+      }
+      classNames.add(cls);
+      statements.push(emitAggregate(t));
+    }
   }
   // One batched insertion per kind: ts-morph re-parses after every insertion,
   // so adding statements one at a time is quadratic in the module's size.
@@ -517,15 +533,10 @@ export function emitModule(options: EmitOptions): string {
       namedImports: [...names].sort(),
     })),
   );
-  file.addClasses(emitted.map(emitAggregate));
-  const constants: OptionalKind<VariableStatementStructure>[] = [];
-  for (const item of options.items) {
-    if (item.kind === "constants") constants.push(...emitConstants(item));
-  }
-  file.addVariableStatements(constants);
+  file.addStatements(statements);
   const header = [
     `// Generated by typed-virtio gen from ${options.source}. Do not edit: change the schema and`,
-    "// run `deno task gen` instead.",
+    `// run \`${options.command ?? "deno task gen"}\` instead.`,
     "",
     "/**",
     ` * Accessors and constants generated from \`${options.source}\`.`,
@@ -537,8 +548,8 @@ export function emitModule(options: EmitOptions): string {
   return header + file.getFullText();
 }
 
-function emitConstants(g: ConstantGroup): OptionalKind<VariableStatementStructure>[] {
-  const out: OptionalKind<VariableStatementStructure>[] = [];
+function emitConstants(g: ConstantGroup): VariableStatementStructure[] {
+  const out: VariableStatementStructure[] = [];
   const kindText = g.constantKind === "bits"
     ? "Bit numbers"
     : g.constantKind === "flags"
@@ -547,6 +558,7 @@ function emitConstants(g: ConstantGroup): OptionalKind<VariableStatementStructur
   if (g.exportMembers) {
     for (const c of g.constants) {
       out.push({
+        kind: StructureKind.VariableStatement,
         isExported: true,
         declarationKind: VariableDeclarationKind.Const,
         docs: [
@@ -561,6 +573,7 @@ function emitConstants(g: ConstantGroup): OptionalKind<VariableStatementStructur
   }
   const type = `{ ${g.constants.map((c) => `readonly ${c.name}: number;`).join(" ")} }`;
   out.push({
+    kind: StructureKind.VariableStatement,
     isExported: true,
     declarationKind: VariableDeclarationKind.Const,
     docs: [jsdoc([g.doc, `${kindText} of the \`${g.name}\` group.`].filter(Boolean).join("\n\n"))],

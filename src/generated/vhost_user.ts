@@ -7,182 +7,6 @@
  * @module
  */
 /**
- * An IOTLB message.
- *
- * Accessor for `vhost_iotlb_msg` (26 bytes) over a `DataView`; reads and writes in place.
- */
-export class VhostIotlbMsg {
-  /** Size in bytes. */
-  static readonly SIZE: number = 26;
-  /** Byte offsets of the fields at fixed offsets, by accessor name. */
-  static readonly OFFSETS: {
-    readonly iova: number;
-    readonly rangeSize: number;
-    readonly uaddr: number;
-    readonly perm: number;
-    readonly type: number;
-  } = Object.freeze({ iova: 0, rangeSize: 8, uaddr: 16, perm: 24, type: 25 });
-  /** The view the accessor reads and writes. */
-  view: DataView;
-  /** Byte offset of the struct within {@link VhostIotlbMsg.view}. */
-  offset: number;
-
-  /** Creates an accessor over `view` at byte `offset`. */
-  constructor(view: DataView, offset: number = 0) {
-    this.view = view;
-    this.offset = offset;
-  }
-
-  /**
-   * I/O virtual address.
-   *
-   * `iova`: le64 at offset 0.
-   */
-  get iova(): number {
-    return this.view.getUint32(this.offset, true) +
-      this.view.getUint32(this.offset + 4, true) * 4294967296;
-  }
-
-  set iova(value: number) {
-    this.view.setUint32(this.offset, value >>> 0, true);
-    this.view.setUint32(this.offset + 4, Math.floor(value / 4294967296), true);
-  }
-
-  /**
-   * Size of the range.
-   *
-   * `size`: le64 at offset 8.
-   */
-  get rangeSize(): number {
-    return this.view.getUint32(this.offset + 8, true) +
-      this.view.getUint32(this.offset + 8 + 4, true) * 4294967296;
-  }
-
-  set rangeSize(value: number) {
-    this.view.setUint32(this.offset + 8, value >>> 0, true);
-    this.view.setUint32(this.offset + 8 + 4, Math.floor(value / 4294967296), true);
-  }
-
-  /**
-   * User address.
-   *
-   * `uaddr`: le64 at offset 16.
-   */
-  get uaddr(): number {
-    return this.view.getUint32(this.offset + 16, true) +
-      this.view.getUint32(this.offset + 16 + 4, true) * 4294967296;
-  }
-
-  set uaddr(value: number) {
-    this.view.setUint32(this.offset + 16, value >>> 0, true);
-    this.view.setUint32(this.offset + 16 + 4, Math.floor(value / 4294967296), true);
-  }
-
-  /**
-   * Permissions: 1 read, 2 write, 3 both.
-   *
-   * `perm`: u8 at offset 24.
-   */
-  get perm(): number {
-    return this.view.getUint8(this.offset + 24);
-  }
-
-  set perm(value: number) {
-    this.view.setUint8(this.offset + 24, value);
-  }
-
-  /**
-   * 1 miss, 2 update, 3 invalidate, 4 access fail.
-   *
-   * `type`: u8 at offset 25.
-   */
-  get type(): number {
-    return this.view.getUint8(this.offset + 25);
-  }
-
-  set type(value: number) {
-    this.view.setUint8(this.offset + 25, value);
-  }
-
-  /** Re-targets the accessor at another offset of the same view; returns it. */
-  at(offset: number): this {
-    this.offset = offset;
-    return this;
-  }
-}
-
-/**
- * A virtio device config space access header; `size` bytes follow.
- *
- * Accessor for `vhost_user_config` (12 bytes) over a `DataView`; reads and writes in place.
- */
-export class VhostUserConfig {
-  /** Size in bytes. */
-  static readonly SIZE: number = 12;
-  /** Byte offsets of the fields at fixed offsets, by accessor name. */
-  static readonly OFFSETS: {
-    readonly configOffset: number;
-    readonly configSize: number;
-    readonly flags: number;
-  } = Object.freeze({ configOffset: 0, configSize: 4, flags: 8 });
-  /** The view the accessor reads and writes. */
-  view: DataView;
-  /** Byte offset of the struct within {@link VhostUserConfig.view}. */
-  offset: number;
-
-  /** Creates an accessor over `view` at byte `offset`. */
-  constructor(view: DataView, offset: number = 0) {
-    this.view = view;
-    this.offset = offset;
-  }
-
-  /**
-   * Offset in the device config space.
-   *
-   * `offset`: le32 at offset 0.
-   */
-  get configOffset(): number {
-    return this.view.getUint32(this.offset, true);
-  }
-
-  set configOffset(value: number) {
-    this.view.setUint32(this.offset, value, true);
-  }
-
-  /**
-   * Number of config bytes that follow.
-   *
-   * `size`: le32 at offset 4.
-   */
-  get configSize(): number {
-    return this.view.getUint32(this.offset + 4, true);
-  }
-
-  set configSize(value: number) {
-    this.view.setUint32(this.offset + 4, value, true);
-  }
-
-  /**
-   * 0: a writable field from the front-end; 1: live migration.
-   *
-   * `flags`: le32 at offset 8.
-   */
-  get flags(): number {
-    return this.view.getUint32(this.offset + 8, true);
-  }
-
-  set flags(value: number) {
-    this.view.setUint32(this.offset + 8, value, true);
-  }
-
-  /** Re-targets the accessor at another offset of the same view; returns it. */
-  at(offset: number): this {
-    this.offset = offset;
-    return this;
-  }
-}
-
-/**
  * The header that starts every vhost-user message.
  *
  * Accessor for `vhost_user_header` (12 bytes) over a `DataView`; reads and writes in place.
@@ -254,23 +78,18 @@ export class VhostUserHeader {
 }
 
 /**
- * An inflight description.
+ * A payload of one 64-bit integer.
  *
- * Accessor for `vhost_user_inflight` (20 bytes) over a `DataView`; reads and writes in place.
+ * Accessor for `vhost_user_u64` (8 bytes) over a `DataView`; reads and writes in place.
  */
-export class VhostUserInflight {
+export class VhostUserU64 {
   /** Size in bytes. */
-  static readonly SIZE: number = 20;
+  static readonly SIZE: number = 8;
   /** Byte offsets of the fields at fixed offsets, by accessor name. */
-  static readonly OFFSETS: {
-    readonly mmapSize: number;
-    readonly mmapOffset: number;
-    readonly numQueues: number;
-    readonly queueSize: number;
-  } = Object.freeze({ mmapSize: 0, mmapOffset: 8, numQueues: 16, queueSize: 18 });
+  static readonly OFFSETS: { readonly u64: number } = Object.freeze({ u64: 0 });
   /** The view the accessor reads and writes. */
   view: DataView;
-  /** Byte offset of the struct within {@link VhostUserInflight.view}. */
+  /** Byte offset of the struct within {@link VhostUserU64.view}. */
   offset: number;
 
   /** Creates an accessor over `view` at byte `offset`. */
@@ -280,59 +99,16 @@ export class VhostUserInflight {
   }
 
   /**
-   * Size of the area that tracks inflight I/O.
+   * The value.
    *
-   * `mmap_size`: le64 at offset 0.
+   * `u64`: le64 at offset 0.
    */
-  get mmapSize(): number {
-    return this.view.getUint32(this.offset, true) +
-      this.view.getUint32(this.offset + 4, true) * 4294967296;
+  get u64(): bigint {
+    return this.view.getBigUint64(this.offset, true);
   }
 
-  set mmapSize(value: number) {
-    this.view.setUint32(this.offset, value >>> 0, true);
-    this.view.setUint32(this.offset + 4, Math.floor(value / 4294967296), true);
-  }
-
-  /**
-   * Offset of that area in the file descriptor.
-   *
-   * `mmap_offset`: le64 at offset 8.
-   */
-  get mmapOffset(): number {
-    return this.view.getUint32(this.offset + 8, true) +
-      this.view.getUint32(this.offset + 8 + 4, true) * 4294967296;
-  }
-
-  set mmapOffset(value: number) {
-    this.view.setUint32(this.offset + 8, value >>> 0, true);
-    this.view.setUint32(this.offset + 8 + 4, Math.floor(value / 4294967296), true);
-  }
-
-  /**
-   * Number of virtqueues.
-   *
-   * `num_queues`: le16 at offset 16.
-   */
-  get numQueues(): number {
-    return this.view.getUint16(this.offset + 16, true);
-  }
-
-  set numQueues(value: number) {
-    this.view.setUint16(this.offset + 16, value, true);
-  }
-
-  /**
-   * Size of each virtqueue.
-   *
-   * `queue_size`: le16 at offset 18.
-   */
-  get queueSize(): number {
-    return this.view.getUint16(this.offset + 18, true);
-  }
-
-  set queueSize(value: number) {
-    this.view.setUint16(this.offset + 18, value, true);
+  set u64(value: bigint) {
+    this.view.setBigUint64(this.offset, value, true);
   }
 
   /** Re-targets the accessor at another offset of the same view; returns it. */
@@ -343,19 +119,21 @@ export class VhostUserInflight {
 }
 
 /**
- * A log description (SET_LOG_BASE).
+ * A vring state description.
  *
- * Accessor for `vhost_user_log` (16 bytes) over a `DataView`; reads and writes in place.
+ * Accessor for `vhost_vring_state` (8 bytes) over a `DataView`; reads and writes in place.
  */
-export class VhostUserLog {
+export class VhostVringState {
   /** Size in bytes. */
-  static readonly SIZE: number = 16;
+  static readonly SIZE: number = 8;
   /** Byte offsets of the fields at fixed offsets, by accessor name. */
-  static readonly OFFSETS: { readonly mmapSize: number; readonly mmapOffset: number } = Object
-    .freeze({ mmapSize: 0, mmapOffset: 8 });
+  static readonly OFFSETS: { readonly index: number; readonly num: number } = Object.freeze({
+    index: 0,
+    num: 4,
+  });
   /** The view the accessor reads and writes. */
   view: DataView;
-  /** Byte offset of the struct within {@link VhostUserLog.view}. */
+  /** Byte offset of the struct within {@link VhostVringState.view}. */
   offset: number;
 
   /** Creates an accessor over `view` at byte `offset`. */
@@ -365,33 +143,157 @@ export class VhostUserLog {
   }
 
   /**
-   * Size of the log area.
+   * The vring index.
    *
-   * `mmap_size`: le64 at offset 0.
+   * `index`: le32 at offset 0.
    */
-  get mmapSize(): number {
-    return this.view.getUint32(this.offset, true) +
-      this.view.getUint32(this.offset + 4, true) * 4294967296;
+  get index(): number {
+    return this.view.getUint32(this.offset, true);
   }
 
-  set mmapSize(value: number) {
-    this.view.setUint32(this.offset, value >>> 0, true);
-    this.view.setUint32(this.offset + 4, Math.floor(value / 4294967296), true);
+  set index(value: number) {
+    this.view.setUint32(this.offset, value, true);
   }
 
   /**
-   * Offset of the log in the file descriptor.
+   * The number: queue size, available index base, or enable flag.
    *
-   * `mmap_offset`: le64 at offset 8.
+   * `num`: le32 at offset 4.
    */
-  get mmapOffset(): number {
+  get num(): number {
+    return this.view.getUint32(this.offset + 4, true);
+  }
+
+  set num(value: number) {
+    this.view.setUint32(this.offset + 4, value, true);
+  }
+
+  /** Re-targets the accessor at another offset of the same view; returns it. */
+  at(offset: number): this {
+    this.offset = offset;
+    return this;
+  }
+}
+
+/**
+ * A vring address description.
+ *
+ * Accessor for `vhost_vring_addr` (40 bytes) over a `DataView`; reads and writes in place.
+ */
+export class VhostVringAddr {
+  /** Size in bytes. */
+  static readonly SIZE: number = 40;
+  /** Byte offsets of the fields at fixed offsets, by accessor name. */
+  static readonly OFFSETS: {
+    readonly index: number;
+    readonly flags: number;
+    readonly descUserAddr: number;
+    readonly usedUserAddr: number;
+    readonly availUserAddr: number;
+    readonly logGuestAddr: number;
+  } = Object.freeze({
+    index: 0,
+    flags: 4,
+    descUserAddr: 8,
+    usedUserAddr: 16,
+    availUserAddr: 24,
+    logGuestAddr: 32,
+  });
+  /** The view the accessor reads and writes. */
+  view: DataView;
+  /** Byte offset of the struct within {@link VhostVringAddr.view}. */
+  offset: number;
+
+  /** Creates an accessor over `view` at byte `offset`. */
+  constructor(view: DataView, offset: number = 0) {
+    this.view = view;
+    this.offset = offset;
+  }
+
+  /**
+   * The vring index.
+   *
+   * `index`: le32 at offset 0.
+   */
+  get index(): number {
+    return this.view.getUint32(this.offset, true);
+  }
+
+  set index(value: number) {
+    this.view.setUint32(this.offset, value, true);
+  }
+
+  /**
+   * Vring flags: bit 0 (VHOST_VRING_F_LOG) asks for used-ring logging.
+   *
+   * `flags`: le32 at offset 4.
+   */
+  get flags(): number {
+    return this.view.getUint32(this.offset + 4, true);
+  }
+
+  set flags(value: number) {
+    this.view.setUint32(this.offset + 4, value, true);
+  }
+
+  /**
+   * Front-end user address of the descriptor table (area).
+   *
+   * `desc_user_addr`: le64 at offset 8.
+   */
+  get descUserAddr(): number {
     return this.view.getUint32(this.offset + 8, true) +
       this.view.getUint32(this.offset + 8 + 4, true) * 4294967296;
   }
 
-  set mmapOffset(value: number) {
+  set descUserAddr(value: number) {
     this.view.setUint32(this.offset + 8, value >>> 0, true);
     this.view.setUint32(this.offset + 8 + 4, Math.floor(value / 4294967296), true);
+  }
+
+  /**
+   * Front-end user address of the used ring (device area).
+   *
+   * `used_user_addr`: le64 at offset 16.
+   */
+  get usedUserAddr(): number {
+    return this.view.getUint32(this.offset + 16, true) +
+      this.view.getUint32(this.offset + 16 + 4, true) * 4294967296;
+  }
+
+  set usedUserAddr(value: number) {
+    this.view.setUint32(this.offset + 16, value >>> 0, true);
+    this.view.setUint32(this.offset + 16 + 4, Math.floor(value / 4294967296), true);
+  }
+
+  /**
+   * Front-end user address of the available ring (driver area).
+   *
+   * `avail_user_addr`: le64 at offset 24.
+   */
+  get availUserAddr(): number {
+    return this.view.getUint32(this.offset + 24, true) +
+      this.view.getUint32(this.offset + 24 + 4, true) * 4294967296;
+  }
+
+  set availUserAddr(value: number) {
+    this.view.setUint32(this.offset + 24, value >>> 0, true);
+    this.view.setUint32(this.offset + 24 + 4, Math.floor(value / 4294967296), true);
+  }
+
+  /**
+   * Guest address for logging used-ring writes.
+   *
+   * `log_guest_addr`: le64 at offset 32.
+   */
+  get logGuestAddr(): number {
+    return this.view.getUint32(this.offset + 32, true) +
+      this.view.getUint32(this.offset + 32 + 4, true) * 4294967296;
+  }
+
+  set logGuestAddr(value: number) {
+    this.view.setUint32(this.offset + 32, value >>> 0, true);
+    this.view.setUint32(this.offset + 32 + 4, Math.floor(value / 4294967296), true);
   }
 
   /** Re-targets the accessor at another offset of the same view; returns it. */
@@ -636,18 +538,19 @@ export class VhostUserMemorySingle {
 }
 
 /**
- * A payload of one 64-bit integer.
+ * A log description (SET_LOG_BASE).
  *
- * Accessor for `vhost_user_u64` (8 bytes) over a `DataView`; reads and writes in place.
+ * Accessor for `vhost_user_log` (16 bytes) over a `DataView`; reads and writes in place.
  */
-export class VhostUserU64 {
+export class VhostUserLog {
   /** Size in bytes. */
-  static readonly SIZE: number = 8;
+  static readonly SIZE: number = 16;
   /** Byte offsets of the fields at fixed offsets, by accessor name. */
-  static readonly OFFSETS: { readonly u64: number } = Object.freeze({ u64: 0 });
+  static readonly OFFSETS: { readonly mmapSize: number; readonly mmapOffset: number } = Object
+    .freeze({ mmapSize: 0, mmapOffset: 8 });
   /** The view the accessor reads and writes. */
   view: DataView;
-  /** Byte offset of the struct within {@link VhostUserU64.view}. */
+  /** Byte offset of the struct within {@link VhostUserLog.view}. */
   offset: number;
 
   /** Creates an accessor over `view` at byte `offset`. */
@@ -657,16 +560,33 @@ export class VhostUserU64 {
   }
 
   /**
-   * The value.
+   * Size of the log area.
    *
-   * `u64`: le64 at offset 0.
+   * `mmap_size`: le64 at offset 0.
    */
-  get u64(): bigint {
-    return this.view.getBigUint64(this.offset, true);
+  get mmapSize(): number {
+    return this.view.getUint32(this.offset, true) +
+      this.view.getUint32(this.offset + 4, true) * 4294967296;
   }
 
-  set u64(value: bigint) {
-    this.view.setBigUint64(this.offset, value, true);
+  set mmapSize(value: number) {
+    this.view.setUint32(this.offset, value >>> 0, true);
+    this.view.setUint32(this.offset + 4, Math.floor(value / 4294967296), true);
+  }
+
+  /**
+   * Offset of the log in the file descriptor.
+   *
+   * `mmap_offset`: le64 at offset 8.
+   */
+  get mmapOffset(): number {
+    return this.view.getUint32(this.offset + 8, true) +
+      this.view.getUint32(this.offset + 8 + 4, true) * 4294967296;
+  }
+
+  set mmapOffset(value: number) {
+    this.view.setUint32(this.offset + 8, value >>> 0, true);
+    this.view.setUint32(this.offset + 8 + 4, Math.floor(value / 4294967296), true);
   }
 
   /** Re-targets the accessor at another offset of the same view; returns it. */
@@ -677,32 +597,22 @@ export class VhostUserU64 {
 }
 
 /**
- * A vring address description.
+ * A virtio device config space access header; `size` bytes follow.
  *
- * Accessor for `vhost_vring_addr` (40 bytes) over a `DataView`; reads and writes in place.
+ * Accessor for `vhost_user_config` (12 bytes) over a `DataView`; reads and writes in place.
  */
-export class VhostVringAddr {
+export class VhostUserConfig {
   /** Size in bytes. */
-  static readonly SIZE: number = 40;
+  static readonly SIZE: number = 12;
   /** Byte offsets of the fields at fixed offsets, by accessor name. */
   static readonly OFFSETS: {
-    readonly index: number;
+    readonly configOffset: number;
+    readonly configSize: number;
     readonly flags: number;
-    readonly descUserAddr: number;
-    readonly usedUserAddr: number;
-    readonly availUserAddr: number;
-    readonly logGuestAddr: number;
-  } = Object.freeze({
-    index: 0,
-    flags: 4,
-    descUserAddr: 8,
-    usedUserAddr: 16,
-    availUserAddr: 24,
-    logGuestAddr: 32,
-  });
+  } = Object.freeze({ configOffset: 0, configSize: 4, flags: 8 });
   /** The view the accessor reads and writes. */
   view: DataView;
-  /** Byte offset of the struct within {@link VhostVringAddr.view}. */
+  /** Byte offset of the struct within {@link VhostUserConfig.view}. */
   offset: number;
 
   /** Creates an accessor over `view` at byte `offset`. */
@@ -712,89 +622,131 @@ export class VhostVringAddr {
   }
 
   /**
-   * The vring index.
+   * Offset in the device config space.
    *
-   * `index`: le32 at offset 0.
+   * `offset`: le32 at offset 0.
    */
-  get index(): number {
+  get configOffset(): number {
     return this.view.getUint32(this.offset, true);
   }
 
-  set index(value: number) {
+  set configOffset(value: number) {
     this.view.setUint32(this.offset, value, true);
   }
 
   /**
-   * Vring flags: bit 0 (VHOST_VRING_F_LOG) asks for used-ring logging.
+   * Number of config bytes that follow.
    *
-   * `flags`: le32 at offset 4.
+   * `size`: le32 at offset 4.
    */
-  get flags(): number {
+  get configSize(): number {
     return this.view.getUint32(this.offset + 4, true);
   }
 
-  set flags(value: number) {
+  set configSize(value: number) {
     this.view.setUint32(this.offset + 4, value, true);
   }
 
   /**
-   * Front-end user address of the descriptor table (area).
+   * 0: a writable field from the front-end; 1: live migration.
    *
-   * `desc_user_addr`: le64 at offset 8.
+   * `flags`: le32 at offset 8.
    */
-  get descUserAddr(): number {
+  get flags(): number {
+    return this.view.getUint32(this.offset + 8, true);
+  }
+
+  set flags(value: number) {
+    this.view.setUint32(this.offset + 8, value, true);
+  }
+
+  /** Re-targets the accessor at another offset of the same view; returns it. */
+  at(offset: number): this {
+    this.offset = offset;
+    return this;
+  }
+}
+
+/**
+ * An inflight description.
+ *
+ * Accessor for `vhost_user_inflight` (20 bytes) over a `DataView`; reads and writes in place.
+ */
+export class VhostUserInflight {
+  /** Size in bytes. */
+  static readonly SIZE: number = 20;
+  /** Byte offsets of the fields at fixed offsets, by accessor name. */
+  static readonly OFFSETS: {
+    readonly mmapSize: number;
+    readonly mmapOffset: number;
+    readonly numQueues: number;
+    readonly queueSize: number;
+  } = Object.freeze({ mmapSize: 0, mmapOffset: 8, numQueues: 16, queueSize: 18 });
+  /** The view the accessor reads and writes. */
+  view: DataView;
+  /** Byte offset of the struct within {@link VhostUserInflight.view}. */
+  offset: number;
+
+  /** Creates an accessor over `view` at byte `offset`. */
+  constructor(view: DataView, offset: number = 0) {
+    this.view = view;
+    this.offset = offset;
+  }
+
+  /**
+   * Size of the area that tracks inflight I/O.
+   *
+   * `mmap_size`: le64 at offset 0.
+   */
+  get mmapSize(): number {
+    return this.view.getUint32(this.offset, true) +
+      this.view.getUint32(this.offset + 4, true) * 4294967296;
+  }
+
+  set mmapSize(value: number) {
+    this.view.setUint32(this.offset, value >>> 0, true);
+    this.view.setUint32(this.offset + 4, Math.floor(value / 4294967296), true);
+  }
+
+  /**
+   * Offset of that area in the file descriptor.
+   *
+   * `mmap_offset`: le64 at offset 8.
+   */
+  get mmapOffset(): number {
     return this.view.getUint32(this.offset + 8, true) +
       this.view.getUint32(this.offset + 8 + 4, true) * 4294967296;
   }
 
-  set descUserAddr(value: number) {
+  set mmapOffset(value: number) {
     this.view.setUint32(this.offset + 8, value >>> 0, true);
     this.view.setUint32(this.offset + 8 + 4, Math.floor(value / 4294967296), true);
   }
 
   /**
-   * Front-end user address of the used ring (device area).
+   * Number of virtqueues.
    *
-   * `used_user_addr`: le64 at offset 16.
+   * `num_queues`: le16 at offset 16.
    */
-  get usedUserAddr(): number {
-    return this.view.getUint32(this.offset + 16, true) +
-      this.view.getUint32(this.offset + 16 + 4, true) * 4294967296;
+  get numQueues(): number {
+    return this.view.getUint16(this.offset + 16, true);
   }
 
-  set usedUserAddr(value: number) {
-    this.view.setUint32(this.offset + 16, value >>> 0, true);
-    this.view.setUint32(this.offset + 16 + 4, Math.floor(value / 4294967296), true);
+  set numQueues(value: number) {
+    this.view.setUint16(this.offset + 16, value, true);
   }
 
   /**
-   * Front-end user address of the available ring (driver area).
+   * Size of each virtqueue.
    *
-   * `avail_user_addr`: le64 at offset 24.
+   * `queue_size`: le16 at offset 18.
    */
-  get availUserAddr(): number {
-    return this.view.getUint32(this.offset + 24, true) +
-      this.view.getUint32(this.offset + 24 + 4, true) * 4294967296;
+  get queueSize(): number {
+    return this.view.getUint16(this.offset + 18, true);
   }
 
-  set availUserAddr(value: number) {
-    this.view.setUint32(this.offset + 24, value >>> 0, true);
-    this.view.setUint32(this.offset + 24 + 4, Math.floor(value / 4294967296), true);
-  }
-
-  /**
-   * Guest address for logging used-ring writes.
-   *
-   * `log_guest_addr`: le64 at offset 32.
-   */
-  get logGuestAddr(): number {
-    return this.view.getUint32(this.offset + 32, true) +
-      this.view.getUint32(this.offset + 32 + 4, true) * 4294967296;
-  }
-
-  set logGuestAddr(value: number) {
-    this.view.setUint32(this.offset + 32, value >>> 0, true);
-    this.view.setUint32(this.offset + 32 + 4, Math.floor(value / 4294967296), true);
+  set queueSize(value: number) {
+    this.view.setUint16(this.offset + 18, value, true);
   }
 
   /** Re-targets the accessor at another offset of the same view; returns it. */
@@ -805,21 +757,24 @@ export class VhostVringAddr {
 }
 
 /**
- * A vring state description.
+ * An IOTLB message.
  *
- * Accessor for `vhost_vring_state` (8 bytes) over a `DataView`; reads and writes in place.
+ * Accessor for `vhost_iotlb_msg` (26 bytes) over a `DataView`; reads and writes in place.
  */
-export class VhostVringState {
+export class VhostIotlbMsg {
   /** Size in bytes. */
-  static readonly SIZE: number = 8;
+  static readonly SIZE: number = 26;
   /** Byte offsets of the fields at fixed offsets, by accessor name. */
-  static readonly OFFSETS: { readonly index: number; readonly num: number } = Object.freeze({
-    index: 0,
-    num: 4,
-  });
+  static readonly OFFSETS: {
+    readonly iova: number;
+    readonly rangeSize: number;
+    readonly uaddr: number;
+    readonly perm: number;
+    readonly type: number;
+  } = Object.freeze({ iova: 0, rangeSize: 8, uaddr: 16, perm: 24, type: 25 });
   /** The view the accessor reads and writes. */
   view: DataView;
-  /** Byte offset of the struct within {@link VhostVringState.view}. */
+  /** Byte offset of the struct within {@link VhostIotlbMsg.view}. */
   offset: number;
 
   /** Creates an accessor over `view` at byte `offset`. */
@@ -829,29 +784,74 @@ export class VhostVringState {
   }
 
   /**
-   * The vring index.
+   * I/O virtual address.
    *
-   * `index`: le32 at offset 0.
+   * `iova`: le64 at offset 0.
    */
-  get index(): number {
-    return this.view.getUint32(this.offset, true);
+  get iova(): number {
+    return this.view.getUint32(this.offset, true) +
+      this.view.getUint32(this.offset + 4, true) * 4294967296;
   }
 
-  set index(value: number) {
-    this.view.setUint32(this.offset, value, true);
+  set iova(value: number) {
+    this.view.setUint32(this.offset, value >>> 0, true);
+    this.view.setUint32(this.offset + 4, Math.floor(value / 4294967296), true);
   }
 
   /**
-   * The number: queue size, available index base, or enable flag.
+   * Size of the range.
    *
-   * `num`: le32 at offset 4.
+   * `size`: le64 at offset 8.
    */
-  get num(): number {
-    return this.view.getUint32(this.offset + 4, true);
+  get rangeSize(): number {
+    return this.view.getUint32(this.offset + 8, true) +
+      this.view.getUint32(this.offset + 8 + 4, true) * 4294967296;
   }
 
-  set num(value: number) {
-    this.view.setUint32(this.offset + 4, value, true);
+  set rangeSize(value: number) {
+    this.view.setUint32(this.offset + 8, value >>> 0, true);
+    this.view.setUint32(this.offset + 8 + 4, Math.floor(value / 4294967296), true);
+  }
+
+  /**
+   * User address.
+   *
+   * `uaddr`: le64 at offset 16.
+   */
+  get uaddr(): number {
+    return this.view.getUint32(this.offset + 16, true) +
+      this.view.getUint32(this.offset + 16 + 4, true) * 4294967296;
+  }
+
+  set uaddr(value: number) {
+    this.view.setUint32(this.offset + 16, value >>> 0, true);
+    this.view.setUint32(this.offset + 16 + 4, Math.floor(value / 4294967296), true);
+  }
+
+  /**
+   * Permissions: 1 read, 2 write, 3 both.
+   *
+   * `perm`: u8 at offset 24.
+   */
+  get perm(): number {
+    return this.view.getUint8(this.offset + 24);
+  }
+
+  set perm(value: number) {
+    this.view.setUint8(this.offset + 24, value);
+  }
+
+  /**
+   * 1 miss, 2 update, 3 invalidate, 4 access fail.
+   *
+   * `type`: u8 at offset 25.
+   */
+  get type(): number {
+    return this.view.getUint8(this.offset + 25);
+  }
+
+  set type(value: number) {
+    this.view.setUint8(this.offset + 25, value);
   }
 
   /** Re-targets the accessor at another offset of the same view; returns it. */
@@ -861,59 +861,6 @@ export class VhostVringState {
   }
 }
 
-/**
- * IOTLB miss or access failure.
- *
- * `vhost_user_backend_request`: 1.
- */
-export const VHOST_USER_BACKEND_IOTLB_MSG: number = 1;
-/**
- * The config space changed.
- *
- * `vhost_user_backend_request`: 2.
- */
-export const VHOST_USER_BACKEND_CONFIG_CHANGE_MSG: number = 2;
-/**
- * Host notifier area.
- *
- * `vhost_user_backend_request`: 3.
- */
-export const VHOST_USER_BACKEND_VRING_HOST_NOTIFIER_MSG: number = 3;
-/**
- * Requests the back-end sends on its channel.
- *
- * Values of the `vhost_user_backend_request` group.
- */
-export const VhostUserBackendRequest: {
-  readonly VHOST_USER_BACKEND_IOTLB_MSG: number;
-  readonly VHOST_USER_BACKEND_CONFIG_CHANGE_MSG: number;
-  readonly VHOST_USER_BACKEND_VRING_HOST_NOTIFIER_MSG: number;
-} = Object.freeze({
-  VHOST_USER_BACKEND_IOTLB_MSG: 1,
-  VHOST_USER_BACKEND_CONFIG_CHANGE_MSG: 2,
-  VHOST_USER_BACKEND_VRING_HOST_NOTIFIER_MSG: 3,
-});
-/**
- * The back-end supports GET/SET_PROTOCOL_FEATURES (reuses the reserved bit 30).
- *
- * `vhost_user_features`: 30 (bit number).
- */
-export const VHOST_USER_F_PROTOCOL_FEATURES: number = 30;
-/**
- * The front-end logs dirty pages (live migration).
- *
- * `vhost_user_features`: 26 (bit number).
- */
-export const VHOST_F_LOG_ALL: number = 26;
-/**
- * Feature bits of GET_FEATURES / SET_FEATURES that belong to vhost-user itself.
- *
- * Bit numbers of the `vhost_user_features` group.
- */
-export const VhostUserFeatures: {
-  readonly VHOST_USER_F_PROTOCOL_FEATURES: number;
-  readonly VHOST_F_LOG_ALL: number;
-} = Object.freeze({ VHOST_USER_F_PROTOCOL_FEATURES: 30, VHOST_F_LOG_ALL: 26 });
 /**
  * The version field (bits 0-1).
  *
@@ -954,6 +901,48 @@ export const VhostUserHeaderFlags: {
   VHOST_USER_REPLY_MASK: 4,
   VHOST_USER_NEED_REPLY_MASK: 8,
 });
+/**
+ * Bits 0-7: the vring index.
+ *
+ * `vhost_user_vring_fd_flags`: 255.
+ */
+export const VHOST_USER_VRING_IDX_MASK: number = 255;
+/**
+ * No file descriptor comes with the message (poll instead).
+ *
+ * `vhost_user_vring_fd_flags`: 256.
+ */
+export const VHOST_USER_VRING_NOFD_MASK: number = 256;
+/**
+ * The vring index and no-fd flag of SET_VRING_KICK, SET_VRING_CALL, SET_VRING_ERR.
+ *
+ * Bit masks of the `vhost_user_vring_fd_flags` group.
+ */
+export const VhostUserVringFdFlags: {
+  readonly VHOST_USER_VRING_IDX_MASK: number;
+  readonly VHOST_USER_VRING_NOFD_MASK: number;
+} = Object.freeze({ VHOST_USER_VRING_IDX_MASK: 255, VHOST_USER_VRING_NOFD_MASK: 256 });
+/**
+ * The back-end supports GET/SET_PROTOCOL_FEATURES (reuses the reserved bit 30).
+ *
+ * `vhost_user_features`: 30 (bit number).
+ */
+export const VHOST_USER_F_PROTOCOL_FEATURES: number = 30;
+/**
+ * The front-end logs dirty pages (live migration).
+ *
+ * `vhost_user_features`: 26 (bit number).
+ */
+export const VHOST_F_LOG_ALL: number = 26;
+/**
+ * Feature bits of GET_FEATURES / SET_FEATURES that belong to vhost-user itself.
+ *
+ * Bit numbers of the `vhost_user_features` group.
+ */
+export const VhostUserFeatures: {
+  readonly VHOST_USER_F_PROTOCOL_FEATURES: number;
+  readonly VHOST_F_LOG_ALL: number;
+} = Object.freeze({ VHOST_USER_F_PROTOCOL_FEATURES: 30, VHOST_F_LOG_ALL: 26 });
 /**
  * GET_QUEUE_NUM: the back-end's queue count.
  *
@@ -1451,23 +1440,34 @@ export const VhostUserRequest: {
   VHOST_USER_GET_STATUS: 40,
 });
 /**
- * Bits 0-7: the vring index.
+ * IOTLB miss or access failure.
  *
- * `vhost_user_vring_fd_flags`: 255.
+ * `vhost_user_backend_request`: 1.
  */
-export const VHOST_USER_VRING_IDX_MASK: number = 255;
+export const VHOST_USER_BACKEND_IOTLB_MSG: number = 1;
 /**
- * No file descriptor comes with the message (poll instead).
+ * The config space changed.
  *
- * `vhost_user_vring_fd_flags`: 256.
+ * `vhost_user_backend_request`: 2.
  */
-export const VHOST_USER_VRING_NOFD_MASK: number = 256;
+export const VHOST_USER_BACKEND_CONFIG_CHANGE_MSG: number = 2;
 /**
- * The vring index and no-fd flag of SET_VRING_KICK, SET_VRING_CALL, SET_VRING_ERR.
+ * Host notifier area.
  *
- * Bit masks of the `vhost_user_vring_fd_flags` group.
+ * `vhost_user_backend_request`: 3.
  */
-export const VhostUserVringFdFlags: {
-  readonly VHOST_USER_VRING_IDX_MASK: number;
-  readonly VHOST_USER_VRING_NOFD_MASK: number;
-} = Object.freeze({ VHOST_USER_VRING_IDX_MASK: 255, VHOST_USER_VRING_NOFD_MASK: 256 });
+export const VHOST_USER_BACKEND_VRING_HOST_NOTIFIER_MSG: number = 3;
+/**
+ * Requests the back-end sends on its channel.
+ *
+ * Values of the `vhost_user_backend_request` group.
+ */
+export const VhostUserBackendRequest: {
+  readonly VHOST_USER_BACKEND_IOTLB_MSG: number;
+  readonly VHOST_USER_BACKEND_CONFIG_CHANGE_MSG: number;
+  readonly VHOST_USER_BACKEND_VRING_HOST_NOTIFIER_MSG: number;
+} = Object.freeze({
+  VHOST_USER_BACKEND_IOTLB_MSG: 1,
+  VHOST_USER_BACKEND_CONFIG_CHANGE_MSG: 2,
+  VHOST_USER_BACKEND_VRING_HOST_NOTIFIER_MSG: 3,
+});

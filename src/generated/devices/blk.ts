@@ -7,6 +7,157 @@
  * @module
  */
 /**
+ * 5.2.2: virtqueue indices of the block device.
+ *
+ * Values of the `virtio_blk_queues` group.
+ */
+export const VirtioBlkQueues: { readonly requestq1: number } = Object.freeze({ requestq1: 0 });
+/**
+ * Legacy: device supports request barriers.
+ *
+ * `virtio_blk_features`: 0 (bit number).
+ */
+export const VIRTIO_BLK_F_BARRIER: number = 0;
+/**
+ * Maximum segment size is in size_max.
+ *
+ * `virtio_blk_features`: 1 (bit number).
+ */
+export const VIRTIO_BLK_F_SIZE_MAX: number = 1;
+/**
+ * Maximum segments per request is in seg_max.
+ *
+ * `virtio_blk_features`: 2 (bit number).
+ */
+export const VIRTIO_BLK_F_SEG_MAX: number = 2;
+/**
+ * Disk-style geometry is in geometry.
+ *
+ * `virtio_blk_features`: 4 (bit number).
+ */
+export const VIRTIO_BLK_F_GEOMETRY: number = 4;
+/**
+ * Device is read-only.
+ *
+ * `virtio_blk_features`: 5 (bit number).
+ */
+export const VIRTIO_BLK_F_RO: number = 5;
+/**
+ * Block size of the disk is in blk_size.
+ *
+ * `virtio_blk_features`: 6 (bit number).
+ */
+export const VIRTIO_BLK_F_BLK_SIZE: number = 6;
+/**
+ * Legacy: device supports SCSI packet commands.
+ *
+ * `virtio_blk_features`: 7 (bit number).
+ */
+export const VIRTIO_BLK_F_SCSI: number = 7;
+/**
+ * Cache flush command support.
+ *
+ * `virtio_blk_features`: 9 (bit number).
+ */
+export const VIRTIO_BLK_F_FLUSH: number = 9;
+/**
+ * Legacy name of VIRTIO_BLK_F_FLUSH (same bit).
+ *
+ * `virtio_blk_features`: 9 (bit number).
+ */
+export const VIRTIO_BLK_F_WCE: number = 9;
+/**
+ * Optimal I/O alignment is in topology.
+ *
+ * `virtio_blk_features`: 10 (bit number).
+ */
+export const VIRTIO_BLK_F_TOPOLOGY: number = 10;
+/**
+ * Cache mode can be switched between writeback and writethrough (writeback).
+ *
+ * `virtio_blk_features`: 11 (bit number).
+ */
+export const VIRTIO_BLK_F_CONFIG_WCE: number = 11;
+/**
+ * Multiqueue; the number of queues is in num_queues.
+ *
+ * `virtio_blk_features`: 12 (bit number).
+ */
+export const VIRTIO_BLK_F_MQ: number = 12;
+/**
+ * Discard command; limits in max_discard_sectors and max_discard_seg.
+ *
+ * `virtio_blk_features`: 13 (bit number).
+ */
+export const VIRTIO_BLK_F_DISCARD: number = 13;
+/**
+ * Write zeroes command; limits in max_write_zeroes_sectors and max_write_zeroes_seg.
+ *
+ * `virtio_blk_features`: 14 (bit number).
+ */
+export const VIRTIO_BLK_F_WRITE_ZEROES: number = 14;
+/**
+ * Storage lifetime information (GET_LIFETIME).
+ *
+ * `virtio_blk_features`: 15 (bit number).
+ */
+export const VIRTIO_BLK_F_LIFETIME: number = 15;
+/**
+ * Secure erase command; limits in max_secure_erase_sectors and max_secure_erase_seg.
+ *
+ * `virtio_blk_features`: 16 (bit number).
+ */
+export const VIRTIO_BLK_F_SECURE_ERASE: number = 16;
+/**
+ * Zoned block device (ZBC / ZNS zoned storage semantics).
+ *
+ * `virtio_blk_features`: 17 (bit number).
+ */
+export const VIRTIO_BLK_F_ZONED: number = 17;
+/**
+ * 5.2.3: block device feature bits (bit numbers).
+ *
+ * Bit numbers of the `virtio_blk_features` group.
+ */
+export const VirtioBlkFeatures: {
+  readonly VIRTIO_BLK_F_BARRIER: number;
+  readonly VIRTIO_BLK_F_SIZE_MAX: number;
+  readonly VIRTIO_BLK_F_SEG_MAX: number;
+  readonly VIRTIO_BLK_F_GEOMETRY: number;
+  readonly VIRTIO_BLK_F_RO: number;
+  readonly VIRTIO_BLK_F_BLK_SIZE: number;
+  readonly VIRTIO_BLK_F_SCSI: number;
+  readonly VIRTIO_BLK_F_FLUSH: number;
+  readonly VIRTIO_BLK_F_WCE: number;
+  readonly VIRTIO_BLK_F_TOPOLOGY: number;
+  readonly VIRTIO_BLK_F_CONFIG_WCE: number;
+  readonly VIRTIO_BLK_F_MQ: number;
+  readonly VIRTIO_BLK_F_DISCARD: number;
+  readonly VIRTIO_BLK_F_WRITE_ZEROES: number;
+  readonly VIRTIO_BLK_F_LIFETIME: number;
+  readonly VIRTIO_BLK_F_SECURE_ERASE: number;
+  readonly VIRTIO_BLK_F_ZONED: number;
+} = Object.freeze({
+  VIRTIO_BLK_F_BARRIER: 0,
+  VIRTIO_BLK_F_SIZE_MAX: 1,
+  VIRTIO_BLK_F_SEG_MAX: 2,
+  VIRTIO_BLK_F_GEOMETRY: 4,
+  VIRTIO_BLK_F_RO: 5,
+  VIRTIO_BLK_F_BLK_SIZE: 6,
+  VIRTIO_BLK_F_SCSI: 7,
+  VIRTIO_BLK_F_FLUSH: 9,
+  VIRTIO_BLK_F_WCE: 9,
+  VIRTIO_BLK_F_TOPOLOGY: 10,
+  VIRTIO_BLK_F_CONFIG_WCE: 11,
+  VIRTIO_BLK_F_MQ: 12,
+  VIRTIO_BLK_F_DISCARD: 13,
+  VIRTIO_BLK_F_WRITE_ZEROES: 14,
+  VIRTIO_BLK_F_LIFETIME: 15,
+  VIRTIO_BLK_F_SECURE_ERASE: 16,
+  VIRTIO_BLK_F_ZONED: 17,
+});
+
+/**
  * 5.2.4: disk-style geometry (VIRTIO_BLK_F_GEOMETRY).
  *
  * Accessor for `virtio_blk_geometry` (4 bytes) over a `DataView`; reads and writes in place.
@@ -684,170 +835,33 @@ export class VirtioBlkConfig {
 }
 
 /**
- * 5.2.6: discard / write zeroes / secure erase segment.
+ * Drive-managed: behaves like a non-zoned device.
  *
- * Accessor for `virtio_blk_discard_write_zeroes` (16 bytes) over a `DataView`; reads and writes in place.
+ * `virtio_blk_zoned_model`: 0.
  */
-export class VirtioBlkDiscardWriteZeroes {
-  /** Size in bytes. */
-  static readonly SIZE: number = 16;
-  /** Byte offsets of the fields at fixed offsets, by accessor name. */
-  static readonly OFFSETS: {
-    readonly sector: number;
-    readonly numSectors: number;
-    readonly flags: number;
-  } = Object.freeze({ sector: 0, numSectors: 8, flags: 12 });
-  /** The view the accessor reads and writes. */
-  view: DataView;
-  /** Byte offset of the struct within {@link VirtioBlkDiscardWriteZeroes.view}. */
-  offset: number;
-
-  /** Creates an accessor over `view` at byte `offset`. */
-  constructor(view: DataView, offset: number = 0) {
-    this.view = view;
-    this.offset = offset;
-  }
-
-  /**
-   * First sector of the range (512-byte units).
-   *
-   * `sector`: le64 at offset 0.
-   */
-  get sector(): bigint {
-    return this.view.getBigUint64(this.offset, true);
-  }
-
-  set sector(value: bigint) {
-    this.view.setBigUint64(this.offset, value, true);
-  }
-
-  /**
-   * Number of sectors in the range.
-   *
-   * `num_sectors`: le32 at offset 8.
-   */
-  get numSectors(): number {
-    return this.view.getUint32(this.offset + 8, true);
-  }
-
-  set numSectors(value: number) {
-    this.view.setUint32(this.offset + 8, value, true);
-  }
-
-  /** `flags`: le32 at offset 12. */
-  get flags(): number {
-    return this.view.getUint32(this.offset + 12, true);
-  }
-
-  set flags(value: number) {
-    this.view.setUint32(this.offset + 12, value, true);
-  }
-
-  /**
-   * Write zeroes only: the device may deallocate the range if reads return zeroes.
-   *
-   * Bits 0..0 of `flags`.
-   */
-  get unmap(): number {
-    return (this.view.getUint32(this.offset + 12, true) & 0x1) >>> 0;
-  }
-
-  set unmap(value: number) {
-    const word = this.view.getUint32(this.offset + 12, true) & ~(0x1 << 0);
-    this.view.setUint32(this.offset + 12, (word | ((value & 0x1) << 0)) >>> 0, true);
-  }
-
-  /**
-   * Reserved.
-   *
-   * Bits 1..31 of `flags`.
-   */
-  get reserved(): number {
-    return ((this.view.getUint32(this.offset + 12, true) >>> 1) & 0x7fffffff) >>> 0;
-  }
-
-  set reserved(value: number) {
-    const word = this.view.getUint32(this.offset + 12, true) & ~(0x7fffffff << 1);
-    this.view.setUint32(this.offset + 12, (word | ((value & 0x7fffffff) << 1)) >>> 0, true);
-  }
-
-  /** Re-targets the accessor at another offset of the same view; returns it. */
-  at(offset: number): this {
-    this.offset = offset;
-    return this;
-  }
-}
-
+export const VIRTIO_BLK_Z_NONE: number = 0;
 /**
- * 5.2.6: device lifetime information (written by the device).
+ * Host-managed: sequential write required zones.
  *
- * Accessor for `virtio_blk_lifetime` (6 bytes) over a `DataView`; reads and writes in place.
+ * `virtio_blk_zoned_model`: 1.
  */
-export class VirtioBlkLifetime {
-  /** Size in bytes. */
-  static readonly SIZE: number = 6;
-  /** Byte offsets of the fields at fixed offsets, by accessor name. */
-  static readonly OFFSETS: {
-    readonly preEolInfo: number;
-    readonly deviceLifetimeEstTypA: number;
-    readonly deviceLifetimeEstTypB: number;
-  } = Object.freeze({ preEolInfo: 0, deviceLifetimeEstTypA: 2, deviceLifetimeEstTypB: 4 });
-  /** The view the accessor reads and writes. */
-  view: DataView;
-  /** Byte offset of the struct within {@link VirtioBlkLifetime.view}. */
-  offset: number;
-
-  /** Creates an accessor over `view` at byte `offset`. */
-  constructor(view: DataView, offset: number = 0) {
-    this.view = view;
-    this.offset = offset;
-  }
-
-  /**
-   * Consumption of reserved blocks: VIRTIO_BLK_PRE_EOL_INFO_*.
-   *
-   * `pre_eol_info`: le16 at offset 0.
-   */
-  get preEolInfo(): number {
-    return this.view.getUint16(this.offset, true);
-  }
-
-  set preEolInfo(value: number) {
-    this.view.setUint16(this.offset, value, true);
-  }
-
-  /**
-   * SLC wear in 10% steps: 0 undefined, 1 up to 10% used, ... 11 lifetime exceeded.
-   *
-   * `device_lifetime_est_typ_a`: le16 at offset 2.
-   */
-  get deviceLifetimeEstTypA(): number {
-    return this.view.getUint16(this.offset + 2, true);
-  }
-
-  set deviceLifetimeEstTypA(value: number) {
-    this.view.setUint16(this.offset + 2, value, true);
-  }
-
-  /**
-   * MLC wear, same scale as typ_a.
-   *
-   * `device_lifetime_est_typ_b`: le16 at offset 4.
-   */
-  get deviceLifetimeEstTypB(): number {
-    return this.view.getUint16(this.offset + 4, true);
-  }
-
-  set deviceLifetimeEstTypB(value: number) {
-    this.view.setUint16(this.offset + 4, value, true);
-  }
-
-  /** Re-targets the accessor at another offset of the same view; returns it. */
-  at(offset: number): this {
-    this.offset = offset;
-    return this;
-  }
-}
+export const VIRTIO_BLK_Z_HM: number = 1;
+/**
+ * Host-aware: sequential write preferred zones.
+ *
+ * `virtio_blk_zoned_model`: 2.
+ */
+export const VIRTIO_BLK_Z_HA: number = 2;
+/**
+ * 5.2.4: zoned device models.
+ *
+ * Values of the `virtio_blk_zoned_model` group.
+ */
+export const VirtioBlkZonedModel: {
+  readonly VIRTIO_BLK_Z_NONE: number;
+  readonly VIRTIO_BLK_Z_HM: number;
+  readonly VIRTIO_BLK_Z_HA: number;
+} = Object.freeze({ VIRTIO_BLK_Z_NONE: 0, VIRTIO_BLK_Z_HM: 1, VIRTIO_BLK_Z_HA: 2 });
 
 /**
  * 5.2.6: block request layout.
@@ -920,7 +934,7 @@ export class VirtioBlkReq {
   /**
    * Written by the device: VIRTIO_BLK_S_*.
    *
-   * `status`: u8 at offset 16 + 1 * data_len.
+   * `status`: u8 at offset 16 + data_len.
    */
   get status(): number {
     return this.view.getUint8(this.offset + 16 + this.dataLen);
@@ -932,7 +946,7 @@ export class VirtioBlkReq {
 
   /** Size in bytes for the given data_len. */
   static size(dataLen: number): number {
-    return 17 + 1 * dataLen;
+    return 17 + dataLen;
   }
 
   /** Re-targets the accessor at another offset of the same view; returns it. */
@@ -1051,7 +1065,7 @@ export class VirtioBlkReqZa {
   /**
    * Written by the device: the sector where the data landed.
    *
-   * `append_sector`: le64 at offset 16 + 1 * data_len.
+   * `append_sector`: le64 at offset 16 + data_len.
    */
   get appendSector(): bigint {
     return this.view.getBigUint64(this.offset + 16 + this.dataLen, true);
@@ -1064,7 +1078,7 @@ export class VirtioBlkReqZa {
   /**
    * Written by the device: VIRTIO_BLK_S_*.
    *
-   * `status`: u8 at offset 24 + 1 * data_len.
+   * `status`: u8 at offset 24 + data_len.
    */
   get status(): number {
     return this.view.getUint8(this.offset + 24 + this.dataLen);
@@ -1076,7 +1090,7 @@ export class VirtioBlkReqZa {
 
   /** Size in bytes for the given data_len. */
   static size(dataLen: number): number {
-    return 25 + 1 * dataLen;
+    return 25 + dataLen;
   }
 
   /** Re-targets the accessor at another offset of the same view; returns it. */
@@ -1123,6 +1137,444 @@ export class VirtioBlkReqZa {
     return new Uint8Array(this.view.buffer, this.view.byteOffset + this.offset + 16, this.dataLen);
   }
 }
+
+/**
+ * Read.
+ *
+ * `virtio_blk_req_type`: 0.
+ */
+export const VIRTIO_BLK_T_IN: number = 0;
+/**
+ * Write.
+ *
+ * `virtio_blk_req_type`: 1.
+ */
+export const VIRTIO_BLK_T_OUT: number = 1;
+/**
+ * Legacy: SCSI packet command.
+ *
+ * `virtio_blk_req_type`: 2.
+ */
+export const VIRTIO_BLK_T_SCSI_CMD: number = 2;
+/**
+ * Legacy: SCSI packet command (same as 2).
+ *
+ * `virtio_blk_req_type`: 3.
+ */
+export const VIRTIO_BLK_T_SCSI_CMD_OUT: number = 3;
+/**
+ * Flush the write cache.
+ *
+ * `virtio_blk_req_type`: 4.
+ */
+export const VIRTIO_BLK_T_FLUSH: number = 4;
+/**
+ * Legacy: synonym of VIRTIO_BLK_T_FLUSH.
+ *
+ * `virtio_blk_req_type`: 5.
+ */
+export const VIRTIO_BLK_T_FLUSH_OUT: number = 5;
+/**
+ * Read the device id string (up to 20 bytes, NUL-padded).
+ *
+ * `virtio_blk_req_type`: 8.
+ */
+export const VIRTIO_BLK_T_GET_ID: number = 8;
+/**
+ * Read virtio_blk_lifetime.
+ *
+ * `virtio_blk_req_type`: 10.
+ */
+export const VIRTIO_BLK_T_GET_LIFETIME: number = 10;
+/**
+ * Discard the given segments.
+ *
+ * `virtio_blk_req_type`: 11.
+ */
+export const VIRTIO_BLK_T_DISCARD: number = 11;
+/**
+ * Write zeroes to the given segments.
+ *
+ * `virtio_blk_req_type`: 13.
+ */
+export const VIRTIO_BLK_T_WRITE_ZEROES: number = 13;
+/**
+ * Securely erase the given segments.
+ *
+ * `virtio_blk_req_type`: 14.
+ */
+export const VIRTIO_BLK_T_SECURE_ERASE: number = 14;
+/**
+ * Append to a zone (virtio_blk_req_za).
+ *
+ * `virtio_blk_req_type`: 15.
+ */
+export const VIRTIO_BLK_T_ZONE_APPEND: number = 15;
+/**
+ * Read a zone report.
+ *
+ * `virtio_blk_req_type`: 16.
+ */
+export const VIRTIO_BLK_T_ZONE_REPORT: number = 16;
+/**
+ * Explicitly open a zone.
+ *
+ * `virtio_blk_req_type`: 18.
+ */
+export const VIRTIO_BLK_T_ZONE_OPEN: number = 18;
+/**
+ * Close a zone.
+ *
+ * `virtio_blk_req_type`: 20.
+ */
+export const VIRTIO_BLK_T_ZONE_CLOSE: number = 20;
+/**
+ * Finish a zone (make it full).
+ *
+ * `virtio_blk_req_type`: 22.
+ */
+export const VIRTIO_BLK_T_ZONE_FINISH: number = 22;
+/**
+ * Reset a zone's write pointer.
+ *
+ * `virtio_blk_req_type`: 24.
+ */
+export const VIRTIO_BLK_T_ZONE_RESET: number = 24;
+/**
+ * Reset all zones.
+ *
+ * `virtio_blk_req_type`: 26.
+ */
+export const VIRTIO_BLK_T_ZONE_RESET_ALL: number = 26;
+/**
+ * 5.2.6: block request types, with the legacy ones of 5.2.6.3.
+ *
+ * Values of the `virtio_blk_req_type` group.
+ */
+export const VirtioBlkReqType: {
+  readonly VIRTIO_BLK_T_IN: number;
+  readonly VIRTIO_BLK_T_OUT: number;
+  readonly VIRTIO_BLK_T_SCSI_CMD: number;
+  readonly VIRTIO_BLK_T_SCSI_CMD_OUT: number;
+  readonly VIRTIO_BLK_T_FLUSH: number;
+  readonly VIRTIO_BLK_T_FLUSH_OUT: number;
+  readonly VIRTIO_BLK_T_GET_ID: number;
+  readonly VIRTIO_BLK_T_GET_LIFETIME: number;
+  readonly VIRTIO_BLK_T_DISCARD: number;
+  readonly VIRTIO_BLK_T_WRITE_ZEROES: number;
+  readonly VIRTIO_BLK_T_SECURE_ERASE: number;
+  readonly VIRTIO_BLK_T_ZONE_APPEND: number;
+  readonly VIRTIO_BLK_T_ZONE_REPORT: number;
+  readonly VIRTIO_BLK_T_ZONE_OPEN: number;
+  readonly VIRTIO_BLK_T_ZONE_CLOSE: number;
+  readonly VIRTIO_BLK_T_ZONE_FINISH: number;
+  readonly VIRTIO_BLK_T_ZONE_RESET: number;
+  readonly VIRTIO_BLK_T_ZONE_RESET_ALL: number;
+} = Object.freeze({
+  VIRTIO_BLK_T_IN: 0,
+  VIRTIO_BLK_T_OUT: 1,
+  VIRTIO_BLK_T_SCSI_CMD: 2,
+  VIRTIO_BLK_T_SCSI_CMD_OUT: 3,
+  VIRTIO_BLK_T_FLUSH: 4,
+  VIRTIO_BLK_T_FLUSH_OUT: 5,
+  VIRTIO_BLK_T_GET_ID: 8,
+  VIRTIO_BLK_T_GET_LIFETIME: 10,
+  VIRTIO_BLK_T_DISCARD: 11,
+  VIRTIO_BLK_T_WRITE_ZEROES: 13,
+  VIRTIO_BLK_T_SECURE_ERASE: 14,
+  VIRTIO_BLK_T_ZONE_APPEND: 15,
+  VIRTIO_BLK_T_ZONE_REPORT: 16,
+  VIRTIO_BLK_T_ZONE_OPEN: 18,
+  VIRTIO_BLK_T_ZONE_CLOSE: 20,
+  VIRTIO_BLK_T_ZONE_FINISH: 22,
+  VIRTIO_BLK_T_ZONE_RESET: 24,
+  VIRTIO_BLK_T_ZONE_RESET_ALL: 26,
+});
+/**
+ * Legacy, with VIRTIO_BLK_F_BARRIER: the request is a barrier.
+ *
+ * `virtio_blk_req_type_flags`: 2147483648.
+ */
+export const VIRTIO_BLK_T_BARRIER: number = 2147483648;
+/**
+ * 5.2.6.3: legacy request type flag.
+ *
+ * Bit masks of the `virtio_blk_req_type_flags` group.
+ */
+export const VirtioBlkReqTypeFlags: { readonly VIRTIO_BLK_T_BARRIER: number } = Object.freeze({
+  VIRTIO_BLK_T_BARRIER: 2147483648,
+});
+/**
+ * Success.
+ *
+ * `virtio_blk_status`: 0.
+ */
+export const VIRTIO_BLK_S_OK: number = 0;
+/**
+ * Device or driver error.
+ *
+ * `virtio_blk_status`: 1.
+ */
+export const VIRTIO_BLK_S_IOERR: number = 1;
+/**
+ * Request unsupported by the device.
+ *
+ * `virtio_blk_status`: 2.
+ */
+export const VIRTIO_BLK_S_UNSUPP: number = 2;
+/**
+ * Zoned: the command is invalid for the zone.
+ *
+ * `virtio_blk_status`: 3.
+ */
+export const VIRTIO_BLK_S_ZONE_INVALID_CMD: number = 3;
+/**
+ * Zoned: the write is not at the zone's write pointer.
+ *
+ * `virtio_blk_status`: 4.
+ */
+export const VIRTIO_BLK_S_ZONE_UNALIGNED_WP: number = 4;
+/**
+ * Zoned: too many open zones.
+ *
+ * `virtio_blk_status`: 5.
+ */
+export const VIRTIO_BLK_S_ZONE_OPEN_RESOURCE: number = 5;
+/**
+ * Zoned: too many active zones.
+ *
+ * `virtio_blk_status`: 6.
+ */
+export const VIRTIO_BLK_S_ZONE_ACTIVE_RESOURCE: number = 6;
+/**
+ * 5.2.6: request status values.
+ *
+ * Values of the `virtio_blk_status` group.
+ */
+export const VirtioBlkStatus: {
+  readonly VIRTIO_BLK_S_OK: number;
+  readonly VIRTIO_BLK_S_IOERR: number;
+  readonly VIRTIO_BLK_S_UNSUPP: number;
+  readonly VIRTIO_BLK_S_ZONE_INVALID_CMD: number;
+  readonly VIRTIO_BLK_S_ZONE_UNALIGNED_WP: number;
+  readonly VIRTIO_BLK_S_ZONE_OPEN_RESOURCE: number;
+  readonly VIRTIO_BLK_S_ZONE_ACTIVE_RESOURCE: number;
+} = Object.freeze({
+  VIRTIO_BLK_S_OK: 0,
+  VIRTIO_BLK_S_IOERR: 1,
+  VIRTIO_BLK_S_UNSUPP: 2,
+  VIRTIO_BLK_S_ZONE_INVALID_CMD: 3,
+  VIRTIO_BLK_S_ZONE_UNALIGNED_WP: 4,
+  VIRTIO_BLK_S_ZONE_OPEN_RESOURCE: 5,
+  VIRTIO_BLK_S_ZONE_ACTIVE_RESOURCE: 6,
+});
+
+/**
+ * 5.2.6: discard / write zeroes / secure erase segment.
+ *
+ * Accessor for `virtio_blk_discard_write_zeroes` (16 bytes) over a `DataView`; reads and writes in place.
+ */
+export class VirtioBlkDiscardWriteZeroes {
+  /** Size in bytes. */
+  static readonly SIZE: number = 16;
+  /** Byte offsets of the fields at fixed offsets, by accessor name. */
+  static readonly OFFSETS: {
+    readonly sector: number;
+    readonly numSectors: number;
+    readonly flags: number;
+  } = Object.freeze({ sector: 0, numSectors: 8, flags: 12 });
+  /** The view the accessor reads and writes. */
+  view: DataView;
+  /** Byte offset of the struct within {@link VirtioBlkDiscardWriteZeroes.view}. */
+  offset: number;
+
+  /** Creates an accessor over `view` at byte `offset`. */
+  constructor(view: DataView, offset: number = 0) {
+    this.view = view;
+    this.offset = offset;
+  }
+
+  /**
+   * First sector of the range (512-byte units).
+   *
+   * `sector`: le64 at offset 0.
+   */
+  get sector(): bigint {
+    return this.view.getBigUint64(this.offset, true);
+  }
+
+  set sector(value: bigint) {
+    this.view.setBigUint64(this.offset, value, true);
+  }
+
+  /**
+   * Number of sectors in the range.
+   *
+   * `num_sectors`: le32 at offset 8.
+   */
+  get numSectors(): number {
+    return this.view.getUint32(this.offset + 8, true);
+  }
+
+  set numSectors(value: number) {
+    this.view.setUint32(this.offset + 8, value, true);
+  }
+
+  /** `flags`: le32 at offset 12. */
+  get flags(): number {
+    return this.view.getUint32(this.offset + 12, true);
+  }
+
+  set flags(value: number) {
+    this.view.setUint32(this.offset + 12, value, true);
+  }
+
+  /**
+   * Write zeroes only: the device may deallocate the range if reads return zeroes.
+   *
+   * Bits 0..0 of `flags`.
+   */
+  get unmap(): number {
+    return (this.view.getUint32(this.offset + 12, true) & 0x1) >>> 0;
+  }
+
+  set unmap(value: number) {
+    const word = this.view.getUint32(this.offset + 12, true) & ~0x1;
+    this.view.setUint32(this.offset + 12, (word | (value & 0x1)) >>> 0, true);
+  }
+
+  /**
+   * Reserved.
+   *
+   * Bits 1..31 of `flags`.
+   */
+  get reserved(): number {
+    return ((this.view.getUint32(this.offset + 12, true) >>> 1) & 0x7fffffff) >>> 0;
+  }
+
+  set reserved(value: number) {
+    const word = this.view.getUint32(this.offset + 12, true) & ~(0x7fffffff << 1);
+    this.view.setUint32(this.offset + 12, (word | ((value & 0x7fffffff) << 1)) >>> 0, true);
+  }
+
+  /** Re-targets the accessor at another offset of the same view; returns it. */
+  at(offset: number): this {
+    this.offset = offset;
+    return this;
+  }
+}
+
+/**
+ * 5.2.6: device lifetime information (written by the device).
+ *
+ * Accessor for `virtio_blk_lifetime` (6 bytes) over a `DataView`; reads and writes in place.
+ */
+export class VirtioBlkLifetime {
+  /** Size in bytes. */
+  static readonly SIZE: number = 6;
+  /** Byte offsets of the fields at fixed offsets, by accessor name. */
+  static readonly OFFSETS: {
+    readonly preEolInfo: number;
+    readonly deviceLifetimeEstTypA: number;
+    readonly deviceLifetimeEstTypB: number;
+  } = Object.freeze({ preEolInfo: 0, deviceLifetimeEstTypA: 2, deviceLifetimeEstTypB: 4 });
+  /** The view the accessor reads and writes. */
+  view: DataView;
+  /** Byte offset of the struct within {@link VirtioBlkLifetime.view}. */
+  offset: number;
+
+  /** Creates an accessor over `view` at byte `offset`. */
+  constructor(view: DataView, offset: number = 0) {
+    this.view = view;
+    this.offset = offset;
+  }
+
+  /**
+   * Consumption of reserved blocks: VIRTIO_BLK_PRE_EOL_INFO_*.
+   *
+   * `pre_eol_info`: le16 at offset 0.
+   */
+  get preEolInfo(): number {
+    return this.view.getUint16(this.offset, true);
+  }
+
+  set preEolInfo(value: number) {
+    this.view.setUint16(this.offset, value, true);
+  }
+
+  /**
+   * SLC wear in 10% steps: 0 undefined, 1 up to 10% used, ... 11 lifetime exceeded.
+   *
+   * `device_lifetime_est_typ_a`: le16 at offset 2.
+   */
+  get deviceLifetimeEstTypA(): number {
+    return this.view.getUint16(this.offset + 2, true);
+  }
+
+  set deviceLifetimeEstTypA(value: number) {
+    this.view.setUint16(this.offset + 2, value, true);
+  }
+
+  /**
+   * MLC wear, same scale as typ_a.
+   *
+   * `device_lifetime_est_typ_b`: le16 at offset 4.
+   */
+  get deviceLifetimeEstTypB(): number {
+    return this.view.getUint16(this.offset + 4, true);
+  }
+
+  set deviceLifetimeEstTypB(value: number) {
+    this.view.setUint16(this.offset + 4, value, true);
+  }
+
+  /** Re-targets the accessor at another offset of the same view; returns it. */
+  at(offset: number): this {
+    this.offset = offset;
+    return this;
+  }
+}
+
+/**
+ * Not available.
+ *
+ * `virtio_blk_pre_eol_info`: 0.
+ */
+export const VIRTIO_BLK_PRE_EOL_INFO_UNDEFINED: number = 0;
+/**
+ * Under 80% of reserved blocks consumed.
+ *
+ * `virtio_blk_pre_eol_info`: 1.
+ */
+export const VIRTIO_BLK_PRE_EOL_INFO_NORMAL: number = 1;
+/**
+ * 80% of reserved blocks consumed.
+ *
+ * `virtio_blk_pre_eol_info`: 2.
+ */
+export const VIRTIO_BLK_PRE_EOL_INFO_WARNING: number = 2;
+/**
+ * 90% of reserved blocks consumed.
+ *
+ * `virtio_blk_pre_eol_info`: 3.
+ */
+export const VIRTIO_BLK_PRE_EOL_INFO_URGENT: number = 3;
+/**
+ * 5.2.6: pre-end-of-life information values (others reserved).
+ *
+ * Values of the `virtio_blk_pre_eol_info` group.
+ */
+export const VirtioBlkPreEolInfo: {
+  readonly VIRTIO_BLK_PRE_EOL_INFO_UNDEFINED: number;
+  readonly VIRTIO_BLK_PRE_EOL_INFO_NORMAL: number;
+  readonly VIRTIO_BLK_PRE_EOL_INFO_WARNING: number;
+  readonly VIRTIO_BLK_PRE_EOL_INFO_URGENT: number;
+} = Object.freeze({
+  VIRTIO_BLK_PRE_EOL_INFO_UNDEFINED: 0,
+  VIRTIO_BLK_PRE_EOL_INFO_NORMAL: 1,
+  VIRTIO_BLK_PRE_EOL_INFO_WARNING: 2,
+  VIRTIO_BLK_PRE_EOL_INFO_URGENT: 3,
+});
 
 /**
  * 5.2.6: zone descriptor.
@@ -1382,439 +1834,33 @@ export class VirtioBlkZoneReport {
 }
 
 /**
- * Legacy: device supports request barriers.
+ * Conventional: random reads and writes.
  *
- * `virtio_blk_features`: 0 (bit number).
+ * `virtio_blk_zone_type`: 1.
  */
-export const VIRTIO_BLK_F_BARRIER: number = 0;
+export const VIRTIO_BLK_ZT_CONV: number = 1;
 /**
- * Maximum segment size is in size_max.
+ * Sequential write required.
  *
- * `virtio_blk_features`: 1 (bit number).
+ * `virtio_blk_zone_type`: 2.
  */
-export const VIRTIO_BLK_F_SIZE_MAX: number = 1;
+export const VIRTIO_BLK_ZT_SWR: number = 2;
 /**
- * Maximum segments per request is in seg_max.
+ * Sequential write preferred.
  *
- * `virtio_blk_features`: 2 (bit number).
+ * `virtio_blk_zone_type`: 3.
  */
-export const VIRTIO_BLK_F_SEG_MAX: number = 2;
+export const VIRTIO_BLK_ZT_SWP: number = 3;
 /**
- * Disk-style geometry is in geometry.
+ * 5.2.6: zone types.
  *
- * `virtio_blk_features`: 4 (bit number).
+ * Values of the `virtio_blk_zone_type` group.
  */
-export const VIRTIO_BLK_F_GEOMETRY: number = 4;
-/**
- * Device is read-only.
- *
- * `virtio_blk_features`: 5 (bit number).
- */
-export const VIRTIO_BLK_F_RO: number = 5;
-/**
- * Block size of the disk is in blk_size.
- *
- * `virtio_blk_features`: 6 (bit number).
- */
-export const VIRTIO_BLK_F_BLK_SIZE: number = 6;
-/**
- * Legacy: device supports SCSI packet commands.
- *
- * `virtio_blk_features`: 7 (bit number).
- */
-export const VIRTIO_BLK_F_SCSI: number = 7;
-/**
- * Cache flush command support.
- *
- * `virtio_blk_features`: 9 (bit number).
- */
-export const VIRTIO_BLK_F_FLUSH: number = 9;
-/**
- * Legacy name of VIRTIO_BLK_F_FLUSH (same bit).
- *
- * `virtio_blk_features`: 9 (bit number).
- */
-export const VIRTIO_BLK_F_WCE: number = 9;
-/**
- * Optimal I/O alignment is in topology.
- *
- * `virtio_blk_features`: 10 (bit number).
- */
-export const VIRTIO_BLK_F_TOPOLOGY: number = 10;
-/**
- * Cache mode can be switched between writeback and writethrough (writeback).
- *
- * `virtio_blk_features`: 11 (bit number).
- */
-export const VIRTIO_BLK_F_CONFIG_WCE: number = 11;
-/**
- * Multiqueue; the number of queues is in num_queues.
- *
- * `virtio_blk_features`: 12 (bit number).
- */
-export const VIRTIO_BLK_F_MQ: number = 12;
-/**
- * Discard command; limits in max_discard_sectors and max_discard_seg.
- *
- * `virtio_blk_features`: 13 (bit number).
- */
-export const VIRTIO_BLK_F_DISCARD: number = 13;
-/**
- * Write zeroes command; limits in max_write_zeroes_sectors and max_write_zeroes_seg.
- *
- * `virtio_blk_features`: 14 (bit number).
- */
-export const VIRTIO_BLK_F_WRITE_ZEROES: number = 14;
-/**
- * Storage lifetime information (GET_LIFETIME).
- *
- * `virtio_blk_features`: 15 (bit number).
- */
-export const VIRTIO_BLK_F_LIFETIME: number = 15;
-/**
- * Secure erase command; limits in max_secure_erase_sectors and max_secure_erase_seg.
- *
- * `virtio_blk_features`: 16 (bit number).
- */
-export const VIRTIO_BLK_F_SECURE_ERASE: number = 16;
-/**
- * Zoned block device (ZBC / ZNS zoned storage semantics).
- *
- * `virtio_blk_features`: 17 (bit number).
- */
-export const VIRTIO_BLK_F_ZONED: number = 17;
-/**
- * 5.2.3: block device feature bits (bit numbers).
- *
- * Bit numbers of the `virtio_blk_features` group.
- */
-export const VirtioBlkFeatures: {
-  readonly VIRTIO_BLK_F_BARRIER: number;
-  readonly VIRTIO_BLK_F_SIZE_MAX: number;
-  readonly VIRTIO_BLK_F_SEG_MAX: number;
-  readonly VIRTIO_BLK_F_GEOMETRY: number;
-  readonly VIRTIO_BLK_F_RO: number;
-  readonly VIRTIO_BLK_F_BLK_SIZE: number;
-  readonly VIRTIO_BLK_F_SCSI: number;
-  readonly VIRTIO_BLK_F_FLUSH: number;
-  readonly VIRTIO_BLK_F_WCE: number;
-  readonly VIRTIO_BLK_F_TOPOLOGY: number;
-  readonly VIRTIO_BLK_F_CONFIG_WCE: number;
-  readonly VIRTIO_BLK_F_MQ: number;
-  readonly VIRTIO_BLK_F_DISCARD: number;
-  readonly VIRTIO_BLK_F_WRITE_ZEROES: number;
-  readonly VIRTIO_BLK_F_LIFETIME: number;
-  readonly VIRTIO_BLK_F_SECURE_ERASE: number;
-  readonly VIRTIO_BLK_F_ZONED: number;
-} = Object.freeze({
-  VIRTIO_BLK_F_BARRIER: 0,
-  VIRTIO_BLK_F_SIZE_MAX: 1,
-  VIRTIO_BLK_F_SEG_MAX: 2,
-  VIRTIO_BLK_F_GEOMETRY: 4,
-  VIRTIO_BLK_F_RO: 5,
-  VIRTIO_BLK_F_BLK_SIZE: 6,
-  VIRTIO_BLK_F_SCSI: 7,
-  VIRTIO_BLK_F_FLUSH: 9,
-  VIRTIO_BLK_F_WCE: 9,
-  VIRTIO_BLK_F_TOPOLOGY: 10,
-  VIRTIO_BLK_F_CONFIG_WCE: 11,
-  VIRTIO_BLK_F_MQ: 12,
-  VIRTIO_BLK_F_DISCARD: 13,
-  VIRTIO_BLK_F_WRITE_ZEROES: 14,
-  VIRTIO_BLK_F_LIFETIME: 15,
-  VIRTIO_BLK_F_SECURE_ERASE: 16,
-  VIRTIO_BLK_F_ZONED: 17,
-});
-/**
- * Bytes of virtio_scsi_pc_req.sense (legacy VIRTIO_BLK_F_SCSI requests).
- *
- * `virtio_blk_legacy_scsi`: 96.
- */
-export const SCSI_SENSE_BUFFERSIZE: number = 96;
-/**
- * 5.2.6.3: legacy SCSI packet command constant.
- *
- * Values of the `virtio_blk_legacy_scsi` group.
- */
-export const VirtioBlkLegacyScsi: { readonly SCSI_SENSE_BUFFERSIZE: number } = Object.freeze({
-  SCSI_SENSE_BUFFERSIZE: 96,
-});
-/**
- * Not available.
- *
- * `virtio_blk_pre_eol_info`: 0.
- */
-export const VIRTIO_BLK_PRE_EOL_INFO_UNDEFINED: number = 0;
-/**
- * Under 80% of reserved blocks consumed.
- *
- * `virtio_blk_pre_eol_info`: 1.
- */
-export const VIRTIO_BLK_PRE_EOL_INFO_NORMAL: number = 1;
-/**
- * 80% of reserved blocks consumed.
- *
- * `virtio_blk_pre_eol_info`: 2.
- */
-export const VIRTIO_BLK_PRE_EOL_INFO_WARNING: number = 2;
-/**
- * 90% of reserved blocks consumed.
- *
- * `virtio_blk_pre_eol_info`: 3.
- */
-export const VIRTIO_BLK_PRE_EOL_INFO_URGENT: number = 3;
-/**
- * 5.2.6: pre-end-of-life information values (others reserved).
- *
- * Values of the `virtio_blk_pre_eol_info` group.
- */
-export const VirtioBlkPreEolInfo: {
-  readonly VIRTIO_BLK_PRE_EOL_INFO_UNDEFINED: number;
-  readonly VIRTIO_BLK_PRE_EOL_INFO_NORMAL: number;
-  readonly VIRTIO_BLK_PRE_EOL_INFO_WARNING: number;
-  readonly VIRTIO_BLK_PRE_EOL_INFO_URGENT: number;
-} = Object.freeze({
-  VIRTIO_BLK_PRE_EOL_INFO_UNDEFINED: 0,
-  VIRTIO_BLK_PRE_EOL_INFO_NORMAL: 1,
-  VIRTIO_BLK_PRE_EOL_INFO_WARNING: 2,
-  VIRTIO_BLK_PRE_EOL_INFO_URGENT: 3,
-});
-/**
- * 5.2.2: virtqueue indices of the block device.
- *
- * Values of the `virtio_blk_queues` group.
- */
-export const VirtioBlkQueues: { readonly requestq1: number } = Object.freeze({ requestq1: 0 });
-/**
- * Read.
- *
- * `virtio_blk_req_type`: 0.
- */
-export const VIRTIO_BLK_T_IN: number = 0;
-/**
- * Write.
- *
- * `virtio_blk_req_type`: 1.
- */
-export const VIRTIO_BLK_T_OUT: number = 1;
-/**
- * Legacy: SCSI packet command.
- *
- * `virtio_blk_req_type`: 2.
- */
-export const VIRTIO_BLK_T_SCSI_CMD: number = 2;
-/**
- * Legacy: SCSI packet command (same as 2).
- *
- * `virtio_blk_req_type`: 3.
- */
-export const VIRTIO_BLK_T_SCSI_CMD_OUT: number = 3;
-/**
- * Flush the write cache.
- *
- * `virtio_blk_req_type`: 4.
- */
-export const VIRTIO_BLK_T_FLUSH: number = 4;
-/**
- * Legacy: synonym of VIRTIO_BLK_T_FLUSH.
- *
- * `virtio_blk_req_type`: 5.
- */
-export const VIRTIO_BLK_T_FLUSH_OUT: number = 5;
-/**
- * Read the device id string (up to 20 bytes, NUL-padded).
- *
- * `virtio_blk_req_type`: 8.
- */
-export const VIRTIO_BLK_T_GET_ID: number = 8;
-/**
- * Read virtio_blk_lifetime.
- *
- * `virtio_blk_req_type`: 10.
- */
-export const VIRTIO_BLK_T_GET_LIFETIME: number = 10;
-/**
- * Discard the given segments.
- *
- * `virtio_blk_req_type`: 11.
- */
-export const VIRTIO_BLK_T_DISCARD: number = 11;
-/**
- * Write zeroes to the given segments.
- *
- * `virtio_blk_req_type`: 13.
- */
-export const VIRTIO_BLK_T_WRITE_ZEROES: number = 13;
-/**
- * Securely erase the given segments.
- *
- * `virtio_blk_req_type`: 14.
- */
-export const VIRTIO_BLK_T_SECURE_ERASE: number = 14;
-/**
- * Append to a zone (virtio_blk_req_za).
- *
- * `virtio_blk_req_type`: 15.
- */
-export const VIRTIO_BLK_T_ZONE_APPEND: number = 15;
-/**
- * Read a zone report.
- *
- * `virtio_blk_req_type`: 16.
- */
-export const VIRTIO_BLK_T_ZONE_REPORT: number = 16;
-/**
- * Explicitly open a zone.
- *
- * `virtio_blk_req_type`: 18.
- */
-export const VIRTIO_BLK_T_ZONE_OPEN: number = 18;
-/**
- * Close a zone.
- *
- * `virtio_blk_req_type`: 20.
- */
-export const VIRTIO_BLK_T_ZONE_CLOSE: number = 20;
-/**
- * Finish a zone (make it full).
- *
- * `virtio_blk_req_type`: 22.
- */
-export const VIRTIO_BLK_T_ZONE_FINISH: number = 22;
-/**
- * Reset a zone's write pointer.
- *
- * `virtio_blk_req_type`: 24.
- */
-export const VIRTIO_BLK_T_ZONE_RESET: number = 24;
-/**
- * Reset all zones.
- *
- * `virtio_blk_req_type`: 26.
- */
-export const VIRTIO_BLK_T_ZONE_RESET_ALL: number = 26;
-/**
- * 5.2.6: block request types, with the legacy ones of 5.2.6.3.
- *
- * Values of the `virtio_blk_req_type` group.
- */
-export const VirtioBlkReqType: {
-  readonly VIRTIO_BLK_T_IN: number;
-  readonly VIRTIO_BLK_T_OUT: number;
-  readonly VIRTIO_BLK_T_SCSI_CMD: number;
-  readonly VIRTIO_BLK_T_SCSI_CMD_OUT: number;
-  readonly VIRTIO_BLK_T_FLUSH: number;
-  readonly VIRTIO_BLK_T_FLUSH_OUT: number;
-  readonly VIRTIO_BLK_T_GET_ID: number;
-  readonly VIRTIO_BLK_T_GET_LIFETIME: number;
-  readonly VIRTIO_BLK_T_DISCARD: number;
-  readonly VIRTIO_BLK_T_WRITE_ZEROES: number;
-  readonly VIRTIO_BLK_T_SECURE_ERASE: number;
-  readonly VIRTIO_BLK_T_ZONE_APPEND: number;
-  readonly VIRTIO_BLK_T_ZONE_REPORT: number;
-  readonly VIRTIO_BLK_T_ZONE_OPEN: number;
-  readonly VIRTIO_BLK_T_ZONE_CLOSE: number;
-  readonly VIRTIO_BLK_T_ZONE_FINISH: number;
-  readonly VIRTIO_BLK_T_ZONE_RESET: number;
-  readonly VIRTIO_BLK_T_ZONE_RESET_ALL: number;
-} = Object.freeze({
-  VIRTIO_BLK_T_IN: 0,
-  VIRTIO_BLK_T_OUT: 1,
-  VIRTIO_BLK_T_SCSI_CMD: 2,
-  VIRTIO_BLK_T_SCSI_CMD_OUT: 3,
-  VIRTIO_BLK_T_FLUSH: 4,
-  VIRTIO_BLK_T_FLUSH_OUT: 5,
-  VIRTIO_BLK_T_GET_ID: 8,
-  VIRTIO_BLK_T_GET_LIFETIME: 10,
-  VIRTIO_BLK_T_DISCARD: 11,
-  VIRTIO_BLK_T_WRITE_ZEROES: 13,
-  VIRTIO_BLK_T_SECURE_ERASE: 14,
-  VIRTIO_BLK_T_ZONE_APPEND: 15,
-  VIRTIO_BLK_T_ZONE_REPORT: 16,
-  VIRTIO_BLK_T_ZONE_OPEN: 18,
-  VIRTIO_BLK_T_ZONE_CLOSE: 20,
-  VIRTIO_BLK_T_ZONE_FINISH: 22,
-  VIRTIO_BLK_T_ZONE_RESET: 24,
-  VIRTIO_BLK_T_ZONE_RESET_ALL: 26,
-});
-/**
- * Legacy, with VIRTIO_BLK_F_BARRIER: the request is a barrier.
- *
- * `virtio_blk_req_type_flags`: 2147483648.
- */
-export const VIRTIO_BLK_T_BARRIER: number = 2147483648;
-/**
- * 5.2.6.3: legacy request type flag.
- *
- * Bit masks of the `virtio_blk_req_type_flags` group.
- */
-export const VirtioBlkReqTypeFlags: { readonly VIRTIO_BLK_T_BARRIER: number } = Object.freeze({
-  VIRTIO_BLK_T_BARRIER: 2147483648,
-});
-/**
- * Success.
- *
- * `virtio_blk_status`: 0.
- */
-export const VIRTIO_BLK_S_OK: number = 0;
-/**
- * Device or driver error.
- *
- * `virtio_blk_status`: 1.
- */
-export const VIRTIO_BLK_S_IOERR: number = 1;
-/**
- * Request unsupported by the device.
- *
- * `virtio_blk_status`: 2.
- */
-export const VIRTIO_BLK_S_UNSUPP: number = 2;
-/**
- * Zoned: the command is invalid for the zone.
- *
- * `virtio_blk_status`: 3.
- */
-export const VIRTIO_BLK_S_ZONE_INVALID_CMD: number = 3;
-/**
- * Zoned: the write is not at the zone's write pointer.
- *
- * `virtio_blk_status`: 4.
- */
-export const VIRTIO_BLK_S_ZONE_UNALIGNED_WP: number = 4;
-/**
- * Zoned: too many open zones.
- *
- * `virtio_blk_status`: 5.
- */
-export const VIRTIO_BLK_S_ZONE_OPEN_RESOURCE: number = 5;
-/**
- * Zoned: too many active zones.
- *
- * `virtio_blk_status`: 6.
- */
-export const VIRTIO_BLK_S_ZONE_ACTIVE_RESOURCE: number = 6;
-/**
- * 5.2.6: request status values.
- *
- * Values of the `virtio_blk_status` group.
- */
-export const VirtioBlkStatus: {
-  readonly VIRTIO_BLK_S_OK: number;
-  readonly VIRTIO_BLK_S_IOERR: number;
-  readonly VIRTIO_BLK_S_UNSUPP: number;
-  readonly VIRTIO_BLK_S_ZONE_INVALID_CMD: number;
-  readonly VIRTIO_BLK_S_ZONE_UNALIGNED_WP: number;
-  readonly VIRTIO_BLK_S_ZONE_OPEN_RESOURCE: number;
-  readonly VIRTIO_BLK_S_ZONE_ACTIVE_RESOURCE: number;
-} = Object.freeze({
-  VIRTIO_BLK_S_OK: 0,
-  VIRTIO_BLK_S_IOERR: 1,
-  VIRTIO_BLK_S_UNSUPP: 2,
-  VIRTIO_BLK_S_ZONE_INVALID_CMD: 3,
-  VIRTIO_BLK_S_ZONE_UNALIGNED_WP: 4,
-  VIRTIO_BLK_S_ZONE_OPEN_RESOURCE: 5,
-  VIRTIO_BLK_S_ZONE_ACTIVE_RESOURCE: 6,
-});
+export const VirtioBlkZoneType: {
+  readonly VIRTIO_BLK_ZT_CONV: number;
+  readonly VIRTIO_BLK_ZT_SWR: number;
+  readonly VIRTIO_BLK_ZT_SWP: number;
+} = Object.freeze({ VIRTIO_BLK_ZT_CONV: 1, VIRTIO_BLK_ZT_SWR: 2, VIRTIO_BLK_ZT_SWP: 3 });
 /**
  * No write pointer (conventional zone).
  *
@@ -1888,58 +1934,16 @@ export const VirtioBlkZoneState: {
   VIRTIO_BLK_ZS_OFFLINE: 15,
 });
 /**
- * Conventional: random reads and writes.
+ * Bytes of virtio_scsi_pc_req.sense (legacy VIRTIO_BLK_F_SCSI requests).
  *
- * `virtio_blk_zone_type`: 1.
+ * `virtio_blk_legacy_scsi`: 96.
  */
-export const VIRTIO_BLK_ZT_CONV: number = 1;
+export const SCSI_SENSE_BUFFERSIZE: number = 96;
 /**
- * Sequential write required.
+ * 5.2.6.3: legacy SCSI packet command constant.
  *
- * `virtio_blk_zone_type`: 2.
+ * Values of the `virtio_blk_legacy_scsi` group.
  */
-export const VIRTIO_BLK_ZT_SWR: number = 2;
-/**
- * Sequential write preferred.
- *
- * `virtio_blk_zone_type`: 3.
- */
-export const VIRTIO_BLK_ZT_SWP: number = 3;
-/**
- * 5.2.6: zone types.
- *
- * Values of the `virtio_blk_zone_type` group.
- */
-export const VirtioBlkZoneType: {
-  readonly VIRTIO_BLK_ZT_CONV: number;
-  readonly VIRTIO_BLK_ZT_SWR: number;
-  readonly VIRTIO_BLK_ZT_SWP: number;
-} = Object.freeze({ VIRTIO_BLK_ZT_CONV: 1, VIRTIO_BLK_ZT_SWR: 2, VIRTIO_BLK_ZT_SWP: 3 });
-/**
- * Drive-managed: behaves like a non-zoned device.
- *
- * `virtio_blk_zoned_model`: 0.
- */
-export const VIRTIO_BLK_Z_NONE: number = 0;
-/**
- * Host-managed: sequential write required zones.
- *
- * `virtio_blk_zoned_model`: 1.
- */
-export const VIRTIO_BLK_Z_HM: number = 1;
-/**
- * Host-aware: sequential write preferred zones.
- *
- * `virtio_blk_zoned_model`: 2.
- */
-export const VIRTIO_BLK_Z_HA: number = 2;
-/**
- * 5.2.4: zoned device models.
- *
- * Values of the `virtio_blk_zoned_model` group.
- */
-export const VirtioBlkZonedModel: {
-  readonly VIRTIO_BLK_Z_NONE: number;
-  readonly VIRTIO_BLK_Z_HM: number;
-  readonly VIRTIO_BLK_Z_HA: number;
-} = Object.freeze({ VIRTIO_BLK_Z_NONE: 0, VIRTIO_BLK_Z_HM: 1, VIRTIO_BLK_Z_HA: 2 });
+export const VirtioBlkLegacyScsi: { readonly SCSI_SENSE_BUFFERSIZE: number } = Object.freeze({
+  SCSI_SENSE_BUFFERSIZE: 96,
+});

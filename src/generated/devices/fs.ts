@@ -7,6 +7,21 @@
  * @module
  */
 /**
+ * FUSE notify messages are supported; virtqueue 1 is the notification queue.
+ *
+ * `virtio_fs_features`: 0 (bit number).
+ */
+export const VIRTIO_FS_F_NOTIFICATION: number = 0;
+/**
+ * 5.11.3: file system device feature bits.
+ *
+ * Bit numbers of the `virtio_fs_features` group.
+ */
+export const VirtioFsFeatures: { readonly VIRTIO_FS_F_NOTIFICATION: number } = Object.freeze({
+  VIRTIO_FS_F_NOTIFICATION: 0,
+});
+
+/**
  * 5.11.4: file system device configuration; read-only for the driver.
  *
  * Accessor for `virtio_fs_config` (44 bytes) over a `DataView`; reads and writes in place.
@@ -101,18 +116,3 @@ export class VirtioFsConfig {
     return new Uint8Array(this.view.buffer, this.view.byteOffset + this.offset, 36);
   }
 }
-
-/**
- * FUSE notify messages are supported; virtqueue 1 is the notification queue.
- *
- * `virtio_fs_features`: 0 (bit number).
- */
-export const VIRTIO_FS_F_NOTIFICATION: number = 0;
-/**
- * 5.11.3: file system device feature bits.
- *
- * Bit numbers of the `virtio_fs_features` group.
- */
-export const VirtioFsFeatures: { readonly VIRTIO_FS_F_NOTIFICATION: number } = Object.freeze({
-  VIRTIO_FS_F_NOTIFICATION: 0,
-});

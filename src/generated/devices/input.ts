@@ -7,6 +7,71 @@
  * @module
  */
 /**
+ * No information selected.
+ *
+ * `virtio_input_config_select`: 0.
+ */
+export const VIRTIO_INPUT_CFG_UNSET: number = 0;
+/**
+ * subsel 0: the device name in u.string (like EVIOCGNAME).
+ *
+ * `virtio_input_config_select`: 1.
+ */
+export const VIRTIO_INPUT_CFG_ID_NAME: number = 1;
+/**
+ * subsel 0: the device serial number in u.string.
+ *
+ * `virtio_input_config_select`: 2.
+ */
+export const VIRTIO_INPUT_CFG_ID_SERIAL: number = 2;
+/**
+ * subsel 0: device ids in u.ids (like EVIOCGID).
+ *
+ * `virtio_input_config_select`: 3.
+ */
+export const VIRTIO_INPUT_CFG_ID_DEVIDS: number = 3;
+/**
+ * subsel 0: bitmap of INPUT_PROP_* input properties in u.bitmap (like EVIOCGPROP).
+ *
+ * `virtio_input_config_select`: 16.
+ */
+export const VIRTIO_INPUT_CFG_PROP_BITS: number = 16;
+/**
+ * subsel is an EV_* event type: bitmap of supported codes in u.bitmap (like EVIOCGBIT).
+ *
+ * `virtio_input_config_select`: 17.
+ */
+export const VIRTIO_INPUT_CFG_EV_BITS: number = 17;
+/**
+ * subsel is an ABS_* axis: the axis information in u.abs (like EVIOCGABS).
+ *
+ * `virtio_input_config_select`: 18.
+ */
+export const VIRTIO_INPUT_CFG_ABS_INFO: number = 18;
+/**
+ * 5.8.4: what the driver asks for through `select` (enum virtio_input_config_select).
+ *
+ * Values of the `virtio_input_config_select` group.
+ */
+export const VirtioInputConfigSelect: {
+  readonly VIRTIO_INPUT_CFG_UNSET: number;
+  readonly VIRTIO_INPUT_CFG_ID_NAME: number;
+  readonly VIRTIO_INPUT_CFG_ID_SERIAL: number;
+  readonly VIRTIO_INPUT_CFG_ID_DEVIDS: number;
+  readonly VIRTIO_INPUT_CFG_PROP_BITS: number;
+  readonly VIRTIO_INPUT_CFG_EV_BITS: number;
+  readonly VIRTIO_INPUT_CFG_ABS_INFO: number;
+} = Object.freeze({
+  VIRTIO_INPUT_CFG_UNSET: 0,
+  VIRTIO_INPUT_CFG_ID_NAME: 1,
+  VIRTIO_INPUT_CFG_ID_SERIAL: 2,
+  VIRTIO_INPUT_CFG_ID_DEVIDS: 3,
+  VIRTIO_INPUT_CFG_PROP_BITS: 16,
+  VIRTIO_INPUT_CFG_EV_BITS: 17,
+  VIRTIO_INPUT_CFG_ABS_INFO: 18,
+});
+
+/**
  * 5.8.4: absolute axis information, returned for VIRTIO_INPUT_CFG_ABS_INFO.
  *
  * Accessor for `virtio_input_absinfo` (20 bytes) over a `DataView`; reads and writes in place.
@@ -525,68 +590,3 @@ export class VirtioInputEvent {
     return this;
   }
 }
-
-/**
- * No information selected.
- *
- * `virtio_input_config_select`: 0.
- */
-export const VIRTIO_INPUT_CFG_UNSET: number = 0;
-/**
- * subsel 0: the device name in u.string (like EVIOCGNAME).
- *
- * `virtio_input_config_select`: 1.
- */
-export const VIRTIO_INPUT_CFG_ID_NAME: number = 1;
-/**
- * subsel 0: the device serial number in u.string.
- *
- * `virtio_input_config_select`: 2.
- */
-export const VIRTIO_INPUT_CFG_ID_SERIAL: number = 2;
-/**
- * subsel 0: device ids in u.ids (like EVIOCGID).
- *
- * `virtio_input_config_select`: 3.
- */
-export const VIRTIO_INPUT_CFG_ID_DEVIDS: number = 3;
-/**
- * subsel 0: bitmap of INPUT_PROP_* input properties in u.bitmap (like EVIOCGPROP).
- *
- * `virtio_input_config_select`: 16.
- */
-export const VIRTIO_INPUT_CFG_PROP_BITS: number = 16;
-/**
- * subsel is an EV_* event type: bitmap of supported codes in u.bitmap (like EVIOCGBIT).
- *
- * `virtio_input_config_select`: 17.
- */
-export const VIRTIO_INPUT_CFG_EV_BITS: number = 17;
-/**
- * subsel is an ABS_* axis: the axis information in u.abs (like EVIOCGABS).
- *
- * `virtio_input_config_select`: 18.
- */
-export const VIRTIO_INPUT_CFG_ABS_INFO: number = 18;
-/**
- * 5.8.4: what the driver asks for through `select` (enum virtio_input_config_select).
- *
- * Values of the `virtio_input_config_select` group.
- */
-export const VirtioInputConfigSelect: {
-  readonly VIRTIO_INPUT_CFG_UNSET: number;
-  readonly VIRTIO_INPUT_CFG_ID_NAME: number;
-  readonly VIRTIO_INPUT_CFG_ID_SERIAL: number;
-  readonly VIRTIO_INPUT_CFG_ID_DEVIDS: number;
-  readonly VIRTIO_INPUT_CFG_PROP_BITS: number;
-  readonly VIRTIO_INPUT_CFG_EV_BITS: number;
-  readonly VIRTIO_INPUT_CFG_ABS_INFO: number;
-} = Object.freeze({
-  VIRTIO_INPUT_CFG_UNSET: 0,
-  VIRTIO_INPUT_CFG_ID_NAME: 1,
-  VIRTIO_INPUT_CFG_ID_SERIAL: 2,
-  VIRTIO_INPUT_CFG_ID_DEVIDS: 3,
-  VIRTIO_INPUT_CFG_PROP_BITS: 16,
-  VIRTIO_INPUT_CFG_EV_BITS: 17,
-  VIRTIO_INPUT_CFG_ABS_INFO: 18,
-});

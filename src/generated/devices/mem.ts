@@ -7,6 +7,47 @@
  * @module
  */
 /**
+ * 5.15.2: virtqueue indices of the memory device.
+ *
+ * Values of the `virtio_mem_queues` group.
+ */
+export const VirtioMemQueues: { readonly guest_request: number } = Object.freeze({
+  guest_request: 0,
+});
+/**
+ * node_id is valid and corresponds to an ACPI PXM.
+ *
+ * `virtio_mem_features`: 0 (bit number).
+ */
+export const VIRTIO_MEM_F_ACPI_PXM: number = 0;
+/**
+ * The driver must not access unplugged memory.
+ *
+ * `virtio_mem_features`: 1 (bit number).
+ */
+export const VIRTIO_MEM_F_UNPLUGGED_INACCESSIBLE: number = 1;
+/**
+ * The driver may let the guest suspend (deep sleep, suspend-to-RAM).
+ *
+ * `virtio_mem_features`: 2 (bit number).
+ */
+export const VIRTIO_MEM_F_PERSISTENT_SUSPEND: number = 2;
+/**
+ * 5.15.3: memory device feature bits.
+ *
+ * Bit numbers of the `virtio_mem_features` group.
+ */
+export const VirtioMemFeatures: {
+  readonly VIRTIO_MEM_F_ACPI_PXM: number;
+  readonly VIRTIO_MEM_F_UNPLUGGED_INACCESSIBLE: number;
+  readonly VIRTIO_MEM_F_PERSISTENT_SUSPEND: number;
+} = Object.freeze({
+  VIRTIO_MEM_F_ACPI_PXM: 0,
+  VIRTIO_MEM_F_UNPLUGGED_INACCESSIBLE: 1,
+  VIRTIO_MEM_F_PERSISTENT_SUSPEND: 2,
+});
+
+/**
  * 5.15.4: memory device configuration space.
  *
  * Accessor for `virtio_mem_config` (56 bytes) over a `DataView`; reads and writes in place.
@@ -182,6 +223,119 @@ export class VirtioMemConfig {
     return new Uint8Array(this.view.buffer, this.view.byteOffset + this.offset + 10, 6);
   }
 }
+
+/**
+ * Plug consecutive unplugged memory blocks.
+ *
+ * `virtio_mem_req_type`: 0.
+ */
+export const VIRTIO_MEM_REQ_PLUG: number = 0;
+/**
+ * Unplug consecutive plugged memory blocks.
+ *
+ * `virtio_mem_req_type`: 1.
+ */
+export const VIRTIO_MEM_REQ_UNPLUG: number = 1;
+/**
+ * Unplug all plugged memory blocks.
+ *
+ * `virtio_mem_req_type`: 2.
+ */
+export const VIRTIO_MEM_REQ_UNPLUG_ALL: number = 2;
+/**
+ * Query the state of consecutive memory blocks.
+ *
+ * `virtio_mem_req_type`: 3.
+ */
+export const VIRTIO_MEM_REQ_STATE: number = 3;
+/**
+ * 5.15.6: memory device request types (VIRTIO_MEM_REQ_*).
+ *
+ * Values of the `virtio_mem_req_type` group.
+ */
+export const VirtioMemReqType: {
+  readonly VIRTIO_MEM_REQ_PLUG: number;
+  readonly VIRTIO_MEM_REQ_UNPLUG: number;
+  readonly VIRTIO_MEM_REQ_UNPLUG_ALL: number;
+  readonly VIRTIO_MEM_REQ_STATE: number;
+} = Object.freeze({
+  VIRTIO_MEM_REQ_PLUG: 0,
+  VIRTIO_MEM_REQ_UNPLUG: 1,
+  VIRTIO_MEM_REQ_UNPLUG_ALL: 2,
+  VIRTIO_MEM_REQ_STATE: 3,
+});
+/**
+ * The request succeeded.
+ *
+ * `virtio_mem_resp_type`: 0.
+ */
+export const VIRTIO_MEM_RESP_ACK: number = 0;
+/**
+ * The request was rejected.
+ *
+ * `virtio_mem_resp_type`: 1.
+ */
+export const VIRTIO_MEM_RESP_NACK: number = 1;
+/**
+ * The request cannot be processed now.
+ *
+ * `virtio_mem_resp_type`: 2.
+ */
+export const VIRTIO_MEM_RESP_BUSY: number = 2;
+/**
+ * The request was invalid.
+ *
+ * `virtio_mem_resp_type`: 3.
+ */
+export const VIRTIO_MEM_RESP_ERROR: number = 3;
+/**
+ * 5.15.6: memory device response types (VIRTIO_MEM_RESP_*).
+ *
+ * Values of the `virtio_mem_resp_type` group.
+ */
+export const VirtioMemRespType: {
+  readonly VIRTIO_MEM_RESP_ACK: number;
+  readonly VIRTIO_MEM_RESP_NACK: number;
+  readonly VIRTIO_MEM_RESP_BUSY: number;
+  readonly VIRTIO_MEM_RESP_ERROR: number;
+} = Object.freeze({
+  VIRTIO_MEM_RESP_ACK: 0,
+  VIRTIO_MEM_RESP_NACK: 1,
+  VIRTIO_MEM_RESP_BUSY: 2,
+  VIRTIO_MEM_RESP_ERROR: 3,
+});
+/**
+ * All requested blocks are plugged.
+ *
+ * `virtio_mem_state`: 0.
+ */
+export const VIRTIO_MEM_STATE_PLUGGED: number = 0;
+/**
+ * All requested blocks are unplugged.
+ *
+ * `virtio_mem_state`: 1.
+ */
+export const VIRTIO_MEM_STATE_UNPLUGGED: number = 1;
+/**
+ * Some blocks are plugged, some unplugged.
+ *
+ * `virtio_mem_state`: 2.
+ */
+export const VIRTIO_MEM_STATE_MIXED: number = 2;
+/**
+ * 5.15.6.6: memory block states (VIRTIO_MEM_STATE_*).
+ *
+ * Values of the `virtio_mem_state` group.
+ */
+export const VirtioMemState: {
+  readonly VIRTIO_MEM_STATE_PLUGGED: number;
+  readonly VIRTIO_MEM_STATE_UNPLUGGED: number;
+  readonly VIRTIO_MEM_STATE_MIXED: number;
+} = Object.freeze({
+  VIRTIO_MEM_STATE_PLUGGED: 0,
+  VIRTIO_MEM_STATE_UNPLUGGED: 1,
+  VIRTIO_MEM_STATE_MIXED: 2,
+});
 
 /**
  * 5.15.6.3: request-specific data of a PLUG request.
@@ -802,156 +956,3 @@ export class VirtioMemResp {
     this.view.setUint16(this.offset + 2 + index * 2, value, true);
   }
 }
-
-/**
- * node_id is valid and corresponds to an ACPI PXM.
- *
- * `virtio_mem_features`: 0 (bit number).
- */
-export const VIRTIO_MEM_F_ACPI_PXM: number = 0;
-/**
- * The driver must not access unplugged memory.
- *
- * `virtio_mem_features`: 1 (bit number).
- */
-export const VIRTIO_MEM_F_UNPLUGGED_INACCESSIBLE: number = 1;
-/**
- * The driver may let the guest suspend (deep sleep, suspend-to-RAM).
- *
- * `virtio_mem_features`: 2 (bit number).
- */
-export const VIRTIO_MEM_F_PERSISTENT_SUSPEND: number = 2;
-/**
- * 5.15.3: memory device feature bits.
- *
- * Bit numbers of the `virtio_mem_features` group.
- */
-export const VirtioMemFeatures: {
-  readonly VIRTIO_MEM_F_ACPI_PXM: number;
-  readonly VIRTIO_MEM_F_UNPLUGGED_INACCESSIBLE: number;
-  readonly VIRTIO_MEM_F_PERSISTENT_SUSPEND: number;
-} = Object.freeze({
-  VIRTIO_MEM_F_ACPI_PXM: 0,
-  VIRTIO_MEM_F_UNPLUGGED_INACCESSIBLE: 1,
-  VIRTIO_MEM_F_PERSISTENT_SUSPEND: 2,
-});
-/**
- * 5.15.2: virtqueue indices of the memory device.
- *
- * Values of the `virtio_mem_queues` group.
- */
-export const VirtioMemQueues: { readonly guest_request: number } = Object.freeze({
-  guest_request: 0,
-});
-/**
- * Plug consecutive unplugged memory blocks.
- *
- * `virtio_mem_req_type`: 0.
- */
-export const VIRTIO_MEM_REQ_PLUG: number = 0;
-/**
- * Unplug consecutive plugged memory blocks.
- *
- * `virtio_mem_req_type`: 1.
- */
-export const VIRTIO_MEM_REQ_UNPLUG: number = 1;
-/**
- * Unplug all plugged memory blocks.
- *
- * `virtio_mem_req_type`: 2.
- */
-export const VIRTIO_MEM_REQ_UNPLUG_ALL: number = 2;
-/**
- * Query the state of consecutive memory blocks.
- *
- * `virtio_mem_req_type`: 3.
- */
-export const VIRTIO_MEM_REQ_STATE: number = 3;
-/**
- * 5.15.6: memory device request types (VIRTIO_MEM_REQ_*).
- *
- * Values of the `virtio_mem_req_type` group.
- */
-export const VirtioMemReqType: {
-  readonly VIRTIO_MEM_REQ_PLUG: number;
-  readonly VIRTIO_MEM_REQ_UNPLUG: number;
-  readonly VIRTIO_MEM_REQ_UNPLUG_ALL: number;
-  readonly VIRTIO_MEM_REQ_STATE: number;
-} = Object.freeze({
-  VIRTIO_MEM_REQ_PLUG: 0,
-  VIRTIO_MEM_REQ_UNPLUG: 1,
-  VIRTIO_MEM_REQ_UNPLUG_ALL: 2,
-  VIRTIO_MEM_REQ_STATE: 3,
-});
-/**
- * The request succeeded.
- *
- * `virtio_mem_resp_type`: 0.
- */
-export const VIRTIO_MEM_RESP_ACK: number = 0;
-/**
- * The request was rejected.
- *
- * `virtio_mem_resp_type`: 1.
- */
-export const VIRTIO_MEM_RESP_NACK: number = 1;
-/**
- * The request cannot be processed now.
- *
- * `virtio_mem_resp_type`: 2.
- */
-export const VIRTIO_MEM_RESP_BUSY: number = 2;
-/**
- * The request was invalid.
- *
- * `virtio_mem_resp_type`: 3.
- */
-export const VIRTIO_MEM_RESP_ERROR: number = 3;
-/**
- * 5.15.6: memory device response types (VIRTIO_MEM_RESP_*).
- *
- * Values of the `virtio_mem_resp_type` group.
- */
-export const VirtioMemRespType: {
-  readonly VIRTIO_MEM_RESP_ACK: number;
-  readonly VIRTIO_MEM_RESP_NACK: number;
-  readonly VIRTIO_MEM_RESP_BUSY: number;
-  readonly VIRTIO_MEM_RESP_ERROR: number;
-} = Object.freeze({
-  VIRTIO_MEM_RESP_ACK: 0,
-  VIRTIO_MEM_RESP_NACK: 1,
-  VIRTIO_MEM_RESP_BUSY: 2,
-  VIRTIO_MEM_RESP_ERROR: 3,
-});
-/**
- * All requested blocks are plugged.
- *
- * `virtio_mem_state`: 0.
- */
-export const VIRTIO_MEM_STATE_PLUGGED: number = 0;
-/**
- * All requested blocks are unplugged.
- *
- * `virtio_mem_state`: 1.
- */
-export const VIRTIO_MEM_STATE_UNPLUGGED: number = 1;
-/**
- * Some blocks are plugged, some unplugged.
- *
- * `virtio_mem_state`: 2.
- */
-export const VIRTIO_MEM_STATE_MIXED: number = 2;
-/**
- * 5.15.6.6: memory block states (VIRTIO_MEM_STATE_*).
- *
- * Values of the `virtio_mem_state` group.
- */
-export const VirtioMemState: {
-  readonly VIRTIO_MEM_STATE_PLUGGED: number;
-  readonly VIRTIO_MEM_STATE_UNPLUGGED: number;
-  readonly VIRTIO_MEM_STATE_MIXED: number;
-} = Object.freeze({
-  VIRTIO_MEM_STATE_PLUGGED: 0,
-  VIRTIO_MEM_STATE_UNPLUGGED: 1,
-  VIRTIO_MEM_STATE_MIXED: 2,
-});

@@ -78,6 +78,95 @@ export class VirtioRpmbConfig {
 }
 
 /**
+ * Program the authentication key.
+ *
+ * `virtio_rpmb_req_type`: 1.
+ */
+export const VIRTIO_RPMB_REQ_PROGRAM_KEY: number = 1;
+/**
+ * Read the write counter.
+ *
+ * `virtio_rpmb_req_type`: 2.
+ */
+export const VIRTIO_RPMB_REQ_GET_WRITE_COUNTER: number = 2;
+/**
+ * Authenticated data write.
+ *
+ * `virtio_rpmb_req_type`: 3.
+ */
+export const VIRTIO_RPMB_REQ_DATA_WRITE: number = 3;
+/**
+ * Authenticated data read.
+ *
+ * `virtio_rpmb_req_type`: 4.
+ */
+export const VIRTIO_RPMB_REQ_DATA_READ: number = 4;
+/**
+ * Ask for the result of a preceding PROGRAM_KEY or DATA_WRITE.
+ *
+ * `virtio_rpmb_req_type`: 5.
+ */
+export const VIRTIO_RPMB_REQ_RESULT_READ: number = 5;
+/**
+ * 5.12.6: RPMB request types.
+ *
+ * Values of the `virtio_rpmb_req_type` group.
+ */
+export const VirtioRpmbReqType: {
+  readonly VIRTIO_RPMB_REQ_PROGRAM_KEY: number;
+  readonly VIRTIO_RPMB_REQ_GET_WRITE_COUNTER: number;
+  readonly VIRTIO_RPMB_REQ_DATA_WRITE: number;
+  readonly VIRTIO_RPMB_REQ_DATA_READ: number;
+  readonly VIRTIO_RPMB_REQ_RESULT_READ: number;
+} = Object.freeze({
+  VIRTIO_RPMB_REQ_PROGRAM_KEY: 1,
+  VIRTIO_RPMB_REQ_GET_WRITE_COUNTER: 2,
+  VIRTIO_RPMB_REQ_DATA_WRITE: 3,
+  VIRTIO_RPMB_REQ_DATA_READ: 4,
+  VIRTIO_RPMB_REQ_RESULT_READ: 5,
+});
+/**
+ * Response to PROGRAM_KEY.
+ *
+ * `virtio_rpmb_resp_type`: 256.
+ */
+export const VIRTIO_RPMB_RESP_PROGRAM_KEY: number = 256;
+/**
+ * Response to GET_WRITE_COUNTER.
+ *
+ * `virtio_rpmb_resp_type`: 512.
+ */
+export const VIRTIO_RPMB_RESP_GET_COUNTER: number = 512;
+/**
+ * Response to DATA_WRITE.
+ *
+ * `virtio_rpmb_resp_type`: 768.
+ */
+export const VIRTIO_RPMB_RESP_DATA_WRITE: number = 768;
+/**
+ * Response to DATA_READ.
+ *
+ * `virtio_rpmb_resp_type`: 1024.
+ */
+export const VIRTIO_RPMB_RESP_DATA_READ: number = 1024;
+/**
+ * 5.12.6: RPMB response types.
+ *
+ * Values of the `virtio_rpmb_resp_type` group.
+ */
+export const VirtioRpmbRespType: {
+  readonly VIRTIO_RPMB_RESP_PROGRAM_KEY: number;
+  readonly VIRTIO_RPMB_RESP_GET_COUNTER: number;
+  readonly VIRTIO_RPMB_RESP_DATA_WRITE: number;
+  readonly VIRTIO_RPMB_RESP_DATA_READ: number;
+} = Object.freeze({
+  VIRTIO_RPMB_RESP_PROGRAM_KEY: 256,
+  VIRTIO_RPMB_RESP_GET_COUNTER: 512,
+  VIRTIO_RPMB_RESP_DATA_WRITE: 768,
+  VIRTIO_RPMB_RESP_DATA_READ: 1024,
+});
+
+/**
  * 5.12.6.1: a 512-byte RPMB frame, big-endian as in eMMC.
  *
  * Accessor for `virtio_rpmb_frame` (512 bytes) over a `DataView`; reads and writes in place.
@@ -342,94 +431,6 @@ export class VirtioRpmbFrame {
   }
 }
 
-/**
- * Program the authentication key.
- *
- * `virtio_rpmb_req_type`: 1.
- */
-export const VIRTIO_RPMB_REQ_PROGRAM_KEY: number = 1;
-/**
- * Read the write counter.
- *
- * `virtio_rpmb_req_type`: 2.
- */
-export const VIRTIO_RPMB_REQ_GET_WRITE_COUNTER: number = 2;
-/**
- * Authenticated data write.
- *
- * `virtio_rpmb_req_type`: 3.
- */
-export const VIRTIO_RPMB_REQ_DATA_WRITE: number = 3;
-/**
- * Authenticated data read.
- *
- * `virtio_rpmb_req_type`: 4.
- */
-export const VIRTIO_RPMB_REQ_DATA_READ: number = 4;
-/**
- * Ask for the result of a preceding PROGRAM_KEY or DATA_WRITE.
- *
- * `virtio_rpmb_req_type`: 5.
- */
-export const VIRTIO_RPMB_REQ_RESULT_READ: number = 5;
-/**
- * 5.12.6: RPMB request types.
- *
- * Values of the `virtio_rpmb_req_type` group.
- */
-export const VirtioRpmbReqType: {
-  readonly VIRTIO_RPMB_REQ_PROGRAM_KEY: number;
-  readonly VIRTIO_RPMB_REQ_GET_WRITE_COUNTER: number;
-  readonly VIRTIO_RPMB_REQ_DATA_WRITE: number;
-  readonly VIRTIO_RPMB_REQ_DATA_READ: number;
-  readonly VIRTIO_RPMB_REQ_RESULT_READ: number;
-} = Object.freeze({
-  VIRTIO_RPMB_REQ_PROGRAM_KEY: 1,
-  VIRTIO_RPMB_REQ_GET_WRITE_COUNTER: 2,
-  VIRTIO_RPMB_REQ_DATA_WRITE: 3,
-  VIRTIO_RPMB_REQ_DATA_READ: 4,
-  VIRTIO_RPMB_REQ_RESULT_READ: 5,
-});
-/**
- * Response to PROGRAM_KEY.
- *
- * `virtio_rpmb_resp_type`: 256.
- */
-export const VIRTIO_RPMB_RESP_PROGRAM_KEY: number = 256;
-/**
- * Response to GET_WRITE_COUNTER.
- *
- * `virtio_rpmb_resp_type`: 512.
- */
-export const VIRTIO_RPMB_RESP_GET_COUNTER: number = 512;
-/**
- * Response to DATA_WRITE.
- *
- * `virtio_rpmb_resp_type`: 768.
- */
-export const VIRTIO_RPMB_RESP_DATA_WRITE: number = 768;
-/**
- * Response to DATA_READ.
- *
- * `virtio_rpmb_resp_type`: 1024.
- */
-export const VIRTIO_RPMB_RESP_DATA_READ: number = 1024;
-/**
- * 5.12.6: RPMB response types.
- *
- * Values of the `virtio_rpmb_resp_type` group.
- */
-export const VirtioRpmbRespType: {
-  readonly VIRTIO_RPMB_RESP_PROGRAM_KEY: number;
-  readonly VIRTIO_RPMB_RESP_GET_COUNTER: number;
-  readonly VIRTIO_RPMB_RESP_DATA_WRITE: number;
-  readonly VIRTIO_RPMB_RESP_DATA_READ: number;
-} = Object.freeze({
-  VIRTIO_RPMB_RESP_PROGRAM_KEY: 256,
-  VIRTIO_RPMB_RESP_GET_COUNTER: 512,
-  VIRTIO_RPMB_RESP_DATA_WRITE: 768,
-  VIRTIO_RPMB_RESP_DATA_READ: 1024,
-});
 /**
  * Success.
  *

@@ -7,6 +7,13 @@
  * @module
  */
 /**
+ * 5.21.2: virtqueue indices of the SPI controller.
+ *
+ * Values of the `virtio_spi_queues` group.
+ */
+export const VirtioSpiQueues: { readonly requestq: number } = Object.freeze({ requestq: 0 });
+
+/**
  * 5.21.4: SPI controller configuration space. mode_func_supported bits 0-1 CPHA, 2-3 CPOL, 4 CS_HIGH, 5 LSB_FIRST, 6 LOOP.
  *
  * Accessor for `virtio_spi_config` (32 bytes) over a `DataView`; reads and writes in place.
@@ -135,8 +142,8 @@ export class VirtioSpiConfig {
   }
 
   set cpha(value: number) {
-    const word = this.view.getUint32(this.offset + 8, true) & ~(0x3 << 0);
-    this.view.setUint32(this.offset + 8, (word | ((value & 0x3) << 0)) >>> 0, true);
+    const word = this.view.getUint32(this.offset + 8, true) & ~0x3;
+    this.view.setUint32(this.offset + 8, (word | (value & 0x3)) >>> 0, true);
   }
 
   /**
@@ -398,8 +405,8 @@ export class VirtioSpiTransferHead {
   }
 
   set cpha(value: number) {
-    const word = this.view.getUint32(this.offset + 8, true) & ~(0x1 << 0);
-    this.view.setUint32(this.offset + 8, (word | ((value & 0x1) << 0)) >>> 0, true);
+    const word = this.view.getUint32(this.offset + 8, true) & ~0x1;
+    this.view.setUint32(this.offset + 8, (word | (value & 0x1)) >>> 0, true);
   }
 
   /**
@@ -658,7 +665,7 @@ export class VirtioSpiTransferReq {
   /**
    * Transfer result (device-writable).
    *
-   * `result`: virtio_spi_transfer_result at offset 32 + 1 * tx_buf_len + 1 * rx_buf_len.
+   * `result`: virtio_spi_transfer_result at offset 32 + tx_buf_len + rx_buf_len.
    *
    * A cached flyweight re-targeted on each access: do not keep it.
    */
@@ -671,7 +678,7 @@ export class VirtioSpiTransferReq {
 
   /** Size in bytes for the given tx_buf_len, rx_buf_len. */
   static size(txBufLen: number, rxBufLen: number): number {
-    return 33 + 1 * txBufLen + 1 * rxBufLen;
+    return 33 + txBufLen + rxBufLen;
   }
 
   /** Re-targets the accessor at another offset of the same view; returns it. */
@@ -730,7 +737,7 @@ export class VirtioSpiTransferReq {
   /**
    * Data received from the device (device-writable); absent for a half-duplex write; as long as tx_buf for full duplex.
    *
-   * `rx_buf`: u8[rx_buf_len] at offset 32 + 1 * tx_buf_len.
+   * `rx_buf`: u8[rx_buf_len] at offset 32 + tx_buf_len.
    *
    * Reads element `index`.
    */
@@ -761,12 +768,6 @@ export class VirtioSpiTransferReq {
   }
 }
 
-/**
- * 5.21.2: virtqueue indices of the SPI controller.
- *
- * Values of the `virtio_spi_queues` group.
- */
-export const VirtioSpiQueues: { readonly requestq: number } = Object.freeze({ requestq: 0 });
 /**
  * The transfer completed.
  *
