@@ -6,7 +6,11 @@
  * deno task gen --check                 fail when src/generated/ is stale
  * deno task gen --manifest [SCHEMA...]  print the JSON manifest of layouts
  * deno task gen SCHEMA... --out DIR     generate bindings for your own schema modules
+ *   [--errors SPEC] [--checked]
  * ```
+ *
+ * Permissions: see `docs/using.md` (`--allow-read`, `--allow-write` for the output, `--allow-run`
+ * for `deno fmt`, and `--allow-env` for the variables ts-morph's TypeScript reads).
  *
  * @module
  */
@@ -28,6 +32,10 @@ export const USAGE = `usage:
   deno task gen --check                  exit 1 if src/generated/ differs from what gen would write
   deno task gen --manifest [SCHEMA.ts…]  print the JSON manifest of every layout (built-in or given)
   deno task gen SCHEMA.ts… --out DIR     generate accessors for your own schema modules into DIR
+      --errors SPEC    where they import ArgumentError from (default @typed-virtio/virtio/errors;
+                       typed-virtio/errors on Node, a relative path inside a checkout)
+      --checked        setters throw ArgumentError for values that do not fit the field
+                       (default: truncate to the field's width, as DataView does)
   deno task gen --help                   this text`;
 
 /** Parsed command-line arguments. */
@@ -42,17 +50,36 @@ export interface GenArgs {
   out: string | undefined;
   /** Schema module paths given on the command line. */
   schemas: string[];
+  /** `--errors SPEC`: where generated files import `ArgumentError` from. */
+  errors: string | undefined;
+  /** `--checked`: setters throw for values that do not fit. */
+  checked: boolean;
 }
 
 /** Parses arguments; throws {@link GenError} naming the bad one. */
 export function parseArgs(args: readonly string[]): GenArgs {
-  const r: GenArgs = { check: false, manifest: false, help: false, out: undefined, schemas: [] };
+  const r: GenArgs = {
+    check: false,
+    manifest: false,
+    help: false,
+    out: undefined,
+    schemas: [],
+    errors: undefined,
+    checked: false,
+  };
   for (let i = 0; i < args.length; i++) {
     const a = args[i];
     if (a === "--check") r.check = true;
     else if (a === "--manifest") r.manifest = true;
     else if (a === "--help" || a === "-h") r.help = true;
-    else if (a === "--out" || a.startsWith("--out=")) {
+    else if (a === "--checked") r.checked = true;
+    else if (a === "--errors" || a.startsWith("--errors=")) {
+      const v = a === "--errors" ? args[++i] : a.slice("--errors=".length);
+      if (v === undefined || v === "" || v.startsWith("--")) {
+        throw new GenError("--errors needs a module specifier");
+      }
+      r.errors = v;
+    } else if (a === "--out" || a.startsWith("--out=")) {
       const v = a === "--out" ? args[++i] : a.slice("--out=".length);
       if (v === undefined || v === "" || v.startsWith("--")) {
         throw new GenError("--out needs a directory");
@@ -70,6 +97,9 @@ export function parseArgs(args: readonly string[]): GenArgs {
   }
   if (r.schemas.length === 0 && r.out !== undefined) {
     throw new GenError("--out given without schema modules");
+  }
+  if (r.schemas.length === 0 && (r.errors !== undefined || r.checked)) {
+    throw new GenError("--errors and --checked apply to your own schema modules (with --out)");
   }
   return r;
 }
@@ -174,9 +204,13 @@ export async function main(
       out(JSON.stringify(manifestOf(modules), null, 2));
       return 0;
     }
+    const own = parsed.schemas.length > 0;
     const files = await generateModules(modules, {
-      index: parsed.schemas.length === 0,
+      index: !own,
       command: regenerateCommand(args),
+      // src/generated/ imports src/errors.ts; users' bindings import the package's
+      errors: own ? parsed.errors : "../errors.ts",
+      checked: parsed.checked,
     });
     if (parsed.schemas.length > 0) {
       const dir = resolve(parsed.out as string);

@@ -6,6 +6,7 @@
  */
 import {
   type ClassDeclarationStructure,
+  type FunctionDeclarationStructure,
   type GetAccessorDeclarationStructure,
   type MethodDeclarationStructure,
   type OptionalKind,
@@ -51,7 +52,62 @@ export interface EmitOptions {
   readonly source: string;
   /** Shown in the header: the command that regenerates the file. Default `deno task gen`. */
   readonly command?: string;
+  /**
+   * The module specifier, as seen from the emitted file, that exports typed-virtio's
+   * `ArgumentError` (thrown for an array index out of range, and by checked setters).
+   * Default `@typed-virtio/virtio/errors`.
+   */
+  readonly errors?: string;
+  /**
+   * Emit checked setters: a value that does not fit the field (`9` in a 3-bit field, `70000`
+   * in an le16, a negative or fractional number) throws `ArgumentError` with code
+   * `ERR_VIRTIO_ARGUMENT_RANGE` instead of being truncated. Default false: setters truncate
+   * to the field's width, as C assignments and `DataView` setters do.
+   */
+  readonly checked?: boolean;
 }
+
+// Module-private helpers, emitted where used: the throw stays out of the accessors' bodies.
+const HELPERS = {
+  indexError: {
+    kind: StructureKind.Function,
+    name: "indexError",
+    docs: [{ description: "The error for an array index outside `0..length - 1`." }],
+    parameters: [
+      { name: "what", type: "string" },
+      { name: "index", type: "number" },
+      { name: "length", type: "number" },
+    ],
+    returnType: "ArgumentError",
+    statements: [
+      'const range = length === 0 ? "an empty array" : `0..${length - 1}`;',
+      "return new ArgumentError(`${what}[${index}] is outside ${range}`, {",
+      '  code: "ERR_VIRTIO_ARGUMENT_INDEX",',
+      "});",
+    ],
+  },
+  rangeError: {
+    kind: StructureKind.Function,
+    name: "rangeError",
+    docs: [{
+      description: "The error of a checked setter for a value that does not fit its field.",
+    }],
+    parameters: [
+      { name: "what", type: "string" },
+      { name: "value", type: "number | bigint" },
+      { name: "range", type: "string" },
+    ],
+    returnType: "ArgumentError",
+    statements: [
+      "return new ArgumentError(`${what}: ${value} does not fit; the field holds ${range}`, {",
+      '  code: "ERR_VIRTIO_ARGUMENT_RANGE",',
+      "});",
+    ],
+  },
+} as const satisfies Record<string, FunctionDeclarationStructure>;
+
+/** The default of {@link EmitOptions.errors}. */
+export const DEFAULT_ERRORS_MODULE = "@typed-virtio/virtio/errors";
 
 type Aggregate = StructType | UnionType;
 
@@ -161,10 +217,42 @@ function fieldDoc(f: FieldLayout, extra?: string): string {
 }
 
 interface Members {
+  /** Emit range checks in setters. */
+  checked: boolean;
+  /** Set when the class throws ArgumentError for an index (the module then emits `indexError`). */
+  usesErrors: boolean;
+  /** Set when a checked setter throws (the module then emits `rangeError`). */
+  usesRange: boolean;
+  /** The struct's spec name, for messages. */
+  owner: string;
   properties: OptionalKind<PropertyDeclarationStructure>[];
   getters: OptionalKind<GetAccessorDeclarationStructure>[];
   setters: OptionalKind<SetAccessorDeclarationStructure>[];
   methods: OptionalKind<MethodDeclarationStructure>[];
+}
+
+/** Statements that throw ArgumentError when `v` does not fit `max` (a checked setter's guard). */
+function rangeCheck(m: Members, what: string, v: string, t: ScalarType | number, asNumber = false) {
+  if (!m.checked) return [];
+  m.usesErrors = true;
+  m.usesRange = true;
+  const fail = (range: string) => [
+    `  throw rangeError(${JSON.stringify(what)}, ${v}, ${JSON.stringify(range)});`,
+    `}`,
+  ];
+  if (typeof t === "number") { // a bitfield of t bits
+    const max = 2 ** t - 1;
+    return [`if ((${v} >>> 0) !== ${v} || ${v} > ${max}) {`, ...fail(`0..${max} (${t} bits)`)];
+  }
+  if (t.size === 8 && asNumber) {
+    return [`if (!Number.isSafeInteger(${v}) || ${v} < 0) {`, ...fail(`0..2^53-1`)];
+  }
+  if (t.size === 8) {
+    return [`if (BigInt.asUintN(64, ${v}) !== ${v}) {`, ...fail(`0..2^64-1 (${t.name})`)];
+  }
+  if (t.size === 4) return [`if ((${v} >>> 0) !== ${v}) {`, ...fail(`0..4294967295 (${t.name})`)];
+  const max = t.size === 2 ? 65535 : 255;
+  return [`if ((${v} >>> 0) !== ${v} || ${v} > ${max}) {`, ...fail(`0..${max} (${t.name})`)];
 }
 
 function emitScalarField(m: Members, f: FieldLayout, t: ScalarType, access: string | undefined) {
@@ -181,7 +269,10 @@ function emitScalarField(m: Members, f: FieldLayout, t: ScalarType, access: stri
   m.setters.push({
     name,
     parameters: [{ name: "value", type: ts }],
-    statements: scalarWrite(t, off, "value", asNumber),
+    statements: [
+      ...rangeCheck(m, `${m.owner}.${f.def.name}`, "value", t, asNumber),
+      ...scalarWrite(t, off, "value", asNumber),
+    ],
   });
 }
 
@@ -210,6 +301,7 @@ function emitBitsField(m: Members, f: FieldLayout, t: BitsType) {
         name,
         parameters: [{ name: "value", type: "number" }],
         statements: [
+          ...rangeCheck(m, `${m.owner}.${f.def.name}.${b.name}`, "value", b.width),
           `const word = this.view.getBigUint64(${off}, ${le}) & ~(${mask} << ${b.lsb}n);`,
           `this.view.setBigUint64(${off}, word | ((BigInt(value) & ${mask}) << ${b.lsb}n), ${le});`,
         ],
@@ -234,6 +326,7 @@ function emitBitsField(m: Members, f: FieldLayout, t: BitsType) {
       name,
       parameters: [{ name: "value", type: "number" }],
       statements: [
+        ...rangeCheck(m, `${m.owner}.${f.def.name}.${b.name}`, "value", b.width),
         `const word = ${read} & ~${shifted(mask, b.lsb)};`,
         ...scalarWrite(word, off, `(word | ${shifted(`(value & ${mask})`, b.lsb)}) >>> 0`),
       ],
@@ -269,9 +362,10 @@ function emitArrayField(m: Members, f: FieldLayout, t: ArrayType) {
   const el = t.element;
   const elSize = f.size / (typeof t.length === "number" ? t.length : 1);
   const bound = typeof t.length === "number" ? `${t.length}` : `this.${camel(t.length)}`;
+  m.usesErrors = true;
   const check = [
     `if ((index >>> 0) !== index || index >= ${bound}) {`,
-    `  throw new RangeError(\`${f.def.name}[\${index}] is outside 0..\${${bound}} - 1\`);`,
+    `  throw indexError(${JSON.stringify(`${m.owner}.${f.def.name}`)}, index, ${bound});`,
     `}`,
   ];
   const elemOff = elSize === 1
@@ -299,7 +393,11 @@ function emitArrayField(m: Members, f: FieldLayout, t: ArrayType) {
       parameters: [{ name: "index", type: "number" }, { name: "value", type: ts }],
       returnType: "void",
       docs: [jsdoc(`Writes element \`index\` of \`${f.def.name}\`.`)],
-      statements: [...check, ...scalarWrite(st, elemOff, "value")],
+      statements: [
+        ...check,
+        ...rangeCheck(m, `${m.owner}.${f.def.name}[]`, "value", st),
+        ...scalarWrite(st, elemOff, "value"),
+      ],
     });
     if (st.size === 1) {
       m.methods.push({
@@ -344,11 +442,23 @@ function emitArrayField(m: Members, f: FieldLayout, t: ArrayType) {
   throw new GenError(`${f.def.name}: arrays of ${el.kind} are not supported`);
 }
 
-function emitAggregate(t: Aggregate): ClassDeclarationStructure {
+function emitAggregate(
+  t: Aggregate,
+  checked: boolean,
+): { cls: ClassDeclarationStructure; usesErrors: boolean; usesRange: boolean } {
   const l = layout(t);
   const cls = pascal(t.name);
   const params = l.params.map(camel);
-  const m: Members = { properties: [], getters: [], setters: [], methods: [] };
+  const m: Members = {
+    checked,
+    usesErrors: false,
+    usesRange: false,
+    owner: t.name,
+    properties: [],
+    getters: [],
+    setters: [],
+    methods: [],
+  };
   const fixedOffsets = l.fields.filter((f) => Object.keys(f.paramTerms).length === 0);
   const isRegisterMap = t.kind === "struct" && t.registerMap;
 
@@ -458,7 +568,7 @@ function emitAggregate(t: Aggregate): ClassDeclarationStructure {
     ...params.map((p) => ({ name: p, type: "number", initializer: "0" })),
   ];
   const summary = t.doc ?? `The \`${t.name}\` ${t.kind === "union" ? "union" : "struct"}.`;
-  return {
+  const cls_: ClassDeclarationStructure = {
     kind: StructureKind.Class,
     name: cls,
     isExported: true,
@@ -483,6 +593,7 @@ function emitAggregate(t: Aggregate): ClassDeclarationStructure {
     setAccessors: m.setters,
     methods: m.methods,
   };
+  return { cls: cls_, usesErrors: m.usesErrors, usesRange: m.usesRange };
 }
 
 /** Emits the source text of one generated module (unformatted). */
@@ -498,8 +609,14 @@ export function emitModule(options: EmitOptions): string {
   for (const item of options.items) if (item.kind !== "constants") own.add(item);
   const imports = new Map<string, Set<string>>();
   const classNames = new Set<string>();
-  const statements: (ClassDeclarationStructure | VariableStatementStructure)[] = [];
+  const statements: (
+    | ClassDeclarationStructure
+    | VariableStatementStructure
+    | FunctionDeclarationStructure
+  )[] = [];
   const done = new Set<Aggregate>();
+  let usesErrors = false;
+  let usesRange = false;
   for (const item of options.items) {
     if (item.kind === "constants") {
       statements.push(...emitConstants(item));
@@ -522,8 +639,19 @@ export function emitModule(options: EmitOptions): string {
         throw new GenError(`two structs in ${options.source} map to the class name ${cls}`);
       }
       classNames.add(cls);
-      statements.push(emitAggregate(t));
+      const e = emitAggregate(t, options.checked ?? false);
+      statements.push(e.cls);
+      usesErrors ||= e.usesErrors;
+      usesRange ||= e.usesRange;
     }
+  }
+  if (usesErrors) statements.push(HELPERS.indexError);
+  if (usesRange) statements.push(HELPERS.rangeError);
+  if (usesErrors || usesRange) {
+    const from = options.errors ?? DEFAULT_ERRORS_MODULE;
+    const names = imports.get(from) ?? new Set<string>();
+    names.add("ArgumentError");
+    imports.set(from, names);
   }
   // One batched insertion per kind: ts-morph re-parses after every insertion,
   // so adding statements one at a time is quadratic in the module's size.

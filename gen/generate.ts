@@ -48,6 +48,22 @@ export interface GenerateOptions {
    * Default `deno task gen` (this repository's own command).
    */
   readonly command?: string;
+  /**
+   * The module specifier the generated files import `ArgumentError` from, as seen from the
+   * output directory (a relative one is adjusted for files in subdirectories). Default
+   * `@typed-virtio/virtio/errors`; on Node, `typed-virtio/errors`.
+   */
+  readonly errors?: string;
+  /** Emit checked setters (see {@link EmitOptions.checked}). Default false. */
+  readonly checked?: boolean;
+}
+
+/** A specifier relative to the output directory, as seen from `output` (a path in it). */
+function fromOutput(spec: string | undefined, output: string): string | undefined {
+  if (spec === undefined || !/^\.\.?\//.test(spec)) return spec;
+  const depth = output.split("/").length - 1;
+  if (depth === 0) return spec;
+  return "../".repeat(depth) + spec.replace(/^\.\//, "");
 }
 
 /** Collects the schema items of an imported module's namespace, in export order. */
@@ -210,7 +226,14 @@ export async function generateModules(
     }
     files.push({
       path: m.output,
-      text: emitModule({ items: m.items, external, source: m.source, command: options.command }),
+      text: emitModule({
+        items: m.items,
+        external,
+        source: m.source,
+        command: options.command,
+        errors: fromOutput(options.errors, m.output),
+        checked: options.checked,
+      }),
     });
   }
   if (options.index ?? true) {

@@ -6,6 +6,7 @@
  *
  * @module
  */
+import { ArgumentError } from "../errors.ts";
 /**
  * 4.1.4: virtio structure PCI capability; read-only for the driver (except in virtio_pci_cfg_cap).
  *
@@ -160,7 +161,7 @@ export class VirtioPciCap {
   /** Byte offset within the view of `padding[index]`. */
   paddingOffset(index: number): number {
     if ((index >>> 0) !== index || index >= 2) {
-      throw new RangeError(`padding[${index}] is outside 0..${2} - 1`);
+      throw indexError("virtio_pci_cap.padding", index, 2);
     }
 
     return this.offset + 6 + index;
@@ -175,7 +176,7 @@ export class VirtioPciCap {
    */
   padding(index: number): number {
     if ((index >>> 0) !== index || index >= 2) {
-      throw new RangeError(`padding[${index}] is outside 0..${2} - 1`);
+      throw indexError("virtio_pci_cap.padding", index, 2);
     }
 
     return this.view.getUint8(this.offset + 6 + index);
@@ -184,7 +185,7 @@ export class VirtioPciCap {
   /** Writes element `index` of `padding`. */
   setPadding(index: number, value: number): void {
     if ((index >>> 0) !== index || index >= 2) {
-      throw new RangeError(`padding[${index}] is outside 0..${2} - 1`);
+      throw indexError("virtio_pci_cap.padding", index, 2);
     }
 
     this.view.setUint8(this.offset + 6 + index, value);
@@ -849,7 +850,7 @@ export class VirtioPciCfgCap {
   /** Byte offset within the view of `pci_cfg_data[index]`. */
   pciCfgDataOffset(index: number): number {
     if ((index >>> 0) !== index || index >= 4) {
-      throw new RangeError(`pci_cfg_data[${index}] is outside 0..${4} - 1`);
+      throw indexError("virtio_pci_cfg_cap.pci_cfg_data", index, 4);
     }
 
     return this.offset + 16 + index;
@@ -864,7 +865,7 @@ export class VirtioPciCfgCap {
    */
   pciCfgData(index: number): number {
     if ((index >>> 0) !== index || index >= 4) {
-      throw new RangeError(`pci_cfg_data[${index}] is outside 0..${4} - 1`);
+      throw indexError("virtio_pci_cfg_cap.pci_cfg_data", index, 4);
     }
 
     return this.view.getUint8(this.offset + 16 + index);
@@ -873,7 +874,7 @@ export class VirtioPciCfgCap {
   /** Writes element `index` of `pci_cfg_data`. */
   setPciCfgData(index: number, value: number): void {
     if ((index >>> 0) !== index || index >= 4) {
-      throw new RangeError(`pci_cfg_data[${index}] is outside 0..${4} - 1`);
+      throw indexError("virtio_pci_cfg_cap.pci_cfg_data", index, 4);
     }
 
     this.view.setUint8(this.offset + 16 + index, value);
@@ -1384,3 +1385,11 @@ export const VirtioPciLegacyLayout: {
   VIRTIO_PCI_QUEUE_ADDR_SHIFT: 12,
   VIRTIO_PCI_VRING_ALIGN: 4096,
 });
+
+/** The error for an array index outside `0..length - 1`. */
+function indexError(what: string, index: number, length: number): ArgumentError {
+  const range = length === 0 ? "an empty array" : `0..${length - 1}`;
+  return new ArgumentError(`${what}[${index}] is outside ${range}`, {
+    code: "ERR_VIRTIO_ARGUMENT_INDEX",
+  });
+}

@@ -6,6 +6,7 @@
  *
  * @module
  */
+import { ArgumentError } from "../errors.ts";
 /**
  * The header that starts every vhost-user message.
  *
@@ -457,7 +458,7 @@ export class VhostUserMemory {
   /** Byte offset within the view of `regions[index]`. */
   regionsOffset(index: number): number {
     if ((index >>> 0) !== index || index >= 8) {
-      throw new RangeError(`regions[${index}] is outside 0..${8} - 1`);
+      throw indexError("vhost_user_memory.regions", index, 8);
     }
 
     return this.offset + 8 + index * 32;
@@ -470,7 +471,7 @@ export class VhostUserMemory {
    */
   regions(index: number): VhostUserMemoryRegion {
     if ((index >>> 0) !== index || index >= 8) {
-      throw new RangeError(`regions[${index}] is outside 0..${8} - 1`);
+      throw indexError("vhost_user_memory.regions", index, 8);
     }
 
     const child = (this.#regions ??= new VhostUserMemoryRegion(this.view));
@@ -1471,3 +1472,11 @@ export const VhostUserBackendRequest: {
   VHOST_USER_BACKEND_CONFIG_CHANGE_MSG: 2,
   VHOST_USER_BACKEND_VRING_HOST_NOTIFIER_MSG: 3,
 });
+
+/** The error for an array index outside `0..length - 1`. */
+function indexError(what: string, index: number, length: number): ArgumentError {
+  const range = length === 0 ? "an empty array" : `0..${length - 1}`;
+  return new ArgumentError(`${what}[${index}] is outside ${range}`, {
+    code: "ERR_VIRTIO_ARGUMENT_INDEX",
+  });
+}

@@ -6,6 +6,7 @@
  *
  * @module
  */
+import { ArgumentError } from "../errors.ts";
 /**
  * 2.7.5: a descriptor of the split virtqueue's descriptor table.
  *
@@ -171,7 +172,7 @@ export class VirtqAvail {
   /** Byte offset within the view of `ring[index]`. */
   ringOffset(index: number): number {
     if ((index >>> 0) !== index || index >= this.queueSize) {
-      throw new RangeError(`ring[${index}] is outside 0..${this.queueSize} - 1`);
+      throw indexError("virtq_avail.ring", index, this.queueSize);
     }
 
     return this.offset + 4 + index * 2;
@@ -186,7 +187,7 @@ export class VirtqAvail {
    */
   ring(index: number): number {
     if ((index >>> 0) !== index || index >= this.queueSize) {
-      throw new RangeError(`ring[${index}] is outside 0..${this.queueSize} - 1`);
+      throw indexError("virtq_avail.ring", index, this.queueSize);
     }
 
     return this.view.getUint16(this.offset + 4 + index * 2, true);
@@ -195,7 +196,7 @@ export class VirtqAvail {
   /** Writes element `index` of `ring`. */
   setRing(index: number, value: number): void {
     if ((index >>> 0) !== index || index >= this.queueSize) {
-      throw new RangeError(`ring[${index}] is outside 0..${this.queueSize} - 1`);
+      throw indexError("virtq_avail.ring", index, this.queueSize);
     }
 
     this.view.setUint16(this.offset + 4 + index * 2, value, true);
@@ -338,7 +339,7 @@ export class VirtqUsed {
   /** Byte offset within the view of `ring[index]`. */
   ringOffset(index: number): number {
     if ((index >>> 0) !== index || index >= this.queueSize) {
-      throw new RangeError(`ring[${index}] is outside 0..${this.queueSize} - 1`);
+      throw indexError("virtq_used.ring", index, this.queueSize);
     }
 
     return this.offset + 4 + index * 8;
@@ -353,7 +354,7 @@ export class VirtqUsed {
    */
   ring(index: number): VirtqUsedElem {
     if ((index >>> 0) !== index || index >= this.queueSize) {
-      throw new RangeError(`ring[${index}] is outside 0..${this.queueSize} - 1`);
+      throw indexError("virtq_used.ring", index, this.queueSize);
     }
 
     const child = (this.#ring ??= new VirtqUsedElem(this.view));
@@ -743,4 +744,12 @@ export class VirtioNotificationData {
     this.offset = offset;
     return this;
   }
+}
+
+/** The error for an array index outside `0..length - 1`. */
+function indexError(what: string, index: number, length: number): ArgumentError {
+  const range = length === 0 ? "an empty array" : `0..${length - 1}`;
+  return new ArgumentError(`${what}[${index}] is outside ${range}`, {
+    code: "ERR_VIRTIO_ARGUMENT_INDEX",
+  });
 }

@@ -80,6 +80,9 @@ Deno.test("gen: bad arguments give usage and a non-zero exit, no stack trace", a
       ["--out"],
       ["--out", "x"],
       ["--check", "--manifest"],
+      ["--checked"],
+      ["--errors", "x"],
+      ["examples/custom_device/schema.ts", "--out", "x", "--errors"],
     ]
   ) {
     const r = await run(args);
@@ -322,6 +325,31 @@ Deno.test("gen: `deno task gen` runs with the documented permissions, no blanket
     assert.equal(out.code, 0, err);
     assert.doesNotMatch(err, /NotCapable|Requires/);
     assert.deepEqual(await tree(dir), ["gen/user.ts", "user.ts"]);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("gen --checked --errors SPEC: checked setters, ArgumentError from the given module", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    await Deno.writeTextFile(`${dir}/user.ts`, USER_SCHEMA);
+    let r = await run([`${dir}/user.ts`, "--out", `${dir}/plain`]);
+    assert.equal(r.code, 0, r.err);
+    const plain = await Deno.readTextFile(`${dir}/plain/user.ts`);
+    assert.doesNotMatch(plain, /rangeError|ArgumentError/, "no checks, no import by default");
+    r = await run([
+      `${dir}/user.ts`,
+      "--out",
+      `${dir}/checked`,
+      "--checked",
+      "--errors",
+      "my/errors",
+    ]);
+    assert.equal(r.code, 0, r.err);
+    const checked = await Deno.readTextFile(`${dir}/checked/user.ts`);
+    assert.match(checked, /import \{ ArgumentError \} from "my\/errors";/);
+    assert.match(checked, /throw rangeError\("zeta_config\.mode", value, "0\.\.255 \(u8\)"\)/);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

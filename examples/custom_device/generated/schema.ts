@@ -6,6 +6,7 @@
  *
  * @module
  */
+import { ArgumentError } from "@typed-virtio/virtio/errors";
 /**
  * Configuration space of virtio-thermo.
  *
@@ -114,7 +115,7 @@ export class VirtioThermoConfig {
   /** Byte offset within the view of `name[index]`. */
   nameOffset(index: number): number {
     if ((index >>> 0) !== index || index >= 16) {
-      throw new RangeError(`name[${index}] is outside 0..${16} - 1`);
+      throw indexError("virtio_thermo_config.name", index, 16);
     }
 
     return this.offset + 8 + index;
@@ -129,7 +130,7 @@ export class VirtioThermoConfig {
    */
   name(index: number): number {
     if ((index >>> 0) !== index || index >= 16) {
-      throw new RangeError(`name[${index}] is outside 0..${16} - 1`);
+      throw indexError("virtio_thermo_config.name", index, 16);
     }
 
     return this.view.getUint8(this.offset + 8 + index);
@@ -138,7 +139,7 @@ export class VirtioThermoConfig {
   /** Writes element `index` of `name`. */
   setName(index: number, value: number): void {
     if ((index >>> 0) !== index || index >= 16) {
-      throw new RangeError(`name[${index}] is outside 0..${16} - 1`);
+      throw indexError("virtio_thermo_config.name", index, 16);
     }
 
     this.view.setUint8(this.offset + 8 + index, value);
@@ -434,3 +435,11 @@ export const VirtioThermoStatus: {
   VIRTIO_THERMO_S_NO_SENSOR: 1,
   VIRTIO_THERMO_S_FAULT: 2,
 });
+
+/** The error for an array index outside `0..length - 1`. */
+function indexError(what: string, index: number, length: number): ArgumentError {
+  const range = length === 0 ? "an empty array" : `0..${length - 1}`;
+  return new ArgumentError(`${what}[${index}] is outside ${range}`, {
+    code: "ERR_VIRTIO_ARGUMENT_INDEX",
+  });
+}

@@ -6,6 +6,7 @@
  *
  * @module
  */
+import { ArgumentError } from "../../errors.ts";
 /**
  * 5.2.2: virtqueue indices of the block device.
  *
@@ -437,7 +438,7 @@ export class VirtioBlkZonedCharacteristics {
   /** Byte offset within the view of `unused2[index]`. */
   unused2Offset(index: number): number {
     if ((index >>> 0) !== index || index >= 3) {
-      throw new RangeError(`unused2[${index}] is outside 0..${3} - 1`);
+      throw indexError("virtio_blk_zoned_characteristics.unused2", index, 3);
     }
 
     return this.offset + 21 + index;
@@ -452,7 +453,7 @@ export class VirtioBlkZonedCharacteristics {
    */
   unused2(index: number): number {
     if ((index >>> 0) !== index || index >= 3) {
-      throw new RangeError(`unused2[${index}] is outside 0..${3} - 1`);
+      throw indexError("virtio_blk_zoned_characteristics.unused2", index, 3);
     }
 
     return this.view.getUint8(this.offset + 21 + index);
@@ -461,7 +462,7 @@ export class VirtioBlkZonedCharacteristics {
   /** Writes element `index` of `unused2`. */
   setUnused2(index: number, value: number): void {
     if ((index >>> 0) !== index || index >= 3) {
-      throw new RangeError(`unused2[${index}] is outside 0..${3} - 1`);
+      throw indexError("virtio_blk_zoned_characteristics.unused2", index, 3);
     }
 
     this.view.setUint8(this.offset + 21 + index, value);
@@ -798,7 +799,7 @@ export class VirtioBlkConfig {
   /** Byte offset within the view of `unused1[index]`. */
   unused1Offset(index: number): number {
     if ((index >>> 0) !== index || index >= 3) {
-      throw new RangeError(`unused1[${index}] is outside 0..${3} - 1`);
+      throw indexError("virtio_blk_config.unused1", index, 3);
     }
 
     return this.offset + 57 + index;
@@ -813,7 +814,7 @@ export class VirtioBlkConfig {
    */
   unused1(index: number): number {
     if ((index >>> 0) !== index || index >= 3) {
-      throw new RangeError(`unused1[${index}] is outside 0..${3} - 1`);
+      throw indexError("virtio_blk_config.unused1", index, 3);
     }
 
     return this.view.getUint8(this.offset + 57 + index);
@@ -822,7 +823,7 @@ export class VirtioBlkConfig {
   /** Writes element `index` of `unused1`. */
   setUnused1(index: number, value: number): void {
     if ((index >>> 0) !== index || index >= 3) {
-      throw new RangeError(`unused1[${index}] is outside 0..${3} - 1`);
+      throw indexError("virtio_blk_config.unused1", index, 3);
     }
 
     this.view.setUint8(this.offset + 57 + index, value);
@@ -958,7 +959,7 @@ export class VirtioBlkReq {
   /** Byte offset within the view of `data[index]`. */
   dataOffset(index: number): number {
     if ((index >>> 0) !== index || index >= this.dataLen) {
-      throw new RangeError(`data[${index}] is outside 0..${this.dataLen} - 1`);
+      throw indexError("virtio_blk_req.data", index, this.dataLen);
     }
 
     return this.offset + 16 + index;
@@ -973,7 +974,7 @@ export class VirtioBlkReq {
    */
   data(index: number): number {
     if ((index >>> 0) !== index || index >= this.dataLen) {
-      throw new RangeError(`data[${index}] is outside 0..${this.dataLen} - 1`);
+      throw indexError("virtio_blk_req.data", index, this.dataLen);
     }
 
     return this.view.getUint8(this.offset + 16 + index);
@@ -982,7 +983,7 @@ export class VirtioBlkReq {
   /** Writes element `index` of `data`. */
   setData(index: number, value: number): void {
     if ((index >>> 0) !== index || index >= this.dataLen) {
-      throw new RangeError(`data[${index}] is outside 0..${this.dataLen} - 1`);
+      throw indexError("virtio_blk_req.data", index, this.dataLen);
     }
 
     this.view.setUint8(this.offset + 16 + index, value);
@@ -1102,7 +1103,7 @@ export class VirtioBlkReqZa {
   /** Byte offset within the view of `data[index]`. */
   dataOffset(index: number): number {
     if ((index >>> 0) !== index || index >= this.dataLen) {
-      throw new RangeError(`data[${index}] is outside 0..${this.dataLen} - 1`);
+      throw indexError("virtio_blk_req_za.data", index, this.dataLen);
     }
 
     return this.offset + 16 + index;
@@ -1117,7 +1118,7 @@ export class VirtioBlkReqZa {
    */
   data(index: number): number {
     if ((index >>> 0) !== index || index >= this.dataLen) {
-      throw new RangeError(`data[${index}] is outside 0..${this.dataLen} - 1`);
+      throw indexError("virtio_blk_req_za.data", index, this.dataLen);
     }
 
     return this.view.getUint8(this.offset + 16 + index);
@@ -1126,7 +1127,7 @@ export class VirtioBlkReqZa {
   /** Writes element `index` of `data`. */
   setData(index: number, value: number): void {
     if ((index >>> 0) !== index || index >= this.dataLen) {
-      throw new RangeError(`data[${index}] is outside 0..${this.dataLen} - 1`);
+      throw indexError("virtio_blk_req_za.data", index, this.dataLen);
     }
 
     this.view.setUint8(this.offset + 16 + index, value);
@@ -1678,7 +1679,7 @@ export class VirtioBlkZoneDescriptor {
   /** Byte offset within the view of `reserved[index]`. */
   reservedOffset(index: number): number {
     if ((index >>> 0) !== index || index >= 38) {
-      throw new RangeError(`reserved[${index}] is outside 0..${38} - 1`);
+      throw indexError("virtio_blk_zone_descriptor.reserved", index, 38);
     }
 
     return this.offset + 26 + index;
@@ -1693,7 +1694,7 @@ export class VirtioBlkZoneDescriptor {
    */
   reserved(index: number): number {
     if ((index >>> 0) !== index || index >= 38) {
-      throw new RangeError(`reserved[${index}] is outside 0..${38} - 1`);
+      throw indexError("virtio_blk_zone_descriptor.reserved", index, 38);
     }
 
     return this.view.getUint8(this.offset + 26 + index);
@@ -1702,7 +1703,7 @@ export class VirtioBlkZoneDescriptor {
   /** Writes element `index` of `reserved`. */
   setReserved(index: number, value: number): void {
     if ((index >>> 0) !== index || index >= 38) {
-      throw new RangeError(`reserved[${index}] is outside 0..${38} - 1`);
+      throw indexError("virtio_blk_zone_descriptor.reserved", index, 38);
     }
 
     this.view.setUint8(this.offset + 26 + index, value);
@@ -1770,7 +1771,7 @@ export class VirtioBlkZoneReport {
   /** Byte offset within the view of `reserved[index]`. */
   reservedOffset(index: number): number {
     if ((index >>> 0) !== index || index >= 56) {
-      throw new RangeError(`reserved[${index}] is outside 0..${56} - 1`);
+      throw indexError("virtio_blk_zone_report.reserved", index, 56);
     }
 
     return this.offset + 8 + index;
@@ -1785,7 +1786,7 @@ export class VirtioBlkZoneReport {
    */
   reserved(index: number): number {
     if ((index >>> 0) !== index || index >= 56) {
-      throw new RangeError(`reserved[${index}] is outside 0..${56} - 1`);
+      throw indexError("virtio_blk_zone_report.reserved", index, 56);
     }
 
     return this.view.getUint8(this.offset + 8 + index);
@@ -1794,7 +1795,7 @@ export class VirtioBlkZoneReport {
   /** Writes element `index` of `reserved`. */
   setReserved(index: number, value: number): void {
     if ((index >>> 0) !== index || index >= 56) {
-      throw new RangeError(`reserved[${index}] is outside 0..${56} - 1`);
+      throw indexError("virtio_blk_zone_report.reserved", index, 56);
     }
 
     this.view.setUint8(this.offset + 8 + index, value);
@@ -1808,7 +1809,7 @@ export class VirtioBlkZoneReport {
   /** Byte offset within the view of `zones[index]`. */
   zonesOffset(index: number): number {
     if ((index >>> 0) !== index || index >= this.zonesLen) {
-      throw new RangeError(`zones[${index}] is outside 0..${this.zonesLen} - 1`);
+      throw indexError("virtio_blk_zone_report.zones", index, this.zonesLen);
     }
 
     return this.offset + 64 + index * 64;
@@ -1823,7 +1824,7 @@ export class VirtioBlkZoneReport {
    */
   zones(index: number): VirtioBlkZoneDescriptor {
     if ((index >>> 0) !== index || index >= this.zonesLen) {
-      throw new RangeError(`zones[${index}] is outside 0..${this.zonesLen} - 1`);
+      throw indexError("virtio_blk_zone_report.zones", index, this.zonesLen);
     }
 
     const child = (this.#zones ??= new VirtioBlkZoneDescriptor(this.view));
@@ -1947,3 +1948,11 @@ export const SCSI_SENSE_BUFFERSIZE: number = 96;
 export const VirtioBlkLegacyScsi: { readonly SCSI_SENSE_BUFFERSIZE: number } = Object.freeze({
   SCSI_SENSE_BUFFERSIZE: 96,
 });
+
+/** The error for an array index outside `0..length - 1`. */
+function indexError(what: string, index: number, length: number): ArgumentError {
+  const range = length === 0 ? "an empty array" : `0..${length - 1}`;
+  return new ArgumentError(`${what}[${index}] is outside ${range}`, {
+    code: "ERR_VIRTIO_ARGUMENT_INDEX",
+  });
+}

@@ -6,6 +6,7 @@
  *
  * @module
  */
+import { ArgumentError } from "../../errors.ts";
 /**
  * 5.20.2: virtqueue indices of the CAN device.
  *
@@ -435,7 +436,7 @@ export class VirtioCanTxOut {
   /** Byte offset within the view of `sdu[index]`. */
   sduOffset(index: number): number {
     if ((index >>> 0) !== index || index >= this.sduLen) {
-      throw new RangeError(`sdu[${index}] is outside 0..${this.sduLen} - 1`);
+      throw indexError("virtio_can_tx_out.sdu", index, this.sduLen);
     }
 
     return this.offset + 16 + index;
@@ -450,7 +451,7 @@ export class VirtioCanTxOut {
    */
   sdu(index: number): number {
     if ((index >>> 0) !== index || index >= this.sduLen) {
-      throw new RangeError(`sdu[${index}] is outside 0..${this.sduLen} - 1`);
+      throw indexError("virtio_can_tx_out.sdu", index, this.sduLen);
     }
 
     return this.view.getUint8(this.offset + 16 + index);
@@ -459,7 +460,7 @@ export class VirtioCanTxOut {
   /** Writes element `index` of `sdu`. */
   setSdu(index: number, value: number): void {
     if ((index >>> 0) !== index || index >= this.sduLen) {
-      throw new RangeError(`sdu[${index}] is outside 0..${this.sduLen} - 1`);
+      throw indexError("virtio_can_tx_out.sdu", index, this.sduLen);
     }
 
     this.view.setUint8(this.offset + 16 + index, value);
@@ -659,7 +660,7 @@ export class VirtioCanRx {
   /** Byte offset within the view of `sdu[index]`. */
   sduOffset(index: number): number {
     if ((index >>> 0) !== index || index >= this.sduLen) {
-      throw new RangeError(`sdu[${index}] is outside 0..${this.sduLen} - 1`);
+      throw indexError("virtio_can_rx.sdu", index, this.sduLen);
     }
 
     return this.offset + 16 + index;
@@ -674,7 +675,7 @@ export class VirtioCanRx {
    */
   sdu(index: number): number {
     if ((index >>> 0) !== index || index >= this.sduLen) {
-      throw new RangeError(`sdu[${index}] is outside 0..${this.sduLen} - 1`);
+      throw indexError("virtio_can_rx.sdu", index, this.sduLen);
     }
 
     return this.view.getUint8(this.offset + 16 + index);
@@ -683,7 +684,7 @@ export class VirtioCanRx {
   /** Writes element `index` of `sdu`. */
   setSdu(index: number, value: number): void {
     if ((index >>> 0) !== index || index >= this.sduLen) {
-      throw new RangeError(`sdu[${index}] is outside 0..${this.sduLen} - 1`);
+      throw indexError("virtio_can_rx.sdu", index, this.sduLen);
     }
 
     this.view.setUint8(this.offset + 16 + index, value);
@@ -693,4 +694,12 @@ export class VirtioCanRx {
   sduBytes(): Uint8Array {
     return new Uint8Array(this.view.buffer, this.view.byteOffset + this.offset + 16, this.sduLen);
   }
+}
+
+/** The error for an array index outside `0..length - 1`. */
+function indexError(what: string, index: number, length: number): ArgumentError {
+  const range = length === 0 ? "an empty array" : `0..${length - 1}`;
+  return new ArgumentError(`${what}[${index}] is outside ${range}`, {
+    code: "ERR_VIRTIO_ARGUMENT_INDEX",
+  });
 }

@@ -6,6 +6,7 @@
  *
  * @module
  */
+import { ArgumentError } from "../../errors.ts";
 /**
  * Revision 1: the flf/vlf request format and its extra requirements.
  *
@@ -1245,7 +1246,7 @@ export class VirtioCryptoOpCtrlReq {
   /** Byte offset within the view of `op_flf[index]`. */
   opFlfOffset(index: number): number {
     if ((index >>> 0) !== index || index >= this.flfLen) {
-      throw new RangeError(`op_flf[${index}] is outside 0..${this.flfLen} - 1`);
+      throw indexError("virtio_crypto_op_ctrl_req.op_flf", index, this.flfLen);
     }
 
     return this.offset + 16 + index;
@@ -1260,7 +1261,7 @@ export class VirtioCryptoOpCtrlReq {
    */
   opFlf(index: number): number {
     if ((index >>> 0) !== index || index >= this.flfLen) {
-      throw new RangeError(`op_flf[${index}] is outside 0..${this.flfLen} - 1`);
+      throw indexError("virtio_crypto_op_ctrl_req.op_flf", index, this.flfLen);
     }
 
     return this.view.getUint8(this.offset + 16 + index);
@@ -1269,7 +1270,7 @@ export class VirtioCryptoOpCtrlReq {
   /** Writes element `index` of `op_flf`. */
   setOpFlf(index: number, value: number): void {
     if ((index >>> 0) !== index || index >= this.flfLen) {
-      throw new RangeError(`op_flf[${index}] is outside 0..${this.flfLen} - 1`);
+      throw indexError("virtio_crypto_op_ctrl_req.op_flf", index, this.flfLen);
     }
 
     this.view.setUint8(this.offset + 16 + index, value);
@@ -1283,7 +1284,7 @@ export class VirtioCryptoOpCtrlReq {
   /** Byte offset within the view of `op_vlf[index]`. */
   opVlfOffset(index: number): number {
     if ((index >>> 0) !== index || index >= this.vlfLen) {
-      throw new RangeError(`op_vlf[${index}] is outside 0..${this.vlfLen} - 1`);
+      throw indexError("virtio_crypto_op_ctrl_req.op_vlf", index, this.vlfLen);
     }
 
     return this.offset + 16 + this.flfLen + index;
@@ -1298,7 +1299,7 @@ export class VirtioCryptoOpCtrlReq {
    */
   opVlf(index: number): number {
     if ((index >>> 0) !== index || index >= this.vlfLen) {
-      throw new RangeError(`op_vlf[${index}] is outside 0..${this.vlfLen} - 1`);
+      throw indexError("virtio_crypto_op_ctrl_req.op_vlf", index, this.vlfLen);
     }
 
     return this.view.getUint8(this.offset + 16 + this.flfLen + index);
@@ -1307,7 +1308,7 @@ export class VirtioCryptoOpCtrlReq {
   /** Writes element `index` of `op_vlf`. */
   setOpVlf(index: number, value: number): void {
     if ((index >>> 0) !== index || index >= this.vlfLen) {
-      throw new RangeError(`op_vlf[${index}] is outside 0..${this.vlfLen} - 1`);
+      throw indexError("virtio_crypto_op_ctrl_req.op_vlf", index, this.vlfLen);
     }
 
     this.view.setUint8(this.offset + 16 + this.flfLen + index, value);
@@ -1325,7 +1326,7 @@ export class VirtioCryptoOpCtrlReq {
   /** Byte offset within the view of `op_outcome[index]`. */
   opOutcomeOffset(index: number): number {
     if ((index >>> 0) !== index || index >= this.outcomeLen) {
-      throw new RangeError(`op_outcome[${index}] is outside 0..${this.outcomeLen} - 1`);
+      throw indexError("virtio_crypto_op_ctrl_req.op_outcome", index, this.outcomeLen);
     }
 
     return this.offset + 16 + this.flfLen + this.vlfLen + index;
@@ -1340,7 +1341,7 @@ export class VirtioCryptoOpCtrlReq {
    */
   opOutcome(index: number): number {
     if ((index >>> 0) !== index || index >= this.outcomeLen) {
-      throw new RangeError(`op_outcome[${index}] is outside 0..${this.outcomeLen} - 1`);
+      throw indexError("virtio_crypto_op_ctrl_req.op_outcome", index, this.outcomeLen);
     }
 
     return this.view.getUint8(this.offset + 16 + this.flfLen + this.vlfLen + index);
@@ -1349,7 +1350,7 @@ export class VirtioCryptoOpCtrlReq {
   /** Writes element `index` of `op_outcome`. */
   setOpOutcome(index: number, value: number): void {
     if ((index >>> 0) !== index || index >= this.outcomeLen) {
-      throw new RangeError(`op_outcome[${index}] is outside 0..${this.outcomeLen} - 1`);
+      throw indexError("virtio_crypto_op_ctrl_req.op_outcome", index, this.outcomeLen);
     }
 
     this.view.setUint8(this.offset + 16 + this.flfLen + this.vlfLen + index, value);
@@ -1696,7 +1697,7 @@ export class VirtioCryptoMacCreateSessionVlf {
   /** Byte offset within the view of `auth_key[index]`. */
   authKeyOffset(index: number): number {
     if ((index >>> 0) !== index || index >= this.authKeyLen) {
-      throw new RangeError(`auth_key[${index}] is outside 0..${this.authKeyLen} - 1`);
+      throw indexError("virtio_crypto_mac_create_session_vlf.auth_key", index, this.authKeyLen);
     }
 
     return this.offset + index;
@@ -1711,7 +1712,7 @@ export class VirtioCryptoMacCreateSessionVlf {
    */
   authKey(index: number): number {
     if ((index >>> 0) !== index || index >= this.authKeyLen) {
-      throw new RangeError(`auth_key[${index}] is outside 0..${this.authKeyLen} - 1`);
+      throw indexError("virtio_crypto_mac_create_session_vlf.auth_key", index, this.authKeyLen);
     }
 
     return this.view.getUint8(this.offset + index);
@@ -1720,7 +1721,7 @@ export class VirtioCryptoMacCreateSessionVlf {
   /** Writes element `index` of `auth_key`. */
   setAuthKey(index: number, value: number): void {
     if ((index >>> 0) !== index || index >= this.authKeyLen) {
-      throw new RangeError(`auth_key[${index}] is outside 0..${this.authKeyLen} - 1`);
+      throw indexError("virtio_crypto_mac_create_session_vlf.auth_key", index, this.authKeyLen);
     }
 
     this.view.setUint8(this.offset + index, value);
@@ -1877,7 +1878,7 @@ export class VirtioCryptoCipherSessionVlf {
   /** Byte offset within the view of `cipher_key[index]`. */
   cipherKeyOffset(index: number): number {
     if ((index >>> 0) !== index || index >= this.keyLen) {
-      throw new RangeError(`cipher_key[${index}] is outside 0..${this.keyLen} - 1`);
+      throw indexError("virtio_crypto_cipher_session_vlf.cipher_key", index, this.keyLen);
     }
 
     return this.offset + index;
@@ -1892,7 +1893,7 @@ export class VirtioCryptoCipherSessionVlf {
    */
   cipherKey(index: number): number {
     if ((index >>> 0) !== index || index >= this.keyLen) {
-      throw new RangeError(`cipher_key[${index}] is outside 0..${this.keyLen} - 1`);
+      throw indexError("virtio_crypto_cipher_session_vlf.cipher_key", index, this.keyLen);
     }
 
     return this.view.getUint8(this.offset + index);
@@ -1901,7 +1902,7 @@ export class VirtioCryptoCipherSessionVlf {
   /** Writes element `index` of `cipher_key`. */
   setCipherKey(index: number, value: number): void {
     if ((index >>> 0) !== index || index >= this.keyLen) {
-      throw new RangeError(`cipher_key[${index}] is outside 0..${this.keyLen} - 1`);
+      throw indexError("virtio_crypto_cipher_session_vlf.cipher_key", index, this.keyLen);
     }
 
     this.view.setUint8(this.offset + index, value);
@@ -2081,7 +2082,7 @@ export class VirtioCryptoAlgChainSessionFlf {
   /** Byte offset within the view of `algo_flf[index]`. */
   algoFlfOffset(index: number): number {
     if ((index >>> 0) !== index || index >= 16) {
-      throw new RangeError(`algo_flf[${index}] is outside 0..${16} - 1`);
+      throw indexError("virtio_crypto_alg_chain_session_flf.algo_flf", index, 16);
     }
 
     return this.offset + 24 + index;
@@ -2096,7 +2097,7 @@ export class VirtioCryptoAlgChainSessionFlf {
    */
   algoFlf(index: number): number {
     if ((index >>> 0) !== index || index >= 16) {
-      throw new RangeError(`algo_flf[${index}] is outside 0..${16} - 1`);
+      throw indexError("virtio_crypto_alg_chain_session_flf.algo_flf", index, 16);
     }
 
     return this.view.getUint8(this.offset + 24 + index);
@@ -2105,7 +2106,7 @@ export class VirtioCryptoAlgChainSessionFlf {
   /** Writes element `index` of `algo_flf`. */
   setAlgoFlf(index: number, value: number): void {
     if ((index >>> 0) !== index || index >= 16) {
-      throw new RangeError(`algo_flf[${index}] is outside 0..${16} - 1`);
+      throw indexError("virtio_crypto_alg_chain_session_flf.algo_flf", index, 16);
     }
 
     this.view.setUint8(this.offset + 24 + index, value);
@@ -2158,7 +2159,7 @@ export class VirtioCryptoAlgChainSessionVlf {
   /** Byte offset within the view of `cipher_key[index]`. */
   cipherKeyOffset(index: number): number {
     if ((index >>> 0) !== index || index >= this.keyLen) {
-      throw new RangeError(`cipher_key[${index}] is outside 0..${this.keyLen} - 1`);
+      throw indexError("virtio_crypto_alg_chain_session_vlf.cipher_key", index, this.keyLen);
     }
 
     return this.offset + index;
@@ -2173,7 +2174,7 @@ export class VirtioCryptoAlgChainSessionVlf {
    */
   cipherKey(index: number): number {
     if ((index >>> 0) !== index || index >= this.keyLen) {
-      throw new RangeError(`cipher_key[${index}] is outside 0..${this.keyLen} - 1`);
+      throw indexError("virtio_crypto_alg_chain_session_vlf.cipher_key", index, this.keyLen);
     }
 
     return this.view.getUint8(this.offset + index);
@@ -2182,7 +2183,7 @@ export class VirtioCryptoAlgChainSessionVlf {
   /** Writes element `index` of `cipher_key`. */
   setCipherKey(index: number, value: number): void {
     if ((index >>> 0) !== index || index >= this.keyLen) {
-      throw new RangeError(`cipher_key[${index}] is outside 0..${this.keyLen} - 1`);
+      throw indexError("virtio_crypto_alg_chain_session_vlf.cipher_key", index, this.keyLen);
     }
 
     this.view.setUint8(this.offset + index, value);
@@ -2196,7 +2197,7 @@ export class VirtioCryptoAlgChainSessionVlf {
   /** Byte offset within the view of `auth_key[index]`. */
   authKeyOffset(index: number): number {
     if ((index >>> 0) !== index || index >= this.authKeyLen) {
-      throw new RangeError(`auth_key[${index}] is outside 0..${this.authKeyLen} - 1`);
+      throw indexError("virtio_crypto_alg_chain_session_vlf.auth_key", index, this.authKeyLen);
     }
 
     return this.offset + this.keyLen + index;
@@ -2211,7 +2212,7 @@ export class VirtioCryptoAlgChainSessionVlf {
    */
   authKey(index: number): number {
     if ((index >>> 0) !== index || index >= this.authKeyLen) {
-      throw new RangeError(`auth_key[${index}] is outside 0..${this.authKeyLen} - 1`);
+      throw indexError("virtio_crypto_alg_chain_session_vlf.auth_key", index, this.authKeyLen);
     }
 
     return this.view.getUint8(this.offset + this.keyLen + index);
@@ -2220,7 +2221,7 @@ export class VirtioCryptoAlgChainSessionVlf {
   /** Writes element `index` of `auth_key`. */
   setAuthKey(index: number, value: number): void {
     if ((index >>> 0) !== index || index >= this.authKeyLen) {
-      throw new RangeError(`auth_key[${index}] is outside 0..${this.authKeyLen} - 1`);
+      throw indexError("virtio_crypto_alg_chain_session_vlf.auth_key", index, this.authKeyLen);
     }
 
     this.view.setUint8(this.offset + this.keyLen + index, value);
@@ -2329,7 +2330,7 @@ export class VirtioCryptoSymCreateSessionFlf {
   /** Byte offset within the view of `op_flf[index]`. */
   opFlfOffset(index: number): number {
     if ((index >>> 0) !== index || index >= 48) {
-      throw new RangeError(`op_flf[${index}] is outside 0..${48} - 1`);
+      throw indexError("virtio_crypto_sym_create_session_flf.op_flf", index, 48);
     }
 
     return this.offset + index;
@@ -2344,7 +2345,7 @@ export class VirtioCryptoSymCreateSessionFlf {
    */
   opFlf(index: number): number {
     if ((index >>> 0) !== index || index >= 48) {
-      throw new RangeError(`op_flf[${index}] is outside 0..${48} - 1`);
+      throw indexError("virtio_crypto_sym_create_session_flf.op_flf", index, 48);
     }
 
     return this.view.getUint8(this.offset + index);
@@ -2353,7 +2354,7 @@ export class VirtioCryptoSymCreateSessionFlf {
   /** Writes element `index` of `op_flf`. */
   setOpFlf(index: number, value: number): void {
     if ((index >>> 0) !== index || index >= 48) {
-      throw new RangeError(`op_flf[${index}] is outside 0..${48} - 1`);
+      throw indexError("virtio_crypto_sym_create_session_flf.op_flf", index, 48);
     }
 
     this.view.setUint8(this.offset + index, value);
@@ -2403,7 +2404,7 @@ export class VirtioCryptoSymCreateSessionVlf {
   /** Byte offset within the view of `op_vlf[index]`. */
   opVlfOffset(index: number): number {
     if ((index >>> 0) !== index || index >= this.vlfLen) {
-      throw new RangeError(`op_vlf[${index}] is outside 0..${this.vlfLen} - 1`);
+      throw indexError("virtio_crypto_sym_create_session_vlf.op_vlf", index, this.vlfLen);
     }
 
     return this.offset + index;
@@ -2418,7 +2419,7 @@ export class VirtioCryptoSymCreateSessionVlf {
    */
   opVlf(index: number): number {
     if ((index >>> 0) !== index || index >= this.vlfLen) {
-      throw new RangeError(`op_vlf[${index}] is outside 0..${this.vlfLen} - 1`);
+      throw indexError("virtio_crypto_sym_create_session_vlf.op_vlf", index, this.vlfLen);
     }
 
     return this.view.getUint8(this.offset + index);
@@ -2427,7 +2428,7 @@ export class VirtioCryptoSymCreateSessionVlf {
   /** Writes element `index` of `op_vlf`. */
   setOpVlf(index: number, value: number): void {
     if ((index >>> 0) !== index || index >= this.vlfLen) {
-      throw new RangeError(`op_vlf[${index}] is outside 0..${this.vlfLen} - 1`);
+      throw indexError("virtio_crypto_sym_create_session_vlf.op_vlf", index, this.vlfLen);
     }
 
     this.view.setUint8(this.offset + index, value);
@@ -2590,7 +2591,7 @@ export class VirtioCryptoAeadCreateSessionVlf {
   /** Byte offset within the view of `key[index]`. */
   keyOffset(index: number): number {
     if ((index >>> 0) !== index || index >= this.keyLen) {
-      throw new RangeError(`key[${index}] is outside 0..${this.keyLen} - 1`);
+      throw indexError("virtio_crypto_aead_create_session_vlf.key", index, this.keyLen);
     }
 
     return this.offset + index;
@@ -2605,7 +2606,7 @@ export class VirtioCryptoAeadCreateSessionVlf {
    */
   key(index: number): number {
     if ((index >>> 0) !== index || index >= this.keyLen) {
-      throw new RangeError(`key[${index}] is outside 0..${this.keyLen} - 1`);
+      throw indexError("virtio_crypto_aead_create_session_vlf.key", index, this.keyLen);
     }
 
     return this.view.getUint8(this.offset + index);
@@ -2614,7 +2615,7 @@ export class VirtioCryptoAeadCreateSessionVlf {
   /** Writes element `index` of `key`. */
   setKey(index: number, value: number): void {
     if ((index >>> 0) !== index || index >= this.keyLen) {
-      throw new RangeError(`key[${index}] is outside 0..${this.keyLen} - 1`);
+      throw indexError("virtio_crypto_aead_create_session_vlf.key", index, this.keyLen);
     }
 
     this.view.setUint8(this.offset + index, value);
@@ -2988,7 +2989,7 @@ export class VirtioCryptoAkcipherCreateSessionFlf {
   /** Byte offset within the view of `algo_flf[index]`. */
   algoFlfOffset(index: number): number {
     if ((index >>> 0) !== index || index >= 44) {
-      throw new RangeError(`algo_flf[${index}] is outside 0..${44} - 1`);
+      throw indexError("virtio_crypto_akcipher_create_session_flf.algo_flf", index, 44);
     }
 
     return this.offset + 12 + index;
@@ -3003,7 +3004,7 @@ export class VirtioCryptoAkcipherCreateSessionFlf {
    */
   algoFlf(index: number): number {
     if ((index >>> 0) !== index || index >= 44) {
-      throw new RangeError(`algo_flf[${index}] is outside 0..${44} - 1`);
+      throw indexError("virtio_crypto_akcipher_create_session_flf.algo_flf", index, 44);
     }
 
     return this.view.getUint8(this.offset + 12 + index);
@@ -3012,7 +3013,7 @@ export class VirtioCryptoAkcipherCreateSessionFlf {
   /** Writes element `index` of `algo_flf`. */
   setAlgoFlf(index: number, value: number): void {
     if ((index >>> 0) !== index || index >= 44) {
-      throw new RangeError(`algo_flf[${index}] is outside 0..${44} - 1`);
+      throw indexError("virtio_crypto_akcipher_create_session_flf.algo_flf", index, 44);
     }
 
     this.view.setUint8(this.offset + 12 + index, value);
@@ -3062,7 +3063,7 @@ export class VirtioCryptoAkcipherCreateSessionVlf {
   /** Byte offset within the view of `key[index]`. */
   keyOffset(index: number): number {
     if ((index >>> 0) !== index || index >= this.keyLen) {
-      throw new RangeError(`key[${index}] is outside 0..${this.keyLen} - 1`);
+      throw indexError("virtio_crypto_akcipher_create_session_vlf.key", index, this.keyLen);
     }
 
     return this.offset + index;
@@ -3077,7 +3078,7 @@ export class VirtioCryptoAkcipherCreateSessionVlf {
    */
   key(index: number): number {
     if ((index >>> 0) !== index || index >= this.keyLen) {
-      throw new RangeError(`key[${index}] is outside 0..${this.keyLen} - 1`);
+      throw indexError("virtio_crypto_akcipher_create_session_vlf.key", index, this.keyLen);
     }
 
     return this.view.getUint8(this.offset + index);
@@ -3086,7 +3087,7 @@ export class VirtioCryptoAkcipherCreateSessionVlf {
   /** Writes element `index` of `key`. */
   setKey(index: number, value: number): void {
     if ((index >>> 0) !== index || index >= this.keyLen) {
-      throw new RangeError(`key[${index}] is outside 0..${this.keyLen} - 1`);
+      throw indexError("virtio_crypto_akcipher_create_session_vlf.key", index, this.keyLen);
     }
 
     this.view.setUint8(this.offset + index, value);
@@ -3430,7 +3431,7 @@ export class VirtioCryptoOpDataReq {
   /** Byte offset within the view of `op_flf[index]`. */
   opFlfOffset(index: number): number {
     if ((index >>> 0) !== index || index >= this.flfLen) {
-      throw new RangeError(`op_flf[${index}] is outside 0..${this.flfLen} - 1`);
+      throw indexError("virtio_crypto_op_data_req.op_flf", index, this.flfLen);
     }
 
     return this.offset + 24 + index;
@@ -3445,7 +3446,7 @@ export class VirtioCryptoOpDataReq {
    */
   opFlf(index: number): number {
     if ((index >>> 0) !== index || index >= this.flfLen) {
-      throw new RangeError(`op_flf[${index}] is outside 0..${this.flfLen} - 1`);
+      throw indexError("virtio_crypto_op_data_req.op_flf", index, this.flfLen);
     }
 
     return this.view.getUint8(this.offset + 24 + index);
@@ -3454,7 +3455,7 @@ export class VirtioCryptoOpDataReq {
   /** Writes element `index` of `op_flf`. */
   setOpFlf(index: number, value: number): void {
     if ((index >>> 0) !== index || index >= this.flfLen) {
-      throw new RangeError(`op_flf[${index}] is outside 0..${this.flfLen} - 1`);
+      throw indexError("virtio_crypto_op_data_req.op_flf", index, this.flfLen);
     }
 
     this.view.setUint8(this.offset + 24 + index, value);
@@ -3468,7 +3469,7 @@ export class VirtioCryptoOpDataReq {
   /** Byte offset within the view of `op_vlf[index]`. */
   opVlfOffset(index: number): number {
     if ((index >>> 0) !== index || index >= this.vlfLen) {
-      throw new RangeError(`op_vlf[${index}] is outside 0..${this.vlfLen} - 1`);
+      throw indexError("virtio_crypto_op_data_req.op_vlf", index, this.vlfLen);
     }
 
     return this.offset + 24 + this.flfLen + index;
@@ -3483,7 +3484,7 @@ export class VirtioCryptoOpDataReq {
    */
   opVlf(index: number): number {
     if ((index >>> 0) !== index || index >= this.vlfLen) {
-      throw new RangeError(`op_vlf[${index}] is outside 0..${this.vlfLen} - 1`);
+      throw indexError("virtio_crypto_op_data_req.op_vlf", index, this.vlfLen);
     }
 
     return this.view.getUint8(this.offset + 24 + this.flfLen + index);
@@ -3492,7 +3493,7 @@ export class VirtioCryptoOpDataReq {
   /** Writes element `index` of `op_vlf`. */
   setOpVlf(index: number, value: number): void {
     if ((index >>> 0) !== index || index >= this.vlfLen) {
-      throw new RangeError(`op_vlf[${index}] is outside 0..${this.vlfLen} - 1`);
+      throw indexError("virtio_crypto_op_data_req.op_vlf", index, this.vlfLen);
     }
 
     this.view.setUint8(this.offset + 24 + this.flfLen + index, value);
@@ -3609,7 +3610,7 @@ export class VirtioCryptoHashDataVlf {
   /** Byte offset within the view of `src_data[index]`. */
   srcDataOffset(index: number): number {
     if ((index >>> 0) !== index || index >= this.srcDataLen) {
-      throw new RangeError(`src_data[${index}] is outside 0..${this.srcDataLen} - 1`);
+      throw indexError("virtio_crypto_hash_data_vlf.src_data", index, this.srcDataLen);
     }
 
     return this.offset + index;
@@ -3624,7 +3625,7 @@ export class VirtioCryptoHashDataVlf {
    */
   srcData(index: number): number {
     if ((index >>> 0) !== index || index >= this.srcDataLen) {
-      throw new RangeError(`src_data[${index}] is outside 0..${this.srcDataLen} - 1`);
+      throw indexError("virtio_crypto_hash_data_vlf.src_data", index, this.srcDataLen);
     }
 
     return this.view.getUint8(this.offset + index);
@@ -3633,7 +3634,7 @@ export class VirtioCryptoHashDataVlf {
   /** Writes element `index` of `src_data`. */
   setSrcData(index: number, value: number): void {
     if ((index >>> 0) !== index || index >= this.srcDataLen) {
-      throw new RangeError(`src_data[${index}] is outside 0..${this.srcDataLen} - 1`);
+      throw indexError("virtio_crypto_hash_data_vlf.src_data", index, this.srcDataLen);
     }
 
     this.view.setUint8(this.offset + index, value);
@@ -3647,7 +3648,7 @@ export class VirtioCryptoHashDataVlf {
   /** Byte offset within the view of `hash_result[index]`. */
   hashResultOffset(index: number): number {
     if ((index >>> 0) !== index || index >= this.hashResultLen) {
-      throw new RangeError(`hash_result[${index}] is outside 0..${this.hashResultLen} - 1`);
+      throw indexError("virtio_crypto_hash_data_vlf.hash_result", index, this.hashResultLen);
     }
 
     return this.offset + this.srcDataLen + index;
@@ -3662,7 +3663,7 @@ export class VirtioCryptoHashDataVlf {
    */
   hashResult(index: number): number {
     if ((index >>> 0) !== index || index >= this.hashResultLen) {
-      throw new RangeError(`hash_result[${index}] is outside 0..${this.hashResultLen} - 1`);
+      throw indexError("virtio_crypto_hash_data_vlf.hash_result", index, this.hashResultLen);
     }
 
     return this.view.getUint8(this.offset + this.srcDataLen + index);
@@ -3671,7 +3672,7 @@ export class VirtioCryptoHashDataVlf {
   /** Writes element `index` of `hash_result`. */
   setHashResult(index: number, value: number): void {
     if ((index >>> 0) !== index || index >= this.hashResultLen) {
-      throw new RangeError(`hash_result[${index}] is outside 0..${this.hashResultLen} - 1`);
+      throw indexError("virtio_crypto_hash_data_vlf.hash_result", index, this.hashResultLen);
     }
 
     this.view.setUint8(this.offset + this.srcDataLen + index, value);
@@ -3861,7 +3862,7 @@ export class VirtioCryptoHashDataVlfStateless {
   /** Byte offset within the view of `src_data[index]`. */
   srcDataOffset(index: number): number {
     if ((index >>> 0) !== index || index >= this.srcDataLen) {
-      throw new RangeError(`src_data[${index}] is outside 0..${this.srcDataLen} - 1`);
+      throw indexError("virtio_crypto_hash_data_vlf_stateless.src_data", index, this.srcDataLen);
     }
 
     return this.offset + index;
@@ -3876,7 +3877,7 @@ export class VirtioCryptoHashDataVlfStateless {
    */
   srcData(index: number): number {
     if ((index >>> 0) !== index || index >= this.srcDataLen) {
-      throw new RangeError(`src_data[${index}] is outside 0..${this.srcDataLen} - 1`);
+      throw indexError("virtio_crypto_hash_data_vlf_stateless.src_data", index, this.srcDataLen);
     }
 
     return this.view.getUint8(this.offset + index);
@@ -3885,7 +3886,7 @@ export class VirtioCryptoHashDataVlfStateless {
   /** Writes element `index` of `src_data`. */
   setSrcData(index: number, value: number): void {
     if ((index >>> 0) !== index || index >= this.srcDataLen) {
-      throw new RangeError(`src_data[${index}] is outside 0..${this.srcDataLen} - 1`);
+      throw indexError("virtio_crypto_hash_data_vlf_stateless.src_data", index, this.srcDataLen);
     }
 
     this.view.setUint8(this.offset + index, value);
@@ -3899,7 +3900,11 @@ export class VirtioCryptoHashDataVlfStateless {
   /** Byte offset within the view of `hash_result[index]`. */
   hashResultOffset(index: number): number {
     if ((index >>> 0) !== index || index >= this.hashResultLen) {
-      throw new RangeError(`hash_result[${index}] is outside 0..${this.hashResultLen} - 1`);
+      throw indexError(
+        "virtio_crypto_hash_data_vlf_stateless.hash_result",
+        index,
+        this.hashResultLen,
+      );
     }
 
     return this.offset + this.srcDataLen + index;
@@ -3914,7 +3919,11 @@ export class VirtioCryptoHashDataVlfStateless {
    */
   hashResult(index: number): number {
     if ((index >>> 0) !== index || index >= this.hashResultLen) {
-      throw new RangeError(`hash_result[${index}] is outside 0..${this.hashResultLen} - 1`);
+      throw indexError(
+        "virtio_crypto_hash_data_vlf_stateless.hash_result",
+        index,
+        this.hashResultLen,
+      );
     }
 
     return this.view.getUint8(this.offset + this.srcDataLen + index);
@@ -3923,7 +3932,11 @@ export class VirtioCryptoHashDataVlfStateless {
   /** Writes element `index` of `hash_result`. */
   setHashResult(index: number, value: number): void {
     if ((index >>> 0) !== index || index >= this.hashResultLen) {
-      throw new RangeError(`hash_result[${index}] is outside 0..${this.hashResultLen} - 1`);
+      throw indexError(
+        "virtio_crypto_hash_data_vlf_stateless.hash_result",
+        index,
+        this.hashResultLen,
+      );
     }
 
     this.view.setUint8(this.offset + this.srcDataLen + index, value);
@@ -4028,7 +4041,7 @@ export class VirtioCryptoMacDataVlf {
   /** Byte offset within the view of `src_data[index]`. */
   srcDataOffset(index: number): number {
     if ((index >>> 0) !== index || index >= this.srcDataLen) {
-      throw new RangeError(`src_data[${index}] is outside 0..${this.srcDataLen} - 1`);
+      throw indexError("virtio_crypto_mac_data_vlf.src_data", index, this.srcDataLen);
     }
 
     return this.offset + index;
@@ -4043,7 +4056,7 @@ export class VirtioCryptoMacDataVlf {
    */
   srcData(index: number): number {
     if ((index >>> 0) !== index || index >= this.srcDataLen) {
-      throw new RangeError(`src_data[${index}] is outside 0..${this.srcDataLen} - 1`);
+      throw indexError("virtio_crypto_mac_data_vlf.src_data", index, this.srcDataLen);
     }
 
     return this.view.getUint8(this.offset + index);
@@ -4052,7 +4065,7 @@ export class VirtioCryptoMacDataVlf {
   /** Writes element `index` of `src_data`. */
   setSrcData(index: number, value: number): void {
     if ((index >>> 0) !== index || index >= this.srcDataLen) {
-      throw new RangeError(`src_data[${index}] is outside 0..${this.srcDataLen} - 1`);
+      throw indexError("virtio_crypto_mac_data_vlf.src_data", index, this.srcDataLen);
     }
 
     this.view.setUint8(this.offset + index, value);
@@ -4066,7 +4079,7 @@ export class VirtioCryptoMacDataVlf {
   /** Byte offset within the view of `hash_result[index]`. */
   hashResultOffset(index: number): number {
     if ((index >>> 0) !== index || index >= this.hashResultLen) {
-      throw new RangeError(`hash_result[${index}] is outside 0..${this.hashResultLen} - 1`);
+      throw indexError("virtio_crypto_mac_data_vlf.hash_result", index, this.hashResultLen);
     }
 
     return this.offset + this.srcDataLen + index;
@@ -4081,7 +4094,7 @@ export class VirtioCryptoMacDataVlf {
    */
   hashResult(index: number): number {
     if ((index >>> 0) !== index || index >= this.hashResultLen) {
-      throw new RangeError(`hash_result[${index}] is outside 0..${this.hashResultLen} - 1`);
+      throw indexError("virtio_crypto_mac_data_vlf.hash_result", index, this.hashResultLen);
     }
 
     return this.view.getUint8(this.offset + this.srcDataLen + index);
@@ -4090,7 +4103,7 @@ export class VirtioCryptoMacDataVlf {
   /** Writes element `index` of `hash_result`. */
   setHashResult(index: number, value: number): void {
     if ((index >>> 0) !== index || index >= this.hashResultLen) {
-      throw new RangeError(`hash_result[${index}] is outside 0..${this.hashResultLen} - 1`);
+      throw indexError("virtio_crypto_mac_data_vlf.hash_result", index, this.hashResultLen);
     }
 
     this.view.setUint8(this.offset + this.srcDataLen + index, value);
@@ -4286,7 +4299,7 @@ export class VirtioCryptoMacDataVlfStateless {
   /** Byte offset within the view of `auth_key[index]`. */
   authKeyOffset(index: number): number {
     if ((index >>> 0) !== index || index >= this.authKeyLen) {
-      throw new RangeError(`auth_key[${index}] is outside 0..${this.authKeyLen} - 1`);
+      throw indexError("virtio_crypto_mac_data_vlf_stateless.auth_key", index, this.authKeyLen);
     }
 
     return this.offset + index;
@@ -4301,7 +4314,7 @@ export class VirtioCryptoMacDataVlfStateless {
    */
   authKey(index: number): number {
     if ((index >>> 0) !== index || index >= this.authKeyLen) {
-      throw new RangeError(`auth_key[${index}] is outside 0..${this.authKeyLen} - 1`);
+      throw indexError("virtio_crypto_mac_data_vlf_stateless.auth_key", index, this.authKeyLen);
     }
 
     return this.view.getUint8(this.offset + index);
@@ -4310,7 +4323,7 @@ export class VirtioCryptoMacDataVlfStateless {
   /** Writes element `index` of `auth_key`. */
   setAuthKey(index: number, value: number): void {
     if ((index >>> 0) !== index || index >= this.authKeyLen) {
-      throw new RangeError(`auth_key[${index}] is outside 0..${this.authKeyLen} - 1`);
+      throw indexError("virtio_crypto_mac_data_vlf_stateless.auth_key", index, this.authKeyLen);
     }
 
     this.view.setUint8(this.offset + index, value);
@@ -4324,7 +4337,7 @@ export class VirtioCryptoMacDataVlfStateless {
   /** Byte offset within the view of `src_data[index]`. */
   srcDataOffset(index: number): number {
     if ((index >>> 0) !== index || index >= this.srcDataLen) {
-      throw new RangeError(`src_data[${index}] is outside 0..${this.srcDataLen} - 1`);
+      throw indexError("virtio_crypto_mac_data_vlf_stateless.src_data", index, this.srcDataLen);
     }
 
     return this.offset + this.authKeyLen + index;
@@ -4339,7 +4352,7 @@ export class VirtioCryptoMacDataVlfStateless {
    */
   srcData(index: number): number {
     if ((index >>> 0) !== index || index >= this.srcDataLen) {
-      throw new RangeError(`src_data[${index}] is outside 0..${this.srcDataLen} - 1`);
+      throw indexError("virtio_crypto_mac_data_vlf_stateless.src_data", index, this.srcDataLen);
     }
 
     return this.view.getUint8(this.offset + this.authKeyLen + index);
@@ -4348,7 +4361,7 @@ export class VirtioCryptoMacDataVlfStateless {
   /** Writes element `index` of `src_data`. */
   setSrcData(index: number, value: number): void {
     if ((index >>> 0) !== index || index >= this.srcDataLen) {
-      throw new RangeError(`src_data[${index}] is outside 0..${this.srcDataLen} - 1`);
+      throw indexError("virtio_crypto_mac_data_vlf_stateless.src_data", index, this.srcDataLen);
     }
 
     this.view.setUint8(this.offset + this.authKeyLen + index, value);
@@ -4366,7 +4379,11 @@ export class VirtioCryptoMacDataVlfStateless {
   /** Byte offset within the view of `hash_result[index]`. */
   hashResultOffset(index: number): number {
     if ((index >>> 0) !== index || index >= this.hashResultLen) {
-      throw new RangeError(`hash_result[${index}] is outside 0..${this.hashResultLen} - 1`);
+      throw indexError(
+        "virtio_crypto_mac_data_vlf_stateless.hash_result",
+        index,
+        this.hashResultLen,
+      );
     }
 
     return this.offset + this.authKeyLen + this.srcDataLen + index;
@@ -4381,7 +4398,11 @@ export class VirtioCryptoMacDataVlfStateless {
    */
   hashResult(index: number): number {
     if ((index >>> 0) !== index || index >= this.hashResultLen) {
-      throw new RangeError(`hash_result[${index}] is outside 0..${this.hashResultLen} - 1`);
+      throw indexError(
+        "virtio_crypto_mac_data_vlf_stateless.hash_result",
+        index,
+        this.hashResultLen,
+      );
     }
 
     return this.view.getUint8(this.offset + this.authKeyLen + this.srcDataLen + index);
@@ -4390,7 +4411,11 @@ export class VirtioCryptoMacDataVlfStateless {
   /** Writes element `index` of `hash_result`. */
   setHashResult(index: number, value: number): void {
     if ((index >>> 0) !== index || index >= this.hashResultLen) {
-      throw new RangeError(`hash_result[${index}] is outside 0..${this.hashResultLen} - 1`);
+      throw indexError(
+        "virtio_crypto_mac_data_vlf_stateless.hash_result",
+        index,
+        this.hashResultLen,
+      );
     }
 
     this.view.setUint8(this.offset + this.authKeyLen + this.srcDataLen + index, value);
@@ -4541,7 +4566,7 @@ export class VirtioCryptoCipherDataVlf {
   /** Byte offset within the view of `iv[index]`. */
   ivOffset(index: number): number {
     if ((index >>> 0) !== index || index >= this.ivLen) {
-      throw new RangeError(`iv[${index}] is outside 0..${this.ivLen} - 1`);
+      throw indexError("virtio_crypto_cipher_data_vlf.iv", index, this.ivLen);
     }
 
     return this.offset + index;
@@ -4556,7 +4581,7 @@ export class VirtioCryptoCipherDataVlf {
    */
   iv(index: number): number {
     if ((index >>> 0) !== index || index >= this.ivLen) {
-      throw new RangeError(`iv[${index}] is outside 0..${this.ivLen} - 1`);
+      throw indexError("virtio_crypto_cipher_data_vlf.iv", index, this.ivLen);
     }
 
     return this.view.getUint8(this.offset + index);
@@ -4565,7 +4590,7 @@ export class VirtioCryptoCipherDataVlf {
   /** Writes element `index` of `iv`. */
   setIv(index: number, value: number): void {
     if ((index >>> 0) !== index || index >= this.ivLen) {
-      throw new RangeError(`iv[${index}] is outside 0..${this.ivLen} - 1`);
+      throw indexError("virtio_crypto_cipher_data_vlf.iv", index, this.ivLen);
     }
 
     this.view.setUint8(this.offset + index, value);
@@ -4579,7 +4604,7 @@ export class VirtioCryptoCipherDataVlf {
   /** Byte offset within the view of `src_data[index]`. */
   srcDataOffset(index: number): number {
     if ((index >>> 0) !== index || index >= this.srcDataLen) {
-      throw new RangeError(`src_data[${index}] is outside 0..${this.srcDataLen} - 1`);
+      throw indexError("virtio_crypto_cipher_data_vlf.src_data", index, this.srcDataLen);
     }
 
     return this.offset + this.ivLen + index;
@@ -4594,7 +4619,7 @@ export class VirtioCryptoCipherDataVlf {
    */
   srcData(index: number): number {
     if ((index >>> 0) !== index || index >= this.srcDataLen) {
-      throw new RangeError(`src_data[${index}] is outside 0..${this.srcDataLen} - 1`);
+      throw indexError("virtio_crypto_cipher_data_vlf.src_data", index, this.srcDataLen);
     }
 
     return this.view.getUint8(this.offset + this.ivLen + index);
@@ -4603,7 +4628,7 @@ export class VirtioCryptoCipherDataVlf {
   /** Writes element `index` of `src_data`. */
   setSrcData(index: number, value: number): void {
     if ((index >>> 0) !== index || index >= this.srcDataLen) {
-      throw new RangeError(`src_data[${index}] is outside 0..${this.srcDataLen} - 1`);
+      throw indexError("virtio_crypto_cipher_data_vlf.src_data", index, this.srcDataLen);
     }
 
     this.view.setUint8(this.offset + this.ivLen + index, value);
@@ -4621,7 +4646,7 @@ export class VirtioCryptoCipherDataVlf {
   /** Byte offset within the view of `dst_data[index]`. */
   dstDataOffset(index: number): number {
     if ((index >>> 0) !== index || index >= this.dstDataLen) {
-      throw new RangeError(`dst_data[${index}] is outside 0..${this.dstDataLen} - 1`);
+      throw indexError("virtio_crypto_cipher_data_vlf.dst_data", index, this.dstDataLen);
     }
 
     return this.offset + this.ivLen + this.srcDataLen + index;
@@ -4636,7 +4661,7 @@ export class VirtioCryptoCipherDataVlf {
    */
   dstData(index: number): number {
     if ((index >>> 0) !== index || index >= this.dstDataLen) {
-      throw new RangeError(`dst_data[${index}] is outside 0..${this.dstDataLen} - 1`);
+      throw indexError("virtio_crypto_cipher_data_vlf.dst_data", index, this.dstDataLen);
     }
 
     return this.view.getUint8(this.offset + this.ivLen + this.srcDataLen + index);
@@ -4645,7 +4670,7 @@ export class VirtioCryptoCipherDataVlf {
   /** Writes element `index` of `dst_data`. */
   setDstData(index: number, value: number): void {
     if ((index >>> 0) !== index || index >= this.dstDataLen) {
-      throw new RangeError(`dst_data[${index}] is outside 0..${this.dstDataLen} - 1`);
+      throw indexError("virtio_crypto_cipher_data_vlf.dst_data", index, this.dstDataLen);
     }
 
     this.view.setUint8(this.offset + this.ivLen + this.srcDataLen + index, value);
@@ -4905,7 +4930,7 @@ export class VirtioCryptoAlgChainDataVlf {
   /** Byte offset within the view of `iv[index]`. */
   ivOffset(index: number): number {
     if ((index >>> 0) !== index || index >= this.ivLen) {
-      throw new RangeError(`iv[${index}] is outside 0..${this.ivLen} - 1`);
+      throw indexError("virtio_crypto_alg_chain_data_vlf.iv", index, this.ivLen);
     }
 
     return this.offset + index;
@@ -4920,7 +4945,7 @@ export class VirtioCryptoAlgChainDataVlf {
    */
   iv(index: number): number {
     if ((index >>> 0) !== index || index >= this.ivLen) {
-      throw new RangeError(`iv[${index}] is outside 0..${this.ivLen} - 1`);
+      throw indexError("virtio_crypto_alg_chain_data_vlf.iv", index, this.ivLen);
     }
 
     return this.view.getUint8(this.offset + index);
@@ -4929,7 +4954,7 @@ export class VirtioCryptoAlgChainDataVlf {
   /** Writes element `index` of `iv`. */
   setIv(index: number, value: number): void {
     if ((index >>> 0) !== index || index >= this.ivLen) {
-      throw new RangeError(`iv[${index}] is outside 0..${this.ivLen} - 1`);
+      throw indexError("virtio_crypto_alg_chain_data_vlf.iv", index, this.ivLen);
     }
 
     this.view.setUint8(this.offset + index, value);
@@ -4943,7 +4968,7 @@ export class VirtioCryptoAlgChainDataVlf {
   /** Byte offset within the view of `src_data[index]`. */
   srcDataOffset(index: number): number {
     if ((index >>> 0) !== index || index >= this.srcDataLen) {
-      throw new RangeError(`src_data[${index}] is outside 0..${this.srcDataLen} - 1`);
+      throw indexError("virtio_crypto_alg_chain_data_vlf.src_data", index, this.srcDataLen);
     }
 
     return this.offset + this.ivLen + index;
@@ -4958,7 +4983,7 @@ export class VirtioCryptoAlgChainDataVlf {
    */
   srcData(index: number): number {
     if ((index >>> 0) !== index || index >= this.srcDataLen) {
-      throw new RangeError(`src_data[${index}] is outside 0..${this.srcDataLen} - 1`);
+      throw indexError("virtio_crypto_alg_chain_data_vlf.src_data", index, this.srcDataLen);
     }
 
     return this.view.getUint8(this.offset + this.ivLen + index);
@@ -4967,7 +4992,7 @@ export class VirtioCryptoAlgChainDataVlf {
   /** Writes element `index` of `src_data`. */
   setSrcData(index: number, value: number): void {
     if ((index >>> 0) !== index || index >= this.srcDataLen) {
-      throw new RangeError(`src_data[${index}] is outside 0..${this.srcDataLen} - 1`);
+      throw indexError("virtio_crypto_alg_chain_data_vlf.src_data", index, this.srcDataLen);
     }
 
     this.view.setUint8(this.offset + this.ivLen + index, value);
@@ -4985,7 +5010,7 @@ export class VirtioCryptoAlgChainDataVlf {
   /** Byte offset within the view of `aad[index]`. */
   aadOffset(index: number): number {
     if ((index >>> 0) !== index || index >= this.aadLen) {
-      throw new RangeError(`aad[${index}] is outside 0..${this.aadLen} - 1`);
+      throw indexError("virtio_crypto_alg_chain_data_vlf.aad", index, this.aadLen);
     }
 
     return this.offset + this.ivLen + this.srcDataLen + index;
@@ -5000,7 +5025,7 @@ export class VirtioCryptoAlgChainDataVlf {
    */
   aad(index: number): number {
     if ((index >>> 0) !== index || index >= this.aadLen) {
-      throw new RangeError(`aad[${index}] is outside 0..${this.aadLen} - 1`);
+      throw indexError("virtio_crypto_alg_chain_data_vlf.aad", index, this.aadLen);
     }
 
     return this.view.getUint8(this.offset + this.ivLen + this.srcDataLen + index);
@@ -5009,7 +5034,7 @@ export class VirtioCryptoAlgChainDataVlf {
   /** Writes element `index` of `aad`. */
   setAad(index: number, value: number): void {
     if ((index >>> 0) !== index || index >= this.aadLen) {
-      throw new RangeError(`aad[${index}] is outside 0..${this.aadLen} - 1`);
+      throw indexError("virtio_crypto_alg_chain_data_vlf.aad", index, this.aadLen);
     }
 
     this.view.setUint8(this.offset + this.ivLen + this.srcDataLen + index, value);
@@ -5027,7 +5052,7 @@ export class VirtioCryptoAlgChainDataVlf {
   /** Byte offset within the view of `dst_data[index]`. */
   dstDataOffset(index: number): number {
     if ((index >>> 0) !== index || index >= this.dstDataLen) {
-      throw new RangeError(`dst_data[${index}] is outside 0..${this.dstDataLen} - 1`);
+      throw indexError("virtio_crypto_alg_chain_data_vlf.dst_data", index, this.dstDataLen);
     }
 
     return this.offset + this.ivLen + this.srcDataLen + this.aadLen + index;
@@ -5042,7 +5067,7 @@ export class VirtioCryptoAlgChainDataVlf {
    */
   dstData(index: number): number {
     if ((index >>> 0) !== index || index >= this.dstDataLen) {
-      throw new RangeError(`dst_data[${index}] is outside 0..${this.dstDataLen} - 1`);
+      throw indexError("virtio_crypto_alg_chain_data_vlf.dst_data", index, this.dstDataLen);
     }
 
     return this.view.getUint8(this.offset + this.ivLen + this.srcDataLen + this.aadLen + index);
@@ -5051,7 +5076,7 @@ export class VirtioCryptoAlgChainDataVlf {
   /** Writes element `index` of `dst_data`. */
   setDstData(index: number, value: number): void {
     if ((index >>> 0) !== index || index >= this.dstDataLen) {
-      throw new RangeError(`dst_data[${index}] is outside 0..${this.dstDataLen} - 1`);
+      throw indexError("virtio_crypto_alg_chain_data_vlf.dst_data", index, this.dstDataLen);
     }
 
     this.view.setUint8(this.offset + this.ivLen + this.srcDataLen + this.aadLen + index, value);
@@ -5069,7 +5094,7 @@ export class VirtioCryptoAlgChainDataVlf {
   /** Byte offset within the view of `hash_result[index]`. */
   hashResultOffset(index: number): number {
     if ((index >>> 0) !== index || index >= this.hashResultLen) {
-      throw new RangeError(`hash_result[${index}] is outside 0..${this.hashResultLen} - 1`);
+      throw indexError("virtio_crypto_alg_chain_data_vlf.hash_result", index, this.hashResultLen);
     }
 
     return this.offset + this.ivLen + this.srcDataLen + this.aadLen + this.dstDataLen + index;
@@ -5084,7 +5109,7 @@ export class VirtioCryptoAlgChainDataVlf {
    */
   hashResult(index: number): number {
     if ((index >>> 0) !== index || index >= this.hashResultLen) {
-      throw new RangeError(`hash_result[${index}] is outside 0..${this.hashResultLen} - 1`);
+      throw indexError("virtio_crypto_alg_chain_data_vlf.hash_result", index, this.hashResultLen);
     }
 
     return this.view.getUint8(
@@ -5095,7 +5120,7 @@ export class VirtioCryptoAlgChainDataVlf {
   /** Writes element `index` of `hash_result`. */
   setHashResult(index: number, value: number): void {
     if ((index >>> 0) !== index || index >= this.hashResultLen) {
-      throw new RangeError(`hash_result[${index}] is outside 0..${this.hashResultLen} - 1`);
+      throw indexError("virtio_crypto_alg_chain_data_vlf.hash_result", index, this.hashResultLen);
     }
 
     this.view.setUint8(
@@ -5175,7 +5200,7 @@ export class VirtioCryptoSymDataFlf {
   /** Byte offset within the view of `op_type_flf[index]`. */
   opTypeFlfOffset(index: number): number {
     if ((index >>> 0) !== index || index >= 40) {
-      throw new RangeError(`op_type_flf[${index}] is outside 0..${40} - 1`);
+      throw indexError("virtio_crypto_sym_data_flf.op_type_flf", index, 40);
     }
 
     return this.offset + index;
@@ -5190,7 +5215,7 @@ export class VirtioCryptoSymDataFlf {
    */
   opTypeFlf(index: number): number {
     if ((index >>> 0) !== index || index >= 40) {
-      throw new RangeError(`op_type_flf[${index}] is outside 0..${40} - 1`);
+      throw indexError("virtio_crypto_sym_data_flf.op_type_flf", index, 40);
     }
 
     return this.view.getUint8(this.offset + index);
@@ -5199,7 +5224,7 @@ export class VirtioCryptoSymDataFlf {
   /** Writes element `index` of `op_type_flf`. */
   setOpTypeFlf(index: number, value: number): void {
     if ((index >>> 0) !== index || index >= 40) {
-      throw new RangeError(`op_type_flf[${index}] is outside 0..${40} - 1`);
+      throw indexError("virtio_crypto_sym_data_flf.op_type_flf", index, 40);
     }
 
     this.view.setUint8(this.offset + index, value);
@@ -5249,7 +5274,7 @@ export class VirtioCryptoSymDataVlf {
   /** Byte offset within the view of `op_type_vlf[index]`. */
   opTypeVlfOffset(index: number): number {
     if ((index >>> 0) !== index || index >= this.symParaLen) {
-      throw new RangeError(`op_type_vlf[${index}] is outside 0..${this.symParaLen} - 1`);
+      throw indexError("virtio_crypto_sym_data_vlf.op_type_vlf", index, this.symParaLen);
     }
 
     return this.offset + index;
@@ -5264,7 +5289,7 @@ export class VirtioCryptoSymDataVlf {
    */
   opTypeVlf(index: number): number {
     if ((index >>> 0) !== index || index >= this.symParaLen) {
-      throw new RangeError(`op_type_vlf[${index}] is outside 0..${this.symParaLen} - 1`);
+      throw indexError("virtio_crypto_sym_data_vlf.op_type_vlf", index, this.symParaLen);
     }
 
     return this.view.getUint8(this.offset + index);
@@ -5273,7 +5298,7 @@ export class VirtioCryptoSymDataVlf {
   /** Writes element `index` of `op_type_vlf`. */
   setOpTypeVlf(index: number, value: number): void {
     if ((index >>> 0) !== index || index >= this.symParaLen) {
-      throw new RangeError(`op_type_vlf[${index}] is outside 0..${this.symParaLen} - 1`);
+      throw indexError("virtio_crypto_sym_data_vlf.op_type_vlf", index, this.symParaLen);
     }
 
     this.view.setUint8(this.offset + index, value);
@@ -5494,7 +5519,7 @@ export class VirtioCryptoCipherDataVlfStateless {
   /** Byte offset within the view of `cipher_key[index]`. */
   cipherKeyOffset(index: number): number {
     if ((index >>> 0) !== index || index >= this.keyLen) {
-      throw new RangeError(`cipher_key[${index}] is outside 0..${this.keyLen} - 1`);
+      throw indexError("virtio_crypto_cipher_data_vlf_stateless.cipher_key", index, this.keyLen);
     }
 
     return this.offset + index;
@@ -5509,7 +5534,7 @@ export class VirtioCryptoCipherDataVlfStateless {
    */
   cipherKey(index: number): number {
     if ((index >>> 0) !== index || index >= this.keyLen) {
-      throw new RangeError(`cipher_key[${index}] is outside 0..${this.keyLen} - 1`);
+      throw indexError("virtio_crypto_cipher_data_vlf_stateless.cipher_key", index, this.keyLen);
     }
 
     return this.view.getUint8(this.offset + index);
@@ -5518,7 +5543,7 @@ export class VirtioCryptoCipherDataVlfStateless {
   /** Writes element `index` of `cipher_key`. */
   setCipherKey(index: number, value: number): void {
     if ((index >>> 0) !== index || index >= this.keyLen) {
-      throw new RangeError(`cipher_key[${index}] is outside 0..${this.keyLen} - 1`);
+      throw indexError("virtio_crypto_cipher_data_vlf_stateless.cipher_key", index, this.keyLen);
     }
 
     this.view.setUint8(this.offset + index, value);
@@ -5532,7 +5557,7 @@ export class VirtioCryptoCipherDataVlfStateless {
   /** Byte offset within the view of `iv[index]`. */
   ivOffset(index: number): number {
     if ((index >>> 0) !== index || index >= this.ivLen) {
-      throw new RangeError(`iv[${index}] is outside 0..${this.ivLen} - 1`);
+      throw indexError("virtio_crypto_cipher_data_vlf_stateless.iv", index, this.ivLen);
     }
 
     return this.offset + this.keyLen + index;
@@ -5547,7 +5572,7 @@ export class VirtioCryptoCipherDataVlfStateless {
    */
   iv(index: number): number {
     if ((index >>> 0) !== index || index >= this.ivLen) {
-      throw new RangeError(`iv[${index}] is outside 0..${this.ivLen} - 1`);
+      throw indexError("virtio_crypto_cipher_data_vlf_stateless.iv", index, this.ivLen);
     }
 
     return this.view.getUint8(this.offset + this.keyLen + index);
@@ -5556,7 +5581,7 @@ export class VirtioCryptoCipherDataVlfStateless {
   /** Writes element `index` of `iv`. */
   setIv(index: number, value: number): void {
     if ((index >>> 0) !== index || index >= this.ivLen) {
-      throw new RangeError(`iv[${index}] is outside 0..${this.ivLen} - 1`);
+      throw indexError("virtio_crypto_cipher_data_vlf_stateless.iv", index, this.ivLen);
     }
 
     this.view.setUint8(this.offset + this.keyLen + index, value);
@@ -5574,7 +5599,7 @@ export class VirtioCryptoCipherDataVlfStateless {
   /** Byte offset within the view of `src_data[index]`. */
   srcDataOffset(index: number): number {
     if ((index >>> 0) !== index || index >= this.srcDataLen) {
-      throw new RangeError(`src_data[${index}] is outside 0..${this.srcDataLen} - 1`);
+      throw indexError("virtio_crypto_cipher_data_vlf_stateless.src_data", index, this.srcDataLen);
     }
 
     return this.offset + this.keyLen + this.ivLen + index;
@@ -5589,7 +5614,7 @@ export class VirtioCryptoCipherDataVlfStateless {
    */
   srcData(index: number): number {
     if ((index >>> 0) !== index || index >= this.srcDataLen) {
-      throw new RangeError(`src_data[${index}] is outside 0..${this.srcDataLen} - 1`);
+      throw indexError("virtio_crypto_cipher_data_vlf_stateless.src_data", index, this.srcDataLen);
     }
 
     return this.view.getUint8(this.offset + this.keyLen + this.ivLen + index);
@@ -5598,7 +5623,7 @@ export class VirtioCryptoCipherDataVlfStateless {
   /** Writes element `index` of `src_data`. */
   setSrcData(index: number, value: number): void {
     if ((index >>> 0) !== index || index >= this.srcDataLen) {
-      throw new RangeError(`src_data[${index}] is outside 0..${this.srcDataLen} - 1`);
+      throw indexError("virtio_crypto_cipher_data_vlf_stateless.src_data", index, this.srcDataLen);
     }
 
     this.view.setUint8(this.offset + this.keyLen + this.ivLen + index, value);
@@ -5616,7 +5641,7 @@ export class VirtioCryptoCipherDataVlfStateless {
   /** Byte offset within the view of `dst_data[index]`. */
   dstDataOffset(index: number): number {
     if ((index >>> 0) !== index || index >= this.dstDataLen) {
-      throw new RangeError(`dst_data[${index}] is outside 0..${this.dstDataLen} - 1`);
+      throw indexError("virtio_crypto_cipher_data_vlf_stateless.dst_data", index, this.dstDataLen);
     }
 
     return this.offset + this.keyLen + this.ivLen + this.srcDataLen + index;
@@ -5631,7 +5656,7 @@ export class VirtioCryptoCipherDataVlfStateless {
    */
   dstData(index: number): number {
     if ((index >>> 0) !== index || index >= this.dstDataLen) {
-      throw new RangeError(`dst_data[${index}] is outside 0..${this.dstDataLen} - 1`);
+      throw indexError("virtio_crypto_cipher_data_vlf_stateless.dst_data", index, this.dstDataLen);
     }
 
     return this.view.getUint8(this.offset + this.keyLen + this.ivLen + this.srcDataLen + index);
@@ -5640,7 +5665,7 @@ export class VirtioCryptoCipherDataVlfStateless {
   /** Writes element `index` of `dst_data`. */
   setDstData(index: number, value: number): void {
     if ((index >>> 0) !== index || index >= this.dstDataLen) {
-      throw new RangeError(`dst_data[${index}] is outside 0..${this.dstDataLen} - 1`);
+      throw indexError("virtio_crypto_cipher_data_vlf_stateless.dst_data", index, this.dstDataLen);
     }
 
     this.view.setUint8(this.offset + this.keyLen + this.ivLen + this.srcDataLen + index, value);
@@ -6156,7 +6181,7 @@ export class VirtioCryptoAlgChainDataVlfStateless {
   /** Byte offset within the view of `cipher_key[index]`. */
   cipherKeyOffset(index: number): number {
     if ((index >>> 0) !== index || index >= this.keyLen) {
-      throw new RangeError(`cipher_key[${index}] is outside 0..${this.keyLen} - 1`);
+      throw indexError("virtio_crypto_alg_chain_data_vlf_stateless.cipher_key", index, this.keyLen);
     }
 
     return this.offset + index;
@@ -6171,7 +6196,7 @@ export class VirtioCryptoAlgChainDataVlfStateless {
    */
   cipherKey(index: number): number {
     if ((index >>> 0) !== index || index >= this.keyLen) {
-      throw new RangeError(`cipher_key[${index}] is outside 0..${this.keyLen} - 1`);
+      throw indexError("virtio_crypto_alg_chain_data_vlf_stateless.cipher_key", index, this.keyLen);
     }
 
     return this.view.getUint8(this.offset + index);
@@ -6180,7 +6205,7 @@ export class VirtioCryptoAlgChainDataVlfStateless {
   /** Writes element `index` of `cipher_key`. */
   setCipherKey(index: number, value: number): void {
     if ((index >>> 0) !== index || index >= this.keyLen) {
-      throw new RangeError(`cipher_key[${index}] is outside 0..${this.keyLen} - 1`);
+      throw indexError("virtio_crypto_alg_chain_data_vlf_stateless.cipher_key", index, this.keyLen);
     }
 
     this.view.setUint8(this.offset + index, value);
@@ -6194,7 +6219,11 @@ export class VirtioCryptoAlgChainDataVlfStateless {
   /** Byte offset within the view of `auth_key[index]`. */
   authKeyOffset(index: number): number {
     if ((index >>> 0) !== index || index >= this.authKeyLen) {
-      throw new RangeError(`auth_key[${index}] is outside 0..${this.authKeyLen} - 1`);
+      throw indexError(
+        "virtio_crypto_alg_chain_data_vlf_stateless.auth_key",
+        index,
+        this.authKeyLen,
+      );
     }
 
     return this.offset + this.keyLen + index;
@@ -6209,7 +6238,11 @@ export class VirtioCryptoAlgChainDataVlfStateless {
    */
   authKey(index: number): number {
     if ((index >>> 0) !== index || index >= this.authKeyLen) {
-      throw new RangeError(`auth_key[${index}] is outside 0..${this.authKeyLen} - 1`);
+      throw indexError(
+        "virtio_crypto_alg_chain_data_vlf_stateless.auth_key",
+        index,
+        this.authKeyLen,
+      );
     }
 
     return this.view.getUint8(this.offset + this.keyLen + index);
@@ -6218,7 +6251,11 @@ export class VirtioCryptoAlgChainDataVlfStateless {
   /** Writes element `index` of `auth_key`. */
   setAuthKey(index: number, value: number): void {
     if ((index >>> 0) !== index || index >= this.authKeyLen) {
-      throw new RangeError(`auth_key[${index}] is outside 0..${this.authKeyLen} - 1`);
+      throw indexError(
+        "virtio_crypto_alg_chain_data_vlf_stateless.auth_key",
+        index,
+        this.authKeyLen,
+      );
     }
 
     this.view.setUint8(this.offset + this.keyLen + index, value);
@@ -6236,7 +6273,7 @@ export class VirtioCryptoAlgChainDataVlfStateless {
   /** Byte offset within the view of `iv[index]`. */
   ivOffset(index: number): number {
     if ((index >>> 0) !== index || index >= this.ivLen) {
-      throw new RangeError(`iv[${index}] is outside 0..${this.ivLen} - 1`);
+      throw indexError("virtio_crypto_alg_chain_data_vlf_stateless.iv", index, this.ivLen);
     }
 
     return this.offset + this.keyLen + this.authKeyLen + index;
@@ -6251,7 +6288,7 @@ export class VirtioCryptoAlgChainDataVlfStateless {
    */
   iv(index: number): number {
     if ((index >>> 0) !== index || index >= this.ivLen) {
-      throw new RangeError(`iv[${index}] is outside 0..${this.ivLen} - 1`);
+      throw indexError("virtio_crypto_alg_chain_data_vlf_stateless.iv", index, this.ivLen);
     }
 
     return this.view.getUint8(this.offset + this.keyLen + this.authKeyLen + index);
@@ -6260,7 +6297,7 @@ export class VirtioCryptoAlgChainDataVlfStateless {
   /** Writes element `index` of `iv`. */
   setIv(index: number, value: number): void {
     if ((index >>> 0) !== index || index >= this.ivLen) {
-      throw new RangeError(`iv[${index}] is outside 0..${this.ivLen} - 1`);
+      throw indexError("virtio_crypto_alg_chain_data_vlf_stateless.iv", index, this.ivLen);
     }
 
     this.view.setUint8(this.offset + this.keyLen + this.authKeyLen + index, value);
@@ -6278,7 +6315,7 @@ export class VirtioCryptoAlgChainDataVlfStateless {
   /** Byte offset within the view of `aad[index]`. */
   aadOffset(index: number): number {
     if ((index >>> 0) !== index || index >= this.aadLen) {
-      throw new RangeError(`aad[${index}] is outside 0..${this.aadLen} - 1`);
+      throw indexError("virtio_crypto_alg_chain_data_vlf_stateless.aad", index, this.aadLen);
     }
 
     return this.offset + this.keyLen + this.authKeyLen + this.ivLen + index;
@@ -6293,7 +6330,7 @@ export class VirtioCryptoAlgChainDataVlfStateless {
    */
   aad(index: number): number {
     if ((index >>> 0) !== index || index >= this.aadLen) {
-      throw new RangeError(`aad[${index}] is outside 0..${this.aadLen} - 1`);
+      throw indexError("virtio_crypto_alg_chain_data_vlf_stateless.aad", index, this.aadLen);
     }
 
     return this.view.getUint8(this.offset + this.keyLen + this.authKeyLen + this.ivLen + index);
@@ -6302,7 +6339,7 @@ export class VirtioCryptoAlgChainDataVlfStateless {
   /** Writes element `index` of `aad`. */
   setAad(index: number, value: number): void {
     if ((index >>> 0) !== index || index >= this.aadLen) {
-      throw new RangeError(`aad[${index}] is outside 0..${this.aadLen} - 1`);
+      throw indexError("virtio_crypto_alg_chain_data_vlf_stateless.aad", index, this.aadLen);
     }
 
     this.view.setUint8(this.offset + this.keyLen + this.authKeyLen + this.ivLen + index, value);
@@ -6320,7 +6357,11 @@ export class VirtioCryptoAlgChainDataVlfStateless {
   /** Byte offset within the view of `src_data[index]`. */
   srcDataOffset(index: number): number {
     if ((index >>> 0) !== index || index >= this.srcDataLen) {
-      throw new RangeError(`src_data[${index}] is outside 0..${this.srcDataLen} - 1`);
+      throw indexError(
+        "virtio_crypto_alg_chain_data_vlf_stateless.src_data",
+        index,
+        this.srcDataLen,
+      );
     }
 
     return this.offset + this.keyLen + this.authKeyLen + this.ivLen + this.aadLen + index;
@@ -6335,7 +6376,11 @@ export class VirtioCryptoAlgChainDataVlfStateless {
    */
   srcData(index: number): number {
     if ((index >>> 0) !== index || index >= this.srcDataLen) {
-      throw new RangeError(`src_data[${index}] is outside 0..${this.srcDataLen} - 1`);
+      throw indexError(
+        "virtio_crypto_alg_chain_data_vlf_stateless.src_data",
+        index,
+        this.srcDataLen,
+      );
     }
 
     return this.view.getUint8(
@@ -6346,7 +6391,11 @@ export class VirtioCryptoAlgChainDataVlfStateless {
   /** Writes element `index` of `src_data`. */
   setSrcData(index: number, value: number): void {
     if ((index >>> 0) !== index || index >= this.srcDataLen) {
-      throw new RangeError(`src_data[${index}] is outside 0..${this.srcDataLen} - 1`);
+      throw indexError(
+        "virtio_crypto_alg_chain_data_vlf_stateless.src_data",
+        index,
+        this.srcDataLen,
+      );
     }
 
     this.view.setUint8(
@@ -6367,7 +6416,11 @@ export class VirtioCryptoAlgChainDataVlfStateless {
   /** Byte offset within the view of `dst_data[index]`. */
   dstDataOffset(index: number): number {
     if ((index >>> 0) !== index || index >= this.dstDataLen) {
-      throw new RangeError(`dst_data[${index}] is outside 0..${this.dstDataLen} - 1`);
+      throw indexError(
+        "virtio_crypto_alg_chain_data_vlf_stateless.dst_data",
+        index,
+        this.dstDataLen,
+      );
     }
 
     return this.offset + this.keyLen + this.authKeyLen + this.ivLen + this.aadLen +
@@ -6383,7 +6436,11 @@ export class VirtioCryptoAlgChainDataVlfStateless {
    */
   dstData(index: number): number {
     if ((index >>> 0) !== index || index >= this.dstDataLen) {
-      throw new RangeError(`dst_data[${index}] is outside 0..${this.dstDataLen} - 1`);
+      throw indexError(
+        "virtio_crypto_alg_chain_data_vlf_stateless.dst_data",
+        index,
+        this.dstDataLen,
+      );
     }
 
     return this.view.getUint8(
@@ -6395,7 +6452,11 @@ export class VirtioCryptoAlgChainDataVlfStateless {
   /** Writes element `index` of `dst_data`. */
   setDstData(index: number, value: number): void {
     if ((index >>> 0) !== index || index >= this.dstDataLen) {
-      throw new RangeError(`dst_data[${index}] is outside 0..${this.dstDataLen} - 1`);
+      throw indexError(
+        "virtio_crypto_alg_chain_data_vlf_stateless.dst_data",
+        index,
+        this.dstDataLen,
+      );
     }
 
     this.view.setUint8(
@@ -6418,7 +6479,11 @@ export class VirtioCryptoAlgChainDataVlfStateless {
   /** Byte offset within the view of `hash_result[index]`. */
   hashResultOffset(index: number): number {
     if ((index >>> 0) !== index || index >= this.hashResultLen) {
-      throw new RangeError(`hash_result[${index}] is outside 0..${this.hashResultLen} - 1`);
+      throw indexError(
+        "virtio_crypto_alg_chain_data_vlf_stateless.hash_result",
+        index,
+        this.hashResultLen,
+      );
     }
 
     return this.offset + this.keyLen + this.authKeyLen + this.ivLen + this.aadLen +
@@ -6434,7 +6499,11 @@ export class VirtioCryptoAlgChainDataVlfStateless {
    */
   hashResult(index: number): number {
     if ((index >>> 0) !== index || index >= this.hashResultLen) {
-      throw new RangeError(`hash_result[${index}] is outside 0..${this.hashResultLen} - 1`);
+      throw indexError(
+        "virtio_crypto_alg_chain_data_vlf_stateless.hash_result",
+        index,
+        this.hashResultLen,
+      );
     }
 
     return this.view.getUint8(
@@ -6446,7 +6515,11 @@ export class VirtioCryptoAlgChainDataVlfStateless {
   /** Writes element `index` of `hash_result`. */
   setHashResult(index: number, value: number): void {
     if ((index >>> 0) !== index || index >= this.hashResultLen) {
-      throw new RangeError(`hash_result[${index}] is outside 0..${this.hashResultLen} - 1`);
+      throw indexError(
+        "virtio_crypto_alg_chain_data_vlf_stateless.hash_result",
+        index,
+        this.hashResultLen,
+      );
     }
 
     this.view.setUint8(
@@ -6513,7 +6586,7 @@ export class VirtioCryptoSymDataFlfStateless {
   /** Byte offset within the view of `op_type_flf[index]`. */
   opTypeFlfOffset(index: number): number {
     if ((index >>> 0) !== index || index >= 72) {
-      throw new RangeError(`op_type_flf[${index}] is outside 0..${72} - 1`);
+      throw indexError("virtio_crypto_sym_data_flf_stateless.op_type_flf", index, 72);
     }
 
     return this.offset + index;
@@ -6528,7 +6601,7 @@ export class VirtioCryptoSymDataFlfStateless {
    */
   opTypeFlf(index: number): number {
     if ((index >>> 0) !== index || index >= 72) {
-      throw new RangeError(`op_type_flf[${index}] is outside 0..${72} - 1`);
+      throw indexError("virtio_crypto_sym_data_flf_stateless.op_type_flf", index, 72);
     }
 
     return this.view.getUint8(this.offset + index);
@@ -6537,7 +6610,7 @@ export class VirtioCryptoSymDataFlfStateless {
   /** Writes element `index` of `op_type_flf`. */
   setOpTypeFlf(index: number, value: number): void {
     if ((index >>> 0) !== index || index >= 72) {
-      throw new RangeError(`op_type_flf[${index}] is outside 0..${72} - 1`);
+      throw indexError("virtio_crypto_sym_data_flf_stateless.op_type_flf", index, 72);
     }
 
     this.view.setUint8(this.offset + index, value);
@@ -6587,7 +6660,7 @@ export class VirtioCryptoSymDataVlfStateless {
   /** Byte offset within the view of `op_type_vlf[index]`. */
   opTypeVlfOffset(index: number): number {
     if ((index >>> 0) !== index || index >= this.symParaLen) {
-      throw new RangeError(`op_type_vlf[${index}] is outside 0..${this.symParaLen} - 1`);
+      throw indexError("virtio_crypto_sym_data_vlf_stateless.op_type_vlf", index, this.symParaLen);
     }
 
     return this.offset + index;
@@ -6602,7 +6675,7 @@ export class VirtioCryptoSymDataVlfStateless {
    */
   opTypeVlf(index: number): number {
     if ((index >>> 0) !== index || index >= this.symParaLen) {
-      throw new RangeError(`op_type_vlf[${index}] is outside 0..${this.symParaLen} - 1`);
+      throw indexError("virtio_crypto_sym_data_vlf_stateless.op_type_vlf", index, this.symParaLen);
     }
 
     return this.view.getUint8(this.offset + index);
@@ -6611,7 +6684,7 @@ export class VirtioCryptoSymDataVlfStateless {
   /** Writes element `index` of `op_type_vlf`. */
   setOpTypeVlf(index: number, value: number): void {
     if ((index >>> 0) !== index || index >= this.symParaLen) {
-      throw new RangeError(`op_type_vlf[${index}] is outside 0..${this.symParaLen} - 1`);
+      throw indexError("virtio_crypto_sym_data_vlf_stateless.op_type_vlf", index, this.symParaLen);
     }
 
     this.view.setUint8(this.offset + index, value);
@@ -6797,7 +6870,7 @@ export class VirtioCryptoAeadDataVlf {
   /** Byte offset within the view of `iv[index]`. */
   ivOffset(index: number): number {
     if ((index >>> 0) !== index || index >= this.ivLen) {
-      throw new RangeError(`iv[${index}] is outside 0..${this.ivLen} - 1`);
+      throw indexError("virtio_crypto_aead_data_vlf.iv", index, this.ivLen);
     }
 
     return this.offset + index;
@@ -6812,7 +6885,7 @@ export class VirtioCryptoAeadDataVlf {
    */
   iv(index: number): number {
     if ((index >>> 0) !== index || index >= this.ivLen) {
-      throw new RangeError(`iv[${index}] is outside 0..${this.ivLen} - 1`);
+      throw indexError("virtio_crypto_aead_data_vlf.iv", index, this.ivLen);
     }
 
     return this.view.getUint8(this.offset + index);
@@ -6821,7 +6894,7 @@ export class VirtioCryptoAeadDataVlf {
   /** Writes element `index` of `iv`. */
   setIv(index: number, value: number): void {
     if ((index >>> 0) !== index || index >= this.ivLen) {
-      throw new RangeError(`iv[${index}] is outside 0..${this.ivLen} - 1`);
+      throw indexError("virtio_crypto_aead_data_vlf.iv", index, this.ivLen);
     }
 
     this.view.setUint8(this.offset + index, value);
@@ -6835,7 +6908,7 @@ export class VirtioCryptoAeadDataVlf {
   /** Byte offset within the view of `src_data[index]`. */
   srcDataOffset(index: number): number {
     if ((index >>> 0) !== index || index >= this.srcDataLen) {
-      throw new RangeError(`src_data[${index}] is outside 0..${this.srcDataLen} - 1`);
+      throw indexError("virtio_crypto_aead_data_vlf.src_data", index, this.srcDataLen);
     }
 
     return this.offset + this.ivLen + index;
@@ -6850,7 +6923,7 @@ export class VirtioCryptoAeadDataVlf {
    */
   srcData(index: number): number {
     if ((index >>> 0) !== index || index >= this.srcDataLen) {
-      throw new RangeError(`src_data[${index}] is outside 0..${this.srcDataLen} - 1`);
+      throw indexError("virtio_crypto_aead_data_vlf.src_data", index, this.srcDataLen);
     }
 
     return this.view.getUint8(this.offset + this.ivLen + index);
@@ -6859,7 +6932,7 @@ export class VirtioCryptoAeadDataVlf {
   /** Writes element `index` of `src_data`. */
   setSrcData(index: number, value: number): void {
     if ((index >>> 0) !== index || index >= this.srcDataLen) {
-      throw new RangeError(`src_data[${index}] is outside 0..${this.srcDataLen} - 1`);
+      throw indexError("virtio_crypto_aead_data_vlf.src_data", index, this.srcDataLen);
     }
 
     this.view.setUint8(this.offset + this.ivLen + index, value);
@@ -6877,7 +6950,7 @@ export class VirtioCryptoAeadDataVlf {
   /** Byte offset within the view of `aad[index]`. */
   aadOffset(index: number): number {
     if ((index >>> 0) !== index || index >= this.aadLen) {
-      throw new RangeError(`aad[${index}] is outside 0..${this.aadLen} - 1`);
+      throw indexError("virtio_crypto_aead_data_vlf.aad", index, this.aadLen);
     }
 
     return this.offset + this.ivLen + this.srcDataLen + index;
@@ -6892,7 +6965,7 @@ export class VirtioCryptoAeadDataVlf {
    */
   aad(index: number): number {
     if ((index >>> 0) !== index || index >= this.aadLen) {
-      throw new RangeError(`aad[${index}] is outside 0..${this.aadLen} - 1`);
+      throw indexError("virtio_crypto_aead_data_vlf.aad", index, this.aadLen);
     }
 
     return this.view.getUint8(this.offset + this.ivLen + this.srcDataLen + index);
@@ -6901,7 +6974,7 @@ export class VirtioCryptoAeadDataVlf {
   /** Writes element `index` of `aad`. */
   setAad(index: number, value: number): void {
     if ((index >>> 0) !== index || index >= this.aadLen) {
-      throw new RangeError(`aad[${index}] is outside 0..${this.aadLen} - 1`);
+      throw indexError("virtio_crypto_aead_data_vlf.aad", index, this.aadLen);
     }
 
     this.view.setUint8(this.offset + this.ivLen + this.srcDataLen + index, value);
@@ -6919,7 +6992,7 @@ export class VirtioCryptoAeadDataVlf {
   /** Byte offset within the view of `dst_data[index]`. */
   dstDataOffset(index: number): number {
     if ((index >>> 0) !== index || index >= this.dstDataLen) {
-      throw new RangeError(`dst_data[${index}] is outside 0..${this.dstDataLen} - 1`);
+      throw indexError("virtio_crypto_aead_data_vlf.dst_data", index, this.dstDataLen);
     }
 
     return this.offset + this.ivLen + this.srcDataLen + this.aadLen + index;
@@ -6934,7 +7007,7 @@ export class VirtioCryptoAeadDataVlf {
    */
   dstData(index: number): number {
     if ((index >>> 0) !== index || index >= this.dstDataLen) {
-      throw new RangeError(`dst_data[${index}] is outside 0..${this.dstDataLen} - 1`);
+      throw indexError("virtio_crypto_aead_data_vlf.dst_data", index, this.dstDataLen);
     }
 
     return this.view.getUint8(this.offset + this.ivLen + this.srcDataLen + this.aadLen + index);
@@ -6943,7 +7016,7 @@ export class VirtioCryptoAeadDataVlf {
   /** Writes element `index` of `dst_data`. */
   setDstData(index: number, value: number): void {
     if ((index >>> 0) !== index || index >= this.dstDataLen) {
-      throw new RangeError(`dst_data[${index}] is outside 0..${this.dstDataLen} - 1`);
+      throw indexError("virtio_crypto_aead_data_vlf.dst_data", index, this.dstDataLen);
     }
 
     this.view.setUint8(this.offset + this.ivLen + this.srcDataLen + this.aadLen + index, value);
@@ -7213,7 +7286,7 @@ export class VirtioCryptoAeadDataVlfStateless {
   /** Byte offset within the view of `key[index]`. */
   keyOffset(index: number): number {
     if ((index >>> 0) !== index || index >= this.keyLen) {
-      throw new RangeError(`key[${index}] is outside 0..${this.keyLen} - 1`);
+      throw indexError("virtio_crypto_aead_data_vlf_stateless.key", index, this.keyLen);
     }
 
     return this.offset + index;
@@ -7228,7 +7301,7 @@ export class VirtioCryptoAeadDataVlfStateless {
    */
   key(index: number): number {
     if ((index >>> 0) !== index || index >= this.keyLen) {
-      throw new RangeError(`key[${index}] is outside 0..${this.keyLen} - 1`);
+      throw indexError("virtio_crypto_aead_data_vlf_stateless.key", index, this.keyLen);
     }
 
     return this.view.getUint8(this.offset + index);
@@ -7237,7 +7310,7 @@ export class VirtioCryptoAeadDataVlfStateless {
   /** Writes element `index` of `key`. */
   setKey(index: number, value: number): void {
     if ((index >>> 0) !== index || index >= this.keyLen) {
-      throw new RangeError(`key[${index}] is outside 0..${this.keyLen} - 1`);
+      throw indexError("virtio_crypto_aead_data_vlf_stateless.key", index, this.keyLen);
     }
 
     this.view.setUint8(this.offset + index, value);
@@ -7251,7 +7324,7 @@ export class VirtioCryptoAeadDataVlfStateless {
   /** Byte offset within the view of `iv[index]`. */
   ivOffset(index: number): number {
     if ((index >>> 0) !== index || index >= this.ivLen) {
-      throw new RangeError(`iv[${index}] is outside 0..${this.ivLen} - 1`);
+      throw indexError("virtio_crypto_aead_data_vlf_stateless.iv", index, this.ivLen);
     }
 
     return this.offset + this.keyLen + index;
@@ -7266,7 +7339,7 @@ export class VirtioCryptoAeadDataVlfStateless {
    */
   iv(index: number): number {
     if ((index >>> 0) !== index || index >= this.ivLen) {
-      throw new RangeError(`iv[${index}] is outside 0..${this.ivLen} - 1`);
+      throw indexError("virtio_crypto_aead_data_vlf_stateless.iv", index, this.ivLen);
     }
 
     return this.view.getUint8(this.offset + this.keyLen + index);
@@ -7275,7 +7348,7 @@ export class VirtioCryptoAeadDataVlfStateless {
   /** Writes element `index` of `iv`. */
   setIv(index: number, value: number): void {
     if ((index >>> 0) !== index || index >= this.ivLen) {
-      throw new RangeError(`iv[${index}] is outside 0..${this.ivLen} - 1`);
+      throw indexError("virtio_crypto_aead_data_vlf_stateless.iv", index, this.ivLen);
     }
 
     this.view.setUint8(this.offset + this.keyLen + index, value);
@@ -7293,7 +7366,7 @@ export class VirtioCryptoAeadDataVlfStateless {
   /** Byte offset within the view of `src_data[index]`. */
   srcDataOffset(index: number): number {
     if ((index >>> 0) !== index || index >= this.srcDataLen) {
-      throw new RangeError(`src_data[${index}] is outside 0..${this.srcDataLen} - 1`);
+      throw indexError("virtio_crypto_aead_data_vlf_stateless.src_data", index, this.srcDataLen);
     }
 
     return this.offset + this.keyLen + this.ivLen + index;
@@ -7308,7 +7381,7 @@ export class VirtioCryptoAeadDataVlfStateless {
    */
   srcData(index: number): number {
     if ((index >>> 0) !== index || index >= this.srcDataLen) {
-      throw new RangeError(`src_data[${index}] is outside 0..${this.srcDataLen} - 1`);
+      throw indexError("virtio_crypto_aead_data_vlf_stateless.src_data", index, this.srcDataLen);
     }
 
     return this.view.getUint8(this.offset + this.keyLen + this.ivLen + index);
@@ -7317,7 +7390,7 @@ export class VirtioCryptoAeadDataVlfStateless {
   /** Writes element `index` of `src_data`. */
   setSrcData(index: number, value: number): void {
     if ((index >>> 0) !== index || index >= this.srcDataLen) {
-      throw new RangeError(`src_data[${index}] is outside 0..${this.srcDataLen} - 1`);
+      throw indexError("virtio_crypto_aead_data_vlf_stateless.src_data", index, this.srcDataLen);
     }
 
     this.view.setUint8(this.offset + this.keyLen + this.ivLen + index, value);
@@ -7335,7 +7408,7 @@ export class VirtioCryptoAeadDataVlfStateless {
   /** Byte offset within the view of `aad[index]`. */
   aadOffset(index: number): number {
     if ((index >>> 0) !== index || index >= this.aadLen) {
-      throw new RangeError(`aad[${index}] is outside 0..${this.aadLen} - 1`);
+      throw indexError("virtio_crypto_aead_data_vlf_stateless.aad", index, this.aadLen);
     }
 
     return this.offset + this.keyLen + this.ivLen + this.srcDataLen + index;
@@ -7350,7 +7423,7 @@ export class VirtioCryptoAeadDataVlfStateless {
    */
   aad(index: number): number {
     if ((index >>> 0) !== index || index >= this.aadLen) {
-      throw new RangeError(`aad[${index}] is outside 0..${this.aadLen} - 1`);
+      throw indexError("virtio_crypto_aead_data_vlf_stateless.aad", index, this.aadLen);
     }
 
     return this.view.getUint8(this.offset + this.keyLen + this.ivLen + this.srcDataLen + index);
@@ -7359,7 +7432,7 @@ export class VirtioCryptoAeadDataVlfStateless {
   /** Writes element `index` of `aad`. */
   setAad(index: number, value: number): void {
     if ((index >>> 0) !== index || index >= this.aadLen) {
-      throw new RangeError(`aad[${index}] is outside 0..${this.aadLen} - 1`);
+      throw indexError("virtio_crypto_aead_data_vlf_stateless.aad", index, this.aadLen);
     }
 
     this.view.setUint8(this.offset + this.keyLen + this.ivLen + this.srcDataLen + index, value);
@@ -7377,7 +7450,7 @@ export class VirtioCryptoAeadDataVlfStateless {
   /** Byte offset within the view of `dst_data[index]`. */
   dstDataOffset(index: number): number {
     if ((index >>> 0) !== index || index >= this.dstDataLen) {
-      throw new RangeError(`dst_data[${index}] is outside 0..${this.dstDataLen} - 1`);
+      throw indexError("virtio_crypto_aead_data_vlf_stateless.dst_data", index, this.dstDataLen);
     }
 
     return this.offset + this.keyLen + this.ivLen + this.srcDataLen + this.aadLen + index;
@@ -7392,7 +7465,7 @@ export class VirtioCryptoAeadDataVlfStateless {
    */
   dstData(index: number): number {
     if ((index >>> 0) !== index || index >= this.dstDataLen) {
-      throw new RangeError(`dst_data[${index}] is outside 0..${this.dstDataLen} - 1`);
+      throw indexError("virtio_crypto_aead_data_vlf_stateless.dst_data", index, this.dstDataLen);
     }
 
     return this.view.getUint8(
@@ -7403,7 +7476,7 @@ export class VirtioCryptoAeadDataVlfStateless {
   /** Writes element `index` of `dst_data`. */
   setDstData(index: number, value: number): void {
     if ((index >>> 0) !== index || index >= this.dstDataLen) {
-      throw new RangeError(`dst_data[${index}] is outside 0..${this.dstDataLen} - 1`);
+      throw indexError("virtio_crypto_aead_data_vlf_stateless.dst_data", index, this.dstDataLen);
     }
 
     this.view.setUint8(
@@ -7518,7 +7591,7 @@ export class VirtioCryptoAkcipherDataVlf {
   /** Byte offset within the view of `src_data[index]`. */
   srcDataOffset(index: number): number {
     if ((index >>> 0) !== index || index >= this.srcDataLen) {
-      throw new RangeError(`src_data[${index}] is outside 0..${this.srcDataLen} - 1`);
+      throw indexError("virtio_crypto_akcipher_data_vlf.src_data", index, this.srcDataLen);
     }
 
     return this.offset + index;
@@ -7533,7 +7606,7 @@ export class VirtioCryptoAkcipherDataVlf {
    */
   srcData(index: number): number {
     if ((index >>> 0) !== index || index >= this.srcDataLen) {
-      throw new RangeError(`src_data[${index}] is outside 0..${this.srcDataLen} - 1`);
+      throw indexError("virtio_crypto_akcipher_data_vlf.src_data", index, this.srcDataLen);
     }
 
     return this.view.getUint8(this.offset + index);
@@ -7542,7 +7615,7 @@ export class VirtioCryptoAkcipherDataVlf {
   /** Writes element `index` of `src_data`. */
   setSrcData(index: number, value: number): void {
     if ((index >>> 0) !== index || index >= this.srcDataLen) {
-      throw new RangeError(`src_data[${index}] is outside 0..${this.srcDataLen} - 1`);
+      throw indexError("virtio_crypto_akcipher_data_vlf.src_data", index, this.srcDataLen);
     }
 
     this.view.setUint8(this.offset + index, value);
@@ -7556,7 +7629,7 @@ export class VirtioCryptoAkcipherDataVlf {
   /** Byte offset within the view of `dst_data[index]`. */
   dstDataOffset(index: number): number {
     if ((index >>> 0) !== index || index >= this.dstDataLen) {
-      throw new RangeError(`dst_data[${index}] is outside 0..${this.dstDataLen} - 1`);
+      throw indexError("virtio_crypto_akcipher_data_vlf.dst_data", index, this.dstDataLen);
     }
 
     return this.offset + this.srcDataLen + index;
@@ -7571,7 +7644,7 @@ export class VirtioCryptoAkcipherDataVlf {
    */
   dstData(index: number): number {
     if ((index >>> 0) !== index || index >= this.dstDataLen) {
-      throw new RangeError(`dst_data[${index}] is outside 0..${this.dstDataLen} - 1`);
+      throw indexError("virtio_crypto_akcipher_data_vlf.dst_data", index, this.dstDataLen);
     }
 
     return this.view.getUint8(this.offset + this.srcDataLen + index);
@@ -7580,7 +7653,7 @@ export class VirtioCryptoAkcipherDataVlf {
   /** Writes element `index` of `dst_data`. */
   setDstData(index: number, value: number): void {
     if ((index >>> 0) !== index || index >= this.dstDataLen) {
-      throw new RangeError(`dst_data[${index}] is outside 0..${this.dstDataLen} - 1`);
+      throw indexError("virtio_crypto_akcipher_data_vlf.dst_data", index, this.dstDataLen);
     }
 
     this.view.setUint8(this.offset + this.srcDataLen + index, value);
@@ -7867,7 +7940,11 @@ export class VirtioCryptoAkcipherDataVlfStateless {
   /** Byte offset within the view of `akcipher_key[index]`. */
   akcipherKeyOffset(index: number): number {
     if ((index >>> 0) !== index || index >= this.keyLen) {
-      throw new RangeError(`akcipher_key[${index}] is outside 0..${this.keyLen} - 1`);
+      throw indexError(
+        "virtio_crypto_akcipher_data_vlf_stateless.akcipher_key",
+        index,
+        this.keyLen,
+      );
     }
 
     return this.offset + index;
@@ -7882,7 +7959,11 @@ export class VirtioCryptoAkcipherDataVlfStateless {
    */
   akcipherKey(index: number): number {
     if ((index >>> 0) !== index || index >= this.keyLen) {
-      throw new RangeError(`akcipher_key[${index}] is outside 0..${this.keyLen} - 1`);
+      throw indexError(
+        "virtio_crypto_akcipher_data_vlf_stateless.akcipher_key",
+        index,
+        this.keyLen,
+      );
     }
 
     return this.view.getUint8(this.offset + index);
@@ -7891,7 +7972,11 @@ export class VirtioCryptoAkcipherDataVlfStateless {
   /** Writes element `index` of `akcipher_key`. */
   setAkcipherKey(index: number, value: number): void {
     if ((index >>> 0) !== index || index >= this.keyLen) {
-      throw new RangeError(`akcipher_key[${index}] is outside 0..${this.keyLen} - 1`);
+      throw indexError(
+        "virtio_crypto_akcipher_data_vlf_stateless.akcipher_key",
+        index,
+        this.keyLen,
+      );
     }
 
     this.view.setUint8(this.offset + index, value);
@@ -7905,7 +7990,11 @@ export class VirtioCryptoAkcipherDataVlfStateless {
   /** Byte offset within the view of `src_data[index]`. */
   srcDataOffset(index: number): number {
     if ((index >>> 0) !== index || index >= this.srcDataLen) {
-      throw new RangeError(`src_data[${index}] is outside 0..${this.srcDataLen} - 1`);
+      throw indexError(
+        "virtio_crypto_akcipher_data_vlf_stateless.src_data",
+        index,
+        this.srcDataLen,
+      );
     }
 
     return this.offset + this.keyLen + index;
@@ -7920,7 +8009,11 @@ export class VirtioCryptoAkcipherDataVlfStateless {
    */
   srcData(index: number): number {
     if ((index >>> 0) !== index || index >= this.srcDataLen) {
-      throw new RangeError(`src_data[${index}] is outside 0..${this.srcDataLen} - 1`);
+      throw indexError(
+        "virtio_crypto_akcipher_data_vlf_stateless.src_data",
+        index,
+        this.srcDataLen,
+      );
     }
 
     return this.view.getUint8(this.offset + this.keyLen + index);
@@ -7929,7 +8022,11 @@ export class VirtioCryptoAkcipherDataVlfStateless {
   /** Writes element `index` of `src_data`. */
   setSrcData(index: number, value: number): void {
     if ((index >>> 0) !== index || index >= this.srcDataLen) {
-      throw new RangeError(`src_data[${index}] is outside 0..${this.srcDataLen} - 1`);
+      throw indexError(
+        "virtio_crypto_akcipher_data_vlf_stateless.src_data",
+        index,
+        this.srcDataLen,
+      );
     }
 
     this.view.setUint8(this.offset + this.keyLen + index, value);
@@ -7947,7 +8044,11 @@ export class VirtioCryptoAkcipherDataVlfStateless {
   /** Byte offset within the view of `dst_data[index]`. */
   dstDataOffset(index: number): number {
     if ((index >>> 0) !== index || index >= this.dstDataLen) {
-      throw new RangeError(`dst_data[${index}] is outside 0..${this.dstDataLen} - 1`);
+      throw indexError(
+        "virtio_crypto_akcipher_data_vlf_stateless.dst_data",
+        index,
+        this.dstDataLen,
+      );
     }
 
     return this.offset + this.keyLen + this.srcDataLen + index;
@@ -7962,7 +8063,11 @@ export class VirtioCryptoAkcipherDataVlfStateless {
    */
   dstData(index: number): number {
     if ((index >>> 0) !== index || index >= this.dstDataLen) {
-      throw new RangeError(`dst_data[${index}] is outside 0..${this.dstDataLen} - 1`);
+      throw indexError(
+        "virtio_crypto_akcipher_data_vlf_stateless.dst_data",
+        index,
+        this.dstDataLen,
+      );
     }
 
     return this.view.getUint8(this.offset + this.keyLen + this.srcDataLen + index);
@@ -7971,7 +8076,11 @@ export class VirtioCryptoAkcipherDataVlfStateless {
   /** Writes element `index` of `dst_data`. */
   setDstData(index: number, value: number): void {
     if ((index >>> 0) !== index || index >= this.dstDataLen) {
-      throw new RangeError(`dst_data[${index}] is outside 0..${this.dstDataLen} - 1`);
+      throw indexError(
+        "virtio_crypto_akcipher_data_vlf_stateless.dst_data",
+        index,
+        this.dstDataLen,
+      );
     }
 
     this.view.setUint8(this.offset + this.keyLen + this.srcDataLen + index, value);
@@ -8316,7 +8425,7 @@ export class VirtioCryptoIpsecModeCap {
   /** Byte offset within the view of `reserved[index]`. */
   reservedOffset(index: number): number {
     if ((index >>> 0) !== index || index >= 3) {
-      throw new RangeError(`reserved[${index}] is outside 0..${3} - 1`);
+      throw indexError("virtio_crypto_ipsec_mode_cap.reserved", index, 3);
     }
 
     return this.offset + 1 + index;
@@ -8331,7 +8440,7 @@ export class VirtioCryptoIpsecModeCap {
    */
   reserved(index: number): number {
     if ((index >>> 0) !== index || index >= 3) {
-      throw new RangeError(`reserved[${index}] is outside 0..${3} - 1`);
+      throw indexError("virtio_crypto_ipsec_mode_cap.reserved", index, 3);
     }
 
     return this.view.getUint8(this.offset + 1 + index);
@@ -8340,7 +8449,7 @@ export class VirtioCryptoIpsecModeCap {
   /** Writes element `index` of `reserved`. */
   setReserved(index: number, value: number): void {
     if ((index >>> 0) !== index || index >= 3) {
-      throw new RangeError(`reserved[${index}] is outside 0..${3} - 1`);
+      throw indexError("virtio_crypto_ipsec_mode_cap.reserved", index, 3);
     }
 
     this.view.setUint8(this.offset + 1 + index, value);
@@ -8408,7 +8517,7 @@ export class VirtioCryptoIpsecSaCapData {
   /** Byte offset within the view of `reserved[index]`. */
   reservedOffset(index: number): number {
     if ((index >>> 0) !== index || index >= 7) {
-      throw new RangeError(`reserved[${index}] is outside 0..${7} - 1`);
+      throw indexError("virtio_crypto_ipsec_sa_cap_data.reserved", index, 7);
     }
 
     return this.offset + 1 + index;
@@ -8423,7 +8532,7 @@ export class VirtioCryptoIpsecSaCapData {
    */
   reserved(index: number): number {
     if ((index >>> 0) !== index || index >= 7) {
-      throw new RangeError(`reserved[${index}] is outside 0..${7} - 1`);
+      throw indexError("virtio_crypto_ipsec_sa_cap_data.reserved", index, 7);
     }
 
     return this.view.getUint8(this.offset + 1 + index);
@@ -8432,7 +8541,7 @@ export class VirtioCryptoIpsecSaCapData {
   /** Writes element `index` of `reserved`. */
   setReserved(index: number, value: number): void {
     if ((index >>> 0) !== index || index >= 7) {
-      throw new RangeError(`reserved[${index}] is outside 0..${7} - 1`);
+      throw indexError("virtio_crypto_ipsec_sa_cap_data.reserved", index, 7);
     }
 
     this.view.setUint8(this.offset + 1 + index, value);
@@ -8446,7 +8555,7 @@ export class VirtioCryptoIpsecSaCapData {
   /** Byte offset within the view of `cap_mode[index]`. */
   capModeOffset(index: number): number {
     if ((index >>> 0) !== index || index >= this.capModeCount) {
-      throw new RangeError(`cap_mode[${index}] is outside 0..${this.capModeCount} - 1`);
+      throw indexError("virtio_crypto_ipsec_sa_cap_data.cap_mode", index, this.capModeCount);
     }
 
     return this.offset + 8 + index * 44;
@@ -8461,7 +8570,7 @@ export class VirtioCryptoIpsecSaCapData {
    */
   capMode(index: number): VirtioCryptoIpsecModeCap {
     if ((index >>> 0) !== index || index >= this.capModeCount) {
-      throw new RangeError(`cap_mode[${index}] is outside 0..${this.capModeCount} - 1`);
+      throw indexError("virtio_crypto_ipsec_sa_cap_data.cap_mode", index, this.capModeCount);
     }
 
     const child = (this.#capMode ??= new VirtioCryptoIpsecModeCap(this.view));
@@ -8542,7 +8651,7 @@ export class In6Addr {
   /** Byte offset within the view of `s6_u8[index]`. */
   s6U8Offset(index: number): number {
     if ((index >>> 0) !== index || index >= 16) {
-      throw new RangeError(`s6_u8[${index}] is outside 0..${16} - 1`);
+      throw indexError("in6_addr.s6_u8", index, 16);
     }
 
     return this.offset + index;
@@ -8557,7 +8666,7 @@ export class In6Addr {
    */
   s6U8(index: number): number {
     if ((index >>> 0) !== index || index >= 16) {
-      throw new RangeError(`s6_u8[${index}] is outside 0..${16} - 1`);
+      throw indexError("in6_addr.s6_u8", index, 16);
     }
 
     return this.view.getUint8(this.offset + index);
@@ -8566,7 +8675,7 @@ export class In6Addr {
   /** Writes element `index` of `s6_u8`. */
   setS6U8(index: number, value: number): void {
     if ((index >>> 0) !== index || index >= 16) {
-      throw new RangeError(`s6_u8[${index}] is outside 0..${16} - 1`);
+      throw indexError("in6_addr.s6_u8", index, 16);
     }
 
     this.view.setUint8(this.offset + index, value);
@@ -8801,7 +8910,7 @@ export class VirtioCryptoIpsecTunnelParamIpv6 {
   /** Byte offset within the view of `reserved2[index]`. */
   reserved2Offset(index: number): number {
     if ((index >>> 0) !== index || index >= 2) {
-      throw new RangeError(`reserved2[${index}] is outside 0..${2} - 1`);
+      throw indexError("virtio_crypto_ipsec_tunnel_param_ipv6.reserved2", index, 2);
     }
 
     return this.offset + 38 + index;
@@ -8816,7 +8925,7 @@ export class VirtioCryptoIpsecTunnelParamIpv6 {
    */
   reserved2(index: number): number {
     if ((index >>> 0) !== index || index >= 2) {
-      throw new RangeError(`reserved2[${index}] is outside 0..${2} - 1`);
+      throw indexError("virtio_crypto_ipsec_tunnel_param_ipv6.reserved2", index, 2);
     }
 
     return this.view.getUint8(this.offset + 38 + index);
@@ -8825,7 +8934,7 @@ export class VirtioCryptoIpsecTunnelParamIpv6 {
   /** Writes element `index` of `reserved2`. */
   setReserved2(index: number, value: number): void {
     if ((index >>> 0) !== index || index >= 2) {
-      throw new RangeError(`reserved2[${index}] is outside 0..${2} - 1`);
+      throw indexError("virtio_crypto_ipsec_tunnel_param_ipv6.reserved2", index, 2);
     }
 
     this.view.setUint8(this.offset + 38 + index, value);
@@ -8960,7 +9069,7 @@ export class VirtioCryptoIpsecTunnelParam {
   /** Byte offset within the view of `reserved[index]`. */
   reservedOffset(index: number): number {
     if ((index >>> 0) !== index || index >= 3) {
-      throw new RangeError(`reserved[${index}] is outside 0..${3} - 1`);
+      throw indexError("virtio_crypto_ipsec_tunnel_param.reserved", index, 3);
     }
 
     return this.offset + 1 + index;
@@ -8975,7 +9084,7 @@ export class VirtioCryptoIpsecTunnelParam {
    */
   reserved(index: number): number {
     if ((index >>> 0) !== index || index >= 3) {
-      throw new RangeError(`reserved[${index}] is outside 0..${3} - 1`);
+      throw indexError("virtio_crypto_ipsec_tunnel_param.reserved", index, 3);
     }
 
     return this.view.getUint8(this.offset + 1 + index);
@@ -8984,7 +9093,7 @@ export class VirtioCryptoIpsecTunnelParam {
   /** Writes element `index` of `reserved`. */
   setReserved(index: number, value: number): void {
     if ((index >>> 0) !== index || index >= 3) {
-      throw new RangeError(`reserved[${index}] is outside 0..${3} - 1`);
+      throw indexError("virtio_crypto_ipsec_tunnel_param.reserved", index, 3);
     }
 
     this.view.setUint8(this.offset + 1 + index, value);
@@ -9168,7 +9277,7 @@ export class VirtioCryptoResourceObjIpsecSa256bKeyCipherKey {
   /** Byte offset within the view of `data[index]`. */
   dataOffset(index: number): number {
     if ((index >>> 0) !== index || index >= 32) {
-      throw new RangeError(`data[${index}] is outside 0..${32} - 1`);
+      throw indexError("virtio_crypto_resource_obj_ipsec_sa_256b_key_cipher_key.data", index, 32);
     }
 
     return this.offset + 4 + index;
@@ -9183,7 +9292,7 @@ export class VirtioCryptoResourceObjIpsecSa256bKeyCipherKey {
    */
   data(index: number): number {
     if ((index >>> 0) !== index || index >= 32) {
-      throw new RangeError(`data[${index}] is outside 0..${32} - 1`);
+      throw indexError("virtio_crypto_resource_obj_ipsec_sa_256b_key_cipher_key.data", index, 32);
     }
 
     return this.view.getUint8(this.offset + 4 + index);
@@ -9192,7 +9301,7 @@ export class VirtioCryptoResourceObjIpsecSa256bKeyCipherKey {
   /** Writes element `index` of `data`. */
   setData(index: number, value: number): void {
     if ((index >>> 0) !== index || index >= 32) {
-      throw new RangeError(`data[${index}] is outside 0..${32} - 1`);
+      throw indexError("virtio_crypto_resource_obj_ipsec_sa_256b_key_cipher_key.data", index, 32);
     }
 
     this.view.setUint8(this.offset + 4 + index, value);
@@ -9264,7 +9373,7 @@ export class VirtioCryptoResourceObjIpsecSa256bKeyAuthKey {
   /** Byte offset within the view of `data[index]`. */
   dataOffset(index: number): number {
     if ((index >>> 0) !== index || index >= 32) {
-      throw new RangeError(`data[${index}] is outside 0..${32} - 1`);
+      throw indexError("virtio_crypto_resource_obj_ipsec_sa_256b_key_auth_key.data", index, 32);
     }
 
     return this.offset + 4 + index;
@@ -9279,7 +9388,7 @@ export class VirtioCryptoResourceObjIpsecSa256bKeyAuthKey {
    */
   data(index: number): number {
     if ((index >>> 0) !== index || index >= 32) {
-      throw new RangeError(`data[${index}] is outside 0..${32} - 1`);
+      throw indexError("virtio_crypto_resource_obj_ipsec_sa_256b_key_auth_key.data", index, 32);
     }
 
     return this.view.getUint8(this.offset + 4 + index);
@@ -9288,7 +9397,7 @@ export class VirtioCryptoResourceObjIpsecSa256bKeyAuthKey {
   /** Writes element `index` of `data`. */
   setData(index: number, value: number): void {
     if ((index >>> 0) !== index || index >= 32) {
-      throw new RangeError(`data[${index}] is outside 0..${32} - 1`);
+      throw indexError("virtio_crypto_resource_obj_ipsec_sa_256b_key_auth_key.data", index, 32);
     }
 
     this.view.setUint8(this.offset + 4 + index, value);
@@ -9568,7 +9677,7 @@ export class VirtioCryptoResourceObjIpsecSa256bKey {
   /** Byte offset within the view of `reserved[index]`. */
   reservedOffset(index: number): number {
     if ((index >>> 0) !== index || index >= 2) {
-      throw new RangeError(`reserved[${index}] is outside 0..${2} - 1`);
+      throw indexError("virtio_crypto_resource_obj_ipsec_sa_256b_key.reserved", index, 2);
     }
 
     return this.offset + 2 + index;
@@ -9583,7 +9692,7 @@ export class VirtioCryptoResourceObjIpsecSa256bKey {
    */
   reserved(index: number): number {
     if ((index >>> 0) !== index || index >= 2) {
-      throw new RangeError(`reserved[${index}] is outside 0..${2} - 1`);
+      throw indexError("virtio_crypto_resource_obj_ipsec_sa_256b_key.reserved", index, 2);
     }
 
     return this.view.getUint8(this.offset + 2 + index);
@@ -9592,7 +9701,7 @@ export class VirtioCryptoResourceObjIpsecSa256bKey {
   /** Writes element `index` of `reserved`. */
   setReserved(index: number, value: number): void {
     if ((index >>> 0) !== index || index >= 2) {
-      throw new RangeError(`reserved[${index}] is outside 0..${2} - 1`);
+      throw indexError("virtio_crypto_resource_obj_ipsec_sa_256b_key.reserved", index, 2);
     }
 
     this.view.setUint8(this.offset + 2 + index, value);
@@ -9700,7 +9809,7 @@ export class VirtioCryptoIpsecDataVlf {
   /** Byte offset within the view of `src_data[index]`. */
   srcDataOffset(index: number): number {
     if ((index >>> 0) !== index || index >= this.srcDataLen) {
-      throw new RangeError(`src_data[${index}] is outside 0..${this.srcDataLen} - 1`);
+      throw indexError("virtio_crypto_ipsec_data_vlf.src_data", index, this.srcDataLen);
     }
 
     return this.offset + index;
@@ -9715,7 +9824,7 @@ export class VirtioCryptoIpsecDataVlf {
    */
   srcData(index: number): number {
     if ((index >>> 0) !== index || index >= this.srcDataLen) {
-      throw new RangeError(`src_data[${index}] is outside 0..${this.srcDataLen} - 1`);
+      throw indexError("virtio_crypto_ipsec_data_vlf.src_data", index, this.srcDataLen);
     }
 
     return this.view.getUint8(this.offset + index);
@@ -9724,7 +9833,7 @@ export class VirtioCryptoIpsecDataVlf {
   /** Writes element `index` of `src_data`. */
   setSrcData(index: number, value: number): void {
     if ((index >>> 0) !== index || index >= this.srcDataLen) {
-      throw new RangeError(`src_data[${index}] is outside 0..${this.srcDataLen} - 1`);
+      throw indexError("virtio_crypto_ipsec_data_vlf.src_data", index, this.srcDataLen);
     }
 
     this.view.setUint8(this.offset + index, value);
@@ -9738,7 +9847,7 @@ export class VirtioCryptoIpsecDataVlf {
   /** Byte offset within the view of `dst_data[index]`. */
   dstDataOffset(index: number): number {
     if ((index >>> 0) !== index || index >= this.dstDataLen) {
-      throw new RangeError(`dst_data[${index}] is outside 0..${this.dstDataLen} - 1`);
+      throw indexError("virtio_crypto_ipsec_data_vlf.dst_data", index, this.dstDataLen);
     }
 
     return this.offset + this.srcDataLen + index;
@@ -9753,7 +9862,7 @@ export class VirtioCryptoIpsecDataVlf {
    */
   dstData(index: number): number {
     if ((index >>> 0) !== index || index >= this.dstDataLen) {
-      throw new RangeError(`dst_data[${index}] is outside 0..${this.dstDataLen} - 1`);
+      throw indexError("virtio_crypto_ipsec_data_vlf.dst_data", index, this.dstDataLen);
     }
 
     return this.view.getUint8(this.offset + this.srcDataLen + index);
@@ -9762,7 +9871,7 @@ export class VirtioCryptoIpsecDataVlf {
   /** Writes element `index` of `dst_data`. */
   setDstData(index: number, value: number): void {
     if ((index >>> 0) !== index || index >= this.dstDataLen) {
-      throw new RangeError(`dst_data[${index}] is outside 0..${this.dstDataLen} - 1`);
+      throw indexError("virtio_crypto_ipsec_data_vlf.dst_data", index, this.dstDataLen);
     }
 
     this.view.setUint8(this.offset + this.srcDataLen + index, value);
@@ -9776,4 +9885,12 @@ export class VirtioCryptoIpsecDataVlf {
       this.dstDataLen,
     );
   }
+}
+
+/** The error for an array index outside `0..length - 1`. */
+function indexError(what: string, index: number, length: number): ArgumentError {
+  const range = length === 0 ? "an empty array" : `0..${length - 1}`;
+  return new ArgumentError(`${what}[${index}] is outside ${range}`, {
+    code: "ERR_VIRTIO_ARGUMENT_INDEX",
+  });
 }

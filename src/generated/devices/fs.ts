@@ -6,6 +6,7 @@
  *
  * @module
  */
+import { ArgumentError } from "../../errors.ts";
 /**
  * FUSE notify messages are supported; virtqueue 1 is the notification queue.
  *
@@ -81,7 +82,7 @@ export class VirtioFsConfig {
   /** Byte offset within the view of `tag[index]`. */
   tagOffset(index: number): number {
     if ((index >>> 0) !== index || index >= 36) {
-      throw new RangeError(`tag[${index}] is outside 0..${36} - 1`);
+      throw indexError("virtio_fs_config.tag", index, 36);
     }
 
     return this.offset + index;
@@ -96,7 +97,7 @@ export class VirtioFsConfig {
    */
   tag(index: number): number {
     if ((index >>> 0) !== index || index >= 36) {
-      throw new RangeError(`tag[${index}] is outside 0..${36} - 1`);
+      throw indexError("virtio_fs_config.tag", index, 36);
     }
 
     return this.view.getUint8(this.offset + index);
@@ -105,7 +106,7 @@ export class VirtioFsConfig {
   /** Writes element `index` of `tag`. */
   setTag(index: number, value: number): void {
     if ((index >>> 0) !== index || index >= 36) {
-      throw new RangeError(`tag[${index}] is outside 0..${36} - 1`);
+      throw indexError("virtio_fs_config.tag", index, 36);
     }
 
     this.view.setUint8(this.offset + index, value);
@@ -115,4 +116,12 @@ export class VirtioFsConfig {
   tagBytes(): Uint8Array {
     return new Uint8Array(this.view.buffer, this.view.byteOffset + this.offset, 36);
   }
+}
+
+/** The error for an array index outside `0..length - 1`. */
+function indexError(what: string, index: number, length: number): ArgumentError {
+  const range = length === 0 ? "an empty array" : `0..${length - 1}`;
+  return new ArgumentError(`${what}[${index}] is outside ${range}`, {
+    code: "ERR_VIRTIO_ARGUMENT_INDEX",
+  });
 }

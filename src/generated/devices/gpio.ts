@@ -6,6 +6,7 @@
  *
  * @module
  */
+import { ArgumentError } from "../../errors.ts";
 /**
  * 5.18.2: virtqueue indices of the GPIO device.
  *
@@ -88,7 +89,7 @@ export class VirtioGpioConfig {
   /** Byte offset within the view of `padding[index]`. */
   paddingOffset(index: number): number {
     if ((index >>> 0) !== index || index >= 2) {
-      throw new RangeError(`padding[${index}] is outside 0..${2} - 1`);
+      throw indexError("virtio_gpio_config.padding", index, 2);
     }
 
     return this.offset + 2 + index;
@@ -103,7 +104,7 @@ export class VirtioGpioConfig {
    */
   padding(index: number): number {
     if ((index >>> 0) !== index || index >= 2) {
-      throw new RangeError(`padding[${index}] is outside 0..${2} - 1`);
+      throw indexError("virtio_gpio_config.padding", index, 2);
     }
 
     return this.view.getUint8(this.offset + 2 + index);
@@ -112,7 +113,7 @@ export class VirtioGpioConfig {
   /** Writes element `index` of `padding`. */
   setPadding(index: number, value: number): void {
     if ((index >>> 0) !== index || index >= 2) {
-      throw new RangeError(`padding[${index}] is outside 0..${2} - 1`);
+      throw indexError("virtio_gpio_config.padding", index, 2);
     }
 
     this.view.setUint8(this.offset + 2 + index, value);
@@ -472,7 +473,7 @@ export class VirtioGpioResponseN {
   /** Byte offset within the view of `value[index]`. */
   valueOffset(index: number): number {
     if ((index >>> 0) !== index || index >= this.gpioNamesSize) {
-      throw new RangeError(`value[${index}] is outside 0..${this.gpioNamesSize} - 1`);
+      throw indexError("virtio_gpio_response_N.value", index, this.gpioNamesSize);
     }
 
     return this.offset + 1 + index;
@@ -487,7 +488,7 @@ export class VirtioGpioResponseN {
    */
   value(index: number): number {
     if ((index >>> 0) !== index || index >= this.gpioNamesSize) {
-      throw new RangeError(`value[${index}] is outside 0..${this.gpioNamesSize} - 1`);
+      throw indexError("virtio_gpio_response_N.value", index, this.gpioNamesSize);
     }
 
     return this.view.getUint8(this.offset + 1 + index);
@@ -496,7 +497,7 @@ export class VirtioGpioResponseN {
   /** Writes element `index` of `value`. */
   setValue(index: number, value: number): void {
     if ((index >>> 0) !== index || index >= this.gpioNamesSize) {
-      throw new RangeError(`value[${index}] is outside 0..${this.gpioNamesSize} - 1`);
+      throw indexError("virtio_gpio_response_N.value", index, this.gpioNamesSize);
     }
 
     this.view.setUint8(this.offset + 1 + index, value);
@@ -614,4 +615,12 @@ export class VirtioGpioIrqResponse {
     this.offset = offset;
     return this;
   }
+}
+
+/** The error for an array index outside `0..length - 1`. */
+function indexError(what: string, index: number, length: number): ArgumentError {
+  const range = length === 0 ? "an empty array" : `0..${length - 1}`;
+  return new ArgumentError(`${what}[${index}] is outside ${range}`, {
+    code: "ERR_VIRTIO_ARGUMENT_INDEX",
+  });
 }

@@ -6,6 +6,7 @@
  *
  * @module
  */
+import { ArgumentError } from "../../errors.ts";
 /**
  * virgl 3D mode is supported.
  *
@@ -647,7 +648,7 @@ export class VirtioGpuCtrlHdr {
   /** Byte offset within the view of `padding[index]`. */
   paddingOffset(index: number): number {
     if ((index >>> 0) !== index || index >= 3) {
-      throw new RangeError(`padding[${index}] is outside 0..${3} - 1`);
+      throw indexError("virtio_gpu_ctrl_hdr.padding", index, 3);
     }
 
     return this.offset + 21 + index;
@@ -662,7 +663,7 @@ export class VirtioGpuCtrlHdr {
    */
   padding(index: number): number {
     if ((index >>> 0) !== index || index >= 3) {
-      throw new RangeError(`padding[${index}] is outside 0..${3} - 1`);
+      throw indexError("virtio_gpu_ctrl_hdr.padding", index, 3);
     }
 
     return this.view.getUint8(this.offset + 21 + index);
@@ -671,7 +672,7 @@ export class VirtioGpuCtrlHdr {
   /** Writes element `index` of `padding`. */
   setPadding(index: number, value: number): void {
     if ((index >>> 0) !== index || index >= 3) {
-      throw new RangeError(`padding[${index}] is outside 0..${3} - 1`);
+      throw indexError("virtio_gpu_ctrl_hdr.padding", index, 3);
     }
 
     this.view.setUint8(this.offset + 21 + index, value);
@@ -903,7 +904,7 @@ export class VirtioGpuRespDisplayInfo {
   /** Byte offset within the view of `pmodes[index]`. */
   pmodesOffset(index: number): number {
     if ((index >>> 0) !== index || index >= 16) {
-      throw new RangeError(`pmodes[${index}] is outside 0..${16} - 1`);
+      throw indexError("virtio_gpu_resp_display_info.pmodes", index, 16);
     }
 
     return this.offset + 24 + index * 24;
@@ -918,7 +919,7 @@ export class VirtioGpuRespDisplayInfo {
    */
   pmodes(index: number): VirtioGpuDisplayOne {
     if ((index >>> 0) !== index || index >= 16) {
-      throw new RangeError(`pmodes[${index}] is outside 0..${16} - 1`);
+      throw indexError("virtio_gpu_resp_display_info.pmodes", index, 16);
     }
 
     const child = (this.#pmodes ??= new VirtioGpuDisplayOne(this.view));
@@ -1073,7 +1074,7 @@ export class VirtioGpuRespEdid {
   /** Byte offset within the view of `edid[index]`. */
   edidOffset(index: number): number {
     if ((index >>> 0) !== index || index >= 1024) {
-      throw new RangeError(`edid[${index}] is outside 0..${1024} - 1`);
+      throw indexError("virtio_gpu_resp_edid.edid", index, 1024);
     }
 
     return this.offset + 32 + index;
@@ -1088,7 +1089,7 @@ export class VirtioGpuRespEdid {
    */
   edid(index: number): number {
     if ((index >>> 0) !== index || index >= 1024) {
-      throw new RangeError(`edid[${index}] is outside 0..${1024} - 1`);
+      throw indexError("virtio_gpu_resp_edid.edid", index, 1024);
     }
 
     return this.view.getUint8(this.offset + 32 + index);
@@ -1097,7 +1098,7 @@ export class VirtioGpuRespEdid {
   /** Writes element `index` of `edid`. */
   setEdid(index: number, value: number): void {
     if ((index >>> 0) !== index || index >= 1024) {
-      throw new RangeError(`edid[${index}] is outside 0..${1024} - 1`);
+      throw indexError("virtio_gpu_resp_edid.edid", index, 1024);
     }
 
     this.view.setUint8(this.offset + 32 + index, value);
@@ -2186,7 +2187,7 @@ export class VirtioGpuRespCapset {
   /** Byte offset within the view of `capset_data[index]`. */
   capsetDataOffset(index: number): number {
     if ((index >>> 0) !== index || index >= this.capsetDataLen) {
-      throw new RangeError(`capset_data[${index}] is outside 0..${this.capsetDataLen} - 1`);
+      throw indexError("virtio_gpu_resp_capset.capset_data", index, this.capsetDataLen);
     }
 
     return this.offset + 24 + index;
@@ -2201,7 +2202,7 @@ export class VirtioGpuRespCapset {
    */
   capsetData(index: number): number {
     if ((index >>> 0) !== index || index >= this.capsetDataLen) {
-      throw new RangeError(`capset_data[${index}] is outside 0..${this.capsetDataLen} - 1`);
+      throw indexError("virtio_gpu_resp_capset.capset_data", index, this.capsetDataLen);
     }
 
     return this.view.getUint8(this.offset + 24 + index);
@@ -2210,7 +2211,7 @@ export class VirtioGpuRespCapset {
   /** Writes element `index` of `capset_data`. */
   setCapsetData(index: number, value: number): void {
     if ((index >>> 0) !== index || index >= this.capsetDataLen) {
-      throw new RangeError(`capset_data[${index}] is outside 0..${this.capsetDataLen} - 1`);
+      throw indexError("virtio_gpu_resp_capset.capset_data", index, this.capsetDataLen);
     }
 
     this.view.setUint8(this.offset + 24 + index, value);
@@ -2343,7 +2344,7 @@ export class VirtioGpuRespResourceUuid {
   /** Byte offset within the view of `uuid[index]`. */
   uuidOffset(index: number): number {
     if ((index >>> 0) !== index || index >= 16) {
-      throw new RangeError(`uuid[${index}] is outside 0..${16} - 1`);
+      throw indexError("virtio_gpu_resp_resource_uuid.uuid", index, 16);
     }
 
     return this.offset + 24 + index;
@@ -2358,7 +2359,7 @@ export class VirtioGpuRespResourceUuid {
    */
   uuid(index: number): number {
     if ((index >>> 0) !== index || index >= 16) {
-      throw new RangeError(`uuid[${index}] is outside 0..${16} - 1`);
+      throw indexError("virtio_gpu_resp_resource_uuid.uuid", index, 16);
     }
 
     return this.view.getUint8(this.offset + 24 + index);
@@ -2367,7 +2368,7 @@ export class VirtioGpuRespResourceUuid {
   /** Writes element `index` of `uuid`. */
   setUuid(index: number, value: number): void {
     if ((index >>> 0) !== index || index >= 16) {
-      throw new RangeError(`uuid[${index}] is outside 0..${16} - 1`);
+      throw indexError("virtio_gpu_resp_resource_uuid.uuid", index, 16);
     }
 
     this.view.setUint8(this.offset + 24 + index, value);
@@ -2737,7 +2738,7 @@ export class VirtioGpuSetScanoutBlob {
   /** Byte offset within the view of `strides[index]`. */
   stridesOffset(index: number): number {
     if ((index >>> 0) !== index || index >= 4) {
-      throw new RangeError(`strides[${index}] is outside 0..${4} - 1`);
+      throw indexError("virtio_gpu_set_scanout_blob.strides", index, 4);
     }
 
     return this.offset + 64 + index * 4;
@@ -2752,7 +2753,7 @@ export class VirtioGpuSetScanoutBlob {
    */
   strides(index: number): number {
     if ((index >>> 0) !== index || index >= 4) {
-      throw new RangeError(`strides[${index}] is outside 0..${4} - 1`);
+      throw indexError("virtio_gpu_set_scanout_blob.strides", index, 4);
     }
 
     return this.view.getUint32(this.offset + 64 + index * 4, true);
@@ -2761,7 +2762,7 @@ export class VirtioGpuSetScanoutBlob {
   /** Writes element `index` of `strides`. */
   setStrides(index: number, value: number): void {
     if ((index >>> 0) !== index || index >= 4) {
-      throw new RangeError(`strides[${index}] is outside 0..${4} - 1`);
+      throw indexError("virtio_gpu_set_scanout_blob.strides", index, 4);
     }
 
     this.view.setUint32(this.offset + 64 + index * 4, value, true);
@@ -2770,7 +2771,7 @@ export class VirtioGpuSetScanoutBlob {
   /** Byte offset within the view of `offsets[index]`. */
   offsetsOffset(index: number): number {
     if ((index >>> 0) !== index || index >= 4) {
-      throw new RangeError(`offsets[${index}] is outside 0..${4} - 1`);
+      throw indexError("virtio_gpu_set_scanout_blob.offsets", index, 4);
     }
 
     return this.offset + 80 + index * 4;
@@ -2785,7 +2786,7 @@ export class VirtioGpuSetScanoutBlob {
    */
   offsets(index: number): number {
     if ((index >>> 0) !== index || index >= 4) {
-      throw new RangeError(`offsets[${index}] is outside 0..${4} - 1`);
+      throw indexError("virtio_gpu_set_scanout_blob.offsets", index, 4);
     }
 
     return this.view.getUint32(this.offset + 80 + index * 4, true);
@@ -2794,7 +2795,7 @@ export class VirtioGpuSetScanoutBlob {
   /** Writes element `index` of `offsets`. */
   setOffsets(index: number, value: number): void {
     if ((index >>> 0) !== index || index >= 4) {
-      throw new RangeError(`offsets[${index}] is outside 0..${4} - 1`);
+      throw indexError("virtio_gpu_set_scanout_blob.offsets", index, 4);
     }
 
     this.view.setUint32(this.offset + 80 + index * 4, value, true);
@@ -2897,7 +2898,7 @@ export class VirtioGpuCtxCreate {
   /** Byte offset within the view of `debug_name[index]`. */
   debugNameOffset(index: number): number {
     if ((index >>> 0) !== index || index >= 64) {
-      throw new RangeError(`debug_name[${index}] is outside 0..${64} - 1`);
+      throw indexError("virtio_gpu_ctx_create.debug_name", index, 64);
     }
 
     return this.offset + 32 + index;
@@ -2912,7 +2913,7 @@ export class VirtioGpuCtxCreate {
    */
   debugName(index: number): number {
     if ((index >>> 0) !== index || index >= 64) {
-      throw new RangeError(`debug_name[${index}] is outside 0..${64} - 1`);
+      throw indexError("virtio_gpu_ctx_create.debug_name", index, 64);
     }
 
     return this.view.getUint8(this.offset + 32 + index);
@@ -2921,7 +2922,7 @@ export class VirtioGpuCtxCreate {
   /** Writes element `index` of `debug_name`. */
   setDebugName(index: number, value: number): void {
     if ((index >>> 0) !== index || index >= 64) {
-      throw new RangeError(`debug_name[${index}] is outside 0..${64} - 1`);
+      throw indexError("virtio_gpu_ctx_create.debug_name", index, 64);
     }
 
     this.view.setUint8(this.offset + 32 + index, value);
@@ -3399,4 +3400,12 @@ export class VirtioGpuUpdateCursor {
     this.offset = offset;
     return this;
   }
+}
+
+/** The error for an array index outside `0..length - 1`. */
+function indexError(what: string, index: number, length: number): ArgumentError {
+  const range = length === 0 ? "an empty array" : `0..${length - 1}`;
+  return new ArgumentError(`${what}[${index}] is outside ${range}`, {
+    code: "ERR_VIRTIO_ARGUMENT_INDEX",
+  });
 }

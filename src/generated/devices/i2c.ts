@@ -6,6 +6,7 @@
  *
  * @module
  */
+import { ArgumentError } from "../../errors.ts";
 /**
  * 5.16.2: virtqueue indices of the I2C adapter.
  *
@@ -251,7 +252,7 @@ export class VirtioI2cReq {
   /** Byte offset within the view of `buf[index]`. */
   bufOffset(index: number): number {
     if ((index >>> 0) !== index || index >= this.bufLen) {
-      throw new RangeError(`buf[${index}] is outside 0..${this.bufLen} - 1`);
+      throw indexError("virtio_i2c_req.buf", index, this.bufLen);
     }
 
     return this.offset + 8 + index;
@@ -266,7 +267,7 @@ export class VirtioI2cReq {
    */
   buf(index: number): number {
     if ((index >>> 0) !== index || index >= this.bufLen) {
-      throw new RangeError(`buf[${index}] is outside 0..${this.bufLen} - 1`);
+      throw indexError("virtio_i2c_req.buf", index, this.bufLen);
     }
 
     return this.view.getUint8(this.offset + 8 + index);
@@ -275,7 +276,7 @@ export class VirtioI2cReq {
   /** Writes element `index` of `buf`. */
   setBuf(index: number, value: number): void {
     if ((index >>> 0) !== index || index >= this.bufLen) {
-      throw new RangeError(`buf[${index}] is outside 0..${this.bufLen} - 1`);
+      throw indexError("virtio_i2c_req.buf", index, this.bufLen);
     }
 
     this.view.setUint8(this.offset + 8 + index, value);
@@ -285,4 +286,12 @@ export class VirtioI2cReq {
   bufBytes(): Uint8Array {
     return new Uint8Array(this.view.buffer, this.view.byteOffset + this.offset + 8, this.bufLen);
   }
+}
+
+/** The error for an array index outside `0..length - 1`. */
+function indexError(what: string, index: number, length: number): ArgumentError {
+  const range = length === 0 ? "an empty array" : `0..${length - 1}`;
+  return new ArgumentError(`${what}[${index}] is outside ${range}`, {
+    code: "ERR_VIRTIO_ARGUMENT_INDEX",
+  });
 }

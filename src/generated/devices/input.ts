@@ -6,6 +6,7 @@
  *
  * @module
  */
+import { ArgumentError } from "../../errors.ts";
 /**
  * No information selected.
  *
@@ -320,7 +321,7 @@ export class VirtioInputConfigU {
   /** Byte offset within the view of `string[index]`. */
   stringOffset(index: number): number {
     if ((index >>> 0) !== index || index >= 128) {
-      throw new RangeError(`string[${index}] is outside 0..${128} - 1`);
+      throw indexError("virtio_input_config_u.string", index, 128);
     }
 
     return this.offset + index;
@@ -335,7 +336,7 @@ export class VirtioInputConfigU {
    */
   string(index: number): number {
     if ((index >>> 0) !== index || index >= 128) {
-      throw new RangeError(`string[${index}] is outside 0..${128} - 1`);
+      throw indexError("virtio_input_config_u.string", index, 128);
     }
 
     return this.view.getUint8(this.offset + index);
@@ -344,7 +345,7 @@ export class VirtioInputConfigU {
   /** Writes element `index` of `string`. */
   setString(index: number, value: number): void {
     if ((index >>> 0) !== index || index >= 128) {
-      throw new RangeError(`string[${index}] is outside 0..${128} - 1`);
+      throw indexError("virtio_input_config_u.string", index, 128);
     }
 
     this.view.setUint8(this.offset + index, value);
@@ -358,7 +359,7 @@ export class VirtioInputConfigU {
   /** Byte offset within the view of `bitmap[index]`. */
   bitmapOffset(index: number): number {
     if ((index >>> 0) !== index || index >= 128) {
-      throw new RangeError(`bitmap[${index}] is outside 0..${128} - 1`);
+      throw indexError("virtio_input_config_u.bitmap", index, 128);
     }
 
     return this.offset + index;
@@ -373,7 +374,7 @@ export class VirtioInputConfigU {
    */
   bitmap(index: number): number {
     if ((index >>> 0) !== index || index >= 128) {
-      throw new RangeError(`bitmap[${index}] is outside 0..${128} - 1`);
+      throw indexError("virtio_input_config_u.bitmap", index, 128);
     }
 
     return this.view.getUint8(this.offset + index);
@@ -382,7 +383,7 @@ export class VirtioInputConfigU {
   /** Writes element `index` of `bitmap`. */
   setBitmap(index: number, value: number): void {
     if ((index >>> 0) !== index || index >= 128) {
-      throw new RangeError(`bitmap[${index}] is outside 0..${128} - 1`);
+      throw indexError("virtio_input_config_u.bitmap", index, 128);
     }
 
     this.view.setUint8(this.offset + index, value);
@@ -484,7 +485,7 @@ export class VirtioInputConfig {
   /** Byte offset within the view of `reserved[index]`. */
   reservedOffset(index: number): number {
     if ((index >>> 0) !== index || index >= 5) {
-      throw new RangeError(`reserved[${index}] is outside 0..${5} - 1`);
+      throw indexError("virtio_input_config.reserved", index, 5);
     }
 
     return this.offset + 3 + index;
@@ -499,7 +500,7 @@ export class VirtioInputConfig {
    */
   reserved(index: number): number {
     if ((index >>> 0) !== index || index >= 5) {
-      throw new RangeError(`reserved[${index}] is outside 0..${5} - 1`);
+      throw indexError("virtio_input_config.reserved", index, 5);
     }
 
     return this.view.getUint8(this.offset + 3 + index);
@@ -508,7 +509,7 @@ export class VirtioInputConfig {
   /** Writes element `index` of `reserved`. */
   setReserved(index: number, value: number): void {
     if ((index >>> 0) !== index || index >= 5) {
-      throw new RangeError(`reserved[${index}] is outside 0..${5} - 1`);
+      throw indexError("virtio_input_config.reserved", index, 5);
     }
 
     this.view.setUint8(this.offset + 3 + index, value);
@@ -589,4 +590,12 @@ export class VirtioInputEvent {
     this.offset = offset;
     return this;
   }
+}
+
+/** The error for an array index outside `0..length - 1`. */
+function indexError(what: string, index: number, length: number): ArgumentError {
+  const range = length === 0 ? "an empty array" : `0..${length - 1}`;
+  return new ArgumentError(`${what}[${index}] is outside ${range}`, {
+    code: "ERR_VIRTIO_ARGUMENT_INDEX",
+  });
 }

@@ -6,6 +6,7 @@
  *
  * @module
  */
+import { ArgumentError } from "../../errors.ts";
 /**
  * input_range describes the available virtual addresses.
  *
@@ -298,7 +299,7 @@ export class VirtioIommuConfig {
   /** Byte offset within the view of `reserved[index]`. */
   reservedOffset(index: number): number {
     if ((index >>> 0) !== index || index >= 3) {
-      throw new RangeError(`reserved[${index}] is outside 0..${3} - 1`);
+      throw indexError("virtio_iommu_config.reserved", index, 3);
     }
 
     return this.offset + 37 + index;
@@ -313,7 +314,7 @@ export class VirtioIommuConfig {
    */
   reserved(index: number): number {
     if ((index >>> 0) !== index || index >= 3) {
-      throw new RangeError(`reserved[${index}] is outside 0..${3} - 1`);
+      throw indexError("virtio_iommu_config.reserved", index, 3);
     }
 
     return this.view.getUint8(this.offset + 37 + index);
@@ -322,7 +323,7 @@ export class VirtioIommuConfig {
   /** Writes element `index` of `reserved`. */
   setReserved(index: number, value: number): void {
     if ((index >>> 0) !== index || index >= 3) {
-      throw new RangeError(`reserved[${index}] is outside 0..${3} - 1`);
+      throw indexError("virtio_iommu_config.reserved", index, 3);
     }
 
     this.view.setUint8(this.offset + 37 + index, value);
@@ -380,7 +381,7 @@ export class VirtioIommuReqHead {
   /** Byte offset within the view of `reserved[index]`. */
   reservedOffset(index: number): number {
     if ((index >>> 0) !== index || index >= 3) {
-      throw new RangeError(`reserved[${index}] is outside 0..${3} - 1`);
+      throw indexError("virtio_iommu_req_head.reserved", index, 3);
     }
 
     return this.offset + 1 + index;
@@ -395,7 +396,7 @@ export class VirtioIommuReqHead {
    */
   reserved(index: number): number {
     if ((index >>> 0) !== index || index >= 3) {
-      throw new RangeError(`reserved[${index}] is outside 0..${3} - 1`);
+      throw indexError("virtio_iommu_req_head.reserved", index, 3);
     }
 
     return this.view.getUint8(this.offset + 1 + index);
@@ -404,7 +405,7 @@ export class VirtioIommuReqHead {
   /** Writes element `index` of `reserved`. */
   setReserved(index: number, value: number): void {
     if ((index >>> 0) !== index || index >= 3) {
-      throw new RangeError(`reserved[${index}] is outside 0..${3} - 1`);
+      throw indexError("virtio_iommu_req_head.reserved", index, 3);
     }
 
     this.view.setUint8(this.offset + 1 + index, value);
@@ -462,7 +463,7 @@ export class VirtioIommuReqTail {
   /** Byte offset within the view of `reserved[index]`. */
   reservedOffset(index: number): number {
     if ((index >>> 0) !== index || index >= 3) {
-      throw new RangeError(`reserved[${index}] is outside 0..${3} - 1`);
+      throw indexError("virtio_iommu_req_tail.reserved", index, 3);
     }
 
     return this.offset + 1 + index;
@@ -477,7 +478,7 @@ export class VirtioIommuReqTail {
    */
   reserved(index: number): number {
     if ((index >>> 0) !== index || index >= 3) {
-      throw new RangeError(`reserved[${index}] is outside 0..${3} - 1`);
+      throw indexError("virtio_iommu_req_tail.reserved", index, 3);
     }
 
     return this.view.getUint8(this.offset + 1 + index);
@@ -486,7 +487,7 @@ export class VirtioIommuReqTail {
   /** Writes element `index` of `reserved`. */
   setReserved(index: number, value: number): void {
     if ((index >>> 0) !== index || index >= 3) {
-      throw new RangeError(`reserved[${index}] is outside 0..${3} - 1`);
+      throw indexError("virtio_iommu_req_tail.reserved", index, 3);
     }
 
     this.view.setUint8(this.offset + 1 + index, value);
@@ -729,7 +730,7 @@ export class VirtioIommuReqAttach {
   /** Byte offset within the view of `reserved[index]`. */
   reservedOffset(index: number): number {
     if ((index >>> 0) !== index || index >= 4) {
-      throw new RangeError(`reserved[${index}] is outside 0..${4} - 1`);
+      throw indexError("virtio_iommu_req_attach.reserved", index, 4);
     }
 
     return this.offset + 16 + index;
@@ -744,7 +745,7 @@ export class VirtioIommuReqAttach {
    */
   reserved(index: number): number {
     if ((index >>> 0) !== index || index >= 4) {
-      throw new RangeError(`reserved[${index}] is outside 0..${4} - 1`);
+      throw indexError("virtio_iommu_req_attach.reserved", index, 4);
     }
 
     return this.view.getUint8(this.offset + 16 + index);
@@ -753,7 +754,7 @@ export class VirtioIommuReqAttach {
   /** Writes element `index` of `reserved`. */
   setReserved(index: number, value: number): void {
     if ((index >>> 0) !== index || index >= 4) {
-      throw new RangeError(`reserved[${index}] is outside 0..${4} - 1`);
+      throw indexError("virtio_iommu_req_attach.reserved", index, 4);
     }
 
     this.view.setUint8(this.offset + 16 + index, value);
@@ -867,7 +868,7 @@ export class VirtioIommuReqDetach {
   /** Byte offset within the view of `reserved[index]`. */
   reservedOffset(index: number): number {
     if ((index >>> 0) !== index || index >= 8) {
-      throw new RangeError(`reserved[${index}] is outside 0..${8} - 1`);
+      throw indexError("virtio_iommu_req_detach.reserved", index, 8);
     }
 
     return this.offset + 12 + index;
@@ -882,7 +883,7 @@ export class VirtioIommuReqDetach {
    */
   reserved(index: number): number {
     if ((index >>> 0) !== index || index >= 8) {
-      throw new RangeError(`reserved[${index}] is outside 0..${8} - 1`);
+      throw indexError("virtio_iommu_req_detach.reserved", index, 8);
     }
 
     return this.view.getUint8(this.offset + 12 + index);
@@ -891,7 +892,7 @@ export class VirtioIommuReqDetach {
   /** Writes element `index` of `reserved`. */
   setReserved(index: number, value: number): void {
     if ((index >>> 0) !== index || index >= 8) {
-      throw new RangeError(`reserved[${index}] is outside 0..${8} - 1`);
+      throw indexError("virtio_iommu_req_detach.reserved", index, 8);
     }
 
     this.view.setUint8(this.offset + 12 + index, value);
@@ -1173,7 +1174,7 @@ export class VirtioIommuReqUnmap {
   /** Byte offset within the view of `reserved[index]`. */
   reservedOffset(index: number): number {
     if ((index >>> 0) !== index || index >= 4) {
-      throw new RangeError(`reserved[${index}] is outside 0..${4} - 1`);
+      throw indexError("virtio_iommu_req_unmap.reserved", index, 4);
     }
 
     return this.offset + 24 + index;
@@ -1188,7 +1189,7 @@ export class VirtioIommuReqUnmap {
    */
   reserved(index: number): number {
     if ((index >>> 0) !== index || index >= 4) {
-      throw new RangeError(`reserved[${index}] is outside 0..${4} - 1`);
+      throw indexError("virtio_iommu_req_unmap.reserved", index, 4);
     }
 
     return this.view.getUint8(this.offset + 24 + index);
@@ -1197,7 +1198,7 @@ export class VirtioIommuReqUnmap {
   /** Writes element `index` of `reserved`. */
   setReserved(index: number, value: number): void {
     if ((index >>> 0) !== index || index >= 4) {
-      throw new RangeError(`reserved[${index}] is outside 0..${4} - 1`);
+      throw indexError("virtio_iommu_req_unmap.reserved", index, 4);
     }
 
     this.view.setUint8(this.offset + 24 + index, value);
@@ -1291,7 +1292,7 @@ export class VirtioIommuReqProbe {
   /** Byte offset within the view of `reserved[index]`. */
   reservedOffset(index: number): number {
     if ((index >>> 0) !== index || index >= 64) {
-      throw new RangeError(`reserved[${index}] is outside 0..${64} - 1`);
+      throw indexError("virtio_iommu_req_probe.reserved", index, 64);
     }
 
     return this.offset + 8 + index;
@@ -1306,7 +1307,7 @@ export class VirtioIommuReqProbe {
    */
   reserved(index: number): number {
     if ((index >>> 0) !== index || index >= 64) {
-      throw new RangeError(`reserved[${index}] is outside 0..${64} - 1`);
+      throw indexError("virtio_iommu_req_probe.reserved", index, 64);
     }
 
     return this.view.getUint8(this.offset + 8 + index);
@@ -1315,7 +1316,7 @@ export class VirtioIommuReqProbe {
   /** Writes element `index` of `reserved`. */
   setReserved(index: number, value: number): void {
     if ((index >>> 0) !== index || index >= 64) {
-      throw new RangeError(`reserved[${index}] is outside 0..${64} - 1`);
+      throw indexError("virtio_iommu_req_probe.reserved", index, 64);
     }
 
     this.view.setUint8(this.offset + 8 + index, value);
@@ -1329,7 +1330,7 @@ export class VirtioIommuReqProbe {
   /** Byte offset within the view of `properties[index]`. */
   propertiesOffset(index: number): number {
     if ((index >>> 0) !== index || index >= this.probeSize) {
-      throw new RangeError(`properties[${index}] is outside 0..${this.probeSize} - 1`);
+      throw indexError("virtio_iommu_req_probe.properties", index, this.probeSize);
     }
 
     return this.offset + 72 + index;
@@ -1344,7 +1345,7 @@ export class VirtioIommuReqProbe {
    */
   properties(index: number): number {
     if ((index >>> 0) !== index || index >= this.probeSize) {
-      throw new RangeError(`properties[${index}] is outside 0..${this.probeSize} - 1`);
+      throw indexError("virtio_iommu_req_probe.properties", index, this.probeSize);
     }
 
     return this.view.getUint8(this.offset + 72 + index);
@@ -1353,7 +1354,7 @@ export class VirtioIommuReqProbe {
   /** Writes element `index` of `properties`. */
   setProperties(index: number, value: number): void {
     if ((index >>> 0) !== index || index >= this.probeSize) {
-      throw new RangeError(`properties[${index}] is outside 0..${this.probeSize} - 1`);
+      throw indexError("virtio_iommu_req_probe.properties", index, this.probeSize);
     }
 
     this.view.setUint8(this.offset + 72 + index, value);
@@ -1554,7 +1555,7 @@ export class VirtioIommuProbeResvMem {
   /** Byte offset within the view of `reserved[index]`. */
   reservedOffset(index: number): number {
     if ((index >>> 0) !== index || index >= 3) {
-      throw new RangeError(`reserved[${index}] is outside 0..${3} - 1`);
+      throw indexError("virtio_iommu_probe_resv_mem.reserved", index, 3);
     }
 
     return this.offset + 5 + index;
@@ -1569,7 +1570,7 @@ export class VirtioIommuProbeResvMem {
    */
   reserved(index: number): number {
     if ((index >>> 0) !== index || index >= 3) {
-      throw new RangeError(`reserved[${index}] is outside 0..${3} - 1`);
+      throw indexError("virtio_iommu_probe_resv_mem.reserved", index, 3);
     }
 
     return this.view.getUint8(this.offset + 5 + index);
@@ -1578,7 +1579,7 @@ export class VirtioIommuProbeResvMem {
   /** Writes element `index` of `reserved`. */
   setReserved(index: number, value: number): void {
     if ((index >>> 0) !== index || index >= 3) {
-      throw new RangeError(`reserved[${index}] is outside 0..${3} - 1`);
+      throw indexError("virtio_iommu_probe_resv_mem.reserved", index, 3);
     }
 
     this.view.setUint8(this.offset + 5 + index, value);
@@ -1714,7 +1715,7 @@ export class VirtioIommuFault {
   /** Byte offset within the view of `reserved[index]`. */
   reservedOffset(index: number): number {
     if ((index >>> 0) !== index || index >= 3) {
-      throw new RangeError(`reserved[${index}] is outside 0..${3} - 1`);
+      throw indexError("virtio_iommu_fault.reserved", index, 3);
     }
 
     return this.offset + 1 + index;
@@ -1729,7 +1730,7 @@ export class VirtioIommuFault {
    */
   reserved(index: number): number {
     if ((index >>> 0) !== index || index >= 3) {
-      throw new RangeError(`reserved[${index}] is outside 0..${3} - 1`);
+      throw indexError("virtio_iommu_fault.reserved", index, 3);
     }
 
     return this.view.getUint8(this.offset + 1 + index);
@@ -1738,7 +1739,7 @@ export class VirtioIommuFault {
   /** Writes element `index` of `reserved`. */
   setReserved(index: number, value: number): void {
     if ((index >>> 0) !== index || index >= 3) {
-      throw new RangeError(`reserved[${index}] is outside 0..${3} - 1`);
+      throw indexError("virtio_iommu_fault.reserved", index, 3);
     }
 
     this.view.setUint8(this.offset + 1 + index, value);
@@ -1814,3 +1815,11 @@ export const VirtioIommuFaultReason: {
   VIRTIO_IOMMU_FAULT_R_DOMAIN: 1,
   VIRTIO_IOMMU_FAULT_R_MAPPING: 2,
 });
+
+/** The error for an array index outside `0..length - 1`. */
+function indexError(what: string, index: number, length: number): ArgumentError {
+  const range = length === 0 ? "an empty array" : `0..${length - 1}`;
+  return new ArgumentError(`${what}[${index}] is outside ${range}`, {
+    code: "ERR_VIRTIO_ARGUMENT_INDEX",
+  });
+}

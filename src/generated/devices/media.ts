@@ -6,6 +6,7 @@
  *
  * @module
  */
+import { ArgumentError } from "../../errors.ts";
 /**
  * 5.22.2: virtqueue indices of the media device.
  *
@@ -74,7 +75,7 @@ export class VirtioMediaConfig {
   /** Byte offset within the view of `card[index]`. */
   cardOffset(index: number): number {
     if ((index >>> 0) !== index || index >= 32) {
-      throw new RangeError(`card[${index}] is outside 0..${32} - 1`);
+      throw indexError("virtio_media_config.card", index, 32);
     }
 
     return this.offset + 8 + index;
@@ -89,7 +90,7 @@ export class VirtioMediaConfig {
    */
   card(index: number): number {
     if ((index >>> 0) !== index || index >= 32) {
-      throw new RangeError(`card[${index}] is outside 0..${32} - 1`);
+      throw indexError("virtio_media_config.card", index, 32);
     }
 
     return this.view.getUint8(this.offset + 8 + index);
@@ -98,7 +99,7 @@ export class VirtioMediaConfig {
   /** Writes element `index` of `card`. */
   setCard(index: number, value: number): void {
     if ((index >>> 0) !== index || index >= 32) {
-      throw new RangeError(`card[${index}] is outside 0..${32} - 1`);
+      throw indexError("virtio_media_config.card", index, 32);
     }
 
     this.view.setUint8(this.offset + 8 + index, value);
@@ -1372,7 +1373,7 @@ export class V4l2Timecode {
   /** Byte offset within the view of `userbits[index]`. */
   userbitsOffset(index: number): number {
     if ((index >>> 0) !== index || index >= 4) {
-      throw new RangeError(`userbits[${index}] is outside 0..${4} - 1`);
+      throw indexError("v4l2_timecode.userbits", index, 4);
     }
 
     return this.offset + 12 + index;
@@ -1387,7 +1388,7 @@ export class V4l2Timecode {
    */
   userbits(index: number): number {
     if ((index >>> 0) !== index || index >= 4) {
-      throw new RangeError(`userbits[${index}] is outside 0..${4} - 1`);
+      throw indexError("v4l2_timecode.userbits", index, 4);
     }
 
     return this.view.getUint8(this.offset + 12 + index);
@@ -1396,7 +1397,7 @@ export class V4l2Timecode {
   /** Writes element `index` of `userbits`. */
   setUserbits(index: number, value: number): void {
     if ((index >>> 0) !== index || index >= 4) {
-      throw new RangeError(`userbits[${index}] is outside 0..${4} - 1`);
+      throw indexError("v4l2_timecode.userbits", index, 4);
     }
 
     this.view.setUint8(this.offset + 12 + index, value);
@@ -1885,7 +1886,7 @@ export class V4l2Plane {
   /** Byte offset within the view of `reserved[index]`. */
   reservedOffset(index: number): number {
     if ((index >>> 0) !== index || index >= 11) {
-      throw new RangeError(`reserved[${index}] is outside 0..${11} - 1`);
+      throw indexError("v4l2_plane.reserved", index, 11);
     }
 
     return this.offset + 20 + index * 4;
@@ -1900,7 +1901,7 @@ export class V4l2Plane {
    */
   reserved(index: number): number {
     if ((index >>> 0) !== index || index >= 11) {
-      throw new RangeError(`reserved[${index}] is outside 0..${11} - 1`);
+      throw indexError("v4l2_plane.reserved", index, 11);
     }
 
     return this.view.getUint32(this.offset + 20 + index * 4, true);
@@ -1909,7 +1910,7 @@ export class V4l2Plane {
   /** Writes element `index` of `reserved`. */
   setReserved(index: number, value: number): void {
     if ((index >>> 0) !== index || index >= 11) {
-      throw new RangeError(`reserved[${index}] is outside 0..${11} - 1`);
+      throw indexError("v4l2_plane.reserved", index, 11);
     }
 
     this.view.setUint32(this.offset + 20 + index * 4, value, true);
@@ -2029,7 +2030,7 @@ export class V4l2Event {
   /** Byte offset within the view of `u[index]`. */
   uOffset(index: number): number {
     if ((index >>> 0) !== index || index >= 64) {
-      throw new RangeError(`u[${index}] is outside 0..${64} - 1`);
+      throw indexError("v4l2_event.u", index, 64);
     }
 
     return this.offset + 8 + index;
@@ -2044,7 +2045,7 @@ export class V4l2Event {
    */
   u(index: number): number {
     if ((index >>> 0) !== index || index >= 64) {
-      throw new RangeError(`u[${index}] is outside 0..${64} - 1`);
+      throw indexError("v4l2_event.u", index, 64);
     }
 
     return this.view.getUint8(this.offset + 8 + index);
@@ -2053,7 +2054,7 @@ export class V4l2Event {
   /** Writes element `index` of `u`. */
   setU(index: number, value: number): void {
     if ((index >>> 0) !== index || index >= 64) {
-      throw new RangeError(`u[${index}] is outside 0..${64} - 1`);
+      throw indexError("v4l2_event.u", index, 64);
     }
 
     this.view.setUint8(this.offset + 8 + index, value);
@@ -2067,7 +2068,7 @@ export class V4l2Event {
   /** Byte offset within the view of `reserved[index]`. */
   reservedOffset(index: number): number {
     if ((index >>> 0) !== index || index >= 8) {
-      throw new RangeError(`reserved[${index}] is outside 0..${8} - 1`);
+      throw indexError("v4l2_event.reserved", index, 8);
     }
 
     return this.offset + 100 + index * 4;
@@ -2082,7 +2083,7 @@ export class V4l2Event {
    */
   reserved(index: number): number {
     if ((index >>> 0) !== index || index >= 8) {
-      throw new RangeError(`reserved[${index}] is outside 0..${8} - 1`);
+      throw indexError("v4l2_event.reserved", index, 8);
     }
 
     return this.view.getUint32(this.offset + 100 + index * 4, true);
@@ -2091,7 +2092,7 @@ export class V4l2Event {
   /** Writes element `index` of `reserved`. */
   setReserved(index: number, value: number): void {
     if ((index >>> 0) !== index || index >= 8) {
-      throw new RangeError(`reserved[${index}] is outside 0..${8} - 1`);
+      throw indexError("v4l2_event.reserved", index, 8);
     }
 
     this.view.setUint32(this.offset + 100 + index * 4, value, true);
@@ -2163,7 +2164,7 @@ export class VirtioMediaEventDqbuf {
   /** Byte offset within the view of `planes[index]`. */
   planesOffset(index: number): number {
     if ((index >>> 0) !== index || index >= 8) {
-      throw new RangeError(`planes[${index}] is outside 0..${8} - 1`);
+      throw indexError("virtio_media_event_dqbuf.planes", index, 8);
     }
 
     return this.offset + 96 + index * 64;
@@ -2178,7 +2179,7 @@ export class VirtioMediaEventDqbuf {
    */
   planes(index: number): V4l2Plane {
     if ((index >>> 0) !== index || index >= 8) {
-      throw new RangeError(`planes[${index}] is outside 0..${8} - 1`);
+      throw indexError("virtio_media_event_dqbuf.planes", index, 8);
     }
 
     const child = (this.#planes ??= new V4l2Plane(this.view));
@@ -2247,4 +2248,12 @@ export class VirtioMediaEventEvent {
     this.offset = offset;
     return this;
   }
+}
+
+/** The error for an array index outside `0..length - 1`. */
+function indexError(what: string, index: number, length: number): ArgumentError {
+  const range = length === 0 ? "an empty array" : `0..${length - 1}`;
+  return new ArgumentError(`${what}[${index}] is outside ${range}`, {
+    code: "ERR_VIRTIO_ARGUMENT_INDEX",
+  });
 }

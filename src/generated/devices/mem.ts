@@ -6,6 +6,7 @@
  *
  * @module
  */
+import { ArgumentError } from "../../errors.ts";
 /**
  * 5.15.2: virtqueue indices of the memory device.
  *
@@ -188,7 +189,7 @@ export class VirtioMemConfig {
   /** Byte offset within the view of `padding[index]`. */
   paddingOffset(index: number): number {
     if ((index >>> 0) !== index || index >= 6) {
-      throw new RangeError(`padding[${index}] is outside 0..${6} - 1`);
+      throw indexError("virtio_mem_config.padding", index, 6);
     }
 
     return this.offset + 10 + index;
@@ -203,7 +204,7 @@ export class VirtioMemConfig {
    */
   padding(index: number): number {
     if ((index >>> 0) !== index || index >= 6) {
-      throw new RangeError(`padding[${index}] is outside 0..${6} - 1`);
+      throw indexError("virtio_mem_config.padding", index, 6);
     }
 
     return this.view.getUint8(this.offset + 10 + index);
@@ -212,7 +213,7 @@ export class VirtioMemConfig {
   /** Writes element `index` of `padding`. */
   setPadding(index: number, value: number): void {
     if ((index >>> 0) !== index || index >= 6) {
-      throw new RangeError(`padding[${index}] is outside 0..${6} - 1`);
+      throw indexError("virtio_mem_config.padding", index, 6);
     }
 
     this.view.setUint8(this.offset + 10 + index, value);
@@ -399,7 +400,7 @@ export class VirtioMemReqPlug {
   /** Byte offset within the view of `padding[index]`. */
   paddingOffset(index: number): number {
     if ((index >>> 0) !== index || index >= 3) {
-      throw new RangeError(`padding[${index}] is outside 0..${3} - 1`);
+      throw indexError("virtio_mem_req_plug.padding", index, 3);
     }
 
     return this.offset + 10 + index * 2;
@@ -414,7 +415,7 @@ export class VirtioMemReqPlug {
    */
   padding(index: number): number {
     if ((index >>> 0) !== index || index >= 3) {
-      throw new RangeError(`padding[${index}] is outside 0..${3} - 1`);
+      throw indexError("virtio_mem_req_plug.padding", index, 3);
     }
 
     return this.view.getUint16(this.offset + 10 + index * 2, true);
@@ -423,7 +424,7 @@ export class VirtioMemReqPlug {
   /** Writes element `index` of `padding`. */
   setPadding(index: number, value: number): void {
     if ((index >>> 0) !== index || index >= 3) {
-      throw new RangeError(`padding[${index}] is outside 0..${3} - 1`);
+      throw indexError("virtio_mem_req_plug.padding", index, 3);
     }
 
     this.view.setUint16(this.offset + 10 + index * 2, value, true);
@@ -492,7 +493,7 @@ export class VirtioMemReqUnplug {
   /** Byte offset within the view of `padding[index]`. */
   paddingOffset(index: number): number {
     if ((index >>> 0) !== index || index >= 3) {
-      throw new RangeError(`padding[${index}] is outside 0..${3} - 1`);
+      throw indexError("virtio_mem_req_unplug.padding", index, 3);
     }
 
     return this.offset + 10 + index * 2;
@@ -507,7 +508,7 @@ export class VirtioMemReqUnplug {
    */
   padding(index: number): number {
     if ((index >>> 0) !== index || index >= 3) {
-      throw new RangeError(`padding[${index}] is outside 0..${3} - 1`);
+      throw indexError("virtio_mem_req_unplug.padding", index, 3);
     }
 
     return this.view.getUint16(this.offset + 10 + index * 2, true);
@@ -516,7 +517,7 @@ export class VirtioMemReqUnplug {
   /** Writes element `index` of `padding`. */
   setPadding(index: number, value: number): void {
     if ((index >>> 0) !== index || index >= 3) {
-      throw new RangeError(`padding[${index}] is outside 0..${3} - 1`);
+      throw indexError("virtio_mem_req_unplug.padding", index, 3);
     }
 
     this.view.setUint16(this.offset + 10 + index * 2, value, true);
@@ -585,7 +586,7 @@ export class VirtioMemReqState {
   /** Byte offset within the view of `padding[index]`. */
   paddingOffset(index: number): number {
     if ((index >>> 0) !== index || index >= 3) {
-      throw new RangeError(`padding[${index}] is outside 0..${3} - 1`);
+      throw indexError("virtio_mem_req_state.padding", index, 3);
     }
 
     return this.offset + 10 + index * 2;
@@ -600,7 +601,7 @@ export class VirtioMemReqState {
    */
   padding(index: number): number {
     if ((index >>> 0) !== index || index >= 3) {
-      throw new RangeError(`padding[${index}] is outside 0..${3} - 1`);
+      throw indexError("virtio_mem_req_state.padding", index, 3);
     }
 
     return this.view.getUint16(this.offset + 10 + index * 2, true);
@@ -609,7 +610,7 @@ export class VirtioMemReqState {
   /** Writes element `index` of `padding`. */
   setPadding(index: number, value: number): void {
     if ((index >>> 0) !== index || index >= 3) {
-      throw new RangeError(`padding[${index}] is outside 0..${3} - 1`);
+      throw indexError("virtio_mem_req_state.padding", index, 3);
     }
 
     this.view.setUint16(this.offset + 10 + index * 2, value, true);
@@ -752,7 +753,7 @@ export class VirtioMemReq {
   /** Byte offset within the view of `padding[index]`. */
   paddingOffset(index: number): number {
     if ((index >>> 0) !== index || index >= 3) {
-      throw new RangeError(`padding[${index}] is outside 0..${3} - 1`);
+      throw indexError("virtio_mem_req.padding", index, 3);
     }
 
     return this.offset + 2 + index * 2;
@@ -767,7 +768,7 @@ export class VirtioMemReq {
    */
   padding(index: number): number {
     if ((index >>> 0) !== index || index >= 3) {
-      throw new RangeError(`padding[${index}] is outside 0..${3} - 1`);
+      throw indexError("virtio_mem_req.padding", index, 3);
     }
 
     return this.view.getUint16(this.offset + 2 + index * 2, true);
@@ -776,7 +777,7 @@ export class VirtioMemReq {
   /** Writes element `index` of `padding`. */
   setPadding(index: number, value: number): void {
     if ((index >>> 0) !== index || index >= 3) {
-      throw new RangeError(`padding[${index}] is outside 0..${3} - 1`);
+      throw indexError("virtio_mem_req.padding", index, 3);
     }
 
     this.view.setUint16(this.offset + 2 + index * 2, value, true);
@@ -926,7 +927,7 @@ export class VirtioMemResp {
   /** Byte offset within the view of `padding[index]`. */
   paddingOffset(index: number): number {
     if ((index >>> 0) !== index || index >= 3) {
-      throw new RangeError(`padding[${index}] is outside 0..${3} - 1`);
+      throw indexError("virtio_mem_resp.padding", index, 3);
     }
 
     return this.offset + 2 + index * 2;
@@ -941,7 +942,7 @@ export class VirtioMemResp {
    */
   padding(index: number): number {
     if ((index >>> 0) !== index || index >= 3) {
-      throw new RangeError(`padding[${index}] is outside 0..${3} - 1`);
+      throw indexError("virtio_mem_resp.padding", index, 3);
     }
 
     return this.view.getUint16(this.offset + 2 + index * 2, true);
@@ -950,9 +951,17 @@ export class VirtioMemResp {
   /** Writes element `index` of `padding`. */
   setPadding(index: number, value: number): void {
     if ((index >>> 0) !== index || index >= 3) {
-      throw new RangeError(`padding[${index}] is outside 0..${3} - 1`);
+      throw indexError("virtio_mem_resp.padding", index, 3);
     }
 
     this.view.setUint16(this.offset + 2 + index * 2, value, true);
   }
+}
+
+/** The error for an array index outside `0..length - 1`. */
+function indexError(what: string, index: number, length: number): ArgumentError {
+  const range = length === 0 ? "an empty array" : `0..${length - 1}`;
+  return new ArgumentError(`${what}[${index}] is outside ${range}`, {
+    code: "ERR_VIRTIO_ARGUMENT_INDEX",
+  });
 }

@@ -6,6 +6,7 @@
  *
  * @module
  */
+import { ArgumentError } from "../../errors.ts";
 /**
  * 5.1.2: virtqueue indices of the network device: receiveqn = 2(n-1), transmitqn = 2(n-1)+1, controlq = 2N (only with VIRTIO_NET_F_CTRL_VQ).
  *
@@ -551,7 +552,7 @@ export class VirtioNetConfig {
   /** Byte offset within the view of `mac[index]`. */
   macOffset(index: number): number {
     if ((index >>> 0) !== index || index >= 6) {
-      throw new RangeError(`mac[${index}] is outside 0..${6} - 1`);
+      throw indexError("virtio_net_config.mac", index, 6);
     }
 
     return this.offset + index;
@@ -566,7 +567,7 @@ export class VirtioNetConfig {
    */
   mac(index: number): number {
     if ((index >>> 0) !== index || index >= 6) {
-      throw new RangeError(`mac[${index}] is outside 0..${6} - 1`);
+      throw indexError("virtio_net_config.mac", index, 6);
     }
 
     return this.view.getUint8(this.offset + index);
@@ -575,7 +576,7 @@ export class VirtioNetConfig {
   /** Writes element `index` of `mac`. */
   setMac(index: number, value: number): void {
     if ((index >>> 0) !== index || index >= 6) {
-      throw new RangeError(`mac[${index}] is outside 0..${6} - 1`);
+      throw indexError("virtio_net_config.mac", index, 6);
     }
 
     this.view.setUint8(this.offset + index, value);
@@ -778,7 +779,7 @@ export class VirtioNetDevPartCvqSelector {
   /** Byte offset within the view of `reserved[index]`. */
   reservedOffset(index: number): number {
     if ((index >>> 0) !== index || index >= 6) {
-      throw new RangeError(`reserved[${index}] is outside 0..${6} - 1`);
+      throw indexError("virtio_net_dev_part_cvq_selector.reserved", index, 6);
     }
 
     return this.offset + 2 + index;
@@ -793,7 +794,7 @@ export class VirtioNetDevPartCvqSelector {
    */
   reserved(index: number): number {
     if ((index >>> 0) !== index || index >= 6) {
-      throw new RangeError(`reserved[${index}] is outside 0..${6} - 1`);
+      throw indexError("virtio_net_dev_part_cvq_selector.reserved", index, 6);
     }
 
     return this.view.getUint8(this.offset + 2 + index);
@@ -802,7 +803,7 @@ export class VirtioNetDevPartCvqSelector {
   /** Writes element `index` of `reserved`. */
   setReserved(index: number, value: number): void {
     if ((index >>> 0) !== index || index >= 6) {
-      throw new RangeError(`reserved[${index}] is outside 0..${6} - 1`);
+      throw indexError("virtio_net_dev_part_cvq_selector.reserved", index, 6);
     }
 
     this.view.setUint8(this.offset + 2 + index, value);
@@ -917,7 +918,7 @@ export class VirtioNetHdrIpsecUnion {
   /** Byte offset within the view of `padding_reserved_2[index]`. */
   paddingReserved2Offset(index: number): number {
     if ((index >>> 0) !== index || index >= 6) {
-      throw new RangeError(`padding_reserved_2[${index}] is outside 0..${6} - 1`);
+      throw indexError("virtio_net_hdr_ipsec_union.padding_reserved_2", index, 6);
     }
 
     return this.offset + index;
@@ -932,7 +933,7 @@ export class VirtioNetHdrIpsecUnion {
    */
   paddingReserved2(index: number): number {
     if ((index >>> 0) !== index || index >= 6) {
-      throw new RangeError(`padding_reserved_2[${index}] is outside 0..${6} - 1`);
+      throw indexError("virtio_net_hdr_ipsec_union.padding_reserved_2", index, 6);
     }
 
     return this.view.getUint8(this.offset + index);
@@ -941,7 +942,7 @@ export class VirtioNetHdrIpsecUnion {
   /** Writes element `index` of `padding_reserved_2`. */
   setPaddingReserved2(index: number, value: number): void {
     if ((index >>> 0) !== index || index >= 6) {
-      throw new RangeError(`padding_reserved_2[${index}] is outside 0..${6} - 1`);
+      throw indexError("virtio_net_hdr_ipsec_union.padding_reserved_2", index, 6);
     }
 
     this.view.setUint8(this.offset + index, value);
@@ -1721,9 +1722,7 @@ export class VirtioNetCtrl {
   /** Byte offset within the view of `command_specific_data[index]`. */
   commandSpecificDataOffset(index: number): number {
     if ((index >>> 0) !== index || index >= this.commandSpecificDataLen) {
-      throw new RangeError(
-        `command_specific_data[${index}] is outside 0..${this.commandSpecificDataLen} - 1`,
-      );
+      throw indexError("virtio_net_ctrl.command_specific_data", index, this.commandSpecificDataLen);
     }
 
     return this.offset + 2 + index;
@@ -1738,9 +1737,7 @@ export class VirtioNetCtrl {
    */
   commandSpecificData(index: number): number {
     if ((index >>> 0) !== index || index >= this.commandSpecificDataLen) {
-      throw new RangeError(
-        `command_specific_data[${index}] is outside 0..${this.commandSpecificDataLen} - 1`,
-      );
+      throw indexError("virtio_net_ctrl.command_specific_data", index, this.commandSpecificDataLen);
     }
 
     return this.view.getUint8(this.offset + 2 + index);
@@ -1749,9 +1746,7 @@ export class VirtioNetCtrl {
   /** Writes element `index` of `command_specific_data`. */
   setCommandSpecificData(index: number, value: number): void {
     if ((index >>> 0) !== index || index >= this.commandSpecificDataLen) {
-      throw new RangeError(
-        `command_specific_data[${index}] is outside 0..${this.commandSpecificDataLen} - 1`,
-      );
+      throw indexError("virtio_net_ctrl.command_specific_data", index, this.commandSpecificDataLen);
     }
 
     this.view.setUint8(this.offset + 2 + index, value);
@@ -1769,8 +1764,10 @@ export class VirtioNetCtrl {
   /** Byte offset within the view of `command_specific_result[index]`. */
   commandSpecificResultOffset(index: number): number {
     if ((index >>> 0) !== index || index >= this.commandSpecificResultLen) {
-      throw new RangeError(
-        `command_specific_result[${index}] is outside 0..${this.commandSpecificResultLen} - 1`,
+      throw indexError(
+        "virtio_net_ctrl.command_specific_result",
+        index,
+        this.commandSpecificResultLen,
       );
     }
 
@@ -1786,8 +1783,10 @@ export class VirtioNetCtrl {
    */
   commandSpecificResult(index: number): number {
     if ((index >>> 0) !== index || index >= this.commandSpecificResultLen) {
-      throw new RangeError(
-        `command_specific_result[${index}] is outside 0..${this.commandSpecificResultLen} - 1`,
+      throw indexError(
+        "virtio_net_ctrl.command_specific_result",
+        index,
+        this.commandSpecificResultLen,
       );
     }
 
@@ -1797,8 +1796,10 @@ export class VirtioNetCtrl {
   /** Writes element `index` of `command_specific_result`. */
   setCommandSpecificResult(index: number, value: number): void {
     if ((index >>> 0) !== index || index >= this.commandSpecificResultLen) {
-      throw new RangeError(
-        `command_specific_result[${index}] is outside 0..${this.commandSpecificResultLen} - 1`,
+      throw indexError(
+        "virtio_net_ctrl.command_specific_result",
+        index,
+        this.commandSpecificResultLen,
       );
     }
 
@@ -2009,7 +2010,7 @@ export class VirtioNetCtrlMacAddr {
   /** Byte offset within the view of `addr[index]`. */
   addrOffset(index: number): number {
     if ((index >>> 0) !== index || index >= 6) {
-      throw new RangeError(`addr[${index}] is outside 0..${6} - 1`);
+      throw indexError("virtio_net_ctrl_mac_addr.addr", index, 6);
     }
 
     return this.offset + index;
@@ -2024,7 +2025,7 @@ export class VirtioNetCtrlMacAddr {
    */
   addr(index: number): number {
     if ((index >>> 0) !== index || index >= 6) {
-      throw new RangeError(`addr[${index}] is outside 0..${6} - 1`);
+      throw indexError("virtio_net_ctrl_mac_addr.addr", index, 6);
     }
 
     return this.view.getUint8(this.offset + index);
@@ -2033,7 +2034,7 @@ export class VirtioNetCtrlMacAddr {
   /** Writes element `index` of `addr`. */
   setAddr(index: number, value: number): void {
     if ((index >>> 0) !== index || index >= 6) {
-      throw new RangeError(`addr[${index}] is outside 0..${6} - 1`);
+      throw indexError("virtio_net_ctrl_mac_addr.addr", index, 6);
     }
 
     this.view.setUint8(this.offset + index, value);
@@ -2100,7 +2101,7 @@ export class VirtioNetCtrlMac {
   /** Byte offset within the view of `macs[index]`. */
   macsOffset(index: number): number {
     if ((index >>> 0) !== index || index >= this.macsLen) {
-      throw new RangeError(`macs[${index}] is outside 0..${this.macsLen} - 1`);
+      throw indexError("virtio_net_ctrl_mac.macs", index, this.macsLen);
     }
 
     return this.offset + 4 + index * 6;
@@ -2115,7 +2116,7 @@ export class VirtioNetCtrlMac {
    */
   macs(index: number): VirtioNetCtrlMacAddr {
     if ((index >>> 0) !== index || index >= this.macsLen) {
-      throw new RangeError(`macs[${index}] is outside 0..${this.macsLen} - 1`);
+      throw indexError("virtio_net_ctrl_mac.macs", index, this.macsLen);
     }
 
     const child = (this.#macs ??= new VirtioNetCtrlMacAddr(this.view));
@@ -2347,7 +2348,7 @@ export class VirtioNetHashConfig {
   /** Byte offset within the view of `reserved[index]`. */
   reservedOffset(index: number): number {
     if ((index >>> 0) !== index || index >= 4) {
-      throw new RangeError(`reserved[${index}] is outside 0..${4} - 1`);
+      throw indexError("virtio_net_hash_config.reserved", index, 4);
     }
 
     return this.offset + 4 + index * 2;
@@ -2362,7 +2363,7 @@ export class VirtioNetHashConfig {
    */
   reserved(index: number): number {
     if ((index >>> 0) !== index || index >= 4) {
-      throw new RangeError(`reserved[${index}] is outside 0..${4} - 1`);
+      throw indexError("virtio_net_hash_config.reserved", index, 4);
     }
 
     return this.view.getUint16(this.offset + 4 + index * 2, true);
@@ -2371,7 +2372,7 @@ export class VirtioNetHashConfig {
   /** Writes element `index` of `reserved`. */
   setReserved(index: number, value: number): void {
     if ((index >>> 0) !== index || index >= 4) {
-      throw new RangeError(`reserved[${index}] is outside 0..${4} - 1`);
+      throw indexError("virtio_net_hash_config.reserved", index, 4);
     }
 
     this.view.setUint16(this.offset + 4 + index * 2, value, true);
@@ -2380,7 +2381,7 @@ export class VirtioNetHashConfig {
   /** Byte offset within the view of `hash_key_data[index]`. */
   hashKeyDataOffset(index: number): number {
     if ((index >>> 0) !== index || index >= this.hashKeyDataLen) {
-      throw new RangeError(`hash_key_data[${index}] is outside 0..${this.hashKeyDataLen} - 1`);
+      throw indexError("virtio_net_hash_config.hash_key_data", index, this.hashKeyDataLen);
     }
 
     return this.offset + 13 + index;
@@ -2395,7 +2396,7 @@ export class VirtioNetHashConfig {
    */
   hashKeyData(index: number): number {
     if ((index >>> 0) !== index || index >= this.hashKeyDataLen) {
-      throw new RangeError(`hash_key_data[${index}] is outside 0..${this.hashKeyDataLen} - 1`);
+      throw indexError("virtio_net_hash_config.hash_key_data", index, this.hashKeyDataLen);
     }
 
     return this.view.getUint8(this.offset + 13 + index);
@@ -2404,7 +2405,7 @@ export class VirtioNetHashConfig {
   /** Writes element `index` of `hash_key_data`. */
   setHashKeyData(index: number, value: number): void {
     if ((index >>> 0) !== index || index >= this.hashKeyDataLen) {
-      throw new RangeError(`hash_key_data[${index}] is outside 0..${this.hashKeyDataLen} - 1`);
+      throw indexError("virtio_net_hash_config.hash_key_data", index, this.hashKeyDataLen);
     }
 
     this.view.setUint8(this.offset + 13 + index, value);
@@ -2609,8 +2610,10 @@ export class VirtioNetRssConfig {
   /** Byte offset within the view of `indirection_table[index]`. */
   indirectionTableOffset(index: number): number {
     if ((index >>> 0) !== index || index >= this.indirectionTableLength) {
-      throw new RangeError(
-        `indirection_table[${index}] is outside 0..${this.indirectionTableLength} - 1`,
+      throw indexError(
+        "virtio_net_rss_config.indirection_table",
+        index,
+        this.indirectionTableLength,
       );
     }
 
@@ -2626,8 +2629,10 @@ export class VirtioNetRssConfig {
    */
   indirectionTable(index: number): RssRqId {
     if ((index >>> 0) !== index || index >= this.indirectionTableLength) {
-      throw new RangeError(
-        `indirection_table[${index}] is outside 0..${this.indirectionTableLength} - 1`,
+      throw indexError(
+        "virtio_net_rss_config.indirection_table",
+        index,
+        this.indirectionTableLength,
       );
     }
 
@@ -2640,7 +2645,7 @@ export class VirtioNetRssConfig {
   /** Byte offset within the view of `hash_key_data[index]`. */
   hashKeyDataOffset(index: number): number {
     if ((index >>> 0) !== index || index >= this.hashKeyDataLen) {
-      throw new RangeError(`hash_key_data[${index}] is outside 0..${this.hashKeyDataLen} - 1`);
+      throw indexError("virtio_net_rss_config.hash_key_data", index, this.hashKeyDataLen);
     }
 
     return this.offset + 11 + 2 * this.indirectionTableLength + index;
@@ -2655,7 +2660,7 @@ export class VirtioNetRssConfig {
    */
   hashKeyData(index: number): number {
     if ((index >>> 0) !== index || index >= this.hashKeyDataLen) {
-      throw new RangeError(`hash_key_data[${index}] is outside 0..${this.hashKeyDataLen} - 1`);
+      throw indexError("virtio_net_rss_config.hash_key_data", index, this.hashKeyDataLen);
     }
 
     return this.view.getUint8(this.offset + 11 + 2 * this.indirectionTableLength + index);
@@ -2664,7 +2669,7 @@ export class VirtioNetRssConfig {
   /** Writes element `index` of `hash_key_data`. */
   setHashKeyData(index: number, value: number): void {
     if ((index >>> 0) !== index || index >= this.hashKeyDataLen) {
-      throw new RangeError(`hash_key_data[${index}] is outside 0..${this.hashKeyDataLen} - 1`);
+      throw indexError("virtio_net_rss_config.hash_key_data", index, this.hashKeyDataLen);
     }
 
     this.view.setUint8(this.offset + 11 + 2 * this.indirectionTableLength + index, value);
@@ -2819,7 +2824,7 @@ export class VirtnetRssCtxAddModify {
   /** Byte offset within the view of `reserved[index]`. */
   reservedOffset(index: number): number {
     if ((index >>> 0) !== index || index >= 6) {
-      throw new RangeError(`reserved[${index}] is outside 0..${6} - 1`);
+      throw indexError("virtnet_rss_ctx_add_modify.reserved", index, 6);
     }
 
     return this.offset + 2 + index;
@@ -2834,7 +2839,7 @@ export class VirtnetRssCtxAddModify {
    */
   reserved(index: number): number {
     if ((index >>> 0) !== index || index >= 6) {
-      throw new RangeError(`reserved[${index}] is outside 0..${6} - 1`);
+      throw indexError("virtnet_rss_ctx_add_modify.reserved", index, 6);
     }
 
     return this.view.getUint8(this.offset + 2 + index);
@@ -2843,7 +2848,7 @@ export class VirtnetRssCtxAddModify {
   /** Writes element `index` of `reserved`. */
   setReserved(index: number, value: number): void {
     if ((index >>> 0) !== index || index >= 6) {
-      throw new RangeError(`reserved[${index}] is outside 0..${6} - 1`);
+      throw indexError("virtnet_rss_ctx_add_modify.reserved", index, 6);
     }
 
     this.view.setUint8(this.offset + 2 + index, value);
@@ -2857,7 +2862,7 @@ export class VirtnetRssCtxAddModify {
   /** Byte offset within the view of `rss[index]`. */
   rssOffset(index: number): number {
     if ((index >>> 0) !== index || index >= this.rssLen) {
-      throw new RangeError(`rss[${index}] is outside 0..${this.rssLen} - 1`);
+      throw indexError("virtnet_rss_ctx_add_modify.rss", index, this.rssLen);
     }
 
     return this.offset + 8 + index;
@@ -2872,7 +2877,7 @@ export class VirtnetRssCtxAddModify {
    */
   rss(index: number): number {
     if ((index >>> 0) !== index || index >= this.rssLen) {
-      throw new RangeError(`rss[${index}] is outside 0..${this.rssLen} - 1`);
+      throw indexError("virtnet_rss_ctx_add_modify.rss", index, this.rssLen);
     }
 
     return this.view.getUint8(this.offset + 8 + index);
@@ -2881,7 +2886,7 @@ export class VirtnetRssCtxAddModify {
   /** Writes element `index` of `rss`. */
   setRss(index: number, value: number): void {
     if ((index >>> 0) !== index || index >= this.rssLen) {
-      throw new RangeError(`rss[${index}] is outside 0..${this.rssLen} - 1`);
+      throw indexError("virtnet_rss_ctx_add_modify.rss", index, this.rssLen);
     }
 
     this.view.setUint8(this.offset + 8 + index, value);
@@ -3290,7 +3295,7 @@ export class VirtioNetStatsCapabilities {
   /** Byte offset within the view of `supported_stats_types[index]`. */
   supportedStatsTypesOffset(index: number): number {
     if ((index >>> 0) !== index || index >= 1) {
-      throw new RangeError(`supported_stats_types[${index}] is outside 0..${1} - 1`);
+      throw indexError("virtio_net_stats_capabilities.supported_stats_types", index, 1);
     }
 
     return this.offset + index * 8;
@@ -3305,7 +3310,7 @@ export class VirtioNetStatsCapabilities {
    */
   supportedStatsTypes(index: number): bigint {
     if ((index >>> 0) !== index || index >= 1) {
-      throw new RangeError(`supported_stats_types[${index}] is outside 0..${1} - 1`);
+      throw indexError("virtio_net_stats_capabilities.supported_stats_types", index, 1);
     }
 
     return this.view.getBigUint64(this.offset + index * 8, true);
@@ -3314,7 +3319,7 @@ export class VirtioNetStatsCapabilities {
   /** Writes element `index` of `supported_stats_types`. */
   setSupportedStatsTypes(index: number, value: bigint): void {
     if ((index >>> 0) !== index || index >= 1) {
-      throw new RangeError(`supported_stats_types[${index}] is outside 0..${1} - 1`);
+      throw indexError("virtio_net_stats_capabilities.supported_stats_types", index, 1);
     }
 
     this.view.setBigUint64(this.offset + index * 8, value, true);
@@ -3368,7 +3373,7 @@ export class VirtioNetCtrlQueueStatsEntry {
   /** Byte offset within the view of `reserved[index]`. */
   reservedOffset(index: number): number {
     if ((index >>> 0) !== index || index >= 3) {
-      throw new RangeError(`reserved[${index}] is outside 0..${3} - 1`);
+      throw indexError("virtio_net_ctrl_queue_stats_entry.reserved", index, 3);
     }
 
     return this.offset + 2 + index * 2;
@@ -3383,7 +3388,7 @@ export class VirtioNetCtrlQueueStatsEntry {
    */
   reserved(index: number): number {
     if ((index >>> 0) !== index || index >= 3) {
-      throw new RangeError(`reserved[${index}] is outside 0..${3} - 1`);
+      throw indexError("virtio_net_ctrl_queue_stats_entry.reserved", index, 3);
     }
 
     return this.view.getUint16(this.offset + 2 + index * 2, true);
@@ -3392,7 +3397,7 @@ export class VirtioNetCtrlQueueStatsEntry {
   /** Writes element `index` of `reserved`. */
   setReserved(index: number, value: number): void {
     if ((index >>> 0) !== index || index >= 3) {
-      throw new RangeError(`reserved[${index}] is outside 0..${3} - 1`);
+      throw indexError("virtio_net_ctrl_queue_stats_entry.reserved", index, 3);
     }
 
     this.view.setUint16(this.offset + 2 + index * 2, value, true);
@@ -3401,7 +3406,7 @@ export class VirtioNetCtrlQueueStatsEntry {
   /** Byte offset within the view of `types_bitmap[index]`. */
   typesBitmapOffset(index: number): number {
     if ((index >>> 0) !== index || index >= 1) {
-      throw new RangeError(`types_bitmap[${index}] is outside 0..${1} - 1`);
+      throw indexError("virtio_net_ctrl_queue_stats_entry.types_bitmap", index, 1);
     }
 
     return this.offset + 8 + index * 8;
@@ -3416,7 +3421,7 @@ export class VirtioNetCtrlQueueStatsEntry {
    */
   typesBitmap(index: number): bigint {
     if ((index >>> 0) !== index || index >= 1) {
-      throw new RangeError(`types_bitmap[${index}] is outside 0..${1} - 1`);
+      throw indexError("virtio_net_ctrl_queue_stats_entry.types_bitmap", index, 1);
     }
 
     return this.view.getBigUint64(this.offset + 8 + index * 8, true);
@@ -3425,7 +3430,7 @@ export class VirtioNetCtrlQueueStatsEntry {
   /** Writes element `index` of `types_bitmap`. */
   setTypesBitmap(index: number, value: bigint): void {
     if ((index >>> 0) !== index || index >= 1) {
-      throw new RangeError(`types_bitmap[${index}] is outside 0..${1} - 1`);
+      throw indexError("virtio_net_ctrl_queue_stats_entry.types_bitmap", index, 1);
     }
 
     this.view.setBigUint64(this.offset + 8 + index * 8, value, true);
@@ -3471,7 +3476,7 @@ export class VirtioNetCtrlQueueStats {
   /** Byte offset within the view of `stats[index]`. */
   statsOffset(index: number): number {
     if ((index >>> 0) !== index || index >= this.statsLen) {
-      throw new RangeError(`stats[${index}] is outside 0..${this.statsLen} - 1`);
+      throw indexError("virtio_net_ctrl_queue_stats.stats", index, this.statsLen);
     }
 
     return this.offset + index * 16;
@@ -3486,7 +3491,7 @@ export class VirtioNetCtrlQueueStats {
    */
   stats(index: number): VirtioNetCtrlQueueStatsEntry {
     if ((index >>> 0) !== index || index >= this.statsLen) {
-      throw new RangeError(`stats[${index}] is outside 0..${this.statsLen} - 1`);
+      throw indexError("virtio_net_ctrl_queue_stats.stats", index, this.statsLen);
     }
 
     const child = (this.#stats ??= new VirtioNetCtrlQueueStatsEntry(this.view));
@@ -4711,7 +4716,7 @@ export class VirtioNetFfCapData {
   /** Byte offset within the view of `reserved[index]`. */
   reservedOffset(index: number): number {
     if ((index >>> 0) !== index || index >= 2) {
-      throw new RangeError(`reserved[${index}] is outside 0..${2} - 1`);
+      throw indexError("virtio_net_ff_cap_data.reserved", index, 2);
     }
 
     return this.offset + 18 + index;
@@ -4726,7 +4731,7 @@ export class VirtioNetFfCapData {
    */
   reserved(index: number): number {
     if ((index >>> 0) !== index || index >= 2) {
-      throw new RangeError(`reserved[${index}] is outside 0..${2} - 1`);
+      throw indexError("virtio_net_ff_cap_data.reserved", index, 2);
     }
 
     return this.view.getUint8(this.offset + 18 + index);
@@ -4735,7 +4740,7 @@ export class VirtioNetFfCapData {
   /** Writes element `index` of `reserved`. */
   setReserved(index: number, value: number): void {
     if ((index >>> 0) !== index || index >= 2) {
-      throw new RangeError(`reserved[${index}] is outside 0..${2} - 1`);
+      throw indexError("virtio_net_ff_cap_data.reserved", index, 2);
     }
 
     this.view.setUint8(this.offset + 18 + index, value);
@@ -4831,7 +4836,7 @@ export class VirtioNetFfSelector {
   /** Byte offset within the view of `reserved[index]`. */
   reservedOffset(index: number): number {
     if ((index >>> 0) !== index || index >= 2) {
-      throw new RangeError(`reserved[${index}] is outside 0..${2} - 1`);
+      throw indexError("virtio_net_ff_selector.reserved", index, 2);
     }
 
     return this.offset + 2 + index;
@@ -4846,7 +4851,7 @@ export class VirtioNetFfSelector {
    */
   reserved(index: number): number {
     if ((index >>> 0) !== index || index >= 2) {
-      throw new RangeError(`reserved[${index}] is outside 0..${2} - 1`);
+      throw indexError("virtio_net_ff_selector.reserved", index, 2);
     }
 
     return this.view.getUint8(this.offset + 2 + index);
@@ -4855,7 +4860,7 @@ export class VirtioNetFfSelector {
   /** Writes element `index` of `reserved`. */
   setReserved(index: number, value: number): void {
     if ((index >>> 0) !== index || index >= 2) {
-      throw new RangeError(`reserved[${index}] is outside 0..${2} - 1`);
+      throw indexError("virtio_net_ff_selector.reserved", index, 2);
     }
 
     this.view.setUint8(this.offset + 2 + index, value);
@@ -4869,7 +4874,7 @@ export class VirtioNetFfSelector {
   /** Byte offset within the view of `reserved1[index]`. */
   reserved1Offset(index: number): number {
     if ((index >>> 0) !== index || index >= 3) {
-      throw new RangeError(`reserved1[${index}] is outside 0..${3} - 1`);
+      throw indexError("virtio_net_ff_selector.reserved1", index, 3);
     }
 
     return this.offset + 5 + index;
@@ -4884,7 +4889,7 @@ export class VirtioNetFfSelector {
    */
   reserved1(index: number): number {
     if ((index >>> 0) !== index || index >= 3) {
-      throw new RangeError(`reserved1[${index}] is outside 0..${3} - 1`);
+      throw indexError("virtio_net_ff_selector.reserved1", index, 3);
     }
 
     return this.view.getUint8(this.offset + 5 + index);
@@ -4893,7 +4898,7 @@ export class VirtioNetFfSelector {
   /** Writes element `index` of `reserved1`. */
   setReserved1(index: number, value: number): void {
     if ((index >>> 0) !== index || index >= 3) {
-      throw new RangeError(`reserved1[${index}] is outside 0..${3} - 1`);
+      throw indexError("virtio_net_ff_selector.reserved1", index, 3);
     }
 
     this.view.setUint8(this.offset + 5 + index, value);
@@ -4907,7 +4912,7 @@ export class VirtioNetFfSelector {
   /** Byte offset within the view of `mask[index]`. */
   maskOffset(index: number): number {
     if ((index >>> 0) !== index || index >= this.maskLen) {
-      throw new RangeError(`mask[${index}] is outside 0..${this.maskLen} - 1`);
+      throw indexError("virtio_net_ff_selector.mask", index, this.maskLen);
     }
 
     return this.offset + 8 + index;
@@ -4922,7 +4927,7 @@ export class VirtioNetFfSelector {
    */
   mask(index: number): number {
     if ((index >>> 0) !== index || index >= this.maskLen) {
-      throw new RangeError(`mask[${index}] is outside 0..${this.maskLen} - 1`);
+      throw indexError("virtio_net_ff_selector.mask", index, this.maskLen);
     }
 
     return this.view.getUint8(this.offset + 8 + index);
@@ -4931,7 +4936,7 @@ export class VirtioNetFfSelector {
   /** Writes element `index` of `mask`. */
   setMask(index: number, value: number): void {
     if ((index >>> 0) !== index || index >= this.maskLen) {
-      throw new RangeError(`mask[${index}] is outside 0..${this.maskLen} - 1`);
+      throw indexError("virtio_net_ff_selector.mask", index, this.maskLen);
     }
 
     this.view.setUint8(this.offset + 8 + index, value);
@@ -4998,7 +5003,7 @@ export class VirtioNetFfCapMaskData {
   /** Byte offset within the view of `reserved[index]`. */
   reservedOffset(index: number): number {
     if ((index >>> 0) !== index || index >= 7) {
-      throw new RangeError(`reserved[${index}] is outside 0..${7} - 1`);
+      throw indexError("virtio_net_ff_cap_mask_data.reserved", index, 7);
     }
 
     return this.offset + 1 + index;
@@ -5013,7 +5018,7 @@ export class VirtioNetFfCapMaskData {
    */
   reserved(index: number): number {
     if ((index >>> 0) !== index || index >= 7) {
-      throw new RangeError(`reserved[${index}] is outside 0..${7} - 1`);
+      throw indexError("virtio_net_ff_cap_mask_data.reserved", index, 7);
     }
 
     return this.view.getUint8(this.offset + 1 + index);
@@ -5022,7 +5027,7 @@ export class VirtioNetFfCapMaskData {
   /** Writes element `index` of `reserved`. */
   setReserved(index: number, value: number): void {
     if ((index >>> 0) !== index || index >= 7) {
-      throw new RangeError(`reserved[${index}] is outside 0..${7} - 1`);
+      throw indexError("virtio_net_ff_cap_mask_data.reserved", index, 7);
     }
 
     this.view.setUint8(this.offset + 1 + index, value);
@@ -5036,7 +5041,7 @@ export class VirtioNetFfCapMaskData {
   /** Byte offset within the view of `selectors[index]`. */
   selectorsOffset(index: number): number {
     if ((index >>> 0) !== index || index >= this.selectorsLen) {
-      throw new RangeError(`selectors[${index}] is outside 0..${this.selectorsLen} - 1`);
+      throw indexError("virtio_net_ff_cap_mask_data.selectors", index, this.selectorsLen);
     }
 
     return this.offset + 8 + index;
@@ -5051,7 +5056,7 @@ export class VirtioNetFfCapMaskData {
    */
   selectors(index: number): number {
     if ((index >>> 0) !== index || index >= this.selectorsLen) {
-      throw new RangeError(`selectors[${index}] is outside 0..${this.selectorsLen} - 1`);
+      throw indexError("virtio_net_ff_cap_mask_data.selectors", index, this.selectorsLen);
     }
 
     return this.view.getUint8(this.offset + 8 + index);
@@ -5060,7 +5065,7 @@ export class VirtioNetFfCapMaskData {
   /** Writes element `index` of `selectors`. */
   setSelectors(index: number, value: number): void {
     if ((index >>> 0) !== index || index >= this.selectorsLen) {
-      throw new RangeError(`selectors[${index}] is outside 0..${this.selectorsLen} - 1`);
+      throw indexError("virtio_net_ff_cap_mask_data.selectors", index, this.selectorsLen);
     }
 
     this.view.setUint8(this.offset + 8 + index, value);
@@ -5201,7 +5206,7 @@ export class VirtioNetFfActions {
   /** Byte offset within the view of `reserved[index]`. */
   reservedOffset(index: number): number {
     if ((index >>> 0) !== index || index >= 7) {
-      throw new RangeError(`reserved[${index}] is outside 0..${7} - 1`);
+      throw indexError("virtio_net_ff_actions.reserved", index, 7);
     }
 
     return this.offset + 1 + index;
@@ -5216,7 +5221,7 @@ export class VirtioNetFfActions {
    */
   reserved(index: number): number {
     if ((index >>> 0) !== index || index >= 7) {
-      throw new RangeError(`reserved[${index}] is outside 0..${7} - 1`);
+      throw indexError("virtio_net_ff_actions.reserved", index, 7);
     }
 
     return this.view.getUint8(this.offset + 1 + index);
@@ -5225,7 +5230,7 @@ export class VirtioNetFfActions {
   /** Writes element `index` of `reserved`. */
   setReserved(index: number, value: number): void {
     if ((index >>> 0) !== index || index >= 7) {
-      throw new RangeError(`reserved[${index}] is outside 0..${7} - 1`);
+      throw indexError("virtio_net_ff_actions.reserved", index, 7);
     }
 
     this.view.setUint8(this.offset + 1 + index, value);
@@ -5239,7 +5244,7 @@ export class VirtioNetFfActions {
   /** Byte offset within the view of `actions[index]`. */
   actionsOffset(index: number): number {
     if ((index >>> 0) !== index || index >= this.actionsLen) {
-      throw new RangeError(`actions[${index}] is outside 0..${this.actionsLen} - 1`);
+      throw indexError("virtio_net_ff_actions.actions", index, this.actionsLen);
     }
 
     return this.offset + 8 + index;
@@ -5254,7 +5259,7 @@ export class VirtioNetFfActions {
    */
   actions(index: number): number {
     if ((index >>> 0) !== index || index >= this.actionsLen) {
-      throw new RangeError(`actions[${index}] is outside 0..${this.actionsLen} - 1`);
+      throw indexError("virtio_net_ff_actions.actions", index, this.actionsLen);
     }
 
     return this.view.getUint8(this.offset + 8 + index);
@@ -5263,7 +5268,7 @@ export class VirtioNetFfActions {
   /** Writes element `index` of `actions`. */
   setActions(index: number, value: number): void {
     if ((index >>> 0) !== index || index >= this.actionsLen) {
-      throw new RangeError(`actions[${index}] is outside 0..${this.actionsLen} - 1`);
+      throw indexError("virtio_net_ff_actions.actions", index, this.actionsLen);
     }
 
     this.view.setUint8(this.offset + 8 + index, value);
@@ -5416,7 +5421,7 @@ export class VirtioNetResourceObjFfClassifier {
   /** Byte offset within the view of `reserved[index]`. */
   reservedOffset(index: number): number {
     if ((index >>> 0) !== index || index >= 7) {
-      throw new RangeError(`reserved[${index}] is outside 0..${7} - 1`);
+      throw indexError("virtio_net_resource_obj_ff_classifier.reserved", index, 7);
     }
 
     return this.offset + 1 + index;
@@ -5431,7 +5436,7 @@ export class VirtioNetResourceObjFfClassifier {
    */
   reserved(index: number): number {
     if ((index >>> 0) !== index || index >= 7) {
-      throw new RangeError(`reserved[${index}] is outside 0..${7} - 1`);
+      throw indexError("virtio_net_resource_obj_ff_classifier.reserved", index, 7);
     }
 
     return this.view.getUint8(this.offset + 1 + index);
@@ -5440,7 +5445,7 @@ export class VirtioNetResourceObjFfClassifier {
   /** Writes element `index` of `reserved`. */
   setReserved(index: number, value: number): void {
     if ((index >>> 0) !== index || index >= 7) {
-      throw new RangeError(`reserved[${index}] is outside 0..${7} - 1`);
+      throw indexError("virtio_net_resource_obj_ff_classifier.reserved", index, 7);
     }
 
     this.view.setUint8(this.offset + 1 + index, value);
@@ -5454,7 +5459,7 @@ export class VirtioNetResourceObjFfClassifier {
   /** Byte offset within the view of `selectors[index]`. */
   selectorsOffset(index: number): number {
     if ((index >>> 0) !== index || index >= this.selectorsLen) {
-      throw new RangeError(`selectors[${index}] is outside 0..${this.selectorsLen} - 1`);
+      throw indexError("virtio_net_resource_obj_ff_classifier.selectors", index, this.selectorsLen);
     }
 
     return this.offset + 8 + index;
@@ -5469,7 +5474,7 @@ export class VirtioNetResourceObjFfClassifier {
    */
   selectors(index: number): number {
     if ((index >>> 0) !== index || index >= this.selectorsLen) {
-      throw new RangeError(`selectors[${index}] is outside 0..${this.selectorsLen} - 1`);
+      throw indexError("virtio_net_resource_obj_ff_classifier.selectors", index, this.selectorsLen);
     }
 
     return this.view.getUint8(this.offset + 8 + index);
@@ -5478,7 +5483,7 @@ export class VirtioNetResourceObjFfClassifier {
   /** Writes element `index` of `selectors`. */
   setSelectors(index: number, value: number): void {
     if ((index >>> 0) !== index || index >= this.selectorsLen) {
-      throw new RangeError(`selectors[${index}] is outside 0..${this.selectorsLen} - 1`);
+      throw indexError("virtio_net_resource_obj_ff_classifier.selectors", index, this.selectorsLen);
     }
 
     this.view.setUint8(this.offset + 8 + index, value);
@@ -5643,7 +5648,7 @@ export class VirtioNetResourceObjFfRule {
   /** Byte offset within the view of `reserved1[index]`. */
   reserved1Offset(index: number): number {
     if ((index >>> 0) !== index || index >= 2) {
-      throw new RangeError(`reserved1[${index}] is outside 0..${2} - 1`);
+      throw indexError("virtio_net_resource_obj_ff_rule.reserved1", index, 2);
     }
 
     return this.offset + 14 + index;
@@ -5658,7 +5663,7 @@ export class VirtioNetResourceObjFfRule {
    */
   reserved1(index: number): number {
     if ((index >>> 0) !== index || index >= 2) {
-      throw new RangeError(`reserved1[${index}] is outside 0..${2} - 1`);
+      throw indexError("virtio_net_resource_obj_ff_rule.reserved1", index, 2);
     }
 
     return this.view.getUint8(this.offset + 14 + index);
@@ -5667,7 +5672,7 @@ export class VirtioNetResourceObjFfRule {
   /** Writes element `index` of `reserved1`. */
   setReserved1(index: number, value: number): void {
     if ((index >>> 0) !== index || index >= 2) {
-      throw new RangeError(`reserved1[${index}] is outside 0..${2} - 1`);
+      throw indexError("virtio_net_resource_obj_ff_rule.reserved1", index, 2);
     }
 
     this.view.setUint8(this.offset + 14 + index, value);
@@ -5681,7 +5686,7 @@ export class VirtioNetResourceObjFfRule {
   /** Byte offset within the view of `keys[index]`. */
   keysOffset(index: number): number {
     if ((index >>> 0) !== index || index >= this.keysLen) {
-      throw new RangeError(`keys[${index}] is outside 0..${this.keysLen} - 1`);
+      throw indexError("virtio_net_resource_obj_ff_rule.keys", index, this.keysLen);
     }
 
     return this.offset + 16 + index;
@@ -5696,7 +5701,7 @@ export class VirtioNetResourceObjFfRule {
    */
   keys(index: number): number {
     if ((index >>> 0) !== index || index >= this.keysLen) {
-      throw new RangeError(`keys[${index}] is outside 0..${this.keysLen} - 1`);
+      throw indexError("virtio_net_resource_obj_ff_rule.keys", index, this.keysLen);
     }
 
     return this.view.getUint8(this.offset + 16 + index);
@@ -5705,7 +5710,7 @@ export class VirtioNetResourceObjFfRule {
   /** Writes element `index` of `keys`. */
   setKeys(index: number, value: number): void {
     if ((index >>> 0) !== index || index >= this.keysLen) {
-      throw new RangeError(`keys[${index}] is outside 0..${this.keysLen} - 1`);
+      throw indexError("virtio_net_resource_obj_ff_rule.keys", index, this.keysLen);
     }
 
     this.view.setUint8(this.offset + 16 + index, value);
@@ -5715,4 +5720,12 @@ export class VirtioNetResourceObjFfRule {
   keysBytes(): Uint8Array {
     return new Uint8Array(this.view.buffer, this.view.byteOffset + this.offset + 16, this.keysLen);
   }
+}
+
+/** The error for an array index outside `0..length - 1`. */
+function indexError(what: string, index: number, length: number): ArgumentError {
+  const range = length === 0 ? "an empty array" : `0..${length - 1}`;
+  return new ArgumentError(`${what}[${index}] is outside ${range}`, {
+    code: "ERR_VIRTIO_ARGUMENT_INDEX",
+  });
 }

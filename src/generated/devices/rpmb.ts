@@ -6,6 +6,7 @@
  *
  * @module
  */
+import { ArgumentError } from "../../errors.ts";
 /**
  * 5.12.4: RPMB device configuration; read-only for the driver.
  *
@@ -281,7 +282,7 @@ export class VirtioRpmbFrame {
   /** Byte offset within the view of `stuff[index]`. */
   stuffOffset(index: number): number {
     if ((index >>> 0) !== index || index >= 196) {
-      throw new RangeError(`stuff[${index}] is outside 0..${196} - 1`);
+      throw indexError("virtio_rpmb_frame.stuff", index, 196);
     }
 
     return this.offset + index;
@@ -296,7 +297,7 @@ export class VirtioRpmbFrame {
    */
   stuff(index: number): number {
     if ((index >>> 0) !== index || index >= 196) {
-      throw new RangeError(`stuff[${index}] is outside 0..${196} - 1`);
+      throw indexError("virtio_rpmb_frame.stuff", index, 196);
     }
 
     return this.view.getUint8(this.offset + index);
@@ -305,7 +306,7 @@ export class VirtioRpmbFrame {
   /** Writes element `index` of `stuff`. */
   setStuff(index: number, value: number): void {
     if ((index >>> 0) !== index || index >= 196) {
-      throw new RangeError(`stuff[${index}] is outside 0..${196} - 1`);
+      throw indexError("virtio_rpmb_frame.stuff", index, 196);
     }
 
     this.view.setUint8(this.offset + index, value);
@@ -319,7 +320,7 @@ export class VirtioRpmbFrame {
   /** Byte offset within the view of `key_mac[index]`. */
   keyMacOffset(index: number): number {
     if ((index >>> 0) !== index || index >= 32) {
-      throw new RangeError(`key_mac[${index}] is outside 0..${32} - 1`);
+      throw indexError("virtio_rpmb_frame.key_mac", index, 32);
     }
 
     return this.offset + 196 + index;
@@ -334,7 +335,7 @@ export class VirtioRpmbFrame {
    */
   keyMac(index: number): number {
     if ((index >>> 0) !== index || index >= 32) {
-      throw new RangeError(`key_mac[${index}] is outside 0..${32} - 1`);
+      throw indexError("virtio_rpmb_frame.key_mac", index, 32);
     }
 
     return this.view.getUint8(this.offset + 196 + index);
@@ -343,7 +344,7 @@ export class VirtioRpmbFrame {
   /** Writes element `index` of `key_mac`. */
   setKeyMac(index: number, value: number): void {
     if ((index >>> 0) !== index || index >= 32) {
-      throw new RangeError(`key_mac[${index}] is outside 0..${32} - 1`);
+      throw indexError("virtio_rpmb_frame.key_mac", index, 32);
     }
 
     this.view.setUint8(this.offset + 196 + index, value);
@@ -357,7 +358,7 @@ export class VirtioRpmbFrame {
   /** Byte offset within the view of `data[index]`. */
   dataOffset(index: number): number {
     if ((index >>> 0) !== index || index >= 256) {
-      throw new RangeError(`data[${index}] is outside 0..${256} - 1`);
+      throw indexError("virtio_rpmb_frame.data", index, 256);
     }
 
     return this.offset + 228 + index;
@@ -372,7 +373,7 @@ export class VirtioRpmbFrame {
    */
   data(index: number): number {
     if ((index >>> 0) !== index || index >= 256) {
-      throw new RangeError(`data[${index}] is outside 0..${256} - 1`);
+      throw indexError("virtio_rpmb_frame.data", index, 256);
     }
 
     return this.view.getUint8(this.offset + 228 + index);
@@ -381,7 +382,7 @@ export class VirtioRpmbFrame {
   /** Writes element `index` of `data`. */
   setData(index: number, value: number): void {
     if ((index >>> 0) !== index || index >= 256) {
-      throw new RangeError(`data[${index}] is outside 0..${256} - 1`);
+      throw indexError("virtio_rpmb_frame.data", index, 256);
     }
 
     this.view.setUint8(this.offset + 228 + index, value);
@@ -395,7 +396,7 @@ export class VirtioRpmbFrame {
   /** Byte offset within the view of `nonce[index]`. */
   nonceOffset(index: number): number {
     if ((index >>> 0) !== index || index >= 16) {
-      throw new RangeError(`nonce[${index}] is outside 0..${16} - 1`);
+      throw indexError("virtio_rpmb_frame.nonce", index, 16);
     }
 
     return this.offset + 484 + index;
@@ -410,7 +411,7 @@ export class VirtioRpmbFrame {
    */
   nonce(index: number): number {
     if ((index >>> 0) !== index || index >= 16) {
-      throw new RangeError(`nonce[${index}] is outside 0..${16} - 1`);
+      throw indexError("virtio_rpmb_frame.nonce", index, 16);
     }
 
     return this.view.getUint8(this.offset + 484 + index);
@@ -419,7 +420,7 @@ export class VirtioRpmbFrame {
   /** Writes element `index` of `nonce`. */
   setNonce(index: number, value: number): void {
     if ((index >>> 0) !== index || index >= 16) {
-      throw new RangeError(`nonce[${index}] is outside 0..${16} - 1`);
+      throw indexError("virtio_rpmb_frame.nonce", index, 16);
     }
 
     this.view.setUint8(this.offset + 484 + index, value);
@@ -511,3 +512,11 @@ export const VirtioRpmbResult: {
   VIRTIO_RPMB_RES_NO_AUTH_KEY: 7,
   VIRTIO_RPMB_RES_WRITE_COUNTER_EXPIRED: 128,
 });
+
+/** The error for an array index outside `0..length - 1`. */
+function indexError(what: string, index: number, length: number): ArgumentError {
+  const range = length === 0 ? "an empty array" : `0..${length - 1}`;
+  return new ArgumentError(`${what}[${index}] is outside ${range}`, {
+    code: "ERR_VIRTIO_ARGUMENT_INDEX",
+  });
+}

@@ -6,6 +6,7 @@
  *
  * @module
  */
+import { ArgumentError } from "../../errors.ts";
 /**
  * 5.23.2: virtqueue indices of the RTC device.
  *
@@ -122,7 +123,7 @@ export class VirtioRtcReqHead {
   /** Byte offset within the view of `reserved[index]`. */
   reservedOffset(index: number): number {
     if ((index >>> 0) !== index || index >= 6) {
-      throw new RangeError(`reserved[${index}] is outside 0..${6} - 1`);
+      throw indexError("virtio_rtc_req_head.reserved", index, 6);
     }
 
     return this.offset + 2 + index;
@@ -137,7 +138,7 @@ export class VirtioRtcReqHead {
    */
   reserved(index: number): number {
     if ((index >>> 0) !== index || index >= 6) {
-      throw new RangeError(`reserved[${index}] is outside 0..${6} - 1`);
+      throw indexError("virtio_rtc_req_head.reserved", index, 6);
     }
 
     return this.view.getUint8(this.offset + 2 + index);
@@ -146,7 +147,7 @@ export class VirtioRtcReqHead {
   /** Writes element `index` of `reserved`. */
   setReserved(index: number, value: number): void {
     if ((index >>> 0) !== index || index >= 6) {
-      throw new RangeError(`reserved[${index}] is outside 0..${6} - 1`);
+      throw indexError("virtio_rtc_req_head.reserved", index, 6);
     }
 
     this.view.setUint8(this.offset + 2 + index, value);
@@ -204,7 +205,7 @@ export class VirtioRtcRespHead {
   /** Byte offset within the view of `reserved[index]`. */
   reservedOffset(index: number): number {
     if ((index >>> 0) !== index || index >= 7) {
-      throw new RangeError(`reserved[${index}] is outside 0..${7} - 1`);
+      throw indexError("virtio_rtc_resp_head.reserved", index, 7);
     }
 
     return this.offset + 1 + index;
@@ -219,7 +220,7 @@ export class VirtioRtcRespHead {
    */
   reserved(index: number): number {
     if ((index >>> 0) !== index || index >= 7) {
-      throw new RangeError(`reserved[${index}] is outside 0..${7} - 1`);
+      throw indexError("virtio_rtc_resp_head.reserved", index, 7);
     }
 
     return this.view.getUint8(this.offset + 1 + index);
@@ -228,7 +229,7 @@ export class VirtioRtcRespHead {
   /** Writes element `index` of `reserved`. */
   setReserved(index: number, value: number): void {
     if ((index >>> 0) !== index || index >= 7) {
-      throw new RangeError(`reserved[${index}] is outside 0..${7} - 1`);
+      throw indexError("virtio_rtc_resp_head.reserved", index, 7);
     }
 
     this.view.setUint8(this.offset + 1 + index, value);
@@ -530,7 +531,7 @@ export class VirtioRtcRespCfg {
   /** Byte offset within the view of `reserved[index]`. */
   reservedOffset(index: number): number {
     if ((index >>> 0) !== index || index >= 6) {
-      throw new RangeError(`reserved[${index}] is outside 0..${6} - 1`);
+      throw indexError("virtio_rtc_resp_cfg.reserved", index, 6);
     }
 
     return this.offset + 10 + index;
@@ -545,7 +546,7 @@ export class VirtioRtcRespCfg {
    */
   reserved(index: number): number {
     if ((index >>> 0) !== index || index >= 6) {
-      throw new RangeError(`reserved[${index}] is outside 0..${6} - 1`);
+      throw indexError("virtio_rtc_resp_cfg.reserved", index, 6);
     }
 
     return this.view.getUint8(this.offset + 10 + index);
@@ -554,7 +555,7 @@ export class VirtioRtcRespCfg {
   /** Writes element `index` of `reserved`. */
   setReserved(index: number, value: number): void {
     if ((index >>> 0) !== index || index >= 6) {
-      throw new RangeError(`reserved[${index}] is outside 0..${6} - 1`);
+      throw indexError("virtio_rtc_resp_cfg.reserved", index, 6);
     }
 
     this.view.setUint8(this.offset + 10 + index, value);
@@ -628,7 +629,7 @@ export class VirtioRtcReqClockCap {
   /** Byte offset within the view of `reserved[index]`. */
   reservedOffset(index: number): number {
     if ((index >>> 0) !== index || index >= 6) {
-      throw new RangeError(`reserved[${index}] is outside 0..${6} - 1`);
+      throw indexError("virtio_rtc_req_clock_cap.reserved", index, 6);
     }
 
     return this.offset + 10 + index;
@@ -643,7 +644,7 @@ export class VirtioRtcReqClockCap {
    */
   reserved(index: number): number {
     if ((index >>> 0) !== index || index >= 6) {
-      throw new RangeError(`reserved[${index}] is outside 0..${6} - 1`);
+      throw indexError("virtio_rtc_req_clock_cap.reserved", index, 6);
     }
 
     return this.view.getUint8(this.offset + 10 + index);
@@ -652,7 +653,7 @@ export class VirtioRtcReqClockCap {
   /** Writes element `index` of `reserved`. */
   setReserved(index: number, value: number): void {
     if ((index >>> 0) !== index || index >= 6) {
-      throw new RangeError(`reserved[${index}] is outside 0..${6} - 1`);
+      throw indexError("virtio_rtc_req_clock_cap.reserved", index, 6);
     }
 
     this.view.setUint8(this.offset + 10 + index, value);
@@ -769,7 +770,7 @@ export class VirtioRtcRespClockCap {
   /** Byte offset within the view of `reserved[index]`. */
   reservedOffset(index: number): number {
     if ((index >>> 0) !== index || index >= 5) {
-      throw new RangeError(`reserved[${index}] is outside 0..${5} - 1`);
+      throw indexError("virtio_rtc_resp_clock_cap.reserved", index, 5);
     }
 
     return this.offset + 11 + index;
@@ -784,7 +785,7 @@ export class VirtioRtcRespClockCap {
    */
   reserved(index: number): number {
     if ((index >>> 0) !== index || index >= 5) {
-      throw new RangeError(`reserved[${index}] is outside 0..${5} - 1`);
+      throw indexError("virtio_rtc_resp_clock_cap.reserved", index, 5);
     }
 
     return this.view.getUint8(this.offset + 11 + index);
@@ -793,7 +794,7 @@ export class VirtioRtcRespClockCap {
   /** Writes element `index` of `reserved`. */
   setReserved(index: number, value: number): void {
     if ((index >>> 0) !== index || index >= 5) {
-      throw new RangeError(`reserved[${index}] is outside 0..${5} - 1`);
+      throw indexError("virtio_rtc_resp_clock_cap.reserved", index, 5);
     }
 
     this.view.setUint8(this.offset + 11 + index, value);
@@ -881,7 +882,7 @@ export class VirtioRtcReqCrossCap {
   /** Byte offset within the view of `reserved[index]`. */
   reservedOffset(index: number): number {
     if ((index >>> 0) !== index || index >= 5) {
-      throw new RangeError(`reserved[${index}] is outside 0..${5} - 1`);
+      throw indexError("virtio_rtc_req_cross_cap.reserved", index, 5);
     }
 
     return this.offset + 11 + index;
@@ -896,7 +897,7 @@ export class VirtioRtcReqCrossCap {
    */
   reserved(index: number): number {
     if ((index >>> 0) !== index || index >= 5) {
-      throw new RangeError(`reserved[${index}] is outside 0..${5} - 1`);
+      throw indexError("virtio_rtc_req_cross_cap.reserved", index, 5);
     }
 
     return this.view.getUint8(this.offset + 11 + index);
@@ -905,7 +906,7 @@ export class VirtioRtcReqCrossCap {
   /** Writes element `index` of `reserved`. */
   setReserved(index: number, value: number): void {
     if ((index >>> 0) !== index || index >= 5) {
-      throw new RangeError(`reserved[${index}] is outside 0..${5} - 1`);
+      throw indexError("virtio_rtc_req_cross_cap.reserved", index, 5);
     }
 
     this.view.setUint8(this.offset + 11 + index, value);
@@ -994,7 +995,7 @@ export class VirtioRtcRespCrossCap {
   /** Byte offset within the view of `reserved[index]`. */
   reservedOffset(index: number): number {
     if ((index >>> 0) !== index || index >= 7) {
-      throw new RangeError(`reserved[${index}] is outside 0..${7} - 1`);
+      throw indexError("virtio_rtc_resp_cross_cap.reserved", index, 7);
     }
 
     return this.offset + 9 + index;
@@ -1009,7 +1010,7 @@ export class VirtioRtcRespCrossCap {
    */
   reserved(index: number): number {
     if ((index >>> 0) !== index || index >= 7) {
-      throw new RangeError(`reserved[${index}] is outside 0..${7} - 1`);
+      throw indexError("virtio_rtc_resp_cross_cap.reserved", index, 7);
     }
 
     return this.view.getUint8(this.offset + 9 + index);
@@ -1018,7 +1019,7 @@ export class VirtioRtcRespCrossCap {
   /** Writes element `index` of `reserved`. */
   setReserved(index: number, value: number): void {
     if ((index >>> 0) !== index || index >= 7) {
-      throw new RangeError(`reserved[${index}] is outside 0..${7} - 1`);
+      throw indexError("virtio_rtc_resp_cross_cap.reserved", index, 7);
     }
 
     this.view.setUint8(this.offset + 9 + index, value);
@@ -1092,7 +1093,7 @@ export class VirtioRtcReqRead {
   /** Byte offset within the view of `reserved[index]`. */
   reservedOffset(index: number): number {
     if ((index >>> 0) !== index || index >= 6) {
-      throw new RangeError(`reserved[${index}] is outside 0..${6} - 1`);
+      throw indexError("virtio_rtc_req_read.reserved", index, 6);
     }
 
     return this.offset + 10 + index;
@@ -1107,7 +1108,7 @@ export class VirtioRtcReqRead {
    */
   reserved(index: number): number {
     if ((index >>> 0) !== index || index >= 6) {
-      throw new RangeError(`reserved[${index}] is outside 0..${6} - 1`);
+      throw indexError("virtio_rtc_req_read.reserved", index, 6);
     }
 
     return this.view.getUint8(this.offset + 10 + index);
@@ -1116,7 +1117,7 @@ export class VirtioRtcReqRead {
   /** Writes element `index` of `reserved`. */
   setReserved(index: number, value: number): void {
     if ((index >>> 0) !== index || index >= 6) {
-      throw new RangeError(`reserved[${index}] is outside 0..${6} - 1`);
+      throw indexError("virtio_rtc_req_read.reserved", index, 6);
     }
 
     this.view.setUint8(this.offset + 10 + index, value);
@@ -1262,7 +1263,7 @@ export class VirtioRtcReqReadCross {
   /** Byte offset within the view of `reserved[index]`. */
   reservedOffset(index: number): number {
     if ((index >>> 0) !== index || index >= 5) {
-      throw new RangeError(`reserved[${index}] is outside 0..${5} - 1`);
+      throw indexError("virtio_rtc_req_read_cross.reserved", index, 5);
     }
 
     return this.offset + 11 + index;
@@ -1277,7 +1278,7 @@ export class VirtioRtcReqReadCross {
    */
   reserved(index: number): number {
     if ((index >>> 0) !== index || index >= 5) {
-      throw new RangeError(`reserved[${index}] is outside 0..${5} - 1`);
+      throw indexError("virtio_rtc_req_read_cross.reserved", index, 5);
     }
 
     return this.view.getUint8(this.offset + 11 + index);
@@ -1286,7 +1287,7 @@ export class VirtioRtcReqReadCross {
   /** Writes element `index` of `reserved`. */
   setReserved(index: number, value: number): void {
     if ((index >>> 0) !== index || index >= 5) {
-      throw new RangeError(`reserved[${index}] is outside 0..${5} - 1`);
+      throw indexError("virtio_rtc_req_read_cross.reserved", index, 5);
     }
 
     this.view.setUint8(this.offset + 11 + index, value);
@@ -1447,7 +1448,7 @@ export class VirtioRtcReqReadAlarm {
   /** Byte offset within the view of `reserved[index]`. */
   reservedOffset(index: number): number {
     if ((index >>> 0) !== index || index >= 6) {
-      throw new RangeError(`reserved[${index}] is outside 0..${6} - 1`);
+      throw indexError("virtio_rtc_req_read_alarm.reserved", index, 6);
     }
 
     return this.offset + 10 + index;
@@ -1462,7 +1463,7 @@ export class VirtioRtcReqReadAlarm {
    */
   reserved(index: number): number {
     if ((index >>> 0) !== index || index >= 6) {
-      throw new RangeError(`reserved[${index}] is outside 0..${6} - 1`);
+      throw indexError("virtio_rtc_req_read_alarm.reserved", index, 6);
     }
 
     return this.view.getUint8(this.offset + 10 + index);
@@ -1471,7 +1472,7 @@ export class VirtioRtcReqReadAlarm {
   /** Writes element `index` of `reserved`. */
   setReserved(index: number, value: number): void {
     if ((index >>> 0) !== index || index >= 6) {
-      throw new RangeError(`reserved[${index}] is outside 0..${6} - 1`);
+      throw indexError("virtio_rtc_req_read_alarm.reserved", index, 6);
     }
 
     this.view.setUint8(this.offset + 10 + index, value);
@@ -1559,7 +1560,7 @@ export class VirtioRtcRespReadAlarm {
   /** Byte offset within the view of `reserved[index]`. */
   reservedOffset(index: number): number {
     if ((index >>> 0) !== index || index >= 7) {
-      throw new RangeError(`reserved[${index}] is outside 0..${7} - 1`);
+      throw indexError("virtio_rtc_resp_read_alarm.reserved", index, 7);
     }
 
     return this.offset + 17 + index;
@@ -1574,7 +1575,7 @@ export class VirtioRtcRespReadAlarm {
    */
   reserved(index: number): number {
     if ((index >>> 0) !== index || index >= 7) {
-      throw new RangeError(`reserved[${index}] is outside 0..${7} - 1`);
+      throw indexError("virtio_rtc_resp_read_alarm.reserved", index, 7);
     }
 
     return this.view.getUint8(this.offset + 17 + index);
@@ -1583,7 +1584,7 @@ export class VirtioRtcRespReadAlarm {
   /** Writes element `index` of `reserved`. */
   setReserved(index: number, value: number): void {
     if ((index >>> 0) !== index || index >= 7) {
-      throw new RangeError(`reserved[${index}] is outside 0..${7} - 1`);
+      throw indexError("virtio_rtc_resp_read_alarm.reserved", index, 7);
     }
 
     this.view.setUint8(this.offset + 17 + index, value);
@@ -1685,7 +1686,7 @@ export class VirtioRtcReqSetAlarm {
   /** Byte offset within the view of `reserved[index]`. */
   reservedOffset(index: number): number {
     if ((index >>> 0) !== index || index >= 5) {
-      throw new RangeError(`reserved[${index}] is outside 0..${5} - 1`);
+      throw indexError("virtio_rtc_req_set_alarm.reserved", index, 5);
     }
 
     return this.offset + 19 + index;
@@ -1700,7 +1701,7 @@ export class VirtioRtcReqSetAlarm {
    */
   reserved(index: number): number {
     if ((index >>> 0) !== index || index >= 5) {
-      throw new RangeError(`reserved[${index}] is outside 0..${5} - 1`);
+      throw indexError("virtio_rtc_req_set_alarm.reserved", index, 5);
     }
 
     return this.view.getUint8(this.offset + 19 + index);
@@ -1709,7 +1710,7 @@ export class VirtioRtcReqSetAlarm {
   /** Writes element `index` of `reserved`. */
   setReserved(index: number, value: number): void {
     if ((index >>> 0) !== index || index >= 5) {
-      throw new RangeError(`reserved[${index}] is outside 0..${5} - 1`);
+      throw indexError("virtio_rtc_req_set_alarm.reserved", index, 5);
     }
 
     this.view.setUint8(this.offset + 19 + index, value);
@@ -1840,7 +1841,7 @@ export class VirtioRtcReqSetAlarmEnabled {
   /** Byte offset within the view of `reserved[index]`. */
   reservedOffset(index: number): number {
     if ((index >>> 0) !== index || index >= 5) {
-      throw new RangeError(`reserved[${index}] is outside 0..${5} - 1`);
+      throw indexError("virtio_rtc_req_set_alarm_enabled.reserved", index, 5);
     }
 
     return this.offset + 11 + index;
@@ -1855,7 +1856,7 @@ export class VirtioRtcReqSetAlarmEnabled {
    */
   reserved(index: number): number {
     if ((index >>> 0) !== index || index >= 5) {
-      throw new RangeError(`reserved[${index}] is outside 0..${5} - 1`);
+      throw indexError("virtio_rtc_req_set_alarm_enabled.reserved", index, 5);
     }
 
     return this.view.getUint8(this.offset + 11 + index);
@@ -1864,7 +1865,7 @@ export class VirtioRtcReqSetAlarmEnabled {
   /** Writes element `index` of `reserved`. */
   setReserved(index: number, value: number): void {
     if ((index >>> 0) !== index || index >= 5) {
-      throw new RangeError(`reserved[${index}] is outside 0..${5} - 1`);
+      throw indexError("virtio_rtc_req_set_alarm_enabled.reserved", index, 5);
     }
 
     this.view.setUint8(this.offset + 11 + index, value);
@@ -1980,7 +1981,7 @@ export class VirtioRtcNotifHead {
   /** Byte offset within the view of `reserved[index]`. */
   reservedOffset(index: number): number {
     if ((index >>> 0) !== index || index >= 6) {
-      throw new RangeError(`reserved[${index}] is outside 0..${6} - 1`);
+      throw indexError("virtio_rtc_notif_head.reserved", index, 6);
     }
 
     return this.offset + 2 + index;
@@ -1995,7 +1996,7 @@ export class VirtioRtcNotifHead {
    */
   reserved(index: number): number {
     if ((index >>> 0) !== index || index >= 6) {
-      throw new RangeError(`reserved[${index}] is outside 0..${6} - 1`);
+      throw indexError("virtio_rtc_notif_head.reserved", index, 6);
     }
 
     return this.view.getUint8(this.offset + 2 + index);
@@ -2004,7 +2005,7 @@ export class VirtioRtcNotifHead {
   /** Writes element `index` of `reserved`. */
   setReserved(index: number, value: number): void {
     if ((index >>> 0) !== index || index >= 6) {
-      throw new RangeError(`reserved[${index}] is outside 0..${6} - 1`);
+      throw indexError("virtio_rtc_notif_head.reserved", index, 6);
     }
 
     this.view.setUint8(this.offset + 2 + index, value);
@@ -2078,7 +2079,7 @@ export class VirtioRtcNotifAlarm {
   /** Byte offset within the view of `reserved[index]`. */
   reservedOffset(index: number): number {
     if ((index >>> 0) !== index || index >= 6) {
-      throw new RangeError(`reserved[${index}] is outside 0..${6} - 1`);
+      throw indexError("virtio_rtc_notif_alarm.reserved", index, 6);
     }
 
     return this.offset + 10 + index;
@@ -2093,7 +2094,7 @@ export class VirtioRtcNotifAlarm {
    */
   reserved(index: number): number {
     if ((index >>> 0) !== index || index >= 6) {
-      throw new RangeError(`reserved[${index}] is outside 0..${6} - 1`);
+      throw indexError("virtio_rtc_notif_alarm.reserved", index, 6);
     }
 
     return this.view.getUint8(this.offset + 10 + index);
@@ -2102,7 +2103,7 @@ export class VirtioRtcNotifAlarm {
   /** Writes element `index` of `reserved`. */
   setReserved(index: number, value: number): void {
     if ((index >>> 0) !== index || index >= 6) {
-      throw new RangeError(`reserved[${index}] is outside 0..${6} - 1`);
+      throw indexError("virtio_rtc_notif_alarm.reserved", index, 6);
     }
 
     this.view.setUint8(this.offset + 10 + index, value);
@@ -2112,4 +2113,12 @@ export class VirtioRtcNotifAlarm {
   reservedBytes(): Uint8Array {
     return new Uint8Array(this.view.buffer, this.view.byteOffset + this.offset + 10, 6);
   }
+}
+
+/** The error for an array index outside `0..length - 1`. */
+function indexError(what: string, index: number, length: number): ArgumentError {
+  const range = length === 0 ? "an empty array" : `0..${length - 1}`;
+  return new ArgumentError(`${what}[${index}] is outside ${range}`, {
+    code: "ERR_VIRTIO_ARGUMENT_INDEX",
+  });
 }

@@ -6,6 +6,7 @@
  *
  * @module
  */
+import { ArgumentError } from "../../errors.ts";
 /**
  * 5.17.2: virtqueue indices of the SCMI device.
  *
@@ -91,7 +92,7 @@ export class VirtioScmiRequest {
   /** Byte offset within the view of `params[index]`. */
   paramsOffset(index: number): number {
     if ((index >>> 0) !== index || index >= this.paramsLen) {
-      throw new RangeError(`params[${index}] is outside 0..${this.paramsLen} - 1`);
+      throw indexError("virtio_scmi_request.params", index, this.paramsLen);
     }
 
     return this.offset + 4 + index;
@@ -106,7 +107,7 @@ export class VirtioScmiRequest {
    */
   params(index: number): number {
     if ((index >>> 0) !== index || index >= this.paramsLen) {
-      throw new RangeError(`params[${index}] is outside 0..${this.paramsLen} - 1`);
+      throw indexError("virtio_scmi_request.params", index, this.paramsLen);
     }
 
     return this.view.getUint8(this.offset + 4 + index);
@@ -115,7 +116,7 @@ export class VirtioScmiRequest {
   /** Writes element `index` of `params`. */
   setParams(index: number, value: number): void {
     if ((index >>> 0) !== index || index >= this.paramsLen) {
-      throw new RangeError(`params[${index}] is outside 0..${this.paramsLen} - 1`);
+      throw indexError("virtio_scmi_request.params", index, this.paramsLen);
     }
 
     this.view.setUint8(this.offset + 4 + index, value);
@@ -181,7 +182,7 @@ export class VirtioScmiResponse {
   /** Byte offset within the view of `ret_values[index]`. */
   retValuesOffset(index: number): number {
     if ((index >>> 0) !== index || index >= this.retValuesLen) {
-      throw new RangeError(`ret_values[${index}] is outside 0..${this.retValuesLen} - 1`);
+      throw indexError("virtio_scmi_response.ret_values", index, this.retValuesLen);
     }
 
     return this.offset + 4 + index;
@@ -196,7 +197,7 @@ export class VirtioScmiResponse {
    */
   retValues(index: number): number {
     if ((index >>> 0) !== index || index >= this.retValuesLen) {
-      throw new RangeError(`ret_values[${index}] is outside 0..${this.retValuesLen} - 1`);
+      throw indexError("virtio_scmi_response.ret_values", index, this.retValuesLen);
     }
 
     return this.view.getUint8(this.offset + 4 + index);
@@ -205,7 +206,7 @@ export class VirtioScmiResponse {
   /** Writes element `index` of `ret_values`. */
   setRetValues(index: number, value: number): void {
     if ((index >>> 0) !== index || index >= this.retValuesLen) {
-      throw new RangeError(`ret_values[${index}] is outside 0..${this.retValuesLen} - 1`);
+      throw indexError("virtio_scmi_response.ret_values", index, this.retValuesLen);
     }
 
     this.view.setUint8(this.offset + 4 + index, value);
@@ -275,7 +276,7 @@ export class VirtioScmiEventMsg {
   /** Byte offset within the view of `payload[index]`. */
   payloadOffset(index: number): number {
     if ((index >>> 0) !== index || index >= this.payloadLen) {
-      throw new RangeError(`payload[${index}] is outside 0..${this.payloadLen} - 1`);
+      throw indexError("virtio_scmi_event_msg.payload", index, this.payloadLen);
     }
 
     return this.offset + 4 + index;
@@ -290,7 +291,7 @@ export class VirtioScmiEventMsg {
    */
   payload(index: number): number {
     if ((index >>> 0) !== index || index >= this.payloadLen) {
-      throw new RangeError(`payload[${index}] is outside 0..${this.payloadLen} - 1`);
+      throw indexError("virtio_scmi_event_msg.payload", index, this.payloadLen);
     }
 
     return this.view.getUint8(this.offset + 4 + index);
@@ -299,7 +300,7 @@ export class VirtioScmiEventMsg {
   /** Writes element `index` of `payload`. */
   setPayload(index: number, value: number): void {
     if ((index >>> 0) !== index || index >= this.payloadLen) {
-      throw new RangeError(`payload[${index}] is outside 0..${this.payloadLen} - 1`);
+      throw indexError("virtio_scmi_event_msg.payload", index, this.payloadLen);
     }
 
     this.view.setUint8(this.offset + 4 + index, value);
@@ -371,3 +372,11 @@ export const VirtioScmiShmid: {
   VIRTIO_SCMI_SHMID_VENDOR_FIRST: 128,
   VIRTIO_SCMI_SHMID_VENDOR_LAST: 255,
 });
+
+/** The error for an array index outside `0..length - 1`. */
+function indexError(what: string, index: number, length: number): ArgumentError {
+  const range = length === 0 ? "an empty array" : `0..${length - 1}`;
+  return new ArgumentError(`${what}[${index}] is outside ${range}`, {
+    code: "ERR_VIRTIO_ARGUMENT_INDEX",
+  });
+}

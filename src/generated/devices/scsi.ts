@@ -6,6 +6,7 @@
  *
  * @module
  */
+import { ArgumentError } from "../../errors.ts";
 /**
  * 5.6.2: virtqueue indices of the SCSI host device.
  *
@@ -477,7 +478,7 @@ export class VirtioScsiReqCmd {
   /** Byte offset within the view of `lun[index]`. */
   lunOffset(index: number): number {
     if ((index >>> 0) !== index || index >= 8) {
-      throw new RangeError(`lun[${index}] is outside 0..${8} - 1`);
+      throw indexError("virtio_scsi_req_cmd.lun", index, 8);
     }
 
     return this.offset + index;
@@ -492,7 +493,7 @@ export class VirtioScsiReqCmd {
    */
   lun(index: number): number {
     if ((index >>> 0) !== index || index >= 8) {
-      throw new RangeError(`lun[${index}] is outside 0..${8} - 1`);
+      throw indexError("virtio_scsi_req_cmd.lun", index, 8);
     }
 
     return this.view.getUint8(this.offset + index);
@@ -501,7 +502,7 @@ export class VirtioScsiReqCmd {
   /** Writes element `index` of `lun`. */
   setLun(index: number, value: number): void {
     if ((index >>> 0) !== index || index >= 8) {
-      throw new RangeError(`lun[${index}] is outside 0..${8} - 1`);
+      throw indexError("virtio_scsi_req_cmd.lun", index, 8);
     }
 
     this.view.setUint8(this.offset + index, value);
@@ -515,7 +516,7 @@ export class VirtioScsiReqCmd {
   /** Byte offset within the view of `cdb[index]`. */
   cdbOffset(index: number): number {
     if ((index >>> 0) !== index || index >= this.cdbSize) {
-      throw new RangeError(`cdb[${index}] is outside 0..${this.cdbSize} - 1`);
+      throw indexError("virtio_scsi_req_cmd.cdb", index, this.cdbSize);
     }
 
     return this.offset + 19 + index;
@@ -530,7 +531,7 @@ export class VirtioScsiReqCmd {
    */
   cdb(index: number): number {
     if ((index >>> 0) !== index || index >= this.cdbSize) {
-      throw new RangeError(`cdb[${index}] is outside 0..${this.cdbSize} - 1`);
+      throw indexError("virtio_scsi_req_cmd.cdb", index, this.cdbSize);
     }
 
     return this.view.getUint8(this.offset + 19 + index);
@@ -539,7 +540,7 @@ export class VirtioScsiReqCmd {
   /** Writes element `index` of `cdb`. */
   setCdb(index: number, value: number): void {
     if ((index >>> 0) !== index || index >= this.cdbSize) {
-      throw new RangeError(`cdb[${index}] is outside 0..${this.cdbSize} - 1`);
+      throw indexError("virtio_scsi_req_cmd.cdb", index, this.cdbSize);
     }
 
     this.view.setUint8(this.offset + 19 + index, value);
@@ -553,7 +554,7 @@ export class VirtioScsiReqCmd {
   /** Byte offset within the view of `pi_out[index]`. */
   piOutOffset(index: number): number {
     if ((index >>> 0) !== index || index >= this.piOutLen) {
-      throw new RangeError(`pi_out[${index}] is outside 0..${this.piOutLen} - 1`);
+      throw indexError("virtio_scsi_req_cmd.pi_out", index, this.piOutLen);
     }
 
     return this.offset + 27 + this.cdbSize + index;
@@ -568,7 +569,7 @@ export class VirtioScsiReqCmd {
    */
   piOut(index: number): number {
     if ((index >>> 0) !== index || index >= this.piOutLen) {
-      throw new RangeError(`pi_out[${index}] is outside 0..${this.piOutLen} - 1`);
+      throw indexError("virtio_scsi_req_cmd.pi_out", index, this.piOutLen);
     }
 
     return this.view.getUint8(this.offset + 27 + this.cdbSize + index);
@@ -577,7 +578,7 @@ export class VirtioScsiReqCmd {
   /** Writes element `index` of `pi_out`. */
   setPiOut(index: number, value: number): void {
     if ((index >>> 0) !== index || index >= this.piOutLen) {
-      throw new RangeError(`pi_out[${index}] is outside 0..${this.piOutLen} - 1`);
+      throw indexError("virtio_scsi_req_cmd.pi_out", index, this.piOutLen);
     }
 
     this.view.setUint8(this.offset + 27 + this.cdbSize + index, value);
@@ -595,7 +596,7 @@ export class VirtioScsiReqCmd {
   /** Byte offset within the view of `dataout[index]`. */
   dataoutOffset(index: number): number {
     if ((index >>> 0) !== index || index >= this.dataoutLen) {
-      throw new RangeError(`dataout[${index}] is outside 0..${this.dataoutLen} - 1`);
+      throw indexError("virtio_scsi_req_cmd.dataout", index, this.dataoutLen);
     }
 
     return this.offset + 27 + this.cdbSize + this.piOutLen + index;
@@ -610,7 +611,7 @@ export class VirtioScsiReqCmd {
    */
   dataout(index: number): number {
     if ((index >>> 0) !== index || index >= this.dataoutLen) {
-      throw new RangeError(`dataout[${index}] is outside 0..${this.dataoutLen} - 1`);
+      throw indexError("virtio_scsi_req_cmd.dataout", index, this.dataoutLen);
     }
 
     return this.view.getUint8(this.offset + 27 + this.cdbSize + this.piOutLen + index);
@@ -619,7 +620,7 @@ export class VirtioScsiReqCmd {
   /** Writes element `index` of `dataout`. */
   setDataout(index: number, value: number): void {
     if ((index >>> 0) !== index || index >= this.dataoutLen) {
-      throw new RangeError(`dataout[${index}] is outside 0..${this.dataoutLen} - 1`);
+      throw indexError("virtio_scsi_req_cmd.dataout", index, this.dataoutLen);
     }
 
     this.view.setUint8(this.offset + 27 + this.cdbSize + this.piOutLen + index, value);
@@ -637,7 +638,7 @@ export class VirtioScsiReqCmd {
   /** Byte offset within the view of `sense[index]`. */
   senseOffset(index: number): number {
     if ((index >>> 0) !== index || index >= this.senseSize) {
-      throw new RangeError(`sense[${index}] is outside 0..${this.senseSize} - 1`);
+      throw indexError("virtio_scsi_req_cmd.sense", index, this.senseSize);
     }
 
     return this.offset + 39 + this.cdbSize + this.piOutLen + this.dataoutLen + index;
@@ -652,7 +653,7 @@ export class VirtioScsiReqCmd {
    */
   sense(index: number): number {
     if ((index >>> 0) !== index || index >= this.senseSize) {
-      throw new RangeError(`sense[${index}] is outside 0..${this.senseSize} - 1`);
+      throw indexError("virtio_scsi_req_cmd.sense", index, this.senseSize);
     }
 
     return this.view.getUint8(
@@ -663,7 +664,7 @@ export class VirtioScsiReqCmd {
   /** Writes element `index` of `sense`. */
   setSense(index: number, value: number): void {
     if ((index >>> 0) !== index || index >= this.senseSize) {
-      throw new RangeError(`sense[${index}] is outside 0..${this.senseSize} - 1`);
+      throw indexError("virtio_scsi_req_cmd.sense", index, this.senseSize);
     }
 
     this.view.setUint8(
@@ -684,7 +685,7 @@ export class VirtioScsiReqCmd {
   /** Byte offset within the view of `pi_in[index]`. */
   piInOffset(index: number): number {
     if ((index >>> 0) !== index || index >= this.piInLen) {
-      throw new RangeError(`pi_in[${index}] is outside 0..${this.piInLen} - 1`);
+      throw indexError("virtio_scsi_req_cmd.pi_in", index, this.piInLen);
     }
 
     return this.offset + 39 + this.cdbSize + this.piOutLen + this.dataoutLen + this.senseSize +
@@ -700,7 +701,7 @@ export class VirtioScsiReqCmd {
    */
   piIn(index: number): number {
     if ((index >>> 0) !== index || index >= this.piInLen) {
-      throw new RangeError(`pi_in[${index}] is outside 0..${this.piInLen} - 1`);
+      throw indexError("virtio_scsi_req_cmd.pi_in", index, this.piInLen);
     }
 
     return this.view.getUint8(
@@ -711,7 +712,7 @@ export class VirtioScsiReqCmd {
   /** Writes element `index` of `pi_in`. */
   setPiIn(index: number, value: number): void {
     if ((index >>> 0) !== index || index >= this.piInLen) {
-      throw new RangeError(`pi_in[${index}] is outside 0..${this.piInLen} - 1`);
+      throw indexError("virtio_scsi_req_cmd.pi_in", index, this.piInLen);
     }
 
     this.view.setUint8(
@@ -733,7 +734,7 @@ export class VirtioScsiReqCmd {
   /** Byte offset within the view of `datain[index]`. */
   datainOffset(index: number): number {
     if ((index >>> 0) !== index || index >= this.datainLen) {
-      throw new RangeError(`datain[${index}] is outside 0..${this.datainLen} - 1`);
+      throw indexError("virtio_scsi_req_cmd.datain", index, this.datainLen);
     }
 
     return this.offset + 39 + this.cdbSize + this.piOutLen + this.dataoutLen + this.senseSize +
@@ -749,7 +750,7 @@ export class VirtioScsiReqCmd {
    */
   datain(index: number): number {
     if ((index >>> 0) !== index || index >= this.datainLen) {
-      throw new RangeError(`datain[${index}] is outside 0..${this.datainLen} - 1`);
+      throw indexError("virtio_scsi_req_cmd.datain", index, this.datainLen);
     }
 
     return this.view.getUint8(
@@ -761,7 +762,7 @@ export class VirtioScsiReqCmd {
   /** Writes element `index` of `datain`. */
   setDatain(index: number, value: number): void {
     if ((index >>> 0) !== index || index >= this.datainLen) {
-      throw new RangeError(`datain[${index}] is outside 0..${this.datainLen} - 1`);
+      throw indexError("virtio_scsi_req_cmd.datain", index, this.datainLen);
     }
 
     this.view.setUint8(
@@ -986,7 +987,7 @@ export class VirtioScsiCtrl {
   /** Byte offset within the view of `fields[index]`. */
   fieldsOffset(index: number): number {
     if ((index >>> 0) !== index || index >= this.fieldsLen) {
-      throw new RangeError(`fields[${index}] is outside 0..${this.fieldsLen} - 1`);
+      throw indexError("virtio_scsi_ctrl.fields", index, this.fieldsLen);
     }
 
     return this.offset + 4 + index;
@@ -1001,7 +1002,7 @@ export class VirtioScsiCtrl {
    */
   fields(index: number): number {
     if ((index >>> 0) !== index || index >= this.fieldsLen) {
-      throw new RangeError(`fields[${index}] is outside 0..${this.fieldsLen} - 1`);
+      throw indexError("virtio_scsi_ctrl.fields", index, this.fieldsLen);
     }
 
     return this.view.getUint8(this.offset + 4 + index);
@@ -1010,7 +1011,7 @@ export class VirtioScsiCtrl {
   /** Writes element `index` of `fields`. */
   setFields(index: number, value: number): void {
     if ((index >>> 0) !== index || index >= this.fieldsLen) {
-      throw new RangeError(`fields[${index}] is outside 0..${this.fieldsLen} - 1`);
+      throw indexError("virtio_scsi_ctrl.fields", index, this.fieldsLen);
     }
 
     this.view.setUint8(this.offset + 4 + index, value);
@@ -1143,7 +1144,7 @@ export class VirtioScsiCtrlTmf {
   /** Byte offset within the view of `lun[index]`. */
   lunOffset(index: number): number {
     if ((index >>> 0) !== index || index >= 8) {
-      throw new RangeError(`lun[${index}] is outside 0..${8} - 1`);
+      throw indexError("virtio_scsi_ctrl_tmf.lun", index, 8);
     }
 
     return this.offset + 8 + index;
@@ -1158,7 +1159,7 @@ export class VirtioScsiCtrlTmf {
    */
   lun(index: number): number {
     if ((index >>> 0) !== index || index >= 8) {
-      throw new RangeError(`lun[${index}] is outside 0..${8} - 1`);
+      throw indexError("virtio_scsi_ctrl_tmf.lun", index, 8);
     }
 
     return this.view.getUint8(this.offset + 8 + index);
@@ -1167,7 +1168,7 @@ export class VirtioScsiCtrlTmf {
   /** Writes element `index` of `lun`. */
   setLun(index: number, value: number): void {
     if ((index >>> 0) !== index || index >= 8) {
-      throw new RangeError(`lun[${index}] is outside 0..${8} - 1`);
+      throw indexError("virtio_scsi_ctrl_tmf.lun", index, 8);
     }
 
     this.view.setUint8(this.offset + 8 + index, value);
@@ -1372,7 +1373,7 @@ export class VirtioScsiCtrlAn {
   /** Byte offset within the view of `lun[index]`. */
   lunOffset(index: number): number {
     if ((index >>> 0) !== index || index >= 8) {
-      throw new RangeError(`lun[${index}] is outside 0..${8} - 1`);
+      throw indexError("virtio_scsi_ctrl_an.lun", index, 8);
     }
 
     return this.offset + 4 + index;
@@ -1387,7 +1388,7 @@ export class VirtioScsiCtrlAn {
    */
   lun(index: number): number {
     if ((index >>> 0) !== index || index >= 8) {
-      throw new RangeError(`lun[${index}] is outside 0..${8} - 1`);
+      throw indexError("virtio_scsi_ctrl_an.lun", index, 8);
     }
 
     return this.view.getUint8(this.offset + 4 + index);
@@ -1396,7 +1397,7 @@ export class VirtioScsiCtrlAn {
   /** Writes element `index` of `lun`. */
   setLun(index: number, value: number): void {
     if ((index >>> 0) !== index || index >= 8) {
-      throw new RangeError(`lun[${index}] is outside 0..${8} - 1`);
+      throw indexError("virtio_scsi_ctrl_an.lun", index, 8);
     }
 
     this.view.setUint8(this.offset + 4 + index, value);
@@ -1525,7 +1526,7 @@ export class VirtioScsiEvent {
   /** Byte offset within the view of `lun[index]`. */
   lunOffset(index: number): number {
     if ((index >>> 0) !== index || index >= 8) {
-      throw new RangeError(`lun[${index}] is outside 0..${8} - 1`);
+      throw indexError("virtio_scsi_event.lun", index, 8);
     }
 
     return this.offset + 4 + index;
@@ -1540,7 +1541,7 @@ export class VirtioScsiEvent {
    */
   lun(index: number): number {
     if ((index >>> 0) !== index || index >= 8) {
-      throw new RangeError(`lun[${index}] is outside 0..${8} - 1`);
+      throw indexError("virtio_scsi_event.lun", index, 8);
     }
 
     return this.view.getUint8(this.offset + 4 + index);
@@ -1549,7 +1550,7 @@ export class VirtioScsiEvent {
   /** Writes element `index` of `lun`. */
   setLun(index: number, value: number): void {
     if ((index >>> 0) !== index || index >= 8) {
-      throw new RangeError(`lun[${index}] is outside 0..${8} - 1`);
+      throw indexError("virtio_scsi_event.lun", index, 8);
     }
 
     this.view.setUint8(this.offset + 4 + index, value);
@@ -1647,3 +1648,11 @@ export const VirtioScsiEvtReset: {
   VIRTIO_SCSI_EVT_RESET_RESCAN: 1,
   VIRTIO_SCSI_EVT_RESET_REMOVED: 2,
 });
+
+/** The error for an array index outside `0..length - 1`. */
+function indexError(what: string, index: number, length: number): ArgumentError {
+  const range = length === 0 ? "an empty array" : `0..${length - 1}`;
+  return new ArgumentError(`${what}[${index}] is outside ${range}`, {
+    code: "ERR_VIRTIO_ARGUMENT_INDEX",
+  });
+}

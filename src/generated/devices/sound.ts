@@ -6,6 +6,7 @@
  *
  * @module
  */
+import { ArgumentError } from "../../errors.ts";
 /**
  * 5.14.2: virtqueue indices of the sound device.
  *
@@ -776,7 +777,7 @@ export class VirtioSndJackInfo {
   /** Byte offset within the view of `padding[index]`. */
   paddingOffset(index: number): number {
     if ((index >>> 0) !== index || index >= 7) {
-      throw new RangeError(`padding[${index}] is outside 0..${7} - 1`);
+      throw indexError("virtio_snd_jack_info.padding", index, 7);
     }
 
     return this.offset + 17 + index;
@@ -791,7 +792,7 @@ export class VirtioSndJackInfo {
    */
   padding(index: number): number {
     if ((index >>> 0) !== index || index >= 7) {
-      throw new RangeError(`padding[${index}] is outside 0..${7} - 1`);
+      throw indexError("virtio_snd_jack_info.padding", index, 7);
     }
 
     return this.view.getUint8(this.offset + 17 + index);
@@ -800,7 +801,7 @@ export class VirtioSndJackInfo {
   /** Writes element `index` of `padding`. */
   setPadding(index: number, value: number): void {
     if ((index >>> 0) !== index || index >= 7) {
-      throw new RangeError(`padding[${index}] is outside 0..${7} - 1`);
+      throw indexError("virtio_snd_jack_info.padding", index, 7);
     }
 
     this.view.setUint8(this.offset + 17 + index, value);
@@ -1478,7 +1479,7 @@ export class VirtioSndPcmInfo {
   /** Byte offset within the view of `padding[index]`. */
   paddingOffset(index: number): number {
     if ((index >>> 0) !== index || index >= 5) {
-      throw new RangeError(`padding[${index}] is outside 0..${5} - 1`);
+      throw indexError("virtio_snd_pcm_info.padding", index, 5);
     }
 
     return this.offset + 27 + index;
@@ -1493,7 +1494,7 @@ export class VirtioSndPcmInfo {
    */
   padding(index: number): number {
     if ((index >>> 0) !== index || index >= 5) {
-      throw new RangeError(`padding[${index}] is outside 0..${5} - 1`);
+      throw indexError("virtio_snd_pcm_info.padding", index, 5);
     }
 
     return this.view.getUint8(this.offset + 27 + index);
@@ -1502,7 +1503,7 @@ export class VirtioSndPcmInfo {
   /** Writes element `index` of `padding`. */
   setPadding(index: number, value: number): void {
     if ((index >>> 0) !== index || index >= 5) {
-      throw new RangeError(`padding[${index}] is outside 0..${5} - 1`);
+      throw indexError("virtio_snd_pcm_info.padding", index, 5);
     }
 
     this.view.setUint8(this.offset + 27 + index, value);
@@ -2157,7 +2158,7 @@ export class VirtioSndChmapInfo {
   /** Byte offset within the view of `positions[index]`. */
   positionsOffset(index: number): number {
     if ((index >>> 0) !== index || index >= 18) {
-      throw new RangeError(`positions[${index}] is outside 0..${18} - 1`);
+      throw indexError("virtio_snd_chmap_info.positions", index, 18);
     }
 
     return this.offset + 6 + index;
@@ -2172,7 +2173,7 @@ export class VirtioSndChmapInfo {
    */
   positions(index: number): number {
     if ((index >>> 0) !== index || index >= 18) {
-      throw new RangeError(`positions[${index}] is outside 0..${18} - 1`);
+      throw indexError("virtio_snd_chmap_info.positions", index, 18);
     }
 
     return this.view.getUint8(this.offset + 6 + index);
@@ -2181,7 +2182,7 @@ export class VirtioSndChmapInfo {
   /** Writes element `index` of `positions`. */
   setPositions(index: number, value: number): void {
     if ((index >>> 0) !== index || index >= 18) {
-      throw new RangeError(`positions[${index}] is outside 0..${18} - 1`);
+      throw indexError("virtio_snd_chmap_info.positions", index, 18);
     }
 
     this.view.setUint8(this.offset + 6 + index, value);
@@ -2810,7 +2811,7 @@ export class VirtioSndCtlInfo {
   /** Byte offset within the view of `name[index]`. */
   nameOffset(index: number): number {
     if ((index >>> 0) !== index || index >= 44) {
-      throw new RangeError(`name[${index}] is outside 0..${44} - 1`);
+      throw indexError("virtio_snd_ctl_info.name", index, 44);
     }
 
     return this.offset + 24 + index;
@@ -2825,7 +2826,7 @@ export class VirtioSndCtlInfo {
    */
   name(index: number): number {
     if ((index >>> 0) !== index || index >= 44) {
-      throw new RangeError(`name[${index}] is outside 0..${44} - 1`);
+      throw indexError("virtio_snd_ctl_info.name", index, 44);
     }
 
     return this.view.getUint8(this.offset + 24 + index);
@@ -2834,7 +2835,7 @@ export class VirtioSndCtlInfo {
   /** Writes element `index` of `name`. */
   setName(index: number, value: number): void {
     if ((index >>> 0) !== index || index >= 44) {
-      throw new RangeError(`name[${index}] is outside 0..${44} - 1`);
+      throw indexError("virtio_snd_ctl_info.name", index, 44);
     }
 
     this.view.setUint8(this.offset + 24 + index, value);
@@ -2876,7 +2877,7 @@ export class VirtioSndCtlEnumItem {
   /** Byte offset within the view of `item[index]`. */
   itemOffset(index: number): number {
     if ((index >>> 0) !== index || index >= 64) {
-      throw new RangeError(`item[${index}] is outside 0..${64} - 1`);
+      throw indexError("virtio_snd_ctl_enum_item.item", index, 64);
     }
 
     return this.offset + index;
@@ -2891,7 +2892,7 @@ export class VirtioSndCtlEnumItem {
    */
   item(index: number): number {
     if ((index >>> 0) !== index || index >= 64) {
-      throw new RangeError(`item[${index}] is outside 0..${64} - 1`);
+      throw indexError("virtio_snd_ctl_enum_item.item", index, 64);
     }
 
     return this.view.getUint8(this.offset + index);
@@ -2900,7 +2901,7 @@ export class VirtioSndCtlEnumItem {
   /** Writes element `index` of `item`. */
   setItem(index: number, value: number): void {
     if ((index >>> 0) !== index || index >= 64) {
-      throw new RangeError(`item[${index}] is outside 0..${64} - 1`);
+      throw indexError("virtio_snd_ctl_enum_item.item", index, 64);
     }
 
     this.view.setUint8(this.offset + index, value);
@@ -2960,7 +2961,7 @@ export class VirtioSndCtlIec958 {
   /** Byte offset within the view of `status[index]`. */
   statusOffset(index: number): number {
     if ((index >>> 0) !== index || index >= 24) {
-      throw new RangeError(`status[${index}] is outside 0..${24} - 1`);
+      throw indexError("virtio_snd_ctl_iec958.status", index, 24);
     }
 
     return this.offset + index;
@@ -2975,7 +2976,7 @@ export class VirtioSndCtlIec958 {
    */
   status(index: number): number {
     if ((index >>> 0) !== index || index >= 24) {
-      throw new RangeError(`status[${index}] is outside 0..${24} - 1`);
+      throw indexError("virtio_snd_ctl_iec958.status", index, 24);
     }
 
     return this.view.getUint8(this.offset + index);
@@ -2984,7 +2985,7 @@ export class VirtioSndCtlIec958 {
   /** Writes element `index` of `status`. */
   setStatus(index: number, value: number): void {
     if ((index >>> 0) !== index || index >= 24) {
-      throw new RangeError(`status[${index}] is outside 0..${24} - 1`);
+      throw indexError("virtio_snd_ctl_iec958.status", index, 24);
     }
 
     this.view.setUint8(this.offset + index, value);
@@ -2998,7 +2999,7 @@ export class VirtioSndCtlIec958 {
   /** Byte offset within the view of `subcode[index]`. */
   subcodeOffset(index: number): number {
     if ((index >>> 0) !== index || index >= 147) {
-      throw new RangeError(`subcode[${index}] is outside 0..${147} - 1`);
+      throw indexError("virtio_snd_ctl_iec958.subcode", index, 147);
     }
 
     return this.offset + 24 + index;
@@ -3013,7 +3014,7 @@ export class VirtioSndCtlIec958 {
    */
   subcode(index: number): number {
     if ((index >>> 0) !== index || index >= 147) {
-      throw new RangeError(`subcode[${index}] is outside 0..${147} - 1`);
+      throw indexError("virtio_snd_ctl_iec958.subcode", index, 147);
     }
 
     return this.view.getUint8(this.offset + 24 + index);
@@ -3022,7 +3023,7 @@ export class VirtioSndCtlIec958 {
   /** Writes element `index` of `subcode`. */
   setSubcode(index: number, value: number): void {
     if ((index >>> 0) !== index || index >= 147) {
-      throw new RangeError(`subcode[${index}] is outside 0..${147} - 1`);
+      throw indexError("virtio_snd_ctl_iec958.subcode", index, 147);
     }
 
     this.view.setUint8(this.offset + 24 + index, value);
@@ -3036,7 +3037,7 @@ export class VirtioSndCtlIec958 {
   /** Byte offset within the view of `dig_subframe[index]`. */
   digSubframeOffset(index: number): number {
     if ((index >>> 0) !== index || index >= 4) {
-      throw new RangeError(`dig_subframe[${index}] is outside 0..${4} - 1`);
+      throw indexError("virtio_snd_ctl_iec958.dig_subframe", index, 4);
     }
 
     return this.offset + 172 + index;
@@ -3051,7 +3052,7 @@ export class VirtioSndCtlIec958 {
    */
   digSubframe(index: number): number {
     if ((index >>> 0) !== index || index >= 4) {
-      throw new RangeError(`dig_subframe[${index}] is outside 0..${4} - 1`);
+      throw indexError("virtio_snd_ctl_iec958.dig_subframe", index, 4);
     }
 
     return this.view.getUint8(this.offset + 172 + index);
@@ -3060,7 +3061,7 @@ export class VirtioSndCtlIec958 {
   /** Writes element `index` of `dig_subframe`. */
   setDigSubframe(index: number, value: number): void {
     if ((index >>> 0) !== index || index >= 4) {
-      throw new RangeError(`dig_subframe[${index}] is outside 0..${4} - 1`);
+      throw indexError("virtio_snd_ctl_iec958.dig_subframe", index, 4);
     }
 
     this.view.setUint8(this.offset + 172 + index, value);
@@ -3123,7 +3124,7 @@ export class VirtioSndCtlValueValue {
   /** Byte offset within the view of `integer[index]`. */
   integerOffset(index: number): number {
     if ((index >>> 0) !== index || index >= 128) {
-      throw new RangeError(`integer[${index}] is outside 0..${128} - 1`);
+      throw indexError("virtio_snd_ctl_value_value.integer", index, 128);
     }
 
     return this.offset + index * 4;
@@ -3138,7 +3139,7 @@ export class VirtioSndCtlValueValue {
    */
   integer(index: number): number {
     if ((index >>> 0) !== index || index >= 128) {
-      throw new RangeError(`integer[${index}] is outside 0..${128} - 1`);
+      throw indexError("virtio_snd_ctl_value_value.integer", index, 128);
     }
 
     return this.view.getUint32(this.offset + index * 4, true);
@@ -3147,7 +3148,7 @@ export class VirtioSndCtlValueValue {
   /** Writes element `index` of `integer`. */
   setInteger(index: number, value: number): void {
     if ((index >>> 0) !== index || index >= 128) {
-      throw new RangeError(`integer[${index}] is outside 0..${128} - 1`);
+      throw indexError("virtio_snd_ctl_value_value.integer", index, 128);
     }
 
     this.view.setUint32(this.offset + index * 4, value, true);
@@ -3156,7 +3157,7 @@ export class VirtioSndCtlValueValue {
   /** Byte offset within the view of `integer64[index]`. */
   integer64Offset(index: number): number {
     if ((index >>> 0) !== index || index >= 64) {
-      throw new RangeError(`integer64[${index}] is outside 0..${64} - 1`);
+      throw indexError("virtio_snd_ctl_value_value.integer64", index, 64);
     }
 
     return this.offset + index * 8;
@@ -3171,7 +3172,7 @@ export class VirtioSndCtlValueValue {
    */
   integer64(index: number): bigint {
     if ((index >>> 0) !== index || index >= 64) {
-      throw new RangeError(`integer64[${index}] is outside 0..${64} - 1`);
+      throw indexError("virtio_snd_ctl_value_value.integer64", index, 64);
     }
 
     return this.view.getBigUint64(this.offset + index * 8, true);
@@ -3180,7 +3181,7 @@ export class VirtioSndCtlValueValue {
   /** Writes element `index` of `integer64`. */
   setInteger64(index: number, value: bigint): void {
     if ((index >>> 0) !== index || index >= 64) {
-      throw new RangeError(`integer64[${index}] is outside 0..${64} - 1`);
+      throw indexError("virtio_snd_ctl_value_value.integer64", index, 64);
     }
 
     this.view.setBigUint64(this.offset + index * 8, value, true);
@@ -3189,7 +3190,7 @@ export class VirtioSndCtlValueValue {
   /** Byte offset within the view of `enumerated[index]`. */
   enumeratedOffset(index: number): number {
     if ((index >>> 0) !== index || index >= 128) {
-      throw new RangeError(`enumerated[${index}] is outside 0..${128} - 1`);
+      throw indexError("virtio_snd_ctl_value_value.enumerated", index, 128);
     }
 
     return this.offset + index * 4;
@@ -3204,7 +3205,7 @@ export class VirtioSndCtlValueValue {
    */
   enumerated(index: number): number {
     if ((index >>> 0) !== index || index >= 128) {
-      throw new RangeError(`enumerated[${index}] is outside 0..${128} - 1`);
+      throw indexError("virtio_snd_ctl_value_value.enumerated", index, 128);
     }
 
     return this.view.getUint32(this.offset + index * 4, true);
@@ -3213,7 +3214,7 @@ export class VirtioSndCtlValueValue {
   /** Writes element `index` of `enumerated`. */
   setEnumerated(index: number, value: number): void {
     if ((index >>> 0) !== index || index >= 128) {
-      throw new RangeError(`enumerated[${index}] is outside 0..${128} - 1`);
+      throw indexError("virtio_snd_ctl_value_value.enumerated", index, 128);
     }
 
     this.view.setUint32(this.offset + index * 4, value, true);
@@ -3222,7 +3223,7 @@ export class VirtioSndCtlValueValue {
   /** Byte offset within the view of `bytes[index]`. */
   bytesOffset(index: number): number {
     if ((index >>> 0) !== index || index >= 512) {
-      throw new RangeError(`bytes[${index}] is outside 0..${512} - 1`);
+      throw indexError("virtio_snd_ctl_value_value.bytes", index, 512);
     }
 
     return this.offset + index;
@@ -3237,7 +3238,7 @@ export class VirtioSndCtlValueValue {
    */
   bytes(index: number): number {
     if ((index >>> 0) !== index || index >= 512) {
-      throw new RangeError(`bytes[${index}] is outside 0..${512} - 1`);
+      throw indexError("virtio_snd_ctl_value_value.bytes", index, 512);
     }
 
     return this.view.getUint8(this.offset + index);
@@ -3246,7 +3247,7 @@ export class VirtioSndCtlValueValue {
   /** Writes element `index` of `bytes`. */
   setBytes(index: number, value: number): void {
     if ((index >>> 0) !== index || index >= 512) {
-      throw new RangeError(`bytes[${index}] is outside 0..${512} - 1`);
+      throw indexError("virtio_snd_ctl_value_value.bytes", index, 512);
     }
 
     this.view.setUint8(this.offset + index, value);
@@ -3369,7 +3370,7 @@ export class VirtioSndCtlTlv {
   /** Byte offset within the view of `value[index]`. */
   valueOffset(index: number): number {
     if ((index >>> 0) !== index || index >= this.valueCount) {
-      throw new RangeError(`value[${index}] is outside 0..${this.valueCount} - 1`);
+      throw indexError("virtio_snd_ctl_tlv.value", index, this.valueCount);
     }
 
     return this.offset + 8 + index * 4;
@@ -3384,7 +3385,7 @@ export class VirtioSndCtlTlv {
    */
   value(index: number): number {
     if ((index >>> 0) !== index || index >= this.valueCount) {
-      throw new RangeError(`value[${index}] is outside 0..${this.valueCount} - 1`);
+      throw indexError("virtio_snd_ctl_tlv.value", index, this.valueCount);
     }
 
     return this.view.getUint32(this.offset + 8 + index * 4, true);
@@ -3393,7 +3394,7 @@ export class VirtioSndCtlTlv {
   /** Writes element `index` of `value`. */
   setValue(index: number, value: number): void {
     if ((index >>> 0) !== index || index >= this.valueCount) {
-      throw new RangeError(`value[${index}] is outside 0..${this.valueCount} - 1`);
+      throw indexError("virtio_snd_ctl_tlv.value", index, this.valueCount);
     }
 
     this.view.setUint32(this.offset + 8 + index * 4, value, true);
@@ -3504,4 +3505,12 @@ export class VirtioSndCtlEvent {
     this.offset = offset;
     return this;
   }
+}
+
+/** The error for an array index outside `0..length - 1`. */
+function indexError(what: string, index: number, length: number): ArgumentError {
+  const range = length === 0 ? "an empty array" : `0..${length - 1}`;
+  return new ArgumentError(`${what}[${index}] is outside ${range}`, {
+    code: "ERR_VIRTIO_ARGUMENT_INDEX",
+  });
 }

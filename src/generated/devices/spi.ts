@@ -6,6 +6,7 @@
  *
  * @module
  */
+import { ArgumentError } from "../../errors.ts";
 /**
  * 5.21.2: virtqueue indices of the SPI controller.
  *
@@ -539,7 +540,7 @@ export class VirtioSpiTransferHead {
   /** Byte offset within the view of `reserved[index]`. */
   reservedOffset(index: number): number {
     if ((index >>> 0) !== index || index >= 3) {
-      throw new RangeError(`reserved[${index}] is outside 0..${3} - 1`);
+      throw indexError("virtio_spi_transfer_head.reserved", index, 3);
     }
 
     return this.offset + 5 + index;
@@ -554,7 +555,7 @@ export class VirtioSpiTransferHead {
    */
   reserved(index: number): number {
     if ((index >>> 0) !== index || index >= 3) {
-      throw new RangeError(`reserved[${index}] is outside 0..${3} - 1`);
+      throw indexError("virtio_spi_transfer_head.reserved", index, 3);
     }
 
     return this.view.getUint8(this.offset + 5 + index);
@@ -563,7 +564,7 @@ export class VirtioSpiTransferHead {
   /** Writes element `index` of `reserved`. */
   setReserved(index: number, value: number): void {
     if ((index >>> 0) !== index || index >= 3) {
-      throw new RangeError(`reserved[${index}] is outside 0..${3} - 1`);
+      throw indexError("virtio_spi_transfer_head.reserved", index, 3);
     }
 
     this.view.setUint8(this.offset + 5 + index, value);
@@ -690,7 +691,7 @@ export class VirtioSpiTransferReq {
   /** Byte offset within the view of `tx_buf[index]`. */
   txBufOffset(index: number): number {
     if ((index >>> 0) !== index || index >= this.txBufLen) {
-      throw new RangeError(`tx_buf[${index}] is outside 0..${this.txBufLen} - 1`);
+      throw indexError("virtio_spi_transfer_req.tx_buf", index, this.txBufLen);
     }
 
     return this.offset + 32 + index;
@@ -705,7 +706,7 @@ export class VirtioSpiTransferReq {
    */
   txBuf(index: number): number {
     if ((index >>> 0) !== index || index >= this.txBufLen) {
-      throw new RangeError(`tx_buf[${index}] is outside 0..${this.txBufLen} - 1`);
+      throw indexError("virtio_spi_transfer_req.tx_buf", index, this.txBufLen);
     }
 
     return this.view.getUint8(this.offset + 32 + index);
@@ -714,7 +715,7 @@ export class VirtioSpiTransferReq {
   /** Writes element `index` of `tx_buf`. */
   setTxBuf(index: number, value: number): void {
     if ((index >>> 0) !== index || index >= this.txBufLen) {
-      throw new RangeError(`tx_buf[${index}] is outside 0..${this.txBufLen} - 1`);
+      throw indexError("virtio_spi_transfer_req.tx_buf", index, this.txBufLen);
     }
 
     this.view.setUint8(this.offset + 32 + index, value);
@@ -728,7 +729,7 @@ export class VirtioSpiTransferReq {
   /** Byte offset within the view of `rx_buf[index]`. */
   rxBufOffset(index: number): number {
     if ((index >>> 0) !== index || index >= this.rxBufLen) {
-      throw new RangeError(`rx_buf[${index}] is outside 0..${this.rxBufLen} - 1`);
+      throw indexError("virtio_spi_transfer_req.rx_buf", index, this.rxBufLen);
     }
 
     return this.offset + 32 + this.txBufLen + index;
@@ -743,7 +744,7 @@ export class VirtioSpiTransferReq {
    */
   rxBuf(index: number): number {
     if ((index >>> 0) !== index || index >= this.rxBufLen) {
-      throw new RangeError(`rx_buf[${index}] is outside 0..${this.rxBufLen} - 1`);
+      throw indexError("virtio_spi_transfer_req.rx_buf", index, this.rxBufLen);
     }
 
     return this.view.getUint8(this.offset + 32 + this.txBufLen + index);
@@ -752,7 +753,7 @@ export class VirtioSpiTransferReq {
   /** Writes element `index` of `rx_buf`. */
   setRxBuf(index: number, value: number): void {
     if ((index >>> 0) !== index || index >= this.rxBufLen) {
-      throw new RangeError(`rx_buf[${index}] is outside 0..${this.rxBufLen} - 1`);
+      throw indexError("virtio_spi_transfer_req.rx_buf", index, this.rxBufLen);
     }
 
     this.view.setUint8(this.offset + 32 + this.txBufLen + index, value);
@@ -796,3 +797,11 @@ export const VirtioSpiResult: {
   readonly VIRTIO_SPI_PARAM_ERR: number;
   readonly VIRTIO_SPI_TRANS_ERR: number;
 } = Object.freeze({ VIRTIO_SPI_TRANS_OK: 0, VIRTIO_SPI_PARAM_ERR: 1, VIRTIO_SPI_TRANS_ERR: 2 });
+
+/** The error for an array index outside `0..length - 1`. */
+function indexError(what: string, index: number, length: number): ArgumentError {
+  const range = length === 0 ? "an empty array" : `0..${length - 1}`;
+  return new ArgumentError(`${what}[${index}] is outside ${range}`, {
+    code: "ERR_VIRTIO_ARGUMENT_INDEX",
+  });
+}

@@ -6,6 +6,7 @@
  *
  * @module
  */
+import { ArgumentError } from "../../errors.ts";
 /**
  * The stream socket type is supported.
  *
@@ -450,7 +451,7 @@ export class VirtioVsockPacket {
   /** Byte offset within the view of `data[index]`. */
   dataOffset(index: number): number {
     if ((index >>> 0) !== index || index >= this.dataLen) {
-      throw new RangeError(`data[${index}] is outside 0..${this.dataLen} - 1`);
+      throw indexError("virtio_vsock_packet.data", index, this.dataLen);
     }
 
     return this.offset + 44 + index;
@@ -465,7 +466,7 @@ export class VirtioVsockPacket {
    */
   data(index: number): number {
     if ((index >>> 0) !== index || index >= this.dataLen) {
-      throw new RangeError(`data[${index}] is outside 0..${this.dataLen} - 1`);
+      throw indexError("virtio_vsock_packet.data", index, this.dataLen);
     }
 
     return this.view.getUint8(this.offset + 44 + index);
@@ -474,7 +475,7 @@ export class VirtioVsockPacket {
   /** Writes element `index` of `data`. */
   setData(index: number, value: number): void {
     if ((index >>> 0) !== index || index >= this.dataLen) {
-      throw new RangeError(`data[${index}] is outside 0..${this.dataLen} - 1`);
+      throw indexError("virtio_vsock_packet.data", index, this.dataLen);
     }
 
     this.view.setUint8(this.offset + 44 + index, value);
@@ -539,4 +540,12 @@ export class VirtioVsockEvent {
     this.offset = offset;
     return this;
   }
+}
+
+/** The error for an array index outside `0..length - 1`. */
+function indexError(what: string, index: number, length: number): ArgumentError {
+  const range = length === 0 ? "an empty array" : `0..${length - 1}`;
+  return new ArgumentError(`${what}[${index}] is outside ${range}`, {
+    code: "ERR_VIRTIO_ARGUMENT_INDEX",
+  });
 }
