@@ -442,6 +442,56 @@ function emitArrayField(m: Members, f: FieldLayout, t: ArrayType) {
   throw new GenError(`${f.def.name}: arrays of ${el.kind} are not supported`);
 }
 
+/**
+ * `write(addr, len, flags, next)`: every field of a small all-scalar struct in one call, in the
+ * spec's order. The view and the offset are read once into locals: a sequence of setters reads
+ * both again after every store (V8 cannot prove a DataView store leaves the accessor alone),
+ * which costs 1.2-1.3x a raw DataView loop. Positional, because an options object
+ * (`write({ len })`) is slower than the setters once V8 sees it with several shapes.
+ */
+// Words that cannot name a parameter.
+const JS_RESERVED = new Set(
+  ("break case catch class const continue debugger default delete do else enum export extends " +
+    "false finally for function if import in instanceof new null return super switch this throw " +
+    "true try typeof var void while with yield let static implements interface package private " +
+    "protected public await arguments eval").split(" "),
+);
+
+function emitWrite(m: Members, fields: readonly FieldLayout[]) {
+  if (fields.length < 2 || fields.length > 8) return;
+  if (!fields.every((f) => f.def.type.kind === "scalar" || f.def.type.kind === "bits")) return;
+  const params: { name: string; type: string }[] = [];
+  // `$` cannot start a schema name, so the locals never shadow a parameter
+  const body: string[] = ["const $view = this.view;", "const $o = this.offset;"];
+  const checks: string[] = [];
+  for (const f of fields) {
+    const t = f.def.type.kind === "scalar" ? f.def.type : (f.def.type as BitsType).word;
+    const asNumber = f.def.asNumber === true;
+    const name = JS_RESERVED.has(accessorName(f.def))
+      ? `${accessorName(f.def)}_`
+      : accessorName(f.def);
+    params.push({ name, type: scalarTs(t, asNumber) });
+    const off = offsetExpr(f).replace(/^this\.offset/, "$o");
+    checks.push(...rangeCheck(m, `${m.owner}.${f.def.name}`, name, t, asNumber));
+    body.push(
+      ...scalarWrite(t, off, name, asNumber).map((w) => w.replace(/^this\.view\./, "$view.")),
+    );
+  }
+  m.methods.push({
+    name: "write",
+    parameters: params,
+    returnType: "this",
+    docs: [
+      jsdoc(
+        `Writes every field (${fields.map((f) => `\`${f.def.name}\``).join(", ")}) in one call; ` +
+          "returns the accessor. Faster than the setters one by one (one read of the view and " +
+          "offset), for hot loops: `desc.at(o).write(...)`.",
+      ),
+    ],
+    statements: [...checks, ...body, "return this;"],
+  });
+}
+
 function emitAggregate(
   t: Aggregate,
   checked: boolean,
@@ -561,6 +611,8 @@ function emitAggregate(
         break;
     }
   }
+
+  if (t.kind === "struct" && !isRegisterMap) emitWrite(m, l.fields);
 
   const ctorParams = [
     { name: "view", type: "DataView" },

@@ -800,6 +800,18 @@ export class VirtioPciVndrData {
     this.offset = offset;
     return this;
   }
+
+  /** Writes every field (`cap_vndr`, `cap_next`, `cap_len`, `cfg_type`, `vendor_id`) in one call; returns the accessor. Faster than the setters one by one (one read of the view and offset), for hot loops: `desc.at(o).write(...)`. */
+  write(capVndr: number, capNext: number, capLen: number, cfgType: number, vendorId: number): this {
+    const $view = this.view;
+    const $o = this.offset;
+    $view.setUint8($o, capVndr);
+    $view.setUint8($o + 1, capNext);
+    $view.setUint8($o + 2, capLen);
+    $view.setUint8($o + 3, cfgType);
+    $view.setUint16($o + 4, vendorId, true);
+    return this;
+  }
 }
 
 /**

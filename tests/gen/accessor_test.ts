@@ -70,6 +70,11 @@ for (const [label, make] of buffers) {
     assert.equal(d.addr, 0x1_2345_6789_abcd);
     assert.deepEqual(bytes(view, 0, 16), new Array(16).fill(0), "nothing before the struct");
     assert.equal(new VirtqDesc(view).at(16).len, 0x11223344, "at() re-targets");
+    // write(): every field in one call, the same bytes as the setters (the spec's layout)
+    const w = new VirtqDesc(view).at(32).write(0x1_2345_6789_abcd, 0x11223344, 3, 0xbeef);
+    assert.equal(w.offset, 32, "write() returns the accessor");
+    assert.deepEqual(bytes(view, 32, 16), bytes(view, 16, 16));
+    assert.deepEqual(bytes(view, 48, 16), new Array(16).fill(0), "nothing after the struct");
   });
 
   Deno.test(`virtq_avail and virtq_used with queue_size over ${label}`, () => {

@@ -244,6 +244,24 @@ export class VirtioThermoReading {
     this.offset = offset;
     return this;
   }
+
+  /** Writes every field (`sensor`, `status`, `padding`, `millidegrees`, `timestamp_ns`) in one call; returns the accessor. Faster than the setters one by one (one read of the view and offset), for hot loops: `desc.at(o).write(...)`. */
+  write(
+    sensor: number,
+    status: number,
+    padding: number,
+    millidegrees: number,
+    timestampNs: bigint,
+  ): this {
+    const $view = this.view;
+    const $o = this.offset;
+    $view.setUint16($o, sensor, true);
+    $view.setUint8($o + 2, status);
+    $view.setUint8($o + 3, padding);
+    $view.setUint32($o + 4, millidegrees, true);
+    $view.setBigUint64($o + 8, timestampNs, true);
+    return this;
+  }
 }
 
 /**
@@ -329,6 +347,18 @@ export class VirtqDesc {
   /** Re-targets the accessor at another offset of the same view; returns it. */
   at(offset: number): this {
     this.offset = offset;
+    return this;
+  }
+
+  /** Writes every field (`addr`, `len`, `flags`, `next`) in one call; returns the accessor. Faster than the setters one by one (one read of the view and offset), for hot loops: `desc.at(o).write(...)`. */
+  write(addr: number, len: number, flags: number, next: number): this {
+    const $view = this.view;
+    const $o = this.offset;
+    $view.setUint32($o, addr >>> 0, true);
+    $view.setUint32($o + 4, Math.floor(addr / 4294967296), true);
+    $view.setUint32($o + 8, len, true);
+    $view.setUint16($o + 12, flags, true);
+    $view.setUint16($o + 14, next, true);
     return this;
   }
 }

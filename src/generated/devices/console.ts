@@ -142,6 +142,17 @@ export class VirtioConsoleConfig {
     this.offset = offset;
     return this;
   }
+
+  /** Writes every field (`cols`, `rows`, `max_nr_ports`, `emerg_wr`) in one call; returns the accessor. Faster than the setters one by one (one read of the view and offset), for hot loops: `desc.at(o).write(...)`. */
+  write(cols: number, rows: number, maxNrPorts: number, emergWr: number): this {
+    const $view = this.view;
+    const $o = this.offset;
+    $view.setUint16($o, cols, true);
+    $view.setUint16($o + 2, rows, true);
+    $view.setUint32($o + 4, maxNrPorts, true);
+    $view.setUint32($o + 8, emergWr, true);
+    return this;
+  }
 }
 
 /**
@@ -210,6 +221,16 @@ export class VirtioConsoleControl {
     this.offset = offset;
     return this;
   }
+
+  /** Writes every field (`id`, `event`, `value`) in one call; returns the accessor. Faster than the setters one by one (one read of the view and offset), for hot loops: `desc.at(o).write(...)`. */
+  write(id: number, event: number, value: number): this {
+    const $view = this.view;
+    const $o = this.offset;
+    $view.setUint32($o, id, true);
+    $view.setUint16($o + 4, event, true);
+    $view.setUint16($o + 6, value, true);
+    return this;
+  }
 }
 
 /**
@@ -265,6 +286,15 @@ export class VirtioConsoleResize {
   /** Re-targets the accessor at another offset of the same view; returns it. */
   at(offset: number): this {
     this.offset = offset;
+    return this;
+  }
+
+  /** Writes every field (`cols`, `rows`) in one call; returns the accessor. Faster than the setters one by one (one read of the view and offset), for hot loops: `desc.at(o).write(...)`. */
+  write(cols: number, rows: number): this {
+    const $view = this.view;
+    const $o = this.offset;
+    $view.setUint16($o, cols, true);
+    $view.setUint16($o + 2, rows, true);
     return this;
   }
 }

@@ -1111,6 +1111,17 @@ export class VirtioCryptoCtrlHeader {
     this.offset = offset;
     return this;
   }
+
+  /** Writes every field (`opcode`, `algo`, `flag`, `reserved`) in one call; returns the accessor. Faster than the setters one by one (one read of the view and offset), for hot loops: `desc.at(o).write(...)`. */
+  write(opcode: number, algo: number, flag: number, reserved: number): this {
+    const $view = this.view;
+    const $o = this.offset;
+    $view.setUint32($o, opcode, true);
+    $view.setUint32($o + 4, algo, true);
+    $view.setUint32($o + 8, flag, true);
+    $view.setUint32($o + 12, reserved, true);
+    return this;
+  }
 }
 
 /**
@@ -1435,6 +1446,16 @@ export class VirtioCryptoCreateSessionInput {
     this.offset = offset;
     return this;
   }
+
+  /** Writes every field (`session_id`, `status`, `padding`) in one call; returns the accessor. Faster than the setters one by one (one read of the view and offset), for hot loops: `desc.at(o).write(...)`. */
+  write(sessionId: bigint, status: number, padding: number): this {
+    const $view = this.view;
+    const $o = this.offset;
+    $view.setBigUint64($o, sessionId, true);
+    $view.setUint32($o + 8, status, true);
+    $view.setUint32($o + 12, padding, true);
+    return this;
+  }
 }
 
 /**
@@ -1572,6 +1593,15 @@ export class VirtioCryptoHashCreateSessionFlf {
     this.offset = offset;
     return this;
   }
+
+  /** Writes every field (`algo`, `hash_result_len`) in one call; returns the accessor. Faster than the setters one by one (one read of the view and offset), for hot loops: `desc.at(o).write(...)`. */
+  write(algo: number, hashResultLen: number): this {
+    const $view = this.view;
+    const $o = this.offset;
+    $view.setUint32($o, algo, true);
+    $view.setUint32($o + 4, hashResultLen, true);
+    return this;
+  }
 }
 
 /**
@@ -1655,6 +1685,17 @@ export class VirtioCryptoMacCreateSessionFlf {
   /** Re-targets the accessor at another offset of the same view; returns it. */
   at(offset: number): this {
     this.offset = offset;
+    return this;
+  }
+
+  /** Writes every field (`algo`, `hash_result_len`, `auth_key_len`, `padding`) in one call; returns the accessor. Faster than the setters one by one (one read of the view and offset), for hot loops: `desc.at(o).write(...)`. */
+  write(algo: number, hashResultLen: number, authKeyLen: number, padding: number): this {
+    const $view = this.view;
+    const $o = this.offset;
+    $view.setUint32($o, algo, true);
+    $view.setUint32($o + 4, hashResultLen, true);
+    $view.setUint32($o + 8, authKeyLen, true);
+    $view.setUint32($o + 12, padding, true);
     return this;
   }
 }
@@ -1836,6 +1877,17 @@ export class VirtioCryptoCipherSessionFlf {
   /** Re-targets the accessor at another offset of the same view; returns it. */
   at(offset: number): this {
     this.offset = offset;
+    return this;
+  }
+
+  /** Writes every field (`algo`, `key_len`, `op`, `padding`) in one call; returns the accessor. Faster than the setters one by one (one read of the view and offset), for hot loops: `desc.at(o).write(...)`. */
+  write(algo: number, keyLen: number, op: number, padding: number): this {
+    const $view = this.view;
+    const $o = this.offset;
+    $view.setUint32($o, algo, true);
+    $view.setUint32($o + 4, keyLen, true);
+    $view.setUint32($o + 8, op, true);
+    $view.setUint32($o + 12, padding, true);
     return this;
   }
 }
@@ -2551,6 +2603,26 @@ export class VirtioCryptoAeadCreateSessionFlf {
     this.offset = offset;
     return this;
   }
+
+  /** Writes every field (`algo`, `key_len`, `tag_len`, `aad_len`, `op`, `padding`) in one call; returns the accessor. Faster than the setters one by one (one read of the view and offset), for hot loops: `desc.at(o).write(...)`. */
+  write(
+    algo: number,
+    keyLen: number,
+    tagLen: number,
+    aadLen: number,
+    op: number,
+    padding: number,
+  ): this {
+    const $view = this.view;
+    const $o = this.offset;
+    $view.setUint32($o, algo, true);
+    $view.setUint32($o + 4, keyLen, true);
+    $view.setUint32($o + 8, tagLen, true);
+    $view.setUint32($o + 12, aadLen, true);
+    $view.setUint32($o + 16, op, true);
+    $view.setUint32($o + 20, padding, true);
+    return this;
+  }
 }
 
 /**
@@ -2788,6 +2860,15 @@ export class VirtioCryptoRsaSessionPara {
   /** Re-targets the accessor at another offset of the same view; returns it. */
   at(offset: number): this {
     this.offset = offset;
+    return this;
+  }
+
+  /** Writes every field (`padding_algo`, `hash_algo`) in one call; returns the accessor. Faster than the setters one by one (one read of the view and offset), for hot loops: `desc.at(o).write(...)`. */
+  write(paddingAlgo: number, hashAlgo: number): this {
+    const $view = this.view;
+    const $o = this.offset;
+    $view.setUint32($o, paddingAlgo, true);
+    $view.setUint32($o + 4, hashAlgo, true);
     return this;
   }
 }
@@ -3314,6 +3395,18 @@ export class VirtioCryptoOpHeader {
     this.offset = offset;
     return this;
   }
+
+  /** Writes every field (`opcode`, `algo`, `session_id`, `flag`, `padding`) in one call; returns the accessor. Faster than the setters one by one (one read of the view and offset), for hot loops: `desc.at(o).write(...)`. */
+  write(opcode: number, algo: number, sessionId: bigint, flag: number, padding: number): this {
+    const $view = this.view;
+    const $o = this.offset;
+    $view.setUint32($o, opcode, true);
+    $view.setUint32($o + 4, algo, true);
+    $view.setBigUint64($o + 8, sessionId, true);
+    $view.setUint32($o + 16, flag, true);
+    $view.setUint32($o + 20, padding, true);
+    return this;
+  }
 }
 
 /**
@@ -3560,6 +3653,15 @@ export class VirtioCryptoHashDataFlf {
   /** Re-targets the accessor at another offset of the same view; returns it. */
   at(offset: number): this {
     this.offset = offset;
+    return this;
+  }
+
+  /** Writes every field (`src_data_len`, `hash_result_len`) in one call; returns the accessor. Faster than the setters one by one (one read of the view and offset), for hot loops: `desc.at(o).write(...)`. */
+  write(srcDataLen: number, hashResultLen: number): this {
+    const $view = this.view;
+    const $o = this.offset;
+    $view.setUint32($o, srcDataLen, true);
+    $view.setUint32($o + 4, hashResultLen, true);
     return this;
   }
 }
@@ -4174,6 +4276,15 @@ export class VirtioCryptoMacDataFlfStatelessSessPara {
     this.offset = offset;
     return this;
   }
+
+  /** Writes every field (`algo`, `auth_key_len`) in one call; returns the accessor. Faster than the setters one by one (one read of the view and offset), for hot loops: `desc.at(o).write(...)`. */
+  write(algo: number, authKeyLen: number): this {
+    const $view = this.view;
+    const $o = this.offset;
+    $view.setUint32($o, algo, true);
+    $view.setUint32($o + 4, authKeyLen, true);
+    return this;
+  }
 }
 
 /**
@@ -4512,6 +4623,17 @@ export class VirtioCryptoCipherDataFlf {
   /** Re-targets the accessor at another offset of the same view; returns it. */
   at(offset: number): this {
     this.offset = offset;
+    return this;
+  }
+
+  /** Writes every field (`iv_len`, `src_data_len`, `dst_data_len`, `padding`) in one call; returns the accessor. Faster than the setters one by one (one read of the view and offset), for hot loops: `desc.at(o).write(...)`. */
+  write(ivLen: number, srcDataLen: number, dstDataLen: number, padding: number): this {
+    const $view = this.view;
+    const $o = this.offset;
+    $view.setUint32($o, ivLen, true);
+    $view.setUint32($o + 4, srcDataLen, true);
+    $view.setUint32($o + 8, dstDataLen, true);
+    $view.setUint32($o + 12, padding, true);
     return this;
   }
 }
@@ -5376,6 +5498,16 @@ export class VirtioCryptoCipherDataFlfStatelessSessPara {
     this.offset = offset;
     return this;
   }
+
+  /** Writes every field (`algo`, `key_len`, `op`) in one call; returns the accessor. Faster than the setters one by one (one read of the view and offset), for hot loops: `desc.at(o).write(...)`. */
+  write(algo: number, keyLen: number, op: number): this {
+    const $view = this.view;
+    const $o = this.offset;
+    $view.setUint32($o, algo, true);
+    $view.setUint32($o + 4, keyLen, true);
+    $view.setUint32($o + 8, op, true);
+    return this;
+  }
 }
 
 /**
@@ -5747,6 +5879,16 @@ export class VirtioCryptoAlgChainDataFlfStatelessSessParaCipher {
     this.offset = offset;
     return this;
   }
+
+  /** Writes every field (`algo`, `key_len`, `op`) in one call; returns the accessor. Faster than the setters one by one (one read of the view and offset), for hot loops: `desc.at(o).write(...)`. */
+  write(algo: number, keyLen: number, op: number): this {
+    const $view = this.view;
+    const $o = this.offset;
+    $view.setUint32($o, algo, true);
+    $view.setUint32($o + 4, keyLen, true);
+    $view.setUint32($o + 8, op, true);
+    return this;
+  }
 }
 
 /**
@@ -5816,6 +5958,16 @@ export class VirtioCryptoAlgChainDataFlfStatelessSessParaHash {
   /** Re-targets the accessor at another offset of the same view; returns it. */
   at(offset: number): this {
     this.offset = offset;
+    return this;
+  }
+
+  /** Writes every field (`algo`, `auth_key_len`, `hash_mode`) in one call; returns the accessor. Faster than the setters one by one (one read of the view and offset), for hot loops: `desc.at(o).write(...)`. */
+  write(algo: number, authKeyLen: number, hashMode: number): this {
+    const $view = this.view;
+    const $o = this.offset;
+    $view.setUint32($o, algo, true);
+    $view.setUint32($o + 4, authKeyLen, true);
+    $view.setUint32($o + 8, hashMode, true);
     return this;
   }
 }
@@ -6814,6 +6966,26 @@ export class VirtioCryptoAeadDataFlf {
     this.offset = offset;
     return this;
   }
+
+  /** Writes every field (`iv_len`, `aad_len`, `src_data_len`, `dst_data_len`, `tag_len`, `reserved`) in one call; returns the accessor. Faster than the setters one by one (one read of the view and offset), for hot loops: `desc.at(o).write(...)`. */
+  write(
+    ivLen: number,
+    aadLen: number,
+    srcDataLen: number,
+    dstDataLen: number,
+    tagLen: number,
+    reserved: number,
+  ): this {
+    const $view = this.view;
+    const $o = this.offset;
+    $view.setUint32($o, ivLen, true);
+    $view.setUint32($o + 4, aadLen, true);
+    $view.setUint32($o + 8, srcDataLen, true);
+    $view.setUint32($o + 12, dstDataLen, true);
+    $view.setUint32($o + 16, tagLen, true);
+    $view.setUint32($o + 20, reserved, true);
+    return this;
+  }
 }
 
 /**
@@ -7096,6 +7268,16 @@ export class VirtioCryptoAeadDataFlfStatelessSessPara {
   /** Re-targets the accessor at another offset of the same view; returns it. */
   at(offset: number): this {
     this.offset = offset;
+    return this;
+  }
+
+  /** Writes every field (`algo`, `key_len`, `op`) in one call; returns the accessor. Faster than the setters one by one (one read of the view and offset), for hot loops: `desc.at(o).write(...)`. */
+  write(algo: number, keyLen: number, op: number): this {
+    const $view = this.view;
+    const $o = this.offset;
+    $view.setUint32($o, algo, true);
+    $view.setUint32($o + 4, keyLen, true);
+    $view.setUint32($o + 8, op, true);
     return this;
   }
 }
@@ -7546,6 +7728,15 @@ export class VirtioCryptoAkcipherDataFlf {
   /** Re-targets the accessor at another offset of the same view; returns it. */
   at(offset: number): this {
     this.offset = offset;
+    return this;
+  }
+
+  /** Writes every field (`src_data_len`, `dst_data_len`) in one call; returns the accessor. Faster than the setters one by one (one read of the view and offset), for hot loops: `desc.at(o).write(...)`. */
+  write(srcDataLen: number, dstDataLen: number): this {
+    const $view = this.view;
+    const $o = this.offset;
+    $view.setUint32($o, srcDataLen, true);
+    $view.setUint32($o + 4, dstDataLen, true);
     return this;
   }
 }
@@ -8147,6 +8338,15 @@ export class VirtioCryptoIpsecResourceCap {
   /** Re-targets the accessor at another offset of the same view; returns it. */
   at(offset: number): this {
     this.offset = offset;
+    return this;
+  }
+
+  /** Writes every field (`inb_sa_limit`, `outb_sa_limit`) in one call; returns the accessor. Faster than the setters one by one (one read of the view and offset), for hot loops: `desc.at(o).write(...)`. */
+  write(inbSaLimit: number, outbSaLimit: number): this {
+    const $view = this.view;
+    const $o = this.offset;
+    $view.setUint32($o, inbSaLimit, true);
+    $view.setUint32($o + 4, outbSaLimit, true);
     return this;
   }
 }
@@ -9193,6 +9393,22 @@ export class VirtioCryptoIpsecLifetime {
     this.offset = offset;
     return this;
   }
+
+  /** Writes every field (`packets_soft_limit`, `bytes_soft_limit`, `packets_hard_limit`, `bytes_hard_limit`) in one call; returns the accessor. Faster than the setters one by one (one read of the view and offset), for hot loops: `desc.at(o).write(...)`. */
+  write(
+    packetsSoftLimit: bigint,
+    bytesSoftLimit: bigint,
+    packetsHardLimit: bigint,
+    bytesHardLimit: bigint,
+  ): this {
+    const $view = this.view;
+    const $o = this.offset;
+    $view.setBigUint64($o, packetsSoftLimit, true);
+    $view.setBigUint64($o + 8, bytesSoftLimit, true);
+    $view.setBigUint64($o + 16, packetsHardLimit, true);
+    $view.setBigUint64($o + 24, bytesHardLimit, true);
+    return this;
+  }
 }
 
 /**
@@ -9764,6 +9980,15 @@ export class VirtioCryptoIpsecDataFlf {
   /** Re-targets the accessor at another offset of the same view; returns it. */
   at(offset: number): this {
     this.offset = offset;
+    return this;
+  }
+
+  /** Writes every field (`src_data_len`, `dst_data_len`) in one call; returns the accessor. Faster than the setters one by one (one read of the view and offset), for hot loops: `desc.at(o).write(...)`. */
+  write(srcDataLen: number, dstDataLen: number): this {
+    const $view = this.view;
+    const $o = this.offset;
+    $view.setUint32($o, srcDataLen, true);
+    $view.setUint32($o + 4, dstDataLen, true);
     return this;
   }
 }

@@ -360,6 +360,16 @@ export class VirtioGpioRequest {
     this.offset = offset;
     return this;
   }
+
+  /** Writes every field (`type`, `gpio`, `value`) in one call; returns the accessor. Faster than the setters one by one (one read of the view and offset), for hot loops: `desc.at(o).write(...)`. */
+  write(type: number, gpio: number, value: number): this {
+    const $view = this.view;
+    const $o = this.offset;
+    $view.setUint16($o, type, true);
+    $view.setUint16($o + 2, gpio, true);
+    $view.setUint32($o + 4, value, true);
+    return this;
+  }
 }
 
 /**
@@ -415,6 +425,15 @@ export class VirtioGpioResponse {
   /** Re-targets the accessor at another offset of the same view; returns it. */
   at(offset: number): this {
     this.offset = offset;
+    return this;
+  }
+
+  /** Writes every field (`status`, `value`) in one call; returns the accessor. Faster than the setters one by one (one read of the view and offset), for hot loops: `desc.at(o).write(...)`. */
+  write(status: number, value: number): this {
+    const $view = this.view;
+    const $o = this.offset;
+    $view.setUint8($o, status);
+    $view.setUint8($o + 1, value);
     return this;
   }
 }

@@ -169,6 +169,18 @@ export class VirtioInputAbsinfo {
     this.offset = offset;
     return this;
   }
+
+  /** Writes every field (`min`, `max`, `fuzz`, `flat`, `res`) in one call; returns the accessor. Faster than the setters one by one (one read of the view and offset), for hot loops: `desc.at(o).write(...)`. */
+  write(min: number, max: number, fuzz: number, flat: number, res: number): this {
+    const $view = this.view;
+    const $o = this.offset;
+    $view.setUint32($o, min, true);
+    $view.setUint32($o + 4, max, true);
+    $view.setUint32($o + 8, fuzz, true);
+    $view.setUint32($o + 12, flat, true);
+    $view.setUint32($o + 16, res, true);
+    return this;
+  }
 }
 
 /**
@@ -252,6 +264,17 @@ export class VirtioInputDevids {
   /** Re-targets the accessor at another offset of the same view; returns it. */
   at(offset: number): this {
     this.offset = offset;
+    return this;
+  }
+
+  /** Writes every field (`bustype`, `vendor`, `product`, `version`) in one call; returns the accessor. Faster than the setters one by one (one read of the view and offset), for hot loops: `desc.at(o).write(...)`. */
+  write(bustype: number, vendor: number, product: number, version: number): this {
+    const $view = this.view;
+    const $o = this.offset;
+    $view.setUint16($o, bustype, true);
+    $view.setUint16($o + 2, vendor, true);
+    $view.setUint16($o + 4, product, true);
+    $view.setUint16($o + 6, version, true);
     return this;
   }
 }
@@ -588,6 +611,16 @@ export class VirtioInputEvent {
   /** Re-targets the accessor at another offset of the same view; returns it. */
   at(offset: number): this {
     this.offset = offset;
+    return this;
+  }
+
+  /** Writes every field (`type`, `code`, `value`) in one call; returns the accessor. Faster than the setters one by one (one read of the view and offset), for hot loops: `desc.at(o).write(...)`. */
+  write(type: number, code: number, value: number): this {
+    const $view = this.view;
+    const $o = this.offset;
+    $view.setUint16($o, type, true);
+    $view.setUint16($o + 2, code, true);
+    $view.setUint32($o + 4, value, true);
     return this;
   }
 }

@@ -84,6 +84,16 @@ export class VirtioPmemConfig {
     this.offset = offset;
     return this;
   }
+
+  /** Writes every field (`start`, `size`) in one call; returns the accessor. Faster than the setters one by one (one read of the view and offset), for hot loops: `desc.at(o).write(...)`. */
+  write(start: number, regionSize: bigint): this {
+    const $view = this.view;
+    const $o = this.offset;
+    $view.setUint32($o, start >>> 0, true);
+    $view.setUint32($o + 4, Math.floor(start / 4294967296), true);
+    $view.setBigUint64($o + 8, regionSize, true);
+    return this;
+  }
 }
 
 /**

@@ -76,6 +76,16 @@ export class VirtioRpmbConfig {
     this.offset = offset;
     return this;
   }
+
+  /** Writes every field (`capacity`, `max_wr_cnt`, `max_rd_cnt`) in one call; returns the accessor. Faster than the setters one by one (one read of the view and offset), for hot loops: `desc.at(o).write(...)`. */
+  write(capacity: number, maxWrCnt: number, maxRdCnt: number): this {
+    const $view = this.view;
+    const $o = this.offset;
+    $view.setUint8($o, capacity);
+    $view.setUint8($o + 1, maxWrCnt);
+    $view.setUint8($o + 2, maxRdCnt);
+    return this;
+  }
 }
 
 /**
