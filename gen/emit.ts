@@ -4,19 +4,17 @@
  *
  * @module
  */
-import {
-  type ClassDeclarationStructure,
-  type FunctionDeclarationStructure,
-  type GetAccessorDeclarationStructure,
-  type MethodDeclarationStructure,
-  type OptionalKind,
-  Project,
-  type PropertyDeclarationStructure,
-  type SetAccessorDeclarationStructure,
-  StructureKind,
-  VariableDeclarationKind,
-  type VariableStatementStructure,
+import type {
+  ClassDeclarationStructure,
+  FunctionDeclarationStructure,
+  GetAccessorDeclarationStructure,
+  MethodDeclarationStructure,
+  OptionalKind,
+  PropertyDeclarationStructure,
+  SetAccessorDeclarationStructure,
+  VariableStatementStructure,
 } from "ts-morph";
+import { tsMorph } from "./_ts_morph.ts";
 import {
   accessorName,
   type ArrayType,
@@ -33,6 +31,8 @@ import {
   type UnionType,
 } from "../schema/dsl.ts";
 import { GenError } from "../src/errors.ts";
+
+const { Project, StructureKind, VariableDeclarationKind } = tsMorph;
 
 /** Where the class of a struct defined in another generated module lives. */
 export interface ExternalStruct {

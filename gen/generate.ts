@@ -11,9 +11,6 @@ import {
   type StructType,
   type UnionType,
 } from "../schema/dsl.ts";
-import { readFile } from "node:fs/promises";
-import { resolve } from "node:path";
-import { pathToFileURL } from "node:url";
 import { GenError, SchemaError } from "../src/errors.ts";
 import { analyseSchemaSource, type SchemaSource } from "./source.ts";
 import { emitModule, type ExternalStruct } from "./emit.ts";
@@ -102,7 +99,7 @@ export async function loadSchemaModule(
   const url = path.startsWith("file:") ? path : toFileUrl(path);
   let text: string | undefined;
   try {
-    text = await readFile(new URL(url), "utf8");
+    text = await readSource(url);
   } catch {
     text = undefined; // the import below reports a missing module
   }
@@ -159,8 +156,33 @@ function locatedError(e: unknown, path: string, src: SchemaSource | undefined): 
   return new GenError(`cannot load schema module ${path}: ${why}`, { cause: e });
 }
 
-function toFileUrl(path: string): string {
-  return pathToFileURL(resolve(path)).href;
+/**
+ * A file URL for a path, through the URL parser (which encodes `#`, `?`, spaces and
+ * non-ASCII), with `%` encoded first so that `50%25` stays a file name.
+ */
+export function toFileUrl(path: string): string {
+  const url = new URL("file:///");
+  url.pathname = (path.startsWith("/") ? path : `${cwd()}/${path}`).replaceAll("%", "%25");
+  return url.href;
+}
+
+function cwd(): string {
+  const g = globalThis as { Deno?: { cwd(): string }; process?: { cwd(): string } };
+  if (g.Deno) return g.Deno.cwd();
+  if (g.process) return g.process.cwd();
+  throw new GenError("no working directory on this runtime: pass absolute paths");
+}
+
+/** Reads a local module's text on Deno or Node. */
+async function readSource(url: string): Promise<string> {
+  const g = globalThis as { Deno?: { readTextFile(u: URL): Promise<string> } };
+  if (g.Deno) return await g.Deno.readTextFile(new URL(url));
+  // not a literal: Node's fs, not a dependency of the package
+  const fs = "node:fs/promises";
+  const { readFile } = await import(fs) as {
+    readFile(u: URL, encoding: "utf8"): Promise<string>;
+  };
+  return await readFile(new URL(url), "utf8");
 }
 
 function relativeImport(from: string, to: string): string {

@@ -12,15 +12,12 @@
  *
  * @module
  */
-import {
-  type CallExpression,
-  Node,
-  type ObjectLiteralExpression,
-  Project,
-  type SourceFile,
-  SyntaxKind,
-} from "ts-morph";
+import type { CallExpression, Node as TsNode, ObjectLiteralExpression, SourceFile } from "ts-morph";
 import { SchemaError } from "../src/errors.ts";
+import { tsMorph } from "./_ts_morph.ts";
+
+const { Node, Project, SyntaxKind } = tsMorph;
+type Node = TsNode;
 
 /** What {@link analyseSchemaSource} found in a schema module's text. */
 export interface SchemaSource {
@@ -36,7 +33,7 @@ export interface SchemaSource {
   ): { schema: string | undefined; field: string | undefined; at: string } | undefined;
 }
 
-let project: Project | undefined;
+let project: InstanceType<typeof Project> | undefined;
 
 function propertyName(p: Node): string | undefined {
   if (

@@ -16,7 +16,7 @@
  * @module
  */
 import { ts } from "ts-morph";
-import { buildNpm, type BuildResult } from "./build_npm.ts";
+import { buildNpm, type BuildResult, OPTIONAL_PEERS } from "./build_npm.ts";
 import {
   mapSpecifier,
   matchGlob,
@@ -290,7 +290,11 @@ export async function testNpm(options: { keep?: boolean } = {}): Promise<number>
       `${work}/package.json`,
       JSON.stringify({ name: `${NPM_NAME}-npm-test`, private: true, type: "module" }, null, 2),
     );
-    const tools = { ...t.devDependencies, ...TOOL_VERSIONS };
+    // the tests cover the generator too: install its optional peers
+    const peers = Object.fromEntries(
+      Object.keys(OPTIONAL_PEERS).map((n) => [n, build.dependencies[n]]).filter(([, v]) => v),
+    );
+    const tools = { ...t.devDependencies, ...peers, ...TOOL_VERSIONS };
     await run("npm", [
       "install",
       "--no-audit",
