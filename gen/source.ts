@@ -64,16 +64,31 @@ function schemaCall(node: Node): { call: CallExpression; name: string } | undefi
   return undefined;
 }
 
+/**
+ * Whether a property names a field (or a bitfield or a constant): its object literal is passed
+ * straight to a schema call (`struct("x", { ... })`) or to `bits(word, { ... })`. Properties
+ * of option objects (`field(le32, { offset: 4 })`, `{ width: 3, doc }`) name no field.
+ */
+function namesField(p: Node): boolean {
+  const lit = p.getParent();
+  const call = lit?.getParent();
+  if (!lit || !call || !Node.isCallExpression(call) || !call.getArguments().includes(lit)) {
+    return false;
+  }
+  const first = call.getArguments()[0];
+  if (first && (Node.isStringLiteral(first) || Node.isNoSubstitutionTemplateLiteral(first))) {
+    return true;
+  }
+  return call.getExpression().getText() === "bits";
+}
+
 /** The dotted field path of a node inside a schema call's field map (`desc.desc_event_off`). */
 function fieldPath(node: Node, stop: Node | undefined): string | undefined {
   const names: string[] = [];
   for (let n: Node | undefined = node; n !== undefined && n !== stop; n = n.getParent()) {
-    if (Node.isPropertyAssignment(n) || Node.isShorthandPropertyAssignment(n)) {
+    if ((Node.isPropertyAssignment(n) || Node.isShorthandPropertyAssignment(n)) && namesField(n)) {
       const name = propertyName(n);
-      // options objects (`{ doc: ... }`, `{ width: 3 }`) are not fields
-      if (name !== undefined && !["doc", "width", "value", "size", "offset"].includes(name)) {
-        names.unshift(name);
-      }
+      if (name !== undefined) names.unshift(name);
     }
   }
   return names.length ? names.join(".") : undefined;

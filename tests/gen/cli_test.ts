@@ -354,3 +354,27 @@ Deno.test("gen --checked --errors SPEC: checked setters, ArgumentError from the 
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("gen: errors point at fields named like options (width) and at bitfields", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    await Deno.writeTextFile(
+      `${dir}/rect.ts`,
+      `import { bits, field, le32, struct, u8 } from "${DSL}";\n` +
+        `export const rect = struct("rect", {\n  x: le32,\n  width: field(le32, { offset: 2 }),\n});\n`,
+    );
+    let r = await run([`${dir}/rect.ts`, "--out", `${dir}/gen`]);
+    assert.equal(r.code, 1);
+    assert.match(r.err, /schema rect, field width: bytes 2\.\.5 overlap .*\(.*rect\.ts:4:3\)/);
+    await Deno.writeTextFile(
+      `${dir}/ctl.ts`,
+      `import { bits, struct, u8 } from "${DSL}";\n` +
+        `export const ctl = struct("ctl", {\n  c: bits(u8, { mode: 3, mode: 5 }),\n});\n`,
+    );
+    r = await run([`${dir}/ctl.ts`, "--out", `${dir}/gen`]);
+    assert.equal(r.code, 1);
+    assert.match(r.err, /schema ctl, field c\.mode: given twice, at line 3 and at .*ctl\.ts:3:26/);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
