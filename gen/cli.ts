@@ -251,6 +251,12 @@ export async function main(
       err(`gen: ${e.message}`);
       return 1;
     }
+    // a file-system or permission failure (an --out that is a file, a missing --allow-write):
+    // the message names the path and the flag; the stack would not help
+    if (e instanceof Error && Object.values(Deno.errors).some((c) => e instanceof c)) {
+      err(`gen: ${e.message}`);
+      return 1;
+    }
     throw e;
   }
 }

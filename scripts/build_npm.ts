@@ -17,6 +17,7 @@
  *
  * @module
  */
+import { fileURLToPath } from "node:url";
 import { type Diagnostic, Project, ts } from "ts-morph";
 import {
   type DenoConfig,
@@ -393,7 +394,7 @@ function packageJson(
 
 function absolute(path: string): string {
   if (path.startsWith("/")) return path.replace(/\/$/, "");
-  return new URL(normalize(path), ROOT).pathname.replace(/\/$/, "");
+  return fileURLToPath(new URL(normalize(path), ROOT)).replace(/\/$/, "");
 }
 
 /** Empties the output directory, refusing to empty one that is not an earlier build. */

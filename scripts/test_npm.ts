@@ -15,6 +15,7 @@
  *
  * @module
  */
+import { fileURLToPath, pathToFileURL } from "node:url";
 import { ts } from "ts-morph";
 import { buildNpm, type BuildResult, OPTIONAL_PEERS } from "./build_npm.ts";
 import {
@@ -336,10 +337,10 @@ export async function testNpm(
         "--test",
         "--test-reporter=tap",
         "--import",
-        `file://${work}/ts_register.mjs`,
+        pathToFileURL(`${work}/ts_register.mjs`).href,
         ...t.tests,
       ],
-      cwd: ROOT.pathname,
+      cwd: fileURLToPath(ROOT),
       stdout: "piped",
       stderr: "inherit",
       env: { NO_COLOR: "1" },

@@ -20,6 +20,7 @@
  *
  * @module
  */
+import { fileURLToPath } from "node:url";
 import { buildNpm } from "./build_npm.ts";
 import { NPM_NAME, NpmBuildError, ROOT, run } from "./_npm.ts";
 import { TOOL_VERSIONS } from "./test_npm.ts";
@@ -139,7 +140,7 @@ async function deno(work: string, guide: { lang: string; text: string }[]): Prom
   const dir = `${work}/deno-app`;
   await Deno.mkdir(dir);
   const map = JSON.parse(block(guide, "json", '"links"'));
-  map.links = [new URL(".", ROOT).pathname.replace(/\/$/, "")];
+  map.links = [fileURLToPath(ROOT).replace(/\/$/, "")];
   await Deno.writeTextFile(`${dir}/deno.json`, JSON.stringify(map, null, 2));
   await Deno.writeTextFile(`${dir}/thermo.ts`, block(guide, "ts", "// thermo.ts"));
   const gen = block(guide, "sh", "gen/cli thermo.ts").trim();

@@ -378,3 +378,17 @@ Deno.test("gen: errors point at fields named like options (width) and at bitfiel
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("gen --out: a file where the directory should be is an error, not a stack trace", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    await Deno.writeTextFile(`${dir}/user.ts`, USER_SCHEMA);
+    await Deno.writeTextFile(`${dir}/taken`, "a file");
+    const r = await run([`${dir}/user.ts`, "--out", `${dir}/taken`]);
+    assert.equal(r.code, 1);
+    assert.match(r.err, /^gen: .*taken/);
+    assert.equal(await Deno.readTextFile(`${dir}/taken`), "a file");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
