@@ -9,22 +9,43 @@
  *   [--errors SPEC] [--checked]
  * ```
  *
- * Permissions: see `docs/using.md` (`--allow-read`, `--allow-write` for the output, `--allow-run`
- * for `deno fmt`, and `--allow-env` for the variables ts-morph's TypeScript reads).
+ * Permissions (`docs/using.md`): `--allow-read`, `--allow-write` for the output, `--allow-run` for
+ * `deno fmt`; no `--allow-env` (see {@link quietToolEnv}).
  *
  * @module
  */
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { GenError, SchemaError } from "../src/errors.ts";
-import { loadBuiltinModules, ROOT } from "./builtin.ts";
-import {
-  type GeneratedFile,
-  generateModules,
-  loadSchemaModule,
-  manifestOf,
-  type SchemaModule,
-} from "./generate.ts";
+// generate.ts and builtin.ts load ts-morph: imported in main(), after quietToolEnv() (below)
+import type { GeneratedFile, SchemaModule } from "./generate.ts";
+
+/**
+ * Environment variables that ts-morph's TypeScript compiler and its dependencies read when they
+ * load (`TSC_WATCHFILE` and the other `TSC_*` watch settings, debugger hooks, `NODE_ENV`). None
+ * of them changes what gen writes.
+ */
+export const TOOL_ENV_VARIABLES: RegExp =
+  /^(TSC_\w+|NODE_INSPECTOR_IPC|VSCODE_INSPECTOR_OPTIONS|NODE_ENV|__MINIMATCH_TESTING_PLATFORM__|TINYGLOBBY_DEBUG)$/;
+
+/**
+ * Lets the gen command line run without `--allow-env`: reads of {@link TOOL_ENV_VARIABLES}
+ * that the process has no permission for see them unset, instead of failing (or prompting).
+ * Called only when `cli.ts` is the main module; every other read is untouched.
+ */
+export function quietToolEnv(): void {
+  const env = Deno.env;
+  const get = env.get;
+  env.get = function (key: string): string | undefined {
+    if (
+      TOOL_ENV_VARIABLES.test(key) &&
+      Deno.permissions.querySync({ name: "env", variable: key }).state !== "granted"
+    ) {
+      return undefined;
+    }
+    return get.call(env, key);
+  };
+}
 
 /** The usage text. */
 export const USAGE = `usage:
@@ -186,6 +207,8 @@ export async function main(
     return 0;
   }
   try {
+    const { generateModules, loadSchemaModule, manifestOf } = await import("./generate.ts");
+    const { loadBuiltinModules, ROOT } = await import("./builtin.ts");
     let modules: SchemaModule[];
     if (parsed.schemas.length > 0) {
       modules = [];
@@ -262,5 +285,6 @@ export async function main(
 }
 
 if (import.meta.main) {
+  quietToolEnv();
   Deno.exit(await main(Deno.args));
 }
