@@ -55,7 +55,7 @@ export interface EmitOptions {
   /**
    * The module specifier, as seen from the emitted file, that exports typed-virtio's
    * `ArgumentError` (thrown for an array index out of range, and by checked setters).
-   * Default `@typed-virtio/virtio/errors`.
+   * Default `@typed-virtio/virtio/errors` on Deno, `typed-virtio/errors` elsewhere (Node).
    */
   readonly errors?: string;
   /**
@@ -107,7 +107,9 @@ const HELPERS = {
 } as const satisfies Record<string, FunctionDeclarationStructure>;
 
 /** The default of {@link EmitOptions.errors}. */
-export const DEFAULT_ERRORS_MODULE = "@typed-virtio/virtio/errors";
+export const DEFAULT_ERRORS_MODULE: string = "Deno" in globalThis
+  ? "@typed-virtio/virtio/errors" // the JSR package's name
+  : "typed-virtio/errors"; // the npm package's
 
 type Aggregate = StructType | UnionType;
 
