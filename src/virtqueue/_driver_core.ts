@@ -99,15 +99,20 @@ export class DriverCore<T> {
 
   #addFault(token: T, total: number): never {
     if (token === undefined) {
-      throw new QueueError(this.queue, undefined, "the token must not be undefined");
+      throw new QueueError(this.queue, undefined, "the token must not be undefined", {
+        code: "ERR_VIRTIO_QUEUE_BAD_TOKEN",
+      });
     }
     if (total === 0) {
-      throw new QueueError(this.queue, undefined, "a buffer needs at least one element");
+      throw new QueueError(this.queue, undefined, "a buffer needs at least one element", {
+        code: "ERR_VIRTIO_QUEUE_EMPTY_BUFFER",
+      });
     }
     throw new QueueError(
       this.queue,
       undefined,
       `${total} elements exceed the chain limit ${this.#limit} (2.7.5.3.1)`,
+      { code: "ERR_VIRTIO_QUEUE_CHAIN_TOO_LONG" },
     );
   }
 
@@ -117,6 +122,7 @@ export class DriverCore<T> {
       this.queue,
       undefined,
       "buffer is longer than 2^32 bytes in total (2.7.4.1)",
+      { code: "ERR_VIRTIO_QUEUE_TOO_MANY_BYTES" },
     );
   }
 
@@ -126,6 +132,7 @@ export class DriverCore<T> {
       this.queue,
       undefined,
       `element ${i} (addr ${sg.addr}, len ${sg.len}) is not a valid buffer`,
+      { code: "ERR_VIRTIO_QUEUE_BAD_ELEMENT" },
     );
   }
 
@@ -135,6 +142,7 @@ export class DriverCore<T> {
       this.queue,
       undefined,
       `queue full: ${needed} descriptors needed, ${free} free`,
+      { code: "ERR_VIRTIO_QUEUE_FULL" },
     );
   }
 
@@ -192,12 +200,14 @@ export class DriverCore<T> {
         this.queue,
         id < this.size ? id : undefined,
         `used entry ${at} names buffer ${id}, which is not outstanding`,
+        { code: "ERR_VIRTIO_QUEUE_BAD_ID" },
       );
     }
     throw new QueueError(
       this.queue,
       id,
       `device reports ${len} bytes written into a buffer with ${this.writable[id]} writable bytes`,
+      { code: "ERR_VIRTIO_QUEUE_USED_LENGTH" },
     );
   }
 
@@ -210,6 +220,7 @@ export class DriverCore<T> {
         this.queue,
         id,
         `IN_ORDER used entry covers ${k + 1} buffers but the device published only ${pending}`,
+        { code: "ERR_VIRTIO_QUEUE_IN_ORDER" },
       );
     }
     this.batchEnd = id;

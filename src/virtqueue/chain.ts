@@ -329,6 +329,7 @@ export class DescriptorChain {
         this.queue,
         this.head,
         `read of ${n} bytes at ${offset} is past the ${this.readableLength} readable bytes`,
+        { code: "ERR_VIRTIO_QUEUE_CHAIN_RANGE" },
       );
     }
   }
@@ -349,6 +350,7 @@ export class DescriptorChain {
         this.queue,
         this.head,
         `write of ${n} bytes at ${offset} is past the ${this.writableLength} writable bytes`,
+        { code: "ERR_VIRTIO_QUEUE_CHAIN_RANGE" },
       );
     }
   }
@@ -391,7 +393,9 @@ export class DescriptorChain {
 
   #check(i: number): void {
     if (!(i >= 0 && i < this.readableCount + this.writableCount)) {
-      throw new QueueError(this.queue, this.head, `segment ${i} is outside 0..${this.length - 1}`);
+      throw new QueueError(this.queue, this.head, `segment ${i} is outside 0..${this.length - 1}`, {
+        code: "ERR_VIRTIO_QUEUE_CHAIN_RANGE",
+      });
     }
   }
 
@@ -479,18 +483,34 @@ export class DescriptorChain {
   ): QueueError {
     this._pool?.give(this);
     if (this.readableCount + this.writableCount >= maxSegments) {
-      return this.#error(desc, entry, `chain has more than ${maxSegments} descriptors (a loop?)`);
+      return this.#error(
+        desc,
+        entry,
+        `chain has more than ${maxSegments} descriptors`,
+        "ERR_VIRTIO_QUEUE_CHAIN_TOO_LONG",
+      );
     }
     if (!writable && this.writableCount > 0) {
-      return this.#error(desc, entry, "device-readable buffer after a device-writable one");
+      return this.#error(
+        desc,
+        entry,
+        "device-readable buffer after a device-writable one",
+        "ERR_VIRTIO_QUEUE_READABLE_AFTER_WRITABLE",
+      );
     }
     if (this.readableLength + this.writableLength + len > Limit.MAX_CHAIN_BYTES) {
-      return this.#error(desc, entry, "chain is longer than 2^32 bytes in total");
+      return this.#error(
+        desc,
+        entry,
+        "chain is longer than 2^32 bytes in total",
+        "ERR_VIRTIO_QUEUE_TOO_MANY_BYTES",
+      );
     }
     return this.#error(
       desc,
       entry,
       `buffer 0x${addr.toString(16)}+${len} is outside guest memory`,
+      "ERR_VIRTIO_QUEUE_ADDRESS",
     );
   }
 
@@ -515,11 +535,12 @@ export class DescriptorChain {
     this.#region.length = cap;
   }
 
-  #error(desc: number, entry: number, cause: string): QueueError {
+  #error(desc: number, entry: number, cause: string, code: string): QueueError {
     return new QueueError(
       this.queue,
       desc,
       entry < 0 ? cause : `indirect table entry ${entry}: ${cause}`,
+      { code },
     );
   }
 }
@@ -555,17 +576,25 @@ export function checkIndirect(
       queue,
       desc,
       `INDIRECT flag set (0x${flags.toString(16)}) but VIRTIO_F_INDIRECT_DESC was not negotiated`,
+      { code: "ERR_VIRTIO_QUEUE_INDIRECT_NOT_NEGOTIATED" },
     );
   }
-  if (nested) throw new QueueError(queue, desc, "indirect table inside an indirect table");
+  if (nested) {
+    throw new QueueError(queue, desc, "indirect table inside an indirect table", {
+      code: "ERR_VIRTIO_QUEUE_NESTED_INDIRECT",
+    });
+  }
   if (hasNext) {
-    throw new QueueError(queue, desc, "indirect descriptor continues the chain (NEXT set)");
+    throw new QueueError(queue, desc, "indirect descriptor continues the chain (NEXT set)", {
+      code: "ERR_VIRTIO_QUEUE_INDIRECT_WITH_NEXT",
+    });
   }
   if (len === 0 || len % 16 !== 0) {
     throw new QueueError(
       queue,
       desc,
       `indirect table length ${len} is not a non-zero multiple of 16`,
+      { code: "ERR_VIRTIO_QUEUE_INDIRECT_LENGTH" },
     );
   }
   const limit = maxChainLength(size, true);
@@ -574,6 +603,7 @@ export function checkIndirect(
       queue,
       desc,
       `indirect table of ${len / 16} entries exceeds the limit of ${limit}`,
+      { code: "ERR_VIRTIO_QUEUE_CHAIN_TOO_LONG" },
     );
   }
   return len / 16;

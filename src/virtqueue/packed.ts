@@ -284,6 +284,7 @@ export class PackedDeviceQueue implements DeviceQueue {
       this.index,
       start,
       `AVAIL and USED flags both equal the device's wrap counter ${startWrap}: wrap counter nonsense`,
+      { code: "ERR_VIRTIO_QUEUE_WRAP_COUNTER" },
     );
   }
 
@@ -293,6 +294,7 @@ export class PackedDeviceQueue implements DeviceQueue {
       this.index,
       pos,
       `chain from ${start} is longer than the queue size ${this.size}`,
+      { code: "ERR_VIRTIO_QUEUE_CHAIN_TOO_LONG" },
     );
   }
 
@@ -302,6 +304,7 @@ export class PackedDeviceQueue implements DeviceQueue {
       this.index,
       pos,
       "chain continues into a descriptor that is not available",
+      { code: "ERR_VIRTIO_QUEUE_CHAIN_UNAVAILABLE" },
     );
   }
 
@@ -334,6 +337,7 @@ export class PackedDeviceQueue implements DeviceQueue {
         this.index,
         pos,
         `indirect table 0x${addr.toString(16)}+${entries * 16} is outside guest memory`,
+        { code: "ERR_VIRTIO_QUEUE_ADDRESS" },
       );
     }
     const base = addr - region.base;
@@ -508,6 +512,7 @@ export class PackedDeviceQueue implements DeviceQueue {
         this.index,
         undefined,
         `restore: available position ${avail} (wrap ${availWrap}) is ${gap} descriptors ahead of used position ${used} (wrap ${usedWrap}), more than the queue size ${size}`,
+        { code: "ERR_VIRTIO_QUEUE_RESTORE_POSITION" },
       );
     }
     this.#nextAvail = avail;
@@ -920,6 +925,7 @@ export class PackedDriverQueue<T> implements DriverQueue<T> {
       this.index,
       this.#nextUsed,
       "used descriptor with no buffer outstanding",
+      { code: "ERR_VIRTIO_QUEUE_USED_AHEAD" },
     );
   }
 

@@ -171,6 +171,7 @@ export class SplitDeviceQueue implements DeviceQueue {
       this.index,
       undefined,
       `available idx ${availIdx} is ${pending} entries ahead of ${this.#lastAvail}, more than the queue size ${this.size}`,
+      { code: "ERR_VIRTIO_QUEUE_AVAIL_IDX" },
     );
   }
 
@@ -204,12 +205,14 @@ export class SplitDeviceQueue implements DeviceQueue {
         this.index,
         head,
         `chain head is outside the descriptor table of ${this.size}`,
+        { code: "ERR_VIRTIO_QUEUE_HEAD_RANGE" },
       );
     }
     throw new QueueError(
       this.index,
       head,
       "chain head made available again while the device holds it",
+      { code: "ERR_VIRTIO_QUEUE_HEAD_IN_USE" },
     );
   }
 
@@ -281,6 +284,7 @@ export class SplitDeviceQueue implements DeviceQueue {
       this.index,
       idx,
       `chain from head ${head} is longer than the queue size ${this.size} (a loop?)`,
+      { code: "ERR_VIRTIO_QUEUE_LOOP" },
     );
   }
 
@@ -290,6 +294,7 @@ export class SplitDeviceQueue implements DeviceQueue {
       this.index,
       idx,
       `next ${next} is outside the descriptor table of ${this.size}`,
+      { code: "ERR_VIRTIO_QUEUE_NEXT_RANGE" },
     );
   }
 
@@ -326,6 +331,7 @@ export class SplitDeviceQueue implements DeviceQueue {
         this.index,
         idx,
         `indirect table 0x${addr.toString(16)}+${entries * 16} is outside guest memory`,
+        { code: "ERR_VIRTIO_QUEUE_ADDRESS" },
       );
     }
     const base = addr - region.base;
@@ -340,6 +346,7 @@ export class SplitDeviceQueue implements DeviceQueue {
           this.index,
           idx,
           `indirect table entry ${j}: chain loops in a table of ${entries}`,
+          { code: "ERR_VIRTIO_QUEUE_LOOP" },
         );
       }
       t.offset = base + j * 16;
@@ -355,6 +362,7 @@ export class SplitDeviceQueue implements DeviceQueue {
           this.index,
           idx,
           `indirect table entry ${j}: next ${next} is outside the table of ${entries}`,
+          { code: "ERR_VIRTIO_QUEUE_NEXT_RANGE" },
         );
       }
       j = next;
@@ -485,6 +493,7 @@ export class SplitDeviceQueue implements DeviceQueue {
         this.index,
         undefined,
         `restore: available idx ${avail} is ${gap} entries ahead of used idx ${used}, more than the queue size ${this.size}`,
+        { code: "ERR_VIRTIO_QUEUE_RESTORE_POSITION" },
       );
     }
     this.#lastAvail = avail;
@@ -866,6 +875,7 @@ export class SplitDriverQueue<T> implements DriverQueue<T> {
       this.index,
       undefined,
       `used idx ${usedIdx} is ${pending} ahead of ${this.#lastUsed} with ${this.#core.inFlight} buffers outstanding`,
+      { code: "ERR_VIRTIO_QUEUE_USED_AHEAD" },
     );
   }
 

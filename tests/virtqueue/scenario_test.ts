@@ -149,7 +149,9 @@ for (const cfg of CONFIGS) {
     }
     assert.throws(
       () => st.driver.getBuf(),
-      (e) => e instanceof QueueError && /9 bytes written/.test(e.message),
+      (e) =>
+        e instanceof QueueError && /9 bytes written/.test(e.message) &&
+        e.code === "ERR_VIRTIO_QUEUE_USED_LENGTH",
     );
     assert.deepEqual(driver.getBuf(), { token: 1, len: 8 });
   });
@@ -164,11 +166,18 @@ Deno.test("split: the driver refuses an unknown used id and a used idx running a
   p.mem.writeUint32(p.addrs.device + 4, 7); // used ring[0].id: descriptor 7 was never made available
   assert.throws(
     () => p.driver.getBuf(),
-    (e) => e instanceof QueueError && e.queue === 3 && e.descriptor === 7,
+    (e) =>
+      e instanceof QueueError && e.queue === 3 && e.descriptor === 7 &&
+      e.code === "ERR_VIRTIO_QUEUE_BAD_ID",
   );
   p.mem.writeUint32(p.addrs.device + 4, 0);
   p.mem.writeUint16(p.addrs.device + 2, 5); // used idx 5 with one buffer outstanding
-  assert.throws(() => p.driver.getBuf(), /5 ahead of 0 with 1 buffers outstanding/);
+  assert.throws(
+    () => p.driver.getBuf(),
+    (e) =>
+      e instanceof QueueError && /5 ahead of 0 with 1 buffers outstanding/.test(e.message) &&
+      e.code === "ERR_VIRTIO_QUEUE_USED_AHEAD",
+  );
   p.mem.writeUint16(p.addrs.device + 2, 1);
   assert.deepEqual(p.driver.getBuf(), { token: 1, len: 4 });
 });
