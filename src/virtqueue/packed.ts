@@ -937,7 +937,7 @@ export class PackedDriverQueue<T> implements DriverQueue<T> {
     }
   }
 
-  /** Re-enables interrupts; true when used buffers are already waiting. */
+  /** Re-enables interrupts; false when used buffers are already waiting (Linux's sense). */
   enableCb(): boolean {
     return this.#enable(0);
   }
@@ -964,7 +964,7 @@ export class PackedDriverQueue<T> implements DriverQueue<T> {
     this.#setOwnEvent(2, this.#eventFlags);
     // Then the used descriptor, both atomic when shared: a device using one
     // meanwhile either sees the request or is seen here (2.8.10).
-    return this.hasUsed();
+    return !this.hasUsed();
   }
 
   /** Writes the word at `field` (0: off_wrap, 2: flags) of the driver event structure. */

@@ -904,7 +904,7 @@ export class SplitDriverQueue<T> implements DriverQueue<T> {
     }
   }
 
-  /** Re-enables interrupts; true when used buffers are already waiting. */
+  /** Re-enables interrupts; false when used buffers are already waiting (Linux's sense). */
   enableCb(): boolean {
     return this.#enable(0);
   }
@@ -925,7 +925,7 @@ export class SplitDriverQueue<T> implements DriverQueue<T> {
     }
     // The race Linux closes: a buffer used before the flag change is seen here
     // (the store above and the load of idx are both atomic when shared).
-    return this.hasUsed();
+    return !this.hasUsed();
   }
 
   #setUsedEvent(value: number): void {

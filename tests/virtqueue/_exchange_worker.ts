@@ -185,7 +185,7 @@ ctx.onmessage = (e: MessageEvent<ExchangeJob>) => {
       if (n > 0) slept = 0;
       if (n === 0 && (sent === job.count || !q.canAdd(1, 1) || added === 0)) {
         const seen = Atomics.load(sig, IRQ);
-        if (!q.enableCb()) {
+        if (q.enableCb()) {
           if (Atomics.wait(sig, IRQ, seen, NAP_MS) === "timed-out") {
             if (q.hasUsed()) lostWakeups++;
             else if ((slept += NAP_MS) > job.hangMs) throw new Error("driver: no interrupt, hung");
