@@ -1,7 +1,7 @@
 // Private helpers shared by the split and packed rings: event-index
 // arithmetic, atomic ring words, a small index FIFO, and ring-area placement.
 
-import { QueueError } from "../errors.ts";
+import { QueueError, SchemaError } from "../errors.ts";
 import type { GuestMemory, MemoryRegion } from "../memory.ts";
 
 /**
@@ -207,4 +207,25 @@ export function locateArea(
   }
   const region = mem.regions[i];
   return { region, offset: addr - region.base };
+}
+
+/**
+ * Checks, once at load time, that the offsets a ring file names and inlines
+ * (as `const enum` literals) are the generated ones of `struct`: a schema
+ * change then fails loudly instead of silently misplacing a field.
+ */
+export function checkOffsets(
+  struct: string,
+  generated: Readonly<Record<string, number>>,
+  named: Readonly<Record<string, number>>,
+): void {
+  for (const [field, offset] of Object.entries(named)) {
+    if (generated[field] !== offset) {
+      throw new SchemaError(
+        struct,
+        field,
+        `the ring code uses offset ${offset}, the generated layout has ${generated[field]}`,
+      );
+    }
+  }
 }

@@ -235,6 +235,15 @@ function runCase(s: number, input: { value?: CaseInput; image?: Uint8Array }): v
     // Some well-formed chains among the noise, so the fuzzer gets past the first checks.
     if (r() < 0.5) chainAt(DESC, int(size), 1 + int(Math.min(size, 4)), size);
     if (r() < 0.5) chainAt(TABLES, 16 * int(4), 1 + int(8), 64);
+    if (r() < 0.3) {
+      // A descriptor pointing at (part of) the tables, which may hold such a chain.
+      const o = DESC - BASE_A + 16 * int(size);
+      va.setUint32(o, TABLES + 16 * int(64), true);
+      va.setUint32(o + 4, 0, true);
+      va.setUint32(o + 8, 16 * (1 + int(9)), true);
+      if (packed) va.setUint16(o + 14, INDIRECT | AVAIL, true);
+      else va.setUint16(o + 12, INDIRECT, true);
+    }
     if (!packed) {
       va.setUint16(DRIVER - BASE_A, int(4), true);
       va.setUint16(DRIVER - BASE_A + 2, r() < 0.8 ? int(size + 2) : int(0x10000), true);

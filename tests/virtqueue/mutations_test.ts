@@ -35,7 +35,7 @@ export const MUTATIONS: Mutation[] = [
   {
     name: "split driver never writes the avail idx (unshared memory)",
     file: "src/virtqueue/split.ts",
-    from: "else av.setUint16(ab + 2, idx, true);",
+    from: "else av.setUint16(ab + A.idx, idx, true);",
     to: "else void idx;",
   },
   {
@@ -45,10 +45,10 @@ export const MUTATIONS: Mutation[] = [
     to: "",
   },
   {
-    name: "chains in indirect tables skip readable-after-writable",
+    name: "the chain rules skip readable-after-writable",
     file: "src/virtqueue/chain.ts",
-    from: "n >= maxSegments || (!writable && this.writableCount > 0) ||",
-    to: "n >= maxSegments ||",
+    from: "return region === undefined || (!writable && writableCount > 0) ||",
+    to: "return region === undefined ||",
   },
   {
     name: "vring_need_event off by one",
@@ -59,14 +59,14 @@ export const MUTATIONS: Mutation[] = [
   {
     name: "split driver does not move used_event in getBuf",
     file: "src/virtqueue/split.ts",
-    from: "else this.#av.setUint16(this.#ab + 4 + 2 * this.size, now, true);",
+    from: "else this.#av.setUint16(this.#usedEventAt, now, true);",
     to: "else void now;",
   },
   {
     name: "IN_ORDER skipped buffers reported as empty",
     file: "src/virtqueue/_driver_core.ts",
-    from: "this.lastLen = this.writable[id];",
-    to: "this.lastLen = 0;",
+    from: "this.#lastLen = this.writable[id];",
+    to: "this.#lastLen = 0;",
   },
   {
     name: "split device accepts an avail idx one past the queue size",
@@ -83,7 +83,7 @@ export const MUTATIONS: Mutation[] = [
   {
     name: "split device forgets the used len",
     file: "src/virtqueue/split.ts",
-    from: "this.#uv.setUint32(e + 4, len, true);",
+    from: "this.#uv.setUint32(e + E.len, len, true);",
     to: "void len;",
   },
   {
