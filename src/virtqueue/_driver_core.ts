@@ -212,7 +212,8 @@ export class DriverCore<T> {
     this.tokens[id] = token;
     this.count[id] = count;
     this.writable[id] = writable;
-    this.table[id] = table;
+    // A buffer's table entry is -1 whenever it has none (`freeTable` resets it).
+    if (table >= 0) this.table[id] = table;
     this.#inFlight++;
     if (this.inOrder) this.order.push(id);
   }

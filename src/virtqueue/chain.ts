@@ -74,8 +74,20 @@ export interface ChainAccess {
   ): void;
   /** Sets the segment counts and byte totals. */
   counts(c: DescriptorChain, rc: number, wc: number, rl: number, wl: number): void;
-  /** Sets what the used entry names, the descriptors taken, and whether from a table. */
-  finish(c: DescriptorChain, head: number, descriptorCount: number, indirect: boolean): void;
+  /**
+   * Sets what the used entry names, the descriptors taken, whether from a
+   * table, and the segment counts and byte totals.
+   */
+  finish(
+    c: DescriptorChain,
+    head: number,
+    descriptorCount: number,
+    indirect: boolean,
+    rc: number,
+    wc: number,
+    rl: number,
+    wl: number,
+  ): void;
   /**
    * Appends a buffer after checking the chain rules and the segment limit;
    * `desc` and `entry` (indirect table entry, or -1) name it in errors. A
@@ -520,10 +532,14 @@ export class DescriptorChain {
         c.#rl = rl;
         c.#wl = wl;
       },
-      finish(c, head, descriptorCount, indirect) {
+      finish(c, head, descriptorCount, indirect, rc, wc, rl, wl) {
         c.#head = head;
         c.#descriptorCount = descriptorCount;
         c.#indirect = indirect;
+        c.#rc = rc;
+        c.#wc = wc;
+        c.#rl = rl;
+        c.#wl = wl;
       },
       push(c, mem, addr, len, writable, desc, entry, maxSegments) {
         const n = c.#rc + c.#wc;
