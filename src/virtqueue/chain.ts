@@ -43,8 +43,9 @@ function copy(src: Uint8Array, s: number, dst: Uint8Array, d: number, n: number)
  * (undefined: not inside guest memory), after `writableCount` writable
  * buffers and `bytes` bytes: in guest memory, readable before writable
  * (2.7.4.2, 2.8.17), at most 2^32 - 1 bytes in all (2.7.5.2). True when the
- * buffer breaks one. The one definition both layouts' walkers and
- * {@link ChainAccess.push} use; small enough for V8 to inline.
+ * buffer breaks one. The one definition: both layouts' walkers and
+ * {@link DescriptorChain._push} call it (V8 inlines it), and the fault is
+ * named by `#pushError`, in this order.
  */
 export function breaksChainRule(
   region: MemoryRegion | undefined,
@@ -56,79 +57,6 @@ export function breaksChainRule(
   return region === undefined || (!writable && writableCount > 0) ||
     bytes + len > Limit.MAX_CHAIN_BYTES;
 }
-
-/**
- * What the engine's queues do to a chain they fill and hand out. Only the
- * queues use it (it is not exported from `mod.ts`); a device model sees a
- * chain's state through its read-only getters.
- */
-export interface ChainAccess {
-  /** Stores segment `n` unchecked, for a walker that applies {@link breaksChainRule} itself. */
-  seg(
-    c: DescriptorChain,
-    n: number,
-    len: number,
-    off: number,
-    region: MemoryRegion,
-    maxSegments: number,
-  ): void;
-  /** Sets the segment counts and byte totals. */
-  counts(c: DescriptorChain, rc: number, wc: number, rl: number, wl: number): void;
-  /**
-   * Sets what the used entry names, the descriptors taken, whether from a
-   * table, and the segment counts and byte totals.
-   */
-  finish(
-    c: DescriptorChain,
-    head: number,
-    descriptorCount: number,
-    indirect: boolean,
-    rc: number,
-    wc: number,
-    rl: number,
-    wl: number,
-  ): void;
-  /**
-   * Appends a buffer after checking the chain rules and the segment limit;
-   * `desc` and `entry` (indirect table entry, or -1) name it in errors. A
-   * fault gives the chain back to its pool.
-   */
-  push(
-    c: DescriptorChain,
-    mem: GuestMemory,
-    addr: number,
-    len: number,
-    writable: boolean,
-    desc: number,
-    entry: number,
-    maxSegments: number,
-  ): void;
-  /**
-   * The error {@link ChainAccess.push} would throw for the direct descriptor
-   * `desc`, for a walker that kept the counts so far in locals: sets them and
-   * gives the chain back to its pool; the walker throws what it returns.
-   */
-  walkFault(
-    c: DescriptorChain,
-    rc: number,
-    wc: number,
-    rl: number,
-    wl: number,
-    addr: number,
-    len: number,
-    writable: boolean,
-    desc: number,
-    maxSegments: number,
-  ): QueueError;
-  /** True while `c` is held by the device of queue `owner` (popped, not used). */
-  heldBy(c: DescriptorChain, owner: unknown): boolean;
-  /** Marks `c` taken from `pool`. */
-  take(c: DescriptorChain, pool: ChainPool): void;
-  /** Marks `c` given back; false when it already was. */
-  give(c: DescriptorChain): boolean;
-}
-
-let access: ChainAccess;
 
 /**
  * A validated descriptor chain: `readableCount` device-readable segments
@@ -168,13 +96,23 @@ let access: ChainAccess;
 export class DescriptorChain {
   /** The queue index (for error messages). */
   readonly queue: number;
-  #head = 0;
-  #descriptorCount = 0;
-  #indirect = false;
-  #rc = 0;
-  #wc = 0;
-  #rl = 0;
-  #wl = 0;
+  /**
+   * Split ring: index of the chain's head descriptor. Packed ring: the
+   * buffer id. This is what the used entry names.
+   */
+  head: number = 0;
+  /** Descriptors the chain takes in the ring or descriptor table (an indirect table counts 1). */
+  descriptorCount: number = 0;
+  /** True when the chain's buffers came from an indirect table. */
+  indirect: boolean = false;
+  /** Number of device-readable segments (they come first). */
+  readableCount: number = 0;
+  /** Number of device-writable segments (they follow the readable ones). */
+  writableCount: number = 0;
+  /** Total bytes of the readable segments. */
+  readableLength: number = 0;
+  /** Total bytes of the writable segments. */
+  writableLength: number = 0;
 
   // A segment's guest address is its region's base plus its offset (not stored).
   #len: Uint32Array;
@@ -184,60 +122,30 @@ export class DescriptorChain {
   #region: MemoryRegion[];
   #scratch = new Uint8Array(8);
   #scratchView = new DataView(this.#scratch.buffer);
-  // Set while the device holds the chain.
-  #live = false;
-  // The queue that owns the chain.
-  readonly #owner: unknown;
-  // The pool the chain came from: a fault found while the chain is being
-  // filled gives it back there before throwing, so the walkers need no
-  // exception handler on their hot path.
-  #pool: ChainPool | undefined = undefined;
+  /** @internal Set while the device holds the chain. */
+  _live: boolean = false;
+  /** @internal The queue that owns the chain. */
+  _owner: unknown;
+  /**
+   * @internal The pool the chain came from: a fault found while the chain is
+   * being filled gives it back there before throwing, so the walkers need no
+   * exception handler on their hot path.
+   */
+  _pool: ChainPool | undefined = undefined;
 
   /** Creates an empty chain of queue `queue`; the engine fills it. */
   constructor(queue: number, owner: unknown, capacity: number = 4) {
     this.queue = queue;
-    this.#owner = owner;
+    this._owner = owner;
     this.#cap = capacity;
     this.#len = new Uint32Array(capacity);
     this.#off = new Float64Array(capacity);
     this.#region = new Array<MemoryRegion>(capacity);
   }
 
-  /**
-   * Split ring: index of the chain's head descriptor. Packed ring: the
-   * buffer id. This is what the used entry names.
-   */
-  get head(): number {
-    return this.#head;
-  }
-  /** Descriptors the chain takes in the ring or descriptor table (an indirect table counts 1). */
-  get descriptorCount(): number {
-    return this.#descriptorCount;
-  }
-  /** True when the chain's buffers came from an indirect table. */
-  get indirect(): boolean {
-    return this.#indirect;
-  }
-  /** Number of device-readable segments (they come first). */
-  get readableCount(): number {
-    return this.#rc;
-  }
-  /** Number of device-writable segments (they follow the readable ones). */
-  get writableCount(): number {
-    return this.#wc;
-  }
-  /** Total bytes of the readable segments. */
-  get readableLength(): number {
-    return this.#rl;
-  }
-  /** Total bytes of the writable segments. */
-  get writableLength(): number {
-    return this.#wl;
-  }
-
   /** Number of segments, readable and writable. */
   get length(): number {
-    return this.#rc + this.#wc;
+    return this.readableCount + this.writableCount;
   }
 
   /** Guest address of segment `i`. */
@@ -255,7 +163,7 @@ export class DescriptorChain {
   /** True when segment `i` is device-writable. */
   isWritable(i: number): boolean {
     this.#check(i);
-    return i >= this.#rc;
+    return i >= this.readableCount;
   }
 
   /** A zero-copy view of segment `i` (a new `Uint8Array` object over guest memory). */
@@ -267,12 +175,12 @@ export class DescriptorChain {
 
   /** The readable segments as zero-copy views, in order. */
   *readable(): IterableIterator<Uint8Array> {
-    for (let i = 0; i < this.#rc; i++) yield this.bytes(i);
+    for (let i = 0; i < this.readableCount; i++) yield this.bytes(i);
   }
 
   /** The writable segments as zero-copy views, in order. */
   *writable(): IterableIterator<Uint8Array> {
-    for (let i = this.#rc; i < this.length; i++) yield this.bytes(i);
+    for (let i = this.readableCount; i < this.length; i++) yield this.bytes(i);
   }
 
   /**
@@ -287,7 +195,7 @@ export class DescriptorChain {
   ): number {
     return this.#span(
       0,
-      this.#rc,
+      this.readableCount,
       offset,
       count,
       Span.FROM_GUEST,
@@ -308,7 +216,7 @@ export class DescriptorChain {
     count: number = src.length - srcOffset,
   ): number {
     return this.#span(
-      this.#rc,
+      this.readableCount,
       this.length,
       offset,
       count,
@@ -327,13 +235,13 @@ export class DescriptorChain {
    * guest memory.
    */
   readableViews(offset: number, count: number, into: Uint8Array[]): number {
-    return this.#span(0, this.#rc, offset, count, Span.VIEWS, NO_BYTES, 0, into);
+    return this.#span(0, this.readableCount, offset, count, Span.VIEWS, NO_BYTES, 0, into);
   }
 
   /** Like {@link DescriptorChain.readableViews}, for the writable part. */
   writableViews(offset: number, count: number, into: Uint8Array[]): number {
     return this.#span(
-      this.#rc,
+      this.readableCount,
       this.length,
       offset,
       count,
@@ -346,7 +254,7 @@ export class DescriptorChain {
 
   /** Reads a byte of the readable part. */
   readUint8(offset: number): number {
-    if (this.#rc > 0 && (offset >>> 0) === offset && offset < this.#len[0]) {
+    if (this.readableCount > 0 && (offset >>> 0) === offset && offset < this.#len[0]) {
       return this.#region[0].bytes[this.#off[0] + offset];
     }
     this.#readScratch(offset, 1);
@@ -356,7 +264,7 @@ export class DescriptorChain {
   /** Reads a little-endian 16-bit value of the readable part. */
   readUint16(offset: number): number {
     // Fast path: the value lies in the first segment (a request header, typically).
-    if (this.#rc > 0 && (offset >>> 0) === offset && offset + 2 <= this.#len[0]) {
+    if (this.readableCount > 0 && (offset >>> 0) === offset && offset + 2 <= this.#len[0]) {
       return this.#region[0].view.getUint16(this.#off[0] + offset, true);
     }
     this.#readScratch(offset, 2);
@@ -365,7 +273,7 @@ export class DescriptorChain {
 
   /** Reads a little-endian 32-bit value of the readable part. */
   readUint32(offset: number): number {
-    if (this.#rc > 0 && (offset >>> 0) === offset && offset + 4 <= this.#len[0]) {
+    if (this.readableCount > 0 && (offset >>> 0) === offset && offset + 4 <= this.#len[0]) {
       return this.#region[0].view.getUint32(this.#off[0] + offset, true);
     }
     this.#readScratch(offset, 4);
@@ -374,7 +282,7 @@ export class DescriptorChain {
 
   /** Reads a little-endian 64-bit value of the readable part. */
   readBigUint64(offset: number): bigint {
-    if (this.#rc > 0 && (offset >>> 0) === offset && offset + 8 <= this.#len[0]) {
+    if (this.readableCount > 0 && (offset >>> 0) === offset && offset + 8 <= this.#len[0]) {
       return this.#region[0].view.getBigUint64(this.#off[0] + offset, true);
     }
     this.#readScratch(offset, 8);
@@ -383,8 +291,8 @@ export class DescriptorChain {
 
   /** Writes a byte of the writable part. */
   writeUint8(offset: number, value: number): void {
-    const w = this.#rc;
-    if (this.#wc > 0 && (offset >>> 0) === offset && offset < this.#len[w]) {
+    const w = this.readableCount;
+    if (this.writableCount > 0 && (offset >>> 0) === offset && offset < this.#len[w]) {
       this.#region[w].bytes[this.#off[w] + offset] = value;
       return;
     }
@@ -394,8 +302,8 @@ export class DescriptorChain {
 
   /** Writes a little-endian 16-bit value into the writable part. */
   writeUint16(offset: number, value: number): void {
-    const w = this.#rc;
-    if (this.#wc > 0 && (offset >>> 0) === offset && offset + 2 <= this.#len[w]) {
+    const w = this.readableCount;
+    if (this.writableCount > 0 && (offset >>> 0) === offset && offset + 2 <= this.#len[w]) {
       this.#region[w].view.setUint16(this.#off[w] + offset, value, true);
       return;
     }
@@ -405,8 +313,8 @@ export class DescriptorChain {
 
   /** Writes a little-endian 32-bit value into the writable part. */
   writeUint32(offset: number, value: number): void {
-    const w = this.#rc;
-    if (this.#wc > 0 && (offset >>> 0) === offset && offset + 4 <= this.#len[w]) {
+    const w = this.readableCount;
+    if (this.writableCount > 0 && (offset >>> 0) === offset && offset + 4 <= this.#len[w]) {
       this.#region[w].view.setUint32(this.#off[w] + offset, value, true);
       return;
     }
@@ -416,8 +324,8 @@ export class DescriptorChain {
 
   /** Writes a little-endian 64-bit value into the writable part. */
   writeBigUint64(offset: number, value: bigint): void {
-    const w = this.#rc;
-    if (this.#wc > 0 && (offset >>> 0) === offset && offset + 8 <= this.#len[w]) {
+    const w = this.readableCount;
+    if (this.writableCount > 0 && (offset >>> 0) === offset && offset + 8 <= this.#len[w]) {
       this.#region[w].view.setBigUint64(this.#off[w] + offset, value, true);
       return;
     }
@@ -428,7 +336,7 @@ export class DescriptorChain {
   #readScratch(offset: number, n: number): void {
     const got = this.#span(
       0,
-      this.#rc,
+      this.readableCount,
       offset,
       n,
       Span.FROM_GUEST,
@@ -439,8 +347,8 @@ export class DescriptorChain {
     if (got !== n) {
       throw new QueueError(
         this.queue,
-        this.#head,
-        `read of ${n} bytes at ${offset} is past the ${this.#rl} readable bytes`,
+        this.head,
+        `read of ${n} bytes at ${offset} is past the ${this.readableLength} readable bytes`,
         { code: "ERR_VIRTIO_QUEUE_CHAIN_RANGE" },
       );
     }
@@ -448,7 +356,7 @@ export class DescriptorChain {
 
   #writeScratch(offset: number, n: number): void {
     const put = this.#span(
-      this.#rc,
+      this.readableCount,
       this.length,
       offset,
       n,
@@ -460,8 +368,8 @@ export class DescriptorChain {
     if (put !== n) {
       throw new QueueError(
         this.queue,
-        this.#head,
-        `write of ${n} bytes at ${offset} is past the ${this.#wl} writable bytes`,
+        this.head,
+        `write of ${n} bytes at ${offset} is past the ${this.writableLength} writable bytes`,
         { code: "ERR_VIRTIO_QUEUE_CHAIN_RANGE" },
       );
     }
@@ -504,90 +412,91 @@ export class DescriptorChain {
   }
 
   #check(i: number): void {
-    if (!(i >= 0 && i < this.#rc + this.#wc)) {
-      throw new QueueError(
-        this.queue,
-        this.#head,
-        `segment ${i} is outside 0..${this.length - 1}`,
-        {
-          code: "ERR_VIRTIO_QUEUE_CHAIN_RANGE",
-        },
-      );
+    if (!(i >= 0 && i < this.readableCount + this.writableCount)) {
+      throw new QueueError(this.queue, this.head, `segment ${i} is outside 0..${this.length - 1}`, {
+        code: "ERR_VIRTIO_QUEUE_CHAIN_RANGE",
+      });
     }
   }
 
-  static {
-    // The engine's access to a chain's state: these functions are the only
-    // code outside the class's own methods that sees its private fields.
-    access = {
-      seg(c, n, len, off, region, maxSegments) {
-        if (n === c.#cap) c.#grow(Math.min(n * 2, maxSegments));
-        c.#len[n] = len;
-        c.#off[n] = off;
-        c.#region[n] = region;
-      },
-      counts(c, rc, wc, rl, wl) {
-        c.#rc = rc;
-        c.#wc = wc;
-        c.#rl = rl;
-        c.#wl = wl;
-      },
-      finish(c, head, descriptorCount, indirect, rc, wc, rl, wl) {
-        c.#head = head;
-        c.#descriptorCount = descriptorCount;
-        c.#indirect = indirect;
-        c.#rc = rc;
-        c.#wc = wc;
-        c.#rl = rl;
-        c.#wl = wl;
-      },
-      push(c, mem, addr, len, writable, desc, entry, maxSegments) {
-        const n = c.#rc + c.#wc;
-        const region = mem.regionFor(addr, len);
-        // One test on the hot path; the fault (in the order the rules are listed) out of line.
-        if (n >= maxSegments || breaksChainRule(region, writable, c.#wc, c.#rl + c.#wl, len)) {
-          throw c.#pushError(addr, len, writable, desc, entry, maxSegments);
-        }
-        access.seg(
-          c,
-          n,
-          len,
-          addr - (region as MemoryRegion).base,
-          region as MemoryRegion,
-          maxSegments,
-        );
-        if (writable) {
-          c.#wc++;
-          c.#wl += len;
-        } else {
-          c.#rc++;
-          c.#rl += len;
-        }
-      },
-      walkFault(c, rc, wc, rl, wl, addr, len, writable, desc, maxSegments) {
-        access.counts(c, rc, wc, rl, wl);
-        return c.#pushError(addr, len, writable, desc, -1, maxSegments);
-      },
-      heldBy(c, owner) {
-        return c.#live && c.#owner === owner;
-      },
-      take(c, pool) {
-        c.#pool = pool;
-        c.#live = true;
-      },
-      give(c) {
-        if (!c.#live) return false;
-        c.#live = false;
-        // Drops grown capacity after a hostile or huge chain.
-        if (c.#cap > 256) {
-          c.#cap = 16;
-          c.#len = new Uint32Array(16);
-          c.#off = new Float64Array(16);
-          c.#region = new Array<MemoryRegion>(16);
-        }
-        return true;
-      },
-    };
+  /**
+   * @internal Appends a buffer after checking it against the rules every
+   * layout shares: inside guest memory, readable before writable (2.7.4.2,
+   * 2.8.18.1), total length, chain length. `desc` and `entry` (indirect
+   * table entry, or -1) name the descriptor in errors.
+   */
+  _push(
+    mem: GuestMemory,
+    addr: number,
+    len: number,
+    writable: boolean,
+    desc: number,
+    entry: number,
+    maxSegments: number,
+  ): void {
+    const n = this.readableCount + this.writableCount;
+    const region = mem.regionFor(addr, len);
+    // One test on the hot path; the fault (in the order the rules are listed) out of line.
+    if (
+      n >= maxSegments ||
+      breaksChainRule(
+        region,
+        writable,
+        this.writableCount,
+        this.readableLength + this.writableLength,
+        len,
+      )
+    ) {
+      throw this.#pushError(addr, len, writable, desc, entry, maxSegments);
+    }
+    const r = region as MemoryRegion;
+    if (n === this.#cap) this.#grow(Math.min(n * 2, maxSegments));
+    this.#len[n] = len;
+    this.#off[n] = addr - r.base;
+    this.#region[n] = r;
+    if (writable) {
+      this.writableCount++;
+      this.writableLength += len;
+    } else {
+      this.readableCount++;
+      this.readableLength += len;
+    }
+  }
+
+  /**
+   * @internal Stores segment `n` without checks: for a walker that applies
+   * the rules of {@link DescriptorChain._push} itself (in locals, on its hot
+   * path) and sets the counts and lengths once at the end.
+   */
+  _seg(n: number, len: number, off: number, region: MemoryRegion, maxSegments: number): void {
+    if (n === this.#cap) this.#grow(Math.min(n * 2, maxSegments));
+    this.#len[n] = len;
+    this.#off[n] = off;
+    this.#region[n] = region;
+  }
+
+  /**
+   * @internal The error {@link DescriptorChain._push} would throw for the
+   * direct descriptor `desc`, for a walker that kept the counts and lengths
+   * so far in locals: sets them and gives the chain back to its pool; the
+   * walker throws what it returns.
+   */
+  _walkFault(
+    readableCount: number,
+    writableCount: number,
+    readableLength: number,
+    writableLength: number,
+    addr: number,
+    len: number,
+    writable: boolean,
+    desc: number,
+    maxSegments: number,
+  ): QueueError {
+    this.readableCount = readableCount;
+    this.writableCount = writableCount;
+    this.readableLength = readableLength;
+    this.writableLength = writableLength;
+    return this.#pushError(addr, len, writable, desc, -1, maxSegments);
   }
 
   #pushError(
@@ -598,8 +507,8 @@ export class DescriptorChain {
     entry: number,
     maxSegments: number,
   ): QueueError {
-    this.#pool?.give(this);
-    if (this.#rc + this.#wc >= maxSegments) {
+    this._pool?.give(this);
+    if (this.readableCount + this.writableCount >= maxSegments) {
       return this.#error(
         desc,
         entry,
@@ -607,7 +516,7 @@ export class DescriptorChain {
         "ERR_VIRTIO_QUEUE_CHAIN_TOO_LONG",
       );
     }
-    if (!writable && this.#wc > 0) {
+    if (!writable && this.writableCount > 0) {
       return this.#error(
         desc,
         entry,
@@ -615,7 +524,7 @@ export class DescriptorChain {
         "ERR_VIRTIO_QUEUE_READABLE_AFTER_WRITABLE",
       );
     }
-    if (this.#rl + this.#wl + len > Limit.MAX_CHAIN_BYTES) {
+    if (this.readableLength + this.writableLength + len > Limit.MAX_CHAIN_BYTES) {
       return this.#error(
         desc,
         entry,
@@ -629,6 +538,16 @@ export class DescriptorChain {
       `buffer 0x${addr.toString(16)}+${len} is outside guest memory`,
       "ERR_VIRTIO_QUEUE_ADDRESS",
     );
+  }
+
+  /** @internal Drops grown capacity after a hostile or huge chain. */
+  _shrink(): void {
+    if (this.#cap > 256) {
+      this.#cap = 16;
+      this.#len = new Uint32Array(16);
+      this.#off = new Float64Array(16);
+      this.#region = new Array<MemoryRegion>(16);
+    }
   }
 
   #grow(cap: number): void {
@@ -742,17 +661,18 @@ export class ChainPool {
     if (c === undefined) {
       if (this.#created === this.#limit) return undefined;
       c = new DescriptorChain(this.#queue, this.#owner);
+      c._pool = this;
       this.#created++;
     }
-    access.take(c, this);
+    c._live = true;
     return c;
   }
 
   /** Returns a chain to the pool (once: a chain already given back is left alone). */
   give(c: DescriptorChain): void {
-    if (access.give(c)) this.#free.push(c);
+    if (!c._live) return;
+    c._live = false;
+    c._shrink();
+    this.#free.push(c);
   }
 }
-
-/** The engine's access to chains (see {@link ChainAccess}); set by the class's static block. */
-export const chains: ChainAccess = access;

@@ -12,9 +12,7 @@ import type { DmaAllocator, GuestMemory, MemoryRegion } from "../memory.ts";
 import { PvirtqDesc, PvirtqEventSuppress } from "../generated/virtqueue.ts";
 import {
   breaksChainRule,
-  type ChainAccess,
   type ChainPool,
-  chains,
   checkIndirect,
   type DescriptorChain,
   maxChainLength,
@@ -142,10 +140,6 @@ export class PackedDeviceQueue implements DeviceQueue {
   readonly index: number;
   /** Options the queue was created with. */
   readonly options: QueueOptions;
-  // The chain writers, hoisted: a field load is cheaper than an imported binding's.
-  readonly #seg: ChainAccess["seg"] = chains.seg;
-  readonly #finish: ChainAccess["finish"] = chains.finish;
-  readonly #heldBy: ChainAccess["heldBy"] = chains.heldBy;
   readonly #mem: GuestMemory;
   readonly #shared: boolean;
   readonly #ring: PvirtqDesc;
@@ -236,9 +230,10 @@ export class PackedDeviceQueue implements DeviceQueue {
     const chain = this.#pool.take();
     if (chain === undefined) this.#core.tooMany(start);
     const mem = this.#mem;
-    // The chain rules (`breaksChainRule`) on counts kept in locals; a chain
-    // holds at most `size` direct descriptors, which the length test
-    // enforces before that limit could be reached.
+    // The chain rules (`breaksChainRule`, which `DescriptorChain._push` uses
+    // too) on counts kept in locals; a chain holds at most `size` direct
+    // descriptors, which the length test enforces before that limit could be
+    // reached.
     let rc = 0;
     let wc = 0;
     let rl = 0;
@@ -247,7 +242,7 @@ export class PackedDeviceQueue implements DeviceQueue {
     let wrap = startWrap;
     let n = 0;
     let id = 0;
-    let indirect = false;
+    chain.indirect = false;
     // Each descriptor is consumed as it is examined, so a fault leaves the
     // queue past it and the same bad chain is not met again; every fault gives
     // the chain back to the pool before it throws (no handler on this path).
@@ -267,9 +262,11 @@ export class PackedDeviceQueue implements DeviceQueue {
         if (!isAvail(f, wrap)) this.#notAvail(chain, pos);
       }
       if ((f & F.VIRTQ_DESC_F_INDIRECT) !== 0) {
-        chains.counts(chain, rc, wc, rl, wl);
+        chain.readableCount = rc;
+        chain.writableCount = wc;
+        chain.readableLength = rl;
+        chain.writableLength = wl;
         this.#indirect(chain, pos, f, n);
-        indirect = true;
         rc = chain.readableCount;
         wc = chain.writableCount;
         rl = chain.readableLength;
@@ -285,10 +282,10 @@ export class PackedDeviceQueue implements DeviceQueue {
         const region = mem.regionFor(addr, len);
         // 2.8.18.1: readable before writable; 2.7.4.1: 2^32 bytes at most.
         if (breaksChainRule(region, writable, wc, rl + wl, len)) {
-          throw chains.walkFault(chain, rc, wc, rl, wl, addr, len, writable, pos, size);
+          throw chain._walkFault(rc, wc, rl, wl, addr, len, writable, pos, size);
         }
         const r = region as MemoryRegion;
-        this.#seg(chain, rc + wc, len, addr - r.base, r, size);
+        chain._seg(rc + wc, len, addr - r.base, r, size);
         if (writable) {
           wc++;
           wl += len;
@@ -303,7 +300,12 @@ export class PackedDeviceQueue implements DeviceQueue {
       pos = endPos;
       wrap = endWrap;
     }
-    this.#finish(chain, id, n, indirect, rc, wc, rl, wl);
+    chain.head = id;
+    chain.descriptorCount = n;
+    chain.readableCount = rc;
+    chain.writableCount = wc;
+    chain.readableLength = rl;
+    chain.writableLength = wl;
     if (this.#inOrder) this.#core.order.push(id);
     if (this.#eventIdx && this.#notify) {
       this.#setOwnEvent(E.offWrap, this.#nextAvail | (this.#availWrap << 15));
@@ -383,8 +385,7 @@ export class PackedDeviceQueue implements DeviceQueue {
       if ((f & F.VIRTQ_DESC_F_INDIRECT) !== 0) {
         checkIndirect(this.index, this.size, this.options.indirect, pos, f, t.len, false, true);
       }
-      chains.push(
-        chain,
+      chain._push(
         mem,
         t.addr,
         t.len,
@@ -394,6 +395,7 @@ export class PackedDeviceQueue implements DeviceQueue {
         maxChainLength(this.size, true),
       );
     }
+    chain.indirect = true;
   }
 
   /** Returns `chain` as used with `len` bytes written, and publishes it. */
@@ -405,7 +407,7 @@ export class PackedDeviceQueue implements DeviceQueue {
   /** Writes a used descriptor for `chain`; {@link PackedDeviceQueue.flushUsed} exposes the batch. */
   pushUsed(chain: DescriptorChain, len: number): void {
     if (
-      !this.#heldBy(chain, this) || (len >>> 0) !== len || len > chain.writableLength
+      chain._owner !== this || !chain._live || (len >>> 0) !== len || len > chain.writableLength
     ) {
       this.#core.usedFault(chain, len, this);
     }
@@ -589,8 +591,10 @@ export class PackedDriverQueue<T> implements DriverQueue<T> {
   readonly #table: PvirtqDesc;
   readonly #driverEvent: PvirtqEventSuppress;
   readonly #core: DriverCore<T>;
-  // The core's per-buffer descriptor counts, hoisted for the hot path.
+  // The core's per-buffer arrays, hoisted for the hot path.
+  readonly #tokens: (T | undefined)[];
   readonly #count: Uint16Array;
+  readonly #writable: Float64Array;
   readonly #inOrder: boolean;
   // Free buffer ids, oldest freed last, as a list linked through `#idNext`;
   // ids in use are the outstanding buffers, so the list is empty exactly when
@@ -628,7 +632,9 @@ export class PackedDriverQueue<T> implements DriverQueue<T> {
     this.#table = new PvirtqDesc(r.ring.view);
     this.#driverEvent = r.driverEvent;
     this.#core = new DriverCore<T>(mem, this.size, opts.index, opts.inOrder, opts.indirect, alloc);
+    this.#tokens = this.#core.tokens;
     this.#count = this.#core.count;
+    this.#writable = this.#core.writable;
     this.#inOrder = opts.inOrder;
     this.#idNext = new Uint16Array(this.size);
     for (let i = 0; i + 1 < this.size; i++) this.#idNext[i] = i + 1;
@@ -662,11 +668,12 @@ export class PackedDriverQueue<T> implements DriverQueue<T> {
 
   /** Makes a buffer available (2.8.11). */
   addSgs(out: readonly Sg[], in_: readonly Sg[], token: T): void {
-    const total = out.length + in_.length;
+    const nOut = out.length;
+    const total = nOut + in_.length;
     const core = this.#core;
-    // Direct descriptors that fit: checked and written in one pass. Everything
-    // else (an indirect table to try, no room, a bad request) takes the
-    // general path, which reports faults in the same order.
+    // Direct descriptors that fit: checked and written in one pass below.
+    // Everything else (an indirect table to try, no room, a bad request)
+    // takes the general path, which reports faults in the same order.
     if (
       token === undefined || total === 0 || total > this.#numFree ||
       (core.indirectUsable && total > 1)
@@ -674,32 +681,17 @@ export class PackedDriverQueue<T> implements DriverQueue<T> {
       this.#addGeneral(out, in_, token);
       return;
     }
-    this.#addDirect(out, in_, token, total);
-  }
-
-  /**
-   * Checks and writes a direct chain of `total` (at most `numFree`) elements
-   * from the driver's position under the next free buffer id, the head's
-   * flags last (2.8.6), records the buffer and publishes it. The one
-   * descriptor-writing loop of the packed driver, for the fast path and the
-   * general one alike (one function, too large for V8 to inline, as the
-   * request loop's inlining budget is better spent on the rest). A fault
-   * takes back the flags written after the head (see `#unwrite`) and
-   * changes nothing else.
-   */
-  #addDirect(out: readonly Sg[], in_: readonly Sg[], token: T, total: number): void {
-    const nOut = out.length;
-    const core = this.#core;
+    // The head's flags are written last (2.8.6), so nothing is available
+    // before the whole request is checked; a fault also takes back the flags
+    // written after the head (see `#unwrite`).
     const id = this.#idHead;
     const head = this.#nextAvail;
-    // 2.8.1: the head's flags, for the lap it is written in.
-    const headFlags = (this.#availWrap ? F.VIRTQ_DESC_F_AVAIL : F.VIRTQ_DESC_F_USED) |
-      (nOut === 0 ? F.VIRTQ_DESC_F_WRITE : 0) | (total > 1 ? F.VIRTQ_DESC_F_NEXT : 0);
     const dv = this.#dv;
     const base = this.#base;
     const size = this.size;
     let pos = head;
     let wrap = this.#availWrap;
+    let headFlags = 0;
     let readable = 0;
     let writable = 0;
     for (let i = 0; i < total; i++) {
@@ -719,14 +711,11 @@ export class PackedDriverQueue<T> implements DriverQueue<T> {
       dv.setUint32(o + D.addr + 4, addr > 0x7fffffff ? Math.floor(addr / 4294967296) : 0, true);
       dv.setUint32(o + D.len, len, true);
       dv.setUint16(o + D.id, id, true);
-      if (i > 0) {
-        dv.setUint16(
-          o + D.flags,
-          (wrap ? F.VIRTQ_DESC_F_AVAIL : F.VIRTQ_DESC_F_USED) |
-            (w ? F.VIRTQ_DESC_F_WRITE : 0) | (i + 1 < total ? F.VIRTQ_DESC_F_NEXT : 0),
-          true,
-        );
-      }
+      const f = (wrap ? F.VIRTQ_DESC_F_AVAIL : F.VIRTQ_DESC_F_USED) |
+        (w ? F.VIRTQ_DESC_F_WRITE : 0) | (i + 1 < total ? F.VIRTQ_DESC_F_NEXT : 0);
+      // 2.8.6: the first descriptor is made available after the rest.
+      if (i === 0) headFlags = f;
+      else dv.setUint16(o + D.flags, f, true);
       if (++pos === size) {
         pos = 0;
         wrap ^= 1;
@@ -742,21 +731,18 @@ export class PackedDriverQueue<T> implements DriverQueue<T> {
     this.#nextAvail = pos;
     this.#availWrap = wrap;
     this.#idHead = this.#idNext[id];
-    core.record(id, token, total, writable, -1);
-    this.#publish(head, headFlags, total);
-  }
-
-  /**
-   * Makes the buffer whose first descriptor is at `head` available by
-   * writing that descriptor's flags, last (2.8.6); an atomic store when
-   * shared publishes the descriptors written before it.
-   */
-  #publish(head: number, headFlags: number, descriptors: number): void {
-    this.#numFree -= descriptors;
-    this.#numAdded += descriptors;
-    const o = this.#base + head * 16 + D.flags;
-    if (this.#shared) store16(this.#rw, o, headFlags);
-    else this.#dv.setUint16(o, headFlags, true);
+    // What `DriverCore.record` keeps; the buffer's table entry is already -1.
+    this.#tokens[id] = token;
+    this.#count[id] = total;
+    this.#writable[id] = writable;
+    core.inFlight++;
+    if (this.#inOrder) core.order.push(id);
+    this.#numFree -= total;
+    this.#numAdded += total;
+    // 2.8.6: the head's flags last; an atomic store when shared publishes the
+    // descriptors written before it.
+    if (this.#shared) store16(this.#rw, base + head * 16 + D.flags, headFlags);
+    else dv.setUint16(base + head * 16 + D.flags, headFlags, true);
   }
 
   /**
@@ -784,19 +770,55 @@ export class PackedDriverQueue<T> implements DriverQueue<T> {
     const core = this.#core;
     core.checkAdd(out, in_, token);
     const total = core.sgTotal;
-    const indirect = core.tryIndirect(this.#numFree > 0);
+    // tryIndirect() only when a table can be had; it also resets `tableAddr`.
+    let indirect = false;
+    if (core.indirectUsable && total > 1 && this.#numFree > 0) indirect = core.tryIndirect();
+    else core.tableAddr = -1;
     const needed = indirect ? 1 : total;
-    if (this.#numFree < needed) core.full(needed, this.#numFree);
-    if (!indirect) {
-      this.#addDirect(out, in_, token, total);
-      return;
-    }
+    if (this.#numFree < needed) this.#core.full(needed, this.#numFree);
     const id = this.#idHead;
-    const head = this.#nextAvail;
-    const headFlags = this.#addIndirect(out, in_, id, total);
-    core.record(id, token, 1, core.sgWritable, core.tableAddr);
     this.#idHead = this.#idNext[id];
-    this.#publish(head, headFlags, 1);
+    const head = this.#nextAvail;
+    let headFlags: number;
+    if (indirect) {
+      headFlags = this.#addIndirect(out, in_, id, total);
+    } else {
+      const dv = this.#dv;
+      const base = this.#base;
+      const size = this.size;
+      const nOut = out.length;
+      let pos = head;
+      let wrap = this.#availWrap;
+      headFlags = 0;
+      for (let i = 0; i < total; i++) {
+        const sg = i < nOut ? out[i] : in_[i - nOut];
+        const o = base + pos * 16;
+        const addr = sg.addr;
+        dv.setUint32(o + D.addr, addr >>> 0, true);
+        // The high word; the test against 2^31 - 1 stays in integer arithmetic.
+        dv.setUint32(o + D.addr + 4, addr > 0x7fffffff ? Math.floor(addr / 4294967296) : 0, true);
+        dv.setUint32(o + D.len, sg.len, true);
+        dv.setUint16(o + D.id, id, true);
+        const f = (wrap ? F.VIRTQ_DESC_F_AVAIL : F.VIRTQ_DESC_F_USED) |
+          (i >= nOut ? F.VIRTQ_DESC_F_WRITE : 0) | (i + 1 < total ? F.VIRTQ_DESC_F_NEXT : 0);
+        // 2.8.6: the first descriptor is made available after the rest.
+        if (i === 0) headFlags = f;
+        else dv.setUint16(o + D.flags, f, true);
+        if (++pos === size) {
+          pos = 0;
+          wrap ^= 1;
+        }
+      }
+      this.#nextAvail = pos;
+      this.#availWrap = wrap;
+    }
+    core.record(id, token, needed);
+    this.#numFree -= needed;
+    this.#numAdded += needed;
+    // 2.8.6: the head's flags last; an atomic store when shared publishes the
+    // descriptors written before it.
+    if (this.#shared) store16(this.#rw, this.#base + head * 16 + D.flags, headFlags);
+    else this.#dv.setUint16(this.#base + head * 16 + D.flags, headFlags, true);
   }
 
   #addIndirect(out: readonly Sg[], in_: readonly Sg[], id: number, total: number): number {

@@ -12,9 +12,7 @@ import type { DmaAllocator, GuestMemory, MemoryRegion } from "../memory.ts";
 import { VirtqAvail, VirtqDesc, VirtqUsed, VirtqUsedElem } from "../generated/virtqueue.ts";
 import {
   breaksChainRule,
-  type ChainAccess,
   type ChainPool,
-  chains,
   checkIndirect,
   type DescriptorChain,
   maxChainLength,
@@ -120,10 +118,6 @@ export class SplitDeviceQueue implements DeviceQueue {
   readonly index: number;
   /** Options the queue was created with. */
   readonly options: QueueOptions;
-  // The chain writers, hoisted: a field load is cheaper than an imported binding's.
-  readonly #seg: ChainAccess["seg"] = chains.seg;
-  readonly #finish: ChainAccess["finish"] = chains.finish;
-  readonly #heldBy: ChainAccess["heldBy"] = chains.heldBy;
   readonly #mem: GuestMemory;
   readonly #shared: boolean;
   readonly #mask: number;
@@ -245,6 +239,7 @@ export class SplitDeviceQueue implements DeviceQueue {
     if (head >= this.size || this.#busy[head] !== 0) this.#badHead(head);
     const chain = this.#pool.take();
     if (chain === undefined) this.#core.tooMany(head);
+    chain.head = head;
     // Every fault of the walk gives the chain back to the pool before it throws.
     this.#walk(chain, head);
     this.#busy[head] = 1;
@@ -274,9 +269,10 @@ export class SplitDeviceQueue implements DeviceQueue {
     const dv = this.#dv;
     const base = this.#descBase;
     const mem = this.#mem;
-    // The chain rules (`breaksChainRule`) on counts kept in locals; a chain
-    // holds at most `size` direct descriptors, which the loop test enforces
-    // before that limit could be reached.
+    // The chain rules (`breaksChainRule`, which `DescriptorChain._push` uses
+    // too) on counts kept in locals; a chain holds at most `size` direct
+    // descriptors, which the loop test enforces before that limit could be
+    // reached.
     let rc = 0;
     let wc = 0;
     let rl = 0;
@@ -289,18 +285,9 @@ export class SplitDeviceQueue implements DeviceQueue {
       const o = base + idx * 16;
       const flags = dv.getUint16(o + D.flags, true);
       if ((flags & F.VIRTQ_DESC_F_INDIRECT) !== 0) {
-        chains.counts(chain, rc, wc, rl, wl);
+        this.#setCounts(chain, rc, wc, rl, wl);
         this.#indirect(chain, idx, flags);
-        this.#finish(
-          chain,
-          head,
-          n,
-          true,
-          chain.readableCount,
-          chain.writableCount,
-          chain.readableLength,
-          chain.writableLength,
-        );
+        chain.descriptorCount = n;
         return;
       }
       // le64 addr: its high word is almost always 0, and the branch keeps that
@@ -313,10 +300,10 @@ export class SplitDeviceQueue implements DeviceQueue {
       const region = mem.regionFor(addr, len);
       // 2.7.4.2: readable before writable; 2.7.4.1: 2^32 bytes at most.
       if (breaksChainRule(region, writable, wc, rl + wl, len)) {
-        throw chains.walkFault(chain, rc, wc, rl, wl, addr, len, writable, idx, size);
+        throw chain._walkFault(rc, wc, rl, wl, addr, len, writable, idx, size);
       }
       const r = region as MemoryRegion;
-      this.#seg(chain, n - 1, len, addr - r.base, r, size);
+      chain._seg(n - 1, len, addr - r.base, r, size);
       if (writable) {
         wc++;
         wl += len;
@@ -329,7 +316,16 @@ export class SplitDeviceQueue implements DeviceQueue {
       if (next >= size) this.#badNext(chain, idx, next);
       idx = next;
     }
-    this.#finish(chain, head, n, false, rc, wc, rl, wl);
+    chain.indirect = false;
+    this.#setCounts(chain, rc, wc, rl, wl);
+    chain.descriptorCount = n;
+  }
+
+  #setCounts(chain: DescriptorChain, rc: number, wc: number, rl: number, wl: number): void {
+    chain.readableCount = rc;
+    chain.writableCount = wc;
+    chain.readableLength = rl;
+    chain.writableLength = wl;
   }
 
   #loop(chain: DescriptorChain, head: number, idx: number): never {
@@ -408,7 +404,7 @@ export class SplitDeviceQueue implements DeviceQueue {
       if ((flags & F.VIRTQ_DESC_F_INDIRECT) !== 0) {
         checkIndirect(this.index, this.size, this.options.indirect, idx, flags, t.len, false, true);
       }
-      chains.push(chain, mem, t.addr, t.len, (flags & F.VIRTQ_DESC_F_WRITE) !== 0, idx, j, limit);
+      chain._push(mem, t.addr, t.len, (flags & F.VIRTQ_DESC_F_WRITE) !== 0, idx, j, limit);
       if ((flags & F.VIRTQ_DESC_F_NEXT) === 0) break;
       const next = t.next;
       if (next >= entries) {
@@ -421,6 +417,7 @@ export class SplitDeviceQueue implements DeviceQueue {
       }
       j = next;
     }
+    chain.indirect = true;
   }
 
   /** Returns `chain` as used with `len` bytes written, and publishes it. */
@@ -432,7 +429,7 @@ export class SplitDeviceQueue implements DeviceQueue {
   /** Writes a used entry for `chain`; {@link SplitDeviceQueue.flushUsed} publishes it. */
   pushUsed(chain: DescriptorChain, len: number): void {
     if (
-      !this.#heldBy(chain, this) || (len >>> 0) !== len || len > chain.writableLength
+      chain._owner !== this || !chain._live || (len >>> 0) !== len || len > chain.writableLength
     ) {
       this.#core.usedFault(chain, len, this);
     }
@@ -589,8 +586,10 @@ export class SplitDriverQueue<T> implements DriverQueue<T> {
   readonly #descBase: number;
   readonly #table: VirtqDesc;
   readonly #core: DriverCore<T>;
-  // The core's per-buffer descriptor counts, hoisted for the hot path.
+  // The core's per-buffer arrays, hoisted for the hot path.
+  readonly #tokens: (T | undefined)[];
   readonly #count: Uint16Array;
+  readonly #writable: Float64Array;
   readonly #inOrder: boolean;
   // The free descriptors as a list linked through `#next` (Linux's free_head),
   // oldest freed last, so IN_ORDER chains come out in ring order (2.7.5). A
@@ -632,7 +631,9 @@ export class SplitDriverQueue<T> implements DriverQueue<T> {
     this.#descBase = r.descBase;
     this.#table = new VirtqDesc(r.desc.view);
     this.#core = new DriverCore<T>(mem, this.size, opts.index, opts.inOrder, opts.indirect, alloc);
+    this.#tokens = this.#core.tokens;
     this.#count = this.#core.count;
+    this.#writable = this.#core.writable;
     this.#inOrder = opts.inOrder;
     // In ring order, so IN_ORDER chains are sequential (2.7.5).
     this.#next = new Uint16Array(this.size);
@@ -670,37 +671,26 @@ export class SplitDriverQueue<T> implements DriverQueue<T> {
 
   /** Makes a buffer available (2.7.13.1-2.7.13.2). */
   addSgs(out: readonly Sg[], in_: readonly Sg[], token: T): void {
-    const total = out.length + in_.length;
+    const nOut = out.length;
+    const total = nOut + in_.length;
     const core = this.#core;
-    // Direct descriptors that fit: checked and written in one pass. Everything
-    // else (an indirect table to try, no room, a bad request) takes the
-    // general path, which reports faults in the same order.
+    const numFree = this.#numFree;
+    // Direct descriptors that fit: checked and written in one pass below.
+    // Everything else (an indirect table to try, no room, a bad request)
+    // takes the general path, which reports faults in the same order.
     if (
-      token === undefined || total === 0 || total > this.#numFree ||
-      (core.indirectUsable && total > 1)
+      token === undefined || total === 0 || total > numFree || (core.indirectUsable && total > 1)
     ) {
       this.#addGeneral(out, in_, token);
       return;
     }
-    this.#addDirect(out, in_, token, total);
-  }
-
-  /**
-   * Checks and writes a direct chain of `total` (at most `numFree`) elements
-   * into the first descriptors of the free list, already linked, takes them,
-   * records the buffer and publishes it. The one descriptor-writing loop of
-   * the split driver, for the fast path and the general one alike (one
-   * function, too large for V8 to inline, as the request loop's inlining
-   * budget is better spent on the rest). A fault leaves the descriptors
-   * written but free, and the ring unchanged.
-   */
-  #addDirect(out: readonly Sg[], in_: readonly Sg[], token: T, total: number): void {
-    const nOut = out.length;
-    const core = this.#core;
+    // The chain is the first `total` entries of the free list, already linked;
+    // a fault leaves them written but free, and the ring unchanged.
     const dv = this.#dv;
     const base = this.#descBase;
     const next = this.#next;
-    let last = this.#freeHead;
+    const head = this.#freeHead;
+    let last = head;
     let readable = 0;
     let writable = 0;
     for (let i = 0; i < total; i++) {
@@ -734,10 +724,14 @@ export class SplitDriverQueue<T> implements DriverQueue<T> {
     // common case in integer arithmetic (a compare with 2^32 - 1 is a float one).
     const bytes = readable + writable;
     if (bytes > 0x7fffffff && bytes > 0xffffffff) core.tooLong();
-    const head = this.#freeHead;
     this.#freeHead = next[last];
-    this.#numFree -= total;
-    core.record(head, token, total, writable, -1);
+    this.#numFree = numFree - total;
+    // What `DriverCore.record` keeps; the buffer's table entry is already -1.
+    this.#tokens[head] = token;
+    this.#count[head] = total;
+    this.#writable[head] = writable;
+    core.inFlight++;
+    if (this.#inOrder) core.order.push(head);
     this.#publish(head);
   }
 
@@ -761,19 +755,46 @@ export class SplitDriverQueue<T> implements DriverQueue<T> {
     core.checkAdd(out, in_, token);
     const total = core.sgTotal;
     const numFree = this.#numFree;
-    const indirect = core.tryIndirect(numFree > 0);
+    // tryIndirect() only when a table can be had; it also resets `tableAddr`.
+    let indirect = false;
+    if (core.indirectUsable && total > 1 && numFree > 0) indirect = core.tryIndirect();
+    else core.tableAddr = -1;
     const needed = indirect ? 1 : total;
     if (numFree < needed) core.full(needed, numFree);
     const head = this.#freeHead;
+    const next = this.#next;
+    let last = head;
     if (indirect) {
       this.#addIndirect(out, in_, head, total);
-      this.#freeHead = this.#next[head];
-      this.#numFree = numFree - 1;
-      core.record(head, token, 1, core.sgWritable, core.tableAddr);
-      this.#publish(head);
     } else {
-      this.#addDirect(out, in_, token, total);
+      // The chain is the first `total` entries of the free list, already linked.
+      const dv = this.#dv;
+      const base = this.#descBase;
+      const nOut = out.length;
+      for (let i = 0; i < total; i++) {
+        const sg = i < nOut ? out[i] : in_[i - nOut];
+        const o = base + last * 16;
+        const addr = sg.addr;
+        dv.setUint32(o + D.addr, addr >>> 0, true);
+        // The high word; the test against 2^31 - 1 stays in integer arithmetic.
+        dv.setUint32(o + D.addr + 4, addr > 0x7fffffff ? Math.floor(addr / 4294967296) : 0, true);
+        dv.setUint32(o + D.len, sg.len, true);
+        const w = i >= nOut ? F.VIRTQ_DESC_F_WRITE : 0;
+        if (i + 1 < total) {
+          const nxt = next[last];
+          dv.setUint16(o + D.flags, w | F.VIRTQ_DESC_F_NEXT, true);
+          dv.setUint16(o + D.next, nxt, true);
+          last = nxt;
+        } else {
+          dv.setUint16(o + D.flags, w, true);
+          dv.setUint16(o + D.next, 0, true);
+        }
+      }
     }
+    this.#freeHead = next[last];
+    this.#numFree = numFree - needed;
+    core.record(head, token, needed);
+    this.#publish(head);
   }
 
   #addIndirect(out: readonly Sg[], in_: readonly Sg[], head: number, total: number): void {
