@@ -366,11 +366,19 @@ export class Virtqueue<T = unknown> {
   readonly name: string;
   /** The engine queue. */
   readonly queue: DriverQueue<T>;
-  /** Set once the queue is deleted or the device is gone: every add is refused. */
-  broken = false;
+  #broken = false;
   readonly #callback: ((vq: Virtqueue<T>) => void) | undefined;
   readonly #free: () => void;
   #cbEnabled = true;
+
+  /** True once the queue is deleted or the device is gone: every add is refused. */
+  get broken(): boolean {
+    return this.#broken;
+  }
+
+  #setBroken(): void {
+    this.#broken = true;
+  }
 
   /** Made by {@link DriverDevice.findVqs}. */
   constructor(
@@ -489,8 +497,8 @@ export class Virtqueue<T = unknown> {
 
   /** Mark broken and free the ring memory. */
   release(): void {
-    if (this.broken) return;
-    this.broken = true;
+    if (this.#broken) return;
+    this.#setBroken();
     this.#free();
   }
 }
