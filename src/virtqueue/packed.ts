@@ -770,10 +770,8 @@ export class PackedDriverQueue<T> implements DriverQueue<T> {
     const core = this.#core;
     core.checkAdd(out, in_, token);
     const total = core.sgTotal;
-    // tryIndirect() only when a table can be had; it also resets `tableAddr`.
-    let indirect = false;
-    if (core.indirectUsable && total > 1 && this.#numFree > 0) indirect = core.tryIndirect();
-    else core.tableAddr = -1;
+    // A table when one can be had (this also sets `tableAddr` to -1 when not).
+    const indirect = core.tryIndirect(core.indirectUsable && total > 1 && this.#numFree > 0);
     const needed = indirect ? 1 : total;
     if (this.#numFree < needed) this.#core.full(needed, this.#numFree);
     const id = this.#idHead;

@@ -755,10 +755,8 @@ export class SplitDriverQueue<T> implements DriverQueue<T> {
     core.checkAdd(out, in_, token);
     const total = core.sgTotal;
     const numFree = this.#numFree;
-    // tryIndirect() only when a table can be had; it also resets `tableAddr`.
-    let indirect = false;
-    if (core.indirectUsable && total > 1 && numFree > 0) indirect = core.tryIndirect();
-    else core.tableAddr = -1;
+    // A table when one can be had (this also sets `tableAddr` to -1 when not).
+    const indirect = core.tryIndirect(core.indirectUsable && total > 1 && numFree > 0);
     const needed = indirect ? 1 : total;
     if (numFree < needed) core.full(needed, numFree);
     const head = this.#freeHead;

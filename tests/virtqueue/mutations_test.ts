@@ -65,8 +65,8 @@ export const MUTATIONS: Mutation[] = [
   {
     name: "IN_ORDER skipped buffers reported as empty",
     file: "src/virtqueue/_driver_core.ts",
-    from: "this.lastLen = this.writable[id];",
-    to: "this.lastLen = 0;",
+    from: "this.#lastLen = this.writable[id];",
+    to: "this.#lastLen = 0;",
   },
   {
     name: "split device accepts an avail idx one past the queue size",
