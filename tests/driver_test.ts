@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 import { DeviceError } from "../src/errors.ts";
 import type { DriverDevice, VirtioDriver, Virtqueue } from "../src/driver.ts";
 import { NullDevice } from "../src/devices/null/device.ts";
-import { buffers, rig } from "./transport/_harness.ts";
+import { buffers, rig } from "./transport/_rig.ts";
 
 function bind(
   kind: Parameters<typeof rig>[0] = "mmio-v2",

@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { QueueError } from "../../src/errors.ts";
 import type { Sg } from "../../src/virtqueue/mod.ts";
-import { CONFIGS, label, pair, type PairConfig } from "./_harness.ts";
+import { CONFIGS, label, pair, type PairConfig } from "./_rig.ts";
 
 interface BadRequest {
   name: string;

@@ -3,7 +3,7 @@
 // cause, and the queue stays usable (the next good chain is served).
 import assert from "node:assert/strict";
 import { QueueError } from "../../src/errors.ts";
-import { AVAIL, handPacked, handSplit, INDIRECT, NEXT, USED, WRITE } from "./_hand.ts";
+import { AVAIL, handPacked, handSplit, INDIRECT, NEXT, USED, WRITE } from "./_hand_rig.ts";
 
 const split = (indirect = true) => handSplit(8, indirect);
 

@@ -9,7 +9,7 @@ import {
   type DeviceQueue,
   type SplitDeviceQueue,
 } from "../../src/virtqueue/mod.ts";
-import { CONFIGS, label, type Pair, pair } from "./_harness.ts";
+import { CONFIGS, label, type Pair, pair } from "./_rig.ts";
 
 const buffers = new WeakMap<Pair, number>();
 

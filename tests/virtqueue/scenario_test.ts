@@ -2,7 +2,7 @@
 // every layout and feature combination.
 import assert from "node:assert/strict";
 import { QueueError } from "../../src/errors.ts";
-import { CONFIGS, label, pair } from "./_harness.ts";
+import { CONFIGS, label, pair } from "./_rig.ts";
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
