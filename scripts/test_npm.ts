@@ -55,6 +55,12 @@ export const DENO_ONLY_TESTS: Readonly<Record<string, string>> = {
     "the console's stdio backend (Deno.stdin and Deno.stdout), left out of the npm build",
   "tests/devices/net_udp_test.ts": "net's UDP backend, left out of the npm build",
   "tests/demo_test.ts": "runs `deno task demo` and the examples as `deno` subprocesses",
+  "tests/docs_commands_test.ts":
+    "runs every documented `deno run`/`deno task` command as a subprocess",
+  "tests/transport/vhost_user/**": "vhost-user (Deno FFI to libc), left out of the npm build",
+  "tests/fuzz/fuzz_entry_test.ts": "runs `deno task fuzz` (scripts/fuzz.ts) as a `deno` subprocess",
+  "tests/virtqueue/mutations_test.ts":
+    "patches a copy of src/ and runs the differential suites on it in a `deno` subprocess",
   "tests/transport/worker_test.ts":
     "the worker transport (a Web Worker from a module URL), left out of the npm build",
   "tests/virtqueue/two_workers_test.ts":
