@@ -30,7 +30,7 @@
 
 import type { NetBackend, NetPort } from "../src/devices/net/backend.ts";
 import { connectBackToBack } from "../src/devices/net/backend.ts";
-import { formatMac, parseMac, VirtioNetDevice } from "../src/devices/net/device.ts";
+import { formatMac, NetDevice, parseMac } from "../src/devices/net/device.ts";
 import {
   foldChecksum,
   type NetFrameMeta,
@@ -194,7 +194,7 @@ const NET_PROTOCOL_FEATURES = DEFAULT_PROTOCOL_FEATURES &
 /** Serves two devices joined back to back, one per socket, until SIGINT/SIGTERM. */
 async function serveJoined(sockets: [string, string], queueSize: number): Promise<number> {
   const ends = connectBackToBack();
-  const devices = ends.map((backend) => new VirtioNetDevice({ backend, queueSize }));
+  const devices = ends.map((backend) => new NetDevice({ backend, queueSize }));
   const backends = devices.map((d, i) =>
     new VhostUserBackend(d, { socketPath: sockets[i], protocolFeatures: NET_PROTOCOL_FEATURES })
   );
@@ -247,7 +247,7 @@ async function main(): Promise<number> {
   }
   if (join !== undefined) return await serveJoined([socket, join], queueSize);
   const host = new PingHost(ip, mac);
-  const device = new VirtioNetDevice({ backend: host, queueSize });
+  const device = new NetDevice({ backend: host, queueSize });
   await serveDevice(
     "vhost-user-net",
     device,

@@ -15,8 +15,9 @@
  *
  * @module
  */
+import { fileURLToPath, pathToFileURL } from "node:url";
 import { ts } from "ts-morph";
-import { buildNpm, type BuildResult, DENO_ONLY } from "./build_npm.ts";
+import { buildNpm, type BuildResult, DENO_ONLY, OPTIONAL_PEERS } from "./build_npm.ts";
 import {
   mapSpecifier,
   matchGlob,
@@ -60,6 +61,12 @@ export const DENO_ONLY_TESTS: Readonly<Record<string, string>> = {
   "tests/devices/fs/device_test.ts":
     "virtio-fs's host-directory backend (node:fs), left out of the npm build",
   "tests/demo_test.ts": "runs `deno task demo` and the examples as `deno` subprocesses",
+  "tests/docs_commands_test.ts":
+    "runs every documented `deno run`/`deno task` command as a subprocess",
+  "tests/transport/vhost_user/**": "vhost-user (Deno FFI to libc), left out of the npm build",
+  "tests/fuzz/fuzz_entry_test.ts": "runs `deno task fuzz` (scripts/fuzz.ts) as a `deno` subprocess",
+  "tests/virtqueue/mutations_test.ts":
+    "patches a copy of src/ and runs the differential suites on it in a `deno` subprocess",
   "tests/transport/worker_test.ts":
     "the worker transport (a Web Worker from a module URL), left out of the npm build",
   "tests/virtqueue/two_workers_test.ts":
@@ -314,7 +321,9 @@ function tapSummary(out: string): TapSummary {
 }
 
 /** Runs the whole check; returns the exit code. */
-export async function testNpm(options: { keep?: boolean } = {}): Promise<number> {
+export async function testNpm(
+  options: { keep?: boolean; only?: readonly string[] } = {},
+): Promise<number> {
   const t0 = performance.now();
   const step = (s: string) =>
     console.log(`\n== test:npm: ${s} (${((performance.now() - t0) / 1000).toFixed(1)}s)`);
@@ -336,7 +345,8 @@ export async function testNpm(options: { keep?: boolean } = {}): Promise<number>
     console.log(`${packed[0].filename}: ${packed[0].entryCount} files, ${packed[0].size} bytes`);
 
     step("transpile tests");
-    const t = await transpileTests(build, work);
+    const transpiled = await transpileTests(build, work);
+    const t = { ...transpiled, tests: [...transpiled.tests] };
     for (const s of t.skipped) console.log(`not run on Node: ${s.path}: ${s.why}`);
     // A test file leaves the Node run only by being listed with a reason.
     const unlisted = t.skipped.filter((x) =>
@@ -362,7 +372,11 @@ export async function testNpm(options: { keep?: boolean } = {}): Promise<number>
       `${work}/package.json`,
       JSON.stringify({ name: `${NPM_NAME}-npm-test`, private: true, type: "module" }, null, 2),
     );
-    const tools = { ...t.devDependencies, ...TOOL_VERSIONS };
+    // the tests cover the generator too: install its optional peers
+    const peers = Object.fromEntries(
+      Object.keys(OPTIONAL_PEERS).map((n) => [n, build.dependencies[n]]).filter(([, v]) => v),
+    );
+    const tools = { ...t.devDependencies, ...peers, ...TOOL_VERSIONS };
     await run("npm", [
       "install",
       "--no-audit",
@@ -387,6 +401,13 @@ export async function testNpm(options: { keep?: boolean } = {}): Promise<number>
     await Deno.writeTextFile(`${work}/ts_hooks.mjs`, TS_HOOKS_MJS);
     await Deno.writeTextFile(`${work}/ts_register.mjs`, TS_REGISTER_MJS);
     await Deno.writeTextFile(`${work}/deno_test_bridge.mjs`, TEST_BRIDGE_MJS);
+    if (options.only && options.only.length > 0) {
+      const only = options.only;
+      t.tests = t.tests.filter((p: string) =>
+        matchGlob(p.slice(work.length + 1).replace(/\.([cm]?)js$/, ".$1ts"), only) !== undefined
+      );
+      console.log(`--only ${only.join(" ")}: ${t.tests.length} test files`);
+    }
     if (t.tests.length === 0) throw new NpmBuildError("no test files to run on Node");
     const node = await new Deno.Command("node", {
       // cwd is the repository root, as for `deno task test`; imports resolve from the test files
@@ -394,10 +415,10 @@ export async function testNpm(options: { keep?: boolean } = {}): Promise<number>
         "--test",
         "--test-reporter=tap",
         "--import",
-        `file://${work}/ts_register.mjs`,
+        pathToFileURL(`${work}/ts_register.mjs`).href,
         ...t.tests,
       ],
-      cwd: ROOT.pathname,
+      cwd: fileURLToPath(ROOT),
       stdout: "piped",
       stderr: "inherit",
       env: { NO_COLOR: "1" },
@@ -437,9 +458,21 @@ async function nodeMajor(): Promise<number | undefined> {
 
 if (import.meta.main) {
   const keep = Deno.args.includes("--keep");
-  const unknown = Deno.args.filter((a) => a !== "--keep");
+  // --only GLOB (repeatable): run only these test files on Node, e.g. 'tests/gen/**'
+  const only: string[] = [];
+  const unknown: string[] = [];
+  for (let i = 0; i < Deno.args.length; i++) {
+    const a = Deno.args[i];
+    if (a === "--keep") continue;
+    if (a === "--only" && Deno.args[i + 1] !== undefined) only.push(Deno.args[++i]);
+    else unknown.push(a);
+  }
   if (unknown.length > 0) {
-    console.error(`test:npm: unknown argument ${unknown[0]}\nusage: deno task test:npm [--keep]`);
+    console.error(
+      `test:npm: unknown argument ${
+        unknown[0]
+      }\nusage: deno task test:npm [--keep] [--only GLOB]...`,
+    );
     Deno.exit(2);
   }
   const major = await nodeMajor();
@@ -449,5 +482,5 @@ if (import.meta.main) {
     );
     Deno.exit(1);
   }
-  Deno.exit(await testNpm({ keep }));
+  Deno.exit(await testNpm({ keep, only }));
 }

@@ -744,13 +744,13 @@ export class Virtqueue<T = unknown> {
   /** Re-enable callbacks; false if buffers arrived meanwhile (then poll again). */
   enableCb(): boolean {
     this.#cbEnabled = true;
-    return !this.queue.enableCb();
+    return this.queue.enableCb();
   }
 
   /** Re-enable callbacks after most outstanding buffers are used (EVENT_IDX); false as {@link Virtqueue.enableCb}. */
   enableCbDelayed(): boolean {
     this.#cbEnabled = true;
-    return !this.queue.enableCbDelayed();
+    return this.queue.enableCbDelayed();
   }
 
   /** Take back a buffer the device never used (only once the device is reset). */

@@ -7,7 +7,8 @@ import { modalias, VIRTIO_DEV_ANY_ID } from "../src/bus.ts";
 import type { DriverDevice, VirtioDriver } from "../src/driver.ts";
 import { NullDevice } from "../src/devices/null/device.ts";
 import { nullDriver } from "../src/devices/null/driver.ts";
-import { buffers, KINDS, rig } from "./transport/_harness.ts";
+import { KINDS } from "./transport/_kinds.ts";
+import { buffers, rig } from "./transport/_rig.ts";
 import { ArgumentError } from "../src/errors.ts";
 import { MmioDevice, probeMmio } from "../src/transport/mmio/mod.ts";
 

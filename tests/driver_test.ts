@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 import { DeviceError } from "../src/errors.ts";
 import type { DriverDevice, VirtioDriver, Virtqueue } from "../src/driver.ts";
 import { NullDevice } from "../src/devices/null/device.ts";
-import { buffers, rig } from "./transport/_harness.ts";
+import { buffers, rig } from "./transport/_rig.ts";
 
 function bind(
   kind: Parameters<typeof rig>[0] = "mmio-v2",
@@ -93,6 +93,11 @@ Deno.test("callbacks: disableCb stops them, enableCb reports waiting buffers", a
   assert.equal(vq.enableCb(), false, "a used buffer is waiting");
   assert.deepEqual(vq.getBuf(), { token: 2, len: 0 });
   assert.equal(vq.enableCb(), true, "nothing waiting now");
+  // `broken` is read-only: only the queue's own teardown sets it.
+  assert.throws(() => {
+    (vq as unknown as { broken: boolean }).broken = true;
+  }, TypeError);
+  assert.equal(vq.broken, false);
   // Many rounds: callbacks keep coming (used_event is re-armed).
   for (let i = 3; i < 200; i++) {
     vq.addOutbuf({ addr: buf, len: 8 }, i);

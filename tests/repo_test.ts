@@ -246,3 +246,100 @@ Deno.test("test files read no clock, sleep in no guest, and hide no failure with
   }
   assert.deepEqual(found, [], "see docs/testing.md, Rules");
 });
+
+// --- One name per concept (docs/architecture.md, "Naming") ---
+
+interface DocLocation {
+  filename: string;
+  line: number;
+}
+interface DocDeclaration {
+  kind: string;
+  location: DocLocation;
+  def?: { target?: DocLocation; returnType?: { repr: string } };
+}
+interface DocSymbol {
+  name: string;
+  declarations: DocDeclaration[];
+}
+
+/** The public symbols of every entry point (deno.json's exports), by entry point. */
+async function publicSymbols(): Promise<Map<string, DocSymbol[]>> {
+  const entries = Object.values(config.exports as Record<string, string>);
+  const r = await run(Deno.execPath(), ["doc", "--json", ...entries]);
+  assert.equal(r.code, 0, r.out);
+  const doc = JSON.parse(r.out.slice(r.out.indexOf("{"))) as {
+    nodes: Record<string, { symbols: DocSymbol[] }>;
+  };
+  const rel = (f: string) => f.slice(root.href.length);
+  return new Map(Object.entries(doc.nodes).map(([f, n]) => [rel(f), n.symbols]));
+}
+
+/** Where a declaration really is: a re-export resolved to what it names, as `file:line`. */
+function origin(d: DocDeclaration): string {
+  const at = d.kind === "reference" && d.def?.target ? d.def.target : d.location;
+  return `${at.filename.slice(root.href.length)}:${at.line}`;
+}
+
+Deno.test("no two public exports share a name with different meanings", async () => {
+  const byName = new Map<string, Map<string, string[]>>(); // name -> origin -> entry points
+  for (const [entry, symbols] of await publicSymbols()) {
+    for (const s of symbols) {
+      const o = [...new Set(s.declarations.map(origin))].sort().join(" + ");
+      const origins = byName.get(s.name) ?? new Map<string, string[]>();
+      origins.set(o, [...(origins.get(o) ?? []), entry]);
+      byName.set(s.name, origins);
+    }
+  }
+  const schema = await import("../schema/mod.ts") as Record<string, unknown>;
+  const generated = await import("../src/generated/mod.ts") as Record<string, unknown>;
+  const clashes: string[] = [];
+  for (const [name, origins] of byName) {
+    if (origins.size < 2) continue;
+    const places = [...origins.keys()];
+    // A schema constant and the constant the generator emits from it are one concept.
+    const emitted = places.length === 2 && places.some((p) => p.startsWith("schema/")) &&
+      places.some((p) => p.startsWith("src/generated/")) && typeof schema[name] === "number" &&
+      schema[name] === generated[name];
+    if (!emitted) {
+      clashes.push(`${name}: ${[...origins].map(([o, e]) => `${o} (${e})`).join(", ")}`);
+    }
+  }
+  assert.deepEqual(clashes, []);
+});
+
+Deno.test("each device type follows the naming scheme: TDevice, TDriver, tDriver(), their options", async () => {
+  const symbols = await publicSymbols();
+  const types: string[] = [];
+  for await (const e of Deno.readDir(new URL("src/devices/", root))) {
+    if (e.isDirectory && !e.name.startsWith("_")) types.push(e.name);
+  }
+  assert.ok(types.length >= 7, "the device types");
+  for (const t of types.sort()) {
+    const T = t[0].toUpperCase() + t.slice(1);
+    assert.equal(
+      config.exports[`./devices/${t}`],
+      `./src/devices/${t}/mod.ts`,
+      `entry point of ${t}`,
+    );
+    const exported = new Map(
+      (symbols.get(`src/devices/${t}/mod.ts`) ?? []).map((s) => [s.name, s]),
+    );
+    const kinds = (n: string) => exported.get(n)?.declarations.map((d) => d.kind) ?? [];
+    assert.deepEqual(kinds(`${T}Device`), ["class"], `${t}: the device model class ${T}Device`);
+    assert.equal(kinds(`${T}Driver`).length, 1, `${t}: the driver type ${T}Driver`);
+    assert.deepEqual(kinds(`${t}Driver`), ["function"], `${t}: the factory ${t}Driver()`);
+    const factory = exported.get(`${t}Driver`)?.declarations[0];
+    assert.equal(factory?.def?.returnType?.repr, `${T}Driver`, `${t}Driver() returns a ${T}Driver`);
+    for (const o of [`${T}DeviceOptions`, `${T}DriverOptions`]) {
+      assert.deepEqual(kinds(o), ["interface"], `${t}: ${o}`);
+    }
+    // The spec's `Virtio*` names belong to the generated accessors, not to our device classes.
+    const ours = [...exported.values()].filter((s) =>
+      s.declarations.some((d) =>
+        origin(d).startsWith(`src/devices/${t}/`) && ["class", "interface"].includes(d.kind)
+      ) && /^Virtio/.test(s.name)
+    );
+    assert.deepEqual(ours.map((s) => s.name), [], `${t}: no Virtio-prefixed names of our own`);
+  }
+});

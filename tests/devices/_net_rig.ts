@@ -11,30 +11,29 @@ import { DmaAllocator, GuestMemory } from "../../src/memory.ts";
 import { MmioDevice, probeMmio } from "../../src/transport/mmio/mod.ts";
 import { PciFunction, probePci } from "../../src/transport/pci/mod.ts";
 import type { Transport } from "../../src/transport/transport.ts";
+import type { MainKind } from "../transport/_kinds.ts";
 import {
   type NetBackend,
+  NetDevice,
+  type NetDeviceOptions,
+  NetDriver,
+  type NetDriverOptions,
   type NetInterface,
   type ReceivedFrame,
-  VirtioNetDevice,
-  type VirtioNetDeviceOptions,
-  VirtioNetDriver,
-  type VirtioNetDriverOptions,
 } from "../../src/devices/net/mod.ts";
 import { concat, l4ChecksumOk, rfc1071 } from "./_inet_ref.ts";
 
-export type Kind = "mmio" | "pci";
-export const KINDS: readonly Kind[] = ["mmio", "pci"];
 export const MEM = 16 << 20;
 
 /** Probes `device` over `kind`; the transports log into `logs`. */
 function transportFor(
-  kind: Kind,
+  kind: MainKind,
   device: VirtioDevice,
   memory: GuestMemory,
   logs: string[],
 ) {
   const log = (m: string) => logs.push(m);
-  const t: Transport | undefined = kind === "mmio"
+  const t: Transport | undefined = kind === "mmio-v2"
     ? probeMmio(new MmioDevice(device, memory, { log }))
     : probePci(new PciFunction(device, memory, { log }));
   if (t === undefined) throw new Error(`probe failed (${kind})`);
@@ -56,10 +55,10 @@ export function netBus(): {
 }
 
 export interface Side {
-  device: VirtioNetDevice;
+  device: NetDevice;
   nic: NetInterface;
   dev: DriverDevice;
-  driver: VirtioNetDriver;
+  driver: NetDriver;
   frames: ReceivedFrame[];
 }
 
@@ -68,20 +67,20 @@ export async function attach(
   bus: VirtioBus,
   memory: GuestMemory,
   logs: string[],
-  kind: Kind,
+  kind: MainKind,
   backend: NetBackend,
-  dopts: VirtioNetDeviceOptions,
-  ropts: VirtioNetDriverOptions,
+  dopts: NetDeviceOptions,
+  ropts: NetDriverOptions,
 ): Promise<Side> {
-  const device = new VirtioNetDevice({ backend, ...dopts });
+  const device = new NetDevice({ backend, ...dopts });
   // One bus, one driver per side: register this side's driver only while adding its device.
-  const driver = new VirtioNetDriver(ropts);
+  const driver = new NetDriver(ropts);
   await bus.registerDriver(driver);
   const dev = await bus.addDevice(transportFor(kind, device, memory, logs));
   const nic = driver.interfaceOf(dev);
   assert.ok(nic, `net driver did not bind: ${logs.join("; ")}`);
   // Keep the binding but let the next device go to its own driver.
-  (bus.drivers as VirtioNetDriver[]).splice(bus.drivers.indexOf(driver), 1);
+  (bus.drivers as NetDriver[]).splice(bus.drivers.indexOf(driver), 1);
   const frames: ReceivedFrame[] = [];
   nic.onFrame((f, info) => frames.push({ ...info, data: f.slice() }));
   return { device, nic, dev, driver, frames };

@@ -20,7 +20,8 @@ import {
 } from "../../src/generated/devices/balloon.ts";
 import { DeviceError } from "../../src/errors.ts";
 import { coded } from "./_coded.ts";
-import { type Kind, KINDS, MAIN_KINDS, rig } from "./blk_rig.ts";
+import { type Kind, KINDS, MAIN_KINDS } from "../transport/_kinds.ts";
+import { rig } from "./_rig.ts";
 
 async function setup(
   kind: Kind,

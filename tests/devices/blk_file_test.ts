@@ -9,7 +9,7 @@ import { BlkRequestError } from "../../src/devices/blk/driver.ts";
 import { VIRTIO_BLK_S_IOERR } from "../../src/generated/devices/blk.ts";
 import { DeviceError } from "../../src/errors.ts";
 import type { BlockStorage } from "../../src/devices/blk/storage.ts";
-import { DISK, pattern, setup } from "./_blk_setup.ts";
+import { DISK, pattern, setup } from "./_blk_rig.ts";
 
 /** Counts promises in flight: `most` is the largest number outstanding at one time. */
 class InFlight {

@@ -30,8 +30,9 @@ import {
 import { DeviceStatus } from "../../src/generated/common.ts";
 import { ArgumentError, DeviceError } from "../../src/errors.ts";
 import { coded } from "./_coded.ts";
-import { KINDS, MAIN_KINDS, rig } from "./blk_rig.ts";
-import { DISK, pattern, setup } from "./_blk_setup.ts";
+import { KINDS, MAIN_KINDS } from "../transport/_kinds.ts";
+import { rig } from "./_rig.ts";
+import { DISK, pattern, setup } from "./_blk_rig.ts";
 
 function dwz(sector: number, count: number, flags: number): Uint8Array {
   const b = new Uint8Array(16);

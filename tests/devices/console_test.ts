@@ -11,12 +11,13 @@ import {
   VIRTIO_CONSOLE_PORT_OPEN,
   VIRTIO_CONSOLE_PORT_READY,
 } from "../../src/generated/devices/console.ts";
-import { VirtioConsoleDevice } from "../../src/devices/console/mod.ts";
+import { ConsoleDevice } from "../../src/devices/console/mod.ts";
 import { DeviceError } from "../../src/errors.ts";
 import { coded } from "./_coded.ts";
-import { dec, enc, KINDS, readBytes, rig } from "./_console_rig.ts";
+import { MAIN_KINDS } from "../transport/_kinds.ts";
+import { dec, enc, readBytes, rig } from "./_console_rig.ts";
 
-for (const kind of KINDS) {
+for (const kind of MAIN_KINDS) {
   Deno.test(`console/${kind}: single port, both directions as streams`, async () => {
     const { device, con } = await rig(kind);
     assert.equal(con.multiport, false);
@@ -49,7 +50,7 @@ for (const kind of KINDS) {
   });
 
   Deno.test(`console/${kind}: emergency write reaches port 0, even before the driver`, async () => {
-    const device0 = new VirtioConsoleDevice();
+    const device0 = new ConsoleDevice();
     const early = device0.port(0)?.readable.getReader();
     device0.writeConfig(8, 4, 0x4f);
     device0.writeConfig(8, 4, 0x14b); // only the lower byte counts
@@ -203,7 +204,7 @@ for (const kind of KINDS) {
 }
 
 Deno.test("console: removal ends the driver's streams", async () => {
-  const { con, bus, dev } = await rig("mmio");
+  const { con, bus, dev } = await rig("mmio-v2");
   const r = con.port(0)!.readable.getReader();
   await bus.removeDevice(dev);
   assert.equal((await r.read()).done, true);

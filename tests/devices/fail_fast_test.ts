@@ -10,15 +10,11 @@ import { DeviceError } from "../../src/errors.ts";
 import { BlkDevice, blkDriver, MemoryStorage } from "../../src/devices/blk/mod.ts";
 import { RngDevice, rngDriver } from "../../src/devices/rng/mod.ts";
 import { BalloonDevice, balloonDriver } from "../../src/devices/balloon/mod.ts";
-import { connectBackToBack, VirtioNetDevice, VirtioNetDriver } from "../../src/devices/net/mod.ts";
-import { VirtioConsoleDevice, VirtioConsoleDriver } from "../../src/devices/console/mod.ts";
-import {
-  keyboardProfile,
-  VirtioInputDevice,
-  VirtioInputDriver,
-} from "../../src/devices/input/mod.ts";
+import { connectBackToBack, NetDevice, NetDriver } from "../../src/devices/net/mod.ts";
+import { ConsoleDevice, ConsoleDriver } from "../../src/devices/console/mod.ts";
+import { InputDevice, InputDriver, keyboardProfile } from "../../src/devices/input/mod.ts";
 import { NullDevice, nullDriver } from "../../src/devices/null/mod.ts";
-import { rigFor } from "../transport/_harness.ts";
+import { rigFor } from "../transport/_rig.ts";
 
 /** `inner`, except that kicks of the queues in `held` never reach it. */
 class Held implements VirtioDevice {
@@ -108,9 +104,9 @@ Deno.test("fail fast: balloon inflate pending at reset", async () => {
 
 Deno.test("fail fast: net send pending at reset", async () => {
   const [a] = connectBackToBack();
-  const driver = new VirtioNetDriver();
+  const driver = new NetDriver();
   // Queue 1 is output.0 (5.1.2).
-  const { dev } = await bound(new VirtioNetDevice({ backend: a }), driver, 1);
+  const { dev } = await bound(new NetDevice({ backend: a }), driver, 1);
   const nic = driver.interfaceOf(dev);
   assert.ok(nic);
   await resetFailsPending(dev, () => nic.send(new Uint8Array(60)));
@@ -118,18 +114,18 @@ Deno.test("fail fast: net send pending at reset", async () => {
 
 Deno.test("fail fast: net control command pending at reset", async () => {
   const [a] = connectBackToBack();
-  const driver = new VirtioNetDriver();
+  const driver = new NetDriver();
   // Queue 2 is the control queue without VIRTIO_NET_F_MQ (5.1.2).
-  const { dev } = await bound(new VirtioNetDevice({ backend: a }), driver, 2);
+  const { dev } = await bound(new NetDevice({ backend: a }), driver, 2);
   const nic = driver.interfaceOf(dev);
   assert.ok(nic);
   await resetFailsPending(dev, () => nic.command(0, 0, new Uint8Array([1])));
 });
 
 Deno.test("fail fast: console write pending at reset", async () => {
-  const driver = new VirtioConsoleDriver();
+  const driver = new ConsoleDriver();
   // Single port: queue 1 is port 0's transmitq.
-  const { dev } = await bound(new VirtioConsoleDevice(), driver, 1);
+  const { dev } = await bound(new ConsoleDevice(), driver, 1);
   const con = driver.consoleOf(dev);
   assert.ok(con);
   const port = con.port(0);
@@ -139,8 +135,8 @@ Deno.test("fail fast: console write pending at reset", async () => {
 });
 
 Deno.test("fail fast: input event read pending at reset; status writes are refused", async () => {
-  const driver = new VirtioInputDriver();
-  const { dev } = await bound(new VirtioInputDevice(keyboardProfile()), driver, 1);
+  const driver = new InputDriver();
+  const { dev } = await bound(new InputDevice(keyboardProfile()), driver, 1);
   const input = driver.inputOf(dev);
   assert.ok(input);
   const stream = input.eventStream();

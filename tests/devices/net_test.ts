@@ -34,14 +34,15 @@ import {
   foldChecksum,
   NET_DRIVER_FEATURES,
   type NetBackend,
+  type NetDeviceOptions,
+  type NetDriverOptions,
   onesSum,
   segmentTcp,
-  type VirtioNetDeviceOptions,
-  type VirtioNetDriverOptions,
 } from "../../src/devices/net/mod.ts";
 import { DeviceError } from "../../src/errors.ts";
 import { coded } from "./_coded.ts";
-import { attach, type Kind, KINDS, netBus, type Side, tcp4, tcpChecksumOk } from "./_net_rig.ts";
+import { MAIN_KINDS, type MainKind } from "../transport/_kinds.ts";
+import { attach, netBus, type Side, tcp4, tcpChecksumOk } from "./_net_rig.ts";
 import {
   buildFrame,
   type FrameSpec,
@@ -60,12 +61,12 @@ interface Pair {
 }
 
 async function pair(
-  kind: Kind,
+  kind: MainKind,
   opts: {
-    a?: VirtioNetDeviceOptions;
-    b?: VirtioNetDeviceOptions;
-    da?: VirtioNetDriverOptions;
-    db?: VirtioNetDriverOptions;
+    a?: NetDeviceOptions;
+    b?: NetDeviceOptions;
+    da?: NetDriverOptions;
+    db?: NetDriverOptions;
   } = {},
 ): Promise<Pair> {
   const { memory, bus, logs } = netBus();
@@ -104,7 +105,7 @@ function ether(dst: Uint8Array, src: Uint8Array, len = 64, type = 0x88b5): Uint8
 
 const mac = (s: string) => Uint8Array.from(s.split(":"), (p) => parseInt(p, 16));
 
-for (const kind of KINDS) {
+for (const kind of MAIN_KINDS) {
   Deno.test(`net/${kind}: frames both ways, MAC and link from config`, async () => {
     const { a, b } = await pair(kind);
     assert.equal(a.nic.macString, "52:54:00:00:00:0a");
@@ -492,7 +493,7 @@ for (const kind of KINDS) {
 }
 
 Deno.test("net: the async iterator yields frames in order", async () => {
-  const { a, b } = await pair("mmio");
+  const { a, b } = await pair("mmio-v2");
   b.nic.onFrame(undefined);
   for (let i = 0; i < 3; i++) await a.nic.send(ether(b.nic.mac, a.nic.mac, 60 + i));
   const it = b.nic.frames();

@@ -5,7 +5,8 @@ import fc from "fast-check";
 import { RngDevice, type RngDeviceOptions, rngDriver } from "../../src/devices/rng/mod.ts";
 import { ArgumentError, DeviceError } from "../../src/errors.ts";
 import { coded } from "./_coded.ts";
-import { type Kind, KINDS, MAIN_KINDS, rig } from "./blk_rig.ts";
+import { type Kind, KINDS, MAIN_KINDS } from "../transport/_kinds.ts";
+import { rig } from "./_rig.ts";
 
 /** An rng device that counts kicks and serves none of them. */
 class HeldRngDevice extends RngDevice {

@@ -25,6 +25,7 @@ import {
 } from "../../schema/dsl.ts";
 import { camel, pascal } from "../../schema/dsl.ts";
 import { generateModules } from "../../gen/mod.ts";
+import { ERRORS_SHIM, writeErrorsShim } from "./_generated_module.ts";
 
 type FieldShape =
   | { kind: "scalar"; type: ScalarName; asNumber: boolean }
@@ -238,6 +239,7 @@ function maxOf(leaf: Leaf): bigint {
 
 Deno.test("property: generated accessors agree with a reference encoder", async () => {
   const dir = await Deno.makeTempDir();
+  await writeErrorsShim(dir);
   try {
     await fc.assert(
       fc.asyncProperty(
@@ -249,7 +251,7 @@ Deno.test("property: generated accessors agree with a reference encoder", async 
           const schema = build(shapes, name);
           const [file] = await generateModules(
             [{ source: `${name}.ts`, output: `${name}.ts`, items: [schema] }],
-            { index: false, format: false },
+            { index: false, format: false, errors: ERRORS_SHIM },
           );
           await Deno.writeTextFile(`${dir}/${name}.ts`, file.text);
           const mod = await import(`file://${dir}/${name}.ts`);

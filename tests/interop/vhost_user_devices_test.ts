@@ -18,11 +18,11 @@ import { runInputCommand } from "../../examples/vhost_user_input.ts";
 import {
   EV_KEY,
   EV_SYN,
+  InputDevice,
   KEY_A,
   keyboardProfile,
-  VirtioInputDevice,
 } from "../../src/devices/input/device.ts";
-import { VirtioInputDriver } from "../../src/devices/input/driver.ts";
+import { InputDriver } from "../../src/devices/input/driver.ts";
 import { VirtioBus } from "../../src/bus.ts";
 import { VIRTIO_ID_INPUT } from "../../src/generated/common.ts";
 import { VhostUserFrontend } from "../../src/transport/vhost_user/frontend.ts";
@@ -33,7 +33,7 @@ const skip = interopSkipReason("vhost_user_devices_test");
 const KEY_B = 48;
 
 Deno.test("vhost-user-input commands: type queues press/release sequences; bad ones throw", () => {
-  const d = new VirtioInputDevice(keyboardProfile());
+  const d = new InputDevice(keyboardProfile());
   runInputCommand(d, "type ab");
   assert.equal(d.pendingEvents, 8);
   assert.throws(() => runInputCommand(d, "type A"), /no key/);
@@ -179,7 +179,7 @@ Deno.test({
     });
     try {
       const bus = new VirtioBus(fe.dmaContext);
-      const driver = new VirtioInputDriver();
+      const driver = new InputDriver();
       await bus.registerDriver(driver);
       const dev = await bus.addDevice(fe);
       const input = driver.inputOf(dev);

@@ -17,7 +17,8 @@ import { DmaAllocator, GuestMemory } from "../../src/memory.ts";
 import { MmioDevice, probeMmio } from "../../src/transport/mmio/mod.ts";
 import { PciFunction, probePci } from "../../src/transport/pci/mod.ts";
 import type { ConfigWidth } from "../../src/device.ts";
-import { KINDS, rig } from "./_harness.ts";
+import { KINDS } from "./_kinds.ts";
+import { rig } from "./_rig.ts";
 
 const R = VirtioMmio.OFFSETS;
 const CC = VirtioPciCommonCfg.OFFSETS;

@@ -198,7 +198,7 @@ ctx.onmessage = (e: MessageEvent<ExchangeJob>) => {
       if (n > 0) slept = 0;
       if (n === 0 && (sent === job.count || !q.canAdd(1, 1) || added === 0)) {
         const seen = Atomics.load(sig, IRQ);
-        if (!q.enableCb()) {
+        if (q.enableCb()) {
           if (Atomics.wait(sig, IRQ, seen, job.napMs) === "timed-out") {
             if (q.hasUsed()) {
               lostWakeups++;

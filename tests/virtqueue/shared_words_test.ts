@@ -15,11 +15,11 @@
 // A plain access to a hand-over word fails the test, and the words must have
 // been reached through Atomics, so the watch cannot pass by seeing nothing.
 import assert from "node:assert/strict";
-import { label, pair } from "./_harness.ts";
+import { label, pair } from "./_rig.ts";
 
-type Kind = "get" | "set";
+type AccessKind = "get" | "set";
 interface Access {
-  readonly kind: Kind;
+  readonly kind: AccessKind;
   /** Byte offset in the shared buffer. */
   readonly at: number;
   readonly size: number;

@@ -8,8 +8,8 @@
  * (`emerg_wr`, usable before the driver is ready, 5.3.5.1).
  *
  * Each port is a pair of web streams on the device side:
- * {@link DevicePort.readable} carries what the driver wrote (guest
- * output), {@link DevicePort.writable} takes what the driver should read
+ * {@link ConsoleDevicePort.readable} carries what the driver wrote (guest
+ * output), {@link ConsoleDevicePort.writable} takes what the driver should read
  * (guest input). Both have backpressure: transmit buffers stay in the ring
  * while the readable is full, and a write resolves once its bytes are in
  * receive buffers. `attachStdio` (./stdio.ts) joins a port to a terminal.
@@ -20,9 +20,9 @@
  *
  * @example
  * ```ts
- * import { VirtioConsoleDevice } from "./device.ts";
+ * import { ConsoleDevice } from "./device.ts";
  *
- * const dev = new VirtioConsoleDevice({ maxPorts: 4, ports: [{ console: true }, { name: "org.example.0" }] });
+ * const dev = new ConsoleDevice({ maxPorts: 4, ports: [{ console: true }, { name: "org.example.0" }] });
  * if (dev.queueMaxSizes.length !== 2 * (4 + 1)) throw new Error("unreachable");
  * dev.writeConfig(8, 4, 0x41); // emergency write of "A": appears on port 0's readable
  * ```
@@ -68,8 +68,8 @@ export interface ConsolePortOptions {
   readonly hostOpen?: boolean;
 }
 
-/** Options of a {@link VirtioConsoleDevice}. */
-export interface VirtioConsoleDeviceOptions {
+/** Options of a {@link ConsoleDevice}. */
+export interface ConsoleDeviceOptions {
   /** Offer VIRTIO_CONSOLE_F_MULTIPORT with this many ports at most (default: single port). */
   readonly maxPorts?: number;
   /** Ports present from the start (default one console port, port 0). */
@@ -89,7 +89,7 @@ interface PendingWrite {
 }
 
 /** A port as the device side sees it. */
-export class DevicePort {
+export class ConsoleDevicePort {
   /** Port number. */
   readonly id: number;
   /** Port name (PORT_NAME), if any. */
@@ -106,7 +106,7 @@ export class DevicePort {
   guestOpen = false;
   /** The host side is open (sent to the driver as PORT_OPEN). */
   hostOpen: boolean;
-  /** Removed with {@link VirtioConsoleDevice.removePort}. */
+  /** Removed with {@link ConsoleDevice.removePort}. */
   removed = false;
   /** @internal */
   _controller: ReadableStreamDefaultController<Uint8Array> | undefined;
@@ -118,8 +118,8 @@ export class DevicePort {
   constructor(
     id: number,
     options: ConsolePortOptions,
-    pull: (port: DevicePort) => void,
-    push: (port: DevicePort) => void,
+    pull: (port: ConsoleDevicePort) => void,
+    push: (port: ConsoleDevicePort) => void,
   ) {
     this.id = id;
     this.name = options.name;
@@ -156,7 +156,7 @@ export class DevicePort {
 }
 
 /** A virtio-console device model; see the module documentation. */
-export class VirtioConsoleDevice extends ConfigDevice<VirtioConsoleConfig> {
+export class ConsoleDevice extends ConfigDevice<VirtioConsoleConfig> {
   /** `VIRTIO_ID_CONSOLE` (3). */
   readonly deviceId: number = VIRTIO_ID_CONSOLE;
   /** Offered features. */
@@ -167,7 +167,7 @@ export class VirtioConsoleDevice extends ConfigDevice<VirtioConsoleConfig> {
   readonly maxPorts: number;
   /** Control messages the device ignored (bad length, port or event). */
   badControl = 0;
-  readonly #ports: (DevicePort | undefined)[] = [];
+  readonly #ports: (ConsoleDevicePort | undefined)[] = [];
   #multiport = false;
   #driverReady = false;
   readonly #outbox: Uint8Array[] = [];
@@ -181,8 +181,8 @@ export class VirtioConsoleDevice extends ConfigDevice<VirtioConsoleConfig> {
     isLive: (ctx) => this.isLive(ctx),
   };
 
-  /** A console device; see {@link VirtioConsoleDeviceOptions}. */
-  constructor(options: VirtioConsoleDeviceOptions = {}) {
+  /** A console device; see {@link ConsoleDeviceOptions}. */
+  constructor(options: ConsoleDeviceOptions = {}) {
     super(VirtioConsoleConfig); // config bytes: `virtio_console_config`
     const multi = options.maxPorts !== undefined;
     const max = options.maxPorts ?? 1;
@@ -220,13 +220,13 @@ export class VirtioConsoleDevice extends ConfigDevice<VirtioConsoleConfig> {
   }
 
   /** Port `id`, if it exists. */
-  port(id: number): DevicePort | undefined {
+  port(id: number): ConsoleDevicePort | undefined {
     return this.#ports[id];
   }
 
   /** Existing ports. */
-  get ports(): DevicePort[] {
-    return this.#ports.filter((p): p is DevicePort => p !== undefined);
+  get ports(): ConsoleDevicePort[] {
+    return this.#ports.filter((p): p is ConsoleDevicePort => p !== undefined);
   }
 
   /** Did the driver send DEVICE_READY? */
@@ -234,8 +234,13 @@ export class VirtioConsoleDevice extends ConfigDevice<VirtioConsoleConfig> {
     return this.#driverReady;
   }
 
-  #makePort(id: number, o: ConsolePortOptions): DevicePort {
-    const p = new DevicePort(id, o, (port) => this.#pullTx(port), (port) => this.#pushRx(port));
+  #makePort(id: number, o: ConsolePortOptions): ConsoleDevicePort {
+    const p = new ConsoleDevicePort(
+      id,
+      o,
+      (port) => this.#pullTx(port),
+      (port) => this.#pushRx(port),
+    );
     this.#ports[id] = p;
     return p;
   }
@@ -244,7 +249,7 @@ export class VirtioConsoleDevice extends ConfigDevice<VirtioConsoleConfig> {
    * Hot-add a port (multiport): sends VIRTIO_CONSOLE_DEVICE_ADD once the
    * driver is ready. `id` defaults to the lowest free number.
    */
-  addPort(options: ConsolePortOptions = {}, id?: number): DevicePort {
+  addPort(options: ConsolePortOptions = {}, id?: number): ConsoleDevicePort {
     if (!(this.features & bit(VIRTIO_CONSOLE_F_MULTIPORT))) {
       throw new DeviceError("addPort needs VIRTIO_CONSOLE_F_MULTIPORT (maxPorts)", {
         code: "ERR_VIRTIO_DEVICE_CONSOLE_FEATURE",
@@ -381,7 +386,7 @@ export class VirtioConsoleDevice extends ConfigDevice<VirtioConsoleConfig> {
   // ---- data ----
 
   /** Move guest output from port `p`'s transmitq to its readable while there is room. */
-  #pullTx(p: DevicePort): void {
+  #pullTx(p: ConsoleDevicePort): void {
     const ctx = this.context;
     const c = p._controller;
     const qi = consoleRxQueue(p.id) + 1;
@@ -405,7 +410,7 @@ export class VirtioConsoleDevice extends ConfigDevice<VirtioConsoleConfig> {
   }
 
   /** Move pending host writes for port `p` into its receiveq buffers. */
-  #pushRx(p: DevicePort): void {
+  #pushRx(p: ConsoleDevicePort): void {
     const ctx = this.context;
     const qi = consoleRxQueue(p.id);
     const q = ctx?.queues[qi];

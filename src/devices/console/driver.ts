@@ -1,6 +1,6 @@
 /**
  * The virtio-console driver (spec 5.3, driver side): a {@link VirtioDriver}
- * for the bus and a {@link VirtioConsole} per bound device, whose ports
+ * for the bus and a {@link Console} per bound device, whose ports
  * are web streams: {@link ConsolePort.readable} yields what the device
  * sent, {@link ConsolePort.writable} sends to the device. With
  * VIRTIO_CONSOLE_F_MULTIPORT it runs the control protocol (DEVICE_READY,
@@ -14,14 +14,14 @@
  * import { VirtioBus } from "../../bus.ts";
  * import { DmaAllocator, GuestMemory } from "../../memory.ts";
  * import { MmioDevice, probeMmio } from "../../transport/mmio/mod.ts";
- * import { VirtioConsoleDevice } from "./device.ts";
- * import { VirtioConsoleDriver } from "./driver.ts";
+ * import { ConsoleDevice } from "./device.ts";
+ * import { ConsoleDriver } from "./driver.ts";
  *
  * const memory = GuestMemory.fromBuffer(new ArrayBuffer(4 << 20));
  * const bus = new VirtioBus({ memory, dma: new DmaAllocator(0x1000, (4 << 20) - 0x1000) });
- * const driver = new VirtioConsoleDriver();
+ * const driver = new ConsoleDriver();
  * await bus.registerDriver(driver);
- * const device = new VirtioConsoleDevice({ maxPorts: 2, ports: [{}, { name: "chan" }] });
+ * const device = new ConsoleDevice({ maxPorts: 2, ports: [{}, { name: "chan" }] });
  * const t = probeMmio(new MmioDevice(device, memory));
  * if (t === undefined) throw new Error("no device");
  * const con = driver.consoleOf(await bus.addDevice(t));
@@ -56,8 +56,8 @@ import {
 } from "../../generated/devices/console.ts";
 import { consoleRxQueue } from "./device.ts";
 
-/** Options of a {@link VirtioConsoleDriver}. */
-export interface VirtioConsoleDriverOptions {
+/** Options of a {@link ConsoleDriver}. */
+export interface ConsoleDriverOptions {
   /** Feature bits to negotiate (default SIZE, MULTIPORT, EMERG_WRITE). */
   readonly features?: readonly number[];
   /** Most ports to set queues up for (default 32). */
@@ -93,31 +93,31 @@ export interface ConsoleSize {
 }
 
 /** The driver for virtio-console devices. */
-export class VirtioConsoleDriver implements VirtioDriver {
+export class ConsoleDriver implements VirtioDriver {
   /** `virtio-console`. */
   readonly name: string = "virtio-console";
   /** Binds to `VIRTIO_ID_CONSOLE`. */
   readonly idTable: readonly { device: number }[] = [{ device: VIRTIO_ID_CONSOLE }];
   /** Features negotiated. */
   readonly featureTable: readonly number[];
-  readonly #options: VirtioConsoleDriverOptions;
-  readonly #consoles = new Map<DriverDevice, VirtioConsole>();
+  readonly #options: ConsoleDriverOptions;
+  readonly #consoles = new Map<DriverDevice, Console>();
 
-  /** A driver; see {@link VirtioConsoleDriverOptions}. */
-  constructor(options: VirtioConsoleDriverOptions = {}) {
+  /** A driver; see {@link ConsoleDriverOptions}. */
+  constructor(options: ConsoleDriverOptions = {}) {
     this.#options = options;
     this.featureTable = options.features ??
       [VIRTIO_CONSOLE_F_SIZE, VIRTIO_CONSOLE_F_MULTIPORT, VIRTIO_CONSOLE_F_EMERG_WRITE];
   }
 
   /** The console of `dev`, once bound. */
-  consoleOf(dev: DriverDevice): VirtioConsole | undefined {
+  consoleOf(dev: DriverDevice): Console | undefined {
     return this.#consoles.get(dev);
   }
 
   /** Bind: queues, buffers, DRIVER_OK, DEVICE_READY. */
   probe(dev: DriverDevice): void {
-    const c = new VirtioConsole(dev, this.#options);
+    const c = new Console(dev, this.#options);
     this.#consoles.set(dev, c);
     c._start();
   }
@@ -135,6 +135,11 @@ export class VirtioConsoleDriver implements VirtioDriver {
   configChanged(dev: DriverDevice): void {
     this.#consoles.get(dev)?._configChanged();
   }
+}
+
+/** A virtio-console driver for the bus; the same as `new ConsoleDriver(options)`. */
+export function consoleDriver(options: ConsoleDriverOptions = {}): ConsoleDriver {
+  return new ConsoleDriver(options);
 }
 
 /** One port as the driver sees it. */
@@ -159,12 +164,12 @@ export class ConsolePort {
   removed = false;
   /** @internal */
   _controller: ReadableStreamDefaultController<Uint8Array> | undefined;
-  readonly #console: VirtioConsole;
+  readonly #console: Console;
   readonly #resize = new Set<(size: ConsoleSize) => void>();
   readonly #hostOpen = new Set<(open: boolean) => void>();
 
-  /** Made by {@link VirtioConsole}. */
-  constructor(console: VirtioConsole, id: number, pull: () => void) {
+  /** Made by {@link Console}. */
+  constructor(console: Console, id: number, pull: () => void) {
     this.#console = console;
     this.id = id;
     this.readable = new ReadableStream<Uint8Array>({
@@ -211,7 +216,7 @@ export class ConsolePort {
 }
 
 /** A bound console device: its ports, size and emergency write. */
-export class VirtioConsole {
+export class Console {
   /** The device. */
   readonly dev: DriverDevice;
   /** Was VIRTIO_CONSOLE_F_MULTIPORT negotiated? */
@@ -221,7 +226,7 @@ export class VirtioConsole {
   readonly #ports = new Map<number, ConsolePort>();
   readonly #rx = new Map<number, RxBuffers>();
   readonly #allocs: number[] = [];
-  readonly #options: VirtioConsoleDriverOptions;
+  readonly #options: ConsoleDriverOptions;
   readonly #waiters: { match: number | string; resolve: (p: ConsolePort) => void }[] = [];
   readonly #added = new Set<(p: ConsolePort) => void>();
   readonly #removedL = new Set<(p: ConsolePort) => void>();
@@ -237,8 +242,8 @@ export class VirtioConsole {
   /** Control messages from the device that were malformed or unexpected. */
   badControl = 0;
 
-  /** Made by {@link VirtioConsoleDriver.probe}. */
-  constructor(dev: DriverDevice, options: VirtioConsoleDriverOptions) {
+  /** Made by {@link ConsoleDriver.probe}. */
+  constructor(dev: DriverDevice, options: ConsoleDriverOptions) {
     this.dev = dev;
     this.#options = options;
     this.multiport = dev.hasFeature(VIRTIO_CONSOLE_F_MULTIPORT);

@@ -9,7 +9,7 @@
  * Profiles for a keyboard, a mouse and a tablet ({@link keyboardProfile},
  * {@link mouseProfile}, {@link tabletProfile}) use the Linux evdev codes
  * defined below (they are Linux's, from `input-event-codes.h`, not
- * virtio's). Events are injected with {@link VirtioInputDevice.inject}
+ * virtio's). Events are injected with {@link InputDevice.inject}
  * and delivered a whole sequence (up to SYN_REPORT) at a time: when the
  * driver has too few buffers the sequence waits, and beyond the backlog
  * whole sequences are dropped, never single events (5.8.6.2).
@@ -19,9 +19,9 @@
  *
  * @example
  * ```ts
- * import { EV_KEY, KEY_A, keyboardProfile, VirtioInputDevice } from "./device.ts";
+ * import { EV_KEY, KEY_A, keyboardProfile, InputDevice } from "./device.ts";
  *
- * const kbd = new VirtioInputDevice(keyboardProfile());
+ * const kbd = new InputDevice(keyboardProfile());
  * kbd.writeConfig(0, 1, 1); // select = VIRTIO_INPUT_CFG_ID_NAME
  * kbd.writeConfig(1, 1, 0);
  * if (kbd.readConfig(2, 1) !== "virtio keyboard".length) throw new Error("unreachable");
@@ -200,8 +200,8 @@ export function tabletProfile(name: string = "virtio tablet", max: number = 0x7f
   };
 }
 
-/** Options of a {@link VirtioInputDevice}. */
-export interface VirtioInputDeviceOptions {
+/** Options of a {@link InputDevice}. */
+export interface InputDeviceOptions {
   /** Maximum size of both queues (default 64). */
   readonly queueSize?: number;
   /** Events kept while the driver has no buffers; older whole sequences are dropped beyond it (default 1024). */
@@ -221,7 +221,7 @@ export interface StatusEvent {
 const EVENT_SIZE = VirtioInputEvent.SIZE;
 
 /** A virtio-input device model; see the module documentation. */
-export class VirtioInputDevice extends ConfigDevice<VirtioInputConfig> {
+export class InputDevice extends ConfigDevice<VirtioInputConfig> {
   /** `VIRTIO_ID_INPUT` (18). */
   readonly deviceId: number = VIRTIO_ID_INPUT;
   /** VERSION_1, EVENT_IDX, INDIRECT_DESC. */
@@ -251,7 +251,7 @@ export class VirtioInputDevice extends ConfigDevice<VirtioInputConfig> {
   };
 
   /** An input device answering with `profile`. */
-  constructor(profile: InputProfile, options: VirtioInputDeviceOptions = {}) {
+  constructor(profile: InputProfile, options: InputDeviceOptions = {}) {
     super(VirtioInputConfig);
     this.profile = profile;
     const qs = options.queueSize ?? 64;
@@ -368,7 +368,7 @@ export class VirtioInputDevice extends ConfigDevice<VirtioInputConfig> {
 
   /**
    * Queue one event. Events are delivered when a SYN_REPORT ends the
-   * sequence (call {@link VirtioInputDevice.sync} or inject EV_SYN yourself).
+   * sequence (call {@link InputDevice.sync} or inject EV_SYN yourself).
    */
   inject(type: number, code: number, value: number): void {
     this.#partial.push(type & 0xffff, code & 0xffff, value >>> 0);

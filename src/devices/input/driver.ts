@@ -13,14 +13,14 @@
  * import { VirtioBus } from "../../bus.ts";
  * import { DmaAllocator, GuestMemory } from "../../memory.ts";
  * import { MmioDevice, probeMmio } from "../../transport/mmio/mod.ts";
- * import { EV_KEY, KEY_A, keyboardProfile, VirtioInputDevice } from "./device.ts";
- * import { VirtioInputDriver } from "./driver.ts";
+ * import { EV_KEY, KEY_A, keyboardProfile, InputDevice } from "./device.ts";
+ * import { InputDriver } from "./driver.ts";
  *
  * const memory = GuestMemory.fromBuffer(new ArrayBuffer(1 << 20));
  * const bus = new VirtioBus({ memory, dma: new DmaAllocator(0x1000, (1 << 20) - 0x1000) });
- * const driver = new VirtioInputDriver();
+ * const driver = new InputDriver();
  * await bus.registerDriver(driver);
- * const kbd = new VirtioInputDevice(keyboardProfile());
+ * const kbd = new InputDevice(keyboardProfile());
  * const t = probeMmio(new MmioDevice(kbd, memory));
  * if (t === undefined) throw new Error("no device");
  * const input = driver.inputOf(await bus.addDevice(t));
@@ -66,8 +66,8 @@ export interface InputEvent {
   value: number;
 }
 
-/** Options of a {@link VirtioInputDriver}. */
-export interface VirtioInputDriverOptions {
+/** Options of a {@link InputDriver}. */
+export interface InputDriverOptions {
   /** Events kept for a slow async iterator before the oldest are dropped (default 4096). */
   readonly backlog?: number;
 }
@@ -75,18 +75,18 @@ export interface VirtioInputDriverOptions {
 type Token = number | { addr: number };
 
 /** The driver for virtio-input devices. */
-export class VirtioInputDriver implements VirtioDriver {
+export class InputDriver implements VirtioDriver {
   /** `virtio-input`. */
   readonly name: string = "virtio-input";
   /** Binds to `VIRTIO_ID_INPUT`. */
   readonly idTable: readonly { device: number }[] = [{ device: VIRTIO_ID_INPUT }];
   /** No device-specific features exist. */
   readonly featureTable: readonly number[] = [];
-  readonly #options: VirtioInputDriverOptions;
+  readonly #options: InputDriverOptions;
   readonly #inputs = new Map<DriverDevice, InputHandle>();
 
-  /** A driver; see {@link VirtioInputDriverOptions}. */
-  constructor(options: VirtioInputDriverOptions = {}) {
+  /** A driver; see {@link InputDriverOptions}. */
+  constructor(options: InputDriverOptions = {}) {
     this.#options = options;
   }
 
@@ -112,6 +112,11 @@ export class VirtioInputDriver implements VirtioDriver {
   }
 }
 
+/** A virtio-input driver for the bus; the same as `new InputDriver(options)`. */
+export function inputDriver(options: InputDriverOptions = {}): InputDriver {
+  return new InputDriver(options);
+}
+
 const EVENT_SIZE = VirtioInputEvent.SIZE;
 
 /** A bound input device: identity, capabilities, events, LEDs. */
@@ -132,7 +137,7 @@ export class InputHandle {
   readonly abs: ReadonlyMap<number, AbsInfo>;
   /** Events the async iterator dropped because nobody read them. */
   dropped = 0;
-  readonly #options: VirtioInputDriverOptions;
+  readonly #options: InputDriverOptions;
   #base = 0;
   #count = 0;
   #status: Virtqueue<Token> | undefined;
@@ -148,8 +153,8 @@ export class InputHandle {
   readonly #event: InputEvent = { type: 0, code: 0, value: 0 };
   readonly #ev = new VirtioInputEvent(new DataView(new ArrayBuffer(EVENT_SIZE)));
 
-  /** Made by {@link VirtioInputDriver.probe}: reads every selector (5.8.5). */
-  constructor(dev: DriverDevice, options: VirtioInputDriverOptions) {
+  /** Made by {@link InputDriver.probe}: reads every selector (5.8.5). */
+  constructor(dev: DriverDevice, options: InputDriverOptions) {
     this.dev = dev;
     this.#options = options;
     const dec = new TextDecoder();

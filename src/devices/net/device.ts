@@ -27,11 +27,11 @@
  * @example Two devices joined back to back
  * ```ts
  * import { connectBackToBack } from "./backend.ts";
- * import { VirtioNetDevice } from "./device.ts";
+ * import { NetDevice } from "./device.ts";
  *
  * const [left, right] = connectBackToBack();
- * const a = new VirtioNetDevice({ backend: left, mac: "52:54:00:00:00:01" });
- * const b = new VirtioNetDevice({ backend: right, maxQueuePairs: 2 });
+ * const a = new NetDevice({ backend: left, mac: "52:54:00:00:00:01" });
+ * const b = new NetDevice({ backend: right, maxQueuePairs: 2 });
  * a.setLinkUp(false); // raises a config change once a driver is active
  * if (a.macString !== "52:54:00:00:00:01" || b.queueMaxSizes.length !== 5) {
  *   throw new Error("unreachable");
@@ -140,8 +140,8 @@ const DEFAULT_MAC_TABLE = 64;
 /** Size of the flow table used for receive steering. */
 const FLOW_SLOTS = 256;
 
-/** Options of a {@link VirtioNetDevice}. */
-export interface VirtioNetDeviceOptions {
+/** Options of a {@link NetDevice}. */
+export interface NetDeviceOptions {
   /** The device's MAC address (6 bytes or `"52:54:00:12:34:56"`); default a random locally administered one. */
   readonly mac?: Uint8Array | string;
   /** Receive/transmit queue pairs (1 to 0x8000, default 1); more than 1 offers VIRTIO_NET_F_MQ. */
@@ -162,7 +162,7 @@ export interface VirtioNetDeviceOptions {
   readonly macTableSize?: number;
 }
 
-/** Counters of a {@link VirtioNetDevice}, for tests and monitoring. */
+/** Counters of a {@link NetDevice}, for tests and monitoring. */
 export interface NetDeviceStats {
   /** Frames taken from the transmit queues and sent on. */
   txFrames: number;
@@ -180,7 +180,7 @@ export interface NetDeviceStats {
   ctrlErr: number;
 }
 
-/** The features a {@link VirtioNetDevice} offers by default (before MQ and MTU, which depend on options). */
+/** The features a {@link NetDevice} offers by default (before MQ and MTU, which depend on options). */
 export const NET_DEFAULT_FEATURES: bigint = featureMask([
   VIRTIO_F_VERSION_1,
   VIRTIO_F_EVENT_IDX,
@@ -245,7 +245,7 @@ interface RxState {
 }
 
 /** A virtio-net device model; see the module documentation. */
-export class VirtioNetDevice extends ConfigDevice<VirtioNetConfig> {
+export class NetDevice extends ConfigDevice<VirtioNetConfig> {
   /** `VIRTIO_ID_NET` (1). */
   readonly deviceId: number = VIRTIO_ID_NET;
   /** Offered features. */
@@ -315,8 +315,8 @@ export class VirtioNetDevice extends ConfigDevice<VirtioNetConfig> {
     isLive: (ctx) => this.isLive(ctx),
   };
 
-  /** A network device; see {@link VirtioNetDeviceOptions}. */
-  constructor(options: VirtioNetDeviceOptions = {}) {
+  /** A network device; see {@link NetDeviceOptions}. */
+  constructor(options: NetDeviceOptions = {}) {
     super(VirtioNetConfig);
     const pairs = options.maxQueuePairs ?? 1;
     if (
@@ -376,7 +376,7 @@ export class VirtioNetDevice extends ConfigDevice<VirtioNetConfig> {
     return this.cfg.macBytes().slice();
   }
 
-  /** {@link VirtioNetDevice.mac} as `aa:bb:cc:dd:ee:ff`. */
+  /** {@link NetDevice.mac} as `aa:bb:cc:dd:ee:ff`. */
   get macString(): string {
     return formatMac(this.cfg.macBytes());
   }

@@ -17,17 +17,17 @@
  * import { DmaAllocator, GuestMemory } from "../../memory.ts";
  * import { MmioDevice, probeMmio } from "../../transport/mmio/mod.ts";
  * import { connectBackToBack } from "./backend.ts";
- * import { VirtioNetDevice } from "./device.ts";
- * import { VirtioNetDriver } from "./driver.ts";
+ * import { NetDevice } from "./device.ts";
+ * import { NetDriver } from "./driver.ts";
  *
  * const memory = GuestMemory.fromBuffer(new ArrayBuffer(8 << 20));
  * const bus = new VirtioBus({ memory, dma: new DmaAllocator(0x1000, (8 << 20) - 0x1000) });
- * const driver = new VirtioNetDriver();
+ * const driver = new NetDriver();
  * await bus.registerDriver(driver);
  * const [l, r] = connectBackToBack();
  * const nics = [];
  * for (const backend of [l, r]) {
- *   const t = probeMmio(new MmioDevice(new VirtioNetDevice({ backend }), memory));
+ *   const t = probeMmio(new MmioDevice(new NetDevice({ backend }), memory));
  *   if (t === undefined) throw new Error("no device");
  *   nics.push(driver.interfaceOf(await bus.addDevice(t)));
  * }
@@ -125,8 +125,8 @@ export const NET_DRIVER_FEATURES: readonly number[] = Object.freeze([
   VIRTIO_NET_F_SPEED_DUPLEX,
 ]);
 
-/** Options of a {@link VirtioNetDriver}. */
-export interface VirtioNetDriverOptions {
+/** Options of a {@link NetDriver}. */
+export interface NetDriverOptions {
   /** Feature bits to negotiate (default {@link NET_DRIVER_FEATURES}); leave some out to test without them. */
   readonly features?: readonly number[];
   /** Size of each mergeable receive buffer (default 2048; at least 1526 bytes per 5.1.6.3.1 without TSO). */
@@ -204,18 +204,18 @@ interface CtrlToken {
 }
 
 /** The driver for virtio-net devices; one {@link NetInterface} per bound device. */
-export class VirtioNetDriver implements VirtioDriver {
+export class NetDriver implements VirtioDriver {
   /** `virtio-net`. */
   readonly name: string = "virtio-net";
   /** Binds to `VIRTIO_ID_NET`. */
   readonly idTable: readonly { device: number }[] = [{ device: VIRTIO_ID_NET }];
   /** Features negotiated. */
   readonly featureTable: readonly number[];
-  readonly #options: VirtioNetDriverOptions;
+  readonly #options: NetDriverOptions;
   readonly #nics = new Map<DriverDevice, NetInterface>();
 
-  /** A driver; see {@link VirtioNetDriverOptions}. */
-  constructor(options: VirtioNetDriverOptions = {}) {
+  /** A driver; see {@link NetDriverOptions}. */
+  constructor(options: NetDriverOptions = {}) {
     this.#options = options;
     this.featureTable = options.features ?? NET_DRIVER_FEATURES;
   }
@@ -258,6 +258,11 @@ export class VirtioNetDriver implements VirtioDriver {
   }
 }
 
+/** A virtio-net driver for the bus; the same as `new NetDriver(options)`. */
+export function netDriver(options: NetDriverOptions = {}): NetDriver {
+  return new NetDriver(options);
+}
+
 /** One network interface: a bound virtio-net device. */
 export class NetInterface {
   /** The device. */
@@ -278,7 +283,7 @@ export class NetInterface {
   #rxBufSize = 0;
   #slotSize = 0;
   readonly #allocs: number[] = [];
-  readonly #options: VirtioNetDriverOptions;
+  readonly #options: NetDriverOptions;
   #onFrame: ((frame: Uint8Array, info: ReceivedFrame) => void) | undefined;
   #linkListeners = new Set<(up: boolean) => void>();
   #backlog: ReceivedFrame[] = [];
@@ -304,8 +309,8 @@ export class NetInterface {
     numBuffers: 1,
   };
 
-  /** Made by {@link VirtioNetDriver.probe}. */
-  constructor(dev: DriverDevice, options: VirtioNetDriverOptions) {
+  /** Made by {@link NetDriver.probe}. */
+  constructor(dev: DriverDevice, options: NetDriverOptions) {
     this.dev = dev;
     this.#options = options;
     this.hdrSize = dev.hasFeature(32) || dev.hasFeature(VIRTIO_NET_F_MRG_RXBUF) ? 12 : 10;

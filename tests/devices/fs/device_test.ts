@@ -22,7 +22,8 @@ import {
   FuseOutHeader,
   VirtioFsConfig,
 } from "../../../src/generated/devices/fs.ts";
-import { type Kind, MAIN_KINDS, rig } from "../blk_rig.ts";
+import { type Kind, MAIN_KINDS } from "../../transport/_kinds.ts";
+import { rig } from "../_rig.ts";
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
