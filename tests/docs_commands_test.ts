@@ -29,6 +29,10 @@ const LONG_RUNNING: Record<string, { window: number; why: string }> = {
     window: 20,
     why: "the whole suite, this file included: minutes of CI; checked to type-check and start",
   },
+  "deno task ci": {
+    window: 20,
+    why: "the CI script (.ci/run) runs this suite and more: it is what runs this test",
+  },
   "deno task bench": { window: 15, why: "every benchmark, minutes of CPU; checked to start" },
   "deno task build:npm": { window: 15, why: "emits the npm package (minutes); checked to start" },
   "deno task test:npm": { window: 15, why: "builds the npm package and runs the suite on Node" },
