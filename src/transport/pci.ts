@@ -85,6 +85,7 @@ const PCI_BAR0 = 0x10;
 const PCI_SUBSYSTEM_VENDOR_ID = 0x2c;
 const PCI_SUBSYSTEM_ID = 0x2e;
 const PCI_CAPABILITY_LIST = 0x34;
+const PCI_INTERRUPT_LINE = 0x3c;
 const PCI_INTERRUPT_PIN = 0x3d;
 const PCI_COMMAND_IO = 0x1;
 const PCI_COMMAND_MEMORY = 0x2;
@@ -385,6 +386,8 @@ export class PciFunction implements PciBus {
       const mask = (~(size - 1) >>> 0) & (this.#barFlags[b] & 1 ? 0xfffffffc : 0xfffffff0);
       return c.setUint32(offset, ((value & mask) | this.#barFlags[b]) >>> 0, true);
     }
+    // PCI 3.0 6.2.4: Interrupt Line is read-write scratch for the firmware's routing.
+    if (offset === PCI_INTERRUPT_LINE && width === 1) return c.setUint8(offset, value);
     if (offset === CAP_MSIX + 2 && width === 2) {
       const old = c.getUint16(offset, true);
       c.setUint16(offset, (old & 0x07ff) | (value & (MSIX_ENABLE | MSIX_MASKALL)), true);
