@@ -101,7 +101,10 @@ while [ -n "$todo" ]; do
   next=""
   for lib in $todo; do
     [ -e "$initrd/lib/i386-linux-gnu/$lib" ] && continue
-    src=$(ls "$root"/lib/i386-linux-gnu/"$lib" "$root"/usr/lib/i386-linux-gnu/"$lib" 2>/dev/null | head -1)
+    src=""
+    for dir in "$root/lib/i386-linux-gnu" "$root/usr/lib/i386-linux-gnu"; do
+      [ -e "$dir/$lib" ] && { src=$dir/$lib; break; }
+    done
     [ -n "$src" ] || { say "library $lib not found"; exit 1; }
     cp -L "$src" "$initrd/lib/i386-linux-gnu/$lib"
     next="$next $(libs "$src")"
