@@ -79,6 +79,9 @@ export interface V86Cpu {
   device_lower_irq(irq: number): void;
   /** Drops JIT-compiled code of the pages in `[start, end)`: what v86's own write path does. */
   jit_dirty_cache(start: number, end: number): void;
+  /** Where the master and slave 8259 state sit in the wasm memory (v86's state saving reads them). */
+  get_pic_addr_master(): number;
+  get_pic_addr_slave(): number;
   /** v86 splits a 16-bit MMIO write into two 8-bit ones here; the host takes it whole. */
   mmap_write16(addr: number, value: number): void;
 }
@@ -201,7 +204,16 @@ export function v86Internals(emulator: unknown): V86Cpu {
     typeof c.memory_size?.[0] === "number" && c.memory_size[0] === c.mem8.length,
     "cpu.memory_size",
   );
-  for (const f of ["device_raise_irq", "device_lower_irq", "jit_dirty_cache", "mmap_write16"]) {
+  for (
+    const f of [
+      "device_raise_irq",
+      "device_lower_irq",
+      "jit_dirty_cache",
+      "mmap_write16",
+      "get_pic_addr_master",
+      "get_pic_addr_slave",
+    ]
+  ) {
     need(isFn(c, f), `cpu.${f}()`);
   }
   for (const f of ["register_read", "register_write", "mmap_register"]) {
@@ -226,4 +238,24 @@ export function v86Internals(emulator: unknown): V86Cpu {
 export function pciIrq(cpu: V86Cpu, slot: number, pin: number): number {
   const pirq = ((pin - 1) + (slot - 1)) & 3;
   return cpu.devices.pci.isa_bridge_space8[0x60 + pirq];
+}
+
+/** Offsets in v86's 8259 state (the order its `get_state` saves them in). */
+const PIC_IRQ_MASK = 0;
+const PIC_IRR = 3;
+const PIC_SIZE = 13;
+
+/**
+ * After a slave line (IRQ 8-15) went low: if the slave has no request left,
+ * drop the cascade request (IRQ 2) the master latched for it. v86's master
+ * latches IRQ 2 as an edge; if the slave's level line drops before the CPU
+ * takes it (a shared line's other handler read our ISR first), v86 would
+ * acknowledge IRQ 2, find nothing on the slave and leave IRQ 2 in service
+ * for good, blocking IRQs 8-15. A real 8259 gives a spurious IRQ 15 there.
+ */
+export function dropStaleCascade(cpu: V86Cpu): void {
+  const buffer = cpu.wasm_memory.buffer;
+  const master = new Uint8Array(buffer, cpu.get_pic_addr_master(), PIC_SIZE);
+  const slave = new Uint8Array(buffer, cpu.get_pic_addr_slave(), PIC_SIZE);
+  if ((slave[PIC_IRR] & slave[PIC_IRQ_MASK]) === 0) master[PIC_IRR] &= ~(1 << 2);
 }

@@ -26,6 +26,7 @@ import {
   VirtioPciCommonCfg,
 } from "../../generated/pci.ts";
 import {
+  dropStaleCascade,
   guestRam,
   MMAP_BLOCK_SIZE,
   pciIrq,
@@ -60,6 +61,16 @@ const PCI_BAR0 = 0x10;
 const PCI_CAPABILITY_LIST = 0x34;
 const PCI_INTERRUPT_PIN = 0x3d;
 const PCI_COMMAND_INTX_DISABLE = 0x400;
+
+/** How often a line still up is raised again (see `#startRepulse`). */
+const REPULSE_MS = 50;
+
+/** Lets the process exit with the timer pending (Deno and Node). */
+const unrefTimer = (t: ReturnType<typeof setInterval>): void => {
+  const g = globalThis as { Deno?: { unrefTimer(id: number): void } };
+  if (typeof t === "number") g.Deno?.unrefTimer(t);
+  else (t as { unref?: () => void }).unref?.();
+};
 
 /** How a device is attached. */
 export type V86Transport = "pci" | "pci-transitional" | "mmio" | "mmio-v1";
@@ -167,9 +178,15 @@ export class V86Host {
   readonly #windows: Window[] = [];
   readonly #mappedBlocks = new Set<number>();
   readonly #pciBySlot = new Map<number, PciFunction>();
-  readonly #levels = new Map<number, Set<object>>();
+  readonly #levels = new Map<
+    number,
+    { sources: Set<object>; applied: boolean; pulse: boolean }
+  >();
+  #applyQueued = false;
   #pciCount = 0;
   #mmioCount = 0;
+  #repulse: ReturnType<typeof setInterval> | undefined;
+  #closed = false;
 
   /** A host on `emulator` (a `V86` after `emulator-ready`). */
   constructor(emulator: unknown, options: V86HostOptions = {}) {
@@ -194,20 +211,84 @@ export class V86Host {
 
   // ---- interrupts ----
 
-  /** Set the level of `source` on `irq`; a new interrupt on a line already up pulses it. */
+  /**
+   * Set the level of `source` on `irq`. The line itself changes later, in a
+   * microtask: v86 delivers an interrupt as soon as a line rises, and a rise
+   * inside a register access would enter the guest's handler in the middle
+   * of the instruction doing the access (which v86 then runs again: an ISR
+   * read would clear the status twice and lose the interrupt).
+   */
   #level(irq: number, source: object, up: boolean, fresh = false): void {
-    let set = this.#levels.get(irq);
-    if (set === undefined) this.#levels.set(irq, set = new Set());
-    const was = set.size > 0;
-    if (up) set.add(source);
-    else set.delete(source);
-    const now = set.size > 0;
-    if (now && was && fresh) {
-      // An edge for the PIC in edge mode: Linux acknowledges before it handles.
-      this.#cpu.device_lower_irq(irq);
-      this.#cpu.device_raise_irq(irq);
-    } else if (now && !was) this.#cpu.device_raise_irq(irq);
-    else if (!now && was) this.#cpu.device_lower_irq(irq);
+    let line = this.#levels.get(irq);
+    if (line === undefined) {
+      this.#levels.set(irq, line = { sources: new Set(), applied: false, pulse: false });
+    }
+    const was = line.sources.size > 0;
+    if (up) line.sources.add(source);
+    else line.sources.delete(source);
+    // v86's PIC latches a request only when a line is raised, and forgets it
+    // once acknowledged: a line that stays up for another source, or carries
+    // a new interrupt, is raised anew.
+    if (was && line.sources.size > 0 && (fresh || !up)) line.pulse = true;
+    if (!this.#applyQueued) {
+      this.#applyQueued = true;
+      queueMicrotask(() => this.#applyLevels());
+    }
+  }
+
+  #applyLevels(): void {
+    this.#applyQueued = false;
+    if (this.#closed) return;
+    let any = false;
+    for (const [irq, line] of this.#levels) {
+      const now = line.sources.size > 0;
+      any ||= now;
+      if (now && !line.applied) this.#cpu.device_raise_irq(irq);
+      else if (now && line.pulse) this.#pulse(irq);
+      else if (!now && line.applied) {
+        this.#cpu.device_lower_irq(irq);
+        if (irq >= 8) dropStaleCascade(this.#cpu);
+      }
+      line.applied = now;
+      line.pulse = false;
+    }
+    if (any) this.#startRepulse();
+  }
+
+  #pulse(irq: number): void {
+    this.#cpu.device_lower_irq(irq);
+    this.#cpu.device_raise_irq(irq);
+  }
+
+  /**
+   * While any line is up, raise it again every few milliseconds: a level
+   * line that a real PIC would keep requesting, which v86's does not (an
+   * acknowledged request of a line still up is otherwise lost).
+   */
+  #startRepulse(): void {
+    if (this.#repulse !== undefined || this.#closed) return;
+    const timer = setInterval(() => {
+      let any = false;
+      for (const [irq, line] of this.#levels) {
+        if (line.applied) {
+          any = true;
+          this.#pulse(irq);
+        }
+      }
+      if (!any) {
+        clearInterval(timer);
+        this.#repulse = undefined;
+      }
+    }, REPULSE_MS);
+    unrefTimer(timer);
+    this.#repulse = timer;
+  }
+
+  /** Stops the host's timer (the emulator is the caller's to destroy). */
+  close(): void {
+    this.#closed = true;
+    if (this.#repulse !== undefined) clearInterval(this.#repulse);
+    this.#repulse = undefined;
   }
 
   #memoryFlush(): void {

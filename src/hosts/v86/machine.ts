@@ -161,6 +161,7 @@ export class V86Machine {
 
   /** Stops the emulator. */
   stop(): void {
+    this.host.close();
     void this.emulator.destroy();
   }
 }
