@@ -164,7 +164,7 @@ class V86Memory extends GuestMemory {
  * For MMIO devices, the guest needs their addresses and IRQs:
  * {@link V86Host.mmioKernelArgs} gives them in the form the kit's initramfs
  * reads (the kernel command line must be chosen before the machine starts,
- * so {@link mmioPlan} computes the same values in advance).
+ * so {@link mmioKernelArgs} computes the same words from the count in advance).
  */
 export class V86Host {
   /** Guest memory as a {@link GuestMemory}. */
@@ -614,17 +614,4 @@ export function mmioKernelArgs(count: number): string {
   const n = Math.min(count, MMIO_IRQS.length);
   const bases = Array.from({ length: n }, (_, i) => "0x" + (MMIO_BASE + i * 0x1000).toString(16));
   return `tv_mmio.base=${bases.join(",")} tv_mmio.irq=${MMIO_IRQS.slice(0, n).join(",")}`;
-}
-
-/** Unused guard: a window's byte size must be a power of two for BARs. */
-export function mmioPlan(count: number): { base: number; irq: number }[] {
-  if (count > MMIO_IRQS.length) {
-    throw new V86HostError(`v86 host: at most ${MMIO_IRQS.length} MMIO devices`, {
-      code: "ERR_VIRTIO_V86_TOO_MANY",
-    });
-  }
-  return Array.from(
-    { length: count },
-    (_, i) => ({ base: MMIO_BASE + i * 0x1000, irq: MMIO_IRQS[i] }),
-  );
 }

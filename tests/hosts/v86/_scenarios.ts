@@ -176,14 +176,16 @@ export async function consoleScenario(
   })();
   const sent = await m.run(
     "dd if=/dev/urandom of=/tmp/blob bs=65536 count=16 2>/dev/null && " +
-      "stty -F /dev/hvc0 raw -echo && cat /tmp/blob > /dev/hvc0 && sha256sum /tmp/blob",
+      // hvc resets its termios on the last close: raw mode and the copy share one open.
+      "exec 3<>/dev/hvc0 && stty raw -echo <&3 && cat /tmp/blob >&3 && exec 3>&- && " +
+      "sha256sum /tmp/blob",
   );
   assert.equal(await arrived, size);
   assert.equal(sent.trim().split(/\s+/).at(-2), await sha256(got));
   // Host to guest: printable bytes (a tty, even raw, is no place for NULs to prove a point).
   const data = new Uint8Array(size);
   for (let i = 0; i < size; i++) data[i] = 0x41 + ((i * 7 + (i >> 10)) % 26);
-  const received = m.run(`head -c ${size} /dev/hvc0 | sha256sum`);
+  const received = m.run(`{ stty raw -echo && head -c ${size}; } </dev/hvc0 | sha256sum`);
   await new Promise((r) => setTimeout(r, 2000)); // let head open the port first
   const writer = port.writable.getWriter();
   for (let i = 0; i < size; i += 4096) await writer.write(data.slice(i, i + 4096));
