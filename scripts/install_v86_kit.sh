@@ -19,7 +19,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 kit=${TYPED_VIRTIO_V86_KIT:-${XDG_CACHE_HOME:-$HOME/.cache}/typed-virtio/v86-kit}
 stamp="$kit/kit.json"
 # Bump when the kit's contents change, so that a cached older kit is rebuilt.
-kit_version=2
+kit_version=4
 
 if [ -f "$stamp" ] && grep -q "\"kit_version\": $kit_version," "$stamp"; then
   exit 0
@@ -124,7 +124,7 @@ load() { # module path relative to $moddir, after its dependencies
   order+=("$m")
 }
 for name in virtio_pci virtio_mmio virtio_blk virtio_net virtio_console virtio-rng virtio_balloon \
-  virtio_input evdev ext2 ext4; do
+  virtio_input evdev crc32c_generic ext2 ext4; do
   path=$(awk -v n="/$name.ko:" 'index($1, n) {sub(/:$/, "", $1); print $1; exit}' "$moddir/modules.dep")
   if [ -z "$path" ]; then
     say "module $name: not a module (built in or absent)"
