@@ -134,12 +134,30 @@ export async function transportTest(transport: V86Transport, title: string): Pro
     fn: async (t) => {
       const rig = makeRig();
       const log = new Log();
-      const m = await boot(transport, [rig.blk], log);
+      const m = await boot(transport, rigDevices(rig), log);
       try {
-        await t.step(
-          "blk: mkfs.ext2, mount, write, umount; the host reads the files",
-          () => blkScenario(m, rig, transport),
-        );
+        const steps: [string, () => Promise<void>][] = [
+          [
+            "blk: mkfs.ext2, mount, write, umount; the host reads the files",
+            () => blkScenario(m, rig, transport),
+          ],
+          ["console: hvc0 round trip, 1 MiB each way", () => consoleScenario(m, rig, transport)],
+          ["rng: /dev/hwrng gives bytes of our source", () => rngScenario(m, rig, transport)],
+          ["net: the guest pings the host's responder", () => netScenario(m, rig, transport)],
+          [
+            "balloon: the guest inflates to num_pages and reports actual",
+            () => balloonScenario(m, rig, transport),
+          ],
+          [
+            "input: key events injected on the host are read from /dev/input",
+            () => inputScenario(m, rig, transport),
+          ],
+          [
+            "garbage register writes are refused and logged; the host runs on",
+            () => garbageScenario(m, rig, transport, log),
+          ],
+        ];
+        for (const [name, fn] of steps) await t.step(name, fn);
       } finally {
         m.stop();
       }
