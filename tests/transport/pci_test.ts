@@ -73,6 +73,16 @@ Deno.test("capability list: common, notify, ISR, device and PCI cfg access", () 
   assert.equal(p.configRead(0x10 + 4 * 4, 4), ((~(0x4000 - 1) >>> 0) | 0x4) >>> 0);
 });
 
+Deno.test("firmware writes the Interrupt Line register and reads its value back (PCI 3.0 6.2.4)", () => {
+  // SeaBIOS and Linux write the routed IRQ to 0x3c; the pin at 0x3d stays read-only.
+  const { p, logs } = fn();
+  p.configWrite(0x3c, 1, 11);
+  assert.equal(p.configRead(0x3c, 1), 11);
+  assert.equal(logs.length, 0);
+  p.configWrite(0x3d, 1, 3);
+  assert.equal(p.configRead(0x3d, 1), 1);
+});
+
 Deno.test("BAR access needs the command register's enable bits", () => {
   const { p, logs } = fn();
   assert.equal(p.barRead(4, CC.numQueues, 2), 0xffff);

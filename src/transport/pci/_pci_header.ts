@@ -18,6 +18,8 @@ export const PCI_BAR0 = 0x10;
 export const PCI_SUBSYSTEM_VENDOR_ID = 0x2c;
 export const PCI_SUBSYSTEM_ID = 0x2e;
 export const PCI_CAPABILITY_LIST = 0x34;
+/** Interrupt Line: firmware's IRQ routing, read-write scratch for the device (PCI 3.0 6.2.4). */
+export const PCI_INTERRUPT_LINE = 0x3c;
 export const PCI_INTERRUPT_PIN = 0x3d;
 export const PCI_COMMAND_IO = 0x1;
 export const PCI_COMMAND_MEMORY = 0x2;

@@ -74,6 +74,7 @@ import {
   PCI_COMMAND_MEMORY,
   PCI_DEVICE_ID,
   PCI_HEADER_TYPE,
+  PCI_INTERRUPT_LINE,
   PCI_INTERRUPT_PIN,
   PCI_REVISION_ID,
   PCI_STATUS,
@@ -347,6 +348,8 @@ export class PciFunction implements PciBus {
       const mask = (~(size - 1) >>> 0) & (this.#barFlags[b] & 1 ? 0xfffffffc : 0xfffffff0);
       return c.setUint32(offset, ((value & mask) | this.#barFlags[b]) >>> 0, true);
     }
+    // PCI 3.0 6.2.4: Interrupt Line is read-write scratch for the firmware's routing.
+    if (offset === PCI_INTERRUPT_LINE && width === 1) return c.setUint8(offset, value);
     if (offset === CAP_MSIX + 2 && width === 2) {
       const old = c.getUint16(offset, true);
       c.setUint16(offset, (old & 0x07ff) | (value & (MSIX_ENABLE | MSIX_MASKALL)), true);

@@ -1,0 +1,78 @@
+/**
+ * The guest kit of the v86 host: the files `scripts/install_v86_kit.sh`
+ * puts in its cache (Debian's i386 kernel, SeaBIOS, the initramfs with the
+ * virtio modules and the tv_mmio helper).
+ *
+ * @module
+ */
+
+import { V86HostError } from "./_internals.ts";
+
+/** The files of a kit, read into memory. */
+export interface V86Kit {
+  /** The directory they came from. */
+  readonly dir: string;
+  readonly bios: Uint8Array;
+  readonly vgaBios: Uint8Array;
+  readonly bzImage: Uint8Array;
+  readonly initrd: Uint8Array;
+  /** The kernel release (`6.1.0-NN-686`). */
+  readonly kernel: string;
+}
+
+const env = (name: string): string | undefined => {
+  const g = globalThis as {
+    Deno?: { env: { get(n: string): string | undefined } };
+    process?: { env: Record<string, string | undefined> };
+  };
+  try {
+    return g.Deno?.env.get(name) ?? g.process?.env[name];
+  } catch {
+    return undefined; // no env permission
+  }
+};
+
+/** Where the kit lives: `$TYPED_VIRTIO_V86_KIT`, else `$XDG_CACHE_HOME` or `~/.cache`. */
+export function kitDir(): string {
+  const set = env("TYPED_VIRTIO_V86_KIT");
+  if (set) return set;
+  const cache = env("XDG_CACHE_HOME") ?? `${env("HOME") ?? "."}/.cache`;
+  return `${cache}/typed-virtio/v86-kit`;
+}
+
+/** Reads a file with Deno or Node. */
+async function readFile(path: string): Promise<Uint8Array> {
+  const g = globalThis as { Deno?: { readFile(p: string): Promise<Uint8Array> } };
+  if (g.Deno !== undefined) return await g.Deno.readFile(path);
+  const fs = await import("node:fs/promises");
+  return new Uint8Array(await fs.readFile(path));
+}
+
+/**
+ * Loads the kit from `dir` (default {@link kitDir}); throws a
+ * {@link V86HostError} (`ERR_VIRTIO_V86_NO_KIT`) that says how to install it.
+ */
+export async function loadKit(dir: string = kitDir()): Promise<V86Kit> {
+  try {
+    const stamp = JSON.parse(new TextDecoder().decode(await readFile(`${dir}/kit.json`)));
+    const [bios, vgaBios, bzImage, initrd] = await Promise.all(
+      ["bios.bin", "vgabios.bin", "bzImage", "initrd.img"].map((f) => readFile(`${dir}/${f}`)),
+    );
+    return { dir, bios, vgaBios, bzImage, initrd, kernel: String(stamp.kernel) };
+  } catch (e) {
+    throw new V86HostError(
+      `v86 guest kit not found in ${dir}: run scripts/install_v86_kit.sh (${e})`,
+      { code: "ERR_VIRTIO_V86_NO_KIT", cause: e },
+    );
+  }
+}
+
+/** True when a complete kit is in `dir`. */
+export async function haveKit(dir: string = kitDir()): Promise<boolean> {
+  try {
+    await loadKit(dir);
+    return true;
+  } catch {
+    return false;
+  }
+}

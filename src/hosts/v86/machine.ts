@@ -1,0 +1,238 @@
+/**
+ * A v86 machine running the kit's Linux with typed-virtio devices attached by
+ * a {@link V86Host}, and a driver for its serial console: {@link bootV86}
+ * starts it, {@link V86Machine.run} runs a shell command in the guest and
+ * returns its output.
+ *
+ * @example Boot with a block device over PCI and list it (needs the kit)
+ * ```ts ignore
+ * import { bootV86 } from "./machine.ts";
+ * import { BlkDevice, MemoryStorage } from "../../devices/blk/mod.ts";
+ * const disk = new BlkDevice({ storage: new MemoryStorage(new Uint8Array(8 << 20)) });
+ * const m = await bootV86({ devices: [{ device: disk, transport: "pci" }] });
+ * console.log(await m.run("cat /sys/block/vda/size"));
+ * m.stop();
+ * ```
+ *
+ * @module
+ */
+
+import { V86 } from "v86";
+import type { VirtioDevice } from "../../device.ts";
+import type { TransportLog } from "../../transport/device_state.ts";
+import { V86HostError, v86Wasm } from "./_internals.ts";
+import { V86Host, type V86Transport } from "./host.ts";
+import { loadKit, type V86Kit } from "./kit.ts";
+
+/** Options of {@link bootV86}. */
+export interface BootV86Options {
+  /** Devices to attach, in order (PCI slots and MMIO addresses follow it). */
+  readonly devices: readonly { device: VirtioDevice; transport: V86Transport }[];
+  /** The kit (default: {@link loadKit}). */
+  readonly kit?: V86Kit;
+  /** Guest RAM in MiB (default 160; the initrd sits at 64 MiB). */
+  readonly memoryMiB?: number;
+  /** Extra kernel command line words, e.g. `virtio_pci.force_legacy=1`. */
+  readonly cmdline?: string;
+  /** Every byte the guest writes to its serial console. */
+  readonly onSerial?: (byte: number) => void;
+  /** Where refused guest accesses are logged (default `console.warn`). */
+  readonly log?: TransportLog;
+  /** Called at `emulator-ready` with the host, before the first instruction. */
+  readonly onHost?: (host: V86Host) => void;
+  /** Extra `V86` constructor options (v86's own devices, for comparisons). */
+  readonly v86Options?: Record<string, unknown>;
+  /** How long the boot may take before it is called hung (default 600 s). */
+  readonly bootTimeoutMs?: number;
+}
+
+/** The kernel command line the host boots with (before the caller's words). */
+export const BASE_CMDLINE =
+  "console=ttyS0 quiet loglevel=3 tsc=reliable mitigations=off random.trust_cpu=on " +
+  "pci=nomsi cryptomgr.notests";
+
+const toBuffer = (b: Uint8Array): { buffer: ArrayBuffer } => ({
+  buffer: b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength) as ArrayBuffer,
+});
+
+/** A booted guest. */
+export class V86Machine {
+  /** The v86 emulator object. */
+  readonly emulator: V86;
+  /** The host serving our devices. */
+  readonly host: V86Host;
+  /** Seconds from start to the shell prompt. */
+  bootSeconds = 0;
+  #out = "";
+  #waiters: { marker: string; resolve: (s: string) => void }[] = [];
+  #seq = 0;
+  #queue: Promise<unknown> = Promise.resolve();
+
+  /** @internal use {@link bootV86} */
+  constructor(emulator: V86, host: V86Host) {
+    this.emulator = emulator;
+    this.host = host;
+  }
+
+  /** @internal */
+  feed(byte: number): void {
+    this.#out += String.fromCharCode(byte);
+    if (this.#out.length > 1 << 24) this.#out = this.#out.slice(-(1 << 20));
+    for (let i = 0; i < this.#waiters.length; i++) {
+      const w = this.#waiters[i];
+      const at = this.#out.indexOf(w.marker);
+      if (at >= 0) {
+        const text = this.#out.slice(0, at);
+        this.#out = this.#out.slice(at + w.marker.length);
+        this.#waiters.splice(i, 1);
+        w.resolve(text);
+        return;
+      }
+    }
+  }
+
+  /** Everything the console printed that no wait consumed yet. */
+  get pending(): string {
+    return this.#out;
+  }
+
+  /** Resolves with the console output before `marker` once it appears. */
+  waitFor(marker: string, timeoutMs = 600_000): Promise<string> {
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.#waiters = this.#waiters.filter((w) => w.marker !== marker);
+        reject(
+          new V86HostError(
+            `v86 guest: no "${marker}" within ${timeoutMs} ms; console tail: ${
+              JSON.stringify(this.#out.slice(-2000))
+            }`,
+            { code: "ERR_VIRTIO_V86_TIMEOUT" },
+          ),
+        );
+      }, timeoutMs);
+      this.#waiters.push({
+        marker,
+        resolve: (s) => {
+          clearTimeout(timer);
+          resolve(s);
+        },
+      });
+      this.feed(0x20); // look at what is already there (a space is harmless)
+    });
+  }
+
+  /** Types `text` on the guest's serial console. */
+  send(text: string): void {
+    this.emulator.serial0_send(text);
+  }
+
+  /**
+   * Runs `command` in the guest shell and resolves with its output (stdout
+   * and stderr); rejects with `ERR_VIRTIO_V86_COMMAND` if it exits non-zero.
+   * Commands run one at a time in the order given.
+   */
+  run(command: string, timeoutMs = 600_000): Promise<string> {
+    const next = this.#queue.then(() => this.#run(command, timeoutMs));
+    this.#queue = next.catch(() => {});
+    return next;
+  }
+
+  async #run(command: string, timeoutMs: number): Promise<string> {
+    const n = ++this.#seq;
+    // The marker is split in the command so that the echoed line does not match it.
+    const begin = `{tv-${n}-begin}`;
+    const end = `{tv-${n}-end:`;
+    const started = this.waitFor(begin, timeoutMs);
+    const ended = started.then(() => this.waitFor(end, timeoutMs));
+    this.send(
+      `echo '{tv-${n}''-begin}'; ( ${command} ) 2>&1; echo "{tv-${n}""-end:$?}"\n`,
+    );
+    await started;
+    const out = await ended;
+    const rc = await this.waitFor("}", 10_000);
+    const text = out.replace(/^\r?\n/, "").replace(/\r\n/g, "\n");
+    if (rc.trim() !== "0") {
+      throw new V86HostError(`v86 guest: \`${command}\` exited ${rc.trim()}:\n${text}`, {
+        code: "ERR_VIRTIO_V86_COMMAND",
+      });
+    }
+    return text;
+  }
+
+  /** Stops the emulator. */
+  stop(): void {
+    this.host.close();
+    void this.emulator.destroy();
+  }
+}
+
+/**
+ * Boots the kit's Linux in v86 with `options.devices` attached by a
+ * {@link V86Host}; resolves at the guest's shell prompt.
+ */
+export async function bootV86(options: BootV86Options): Promise<V86Machine> {
+  const kit = options.kit ?? await loadKit();
+  const mmio = options.devices.filter((d) => d.transport.startsWith("mmio")).length;
+  const { mmioKernelArgs } = await import("./host.ts");
+  const cmdline = [BASE_CMDLINE, mmioKernelArgs(mmio), options.cmdline ?? ""].filter((s) => s)
+    .join(" ");
+  const started = performance.now();
+  const emulator = new V86({
+    memory_size: (options.memoryMiB ?? 160) * 1024 * 1024,
+    vga_memory_size: 2 * 1024 * 1024,
+    bios: toBuffer(kit.bios),
+    vga_bios: toBuffer(kit.vgaBios),
+    bzimage: toBuffer(kit.bzImage),
+    initrd: toBuffer(kit.initrd),
+    cmdline,
+    autostart: true,
+    disable_keyboard: true,
+    disable_mouse: true,
+    disable_speaker: true,
+    ...(await wasmOption()),
+    ...options.v86Options,
+  });
+  let machine: V86Machine | undefined;
+  const ready = new Promise<void>((resolve, reject) => {
+    emulator.add_listener("emulator-ready", () => {
+      try {
+        const host = new V86Host(emulator, { log: options.log });
+        machine = new V86Machine(emulator, host);
+        for (const d of options.devices) host.attach(d.device, d.transport);
+        options.onHost?.(host);
+        resolve();
+      } catch (e) {
+        void emulator.destroy();
+        reject(e);
+      }
+    });
+  });
+  emulator.add_listener("serial0-output-byte", (byte: number) => {
+    options.onSerial?.(byte);
+    machine?.feed(byte);
+  });
+  await ready;
+  const m = machine as unknown as V86Machine;
+  try {
+    await m.waitFor("tv-init: up", options.bootTimeoutMs ?? 600_000);
+    await m.run("true");
+  } catch (e) {
+    m.stop();
+    throw e;
+  }
+  m.bootSeconds = (performance.now() - started) / 1000;
+  return m;
+}
+
+/** The `wasm_fn` option for `new V86`: v86's wasm from its package, with a memory maximum (see `v86Wasm`). */
+export async function wasmOption(): Promise<
+  { wasm_fn: (i: WebAssembly.Imports) => Promise<WebAssembly.Exports> }
+> {
+  const { createRequire } = await import("node:module");
+  const path = createRequire(import.meta.url).resolve("v86/build/v86.wasm");
+  const g = globalThis as { Deno?: { readFile(p: string): Promise<Uint8Array> } };
+  const bytes = g.Deno !== undefined
+    ? await g.Deno.readFile(path)
+    : new Uint8Array(await (await import("node:fs/promises")).readFile(path));
+  return { wasm_fn: v86Wasm(bytes) };
+}
