@@ -393,7 +393,12 @@ export const scsi_mode_header6: StructType = struct("scsi_mode_header6", {
 export const scsi_mode_header10: StructType = struct("scsi_mode_header10", {
   mode_data_length: doc(be16, "Bytes after this field."),
   medium_type: u8,
-  device_specific_parameter: bits(u8, { reserved_dsp10: 4, dpofua10: 1, reserved_dsp10b: 2, wp10: 1 }),
+  device_specific_parameter: bits(u8, {
+    reserved_dsp10: 4,
+    dpofua10: 1,
+    reserved_dsp10b: 2,
+    wp10: 1,
+  }),
   longlba_byte: u8,
   reserved: u8,
   block_descriptor_length: be16,
