@@ -4,7 +4,8 @@
  *
  * Queues (5.6.2): the control queue (task management and asynchronous
  * notification), the event queue (hotplug events), and `queues` request
- * queues. Features: `VIRTIO_SCSI_F_HOTPLUG` and the ring features.
+ * queues. Features: `VIRTIO_SCSI_F_HOTPLUG`, `VIRTIO_SCSI_F_CHANGE` and the ring
+ * features.
  *
  * Every request is hostile input. Its header and CDB are copied out of the
  * chain once, into the device's own buffer, and used from there only; the
@@ -52,6 +53,7 @@ import { VIRTIO_ID_SCSI } from "../../generated/common.ts";
 import {
   VIRTIO_SCSI_EVT_RESET_REMOVED,
   VIRTIO_SCSI_EVT_RESET_RESCAN,
+  VIRTIO_SCSI_F_CHANGE,
   VIRTIO_SCSI_F_HOTPLUG,
   VIRTIO_SCSI_S_ABORTED,
   VIRTIO_SCSI_S_BAD_TARGET,
@@ -129,6 +131,13 @@ export interface ScsiDeviceOptions {
   readonly queueSize?: number;
   /** Offer `VIRTIO_SCSI_F_HOTPLUG` (default true). */
   readonly hotplug?: boolean;
+  /**
+   * Offer `VIRTIO_SCSI_F_CHANGE` (default true): the device may report LUN
+   * parameter changes. It never changes a LUN's parameters, so it never sends
+   * one; QEMU's vhost-user-scsi front-end passes the bit on from its own
+   * device whatever the back-end offers.
+   */
+  readonly paramChange?: boolean;
   /** Offer the packed ring (default true). */
   readonly packed?: boolean;
   /** Most events kept while the driver has no event buffer, before they count as missed (default 0). */
@@ -277,6 +286,7 @@ export class ScsiDevice implements VirtioDevice {
     this.#inProgress = this.queueMaxSizes.map(() => 0);
     let f = ringFeatures(options.packed ?? true);
     if (options.hotplug ?? true) f |= bit(VIRTIO_SCSI_F_HOTPLUG);
+    if (options.paramChange ?? true) f |= bit(VIRTIO_SCSI_F_CHANGE);
     this.features = f;
     this.#cfg = new VirtioScsiConfig(this.config.view);
     this.config.update(() => {
@@ -522,7 +532,7 @@ export class ScsiDevice implements VirtioDevice {
     p.chain = undefined;
   }
 
-  #serveControl(ctx: DeviceContext, q: DeviceQueue, c: DescriptorChain): number {
+  #serveControl(ctx: DeviceContext, _q: DeviceQueue, c: DescriptorChain): number {
     const wl = c.writableLength;
     if (wl < 1) {
       ctx.needsReset(
@@ -641,7 +651,9 @@ export class ScsiDevice implements VirtioDevice {
         const l = this.#evLun;
         l.addressing = 1;
         l.target = 0;
-        l.lunAddressMethod = 1;
+        // As in REPORT LUNS (peripheral below 256, flat above): Linux's virtio_scsi
+        // takes bytes 2-3 of an event's LUN as the LUN number as they are.
+        l.lunAddressMethod = e.lun < 256 ? 0 : 1;
         l.lunId = e.lun;
         ev.reason = e.reason;
       }

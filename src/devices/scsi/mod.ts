@@ -7,3 +7,4 @@
  */
 export * from "./target.ts";
 export * from "./device.ts";
+export * from "./driver.ts";
