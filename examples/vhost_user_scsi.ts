@@ -15,7 +15,8 @@
  * LUNs while the guest runs (the guest gets a hotplug event):
  *
  * - `add LUN FILE`: a new LUN backed by FILE;
- * - `remove LUN`: the LUN goes away.
+ * - `remove LUN`: the LUN goes away;
+ * - `stats`: prints the device's counters.
  *
  * Each command answers `ok` or `error: ...`. Prints `vhost-user-scsi: ready
  * ...` once the socket listens, and exits cleanly on SIGINT or SIGTERM.
@@ -112,6 +113,10 @@ export function runScsiCommand(
     storages.set(lun, storage);
     return;
   }
+  if (words[0] === "stats" && words.length === 1) {
+    console.log(`stats ${JSON.stringify(device.stats)} in-flight ${device.inProgress(2)}`);
+    return;
+  }
   if (words[0] === "remove" && words.length === 2) {
     const lun = Number(words[1]);
     device.removeLun(lun);
@@ -119,7 +124,7 @@ export function runScsiCommand(
     storages.delete(lun);
     return;
   }
-  throw new Error(`unknown command: ${line} (add LUN FILE | remove LUN)`);
+  throw new Error(`unknown command: ${line} (add LUN FILE | remove LUN | stats)`);
 }
 
 async function readCommands(

@@ -821,6 +821,12 @@ class Session {
         const fd = v.noFd ? -1 : this.#takeFd(m, "the call eventfd");
         if (r.callFd >= 0) closeFd(r.callFd);
         r.callFd = fd;
+        // A running ring whose call fd changes (QEMU swaps it as the guest masks and
+        // unmasks MSI-X vectors) may have signalled the old one just before: that
+        // interrupt is lost, and a guest that never times out waits forever (Linux's
+        // virtio_scsi). One spurious interrupt on the new fd costs nothing, as
+        // libvhost-user does.
+        if (fd >= 0 && r.started) this.call(v.index);
         return;
       }
       case R.VHOST_USER_SET_VRING_ERR: {
