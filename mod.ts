@@ -26,6 +26,8 @@ export * from "./src/errors.ts";
 export * from "./src/memory.ts";
 export * from "./src/virtqueue/mod.ts";
 export * from "./src/device.ts";
+export * from "./src/features.ts";
+export * from "./src/queue_service.ts";
 export * from "./src/bus.ts";
 export * from "./src/driver.ts";
 export * from "./src/transport/transport.ts";

@@ -73,6 +73,45 @@ export function registerAccessorBenches(
     },
   });
 
+  // --- a whole descriptor: setters one by one, or write() ----------------------
+  Deno.bench({
+    name: `raw DataView: write addr/len/flags/next (${label})`,
+    group: `desc write all ${label}`,
+    baseline: true,
+    fn() {
+      for (let i = 0, o = 0; i < N; i++, o += 16) {
+        const a = 0x1_0000_0000 + i * 4096;
+        view.setUint32(o, a >>> 0, true);
+        view.setUint32(o + 4, Math.floor(a / 4294967296), true);
+        view.setUint32(o + 8, i, true);
+        view.setUint16(o + 12, 1, true);
+        view.setUint16(o + 14, i & 0xffff, true);
+      }
+    },
+  });
+  Deno.bench({
+    name: `VirtqDesc: setters addr/len/flags/next (${label})`,
+    group: `desc write all ${label}`,
+    fn() {
+      for (let i = 0, o = 0; i < N; i++, o += 16) {
+        desc.offset = o;
+        desc.addr = 0x1_0000_0000 + i * 4096;
+        desc.len = i;
+        desc.flags = 1;
+        desc.next = i & 0xffff;
+      }
+    },
+  });
+  Deno.bench({
+    name: `VirtqDesc: at(o).write(addr, len, flags, next) (${label})`,
+    group: `desc write all ${label}`,
+    fn() {
+      for (let i = 0, o = 0; i < N; i++, o += 16) {
+        desc.at(o).write(0x1_0000_0000 + i * 4096, i, 1, i & 0xffff);
+      }
+    },
+  });
+
   // --- u64: addr as number (asNumber) and as bigint -------------------------
   Deno.bench({
     name: `raw DataView: read addr as two u32 -> number (${label})`,

@@ -82,7 +82,7 @@ ctx.onmessage = (e: MessageEvent) => {
       got += n;
       if (n === 0 && (sent === count || !q.canAdd(1, 1) || added === 0)) {
         const seen = Atomics.load(sig, IRQ);
-        if (!q.enableCb()) Atomics.wait(sig, IRQ, seen, 50);
+        if (q.enableCb()) Atomics.wait(sig, IRQ, seen, 50);
       }
     }
     ctx.postMessage("done");

@@ -13,9 +13,9 @@ import { PciFunction, probePci } from "../src/transport/pci/mod.ts";
 import type { Transport } from "../src/transport/transport.ts";
 import {
   connectBackToBack,
+  NetDevice,
+  NetDriver,
   type NetInterface,
-  VirtioNetDevice,
-  VirtioNetDriver,
 } from "../src/devices/net/mod.ts";
 
 const BATCH = 64;
@@ -46,12 +46,12 @@ for (const size of [64, 1514]) {
   for (const kind of ["mmio", "pci"] as const) {
     const memory = GuestMemory.fromBuffer(new ArrayBuffer(MEM));
     const bus = new VirtioBus({ memory, dma: new DmaAllocator(0x1000, MEM - 0x1000) });
-    const driver = new VirtioNetDriver();
+    const driver = new NetDriver();
     await bus.registerDriver(driver);
     const [l, r] = connectBackToBack();
     const nics: NetInterface[] = [];
     for (const backend of [l, r]) {
-      const device = new VirtioNetDevice({ backend });
+      const device = new NetDevice({ backend });
       const t: Transport | undefined = kind === "mmio"
         ? probeMmio(new MmioDevice(device, memory))
         : probePci(new PciFunction(device, memory));

@@ -7,21 +7,17 @@
 import { VirtioBus } from "../src/bus.ts";
 import { DmaAllocator, GuestMemory } from "../src/memory.ts";
 import { PciFunction, probePci } from "../src/transport/pci/mod.ts";
-import {
-  attachStdio,
-  VirtioConsoleDevice,
-  VirtioConsoleDriver,
-} from "../src/devices/console/mod.ts";
+import { attachStdio, ConsoleDevice, ConsoleDriver } from "../src/devices/console/mod.ts";
 
 const MEM = 4 << 20;
 const memory = GuestMemory.fromBuffer(new ArrayBuffer(MEM));
 const bus = new VirtioBus({ memory, dma: new DmaAllocator(0x1000, MEM - 0x1000) });
-const device = new VirtioConsoleDevice({
+const device = new ConsoleDevice({
   maxPorts: 4,
   ports: [{ console: true }, { name: "org.example.channel" }],
   size: { cols: 80, rows: 24 },
 });
-const driver = new VirtioConsoleDriver();
+const driver = new ConsoleDriver();
 await bus.registerDriver(driver);
 const transport = probePci(new PciFunction(device, memory));
 if (!transport) throw new Error("probe failed");

@@ -39,15 +39,15 @@ import { MmioDevice, probeMmio } from "../src/transport/mmio/mod.ts";
 import { PciFunction, probePci } from "../src/transport/pci/mod.ts";
 import type { Transport } from "../src/transport/transport.ts";
 import { BlkDevice, blkDriver, MemoryStorage } from "../src/devices/blk/mod.ts";
-import { connectBackToBack, VirtioNetDevice, VirtioNetDriver } from "../src/devices/net/mod.ts";
+import { connectBackToBack, NetDevice, NetDriver } from "../src/devices/net/mod.ts";
 import { RngDevice, rngDriver } from "../src/devices/rng/mod.ts";
-import { VirtioConsoleDevice, VirtioConsoleDriver } from "../src/devices/console/mod.ts";
+import { ConsoleDevice, ConsoleDriver } from "../src/devices/console/mod.ts";
 import {
+  InputDevice,
+  InputDriver,
   type InputEvent,
   KEY_A,
   keyboardProfile,
-  VirtioInputDevice,
-  VirtioInputDriver,
 } from "../src/devices/input/mod.ts";
 import { BalloonDevice, balloonDriver } from "../src/devices/balloon/mod.ts";
 
@@ -194,10 +194,10 @@ const bus = new VirtioBus({
 });
 
 const blk = blkDriver();
-const net = new VirtioNetDriver();
+const net = new NetDriver();
 const rng = rngDriver();
-const con = new VirtioConsoleDriver();
-const input = new VirtioInputDriver();
+const con = new ConsoleDriver();
+const input = new InputDriver();
 const balloon = balloonDriver();
 for (const d of [blk, net, rng, con, input, balloon]) await bus.registerDriver(d);
 console.log(`drivers: ${bus.drivers.map((d) => d.name).join(", ")}`);
@@ -263,8 +263,8 @@ console.log(
 
 // virtio-net: two devices joined back to back, one on MMIO, one on PCI.
 const [left, right] = connectBackToBack();
-const netA = await plug(new VirtioNetDevice({ backend: left, mac: "52:54:00:00:00:01" }), "MMIO");
-const netB = await plug(new VirtioNetDevice({ backend: right, mac: "52:54:00:00:00:02" }), "PCI");
+const netA = await plug(new NetDevice({ backend: left, mac: "52:54:00:00:00:01" }), "MMIO");
+const netB = await plug(new NetDevice({ backend: right, mac: "52:54:00:00:00:02" }), "PCI");
 const a = net.interfaceOf(netA)!;
 const b = net.interfaceOf(netB)!;
 const got = new Promise<Uint8Array>((resolve) => b.onFrame((f) => resolve(f.slice())));
@@ -289,7 +289,7 @@ console.log(
 );
 
 // virtio-console over PCI: the guest writes to port 0, the host reads it.
-const consoleModel = new VirtioConsoleDevice({ size: { cols: 80, rows: 25 } });
+const consoleModel = new ConsoleDevice({ size: { cols: 80, rows: 25 } });
 const conDev = await plug(consoleModel, "PCI");
 const port = await con.consoleOf(conDev)!.whenPort(0);
 const hostReader = consoleModel.port(0)!.readable.getReader();
@@ -303,7 +303,7 @@ console.log(
 );
 
 // virtio-input over MMIO: the host presses a key, the driver gets the events.
-const keyboard = new VirtioInputDevice(keyboardProfile());
+const keyboard = new InputDevice(keyboardProfile());
 const inDev = await plug(keyboard, "MMIO");
 const kbd = input.inputOf(inDev)!;
 const events: InputEvent[] = [];

@@ -12,23 +12,23 @@ import {
   EV_ABS,
   EV_KEY,
   EV_SYN,
+  InputDevice,
+  InputDriver,
   KEY_CAPSLOCK,
   KEY_Q,
   keyboardProfile,
   LED_CAPSL,
   tabletProfile,
-  VirtioInputDevice,
-  VirtioInputDriver,
 } from "../src/devices/input/mod.ts";
 
 const MEM = 1 << 20;
 const memory = GuestMemory.fromBuffer(new ArrayBuffer(MEM));
 const bus = new VirtioBus({ memory, dma: new DmaAllocator(0x1000, MEM - 0x1000) });
-const driver = new VirtioInputDriver();
+const driver = new InputDriver();
 await bus.registerDriver(driver);
 
-const keyboard = new VirtioInputDevice(keyboardProfile());
-const tablet = new VirtioInputDevice(tabletProfile("virtio tablet", 1920));
+const keyboard = new InputDevice(keyboardProfile());
+const tablet = new InputDevice(tabletProfile("virtio tablet", 1920));
 const tk = probeMmio(new MmioDevice(keyboard, memory));
 const tt = probePci(new PciFunction(tablet, memory));
 if (!tk || !tt) throw new Error("probe failed");

@@ -11,17 +11,17 @@ import { VirtioBus } from "../src/bus.ts";
 import { DmaAllocator, GuestMemory } from "../src/memory.ts";
 import { MmioDevice, probeMmio } from "../src/transport/mmio/mod.ts";
 import { PciFunction, probePci } from "../src/transport/pci/mod.ts";
-import { connectBackToBack, VirtioNetDevice, VirtioNetDriver } from "../src/devices/net/mod.ts";
+import { connectBackToBack, NetDevice, NetDriver } from "../src/devices/net/mod.ts";
 
 const MEM = 8 << 20;
 const memory = GuestMemory.fromBuffer(new ArrayBuffer(MEM));
 const bus = new VirtioBus({ memory, dma: new DmaAllocator(0x1000, MEM - 0x1000) });
-const driver = new VirtioNetDriver();
+const driver = new NetDriver();
 await bus.registerDriver(driver);
 
 const [left, right] = connectBackToBack();
-const devA = new VirtioNetDevice({ backend: left, mac: "52:54:00:00:00:01" });
-const devB = new VirtioNetDevice({ backend: right, mac: "52:54:00:00:00:02" });
+const devA = new NetDevice({ backend: left, mac: "52:54:00:00:00:01" });
+const devB = new NetDevice({ backend: right, mac: "52:54:00:00:00:02" });
 const tA = probeMmio(new MmioDevice(devA, memory));
 const tB = probePci(new PciFunction(devB, memory));
 if (!tA || !tB) throw new Error("probe failed");

@@ -23,10 +23,10 @@
 
 import {
   EV_KEY,
+  InputDevice,
   keyboardProfile,
   mouseProfile,
   tabletProfile,
-  VirtioInputDevice,
 } from "../src/devices/input/device.ts";
 import { flagValue, parseFlags, serveDevice } from "./vhost_user_serve.ts";
 
@@ -49,7 +49,7 @@ function int(s: string | undefined, what: string): number {
 }
 
 /** Runs one stdin command against `device`; throws with a message for a bad one. */
-export function runInputCommand(device: VirtioInputDevice, line: string): void {
+export function runInputCommand(device: InputDevice, line: string): void {
   const [cmd, ...rest] = line.trim().split(/\s+/);
   switch (cmd) {
     case "key":
@@ -93,7 +93,7 @@ export function runInputCommand(device: VirtioInputDevice, line: string): void {
 const USAGE = "usage: vhost_user_input.ts --socket PATH [--profile keyboard|mouse|tablet] " +
   "[--name NAME]";
 
-async function readCommands(device: VirtioInputDevice, signal: AbortSignal): Promise<void> {
+async function readCommands(device: InputDevice, signal: AbortSignal): Promise<void> {
   const dec = new TextDecoder();
   let pending = "";
   const reader = Deno.stdin.readable.getReader();
@@ -124,7 +124,7 @@ async function readCommands(device: VirtioInputDevice, signal: AbortSignal): Pro
 
 async function main(): Promise<number> {
   let socket: string;
-  let device: VirtioInputDevice;
+  let device: InputDevice;
   try {
     const f = parseFlags(Deno.args, { socket: true, profile: true, name: true }, USAGE);
     socket = flagValue(f, "socket") ?? "";
@@ -139,7 +139,7 @@ async function main(): Promise<number> {
       ? tabletProfile(name)
       : undefined;
     if (p === undefined) throw new Error(`unknown profile ${profile}\n${USAGE}`);
-    device = new VirtioInputDevice(p);
+    device = new InputDevice(p);
   } catch (e) {
     console.error(e instanceof Error ? e.message : String(e));
     return 2;

@@ -30,7 +30,7 @@
 
 import type { NetBackend, NetPort } from "../src/devices/net/backend.ts";
 import { connectBackToBack } from "../src/devices/net/backend.ts";
-import { formatMac, parseMac, VirtioNetDevice } from "../src/devices/net/device.ts";
+import { formatMac, NetDevice, parseMac } from "../src/devices/net/device.ts";
 import {
   foldChecksum,
   type NetFrameMeta,
@@ -43,6 +43,7 @@ import {
   VhostUserBackend,
 } from "../src/transport/vhost_user/backend.ts";
 import { VHOST_USER_PROTOCOL_F_CONFIG } from "../src/generated/vhost_user.ts";
+import { bit } from "../src/features.ts";
 import { flagValue, parseFlags, serveDevice } from "./vhost_user_serve.ts";
 
 const ETH_P_IP = 0x0800;
@@ -188,12 +189,12 @@ const USAGE = "usage: vhost_user_net.ts --socket PATH (--ip A.B.C.D [--mac MAC] 
 // QEMU keeps a network device's config itself; QEMU 7.2 crashes at start
 // when a vhost-user-net back-end offers the CONFIG protocol feature.
 const NET_PROTOCOL_FEATURES = DEFAULT_PROTOCOL_FEATURES &
-  ~(1n << BigInt(VHOST_USER_PROTOCOL_F_CONFIG));
+  ~bit(VHOST_USER_PROTOCOL_F_CONFIG);
 
 /** Serves two devices joined back to back, one per socket, until SIGINT/SIGTERM. */
 async function serveJoined(sockets: [string, string], queueSize: number): Promise<number> {
   const ends = connectBackToBack();
-  const devices = ends.map((backend) => new VirtioNetDevice({ backend, queueSize }));
+  const devices = ends.map((backend) => new NetDevice({ backend, queueSize }));
   const backends = devices.map((d, i) =>
     new VhostUserBackend(d, { socketPath: sockets[i], protocolFeatures: NET_PROTOCOL_FEATURES })
   );
@@ -246,7 +247,7 @@ async function main(): Promise<number> {
   }
   if (join !== undefined) return await serveJoined([socket, join], queueSize);
   const host = new PingHost(ip, mac);
-  const device = new VirtioNetDevice({ backend: host, queueSize });
+  const device = new NetDevice({ backend: host, queueSize });
   await serveDevice(
     "vhost-user-net",
     device,

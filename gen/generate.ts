@@ -11,7 +11,8 @@ import {
   type StructType,
   type UnionType,
 } from "../schema/dsl.ts";
-import { GenError } from "../src/errors.ts";
+import { GenError, SchemaError } from "../src/errors.ts";
+import { analyseSchemaSource, type SchemaSource } from "./source.ts";
 import { emitModule, type ExternalStruct } from "./emit.ts";
 import { buildManifest, type Manifest } from "./manifest.ts";
 
@@ -39,6 +40,27 @@ export interface GenerateOptions {
   readonly index?: boolean;
   /** Format with `deno fmt` when running on Deno. Default true. */
   readonly format?: boolean;
+  /**
+   * The command the generated headers tell a reader to run to regenerate the files.
+   * Default `deno task gen` (this repository's own command).
+   */
+  readonly command?: string;
+  /**
+   * The module specifier the generated files import `ArgumentError` from, as seen from the
+   * output directory (a relative one is adjusted for files in subdirectories). Default
+   * `@typed-virtio/virtio/errors`; on Node, `typed-virtio/errors`.
+   */
+  readonly errors?: string;
+  /** Emit checked setters (see {@link EmitOptions.checked}). Default false. */
+  readonly checked?: boolean;
+}
+
+/** A specifier relative to the output directory, as seen from `output` (a path in it). */
+function fromOutput(spec: string | undefined, output: string): string | undefined {
+  if (spec === undefined || !/^\.\.?\//.test(spec)) return spec;
+  const depth = output.split("/").length - 1;
+  if (depth === 0) return spec;
+  return "../".repeat(depth) + spec.replace(/^\.\//, "");
 }
 
 /** Collects the schema items of an imported module's namespace, in export order. */
@@ -61,32 +83,87 @@ export function itemsOf(namespace: Record<string, unknown>, source: string): Sch
   return items;
 }
 
-/** Imports a schema module from a file path and collects its items. */
+/**
+ * Imports a schema module from a file path and collects its items, in the
+ * order they are written. A local module's text is read first with ts-morph
+ * (see `source.ts`): a key given twice in an object literal is a
+ * {@link SchemaError}, and errors thrown while the module runs (an undefined
+ * type name such as `le61`, an overlap) name the schema, the field and
+ * `file:line:col`.
+ */
 export async function loadSchemaModule(
   path: string,
   output?: string,
   source: string = path,
 ): Promise<SchemaModule> {
   const url = path.startsWith("file:") ? path : toFileUrl(path);
+  let text: string | undefined;
+  try {
+    text = await readSource(url);
+  } catch {
+    text = undefined; // the import below reports a missing module
+  }
+  const src = text === undefined ? undefined : analyseSchemaSource(text, source);
   let namespace: Record<string, unknown>;
   try {
     namespace = await import(url);
   } catch (e) {
     if (e instanceof GenError) throw e;
-    const why = e instanceof Error ? e.message : String(e);
-    throw new GenError(`cannot load schema module ${path}: ${why}`, { cause: e });
+    throw locatedError(e, path, src);
   }
-  const items = itemsOf(namespace, source);
+  let items = itemsOf(namespace, source);
   if (items.length === 0) {
     throw new GenError(`${source} exports no structs, unions, register maps or constant groups`);
+  }
+  if (src !== undefined) {
+    // A module namespace lists exports alphabetically; keep the order of the source.
+    const rank = new Map(src.exportOrder.map((n, i) => [n, i]));
+    const byName = new Map<SchemaItem, number>();
+    for (const [name, value] of Object.entries(namespace)) {
+      if (isSchemaItem(value)) byName.set(value, rank.get(name) ?? Number.MAX_SAFE_INTEGER);
+    }
+    items = items.map((item, i) => ({ item, i })).sort((a, b) =>
+      (byName.get(a.item) ?? 0) - (byName.get(b.item) ?? 0) || a.i - b.i
+    ).map((x) => x.item);
   }
   const base = path.replace(/^.*[\\/]/, "");
   return { source, output: output ?? base.replace(/\.[cm]?[jt]s$/, "") + ".ts", items };
 }
 
-function toFileUrl(path: string): string {
-  const abs = path.startsWith("/") ? path : `${cwd()}/${path}`;
-  return new URL(`file://${abs.split("/").map(encodeURIComponent).join("/")}`).href;
+/** The error for a schema module that threw while loading, with its place in the source. */
+function locatedError(e: unknown, path: string, src: SchemaSource | undefined): Error {
+  const why = e instanceof Error ? e.message : String(e);
+  if (e instanceof SchemaError) {
+    const at = src?.locate(e.schema, e.field);
+    if (at === undefined) return e;
+    const prefix = `schema ${e.schema}${e.field === undefined ? "" : `, field ${e.field}`}: `;
+    const detail = e.message.startsWith(prefix) ? e.message.slice(prefix.length) : e.message;
+    return new SchemaError(e.schema, e.field, `${detail} (${at})`, { code: e.code, cause: e });
+  }
+  const undefinedName = e instanceof ReferenceError ? /^(\S+) is not defined/.exec(why) : null;
+  if (undefinedName && src) {
+    const use = src.locateName(undefinedName[1]);
+    if (use) {
+      return new SchemaError(
+        use.schema ?? src.label,
+        use.field,
+        `${undefinedName[1]} is not defined (${use.at}); ` +
+          "the types are u8, le16, le32, le64, be16, be32, be64 and the structs you define or import",
+        { code: "ERR_VIRTIO_SCHEMA_UNDEFINED", cause: e },
+      );
+    }
+  }
+  return new GenError(`cannot load schema module ${path}: ${why}`, { cause: e });
+}
+
+/**
+ * A file URL for a path, through the URL parser (which encodes `#`, `?`, spaces and
+ * non-ASCII), with `%` encoded first so that `50%25` stays a file name.
+ */
+export function toFileUrl(path: string): string {
+  const url = new URL("file:///");
+  url.pathname = (path.startsWith("/") ? path : `${cwd()}/${path}`).replaceAll("%", "%25");
+  return url.href;
 }
 
 function cwd(): string {
@@ -94,6 +171,18 @@ function cwd(): string {
   if (g.Deno) return g.Deno.cwd();
   if (g.process) return g.process.cwd();
   throw new GenError("no working directory on this runtime: pass absolute paths");
+}
+
+/** Reads a local module's text on Deno or Node. */
+async function readSource(url: string): Promise<string> {
+  const g = globalThis as { Deno?: { readTextFile(u: URL): Promise<string> } };
+  if (g.Deno) return await g.Deno.readTextFile(new URL(url));
+  // not a literal: Node's fs, not a dependency of the package
+  const fs = "node:fs/promises";
+  const { readFile } = await import(fs) as {
+    readFile(u: URL, encoding: "utf8"): Promise<string>;
+  };
+  return await readFile(new URL(url), "utf8");
 }
 
 function relativeImport(from: string, to: string): string {
@@ -159,12 +248,21 @@ export async function generateModules(
     }
     files.push({
       path: m.output,
-      text: emitModule({ items: m.items, external, source: m.source }),
+      text: emitModule({
+        items: m.items,
+        external,
+        source: m.source,
+        command: options.command,
+        errors: fromOutput(options.errors, m.output),
+        checked: options.checked,
+      }),
     });
   }
   if (options.index ?? true) {
     const lines = [
-      "// Generated by typed-virtio gen. Do not edit: run `deno task gen` instead.",
+      `// Generated by typed-virtio gen. Do not edit: run \`${
+        options.command ?? "deno task gen"
+      }\` instead.`,
       "",
       "/**",
       " * Every generated accessor and constant.",

@@ -457,6 +457,7 @@ const RESERVED = new Set([
   "view",
   "offset",
   "at",
+  "write",
   "constructor",
   "prototype",
   "SIZE",

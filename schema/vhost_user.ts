@@ -88,6 +88,18 @@ export const vhost_user_log: StructType = struct("vhost_user_log", {
 /** Largest device config space GET_CONFIG / SET_CONFIG carry. */
 export const VHOST_USER_MAX_CONFIG_SIZE: number = 256;
 
+/** The limits above as constants of the generated module (so run-time code needs no schema). */
+export const vhost_user_limits: ConstantGroup = enumeration("vhost_user_limits", {
+  VHOST_MEMORY_BASELINE_NREGIONS: {
+    value: VHOST_MEMORY_BASELINE_NREGIONS,
+    doc: "Most regions one SET_MEM_TABLE carries.",
+  },
+  VHOST_USER_MAX_CONFIG_SIZE: {
+    value: VHOST_USER_MAX_CONFIG_SIZE,
+    doc: "Largest device config space GET_CONFIG / SET_CONFIG carry.",
+  },
+}, { doc: "Sizes the protocol limits." });
+
 /** Config space access header of GET_CONFIG / SET_CONFIG; the bytes follow it. */
 export const vhost_user_config: StructType = struct("vhost_user_config", {
   offset: field(le32, { accessor: "configOffset", doc: "Offset in the device config space." }),
@@ -101,7 +113,50 @@ export const vhost_user_inflight: StructType = struct("vhost_user_inflight", {
   mmap_offset: addr(le64, "Offset of that area in the file descriptor."),
   num_queues: doc(le16, "Number of virtqueues."),
   queue_size: doc(le16, "Size of each virtqueue."),
+  padding: doc(array(u8, 4), "The padding of the front-end's C struct (a payload is 24 bytes)."),
 }, { doc: "An inflight description." });
+
+/**
+ * One descriptor's state in a split ring's inflight region ("Inflight I/O
+ * tracking" in QEMU's vhost-user document): whether the back-end took it,
+ * the batch link and the order it was taken in.
+ */
+export const desc_state_split: StructType = struct("desc_state_split", {
+  inflight: doc(u8, "1 while the descriptor chain headed here is taken and not yet used."),
+  padding: doc(array(u8, 5), "Padding."),
+  next: doc(le16, "The next head of the last batch of used chains (a list through the heads)."),
+  counter: field(le64, {
+    asNumber: true,
+    doc: "The order the chain was taken in (resubmit in ascending order).",
+  }),
+}, { doc: "The inflight state of one descriptor of a split ring." });
+
+/**
+ * A split ring's inflight region: a header and one {@link desc_state_split}
+ * per descriptor. In the shared area, queue `i`'s region starts at
+ * `i × (size rounded up to VHOST_USER_INFLIGHT_ALIGNMENT)`.
+ */
+export const queue_region_split: StructType = struct("queue_region_split", {
+  features: doc(le64, "Reserved for feature bits of the region (0)."),
+  version: doc(le16, "Layout version (VHOST_USER_INFLIGHT_VERSION); 0 while the area is blank."),
+  desc_num: doc(le16, "Number of descriptors: the queue size."),
+  last_batch_head: doc(le16, "Head of the last batch of used chains."),
+  used_idx: doc(le16, "The used index the region's state corresponds to."),
+  desc: doc(array(desc_state_split, "queue_size"), "The state of each descriptor."),
+}, { doc: "The inflight region of one split ring." });
+
+/** Constants of the inflight area. */
+export const vhost_user_inflight_constants: ConstantGroup = enumeration(
+  "vhost_user_inflight_constants",
+  {
+    VHOST_USER_INFLIGHT_VERSION: { value: 1, doc: "The region layout this is." },
+    VHOST_USER_INFLIGHT_ALIGNMENT: {
+      value: 64,
+      doc: "Each queue's region is rounded up to a multiple of this many bytes.",
+    },
+  },
+  { doc: "The version and alignment of inflight regions." },
+);
 
 /** IOTLB message of IOTLB_MSG / BACKEND_IOTLB_MSG. */
 export const vhost_iotlb_msg: StructType = struct("vhost_iotlb_msg", {

@@ -17,6 +17,7 @@
  *
  * @module
  */
+import { fileURLToPath } from "node:url";
 import { type Diagnostic, Project, ts } from "ts-morph";
 import {
   type DenoConfig,
@@ -55,6 +56,19 @@ export const DENO_ONLY: Readonly<Record<string, string>> = {
   "scripts/**": "build and CI scripts",
   "tests/**": "tests are run on Node by scripts/test_npm.ts, not shipped",
 };
+
+/**
+ * npm dependencies that only one part of the package uses: they become optional peer
+ * dependencies, so that `npm install typed-virtio` does not fetch them for everyone. The part
+ * that needs one throws a typed error naming it when it is missing.
+ */
+export const OPTIONAL_PEERS: Readonly<Record<string, string>> = {
+  "ts-morph": "the generator (`typed-virtio/gen`, about 13 MB with TypeScript); " +
+    "gen/_ts_morph.ts throws GenError ERR_VIRTIO_GEN_TS_MORPH without it",
+};
+
+/** The README of the npm package (for Node users; the repository's README is Deno's). */
+export const NPM_README = "docs/npm_readme.md";
 
 /** Options of {@link buildNpm}. */
 export interface BuildOptions {
@@ -163,7 +177,7 @@ export async function buildNpm(options: BuildOptions = {}): Promise<BuildResult>
   const pkg = packageJson(config, entries, graph.dependencies, graph.modules);
   await write(`${outDir}/package.json`, JSON.stringify(pkg, null, 2) + "\n");
   await copyOrWarn("LICENSE", `${outDir}/LICENSE`, log);
-  if (!(await copyOrWarn("README.md", `${outDir}/README.md`, log))) {
+  if (!(await copyOrWarn(NPM_README, `${outDir}/README.md`, log))) {
     await write(`${outDir}/README.md`, `# ${NPM_NAME}\n\n${config.description}\n`);
   }
   log(`build:npm: wrote ${count} files and package.json to ${outDir}`);
@@ -363,13 +377,24 @@ function packageJson(
     files,
     engines: { node: ">=20" },
     sideEffects: false,
-    dependencies: Object.fromEntries(Object.entries(dependencies).sort()),
+    dependencies: Object.fromEntries(
+      Object.entries(dependencies).filter(([n]) => !(n in OPTIONAL_PEERS)).sort(),
+    ),
+    peerDependencies: Object.fromEntries(
+      Object.entries(dependencies).filter(([n]) => n in OPTIONAL_PEERS).sort(),
+    ),
+    peerDependenciesMeta: Object.fromEntries(
+      Object.keys(dependencies).filter((n) => n in OPTIONAL_PEERS).sort().map((n) => [
+        n,
+        { optional: true },
+      ]),
+    ),
   };
 }
 
 function absolute(path: string): string {
   if (path.startsWith("/")) return path.replace(/\/$/, "");
-  return new URL(normalize(path), ROOT).pathname.replace(/\/$/, "");
+  return fileURLToPath(new URL(normalize(path), ROOT)).replace(/\/$/, "");
 }
 
 /** Empties the output directory, refusing to empty one that is not an earlier build. */

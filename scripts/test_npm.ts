@@ -15,8 +15,9 @@
  *
  * @module
  */
+import { fileURLToPath, pathToFileURL } from "node:url";
 import { ts } from "ts-morph";
-import { buildNpm, type BuildResult } from "./build_npm.ts";
+import { buildNpm, type BuildResult, DENO_ONLY, OPTIONAL_PEERS } from "./build_npm.ts";
 import {
   mapSpecifier,
   matchGlob,
@@ -37,13 +38,15 @@ import {
   TS_REGISTER_MJS,
 } from "../tests/npm/fixtures.ts";
 
-/** Tests (repository globs) that only run on Deno, with why. */
+/**
+ * Tests (repository globs) that only run on Deno, with why. Every test file runs on Node or is
+ * listed here: a file the Node run would drop for another reason fails `test:npm`, and an entry
+ * that matches no test file fails it too (tests/repo_test.ts checks both from the sources).
+ */
 export const DENO_ONLY_TESTS: Readonly<Record<string, string>> = {
   "tests/interop/**": "drive QEMU, a Linux guest and vhost-user backends",
-  "tests/npm/**": "fixtures of this script",
   "tests/gen/cli_test.ts": "runs the Deno-only gen CLI, also as a `deno` subprocess",
-  "tests/repo_test.ts": "checks the repository (README, deno.json, .deno-version), not the package",
-  "tests/transport/vhost_user/**": "vhost-user goes through Deno FFI",
+  "tests/repo_test.ts": "checks the repository (README, deno.json, scripts, .ci), not the package",
   "tests/devices/blk_file_test.ts":
     "blk's file storages: Deno's file API and FFI (preadv/pwritev, threads), left out of the npm build",
   "tests/devices/*_race_test.ts":
@@ -51,7 +54,17 @@ export const DENO_ONLY_TESTS: Readonly<Record<string, string>> = {
   "tests/devices/console_stdio_test.ts":
     "the console's stdio backend (Deno.stdin and Deno.stdout), left out of the npm build",
   "tests/devices/net_udp_test.ts": "net's UDP backend, left out of the npm build",
-  "tests/transport/vhost_user_test.ts": "vhost-user goes through Deno FFI",
+  "tests/demo_test.ts": "runs `deno task demo` and the examples as `deno` subprocesses",
+  "tests/docs_commands_test.ts":
+    "runs every documented `deno run`/`deno task` command as a subprocess",
+  "tests/transport/vhost_user/**": "vhost-user (Deno FFI to libc), left out of the npm build",
+  "tests/fuzz/fuzz_entry_test.ts": "runs `deno task fuzz` (scripts/fuzz.ts) as a `deno` subprocess",
+  "tests/virtqueue/mutations_test.ts":
+    "patches a copy of src/ and runs the differential suites on it in a `deno` subprocess",
+  "tests/transport/worker_test.ts":
+    "the worker transport (a Web Worker from a module URL), left out of the npm build",
+  "tests/virtqueue/two_workers_test.ts":
+    "Deno workers from a module URL, and a `deno run` child with other V8 flags",
 };
 
 /**
@@ -84,6 +97,55 @@ export const TOOL_VERSIONS: Readonly<Record<string, string>> = {
 
 class Skip extends Error {}
 
+/** Test files (`tests/**\/*_test.ts`), repository paths. */
+export async function testFiles(): Promise<string[]> {
+  return (await walkFiles("tests", /_test\.[cm]?ts$/)).filter((p) => !p.endsWith(".d.ts")).sort();
+}
+
+/** Entries of {@link DENO_ONLY_TESTS} that match no test file (stale names). */
+export function staleDenoOnlyTests(files: readonly string[]): string[] {
+  return Object.keys(DENO_ONLY_TESTS).filter((g) =>
+    !files.some((f) => matchGlob(f, [g]) !== undefined)
+  );
+}
+
+/**
+ * Why test file `entry` cannot run on Node, read from its source and its `tests/` helpers alone:
+ * a Deno-only API ({@link DENO_ONLY_APIS}) or an import of a module the npm build leaves out
+ * (`DENO_ONLY` of scripts/build_npm.ts). Undefined when the sources give no reason; the build
+ * may still find one (a module no export entry reaches).
+ */
+export async function denoOnlyReason(entry: string): Promise<string | undefined> {
+  const config = await readDenoConfig();
+  const buildOut = Object.keys(DENO_ONLY).filter((g) => !g.startsWith("tests/"));
+  const queue = [entry];
+  const seen = new Set(queue);
+  while (queue.length > 0) {
+    const path = queue.shift() as string;
+    const text = await Deno.readTextFile(new URL(path, ROOT));
+    let why: string | undefined;
+    const { denoUses } = rewriteModule(path, text, (spec) => {
+      const mapped = mapSpecifier(path, spec, config.imports);
+      if (mapped.kind !== "local") return spec;
+      if (mapped.path.startsWith("tests/")) {
+        if (!seen.has(mapped.path)) {
+          seen.add(mapped.path);
+          queue.push(mapped.path);
+        }
+      } else if (matchGlob(mapped.path, buildOut) !== undefined) {
+        why ??= `imports ${mapped.path}, left out of the npm build${where(path, entry)}`;
+      }
+      return spec;
+    });
+    if (why !== undefined) return why;
+    const apis = [
+      ...new Set(denoUses.map((u) => u.name).filter((n) => DENO_ONLY_APIS.includes(n))),
+    ];
+    if (apis.length > 0) return `uses Deno.${apis.join(", Deno.")}${where(path, entry)}`;
+  }
+  return undefined;
+}
+
 interface Transpiled {
   /** Test files to run, absolute paths in the temporary project. */
   readonly tests: string[];
@@ -96,7 +158,7 @@ interface Transpiled {
 /** Transpiles the tests into `work/`, importing the package as installed in `work/node_modules`. */
 async function transpileTests(build: BuildResult, work: string): Promise<Transpiled> {
   const config = await readDenoConfig();
-  const all = (await walkFiles("tests", /_test\.[cm]?ts$/)).filter((p) => !p.endsWith(".d.ts"));
+  const all = await testFiles();
   const entryOf = new Map(Object.entries(build.entries).map(([k, v]) => [v, k]));
   const inPackage = new Set(build.modules);
   const tests: string[] = [];
@@ -253,7 +315,9 @@ function tapSummary(out: string): TapSummary {
 }
 
 /** Runs the whole check; returns the exit code. */
-export async function testNpm(options: { keep?: boolean } = {}): Promise<number> {
+export async function testNpm(
+  options: { keep?: boolean; only?: readonly string[] } = {},
+): Promise<number> {
   const t0 = performance.now();
   const step = (s: string) =>
     console.log(`\n== test:npm: ${s} (${((performance.now() - t0) / 1000).toFixed(1)}s)`);
@@ -275,15 +339,25 @@ export async function testNpm(options: { keep?: boolean } = {}): Promise<number>
     console.log(`${packed[0].filename}: ${packed[0].entryCount} files, ${packed[0].size} bytes`);
 
     step("transpile tests");
-    const t = await transpileTests(build, work);
-    for (const s of t.skipped) console.log(`skipped on Node: ${s.path}: ${s.why}`);
-    const outside = t.skipped.filter((x) => x.why.includes("not in the npm package"));
-    if (outside.length > 0) {
-      console.log(
-        `warning: ${outside.length} test file(s) test modules that no export entry of deno.json ` +
-          `reaches, so the npm package lacks them; export them (or mark them Deno-only) to have ` +
-          `them tested on Node`,
+    const transpiled = await transpileTests(build, work);
+    const t = { ...transpiled, tests: [...transpiled.tests] };
+    for (const s of t.skipped) console.log(`not run on Node: ${s.path}: ${s.why}`);
+    // A test file leaves the Node run only by being listed with a reason.
+    const unlisted = t.skipped.filter((x) =>
+      matchGlob(x.path, Object.keys(DENO_ONLY_TESTS)) === undefined
+    );
+    if (unlisted.length > 0) {
+      throw new NpmBuildError(
+        `${unlisted.length} test file(s) would be dropped from the Node run without being ` +
+          `listed in DENO_ONLY_TESTS (scripts/test_npm.ts):\n` +
+          unlisted.map((x) => `  ${x.path}: ${x.why}`).join("\n") +
+          `\nList each with its reason, or make it run on Node (export what it tests, or ` +
+          `move its Deno-only part into a file of its own).`,
       );
+    }
+    const stale = staleDenoOnlyTests(await testFiles());
+    if (stale.length > 0) {
+      throw new NpmBuildError(`DENO_ONLY_TESTS names no test file: ${stale.join(", ")}`);
     }
     console.log(`${t.tests.length} test files for Node, ${t.skipped.length} not run on Node`);
 
@@ -292,7 +366,11 @@ export async function testNpm(options: { keep?: boolean } = {}): Promise<number>
       `${work}/package.json`,
       JSON.stringify({ name: `${NPM_NAME}-npm-test`, private: true, type: "module" }, null, 2),
     );
-    const tools = { ...t.devDependencies, ...TOOL_VERSIONS };
+    // the tests cover the generator too: install its optional peers
+    const peers = Object.fromEntries(
+      Object.keys(OPTIONAL_PEERS).map((n) => [n, build.dependencies[n]]).filter(([, v]) => v),
+    );
+    const tools = { ...t.devDependencies, ...peers, ...TOOL_VERSIONS };
     await run("npm", [
       "install",
       "--no-audit",
@@ -317,6 +395,13 @@ export async function testNpm(options: { keep?: boolean } = {}): Promise<number>
     await Deno.writeTextFile(`${work}/ts_hooks.mjs`, TS_HOOKS_MJS);
     await Deno.writeTextFile(`${work}/ts_register.mjs`, TS_REGISTER_MJS);
     await Deno.writeTextFile(`${work}/deno_test_bridge.mjs`, TEST_BRIDGE_MJS);
+    if (options.only && options.only.length > 0) {
+      const only = options.only;
+      t.tests = t.tests.filter((p: string) =>
+        matchGlob(p.slice(work.length + 1).replace(/\.([cm]?)js$/, ".$1ts"), only) !== undefined
+      );
+      console.log(`--only ${only.join(" ")}: ${t.tests.length} test files`);
+    }
     if (t.tests.length === 0) throw new NpmBuildError("no test files to run on Node");
     const node = await new Deno.Command("node", {
       // cwd is the repository root, as for `deno task test`; imports resolve from the test files
@@ -324,10 +409,10 @@ export async function testNpm(options: { keep?: boolean } = {}): Promise<number>
         "--test",
         "--test-reporter=tap",
         "--import",
-        `file://${work}/ts_register.mjs`,
+        pathToFileURL(`${work}/ts_register.mjs`).href,
         ...t.tests,
       ],
-      cwd: ROOT.pathname,
+      cwd: fileURLToPath(ROOT),
       stdout: "piped",
       stderr: "inherit",
       env: { NO_COLOR: "1" },
@@ -367,9 +452,21 @@ async function nodeMajor(): Promise<number | undefined> {
 
 if (import.meta.main) {
   const keep = Deno.args.includes("--keep");
-  const unknown = Deno.args.filter((a) => a !== "--keep");
+  // --only GLOB (repeatable): run only these test files on Node, e.g. 'tests/gen/**'
+  const only: string[] = [];
+  const unknown: string[] = [];
+  for (let i = 0; i < Deno.args.length; i++) {
+    const a = Deno.args[i];
+    if (a === "--keep") continue;
+    if (a === "--only" && Deno.args[i + 1] !== undefined) only.push(Deno.args[++i]);
+    else unknown.push(a);
+  }
   if (unknown.length > 0) {
-    console.error(`test:npm: unknown argument ${unknown[0]}\nusage: deno task test:npm [--keep]`);
+    console.error(
+      `test:npm: unknown argument ${
+        unknown[0]
+      }\nusage: deno task test:npm [--keep] [--only GLOB]...`,
+    );
     Deno.exit(2);
   }
   const major = await nodeMajor();
@@ -379,5 +476,5 @@ if (import.meta.main) {
     );
     Deno.exit(1);
   }
-  Deno.exit(await testNpm({ keep }));
+  Deno.exit(await testNpm({ keep, only }));
 }

@@ -27,12 +27,14 @@
  * @module
  */
 
-import { DeviceError } from "./errors.ts";
+import { ArgumentError, DeviceError } from "./errors.ts";
+import { bit, featureMask } from "./features.ts";
 import { DeviceStatus, VIRTIO_F_VERSION_1 } from "./generated/common.ts";
 import {
   DEFAULT_TRANSPORT_FEATURES,
   type DmaContext,
   DriverDevice,
+  ERR_VIRTIO_DEVICE_REMOVED,
   idMatches,
   type VirtioDriver,
 } from "./driver.ts";
@@ -48,8 +50,6 @@ export interface VirtioBusOptions extends DmaContext {
   readonly log?: (message: string) => void;
 }
 
-const bit = (n: number): bigint => 1n << BigInt(n);
-
 /** A virtio bus: a set of devices, a set of drivers, and the bindings between them. */
 export class VirtioBus {
   readonly #dma: DmaContext;
@@ -63,8 +63,7 @@ export class VirtioBus {
   /** A bus whose drivers place rings with `options.dma` in `options.memory`. */
   constructor(options: VirtioBusOptions) {
     this.#dma = { memory: options.memory, dma: options.dma };
-    this.#transportFeatures = (options.transportFeatures ?? DEFAULT_TRANSPORT_FEATURES)
-      .reduce((m, n) => m | bit(n), 0n);
+    this.#transportFeatures = featureMask(options.transportFeatures ?? DEFAULT_TRANSPORT_FEATURES);
     this.#log = options.log ?? ((m) => console.warn(`virtio bus: ${m}`));
   }
 
@@ -87,17 +86,23 @@ export class VirtioBus {
 
   /**
    * Add a device found by a transport probe: reset it, set ACKNOWLEDGE (3.1.1
-   * steps 1-2), and bind the first registered driver that matches.
+   * steps 1-2), and bind the first registered driver that matches. A probe
+   * that found nothing (`probeMmio` returning `undefined`) is refused with an
+   * {@link ArgumentError} (`ERR_VIRTIO_ARGUMENT_NO_DEVICE`) and uses no
+   * device index.
    */
-  addDevice(transport: Transport, dma: DmaContext = this.#dma): Promise<DriverDevice> {
+  addDevice(
+    transport: Transport | undefined,
+    dma: DmaContext = this.#dma,
+  ): Promise<DriverDevice> {
     // A probe that found nothing returns undefined (probeMmio, probePci).
     if (typeof transport?.reset !== "function") {
       return Promise.reject(
-        new DeviceError(
-          `addDevice: no transport (${String(transport)}): the probe found no device`,
-          {
-            code: "ERR_VIRTIO_DEVICE_NOT_FOUND",
-          },
+        new ArgumentError(
+          `addDevice: no transport (${
+            String(transport)
+          }): the probe found no virtio device (wrong magic, version or device id 0)`,
+          { code: "ERR_VIRTIO_ARGUMENT_NO_DEVICE" },
         ),
       );
     }
@@ -135,7 +140,9 @@ export class VirtioBus {
   registerDriver(driver: VirtioDriver): Promise<void> {
     return this.#serial(async () => {
       if (this.#drivers.includes(driver)) {
-        throw new DeviceError(`driver ${driver.name} is already registered`);
+        throw new ArgumentError(`driver ${driver.name} is already registered`, {
+          code: "ERR_VIRTIO_ARGUMENT_DRIVER_REGISTERED",
+        });
       }
       this.#drivers.push(driver);
       for (const dev of this.#devices) {
@@ -164,6 +171,12 @@ export class VirtioBus {
   async #unbind(dev: DriverDevice): Promise<unknown[]> {
     const drv = dev.driver;
     dev.onConfigChange(undefined);
+    // Whatever is pending fails now, not when the driver gets round to it.
+    dev.breakQueues(
+      new DeviceError(`${dev.name}: the device was removed or its driver unbound`, {
+        code: ERR_VIRTIO_DEVICE_REMOVED,
+      }),
+    );
     if (drv !== undefined) {
       try {
         await drv.remove(dev);
@@ -191,13 +204,14 @@ export class VirtioBus {
     try {
       const offered = t.getDeviceFeatures();
       const table = t.legacy && drv.featureTableLegacy ? drv.featureTableLegacy : drv.featureTable;
-      const wanted = table.reduce((m, n) => m | bit(n), 0n) | this.#transportFeatures;
+      const wanted = featureMask(table) | this.#transportFeatures;
       dev.features = offered & wanted;
       if (t.legacy) {
         dev.features &= ~bit(VIRTIO_F_VERSION_1);
       } else if (!(offered & bit(VIRTIO_F_VERSION_1))) {
         throw new DeviceError(
           `${dev.name}: modern transport but the device does not offer VIRTIO_F_VERSION_1`,
+          { code: "ERR_VIRTIO_DEVICE_NO_VERSION_1" },
         );
       }
       drv.validate?.(dev);
@@ -205,7 +219,10 @@ export class VirtioBus {
       if (!t.legacy) {
         dev.addStatus(S.FEATURES_OK);
         if (!(t.getStatus() & S.FEATURES_OK)) {
-          throw new DeviceError(`${dev.name}: device did not accept features (FEATURES_OK unset)`);
+          throw new DeviceError(
+            `${dev.name}: device did not accept features (FEATURES_OK unset, spec 3.1.1)`,
+            { code: "ERR_VIRTIO_DEVICE_FEATURES_REFUSED" },
+          );
         }
       }
       dev.driver = drv;

@@ -20,44 +20,45 @@
  *    to `activate` is dead from then on (its callbacks do nothing).
  *
  * Config space is plain bytes with little-endian fields (spec 2.5); most
- * models keep them in a {@link ConfigSpace} and write fields through a
- * generated accessor over {@link ConfigSpace.view}.
+ * models extend {@link ConfigDevice}, which keeps them in a
+ * {@link ConfigSpace} named by a generated accessor, and serve their queues
+ * with {@link serveQueue} (the pop / serve / publish / notify loop, with
+ * malformed chains turned into DEVICE_NEEDS_RESET).
  *
- * @example A device model with a 4-byte config field and one queue
+ * @example An echo device in a dozen lines: each buffer's readable bytes come back in its writable part
  * ```ts
- * import { ConfigSpace, type DeviceContext, type VirtioDevice } from "./device.ts";
+ * import { type ChainServer, ConfigDevice } from "./device.ts";
+ * import { bit } from "./features.ts";
+ * import { VIRTIO_F_VERSION_1 } from "./generated/common.ts";
+ * import { VirtioConsoleConfig } from "./generated/devices/console.ts";
  *
- * class EchoDevice implements VirtioDevice {
+ * class EchoDevice extends ConfigDevice<VirtioConsoleConfig> {
  *   readonly deviceId = 0x7fff;
- *   readonly features = 1n << 32n; // VIRTIO_F_VERSION_1
+ *   readonly features = bit(VIRTIO_F_VERSION_1);
  *   readonly queueMaxSizes = [64];
- *   readonly config = new ConfigSpace(4);
- *   get configSize(): number { return this.config.size; }
- *   get configGeneration(): number { return this.config.generation; }
- *   #ctx: DeviceContext | undefined;
- *   readConfig(offset: number, width: 1 | 2 | 4): number {
- *     return this.config.read(offset, width);
+ *   readonly #buf = new Uint8Array(4096);
+ *   readonly #echo: ChainServer = {
+ *     serveChain: (c) => c.write(0, this.#buf, 0, c.read(0, this.#buf)),
+ *     isLive: (ctx) => this.isLive(ctx),
+ *   };
+ *   constructor() {
+ *     super(VirtioConsoleConfig);
  *   }
- *   writeConfig(_offset: number, _width: 1 | 2 | 4, _value: number): void {}
- *   activate(ctx: DeviceContext): void { this.#ctx = ctx; }
  *   queueNotify(index: number): void {
- *     const q = this.#ctx?.queues[index];
- *     if (q === undefined) return;
- *     for (let c = q.pop(); c !== null; c = q.pop()) q.addUsed(c, 0);
- *     if (q.needsNotification()) this.#ctx?.notifyUsed(index);
+ *     this.serve(index, this.#echo);
  *   }
- *   reset(): void { this.#ctx = undefined; }
  * }
  * const dev = new EchoDevice();
- * dev.config.update((v) => v.setUint32(0, 42, true));
- * if (dev.readConfig(0, 4) !== 42 || dev.configGeneration !== 1) throw new Error("config");
+ * dev.updateConfig((cfg) => cfg.maxNrPorts = 42);
+ * if (dev.readConfig(4, 4) !== 42 || dev.configGeneration !== 1) throw new Error("config");
  * ```
  *
  * @module
  */
 
-import { DeviceError } from "./errors.ts";
+import { ArgumentError } from "./errors.ts";
 import type { GuestMemory } from "./memory.ts";
+import { type ChainServer, serveQueue } from "./queue_service.ts";
 import type { DeviceQueue } from "./virtqueue/queue.ts";
 
 /** Width in bytes of one config-space access (spec 4.1.3.1, 4.2.2.2: 8-byte fields are read as two 4-byte halves). */
@@ -205,7 +206,9 @@ export class ConfigSpace {
   /** Creates `size` zeroed bytes of config space at generation 0. */
   constructor(size: number) {
     if (!Number.isInteger(size) || size < 0) {
-      throw new DeviceError(`config space size ${size} is not a non-negative integer`);
+      throw new ArgumentError(`config space size ${size} is not a non-negative integer`, {
+        code: "ERR_VIRTIO_ARGUMENT_CONFIG_SIZE",
+      });
     }
     this.bytes = new Uint8Array(size);
     this.view = new DataView(this.bytes.buffer);
@@ -264,3 +267,155 @@ export class ConfigSpace {
     this.#generation = (this.#generation + 1) >>> 0;
   }
 }
+
+/**
+ * A generated config accessor class, such as `VirtioBlkConfig`: built over
+ * a `DataView`, with the struct's size in `SIZE`.
+ */
+export interface ConfigAccessor<C> {
+  /** Builds the accessor over `view` at byte `offset`. */
+  new (view: DataView, offset?: number): C;
+  /** Size of the config struct in bytes. */
+  readonly SIZE: number;
+}
+
+/**
+ * A base for device models with a config space: declare the config with its
+ * generated accessor class, and get {@link VirtioDevice.readConfig},
+ * {@link VirtioDevice.writeConfig}, the generation count, the live
+ * {@link DeviceContext} between `activate` and `reset`, config changes that
+ * bump the generation and notify the driver ({@link ConfigDevice.updateConfig}),
+ * and queue serving through {@link serveQueue} ({@link ConfigDevice.serve}).
+ *
+ * Config is read-only to the driver unless {@link ConfigDevice.configWritable}
+ * says otherwise for a field. A subclass that overrides `activate` or
+ * `reset` calls `super`.
+ *
+ * @example A console-like device: its config from the generated accessor, every buffer echoed
+ * ```ts
+ * import { type ChainServer, ConfigDevice } from "./device.ts";
+ * import { VirtioConsoleConfig } from "./generated/devices/console.ts";
+ * import type { DescriptorChain } from "./virtqueue/mod.ts";
+ *
+ * class EchoDevice extends ConfigDevice<VirtioConsoleConfig> {
+ *   readonly deviceId = 3;
+ *   readonly features = 1n << 32n; // VIRTIO_F_VERSION_1
+ *   readonly queueMaxSizes = [64];
+ *   readonly #buf = new Uint8Array(4096);
+ *   readonly #server: ChainServer = {
+ *     // Copy the readable part into our own buffer (read once), then into the writable part.
+ *     serveChain: (c: DescriptorChain) => c.write(0, this.#buf, 0, c.read(0, this.#buf)),
+ *     isLive: (ctx) => this.isLive(ctx),
+ *   };
+ *   constructor() {
+ *     super(VirtioConsoleConfig);
+ *   }
+ *   queueNotify(index: number): void {
+ *     this.serve(index, this.#server);
+ *   }
+ * }
+ * const dev = new EchoDevice();
+ * dev.updateConfig((cfg) => cfg.cols = 80);
+ * if (dev.readConfig(0, 2) !== 80 || dev.configGeneration !== 1) throw new Error("config");
+ * dev.writeConfig(0, 2, 7); // read-only unless configWritable says otherwise: ignored
+ * if (dev.cfg.cols !== 80) throw new Error("read-only");
+ * ```
+ */
+export abstract class ConfigDevice<C = undefined> implements VirtioDevice {
+  /** The virtio device id. */
+  abstract readonly deviceId: number;
+  /** Offered feature bits as a mask. */
+  abstract readonly features: bigint;
+  /** The maximum size of each queue. */
+  abstract readonly queueMaxSizes: readonly number[];
+  /** The config bytes and their generation count. */
+  readonly config: ConfigSpace;
+  /** The generated accessor over {@link ConfigDevice.config}: set fields by name. */
+  readonly cfg: C;
+  #ctx: DeviceContext | undefined;
+
+  /**
+   * A device whose config space is laid out by `accessor` (`SIZE` bytes, or
+   * `size`); without one, a device with no config space (`cfg` is undefined).
+   */
+  constructor(accessor?: ConfigAccessor<C>, size: number = accessor?.SIZE ?? 0) {
+    this.config = new ConfigSpace(size);
+    // Without an accessor C is `undefined` (the class's default): the cast says so.
+    this.cfg = (accessor === undefined ? undefined : new accessor(this.config.view)) as C;
+  }
+
+  /** Size of the config space in bytes. */
+  get configSize(): number {
+    return this.config.size;
+  }
+
+  /** The config generation count. */
+  get configGeneration(): number {
+    return this.config.generation;
+  }
+
+  /** The live context between `activate` and `reset`. */
+  get context(): DeviceContext | undefined {
+    return this.#ctx;
+  }
+
+  /** Is `ctx` the live context (for {@link ChainServer.isLive})? */
+  isLive(ctx: DeviceContext): boolean {
+    return this.#ctx === ctx;
+  }
+
+  /** Reads config bytes (the transport checked the range). */
+  readConfig(offset: number, width: ConfigWidth): number {
+    return this.config.read(offset, width);
+  }
+
+  /** Writes config bytes where {@link ConfigDevice.configWritable} allows; ignores the rest. */
+  writeConfig(offset: number, width: ConfigWidth, value: number): void {
+    if (this.configWritable(offset, width)) this.config.write(offset, width, value);
+  }
+
+  /**
+   * May the driver write `width` bytes at `offset`? False everywhere unless
+   * overridden, e.g. `offset === VirtioThermoConfig.OFFSETS.pollIntervalMs`.
+   */
+  protected configWritable(_offset: number, _width: ConfigWidth): boolean {
+    return false;
+  }
+
+  /**
+   * Changes config fields through the accessor, bumps the generation (spec
+   * 2.5.1) and, while the device is active, raises a configuration change
+   * notification.
+   */
+  updateConfig(change: (cfg: C) => void): void {
+    this.config.update(() => change(this.cfg));
+    this.#ctx?.configChanged();
+  }
+
+  /** Keeps `ctx` as the live context. */
+  activate(ctx: DeviceContext): void | Promise<void> {
+    this.#ctx = ctx;
+  }
+
+  /** Serves queue `index` of the live context with `server` ({@link serveQueue}); false after an error. */
+  protected serve(index: number, server: ChainServer): boolean {
+    const ctx = this.#ctx;
+    return ctx === undefined || serveQueue(ctx, index, server);
+  }
+
+  /** The driver kicked queue `index`. */
+  abstract queueNotify(index: number): void;
+
+  /** Drops the live context. */
+  reset(): void {
+    this.#ctx = undefined;
+  }
+}
+
+export {
+  CHAIN_HELD,
+  type ChainServer,
+  completeUsed,
+  publishUsed,
+  serveQueue,
+} from "./queue_service.ts";

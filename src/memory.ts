@@ -24,7 +24,7 @@
  * @module
  */
 
-import { MemoryError } from "./errors.ts";
+import { formatAddress, MemoryError } from "./errors.ts";
 
 /** Largest address + length a guest access may reach (addresses are JS numbers). */
 const ADDRESS_LIMIT = Number.MAX_SAFE_INTEGER;
@@ -59,7 +59,12 @@ export class MemoryRegion {
   constructor(base: number, buffer: RegionBacking) {
     const bytes = buffer instanceof Uint8Array ? buffer : new Uint8Array(buffer);
     if (!Number.isSafeInteger(base) || base < 0 || base + bytes.length > ADDRESS_LIMIT) {
-      throw new MemoryError(base, bytes.length, "region base is not a valid guest address");
+      throw new MemoryError(
+        base,
+        bytes.length,
+        "region base is not a non-negative safe integer, or the region ends past 2^53",
+        { code: "ERR_VIRTIO_MEMORY_BAD_REGION" },
+      );
     }
     this.base = base;
     this.size = bytes.length;
@@ -115,7 +120,8 @@ export class GuestMemory {
         throw new MemoryError(
           region.base,
           region.size,
-          `region overlaps the region at 0x${r.base.toString(16)}+${r.size}`,
+          `region overlaps the region at ${formatAddress(r.base)}+${r.size}`,
+          { code: "ERR_VIRTIO_MEMORY_REGION_OVERLAP" },
         );
       }
     }
@@ -177,22 +183,33 @@ export class GuestMemory {
   /** Like {@link GuestMemory.findRegion}, but throws a {@link MemoryError} that says why. */
   locate(addr: number, len: number): MemoryRegion {
     if (!Number.isSafeInteger(addr) || addr < 0) {
-      throw new MemoryError(addr, len, "address is not a non-negative safe integer");
+      throw new MemoryError(addr, len, "address is not a non-negative safe integer", {
+        code: "ERR_VIRTIO_MEMORY_BAD_ADDRESS",
+      });
     }
     if (!Number.isSafeInteger(len) || len < 0) {
-      throw new MemoryError(addr, len, "length is not a non-negative safe integer");
+      throw new MemoryError(addr, len, "length is not a non-negative safe integer", {
+        code: "ERR_VIRTIO_MEMORY_BAD_LENGTH",
+      });
     }
     if (addr + len > ADDRESS_LIMIT) {
-      throw new MemoryError(addr, len, "address + length overflows the address space");
+      throw new MemoryError(addr, len, "address + length is past the 2^53 address space", {
+        code: "ERR_VIRTIO_MEMORY_OVERFLOW",
+      });
     }
     const found = this.regionFor(addr, len);
     if (found !== undefined) return found;
     const r = this.regionFor(addr, 0);
-    if (r === undefined) throw new MemoryError(addr, len, "address is outside every memory region");
+    if (r === undefined) {
+      throw new MemoryError(addr, len, "address is outside every memory region", {
+        code: "ERR_VIRTIO_MEMORY_OUTSIDE",
+      });
+    }
     throw new MemoryError(
       addr,
       len,
-      `range crosses the end of the region 0x${r.base.toString(16)}+${r.size}`,
+      `range crosses the end of the region ${formatAddress(r.base)}+${r.size}`,
+      { code: "ERR_VIRTIO_MEMORY_CROSSES_REGION" },
     );
   }
 
@@ -269,6 +286,18 @@ export class GuestMemory {
 }
 
 /**
+ * Where drivers place rings and buffers: guest memory as the driver sees it
+ * and an allocator over it. A bus gets one; a transport that brings its own
+ * memory (the vhost-user front-end's shared memfd) provides one.
+ */
+export interface DmaContext {
+  /** Guest memory as the driver sees it. */
+  readonly memory: GuestMemory;
+  /** Allocator for ring memory. */
+  readonly dma: DmaAllocator;
+}
+
+/**
  * A first-fit allocator of guest addresses in `[base, base + size)`, for
  * drivers placing rings, indirect tables and buffers. It only hands out
  * addresses; it does not touch memory.
@@ -299,7 +328,12 @@ export class DmaAllocator {
   /** Manages `[base, base + size)`. */
   constructor(base: number, size: number) {
     if (!Number.isSafeInteger(base) || base < 0 || !Number.isSafeInteger(size) || size <= 0) {
-      throw new MemoryError(base, size, "allocator range is not a valid guest range");
+      throw new MemoryError(
+        base,
+        size,
+        "allocator range: base must be a non-negative safe integer and size a positive one",
+        { code: "ERR_VIRTIO_MEMORY_BAD_ALLOCATOR" },
+      );
     }
     this.base = base;
     this.size = size;
@@ -317,8 +351,20 @@ export class DmaAllocator {
    * guest address, or -1 when no free extent fits. Never throws for lack of room.
    */
   tryAlloc(size: number, align: number = 1): number {
-    if (!Number.isSafeInteger(size) || size <= 0 || !(align > 0 && (align & (align - 1)) === 0)) {
-      throw new MemoryError(this.base, size, `bad allocation request (align ${align})`);
+    if (!Number.isSafeInteger(size) || size <= 0) {
+      throw new MemoryError(
+        this.base,
+        size,
+        `allocation of ${size} bytes: not a positive integer`,
+        {
+          code: "ERR_VIRTIO_MEMORY_ALLOC_SIZE",
+        },
+      );
+    }
+    if (!(Number.isSafeInteger(align) && align > 0 && (align & (align - 1)) === 0)) {
+      throw new MemoryError(this.base, size, `allocation aligned to ${align}: not a power of two`, {
+        code: "ERR_VIRTIO_MEMORY_ALLOC_ALIGN",
+      });
     }
     const starts = this.#freeStart;
     const lens = this.#freeLen;
@@ -357,6 +403,7 @@ export class DmaAllocator {
         this.base,
         size,
         `no free extent of ${size} bytes aligned to ${align} (${this.#bytesUsed} of ${this.size} bytes in use)`,
+        { code: "ERR_VIRTIO_MEMORY_EXHAUSTED" },
       );
     }
     return a;
@@ -365,7 +412,11 @@ export class DmaAllocator {
   /** Returns an allocation made by {@link DmaAllocator.alloc}; throws for any other address. */
   free(addr: number): void {
     const size = this.#used.get(addr);
-    if (size === undefined) throw new MemoryError(addr, 0, "free of an address not allocated");
+    if (size === undefined) {
+      throw new MemoryError(addr, 0, "free of an address that is not an allocation's start", {
+        code: "ERR_VIRTIO_MEMORY_BAD_FREE",
+      });
+    }
     this.#used.delete(addr);
     this.#bytesUsed -= size;
     const starts = this.#freeStart;

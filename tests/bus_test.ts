@@ -7,7 +7,10 @@ import { modalias, VIRTIO_DEV_ANY_ID } from "../src/bus.ts";
 import type { DriverDevice, VirtioDriver } from "../src/driver.ts";
 import { NullDevice } from "../src/devices/null/device.ts";
 import { nullDriver } from "../src/devices/null/driver.ts";
-import { buffers, KINDS, rig } from "./transport/_harness.ts";
+import { KINDS } from "./transport/_kinds.ts";
+import { buffers, rig } from "./transport/_rig.ts";
+import { ArgumentError } from "../src/errors.ts";
+import { MmioDevice, probeMmio } from "../src/transport/mmio/mod.ts";
 
 const S = DeviceStatus;
 
@@ -165,4 +168,28 @@ Deno.test("hot unplug of a driver that leaves buffers: the bus returns them", as
   vqRef?.addSgs([], [{ addr: b, len: 8 }], 2);
   vqRef?.kick();
   assert.deepEqual((await r.bus.removeDevice(dev)).sort(), [1, 2]);
+});
+
+Deno.test("a probe that found nothing: a typed error, and no device index used", async () => {
+  const r = rig("mmio-v2");
+  await assert.rejects(
+    r.bus.addDevice(undefined),
+    (e) => e instanceof ArgumentError && e.code === "ERR_VIRTIO_ARGUMENT_NO_DEVICE",
+  );
+  // What a user writes: the probe of a window without a device.
+  const empty = probeMmio(new MmioDevice(new NullDevice({ deviceId: 0 }), r.memory));
+  await assert.rejects(r.bus.addDevice(empty), ArgumentError);
+  const dev = await r.bus.addDevice(r.transport);
+  assert.equal(dev.name, "virtio0", "the failed adds used no index");
+  assert.equal(r.bus.devices.length, 1);
+});
+
+Deno.test("registering a driver twice is an ArgumentError with a code", async () => {
+  const r = rig("mmio-v2");
+  const drv = nullDriver();
+  await r.bus.registerDriver(drv);
+  await assert.rejects(
+    r.bus.registerDriver(drv),
+    (e) => e instanceof ArgumentError && e.code === "ERR_VIRTIO_ARGUMENT_DRIVER_REGISTERED",
+  );
 });

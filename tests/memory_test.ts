@@ -41,21 +41,47 @@ Deno.test("accesses outside memory, across a region's end or overflowing are Mem
     base: 0x2000,
     buffer: new ArrayBuffer(0x1000),
   }]);
-  const fails = (fn: () => unknown, addr: number, re: RegExp) =>
-    assert.throws(fn, (e) => e instanceof MemoryError && e.address === addr && re.test(e.message));
-  fails(() => mem.bytes(0x800, 4), 0x800, /outside every memory region/);
-  fails(() => mem.bytes(0x1ffe, 4), 0x1ffe, /crosses the end of the region 0x1000\+4096/);
-  fails(() => mem.view(0x3000, 1), 0x3000, /outside every/);
-  fails(() => mem.bytes(2 ** 53 - 2, 4), 2 ** 53 - 2, /overflows/);
-  fails(() => mem.bytes(-1, 1), -1, /non-negative/);
-  fails(() => mem.bytes(0x1000, -1), 0x1000, /length/);
-  fails(() => mem.bytes(0.5, 1), 0.5, /non-negative safe integer/);
+  const fails = (fn: () => unknown, addr: number, code: string, re: RegExp) =>
+    assert.throws(
+      fn,
+      (e) =>
+        e instanceof MemoryError && e.address === addr && e.code === code && re.test(e.message),
+    );
+  fails(
+    () => mem.bytes(0x800, 4),
+    0x800,
+    "ERR_VIRTIO_MEMORY_OUTSIDE",
+    /outside every memory region/,
+  );
+  fails(
+    () => mem.bytes(0x1ffe, 4),
+    0x1ffe,
+    "ERR_VIRTIO_MEMORY_CROSSES_REGION",
+    /crosses the end of the region 0x1000\+4096/,
+  );
+  fails(() => mem.view(0x3000, 1), 0x3000, "ERR_VIRTIO_MEMORY_OUTSIDE", /outside every/);
+  fails(() => mem.bytes(2 ** 53 - 2, 4), 2 ** 53 - 2, "ERR_VIRTIO_MEMORY_OVERFLOW", /2\^53/);
+  // A negative address reads as one: -0x4, not 0x-4.
+  fails(
+    () => mem.bytes(-4, 4),
+    -4,
+    "ERR_VIRTIO_MEMORY_BAD_ADDRESS",
+    /^guest memory -0x4\+4: address is not a non-negative/,
+  );
+  fails(() => mem.bytes(0x1000, -1), 0x1000, "ERR_VIRTIO_MEMORY_BAD_LENGTH", /length/);
+  fails(() => mem.bytes(0.5, 1), 0.5, "ERR_VIRTIO_MEMORY_BAD_ADDRESS", /non-negative safe integer/);
   assert.equal(mem.findRegion(0x1ffe, 4), -1);
   assert.equal(mem.findRegion(0x2000, 0x1000), 1);
   assert.equal(mem.bytes(0x2fff, 0).length, 0, "an empty range at the last byte");
   assert.throws(
     () => mem.addRegion(0x2800, new ArrayBuffer(0x1000)),
-    /overlaps the region at 0x2000/,
+    (e) =>
+      e instanceof MemoryError && e.code === "ERR_VIRTIO_MEMORY_REGION_OVERLAP" &&
+      /overlaps the region at 0x2000/.test(e.message),
+  );
+  assert.throws(
+    () => mem.addRegion(-0x1000, new ArrayBuffer(16)),
+    (e) => e instanceof MemoryError && e.code === "ERR_VIRTIO_MEMORY_BAD_REGION",
   );
 });
 
@@ -69,14 +95,21 @@ Deno.test("DmaAllocator: alignment, exhaustion, coalescing, bad frees", () => {
   assert.equal(z, 0x1010, "first fit uses the gap before y");
   assert.equal(a.bytesUsed, 0x21);
   assert.equal(a.tryAlloc(0x100), -1);
-  assert.throws(() => a.alloc(0x100), MemoryError);
+  assert.throws(
+    () => a.alloc(0x100),
+    (e) => e instanceof MemoryError && e.code === "ERR_VIRTIO_MEMORY_EXHAUSTED",
+  );
   a.free(x);
   a.free(y);
   a.free(z);
   assert.equal(a.bytesUsed, 0);
   assert.equal(a.alloc(0x100), 0x1000, "all extents coalesced back into one");
-  assert.throws(() => a.free(0x1001), /not allocated/);
-  assert.throws(() => a.alloc(8, 3), /align 3/);
+  const code = (c: string) => (e: unknown) => e instanceof MemoryError && e.code === c;
+  assert.throws(() => a.free(0x1001), code("ERR_VIRTIO_MEMORY_BAD_FREE"));
+  assert.throws(() => a.alloc(8, 3), code("ERR_VIRTIO_MEMORY_ALLOC_ALIGN"));
+  assert.throws(() => a.alloc(8, 3), /aligned to 3: not a power of two/);
+  assert.throws(() => a.alloc(-8), code("ERR_VIRTIO_MEMORY_ALLOC_SIZE"));
+  assert.throws(() => new DmaAllocator(0, 0), code("ERR_VIRTIO_MEMORY_BAD_ALLOCATOR"));
 });
 
 Deno.test("DmaAllocator property: allocations never overlap, stay in range and are aligned", () => {

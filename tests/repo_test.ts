@@ -34,3 +34,312 @@ Deno.test("schema/mod.ts re-exports every schema module", async () => {
     }
   }
 });
+
+// --- Guards of the suite itself (docs/testing.md) ---
+
+const root = new URL("../", import.meta.url);
+
+async function run(cmd: string, args: string[]): Promise<{ code: number; out: string }> {
+  const o = await new Deno.Command(cmd, {
+    args,
+    cwd: root,
+    env: { NO_COLOR: "1" },
+    stdout: "piped",
+    stderr: "piped",
+  })
+    .output();
+  const d = new TextDecoder();
+  return { code: o.code, out: d.decode(o.stdout) + d.decode(o.stderr) };
+}
+
+Deno.test("every test file runs on Node or is listed in DENO_ONLY_TESTS with a reason", async () => {
+  const { DENO_ONLY_TESTS, denoOnlyReason, staleDenoOnlyTests, testFiles } = await import(
+    "../scripts/test_npm.ts"
+  );
+  const { matchGlob } = await import("../scripts/_npm.ts");
+  const files = await testFiles();
+  assert.ok(files.includes("tests/repo_test.ts"), "the walk finds the test files");
+  assert.deepEqual(staleDenoOnlyTests(files), [], "DENO_ONLY_TESTS entries that match no file");
+  for (const [glob, why] of Object.entries(DENO_ONLY_TESTS)) {
+    assert.ok(why.length > 10, `${glob}: say why it runs on Deno only`);
+  }
+  const unlisted: string[] = [];
+  for (const f of files) {
+    if (matchGlob(f, Object.keys(DENO_ONLY_TESTS)) !== undefined) continue;
+    const why = await denoOnlyReason(f);
+    if (why !== undefined) unlisted.push(`${f}: ${why}`);
+  }
+  assert.deepEqual(unlisted, [], "test files the Node run would drop without a listed reason");
+});
+
+// Built from parts so that this file does not match its own check.
+const MIRROR_URL = new RegExp(
+  "https?://[^\\s\"'`)]*(" + ["deb", "ian"].join("") + "|" + ["ubu", "ntu"].join("") +
+    ")[^\\s\"'`)]*",
+  "i",
+);
+
+Deno.test("no Debian or Ubuntu mirror URL in scripts/, src/, .ci/ or tests/", async () => {
+  assert.match("see http://deb." + "debian.org/debian", MIRROR_URL, "the pattern matches a mirror");
+  assert.match("https://archive." + "ubuntu.com/ubuntu", MIRROR_URL);
+  const found: string[] = [];
+  const visit = async (dir: string) => {
+    for await (const e of Deno.readDir(new URL(dir, root))) {
+      const p = `${dir}/${e.name}`;
+      if (e.isDirectory) await visit(p);
+      else if (e.isFile) {
+        const text = await Deno.readTextFile(new URL(p, root));
+        text.split("\n").forEach((line, i) => {
+          const m = MIRROR_URL.exec(line);
+          if (m) found.push(`${p}:${i + 1}: ${m[0]}`);
+        });
+      }
+    }
+  };
+  for (const dir of ["scripts", "src", ".ci", "tests"]) await visit(dir);
+  assert.deepEqual(found, [], "read the mirror from the system's apt sources (scripts/_apt.sh)");
+});
+
+Deno.test("scripts/_apt.sh reads the mirror from the apt sources it is pointed at", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "typed-virtio-apt-" });
+  try {
+    await Deno.mkdir(`${dir}/sources.list.d`);
+    const mirror = "http://mirror.example:3142/" + "debian";
+    // a disabled stanza, a deb-src one and one for another suite come first
+    await Deno.writeTextFile(
+      `${dir}/sources.list.d/a.sources`,
+      `Types: deb\nURIs: http://off.example/x\nSuites: bookworm\nEnabled: no\n\n` +
+        `# a comment\nTypes: deb-src\nURIs: http://src.example/x\nSuites: bookworm\n\n` +
+        `Types: deb\nURIs: http://other.example/x\nSuites: nodistro\n\n` +
+        `Types: deb\nURIs: ${mirror} http://second.example/x\nSuites: bookworm bookworm-updates\n` +
+        `Components: main\nSigned-By: /k.gpg\n`,
+    );
+    await Deno.writeTextFile(`${dir}/sources.list.d/b.sources.disabled`, `Types: deb\nURIs: x\n`);
+    const sh = (suite: string) =>
+      run("bash", [
+        "-c",
+        `APT_SOURCES_ROOT='${dir}' && . scripts/_apt.sh && apt_mirror_uri ${suite} && ` +
+        `apt_signed_by ${suite} && w=$(mktemp -d) && apt_private_source "$w" ${suite}-backports ` +
+        `i386 && cat "$w"/parts/*.sources && rm -rf "$w"`,
+      ]);
+    // apt_private_source reads the system's codename; pass the one the fixture uses
+    const r = await sh("bookworm");
+    assert.equal(r.code, 0, r.out);
+    const lines = r.out.split("\n");
+    assert.equal(lines[0], mirror);
+    assert.equal(lines[1], "/k.gpg");
+    // the one-line format wins when present, options and all
+    await Deno.writeTextFile(
+      `${dir}/sources.list`,
+      `deb-src http://src.example/x bookworm main\n` +
+        `deb [arch=amd64 signed-by=/one.gpg] http://one.example/mirror bookworm main\n`,
+    );
+    const one = await run("bash", [
+      "-c",
+      `APT_SOURCES_ROOT='${dir}' && . scripts/_apt.sh && apt_mirror_uri bookworm && apt_signed_by bookworm && apt_mirror_uri sid`,
+    ]);
+    assert.notEqual(one.code, 0, "no source for sid");
+    assert.deepEqual(one.out.split("\n").slice(0, 2), ["http://one.example/mirror", "/one.gpg"]);
+    assert.match(one.out, /no enabled deb source for suite sid/);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test(".ci/run's tally counts ignored and skipped tests as failed, Deno and Node apart", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "typed-virtio-tally-" });
+  try {
+    const write = (name: string, text: string) => Deno.writeTextFile(`${dir}/${name}`, text);
+    await write(
+      "ignored.log",
+      "a ... ok (1ms)\nb ... ignored (0ms)\n\nok | 1 passed | 0 failed | 2 ignored (39ms)\n",
+    );
+    await write("ok.log", "ok | 7 passed (3 steps) | 0 failed (2s)\n");
+    await write("failed.log", "FAILED | 3 passed | 1 failed | 1 filtered out (2s)\n");
+    await write(
+      "node.log",
+      "# tests 6\n# pass 4\n# fail 0\n# cancelled 0\n# skipped 1\n# todo 1\n",
+    );
+    await write("node_ok.log", "# tests 4\n# pass 4\n# fail 0\n# skipped 0\n");
+    const tally = async (...args: string[]) => {
+      const r = await run("bash", [
+        "-c",
+        `. .ci/_count.sh && ci_tally ${
+          args.map((a) => a.endsWith(".log") ? `${dir}/${a}` : a).join(" ")
+        }`,
+      ]);
+      const lines = r.out.trimEnd().split("\n");
+      return { code: r.code, breakdown: lines.at(-2), last: lines.at(-1), out: r.out };
+    };
+
+    const ignored = await tally("ignored.log", "0");
+    assert.equal(ignored.last, "tests: 1 passed, 2 failed");
+    assert.equal(ignored.code, 1, "an ignored test fails CI");
+
+    const both = await tally("ok.log", "0", "node.log", "0");
+    assert.equal(
+      both.breakdown,
+      "tests by runner: deno: 7 passed, 0 failed, 0 ignored; node (npm package): 4 passed, " +
+        "0 failed, 2 skipped (ignored and skipped count as failed)",
+    );
+    assert.equal(both.last, "tests: 11 passed, 2 failed");
+    assert.equal(both.code, 1);
+
+    const good = await tally("ok.log", "0", "node_ok.log", "0");
+    assert.equal(good.last, "tests: 11 passed, 0 failed");
+    assert.equal(good.code, 0, good.out);
+
+    const failed = await tally("failed.log", "1");
+    assert.equal(failed.last, "tests: 3 passed, 1 failed");
+
+    // a runner that died before its summary, and an npm build that failed
+    const died = await tally("ok.log", "101", "node_ok.log", "1");
+    assert.equal(died.last, "tests: 11 passed, 2 failed");
+    assert.match(died.out, /deno test exited with status 101/);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test(".ci/run ends with the tally and runs the tests with CI=true", async () => {
+  const ci = await Deno.readTextFile(new URL(".ci/run", root));
+  assert.match(ci, /^\. \.ci\/_count\.sh$/m);
+  assert.match(ci, /^CI=true deno task test /m);
+  assert.match(ci, /^ {2}CI=true deno task test:npm /m);
+  assert.match(ci, /^ci_tally "\$log_dir\/test\.log" /m);
+  assert.equal((await run("bash", ["-n", ".ci/run"])).code, 0);
+});
+
+Deno.test("README's examples run and assert their results instead of printing them", async () => {
+  // a value printed with its expected value in a comment checks nothing
+  const blocks = [...readme.matchAll(/```ts\n([\s\S]*?)```/g)].map((m) => m[1]);
+  assert.ok(blocks.length >= 3, "the README's runnable examples");
+  for (const b of blocks) {
+    for (const line of b.split("\n")) {
+      assert.doesNotMatch(line, /console\.log\(.*\);?\s*\/\/\s*\S/, `assert instead: ${line}`);
+    }
+  }
+  const r = await run(Deno.execPath(), ["test", "--doc", "--allow-all", "README.md"]);
+  assert.equal(r.code, 0, r.out);
+  assert.match(r.out, /ok \| [1-9]\d* passed \| 0 failed/);
+});
+
+Deno.test("test files read no clock, sleep in no guest, and hide no failure with .catch", async () => {
+  const { testFiles } = await import("../scripts/test_npm.ts");
+  const { walkFiles } = await import("../scripts/_npm.ts");
+  const tests = new Set<string>(await testFiles());
+  const found: string[] = [];
+  for (const p of await walkFiles("tests", /\.ts$/)) {
+    const lines = (await Deno.readTextFile(new URL(p, root))).split("\n");
+    lines.forEach((line, i) => {
+      const at = `${p}:${i + 1}: ${line.trim()}`;
+      // a clock in a test file means a timing assertion (helpers may keep deadlines)
+      if (tests.has(p) && /\b(performance|Date)\.now\(\)/.test(line)) found.push(`clock: ${at}`);
+      // a guest that sleeps races the host: wait for a marker instead
+      if (/^\s*sleep\s+[\d.]+\s*$/.test(line)) found.push(`sleep: ${at}`);
+      // swallowing a rejection is only for cleanup
+      if (
+        /\.catch\(\(\) => (\{\}|undefined)\)/.test(line) &&
+        !/\b(remove|close|kill|stop|cancel|terminate)\(/.test(line)
+      ) found.push(`catch: ${at}`);
+    });
+  }
+  assert.deepEqual(found, [], "see docs/testing.md, Rules");
+});
+
+// --- One name per concept (docs/architecture.md, "Naming") ---
+
+interface DocLocation {
+  filename: string;
+  line: number;
+}
+interface DocDeclaration {
+  kind: string;
+  location: DocLocation;
+  def?: { target?: DocLocation; returnType?: { repr: string } };
+}
+interface DocSymbol {
+  name: string;
+  declarations: DocDeclaration[];
+}
+
+/** The public symbols of every entry point (deno.json's exports), by entry point. */
+async function publicSymbols(): Promise<Map<string, DocSymbol[]>> {
+  const entries = Object.values(config.exports as Record<string, string>);
+  const r = await run(Deno.execPath(), ["doc", "--json", ...entries]);
+  assert.equal(r.code, 0, r.out);
+  const doc = JSON.parse(r.out.slice(r.out.indexOf("{"))) as {
+    nodes: Record<string, { symbols: DocSymbol[] }>;
+  };
+  const rel = (f: string) => f.slice(root.href.length);
+  return new Map(Object.entries(doc.nodes).map(([f, n]) => [rel(f), n.symbols]));
+}
+
+/** Where a declaration really is: a re-export resolved to what it names, as `file:line`. */
+function origin(d: DocDeclaration): string {
+  const at = d.kind === "reference" && d.def?.target ? d.def.target : d.location;
+  return `${at.filename.slice(root.href.length)}:${at.line}`;
+}
+
+Deno.test("no two public exports share a name with different meanings", async () => {
+  const byName = new Map<string, Map<string, string[]>>(); // name -> origin -> entry points
+  for (const [entry, symbols] of await publicSymbols()) {
+    for (const s of symbols) {
+      const o = [...new Set(s.declarations.map(origin))].sort().join(" + ");
+      const origins = byName.get(s.name) ?? new Map<string, string[]>();
+      origins.set(o, [...(origins.get(o) ?? []), entry]);
+      byName.set(s.name, origins);
+    }
+  }
+  const schema = await import("../schema/mod.ts") as Record<string, unknown>;
+  const generated = await import("../src/generated/mod.ts") as Record<string, unknown>;
+  const clashes: string[] = [];
+  for (const [name, origins] of byName) {
+    if (origins.size < 2) continue;
+    const places = [...origins.keys()];
+    // A schema constant and the constant the generator emits from it are one concept.
+    const emitted = places.length === 2 && places.some((p) => p.startsWith("schema/")) &&
+      places.some((p) => p.startsWith("src/generated/")) && typeof schema[name] === "number" &&
+      schema[name] === generated[name];
+    if (!emitted) {
+      clashes.push(`${name}: ${[...origins].map(([o, e]) => `${o} (${e})`).join(", ")}`);
+    }
+  }
+  assert.deepEqual(clashes, []);
+});
+
+Deno.test("each device type follows the naming scheme: TDevice, TDriver, tDriver(), their options", async () => {
+  const symbols = await publicSymbols();
+  const types: string[] = [];
+  for await (const e of Deno.readDir(new URL("src/devices/", root))) {
+    if (e.isDirectory && !e.name.startsWith("_")) types.push(e.name);
+  }
+  assert.ok(types.length >= 7, "the device types");
+  for (const t of types.sort()) {
+    const T = t[0].toUpperCase() + t.slice(1);
+    assert.equal(
+      config.exports[`./devices/${t}`],
+      `./src/devices/${t}/mod.ts`,
+      `entry point of ${t}`,
+    );
+    const exported = new Map(
+      (symbols.get(`src/devices/${t}/mod.ts`) ?? []).map((s) => [s.name, s]),
+    );
+    const kinds = (n: string) => exported.get(n)?.declarations.map((d) => d.kind) ?? [];
+    assert.deepEqual(kinds(`${T}Device`), ["class"], `${t}: the device model class ${T}Device`);
+    assert.equal(kinds(`${T}Driver`).length, 1, `${t}: the driver type ${T}Driver`);
+    assert.deepEqual(kinds(`${t}Driver`), ["function"], `${t}: the factory ${t}Driver()`);
+    const factory = exported.get(`${t}Driver`)?.declarations[0];
+    assert.equal(factory?.def?.returnType?.repr, `${T}Driver`, `${t}Driver() returns a ${T}Driver`);
+    for (const o of [`${T}DeviceOptions`, `${T}DriverOptions`]) {
+      assert.deepEqual(kinds(o), ["interface"], `${t}: ${o}`);
+    }
+    // The spec's `Virtio*` names belong to the generated accessors, not to our device classes.
+    const ours = [...exported.values()].filter((s) =>
+      s.declarations.some((d) =>
+        origin(d).startsWith(`src/devices/${t}/`) && ["class", "interface"].includes(d.kind)
+      ) && /^Virtio/.test(s.name)
+    );
+    assert.deepEqual(ours.map((s) => s.name), [], `${t}: no Virtio-prefixed names of our own`);
+  }
+});

@@ -29,6 +29,142 @@ export const DeviceStatus: {
   FAILED: 128,
 });
 /**
+ * Legacy: notify when the device runs out of available descriptors.
+ *
+ * `virtio_features`: 24 (bit number).
+ */
+export const VIRTIO_F_NOTIFY_ON_EMPTY: number = 24;
+/**
+ * Legacy: the device accepts arbitrary descriptor layouts.
+ *
+ * `virtio_features`: 27 (bit number).
+ */
+export const VIRTIO_F_ANY_LAYOUT: number = 27;
+/**
+ * The driver can use descriptors with VIRTQ_DESC_F_INDIRECT.
+ *
+ * `virtio_features`: 28 (bit number).
+ */
+export const VIRTIO_F_INDIRECT_DESC: number = 28;
+/**
+ * Enables the used_event and avail_event fields.
+ *
+ * `virtio_features`: 29 (bit number).
+ */
+export const VIRTIO_F_EVENT_IDX: number = 29;
+/**
+ * Legacy: bit 30, used by QEMU to detect broken early drivers; not to be negotiated.
+ *
+ * `virtio_features`: 30 (bit number).
+ */
+export const VIRTIO_F_UNUSED: number = 30;
+/**
+ * Compliance with this specification.
+ *
+ * `virtio_features`: 32 (bit number).
+ */
+export const VIRTIO_F_VERSION_1: number = 32;
+/**
+ * The device can be used on a platform where access to memory is limited or translated.
+ *
+ * `virtio_features`: 33 (bit number).
+ */
+export const VIRTIO_F_ACCESS_PLATFORM: number = 33;
+/**
+ * Support for the packed virtqueue layout.
+ *
+ * `virtio_features`: 34 (bit number).
+ */
+export const VIRTIO_F_RING_PACKED: number = 34;
+/**
+ * All buffers are used by the device in the order they were made available.
+ *
+ * `virtio_features`: 35 (bit number).
+ */
+export const VIRTIO_F_IN_ORDER: number = 35;
+/**
+ * Memory accesses are ordered in a platform-specific way.
+ *
+ * `virtio_features`: 36 (bit number).
+ */
+export const VIRTIO_F_ORDER_PLATFORM: number = 36;
+/**
+ * The device supports Single Root I/O Virtualization.
+ *
+ * `virtio_features`: 37 (bit number).
+ */
+export const VIRTIO_F_SR_IOV: number = 37;
+/**
+ * The driver passes extra data in its device notifications.
+ *
+ * `virtio_features`: 38 (bit number).
+ */
+export const VIRTIO_F_NOTIFICATION_DATA: number = 38;
+/**
+ * The driver uses device-supplied data for notifications.
+ *
+ * `virtio_features`: 39 (bit number).
+ */
+export const VIRTIO_F_NOTIF_CONFIG_DATA: number = 39;
+/**
+ * The driver can reset a queue individually.
+ *
+ * `virtio_features`: 40 (bit number).
+ */
+export const VIRTIO_F_RING_RESET: number = 40;
+/**
+ * The device exposes one or more administration virtqueues.
+ *
+ * `virtio_features`: 41 (bit number).
+ */
+export const VIRTIO_F_ADMIN_VQ: number = 41;
+/**
+ * The driver can suspend the device.
+ *
+ * `virtio_features`: 43 (bit number).
+ */
+export const VIRTIO_F_SUSPEND: number = 43;
+/**
+ * 6: reserved feature bits.
+ *
+ * Bit numbers of the `virtio_features` group.
+ */
+export const VirtioFeatures: {
+  readonly VIRTIO_F_NOTIFY_ON_EMPTY: number;
+  readonly VIRTIO_F_ANY_LAYOUT: number;
+  readonly VIRTIO_F_INDIRECT_DESC: number;
+  readonly VIRTIO_F_EVENT_IDX: number;
+  readonly VIRTIO_F_UNUSED: number;
+  readonly VIRTIO_F_VERSION_1: number;
+  readonly VIRTIO_F_ACCESS_PLATFORM: number;
+  readonly VIRTIO_F_RING_PACKED: number;
+  readonly VIRTIO_F_IN_ORDER: number;
+  readonly VIRTIO_F_ORDER_PLATFORM: number;
+  readonly VIRTIO_F_SR_IOV: number;
+  readonly VIRTIO_F_NOTIFICATION_DATA: number;
+  readonly VIRTIO_F_NOTIF_CONFIG_DATA: number;
+  readonly VIRTIO_F_RING_RESET: number;
+  readonly VIRTIO_F_ADMIN_VQ: number;
+  readonly VIRTIO_F_SUSPEND: number;
+} = Object.freeze({
+  VIRTIO_F_NOTIFY_ON_EMPTY: 24,
+  VIRTIO_F_ANY_LAYOUT: 27,
+  VIRTIO_F_INDIRECT_DESC: 28,
+  VIRTIO_F_EVENT_IDX: 29,
+  VIRTIO_F_UNUSED: 30,
+  VIRTIO_F_VERSION_1: 32,
+  VIRTIO_F_ACCESS_PLATFORM: 33,
+  VIRTIO_F_RING_PACKED: 34,
+  VIRTIO_F_IN_ORDER: 35,
+  VIRTIO_F_ORDER_PLATFORM: 36,
+  VIRTIO_F_SR_IOV: 37,
+  VIRTIO_F_NOTIFICATION_DATA: 38,
+  VIRTIO_F_NOTIF_CONFIG_DATA: 39,
+  VIRTIO_F_RING_RESET: 40,
+  VIRTIO_F_ADMIN_VQ: 41,
+  VIRTIO_F_SUSPEND: 43,
+});
+/**
  * Network device.
  *
  * `virtio_device_id`: 1.
@@ -403,140 +539,4 @@ export const VirtioDeviceId: {
   VIRTIO_ID_CPU_BALLOON: 47,
   VIRTIO_ID_MEDIA: 48,
   VIRTIO_ID_USB: 49,
-});
-/**
- * Legacy: notify when the device runs out of available descriptors.
- *
- * `virtio_features`: 24 (bit number).
- */
-export const VIRTIO_F_NOTIFY_ON_EMPTY: number = 24;
-/**
- * Legacy: the device accepts arbitrary descriptor layouts.
- *
- * `virtio_features`: 27 (bit number).
- */
-export const VIRTIO_F_ANY_LAYOUT: number = 27;
-/**
- * The driver can use descriptors with VIRTQ_DESC_F_INDIRECT.
- *
- * `virtio_features`: 28 (bit number).
- */
-export const VIRTIO_F_INDIRECT_DESC: number = 28;
-/**
- * Enables the used_event and avail_event fields.
- *
- * `virtio_features`: 29 (bit number).
- */
-export const VIRTIO_F_EVENT_IDX: number = 29;
-/**
- * Legacy: bit 30, used by QEMU to detect broken early drivers; not to be negotiated.
- *
- * `virtio_features`: 30 (bit number).
- */
-export const VIRTIO_F_UNUSED: number = 30;
-/**
- * Compliance with this specification.
- *
- * `virtio_features`: 32 (bit number).
- */
-export const VIRTIO_F_VERSION_1: number = 32;
-/**
- * The device can be used on a platform where access to memory is limited or translated.
- *
- * `virtio_features`: 33 (bit number).
- */
-export const VIRTIO_F_ACCESS_PLATFORM: number = 33;
-/**
- * Support for the packed virtqueue layout.
- *
- * `virtio_features`: 34 (bit number).
- */
-export const VIRTIO_F_RING_PACKED: number = 34;
-/**
- * All buffers are used by the device in the order they were made available.
- *
- * `virtio_features`: 35 (bit number).
- */
-export const VIRTIO_F_IN_ORDER: number = 35;
-/**
- * Memory accesses are ordered in a platform-specific way.
- *
- * `virtio_features`: 36 (bit number).
- */
-export const VIRTIO_F_ORDER_PLATFORM: number = 36;
-/**
- * The device supports Single Root I/O Virtualization.
- *
- * `virtio_features`: 37 (bit number).
- */
-export const VIRTIO_F_SR_IOV: number = 37;
-/**
- * The driver passes extra data in its device notifications.
- *
- * `virtio_features`: 38 (bit number).
- */
-export const VIRTIO_F_NOTIFICATION_DATA: number = 38;
-/**
- * The driver uses device-supplied data for notifications.
- *
- * `virtio_features`: 39 (bit number).
- */
-export const VIRTIO_F_NOTIF_CONFIG_DATA: number = 39;
-/**
- * The driver can reset a queue individually.
- *
- * `virtio_features`: 40 (bit number).
- */
-export const VIRTIO_F_RING_RESET: number = 40;
-/**
- * The device exposes one or more administration virtqueues.
- *
- * `virtio_features`: 41 (bit number).
- */
-export const VIRTIO_F_ADMIN_VQ: number = 41;
-/**
- * The driver can suspend the device.
- *
- * `virtio_features`: 43 (bit number).
- */
-export const VIRTIO_F_SUSPEND: number = 43;
-/**
- * 6: reserved feature bits.
- *
- * Bit numbers of the `virtio_features` group.
- */
-export const VirtioFeatures: {
-  readonly VIRTIO_F_NOTIFY_ON_EMPTY: number;
-  readonly VIRTIO_F_ANY_LAYOUT: number;
-  readonly VIRTIO_F_INDIRECT_DESC: number;
-  readonly VIRTIO_F_EVENT_IDX: number;
-  readonly VIRTIO_F_UNUSED: number;
-  readonly VIRTIO_F_VERSION_1: number;
-  readonly VIRTIO_F_ACCESS_PLATFORM: number;
-  readonly VIRTIO_F_RING_PACKED: number;
-  readonly VIRTIO_F_IN_ORDER: number;
-  readonly VIRTIO_F_ORDER_PLATFORM: number;
-  readonly VIRTIO_F_SR_IOV: number;
-  readonly VIRTIO_F_NOTIFICATION_DATA: number;
-  readonly VIRTIO_F_NOTIF_CONFIG_DATA: number;
-  readonly VIRTIO_F_RING_RESET: number;
-  readonly VIRTIO_F_ADMIN_VQ: number;
-  readonly VIRTIO_F_SUSPEND: number;
-} = Object.freeze({
-  VIRTIO_F_NOTIFY_ON_EMPTY: 24,
-  VIRTIO_F_ANY_LAYOUT: 27,
-  VIRTIO_F_INDIRECT_DESC: 28,
-  VIRTIO_F_EVENT_IDX: 29,
-  VIRTIO_F_UNUSED: 30,
-  VIRTIO_F_VERSION_1: 32,
-  VIRTIO_F_ACCESS_PLATFORM: 33,
-  VIRTIO_F_RING_PACKED: 34,
-  VIRTIO_F_IN_ORDER: 35,
-  VIRTIO_F_ORDER_PLATFORM: 36,
-  VIRTIO_F_SR_IOV: 37,
-  VIRTIO_F_NOTIFICATION_DATA: 38,
-  VIRTIO_F_NOTIF_CONFIG_DATA: 39,
-  VIRTIO_F_RING_RESET: 40,
-  VIRTIO_F_ADMIN_VQ: 41,
-  VIRTIO_F_SUSPEND: 43,
 });

@@ -931,41 +931,6 @@ export class VirtioMmioLegacy {
 }
 
 /**
- * Used Buffer Notification: the device has used a buffer in at least one active queue.
- *
- * `virtio_mmio_interrupt`: 1.
- */
-export const VIRTIO_MMIO_INT_VRING: number = 1;
-/**
- * Configuration Change Notification: the device configuration has changed.
- *
- * `virtio_mmio_interrupt`: 2.
- */
-export const VIRTIO_MMIO_INT_CONFIG: number = 2;
-/**
- * 4.2.2: virtio-mmio interrupt status bits.
- *
- * Bit masks of the `virtio_mmio_interrupt` group.
- */
-export const VirtioMmioInterrupt: {
-  readonly VIRTIO_MMIO_INT_VRING: number;
-  readonly VIRTIO_MMIO_INT_CONFIG: number;
-} = Object.freeze({ VIRTIO_MMIO_INT_VRING: 1, VIRTIO_MMIO_INT_CONFIG: 2 });
-/**
- * Offset of the device-specific configuration space, in both register layouts.
- *
- * `virtio_mmio_layout`: 256.
- */
-export const VIRTIO_MMIO_CONFIG: number = 256;
-/**
- * 4.2.2, 4.2.4: offsets in the virtio-mmio register window.
- *
- * Values of the `virtio_mmio_layout` group.
- */
-export const VirtioMmioLayout: { readonly VIRTIO_MMIO_CONFIG: number } = Object.freeze({
-  VIRTIO_MMIO_CONFIG: 256,
-});
-/**
  * "virt" read as a little-endian 32-bit word; any other value is not virtio-mmio.
  *
  * `virtio_mmio_magic`: 1953655158.
@@ -1000,3 +965,38 @@ export const VirtioMmioVersion: {
   readonly VIRTIO_MMIO_VERSION_LEGACY: number;
   readonly VIRTIO_MMIO_VERSION_MODERN: number;
 } = Object.freeze({ VIRTIO_MMIO_VERSION_LEGACY: 1, VIRTIO_MMIO_VERSION_MODERN: 2 });
+/**
+ * Used Buffer Notification: the device has used a buffer in at least one active queue.
+ *
+ * `virtio_mmio_interrupt`: 1.
+ */
+export const VIRTIO_MMIO_INT_VRING: number = 1;
+/**
+ * Configuration Change Notification: the device configuration has changed.
+ *
+ * `virtio_mmio_interrupt`: 2.
+ */
+export const VIRTIO_MMIO_INT_CONFIG: number = 2;
+/**
+ * 4.2.2: virtio-mmio interrupt status bits.
+ *
+ * Bit masks of the `virtio_mmio_interrupt` group.
+ */
+export const VirtioMmioInterrupt: {
+  readonly VIRTIO_MMIO_INT_VRING: number;
+  readonly VIRTIO_MMIO_INT_CONFIG: number;
+} = Object.freeze({ VIRTIO_MMIO_INT_VRING: 1, VIRTIO_MMIO_INT_CONFIG: 2 });
+/**
+ * Offset of the device-specific configuration space, in both register layouts.
+ *
+ * `virtio_mmio_layout`: 256.
+ */
+export const VIRTIO_MMIO_CONFIG: number = 256;
+/**
+ * 4.2.2, 4.2.4: offsets in the virtio-mmio register window.
+ *
+ * Values of the `virtio_mmio_layout` group.
+ */
+export const VirtioMmioLayout: { readonly VIRTIO_MMIO_CONFIG: number } = Object.freeze({
+  VIRTIO_MMIO_CONFIG: 256,
+});

@@ -6,6 +6,7 @@
  *
  * @module
  */
+import { ArgumentError } from "../errors.ts";
 /**
  * 4.1.4: virtio structure PCI capability; read-only for the driver (except in virtio_pci_cfg_cap).
  *
@@ -160,7 +161,7 @@ export class VirtioPciCap {
   /** Byte offset within the view of `padding[index]`. */
   paddingOffset(index: number): number {
     if ((index >>> 0) !== index || index >= 2) {
-      throw new RangeError(`padding[${index}] is outside 0..${2} - 1`);
+      throw indexError("virtio_pci_cap.padding", index, 2);
     }
 
     return this.offset + 6 + index;
@@ -175,7 +176,7 @@ export class VirtioPciCap {
    */
   padding(index: number): number {
     if ((index >>> 0) !== index || index >= 2) {
-      throw new RangeError(`padding[${index}] is outside 0..${2} - 1`);
+      throw indexError("virtio_pci_cap.padding", index, 2);
     }
 
     return this.view.getUint8(this.offset + 6 + index);
@@ -184,7 +185,7 @@ export class VirtioPciCap {
   /** Writes element `index` of `padding`. */
   setPadding(index: number, value: number): void {
     if ((index >>> 0) !== index || index >= 2) {
-      throw new RangeError(`padding[${index}] is outside 0..${2} - 1`);
+      throw indexError("virtio_pci_cap.padding", index, 2);
     }
 
     this.view.setUint8(this.offset + 6 + index, value);
@@ -266,90 +267,6 @@ export class VirtioPciCap64 {
   at(offset: number): this {
     this.offset = offset;
     return this;
-  }
-}
-
-/**
- * 4.1.4.9: PCI configuration access capability: a window onto the BARs through PCI configuration space.
- *
- * Accessor for `virtio_pci_cfg_cap` (20 bytes) over a `DataView`; reads and writes in place.
- */
-export class VirtioPciCfgCap {
-  /** Size in bytes. */
-  static readonly SIZE: number = 20;
-  /** Byte offsets of the fields at fixed offsets, by accessor name. */
-  static readonly OFFSETS: { readonly cap: number; readonly pciCfgData: number } = Object.freeze({
-    cap: 0,
-    pciCfgData: 16,
-  });
-  /** The view the accessor reads and writes. */
-  view: DataView;
-  /** Byte offset of the struct within {@link VirtioPciCfgCap.view}. */
-  offset: number;
-  #cap: VirtioPciCap | undefined;
-
-  /** Creates an accessor over `view` at byte `offset`. */
-  constructor(view: DataView, offset: number = 0) {
-    this.view = view;
-    this.offset = offset;
-  }
-
-  /**
-   * The capability; the driver writes cap.bar, cap.length (1, 2 or 4) and cap.offset.
-   *
-   * `cap`: virtio_pci_cap at offset 0.
-   *
-   * A cached flyweight re-targeted on each access: do not keep it.
-   */
-  get cap(): VirtioPciCap {
-    const child = (this.#cap ??= new VirtioPciCap(this.view));
-    child.view = this.view;
-    child.offset = this.offset;
-    return child;
-  }
-
-  /** Re-targets the accessor at another offset of the same view; returns it. */
-  at(offset: number): this {
-    this.offset = offset;
-    return this;
-  }
-
-  /** Byte offset within the view of `pci_cfg_data[index]`. */
-  pciCfgDataOffset(index: number): number {
-    if ((index >>> 0) !== index || index >= 4) {
-      throw new RangeError(`pci_cfg_data[${index}] is outside 0..${4} - 1`);
-    }
-
-    return this.offset + 16 + index;
-  }
-
-  /**
-   * Read-write window of cap.length bytes onto cap.bar at cap.offset.
-   *
-   * `pci_cfg_data`: u8[4] at offset 16.
-   *
-   * Reads element `index`.
-   */
-  pciCfgData(index: number): number {
-    if ((index >>> 0) !== index || index >= 4) {
-      throw new RangeError(`pci_cfg_data[${index}] is outside 0..${4} - 1`);
-    }
-
-    return this.view.getUint8(this.offset + 16 + index);
-  }
-
-  /** Writes element `index` of `pci_cfg_data`. */
-  setPciCfgData(index: number, value: number): void {
-    if ((index >>> 0) !== index || index >= 4) {
-      throw new RangeError(`pci_cfg_data[${index}] is outside 0..${4} - 1`);
-    }
-
-    this.view.setUint8(this.offset + 16 + index, value);
-  }
-
-  /** The bytes of `pci_cfg_data` as a zero-copy view. */
-  pciCfgDataBytes(): Uint8Array {
-    return new Uint8Array(this.view.buffer, this.view.byteOffset + this.offset + 16, 4);
   }
 }
 
@@ -730,6 +647,258 @@ export class VirtioPciCommonCfg {
 }
 
 /**
+ * 4.1.4.4: notification capability; a queue's notify address is cap.offset + queue_notify_off * notify_off_multiplier.
+ *
+ * Accessor for `virtio_pci_notify_cap` (20 bytes) over a `DataView`; reads and writes in place.
+ */
+export class VirtioPciNotifyCap {
+  /** Size in bytes. */
+  static readonly SIZE: number = 20;
+  /** Byte offsets of the fields at fixed offsets, by accessor name. */
+  static readonly OFFSETS: { readonly cap: number; readonly notifyOffMultiplier: number } = Object
+    .freeze({ cap: 0, notifyOffMultiplier: 16 });
+  /** The view the accessor reads and writes. */
+  view: DataView;
+  /** Byte offset of the struct within {@link VirtioPciNotifyCap.view}. */
+  offset: number;
+  #cap: VirtioPciCap | undefined;
+
+  /** Creates an accessor over `view` at byte `offset`. */
+  constructor(view: DataView, offset: number = 0) {
+    this.view = view;
+    this.offset = offset;
+  }
+
+  /**
+   * The capability; cap.offset is the start of the notify region.
+   *
+   * `cap`: virtio_pci_cap at offset 0.
+   *
+   * A cached flyweight re-targeted on each access: do not keep it.
+   */
+  get cap(): VirtioPciCap {
+    const child = (this.#cap ??= new VirtioPciCap(this.view));
+    child.view = this.view;
+    child.offset = this.offset;
+    return child;
+  }
+
+  /**
+   * Multiplier for queue_notify_off; 0 means one notify address for all queues.
+   *
+   * `notify_off_multiplier`: le32 at offset 16.
+   */
+  get notifyOffMultiplier(): number {
+    return this.view.getUint32(this.offset + 16, true);
+  }
+
+  set notifyOffMultiplier(value: number) {
+    this.view.setUint32(this.offset + 16, value, true);
+  }
+
+  /** Re-targets the accessor at another offset of the same view; returns it. */
+  at(offset: number): this {
+    this.offset = offset;
+    return this;
+  }
+}
+
+/**
+ * 4.1.4.8: vendor data capability header; vendor-defined data follows up to cap_len (a multiple of 4), readable without side effects.
+ *
+ * Accessor for `virtio_pci_vndr_data` (6 bytes) over a `DataView`; reads and writes in place.
+ */
+export class VirtioPciVndrData {
+  /** Size in bytes. */
+  static readonly SIZE: number = 6;
+  /** Byte offsets of the fields at fixed offsets, by accessor name. */
+  static readonly OFFSETS: {
+    readonly capVndr: number;
+    readonly capNext: number;
+    readonly capLen: number;
+    readonly cfgType: number;
+    readonly vendorId: number;
+  } = Object.freeze({ capVndr: 0, capNext: 1, capLen: 2, cfgType: 3, vendorId: 4 });
+  /** The view the accessor reads and writes. */
+  view: DataView;
+  /** Byte offset of the struct within {@link VirtioPciVndrData.view}. */
+  offset: number;
+
+  /** Creates an accessor over `view` at byte `offset`. */
+  constructor(view: DataView, offset: number = 0) {
+    this.view = view;
+    this.offset = offset;
+  }
+
+  /**
+   * Generic PCI field: PCI_CAP_ID_VNDR (0x09).
+   *
+   * `cap_vndr`: u8 at offset 0.
+   */
+  get capVndr(): number {
+    return this.view.getUint8(this.offset);
+  }
+
+  set capVndr(value: number) {
+    this.view.setUint8(this.offset, value);
+  }
+
+  /**
+   * Generic PCI field: config-space offset of the next capability.
+   *
+   * `cap_next`: u8 at offset 1.
+   */
+  get capNext(): number {
+    return this.view.getUint8(this.offset + 1);
+  }
+
+  set capNext(value: number) {
+    this.view.setUint8(this.offset + 1, value);
+  }
+
+  /**
+   * Generic PCI field: capability length, a multiple of 4.
+   *
+   * `cap_len`: u8 at offset 2.
+   */
+  get capLen(): number {
+    return this.view.getUint8(this.offset + 2);
+  }
+
+  set capLen(value: number) {
+    this.view.setUint8(this.offset + 2, value);
+  }
+
+  /**
+   * VIRTIO_PCI_CAP_VENDOR_CFG.
+   *
+   * `cfg_type`: u8 at offset 3.
+   */
+  get cfgType(): number {
+    return this.view.getUint8(this.offset + 3);
+  }
+
+  set cfgType(value: number) {
+    this.view.setUint8(this.offset + 3, value);
+  }
+
+  /**
+   * PCI-SIG vendor id identifying the vendor-specific format; never 0x1AF4.
+   *
+   * `vendor_id`: le16 at offset 4.
+   */
+  get vendorId(): number {
+    return this.view.getUint16(this.offset + 4, true);
+  }
+
+  set vendorId(value: number) {
+    this.view.setUint16(this.offset + 4, value, true);
+  }
+
+  /** Re-targets the accessor at another offset of the same view; returns it. */
+  at(offset: number): this {
+    this.offset = offset;
+    return this;
+  }
+
+  /** Writes every field (`cap_vndr`, `cap_next`, `cap_len`, `cfg_type`, `vendor_id`) in one call; returns the accessor. Faster than the setters one by one (one read of the view and offset), for hot loops: `desc.at(o).write(...)`. */
+  write(capVndr: number, capNext: number, capLen: number, cfgType: number, vendorId: number): this {
+    const $view = this.view;
+    const $o = this.offset;
+    $view.setUint8($o, capVndr);
+    $view.setUint8($o + 1, capNext);
+    $view.setUint8($o + 2, capLen);
+    $view.setUint8($o + 3, cfgType);
+    $view.setUint16($o + 4, vendorId, true);
+    return this;
+  }
+}
+
+/**
+ * 4.1.4.9: PCI configuration access capability: a window onto the BARs through PCI configuration space.
+ *
+ * Accessor for `virtio_pci_cfg_cap` (20 bytes) over a `DataView`; reads and writes in place.
+ */
+export class VirtioPciCfgCap {
+  /** Size in bytes. */
+  static readonly SIZE: number = 20;
+  /** Byte offsets of the fields at fixed offsets, by accessor name. */
+  static readonly OFFSETS: { readonly cap: number; readonly pciCfgData: number } = Object.freeze({
+    cap: 0,
+    pciCfgData: 16,
+  });
+  /** The view the accessor reads and writes. */
+  view: DataView;
+  /** Byte offset of the struct within {@link VirtioPciCfgCap.view}. */
+  offset: number;
+  #cap: VirtioPciCap | undefined;
+
+  /** Creates an accessor over `view` at byte `offset`. */
+  constructor(view: DataView, offset: number = 0) {
+    this.view = view;
+    this.offset = offset;
+  }
+
+  /**
+   * The capability; the driver writes cap.bar, cap.length (1, 2 or 4) and cap.offset.
+   *
+   * `cap`: virtio_pci_cap at offset 0.
+   *
+   * A cached flyweight re-targeted on each access: do not keep it.
+   */
+  get cap(): VirtioPciCap {
+    const child = (this.#cap ??= new VirtioPciCap(this.view));
+    child.view = this.view;
+    child.offset = this.offset;
+    return child;
+  }
+
+  /** Re-targets the accessor at another offset of the same view; returns it. */
+  at(offset: number): this {
+    this.offset = offset;
+    return this;
+  }
+
+  /** Byte offset within the view of `pci_cfg_data[index]`. */
+  pciCfgDataOffset(index: number): number {
+    if ((index >>> 0) !== index || index >= 4) {
+      throw indexError("virtio_pci_cfg_cap.pci_cfg_data", index, 4);
+    }
+
+    return this.offset + 16 + index;
+  }
+
+  /**
+   * Read-write window of cap.length bytes onto cap.bar at cap.offset.
+   *
+   * `pci_cfg_data`: u8[4] at offset 16.
+   *
+   * Reads element `index`.
+   */
+  pciCfgData(index: number): number {
+    if ((index >>> 0) !== index || index >= 4) {
+      throw indexError("virtio_pci_cfg_cap.pci_cfg_data", index, 4);
+    }
+
+    return this.view.getUint8(this.offset + 16 + index);
+  }
+
+  /** Writes element `index` of `pci_cfg_data`. */
+  setPciCfgData(index: number, value: number): void {
+    if ((index >>> 0) !== index || index >= 4) {
+      throw indexError("virtio_pci_cfg_cap.pci_cfg_data", index, 4);
+    }
+
+    this.view.setUint8(this.offset + 16 + index, value);
+  }
+
+  /** The bytes of `pci_cfg_data` as a zero-copy view. */
+  pciCfgDataBytes(): Uint8Array {
+    return new Uint8Array(this.view.buffer, this.view.byteOffset + this.offset + 16, 4);
+  }
+}
+
+/**
  * 4.1.4.10: legacy virtio header in I/O BAR0, laid out with MSI-X enabled; without MSI-X the two vector registers are absent and the device configuration starts at 20 (VIRTIO_PCI_LEGACY_CONFIG_OFF) instead of 24 (VIRTIO_PCI_LEGACY_CONFIG_OFF_MSIX).
  *
  * Accessor for `virtio_pci_legacy` (24 bytes) over a `DataView`; reads and writes in place.
@@ -949,162 +1118,6 @@ export class VirtioPciLegacy {
 }
 
 /**
- * 4.1.4.4: notification capability; a queue's notify address is cap.offset + queue_notify_off * notify_off_multiplier.
- *
- * Accessor for `virtio_pci_notify_cap` (20 bytes) over a `DataView`; reads and writes in place.
- */
-export class VirtioPciNotifyCap {
-  /** Size in bytes. */
-  static readonly SIZE: number = 20;
-  /** Byte offsets of the fields at fixed offsets, by accessor name. */
-  static readonly OFFSETS: { readonly cap: number; readonly notifyOffMultiplier: number } = Object
-    .freeze({ cap: 0, notifyOffMultiplier: 16 });
-  /** The view the accessor reads and writes. */
-  view: DataView;
-  /** Byte offset of the struct within {@link VirtioPciNotifyCap.view}. */
-  offset: number;
-  #cap: VirtioPciCap | undefined;
-
-  /** Creates an accessor over `view` at byte `offset`. */
-  constructor(view: DataView, offset: number = 0) {
-    this.view = view;
-    this.offset = offset;
-  }
-
-  /**
-   * The capability; cap.offset is the start of the notify region.
-   *
-   * `cap`: virtio_pci_cap at offset 0.
-   *
-   * A cached flyweight re-targeted on each access: do not keep it.
-   */
-  get cap(): VirtioPciCap {
-    const child = (this.#cap ??= new VirtioPciCap(this.view));
-    child.view = this.view;
-    child.offset = this.offset;
-    return child;
-  }
-
-  /**
-   * Multiplier for queue_notify_off; 0 means one notify address for all queues.
-   *
-   * `notify_off_multiplier`: le32 at offset 16.
-   */
-  get notifyOffMultiplier(): number {
-    return this.view.getUint32(this.offset + 16, true);
-  }
-
-  set notifyOffMultiplier(value: number) {
-    this.view.setUint32(this.offset + 16, value, true);
-  }
-
-  /** Re-targets the accessor at another offset of the same view; returns it. */
-  at(offset: number): this {
-    this.offset = offset;
-    return this;
-  }
-}
-
-/**
- * 4.1.4.8: vendor data capability header; vendor-defined data follows up to cap_len (a multiple of 4), readable without side effects.
- *
- * Accessor for `virtio_pci_vndr_data` (6 bytes) over a `DataView`; reads and writes in place.
- */
-export class VirtioPciVndrData {
-  /** Size in bytes. */
-  static readonly SIZE: number = 6;
-  /** Byte offsets of the fields at fixed offsets, by accessor name. */
-  static readonly OFFSETS: {
-    readonly capVndr: number;
-    readonly capNext: number;
-    readonly capLen: number;
-    readonly cfgType: number;
-    readonly vendorId: number;
-  } = Object.freeze({ capVndr: 0, capNext: 1, capLen: 2, cfgType: 3, vendorId: 4 });
-  /** The view the accessor reads and writes. */
-  view: DataView;
-  /** Byte offset of the struct within {@link VirtioPciVndrData.view}. */
-  offset: number;
-
-  /** Creates an accessor over `view` at byte `offset`. */
-  constructor(view: DataView, offset: number = 0) {
-    this.view = view;
-    this.offset = offset;
-  }
-
-  /**
-   * Generic PCI field: PCI_CAP_ID_VNDR (0x09).
-   *
-   * `cap_vndr`: u8 at offset 0.
-   */
-  get capVndr(): number {
-    return this.view.getUint8(this.offset);
-  }
-
-  set capVndr(value: number) {
-    this.view.setUint8(this.offset, value);
-  }
-
-  /**
-   * Generic PCI field: config-space offset of the next capability.
-   *
-   * `cap_next`: u8 at offset 1.
-   */
-  get capNext(): number {
-    return this.view.getUint8(this.offset + 1);
-  }
-
-  set capNext(value: number) {
-    this.view.setUint8(this.offset + 1, value);
-  }
-
-  /**
-   * Generic PCI field: capability length, a multiple of 4.
-   *
-   * `cap_len`: u8 at offset 2.
-   */
-  get capLen(): number {
-    return this.view.getUint8(this.offset + 2);
-  }
-
-  set capLen(value: number) {
-    this.view.setUint8(this.offset + 2, value);
-  }
-
-  /**
-   * VIRTIO_PCI_CAP_VENDOR_CFG.
-   *
-   * `cfg_type`: u8 at offset 3.
-   */
-  get cfgType(): number {
-    return this.view.getUint8(this.offset + 3);
-  }
-
-  set cfgType(value: number) {
-    this.view.setUint8(this.offset + 3, value);
-  }
-
-  /**
-   * PCI-SIG vendor id identifying the vendor-specific format; never 0x1AF4.
-   *
-   * `vendor_id`: le16 at offset 4.
-   */
-  get vendorId(): number {
-    return this.view.getUint16(this.offset + 4, true);
-  }
-
-  set vendorId(value: number) {
-    this.view.setUint16(this.offset + 4, value, true);
-  }
-
-  /** Re-targets the accessor at another offset of the same view; returns it. */
-  at(offset: number): this {
-    this.offset = offset;
-    return this;
-  }
-}
-
-/**
  * Common configuration.
  *
  * `virtio_pci_cap_cfg_type`: 1.
@@ -1183,6 +1196,27 @@ export const VirtioPciCapId: { readonly PCI_CAP_ID_VNDR: number } = Object.freez
   PCI_CAP_ID_VNDR: 9,
 });
 /**
+ * Queue interrupt: a used buffer notification (without MSI-X).
+ *
+ * `virtio_pci_isr`: 1.
+ */
+export const VIRTIO_PCI_ISR_QUEUE: number = 1;
+/**
+ * Device configuration interrupt: the device configuration has changed.
+ *
+ * `virtio_pci_isr`: 2.
+ */
+export const VIRTIO_PCI_ISR_CONFIG: number = 2;
+/**
+ * 4.1.4.5: ISR status bits; bits 2 to 31 are reserved.
+ *
+ * Bit masks of the `virtio_pci_isr` group.
+ */
+export const VirtioPciIsr: {
+  readonly VIRTIO_PCI_ISR_QUEUE: number;
+  readonly VIRTIO_PCI_ISR_CONFIG: number;
+} = Object.freeze({ VIRTIO_PCI_ISR_QUEUE: 1, VIRTIO_PCI_ISR_CONFIG: 2 });
+/**
  * PCI Vendor ID of every virtio device.
  *
  * `virtio_pci_id`: 6900.
@@ -1238,88 +1272,6 @@ export const VirtioPciId: {
   VIRTIO_PCI_TRANSITIONAL_DEVICE_ID_MIN: 4096,
   VIRTIO_PCI_TRANSITIONAL_DEVICE_ID_MAX: 4159,
 });
-/**
- * Queue interrupt: a used buffer notification (without MSI-X).
- *
- * `virtio_pci_isr`: 1.
- */
-export const VIRTIO_PCI_ISR_QUEUE: number = 1;
-/**
- * Device configuration interrupt: the device configuration has changed.
- *
- * `virtio_pci_isr`: 2.
- */
-export const VIRTIO_PCI_ISR_CONFIG: number = 2;
-/**
- * 4.1.4.5: ISR status bits; bits 2 to 31 are reserved.
- *
- * Bit masks of the `virtio_pci_isr` group.
- */
-export const VirtioPciIsr: {
-  readonly VIRTIO_PCI_ISR_QUEUE: number;
-  readonly VIRTIO_PCI_ISR_CONFIG: number;
-} = Object.freeze({ VIRTIO_PCI_ISR_QUEUE: 1, VIRTIO_PCI_ISR_CONFIG: 2 });
-/**
- * Offset of the device-specific configuration with MSI-X disabled.
- *
- * `virtio_pci_legacy_layout`: 20.
- */
-export const VIRTIO_PCI_LEGACY_CONFIG_OFF: number = 20;
-/**
- * Offset of the device-specific configuration with MSI-X enabled.
- *
- * `virtio_pci_legacy_layout`: 24.
- */
-export const VIRTIO_PCI_LEGACY_CONFIG_OFF_MSIX: number = 24;
-/**
- * queue_address holds the queue's physical address shifted right by this (4096 units).
- *
- * `virtio_pci_legacy_layout`: 12.
- */
-export const VIRTIO_PCI_QUEUE_ADDR_SHIFT: number = 12;
-/**
- * Alignment of the legacy virtqueue layout (2.7.2 legacy note) on PCI.
- *
- * `virtio_pci_legacy_layout`: 4096.
- */
-export const VIRTIO_PCI_VRING_ALIGN: number = 4096;
-/**
- * 4.1.4.10, 4.1.5.1.3.1: legacy PCI header offsets and queue address units.
- *
- * Values of the `virtio_pci_legacy_layout` group.
- */
-export const VirtioPciLegacyLayout: {
-  readonly VIRTIO_PCI_LEGACY_CONFIG_OFF: number;
-  readonly VIRTIO_PCI_LEGACY_CONFIG_OFF_MSIX: number;
-  readonly VIRTIO_PCI_QUEUE_ADDR_SHIFT: number;
-  readonly VIRTIO_PCI_VRING_ALIGN: number;
-} = Object.freeze({
-  VIRTIO_PCI_LEGACY_CONFIG_OFF: 20,
-  VIRTIO_PCI_LEGACY_CONFIG_OFF_MSIX: 24,
-  VIRTIO_PCI_QUEUE_ADDR_SHIFT: 12,
-  VIRTIO_PCI_VRING_ALIGN: 4096,
-});
-/**
- * Unmaps an event from MSI-X; read back when a mapping failed.
- *
- * `virtio_pci_msix`: 65535.
- */
-export const VIRTIO_MSI_NO_VECTOR: number = 65535;
-/**
- * Largest valid MSI-X table entry number (a device has at most 0x800 vectors).
- *
- * `virtio_pci_msix`: 2047.
- */
-export const VIRTIO_MSI_VECTOR_MAX: number = 2047;
-/**
- * 4.1.5.1.2: values of config_msix_vector and queue_msix_vector.
- *
- * Values of the `virtio_pci_msix` group.
- */
-export const VirtioPciMsix: {
-  readonly VIRTIO_MSI_NO_VECTOR: number;
-  readonly VIRTIO_MSI_VECTOR_MAX: number;
-} = Object.freeze({ VIRTIO_MSI_NO_VECTOR: 65535, VIRTIO_MSI_VECTOR_MAX: 2047 });
 /**
  * Network device.
  *
@@ -1384,3 +1336,72 @@ export const VirtioPciTransitionalDeviceId: {
   VIRTIO_PCI_TRANSITIONAL_ID_RNG: 4101,
   VIRTIO_PCI_TRANSITIONAL_ID_9P: 4105,
 });
+/**
+ * Unmaps an event from MSI-X; read back when a mapping failed.
+ *
+ * `virtio_pci_msix`: 65535.
+ */
+export const VIRTIO_MSI_NO_VECTOR: number = 65535;
+/**
+ * Largest valid MSI-X table entry number (a device has at most 0x800 vectors).
+ *
+ * `virtio_pci_msix`: 2047.
+ */
+export const VIRTIO_MSI_VECTOR_MAX: number = 2047;
+/**
+ * 4.1.5.1.2: values of config_msix_vector and queue_msix_vector.
+ *
+ * Values of the `virtio_pci_msix` group.
+ */
+export const VirtioPciMsix: {
+  readonly VIRTIO_MSI_NO_VECTOR: number;
+  readonly VIRTIO_MSI_VECTOR_MAX: number;
+} = Object.freeze({ VIRTIO_MSI_NO_VECTOR: 65535, VIRTIO_MSI_VECTOR_MAX: 2047 });
+/**
+ * Offset of the device-specific configuration with MSI-X disabled.
+ *
+ * `virtio_pci_legacy_layout`: 20.
+ */
+export const VIRTIO_PCI_LEGACY_CONFIG_OFF: number = 20;
+/**
+ * Offset of the device-specific configuration with MSI-X enabled.
+ *
+ * `virtio_pci_legacy_layout`: 24.
+ */
+export const VIRTIO_PCI_LEGACY_CONFIG_OFF_MSIX: number = 24;
+/**
+ * queue_address holds the queue's physical address shifted right by this (4096 units).
+ *
+ * `virtio_pci_legacy_layout`: 12.
+ */
+export const VIRTIO_PCI_QUEUE_ADDR_SHIFT: number = 12;
+/**
+ * Alignment of the legacy virtqueue layout (2.7.2 legacy note) on PCI.
+ *
+ * `virtio_pci_legacy_layout`: 4096.
+ */
+export const VIRTIO_PCI_VRING_ALIGN: number = 4096;
+/**
+ * 4.1.4.10, 4.1.5.1.3.1: legacy PCI header offsets and queue address units.
+ *
+ * Values of the `virtio_pci_legacy_layout` group.
+ */
+export const VirtioPciLegacyLayout: {
+  readonly VIRTIO_PCI_LEGACY_CONFIG_OFF: number;
+  readonly VIRTIO_PCI_LEGACY_CONFIG_OFF_MSIX: number;
+  readonly VIRTIO_PCI_QUEUE_ADDR_SHIFT: number;
+  readonly VIRTIO_PCI_VRING_ALIGN: number;
+} = Object.freeze({
+  VIRTIO_PCI_LEGACY_CONFIG_OFF: 20,
+  VIRTIO_PCI_LEGACY_CONFIG_OFF_MSIX: 24,
+  VIRTIO_PCI_QUEUE_ADDR_SHIFT: 12,
+  VIRTIO_PCI_VRING_ALIGN: 4096,
+});
+
+/** The error for an array index outside `0..length - 1`. */
+function indexError(what: string, index: number, length: number): ArgumentError {
+  const range = length === 0 ? "an empty array" : `0..${length - 1}`;
+  return new ArgumentError(`${what}[${index}] is outside ${range}`, {
+    code: "ERR_VIRTIO_ARGUMENT_INDEX",
+  });
+}

@@ -6,4701 +6,7 @@
  *
  * @module
  */
-/**
- * SBC-3 6.5.5: caching mode page (20 bytes).
- *
- * Accessor for `scsi_caching_page` (20 bytes) over a `DataView`; reads and writes in place.
- */
-export class ScsiCachingPage {
-  /** Size in bytes. */
-  static readonly SIZE: number = 20;
-  /** Byte offsets of the fields at fixed offsets, by accessor name. */
-  static readonly OFFSETS: {
-    readonly page: number;
-    readonly pageLength: number;
-    readonly cacheByte: number;
-    readonly retentionPriority: number;
-    readonly disablePrefetchTransferLength: number;
-    readonly minimumPrefetch: number;
-    readonly maximumPrefetch: number;
-    readonly maximumPrefetchCeiling: number;
-    readonly byte12: number;
-    readonly numberOfCacheSegments: number;
-    readonly cacheSegmentSize: number;
-    readonly reserved: number;
-    readonly obsolete: number;
-  } = Object.freeze({
-    page: 0,
-    pageLength: 1,
-    cacheByte: 2,
-    retentionPriority: 3,
-    disablePrefetchTransferLength: 4,
-    minimumPrefetch: 6,
-    maximumPrefetch: 8,
-    maximumPrefetchCeiling: 10,
-    byte12: 12,
-    numberOfCacheSegments: 13,
-    cacheSegmentSize: 14,
-    reserved: 16,
-    obsolete: 17,
-  });
-  /** The view the accessor reads and writes. */
-  view: DataView;
-  /** Byte offset of the struct within {@link ScsiCachingPage.view}. */
-  offset: number;
-
-  /** Creates an accessor over `view` at byte `offset`. */
-  constructor(view: DataView, offset: number = 0) {
-    this.view = view;
-    this.offset = offset;
-  }
-
-  /** `page`: u8 at offset 0. */
-  get page(): number {
-    return this.view.getUint8(this.offset);
-  }
-
-  set page(value: number) {
-    this.view.setUint8(this.offset, value);
-  }
-
-  /** Bits 0..5 of `page`. */
-  get pageCodeC(): number {
-    return (this.view.getUint8(this.offset) & 0x3f) >>> 0;
-  }
-
-  set pageCodeC(value: number) {
-    const word = this.view.getUint8(this.offset) & ~(0x3f << 0);
-    this.view.setUint8(this.offset, (word | ((value & 0x3f) << 0)) >>> 0);
-  }
-
-  /** Bits 6..6 of `page`. */
-  get spf(): number {
-    return ((this.view.getUint8(this.offset) >>> 6) & 0x1) >>> 0;
-  }
-
-  set spf(value: number) {
-    const word = this.view.getUint8(this.offset) & ~(0x1 << 6);
-    this.view.setUint8(this.offset, (word | ((value & 0x1) << 6)) >>> 0);
-  }
-
-  /** Bits 7..7 of `page`. */
-  get ps(): number {
-    return ((this.view.getUint8(this.offset) >>> 7) & 0x1) >>> 0;
-  }
-
-  set ps(value: number) {
-    const word = this.view.getUint8(this.offset) & ~(0x1 << 7);
-    this.view.setUint8(this.offset, (word | ((value & 0x1) << 7)) >>> 0);
-  }
-
-  /**
-   * 0x12.
-   *
-   * `page_length`: u8 at offset 1.
-   */
-  get pageLength(): number {
-    return this.view.getUint8(this.offset + 1);
-  }
-
-  set pageLength(value: number) {
-    this.view.setUint8(this.offset + 1, value);
-  }
-
-  /** `cache_byte`: u8 at offset 2. */
-  get cacheByte(): number {
-    return this.view.getUint8(this.offset + 2);
-  }
-
-  set cacheByte(value: number) {
-    this.view.setUint8(this.offset + 2, value);
-  }
-
-  /**
-   * Read cache disable.
-   *
-   * Bits 0..0 of `cache_byte`.
-   */
-  get rcd(): number {
-    return (this.view.getUint8(this.offset + 2) & 0x1) >>> 0;
-  }
-
-  set rcd(value: number) {
-    const word = this.view.getUint8(this.offset + 2) & ~(0x1 << 0);
-    this.view.setUint8(this.offset + 2, (word | ((value & 0x1) << 0)) >>> 0);
-  }
-
-  /** Bits 1..1 of `cache_byte`. */
-  get mf(): number {
-    return ((this.view.getUint8(this.offset + 2) >>> 1) & 0x1) >>> 0;
-  }
-
-  set mf(value: number) {
-    const word = this.view.getUint8(this.offset + 2) & ~(0x1 << 1);
-    this.view.setUint8(this.offset + 2, (word | ((value & 0x1) << 1)) >>> 0);
-  }
-
-  /**
-   * Write cache enable: writes complete before they are stable.
-   *
-   * Bits 2..2 of `cache_byte`.
-   */
-  get wce(): number {
-    return ((this.view.getUint8(this.offset + 2) >>> 2) & 0x1) >>> 0;
-  }
-
-  set wce(value: number) {
-    const word = this.view.getUint8(this.offset + 2) & ~(0x1 << 2);
-    this.view.setUint8(this.offset + 2, (word | ((value & 0x1) << 2)) >>> 0);
-  }
-
-  /**
-   * SIZE (cache segment size).
-   *
-   * Bits 3..3 of `cache_byte`.
-   */
-  get sizeBit(): number {
-    return ((this.view.getUint8(this.offset + 2) >>> 3) & 0x1) >>> 0;
-  }
-
-  set sizeBit(value: number) {
-    const word = this.view.getUint8(this.offset + 2) & ~(0x1 << 3);
-    this.view.setUint8(this.offset + 2, (word | ((value & 0x1) << 3)) >>> 0);
-  }
-
-  /** Bits 4..4 of `cache_byte`. */
-  get disc(): number {
-    return ((this.view.getUint8(this.offset + 2) >>> 4) & 0x1) >>> 0;
-  }
-
-  set disc(value: number) {
-    const word = this.view.getUint8(this.offset + 2) & ~(0x1 << 4);
-    this.view.setUint8(this.offset + 2, (word | ((value & 0x1) << 4)) >>> 0);
-  }
-
-  /** Bits 5..5 of `cache_byte`. */
-  get cap(): number {
-    return ((this.view.getUint8(this.offset + 2) >>> 5) & 0x1) >>> 0;
-  }
-
-  set cap(value: number) {
-    const word = this.view.getUint8(this.offset + 2) & ~(0x1 << 5);
-    this.view.setUint8(this.offset + 2, (word | ((value & 0x1) << 5)) >>> 0);
-  }
-
-  /** Bits 6..6 of `cache_byte`. */
-  get abpf(): number {
-    return ((this.view.getUint8(this.offset + 2) >>> 6) & 0x1) >>> 0;
-  }
-
-  set abpf(value: number) {
-    const word = this.view.getUint8(this.offset + 2) & ~(0x1 << 6);
-    this.view.setUint8(this.offset + 2, (word | ((value & 0x1) << 6)) >>> 0);
-  }
-
-  /** Bits 7..7 of `cache_byte`. */
-  get ic(): number {
-    return ((this.view.getUint8(this.offset + 2) >>> 7) & 0x1) >>> 0;
-  }
-
-  set ic(value: number) {
-    const word = this.view.getUint8(this.offset + 2) & ~(0x1 << 7);
-    this.view.setUint8(this.offset + 2, (word | ((value & 0x1) << 7)) >>> 0);
-  }
-
-  /** `retention_priority`: u8 at offset 3. */
-  get retentionPriority(): number {
-    return this.view.getUint8(this.offset + 3);
-  }
-
-  set retentionPriority(value: number) {
-    this.view.setUint8(this.offset + 3, value);
-  }
-
-  /** `disable_prefetch_transfer_length`: be16 at offset 4. */
-  get disablePrefetchTransferLength(): number {
-    return this.view.getUint16(this.offset + 4, false);
-  }
-
-  set disablePrefetchTransferLength(value: number) {
-    this.view.setUint16(this.offset + 4, value, false);
-  }
-
-  /** `minimum_prefetch`: be16 at offset 6. */
-  get minimumPrefetch(): number {
-    return this.view.getUint16(this.offset + 6, false);
-  }
-
-  set minimumPrefetch(value: number) {
-    this.view.setUint16(this.offset + 6, value, false);
-  }
-
-  /** `maximum_prefetch`: be16 at offset 8. */
-  get maximumPrefetch(): number {
-    return this.view.getUint16(this.offset + 8, false);
-  }
-
-  set maximumPrefetch(value: number) {
-    this.view.setUint16(this.offset + 8, value, false);
-  }
-
-  /** `maximum_prefetch_ceiling`: be16 at offset 10. */
-  get maximumPrefetchCeiling(): number {
-    return this.view.getUint16(this.offset + 10, false);
-  }
-
-  set maximumPrefetchCeiling(value: number) {
-    this.view.setUint16(this.offset + 10, value, false);
-  }
-
-  /** `byte12`: u8 at offset 12. */
-  get byte12(): number {
-    return this.view.getUint8(this.offset + 12);
-  }
-
-  set byte12(value: number) {
-    this.view.setUint8(this.offset + 12, value);
-  }
-
-  /** `number_of_cache_segments`: u8 at offset 13. */
-  get numberOfCacheSegments(): number {
-    return this.view.getUint8(this.offset + 13);
-  }
-
-  set numberOfCacheSegments(value: number) {
-    this.view.setUint8(this.offset + 13, value);
-  }
-
-  /** `cache_segment_size`: be16 at offset 14. */
-  get cacheSegmentSize(): number {
-    return this.view.getUint16(this.offset + 14, false);
-  }
-
-  set cacheSegmentSize(value: number) {
-    this.view.setUint16(this.offset + 14, value, false);
-  }
-
-  /** `reserved`: u8 at offset 16. */
-  get reserved(): number {
-    return this.view.getUint8(this.offset + 16);
-  }
-
-  set reserved(value: number) {
-    this.view.setUint8(this.offset + 16, value);
-  }
-
-  /** Re-targets the accessor at another offset of the same view; returns it. */
-  at(offset: number): this {
-    this.offset = offset;
-    return this;
-  }
-
-  /** Byte offset within the view of `obsolete[index]`. */
-  obsoleteOffset(index: number): number {
-    if ((index >>> 0) !== index || index >= 3) {
-      throw new RangeError(`obsolete[${index}] is outside 0..${3} - 1`);
-    }
-
-    return this.offset + 17 + index;
-  }
-
-  /**
-   * `obsolete`: u8[3] at offset 17.
-   *
-   * Reads element `index`.
-   */
-  obsolete(index: number): number {
-    if ((index >>> 0) !== index || index >= 3) {
-      throw new RangeError(`obsolete[${index}] is outside 0..${3} - 1`);
-    }
-
-    return this.view.getUint8(this.offset + 17 + index);
-  }
-
-  /** Writes element `index` of `obsolete`. */
-  setObsolete(index: number, value: number): void {
-    if ((index >>> 0) !== index || index >= 3) {
-      throw new RangeError(`obsolete[${index}] is outside 0..${3} - 1`);
-    }
-
-    this.view.setUint8(this.offset + 17 + index, value);
-  }
-
-  /** The bytes of `obsolete` as a zero-copy view. */
-  obsoleteBytes(): Uint8Array {
-    return new Uint8Array(this.view.buffer, this.view.byteOffset + this.offset + 17, 3);
-  }
-}
-
-/**
- * A generic 6-byte CDB: TEST UNIT READY, REQUEST SENSE.
- *
- * Accessor for `scsi_cdb6` (6 bytes) over a `DataView`; reads and writes in place.
- */
-export class ScsiCdb6 {
-  /** Size in bytes. */
-  static readonly SIZE: number = 6;
-  /** Byte offsets of the fields at fixed offsets, by accessor name. */
-  static readonly OFFSETS: {
-    readonly operationCode: number;
-    readonly misc: number;
-    readonly reserved: number;
-    readonly allocationLength: number;
-    readonly control: number;
-  } = Object.freeze({ operationCode: 0, misc: 1, reserved: 2, allocationLength: 4, control: 5 });
-  /** The view the accessor reads and writes. */
-  view: DataView;
-  /** Byte offset of the struct within {@link ScsiCdb6.view}. */
-  offset: number;
-
-  /** Creates an accessor over `view` at byte `offset`. */
-  constructor(view: DataView, offset: number = 0) {
-    this.view = view;
-    this.offset = offset;
-  }
-
-  /** `operation_code`: u8 at offset 0. */
-  get operationCode(): number {
-    return this.view.getUint8(this.offset);
-  }
-
-  set operationCode(value: number) {
-    this.view.setUint8(this.offset, value);
-  }
-
-  /**
-   * Command-specific (REQUEST SENSE: DESC in bit 0).
-   *
-   * `misc`: u8 at offset 1.
-   */
-  get misc(): number {
-    return this.view.getUint8(this.offset + 1);
-  }
-
-  set misc(value: number) {
-    this.view.setUint8(this.offset + 1, value);
-  }
-
-  /**
-   * Allocation length (REQUEST SENSE) or transfer length.
-   *
-   * `allocation_length`: u8 at offset 4.
-   */
-  get allocationLength(): number {
-    return this.view.getUint8(this.offset + 4);
-  }
-
-  set allocationLength(value: number) {
-    this.view.setUint8(this.offset + 4, value);
-  }
-
-  /** `control`: u8 at offset 5. */
-  get control(): number {
-    return this.view.getUint8(this.offset + 5);
-  }
-
-  set control(value: number) {
-    this.view.setUint8(this.offset + 5, value);
-  }
-
-  /** Re-targets the accessor at another offset of the same view; returns it. */
-  at(offset: number): this {
-    this.offset = offset;
-    return this;
-  }
-
-  /** Byte offset within the view of `reserved[index]`. */
-  reservedOffset(index: number): number {
-    if ((index >>> 0) !== index || index >= 2) {
-      throw new RangeError(`reserved[${index}] is outside 0..${2} - 1`);
-    }
-
-    return this.offset + 2 + index;
-  }
-
-  /**
-   * `reserved`: u8[2] at offset 2.
-   *
-   * Reads element `index`.
-   */
-  reserved(index: number): number {
-    if ((index >>> 0) !== index || index >= 2) {
-      throw new RangeError(`reserved[${index}] is outside 0..${2} - 1`);
-    }
-
-    return this.view.getUint8(this.offset + 2 + index);
-  }
-
-  /** Writes element `index` of `reserved`. */
-  setReserved(index: number, value: number): void {
-    if ((index >>> 0) !== index || index >= 2) {
-      throw new RangeError(`reserved[${index}] is outside 0..${2} - 1`);
-    }
-
-    this.view.setUint8(this.offset + 2 + index, value);
-  }
-
-  /** The bytes of `reserved` as a zero-copy view. */
-  reservedBytes(): Uint8Array {
-    return new Uint8Array(this.view.buffer, this.view.byteOffset + this.offset + 2, 2);
-  }
-}
-
-/**
- * SPC-4 7.5.7: control mode page (12 bytes).
- *
- * Accessor for `scsi_control_page` (12 bytes) over a `DataView`; reads and writes in place.
- */
-export class ScsiControlPage {
-  /** Size in bytes. */
-  static readonly SIZE: number = 12;
-  /** Byte offsets of the fields at fixed offsets, by accessor name. */
-  static readonly OFFSETS: {
-    readonly page: number;
-    readonly pageLength: number;
-    readonly byte2: number;
-    readonly byte3: number;
-    readonly byte4: number;
-    readonly byte5: number;
-    readonly obsolete: number;
-    readonly busyTimeoutPeriod: number;
-    readonly extendedSelfTestCompletionTime: number;
-  } = Object.freeze({
-    page: 0,
-    pageLength: 1,
-    byte2: 2,
-    byte3: 3,
-    byte4: 4,
-    byte5: 5,
-    obsolete: 6,
-    busyTimeoutPeriod: 8,
-    extendedSelfTestCompletionTime: 10,
-  });
-  /** The view the accessor reads and writes. */
-  view: DataView;
-  /** Byte offset of the struct within {@link ScsiControlPage.view}. */
-  offset: number;
-
-  /** Creates an accessor over `view` at byte `offset`. */
-  constructor(view: DataView, offset: number = 0) {
-    this.view = view;
-    this.offset = offset;
-  }
-
-  /** `page`: u8 at offset 0. */
-  get page(): number {
-    return this.view.getUint8(this.offset);
-  }
-
-  set page(value: number) {
-    this.view.setUint8(this.offset, value);
-  }
-
-  /** Bits 0..5 of `page`. */
-  get pageCodeK(): number {
-    return (this.view.getUint8(this.offset) & 0x3f) >>> 0;
-  }
-
-  set pageCodeK(value: number) {
-    const word = this.view.getUint8(this.offset) & ~(0x3f << 0);
-    this.view.setUint8(this.offset, (word | ((value & 0x3f) << 0)) >>> 0);
-  }
-
-  /** Bits 6..6 of `page`. */
-  get spfK(): number {
-    return ((this.view.getUint8(this.offset) >>> 6) & 0x1) >>> 0;
-  }
-
-  set spfK(value: number) {
-    const word = this.view.getUint8(this.offset) & ~(0x1 << 6);
-    this.view.setUint8(this.offset, (word | ((value & 0x1) << 6)) >>> 0);
-  }
-
-  /** Bits 7..7 of `page`. */
-  get psK(): number {
-    return ((this.view.getUint8(this.offset) >>> 7) & 0x1) >>> 0;
-  }
-
-  set psK(value: number) {
-    const word = this.view.getUint8(this.offset) & ~(0x1 << 7);
-    this.view.setUint8(this.offset, (word | ((value & 0x1) << 7)) >>> 0);
-  }
-
-  /**
-   * 0x0a.
-   *
-   * `page_length`: u8 at offset 1.
-   */
-  get pageLength(): number {
-    return this.view.getUint8(this.offset + 1);
-  }
-
-  set pageLength(value: number) {
-    this.view.setUint8(this.offset + 1, value);
-  }
-
-  /** `byte2`: u8 at offset 2. */
-  get byte2(): number {
-    return this.view.getUint8(this.offset + 2);
-  }
-
-  set byte2(value: number) {
-    this.view.setUint8(this.offset + 2, value);
-  }
-
-  /** Bits 0..0 of `byte2`. */
-  get rlec(): number {
-    return (this.view.getUint8(this.offset + 2) & 0x1) >>> 0;
-  }
-
-  set rlec(value: number) {
-    const word = this.view.getUint8(this.offset + 2) & ~(0x1 << 0);
-    this.view.setUint8(this.offset + 2, (word | ((value & 0x1) << 0)) >>> 0);
-  }
-
-  /** Bits 1..1 of `byte2`. */
-  get gltsd(): number {
-    return ((this.view.getUint8(this.offset + 2) >>> 1) & 0x1) >>> 0;
-  }
-
-  set gltsd(value: number) {
-    const word = this.view.getUint8(this.offset + 2) & ~(0x1 << 1);
-    this.view.setUint8(this.offset + 2, (word | ((value & 0x1) << 1)) >>> 0);
-  }
-
-  /** Bits 2..2 of `byte2`. */
-  get dSense(): number {
-    return ((this.view.getUint8(this.offset + 2) >>> 2) & 0x1) >>> 0;
-  }
-
-  set dSense(value: number) {
-    const word = this.view.getUint8(this.offset + 2) & ~(0x1 << 2);
-    this.view.setUint8(this.offset + 2, (word | ((value & 0x1) << 2)) >>> 0);
-  }
-
-  /** Bits 3..3 of `byte2`. */
-  get dpicz(): number {
-    return ((this.view.getUint8(this.offset + 2) >>> 3) & 0x1) >>> 0;
-  }
-
-  set dpicz(value: number) {
-    const word = this.view.getUint8(this.offset + 2) & ~(0x1 << 3);
-    this.view.setUint8(this.offset + 2, (word | ((value & 0x1) << 3)) >>> 0);
-  }
-
-  /** Bits 4..4 of `byte2`. */
-  get tmfOnly(): number {
-    return ((this.view.getUint8(this.offset + 2) >>> 4) & 0x1) >>> 0;
-  }
-
-  set tmfOnly(value: number) {
-    const word = this.view.getUint8(this.offset + 2) & ~(0x1 << 4);
-    this.view.setUint8(this.offset + 2, (word | ((value & 0x1) << 4)) >>> 0);
-  }
-
-  /** Bits 5..7 of `byte2`. */
-  get tst(): number {
-    return ((this.view.getUint8(this.offset + 2) >>> 5) & 0x7) >>> 0;
-  }
-
-  set tst(value: number) {
-    const word = this.view.getUint8(this.offset + 2) & ~(0x7 << 5);
-    this.view.setUint8(this.offset + 2, (word | ((value & 0x7) << 5)) >>> 0);
-  }
-
-  /** `byte3`: u8 at offset 3. */
-  get byte3(): number {
-    return this.view.getUint8(this.offset + 3);
-  }
-
-  set byte3(value: number) {
-    this.view.setUint8(this.offset + 3, value);
-  }
-
-  /** Bits 0..0 of `byte3`. */
-  get reservedK3(): number {
-    return (this.view.getUint8(this.offset + 3) & 0x1) >>> 0;
-  }
-
-  set reservedK3(value: number) {
-    const word = this.view.getUint8(this.offset + 3) & ~(0x1 << 0);
-    this.view.setUint8(this.offset + 3, (word | ((value & 0x1) << 0)) >>> 0);
-  }
-
-  /** Bits 1..2 of `byte3`. */
-  get qerr(): number {
-    return ((this.view.getUint8(this.offset + 3) >>> 1) & 0x3) >>> 0;
-  }
-
-  set qerr(value: number) {
-    const word = this.view.getUint8(this.offset + 3) & ~(0x3 << 1);
-    this.view.setUint8(this.offset + 3, (word | ((value & 0x3) << 1)) >>> 0);
-  }
-
-  /** Bits 3..3 of `byte3`. */
-  get nuar(): number {
-    return ((this.view.getUint8(this.offset + 3) >>> 3) & 0x1) >>> 0;
-  }
-
-  set nuar(value: number) {
-    const word = this.view.getUint8(this.offset + 3) & ~(0x1 << 3);
-    this.view.setUint8(this.offset + 3, (word | ((value & 0x1) << 3)) >>> 0);
-  }
-
-  /** Bits 4..7 of `byte3`. */
-  get queueAlgorithmModifier(): number {
-    return ((this.view.getUint8(this.offset + 3) >>> 4) & 0xf) >>> 0;
-  }
-
-  set queueAlgorithmModifier(value: number) {
-    const word = this.view.getUint8(this.offset + 3) & ~(0xf << 4);
-    this.view.setUint8(this.offset + 3, (word | ((value & 0xf) << 4)) >>> 0);
-  }
-
-  /** `byte4`: u8 at offset 4. */
-  get byte4(): number {
-    return this.view.getUint8(this.offset + 4);
-  }
-
-  set byte4(value: number) {
-    this.view.setUint8(this.offset + 4, value);
-  }
-
-  /** `byte5`: u8 at offset 5. */
-  get byte5(): number {
-    return this.view.getUint8(this.offset + 5);
-  }
-
-  set byte5(value: number) {
-    this.view.setUint8(this.offset + 5, value);
-  }
-
-  /** Bits 0..2 of `byte5`. */
-  get autoloadMode(): number {
-    return (this.view.getUint8(this.offset + 5) & 0x7) >>> 0;
-  }
-
-  set autoloadMode(value: number) {
-    const word = this.view.getUint8(this.offset + 5) & ~(0x7 << 0);
-    this.view.setUint8(this.offset + 5, (word | ((value & 0x7) << 0)) >>> 0);
-  }
-
-  /** Bits 3..3 of `byte5`. */
-  get reservedK5(): number {
-    return ((this.view.getUint8(this.offset + 5) >>> 3) & 0x1) >>> 0;
-  }
-
-  set reservedK5(value: number) {
-    const word = this.view.getUint8(this.offset + 5) & ~(0x1 << 3);
-    this.view.setUint8(this.offset + 5, (word | ((value & 0x1) << 3)) >>> 0);
-  }
-
-  /** Bits 4..4 of `byte5`. */
-  get rwwp(): number {
-    return ((this.view.getUint8(this.offset + 5) >>> 4) & 0x1) >>> 0;
-  }
-
-  set rwwp(value: number) {
-    const word = this.view.getUint8(this.offset + 5) & ~(0x1 << 4);
-    this.view.setUint8(this.offset + 5, (word | ((value & 0x1) << 4)) >>> 0);
-  }
-
-  /** Bits 5..5 of `byte5`. */
-  get sbo(): number {
-    return ((this.view.getUint8(this.offset + 5) >>> 5) & 0x1) >>> 0;
-  }
-
-  set sbo(value: number) {
-    const word = this.view.getUint8(this.offset + 5) & ~(0x1 << 5);
-    this.view.setUint8(this.offset + 5, (word | ((value & 0x1) << 5)) >>> 0);
-  }
-
-  /** Bits 6..6 of `byte5`. */
-  get tas(): number {
-    return ((this.view.getUint8(this.offset + 5) >>> 6) & 0x1) >>> 0;
-  }
-
-  set tas(value: number) {
-    const word = this.view.getUint8(this.offset + 5) & ~(0x1 << 6);
-    this.view.setUint8(this.offset + 5, (word | ((value & 0x1) << 6)) >>> 0);
-  }
-
-  /** Bits 7..7 of `byte5`. */
-  get ato(): number {
-    return ((this.view.getUint8(this.offset + 5) >>> 7) & 0x1) >>> 0;
-  }
-
-  set ato(value: number) {
-    const word = this.view.getUint8(this.offset + 5) & ~(0x1 << 7);
-    this.view.setUint8(this.offset + 5, (word | ((value & 0x1) << 7)) >>> 0);
-  }
-
-  /** `obsolete`: be16 at offset 6. */
-  get obsolete(): number {
-    return this.view.getUint16(this.offset + 6, false);
-  }
-
-  set obsolete(value: number) {
-    this.view.setUint16(this.offset + 6, value, false);
-  }
-
-  /** `busy_timeout_period`: be16 at offset 8. */
-  get busyTimeoutPeriod(): number {
-    return this.view.getUint16(this.offset + 8, false);
-  }
-
-  set busyTimeoutPeriod(value: number) {
-    this.view.setUint16(this.offset + 8, value, false);
-  }
-
-  /** `extended_self_test_completion_time`: be16 at offset 10. */
-  get extendedSelfTestCompletionTime(): number {
-    return this.view.getUint16(this.offset + 10, false);
-  }
-
-  set extendedSelfTestCompletionTime(value: number) {
-    this.view.setUint16(this.offset + 10, value, false);
-  }
-
-  /** Re-targets the accessor at another offset of the same view; returns it. */
-  at(offset: number): this {
-    this.offset = offset;
-    return this;
-  }
-}
-
-/**
- * SPC-4 7.8.6.1: designation descriptor header (the designator follows).
- *
- * Accessor for `scsi_designation_descriptor` (4 bytes) over a `DataView`; reads and writes in place.
- */
-export class ScsiDesignationDescriptor {
-  /** Size in bytes. */
-  static readonly SIZE: number = 4;
-  /** Byte offsets of the fields at fixed offsets, by accessor name. */
-  static readonly OFFSETS: {
-    readonly byte0: number;
-    readonly byte1: number;
-    readonly reserved: number;
-    readonly designatorLength: number;
-  } = Object.freeze({ byte0: 0, byte1: 1, reserved: 2, designatorLength: 3 });
-  /** The view the accessor reads and writes. */
-  view: DataView;
-  /** Byte offset of the struct within {@link ScsiDesignationDescriptor.view}. */
-  offset: number;
-
-  /** Creates an accessor over `view` at byte `offset`. */
-  constructor(view: DataView, offset: number = 0) {
-    this.view = view;
-    this.offset = offset;
-  }
-
-  /** `byte0`: u8 at offset 0. */
-  get byte0(): number {
-    return this.view.getUint8(this.offset);
-  }
-
-  set byte0(value: number) {
-    this.view.setUint8(this.offset, value);
-  }
-
-  /**
-   * 1 binary, 2 ASCII, 3 UTF-8.
-   *
-   * Bits 0..3 of `byte0`.
-   */
-  get codeSet(): number {
-    return (this.view.getUint8(this.offset) & 0xf) >>> 0;
-  }
-
-  set codeSet(value: number) {
-    const word = this.view.getUint8(this.offset) & ~(0xf << 0);
-    this.view.setUint8(this.offset, (word | ((value & 0xf) << 0)) >>> 0);
-  }
-
-  /** Bits 4..7 of `byte0`. */
-  get protocolIdentifier(): number {
-    return ((this.view.getUint8(this.offset) >>> 4) & 0xf) >>> 0;
-  }
-
-  set protocolIdentifier(value: number) {
-    const word = this.view.getUint8(this.offset) & ~(0xf << 4);
-    this.view.setUint8(this.offset, (word | ((value & 0xf) << 4)) >>> 0);
-  }
-
-  /** `byte1`: u8 at offset 1. */
-  get byte1(): number {
-    return this.view.getUint8(this.offset + 1);
-  }
-
-  set byte1(value: number) {
-    this.view.setUint8(this.offset + 1, value);
-  }
-
-  /**
-   * 0 vendor specific, 1 T10 vendor ID, 3 NAA.
-   *
-   * Bits 0..3 of `byte1`.
-   */
-  get designatorType(): number {
-    return (this.view.getUint8(this.offset + 1) & 0xf) >>> 0;
-  }
-
-  set designatorType(value: number) {
-    const word = this.view.getUint8(this.offset + 1) & ~(0xf << 0);
-    this.view.setUint8(this.offset + 1, (word | ((value & 0xf) << 0)) >>> 0);
-  }
-
-  /**
-   * 0: the logical unit.
-   *
-   * Bits 4..5 of `byte1`.
-   */
-  get association(): number {
-    return ((this.view.getUint8(this.offset + 1) >>> 4) & 0x3) >>> 0;
-  }
-
-  set association(value: number) {
-    const word = this.view.getUint8(this.offset + 1) & ~(0x3 << 4);
-    this.view.setUint8(this.offset + 1, (word | ((value & 0x3) << 4)) >>> 0);
-  }
-
-  /** Bits 6..6 of `byte1`. */
-  get reservedD1(): number {
-    return ((this.view.getUint8(this.offset + 1) >>> 6) & 0x1) >>> 0;
-  }
-
-  set reservedD1(value: number) {
-    const word = this.view.getUint8(this.offset + 1) & ~(0x1 << 6);
-    this.view.setUint8(this.offset + 1, (word | ((value & 0x1) << 6)) >>> 0);
-  }
-
-  /** Bits 7..7 of `byte1`. */
-  get piv(): number {
-    return ((this.view.getUint8(this.offset + 1) >>> 7) & 0x1) >>> 0;
-  }
-
-  set piv(value: number) {
-    const word = this.view.getUint8(this.offset + 1) & ~(0x1 << 7);
-    this.view.setUint8(this.offset + 1, (word | ((value & 0x1) << 7)) >>> 0);
-  }
-
-  /** `reserved`: u8 at offset 2. */
-  get reserved(): number {
-    return this.view.getUint8(this.offset + 2);
-  }
-
-  set reserved(value: number) {
-    this.view.setUint8(this.offset + 2, value);
-  }
-
-  /**
-   * Bytes of the designator that follows.
-   *
-   * `designator_length`: u8 at offset 3.
-   */
-  get designatorLength(): number {
-    return this.view.getUint8(this.offset + 3);
-  }
-
-  set designatorLength(value: number) {
-    this.view.setUint8(this.offset + 3, value);
-  }
-
-  /** Re-targets the accessor at another offset of the same view; returns it. */
-  at(offset: number): this {
-    this.offset = offset;
-    return this;
-  }
-}
-
-/**
- * SPC-4 4.5.3: fixed-format sense data (18 bytes).
- *
- * Accessor for `scsi_fixed_sense` (18 bytes) over a `DataView`; reads and writes in place.
- */
-export class ScsiFixedSense {
-  /** Size in bytes. */
-  static readonly SIZE: number = 18;
-  /** Byte offsets of the fields at fixed offsets, by accessor name. */
-  static readonly OFFSETS: {
-    readonly response: number;
-    readonly obsolete: number;
-    readonly keyByte: number;
-    readonly information: number;
-    readonly additionalSenseLength: number;
-    readonly commandSpecificInformation: number;
-    readonly additionalSenseCode: number;
-    readonly additionalSenseCodeQualifier: number;
-    readonly fieldReplaceableUnitCode: number;
-    readonly senseKeySpecific: number;
-  } = Object.freeze({
-    response: 0,
-    obsolete: 1,
-    keyByte: 2,
-    information: 3,
-    additionalSenseLength: 7,
-    commandSpecificInformation: 8,
-    additionalSenseCode: 12,
-    additionalSenseCodeQualifier: 13,
-    fieldReplaceableUnitCode: 14,
-    senseKeySpecific: 15,
-  });
-  /** The view the accessor reads and writes. */
-  view: DataView;
-  /** Byte offset of the struct within {@link ScsiFixedSense.view}. */
-  offset: number;
-
-  /** Creates an accessor over `view` at byte `offset`. */
-  constructor(view: DataView, offset: number = 0) {
-    this.view = view;
-    this.offset = offset;
-  }
-
-  /** `response`: u8 at offset 0. */
-  get response(): number {
-    return this.view.getUint8(this.offset);
-  }
-
-  set response(value: number) {
-    this.view.setUint8(this.offset, value);
-  }
-
-  /**
-   * 0x70 current, 0x71 deferred.
-   *
-   * Bits 0..6 of `response`.
-   */
-  get responseCode(): number {
-    return (this.view.getUint8(this.offset) & 0x7f) >>> 0;
-  }
-
-  set responseCode(value: number) {
-    const word = this.view.getUint8(this.offset) & ~(0x7f << 0);
-    this.view.setUint8(this.offset, (word | ((value & 0x7f) << 0)) >>> 0);
-  }
-
-  /**
-   * INFORMATION is valid.
-   *
-   * Bits 7..7 of `response`.
-   */
-  get valid(): number {
-    return ((this.view.getUint8(this.offset) >>> 7) & 0x1) >>> 0;
-  }
-
-  set valid(value: number) {
-    const word = this.view.getUint8(this.offset) & ~(0x1 << 7);
-    this.view.setUint8(this.offset, (word | ((value & 0x1) << 7)) >>> 0);
-  }
-
-  /** `obsolete`: u8 at offset 1. */
-  get obsolete(): number {
-    return this.view.getUint8(this.offset + 1);
-  }
-
-  set obsolete(value: number) {
-    this.view.setUint8(this.offset + 1, value);
-  }
-
-  /** `key_byte`: u8 at offset 2. */
-  get keyByte(): number {
-    return this.view.getUint8(this.offset + 2);
-  }
-
-  set keyByte(value: number) {
-    this.view.setUint8(this.offset + 2, value);
-  }
-
-  /** Bits 0..3 of `key_byte`. */
-  get senseKey(): number {
-    return (this.view.getUint8(this.offset + 2) & 0xf) >>> 0;
-  }
-
-  set senseKey(value: number) {
-    const word = this.view.getUint8(this.offset + 2) & ~(0xf << 0);
-    this.view.setUint8(this.offset + 2, (word | ((value & 0xf) << 0)) >>> 0);
-  }
-
-  /** Bits 4..4 of `key_byte`. */
-  get reservedKey(): number {
-    return ((this.view.getUint8(this.offset + 2) >>> 4) & 0x1) >>> 0;
-  }
-
-  set reservedKey(value: number) {
-    const word = this.view.getUint8(this.offset + 2) & ~(0x1 << 4);
-    this.view.setUint8(this.offset + 2, (word | ((value & 0x1) << 4)) >>> 0);
-  }
-
-  /** Bits 5..5 of `key_byte`. */
-  get ili(): number {
-    return ((this.view.getUint8(this.offset + 2) >>> 5) & 0x1) >>> 0;
-  }
-
-  set ili(value: number) {
-    const word = this.view.getUint8(this.offset + 2) & ~(0x1 << 5);
-    this.view.setUint8(this.offset + 2, (word | ((value & 0x1) << 5)) >>> 0);
-  }
-
-  /** Bits 6..6 of `key_byte`. */
-  get eom(): number {
-    return ((this.view.getUint8(this.offset + 2) >>> 6) & 0x1) >>> 0;
-  }
-
-  set eom(value: number) {
-    const word = this.view.getUint8(this.offset + 2) & ~(0x1 << 6);
-    this.view.setUint8(this.offset + 2, (word | ((value & 0x1) << 6)) >>> 0);
-  }
-
-  /** Bits 7..7 of `key_byte`. */
-  get filemark(): number {
-    return ((this.view.getUint8(this.offset + 2) >>> 7) & 0x1) >>> 0;
-  }
-
-  set filemark(value: number) {
-    const word = this.view.getUint8(this.offset + 2) & ~(0x1 << 7);
-    this.view.setUint8(this.offset + 2, (word | ((value & 0x1) << 7)) >>> 0);
-  }
-
-  /** `information`: be32 at offset 3. */
-  get information(): number {
-    return this.view.getUint32(this.offset + 3, false);
-  }
-
-  set information(value: number) {
-    this.view.setUint32(this.offset + 3, value, false);
-  }
-
-  /**
-   * Bytes after this one (10 for 18-byte sense data).
-   *
-   * `additional_sense_length`: u8 at offset 7.
-   */
-  get additionalSenseLength(): number {
-    return this.view.getUint8(this.offset + 7);
-  }
-
-  set additionalSenseLength(value: number) {
-    this.view.setUint8(this.offset + 7, value);
-  }
-
-  /** `command_specific_information`: be32 at offset 8. */
-  get commandSpecificInformation(): number {
-    return this.view.getUint32(this.offset + 8, false);
-  }
-
-  set commandSpecificInformation(value: number) {
-    this.view.setUint32(this.offset + 8, value, false);
-  }
-
-  /** `additional_sense_code`: u8 at offset 12. */
-  get additionalSenseCode(): number {
-    return this.view.getUint8(this.offset + 12);
-  }
-
-  set additionalSenseCode(value: number) {
-    this.view.setUint8(this.offset + 12, value);
-  }
-
-  /** `additional_sense_code_qualifier`: u8 at offset 13. */
-  get additionalSenseCodeQualifier(): number {
-    return this.view.getUint8(this.offset + 13);
-  }
-
-  set additionalSenseCodeQualifier(value: number) {
-    this.view.setUint8(this.offset + 13, value);
-  }
-
-  /** `field_replaceable_unit_code`: u8 at offset 14. */
-  get fieldReplaceableUnitCode(): number {
-    return this.view.getUint8(this.offset + 14);
-  }
-
-  set fieldReplaceableUnitCode(value: number) {
-    this.view.setUint8(this.offset + 14, value);
-  }
-
-  /** Re-targets the accessor at another offset of the same view; returns it. */
-  at(offset: number): this {
-    this.offset = offset;
-    return this;
-  }
-
-  /** Byte offset within the view of `sense_key_specific[index]`. */
-  senseKeySpecificOffset(index: number): number {
-    if ((index >>> 0) !== index || index >= 3) {
-      throw new RangeError(`sense_key_specific[${index}] is outside 0..${3} - 1`);
-    }
-
-    return this.offset + 15 + index;
-  }
-
-  /**
-   * `sense_key_specific`: u8[3] at offset 15.
-   *
-   * Reads element `index`.
-   */
-  senseKeySpecific(index: number): number {
-    if ((index >>> 0) !== index || index >= 3) {
-      throw new RangeError(`sense_key_specific[${index}] is outside 0..${3} - 1`);
-    }
-
-    return this.view.getUint8(this.offset + 15 + index);
-  }
-
-  /** Writes element `index` of `sense_key_specific`. */
-  setSenseKeySpecific(index: number, value: number): void {
-    if ((index >>> 0) !== index || index >= 3) {
-      throw new RangeError(`sense_key_specific[${index}] is outside 0..${3} - 1`);
-    }
-
-    this.view.setUint8(this.offset + 15 + index, value);
-  }
-
-  /** The bytes of `sense_key_specific` as a zero-copy view. */
-  senseKeySpecificBytes(): Uint8Array {
-    return new Uint8Array(this.view.buffer, this.view.byteOffset + this.offset + 15, 3);
-  }
-}
-
-/**
- * SPC-4 6.6.1: INQUIRY command.
- *
- * Accessor for `scsi_inquiry_cdb` (6 bytes) over a `DataView`; reads and writes in place.
- */
-export class ScsiInquiryCdb {
-  /** Size in bytes. */
-  static readonly SIZE: number = 6;
-  /** Byte offsets of the fields at fixed offsets, by accessor name. */
-  static readonly OFFSETS: {
-    readonly operationCode: number;
-    readonly evpdByte: number;
-    readonly pageCode: number;
-    readonly allocationLength: number;
-    readonly control: number;
-  } = Object.freeze({
-    operationCode: 0,
-    evpdByte: 1,
-    pageCode: 2,
-    allocationLength: 3,
-    control: 5,
-  });
-  /** The view the accessor reads and writes. */
-  view: DataView;
-  /** Byte offset of the struct within {@link ScsiInquiryCdb.view}. */
-  offset: number;
-
-  /** Creates an accessor over `view` at byte `offset`. */
-  constructor(view: DataView, offset: number = 0) {
-    this.view = view;
-    this.offset = offset;
-  }
-
-  /** `operation_code`: u8 at offset 0. */
-  get operationCode(): number {
-    return this.view.getUint8(this.offset);
-  }
-
-  set operationCode(value: number) {
-    this.view.setUint8(this.offset, value);
-  }
-
-  /** `evpd_byte`: u8 at offset 1. */
-  get evpdByte(): number {
-    return this.view.getUint8(this.offset + 1);
-  }
-
-  set evpdByte(value: number) {
-    this.view.setUint8(this.offset + 1, value);
-  }
-
-  /** Bits 0..0 of `evpd_byte`. */
-  get evpd(): number {
-    return (this.view.getUint8(this.offset + 1) & 0x1) >>> 0;
-  }
-
-  set evpd(value: number) {
-    const word = this.view.getUint8(this.offset + 1) & ~(0x1 << 0);
-    this.view.setUint8(this.offset + 1, (word | ((value & 0x1) << 0)) >>> 0);
-  }
-
-  /** Bits 1..1 of `evpd_byte`. */
-  get obsoleteCmddt(): number {
-    return ((this.view.getUint8(this.offset + 1) >>> 1) & 0x1) >>> 0;
-  }
-
-  set obsoleteCmddt(value: number) {
-    const word = this.view.getUint8(this.offset + 1) & ~(0x1 << 1);
-    this.view.setUint8(this.offset + 1, (word | ((value & 0x1) << 1)) >>> 0);
-  }
-
-  /** Bits 2..7 of `evpd_byte`. */
-  get reservedEvpd(): number {
-    return ((this.view.getUint8(this.offset + 1) >>> 2) & 0x3f) >>> 0;
-  }
-
-  set reservedEvpd(value: number) {
-    const word = this.view.getUint8(this.offset + 1) & ~(0x3f << 2);
-    this.view.setUint8(this.offset + 1, (word | ((value & 0x3f) << 2)) >>> 0);
-  }
-
-  /** `page_code`: u8 at offset 2. */
-  get pageCode(): number {
-    return this.view.getUint8(this.offset + 2);
-  }
-
-  set pageCode(value: number) {
-    this.view.setUint8(this.offset + 2, value);
-  }
-
-  /** `allocation_length`: be16 at offset 3. */
-  get allocationLength(): number {
-    return this.view.getUint16(this.offset + 3, false);
-  }
-
-  set allocationLength(value: number) {
-    this.view.setUint16(this.offset + 3, value, false);
-  }
-
-  /** `control`: u8 at offset 5. */
-  get control(): number {
-    return this.view.getUint8(this.offset + 5);
-  }
-
-  set control(value: number) {
-    this.view.setUint8(this.offset + 5, value);
-  }
-
-  /** Re-targets the accessor at another offset of the same view; returns it. */
-  at(offset: number): this {
-    this.offset = offset;
-    return this;
-  }
-}
-
-/**
- * SPC-4 6.6.2: standard INQUIRY data (the first 36 bytes).
- *
- * Accessor for `scsi_inquiry_data` (36 bytes) over a `DataView`; reads and writes in place.
- */
-export class ScsiInquiryData {
-  /** Size in bytes. */
-  static readonly SIZE: number = 36;
-  /** Byte offsets of the fields at fixed offsets, by accessor name. */
-  static readonly OFFSETS: {
-    readonly peripheral: number;
-    readonly rmbByte: number;
-    readonly version: number;
-    readonly formatByte: number;
-    readonly additionalLength: number;
-    readonly byte5: number;
-    readonly byte6: number;
-    readonly byte7: number;
-    readonly t10VendorIdentification: number;
-    readonly productIdentification: number;
-    readonly productRevisionLevel: number;
-  } = Object.freeze({
-    peripheral: 0,
-    rmbByte: 1,
-    version: 2,
-    formatByte: 3,
-    additionalLength: 4,
-    byte5: 5,
-    byte6: 6,
-    byte7: 7,
-    t10VendorIdentification: 8,
-    productIdentification: 16,
-    productRevisionLevel: 32,
-  });
-  /** The view the accessor reads and writes. */
-  view: DataView;
-  /** Byte offset of the struct within {@link ScsiInquiryData.view}. */
-  offset: number;
-
-  /** Creates an accessor over `view` at byte `offset`. */
-  constructor(view: DataView, offset: number = 0) {
-    this.view = view;
-    this.offset = offset;
-  }
-
-  /** `peripheral`: u8 at offset 0. */
-  get peripheral(): number {
-    return this.view.getUint8(this.offset);
-  }
-
-  set peripheral(value: number) {
-    this.view.setUint8(this.offset, value);
-  }
-
-  /**
-   * 0: direct access block device; 0x1f: unknown.
-   *
-   * Bits 0..4 of `peripheral`.
-   */
-  get peripheralDeviceType(): number {
-    return (this.view.getUint8(this.offset) & 0x1f) >>> 0;
-  }
-
-  set peripheralDeviceType(value: number) {
-    const word = this.view.getUint8(this.offset) & ~(0x1f << 0);
-    this.view.setUint8(this.offset, (word | ((value & 0x1f) << 0)) >>> 0);
-  }
-
-  /**
-   * 0: connected; 3: no device at this LUN.
-   *
-   * Bits 5..7 of `peripheral`.
-   */
-  get peripheralQualifier(): number {
-    return ((this.view.getUint8(this.offset) >>> 5) & 0x7) >>> 0;
-  }
-
-  set peripheralQualifier(value: number) {
-    const word = this.view.getUint8(this.offset) & ~(0x7 << 5);
-    this.view.setUint8(this.offset, (word | ((value & 0x7) << 5)) >>> 0);
-  }
-
-  /** `rmb_byte`: u8 at offset 1. */
-  get rmbByte(): number {
-    return this.view.getUint8(this.offset + 1);
-  }
-
-  set rmbByte(value: number) {
-    this.view.setUint8(this.offset + 1, value);
-  }
-
-  /** Bits 0..6 of `rmb_byte`. */
-  get reservedRmb(): number {
-    return (this.view.getUint8(this.offset + 1) & 0x7f) >>> 0;
-  }
-
-  set reservedRmb(value: number) {
-    const word = this.view.getUint8(this.offset + 1) & ~(0x7f << 0);
-    this.view.setUint8(this.offset + 1, (word | ((value & 0x7f) << 0)) >>> 0);
-  }
-
-  /** Bits 7..7 of `rmb_byte`. */
-  get rmb(): number {
-    return ((this.view.getUint8(this.offset + 1) >>> 7) & 0x1) >>> 0;
-  }
-
-  set rmb(value: number) {
-    const word = this.view.getUint8(this.offset + 1) & ~(0x1 << 7);
-    this.view.setUint8(this.offset + 1, (word | ((value & 0x1) << 7)) >>> 0);
-  }
-
-  /**
-   * 0x06: SPC-4.
-   *
-   * `version`: u8 at offset 2.
-   */
-  get version(): number {
-    return this.view.getUint8(this.offset + 2);
-  }
-
-  set version(value: number) {
-    this.view.setUint8(this.offset + 2, value);
-  }
-
-  /** `format_byte`: u8 at offset 3. */
-  get formatByte(): number {
-    return this.view.getUint8(this.offset + 3);
-  }
-
-  set formatByte(value: number) {
-    this.view.setUint8(this.offset + 3, value);
-  }
-
-  /**
-   * Always 2.
-   *
-   * Bits 0..3 of `format_byte`.
-   */
-  get responseDataFormat(): number {
-    return (this.view.getUint8(this.offset + 3) & 0xf) >>> 0;
-  }
-
-  set responseDataFormat(value: number) {
-    const word = this.view.getUint8(this.offset + 3) & ~(0xf << 0);
-    this.view.setUint8(this.offset + 3, (word | ((value & 0xf) << 0)) >>> 0);
-  }
-
-  /** Bits 4..4 of `format_byte`. */
-  get hisup(): number {
-    return ((this.view.getUint8(this.offset + 3) >>> 4) & 0x1) >>> 0;
-  }
-
-  set hisup(value: number) {
-    const word = this.view.getUint8(this.offset + 3) & ~(0x1 << 4);
-    this.view.setUint8(this.offset + 3, (word | ((value & 0x1) << 4)) >>> 0);
-  }
-
-  /** Bits 5..5 of `format_byte`. */
-  get normaca(): number {
-    return ((this.view.getUint8(this.offset + 3) >>> 5) & 0x1) >>> 0;
-  }
-
-  set normaca(value: number) {
-    const word = this.view.getUint8(this.offset + 3) & ~(0x1 << 5);
-    this.view.setUint8(this.offset + 3, (word | ((value & 0x1) << 5)) >>> 0);
-  }
-
-  /** Bits 6..7 of `format_byte`. */
-  get obsoleteFormat(): number {
-    return ((this.view.getUint8(this.offset + 3) >>> 6) & 0x3) >>> 0;
-  }
-
-  set obsoleteFormat(value: number) {
-    const word = this.view.getUint8(this.offset + 3) & ~(0x3 << 6);
-    this.view.setUint8(this.offset + 3, (word | ((value & 0x3) << 6)) >>> 0);
-  }
-
-  /**
-   * Bytes after this one (31 for the 36-byte standard data).
-   *
-   * `additional_length`: u8 at offset 4.
-   */
-  get additionalLength(): number {
-    return this.view.getUint8(this.offset + 4);
-  }
-
-  set additionalLength(value: number) {
-    this.view.setUint8(this.offset + 4, value);
-  }
-
-  /** `byte5`: u8 at offset 5. */
-  get byte5(): number {
-    return this.view.getUint8(this.offset + 5);
-  }
-
-  set byte5(value: number) {
-    this.view.setUint8(this.offset + 5, value);
-  }
-
-  /** Bits 0..0 of `byte5`. */
-  get protect(): number {
-    return (this.view.getUint8(this.offset + 5) & 0x1) >>> 0;
-  }
-
-  set protect(value: number) {
-    const word = this.view.getUint8(this.offset + 5) & ~(0x1 << 0);
-    this.view.setUint8(this.offset + 5, (word | ((value & 0x1) << 0)) >>> 0);
-  }
-
-  /** Bits 1..2 of `byte5`. */
-  get reservedB5(): number {
-    return ((this.view.getUint8(this.offset + 5) >>> 1) & 0x3) >>> 0;
-  }
-
-  set reservedB5(value: number) {
-    const word = this.view.getUint8(this.offset + 5) & ~(0x3 << 1);
-    this.view.setUint8(this.offset + 5, (word | ((value & 0x3) << 1)) >>> 0);
-  }
-
-  /** Bits 3..3 of `byte5`. */
-  get tpc(): number {
-    return ((this.view.getUint8(this.offset + 5) >>> 3) & 0x1) >>> 0;
-  }
-
-  set tpc(value: number) {
-    const word = this.view.getUint8(this.offset + 5) & ~(0x1 << 3);
-    this.view.setUint8(this.offset + 5, (word | ((value & 0x1) << 3)) >>> 0);
-  }
-
-  /** Bits 4..5 of `byte5`. */
-  get tpgs(): number {
-    return ((this.view.getUint8(this.offset + 5) >>> 4) & 0x3) >>> 0;
-  }
-
-  set tpgs(value: number) {
-    const word = this.view.getUint8(this.offset + 5) & ~(0x3 << 4);
-    this.view.setUint8(this.offset + 5, (word | ((value & 0x3) << 4)) >>> 0);
-  }
-
-  /** Bits 6..6 of `byte5`. */
-  get acc(): number {
-    return ((this.view.getUint8(this.offset + 5) >>> 6) & 0x1) >>> 0;
-  }
-
-  set acc(value: number) {
-    const word = this.view.getUint8(this.offset + 5) & ~(0x1 << 6);
-    this.view.setUint8(this.offset + 5, (word | ((value & 0x1) << 6)) >>> 0);
-  }
-
-  /** Bits 7..7 of `byte5`. */
-  get sccs(): number {
-    return ((this.view.getUint8(this.offset + 5) >>> 7) & 0x1) >>> 0;
-  }
-
-  set sccs(value: number) {
-    const word = this.view.getUint8(this.offset + 5) & ~(0x1 << 7);
-    this.view.setUint8(this.offset + 5, (word | ((value & 0x1) << 7)) >>> 0);
-  }
-
-  /** `byte6`: u8 at offset 6. */
-  get byte6(): number {
-    return this.view.getUint8(this.offset + 6);
-  }
-
-  set byte6(value: number) {
-    this.view.setUint8(this.offset + 6, value);
-  }
-
-  /** `byte7`: u8 at offset 7. */
-  get byte7(): number {
-    return this.view.getUint8(this.offset + 7);
-  }
-
-  set byte7(value: number) {
-    this.view.setUint8(this.offset + 7, value);
-  }
-
-  /** Bits 0..0 of `byte7`. */
-  get reservedB7(): number {
-    return (this.view.getUint8(this.offset + 7) & 0x1) >>> 0;
-  }
-
-  set reservedB7(value: number) {
-    const word = this.view.getUint8(this.offset + 7) & ~(0x1 << 0);
-    this.view.setUint8(this.offset + 7, (word | ((value & 0x1) << 0)) >>> 0);
-  }
-
-  /** Bits 1..1 of `byte7`. */
-  get cmdque(): number {
-    return ((this.view.getUint8(this.offset + 7) >>> 1) & 0x1) >>> 0;
-  }
-
-  set cmdque(value: number) {
-    const word = this.view.getUint8(this.offset + 7) & ~(0x1 << 1);
-    this.view.setUint8(this.offset + 7, (word | ((value & 0x1) << 1)) >>> 0);
-  }
-
-  /** Bits 2..7 of `byte7`. */
-  get reservedB7Hi(): number {
-    return ((this.view.getUint8(this.offset + 7) >>> 2) & 0x3f) >>> 0;
-  }
-
-  set reservedB7Hi(value: number) {
-    const word = this.view.getUint8(this.offset + 7) & ~(0x3f << 2);
-    this.view.setUint8(this.offset + 7, (word | ((value & 0x3f) << 2)) >>> 0);
-  }
-
-  /** Re-targets the accessor at another offset of the same view; returns it. */
-  at(offset: number): this {
-    this.offset = offset;
-    return this;
-  }
-
-  /** Byte offset within the view of `t10_vendor_identification[index]`. */
-  t10VendorIdentificationOffset(index: number): number {
-    if ((index >>> 0) !== index || index >= 8) {
-      throw new RangeError(`t10_vendor_identification[${index}] is outside 0..${8} - 1`);
-    }
-
-    return this.offset + 8 + index;
-  }
-
-  /**
-   * ASCII, space padded.
-   *
-   * `t10_vendor_identification`: u8[8] at offset 8.
-   *
-   * Reads element `index`.
-   */
-  t10VendorIdentification(index: number): number {
-    if ((index >>> 0) !== index || index >= 8) {
-      throw new RangeError(`t10_vendor_identification[${index}] is outside 0..${8} - 1`);
-    }
-
-    return this.view.getUint8(this.offset + 8 + index);
-  }
-
-  /** Writes element `index` of `t10_vendor_identification`. */
-  setT10VendorIdentification(index: number, value: number): void {
-    if ((index >>> 0) !== index || index >= 8) {
-      throw new RangeError(`t10_vendor_identification[${index}] is outside 0..${8} - 1`);
-    }
-
-    this.view.setUint8(this.offset + 8 + index, value);
-  }
-
-  /** The bytes of `t10_vendor_identification` as a zero-copy view. */
-  t10VendorIdentificationBytes(): Uint8Array {
-    return new Uint8Array(this.view.buffer, this.view.byteOffset + this.offset + 8, 8);
-  }
-
-  /** Byte offset within the view of `product_identification[index]`. */
-  productIdentificationOffset(index: number): number {
-    if ((index >>> 0) !== index || index >= 16) {
-      throw new RangeError(`product_identification[${index}] is outside 0..${16} - 1`);
-    }
-
-    return this.offset + 16 + index;
-  }
-
-  /**
-   * ASCII, space padded.
-   *
-   * `product_identification`: u8[16] at offset 16.
-   *
-   * Reads element `index`.
-   */
-  productIdentification(index: number): number {
-    if ((index >>> 0) !== index || index >= 16) {
-      throw new RangeError(`product_identification[${index}] is outside 0..${16} - 1`);
-    }
-
-    return this.view.getUint8(this.offset + 16 + index);
-  }
-
-  /** Writes element `index` of `product_identification`. */
-  setProductIdentification(index: number, value: number): void {
-    if ((index >>> 0) !== index || index >= 16) {
-      throw new RangeError(`product_identification[${index}] is outside 0..${16} - 1`);
-    }
-
-    this.view.setUint8(this.offset + 16 + index, value);
-  }
-
-  /** The bytes of `product_identification` as a zero-copy view. */
-  productIdentificationBytes(): Uint8Array {
-    return new Uint8Array(this.view.buffer, this.view.byteOffset + this.offset + 16, 16);
-  }
-
-  /** Byte offset within the view of `product_revision_level[index]`. */
-  productRevisionLevelOffset(index: number): number {
-    if ((index >>> 0) !== index || index >= 4) {
-      throw new RangeError(`product_revision_level[${index}] is outside 0..${4} - 1`);
-    }
-
-    return this.offset + 32 + index;
-  }
-
-  /**
-   * ASCII, space padded.
-   *
-   * `product_revision_level`: u8[4] at offset 32.
-   *
-   * Reads element `index`.
-   */
-  productRevisionLevel(index: number): number {
-    if ((index >>> 0) !== index || index >= 4) {
-      throw new RangeError(`product_revision_level[${index}] is outside 0..${4} - 1`);
-    }
-
-    return this.view.getUint8(this.offset + 32 + index);
-  }
-
-  /** Writes element `index` of `product_revision_level`. */
-  setProductRevisionLevel(index: number, value: number): void {
-    if ((index >>> 0) !== index || index >= 4) {
-      throw new RangeError(`product_revision_level[${index}] is outside 0..${4} - 1`);
-    }
-
-    this.view.setUint8(this.offset + 32 + index, value);
-  }
-
-  /** The bytes of `product_revision_level` as a zero-copy view. */
-  productRevisionLevelBytes(): Uint8Array {
-    return new Uint8Array(this.view.buffer, this.view.byteOffset + this.offset + 32, 4);
-  }
-}
-
-/**
- * SBC-3: the 10-byte CDB with LBA and length.
- *
- * Accessor for `scsi_lba10_cdb` (10 bytes) over a `DataView`; reads and writes in place.
- */
-export class ScsiLba10Cdb {
-  /** Size in bytes. */
-  static readonly SIZE: number = 10;
-  /** Byte offsets of the fields at fixed offsets, by accessor name. */
-  static readonly OFFSETS: {
-    readonly operationCode: number;
-    readonly flags: number;
-    readonly logicalBlockAddress: number;
-    readonly groupNumber: number;
-    readonly transferLength: number;
-    readonly control: number;
-  } = Object.freeze({
-    operationCode: 0,
-    flags: 1,
-    logicalBlockAddress: 2,
-    groupNumber: 6,
-    transferLength: 7,
-    control: 9,
-  });
-  /** The view the accessor reads and writes. */
-  view: DataView;
-  /** Byte offset of the struct within {@link ScsiLba10Cdb.view}. */
-  offset: number;
-
-  /** Creates an accessor over `view` at byte `offset`. */
-  constructor(view: DataView, offset: number = 0) {
-    this.view = view;
-    this.offset = offset;
-  }
-
-  /** `operation_code`: u8 at offset 0. */
-  get operationCode(): number {
-    return this.view.getUint8(this.offset);
-  }
-
-  set operationCode(value: number) {
-    this.view.setUint8(this.offset, value);
-  }
-
-  /** `flags`: u8 at offset 1. */
-  get flags(): number {
-    return this.view.getUint8(this.offset + 1);
-  }
-
-  set flags(value: number) {
-    this.view.setUint8(this.offset + 1, value);
-  }
-
-  /** Bits 0..0 of `flags`. */
-  get obsolete0(): number {
-    return (this.view.getUint8(this.offset + 1) & 0x1) >>> 0;
-  }
-
-  set obsolete0(value: number) {
-    const word = this.view.getUint8(this.offset + 1) & ~(0x1 << 0);
-    this.view.setUint8(this.offset + 1, (word | ((value & 0x1) << 0)) >>> 0);
-  }
-
-  /**
-   * FUA_NV (READ/WRITE) or IMMED (SYNCHRONIZE CACHE).
-   *
-   * Bits 1..1 of `flags`.
-   */
-  get immedOrFuaNv(): number {
-    return ((this.view.getUint8(this.offset + 1) >>> 1) & 0x1) >>> 0;
-  }
-
-  set immedOrFuaNv(value: number) {
-    const word = this.view.getUint8(this.offset + 1) & ~(0x1 << 1);
-    this.view.setUint8(this.offset + 1, (word | ((value & 0x1) << 1)) >>> 0);
-  }
-
-  /** Bits 2..2 of `flags`. */
-  get reserved2(): number {
-    return ((this.view.getUint8(this.offset + 1) >>> 2) & 0x1) >>> 0;
-  }
-
-  set reserved2(value: number) {
-    const word = this.view.getUint8(this.offset + 1) & ~(0x1 << 2);
-    this.view.setUint8(this.offset + 1, (word | ((value & 0x1) << 2)) >>> 0);
-  }
-
-  /**
-   * Force unit access.
-   *
-   * Bits 3..3 of `flags`.
-   */
-  get fua(): number {
-    return ((this.view.getUint8(this.offset + 1) >>> 3) & 0x1) >>> 0;
-  }
-
-  set fua(value: number) {
-    const word = this.view.getUint8(this.offset + 1) & ~(0x1 << 3);
-    this.view.setUint8(this.offset + 1, (word | ((value & 0x1) << 3)) >>> 0);
-  }
-
-  /**
-   * Disable page out.
-   *
-   * Bits 4..4 of `flags`.
-   */
-  get dpo(): number {
-    return ((this.view.getUint8(this.offset + 1) >>> 4) & 0x1) >>> 0;
-  }
-
-  set dpo(value: number) {
-    const word = this.view.getUint8(this.offset + 1) & ~(0x1 << 4);
-    this.view.setUint8(this.offset + 1, (word | ((value & 0x1) << 4)) >>> 0);
-  }
-
-  /**
-   * RDPROTECT / WRPROTECT; non-zero needs protection information.
-   *
-   * Bits 5..7 of `flags`.
-   */
-  get protect(): number {
-    return ((this.view.getUint8(this.offset + 1) >>> 5) & 0x7) >>> 0;
-  }
-
-  set protect(value: number) {
-    const word = this.view.getUint8(this.offset + 1) & ~(0x7 << 5);
-    this.view.setUint8(this.offset + 1, (word | ((value & 0x7) << 5)) >>> 0);
-  }
-
-  /** `logical_block_address`: be32 at offset 2. */
-  get logicalBlockAddress(): number {
-    return this.view.getUint32(this.offset + 2, false);
-  }
-
-  set logicalBlockAddress(value: number) {
-    this.view.setUint32(this.offset + 2, value, false);
-  }
-
-  /** `group_number`: u8 at offset 6. */
-  get groupNumber(): number {
-    return this.view.getUint8(this.offset + 6);
-  }
-
-  set groupNumber(value: number) {
-    this.view.setUint8(this.offset + 6, value);
-  }
-
-  /**
-   * Blocks (READ/WRITE) or number of logical blocks (SYNCHRONIZE).
-   *
-   * `transfer_length`: be16 at offset 7.
-   */
-  get transferLength(): number {
-    return this.view.getUint16(this.offset + 7, false);
-  }
-
-  set transferLength(value: number) {
-    this.view.setUint16(this.offset + 7, value, false);
-  }
-
-  /** `control`: u8 at offset 9. */
-  get control(): number {
-    return this.view.getUint8(this.offset + 9);
-  }
-
-  set control(value: number) {
-    this.view.setUint8(this.offset + 9, value);
-  }
-
-  /** Re-targets the accessor at another offset of the same view; returns it. */
-  at(offset: number): this {
-    this.offset = offset;
-    return this;
-  }
-}
-
-/**
- * SBC-3: the 16-byte CDB with LBA and length (flags as in scsi_lba10_cdb).
- *
- * Accessor for `scsi_lba16_cdb` (16 bytes) over a `DataView`; reads and writes in place.
- */
-export class ScsiLba16Cdb {
-  /** Size in bytes. */
-  static readonly SIZE: number = 16;
-  /** Byte offsets of the fields at fixed offsets, by accessor name. */
-  static readonly OFFSETS: {
-    readonly operationCode: number;
-    readonly flags: number;
-    readonly logicalBlockAddress: number;
-    readonly transferLength: number;
-    readonly groupNumber: number;
-    readonly control: number;
-  } = Object.freeze({
-    operationCode: 0,
-    flags: 1,
-    logicalBlockAddress: 2,
-    transferLength: 10,
-    groupNumber: 14,
-    control: 15,
-  });
-  /** The view the accessor reads and writes. */
-  view: DataView;
-  /** Byte offset of the struct within {@link ScsiLba16Cdb.view}. */
-  offset: number;
-
-  /** Creates an accessor over `view` at byte `offset`. */
-  constructor(view: DataView, offset: number = 0) {
-    this.view = view;
-    this.offset = offset;
-  }
-
-  /** `operation_code`: u8 at offset 0. */
-  get operationCode(): number {
-    return this.view.getUint8(this.offset);
-  }
-
-  set operationCode(value: number) {
-    this.view.setUint8(this.offset, value);
-  }
-
-  /** `flags`: u8 at offset 1. */
-  get flags(): number {
-    return this.view.getUint8(this.offset + 1);
-  }
-
-  set flags(value: number) {
-    this.view.setUint8(this.offset + 1, value);
-  }
-
-  /** `logical_block_address`: be64 at offset 2. */
-  get logicalBlockAddress(): bigint {
-    return this.view.getBigUint64(this.offset + 2, false);
-  }
-
-  set logicalBlockAddress(value: bigint) {
-    this.view.setBigUint64(this.offset + 2, value, false);
-  }
-
-  /**
-   * Blocks (READ/WRITE) or number of logical blocks (SYNCHRONIZE).
-   *
-   * `transfer_length`: be32 at offset 10.
-   */
-  get transferLength(): number {
-    return this.view.getUint32(this.offset + 10, false);
-  }
-
-  set transferLength(value: number) {
-    this.view.setUint32(this.offset + 10, value, false);
-  }
-
-  /** `group_number`: u8 at offset 14. */
-  get groupNumber(): number {
-    return this.view.getUint8(this.offset + 14);
-  }
-
-  set groupNumber(value: number) {
-    this.view.setUint8(this.offset + 14, value);
-  }
-
-  /** `control`: u8 at offset 15. */
-  get control(): number {
-    return this.view.getUint8(this.offset + 15);
-  }
-
-  set control(value: number) {
-    this.view.setUint8(this.offset + 15, value);
-  }
-
-  /** Re-targets the accessor at another offset of the same view; returns it. */
-  at(offset: number): this {
-    this.offset = offset;
-    return this;
-  }
-}
-
-/**
- * SAM-5 4.6: an 8-byte LUN with a single level (REPORT LUNS list entry).
- *
- * Accessor for `scsi_lun_level` (8 bytes) over a `DataView`; reads and writes in place.
- */
-export class ScsiLunLevel {
-  /** Size in bytes. */
-  static readonly SIZE: number = 8;
-  /** Byte offsets of the fields at fixed offsets, by accessor name. */
-  static readonly OFFSETS: { readonly address: number; readonly secondLevel: number } = Object
-    .freeze({ address: 0, secondLevel: 2 });
-  /** The view the accessor reads and writes. */
-  view: DataView;
-  /** Byte offset of the struct within {@link ScsiLunLevel.view}. */
-  offset: number;
-
-  /** Creates an accessor over `view` at byte `offset`. */
-  constructor(view: DataView, offset: number = 0) {
-    this.view = view;
-    this.offset = offset;
-  }
-
-  /** `address`: be16 at offset 0. */
-  get address(): number {
-    return this.view.getUint16(this.offset, false);
-  }
-
-  set address(value: number) {
-    this.view.setUint16(this.offset, value, false);
-  }
-
-  /**
-   * Flat space (method 01b): the LUN; peripheral (00b): bus 0 in bits 8-13, LUN in 0-7.
-   *
-   * Bits 0..13 of `address`.
-   */
-  get lun(): number {
-    return (this.view.getUint16(this.offset, false) & 0x3fff) >>> 0;
-  }
-
-  set lun(value: number) {
-    const word = this.view.getUint16(this.offset, false) & ~(0x3fff << 0);
-    this.view.setUint16(this.offset, (word | ((value & 0x3fff) << 0)) >>> 0, false);
-  }
-
-  /**
-   * 0: peripheral device addressing, 1: flat space.
-   *
-   * Bits 14..15 of `address`.
-   */
-  get addressMethod(): number {
-    return ((this.view.getUint16(this.offset, false) >>> 14) & 0x3) >>> 0;
-  }
-
-  set addressMethod(value: number) {
-    const word = this.view.getUint16(this.offset, false) & ~(0x3 << 14);
-    this.view.setUint16(this.offset, (word | ((value & 0x3) << 14)) >>> 0, false);
-  }
-
-  /** Re-targets the accessor at another offset of the same view; returns it. */
-  at(offset: number): this {
-    this.offset = offset;
-    return this;
-  }
-
-  /** Byte offset within the view of `second_level[index]`. */
-  secondLevelOffset(index: number): number {
-    if ((index >>> 0) !== index || index >= 6) {
-      throw new RangeError(`second_level[${index}] is outside 0..${6} - 1`);
-    }
-
-    return this.offset + 2 + index;
-  }
-
-  /**
-   * The lower levels; zero for a single-level LUN.
-   *
-   * `second_level`: u8[6] at offset 2.
-   *
-   * Reads element `index`.
-   */
-  secondLevel(index: number): number {
-    if ((index >>> 0) !== index || index >= 6) {
-      throw new RangeError(`second_level[${index}] is outside 0..${6} - 1`);
-    }
-
-    return this.view.getUint8(this.offset + 2 + index);
-  }
-
-  /** Writes element `index` of `second_level`. */
-  setSecondLevel(index: number, value: number): void {
-    if ((index >>> 0) !== index || index >= 6) {
-      throw new RangeError(`second_level[${index}] is outside 0..${6} - 1`);
-    }
-
-    this.view.setUint8(this.offset + 2 + index, value);
-  }
-
-  /** The bytes of `second_level` as a zero-copy view. */
-  secondLevelBytes(): Uint8Array {
-    return new Uint8Array(this.view.buffer, this.view.byteOffset + this.offset + 2, 6);
-  }
-}
-
-/**
- * SPC-4 7.5.5: mode parameter header(10).
- *
- * Accessor for `scsi_mode_header10` (8 bytes) over a `DataView`; reads and writes in place.
- */
-export class ScsiModeHeader10 {
-  /** Size in bytes. */
-  static readonly SIZE: number = 8;
-  /** Byte offsets of the fields at fixed offsets, by accessor name. */
-  static readonly OFFSETS: {
-    readonly modeDataLength: number;
-    readonly mediumType: number;
-    readonly deviceSpecificParameter: number;
-    readonly longlbaByte: number;
-    readonly reserved: number;
-    readonly blockDescriptorLength: number;
-  } = Object.freeze({
-    modeDataLength: 0,
-    mediumType: 2,
-    deviceSpecificParameter: 3,
-    longlbaByte: 4,
-    reserved: 5,
-    blockDescriptorLength: 6,
-  });
-  /** The view the accessor reads and writes. */
-  view: DataView;
-  /** Byte offset of the struct within {@link ScsiModeHeader10.view}. */
-  offset: number;
-
-  /** Creates an accessor over `view` at byte `offset`. */
-  constructor(view: DataView, offset: number = 0) {
-    this.view = view;
-    this.offset = offset;
-  }
-
-  /**
-   * Bytes after this field.
-   *
-   * `mode_data_length`: be16 at offset 0.
-   */
-  get modeDataLength(): number {
-    return this.view.getUint16(this.offset, false);
-  }
-
-  set modeDataLength(value: number) {
-    this.view.setUint16(this.offset, value, false);
-  }
-
-  /** `medium_type`: u8 at offset 2. */
-  get mediumType(): number {
-    return this.view.getUint8(this.offset + 2);
-  }
-
-  set mediumType(value: number) {
-    this.view.setUint8(this.offset + 2, value);
-  }
-
-  /** `device_specific_parameter`: u8 at offset 3. */
-  get deviceSpecificParameter(): number {
-    return this.view.getUint8(this.offset + 3);
-  }
-
-  set deviceSpecificParameter(value: number) {
-    this.view.setUint8(this.offset + 3, value);
-  }
-
-  /** Bits 0..3 of `device_specific_parameter`. */
-  get reservedDsp10(): number {
-    return (this.view.getUint8(this.offset + 3) & 0xf) >>> 0;
-  }
-
-  set reservedDsp10(value: number) {
-    const word = this.view.getUint8(this.offset + 3) & ~(0xf << 0);
-    this.view.setUint8(this.offset + 3, (word | ((value & 0xf) << 0)) >>> 0);
-  }
-
-  /** Bits 4..4 of `device_specific_parameter`. */
-  get dpofua10(): number {
-    return ((this.view.getUint8(this.offset + 3) >>> 4) & 0x1) >>> 0;
-  }
-
-  set dpofua10(value: number) {
-    const word = this.view.getUint8(this.offset + 3) & ~(0x1 << 4);
-    this.view.setUint8(this.offset + 3, (word | ((value & 0x1) << 4)) >>> 0);
-  }
-
-  /** Bits 5..6 of `device_specific_parameter`. */
-  get reservedDsp10b(): number {
-    return ((this.view.getUint8(this.offset + 3) >>> 5) & 0x3) >>> 0;
-  }
-
-  set reservedDsp10b(value: number) {
-    const word = this.view.getUint8(this.offset + 3) & ~(0x3 << 5);
-    this.view.setUint8(this.offset + 3, (word | ((value & 0x3) << 5)) >>> 0);
-  }
-
-  /** Bits 7..7 of `device_specific_parameter`. */
-  get wp10(): number {
-    return ((this.view.getUint8(this.offset + 3) >>> 7) & 0x1) >>> 0;
-  }
-
-  set wp10(value: number) {
-    const word = this.view.getUint8(this.offset + 3) & ~(0x1 << 7);
-    this.view.setUint8(this.offset + 3, (word | ((value & 0x1) << 7)) >>> 0);
-  }
-
-  /** `longlba_byte`: u8 at offset 4. */
-  get longlbaByte(): number {
-    return this.view.getUint8(this.offset + 4);
-  }
-
-  set longlbaByte(value: number) {
-    this.view.setUint8(this.offset + 4, value);
-  }
-
-  /** `reserved`: u8 at offset 5. */
-  get reserved(): number {
-    return this.view.getUint8(this.offset + 5);
-  }
-
-  set reserved(value: number) {
-    this.view.setUint8(this.offset + 5, value);
-  }
-
-  /** `block_descriptor_length`: be16 at offset 6. */
-  get blockDescriptorLength(): number {
-    return this.view.getUint16(this.offset + 6, false);
-  }
-
-  set blockDescriptorLength(value: number) {
-    this.view.setUint16(this.offset + 6, value, false);
-  }
-
-  /** Re-targets the accessor at another offset of the same view; returns it. */
-  at(offset: number): this {
-    this.offset = offset;
-    return this;
-  }
-}
-
-/**
- * SPC-4 7.5.5: mode parameter header(6).
- *
- * Accessor for `scsi_mode_header6` (4 bytes) over a `DataView`; reads and writes in place.
- */
-export class ScsiModeHeader6 {
-  /** Size in bytes. */
-  static readonly SIZE: number = 4;
-  /** Byte offsets of the fields at fixed offsets, by accessor name. */
-  static readonly OFFSETS: {
-    readonly modeDataLength: number;
-    readonly mediumType: number;
-    readonly deviceSpecificParameter: number;
-    readonly blockDescriptorLength: number;
-  } = Object.freeze({
-    modeDataLength: 0,
-    mediumType: 1,
-    deviceSpecificParameter: 2,
-    blockDescriptorLength: 3,
-  });
-  /** The view the accessor reads and writes. */
-  view: DataView;
-  /** Byte offset of the struct within {@link ScsiModeHeader6.view}. */
-  offset: number;
-
-  /** Creates an accessor over `view` at byte `offset`. */
-  constructor(view: DataView, offset: number = 0) {
-    this.view = view;
-    this.offset = offset;
-  }
-
-  /**
-   * Bytes after this one.
-   *
-   * `mode_data_length`: u8 at offset 0.
-   */
-  get modeDataLength(): number {
-    return this.view.getUint8(this.offset);
-  }
-
-  set modeDataLength(value: number) {
-    this.view.setUint8(this.offset, value);
-  }
-
-  /** `medium_type`: u8 at offset 1. */
-  get mediumType(): number {
-    return this.view.getUint8(this.offset + 1);
-  }
-
-  set mediumType(value: number) {
-    this.view.setUint8(this.offset + 1, value);
-  }
-
-  /** `device_specific_parameter`: u8 at offset 2. */
-  get deviceSpecificParameter(): number {
-    return this.view.getUint8(this.offset + 2);
-  }
-
-  set deviceSpecificParameter(value: number) {
-    this.view.setUint8(this.offset + 2, value);
-  }
-
-  /** Bits 0..3 of `device_specific_parameter`. */
-  get reservedDsp(): number {
-    return (this.view.getUint8(this.offset + 2) & 0xf) >>> 0;
-  }
-
-  set reservedDsp(value: number) {
-    const word = this.view.getUint8(this.offset + 2) & ~(0xf << 0);
-    this.view.setUint8(this.offset + 2, (word | ((value & 0xf) << 0)) >>> 0);
-  }
-
-  /** Bits 4..4 of `device_specific_parameter`. */
-  get dpofua(): number {
-    return ((this.view.getUint8(this.offset + 2) >>> 4) & 0x1) >>> 0;
-  }
-
-  set dpofua(value: number) {
-    const word = this.view.getUint8(this.offset + 2) & ~(0x1 << 4);
-    this.view.setUint8(this.offset + 2, (word | ((value & 0x1) << 4)) >>> 0);
-  }
-
-  /** Bits 5..6 of `device_specific_parameter`. */
-  get reservedDsp2(): number {
-    return ((this.view.getUint8(this.offset + 2) >>> 5) & 0x3) >>> 0;
-  }
-
-  set reservedDsp2(value: number) {
-    const word = this.view.getUint8(this.offset + 2) & ~(0x3 << 5);
-    this.view.setUint8(this.offset + 2, (word | ((value & 0x3) << 5)) >>> 0);
-  }
-
-  /** Bits 7..7 of `device_specific_parameter`. */
-  get wp(): number {
-    return ((this.view.getUint8(this.offset + 2) >>> 7) & 0x1) >>> 0;
-  }
-
-  set wp(value: number) {
-    const word = this.view.getUint8(this.offset + 2) & ~(0x1 << 7);
-    this.view.setUint8(this.offset + 2, (word | ((value & 0x1) << 7)) >>> 0);
-  }
-
-  /** `block_descriptor_length`: u8 at offset 3. */
-  get blockDescriptorLength(): number {
-    return this.view.getUint8(this.offset + 3);
-  }
-
-  set blockDescriptorLength(value: number) {
-    this.view.setUint8(this.offset + 3, value);
-  }
-
-  /** Re-targets the accessor at another offset of the same view; returns it. */
-  at(offset: number): this {
-    this.offset = offset;
-    return this;
-  }
-}
-
-/**
- * SPC-4 6.12.1: MODE SENSE(10) command.
- *
- * Accessor for `scsi_mode_sense10_cdb` (10 bytes) over a `DataView`; reads and writes in place.
- */
-export class ScsiModeSense10Cdb {
-  /** Size in bytes. */
-  static readonly SIZE: number = 10;
-  /** Byte offsets of the fields at fixed offsets, by accessor name. */
-  static readonly OFFSETS: {
-    readonly operationCode: number;
-    readonly dbdByte: number;
-    readonly page: number;
-    readonly subpageCode: number;
-    readonly reserved: number;
-    readonly allocationLength: number;
-    readonly control: number;
-  } = Object.freeze({
-    operationCode: 0,
-    dbdByte: 1,
-    page: 2,
-    subpageCode: 3,
-    reserved: 4,
-    allocationLength: 7,
-    control: 9,
-  });
-  /** The view the accessor reads and writes. */
-  view: DataView;
-  /** Byte offset of the struct within {@link ScsiModeSense10Cdb.view}. */
-  offset: number;
-
-  /** Creates an accessor over `view` at byte `offset`. */
-  constructor(view: DataView, offset: number = 0) {
-    this.view = view;
-    this.offset = offset;
-  }
-
-  /** `operation_code`: u8 at offset 0. */
-  get operationCode(): number {
-    return this.view.getUint8(this.offset);
-  }
-
-  set operationCode(value: number) {
-    this.view.setUint8(this.offset, value);
-  }
-
-  /** `dbd_byte`: u8 at offset 1. */
-  get dbdByte(): number {
-    return this.view.getUint8(this.offset + 1);
-  }
-
-  set dbdByte(value: number) {
-    this.view.setUint8(this.offset + 1, value);
-  }
-
-  /** Bits 0..2 of `dbd_byte`. */
-  get reservedMs10(): number {
-    return (this.view.getUint8(this.offset + 1) & 0x7) >>> 0;
-  }
-
-  set reservedMs10(value: number) {
-    const word = this.view.getUint8(this.offset + 1) & ~(0x7 << 0);
-    this.view.setUint8(this.offset + 1, (word | ((value & 0x7) << 0)) >>> 0);
-  }
-
-  /** Bits 3..3 of `dbd_byte`. */
-  get dbd(): number {
-    return ((this.view.getUint8(this.offset + 1) >>> 3) & 0x1) >>> 0;
-  }
-
-  set dbd(value: number) {
-    const word = this.view.getUint8(this.offset + 1) & ~(0x1 << 3);
-    this.view.setUint8(this.offset + 1, (word | ((value & 0x1) << 3)) >>> 0);
-  }
-
-  /** Bits 4..4 of `dbd_byte`. */
-  get llbaa(): number {
-    return ((this.view.getUint8(this.offset + 1) >>> 4) & 0x1) >>> 0;
-  }
-
-  set llbaa(value: number) {
-    const word = this.view.getUint8(this.offset + 1) & ~(0x1 << 4);
-    this.view.setUint8(this.offset + 1, (word | ((value & 0x1) << 4)) >>> 0);
-  }
-
-  /** Bits 5..7 of `dbd_byte`. */
-  get reservedMs10Hi(): number {
-    return ((this.view.getUint8(this.offset + 1) >>> 5) & 0x7) >>> 0;
-  }
-
-  set reservedMs10Hi(value: number) {
-    const word = this.view.getUint8(this.offset + 1) & ~(0x7 << 5);
-    this.view.setUint8(this.offset + 1, (word | ((value & 0x7) << 5)) >>> 0);
-  }
-
-  /** `page`: u8 at offset 2. */
-  get page(): number {
-    return this.view.getUint8(this.offset + 2);
-  }
-
-  set page(value: number) {
-    this.view.setUint8(this.offset + 2, value);
-  }
-
-  /** Bits 0..5 of `page`. */
-  get pageCode(): number {
-    return (this.view.getUint8(this.offset + 2) & 0x3f) >>> 0;
-  }
-
-  set pageCode(value: number) {
-    const word = this.view.getUint8(this.offset + 2) & ~(0x3f << 0);
-    this.view.setUint8(this.offset + 2, (word | ((value & 0x3f) << 0)) >>> 0);
-  }
-
-  /** Bits 6..7 of `page`. */
-  get pc(): number {
-    return ((this.view.getUint8(this.offset + 2) >>> 6) & 0x3) >>> 0;
-  }
-
-  set pc(value: number) {
-    const word = this.view.getUint8(this.offset + 2) & ~(0x3 << 6);
-    this.view.setUint8(this.offset + 2, (word | ((value & 0x3) << 6)) >>> 0);
-  }
-
-  /** `subpage_code`: u8 at offset 3. */
-  get subpageCode(): number {
-    return this.view.getUint8(this.offset + 3);
-  }
-
-  set subpageCode(value: number) {
-    this.view.setUint8(this.offset + 3, value);
-  }
-
-  /** `allocation_length`: be16 at offset 7. */
-  get allocationLength(): number {
-    return this.view.getUint16(this.offset + 7, false);
-  }
-
-  set allocationLength(value: number) {
-    this.view.setUint16(this.offset + 7, value, false);
-  }
-
-  /** `control`: u8 at offset 9. */
-  get control(): number {
-    return this.view.getUint8(this.offset + 9);
-  }
-
-  set control(value: number) {
-    this.view.setUint8(this.offset + 9, value);
-  }
-
-  /** Re-targets the accessor at another offset of the same view; returns it. */
-  at(offset: number): this {
-    this.offset = offset;
-    return this;
-  }
-
-  /** Byte offset within the view of `reserved[index]`. */
-  reservedOffset(index: number): number {
-    if ((index >>> 0) !== index || index >= 3) {
-      throw new RangeError(`reserved[${index}] is outside 0..${3} - 1`);
-    }
-
-    return this.offset + 4 + index;
-  }
-
-  /**
-   * `reserved`: u8[3] at offset 4.
-   *
-   * Reads element `index`.
-   */
-  reserved(index: number): number {
-    if ((index >>> 0) !== index || index >= 3) {
-      throw new RangeError(`reserved[${index}] is outside 0..${3} - 1`);
-    }
-
-    return this.view.getUint8(this.offset + 4 + index);
-  }
-
-  /** Writes element `index` of `reserved`. */
-  setReserved(index: number, value: number): void {
-    if ((index >>> 0) !== index || index >= 3) {
-      throw new RangeError(`reserved[${index}] is outside 0..${3} - 1`);
-    }
-
-    this.view.setUint8(this.offset + 4 + index, value);
-  }
-
-  /** The bytes of `reserved` as a zero-copy view. */
-  reservedBytes(): Uint8Array {
-    return new Uint8Array(this.view.buffer, this.view.byteOffset + this.offset + 4, 3);
-  }
-}
-
-/**
- * SPC-4 6.11.1: MODE SENSE(6) command.
- *
- * Accessor for `scsi_mode_sense6_cdb` (6 bytes) over a `DataView`; reads and writes in place.
- */
-export class ScsiModeSense6Cdb {
-  /** Size in bytes. */
-  static readonly SIZE: number = 6;
-  /** Byte offsets of the fields at fixed offsets, by accessor name. */
-  static readonly OFFSETS: {
-    readonly operationCode: number;
-    readonly dbdByte: number;
-    readonly page: number;
-    readonly subpageCode: number;
-    readonly allocationLength: number;
-    readonly control: number;
-  } = Object.freeze({
-    operationCode: 0,
-    dbdByte: 1,
-    page: 2,
-    subpageCode: 3,
-    allocationLength: 4,
-    control: 5,
-  });
-  /** The view the accessor reads and writes. */
-  view: DataView;
-  /** Byte offset of the struct within {@link ScsiModeSense6Cdb.view}. */
-  offset: number;
-
-  /** Creates an accessor over `view` at byte `offset`. */
-  constructor(view: DataView, offset: number = 0) {
-    this.view = view;
-    this.offset = offset;
-  }
-
-  /** `operation_code`: u8 at offset 0. */
-  get operationCode(): number {
-    return this.view.getUint8(this.offset);
-  }
-
-  set operationCode(value: number) {
-    this.view.setUint8(this.offset, value);
-  }
-
-  /** `dbd_byte`: u8 at offset 1. */
-  get dbdByte(): number {
-    return this.view.getUint8(this.offset + 1);
-  }
-
-  set dbdByte(value: number) {
-    this.view.setUint8(this.offset + 1, value);
-  }
-
-  /** Bits 0..2 of `dbd_byte`. */
-  get reservedMs6(): number {
-    return (this.view.getUint8(this.offset + 1) & 0x7) >>> 0;
-  }
-
-  set reservedMs6(value: number) {
-    const word = this.view.getUint8(this.offset + 1) & ~(0x7 << 0);
-    this.view.setUint8(this.offset + 1, (word | ((value & 0x7) << 0)) >>> 0);
-  }
-
-  /** Bits 3..3 of `dbd_byte`. */
-  get dbd(): number {
-    return ((this.view.getUint8(this.offset + 1) >>> 3) & 0x1) >>> 0;
-  }
-
-  set dbd(value: number) {
-    const word = this.view.getUint8(this.offset + 1) & ~(0x1 << 3);
-    this.view.setUint8(this.offset + 1, (word | ((value & 0x1) << 3)) >>> 0);
-  }
-
-  /** Bits 4..7 of `dbd_byte`. */
-  get reservedMs6Hi(): number {
-    return ((this.view.getUint8(this.offset + 1) >>> 4) & 0xf) >>> 0;
-  }
-
-  set reservedMs6Hi(value: number) {
-    const word = this.view.getUint8(this.offset + 1) & ~(0xf << 4);
-    this.view.setUint8(this.offset + 1, (word | ((value & 0xf) << 4)) >>> 0);
-  }
-
-  /** `page`: u8 at offset 2. */
-  get page(): number {
-    return this.view.getUint8(this.offset + 2);
-  }
-
-  set page(value: number) {
-    this.view.setUint8(this.offset + 2, value);
-  }
-
-  /** Bits 0..5 of `page`. */
-  get pageCode(): number {
-    return (this.view.getUint8(this.offset + 2) & 0x3f) >>> 0;
-  }
-
-  set pageCode(value: number) {
-    const word = this.view.getUint8(this.offset + 2) & ~(0x3f << 0);
-    this.view.setUint8(this.offset + 2, (word | ((value & 0x3f) << 0)) >>> 0);
-  }
-
-  /**
-   * Page control: 0 current values.
-   *
-   * Bits 6..7 of `page`.
-   */
-  get pc(): number {
-    return ((this.view.getUint8(this.offset + 2) >>> 6) & 0x3) >>> 0;
-  }
-
-  set pc(value: number) {
-    const word = this.view.getUint8(this.offset + 2) & ~(0x3 << 6);
-    this.view.setUint8(this.offset + 2, (word | ((value & 0x3) << 6)) >>> 0);
-  }
-
-  /** `subpage_code`: u8 at offset 3. */
-  get subpageCode(): number {
-    return this.view.getUint8(this.offset + 3);
-  }
-
-  set subpageCode(value: number) {
-    this.view.setUint8(this.offset + 3, value);
-  }
-
-  /** `allocation_length`: u8 at offset 4. */
-  get allocationLength(): number {
-    return this.view.getUint8(this.offset + 4);
-  }
-
-  set allocationLength(value: number) {
-    this.view.setUint8(this.offset + 4, value);
-  }
-
-  /** `control`: u8 at offset 5. */
-  get control(): number {
-    return this.view.getUint8(this.offset + 5);
-  }
-
-  set control(value: number) {
-    this.view.setUint8(this.offset + 5, value);
-  }
-
-  /** Re-targets the accessor at another offset of the same view; returns it. */
-  at(offset: number): this {
-    this.offset = offset;
-    return this;
-  }
-}
-
-/**
- * SBC-3 5.15.1: READ CAPACITY(10) command.
- *
- * Accessor for `scsi_read_capacity10_cdb` (10 bytes) over a `DataView`; reads and writes in place.
- */
-export class ScsiReadCapacity10Cdb {
-  /** Size in bytes. */
-  static readonly SIZE: number = 10;
-  /** Byte offsets of the fields at fixed offsets, by accessor name. */
-  static readonly OFFSETS: {
-    readonly operationCode: number;
-    readonly reserved1: number;
-    readonly logicalBlockAddress: number;
-    readonly reserved6: number;
-    readonly pmiByte: number;
-    readonly control: number;
-  } = Object.freeze({
-    operationCode: 0,
-    reserved1: 1,
-    logicalBlockAddress: 2,
-    reserved6: 6,
-    pmiByte: 8,
-    control: 9,
-  });
-  /** The view the accessor reads and writes. */
-  view: DataView;
-  /** Byte offset of the struct within {@link ScsiReadCapacity10Cdb.view}. */
-  offset: number;
-
-  /** Creates an accessor over `view` at byte `offset`. */
-  constructor(view: DataView, offset: number = 0) {
-    this.view = view;
-    this.offset = offset;
-  }
-
-  /** `operation_code`: u8 at offset 0. */
-  get operationCode(): number {
-    return this.view.getUint8(this.offset);
-  }
-
-  set operationCode(value: number) {
-    this.view.setUint8(this.offset, value);
-  }
-
-  /** `reserved1`: u8 at offset 1. */
-  get reserved1(): number {
-    return this.view.getUint8(this.offset + 1);
-  }
-
-  set reserved1(value: number) {
-    this.view.setUint8(this.offset + 1, value);
-  }
-
-  /**
-   * Obsolete; must be 0 when PMI is 0.
-   *
-   * `logical_block_address`: be32 at offset 2.
-   */
-  get logicalBlockAddress(): number {
-    return this.view.getUint32(this.offset + 2, false);
-  }
-
-  set logicalBlockAddress(value: number) {
-    this.view.setUint32(this.offset + 2, value, false);
-  }
-
-  /** `pmi_byte`: u8 at offset 8. */
-  get pmiByte(): number {
-    return this.view.getUint8(this.offset + 8);
-  }
-
-  set pmiByte(value: number) {
-    this.view.setUint8(this.offset + 8, value);
-  }
-
-  /** Bits 0..0 of `pmi_byte`. */
-  get pmi(): number {
-    return (this.view.getUint8(this.offset + 8) & 0x1) >>> 0;
-  }
-
-  set pmi(value: number) {
-    const word = this.view.getUint8(this.offset + 8) & ~(0x1 << 0);
-    this.view.setUint8(this.offset + 8, (word | ((value & 0x1) << 0)) >>> 0);
-  }
-
-  /** Bits 1..7 of `pmi_byte`. */
-  get reservedPmi(): number {
-    return ((this.view.getUint8(this.offset + 8) >>> 1) & 0x7f) >>> 0;
-  }
-
-  set reservedPmi(value: number) {
-    const word = this.view.getUint8(this.offset + 8) & ~(0x7f << 1);
-    this.view.setUint8(this.offset + 8, (word | ((value & 0x7f) << 1)) >>> 0);
-  }
-
-  /** `control`: u8 at offset 9. */
-  get control(): number {
-    return this.view.getUint8(this.offset + 9);
-  }
-
-  set control(value: number) {
-    this.view.setUint8(this.offset + 9, value);
-  }
-
-  /** Re-targets the accessor at another offset of the same view; returns it. */
-  at(offset: number): this {
-    this.offset = offset;
-    return this;
-  }
-
-  /** Byte offset within the view of `reserved6[index]`. */
-  reserved6Offset(index: number): number {
-    if ((index >>> 0) !== index || index >= 2) {
-      throw new RangeError(`reserved6[${index}] is outside 0..${2} - 1`);
-    }
-
-    return this.offset + 6 + index;
-  }
-
-  /**
-   * `reserved6`: u8[2] at offset 6.
-   *
-   * Reads element `index`.
-   */
-  reserved6(index: number): number {
-    if ((index >>> 0) !== index || index >= 2) {
-      throw new RangeError(`reserved6[${index}] is outside 0..${2} - 1`);
-    }
-
-    return this.view.getUint8(this.offset + 6 + index);
-  }
-
-  /** Writes element `index` of `reserved6`. */
-  setReserved6(index: number, value: number): void {
-    if ((index >>> 0) !== index || index >= 2) {
-      throw new RangeError(`reserved6[${index}] is outside 0..${2} - 1`);
-    }
-
-    this.view.setUint8(this.offset + 6 + index, value);
-  }
-
-  /** The bytes of `reserved6` as a zero-copy view. */
-  reserved6Bytes(): Uint8Array {
-    return new Uint8Array(this.view.buffer, this.view.byteOffset + this.offset + 6, 2);
-  }
-}
-
-/**
- * SBC-3 5.15.2: READ CAPACITY(10) data (8 bytes).
- *
- * Accessor for `scsi_read_capacity10_data` (8 bytes) over a `DataView`; reads and writes in place.
- */
-export class ScsiReadCapacity10Data {
-  /** Size in bytes. */
-  static readonly SIZE: number = 8;
-  /** Byte offsets of the fields at fixed offsets, by accessor name. */
-  static readonly OFFSETS: {
-    readonly returnedLogicalBlockAddress: number;
-    readonly logicalBlockLength: number;
-  } = Object.freeze({ returnedLogicalBlockAddress: 0, logicalBlockLength: 4 });
-  /** The view the accessor reads and writes. */
-  view: DataView;
-  /** Byte offset of the struct within {@link ScsiReadCapacity10Data.view}. */
-  offset: number;
-
-  /** Creates an accessor over `view` at byte `offset`. */
-  constructor(view: DataView, offset: number = 0) {
-    this.view = view;
-    this.offset = offset;
-  }
-
-  /**
-   * The last LBA, or 0xffffffff when it does not fit.
-   *
-   * `returned_logical_block_address`: be32 at offset 0.
-   */
-  get returnedLogicalBlockAddress(): number {
-    return this.view.getUint32(this.offset, false);
-  }
-
-  set returnedLogicalBlockAddress(value: number) {
-    this.view.setUint32(this.offset, value, false);
-  }
-
-  /**
-   * Bytes per logical block.
-   *
-   * `logical_block_length`: be32 at offset 4.
-   */
-  get logicalBlockLength(): number {
-    return this.view.getUint32(this.offset + 4, false);
-  }
-
-  set logicalBlockLength(value: number) {
-    this.view.setUint32(this.offset + 4, value, false);
-  }
-
-  /** Re-targets the accessor at another offset of the same view; returns it. */
-  at(offset: number): this {
-    this.offset = offset;
-    return this;
-  }
-}
-
-/**
- * SBC-3 5.16.1: READ CAPACITY(16) command.
- *
- * Accessor for `scsi_read_capacity16_cdb` (16 bytes) over a `DataView`; reads and writes in place.
- */
-export class ScsiReadCapacity16Cdb {
-  /** Size in bytes. */
-  static readonly SIZE: number = 16;
-  /** Byte offsets of the fields at fixed offsets, by accessor name. */
-  static readonly OFFSETS: {
-    readonly operationCode: number;
-    readonly action: number;
-    readonly logicalBlockAddress: number;
-    readonly allocationLength: number;
-    readonly pmiByte: number;
-    readonly control: number;
-  } = Object.freeze({
-    operationCode: 0,
-    action: 1,
-    logicalBlockAddress: 2,
-    allocationLength: 10,
-    pmiByte: 14,
-    control: 15,
-  });
-  /** The view the accessor reads and writes. */
-  view: DataView;
-  /** Byte offset of the struct within {@link ScsiReadCapacity16Cdb.view}. */
-  offset: number;
-
-  /** Creates an accessor over `view` at byte `offset`. */
-  constructor(view: DataView, offset: number = 0) {
-    this.view = view;
-    this.offset = offset;
-  }
-
-  /** `operation_code`: u8 at offset 0. */
-  get operationCode(): number {
-    return this.view.getUint8(this.offset);
-  }
-
-  set operationCode(value: number) {
-    this.view.setUint8(this.offset, value);
-  }
-
-  /** `action`: u8 at offset 1. */
-  get action(): number {
-    return this.view.getUint8(this.offset + 1);
-  }
-
-  set action(value: number) {
-    this.view.setUint8(this.offset + 1, value);
-  }
-
-  /** Bits 0..4 of `action`. */
-  get serviceAction(): number {
-    return (this.view.getUint8(this.offset + 1) & 0x1f) >>> 0;
-  }
-
-  set serviceAction(value: number) {
-    const word = this.view.getUint8(this.offset + 1) & ~(0x1f << 0);
-    this.view.setUint8(this.offset + 1, (word | ((value & 0x1f) << 0)) >>> 0);
-  }
-
-  /** Bits 5..7 of `action`. */
-  get reservedSa(): number {
-    return ((this.view.getUint8(this.offset + 1) >>> 5) & 0x7) >>> 0;
-  }
-
-  set reservedSa(value: number) {
-    const word = this.view.getUint8(this.offset + 1) & ~(0x7 << 5);
-    this.view.setUint8(this.offset + 1, (word | ((value & 0x7) << 5)) >>> 0);
-  }
-
-  /** `logical_block_address`: be64 at offset 2. */
-  get logicalBlockAddress(): bigint {
-    return this.view.getBigUint64(this.offset + 2, false);
-  }
-
-  set logicalBlockAddress(value: bigint) {
-    this.view.setBigUint64(this.offset + 2, value, false);
-  }
-
-  /** `allocation_length`: be32 at offset 10. */
-  get allocationLength(): number {
-    return this.view.getUint32(this.offset + 10, false);
-  }
-
-  set allocationLength(value: number) {
-    this.view.setUint32(this.offset + 10, value, false);
-  }
-
-  /** `pmi_byte`: u8 at offset 14. */
-  get pmiByte(): number {
-    return this.view.getUint8(this.offset + 14);
-  }
-
-  set pmiByte(value: number) {
-    this.view.setUint8(this.offset + 14, value);
-  }
-
-  /** Bits 0..0 of `pmi_byte`. */
-  get pmi(): number {
-    return (this.view.getUint8(this.offset + 14) & 0x1) >>> 0;
-  }
-
-  set pmi(value: number) {
-    const word = this.view.getUint8(this.offset + 14) & ~(0x1 << 0);
-    this.view.setUint8(this.offset + 14, (word | ((value & 0x1) << 0)) >>> 0);
-  }
-
-  /** Bits 1..7 of `pmi_byte`. */
-  get reservedPmi16(): number {
-    return ((this.view.getUint8(this.offset + 14) >>> 1) & 0x7f) >>> 0;
-  }
-
-  set reservedPmi16(value: number) {
-    const word = this.view.getUint8(this.offset + 14) & ~(0x7f << 1);
-    this.view.setUint8(this.offset + 14, (word | ((value & 0x7f) << 1)) >>> 0);
-  }
-
-  /** `control`: u8 at offset 15. */
-  get control(): number {
-    return this.view.getUint8(this.offset + 15);
-  }
-
-  set control(value: number) {
-    this.view.setUint8(this.offset + 15, value);
-  }
-
-  /** Re-targets the accessor at another offset of the same view; returns it. */
-  at(offset: number): this {
-    this.offset = offset;
-    return this;
-  }
-}
-
-/**
- * SBC-3 5.16.2: READ CAPACITY(16) data (32 bytes).
- *
- * Accessor for `scsi_read_capacity16_data` (32 bytes) over a `DataView`; reads and writes in place.
- */
-export class ScsiReadCapacity16Data {
-  /** Size in bytes. */
-  static readonly SIZE: number = 32;
-  /** Byte offsets of the fields at fixed offsets, by accessor name. */
-  static readonly OFFSETS: {
-    readonly returnedLogicalBlockAddress: number;
-    readonly logicalBlockLength: number;
-    readonly protectionByte: number;
-    readonly exponents: number;
-    readonly alignment: number;
-    readonly reserved: number;
-  } = Object.freeze({
-    returnedLogicalBlockAddress: 0,
-    logicalBlockLength: 8,
-    protectionByte: 12,
-    exponents: 13,
-    alignment: 14,
-    reserved: 16,
-  });
-  /** The view the accessor reads and writes. */
-  view: DataView;
-  /** Byte offset of the struct within {@link ScsiReadCapacity16Data.view}. */
-  offset: number;
-
-  /** Creates an accessor over `view` at byte `offset`. */
-  constructor(view: DataView, offset: number = 0) {
-    this.view = view;
-    this.offset = offset;
-  }
-
-  /**
-   * The last LBA.
-   *
-   * `returned_logical_block_address`: be64 at offset 0.
-   */
-  get returnedLogicalBlockAddress(): bigint {
-    return this.view.getBigUint64(this.offset, false);
-  }
-
-  set returnedLogicalBlockAddress(value: bigint) {
-    this.view.setBigUint64(this.offset, value, false);
-  }
-
-  /** `logical_block_length`: be32 at offset 8. */
-  get logicalBlockLength(): number {
-    return this.view.getUint32(this.offset + 8, false);
-  }
-
-  set logicalBlockLength(value: number) {
-    this.view.setUint32(this.offset + 8, value, false);
-  }
-
-  /** `protection_byte`: u8 at offset 12. */
-  get protectionByte(): number {
-    return this.view.getUint8(this.offset + 12);
-  }
-
-  set protectionByte(value: number) {
-    this.view.setUint8(this.offset + 12, value);
-  }
-
-  /** Bits 0..0 of `protection_byte`. */
-  get protEn(): number {
-    return (this.view.getUint8(this.offset + 12) & 0x1) >>> 0;
-  }
-
-  set protEn(value: number) {
-    const word = this.view.getUint8(this.offset + 12) & ~(0x1 << 0);
-    this.view.setUint8(this.offset + 12, (word | ((value & 0x1) << 0)) >>> 0);
-  }
-
-  /** Bits 1..3 of `protection_byte`. */
-  get pType(): number {
-    return ((this.view.getUint8(this.offset + 12) >>> 1) & 0x7) >>> 0;
-  }
-
-  set pType(value: number) {
-    const word = this.view.getUint8(this.offset + 12) & ~(0x7 << 1);
-    this.view.setUint8(this.offset + 12, (word | ((value & 0x7) << 1)) >>> 0);
-  }
-
-  /** Bits 4..7 of `protection_byte`. */
-  get reservedProt(): number {
-    return ((this.view.getUint8(this.offset + 12) >>> 4) & 0xf) >>> 0;
-  }
-
-  set reservedProt(value: number) {
-    const word = this.view.getUint8(this.offset + 12) & ~(0xf << 4);
-    this.view.setUint8(this.offset + 12, (word | ((value & 0xf) << 4)) >>> 0);
-  }
-
-  /** `exponents`: u8 at offset 13. */
-  get exponents(): number {
-    return this.view.getUint8(this.offset + 13);
-  }
-
-  set exponents(value: number) {
-    this.view.setUint8(this.offset + 13, value);
-  }
-
-  /** Bits 0..3 of `exponents`. */
-  get logicalBlocksPerPhysicalBlockExponent(): number {
-    return (this.view.getUint8(this.offset + 13) & 0xf) >>> 0;
-  }
-
-  set logicalBlocksPerPhysicalBlockExponent(value: number) {
-    const word = this.view.getUint8(this.offset + 13) & ~(0xf << 0);
-    this.view.setUint8(this.offset + 13, (word | ((value & 0xf) << 0)) >>> 0);
-  }
-
-  /** Bits 4..7 of `exponents`. */
-  get pIExponent(): number {
-    return ((this.view.getUint8(this.offset + 13) >>> 4) & 0xf) >>> 0;
-  }
-
-  set pIExponent(value: number) {
-    const word = this.view.getUint8(this.offset + 13) & ~(0xf << 4);
-    this.view.setUint8(this.offset + 13, (word | ((value & 0xf) << 4)) >>> 0);
-  }
-
-  /** `alignment`: be16 at offset 14. */
-  get alignment(): number {
-    return this.view.getUint16(this.offset + 14, false);
-  }
-
-  set alignment(value: number) {
-    this.view.setUint16(this.offset + 14, value, false);
-  }
-
-  /** Bits 0..13 of `alignment`. */
-  get lowestAlignedLogicalBlockAddress(): number {
-    return (this.view.getUint16(this.offset + 14, false) & 0x3fff) >>> 0;
-  }
-
-  set lowestAlignedLogicalBlockAddress(value: number) {
-    const word = this.view.getUint16(this.offset + 14, false) & ~(0x3fff << 0);
-    this.view.setUint16(this.offset + 14, (word | ((value & 0x3fff) << 0)) >>> 0, false);
-  }
-
-  /**
-   * Unmapped blocks read as zero.
-   *
-   * Bits 14..14 of `alignment`.
-   */
-  get lbprzRc(): number {
-    return ((this.view.getUint16(this.offset + 14, false) >>> 14) & 0x1) >>> 0;
-  }
-
-  set lbprzRc(value: number) {
-    const word = this.view.getUint16(this.offset + 14, false) & ~(0x1 << 14);
-    this.view.setUint16(this.offset + 14, (word | ((value & 0x1) << 14)) >>> 0, false);
-  }
-
-  /**
-   * Logical block provisioning management enabled (UNMAP works).
-   *
-   * Bits 15..15 of `alignment`.
-   */
-  get lbpme(): number {
-    return ((this.view.getUint16(this.offset + 14, false) >>> 15) & 0x1) >>> 0;
-  }
-
-  set lbpme(value: number) {
-    const word = this.view.getUint16(this.offset + 14, false) & ~(0x1 << 15);
-    this.view.setUint16(this.offset + 14, (word | ((value & 0x1) << 15)) >>> 0, false);
-  }
-
-  /** Re-targets the accessor at another offset of the same view; returns it. */
-  at(offset: number): this {
-    this.offset = offset;
-    return this;
-  }
-
-  /** Byte offset within the view of `reserved[index]`. */
-  reservedOffset(index: number): number {
-    if ((index >>> 0) !== index || index >= 16) {
-      throw new RangeError(`reserved[${index}] is outside 0..${16} - 1`);
-    }
-
-    return this.offset + 16 + index;
-  }
-
-  /**
-   * `reserved`: u8[16] at offset 16.
-   *
-   * Reads element `index`.
-   */
-  reserved(index: number): number {
-    if ((index >>> 0) !== index || index >= 16) {
-      throw new RangeError(`reserved[${index}] is outside 0..${16} - 1`);
-    }
-
-    return this.view.getUint8(this.offset + 16 + index);
-  }
-
-  /** Writes element `index` of `reserved`. */
-  setReserved(index: number, value: number): void {
-    if ((index >>> 0) !== index || index >= 16) {
-      throw new RangeError(`reserved[${index}] is outside 0..${16} - 1`);
-    }
-
-    this.view.setUint8(this.offset + 16 + index, value);
-  }
-
-  /** The bytes of `reserved` as a zero-copy view. */
-  reservedBytes(): Uint8Array {
-    return new Uint8Array(this.view.buffer, this.view.byteOffset + this.offset + 16, 16);
-  }
-}
-
-/**
- * SPC-4 6.33.1: REPORT LUNS command.
- *
- * Accessor for `scsi_report_luns_cdb` (12 bytes) over a `DataView`; reads and writes in place.
- */
-export class ScsiReportLunsCdb {
-  /** Size in bytes. */
-  static readonly SIZE: number = 12;
-  /** Byte offsets of the fields at fixed offsets, by accessor name. */
-  static readonly OFFSETS: {
-    readonly operationCode: number;
-    readonly reserved1: number;
-    readonly selectReport: number;
-    readonly reserved3: number;
-    readonly allocationLength: number;
-    readonly reserved10: number;
-    readonly control: number;
-  } = Object.freeze({
-    operationCode: 0,
-    reserved1: 1,
-    selectReport: 2,
-    reserved3: 3,
-    allocationLength: 6,
-    reserved10: 10,
-    control: 11,
-  });
-  /** The view the accessor reads and writes. */
-  view: DataView;
-  /** Byte offset of the struct within {@link ScsiReportLunsCdb.view}. */
-  offset: number;
-
-  /** Creates an accessor over `view` at byte `offset`. */
-  constructor(view: DataView, offset: number = 0) {
-    this.view = view;
-    this.offset = offset;
-  }
-
-  /** `operation_code`: u8 at offset 0. */
-  get operationCode(): number {
-    return this.view.getUint8(this.offset);
-  }
-
-  set operationCode(value: number) {
-    this.view.setUint8(this.offset, value);
-  }
-
-  /** `reserved1`: u8 at offset 1. */
-  get reserved1(): number {
-    return this.view.getUint8(this.offset + 1);
-  }
-
-  set reserved1(value: number) {
-    this.view.setUint8(this.offset + 1, value);
-  }
-
-  /**
-   * 0: LUNs of the target, 1: well-known LUs only, 2: all.
-   *
-   * `select_report`: u8 at offset 2.
-   */
-  get selectReport(): number {
-    return this.view.getUint8(this.offset + 2);
-  }
-
-  set selectReport(value: number) {
-    this.view.setUint8(this.offset + 2, value);
-  }
-
-  /** `allocation_length`: be32 at offset 6. */
-  get allocationLength(): number {
-    return this.view.getUint32(this.offset + 6, false);
-  }
-
-  set allocationLength(value: number) {
-    this.view.setUint32(this.offset + 6, value, false);
-  }
-
-  /** `reserved10`: u8 at offset 10. */
-  get reserved10(): number {
-    return this.view.getUint8(this.offset + 10);
-  }
-
-  set reserved10(value: number) {
-    this.view.setUint8(this.offset + 10, value);
-  }
-
-  /** `control`: u8 at offset 11. */
-  get control(): number {
-    return this.view.getUint8(this.offset + 11);
-  }
-
-  set control(value: number) {
-    this.view.setUint8(this.offset + 11, value);
-  }
-
-  /** Re-targets the accessor at another offset of the same view; returns it. */
-  at(offset: number): this {
-    this.offset = offset;
-    return this;
-  }
-
-  /** Byte offset within the view of `reserved3[index]`. */
-  reserved3Offset(index: number): number {
-    if ((index >>> 0) !== index || index >= 3) {
-      throw new RangeError(`reserved3[${index}] is outside 0..${3} - 1`);
-    }
-
-    return this.offset + 3 + index;
-  }
-
-  /**
-   * `reserved3`: u8[3] at offset 3.
-   *
-   * Reads element `index`.
-   */
-  reserved3(index: number): number {
-    if ((index >>> 0) !== index || index >= 3) {
-      throw new RangeError(`reserved3[${index}] is outside 0..${3} - 1`);
-    }
-
-    return this.view.getUint8(this.offset + 3 + index);
-  }
-
-  /** Writes element `index` of `reserved3`. */
-  setReserved3(index: number, value: number): void {
-    if ((index >>> 0) !== index || index >= 3) {
-      throw new RangeError(`reserved3[${index}] is outside 0..${3} - 1`);
-    }
-
-    this.view.setUint8(this.offset + 3 + index, value);
-  }
-
-  /** The bytes of `reserved3` as a zero-copy view. */
-  reserved3Bytes(): Uint8Array {
-    return new Uint8Array(this.view.buffer, this.view.byteOffset + this.offset + 3, 3);
-  }
-}
-
-/**
- * SPC-4 6.33.2: REPORT LUNS data header; scsi_lun_level entries follow.
- *
- * Accessor for `scsi_report_luns_header` (8 bytes) over a `DataView`; reads and writes in place.
- */
-export class ScsiReportLunsHeader {
-  /** Size in bytes. */
-  static readonly SIZE: number = 8;
-  /** Byte offsets of the fields at fixed offsets, by accessor name. */
-  static readonly OFFSETS: { readonly lunListLength: number; readonly reserved: number } = Object
-    .freeze({ lunListLength: 0, reserved: 4 });
-  /** The view the accessor reads and writes. */
-  view: DataView;
-  /** Byte offset of the struct within {@link ScsiReportLunsHeader.view}. */
-  offset: number;
-
-  /** Creates an accessor over `view` at byte `offset`. */
-  constructor(view: DataView, offset: number = 0) {
-    this.view = view;
-    this.offset = offset;
-  }
-
-  /**
-   * Bytes of LUN entries (8 per LUN).
-   *
-   * `lun_list_length`: be32 at offset 0.
-   */
-  get lunListLength(): number {
-    return this.view.getUint32(this.offset, false);
-  }
-
-  set lunListLength(value: number) {
-    this.view.setUint32(this.offset, value, false);
-  }
-
-  /** `reserved`: be32 at offset 4. */
-  get reserved(): number {
-    return this.view.getUint32(this.offset + 4, false);
-  }
-
-  set reserved(value: number) {
-    this.view.setUint32(this.offset + 4, value, false);
-  }
-
-  /** Re-targets the accessor at another offset of the same view; returns it. */
-  at(offset: number): this {
-    this.offset = offset;
-    return this;
-  }
-}
-
-/**
- * SBC-3: READ(6) / WRITE(6) CDB.
- *
- * Accessor for `scsi_rw6_cdb` (6 bytes) over a `DataView`; reads and writes in place.
- */
-export class ScsiRw6Cdb {
-  /** Size in bytes. */
-  static readonly SIZE: number = 6;
-  /** Byte offsets of the fields at fixed offsets, by accessor name. */
-  static readonly OFFSETS: {
-    readonly head: number;
-    readonly transferLength: number;
-    readonly control: number;
-  } = Object.freeze({ head: 0, transferLength: 4, control: 5 });
-  /** The view the accessor reads and writes. */
-  view: DataView;
-  /** Byte offset of the struct within {@link ScsiRw6Cdb.view}. */
-  offset: number;
-
-  /** Creates an accessor over `view` at byte `offset`. */
-  constructor(view: DataView, offset: number = 0) {
-    this.view = view;
-    this.offset = offset;
-  }
-
-  /** `head`: be32 at offset 0. */
-  get head(): number {
-    return this.view.getUint32(this.offset, false);
-  }
-
-  set head(value: number) {
-    this.view.setUint32(this.offset, value, false);
-  }
-
-  /**
-   * LBA (21 bits).
-   *
-   * Bits 0..20 of `head`.
-   */
-  get logicalBlockAddress(): number {
-    return (this.view.getUint32(this.offset, false) & 0x1fffff) >>> 0;
-  }
-
-  set logicalBlockAddress(value: number) {
-    const word = this.view.getUint32(this.offset, false) & ~(0x1fffff << 0);
-    this.view.setUint32(this.offset, (word | ((value & 0x1fffff) << 0)) >>> 0, false);
-  }
-
-  /** Bits 21..23 of `head`. */
-  get reservedLba(): number {
-    return ((this.view.getUint32(this.offset, false) >>> 21) & 0x7) >>> 0;
-  }
-
-  set reservedLba(value: number) {
-    const word = this.view.getUint32(this.offset, false) & ~(0x7 << 21);
-    this.view.setUint32(this.offset, (word | ((value & 0x7) << 21)) >>> 0, false);
-  }
-
-  /** Bits 24..31 of `head`. */
-  get operationCodeRw6(): number {
-    return ((this.view.getUint32(this.offset, false) >>> 24) & 0xff) >>> 0;
-  }
-
-  set operationCodeRw6(value: number) {
-    const word = this.view.getUint32(this.offset, false) & ~(0xff << 24);
-    this.view.setUint32(this.offset, (word | ((value & 0xff) << 24)) >>> 0, false);
-  }
-
-  /**
-   * Blocks to transfer; 0 means 256.
-   *
-   * `transfer_length`: u8 at offset 4.
-   */
-  get transferLength(): number {
-    return this.view.getUint8(this.offset + 4);
-  }
-
-  set transferLength(value: number) {
-    this.view.setUint8(this.offset + 4, value);
-  }
-
-  /** `control`: u8 at offset 5. */
-  get control(): number {
-    return this.view.getUint8(this.offset + 5);
-  }
-
-  set control(value: number) {
-    this.view.setUint8(this.offset + 5, value);
-  }
-
-  /** Re-targets the accessor at another offset of the same view; returns it. */
-  at(offset: number): this {
-    this.offset = offset;
-    return this;
-  }
-}
-
-/**
- * SBC-3 5.28.1: UNMAP command.
- *
- * Accessor for `scsi_unmap_cdb` (10 bytes) over a `DataView`; reads and writes in place.
- */
-export class ScsiUnmapCdb {
-  /** Size in bytes. */
-  static readonly SIZE: number = 10;
-  /** Byte offsets of the fields at fixed offsets, by accessor name. */
-  static readonly OFFSETS: {
-    readonly operationCode: number;
-    readonly anchor: number;
-    readonly reserved2: number;
-    readonly groupNumber: number;
-    readonly parameterListLength: number;
-    readonly control: number;
-  } = Object.freeze({
-    operationCode: 0,
-    anchor: 1,
-    reserved2: 2,
-    groupNumber: 6,
-    parameterListLength: 7,
-    control: 9,
-  });
-  /** The view the accessor reads and writes. */
-  view: DataView;
-  /** Byte offset of the struct within {@link ScsiUnmapCdb.view}. */
-  offset: number;
-
-  /** Creates an accessor over `view` at byte `offset`. */
-  constructor(view: DataView, offset: number = 0) {
-    this.view = view;
-    this.offset = offset;
-  }
-
-  /** `operation_code`: u8 at offset 0. */
-  get operationCode(): number {
-    return this.view.getUint8(this.offset);
-  }
-
-  set operationCode(value: number) {
-    this.view.setUint8(this.offset, value);
-  }
-
-  /** `anchor`: u8 at offset 1. */
-  get anchor(): number {
-    return this.view.getUint8(this.offset + 1);
-  }
-
-  set anchor(value: number) {
-    this.view.setUint8(this.offset + 1, value);
-  }
-
-  /** `group_number`: u8 at offset 6. */
-  get groupNumber(): number {
-    return this.view.getUint8(this.offset + 6);
-  }
-
-  set groupNumber(value: number) {
-    this.view.setUint8(this.offset + 6, value);
-  }
-
-  /** `parameter_list_length`: be16 at offset 7. */
-  get parameterListLength(): number {
-    return this.view.getUint16(this.offset + 7, false);
-  }
-
-  set parameterListLength(value: number) {
-    this.view.setUint16(this.offset + 7, value, false);
-  }
-
-  /** `control`: u8 at offset 9. */
-  get control(): number {
-    return this.view.getUint8(this.offset + 9);
-  }
-
-  set control(value: number) {
-    this.view.setUint8(this.offset + 9, value);
-  }
-
-  /** Re-targets the accessor at another offset of the same view; returns it. */
-  at(offset: number): this {
-    this.offset = offset;
-    return this;
-  }
-
-  /** Byte offset within the view of `reserved2[index]`. */
-  reserved2Offset(index: number): number {
-    if ((index >>> 0) !== index || index >= 4) {
-      throw new RangeError(`reserved2[${index}] is outside 0..${4} - 1`);
-    }
-
-    return this.offset + 2 + index;
-  }
-
-  /**
-   * `reserved2`: u8[4] at offset 2.
-   *
-   * Reads element `index`.
-   */
-  reserved2(index: number): number {
-    if ((index >>> 0) !== index || index >= 4) {
-      throw new RangeError(`reserved2[${index}] is outside 0..${4} - 1`);
-    }
-
-    return this.view.getUint8(this.offset + 2 + index);
-  }
-
-  /** Writes element `index` of `reserved2`. */
-  setReserved2(index: number, value: number): void {
-    if ((index >>> 0) !== index || index >= 4) {
-      throw new RangeError(`reserved2[${index}] is outside 0..${4} - 1`);
-    }
-
-    this.view.setUint8(this.offset + 2 + index, value);
-  }
-
-  /** The bytes of `reserved2` as a zero-copy view. */
-  reserved2Bytes(): Uint8Array {
-    return new Uint8Array(this.view.buffer, this.view.byteOffset + this.offset + 2, 4);
-  }
-}
-
-/**
- * SBC-3 5.28.2: UNMAP block descriptor (16 bytes).
- *
- * Accessor for `scsi_unmap_descriptor` (16 bytes) over a `DataView`; reads and writes in place.
- */
-export class ScsiUnmapDescriptor {
-  /** Size in bytes. */
-  static readonly SIZE: number = 16;
-  /** Byte offsets of the fields at fixed offsets, by accessor name. */
-  static readonly OFFSETS: {
-    readonly unmapLogicalBlockAddress: number;
-    readonly numberOfLogicalBlocks: number;
-    readonly reserved: number;
-  } = Object.freeze({ unmapLogicalBlockAddress: 0, numberOfLogicalBlocks: 8, reserved: 12 });
-  /** The view the accessor reads and writes. */
-  view: DataView;
-  /** Byte offset of the struct within {@link ScsiUnmapDescriptor.view}. */
-  offset: number;
-
-  /** Creates an accessor over `view` at byte `offset`. */
-  constructor(view: DataView, offset: number = 0) {
-    this.view = view;
-    this.offset = offset;
-  }
-
-  /** `unmap_logical_block_address`: be64 at offset 0. */
-  get unmapLogicalBlockAddress(): bigint {
-    return this.view.getBigUint64(this.offset, false);
-  }
-
-  set unmapLogicalBlockAddress(value: bigint) {
-    this.view.setBigUint64(this.offset, value, false);
-  }
-
-  /** `number_of_logical_blocks`: be32 at offset 8. */
-  get numberOfLogicalBlocks(): number {
-    return this.view.getUint32(this.offset + 8, false);
-  }
-
-  set numberOfLogicalBlocks(value: number) {
-    this.view.setUint32(this.offset + 8, value, false);
-  }
-
-  /** Re-targets the accessor at another offset of the same view; returns it. */
-  at(offset: number): this {
-    this.offset = offset;
-    return this;
-  }
-
-  /** Byte offset within the view of `reserved[index]`. */
-  reservedOffset(index: number): number {
-    if ((index >>> 0) !== index || index >= 4) {
-      throw new RangeError(`reserved[${index}] is outside 0..${4} - 1`);
-    }
-
-    return this.offset + 12 + index;
-  }
-
-  /**
-   * `reserved`: u8[4] at offset 12.
-   *
-   * Reads element `index`.
-   */
-  reserved(index: number): number {
-    if ((index >>> 0) !== index || index >= 4) {
-      throw new RangeError(`reserved[${index}] is outside 0..${4} - 1`);
-    }
-
-    return this.view.getUint8(this.offset + 12 + index);
-  }
-
-  /** Writes element `index` of `reserved`. */
-  setReserved(index: number, value: number): void {
-    if ((index >>> 0) !== index || index >= 4) {
-      throw new RangeError(`reserved[${index}] is outside 0..${4} - 1`);
-    }
-
-    this.view.setUint8(this.offset + 12 + index, value);
-  }
-
-  /** The bytes of `reserved` as a zero-copy view. */
-  reservedBytes(): Uint8Array {
-    return new Uint8Array(this.view.buffer, this.view.byteOffset + this.offset + 12, 4);
-  }
-}
-
-/**
- * SBC-3 5.28.2: UNMAP parameter list header; block descriptors follow.
- *
- * Accessor for `scsi_unmap_header` (8 bytes) over a `DataView`; reads and writes in place.
- */
-export class ScsiUnmapHeader {
-  /** Size in bytes. */
-  static readonly SIZE: number = 8;
-  /** Byte offsets of the fields at fixed offsets, by accessor name. */
-  static readonly OFFSETS: {
-    readonly unmapDataLength: number;
-    readonly unmapBlockDescriptorDataLength: number;
-    readonly reserved: number;
-  } = Object.freeze({ unmapDataLength: 0, unmapBlockDescriptorDataLength: 2, reserved: 4 });
-  /** The view the accessor reads and writes. */
-  view: DataView;
-  /** Byte offset of the struct within {@link ScsiUnmapHeader.view}. */
-  offset: number;
-
-  /** Creates an accessor over `view` at byte `offset`. */
-  constructor(view: DataView, offset: number = 0) {
-    this.view = view;
-    this.offset = offset;
-  }
-
-  /**
-   * Bytes after this field.
-   *
-   * `unmap_data_length`: be16 at offset 0.
-   */
-  get unmapDataLength(): number {
-    return this.view.getUint16(this.offset, false);
-  }
-
-  set unmapDataLength(value: number) {
-    this.view.setUint16(this.offset, value, false);
-  }
-
-  /**
-   * Bytes of block descriptors (16 each).
-   *
-   * `unmap_block_descriptor_data_length`: be16 at offset 2.
-   */
-  get unmapBlockDescriptorDataLength(): number {
-    return this.view.getUint16(this.offset + 2, false);
-  }
-
-  set unmapBlockDescriptorDataLength(value: number) {
-    this.view.setUint16(this.offset + 2, value, false);
-  }
-
-  /** Re-targets the accessor at another offset of the same view; returns it. */
-  at(offset: number): this {
-    this.offset = offset;
-    return this;
-  }
-
-  /** Byte offset within the view of `reserved[index]`. */
-  reservedOffset(index: number): number {
-    if ((index >>> 0) !== index || index >= 4) {
-      throw new RangeError(`reserved[${index}] is outside 0..${4} - 1`);
-    }
-
-    return this.offset + 4 + index;
-  }
-
-  /**
-   * `reserved`: u8[4] at offset 4.
-   *
-   * Reads element `index`.
-   */
-  reserved(index: number): number {
-    if ((index >>> 0) !== index || index >= 4) {
-      throw new RangeError(`reserved[${index}] is outside 0..${4} - 1`);
-    }
-
-    return this.view.getUint8(this.offset + 4 + index);
-  }
-
-  /** Writes element `index` of `reserved`. */
-  setReserved(index: number, value: number): void {
-    if ((index >>> 0) !== index || index >= 4) {
-      throw new RangeError(`reserved[${index}] is outside 0..${4} - 1`);
-    }
-
-    this.view.setUint8(this.offset + 4 + index, value);
-  }
-
-  /** The bytes of `reserved` as a zero-copy view. */
-  reservedBytes(): Uint8Array {
-    return new Uint8Array(this.view.buffer, this.view.byteOffset + this.offset + 4, 4);
-  }
-}
-
-/**
- * SPC-4 7.8.1: VPD page header.
- *
- * Accessor for `scsi_vpd_header` (4 bytes) over a `DataView`; reads and writes in place.
- */
-export class ScsiVpdHeader {
-  /** Size in bytes. */
-  static readonly SIZE: number = 4;
-  /** Byte offsets of the fields at fixed offsets, by accessor name. */
-  static readonly OFFSETS: {
-    readonly peripheral: number;
-    readonly pageCode: number;
-    readonly pageLength: number;
-  } = Object.freeze({ peripheral: 0, pageCode: 1, pageLength: 2 });
-  /** The view the accessor reads and writes. */
-  view: DataView;
-  /** Byte offset of the struct within {@link ScsiVpdHeader.view}. */
-  offset: number;
-
-  /** Creates an accessor over `view` at byte `offset`. */
-  constructor(view: DataView, offset: number = 0) {
-    this.view = view;
-    this.offset = offset;
-  }
-
-  /** `peripheral`: u8 at offset 0. */
-  get peripheral(): number {
-    return this.view.getUint8(this.offset);
-  }
-
-  set peripheral(value: number) {
-    this.view.setUint8(this.offset, value);
-  }
-
-  /** Bits 0..4 of `peripheral`. */
-  get vpdDeviceType(): number {
-    return (this.view.getUint8(this.offset) & 0x1f) >>> 0;
-  }
-
-  set vpdDeviceType(value: number) {
-    const word = this.view.getUint8(this.offset) & ~(0x1f << 0);
-    this.view.setUint8(this.offset, (word | ((value & 0x1f) << 0)) >>> 0);
-  }
-
-  /** Bits 5..7 of `peripheral`. */
-  get vpdQualifier(): number {
-    return ((this.view.getUint8(this.offset) >>> 5) & 0x7) >>> 0;
-  }
-
-  set vpdQualifier(value: number) {
-    const word = this.view.getUint8(this.offset) & ~(0x7 << 5);
-    this.view.setUint8(this.offset, (word | ((value & 0x7) << 5)) >>> 0);
-  }
-
-  /** `page_code`: u8 at offset 1. */
-  get pageCode(): number {
-    return this.view.getUint8(this.offset + 1);
-  }
-
-  set pageCode(value: number) {
-    this.view.setUint8(this.offset + 1, value);
-  }
-
-  /**
-   * Bytes after the header.
-   *
-   * `page_length`: be16 at offset 2.
-   */
-  get pageLength(): number {
-    return this.view.getUint16(this.offset + 2, false);
-  }
-
-  set pageLength(value: number) {
-    this.view.setUint16(this.offset + 2, value, false);
-  }
-
-  /** Re-targets the accessor at another offset of the same view; returns it. */
-  at(offset: number): this {
-    this.offset = offset;
-    return this;
-  }
-}
-
-/**
- * SBC-3 6.6.2: block device characteristics VPD page (64 bytes).
- *
- * Accessor for `scsi_vpd_block_characteristics` (64 bytes) over a `DataView`; reads and writes in place.
- */
-export class ScsiVpdBlockCharacteristics {
-  /** Size in bytes. */
-  static readonly SIZE: number = 64;
-  /** Byte offsets of the fields at fixed offsets, by accessor name. */
-  static readonly OFFSETS: {
-    readonly header: number;
-    readonly mediumRotationRate: number;
-    readonly productType: number;
-    readonly formFactorByte: number;
-    readonly zonedByte: number;
-    readonly reserved: number;
-  } = Object.freeze({
-    header: 0,
-    mediumRotationRate: 4,
-    productType: 6,
-    formFactorByte: 7,
-    zonedByte: 8,
-    reserved: 9,
-  });
-  /** The view the accessor reads and writes. */
-  view: DataView;
-  /** Byte offset of the struct within {@link ScsiVpdBlockCharacteristics.view}. */
-  offset: number;
-  #header: ScsiVpdHeader | undefined;
-
-  /** Creates an accessor over `view` at byte `offset`. */
-  constructor(view: DataView, offset: number = 0) {
-    this.view = view;
-    this.offset = offset;
-  }
-
-  /**
-   * page_length 0x3c.
-   *
-   * `header`: scsi_vpd_header at offset 0.
-   *
-   * A cached flyweight re-targeted on each access: do not keep it.
-   */
-  get header(): ScsiVpdHeader {
-    const child = (this.#header ??= new ScsiVpdHeader(this.view));
-    child.view = this.view;
-    child.offset = this.offset;
-    return child;
-  }
-
-  /**
-   * 1: non-rotating (solid state).
-   *
-   * `medium_rotation_rate`: be16 at offset 4.
-   */
-  get mediumRotationRate(): number {
-    return this.view.getUint16(this.offset + 4, false);
-  }
-
-  set mediumRotationRate(value: number) {
-    this.view.setUint16(this.offset + 4, value, false);
-  }
-
-  /** `product_type`: u8 at offset 6. */
-  get productType(): number {
-    return this.view.getUint8(this.offset + 6);
-  }
-
-  set productType(value: number) {
-    this.view.setUint8(this.offset + 6, value);
-  }
-
-  /** `form_factor_byte`: u8 at offset 7. */
-  get formFactorByte(): number {
-    return this.view.getUint8(this.offset + 7);
-  }
-
-  set formFactorByte(value: number) {
-    this.view.setUint8(this.offset + 7, value);
-  }
-
-  /** Bits 0..3 of `form_factor_byte`. */
-  get nominalFormFactor(): number {
-    return (this.view.getUint8(this.offset + 7) & 0xf) >>> 0;
-  }
-
-  set nominalFormFactor(value: number) {
-    const word = this.view.getUint8(this.offset + 7) & ~(0xf << 0);
-    this.view.setUint8(this.offset + 7, (word | ((value & 0xf) << 0)) >>> 0);
-  }
-
-  /** Bits 4..5 of `form_factor_byte`. */
-  get wacereq(): number {
-    return ((this.view.getUint8(this.offset + 7) >>> 4) & 0x3) >>> 0;
-  }
-
-  set wacereq(value: number) {
-    const word = this.view.getUint8(this.offset + 7) & ~(0x3 << 4);
-    this.view.setUint8(this.offset + 7, (word | ((value & 0x3) << 4)) >>> 0);
-  }
-
-  /** Bits 6..7 of `form_factor_byte`. */
-  get wabereq(): number {
-    return ((this.view.getUint8(this.offset + 7) >>> 6) & 0x3) >>> 0;
-  }
-
-  set wabereq(value: number) {
-    const word = this.view.getUint8(this.offset + 7) & ~(0x3 << 6);
-    this.view.setUint8(this.offset + 7, (word | ((value & 0x3) << 6)) >>> 0);
-  }
-
-  /** `zoned_byte`: u8 at offset 8. */
-  get zonedByte(): number {
-    return this.view.getUint8(this.offset + 8);
-  }
-
-  set zonedByte(value: number) {
-    this.view.setUint8(this.offset + 8, value);
-  }
-
-  /** Bits 0..0 of `zoned_byte`. */
-  get fuab(): number {
-    return (this.view.getUint8(this.offset + 8) & 0x1) >>> 0;
-  }
-
-  set fuab(value: number) {
-    const word = this.view.getUint8(this.offset + 8) & ~(0x1 << 0);
-    this.view.setUint8(this.offset + 8, (word | ((value & 0x1) << 0)) >>> 0);
-  }
-
-  /** Bits 1..1 of `zoned_byte`. */
-  get vbuls(): number {
-    return ((this.view.getUint8(this.offset + 8) >>> 1) & 0x1) >>> 0;
-  }
-
-  set vbuls(value: number) {
-    const word = this.view.getUint8(this.offset + 8) & ~(0x1 << 1);
-    this.view.setUint8(this.offset + 8, (word | ((value & 0x1) << 1)) >>> 0);
-  }
-
-  /** Bits 2..3 of `zoned_byte`. */
-  get reservedZoned(): number {
-    return ((this.view.getUint8(this.offset + 8) >>> 2) & 0x3) >>> 0;
-  }
-
-  set reservedZoned(value: number) {
-    const word = this.view.getUint8(this.offset + 8) & ~(0x3 << 2);
-    this.view.setUint8(this.offset + 8, (word | ((value & 0x3) << 2)) >>> 0);
-  }
-
-  /** Bits 4..5 of `zoned_byte`. */
-  get zoned(): number {
-    return ((this.view.getUint8(this.offset + 8) >>> 4) & 0x3) >>> 0;
-  }
-
-  set zoned(value: number) {
-    const word = this.view.getUint8(this.offset + 8) & ~(0x3 << 4);
-    this.view.setUint8(this.offset + 8, (word | ((value & 0x3) << 4)) >>> 0);
-  }
-
-  /** Bits 6..7 of `zoned_byte`. */
-  get reservedZHi(): number {
-    return ((this.view.getUint8(this.offset + 8) >>> 6) & 0x3) >>> 0;
-  }
-
-  set reservedZHi(value: number) {
-    const word = this.view.getUint8(this.offset + 8) & ~(0x3 << 6);
-    this.view.setUint8(this.offset + 8, (word | ((value & 0x3) << 6)) >>> 0);
-  }
-
-  /** Re-targets the accessor at another offset of the same view; returns it. */
-  at(offset: number): this {
-    this.offset = offset;
-    return this;
-  }
-
-  /** Byte offset within the view of `reserved[index]`. */
-  reservedOffset(index: number): number {
-    if ((index >>> 0) !== index || index >= 55) {
-      throw new RangeError(`reserved[${index}] is outside 0..${55} - 1`);
-    }
-
-    return this.offset + 9 + index;
-  }
-
-  /**
-   * `reserved`: u8[55] at offset 9.
-   *
-   * Reads element `index`.
-   */
-  reserved(index: number): number {
-    if ((index >>> 0) !== index || index >= 55) {
-      throw new RangeError(`reserved[${index}] is outside 0..${55} - 1`);
-    }
-
-    return this.view.getUint8(this.offset + 9 + index);
-  }
-
-  /** Writes element `index` of `reserved`. */
-  setReserved(index: number, value: number): void {
-    if ((index >>> 0) !== index || index >= 55) {
-      throw new RangeError(`reserved[${index}] is outside 0..${55} - 1`);
-    }
-
-    this.view.setUint8(this.offset + 9 + index, value);
-  }
-
-  /** The bytes of `reserved` as a zero-copy view. */
-  reservedBytes(): Uint8Array {
-    return new Uint8Array(this.view.buffer, this.view.byteOffset + this.offset + 9, 55);
-  }
-}
-
-/**
- * SBC-3 6.6.4: block limits VPD page (64 bytes).
- *
- * Accessor for `scsi_vpd_block_limits` (64 bytes) over a `DataView`; reads and writes in place.
- */
-export class ScsiVpdBlockLimits {
-  /** Size in bytes. */
-  static readonly SIZE: number = 64;
-  /** Byte offsets of the fields at fixed offsets, by accessor name. */
-  static readonly OFFSETS: {
-    readonly header: number;
-    readonly wsnzByte: number;
-    readonly maximumCompareAndWriteLength: number;
-    readonly optimalTransferLengthGranularity: number;
-    readonly maximumTransferLength: number;
-    readonly optimalTransferLength: number;
-    readonly maximumPrefetchLength: number;
-    readonly maximumUnmapLbaCount: number;
-    readonly maximumUnmapBlockDescriptorCount: number;
-    readonly optimalUnmapGranularity: number;
-    readonly unmapGranularityAlignment: number;
-    readonly maximumWriteSameLength: number;
-    readonly reserved: number;
-  } = Object.freeze({
-    header: 0,
-    wsnzByte: 4,
-    maximumCompareAndWriteLength: 5,
-    optimalTransferLengthGranularity: 6,
-    maximumTransferLength: 8,
-    optimalTransferLength: 12,
-    maximumPrefetchLength: 16,
-    maximumUnmapLbaCount: 20,
-    maximumUnmapBlockDescriptorCount: 24,
-    optimalUnmapGranularity: 28,
-    unmapGranularityAlignment: 32,
-    maximumWriteSameLength: 36,
-    reserved: 44,
-  });
-  /** The view the accessor reads and writes. */
-  view: DataView;
-  /** Byte offset of the struct within {@link ScsiVpdBlockLimits.view}. */
-  offset: number;
-  #header: ScsiVpdHeader | undefined;
-
-  /** Creates an accessor over `view` at byte `offset`. */
-  constructor(view: DataView, offset: number = 0) {
-    this.view = view;
-    this.offset = offset;
-  }
-
-  /**
-   * page_length 0x3c.
-   *
-   * `header`: scsi_vpd_header at offset 0.
-   *
-   * A cached flyweight re-targeted on each access: do not keep it.
-   */
-  get header(): ScsiVpdHeader {
-    const child = (this.#header ??= new ScsiVpdHeader(this.view));
-    child.view = this.view;
-    child.offset = this.offset;
-    return child;
-  }
-
-  /** `wsnz_byte`: u8 at offset 4. */
-  get wsnzByte(): number {
-    return this.view.getUint8(this.offset + 4);
-  }
-
-  set wsnzByte(value: number) {
-    this.view.setUint8(this.offset + 4, value);
-  }
-
-  /** Bits 0..0 of `wsnz_byte`. */
-  get wsnz(): number {
-    return (this.view.getUint8(this.offset + 4) & 0x1) >>> 0;
-  }
-
-  set wsnz(value: number) {
-    const word = this.view.getUint8(this.offset + 4) & ~(0x1 << 0);
-    this.view.setUint8(this.offset + 4, (word | ((value & 0x1) << 0)) >>> 0);
-  }
-
-  /** Bits 1..7 of `wsnz_byte`. */
-  get reservedWsnz(): number {
-    return ((this.view.getUint8(this.offset + 4) >>> 1) & 0x7f) >>> 0;
-  }
-
-  set reservedWsnz(value: number) {
-    const word = this.view.getUint8(this.offset + 4) & ~(0x7f << 1);
-    this.view.setUint8(this.offset + 4, (word | ((value & 0x7f) << 1)) >>> 0);
-  }
-
-  /** `maximum_compare_and_write_length`: u8 at offset 5. */
-  get maximumCompareAndWriteLength(): number {
-    return this.view.getUint8(this.offset + 5);
-  }
-
-  set maximumCompareAndWriteLength(value: number) {
-    this.view.setUint8(this.offset + 5, value);
-  }
-
-  /** `optimal_transfer_length_granularity`: be16 at offset 6. */
-  get optimalTransferLengthGranularity(): number {
-    return this.view.getUint16(this.offset + 6, false);
-  }
-
-  set optimalTransferLengthGranularity(value: number) {
-    this.view.setUint16(this.offset + 6, value, false);
-  }
-
-  /** `maximum_transfer_length`: be32 at offset 8. */
-  get maximumTransferLength(): number {
-    return this.view.getUint32(this.offset + 8, false);
-  }
-
-  set maximumTransferLength(value: number) {
-    this.view.setUint32(this.offset + 8, value, false);
-  }
-
-  /** `optimal_transfer_length`: be32 at offset 12. */
-  get optimalTransferLength(): number {
-    return this.view.getUint32(this.offset + 12, false);
-  }
-
-  set optimalTransferLength(value: number) {
-    this.view.setUint32(this.offset + 12, value, false);
-  }
-
-  /** `maximum_prefetch_length`: be32 at offset 16. */
-  get maximumPrefetchLength(): number {
-    return this.view.getUint32(this.offset + 16, false);
-  }
-
-  set maximumPrefetchLength(value: number) {
-    this.view.setUint32(this.offset + 16, value, false);
-  }
-
-  /** `maximum_unmap_lba_count`: be32 at offset 20. */
-  get maximumUnmapLbaCount(): number {
-    return this.view.getUint32(this.offset + 20, false);
-  }
-
-  set maximumUnmapLbaCount(value: number) {
-    this.view.setUint32(this.offset + 20, value, false);
-  }
-
-  /** `maximum_unmap_block_descriptor_count`: be32 at offset 24. */
-  get maximumUnmapBlockDescriptorCount(): number {
-    return this.view.getUint32(this.offset + 24, false);
-  }
-
-  set maximumUnmapBlockDescriptorCount(value: number) {
-    this.view.setUint32(this.offset + 24, value, false);
-  }
-
-  /** `optimal_unmap_granularity`: be32 at offset 28. */
-  get optimalUnmapGranularity(): number {
-    return this.view.getUint32(this.offset + 28, false);
-  }
-
-  set optimalUnmapGranularity(value: number) {
-    this.view.setUint32(this.offset + 28, value, false);
-  }
-
-  /** `unmap_granularity_alignment`: be32 at offset 32. */
-  get unmapGranularityAlignment(): number {
-    return this.view.getUint32(this.offset + 32, false);
-  }
-
-  set unmapGranularityAlignment(value: number) {
-    this.view.setUint32(this.offset + 32, value, false);
-  }
-
-  /** Bits 0..30 of `unmap_granularity_alignment`. */
-  get alignment(): number {
-    return (this.view.getUint32(this.offset + 32, false) & 0x7fffffff) >>> 0;
-  }
-
-  set alignment(value: number) {
-    const word = this.view.getUint32(this.offset + 32, false) & ~(0x7fffffff << 0);
-    this.view.setUint32(this.offset + 32, (word | ((value & 0x7fffffff) << 0)) >>> 0, false);
-  }
-
-  /** Bits 31..31 of `unmap_granularity_alignment`. */
-  get ugavalid(): number {
-    return ((this.view.getUint32(this.offset + 32, false) >>> 31) & 0x1) >>> 0;
-  }
-
-  set ugavalid(value: number) {
-    const word = this.view.getUint32(this.offset + 32, false) & ~(0x1 << 31);
-    this.view.setUint32(this.offset + 32, (word | ((value & 0x1) << 31)) >>> 0, false);
-  }
-
-  /** `maximum_write_same_length`: be64 at offset 36. */
-  get maximumWriteSameLength(): bigint {
-    return this.view.getBigUint64(this.offset + 36, false);
-  }
-
-  set maximumWriteSameLength(value: bigint) {
-    this.view.setBigUint64(this.offset + 36, value, false);
-  }
-
-  /** Re-targets the accessor at another offset of the same view; returns it. */
-  at(offset: number): this {
-    this.offset = offset;
-    return this;
-  }
-
-  /** Byte offset within the view of `reserved[index]`. */
-  reservedOffset(index: number): number {
-    if ((index >>> 0) !== index || index >= 20) {
-      throw new RangeError(`reserved[${index}] is outside 0..${20} - 1`);
-    }
-
-    return this.offset + 44 + index;
-  }
-
-  /**
-   * `reserved`: u8[20] at offset 44.
-   *
-   * Reads element `index`.
-   */
-  reserved(index: number): number {
-    if ((index >>> 0) !== index || index >= 20) {
-      throw new RangeError(`reserved[${index}] is outside 0..${20} - 1`);
-    }
-
-    return this.view.getUint8(this.offset + 44 + index);
-  }
-
-  /** Writes element `index` of `reserved`. */
-  setReserved(index: number, value: number): void {
-    if ((index >>> 0) !== index || index >= 20) {
-      throw new RangeError(`reserved[${index}] is outside 0..${20} - 1`);
-    }
-
-    this.view.setUint8(this.offset + 44 + index, value);
-  }
-
-  /** The bytes of `reserved` as a zero-copy view. */
-  reservedBytes(): Uint8Array {
-    return new Uint8Array(this.view.buffer, this.view.byteOffset + this.offset + 44, 20);
-  }
-}
-
-/**
- * SBC-3 6.6.5: logical block provisioning VPD page (8 bytes).
- *
- * Accessor for `scsi_vpd_provisioning` (8 bytes) over a `DataView`; reads and writes in place.
- */
-export class ScsiVpdProvisioning {
-  /** Size in bytes. */
-  static readonly SIZE: number = 8;
-  /** Byte offsets of the fields at fixed offsets, by accessor name. */
-  static readonly OFFSETS: {
-    readonly header: number;
-    readonly thresholdExponent: number;
-    readonly lbpByte: number;
-    readonly provisioningByte: number;
-    readonly thresholdPercentage: number;
-  } = Object.freeze({
-    header: 0,
-    thresholdExponent: 4,
-    lbpByte: 5,
-    provisioningByte: 6,
-    thresholdPercentage: 7,
-  });
-  /** The view the accessor reads and writes. */
-  view: DataView;
-  /** Byte offset of the struct within {@link ScsiVpdProvisioning.view}. */
-  offset: number;
-  #header: ScsiVpdHeader | undefined;
-
-  /** Creates an accessor over `view` at byte `offset`. */
-  constructor(view: DataView, offset: number = 0) {
-    this.view = view;
-    this.offset = offset;
-  }
-
-  /**
-   * page_length 4.
-   *
-   * `header`: scsi_vpd_header at offset 0.
-   *
-   * A cached flyweight re-targeted on each access: do not keep it.
-   */
-  get header(): ScsiVpdHeader {
-    const child = (this.#header ??= new ScsiVpdHeader(this.view));
-    child.view = this.view;
-    child.offset = this.offset;
-    return child;
-  }
-
-  /** `threshold_exponent`: u8 at offset 4. */
-  get thresholdExponent(): number {
-    return this.view.getUint8(this.offset + 4);
-  }
-
-  set thresholdExponent(value: number) {
-    this.view.setUint8(this.offset + 4, value);
-  }
-
-  /** `lbp_byte`: u8 at offset 5. */
-  get lbpByte(): number {
-    return this.view.getUint8(this.offset + 5);
-  }
-
-  set lbpByte(value: number) {
-    this.view.setUint8(this.offset + 5, value);
-  }
-
-  /** Bits 0..0 of `lbp_byte`. */
-  get dp(): number {
-    return (this.view.getUint8(this.offset + 5) & 0x1) >>> 0;
-  }
-
-  set dp(value: number) {
-    const word = this.view.getUint8(this.offset + 5) & ~(0x1 << 0);
-    this.view.setUint8(this.offset + 5, (word | ((value & 0x1) << 0)) >>> 0);
-  }
-
-  /** Bits 1..1 of `lbp_byte`. */
-  get ancSup(): number {
-    return ((this.view.getUint8(this.offset + 5) >>> 1) & 0x1) >>> 0;
-  }
-
-  set ancSup(value: number) {
-    const word = this.view.getUint8(this.offset + 5) & ~(0x1 << 1);
-    this.view.setUint8(this.offset + 5, (word | ((value & 0x1) << 1)) >>> 0);
-  }
-
-  /** Bits 2..4 of `lbp_byte`. */
-  get lbprz(): number {
-    return ((this.view.getUint8(this.offset + 5) >>> 2) & 0x7) >>> 0;
-  }
-
-  set lbprz(value: number) {
-    const word = this.view.getUint8(this.offset + 5) & ~(0x7 << 2);
-    this.view.setUint8(this.offset + 5, (word | ((value & 0x7) << 2)) >>> 0);
-  }
-
-  /** Bits 5..5 of `lbp_byte`. */
-  get lbpws10(): number {
-    return ((this.view.getUint8(this.offset + 5) >>> 5) & 0x1) >>> 0;
-  }
-
-  set lbpws10(value: number) {
-    const word = this.view.getUint8(this.offset + 5) & ~(0x1 << 5);
-    this.view.setUint8(this.offset + 5, (word | ((value & 0x1) << 5)) >>> 0);
-  }
-
-  /** Bits 6..6 of `lbp_byte`. */
-  get lbpws(): number {
-    return ((this.view.getUint8(this.offset + 5) >>> 6) & 0x1) >>> 0;
-  }
-
-  set lbpws(value: number) {
-    const word = this.view.getUint8(this.offset + 5) & ~(0x1 << 6);
-    this.view.setUint8(this.offset + 5, (word | ((value & 0x1) << 6)) >>> 0);
-  }
-
-  /**
-   * UNMAP is supported.
-   *
-   * Bits 7..7 of `lbp_byte`.
-   */
-  get lbpu(): number {
-    return ((this.view.getUint8(this.offset + 5) >>> 7) & 0x1) >>> 0;
-  }
-
-  set lbpu(value: number) {
-    const word = this.view.getUint8(this.offset + 5) & ~(0x1 << 7);
-    this.view.setUint8(this.offset + 5, (word | ((value & 0x1) << 7)) >>> 0);
-  }
-
-  /** `provisioning_byte`: u8 at offset 6. */
-  get provisioningByte(): number {
-    return this.view.getUint8(this.offset + 6);
-  }
-
-  set provisioningByte(value: number) {
-    this.view.setUint8(this.offset + 6, value);
-  }
-
-  /**
-   * 0 full, 1 resource, 2 thin.
-   *
-   * Bits 0..2 of `provisioning_byte`.
-   */
-  get provisioningType(): number {
-    return (this.view.getUint8(this.offset + 6) & 0x7) >>> 0;
-  }
-
-  set provisioningType(value: number) {
-    const word = this.view.getUint8(this.offset + 6) & ~(0x7 << 0);
-    this.view.setUint8(this.offset + 6, (word | ((value & 0x7) << 0)) >>> 0);
-  }
-
-  /** Bits 3..7 of `provisioning_byte`. */
-  get reservedPt(): number {
-    return ((this.view.getUint8(this.offset + 6) >>> 3) & 0x1f) >>> 0;
-  }
-
-  set reservedPt(value: number) {
-    const word = this.view.getUint8(this.offset + 6) & ~(0x1f << 3);
-    this.view.setUint8(this.offset + 6, (word | ((value & 0x1f) << 3)) >>> 0);
-  }
-
-  /** `threshold_percentage`: u8 at offset 7. */
-  get thresholdPercentage(): number {
-    return this.view.getUint8(this.offset + 7);
-  }
-
-  set thresholdPercentage(value: number) {
-    this.view.setUint8(this.offset + 7, value);
-  }
-
-  /** Re-targets the accessor at another offset of the same view; returns it. */
-  at(offset: number): this {
-    this.offset = offset;
-    return this;
-  }
-}
-
-/**
- * NO ADDITIONAL SENSE INFORMATION.
- *
- * `scsi_asc`: 0.
- */
-export const ASC_NO_ADDITIONAL_SENSE: number = 0;
-/**
- * WRITE ERROR.
- *
- * `scsi_asc`: 3072.
- */
-export const ASC_WRITE_ERROR: number = 3072;
-/**
- * UNRECOVERED READ ERROR.
- *
- * `scsi_asc`: 4352.
- */
-export const ASC_UNRECOVERED_READ_ERROR: number = 4352;
-/**
- * PARAMETER LIST LENGTH ERROR.
- *
- * `scsi_asc`: 6656.
- */
-export const ASC_PARAMETER_LIST_LENGTH_ERROR: number = 6656;
-/**
- * INVALID COMMAND OPERATION CODE.
- *
- * `scsi_asc`: 8192.
- */
-export const ASC_INVALID_COMMAND_OPERATION_CODE: number = 8192;
-/**
- * LOGICAL BLOCK ADDRESS OUT OF RANGE.
- *
- * `scsi_asc`: 8448.
- */
-export const ASC_LBA_OUT_OF_RANGE: number = 8448;
-/**
- * INVALID FIELD IN CDB.
- *
- * `scsi_asc`: 9216.
- */
-export const ASC_INVALID_FIELD_IN_CDB: number = 9216;
-/**
- * LOGICAL UNIT NOT SUPPORTED.
- *
- * `scsi_asc`: 9472.
- */
-export const ASC_LOGICAL_UNIT_NOT_SUPPORTED: number = 9472;
-/**
- * INVALID FIELD IN PARAMETER LIST.
- *
- * `scsi_asc`: 9728.
- */
-export const ASC_INVALID_FIELD_IN_PARAMETER_LIST: number = 9728;
-/**
- * WRITE PROTECTED.
- *
- * `scsi_asc`: 9984.
- */
-export const ASC_WRITE_PROTECTED: number = 9984;
-/**
- * POWER ON, RESET, OR BUS DEVICE RESET OCCURRED.
- *
- * `scsi_asc`: 10496.
- */
-export const ASC_POWER_ON_RESET: number = 10496;
-/**
- * REPORTED LUNS DATA HAS CHANGED.
- *
- * `scsi_asc`: 16142.
- */
-export const ASC_REPORTED_LUNS_DATA_HAS_CHANGED: number = 16142;
-/**
- * INTERNAL TARGET FAILURE.
- *
- * `scsi_asc`: 17408.
- */
-export const ASC_INTERNAL_TARGET_FAILURE: number = 17408;
-/**
- * SAVING PARAMETERS NOT SUPPORTED.
- *
- * `scsi_asc`: 14592.
- */
-export const ASC_SAVING_PARAMETERS_NOT_SUPPORTED: number = 14592;
-/**
- * SPC-4 D.2: additional sense code and qualifier, as (ASC << 8) | ASCQ.
- *
- * Values of the `scsi_asc` group.
- */
-export const ScsiAsc: {
-  readonly ASC_NO_ADDITIONAL_SENSE: number;
-  readonly ASC_WRITE_ERROR: number;
-  readonly ASC_UNRECOVERED_READ_ERROR: number;
-  readonly ASC_PARAMETER_LIST_LENGTH_ERROR: number;
-  readonly ASC_INVALID_COMMAND_OPERATION_CODE: number;
-  readonly ASC_LBA_OUT_OF_RANGE: number;
-  readonly ASC_INVALID_FIELD_IN_CDB: number;
-  readonly ASC_LOGICAL_UNIT_NOT_SUPPORTED: number;
-  readonly ASC_INVALID_FIELD_IN_PARAMETER_LIST: number;
-  readonly ASC_WRITE_PROTECTED: number;
-  readonly ASC_POWER_ON_RESET: number;
-  readonly ASC_REPORTED_LUNS_DATA_HAS_CHANGED: number;
-  readonly ASC_INTERNAL_TARGET_FAILURE: number;
-  readonly ASC_SAVING_PARAMETERS_NOT_SUPPORTED: number;
-} = Object.freeze({
-  ASC_NO_ADDITIONAL_SENSE: 0,
-  ASC_WRITE_ERROR: 3072,
-  ASC_UNRECOVERED_READ_ERROR: 4352,
-  ASC_PARAMETER_LIST_LENGTH_ERROR: 6656,
-  ASC_INVALID_COMMAND_OPERATION_CODE: 8192,
-  ASC_LBA_OUT_OF_RANGE: 8448,
-  ASC_INVALID_FIELD_IN_CDB: 9216,
-  ASC_LOGICAL_UNIT_NOT_SUPPORTED: 9472,
-  ASC_INVALID_FIELD_IN_PARAMETER_LIST: 9728,
-  ASC_WRITE_PROTECTED: 9984,
-  ASC_POWER_ON_RESET: 10496,
-  ASC_REPORTED_LUNS_DATA_HAS_CHANGED: 16142,
-  ASC_INTERNAL_TARGET_FAILURE: 17408,
-  ASC_SAVING_PARAMETERS_NOT_SUPPORTED: 14592,
-});
-/**
- * SBC-3 6.5.5: caching mode page.
- *
- * `scsi_mode_page`: 8.
- */
-export const MODE_PAGE_CACHING: number = 8;
-/**
- * SPC-4 7.5.7: control mode page.
- *
- * `scsi_mode_page`: 10.
- */
-export const MODE_PAGE_CONTROL: number = 10;
-/**
- * Return all mode pages.
- *
- * `scsi_mode_page`: 63.
- */
-export const MODE_PAGE_ALL: number = 63;
-/**
- * SPC-4 / SBC-3: mode page codes.
- *
- * Values of the `scsi_mode_page` group.
- */
-export const ScsiModePage: {
-  readonly MODE_PAGE_CACHING: number;
-  readonly MODE_PAGE_CONTROL: number;
-  readonly MODE_PAGE_ALL: number;
-} = Object.freeze({ MODE_PAGE_CACHING: 8, MODE_PAGE_CONTROL: 10, MODE_PAGE_ALL: 63 });
+import { ArgumentError } from "../errors.ts";
 /**
  * SPC-4 6.47: TEST UNIT READY.
  *
@@ -4910,6 +216,83 @@ export const ScsiOpcode: {
   MAINTENANCE_IN: 163,
 });
 /**
+ * READ CAPACITY(16).
+ *
+ * `scsi_service_action_in`: 16.
+ */
+export const SAI_READ_CAPACITY_16: number = 16;
+/**
+ * GET LBA STATUS.
+ *
+ * `scsi_service_action_in`: 18.
+ */
+export const SAI_GET_LBA_STATUS: number = 18;
+/**
+ * SBC-3: SERVICE ACTION IN(16) service actions.
+ *
+ * Values of the `scsi_service_action_in` group.
+ */
+export const ScsiServiceActionIn: {
+  readonly SAI_READ_CAPACITY_16: number;
+  readonly SAI_GET_LBA_STATUS: number;
+} = Object.freeze({ SAI_READ_CAPACITY_16: 16, SAI_GET_LBA_STATUS: 18 });
+/**
+ * GOOD.
+ *
+ * `scsi_status`: 0.
+ */
+export const SAM_STAT_GOOD: number = 0;
+/**
+ * CHECK CONDITION: sense data describes why.
+ *
+ * `scsi_status`: 2.
+ */
+export const SAM_STAT_CHECK_CONDITION: number = 2;
+/**
+ * BUSY.
+ *
+ * `scsi_status`: 8.
+ */
+export const SAM_STAT_BUSY: number = 8;
+/**
+ * RESERVATION CONFLICT.
+ *
+ * `scsi_status`: 24.
+ */
+export const SAM_STAT_RESERVATION_CONFLICT: number = 24;
+/**
+ * TASK SET FULL.
+ *
+ * `scsi_status`: 40.
+ */
+export const SAM_STAT_TASK_SET_FULL: number = 40;
+/**
+ * TASK ABORTED.
+ *
+ * `scsi_status`: 64.
+ */
+export const SAM_STAT_TASK_ABORTED: number = 64;
+/**
+ * SAM-5: SCSI status codes.
+ *
+ * Values of the `scsi_status` group.
+ */
+export const ScsiStatus: {
+  readonly SAM_STAT_GOOD: number;
+  readonly SAM_STAT_CHECK_CONDITION: number;
+  readonly SAM_STAT_BUSY: number;
+  readonly SAM_STAT_RESERVATION_CONFLICT: number;
+  readonly SAM_STAT_TASK_SET_FULL: number;
+  readonly SAM_STAT_TASK_ABORTED: number;
+} = Object.freeze({
+  SAM_STAT_GOOD: 0,
+  SAM_STAT_CHECK_CONDITION: 2,
+  SAM_STAT_BUSY: 8,
+  SAM_STAT_RESERVATION_CONFLICT: 24,
+  SAM_STAT_TASK_SET_FULL: 40,
+  SAM_STAT_TASK_ABORTED: 64,
+});
+/**
  * No specific sense key information.
  *
  * `scsi_sense_key`: 0.
@@ -4990,109 +373,124 @@ export const ScsiSenseKey: {
   ABORTED_COMMAND: 11,
 });
 /**
- * Fixed format, current error.
+ * NO ADDITIONAL SENSE INFORMATION.
  *
- * `scsi_sense_response`: 112.
+ * `scsi_asc`: 0.
  */
-export const SENSE_FIXED_CURRENT: number = 112;
+export const ASC_NO_ADDITIONAL_SENSE: number = 0;
 /**
- * Fixed format, deferred error.
+ * WRITE ERROR.
  *
- * `scsi_sense_response`: 113.
+ * `scsi_asc`: 3072.
  */
-export const SENSE_FIXED_DEFERRED: number = 113;
+export const ASC_WRITE_ERROR: number = 3072;
 /**
- * Descriptor format, current error.
+ * UNRECOVERED READ ERROR.
  *
- * `scsi_sense_response`: 114.
+ * `scsi_asc`: 4352.
  */
-export const SENSE_DESC_CURRENT: number = 114;
+export const ASC_UNRECOVERED_READ_ERROR: number = 4352;
 /**
- * SPC-4 4.5.3: sense data response codes.
+ * PARAMETER LIST LENGTH ERROR.
  *
- * Values of the `scsi_sense_response` group.
+ * `scsi_asc`: 6656.
  */
-export const ScsiSenseResponse: {
-  readonly SENSE_FIXED_CURRENT: number;
-  readonly SENSE_FIXED_DEFERRED: number;
-  readonly SENSE_DESC_CURRENT: number;
-} = Object.freeze({ SENSE_FIXED_CURRENT: 112, SENSE_FIXED_DEFERRED: 113, SENSE_DESC_CURRENT: 114 });
+export const ASC_PARAMETER_LIST_LENGTH_ERROR: number = 6656;
 /**
- * READ CAPACITY(16).
+ * INVALID COMMAND OPERATION CODE.
  *
- * `scsi_service_action_in`: 16.
+ * `scsi_asc`: 8192.
  */
-export const SAI_READ_CAPACITY_16: number = 16;
+export const ASC_INVALID_COMMAND_OPERATION_CODE: number = 8192;
 /**
- * GET LBA STATUS.
+ * LOGICAL BLOCK ADDRESS OUT OF RANGE.
  *
- * `scsi_service_action_in`: 18.
+ * `scsi_asc`: 8448.
  */
-export const SAI_GET_LBA_STATUS: number = 18;
+export const ASC_LBA_OUT_OF_RANGE: number = 8448;
 /**
- * SBC-3: SERVICE ACTION IN(16) service actions.
+ * INVALID FIELD IN CDB.
  *
- * Values of the `scsi_service_action_in` group.
+ * `scsi_asc`: 9216.
  */
-export const ScsiServiceActionIn: {
-  readonly SAI_READ_CAPACITY_16: number;
-  readonly SAI_GET_LBA_STATUS: number;
-} = Object.freeze({ SAI_READ_CAPACITY_16: 16, SAI_GET_LBA_STATUS: 18 });
+export const ASC_INVALID_FIELD_IN_CDB: number = 9216;
 /**
- * GOOD.
+ * LOGICAL UNIT NOT SUPPORTED.
  *
- * `scsi_status`: 0.
+ * `scsi_asc`: 9472.
  */
-export const SAM_STAT_GOOD: number = 0;
+export const ASC_LOGICAL_UNIT_NOT_SUPPORTED: number = 9472;
 /**
- * CHECK CONDITION: sense data describes why.
+ * INVALID FIELD IN PARAMETER LIST.
  *
- * `scsi_status`: 2.
+ * `scsi_asc`: 9728.
  */
-export const SAM_STAT_CHECK_CONDITION: number = 2;
+export const ASC_INVALID_FIELD_IN_PARAMETER_LIST: number = 9728;
 /**
- * BUSY.
+ * WRITE PROTECTED.
  *
- * `scsi_status`: 8.
+ * `scsi_asc`: 9984.
  */
-export const SAM_STAT_BUSY: number = 8;
+export const ASC_WRITE_PROTECTED: number = 9984;
 /**
- * RESERVATION CONFLICT.
+ * POWER ON, RESET, OR BUS DEVICE RESET OCCURRED.
  *
- * `scsi_status`: 24.
+ * `scsi_asc`: 10496.
  */
-export const SAM_STAT_RESERVATION_CONFLICT: number = 24;
+export const ASC_POWER_ON_RESET: number = 10496;
 /**
- * TASK SET FULL.
+ * REPORTED LUNS DATA HAS CHANGED.
  *
- * `scsi_status`: 40.
+ * `scsi_asc`: 16142.
  */
-export const SAM_STAT_TASK_SET_FULL: number = 40;
+export const ASC_REPORTED_LUNS_DATA_HAS_CHANGED: number = 16142;
 /**
- * TASK ABORTED.
+ * INTERNAL TARGET FAILURE.
  *
- * `scsi_status`: 64.
+ * `scsi_asc`: 17408.
  */
-export const SAM_STAT_TASK_ABORTED: number = 64;
+export const ASC_INTERNAL_TARGET_FAILURE: number = 17408;
 /**
- * SAM-5: SCSI status codes.
+ * SAVING PARAMETERS NOT SUPPORTED.
  *
- * Values of the `scsi_status` group.
+ * `scsi_asc`: 14592.
  */
-export const ScsiStatus: {
-  readonly SAM_STAT_GOOD: number;
-  readonly SAM_STAT_CHECK_CONDITION: number;
-  readonly SAM_STAT_BUSY: number;
-  readonly SAM_STAT_RESERVATION_CONFLICT: number;
-  readonly SAM_STAT_TASK_SET_FULL: number;
-  readonly SAM_STAT_TASK_ABORTED: number;
+export const ASC_SAVING_PARAMETERS_NOT_SUPPORTED: number = 14592;
+/**
+ * SPC-4 D.2: additional sense code and qualifier, as (ASC << 8) | ASCQ.
+ *
+ * Values of the `scsi_asc` group.
+ */
+export const ScsiAsc: {
+  readonly ASC_NO_ADDITIONAL_SENSE: number;
+  readonly ASC_WRITE_ERROR: number;
+  readonly ASC_UNRECOVERED_READ_ERROR: number;
+  readonly ASC_PARAMETER_LIST_LENGTH_ERROR: number;
+  readonly ASC_INVALID_COMMAND_OPERATION_CODE: number;
+  readonly ASC_LBA_OUT_OF_RANGE: number;
+  readonly ASC_INVALID_FIELD_IN_CDB: number;
+  readonly ASC_LOGICAL_UNIT_NOT_SUPPORTED: number;
+  readonly ASC_INVALID_FIELD_IN_PARAMETER_LIST: number;
+  readonly ASC_WRITE_PROTECTED: number;
+  readonly ASC_POWER_ON_RESET: number;
+  readonly ASC_REPORTED_LUNS_DATA_HAS_CHANGED: number;
+  readonly ASC_INTERNAL_TARGET_FAILURE: number;
+  readonly ASC_SAVING_PARAMETERS_NOT_SUPPORTED: number;
 } = Object.freeze({
-  SAM_STAT_GOOD: 0,
-  SAM_STAT_CHECK_CONDITION: 2,
-  SAM_STAT_BUSY: 8,
-  SAM_STAT_RESERVATION_CONFLICT: 24,
-  SAM_STAT_TASK_SET_FULL: 40,
-  SAM_STAT_TASK_ABORTED: 64,
+  ASC_NO_ADDITIONAL_SENSE: 0,
+  ASC_WRITE_ERROR: 3072,
+  ASC_UNRECOVERED_READ_ERROR: 4352,
+  ASC_PARAMETER_LIST_LENGTH_ERROR: 6656,
+  ASC_INVALID_COMMAND_OPERATION_CODE: 8192,
+  ASC_LBA_OUT_OF_RANGE: 8448,
+  ASC_INVALID_FIELD_IN_CDB: 9216,
+  ASC_LOGICAL_UNIT_NOT_SUPPORTED: 9472,
+  ASC_INVALID_FIELD_IN_PARAMETER_LIST: 9728,
+  ASC_WRITE_PROTECTED: 9984,
+  ASC_POWER_ON_RESET: 10496,
+  ASC_REPORTED_LUNS_DATA_HAS_CHANGED: 16142,
+  ASC_INTERNAL_TARGET_FAILURE: 17408,
+  ASC_SAVING_PARAMETERS_NOT_SUPPORTED: 14592,
 });
 /**
  * Supported VPD pages.
@@ -5150,3 +548,4797 @@ export const ScsiVpdPage: {
   VPD_BLOCK_DEVICE_CHARACTERISTICS: 177,
   VPD_LOGICAL_BLOCK_PROVISIONING: 178,
 });
+/**
+ * SBC-3 6.5.5: caching mode page.
+ *
+ * `scsi_mode_page`: 8.
+ */
+export const MODE_PAGE_CACHING: number = 8;
+/**
+ * SPC-4 7.5.7: control mode page.
+ *
+ * `scsi_mode_page`: 10.
+ */
+export const MODE_PAGE_CONTROL: number = 10;
+/**
+ * Return all mode pages.
+ *
+ * `scsi_mode_page`: 63.
+ */
+export const MODE_PAGE_ALL: number = 63;
+/**
+ * SPC-4 / SBC-3: mode page codes.
+ *
+ * Values of the `scsi_mode_page` group.
+ */
+export const ScsiModePage: {
+  readonly MODE_PAGE_CACHING: number;
+  readonly MODE_PAGE_CONTROL: number;
+  readonly MODE_PAGE_ALL: number;
+} = Object.freeze({ MODE_PAGE_CACHING: 8, MODE_PAGE_CONTROL: 10, MODE_PAGE_ALL: 63 });
+/**
+ * Fixed format, current error.
+ *
+ * `scsi_sense_response`: 112.
+ */
+export const SENSE_FIXED_CURRENT: number = 112;
+/**
+ * Fixed format, deferred error.
+ *
+ * `scsi_sense_response`: 113.
+ */
+export const SENSE_FIXED_DEFERRED: number = 113;
+/**
+ * Descriptor format, current error.
+ *
+ * `scsi_sense_response`: 114.
+ */
+export const SENSE_DESC_CURRENT: number = 114;
+/**
+ * SPC-4 4.5.3: sense data response codes.
+ *
+ * Values of the `scsi_sense_response` group.
+ */
+export const ScsiSenseResponse: {
+  readonly SENSE_FIXED_CURRENT: number;
+  readonly SENSE_FIXED_DEFERRED: number;
+  readonly SENSE_DESC_CURRENT: number;
+} = Object.freeze({ SENSE_FIXED_CURRENT: 112, SENSE_FIXED_DEFERRED: 113, SENSE_DESC_CURRENT: 114 });
+
+/**
+ * SAM-5 4.6: an 8-byte LUN with a single level (REPORT LUNS list entry).
+ *
+ * Accessor for `scsi_lun_level` (8 bytes) over a `DataView`; reads and writes in place.
+ */
+export class ScsiLunLevel {
+  /** Size in bytes. */
+  static readonly SIZE: number = 8;
+  /** Byte offsets of the fields at fixed offsets, by accessor name. */
+  static readonly OFFSETS: { readonly address: number; readonly secondLevel: number } = Object
+    .freeze({ address: 0, secondLevel: 2 });
+  /** The view the accessor reads and writes. */
+  view: DataView;
+  /** Byte offset of the struct within {@link ScsiLunLevel.view}. */
+  offset: number;
+
+  /** Creates an accessor over `view` at byte `offset`. */
+  constructor(view: DataView, offset: number = 0) {
+    this.view = view;
+    this.offset = offset;
+  }
+
+  /** `address`: be16 at offset 0. */
+  get address(): number {
+    return this.view.getUint16(this.offset, false);
+  }
+
+  set address(value: number) {
+    this.view.setUint16(this.offset, value, false);
+  }
+
+  /**
+   * Flat space (method 01b): the LUN; peripheral (00b): bus 0 in bits 8-13, LUN in 0-7.
+   *
+   * Bits 0..13 of `address`.
+   */
+  get lun(): number {
+    return (this.view.getUint16(this.offset, false) & 0x3fff) >>> 0;
+  }
+
+  set lun(value: number) {
+    const word = this.view.getUint16(this.offset, false) & ~0x3fff;
+    this.view.setUint16(this.offset, (word | (value & 0x3fff)) >>> 0, false);
+  }
+
+  /**
+   * 0: peripheral device addressing, 1: flat space.
+   *
+   * Bits 14..15 of `address`.
+   */
+  get addressMethod(): number {
+    return ((this.view.getUint16(this.offset, false) >>> 14) & 0x3) >>> 0;
+  }
+
+  set addressMethod(value: number) {
+    const word = this.view.getUint16(this.offset, false) & ~(0x3 << 14);
+    this.view.setUint16(this.offset, (word | ((value & 0x3) << 14)) >>> 0, false);
+  }
+
+  /** Re-targets the accessor at another offset of the same view; returns it. */
+  at(offset: number): this {
+    this.offset = offset;
+    return this;
+  }
+
+  /** Byte offset within the view of `second_level[index]`. */
+  secondLevelOffset(index: number): number {
+    if ((index >>> 0) !== index || index >= 6) {
+      throw indexError("scsi_lun_level.second_level", index, 6);
+    }
+
+    return this.offset + 2 + index;
+  }
+
+  /**
+   * The lower levels; zero for a single-level LUN.
+   *
+   * `second_level`: u8[6] at offset 2.
+   *
+   * Reads element `index`.
+   */
+  secondLevel(index: number): number {
+    if ((index >>> 0) !== index || index >= 6) {
+      throw indexError("scsi_lun_level.second_level", index, 6);
+    }
+
+    return this.view.getUint8(this.offset + 2 + index);
+  }
+
+  /** Writes element `index` of `second_level`. */
+  setSecondLevel(index: number, value: number): void {
+    if ((index >>> 0) !== index || index >= 6) {
+      throw indexError("scsi_lun_level.second_level", index, 6);
+    }
+
+    this.view.setUint8(this.offset + 2 + index, value);
+  }
+
+  /** The bytes of `second_level` as a zero-copy view. */
+  secondLevelBytes(): Uint8Array {
+    return new Uint8Array(this.view.buffer, this.view.byteOffset + this.offset + 2, 6);
+  }
+}
+
+/**
+ * A generic 6-byte CDB: TEST UNIT READY, REQUEST SENSE.
+ *
+ * Accessor for `scsi_cdb6` (6 bytes) over a `DataView`; reads and writes in place.
+ */
+export class ScsiCdb6 {
+  /** Size in bytes. */
+  static readonly SIZE: number = 6;
+  /** Byte offsets of the fields at fixed offsets, by accessor name. */
+  static readonly OFFSETS: {
+    readonly operationCode: number;
+    readonly misc: number;
+    readonly reserved: number;
+    readonly allocationLength: number;
+    readonly control: number;
+  } = Object.freeze({ operationCode: 0, misc: 1, reserved: 2, allocationLength: 4, control: 5 });
+  /** The view the accessor reads and writes. */
+  view: DataView;
+  /** Byte offset of the struct within {@link ScsiCdb6.view}. */
+  offset: number;
+
+  /** Creates an accessor over `view` at byte `offset`. */
+  constructor(view: DataView, offset: number = 0) {
+    this.view = view;
+    this.offset = offset;
+  }
+
+  /** `operation_code`: u8 at offset 0. */
+  get operationCode(): number {
+    return this.view.getUint8(this.offset);
+  }
+
+  set operationCode(value: number) {
+    this.view.setUint8(this.offset, value);
+  }
+
+  /**
+   * Command-specific (REQUEST SENSE: DESC in bit 0).
+   *
+   * `misc`: u8 at offset 1.
+   */
+  get misc(): number {
+    return this.view.getUint8(this.offset + 1);
+  }
+
+  set misc(value: number) {
+    this.view.setUint8(this.offset + 1, value);
+  }
+
+  /**
+   * Allocation length (REQUEST SENSE) or transfer length.
+   *
+   * `allocation_length`: u8 at offset 4.
+   */
+  get allocationLength(): number {
+    return this.view.getUint8(this.offset + 4);
+  }
+
+  set allocationLength(value: number) {
+    this.view.setUint8(this.offset + 4, value);
+  }
+
+  /** `control`: u8 at offset 5. */
+  get control(): number {
+    return this.view.getUint8(this.offset + 5);
+  }
+
+  set control(value: number) {
+    this.view.setUint8(this.offset + 5, value);
+  }
+
+  /** Re-targets the accessor at another offset of the same view; returns it. */
+  at(offset: number): this {
+    this.offset = offset;
+    return this;
+  }
+
+  /** Byte offset within the view of `reserved[index]`. */
+  reservedOffset(index: number): number {
+    if ((index >>> 0) !== index || index >= 2) {
+      throw indexError("scsi_cdb6.reserved", index, 2);
+    }
+
+    return this.offset + 2 + index;
+  }
+
+  /**
+   * `reserved`: u8[2] at offset 2.
+   *
+   * Reads element `index`.
+   */
+  reserved(index: number): number {
+    if ((index >>> 0) !== index || index >= 2) {
+      throw indexError("scsi_cdb6.reserved", index, 2);
+    }
+
+    return this.view.getUint8(this.offset + 2 + index);
+  }
+
+  /** Writes element `index` of `reserved`. */
+  setReserved(index: number, value: number): void {
+    if ((index >>> 0) !== index || index >= 2) {
+      throw indexError("scsi_cdb6.reserved", index, 2);
+    }
+
+    this.view.setUint8(this.offset + 2 + index, value);
+  }
+
+  /** The bytes of `reserved` as a zero-copy view. */
+  reservedBytes(): Uint8Array {
+    return new Uint8Array(this.view.buffer, this.view.byteOffset + this.offset + 2, 2);
+  }
+}
+
+/**
+ * SBC-3: READ(6) / WRITE(6) CDB.
+ *
+ * Accessor for `scsi_rw6_cdb` (6 bytes) over a `DataView`; reads and writes in place.
+ */
+export class ScsiRw6Cdb {
+  /** Size in bytes. */
+  static readonly SIZE: number = 6;
+  /** Byte offsets of the fields at fixed offsets, by accessor name. */
+  static readonly OFFSETS: {
+    readonly head: number;
+    readonly transferLength: number;
+    readonly control: number;
+  } = Object.freeze({ head: 0, transferLength: 4, control: 5 });
+  /** The view the accessor reads and writes. */
+  view: DataView;
+  /** Byte offset of the struct within {@link ScsiRw6Cdb.view}. */
+  offset: number;
+
+  /** Creates an accessor over `view` at byte `offset`. */
+  constructor(view: DataView, offset: number = 0) {
+    this.view = view;
+    this.offset = offset;
+  }
+
+  /** `head`: be32 at offset 0. */
+  get head(): number {
+    return this.view.getUint32(this.offset, false);
+  }
+
+  set head(value: number) {
+    this.view.setUint32(this.offset, value, false);
+  }
+
+  /**
+   * LBA (21 bits).
+   *
+   * Bits 0..20 of `head`.
+   */
+  get logicalBlockAddress(): number {
+    return (this.view.getUint32(this.offset, false) & 0x1fffff) >>> 0;
+  }
+
+  set logicalBlockAddress(value: number) {
+    const word = this.view.getUint32(this.offset, false) & ~0x1fffff;
+    this.view.setUint32(this.offset, (word | (value & 0x1fffff)) >>> 0, false);
+  }
+
+  /** Bits 21..23 of `head`. */
+  get reservedLba(): number {
+    return ((this.view.getUint32(this.offset, false) >>> 21) & 0x7) >>> 0;
+  }
+
+  set reservedLba(value: number) {
+    const word = this.view.getUint32(this.offset, false) & ~(0x7 << 21);
+    this.view.setUint32(this.offset, (word | ((value & 0x7) << 21)) >>> 0, false);
+  }
+
+  /** Bits 24..31 of `head`. */
+  get operationCodeRw6(): number {
+    return ((this.view.getUint32(this.offset, false) >>> 24) & 0xff) >>> 0;
+  }
+
+  set operationCodeRw6(value: number) {
+    const word = this.view.getUint32(this.offset, false) & ~(0xff << 24);
+    this.view.setUint32(this.offset, (word | ((value & 0xff) << 24)) >>> 0, false);
+  }
+
+  /**
+   * Blocks to transfer; 0 means 256.
+   *
+   * `transfer_length`: u8 at offset 4.
+   */
+  get transferLength(): number {
+    return this.view.getUint8(this.offset + 4);
+  }
+
+  set transferLength(value: number) {
+    this.view.setUint8(this.offset + 4, value);
+  }
+
+  /** `control`: u8 at offset 5. */
+  get control(): number {
+    return this.view.getUint8(this.offset + 5);
+  }
+
+  set control(value: number) {
+    this.view.setUint8(this.offset + 5, value);
+  }
+
+  /** Re-targets the accessor at another offset of the same view; returns it. */
+  at(offset: number): this {
+    this.offset = offset;
+    return this;
+  }
+
+  /** Writes every field (`head`, `transfer_length`, `control`) in one call; returns the accessor. Faster than the setters one by one (one read of the view and offset), for hot loops: `desc.at(o).write(...)`. */
+  write(head: number, transferLength: number, control: number): this {
+    const $view = this.view;
+    const $o = this.offset;
+    $view.setUint32($o, head, false);
+    $view.setUint8($o + 4, transferLength);
+    $view.setUint8($o + 5, control);
+    return this;
+  }
+}
+
+/**
+ * SBC-3: the 10-byte CDB with LBA and length.
+ *
+ * Accessor for `scsi_lba10_cdb` (10 bytes) over a `DataView`; reads and writes in place.
+ */
+export class ScsiLba10Cdb {
+  /** Size in bytes. */
+  static readonly SIZE: number = 10;
+  /** Byte offsets of the fields at fixed offsets, by accessor name. */
+  static readonly OFFSETS: {
+    readonly operationCode: number;
+    readonly flags: number;
+    readonly logicalBlockAddress: number;
+    readonly groupNumber: number;
+    readonly transferLength: number;
+    readonly control: number;
+  } = Object.freeze({
+    operationCode: 0,
+    flags: 1,
+    logicalBlockAddress: 2,
+    groupNumber: 6,
+    transferLength: 7,
+    control: 9,
+  });
+  /** The view the accessor reads and writes. */
+  view: DataView;
+  /** Byte offset of the struct within {@link ScsiLba10Cdb.view}. */
+  offset: number;
+
+  /** Creates an accessor over `view` at byte `offset`. */
+  constructor(view: DataView, offset: number = 0) {
+    this.view = view;
+    this.offset = offset;
+  }
+
+  /** `operation_code`: u8 at offset 0. */
+  get operationCode(): number {
+    return this.view.getUint8(this.offset);
+  }
+
+  set operationCode(value: number) {
+    this.view.setUint8(this.offset, value);
+  }
+
+  /** `flags`: u8 at offset 1. */
+  get flags(): number {
+    return this.view.getUint8(this.offset + 1);
+  }
+
+  set flags(value: number) {
+    this.view.setUint8(this.offset + 1, value);
+  }
+
+  /** Bits 0..0 of `flags`. */
+  get obsolete0(): number {
+    return (this.view.getUint8(this.offset + 1) & 0x1) >>> 0;
+  }
+
+  set obsolete0(value: number) {
+    const word = this.view.getUint8(this.offset + 1) & ~0x1;
+    this.view.setUint8(this.offset + 1, (word | (value & 0x1)) >>> 0);
+  }
+
+  /**
+   * FUA_NV (READ/WRITE) or IMMED (SYNCHRONIZE CACHE).
+   *
+   * Bits 1..1 of `flags`.
+   */
+  get immedOrFuaNv(): number {
+    return ((this.view.getUint8(this.offset + 1) >>> 1) & 0x1) >>> 0;
+  }
+
+  set immedOrFuaNv(value: number) {
+    const word = this.view.getUint8(this.offset + 1) & ~(0x1 << 1);
+    this.view.setUint8(this.offset + 1, (word | ((value & 0x1) << 1)) >>> 0);
+  }
+
+  /** Bits 2..2 of `flags`. */
+  get reserved2(): number {
+    return ((this.view.getUint8(this.offset + 1) >>> 2) & 0x1) >>> 0;
+  }
+
+  set reserved2(value: number) {
+    const word = this.view.getUint8(this.offset + 1) & ~(0x1 << 2);
+    this.view.setUint8(this.offset + 1, (word | ((value & 0x1) << 2)) >>> 0);
+  }
+
+  /**
+   * Force unit access.
+   *
+   * Bits 3..3 of `flags`.
+   */
+  get fua(): number {
+    return ((this.view.getUint8(this.offset + 1) >>> 3) & 0x1) >>> 0;
+  }
+
+  set fua(value: number) {
+    const word = this.view.getUint8(this.offset + 1) & ~(0x1 << 3);
+    this.view.setUint8(this.offset + 1, (word | ((value & 0x1) << 3)) >>> 0);
+  }
+
+  /**
+   * Disable page out.
+   *
+   * Bits 4..4 of `flags`.
+   */
+  get dpo(): number {
+    return ((this.view.getUint8(this.offset + 1) >>> 4) & 0x1) >>> 0;
+  }
+
+  set dpo(value: number) {
+    const word = this.view.getUint8(this.offset + 1) & ~(0x1 << 4);
+    this.view.setUint8(this.offset + 1, (word | ((value & 0x1) << 4)) >>> 0);
+  }
+
+  /**
+   * RDPROTECT / WRPROTECT; non-zero needs protection information.
+   *
+   * Bits 5..7 of `flags`.
+   */
+  get protect(): number {
+    return ((this.view.getUint8(this.offset + 1) >>> 5) & 0x7) >>> 0;
+  }
+
+  set protect(value: number) {
+    const word = this.view.getUint8(this.offset + 1) & ~(0x7 << 5);
+    this.view.setUint8(this.offset + 1, (word | ((value & 0x7) << 5)) >>> 0);
+  }
+
+  /** `logical_block_address`: be32 at offset 2. */
+  get logicalBlockAddress(): number {
+    return this.view.getUint32(this.offset + 2, false);
+  }
+
+  set logicalBlockAddress(value: number) {
+    this.view.setUint32(this.offset + 2, value, false);
+  }
+
+  /** `group_number`: u8 at offset 6. */
+  get groupNumber(): number {
+    return this.view.getUint8(this.offset + 6);
+  }
+
+  set groupNumber(value: number) {
+    this.view.setUint8(this.offset + 6, value);
+  }
+
+  /**
+   * Blocks (READ/WRITE) or number of logical blocks (SYNCHRONIZE).
+   *
+   * `transfer_length`: be16 at offset 7.
+   */
+  get transferLength(): number {
+    return this.view.getUint16(this.offset + 7, false);
+  }
+
+  set transferLength(value: number) {
+    this.view.setUint16(this.offset + 7, value, false);
+  }
+
+  /** `control`: u8 at offset 9. */
+  get control(): number {
+    return this.view.getUint8(this.offset + 9);
+  }
+
+  set control(value: number) {
+    this.view.setUint8(this.offset + 9, value);
+  }
+
+  /** Re-targets the accessor at another offset of the same view; returns it. */
+  at(offset: number): this {
+    this.offset = offset;
+    return this;
+  }
+
+  /** Writes every field (`operation_code`, `flags`, `logical_block_address`, `group_number`, `transfer_length`, `control`) in one call; returns the accessor. Faster than the setters one by one (one read of the view and offset), for hot loops: `desc.at(o).write(...)`. */
+  write(
+    operationCode: number,
+    flags: number,
+    logicalBlockAddress: number,
+    groupNumber: number,
+    transferLength: number,
+    control: number,
+  ): this {
+    const $view = this.view;
+    const $o = this.offset;
+    $view.setUint8($o, operationCode);
+    $view.setUint8($o + 1, flags);
+    $view.setUint32($o + 2, logicalBlockAddress, false);
+    $view.setUint8($o + 6, groupNumber);
+    $view.setUint16($o + 7, transferLength, false);
+    $view.setUint8($o + 9, control);
+    return this;
+  }
+}
+
+/**
+ * SBC-3: the 16-byte CDB with LBA and length (flags as in scsi_lba10_cdb).
+ *
+ * Accessor for `scsi_lba16_cdb` (16 bytes) over a `DataView`; reads and writes in place.
+ */
+export class ScsiLba16Cdb {
+  /** Size in bytes. */
+  static readonly SIZE: number = 16;
+  /** Byte offsets of the fields at fixed offsets, by accessor name. */
+  static readonly OFFSETS: {
+    readonly operationCode: number;
+    readonly flags: number;
+    readonly logicalBlockAddress: number;
+    readonly transferLength: number;
+    readonly groupNumber: number;
+    readonly control: number;
+  } = Object.freeze({
+    operationCode: 0,
+    flags: 1,
+    logicalBlockAddress: 2,
+    transferLength: 10,
+    groupNumber: 14,
+    control: 15,
+  });
+  /** The view the accessor reads and writes. */
+  view: DataView;
+  /** Byte offset of the struct within {@link ScsiLba16Cdb.view}. */
+  offset: number;
+
+  /** Creates an accessor over `view` at byte `offset`. */
+  constructor(view: DataView, offset: number = 0) {
+    this.view = view;
+    this.offset = offset;
+  }
+
+  /** `operation_code`: u8 at offset 0. */
+  get operationCode(): number {
+    return this.view.getUint8(this.offset);
+  }
+
+  set operationCode(value: number) {
+    this.view.setUint8(this.offset, value);
+  }
+
+  /** `flags`: u8 at offset 1. */
+  get flags(): number {
+    return this.view.getUint8(this.offset + 1);
+  }
+
+  set flags(value: number) {
+    this.view.setUint8(this.offset + 1, value);
+  }
+
+  /** `logical_block_address`: be64 at offset 2. */
+  get logicalBlockAddress(): bigint {
+    return this.view.getBigUint64(this.offset + 2, false);
+  }
+
+  set logicalBlockAddress(value: bigint) {
+    this.view.setBigUint64(this.offset + 2, value, false);
+  }
+
+  /**
+   * Blocks (READ/WRITE) or number of logical blocks (SYNCHRONIZE).
+   *
+   * `transfer_length`: be32 at offset 10.
+   */
+  get transferLength(): number {
+    return this.view.getUint32(this.offset + 10, false);
+  }
+
+  set transferLength(value: number) {
+    this.view.setUint32(this.offset + 10, value, false);
+  }
+
+  /** `group_number`: u8 at offset 14. */
+  get groupNumber(): number {
+    return this.view.getUint8(this.offset + 14);
+  }
+
+  set groupNumber(value: number) {
+    this.view.setUint8(this.offset + 14, value);
+  }
+
+  /** `control`: u8 at offset 15. */
+  get control(): number {
+    return this.view.getUint8(this.offset + 15);
+  }
+
+  set control(value: number) {
+    this.view.setUint8(this.offset + 15, value);
+  }
+
+  /** Re-targets the accessor at another offset of the same view; returns it. */
+  at(offset: number): this {
+    this.offset = offset;
+    return this;
+  }
+
+  /** Writes every field (`operation_code`, `flags`, `logical_block_address`, `transfer_length`, `group_number`, `control`) in one call; returns the accessor. Faster than the setters one by one (one read of the view and offset), for hot loops: `desc.at(o).write(...)`. */
+  write(
+    operationCode: number,
+    flags: number,
+    logicalBlockAddress: bigint,
+    transferLength: number,
+    groupNumber: number,
+    control: number,
+  ): this {
+    const $view = this.view;
+    const $o = this.offset;
+    $view.setUint8($o, operationCode);
+    $view.setUint8($o + 1, flags);
+    $view.setBigUint64($o + 2, logicalBlockAddress, false);
+    $view.setUint32($o + 10, transferLength, false);
+    $view.setUint8($o + 14, groupNumber);
+    $view.setUint8($o + 15, control);
+    return this;
+  }
+}
+
+/**
+ * SPC-4 6.6.1: INQUIRY command.
+ *
+ * Accessor for `scsi_inquiry_cdb` (6 bytes) over a `DataView`; reads and writes in place.
+ */
+export class ScsiInquiryCdb {
+  /** Size in bytes. */
+  static readonly SIZE: number = 6;
+  /** Byte offsets of the fields at fixed offsets, by accessor name. */
+  static readonly OFFSETS: {
+    readonly operationCode: number;
+    readonly evpdByte: number;
+    readonly pageCode: number;
+    readonly allocationLength: number;
+    readonly control: number;
+  } = Object.freeze({
+    operationCode: 0,
+    evpdByte: 1,
+    pageCode: 2,
+    allocationLength: 3,
+    control: 5,
+  });
+  /** The view the accessor reads and writes. */
+  view: DataView;
+  /** Byte offset of the struct within {@link ScsiInquiryCdb.view}. */
+  offset: number;
+
+  /** Creates an accessor over `view` at byte `offset`. */
+  constructor(view: DataView, offset: number = 0) {
+    this.view = view;
+    this.offset = offset;
+  }
+
+  /** `operation_code`: u8 at offset 0. */
+  get operationCode(): number {
+    return this.view.getUint8(this.offset);
+  }
+
+  set operationCode(value: number) {
+    this.view.setUint8(this.offset, value);
+  }
+
+  /** `evpd_byte`: u8 at offset 1. */
+  get evpdByte(): number {
+    return this.view.getUint8(this.offset + 1);
+  }
+
+  set evpdByte(value: number) {
+    this.view.setUint8(this.offset + 1, value);
+  }
+
+  /** Bits 0..0 of `evpd_byte`. */
+  get evpd(): number {
+    return (this.view.getUint8(this.offset + 1) & 0x1) >>> 0;
+  }
+
+  set evpd(value: number) {
+    const word = this.view.getUint8(this.offset + 1) & ~0x1;
+    this.view.setUint8(this.offset + 1, (word | (value & 0x1)) >>> 0);
+  }
+
+  /** Bits 1..1 of `evpd_byte`. */
+  get obsoleteCmddt(): number {
+    return ((this.view.getUint8(this.offset + 1) >>> 1) & 0x1) >>> 0;
+  }
+
+  set obsoleteCmddt(value: number) {
+    const word = this.view.getUint8(this.offset + 1) & ~(0x1 << 1);
+    this.view.setUint8(this.offset + 1, (word | ((value & 0x1) << 1)) >>> 0);
+  }
+
+  /** Bits 2..7 of `evpd_byte`. */
+  get reservedEvpd(): number {
+    return ((this.view.getUint8(this.offset + 1) >>> 2) & 0x3f) >>> 0;
+  }
+
+  set reservedEvpd(value: number) {
+    const word = this.view.getUint8(this.offset + 1) & ~(0x3f << 2);
+    this.view.setUint8(this.offset + 1, (word | ((value & 0x3f) << 2)) >>> 0);
+  }
+
+  /** `page_code`: u8 at offset 2. */
+  get pageCode(): number {
+    return this.view.getUint8(this.offset + 2);
+  }
+
+  set pageCode(value: number) {
+    this.view.setUint8(this.offset + 2, value);
+  }
+
+  /** `allocation_length`: be16 at offset 3. */
+  get allocationLength(): number {
+    return this.view.getUint16(this.offset + 3, false);
+  }
+
+  set allocationLength(value: number) {
+    this.view.setUint16(this.offset + 3, value, false);
+  }
+
+  /** `control`: u8 at offset 5. */
+  get control(): number {
+    return this.view.getUint8(this.offset + 5);
+  }
+
+  set control(value: number) {
+    this.view.setUint8(this.offset + 5, value);
+  }
+
+  /** Re-targets the accessor at another offset of the same view; returns it. */
+  at(offset: number): this {
+    this.offset = offset;
+    return this;
+  }
+
+  /** Writes every field (`operation_code`, `evpd_byte`, `page_code`, `allocation_length`, `control`) in one call; returns the accessor. Faster than the setters one by one (one read of the view and offset), for hot loops: `desc.at(o).write(...)`. */
+  write(
+    operationCode: number,
+    evpdByte: number,
+    pageCode: number,
+    allocationLength: number,
+    control: number,
+  ): this {
+    const $view = this.view;
+    const $o = this.offset;
+    $view.setUint8($o, operationCode);
+    $view.setUint8($o + 1, evpdByte);
+    $view.setUint8($o + 2, pageCode);
+    $view.setUint16($o + 3, allocationLength, false);
+    $view.setUint8($o + 5, control);
+    return this;
+  }
+}
+
+/**
+ * SPC-4 6.11.1: MODE SENSE(6) command.
+ *
+ * Accessor for `scsi_mode_sense6_cdb` (6 bytes) over a `DataView`; reads and writes in place.
+ */
+export class ScsiModeSense6Cdb {
+  /** Size in bytes. */
+  static readonly SIZE: number = 6;
+  /** Byte offsets of the fields at fixed offsets, by accessor name. */
+  static readonly OFFSETS: {
+    readonly operationCode: number;
+    readonly dbdByte: number;
+    readonly page: number;
+    readonly subpageCode: number;
+    readonly allocationLength: number;
+    readonly control: number;
+  } = Object.freeze({
+    operationCode: 0,
+    dbdByte: 1,
+    page: 2,
+    subpageCode: 3,
+    allocationLength: 4,
+    control: 5,
+  });
+  /** The view the accessor reads and writes. */
+  view: DataView;
+  /** Byte offset of the struct within {@link ScsiModeSense6Cdb.view}. */
+  offset: number;
+
+  /** Creates an accessor over `view` at byte `offset`. */
+  constructor(view: DataView, offset: number = 0) {
+    this.view = view;
+    this.offset = offset;
+  }
+
+  /** `operation_code`: u8 at offset 0. */
+  get operationCode(): number {
+    return this.view.getUint8(this.offset);
+  }
+
+  set operationCode(value: number) {
+    this.view.setUint8(this.offset, value);
+  }
+
+  /** `dbd_byte`: u8 at offset 1. */
+  get dbdByte(): number {
+    return this.view.getUint8(this.offset + 1);
+  }
+
+  set dbdByte(value: number) {
+    this.view.setUint8(this.offset + 1, value);
+  }
+
+  /** Bits 0..2 of `dbd_byte`. */
+  get reservedMs6(): number {
+    return (this.view.getUint8(this.offset + 1) & 0x7) >>> 0;
+  }
+
+  set reservedMs6(value: number) {
+    const word = this.view.getUint8(this.offset + 1) & ~0x7;
+    this.view.setUint8(this.offset + 1, (word | (value & 0x7)) >>> 0);
+  }
+
+  /** Bits 3..3 of `dbd_byte`. */
+  get dbd(): number {
+    return ((this.view.getUint8(this.offset + 1) >>> 3) & 0x1) >>> 0;
+  }
+
+  set dbd(value: number) {
+    const word = this.view.getUint8(this.offset + 1) & ~(0x1 << 3);
+    this.view.setUint8(this.offset + 1, (word | ((value & 0x1) << 3)) >>> 0);
+  }
+
+  /** Bits 4..7 of `dbd_byte`. */
+  get reservedMs6Hi(): number {
+    return ((this.view.getUint8(this.offset + 1) >>> 4) & 0xf) >>> 0;
+  }
+
+  set reservedMs6Hi(value: number) {
+    const word = this.view.getUint8(this.offset + 1) & ~(0xf << 4);
+    this.view.setUint8(this.offset + 1, (word | ((value & 0xf) << 4)) >>> 0);
+  }
+
+  /** `page`: u8 at offset 2. */
+  get page(): number {
+    return this.view.getUint8(this.offset + 2);
+  }
+
+  set page(value: number) {
+    this.view.setUint8(this.offset + 2, value);
+  }
+
+  /** Bits 0..5 of `page`. */
+  get pageCode(): number {
+    return (this.view.getUint8(this.offset + 2) & 0x3f) >>> 0;
+  }
+
+  set pageCode(value: number) {
+    const word = this.view.getUint8(this.offset + 2) & ~0x3f;
+    this.view.setUint8(this.offset + 2, (word | (value & 0x3f)) >>> 0);
+  }
+
+  /**
+   * Page control: 0 current values.
+   *
+   * Bits 6..7 of `page`.
+   */
+  get pc(): number {
+    return ((this.view.getUint8(this.offset + 2) >>> 6) & 0x3) >>> 0;
+  }
+
+  set pc(value: number) {
+    const word = this.view.getUint8(this.offset + 2) & ~(0x3 << 6);
+    this.view.setUint8(this.offset + 2, (word | ((value & 0x3) << 6)) >>> 0);
+  }
+
+  /** `subpage_code`: u8 at offset 3. */
+  get subpageCode(): number {
+    return this.view.getUint8(this.offset + 3);
+  }
+
+  set subpageCode(value: number) {
+    this.view.setUint8(this.offset + 3, value);
+  }
+
+  /** `allocation_length`: u8 at offset 4. */
+  get allocationLength(): number {
+    return this.view.getUint8(this.offset + 4);
+  }
+
+  set allocationLength(value: number) {
+    this.view.setUint8(this.offset + 4, value);
+  }
+
+  /** `control`: u8 at offset 5. */
+  get control(): number {
+    return this.view.getUint8(this.offset + 5);
+  }
+
+  set control(value: number) {
+    this.view.setUint8(this.offset + 5, value);
+  }
+
+  /** Re-targets the accessor at another offset of the same view; returns it. */
+  at(offset: number): this {
+    this.offset = offset;
+    return this;
+  }
+
+  /** Writes every field (`operation_code`, `dbd_byte`, `page`, `subpage_code`, `allocation_length`, `control`) in one call; returns the accessor. Faster than the setters one by one (one read of the view and offset), for hot loops: `desc.at(o).write(...)`. */
+  write(
+    operationCode: number,
+    dbdByte: number,
+    page: number,
+    subpageCode: number,
+    allocationLength: number,
+    control: number,
+  ): this {
+    const $view = this.view;
+    const $o = this.offset;
+    $view.setUint8($o, operationCode);
+    $view.setUint8($o + 1, dbdByte);
+    $view.setUint8($o + 2, page);
+    $view.setUint8($o + 3, subpageCode);
+    $view.setUint8($o + 4, allocationLength);
+    $view.setUint8($o + 5, control);
+    return this;
+  }
+}
+
+/**
+ * SPC-4 6.12.1: MODE SENSE(10) command.
+ *
+ * Accessor for `scsi_mode_sense10_cdb` (10 bytes) over a `DataView`; reads and writes in place.
+ */
+export class ScsiModeSense10Cdb {
+  /** Size in bytes. */
+  static readonly SIZE: number = 10;
+  /** Byte offsets of the fields at fixed offsets, by accessor name. */
+  static readonly OFFSETS: {
+    readonly operationCode: number;
+    readonly dbdByte: number;
+    readonly page: number;
+    readonly subpageCode: number;
+    readonly reserved: number;
+    readonly allocationLength: number;
+    readonly control: number;
+  } = Object.freeze({
+    operationCode: 0,
+    dbdByte: 1,
+    page: 2,
+    subpageCode: 3,
+    reserved: 4,
+    allocationLength: 7,
+    control: 9,
+  });
+  /** The view the accessor reads and writes. */
+  view: DataView;
+  /** Byte offset of the struct within {@link ScsiModeSense10Cdb.view}. */
+  offset: number;
+
+  /** Creates an accessor over `view` at byte `offset`. */
+  constructor(view: DataView, offset: number = 0) {
+    this.view = view;
+    this.offset = offset;
+  }
+
+  /** `operation_code`: u8 at offset 0. */
+  get operationCode(): number {
+    return this.view.getUint8(this.offset);
+  }
+
+  set operationCode(value: number) {
+    this.view.setUint8(this.offset, value);
+  }
+
+  /** `dbd_byte`: u8 at offset 1. */
+  get dbdByte(): number {
+    return this.view.getUint8(this.offset + 1);
+  }
+
+  set dbdByte(value: number) {
+    this.view.setUint8(this.offset + 1, value);
+  }
+
+  /** Bits 0..2 of `dbd_byte`. */
+  get reservedMs10(): number {
+    return (this.view.getUint8(this.offset + 1) & 0x7) >>> 0;
+  }
+
+  set reservedMs10(value: number) {
+    const word = this.view.getUint8(this.offset + 1) & ~0x7;
+    this.view.setUint8(this.offset + 1, (word | (value & 0x7)) >>> 0);
+  }
+
+  /** Bits 3..3 of `dbd_byte`. */
+  get dbd(): number {
+    return ((this.view.getUint8(this.offset + 1) >>> 3) & 0x1) >>> 0;
+  }
+
+  set dbd(value: number) {
+    const word = this.view.getUint8(this.offset + 1) & ~(0x1 << 3);
+    this.view.setUint8(this.offset + 1, (word | ((value & 0x1) << 3)) >>> 0);
+  }
+
+  /** Bits 4..4 of `dbd_byte`. */
+  get llbaa(): number {
+    return ((this.view.getUint8(this.offset + 1) >>> 4) & 0x1) >>> 0;
+  }
+
+  set llbaa(value: number) {
+    const word = this.view.getUint8(this.offset + 1) & ~(0x1 << 4);
+    this.view.setUint8(this.offset + 1, (word | ((value & 0x1) << 4)) >>> 0);
+  }
+
+  /** Bits 5..7 of `dbd_byte`. */
+  get reservedMs10Hi(): number {
+    return ((this.view.getUint8(this.offset + 1) >>> 5) & 0x7) >>> 0;
+  }
+
+  set reservedMs10Hi(value: number) {
+    const word = this.view.getUint8(this.offset + 1) & ~(0x7 << 5);
+    this.view.setUint8(this.offset + 1, (word | ((value & 0x7) << 5)) >>> 0);
+  }
+
+  /** `page`: u8 at offset 2. */
+  get page(): number {
+    return this.view.getUint8(this.offset + 2);
+  }
+
+  set page(value: number) {
+    this.view.setUint8(this.offset + 2, value);
+  }
+
+  /** Bits 0..5 of `page`. */
+  get pageCode(): number {
+    return (this.view.getUint8(this.offset + 2) & 0x3f) >>> 0;
+  }
+
+  set pageCode(value: number) {
+    const word = this.view.getUint8(this.offset + 2) & ~0x3f;
+    this.view.setUint8(this.offset + 2, (word | (value & 0x3f)) >>> 0);
+  }
+
+  /** Bits 6..7 of `page`. */
+  get pc(): number {
+    return ((this.view.getUint8(this.offset + 2) >>> 6) & 0x3) >>> 0;
+  }
+
+  set pc(value: number) {
+    const word = this.view.getUint8(this.offset + 2) & ~(0x3 << 6);
+    this.view.setUint8(this.offset + 2, (word | ((value & 0x3) << 6)) >>> 0);
+  }
+
+  /** `subpage_code`: u8 at offset 3. */
+  get subpageCode(): number {
+    return this.view.getUint8(this.offset + 3);
+  }
+
+  set subpageCode(value: number) {
+    this.view.setUint8(this.offset + 3, value);
+  }
+
+  /** `allocation_length`: be16 at offset 7. */
+  get allocationLength(): number {
+    return this.view.getUint16(this.offset + 7, false);
+  }
+
+  set allocationLength(value: number) {
+    this.view.setUint16(this.offset + 7, value, false);
+  }
+
+  /** `control`: u8 at offset 9. */
+  get control(): number {
+    return this.view.getUint8(this.offset + 9);
+  }
+
+  set control(value: number) {
+    this.view.setUint8(this.offset + 9, value);
+  }
+
+  /** Re-targets the accessor at another offset of the same view; returns it. */
+  at(offset: number): this {
+    this.offset = offset;
+    return this;
+  }
+
+  /** Byte offset within the view of `reserved[index]`. */
+  reservedOffset(index: number): number {
+    if ((index >>> 0) !== index || index >= 3) {
+      throw indexError("scsi_mode_sense10_cdb.reserved", index, 3);
+    }
+
+    return this.offset + 4 + index;
+  }
+
+  /**
+   * `reserved`: u8[3] at offset 4.
+   *
+   * Reads element `index`.
+   */
+  reserved(index: number): number {
+    if ((index >>> 0) !== index || index >= 3) {
+      throw indexError("scsi_mode_sense10_cdb.reserved", index, 3);
+    }
+
+    return this.view.getUint8(this.offset + 4 + index);
+  }
+
+  /** Writes element `index` of `reserved`. */
+  setReserved(index: number, value: number): void {
+    if ((index >>> 0) !== index || index >= 3) {
+      throw indexError("scsi_mode_sense10_cdb.reserved", index, 3);
+    }
+
+    this.view.setUint8(this.offset + 4 + index, value);
+  }
+
+  /** The bytes of `reserved` as a zero-copy view. */
+  reservedBytes(): Uint8Array {
+    return new Uint8Array(this.view.buffer, this.view.byteOffset + this.offset + 4, 3);
+  }
+}
+
+/**
+ * SBC-3 5.15.1: READ CAPACITY(10) command.
+ *
+ * Accessor for `scsi_read_capacity10_cdb` (10 bytes) over a `DataView`; reads and writes in place.
+ */
+export class ScsiReadCapacity10Cdb {
+  /** Size in bytes. */
+  static readonly SIZE: number = 10;
+  /** Byte offsets of the fields at fixed offsets, by accessor name. */
+  static readonly OFFSETS: {
+    readonly operationCode: number;
+    readonly reserved1: number;
+    readonly logicalBlockAddress: number;
+    readonly reserved6: number;
+    readonly pmiByte: number;
+    readonly control: number;
+  } = Object.freeze({
+    operationCode: 0,
+    reserved1: 1,
+    logicalBlockAddress: 2,
+    reserved6: 6,
+    pmiByte: 8,
+    control: 9,
+  });
+  /** The view the accessor reads and writes. */
+  view: DataView;
+  /** Byte offset of the struct within {@link ScsiReadCapacity10Cdb.view}. */
+  offset: number;
+
+  /** Creates an accessor over `view` at byte `offset`. */
+  constructor(view: DataView, offset: number = 0) {
+    this.view = view;
+    this.offset = offset;
+  }
+
+  /** `operation_code`: u8 at offset 0. */
+  get operationCode(): number {
+    return this.view.getUint8(this.offset);
+  }
+
+  set operationCode(value: number) {
+    this.view.setUint8(this.offset, value);
+  }
+
+  /** `reserved1`: u8 at offset 1. */
+  get reserved1(): number {
+    return this.view.getUint8(this.offset + 1);
+  }
+
+  set reserved1(value: number) {
+    this.view.setUint8(this.offset + 1, value);
+  }
+
+  /**
+   * Obsolete; must be 0 when PMI is 0.
+   *
+   * `logical_block_address`: be32 at offset 2.
+   */
+  get logicalBlockAddress(): number {
+    return this.view.getUint32(this.offset + 2, false);
+  }
+
+  set logicalBlockAddress(value: number) {
+    this.view.setUint32(this.offset + 2, value, false);
+  }
+
+  /** `pmi_byte`: u8 at offset 8. */
+  get pmiByte(): number {
+    return this.view.getUint8(this.offset + 8);
+  }
+
+  set pmiByte(value: number) {
+    this.view.setUint8(this.offset + 8, value);
+  }
+
+  /** Bits 0..0 of `pmi_byte`. */
+  get pmi(): number {
+    return (this.view.getUint8(this.offset + 8) & 0x1) >>> 0;
+  }
+
+  set pmi(value: number) {
+    const word = this.view.getUint8(this.offset + 8) & ~0x1;
+    this.view.setUint8(this.offset + 8, (word | (value & 0x1)) >>> 0);
+  }
+
+  /** Bits 1..7 of `pmi_byte`. */
+  get reservedPmi(): number {
+    return ((this.view.getUint8(this.offset + 8) >>> 1) & 0x7f) >>> 0;
+  }
+
+  set reservedPmi(value: number) {
+    const word = this.view.getUint8(this.offset + 8) & ~(0x7f << 1);
+    this.view.setUint8(this.offset + 8, (word | ((value & 0x7f) << 1)) >>> 0);
+  }
+
+  /** `control`: u8 at offset 9. */
+  get control(): number {
+    return this.view.getUint8(this.offset + 9);
+  }
+
+  set control(value: number) {
+    this.view.setUint8(this.offset + 9, value);
+  }
+
+  /** Re-targets the accessor at another offset of the same view; returns it. */
+  at(offset: number): this {
+    this.offset = offset;
+    return this;
+  }
+
+  /** Byte offset within the view of `reserved6[index]`. */
+  reserved6Offset(index: number): number {
+    if ((index >>> 0) !== index || index >= 2) {
+      throw indexError("scsi_read_capacity10_cdb.reserved6", index, 2);
+    }
+
+    return this.offset + 6 + index;
+  }
+
+  /**
+   * `reserved6`: u8[2] at offset 6.
+   *
+   * Reads element `index`.
+   */
+  reserved6(index: number): number {
+    if ((index >>> 0) !== index || index >= 2) {
+      throw indexError("scsi_read_capacity10_cdb.reserved6", index, 2);
+    }
+
+    return this.view.getUint8(this.offset + 6 + index);
+  }
+
+  /** Writes element `index` of `reserved6`. */
+  setReserved6(index: number, value: number): void {
+    if ((index >>> 0) !== index || index >= 2) {
+      throw indexError("scsi_read_capacity10_cdb.reserved6", index, 2);
+    }
+
+    this.view.setUint8(this.offset + 6 + index, value);
+  }
+
+  /** The bytes of `reserved6` as a zero-copy view. */
+  reserved6Bytes(): Uint8Array {
+    return new Uint8Array(this.view.buffer, this.view.byteOffset + this.offset + 6, 2);
+  }
+}
+
+/**
+ * SBC-3 5.16.1: READ CAPACITY(16) command.
+ *
+ * Accessor for `scsi_read_capacity16_cdb` (16 bytes) over a `DataView`; reads and writes in place.
+ */
+export class ScsiReadCapacity16Cdb {
+  /** Size in bytes. */
+  static readonly SIZE: number = 16;
+  /** Byte offsets of the fields at fixed offsets, by accessor name. */
+  static readonly OFFSETS: {
+    readonly operationCode: number;
+    readonly action: number;
+    readonly logicalBlockAddress: number;
+    readonly allocationLength: number;
+    readonly pmiByte: number;
+    readonly control: number;
+  } = Object.freeze({
+    operationCode: 0,
+    action: 1,
+    logicalBlockAddress: 2,
+    allocationLength: 10,
+    pmiByte: 14,
+    control: 15,
+  });
+  /** The view the accessor reads and writes. */
+  view: DataView;
+  /** Byte offset of the struct within {@link ScsiReadCapacity16Cdb.view}. */
+  offset: number;
+
+  /** Creates an accessor over `view` at byte `offset`. */
+  constructor(view: DataView, offset: number = 0) {
+    this.view = view;
+    this.offset = offset;
+  }
+
+  /** `operation_code`: u8 at offset 0. */
+  get operationCode(): number {
+    return this.view.getUint8(this.offset);
+  }
+
+  set operationCode(value: number) {
+    this.view.setUint8(this.offset, value);
+  }
+
+  /** `action`: u8 at offset 1. */
+  get action(): number {
+    return this.view.getUint8(this.offset + 1);
+  }
+
+  set action(value: number) {
+    this.view.setUint8(this.offset + 1, value);
+  }
+
+  /** Bits 0..4 of `action`. */
+  get serviceAction(): number {
+    return (this.view.getUint8(this.offset + 1) & 0x1f) >>> 0;
+  }
+
+  set serviceAction(value: number) {
+    const word = this.view.getUint8(this.offset + 1) & ~0x1f;
+    this.view.setUint8(this.offset + 1, (word | (value & 0x1f)) >>> 0);
+  }
+
+  /** Bits 5..7 of `action`. */
+  get reservedSa(): number {
+    return ((this.view.getUint8(this.offset + 1) >>> 5) & 0x7) >>> 0;
+  }
+
+  set reservedSa(value: number) {
+    const word = this.view.getUint8(this.offset + 1) & ~(0x7 << 5);
+    this.view.setUint8(this.offset + 1, (word | ((value & 0x7) << 5)) >>> 0);
+  }
+
+  /** `logical_block_address`: be64 at offset 2. */
+  get logicalBlockAddress(): bigint {
+    return this.view.getBigUint64(this.offset + 2, false);
+  }
+
+  set logicalBlockAddress(value: bigint) {
+    this.view.setBigUint64(this.offset + 2, value, false);
+  }
+
+  /** `allocation_length`: be32 at offset 10. */
+  get allocationLength(): number {
+    return this.view.getUint32(this.offset + 10, false);
+  }
+
+  set allocationLength(value: number) {
+    this.view.setUint32(this.offset + 10, value, false);
+  }
+
+  /** `pmi_byte`: u8 at offset 14. */
+  get pmiByte(): number {
+    return this.view.getUint8(this.offset + 14);
+  }
+
+  set pmiByte(value: number) {
+    this.view.setUint8(this.offset + 14, value);
+  }
+
+  /** Bits 0..0 of `pmi_byte`. */
+  get pmi(): number {
+    return (this.view.getUint8(this.offset + 14) & 0x1) >>> 0;
+  }
+
+  set pmi(value: number) {
+    const word = this.view.getUint8(this.offset + 14) & ~0x1;
+    this.view.setUint8(this.offset + 14, (word | (value & 0x1)) >>> 0);
+  }
+
+  /** Bits 1..7 of `pmi_byte`. */
+  get reservedPmi16(): number {
+    return ((this.view.getUint8(this.offset + 14) >>> 1) & 0x7f) >>> 0;
+  }
+
+  set reservedPmi16(value: number) {
+    const word = this.view.getUint8(this.offset + 14) & ~(0x7f << 1);
+    this.view.setUint8(this.offset + 14, (word | ((value & 0x7f) << 1)) >>> 0);
+  }
+
+  /** `control`: u8 at offset 15. */
+  get control(): number {
+    return this.view.getUint8(this.offset + 15);
+  }
+
+  set control(value: number) {
+    this.view.setUint8(this.offset + 15, value);
+  }
+
+  /** Re-targets the accessor at another offset of the same view; returns it. */
+  at(offset: number): this {
+    this.offset = offset;
+    return this;
+  }
+
+  /** Writes every field (`operation_code`, `action`, `logical_block_address`, `allocation_length`, `pmi_byte`, `control`) in one call; returns the accessor. Faster than the setters one by one (one read of the view and offset), for hot loops: `desc.at(o).write(...)`. */
+  write(
+    operationCode: number,
+    action: number,
+    logicalBlockAddress: bigint,
+    allocationLength: number,
+    pmiByte: number,
+    control: number,
+  ): this {
+    const $view = this.view;
+    const $o = this.offset;
+    $view.setUint8($o, operationCode);
+    $view.setUint8($o + 1, action);
+    $view.setBigUint64($o + 2, logicalBlockAddress, false);
+    $view.setUint32($o + 10, allocationLength, false);
+    $view.setUint8($o + 14, pmiByte);
+    $view.setUint8($o + 15, control);
+    return this;
+  }
+}
+
+/**
+ * SPC-4 6.33.1: REPORT LUNS command.
+ *
+ * Accessor for `scsi_report_luns_cdb` (12 bytes) over a `DataView`; reads and writes in place.
+ */
+export class ScsiReportLunsCdb {
+  /** Size in bytes. */
+  static readonly SIZE: number = 12;
+  /** Byte offsets of the fields at fixed offsets, by accessor name. */
+  static readonly OFFSETS: {
+    readonly operationCode: number;
+    readonly reserved1: number;
+    readonly selectReport: number;
+    readonly reserved3: number;
+    readonly allocationLength: number;
+    readonly reserved10: number;
+    readonly control: number;
+  } = Object.freeze({
+    operationCode: 0,
+    reserved1: 1,
+    selectReport: 2,
+    reserved3: 3,
+    allocationLength: 6,
+    reserved10: 10,
+    control: 11,
+  });
+  /** The view the accessor reads and writes. */
+  view: DataView;
+  /** Byte offset of the struct within {@link ScsiReportLunsCdb.view}. */
+  offset: number;
+
+  /** Creates an accessor over `view` at byte `offset`. */
+  constructor(view: DataView, offset: number = 0) {
+    this.view = view;
+    this.offset = offset;
+  }
+
+  /** `operation_code`: u8 at offset 0. */
+  get operationCode(): number {
+    return this.view.getUint8(this.offset);
+  }
+
+  set operationCode(value: number) {
+    this.view.setUint8(this.offset, value);
+  }
+
+  /** `reserved1`: u8 at offset 1. */
+  get reserved1(): number {
+    return this.view.getUint8(this.offset + 1);
+  }
+
+  set reserved1(value: number) {
+    this.view.setUint8(this.offset + 1, value);
+  }
+
+  /**
+   * 0: LUNs of the target, 1: well-known LUs only, 2: all.
+   *
+   * `select_report`: u8 at offset 2.
+   */
+  get selectReport(): number {
+    return this.view.getUint8(this.offset + 2);
+  }
+
+  set selectReport(value: number) {
+    this.view.setUint8(this.offset + 2, value);
+  }
+
+  /** `allocation_length`: be32 at offset 6. */
+  get allocationLength(): number {
+    return this.view.getUint32(this.offset + 6, false);
+  }
+
+  set allocationLength(value: number) {
+    this.view.setUint32(this.offset + 6, value, false);
+  }
+
+  /** `reserved10`: u8 at offset 10. */
+  get reserved10(): number {
+    return this.view.getUint8(this.offset + 10);
+  }
+
+  set reserved10(value: number) {
+    this.view.setUint8(this.offset + 10, value);
+  }
+
+  /** `control`: u8 at offset 11. */
+  get control(): number {
+    return this.view.getUint8(this.offset + 11);
+  }
+
+  set control(value: number) {
+    this.view.setUint8(this.offset + 11, value);
+  }
+
+  /** Re-targets the accessor at another offset of the same view; returns it. */
+  at(offset: number): this {
+    this.offset = offset;
+    return this;
+  }
+
+  /** Byte offset within the view of `reserved3[index]`. */
+  reserved3Offset(index: number): number {
+    if ((index >>> 0) !== index || index >= 3) {
+      throw indexError("scsi_report_luns_cdb.reserved3", index, 3);
+    }
+
+    return this.offset + 3 + index;
+  }
+
+  /**
+   * `reserved3`: u8[3] at offset 3.
+   *
+   * Reads element `index`.
+   */
+  reserved3(index: number): number {
+    if ((index >>> 0) !== index || index >= 3) {
+      throw indexError("scsi_report_luns_cdb.reserved3", index, 3);
+    }
+
+    return this.view.getUint8(this.offset + 3 + index);
+  }
+
+  /** Writes element `index` of `reserved3`. */
+  setReserved3(index: number, value: number): void {
+    if ((index >>> 0) !== index || index >= 3) {
+      throw indexError("scsi_report_luns_cdb.reserved3", index, 3);
+    }
+
+    this.view.setUint8(this.offset + 3 + index, value);
+  }
+
+  /** The bytes of `reserved3` as a zero-copy view. */
+  reserved3Bytes(): Uint8Array {
+    return new Uint8Array(this.view.buffer, this.view.byteOffset + this.offset + 3, 3);
+  }
+}
+
+/**
+ * SBC-3 5.28.1: UNMAP command.
+ *
+ * Accessor for `scsi_unmap_cdb` (10 bytes) over a `DataView`; reads and writes in place.
+ */
+export class ScsiUnmapCdb {
+  /** Size in bytes. */
+  static readonly SIZE: number = 10;
+  /** Byte offsets of the fields at fixed offsets, by accessor name. */
+  static readonly OFFSETS: {
+    readonly operationCode: number;
+    readonly anchor: number;
+    readonly reserved2: number;
+    readonly groupNumber: number;
+    readonly parameterListLength: number;
+    readonly control: number;
+  } = Object.freeze({
+    operationCode: 0,
+    anchor: 1,
+    reserved2: 2,
+    groupNumber: 6,
+    parameterListLength: 7,
+    control: 9,
+  });
+  /** The view the accessor reads and writes. */
+  view: DataView;
+  /** Byte offset of the struct within {@link ScsiUnmapCdb.view}. */
+  offset: number;
+
+  /** Creates an accessor over `view` at byte `offset`. */
+  constructor(view: DataView, offset: number = 0) {
+    this.view = view;
+    this.offset = offset;
+  }
+
+  /** `operation_code`: u8 at offset 0. */
+  get operationCode(): number {
+    return this.view.getUint8(this.offset);
+  }
+
+  set operationCode(value: number) {
+    this.view.setUint8(this.offset, value);
+  }
+
+  /** `anchor`: u8 at offset 1. */
+  get anchor(): number {
+    return this.view.getUint8(this.offset + 1);
+  }
+
+  set anchor(value: number) {
+    this.view.setUint8(this.offset + 1, value);
+  }
+
+  /** `group_number`: u8 at offset 6. */
+  get groupNumber(): number {
+    return this.view.getUint8(this.offset + 6);
+  }
+
+  set groupNumber(value: number) {
+    this.view.setUint8(this.offset + 6, value);
+  }
+
+  /** `parameter_list_length`: be16 at offset 7. */
+  get parameterListLength(): number {
+    return this.view.getUint16(this.offset + 7, false);
+  }
+
+  set parameterListLength(value: number) {
+    this.view.setUint16(this.offset + 7, value, false);
+  }
+
+  /** `control`: u8 at offset 9. */
+  get control(): number {
+    return this.view.getUint8(this.offset + 9);
+  }
+
+  set control(value: number) {
+    this.view.setUint8(this.offset + 9, value);
+  }
+
+  /** Re-targets the accessor at another offset of the same view; returns it. */
+  at(offset: number): this {
+    this.offset = offset;
+    return this;
+  }
+
+  /** Byte offset within the view of `reserved2[index]`. */
+  reserved2Offset(index: number): number {
+    if ((index >>> 0) !== index || index >= 4) {
+      throw indexError("scsi_unmap_cdb.reserved2", index, 4);
+    }
+
+    return this.offset + 2 + index;
+  }
+
+  /**
+   * `reserved2`: u8[4] at offset 2.
+   *
+   * Reads element `index`.
+   */
+  reserved2(index: number): number {
+    if ((index >>> 0) !== index || index >= 4) {
+      throw indexError("scsi_unmap_cdb.reserved2", index, 4);
+    }
+
+    return this.view.getUint8(this.offset + 2 + index);
+  }
+
+  /** Writes element `index` of `reserved2`. */
+  setReserved2(index: number, value: number): void {
+    if ((index >>> 0) !== index || index >= 4) {
+      throw indexError("scsi_unmap_cdb.reserved2", index, 4);
+    }
+
+    this.view.setUint8(this.offset + 2 + index, value);
+  }
+
+  /** The bytes of `reserved2` as a zero-copy view. */
+  reserved2Bytes(): Uint8Array {
+    return new Uint8Array(this.view.buffer, this.view.byteOffset + this.offset + 2, 4);
+  }
+}
+
+/**
+ * SPC-4 4.5.3: fixed-format sense data (18 bytes).
+ *
+ * Accessor for `scsi_fixed_sense` (18 bytes) over a `DataView`; reads and writes in place.
+ */
+export class ScsiFixedSense {
+  /** Size in bytes. */
+  static readonly SIZE: number = 18;
+  /** Byte offsets of the fields at fixed offsets, by accessor name. */
+  static readonly OFFSETS: {
+    readonly response: number;
+    readonly obsolete: number;
+    readonly keyByte: number;
+    readonly information: number;
+    readonly additionalSenseLength: number;
+    readonly commandSpecificInformation: number;
+    readonly additionalSenseCode: number;
+    readonly additionalSenseCodeQualifier: number;
+    readonly fieldReplaceableUnitCode: number;
+    readonly senseKeySpecific: number;
+  } = Object.freeze({
+    response: 0,
+    obsolete: 1,
+    keyByte: 2,
+    information: 3,
+    additionalSenseLength: 7,
+    commandSpecificInformation: 8,
+    additionalSenseCode: 12,
+    additionalSenseCodeQualifier: 13,
+    fieldReplaceableUnitCode: 14,
+    senseKeySpecific: 15,
+  });
+  /** The view the accessor reads and writes. */
+  view: DataView;
+  /** Byte offset of the struct within {@link ScsiFixedSense.view}. */
+  offset: number;
+
+  /** Creates an accessor over `view` at byte `offset`. */
+  constructor(view: DataView, offset: number = 0) {
+    this.view = view;
+    this.offset = offset;
+  }
+
+  /** `response`: u8 at offset 0. */
+  get response(): number {
+    return this.view.getUint8(this.offset);
+  }
+
+  set response(value: number) {
+    this.view.setUint8(this.offset, value);
+  }
+
+  /**
+   * 0x70 current, 0x71 deferred.
+   *
+   * Bits 0..6 of `response`.
+   */
+  get responseCode(): number {
+    return (this.view.getUint8(this.offset) & 0x7f) >>> 0;
+  }
+
+  set responseCode(value: number) {
+    const word = this.view.getUint8(this.offset) & ~0x7f;
+    this.view.setUint8(this.offset, (word | (value & 0x7f)) >>> 0);
+  }
+
+  /**
+   * INFORMATION is valid.
+   *
+   * Bits 7..7 of `response`.
+   */
+  get valid(): number {
+    return ((this.view.getUint8(this.offset) >>> 7) & 0x1) >>> 0;
+  }
+
+  set valid(value: number) {
+    const word = this.view.getUint8(this.offset) & ~(0x1 << 7);
+    this.view.setUint8(this.offset, (word | ((value & 0x1) << 7)) >>> 0);
+  }
+
+  /** `obsolete`: u8 at offset 1. */
+  get obsolete(): number {
+    return this.view.getUint8(this.offset + 1);
+  }
+
+  set obsolete(value: number) {
+    this.view.setUint8(this.offset + 1, value);
+  }
+
+  /** `key_byte`: u8 at offset 2. */
+  get keyByte(): number {
+    return this.view.getUint8(this.offset + 2);
+  }
+
+  set keyByte(value: number) {
+    this.view.setUint8(this.offset + 2, value);
+  }
+
+  /** Bits 0..3 of `key_byte`. */
+  get senseKey(): number {
+    return (this.view.getUint8(this.offset + 2) & 0xf) >>> 0;
+  }
+
+  set senseKey(value: number) {
+    const word = this.view.getUint8(this.offset + 2) & ~0xf;
+    this.view.setUint8(this.offset + 2, (word | (value & 0xf)) >>> 0);
+  }
+
+  /** Bits 4..4 of `key_byte`. */
+  get reservedKey(): number {
+    return ((this.view.getUint8(this.offset + 2) >>> 4) & 0x1) >>> 0;
+  }
+
+  set reservedKey(value: number) {
+    const word = this.view.getUint8(this.offset + 2) & ~(0x1 << 4);
+    this.view.setUint8(this.offset + 2, (word | ((value & 0x1) << 4)) >>> 0);
+  }
+
+  /** Bits 5..5 of `key_byte`. */
+  get ili(): number {
+    return ((this.view.getUint8(this.offset + 2) >>> 5) & 0x1) >>> 0;
+  }
+
+  set ili(value: number) {
+    const word = this.view.getUint8(this.offset + 2) & ~(0x1 << 5);
+    this.view.setUint8(this.offset + 2, (word | ((value & 0x1) << 5)) >>> 0);
+  }
+
+  /** Bits 6..6 of `key_byte`. */
+  get eom(): number {
+    return ((this.view.getUint8(this.offset + 2) >>> 6) & 0x1) >>> 0;
+  }
+
+  set eom(value: number) {
+    const word = this.view.getUint8(this.offset + 2) & ~(0x1 << 6);
+    this.view.setUint8(this.offset + 2, (word | ((value & 0x1) << 6)) >>> 0);
+  }
+
+  /** Bits 7..7 of `key_byte`. */
+  get filemark(): number {
+    return ((this.view.getUint8(this.offset + 2) >>> 7) & 0x1) >>> 0;
+  }
+
+  set filemark(value: number) {
+    const word = this.view.getUint8(this.offset + 2) & ~(0x1 << 7);
+    this.view.setUint8(this.offset + 2, (word | ((value & 0x1) << 7)) >>> 0);
+  }
+
+  /** `information`: be32 at offset 3. */
+  get information(): number {
+    return this.view.getUint32(this.offset + 3, false);
+  }
+
+  set information(value: number) {
+    this.view.setUint32(this.offset + 3, value, false);
+  }
+
+  /**
+   * Bytes after this one (10 for 18-byte sense data).
+   *
+   * `additional_sense_length`: u8 at offset 7.
+   */
+  get additionalSenseLength(): number {
+    return this.view.getUint8(this.offset + 7);
+  }
+
+  set additionalSenseLength(value: number) {
+    this.view.setUint8(this.offset + 7, value);
+  }
+
+  /** `command_specific_information`: be32 at offset 8. */
+  get commandSpecificInformation(): number {
+    return this.view.getUint32(this.offset + 8, false);
+  }
+
+  set commandSpecificInformation(value: number) {
+    this.view.setUint32(this.offset + 8, value, false);
+  }
+
+  /** `additional_sense_code`: u8 at offset 12. */
+  get additionalSenseCode(): number {
+    return this.view.getUint8(this.offset + 12);
+  }
+
+  set additionalSenseCode(value: number) {
+    this.view.setUint8(this.offset + 12, value);
+  }
+
+  /** `additional_sense_code_qualifier`: u8 at offset 13. */
+  get additionalSenseCodeQualifier(): number {
+    return this.view.getUint8(this.offset + 13);
+  }
+
+  set additionalSenseCodeQualifier(value: number) {
+    this.view.setUint8(this.offset + 13, value);
+  }
+
+  /** `field_replaceable_unit_code`: u8 at offset 14. */
+  get fieldReplaceableUnitCode(): number {
+    return this.view.getUint8(this.offset + 14);
+  }
+
+  set fieldReplaceableUnitCode(value: number) {
+    this.view.setUint8(this.offset + 14, value);
+  }
+
+  /** Re-targets the accessor at another offset of the same view; returns it. */
+  at(offset: number): this {
+    this.offset = offset;
+    return this;
+  }
+
+  /** Byte offset within the view of `sense_key_specific[index]`. */
+  senseKeySpecificOffset(index: number): number {
+    if ((index >>> 0) !== index || index >= 3) {
+      throw indexError("scsi_fixed_sense.sense_key_specific", index, 3);
+    }
+
+    return this.offset + 15 + index;
+  }
+
+  /**
+   * `sense_key_specific`: u8[3] at offset 15.
+   *
+   * Reads element `index`.
+   */
+  senseKeySpecific(index: number): number {
+    if ((index >>> 0) !== index || index >= 3) {
+      throw indexError("scsi_fixed_sense.sense_key_specific", index, 3);
+    }
+
+    return this.view.getUint8(this.offset + 15 + index);
+  }
+
+  /** Writes element `index` of `sense_key_specific`. */
+  setSenseKeySpecific(index: number, value: number): void {
+    if ((index >>> 0) !== index || index >= 3) {
+      throw indexError("scsi_fixed_sense.sense_key_specific", index, 3);
+    }
+
+    this.view.setUint8(this.offset + 15 + index, value);
+  }
+
+  /** The bytes of `sense_key_specific` as a zero-copy view. */
+  senseKeySpecificBytes(): Uint8Array {
+    return new Uint8Array(this.view.buffer, this.view.byteOffset + this.offset + 15, 3);
+  }
+}
+
+/**
+ * SPC-4 6.6.2: standard INQUIRY data (the first 36 bytes).
+ *
+ * Accessor for `scsi_inquiry_data` (36 bytes) over a `DataView`; reads and writes in place.
+ */
+export class ScsiInquiryData {
+  /** Size in bytes. */
+  static readonly SIZE: number = 36;
+  /** Byte offsets of the fields at fixed offsets, by accessor name. */
+  static readonly OFFSETS: {
+    readonly peripheral: number;
+    readonly rmbByte: number;
+    readonly version: number;
+    readonly formatByte: number;
+    readonly additionalLength: number;
+    readonly byte5: number;
+    readonly byte6: number;
+    readonly byte7: number;
+    readonly t10VendorIdentification: number;
+    readonly productIdentification: number;
+    readonly productRevisionLevel: number;
+  } = Object.freeze({
+    peripheral: 0,
+    rmbByte: 1,
+    version: 2,
+    formatByte: 3,
+    additionalLength: 4,
+    byte5: 5,
+    byte6: 6,
+    byte7: 7,
+    t10VendorIdentification: 8,
+    productIdentification: 16,
+    productRevisionLevel: 32,
+  });
+  /** The view the accessor reads and writes. */
+  view: DataView;
+  /** Byte offset of the struct within {@link ScsiInquiryData.view}. */
+  offset: number;
+
+  /** Creates an accessor over `view` at byte `offset`. */
+  constructor(view: DataView, offset: number = 0) {
+    this.view = view;
+    this.offset = offset;
+  }
+
+  /** `peripheral`: u8 at offset 0. */
+  get peripheral(): number {
+    return this.view.getUint8(this.offset);
+  }
+
+  set peripheral(value: number) {
+    this.view.setUint8(this.offset, value);
+  }
+
+  /**
+   * 0: direct access block device; 0x1f: unknown.
+   *
+   * Bits 0..4 of `peripheral`.
+   */
+  get peripheralDeviceType(): number {
+    return (this.view.getUint8(this.offset) & 0x1f) >>> 0;
+  }
+
+  set peripheralDeviceType(value: number) {
+    const word = this.view.getUint8(this.offset) & ~0x1f;
+    this.view.setUint8(this.offset, (word | (value & 0x1f)) >>> 0);
+  }
+
+  /**
+   * 0: connected; 3: no device at this LUN.
+   *
+   * Bits 5..7 of `peripheral`.
+   */
+  get peripheralQualifier(): number {
+    return ((this.view.getUint8(this.offset) >>> 5) & 0x7) >>> 0;
+  }
+
+  set peripheralQualifier(value: number) {
+    const word = this.view.getUint8(this.offset) & ~(0x7 << 5);
+    this.view.setUint8(this.offset, (word | ((value & 0x7) << 5)) >>> 0);
+  }
+
+  /** `rmb_byte`: u8 at offset 1. */
+  get rmbByte(): number {
+    return this.view.getUint8(this.offset + 1);
+  }
+
+  set rmbByte(value: number) {
+    this.view.setUint8(this.offset + 1, value);
+  }
+
+  /** Bits 0..6 of `rmb_byte`. */
+  get reservedRmb(): number {
+    return (this.view.getUint8(this.offset + 1) & 0x7f) >>> 0;
+  }
+
+  set reservedRmb(value: number) {
+    const word = this.view.getUint8(this.offset + 1) & ~0x7f;
+    this.view.setUint8(this.offset + 1, (word | (value & 0x7f)) >>> 0);
+  }
+
+  /** Bits 7..7 of `rmb_byte`. */
+  get rmb(): number {
+    return ((this.view.getUint8(this.offset + 1) >>> 7) & 0x1) >>> 0;
+  }
+
+  set rmb(value: number) {
+    const word = this.view.getUint8(this.offset + 1) & ~(0x1 << 7);
+    this.view.setUint8(this.offset + 1, (word | ((value & 0x1) << 7)) >>> 0);
+  }
+
+  /**
+   * 0x06: SPC-4.
+   *
+   * `version`: u8 at offset 2.
+   */
+  get version(): number {
+    return this.view.getUint8(this.offset + 2);
+  }
+
+  set version(value: number) {
+    this.view.setUint8(this.offset + 2, value);
+  }
+
+  /** `format_byte`: u8 at offset 3. */
+  get formatByte(): number {
+    return this.view.getUint8(this.offset + 3);
+  }
+
+  set formatByte(value: number) {
+    this.view.setUint8(this.offset + 3, value);
+  }
+
+  /**
+   * Always 2.
+   *
+   * Bits 0..3 of `format_byte`.
+   */
+  get responseDataFormat(): number {
+    return (this.view.getUint8(this.offset + 3) & 0xf) >>> 0;
+  }
+
+  set responseDataFormat(value: number) {
+    const word = this.view.getUint8(this.offset + 3) & ~0xf;
+    this.view.setUint8(this.offset + 3, (word | (value & 0xf)) >>> 0);
+  }
+
+  /** Bits 4..4 of `format_byte`. */
+  get hisup(): number {
+    return ((this.view.getUint8(this.offset + 3) >>> 4) & 0x1) >>> 0;
+  }
+
+  set hisup(value: number) {
+    const word = this.view.getUint8(this.offset + 3) & ~(0x1 << 4);
+    this.view.setUint8(this.offset + 3, (word | ((value & 0x1) << 4)) >>> 0);
+  }
+
+  /** Bits 5..5 of `format_byte`. */
+  get normaca(): number {
+    return ((this.view.getUint8(this.offset + 3) >>> 5) & 0x1) >>> 0;
+  }
+
+  set normaca(value: number) {
+    const word = this.view.getUint8(this.offset + 3) & ~(0x1 << 5);
+    this.view.setUint8(this.offset + 3, (word | ((value & 0x1) << 5)) >>> 0);
+  }
+
+  /** Bits 6..7 of `format_byte`. */
+  get obsoleteFormat(): number {
+    return ((this.view.getUint8(this.offset + 3) >>> 6) & 0x3) >>> 0;
+  }
+
+  set obsoleteFormat(value: number) {
+    const word = this.view.getUint8(this.offset + 3) & ~(0x3 << 6);
+    this.view.setUint8(this.offset + 3, (word | ((value & 0x3) << 6)) >>> 0);
+  }
+
+  /**
+   * Bytes after this one (31 for the 36-byte standard data).
+   *
+   * `additional_length`: u8 at offset 4.
+   */
+  get additionalLength(): number {
+    return this.view.getUint8(this.offset + 4);
+  }
+
+  set additionalLength(value: number) {
+    this.view.setUint8(this.offset + 4, value);
+  }
+
+  /** `byte5`: u8 at offset 5. */
+  get byte5(): number {
+    return this.view.getUint8(this.offset + 5);
+  }
+
+  set byte5(value: number) {
+    this.view.setUint8(this.offset + 5, value);
+  }
+
+  /** Bits 0..0 of `byte5`. */
+  get protect(): number {
+    return (this.view.getUint8(this.offset + 5) & 0x1) >>> 0;
+  }
+
+  set protect(value: number) {
+    const word = this.view.getUint8(this.offset + 5) & ~0x1;
+    this.view.setUint8(this.offset + 5, (word | (value & 0x1)) >>> 0);
+  }
+
+  /** Bits 1..2 of `byte5`. */
+  get reservedB5(): number {
+    return ((this.view.getUint8(this.offset + 5) >>> 1) & 0x3) >>> 0;
+  }
+
+  set reservedB5(value: number) {
+    const word = this.view.getUint8(this.offset + 5) & ~(0x3 << 1);
+    this.view.setUint8(this.offset + 5, (word | ((value & 0x3) << 1)) >>> 0);
+  }
+
+  /** Bits 3..3 of `byte5`. */
+  get tpc(): number {
+    return ((this.view.getUint8(this.offset + 5) >>> 3) & 0x1) >>> 0;
+  }
+
+  set tpc(value: number) {
+    const word = this.view.getUint8(this.offset + 5) & ~(0x1 << 3);
+    this.view.setUint8(this.offset + 5, (word | ((value & 0x1) << 3)) >>> 0);
+  }
+
+  /** Bits 4..5 of `byte5`. */
+  get tpgs(): number {
+    return ((this.view.getUint8(this.offset + 5) >>> 4) & 0x3) >>> 0;
+  }
+
+  set tpgs(value: number) {
+    const word = this.view.getUint8(this.offset + 5) & ~(0x3 << 4);
+    this.view.setUint8(this.offset + 5, (word | ((value & 0x3) << 4)) >>> 0);
+  }
+
+  /** Bits 6..6 of `byte5`. */
+  get acc(): number {
+    return ((this.view.getUint8(this.offset + 5) >>> 6) & 0x1) >>> 0;
+  }
+
+  set acc(value: number) {
+    const word = this.view.getUint8(this.offset + 5) & ~(0x1 << 6);
+    this.view.setUint8(this.offset + 5, (word | ((value & 0x1) << 6)) >>> 0);
+  }
+
+  /** Bits 7..7 of `byte5`. */
+  get sccs(): number {
+    return ((this.view.getUint8(this.offset + 5) >>> 7) & 0x1) >>> 0;
+  }
+
+  set sccs(value: number) {
+    const word = this.view.getUint8(this.offset + 5) & ~(0x1 << 7);
+    this.view.setUint8(this.offset + 5, (word | ((value & 0x1) << 7)) >>> 0);
+  }
+
+  /** `byte6`: u8 at offset 6. */
+  get byte6(): number {
+    return this.view.getUint8(this.offset + 6);
+  }
+
+  set byte6(value: number) {
+    this.view.setUint8(this.offset + 6, value);
+  }
+
+  /** `byte7`: u8 at offset 7. */
+  get byte7(): number {
+    return this.view.getUint8(this.offset + 7);
+  }
+
+  set byte7(value: number) {
+    this.view.setUint8(this.offset + 7, value);
+  }
+
+  /** Bits 0..0 of `byte7`. */
+  get reservedB7(): number {
+    return (this.view.getUint8(this.offset + 7) & 0x1) >>> 0;
+  }
+
+  set reservedB7(value: number) {
+    const word = this.view.getUint8(this.offset + 7) & ~0x1;
+    this.view.setUint8(this.offset + 7, (word | (value & 0x1)) >>> 0);
+  }
+
+  /** Bits 1..1 of `byte7`. */
+  get cmdque(): number {
+    return ((this.view.getUint8(this.offset + 7) >>> 1) & 0x1) >>> 0;
+  }
+
+  set cmdque(value: number) {
+    const word = this.view.getUint8(this.offset + 7) & ~(0x1 << 1);
+    this.view.setUint8(this.offset + 7, (word | ((value & 0x1) << 1)) >>> 0);
+  }
+
+  /** Bits 2..7 of `byte7`. */
+  get reservedB7Hi(): number {
+    return ((this.view.getUint8(this.offset + 7) >>> 2) & 0x3f) >>> 0;
+  }
+
+  set reservedB7Hi(value: number) {
+    const word = this.view.getUint8(this.offset + 7) & ~(0x3f << 2);
+    this.view.setUint8(this.offset + 7, (word | ((value & 0x3f) << 2)) >>> 0);
+  }
+
+  /** Re-targets the accessor at another offset of the same view; returns it. */
+  at(offset: number): this {
+    this.offset = offset;
+    return this;
+  }
+
+  /** Byte offset within the view of `t10_vendor_identification[index]`. */
+  t10VendorIdentificationOffset(index: number): number {
+    if ((index >>> 0) !== index || index >= 8) {
+      throw indexError("scsi_inquiry_data.t10_vendor_identification", index, 8);
+    }
+
+    return this.offset + 8 + index;
+  }
+
+  /**
+   * ASCII, space padded.
+   *
+   * `t10_vendor_identification`: u8[8] at offset 8.
+   *
+   * Reads element `index`.
+   */
+  t10VendorIdentification(index: number): number {
+    if ((index >>> 0) !== index || index >= 8) {
+      throw indexError("scsi_inquiry_data.t10_vendor_identification", index, 8);
+    }
+
+    return this.view.getUint8(this.offset + 8 + index);
+  }
+
+  /** Writes element `index` of `t10_vendor_identification`. */
+  setT10VendorIdentification(index: number, value: number): void {
+    if ((index >>> 0) !== index || index >= 8) {
+      throw indexError("scsi_inquiry_data.t10_vendor_identification", index, 8);
+    }
+
+    this.view.setUint8(this.offset + 8 + index, value);
+  }
+
+  /** The bytes of `t10_vendor_identification` as a zero-copy view. */
+  t10VendorIdentificationBytes(): Uint8Array {
+    return new Uint8Array(this.view.buffer, this.view.byteOffset + this.offset + 8, 8);
+  }
+
+  /** Byte offset within the view of `product_identification[index]`. */
+  productIdentificationOffset(index: number): number {
+    if ((index >>> 0) !== index || index >= 16) {
+      throw indexError("scsi_inquiry_data.product_identification", index, 16);
+    }
+
+    return this.offset + 16 + index;
+  }
+
+  /**
+   * ASCII, space padded.
+   *
+   * `product_identification`: u8[16] at offset 16.
+   *
+   * Reads element `index`.
+   */
+  productIdentification(index: number): number {
+    if ((index >>> 0) !== index || index >= 16) {
+      throw indexError("scsi_inquiry_data.product_identification", index, 16);
+    }
+
+    return this.view.getUint8(this.offset + 16 + index);
+  }
+
+  /** Writes element `index` of `product_identification`. */
+  setProductIdentification(index: number, value: number): void {
+    if ((index >>> 0) !== index || index >= 16) {
+      throw indexError("scsi_inquiry_data.product_identification", index, 16);
+    }
+
+    this.view.setUint8(this.offset + 16 + index, value);
+  }
+
+  /** The bytes of `product_identification` as a zero-copy view. */
+  productIdentificationBytes(): Uint8Array {
+    return new Uint8Array(this.view.buffer, this.view.byteOffset + this.offset + 16, 16);
+  }
+
+  /** Byte offset within the view of `product_revision_level[index]`. */
+  productRevisionLevelOffset(index: number): number {
+    if ((index >>> 0) !== index || index >= 4) {
+      throw indexError("scsi_inquiry_data.product_revision_level", index, 4);
+    }
+
+    return this.offset + 32 + index;
+  }
+
+  /**
+   * ASCII, space padded.
+   *
+   * `product_revision_level`: u8[4] at offset 32.
+   *
+   * Reads element `index`.
+   */
+  productRevisionLevel(index: number): number {
+    if ((index >>> 0) !== index || index >= 4) {
+      throw indexError("scsi_inquiry_data.product_revision_level", index, 4);
+    }
+
+    return this.view.getUint8(this.offset + 32 + index);
+  }
+
+  /** Writes element `index` of `product_revision_level`. */
+  setProductRevisionLevel(index: number, value: number): void {
+    if ((index >>> 0) !== index || index >= 4) {
+      throw indexError("scsi_inquiry_data.product_revision_level", index, 4);
+    }
+
+    this.view.setUint8(this.offset + 32 + index, value);
+  }
+
+  /** The bytes of `product_revision_level` as a zero-copy view. */
+  productRevisionLevelBytes(): Uint8Array {
+    return new Uint8Array(this.view.buffer, this.view.byteOffset + this.offset + 32, 4);
+  }
+}
+
+/**
+ * SPC-4 7.8.1: VPD page header.
+ *
+ * Accessor for `scsi_vpd_header` (4 bytes) over a `DataView`; reads and writes in place.
+ */
+export class ScsiVpdHeader {
+  /** Size in bytes. */
+  static readonly SIZE: number = 4;
+  /** Byte offsets of the fields at fixed offsets, by accessor name. */
+  static readonly OFFSETS: {
+    readonly peripheral: number;
+    readonly pageCode: number;
+    readonly pageLength: number;
+  } = Object.freeze({ peripheral: 0, pageCode: 1, pageLength: 2 });
+  /** The view the accessor reads and writes. */
+  view: DataView;
+  /** Byte offset of the struct within {@link ScsiVpdHeader.view}. */
+  offset: number;
+
+  /** Creates an accessor over `view` at byte `offset`. */
+  constructor(view: DataView, offset: number = 0) {
+    this.view = view;
+    this.offset = offset;
+  }
+
+  /** `peripheral`: u8 at offset 0. */
+  get peripheral(): number {
+    return this.view.getUint8(this.offset);
+  }
+
+  set peripheral(value: number) {
+    this.view.setUint8(this.offset, value);
+  }
+
+  /** Bits 0..4 of `peripheral`. */
+  get vpdDeviceType(): number {
+    return (this.view.getUint8(this.offset) & 0x1f) >>> 0;
+  }
+
+  set vpdDeviceType(value: number) {
+    const word = this.view.getUint8(this.offset) & ~0x1f;
+    this.view.setUint8(this.offset, (word | (value & 0x1f)) >>> 0);
+  }
+
+  /** Bits 5..7 of `peripheral`. */
+  get vpdQualifier(): number {
+    return ((this.view.getUint8(this.offset) >>> 5) & 0x7) >>> 0;
+  }
+
+  set vpdQualifier(value: number) {
+    const word = this.view.getUint8(this.offset) & ~(0x7 << 5);
+    this.view.setUint8(this.offset, (word | ((value & 0x7) << 5)) >>> 0);
+  }
+
+  /** `page_code`: u8 at offset 1. */
+  get pageCode(): number {
+    return this.view.getUint8(this.offset + 1);
+  }
+
+  set pageCode(value: number) {
+    this.view.setUint8(this.offset + 1, value);
+  }
+
+  /**
+   * Bytes after the header.
+   *
+   * `page_length`: be16 at offset 2.
+   */
+  get pageLength(): number {
+    return this.view.getUint16(this.offset + 2, false);
+  }
+
+  set pageLength(value: number) {
+    this.view.setUint16(this.offset + 2, value, false);
+  }
+
+  /** Re-targets the accessor at another offset of the same view; returns it. */
+  at(offset: number): this {
+    this.offset = offset;
+    return this;
+  }
+
+  /** Writes every field (`peripheral`, `page_code`, `page_length`) in one call; returns the accessor. Faster than the setters one by one (one read of the view and offset), for hot loops: `desc.at(o).write(...)`. */
+  write(peripheral: number, pageCode: number, pageLength: number): this {
+    const $view = this.view;
+    const $o = this.offset;
+    $view.setUint8($o, peripheral);
+    $view.setUint8($o + 1, pageCode);
+    $view.setUint16($o + 2, pageLength, false);
+    return this;
+  }
+}
+
+/**
+ * SPC-4 7.8.6.1: designation descriptor header (the designator follows).
+ *
+ * Accessor for `scsi_designation_descriptor` (4 bytes) over a `DataView`; reads and writes in place.
+ */
+export class ScsiDesignationDescriptor {
+  /** Size in bytes. */
+  static readonly SIZE: number = 4;
+  /** Byte offsets of the fields at fixed offsets, by accessor name. */
+  static readonly OFFSETS: {
+    readonly byte0: number;
+    readonly byte1: number;
+    readonly reserved: number;
+    readonly designatorLength: number;
+  } = Object.freeze({ byte0: 0, byte1: 1, reserved: 2, designatorLength: 3 });
+  /** The view the accessor reads and writes. */
+  view: DataView;
+  /** Byte offset of the struct within {@link ScsiDesignationDescriptor.view}. */
+  offset: number;
+
+  /** Creates an accessor over `view` at byte `offset`. */
+  constructor(view: DataView, offset: number = 0) {
+    this.view = view;
+    this.offset = offset;
+  }
+
+  /** `byte0`: u8 at offset 0. */
+  get byte0(): number {
+    return this.view.getUint8(this.offset);
+  }
+
+  set byte0(value: number) {
+    this.view.setUint8(this.offset, value);
+  }
+
+  /**
+   * 1 binary, 2 ASCII, 3 UTF-8.
+   *
+   * Bits 0..3 of `byte0`.
+   */
+  get codeSet(): number {
+    return (this.view.getUint8(this.offset) & 0xf) >>> 0;
+  }
+
+  set codeSet(value: number) {
+    const word = this.view.getUint8(this.offset) & ~0xf;
+    this.view.setUint8(this.offset, (word | (value & 0xf)) >>> 0);
+  }
+
+  /** Bits 4..7 of `byte0`. */
+  get protocolIdentifier(): number {
+    return ((this.view.getUint8(this.offset) >>> 4) & 0xf) >>> 0;
+  }
+
+  set protocolIdentifier(value: number) {
+    const word = this.view.getUint8(this.offset) & ~(0xf << 4);
+    this.view.setUint8(this.offset, (word | ((value & 0xf) << 4)) >>> 0);
+  }
+
+  /** `byte1`: u8 at offset 1. */
+  get byte1(): number {
+    return this.view.getUint8(this.offset + 1);
+  }
+
+  set byte1(value: number) {
+    this.view.setUint8(this.offset + 1, value);
+  }
+
+  /**
+   * 0 vendor specific, 1 T10 vendor ID, 3 NAA.
+   *
+   * Bits 0..3 of `byte1`.
+   */
+  get designatorType(): number {
+    return (this.view.getUint8(this.offset + 1) & 0xf) >>> 0;
+  }
+
+  set designatorType(value: number) {
+    const word = this.view.getUint8(this.offset + 1) & ~0xf;
+    this.view.setUint8(this.offset + 1, (word | (value & 0xf)) >>> 0);
+  }
+
+  /**
+   * 0: the logical unit.
+   *
+   * Bits 4..5 of `byte1`.
+   */
+  get association(): number {
+    return ((this.view.getUint8(this.offset + 1) >>> 4) & 0x3) >>> 0;
+  }
+
+  set association(value: number) {
+    const word = this.view.getUint8(this.offset + 1) & ~(0x3 << 4);
+    this.view.setUint8(this.offset + 1, (word | ((value & 0x3) << 4)) >>> 0);
+  }
+
+  /** Bits 6..6 of `byte1`. */
+  get reservedD1(): number {
+    return ((this.view.getUint8(this.offset + 1) >>> 6) & 0x1) >>> 0;
+  }
+
+  set reservedD1(value: number) {
+    const word = this.view.getUint8(this.offset + 1) & ~(0x1 << 6);
+    this.view.setUint8(this.offset + 1, (word | ((value & 0x1) << 6)) >>> 0);
+  }
+
+  /** Bits 7..7 of `byte1`. */
+  get piv(): number {
+    return ((this.view.getUint8(this.offset + 1) >>> 7) & 0x1) >>> 0;
+  }
+
+  set piv(value: number) {
+    const word = this.view.getUint8(this.offset + 1) & ~(0x1 << 7);
+    this.view.setUint8(this.offset + 1, (word | ((value & 0x1) << 7)) >>> 0);
+  }
+
+  /** `reserved`: u8 at offset 2. */
+  get reserved(): number {
+    return this.view.getUint8(this.offset + 2);
+  }
+
+  set reserved(value: number) {
+    this.view.setUint8(this.offset + 2, value);
+  }
+
+  /**
+   * Bytes of the designator that follows.
+   *
+   * `designator_length`: u8 at offset 3.
+   */
+  get designatorLength(): number {
+    return this.view.getUint8(this.offset + 3);
+  }
+
+  set designatorLength(value: number) {
+    this.view.setUint8(this.offset + 3, value);
+  }
+
+  /** Re-targets the accessor at another offset of the same view; returns it. */
+  at(offset: number): this {
+    this.offset = offset;
+    return this;
+  }
+
+  /** Writes every field (`byte0`, `byte1`, `reserved`, `designator_length`) in one call; returns the accessor. Faster than the setters one by one (one read of the view and offset), for hot loops: `desc.at(o).write(...)`. */
+  write(byte0: number, byte1: number, reserved: number, designatorLength: number): this {
+    const $view = this.view;
+    const $o = this.offset;
+    $view.setUint8($o, byte0);
+    $view.setUint8($o + 1, byte1);
+    $view.setUint8($o + 2, reserved);
+    $view.setUint8($o + 3, designatorLength);
+    return this;
+  }
+}
+
+/**
+ * SBC-3 6.6.4: block limits VPD page (64 bytes).
+ *
+ * Accessor for `scsi_vpd_block_limits` (64 bytes) over a `DataView`; reads and writes in place.
+ */
+export class ScsiVpdBlockLimits {
+  /** Size in bytes. */
+  static readonly SIZE: number = 64;
+  /** Byte offsets of the fields at fixed offsets, by accessor name. */
+  static readonly OFFSETS: {
+    readonly header: number;
+    readonly wsnzByte: number;
+    readonly maximumCompareAndWriteLength: number;
+    readonly optimalTransferLengthGranularity: number;
+    readonly maximumTransferLength: number;
+    readonly optimalTransferLength: number;
+    readonly maximumPrefetchLength: number;
+    readonly maximumUnmapLbaCount: number;
+    readonly maximumUnmapBlockDescriptorCount: number;
+    readonly optimalUnmapGranularity: number;
+    readonly unmapGranularityAlignment: number;
+    readonly maximumWriteSameLength: number;
+    readonly reserved: number;
+  } = Object.freeze({
+    header: 0,
+    wsnzByte: 4,
+    maximumCompareAndWriteLength: 5,
+    optimalTransferLengthGranularity: 6,
+    maximumTransferLength: 8,
+    optimalTransferLength: 12,
+    maximumPrefetchLength: 16,
+    maximumUnmapLbaCount: 20,
+    maximumUnmapBlockDescriptorCount: 24,
+    optimalUnmapGranularity: 28,
+    unmapGranularityAlignment: 32,
+    maximumWriteSameLength: 36,
+    reserved: 44,
+  });
+  /** The view the accessor reads and writes. */
+  view: DataView;
+  /** Byte offset of the struct within {@link ScsiVpdBlockLimits.view}. */
+  offset: number;
+  #header: ScsiVpdHeader | undefined;
+
+  /** Creates an accessor over `view` at byte `offset`. */
+  constructor(view: DataView, offset: number = 0) {
+    this.view = view;
+    this.offset = offset;
+  }
+
+  /**
+   * page_length 0x3c.
+   *
+   * `header`: scsi_vpd_header at offset 0.
+   *
+   * A cached flyweight re-targeted on each access: do not keep it.
+   */
+  get header(): ScsiVpdHeader {
+    const child = (this.#header ??= new ScsiVpdHeader(this.view));
+    child.view = this.view;
+    child.offset = this.offset;
+    return child;
+  }
+
+  /** `wsnz_byte`: u8 at offset 4. */
+  get wsnzByte(): number {
+    return this.view.getUint8(this.offset + 4);
+  }
+
+  set wsnzByte(value: number) {
+    this.view.setUint8(this.offset + 4, value);
+  }
+
+  /** Bits 0..0 of `wsnz_byte`. */
+  get wsnz(): number {
+    return (this.view.getUint8(this.offset + 4) & 0x1) >>> 0;
+  }
+
+  set wsnz(value: number) {
+    const word = this.view.getUint8(this.offset + 4) & ~0x1;
+    this.view.setUint8(this.offset + 4, (word | (value & 0x1)) >>> 0);
+  }
+
+  /** Bits 1..7 of `wsnz_byte`. */
+  get reservedWsnz(): number {
+    return ((this.view.getUint8(this.offset + 4) >>> 1) & 0x7f) >>> 0;
+  }
+
+  set reservedWsnz(value: number) {
+    const word = this.view.getUint8(this.offset + 4) & ~(0x7f << 1);
+    this.view.setUint8(this.offset + 4, (word | ((value & 0x7f) << 1)) >>> 0);
+  }
+
+  /** `maximum_compare_and_write_length`: u8 at offset 5. */
+  get maximumCompareAndWriteLength(): number {
+    return this.view.getUint8(this.offset + 5);
+  }
+
+  set maximumCompareAndWriteLength(value: number) {
+    this.view.setUint8(this.offset + 5, value);
+  }
+
+  /** `optimal_transfer_length_granularity`: be16 at offset 6. */
+  get optimalTransferLengthGranularity(): number {
+    return this.view.getUint16(this.offset + 6, false);
+  }
+
+  set optimalTransferLengthGranularity(value: number) {
+    this.view.setUint16(this.offset + 6, value, false);
+  }
+
+  /** `maximum_transfer_length`: be32 at offset 8. */
+  get maximumTransferLength(): number {
+    return this.view.getUint32(this.offset + 8, false);
+  }
+
+  set maximumTransferLength(value: number) {
+    this.view.setUint32(this.offset + 8, value, false);
+  }
+
+  /** `optimal_transfer_length`: be32 at offset 12. */
+  get optimalTransferLength(): number {
+    return this.view.getUint32(this.offset + 12, false);
+  }
+
+  set optimalTransferLength(value: number) {
+    this.view.setUint32(this.offset + 12, value, false);
+  }
+
+  /** `maximum_prefetch_length`: be32 at offset 16. */
+  get maximumPrefetchLength(): number {
+    return this.view.getUint32(this.offset + 16, false);
+  }
+
+  set maximumPrefetchLength(value: number) {
+    this.view.setUint32(this.offset + 16, value, false);
+  }
+
+  /** `maximum_unmap_lba_count`: be32 at offset 20. */
+  get maximumUnmapLbaCount(): number {
+    return this.view.getUint32(this.offset + 20, false);
+  }
+
+  set maximumUnmapLbaCount(value: number) {
+    this.view.setUint32(this.offset + 20, value, false);
+  }
+
+  /** `maximum_unmap_block_descriptor_count`: be32 at offset 24. */
+  get maximumUnmapBlockDescriptorCount(): number {
+    return this.view.getUint32(this.offset + 24, false);
+  }
+
+  set maximumUnmapBlockDescriptorCount(value: number) {
+    this.view.setUint32(this.offset + 24, value, false);
+  }
+
+  /** `optimal_unmap_granularity`: be32 at offset 28. */
+  get optimalUnmapGranularity(): number {
+    return this.view.getUint32(this.offset + 28, false);
+  }
+
+  set optimalUnmapGranularity(value: number) {
+    this.view.setUint32(this.offset + 28, value, false);
+  }
+
+  /** `unmap_granularity_alignment`: be32 at offset 32. */
+  get unmapGranularityAlignment(): number {
+    return this.view.getUint32(this.offset + 32, false);
+  }
+
+  set unmapGranularityAlignment(value: number) {
+    this.view.setUint32(this.offset + 32, value, false);
+  }
+
+  /** Bits 0..30 of `unmap_granularity_alignment`. */
+  get alignment(): number {
+    return (this.view.getUint32(this.offset + 32, false) & 0x7fffffff) >>> 0;
+  }
+
+  set alignment(value: number) {
+    const word = this.view.getUint32(this.offset + 32, false) & ~0x7fffffff;
+    this.view.setUint32(this.offset + 32, (word | (value & 0x7fffffff)) >>> 0, false);
+  }
+
+  /** Bits 31..31 of `unmap_granularity_alignment`. */
+  get ugavalid(): number {
+    return ((this.view.getUint32(this.offset + 32, false) >>> 31) & 0x1) >>> 0;
+  }
+
+  set ugavalid(value: number) {
+    const word = this.view.getUint32(this.offset + 32, false) & ~(0x1 << 31);
+    this.view.setUint32(this.offset + 32, (word | ((value & 0x1) << 31)) >>> 0, false);
+  }
+
+  /** `maximum_write_same_length`: be64 at offset 36. */
+  get maximumWriteSameLength(): bigint {
+    return this.view.getBigUint64(this.offset + 36, false);
+  }
+
+  set maximumWriteSameLength(value: bigint) {
+    this.view.setBigUint64(this.offset + 36, value, false);
+  }
+
+  /** Re-targets the accessor at another offset of the same view; returns it. */
+  at(offset: number): this {
+    this.offset = offset;
+    return this;
+  }
+
+  /** Byte offset within the view of `reserved[index]`. */
+  reservedOffset(index: number): number {
+    if ((index >>> 0) !== index || index >= 20) {
+      throw indexError("scsi_vpd_block_limits.reserved", index, 20);
+    }
+
+    return this.offset + 44 + index;
+  }
+
+  /**
+   * `reserved`: u8[20] at offset 44.
+   *
+   * Reads element `index`.
+   */
+  reserved(index: number): number {
+    if ((index >>> 0) !== index || index >= 20) {
+      throw indexError("scsi_vpd_block_limits.reserved", index, 20);
+    }
+
+    return this.view.getUint8(this.offset + 44 + index);
+  }
+
+  /** Writes element `index` of `reserved`. */
+  setReserved(index: number, value: number): void {
+    if ((index >>> 0) !== index || index >= 20) {
+      throw indexError("scsi_vpd_block_limits.reserved", index, 20);
+    }
+
+    this.view.setUint8(this.offset + 44 + index, value);
+  }
+
+  /** The bytes of `reserved` as a zero-copy view. */
+  reservedBytes(): Uint8Array {
+    return new Uint8Array(this.view.buffer, this.view.byteOffset + this.offset + 44, 20);
+  }
+}
+
+/**
+ * SBC-3 6.6.2: block device characteristics VPD page (64 bytes).
+ *
+ * Accessor for `scsi_vpd_block_characteristics` (64 bytes) over a `DataView`; reads and writes in place.
+ */
+export class ScsiVpdBlockCharacteristics {
+  /** Size in bytes. */
+  static readonly SIZE: number = 64;
+  /** Byte offsets of the fields at fixed offsets, by accessor name. */
+  static readonly OFFSETS: {
+    readonly header: number;
+    readonly mediumRotationRate: number;
+    readonly productType: number;
+    readonly formFactorByte: number;
+    readonly zonedByte: number;
+    readonly reserved: number;
+  } = Object.freeze({
+    header: 0,
+    mediumRotationRate: 4,
+    productType: 6,
+    formFactorByte: 7,
+    zonedByte: 8,
+    reserved: 9,
+  });
+  /** The view the accessor reads and writes. */
+  view: DataView;
+  /** Byte offset of the struct within {@link ScsiVpdBlockCharacteristics.view}. */
+  offset: number;
+  #header: ScsiVpdHeader | undefined;
+
+  /** Creates an accessor over `view` at byte `offset`. */
+  constructor(view: DataView, offset: number = 0) {
+    this.view = view;
+    this.offset = offset;
+  }
+
+  /**
+   * page_length 0x3c.
+   *
+   * `header`: scsi_vpd_header at offset 0.
+   *
+   * A cached flyweight re-targeted on each access: do not keep it.
+   */
+  get header(): ScsiVpdHeader {
+    const child = (this.#header ??= new ScsiVpdHeader(this.view));
+    child.view = this.view;
+    child.offset = this.offset;
+    return child;
+  }
+
+  /**
+   * 1: non-rotating (solid state).
+   *
+   * `medium_rotation_rate`: be16 at offset 4.
+   */
+  get mediumRotationRate(): number {
+    return this.view.getUint16(this.offset + 4, false);
+  }
+
+  set mediumRotationRate(value: number) {
+    this.view.setUint16(this.offset + 4, value, false);
+  }
+
+  /** `product_type`: u8 at offset 6. */
+  get productType(): number {
+    return this.view.getUint8(this.offset + 6);
+  }
+
+  set productType(value: number) {
+    this.view.setUint8(this.offset + 6, value);
+  }
+
+  /** `form_factor_byte`: u8 at offset 7. */
+  get formFactorByte(): number {
+    return this.view.getUint8(this.offset + 7);
+  }
+
+  set formFactorByte(value: number) {
+    this.view.setUint8(this.offset + 7, value);
+  }
+
+  /** Bits 0..3 of `form_factor_byte`. */
+  get nominalFormFactor(): number {
+    return (this.view.getUint8(this.offset + 7) & 0xf) >>> 0;
+  }
+
+  set nominalFormFactor(value: number) {
+    const word = this.view.getUint8(this.offset + 7) & ~0xf;
+    this.view.setUint8(this.offset + 7, (word | (value & 0xf)) >>> 0);
+  }
+
+  /** Bits 4..5 of `form_factor_byte`. */
+  get wacereq(): number {
+    return ((this.view.getUint8(this.offset + 7) >>> 4) & 0x3) >>> 0;
+  }
+
+  set wacereq(value: number) {
+    const word = this.view.getUint8(this.offset + 7) & ~(0x3 << 4);
+    this.view.setUint8(this.offset + 7, (word | ((value & 0x3) << 4)) >>> 0);
+  }
+
+  /** Bits 6..7 of `form_factor_byte`. */
+  get wabereq(): number {
+    return ((this.view.getUint8(this.offset + 7) >>> 6) & 0x3) >>> 0;
+  }
+
+  set wabereq(value: number) {
+    const word = this.view.getUint8(this.offset + 7) & ~(0x3 << 6);
+    this.view.setUint8(this.offset + 7, (word | ((value & 0x3) << 6)) >>> 0);
+  }
+
+  /** `zoned_byte`: u8 at offset 8. */
+  get zonedByte(): number {
+    return this.view.getUint8(this.offset + 8);
+  }
+
+  set zonedByte(value: number) {
+    this.view.setUint8(this.offset + 8, value);
+  }
+
+  /** Bits 0..0 of `zoned_byte`. */
+  get fuab(): number {
+    return (this.view.getUint8(this.offset + 8) & 0x1) >>> 0;
+  }
+
+  set fuab(value: number) {
+    const word = this.view.getUint8(this.offset + 8) & ~0x1;
+    this.view.setUint8(this.offset + 8, (word | (value & 0x1)) >>> 0);
+  }
+
+  /** Bits 1..1 of `zoned_byte`. */
+  get vbuls(): number {
+    return ((this.view.getUint8(this.offset + 8) >>> 1) & 0x1) >>> 0;
+  }
+
+  set vbuls(value: number) {
+    const word = this.view.getUint8(this.offset + 8) & ~(0x1 << 1);
+    this.view.setUint8(this.offset + 8, (word | ((value & 0x1) << 1)) >>> 0);
+  }
+
+  /** Bits 2..3 of `zoned_byte`. */
+  get reservedZoned(): number {
+    return ((this.view.getUint8(this.offset + 8) >>> 2) & 0x3) >>> 0;
+  }
+
+  set reservedZoned(value: number) {
+    const word = this.view.getUint8(this.offset + 8) & ~(0x3 << 2);
+    this.view.setUint8(this.offset + 8, (word | ((value & 0x3) << 2)) >>> 0);
+  }
+
+  /** Bits 4..5 of `zoned_byte`. */
+  get zoned(): number {
+    return ((this.view.getUint8(this.offset + 8) >>> 4) & 0x3) >>> 0;
+  }
+
+  set zoned(value: number) {
+    const word = this.view.getUint8(this.offset + 8) & ~(0x3 << 4);
+    this.view.setUint8(this.offset + 8, (word | ((value & 0x3) << 4)) >>> 0);
+  }
+
+  /** Bits 6..7 of `zoned_byte`. */
+  get reservedZHi(): number {
+    return ((this.view.getUint8(this.offset + 8) >>> 6) & 0x3) >>> 0;
+  }
+
+  set reservedZHi(value: number) {
+    const word = this.view.getUint8(this.offset + 8) & ~(0x3 << 6);
+    this.view.setUint8(this.offset + 8, (word | ((value & 0x3) << 6)) >>> 0);
+  }
+
+  /** Re-targets the accessor at another offset of the same view; returns it. */
+  at(offset: number): this {
+    this.offset = offset;
+    return this;
+  }
+
+  /** Byte offset within the view of `reserved[index]`. */
+  reservedOffset(index: number): number {
+    if ((index >>> 0) !== index || index >= 55) {
+      throw indexError("scsi_vpd_block_characteristics.reserved", index, 55);
+    }
+
+    return this.offset + 9 + index;
+  }
+
+  /**
+   * `reserved`: u8[55] at offset 9.
+   *
+   * Reads element `index`.
+   */
+  reserved(index: number): number {
+    if ((index >>> 0) !== index || index >= 55) {
+      throw indexError("scsi_vpd_block_characteristics.reserved", index, 55);
+    }
+
+    return this.view.getUint8(this.offset + 9 + index);
+  }
+
+  /** Writes element `index` of `reserved`. */
+  setReserved(index: number, value: number): void {
+    if ((index >>> 0) !== index || index >= 55) {
+      throw indexError("scsi_vpd_block_characteristics.reserved", index, 55);
+    }
+
+    this.view.setUint8(this.offset + 9 + index, value);
+  }
+
+  /** The bytes of `reserved` as a zero-copy view. */
+  reservedBytes(): Uint8Array {
+    return new Uint8Array(this.view.buffer, this.view.byteOffset + this.offset + 9, 55);
+  }
+}
+
+/**
+ * SBC-3 6.6.5: logical block provisioning VPD page (8 bytes).
+ *
+ * Accessor for `scsi_vpd_provisioning` (8 bytes) over a `DataView`; reads and writes in place.
+ */
+export class ScsiVpdProvisioning {
+  /** Size in bytes. */
+  static readonly SIZE: number = 8;
+  /** Byte offsets of the fields at fixed offsets, by accessor name. */
+  static readonly OFFSETS: {
+    readonly header: number;
+    readonly thresholdExponent: number;
+    readonly lbpByte: number;
+    readonly provisioningByte: number;
+    readonly thresholdPercentage: number;
+  } = Object.freeze({
+    header: 0,
+    thresholdExponent: 4,
+    lbpByte: 5,
+    provisioningByte: 6,
+    thresholdPercentage: 7,
+  });
+  /** The view the accessor reads and writes. */
+  view: DataView;
+  /** Byte offset of the struct within {@link ScsiVpdProvisioning.view}. */
+  offset: number;
+  #header: ScsiVpdHeader | undefined;
+
+  /** Creates an accessor over `view` at byte `offset`. */
+  constructor(view: DataView, offset: number = 0) {
+    this.view = view;
+    this.offset = offset;
+  }
+
+  /**
+   * page_length 4.
+   *
+   * `header`: scsi_vpd_header at offset 0.
+   *
+   * A cached flyweight re-targeted on each access: do not keep it.
+   */
+  get header(): ScsiVpdHeader {
+    const child = (this.#header ??= new ScsiVpdHeader(this.view));
+    child.view = this.view;
+    child.offset = this.offset;
+    return child;
+  }
+
+  /** `threshold_exponent`: u8 at offset 4. */
+  get thresholdExponent(): number {
+    return this.view.getUint8(this.offset + 4);
+  }
+
+  set thresholdExponent(value: number) {
+    this.view.setUint8(this.offset + 4, value);
+  }
+
+  /** `lbp_byte`: u8 at offset 5. */
+  get lbpByte(): number {
+    return this.view.getUint8(this.offset + 5);
+  }
+
+  set lbpByte(value: number) {
+    this.view.setUint8(this.offset + 5, value);
+  }
+
+  /** Bits 0..0 of `lbp_byte`. */
+  get dp(): number {
+    return (this.view.getUint8(this.offset + 5) & 0x1) >>> 0;
+  }
+
+  set dp(value: number) {
+    const word = this.view.getUint8(this.offset + 5) & ~0x1;
+    this.view.setUint8(this.offset + 5, (word | (value & 0x1)) >>> 0);
+  }
+
+  /** Bits 1..1 of `lbp_byte`. */
+  get ancSup(): number {
+    return ((this.view.getUint8(this.offset + 5) >>> 1) & 0x1) >>> 0;
+  }
+
+  set ancSup(value: number) {
+    const word = this.view.getUint8(this.offset + 5) & ~(0x1 << 1);
+    this.view.setUint8(this.offset + 5, (word | ((value & 0x1) << 1)) >>> 0);
+  }
+
+  /** Bits 2..4 of `lbp_byte`. */
+  get lbprz(): number {
+    return ((this.view.getUint8(this.offset + 5) >>> 2) & 0x7) >>> 0;
+  }
+
+  set lbprz(value: number) {
+    const word = this.view.getUint8(this.offset + 5) & ~(0x7 << 2);
+    this.view.setUint8(this.offset + 5, (word | ((value & 0x7) << 2)) >>> 0);
+  }
+
+  /** Bits 5..5 of `lbp_byte`. */
+  get lbpws10(): number {
+    return ((this.view.getUint8(this.offset + 5) >>> 5) & 0x1) >>> 0;
+  }
+
+  set lbpws10(value: number) {
+    const word = this.view.getUint8(this.offset + 5) & ~(0x1 << 5);
+    this.view.setUint8(this.offset + 5, (word | ((value & 0x1) << 5)) >>> 0);
+  }
+
+  /** Bits 6..6 of `lbp_byte`. */
+  get lbpws(): number {
+    return ((this.view.getUint8(this.offset + 5) >>> 6) & 0x1) >>> 0;
+  }
+
+  set lbpws(value: number) {
+    const word = this.view.getUint8(this.offset + 5) & ~(0x1 << 6);
+    this.view.setUint8(this.offset + 5, (word | ((value & 0x1) << 6)) >>> 0);
+  }
+
+  /**
+   * UNMAP is supported.
+   *
+   * Bits 7..7 of `lbp_byte`.
+   */
+  get lbpu(): number {
+    return ((this.view.getUint8(this.offset + 5) >>> 7) & 0x1) >>> 0;
+  }
+
+  set lbpu(value: number) {
+    const word = this.view.getUint8(this.offset + 5) & ~(0x1 << 7);
+    this.view.setUint8(this.offset + 5, (word | ((value & 0x1) << 7)) >>> 0);
+  }
+
+  /** `provisioning_byte`: u8 at offset 6. */
+  get provisioningByte(): number {
+    return this.view.getUint8(this.offset + 6);
+  }
+
+  set provisioningByte(value: number) {
+    this.view.setUint8(this.offset + 6, value);
+  }
+
+  /**
+   * 0 full, 1 resource, 2 thin.
+   *
+   * Bits 0..2 of `provisioning_byte`.
+   */
+  get provisioningType(): number {
+    return (this.view.getUint8(this.offset + 6) & 0x7) >>> 0;
+  }
+
+  set provisioningType(value: number) {
+    const word = this.view.getUint8(this.offset + 6) & ~0x7;
+    this.view.setUint8(this.offset + 6, (word | (value & 0x7)) >>> 0);
+  }
+
+  /** Bits 3..7 of `provisioning_byte`. */
+  get reservedPt(): number {
+    return ((this.view.getUint8(this.offset + 6) >>> 3) & 0x1f) >>> 0;
+  }
+
+  set reservedPt(value: number) {
+    const word = this.view.getUint8(this.offset + 6) & ~(0x1f << 3);
+    this.view.setUint8(this.offset + 6, (word | ((value & 0x1f) << 3)) >>> 0);
+  }
+
+  /** `threshold_percentage`: u8 at offset 7. */
+  get thresholdPercentage(): number {
+    return this.view.getUint8(this.offset + 7);
+  }
+
+  set thresholdPercentage(value: number) {
+    this.view.setUint8(this.offset + 7, value);
+  }
+
+  /** Re-targets the accessor at another offset of the same view; returns it. */
+  at(offset: number): this {
+    this.offset = offset;
+    return this;
+  }
+}
+
+/**
+ * SPC-4 7.5.5: mode parameter header(6).
+ *
+ * Accessor for `scsi_mode_header6` (4 bytes) over a `DataView`; reads and writes in place.
+ */
+export class ScsiModeHeader6 {
+  /** Size in bytes. */
+  static readonly SIZE: number = 4;
+  /** Byte offsets of the fields at fixed offsets, by accessor name. */
+  static readonly OFFSETS: {
+    readonly modeDataLength: number;
+    readonly mediumType: number;
+    readonly deviceSpecificParameter: number;
+    readonly blockDescriptorLength: number;
+  } = Object.freeze({
+    modeDataLength: 0,
+    mediumType: 1,
+    deviceSpecificParameter: 2,
+    blockDescriptorLength: 3,
+  });
+  /** The view the accessor reads and writes. */
+  view: DataView;
+  /** Byte offset of the struct within {@link ScsiModeHeader6.view}. */
+  offset: number;
+
+  /** Creates an accessor over `view` at byte `offset`. */
+  constructor(view: DataView, offset: number = 0) {
+    this.view = view;
+    this.offset = offset;
+  }
+
+  /**
+   * Bytes after this one.
+   *
+   * `mode_data_length`: u8 at offset 0.
+   */
+  get modeDataLength(): number {
+    return this.view.getUint8(this.offset);
+  }
+
+  set modeDataLength(value: number) {
+    this.view.setUint8(this.offset, value);
+  }
+
+  /** `medium_type`: u8 at offset 1. */
+  get mediumType(): number {
+    return this.view.getUint8(this.offset + 1);
+  }
+
+  set mediumType(value: number) {
+    this.view.setUint8(this.offset + 1, value);
+  }
+
+  /** `device_specific_parameter`: u8 at offset 2. */
+  get deviceSpecificParameter(): number {
+    return this.view.getUint8(this.offset + 2);
+  }
+
+  set deviceSpecificParameter(value: number) {
+    this.view.setUint8(this.offset + 2, value);
+  }
+
+  /** Bits 0..3 of `device_specific_parameter`. */
+  get reservedDsp(): number {
+    return (this.view.getUint8(this.offset + 2) & 0xf) >>> 0;
+  }
+
+  set reservedDsp(value: number) {
+    const word = this.view.getUint8(this.offset + 2) & ~0xf;
+    this.view.setUint8(this.offset + 2, (word | (value & 0xf)) >>> 0);
+  }
+
+  /** Bits 4..4 of `device_specific_parameter`. */
+  get dpofua(): number {
+    return ((this.view.getUint8(this.offset + 2) >>> 4) & 0x1) >>> 0;
+  }
+
+  set dpofua(value: number) {
+    const word = this.view.getUint8(this.offset + 2) & ~(0x1 << 4);
+    this.view.setUint8(this.offset + 2, (word | ((value & 0x1) << 4)) >>> 0);
+  }
+
+  /** Bits 5..6 of `device_specific_parameter`. */
+  get reservedDsp2(): number {
+    return ((this.view.getUint8(this.offset + 2) >>> 5) & 0x3) >>> 0;
+  }
+
+  set reservedDsp2(value: number) {
+    const word = this.view.getUint8(this.offset + 2) & ~(0x3 << 5);
+    this.view.setUint8(this.offset + 2, (word | ((value & 0x3) << 5)) >>> 0);
+  }
+
+  /** Bits 7..7 of `device_specific_parameter`. */
+  get wp(): number {
+    return ((this.view.getUint8(this.offset + 2) >>> 7) & 0x1) >>> 0;
+  }
+
+  set wp(value: number) {
+    const word = this.view.getUint8(this.offset + 2) & ~(0x1 << 7);
+    this.view.setUint8(this.offset + 2, (word | ((value & 0x1) << 7)) >>> 0);
+  }
+
+  /** `block_descriptor_length`: u8 at offset 3. */
+  get blockDescriptorLength(): number {
+    return this.view.getUint8(this.offset + 3);
+  }
+
+  set blockDescriptorLength(value: number) {
+    this.view.setUint8(this.offset + 3, value);
+  }
+
+  /** Re-targets the accessor at another offset of the same view; returns it. */
+  at(offset: number): this {
+    this.offset = offset;
+    return this;
+  }
+
+  /** Writes every field (`mode_data_length`, `medium_type`, `device_specific_parameter`, `block_descriptor_length`) in one call; returns the accessor. Faster than the setters one by one (one read of the view and offset), for hot loops: `desc.at(o).write(...)`. */
+  write(
+    modeDataLength: number,
+    mediumType: number,
+    deviceSpecificParameter: number,
+    blockDescriptorLength: number,
+  ): this {
+    const $view = this.view;
+    const $o = this.offset;
+    $view.setUint8($o, modeDataLength);
+    $view.setUint8($o + 1, mediumType);
+    $view.setUint8($o + 2, deviceSpecificParameter);
+    $view.setUint8($o + 3, blockDescriptorLength);
+    return this;
+  }
+}
+
+/**
+ * SPC-4 7.5.5: mode parameter header(10).
+ *
+ * Accessor for `scsi_mode_header10` (8 bytes) over a `DataView`; reads and writes in place.
+ */
+export class ScsiModeHeader10 {
+  /** Size in bytes. */
+  static readonly SIZE: number = 8;
+  /** Byte offsets of the fields at fixed offsets, by accessor name. */
+  static readonly OFFSETS: {
+    readonly modeDataLength: number;
+    readonly mediumType: number;
+    readonly deviceSpecificParameter: number;
+    readonly longlbaByte: number;
+    readonly reserved: number;
+    readonly blockDescriptorLength: number;
+  } = Object.freeze({
+    modeDataLength: 0,
+    mediumType: 2,
+    deviceSpecificParameter: 3,
+    longlbaByte: 4,
+    reserved: 5,
+    blockDescriptorLength: 6,
+  });
+  /** The view the accessor reads and writes. */
+  view: DataView;
+  /** Byte offset of the struct within {@link ScsiModeHeader10.view}. */
+  offset: number;
+
+  /** Creates an accessor over `view` at byte `offset`. */
+  constructor(view: DataView, offset: number = 0) {
+    this.view = view;
+    this.offset = offset;
+  }
+
+  /**
+   * Bytes after this field.
+   *
+   * `mode_data_length`: be16 at offset 0.
+   */
+  get modeDataLength(): number {
+    return this.view.getUint16(this.offset, false);
+  }
+
+  set modeDataLength(value: number) {
+    this.view.setUint16(this.offset, value, false);
+  }
+
+  /** `medium_type`: u8 at offset 2. */
+  get mediumType(): number {
+    return this.view.getUint8(this.offset + 2);
+  }
+
+  set mediumType(value: number) {
+    this.view.setUint8(this.offset + 2, value);
+  }
+
+  /** `device_specific_parameter`: u8 at offset 3. */
+  get deviceSpecificParameter(): number {
+    return this.view.getUint8(this.offset + 3);
+  }
+
+  set deviceSpecificParameter(value: number) {
+    this.view.setUint8(this.offset + 3, value);
+  }
+
+  /** Bits 0..3 of `device_specific_parameter`. */
+  get reservedDsp10(): number {
+    return (this.view.getUint8(this.offset + 3) & 0xf) >>> 0;
+  }
+
+  set reservedDsp10(value: number) {
+    const word = this.view.getUint8(this.offset + 3) & ~0xf;
+    this.view.setUint8(this.offset + 3, (word | (value & 0xf)) >>> 0);
+  }
+
+  /** Bits 4..4 of `device_specific_parameter`. */
+  get dpofua10(): number {
+    return ((this.view.getUint8(this.offset + 3) >>> 4) & 0x1) >>> 0;
+  }
+
+  set dpofua10(value: number) {
+    const word = this.view.getUint8(this.offset + 3) & ~(0x1 << 4);
+    this.view.setUint8(this.offset + 3, (word | ((value & 0x1) << 4)) >>> 0);
+  }
+
+  /** Bits 5..6 of `device_specific_parameter`. */
+  get reservedDsp10b(): number {
+    return ((this.view.getUint8(this.offset + 3) >>> 5) & 0x3) >>> 0;
+  }
+
+  set reservedDsp10b(value: number) {
+    const word = this.view.getUint8(this.offset + 3) & ~(0x3 << 5);
+    this.view.setUint8(this.offset + 3, (word | ((value & 0x3) << 5)) >>> 0);
+  }
+
+  /** Bits 7..7 of `device_specific_parameter`. */
+  get wp10(): number {
+    return ((this.view.getUint8(this.offset + 3) >>> 7) & 0x1) >>> 0;
+  }
+
+  set wp10(value: number) {
+    const word = this.view.getUint8(this.offset + 3) & ~(0x1 << 7);
+    this.view.setUint8(this.offset + 3, (word | ((value & 0x1) << 7)) >>> 0);
+  }
+
+  /** `longlba_byte`: u8 at offset 4. */
+  get longlbaByte(): number {
+    return this.view.getUint8(this.offset + 4);
+  }
+
+  set longlbaByte(value: number) {
+    this.view.setUint8(this.offset + 4, value);
+  }
+
+  /** `reserved`: u8 at offset 5. */
+  get reserved(): number {
+    return this.view.getUint8(this.offset + 5);
+  }
+
+  set reserved(value: number) {
+    this.view.setUint8(this.offset + 5, value);
+  }
+
+  /** `block_descriptor_length`: be16 at offset 6. */
+  get blockDescriptorLength(): number {
+    return this.view.getUint16(this.offset + 6, false);
+  }
+
+  set blockDescriptorLength(value: number) {
+    this.view.setUint16(this.offset + 6, value, false);
+  }
+
+  /** Re-targets the accessor at another offset of the same view; returns it. */
+  at(offset: number): this {
+    this.offset = offset;
+    return this;
+  }
+
+  /** Writes every field (`mode_data_length`, `medium_type`, `device_specific_parameter`, `longlba_byte`, `reserved`, `block_descriptor_length`) in one call; returns the accessor. Faster than the setters one by one (one read of the view and offset), for hot loops: `desc.at(o).write(...)`. */
+  write(
+    modeDataLength: number,
+    mediumType: number,
+    deviceSpecificParameter: number,
+    longlbaByte: number,
+    reserved: number,
+    blockDescriptorLength: number,
+  ): this {
+    const $view = this.view;
+    const $o = this.offset;
+    $view.setUint16($o, modeDataLength, false);
+    $view.setUint8($o + 2, mediumType);
+    $view.setUint8($o + 3, deviceSpecificParameter);
+    $view.setUint8($o + 4, longlbaByte);
+    $view.setUint8($o + 5, reserved);
+    $view.setUint16($o + 6, blockDescriptorLength, false);
+    return this;
+  }
+}
+
+/**
+ * SBC-3 6.5.5: caching mode page (20 bytes).
+ *
+ * Accessor for `scsi_caching_page` (20 bytes) over a `DataView`; reads and writes in place.
+ */
+export class ScsiCachingPage {
+  /** Size in bytes. */
+  static readonly SIZE: number = 20;
+  /** Byte offsets of the fields at fixed offsets, by accessor name. */
+  static readonly OFFSETS: {
+    readonly page: number;
+    readonly pageLength: number;
+    readonly cacheByte: number;
+    readonly retentionPriority: number;
+    readonly disablePrefetchTransferLength: number;
+    readonly minimumPrefetch: number;
+    readonly maximumPrefetch: number;
+    readonly maximumPrefetchCeiling: number;
+    readonly byte12: number;
+    readonly numberOfCacheSegments: number;
+    readonly cacheSegmentSize: number;
+    readonly reserved: number;
+    readonly obsolete: number;
+  } = Object.freeze({
+    page: 0,
+    pageLength: 1,
+    cacheByte: 2,
+    retentionPriority: 3,
+    disablePrefetchTransferLength: 4,
+    minimumPrefetch: 6,
+    maximumPrefetch: 8,
+    maximumPrefetchCeiling: 10,
+    byte12: 12,
+    numberOfCacheSegments: 13,
+    cacheSegmentSize: 14,
+    reserved: 16,
+    obsolete: 17,
+  });
+  /** The view the accessor reads and writes. */
+  view: DataView;
+  /** Byte offset of the struct within {@link ScsiCachingPage.view}. */
+  offset: number;
+
+  /** Creates an accessor over `view` at byte `offset`. */
+  constructor(view: DataView, offset: number = 0) {
+    this.view = view;
+    this.offset = offset;
+  }
+
+  /** `page`: u8 at offset 0. */
+  get page(): number {
+    return this.view.getUint8(this.offset);
+  }
+
+  set page(value: number) {
+    this.view.setUint8(this.offset, value);
+  }
+
+  /** Bits 0..5 of `page`. */
+  get pageCodeC(): number {
+    return (this.view.getUint8(this.offset) & 0x3f) >>> 0;
+  }
+
+  set pageCodeC(value: number) {
+    const word = this.view.getUint8(this.offset) & ~0x3f;
+    this.view.setUint8(this.offset, (word | (value & 0x3f)) >>> 0);
+  }
+
+  /** Bits 6..6 of `page`. */
+  get spf(): number {
+    return ((this.view.getUint8(this.offset) >>> 6) & 0x1) >>> 0;
+  }
+
+  set spf(value: number) {
+    const word = this.view.getUint8(this.offset) & ~(0x1 << 6);
+    this.view.setUint8(this.offset, (word | ((value & 0x1) << 6)) >>> 0);
+  }
+
+  /** Bits 7..7 of `page`. */
+  get ps(): number {
+    return ((this.view.getUint8(this.offset) >>> 7) & 0x1) >>> 0;
+  }
+
+  set ps(value: number) {
+    const word = this.view.getUint8(this.offset) & ~(0x1 << 7);
+    this.view.setUint8(this.offset, (word | ((value & 0x1) << 7)) >>> 0);
+  }
+
+  /**
+   * 0x12.
+   *
+   * `page_length`: u8 at offset 1.
+   */
+  get pageLength(): number {
+    return this.view.getUint8(this.offset + 1);
+  }
+
+  set pageLength(value: number) {
+    this.view.setUint8(this.offset + 1, value);
+  }
+
+  /** `cache_byte`: u8 at offset 2. */
+  get cacheByte(): number {
+    return this.view.getUint8(this.offset + 2);
+  }
+
+  set cacheByte(value: number) {
+    this.view.setUint8(this.offset + 2, value);
+  }
+
+  /**
+   * Read cache disable.
+   *
+   * Bits 0..0 of `cache_byte`.
+   */
+  get rcd(): number {
+    return (this.view.getUint8(this.offset + 2) & 0x1) >>> 0;
+  }
+
+  set rcd(value: number) {
+    const word = this.view.getUint8(this.offset + 2) & ~0x1;
+    this.view.setUint8(this.offset + 2, (word | (value & 0x1)) >>> 0);
+  }
+
+  /** Bits 1..1 of `cache_byte`. */
+  get mf(): number {
+    return ((this.view.getUint8(this.offset + 2) >>> 1) & 0x1) >>> 0;
+  }
+
+  set mf(value: number) {
+    const word = this.view.getUint8(this.offset + 2) & ~(0x1 << 1);
+    this.view.setUint8(this.offset + 2, (word | ((value & 0x1) << 1)) >>> 0);
+  }
+
+  /**
+   * Write cache enable: writes complete before they are stable.
+   *
+   * Bits 2..2 of `cache_byte`.
+   */
+  get wce(): number {
+    return ((this.view.getUint8(this.offset + 2) >>> 2) & 0x1) >>> 0;
+  }
+
+  set wce(value: number) {
+    const word = this.view.getUint8(this.offset + 2) & ~(0x1 << 2);
+    this.view.setUint8(this.offset + 2, (word | ((value & 0x1) << 2)) >>> 0);
+  }
+
+  /**
+   * SIZE (cache segment size).
+   *
+   * Bits 3..3 of `cache_byte`.
+   */
+  get sizeBit(): number {
+    return ((this.view.getUint8(this.offset + 2) >>> 3) & 0x1) >>> 0;
+  }
+
+  set sizeBit(value: number) {
+    const word = this.view.getUint8(this.offset + 2) & ~(0x1 << 3);
+    this.view.setUint8(this.offset + 2, (word | ((value & 0x1) << 3)) >>> 0);
+  }
+
+  /** Bits 4..4 of `cache_byte`. */
+  get disc(): number {
+    return ((this.view.getUint8(this.offset + 2) >>> 4) & 0x1) >>> 0;
+  }
+
+  set disc(value: number) {
+    const word = this.view.getUint8(this.offset + 2) & ~(0x1 << 4);
+    this.view.setUint8(this.offset + 2, (word | ((value & 0x1) << 4)) >>> 0);
+  }
+
+  /** Bits 5..5 of `cache_byte`. */
+  get cap(): number {
+    return ((this.view.getUint8(this.offset + 2) >>> 5) & 0x1) >>> 0;
+  }
+
+  set cap(value: number) {
+    const word = this.view.getUint8(this.offset + 2) & ~(0x1 << 5);
+    this.view.setUint8(this.offset + 2, (word | ((value & 0x1) << 5)) >>> 0);
+  }
+
+  /** Bits 6..6 of `cache_byte`. */
+  get abpf(): number {
+    return ((this.view.getUint8(this.offset + 2) >>> 6) & 0x1) >>> 0;
+  }
+
+  set abpf(value: number) {
+    const word = this.view.getUint8(this.offset + 2) & ~(0x1 << 6);
+    this.view.setUint8(this.offset + 2, (word | ((value & 0x1) << 6)) >>> 0);
+  }
+
+  /** Bits 7..7 of `cache_byte`. */
+  get ic(): number {
+    return ((this.view.getUint8(this.offset + 2) >>> 7) & 0x1) >>> 0;
+  }
+
+  set ic(value: number) {
+    const word = this.view.getUint8(this.offset + 2) & ~(0x1 << 7);
+    this.view.setUint8(this.offset + 2, (word | ((value & 0x1) << 7)) >>> 0);
+  }
+
+  /** `retention_priority`: u8 at offset 3. */
+  get retentionPriority(): number {
+    return this.view.getUint8(this.offset + 3);
+  }
+
+  set retentionPriority(value: number) {
+    this.view.setUint8(this.offset + 3, value);
+  }
+
+  /** `disable_prefetch_transfer_length`: be16 at offset 4. */
+  get disablePrefetchTransferLength(): number {
+    return this.view.getUint16(this.offset + 4, false);
+  }
+
+  set disablePrefetchTransferLength(value: number) {
+    this.view.setUint16(this.offset + 4, value, false);
+  }
+
+  /** `minimum_prefetch`: be16 at offset 6. */
+  get minimumPrefetch(): number {
+    return this.view.getUint16(this.offset + 6, false);
+  }
+
+  set minimumPrefetch(value: number) {
+    this.view.setUint16(this.offset + 6, value, false);
+  }
+
+  /** `maximum_prefetch`: be16 at offset 8. */
+  get maximumPrefetch(): number {
+    return this.view.getUint16(this.offset + 8, false);
+  }
+
+  set maximumPrefetch(value: number) {
+    this.view.setUint16(this.offset + 8, value, false);
+  }
+
+  /** `maximum_prefetch_ceiling`: be16 at offset 10. */
+  get maximumPrefetchCeiling(): number {
+    return this.view.getUint16(this.offset + 10, false);
+  }
+
+  set maximumPrefetchCeiling(value: number) {
+    this.view.setUint16(this.offset + 10, value, false);
+  }
+
+  /** `byte12`: u8 at offset 12. */
+  get byte12(): number {
+    return this.view.getUint8(this.offset + 12);
+  }
+
+  set byte12(value: number) {
+    this.view.setUint8(this.offset + 12, value);
+  }
+
+  /** `number_of_cache_segments`: u8 at offset 13. */
+  get numberOfCacheSegments(): number {
+    return this.view.getUint8(this.offset + 13);
+  }
+
+  set numberOfCacheSegments(value: number) {
+    this.view.setUint8(this.offset + 13, value);
+  }
+
+  /** `cache_segment_size`: be16 at offset 14. */
+  get cacheSegmentSize(): number {
+    return this.view.getUint16(this.offset + 14, false);
+  }
+
+  set cacheSegmentSize(value: number) {
+    this.view.setUint16(this.offset + 14, value, false);
+  }
+
+  /** `reserved`: u8 at offset 16. */
+  get reserved(): number {
+    return this.view.getUint8(this.offset + 16);
+  }
+
+  set reserved(value: number) {
+    this.view.setUint8(this.offset + 16, value);
+  }
+
+  /** Re-targets the accessor at another offset of the same view; returns it. */
+  at(offset: number): this {
+    this.offset = offset;
+    return this;
+  }
+
+  /** Byte offset within the view of `obsolete[index]`. */
+  obsoleteOffset(index: number): number {
+    if ((index >>> 0) !== index || index >= 3) {
+      throw indexError("scsi_caching_page.obsolete", index, 3);
+    }
+
+    return this.offset + 17 + index;
+  }
+
+  /**
+   * `obsolete`: u8[3] at offset 17.
+   *
+   * Reads element `index`.
+   */
+  obsolete(index: number): number {
+    if ((index >>> 0) !== index || index >= 3) {
+      throw indexError("scsi_caching_page.obsolete", index, 3);
+    }
+
+    return this.view.getUint8(this.offset + 17 + index);
+  }
+
+  /** Writes element `index` of `obsolete`. */
+  setObsolete(index: number, value: number): void {
+    if ((index >>> 0) !== index || index >= 3) {
+      throw indexError("scsi_caching_page.obsolete", index, 3);
+    }
+
+    this.view.setUint8(this.offset + 17 + index, value);
+  }
+
+  /** The bytes of `obsolete` as a zero-copy view. */
+  obsoleteBytes(): Uint8Array {
+    return new Uint8Array(this.view.buffer, this.view.byteOffset + this.offset + 17, 3);
+  }
+}
+
+/**
+ * SPC-4 7.5.7: control mode page (12 bytes).
+ *
+ * Accessor for `scsi_control_page` (12 bytes) over a `DataView`; reads and writes in place.
+ */
+export class ScsiControlPage {
+  /** Size in bytes. */
+  static readonly SIZE: number = 12;
+  /** Byte offsets of the fields at fixed offsets, by accessor name. */
+  static readonly OFFSETS: {
+    readonly page: number;
+    readonly pageLength: number;
+    readonly byte2: number;
+    readonly byte3: number;
+    readonly byte4: number;
+    readonly byte5: number;
+    readonly obsolete: number;
+    readonly busyTimeoutPeriod: number;
+    readonly extendedSelfTestCompletionTime: number;
+  } = Object.freeze({
+    page: 0,
+    pageLength: 1,
+    byte2: 2,
+    byte3: 3,
+    byte4: 4,
+    byte5: 5,
+    obsolete: 6,
+    busyTimeoutPeriod: 8,
+    extendedSelfTestCompletionTime: 10,
+  });
+  /** The view the accessor reads and writes. */
+  view: DataView;
+  /** Byte offset of the struct within {@link ScsiControlPage.view}. */
+  offset: number;
+
+  /** Creates an accessor over `view` at byte `offset`. */
+  constructor(view: DataView, offset: number = 0) {
+    this.view = view;
+    this.offset = offset;
+  }
+
+  /** `page`: u8 at offset 0. */
+  get page(): number {
+    return this.view.getUint8(this.offset);
+  }
+
+  set page(value: number) {
+    this.view.setUint8(this.offset, value);
+  }
+
+  /** Bits 0..5 of `page`. */
+  get pageCodeK(): number {
+    return (this.view.getUint8(this.offset) & 0x3f) >>> 0;
+  }
+
+  set pageCodeK(value: number) {
+    const word = this.view.getUint8(this.offset) & ~0x3f;
+    this.view.setUint8(this.offset, (word | (value & 0x3f)) >>> 0);
+  }
+
+  /** Bits 6..6 of `page`. */
+  get spfK(): number {
+    return ((this.view.getUint8(this.offset) >>> 6) & 0x1) >>> 0;
+  }
+
+  set spfK(value: number) {
+    const word = this.view.getUint8(this.offset) & ~(0x1 << 6);
+    this.view.setUint8(this.offset, (word | ((value & 0x1) << 6)) >>> 0);
+  }
+
+  /** Bits 7..7 of `page`. */
+  get psK(): number {
+    return ((this.view.getUint8(this.offset) >>> 7) & 0x1) >>> 0;
+  }
+
+  set psK(value: number) {
+    const word = this.view.getUint8(this.offset) & ~(0x1 << 7);
+    this.view.setUint8(this.offset, (word | ((value & 0x1) << 7)) >>> 0);
+  }
+
+  /**
+   * 0x0a.
+   *
+   * `page_length`: u8 at offset 1.
+   */
+  get pageLength(): number {
+    return this.view.getUint8(this.offset + 1);
+  }
+
+  set pageLength(value: number) {
+    this.view.setUint8(this.offset + 1, value);
+  }
+
+  /** `byte2`: u8 at offset 2. */
+  get byte2(): number {
+    return this.view.getUint8(this.offset + 2);
+  }
+
+  set byte2(value: number) {
+    this.view.setUint8(this.offset + 2, value);
+  }
+
+  /** Bits 0..0 of `byte2`. */
+  get rlec(): number {
+    return (this.view.getUint8(this.offset + 2) & 0x1) >>> 0;
+  }
+
+  set rlec(value: number) {
+    const word = this.view.getUint8(this.offset + 2) & ~0x1;
+    this.view.setUint8(this.offset + 2, (word | (value & 0x1)) >>> 0);
+  }
+
+  /** Bits 1..1 of `byte2`. */
+  get gltsd(): number {
+    return ((this.view.getUint8(this.offset + 2) >>> 1) & 0x1) >>> 0;
+  }
+
+  set gltsd(value: number) {
+    const word = this.view.getUint8(this.offset + 2) & ~(0x1 << 1);
+    this.view.setUint8(this.offset + 2, (word | ((value & 0x1) << 1)) >>> 0);
+  }
+
+  /** Bits 2..2 of `byte2`. */
+  get dSense(): number {
+    return ((this.view.getUint8(this.offset + 2) >>> 2) & 0x1) >>> 0;
+  }
+
+  set dSense(value: number) {
+    const word = this.view.getUint8(this.offset + 2) & ~(0x1 << 2);
+    this.view.setUint8(this.offset + 2, (word | ((value & 0x1) << 2)) >>> 0);
+  }
+
+  /** Bits 3..3 of `byte2`. */
+  get dpicz(): number {
+    return ((this.view.getUint8(this.offset + 2) >>> 3) & 0x1) >>> 0;
+  }
+
+  set dpicz(value: number) {
+    const word = this.view.getUint8(this.offset + 2) & ~(0x1 << 3);
+    this.view.setUint8(this.offset + 2, (word | ((value & 0x1) << 3)) >>> 0);
+  }
+
+  /** Bits 4..4 of `byte2`. */
+  get tmfOnly(): number {
+    return ((this.view.getUint8(this.offset + 2) >>> 4) & 0x1) >>> 0;
+  }
+
+  set tmfOnly(value: number) {
+    const word = this.view.getUint8(this.offset + 2) & ~(0x1 << 4);
+    this.view.setUint8(this.offset + 2, (word | ((value & 0x1) << 4)) >>> 0);
+  }
+
+  /** Bits 5..7 of `byte2`. */
+  get tst(): number {
+    return ((this.view.getUint8(this.offset + 2) >>> 5) & 0x7) >>> 0;
+  }
+
+  set tst(value: number) {
+    const word = this.view.getUint8(this.offset + 2) & ~(0x7 << 5);
+    this.view.setUint8(this.offset + 2, (word | ((value & 0x7) << 5)) >>> 0);
+  }
+
+  /** `byte3`: u8 at offset 3. */
+  get byte3(): number {
+    return this.view.getUint8(this.offset + 3);
+  }
+
+  set byte3(value: number) {
+    this.view.setUint8(this.offset + 3, value);
+  }
+
+  /** Bits 0..0 of `byte3`. */
+  get reservedK3(): number {
+    return (this.view.getUint8(this.offset + 3) & 0x1) >>> 0;
+  }
+
+  set reservedK3(value: number) {
+    const word = this.view.getUint8(this.offset + 3) & ~0x1;
+    this.view.setUint8(this.offset + 3, (word | (value & 0x1)) >>> 0);
+  }
+
+  /** Bits 1..2 of `byte3`. */
+  get qerr(): number {
+    return ((this.view.getUint8(this.offset + 3) >>> 1) & 0x3) >>> 0;
+  }
+
+  set qerr(value: number) {
+    const word = this.view.getUint8(this.offset + 3) & ~(0x3 << 1);
+    this.view.setUint8(this.offset + 3, (word | ((value & 0x3) << 1)) >>> 0);
+  }
+
+  /** Bits 3..3 of `byte3`. */
+  get nuar(): number {
+    return ((this.view.getUint8(this.offset + 3) >>> 3) & 0x1) >>> 0;
+  }
+
+  set nuar(value: number) {
+    const word = this.view.getUint8(this.offset + 3) & ~(0x1 << 3);
+    this.view.setUint8(this.offset + 3, (word | ((value & 0x1) << 3)) >>> 0);
+  }
+
+  /** Bits 4..7 of `byte3`. */
+  get queueAlgorithmModifier(): number {
+    return ((this.view.getUint8(this.offset + 3) >>> 4) & 0xf) >>> 0;
+  }
+
+  set queueAlgorithmModifier(value: number) {
+    const word = this.view.getUint8(this.offset + 3) & ~(0xf << 4);
+    this.view.setUint8(this.offset + 3, (word | ((value & 0xf) << 4)) >>> 0);
+  }
+
+  /** `byte4`: u8 at offset 4. */
+  get byte4(): number {
+    return this.view.getUint8(this.offset + 4);
+  }
+
+  set byte4(value: number) {
+    this.view.setUint8(this.offset + 4, value);
+  }
+
+  /** `byte5`: u8 at offset 5. */
+  get byte5(): number {
+    return this.view.getUint8(this.offset + 5);
+  }
+
+  set byte5(value: number) {
+    this.view.setUint8(this.offset + 5, value);
+  }
+
+  /** Bits 0..2 of `byte5`. */
+  get autoloadMode(): number {
+    return (this.view.getUint8(this.offset + 5) & 0x7) >>> 0;
+  }
+
+  set autoloadMode(value: number) {
+    const word = this.view.getUint8(this.offset + 5) & ~0x7;
+    this.view.setUint8(this.offset + 5, (word | (value & 0x7)) >>> 0);
+  }
+
+  /** Bits 3..3 of `byte5`. */
+  get reservedK5(): number {
+    return ((this.view.getUint8(this.offset + 5) >>> 3) & 0x1) >>> 0;
+  }
+
+  set reservedK5(value: number) {
+    const word = this.view.getUint8(this.offset + 5) & ~(0x1 << 3);
+    this.view.setUint8(this.offset + 5, (word | ((value & 0x1) << 3)) >>> 0);
+  }
+
+  /** Bits 4..4 of `byte5`. */
+  get rwwp(): number {
+    return ((this.view.getUint8(this.offset + 5) >>> 4) & 0x1) >>> 0;
+  }
+
+  set rwwp(value: number) {
+    const word = this.view.getUint8(this.offset + 5) & ~(0x1 << 4);
+    this.view.setUint8(this.offset + 5, (word | ((value & 0x1) << 4)) >>> 0);
+  }
+
+  /** Bits 5..5 of `byte5`. */
+  get sbo(): number {
+    return ((this.view.getUint8(this.offset + 5) >>> 5) & 0x1) >>> 0;
+  }
+
+  set sbo(value: number) {
+    const word = this.view.getUint8(this.offset + 5) & ~(0x1 << 5);
+    this.view.setUint8(this.offset + 5, (word | ((value & 0x1) << 5)) >>> 0);
+  }
+
+  /** Bits 6..6 of `byte5`. */
+  get tas(): number {
+    return ((this.view.getUint8(this.offset + 5) >>> 6) & 0x1) >>> 0;
+  }
+
+  set tas(value: number) {
+    const word = this.view.getUint8(this.offset + 5) & ~(0x1 << 6);
+    this.view.setUint8(this.offset + 5, (word | ((value & 0x1) << 6)) >>> 0);
+  }
+
+  /** Bits 7..7 of `byte5`. */
+  get ato(): number {
+    return ((this.view.getUint8(this.offset + 5) >>> 7) & 0x1) >>> 0;
+  }
+
+  set ato(value: number) {
+    const word = this.view.getUint8(this.offset + 5) & ~(0x1 << 7);
+    this.view.setUint8(this.offset + 5, (word | ((value & 0x1) << 7)) >>> 0);
+  }
+
+  /** `obsolete`: be16 at offset 6. */
+  get obsolete(): number {
+    return this.view.getUint16(this.offset + 6, false);
+  }
+
+  set obsolete(value: number) {
+    this.view.setUint16(this.offset + 6, value, false);
+  }
+
+  /** `busy_timeout_period`: be16 at offset 8. */
+  get busyTimeoutPeriod(): number {
+    return this.view.getUint16(this.offset + 8, false);
+  }
+
+  set busyTimeoutPeriod(value: number) {
+    this.view.setUint16(this.offset + 8, value, false);
+  }
+
+  /** `extended_self_test_completion_time`: be16 at offset 10. */
+  get extendedSelfTestCompletionTime(): number {
+    return this.view.getUint16(this.offset + 10, false);
+  }
+
+  set extendedSelfTestCompletionTime(value: number) {
+    this.view.setUint16(this.offset + 10, value, false);
+  }
+
+  /** Re-targets the accessor at another offset of the same view; returns it. */
+  at(offset: number): this {
+    this.offset = offset;
+    return this;
+  }
+}
+
+/**
+ * SBC-3 5.15.2: READ CAPACITY(10) data (8 bytes).
+ *
+ * Accessor for `scsi_read_capacity10_data` (8 bytes) over a `DataView`; reads and writes in place.
+ */
+export class ScsiReadCapacity10Data {
+  /** Size in bytes. */
+  static readonly SIZE: number = 8;
+  /** Byte offsets of the fields at fixed offsets, by accessor name. */
+  static readonly OFFSETS: {
+    readonly returnedLogicalBlockAddress: number;
+    readonly logicalBlockLength: number;
+  } = Object.freeze({ returnedLogicalBlockAddress: 0, logicalBlockLength: 4 });
+  /** The view the accessor reads and writes. */
+  view: DataView;
+  /** Byte offset of the struct within {@link ScsiReadCapacity10Data.view}. */
+  offset: number;
+
+  /** Creates an accessor over `view` at byte `offset`. */
+  constructor(view: DataView, offset: number = 0) {
+    this.view = view;
+    this.offset = offset;
+  }
+
+  /**
+   * The last LBA, or 0xffffffff when it does not fit.
+   *
+   * `returned_logical_block_address`: be32 at offset 0.
+   */
+  get returnedLogicalBlockAddress(): number {
+    return this.view.getUint32(this.offset, false);
+  }
+
+  set returnedLogicalBlockAddress(value: number) {
+    this.view.setUint32(this.offset, value, false);
+  }
+
+  /**
+   * Bytes per logical block.
+   *
+   * `logical_block_length`: be32 at offset 4.
+   */
+  get logicalBlockLength(): number {
+    return this.view.getUint32(this.offset + 4, false);
+  }
+
+  set logicalBlockLength(value: number) {
+    this.view.setUint32(this.offset + 4, value, false);
+  }
+
+  /** Re-targets the accessor at another offset of the same view; returns it. */
+  at(offset: number): this {
+    this.offset = offset;
+    return this;
+  }
+
+  /** Writes every field (`returned_logical_block_address`, `logical_block_length`) in one call; returns the accessor. Faster than the setters one by one (one read of the view and offset), for hot loops: `desc.at(o).write(...)`. */
+  write(returnedLogicalBlockAddress: number, logicalBlockLength: number): this {
+    const $view = this.view;
+    const $o = this.offset;
+    $view.setUint32($o, returnedLogicalBlockAddress, false);
+    $view.setUint32($o + 4, logicalBlockLength, false);
+    return this;
+  }
+}
+
+/**
+ * SBC-3 5.16.2: READ CAPACITY(16) data (32 bytes).
+ *
+ * Accessor for `scsi_read_capacity16_data` (32 bytes) over a `DataView`; reads and writes in place.
+ */
+export class ScsiReadCapacity16Data {
+  /** Size in bytes. */
+  static readonly SIZE: number = 32;
+  /** Byte offsets of the fields at fixed offsets, by accessor name. */
+  static readonly OFFSETS: {
+    readonly returnedLogicalBlockAddress: number;
+    readonly logicalBlockLength: number;
+    readonly protectionByte: number;
+    readonly exponents: number;
+    readonly alignment: number;
+    readonly reserved: number;
+  } = Object.freeze({
+    returnedLogicalBlockAddress: 0,
+    logicalBlockLength: 8,
+    protectionByte: 12,
+    exponents: 13,
+    alignment: 14,
+    reserved: 16,
+  });
+  /** The view the accessor reads and writes. */
+  view: DataView;
+  /** Byte offset of the struct within {@link ScsiReadCapacity16Data.view}. */
+  offset: number;
+
+  /** Creates an accessor over `view` at byte `offset`. */
+  constructor(view: DataView, offset: number = 0) {
+    this.view = view;
+    this.offset = offset;
+  }
+
+  /**
+   * The last LBA.
+   *
+   * `returned_logical_block_address`: be64 at offset 0.
+   */
+  get returnedLogicalBlockAddress(): bigint {
+    return this.view.getBigUint64(this.offset, false);
+  }
+
+  set returnedLogicalBlockAddress(value: bigint) {
+    this.view.setBigUint64(this.offset, value, false);
+  }
+
+  /** `logical_block_length`: be32 at offset 8. */
+  get logicalBlockLength(): number {
+    return this.view.getUint32(this.offset + 8, false);
+  }
+
+  set logicalBlockLength(value: number) {
+    this.view.setUint32(this.offset + 8, value, false);
+  }
+
+  /** `protection_byte`: u8 at offset 12. */
+  get protectionByte(): number {
+    return this.view.getUint8(this.offset + 12);
+  }
+
+  set protectionByte(value: number) {
+    this.view.setUint8(this.offset + 12, value);
+  }
+
+  /** Bits 0..0 of `protection_byte`. */
+  get protEn(): number {
+    return (this.view.getUint8(this.offset + 12) & 0x1) >>> 0;
+  }
+
+  set protEn(value: number) {
+    const word = this.view.getUint8(this.offset + 12) & ~0x1;
+    this.view.setUint8(this.offset + 12, (word | (value & 0x1)) >>> 0);
+  }
+
+  /** Bits 1..3 of `protection_byte`. */
+  get pType(): number {
+    return ((this.view.getUint8(this.offset + 12) >>> 1) & 0x7) >>> 0;
+  }
+
+  set pType(value: number) {
+    const word = this.view.getUint8(this.offset + 12) & ~(0x7 << 1);
+    this.view.setUint8(this.offset + 12, (word | ((value & 0x7) << 1)) >>> 0);
+  }
+
+  /** Bits 4..7 of `protection_byte`. */
+  get reservedProt(): number {
+    return ((this.view.getUint8(this.offset + 12) >>> 4) & 0xf) >>> 0;
+  }
+
+  set reservedProt(value: number) {
+    const word = this.view.getUint8(this.offset + 12) & ~(0xf << 4);
+    this.view.setUint8(this.offset + 12, (word | ((value & 0xf) << 4)) >>> 0);
+  }
+
+  /** `exponents`: u8 at offset 13. */
+  get exponents(): number {
+    return this.view.getUint8(this.offset + 13);
+  }
+
+  set exponents(value: number) {
+    this.view.setUint8(this.offset + 13, value);
+  }
+
+  /** Bits 0..3 of `exponents`. */
+  get logicalBlocksPerPhysicalBlockExponent(): number {
+    return (this.view.getUint8(this.offset + 13) & 0xf) >>> 0;
+  }
+
+  set logicalBlocksPerPhysicalBlockExponent(value: number) {
+    const word = this.view.getUint8(this.offset + 13) & ~0xf;
+    this.view.setUint8(this.offset + 13, (word | (value & 0xf)) >>> 0);
+  }
+
+  /** Bits 4..7 of `exponents`. */
+  get pIExponent(): number {
+    return ((this.view.getUint8(this.offset + 13) >>> 4) & 0xf) >>> 0;
+  }
+
+  set pIExponent(value: number) {
+    const word = this.view.getUint8(this.offset + 13) & ~(0xf << 4);
+    this.view.setUint8(this.offset + 13, (word | ((value & 0xf) << 4)) >>> 0);
+  }
+
+  /** `alignment`: be16 at offset 14. */
+  get alignment(): number {
+    return this.view.getUint16(this.offset + 14, false);
+  }
+
+  set alignment(value: number) {
+    this.view.setUint16(this.offset + 14, value, false);
+  }
+
+  /** Bits 0..13 of `alignment`. */
+  get lowestAlignedLogicalBlockAddress(): number {
+    return (this.view.getUint16(this.offset + 14, false) & 0x3fff) >>> 0;
+  }
+
+  set lowestAlignedLogicalBlockAddress(value: number) {
+    const word = this.view.getUint16(this.offset + 14, false) & ~0x3fff;
+    this.view.setUint16(this.offset + 14, (word | (value & 0x3fff)) >>> 0, false);
+  }
+
+  /**
+   * Unmapped blocks read as zero.
+   *
+   * Bits 14..14 of `alignment`.
+   */
+  get lbprzRc(): number {
+    return ((this.view.getUint16(this.offset + 14, false) >>> 14) & 0x1) >>> 0;
+  }
+
+  set lbprzRc(value: number) {
+    const word = this.view.getUint16(this.offset + 14, false) & ~(0x1 << 14);
+    this.view.setUint16(this.offset + 14, (word | ((value & 0x1) << 14)) >>> 0, false);
+  }
+
+  /**
+   * Logical block provisioning management enabled (UNMAP works).
+   *
+   * Bits 15..15 of `alignment`.
+   */
+  get lbpme(): number {
+    return ((this.view.getUint16(this.offset + 14, false) >>> 15) & 0x1) >>> 0;
+  }
+
+  set lbpme(value: number) {
+    const word = this.view.getUint16(this.offset + 14, false) & ~(0x1 << 15);
+    this.view.setUint16(this.offset + 14, (word | ((value & 0x1) << 15)) >>> 0, false);
+  }
+
+  /** Re-targets the accessor at another offset of the same view; returns it. */
+  at(offset: number): this {
+    this.offset = offset;
+    return this;
+  }
+
+  /** Byte offset within the view of `reserved[index]`. */
+  reservedOffset(index: number): number {
+    if ((index >>> 0) !== index || index >= 16) {
+      throw indexError("scsi_read_capacity16_data.reserved", index, 16);
+    }
+
+    return this.offset + 16 + index;
+  }
+
+  /**
+   * `reserved`: u8[16] at offset 16.
+   *
+   * Reads element `index`.
+   */
+  reserved(index: number): number {
+    if ((index >>> 0) !== index || index >= 16) {
+      throw indexError("scsi_read_capacity16_data.reserved", index, 16);
+    }
+
+    return this.view.getUint8(this.offset + 16 + index);
+  }
+
+  /** Writes element `index` of `reserved`. */
+  setReserved(index: number, value: number): void {
+    if ((index >>> 0) !== index || index >= 16) {
+      throw indexError("scsi_read_capacity16_data.reserved", index, 16);
+    }
+
+    this.view.setUint8(this.offset + 16 + index, value);
+  }
+
+  /** The bytes of `reserved` as a zero-copy view. */
+  reservedBytes(): Uint8Array {
+    return new Uint8Array(this.view.buffer, this.view.byteOffset + this.offset + 16, 16);
+  }
+}
+
+/**
+ * SPC-4 6.33.2: REPORT LUNS data header; scsi_lun_level entries follow.
+ *
+ * Accessor for `scsi_report_luns_header` (8 bytes) over a `DataView`; reads and writes in place.
+ */
+export class ScsiReportLunsHeader {
+  /** Size in bytes. */
+  static readonly SIZE: number = 8;
+  /** Byte offsets of the fields at fixed offsets, by accessor name. */
+  static readonly OFFSETS: { readonly lunListLength: number; readonly reserved: number } = Object
+    .freeze({ lunListLength: 0, reserved: 4 });
+  /** The view the accessor reads and writes. */
+  view: DataView;
+  /** Byte offset of the struct within {@link ScsiReportLunsHeader.view}. */
+  offset: number;
+
+  /** Creates an accessor over `view` at byte `offset`. */
+  constructor(view: DataView, offset: number = 0) {
+    this.view = view;
+    this.offset = offset;
+  }
+
+  /**
+   * Bytes of LUN entries (8 per LUN).
+   *
+   * `lun_list_length`: be32 at offset 0.
+   */
+  get lunListLength(): number {
+    return this.view.getUint32(this.offset, false);
+  }
+
+  set lunListLength(value: number) {
+    this.view.setUint32(this.offset, value, false);
+  }
+
+  /** `reserved`: be32 at offset 4. */
+  get reserved(): number {
+    return this.view.getUint32(this.offset + 4, false);
+  }
+
+  set reserved(value: number) {
+    this.view.setUint32(this.offset + 4, value, false);
+  }
+
+  /** Re-targets the accessor at another offset of the same view; returns it. */
+  at(offset: number): this {
+    this.offset = offset;
+    return this;
+  }
+
+  /** Writes every field (`lun_list_length`, `reserved`) in one call; returns the accessor. Faster than the setters one by one (one read of the view and offset), for hot loops: `desc.at(o).write(...)`. */
+  write(lunListLength: number, reserved: number): this {
+    const $view = this.view;
+    const $o = this.offset;
+    $view.setUint32($o, lunListLength, false);
+    $view.setUint32($o + 4, reserved, false);
+    return this;
+  }
+}
+
+/**
+ * SBC-3 5.28.2: UNMAP parameter list header; block descriptors follow.
+ *
+ * Accessor for `scsi_unmap_header` (8 bytes) over a `DataView`; reads and writes in place.
+ */
+export class ScsiUnmapHeader {
+  /** Size in bytes. */
+  static readonly SIZE: number = 8;
+  /** Byte offsets of the fields at fixed offsets, by accessor name. */
+  static readonly OFFSETS: {
+    readonly unmapDataLength: number;
+    readonly unmapBlockDescriptorDataLength: number;
+    readonly reserved: number;
+  } = Object.freeze({ unmapDataLength: 0, unmapBlockDescriptorDataLength: 2, reserved: 4 });
+  /** The view the accessor reads and writes. */
+  view: DataView;
+  /** Byte offset of the struct within {@link ScsiUnmapHeader.view}. */
+  offset: number;
+
+  /** Creates an accessor over `view` at byte `offset`. */
+  constructor(view: DataView, offset: number = 0) {
+    this.view = view;
+    this.offset = offset;
+  }
+
+  /**
+   * Bytes after this field.
+   *
+   * `unmap_data_length`: be16 at offset 0.
+   */
+  get unmapDataLength(): number {
+    return this.view.getUint16(this.offset, false);
+  }
+
+  set unmapDataLength(value: number) {
+    this.view.setUint16(this.offset, value, false);
+  }
+
+  /**
+   * Bytes of block descriptors (16 each).
+   *
+   * `unmap_block_descriptor_data_length`: be16 at offset 2.
+   */
+  get unmapBlockDescriptorDataLength(): number {
+    return this.view.getUint16(this.offset + 2, false);
+  }
+
+  set unmapBlockDescriptorDataLength(value: number) {
+    this.view.setUint16(this.offset + 2, value, false);
+  }
+
+  /** Re-targets the accessor at another offset of the same view; returns it. */
+  at(offset: number): this {
+    this.offset = offset;
+    return this;
+  }
+
+  /** Byte offset within the view of `reserved[index]`. */
+  reservedOffset(index: number): number {
+    if ((index >>> 0) !== index || index >= 4) {
+      throw indexError("scsi_unmap_header.reserved", index, 4);
+    }
+
+    return this.offset + 4 + index;
+  }
+
+  /**
+   * `reserved`: u8[4] at offset 4.
+   *
+   * Reads element `index`.
+   */
+  reserved(index: number): number {
+    if ((index >>> 0) !== index || index >= 4) {
+      throw indexError("scsi_unmap_header.reserved", index, 4);
+    }
+
+    return this.view.getUint8(this.offset + 4 + index);
+  }
+
+  /** Writes element `index` of `reserved`. */
+  setReserved(index: number, value: number): void {
+    if ((index >>> 0) !== index || index >= 4) {
+      throw indexError("scsi_unmap_header.reserved", index, 4);
+    }
+
+    this.view.setUint8(this.offset + 4 + index, value);
+  }
+
+  /** The bytes of `reserved` as a zero-copy view. */
+  reservedBytes(): Uint8Array {
+    return new Uint8Array(this.view.buffer, this.view.byteOffset + this.offset + 4, 4);
+  }
+}
+
+/**
+ * SBC-3 5.28.2: UNMAP block descriptor (16 bytes).
+ *
+ * Accessor for `scsi_unmap_descriptor` (16 bytes) over a `DataView`; reads and writes in place.
+ */
+export class ScsiUnmapDescriptor {
+  /** Size in bytes. */
+  static readonly SIZE: number = 16;
+  /** Byte offsets of the fields at fixed offsets, by accessor name. */
+  static readonly OFFSETS: {
+    readonly unmapLogicalBlockAddress: number;
+    readonly numberOfLogicalBlocks: number;
+    readonly reserved: number;
+  } = Object.freeze({ unmapLogicalBlockAddress: 0, numberOfLogicalBlocks: 8, reserved: 12 });
+  /** The view the accessor reads and writes. */
+  view: DataView;
+  /** Byte offset of the struct within {@link ScsiUnmapDescriptor.view}. */
+  offset: number;
+
+  /** Creates an accessor over `view` at byte `offset`. */
+  constructor(view: DataView, offset: number = 0) {
+    this.view = view;
+    this.offset = offset;
+  }
+
+  /** `unmap_logical_block_address`: be64 at offset 0. */
+  get unmapLogicalBlockAddress(): bigint {
+    return this.view.getBigUint64(this.offset, false);
+  }
+
+  set unmapLogicalBlockAddress(value: bigint) {
+    this.view.setBigUint64(this.offset, value, false);
+  }
+
+  /** `number_of_logical_blocks`: be32 at offset 8. */
+  get numberOfLogicalBlocks(): number {
+    return this.view.getUint32(this.offset + 8, false);
+  }
+
+  set numberOfLogicalBlocks(value: number) {
+    this.view.setUint32(this.offset + 8, value, false);
+  }
+
+  /** Re-targets the accessor at another offset of the same view; returns it. */
+  at(offset: number): this {
+    this.offset = offset;
+    return this;
+  }
+
+  /** Byte offset within the view of `reserved[index]`. */
+  reservedOffset(index: number): number {
+    if ((index >>> 0) !== index || index >= 4) {
+      throw indexError("scsi_unmap_descriptor.reserved", index, 4);
+    }
+
+    return this.offset + 12 + index;
+  }
+
+  /**
+   * `reserved`: u8[4] at offset 12.
+   *
+   * Reads element `index`.
+   */
+  reserved(index: number): number {
+    if ((index >>> 0) !== index || index >= 4) {
+      throw indexError("scsi_unmap_descriptor.reserved", index, 4);
+    }
+
+    return this.view.getUint8(this.offset + 12 + index);
+  }
+
+  /** Writes element `index` of `reserved`. */
+  setReserved(index: number, value: number): void {
+    if ((index >>> 0) !== index || index >= 4) {
+      throw indexError("scsi_unmap_descriptor.reserved", index, 4);
+    }
+
+    this.view.setUint8(this.offset + 12 + index, value);
+  }
+
+  /** The bytes of `reserved` as a zero-copy view. */
+  reservedBytes(): Uint8Array {
+    return new Uint8Array(this.view.buffer, this.view.byteOffset + this.offset + 12, 4);
+  }
+}
+
+/** The error for an array index outside `0..length - 1`. */
+function indexError(what: string, index: number, length: number): ArgumentError {
+  const range = length === 0 ? "an empty array" : `0..${length - 1}`;
+  return new ArgumentError(`${what}[${index}] is outside ${range}`, {
+    code: "ERR_VIRTIO_ARGUMENT_INDEX",
+  });
+}

@@ -31,6 +31,7 @@ export class DeviceCore {
       this.queue,
       desc,
       `driver made more than ${this.size} buffers available at once`,
+      { code: "ERR_VIRTIO_QUEUE_TOO_MANY_BUFFERS" },
     );
   }
 
@@ -46,6 +47,7 @@ export class DeviceCore {
         this.queue,
         chain.head,
         "chain is not outstanding on this queue (used twice?)",
+        { code: "ERR_VIRTIO_QUEUE_NOT_OUTSTANDING" },
       );
     }
     if ((len >>> 0) !== len || len > chain.writableLength) {
@@ -53,12 +55,14 @@ export class DeviceCore {
         this.queue,
         chain.head,
         `used length ${len} is outside 0..${chain.writableLength} (the chain's writable bytes)`,
+        { code: "ERR_VIRTIO_QUEUE_USED_LENGTH" },
       );
     }
     throw new QueueError(
       this.queue,
       chain.head,
       `VIRTIO_F_IN_ORDER: chain used before chain ${this.order.peek()}`,
+      { code: "ERR_VIRTIO_QUEUE_IN_ORDER" },
     );
   }
 

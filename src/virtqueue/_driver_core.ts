@@ -29,16 +29,22 @@ export class DriverCore<T> {
   readonly table: Float64Array;
   /** Outstanding buffers in the order they were made available (IN_ORDER only). */
   readonly order: IndexFifo;
+  /**
+   * Buffers outstanding. A plain field because the queues' fast paths record
+   * a buffer by hand (see `record`) and count it here.
+   */
   inFlight = 0;
   // An IN_ORDER used entry being worked through: its id and length.
-  batchEnd = -1;
-  batchLen = 0;
-  // Results of the last computation, to avoid returning objects.
-  sgTotal = 0;
-  sgWritable = 0;
-  tableRegion: MemoryRegion | undefined;
-  tableOffset = 0;
-  tableAddr = -1;
+  #batchEnd = -1;
+  #batchLen = 0;
+  #lastLen = 0;
+  // Results of the last check or table allocation, read through getters
+  // (no object returned on the add path).
+  #sgTotal = 0;
+  #sgWritable = 0;
+  #tableRegion: MemoryRegion | undefined;
+  #tableOffset = 0;
+  #tableAddr = -1;
 
   constructor(
     mem: GuestMemory,
@@ -68,6 +74,35 @@ export class DriverCore<T> {
     this.order = new IndexFifo(size);
   }
 
+  /** IN_ORDER: the id the used entry being worked through names, or -1. */
+  get batchEnd(): number {
+    return this.#batchEnd;
+  }
+  /** IN_ORDER: the length of the buffer {@link DriverCore.nextInOrder} returned last. */
+  get lastLen(): number {
+    return this.#lastLen;
+  }
+  /** Elements of the request {@link DriverCore.checkAdd} checked last. */
+  get sgTotal(): number {
+    return this.#sgTotal;
+  }
+  /** Writable bytes of the request {@link DriverCore.checkAdd} checked last. */
+  get sgWritable(): number {
+    return this.#sgWritable;
+  }
+  /** The region of the table {@link DriverCore.tryIndirect} got. */
+  get tableRegion(): MemoryRegion | undefined {
+    return this.#tableRegion;
+  }
+  /** The table's offset in its region. */
+  get tableOffset(): number {
+    return this.#tableOffset;
+  }
+  /** The table's guest address, or -1 when the last request got none. */
+  get tableAddr(): number {
+    return this.#tableAddr;
+  }
+
   /** Validates an add request; sets `sgTotal` and `sgWritable`. */
   checkAdd(out: readonly Sg[], in_: readonly Sg[], token: T): void {
     const nOut = out.length;
@@ -93,21 +128,26 @@ export class DriverCore<T> {
     // common case in integer arithmetic (a compare with 2^32 - 1 is a float one).
     const bytes = readable + writable;
     if (bytes > 0x7fffffff && bytes > 0xffffffff) this.tooLong();
-    this.sgTotal = total;
-    this.sgWritable = writable;
+    this.#sgTotal = total;
+    this.#sgWritable = writable;
   }
 
   #addFault(token: T, total: number): never {
     if (token === undefined) {
-      throw new QueueError(this.queue, undefined, "the token must not be undefined");
+      throw new QueueError(this.queue, undefined, "the token must not be undefined", {
+        code: "ERR_VIRTIO_QUEUE_BAD_TOKEN",
+      });
     }
     if (total === 0) {
-      throw new QueueError(this.queue, undefined, "a buffer needs at least one element");
+      throw new QueueError(this.queue, undefined, "a buffer needs at least one element", {
+        code: "ERR_VIRTIO_QUEUE_EMPTY_BUFFER",
+      });
     }
     throw new QueueError(
       this.queue,
       undefined,
       `${total} elements exceed the chain limit ${this.#limit} (2.7.5.3.1)`,
+      { code: "ERR_VIRTIO_QUEUE_CHAIN_TOO_LONG" },
     );
   }
 
@@ -117,6 +157,7 @@ export class DriverCore<T> {
       this.queue,
       undefined,
       "buffer is longer than 2^32 bytes in total (2.7.4.1)",
+      { code: "ERR_VIRTIO_QUEUE_TOO_MANY_BYTES" },
     );
   }
 
@@ -126,6 +167,7 @@ export class DriverCore<T> {
       this.queue,
       undefined,
       `element ${i} (addr ${sg.addr}, len ${sg.len}) is not a valid buffer`,
+      { code: "ERR_VIRTIO_QUEUE_BAD_ELEMENT" },
     );
   }
 
@@ -135,19 +177,21 @@ export class DriverCore<T> {
       this.queue,
       undefined,
       `queue full: ${needed} descriptors needed, ${free} free`,
+      { code: "ERR_VIRTIO_QUEUE_FULL" },
     );
   }
 
   /**
-   * Tries to get an indirect table for `sgTotal` elements; on success sets
-   * `tableAddr`, `tableRegion`, `tableOffset` and returns true. False means
-   * "use direct descriptors": not negotiated, one element, no allocator, or
-   * no room (the fallback 2.7.5.3 allows).
+   * Tries to get an indirect table for `sgTotal` elements (`room`: a
+   * descriptor is free for it); on success sets `tableAddr`, `tableRegion`,
+   * `tableOffset` and returns true. False (and `tableAddr` -1) means "use
+   * direct descriptors": not negotiated, one element, no allocator, no room
+   * in the ring or for a table (the fallback 2.7.5.3 allows).
    */
-  tryIndirect(): boolean {
-    this.tableAddr = -1;
-    if (!this.#indirect || this.#alloc === undefined || this.sgTotal < 2) return false;
-    const bytes = this.sgTotal * 16;
+  tryIndirect(room: boolean): boolean {
+    this.#tableAddr = -1;
+    if (!room || !this.#indirect || this.#alloc === undefined || this.#sgTotal < 2) return false;
+    const bytes = this.#sgTotal * 16;
     const addr = this.#alloc.tryAlloc(bytes, 16);
     if (addr < 0) return false;
     const region = this.#mem.regionFor(addr, bytes);
@@ -155,9 +199,9 @@ export class DriverCore<T> {
       this.#alloc.free(addr);
       return false;
     }
-    this.tableRegion = region;
-    this.tableOffset = addr - region.base;
-    this.tableAddr = addr;
+    this.#tableRegion = region;
+    this.#tableOffset = addr - region.base;
+    this.#tableAddr = addr;
     return true;
   }
 
@@ -165,8 +209,8 @@ export class DriverCore<T> {
   record(id: number, token: T, count: number): void {
     this.tokens[id] = token;
     this.count[id] = count;
-    this.writable[id] = this.sgWritable;
-    this.table[id] = this.tableAddr;
+    this.writable[id] = this.#sgWritable;
+    this.table[id] = this.#tableAddr;
     this.inFlight++;
     if (this.inOrder) this.order.push(id);
   }
@@ -192,12 +236,14 @@ export class DriverCore<T> {
         this.queue,
         id < this.size ? id : undefined,
         `used entry ${at} names buffer ${id}, which is not outstanding`,
+        { code: "ERR_VIRTIO_QUEUE_BAD_ID" },
       );
     }
     throw new QueueError(
       this.queue,
       id,
       `device reports ${len} bytes written into a buffer with ${this.writable[id]} writable bytes`,
+      { code: "ERR_VIRTIO_QUEUE_USED_LENGTH" },
     );
   }
 
@@ -210,26 +256,25 @@ export class DriverCore<T> {
         this.queue,
         id,
         `IN_ORDER used entry covers ${k + 1} buffers but the device published only ${pending}`,
+        { code: "ERR_VIRTIO_QUEUE_IN_ORDER" },
       );
     }
-    this.batchEnd = id;
-    this.batchLen = len;
+    this.#batchEnd = id;
+    this.#batchLen = len;
   }
 
-  /** IN_ORDER: the next buffer of the current batch; sets `batchLen`-style result in `lastLen`. */
+  /** IN_ORDER: the next buffer of the current batch; its length goes to `lastLen`. */
   nextInOrder(): number {
     const id = this.order.shift();
-    if (id === this.batchEnd) {
-      this.lastLen = this.batchLen;
-      this.batchEnd = -1;
+    if (id === this.#batchEnd) {
+      this.#lastLen = this.#batchLen;
+      this.#batchEnd = -1;
     } else {
       // Skipped buffers count as completely written (2.8.9).
-      this.lastLen = this.writable[id];
+      this.#lastLen = this.writable[id];
     }
     return id;
   }
-
-  lastLen = 0;
 
   /** Forgets buffer `id`, freeing its indirect table; returns its token. */
   release(id: number): T {
@@ -260,6 +305,6 @@ export class DriverCore<T> {
       const v = this.order.shift();
       if (v !== id) this.order.push(v);
     }
-    if (this.batchEnd === id) this.batchEnd = -1;
+    if (this.#batchEnd === id) this.#batchEnd = -1;
   }
 }

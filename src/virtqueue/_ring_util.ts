@@ -1,7 +1,7 @@
 // Private helpers shared by the split and packed rings: event-index
 // arithmetic, atomic ring words, a small index FIFO, and ring-area placement.
 
-import { QueueError } from "../errors.ts";
+import { QueueError, SchemaError } from "../errors.ts";
 import type { GuestMemory, MemoryRegion } from "../memory.ts";
 
 /**
@@ -35,7 +35,9 @@ export function positionField(
 ): number {
   const v = value ?? fallback;
   if (!Number.isInteger(v) || v < 0 || v > max) {
-    throw new QueueError(queue, undefined, `restore: ${name} ${v} is outside 0..${max}`);
+    throw new QueueError(queue, undefined, `restore: ${name} ${v} is outside 0..${max}`, {
+      code: "ERR_VIRTIO_QUEUE_RESTORE_POSITION",
+    });
   }
   return v;
 }
@@ -51,6 +53,7 @@ export function restoreBusy(queue: number, inFlight: number): never {
     inFlight > 0
       ? `restore: ${inFlight} chains are still in flight; use them first`
       : "restore: used entries are staged; flushUsed() first",
+    { code: "ERR_VIRTIO_QUEUE_RESTORE_BUSY" },
   );
 }
 
@@ -96,6 +99,7 @@ export function ringWords(area: Area, shared: boolean, queue: number): Uint16Arr
       `ring area at byte ${
         view.byteOffset + area.offset
       } of its shared buffer is not 2-byte aligned, as atomic access needs`,
+      { code: "ERR_VIRTIO_QUEUE_RING_AREA" },
     );
   }
   return new Uint16Array(view.buffer, view.byteOffset, Math.floor(view.byteLength / 2));
@@ -188,7 +192,9 @@ export function locateArea(
   align: number,
 ): Area {
   if (!Number.isSafeInteger(addr) || addr % align !== 0) {
-    throw new QueueError(queue, undefined, `${what} at ${addr} is not aligned to ${align} bytes`);
+    throw new QueueError(queue, undefined, `${what} at ${addr} is not aligned to ${align} bytes`, {
+      code: "ERR_VIRTIO_QUEUE_RING_AREA",
+    });
   }
   const i = mem.findRegion(addr, len);
   if (i < 0) {
@@ -196,8 +202,30 @@ export function locateArea(
       queue,
       undefined,
       `${what} 0x${addr.toString(16)}+${len} is not inside one guest memory region`,
+      { code: "ERR_VIRTIO_QUEUE_RING_AREA" },
     );
   }
   const region = mem.regions[i];
   return { region, offset: addr - region.base };
+}
+
+/**
+ * Checks, once at load time, that the offsets a ring file names and inlines
+ * (as `const enum` literals) are the generated ones of `struct`: a schema
+ * change then fails loudly instead of silently misplacing a field.
+ */
+export function checkOffsets(
+  struct: string,
+  generated: Readonly<Record<string, number>>,
+  named: Readonly<Record<string, number>>,
+): void {
+  for (const [field, offset] of Object.entries(named)) {
+    if (generated[field] !== offset) {
+      throw new SchemaError(
+        struct,
+        field,
+        `the ring code uses offset ${offset}, the generated layout has ${generated[field]}`,
+      );
+    }
+  }
 }

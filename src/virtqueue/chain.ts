@@ -39,6 +39,26 @@ function copy(src: Uint8Array, s: number, dst: Uint8Array, d: number, n: number)
 }
 
 /**
+ * The chain rules for one more buffer of `len` bytes found in `region`
+ * (undefined: not inside guest memory), after `writableCount` writable
+ * buffers and `bytes` bytes: in guest memory, readable before writable
+ * (2.7.4.2, 2.8.17), at most 2^32 - 1 bytes in all (2.7.5.2). True when the
+ * buffer breaks one. The one definition: both layouts' walkers and
+ * {@link DescriptorChain._push} call it (V8 inlines it), and the fault is
+ * named by `#pushError`, in this order.
+ */
+export function breaksChainRule(
+  region: MemoryRegion | undefined,
+  writable: boolean,
+  writableCount: number,
+  bytes: number,
+  len: number,
+): boolean {
+  return region === undefined || (!writable && writableCount > 0) ||
+    bytes + len > Limit.MAX_CHAIN_BYTES;
+}
+
+/**
  * A validated descriptor chain: `readableCount` device-readable segments
  * then `writableCount` device-writable ones, each a range of one guest
  * memory region.
@@ -329,6 +349,7 @@ export class DescriptorChain {
         this.queue,
         this.head,
         `read of ${n} bytes at ${offset} is past the ${this.readableLength} readable bytes`,
+        { code: "ERR_VIRTIO_QUEUE_CHAIN_RANGE" },
       );
     }
   }
@@ -349,6 +370,7 @@ export class DescriptorChain {
         this.queue,
         this.head,
         `write of ${n} bytes at ${offset} is past the ${this.writableLength} writable bytes`,
+        { code: "ERR_VIRTIO_QUEUE_CHAIN_RANGE" },
       );
     }
   }
@@ -391,7 +413,9 @@ export class DescriptorChain {
 
   #check(i: number): void {
     if (!(i >= 0 && i < this.readableCount + this.writableCount)) {
-      throw new QueueError(this.queue, this.head, `segment ${i} is outside 0..${this.length - 1}`);
+      throw new QueueError(this.queue, this.head, `segment ${i} is outside 0..${this.length - 1}`, {
+        code: "ERR_VIRTIO_QUEUE_CHAIN_RANGE",
+      });
     }
   }
 
@@ -414,16 +438,22 @@ export class DescriptorChain {
     const region = mem.regionFor(addr, len);
     // One test on the hot path; the fault (in the order the rules are listed) out of line.
     if (
-      n >= maxSegments || (!writable && this.writableCount > 0) ||
-      this.readableLength + this.writableLength + len > Limit.MAX_CHAIN_BYTES ||
-      region === undefined
+      n >= maxSegments ||
+      breaksChainRule(
+        region,
+        writable,
+        this.writableCount,
+        this.readableLength + this.writableLength,
+        len,
+      )
     ) {
       throw this.#pushError(addr, len, writable, desc, entry, maxSegments);
     }
+    const r = region as MemoryRegion;
     if (n === this.#cap) this.#grow(Math.min(n * 2, maxSegments));
     this.#len[n] = len;
-    this.#off[n] = addr - region.base;
-    this.#region[n] = region;
+    this.#off[n] = addr - r.base;
+    this.#region[n] = r;
     if (writable) {
       this.writableCount++;
       this.writableLength += len;
@@ -479,18 +509,34 @@ export class DescriptorChain {
   ): QueueError {
     this._pool?.give(this);
     if (this.readableCount + this.writableCount >= maxSegments) {
-      return this.#error(desc, entry, `chain has more than ${maxSegments} descriptors (a loop?)`);
+      return this.#error(
+        desc,
+        entry,
+        `chain has more than ${maxSegments} descriptors`,
+        "ERR_VIRTIO_QUEUE_CHAIN_TOO_LONG",
+      );
     }
     if (!writable && this.writableCount > 0) {
-      return this.#error(desc, entry, "device-readable buffer after a device-writable one");
+      return this.#error(
+        desc,
+        entry,
+        "device-readable buffer after a device-writable one",
+        "ERR_VIRTIO_QUEUE_READABLE_AFTER_WRITABLE",
+      );
     }
     if (this.readableLength + this.writableLength + len > Limit.MAX_CHAIN_BYTES) {
-      return this.#error(desc, entry, "chain is longer than 2^32 bytes in total");
+      return this.#error(
+        desc,
+        entry,
+        "chain is longer than 2^32 bytes in total",
+        "ERR_VIRTIO_QUEUE_TOO_MANY_BYTES",
+      );
     }
     return this.#error(
       desc,
       entry,
       `buffer 0x${addr.toString(16)}+${len} is outside guest memory`,
+      "ERR_VIRTIO_QUEUE_ADDRESS",
     );
   }
 
@@ -515,11 +561,12 @@ export class DescriptorChain {
     this.#region.length = cap;
   }
 
-  #error(desc: number, entry: number, cause: string): QueueError {
+  #error(desc: number, entry: number, cause: string, code: string): QueueError {
     return new QueueError(
       this.queue,
       desc,
       entry < 0 ? cause : `indirect table entry ${entry}: ${cause}`,
+      { code },
     );
   }
 }
@@ -555,17 +602,25 @@ export function checkIndirect(
       queue,
       desc,
       `INDIRECT flag set (0x${flags.toString(16)}) but VIRTIO_F_INDIRECT_DESC was not negotiated`,
+      { code: "ERR_VIRTIO_QUEUE_INDIRECT_NOT_NEGOTIATED" },
     );
   }
-  if (nested) throw new QueueError(queue, desc, "indirect table inside an indirect table");
+  if (nested) {
+    throw new QueueError(queue, desc, "indirect table inside an indirect table", {
+      code: "ERR_VIRTIO_QUEUE_NESTED_INDIRECT",
+    });
+  }
   if (hasNext) {
-    throw new QueueError(queue, desc, "indirect descriptor continues the chain (NEXT set)");
+    throw new QueueError(queue, desc, "indirect descriptor continues the chain (NEXT set)", {
+      code: "ERR_VIRTIO_QUEUE_INDIRECT_WITH_NEXT",
+    });
   }
   if (len === 0 || len % 16 !== 0) {
     throw new QueueError(
       queue,
       desc,
       `indirect table length ${len} is not a non-zero multiple of 16`,
+      { code: "ERR_VIRTIO_QUEUE_INDIRECT_LENGTH" },
     );
   }
   const limit = maxChainLength(size, true);
@@ -574,6 +629,7 @@ export function checkIndirect(
       queue,
       desc,
       `indirect table of ${len / 16} entries exceeds the limit of ${limit}`,
+      { code: "ERR_VIRTIO_QUEUE_CHAIN_TOO_LONG" },
     );
   }
   return len / 16;

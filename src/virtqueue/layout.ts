@@ -130,11 +130,15 @@ export function ringSizes(size: number, packed: boolean, index: number = -1): Ri
 /** Throws a {@link QueueError} unless `size` is a valid queue size for the layout. */
 export function checkQueueSize(size: number, packed: boolean, index: number = -1): void {
   if (!Number.isInteger(size) || size < 1 || size > MAX_QUEUE_SIZE) {
-    throw new QueueError(index, undefined, `queue size ${size} is outside 1..${MAX_QUEUE_SIZE}`);
+    throw new QueueError(index, undefined, `queue size ${size} is outside 1..${MAX_QUEUE_SIZE}`, {
+      code: "ERR_VIRTIO_QUEUE_SIZE",
+    });
   }
   // 2.7: the split queue size is always a power of 2; 2.8.10.1: packed need not be.
   if (!packed && (size & (size - 1)) !== 0) {
-    throw new QueueError(index, undefined, `split queue size ${size} is not a power of 2`);
+    throw new QueueError(index, undefined, `split queue size ${size} is not a power of 2`, {
+      code: "ERR_VIRTIO_QUEUE_SIZE",
+    });
   }
 }
 

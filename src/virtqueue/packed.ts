@@ -8,9 +8,15 @@
  */
 
 import { QueueError } from "../errors.ts";
-import type { DmaAllocator, GuestMemory } from "../memory.ts";
+import type { DmaAllocator, GuestMemory, MemoryRegion } from "../memory.ts";
 import { PvirtqDesc, PvirtqEventSuppress } from "../generated/virtqueue.ts";
-import { type ChainPool, checkIndirect, type DescriptorChain, maxChainLength } from "./chain.ts";
+import {
+  breaksChainRule,
+  type ChainPool,
+  checkIndirect,
+  type DescriptorChain,
+  maxChainLength,
+} from "./chain.ts";
 import { checkQueueSize, type QueueAddresses, type QueueOptions, ringSizes } from "./layout.ts";
 import type {
   DeviceQueue,
@@ -22,6 +28,7 @@ import type {
   UsedBufferSlot,
 } from "./queue.ts";
 import {
+  checkOffsets,
   linearPosition,
   load16,
   locateArea,
@@ -49,6 +56,31 @@ const enum F {
   VIRTQ_DESC_F_USED = 1 << 15,
   VIRTQ_DESC_F_WRITE = 2,
 }
+
+// Field offsets named after the spec's fields, inlined as literals like `F`;
+// the check below ties them to the generated OFFSETS at load time.
+/** struct pvirtq_desc (2.8.13). */
+const enum D {
+  addr = 0,
+  len = 8,
+  id = 12,
+  flags = 14,
+}
+/** struct pvirtq_event_suppress (2.8.14): `desc` is the off_wrap word. */
+const enum E {
+  offWrap = 0,
+  flags = 2,
+}
+checkOffsets("pvirtq_desc", PvirtqDesc.OFFSETS, {
+  addr: D.addr,
+  len: D.len,
+  id: D.id,
+  flags: D.flags,
+});
+checkOffsets("pvirtq_event_suppress", PvirtqEventSuppress.OFFSETS, {
+  desc: E.offWrap,
+  flags: E.flags,
+});
 
 /** The packed-ring accessors over guest memory. */
 function packedRings(mem: GuestMemory, addrs: QueueAddresses, opts: QueueOptions) {
@@ -172,7 +204,7 @@ export class PackedDeviceQueue implements DeviceQueue {
 
   /** True when the descriptor at the device's position is available. */
   hasAvailable(): boolean {
-    const o = this.#base + this.#nextAvail * 16 + 14;
+    const o = this.#base + this.#nextAvail * 16 + D.flags;
     return isAvail(
       this.#shared ? load16(this.#rw, o) : this.#dv.getUint16(o, true),
       this.#availWrap,
@@ -188,8 +220,8 @@ export class PackedDeviceQueue implements DeviceQueue {
     const startWrap = this.#availWrap;
     // 2.8.2: poll the head's flags, then read the rest (an atomic load when shared).
     let f = this.#shared
-      ? load16(this.#rw, base + start * 16 + 14)
-      : dv.getUint16(base + start * 16 + 14, true);
+      ? load16(this.#rw, base + start * 16 + D.flags)
+      : dv.getUint16(base + start * 16 + D.flags, true);
     if (!isAvail(f, startWrap)) {
       // Only the device writes used descriptors, and not ahead of itself.
       if (isUsed(f, startWrap)) this.#wrapNonsense(start, startWrap);
@@ -198,9 +230,10 @@ export class PackedDeviceQueue implements DeviceQueue {
     const chain = this.#pool.take();
     if (chain === undefined) this.#core.tooMany(start);
     const mem = this.#mem;
-    // The rules of `DescriptorChain._push`, applied here on counts kept in
-    // locals; a chain holds at most `size` direct descriptors, which the
-    // length test enforces before that limit could be reached.
+    // The chain rules (`breaksChainRule`, which `DescriptorChain._push` uses
+    // too) on counts kept in locals; a chain holds at most `size` direct
+    // descriptors, which the length test enforces before that limit could be
+    // reached.
     let rc = 0;
     let wc = 0;
     let rl = 0;
@@ -225,7 +258,7 @@ export class PackedDeviceQueue implements DeviceQueue {
       if (++n > size) this.#tooLong(chain, start, pos);
       const o = base + pos * 16;
       if (n > 1) {
-        f = dv.getUint16(o + 14, true);
+        f = dv.getUint16(o + D.flags, true);
         if (!isAvail(f, wrap)) this.#notAvail(chain, pos);
       }
       if ((f & F.VIRTQ_DESC_F_INDIRECT) !== 0) {
@@ -241,17 +274,18 @@ export class PackedDeviceQueue implements DeviceQueue {
       } else {
         // le64 addr: its high word is almost always 0, and the branch keeps that
         // case in integer arithmetic (no float multiply and range check).
-        const lo = dv.getUint32(o, true);
-        const hi = dv.getUint32(o + 4, true);
+        const lo = dv.getUint32(o + D.addr, true);
+        const hi = dv.getUint32(o + D.addr + 4, true);
         const addr = hi === 0 ? lo : lo + hi * 4294967296;
-        const len = dv.getUint32(o + 8, true);
+        const len = dv.getUint32(o + D.len, true);
         const writable = (f & F.VIRTQ_DESC_F_WRITE) !== 0;
         const region = mem.regionFor(addr, len);
         // 2.8.18.1: readable before writable; 2.7.4.1: 2^32 bytes at most.
-        if (region === undefined || (!writable && wc > 0) || rl + wl + len > 0xffffffff) {
+        if (breaksChainRule(region, writable, wc, rl + wl, len)) {
           throw chain._walkFault(rc, wc, rl, wl, addr, len, writable, pos, size);
         }
-        chain._seg(rc + wc, len, addr - region.base, region, size);
+        const r = region as MemoryRegion;
+        chain._seg(rc + wc, len, addr - r.base, r, size);
         if (writable) {
           wc++;
           wl += len;
@@ -261,7 +295,7 @@ export class PackedDeviceQueue implements DeviceQueue {
         }
       }
       // 2.8.6: the buffer id is in the last descriptor of the list.
-      id = dv.getUint16(o + 12, true);
+      id = dv.getUint16(o + D.id, true);
       if ((f & F.VIRTQ_DESC_F_NEXT) === 0) break;
       pos = endPos;
       wrap = endWrap;
@@ -274,7 +308,7 @@ export class PackedDeviceQueue implements DeviceQueue {
     chain.writableLength = wl;
     if (this.#inOrder) this.#core.order.push(id);
     if (this.#eventIdx && this.#notify) {
-      this.#setOwnEvent(0, this.#nextAvail | (this.#availWrap << 15));
+      this.#setOwnEvent(E.offWrap, this.#nextAvail | (this.#availWrap << 15));
     }
     return chain;
   }
@@ -284,6 +318,7 @@ export class PackedDeviceQueue implements DeviceQueue {
       this.index,
       start,
       `AVAIL and USED flags both equal the device's wrap counter ${startWrap}: wrap counter nonsense`,
+      { code: "ERR_VIRTIO_QUEUE_WRAP_COUNTER" },
     );
   }
 
@@ -293,6 +328,7 @@ export class PackedDeviceQueue implements DeviceQueue {
       this.index,
       pos,
       `chain from ${start} is longer than the queue size ${this.size}`,
+      { code: "ERR_VIRTIO_QUEUE_CHAIN_TOO_LONG" },
     );
   }
 
@@ -302,6 +338,7 @@ export class PackedDeviceQueue implements DeviceQueue {
       this.index,
       pos,
       "chain continues into a descriptor that is not available",
+      { code: "ERR_VIRTIO_QUEUE_CHAIN_UNAVAILABLE" },
     );
   }
 
@@ -334,6 +371,7 @@ export class PackedDeviceQueue implements DeviceQueue {
         this.index,
         pos,
         `indirect table 0x${addr.toString(16)}+${entries * 16} is outside guest memory`,
+        { code: "ERR_VIRTIO_QUEUE_ADDRESS" },
       );
     }
     const base = addr - region.base;
@@ -381,8 +419,8 @@ export class PackedDeviceQueue implements DeviceQueue {
     }
     const dv = this.#dv;
     const o = this.#base + slot * 16;
-    dv.setUint16(o + 12, chain.head, true);
-    dv.setUint32(o + 8, len, true);
+    dv.setUint16(o + D.id, chain.head, true);
+    dv.setUint32(o + D.len, len, true);
     const flags = (this.#batchWrap ? F.VIRTQ_DESC_F_AVAIL | F.VIRTQ_DESC_F_USED : 0) |
       (len > 0 ? F.VIRTQ_DESC_F_WRITE : 0);
     // The first used descriptor of a batch becomes visible last (2.8.10).
@@ -390,7 +428,7 @@ export class PackedDeviceQueue implements DeviceQueue {
       this.#pendingSlot = slot;
       this.#pendingFlags = flags;
     } else {
-      dv.setUint16(o + 14, flags, true);
+      dv.setUint16(o + D.flags, flags, true);
     }
     let next = this.#nextUsed + chain.descriptorCount;
     if (next >= this.size) {
@@ -424,8 +462,8 @@ export class PackedDeviceQueue implements DeviceQueue {
     const slot = this.#pendingSlot;
     if (slot < 0) return;
     // An atomic store when shared: it publishes the batch written before it.
-    if (this.#shared) store16(this.#rw, this.#base + slot * 16 + 14, this.#pendingFlags);
-    else this.#dv.setUint16(this.#base + slot * 16 + 14, this.#pendingFlags, true);
+    if (this.#shared) store16(this.#rw, this.#base + slot * 16 + D.flags, this.#pendingFlags);
+    else this.#dv.setUint16(this.#base + slot * 16 + D.flags, this.#pendingFlags, true);
     this.#pendingSlot = -1;
     this.#published = linearPosition(this.#nextUsed, this.#usedWrap, this.size);
   }
@@ -437,7 +475,9 @@ export class PackedDeviceQueue implements DeviceQueue {
     this.#signalled = now;
     if (old === now) return false;
     const flags =
-      (this.#shared ? load16(this.#ew, this.#eb + 2) : this.#ev.getUint16(this.#eb + 2, true)) & 3;
+      (this.#shared
+        ? load16(this.#ew, this.#eb + E.flags)
+        : this.#ev.getUint16(this.#eb + E.flags, true)) & 3;
     if (flags === F.RING_EVENT_FLAGS_DISABLE) return false;
     if (flags !== F.RING_EVENT_FLAGS_DESC || !this.#eventIdx) return true;
     return this.#descEvent(now, old);
@@ -445,7 +485,9 @@ export class PackedDeviceQueue implements DeviceQueue {
 
   #descEvent(now: number, old: number): boolean {
     // One load of off_wrap, so that offset and wrap counter belong together.
-    const offWrap = this.#shared ? load16(this.#ew, this.#eb) : this.#ev.getUint16(this.#eb, true);
+    const offWrap = this.#shared
+      ? load16(this.#ew, this.#eb + E.offWrap)
+      : this.#ev.getUint16(this.#eb + E.offWrap, true);
     const off = offWrap & 0x7fff;
     if (off >= this.size) return true;
     return needEventPacked(linearPosition(off, offWrap >>> 15, this.size), now, old, this.size);
@@ -455,17 +497,17 @@ export class PackedDeviceQueue implements DeviceQueue {
   enableNotification(): boolean {
     this.#notify = true;
     if (this.options.eventIdx) {
-      this.#setOwnEvent(0, this.#nextAvail | (this.#availWrap << 15));
-      this.#setOwnEvent(2, F.RING_EVENT_FLAGS_DESC);
+      this.#setOwnEvent(E.offWrap, this.#nextAvail | (this.#availWrap << 15));
+      this.#setOwnEvent(E.flags, F.RING_EVENT_FLAGS_DESC);
     } else {
-      this.#setOwnEvent(2, F.RING_EVENT_FLAGS_ENABLE);
+      this.#setOwnEvent(E.flags, F.RING_EVENT_FLAGS_ENABLE);
     }
     // Then the descriptor, both atomic when shared: a driver adding meanwhile
     // either sees the request or is seen here (2.8.10).
     return this.hasAvailable();
   }
 
-  /** Writes the word at `field` (0: off_wrap, 2: flags) of the device event structure. */
+  /** Writes the word at `field` (`E.offWrap` or `E.flags`) of the device event structure. */
   #setOwnEvent(field: number, value: number): void {
     const ev = this.#deviceEvent;
     if (this.#shared) store16(this.#ow, ev.offset + field, value);
@@ -475,7 +517,7 @@ export class PackedDeviceQueue implements DeviceQueue {
   /** Asks the driver not to notify. */
   disableNotification(): void {
     this.#notify = false;
-    this.#setOwnEvent(2, F.RING_EVENT_FLAGS_DISABLE);
+    this.#setOwnEvent(E.flags, F.RING_EVENT_FLAGS_DISABLE);
   }
 
   /** Where the queue stands: next descriptor to read and to write, with wrap counters. */
@@ -508,6 +550,7 @@ export class PackedDeviceQueue implements DeviceQueue {
         this.index,
         undefined,
         `restore: available position ${avail} (wrap ${availWrap}) is ${gap} descriptors ahead of used position ${used} (wrap ${usedWrap}), more than the queue size ${size}`,
+        { code: "ERR_VIRTIO_QUEUE_RESTORE_POSITION" },
       );
     }
     this.#nextAvail = avail;
@@ -663,16 +706,16 @@ export class PackedDriverQueue<T> implements DriverQueue<T> {
       if (w) writable += len;
       else readable += len;
       const o = base + pos * 16;
-      dv.setUint32(o, addr >>> 0, true);
+      dv.setUint32(o + D.addr, addr >>> 0, true);
       // The high word; the test against 2^31 - 1 stays in integer arithmetic.
-      dv.setUint32(o + 4, addr > 0x7fffffff ? Math.floor(addr / 4294967296) : 0, true);
-      dv.setUint32(o + 8, len, true);
-      dv.setUint16(o + 12, id, true);
+      dv.setUint32(o + D.addr + 4, addr > 0x7fffffff ? Math.floor(addr / 4294967296) : 0, true);
+      dv.setUint32(o + D.len, len, true);
+      dv.setUint16(o + D.id, id, true);
       const f = (wrap ? F.VIRTQ_DESC_F_AVAIL : F.VIRTQ_DESC_F_USED) |
         (w ? F.VIRTQ_DESC_F_WRITE : 0) | (i + 1 < total ? F.VIRTQ_DESC_F_NEXT : 0);
       // 2.8.6: the first descriptor is made available after the rest.
       if (i === 0) headFlags = f;
-      else dv.setUint16(o + 14, f, true);
+      else dv.setUint16(o + D.flags, f, true);
       if (++pos === size) {
         pos = 0;
         wrap ^= 1;
@@ -698,8 +741,8 @@ export class PackedDriverQueue<T> implements DriverQueue<T> {
     this.#numAdded += total;
     // 2.8.6: the head's flags last; an atomic store when shared publishes the
     // descriptors written before it.
-    if (this.#shared) store16(this.#rw, base + head * 16 + 14, headFlags);
-    else dv.setUint16(base + head * 16 + 14, headFlags, true);
+    if (this.#shared) store16(this.#rw, base + head * 16 + D.flags, headFlags);
+    else dv.setUint16(base + head * 16 + D.flags, headFlags, true);
   }
 
   /**
@@ -718,7 +761,7 @@ export class PackedDriverQueue<T> implements DriverQueue<T> {
         pos = 0;
         wrap ^= 1;
       }
-      dv.setUint16(this.#base + pos * 16 + 14, availFlags(wrap ^ 1), true);
+      dv.setUint16(this.#base + pos * 16 + D.flags, availFlags(wrap ^ 1), true);
     }
   }
 
@@ -727,10 +770,8 @@ export class PackedDriverQueue<T> implements DriverQueue<T> {
     const core = this.#core;
     core.checkAdd(out, in_, token);
     const total = core.sgTotal;
-    // tryIndirect() only when a table can be had; it also resets `tableAddr`.
-    let indirect = false;
-    if (core.indirectUsable && total > 1 && this.#numFree > 0) indirect = core.tryIndirect();
-    else core.tableAddr = -1;
+    // A table when one can be had (this also sets `tableAddr` to -1 when not).
+    const indirect = core.tryIndirect(core.indirectUsable && total > 1 && this.#numFree > 0);
     const needed = indirect ? 1 : total;
     if (this.#numFree < needed) this.#core.full(needed, this.#numFree);
     const id = this.#idHead;
@@ -751,16 +792,16 @@ export class PackedDriverQueue<T> implements DriverQueue<T> {
         const sg = i < nOut ? out[i] : in_[i - nOut];
         const o = base + pos * 16;
         const addr = sg.addr;
-        dv.setUint32(o, addr >>> 0, true);
+        dv.setUint32(o + D.addr, addr >>> 0, true);
         // The high word; the test against 2^31 - 1 stays in integer arithmetic.
-        dv.setUint32(o + 4, addr > 0x7fffffff ? Math.floor(addr / 4294967296) : 0, true);
-        dv.setUint32(o + 8, sg.len, true);
-        dv.setUint16(o + 12, id, true);
+        dv.setUint32(o + D.addr + 4, addr > 0x7fffffff ? Math.floor(addr / 4294967296) : 0, true);
+        dv.setUint32(o + D.len, sg.len, true);
+        dv.setUint16(o + D.id, id, true);
         const f = (wrap ? F.VIRTQ_DESC_F_AVAIL : F.VIRTQ_DESC_F_USED) |
           (i >= nOut ? F.VIRTQ_DESC_F_WRITE : 0) | (i + 1 < total ? F.VIRTQ_DESC_F_NEXT : 0);
         // 2.8.6: the first descriptor is made available after the rest.
         if (i === 0) headFlags = f;
-        else dv.setUint16(o + 14, f, true);
+        else dv.setUint16(o + D.flags, f, true);
         if (++pos === size) {
           pos = 0;
           wrap ^= 1;
@@ -774,8 +815,8 @@ export class PackedDriverQueue<T> implements DriverQueue<T> {
     this.#numAdded += needed;
     // 2.8.6: the head's flags last; an atomic store when shared publishes the
     // descriptors written before it.
-    if (this.#shared) store16(this.#rw, this.#base + head * 16 + 14, headFlags);
-    else this.#dv.setUint16(this.#base + head * 16 + 14, headFlags, true);
+    if (this.#shared) store16(this.#rw, this.#base + head * 16 + D.flags, headFlags);
+    else this.#dv.setUint16(this.#base + head * 16 + D.flags, headFlags, true);
   }
 
   #addIndirect(out: readonly Sg[], in_: readonly Sg[], id: number, total: number): number {
@@ -814,7 +855,9 @@ export class PackedDriverQueue<T> implements DriverQueue<T> {
     this.#numAdded = 0;
     if (added === 0) return false;
     const flags =
-      (this.#shared ? load16(this.#ew, this.#eb + 2) : this.#ev.getUint16(this.#eb + 2, true)) & 3;
+      (this.#shared
+        ? load16(this.#ew, this.#eb + E.flags)
+        : this.#ev.getUint16(this.#eb + E.flags, true)) & 3;
     if (flags === F.RING_EVENT_FLAGS_DISABLE) return false;
     if (flags !== F.RING_EVENT_FLAGS_DESC || !this.#eventIdx) return true;
     return this.#descEvent(added);
@@ -822,7 +865,9 @@ export class PackedDriverQueue<T> implements DriverQueue<T> {
 
   #descEvent(added: number): boolean {
     // One load of off_wrap, so that offset and wrap counter belong together.
-    const offWrap = this.#shared ? load16(this.#ew, this.#eb) : this.#ev.getUint16(this.#eb, true);
+    const offWrap = this.#shared
+      ? load16(this.#ew, this.#eb + E.offWrap)
+      : this.#ev.getUint16(this.#eb + E.offWrap, true);
     const off = offWrap & 0x7fff;
     if (off >= this.size) return true;
     const size = this.size;
@@ -836,8 +881,8 @@ export class PackedDriverQueue<T> implements DriverQueue<T> {
     return this.#core.batchEnd >= 0 ||
       isUsed(
         this.#shared
-          ? load16(this.#rw, this.#base + this.#nextUsed * 16 + 14)
-          : this.#dv.getUint16(this.#base + this.#nextUsed * 16 + 14, true),
+          ? load16(this.#rw, this.#base + this.#nextUsed * 16 + D.flags)
+          : this.#dv.getUint16(this.#base + this.#nextUsed * 16 + D.flags, true),
         this.#usedWrap,
       );
   }
@@ -859,13 +904,13 @@ export class PackedDriverQueue<T> implements DriverQueue<T> {
     const dv = this.#dv;
     const o = this.#base + this.#nextUsed * 16;
     // Flags before id and len (an atomic load when shared).
-    const flags = this.#shared ? load16(this.#rw, o + 14) : dv.getUint16(o + 14, true);
+    const flags = this.#shared ? load16(this.#rw, o + D.flags) : dv.getUint16(o + D.flags, true);
     if (!isUsed(flags, this.#usedWrap)) return false;
     const core = this.#core;
     if (core.inFlight === 0) this.#nothingOutstanding();
-    const id = dv.getUint16(o + 12, true);
+    const id = dv.getUint16(o + D.id, true);
     // 2.8.4: len is reserved in used descriptors without WRITE.
-    const len = (flags & F.VIRTQ_DESC_F_WRITE) !== 0 ? dv.getUint32(o + 8, true) : 0;
+    const len = (flags & F.VIRTQ_DESC_F_WRITE) !== 0 ? dv.getUint32(o + D.len, true) : 0;
     core.acceptUsed(id, len, this.#nextUsed, core.inFlight);
     // Before `release`: freeing the id looks at the outstanding count.
     this.#skipUsed(id);
@@ -881,12 +926,12 @@ export class PackedDriverQueue<T> implements DriverQueue<T> {
       const dv = this.#dv;
       const o = this.#base + this.#nextUsed * 16;
       // Flags before id and len (an atomic load when shared).
-      const flags = this.#shared ? load16(this.#rw, o + 14) : dv.getUint16(o + 14, true);
+      const flags = this.#shared ? load16(this.#rw, o + D.flags) : dv.getUint16(o + D.flags, true);
       if (!isUsed(flags, this.#usedWrap)) return false;
       if (core.inFlight === 0) this.#nothingOutstanding();
-      const eid = dv.getUint16(o + 12, true);
+      const eid = dv.getUint16(o + D.id, true);
       // 2.8.4: len is reserved in used descriptors without WRITE.
-      const len = (flags & F.VIRTQ_DESC_F_WRITE) !== 0 ? dv.getUint32(o + 8, true) : 0;
+      const len = (flags & F.VIRTQ_DESC_F_WRITE) !== 0 ? dv.getUint32(o + D.len, true) : 0;
       core.acceptUsed(eid, len, this.#nextUsed, core.inFlight);
     }
     const id = core.nextInOrder();
@@ -909,7 +954,7 @@ export class PackedDriverQueue<T> implements DriverQueue<T> {
     // 2.8.21.3: keep the descriptor event at the next used position (Linux's
     // get_buf does the same while it is on).
     if (this.#eventFlags === F.RING_EVENT_FLAGS_DESC) {
-      this.#setOwnEvent(0, next | (this.#usedWrap << 15));
+      this.#setOwnEvent(E.offWrap, next | (this.#usedWrap << 15));
     }
     this.#numFree += n;
     this.#freeId(id);
@@ -920,6 +965,7 @@ export class PackedDriverQueue<T> implements DriverQueue<T> {
       this.index,
       this.#nextUsed,
       "used descriptor with no buffer outstanding",
+      { code: "ERR_VIRTIO_QUEUE_USED_AHEAD" },
     );
   }
 
@@ -927,11 +973,11 @@ export class PackedDriverQueue<T> implements DriverQueue<T> {
   disableCb(): void {
     if (this.#eventFlags !== F.RING_EVENT_FLAGS_DISABLE) {
       this.#eventFlags = F.RING_EVENT_FLAGS_DISABLE;
-      this.#setOwnEvent(2, F.RING_EVENT_FLAGS_DISABLE);
+      this.#setOwnEvent(E.flags, F.RING_EVENT_FLAGS_DISABLE);
     }
   }
 
-  /** Re-enables interrupts; true when used buffers are already waiting. */
+  /** Re-enables interrupts; false when used buffers are already waiting (Linux's sense). */
   enableCb(): boolean {
     return this.#enable(0);
   }
@@ -950,18 +996,18 @@ export class PackedDriverQueue<T> implements DriverQueue<T> {
         off -= this.size;
         wrap ^= 1;
       }
-      this.#setOwnEvent(0, off | (wrap << 15));
+      this.#setOwnEvent(E.offWrap, off | (wrap << 15));
       this.#eventFlags = F.RING_EVENT_FLAGS_DESC;
     } else {
       this.#eventFlags = F.RING_EVENT_FLAGS_ENABLE;
     }
-    this.#setOwnEvent(2, this.#eventFlags);
+    this.#setOwnEvent(E.flags, this.#eventFlags);
     // Then the used descriptor, both atomic when shared: a device using one
     // meanwhile either sees the request or is seen here (2.8.10).
-    return this.hasUsed();
+    return !this.hasUsed();
   }
 
-  /** Writes the word at `field` (0: off_wrap, 2: flags) of the driver event structure. */
+  /** Writes the word at `field` (`E.offWrap` or `E.flags`) of the driver event structure. */
   #setOwnEvent(field: number, value: number): void {
     const ev = this.#driverEvent;
     if (this.#shared) store16(this.#ow, ev.offset + field, value);

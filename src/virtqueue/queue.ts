@@ -107,17 +107,17 @@ export interface DriverQueue<T> {
   /** Asks the device not to send used-buffer notifications (a hint). */
   disableCb(): void;
   /**
-   * Re-enables used-buffer notifications and says whether more work arrived
-   * meanwhile: **true when used buffers are already waiting** (collect them
-   * now: no interrupt may come for them), false when there are none. Note
-   * this is the opposite sense of Linux's `virtqueue_enable_cb`, which returns
-   * false when buffers are pending.
+   * Re-enables used-buffer notifications and returns what Linux's
+   * `virtqueue_enable_cb` returns: **false when used buffers are already
+   * waiting** (collect them and try again: no interrupt may come for them),
+   * true when there are none, so the caller may sleep until the interrupt.
    */
   enableCb(): boolean;
   /**
    * Like {@link DriverQueue.enableCb}, but asks for the notification only when
-   * about 3/4 of the outstanding buffers are used (with EVENT_IDX). True when
-   * used buffers are already waiting.
+   * about 3/4 of the outstanding buffers are used (with EVENT_IDX), as
+   * Linux's `virtqueue_enable_cb_delayed`. False when used buffers are
+   * already waiting.
    */
   enableCbDelayed(): boolean;
   /** True when a used buffer is waiting. */

@@ -8,9 +8,15 @@
  */
 
 import { QueueError } from "../errors.ts";
-import type { DmaAllocator, GuestMemory } from "../memory.ts";
-import { VirtqAvail, VirtqDesc, VirtqUsed } from "../generated/virtqueue.ts";
-import { type ChainPool, checkIndirect, type DescriptorChain, maxChainLength } from "./chain.ts";
+import type { DmaAllocator, GuestMemory, MemoryRegion } from "../memory.ts";
+import { VirtqAvail, VirtqDesc, VirtqUsed, VirtqUsedElem } from "../generated/virtqueue.ts";
+import {
+  breaksChainRule,
+  type ChainPool,
+  checkIndirect,
+  type DescriptorChain,
+  maxChainLength,
+} from "./chain.ts";
 import { checkQueueSize, type QueueAddresses, type QueueOptions, ringSizes } from "./layout.ts";
 import type {
   DeviceQueue,
@@ -22,6 +28,7 @@ import type {
   UsedBufferSlot,
 } from "./queue.ts";
 import {
+  checkOffsets,
   load16,
   locateArea,
   needEvent,
@@ -45,6 +52,42 @@ const enum F {
   VIRTQ_DESC_F_WRITE = 2,
   VIRTQ_USED_F_NO_NOTIFY = 1,
 }
+
+// Field offsets named after the spec's fields, inlined as literals like `F`;
+// the check below ties them to the generated OFFSETS at load time.
+/** struct virtq_desc (2.7.5). */
+const enum D {
+  addr = 0,
+  len = 8,
+  flags = 12,
+  next = 14,
+}
+/** struct virtq_avail (2.7.6); used_event follows ring[size]. */
+const enum A {
+  flags = 0,
+  idx = 2,
+  ring = 4,
+}
+/** struct virtq_used (2.7.8); avail_event follows ring[size]. */
+const enum U {
+  flags = 0,
+  idx = 2,
+  ring = 4,
+}
+/** struct virtq_used_elem (2.7.8). */
+const enum E {
+  id = 0,
+  len = 4,
+}
+checkOffsets("virtq_desc", VirtqDesc.OFFSETS, {
+  addr: D.addr,
+  len: D.len,
+  flags: D.flags,
+  next: D.next,
+});
+checkOffsets("virtq_avail", VirtqAvail.OFFSETS, { flags: A.flags, idx: A.idx, ring: A.ring });
+checkOffsets("virtq_used", VirtqUsed.OFFSETS, { flags: U.flags, idx: U.idx, ring: U.ring });
+checkOffsets("virtq_used_elem", VirtqUsedElem.OFFSETS, { id: E.id, len: E.len });
 
 /** The three split-ring accessors over guest memory. */
 function splitRings(mem: GuestMemory, addrs: QueueAddresses, opts: QueueOptions) {
@@ -99,6 +142,9 @@ export class SplitDeviceQueue implements DeviceQueue {
   // accessed atomically through these (see `ringWords`).
   readonly #aw: Uint16Array;
   readonly #uw: Uint16Array;
+  // used_event and avail_event follow ring[size] (2.7.6, 2.7.8): their offsets in the views.
+  readonly #usedEventAt: number;
+  readonly #availEventAt: number;
   #lastAvail = 0;
   #usedIdx = 0;
   #published = 0;
@@ -130,6 +176,8 @@ export class SplitDeviceQueue implements DeviceQueue {
     this.#ub = r.used.offset;
     this.#aw = r.availWords;
     this.#uw = r.usedWords;
+    this.#usedEventAt = r.avail.offset + A.ring + 2 * this.size;
+    this.#availEventAt = r.used.offset + U.ring + 8 * this.size;
   }
 
   /** Chains popped and not yet used. */
@@ -140,8 +188,8 @@ export class SplitDeviceQueue implements DeviceQueue {
   /** True when the available index is ahead of the device. */
   hasAvailable(): boolean {
     return (this.#shared
-      ? load16(this.#aw, this.#ab + 2)
-      : this.#av.getUint16(this.#ab + 2, true)) !== this.#lastAvail;
+      ? load16(this.#aw, this.#ab + A.idx)
+      : this.#av.getUint16(this.#ab + A.idx, true)) !== this.#lastAvail;
   }
 
   /** The next available chain, validated, or null. */
@@ -150,18 +198,18 @@ export class SplitDeviceQueue implements DeviceQueue {
     const ab = this.#ab;
     const last = this.#lastAvail;
     // 2.7.13: idx before the entries it covers (an atomic load when shared).
-    const availIdx = this.#shared ? load16(this.#aw, ab + 2) : av.getUint16(ab + 2, true);
+    const availIdx = this.#shared ? load16(this.#aw, ab + A.idx) : av.getUint16(ab + A.idx, true);
     const pending = (availIdx - last) & 0xffff;
     if (pending === 0) return null;
     // 2.7.13.3: the available index moved by more than the queue holds.
     if (pending > this.size) this.#availAhead(availIdx, pending);
-    const head = av.getUint16(ab + 4 + 2 * (last & this.#mask), true);
+    const head = av.getUint16(ab + A.ring + 2 * (last & this.#mask), true);
     // The entry is consumed whatever it holds, so a bad chain is not seen twice.
     const next = (last + 1) & 0xffff;
     this.#lastAvail = next;
     if (this.#eventIdx && this.#notify) {
-      if (this.#shared) store16(this.#uw, this.#ub + 4 + 8 * this.size, next);
-      else this.#uv.setUint16(this.#ub + 4 + 8 * this.size, next, true);
+      if (this.#shared) store16(this.#uw, this.#availEventAt, next);
+      else this.#uv.setUint16(this.#availEventAt, next, true);
     }
     return this.#readChain(head);
   }
@@ -171,6 +219,7 @@ export class SplitDeviceQueue implements DeviceQueue {
       this.index,
       undefined,
       `available idx ${availIdx} is ${pending} entries ahead of ${this.#lastAvail}, more than the queue size ${this.size}`,
+      { code: "ERR_VIRTIO_QUEUE_AVAIL_IDX" },
     );
   }
 
@@ -204,12 +253,14 @@ export class SplitDeviceQueue implements DeviceQueue {
         this.index,
         head,
         `chain head is outside the descriptor table of ${this.size}`,
+        { code: "ERR_VIRTIO_QUEUE_HEAD_RANGE" },
       );
     }
     throw new QueueError(
       this.index,
       head,
       "chain head made available again while the device holds it",
+      { code: "ERR_VIRTIO_QUEUE_HEAD_IN_USE" },
     );
   }
 
@@ -218,9 +269,10 @@ export class SplitDeviceQueue implements DeviceQueue {
     const dv = this.#dv;
     const base = this.#descBase;
     const mem = this.#mem;
-    // The rules of `DescriptorChain._push`, applied here on counts kept in
-    // locals; a chain holds at most `size` direct descriptors, which the loop
-    // test enforces before that limit could be reached.
+    // The chain rules (`breaksChainRule`, which `DescriptorChain._push` uses
+    // too) on counts kept in locals; a chain holds at most `size` direct
+    // descriptors, which the loop test enforces before that limit could be
+    // reached.
     let rc = 0;
     let wc = 0;
     let rl = 0;
@@ -231,7 +283,7 @@ export class SplitDeviceQueue implements DeviceQueue {
       // 2.7.5.3.1: no chain is longer than the queue, so a longer walk is a loop.
       if (++n > size) this.#loop(chain, head, idx);
       const o = base + idx * 16;
-      const flags = dv.getUint16(o + 12, true);
+      const flags = dv.getUint16(o + D.flags, true);
       if ((flags & F.VIRTQ_DESC_F_INDIRECT) !== 0) {
         this.#setCounts(chain, rc, wc, rl, wl);
         this.#indirect(chain, idx, flags);
@@ -240,17 +292,18 @@ export class SplitDeviceQueue implements DeviceQueue {
       }
       // le64 addr: its high word is almost always 0, and the branch keeps that
       // case in integer arithmetic (no float multiply and range check).
-      const lo = dv.getUint32(o, true);
-      const hi = dv.getUint32(o + 4, true);
+      const lo = dv.getUint32(o + D.addr, true);
+      const hi = dv.getUint32(o + D.addr + 4, true);
       const addr = hi === 0 ? lo : lo + hi * 4294967296;
-      const len = dv.getUint32(o + 8, true);
+      const len = dv.getUint32(o + D.len, true);
       const writable = (flags & F.VIRTQ_DESC_F_WRITE) !== 0;
       const region = mem.regionFor(addr, len);
       // 2.7.4.2: readable before writable; 2.7.4.1: 2^32 bytes at most.
-      if (region === undefined || (!writable && wc > 0) || rl + wl + len > 0xffffffff) {
+      if (breaksChainRule(region, writable, wc, rl + wl, len)) {
         throw chain._walkFault(rc, wc, rl, wl, addr, len, writable, idx, size);
       }
-      chain._seg(n - 1, len, addr - region.base, region, size);
+      const r = region as MemoryRegion;
+      chain._seg(n - 1, len, addr - r.base, r, size);
       if (writable) {
         wc++;
         wl += len;
@@ -259,7 +312,7 @@ export class SplitDeviceQueue implements DeviceQueue {
         rl += len;
       }
       if ((flags & F.VIRTQ_DESC_F_NEXT) === 0) break;
-      const next = dv.getUint16(o + 14, true);
+      const next = dv.getUint16(o + D.next, true);
       if (next >= size) this.#badNext(chain, idx, next);
       idx = next;
     }
@@ -281,6 +334,7 @@ export class SplitDeviceQueue implements DeviceQueue {
       this.index,
       idx,
       `chain from head ${head} is longer than the queue size ${this.size} (a loop?)`,
+      { code: "ERR_VIRTIO_QUEUE_LOOP" },
     );
   }
 
@@ -290,6 +344,7 @@ export class SplitDeviceQueue implements DeviceQueue {
       this.index,
       idx,
       `next ${next} is outside the descriptor table of ${this.size}`,
+      { code: "ERR_VIRTIO_QUEUE_NEXT_RANGE" },
     );
   }
 
@@ -326,6 +381,7 @@ export class SplitDeviceQueue implements DeviceQueue {
         this.index,
         idx,
         `indirect table 0x${addr.toString(16)}+${entries * 16} is outside guest memory`,
+        { code: "ERR_VIRTIO_QUEUE_ADDRESS" },
       );
     }
     const base = addr - region.base;
@@ -340,6 +396,7 @@ export class SplitDeviceQueue implements DeviceQueue {
           this.index,
           idx,
           `indirect table entry ${j}: chain loops in a table of ${entries}`,
+          { code: "ERR_VIRTIO_QUEUE_LOOP" },
         );
       }
       t.offset = base + j * 16;
@@ -355,6 +412,7 @@ export class SplitDeviceQueue implements DeviceQueue {
           this.index,
           idx,
           `indirect table entry ${j}: next ${next} is outside the table of ${entries}`,
+          { code: "ERR_VIRTIO_QUEUE_NEXT_RANGE" },
         );
       }
       j = next;
@@ -380,9 +438,9 @@ export class SplitDeviceQueue implements DeviceQueue {
       return;
     }
     const head = chain.head;
-    const e = this.#ub + 4 + 8 * (this.#usedIdx & this.#mask);
-    this.#uv.setUint32(e, head, true);
-    this.#uv.setUint32(e + 4, len, true);
+    const e = this.#ub + U.ring + 8 * (this.#usedIdx & this.#mask);
+    this.#uv.setUint32(e + E.id, head, true);
+    this.#uv.setUint32(e + E.len, len, true);
     this.#usedIdx = (this.#usedIdx + 1) & 0xffff;
     this.#busy[head] = 0;
     this.#pool.give(chain);
@@ -402,9 +460,9 @@ export class SplitDeviceQueue implements DeviceQueue {
       core.batchSlot = slot;
     }
     core.batchFull = len === chain.writableLength;
-    const e = this.#ub + 4 + 8 * slot;
-    this.#uv.setUint32(e, head, true);
-    this.#uv.setUint32(e + 4, len, true);
+    const e = this.#ub + U.ring + 8 * slot;
+    this.#uv.setUint32(e + E.id, head, true);
+    this.#uv.setUint32(e + E.len, len, true);
     this.#usedIdx = (this.#usedIdx + 1) & 0xffff;
     this.#busy[head] = 0;
     this.#pool.give(chain);
@@ -416,8 +474,8 @@ export class SplitDeviceQueue implements DeviceQueue {
     const now = this.#usedIdx;
     if (now === this.#published) return;
     // An atomic store when shared: it publishes the entries written before it.
-    if (this.#shared) store16(this.#uw, this.#ub + 2, now);
-    else this.#uv.setUint16(this.#ub + 2, now, true);
+    if (this.#shared) store16(this.#uw, this.#ub + U.idx, now);
+    else this.#uv.setUint16(this.#ub + U.idx, now, true);
     this.#published = now;
   }
 
@@ -428,7 +486,7 @@ export class SplitDeviceQueue implements DeviceQueue {
     this.#signalled = now;
     if (old === now) return false;
     // used_event with EVENT_IDX, else the flags (an atomic load when shared).
-    const o = this.#eventIdx ? this.#ab + 4 + 2 * this.size : this.#ab;
+    const o = this.#eventIdx ? this.#usedEventAt : this.#ab + A.flags;
     const word = this.#shared ? load16(this.#aw, o) : this.#av.getUint16(o, true);
     if (!this.#eventIdx) return (word & F.VIRTQ_AVAIL_F_NO_INTERRUPT) === 0;
     return needEvent(word, now, old);
@@ -439,12 +497,12 @@ export class SplitDeviceQueue implements DeviceQueue {
     this.#notify = true;
     const uv = this.#uv;
     if (this.options.eventIdx) {
-      if (this.#shared) store16(this.#uw, this.#ub + 4 + 8 * this.size, this.#lastAvail);
-      else uv.setUint16(this.#ub + 4 + 8 * this.size, this.#lastAvail, true);
+      if (this.#shared) store16(this.#uw, this.#availEventAt, this.#lastAvail);
+      else uv.setUint16(this.#availEventAt, this.#lastAvail, true);
     } else {
-      const flags = uv.getUint16(this.#ub, true) & ~F.VIRTQ_USED_F_NO_NOTIFY;
-      if (this.#shared) store16(this.#uw, this.#ub, flags);
-      else uv.setUint16(this.#ub, flags, true);
+      const flags = uv.getUint16(this.#ub + U.flags, true) & ~F.VIRTQ_USED_F_NO_NOTIFY;
+      if (this.#shared) store16(this.#uw, this.#ub + U.flags, flags);
+      else uv.setUint16(this.#ub + U.flags, flags, true);
     }
     // Then idx, both atomic when shared: a driver adding meanwhile either sees
     // the request or is seen here (2.7.10).
@@ -455,9 +513,9 @@ export class SplitDeviceQueue implements DeviceQueue {
   disableNotification(): void {
     this.#notify = false;
     if (!this.options.eventIdx) {
-      const flags = this.#uv.getUint16(this.#ub, true) | F.VIRTQ_USED_F_NO_NOTIFY;
-      if (this.#shared) store16(this.#uw, this.#ub, flags);
-      else this.#uv.setUint16(this.#ub, flags, true);
+      const flags = this.#uv.getUint16(this.#ub + U.flags, true) | F.VIRTQ_USED_F_NO_NOTIFY;
+      if (this.#shared) store16(this.#uw, this.#ub + U.flags, flags);
+      else this.#uv.setUint16(this.#ub + U.flags, flags, true);
     }
   }
 
@@ -476,8 +534,8 @@ export class SplitDeviceQueue implements DeviceQueue {
     }
     const avail = positionField(this.index, "availIdx", pos.availIdx, 0, 0xffff);
     const ringUsed = this.#shared
-      ? load16(this.#uw, this.#ub + 2)
-      : this.#uv.getUint16(this.#ub + 2, true);
+      ? load16(this.#uw, this.#ub + U.idx)
+      : this.#uv.getUint16(this.#ub + U.idx, true);
     const used = positionField(this.index, "usedIdx", pos.usedIdx, ringUsed, 0xffff);
     const gap = (avail - used) & 0xffff;
     if (gap > this.size) {
@@ -485,6 +543,7 @@ export class SplitDeviceQueue implements DeviceQueue {
         this.index,
         undefined,
         `restore: available idx ${avail} is ${gap} entries ahead of used idx ${used}, more than the queue size ${this.size}`,
+        { code: "ERR_VIRTIO_QUEUE_RESTORE_POSITION" },
       );
     }
     this.#lastAvail = avail;
@@ -500,8 +559,8 @@ export class SplitDeviceQueue implements DeviceQueue {
       size: this.size,
       lastAvail: this.#lastAvail,
       availIdx: this.#shared
-        ? load16(this.#aw, this.#ab + 2)
-        : this.#av.getUint16(this.#ab + 2, true),
+        ? load16(this.#aw, this.#ab + A.idx)
+        : this.#av.getUint16(this.#ab + A.idx, true),
       usedIdx: this.#usedIdx,
       publishedUsedIdx: this.#published,
       inFlight: this.inFlight,
@@ -550,6 +609,9 @@ export class SplitDriverQueue<T> implements DriverQueue<T> {
   // accessed atomically through these (see `ringWords`).
   readonly #aw: Uint16Array;
   readonly #uw: Uint16Array;
+  // used_event and avail_event follow ring[size] (2.7.6, 2.7.8): their offsets in the views.
+  readonly #usedEventAt: number;
+  readonly #availEventAt: number;
   #availIdx = 0;
   #numAdded = 0;
   #lastUsed = 0;
@@ -586,6 +648,8 @@ export class SplitDriverQueue<T> implements DriverQueue<T> {
     this.#ub = r.used.offset;
     this.#aw = r.availWords;
     this.#uw = r.usedWords;
+    this.#usedEventAt = r.avail.offset + A.ring + 2 * this.size;
+    this.#availEventAt = r.used.offset + U.ring + 8 * this.size;
   }
 
   /** Free descriptors. */
@@ -638,22 +702,22 @@ export class SplitDriverQueue<T> implements DriverQueue<T> {
       if (w) writable += len;
       else readable += len;
       const o = base + last * 16;
-      dv.setUint32(o, addr >>> 0, true);
+      dv.setUint32(o + D.addr, addr >>> 0, true);
       // The high word; the test against 2^31 - 1 stays in integer arithmetic.
-      dv.setUint32(o + 4, addr > 0x7fffffff ? Math.floor(addr / 4294967296) : 0, true);
-      dv.setUint32(o + 8, len, true);
+      dv.setUint32(o + D.addr + 4, addr > 0x7fffffff ? Math.floor(addr / 4294967296) : 0, true);
+      dv.setUint32(o + D.len, len, true);
       if (i + 1 < total) {
         const nxt = next[last];
         dv.setUint16(
-          o + 12,
+          o + D.flags,
           w ? F.VIRTQ_DESC_F_WRITE | F.VIRTQ_DESC_F_NEXT : F.VIRTQ_DESC_F_NEXT,
           true,
         );
-        dv.setUint16(o + 14, nxt, true);
+        dv.setUint16(o + D.next, nxt, true);
         last = nxt;
       } else {
-        dv.setUint16(o + 12, w ? F.VIRTQ_DESC_F_WRITE : 0, true);
-        dv.setUint16(o + 14, 0, true);
+        dv.setUint16(o + D.flags, w ? F.VIRTQ_DESC_F_WRITE : 0, true);
+        dv.setUint16(o + D.next, 0, true);
       }
     }
     // 2.7.4.1: 2^32 - 1 bytes at most. The test against 2^31 - 1 first keeps the
@@ -675,13 +739,13 @@ export class SplitDriverQueue<T> implements DriverQueue<T> {
   #publish(head: number): void {
     const av = this.#av;
     const ab = this.#ab;
-    av.setUint16(ab + 4 + 2 * (this.#availIdx & this.#mask), head, true);
+    av.setUint16(ab + A.ring + 2 * (this.#availIdx & this.#mask), head, true);
     // 2.7.13.3.1: the ring entry before the index (an atomic store when shared
     // publishes the entry and the descriptors written before it).
     const idx = (this.#availIdx + 1) & 0xffff;
     this.#availIdx = idx;
-    if (this.#shared) store16(this.#aw, ab + 2, idx);
-    else av.setUint16(ab + 2, idx, true);
+    if (this.#shared) store16(this.#aw, ab + A.idx, idx);
+    else av.setUint16(ab + A.idx, idx, true);
     this.#numAdded++;
   }
 
@@ -691,10 +755,8 @@ export class SplitDriverQueue<T> implements DriverQueue<T> {
     core.checkAdd(out, in_, token);
     const total = core.sgTotal;
     const numFree = this.#numFree;
-    // tryIndirect() only when a table can be had; it also resets `tableAddr`.
-    let indirect = false;
-    if (core.indirectUsable && total > 1 && numFree > 0) indirect = core.tryIndirect();
-    else core.tableAddr = -1;
+    // A table when one can be had (this also sets `tableAddr` to -1 when not).
+    const indirect = core.tryIndirect(core.indirectUsable && total > 1 && numFree > 0);
     const needed = indirect ? 1 : total;
     if (numFree < needed) core.full(needed, numFree);
     const head = this.#freeHead;
@@ -711,19 +773,19 @@ export class SplitDriverQueue<T> implements DriverQueue<T> {
         const sg = i < nOut ? out[i] : in_[i - nOut];
         const o = base + last * 16;
         const addr = sg.addr;
-        dv.setUint32(o, addr >>> 0, true);
+        dv.setUint32(o + D.addr, addr >>> 0, true);
         // The high word; the test against 2^31 - 1 stays in integer arithmetic.
-        dv.setUint32(o + 4, addr > 0x7fffffff ? Math.floor(addr / 4294967296) : 0, true);
-        dv.setUint32(o + 8, sg.len, true);
+        dv.setUint32(o + D.addr + 4, addr > 0x7fffffff ? Math.floor(addr / 4294967296) : 0, true);
+        dv.setUint32(o + D.len, sg.len, true);
         const w = i >= nOut ? F.VIRTQ_DESC_F_WRITE : 0;
         if (i + 1 < total) {
           const nxt = next[last];
-          dv.setUint16(o + 12, w | F.VIRTQ_DESC_F_NEXT, true);
-          dv.setUint16(o + 14, nxt, true);
+          dv.setUint16(o + D.flags, w | F.VIRTQ_DESC_F_NEXT, true);
+          dv.setUint16(o + D.next, nxt, true);
           last = nxt;
         } else {
-          dv.setUint16(o + 12, w, true);
-          dv.setUint16(o + 14, 0, true);
+          dv.setUint16(o + D.flags, w, true);
+          dv.setUint16(o + D.next, 0, true);
         }
       }
     }
@@ -766,20 +828,24 @@ export class SplitDriverQueue<T> implements DriverQueue<T> {
     if (this.#eventIdx) {
       return needEvent(
         this.#shared
-          ? load16(this.#uw, this.#ub + 4 + 8 * this.size)
-          : uv.getUint16(this.#ub + 4 + 8 * this.size, true),
+          ? load16(this.#uw, this.#availEventAt)
+          : uv.getUint16(this.#availEventAt, true),
         now,
         (now - added) & 0xffff,
       );
     }
-    return ((this.#shared ? load16(this.#uw, this.#ub) : uv.getUint16(this.#ub, true)) &
+    return ((this.#shared
+      ? load16(this.#uw, this.#ub + U.flags)
+      : uv.getUint16(this.#ub + U.flags, true)) &
       F.VIRTQ_USED_F_NO_NOTIFY) === 0;
   }
 
   /** True when a used buffer is waiting. */
   hasUsed(): boolean {
     return this.#core.batchEnd >= 0 ||
-      (this.#shared ? load16(this.#uw, this.#ub + 2) : this.#uv.getUint16(this.#ub + 2, true)) !==
+      (this.#shared
+          ? load16(this.#uw, this.#ub + U.idx)
+          : this.#uv.getUint16(this.#ub + U.idx, true)) !==
         this.#lastUsed;
   }
 
@@ -801,14 +867,14 @@ export class SplitDriverQueue<T> implements DriverQueue<T> {
     const uv = this.#uv;
     const ub = this.#ub;
     // idx before the entries it covers (an atomic load when shared).
-    const usedIdx = this.#shared ? load16(this.#uw, ub + 2) : uv.getUint16(ub + 2, true);
+    const usedIdx = this.#shared ? load16(this.#uw, ub + U.idx) : uv.getUint16(ub + U.idx, true);
     if (usedIdx === last) return false;
     const core = this.#core;
     const pending = (usedIdx - last) & 0xffff;
     if (pending > core.inFlight) this.#usedAhead(usedIdx, pending);
-    const e = ub + 4 + 8 * (last & this.#mask);
-    const id = uv.getUint32(e, true);
-    const len = uv.getUint32(e + 4, true);
+    const e = ub + U.ring + 8 * (last & this.#mask);
+    const id = uv.getUint32(e + E.id, true);
+    const len = uv.getUint32(e + E.len, true);
     core.acceptUsed(id, len, last & this.#mask, pending);
     this.#advanceUsed();
     this.#freeChain(id);
@@ -823,15 +889,15 @@ export class SplitDriverQueue<T> implements DriverQueue<T> {
     if (core.batchEnd < 0) {
       const last = this.#lastUsed;
       const usedIdx = this.#shared
-        ? load16(this.#uw, this.#ub + 2)
-        : this.#uv.getUint16(this.#ub + 2, true);
+        ? load16(this.#uw, this.#ub + U.idx)
+        : this.#uv.getUint16(this.#ub + U.idx, true);
       if (usedIdx === last) return false;
       const pending = (usedIdx - last) & 0xffff;
       if (pending > core.inFlight) this.#usedAhead(usedIdx, pending);
-      const e = this.#ub + 4 + 8 * (last & this.#mask);
+      const e = this.#ub + U.ring + 8 * (last & this.#mask);
       core.acceptUsed(
-        this.#uv.getUint32(e, true),
-        this.#uv.getUint32(e + 4, true),
+        this.#uv.getUint32(e + E.id, true),
+        this.#uv.getUint32(e + E.len, true),
         last & this.#mask,
         pending,
       );
@@ -856,8 +922,8 @@ export class SplitDriverQueue<T> implements DriverQueue<T> {
     // 2.7.10: ask for an interrupt at the next used entry (Linux's get_buf does
     // the same while callbacks are on).
     if (this.#eventIdx && (this.#availFlags & F.VIRTQ_AVAIL_F_NO_INTERRUPT) === 0) {
-      if (this.#shared) store16(this.#aw, this.#ab + 4 + 2 * this.size, now);
-      else this.#av.setUint16(this.#ab + 4 + 2 * this.size, now, true);
+      if (this.#shared) store16(this.#aw, this.#usedEventAt, now);
+      else this.#av.setUint16(this.#usedEventAt, now, true);
     }
   }
 
@@ -866,6 +932,7 @@ export class SplitDriverQueue<T> implements DriverQueue<T> {
       this.index,
       undefined,
       `used idx ${usedIdx} is ${pending} ahead of ${this.#lastUsed} with ${this.#core.inFlight} buffers outstanding`,
+      { code: "ERR_VIRTIO_QUEUE_USED_AHEAD" },
     );
   }
 
@@ -889,12 +956,12 @@ export class SplitDriverQueue<T> implements DriverQueue<T> {
       // No flag to set with EVENT_IDX: move used_event as far away as it goes.
       this.#setUsedEvent((this.#lastUsed + 0x8000) & 0xffff);
     } else if (wasOn) {
-      if (this.#shared) store16(this.#aw, this.#ab, this.#availFlags);
-      else this.#av.setUint16(this.#ab, this.#availFlags, true);
+      if (this.#shared) store16(this.#aw, this.#ab + A.flags, this.#availFlags);
+      else this.#av.setUint16(this.#ab + A.flags, this.#availFlags, true);
     }
   }
 
-  /** Re-enables interrupts; true when used buffers are already waiting. */
+  /** Re-enables interrupts; false when used buffers are already waiting (Linux's sense). */
   enableCb(): boolean {
     return this.#enable(0);
   }
@@ -910,17 +977,17 @@ export class SplitDriverQueue<T> implements DriverQueue<T> {
     if (this.options.eventIdx) {
       this.#setUsedEvent((this.#lastUsed + ahead) & 0xffff);
     } else if (wasOff) {
-      if (this.#shared) store16(this.#aw, this.#ab, this.#availFlags);
-      else this.#av.setUint16(this.#ab, this.#availFlags, true);
+      if (this.#shared) store16(this.#aw, this.#ab + A.flags, this.#availFlags);
+      else this.#av.setUint16(this.#ab + A.flags, this.#availFlags, true);
     }
     // The race Linux closes: a buffer used before the flag change is seen here
     // (the store above and the load of idx are both atomic when shared).
-    return this.hasUsed();
+    return !this.hasUsed();
   }
 
   #setUsedEvent(value: number): void {
-    if (this.#shared) store16(this.#aw, this.#ab + 4 + 2 * this.size, value);
-    else this.#av.setUint16(this.#ab + 4 + 2 * this.size, value, true);
+    if (this.#shared) store16(this.#aw, this.#usedEventAt, value);
+    else this.#av.setUint16(this.#usedEventAt, value, true);
   }
 
   /** Takes back a buffer the device never used (after a reset), or null. */
@@ -931,8 +998,8 @@ export class SplitDriverQueue<T> implements DriverQueue<T> {
     core.forgetOrder(id);
     this.#freeChain(id);
     this.#availIdx = (this.#availIdx - 1) & 0xffff;
-    if (this.#shared) store16(this.#aw, this.#ab + 2, this.#availIdx);
-    else this.#av.setUint16(this.#ab + 2, this.#availIdx, true);
+    if (this.#shared) store16(this.#aw, this.#ab + A.idx, this.#availIdx);
+    else this.#av.setUint16(this.#ab + A.idx, this.#availIdx, true);
     return core.release(id);
   }
 
@@ -945,10 +1012,12 @@ export class SplitDriverQueue<T> implements DriverQueue<T> {
       availIdx: this.#availIdx,
       lastUsed: this.#lastUsed,
       usedIdx: this.#shared
-        ? load16(this.#uw, this.#ub + 2)
-        : this.#uv.getUint16(this.#ub + 2, true),
+        ? load16(this.#uw, this.#ub + U.idx)
+        : this.#uv.getUint16(this.#ub + U.idx, true),
       availFlags: this.#availFlags,
-      usedFlags: this.#shared ? load16(this.#uw, this.#ub) : this.#uv.getUint16(this.#ub, true),
+      usedFlags: this.#shared
+        ? load16(this.#uw, this.#ub + U.flags)
+        : this.#uv.getUint16(this.#ub + U.flags, true),
     };
   }
 }

@@ -9,41 +9,40 @@ import { DmaAllocator, GuestMemory } from "../../src/memory.ts";
 import { MmioDevice, probeMmio } from "../../src/transport/mmio/mod.ts";
 import { PciFunction, probePci } from "../../src/transport/pci/mod.ts";
 import type { Transport } from "../../src/transport/transport.ts";
+import type { MainKind } from "../transport/_kinds.ts";
 import {
-  type VirtioConsole,
-  VirtioConsoleDevice,
-  type VirtioConsoleDeviceOptions,
-  VirtioConsoleDriver,
-  type VirtioConsoleDriverOptions,
+  type Console,
+  ConsoleDevice,
+  type ConsoleDeviceOptions,
+  ConsoleDriver,
+  type ConsoleDriverOptions,
 } from "../../src/devices/console/mod.ts";
 
-export type Kind = "mmio" | "pci";
-export const KINDS: readonly Kind[] = ["mmio", "pci"];
 const MEM = 8 << 20;
 export const enc = (s: string): Uint8Array => new TextEncoder().encode(s);
 export const dec = (b: Uint8Array | undefined): string => new TextDecoder().decode(b);
 
 /** A console device on `kind` with the console driver bound to it. */
 export async function rig(
-  kind: Kind,
-  dopts: VirtioConsoleDeviceOptions = {},
-  ropts: VirtioConsoleDriverOptions = {},
+  kind: MainKind,
+  dopts: ConsoleDeviceOptions = {},
+  ropts: ConsoleDriverOptions = {},
 ) {
   const memory = GuestMemory.fromBuffer(new ArrayBuffer(MEM));
   const logs: string[] = [];
   const log = (m: string) => logs.push(m);
   const bus = new VirtioBus({ memory, dma: new DmaAllocator(0x1000, MEM - 0x1000), log });
-  const device = new VirtioConsoleDevice(dopts);
-  const t: Transport | undefined = kind === "mmio"
+  const device = new ConsoleDevice(dopts);
+  const t: Transport | undefined = kind === "mmio-v2"
     ? probeMmio(new MmioDevice(device, memory, { log }))
     : probePci(new PciFunction(device, memory, { log }));
   if (t === undefined) throw new Error("probe failed");
-  const driver = new VirtioConsoleDriver(ropts);
+  const driver = new ConsoleDriver(ropts);
   await bus.registerDriver(driver);
   const dev: DriverDevice = await bus.addDevice(t);
   const con = driver.consoleOf(dev);
   assert.ok(con, `console driver did not bind: ${logs.join("; ")}`);
-  return { device, con: con as VirtioConsole, dev, bus, memory, logs };
+  return { device, con: con as Console, dev, bus, memory, logs };
 }
 
 /** Reads until `n` bytes arrived. */

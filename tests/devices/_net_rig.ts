@@ -1,6 +1,7 @@
 // Shared by net_test.ts (the device model and driver, on Deno and Node) and net_udp_test.ts (the
 // UDP backend, left out of the npm build): a net device on MMIO or PCI with its own driver bound,
-// and IPv4/TCP frames with checksums to check.
+// and IPv4/TCP frames with checksums to check (by the independent RFC 1071 reference of
+// _inet_ref.ts, not by the checksum code under test).
 
 import assert from "node:assert/strict";
 import { VirtioBus } from "../../src/bus.ts";
@@ -10,55 +11,54 @@ import { DmaAllocator, GuestMemory } from "../../src/memory.ts";
 import { MmioDevice, probeMmio } from "../../src/transport/mmio/mod.ts";
 import { PciFunction, probePci } from "../../src/transport/pci/mod.ts";
 import type { Transport } from "../../src/transport/transport.ts";
+import type { MainKind } from "../transport/_kinds.ts";
 import {
-  foldChecksum,
   type NetBackend,
+  NetDevice,
+  type NetDeviceOptions,
+  NetDriver,
+  type NetDriverOptions,
   type NetInterface,
-  onesSum,
   type ReceivedFrame,
-  VirtioNetDevice,
-  type VirtioNetDeviceOptions,
-  VirtioNetDriver,
-  type VirtioNetDriverOptions,
 } from "../../src/devices/net/mod.ts";
+import { concat, l4ChecksumOk, rfc1071 } from "./_inet_ref.ts";
 
-export type Kind = "mmio" | "pci";
-export const KINDS: readonly Kind[] = ["mmio", "pci"];
 export const MEM = 16 << 20;
 
 /** Probes `device` over `kind`; the transports log into `logs`. */
 function transportFor(
-  kind: Kind,
+  kind: MainKind,
   device: VirtioDevice,
   memory: GuestMemory,
   logs: string[],
 ) {
   const log = (m: string) => logs.push(m);
-  const t: Transport | undefined = kind === "mmio"
+  const t: Transport | undefined = kind === "mmio-v2"
     ? probeMmio(new MmioDevice(device, memory, { log }))
     : probePci(new PciFunction(device, memory, { log }));
   if (t === undefined) throw new Error(`probe failed (${kind})`);
   return t;
 }
 
-/** One device with its driver and interface; `frames` collects what the interface receives. */
-/** Guest memory of {@link MEM} bytes and a bus over it that keeps its log lines in `logs`. */
-export function netBus(): { memory: GuestMemory; bus: VirtioBus; logs: string[] } {
+/** Guest memory of {@link MEM} bytes, its DMA allocator, and a bus over them that keeps its log lines in `logs`. */
+export function netBus(): {
+  memory: GuestMemory;
+  bus: VirtioBus;
+  logs: string[];
+  dma: DmaAllocator;
+} {
   const memory = GuestMemory.fromBuffer(new ArrayBuffer(MEM));
   const logs: string[] = [];
-  const bus = new VirtioBus({
-    memory,
-    dma: new DmaAllocator(0x1000, MEM - 0x1000),
-    log: (m) => logs.push(m),
-  });
-  return { memory, bus, logs };
+  const dma = new DmaAllocator(0x1000, MEM - 0x1000);
+  const bus = new VirtioBus({ memory, dma, log: (m) => logs.push(m) });
+  return { memory, bus, logs, dma };
 }
 
 export interface Side {
-  device: VirtioNetDevice;
+  device: NetDevice;
   nic: NetInterface;
   dev: DriverDevice;
-  driver: VirtioNetDriver;
+  driver: NetDriver;
   frames: ReceivedFrame[];
 }
 
@@ -67,20 +67,20 @@ export async function attach(
   bus: VirtioBus,
   memory: GuestMemory,
   logs: string[],
-  kind: Kind,
+  kind: MainKind,
   backend: NetBackend,
-  dopts: VirtioNetDeviceOptions,
-  ropts: VirtioNetDriverOptions,
+  dopts: NetDeviceOptions,
+  ropts: NetDriverOptions,
 ): Promise<Side> {
-  const device = new VirtioNetDevice({ backend, ...dopts });
+  const device = new NetDevice({ backend, ...dopts });
   // One bus, one driver per side: register this side's driver only while adding its device.
-  const driver = new VirtioNetDriver(ropts);
+  const driver = new NetDriver(ropts);
   await bus.registerDriver(driver);
   const dev = await bus.addDevice(transportFor(kind, device, memory, logs));
   const nic = driver.interfaceOf(dev);
   assert.ok(nic, `net driver did not bind: ${logs.join("; ")}`);
   // Keep the binding but let the next device go to its own driver.
-  (bus.drivers as VirtioNetDriver[]).splice(bus.drivers.indexOf(driver), 1);
+  (bus.drivers as NetDriver[]).splice(bus.drivers.indexOf(driver), 1);
   const frames: ReceivedFrame[] = [];
   nic.onFrame((f, info) => frames.push({ ...info, data: f.slice() }));
   return { device, nic, dev, driver, frames };
@@ -101,7 +101,7 @@ export function tcp4(dst: Uint8Array, src: Uint8Array, payload: number): Uint8Ar
   f[ip + 9] = 6;
   f.set([10, 0, 0, 1], ip + 12);
   f.set([10, 0, 0, 2], ip + 16);
-  const ipc = foldChecksum(onesSum(f, ip, ip + 20));
+  const ipc = rfc1071(f.subarray(ip, ip + 20));
   f[ip + 10] = ipc >> 8;
   f[ip + 11] = ipc & 0xff;
   const t = 34;
@@ -112,8 +112,9 @@ export function tcp4(dst: Uint8Array, src: Uint8Array, payload: number): Uint8Ar
   f[t + 14] = 0xff;
   for (let i = 0; i < payload; i++) f[54 + i] = (i * 7) & 0xff;
   // Pseudo-header sum, not inverted (what a stack leaves for NEEDS_CSUM).
-  let s = onesSum(f, ip + 12, ip + 20) + 6 + 20 + payload;
-  while (s > 0xffff) s = (s & 0xffff) + (s >>> 16);
+  const tcpLen = 20 + payload;
+  const s = 0xffff -
+    rfc1071(concat(f.subarray(ip + 12, ip + 20), [0, 6, tcpLen >> 8, tcpLen & 0xff]));
   f[t + 16] = s >> 8;
   f[t + 17] = s & 0xff;
   return f;
@@ -122,8 +123,6 @@ export function tcp4(dst: Uint8Array, src: Uint8Array, payload: number): Uint8Ar
 /** True when the TCP checksum of an IPv4 frame verifies. */
 export function tcpChecksumOk(f: Uint8Array): boolean {
   const ip = 14;
-  const tcpLen = ((f[ip + 2] << 8) | f[ip + 3]) - 20;
-  let s = onesSum(f, ip + 12, ip + 20) + 6 + tcpLen;
-  s = onesSum(f, 34, 34 + tcpLen, s);
-  return foldChecksum(s) === 0;
+  const end = ip + ((f[ip + 2] << 8) | f[ip + 3]);
+  return l4ChecksumOk({ frame: f.subarray(0, end), ip, l4: 34, headers: 54 }, 4, 6);
 }

@@ -20,7 +20,8 @@ import {
 } from "../../src/generated/devices/balloon.ts";
 import { DeviceError } from "../../src/errors.ts";
 import { coded } from "./_coded.ts";
-import { type Kind, KINDS, MAIN_KINDS, rig } from "./blk_rig.ts";
+import { type Kind, KINDS, MAIN_KINDS } from "../transport/_kinds.ts";
+import { rig } from "./_rig.ts";
 
 async function setup(
   kind: Kind,
@@ -218,7 +219,7 @@ for (const kind of MAIN_KINDS) {
     const real = t.r.dma.alloc(4096, 4096) / 4096;
     [0xfffff, real, real].forEach((p, i) => t.r.memory.writeUint32(arr + 4 * i, p));
     const acked: number[] = [];
-    vq.addSgs([{ addr: arr, len: 14 }], [], { resolve: (l) => acked.push(l), free: [] });
+    vq.submit([{ addr: arr, len: 14 }], [], { complete: (l) => acked.push(l), fail: () => {} });
     vq.kick();
     assert.deepEqual(acked, [0]);
     assert.deepEqual([...t.device.pages], [real]);
@@ -226,14 +227,14 @@ for (const kind of MAIN_KINDS) {
     // Deflating a page never inflated is ignored.
     const dq = t.balloon.queues.deflate!;
     t.r.memory.writeUint32(arr, 12345);
-    dq.addSgs([{ addr: arr, len: 4 }], [], { resolve: () => {}, free: [] });
+    dq.submit([{ addr: arr, len: 4 }], [], { complete: () => {}, fail: () => {} });
     dq.kick();
     assert.equal(t.device.counters.ignoredPfns, 2);
     // A hint under a command id the device never issued.
     const fq = t.balloon.queues.freePage!;
     t.r.memory.writeUint32(arr, 77);
-    fq.addSgs([{ addr: arr, len: 4 }], [], { resolve: () => {}, free: [] });
-    fq.addSgs([], [{ addr: real * 4096, len: 4096 }], { resolve: () => {}, free: [] });
+    fq.submit([{ addr: arr, len: 4 }], [], { complete: () => {}, fail: () => {} });
+    fq.submit([], [{ addr: real * 4096, len: 4096 }], { complete: () => {}, fail: () => {} });
     fq.kick();
     assert.equal(t.device.hinted.size, 0);
     assert.equal(t.device.counters.staleHints, 1);
@@ -268,7 +269,7 @@ for (const kind of MAIN_KINDS) {
     assert.ok(t.r.dma.bytesUsed < before, "rings, stats buffer and pages freed");
     await assert.rejects(
       t.balloon.inflate(1),
-      coded(DeviceError, "ERR_VIRTIO_DEVICE_BALLOON_GONE"),
+      coded(DeviceError, "ERR_VIRTIO_DEVICE_REMOVED"),
     );
   });
 }

@@ -8,7 +8,65 @@ import { PosixFileStorage, ThreadedFileStorage } from "../../src/devices/blk/pos
 import { BlkRequestError } from "../../src/devices/blk/driver.ts";
 import { VIRTIO_BLK_S_IOERR } from "../../src/generated/devices/blk.ts";
 import { DeviceError } from "../../src/errors.ts";
-import { DISK, pattern, setup } from "./_blk_setup.ts";
+import type { BlockStorage } from "../../src/devices/blk/storage.ts";
+import { DISK, pattern, setup } from "./_blk_rig.ts";
+
+/** Counts promises in flight: `most` is the largest number outstanding at one time. */
+class InFlight {
+  now = 0;
+  most = 0;
+  track<T>(r: T): T {
+    if (r instanceof Promise) {
+      this.most = Math.max(this.most, ++this.now);
+      r.then(() => this.now--, () => this.now--);
+    }
+    return r;
+  }
+}
+
+/** `storage` as the device sees it, with its calls counted while in flight. */
+function counted<S extends BlockStorage>(storage: S, calls: InFlight): S {
+  return new Proxy(storage, {
+    get(target, key) {
+      const v = Reflect.get(target, key, target);
+      if (typeof v !== "function") return v;
+      return (...args: unknown[]) => calls.track(v.apply(target, args));
+    },
+  });
+}
+
+// The system calls under the storages, counted while in flight:
+// ThreadedFileStorage's `nonblocking` FFI calls (pread, pwrite, fdatasync on
+// Deno's blocking-call threads) through a wrapped Deno.dlopen (its library is
+// opened on first use, after this), and AsyncFileStorage's file writes.
+const ffiCalls = new InFlight();
+const dlopen = Deno.dlopen;
+Object.assign(Deno, {
+  dlopen(path: string | URL, symbols: Deno.ForeignLibraryInterface) {
+    const lib = dlopen(path, symbols);
+    const wrapped: Record<string, unknown> = {};
+    for (const [name, fn] of Object.entries(lib.symbols as Record<string, unknown>)) {
+      wrapped[name] = typeof fn !== "function"
+        ? fn
+        : (...args: unknown[]) => ffiCalls.track(fn(...args));
+    }
+    return { symbols: wrapped, close: () => lib.close() };
+  },
+});
+
+/** Runs `fn` with every `Deno.FsFile` write counted while in flight. */
+async function countingFileWrites(calls: InFlight, fn: () => Promise<void>): Promise<void> {
+  const proto = Deno.FsFile.prototype;
+  const write = proto.write;
+  proto.write = function (this: Deno.FsFile, p: Uint8Array) {
+    return calls.track(write.call(this, p));
+  };
+  try {
+    await fn();
+  } finally {
+    proto.write = write;
+  }
+}
 
 Deno.test("blk: a file image (FileStorage) written, flushed and read back", async () => {
   const path = await Deno.makeTempFile({ suffix: ".img" });
@@ -112,18 +170,27 @@ Deno.test("blk: async file storage serves many requests at once, through bounce 
   const path = await Deno.makeTempFile({ suffix: ".img" });
   try {
     await Deno.writeFile(path, new Uint8Array(DISK));
-    const storage = new AsyncFileStorage(path, { handles: 3 });
-    const t = await setup("mmio-v2", { storage, queues: 2, packed: false });
-    await Promise.all(
-      Array.from({ length: 40 }, (_, i) => t.disk.write(i * 8, pattern(4096, i))),
-    );
+    const real = new AsyncFileStorage(path, { handles: 3 });
+    const calls = new InFlight();
+    const t = await setup("mmio-v2", { storage: counted(real, calls), queues: 2, packed: false });
+    const fileWrites = new InFlight();
+    await countingFileWrites(fileWrites, async () => {
+      await Promise.all(
+        Array.from({ length: 40 }, (_, i) => t.disk.write(i * 8, pattern(4096, i))),
+      );
+    });
+    // "at once": the device had several writes at the storage before the first
+    // completed, and the storage had writes outstanding on several handles
+    assert.ok(calls.most > 1, `at most ${calls.most} request(s) at the storage at once`);
+    assert.ok(fileWrites.most > 1, `at most ${fileWrites.most} file write(s) at once`);
+    assert.ok(fileWrites.most <= 3, `${fileWrites.most} file writes at once on 3 handles`);
     await t.disk.flush();
     await t.disk.writeZeroes(0, 8);
     const bufs = Array.from({ length: 40 }, () => new Uint8Array(4096));
     await Promise.all(bufs.map((b, i) => t.disk.read(i * 8, b)));
     assert.ok(bufs[0].every((b) => b === 0));
     for (let i = 1; i < 40; i++) assert.deepEqual(bufs[i], pattern(4096, i));
-    storage.close();
+    real.close();
     assert.equal((await Deno.stat(path)).size, DISK);
   } finally {
     await Deno.remove(path);
@@ -137,10 +204,20 @@ Deno.test("blk: ThreadedFileStorage serves requests at once on FFI threads; read
     const storage = new ThreadedFileStorage(path);
     assert.equal(storage.isAsync, true);
     assert.equal(storage.size, DISK);
-    const t = await setup("pci-modern", { storage, queues: 2, sizeMax: 1024 });
+    const calls = new InFlight();
+    const t = await setup("pci-modern", {
+      storage: counted(storage, calls),
+      queues: 2,
+      sizeMax: 1024,
+    });
+    ffiCalls.most = 0;
     await Promise.all(
       Array.from({ length: 40 }, (_, i) => t.disk.write(i * 8, pattern(4096, i))),
     );
+    // "at once": several requests at the storage, and several pwrite calls on
+    // the blocking-call threads, before the first completed
+    assert.ok(calls.most > 1, `at most ${calls.most} request(s) at the storage at once`);
+    assert.ok(ffiCalls.most > 1, `at most ${ffiCalls.most} FFI call(s) on threads at once`);
     await t.disk.flush();
     const bufs = Array.from({ length: 40 }, () => new Uint8Array(4096));
     await Promise.all(bufs.map((b, i) => t.disk.read(i * 8, b)));

@@ -30,8 +30,9 @@ import {
 import { DeviceStatus } from "../../src/generated/common.ts";
 import { ArgumentError, DeviceError } from "../../src/errors.ts";
 import { coded } from "./_coded.ts";
-import { KINDS, MAIN_KINDS, rig } from "./blk_rig.ts";
-import { DISK, pattern, setup } from "./_blk_setup.ts";
+import { KINDS, MAIN_KINDS } from "../transport/_kinds.ts";
+import { rig } from "./_rig.ts";
+import { DISK, pattern, setup } from "./_blk_rig.ts";
 
 function dwz(sector: number, count: number, flags: number): Uint8Array {
   const b = new Uint8Array(16);
@@ -324,8 +325,7 @@ for (const kind of MAIN_KINDS) {
     const vq = t.disk.queues[0];
     const hdr = t.r.dma.alloc(16, 8);
     t.r.memory.writeUint32(hdr, VIRTIO_BLK_T_IN);
-    // deno-lint-ignore no-explicit-any
-    vq.addSgs([{ addr: hdr, len: 16 }], [], {} as any);
+    vq.submit([{ addr: hdr, len: 16 }], [], { complete: () => {}, fail: () => {} });
     vq.kick();
     assert.ok(t.dev.needsReset);
     assert.ok(t.r.logs.some((l) => l.includes("no status byte")));
@@ -337,22 +337,11 @@ for (const kind of MAIN_KINDS) {
     const hdr = t.r.dma.alloc(16, 8);
     const st = t.r.dma.alloc(1, 1);
     let done = -1;
-    const token = {
-      type: 0,
-      addr: hdr,
-      dataLen: -15,
-      dataIn: false,
-      dst: undefined,
-      check: false,
-      sector: 0,
-      pooled: false,
-      resolve: () => done = t.r.memory.readUint8(st),
-      reject: () => {},
-      sgsOut: [],
-      sgsIn: [],
-    };
-    // A driver-made token in the shape BlkDisk uses; freeing goes to the allocator.
-    vq.addSgs([{ addr: hdr, len: 8 }], [{ addr: st, len: 1 }], token);
+    // A request built by hand, completed through the driver API's Completion.
+    vq.submit([{ addr: hdr, len: 8 }], [{ addr: st, len: 1 }], {
+      complete: () => done = t.r.memory.readUint8(st),
+      fail: () => {},
+    });
     vq.kick();
     await Promise.resolve();
     assert.equal(done, VIRTIO_BLK_S_IOERR);
@@ -428,12 +417,12 @@ for (const kind of MAIN_KINDS) {
     const results = await settled;
     for (const r of results) {
       assert.equal(r.status, "rejected");
-      coded(DeviceError, "ERR_VIRTIO_DEVICE_BLK_GONE")((r as PromiseRejectedResult).reason);
+      coded(DeviceError, "ERR_VIRTIO_DEVICE_REMOVED")((r as PromiseRejectedResult).reason);
     }
     assert.equal(t.r.dma.bytesUsed, 0, "rings and request buffers are all freed");
     await assert.rejects(
       t.disk.read(0, new Uint8Array(512)),
-      coded(DeviceError, "ERR_VIRTIO_DEVICE_BLK_GONE"),
+      coded(DeviceError, "ERR_VIRTIO_DEVICE_REMOVED"),
     );
   });
 }
@@ -515,8 +504,10 @@ Deno.test("blk: async completion after a reset is dropped without touching guest
   const buf = t.r.dma.alloc(16 + 512 + 1, 8);
   t.r.memory.writeUint32(buf, VIRTIO_BLK_T_IN);
   t.r.memory.bytes(buf + 16, 513).fill(0);
-  // deno-lint-ignore no-explicit-any
-  vq.addSgs([{ addr: buf, len: 16 }], [{ addr: buf + 16, len: 513 }], {} as any);
+  vq.submit([{ addr: buf, len: 16 }], [{ addr: buf + 16, len: 513 }], {
+    complete: () => {},
+    fail: () => {},
+  });
   vq.kick();
   t.dev.reset();
   release();
@@ -710,7 +701,7 @@ Deno.test("blk: one segment's storage call rejecting and the next throwing is on
   assert.deepEqual(back, pattern(2048, 1));
 });
 
-Deno.test("blk: device options out of range are ERR_VIRTIO_DEVICE_BLK_OPTION, the queue size ERR_VIRTIO_DEVICE_QUEUE_SIZE", () => {
+Deno.test("blk: device options out of range are ERR_VIRTIO_DEVICE_BLK_OPTION, the queue size ERR_VIRTIO_ARGUMENT_QUEUE_SIZE", () => {
   const storage = new MemoryStorage(new Uint8Array(4096));
   const option = coded(DeviceError, "ERR_VIRTIO_DEVICE_BLK_OPTION");
   for (
@@ -729,7 +720,7 @@ Deno.test("blk: device options out of range are ERR_VIRTIO_DEVICE_BLK_OPTION, th
   }
   assert.throws(
     () => new BlkDevice({ storage, queueSize: 40000 }),
-    coded(DeviceError, "ERR_VIRTIO_DEVICE_QUEUE_SIZE"),
+    coded(ArgumentError, "ERR_VIRTIO_ARGUMENT_QUEUE_SIZE"),
   );
   // The limits themselves are accepted.
   new BlkDevice({ storage, maxDiscardSeg: 0xffff, maxDiscardSectors: 0xffffffff });

@@ -6,7 +6,7 @@ import { attachStdio } from "../../src/devices/console/stdio.ts";
 import { dec, enc, readBytes, rig } from "./_console_rig.ts";
 
 Deno.test("console: stdio backend pipes a port to byte streams", async () => {
-  const { device, con } = await rig("pci");
+  const { device, con } = await rig("pci-modern");
   const out: string[] = [];
   let feed: ReadableStreamDefaultController<Uint8Array> | undefined;
   const link = attachStdio(device.port(0)!, {

@@ -11,12 +11,13 @@ import {
   VIRTIO_CONSOLE_PORT_OPEN,
   VIRTIO_CONSOLE_PORT_READY,
 } from "../../src/generated/devices/console.ts";
-import { VirtioConsoleDevice } from "../../src/devices/console/mod.ts";
+import { ConsoleDevice } from "../../src/devices/console/mod.ts";
 import { DeviceError } from "../../src/errors.ts";
 import { coded } from "./_coded.ts";
-import { dec, enc, KINDS, readBytes, rig } from "./_console_rig.ts";
+import { MAIN_KINDS } from "../transport/_kinds.ts";
+import { dec, enc, readBytes, rig } from "./_console_rig.ts";
 
-for (const kind of KINDS) {
+for (const kind of MAIN_KINDS) {
   Deno.test(`console/${kind}: single port, both directions as streams`, async () => {
     const { device, con } = await rig(kind);
     assert.equal(con.multiport, false);
@@ -49,7 +50,7 @@ for (const kind of KINDS) {
   });
 
   Deno.test(`console/${kind}: emergency write reaches port 0, even before the driver`, async () => {
-    const device0 = new VirtioConsoleDevice();
+    const device0 = new ConsoleDevice();
     const early = device0.port(0)?.readable.getReader();
     device0.writeConfig(8, 4, 0x4f);
     device0.writeConfig(8, 4, 0x14b); // only the lower byte counts
@@ -173,21 +174,37 @@ for (const kind of KINDS) {
   });
 
   Deno.test(`console/${kind}: guest output waits in the ring while the host does not read`, async () => {
-    const { device, con } = await rig(kind);
+    const { device, con, dev } = await rig(kind);
+    const tx = dev.vqs[1]; // port 0's transmitq
+    const free = tx.numFree;
     const w = con.port(0)!.writable.getWriter();
-    const writes = [];
-    for (let i = 0; i < 40; i++) writes.push(w.write(enc(`line ${i}\n`)));
-    await new Promise((r) => setTimeout(r, 10));
+    const resolved: number[] = [];
+    const writes = Array.from(
+      { length: 40 },
+      (_, i) => w.write(enc(`line ${i}\n`)).then(() => void resolved.push(i)),
+    );
+    // Let every pending task run (all in-process, no I/O): no clock involved.
+    await new Promise((r) => setTimeout(r, 0));
+    // The host's readable holds 16 chunks (its high-water mark) and takes no
+    // more: the next line's buffer stays in the transmitq, unused, and its
+    // write (and the ones queued behind it) have not resolved.
+    assert.deepEqual(resolved, Array.from({ length: 16 }, (_, i) => i), "writes done");
+    assert.equal(tx.numFree, free - 1, "one transmit buffer waits in the ring");
+    assert.equal(device.port(0)!.readable.locked, false);
+    await new Promise((r) => setTimeout(r, 0));
+    assert.equal(resolved.length, 16, "still waiting: nothing was dropped to make room");
+    assert.equal(tx.numFree, free - 1);
     let text = "";
     const r = device.port(0)!.readable.getReader();
     while (!text.includes("line 39\n")) text += dec((await r.read()).value);
     await Promise.all(writes);
     assert.equal(text, Array.from({ length: 40 }, (_, i) => `line ${i}\n`).join(""));
+    assert.equal(tx.numFree, free, "every buffer came back");
   });
 }
 
 Deno.test("console: removal ends the driver's streams", async () => {
-  const { con, bus, dev } = await rig("mmio");
+  const { con, bus, dev } = await rig("mmio-v2");
   const r = con.port(0)!.readable.getReader();
   await bus.removeDevice(dev);
   assert.equal((await r.read()).done, true);

@@ -31,6 +31,9 @@ import {
   EV_REP,
   EV_SYN,
   INPUT_PROP_DIRECT,
+  InputDevice,
+  type InputDeviceOptions,
+  InputDriver,
   type InputEvent,
   type InputHandle,
   type InputProfile,
@@ -44,32 +47,28 @@ import {
   REL_X,
   REL_Y,
   tabletProfile,
-  VirtioInputDevice,
-  type VirtioInputDeviceOptions,
-  VirtioInputDriver,
 } from "../../src/devices/input/mod.ts";
+import { MAIN_KINDS, type MainKind } from "../transport/_kinds.ts";
 
-type Kind = "mmio" | "pci";
-const KINDS: readonly Kind[] = ["mmio", "pci"];
 const MEM = 1 << 20;
 
 async function rig(
-  kind: Kind,
+  kind: MainKind,
   profile: InputProfile,
-  options: VirtioInputDeviceOptions = {},
-  before?: (d: VirtioInputDevice) => void,
+  options: InputDeviceOptions = {},
+  before?: (d: InputDevice) => void,
 ) {
   const memory = GuestMemory.fromBuffer(new ArrayBuffer(MEM));
   const logs: string[] = [];
   const log = (m: string) => logs.push(m);
   const bus = new VirtioBus({ memory, dma: new DmaAllocator(0x1000, MEM - 0x1000), log });
-  const device = new VirtioInputDevice(profile, options);
+  const device = new InputDevice(profile, options);
   before?.(device);
-  const t: Transport | undefined = kind === "mmio"
+  const t: Transport | undefined = kind === "mmio-v2"
     ? probeMmio(new MmioDevice(device, memory, { log }))
     : probePci(new PciFunction(device, memory, { log }));
   if (t === undefined) throw new Error("probe failed");
-  const driver = new VirtioInputDriver();
+  const driver = new InputDriver();
   await bus.registerDriver(driver);
   const dev = await bus.addDevice(t);
   const input = driver.inputOf(dev);
@@ -82,7 +81,7 @@ async function rig(
 const ev = (type: number, code: number, value: number): InputEvent => ({ type, code, value });
 const SYN = ev(EV_SYN, 0, 0);
 
-for (const kind of KINDS) {
+for (const kind of MAIN_KINDS) {
   Deno.test(`input/${kind}: keyboard identity and capabilities from the selectors`, async () => {
     const { input } = await rig(kind, keyboardProfile());
     assert.equal(input.name, "virtio keyboard");
@@ -227,7 +226,7 @@ for (const kind of KINDS) {
 }
 
 Deno.test("input: the async iterator yields events in order and ends on removal", async () => {
-  const { device, input, bus, dev } = await rig("mmio", keyboardProfile());
+  const { device, input, bus, dev } = await rig("mmio-v2", keyboardProfile());
   input.onEvent(undefined);
   device.key(KEY_A, true);
   const it = input.eventStream();

@@ -13,8 +13,8 @@ Deno.test("net: datagram backend carries frames over loopback UDP", async () => 
   const ub = await DatagramBackend.open({ peerPort: ua.localPort });
   ua.connect(ub.localPort);
   try {
-    const a = await attach(bus, memory, logs, "mmio", ua, {}, {});
-    const b = await attach(bus, memory, logs, "pci", ub, {}, {});
+    const a = await attach(bus, memory, logs, "mmio-v2", ua, {}, {});
+    const b = await attach(bus, memory, logs, "pci-modern", ub, {}, {});
     b.nic.onFrame(undefined);
     const it = b.nic.frames();
     const f = tcp4(b.nic.mac, a.nic.mac, 200);

@@ -5,7 +5,16 @@ import fc from "fast-check";
 import { RngDevice, type RngDeviceOptions, rngDriver } from "../../src/devices/rng/mod.ts";
 import { ArgumentError, DeviceError } from "../../src/errors.ts";
 import { coded } from "./_coded.ts";
-import { type Kind, KINDS, MAIN_KINDS, rig } from "./blk_rig.ts";
+import { type Kind, KINDS, MAIN_KINDS } from "../transport/_kinds.ts";
+import { rig } from "./_rig.ts";
+
+/** An rng device that counts kicks and serves none of them. */
+class HeldRngDevice extends RngDevice {
+  notified = 0;
+  override queueNotify(_index: number): void {
+    this.notified++;
+  }
+}
 
 async function setup(kind: Kind, opts: RngDeviceOptions = {}, chunk?: number) {
   const device = new RngDevice(opts);
@@ -60,19 +69,13 @@ for (const kind of MAIN_KINDS) {
     const vq = t.rng.vq;
     const a = t.r.dma.alloc(64, 8);
     const lens: number[] = [];
-    const tok = (addr: number, len: number) => ({
-      addr,
-      len,
-      resolve: (g: Uint8Array) => lens.push(g.length),
-      reject: () => {},
-    });
+    const done = { complete: (len: number) => lens.push(len), fail: () => {} };
     t.r.memory.bytes(a, 64).fill(0);
-    vq.addSgs([{ addr: a, len: 16 }], [{ addr: a + 16, len: 16 }], tok(a, 16));
+    vq.submit([{ addr: a, len: 16 }], [{ addr: a + 16, len: 16 }], done);
     vq.kick();
-    await Promise.resolve();
     assert.ok(t.r.memory.bytes(a, 16).every((b) => b === 0), "readable part untouched");
     const b = t.r.dma.alloc(16, 8);
-    vq.addSgs([{ addr: b, len: 16 }], [], tok(b, 0));
+    vq.submit([{ addr: b, len: 16 }], [], done);
     vq.kick();
     assert.deepEqual(lens, [16, 0]);
     assert.ok(!t.dev.needsReset);
@@ -83,20 +86,37 @@ for (const kind of MAIN_KINDS) {
     const t = await setup(kind);
     const vq = t.rng.vq;
     // A buffer outside guest memory.
-    vq.addSgs([], [{ addr: 0x7fff_f000, len: 16 }], {
-      addr: 0,
-      len: 0,
-      resolve: () => {},
-      reject: () => {},
-    });
+    vq.submit([], [{ addr: 0x7fff_f000, len: 16 }], { complete: () => {}, fail: () => {} });
     vq.kick();
     assert.ok(t.dev.needsReset);
   });
 
-  Deno.test(`rng ${kind}: removal fails outstanding reads`, async () => {
-    const t = await setup(kind);
-    await t.r.bus.removeDevice(t.dev);
-    await assert.rejects(t.rng.read(4), coded(DeviceError, "ERR_VIRTIO_DEVICE_RNG_GONE"));
+  Deno.test(`rng ${kind}: removal fails outstanding reads, in the ring and waiting for room`, async () => {
+    // A device that holds its requests: nothing completes before the removal.
+    const device = new HeldRngDevice({ queueSize: 4 });
+    const r = rig(kind, device);
+    const driver = rngDriver();
+    await r.bus.registerDriver(driver);
+    const dev = await r.bus.addDevice(r.transport);
+    const rng = await driver.nextSource();
+    const idle = r.dma.bytesUsed;
+    // 4 requests fill the ring, 6 more wait for room
+    const outcomes = Array.from({ length: 10 }, () =>
+      rng.request(16).then(
+        (b) => `resolved with ${b.length} bytes`,
+        (e: unknown) => e,
+      ));
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    assert.equal(device.bytesServed, 0, "the device served nothing");
+    assert.ok(device.notified > 0, "the driver kicked: requests are in the ring");
+    assert.ok(r.dma.bytesUsed >= idle + 4 * 16, "the ring's requests hold DMA memory");
+    await r.bus.removeDevice(dev);
+    for (const [i, o] of (await Promise.all(outcomes)).entries()) {
+      assert.ok(o instanceof DeviceError, `read ${i}: ${o}`);
+      assert.match(o.message, /removed/);
+    }
+    assert.ok(r.dma.bytesUsed <= idle, "the outstanding requests' memory is freed");
+    await assert.rejects(rng.read(4), coded(DeviceError, "ERR_VIRTIO_DEVICE_REMOVED"));
   });
 }
 
@@ -118,7 +138,11 @@ Deno.test("device options out of range are DeviceErrors with the device's option
   );
   assert.throws(
     () => new RngDevice({ queueSize: 0 }),
-    coded(DeviceError, "ERR_VIRTIO_DEVICE_QUEUE_SIZE", /queue size 0 \(1\.\.32768\)/),
+    coded(
+      ArgumentError,
+      "ERR_VIRTIO_ARGUMENT_QUEUE_SIZE",
+      /queue size 0 is not an integer in 1\.\.32768/,
+    ),
   );
 });
 

@@ -14,8 +14,22 @@ import {
   VirtqUsedElem,
 } from "../../src/generated/virtqueue.ts";
 import { DeviceStatus, VIRTIO_F_VERSION_1, VirtioFeatures } from "../../src/generated/common.ts";
-import { array, be16, be32, be64, le16, le64, struct, u8, union } from "../../schema/dsl.ts";
+import {
+  addr,
+  array,
+  be16,
+  be32,
+  be64,
+  bits,
+  le16,
+  le64,
+  struct,
+  u8,
+  union,
+} from "../../schema/dsl.ts";
 import { generateModules } from "../../gen/mod.ts";
+import { ArgumentError } from "../../src/errors.ts";
+import { ERRORS_SHIM, writeErrorsShim } from "./_generated_module.ts";
 
 function bytes(view: DataView, from: number, len: number): number[] {
   return [...new Uint8Array(view.buffer, view.byteOffset + from, len)];
@@ -56,6 +70,11 @@ for (const [label, make] of buffers) {
     assert.equal(d.addr, 0x1_2345_6789_abcd);
     assert.deepEqual(bytes(view, 0, 16), new Array(16).fill(0), "nothing before the struct");
     assert.equal(new VirtqDesc(view).at(16).len, 0x11223344, "at() re-targets");
+    // write(): every field in one call, the same bytes as the setters (the spec's layout)
+    const w = new VirtqDesc(view).at(32).write(0x1_2345_6789_abcd, 0x11223344, 3, 0xbeef);
+    assert.equal(w.offset, 32, "write() returns the accessor");
+    assert.deepEqual(bytes(view, 32, 16), bytes(view, 16, 16));
+    assert.deepEqual(bytes(view, 48, 16), new Array(16).fill(0), "nothing after the struct");
   });
 
   Deno.test(`virtq_avail and virtq_used with queue_size over ${label}`, () => {
@@ -68,8 +87,15 @@ for (const [label, make] of buffers) {
     assert.deepEqual(bytes(view, 2, 2), [0xfe, 0xff]);
     assert.deepEqual(bytes(view, 4 + 14, 2), [0x02, 0x01]);
     assert.deepEqual(bytes(view, 4 + 16, 2), [0x04, 0x03], "used_event after ring[8]");
-    assert.throws(() => avail.ring(8), RangeError);
-    assert.throws(() => avail.setRing(-1, 0), RangeError);
+    // an index error names the array and its real bounds (0..7 for queue_size 8)
+    assert.throws(
+      () => avail.ring(8),
+      (e: unknown) =>
+        e instanceof ArgumentError && e.code === "ERR_VIRTIO_ARGUMENT_INDEX" &&
+        e.message === "virtq_avail.ring[8] is outside 0..7",
+    );
+    assert.throws(() => avail.setRing(-1, 0), /virtq_avail\.ring\[-1\] is outside 0\.\.7/);
+    assert.throws(() => new VirtqAvail(view, 0, 0).ring(0), /ring\[0\] is outside an empty array/);
 
     const used = new VirtqUsed(view, 64, 4);
     assert.equal(VirtqUsed.size(4), 6 + 32);
@@ -129,9 +155,11 @@ Deno.test("generated big-endian, nested struct, union and byte array accessors",
   const [file] = await generateModules([{ source: "t.ts", output: "t.ts", items: [outer] }], {
     index: false,
     format: false,
+    errors: ERRORS_SHIM,
   });
   const dir = await Deno.makeTempDir();
   try {
+    await writeErrorsShim(dir);
     await Deno.writeTextFile(`${dir}/t.ts`, file.text);
     const mod = await import(`file://${dir}/t.ts`);
     const view = new DataView(new ArrayBuffer(32));
@@ -153,8 +181,82 @@ Deno.test("generated big-endian, nested struct, union and byte array accessors",
     assert.equal(raw.length, 6);
     raw[5] = 0x77;
     assert.equal(o.u.raw(5), 0x77, "the byte view is zero-copy");
-    assert.throws(() => o.u.raw(6), RangeError);
+    assert.throws(
+      () => o.u.raw(6),
+      (e: unknown) => e instanceof ArgumentError && e.message === "t_union.raw[6] is outside 0..5",
+    );
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+// Out-of-range writes: truncated by default (as C assignments and DataView setters do), an
+// ArgumentError with a code in bindings generated with `checked`.
+const mode_cfg = struct("t_mode_cfg", {
+  num_queues: le16,
+  ctl: bits(le16, { mode: 3, rest: 13 }),
+  tags: array(u8, 2),
+  big: le64,
+  addr: addr(),
+});
+
+for (const checked of [false, true]) {
+  Deno.test(`out-of-range writes, ${checked ? "checked: throw" : "default: truncate"}`, async () => {
+    const [file] = await generateModules(
+      [{ source: "m.ts", output: `m${checked}.ts`, items: [mode_cfg] }],
+      { index: false, format: false, errors: ERRORS_SHIM, checked },
+    );
+    const dir = await Deno.makeTempDir();
+    try {
+      await writeErrorsShim(dir);
+      await Deno.writeTextFile(`${dir}/${file.path}`, file.text);
+      const mod = await import(new URL(`file://${dir}/${file.path}`).href);
+      const view = new DataView(new ArrayBuffer(32));
+      const c = new mod.TModeCfg(view);
+      // in range: the same in both modes
+      c.numQueues = 65535;
+      c.mode = 7;
+      c.setTags(1, 255);
+      c.big = 2n ** 64n - 1n;
+      c.addr = Number.MAX_SAFE_INTEGER;
+      assert.deepEqual([c.numQueues, c.mode, c.tags(1)], [65535, 7, 255]);
+      const bad: [string, () => void, RegExp][] = [
+        ["numQueues = 70000", () => c.numQueues = 70000, /t_mode_cfg\.num_queues: 70000/],
+        [
+          "mode = 9",
+          () => c.mode = 9,
+          /t_mode_cfg\.ctl\.mode: 9 does not fit; .*0\.\.7 \(3 bits\)/,
+        ],
+        ["mode = -1", () => c.mode = -1, /mode: -1/],
+        ["numQueues = 1.5", () => c.numQueues = 1.5, /num_queues: 1\.5/],
+        ["setTags(0, 256)", () => c.setTags(0, 256), /t_mode_cfg\.tags\[\]: 256/],
+        ["big = 2^64", () => c.big = 2n ** 64n, /big: 18446744073709551616/],
+        ["addr = -1", () => c.addr = -1, /addr: -1/],
+      ];
+      if (checked) {
+        view.setUint16(0, 0x1234, true);
+        view.setUint16(2, 0x0005, true);
+        for (const [what, write, message] of bad) {
+          assert.throws(
+            write,
+            (e: unknown) =>
+              e instanceof ArgumentError && e.code === "ERR_VIRTIO_ARGUMENT_RANGE" &&
+              message.test(e.message),
+            what,
+          );
+        }
+        assert.equal(view.getUint16(0, true), 0x1234, "a refused write changes nothing");
+        assert.equal(view.getUint16(2, true), 0x0005);
+      } else {
+        c.numQueues = 70000; // 0x11170: the low 16 bits stay
+        assert.equal(c.numQueues, 0x1170);
+        view.setUint16(2, 0, true);
+        c.mode = 9; // 0b1001 in a 3-bit field: 0b001, and the neighbouring bits untouched
+        assert.equal(c.mode, 1);
+        assert.equal(c.rest, 0);
+      }
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  });
+}

@@ -3,7 +3,10 @@
 // Valid schemas: random structs of scalars, scalar arrays, bitfield words and
 // nested structs; the generated accessors must agree, byte for byte, with a
 // slow reference encoder that computes offsets on its own (fields packed one
-// after another) and writes bytes one at a time.
+// after another; bitfields from the least significant bit, each at the sum of
+// the widths before it, taken from the shapes the test asked for, not from the
+// DSL's layout) and writes bytes one at a time. Every leaf is checked again
+// after all writes, so a setter that clobbers another field fails.
 //
 // Invalid schemas: each kind of mistake is rejected with a SchemaError that
 // names the schema and the field.
@@ -22,6 +25,7 @@ import {
 } from "../../schema/dsl.ts";
 import { camel, pascal } from "../../schema/dsl.ts";
 import { generateModules } from "../../gen/mod.ts";
+import { ERRORS_SHIM, writeErrorsShim } from "./_generated_module.ts";
 
 type FieldShape =
   | { kind: "scalar"; type: ScalarName; asNumber: boolean }
@@ -141,10 +145,18 @@ interface Leaf {
   bit?: { lsb: number; width: number };
 }
 
-function leaves(t: StructType, base: number, path: string[], out: Leaf[]): void {
+function leaves(
+  t: StructType,
+  shapes: FieldShape[],
+  base: number,
+  path: string[],
+  out: Leaf[],
+): void {
   let at = base;
-  for (const f of t.fields) {
+  assert.equal(t.fields.length, shapes.length, "one field per shape");
+  t.fields.forEach((f, i) => {
     const ft = f.type;
+    const sh = shapes[i];
     const name = camel(f.name);
     if (ft.kind === "scalar") {
       out.push({
@@ -167,21 +179,34 @@ function leaves(t: StructType, base: number, path: string[], out: Leaf[]): void 
         });
       }
     } else if (ft.kind === "bits") {
-      for (const b of ft.fields) {
+      assert.equal(sh.kind, "bits");
+      if (sh.kind !== "bits") return;
+      // Positions from the widths the test asked for: the first field at bit
+      // 0, each next one where the previous ended (the DSL's documented rule).
+      let lsb = 0;
+      fit(sh.widths, ft.word.size * 8).forEach((width, j) => {
         out.push({
-          path: [...path, camel(b.name)],
+          path: [...path, camel(`f${i}_b${j}`)],
           at,
           size: ft.word.size,
           le: ft.word.littleEndian,
           asNumber: false,
-          bit: { lsb: b.lsb, width: b.width },
+          bit: { lsb, width },
         });
-      }
+        lsb += width;
+      });
     } else if (ft.kind === "struct") {
-      leaves(ft, at, [...path, name], out);
+      assert.equal(sh.kind, "struct");
+      if (sh.kind === "struct") leaves(ft, sh.fields, at, [...path, name], out);
     }
     at += refSize(ft);
-  }
+  });
+}
+
+/** The leaf's value as the reference reads it from the bytes. */
+function refLeaf(buf: Uint8Array, leaf: Leaf): bigint {
+  const word = refRead(buf, leaf.at, leaf.size, leaf.le);
+  return leaf.bit ? (word >> BigInt(leaf.bit.lsb)) & maxOf(leaf) : word;
 }
 
 // deno-lint-ignore no-explicit-any
@@ -214,6 +239,7 @@ function maxOf(leaf: Leaf): bigint {
 
 Deno.test("property: generated accessors agree with a reference encoder", async () => {
   const dir = await Deno.makeTempDir();
+  await writeErrorsShim(dir);
   try {
     await fc.assert(
       fc.asyncProperty(
@@ -225,7 +251,7 @@ Deno.test("property: generated accessors agree with a reference encoder", async 
           const schema = build(shapes, name);
           const [file] = await generateModules(
             [{ source: `${name}.ts`, output: `${name}.ts`, items: [schema] }],
-            { index: false, format: false },
+            { index: false, format: false, errors: ERRORS_SHIM },
           );
           await Deno.writeTextFile(`${dir}/${name}.ts`, file.text);
           const mod = await import(`file://${dir}/${name}.ts`);
@@ -236,14 +262,13 @@ Deno.test("property: generated accessors agree with a reference encoder", async 
           const view = new DataView(buf.buffer);
           const acc = new Cls(view, base);
           const ls: Leaf[] = [];
-          leaves(schema, base, [], ls);
+          leaves(schema, shapes, base, [], ls);
+          const expected: bigint[] = [];
           ls.forEach((leaf, i) => {
             const v = values[i % values.length] & maxOf(leaf);
             // accessor write, reference read
             accessorWrite(acc, leaf, v);
-            let got = refRead(buf, leaf.at, leaf.size, leaf.le);
-            if (leaf.bit) got = (got >> BigInt(leaf.bit.lsb)) & maxOf(leaf);
-            assert.equal(got, v, `write ${leaf.path.join(".")}`);
+            assert.equal(refLeaf(buf, leaf), v, `write ${leaf.path.join(".")}`);
             // reference write, accessor read
             const w = (values[(i + 7) % values.length]) & maxOf(leaf);
             if (leaf.bit) {
@@ -254,6 +279,22 @@ Deno.test("property: generated accessors agree with a reference encoder", async 
               refWrite(buf, leaf.at, leaf.size, leaf.le, w);
             }
             assert.equal(accessorRead(acc, leaf), w, `read ${leaf.path.join(".")}`);
+            expected.push(w);
+          });
+          // after all writes, every leaf still holds its last value: no write
+          // reached a field it does not own
+          ls.forEach((leaf, i) => {
+            const at = leaf.path.join(".") + (leaf.index === undefined ? "" : `(${leaf.index})`);
+            assert.equal(refLeaf(buf, leaf), expected[i], `bytes of ${at} after all writes`);
+            assert.equal(accessorRead(acc, leaf), expected[i], `${at} after all writes`);
+          });
+          // the same with every write through the accessor, all checks after
+          const second = ls.map((leaf, i) => values[(i + 29) % values.length] & maxOf(leaf));
+          ls.forEach((leaf, i) => accessorWrite(acc, leaf, second[i]));
+          ls.forEach((leaf, i) => {
+            const at = leaf.path.join(".") + (leaf.index === undefined ? "" : `(${leaf.index})`);
+            assert.equal(refLeaf(buf, leaf), second[i], `bytes of ${at} after all accessor writes`);
+            assert.equal(accessorRead(acc, leaf), second[i], `${at} after all accessor writes`);
           });
           // nothing outside the struct was touched
           for (let i = 0; i < base; i++) assert.equal(buf[i], 0, `byte ${i} before the struct`);

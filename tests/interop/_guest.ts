@@ -17,16 +17,73 @@
 /** Marker prefix a guest script prints to report a value to the host. */
 export const MARKER: string = "@@";
 
-/** Why interop tests cannot run here, or `undefined` when they can. */
-export function interopSkipReason(): string | undefined {
+/**
+ * What the interop tests need that is not here: one entry per missing tool,
+ * empty when everything is present. `scripts/install_interop_deps.sh` ends by
+ * running this check (`deno run --allow-all tests/interop/_guest.ts`), so it
+ * checks exactly what the tests look for.
+ */
+export function interopMissing(): string[] {
   const missing: string[] = [];
+  if (Deno.build.os !== "linux") return ["Linux (vhost-user and QEMU's -accel tcg guests)"];
+  if (which("qemu-system-x86_64") === undefined) missing.push("qemu-system-x86_64");
+  if (!haveStorageDaemon()) missing.push("qemu-storage-daemon");
+  if (which("cpio") === undefined) missing.push("cpio");
+  if (busyboxPath() === undefined) missing.push("static busybox");
+  if (kernelInfo() === undefined) {
+    const env = Deno.env.get("TYPED_VIRTIO_KERNEL");
+    missing.push(
+      `a /boot/vmlinuz-${env === undefined ? "*" : `*${env}*`} kernel with ` +
+        `/lib/modules/<release>/modules.dep`,
+    );
+  }
+  if (newerQemu() === undefined) missing.push(`a QEMU >= 8 (system or at ${NEWER_QEMU_ROOT})`);
+  return missing;
+}
+
+/** True when the tests run in CI (`CI=true`), where a missing interop tool is a failure. */
+export function inCi(): boolean {
+  return Deno.env.get("CI") === "true";
+}
+
+/** A test file's interop tools are missing while CI=true. */
+export class InteropToolMissing extends Error {
+  override name = "InteropToolMissing";
+}
+
+/**
+ * The one gate of every interop skip: `reason` (why `file`'s tests cannot run
+ * here) is printed and returned, so the caller sets `ignore`; undefined means
+ * they run. In CI (`CI=true`) a reason throws {@link InteropToolMissing}
+ * instead, so a CI run never goes green while interop tests did nothing.
+ */
+export function skipUnlessCi(file: string, reason: string | undefined): string | undefined {
+  if (reason === undefined) return undefined;
+  if (inCi()) {
+    throw new InteropToolMissing(
+      `${file}: ${reason}; with CI=true a missing interop tool is a failure, not a skip`,
+    );
+  }
+  console.log(`${file}: skipped: ${reason}`);
+  return reason;
+}
+
+/**
+ * Why the guest-booting interop tests cannot run here, or `undefined` when
+ * they can. Throws {@link InteropToolMissing} in CI (see {@link skipUnlessCi}).
+ */
+export function interopSkipReason(file: string = "interop"): string | undefined {
+  const missing: string[] = [];
+  if (Deno.build.os !== "linux") missing.push("Linux");
   if (which("qemu-system-x86_64") === undefined) missing.push("qemu-system-x86_64");
   if (which("cpio") === undefined) missing.push("cpio");
   if (busyboxPath() === undefined) missing.push("static busybox");
   if (kernelInfo() === undefined) missing.push("a /boot/vmlinuz-* kernel with modules");
   if (missing.length === 0) return undefined;
-  return `interop tests skipped: ${missing.join(", ")} not installed ` +
-    `(run scripts/install_interop_deps.sh)`;
+  return skipUnlessCi(
+    file,
+    `${missing.join(", ")} not installed (run scripts/install_interop_deps.sh)`,
+  );
 }
 
 /**
@@ -397,4 +454,15 @@ export function describe(r: GuestResult): string {
   const tail = r.output.split("\n").slice(-40).join("\n");
   return `timedOut=${r.timedOut} qemu=${r.qemuStatus} rc=${r.scriptStatus}\n` +
     `--- console (tail) ---\n${tail}\n--- qemu stderr ---\n${r.qemuStderr}`;
+}
+
+// `deno run --allow-all tests/interop/_guest.ts`: exits 1 naming what the
+// interop tests would miss (the last step of scripts/install_interop_deps.sh).
+if (import.meta.main) {
+  const missing = interopMissing();
+  if (missing.length > 0) {
+    console.error(`interop tests would miss: ${missing.join("; ")}`);
+    Deno.exit(1);
+  }
+  console.log("interop tests: every tool they need is here");
 }

@@ -11,16 +11,18 @@ import { blkDriver } from "../../src/devices/blk/driver.ts";
 import { VIRTIO_ID_BLOCK } from "../../src/generated/common.ts";
 import { VhostUserFrontend } from "../../src/transport/vhost_user/frontend.ts";
 import { startBackend } from "./_backend.ts";
-import { haveStorageDaemon } from "./_guest.ts";
+import { haveStorageDaemon, skipUnlessCi } from "./_guest.ts";
 import { startStorageDaemon, type StorageDaemon } from "./_qsd.ts";
 import { deadline } from "./_deadline.ts";
 
-const skip = Deno.build.os !== "linux"
-  ? "vhost-user needs Linux"
-  : haveStorageDaemon()
-  ? undefined
-  : "qemu-storage-daemon not installed (run scripts/install_interop_deps.sh)";
-if (skip !== undefined) console.log(`frontend_qsd_test: skipped: ${skip}`);
+const skip = skipUnlessCi(
+  "frontend_qsd_test",
+  Deno.build.os !== "linux"
+    ? "vhost-user needs Linux"
+    : haveStorageDaemon()
+    ? undefined
+    : "qemu-storage-daemon not installed (run scripts/install_interop_deps.sh)",
+);
 
 const MiB = 1024 * 1024;
 

@@ -5,22 +5,16 @@
 // Needs Linux and --allow-ffi; no QEMU.
 
 import assert from "node:assert/strict";
-import { VhostUserBackend } from "../../src/transport/vhost_user/backend.ts";
 import {
   closeFd,
-  connectUnix,
   eventfd,
   mapShared,
   memfdCreate,
   pollAsync,
   POLLIN,
-  readEventfd,
-  recvWithFds,
-  sendWithFds,
-  socketUnix,
   unmap,
   writeEventfd,
-} from "../../src/transport/vhost_user/libc.ts";
+} from "../../src/transport/vhost_user/_libc.ts";
 import {
   configPayload,
   decodeInflight,
@@ -31,13 +25,12 @@ import {
   inflightPayload,
   type MemoryRegionDesc,
   memoryTablePayload,
-  MessageReader,
   u64Payload,
   type VhostUserMessage,
   vringAddrPayload,
   vringFdPayload,
   vringStatePayload,
-} from "../../src/transport/vhost_user/protocol.ts";
+} from "../../src/transport/vhost_user/_protocol.ts";
 import {
   VHOST_USER_NEED_REPLY_MASK,
   VHOST_USER_PROTOCOL_F_BACKEND_REQ,
@@ -47,153 +40,30 @@ import {
   VHOST_USER_PROTOCOL_F_REPLY_ACK,
   VhostUserRequest as R,
 } from "../../src/generated/vhost_user.ts";
-import { BlkDevice, MemoryStorage } from "../../src/devices/blk/mod.ts";
-import { GuestMemory } from "../../src/memory.ts";
-import { DmaAllocator } from "../../src/memory.ts";
+import { MemoryStorage } from "../../src/devices/blk/mod.ts";
 import {
   allocateQueue,
   createDriverQueue,
   queueOptionsFromFeatures,
 } from "../../src/virtqueue/mod.ts";
 
-const canRun = Deno.build.os === "linux";
+import { VhostUserErrorCode } from "../../src/transport/vhost_user/errors.ts";
+import {
+  canRun,
+  expectClosed,
+  type Front,
+  lastError,
+  MEM_SIZE,
+  session,
+  setUpRing,
+  startSplitQueue,
+  USER_BASE,
+  waitCall,
+  withBackend,
+  withGuest,
+} from "./_vhost_user_front.ts";
+
 if (!canRun) console.log("vhost_user_backend_test: skipped, vhost-user needs Linux");
-
-const MEM_SIZE = 1 << 20;
-const USER_BASE = 0x7f00_0000_0000;
-
-/** A scripted front-end on one connection. */
-class Front {
-  readonly fd: number;
-  readonly #reader: MessageReader;
-  constructor(path: string) {
-    this.fd = socketUnix();
-    connectUnix(this.fd, path);
-    this.#reader = new MessageReader((b) => recvWithFds(this.fd, b), closeFd);
-  }
-  send(
-    request: number,
-    payload?: Uint8Array,
-    fds: number[] = [],
-    flags: number = headerFlags(),
-  ): void {
-    const bytes = encodeMessage(request, flags, payload);
-    assert.equal(sendWithFds(this.fd, bytes, fds), bytes.length);
-  }
-  sendRaw(bytes: Uint8Array): void {
-    assert.equal(sendWithFds(this.fd, bytes), bytes.length);
-  }
-  /** The next message, or "eof" when the back-end closed the connection. */
-  async recv(): Promise<VhostUserMessage | "eof"> {
-    for (let tries = 0; tries < 100; tries++) {
-      const r = this.#reader.read();
-      if (r.kind === "message") return r.message;
-      if (r.kind === "eof") return "eof";
-      await pollAsync([{ fd: this.fd, events: POLLIN, revents: 0 }], 10_000);
-    }
-    throw new Error("no reply from the back-end");
-  }
-  async call(request: number, payload?: Uint8Array): Promise<VhostUserMessage> {
-    this.send(request, payload);
-    const m = await this.recv();
-    assert.notEqual(m, "eof", `${request}: connection closed instead of a reply`);
-    return m as VhostUserMessage;
-  }
-  close(): void {
-    closeFd(this.fd);
-  }
-}
-
-interface Harness {
-  backend: VhostUserBackend;
-  device: BlkDevice;
-  storage: MemoryStorage;
-  logs: string[];
-  path: string;
-}
-
-async function withBackend(
-  fn: (h: Harness) => Promise<void>,
-  storage: MemoryStorage = new MemoryStorage(new Uint8Array(64 * 512)),
-): Promise<void> {
-  const dir = await Deno.makeTempDir({ prefix: "typed-virtio-vu-" });
-  const path = `${dir}/be.sock`;
-  const device = new BlkDevice({ storage, queueSize: 16 });
-  const logs: string[] = [];
-  const backend = new VhostUserBackend(device, {
-    socketPath: path,
-    log: (level, msg) => {
-      logs.push(`${level}: ${msg}`);
-      if (Deno.env.get("VHOST_USER_DEBUG") === "1") console.error(`${level}: ${msg}`);
-    },
-  });
-  backend.listen();
-  const serving = backend.serve();
-  try {
-    await fn({ backend, device, storage, logs, path });
-  } finally {
-    backend.close();
-    await serving;
-    await Deno.remove(dir, { recursive: true });
-  }
-}
-
-/** A front-end's guest: memory in a memfd (mapped here too), its allocator, kick and call eventfds. */
-interface FrontGuest {
-  memfd: number;
-  mem: GuestMemory;
-  alloc: DmaAllocator;
-  kick: number;
-  call: number;
-  /** The memory table entry for the whole memfd. */
-  region: MemoryRegionDesc;
-}
-
-/** Runs `fn` with a fresh {@link FrontGuest}, and frees it after. */
-async function withGuest(fn: (g: FrontGuest) => Promise<void>): Promise<void> {
-  const memfd = memfdCreate("guest", MEM_SIZE);
-  const mapping = mapShared(memfd, MEM_SIZE);
-  const kick = eventfd();
-  const call = eventfd();
-  try {
-    await fn({
-      memfd,
-      mem: GuestMemory.fromBuffer(mapping.buffer),
-      alloc: new DmaAllocator(0, MEM_SIZE),
-      kick,
-      call,
-      region: { guestPhysAddr: 0, memorySize: MEM_SIZE, userspaceAddr: USER_BASE, mmapOffset: 0 },
-    });
-  } finally {
-    unmap(mapping);
-    closeFd(memfd);
-    closeFd(kick);
-    closeFd(call);
-  }
-}
-
-/** Connects, runs `script`, and waits for the back-end to finish the session. */
-async function session(h: Harness, script: (f: Front) => Promise<void>): Promise<void> {
-  const ended = h.backend.sessionEnded();
-  const f = new Front(h.path);
-  try {
-    await script(f);
-  } finally {
-    f.close();
-    await ended;
-  }
-}
-
-/** Sends `request` and expects the back-end to close the connection. */
-async function expectClosed(f: Front, request: number, payload?: Uint8Array, fds: number[] = []) {
-  f.send(request, payload, fds);
-  const m = await f.recv();
-  assert.equal(m, "eof", "the back-end should drop the connection");
-}
-
-function lastError(h: Harness): string {
-  return h.backend.sessions.at(-1)?.error ?? "";
-}
 
 Deno.test({
   name: "vhost-user backend: negotiation, config, queue count, reply-ack",
@@ -301,54 +171,6 @@ Deno.test({
       });
     }),
 });
-
-async function waitCall(fd: number): Promise<void> {
-  for (let i = 0; i < 100; i++) {
-    if (readEventfd(fd) !== null) return;
-    await pollAsync([{ fd, events: POLLIN, revents: 0 }], 10_000);
-  }
-  throw new Error("no call from the back-end");
-}
-
-/** Sends the ring set-up QEMU sends: size, base, addresses, call and kick eventfds. */
-function setUpRing(
-  f: Front,
-  addrs: { size: number; desc: number; driver: number; device: number },
-  base: number,
-  kick: number,
-  call: number,
-): void {
-  f.send(R.VHOST_USER_SET_VRING_NUM, vringStatePayload(0, addrs.size));
-  f.send(R.VHOST_USER_SET_VRING_BASE, vringStatePayload(0, base));
-  f.send(
-    R.VHOST_USER_SET_VRING_ADDR,
-    vringAddrPayload({
-      index: 0,
-      flags: 0,
-      desc: USER_BASE + addrs.desc,
-      used: USER_BASE + addrs.device,
-      avail: USER_BASE + addrs.driver,
-      log: 0,
-    }),
-  );
-  f.send(R.VHOST_USER_SET_VRING_CALL, vringFdPayload(0, false), [call]);
-  f.send(R.VHOST_USER_SET_VRING_KICK, vringFdPayload(0, false), [kick]);
-}
-
-/**
- * The usual start of a session: the device's features without
- * VIRTIO_F_RING_PACKED, the guest's memory table, and queue 0 as a split
- * ring of 16 from index 0, driven by the returned driver.
- */
-function startSplitQueue<T>(h: Harness, f: Front, g: FrontGuest) {
-  const features = h.device.features & ~(1n << 34n);
-  f.send(R.VHOST_USER_SET_FEATURES, u64Payload(features));
-  f.send(R.VHOST_USER_SET_MEM_TABLE, memoryTablePayload([g.region]), [g.memfd]);
-  const addrs = allocateQueue(g.alloc, 16, false);
-  const driver = createDriverQueue<T>(g.mem, addrs, queueOptionsFromFeatures(features, 0));
-  setUpRing(f, addrs, 0, g.kick, g.call);
-  return driver;
-}
 
 for (const packed of [false, true]) {
   Deno.test({
@@ -717,7 +539,7 @@ Deno.test({
             [efd],
           );
           closeFd(efd);
-        }, /cannot be mapped/],
+        }, /not a memory file/],
         ["a ring outside the memory table", async (f) => {
           const kick = eventfd();
           f.send(R.VHOST_USER_SET_MEM_TABLE, memoryTablePayload([region(0, USER_BASE)]), [memfd]);
@@ -826,11 +648,37 @@ Deno.test({
         }, /vring 9/],
       ];
       try {
+        // The stable code of each refusal (what a program switches on).
+        const C = VhostUserErrorCode;
+        const codes: Record<string, string> = {
+          "oversized payload": C.PAYLOAD_TOO_LARGE,
+          "wrong version": C.BAD_VERSION,
+          "unknown request": C.UNSUPPORTED_REQUEST,
+          "short payload": C.SHORT_PAYLOAD,
+          "features not offered": C.FEATURES_NOT_OFFERED,
+          "vring that does not exist": C.NO_SUCH_VRING,
+          "vring size above the maximum": C.BAD_VRING_STATE,
+          "overlapping regions": C.BAD_MEMORY_TABLE,
+          "fewer fds than regions": C.MISSING_FD,
+          "a region fd that cannot be mapped": C.BAD_FD,
+          "a ring outside the memory table": C.BAD_ADDRESS,
+          "a ring started before the memory table": C.VRING_NOT_READY,
+          "a kick without its fd": C.MISSING_FD,
+          "config past the end": C.BAD_CONFIG,
+          "a back-end channel without the protocol feature": C.UNSUPPORTED_REQUEST,
+          "a back-end channel without its fd": C.MISSING_FD,
+          "inflight area without the protocol feature": C.UNSUPPORTED_REQUEST,
+          "an inflight area for a queue size that is not a power of 2": C.BAD_INFLIGHT,
+          "an inflight area too small for its queues": C.BAD_INFLIGHT,
+          "an inflight area without its fd": C.MISSING_FD,
+          "a nack before closing, with reply-ack": C.NO_SUCH_VRING,
+        };
         for (const [name, script, cause] of cases) {
           await session(h, script);
           const s = h.backend.sessions.at(-1);
           assert.equal(s?.end, "error", `${name}: session should end with an error`);
           assert.match(lastError(h), cause, name);
+          assert.equal(s?.code, codes[name], `${name}: code`);
           assert.ok(
             h.logs.some((l) =>
               l.startsWith("error:") && cause.test(l)

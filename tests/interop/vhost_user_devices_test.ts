@@ -5,29 +5,35 @@
 // with the reason printed, when QEMU, the kernel or busybox are missing.
 
 import assert from "node:assert/strict";
-import { describe, interopSkipReason, NEWER_QEMU_ROOT, newerQemu, runGuest } from "./_guest.ts";
+import {
+  describe,
+  interopSkipReason,
+  NEWER_QEMU_ROOT,
+  newerQemu,
+  runGuest,
+  skipUnlessCi,
+} from "./_guest.ts";
 import { startBackend } from "./_backend.ts";
 import { runInputCommand } from "../../examples/vhost_user_input.ts";
 import {
   EV_KEY,
   EV_SYN,
+  InputDevice,
   KEY_A,
   keyboardProfile,
-  VirtioInputDevice,
 } from "../../src/devices/input/device.ts";
-import { VirtioInputDriver } from "../../src/devices/input/driver.ts";
+import { InputDriver } from "../../src/devices/input/driver.ts";
 import { VirtioBus } from "../../src/bus.ts";
 import { VIRTIO_ID_INPUT } from "../../src/generated/common.ts";
 import { VhostUserFrontend } from "../../src/transport/vhost_user/frontend.ts";
 import { deadline } from "./_deadline.ts";
 
-const skip = interopSkipReason();
-if (skip !== undefined) console.log(`vhost_user_devices_test: ${skip}`);
+const skip = interopSkipReason("vhost_user_devices_test");
 
 const KEY_B = 48;
 
 Deno.test("vhost-user-input commands: type queues press/release sequences; bad ones throw", () => {
-  const d = new VirtioInputDevice(keyboardProfile());
+  const d = new InputDevice(keyboardProfile());
   runInputCommand(d, "type ab");
   assert.equal(d.pendingEvents, 8);
   assert.throws(() => runInputCommand(d, "type A"), /no key/);
@@ -52,12 +58,12 @@ function decodeEvents(hex: string): [number, number, number][] {
 // that scripts/install_interop_deps.sh unpacks beside the system one.
 const qemu = newerQemu();
 const inputSkip = skip ??
-  (qemu === undefined
-    ? `no QEMU >= 8 at ${NEWER_QEMU_ROOT} (run scripts/install_interop_deps.sh)`
-    : undefined);
-if (inputSkip !== undefined && skip === undefined) {
-  console.log(`vhost_user_devices_test: input test skipped: ${inputSkip}`);
-}
+  skipUnlessCi(
+    "vhost_user_devices_test (input)",
+    qemu === undefined
+      ? `no QEMU >= 8 at ${NEWER_QEMU_ROOT} (run scripts/install_interop_deps.sh)`
+      : undefined,
+  );
 
 Deno.test({
   name: "vhost-user-input: the guest reads the key events injected on the back-end's stdin",
@@ -77,11 +83,13 @@ for e in /sys/class/input/event*; do
 done
 echo "@@name=$(cat /sys/class/input/$ev/device/name)"
 cat /dev/input/$ev > /tmp/ev &
-sleep 1
+reader=$!
+# Only a reader that has the device open gets events: say so once it has.
+until ls -l /proc/$reader/fd 2>/dev/null | grep -q "/dev/input/$ev"; do :; done
 echo "@@reading=1"
-i=0
-while [ "$(stat -c %s /tmp/ev)" -lt 192 ] && [ $i -lt 150 ]; do sleep 0.1; i=$((i+1)); done
-kill $!
+# Until all 8 events (24 bytes each) arrived; runGuest's deadline catches a hang.
+until [ "$(stat -c %s /tmp/ev)" -ge 192 ]; do :; done
+kill $reader
 echo "@@events=$(od -A n -t x1 -v /tmp/ev | tr -d ' \\n')"
 `,
         modules: ["virtio_pci", "virtio_input", "evdev"],
@@ -171,7 +179,7 @@ Deno.test({
     });
     try {
       const bus = new VirtioBus(fe.dmaContext);
-      const driver = new VirtioInputDriver();
+      const driver = new InputDriver();
       await bus.registerDriver(driver);
       const dev = await bus.addDevice(fe);
       const input = driver.inputOf(dev);

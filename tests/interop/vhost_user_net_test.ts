@@ -10,8 +10,7 @@ import { startBackend } from "./_backend.ts";
 import { parseIPv4, PingHost } from "../../examples/vhost_user_net.ts";
 import { parseMac } from "../../src/devices/net/device.ts";
 
-const skip = interopSkipReason();
-if (skip !== undefined) console.log(`vhost_user_net_test: ${skip}`);
+const skip = interopSkipReason("vhost_user_net_test");
 
 Deno.test("vhost-user-net host stack: answers ARP and ping for its address only", () => {
   const host = new PingHost(parseIPv4("10.0.2.2"), parseMac("52:54:00:00:00:02"));
@@ -85,16 +84,20 @@ Deno.test({
       const peer = `10.0.3.${2 - i}`;
       return runGuest({
         script: `
+# The peer says on port 7000 when its pings are done; listen before the link is up.
+nc -l -p 7000 > /tmp/peer_done &
 ip link set eth0 up
 ip addr add 10.0.3.${i + 1}/24 dev eth0
-# The other guest may still be booting: try for up to 60 s.
-n=0
-until ping -c 1 -W 1 ${peer} > /dev/null 2>&1 || [ $n -ge 60 ]; do n=$((n+1)); done
+# The other guest may still be booting: until it answers (runGuest's deadline
+# catches a hang).
+until ping -c 1 -W 1 ${peer} > /dev/null 2>&1; do :; done
 if ping -c 3 -W 5 ${peer} > /tmp/ping 2>&1; then echo "@@ping=ok"; else echo "@@ping=failed"; fi
 echo "@@received=$(grep -c 'bytes from ${peer}' /tmp/ping)"
 echo "@@peer=$(ip neigh show ${peer} | cut -d' ' -f5)"
-# Stay up a little so the other guest's last pings are answered.
-sleep 3
+# Tell the peer, and stay up until it has told us: its last pings are answered.
+until echo done | nc ${peer} 7000; do :; done
+until grep -q done /tmp/peer_done; do :; done
+echo "@@peer_done=1"
 `,
         modules: ["virtio_pci", "virtio_net"],
         qemuArgs: [
@@ -116,6 +119,7 @@ sleep 3
         assert.equal(r.markers.get("ping"), "ok", why);
         assert.equal(r.markers.get("received"), "3", why);
         assert.equal(r.markers.get("peer"), `52:54:00:12:34:0${2 - i}`, why);
+        assert.equal(r.markers.get("peer_done"), "1", why);
       }
     } finally {
       await backend.stop();

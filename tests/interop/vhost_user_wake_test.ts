@@ -14,12 +14,15 @@ import {
   POLLIN,
   readEventfd,
   writeEventfd,
-} from "../../src/transport/vhost_user/libc.ts";
-import { VhostUserError } from "../../src/transport/vhost_user/protocol.ts";
+} from "../../src/transport/vhost_user/_libc.ts";
+import { VhostUserError, VhostUserErrorCode } from "../../src/transport/vhost_user/errors.ts";
 import { BlkDevice, MemoryStorage } from "../../src/devices/blk/mod.ts";
+import { skipUnlessCi } from "./_guest.ts";
 
-const canRun = Deno.build.os === "linux";
-if (!canRun) console.log("vhost_user_wake_test: skipped, vhost-user needs Linux");
+const canRun = skipUnlessCi(
+  "vhost_user_wake_test",
+  Deno.build.os === "linux" ? undefined : "vhost-user needs Linux",
+) === undefined;
 
 Deno.test({
   name: "pollBrief: a quiet eventfd times out with nothing ready; a kicked one is ready",
@@ -65,7 +68,9 @@ Deno.test({
     for (const bad of [-1, 1_000_000, Number.NaN, Infinity]) {
       assert.throws(
         () => new VhostUserBackend(device, { socketPath, pollBeforeSleepUs: bad }),
-        (e: unknown) => e instanceof VhostUserError && e.message.includes("pollBeforeSleepUs"),
+        (e: unknown) =>
+          e instanceof VhostUserError && e.message.includes("pollBeforeSleepUs") &&
+          e.code === VhostUserErrorCode.BAD_OPTION,
         String(bad),
       );
     }

@@ -26,6 +26,8 @@ function values(g: ConstantGroup): Record<string, number> {
 
 const expected: [StructType, Off, Record<string, Off>][] = [
   [blk.virtio_blk_geometry, 4, { cylinders: 0, heads: 2, sectors: 3 }],
+  // Linux's struct virtio_blk_outhdr: the 16 bytes before the data of 5.2.6's request
+  [blk.virtio_blk_outhdr, 16, { type: 0, reserved: 4, sector: 8 }],
   [blk.virtio_blk_topology, 8, {
     physical_block_exp: 0,
     alignment_offset: 1,

@@ -9,7 +9,7 @@ import assert from "node:assert/strict";
 import { VirtioBus } from "../../src/bus.ts";
 import { NullDevice } from "../../src/devices/null/device.ts";
 import { nullDriver } from "../../src/devices/null/driver.ts";
-import { ArgumentError, DeviceError, TransportError, type VirtioError } from "../../src/errors.ts";
+import { ArgumentError, TransportError, type VirtioError } from "../../src/errors.ts";
 import { DeviceStatus } from "../../src/generated/common.ts";
 import { VirtioMmio } from "../../src/generated/mmio.ts";
 import { VirtioPciCommonCfg } from "../../src/generated/pci.ts";
@@ -17,7 +17,8 @@ import { DmaAllocator, GuestMemory } from "../../src/memory.ts";
 import { MmioDevice, probeMmio } from "../../src/transport/mmio/mod.ts";
 import { PciFunction, probePci } from "../../src/transport/pci/mod.ts";
 import type { ConfigWidth } from "../../src/device.ts";
-import { KINDS, rig } from "./_harness.ts";
+import { KINDS } from "./_kinds.ts";
+import { rig } from "./_rig.ts";
 
 const R = VirtioMmio.OFFSETS;
 const CC = VirtioPciCommonCfg.OFFSETS;
@@ -201,7 +202,7 @@ Deno.test("MMIO device: a refused QueueNum keeps QueueReady from enabling the qu
   assert.equal(m.core.queues[0].size, 32);
 });
 
-Deno.test("bus: a probe that found nothing is a DeviceError and takes no device index", async () => {
+Deno.test("bus: a probe that found nothing is an ArgumentError and takes no device index", async () => {
   const memory = GuestMemory.fromBuffer(new ArrayBuffer(1 << 16));
   const bus = new VirtioBus({ memory, dma: new DmaAllocator(0x1000, 0xf000), log: () => {} });
   const empty = { read: () => 0, write: () => {} }; // an MMIO window with nothing behind it
@@ -209,7 +210,7 @@ Deno.test("bus: a probe that found nothing is a DeviceError and takes no device 
   assert.equal(none, undefined);
   await assert.rejects(
     () => bus.addDevice(none as never),
-    (e: unknown) => e instanceof DeviceError && e.code === "ERR_VIRTIO_DEVICE_NOT_FOUND",
+    (e: unknown) => e instanceof ArgumentError && e.code === "ERR_VIRTIO_ARGUMENT_NO_DEVICE",
   );
   const notPci = {
     configRead: () => 0xffff,
@@ -220,7 +221,7 @@ Deno.test("bus: a probe that found nothing is a DeviceError and takes no device 
   };
   await assert.rejects(
     () => bus.addDevice(probePci(notPci) as never),
-    (e: unknown) => e instanceof DeviceError && e.code === "ERR_VIRTIO_DEVICE_NOT_FOUND",
+    (e: unknown) => e instanceof ArgumentError && e.code === "ERR_VIRTIO_ARGUMENT_NO_DEVICE",
   );
   const t = probeMmio(new MmioDevice(new NullDevice(), memory));
   assert.ok(t);

@@ -12,7 +12,7 @@ import { nullDriver } from "../../src/devices/null/driver.ts";
 import { NullDevice } from "../../src/devices/null/device.ts";
 import { MmioDevice } from "../../src/transport/mmio/mod.ts";
 import { GuestMemory } from "../../src/memory.ts";
-import { buffers, rig } from "./_harness.ts";
+import { buffers, rig } from "./_rig.ts";
 
 for (const kind of ["mmio-v2", "pci-modern", "pci-intx"] as const) {
   Deno.test(`${kind}: a throwing interrupt handler is logged, the device stays healthy`, async () => {

@@ -14,7 +14,7 @@ import {
 } from "../../src/generated/mmio.ts";
 import { MmioDevice, probeMmio } from "../../src/transport/mmio/mod.ts";
 import type { RegisterBus } from "../../src/transport/transport.ts";
-import { rig } from "./_harness.ts";
+import { rig } from "./_rig.ts";
 
 const R = VirtioMmio.OFFSETS;
 const S = DeviceStatus;

@@ -17,7 +17,7 @@ import {
   VirtioPciCommonCfg,
 } from "../../src/generated/pci.ts";
 import { PciFunction, probePci } from "../../src/transport/pci/mod.ts";
-import { rig } from "./_harness.ts";
+import { rig } from "./_rig.ts";
 
 const CC = VirtioPciCommonCfg.OFFSETS;
 const S = DeviceStatus;

@@ -10,7 +10,8 @@ import { DeviceStatus } from "../../src/generated/common.ts";
 import { MmioDevice, probeMmio } from "../../src/transport/mmio/mod.ts";
 import { type PciFunction, probePci } from "../../src/transport/pci/mod.ts";
 import type { Transport } from "../../src/transport/transport.ts";
-import { buffers, KINDS, type Rig, rig } from "./_harness.ts";
+import { KINDS } from "./_kinds.ts";
+import { buffers, type Rig, rig } from "./_rig.ts";
 
 // PCI Local Bus 3.0, 6.2.2 (command register) and 6.8.2.3 (MSI-X message control).
 const PCI_COMMAND = 0x04;

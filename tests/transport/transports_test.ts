@@ -3,7 +3,8 @@
 import assert from "node:assert/strict";
 import { DeviceStatus, VIRTIO_F_VERSION_1 } from "../../src/generated/common.ts";
 import { nullDriver } from "../../src/devices/null/driver.ts";
-import { buffers, KINDS, rig } from "./_harness.ts";
+import { KINDS } from "./_kinds.ts";
+import { buffers, rig } from "./_rig.ts";
 
 for (const kind of KINDS) {
   Deno.test(`${kind}: the null driver binds, negotiates and completes requests`, async () => {

@@ -17,7 +17,19 @@ export interface ExchangeConfig {
   size?: number;
   /** How long a side may sleep without progress before it gives up (default 5000 ms). */
   hangMs?: number;
+  /**
+   * One wait for a kick or interrupt (default 20 ms, for the stress bench's
+   * speed). The checked exchange uses {@link CHECKED_NAP_MS}, long enough that
+   * a side descheduled between publishing and notifying is not taken for a
+   * lost wake-up.
+   */
+  napMs?: number;
+  /** A lost wake-up stops the exchange as a failure (default false: counted only). */
+  lostWakeupFails?: boolean;
 }
+
+/** The nap of {@link exchangeLayout}: a lost wake-up there is a failure. */
+export const CHECKED_NAP_MS = 1000;
 
 /** Both sides' reports. */
 export interface ExchangeResult {
@@ -67,6 +79,8 @@ export class ExchangePair {
           buf,
           slots,
           hangMs: cfg.hangMs ?? 5000,
+          napMs: cfg.napMs ?? 20,
+          lostWakeupFails: cfg.lostWakeupFails ?? false,
         };
         return new Promise<ExchangeReport>((resolve, reject) => {
           w.onmessage = (e: MessageEvent<ExchangeReport>) => resolve(e.data);
@@ -95,12 +109,17 @@ export function describeFailure(cfg: ExchangeConfig, r: ExchangeResult): string 
     }`;
   return `${cfg.packed ? "packed" : "split"} eventIdx=${cfg.eventIdx} batch=${cfg.batch}: ${
     side(r.driver)
-  }; ${side(r.device)}`;
+  }; ${
+    side(r.device)
+  }; lost wake-ups: driver ${r.driver.lostWakeups}, device ${r.device.lostWakeups}`;
 }
 
 /**
  * Every configuration of one layout (EVENT_IDX off and on, batch 1 and 32),
  * `total` requests in all, on one pair of workers: the failures, described.
+ * A run fails when a token is wrong or missing, or when either side lost a
+ * wake-up (a missed kick or interrupt that only the nap recovered), with
+ * naps of {@link CHECKED_NAP_MS}.
  */
 export async function exchangeLayout(packed: boolean, total: number): Promise<string[]> {
   const failures: string[] = [];
@@ -108,10 +127,22 @@ export async function exchangeLayout(packed: boolean, total: number): Promise<st
   try {
     for (const eventIdx of [false, true]) {
       for (const batch of [1, 32]) {
-        const cfg = { packed, eventIdx, batch, count: Math.ceil(total / 4) };
+        const cfg = {
+          packed,
+          eventIdx,
+          batch,
+          count: Math.ceil(total / 4),
+          napMs: CHECKED_NAP_MS,
+          hangMs: 5 * CHECKED_NAP_MS,
+          lostWakeupFails: true,
+        };
         const r = await pair.run(cfg);
-        // The driver took every token once (it checks each), and both sides finished.
-        if (!r.ok || r.driver.done !== cfg.count || r.device.done !== cfg.count) {
+        // The driver took every token once (it checks each), both sides
+        // finished, and every wake-up came through the kick or interrupt.
+        if (
+          !r.ok || r.driver.done !== cfg.count || r.device.done !== cfg.count ||
+          r.driver.lostWakeups > 0 || r.device.lostWakeups > 0
+        ) {
           failures.push(describeFailure(cfg, r));
         }
       }

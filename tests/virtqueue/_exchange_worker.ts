@@ -27,6 +27,14 @@ export interface ExchangeJob {
   slots: number;
   /** How long one side may sleep on the other before it is called hung. */
   hangMs: number;
+  /**
+   * How long one wait for a kick or an interrupt lasts before the side looks
+   * at the ring again. A wait that runs out while work was waiting is a lost
+   * wake-up: the other side published work and did not notify.
+   */
+  napMs: number;
+  /** Stop both sides with an error at the first lost wake-up (else only count them). */
+  lostWakeupFails: boolean;
 }
 
 /** What a side reports back. */
@@ -42,7 +50,6 @@ export interface ExchangeReport {
 
 // Words of the signal array.
 const KICK = 0, IRQ = 1, STOP = 2;
-const NAP_MS = 20;
 
 /** The reply length for `token` (the device writes 4..16 bytes). */
 export function replyLength(token: number): number {
@@ -83,9 +90,15 @@ ctx.onmessage = (e: MessageEvent<ExchangeJob>) => {
         if (c === null) {
           if (!q.enableNotification()) {
             // A nap ending with a chain waiting is a lost kick.
-            if (Atomics.wait(sig, KICK, seen, NAP_MS) === "timed-out") {
-              if (q.hasAvailable()) lostWakeups++;
-              else if ((slept += NAP_MS) > job.hangMs) throw new Error("device: no kick, hung");
+            if (Atomics.wait(sig, KICK, seen, job.napMs) === "timed-out") {
+              if (q.hasAvailable()) {
+                lostWakeups++;
+                if (job.lostWakeupFails) {
+                  throw new Error(`device: a kick was lost (a chain waited ${job.napMs} ms)`);
+                }
+              } else if ((slept += job.napMs) > job.hangMs) {
+                throw new Error("device: no kick, hung");
+              }
             } else slept = 0;
           }
           q.disableNotification();
@@ -185,10 +198,18 @@ ctx.onmessage = (e: MessageEvent<ExchangeJob>) => {
       if (n > 0) slept = 0;
       if (n === 0 && (sent === job.count || !q.canAdd(1, 1) || added === 0)) {
         const seen = Atomics.load(sig, IRQ);
-        if (!q.enableCb()) {
-          if (Atomics.wait(sig, IRQ, seen, NAP_MS) === "timed-out") {
-            if (q.hasUsed()) lostWakeups++;
-            else if ((slept += NAP_MS) > job.hangMs) throw new Error("driver: no interrupt, hung");
+        if (q.enableCb()) {
+          if (Atomics.wait(sig, IRQ, seen, job.napMs) === "timed-out") {
+            if (q.hasUsed()) {
+              lostWakeups++;
+              if (job.lostWakeupFails) {
+                throw new Error(
+                  `driver: an interrupt was lost (used buffers waited ${job.napMs} ms)`,
+                );
+              }
+            } else if ((slept += job.napMs) > job.hangMs) {
+              throw new Error("driver: no interrupt, hung");
+            }
           }
         }
       }

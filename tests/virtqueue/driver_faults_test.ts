@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { QueueError } from "../../src/errors.ts";
 import type { Sg } from "../../src/virtqueue/mod.ts";
-import { CONFIGS, label, pair, type PairConfig } from "./_harness.ts";
+import { CONFIGS, label, pair, type PairConfig } from "./_rig.ts";
 
 interface BadRequest {
   name: string;
@@ -14,6 +14,7 @@ interface BadRequest {
   in_: (buf: number) => Sg[];
   token?: number;
   message: RegExp;
+  code: string;
 }
 
 const BAD: BadRequest[] = [
@@ -22,30 +23,35 @@ const BAD: BadRequest[] = [
     out: (b) => [{ addr: b, len: 8 }, { addr: b + 8, len: 8 }],
     in_: () => [{ addr: -16, len: 8 }],
     message: /element 2 \(addr -16, len 8\) is not a valid buffer/,
+    code: "ERR_VIRTIO_QUEUE_BAD_ELEMENT",
   },
   {
     name: "a negative length in the last of four elements",
     out: (b) => [{ addr: b, len: 8 }, { addr: b + 8, len: 8 }, { addr: b + 16, len: 8 }],
     in_: (b) => [{ addr: b + 24, len: -1 }],
     message: /element 3 .* is not a valid buffer/,
+    code: "ERR_VIRTIO_QUEUE_BAD_ELEMENT",
   },
   {
     name: "a fractional length in the middle",
     out: (b) => [{ addr: b, len: 8 }, { addr: b + 8, len: 2.5 }],
     in_: (b) => [{ addr: b + 16, len: 8 }],
     message: /element 1 .* is not a valid buffer/,
+    code: "ERR_VIRTIO_QUEUE_BAD_ELEMENT",
   },
   {
     name: "an address past 2^53",
     out: (b) => [{ addr: b, len: 8 }],
     in_: () => [{ addr: 2 ** 60, len: 8 }],
     message: /element 1 .* is not a valid buffer/,
+    code: "ERR_VIRTIO_QUEUE_BAD_ELEMENT",
   },
   {
     name: "more than 2^32 - 1 bytes in all",
     out: (b) => [{ addr: b, len: 0xffffffff }, { addr: b, len: 0xffffffff }],
     in_: (b) => [{ addr: b, len: 1 }],
     message: /longer than 2\^32 bytes/,
+    code: "ERR_VIRTIO_QUEUE_TOO_MANY_BYTES",
   },
   {
     name: "an undefined token",
@@ -53,12 +59,14 @@ const BAD: BadRequest[] = [
     in_: (b) => [{ addr: b + 16, len: 8 }],
     token: undefined,
     message: /token must not be undefined/,
+    code: "ERR_VIRTIO_QUEUE_BAD_TOKEN",
   },
   {
     name: "no elements",
     out: () => [],
     in_: () => [],
     message: /at least one element/,
+    code: "ERR_VIRTIO_QUEUE_EMPTY_BUFFER",
   },
 ];
 
@@ -78,7 +86,7 @@ function check(cfg: PairConfig, bad: BadRequest): void {
   const token = "token" in bad ? bad.token : 7;
   assert.throws(
     () => driver.addSgs(bad.out(buf), bad.in_(buf), token as number),
-    (e: unknown) => e instanceof QueueError && bad.message.test(e.message),
+    (e: unknown) => e instanceof QueueError && bad.message.test(e.message) && e.code === bad.code,
   );
   assert.deepEqual(driver.state(), before, "driver state changed by a refused request");
   assert.equal(driver.kick(), false, "a refused request counts as added");

@@ -4,7 +4,7 @@
 // follows the ring (2.7.5, 2.8.9).
 import assert from "node:assert/strict";
 import type { DescriptorChain } from "../../src/virtqueue/mod.ts";
-import { pair } from "./_harness.ts";
+import { pair } from "./_rig.ts";
 
 /** Reads `next` of descriptor `i` in the split descriptor table at `desc`. */
 function descNext(view: DataView, base: number, desc: number, i: number): number {

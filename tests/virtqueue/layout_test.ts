@@ -2,7 +2,7 @@
 // reads at the offsets of the spec's C structs (2.7.5, 2.7.6, 2.7.8,
 // 2.8.13, 2.8.14), not through the engine or the generated accessors.
 import assert from "node:assert/strict";
-import { pair } from "./_harness.ts";
+import { pair } from "./_rig.ts";
 import { ringSizes, splitLegacyLayout } from "../../src/virtqueue/mod.ts";
 
 Deno.test("split: descriptor table, available ring and used ring, byte for byte", () => {

@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { QueueError } from "../../src/errors.ts";
 import type { DescriptorChain } from "../../src/virtqueue/mod.ts";
-import { AVAIL, handPacked, handSplit, INDIRECT, NEXT, USED, WRITE } from "./_hand.ts";
+import { AVAIL, handPacked, handSplit, INDIRECT, NEXT, USED, WRITE } from "./_hand_rig.ts";
 
 const SIZE = 8;
 

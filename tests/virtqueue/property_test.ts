@@ -4,7 +4,7 @@
 import assert from "node:assert/strict";
 import fc from "fast-check";
 import type { DescriptorChain } from "../../src/virtqueue/mod.ts";
-import { CONFIGS, label, pair } from "./_harness.ts";
+import { CONFIGS, label, pair } from "./_rig.ts";
 
 type Op =
   | { t: "add"; out: number; in: number }

@@ -9,7 +9,7 @@ import {
   type DeviceQueue,
   type SplitDeviceQueue,
 } from "../../src/virtqueue/mod.ts";
-import { CONFIGS, label, type Pair, pair } from "./_harness.ts";
+import { CONFIGS, label, type Pair, pair } from "./_rig.ts";
 
 const buffers = new WeakMap<Pair, number>();
 
@@ -138,14 +138,18 @@ for (const packed of [false, true]) {
     let before = p.device.position();
     assert.throws(
       () => p.device.restore({ availIdx: 0 }),
-      (e) => e instanceof QueueError && /1 chains are still in flight/.test(e.message),
+      (e) =>
+        e instanceof QueueError && /1 chains are still in flight/.test(e.message) &&
+        e.code === "ERR_VIRTIO_QUEUE_RESTORE_BUSY",
     );
     assert.deepEqual(p.device.position(), before);
     p.device.pushUsed(c, 0);
     before = p.device.position();
     assert.throws(
       () => p.device.restore({ availIdx: 0 }),
-      (e) => e instanceof QueueError && /staged; flushUsed\(\) first/.test(e.message),
+      (e) =>
+        e instanceof QueueError && /staged; flushUsed\(\) first/.test(e.message) &&
+        e.code === "ERR_VIRTIO_QUEUE_RESTORE_BUSY",
     );
     assert.deepEqual(p.device.position(), before);
     p.device.flushUsed();
@@ -174,7 +178,9 @@ for (const packed of [false, true]) {
     for (const [pos, why] of bad) {
       assert.throws(
         () => p.device.restore(pos),
-        (e) => e instanceof QueueError && e.queue === 3 && why.test(e.message),
+        (e) =>
+          e instanceof QueueError && e.queue === 3 && why.test(e.message) &&
+          e.code === "ERR_VIRTIO_QUEUE_RESTORE_POSITION",
         JSON.stringify(pos),
       );
       assert.deepEqual(p.device.position(), before);
@@ -191,12 +197,16 @@ Deno.test("popHead (split): takes a chain again by head; a bad or held head is r
   // Held: refused, nothing changes.
   assert.throws(
     () => split.popHead(first.head),
-    (e) => e instanceof QueueError && /again while the device holds it/.test(e.message),
+    (e) =>
+      e instanceof QueueError && /again while the device holds it/.test(e.message) &&
+      e.code === "ERR_VIRTIO_QUEUE_HEAD_IN_USE",
   );
   for (const bad of [8, -1, 1.5]) {
     assert.throws(
       () => split.popHead(bad),
-      (e) => e instanceof QueueError && /outside the descriptor table/.test(e.message),
+      (e) =>
+        e instanceof QueueError && /outside the descriptor table/.test(e.message) &&
+        e.code === "ERR_VIRTIO_QUEUE_HEAD_RANGE",
       String(bad),
     );
   }

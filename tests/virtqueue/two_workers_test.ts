@@ -2,7 +2,9 @@
 // SharedArrayBuffer, kicks and interrupts through Atomics, each side honouring
 // the other's notification suppression: every token comes back exactly once
 // with its length and the device's reply (tests/virtqueue/_exchange_worker.ts
-// checks each), for split and packed, EVENT_IDX off and on, batch 1 and 32.
+// checks each), for split and packed, EVENT_IDX off and on, batch 1 and 32,
+// and no wake-up is lost: a wait for a kick or an interrupt that runs out
+// (after a nap of CHECKED_NAP_MS) while work was waiting fails the test.
 //
 // The second test runs the same exchange in a child process with V8's
 // optimising tiers off. There every `DataView` access is V8's byte-by-byte

@@ -35,12 +35,7 @@
  * @module
  */
 
-import {
-  ConfigSpace,
-  type ConfigWidth,
-  type DeviceContext,
-  type VirtioDevice,
-} from "../../device.ts";
+import { ConfigDevice, type ConfigWidth, type DeviceContext } from "../../device.ts";
 import { DeviceError } from "../../errors.ts";
 import { VIRTIO_F_VERSION_1, VIRTIO_ID_BALLOON } from "../../generated/common.ts";
 import {
@@ -58,8 +53,8 @@ import {
 } from "../../generated/devices/balloon.ts";
 import type { GuestMemory } from "../../memory.ts";
 import type { DescriptorChain, DeviceQueue } from "../../virtqueue/mod.ts";
-import { bit, checkQueueSize, ringFeatures } from "../_features.ts";
-import { CHAIN_HELD, type ChainServer, completeUsed, serveQueue } from "../_queue_service.ts";
+import { bit, checkDeviceQueueSize, ringFeatures } from "../../features.ts";
+import { CHAIN_HELD, type ChainServer, completeUsed, serveQueue } from "../../queue_service.ts";
 
 /** Balloon page size: page frame numbers count 4 KiB units whatever the guest page size (5.5.6). */
 export const BALLOON_PAGE_SIZE = 4096;
@@ -130,15 +125,13 @@ export interface BalloonDeviceOptions {
 }
 
 /** The virtio-balloon device model. */
-export class BalloonDevice implements VirtioDevice {
+export class BalloonDevice extends ConfigDevice<VirtioBalloonConfig> {
   /** `VIRTIO_ID_BALLOON` (5). */
   readonly deviceId: number = VIRTIO_ID_BALLOON;
   /** Offered features. */
   readonly features: bigint;
   /** inflateq, deflateq and one queue per offered optional queue. */
   readonly queueMaxSizes: readonly number[];
-  /** The config space (`virtio_balloon_config`). */
-  readonly config: ConfigSpace = new ConfigSpace(VirtioBalloonConfig.SIZE);
   /** Page frame numbers now in the balloon. */
   readonly pages: Set<number> = new Set();
   /** Pages hinted free under the current command id (cleared when it is DONE). */
@@ -167,9 +160,7 @@ export class BalloonDevice implements VirtioDevice {
   readonly reports: PageRange[] = [];
   /** True once the driver sent `VIRTIO_BALLOON_CMD_ID_STOP` for the current hinting round. */
   hintingStopped = true;
-  readonly #cfg: VirtioBalloonConfig;
   readonly #options: BalloonDeviceOptions;
-  #ctx: DeviceContext | undefined;
   #negotiated = 0n;
   #roles: BalloonQueueRole[] = [];
   #statsHeld: { q: DeviceQueue; chain: DescriptorChain } | undefined;
@@ -185,13 +176,14 @@ export class BalloonDevice implements VirtioDevice {
   readonly #stat = new VirtioBalloonStat(new DataView(this.#statBytes.buffer));
   readonly #server: ChainServer = {
     serveChain: (c, q, ctx) => this.#serve(ctx, q, c),
-    isLive: (ctx) => this.#ctx === ctx,
+    isLive: (ctx) => this.isLive(ctx),
   };
 
   /** A balloon device offering the features in `options`. */
   constructor(options: BalloonDeviceOptions = {}) {
+    super(VirtioBalloonConfig); // 16 bytes of `virtio_balloon_config`
     this.#options = options;
-    const size = checkQueueSize("virtio-balloon", options.queueSize ?? 128);
+    const size = checkDeviceQueueSize("virtio-balloon", options.queueSize ?? 128);
     let f = ringFeatures(options.packed ?? true);
     if (options.mustTellHost ?? true) f |= bit(VIRTIO_BALLOON_F_MUST_TELL_HOST);
     if (options.statsQueue ?? true) f |= bit(VIRTIO_BALLOON_F_STATS_VQ);
@@ -201,37 +193,26 @@ export class BalloonDevice implements VirtioDevice {
     if (options.pageReporting ?? true) f |= bit(VIRTIO_BALLOON_F_PAGE_REPORTING);
     this.features = f;
     this.queueMaxSizes = balloonQueueRoles(f).map(() => size);
-    this.#cfg = new VirtioBalloonConfig(this.config.view);
-  }
-
-  /** 16 bytes of `virtio_balloon_config`. */
-  get configSize(): number {
-    return this.config.size;
-  }
-
-  /** The config generation. */
-  get configGeneration(): number {
-    return this.config.generation;
   }
 
   /** `num_pages`: how many pages the device wants in the balloon. */
   get target(): number {
-    return this.#cfg.numPages;
+    return this.cfg.numPages;
   }
 
   /** `actual` as the driver last wrote it (whole writes only). */
   get actual(): number {
-    return this.#cfg.actual;
+    return this.cfg.actual;
   }
 
   /** The current `free_page_hint_cmd_id`. */
   get freePageHintCmdId(): number {
-    return this.#cfg.freePageHintCmdId;
+    return this.cfg.freePageHintCmdId;
   }
 
   /** `poison_val` as the driver wrote it. */
   get poisonVal(): number {
-    return this.#cfg.poisonVal;
+    return this.cfg.poisonVal;
   }
 
   /** The negotiated features (0 before activation). */
@@ -246,8 +227,7 @@ export class BalloonDevice implements VirtioDevice {
         code: "ERR_VIRTIO_DEVICE_BALLOON_TARGET",
       });
     }
-    this.config.update(() => this.#cfg.numPages = pages);
-    this.#ctx?.configChanged();
+    this.updateConfig((cfg) => cfg.numPages = pages);
   }
 
   /**
@@ -275,8 +255,7 @@ export class BalloonDevice implements VirtioDevice {
   }
 
   #setCmdId(id: number): void {
-    this.config.update(() => this.#cfg.freePageHintCmdId = id);
-    this.#ctx?.configChanged();
+    this.updateConfig((cfg) => cfg.freePageHintCmdId = id);
   }
 
   /**
@@ -293,7 +272,7 @@ export class BalloonDevice implements VirtioDevice {
     }
     const p = new Promise<Map<number, bigint>>((resolve) => this.#statsWaiters.push(resolve));
     const held = this.#statsHeld;
-    const ctx = this.#ctx;
+    const ctx = this.context;
     if (held !== undefined && ctx !== undefined) {
       this.#statsHeld = undefined;
       completeUsed(ctx, held.q, held.chain, 0);
@@ -301,17 +280,12 @@ export class BalloonDevice implements VirtioDevice {
     return p;
   }
 
-  /** Reads config bytes. */
-  readConfig(offset: number, width: ConfigWidth): number {
-    return this.config.read(offset, width);
-  }
-
   /**
    * The driver writes `actual` and `poison_val`; `num_pages` and
    * `free_page_hint_cmd_id` are read-only for it. `actual` takes effect once
    * its most significant byte is written (5.5.6.1 legacy: byte-wise writes).
    */
-  writeConfig(offset: number, width: ConfigWidth, value: number): void {
+  override writeConfig(offset: number, width: ConfigWidth, value: number): void {
     const end = offset + width;
     for (let i = 0; i < width; i++) {
       const at = offset + i;
@@ -325,16 +299,16 @@ export class BalloonDevice implements VirtioDevice {
   }
 
   /** Starts serving; queue roles follow the negotiated features. */
-  activate(ctx: DeviceContext): void {
-    this.#ctx = ctx;
+  override activate(ctx: DeviceContext): void {
+    super.activate(ctx);
     this.#negotiated = ctx.features;
     this.#roles = balloonQueueRoles(ctx.features);
     this.#firstStats = true;
   }
 
   /** Drops the context and any held stats buffer; the balloon's pages stay tracked. */
-  reset(): void {
-    this.#ctx = undefined;
+  override reset(): void {
+    super.reset();
     this.#negotiated = 0n;
     this.#statsHeld = undefined;
     this.#driverCmdId = -1;
@@ -346,7 +320,7 @@ export class BalloonDevice implements VirtioDevice {
 
   /** Serves queue `index` according to its role. */
   queueNotify(index: number): void {
-    const ctx = this.#ctx;
+    const ctx = this.context;
     if (ctx !== undefined && this.#roles[index] !== undefined) serveQueue(ctx, index, this.#server);
   }
 
@@ -441,7 +415,7 @@ export class BalloonDevice implements VirtioDevice {
       if (id === VIRTIO_BALLOON_CMD_ID_STOP) this.hintingStopped = true;
     }
     if (c.writableCount === 0) return;
-    const current = this.#cfg.freePageHintCmdId;
+    const current = this.cfg.freePageHintCmdId;
     // 5.5.6.5.2: hints under another command id than the current one are ignored.
     const valid = current >= 2 && this.#driverCmdId === current;
     for (let i = c.readableCount; i < c.length; i++) {
@@ -473,7 +447,7 @@ export class BalloonDevice implements VirtioDevice {
         // 5.5.6.7.2: with PAGE_POISON, reported pages may only change to poison_val.
         const bytes = c.bytes(i);
         if (this.#has(VIRTIO_BALLOON_F_PAGE_POISON)) {
-          this.#scratchView.setUint32(0, this.#cfg.poisonVal, true);
+          this.#scratchView.setUint32(0, this.cfg.poisonVal, true);
           for (let o = 0; o < bytes.length; o++) bytes[o] = this.#scratch[(addr + o) & 3];
         } else {
           bytes.fill(0);

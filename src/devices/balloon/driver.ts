@@ -39,7 +39,12 @@
  * @module
  */
 
-import type { DriverDevice, VirtioDriver, Virtqueue } from "../../driver.ts";
+import {
+  type DriverDevice,
+  ERR_VIRTIO_DEVICE_REMOVED,
+  type VirtioDriver,
+  type Virtqueue,
+} from "../../driver.ts";
 import { DeviceError } from "../../errors.ts";
 import { VIRTIO_ID_BALLOON } from "../../generated/common.ts";
 import {
@@ -127,8 +132,8 @@ export class Balloon {
     const vqs = dev.findVqs<BalloonToken>(roles.map((role) => ({
       name: role,
       size: options.queueSize,
-      callback: (vq: Virtqueue<BalloonToken>) =>
-        role === "stats" ? this.#statsUsed(vq) : this.#complete(vq),
+      // The stats queue keeps its one buffer; the others are request queues (submit).
+      callback: role === "stats" ? (vq: Virtqueue<BalloonToken>) => this.#statsUsed(vq) : undefined,
     })));
     this.queues = {};
     roles.forEach((r, i) => this.queues[r] = vqs[i]);
@@ -241,9 +246,8 @@ export class Balloon {
         for (const a of pages) this.#poison(memory.bytes(a, BALLOON_PAGE_SIZE));
       }
       const sgs: Sg[] = pages.map((addr) => ({ addr, len: BALLOON_PAGE_SIZE }));
-      await this.#send(vq, [], sgs, []);
-      // 5.5.6.7.1: only now may the pages be used again.
-      for (const a of pages) dma.free(a);
+      // 5.5.6.7.1: the pages may be used again once the device used the buffer (#send frees them).
+      await this.#send(vq, [], sgs, pages);
       return pages.length;
     });
   }
@@ -277,9 +281,7 @@ export class Balloon {
   #serial<R>(op: () => Promise<R>): Promise<R> {
     if (this.#dead) {
       return Promise.reject(
-        new DeviceError(`${this.dev.name}: device is gone`, {
-          code: "ERR_VIRTIO_DEVICE_BALLOON_GONE",
-        }),
+        new DeviceError(`${this.dev.name}: device is gone`, { code: ERR_VIRTIO_DEVICE_REMOVED }),
       );
     }
     const run = this.#lock.then(op, op);
@@ -287,36 +289,27 @@ export class Balloon {
     return run;
   }
 
-  /** Adds a buffer, kicks, and resolves with the used length once the device used it. */
+  /**
+   * Submits a request, kicks, and resolves with the used length once the
+   * device used it; `free` goes back to the allocator then (or, when the
+   * queue broke, once the buffers are reclaimed). Rejects with the queue's
+   * error when the device is reset, removed or needs a reset.
+   */
   #send(vq: Virtqueue<BalloonToken>, out: Sg[], in_: Sg[], free: number[]): Promise<number> {
+    const dma = this.dev.dmaContext.dma;
     return new Promise((resolve, reject) => {
-      if (this.#dead) {
-        return reject(
-          new DeviceError(`${this.dev.name}: device is gone`, {
-            code: "ERR_VIRTIO_DEVICE_BALLOON_GONE",
-          }),
-        );
-      }
-      vq.addSgs(out, in_, {
-        resolve: (len) =>
-          len < 0
-            ? reject(
-              new DeviceError(`${this.dev.name}: device removed`, {
-                code: "ERR_VIRTIO_DEVICE_BALLOON_GONE",
-              }),
-            )
-            : resolve(len),
-        free,
+      vq.submit(out, in_, {
+        complete: (len) => {
+          for (const a of free) dma.free(a);
+          resolve(len);
+        },
+        fail: reject,
+        reclaim: () => {
+          for (const a of free) dma.free(a);
+        },
       });
       vq.kick();
     });
-  }
-
-  #complete(vq: Virtqueue<BalloonToken>): void {
-    for (let b = vq.getBuf(); b !== null; b = vq.getBuf()) {
-      for (const a of b.token.free) this.dev.dmaContext.dma.free(a);
-      b.token.resolve(b.len);
-    }
   }
 
   /** Sends page frame numbers of `pages` on `vq`, in arrays of up to 256. */

@@ -80,8 +80,8 @@ import {
   VirtioBlkOuthdr,
 } from "../../generated/devices/blk.ts";
 import type { DescriptorChain, DeviceQueue } from "../../virtqueue/mod.ts";
-import { bit, checkQueueSize, ringFeatures } from "../_features.ts";
-import { CHAIN_HELD, type ChainServer, completeUsed, serveQueue } from "../_queue_service.ts";
+import { bit, checkDeviceQueueSize, ringFeatures } from "../../features.ts";
+import { CHAIN_HELD, type ChainServer, completeUsed, serveQueue } from "../../queue_service.ts";
 import type { BlkLifetime, BlockStorage } from "./storage.ts";
 
 export {
@@ -262,7 +262,7 @@ export class BlkDevice implements VirtioDevice {
   /** A block device over `options.storage`. */
   constructor(options: BlkDeviceOptions) {
     const queues = options.queues ?? 1;
-    const size = checkQueueSize("virtio-blk", options.queueSize ?? 256);
+    const size = checkDeviceQueueSize("virtio-blk", options.queueSize ?? 256);
     if (!Number.isInteger(queues) || queues < 1 || queues > 0xffff) {
       throw new DeviceError(`virtio-blk: ${queues} queues (1..65535)`, {
         code: "ERR_VIRTIO_DEVICE_BLK_OPTION",

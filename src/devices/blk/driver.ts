@@ -38,7 +38,13 @@
  * @module
  */
 
-import type { DriverDevice, VirtioDriver, Virtqueue } from "../../driver.ts";
+import {
+  type Completion,
+  type DriverDevice,
+  ERR_VIRTIO_DEVICE_REMOVED,
+  type VirtioDriver,
+  type Virtqueue,
+} from "../../driver.ts";
 import { ArgumentError, DeviceError } from "../../errors.ts";
 import {
   VIRTIO_BLK_F_BLK_SIZE,
@@ -145,8 +151,11 @@ export interface BlkDriverOptions {
   readonly refuseFeatures?: readonly number[];
 }
 
-/** The driver's per-request state (the queue token); reused from a pool. */
-export interface BlkPending {
+/**
+ * The driver's per-request state, handed to {@link Virtqueue.submit} as
+ * the request's {@link Completion}; reused from a pool.
+ */
+export interface BlkPending extends Completion {
   /** Request type. */
   type: number;
   /** Guest address of the request's DMA allocation (header, data, status). */
@@ -177,8 +186,8 @@ export interface BlkPending {
 export class BlkDisk {
   /** The bus's handle on the device. */
   readonly dev: DriverDevice;
-  /** The request queues. */
-  readonly queues: readonly Virtqueue<BlkPending>[];
+  /** The request queues (request queues: requests go in with {@link Virtqueue.submit}). */
+  readonly queues: readonly Virtqueue[];
   /** Logical block size in bytes (512 without `VIRTIO_BLK_F_BLK_SIZE`). */
   readonly blkSize: number;
   /** Geometry, with `VIRTIO_BLK_F_GEOMETRY`. */
@@ -209,6 +218,7 @@ export class BlkDisk {
   #waiting: { tryAdd: () => boolean; reject: (e: unknown) => void }[] = [];
   #kickScheduled: boolean[];
   #dead = false;
+  #pumpScheduled = false;
   #pool: BlkPending[] = [];
   #slots: number[] = [];
   #allSlots: number[] = [];
@@ -252,12 +262,8 @@ export class BlkDisk {
     this.writeZeroesMayUnmap = wz && cfg.writeZeroesMayUnmap !== 0;
     let nq = has(VIRTIO_BLK_F_MQ) ? Math.max(1, cfg.numQueues) : 1;
     if (options.maxQueues !== undefined) nq = Math.max(1, Math.min(nq, options.maxQueues));
-    this.queues = dev.findVqs<BlkPending>(
-      Array.from({ length: nq }, (_, i) => ({
-        name: `req.${i}`,
-        size: options.queueSize,
-        callback: (vq: Virtqueue<BlkPending>) => this.#complete(vq),
-      })),
+    this.queues = dev.findVqs(
+      Array.from({ length: nq }, (_, i) => ({ name: `req.${i}`, size: options.queueSize })),
     );
     this.#kickScheduled = this.queues.map(() => false);
     // Two descriptors go to header and status (5.2.6); without indirect tables the ring bounds the rest.
@@ -416,20 +422,29 @@ export class BlkDisk {
     this.#onConfig?.();
   }
 
-  /** Fails every waiting and outstanding request; the device is going away. */
-  detach(reason: string): void {
+  /**
+   * Tears the disk down: the device is going away. Outstanding requests
+   * failed already, when the bus broke the queues (`ERR_VIRTIO_DEVICE_REMOVED`).
+   */
+  detach(): void {
     if (this.#dead) return;
     this.#dead = true;
-    const err = new DeviceError(`${this.dev.name}: ${reason}`, { code: GONE });
-    for (const w of this.#waiting.splice(0)) w.reject(err);
     this.dev.reset();
+    this.#failWaiting(this.#brokenError());
+    this.dev.delVqs(); // reclaims every request's memory
     const { dma } = this.dev.dmaContext;
-    for (const p of this.dev.delVqs() as BlkPending[]) {
-      if (!p.pooled) dma.free(p.addr);
-      p.reject(err);
-    }
     for (const a of this.#allSlots.splice(0)) dma.free(a);
     this.#slots.length = 0;
+  }
+
+  /** Why no request can be made (the queues' error), or a generic one. */
+  #brokenError(): DeviceError {
+    return this.queues[0].brokenError ??
+      new DeviceError(`${this.dev.name}: device is gone`, { code: ERR_VIRTIO_DEVICE_REMOVED });
+  }
+
+  #failWaiting(err: DeviceError): void {
+    for (const w of this.#waiting.splice(0)) w.reject(err);
   }
 
   #readOnlyError(): DeviceError {
@@ -517,24 +532,9 @@ export class BlkDisk {
     dst?: Uint8Array,
     check: boolean = false,
   ): Promise<BlkRawResult> {
-    if (this.#dead) {
-      return Promise.reject(new DeviceError(`${this.dev.name}: device is gone`, { code: GONE }));
-    }
+    if (this.#dead || this.queues[0].broken) return Promise.reject(this.#brokenError());
     return new Promise<BlkRawResult>((resolve, reject) => {
-      const p = this.#pool.pop() ?? {
-        type: 0,
-        addr: 0,
-        dataLen: 0,
-        dataIn: false,
-        dst: undefined,
-        check: false,
-        sector: 0,
-        pooled: false,
-        resolve,
-        reject,
-        sgsOut: [],
-        sgsIn: [],
-      };
+      const p = this.#pool.pop() ?? this.#newPending(resolve, reject);
       const dataLen = out?.length ?? inLen;
       p.type = type;
       p.dataLen = dataLen;
@@ -624,7 +624,7 @@ export class BlkDisk {
     }
     sgsIn.push({ addr: status, len: 1 });
     const vq = this.queues[qi];
-    vq.addSgs(sgsOut, sgsIn, p);
+    vq.submit(sgsOut, sgsIn, p);
     this.#scheduleKick(qi);
     return true;
   }
@@ -640,39 +640,73 @@ export class BlkDisk {
     });
   }
 
-  #complete(vq: Virtqueue<BlkPending>): void {
-    const { memory, dma } = this.dev.dmaContext;
-    for (let b = vq.getBuf(); b !== null; b = vq.getBuf()) {
-      const p = b.token;
-      const statusAt = p.addr + VirtioBlkOuthdr.SIZE + p.dataLen;
-      const status = memory.readUint8(statusAt);
-      let data = EMPTY;
-      if (p.dataIn && p.dataLen > 0) {
-        if (p.dst !== undefined) memory.read(p.addr + VirtioBlkOuthdr.SIZE, p.dst);
-        else data = memory.bytes(p.addr + VirtioBlkOuthdr.SIZE, p.dataLen).slice();
-      }
-      if (p.pooled) this.#slots.push(p.addr);
-      else dma.free(p.addr);
-      p.dst = undefined;
-      this.completed++;
-      const { resolve, reject, check, type, sector } = p;
-      this.#pool.push(p);
-      if (!check) resolve({ status, data, usedLen: b.len });
-      else if (status === VIRTIO_BLK_S_OK) resolve(OK_RESULT);
-      else {
-        reject(
-          new BlkRequestError(
-            type,
-            status,
-            `${this.dev.name}: request type ${type} at sector ${sector} failed with status ${status}`,
-          ),
-        );
-      }
+  /** A pooled request state whose completion callbacks are made once, here. */
+  #newPending(
+    resolve: (r: BlkRawResult) => void,
+    reject: (e: unknown) => void,
+  ): BlkPending {
+    const p: BlkPending = {
+      type: 0,
+      addr: 0,
+      dataLen: 0,
+      dataIn: false,
+      dst: undefined,
+      check: false,
+      sector: 0,
+      pooled: false,
+      resolve,
+      reject,
+      sgsOut: [],
+      sgsIn: [],
+      complete: (len) => this.#complete(p, len),
+      fail: (err) => {
+        p.reject(err);
+        this.#failWaiting(err);
+      },
+      reclaim: () => this.#release(p),
+    };
+    return p;
+  }
+
+  /** Gives the request's memory back and returns its state to the pool. */
+  #release(p: BlkPending): void {
+    if (p.pooled) this.#slots.push(p.addr);
+    else this.dev.dmaContext.dma.free(p.addr);
+    p.dst = undefined;
+    this.#pool.push(p);
+  }
+
+  #complete(p: BlkPending, len: number): void {
+    const memory = this.dev.dmaContext.memory;
+    const statusAt = p.addr + VirtioBlkOuthdr.SIZE + p.dataLen;
+    const status = memory.readUint8(statusAt);
+    let data = EMPTY;
+    if (p.dataIn && p.dataLen > 0) {
+      if (p.dst !== undefined) memory.read(p.addr + VirtioBlkOuthdr.SIZE, p.dst);
+      else data = memory.bytes(p.addr + VirtioBlkOuthdr.SIZE, p.dataLen).slice();
     }
-    if (this.#waiting.length > 0) queueMicrotask(() => this.#pump());
+    this.completed++;
+    const { resolve, reject, check, type, sector } = p;
+    this.#release(p);
+    if (!check) resolve({ status, data, usedLen: len });
+    else if (status === VIRTIO_BLK_S_OK) resolve(OK_RESULT);
+    else {
+      reject(
+        new BlkRequestError(
+          type,
+          status,
+          `${this.dev.name}: request type ${type} at sector ${sector} failed with status ${status}`,
+        ),
+      );
+    }
+    if (this.#waiting.length > 0 && !this.#pumpScheduled) {
+      this.#pumpScheduled = true;
+      queueMicrotask(() => this.#pump());
+    }
   }
 
   #pump(): void {
+    this.#pumpScheduled = false;
     while (this.#waiting.length > 0 && !this.#dead) {
       if (!this.#waiting[0].tryAdd()) return;
       this.#waiting.shift();
@@ -683,8 +717,6 @@ export class BlkDisk {
 const EMPTY = new Uint8Array(0);
 /** Code of the error for a feature the device did not offer or the driver did not accept. */
 const FEATURE = "ERR_VIRTIO_DEVICE_BLK_FEATURE";
-/** Code of the error for requests to a disk that was removed or reset. */
-const GONE = "ERR_VIRTIO_DEVICE_BLK_GONE";
 const OK_RESULT: BlkRawResult = Object.freeze({ status: VIRTIO_BLK_S_OK, data: EMPTY, usedLen: 0 });
 /** A reusable DMA slot holds header, one 4 KiB block and the status byte. */
 const SLOT_SIZE = 4160;
@@ -731,7 +763,7 @@ export function blkDriver(options: BlkDriverOptions = {}): BlkDriver {
       arrivals.arrive(dev, disk);
     },
     remove(dev: DriverDevice): void {
-      arrivals.depart(dev)?.detach("device removed");
+      arrivals.depart(dev)?.detach();
     },
     configChanged(dev: DriverDevice): void {
       arrivals.bound.get(dev)?.refresh();

@@ -25,31 +25,14 @@
 
 import { DeviceError } from "../../errors.ts";
 import type { BlockStorage } from "./storage.ts";
+import { lastErrno, type Libc, openLibc } from "../../_libc.ts";
 
-const SYMBOLS = {
-  __errno_location: { parameters: [], result: "pointer" },
-  open: { parameters: ["buffer", "i32", "u32"], result: "i32" },
-  close: { parameters: ["i32"], result: "i32" },
-  lseek: { parameters: ["i32", "i64", "i32"], result: "i64" },
-  pread: { parameters: ["i32", "buffer", "usize", "i64"], result: "isize" },
-  pwrite: { parameters: ["i32", "buffer", "usize", "i64"], result: "isize" },
-  preadv: { parameters: ["i32", "buffer", "i32", "i64"], result: "isize" },
-  pwritev: { parameters: ["i32", "buffer", "i32", "i64"], result: "isize" },
-  fdatasync: { parameters: ["i32"], result: "i32" },
-} as const;
-
-type Lib = Deno.DynamicLibrary<typeof SYMBOLS>["symbols"];
-let lib: Lib | undefined;
-
-function libc(): Lib {
-  if (lib !== undefined) return lib;
-  if (Deno.build.os !== "linux") {
-    throw new DeviceError(`virtio-blk: PosixFileStorage needs Linux; this is ${Deno.build.os}`, {
+function libc(): Libc {
+  return openLibc((os) =>
+    new DeviceError(`virtio-blk: PosixFileStorage needs Linux; this is ${os}`, {
       code: "ERR_VIRTIO_DEVICE_BLK_PLATFORM",
-    });
-  }
-  lib = Deno.dlopen("libc.so.6", SYMBOLS).symbols;
-  return lib;
+    })
+  );
 }
 
 const EINTR = 4;
@@ -61,8 +44,7 @@ const SEEK_END = 2;
 const IOV_MAX = 1024;
 
 function errno(): number {
-  const p = libc().__errno_location();
-  return p === null ? 0 : new Deno.UnsafePointerView(p).getInt32(0);
+  return lastErrno(libc());
 }
 
 /** Names of the errno values a host's storage gives most (Linux numbers). */
@@ -310,21 +292,6 @@ export class PosixFileStorage implements BlockStorage {
   }
 }
 
-const THREADED_SYMBOLS = {
-  pread: { parameters: ["i32", "buffer", "usize", "i64"], result: "isize", nonblocking: true },
-  pwrite: { parameters: ["i32", "buffer", "usize", "i64"], result: "isize", nonblocking: true },
-  fdatasync: { parameters: ["i32"], result: "i32", nonblocking: true },
-} as const;
-
-type ThreadedLib = Deno.DynamicLibrary<typeof THREADED_SYMBOLS>["symbols"];
-let threadedLib: ThreadedLib | undefined;
-
-function threaded(): ThreadedLib {
-  libc(); // the platform check
-  threadedLib ??= Deno.dlopen("libc.so.6", THREADED_SYMBOLS).symbols;
-  return threadedLib;
-}
-
 /**
  * Storage in an image file whose reads, writes and flushes run on Deno's
  * blocking-call threads (`nonblocking` FFI calls to `pread`, `pwrite` and
@@ -347,7 +314,7 @@ export class ThreadedFileStorage implements BlockStorage {
   constructor(path: string, readOnly: boolean = false) {
     this.#file = new PosixFileStorage(path, readOnly);
     this.path = path;
-    threaded();
+    libc();
   }
 
   /** Size in bytes: when opened, or at the last {@link ThreadedFileStorage.refreshSize}. */
@@ -367,7 +334,7 @@ export class ThreadedFileStorage implements BlockStorage {
     while (done < dst.length) {
       const part = done === 0 ? dst : dst.subarray(done);
       const n = Number(
-        await threaded().pread(fd, part, BigInt(part.length), BigInt(offset + done)),
+        await libc().pread_nb(fd, part, BigInt(part.length), BigInt(offset + done)),
       );
       if (n < 0) throw ioError("pread", this.path, "the call failed");
       if (n === 0) {
@@ -385,7 +352,7 @@ export class ThreadedFileStorage implements BlockStorage {
     while (done < src.length) {
       const part = done === 0 ? src : src.subarray(done);
       const n = Number(
-        await threaded().pwrite(fd, part, BigInt(part.length), BigInt(offset + done)),
+        await libc().pwrite_nb(fd, part, BigInt(part.length), BigInt(offset + done)),
       );
       if (n <= 0) throw ioError("pwrite", this.path, n < 0 ? "the call failed" : "wrote 0 bytes");
       done += n;
@@ -394,7 +361,7 @@ export class ThreadedFileStorage implements BlockStorage {
 
   /** `fdatasync` on a blocking-call thread. */
   async flush(): Promise<void> {
-    if ((await threaded().fdatasync(this.#file.fd)) < 0) {
+    if ((await libc().fdatasync_nb(this.#file.fd)) < 0) {
       throw ioError("fdatasync", this.path, "the call failed");
     }
   }

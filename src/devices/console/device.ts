@@ -8,8 +8,8 @@
  * (`emerg_wr`, usable before the driver is ready, 5.3.5.1).
  *
  * Each port is a pair of web streams on the device side:
- * {@link DevicePort.readable} carries what the driver wrote (guest
- * output), {@link DevicePort.writable} takes what the driver should read
+ * {@link ConsoleDevicePort.readable} carries what the driver wrote (guest
+ * output), {@link ConsoleDevicePort.writable} takes what the driver should read
  * (guest input). Both have backpressure: transmit buffers stay in the ring
  * while the readable is full, and a write resolves once its bytes are in
  * receive buffers. `attachStdio` (./stdio.ts) joins a port to a terminal.
@@ -20,9 +20,9 @@
  *
  * @example
  * ```ts
- * import { VirtioConsoleDevice } from "./device.ts";
+ * import { ConsoleDevice } from "./device.ts";
  *
- * const dev = new VirtioConsoleDevice({ maxPorts: 4, ports: [{ console: true }, { name: "org.example.0" }] });
+ * const dev = new ConsoleDevice({ maxPorts: 4, ports: [{ console: true }, { name: "org.example.0" }] });
  * if (dev.queueMaxSizes.length !== 2 * (4 + 1)) throw new Error("unreachable");
  * dev.writeConfig(8, 4, 0x41); // emergency write of "A": appears on port 0's readable
  * ```
@@ -30,12 +30,7 @@
  * @module
  */
 
-import {
-  ConfigSpace,
-  type ConfigWidth,
-  type DeviceContext,
-  type VirtioDevice,
-} from "../../device.ts";
+import { ConfigDevice, type ConfigWidth, type DeviceContext } from "../../device.ts";
 import { DeviceError } from "../../errors.ts";
 import { VIRTIO_ID_CONSOLE } from "../../generated/common.ts";
 import {
@@ -55,8 +50,8 @@ import {
   VirtioConsoleResize,
 } from "../../generated/devices/console.ts";
 import type { DescriptorChain } from "../../virtqueue/chain.ts";
-import { bit, ringFeatures } from "../_features.ts";
-import { type ChainServer, publishUsed, serveQueue } from "../_queue_service.ts";
+import { bit, ringFeatures } from "../../features.ts";
+import { type ChainServer, publishUsed, serveQueue } from "../../queue_service.ts";
 
 /** Queue index of port `id`'s receiveq (5.3.2): 0 for port 0, 2(id+1) after. */
 export function consoleRxQueue(id: number): number {
@@ -73,8 +68,8 @@ export interface ConsolePortOptions {
   readonly hostOpen?: boolean;
 }
 
-/** Options of a {@link VirtioConsoleDevice}. */
-export interface VirtioConsoleDeviceOptions {
+/** Options of a {@link ConsoleDevice}. */
+export interface ConsoleDeviceOptions {
   /** Offer VIRTIO_CONSOLE_F_MULTIPORT with this many ports at most (default: single port). */
   readonly maxPorts?: number;
   /** Ports present from the start (default one console port, port 0). */
@@ -94,7 +89,7 @@ interface PendingWrite {
 }
 
 /** A port as the device side sees it. */
-export class DevicePort {
+export class ConsoleDevicePort {
   /** Port number. */
   readonly id: number;
   /** Port name (PORT_NAME), if any. */
@@ -111,7 +106,7 @@ export class DevicePort {
   guestOpen = false;
   /** The host side is open (sent to the driver as PORT_OPEN). */
   hostOpen: boolean;
-  /** Removed with {@link VirtioConsoleDevice.removePort}. */
+  /** Removed with {@link ConsoleDevice.removePort}. */
   removed = false;
   /** @internal */
   _controller: ReadableStreamDefaultController<Uint8Array> | undefined;
@@ -123,8 +118,8 @@ export class DevicePort {
   constructor(
     id: number,
     options: ConsolePortOptions,
-    pull: (port: DevicePort) => void,
-    push: (port: DevicePort) => void,
+    pull: (port: ConsoleDevicePort) => void,
+    push: (port: ConsoleDevicePort) => void,
   ) {
     this.id = id;
     this.name = options.name;
@@ -161,22 +156,18 @@ export class DevicePort {
 }
 
 /** A virtio-console device model; see the module documentation. */
-export class VirtioConsoleDevice implements VirtioDevice {
+export class ConsoleDevice extends ConfigDevice<VirtioConsoleConfig> {
   /** `VIRTIO_ID_CONSOLE` (3). */
   readonly deviceId: number = VIRTIO_ID_CONSOLE;
   /** Offered features. */
   readonly features: bigint;
   /** Queues: port 0's pair, then with MULTIPORT the control pair and a pair per further port. */
   readonly queueMaxSizes: readonly number[];
-  /** Config bytes (`virtio_console_config`). */
-  readonly config: ConfigSpace = new ConfigSpace(VirtioConsoleConfig.SIZE);
   /** Ports supported: `max_nr_ports`, or 1 without MULTIPORT. */
   readonly maxPorts: number;
   /** Control messages the device ignored (bad length, port or event). */
   badControl = 0;
-  readonly #cfg: VirtioConsoleConfig;
-  readonly #ports: (DevicePort | undefined)[] = [];
-  #ctx: DeviceContext | undefined;
+  readonly #ports: (ConsoleDevicePort | undefined)[] = [];
   #multiport = false;
   #driverReady = false;
   readonly #outbox: Uint8Array[] = [];
@@ -187,11 +178,12 @@ export class VirtioConsoleDevice implements VirtioDevice {
   readonly #ctlGot: number[] = [];
   readonly #ctlServer: ChainServer = {
     serveChain: (c) => this.#serveControl(c),
-    isLive: (ctx) => this.#ctx === ctx,
+    isLive: (ctx) => this.isLive(ctx),
   };
 
-  /** A console device; see {@link VirtioConsoleDeviceOptions}. */
-  constructor(options: VirtioConsoleDeviceOptions = {}) {
+  /** A console device; see {@link ConsoleDeviceOptions}. */
+  constructor(options: ConsoleDeviceOptions = {}) {
+    super(VirtioConsoleConfig); // config bytes: `virtio_console_config`
     const multi = options.maxPorts !== undefined;
     const max = options.maxPorts ?? 1;
     if (!Number.isInteger(max) || max < 1 || max > 0x7fff) {
@@ -208,11 +200,10 @@ export class VirtioConsoleDevice implements VirtioDevice {
     this.features = f;
     const qs = options.queueSize ?? 64;
     this.queueMaxSizes = Array.from({ length: multi ? 2 * (max + 1) : 2 }, () => qs);
-    this.#cfg = new VirtioConsoleConfig(this.config.view);
     this.config.update(() => {
-      this.#cfg.cols = size?.cols ?? 0;
-      this.#cfg.rows = size?.rows ?? 0;
-      this.#cfg.maxNrPorts = multi ? max : 0;
+      this.cfg.cols = size?.cols ?? 0;
+      this.cfg.rows = size?.rows ?? 0;
+      this.cfg.maxNrPorts = multi ? max : 0;
     });
     const ports = options.ports ?? [{ console: true }];
     if (ports.length > max) {
@@ -223,29 +214,19 @@ export class VirtioConsoleDevice implements VirtioDevice {
     ports.forEach((p, i) => this.#makePort(i, p));
   }
 
-  /** Config space size. */
-  get configSize(): number {
-    return this.config.size;
-  }
-
-  /** The config generation. */
-  get configGeneration(): number {
-    return this.config.generation;
-  }
-
   /** Console size from config. */
   get size(): { cols: number; rows: number } {
-    return { cols: this.#cfg.cols, rows: this.#cfg.rows };
+    return { cols: this.cfg.cols, rows: this.cfg.rows };
   }
 
   /** Port `id`, if it exists. */
-  port(id: number): DevicePort | undefined {
+  port(id: number): ConsoleDevicePort | undefined {
     return this.#ports[id];
   }
 
   /** Existing ports. */
-  get ports(): DevicePort[] {
-    return this.#ports.filter((p): p is DevicePort => p !== undefined);
+  get ports(): ConsoleDevicePort[] {
+    return this.#ports.filter((p): p is ConsoleDevicePort => p !== undefined);
   }
 
   /** Did the driver send DEVICE_READY? */
@@ -253,8 +234,13 @@ export class VirtioConsoleDevice implements VirtioDevice {
     return this.#driverReady;
   }
 
-  #makePort(id: number, o: ConsolePortOptions): DevicePort {
-    const p = new DevicePort(id, o, (port) => this.#pullTx(port), (port) => this.#pushRx(port));
+  #makePort(id: number, o: ConsolePortOptions): ConsoleDevicePort {
+    const p = new ConsoleDevicePort(
+      id,
+      o,
+      (port) => this.#pullTx(port),
+      (port) => this.#pushRx(port),
+    );
     this.#ports[id] = p;
     return p;
   }
@@ -263,7 +249,7 @@ export class VirtioConsoleDevice implements VirtioDevice {
    * Hot-add a port (multiport): sends VIRTIO_CONSOLE_DEVICE_ADD once the
    * driver is ready. `id` defaults to the lowest free number.
    */
-  addPort(options: ConsolePortOptions = {}, id?: number): DevicePort {
+  addPort(options: ConsolePortOptions = {}, id?: number): ConsoleDevicePort {
     if (!(this.features & bit(VIRTIO_CONSOLE_F_MULTIPORT))) {
       throw new DeviceError("addPort needs VIRTIO_CONSOLE_F_MULTIPORT (maxPorts)", {
         code: "ERR_VIRTIO_DEVICE_CONSOLE_FEATURE",
@@ -320,11 +306,11 @@ export class VirtioConsoleDevice implements VirtioDevice {
   resize(cols: number, rows: number, id: number = 0): void {
     if (id === 0) {
       this.config.update(() => {
-        this.#cfg.cols = cols;
-        this.#cfg.rows = rows;
+        this.cfg.cols = cols;
+        this.cfg.rows = rows;
       });
-      const f = this.#ctx?.features ?? 0n;
-      if (f & bit(VIRTIO_CONSOLE_F_SIZE) && !this.#multiport) this.#ctx?.configChanged();
+      const f = this.context?.features ?? 0n;
+      if (f & bit(VIRTIO_CONSOLE_F_SIZE) && !this.#multiport) this.context?.configChanged();
     }
     const p = this.#ports[id];
     if (this.#multiport && p?.ready && p.console) {
@@ -337,7 +323,7 @@ export class VirtioConsoleDevice implements VirtioDevice {
   }
 
   /** Read config. */
-  readConfig(offset: number, width: ConfigWidth): number {
+  override readConfig(offset: number, width: ConfigWidth): number {
     // emerg_wr is write-only; it reads as 0.
     if (offset >= VirtioConsoleConfig.OFFSETS.emergWr) return 0;
     return this.config.read(offset, width);
@@ -347,7 +333,7 @@ export class VirtioConsoleDevice implements VirtioDevice {
    * Writes to `emerg_wr` output one character on port 0 (5.3.5.1: even on
    * an unconfigured device); every other field is read-only.
    */
-  writeConfig(offset: number, _width: ConfigWidth, value: number): void {
+  override writeConfig(offset: number, _width: ConfigWidth, value: number): void {
     if (offset !== VirtioConsoleConfig.OFFSETS.emergWr) return;
     if (!(this.features & bit(VIRTIO_CONSOLE_F_EMERG_WRITE))) return;
     const c = this.#ports[0]?._controller;
@@ -358,8 +344,8 @@ export class VirtioConsoleDevice implements VirtioDevice {
   }
 
   /** Start serving. */
-  activate(ctx: DeviceContext): void {
-    this.#ctx = ctx;
+  override activate(ctx: DeviceContext): void {
+    super.activate(ctx);
     this.#multiport = (ctx.features & bit(VIRTIO_CONSOLE_F_MULTIPORT)) !== 0n;
     this.#driverReady = false;
     this.#outbox.length = 0;
@@ -371,7 +357,7 @@ export class VirtioConsoleDevice implements VirtioDevice {
 
   /** The driver kicked queue `index`. */
   queueNotify(index: number): void {
-    const ctx = this.#ctx;
+    const ctx = this.context;
     if (ctx === undefined) return;
     try {
       if (this.#multiport && index === 2) return this.#flushControl();
@@ -387,8 +373,8 @@ export class VirtioConsoleDevice implements VirtioDevice {
   }
 
   /** Drop the driver's state; ports, their streams and pending writes stay. */
-  reset(): void {
-    this.#ctx = undefined;
+  override reset(): void {
+    super.reset();
     this.#driverReady = false;
     this.#outbox.length = 0;
     for (const p of this.ports) {
@@ -400,8 +386,8 @@ export class VirtioConsoleDevice implements VirtioDevice {
   // ---- data ----
 
   /** Move guest output from port `p`'s transmitq to its readable while there is room. */
-  #pullTx(p: DevicePort): void {
-    const ctx = this.#ctx;
+  #pullTx(p: ConsoleDevicePort): void {
+    const ctx = this.context;
     const c = p._controller;
     const qi = consoleRxQueue(p.id) + 1;
     const q = ctx?.queues[qi];
@@ -424,8 +410,8 @@ export class VirtioConsoleDevice implements VirtioDevice {
   }
 
   /** Move pending host writes for port `p` into its receiveq buffers. */
-  #pushRx(p: DevicePort): void {
-    const ctx = this.#ctx;
+  #pushRx(p: ConsoleDevicePort): void {
+    const ctx = this.context;
     const qi = consoleRxQueue(p.id);
     const q = ctx?.queues[qi];
     if (ctx === undefined || q === undefined || !p.ready) return;
@@ -465,7 +451,7 @@ export class VirtioConsoleDevice implements VirtioDevice {
   }
 
   #flushControl(): void {
-    const ctx = this.#ctx;
+    const ctx = this.context;
     const q = ctx?.queues[2];
     if (ctx === undefined || q === undefined) return;
     let used = 0;
@@ -519,7 +505,7 @@ export class VirtioConsoleDevice implements VirtioDevice {
         if (p.console) {
           this.#send(id, VIRTIO_CONSOLE_CONSOLE_PORT, 1);
           if (this.features & bit(VIRTIO_CONSOLE_F_SIZE)) {
-            this.resize(this.#cfg.cols, this.#cfg.rows, id);
+            this.resize(this.cfg.cols, this.cfg.rows, id);
           }
         }
         if (p.name !== undefined) {

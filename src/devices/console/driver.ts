@@ -1,6 +1,6 @@
 /**
  * The virtio-console driver (spec 5.3, driver side): a {@link VirtioDriver}
- * for the bus and a {@link VirtioConsole} per bound device, whose ports
+ * for the bus and a {@link Console} per bound device, whose ports
  * are web streams: {@link ConsolePort.readable} yields what the device
  * sent, {@link ConsolePort.writable} sends to the device. With
  * VIRTIO_CONSOLE_F_MULTIPORT it runs the control protocol (DEVICE_READY,
@@ -14,14 +14,14 @@
  * import { VirtioBus } from "../../bus.ts";
  * import { DmaAllocator, GuestMemory } from "../../memory.ts";
  * import { MmioDevice, probeMmio } from "../../transport/mmio/mod.ts";
- * import { VirtioConsoleDevice } from "./device.ts";
- * import { VirtioConsoleDriver } from "./driver.ts";
+ * import { ConsoleDevice } from "./device.ts";
+ * import { ConsoleDriver } from "./driver.ts";
  *
  * const memory = GuestMemory.fromBuffer(new ArrayBuffer(4 << 20));
  * const bus = new VirtioBus({ memory, dma: new DmaAllocator(0x1000, (4 << 20) - 0x1000) });
- * const driver = new VirtioConsoleDriver();
+ * const driver = new ConsoleDriver();
  * await bus.registerDriver(driver);
- * const device = new VirtioConsoleDevice({ maxPorts: 2, ports: [{}, { name: "chan" }] });
+ * const device = new ConsoleDevice({ maxPorts: 2, ports: [{}, { name: "chan" }] });
  * const t = probeMmio(new MmioDevice(device, memory));
  * if (t === undefined) throw new Error("no device");
  * const con = driver.consoleOf(await bus.addDevice(t));
@@ -56,8 +56,8 @@ import {
 } from "../../generated/devices/console.ts";
 import { consoleRxQueue } from "./device.ts";
 
-/** Options of a {@link VirtioConsoleDriver}. */
-export interface VirtioConsoleDriverOptions {
+/** Options of a {@link ConsoleDriver}. */
+export interface ConsoleDriverOptions {
   /** Feature bits to negotiate (default SIZE, MULTIPORT, EMERG_WRITE). */
   readonly features?: readonly number[];
   /** Most ports to set queues up for (default 32). */
@@ -71,6 +71,8 @@ export interface VirtioConsoleDriverOptions {
 interface TxToken {
   addr: number;
   resolve: () => void;
+  /** Fails the write (its queue broke); undefined for control messages. */
+  reject: ((e: DeviceError) => void) | undefined;
 }
 
 /** Buffer tokens: a buffer index for receive queues, a send for transmit queues. */
@@ -91,31 +93,31 @@ export interface ConsoleSize {
 }
 
 /** The driver for virtio-console devices. */
-export class VirtioConsoleDriver implements VirtioDriver {
+export class ConsoleDriver implements VirtioDriver {
   /** `virtio-console`. */
   readonly name: string = "virtio-console";
   /** Binds to `VIRTIO_ID_CONSOLE`. */
   readonly idTable: readonly { device: number }[] = [{ device: VIRTIO_ID_CONSOLE }];
   /** Features negotiated. */
   readonly featureTable: readonly number[];
-  readonly #options: VirtioConsoleDriverOptions;
-  readonly #consoles = new Map<DriverDevice, VirtioConsole>();
+  readonly #options: ConsoleDriverOptions;
+  readonly #consoles = new Map<DriverDevice, Console>();
 
-  /** A driver; see {@link VirtioConsoleDriverOptions}. */
-  constructor(options: VirtioConsoleDriverOptions = {}) {
+  /** A driver; see {@link ConsoleDriverOptions}. */
+  constructor(options: ConsoleDriverOptions = {}) {
     this.#options = options;
     this.featureTable = options.features ??
       [VIRTIO_CONSOLE_F_SIZE, VIRTIO_CONSOLE_F_MULTIPORT, VIRTIO_CONSOLE_F_EMERG_WRITE];
   }
 
   /** The console of `dev`, once bound. */
-  consoleOf(dev: DriverDevice): VirtioConsole | undefined {
+  consoleOf(dev: DriverDevice): Console | undefined {
     return this.#consoles.get(dev);
   }
 
   /** Bind: queues, buffers, DRIVER_OK, DEVICE_READY. */
   probe(dev: DriverDevice): void {
-    const c = new VirtioConsole(dev, this.#options);
+    const c = new Console(dev, this.#options);
     this.#consoles.set(dev, c);
     c._start();
   }
@@ -133,6 +135,11 @@ export class VirtioConsoleDriver implements VirtioDriver {
   configChanged(dev: DriverDevice): void {
     this.#consoles.get(dev)?._configChanged();
   }
+}
+
+/** A virtio-console driver for the bus; the same as `new ConsoleDriver(options)`. */
+export function consoleDriver(options: ConsoleDriverOptions = {}): ConsoleDriver {
+  return new ConsoleDriver(options);
 }
 
 /** One port as the driver sees it. */
@@ -157,12 +164,12 @@ export class ConsolePort {
   removed = false;
   /** @internal */
   _controller: ReadableStreamDefaultController<Uint8Array> | undefined;
-  readonly #console: VirtioConsole;
+  readonly #console: Console;
   readonly #resize = new Set<(size: ConsoleSize) => void>();
   readonly #hostOpen = new Set<(open: boolean) => void>();
 
-  /** Made by {@link VirtioConsole}. */
-  constructor(console: VirtioConsole, id: number, pull: () => void) {
+  /** Made by {@link Console}. */
+  constructor(console: Console, id: number, pull: () => void) {
     this.#console = console;
     this.id = id;
     this.readable = new ReadableStream<Uint8Array>({
@@ -209,7 +216,7 @@ export class ConsolePort {
 }
 
 /** A bound console device: its ports, size and emergency write. */
-export class VirtioConsole {
+export class Console {
   /** The device. */
   readonly dev: DriverDevice;
   /** Was VIRTIO_CONSOLE_F_MULTIPORT negotiated? */
@@ -219,11 +226,13 @@ export class VirtioConsole {
   readonly #ports = new Map<number, ConsolePort>();
   readonly #rx = new Map<number, RxBuffers>();
   readonly #allocs: number[] = [];
-  readonly #options: VirtioConsoleDriverOptions;
+  readonly #options: ConsoleDriverOptions;
   readonly #waiters: { match: number | string; resolve: (p: ConsolePort) => void }[] = [];
   readonly #added = new Set<(p: ConsolePort) => void>();
   readonly #removedL = new Set<(p: ConsolePort) => void>();
   readonly #txWait: (() => void)[] = [];
+  /** Writes the device holds, failed if their queue breaks. */
+  readonly #txPending = new Set<TxToken>();
   readonly #ctl = new VirtioConsoleControl(new DataView(new ArrayBuffer(8)));
   #ctrlRx: RxBuffers | undefined;
   #ctrlBusy = false;
@@ -233,8 +242,8 @@ export class VirtioConsole {
   /** Control messages from the device that were malformed or unexpected. */
   badControl = 0;
 
-  /** Made by {@link VirtioConsoleDriver.probe}. */
-  constructor(dev: DriverDevice, options: VirtioConsoleDriverOptions) {
+  /** Made by {@link ConsoleDriver.probe}. */
+  constructor(dev: DriverDevice, options: ConsoleDriverOptions) {
     this.dev = dev;
     this.#options = options;
     this.multiport = dev.hasFeature(VIRTIO_CONSOLE_F_MULTIPORT);
@@ -299,6 +308,8 @@ export class VirtioConsole {
           ? "control.tx"
           : `port.${rx ? "rx" : "tx"}${q}`,
         callback: (vq) => this.#irq(q, vq),
+        // Transmit queues: writes waiting for the device or for room fail when the queue breaks.
+        onBroken: rx ? undefined : (_vq, error) => this.#txBroken(error),
       });
     }
     dev.findVqs<Token>(infos);
@@ -392,12 +403,20 @@ export class VirtioConsole {
     if (posted) vq.kick();
   }
 
+  /** A transmit queue broke: pending writes fail, writers waiting for room wake and fail. */
+  #txBroken(error: DeviceError): void {
+    for (const t of this.#txPending) t.reject?.(error);
+    this.#txPending.clear();
+    for (const w of this.#txWait.splice(0)) w();
+  }
+
   #txIrq(vq: Virtqueue<Token>): void {
     const { dma } = this.dev.dmaContext;
     for (let b = vq.getBuf(); b !== null; b = vq.getBuf()) {
       const t = b.token;
       if (typeof t === "number") continue;
       dma.free(t.addr);
+      this.#txPending.delete(t);
       t.resolve();
     }
     while (this.#txWait.length) this.#txWait.shift()?.();
@@ -416,6 +435,7 @@ export class VirtioConsole {
       const vq = this.dev.vqs[q] as Virtqueue<Token>;
       while (vq.numFree === 0) {
         await new Promise<void>((r) => this.#txWait.push(r));
+        if (vq.brokenError !== undefined) throw vq.brokenError;
         if (this.#closed) {
           throw new DeviceError(`console port ${p.id} is gone`, {
             code: "ERR_VIRTIO_DEVICE_CONSOLE_GONE",
@@ -426,12 +446,18 @@ export class VirtioConsole {
       const { memory, dma } = this.dev.dmaContext;
       const addr = dma.alloc(piece.length, 8);
       memory.write(addr, piece);
-      done.push(
-        new Promise<void>((resolve) =>
-          vq.addOutbuf({ addr, len: piece.length }, { addr, resolve })
-        ),
-      );
-      vq.kick();
+      const sent = new Promise<void>((resolve, reject) => {
+        const t: TxToken = { addr, resolve, reject };
+        vq.addOutbuf({ addr, len: piece.length }, t);
+        this.#txPending.add(t);
+      });
+      done.push(sent);
+      try {
+        vq.kick();
+      } catch (e) {
+        await Promise.allSettled(done);
+        throw e;
+      }
     }
     await Promise.all(done);
   }
@@ -448,7 +474,7 @@ export class VirtioConsole {
     memory.write(addr, new Uint8Array(c.view.buffer));
     const vq = this.dev.vqs[3] as Virtqueue<Token>;
     if (vq.numFree === 0) this.#txIrq(vq);
-    vq.addOutbuf({ addr, len: 8 }, { addr, resolve: () => {} });
+    vq.addOutbuf({ addr, len: 8 }, { addr, resolve: () => {}, reject: undefined });
     vq.kick();
   }
 

@@ -4,9 +4,9 @@
  *
  * @example
  * ```ts
- * import { VirtioConsoleDevice } from "./mod.ts";
+ * import { ConsoleDevice } from "./mod.ts";
  *
- * const dev = new VirtioConsoleDevice({ size: { cols: 120, rows: 40 } });
+ * const dev = new ConsoleDevice({ size: { cols: 120, rows: 40 } });
  * if (dev.size.cols !== 120) throw new Error("unreachable");
  * ```
  *

@@ -1,14 +1,14 @@
 /**
  * A console backend on standard input and output: joins a device-side
- * {@link DevicePort} to a terminal (or any pair of byte streams), so what
+ * {@link ConsoleDevicePort} to a terminal (or any pair of byte streams), so what
  * the driver writes appears on stdout and what is typed reaches the driver.
  *
  * @example With streams in place of the terminal
  * ```ts
- * import { VirtioConsoleDevice } from "./device.ts";
+ * import { ConsoleDevice } from "./device.ts";
  * import { attachStdio } from "./stdio.ts";
  *
- * const dev = new VirtioConsoleDevice();
+ * const dev = new ConsoleDevice();
  * const port = dev.port(0);
  * if (port === undefined) throw new Error("unreachable");
  * const chunks: Uint8Array[] = [];
@@ -24,7 +24,7 @@
  * @module
  */
 
-import type { DevicePort } from "./device.ts";
+import type { ConsoleDevicePort } from "./device.ts";
 
 /** Streams to use instead of the process's stdin and stdout. */
 export interface StdioOptions {
@@ -43,7 +43,7 @@ export interface StdioLink {
 }
 
 /** Pipe `port`'s output to `output` and `input` to the port. */
-export function attachStdio(port: DevicePort, options: StdioOptions = {}): StdioLink {
+export function attachStdio(port: ConsoleDevicePort, options: StdioOptions = {}): StdioLink {
   const input = options.input ?? Deno.stdin.readable;
   const output = options.output ?? Deno.stdout.writable;
   const stop = new AbortController();

@@ -9,7 +9,7 @@
  * Profiles for a keyboard, a mouse and a tablet ({@link keyboardProfile},
  * {@link mouseProfile}, {@link tabletProfile}) use the Linux evdev codes
  * defined below (they are Linux's, from `input-event-codes.h`, not
- * virtio's). Events are injected with {@link VirtioInputDevice.inject}
+ * virtio's). Events are injected with {@link InputDevice.inject}
  * and delivered a whole sequence (up to SYN_REPORT) at a time: when the
  * driver has too few buffers the sequence waits, and beyond the backlog
  * whole sequences are dropped, never single events (5.8.6.2).
@@ -19,9 +19,9 @@
  *
  * @example
  * ```ts
- * import { EV_KEY, KEY_A, keyboardProfile, VirtioInputDevice } from "./device.ts";
+ * import { EV_KEY, KEY_A, keyboardProfile, InputDevice } from "./device.ts";
  *
- * const kbd = new VirtioInputDevice(keyboardProfile());
+ * const kbd = new InputDevice(keyboardProfile());
  * kbd.writeConfig(0, 1, 1); // select = VIRTIO_INPUT_CFG_ID_NAME
  * kbd.writeConfig(1, 1, 0);
  * if (kbd.readConfig(2, 1) !== "virtio keyboard".length) throw new Error("unreachable");
@@ -32,12 +32,7 @@
  * @module
  */
 
-import {
-  ConfigSpace,
-  type ConfigWidth,
-  type DeviceContext,
-  type VirtioDevice,
-} from "../../device.ts";
+import { ConfigDevice, type ConfigWidth, type DeviceContext } from "../../device.ts";
 import { DeviceError } from "../../errors.ts";
 import { VIRTIO_ID_INPUT } from "../../generated/common.ts";
 import {
@@ -51,8 +46,8 @@ import {
   VirtioInputEvent,
 } from "../../generated/devices/input.ts";
 import type { DescriptorChain } from "../../virtqueue/chain.ts";
-import { ringFeatures } from "../_features.ts";
-import { type ChainServer, publishUsed, serveQueue } from "../_queue_service.ts";
+import { ringFeatures } from "../../features.ts";
+import { type ChainServer, publishUsed, serveQueue } from "../../queue_service.ts";
 
 // ---- Linux evdev codes (include/uapi/linux/input-event-codes.h) ----
 
@@ -205,8 +200,8 @@ export function tabletProfile(name: string = "virtio tablet", max: number = 0x7f
   };
 }
 
-/** Options of a {@link VirtioInputDevice}. */
-export interface VirtioInputDeviceOptions {
+/** Options of a {@link InputDevice}. */
+export interface InputDeviceOptions {
   /** Maximum size of both queues (default 64). */
   readonly queueSize?: number;
   /** Events kept while the driver has no buffers; older whole sequences are dropped beyond it (default 1024). */
@@ -226,15 +221,13 @@ export interface StatusEvent {
 const EVENT_SIZE = VirtioInputEvent.SIZE;
 
 /** A virtio-input device model; see the module documentation. */
-export class VirtioInputDevice implements VirtioDevice {
+export class InputDevice extends ConfigDevice<VirtioInputConfig> {
   /** `VIRTIO_ID_INPUT` (18). */
   readonly deviceId: number = VIRTIO_ID_INPUT;
   /** VERSION_1, EVENT_IDX, INDIRECT_DESC. */
   readonly features: bigint = ringFeatures(false);
   /** eventq and statusq. */
   readonly queueMaxSizes: readonly number[];
-  /** Config bytes (`virtio_input_config`). */
-  readonly config: ConfigSpace = new ConfigSpace(VirtioInputConfig.SIZE);
   /** The profile answered through config. */
   readonly profile: InputProfile;
   /** Events dropped (whole sequences) because the backlog was full. */
@@ -243,9 +236,7 @@ export class VirtioInputDevice implements VirtioDevice {
   badStatus = 0;
   /** LED states as the driver last set them, by LED code. */
   readonly leds: Map<number, boolean> = new Map();
-  readonly #cfg: VirtioInputConfig;
   readonly #backlog: number;
-  #ctx: DeviceContext | undefined;
   // Ready events (whole sequences), as type/code/value triples in a ring of numbers.
   #ready: number[] = [];
   #partial: number[] = [];
@@ -256,16 +247,16 @@ export class VirtioInputDevice implements VirtioDevice {
   readonly #statusGot: StatusEvent[] = [];
   readonly #statusServer: ChainServer = {
     serveChain: (c) => this.#serveStatus(c),
-    isLive: (ctx) => this.#ctx === ctx,
+    isLive: (ctx) => this.isLive(ctx),
   };
 
   /** An input device answering with `profile`. */
-  constructor(profile: InputProfile, options: VirtioInputDeviceOptions = {}) {
+  constructor(profile: InputProfile, options: InputDeviceOptions = {}) {
+    super(VirtioInputConfig);
     this.profile = profile;
     const qs = options.queueSize ?? 64;
     this.queueMaxSizes = [qs, qs];
     this.#backlog = options.backlog ?? 1024;
-    this.#cfg = new VirtioInputConfig(this.config.view);
     const enc = new TextEncoder();
     for (const s of [profile.name, profile.serial ?? ""]) {
       if (enc.encode(s).length > 128) {
@@ -290,31 +281,16 @@ export class VirtioInputDevice implements VirtioDevice {
     }
   }
 
-  /** Config size. */
-  get configSize(): number {
-    return this.config.size;
-  }
-
-  /** The config generation. */
-  get configGeneration(): number {
-    return this.config.generation;
-  }
-
   /** Events waiting for eventq buffers. */
   get pendingEvents(): number {
     return this.#ready.length / 3;
-  }
-
-  /** Read config. */
-  readConfig(offset: number, width: ConfigWidth): number {
-    return this.config.read(offset, width);
   }
 
   /**
    * The driver writes `select` and `subsel` (5.8.5.1); the device answers in
    * `size` and the union at once. Writes to other fields are ignored.
    */
-  writeConfig(offset: number, width: ConfigWidth, value: number): void {
+  override writeConfig(offset: number, width: ConfigWidth, value: number): void {
     let touched = false;
     for (let i = 0; i < width; i++) {
       const o = offset + i;
@@ -327,7 +303,7 @@ export class VirtioInputDevice implements VirtioDevice {
 
   /** Fill `size` and `u` for the current select/subsel (size 0 when unsupported). */
   #answer(): void {
-    const cfg = this.#cfg;
+    const cfg = this.cfg;
     const u = cfg.u;
     const bytes = this.config.bytes;
     bytes.fill(0, VirtioInputConfig.OFFSETS.infoSize, VirtioInputConfig.SIZE);
@@ -380,7 +356,7 @@ export class VirtioInputDevice implements VirtioDevice {
 
   /** Writes a bitmap of `bits` into the union; returns its size (up to the last non-zero byte). */
   #bitmap(bits: readonly number[]): number {
-    const u = this.#cfg.u;
+    const u = this.cfg.u;
     let size = 0;
     for (const b of bits) {
       const i = b >> 3;
@@ -392,7 +368,7 @@ export class VirtioInputDevice implements VirtioDevice {
 
   /**
    * Queue one event. Events are delivered when a SYN_REPORT ends the
-   * sequence (call {@link VirtioInputDevice.sync} or inject EV_SYN yourself).
+   * sequence (call {@link InputDevice.sync} or inject EV_SYN yourself).
    */
   inject(type: number, code: number, value: number): void {
     this.#partial.push(type & 0xffff, code & 0xffff, value >>> 0);
@@ -454,29 +430,29 @@ export class VirtioInputDevice implements VirtioDevice {
   }
 
   /** Start serving. */
-  activate(ctx: DeviceContext): void {
-    this.#ctx = ctx;
+  override activate(ctx: DeviceContext): void {
+    super.activate(ctx);
     this.#held = [];
     this.#flush();
   }
 
   /** eventq kick: new buffers; statusq kick: feedback from the driver. */
   queueNotify(index: number): void {
-    const ctx = this.#ctx;
+    const ctx = this.context;
     if (ctx === undefined) return;
     if (index === 0) this.#flush();
     else if (index === 1) this.#processStatus(ctx);
   }
 
   /** Drop the driver's buffers; queued events stay for the next driver. */
-  reset(): void {
-    this.#ctx = undefined;
+  override reset(): void {
+    super.reset();
     this.#held = [];
   }
 
   /** Write whole ready sequences into eventq buffers while there are enough. */
   #flush(): void {
-    const ctx = this.#ctx;
+    const ctx = this.context;
     const q = ctx?.queues[0];
     if (ctx === undefined || q === undefined) return;
     const r = this.#ready;

@@ -13,14 +13,14 @@
  * import { VirtioBus } from "../../bus.ts";
  * import { DmaAllocator, GuestMemory } from "../../memory.ts";
  * import { MmioDevice, probeMmio } from "../../transport/mmio/mod.ts";
- * import { EV_KEY, KEY_A, keyboardProfile, VirtioInputDevice } from "./device.ts";
- * import { VirtioInputDriver } from "./driver.ts";
+ * import { EV_KEY, KEY_A, keyboardProfile, InputDevice } from "./device.ts";
+ * import { InputDriver } from "./driver.ts";
  *
  * const memory = GuestMemory.fromBuffer(new ArrayBuffer(1 << 20));
  * const bus = new VirtioBus({ memory, dma: new DmaAllocator(0x1000, (1 << 20) - 0x1000) });
- * const driver = new VirtioInputDriver();
+ * const driver = new InputDriver();
  * await bus.registerDriver(driver);
- * const kbd = new VirtioInputDevice(keyboardProfile());
+ * const kbd = new InputDevice(keyboardProfile());
  * const t = probeMmio(new MmioDevice(kbd, memory));
  * if (t === undefined) throw new Error("no device");
  * const input = driver.inputOf(await bus.addDevice(t));
@@ -34,7 +34,12 @@
  * @module
  */
 
-import type { DriverDevice, VirtioDriver, Virtqueue } from "../../driver.ts";
+import {
+  type DriverDevice,
+  ERR_VIRTIO_DEVICE_REMOVED,
+  type VirtioDriver,
+  type Virtqueue,
+} from "../../driver.ts";
 import { DeviceError } from "../../errors.ts";
 import { VIRTIO_ID_INPUT } from "../../generated/common.ts";
 import {
@@ -61,8 +66,8 @@ export interface InputEvent {
   value: number;
 }
 
-/** Options of a {@link VirtioInputDriver}. */
-export interface VirtioInputDriverOptions {
+/** Options of a {@link InputDriver}. */
+export interface InputDriverOptions {
   /** Events kept for a slow async iterator before the oldest are dropped (default 4096). */
   readonly backlog?: number;
 }
@@ -70,18 +75,18 @@ export interface VirtioInputDriverOptions {
 type Token = number | { addr: number };
 
 /** The driver for virtio-input devices. */
-export class VirtioInputDriver implements VirtioDriver {
+export class InputDriver implements VirtioDriver {
   /** `virtio-input`. */
   readonly name: string = "virtio-input";
   /** Binds to `VIRTIO_ID_INPUT`. */
   readonly idTable: readonly { device: number }[] = [{ device: VIRTIO_ID_INPUT }];
   /** No device-specific features exist. */
   readonly featureTable: readonly number[] = [];
-  readonly #options: VirtioInputDriverOptions;
+  readonly #options: InputDriverOptions;
   readonly #inputs = new Map<DriverDevice, InputHandle>();
 
-  /** A driver; see {@link VirtioInputDriverOptions}. */
-  constructor(options: VirtioInputDriverOptions = {}) {
+  /** A driver; see {@link InputDriverOptions}. */
+  constructor(options: InputDriverOptions = {}) {
     this.#options = options;
   }
 
@@ -107,6 +112,11 @@ export class VirtioInputDriver implements VirtioDriver {
   }
 }
 
+/** A virtio-input driver for the bus; the same as `new InputDriver(options)`. */
+export function inputDriver(options: InputDriverOptions = {}): InputDriver {
+  return new InputDriver(options);
+}
+
 const EVENT_SIZE = VirtioInputEvent.SIZE;
 
 /** A bound input device: identity, capabilities, events, LEDs. */
@@ -127,19 +137,24 @@ export class InputHandle {
   readonly abs: ReadonlyMap<number, AbsInfo>;
   /** Events the async iterator dropped because nobody read them. */
   dropped = 0;
-  readonly #options: VirtioInputDriverOptions;
+  readonly #options: InputDriverOptions;
   #base = 0;
   #count = 0;
   #status: Virtqueue<Token> | undefined;
   #onEvent: ((e: InputEvent) => void) | undefined;
   #backlog: InputEvent[] = [];
-  #readers: ((r: IteratorResult<InputEvent>) => void)[] = [];
+  #readers: {
+    resolve: (r: IteratorResult<InputEvent>) => void;
+    reject: (e: DeviceError) => void;
+  }[] = [];
+  /** Why the eventq broke (reset, DEVICE_NEEDS_RESET), which ends the stream with an error. */
+  #broken: DeviceError | undefined;
   #closed = false;
   readonly #event: InputEvent = { type: 0, code: 0, value: 0 };
   readonly #ev = new VirtioInputEvent(new DataView(new ArrayBuffer(EVENT_SIZE)));
 
-  /** Made by {@link VirtioInputDriver.probe}: reads every selector (5.8.5). */
-  constructor(dev: DriverDevice, options: VirtioInputDriverOptions) {
+  /** Made by {@link InputDriver.probe}: reads every selector (5.8.5). */
+  constructor(dev: DriverDevice, options: InputDriverOptions) {
     this.dev = dev;
     this.#options = options;
     const dec = new TextDecoder();
@@ -199,7 +214,7 @@ export class InputHandle {
   _start(): void {
     const dev = this.dev;
     const [eventq, statusq] = dev.findVqs<Token>([
-      { name: "events", callback: (vq) => this.#irq(vq) },
+      { name: "events", callback: (vq) => this.#irq(vq), onBroken: (_vq, e) => this.#broke(e) },
       { name: "status", callback: (vq) => this.#statusIrq(vq) },
     ]);
     this.#status = statusq;
@@ -241,7 +256,7 @@ export class InputHandle {
     }
     const e = { type, code, value };
     const r = this.#readers.shift();
-    if (r) return r({ value: e, done: false });
+    if (r) return r.resolve({ value: e, done: false });
     this.#backlog.push(e);
     if (this.#backlog.length > (this.#options.backlog ?? 4096)) {
       this.#backlog.shift();
@@ -266,7 +281,8 @@ export class InputHandle {
       const f = this.#backlog.shift();
       if (f) return Promise.resolve({ value: f, done: false });
       if (this.#closed) return Promise.resolve({ value: undefined, done: true });
-      return new Promise((resolve) => this.#readers.push(resolve));
+      if (this.#broken !== undefined) return Promise.reject(this.#broken);
+      return new Promise((resolve, reject) => this.#readers.push({ resolve, reject }));
     };
     const it: AsyncIterableIterator<InputEvent> = {
       [Symbol.asyncIterator]: () => it,
@@ -308,12 +324,19 @@ export class InputHandle {
     }
   }
 
+  /** The eventq broke: on removal the stream ends (below, in _release); otherwise readers fail. */
+  #broke(error: DeviceError): void {
+    if (error.code === ERR_VIRTIO_DEVICE_REMOVED) return;
+    this.#broken = error;
+    for (const r of this.#readers.splice(0)) r.reject(error);
+  }
+
   /** @internal */
   _release(): void {
     if (this.#closed) return;
     this.#closed = true;
     this.dev.dmaContext.dma.free(this.#base);
-    for (const r of this.#readers) r({ value: undefined, done: true });
+    for (const r of this.#readers) r.resolve({ value: undefined, done: true });
     this.#readers = [];
   }
 }

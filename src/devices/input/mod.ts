@@ -4,9 +4,9 @@
  *
  * @example
  * ```ts
- * import { mouseProfile, VirtioInputDevice } from "./mod.ts";
+ * import { mouseProfile, InputDevice } from "./mod.ts";
  *
- * const mouse = new VirtioInputDevice(mouseProfile());
+ * const mouse = new InputDevice(mouseProfile());
  * mouse.moveRel(5, -3);
  * if (mouse.pendingEvents !== 3) throw new Error("unreachable");
  * ```

@@ -87,11 +87,11 @@ class LinkEnd implements NetBackend {
  * @example
  * ```ts
  * import { connectBackToBack } from "./backend.ts";
- * import { VirtioNetDevice } from "./device.ts";
+ * import { NetDevice } from "./device.ts";
  *
  * const [left, right] = connectBackToBack();
- * const a = new VirtioNetDevice({ backend: left });
- * const b = new VirtioNetDevice({ backend: right });
+ * const a = new NetDevice({ backend: left });
+ * const b = new NetDevice({ backend: right });
  * if (a.deviceId !== 1 || b.deviceId !== 1) throw new Error("unreachable");
  * ```
  */

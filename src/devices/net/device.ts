@@ -27,11 +27,11 @@
  * @example Two devices joined back to back
  * ```ts
  * import { connectBackToBack } from "./backend.ts";
- * import { VirtioNetDevice } from "./device.ts";
+ * import { NetDevice } from "./device.ts";
  *
  * const [left, right] = connectBackToBack();
- * const a = new VirtioNetDevice({ backend: left, mac: "52:54:00:00:00:01" });
- * const b = new VirtioNetDevice({ backend: right, maxQueuePairs: 2 });
+ * const a = new NetDevice({ backend: left, mac: "52:54:00:00:00:01" });
+ * const b = new NetDevice({ backend: right, maxQueuePairs: 2 });
  * a.setLinkUp(false); // raises a config change once a driver is active
  * if (a.macString !== "52:54:00:00:00:01" || b.queueMaxSizes.length !== 5) {
  *   throw new Error("unreachable");
@@ -41,12 +41,7 @@
  * @module
  */
 
-import {
-  ConfigSpace,
-  type ConfigWidth,
-  type DeviceContext,
-  type VirtioDevice,
-} from "../../device.ts";
+import { ConfigDevice, type DeviceContext } from "../../device.ts";
 import { DeviceError } from "../../errors.ts";
 import {
   VIRTIO_F_EVENT_IDX,
@@ -117,8 +112,8 @@ import {
 } from "../../generated/devices/net.ts";
 import type { DescriptorChain } from "../../virtqueue/chain.ts";
 import type { DeviceQueue } from "../../virtqueue/queue.ts";
-import { bit } from "../_features.ts";
-import { type ChainServer, publishUsed, serveQueue } from "../_queue_service.ts";
+import { bit, featureMask } from "../../features.ts";
+import { type ChainServer, publishUsed, serveQueue } from "../../queue_service.ts";
 import type { NetBackend, NetPort } from "./backend.ts";
 import {
   completeChecksum,
@@ -145,8 +140,8 @@ const DEFAULT_MAC_TABLE = 64;
 /** Size of the flow table used for receive steering. */
 const FLOW_SLOTS = 256;
 
-/** Options of a {@link VirtioNetDevice}. */
-export interface VirtioNetDeviceOptions {
+/** Options of a {@link NetDevice}. */
+export interface NetDeviceOptions {
   /** The device's MAC address (6 bytes or `"52:54:00:12:34:56"`); default a random locally administered one. */
   readonly mac?: Uint8Array | string;
   /** Receive/transmit queue pairs (1 to 0x8000, default 1); more than 1 offers VIRTIO_NET_F_MQ. */
@@ -167,7 +162,7 @@ export interface VirtioNetDeviceOptions {
   readonly macTableSize?: number;
 }
 
-/** Counters of a {@link VirtioNetDevice}, for tests and monitoring. */
+/** Counters of a {@link NetDevice}, for tests and monitoring. */
 export interface NetDeviceStats {
   /** Frames taken from the transmit queues and sent on. */
   txFrames: number;
@@ -185,8 +180,8 @@ export interface NetDeviceStats {
   ctrlErr: number;
 }
 
-/** The features a {@link VirtioNetDevice} offers by default (before MQ and MTU, which depend on options). */
-export const NET_DEFAULT_FEATURES: bigint = [
+/** The features a {@link NetDevice} offers by default (before MQ and MTU, which depend on options). */
+export const NET_DEFAULT_FEATURES: bigint = featureMask([
   VIRTIO_F_VERSION_1,
   VIRTIO_F_EVENT_IDX,
   VIRTIO_F_INDIRECT_DESC,
@@ -209,16 +204,16 @@ export const NET_DEFAULT_FEATURES: bigint = [
   VIRTIO_NET_F_CTRL_GUEST_OFFLOADS,
   VIRTIO_NET_F_GUEST_ANNOUNCE,
   VIRTIO_NET_F_SPEED_DUPLEX,
-].reduce((m, n) => m | bit(n), 0n);
+]);
 
 /** GUEST_* offload bits VIRTIO_NET_CTRL_GUEST_OFFLOADS_SET may switch (spec 5.1.6.5.6.1). */
-const GUEST_OFFLOAD_BITS: bigint = [
+const GUEST_OFFLOAD_BITS: bigint = featureMask([
   VIRTIO_NET_F_GUEST_CSUM,
   VIRTIO_NET_F_GUEST_TSO4,
   VIRTIO_NET_F_GUEST_TSO6,
   VIRTIO_NET_F_GUEST_ECN,
   VIRTIO_NET_F_GUEST_UFO,
-].reduce((m, n) => m | bit(n), 0n);
+]);
 
 /** Parses `"aa:bb:cc:dd:ee:ff"` (or `-` separated) into 6 bytes; throws a {@link DeviceError} when malformed. */
 export function parseMac(mac: string): Uint8Array {
@@ -250,15 +245,13 @@ interface RxState {
 }
 
 /** A virtio-net device model; see the module documentation. */
-export class VirtioNetDevice implements VirtioDevice {
+export class NetDevice extends ConfigDevice<VirtioNetConfig> {
   /** `VIRTIO_ID_NET` (1). */
   readonly deviceId: number = VIRTIO_ID_NET;
   /** Offered features. */
   readonly features: bigint;
   /** `2 * maxQueuePairs` data queues (receiveq1, transmitq1, ...) then the control queue. */
   readonly queueMaxSizes: readonly number[];
-  /** Config bytes (`virtio_net_config`). */
-  readonly config: ConfigSpace = new ConfigSpace(VirtioNetConfig.SIZE);
   /** Counters. */
   readonly stats: NetDeviceStats = {
     txFrames: 0,
@@ -272,10 +265,8 @@ export class VirtioNetDevice implements VirtioDevice {
   /** Queue pairs the device has. */
   readonly maxQueuePairs: number;
 
-  readonly #cfg: VirtioNetConfig;
   readonly #backend: NetBackend | undefined;
   readonly #macTableSize: number;
-  #ctx: DeviceContext | undefined;
   #features = 0n;
   #hdrLen = 12;
   #mergeable = false;
@@ -321,11 +312,12 @@ export class VirtioNetDevice implements VirtioDevice {
   readonly #port: NetPort & { offloads: NetOffloads };
   readonly #ctrlServer: ChainServer = {
     serveChain: (c, _q, ctx) => this.#serveCtrl(c, ctx),
-    isLive: (ctx) => this.#ctx === ctx,
+    isLive: (ctx) => this.isLive(ctx),
   };
 
-  /** A network device; see {@link VirtioNetDeviceOptions}. */
-  constructor(options: VirtioNetDeviceOptions = {}) {
+  /** A network device; see {@link NetDeviceOptions}. */
+  constructor(options: NetDeviceOptions = {}) {
+    super(VirtioNetConfig);
     const pairs = options.maxQueuePairs ?? 1;
     if (
       !Number.isInteger(pairs) || pairs < VIRTIO_NET_CTRL_MQ_VQ_PAIRS_MIN ||
@@ -348,7 +340,6 @@ export class VirtioNetDevice implements VirtioDevice {
     this.#macTableSize = options.macTableSize ?? DEFAULT_MAC_TABLE;
     this.#uni = new Float64Array(this.#macTableSize);
     this.#multi = new Float64Array(this.#macTableSize);
-    this.#cfg = new VirtioNetConfig(this.config.view);
     const mac = typeof options.mac === "string"
       ? parseMac(options.mac)
       : options.mac ?? randomMac();
@@ -364,12 +355,12 @@ export class VirtioNetDevice implements VirtioDevice {
       });
     }
     this.config.update(() => {
-      this.#cfg.macBytes().set(mac);
-      this.#cfg.status = options.linkUp === false ? 0 : VIRTIO_NET_S_LINK_UP;
-      this.#cfg.maxVirtqueuePairs = pairs;
-      this.#cfg.mtu = mtu ?? 0;
-      this.#cfg.speed = options.speed ?? 10000;
-      this.#cfg.duplex = 1; // full duplex (5.1.4.1: 0x01)
+      this.cfg.macBytes().set(mac);
+      this.cfg.status = options.linkUp === false ? 0 : VIRTIO_NET_S_LINK_UP;
+      this.cfg.maxVirtqueuePairs = pairs;
+      this.cfg.mtu = mtu ?? 0;
+      this.cfg.speed = options.speed ?? 10000;
+      this.cfg.duplex = 1; // full duplex (5.1.4.1: 0x01)
     });
     this.#port = {
       receive: (frame, meta) => this.#receive(frame, meta),
@@ -380,29 +371,19 @@ export class VirtioNetDevice implements VirtioDevice {
     this.#backend?.attach(this.#port);
   }
 
-  /** Config space size: `virtio_net_config`. */
-  get configSize(): number {
-    return this.config.size;
-  }
-
-  /** The config generation. */
-  get configGeneration(): number {
-    return this.config.generation;
-  }
-
   /** The MAC address in config (changed by VIRTIO_NET_CTRL_MAC_ADDR_SET). */
   get mac(): Uint8Array {
-    return this.#cfg.macBytes().slice();
+    return this.cfg.macBytes().slice();
   }
 
-  /** {@link VirtioNetDevice.mac} as `aa:bb:cc:dd:ee:ff`. */
+  /** {@link NetDevice.mac} as `aa:bb:cc:dd:ee:ff`. */
   get macString(): string {
-    return formatMac(this.#cfg.macBytes());
+    return formatMac(this.cfg.macBytes());
   }
 
   /** Is the link up? */
   get linkUp(): boolean {
-    return (this.#cfg.status & VIRTIO_NET_S_LINK_UP) !== 0;
+    return (this.cfg.status & VIRTIO_NET_S_LINK_UP) !== 0;
   }
 
   /** Queue pairs in use (VIRTIO_NET_CTRL_MQ_VQ_PAIRS_SET; 1 after reset). */
@@ -451,18 +432,7 @@ export class VirtioNetDevice implements VirtioDevice {
     };
   }
 
-  /** The live context, while a driver has the device active. */
-  get context(): DeviceContext | undefined {
-    return this.#ctx;
-  }
-
-  /** Read config. */
-  readConfig(offset: number, width: ConfigWidth): number {
-    return this.config.read(offset, width);
-  }
-
-  /** Config is read-only for a modern driver (5.1.4.2): writes are ignored. */
-  writeConfig(_offset: number, _width: ConfigWidth, _value: number): void {}
+  // Config is read-only for a modern driver (5.1.4.2): ConfigDevice ignores writes.
 
   /**
    * Set the link state: updates `status` and, when the driver negotiated
@@ -471,11 +441,11 @@ export class VirtioNetDevice implements VirtioDevice {
   setLinkUp(up: boolean): void {
     if (up === this.linkUp) return;
     this.config.update(() => {
-      this.#cfg.status = up
-        ? this.#cfg.status | VIRTIO_NET_S_LINK_UP
-        : this.#cfg.status & ~VIRTIO_NET_S_LINK_UP;
+      this.cfg.status = up
+        ? this.cfg.status | VIRTIO_NET_S_LINK_UP
+        : this.cfg.status & ~VIRTIO_NET_S_LINK_UP;
     });
-    if (this.#features & bit(VIRTIO_NET_F_STATUS)) this.#ctx?.configChanged();
+    if (this.#features & bit(VIRTIO_NET_F_STATUS)) this.context?.configChanged();
     if (up) this.#kickTx();
   }
 
@@ -486,19 +456,19 @@ export class VirtioNetDevice implements VirtioDevice {
    * the driver did not negotiate VIRTIO_NET_F_GUEST_ANNOUNCE.
    */
   announce(): boolean {
-    if (!(this.#features & bit(VIRTIO_NET_F_GUEST_ANNOUNCE)) || this.#ctx === undefined) {
+    if (!(this.#features & bit(VIRTIO_NET_F_GUEST_ANNOUNCE)) || this.context === undefined) {
       return false;
     }
     this.config.update(() => {
-      this.#cfg.status |= VIRTIO_NET_S_ANNOUNCE;
+      this.cfg.status |= VIRTIO_NET_S_ANNOUNCE;
     });
-    this.#ctx.configChanged();
+    this.context.configChanged();
     return true;
   }
 
   /** Is an announce request pending (VIRTIO_NET_S_ANNOUNCE)? */
   get announcePending(): boolean {
-    return (this.#cfg.status & VIRTIO_NET_S_ANNOUNCE) !== 0;
+    return (this.cfg.status & VIRTIO_NET_S_ANNOUNCE) !== 0;
   }
 
   /**
@@ -511,8 +481,8 @@ export class VirtioNetDevice implements VirtioDevice {
   }
 
   /** Start serving: work out the header layout and the control queue index from the features. */
-  activate(ctx: DeviceContext): void {
-    this.#ctx = ctx;
+  override activate(ctx: DeviceContext): void {
+    super.activate(ctx);
     const f = ctx.features;
     this.#features = f;
     this.#mergeable = (f & bit(VIRTIO_NET_F_MRG_RXBUF)) !== 0n;
@@ -532,7 +502,7 @@ export class VirtioNetDevice implements VirtioDevice {
 
   /** The driver kicked queue `index`. */
   queueNotify(index: number): void {
-    const ctx = this.#ctx;
+    const ctx = this.context;
     if (ctx === undefined) return;
     if (index === this.#ctrlIndex) {
       serveQueue(ctx, index, this.#ctrlServer);
@@ -545,16 +515,16 @@ export class VirtioNetDevice implements VirtioDevice {
   }
 
   /** Back to the state after power-on (5.1.6.5.2: empty MAC table), keeping MAC and link. */
-  reset(): void {
-    this.#ctx = undefined;
+  override reset(): void {
+    super.reset();
     this.#features = 0n;
     this.#rx = [];
     this.#txHeld = [];
     this.#offloads = this.#port.offloads = NO_OFFLOADS;
     this.#resetFilters();
-    if (this.#cfg.status & VIRTIO_NET_S_ANNOUNCE) {
+    if (this.cfg.status & VIRTIO_NET_S_ANNOUNCE) {
       this.config.update(() => {
-        this.#cfg.status &= ~VIRTIO_NET_S_ANNOUNCE;
+        this.cfg.status &= ~VIRTIO_NET_S_ANNOUNCE;
       });
     }
   }
@@ -604,7 +574,7 @@ export class VirtioNetDevice implements VirtioDevice {
   }
 
   #processTx(pair: number): void {
-    const ctx = this.#ctx;
+    const ctx = this.context;
     const q = ctx?.queues[2 * pair + 1];
     if (ctx === undefined || q === undefined) return;
     let used = 0;
@@ -619,7 +589,7 @@ export class VirtioNetDevice implements VirtioDevice {
         }
         q.pushUsed(c, 0);
         used++;
-        if (this.#ctx !== ctx) return; // reset by a callback meanwhile
+        if (this.context !== ctx) return; // reset by a callback meanwhile
       }
     } catch (e) {
       ctx.needsReset(e);
@@ -710,13 +680,13 @@ export class VirtioNetDevice implements VirtioDevice {
     }
     if (this.#noUni) return false;
     if (this.#allUni || this.#uniOverflow) return true;
-    if (dst === macNumber(this.#cfg.macBytes(), 0)) return true;
+    if (dst === macNumber(this.cfg.macBytes(), 0)) return true;
     for (let i = 0; i < this.#uniCount; i++) if (this.#uni[i] === dst) return true;
     return false;
   }
 
   #receive(frame: Uint8Array, meta: NetFrameMeta | undefined): boolean {
-    const ctx = this.#ctx;
+    const ctx = this.context;
     if (ctx === undefined || !this.linkUp || frame.length < 14 || frame.length > MAX_FRAME) {
       this.stats.rxDropped++;
       return true;
@@ -903,7 +873,7 @@ export class VirtioNetDevice implements VirtioDevice {
           }
           const mac = bytes.subarray(CTRL_DATA_AT, CTRL_DATA_AT + VirtioNetCtrlMacAddr.SIZE);
           // 5.1.6.5.2: mac in config is updated before the buffer is used.
-          this.config.update(() => this.#cfg.macBytes().set(mac));
+          this.config.update(() => this.cfg.macBytes().set(mac));
           return OK;
         }
         if (cmd === VIRTIO_NET_CTRL_MAC_TABLE_SET) {
@@ -927,7 +897,7 @@ export class VirtioNetDevice implements VirtioDevice {
         }
         // 5.1.6.5.4: clear VIRTIO_NET_S_ANNOUNCE before the buffer is used.
         this.config.update(() => {
-          this.#cfg.status &= ~VIRTIO_NET_S_ANNOUNCE;
+          this.cfg.status &= ~VIRTIO_NET_S_ANNOUNCE;
         });
         return OK;
       }

@@ -17,17 +17,17 @@
  * import { DmaAllocator, GuestMemory } from "../../memory.ts";
  * import { MmioDevice, probeMmio } from "../../transport/mmio/mod.ts";
  * import { connectBackToBack } from "./backend.ts";
- * import { VirtioNetDevice } from "./device.ts";
- * import { VirtioNetDriver } from "./driver.ts";
+ * import { NetDevice } from "./device.ts";
+ * import { NetDriver } from "./driver.ts";
  *
  * const memory = GuestMemory.fromBuffer(new ArrayBuffer(8 << 20));
  * const bus = new VirtioBus({ memory, dma: new DmaAllocator(0x1000, (8 << 20) - 0x1000) });
- * const driver = new VirtioNetDriver();
+ * const driver = new NetDriver();
  * await bus.registerDriver(driver);
  * const [l, r] = connectBackToBack();
  * const nics = [];
  * for (const backend of [l, r]) {
- *   const t = probeMmio(new MmioDevice(new VirtioNetDevice({ backend }), memory));
+ *   const t = probeMmio(new MmioDevice(new NetDevice({ backend }), memory));
  *   if (t === undefined) throw new Error("no device");
  *   nics.push(driver.interfaceOf(await bus.addDevice(t)));
  * }
@@ -125,8 +125,8 @@ export const NET_DRIVER_FEATURES: readonly number[] = Object.freeze([
   VIRTIO_NET_F_SPEED_DUPLEX,
 ]);
 
-/** Options of a {@link VirtioNetDriver}. */
-export interface VirtioNetDriverOptions {
+/** Options of a {@link NetDriver}. */
+export interface NetDriverOptions {
   /** Feature bits to negotiate (default {@link NET_DRIVER_FEATURES}); leave some out to test without them. */
   readonly features?: readonly number[];
   /** Size of each mergeable receive buffer (default 2048; at least 1526 bytes per 5.1.6.3.1 without TSO). */
@@ -174,6 +174,8 @@ interface TxSlot {
   /** Ad-hoc allocation for a frame larger than the slot, freed on completion. */
   big: number;
   resolve: (() => void) | undefined;
+  /** Fails the send waiting on this slot (the queue broke). */
+  reject: ((e: DeviceError) => void) | undefined;
 }
 
 interface TxQueue {
@@ -198,21 +200,22 @@ interface CtrlToken {
   addr: number;
   ackAt: number;
   resolve: (ack: number) => void;
+  reject: (e: DeviceError) => void;
 }
 
 /** The driver for virtio-net devices; one {@link NetInterface} per bound device. */
-export class VirtioNetDriver implements VirtioDriver {
+export class NetDriver implements VirtioDriver {
   /** `virtio-net`. */
   readonly name: string = "virtio-net";
   /** Binds to `VIRTIO_ID_NET`. */
   readonly idTable: readonly { device: number }[] = [{ device: VIRTIO_ID_NET }];
   /** Features negotiated. */
   readonly featureTable: readonly number[];
-  readonly #options: VirtioNetDriverOptions;
+  readonly #options: NetDriverOptions;
   readonly #nics = new Map<DriverDevice, NetInterface>();
 
-  /** A driver; see {@link VirtioNetDriverOptions}. */
-  constructor(options: VirtioNetDriverOptions = {}) {
+  /** A driver; see {@link NetDriverOptions}. */
+  constructor(options: NetDriverOptions = {}) {
     this.#options = options;
     this.featureTable = options.features ?? NET_DRIVER_FEATURES;
   }
@@ -255,6 +258,11 @@ export class VirtioNetDriver implements VirtioDriver {
   }
 }
 
+/** A virtio-net driver for the bus; the same as `new NetDriver(options)`. */
+export function netDriver(options: NetDriverOptions = {}): NetDriver {
+  return new NetDriver(options);
+}
+
 /** One network interface: a bound virtio-net device. */
 export class NetInterface {
   /** The device. */
@@ -275,7 +283,7 @@ export class NetInterface {
   #rxBufSize = 0;
   #slotSize = 0;
   readonly #allocs: number[] = [];
-  readonly #options: VirtioNetDriverOptions;
+  readonly #options: NetDriverOptions;
   #onFrame: ((frame: Uint8Array, info: ReceivedFrame) => void) | undefined;
   #linkListeners = new Set<(up: boolean) => void>();
   #backlog: ReceivedFrame[] = [];
@@ -301,8 +309,8 @@ export class NetInterface {
     numBuffers: 1,
   };
 
-  /** Made by {@link VirtioNetDriver.probe}. */
-  constructor(dev: DriverDevice, options: VirtioNetDriverOptions) {
+  /** Made by {@link NetDriver.probe}. */
+  constructor(dev: DriverDevice, options: NetDriverOptions) {
     this.dev = dev;
     this.#options = options;
     this.hdrSize = dev.hasFeature(32) || dev.hasFeature(VIRTIO_NET_F_MRG_RXBUF) ? 12 : 10;
@@ -356,11 +364,16 @@ export class NetInterface {
       infos.push({
         name: `output.${p}`,
         callback: (vq: Virtqueue<NetToken>) => this.#txIrq(p, vq),
+        onBroken: (_vq, error) => this.#txBroken(p, error),
       });
     }
     if (hasCtrl) {
       // The control queue follows the data queues: index 2 without MQ (5.1.2).
-      infos.push({ name: "control", callback: (vq: Virtqueue<NetToken>) => this.#ctrlIrq(vq) });
+      infos.push({
+        name: "control",
+        callback: (vq: Virtqueue<NetToken>) => this.#ctrlIrq(vq),
+        onBroken: (_vq, error) => this.#ctrlBroken(error),
+      });
     }
     const vqs = dev.findVqs<NetToken>(infos);
     if (hasCtrl) this.#ctrl = vqs[2 * pairs];
@@ -385,7 +398,12 @@ export class NetInterface {
       const slots: TxSlot[] = [];
       const free: number[] = [];
       for (let i = 0; i < tvq.size; i++) {
-        slots.push({ addr: sbase + i * this.#slotSize, big: -1, resolve: undefined });
+        slots.push({
+          addr: sbase + i * this.#slotSize,
+          big: -1,
+          resolve: undefined,
+          reject: undefined,
+        });
         free.push(tvq.size - 1 - i);
       }
       this.#tx.push({ vq: tvq, slots, free, waiters: [] });
@@ -545,6 +563,7 @@ export class NetInterface {
       }
       const r = s.resolve;
       s.resolve = undefined;
+      s.reject = undefined;
       tx.free.push(k);
       r?.();
     }
@@ -565,12 +584,20 @@ export class NetInterface {
    * for room when the queue is full. Many sends may be in flight.
    */
   async send(frame: Uint8Array, options?: SendOptions): Promise<void> {
+    // Before waiting for room: after removal no room ever comes.
+    if (this.#closed) {
+      throw new DeviceError(`${this.dev.name}: interface removed`, {
+        code: "ERR_VIRTIO_DEVICE_NET_GONE",
+      });
+    }
     const pair = options?.queue ?? 0;
     const tx = this.#txQueue(pair);
     while (tx.free.length === 0) {
       this.#reclaim(tx, tx.vq);
       if (tx.free.length) break;
       await new Promise<void>((r) => tx.waiters.push(r));
+      const broken = tx.vq.brokenError;
+      if (broken !== undefined) throw broken;
       if (this.#closed) {
         throw new DeviceError(`${this.dev.name}: interface removed`, {
           code: "ERR_VIRTIO_DEVICE_NET_GONE",
@@ -579,7 +606,7 @@ export class NetInterface {
     }
     await new Promise<void>((resolve, reject) => {
       try {
-        if (!this.#queue(frame, options, resolve)) {
+        if (!this.#queue(frame, options, resolve, reject)) {
           reject(
             new DeviceError(`${this.dev.name}: transmit queue ${pair} is full`, {
               code: "ERR_VIRTIO_DEVICE_NET_QUEUE_FULL",
@@ -606,6 +633,7 @@ export class NetInterface {
     frame: Uint8Array,
     o: SendOptions | undefined,
     resolve: (() => void) | undefined,
+    reject?: (e: DeviceError) => void,
   ): boolean {
     if (this.#closed) {
       throw new DeviceError(`${this.dev.name}: interface removed`, {
@@ -647,6 +675,7 @@ export class NetInterface {
     }
     reg.bytes.set(frame, off + hs);
     s.resolve = resolve;
+    s.reject = reject;
     this.#slot.addr = addr;
     this.#slot.len = total;
     tx.vq.addSgs(this.#sg, this.#noSg, i);
@@ -675,7 +704,7 @@ export class NetInterface {
     b.set(data, 2);
     b[len] = 0xff;
     return new Promise<number>((resolve, reject) => {
-      const token: CtrlToken = { addr, ackAt: addr + len, resolve };
+      const token: CtrlToken = { addr, ackAt: addr + len, resolve, reject };
       try {
         vq.addSgs([{ addr, len }], [{ addr: addr + len, len: 1 }], token);
         this.#ctrlPending.add(token);
@@ -685,6 +714,24 @@ export class NetInterface {
         reject(e);
       }
     });
+  }
+
+  /** The transmit queue of `pair` broke: sends waiting for the device or for room fail now. */
+  #txBroken(pair: number, error: DeviceError): void {
+    const tx = this.#tx[pair];
+    if (tx === undefined) return;
+    for (const s of tx.slots) {
+      const r = s.reject;
+      s.resolve = undefined;
+      s.reject = undefined;
+      r?.(error);
+    }
+    for (const w of tx.waiters.splice(0)) w();
+  }
+
+  /** The control queue broke: pending commands fail now (their buffers are freed on release). */
+  #ctrlBroken(error: DeviceError): void {
+    for (const t of this.#ctrlPending) t.reject(error);
   }
 
   #ctrlIrq(vq: Virtqueue<NetToken>): void {

@@ -4,11 +4,11 @@
  *
  * @example
  * ```ts
- * import { connectBackToBack, VirtioNetDevice } from "./mod.ts";
+ * import { connectBackToBack, NetDevice } from "./mod.ts";
  *
  * const [left, right] = connectBackToBack();
- * const dev = new VirtioNetDevice({ backend: left });
- * new VirtioNetDevice({ backend: right });
+ * const dev = new NetDevice({ backend: left });
+ * new NetDevice({ backend: right });
  * if (dev.queueMaxSizes.length !== 3) throw new Error("rx, tx, control");
  * ```
  *

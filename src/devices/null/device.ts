@@ -23,13 +23,36 @@
  * @module
  */
 
+import { type ChainServer, ConfigDevice, type DeviceContext } from "../../device.ts";
+import { featureMask } from "../../features.ts";
 import {
-  ConfigSpace,
-  type ConfigWidth,
-  type DeviceContext,
-  type VirtioDevice,
-} from "../../device.ts";
+  VIRTIO_F_EVENT_IDX,
+  VIRTIO_F_INDIRECT_DESC,
+  VIRTIO_F_VERSION_1,
+} from "../../generated/common.ts";
+import type { DescriptorChain } from "../../virtqueue/mod.ts";
 
+/** The null device's config: one le64 `value` (not a spec layout: the null device is ours). */
+export class NullConfig {
+  /** Size in bytes. */
+  static readonly SIZE: number = 8;
+  /** The view the accessor reads and writes. */
+  readonly view: DataView;
+  /** Byte offset within {@link NullConfig.view}. */
+  readonly offset: number;
+  /** An accessor over `view` at `offset`. */
+  constructor(view: DataView, offset: number = 0) {
+    this.view = view;
+    this.offset = offset;
+  }
+  /** `value`: le64 at offset 0. */
+  get value(): bigint {
+    return this.view.getBigUint64(this.offset, true);
+  }
+  set value(v: bigint) {
+    this.view.setBigUint64(this.offset, v, true);
+  }
+}
 /** Options of a {@link NullDevice}. */
 export interface NullDeviceOptions {
   /** Device id to report (default {@link NullDevice.DEVICE_ID}). */
@@ -47,7 +70,7 @@ export interface NullDeviceOptions {
 }
 
 /** A device that completes every request immediately. */
-export class NullDevice implements VirtioDevice {
+export class NullDevice extends ConfigDevice<NullConfig> {
   /** The device id the null device reports. */
   static readonly DEVICE_ID: number = 63;
   /** The device id ({@link NullDevice.DEVICE_ID} unless the options chose another). */
@@ -56,8 +79,6 @@ export class NullDevice implements VirtioDevice {
   readonly features: bigint;
   /** One maximum size per queue. */
   readonly queueMaxSizes: readonly number[];
-  /** Config bytes: a le64 `value` at offset 0. */
-  readonly config: ConfigSpace = new ConfigSpace(8);
   /** Requests completed since creation. */
   completed = 0;
   /** Times {@link VirtioDevice.activate} was called. */
@@ -69,12 +90,20 @@ export class NullDevice implements VirtioDevice {
   /** Hold requests instead of completing them. */
   hold: boolean;
   readonly #writeLen: number;
-  #ctx: DeviceContext | undefined;
+  readonly #server: ChainServer = {
+    serveChain: (c: DescriptorChain) => {
+      this.completed++;
+      return this.#writeLen === 0 ? 0 : Math.min(this.#writeLen, c.writableLength);
+    },
+    isLive: (ctx) => this.isLive(ctx),
+  };
 
   /** A null device with `options.queues` queues of `options.queueSize` entries. */
   constructor(options: NullDeviceOptions = {}) {
+    super(NullConfig);
     this.deviceId = options.deviceId ?? NullDevice.DEVICE_ID;
-    this.features = options.features ?? ((1n << 32n) | (1n << 29n) | (1n << 28n));
+    this.features = options.features ??
+      featureMask([VIRTIO_F_VERSION_1, VIRTIO_F_EVENT_IDX, VIRTIO_F_INDIRECT_DESC]);
     this.queueMaxSizes = Array.from(
       { length: options.queues ?? 1 },
       () => options.queueSize ?? 256,
@@ -83,60 +112,26 @@ export class NullDevice implements VirtioDevice {
     this.hold = options.hold ?? false;
   }
 
-  /** 8 bytes. */
-  get configSize(): number {
-    return this.config.size;
-  }
-
-  /** The config generation. */
-  get configGeneration(): number {
-    return this.config.generation;
-  }
-
-  /** The live context, while activated. */
-  get context(): DeviceContext | undefined {
-    return this.#ctx;
-  }
-
-  /** Read config. */
-  readConfig(offset: number, width: ConfigWidth): number {
-    return this.config.read(offset, width);
-  }
-
-  /** Config is read-only: writes are ignored. */
-  writeConfig(_offset: number, _width: ConfigWidth, _value: number): void {}
-
   /** Change the config `value` (bumping the generation) and notify an active driver. */
   setValue(value: bigint): void {
-    this.config.update((v) => v.setBigUint64(0, value, true));
-    this.#ctx?.configChanged();
+    this.updateConfig((c) => c.value = value);
   }
 
   /** Start serving. */
-  activate(ctx: DeviceContext): void {
-    this.#ctx = ctx;
+  override activate(ctx: DeviceContext): void {
+    super.activate(ctx);
     this.negotiated = ctx.features;
     this.activations++;
   }
 
-  /** Complete every available request of queue `index`. */
+  /** Complete every available request of queue `index`, unless holding. */
   queueNotify(index: number): void {
-    const ctx = this.#ctx;
-    const q = ctx?.queues[index];
-    if (ctx === undefined || q === undefined || this.hold) return;
-    const writeLen = this.#writeLen;
-    let n = 0;
-    for (let c = q.pop(); c !== null; c = q.pop()) {
-      q.addUsed(c, writeLen === 0 ? 0 : Math.min(writeLen, c.writableLength));
-      n++;
-    }
-    this.completed += n;
-    if (n && q.needsNotification()) ctx.notifyUsed(index);
+    if (!this.hold) this.serve(index, this.#server);
   }
 
   /** Drop the context. */
-  reset(): void {
-    this.#ctx = undefined;
+  override reset(): void {
+    super.reset();
     this.resets++;
   }
 }

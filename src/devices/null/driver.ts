@@ -36,10 +36,14 @@ export interface NullDriverOptions {
   readonly failProbe?: boolean;
 }
 
+/** The null driver plus the per-device state of the devices it has bound. */
+export interface NullDriver extends VirtioDriver {
+  /** Per-device state, by device. */
+  readonly states: Map<DriverDevice, NullDriverState>;
+}
+
 /** Build a null driver; its per-device state is in the returned `states` map. */
-export function nullDriver(
-  options: NullDriverOptions = {},
-): VirtioDriver & { readonly states: Map<DriverDevice, NullDriverState> } {
+export function nullDriver(options: NullDriverOptions = {}): NullDriver {
   const states = new Map<DriverDevice, NullDriverState>();
   const collect = options.collect ?? true;
   return {

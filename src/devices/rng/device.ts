@@ -21,12 +21,12 @@
  * @module
  */
 
-import type { ConfigWidth, DeviceContext, VirtioDevice } from "../../device.ts";
+import { ConfigDevice } from "../../device.ts";
 import { DeviceError } from "../../errors.ts";
 import { VIRTIO_ID_RNG } from "../../generated/common.ts";
 import type { DescriptorChain } from "../../virtqueue/mod.ts";
-import { checkQueueSize, ringFeatures } from "../_features.ts";
-import { type ChainServer, serveQueue } from "../_queue_service.ts";
+import { checkDeviceQueueSize, ringFeatures } from "../../features.ts";
+import type { ChainServer } from "../../queue_service.ts";
 
 /** `crypto.getRandomValues` fills at most this many bytes per call. */
 const GETRANDOM_MAX = 65536;
@@ -51,17 +51,13 @@ export function cryptoSource(buf: Uint8Array): void {
 }
 
 /** The virtio-rng device model. */
-export class RngDevice implements VirtioDevice {
+export class RngDevice extends ConfigDevice {
   /** `VIRTIO_ID_RNG` (4). */
   readonly deviceId: number = VIRTIO_ID_RNG;
   /** Offered features: ring features only (5.4.3: none of its own). */
   readonly features: bigint;
   /** One queue: requestq. */
   readonly queueMaxSizes: readonly number[];
-  /** No configuration space (5.4.4). */
-  readonly configSize: number = 0;
-  /** Never changes: there is no config. */
-  readonly configGeneration: number = 0;
   /** Random bytes handed out since creation. */
   bytesServed = 0;
   /** Requests completed since creation. */
@@ -69,15 +65,15 @@ export class RngDevice implements VirtioDevice {
   readonly #max: number;
   readonly #source: (buf: Uint8Array) => void;
   #scratch = new Uint8Array(0);
-  #ctx: DeviceContext | undefined;
   readonly #server: ChainServer = {
     serveChain: (c) => this.#fill(c),
-    isLive: (ctx) => this.#ctx === ctx,
+    isLive: (ctx) => this.isLive(ctx),
   };
 
   /** An entropy device. */
   constructor(options: RngDeviceOptions = {}) {
-    const size = checkQueueSize("virtio-rng", options.queueSize ?? 256);
+    super(); // no configuration space (5.4.4)
+    const size = checkDeviceQueueSize("virtio-rng", options.queueSize ?? 256);
     const max = options.maxBytesPerRequest ?? 65536;
     if (!Number.isInteger(max) || max < 1) {
       throw new DeviceError(`virtio-rng: maxBytesPerRequest ${max} must be at least 1`, {
@@ -90,28 +86,9 @@ export class RngDevice implements VirtioDevice {
     this.features = ringFeatures(options.packed ?? true);
   }
 
-  /** There is no config space: reads give 0. */
-  readConfig(_offset: number, _width: ConfigWidth): number {
-    return 0;
-  }
-
-  /** There is no config space: writes are ignored. */
-  writeConfig(_offset: number, _width: ConfigWidth, _value: number): void {}
-
-  /** Starts serving. */
-  activate(ctx: DeviceContext): void {
-    this.#ctx = ctx;
-  }
-
-  /** Drops the context. */
-  reset(): void {
-    this.#ctx = undefined;
-  }
-
   /** Fills every available buffer of requestq. */
   queueNotify(index: number): void {
-    const ctx = this.#ctx;
-    if (ctx !== undefined && index === 0) serveQueue(ctx, index, this.#server);
+    if (index === 0) this.serve(index, this.#server);
   }
 
   /** Fills the writable part of `c` (up to the per-request cap); returns the bytes written. */

@@ -40,39 +40,21 @@ export interface RngDriverOptions {
   readonly chunk?: number;
 }
 
-/** One outstanding request (the queue token). */
-export interface RngRequest {
-  /** Guest address of the buffer. */
-  addr: number;
-  /** Its length. */
-  len: number;
-  /** Settles with the bytes received. */
-  resolve: (got: Uint8Array) => void;
-  /** Fails the request. */
-  reject: (e: unknown) => void;
-}
-
 /** One entropy device as the driver sees it. */
 export class RngSource {
   /** The bus's handle on the device. */
   readonly dev: DriverDevice;
-  /** The request queue. */
-  readonly vq: Virtqueue<RngRequest>;
+  /** The request queue (a request queue: see {@link Virtqueue.request}). */
+  readonly vq: Virtqueue;
   /** Random bytes received. */
   bytesReceived = 0;
   readonly #chunk: number;
-  #waiting: { start: () => boolean; reject: (e: unknown) => void }[] = [];
-  #dead = false;
 
   /** Set up by the driver's probe. */
   constructor(dev: DriverDevice, options: RngDriverOptions) {
     this.dev = dev;
     this.#chunk = options.chunk ?? 4096;
-    [this.vq] = dev.findVqs<RngRequest>([{
-      name: "requestq",
-      size: options.queueSize,
-      callback: (vq) => this.#complete(vq),
-    }]);
+    [this.vq] = dev.findVqs([{ name: "requestq", size: options.queueSize }]);
   }
 
   /** Reads exactly `n` random bytes from the device. */
@@ -110,61 +92,25 @@ export class RngSource {
     }
   }
 
-  /** One request of `len` bytes: resolves with the bytes the device wrote (maybe fewer). */
-  request(len: number): Promise<Uint8Array> {
-    if (this.#dead) {
-      return Promise.reject(
-        new DeviceError(`${this.dev.name}: device is gone`, { code: "ERR_VIRTIO_DEVICE_RNG_GONE" }),
-      );
-    }
-    return new Promise((resolve, reject) => {
-      const start = (): boolean => {
-        if (!this.vq.queue.canAdd(0, 1)) return false;
-        const addr = this.dev.dmaContext.dma.tryAlloc(len, 8);
-        if (addr < 0) return false;
-        this.vq.addInbuf({ addr, len }, { addr, len, resolve, reject });
-        this.vq.kick();
-        return true;
-      };
-      if (this.#waiting.length > 0 || !start()) this.#waiting.push({ start, reject });
-    });
+  /**
+   * One request of `len` bytes: resolves with the bytes the device wrote
+   * (5.4.6.1: only the written length counts, maybe fewer than asked).
+   * Rejects with the queue's error once the device is reset or gone.
+   */
+  async request(len: number): Promise<Uint8Array> {
+    const got = await this.vq.request(EMPTY, len);
+    this.bytesReceived += got.length;
+    return got;
   }
 
-  #complete(vq: Virtqueue<RngRequest>): void {
-    const { memory, dma } = this.dev.dmaContext;
-    for (let b = vq.getBuf(); b !== null; b = vq.getBuf()) {
-      const r = b.token;
-      // 5.4.6.1: only the written length counts.
-      const n = Math.min(b.len, r.len);
-      const got = memory.bytes(r.addr, n).slice();
-      dma.free(r.addr);
-      this.bytesReceived += n;
-      r.resolve(got);
-    }
-    if (this.#waiting.length > 0) {
-      queueMicrotask(() => {
-        while (this.#waiting.length > 0 && !this.#dead && this.#waiting[0].start()) {
-          this.#waiting.shift();
-        }
-      });
-    }
-  }
-
-  /** Fails outstanding requests and tears the queue down (device removal). */
-  detach(reason: string): void {
-    if (this.#dead) return;
-    this.#dead = true;
-    const err = new DeviceError(`${this.dev.name}: ${reason}`, {
-      code: "ERR_VIRTIO_DEVICE_RNG_GONE",
-    });
-    for (const w of this.#waiting.splice(0)) w.reject(err);
+  /** Tears the queue down (device removal); outstanding requests have failed already. */
+  detach(): void {
     this.dev.reset();
-    for (const r of this.dev.delVqs() as RngRequest[]) {
-      this.dev.dmaContext.dma.free(r.addr);
-      r.reject(err);
-    }
+    this.dev.delVqs();
   }
 }
+
+const EMPTY = new Uint8Array(0);
 
 /** The rng driver plus the sources it has bound. */
 export interface RngDriver extends VirtioDriver {
@@ -191,7 +137,7 @@ export function rngDriver(options: RngDriverOptions = {}): RngDriver {
       arrivals.arrive(dev, src);
     },
     remove(dev: DriverDevice): void {
-      arrivals.depart(dev)?.detach("device removed");
+      arrivals.depart(dev)?.detach();
     },
   };
 }

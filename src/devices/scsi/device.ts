@@ -42,12 +42,7 @@
  * @module
  */
 
-import {
-  ConfigSpace,
-  type ConfigWidth,
-  type DeviceContext,
-  type VirtioDevice,
-} from "../../device.ts";
+import { ConfigDevice, type ConfigWidth, type DeviceContext } from "../../device.ts";
 import { DeviceError } from "../../errors.ts";
 import { VIRTIO_ID_SCSI } from "../../generated/common.ts";
 import {
@@ -89,8 +84,8 @@ import {
   VirtioScsiLun,
 } from "../../generated/devices/scsi.ts";
 import type { DescriptorChain, DeviceQueue } from "../../virtqueue/mod.ts";
-import { bit, checkQueueSize, ringFeatures } from "../_features.ts";
-import { CHAIN_HELD, type ChainServer, completeUsed, serveQueue } from "../_queue_service.ts";
+import { bit, checkDeviceQueueSize, ringFeatures } from "../../features.ts";
+import { CHAIN_HELD, type ChainServer, completeUsed } from "../../queue_service.ts";
 import {
   SCSI_MAX_LUN,
   ScsiCommand,
@@ -201,15 +196,13 @@ const AN_OUT: number = VirtioScsiCtrlAn.OFFSETS.eventActual;
 const AN_IN: number = VirtioScsiCtrlAn.SIZE - AN_OUT;
 
 /** The virtio-scsi device model. */
-export class ScsiDevice implements VirtioDevice {
+export class ScsiDevice extends ConfigDevice<VirtioScsiConfig> {
   /** `VIRTIO_ID_SCSI`. */
   readonly deviceId: number = VIRTIO_ID_SCSI;
   /** Offered features. */
   readonly features: bigint;
   /** Control, event, then the request queues. */
   readonly queueMaxSizes: readonly number[];
-  /** The config space (`virtio_scsi_config`). */
-  readonly config: ConfigSpace = new ConfigSpace(VirtioScsiConfig.SIZE);
   /** The target the LUNs live in. */
   readonly target: ScsiTarget;
   /** What was served. */
@@ -221,10 +214,6 @@ export class ScsiDevice implements VirtioDevice {
     events: 0,
     eventsMissed: 0,
   };
-  readonly #cfg: VirtioScsiConfig;
-  #ctx: DeviceContext | undefined;
-  #senseSize = SCSI_DEFAULT_SENSE_SIZE;
-  #cdbSize = SCSI_DEFAULT_CDB_SIZE;
   readonly #backlog: number;
   // Guest-controlled bytes are copied here once, then checked and used from here.
   readonly #req = new Uint8Array(REQ_HDR + SCSI_DEFAULT_CDB_SIZE);
@@ -255,29 +244,30 @@ export class ScsiDevice implements VirtioDevice {
   #missed = false;
   readonly #reqServer: ChainServer = {
     serveChain: (c, q, ctx) => this.#serveRequest(ctx, q, c),
-    isLive: (ctx) => this.#ctx === ctx,
+    isLive: (ctx) => this.isLive(ctx),
   };
   readonly #ctrlServer: ChainServer = {
     serveChain: (c, q, ctx) => this.#serveControl(ctx, q, c),
-    isLive: (ctx) => this.#ctx === ctx,
+    isLive: (ctx) => this.isLive(ctx),
   };
   readonly #eventServer: ChainServer = {
     serveChain: (c) => {
       this.#eventBufs.push(c);
       return CHAIN_HELD;
     },
-    isLive: (ctx) => this.#ctx === ctx,
+    isLive: (ctx) => this.isLive(ctx),
   };
 
   /** A SCSI host with one target. */
   constructor(options: ScsiDeviceOptions = {}) {
+    super(VirtioScsiConfig);
     const queues = options.queues ?? 1;
     if (!Number.isInteger(queues) || queues < 1 || queues > 0xfffd) {
       throw new DeviceError(`virtio-scsi: ${queues} request queues (1..65533)`, {
         code: "ERR_VIRTIO_DEVICE_SCSI_OPTION",
       });
     }
-    const size = checkQueueSize("virtio-scsi", options.queueSize ?? 128);
+    const size = checkDeviceQueueSize("virtio-scsi", options.queueSize ?? 128);
     this.#backlog = options.eventBacklog ?? 0;
     this.target = options.target ?? new ScsiTarget();
     for (const l of options.luns ?? []) this.target.addLun(l.lun, l);
@@ -288,9 +278,8 @@ export class ScsiDevice implements VirtioDevice {
     if (options.hotplug ?? true) f |= bit(VIRTIO_SCSI_F_HOTPLUG);
     if (options.paramChange ?? true) f |= bit(VIRTIO_SCSI_F_CHANGE);
     this.features = f;
-    this.#cfg = new VirtioScsiConfig(this.config.view);
     this.config.update(() => {
-      const c = this.#cfg;
+      const c = this.cfg;
       c.numQueues = queues;
       c.segMax = Math.max(1, size - 2);
       c.maxSectors = 0xffff;
@@ -304,16 +293,6 @@ export class ScsiDevice implements VirtioDevice {
     });
   }
 
-  /** Size of `virtio_scsi_config`. */
-  get configSize(): number {
-    return this.config.size;
-  }
-
-  /** The config generation. */
-  get configGeneration(): number {
-    return this.config.generation;
-  }
-
   /** Adds a LUN at run time (a hotplug event tells the driver). */
   addLun(lun: number, options: ScsiLunOptions): ScsiLogicalUnit {
     return this.target.addLun(lun, options);
@@ -324,35 +303,18 @@ export class ScsiDevice implements VirtioDevice {
     return this.target.removeLun(lun);
   }
 
-  /** Reads config bytes. */
-  readConfig(offset: number, width: ConfigWidth): number {
-    return this.config.read(offset, width);
-  }
-
   /** 5.6.4: only `sense_size` and `cdb_size` are driver-writable (as 32-bit writes). */
-  writeConfig(offset: number, width: ConfigWidth, value: number): void {
-    if (width !== 4) return;
-    if (offset === VirtioScsiConfig.OFFSETS.senseSize) {
-      this.#senseSize = value >>> 0;
-      this.#cfg.senseSize = this.#senseSize;
-    } else if (offset === VirtioScsiConfig.OFFSETS.cdbSize) {
-      this.#cdbSize = value >>> 0;
-      this.#cfg.cdbSize = this.#cdbSize;
-    }
-  }
-
-  /** Starts serving. */
-  activate(ctx: DeviceContext): void {
-    this.#ctx = ctx;
+  protected override configWritable(offset: number, width: ConfigWidth): boolean {
+    return width === 4 &&
+      (offset === VirtioScsiConfig.OFFSETS.senseSize ||
+        offset === VirtioScsiConfig.OFFSETS.cdbSize);
   }
 
   /** 5.6.4: back to the defaults; held event buffers and commands in flight are dropped. */
-  reset(): void {
-    this.#ctx = undefined;
-    this.#senseSize = SCSI_DEFAULT_SENSE_SIZE;
-    this.#cdbSize = SCSI_DEFAULT_CDB_SIZE;
-    this.#cfg.senseSize = SCSI_DEFAULT_SENSE_SIZE;
-    this.#cfg.cdbSize = SCSI_DEFAULT_CDB_SIZE;
+  override reset(): void {
+    super.reset();
+    this.cfg.senseSize = SCSI_DEFAULT_SENSE_SIZE;
+    this.cfg.cdbSize = SCSI_DEFAULT_CDB_SIZE;
     this.#eventBufs.length = 0;
     this.#events.length = 0;
     this.#missed = false;
@@ -371,13 +333,13 @@ export class ScsiDevice implements VirtioDevice {
 
   /** Serves queue `index`. */
   queueNotify(index: number): void {
-    const ctx = this.#ctx;
+    const ctx = this.context;
     if (ctx === undefined || ctx.queues[index] === undefined) return;
-    if (index === SCSI_CONTROLQ) serveQueue(ctx, index, this.#ctrlServer);
+    if (index === SCSI_CONTROLQ) this.serve(index, this.#ctrlServer);
     else if (index === SCSI_EVENTQ) {
-      serveQueue(ctx, index, this.#eventServer);
+      this.serve(index, this.#eventServer);
       this.#deliverEvents(ctx);
-    } else serveQueue(ctx, index, this.#reqServer);
+    } else this.serve(index, this.#reqServer);
   }
 
   /**
@@ -409,9 +371,9 @@ export class ScsiDevice implements VirtioDevice {
       );
       return 0;
     }
-    // Sizes the driver may rewrite at any time: one snapshot per request.
-    const cdbSize = this.#cdbSize;
-    const senseSize = this.#senseSize;
+    // Sizes the driver may rewrite at any time (5.6.4): one snapshot per request.
+    const cdbSize = this.cfg.cdbSize;
+    const senseSize = this.cfg.senseSize;
     // Header and CDB, copied once.
     this.#req.fill(0);
     const got = c.read(0, this.#req, 0, Math.min(this.#req.length, REQ_HDR + cdbSize));
@@ -450,7 +412,7 @@ export class ScsiDevice implements VirtioDevice {
       if (p.done) return;
       this.#inflight.delete(p);
       this.#inProgress[q.index]--;
-      if (this.#ctx !== ctx || ctx.queues[q.index] !== q) return;
+      if (!this.isLive(ctx) || ctx.queues[q.index] !== q) return;
       completeUsed(ctx, q, c, this.#finish(p));
     });
     return CHAIN_HELD;
@@ -523,7 +485,7 @@ export class ScsiDevice implements VirtioDevice {
     p.cmd.aborted = true;
     this.#inflight.delete(p);
     if (q !== undefined) this.#inProgress[q.index]--;
-    if (chain !== undefined && q !== undefined && ctx !== undefined && this.#ctx === ctx) {
+    if (chain !== undefined && q !== undefined && ctx !== undefined && this.isLive(ctx)) {
       this.#respond(chain, response, 0, 0, 0, p.inLength + p.outLength);
       completeUsed(ctx, q, chain, RESP_HDR);
     }
@@ -612,7 +574,7 @@ export class ScsiDevice implements VirtioDevice {
   }
 
   #lunChanged(lun: number, added: boolean): void {
-    const ctx = this.#ctx;
+    const ctx = this.context;
     if (ctx === undefined || (ctx.features & bit(VIRTIO_SCSI_F_HOTPLUG)) === 0n) return;
     if (!added) {
       for (const p of [...this.#inflight]) {

@@ -7,26 +7,29 @@
  *
  * @example
  * ```ts
- * import { VirtioBus } from "../../bus.ts";
+ * import assert from "node:assert/strict";
  * import { DmaAllocator, GuestMemory } from "../../memory.ts";
- * import { MmioDevice, MmioTransport } from "../../transport/mmio/mod.ts";
+ * import { VirtioBus } from "../../bus.ts";
+ * import { MmioDevice, probeMmio } from "../../transport/mmio/mod.ts";
  * import { MemoryStorage } from "../blk/storage.ts";
  * import { ScsiDevice } from "./device.ts";
  * import { scsiDriver } from "./driver.ts";
  *
  * const memory = GuestMemory.fromBuffer(new ArrayBuffer(1 << 20));
- * const device = new ScsiDevice({ luns: [{ lun: 0, storage: new MemoryStorage(new Uint8Array(1 << 16)) }] });
- * const mmio = new MmioDevice(device, memory);
- * const bus = new VirtioBus({ memory, dma: new DmaAllocator(0, 1 << 20) });
+ * const bus = new VirtioBus({ memory, dma: new DmaAllocator(0x1000, (1 << 20) - 0x1000) });
+ * const storage = new MemoryStorage(new Uint8Array(64 * 1024));
+ * const device = new ScsiDevice({ luns: [{ lun: 0, storage }] });
  * const driver = scsiDriver();
- * bus.registerDriver(driver);
- * await bus.addDevice(MmioTransport.probe(mmio));
+ * await bus.registerDriver(driver);
+ * await bus.addDevice(probeMmio(new MmioDevice(device, memory))!);
  * const host = await driver.nextHost();
  * const disk = await host.disk(0);
- * await disk.write(0, new Uint8Array(512).fill(7));
+ *
+ * await disk.write(8, new Uint8Array(512).fill(7));
  * const back = new Uint8Array(512);
- * await disk.read(0, back);
- * if (back[511] !== 7 || disk.blocks !== 128) throw new Error("unreachable");
+ * await disk.read(8, back);
+ * assert.equal(back[511], 7);
+ * assert.equal(disk.blocks, 128);
  * ```
  *
  * @module
@@ -86,7 +89,6 @@ import {
   VPD_UNIT_SERIAL_NUMBER,
   WRITE_16,
 } from "../../generated/scsi.ts";
-import type { Sg } from "../../virtqueue/mod.ts";
 import { Arrivals } from "../_arrivals.ts";
 import { SCSI_CONTROLQ, SCSI_EVENTQ, SCSI_REQUESTQ } from "./device.ts";
 
@@ -208,12 +210,9 @@ export interface ScsiDriverOptions {
   readonly eventBuffers?: number;
 }
 
-interface Pending {
+/** The token of an event buffer. */
+interface EventBuffer {
   addr: number;
-  outLen: number;
-  inLen: number;
-  resolve: (v: number) => void;
-  reject: (e: unknown) => void;
 }
 
 const dec = new TextDecoder();
@@ -232,13 +231,12 @@ export class ScsiHost {
   readonly maxLun: number;
   /** Events received. */
   readonly events: ScsiHostEvent[] = [];
-  readonly #vqs: Virtqueue<Pending>[];
+  readonly #vqs: Virtqueue<unknown>[];
   #next = 0;
   #dead = false;
-  #waiting: (() => boolean)[] = [];
   #listener: ((e: ScsiHostEvent) => void) | undefined;
   readonly #eventBufs: number[] = [];
-  readonly #evq: Virtqueue<Pending>;
+  readonly #evq: Virtqueue<EventBuffer>;
 
   /** Set up by the driver's probe. */
   constructor(dev: DriverDevice, options: ScsiDriverOptions) {
@@ -252,17 +250,14 @@ export class ScsiHost {
     if (options.maxQueues !== undefined) n = Math.max(1, Math.min(n, options.maxQueues));
     this.requestQueues = n;
     const size = options.queueSize ?? 128;
-    const vqs = dev.findVqs<Pending>([
-      { name: "control", size, callback: (vq) => this.#complete(vq) },
-      { name: "event", size, callback: (vq) => this.#event(vq) },
-      ...Array.from({ length: n }, (_, i) => ({
-        name: `request.${i}`,
-        size,
-        callback: (vq: Virtqueue<Pending>) => this.#complete(vq),
-      })),
+    // Control and request queues carry requests (vq.request); the event queue a callback.
+    const vqs = dev.findVqs<unknown>([
+      { name: "control", size },
+      { name: "event", size, callback: (vq) => this.#event(vq as Virtqueue<EventBuffer>) },
+      ...Array.from({ length: n }, (_, i) => ({ name: `request.${i}`, size })),
     ]);
     this.#vqs = vqs;
-    this.#evq = vqs[SCSI_EVENTQ];
+    this.#evq = vqs[SCSI_EVENTQ] as Virtqueue<EventBuffer>;
   }
 
   /** Gives the device `count` event buffers (more than the queue holds are not given). */
@@ -314,43 +309,33 @@ export class ScsiHost {
       );
     }
     const outLen = out?.length ?? 0;
-    const { memory, dma } = this.dev.dmaContext;
-    const total = REQ_LEN + outLen + RESP_LEN + inLen;
-    const addr = dma.alloc(total, 8);
-    try {
-      const req = memory.bytes(addr, REQ_LEN);
-      req.fill(0);
-      const h = new VirtioScsiCmdReqHdr(memory.view(addr, REQ_LEN));
-      encodeLun(new VirtioScsiLun(memory.view(addr, 8)), lun);
-      h.id = options.id ?? BigInt(++this.#tag);
-      req.set(cdb, VirtioScsiCmdReqHdr.SIZE);
-      if (out !== undefined) memory.write(addr + REQ_LEN, out);
-      const respAt = addr + REQ_LEN + outLen;
-      memory.bytes(respAt, RESP_LEN + inLen).fill(0);
-      const sgOut: Sg[] = [{ addr, len: REQ_LEN }];
-      if (outLen > 0) sgOut.push({ addr: addr + REQ_LEN, len: outLen });
-      const sgIn: Sg[] = [{ addr: respAt, len: RESP_LEN }];
-      if (inLen > 0) sgIn.push({ addr: respAt + RESP_LEN, len: inLen });
-      const qi = options.queue ?? (this.#next++ % this.requestQueues);
-      const vq = this.#vqs[SCSI_REQUESTQ + qi];
-      if (vq === undefined) {
-        throw new ArgumentError(`${this.dev.name}: no request queue ${qi}`, {
-          code: "ERR_VIRTIO_ARGUMENT_SCSI_QUEUE",
-        });
-      }
-      await this.#submit(vq, sgOut, sgIn, addr, outLen, inLen);
-      const r = new VirtioScsiCmdRespHdr(memory.view(respAt, VirtioScsiCmdRespHdr.SIZE));
-      const senseLen = Math.min(r.senseLen, SENSE_SIZE);
-      return {
-        response: r.response,
-        status: r.status,
-        sense: memory.bytes(respAt + VirtioScsiCmdRespHdr.SIZE, senseLen).slice(),
-        residual: r.residual,
-        data: memory.bytes(respAt + RESP_LEN, inLen).slice(),
-      };
-    } finally {
-      dma.free(addr);
+    const qi = options.queue ?? (this.#next++ % this.requestQueues);
+    const vq = this.#vqs[SCSI_REQUESTQ + qi];
+    if (vq === undefined) {
+      throw new ArgumentError(`${this.dev.name}: no request queue ${qi}`, {
+        code: "ERR_VIRTIO_ARGUMENT_SCSI_QUEUE",
+      });
     }
+    // The device-readable part: header, CDB (cdb_size bytes), data-out.
+    const req = new Uint8Array(REQ_LEN + outLen);
+    const view = new DataView(req.buffer);
+    encodeLun(new VirtioScsiLun(view), lun);
+    new VirtioScsiCmdReqHdr(view).id = options.id ?? BigInt(++this.#tag);
+    req.set(cdb, VirtioScsiCmdReqHdr.SIZE);
+    if (out !== undefined) req.set(out, REQ_LEN);
+    // The device-writable part: response header, sense (sense_size bytes), data-in.
+    const written = await vq.request(req, RESP_LEN + inLen);
+    const resp = new Uint8Array(RESP_LEN + inLen);
+    resp.set(written.subarray(0, resp.length));
+    const r = new VirtioScsiCmdRespHdr(new DataView(resp.buffer));
+    const senseLen = Math.min(r.senseLen, SENSE_SIZE);
+    return {
+      response: r.response,
+      status: r.status,
+      sense: resp.slice(VirtioScsiCmdRespHdr.SIZE, VirtioScsiCmdRespHdr.SIZE + senseLen),
+      residual: r.residual,
+      data: resp.slice(RESP_LEN),
+    };
   }
 
   #tag = 0;
@@ -361,20 +346,11 @@ export class ScsiHost {
    * tests of what a device does with malformed requests.
    */
   async rawRequest(req: ScsiRawRequest): Promise<{ bytes: Uint8Array; usedLen: number }> {
-    const { memory, dma } = this.dev.dmaContext;
-    const addr = dma.alloc(req.out.length + req.inLength, 8);
-    try {
-      memory.write(addr, req.out);
-      const inAt = addr + req.out.length;
-      memory.bytes(inAt, req.inLength).fill(0);
-      const vq = this.#vqs[SCSI_REQUESTQ + (req.queue ?? 0)];
-      const out: Sg[] = req.out.length > 0 ? [{ addr, len: req.out.length }] : [];
-      const inp: Sg[] = req.inLength > 0 ? [{ addr: inAt, len: req.inLength }] : [];
-      const usedLen = await this.#submit(vq, out, inp, addr, req.out.length, req.inLength);
-      return { bytes: memory.bytes(inAt, req.inLength).slice(), usedLen };
-    } finally {
-      dma.free(addr);
-    }
+    const vq = this.#vqs[SCSI_REQUESTQ + (req.queue ?? 0)];
+    const written = await vq.request(req.out, req.inLength);
+    const bytes = new Uint8Array(req.inLength);
+    bytes.set(written.subarray(0, req.inLength));
+    return { bytes, usedLen: written.length };
   }
 
   /** Like {@link ScsiHost.command}, but throws {@link ScsiCommandError} unless OK and GOOD. */
@@ -494,28 +470,17 @@ export class ScsiHost {
   /** A task management function (`VIRTIO_SCSI_T_TMF_*`); resolves with the response byte. */
   async taskManagement(subtype: number, lun: number, id: bigint = 0n): Promise<number> {
     checkLun(lun);
-    const { memory, dma } = this.dev.dmaContext;
-    const addr = dma.alloc(VirtioScsiCtrlTmf.SIZE, 8);
-    try {
-      memory.bytes(addr, VirtioScsiCtrlTmf.SIZE).fill(0);
-      const t = new VirtioScsiCtrlTmf(memory.view(addr, VirtioScsiCtrlTmf.SIZE));
-      t.type = VIRTIO_SCSI_T_TMF;
-      t.subtype = subtype;
-      encodeLun(new VirtioScsiLun(memory.view(addr + VirtioScsiCtrlTmf.OFFSETS.lun, 8)), lun);
-      t.id = id;
-      const at = VirtioScsiCtrlTmf.OFFSETS.response;
-      await this.#submit(
-        this.#vqs[SCSI_CONTROLQ],
-        [{ addr, len: at }],
-        [{ addr: addr + at, len: VirtioScsiCtrlTmf.SIZE - at }],
-        addr,
-        at,
-        1,
-      );
-      return t.response;
-    } finally {
-      dma.free(addr);
-    }
+    const at = VirtioScsiCtrlTmf.OFFSETS.response;
+    const req = new Uint8Array(VirtioScsiCtrlTmf.SIZE);
+    const view = new DataView(req.buffer);
+    const t = new VirtioScsiCtrlTmf(view);
+    t.type = VIRTIO_SCSI_T_TMF;
+    t.subtype = subtype;
+    encodeLun(new VirtioScsiLun(view, VirtioScsiCtrlTmf.OFFSETS.lun), lun);
+    t.id = id;
+    const written = await this.#vqs[SCSI_CONTROLQ].request(req.subarray(0, at), req.length - at);
+    req.set(written.subarray(0, req.length - at), at);
+    return t.response;
   }
 
   /** An asynchronous notification query or subscription (5.6.6.2). */
@@ -525,83 +490,33 @@ export class ScsiHost {
     events: number,
   ): Promise<{ response: number; eventActual: number }> {
     checkLun(lun);
-    const { memory, dma } = this.dev.dmaContext;
-    const addr = dma.alloc(VirtioScsiCtrlAn.SIZE, 8);
-    try {
-      memory.bytes(addr, VirtioScsiCtrlAn.SIZE).fill(0);
-      const a = new VirtioScsiCtrlAn(memory.view(addr, VirtioScsiCtrlAn.SIZE));
-      a.type = subscribe ? VIRTIO_SCSI_T_AN_SUBSCRIBE : VIRTIO_SCSI_T_AN_QUERY;
-      encodeLun(new VirtioScsiLun(memory.view(addr + VirtioScsiCtrlAn.OFFSETS.lun, 8)), lun);
-      a.eventRequested = events;
-      const at = VirtioScsiCtrlAn.OFFSETS.eventActual;
-      await this.#submit(
-        this.#vqs[SCSI_CONTROLQ],
-        [{ addr, len: at }],
-        [{ addr: addr + at, len: VirtioScsiCtrlAn.SIZE - at }],
-        addr,
-        at,
-        VirtioScsiCtrlAn.SIZE - at,
-      );
-      return { response: a.response, eventActual: a.eventActual };
-    } finally {
-      dma.free(addr);
-    }
+    const at = VirtioScsiCtrlAn.OFFSETS.eventActual;
+    const req = new Uint8Array(VirtioScsiCtrlAn.SIZE);
+    const view = new DataView(req.buffer);
+    const a = new VirtioScsiCtrlAn(view);
+    a.type = subscribe ? VIRTIO_SCSI_T_AN_SUBSCRIBE : VIRTIO_SCSI_T_AN_QUERY;
+    encodeLun(new VirtioScsiLun(view, VirtioScsiCtrlAn.OFFSETS.lun), lun);
+    a.eventRequested = events;
+    const written = await this.#vqs[SCSI_CONTROLQ].request(req.subarray(0, at), req.length - at);
+    req.set(written.subarray(0, req.length - at), at);
+    return { response: a.response, eventActual: a.eventActual };
   }
 
-  /** Fails every waiting request; the device is going away. */
-  detach(reason: string): void {
+  /** Fails every outstanding request; the device is going away. */
+  detach(_reason: string): void {
     if (this.#dead) return;
     this.#dead = true;
-    const err = new DeviceError(`${this.dev.name}: ${reason}`, {
-      code: "ERR_VIRTIO_DEVICE_SCSI_GONE",
-    });
-    this.#waiting.length = 0;
     this.dev.reset();
-    for (const p of this.dev.delVqs() as Pending[]) p.reject(err);
+    this.dev.delVqs();
     const { dma } = this.dev.dmaContext;
     for (const a of this.#eventBufs.splice(0)) dma.free(a);
   }
 
-  #submit(
-    vq: Virtqueue<Pending>,
-    out: Sg[],
-    in_: Sg[],
-    addr: number,
-    outLen: number,
-    inLen: number,
-  ): Promise<number> {
-    if (this.#dead) {
-      return Promise.reject(
-        new DeviceError(`${this.dev.name}: device is gone`, {
-          code: "ERR_VIRTIO_DEVICE_SCSI_GONE",
-        }),
-      );
-    }
-    return new Promise<number>((resolve, reject) => {
-      const p: Pending = { addr, outLen, inLen, resolve, reject };
-      const tryAdd = (): boolean => {
-        if (!vq.queue.canAdd(out.length, in_.length)) return false;
-        vq.addSgs(out, in_, p);
-        vq.kick();
-        return true;
-      };
-      if (this.#waiting.length > 0 || !tryAdd()) this.#waiting.push(tryAdd);
-    });
+  #eventPending(addr: number): EventBuffer {
+    return { addr };
   }
 
-  #complete(vq: Virtqueue<Pending>): void {
-    for (let b = vq.getBuf(); b !== null; b = vq.getBuf()) b.token.resolve(b.len);
-    while (this.#waiting.length > 0 && !this.#dead) {
-      if (!this.#waiting[0]()) break;
-      this.#waiting.shift();
-    }
-  }
-
-  #eventPending(addr: number): Pending {
-    return { addr, outLen: 0, inLen: VirtioScsiEvent.SIZE, resolve: () => {}, reject: () => {} };
-  }
-
-  #event(vq: Virtqueue<Pending>): void {
+  #event(vq: Virtqueue<EventBuffer>): void {
     const { memory } = this.dev.dmaContext;
     for (let b = vq.getBuf(); b !== null; b = vq.getBuf()) {
       const addr = b.token.addr;

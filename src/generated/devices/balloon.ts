@@ -7,6 +7,75 @@
  * @module
  */
 /**
+ * 5.5.2: virtqueue indices of the balloon device.
+ *
+ * Values of the `virtio_balloon_queues` group.
+ */
+export const VirtioBalloonQueues: {
+  readonly inflateq: number;
+  readonly deflateq: number;
+  readonly statsq: number;
+  readonly free_page_vq: number;
+  readonly reporting_vq: number;
+} = Object.freeze({ inflateq: 0, deflateq: 1, statsq: 2, free_page_vq: 3, reporting_vq: 4 });
+/**
+ * The host must be told before pages from the balloon are used.
+ *
+ * `virtio_balloon_features`: 0 (bit number).
+ */
+export const VIRTIO_BALLOON_F_MUST_TELL_HOST: number = 0;
+/**
+ * A statsq for guest memory statistics exists.
+ *
+ * `virtio_balloon_features`: 1 (bit number).
+ */
+export const VIRTIO_BALLOON_F_STATS_VQ: number = 1;
+/**
+ * Deflate the balloon when the guest runs out of memory.
+ *
+ * `virtio_balloon_features`: 2 (bit number).
+ */
+export const VIRTIO_BALLOON_F_DEFLATE_ON_OOM: number = 2;
+/**
+ * Free page hinting: free_page_vq exists and free_page_hint_cmd_id is valid.
+ *
+ * `virtio_balloon_features`: 3 (bit number).
+ */
+export const VIRTIO_BALLOON_F_FREE_PAGE_HINT: number = 3;
+/**
+ * The driver writes poison_val to pages after deflating them; poison_val is valid.
+ *
+ * `virtio_balloon_features`: 4 (bit number).
+ */
+export const VIRTIO_BALLOON_F_PAGE_POISON: number = 4;
+/**
+ * Free page reporting: reporting_vq exists.
+ *
+ * `virtio_balloon_features`: 5 (bit number).
+ */
+export const VIRTIO_BALLOON_F_PAGE_REPORTING: number = 5;
+/**
+ * 5.5.3: balloon device feature bits (bit numbers).
+ *
+ * Bit numbers of the `virtio_balloon_features` group.
+ */
+export const VirtioBalloonFeatures: {
+  readonly VIRTIO_BALLOON_F_MUST_TELL_HOST: number;
+  readonly VIRTIO_BALLOON_F_STATS_VQ: number;
+  readonly VIRTIO_BALLOON_F_DEFLATE_ON_OOM: number;
+  readonly VIRTIO_BALLOON_F_FREE_PAGE_HINT: number;
+  readonly VIRTIO_BALLOON_F_PAGE_POISON: number;
+  readonly VIRTIO_BALLOON_F_PAGE_REPORTING: number;
+} = Object.freeze({
+  VIRTIO_BALLOON_F_MUST_TELL_HOST: 0,
+  VIRTIO_BALLOON_F_STATS_VQ: 1,
+  VIRTIO_BALLOON_F_DEFLATE_ON_OOM: 2,
+  VIRTIO_BALLOON_F_FREE_PAGE_HINT: 3,
+  VIRTIO_BALLOON_F_PAGE_POISON: 4,
+  VIRTIO_BALLOON_F_PAGE_REPORTING: 5,
+});
+
+/**
  * 5.5.4: balloon configuration layout (little-endian, legacy included).
  *
  * Accessor for `virtio_balloon_config` (16 bytes) over a `DataView`; reads and writes in place.
@@ -89,6 +158,17 @@ export class VirtioBalloonConfig {
     this.offset = offset;
     return this;
   }
+
+  /** Writes every field (`num_pages`, `actual`, `free_page_hint_cmd_id`, `poison_val`) in one call; returns the accessor. Faster than the setters one by one (one read of the view and offset), for hot loops: `desc.at(o).write(...)`. */
+  write(numPages: number, actual: number, freePageHintCmdId: number, poisonVal: number): this {
+    const $view = this.view;
+    const $o = this.offset;
+    $view.setUint32($o, numPages, true);
+    $view.setUint32($o + 4, actual, true);
+    $view.setUint32($o + 8, freePageHintCmdId, true);
+    $view.setUint32($o + 12, poisonVal, true);
+    return this;
+  }
 }
 
 /**
@@ -146,97 +226,17 @@ export class VirtioBalloonStat {
     this.offset = offset;
     return this;
   }
+
+  /** Writes every field (`tag`, `val`) in one call; returns the accessor. Faster than the setters one by one (one read of the view and offset), for hot loops: `desc.at(o).write(...)`. */
+  write(tag: number, val: bigint): this {
+    const $view = this.view;
+    const $o = this.offset;
+    $view.setUint16($o, tag, true);
+    $view.setBigUint64($o + 2, val, true);
+    return this;
+  }
 }
 
-/**
- * Stop hinting; keep hinted pages until a new command id arrives.
- *
- * `virtio_balloon_cmd_id`: 0.
- */
-export const VIRTIO_BALLOON_CMD_ID_STOP: number = 0;
-/**
- * Stop hinting and release all hinted pages to the guest.
- *
- * `virtio_balloon_cmd_id`: 1.
- */
-export const VIRTIO_BALLOON_CMD_ID_DONE: number = 1;
-/**
- * 5.5.6.5: reserved free page hint command ids (others, from 2, start hinting).
- *
- * Values of the `virtio_balloon_cmd_id` group.
- */
-export const VirtioBalloonCmdId: {
-  readonly VIRTIO_BALLOON_CMD_ID_STOP: number;
-  readonly VIRTIO_BALLOON_CMD_ID_DONE: number;
-} = Object.freeze({ VIRTIO_BALLOON_CMD_ID_STOP: 0, VIRTIO_BALLOON_CMD_ID_DONE: 1 });
-/**
- * The host must be told before pages from the balloon are used.
- *
- * `virtio_balloon_features`: 0 (bit number).
- */
-export const VIRTIO_BALLOON_F_MUST_TELL_HOST: number = 0;
-/**
- * A statsq for guest memory statistics exists.
- *
- * `virtio_balloon_features`: 1 (bit number).
- */
-export const VIRTIO_BALLOON_F_STATS_VQ: number = 1;
-/**
- * Deflate the balloon when the guest runs out of memory.
- *
- * `virtio_balloon_features`: 2 (bit number).
- */
-export const VIRTIO_BALLOON_F_DEFLATE_ON_OOM: number = 2;
-/**
- * Free page hinting: free_page_vq exists and free_page_hint_cmd_id is valid.
- *
- * `virtio_balloon_features`: 3 (bit number).
- */
-export const VIRTIO_BALLOON_F_FREE_PAGE_HINT: number = 3;
-/**
- * The driver writes poison_val to pages after deflating them; poison_val is valid.
- *
- * `virtio_balloon_features`: 4 (bit number).
- */
-export const VIRTIO_BALLOON_F_PAGE_POISON: number = 4;
-/**
- * Free page reporting: reporting_vq exists.
- *
- * `virtio_balloon_features`: 5 (bit number).
- */
-export const VIRTIO_BALLOON_F_PAGE_REPORTING: number = 5;
-/**
- * 5.5.3: balloon device feature bits (bit numbers).
- *
- * Bit numbers of the `virtio_balloon_features` group.
- */
-export const VirtioBalloonFeatures: {
-  readonly VIRTIO_BALLOON_F_MUST_TELL_HOST: number;
-  readonly VIRTIO_BALLOON_F_STATS_VQ: number;
-  readonly VIRTIO_BALLOON_F_DEFLATE_ON_OOM: number;
-  readonly VIRTIO_BALLOON_F_FREE_PAGE_HINT: number;
-  readonly VIRTIO_BALLOON_F_PAGE_POISON: number;
-  readonly VIRTIO_BALLOON_F_PAGE_REPORTING: number;
-} = Object.freeze({
-  VIRTIO_BALLOON_F_MUST_TELL_HOST: 0,
-  VIRTIO_BALLOON_F_STATS_VQ: 1,
-  VIRTIO_BALLOON_F_DEFLATE_ON_OOM: 2,
-  VIRTIO_BALLOON_F_FREE_PAGE_HINT: 3,
-  VIRTIO_BALLOON_F_PAGE_POISON: 4,
-  VIRTIO_BALLOON_F_PAGE_REPORTING: 5,
-});
-/**
- * 5.5.2: virtqueue indices of the balloon device.
- *
- * Values of the `virtio_balloon_queues` group.
- */
-export const VirtioBalloonQueues: {
-  readonly inflateq: number;
-  readonly deflateq: number;
-  readonly statsq: number;
-  readonly free_page_vq: number;
-  readonly reporting_vq: number;
-} = Object.freeze({ inflateq: 0, deflateq: 1, statsq: 2, free_page_vq: 3, reporting_vq: 4 });
 /**
  * Bytes swapped in.
  *
@@ -325,3 +325,24 @@ export const VirtioBalloonStatTag: {
   VIRTIO_BALLOON_S_HTLB_PGALLOC: 8,
   VIRTIO_BALLOON_S_HTLB_PGFAIL: 9,
 });
+/**
+ * Stop hinting; keep hinted pages until a new command id arrives.
+ *
+ * `virtio_balloon_cmd_id`: 0.
+ */
+export const VIRTIO_BALLOON_CMD_ID_STOP: number = 0;
+/**
+ * Stop hinting and release all hinted pages to the guest.
+ *
+ * `virtio_balloon_cmd_id`: 1.
+ */
+export const VIRTIO_BALLOON_CMD_ID_DONE: number = 1;
+/**
+ * 5.5.6.5: reserved free page hint command ids (others, from 2, start hinting).
+ *
+ * Values of the `virtio_balloon_cmd_id` group.
+ */
+export const VirtioBalloonCmdId: {
+  readonly VIRTIO_BALLOON_CMD_ID_STOP: number;
+  readonly VIRTIO_BALLOON_CMD_ID_DONE: number;
+} = Object.freeze({ VIRTIO_BALLOON_CMD_ID_STOP: 0, VIRTIO_BALLOON_CMD_ID_DONE: 1 });

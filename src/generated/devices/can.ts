@@ -6,6 +6,72 @@
  *
  * @module
  */
+import { ArgumentError } from "../../errors.ts";
+/**
+ * 5.20.2: virtqueue indices of the CAN device.
+ *
+ * Values of the `virtio_can_queues` group.
+ */
+export const VirtioCanQueues: {
+  readonly Txq: number;
+  readonly Rxq: number;
+  readonly Controlq: number;
+} = Object.freeze({ Txq: 0, Rxq: 1, Controlq: 2 });
+/**
+ * Classic CAN frames (payload up to 8 bytes).
+ *
+ * `virtio_can_features`: 0 (bit number).
+ */
+export const VIRTIO_CAN_F_CAN_CLASSIC: number = 0;
+/**
+ * CAN FD frames (payload up to 64 bytes).
+ *
+ * `virtio_can_features`: 1 (bit number).
+ */
+export const VIRTIO_CAN_F_CAN_FD: number = 1;
+/**
+ * RTR (remote transmission request) frames; requires VIRTIO_CAN_F_CAN_CLASSIC.
+ *
+ * `virtio_can_features`: 2 (bit number).
+ */
+export const VIRTIO_CAN_F_RTR_FRAMES: number = 2;
+/**
+ * Txq requests are used only once the frame was transmitted on the bus.
+ *
+ * `virtio_can_features`: 3 (bit number).
+ */
+export const VIRTIO_CAN_F_LATE_TX_ACK: number = 3;
+/**
+ * 5.20.3: CAN device feature bits; at least one of CAN_CLASSIC and CAN_FD is negotiated.
+ *
+ * Bit numbers of the `virtio_can_features` group.
+ */
+export const VirtioCanFeatures: {
+  readonly VIRTIO_CAN_F_CAN_CLASSIC: number;
+  readonly VIRTIO_CAN_F_CAN_FD: number;
+  readonly VIRTIO_CAN_F_RTR_FRAMES: number;
+  readonly VIRTIO_CAN_F_LATE_TX_ACK: number;
+} = Object.freeze({
+  VIRTIO_CAN_F_CAN_CLASSIC: 0,
+  VIRTIO_CAN_F_CAN_FD: 1,
+  VIRTIO_CAN_F_RTR_FRAMES: 2,
+  VIRTIO_CAN_F_LATE_TX_ACK: 3,
+});
+/**
+ * The controller stopped on its own after a bus-off condition.
+ *
+ * `virtio_can_config_status`: 1.
+ */
+export const VIRTIO_CAN_S_CTRL_BUSOFF: number = 1;
+/**
+ * 5.20.4: CAN configuration status bits (masks).
+ *
+ * Bit masks of the `virtio_can_config_status` group.
+ */
+export const VirtioCanConfigStatus: { readonly VIRTIO_CAN_S_CTRL_BUSOFF: number } = Object.freeze({
+  VIRTIO_CAN_S_CTRL_BUSOFF: 1,
+});
+
 /**
  * 5.20.4: CAN device configuration space.
  *
@@ -48,45 +114,98 @@ export class VirtioCanConfig {
 }
 
 /**
- * 5.20.5.1: controller mode result, written once the transition completed.
+ * Success.
  *
- * Accessor for `virtio_can_control_in` (1 bytes) over a `DataView`; reads and writes in place.
+ * `virtio_can_result`: 0.
  */
-export class VirtioCanControlIn {
-  /** Size in bytes. */
-  static readonly SIZE: number = 1;
-  /** Byte offsets of the fields at fixed offsets, by accessor name. */
-  static readonly OFFSETS: { readonly result: number } = Object.freeze({ result: 0 });
-  /** The view the accessor reads and writes. */
-  view: DataView;
-  /** Byte offset of the struct within {@link VirtioCanControlIn.view}. */
-  offset: number;
-
-  /** Creates an accessor over `view` at byte `offset`. */
-  constructor(view: DataView, offset: number = 0) {
-    this.view = view;
-    this.offset = offset;
-  }
-
-  /**
-   * VIRTIO_CAN_RESULT_OK if the transition succeeded.
-   *
-   * `result`: u8 at offset 0.
-   */
-  get result(): number {
-    return this.view.getUint8(this.offset);
-  }
-
-  set result(value: number) {
-    this.view.setUint8(this.offset, value);
-  }
-
-  /** Re-targets the accessor at another offset of the same view; returns it. */
-  at(offset: number): this {
-    this.offset = offset;
-    return this;
-  }
-}
+export const VIRTIO_CAN_RESULT_OK: number = 0;
+/**
+ * Failure; any other value means the same.
+ *
+ * `virtio_can_result`: 1.
+ */
+export const VIRTIO_CAN_RESULT_NOT_OK: number = 1;
+/**
+ * 5.20.5: CAN operation results (VIRTIO_CAN_RESULT_*).
+ *
+ * Values of the `virtio_can_result` group.
+ */
+export const VirtioCanResult: {
+  readonly VIRTIO_CAN_RESULT_OK: number;
+  readonly VIRTIO_CAN_RESULT_NOT_OK: number;
+} = Object.freeze({ VIRTIO_CAN_RESULT_OK: 0, VIRTIO_CAN_RESULT_NOT_OK: 1 });
+/**
+ * A frame to transmit (Txq).
+ *
+ * `virtio_can_msg_type`: 1.
+ */
+export const VIRTIO_CAN_TX: number = 1;
+/**
+ * A received frame (Rxq).
+ *
+ * `virtio_can_msg_type`: 257.
+ */
+export const VIRTIO_CAN_RX: number = 257;
+/**
+ * Start the controller: join bus communication (Controlq).
+ *
+ * `virtio_can_msg_type`: 513.
+ */
+export const VIRTIO_CAN_SET_CTRL_MODE_START: number = 513;
+/**
+ * Stop the controller: leave bus communication (Controlq).
+ *
+ * `virtio_can_msg_type`: 514.
+ */
+export const VIRTIO_CAN_SET_CTRL_MODE_STOP: number = 514;
+/**
+ * 5.20.5: CAN message types (`msg_type` values).
+ *
+ * Values of the `virtio_can_msg_type` group.
+ */
+export const VirtioCanMsgType: {
+  readonly VIRTIO_CAN_TX: number;
+  readonly VIRTIO_CAN_RX: number;
+  readonly VIRTIO_CAN_SET_CTRL_MODE_START: number;
+  readonly VIRTIO_CAN_SET_CTRL_MODE_STOP: number;
+} = Object.freeze({
+  VIRTIO_CAN_TX: 1,
+  VIRTIO_CAN_RX: 257,
+  VIRTIO_CAN_SET_CTRL_MODE_START: 513,
+  VIRTIO_CAN_SET_CTRL_MODE_STOP: 514,
+});
+/**
+ * Remote transmission request frame.
+ *
+ * `virtio_can_flags`: 8192.
+ */
+export const VIRTIO_CAN_FLAGS_RTR: number = 8192;
+/**
+ * CAN FD frame.
+ *
+ * `virtio_can_flags`: 16384.
+ */
+export const VIRTIO_CAN_FLAGS_FD: number = 16384;
+/**
+ * Extended 29-bit CAN id (otherwise standard 11-bit).
+ *
+ * `virtio_can_flags`: 32768.
+ */
+export const VIRTIO_CAN_FLAGS_EXTENDED: number = 32768;
+/**
+ * 5.20.5.2: CAN frame flags (masks), shared by transmitted and received frames.
+ *
+ * Bit masks of the `virtio_can_flags` group.
+ */
+export const VirtioCanFlags: {
+  readonly VIRTIO_CAN_FLAGS_RTR: number;
+  readonly VIRTIO_CAN_FLAGS_FD: number;
+  readonly VIRTIO_CAN_FLAGS_EXTENDED: number;
+} = Object.freeze({
+  VIRTIO_CAN_FLAGS_RTR: 8192,
+  VIRTIO_CAN_FLAGS_FD: 16384,
+  VIRTIO_CAN_FLAGS_EXTENDED: 32768,
+});
 
 /**
  * 5.20.5.1: controller mode request.
@@ -130,201 +249,18 @@ export class VirtioCanControlOut {
 }
 
 /**
- * 5.20.5.3: received CAN frame, written by the device.
+ * 5.20.5.1: controller mode result, written once the transition completed.
  *
- * Accessor for `virtio_can_rx` (16 bytes + per sdu_len) over a `DataView`; reads and writes in place.
+ * Accessor for `virtio_can_control_in` (1 bytes) over a `DataView`; reads and writes in place.
  */
-export class VirtioCanRx {
-  /** Size in bytes with sdu_len = 0; see {@link VirtioCanRx.size}. */
-  static readonly SIZE: number = 16;
-  /** Byte offsets of the fields at fixed offsets, by accessor name. */
-  static readonly OFFSETS: {
-    readonly msgType: number;
-    readonly length: number;
-    readonly reservedClassicDlc: number;
-    readonly padding: number;
-    readonly reservedXlPriority: number;
-    readonly flags: number;
-    readonly canId: number;
-    readonly sdu: number;
-  } = Object.freeze({
-    msgType: 0,
-    length: 2,
-    reservedClassicDlc: 4,
-    padding: 5,
-    reservedXlPriority: 6,
-    flags: 8,
-    canId: 12,
-    sdu: 16,
-  });
-  /** The view the accessor reads and writes. */
-  view: DataView;
-  /** Byte offset of the struct within {@link VirtioCanRx.view}. */
-  offset: number;
-  /** The `sdu_len` parameter: element count of the arrays sized by it. */
-  sduLen: number;
-
-  /** Creates an accessor over `view` at byte `offset`. */
-  constructor(view: DataView, offset: number = 0, sduLen: number = 0) {
-    this.view = view;
-    this.offset = offset;
-    this.sduLen = sduLen;
-  }
-
-  /**
-   * VIRTIO_CAN_RX.
-   *
-   * `msg_type`: le16 at offset 0.
-   */
-  get msgType(): number {
-    return this.view.getUint16(this.offset, true);
-  }
-
-  set msgType(value: number) {
-    this.view.setUint16(this.offset, value, true);
-  }
-
-  /**
-   * Payload length: 0..8 classic, 0..64 CAN FD, 0..2048 CAN XL (12 bits).
-   *
-   * `length`: le16 at offset 2.
-   */
-  get length(): number {
-    return this.view.getUint16(this.offset + 2, true);
-  }
-
-  set length(value: number) {
-    this.view.setUint16(this.offset + 2, value, true);
-  }
-
-  /**
-   * Reserved: DLC 8..15 for a classic frame of length 8.
-   *
-   * `reserved_classic_dlc`: u8 at offset 4.
-   */
-  get reservedClassicDlc(): number {
-    return this.view.getUint8(this.offset + 4);
-  }
-
-  set reservedClassicDlc(value: number) {
-    this.view.setUint8(this.offset + 4, value);
-  }
-
-  /**
-   * Padding.
-   *
-   * `padding`: u8 at offset 5.
-   */
-  get padding(): number {
-    return this.view.getUint8(this.offset + 5);
-  }
-
-  set padding(value: number) {
-    this.view.setUint8(this.offset + 5, value);
-  }
-
-  /**
-   * Reserved for CAN XL priority.
-   *
-   * `reserved_xl_priority`: le16 at offset 6.
-   */
-  get reservedXlPriority(): number {
-    return this.view.getUint16(this.offset + 6, true);
-  }
-
-  set reservedXlPriority(value: number) {
-    this.view.setUint16(this.offset + 6, value, true);
-  }
-
-  /**
-   * Frame flags (VIRTIO_CAN_FLAGS_*).
-   *
-   * `flags`: le32 at offset 8.
-   */
-  get flags(): number {
-    return this.view.getUint32(this.offset + 8, true);
-  }
-
-  set flags(value: number) {
-    this.view.setUint32(this.offset + 8, value, true);
-  }
-
-  /**
-   * CAN id; the 3 most significant bits are 0.
-   *
-   * `can_id`: le32 at offset 12.
-   */
-  get canId(): number {
-    return this.view.getUint32(this.offset + 12, true);
-  }
-
-  set canId(value: number) {
-    this.view.setUint32(this.offset + 12, value, true);
-  }
-
-  /** Size in bytes for the given sdu_len. */
-  static size(sduLen: number): number {
-    return 16 + 1 * sduLen;
-  }
-
-  /** Re-targets the accessor at another offset of the same view; returns it. */
-  at(offset: number): this {
-    this.offset = offset;
-    return this;
-  }
-
-  /** Byte offset within the view of `sdu[index]`. */
-  sduOffset(index: number): number {
-    if ((index >>> 0) !== index || index >= this.sduLen) {
-      throw new RangeError(`sdu[${index}] is outside 0..${this.sduLen} - 1`);
-    }
-
-    return this.offset + 16 + index;
-  }
-
-  /**
-   * Payload, `length` bytes (at most 64 with VIRTIO_CAN_F_CAN_FD, else 8).
-   *
-   * `sdu`: u8[sdu_len] at offset 16.
-   *
-   * Reads element `index`.
-   */
-  sdu(index: number): number {
-    if ((index >>> 0) !== index || index >= this.sduLen) {
-      throw new RangeError(`sdu[${index}] is outside 0..${this.sduLen} - 1`);
-    }
-
-    return this.view.getUint8(this.offset + 16 + index);
-  }
-
-  /** Writes element `index` of `sdu`. */
-  setSdu(index: number, value: number): void {
-    if ((index >>> 0) !== index || index >= this.sduLen) {
-      throw new RangeError(`sdu[${index}] is outside 0..${this.sduLen} - 1`);
-    }
-
-    this.view.setUint8(this.offset + 16 + index, value);
-  }
-
-  /** The bytes of `sdu` as a zero-copy view. */
-  sduBytes(): Uint8Array {
-    return new Uint8Array(this.view.buffer, this.view.byteOffset + this.offset + 16, this.sduLen);
-  }
-}
-
-/**
- * 5.20.5.2: transmit result, written by the device.
- *
- * Accessor for `virtio_can_tx_in` (1 bytes) over a `DataView`; reads and writes in place.
- */
-export class VirtioCanTxIn {
+export class VirtioCanControlIn {
   /** Size in bytes. */
   static readonly SIZE: number = 1;
   /** Byte offsets of the fields at fixed offsets, by accessor name. */
   static readonly OFFSETS: { readonly result: number } = Object.freeze({ result: 0 });
   /** The view the accessor reads and writes. */
   view: DataView;
-  /** Byte offset of the struct within {@link VirtioCanTxIn.view}. */
+  /** Byte offset of the struct within {@link VirtioCanControlIn.view}. */
   offset: number;
 
   /** Creates an accessor over `view` at byte `offset`. */
@@ -334,7 +270,7 @@ export class VirtioCanTxIn {
   }
 
   /**
-   * VIRTIO_CAN_RESULT_OK if the frame was sent (or scheduled).
+   * VIRTIO_CAN_RESULT_OK if the transition succeeded.
    *
    * `result`: u8 at offset 0.
    */
@@ -488,7 +424,7 @@ export class VirtioCanTxOut {
 
   /** Size in bytes for the given sdu_len. */
   static size(sduLen: number): number {
-    return 16 + 1 * sduLen;
+    return 16 + sduLen;
   }
 
   /** Re-targets the accessor at another offset of the same view; returns it. */
@@ -500,7 +436,7 @@ export class VirtioCanTxOut {
   /** Byte offset within the view of `sdu[index]`. */
   sduOffset(index: number): number {
     if ((index >>> 0) !== index || index >= this.sduLen) {
-      throw new RangeError(`sdu[${index}] is outside 0..${this.sduLen} - 1`);
+      throw indexError("virtio_can_tx_out.sdu", index, this.sduLen);
     }
 
     return this.offset + 16 + index;
@@ -515,7 +451,7 @@ export class VirtioCanTxOut {
    */
   sdu(index: number): number {
     if ((index >>> 0) !== index || index >= this.sduLen) {
-      throw new RangeError(`sdu[${index}] is outside 0..${this.sduLen} - 1`);
+      throw indexError("virtio_can_tx_out.sdu", index, this.sduLen);
     }
 
     return this.view.getUint8(this.offset + 16 + index);
@@ -524,7 +460,7 @@ export class VirtioCanTxOut {
   /** Writes element `index` of `sdu`. */
   setSdu(index: number, value: number): void {
     if ((index >>> 0) !== index || index >= this.sduLen) {
-      throw new RangeError(`sdu[${index}] is outside 0..${this.sduLen} - 1`);
+      throw indexError("virtio_can_tx_out.sdu", index, this.sduLen);
     }
 
     this.view.setUint8(this.offset + 16 + index, value);
@@ -537,159 +473,233 @@ export class VirtioCanTxOut {
 }
 
 /**
- * The controller stopped on its own after a bus-off condition.
+ * 5.20.5.2: transmit result, written by the device.
  *
- * `virtio_can_config_status`: 1.
+ * Accessor for `virtio_can_tx_in` (1 bytes) over a `DataView`; reads and writes in place.
  */
-export const VIRTIO_CAN_S_CTRL_BUSOFF: number = 1;
+export class VirtioCanTxIn {
+  /** Size in bytes. */
+  static readonly SIZE: number = 1;
+  /** Byte offsets of the fields at fixed offsets, by accessor name. */
+  static readonly OFFSETS: { readonly result: number } = Object.freeze({ result: 0 });
+  /** The view the accessor reads and writes. */
+  view: DataView;
+  /** Byte offset of the struct within {@link VirtioCanTxIn.view}. */
+  offset: number;
+
+  /** Creates an accessor over `view` at byte `offset`. */
+  constructor(view: DataView, offset: number = 0) {
+    this.view = view;
+    this.offset = offset;
+  }
+
+  /**
+   * VIRTIO_CAN_RESULT_OK if the frame was sent (or scheduled).
+   *
+   * `result`: u8 at offset 0.
+   */
+  get result(): number {
+    return this.view.getUint8(this.offset);
+  }
+
+  set result(value: number) {
+    this.view.setUint8(this.offset, value);
+  }
+
+  /** Re-targets the accessor at another offset of the same view; returns it. */
+  at(offset: number): this {
+    this.offset = offset;
+    return this;
+  }
+}
+
 /**
- * 5.20.4: CAN configuration status bits (masks).
+ * 5.20.5.3: received CAN frame, written by the device.
  *
- * Bit masks of the `virtio_can_config_status` group.
+ * Accessor for `virtio_can_rx` (16 bytes + per sdu_len) over a `DataView`; reads and writes in place.
  */
-export const VirtioCanConfigStatus: { readonly VIRTIO_CAN_S_CTRL_BUSOFF: number } = Object.freeze({
-  VIRTIO_CAN_S_CTRL_BUSOFF: 1,
-});
-/**
- * Classic CAN frames (payload up to 8 bytes).
- *
- * `virtio_can_features`: 0 (bit number).
- */
-export const VIRTIO_CAN_F_CAN_CLASSIC: number = 0;
-/**
- * CAN FD frames (payload up to 64 bytes).
- *
- * `virtio_can_features`: 1 (bit number).
- */
-export const VIRTIO_CAN_F_CAN_FD: number = 1;
-/**
- * RTR (remote transmission request) frames; requires VIRTIO_CAN_F_CAN_CLASSIC.
- *
- * `virtio_can_features`: 2 (bit number).
- */
-export const VIRTIO_CAN_F_RTR_FRAMES: number = 2;
-/**
- * Txq requests are used only once the frame was transmitted on the bus.
- *
- * `virtio_can_features`: 3 (bit number).
- */
-export const VIRTIO_CAN_F_LATE_TX_ACK: number = 3;
-/**
- * 5.20.3: CAN device feature bits; at least one of CAN_CLASSIC and CAN_FD is negotiated.
- *
- * Bit numbers of the `virtio_can_features` group.
- */
-export const VirtioCanFeatures: {
-  readonly VIRTIO_CAN_F_CAN_CLASSIC: number;
-  readonly VIRTIO_CAN_F_CAN_FD: number;
-  readonly VIRTIO_CAN_F_RTR_FRAMES: number;
-  readonly VIRTIO_CAN_F_LATE_TX_ACK: number;
-} = Object.freeze({
-  VIRTIO_CAN_F_CAN_CLASSIC: 0,
-  VIRTIO_CAN_F_CAN_FD: 1,
-  VIRTIO_CAN_F_RTR_FRAMES: 2,
-  VIRTIO_CAN_F_LATE_TX_ACK: 3,
-});
-/**
- * Remote transmission request frame.
- *
- * `virtio_can_flags`: 8192.
- */
-export const VIRTIO_CAN_FLAGS_RTR: number = 8192;
-/**
- * CAN FD frame.
- *
- * `virtio_can_flags`: 16384.
- */
-export const VIRTIO_CAN_FLAGS_FD: number = 16384;
-/**
- * Extended 29-bit CAN id (otherwise standard 11-bit).
- *
- * `virtio_can_flags`: 32768.
- */
-export const VIRTIO_CAN_FLAGS_EXTENDED: number = 32768;
-/**
- * 5.20.5.2: CAN frame flags (masks), shared by transmitted and received frames.
- *
- * Bit masks of the `virtio_can_flags` group.
- */
-export const VirtioCanFlags: {
-  readonly VIRTIO_CAN_FLAGS_RTR: number;
-  readonly VIRTIO_CAN_FLAGS_FD: number;
-  readonly VIRTIO_CAN_FLAGS_EXTENDED: number;
-} = Object.freeze({
-  VIRTIO_CAN_FLAGS_RTR: 8192,
-  VIRTIO_CAN_FLAGS_FD: 16384,
-  VIRTIO_CAN_FLAGS_EXTENDED: 32768,
-});
-/**
- * A frame to transmit (Txq).
- *
- * `virtio_can_msg_type`: 1.
- */
-export const VIRTIO_CAN_TX: number = 1;
-/**
- * A received frame (Rxq).
- *
- * `virtio_can_msg_type`: 257.
- */
-export const VIRTIO_CAN_RX: number = 257;
-/**
- * Start the controller: join bus communication (Controlq).
- *
- * `virtio_can_msg_type`: 513.
- */
-export const VIRTIO_CAN_SET_CTRL_MODE_START: number = 513;
-/**
- * Stop the controller: leave bus communication (Controlq).
- *
- * `virtio_can_msg_type`: 514.
- */
-export const VIRTIO_CAN_SET_CTRL_MODE_STOP: number = 514;
-/**
- * 5.20.5: CAN message types (`msg_type` values).
- *
- * Values of the `virtio_can_msg_type` group.
- */
-export const VirtioCanMsgType: {
-  readonly VIRTIO_CAN_TX: number;
-  readonly VIRTIO_CAN_RX: number;
-  readonly VIRTIO_CAN_SET_CTRL_MODE_START: number;
-  readonly VIRTIO_CAN_SET_CTRL_MODE_STOP: number;
-} = Object.freeze({
-  VIRTIO_CAN_TX: 1,
-  VIRTIO_CAN_RX: 257,
-  VIRTIO_CAN_SET_CTRL_MODE_START: 513,
-  VIRTIO_CAN_SET_CTRL_MODE_STOP: 514,
-});
-/**
- * 5.20.2: virtqueue indices of the CAN device.
- *
- * Values of the `virtio_can_queues` group.
- */
-export const VirtioCanQueues: {
-  readonly Txq: number;
-  readonly Rxq: number;
-  readonly Controlq: number;
-} = Object.freeze({ Txq: 0, Rxq: 1, Controlq: 2 });
-/**
- * Success.
- *
- * `virtio_can_result`: 0.
- */
-export const VIRTIO_CAN_RESULT_OK: number = 0;
-/**
- * Failure; any other value means the same.
- *
- * `virtio_can_result`: 1.
- */
-export const VIRTIO_CAN_RESULT_NOT_OK: number = 1;
-/**
- * 5.20.5: CAN operation results (VIRTIO_CAN_RESULT_*).
- *
- * Values of the `virtio_can_result` group.
- */
-export const VirtioCanResult: {
-  readonly VIRTIO_CAN_RESULT_OK: number;
-  readonly VIRTIO_CAN_RESULT_NOT_OK: number;
-} = Object.freeze({ VIRTIO_CAN_RESULT_OK: 0, VIRTIO_CAN_RESULT_NOT_OK: 1 });
+export class VirtioCanRx {
+  /** Size in bytes with sdu_len = 0; see {@link VirtioCanRx.size}. */
+  static readonly SIZE: number = 16;
+  /** Byte offsets of the fields at fixed offsets, by accessor name. */
+  static readonly OFFSETS: {
+    readonly msgType: number;
+    readonly length: number;
+    readonly reservedClassicDlc: number;
+    readonly padding: number;
+    readonly reservedXlPriority: number;
+    readonly flags: number;
+    readonly canId: number;
+    readonly sdu: number;
+  } = Object.freeze({
+    msgType: 0,
+    length: 2,
+    reservedClassicDlc: 4,
+    padding: 5,
+    reservedXlPriority: 6,
+    flags: 8,
+    canId: 12,
+    sdu: 16,
+  });
+  /** The view the accessor reads and writes. */
+  view: DataView;
+  /** Byte offset of the struct within {@link VirtioCanRx.view}. */
+  offset: number;
+  /** The `sdu_len` parameter: element count of the arrays sized by it. */
+  sduLen: number;
+
+  /** Creates an accessor over `view` at byte `offset`. */
+  constructor(view: DataView, offset: number = 0, sduLen: number = 0) {
+    this.view = view;
+    this.offset = offset;
+    this.sduLen = sduLen;
+  }
+
+  /**
+   * VIRTIO_CAN_RX.
+   *
+   * `msg_type`: le16 at offset 0.
+   */
+  get msgType(): number {
+    return this.view.getUint16(this.offset, true);
+  }
+
+  set msgType(value: number) {
+    this.view.setUint16(this.offset, value, true);
+  }
+
+  /**
+   * Payload length: 0..8 classic, 0..64 CAN FD, 0..2048 CAN XL (12 bits).
+   *
+   * `length`: le16 at offset 2.
+   */
+  get length(): number {
+    return this.view.getUint16(this.offset + 2, true);
+  }
+
+  set length(value: number) {
+    this.view.setUint16(this.offset + 2, value, true);
+  }
+
+  /**
+   * Reserved: DLC 8..15 for a classic frame of length 8.
+   *
+   * `reserved_classic_dlc`: u8 at offset 4.
+   */
+  get reservedClassicDlc(): number {
+    return this.view.getUint8(this.offset + 4);
+  }
+
+  set reservedClassicDlc(value: number) {
+    this.view.setUint8(this.offset + 4, value);
+  }
+
+  /**
+   * Padding.
+   *
+   * `padding`: u8 at offset 5.
+   */
+  get padding(): number {
+    return this.view.getUint8(this.offset + 5);
+  }
+
+  set padding(value: number) {
+    this.view.setUint8(this.offset + 5, value);
+  }
+
+  /**
+   * Reserved for CAN XL priority.
+   *
+   * `reserved_xl_priority`: le16 at offset 6.
+   */
+  get reservedXlPriority(): number {
+    return this.view.getUint16(this.offset + 6, true);
+  }
+
+  set reservedXlPriority(value: number) {
+    this.view.setUint16(this.offset + 6, value, true);
+  }
+
+  /**
+   * Frame flags (VIRTIO_CAN_FLAGS_*).
+   *
+   * `flags`: le32 at offset 8.
+   */
+  get flags(): number {
+    return this.view.getUint32(this.offset + 8, true);
+  }
+
+  set flags(value: number) {
+    this.view.setUint32(this.offset + 8, value, true);
+  }
+
+  /**
+   * CAN id; the 3 most significant bits are 0.
+   *
+   * `can_id`: le32 at offset 12.
+   */
+  get canId(): number {
+    return this.view.getUint32(this.offset + 12, true);
+  }
+
+  set canId(value: number) {
+    this.view.setUint32(this.offset + 12, value, true);
+  }
+
+  /** Size in bytes for the given sdu_len. */
+  static size(sduLen: number): number {
+    return 16 + sduLen;
+  }
+
+  /** Re-targets the accessor at another offset of the same view; returns it. */
+  at(offset: number): this {
+    this.offset = offset;
+    return this;
+  }
+
+  /** Byte offset within the view of `sdu[index]`. */
+  sduOffset(index: number): number {
+    if ((index >>> 0) !== index || index >= this.sduLen) {
+      throw indexError("virtio_can_rx.sdu", index, this.sduLen);
+    }
+
+    return this.offset + 16 + index;
+  }
+
+  /**
+   * Payload, `length` bytes (at most 64 with VIRTIO_CAN_F_CAN_FD, else 8).
+   *
+   * `sdu`: u8[sdu_len] at offset 16.
+   *
+   * Reads element `index`.
+   */
+  sdu(index: number): number {
+    if ((index >>> 0) !== index || index >= this.sduLen) {
+      throw indexError("virtio_can_rx.sdu", index, this.sduLen);
+    }
+
+    return this.view.getUint8(this.offset + 16 + index);
+  }
+
+  /** Writes element `index` of `sdu`. */
+  setSdu(index: number, value: number): void {
+    if ((index >>> 0) !== index || index >= this.sduLen) {
+      throw indexError("virtio_can_rx.sdu", index, this.sduLen);
+    }
+
+    this.view.setUint8(this.offset + 16 + index, value);
+  }
+
+  /** The bytes of `sdu` as a zero-copy view. */
+  sduBytes(): Uint8Array {
+    return new Uint8Array(this.view.buffer, this.view.byteOffset + this.offset + 16, this.sduLen);
+  }
+}
+
+/** The error for an array index outside `0..length - 1`. */
+function indexError(what: string, index: number, length: number): ArgumentError {
+  const range = length === 0 ? "an empty array" : `0..${length - 1}`;
+  return new ArgumentError(`${what}[${index}] is outside ${range}`, {
+    code: "ERR_VIRTIO_ARGUMENT_INDEX",
+  });
+}

@@ -7,6 +7,59 @@
  * @module
  */
 /**
+ * 5.3.2: virtqueue indices of the console device; port n > 0 at 2(n+1) and 2(n+1)+1.
+ *
+ * Values of the `virtio_console_queues` group.
+ */
+export const VirtioConsoleQueues: {
+  readonly receiveq_port0: number;
+  readonly transmitq_port0: number;
+  readonly control_receiveq: number;
+  readonly control_transmitq: number;
+  readonly receiveq_port1: number;
+  readonly transmitq_port1: number;
+} = Object.freeze({
+  receiveq_port0: 0,
+  transmitq_port0: 1,
+  control_receiveq: 2,
+  control_transmitq: 3,
+  receiveq_port1: 4,
+  transmitq_port1: 5,
+});
+/**
+ * cols and rows are valid.
+ *
+ * `virtio_console_features`: 0 (bit number).
+ */
+export const VIRTIO_CONSOLE_F_SIZE: number = 0;
+/**
+ * Multiple ports: max_nr_ports is valid and the control queues are used.
+ *
+ * `virtio_console_features`: 1 (bit number).
+ */
+export const VIRTIO_CONSOLE_F_MULTIPORT: number = 1;
+/**
+ * Emergency write through emerg_wr is supported.
+ *
+ * `virtio_console_features`: 2 (bit number).
+ */
+export const VIRTIO_CONSOLE_F_EMERG_WRITE: number = 2;
+/**
+ * 5.3.3: console device feature bits (bit numbers).
+ *
+ * Bit numbers of the `virtio_console_features` group.
+ */
+export const VirtioConsoleFeatures: {
+  readonly VIRTIO_CONSOLE_F_SIZE: number;
+  readonly VIRTIO_CONSOLE_F_MULTIPORT: number;
+  readonly VIRTIO_CONSOLE_F_EMERG_WRITE: number;
+} = Object.freeze({
+  VIRTIO_CONSOLE_F_SIZE: 0,
+  VIRTIO_CONSOLE_F_MULTIPORT: 1,
+  VIRTIO_CONSOLE_F_EMERG_WRITE: 2,
+});
+
+/**
  * 5.3.4: console device configuration layout.
  *
  * Accessor for `virtio_console_config` (12 bytes) over a `DataView`; reads and writes in place.
@@ -89,6 +142,17 @@ export class VirtioConsoleConfig {
     this.offset = offset;
     return this;
   }
+
+  /** Writes every field (`cols`, `rows`, `max_nr_ports`, `emerg_wr`) in one call; returns the accessor. Faster than the setters one by one (one read of the view and offset), for hot loops: `desc.at(o).write(...)`. */
+  write(cols: number, rows: number, maxNrPorts: number, emergWr: number): this {
+    const $view = this.view;
+    const $o = this.offset;
+    $view.setUint16($o, cols, true);
+    $view.setUint16($o + 2, rows, true);
+    $view.setUint32($o + 4, maxNrPorts, true);
+    $view.setUint32($o + 8, emergWr, true);
+    return this;
+  }
 }
 
 /**
@@ -157,6 +221,16 @@ export class VirtioConsoleControl {
     this.offset = offset;
     return this;
   }
+
+  /** Writes every field (`id`, `event`, `value`) in one call; returns the accessor. Faster than the setters one by one (one read of the view and offset), for hot loops: `desc.at(o).write(...)`. */
+  write(id: number, event: number, value: number): this {
+    const $view = this.view;
+    const $o = this.offset;
+    $view.setUint32($o, id, true);
+    $view.setUint16($o + 4, event, true);
+    $view.setUint16($o + 6, value, true);
+    return this;
+  }
 }
 
 /**
@@ -212,6 +286,15 @@ export class VirtioConsoleResize {
   /** Re-targets the accessor at another offset of the same view; returns it. */
   at(offset: number): this {
     this.offset = offset;
+    return this;
+  }
+
+  /** Writes every field (`cols`, `rows`) in one call; returns the accessor. Faster than the setters one by one (one read of the view and offset), for hot loops: `desc.at(o).write(...)`. */
+  write(cols: number, rows: number): this {
+    const $view = this.view;
+    const $o = this.offset;
+    $view.setUint16($o, cols, true);
+    $view.setUint16($o + 2, rows, true);
     return this;
   }
 }
@@ -287,56 +370,4 @@ export const VirtioConsoleControlEvent: {
   VIRTIO_CONSOLE_RESIZE: 5,
   VIRTIO_CONSOLE_PORT_OPEN: 6,
   VIRTIO_CONSOLE_PORT_NAME: 7,
-});
-/**
- * cols and rows are valid.
- *
- * `virtio_console_features`: 0 (bit number).
- */
-export const VIRTIO_CONSOLE_F_SIZE: number = 0;
-/**
- * Multiple ports: max_nr_ports is valid and the control queues are used.
- *
- * `virtio_console_features`: 1 (bit number).
- */
-export const VIRTIO_CONSOLE_F_MULTIPORT: number = 1;
-/**
- * Emergency write through emerg_wr is supported.
- *
- * `virtio_console_features`: 2 (bit number).
- */
-export const VIRTIO_CONSOLE_F_EMERG_WRITE: number = 2;
-/**
- * 5.3.3: console device feature bits (bit numbers).
- *
- * Bit numbers of the `virtio_console_features` group.
- */
-export const VirtioConsoleFeatures: {
-  readonly VIRTIO_CONSOLE_F_SIZE: number;
-  readonly VIRTIO_CONSOLE_F_MULTIPORT: number;
-  readonly VIRTIO_CONSOLE_F_EMERG_WRITE: number;
-} = Object.freeze({
-  VIRTIO_CONSOLE_F_SIZE: 0,
-  VIRTIO_CONSOLE_F_MULTIPORT: 1,
-  VIRTIO_CONSOLE_F_EMERG_WRITE: 2,
-});
-/**
- * 5.3.2: virtqueue indices of the console device; port n > 0 at 2(n+1) and 2(n+1)+1.
- *
- * Values of the `virtio_console_queues` group.
- */
-export const VirtioConsoleQueues: {
-  readonly receiveq_port0: number;
-  readonly transmitq_port0: number;
-  readonly control_receiveq: number;
-  readonly control_transmitq: number;
-  readonly receiveq_port1: number;
-  readonly transmitq_port1: number;
-} = Object.freeze({
-  receiveq_port0: 0,
-  transmitq_port0: 1,
-  control_receiveq: 2,
-  control_transmitq: 3,
-  receiveq_port1: 4,
-  transmitq_port1: 5,
 });

@@ -6,6 +6,22 @@
  *
  * @module
  */
+import { ArgumentError } from "../../errors.ts";
+/**
+ * FUSE notify messages are supported; virtqueue 1 is the notification queue.
+ *
+ * `virtio_fs_features`: 0 (bit number).
+ */
+export const VIRTIO_FS_F_NOTIFICATION: number = 0;
+/**
+ * 5.11.3: file system device feature bits.
+ *
+ * Bit numbers of the `virtio_fs_features` group.
+ */
+export const VirtioFsFeatures: { readonly VIRTIO_FS_F_NOTIFICATION: number } = Object.freeze({
+  VIRTIO_FS_F_NOTIFICATION: 0,
+});
+
 /**
  * 5.11.4: file system device configuration; read-only for the driver.
  *
@@ -66,7 +82,7 @@ export class VirtioFsConfig {
   /** Byte offset within the view of `tag[index]`. */
   tagOffset(index: number): number {
     if ((index >>> 0) !== index || index >= 36) {
-      throw new RangeError(`tag[${index}] is outside 0..${36} - 1`);
+      throw indexError("virtio_fs_config.tag", index, 36);
     }
 
     return this.offset + index;
@@ -81,7 +97,7 @@ export class VirtioFsConfig {
    */
   tag(index: number): number {
     if ((index >>> 0) !== index || index >= 36) {
-      throw new RangeError(`tag[${index}] is outside 0..${36} - 1`);
+      throw indexError("virtio_fs_config.tag", index, 36);
     }
 
     return this.view.getUint8(this.offset + index);
@@ -90,7 +106,7 @@ export class VirtioFsConfig {
   /** Writes element `index` of `tag`. */
   setTag(index: number, value: number): void {
     if ((index >>> 0) !== index || index >= 36) {
-      throw new RangeError(`tag[${index}] is outside 0..${36} - 1`);
+      throw indexError("virtio_fs_config.tag", index, 36);
     }
 
     this.view.setUint8(this.offset + index, value);
@@ -102,17 +118,10 @@ export class VirtioFsConfig {
   }
 }
 
-/**
- * FUSE notify messages are supported; virtqueue 1 is the notification queue.
- *
- * `virtio_fs_features`: 0 (bit number).
- */
-export const VIRTIO_FS_F_NOTIFICATION: number = 0;
-/**
- * 5.11.3: file system device feature bits.
- *
- * Bit numbers of the `virtio_fs_features` group.
- */
-export const VirtioFsFeatures: { readonly VIRTIO_FS_F_NOTIFICATION: number } = Object.freeze({
-  VIRTIO_FS_F_NOTIFICATION: 0,
-});
+/** The error for an array index outside `0..length - 1`. */
+function indexError(what: string, index: number, length: number): ArgumentError {
+  const range = length === 0 ? "an empty array" : `0..${length - 1}`;
+  return new ArgumentError(`${what}[${index}] is outside ${range}`, {
+    code: "ERR_VIRTIO_ARGUMENT_INDEX",
+  });
+}

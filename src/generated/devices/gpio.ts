@@ -6,6 +6,29 @@
  *
  * @module
  */
+import { ArgumentError } from "../../errors.ts";
+/**
+ * 5.18.2: virtqueue indices of the GPIO device.
+ *
+ * Values of the `virtio_gpio_queues` group.
+ */
+export const VirtioGpioQueues: { readonly requestq: number; readonly eventq: number } = Object
+  .freeze({ requestq: 0, eventq: 1 });
+/**
+ * The device supports interrupts on GPIO lines.
+ *
+ * `virtio_gpio_features`: 0 (bit number).
+ */
+export const VIRTIO_GPIO_F_IRQ: number = 0;
+/**
+ * 5.18.3: GPIO device feature bits.
+ *
+ * Bit numbers of the `virtio_gpio_features` group.
+ */
+export const VirtioGpioFeatures: { readonly VIRTIO_GPIO_F_IRQ: number } = Object.freeze({
+  VIRTIO_GPIO_F_IRQ: 0,
+});
+
 /**
  * 5.18.4: GPIO device configuration space.
  *
@@ -66,7 +89,7 @@ export class VirtioGpioConfig {
   /** Byte offset within the view of `padding[index]`. */
   paddingOffset(index: number): number {
     if ((index >>> 0) !== index || index >= 2) {
-      throw new RangeError(`padding[${index}] is outside 0..${2} - 1`);
+      throw indexError("virtio_gpio_config.padding", index, 2);
     }
 
     return this.offset + 2 + index;
@@ -81,7 +104,7 @@ export class VirtioGpioConfig {
    */
   padding(index: number): number {
     if ((index >>> 0) !== index || index >= 2) {
-      throw new RangeError(`padding[${index}] is outside 0..${2} - 1`);
+      throw indexError("virtio_gpio_config.padding", index, 2);
     }
 
     return this.view.getUint8(this.offset + 2 + index);
@@ -90,7 +113,7 @@ export class VirtioGpioConfig {
   /** Writes element `index` of `padding`. */
   setPadding(index: number, value: number): void {
     if ((index >>> 0) !== index || index >= 2) {
-      throw new RangeError(`padding[${index}] is outside 0..${2} - 1`);
+      throw indexError("virtio_gpio_config.padding", index, 2);
     }
 
     this.view.setUint8(this.offset + 2 + index, value);
@@ -103,86 +126,170 @@ export class VirtioGpioConfig {
 }
 
 /**
- * 5.18.7: unmasks a line's interrupt, written by the driver.
+ * Get the line names block (gpio 0, value 0; response virtio_gpio_response_N).
  *
- * Accessor for `virtio_gpio_irq_request` (2 bytes) over a `DataView`; reads and writes in place.
+ * `virtio_gpio_msg_type`: 1.
  */
-export class VirtioGpioIrqRequest {
-  /** Size in bytes. */
-  static readonly SIZE: number = 2;
-  /** Byte offsets of the fields at fixed offsets, by accessor name. */
-  static readonly OFFSETS: { readonly gpio: number } = Object.freeze({ gpio: 0 });
-  /** The view the accessor reads and writes. */
-  view: DataView;
-  /** Byte offset of the struct within {@link VirtioGpioIrqRequest.view}. */
-  offset: number;
-
-  /** Creates an accessor over `view` at byte `offset`. */
-  constructor(view: DataView, offset: number = 0) {
-    this.view = view;
-    this.offset = offset;
-  }
-
-  /**
-   * GPIO line number, below ngpio.
-   *
-   * `gpio`: le16 at offset 0.
-   */
-  get gpio(): number {
-    return this.view.getUint16(this.offset, true);
-  }
-
-  set gpio(value: number) {
-    this.view.setUint16(this.offset, value, true);
-  }
-
-  /** Re-targets the accessor at another offset of the same view; returns it. */
-  at(offset: number): this {
-    this.offset = offset;
-    return this;
-  }
-}
-
+export const VIRTIO_GPIO_MSG_GET_LINE_NAMES: number = 1;
 /**
- * 5.18.7: interrupt event, written by the device; the line is masked again.
+ * Get a line's direction (response value VIRTIO_GPIO_DIRECTION_*).
  *
- * Accessor for `virtio_gpio_irq_response` (1 bytes) over a `DataView`; reads and writes in place.
+ * `virtio_gpio_msg_type`: 2.
  */
-export class VirtioGpioIrqResponse {
-  /** Size in bytes. */
-  static readonly SIZE: number = 1;
-  /** Byte offsets of the fields at fixed offsets, by accessor name. */
-  static readonly OFFSETS: { readonly status: number } = Object.freeze({ status: 0 });
-  /** The view the accessor reads and writes. */
-  view: DataView;
-  /** Byte offset of the struct within {@link VirtioGpioIrqResponse.view}. */
-  offset: number;
-
-  /** Creates an accessor over `view` at byte `offset`. */
-  constructor(view: DataView, offset: number = 0) {
-    this.view = view;
-    this.offset = offset;
-  }
-
-  /**
-   * VIRTIO_GPIO_IRQ_STATUS_VALID or VIRTIO_GPIO_IRQ_STATUS_INVALID.
-   *
-   * `status`: u8 at offset 0.
-   */
-  get status(): number {
-    return this.view.getUint8(this.offset);
-  }
-
-  set status(value: number) {
-    this.view.setUint8(this.offset, value);
-  }
-
-  /** Re-targets the accessor at another offset of the same view; returns it. */
-  at(offset: number): this {
-    this.offset = offset;
-    return this;
-  }
-}
+export const VIRTIO_GPIO_MSG_GET_DIRECTION: number = 2;
+/**
+ * Set a line's direction (request value VIRTIO_GPIO_DIRECTION_*).
+ *
+ * `virtio_gpio_msg_type`: 3.
+ */
+export const VIRTIO_GPIO_MSG_SET_DIRECTION: number = 3;
+/**
+ * Get a line's value (0 low, 1 high).
+ *
+ * `virtio_gpio_msg_type`: 4.
+ */
+export const VIRTIO_GPIO_MSG_GET_VALUE: number = 4;
+/**
+ * Set a line's value (0 low, 1 high).
+ *
+ * `virtio_gpio_msg_type`: 5.
+ */
+export const VIRTIO_GPIO_MSG_SET_VALUE: number = 5;
+/**
+ * Enable or disable a line's interrupt (value VIRTIO_GPIO_IRQ_TYPE_*); needs VIRTIO_GPIO_F_IRQ.
+ *
+ * `virtio_gpio_msg_type`: 6.
+ */
+export const VIRTIO_GPIO_MSG_SET_IRQ_TYPE: number = 6;
+/**
+ * 5.18.6: GPIO request message types (VIRTIO_GPIO_MSG_*).
+ *
+ * Values of the `virtio_gpio_msg_type` group.
+ */
+export const VirtioGpioMsgType: {
+  readonly VIRTIO_GPIO_MSG_GET_LINE_NAMES: number;
+  readonly VIRTIO_GPIO_MSG_GET_DIRECTION: number;
+  readonly VIRTIO_GPIO_MSG_SET_DIRECTION: number;
+  readonly VIRTIO_GPIO_MSG_GET_VALUE: number;
+  readonly VIRTIO_GPIO_MSG_SET_VALUE: number;
+  readonly VIRTIO_GPIO_MSG_SET_IRQ_TYPE: number;
+} = Object.freeze({
+  VIRTIO_GPIO_MSG_GET_LINE_NAMES: 1,
+  VIRTIO_GPIO_MSG_GET_DIRECTION: 2,
+  VIRTIO_GPIO_MSG_SET_DIRECTION: 3,
+  VIRTIO_GPIO_MSG_GET_VALUE: 4,
+  VIRTIO_GPIO_MSG_SET_VALUE: 5,
+  VIRTIO_GPIO_MSG_SET_IRQ_TYPE: 6,
+});
+/**
+ * Success.
+ *
+ * `virtio_gpio_status`: 0.
+ */
+export const VIRTIO_GPIO_STATUS_OK: number = 0;
+/**
+ * Failure.
+ *
+ * `virtio_gpio_status`: 1.
+ */
+export const VIRTIO_GPIO_STATUS_ERR: number = 1;
+/**
+ * 5.18.6: GPIO response status (VIRTIO_GPIO_STATUS_*).
+ *
+ * Values of the `virtio_gpio_status` group.
+ */
+export const VirtioGpioStatus: {
+  readonly VIRTIO_GPIO_STATUS_OK: number;
+  readonly VIRTIO_GPIO_STATUS_ERR: number;
+} = Object.freeze({ VIRTIO_GPIO_STATUS_OK: 0, VIRTIO_GPIO_STATUS_ERR: 1 });
+/**
+ * Line inactive.
+ *
+ * `virtio_gpio_direction`: 0.
+ */
+export const VIRTIO_GPIO_DIRECTION_NONE: number = 0;
+/**
+ * Output.
+ *
+ * `virtio_gpio_direction`: 1.
+ */
+export const VIRTIO_GPIO_DIRECTION_OUT: number = 1;
+/**
+ * Input.
+ *
+ * `virtio_gpio_direction`: 2.
+ */
+export const VIRTIO_GPIO_DIRECTION_IN: number = 2;
+/**
+ * 5.18.6: GPIO line directions (VIRTIO_GPIO_DIRECTION_*).
+ *
+ * Values of the `virtio_gpio_direction` group.
+ */
+export const VirtioGpioDirection: {
+  readonly VIRTIO_GPIO_DIRECTION_NONE: number;
+  readonly VIRTIO_GPIO_DIRECTION_OUT: number;
+  readonly VIRTIO_GPIO_DIRECTION_IN: number;
+} = Object.freeze({
+  VIRTIO_GPIO_DIRECTION_NONE: 0,
+  VIRTIO_GPIO_DIRECTION_OUT: 1,
+  VIRTIO_GPIO_DIRECTION_IN: 2,
+});
+/**
+ * Interrupt disabled.
+ *
+ * `virtio_gpio_irq_type`: 0.
+ */
+export const VIRTIO_GPIO_IRQ_TYPE_NONE: number = 0;
+/**
+ * Rising edge.
+ *
+ * `virtio_gpio_irq_type`: 1.
+ */
+export const VIRTIO_GPIO_IRQ_TYPE_EDGE_RISING: number = 1;
+/**
+ * Falling edge.
+ *
+ * `virtio_gpio_irq_type`: 2.
+ */
+export const VIRTIO_GPIO_IRQ_TYPE_EDGE_FALLING: number = 2;
+/**
+ * Both edges.
+ *
+ * `virtio_gpio_irq_type`: 3.
+ */
+export const VIRTIO_GPIO_IRQ_TYPE_EDGE_BOTH: number = 3;
+/**
+ * High level.
+ *
+ * `virtio_gpio_irq_type`: 4.
+ */
+export const VIRTIO_GPIO_IRQ_TYPE_LEVEL_HIGH: number = 4;
+/**
+ * Low level.
+ *
+ * `virtio_gpio_irq_type`: 8.
+ */
+export const VIRTIO_GPIO_IRQ_TYPE_LEVEL_LOW: number = 8;
+/**
+ * 5.18.6: GPIO interrupt trigger types (VIRTIO_GPIO_IRQ_TYPE_*).
+ *
+ * Values of the `virtio_gpio_irq_type` group.
+ */
+export const VirtioGpioIrqType: {
+  readonly VIRTIO_GPIO_IRQ_TYPE_NONE: number;
+  readonly VIRTIO_GPIO_IRQ_TYPE_EDGE_RISING: number;
+  readonly VIRTIO_GPIO_IRQ_TYPE_EDGE_FALLING: number;
+  readonly VIRTIO_GPIO_IRQ_TYPE_EDGE_BOTH: number;
+  readonly VIRTIO_GPIO_IRQ_TYPE_LEVEL_HIGH: number;
+  readonly VIRTIO_GPIO_IRQ_TYPE_LEVEL_LOW: number;
+} = Object.freeze({
+  VIRTIO_GPIO_IRQ_TYPE_NONE: 0,
+  VIRTIO_GPIO_IRQ_TYPE_EDGE_RISING: 1,
+  VIRTIO_GPIO_IRQ_TYPE_EDGE_FALLING: 2,
+  VIRTIO_GPIO_IRQ_TYPE_EDGE_BOTH: 3,
+  VIRTIO_GPIO_IRQ_TYPE_LEVEL_HIGH: 4,
+  VIRTIO_GPIO_IRQ_TYPE_LEVEL_LOW: 8,
+});
 
 /**
  * 5.18.6: GPIO request, written by the driver.
@@ -253,6 +360,16 @@ export class VirtioGpioRequest {
     this.offset = offset;
     return this;
   }
+
+  /** Writes every field (`type`, `gpio`, `value`) in one call; returns the accessor. Faster than the setters one by one (one read of the view and offset), for hot loops: `desc.at(o).write(...)`. */
+  write(type: number, gpio: number, value: number): this {
+    const $view = this.view;
+    const $o = this.offset;
+    $view.setUint16($o, type, true);
+    $view.setUint16($o + 2, gpio, true);
+    $view.setUint32($o + 4, value, true);
+    return this;
+  }
 }
 
 /**
@@ -310,6 +427,15 @@ export class VirtioGpioResponse {
     this.offset = offset;
     return this;
   }
+
+  /** Writes every field (`status`, `value`) in one call; returns the accessor. Faster than the setters one by one (one read of the view and offset), for hot loops: `desc.at(o).write(...)`. */
+  write(status: number, value: number): this {
+    const $view = this.view;
+    const $o = this.offset;
+    $view.setUint8($o, status);
+    $view.setUint8($o + 1, value);
+    return this;
+  }
 }
 
 /**
@@ -354,7 +480,7 @@ export class VirtioGpioResponseN {
 
   /** Size in bytes for the given gpio_names_size. */
   static size(gpioNamesSize: number): number {
-    return 1 + 1 * gpioNamesSize;
+    return 1 + gpioNamesSize;
   }
 
   /** Re-targets the accessor at another offset of the same view; returns it. */
@@ -366,7 +492,7 @@ export class VirtioGpioResponseN {
   /** Byte offset within the view of `value[index]`. */
   valueOffset(index: number): number {
     if ((index >>> 0) !== index || index >= this.gpioNamesSize) {
-      throw new RangeError(`value[${index}] is outside 0..${this.gpioNamesSize} - 1`);
+      throw indexError("virtio_gpio_response_N.value", index, this.gpioNamesSize);
     }
 
     return this.offset + 1 + index;
@@ -381,7 +507,7 @@ export class VirtioGpioResponseN {
    */
   value(index: number): number {
     if ((index >>> 0) !== index || index >= this.gpioNamesSize) {
-      throw new RangeError(`value[${index}] is outside 0..${this.gpioNamesSize} - 1`);
+      throw indexError("virtio_gpio_response_N.value", index, this.gpioNamesSize);
     }
 
     return this.view.getUint8(this.offset + 1 + index);
@@ -390,7 +516,7 @@ export class VirtioGpioResponseN {
   /** Writes element `index` of `value`. */
   setValue(index: number, value: number): void {
     if ((index >>> 0) !== index || index >= this.gpioNamesSize) {
-      throw new RangeError(`value[${index}] is outside 0..${this.gpioNamesSize} - 1`);
+      throw indexError("virtio_gpio_response_N.value", index, this.gpioNamesSize);
     }
 
     this.view.setUint8(this.offset + 1 + index, value);
@@ -407,51 +533,46 @@ export class VirtioGpioResponseN {
 }
 
 /**
- * Line inactive.
+ * 5.18.7: unmasks a line's interrupt, written by the driver.
  *
- * `virtio_gpio_direction`: 0.
+ * Accessor for `virtio_gpio_irq_request` (2 bytes) over a `DataView`; reads and writes in place.
  */
-export const VIRTIO_GPIO_DIRECTION_NONE: number = 0;
-/**
- * Output.
- *
- * `virtio_gpio_direction`: 1.
- */
-export const VIRTIO_GPIO_DIRECTION_OUT: number = 1;
-/**
- * Input.
- *
- * `virtio_gpio_direction`: 2.
- */
-export const VIRTIO_GPIO_DIRECTION_IN: number = 2;
-/**
- * 5.18.6: GPIO line directions (VIRTIO_GPIO_DIRECTION_*).
- *
- * Values of the `virtio_gpio_direction` group.
- */
-export const VirtioGpioDirection: {
-  readonly VIRTIO_GPIO_DIRECTION_NONE: number;
-  readonly VIRTIO_GPIO_DIRECTION_OUT: number;
-  readonly VIRTIO_GPIO_DIRECTION_IN: number;
-} = Object.freeze({
-  VIRTIO_GPIO_DIRECTION_NONE: 0,
-  VIRTIO_GPIO_DIRECTION_OUT: 1,
-  VIRTIO_GPIO_DIRECTION_IN: 2,
-});
-/**
- * The device supports interrupts on GPIO lines.
- *
- * `virtio_gpio_features`: 0 (bit number).
- */
-export const VIRTIO_GPIO_F_IRQ: number = 0;
-/**
- * 5.18.3: GPIO device feature bits.
- *
- * Bit numbers of the `virtio_gpio_features` group.
- */
-export const VirtioGpioFeatures: { readonly VIRTIO_GPIO_F_IRQ: number } = Object.freeze({
-  VIRTIO_GPIO_F_IRQ: 0,
-});
+export class VirtioGpioIrqRequest {
+  /** Size in bytes. */
+  static readonly SIZE: number = 2;
+  /** Byte offsets of the fields at fixed offsets, by accessor name. */
+  static readonly OFFSETS: { readonly gpio: number } = Object.freeze({ gpio: 0 });
+  /** The view the accessor reads and writes. */
+  view: DataView;
+  /** Byte offset of the struct within {@link VirtioGpioIrqRequest.view}. */
+  offset: number;
+
+  /** Creates an accessor over `view` at byte `offset`. */
+  constructor(view: DataView, offset: number = 0) {
+    this.view = view;
+    this.offset = offset;
+  }
+
+  /**
+   * GPIO line number, below ngpio.
+   *
+   * `gpio`: le16 at offset 0.
+   */
+  get gpio(): number {
+    return this.view.getUint16(this.offset, true);
+  }
+
+  set gpio(value: number) {
+    this.view.setUint16(this.offset, value, true);
+  }
+
+  /** Re-targets the accessor at another offset of the same view; returns it. */
+  at(offset: number): this {
+    this.offset = offset;
+    return this;
+  }
+}
+
 /**
  * Buffers returned unused (interrupt disabled or not enabled).
  *
@@ -473,143 +594,52 @@ export const VirtioGpioIrqStatus: {
   readonly VIRTIO_GPIO_IRQ_STATUS_INVALID: number;
   readonly VIRTIO_GPIO_IRQ_STATUS_VALID: number;
 } = Object.freeze({ VIRTIO_GPIO_IRQ_STATUS_INVALID: 0, VIRTIO_GPIO_IRQ_STATUS_VALID: 1 });
+
 /**
- * Interrupt disabled.
+ * 5.18.7: interrupt event, written by the device; the line is masked again.
  *
- * `virtio_gpio_irq_type`: 0.
+ * Accessor for `virtio_gpio_irq_response` (1 bytes) over a `DataView`; reads and writes in place.
  */
-export const VIRTIO_GPIO_IRQ_TYPE_NONE: number = 0;
-/**
- * Rising edge.
- *
- * `virtio_gpio_irq_type`: 1.
- */
-export const VIRTIO_GPIO_IRQ_TYPE_EDGE_RISING: number = 1;
-/**
- * Falling edge.
- *
- * `virtio_gpio_irq_type`: 2.
- */
-export const VIRTIO_GPIO_IRQ_TYPE_EDGE_FALLING: number = 2;
-/**
- * Both edges.
- *
- * `virtio_gpio_irq_type`: 3.
- */
-export const VIRTIO_GPIO_IRQ_TYPE_EDGE_BOTH: number = 3;
-/**
- * High level.
- *
- * `virtio_gpio_irq_type`: 4.
- */
-export const VIRTIO_GPIO_IRQ_TYPE_LEVEL_HIGH: number = 4;
-/**
- * Low level.
- *
- * `virtio_gpio_irq_type`: 8.
- */
-export const VIRTIO_GPIO_IRQ_TYPE_LEVEL_LOW: number = 8;
-/**
- * 5.18.6: GPIO interrupt trigger types (VIRTIO_GPIO_IRQ_TYPE_*).
- *
- * Values of the `virtio_gpio_irq_type` group.
- */
-export const VirtioGpioIrqType: {
-  readonly VIRTIO_GPIO_IRQ_TYPE_NONE: number;
-  readonly VIRTIO_GPIO_IRQ_TYPE_EDGE_RISING: number;
-  readonly VIRTIO_GPIO_IRQ_TYPE_EDGE_FALLING: number;
-  readonly VIRTIO_GPIO_IRQ_TYPE_EDGE_BOTH: number;
-  readonly VIRTIO_GPIO_IRQ_TYPE_LEVEL_HIGH: number;
-  readonly VIRTIO_GPIO_IRQ_TYPE_LEVEL_LOW: number;
-} = Object.freeze({
-  VIRTIO_GPIO_IRQ_TYPE_NONE: 0,
-  VIRTIO_GPIO_IRQ_TYPE_EDGE_RISING: 1,
-  VIRTIO_GPIO_IRQ_TYPE_EDGE_FALLING: 2,
-  VIRTIO_GPIO_IRQ_TYPE_EDGE_BOTH: 3,
-  VIRTIO_GPIO_IRQ_TYPE_LEVEL_HIGH: 4,
-  VIRTIO_GPIO_IRQ_TYPE_LEVEL_LOW: 8,
-});
-/**
- * Get the line names block (gpio 0, value 0; response virtio_gpio_response_N).
- *
- * `virtio_gpio_msg_type`: 1.
- */
-export const VIRTIO_GPIO_MSG_GET_LINE_NAMES: number = 1;
-/**
- * Get a line's direction (response value VIRTIO_GPIO_DIRECTION_*).
- *
- * `virtio_gpio_msg_type`: 2.
- */
-export const VIRTIO_GPIO_MSG_GET_DIRECTION: number = 2;
-/**
- * Set a line's direction (request value VIRTIO_GPIO_DIRECTION_*).
- *
- * `virtio_gpio_msg_type`: 3.
- */
-export const VIRTIO_GPIO_MSG_SET_DIRECTION: number = 3;
-/**
- * Get a line's value (0 low, 1 high).
- *
- * `virtio_gpio_msg_type`: 4.
- */
-export const VIRTIO_GPIO_MSG_GET_VALUE: number = 4;
-/**
- * Set a line's value (0 low, 1 high).
- *
- * `virtio_gpio_msg_type`: 5.
- */
-export const VIRTIO_GPIO_MSG_SET_VALUE: number = 5;
-/**
- * Enable or disable a line's interrupt (value VIRTIO_GPIO_IRQ_TYPE_*); needs VIRTIO_GPIO_F_IRQ.
- *
- * `virtio_gpio_msg_type`: 6.
- */
-export const VIRTIO_GPIO_MSG_SET_IRQ_TYPE: number = 6;
-/**
- * 5.18.6: GPIO request message types (VIRTIO_GPIO_MSG_*).
- *
- * Values of the `virtio_gpio_msg_type` group.
- */
-export const VirtioGpioMsgType: {
-  readonly VIRTIO_GPIO_MSG_GET_LINE_NAMES: number;
-  readonly VIRTIO_GPIO_MSG_GET_DIRECTION: number;
-  readonly VIRTIO_GPIO_MSG_SET_DIRECTION: number;
-  readonly VIRTIO_GPIO_MSG_GET_VALUE: number;
-  readonly VIRTIO_GPIO_MSG_SET_VALUE: number;
-  readonly VIRTIO_GPIO_MSG_SET_IRQ_TYPE: number;
-} = Object.freeze({
-  VIRTIO_GPIO_MSG_GET_LINE_NAMES: 1,
-  VIRTIO_GPIO_MSG_GET_DIRECTION: 2,
-  VIRTIO_GPIO_MSG_SET_DIRECTION: 3,
-  VIRTIO_GPIO_MSG_GET_VALUE: 4,
-  VIRTIO_GPIO_MSG_SET_VALUE: 5,
-  VIRTIO_GPIO_MSG_SET_IRQ_TYPE: 6,
-});
-/**
- * 5.18.2: virtqueue indices of the GPIO device.
- *
- * Values of the `virtio_gpio_queues` group.
- */
-export const VirtioGpioQueues: { readonly requestq: number; readonly eventq: number } = Object
-  .freeze({ requestq: 0, eventq: 1 });
-/**
- * Success.
- *
- * `virtio_gpio_status`: 0.
- */
-export const VIRTIO_GPIO_STATUS_OK: number = 0;
-/**
- * Failure.
- *
- * `virtio_gpio_status`: 1.
- */
-export const VIRTIO_GPIO_STATUS_ERR: number = 1;
-/**
- * 5.18.6: GPIO response status (VIRTIO_GPIO_STATUS_*).
- *
- * Values of the `virtio_gpio_status` group.
- */
-export const VirtioGpioStatus: {
-  readonly VIRTIO_GPIO_STATUS_OK: number;
-  readonly VIRTIO_GPIO_STATUS_ERR: number;
-} = Object.freeze({ VIRTIO_GPIO_STATUS_OK: 0, VIRTIO_GPIO_STATUS_ERR: 1 });
+export class VirtioGpioIrqResponse {
+  /** Size in bytes. */
+  static readonly SIZE: number = 1;
+  /** Byte offsets of the fields at fixed offsets, by accessor name. */
+  static readonly OFFSETS: { readonly status: number } = Object.freeze({ status: 0 });
+  /** The view the accessor reads and writes. */
+  view: DataView;
+  /** Byte offset of the struct within {@link VirtioGpioIrqResponse.view}. */
+  offset: number;
+
+  /** Creates an accessor over `view` at byte `offset`. */
+  constructor(view: DataView, offset: number = 0) {
+    this.view = view;
+    this.offset = offset;
+  }
+
+  /**
+   * VIRTIO_GPIO_IRQ_STATUS_VALID or VIRTIO_GPIO_IRQ_STATUS_INVALID.
+   *
+   * `status`: u8 at offset 0.
+   */
+  get status(): number {
+    return this.view.getUint8(this.offset);
+  }
+
+  set status(value: number) {
+    this.view.setUint8(this.offset, value);
+  }
+
+  /** Re-targets the accessor at another offset of the same view; returns it. */
+  at(offset: number): this {
+    this.offset = offset;
+    return this;
+  }
+}
+
+/** The error for an array index outside `0..length - 1`. */
+function indexError(what: string, index: number, length: number): ArgumentError {
+  const range = length === 0 ? "an empty array" : `0..${length - 1}`;
+  return new ArgumentError(`${what}[${index}] is outside ${range}`, {
+    code: "ERR_VIRTIO_ARGUMENT_INDEX",
+  });
+}

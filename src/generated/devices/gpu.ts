@@ -6,6 +6,78 @@
  *
  * @module
  */
+import { ArgumentError } from "../../errors.ts";
+/**
+ * virgl 3D mode is supported.
+ *
+ * `virtio_gpu_features`: 0 (bit number).
+ */
+export const VIRTIO_GPU_F_VIRGL: number = 0;
+/**
+ * EDID is supported.
+ *
+ * `virtio_gpu_features`: 1 (bit number).
+ */
+export const VIRTIO_GPU_F_EDID: number = 1;
+/**
+ * Resources can be given UUIDs for export to other virtio devices.
+ *
+ * `virtio_gpu_features`: 2 (bit number).
+ */
+export const VIRTIO_GPU_F_RESOURCE_UUID: number = 2;
+/**
+ * Size-based blob resources can be created and used.
+ *
+ * `virtio_gpu_features`: 3 (bit number).
+ */
+export const VIRTIO_GPU_F_RESOURCE_BLOB: number = 3;
+/**
+ * Multiple context types and synchronization timelines; requires VIRTIO_GPU_F_VIRGL.
+ *
+ * `virtio_gpu_features`: 4 (bit number).
+ */
+export const VIRTIO_GPU_F_CONTEXT_INIT: number = 4;
+/**
+ * blob_alignment in the configuration is valid; requires VIRTIO_GPU_F_RESOURCE_BLOB.
+ *
+ * `virtio_gpu_features`: 5 (bit number).
+ */
+export const VIRTIO_GPU_F_BLOB_ALIGNMENT: number = 5;
+/**
+ * 5.7.3: GPU device feature bits.
+ *
+ * Bit numbers of the `virtio_gpu_features` group.
+ */
+export const VirtioGpuFeatures: {
+  readonly VIRTIO_GPU_F_VIRGL: number;
+  readonly VIRTIO_GPU_F_EDID: number;
+  readonly VIRTIO_GPU_F_RESOURCE_UUID: number;
+  readonly VIRTIO_GPU_F_RESOURCE_BLOB: number;
+  readonly VIRTIO_GPU_F_CONTEXT_INIT: number;
+  readonly VIRTIO_GPU_F_BLOB_ALIGNMENT: number;
+} = Object.freeze({
+  VIRTIO_GPU_F_VIRGL: 0,
+  VIRTIO_GPU_F_EDID: 1,
+  VIRTIO_GPU_F_RESOURCE_UUID: 2,
+  VIRTIO_GPU_F_RESOURCE_BLOB: 3,
+  VIRTIO_GPU_F_CONTEXT_INIT: 4,
+  VIRTIO_GPU_F_BLOB_ALIGNMENT: 5,
+});
+/**
+ * The display configuration changed; fetch it with VIRTIO_GPU_CMD_GET_DISPLAY_INFO.
+ *
+ * `virtio_gpu_events`: 1.
+ */
+export const VIRTIO_GPU_EVENT_DISPLAY: number = 1;
+/**
+ * 5.7.4.2: pending event bits of the GPU configuration.
+ *
+ * Bit masks of the `virtio_gpu_events` group.
+ */
+export const VirtioGpuEvents: { readonly VIRTIO_GPU_EVENT_DISPLAY: number } = Object.freeze({
+  VIRTIO_GPU_EVENT_DISPLAY: 1,
+});
+
 /**
  * 5.7.4: GPU device configuration.
  *
@@ -109,2732 +181,47 @@ export class VirtioGpuConfig {
     this.offset = offset;
     return this;
   }
-}
 
-/**
- * 5.7.6.7: control header of GPU requests and responses.
- *
- * Accessor for `virtio_gpu_ctrl_hdr` (24 bytes) over a `DataView`; reads and writes in place.
- */
-export class VirtioGpuCtrlHdr {
-  /** Size in bytes. */
-  static readonly SIZE: number = 24;
-  /** Byte offsets of the fields at fixed offsets, by accessor name. */
-  static readonly OFFSETS: {
-    readonly type: number;
-    readonly flags: number;
-    readonly fenceId: number;
-    readonly ctxId: number;
-    readonly ringIdx: number;
-    readonly padding: number;
-  } = Object.freeze({ type: 0, flags: 4, fenceId: 8, ctxId: 16, ringIdx: 20, padding: 21 });
-  /** The view the accessor reads and writes. */
-  view: DataView;
-  /** Byte offset of the struct within {@link VirtioGpuCtrlHdr.view}. */
-  offset: number;
-
-  /** Creates an accessor over `view` at byte `offset`. */
-  constructor(view: DataView, offset: number = 0) {
-    this.view = view;
-    this.offset = offset;
-  }
-
-  /**
-   * Request (VIRTIO_GPU_CMD_*) or response (VIRTIO_GPU_RESP_*) type.
-   *
-   * `type`: le32 at offset 0.
-   */
-  get type(): number {
-    return this.view.getUint32(this.offset, true);
-  }
-
-  set type(value: number) {
-    this.view.setUint32(this.offset, value, true);
-  }
-
-  /**
-   * VIRTIO_GPU_FLAG_* flags.
-   *
-   * `flags`: le32 at offset 4.
-   */
-  get flags(): number {
-    return this.view.getUint32(this.offset + 4, true);
-  }
-
-  set flags(value: number) {
-    this.view.setUint32(this.offset + 4, value, true);
-  }
-
-  /**
-   * With VIRTIO_GPU_FLAG_FENCE: fence to echo in the response (a sequence number with a ring).
-   *
-   * `fence_id`: le64 at offset 8.
-   */
-  get fenceId(): bigint {
-    return this.view.getBigUint64(this.offset + 8, true);
-  }
-
-  set fenceId(value: bigint) {
-    this.view.setBigUint64(this.offset + 8, value, true);
-  }
-
-  /**
-   * Rendering context (3D mode only).
-   *
-   * `ctx_id`: le32 at offset 16.
-   */
-  get ctxId(): number {
-    return this.view.getUint32(this.offset + 16, true);
-  }
-
-  set ctxId(value: number) {
-    this.view.setUint32(this.offset + 16, value, true);
-  }
-
-  /**
-   * With VIRTIO_GPU_FLAG_INFO_RING_IDX: context-specific ring index, 0 to 63.
-   *
-   * `ring_idx`: u8 at offset 20.
-   */
-  get ringIdx(): number {
-    return this.view.getUint8(this.offset + 20);
-  }
-
-  set ringIdx(value: number) {
-    this.view.setUint8(this.offset + 20, value);
-  }
-
-  /** Re-targets the accessor at another offset of the same view; returns it. */
-  at(offset: number): this {
-    this.offset = offset;
-    return this;
-  }
-
-  /** Byte offset within the view of `padding[index]`. */
-  paddingOffset(index: number): number {
-    if ((index >>> 0) !== index || index >= 3) {
-      throw new RangeError(`padding[${index}] is outside 0..${3} - 1`);
-    }
-
-    return this.offset + 21 + index;
-  }
-
-  /**
-   * Padding.
-   *
-   * `padding`: u8[3] at offset 21.
-   *
-   * Reads element `index`.
-   */
-  padding(index: number): number {
-    if ((index >>> 0) !== index || index >= 3) {
-      throw new RangeError(`padding[${index}] is outside 0..${3} - 1`);
-    }
-
-    return this.view.getUint8(this.offset + 21 + index);
-  }
-
-  /** Writes element `index` of `padding`. */
-  setPadding(index: number, value: number): void {
-    if ((index >>> 0) !== index || index >= 3) {
-      throw new RangeError(`padding[${index}] is outside 0..${3} - 1`);
-    }
-
-    this.view.setUint8(this.offset + 21 + index, value);
-  }
-
-  /** The bytes of `padding` as a zero-copy view. */
-  paddingBytes(): Uint8Array {
-    return new Uint8Array(this.view.buffer, this.view.byteOffset + this.offset + 21, 3);
-  }
-}
-
-/**
- * 5.7.6.9: VIRTIO_GPU_CMD_CTX_CREATE request: create the context hdr.ctx_id.
- *
- * Accessor for `virtio_gpu_ctx_create` (96 bytes) over a `DataView`; reads and writes in place.
- */
-export class VirtioGpuCtxCreate {
-  /** Size in bytes. */
-  static readonly SIZE: number = 96;
-  /** Byte offsets of the fields at fixed offsets, by accessor name. */
-  static readonly OFFSETS: {
-    readonly hdr: number;
-    readonly nlen: number;
-    readonly contextInit: number;
-    readonly debugName: number;
-  } = Object.freeze({ hdr: 0, nlen: 24, contextInit: 28, debugName: 32 });
-  /** The view the accessor reads and writes. */
-  view: DataView;
-  /** Byte offset of the struct within {@link VirtioGpuCtxCreate.view}. */
-  offset: number;
-  #hdr: VirtioGpuCtrlHdr | undefined;
-
-  /** Creates an accessor over `view` at byte `offset`. */
-  constructor(view: DataView, offset: number = 0) {
-    this.view = view;
-    this.offset = offset;
-  }
-
-  /**
-   * `hdr`: virtio_gpu_ctrl_hdr at offset 0.
-   *
-   * A cached flyweight re-targeted on each access: do not keep it.
-   */
-  get hdr(): VirtioGpuCtrlHdr {
-    const child = (this.#hdr ??= new VirtioGpuCtrlHdr(this.view));
-    child.view = this.view;
-    child.offset = this.offset;
-    return child;
-  }
-
-  /**
-   * Length of debug_name.
-   *
-   * `nlen`: le32 at offset 24.
-   */
-  get nlen(): number {
-    return this.view.getUint32(this.offset + 24, true);
-  }
-
-  set nlen(value: number) {
-    this.view.setUint32(this.offset + 24, value, true);
-  }
-
-  /**
-   * With VIRTIO_GPU_F_CONTEXT_INIT: capset_id in the low 8 bits; 0 lets the device choose.
-   *
-   * `context_init`: le32 at offset 28.
-   */
-  get contextInit(): number {
-    return this.view.getUint32(this.offset + 28, true);
-  }
-
-  set contextInit(value: number) {
-    this.view.setUint32(this.offset + 28, value, true);
-  }
-
-  /** Re-targets the accessor at another offset of the same view; returns it. */
-  at(offset: number): this {
-    this.offset = offset;
-    return this;
-  }
-
-  /** Byte offset within the view of `debug_name[index]`. */
-  debugNameOffset(index: number): number {
-    if ((index >>> 0) !== index || index >= 64) {
-      throw new RangeError(`debug_name[${index}] is outside 0..${64} - 1`);
-    }
-
-    return this.offset + 32 + index;
-  }
-
-  /**
-   * Name for debugging (char[64]).
-   *
-   * `debug_name`: u8[64] at offset 32.
-   *
-   * Reads element `index`.
-   */
-  debugName(index: number): number {
-    if ((index >>> 0) !== index || index >= 64) {
-      throw new RangeError(`debug_name[${index}] is outside 0..${64} - 1`);
-    }
-
-    return this.view.getUint8(this.offset + 32 + index);
-  }
-
-  /** Writes element `index` of `debug_name`. */
-  setDebugName(index: number, value: number): void {
-    if ((index >>> 0) !== index || index >= 64) {
-      throw new RangeError(`debug_name[${index}] is outside 0..${64} - 1`);
-    }
-
-    this.view.setUint8(this.offset + 32 + index, value);
-  }
-
-  /** The bytes of `debug_name` as a zero-copy view. */
-  debugNameBytes(): Uint8Array {
-    return new Uint8Array(this.view.buffer, this.view.byteOffset + this.offset + 32, 64);
-  }
-}
-
-/**
- * 5.7.6.10: cursor position on a scanout.
- *
- * Accessor for `virtio_gpu_cursor_pos` (16 bytes) over a `DataView`; reads and writes in place.
- */
-export class VirtioGpuCursorPos {
-  /** Size in bytes. */
-  static readonly SIZE: number = 16;
-  /** Byte offsets of the fields at fixed offsets, by accessor name. */
-  static readonly OFFSETS: {
-    readonly scanoutId: number;
-    readonly x: number;
-    readonly y: number;
-    readonly padding: number;
-  } = Object.freeze({ scanoutId: 0, x: 4, y: 8, padding: 12 });
-  /** The view the accessor reads and writes. */
-  view: DataView;
-  /** Byte offset of the struct within {@link VirtioGpuCursorPos.view}. */
-  offset: number;
-
-  /** Creates an accessor over `view` at byte `offset`. */
-  constructor(view: DataView, offset: number = 0) {
-    this.view = view;
-    this.offset = offset;
-  }
-
-  /**
-   * The scanout.
-   *
-   * `scanout_id`: le32 at offset 0.
-   */
-  get scanoutId(): number {
-    return this.view.getUint32(this.offset, true);
-  }
-
-  set scanoutId(value: number) {
-    this.view.setUint32(this.offset, value, true);
-  }
-
-  /**
-   * X position.
-   *
-   * `x`: le32 at offset 4.
-   */
-  get x(): number {
-    return this.view.getUint32(this.offset + 4, true);
-  }
-
-  set x(value: number) {
-    this.view.setUint32(this.offset + 4, value, true);
-  }
-
-  /**
-   * Y position.
-   *
-   * `y`: le32 at offset 8.
-   */
-  get y(): number {
-    return this.view.getUint32(this.offset + 8, true);
-  }
-
-  set y(value: number) {
-    this.view.setUint32(this.offset + 8, value, true);
-  }
-
-  /**
-   * Padding.
-   *
-   * `padding`: le32 at offset 12.
-   */
-  get padding(): number {
-    return this.view.getUint32(this.offset + 12, true);
-  }
-
-  set padding(value: number) {
-    this.view.setUint32(this.offset + 12, value, true);
-  }
-
-  /** Re-targets the accessor at another offset of the same view; returns it. */
-  at(offset: number): this {
-    this.offset = offset;
+  /** Writes every field (`events_read`, `events_clear`, `num_scanouts`, `num_capsets`, `blob_alignment`) in one call; returns the accessor. Faster than the setters one by one (one read of the view and offset), for hot loops: `desc.at(o).write(...)`. */
+  write(
+    eventsRead: number,
+    eventsClear: number,
+    numScanouts: number,
+    numCapsets: number,
+    blobAlignment: number,
+  ): this {
+    const $view = this.view;
+    const $o = this.offset;
+    $view.setUint32($o, eventsRead, true);
+    $view.setUint32($o + 4, eventsClear, true);
+    $view.setUint32($o + 8, numScanouts, true);
+    $view.setUint32($o + 12, numCapsets, true);
+    $view.setUint32($o + 16, blobAlignment, true);
     return this;
   }
 }
 
 /**
- * 5.7.6.8: a rectangle in GPU coordinates.
+ * Undefined region.
  *
- * Accessor for `virtio_gpu_rect` (16 bytes) over a `DataView`; reads and writes in place.
+ * `virtio_gpu_shm_id`: 0.
  */
-export class VirtioGpuRect {
-  /** Size in bytes. */
-  static readonly SIZE: number = 16;
-  /** Byte offsets of the fields at fixed offsets, by accessor name. */
-  static readonly OFFSETS: {
-    readonly x: number;
-    readonly y: number;
-    readonly width: number;
-    readonly height: number;
-  } = Object.freeze({ x: 0, y: 4, width: 8, height: 12 });
-  /** The view the accessor reads and writes. */
-  view: DataView;
-  /** Byte offset of the struct within {@link VirtioGpuRect.view}. */
-  offset: number;
-
-  /** Creates an accessor over `view` at byte `offset`. */
-  constructor(view: DataView, offset: number = 0) {
-    this.view = view;
-    this.offset = offset;
-  }
-
-  /**
-   * Left edge; larger x moves right.
-   *
-   * `x`: le32 at offset 0.
-   */
-  get x(): number {
-    return this.view.getUint32(this.offset, true);
-  }
-
-  set x(value: number) {
-    this.view.setUint32(this.offset, value, true);
-  }
-
-  /**
-   * Top edge; larger y moves down.
-   *
-   * `y`: le32 at offset 4.
-   */
-  get y(): number {
-    return this.view.getUint32(this.offset + 4, true);
-  }
-
-  set y(value: number) {
-    this.view.setUint32(this.offset + 4, value, true);
-  }
-
-  /**
-   * Width.
-   *
-   * `width`: le32 at offset 8.
-   */
-  get width(): number {
-    return this.view.getUint32(this.offset + 8, true);
-  }
-
-  set width(value: number) {
-    this.view.setUint32(this.offset + 8, value, true);
-  }
-
-  /**
-   * Height.
-   *
-   * `height`: le32 at offset 12.
-   */
-  get height(): number {
-    return this.view.getUint32(this.offset + 12, true);
-  }
-
-  set height(value: number) {
-    this.view.setUint32(this.offset + 12, value, true);
-  }
-
-  /** Re-targets the accessor at another offset of the same view; returns it. */
-  at(offset: number): this {
-    this.offset = offset;
-    return this;
-  }
-}
-
+export const VIRTIO_GPU_SHM_ID_UNDEFINED: number = 0;
 /**
- * 5.7.6.8: per-scanout information of virtio_gpu_resp_display_info.
+ * The host visible memory region, target of VIRTIO_GPU_CMD_RESOURCE_MAP_BLOB.
  *
- * Accessor for `virtio_gpu_display_one` (24 bytes) over a `DataView`; reads and writes in place.
+ * `virtio_gpu_shm_id`: 1.
  */
-export class VirtioGpuDisplayOne {
-  /** Size in bytes. */
-  static readonly SIZE: number = 24;
-  /** Byte offsets of the fields at fixed offsets, by accessor name. */
-  static readonly OFFSETS: {
-    readonly r: number;
-    readonly enabled: number;
-    readonly flags: number;
-  } = Object.freeze({ r: 0, enabled: 16, flags: 20 });
-  /** The view the accessor reads and writes. */
-  view: DataView;
-  /** Byte offset of the struct within {@link VirtioGpuDisplayOne.view}. */
-  offset: number;
-  #r: VirtioGpuRect | undefined;
-
-  /** Creates an accessor over `view` at byte `offset`. */
-  constructor(view: DataView, offset: number = 0) {
-    this.view = view;
-    this.offset = offset;
-  }
-
-  /**
-   * Preferred position and size of the scanout.
-   *
-   * `r`: virtio_gpu_rect at offset 0.
-   *
-   * A cached flyweight re-targeted on each access: do not keep it.
-   */
-  get r(): VirtioGpuRect {
-    const child = (this.#r ??= new VirtioGpuRect(this.view));
-    child.view = this.view;
-    child.offset = this.offset;
-    return child;
-  }
-
-  /**
-   * Nonzero when the user enabled the display (like a connected connector).
-   *
-   * `enabled`: le32 at offset 16.
-   */
-  get enabled(): number {
-    return this.view.getUint32(this.offset + 16, true);
-  }
-
-  set enabled(value: number) {
-    this.view.setUint32(this.offset + 16, value, true);
-  }
-
-  /**
-   * Flags.
-   *
-   * `flags`: le32 at offset 20.
-   */
-  get flags(): number {
-    return this.view.getUint32(this.offset + 20, true);
-  }
-
-  set flags(value: number) {
-    this.view.setUint32(this.offset + 20, value, true);
-  }
-
-  /** Re-targets the accessor at another offset of the same view; returns it. */
-  at(offset: number): this {
-    this.offset = offset;
-    return this;
-  }
-}
-
+export const VIRTIO_GPU_SHM_ID_HOST_VISIBLE: number = 1;
 /**
- * 5.7.6.8: VIRTIO_GPU_CMD_GET_CAPSET request.
+ * 5.7.5: shared memory region ids (enum virtio_gpu_shm_id).
  *
- * Accessor for `virtio_gpu_get_capset` (32 bytes) over a `DataView`; reads and writes in place.
+ * Values of the `virtio_gpu_shm_id` group.
  */
-export class VirtioGpuGetCapset {
-  /** Size in bytes. */
-  static readonly SIZE: number = 32;
-  /** Byte offsets of the fields at fixed offsets, by accessor name. */
-  static readonly OFFSETS: {
-    readonly hdr: number;
-    readonly capsetId: number;
-    readonly capsetVersion: number;
-  } = Object.freeze({ hdr: 0, capsetId: 24, capsetVersion: 28 });
-  /** The view the accessor reads and writes. */
-  view: DataView;
-  /** Byte offset of the struct within {@link VirtioGpuGetCapset.view}. */
-  offset: number;
-  #hdr: VirtioGpuCtrlHdr | undefined;
-
-  /** Creates an accessor over `view` at byte `offset`. */
-  constructor(view: DataView, offset: number = 0) {
-    this.view = view;
-    this.offset = offset;
-  }
-
-  /**
-   * `hdr`: virtio_gpu_ctrl_hdr at offset 0.
-   *
-   * A cached flyweight re-targeted on each access: do not keep it.
-   */
-  get hdr(): VirtioGpuCtrlHdr {
-    const child = (this.#hdr ??= new VirtioGpuCtrlHdr(this.view));
-    child.view = this.view;
-    child.offset = this.offset;
-    return child;
-  }
-
-  /**
-   * VIRTIO_GPU_CAPSET_*.
-   *
-   * `capset_id`: le32 at offset 24.
-   */
-  get capsetId(): number {
-    return this.view.getUint32(this.offset + 24, true);
-  }
-
-  set capsetId(value: number) {
-    this.view.setUint32(this.offset + 24, value, true);
-  }
-
-  /**
-   * Version wanted.
-   *
-   * `capset_version`: le32 at offset 28.
-   */
-  get capsetVersion(): number {
-    return this.view.getUint32(this.offset + 28, true);
-  }
-
-  set capsetVersion(value: number) {
-    this.view.setUint32(this.offset + 28, value, true);
-  }
-
-  /** Re-targets the accessor at another offset of the same view; returns it. */
-  at(offset: number): this {
-    this.offset = offset;
-    return this;
-  }
-}
-
-/**
- * 5.7.6.8: VIRTIO_GPU_CMD_GET_CAPSET_INFO request.
- *
- * Accessor for `virtio_gpu_get_capset_info` (32 bytes) over a `DataView`; reads and writes in place.
- */
-export class VirtioGpuGetCapsetInfo {
-  /** Size in bytes. */
-  static readonly SIZE: number = 32;
-  /** Byte offsets of the fields at fixed offsets, by accessor name. */
-  static readonly OFFSETS: {
-    readonly hdr: number;
-    readonly capsetIndex: number;
-    readonly padding: number;
-  } = Object.freeze({ hdr: 0, capsetIndex: 24, padding: 28 });
-  /** The view the accessor reads and writes. */
-  view: DataView;
-  /** Byte offset of the struct within {@link VirtioGpuGetCapsetInfo.view}. */
-  offset: number;
-  #hdr: VirtioGpuCtrlHdr | undefined;
-
-  /** Creates an accessor over `view` at byte `offset`. */
-  constructor(view: DataView, offset: number = 0) {
-    this.view = view;
-    this.offset = offset;
-  }
-
-  /**
-   * `hdr`: virtio_gpu_ctrl_hdr at offset 0.
-   *
-   * A cached flyweight re-targeted on each access: do not keep it.
-   */
-  get hdr(): VirtioGpuCtrlHdr {
-    const child = (this.#hdr ??= new VirtioGpuCtrlHdr(this.view));
-    child.view = this.view;
-    child.offset = this.offset;
-    return child;
-  }
-
-  /**
-   * Index of the capability set, below num_capsets.
-   *
-   * `capset_index`: le32 at offset 24.
-   */
-  get capsetIndex(): number {
-    return this.view.getUint32(this.offset + 24, true);
-  }
-
-  set capsetIndex(value: number) {
-    this.view.setUint32(this.offset + 24, value, true);
-  }
-
-  /**
-   * Padding.
-   *
-   * `padding`: le32 at offset 28.
-   */
-  get padding(): number {
-    return this.view.getUint32(this.offset + 28, true);
-  }
-
-  set padding(value: number) {
-    this.view.setUint32(this.offset + 28, value, true);
-  }
-
-  /** Re-targets the accessor at another offset of the same view; returns it. */
-  at(offset: number): this {
-    this.offset = offset;
-    return this;
-  }
-}
-
-/**
- * 5.7.6.8: VIRTIO_GPU_CMD_GET_EDID request (with VIRTIO_GPU_F_EDID).
- *
- * Accessor for `virtio_gpu_get_edid` (32 bytes) over a `DataView`; reads and writes in place.
- */
-export class VirtioGpuGetEdid {
-  /** Size in bytes. */
-  static readonly SIZE: number = 32;
-  /** Byte offsets of the fields at fixed offsets, by accessor name. */
-  static readonly OFFSETS: {
-    readonly hdr: number;
-    readonly scanout: number;
-    readonly padding: number;
-  } = Object.freeze({ hdr: 0, scanout: 24, padding: 28 });
-  /** The view the accessor reads and writes. */
-  view: DataView;
-  /** Byte offset of the struct within {@link VirtioGpuGetEdid.view}. */
-  offset: number;
-  #hdr: VirtioGpuCtrlHdr | undefined;
-
-  /** Creates an accessor over `view` at byte `offset`. */
-  constructor(view: DataView, offset: number = 0) {
-    this.view = view;
-    this.offset = offset;
-  }
-
-  /**
-   * `hdr`: virtio_gpu_ctrl_hdr at offset 0.
-   *
-   * A cached flyweight re-targeted on each access: do not keep it.
-   */
-  get hdr(): VirtioGpuCtrlHdr {
-    const child = (this.#hdr ??= new VirtioGpuCtrlHdr(this.view));
-    child.view = this.view;
-    child.offset = this.offset;
-    return child;
-  }
-
-  /**
-   * The scanout whose EDID is wanted.
-   *
-   * `scanout`: le32 at offset 24.
-   */
-  get scanout(): number {
-    return this.view.getUint32(this.offset + 24, true);
-  }
-
-  set scanout(value: number) {
-    this.view.setUint32(this.offset + 24, value, true);
-  }
-
-  /**
-   * Padding.
-   *
-   * `padding`: le32 at offset 28.
-   */
-  get padding(): number {
-    return this.view.getUint32(this.offset + 28, true);
-  }
-
-  set padding(value: number) {
-    this.view.setUint32(this.offset + 28, value, true);
-  }
-
-  /** Re-targets the accessor at another offset of the same view; returns it. */
-  at(offset: number): this {
-    this.offset = offset;
-    return this;
-  }
-}
-
-/**
- * 5.7.6.8: a scatter list entry of guest memory backing a resource.
- *
- * Accessor for `virtio_gpu_mem_entry` (16 bytes) over a `DataView`; reads and writes in place.
- */
-export class VirtioGpuMemEntry {
-  /** Size in bytes. */
-  static readonly SIZE: number = 16;
-  /** Byte offsets of the fields at fixed offsets, by accessor name. */
-  static readonly OFFSETS: {
-    readonly addr: number;
-    readonly length: number;
-    readonly padding: number;
-  } = Object.freeze({ addr: 0, length: 8, padding: 12 });
-  /** The view the accessor reads and writes. */
-  view: DataView;
-  /** Byte offset of the struct within {@link VirtioGpuMemEntry.view}. */
-  offset: number;
-
-  /** Creates an accessor over `view` at byte `offset`. */
-  constructor(view: DataView, offset: number = 0) {
-    this.view = view;
-    this.offset = offset;
-  }
-
-  /**
-   * Guest address of the range.
-   *
-   * `addr`: le64 at offset 0.
-   */
-  get addr(): number {
-    return this.view.getUint32(this.offset, true) +
-      this.view.getUint32(this.offset + 4, true) * 4294967296;
-  }
-
-  set addr(value: number) {
-    this.view.setUint32(this.offset, value >>> 0, true);
-    this.view.setUint32(this.offset + 4, Math.floor(value / 4294967296), true);
-  }
-
-  /**
-   * Length of the range in bytes.
-   *
-   * `length`: le32 at offset 8.
-   */
-  get length(): number {
-    return this.view.getUint32(this.offset + 8, true);
-  }
-
-  set length(value: number) {
-    this.view.setUint32(this.offset + 8, value, true);
-  }
-
-  /**
-   * Padding.
-   *
-   * `padding`: le32 at offset 12.
-   */
-  get padding(): number {
-    return this.view.getUint32(this.offset + 12, true);
-  }
-
-  set padding(value: number) {
-    this.view.setUint32(this.offset + 12, value, true);
-  }
-
-  /** Re-targets the accessor at another offset of the same view; returns it. */
-  at(offset: number): this {
-    this.offset = offset;
-    return this;
-  }
-}
-
-/**
- * 5.7.6.8: VIRTIO_GPU_CMD_RESOURCE_ASSIGN_UUID request (VIRTIO_GPU_F_RESOURCE_UUID).
- *
- * Accessor for `virtio_gpu_resource_assign_uuid` (32 bytes) over a `DataView`; reads and writes in place.
- */
-export class VirtioGpuResourceAssignUuid {
-  /** Size in bytes. */
-  static readonly SIZE: number = 32;
-  /** Byte offsets of the fields at fixed offsets, by accessor name. */
-  static readonly OFFSETS: {
-    readonly hdr: number;
-    readonly resourceId: number;
-    readonly padding: number;
-  } = Object.freeze({ hdr: 0, resourceId: 24, padding: 28 });
-  /** The view the accessor reads and writes. */
-  view: DataView;
-  /** Byte offset of the struct within {@link VirtioGpuResourceAssignUuid.view}. */
-  offset: number;
-  #hdr: VirtioGpuCtrlHdr | undefined;
-
-  /** Creates an accessor over `view` at byte `offset`. */
-  constructor(view: DataView, offset: number = 0) {
-    this.view = view;
-    this.offset = offset;
-  }
-
-  /**
-   * `hdr`: virtio_gpu_ctrl_hdr at offset 0.
-   *
-   * A cached flyweight re-targeted on each access: do not keep it.
-   */
-  get hdr(): VirtioGpuCtrlHdr {
-    const child = (this.#hdr ??= new VirtioGpuCtrlHdr(this.view));
-    child.view = this.view;
-    child.offset = this.offset;
-    return child;
-  }
-
-  /**
-   * The resource to export.
-   *
-   * `resource_id`: le32 at offset 24.
-   */
-  get resourceId(): number {
-    return this.view.getUint32(this.offset + 24, true);
-  }
-
-  set resourceId(value: number) {
-    this.view.setUint32(this.offset + 24, value, true);
-  }
-
-  /**
-   * Padding.
-   *
-   * `padding`: le32 at offset 28.
-   */
-  get padding(): number {
-    return this.view.getUint32(this.offset + 28, true);
-  }
-
-  set padding(value: number) {
-    this.view.setUint32(this.offset + 28, value, true);
-  }
-
-  /** Re-targets the accessor at another offset of the same view; returns it. */
-  at(offset: number): this {
-    this.offset = offset;
-    return this;
-  }
-}
-
-/**
- * 5.7.6.8: VIRTIO_GPU_CMD_RESOURCE_ATTACH_BACKING request, followed by nr_entries virtio_gpu_mem_entry entries.
- *
- * Accessor for `virtio_gpu_resource_attach_backing` (32 bytes) over a `DataView`; reads and writes in place.
- */
-export class VirtioGpuResourceAttachBacking {
-  /** Size in bytes. */
-  static readonly SIZE: number = 32;
-  /** Byte offsets of the fields at fixed offsets, by accessor name. */
-  static readonly OFFSETS: {
-    readonly hdr: number;
-    readonly resourceId: number;
-    readonly nrEntries: number;
-  } = Object.freeze({ hdr: 0, resourceId: 24, nrEntries: 28 });
-  /** The view the accessor reads and writes. */
-  view: DataView;
-  /** Byte offset of the struct within {@link VirtioGpuResourceAttachBacking.view}. */
-  offset: number;
-  #hdr: VirtioGpuCtrlHdr | undefined;
-
-  /** Creates an accessor over `view` at byte `offset`. */
-  constructor(view: DataView, offset: number = 0) {
-    this.view = view;
-    this.offset = offset;
-  }
-
-  /**
-   * `hdr`: virtio_gpu_ctrl_hdr at offset 0.
-   *
-   * A cached flyweight re-targeted on each access: do not keep it.
-   */
-  get hdr(): VirtioGpuCtrlHdr {
-    const child = (this.#hdr ??= new VirtioGpuCtrlHdr(this.view));
-    child.view = this.view;
-    child.offset = this.offset;
-    return child;
-  }
-
-  /**
-   * The resource.
-   *
-   * `resource_id`: le32 at offset 24.
-   */
-  get resourceId(): number {
-    return this.view.getUint32(this.offset + 24, true);
-  }
-
-  set resourceId(value: number) {
-    this.view.setUint32(this.offset + 24, value, true);
-  }
-
-  /**
-   * Number of virtio_gpu_mem_entry entries that follow.
-   *
-   * `nr_entries`: le32 at offset 28.
-   */
-  get nrEntries(): number {
-    return this.view.getUint32(this.offset + 28, true);
-  }
-
-  set nrEntries(value: number) {
-    this.view.setUint32(this.offset + 28, value, true);
-  }
-
-  /** Re-targets the accessor at another offset of the same view; returns it. */
-  at(offset: number): this {
-    this.offset = offset;
-    return this;
-  }
-}
-
-/**
- * 5.7.6.8: VIRTIO_GPU_CMD_RESOURCE_CREATE_2D request: create a 2D host resource.
- *
- * Accessor for `virtio_gpu_resource_create_2d` (40 bytes) over a `DataView`; reads and writes in place.
- */
-export class VirtioGpuResourceCreate2d {
-  /** Size in bytes. */
-  static readonly SIZE: number = 40;
-  /** Byte offsets of the fields at fixed offsets, by accessor name. */
-  static readonly OFFSETS: {
-    readonly hdr: number;
-    readonly resourceId: number;
-    readonly format: number;
-    readonly width: number;
-    readonly height: number;
-  } = Object.freeze({ hdr: 0, resourceId: 24, format: 28, width: 32, height: 36 });
-  /** The view the accessor reads and writes. */
-  view: DataView;
-  /** Byte offset of the struct within {@link VirtioGpuResourceCreate2d.view}. */
-  offset: number;
-  #hdr: VirtioGpuCtrlHdr | undefined;
-
-  /** Creates an accessor over `view` at byte `offset`. */
-  constructor(view: DataView, offset: number = 0) {
-    this.view = view;
-    this.offset = offset;
-  }
-
-  /**
-   * `hdr`: virtio_gpu_ctrl_hdr at offset 0.
-   *
-   * A cached flyweight re-targeted on each access: do not keep it.
-   */
-  get hdr(): VirtioGpuCtrlHdr {
-    const child = (this.#hdr ??= new VirtioGpuCtrlHdr(this.view));
-    child.view = this.view;
-    child.offset = this.offset;
-    return child;
-  }
-
-  /**
-   * Resource id, chosen by the driver.
-   *
-   * `resource_id`: le32 at offset 24.
-   */
-  get resourceId(): number {
-    return this.view.getUint32(this.offset + 24, true);
-  }
-
-  set resourceId(value: number) {
-    this.view.setUint32(this.offset + 24, value, true);
-  }
-
-  /**
-   * VIRTIO_GPU_FORMAT_*.
-   *
-   * `format`: le32 at offset 28.
-   */
-  get format(): number {
-    return this.view.getUint32(this.offset + 28, true);
-  }
-
-  set format(value: number) {
-    this.view.setUint32(this.offset + 28, value, true);
-  }
-
-  /**
-   * Width in pixels.
-   *
-   * `width`: le32 at offset 32.
-   */
-  get width(): number {
-    return this.view.getUint32(this.offset + 32, true);
-  }
-
-  set width(value: number) {
-    this.view.setUint32(this.offset + 32, value, true);
-  }
-
-  /**
-   * Height in pixels.
-   *
-   * `height`: le32 at offset 36.
-   */
-  get height(): number {
-    return this.view.getUint32(this.offset + 36, true);
-  }
-
-  set height(value: number) {
-    this.view.setUint32(this.offset + 36, value, true);
-  }
-
-  /** Re-targets the accessor at another offset of the same view; returns it. */
-  at(offset: number): this {
-    this.offset = offset;
-    return this;
-  }
-}
-
-/**
- * 5.7.6.8: VIRTIO_GPU_CMD_RESOURCE_CREATE_BLOB request, followed by nr_entries virtio_gpu_mem_entry entries.
- *
- * Accessor for `virtio_gpu_resource_create_blob` (56 bytes) over a `DataView`; reads and writes in place.
- */
-export class VirtioGpuResourceCreateBlob {
-  /** Size in bytes. */
-  static readonly SIZE: number = 56;
-  /** Byte offsets of the fields at fixed offsets, by accessor name. */
-  static readonly OFFSETS: {
-    readonly hdr: number;
-    readonly resourceId: number;
-    readonly blobMem: number;
-    readonly blobFlags: number;
-    readonly nrEntries: number;
-    readonly blobId: number;
-    readonly blobSize: number;
-  } = Object.freeze({
-    hdr: 0,
-    resourceId: 24,
-    blobMem: 28,
-    blobFlags: 32,
-    nrEntries: 36,
-    blobId: 40,
-    blobSize: 48,
-  });
-  /** The view the accessor reads and writes. */
-  view: DataView;
-  /** Byte offset of the struct within {@link VirtioGpuResourceCreateBlob.view}. */
-  offset: number;
-  #hdr: VirtioGpuCtrlHdr | undefined;
-
-  /** Creates an accessor over `view` at byte `offset`. */
-  constructor(view: DataView, offset: number = 0) {
-    this.view = view;
-    this.offset = offset;
-  }
-
-  /**
-   * `hdr`: virtio_gpu_ctrl_hdr at offset 0.
-   *
-   * A cached flyweight re-targeted on each access: do not keep it.
-   */
-  get hdr(): VirtioGpuCtrlHdr {
-    const child = (this.#hdr ??= new VirtioGpuCtrlHdr(this.view));
-    child.view = this.view;
-    child.offset = this.offset;
-    return child;
-  }
-
-  /**
-   * Resource id, chosen by the driver.
-   *
-   * `resource_id`: le32 at offset 24.
-   */
-  get resourceId(): number {
-    return this.view.getUint32(this.offset + 24, true);
-  }
-
-  set resourceId(value: number) {
-    this.view.setUint32(this.offset + 24, value, true);
-  }
-
-  /**
-   * VIRTIO_GPU_BLOB_MEM_*; nonzero.
-   *
-   * `blob_mem`: le32 at offset 28.
-   */
-  get blobMem(): number {
-    return this.view.getUint32(this.offset + 28, true);
-  }
-
-  set blobMem(value: number) {
-    this.view.setUint32(this.offset + 28, value, true);
-  }
-
-  /**
-   * VIRTIO_GPU_BLOB_FLAG_* bits.
-   *
-   * `blob_flags`: le32 at offset 32.
-   */
-  get blobFlags(): number {
-    return this.view.getUint32(this.offset + 32, true);
-  }
-
-  set blobFlags(value: number) {
-    this.view.setUint32(this.offset + 32, value, true);
-  }
-
-  /**
-   * Number of virtio_gpu_mem_entry entries that follow (may be 0).
-   *
-   * `nr_entries`: le32 at offset 36.
-   */
-  get nrEntries(): number {
-    return this.view.getUint32(this.offset + 36, true);
-  }
-
-  set nrEntries(value: number) {
-    this.view.setUint32(this.offset + 36, value, true);
-  }
-
-  /**
-   * For HOST3D memory: the context-local object to create the resource from.
-   *
-   * `blob_id`: le64 at offset 40.
-   */
-  get blobId(): bigint {
-    return this.view.getBigUint64(this.offset + 40, true);
-  }
-
-  set blobId(value: bigint) {
-    this.view.setBigUint64(this.offset + 40, value, true);
-  }
-
-  /**
-   * Size in bytes; aligned to blob_alignment with VIRTIO_GPU_F_BLOB_ALIGNMENT (accessor `blobSize`: `size` is taken by the accessor class).
-   *
-   * `size`: le64 at offset 48.
-   */
-  get blobSize(): bigint {
-    return this.view.getBigUint64(this.offset + 48, true);
-  }
-
-  set blobSize(value: bigint) {
-    this.view.setBigUint64(this.offset + 48, value, true);
-  }
-
-  /** Re-targets the accessor at another offset of the same view; returns it. */
-  at(offset: number): this {
-    this.offset = offset;
-    return this;
-  }
-}
-
-/**
- * 5.7.6.8: VIRTIO_GPU_CMD_RESOURCE_DETACH_BACKING request.
- *
- * Accessor for `virtio_gpu_resource_detach_backing` (32 bytes) over a `DataView`; reads and writes in place.
- */
-export class VirtioGpuResourceDetachBacking {
-  /** Size in bytes. */
-  static readonly SIZE: number = 32;
-  /** Byte offsets of the fields at fixed offsets, by accessor name. */
-  static readonly OFFSETS: {
-    readonly hdr: number;
-    readonly resourceId: number;
-    readonly padding: number;
-  } = Object.freeze({ hdr: 0, resourceId: 24, padding: 28 });
-  /** The view the accessor reads and writes. */
-  view: DataView;
-  /** Byte offset of the struct within {@link VirtioGpuResourceDetachBacking.view}. */
-  offset: number;
-  #hdr: VirtioGpuCtrlHdr | undefined;
-
-  /** Creates an accessor over `view` at byte `offset`. */
-  constructor(view: DataView, offset: number = 0) {
-    this.view = view;
-    this.offset = offset;
-  }
-
-  /**
-   * `hdr`: virtio_gpu_ctrl_hdr at offset 0.
-   *
-   * A cached flyweight re-targeted on each access: do not keep it.
-   */
-  get hdr(): VirtioGpuCtrlHdr {
-    const child = (this.#hdr ??= new VirtioGpuCtrlHdr(this.view));
-    child.view = this.view;
-    child.offset = this.offset;
-    return child;
-  }
-
-  /**
-   * The resource.
-   *
-   * `resource_id`: le32 at offset 24.
-   */
-  get resourceId(): number {
-    return this.view.getUint32(this.offset + 24, true);
-  }
-
-  set resourceId(value: number) {
-    this.view.setUint32(this.offset + 24, value, true);
-  }
-
-  /**
-   * Padding.
-   *
-   * `padding`: le32 at offset 28.
-   */
-  get padding(): number {
-    return this.view.getUint32(this.offset + 28, true);
-  }
-
-  set padding(value: number) {
-    this.view.setUint32(this.offset + 28, value, true);
-  }
-
-  /** Re-targets the accessor at another offset of the same view; returns it. */
-  at(offset: number): this {
-    this.offset = offset;
-    return this;
-  }
-}
-
-/**
- * 5.7.6.8: VIRTIO_GPU_CMD_RESOURCE_FLUSH request.
- *
- * Accessor for `virtio_gpu_resource_flush` (48 bytes) over a `DataView`; reads and writes in place.
- */
-export class VirtioGpuResourceFlush {
-  /** Size in bytes. */
-  static readonly SIZE: number = 48;
-  /** Byte offsets of the fields at fixed offsets, by accessor name. */
-  static readonly OFFSETS: {
-    readonly hdr: number;
-    readonly r: number;
-    readonly resourceId: number;
-    readonly padding: number;
-  } = Object.freeze({ hdr: 0, r: 24, resourceId: 40, padding: 44 });
-  /** The view the accessor reads and writes. */
-  view: DataView;
-  /** Byte offset of the struct within {@link VirtioGpuResourceFlush.view}. */
-  offset: number;
-  #hdr: VirtioGpuCtrlHdr | undefined;
-  #r: VirtioGpuRect | undefined;
-
-  /** Creates an accessor over `view` at byte `offset`. */
-  constructor(view: DataView, offset: number = 0) {
-    this.view = view;
-    this.offset = offset;
-  }
-
-  /**
-   * `hdr`: virtio_gpu_ctrl_hdr at offset 0.
-   *
-   * A cached flyweight re-targeted on each access: do not keep it.
-   */
-  get hdr(): VirtioGpuCtrlHdr {
-    const child = (this.#hdr ??= new VirtioGpuCtrlHdr(this.view));
-    child.view = this.view;
-    child.offset = this.offset;
-    return child;
-  }
-
-  /**
-   * The rectangle to flush.
-   *
-   * `r`: virtio_gpu_rect at offset 24.
-   *
-   * A cached flyweight re-targeted on each access: do not keep it.
-   */
-  get r(): VirtioGpuRect {
-    const child = (this.#r ??= new VirtioGpuRect(this.view));
-    child.view = this.view;
-    child.offset = this.offset + 24;
-    return child;
-  }
-
-  /**
-   * The resource; every scanout using it is flushed.
-   *
-   * `resource_id`: le32 at offset 40.
-   */
-  get resourceId(): number {
-    return this.view.getUint32(this.offset + 40, true);
-  }
-
-  set resourceId(value: number) {
-    this.view.setUint32(this.offset + 40, value, true);
-  }
-
-  /**
-   * Padding.
-   *
-   * `padding`: le32 at offset 44.
-   */
-  get padding(): number {
-    return this.view.getUint32(this.offset + 44, true);
-  }
-
-  set padding(value: number) {
-    this.view.setUint32(this.offset + 44, value, true);
-  }
-
-  /** Re-targets the accessor at another offset of the same view; returns it. */
-  at(offset: number): this {
-    this.offset = offset;
-    return this;
-  }
-}
-
-/**
- * 5.7.6.9: VIRTIO_GPU_CMD_RESOURCE_MAP_BLOB request.
- *
- * Accessor for `virtio_gpu_resource_map_blob` (40 bytes) over a `DataView`; reads and writes in place.
- */
-export class VirtioGpuResourceMapBlob {
-  /** Size in bytes. */
-  static readonly SIZE: number = 40;
-  /** Byte offsets of the fields at fixed offsets, by accessor name. */
-  static readonly OFFSETS: {
-    readonly hdr: number;
-    readonly resourceId: number;
-    readonly padding: number;
-    readonly regionOffset: number;
-  } = Object.freeze({ hdr: 0, resourceId: 24, padding: 28, regionOffset: 32 });
-  /** The view the accessor reads and writes. */
-  view: DataView;
-  /** Byte offset of the struct within {@link VirtioGpuResourceMapBlob.view}. */
-  offset: number;
-  #hdr: VirtioGpuCtrlHdr | undefined;
-
-  /** Creates an accessor over `view` at byte `offset`. */
-  constructor(view: DataView, offset: number = 0) {
-    this.view = view;
-    this.offset = offset;
-  }
-
-  /**
-   * `hdr`: virtio_gpu_ctrl_hdr at offset 0.
-   *
-   * A cached flyweight re-targeted on each access: do not keep it.
-   */
-  get hdr(): VirtioGpuCtrlHdr {
-    const child = (this.#hdr ??= new VirtioGpuCtrlHdr(this.view));
-    child.view = this.view;
-    child.offset = this.offset;
-    return child;
-  }
-
-  /**
-   * The host-only blob resource.
-   *
-   * `resource_id`: le32 at offset 24.
-   */
-  get resourceId(): number {
-    return this.view.getUint32(this.offset + 24, true);
-  }
-
-  set resourceId(value: number) {
-    this.view.setUint32(this.offset + 24, value, true);
-  }
-
-  /**
-   * Padding.
-   *
-   * `padding`: le32 at offset 28.
-   */
-  get padding(): number {
-    return this.view.getUint32(this.offset + 28, true);
-  }
-
-  set padding(value: number) {
-    this.view.setUint32(this.offset + 28, value, true);
-  }
-
-  /**
-   * Offset in the host visible memory region; aligned to blob_alignment with VIRTIO_GPU_F_BLOB_ALIGNMENT (accessor `regionOffset`: `offset` is taken by the accessor class).
-   *
-   * `offset`: le64 at offset 32.
-   */
-  get regionOffset(): bigint {
-    return this.view.getBigUint64(this.offset + 32, true);
-  }
-
-  set regionOffset(value: bigint) {
-    this.view.setBigUint64(this.offset + 32, value, true);
-  }
-
-  /** Re-targets the accessor at another offset of the same view; returns it. */
-  at(offset: number): this {
-    this.offset = offset;
-    return this;
-  }
-}
-
-/**
- * 5.7.6.9: VIRTIO_GPU_CMD_RESOURCE_UNMAP_BLOB request.
- *
- * Accessor for `virtio_gpu_resource_unmap_blob` (32 bytes) over a `DataView`; reads and writes in place.
- */
-export class VirtioGpuResourceUnmapBlob {
-  /** Size in bytes. */
-  static readonly SIZE: number = 32;
-  /** Byte offsets of the fields at fixed offsets, by accessor name. */
-  static readonly OFFSETS: {
-    readonly hdr: number;
-    readonly resourceId: number;
-    readonly padding: number;
-  } = Object.freeze({ hdr: 0, resourceId: 24, padding: 28 });
-  /** The view the accessor reads and writes. */
-  view: DataView;
-  /** Byte offset of the struct within {@link VirtioGpuResourceUnmapBlob.view}. */
-  offset: number;
-  #hdr: VirtioGpuCtrlHdr | undefined;
-
-  /** Creates an accessor over `view` at byte `offset`. */
-  constructor(view: DataView, offset: number = 0) {
-    this.view = view;
-    this.offset = offset;
-  }
-
-  /**
-   * `hdr`: virtio_gpu_ctrl_hdr at offset 0.
-   *
-   * A cached flyweight re-targeted on each access: do not keep it.
-   */
-  get hdr(): VirtioGpuCtrlHdr {
-    const child = (this.#hdr ??= new VirtioGpuCtrlHdr(this.view));
-    child.view = this.view;
-    child.offset = this.offset;
-    return child;
-  }
-
-  /**
-   * The blob resource.
-   *
-   * `resource_id`: le32 at offset 24.
-   */
-  get resourceId(): number {
-    return this.view.getUint32(this.offset + 24, true);
-  }
-
-  set resourceId(value: number) {
-    this.view.setUint32(this.offset + 24, value, true);
-  }
-
-  /**
-   * Padding.
-   *
-   * `padding`: le32 at offset 28.
-   */
-  get padding(): number {
-    return this.view.getUint32(this.offset + 28, true);
-  }
-
-  set padding(value: number) {
-    this.view.setUint32(this.offset + 28, value, true);
-  }
-
-  /** Re-targets the accessor at another offset of the same view; returns it. */
-  at(offset: number): this {
-    this.offset = offset;
-    return this;
-  }
-}
-
-/**
- * 5.7.6.8: VIRTIO_GPU_CMD_RESOURCE_UNREF request: destroy a resource.
- *
- * Accessor for `virtio_gpu_resource_unref` (32 bytes) over a `DataView`; reads and writes in place.
- */
-export class VirtioGpuResourceUnref {
-  /** Size in bytes. */
-  static readonly SIZE: number = 32;
-  /** Byte offsets of the fields at fixed offsets, by accessor name. */
-  static readonly OFFSETS: {
-    readonly hdr: number;
-    readonly resourceId: number;
-    readonly padding: number;
-  } = Object.freeze({ hdr: 0, resourceId: 24, padding: 28 });
-  /** The view the accessor reads and writes. */
-  view: DataView;
-  /** Byte offset of the struct within {@link VirtioGpuResourceUnref.view}. */
-  offset: number;
-  #hdr: VirtioGpuCtrlHdr | undefined;
-
-  /** Creates an accessor over `view` at byte `offset`. */
-  constructor(view: DataView, offset: number = 0) {
-    this.view = view;
-    this.offset = offset;
-  }
-
-  /**
-   * `hdr`: virtio_gpu_ctrl_hdr at offset 0.
-   *
-   * A cached flyweight re-targeted on each access: do not keep it.
-   */
-  get hdr(): VirtioGpuCtrlHdr {
-    const child = (this.#hdr ??= new VirtioGpuCtrlHdr(this.view));
-    child.view = this.view;
-    child.offset = this.offset;
-    return child;
-  }
-
-  /**
-   * The resource the driver no longer needs.
-   *
-   * `resource_id`: le32 at offset 24.
-   */
-  get resourceId(): number {
-    return this.view.getUint32(this.offset + 24, true);
-  }
-
-  set resourceId(value: number) {
-    this.view.setUint32(this.offset + 24, value, true);
-  }
-
-  /**
-   * Padding.
-   *
-   * `padding`: le32 at offset 28.
-   */
-  get padding(): number {
-    return this.view.getUint32(this.offset + 28, true);
-  }
-
-  set padding(value: number) {
-    this.view.setUint32(this.offset + 28, value, true);
-  }
-
-  /** Re-targets the accessor at another offset of the same view; returns it. */
-  at(offset: number): this {
-    this.offset = offset;
-    return this;
-  }
-}
-
-/**
- * 5.7.6.8: VIRTIO_GPU_RESP_OK_CAPSET payload.
- *
- * Accessor for `virtio_gpu_resp_capset` (24 bytes + per capset_data_len) over a `DataView`; reads and writes in place.
- */
-export class VirtioGpuRespCapset {
-  /** Size in bytes with capset_data_len = 0; see {@link VirtioGpuRespCapset.size}. */
-  static readonly SIZE: number = 24;
-  /** Byte offsets of the fields at fixed offsets, by accessor name. */
-  static readonly OFFSETS: { readonly hdr: number; readonly capsetData: number } = Object.freeze({
-    hdr: 0,
-    capsetData: 24,
-  });
-  /** The view the accessor reads and writes. */
-  view: DataView;
-  /** Byte offset of the struct within {@link VirtioGpuRespCapset.view}. */
-  offset: number;
-  /** The `capset_data_len` parameter: element count of the arrays sized by it. */
-  capsetDataLen: number;
-  #hdr: VirtioGpuCtrlHdr | undefined;
-
-  /** Creates an accessor over `view` at byte `offset`. */
-  constructor(view: DataView, offset: number = 0, capsetDataLen: number = 0) {
-    this.view = view;
-    this.offset = offset;
-    this.capsetDataLen = capsetDataLen;
-  }
-
-  /**
-   * `hdr`: virtio_gpu_ctrl_hdr at offset 0.
-   *
-   * A cached flyweight re-targeted on each access: do not keep it.
-   */
-  get hdr(): VirtioGpuCtrlHdr {
-    const child = (this.#hdr ??= new VirtioGpuCtrlHdr(this.view));
-    child.view = this.view;
-    child.offset = this.offset;
-    return child;
-  }
-
-  /** Size in bytes for the given capset_data_len. */
-  static size(capsetDataLen: number): number {
-    return 24 + 1 * capsetDataLen;
-  }
-
-  /** Re-targets the accessor at another offset of the same view; returns it. */
-  at(offset: number): this {
-    this.offset = offset;
-    return this;
-  }
-
-  /** Byte offset within the view of `capset_data[index]`. */
-  capsetDataOffset(index: number): number {
-    if ((index >>> 0) !== index || index >= this.capsetDataLen) {
-      throw new RangeError(`capset_data[${index}] is outside 0..${this.capsetDataLen} - 1`);
-    }
-
-    return this.offset + 24 + index;
-  }
-
-  /**
-   * The capability set.
-   *
-   * `capset_data`: u8[capset_data_len] at offset 24.
-   *
-   * Reads element `index`.
-   */
-  capsetData(index: number): number {
-    if ((index >>> 0) !== index || index >= this.capsetDataLen) {
-      throw new RangeError(`capset_data[${index}] is outside 0..${this.capsetDataLen} - 1`);
-    }
-
-    return this.view.getUint8(this.offset + 24 + index);
-  }
-
-  /** Writes element `index` of `capset_data`. */
-  setCapsetData(index: number, value: number): void {
-    if ((index >>> 0) !== index || index >= this.capsetDataLen) {
-      throw new RangeError(`capset_data[${index}] is outside 0..${this.capsetDataLen} - 1`);
-    }
-
-    this.view.setUint8(this.offset + 24 + index, value);
-  }
-
-  /** The bytes of `capset_data` as a zero-copy view. */
-  capsetDataBytes(): Uint8Array {
-    return new Uint8Array(
-      this.view.buffer,
-      this.view.byteOffset + this.offset + 24,
-      this.capsetDataLen,
-    );
-  }
-}
-
-/**
- * 5.7.6.8: VIRTIO_GPU_RESP_OK_CAPSET_INFO payload.
- *
- * Accessor for `virtio_gpu_resp_capset_info` (40 bytes) over a `DataView`; reads and writes in place.
- */
-export class VirtioGpuRespCapsetInfo {
-  /** Size in bytes. */
-  static readonly SIZE: number = 40;
-  /** Byte offsets of the fields at fixed offsets, by accessor name. */
-  static readonly OFFSETS: {
-    readonly hdr: number;
-    readonly capsetId: number;
-    readonly capsetMaxVersion: number;
-    readonly capsetMaxSize: number;
-    readonly padding: number;
-  } = Object.freeze({ hdr: 0, capsetId: 24, capsetMaxVersion: 28, capsetMaxSize: 32, padding: 36 });
-  /** The view the accessor reads and writes. */
-  view: DataView;
-  /** Byte offset of the struct within {@link VirtioGpuRespCapsetInfo.view}. */
-  offset: number;
-  #hdr: VirtioGpuCtrlHdr | undefined;
-
-  /** Creates an accessor over `view` at byte `offset`. */
-  constructor(view: DataView, offset: number = 0) {
-    this.view = view;
-    this.offset = offset;
-  }
-
-  /**
-   * `hdr`: virtio_gpu_ctrl_hdr at offset 0.
-   *
-   * A cached flyweight re-targeted on each access: do not keep it.
-   */
-  get hdr(): VirtioGpuCtrlHdr {
-    const child = (this.#hdr ??= new VirtioGpuCtrlHdr(this.view));
-    child.view = this.view;
-    child.offset = this.offset;
-    return child;
-  }
-
-  /**
-   * VIRTIO_GPU_CAPSET_*.
-   *
-   * `capset_id`: le32 at offset 24.
-   */
-  get capsetId(): number {
-    return this.view.getUint32(this.offset + 24, true);
-  }
-
-  set capsetId(value: number) {
-    this.view.setUint32(this.offset + 24, value, true);
-  }
-
-  /**
-   * Highest version of the capability set.
-   *
-   * `capset_max_version`: le32 at offset 28.
-   */
-  get capsetMaxVersion(): number {
-    return this.view.getUint32(this.offset + 28, true);
-  }
-
-  set capsetMaxVersion(value: number) {
-    this.view.setUint32(this.offset + 28, value, true);
-  }
-
-  /**
-   * Largest size of the capability set in bytes.
-   *
-   * `capset_max_size`: le32 at offset 32.
-   */
-  get capsetMaxSize(): number {
-    return this.view.getUint32(this.offset + 32, true);
-  }
-
-  set capsetMaxSize(value: number) {
-    this.view.setUint32(this.offset + 32, value, true);
-  }
-
-  /**
-   * Padding.
-   *
-   * `padding`: le32 at offset 36.
-   */
-  get padding(): number {
-    return this.view.getUint32(this.offset + 36, true);
-  }
-
-  set padding(value: number) {
-    this.view.setUint32(this.offset + 36, value, true);
-  }
-
-  /** Re-targets the accessor at another offset of the same view; returns it. */
-  at(offset: number): this {
-    this.offset = offset;
-    return this;
-  }
-}
-
-/**
- * 5.7.6.8: VIRTIO_GPU_RESP_OK_DISPLAY_INFO payload: the current output configuration.
- *
- * Accessor for `virtio_gpu_resp_display_info` (408 bytes) over a `DataView`; reads and writes in place.
- */
-export class VirtioGpuRespDisplayInfo {
-  /** Size in bytes. */
-  static readonly SIZE: number = 408;
-  /** Byte offsets of the fields at fixed offsets, by accessor name. */
-  static readonly OFFSETS: { readonly hdr: number; readonly pmodes: number } = Object.freeze({
-    hdr: 0,
-    pmodes: 24,
-  });
-  /** The view the accessor reads and writes. */
-  view: DataView;
-  /** Byte offset of the struct within {@link VirtioGpuRespDisplayInfo.view}. */
-  offset: number;
-  #hdr: VirtioGpuCtrlHdr | undefined;
-  #pmodes: VirtioGpuDisplayOne | undefined;
-
-  /** Creates an accessor over `view` at byte `offset`. */
-  constructor(view: DataView, offset: number = 0) {
-    this.view = view;
-    this.offset = offset;
-  }
-
-  /**
-   * `hdr`: virtio_gpu_ctrl_hdr at offset 0.
-   *
-   * A cached flyweight re-targeted on each access: do not keep it.
-   */
-  get hdr(): VirtioGpuCtrlHdr {
-    const child = (this.#hdr ??= new VirtioGpuCtrlHdr(this.view));
-    child.view = this.view;
-    child.offset = this.offset;
-    return child;
-  }
-
-  /** Re-targets the accessor at another offset of the same view; returns it. */
-  at(offset: number): this {
-    this.offset = offset;
-    return this;
-  }
-
-  /** Byte offset within the view of `pmodes[index]`. */
-  pmodesOffset(index: number): number {
-    if ((index >>> 0) !== index || index >= 16) {
-      throw new RangeError(`pmodes[${index}] is outside 0..${16} - 1`);
-    }
-
-    return this.offset + 24 + index * 24;
-  }
-
-  /**
-   * One entry per scanout (VIRTIO_GPU_MAX_SCANOUTS).
-   *
-   * `pmodes`: virtio_gpu_display_one[16] at offset 24.
-   *
-   * Element `index`, as a cached flyweight re-targeted on each call: do not keep it.
-   */
-  pmodes(index: number): VirtioGpuDisplayOne {
-    if ((index >>> 0) !== index || index >= 16) {
-      throw new RangeError(`pmodes[${index}] is outside 0..${16} - 1`);
-    }
-
-    const child = (this.#pmodes ??= new VirtioGpuDisplayOne(this.view));
-    child.view = this.view;
-    child.offset = this.offset + 24 + index * 24;
-    return child;
-  }
-}
-
-/**
- * 5.7.6.8: VIRTIO_GPU_RESP_OK_EDID payload.
- *
- * Accessor for `virtio_gpu_resp_edid` (1056 bytes) over a `DataView`; reads and writes in place.
- */
-export class VirtioGpuRespEdid {
-  /** Size in bytes. */
-  static readonly SIZE: number = 1056;
-  /** Byte offsets of the fields at fixed offsets, by accessor name. */
-  static readonly OFFSETS: {
-    readonly hdr: number;
-    readonly edidSize: number;
-    readonly padding: number;
-    readonly edid: number;
-  } = Object.freeze({ hdr: 0, edidSize: 24, padding: 28, edid: 32 });
-  /** The view the accessor reads and writes. */
-  view: DataView;
-  /** Byte offset of the struct within {@link VirtioGpuRespEdid.view}. */
-  offset: number;
-  #hdr: VirtioGpuCtrlHdr | undefined;
-
-  /** Creates an accessor over `view` at byte `offset`. */
-  constructor(view: DataView, offset: number = 0) {
-    this.view = view;
-    this.offset = offset;
-  }
-
-  /**
-   * `hdr`: virtio_gpu_ctrl_hdr at offset 0.
-   *
-   * A cached flyweight re-targeted on each access: do not keep it.
-   */
-  get hdr(): VirtioGpuCtrlHdr {
-    const child = (this.#hdr ??= new VirtioGpuCtrlHdr(this.view));
-    child.view = this.view;
-    child.offset = this.offset;
-    return child;
-  }
-
-  /**
-   * Bytes of EDID data (accessor `edidSize`: `size` is taken by the accessor class).
-   *
-   * `size`: le32 at offset 24.
-   */
-  get edidSize(): number {
-    return this.view.getUint32(this.offset + 24, true);
-  }
-
-  set edidSize(value: number) {
-    this.view.setUint32(this.offset + 24, value, true);
-  }
-
-  /**
-   * Padding.
-   *
-   * `padding`: le32 at offset 28.
-   */
-  get padding(): number {
-    return this.view.getUint32(this.offset + 28, true);
-  }
-
-  set padding(value: number) {
-    this.view.setUint32(this.offset + 28, value, true);
-  }
-
-  /** Re-targets the accessor at another offset of the same view; returns it. */
-  at(offset: number): this {
-    this.offset = offset;
-    return this;
-  }
-
-  /** Byte offset within the view of `edid[index]`. */
-  edidOffset(index: number): number {
-    if ((index >>> 0) !== index || index >= 1024) {
-      throw new RangeError(`edid[${index}] is outside 0..${1024} - 1`);
-    }
-
-    return this.offset + 32 + index;
-  }
-
-  /**
-   * The EDID blob, as specified by VESA.
-   *
-   * `edid`: u8[1024] at offset 32.
-   *
-   * Reads element `index`.
-   */
-  edid(index: number): number {
-    if ((index >>> 0) !== index || index >= 1024) {
-      throw new RangeError(`edid[${index}] is outside 0..${1024} - 1`);
-    }
-
-    return this.view.getUint8(this.offset + 32 + index);
-  }
-
-  /** Writes element `index` of `edid`. */
-  setEdid(index: number, value: number): void {
-    if ((index >>> 0) !== index || index >= 1024) {
-      throw new RangeError(`edid[${index}] is outside 0..${1024} - 1`);
-    }
-
-    this.view.setUint8(this.offset + 32 + index, value);
-  }
-
-  /** The bytes of `edid` as a zero-copy view. */
-  edidBytes(): Uint8Array {
-    return new Uint8Array(this.view.buffer, this.view.byteOffset + this.offset + 32, 1024);
-  }
-}
-
-/**
- * 5.7.6.9: VIRTIO_GPU_RESP_OK_MAP_INFO payload.
- *
- * Accessor for `virtio_gpu_resp_map_info` (32 bytes) over a `DataView`; reads and writes in place.
- */
-export class VirtioGpuRespMapInfo {
-  /** Size in bytes. */
-  static readonly SIZE: number = 32;
-  /** Byte offsets of the fields at fixed offsets, by accessor name. */
-  static readonly OFFSETS: {
-    readonly hdr: number;
-    readonly mapInfo: number;
-    readonly padding: number;
-  } = Object.freeze({ hdr: 0, mapInfo: 24, padding: 28 });
-  /** The view the accessor reads and writes. */
-  view: DataView;
-  /** Byte offset of the struct within {@link VirtioGpuRespMapInfo.view}. */
-  offset: number;
-  #hdr: VirtioGpuCtrlHdr | undefined;
-
-  /** Creates an accessor over `view` at byte `offset`. */
-  constructor(view: DataView, offset: number = 0) {
-    this.view = view;
-    this.offset = offset;
-  }
-
-  /**
-   * `hdr`: virtio_gpu_ctrl_hdr at offset 0.
-   *
-   * A cached flyweight re-targeted on each access: do not keep it.
-   */
-  get hdr(): VirtioGpuCtrlHdr {
-    const child = (this.#hdr ??= new VirtioGpuCtrlHdr(this.view));
-    child.view = this.view;
-    child.offset = this.offset;
-    return child;
-  }
-
-  /**
-   * Caching type of the mapping (VIRTIO_GPU_MAP_CACHE_*); spec type u32.
-   *
-   * `map_info`: le32 at offset 24.
-   */
-  get mapInfo(): number {
-    return this.view.getUint32(this.offset + 24, true);
-  }
-
-  set mapInfo(value: number) {
-    this.view.setUint32(this.offset + 24, value, true);
-  }
-
-  /**
-   * Padding; spec type u32.
-   *
-   * `padding`: le32 at offset 28.
-   */
-  get padding(): number {
-    return this.view.getUint32(this.offset + 28, true);
-  }
-
-  set padding(value: number) {
-    this.view.setUint32(this.offset + 28, value, true);
-  }
-
-  /** Re-targets the accessor at another offset of the same view; returns it. */
-  at(offset: number): this {
-    this.offset = offset;
-    return this;
-  }
-}
-
-/**
- * 5.7.6.8: VIRTIO_GPU_RESP_OK_RESOURCE_UUID payload.
- *
- * Accessor for `virtio_gpu_resp_resource_uuid` (40 bytes) over a `DataView`; reads and writes in place.
- */
-export class VirtioGpuRespResourceUuid {
-  /** Size in bytes. */
-  static readonly SIZE: number = 40;
-  /** Byte offsets of the fields at fixed offsets, by accessor name. */
-  static readonly OFFSETS: { readonly hdr: number; readonly uuid: number } = Object.freeze({
-    hdr: 0,
-    uuid: 24,
-  });
-  /** The view the accessor reads and writes. */
-  view: DataView;
-  /** Byte offset of the struct within {@link VirtioGpuRespResourceUuid.view}. */
-  offset: number;
-  #hdr: VirtioGpuCtrlHdr | undefined;
-
-  /** Creates an accessor over `view` at byte `offset`. */
-  constructor(view: DataView, offset: number = 0) {
-    this.view = view;
-    this.offset = offset;
-  }
-
-  /**
-   * `hdr`: virtio_gpu_ctrl_hdr at offset 0.
-   *
-   * A cached flyweight re-targeted on each access: do not keep it.
-   */
-  get hdr(): VirtioGpuCtrlHdr {
-    const child = (this.#hdr ??= new VirtioGpuCtrlHdr(this.view));
-    child.view = this.view;
-    child.offset = this.offset;
-    return child;
-  }
-
-  /** Re-targets the accessor at another offset of the same view; returns it. */
-  at(offset: number): this {
-    this.offset = offset;
-    return this;
-  }
-
-  /** Byte offset within the view of `uuid[index]`. */
-  uuidOffset(index: number): number {
-    if ((index >>> 0) !== index || index >= 16) {
-      throw new RangeError(`uuid[${index}] is outside 0..${16} - 1`);
-    }
-
-    return this.offset + 24 + index;
-  }
-
-  /**
-   * UUID of the exported object.
-   *
-   * `uuid`: u8[16] at offset 24.
-   *
-   * Reads element `index`.
-   */
-  uuid(index: number): number {
-    if ((index >>> 0) !== index || index >= 16) {
-      throw new RangeError(`uuid[${index}] is outside 0..${16} - 1`);
-    }
-
-    return this.view.getUint8(this.offset + 24 + index);
-  }
-
-  /** Writes element `index` of `uuid`. */
-  setUuid(index: number, value: number): void {
-    if ((index >>> 0) !== index || index >= 16) {
-      throw new RangeError(`uuid[${index}] is outside 0..${16} - 1`);
-    }
-
-    this.view.setUint8(this.offset + 24 + index, value);
-  }
-
-  /** The bytes of `uuid` as a zero-copy view. */
-  uuidBytes(): Uint8Array {
-    return new Uint8Array(this.view.buffer, this.view.byteOffset + this.offset + 24, 16);
-  }
-}
-
-/**
- * 5.7.6.8: VIRTIO_GPU_CMD_SET_SCANOUT request.
- *
- * Accessor for `virtio_gpu_set_scanout` (48 bytes) over a `DataView`; reads and writes in place.
- */
-export class VirtioGpuSetScanout {
-  /** Size in bytes. */
-  static readonly SIZE: number = 48;
-  /** Byte offsets of the fields at fixed offsets, by accessor name. */
-  static readonly OFFSETS: {
-    readonly hdr: number;
-    readonly r: number;
-    readonly scanoutId: number;
-    readonly resourceId: number;
-  } = Object.freeze({ hdr: 0, r: 24, scanoutId: 40, resourceId: 44 });
-  /** The view the accessor reads and writes. */
-  view: DataView;
-  /** Byte offset of the struct within {@link VirtioGpuSetScanout.view}. */
-  offset: number;
-  #hdr: VirtioGpuCtrlHdr | undefined;
-  #r: VirtioGpuRect | undefined;
-
-  /** Creates an accessor over `view` at byte `offset`. */
-  constructor(view: DataView, offset: number = 0) {
-    this.view = view;
-    this.offset = offset;
-  }
-
-  /**
-   * `hdr`: virtio_gpu_ctrl_hdr at offset 0.
-   *
-   * A cached flyweight re-targeted on each access: do not keep it.
-   */
-  get hdr(): VirtioGpuCtrlHdr {
-    const child = (this.#hdr ??= new VirtioGpuCtrlHdr(this.view));
-    child.view = this.view;
-    child.offset = this.offset;
-    return child;
-  }
-
-  /**
-   * The rectangle of the resource to scan out.
-   *
-   * `r`: virtio_gpu_rect at offset 24.
-   *
-   * A cached flyweight re-targeted on each access: do not keep it.
-   */
-  get r(): VirtioGpuRect {
-    const child = (this.#r ??= new VirtioGpuRect(this.view));
-    child.view = this.view;
-    child.offset = this.offset + 24;
-    return child;
-  }
-
-  /**
-   * The scanout.
-   *
-   * `scanout_id`: le32 at offset 40.
-   */
-  get scanoutId(): number {
-    return this.view.getUint32(this.offset + 40, true);
-  }
-
-  set scanoutId(value: number) {
-    this.view.setUint32(this.offset + 40, value, true);
-  }
-
-  /**
-   * The resource to scan out from; 0 disables the scanout.
-   *
-   * `resource_id`: le32 at offset 44.
-   */
-  get resourceId(): number {
-    return this.view.getUint32(this.offset + 44, true);
-  }
-
-  set resourceId(value: number) {
-    this.view.setUint32(this.offset + 44, value, true);
-  }
-
-  /** Re-targets the accessor at another offset of the same view; returns it. */
-  at(offset: number): this {
-    this.offset = offset;
-    return this;
-  }
-}
-
-/**
- * 5.7.6.8: VIRTIO_GPU_CMD_SET_SCANOUT_BLOB request (VIRTIO_GPU_F_RESOURCE_BLOB).
- *
- * Accessor for `virtio_gpu_set_scanout_blob` (96 bytes) over a `DataView`; reads and writes in place.
- */
-export class VirtioGpuSetScanoutBlob {
-  /** Size in bytes. */
-  static readonly SIZE: number = 96;
-  /** Byte offsets of the fields at fixed offsets, by accessor name. */
-  static readonly OFFSETS: {
-    readonly hdr: number;
-    readonly r: number;
-    readonly scanoutId: number;
-    readonly resourceId: number;
-    readonly width: number;
-    readonly height: number;
-    readonly format: number;
-    readonly padding: number;
-    readonly strides: number;
-    readonly offsets: number;
-  } = Object.freeze({
-    hdr: 0,
-    r: 24,
-    scanoutId: 40,
-    resourceId: 44,
-    width: 48,
-    height: 52,
-    format: 56,
-    padding: 60,
-    strides: 64,
-    offsets: 80,
-  });
-  /** The view the accessor reads and writes. */
-  view: DataView;
-  /** Byte offset of the struct within {@link VirtioGpuSetScanoutBlob.view}. */
-  offset: number;
-  #hdr: VirtioGpuCtrlHdr | undefined;
-  #r: VirtioGpuRect | undefined;
-
-  /** Creates an accessor over `view` at byte `offset`. */
-  constructor(view: DataView, offset: number = 0) {
-    this.view = view;
-    this.offset = offset;
-  }
-
-  /**
-   * `hdr`: virtio_gpu_ctrl_hdr at offset 0.
-   *
-   * A cached flyweight re-targeted on each access: do not keep it.
-   */
-  get hdr(): VirtioGpuCtrlHdr {
-    const child = (this.#hdr ??= new VirtioGpuCtrlHdr(this.view));
-    child.view = this.view;
-    child.offset = this.offset;
-    return child;
-  }
-
-  /**
-   * The displayed portion of the blob resource.
-   *
-   * `r`: virtio_gpu_rect at offset 24.
-   *
-   * A cached flyweight re-targeted on each access: do not keep it.
-   */
-  get r(): VirtioGpuRect {
-    const child = (this.#r ??= new VirtioGpuRect(this.view));
-    child.view = this.view;
-    child.offset = this.offset + 24;
-    return child;
-  }
-
-  /**
-   * The scanout.
-   *
-   * `scanout_id`: le32 at offset 40.
-   */
-  get scanoutId(): number {
-    return this.view.getUint32(this.offset + 40, true);
-  }
-
-  set scanoutId(value: number) {
-    this.view.setUint32(this.offset + 40, value, true);
-  }
-
-  /**
-   * The blob resource.
-   *
-   * `resource_id`: le32 at offset 44.
-   */
-  get resourceId(): number {
-    return this.view.getUint32(this.offset + 44, true);
-  }
-
-  set resourceId(value: number) {
-    this.view.setUint32(this.offset + 44, value, true);
-  }
-
-  /**
-   * Width of the blob image.
-   *
-   * `width`: le32 at offset 48.
-   */
-  get width(): number {
-    return this.view.getUint32(this.offset + 48, true);
-  }
-
-  set width(value: number) {
-    this.view.setUint32(this.offset + 48, value, true);
-  }
-
-  /**
-   * Height of the blob image.
-   *
-   * `height`: le32 at offset 52.
-   */
-  get height(): number {
-    return this.view.getUint32(this.offset + 52, true);
-  }
-
-  set height(value: number) {
-    this.view.setUint32(this.offset + 52, value, true);
-  }
-
-  /**
-   * VIRTIO_GPU_FORMAT_*.
-   *
-   * `format`: le32 at offset 56.
-   */
-  get format(): number {
-    return this.view.getUint32(this.offset + 56, true);
-  }
-
-  set format(value: number) {
-    this.view.setUint32(this.offset + 56, value, true);
-  }
-
-  /**
-   * Padding.
-   *
-   * `padding`: le32 at offset 60.
-   */
-  get padding(): number {
-    return this.view.getUint32(this.offset + 60, true);
-  }
-
-  set padding(value: number) {
-    this.view.setUint32(this.offset + 60, value, true);
-  }
-
-  /** Re-targets the accessor at another offset of the same view; returns it. */
-  at(offset: number): this {
-    this.offset = offset;
-    return this;
-  }
-
-  /** Byte offset within the view of `strides[index]`. */
-  stridesOffset(index: number): number {
-    if ((index >>> 0) !== index || index >= 4) {
-      throw new RangeError(`strides[${index}] is outside 0..${4} - 1`);
-    }
-
-    return this.offset + 64 + index * 4;
-  }
-
-  /**
-   * Stride of each plane.
-   *
-   * `strides`: le32[4] at offset 64.
-   *
-   * Reads element `index`.
-   */
-  strides(index: number): number {
-    if ((index >>> 0) !== index || index >= 4) {
-      throw new RangeError(`strides[${index}] is outside 0..${4} - 1`);
-    }
-
-    return this.view.getUint32(this.offset + 64 + index * 4, true);
-  }
-
-  /** Writes element `index` of `strides`. */
-  setStrides(index: number, value: number): void {
-    if ((index >>> 0) !== index || index >= 4) {
-      throw new RangeError(`strides[${index}] is outside 0..${4} - 1`);
-    }
-
-    this.view.setUint32(this.offset + 64 + index * 4, value, true);
-  }
-
-  /** Byte offset within the view of `offsets[index]`. */
-  offsetsOffset(index: number): number {
-    if ((index >>> 0) !== index || index >= 4) {
-      throw new RangeError(`offsets[${index}] is outside 0..${4} - 1`);
-    }
-
-    return this.offset + 80 + index * 4;
-  }
-
-  /**
-   * Offset of each plane.
-   *
-   * `offsets`: le32[4] at offset 80.
-   *
-   * Reads element `index`.
-   */
-  offsets(index: number): number {
-    if ((index >>> 0) !== index || index >= 4) {
-      throw new RangeError(`offsets[${index}] is outside 0..${4} - 1`);
-    }
-
-    return this.view.getUint32(this.offset + 80 + index * 4, true);
-  }
-
-  /** Writes element `index` of `offsets`. */
-  setOffsets(index: number, value: number): void {
-    if ((index >>> 0) !== index || index >= 4) {
-      throw new RangeError(`offsets[${index}] is outside 0..${4} - 1`);
-    }
-
-    this.view.setUint32(this.offset + 80 + index * 4, value, true);
-  }
-}
-
-/**
- * 5.7.6.8: VIRTIO_GPU_CMD_TRANSFER_TO_HOST_2D request: guest memory to host resource.
- *
- * Accessor for `virtio_gpu_transfer_to_host_2d` (56 bytes) over a `DataView`; reads and writes in place.
- */
-export class VirtioGpuTransferToHost2d {
-  /** Size in bytes. */
-  static readonly SIZE: number = 56;
-  /** Byte offsets of the fields at fixed offsets, by accessor name. */
-  static readonly OFFSETS: {
-    readonly hdr: number;
-    readonly r: number;
-    readonly resourceOffset: number;
-    readonly resourceId: number;
-    readonly padding: number;
-  } = Object.freeze({ hdr: 0, r: 24, resourceOffset: 40, resourceId: 48, padding: 52 });
-  /** The view the accessor reads and writes. */
-  view: DataView;
-  /** Byte offset of the struct within {@link VirtioGpuTransferToHost2d.view}. */
-  offset: number;
-  #hdr: VirtioGpuCtrlHdr | undefined;
-  #r: VirtioGpuRect | undefined;
-
-  /** Creates an accessor over `view` at byte `offset`. */
-  constructor(view: DataView, offset: number = 0) {
-    this.view = view;
-    this.offset = offset;
-  }
-
-  /**
-   * `hdr`: virtio_gpu_ctrl_hdr at offset 0.
-   *
-   * A cached flyweight re-targeted on each access: do not keep it.
-   */
-  get hdr(): VirtioGpuCtrlHdr {
-    const child = (this.#hdr ??= new VirtioGpuCtrlHdr(this.view));
-    child.view = this.view;
-    child.offset = this.offset;
-    return child;
-  }
-
-  /**
-   * The box to transfer.
-   *
-   * `r`: virtio_gpu_rect at offset 24.
-   *
-   * A cached flyweight re-targeted on each access: do not keep it.
-   */
-  get r(): VirtioGpuRect {
-    const child = (this.#r ??= new VirtioGpuRect(this.view));
-    child.view = this.view;
-    child.offset = this.offset + 24;
-    return child;
-  }
-
-  /**
-   * Destination offset into the resource (accessor `resourceOffset`: `offset` is taken by the accessor class).
-   *
-   * `offset`: le64 at offset 40.
-   */
-  get resourceOffset(): bigint {
-    return this.view.getBigUint64(this.offset + 40, true);
-  }
-
-  set resourceOffset(value: bigint) {
-    this.view.setBigUint64(this.offset + 40, value, true);
-  }
-
-  /**
-   * The resource.
-   *
-   * `resource_id`: le32 at offset 48.
-   */
-  get resourceId(): number {
-    return this.view.getUint32(this.offset + 48, true);
-  }
-
-  set resourceId(value: number) {
-    this.view.setUint32(this.offset + 48, value, true);
-  }
-
-  /**
-   * Padding.
-   *
-   * `padding`: le32 at offset 52.
-   */
-  get padding(): number {
-    return this.view.getUint32(this.offset + 52, true);
-  }
-
-  set padding(value: number) {
-    this.view.setUint32(this.offset + 52, value, true);
-  }
-
-  /** Re-targets the accessor at another offset of the same view; returns it. */
-  at(offset: number): this {
-    this.offset = offset;
-    return this;
-  }
-}
-
-/**
- * 5.7.6.10: cursorq request, shared by UPDATE_CURSOR and MOVE_CURSOR.
- *
- * Accessor for `virtio_gpu_update_cursor` (56 bytes) over a `DataView`; reads and writes in place.
- */
-export class VirtioGpuUpdateCursor {
-  /** Size in bytes. */
-  static readonly SIZE: number = 56;
-  /** Byte offsets of the fields at fixed offsets, by accessor name. */
-  static readonly OFFSETS: {
-    readonly hdr: number;
-    readonly pos: number;
-    readonly resourceId: number;
-    readonly hotX: number;
-    readonly hotY: number;
-    readonly padding: number;
-  } = Object.freeze({ hdr: 0, pos: 24, resourceId: 40, hotX: 44, hotY: 48, padding: 52 });
-  /** The view the accessor reads and writes. */
-  view: DataView;
-  /** Byte offset of the struct within {@link VirtioGpuUpdateCursor.view}. */
-  offset: number;
-  #hdr: VirtioGpuCtrlHdr | undefined;
-  #pos: VirtioGpuCursorPos | undefined;
-
-  /** Creates an accessor over `view` at byte `offset`. */
-  constructor(view: DataView, offset: number = 0) {
-    this.view = view;
-    this.offset = offset;
-  }
-
-  /**
-   * `hdr`: virtio_gpu_ctrl_hdr at offset 0.
-   *
-   * A cached flyweight re-targeted on each access: do not keep it.
-   */
-  get hdr(): VirtioGpuCtrlHdr {
-    const child = (this.#hdr ??= new VirtioGpuCtrlHdr(this.view));
-    child.view = this.view;
-    child.offset = this.offset;
-    return child;
-  }
-
-  /**
-   * Where to put the cursor.
-   *
-   * `pos`: virtio_gpu_cursor_pos at offset 24.
-   *
-   * A cached flyweight re-targeted on each access: do not keep it.
-   */
-  get pos(): VirtioGpuCursorPos {
-    const child = (this.#pos ??= new VirtioGpuCursorPos(this.view));
-    child.view = this.view;
-    child.offset = this.offset + 24;
-    return child;
-  }
-
-  /**
-   * The 64x64 cursor image resource (UPDATE_CURSOR only).
-   *
-   * `resource_id`: le32 at offset 40.
-   */
-  get resourceId(): number {
-    return this.view.getUint32(this.offset + 40, true);
-  }
-
-  set resourceId(value: number) {
-    this.view.setUint32(this.offset + 40, value, true);
-  }
-
-  /**
-   * Hot spot x (UPDATE_CURSOR only).
-   *
-   * `hot_x`: le32 at offset 44.
-   */
-  get hotX(): number {
-    return this.view.getUint32(this.offset + 44, true);
-  }
-
-  set hotX(value: number) {
-    this.view.setUint32(this.offset + 44, value, true);
-  }
-
-  /**
-   * Hot spot y (UPDATE_CURSOR only).
-   *
-   * `hot_y`: le32 at offset 48.
-   */
-  get hotY(): number {
-    return this.view.getUint32(this.offset + 48, true);
-  }
-
-  set hotY(value: number) {
-    this.view.setUint32(this.offset + 48, value, true);
-  }
-
-  /**
-   * Padding.
-   *
-   * `padding`: le32 at offset 52.
-   */
-  get padding(): number {
-    return this.view.getUint32(this.offset + 52, true);
-  }
-
-  set padding(value: number) {
-    this.view.setUint32(this.offset + 52, value, true);
-  }
-
-  /** Re-targets the accessor at another offset of the same view; returns it. */
-  at(offset: number): this {
-    this.offset = offset;
-    return this;
-  }
-}
-
-/**
- * Used for memory access.
- *
- * `virtio_gpu_blob_flags`: 1.
- */
-export const VIRTIO_GPU_BLOB_FLAG_USE_MAPPABLE: number = 1;
-/**
- * Shared between driver instances.
- *
- * `virtio_gpu_blob_flags`: 2.
- */
-export const VIRTIO_GPU_BLOB_FLAG_USE_SHAREABLE: number = 2;
-/**
- * Shared with other devices.
- *
- * `virtio_gpu_blob_flags`: 4.
- */
-export const VIRTIO_GPU_BLOB_FLAG_USE_CROSS_DEVICE: number = 4;
-/**
- * 5.7.6.8: how a blob resource is used.
- *
- * Bit masks of the `virtio_gpu_blob_flags` group.
- */
-export const VirtioGpuBlobFlags: {
-  readonly VIRTIO_GPU_BLOB_FLAG_USE_MAPPABLE: number;
-  readonly VIRTIO_GPU_BLOB_FLAG_USE_SHAREABLE: number;
-  readonly VIRTIO_GPU_BLOB_FLAG_USE_CROSS_DEVICE: number;
-} = Object.freeze({
-  VIRTIO_GPU_BLOB_FLAG_USE_MAPPABLE: 1,
-  VIRTIO_GPU_BLOB_FLAG_USE_SHAREABLE: 2,
-  VIRTIO_GPU_BLOB_FLAG_USE_CROSS_DEVICE: 4,
-});
-/**
- * Guest-only blob resource.
- *
- * `virtio_gpu_blob_mem`: 1.
- */
-export const VIRTIO_GPU_BLOB_MEM_GUEST: number = 1;
-/**
- * Host-only blob resource (requires VIRTIO_GPU_F_VIRGL).
- *
- * `virtio_gpu_blob_mem`: 2.
- */
-export const VIRTIO_GPU_BLOB_MEM_HOST3D: number = 2;
-/**
- * Default blob resource: host memory with a guest shadow (requires VIRTIO_GPU_F_VIRGL).
- *
- * `virtio_gpu_blob_mem`: 3.
- */
-export const VIRTIO_GPU_BLOB_MEM_HOST3D_GUEST: number = 3;
-/**
- * 5.7.6.8: memory properties of a blob resource.
- *
- * Values of the `virtio_gpu_blob_mem` group.
- */
-export const VirtioGpuBlobMem: {
-  readonly VIRTIO_GPU_BLOB_MEM_GUEST: number;
-  readonly VIRTIO_GPU_BLOB_MEM_HOST3D: number;
-  readonly VIRTIO_GPU_BLOB_MEM_HOST3D_GUEST: number;
-} = Object.freeze({
-  VIRTIO_GPU_BLOB_MEM_GUEST: 1,
-  VIRTIO_GPU_BLOB_MEM_HOST3D: 2,
-  VIRTIO_GPU_BLOB_MEM_HOST3D_GUEST: 3,
-});
-/**
- * Virgl (Gallium OpenGL) protocol, first edition.
- *
- * `virtio_gpu_capset_id`: 1.
- */
-export const VIRTIO_GPU_CAPSET_VIRGL: number = 1;
-/**
- * Virgl (Gallium OpenGL) protocol, second edition.
- *
- * `virtio_gpu_capset_id`: 2.
- */
-export const VIRTIO_GPU_CAPSET_VIRGL2: number = 2;
-/**
- * gfxstream's GLES and Vulkan streaming protocols.
- *
- * `virtio_gpu_capset_id`: 3.
- */
-export const VIRTIO_GPU_CAPSET_GFXSTREAM: number = 3;
-/**
- * Mesa's Venus Vulkan protocol.
- *
- * `virtio_gpu_capset_id`: 4.
- */
-export const VIRTIO_GPU_CAPSET_VENUS: number = 4;
-/**
- * Cross-domain protocol: display virtualization via Wayland proxying.
- *
- * `virtio_gpu_capset_id`: 5.
- */
-export const VIRTIO_GPU_CAPSET_CROSS_DOMAIN: number = 5;
-/**
- * 5.7.6.8: capability set ids (capset_id).
- *
- * Values of the `virtio_gpu_capset_id` group.
- */
-export const VirtioGpuCapsetId: {
-  readonly VIRTIO_GPU_CAPSET_VIRGL: number;
-  readonly VIRTIO_GPU_CAPSET_VIRGL2: number;
-  readonly VIRTIO_GPU_CAPSET_GFXSTREAM: number;
-  readonly VIRTIO_GPU_CAPSET_VENUS: number;
-  readonly VIRTIO_GPU_CAPSET_CROSS_DOMAIN: number;
-} = Object.freeze({
-  VIRTIO_GPU_CAPSET_VIRGL: 1,
-  VIRTIO_GPU_CAPSET_VIRGL2: 2,
-  VIRTIO_GPU_CAPSET_GFXSTREAM: 3,
-  VIRTIO_GPU_CAPSET_VENUS: 4,
-  VIRTIO_GPU_CAPSET_CROSS_DOMAIN: 5,
-});
-/**
- * Respond only once processing is complete, echoing fence_id.
- *
- * `virtio_gpu_ctrl_flags`: 1.
- */
-export const VIRTIO_GPU_FLAG_FENCE: number = 1;
-/**
- * With VIRTIO_GPU_F_CONTEXT_INIT: ring_idx is valid.
- *
- * `virtio_gpu_ctrl_flags`: 2.
- */
-export const VIRTIO_GPU_FLAG_INFO_RING_IDX: number = 2;
-/**
- * 5.7.6.7: request and response flags of the control header.
- *
- * Bit masks of the `virtio_gpu_ctrl_flags` group.
- */
-export const VirtioGpuCtrlFlags: {
-  readonly VIRTIO_GPU_FLAG_FENCE: number;
-  readonly VIRTIO_GPU_FLAG_INFO_RING_IDX: number;
-} = Object.freeze({ VIRTIO_GPU_FLAG_FENCE: 1, VIRTIO_GPU_FLAG_INFO_RING_IDX: 2 });
+export const VirtioGpuShmId: {
+  readonly VIRTIO_GPU_SHM_ID_UNDEFINED: number;
+  readonly VIRTIO_GPU_SHM_ID_HOST_VISIBLE: number;
+} = Object.freeze({ VIRTIO_GPU_SHM_ID_UNDEFINED: 0, VIRTIO_GPU_SHM_ID_HOST_VISIBLE: 1 });
 /**
  * Get the output configuration.
  *
@@ -3156,75 +543,602 @@ export const VirtioGpuCtrlType: {
   VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER: 4613,
 });
 /**
- * The display configuration changed; fetch it with VIRTIO_GPU_CMD_GET_DISPLAY_INFO.
+ * Respond only once processing is complete, echoing fence_id.
  *
- * `virtio_gpu_events`: 1.
+ * `virtio_gpu_ctrl_flags`: 1.
  */
-export const VIRTIO_GPU_EVENT_DISPLAY: number = 1;
+export const VIRTIO_GPU_FLAG_FENCE: number = 1;
 /**
- * 5.7.4.2: pending event bits of the GPU configuration.
+ * With VIRTIO_GPU_F_CONTEXT_INIT: ring_idx is valid.
  *
- * Bit masks of the `virtio_gpu_events` group.
+ * `virtio_gpu_ctrl_flags`: 2.
  */
-export const VirtioGpuEvents: { readonly VIRTIO_GPU_EVENT_DISPLAY: number } = Object.freeze({
-  VIRTIO_GPU_EVENT_DISPLAY: 1,
+export const VIRTIO_GPU_FLAG_INFO_RING_IDX: number = 2;
+/**
+ * 5.7.6.7: request and response flags of the control header.
+ *
+ * Bit masks of the `virtio_gpu_ctrl_flags` group.
+ */
+export const VirtioGpuCtrlFlags: {
+  readonly VIRTIO_GPU_FLAG_FENCE: number;
+  readonly VIRTIO_GPU_FLAG_INFO_RING_IDX: number;
+} = Object.freeze({ VIRTIO_GPU_FLAG_FENCE: 1, VIRTIO_GPU_FLAG_INFO_RING_IDX: 2 });
+
+/**
+ * 5.7.6.7: control header of GPU requests and responses.
+ *
+ * Accessor for `virtio_gpu_ctrl_hdr` (24 bytes) over a `DataView`; reads and writes in place.
+ */
+export class VirtioGpuCtrlHdr {
+  /** Size in bytes. */
+  static readonly SIZE: number = 24;
+  /** Byte offsets of the fields at fixed offsets, by accessor name. */
+  static readonly OFFSETS: {
+    readonly type: number;
+    readonly flags: number;
+    readonly fenceId: number;
+    readonly ctxId: number;
+    readonly ringIdx: number;
+    readonly padding: number;
+  } = Object.freeze({ type: 0, flags: 4, fenceId: 8, ctxId: 16, ringIdx: 20, padding: 21 });
+  /** The view the accessor reads and writes. */
+  view: DataView;
+  /** Byte offset of the struct within {@link VirtioGpuCtrlHdr.view}. */
+  offset: number;
+
+  /** Creates an accessor over `view` at byte `offset`. */
+  constructor(view: DataView, offset: number = 0) {
+    this.view = view;
+    this.offset = offset;
+  }
+
+  /**
+   * Request (VIRTIO_GPU_CMD_*) or response (VIRTIO_GPU_RESP_*) type.
+   *
+   * `type`: le32 at offset 0.
+   */
+  get type(): number {
+    return this.view.getUint32(this.offset, true);
+  }
+
+  set type(value: number) {
+    this.view.setUint32(this.offset, value, true);
+  }
+
+  /**
+   * VIRTIO_GPU_FLAG_* flags.
+   *
+   * `flags`: le32 at offset 4.
+   */
+  get flags(): number {
+    return this.view.getUint32(this.offset + 4, true);
+  }
+
+  set flags(value: number) {
+    this.view.setUint32(this.offset + 4, value, true);
+  }
+
+  /**
+   * With VIRTIO_GPU_FLAG_FENCE: fence to echo in the response (a sequence number with a ring).
+   *
+   * `fence_id`: le64 at offset 8.
+   */
+  get fenceId(): bigint {
+    return this.view.getBigUint64(this.offset + 8, true);
+  }
+
+  set fenceId(value: bigint) {
+    this.view.setBigUint64(this.offset + 8, value, true);
+  }
+
+  /**
+   * Rendering context (3D mode only).
+   *
+   * `ctx_id`: le32 at offset 16.
+   */
+  get ctxId(): number {
+    return this.view.getUint32(this.offset + 16, true);
+  }
+
+  set ctxId(value: number) {
+    this.view.setUint32(this.offset + 16, value, true);
+  }
+
+  /**
+   * With VIRTIO_GPU_FLAG_INFO_RING_IDX: context-specific ring index, 0 to 63.
+   *
+   * `ring_idx`: u8 at offset 20.
+   */
+  get ringIdx(): number {
+    return this.view.getUint8(this.offset + 20);
+  }
+
+  set ringIdx(value: number) {
+    this.view.setUint8(this.offset + 20, value);
+  }
+
+  /** Re-targets the accessor at another offset of the same view; returns it. */
+  at(offset: number): this {
+    this.offset = offset;
+    return this;
+  }
+
+  /** Byte offset within the view of `padding[index]`. */
+  paddingOffset(index: number): number {
+    if ((index >>> 0) !== index || index >= 3) {
+      throw indexError("virtio_gpu_ctrl_hdr.padding", index, 3);
+    }
+
+    return this.offset + 21 + index;
+  }
+
+  /**
+   * Padding.
+   *
+   * `padding`: u8[3] at offset 21.
+   *
+   * Reads element `index`.
+   */
+  padding(index: number): number {
+    if ((index >>> 0) !== index || index >= 3) {
+      throw indexError("virtio_gpu_ctrl_hdr.padding", index, 3);
+    }
+
+    return this.view.getUint8(this.offset + 21 + index);
+  }
+
+  /** Writes element `index` of `padding`. */
+  setPadding(index: number, value: number): void {
+    if ((index >>> 0) !== index || index >= 3) {
+      throw indexError("virtio_gpu_ctrl_hdr.padding", index, 3);
+    }
+
+    this.view.setUint8(this.offset + 21 + index, value);
+  }
+
+  /** The bytes of `padding` as a zero-copy view. */
+  paddingBytes(): Uint8Array {
+    return new Uint8Array(this.view.buffer, this.view.byteOffset + this.offset + 21, 3);
+  }
+}
+
+/**
+ * Maximum number of scanouts.
+ *
+ * `virtio_gpu_limits`: 16.
+ */
+export const VIRTIO_GPU_MAX_SCANOUTS: number = 16;
+/**
+ * 5.7.6.8: GPU limits.
+ *
+ * Values of the `virtio_gpu_limits` group.
+ */
+export const VirtioGpuLimits: { readonly VIRTIO_GPU_MAX_SCANOUTS: number } = Object.freeze({
+  VIRTIO_GPU_MAX_SCANOUTS: 16,
 });
+
 /**
- * virgl 3D mode is supported.
+ * 5.7.6.8: a rectangle in GPU coordinates.
  *
- * `virtio_gpu_features`: 0 (bit number).
+ * Accessor for `virtio_gpu_rect` (16 bytes) over a `DataView`; reads and writes in place.
  */
-export const VIRTIO_GPU_F_VIRGL: number = 0;
+export class VirtioGpuRect {
+  /** Size in bytes. */
+  static readonly SIZE: number = 16;
+  /** Byte offsets of the fields at fixed offsets, by accessor name. */
+  static readonly OFFSETS: {
+    readonly x: number;
+    readonly y: number;
+    readonly width: number;
+    readonly height: number;
+  } = Object.freeze({ x: 0, y: 4, width: 8, height: 12 });
+  /** The view the accessor reads and writes. */
+  view: DataView;
+  /** Byte offset of the struct within {@link VirtioGpuRect.view}. */
+  offset: number;
+
+  /** Creates an accessor over `view` at byte `offset`. */
+  constructor(view: DataView, offset: number = 0) {
+    this.view = view;
+    this.offset = offset;
+  }
+
+  /**
+   * Left edge; larger x moves right.
+   *
+   * `x`: le32 at offset 0.
+   */
+  get x(): number {
+    return this.view.getUint32(this.offset, true);
+  }
+
+  set x(value: number) {
+    this.view.setUint32(this.offset, value, true);
+  }
+
+  /**
+   * Top edge; larger y moves down.
+   *
+   * `y`: le32 at offset 4.
+   */
+  get y(): number {
+    return this.view.getUint32(this.offset + 4, true);
+  }
+
+  set y(value: number) {
+    this.view.setUint32(this.offset + 4, value, true);
+  }
+
+  /**
+   * Width.
+   *
+   * `width`: le32 at offset 8.
+   */
+  get width(): number {
+    return this.view.getUint32(this.offset + 8, true);
+  }
+
+  set width(value: number) {
+    this.view.setUint32(this.offset + 8, value, true);
+  }
+
+  /**
+   * Height.
+   *
+   * `height`: le32 at offset 12.
+   */
+  get height(): number {
+    return this.view.getUint32(this.offset + 12, true);
+  }
+
+  set height(value: number) {
+    this.view.setUint32(this.offset + 12, value, true);
+  }
+
+  /** Re-targets the accessor at another offset of the same view; returns it. */
+  at(offset: number): this {
+    this.offset = offset;
+    return this;
+  }
+
+  /** Writes every field (`x`, `y`, `width`, `height`) in one call; returns the accessor. Faster than the setters one by one (one read of the view and offset), for hot loops: `desc.at(o).write(...)`. */
+  write(x: number, y: number, width: number, height: number): this {
+    const $view = this.view;
+    const $o = this.offset;
+    $view.setUint32($o, x, true);
+    $view.setUint32($o + 4, y, true);
+    $view.setUint32($o + 8, width, true);
+    $view.setUint32($o + 12, height, true);
+    return this;
+  }
+}
+
 /**
- * EDID is supported.
+ * 5.7.6.8: per-scanout information of virtio_gpu_resp_display_info.
  *
- * `virtio_gpu_features`: 1 (bit number).
+ * Accessor for `virtio_gpu_display_one` (24 bytes) over a `DataView`; reads and writes in place.
  */
-export const VIRTIO_GPU_F_EDID: number = 1;
+export class VirtioGpuDisplayOne {
+  /** Size in bytes. */
+  static readonly SIZE: number = 24;
+  /** Byte offsets of the fields at fixed offsets, by accessor name. */
+  static readonly OFFSETS: {
+    readonly r: number;
+    readonly enabled: number;
+    readonly flags: number;
+  } = Object.freeze({ r: 0, enabled: 16, flags: 20 });
+  /** The view the accessor reads and writes. */
+  view: DataView;
+  /** Byte offset of the struct within {@link VirtioGpuDisplayOne.view}. */
+  offset: number;
+  #r: VirtioGpuRect | undefined;
+
+  /** Creates an accessor over `view` at byte `offset`. */
+  constructor(view: DataView, offset: number = 0) {
+    this.view = view;
+    this.offset = offset;
+  }
+
+  /**
+   * Preferred position and size of the scanout.
+   *
+   * `r`: virtio_gpu_rect at offset 0.
+   *
+   * A cached flyweight re-targeted on each access: do not keep it.
+   */
+  get r(): VirtioGpuRect {
+    const child = (this.#r ??= new VirtioGpuRect(this.view));
+    child.view = this.view;
+    child.offset = this.offset;
+    return child;
+  }
+
+  /**
+   * Nonzero when the user enabled the display (like a connected connector).
+   *
+   * `enabled`: le32 at offset 16.
+   */
+  get enabled(): number {
+    return this.view.getUint32(this.offset + 16, true);
+  }
+
+  set enabled(value: number) {
+    this.view.setUint32(this.offset + 16, value, true);
+  }
+
+  /**
+   * Flags.
+   *
+   * `flags`: le32 at offset 20.
+   */
+  get flags(): number {
+    return this.view.getUint32(this.offset + 20, true);
+  }
+
+  set flags(value: number) {
+    this.view.setUint32(this.offset + 20, value, true);
+  }
+
+  /** Re-targets the accessor at another offset of the same view; returns it. */
+  at(offset: number): this {
+    this.offset = offset;
+    return this;
+  }
+}
+
 /**
- * Resources can be given UUIDs for export to other virtio devices.
+ * 5.7.6.8: VIRTIO_GPU_RESP_OK_DISPLAY_INFO payload: the current output configuration.
  *
- * `virtio_gpu_features`: 2 (bit number).
+ * Accessor for `virtio_gpu_resp_display_info` (408 bytes) over a `DataView`; reads and writes in place.
  */
-export const VIRTIO_GPU_F_RESOURCE_UUID: number = 2;
+export class VirtioGpuRespDisplayInfo {
+  /** Size in bytes. */
+  static readonly SIZE: number = 408;
+  /** Byte offsets of the fields at fixed offsets, by accessor name. */
+  static readonly OFFSETS: { readonly hdr: number; readonly pmodes: number } = Object.freeze({
+    hdr: 0,
+    pmodes: 24,
+  });
+  /** The view the accessor reads and writes. */
+  view: DataView;
+  /** Byte offset of the struct within {@link VirtioGpuRespDisplayInfo.view}. */
+  offset: number;
+  #hdr: VirtioGpuCtrlHdr | undefined;
+  #pmodes: VirtioGpuDisplayOne | undefined;
+
+  /** Creates an accessor over `view` at byte `offset`. */
+  constructor(view: DataView, offset: number = 0) {
+    this.view = view;
+    this.offset = offset;
+  }
+
+  /**
+   * `hdr`: virtio_gpu_ctrl_hdr at offset 0.
+   *
+   * A cached flyweight re-targeted on each access: do not keep it.
+   */
+  get hdr(): VirtioGpuCtrlHdr {
+    const child = (this.#hdr ??= new VirtioGpuCtrlHdr(this.view));
+    child.view = this.view;
+    child.offset = this.offset;
+    return child;
+  }
+
+  /** Re-targets the accessor at another offset of the same view; returns it. */
+  at(offset: number): this {
+    this.offset = offset;
+    return this;
+  }
+
+  /** Byte offset within the view of `pmodes[index]`. */
+  pmodesOffset(index: number): number {
+    if ((index >>> 0) !== index || index >= 16) {
+      throw indexError("virtio_gpu_resp_display_info.pmodes", index, 16);
+    }
+
+    return this.offset + 24 + index * 24;
+  }
+
+  /**
+   * One entry per scanout (VIRTIO_GPU_MAX_SCANOUTS).
+   *
+   * `pmodes`: virtio_gpu_display_one[16] at offset 24.
+   *
+   * Element `index`, as a cached flyweight re-targeted on each call: do not keep it.
+   */
+  pmodes(index: number): VirtioGpuDisplayOne {
+    if ((index >>> 0) !== index || index >= 16) {
+      throw indexError("virtio_gpu_resp_display_info.pmodes", index, 16);
+    }
+
+    const child = (this.#pmodes ??= new VirtioGpuDisplayOne(this.view));
+    child.view = this.view;
+    child.offset = this.offset + 24 + index * 24;
+    return child;
+  }
+}
+
 /**
- * Size-based blob resources can be created and used.
+ * 5.7.6.8: VIRTIO_GPU_CMD_GET_EDID request (with VIRTIO_GPU_F_EDID).
  *
- * `virtio_gpu_features`: 3 (bit number).
+ * Accessor for `virtio_gpu_get_edid` (32 bytes) over a `DataView`; reads and writes in place.
  */
-export const VIRTIO_GPU_F_RESOURCE_BLOB: number = 3;
+export class VirtioGpuGetEdid {
+  /** Size in bytes. */
+  static readonly SIZE: number = 32;
+  /** Byte offsets of the fields at fixed offsets, by accessor name. */
+  static readonly OFFSETS: {
+    readonly hdr: number;
+    readonly scanout: number;
+    readonly padding: number;
+  } = Object.freeze({ hdr: 0, scanout: 24, padding: 28 });
+  /** The view the accessor reads and writes. */
+  view: DataView;
+  /** Byte offset of the struct within {@link VirtioGpuGetEdid.view}. */
+  offset: number;
+  #hdr: VirtioGpuCtrlHdr | undefined;
+
+  /** Creates an accessor over `view` at byte `offset`. */
+  constructor(view: DataView, offset: number = 0) {
+    this.view = view;
+    this.offset = offset;
+  }
+
+  /**
+   * `hdr`: virtio_gpu_ctrl_hdr at offset 0.
+   *
+   * A cached flyweight re-targeted on each access: do not keep it.
+   */
+  get hdr(): VirtioGpuCtrlHdr {
+    const child = (this.#hdr ??= new VirtioGpuCtrlHdr(this.view));
+    child.view = this.view;
+    child.offset = this.offset;
+    return child;
+  }
+
+  /**
+   * The scanout whose EDID is wanted.
+   *
+   * `scanout`: le32 at offset 24.
+   */
+  get scanout(): number {
+    return this.view.getUint32(this.offset + 24, true);
+  }
+
+  set scanout(value: number) {
+    this.view.setUint32(this.offset + 24, value, true);
+  }
+
+  /**
+   * Padding.
+   *
+   * `padding`: le32 at offset 28.
+   */
+  get padding(): number {
+    return this.view.getUint32(this.offset + 28, true);
+  }
+
+  set padding(value: number) {
+    this.view.setUint32(this.offset + 28, value, true);
+  }
+
+  /** Re-targets the accessor at another offset of the same view; returns it. */
+  at(offset: number): this {
+    this.offset = offset;
+    return this;
+  }
+}
+
 /**
- * Multiple context types and synchronization timelines; requires VIRTIO_GPU_F_VIRGL.
+ * 5.7.6.8: VIRTIO_GPU_RESP_OK_EDID payload.
  *
- * `virtio_gpu_features`: 4 (bit number).
+ * Accessor for `virtio_gpu_resp_edid` (1056 bytes) over a `DataView`; reads and writes in place.
  */
-export const VIRTIO_GPU_F_CONTEXT_INIT: number = 4;
-/**
- * blob_alignment in the configuration is valid; requires VIRTIO_GPU_F_RESOURCE_BLOB.
- *
- * `virtio_gpu_features`: 5 (bit number).
- */
-export const VIRTIO_GPU_F_BLOB_ALIGNMENT: number = 5;
-/**
- * 5.7.3: GPU device feature bits.
- *
- * Bit numbers of the `virtio_gpu_features` group.
- */
-export const VirtioGpuFeatures: {
-  readonly VIRTIO_GPU_F_VIRGL: number;
-  readonly VIRTIO_GPU_F_EDID: number;
-  readonly VIRTIO_GPU_F_RESOURCE_UUID: number;
-  readonly VIRTIO_GPU_F_RESOURCE_BLOB: number;
-  readonly VIRTIO_GPU_F_CONTEXT_INIT: number;
-  readonly VIRTIO_GPU_F_BLOB_ALIGNMENT: number;
-} = Object.freeze({
-  VIRTIO_GPU_F_VIRGL: 0,
-  VIRTIO_GPU_F_EDID: 1,
-  VIRTIO_GPU_F_RESOURCE_UUID: 2,
-  VIRTIO_GPU_F_RESOURCE_BLOB: 3,
-  VIRTIO_GPU_F_CONTEXT_INIT: 4,
-  VIRTIO_GPU_F_BLOB_ALIGNMENT: 5,
-});
+export class VirtioGpuRespEdid {
+  /** Size in bytes. */
+  static readonly SIZE: number = 1056;
+  /** Byte offsets of the fields at fixed offsets, by accessor name. */
+  static readonly OFFSETS: {
+    readonly hdr: number;
+    readonly edidSize: number;
+    readonly padding: number;
+    readonly edid: number;
+  } = Object.freeze({ hdr: 0, edidSize: 24, padding: 28, edid: 32 });
+  /** The view the accessor reads and writes. */
+  view: DataView;
+  /** Byte offset of the struct within {@link VirtioGpuRespEdid.view}. */
+  offset: number;
+  #hdr: VirtioGpuCtrlHdr | undefined;
+
+  /** Creates an accessor over `view` at byte `offset`. */
+  constructor(view: DataView, offset: number = 0) {
+    this.view = view;
+    this.offset = offset;
+  }
+
+  /**
+   * `hdr`: virtio_gpu_ctrl_hdr at offset 0.
+   *
+   * A cached flyweight re-targeted on each access: do not keep it.
+   */
+  get hdr(): VirtioGpuCtrlHdr {
+    const child = (this.#hdr ??= new VirtioGpuCtrlHdr(this.view));
+    child.view = this.view;
+    child.offset = this.offset;
+    return child;
+  }
+
+  /**
+   * Bytes of EDID data (accessor `edidSize`: `size` is taken by the accessor class).
+   *
+   * `size`: le32 at offset 24.
+   */
+  get edidSize(): number {
+    return this.view.getUint32(this.offset + 24, true);
+  }
+
+  set edidSize(value: number) {
+    this.view.setUint32(this.offset + 24, value, true);
+  }
+
+  /**
+   * Padding.
+   *
+   * `padding`: le32 at offset 28.
+   */
+  get padding(): number {
+    return this.view.getUint32(this.offset + 28, true);
+  }
+
+  set padding(value: number) {
+    this.view.setUint32(this.offset + 28, value, true);
+  }
+
+  /** Re-targets the accessor at another offset of the same view; returns it. */
+  at(offset: number): this {
+    this.offset = offset;
+    return this;
+  }
+
+  /** Byte offset within the view of `edid[index]`. */
+  edidOffset(index: number): number {
+    if ((index >>> 0) !== index || index >= 1024) {
+      throw indexError("virtio_gpu_resp_edid.edid", index, 1024);
+    }
+
+    return this.offset + 32 + index;
+  }
+
+  /**
+   * The EDID blob, as specified by VESA.
+   *
+   * `edid`: u8[1024] at offset 32.
+   *
+   * Reads element `index`.
+   */
+  edid(index: number): number {
+    if ((index >>> 0) !== index || index >= 1024) {
+      throw indexError("virtio_gpu_resp_edid.edid", index, 1024);
+    }
+
+    return this.view.getUint8(this.offset + 32 + index);
+  }
+
+  /** Writes element `index` of `edid`. */
+  setEdid(index: number, value: number): void {
+    if ((index >>> 0) !== index || index >= 1024) {
+      throw indexError("virtio_gpu_resp_edid.edid", index, 1024);
+    }
+
+    this.view.setUint8(this.offset + 32 + index, value);
+  }
+
+  /** The bytes of `edid` as a zero-copy view. */
+  edidBytes(): Uint8Array {
+    return new Uint8Array(this.view.buffer, this.view.byteOffset + this.offset + 32, 1024);
+  }
+}
+
 /**
  * B8G8R8A8 unorm.
  *
@@ -3297,20 +1211,1854 @@ export const VirtioGpuFormats: {
   VIRTIO_GPU_FORMAT_A8B8G8R8_UNORM: 121,
   VIRTIO_GPU_FORMAT_R8G8B8X8_UNORM: 134,
 });
+
 /**
- * Maximum number of scanouts.
+ * 5.7.6.8: VIRTIO_GPU_CMD_RESOURCE_CREATE_2D request: create a 2D host resource.
  *
- * `virtio_gpu_limits`: 16.
+ * Accessor for `virtio_gpu_resource_create_2d` (40 bytes) over a `DataView`; reads and writes in place.
  */
-export const VIRTIO_GPU_MAX_SCANOUTS: number = 16;
+export class VirtioGpuResourceCreate2d {
+  /** Size in bytes. */
+  static readonly SIZE: number = 40;
+  /** Byte offsets of the fields at fixed offsets, by accessor name. */
+  static readonly OFFSETS: {
+    readonly hdr: number;
+    readonly resourceId: number;
+    readonly format: number;
+    readonly width: number;
+    readonly height: number;
+  } = Object.freeze({ hdr: 0, resourceId: 24, format: 28, width: 32, height: 36 });
+  /** The view the accessor reads and writes. */
+  view: DataView;
+  /** Byte offset of the struct within {@link VirtioGpuResourceCreate2d.view}. */
+  offset: number;
+  #hdr: VirtioGpuCtrlHdr | undefined;
+
+  /** Creates an accessor over `view` at byte `offset`. */
+  constructor(view: DataView, offset: number = 0) {
+    this.view = view;
+    this.offset = offset;
+  }
+
+  /**
+   * `hdr`: virtio_gpu_ctrl_hdr at offset 0.
+   *
+   * A cached flyweight re-targeted on each access: do not keep it.
+   */
+  get hdr(): VirtioGpuCtrlHdr {
+    const child = (this.#hdr ??= new VirtioGpuCtrlHdr(this.view));
+    child.view = this.view;
+    child.offset = this.offset;
+    return child;
+  }
+
+  /**
+   * Resource id, chosen by the driver.
+   *
+   * `resource_id`: le32 at offset 24.
+   */
+  get resourceId(): number {
+    return this.view.getUint32(this.offset + 24, true);
+  }
+
+  set resourceId(value: number) {
+    this.view.setUint32(this.offset + 24, value, true);
+  }
+
+  /**
+   * VIRTIO_GPU_FORMAT_*.
+   *
+   * `format`: le32 at offset 28.
+   */
+  get format(): number {
+    return this.view.getUint32(this.offset + 28, true);
+  }
+
+  set format(value: number) {
+    this.view.setUint32(this.offset + 28, value, true);
+  }
+
+  /**
+   * Width in pixels.
+   *
+   * `width`: le32 at offset 32.
+   */
+  get width(): number {
+    return this.view.getUint32(this.offset + 32, true);
+  }
+
+  set width(value: number) {
+    this.view.setUint32(this.offset + 32, value, true);
+  }
+
+  /**
+   * Height in pixels.
+   *
+   * `height`: le32 at offset 36.
+   */
+  get height(): number {
+    return this.view.getUint32(this.offset + 36, true);
+  }
+
+  set height(value: number) {
+    this.view.setUint32(this.offset + 36, value, true);
+  }
+
+  /** Re-targets the accessor at another offset of the same view; returns it. */
+  at(offset: number): this {
+    this.offset = offset;
+    return this;
+  }
+}
+
 /**
- * 5.7.6.8: GPU limits.
+ * 5.7.6.8: VIRTIO_GPU_CMD_RESOURCE_UNREF request: destroy a resource.
  *
- * Values of the `virtio_gpu_limits` group.
+ * Accessor for `virtio_gpu_resource_unref` (32 bytes) over a `DataView`; reads and writes in place.
  */
-export const VirtioGpuLimits: { readonly VIRTIO_GPU_MAX_SCANOUTS: number } = Object.freeze({
-  VIRTIO_GPU_MAX_SCANOUTS: 16,
+export class VirtioGpuResourceUnref {
+  /** Size in bytes. */
+  static readonly SIZE: number = 32;
+  /** Byte offsets of the fields at fixed offsets, by accessor name. */
+  static readonly OFFSETS: {
+    readonly hdr: number;
+    readonly resourceId: number;
+    readonly padding: number;
+  } = Object.freeze({ hdr: 0, resourceId: 24, padding: 28 });
+  /** The view the accessor reads and writes. */
+  view: DataView;
+  /** Byte offset of the struct within {@link VirtioGpuResourceUnref.view}. */
+  offset: number;
+  #hdr: VirtioGpuCtrlHdr | undefined;
+
+  /** Creates an accessor over `view` at byte `offset`. */
+  constructor(view: DataView, offset: number = 0) {
+    this.view = view;
+    this.offset = offset;
+  }
+
+  /**
+   * `hdr`: virtio_gpu_ctrl_hdr at offset 0.
+   *
+   * A cached flyweight re-targeted on each access: do not keep it.
+   */
+  get hdr(): VirtioGpuCtrlHdr {
+    const child = (this.#hdr ??= new VirtioGpuCtrlHdr(this.view));
+    child.view = this.view;
+    child.offset = this.offset;
+    return child;
+  }
+
+  /**
+   * The resource the driver no longer needs.
+   *
+   * `resource_id`: le32 at offset 24.
+   */
+  get resourceId(): number {
+    return this.view.getUint32(this.offset + 24, true);
+  }
+
+  set resourceId(value: number) {
+    this.view.setUint32(this.offset + 24, value, true);
+  }
+
+  /**
+   * Padding.
+   *
+   * `padding`: le32 at offset 28.
+   */
+  get padding(): number {
+    return this.view.getUint32(this.offset + 28, true);
+  }
+
+  set padding(value: number) {
+    this.view.setUint32(this.offset + 28, value, true);
+  }
+
+  /** Re-targets the accessor at another offset of the same view; returns it. */
+  at(offset: number): this {
+    this.offset = offset;
+    return this;
+  }
+}
+
+/**
+ * 5.7.6.8: VIRTIO_GPU_CMD_SET_SCANOUT request.
+ *
+ * Accessor for `virtio_gpu_set_scanout` (48 bytes) over a `DataView`; reads and writes in place.
+ */
+export class VirtioGpuSetScanout {
+  /** Size in bytes. */
+  static readonly SIZE: number = 48;
+  /** Byte offsets of the fields at fixed offsets, by accessor name. */
+  static readonly OFFSETS: {
+    readonly hdr: number;
+    readonly r: number;
+    readonly scanoutId: number;
+    readonly resourceId: number;
+  } = Object.freeze({ hdr: 0, r: 24, scanoutId: 40, resourceId: 44 });
+  /** The view the accessor reads and writes. */
+  view: DataView;
+  /** Byte offset of the struct within {@link VirtioGpuSetScanout.view}. */
+  offset: number;
+  #hdr: VirtioGpuCtrlHdr | undefined;
+  #r: VirtioGpuRect | undefined;
+
+  /** Creates an accessor over `view` at byte `offset`. */
+  constructor(view: DataView, offset: number = 0) {
+    this.view = view;
+    this.offset = offset;
+  }
+
+  /**
+   * `hdr`: virtio_gpu_ctrl_hdr at offset 0.
+   *
+   * A cached flyweight re-targeted on each access: do not keep it.
+   */
+  get hdr(): VirtioGpuCtrlHdr {
+    const child = (this.#hdr ??= new VirtioGpuCtrlHdr(this.view));
+    child.view = this.view;
+    child.offset = this.offset;
+    return child;
+  }
+
+  /**
+   * The rectangle of the resource to scan out.
+   *
+   * `r`: virtio_gpu_rect at offset 24.
+   *
+   * A cached flyweight re-targeted on each access: do not keep it.
+   */
+  get r(): VirtioGpuRect {
+    const child = (this.#r ??= new VirtioGpuRect(this.view));
+    child.view = this.view;
+    child.offset = this.offset + 24;
+    return child;
+  }
+
+  /**
+   * The scanout.
+   *
+   * `scanout_id`: le32 at offset 40.
+   */
+  get scanoutId(): number {
+    return this.view.getUint32(this.offset + 40, true);
+  }
+
+  set scanoutId(value: number) {
+    this.view.setUint32(this.offset + 40, value, true);
+  }
+
+  /**
+   * The resource to scan out from; 0 disables the scanout.
+   *
+   * `resource_id`: le32 at offset 44.
+   */
+  get resourceId(): number {
+    return this.view.getUint32(this.offset + 44, true);
+  }
+
+  set resourceId(value: number) {
+    this.view.setUint32(this.offset + 44, value, true);
+  }
+
+  /** Re-targets the accessor at another offset of the same view; returns it. */
+  at(offset: number): this {
+    this.offset = offset;
+    return this;
+  }
+}
+
+/**
+ * 5.7.6.8: VIRTIO_GPU_CMD_RESOURCE_FLUSH request.
+ *
+ * Accessor for `virtio_gpu_resource_flush` (48 bytes) over a `DataView`; reads and writes in place.
+ */
+export class VirtioGpuResourceFlush {
+  /** Size in bytes. */
+  static readonly SIZE: number = 48;
+  /** Byte offsets of the fields at fixed offsets, by accessor name. */
+  static readonly OFFSETS: {
+    readonly hdr: number;
+    readonly r: number;
+    readonly resourceId: number;
+    readonly padding: number;
+  } = Object.freeze({ hdr: 0, r: 24, resourceId: 40, padding: 44 });
+  /** The view the accessor reads and writes. */
+  view: DataView;
+  /** Byte offset of the struct within {@link VirtioGpuResourceFlush.view}. */
+  offset: number;
+  #hdr: VirtioGpuCtrlHdr | undefined;
+  #r: VirtioGpuRect | undefined;
+
+  /** Creates an accessor over `view` at byte `offset`. */
+  constructor(view: DataView, offset: number = 0) {
+    this.view = view;
+    this.offset = offset;
+  }
+
+  /**
+   * `hdr`: virtio_gpu_ctrl_hdr at offset 0.
+   *
+   * A cached flyweight re-targeted on each access: do not keep it.
+   */
+  get hdr(): VirtioGpuCtrlHdr {
+    const child = (this.#hdr ??= new VirtioGpuCtrlHdr(this.view));
+    child.view = this.view;
+    child.offset = this.offset;
+    return child;
+  }
+
+  /**
+   * The rectangle to flush.
+   *
+   * `r`: virtio_gpu_rect at offset 24.
+   *
+   * A cached flyweight re-targeted on each access: do not keep it.
+   */
+  get r(): VirtioGpuRect {
+    const child = (this.#r ??= new VirtioGpuRect(this.view));
+    child.view = this.view;
+    child.offset = this.offset + 24;
+    return child;
+  }
+
+  /**
+   * The resource; every scanout using it is flushed.
+   *
+   * `resource_id`: le32 at offset 40.
+   */
+  get resourceId(): number {
+    return this.view.getUint32(this.offset + 40, true);
+  }
+
+  set resourceId(value: number) {
+    this.view.setUint32(this.offset + 40, value, true);
+  }
+
+  /**
+   * Padding.
+   *
+   * `padding`: le32 at offset 44.
+   */
+  get padding(): number {
+    return this.view.getUint32(this.offset + 44, true);
+  }
+
+  set padding(value: number) {
+    this.view.setUint32(this.offset + 44, value, true);
+  }
+
+  /** Re-targets the accessor at another offset of the same view; returns it. */
+  at(offset: number): this {
+    this.offset = offset;
+    return this;
+  }
+}
+
+/**
+ * 5.7.6.8: VIRTIO_GPU_CMD_TRANSFER_TO_HOST_2D request: guest memory to host resource.
+ *
+ * Accessor for `virtio_gpu_transfer_to_host_2d` (56 bytes) over a `DataView`; reads and writes in place.
+ */
+export class VirtioGpuTransferToHost2d {
+  /** Size in bytes. */
+  static readonly SIZE: number = 56;
+  /** Byte offsets of the fields at fixed offsets, by accessor name. */
+  static readonly OFFSETS: {
+    readonly hdr: number;
+    readonly r: number;
+    readonly resourceOffset: number;
+    readonly resourceId: number;
+    readonly padding: number;
+  } = Object.freeze({ hdr: 0, r: 24, resourceOffset: 40, resourceId: 48, padding: 52 });
+  /** The view the accessor reads and writes. */
+  view: DataView;
+  /** Byte offset of the struct within {@link VirtioGpuTransferToHost2d.view}. */
+  offset: number;
+  #hdr: VirtioGpuCtrlHdr | undefined;
+  #r: VirtioGpuRect | undefined;
+
+  /** Creates an accessor over `view` at byte `offset`. */
+  constructor(view: DataView, offset: number = 0) {
+    this.view = view;
+    this.offset = offset;
+  }
+
+  /**
+   * `hdr`: virtio_gpu_ctrl_hdr at offset 0.
+   *
+   * A cached flyweight re-targeted on each access: do not keep it.
+   */
+  get hdr(): VirtioGpuCtrlHdr {
+    const child = (this.#hdr ??= new VirtioGpuCtrlHdr(this.view));
+    child.view = this.view;
+    child.offset = this.offset;
+    return child;
+  }
+
+  /**
+   * The box to transfer.
+   *
+   * `r`: virtio_gpu_rect at offset 24.
+   *
+   * A cached flyweight re-targeted on each access: do not keep it.
+   */
+  get r(): VirtioGpuRect {
+    const child = (this.#r ??= new VirtioGpuRect(this.view));
+    child.view = this.view;
+    child.offset = this.offset + 24;
+    return child;
+  }
+
+  /**
+   * Destination offset into the resource (accessor `resourceOffset`: `offset` is taken by the accessor class).
+   *
+   * `offset`: le64 at offset 40.
+   */
+  get resourceOffset(): bigint {
+    return this.view.getBigUint64(this.offset + 40, true);
+  }
+
+  set resourceOffset(value: bigint) {
+    this.view.setBigUint64(this.offset + 40, value, true);
+  }
+
+  /**
+   * The resource.
+   *
+   * `resource_id`: le32 at offset 48.
+   */
+  get resourceId(): number {
+    return this.view.getUint32(this.offset + 48, true);
+  }
+
+  set resourceId(value: number) {
+    this.view.setUint32(this.offset + 48, value, true);
+  }
+
+  /**
+   * Padding.
+   *
+   * `padding`: le32 at offset 52.
+   */
+  get padding(): number {
+    return this.view.getUint32(this.offset + 52, true);
+  }
+
+  set padding(value: number) {
+    this.view.setUint32(this.offset + 52, value, true);
+  }
+
+  /** Re-targets the accessor at another offset of the same view; returns it. */
+  at(offset: number): this {
+    this.offset = offset;
+    return this;
+  }
+}
+
+/**
+ * 5.7.6.8: VIRTIO_GPU_CMD_RESOURCE_ATTACH_BACKING request, followed by nr_entries virtio_gpu_mem_entry entries.
+ *
+ * Accessor for `virtio_gpu_resource_attach_backing` (32 bytes) over a `DataView`; reads and writes in place.
+ */
+export class VirtioGpuResourceAttachBacking {
+  /** Size in bytes. */
+  static readonly SIZE: number = 32;
+  /** Byte offsets of the fields at fixed offsets, by accessor name. */
+  static readonly OFFSETS: {
+    readonly hdr: number;
+    readonly resourceId: number;
+    readonly nrEntries: number;
+  } = Object.freeze({ hdr: 0, resourceId: 24, nrEntries: 28 });
+  /** The view the accessor reads and writes. */
+  view: DataView;
+  /** Byte offset of the struct within {@link VirtioGpuResourceAttachBacking.view}. */
+  offset: number;
+  #hdr: VirtioGpuCtrlHdr | undefined;
+
+  /** Creates an accessor over `view` at byte `offset`. */
+  constructor(view: DataView, offset: number = 0) {
+    this.view = view;
+    this.offset = offset;
+  }
+
+  /**
+   * `hdr`: virtio_gpu_ctrl_hdr at offset 0.
+   *
+   * A cached flyweight re-targeted on each access: do not keep it.
+   */
+  get hdr(): VirtioGpuCtrlHdr {
+    const child = (this.#hdr ??= new VirtioGpuCtrlHdr(this.view));
+    child.view = this.view;
+    child.offset = this.offset;
+    return child;
+  }
+
+  /**
+   * The resource.
+   *
+   * `resource_id`: le32 at offset 24.
+   */
+  get resourceId(): number {
+    return this.view.getUint32(this.offset + 24, true);
+  }
+
+  set resourceId(value: number) {
+    this.view.setUint32(this.offset + 24, value, true);
+  }
+
+  /**
+   * Number of virtio_gpu_mem_entry entries that follow.
+   *
+   * `nr_entries`: le32 at offset 28.
+   */
+  get nrEntries(): number {
+    return this.view.getUint32(this.offset + 28, true);
+  }
+
+  set nrEntries(value: number) {
+    this.view.setUint32(this.offset + 28, value, true);
+  }
+
+  /** Re-targets the accessor at another offset of the same view; returns it. */
+  at(offset: number): this {
+    this.offset = offset;
+    return this;
+  }
+}
+
+/**
+ * 5.7.6.8: a scatter list entry of guest memory backing a resource.
+ *
+ * Accessor for `virtio_gpu_mem_entry` (16 bytes) over a `DataView`; reads and writes in place.
+ */
+export class VirtioGpuMemEntry {
+  /** Size in bytes. */
+  static readonly SIZE: number = 16;
+  /** Byte offsets of the fields at fixed offsets, by accessor name. */
+  static readonly OFFSETS: {
+    readonly addr: number;
+    readonly length: number;
+    readonly padding: number;
+  } = Object.freeze({ addr: 0, length: 8, padding: 12 });
+  /** The view the accessor reads and writes. */
+  view: DataView;
+  /** Byte offset of the struct within {@link VirtioGpuMemEntry.view}. */
+  offset: number;
+
+  /** Creates an accessor over `view` at byte `offset`. */
+  constructor(view: DataView, offset: number = 0) {
+    this.view = view;
+    this.offset = offset;
+  }
+
+  /**
+   * Guest address of the range.
+   *
+   * `addr`: le64 at offset 0.
+   */
+  get addr(): number {
+    return this.view.getUint32(this.offset, true) +
+      this.view.getUint32(this.offset + 4, true) * 4294967296;
+  }
+
+  set addr(value: number) {
+    this.view.setUint32(this.offset, value >>> 0, true);
+    this.view.setUint32(this.offset + 4, Math.floor(value / 4294967296), true);
+  }
+
+  /**
+   * Length of the range in bytes.
+   *
+   * `length`: le32 at offset 8.
+   */
+  get length(): number {
+    return this.view.getUint32(this.offset + 8, true);
+  }
+
+  set length(value: number) {
+    this.view.setUint32(this.offset + 8, value, true);
+  }
+
+  /**
+   * Padding.
+   *
+   * `padding`: le32 at offset 12.
+   */
+  get padding(): number {
+    return this.view.getUint32(this.offset + 12, true);
+  }
+
+  set padding(value: number) {
+    this.view.setUint32(this.offset + 12, value, true);
+  }
+
+  /** Re-targets the accessor at another offset of the same view; returns it. */
+  at(offset: number): this {
+    this.offset = offset;
+    return this;
+  }
+
+  /** Writes every field (`addr`, `length`, `padding`) in one call; returns the accessor. Faster than the setters one by one (one read of the view and offset), for hot loops: `desc.at(o).write(...)`. */
+  write(addr: number, length: number, padding: number): this {
+    const $view = this.view;
+    const $o = this.offset;
+    $view.setUint32($o, addr >>> 0, true);
+    $view.setUint32($o + 4, Math.floor(addr / 4294967296), true);
+    $view.setUint32($o + 8, length, true);
+    $view.setUint32($o + 12, padding, true);
+    return this;
+  }
+}
+
+/**
+ * 5.7.6.8: VIRTIO_GPU_CMD_RESOURCE_DETACH_BACKING request.
+ *
+ * Accessor for `virtio_gpu_resource_detach_backing` (32 bytes) over a `DataView`; reads and writes in place.
+ */
+export class VirtioGpuResourceDetachBacking {
+  /** Size in bytes. */
+  static readonly SIZE: number = 32;
+  /** Byte offsets of the fields at fixed offsets, by accessor name. */
+  static readonly OFFSETS: {
+    readonly hdr: number;
+    readonly resourceId: number;
+    readonly padding: number;
+  } = Object.freeze({ hdr: 0, resourceId: 24, padding: 28 });
+  /** The view the accessor reads and writes. */
+  view: DataView;
+  /** Byte offset of the struct within {@link VirtioGpuResourceDetachBacking.view}. */
+  offset: number;
+  #hdr: VirtioGpuCtrlHdr | undefined;
+
+  /** Creates an accessor over `view` at byte `offset`. */
+  constructor(view: DataView, offset: number = 0) {
+    this.view = view;
+    this.offset = offset;
+  }
+
+  /**
+   * `hdr`: virtio_gpu_ctrl_hdr at offset 0.
+   *
+   * A cached flyweight re-targeted on each access: do not keep it.
+   */
+  get hdr(): VirtioGpuCtrlHdr {
+    const child = (this.#hdr ??= new VirtioGpuCtrlHdr(this.view));
+    child.view = this.view;
+    child.offset = this.offset;
+    return child;
+  }
+
+  /**
+   * The resource.
+   *
+   * `resource_id`: le32 at offset 24.
+   */
+  get resourceId(): number {
+    return this.view.getUint32(this.offset + 24, true);
+  }
+
+  set resourceId(value: number) {
+    this.view.setUint32(this.offset + 24, value, true);
+  }
+
+  /**
+   * Padding.
+   *
+   * `padding`: le32 at offset 28.
+   */
+  get padding(): number {
+    return this.view.getUint32(this.offset + 28, true);
+  }
+
+  set padding(value: number) {
+    this.view.setUint32(this.offset + 28, value, true);
+  }
+
+  /** Re-targets the accessor at another offset of the same view; returns it. */
+  at(offset: number): this {
+    this.offset = offset;
+    return this;
+  }
+}
+
+/**
+ * 5.7.6.8: VIRTIO_GPU_CMD_GET_CAPSET_INFO request.
+ *
+ * Accessor for `virtio_gpu_get_capset_info` (32 bytes) over a `DataView`; reads and writes in place.
+ */
+export class VirtioGpuGetCapsetInfo {
+  /** Size in bytes. */
+  static readonly SIZE: number = 32;
+  /** Byte offsets of the fields at fixed offsets, by accessor name. */
+  static readonly OFFSETS: {
+    readonly hdr: number;
+    readonly capsetIndex: number;
+    readonly padding: number;
+  } = Object.freeze({ hdr: 0, capsetIndex: 24, padding: 28 });
+  /** The view the accessor reads and writes. */
+  view: DataView;
+  /** Byte offset of the struct within {@link VirtioGpuGetCapsetInfo.view}. */
+  offset: number;
+  #hdr: VirtioGpuCtrlHdr | undefined;
+
+  /** Creates an accessor over `view` at byte `offset`. */
+  constructor(view: DataView, offset: number = 0) {
+    this.view = view;
+    this.offset = offset;
+  }
+
+  /**
+   * `hdr`: virtio_gpu_ctrl_hdr at offset 0.
+   *
+   * A cached flyweight re-targeted on each access: do not keep it.
+   */
+  get hdr(): VirtioGpuCtrlHdr {
+    const child = (this.#hdr ??= new VirtioGpuCtrlHdr(this.view));
+    child.view = this.view;
+    child.offset = this.offset;
+    return child;
+  }
+
+  /**
+   * Index of the capability set, below num_capsets.
+   *
+   * `capset_index`: le32 at offset 24.
+   */
+  get capsetIndex(): number {
+    return this.view.getUint32(this.offset + 24, true);
+  }
+
+  set capsetIndex(value: number) {
+    this.view.setUint32(this.offset + 24, value, true);
+  }
+
+  /**
+   * Padding.
+   *
+   * `padding`: le32 at offset 28.
+   */
+  get padding(): number {
+    return this.view.getUint32(this.offset + 28, true);
+  }
+
+  set padding(value: number) {
+    this.view.setUint32(this.offset + 28, value, true);
+  }
+
+  /** Re-targets the accessor at another offset of the same view; returns it. */
+  at(offset: number): this {
+    this.offset = offset;
+    return this;
+  }
+}
+
+/**
+ * Virgl (Gallium OpenGL) protocol, first edition.
+ *
+ * `virtio_gpu_capset_id`: 1.
+ */
+export const VIRTIO_GPU_CAPSET_VIRGL: number = 1;
+/**
+ * Virgl (Gallium OpenGL) protocol, second edition.
+ *
+ * `virtio_gpu_capset_id`: 2.
+ */
+export const VIRTIO_GPU_CAPSET_VIRGL2: number = 2;
+/**
+ * gfxstream's GLES and Vulkan streaming protocols.
+ *
+ * `virtio_gpu_capset_id`: 3.
+ */
+export const VIRTIO_GPU_CAPSET_GFXSTREAM: number = 3;
+/**
+ * Mesa's Venus Vulkan protocol.
+ *
+ * `virtio_gpu_capset_id`: 4.
+ */
+export const VIRTIO_GPU_CAPSET_VENUS: number = 4;
+/**
+ * Cross-domain protocol: display virtualization via Wayland proxying.
+ *
+ * `virtio_gpu_capset_id`: 5.
+ */
+export const VIRTIO_GPU_CAPSET_CROSS_DOMAIN: number = 5;
+/**
+ * 5.7.6.8: capability set ids (capset_id).
+ *
+ * Values of the `virtio_gpu_capset_id` group.
+ */
+export const VirtioGpuCapsetId: {
+  readonly VIRTIO_GPU_CAPSET_VIRGL: number;
+  readonly VIRTIO_GPU_CAPSET_VIRGL2: number;
+  readonly VIRTIO_GPU_CAPSET_GFXSTREAM: number;
+  readonly VIRTIO_GPU_CAPSET_VENUS: number;
+  readonly VIRTIO_GPU_CAPSET_CROSS_DOMAIN: number;
+} = Object.freeze({
+  VIRTIO_GPU_CAPSET_VIRGL: 1,
+  VIRTIO_GPU_CAPSET_VIRGL2: 2,
+  VIRTIO_GPU_CAPSET_GFXSTREAM: 3,
+  VIRTIO_GPU_CAPSET_VENUS: 4,
+  VIRTIO_GPU_CAPSET_CROSS_DOMAIN: 5,
 });
+
+/**
+ * 5.7.6.8: VIRTIO_GPU_RESP_OK_CAPSET_INFO payload.
+ *
+ * Accessor for `virtio_gpu_resp_capset_info` (40 bytes) over a `DataView`; reads and writes in place.
+ */
+export class VirtioGpuRespCapsetInfo {
+  /** Size in bytes. */
+  static readonly SIZE: number = 40;
+  /** Byte offsets of the fields at fixed offsets, by accessor name. */
+  static readonly OFFSETS: {
+    readonly hdr: number;
+    readonly capsetId: number;
+    readonly capsetMaxVersion: number;
+    readonly capsetMaxSize: number;
+    readonly padding: number;
+  } = Object.freeze({ hdr: 0, capsetId: 24, capsetMaxVersion: 28, capsetMaxSize: 32, padding: 36 });
+  /** The view the accessor reads and writes. */
+  view: DataView;
+  /** Byte offset of the struct within {@link VirtioGpuRespCapsetInfo.view}. */
+  offset: number;
+  #hdr: VirtioGpuCtrlHdr | undefined;
+
+  /** Creates an accessor over `view` at byte `offset`. */
+  constructor(view: DataView, offset: number = 0) {
+    this.view = view;
+    this.offset = offset;
+  }
+
+  /**
+   * `hdr`: virtio_gpu_ctrl_hdr at offset 0.
+   *
+   * A cached flyweight re-targeted on each access: do not keep it.
+   */
+  get hdr(): VirtioGpuCtrlHdr {
+    const child = (this.#hdr ??= new VirtioGpuCtrlHdr(this.view));
+    child.view = this.view;
+    child.offset = this.offset;
+    return child;
+  }
+
+  /**
+   * VIRTIO_GPU_CAPSET_*.
+   *
+   * `capset_id`: le32 at offset 24.
+   */
+  get capsetId(): number {
+    return this.view.getUint32(this.offset + 24, true);
+  }
+
+  set capsetId(value: number) {
+    this.view.setUint32(this.offset + 24, value, true);
+  }
+
+  /**
+   * Highest version of the capability set.
+   *
+   * `capset_max_version`: le32 at offset 28.
+   */
+  get capsetMaxVersion(): number {
+    return this.view.getUint32(this.offset + 28, true);
+  }
+
+  set capsetMaxVersion(value: number) {
+    this.view.setUint32(this.offset + 28, value, true);
+  }
+
+  /**
+   * Largest size of the capability set in bytes.
+   *
+   * `capset_max_size`: le32 at offset 32.
+   */
+  get capsetMaxSize(): number {
+    return this.view.getUint32(this.offset + 32, true);
+  }
+
+  set capsetMaxSize(value: number) {
+    this.view.setUint32(this.offset + 32, value, true);
+  }
+
+  /**
+   * Padding.
+   *
+   * `padding`: le32 at offset 36.
+   */
+  get padding(): number {
+    return this.view.getUint32(this.offset + 36, true);
+  }
+
+  set padding(value: number) {
+    this.view.setUint32(this.offset + 36, value, true);
+  }
+
+  /** Re-targets the accessor at another offset of the same view; returns it. */
+  at(offset: number): this {
+    this.offset = offset;
+    return this;
+  }
+}
+
+/**
+ * 5.7.6.8: VIRTIO_GPU_CMD_GET_CAPSET request.
+ *
+ * Accessor for `virtio_gpu_get_capset` (32 bytes) over a `DataView`; reads and writes in place.
+ */
+export class VirtioGpuGetCapset {
+  /** Size in bytes. */
+  static readonly SIZE: number = 32;
+  /** Byte offsets of the fields at fixed offsets, by accessor name. */
+  static readonly OFFSETS: {
+    readonly hdr: number;
+    readonly capsetId: number;
+    readonly capsetVersion: number;
+  } = Object.freeze({ hdr: 0, capsetId: 24, capsetVersion: 28 });
+  /** The view the accessor reads and writes. */
+  view: DataView;
+  /** Byte offset of the struct within {@link VirtioGpuGetCapset.view}. */
+  offset: number;
+  #hdr: VirtioGpuCtrlHdr | undefined;
+
+  /** Creates an accessor over `view` at byte `offset`. */
+  constructor(view: DataView, offset: number = 0) {
+    this.view = view;
+    this.offset = offset;
+  }
+
+  /**
+   * `hdr`: virtio_gpu_ctrl_hdr at offset 0.
+   *
+   * A cached flyweight re-targeted on each access: do not keep it.
+   */
+  get hdr(): VirtioGpuCtrlHdr {
+    const child = (this.#hdr ??= new VirtioGpuCtrlHdr(this.view));
+    child.view = this.view;
+    child.offset = this.offset;
+    return child;
+  }
+
+  /**
+   * VIRTIO_GPU_CAPSET_*.
+   *
+   * `capset_id`: le32 at offset 24.
+   */
+  get capsetId(): number {
+    return this.view.getUint32(this.offset + 24, true);
+  }
+
+  set capsetId(value: number) {
+    this.view.setUint32(this.offset + 24, value, true);
+  }
+
+  /**
+   * Version wanted.
+   *
+   * `capset_version`: le32 at offset 28.
+   */
+  get capsetVersion(): number {
+    return this.view.getUint32(this.offset + 28, true);
+  }
+
+  set capsetVersion(value: number) {
+    this.view.setUint32(this.offset + 28, value, true);
+  }
+
+  /** Re-targets the accessor at another offset of the same view; returns it. */
+  at(offset: number): this {
+    this.offset = offset;
+    return this;
+  }
+}
+
+/**
+ * 5.7.6.8: VIRTIO_GPU_RESP_OK_CAPSET payload.
+ *
+ * Accessor for `virtio_gpu_resp_capset` (24 bytes + per capset_data_len) over a `DataView`; reads and writes in place.
+ */
+export class VirtioGpuRespCapset {
+  /** Size in bytes with capset_data_len = 0; see {@link VirtioGpuRespCapset.size}. */
+  static readonly SIZE: number = 24;
+  /** Byte offsets of the fields at fixed offsets, by accessor name. */
+  static readonly OFFSETS: { readonly hdr: number; readonly capsetData: number } = Object.freeze({
+    hdr: 0,
+    capsetData: 24,
+  });
+  /** The view the accessor reads and writes. */
+  view: DataView;
+  /** Byte offset of the struct within {@link VirtioGpuRespCapset.view}. */
+  offset: number;
+  /** The `capset_data_len` parameter: element count of the arrays sized by it. */
+  capsetDataLen: number;
+  #hdr: VirtioGpuCtrlHdr | undefined;
+
+  /** Creates an accessor over `view` at byte `offset`. */
+  constructor(view: DataView, offset: number = 0, capsetDataLen: number = 0) {
+    this.view = view;
+    this.offset = offset;
+    this.capsetDataLen = capsetDataLen;
+  }
+
+  /**
+   * `hdr`: virtio_gpu_ctrl_hdr at offset 0.
+   *
+   * A cached flyweight re-targeted on each access: do not keep it.
+   */
+  get hdr(): VirtioGpuCtrlHdr {
+    const child = (this.#hdr ??= new VirtioGpuCtrlHdr(this.view));
+    child.view = this.view;
+    child.offset = this.offset;
+    return child;
+  }
+
+  /** Size in bytes for the given capset_data_len. */
+  static size(capsetDataLen: number): number {
+    return 24 + capsetDataLen;
+  }
+
+  /** Re-targets the accessor at another offset of the same view; returns it. */
+  at(offset: number): this {
+    this.offset = offset;
+    return this;
+  }
+
+  /** Byte offset within the view of `capset_data[index]`. */
+  capsetDataOffset(index: number): number {
+    if ((index >>> 0) !== index || index >= this.capsetDataLen) {
+      throw indexError("virtio_gpu_resp_capset.capset_data", index, this.capsetDataLen);
+    }
+
+    return this.offset + 24 + index;
+  }
+
+  /**
+   * The capability set.
+   *
+   * `capset_data`: u8[capset_data_len] at offset 24.
+   *
+   * Reads element `index`.
+   */
+  capsetData(index: number): number {
+    if ((index >>> 0) !== index || index >= this.capsetDataLen) {
+      throw indexError("virtio_gpu_resp_capset.capset_data", index, this.capsetDataLen);
+    }
+
+    return this.view.getUint8(this.offset + 24 + index);
+  }
+
+  /** Writes element `index` of `capset_data`. */
+  setCapsetData(index: number, value: number): void {
+    if ((index >>> 0) !== index || index >= this.capsetDataLen) {
+      throw indexError("virtio_gpu_resp_capset.capset_data", index, this.capsetDataLen);
+    }
+
+    this.view.setUint8(this.offset + 24 + index, value);
+  }
+
+  /** The bytes of `capset_data` as a zero-copy view. */
+  capsetDataBytes(): Uint8Array {
+    return new Uint8Array(
+      this.view.buffer,
+      this.view.byteOffset + this.offset + 24,
+      this.capsetDataLen,
+    );
+  }
+}
+
+/**
+ * 5.7.6.8: VIRTIO_GPU_CMD_RESOURCE_ASSIGN_UUID request (VIRTIO_GPU_F_RESOURCE_UUID).
+ *
+ * Accessor for `virtio_gpu_resource_assign_uuid` (32 bytes) over a `DataView`; reads and writes in place.
+ */
+export class VirtioGpuResourceAssignUuid {
+  /** Size in bytes. */
+  static readonly SIZE: number = 32;
+  /** Byte offsets of the fields at fixed offsets, by accessor name. */
+  static readonly OFFSETS: {
+    readonly hdr: number;
+    readonly resourceId: number;
+    readonly padding: number;
+  } = Object.freeze({ hdr: 0, resourceId: 24, padding: 28 });
+  /** The view the accessor reads and writes. */
+  view: DataView;
+  /** Byte offset of the struct within {@link VirtioGpuResourceAssignUuid.view}. */
+  offset: number;
+  #hdr: VirtioGpuCtrlHdr | undefined;
+
+  /** Creates an accessor over `view` at byte `offset`. */
+  constructor(view: DataView, offset: number = 0) {
+    this.view = view;
+    this.offset = offset;
+  }
+
+  /**
+   * `hdr`: virtio_gpu_ctrl_hdr at offset 0.
+   *
+   * A cached flyweight re-targeted on each access: do not keep it.
+   */
+  get hdr(): VirtioGpuCtrlHdr {
+    const child = (this.#hdr ??= new VirtioGpuCtrlHdr(this.view));
+    child.view = this.view;
+    child.offset = this.offset;
+    return child;
+  }
+
+  /**
+   * The resource to export.
+   *
+   * `resource_id`: le32 at offset 24.
+   */
+  get resourceId(): number {
+    return this.view.getUint32(this.offset + 24, true);
+  }
+
+  set resourceId(value: number) {
+    this.view.setUint32(this.offset + 24, value, true);
+  }
+
+  /**
+   * Padding.
+   *
+   * `padding`: le32 at offset 28.
+   */
+  get padding(): number {
+    return this.view.getUint32(this.offset + 28, true);
+  }
+
+  set padding(value: number) {
+    this.view.setUint32(this.offset + 28, value, true);
+  }
+
+  /** Re-targets the accessor at another offset of the same view; returns it. */
+  at(offset: number): this {
+    this.offset = offset;
+    return this;
+  }
+}
+
+/**
+ * 5.7.6.8: VIRTIO_GPU_RESP_OK_RESOURCE_UUID payload.
+ *
+ * Accessor for `virtio_gpu_resp_resource_uuid` (40 bytes) over a `DataView`; reads and writes in place.
+ */
+export class VirtioGpuRespResourceUuid {
+  /** Size in bytes. */
+  static readonly SIZE: number = 40;
+  /** Byte offsets of the fields at fixed offsets, by accessor name. */
+  static readonly OFFSETS: { readonly hdr: number; readonly uuid: number } = Object.freeze({
+    hdr: 0,
+    uuid: 24,
+  });
+  /** The view the accessor reads and writes. */
+  view: DataView;
+  /** Byte offset of the struct within {@link VirtioGpuRespResourceUuid.view}. */
+  offset: number;
+  #hdr: VirtioGpuCtrlHdr | undefined;
+
+  /** Creates an accessor over `view` at byte `offset`. */
+  constructor(view: DataView, offset: number = 0) {
+    this.view = view;
+    this.offset = offset;
+  }
+
+  /**
+   * `hdr`: virtio_gpu_ctrl_hdr at offset 0.
+   *
+   * A cached flyweight re-targeted on each access: do not keep it.
+   */
+  get hdr(): VirtioGpuCtrlHdr {
+    const child = (this.#hdr ??= new VirtioGpuCtrlHdr(this.view));
+    child.view = this.view;
+    child.offset = this.offset;
+    return child;
+  }
+
+  /** Re-targets the accessor at another offset of the same view; returns it. */
+  at(offset: number): this {
+    this.offset = offset;
+    return this;
+  }
+
+  /** Byte offset within the view of `uuid[index]`. */
+  uuidOffset(index: number): number {
+    if ((index >>> 0) !== index || index >= 16) {
+      throw indexError("virtio_gpu_resp_resource_uuid.uuid", index, 16);
+    }
+
+    return this.offset + 24 + index;
+  }
+
+  /**
+   * UUID of the exported object.
+   *
+   * `uuid`: u8[16] at offset 24.
+   *
+   * Reads element `index`.
+   */
+  uuid(index: number): number {
+    if ((index >>> 0) !== index || index >= 16) {
+      throw indexError("virtio_gpu_resp_resource_uuid.uuid", index, 16);
+    }
+
+    return this.view.getUint8(this.offset + 24 + index);
+  }
+
+  /** Writes element `index` of `uuid`. */
+  setUuid(index: number, value: number): void {
+    if ((index >>> 0) !== index || index >= 16) {
+      throw indexError("virtio_gpu_resp_resource_uuid.uuid", index, 16);
+    }
+
+    this.view.setUint8(this.offset + 24 + index, value);
+  }
+
+  /** The bytes of `uuid` as a zero-copy view. */
+  uuidBytes(): Uint8Array {
+    return new Uint8Array(this.view.buffer, this.view.byteOffset + this.offset + 24, 16);
+  }
+}
+
+/**
+ * Guest-only blob resource.
+ *
+ * `virtio_gpu_blob_mem`: 1.
+ */
+export const VIRTIO_GPU_BLOB_MEM_GUEST: number = 1;
+/**
+ * Host-only blob resource (requires VIRTIO_GPU_F_VIRGL).
+ *
+ * `virtio_gpu_blob_mem`: 2.
+ */
+export const VIRTIO_GPU_BLOB_MEM_HOST3D: number = 2;
+/**
+ * Default blob resource: host memory with a guest shadow (requires VIRTIO_GPU_F_VIRGL).
+ *
+ * `virtio_gpu_blob_mem`: 3.
+ */
+export const VIRTIO_GPU_BLOB_MEM_HOST3D_GUEST: number = 3;
+/**
+ * 5.7.6.8: memory properties of a blob resource.
+ *
+ * Values of the `virtio_gpu_blob_mem` group.
+ */
+export const VirtioGpuBlobMem: {
+  readonly VIRTIO_GPU_BLOB_MEM_GUEST: number;
+  readonly VIRTIO_GPU_BLOB_MEM_HOST3D: number;
+  readonly VIRTIO_GPU_BLOB_MEM_HOST3D_GUEST: number;
+} = Object.freeze({
+  VIRTIO_GPU_BLOB_MEM_GUEST: 1,
+  VIRTIO_GPU_BLOB_MEM_HOST3D: 2,
+  VIRTIO_GPU_BLOB_MEM_HOST3D_GUEST: 3,
+});
+/**
+ * Used for memory access.
+ *
+ * `virtio_gpu_blob_flags`: 1.
+ */
+export const VIRTIO_GPU_BLOB_FLAG_USE_MAPPABLE: number = 1;
+/**
+ * Shared between driver instances.
+ *
+ * `virtio_gpu_blob_flags`: 2.
+ */
+export const VIRTIO_GPU_BLOB_FLAG_USE_SHAREABLE: number = 2;
+/**
+ * Shared with other devices.
+ *
+ * `virtio_gpu_blob_flags`: 4.
+ */
+export const VIRTIO_GPU_BLOB_FLAG_USE_CROSS_DEVICE: number = 4;
+/**
+ * 5.7.6.8: how a blob resource is used.
+ *
+ * Bit masks of the `virtio_gpu_blob_flags` group.
+ */
+export const VirtioGpuBlobFlags: {
+  readonly VIRTIO_GPU_BLOB_FLAG_USE_MAPPABLE: number;
+  readonly VIRTIO_GPU_BLOB_FLAG_USE_SHAREABLE: number;
+  readonly VIRTIO_GPU_BLOB_FLAG_USE_CROSS_DEVICE: number;
+} = Object.freeze({
+  VIRTIO_GPU_BLOB_FLAG_USE_MAPPABLE: 1,
+  VIRTIO_GPU_BLOB_FLAG_USE_SHAREABLE: 2,
+  VIRTIO_GPU_BLOB_FLAG_USE_CROSS_DEVICE: 4,
+});
+
+/**
+ * 5.7.6.8: VIRTIO_GPU_CMD_RESOURCE_CREATE_BLOB request, followed by nr_entries virtio_gpu_mem_entry entries.
+ *
+ * Accessor for `virtio_gpu_resource_create_blob` (56 bytes) over a `DataView`; reads and writes in place.
+ */
+export class VirtioGpuResourceCreateBlob {
+  /** Size in bytes. */
+  static readonly SIZE: number = 56;
+  /** Byte offsets of the fields at fixed offsets, by accessor name. */
+  static readonly OFFSETS: {
+    readonly hdr: number;
+    readonly resourceId: number;
+    readonly blobMem: number;
+    readonly blobFlags: number;
+    readonly nrEntries: number;
+    readonly blobId: number;
+    readonly blobSize: number;
+  } = Object.freeze({
+    hdr: 0,
+    resourceId: 24,
+    blobMem: 28,
+    blobFlags: 32,
+    nrEntries: 36,
+    blobId: 40,
+    blobSize: 48,
+  });
+  /** The view the accessor reads and writes. */
+  view: DataView;
+  /** Byte offset of the struct within {@link VirtioGpuResourceCreateBlob.view}. */
+  offset: number;
+  #hdr: VirtioGpuCtrlHdr | undefined;
+
+  /** Creates an accessor over `view` at byte `offset`. */
+  constructor(view: DataView, offset: number = 0) {
+    this.view = view;
+    this.offset = offset;
+  }
+
+  /**
+   * `hdr`: virtio_gpu_ctrl_hdr at offset 0.
+   *
+   * A cached flyweight re-targeted on each access: do not keep it.
+   */
+  get hdr(): VirtioGpuCtrlHdr {
+    const child = (this.#hdr ??= new VirtioGpuCtrlHdr(this.view));
+    child.view = this.view;
+    child.offset = this.offset;
+    return child;
+  }
+
+  /**
+   * Resource id, chosen by the driver.
+   *
+   * `resource_id`: le32 at offset 24.
+   */
+  get resourceId(): number {
+    return this.view.getUint32(this.offset + 24, true);
+  }
+
+  set resourceId(value: number) {
+    this.view.setUint32(this.offset + 24, value, true);
+  }
+
+  /**
+   * VIRTIO_GPU_BLOB_MEM_*; nonzero.
+   *
+   * `blob_mem`: le32 at offset 28.
+   */
+  get blobMem(): number {
+    return this.view.getUint32(this.offset + 28, true);
+  }
+
+  set blobMem(value: number) {
+    this.view.setUint32(this.offset + 28, value, true);
+  }
+
+  /**
+   * VIRTIO_GPU_BLOB_FLAG_* bits.
+   *
+   * `blob_flags`: le32 at offset 32.
+   */
+  get blobFlags(): number {
+    return this.view.getUint32(this.offset + 32, true);
+  }
+
+  set blobFlags(value: number) {
+    this.view.setUint32(this.offset + 32, value, true);
+  }
+
+  /**
+   * Number of virtio_gpu_mem_entry entries that follow (may be 0).
+   *
+   * `nr_entries`: le32 at offset 36.
+   */
+  get nrEntries(): number {
+    return this.view.getUint32(this.offset + 36, true);
+  }
+
+  set nrEntries(value: number) {
+    this.view.setUint32(this.offset + 36, value, true);
+  }
+
+  /**
+   * For HOST3D memory: the context-local object to create the resource from.
+   *
+   * `blob_id`: le64 at offset 40.
+   */
+  get blobId(): bigint {
+    return this.view.getBigUint64(this.offset + 40, true);
+  }
+
+  set blobId(value: bigint) {
+    this.view.setBigUint64(this.offset + 40, value, true);
+  }
+
+  /**
+   * Size in bytes; aligned to blob_alignment with VIRTIO_GPU_F_BLOB_ALIGNMENT (accessor `blobSize`: `size` is taken by the accessor class).
+   *
+   * `size`: le64 at offset 48.
+   */
+  get blobSize(): bigint {
+    return this.view.getBigUint64(this.offset + 48, true);
+  }
+
+  set blobSize(value: bigint) {
+    this.view.setBigUint64(this.offset + 48, value, true);
+  }
+
+  /** Re-targets the accessor at another offset of the same view; returns it. */
+  at(offset: number): this {
+    this.offset = offset;
+    return this;
+  }
+}
+
+/**
+ * 5.7.6.8: VIRTIO_GPU_CMD_SET_SCANOUT_BLOB request (VIRTIO_GPU_F_RESOURCE_BLOB).
+ *
+ * Accessor for `virtio_gpu_set_scanout_blob` (96 bytes) over a `DataView`; reads and writes in place.
+ */
+export class VirtioGpuSetScanoutBlob {
+  /** Size in bytes. */
+  static readonly SIZE: number = 96;
+  /** Byte offsets of the fields at fixed offsets, by accessor name. */
+  static readonly OFFSETS: {
+    readonly hdr: number;
+    readonly r: number;
+    readonly scanoutId: number;
+    readonly resourceId: number;
+    readonly width: number;
+    readonly height: number;
+    readonly format: number;
+    readonly padding: number;
+    readonly strides: number;
+    readonly offsets: number;
+  } = Object.freeze({
+    hdr: 0,
+    r: 24,
+    scanoutId: 40,
+    resourceId: 44,
+    width: 48,
+    height: 52,
+    format: 56,
+    padding: 60,
+    strides: 64,
+    offsets: 80,
+  });
+  /** The view the accessor reads and writes. */
+  view: DataView;
+  /** Byte offset of the struct within {@link VirtioGpuSetScanoutBlob.view}. */
+  offset: number;
+  #hdr: VirtioGpuCtrlHdr | undefined;
+  #r: VirtioGpuRect | undefined;
+
+  /** Creates an accessor over `view` at byte `offset`. */
+  constructor(view: DataView, offset: number = 0) {
+    this.view = view;
+    this.offset = offset;
+  }
+
+  /**
+   * `hdr`: virtio_gpu_ctrl_hdr at offset 0.
+   *
+   * A cached flyweight re-targeted on each access: do not keep it.
+   */
+  get hdr(): VirtioGpuCtrlHdr {
+    const child = (this.#hdr ??= new VirtioGpuCtrlHdr(this.view));
+    child.view = this.view;
+    child.offset = this.offset;
+    return child;
+  }
+
+  /**
+   * The displayed portion of the blob resource.
+   *
+   * `r`: virtio_gpu_rect at offset 24.
+   *
+   * A cached flyweight re-targeted on each access: do not keep it.
+   */
+  get r(): VirtioGpuRect {
+    const child = (this.#r ??= new VirtioGpuRect(this.view));
+    child.view = this.view;
+    child.offset = this.offset + 24;
+    return child;
+  }
+
+  /**
+   * The scanout.
+   *
+   * `scanout_id`: le32 at offset 40.
+   */
+  get scanoutId(): number {
+    return this.view.getUint32(this.offset + 40, true);
+  }
+
+  set scanoutId(value: number) {
+    this.view.setUint32(this.offset + 40, value, true);
+  }
+
+  /**
+   * The blob resource.
+   *
+   * `resource_id`: le32 at offset 44.
+   */
+  get resourceId(): number {
+    return this.view.getUint32(this.offset + 44, true);
+  }
+
+  set resourceId(value: number) {
+    this.view.setUint32(this.offset + 44, value, true);
+  }
+
+  /**
+   * Width of the blob image.
+   *
+   * `width`: le32 at offset 48.
+   */
+  get width(): number {
+    return this.view.getUint32(this.offset + 48, true);
+  }
+
+  set width(value: number) {
+    this.view.setUint32(this.offset + 48, value, true);
+  }
+
+  /**
+   * Height of the blob image.
+   *
+   * `height`: le32 at offset 52.
+   */
+  get height(): number {
+    return this.view.getUint32(this.offset + 52, true);
+  }
+
+  set height(value: number) {
+    this.view.setUint32(this.offset + 52, value, true);
+  }
+
+  /**
+   * VIRTIO_GPU_FORMAT_*.
+   *
+   * `format`: le32 at offset 56.
+   */
+  get format(): number {
+    return this.view.getUint32(this.offset + 56, true);
+  }
+
+  set format(value: number) {
+    this.view.setUint32(this.offset + 56, value, true);
+  }
+
+  /**
+   * Padding.
+   *
+   * `padding`: le32 at offset 60.
+   */
+  get padding(): number {
+    return this.view.getUint32(this.offset + 60, true);
+  }
+
+  set padding(value: number) {
+    this.view.setUint32(this.offset + 60, value, true);
+  }
+
+  /** Re-targets the accessor at another offset of the same view; returns it. */
+  at(offset: number): this {
+    this.offset = offset;
+    return this;
+  }
+
+  /** Byte offset within the view of `strides[index]`. */
+  stridesOffset(index: number): number {
+    if ((index >>> 0) !== index || index >= 4) {
+      throw indexError("virtio_gpu_set_scanout_blob.strides", index, 4);
+    }
+
+    return this.offset + 64 + index * 4;
+  }
+
+  /**
+   * Stride of each plane.
+   *
+   * `strides`: le32[4] at offset 64.
+   *
+   * Reads element `index`.
+   */
+  strides(index: number): number {
+    if ((index >>> 0) !== index || index >= 4) {
+      throw indexError("virtio_gpu_set_scanout_blob.strides", index, 4);
+    }
+
+    return this.view.getUint32(this.offset + 64 + index * 4, true);
+  }
+
+  /** Writes element `index` of `strides`. */
+  setStrides(index: number, value: number): void {
+    if ((index >>> 0) !== index || index >= 4) {
+      throw indexError("virtio_gpu_set_scanout_blob.strides", index, 4);
+    }
+
+    this.view.setUint32(this.offset + 64 + index * 4, value, true);
+  }
+
+  /** Byte offset within the view of `offsets[index]`. */
+  offsetsOffset(index: number): number {
+    if ((index >>> 0) !== index || index >= 4) {
+      throw indexError("virtio_gpu_set_scanout_blob.offsets", index, 4);
+    }
+
+    return this.offset + 80 + index * 4;
+  }
+
+  /**
+   * Offset of each plane.
+   *
+   * `offsets`: le32[4] at offset 80.
+   *
+   * Reads element `index`.
+   */
+  offsets(index: number): number {
+    if ((index >>> 0) !== index || index >= 4) {
+      throw indexError("virtio_gpu_set_scanout_blob.offsets", index, 4);
+    }
+
+    return this.view.getUint32(this.offset + 80 + index * 4, true);
+  }
+
+  /** Writes element `index` of `offsets`. */
+  setOffsets(index: number, value: number): void {
+    if ((index >>> 0) !== index || index >= 4) {
+      throw indexError("virtio_gpu_set_scanout_blob.offsets", index, 4);
+    }
+
+    this.view.setUint32(this.offset + 80 + index * 4, value, true);
+  }
+}
+
+/**
+ * Bits of context_init holding the capset_id of the context.
+ *
+ * `virtio_gpu_masks`: 255.
+ */
+export const VIRTIO_GPU_CONTEXT_INIT_CAPSET_ID_MASK: number = 255;
+/**
+ * Bits of map_info holding the caching type (VIRTIO_GPU_MAP_CACHE_*).
+ *
+ * `virtio_gpu_masks`: 15.
+ */
+export const VIRTIO_GPU_MAP_CACHE_MASK: number = 15;
+/**
+ * 5.7.6.9: field masks of the 3D commands.
+ *
+ * Bit masks of the `virtio_gpu_masks` group.
+ */
+export const VirtioGpuMasks: {
+  readonly VIRTIO_GPU_CONTEXT_INIT_CAPSET_ID_MASK: number;
+  readonly VIRTIO_GPU_MAP_CACHE_MASK: number;
+} = Object.freeze({ VIRTIO_GPU_CONTEXT_INIT_CAPSET_ID_MASK: 255, VIRTIO_GPU_MAP_CACHE_MASK: 15 });
+
+/**
+ * 5.7.6.9: VIRTIO_GPU_CMD_CTX_CREATE request: create the context hdr.ctx_id.
+ *
+ * Accessor for `virtio_gpu_ctx_create` (96 bytes) over a `DataView`; reads and writes in place.
+ */
+export class VirtioGpuCtxCreate {
+  /** Size in bytes. */
+  static readonly SIZE: number = 96;
+  /** Byte offsets of the fields at fixed offsets, by accessor name. */
+  static readonly OFFSETS: {
+    readonly hdr: number;
+    readonly nlen: number;
+    readonly contextInit: number;
+    readonly debugName: number;
+  } = Object.freeze({ hdr: 0, nlen: 24, contextInit: 28, debugName: 32 });
+  /** The view the accessor reads and writes. */
+  view: DataView;
+  /** Byte offset of the struct within {@link VirtioGpuCtxCreate.view}. */
+  offset: number;
+  #hdr: VirtioGpuCtrlHdr | undefined;
+
+  /** Creates an accessor over `view` at byte `offset`. */
+  constructor(view: DataView, offset: number = 0) {
+    this.view = view;
+    this.offset = offset;
+  }
+
+  /**
+   * `hdr`: virtio_gpu_ctrl_hdr at offset 0.
+   *
+   * A cached flyweight re-targeted on each access: do not keep it.
+   */
+  get hdr(): VirtioGpuCtrlHdr {
+    const child = (this.#hdr ??= new VirtioGpuCtrlHdr(this.view));
+    child.view = this.view;
+    child.offset = this.offset;
+    return child;
+  }
+
+  /**
+   * Length of debug_name.
+   *
+   * `nlen`: le32 at offset 24.
+   */
+  get nlen(): number {
+    return this.view.getUint32(this.offset + 24, true);
+  }
+
+  set nlen(value: number) {
+    this.view.setUint32(this.offset + 24, value, true);
+  }
+
+  /**
+   * With VIRTIO_GPU_F_CONTEXT_INIT: capset_id in the low 8 bits; 0 lets the device choose.
+   *
+   * `context_init`: le32 at offset 28.
+   */
+  get contextInit(): number {
+    return this.view.getUint32(this.offset + 28, true);
+  }
+
+  set contextInit(value: number) {
+    this.view.setUint32(this.offset + 28, value, true);
+  }
+
+  /** Re-targets the accessor at another offset of the same view; returns it. */
+  at(offset: number): this {
+    this.offset = offset;
+    return this;
+  }
+
+  /** Byte offset within the view of `debug_name[index]`. */
+  debugNameOffset(index: number): number {
+    if ((index >>> 0) !== index || index >= 64) {
+      throw indexError("virtio_gpu_ctx_create.debug_name", index, 64);
+    }
+
+    return this.offset + 32 + index;
+  }
+
+  /**
+   * Name for debugging (char[64]).
+   *
+   * `debug_name`: u8[64] at offset 32.
+   *
+   * Reads element `index`.
+   */
+  debugName(index: number): number {
+    if ((index >>> 0) !== index || index >= 64) {
+      throw indexError("virtio_gpu_ctx_create.debug_name", index, 64);
+    }
+
+    return this.view.getUint8(this.offset + 32 + index);
+  }
+
+  /** Writes element `index` of `debug_name`. */
+  setDebugName(index: number, value: number): void {
+    if ((index >>> 0) !== index || index >= 64) {
+      throw indexError("virtio_gpu_ctx_create.debug_name", index, 64);
+    }
+
+    this.view.setUint8(this.offset + 32 + index, value);
+  }
+
+  /** The bytes of `debug_name` as a zero-copy view. */
+  debugNameBytes(): Uint8Array {
+    return new Uint8Array(this.view.buffer, this.view.byteOffset + this.offset + 32, 64);
+  }
+}
+
+/**
+ * 5.7.6.9: VIRTIO_GPU_CMD_RESOURCE_MAP_BLOB request.
+ *
+ * Accessor for `virtio_gpu_resource_map_blob` (40 bytes) over a `DataView`; reads and writes in place.
+ */
+export class VirtioGpuResourceMapBlob {
+  /** Size in bytes. */
+  static readonly SIZE: number = 40;
+  /** Byte offsets of the fields at fixed offsets, by accessor name. */
+  static readonly OFFSETS: {
+    readonly hdr: number;
+    readonly resourceId: number;
+    readonly padding: number;
+    readonly regionOffset: number;
+  } = Object.freeze({ hdr: 0, resourceId: 24, padding: 28, regionOffset: 32 });
+  /** The view the accessor reads and writes. */
+  view: DataView;
+  /** Byte offset of the struct within {@link VirtioGpuResourceMapBlob.view}. */
+  offset: number;
+  #hdr: VirtioGpuCtrlHdr | undefined;
+
+  /** Creates an accessor over `view` at byte `offset`. */
+  constructor(view: DataView, offset: number = 0) {
+    this.view = view;
+    this.offset = offset;
+  }
+
+  /**
+   * `hdr`: virtio_gpu_ctrl_hdr at offset 0.
+   *
+   * A cached flyweight re-targeted on each access: do not keep it.
+   */
+  get hdr(): VirtioGpuCtrlHdr {
+    const child = (this.#hdr ??= new VirtioGpuCtrlHdr(this.view));
+    child.view = this.view;
+    child.offset = this.offset;
+    return child;
+  }
+
+  /**
+   * The host-only blob resource.
+   *
+   * `resource_id`: le32 at offset 24.
+   */
+  get resourceId(): number {
+    return this.view.getUint32(this.offset + 24, true);
+  }
+
+  set resourceId(value: number) {
+    this.view.setUint32(this.offset + 24, value, true);
+  }
+
+  /**
+   * Padding.
+   *
+   * `padding`: le32 at offset 28.
+   */
+  get padding(): number {
+    return this.view.getUint32(this.offset + 28, true);
+  }
+
+  set padding(value: number) {
+    this.view.setUint32(this.offset + 28, value, true);
+  }
+
+  /**
+   * Offset in the host visible memory region; aligned to blob_alignment with VIRTIO_GPU_F_BLOB_ALIGNMENT (accessor `regionOffset`: `offset` is taken by the accessor class).
+   *
+   * `offset`: le64 at offset 32.
+   */
+  get regionOffset(): bigint {
+    return this.view.getBigUint64(this.offset + 32, true);
+  }
+
+  set regionOffset(value: bigint) {
+    this.view.setBigUint64(this.offset + 32, value, true);
+  }
+
+  /** Re-targets the accessor at another offset of the same view; returns it. */
+  at(offset: number): this {
+    this.offset = offset;
+    return this;
+  }
+}
+
 /**
  * No caching type given.
  *
@@ -3351,45 +3099,364 @@ export const VirtioGpuMapCache: {
   VIRTIO_GPU_MAP_CACHE_UNCACHED: 2,
   VIRTIO_GPU_MAP_CACHE_WC: 3,
 });
+
 /**
- * Bits of context_init holding the capset_id of the context.
+ * 5.7.6.9: VIRTIO_GPU_RESP_OK_MAP_INFO payload.
  *
- * `virtio_gpu_masks`: 255.
+ * Accessor for `virtio_gpu_resp_map_info` (32 bytes) over a `DataView`; reads and writes in place.
  */
-export const VIRTIO_GPU_CONTEXT_INIT_CAPSET_ID_MASK: number = 255;
+export class VirtioGpuRespMapInfo {
+  /** Size in bytes. */
+  static readonly SIZE: number = 32;
+  /** Byte offsets of the fields at fixed offsets, by accessor name. */
+  static readonly OFFSETS: {
+    readonly hdr: number;
+    readonly mapInfo: number;
+    readonly padding: number;
+  } = Object.freeze({ hdr: 0, mapInfo: 24, padding: 28 });
+  /** The view the accessor reads and writes. */
+  view: DataView;
+  /** Byte offset of the struct within {@link VirtioGpuRespMapInfo.view}. */
+  offset: number;
+  #hdr: VirtioGpuCtrlHdr | undefined;
+
+  /** Creates an accessor over `view` at byte `offset`. */
+  constructor(view: DataView, offset: number = 0) {
+    this.view = view;
+    this.offset = offset;
+  }
+
+  /**
+   * `hdr`: virtio_gpu_ctrl_hdr at offset 0.
+   *
+   * A cached flyweight re-targeted on each access: do not keep it.
+   */
+  get hdr(): VirtioGpuCtrlHdr {
+    const child = (this.#hdr ??= new VirtioGpuCtrlHdr(this.view));
+    child.view = this.view;
+    child.offset = this.offset;
+    return child;
+  }
+
+  /**
+   * Caching type of the mapping (VIRTIO_GPU_MAP_CACHE_*); spec type u32.
+   *
+   * `map_info`: le32 at offset 24.
+   */
+  get mapInfo(): number {
+    return this.view.getUint32(this.offset + 24, true);
+  }
+
+  set mapInfo(value: number) {
+    this.view.setUint32(this.offset + 24, value, true);
+  }
+
+  /**
+   * Padding; spec type u32.
+   *
+   * `padding`: le32 at offset 28.
+   */
+  get padding(): number {
+    return this.view.getUint32(this.offset + 28, true);
+  }
+
+  set padding(value: number) {
+    this.view.setUint32(this.offset + 28, value, true);
+  }
+
+  /** Re-targets the accessor at another offset of the same view; returns it. */
+  at(offset: number): this {
+    this.offset = offset;
+    return this;
+  }
+}
+
 /**
- * Bits of map_info holding the caching type (VIRTIO_GPU_MAP_CACHE_*).
+ * 5.7.6.9: VIRTIO_GPU_CMD_RESOURCE_UNMAP_BLOB request.
  *
- * `virtio_gpu_masks`: 15.
+ * Accessor for `virtio_gpu_resource_unmap_blob` (32 bytes) over a `DataView`; reads and writes in place.
  */
-export const VIRTIO_GPU_MAP_CACHE_MASK: number = 15;
+export class VirtioGpuResourceUnmapBlob {
+  /** Size in bytes. */
+  static readonly SIZE: number = 32;
+  /** Byte offsets of the fields at fixed offsets, by accessor name. */
+  static readonly OFFSETS: {
+    readonly hdr: number;
+    readonly resourceId: number;
+    readonly padding: number;
+  } = Object.freeze({ hdr: 0, resourceId: 24, padding: 28 });
+  /** The view the accessor reads and writes. */
+  view: DataView;
+  /** Byte offset of the struct within {@link VirtioGpuResourceUnmapBlob.view}. */
+  offset: number;
+  #hdr: VirtioGpuCtrlHdr | undefined;
+
+  /** Creates an accessor over `view` at byte `offset`. */
+  constructor(view: DataView, offset: number = 0) {
+    this.view = view;
+    this.offset = offset;
+  }
+
+  /**
+   * `hdr`: virtio_gpu_ctrl_hdr at offset 0.
+   *
+   * A cached flyweight re-targeted on each access: do not keep it.
+   */
+  get hdr(): VirtioGpuCtrlHdr {
+    const child = (this.#hdr ??= new VirtioGpuCtrlHdr(this.view));
+    child.view = this.view;
+    child.offset = this.offset;
+    return child;
+  }
+
+  /**
+   * The blob resource.
+   *
+   * `resource_id`: le32 at offset 24.
+   */
+  get resourceId(): number {
+    return this.view.getUint32(this.offset + 24, true);
+  }
+
+  set resourceId(value: number) {
+    this.view.setUint32(this.offset + 24, value, true);
+  }
+
+  /**
+   * Padding.
+   *
+   * `padding`: le32 at offset 28.
+   */
+  get padding(): number {
+    return this.view.getUint32(this.offset + 28, true);
+  }
+
+  set padding(value: number) {
+    this.view.setUint32(this.offset + 28, value, true);
+  }
+
+  /** Re-targets the accessor at another offset of the same view; returns it. */
+  at(offset: number): this {
+    this.offset = offset;
+    return this;
+  }
+}
+
 /**
- * 5.7.6.9: field masks of the 3D commands.
+ * 5.7.6.10: cursor position on a scanout.
  *
- * Bit masks of the `virtio_gpu_masks` group.
+ * Accessor for `virtio_gpu_cursor_pos` (16 bytes) over a `DataView`; reads and writes in place.
  */
-export const VirtioGpuMasks: {
-  readonly VIRTIO_GPU_CONTEXT_INIT_CAPSET_ID_MASK: number;
-  readonly VIRTIO_GPU_MAP_CACHE_MASK: number;
-} = Object.freeze({ VIRTIO_GPU_CONTEXT_INIT_CAPSET_ID_MASK: 255, VIRTIO_GPU_MAP_CACHE_MASK: 15 });
+export class VirtioGpuCursorPos {
+  /** Size in bytes. */
+  static readonly SIZE: number = 16;
+  /** Byte offsets of the fields at fixed offsets, by accessor name. */
+  static readonly OFFSETS: {
+    readonly scanoutId: number;
+    readonly x: number;
+    readonly y: number;
+    readonly padding: number;
+  } = Object.freeze({ scanoutId: 0, x: 4, y: 8, padding: 12 });
+  /** The view the accessor reads and writes. */
+  view: DataView;
+  /** Byte offset of the struct within {@link VirtioGpuCursorPos.view}. */
+  offset: number;
+
+  /** Creates an accessor over `view` at byte `offset`. */
+  constructor(view: DataView, offset: number = 0) {
+    this.view = view;
+    this.offset = offset;
+  }
+
+  /**
+   * The scanout.
+   *
+   * `scanout_id`: le32 at offset 0.
+   */
+  get scanoutId(): number {
+    return this.view.getUint32(this.offset, true);
+  }
+
+  set scanoutId(value: number) {
+    this.view.setUint32(this.offset, value, true);
+  }
+
+  /**
+   * X position.
+   *
+   * `x`: le32 at offset 4.
+   */
+  get x(): number {
+    return this.view.getUint32(this.offset + 4, true);
+  }
+
+  set x(value: number) {
+    this.view.setUint32(this.offset + 4, value, true);
+  }
+
+  /**
+   * Y position.
+   *
+   * `y`: le32 at offset 8.
+   */
+  get y(): number {
+    return this.view.getUint32(this.offset + 8, true);
+  }
+
+  set y(value: number) {
+    this.view.setUint32(this.offset + 8, value, true);
+  }
+
+  /**
+   * Padding.
+   *
+   * `padding`: le32 at offset 12.
+   */
+  get padding(): number {
+    return this.view.getUint32(this.offset + 12, true);
+  }
+
+  set padding(value: number) {
+    this.view.setUint32(this.offset + 12, value, true);
+  }
+
+  /** Re-targets the accessor at another offset of the same view; returns it. */
+  at(offset: number): this {
+    this.offset = offset;
+    return this;
+  }
+
+  /** Writes every field (`scanout_id`, `x`, `y`, `padding`) in one call; returns the accessor. Faster than the setters one by one (one read of the view and offset), for hot loops: `desc.at(o).write(...)`. */
+  write(scanoutId: number, x: number, y: number, padding: number): this {
+    const $view = this.view;
+    const $o = this.offset;
+    $view.setUint32($o, scanoutId, true);
+    $view.setUint32($o + 4, x, true);
+    $view.setUint32($o + 8, y, true);
+    $view.setUint32($o + 12, padding, true);
+    return this;
+  }
+}
+
 /**
- * Undefined region.
+ * 5.7.6.10: cursorq request, shared by UPDATE_CURSOR and MOVE_CURSOR.
  *
- * `virtio_gpu_shm_id`: 0.
+ * Accessor for `virtio_gpu_update_cursor` (56 bytes) over a `DataView`; reads and writes in place.
  */
-export const VIRTIO_GPU_SHM_ID_UNDEFINED: number = 0;
-/**
- * The host visible memory region, target of VIRTIO_GPU_CMD_RESOURCE_MAP_BLOB.
- *
- * `virtio_gpu_shm_id`: 1.
- */
-export const VIRTIO_GPU_SHM_ID_HOST_VISIBLE: number = 1;
-/**
- * 5.7.5: shared memory region ids (enum virtio_gpu_shm_id).
- *
- * Values of the `virtio_gpu_shm_id` group.
- */
-export const VirtioGpuShmId: {
-  readonly VIRTIO_GPU_SHM_ID_UNDEFINED: number;
-  readonly VIRTIO_GPU_SHM_ID_HOST_VISIBLE: number;
-} = Object.freeze({ VIRTIO_GPU_SHM_ID_UNDEFINED: 0, VIRTIO_GPU_SHM_ID_HOST_VISIBLE: 1 });
+export class VirtioGpuUpdateCursor {
+  /** Size in bytes. */
+  static readonly SIZE: number = 56;
+  /** Byte offsets of the fields at fixed offsets, by accessor name. */
+  static readonly OFFSETS: {
+    readonly hdr: number;
+    readonly pos: number;
+    readonly resourceId: number;
+    readonly hotX: number;
+    readonly hotY: number;
+    readonly padding: number;
+  } = Object.freeze({ hdr: 0, pos: 24, resourceId: 40, hotX: 44, hotY: 48, padding: 52 });
+  /** The view the accessor reads and writes. */
+  view: DataView;
+  /** Byte offset of the struct within {@link VirtioGpuUpdateCursor.view}. */
+  offset: number;
+  #hdr: VirtioGpuCtrlHdr | undefined;
+  #pos: VirtioGpuCursorPos | undefined;
+
+  /** Creates an accessor over `view` at byte `offset`. */
+  constructor(view: DataView, offset: number = 0) {
+    this.view = view;
+    this.offset = offset;
+  }
+
+  /**
+   * `hdr`: virtio_gpu_ctrl_hdr at offset 0.
+   *
+   * A cached flyweight re-targeted on each access: do not keep it.
+   */
+  get hdr(): VirtioGpuCtrlHdr {
+    const child = (this.#hdr ??= new VirtioGpuCtrlHdr(this.view));
+    child.view = this.view;
+    child.offset = this.offset;
+    return child;
+  }
+
+  /**
+   * Where to put the cursor.
+   *
+   * `pos`: virtio_gpu_cursor_pos at offset 24.
+   *
+   * A cached flyweight re-targeted on each access: do not keep it.
+   */
+  get pos(): VirtioGpuCursorPos {
+    const child = (this.#pos ??= new VirtioGpuCursorPos(this.view));
+    child.view = this.view;
+    child.offset = this.offset + 24;
+    return child;
+  }
+
+  /**
+   * The 64x64 cursor image resource (UPDATE_CURSOR only).
+   *
+   * `resource_id`: le32 at offset 40.
+   */
+  get resourceId(): number {
+    return this.view.getUint32(this.offset + 40, true);
+  }
+
+  set resourceId(value: number) {
+    this.view.setUint32(this.offset + 40, value, true);
+  }
+
+  /**
+   * Hot spot x (UPDATE_CURSOR only).
+   *
+   * `hot_x`: le32 at offset 44.
+   */
+  get hotX(): number {
+    return this.view.getUint32(this.offset + 44, true);
+  }
+
+  set hotX(value: number) {
+    this.view.setUint32(this.offset + 44, value, true);
+  }
+
+  /**
+   * Hot spot y (UPDATE_CURSOR only).
+   *
+   * `hot_y`: le32 at offset 48.
+   */
+  get hotY(): number {
+    return this.view.getUint32(this.offset + 48, true);
+  }
+
+  set hotY(value: number) {
+    this.view.setUint32(this.offset + 48, value, true);
+  }
+
+  /**
+   * Padding.
+   *
+   * `padding`: le32 at offset 52.
+   */
+  get padding(): number {
+    return this.view.getUint32(this.offset + 52, true);
+  }
+
+  set padding(value: number) {
+    this.view.setUint32(this.offset + 52, value, true);
+  }
+
+  /** Re-targets the accessor at another offset of the same view; returns it. */
+  at(offset: number): this {
+    this.offset = offset;
+    return this;
+  }
+}
+
+/** The error for an array index outside `0..length - 1`. */
+function indexError(what: string, index: number, length: number): ArgumentError {
+  const range = length === 0 ? "an empty array" : `0..${length - 1}`;
+  return new ArgumentError(`${what}[${index}] is outside ${range}`, {
+    code: "ERR_VIRTIO_ARGUMENT_INDEX",
+  });
+}

@@ -6,6 +6,72 @@
  *
  * @module
  */
+import { ArgumentError } from "../../errors.ts";
+/**
+ * input_range describes the available virtual addresses.
+ *
+ * `virtio_iommu_features`: 0 (bit number).
+ */
+export const VIRTIO_IOMMU_F_INPUT_RANGE: number = 0;
+/**
+ * domain_range describes the supported domain ids.
+ *
+ * `virtio_iommu_features`: 1 (bit number).
+ */
+export const VIRTIO_IOMMU_F_DOMAIN_RANGE: number = 1;
+/**
+ * MAP and UNMAP requests are available.
+ *
+ * `virtio_iommu_features`: 2 (bit number).
+ */
+export const VIRTIO_IOMMU_F_MAP_UNMAP: number = 2;
+/**
+ * Endpoints not attached to a domain are in bypass mode (superseded by BYPASS_CONFIG).
+ *
+ * `virtio_iommu_features`: 3 (bit number).
+ */
+export const VIRTIO_IOMMU_F_BYPASS: number = 3;
+/**
+ * The PROBE request is available.
+ *
+ * `virtio_iommu_features`: 4 (bit number).
+ */
+export const VIRTIO_IOMMU_F_PROBE: number = 4;
+/**
+ * The VIRTIO_IOMMU_MAP_F_MMIO flag is available.
+ *
+ * `virtio_iommu_features`: 5 (bit number).
+ */
+export const VIRTIO_IOMMU_F_MMIO: number = 5;
+/**
+ * The bypass config field and VIRTIO_IOMMU_ATTACH_F_BYPASS control bypass mode.
+ *
+ * `virtio_iommu_features`: 6 (bit number).
+ */
+export const VIRTIO_IOMMU_F_BYPASS_CONFIG: number = 6;
+/**
+ * 5.13.3: IOMMU device feature bits.
+ *
+ * Bit numbers of the `virtio_iommu_features` group.
+ */
+export const VirtioIommuFeatures: {
+  readonly VIRTIO_IOMMU_F_INPUT_RANGE: number;
+  readonly VIRTIO_IOMMU_F_DOMAIN_RANGE: number;
+  readonly VIRTIO_IOMMU_F_MAP_UNMAP: number;
+  readonly VIRTIO_IOMMU_F_BYPASS: number;
+  readonly VIRTIO_IOMMU_F_PROBE: number;
+  readonly VIRTIO_IOMMU_F_MMIO: number;
+  readonly VIRTIO_IOMMU_F_BYPASS_CONFIG: number;
+} = Object.freeze({
+  VIRTIO_IOMMU_F_INPUT_RANGE: 0,
+  VIRTIO_IOMMU_F_DOMAIN_RANGE: 1,
+  VIRTIO_IOMMU_F_MAP_UNMAP: 2,
+  VIRTIO_IOMMU_F_BYPASS: 3,
+  VIRTIO_IOMMU_F_PROBE: 4,
+  VIRTIO_IOMMU_F_MMIO: 5,
+  VIRTIO_IOMMU_F_BYPASS_CONFIG: 6,
+});
+
 /**
  * 5.13.4: an inclusive 64-bit range (input_range).
  *
@@ -59,6 +125,15 @@ export class VirtioIommuRange64 {
   /** Re-targets the accessor at another offset of the same view; returns it. */
   at(offset: number): this {
     this.offset = offset;
+    return this;
+  }
+
+  /** Writes every field (`start`, `end`) in one call; returns the accessor. Faster than the setters one by one (one read of the view and offset), for hot loops: `desc.at(o).write(...)`. */
+  write(start: bigint, end: bigint): this {
+    const $view = this.view;
+    const $o = this.offset;
+    $view.setBigUint64($o, start, true);
+    $view.setBigUint64($o + 8, end, true);
     return this;
   }
 }
@@ -116,6 +191,15 @@ export class VirtioIommuRange32 {
   /** Re-targets the accessor at another offset of the same view; returns it. */
   at(offset: number): this {
     this.offset = offset;
+    return this;
+  }
+
+  /** Writes every field (`start`, `end`) in one call; returns the accessor. Faster than the setters one by one (one read of the view and offset), for hot loops: `desc.at(o).write(...)`. */
+  write(start: number, end: number): this {
+    const $view = this.view;
+    const $o = this.offset;
+    $view.setUint32($o, start, true);
+    $view.setUint32($o + 4, end, true);
     return this;
   }
 }
@@ -233,7 +317,7 @@ export class VirtioIommuConfig {
   /** Byte offset within the view of `reserved[index]`. */
   reservedOffset(index: number): number {
     if ((index >>> 0) !== index || index >= 3) {
-      throw new RangeError(`reserved[${index}] is outside 0..${3} - 1`);
+      throw indexError("virtio_iommu_config.reserved", index, 3);
     }
 
     return this.offset + 37 + index;
@@ -248,7 +332,7 @@ export class VirtioIommuConfig {
    */
   reserved(index: number): number {
     if ((index >>> 0) !== index || index >= 3) {
-      throw new RangeError(`reserved[${index}] is outside 0..${3} - 1`);
+      throw indexError("virtio_iommu_config.reserved", index, 3);
     }
 
     return this.view.getUint8(this.offset + 37 + index);
@@ -257,7 +341,7 @@ export class VirtioIommuConfig {
   /** Writes element `index` of `reserved`. */
   setReserved(index: number, value: number): void {
     if ((index >>> 0) !== index || index >= 3) {
-      throw new RangeError(`reserved[${index}] is outside 0..${3} - 1`);
+      throw indexError("virtio_iommu_config.reserved", index, 3);
     }
 
     this.view.setUint8(this.offset + 37 + index, value);
@@ -266,351 +350,6 @@ export class VirtioIommuConfig {
   /** The bytes of `reserved` as a zero-copy view. */
   reservedBytes(): Uint8Array {
     return new Uint8Array(this.view.buffer, this.view.byteOffset + this.offset + 37, 3);
-  }
-}
-
-/**
- * 5.13.6.9: translation fault report.
- *
- * Accessor for `virtio_iommu_fault` (24 bytes) over a `DataView`; reads and writes in place.
- */
-export class VirtioIommuFault {
-  /** Size in bytes. */
-  static readonly SIZE: number = 24;
-  /** Byte offsets of the fields at fixed offsets, by accessor name. */
-  static readonly OFFSETS: {
-    readonly reason: number;
-    readonly reserved: number;
-    readonly flags: number;
-    readonly endpoint: number;
-    readonly reserved1: number;
-    readonly address: number;
-  } = Object.freeze({ reason: 0, reserved: 1, flags: 4, endpoint: 8, reserved1: 12, address: 16 });
-  /** The view the accessor reads and writes. */
-  view: DataView;
-  /** Byte offset of the struct within {@link VirtioIommuFault.view}. */
-  offset: number;
-
-  /** Creates an accessor over `view` at byte `offset`. */
-  constructor(view: DataView, offset: number = 0) {
-    this.view = view;
-    this.offset = offset;
-  }
-
-  /**
-   * VIRTIO_IOMMU_FAULT_R_*.
-   *
-   * `reason`: u8 at offset 0.
-   */
-  get reason(): number {
-    return this.view.getUint8(this.offset);
-  }
-
-  set reason(value: number) {
-    this.view.setUint8(this.offset, value);
-  }
-
-  /**
-   * VIRTIO_IOMMU_FAULT_F_* flags.
-   *
-   * `flags`: le32 at offset 4.
-   */
-  get flags(): number {
-    return this.view.getUint32(this.offset + 4, true);
-  }
-
-  set flags(value: number) {
-    this.view.setUint32(this.offset + 4, value, true);
-  }
-
-  /**
-   * The endpoint causing the fault.
-   *
-   * `endpoint`: le32 at offset 8.
-   */
-  get endpoint(): number {
-    return this.view.getUint32(this.offset + 8, true);
-  }
-
-  set endpoint(value: number) {
-    this.view.setUint32(this.offset + 8, value, true);
-  }
-
-  /**
-   * Reserved.
-   *
-   * `reserved1`: le32 at offset 12.
-   */
-  get reserved1(): number {
-    return this.view.getUint32(this.offset + 12, true);
-  }
-
-  set reserved1(value: number) {
-    this.view.setUint32(this.offset + 12, value, true);
-  }
-
-  /**
-   * With VIRTIO_IOMMU_FAULT_F_ADDRESS: the faulting address.
-   *
-   * `address`: le64 at offset 16.
-   */
-  get address(): bigint {
-    return this.view.getBigUint64(this.offset + 16, true);
-  }
-
-  set address(value: bigint) {
-    this.view.setBigUint64(this.offset + 16, value, true);
-  }
-
-  /** Re-targets the accessor at another offset of the same view; returns it. */
-  at(offset: number): this {
-    this.offset = offset;
-    return this;
-  }
-
-  /** Byte offset within the view of `reserved[index]`. */
-  reservedOffset(index: number): number {
-    if ((index >>> 0) !== index || index >= 3) {
-      throw new RangeError(`reserved[${index}] is outside 0..${3} - 1`);
-    }
-
-    return this.offset + 1 + index;
-  }
-
-  /**
-   * Reserved; the driver ignores a report where it is nonzero.
-   *
-   * `reserved`: u8[3] at offset 1.
-   *
-   * Reads element `index`.
-   */
-  reserved(index: number): number {
-    if ((index >>> 0) !== index || index >= 3) {
-      throw new RangeError(`reserved[${index}] is outside 0..${3} - 1`);
-    }
-
-    return this.view.getUint8(this.offset + 1 + index);
-  }
-
-  /** Writes element `index` of `reserved`. */
-  setReserved(index: number, value: number): void {
-    if ((index >>> 0) !== index || index >= 3) {
-      throw new RangeError(`reserved[${index}] is outside 0..${3} - 1`);
-    }
-
-    this.view.setUint8(this.offset + 1 + index, value);
-  }
-
-  /** The bytes of `reserved` as a zero-copy view. */
-  reservedBytes(): Uint8Array {
-    return new Uint8Array(this.view.buffer, this.view.byteOffset + this.offset + 1, 3);
-  }
-}
-
-/**
- * 5.13.6.7: probe property header; the next property starts length + 4 bytes on.
- *
- * Accessor for `virtio_iommu_probe_property` (4 bytes) over a `DataView`; reads and writes in place.
- */
-export class VirtioIommuProbeProperty {
-  /** Size in bytes. */
-  static readonly SIZE: number = 4;
-  /** Byte offsets of the fields at fixed offsets, by accessor name. */
-  static readonly OFFSETS: { readonly typeReserved: number; readonly length: number } = Object
-    .freeze({ typeReserved: 0, length: 2 });
-  /** The view the accessor reads and writes. */
-  view: DataView;
-  /** Byte offset of the struct within {@link VirtioIommuProbeProperty.view}. */
-  offset: number;
-
-  /** Creates an accessor over `view` at byte `offset`. */
-  constructor(view: DataView, offset: number = 0) {
-    this.view = view;
-    this.offset = offset;
-  }
-
-  /**
-   * An unnamed le16 in the spec holding the type and reserved bitfields.
-   *
-   * `type_reserved`: le16 at offset 0.
-   */
-  get typeReserved(): number {
-    return this.view.getUint16(this.offset, true);
-  }
-
-  set typeReserved(value: number) {
-    this.view.setUint16(this.offset, value, true);
-  }
-
-  /**
-   * Property type (VIRTIO_IOMMU_PROBE_T_*); 0 ends the list.
-   *
-   * Bits 0..11 of `type_reserved`.
-   */
-  get type(): number {
-    return (this.view.getUint16(this.offset, true) & 0xfff) >>> 0;
-  }
-
-  set type(value: number) {
-    const word = this.view.getUint16(this.offset, true) & ~(0xfff << 0);
-    this.view.setUint16(this.offset, (word | ((value & 0xfff) << 0)) >>> 0, true);
-  }
-
-  /**
-   * Reserved; the driver ignores a property where it is nonzero.
-   *
-   * Bits 12..15 of `type_reserved`.
-   */
-  get reserved(): number {
-    return ((this.view.getUint16(this.offset, true) >>> 12) & 0xf) >>> 0;
-  }
-
-  set reserved(value: number) {
-    const word = this.view.getUint16(this.offset, true) & ~(0xf << 12);
-    this.view.setUint16(this.offset, (word | ((value & 0xf) << 12)) >>> 0, true);
-  }
-
-  /**
-   * Size of the property's value after this 4-byte header.
-   *
-   * `length`: le16 at offset 2.
-   */
-  get length(): number {
-    return this.view.getUint16(this.offset + 2, true);
-  }
-
-  set length(value: number) {
-    this.view.setUint16(this.offset + 2, value, true);
-  }
-
-  /** Re-targets the accessor at another offset of the same view; returns it. */
-  at(offset: number): this {
-    this.offset = offset;
-    return this;
-  }
-}
-
-/**
- * 5.13.6.8.1: a reserved virtual address range of the endpoint.
- *
- * Accessor for `virtio_iommu_probe_resv_mem` (24 bytes) over a `DataView`; reads and writes in place.
- */
-export class VirtioIommuProbeResvMem {
-  /** Size in bytes. */
-  static readonly SIZE: number = 24;
-  /** Byte offsets of the fields at fixed offsets, by accessor name. */
-  static readonly OFFSETS: {
-    readonly head: number;
-    readonly subtype: number;
-    readonly reserved: number;
-    readonly start: number;
-    readonly end: number;
-  } = Object.freeze({ head: 0, subtype: 4, reserved: 5, start: 8, end: 16 });
-  /** The view the accessor reads and writes. */
-  view: DataView;
-  /** Byte offset of the struct within {@link VirtioIommuProbeResvMem.view}. */
-  offset: number;
-  #head: VirtioIommuProbeProperty | undefined;
-
-  /** Creates an accessor over `view` at byte `offset`. */
-  constructor(view: DataView, offset: number = 0) {
-    this.view = view;
-    this.offset = offset;
-  }
-
-  /**
-   * `head`: virtio_iommu_probe_property at offset 0.
-   *
-   * A cached flyweight re-targeted on each access: do not keep it.
-   */
-  get head(): VirtioIommuProbeProperty {
-    const child = (this.#head ??= new VirtioIommuProbeProperty(this.view));
-    child.view = this.view;
-    child.offset = this.offset;
-    return child;
-  }
-
-  /**
-   * VIRTIO_IOMMU_RESV_MEM_T_*.
-   *
-   * `subtype`: u8 at offset 4.
-   */
-  get subtype(): number {
-    return this.view.getUint8(this.offset + 4);
-  }
-
-  set subtype(value: number) {
-    this.view.setUint8(this.offset + 4, value);
-  }
-
-  /**
-   * First reserved virtual address.
-   *
-   * `start`: le64 at offset 8.
-   */
-  get start(): bigint {
-    return this.view.getBigUint64(this.offset + 8, true);
-  }
-
-  set start(value: bigint) {
-    this.view.setBigUint64(this.offset + 8, value, true);
-  }
-
-  /**
-   * Last reserved virtual address (inclusive).
-   *
-   * `end`: le64 at offset 16.
-   */
-  get end(): bigint {
-    return this.view.getBigUint64(this.offset + 16, true);
-  }
-
-  set end(value: bigint) {
-    this.view.setBigUint64(this.offset + 16, value, true);
-  }
-
-  /** Re-targets the accessor at another offset of the same view; returns it. */
-  at(offset: number): this {
-    this.offset = offset;
-    return this;
-  }
-
-  /** Byte offset within the view of `reserved[index]`. */
-  reservedOffset(index: number): number {
-    if ((index >>> 0) !== index || index >= 3) {
-      throw new RangeError(`reserved[${index}] is outside 0..${3} - 1`);
-    }
-
-    return this.offset + 5 + index;
-  }
-
-  /**
-   * Reserved.
-   *
-   * `reserved`: u8[3] at offset 5.
-   *
-   * Reads element `index`.
-   */
-  reserved(index: number): number {
-    if ((index >>> 0) !== index || index >= 3) {
-      throw new RangeError(`reserved[${index}] is outside 0..${3} - 1`);
-    }
-
-    return this.view.getUint8(this.offset + 5 + index);
-  }
-
-  /** Writes element `index` of `reserved`. */
-  setReserved(index: number, value: number): void {
-    if ((index >>> 0) !== index || index >= 3) {
-      throw new RangeError(`reserved[${index}] is outside 0..${3} - 1`);
-    }
-
-    this.view.setUint8(this.offset + 5 + index, value);
-  }
-
-  /** The bytes of `reserved` as a zero-copy view. */
-  reservedBytes(): Uint8Array {
-    return new Uint8Array(this.view.buffer, this.view.byteOffset + this.offset + 5, 3);
   }
 }
 
@@ -660,7 +399,7 @@ export class VirtioIommuReqHead {
   /** Byte offset within the view of `reserved[index]`. */
   reservedOffset(index: number): number {
     if ((index >>> 0) !== index || index >= 3) {
-      throw new RangeError(`reserved[${index}] is outside 0..${3} - 1`);
+      throw indexError("virtio_iommu_req_head.reserved", index, 3);
     }
 
     return this.offset + 1 + index;
@@ -675,7 +414,7 @@ export class VirtioIommuReqHead {
    */
   reserved(index: number): number {
     if ((index >>> 0) !== index || index >= 3) {
-      throw new RangeError(`reserved[${index}] is outside 0..${3} - 1`);
+      throw indexError("virtio_iommu_req_head.reserved", index, 3);
     }
 
     return this.view.getUint8(this.offset + 1 + index);
@@ -684,7 +423,7 @@ export class VirtioIommuReqHead {
   /** Writes element `index` of `reserved`. */
   setReserved(index: number, value: number): void {
     if ((index >>> 0) !== index || index >= 3) {
-      throw new RangeError(`reserved[${index}] is outside 0..${3} - 1`);
+      throw indexError("virtio_iommu_req_head.reserved", index, 3);
     }
 
     this.view.setUint8(this.offset + 1 + index, value);
@@ -742,7 +481,7 @@ export class VirtioIommuReqTail {
   /** Byte offset within the view of `reserved[index]`. */
   reservedOffset(index: number): number {
     if ((index >>> 0) !== index || index >= 3) {
-      throw new RangeError(`reserved[${index}] is outside 0..${3} - 1`);
+      throw indexError("virtio_iommu_req_tail.reserved", index, 3);
     }
 
     return this.offset + 1 + index;
@@ -757,7 +496,7 @@ export class VirtioIommuReqTail {
    */
   reserved(index: number): number {
     if ((index >>> 0) !== index || index >= 3) {
-      throw new RangeError(`reserved[${index}] is outside 0..${3} - 1`);
+      throw indexError("virtio_iommu_req_tail.reserved", index, 3);
     }
 
     return this.view.getUint8(this.offset + 1 + index);
@@ -766,7 +505,7 @@ export class VirtioIommuReqTail {
   /** Writes element `index` of `reserved`. */
   setReserved(index: number, value: number): void {
     if ((index >>> 0) !== index || index >= 3) {
-      throw new RangeError(`reserved[${index}] is outside 0..${3} - 1`);
+      throw indexError("virtio_iommu_req_tail.reserved", index, 3);
     }
 
     this.view.setUint8(this.offset + 1 + index, value);
@@ -777,6 +516,135 @@ export class VirtioIommuReqTail {
     return new Uint8Array(this.view.buffer, this.view.byteOffset + this.offset + 1, 3);
   }
 }
+
+/**
+ * Attach an endpoint to a domain.
+ *
+ * `virtio_iommu_req_type`: 1.
+ */
+export const VIRTIO_IOMMU_T_ATTACH: number = 1;
+/**
+ * Detach an endpoint from a domain.
+ *
+ * `virtio_iommu_req_type`: 2.
+ */
+export const VIRTIO_IOMMU_T_DETACH: number = 2;
+/**
+ * Map a range.
+ *
+ * `virtio_iommu_req_type`: 3.
+ */
+export const VIRTIO_IOMMU_T_MAP: number = 3;
+/**
+ * Unmap a range.
+ *
+ * `virtio_iommu_req_type`: 4.
+ */
+export const VIRTIO_IOMMU_T_UNMAP: number = 4;
+/**
+ * Probe the properties of an endpoint.
+ *
+ * `virtio_iommu_req_type`: 5.
+ */
+export const VIRTIO_IOMMU_T_PROBE: number = 5;
+/**
+ * 5.13.6: IOMMU request types.
+ *
+ * Values of the `virtio_iommu_req_type` group.
+ */
+export const VirtioIommuReqType: {
+  readonly VIRTIO_IOMMU_T_ATTACH: number;
+  readonly VIRTIO_IOMMU_T_DETACH: number;
+  readonly VIRTIO_IOMMU_T_MAP: number;
+  readonly VIRTIO_IOMMU_T_UNMAP: number;
+  readonly VIRTIO_IOMMU_T_PROBE: number;
+} = Object.freeze({
+  VIRTIO_IOMMU_T_ATTACH: 1,
+  VIRTIO_IOMMU_T_DETACH: 2,
+  VIRTIO_IOMMU_T_MAP: 3,
+  VIRTIO_IOMMU_T_UNMAP: 4,
+  VIRTIO_IOMMU_T_PROBE: 5,
+});
+/**
+ * Success.
+ *
+ * `virtio_iommu_status`: 0.
+ */
+export const VIRTIO_IOMMU_S_OK: number = 0;
+/**
+ * Virtio communication error.
+ *
+ * `virtio_iommu_status`: 1.
+ */
+export const VIRTIO_IOMMU_S_IOERR: number = 1;
+/**
+ * Unsupported request.
+ *
+ * `virtio_iommu_status`: 2.
+ */
+export const VIRTIO_IOMMU_S_UNSUPP: number = 2;
+/**
+ * Internal device error.
+ *
+ * `virtio_iommu_status`: 3.
+ */
+export const VIRTIO_IOMMU_S_DEVERR: number = 3;
+/**
+ * Invalid parameters.
+ *
+ * `virtio_iommu_status`: 4.
+ */
+export const VIRTIO_IOMMU_S_INVAL: number = 4;
+/**
+ * Out-of-range parameters.
+ *
+ * `virtio_iommu_status`: 5.
+ */
+export const VIRTIO_IOMMU_S_RANGE: number = 5;
+/**
+ * Entry not found.
+ *
+ * `virtio_iommu_status`: 6.
+ */
+export const VIRTIO_IOMMU_S_NOENT: number = 6;
+/**
+ * Bad address.
+ *
+ * `virtio_iommu_status`: 7.
+ */
+export const VIRTIO_IOMMU_S_FAULT: number = 7;
+/**
+ * Insufficient resources.
+ *
+ * `virtio_iommu_status`: 8.
+ */
+export const VIRTIO_IOMMU_S_NOMEM: number = 8;
+/**
+ * 5.13.6: IOMMU request status codes.
+ *
+ * Values of the `virtio_iommu_status` group.
+ */
+export const VirtioIommuStatus: {
+  readonly VIRTIO_IOMMU_S_OK: number;
+  readonly VIRTIO_IOMMU_S_IOERR: number;
+  readonly VIRTIO_IOMMU_S_UNSUPP: number;
+  readonly VIRTIO_IOMMU_S_DEVERR: number;
+  readonly VIRTIO_IOMMU_S_INVAL: number;
+  readonly VIRTIO_IOMMU_S_RANGE: number;
+  readonly VIRTIO_IOMMU_S_NOENT: number;
+  readonly VIRTIO_IOMMU_S_FAULT: number;
+  readonly VIRTIO_IOMMU_S_NOMEM: number;
+} = Object.freeze({
+  VIRTIO_IOMMU_S_OK: 0,
+  VIRTIO_IOMMU_S_IOERR: 1,
+  VIRTIO_IOMMU_S_UNSUPP: 2,
+  VIRTIO_IOMMU_S_DEVERR: 3,
+  VIRTIO_IOMMU_S_INVAL: 4,
+  VIRTIO_IOMMU_S_RANGE: 5,
+  VIRTIO_IOMMU_S_NOENT: 6,
+  VIRTIO_IOMMU_S_FAULT: 7,
+  VIRTIO_IOMMU_S_NOMEM: 8,
+});
 
 /**
  * 5.13.6.3: attach an endpoint to a domain.
@@ -880,7 +748,7 @@ export class VirtioIommuReqAttach {
   /** Byte offset within the view of `reserved[index]`. */
   reservedOffset(index: number): number {
     if ((index >>> 0) !== index || index >= 4) {
-      throw new RangeError(`reserved[${index}] is outside 0..${4} - 1`);
+      throw indexError("virtio_iommu_req_attach.reserved", index, 4);
     }
 
     return this.offset + 16 + index;
@@ -895,7 +763,7 @@ export class VirtioIommuReqAttach {
    */
   reserved(index: number): number {
     if ((index >>> 0) !== index || index >= 4) {
-      throw new RangeError(`reserved[${index}] is outside 0..${4} - 1`);
+      throw indexError("virtio_iommu_req_attach.reserved", index, 4);
     }
 
     return this.view.getUint8(this.offset + 16 + index);
@@ -904,7 +772,7 @@ export class VirtioIommuReqAttach {
   /** Writes element `index` of `reserved`. */
   setReserved(index: number, value: number): void {
     if ((index >>> 0) !== index || index >= 4) {
-      throw new RangeError(`reserved[${index}] is outside 0..${4} - 1`);
+      throw indexError("virtio_iommu_req_attach.reserved", index, 4);
     }
 
     this.view.setUint8(this.offset + 16 + index, value);
@@ -915,6 +783,20 @@ export class VirtioIommuReqAttach {
     return new Uint8Array(this.view.buffer, this.view.byteOffset + this.offset + 16, 4);
   }
 }
+
+/**
+ * With VIRTIO_IOMMU_F_BYPASS_CONFIG: a bypass domain; its endpoints are in bypass mode.
+ *
+ * `virtio_iommu_attach_flags`: 1.
+ */
+export const VIRTIO_IOMMU_ATTACH_F_BYPASS: number = 1;
+/**
+ * 5.13.6.3: ATTACH request flags.
+ *
+ * Bit masks of the `virtio_iommu_attach_flags` group.
+ */
+export const VirtioIommuAttachFlags: { readonly VIRTIO_IOMMU_ATTACH_F_BYPASS: number } = Object
+  .freeze({ VIRTIO_IOMMU_ATTACH_F_BYPASS: 1 });
 
 /**
  * 5.13.6.4: detach an endpoint from a domain.
@@ -1004,7 +886,7 @@ export class VirtioIommuReqDetach {
   /** Byte offset within the view of `reserved[index]`. */
   reservedOffset(index: number): number {
     if ((index >>> 0) !== index || index >= 8) {
-      throw new RangeError(`reserved[${index}] is outside 0..${8} - 1`);
+      throw indexError("virtio_iommu_req_detach.reserved", index, 8);
     }
 
     return this.offset + 12 + index;
@@ -1019,7 +901,7 @@ export class VirtioIommuReqDetach {
    */
   reserved(index: number): number {
     if ((index >>> 0) !== index || index >= 8) {
-      throw new RangeError(`reserved[${index}] is outside 0..${8} - 1`);
+      throw indexError("virtio_iommu_req_detach.reserved", index, 8);
     }
 
     return this.view.getUint8(this.offset + 12 + index);
@@ -1028,7 +910,7 @@ export class VirtioIommuReqDetach {
   /** Writes element `index` of `reserved`. */
   setReserved(index: number, value: number): void {
     if ((index >>> 0) !== index || index >= 8) {
-      throw new RangeError(`reserved[${index}] is outside 0..${8} - 1`);
+      throw indexError("virtio_iommu_req_detach.reserved", index, 8);
     }
 
     this.view.setUint8(this.offset + 12 + index, value);
@@ -1176,164 +1058,37 @@ export class VirtioIommuReqMap {
 }
 
 /**
- * 5.13.6.7: ask for the properties of an endpoint (VIRTIO_IOMMU_F_PROBE).
+ * Read access is allowed.
  *
- * Accessor for `virtio_iommu_req_probe` (76 bytes + per probe_size) over a `DataView`; reads and writes in place.
+ * `virtio_iommu_map_flags`: 1.
  */
-export class VirtioIommuReqProbe {
-  /** Size in bytes with probe_size = 0; see {@link VirtioIommuReqProbe.size}. */
-  static readonly SIZE: number = 76;
-  /** Byte offsets of the fields at fixed offsets, by accessor name. */
-  static readonly OFFSETS: {
-    readonly head: number;
-    readonly endpoint: number;
-    readonly reserved: number;
-    readonly properties: number;
-  } = Object.freeze({ head: 0, endpoint: 4, reserved: 8, properties: 72 });
-  /** The view the accessor reads and writes. */
-  view: DataView;
-  /** Byte offset of the struct within {@link VirtioIommuReqProbe.view}. */
-  offset: number;
-  /** The `probe_size` parameter: element count of the arrays sized by it. */
-  probeSize: number;
-  #head: VirtioIommuReqHead | undefined;
-  #tail: VirtioIommuReqTail | undefined;
-
-  /** Creates an accessor over `view` at byte `offset`. */
-  constructor(view: DataView, offset: number = 0, probeSize: number = 0) {
-    this.view = view;
-    this.offset = offset;
-    this.probeSize = probeSize;
-  }
-
-  /**
-   * `head`: virtio_iommu_req_head at offset 0.
-   *
-   * A cached flyweight re-targeted on each access: do not keep it.
-   */
-  get head(): VirtioIommuReqHead {
-    const child = (this.#head ??= new VirtioIommuReqHead(this.view));
-    child.view = this.view;
-    child.offset = this.offset;
-    return child;
-  }
-
-  /**
-   * Endpoint id (device-readable).
-   *
-   * `endpoint`: le32 at offset 4.
-   */
-  get endpoint(): number {
-    return this.view.getUint32(this.offset + 4, true);
-  }
-
-  set endpoint(value: number) {
-    this.view.setUint32(this.offset + 4, value, true);
-  }
-
-  /**
-   * `tail`: virtio_iommu_req_tail at offset 72 + 1 * probe_size.
-   *
-   * A cached flyweight re-targeted on each access: do not keep it.
-   */
-  get tail(): VirtioIommuReqTail {
-    const child = (this.#tail ??= new VirtioIommuReqTail(this.view));
-    child.view = this.view;
-    child.offset = this.offset + 72 + this.probeSize;
-    return child;
-  }
-
-  /** Size in bytes for the given probe_size. */
-  static size(probeSize: number): number {
-    return 76 + 1 * probeSize;
-  }
-
-  /** Re-targets the accessor at another offset of the same view; returns it. */
-  at(offset: number): this {
-    this.offset = offset;
-    return this;
-  }
-
-  /** Byte offset within the view of `reserved[index]`. */
-  reservedOffset(index: number): number {
-    if ((index >>> 0) !== index || index >= 64) {
-      throw new RangeError(`reserved[${index}] is outside 0..${64} - 1`);
-    }
-
-    return this.offset + 8 + index;
-  }
-
-  /**
-   * Reserved for extensions of the device-readable part.
-   *
-   * `reserved`: u8[64] at offset 8.
-   *
-   * Reads element `index`.
-   */
-  reserved(index: number): number {
-    if ((index >>> 0) !== index || index >= 64) {
-      throw new RangeError(`reserved[${index}] is outside 0..${64} - 1`);
-    }
-
-    return this.view.getUint8(this.offset + 8 + index);
-  }
-
-  /** Writes element `index` of `reserved`. */
-  setReserved(index: number, value: number): void {
-    if ((index >>> 0) !== index || index >= 64) {
-      throw new RangeError(`reserved[${index}] is outside 0..${64} - 1`);
-    }
-
-    this.view.setUint8(this.offset + 8 + index, value);
-  }
-
-  /** The bytes of `reserved` as a zero-copy view. */
-  reservedBytes(): Uint8Array {
-    return new Uint8Array(this.view.buffer, this.view.byteOffset + this.offset + 8, 64);
-  }
-
-  /** Byte offset within the view of `properties[index]`. */
-  propertiesOffset(index: number): number {
-    if ((index >>> 0) !== index || index >= this.probeSize) {
-      throw new RangeError(`properties[${index}] is outside 0..${this.probeSize} - 1`);
-    }
-
-    return this.offset + 72 + index;
-  }
-
-  /**
-   * Device-writable list of virtio_iommu_probe_property entries, zero-filled after the last.
-   *
-   * `properties`: u8[probe_size] at offset 72.
-   *
-   * Reads element `index`.
-   */
-  properties(index: number): number {
-    if ((index >>> 0) !== index || index >= this.probeSize) {
-      throw new RangeError(`properties[${index}] is outside 0..${this.probeSize} - 1`);
-    }
-
-    return this.view.getUint8(this.offset + 72 + index);
-  }
-
-  /** Writes element `index` of `properties`. */
-  setProperties(index: number, value: number): void {
-    if ((index >>> 0) !== index || index >= this.probeSize) {
-      throw new RangeError(`properties[${index}] is outside 0..${this.probeSize} - 1`);
-    }
-
-    this.view.setUint8(this.offset + 72 + index, value);
-  }
-
-  /** The bytes of `properties` as a zero-copy view. */
-  propertiesBytes(): Uint8Array {
-    return new Uint8Array(
-      this.view.buffer,
-      this.view.byteOffset + this.offset + 72,
-      this.probeSize,
-    );
-  }
-}
+export const VIRTIO_IOMMU_MAP_F_READ: number = 1;
+/**
+ * Write access is allowed.
+ *
+ * `virtio_iommu_map_flags`: 2.
+ */
+export const VIRTIO_IOMMU_MAP_F_WRITE: number = 2;
+/**
+ * Accesses are to memory-mapped I/O (with VIRTIO_IOMMU_F_MMIO).
+ *
+ * `virtio_iommu_map_flags`: 4.
+ */
+export const VIRTIO_IOMMU_MAP_F_MMIO: number = 4;
+/**
+ * 5.13.6.5: MAP request flags.
+ *
+ * Bit masks of the `virtio_iommu_map_flags` group.
+ */
+export const VirtioIommuMapFlags: {
+  readonly VIRTIO_IOMMU_MAP_F_READ: number;
+  readonly VIRTIO_IOMMU_MAP_F_WRITE: number;
+  readonly VIRTIO_IOMMU_MAP_F_MMIO: number;
+} = Object.freeze({
+  VIRTIO_IOMMU_MAP_F_READ: 1,
+  VIRTIO_IOMMU_MAP_F_WRITE: 2,
+  VIRTIO_IOMMU_MAP_F_MMIO: 4,
+});
 
 /**
  * 5.13.6.6: remove the mappings covered by virt_start..virt_end.
@@ -1437,7 +1192,7 @@ export class VirtioIommuReqUnmap {
   /** Byte offset within the view of `reserved[index]`. */
   reservedOffset(index: number): number {
     if ((index >>> 0) !== index || index >= 4) {
-      throw new RangeError(`reserved[${index}] is outside 0..${4} - 1`);
+      throw indexError("virtio_iommu_req_unmap.reserved", index, 4);
     }
 
     return this.offset + 24 + index;
@@ -1452,7 +1207,7 @@ export class VirtioIommuReqUnmap {
    */
   reserved(index: number): number {
     if ((index >>> 0) !== index || index >= 4) {
-      throw new RangeError(`reserved[${index}] is outside 0..${4} - 1`);
+      throw indexError("virtio_iommu_req_unmap.reserved", index, 4);
     }
 
     return this.view.getUint8(this.offset + 24 + index);
@@ -1461,7 +1216,7 @@ export class VirtioIommuReqUnmap {
   /** Writes element `index` of `reserved`. */
   setReserved(index: number, value: number): void {
     if ((index >>> 0) !== index || index >= 4) {
-      throw new RangeError(`reserved[${index}] is outside 0..${4} - 1`);
+      throw indexError("virtio_iommu_req_unmap.reserved", index, 4);
     }
 
     this.view.setUint8(this.offset + 24 + index, value);
@@ -1474,18 +1229,555 @@ export class VirtioIommuReqUnmap {
 }
 
 /**
- * With VIRTIO_IOMMU_F_BYPASS_CONFIG: a bypass domain; its endpoints are in bypass mode.
+ * 5.13.6.7: ask for the properties of an endpoint (VIRTIO_IOMMU_F_PROBE).
  *
- * `virtio_iommu_attach_flags`: 1.
+ * Accessor for `virtio_iommu_req_probe` (76 bytes + per probe_size) over a `DataView`; reads and writes in place.
  */
-export const VIRTIO_IOMMU_ATTACH_F_BYPASS: number = 1;
+export class VirtioIommuReqProbe {
+  /** Size in bytes with probe_size = 0; see {@link VirtioIommuReqProbe.size}. */
+  static readonly SIZE: number = 76;
+  /** Byte offsets of the fields at fixed offsets, by accessor name. */
+  static readonly OFFSETS: {
+    readonly head: number;
+    readonly endpoint: number;
+    readonly reserved: number;
+    readonly properties: number;
+  } = Object.freeze({ head: 0, endpoint: 4, reserved: 8, properties: 72 });
+  /** The view the accessor reads and writes. */
+  view: DataView;
+  /** Byte offset of the struct within {@link VirtioIommuReqProbe.view}. */
+  offset: number;
+  /** The `probe_size` parameter: element count of the arrays sized by it. */
+  probeSize: number;
+  #head: VirtioIommuReqHead | undefined;
+  #tail: VirtioIommuReqTail | undefined;
+
+  /** Creates an accessor over `view` at byte `offset`. */
+  constructor(view: DataView, offset: number = 0, probeSize: number = 0) {
+    this.view = view;
+    this.offset = offset;
+    this.probeSize = probeSize;
+  }
+
+  /**
+   * `head`: virtio_iommu_req_head at offset 0.
+   *
+   * A cached flyweight re-targeted on each access: do not keep it.
+   */
+  get head(): VirtioIommuReqHead {
+    const child = (this.#head ??= new VirtioIommuReqHead(this.view));
+    child.view = this.view;
+    child.offset = this.offset;
+    return child;
+  }
+
+  /**
+   * Endpoint id (device-readable).
+   *
+   * `endpoint`: le32 at offset 4.
+   */
+  get endpoint(): number {
+    return this.view.getUint32(this.offset + 4, true);
+  }
+
+  set endpoint(value: number) {
+    this.view.setUint32(this.offset + 4, value, true);
+  }
+
+  /**
+   * `tail`: virtio_iommu_req_tail at offset 72 + probe_size.
+   *
+   * A cached flyweight re-targeted on each access: do not keep it.
+   */
+  get tail(): VirtioIommuReqTail {
+    const child = (this.#tail ??= new VirtioIommuReqTail(this.view));
+    child.view = this.view;
+    child.offset = this.offset + 72 + this.probeSize;
+    return child;
+  }
+
+  /** Size in bytes for the given probe_size. */
+  static size(probeSize: number): number {
+    return 76 + probeSize;
+  }
+
+  /** Re-targets the accessor at another offset of the same view; returns it. */
+  at(offset: number): this {
+    this.offset = offset;
+    return this;
+  }
+
+  /** Byte offset within the view of `reserved[index]`. */
+  reservedOffset(index: number): number {
+    if ((index >>> 0) !== index || index >= 64) {
+      throw indexError("virtio_iommu_req_probe.reserved", index, 64);
+    }
+
+    return this.offset + 8 + index;
+  }
+
+  /**
+   * Reserved for extensions of the device-readable part.
+   *
+   * `reserved`: u8[64] at offset 8.
+   *
+   * Reads element `index`.
+   */
+  reserved(index: number): number {
+    if ((index >>> 0) !== index || index >= 64) {
+      throw indexError("virtio_iommu_req_probe.reserved", index, 64);
+    }
+
+    return this.view.getUint8(this.offset + 8 + index);
+  }
+
+  /** Writes element `index` of `reserved`. */
+  setReserved(index: number, value: number): void {
+    if ((index >>> 0) !== index || index >= 64) {
+      throw indexError("virtio_iommu_req_probe.reserved", index, 64);
+    }
+
+    this.view.setUint8(this.offset + 8 + index, value);
+  }
+
+  /** The bytes of `reserved` as a zero-copy view. */
+  reservedBytes(): Uint8Array {
+    return new Uint8Array(this.view.buffer, this.view.byteOffset + this.offset + 8, 64);
+  }
+
+  /** Byte offset within the view of `properties[index]`. */
+  propertiesOffset(index: number): number {
+    if ((index >>> 0) !== index || index >= this.probeSize) {
+      throw indexError("virtio_iommu_req_probe.properties", index, this.probeSize);
+    }
+
+    return this.offset + 72 + index;
+  }
+
+  /**
+   * Device-writable list of virtio_iommu_probe_property entries, zero-filled after the last.
+   *
+   * `properties`: u8[probe_size] at offset 72.
+   *
+   * Reads element `index`.
+   */
+  properties(index: number): number {
+    if ((index >>> 0) !== index || index >= this.probeSize) {
+      throw indexError("virtio_iommu_req_probe.properties", index, this.probeSize);
+    }
+
+    return this.view.getUint8(this.offset + 72 + index);
+  }
+
+  /** Writes element `index` of `properties`. */
+  setProperties(index: number, value: number): void {
+    if ((index >>> 0) !== index || index >= this.probeSize) {
+      throw indexError("virtio_iommu_req_probe.properties", index, this.probeSize);
+    }
+
+    this.view.setUint8(this.offset + 72 + index, value);
+  }
+
+  /** The bytes of `properties` as a zero-copy view. */
+  propertiesBytes(): Uint8Array {
+    return new Uint8Array(
+      this.view.buffer,
+      this.view.byteOffset + this.offset + 72,
+      this.probeSize,
+    );
+  }
+}
+
 /**
- * 5.13.6.3: ATTACH request flags.
+ * 5.13.6.7: probe property header; the next property starts length + 4 bytes on.
  *
- * Bit masks of the `virtio_iommu_attach_flags` group.
+ * Accessor for `virtio_iommu_probe_property` (4 bytes) over a `DataView`; reads and writes in place.
  */
-export const VirtioIommuAttachFlags: { readonly VIRTIO_IOMMU_ATTACH_F_BYPASS: number } = Object
-  .freeze({ VIRTIO_IOMMU_ATTACH_F_BYPASS: 1 });
+export class VirtioIommuProbeProperty {
+  /** Size in bytes. */
+  static readonly SIZE: number = 4;
+  /** Byte offsets of the fields at fixed offsets, by accessor name. */
+  static readonly OFFSETS: { readonly typeReserved: number; readonly length: number } = Object
+    .freeze({ typeReserved: 0, length: 2 });
+  /** The view the accessor reads and writes. */
+  view: DataView;
+  /** Byte offset of the struct within {@link VirtioIommuProbeProperty.view}. */
+  offset: number;
+
+  /** Creates an accessor over `view` at byte `offset`. */
+  constructor(view: DataView, offset: number = 0) {
+    this.view = view;
+    this.offset = offset;
+  }
+
+  /**
+   * An unnamed le16 in the spec holding the type and reserved bitfields.
+   *
+   * `type_reserved`: le16 at offset 0.
+   */
+  get typeReserved(): number {
+    return this.view.getUint16(this.offset, true);
+  }
+
+  set typeReserved(value: number) {
+    this.view.setUint16(this.offset, value, true);
+  }
+
+  /**
+   * Property type (VIRTIO_IOMMU_PROBE_T_*); 0 ends the list.
+   *
+   * Bits 0..11 of `type_reserved`.
+   */
+  get type(): number {
+    return (this.view.getUint16(this.offset, true) & 0xfff) >>> 0;
+  }
+
+  set type(value: number) {
+    const word = this.view.getUint16(this.offset, true) & ~0xfff;
+    this.view.setUint16(this.offset, (word | (value & 0xfff)) >>> 0, true);
+  }
+
+  /**
+   * Reserved; the driver ignores a property where it is nonzero.
+   *
+   * Bits 12..15 of `type_reserved`.
+   */
+  get reserved(): number {
+    return ((this.view.getUint16(this.offset, true) >>> 12) & 0xf) >>> 0;
+  }
+
+  set reserved(value: number) {
+    const word = this.view.getUint16(this.offset, true) & ~(0xf << 12);
+    this.view.setUint16(this.offset, (word | ((value & 0xf) << 12)) >>> 0, true);
+  }
+
+  /**
+   * Size of the property's value after this 4-byte header.
+   *
+   * `length`: le16 at offset 2.
+   */
+  get length(): number {
+    return this.view.getUint16(this.offset + 2, true);
+  }
+
+  set length(value: number) {
+    this.view.setUint16(this.offset + 2, value, true);
+  }
+
+  /** Re-targets the accessor at another offset of the same view; returns it. */
+  at(offset: number): this {
+    this.offset = offset;
+    return this;
+  }
+
+  /** Writes every field (`type_reserved`, `length`) in one call; returns the accessor. Faster than the setters one by one (one read of the view and offset), for hot loops: `desc.at(o).write(...)`. */
+  write(typeReserved: number, length: number): this {
+    const $view = this.view;
+    const $o = this.offset;
+    $view.setUint16($o, typeReserved, true);
+    $view.setUint16($o + 2, length, true);
+    return this;
+  }
+}
+
+/**
+ * A reserved memory region.
+ *
+ * `virtio_iommu_probe_type`: 1.
+ */
+export const VIRTIO_IOMMU_PROBE_T_RESV_MEM: number = 1;
+/**
+ * 5.13.6.8: probe property types.
+ *
+ * Values of the `virtio_iommu_probe_type` group.
+ */
+export const VirtioIommuProbeType: { readonly VIRTIO_IOMMU_PROBE_T_RESV_MEM: number } = Object
+  .freeze({ VIRTIO_IOMMU_PROBE_T_RESV_MEM: 1 });
+
+/**
+ * 5.13.6.8.1: a reserved virtual address range of the endpoint.
+ *
+ * Accessor for `virtio_iommu_probe_resv_mem` (24 bytes) over a `DataView`; reads and writes in place.
+ */
+export class VirtioIommuProbeResvMem {
+  /** Size in bytes. */
+  static readonly SIZE: number = 24;
+  /** Byte offsets of the fields at fixed offsets, by accessor name. */
+  static readonly OFFSETS: {
+    readonly head: number;
+    readonly subtype: number;
+    readonly reserved: number;
+    readonly start: number;
+    readonly end: number;
+  } = Object.freeze({ head: 0, subtype: 4, reserved: 5, start: 8, end: 16 });
+  /** The view the accessor reads and writes. */
+  view: DataView;
+  /** Byte offset of the struct within {@link VirtioIommuProbeResvMem.view}. */
+  offset: number;
+  #head: VirtioIommuProbeProperty | undefined;
+
+  /** Creates an accessor over `view` at byte `offset`. */
+  constructor(view: DataView, offset: number = 0) {
+    this.view = view;
+    this.offset = offset;
+  }
+
+  /**
+   * `head`: virtio_iommu_probe_property at offset 0.
+   *
+   * A cached flyweight re-targeted on each access: do not keep it.
+   */
+  get head(): VirtioIommuProbeProperty {
+    const child = (this.#head ??= new VirtioIommuProbeProperty(this.view));
+    child.view = this.view;
+    child.offset = this.offset;
+    return child;
+  }
+
+  /**
+   * VIRTIO_IOMMU_RESV_MEM_T_*.
+   *
+   * `subtype`: u8 at offset 4.
+   */
+  get subtype(): number {
+    return this.view.getUint8(this.offset + 4);
+  }
+
+  set subtype(value: number) {
+    this.view.setUint8(this.offset + 4, value);
+  }
+
+  /**
+   * First reserved virtual address.
+   *
+   * `start`: le64 at offset 8.
+   */
+  get start(): bigint {
+    return this.view.getBigUint64(this.offset + 8, true);
+  }
+
+  set start(value: bigint) {
+    this.view.setBigUint64(this.offset + 8, value, true);
+  }
+
+  /**
+   * Last reserved virtual address (inclusive).
+   *
+   * `end`: le64 at offset 16.
+   */
+  get end(): bigint {
+    return this.view.getBigUint64(this.offset + 16, true);
+  }
+
+  set end(value: bigint) {
+    this.view.setBigUint64(this.offset + 16, value, true);
+  }
+
+  /** Re-targets the accessor at another offset of the same view; returns it. */
+  at(offset: number): this {
+    this.offset = offset;
+    return this;
+  }
+
+  /** Byte offset within the view of `reserved[index]`. */
+  reservedOffset(index: number): number {
+    if ((index >>> 0) !== index || index >= 3) {
+      throw indexError("virtio_iommu_probe_resv_mem.reserved", index, 3);
+    }
+
+    return this.offset + 5 + index;
+  }
+
+  /**
+   * Reserved.
+   *
+   * `reserved`: u8[3] at offset 5.
+   *
+   * Reads element `index`.
+   */
+  reserved(index: number): number {
+    if ((index >>> 0) !== index || index >= 3) {
+      throw indexError("virtio_iommu_probe_resv_mem.reserved", index, 3);
+    }
+
+    return this.view.getUint8(this.offset + 5 + index);
+  }
+
+  /** Writes element `index` of `reserved`. */
+  setReserved(index: number, value: number): void {
+    if ((index >>> 0) !== index || index >= 3) {
+      throw indexError("virtio_iommu_probe_resv_mem.reserved", index, 3);
+    }
+
+    this.view.setUint8(this.offset + 5 + index, value);
+  }
+
+  /** The bytes of `reserved` as a zero-copy view. */
+  reservedBytes(): Uint8Array {
+    return new Uint8Array(this.view.buffer, this.view.byteOffset + this.offset + 5, 3);
+  }
+}
+
+/**
+ * The addresses cannot be used in MAP requests.
+ *
+ * `virtio_iommu_resv_mem_subtype`: 0.
+ */
+export const VIRTIO_IOMMU_RESV_MEM_T_RESERVED: number = 0;
+/**
+ * An MSI doorbell; cannot be mapped either.
+ *
+ * `virtio_iommu_resv_mem_subtype`: 1.
+ */
+export const VIRTIO_IOMMU_RESV_MEM_T_MSI: number = 1;
+/**
+ * 5.13.6.8.1: reserved memory subtypes.
+ *
+ * Values of the `virtio_iommu_resv_mem_subtype` group.
+ */
+export const VirtioIommuResvMemSubtype: {
+  readonly VIRTIO_IOMMU_RESV_MEM_T_RESERVED: number;
+  readonly VIRTIO_IOMMU_RESV_MEM_T_MSI: number;
+} = Object.freeze({ VIRTIO_IOMMU_RESV_MEM_T_RESERVED: 0, VIRTIO_IOMMU_RESV_MEM_T_MSI: 1 });
+
+/**
+ * 5.13.6.9: translation fault report.
+ *
+ * Accessor for `virtio_iommu_fault` (24 bytes) over a `DataView`; reads and writes in place.
+ */
+export class VirtioIommuFault {
+  /** Size in bytes. */
+  static readonly SIZE: number = 24;
+  /** Byte offsets of the fields at fixed offsets, by accessor name. */
+  static readonly OFFSETS: {
+    readonly reason: number;
+    readonly reserved: number;
+    readonly flags: number;
+    readonly endpoint: number;
+    readonly reserved1: number;
+    readonly address: number;
+  } = Object.freeze({ reason: 0, reserved: 1, flags: 4, endpoint: 8, reserved1: 12, address: 16 });
+  /** The view the accessor reads and writes. */
+  view: DataView;
+  /** Byte offset of the struct within {@link VirtioIommuFault.view}. */
+  offset: number;
+
+  /** Creates an accessor over `view` at byte `offset`. */
+  constructor(view: DataView, offset: number = 0) {
+    this.view = view;
+    this.offset = offset;
+  }
+
+  /**
+   * VIRTIO_IOMMU_FAULT_R_*.
+   *
+   * `reason`: u8 at offset 0.
+   */
+  get reason(): number {
+    return this.view.getUint8(this.offset);
+  }
+
+  set reason(value: number) {
+    this.view.setUint8(this.offset, value);
+  }
+
+  /**
+   * VIRTIO_IOMMU_FAULT_F_* flags.
+   *
+   * `flags`: le32 at offset 4.
+   */
+  get flags(): number {
+    return this.view.getUint32(this.offset + 4, true);
+  }
+
+  set flags(value: number) {
+    this.view.setUint32(this.offset + 4, value, true);
+  }
+
+  /**
+   * The endpoint causing the fault.
+   *
+   * `endpoint`: le32 at offset 8.
+   */
+  get endpoint(): number {
+    return this.view.getUint32(this.offset + 8, true);
+  }
+
+  set endpoint(value: number) {
+    this.view.setUint32(this.offset + 8, value, true);
+  }
+
+  /**
+   * Reserved.
+   *
+   * `reserved1`: le32 at offset 12.
+   */
+  get reserved1(): number {
+    return this.view.getUint32(this.offset + 12, true);
+  }
+
+  set reserved1(value: number) {
+    this.view.setUint32(this.offset + 12, value, true);
+  }
+
+  /**
+   * With VIRTIO_IOMMU_FAULT_F_ADDRESS: the faulting address.
+   *
+   * `address`: le64 at offset 16.
+   */
+  get address(): bigint {
+    return this.view.getBigUint64(this.offset + 16, true);
+  }
+
+  set address(value: bigint) {
+    this.view.setBigUint64(this.offset + 16, value, true);
+  }
+
+  /** Re-targets the accessor at another offset of the same view; returns it. */
+  at(offset: number): this {
+    this.offset = offset;
+    return this;
+  }
+
+  /** Byte offset within the view of `reserved[index]`. */
+  reservedOffset(index: number): number {
+    if ((index >>> 0) !== index || index >= 3) {
+      throw indexError("virtio_iommu_fault.reserved", index, 3);
+    }
+
+    return this.offset + 1 + index;
+  }
+
+  /**
+   * Reserved; the driver ignores a report where it is nonzero.
+   *
+   * `reserved`: u8[3] at offset 1.
+   *
+   * Reads element `index`.
+   */
+  reserved(index: number): number {
+    if ((index >>> 0) !== index || index >= 3) {
+      throw indexError("virtio_iommu_fault.reserved", index, 3);
+    }
+
+    return this.view.getUint8(this.offset + 1 + index);
+  }
+
+  /** Writes element `index` of `reserved`. */
+  setReserved(index: number, value: number): void {
+    if ((index >>> 0) !== index || index >= 3) {
+      throw indexError("virtio_iommu_fault.reserved", index, 3);
+    }
+
+    this.view.setUint8(this.offset + 1 + index, value);
+  }
+
+  /** The bytes of `reserved` as a zero-copy view. */
+  reservedBytes(): Uint8Array {
+    return new Uint8Array(this.view.buffer, this.view.byteOffset + this.offset + 1, 3);
+  }
+}
+
 /**
  * The faulting access was a read.
  *
@@ -1550,261 +1842,11 @@ export const VirtioIommuFaultReason: {
   VIRTIO_IOMMU_FAULT_R_DOMAIN: 1,
   VIRTIO_IOMMU_FAULT_R_MAPPING: 2,
 });
-/**
- * input_range describes the available virtual addresses.
- *
- * `virtio_iommu_features`: 0 (bit number).
- */
-export const VIRTIO_IOMMU_F_INPUT_RANGE: number = 0;
-/**
- * domain_range describes the supported domain ids.
- *
- * `virtio_iommu_features`: 1 (bit number).
- */
-export const VIRTIO_IOMMU_F_DOMAIN_RANGE: number = 1;
-/**
- * MAP and UNMAP requests are available.
- *
- * `virtio_iommu_features`: 2 (bit number).
- */
-export const VIRTIO_IOMMU_F_MAP_UNMAP: number = 2;
-/**
- * Endpoints not attached to a domain are in bypass mode (superseded by BYPASS_CONFIG).
- *
- * `virtio_iommu_features`: 3 (bit number).
- */
-export const VIRTIO_IOMMU_F_BYPASS: number = 3;
-/**
- * The PROBE request is available.
- *
- * `virtio_iommu_features`: 4 (bit number).
- */
-export const VIRTIO_IOMMU_F_PROBE: number = 4;
-/**
- * The VIRTIO_IOMMU_MAP_F_MMIO flag is available.
- *
- * `virtio_iommu_features`: 5 (bit number).
- */
-export const VIRTIO_IOMMU_F_MMIO: number = 5;
-/**
- * The bypass config field and VIRTIO_IOMMU_ATTACH_F_BYPASS control bypass mode.
- *
- * `virtio_iommu_features`: 6 (bit number).
- */
-export const VIRTIO_IOMMU_F_BYPASS_CONFIG: number = 6;
-/**
- * 5.13.3: IOMMU device feature bits.
- *
- * Bit numbers of the `virtio_iommu_features` group.
- */
-export const VirtioIommuFeatures: {
-  readonly VIRTIO_IOMMU_F_INPUT_RANGE: number;
-  readonly VIRTIO_IOMMU_F_DOMAIN_RANGE: number;
-  readonly VIRTIO_IOMMU_F_MAP_UNMAP: number;
-  readonly VIRTIO_IOMMU_F_BYPASS: number;
-  readonly VIRTIO_IOMMU_F_PROBE: number;
-  readonly VIRTIO_IOMMU_F_MMIO: number;
-  readonly VIRTIO_IOMMU_F_BYPASS_CONFIG: number;
-} = Object.freeze({
-  VIRTIO_IOMMU_F_INPUT_RANGE: 0,
-  VIRTIO_IOMMU_F_DOMAIN_RANGE: 1,
-  VIRTIO_IOMMU_F_MAP_UNMAP: 2,
-  VIRTIO_IOMMU_F_BYPASS: 3,
-  VIRTIO_IOMMU_F_PROBE: 4,
-  VIRTIO_IOMMU_F_MMIO: 5,
-  VIRTIO_IOMMU_F_BYPASS_CONFIG: 6,
-});
-/**
- * Read access is allowed.
- *
- * `virtio_iommu_map_flags`: 1.
- */
-export const VIRTIO_IOMMU_MAP_F_READ: number = 1;
-/**
- * Write access is allowed.
- *
- * `virtio_iommu_map_flags`: 2.
- */
-export const VIRTIO_IOMMU_MAP_F_WRITE: number = 2;
-/**
- * Accesses are to memory-mapped I/O (with VIRTIO_IOMMU_F_MMIO).
- *
- * `virtio_iommu_map_flags`: 4.
- */
-export const VIRTIO_IOMMU_MAP_F_MMIO: number = 4;
-/**
- * 5.13.6.5: MAP request flags.
- *
- * Bit masks of the `virtio_iommu_map_flags` group.
- */
-export const VirtioIommuMapFlags: {
-  readonly VIRTIO_IOMMU_MAP_F_READ: number;
-  readonly VIRTIO_IOMMU_MAP_F_WRITE: number;
-  readonly VIRTIO_IOMMU_MAP_F_MMIO: number;
-} = Object.freeze({
-  VIRTIO_IOMMU_MAP_F_READ: 1,
-  VIRTIO_IOMMU_MAP_F_WRITE: 2,
-  VIRTIO_IOMMU_MAP_F_MMIO: 4,
-});
-/**
- * A reserved memory region.
- *
- * `virtio_iommu_probe_type`: 1.
- */
-export const VIRTIO_IOMMU_PROBE_T_RESV_MEM: number = 1;
-/**
- * 5.13.6.8: probe property types.
- *
- * Values of the `virtio_iommu_probe_type` group.
- */
-export const VirtioIommuProbeType: { readonly VIRTIO_IOMMU_PROBE_T_RESV_MEM: number } = Object
-  .freeze({ VIRTIO_IOMMU_PROBE_T_RESV_MEM: 1 });
-/**
- * Attach an endpoint to a domain.
- *
- * `virtio_iommu_req_type`: 1.
- */
-export const VIRTIO_IOMMU_T_ATTACH: number = 1;
-/**
- * Detach an endpoint from a domain.
- *
- * `virtio_iommu_req_type`: 2.
- */
-export const VIRTIO_IOMMU_T_DETACH: number = 2;
-/**
- * Map a range.
- *
- * `virtio_iommu_req_type`: 3.
- */
-export const VIRTIO_IOMMU_T_MAP: number = 3;
-/**
- * Unmap a range.
- *
- * `virtio_iommu_req_type`: 4.
- */
-export const VIRTIO_IOMMU_T_UNMAP: number = 4;
-/**
- * Probe the properties of an endpoint.
- *
- * `virtio_iommu_req_type`: 5.
- */
-export const VIRTIO_IOMMU_T_PROBE: number = 5;
-/**
- * 5.13.6: IOMMU request types.
- *
- * Values of the `virtio_iommu_req_type` group.
- */
-export const VirtioIommuReqType: {
-  readonly VIRTIO_IOMMU_T_ATTACH: number;
-  readonly VIRTIO_IOMMU_T_DETACH: number;
-  readonly VIRTIO_IOMMU_T_MAP: number;
-  readonly VIRTIO_IOMMU_T_UNMAP: number;
-  readonly VIRTIO_IOMMU_T_PROBE: number;
-} = Object.freeze({
-  VIRTIO_IOMMU_T_ATTACH: 1,
-  VIRTIO_IOMMU_T_DETACH: 2,
-  VIRTIO_IOMMU_T_MAP: 3,
-  VIRTIO_IOMMU_T_UNMAP: 4,
-  VIRTIO_IOMMU_T_PROBE: 5,
-});
-/**
- * The addresses cannot be used in MAP requests.
- *
- * `virtio_iommu_resv_mem_subtype`: 0.
- */
-export const VIRTIO_IOMMU_RESV_MEM_T_RESERVED: number = 0;
-/**
- * An MSI doorbell; cannot be mapped either.
- *
- * `virtio_iommu_resv_mem_subtype`: 1.
- */
-export const VIRTIO_IOMMU_RESV_MEM_T_MSI: number = 1;
-/**
- * 5.13.6.8.1: reserved memory subtypes.
- *
- * Values of the `virtio_iommu_resv_mem_subtype` group.
- */
-export const VirtioIommuResvMemSubtype: {
-  readonly VIRTIO_IOMMU_RESV_MEM_T_RESERVED: number;
-  readonly VIRTIO_IOMMU_RESV_MEM_T_MSI: number;
-} = Object.freeze({ VIRTIO_IOMMU_RESV_MEM_T_RESERVED: 0, VIRTIO_IOMMU_RESV_MEM_T_MSI: 1 });
-/**
- * Success.
- *
- * `virtio_iommu_status`: 0.
- */
-export const VIRTIO_IOMMU_S_OK: number = 0;
-/**
- * Virtio communication error.
- *
- * `virtio_iommu_status`: 1.
- */
-export const VIRTIO_IOMMU_S_IOERR: number = 1;
-/**
- * Unsupported request.
- *
- * `virtio_iommu_status`: 2.
- */
-export const VIRTIO_IOMMU_S_UNSUPP: number = 2;
-/**
- * Internal device error.
- *
- * `virtio_iommu_status`: 3.
- */
-export const VIRTIO_IOMMU_S_DEVERR: number = 3;
-/**
- * Invalid parameters.
- *
- * `virtio_iommu_status`: 4.
- */
-export const VIRTIO_IOMMU_S_INVAL: number = 4;
-/**
- * Out-of-range parameters.
- *
- * `virtio_iommu_status`: 5.
- */
-export const VIRTIO_IOMMU_S_RANGE: number = 5;
-/**
- * Entry not found.
- *
- * `virtio_iommu_status`: 6.
- */
-export const VIRTIO_IOMMU_S_NOENT: number = 6;
-/**
- * Bad address.
- *
- * `virtio_iommu_status`: 7.
- */
-export const VIRTIO_IOMMU_S_FAULT: number = 7;
-/**
- * Insufficient resources.
- *
- * `virtio_iommu_status`: 8.
- */
-export const VIRTIO_IOMMU_S_NOMEM: number = 8;
-/**
- * 5.13.6: IOMMU request status codes.
- *
- * Values of the `virtio_iommu_status` group.
- */
-export const VirtioIommuStatus: {
-  readonly VIRTIO_IOMMU_S_OK: number;
-  readonly VIRTIO_IOMMU_S_IOERR: number;
-  readonly VIRTIO_IOMMU_S_UNSUPP: number;
-  readonly VIRTIO_IOMMU_S_DEVERR: number;
-  readonly VIRTIO_IOMMU_S_INVAL: number;
-  readonly VIRTIO_IOMMU_S_RANGE: number;
-  readonly VIRTIO_IOMMU_S_NOENT: number;
-  readonly VIRTIO_IOMMU_S_FAULT: number;
-  readonly VIRTIO_IOMMU_S_NOMEM: number;
-} = Object.freeze({
-  VIRTIO_IOMMU_S_OK: 0,
-  VIRTIO_IOMMU_S_IOERR: 1,
-  VIRTIO_IOMMU_S_UNSUPP: 2,
-  VIRTIO_IOMMU_S_DEVERR: 3,
-  VIRTIO_IOMMU_S_INVAL: 4,
-  VIRTIO_IOMMU_S_RANGE: 5,
-  VIRTIO_IOMMU_S_NOENT: 6,
-  VIRTIO_IOMMU_S_FAULT: 7,
-  VIRTIO_IOMMU_S_NOMEM: 8,
-});
+
+/** The error for an array index outside `0..length - 1`. */
+function indexError(what: string, index: number, length: number): ArgumentError {
+  const range = length === 0 ? "an empty array" : `0..${length - 1}`;
+  return new ArgumentError(`${what}[${index}] is outside ${range}`, {
+    code: "ERR_VIRTIO_ARGUMENT_INDEX",
+  });
+}

@@ -6,6 +6,48 @@
  *
  * @module
  */
+import { ArgumentError } from "../../errors.ts";
+/**
+ * 5.15.2: virtqueue indices of the memory device.
+ *
+ * Values of the `virtio_mem_queues` group.
+ */
+export const VirtioMemQueues: { readonly guest_request: number } = Object.freeze({
+  guest_request: 0,
+});
+/**
+ * node_id is valid and corresponds to an ACPI PXM.
+ *
+ * `virtio_mem_features`: 0 (bit number).
+ */
+export const VIRTIO_MEM_F_ACPI_PXM: number = 0;
+/**
+ * The driver must not access unplugged memory.
+ *
+ * `virtio_mem_features`: 1 (bit number).
+ */
+export const VIRTIO_MEM_F_UNPLUGGED_INACCESSIBLE: number = 1;
+/**
+ * The driver may let the guest suspend (deep sleep, suspend-to-RAM).
+ *
+ * `virtio_mem_features`: 2 (bit number).
+ */
+export const VIRTIO_MEM_F_PERSISTENT_SUSPEND: number = 2;
+/**
+ * 5.15.3: memory device feature bits.
+ *
+ * Bit numbers of the `virtio_mem_features` group.
+ */
+export const VirtioMemFeatures: {
+  readonly VIRTIO_MEM_F_ACPI_PXM: number;
+  readonly VIRTIO_MEM_F_UNPLUGGED_INACCESSIBLE: number;
+  readonly VIRTIO_MEM_F_PERSISTENT_SUSPEND: number;
+} = Object.freeze({
+  VIRTIO_MEM_F_ACPI_PXM: 0,
+  VIRTIO_MEM_F_UNPLUGGED_INACCESSIBLE: 1,
+  VIRTIO_MEM_F_PERSISTENT_SUSPEND: 2,
+});
+
 /**
  * 5.15.4: memory device configuration space.
  *
@@ -147,7 +189,7 @@ export class VirtioMemConfig {
   /** Byte offset within the view of `padding[index]`. */
   paddingOffset(index: number): number {
     if ((index >>> 0) !== index || index >= 6) {
-      throw new RangeError(`padding[${index}] is outside 0..${6} - 1`);
+      throw indexError("virtio_mem_config.padding", index, 6);
     }
 
     return this.offset + 10 + index;
@@ -162,7 +204,7 @@ export class VirtioMemConfig {
    */
   padding(index: number): number {
     if ((index >>> 0) !== index || index >= 6) {
-      throw new RangeError(`padding[${index}] is outside 0..${6} - 1`);
+      throw indexError("virtio_mem_config.padding", index, 6);
     }
 
     return this.view.getUint8(this.offset + 10 + index);
@@ -171,7 +213,7 @@ export class VirtioMemConfig {
   /** Writes element `index` of `padding`. */
   setPadding(index: number, value: number): void {
     if ((index >>> 0) !== index || index >= 6) {
-      throw new RangeError(`padding[${index}] is outside 0..${6} - 1`);
+      throw indexError("virtio_mem_config.padding", index, 6);
     }
 
     this.view.setUint8(this.offset + 10 + index, value);
@@ -182,6 +224,119 @@ export class VirtioMemConfig {
     return new Uint8Array(this.view.buffer, this.view.byteOffset + this.offset + 10, 6);
   }
 }
+
+/**
+ * Plug consecutive unplugged memory blocks.
+ *
+ * `virtio_mem_req_type`: 0.
+ */
+export const VIRTIO_MEM_REQ_PLUG: number = 0;
+/**
+ * Unplug consecutive plugged memory blocks.
+ *
+ * `virtio_mem_req_type`: 1.
+ */
+export const VIRTIO_MEM_REQ_UNPLUG: number = 1;
+/**
+ * Unplug all plugged memory blocks.
+ *
+ * `virtio_mem_req_type`: 2.
+ */
+export const VIRTIO_MEM_REQ_UNPLUG_ALL: number = 2;
+/**
+ * Query the state of consecutive memory blocks.
+ *
+ * `virtio_mem_req_type`: 3.
+ */
+export const VIRTIO_MEM_REQ_STATE: number = 3;
+/**
+ * 5.15.6: memory device request types (VIRTIO_MEM_REQ_*).
+ *
+ * Values of the `virtio_mem_req_type` group.
+ */
+export const VirtioMemReqType: {
+  readonly VIRTIO_MEM_REQ_PLUG: number;
+  readonly VIRTIO_MEM_REQ_UNPLUG: number;
+  readonly VIRTIO_MEM_REQ_UNPLUG_ALL: number;
+  readonly VIRTIO_MEM_REQ_STATE: number;
+} = Object.freeze({
+  VIRTIO_MEM_REQ_PLUG: 0,
+  VIRTIO_MEM_REQ_UNPLUG: 1,
+  VIRTIO_MEM_REQ_UNPLUG_ALL: 2,
+  VIRTIO_MEM_REQ_STATE: 3,
+});
+/**
+ * The request succeeded.
+ *
+ * `virtio_mem_resp_type`: 0.
+ */
+export const VIRTIO_MEM_RESP_ACK: number = 0;
+/**
+ * The request was rejected.
+ *
+ * `virtio_mem_resp_type`: 1.
+ */
+export const VIRTIO_MEM_RESP_NACK: number = 1;
+/**
+ * The request cannot be processed now.
+ *
+ * `virtio_mem_resp_type`: 2.
+ */
+export const VIRTIO_MEM_RESP_BUSY: number = 2;
+/**
+ * The request was invalid.
+ *
+ * `virtio_mem_resp_type`: 3.
+ */
+export const VIRTIO_MEM_RESP_ERROR: number = 3;
+/**
+ * 5.15.6: memory device response types (VIRTIO_MEM_RESP_*).
+ *
+ * Values of the `virtio_mem_resp_type` group.
+ */
+export const VirtioMemRespType: {
+  readonly VIRTIO_MEM_RESP_ACK: number;
+  readonly VIRTIO_MEM_RESP_NACK: number;
+  readonly VIRTIO_MEM_RESP_BUSY: number;
+  readonly VIRTIO_MEM_RESP_ERROR: number;
+} = Object.freeze({
+  VIRTIO_MEM_RESP_ACK: 0,
+  VIRTIO_MEM_RESP_NACK: 1,
+  VIRTIO_MEM_RESP_BUSY: 2,
+  VIRTIO_MEM_RESP_ERROR: 3,
+});
+/**
+ * All requested blocks are plugged.
+ *
+ * `virtio_mem_state`: 0.
+ */
+export const VIRTIO_MEM_STATE_PLUGGED: number = 0;
+/**
+ * All requested blocks are unplugged.
+ *
+ * `virtio_mem_state`: 1.
+ */
+export const VIRTIO_MEM_STATE_UNPLUGGED: number = 1;
+/**
+ * Some blocks are plugged, some unplugged.
+ *
+ * `virtio_mem_state`: 2.
+ */
+export const VIRTIO_MEM_STATE_MIXED: number = 2;
+/**
+ * 5.15.6.6: memory block states (VIRTIO_MEM_STATE_*).
+ *
+ * Values of the `virtio_mem_state` group.
+ */
+export const VirtioMemState: {
+  readonly VIRTIO_MEM_STATE_PLUGGED: number;
+  readonly VIRTIO_MEM_STATE_UNPLUGGED: number;
+  readonly VIRTIO_MEM_STATE_MIXED: number;
+} = Object.freeze({
+  VIRTIO_MEM_STATE_PLUGGED: 0,
+  VIRTIO_MEM_STATE_UNPLUGGED: 1,
+  VIRTIO_MEM_STATE_MIXED: 2,
+});
 
 /**
  * 5.15.6.3: request-specific data of a PLUG request.
@@ -245,7 +400,7 @@ export class VirtioMemReqPlug {
   /** Byte offset within the view of `padding[index]`. */
   paddingOffset(index: number): number {
     if ((index >>> 0) !== index || index >= 3) {
-      throw new RangeError(`padding[${index}] is outside 0..${3} - 1`);
+      throw indexError("virtio_mem_req_plug.padding", index, 3);
     }
 
     return this.offset + 10 + index * 2;
@@ -260,7 +415,7 @@ export class VirtioMemReqPlug {
    */
   padding(index: number): number {
     if ((index >>> 0) !== index || index >= 3) {
-      throw new RangeError(`padding[${index}] is outside 0..${3} - 1`);
+      throw indexError("virtio_mem_req_plug.padding", index, 3);
     }
 
     return this.view.getUint16(this.offset + 10 + index * 2, true);
@@ -269,7 +424,7 @@ export class VirtioMemReqPlug {
   /** Writes element `index` of `padding`. */
   setPadding(index: number, value: number): void {
     if ((index >>> 0) !== index || index >= 3) {
-      throw new RangeError(`padding[${index}] is outside 0..${3} - 1`);
+      throw indexError("virtio_mem_req_plug.padding", index, 3);
     }
 
     this.view.setUint16(this.offset + 10 + index * 2, value, true);
@@ -338,7 +493,7 @@ export class VirtioMemReqUnplug {
   /** Byte offset within the view of `padding[index]`. */
   paddingOffset(index: number): number {
     if ((index >>> 0) !== index || index >= 3) {
-      throw new RangeError(`padding[${index}] is outside 0..${3} - 1`);
+      throw indexError("virtio_mem_req_unplug.padding", index, 3);
     }
 
     return this.offset + 10 + index * 2;
@@ -353,7 +508,7 @@ export class VirtioMemReqUnplug {
    */
   padding(index: number): number {
     if ((index >>> 0) !== index || index >= 3) {
-      throw new RangeError(`padding[${index}] is outside 0..${3} - 1`);
+      throw indexError("virtio_mem_req_unplug.padding", index, 3);
     }
 
     return this.view.getUint16(this.offset + 10 + index * 2, true);
@@ -362,7 +517,7 @@ export class VirtioMemReqUnplug {
   /** Writes element `index` of `padding`. */
   setPadding(index: number, value: number): void {
     if ((index >>> 0) !== index || index >= 3) {
-      throw new RangeError(`padding[${index}] is outside 0..${3} - 1`);
+      throw indexError("virtio_mem_req_unplug.padding", index, 3);
     }
 
     this.view.setUint16(this.offset + 10 + index * 2, value, true);
@@ -431,7 +586,7 @@ export class VirtioMemReqState {
   /** Byte offset within the view of `padding[index]`. */
   paddingOffset(index: number): number {
     if ((index >>> 0) !== index || index >= 3) {
-      throw new RangeError(`padding[${index}] is outside 0..${3} - 1`);
+      throw indexError("virtio_mem_req_state.padding", index, 3);
     }
 
     return this.offset + 10 + index * 2;
@@ -446,7 +601,7 @@ export class VirtioMemReqState {
    */
   padding(index: number): number {
     if ((index >>> 0) !== index || index >= 3) {
-      throw new RangeError(`padding[${index}] is outside 0..${3} - 1`);
+      throw indexError("virtio_mem_req_state.padding", index, 3);
     }
 
     return this.view.getUint16(this.offset + 10 + index * 2, true);
@@ -455,7 +610,7 @@ export class VirtioMemReqState {
   /** Writes element `index` of `padding`. */
   setPadding(index: number, value: number): void {
     if ((index >>> 0) !== index || index >= 3) {
-      throw new RangeError(`padding[${index}] is outside 0..${3} - 1`);
+      throw indexError("virtio_mem_req_state.padding", index, 3);
     }
 
     this.view.setUint16(this.offset + 10 + index * 2, value, true);
@@ -598,7 +753,7 @@ export class VirtioMemReq {
   /** Byte offset within the view of `padding[index]`. */
   paddingOffset(index: number): number {
     if ((index >>> 0) !== index || index >= 3) {
-      throw new RangeError(`padding[${index}] is outside 0..${3} - 1`);
+      throw indexError("virtio_mem_req.padding", index, 3);
     }
 
     return this.offset + 2 + index * 2;
@@ -613,7 +768,7 @@ export class VirtioMemReq {
    */
   padding(index: number): number {
     if ((index >>> 0) !== index || index >= 3) {
-      throw new RangeError(`padding[${index}] is outside 0..${3} - 1`);
+      throw indexError("virtio_mem_req.padding", index, 3);
     }
 
     return this.view.getUint16(this.offset + 2 + index * 2, true);
@@ -622,7 +777,7 @@ export class VirtioMemReq {
   /** Writes element `index` of `padding`. */
   setPadding(index: number, value: number): void {
     if ((index >>> 0) !== index || index >= 3) {
-      throw new RangeError(`padding[${index}] is outside 0..${3} - 1`);
+      throw indexError("virtio_mem_req.padding", index, 3);
     }
 
     this.view.setUint16(this.offset + 2 + index * 2, value, true);
@@ -772,7 +927,7 @@ export class VirtioMemResp {
   /** Byte offset within the view of `padding[index]`. */
   paddingOffset(index: number): number {
     if ((index >>> 0) !== index || index >= 3) {
-      throw new RangeError(`padding[${index}] is outside 0..${3} - 1`);
+      throw indexError("virtio_mem_resp.padding", index, 3);
     }
 
     return this.offset + 2 + index * 2;
@@ -787,7 +942,7 @@ export class VirtioMemResp {
    */
   padding(index: number): number {
     if ((index >>> 0) !== index || index >= 3) {
-      throw new RangeError(`padding[${index}] is outside 0..${3} - 1`);
+      throw indexError("virtio_mem_resp.padding", index, 3);
     }
 
     return this.view.getUint16(this.offset + 2 + index * 2, true);
@@ -796,162 +951,17 @@ export class VirtioMemResp {
   /** Writes element `index` of `padding`. */
   setPadding(index: number, value: number): void {
     if ((index >>> 0) !== index || index >= 3) {
-      throw new RangeError(`padding[${index}] is outside 0..${3} - 1`);
+      throw indexError("virtio_mem_resp.padding", index, 3);
     }
 
     this.view.setUint16(this.offset + 2 + index * 2, value, true);
   }
 }
 
-/**
- * node_id is valid and corresponds to an ACPI PXM.
- *
- * `virtio_mem_features`: 0 (bit number).
- */
-export const VIRTIO_MEM_F_ACPI_PXM: number = 0;
-/**
- * The driver must not access unplugged memory.
- *
- * `virtio_mem_features`: 1 (bit number).
- */
-export const VIRTIO_MEM_F_UNPLUGGED_INACCESSIBLE: number = 1;
-/**
- * The driver may let the guest suspend (deep sleep, suspend-to-RAM).
- *
- * `virtio_mem_features`: 2 (bit number).
- */
-export const VIRTIO_MEM_F_PERSISTENT_SUSPEND: number = 2;
-/**
- * 5.15.3: memory device feature bits.
- *
- * Bit numbers of the `virtio_mem_features` group.
- */
-export const VirtioMemFeatures: {
-  readonly VIRTIO_MEM_F_ACPI_PXM: number;
-  readonly VIRTIO_MEM_F_UNPLUGGED_INACCESSIBLE: number;
-  readonly VIRTIO_MEM_F_PERSISTENT_SUSPEND: number;
-} = Object.freeze({
-  VIRTIO_MEM_F_ACPI_PXM: 0,
-  VIRTIO_MEM_F_UNPLUGGED_INACCESSIBLE: 1,
-  VIRTIO_MEM_F_PERSISTENT_SUSPEND: 2,
-});
-/**
- * 5.15.2: virtqueue indices of the memory device.
- *
- * Values of the `virtio_mem_queues` group.
- */
-export const VirtioMemQueues: { readonly guest_request: number } = Object.freeze({
-  guest_request: 0,
-});
-/**
- * Plug consecutive unplugged memory blocks.
- *
- * `virtio_mem_req_type`: 0.
- */
-export const VIRTIO_MEM_REQ_PLUG: number = 0;
-/**
- * Unplug consecutive plugged memory blocks.
- *
- * `virtio_mem_req_type`: 1.
- */
-export const VIRTIO_MEM_REQ_UNPLUG: number = 1;
-/**
- * Unplug all plugged memory blocks.
- *
- * `virtio_mem_req_type`: 2.
- */
-export const VIRTIO_MEM_REQ_UNPLUG_ALL: number = 2;
-/**
- * Query the state of consecutive memory blocks.
- *
- * `virtio_mem_req_type`: 3.
- */
-export const VIRTIO_MEM_REQ_STATE: number = 3;
-/**
- * 5.15.6: memory device request types (VIRTIO_MEM_REQ_*).
- *
- * Values of the `virtio_mem_req_type` group.
- */
-export const VirtioMemReqType: {
-  readonly VIRTIO_MEM_REQ_PLUG: number;
-  readonly VIRTIO_MEM_REQ_UNPLUG: number;
-  readonly VIRTIO_MEM_REQ_UNPLUG_ALL: number;
-  readonly VIRTIO_MEM_REQ_STATE: number;
-} = Object.freeze({
-  VIRTIO_MEM_REQ_PLUG: 0,
-  VIRTIO_MEM_REQ_UNPLUG: 1,
-  VIRTIO_MEM_REQ_UNPLUG_ALL: 2,
-  VIRTIO_MEM_REQ_STATE: 3,
-});
-/**
- * The request succeeded.
- *
- * `virtio_mem_resp_type`: 0.
- */
-export const VIRTIO_MEM_RESP_ACK: number = 0;
-/**
- * The request was rejected.
- *
- * `virtio_mem_resp_type`: 1.
- */
-export const VIRTIO_MEM_RESP_NACK: number = 1;
-/**
- * The request cannot be processed now.
- *
- * `virtio_mem_resp_type`: 2.
- */
-export const VIRTIO_MEM_RESP_BUSY: number = 2;
-/**
- * The request was invalid.
- *
- * `virtio_mem_resp_type`: 3.
- */
-export const VIRTIO_MEM_RESP_ERROR: number = 3;
-/**
- * 5.15.6: memory device response types (VIRTIO_MEM_RESP_*).
- *
- * Values of the `virtio_mem_resp_type` group.
- */
-export const VirtioMemRespType: {
-  readonly VIRTIO_MEM_RESP_ACK: number;
-  readonly VIRTIO_MEM_RESP_NACK: number;
-  readonly VIRTIO_MEM_RESP_BUSY: number;
-  readonly VIRTIO_MEM_RESP_ERROR: number;
-} = Object.freeze({
-  VIRTIO_MEM_RESP_ACK: 0,
-  VIRTIO_MEM_RESP_NACK: 1,
-  VIRTIO_MEM_RESP_BUSY: 2,
-  VIRTIO_MEM_RESP_ERROR: 3,
-});
-/**
- * All requested blocks are plugged.
- *
- * `virtio_mem_state`: 0.
- */
-export const VIRTIO_MEM_STATE_PLUGGED: number = 0;
-/**
- * All requested blocks are unplugged.
- *
- * `virtio_mem_state`: 1.
- */
-export const VIRTIO_MEM_STATE_UNPLUGGED: number = 1;
-/**
- * Some blocks are plugged, some unplugged.
- *
- * `virtio_mem_state`: 2.
- */
-export const VIRTIO_MEM_STATE_MIXED: number = 2;
-/**
- * 5.15.6.6: memory block states (VIRTIO_MEM_STATE_*).
- *
- * Values of the `virtio_mem_state` group.
- */
-export const VirtioMemState: {
-  readonly VIRTIO_MEM_STATE_PLUGGED: number;
-  readonly VIRTIO_MEM_STATE_UNPLUGGED: number;
-  readonly VIRTIO_MEM_STATE_MIXED: number;
-} = Object.freeze({
-  VIRTIO_MEM_STATE_PLUGGED: 0,
-  VIRTIO_MEM_STATE_UNPLUGGED: 1,
-  VIRTIO_MEM_STATE_MIXED: 2,
-});
+/** The error for an array index outside `0..length - 1`. */
+function indexError(what: string, index: number, length: number): ArgumentError {
+  const range = length === 0 ? "an empty array" : `0..${length - 1}`;
+  return new ArgumentError(`${what}[${index}] is outside ${range}`, {
+    code: "ERR_VIRTIO_ARGUMENT_INDEX",
+  });
+}

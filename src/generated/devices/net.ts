@@ -6,4533 +6,14 @@
  *
  * @module
  */
+import { ArgumentError } from "../../errors.ts";
 /**
- * 5.1.9: IPsec resource reference of virtio_net_hdr (6 bytes; no padding, unlike C).
+ * 5.1.2: virtqueue indices of the network device: receiveqn = 2(n-1), transmitqn = 2(n-1)+1, controlq = 2N (only with VIRTIO_NET_F_CTRL_VQ).
  *
- * Accessor for `ipsec_resource_hdr` (6 bytes) over a `DataView`; reads and writes in place.
+ * Values of the `virtio_net_queues` group.
  */
-export class IpsecResourceHdr {
-  /** Size in bytes. */
-  static readonly SIZE: number = 6;
-  /** Byte offsets of the fields at fixed offsets, by accessor name. */
-  static readonly OFFSETS: { readonly resourceId: number; readonly resourceType: number } = Object
-    .freeze({ resourceId: 0, resourceType: 4 });
-  /** The view the accessor reads and writes. */
-  view: DataView;
-  /** Byte offset of the struct within {@link IpsecResourceHdr.view}. */
-  offset: number;
-
-  /** Creates an accessor over `view` at byte `offset`. */
-  constructor(view: DataView, offset: number = 0) {
-    this.view = view;
-    this.offset = offset;
-  }
-
-  /**
-   * Id of the IPsec SA resource object to apply.
-   *
-   * `resource_id`: le32 at offset 0.
-   */
-  get resourceId(): number {
-    return this.view.getUint32(this.offset, true);
-  }
-
-  set resourceId(value: number) {
-    this.view.setUint32(this.offset, value, true);
-  }
-
-  /**
-   * Type of that resource object.
-   *
-   * `resource_type`: le16 at offset 4.
-   */
-  get resourceType(): number {
-    return this.view.getUint16(this.offset + 4, true);
-  }
-
-  set resourceType(value: number) {
-    this.view.setUint16(this.offset + 4, value, true);
-  }
-
-  /** Re-targets the accessor at another offset of the same view; returns it. */
-  at(offset: number): this {
-    this.offset = offset;
-    return this;
-  }
-}
-
-/**
- * 5.1.9.5.7.1: RSS receive queue id: a le16 of bitfields (the word's name rq_id is ours).
- *
- * Accessor for `rss_rq_id` (2 bytes) over a `DataView`; reads and writes in place.
- */
-export class RssRqId {
-  /** Size in bytes. */
-  static readonly SIZE: number = 2;
-  /** Byte offsets of the fields at fixed offsets, by accessor name. */
-  static readonly OFFSETS: { readonly rqId: number } = Object.freeze({ rqId: 0 });
-  /** The view the accessor reads and writes. */
-  view: DataView;
-  /** Byte offset of the struct within {@link RssRqId.view}. */
-  offset: number;
-
-  /** Creates an accessor over `view` at byte `offset`. */
-  constructor(view: DataView, offset: number = 0) {
-    this.view = view;
-    this.offset = offset;
-  }
-
-  /** `rq_id`: le16 at offset 0. */
-  get rqId(): number {
-    return this.view.getUint16(this.offset, true);
-  }
-
-  set rqId(value: number) {
-    this.view.setUint16(this.offset, value, true);
-  }
-
-  /**
-   * Bits 1 to 16 of the receive virtqueue index (3 means index 6, receiveq4).
-   *
-   * Bits 0..14 of `rq_id`.
-   */
-  get vqIndex116(): number {
-    return (this.view.getUint16(this.offset, true) & 0x7fff) >>> 0;
-  }
-
-  set vqIndex116(value: number) {
-    const word = this.view.getUint16(this.offset, true) & ~(0x7fff << 0);
-    this.view.setUint16(this.offset, (word | ((value & 0x7fff) << 0)) >>> 0, true);
-  }
-
-  /**
-   * Zero.
-   *
-   * Bits 15..15 of `rq_id`.
-   */
-  get reserved(): number {
-    return ((this.view.getUint16(this.offset, true) >>> 15) & 0x1) >>> 0;
-  }
-
-  set reserved(value: number) {
-    const word = this.view.getUint16(this.offset, true) & ~(0x1 << 15);
-    this.view.setUint16(this.offset, (word | ((value & 0x1) << 15)) >>> 0, true);
-  }
-
-  /** Re-targets the accessor at another offset of the same view; returns it. */
-  at(offset: number): this {
-    this.offset = offset;
-    return this;
-  }
-}
-
-/**
- * 5.1.4: network device configuration layout (read-only for the driver).
- *
- * Accessor for `virtio_net_config` (28 bytes) over a `DataView`; reads and writes in place.
- */
-export class VirtioNetConfig {
-  /** Size in bytes. */
-  static readonly SIZE: number = 28;
-  /** Byte offsets of the fields at fixed offsets, by accessor name. */
-  static readonly OFFSETS: {
-    readonly mac: number;
-    readonly status: number;
-    readonly maxVirtqueuePairs: number;
-    readonly mtu: number;
-    readonly speed: number;
-    readonly duplex: number;
-    readonly rssMaxKeySize: number;
-    readonly rssMaxIndirectionTableLength: number;
-    readonly supportedHashTypes: number;
-    readonly supportedTunnelTypes: number;
-  } = Object.freeze({
-    mac: 0,
-    status: 6,
-    maxVirtqueuePairs: 8,
-    mtu: 10,
-    speed: 12,
-    duplex: 16,
-    rssMaxKeySize: 17,
-    rssMaxIndirectionTableLength: 18,
-    supportedHashTypes: 20,
-    supportedTunnelTypes: 24,
-  });
-  /** The view the accessor reads and writes. */
-  view: DataView;
-  /** Byte offset of the struct within {@link VirtioNetConfig.view}. */
-  offset: number;
-
-  /** Creates an accessor over `view` at byte `offset`. */
-  constructor(view: DataView, offset: number = 0) {
-    this.view = view;
-    this.offset = offset;
-  }
-
-  /**
-   * With VIRTIO_NET_F_STATUS: VIRTIO_NET_S_* bits.
-   *
-   * `status`: le16 at offset 6.
-   */
-  get status(): number {
-    return this.view.getUint16(this.offset + 6, true);
-  }
-
-  set status(value: number) {
-    this.view.setUint16(this.offset + 6, value, true);
-  }
-
-  /**
-   * With VIRTIO_NET_F_MQ or VIRTIO_NET_F_RSS: maximum number of receive/transmit queue pairs (1 to 0x8000).
-   *
-   * `max_virtqueue_pairs`: le16 at offset 8.
-   */
-  get maxVirtqueuePairs(): number {
-    return this.view.getUint16(this.offset + 8, true);
-  }
-
-  set maxVirtqueuePairs(value: number) {
-    this.view.setUint16(this.offset + 8, value, true);
-  }
-
-  /**
-   * With VIRTIO_NET_F_MTU: maximum MTU for the driver (68 to 65535).
-   *
-   * `mtu`: le16 at offset 10.
-   */
-  get mtu(): number {
-    return this.view.getUint16(this.offset + 10, true);
-  }
-
-  set mtu(value: number) {
-    this.view.setUint16(this.offset + 10, value, true);
-  }
-
-  /**
-   * With VIRTIO_NET_F_SPEED_DUPLEX: speed in Mbit/s, 0 to 0x7fffffff, or 0xffffffff for unknown.
-   *
-   * `speed`: le32 at offset 12.
-   */
-  get speed(): number {
-    return this.view.getUint32(this.offset + 12, true);
-  }
-
-  set speed(value: number) {
-    this.view.setUint32(this.offset + 12, value, true);
-  }
-
-  /**
-   * With VIRTIO_NET_F_SPEED_DUPLEX: duplex state; 0xff for unknown.
-   *
-   * `duplex`: u8 at offset 16.
-   */
-  get duplex(): number {
-    return this.view.getUint8(this.offset + 16);
-  }
-
-  set duplex(value: number) {
-    this.view.setUint8(this.offset + 16, value);
-  }
-
-  /**
-   * With VIRTIO_NET_F_RSS or VIRTIO_NET_F_HASH_REPORT: maximum RSS key length in bytes.
-   *
-   * `rss_max_key_size`: u8 at offset 17.
-   */
-  get rssMaxKeySize(): number {
-    return this.view.getUint8(this.offset + 17);
-  }
-
-  set rssMaxKeySize(value: number) {
-    this.view.setUint8(this.offset + 17, value);
-  }
-
-  /**
-   * With VIRTIO_NET_F_RSS: maximum number of 16-bit entries in the indirection table.
-   *
-   * `rss_max_indirection_table_length`: le16 at offset 18.
-   */
-  get rssMaxIndirectionTableLength(): number {
-    return this.view.getUint16(this.offset + 18, true);
-  }
-
-  set rssMaxIndirectionTableLength(value: number) {
-    this.view.setUint16(this.offset + 18, value, true);
-  }
-
-  /**
-   * With VIRTIO_NET_F_RSS or VIRTIO_NET_F_HASH_REPORT: VIRTIO_NET_HASH_TYPE_* bitmask.
-   *
-   * `supported_hash_types`: le32 at offset 20.
-   */
-  get supportedHashTypes(): number {
-    return this.view.getUint32(this.offset + 20, true);
-  }
-
-  set supportedHashTypes(value: number) {
-    this.view.setUint32(this.offset + 20, value, true);
-  }
-
-  /**
-   * With VIRTIO_NET_F_HASH_TUNNEL: VIRTIO_NET_HASH_TUNNEL_TYPE_* bitmask.
-   *
-   * `supported_tunnel_types`: le32 at offset 24.
-   */
-  get supportedTunnelTypes(): number {
-    return this.view.getUint32(this.offset + 24, true);
-  }
-
-  set supportedTunnelTypes(value: number) {
-    this.view.setUint32(this.offset + 24, value, true);
-  }
-
-  /** Re-targets the accessor at another offset of the same view; returns it. */
-  at(offset: number): this {
-    this.offset = offset;
-    return this;
-  }
-
-  /** Byte offset within the view of `mac[index]`. */
-  macOffset(index: number): number {
-    if ((index >>> 0) !== index || index >= 6) {
-      throw new RangeError(`mac[${index}] is outside 0..${6} - 1`);
-    }
-
-    return this.offset + index;
-  }
-
-  /**
-   * MAC address; always present, valid with VIRTIO_NET_F_MAC.
-   *
-   * `mac`: u8[6] at offset 0.
-   *
-   * Reads element `index`.
-   */
-  mac(index: number): number {
-    if ((index >>> 0) !== index || index >= 6) {
-      throw new RangeError(`mac[${index}] is outside 0..${6} - 1`);
-    }
-
-    return this.view.getUint8(this.offset + index);
-  }
-
-  /** Writes element `index` of `mac`. */
-  setMac(index: number, value: number): void {
-    if ((index >>> 0) !== index || index >= 6) {
-      throw new RangeError(`mac[${index}] is outside 0..${6} - 1`);
-    }
-
-    this.view.setUint8(this.offset + index, value);
-  }
-
-  /** The bytes of `mac` as a zero-copy view. */
-  macBytes(): Uint8Array {
-    return new Uint8Array(this.view.buffer, this.view.byteOffset + this.offset, 6);
-  }
-}
-
-/**
- * 5.1.9.5: control virtqueue command layout.
- *
- * Accessor for `virtio_net_ctrl` (3 bytes + per command_specific_data_len, command_specific_result_len) over a `DataView`; reads and writes in place.
- */
-export class VirtioNetCtrl {
-  /** Size in bytes with command_specific_data_len, command_specific_result_len = 0; see {@link VirtioNetCtrl.size}. */
-  static readonly SIZE: number = 3;
-  /** Byte offsets of the fields at fixed offsets, by accessor name. */
-  static readonly OFFSETS: {
-    readonly class: number;
-    readonly command: number;
-    readonly commandSpecificData: number;
-  } = Object.freeze({ class: 0, command: 1, commandSpecificData: 2 });
-  /** The view the accessor reads and writes. */
-  view: DataView;
-  /** Byte offset of the struct within {@link VirtioNetCtrl.view}. */
-  offset: number;
-  /** The `command_specific_data_len` parameter: element count of the arrays sized by it. */
-  commandSpecificDataLen: number;
-  /** The `command_specific_result_len` parameter: element count of the arrays sized by it. */
-  commandSpecificResultLen: number;
-
-  /** Creates an accessor over `view` at byte `offset`. */
-  constructor(
-    view: DataView,
-    offset: number = 0,
-    commandSpecificDataLen: number = 0,
-    commandSpecificResultLen: number = 0,
-  ) {
-    this.view = view;
-    this.offset = offset;
-    this.commandSpecificDataLen = commandSpecificDataLen;
-    this.commandSpecificResultLen = commandSpecificResultLen;
-  }
-
-  /**
-   * Command class: VIRTIO_NET_CTRL_* (virtio_net_ctrl_class).
-   *
-   * `class`: u8 at offset 0.
-   */
-  get class(): number {
-    return this.view.getUint8(this.offset);
-  }
-
-  set class(value: number) {
-    this.view.setUint8(this.offset, value);
-  }
-
-  /**
-   * Command within the class.
-   *
-   * `command`: u8 at offset 1.
-   */
-  get command(): number {
-    return this.view.getUint8(this.offset + 1);
-  }
-
-  set command(value: number) {
-    this.view.setUint8(this.offset + 1, value);
-  }
-
-  /**
-   * Written by the device: VIRTIO_NET_OK or VIRTIO_NET_ERR.
-   *
-   * `ack`: u8 at offset 2 + 1 * command_specific_data_len.
-   */
-  get ack(): number {
-    return this.view.getUint8(this.offset + 2 + this.commandSpecificDataLen);
-  }
-
-  set ack(value: number) {
-    this.view.setUint8(this.offset + 2 + this.commandSpecificDataLen, value);
-  }
-
-  /** Size in bytes for the given command_specific_data_len, command_specific_result_len. */
-  static size(commandSpecificDataLen: number, commandSpecificResultLen: number): number {
-    return 3 + 1 * commandSpecificDataLen + 1 * commandSpecificResultLen;
-  }
-
-  /** Re-targets the accessor at another offset of the same view; returns it. */
-  at(offset: number): this {
-    this.offset = offset;
-    return this;
-  }
-
-  /** Byte offset within the view of `command_specific_data[index]`. */
-  commandSpecificDataOffset(index: number): number {
-    if ((index >>> 0) !== index || index >= this.commandSpecificDataLen) {
-      throw new RangeError(
-        `command_specific_data[${index}] is outside 0..${this.commandSpecificDataLen} - 1`,
-      );
-    }
-
-    return this.offset + 2 + index;
-  }
-
-  /**
-   * Command data set by the driver (`command-specific-data` in the spec).
-   *
-   * `command_specific_data`: u8[command_specific_data_len] at offset 2.
-   *
-   * Reads element `index`.
-   */
-  commandSpecificData(index: number): number {
-    if ((index >>> 0) !== index || index >= this.commandSpecificDataLen) {
-      throw new RangeError(
-        `command_specific_data[${index}] is outside 0..${this.commandSpecificDataLen} - 1`,
-      );
-    }
-
-    return this.view.getUint8(this.offset + 2 + index);
-  }
-
-  /** Writes element `index` of `command_specific_data`. */
-  setCommandSpecificData(index: number, value: number): void {
-    if ((index >>> 0) !== index || index >= this.commandSpecificDataLen) {
-      throw new RangeError(
-        `command_specific_data[${index}] is outside 0..${this.commandSpecificDataLen} - 1`,
-      );
-    }
-
-    this.view.setUint8(this.offset + 2 + index, value);
-  }
-
-  /** The bytes of `command_specific_data` as a zero-copy view. */
-  commandSpecificDataBytes(): Uint8Array {
-    return new Uint8Array(
-      this.view.buffer,
-      this.view.byteOffset + this.offset + 2,
-      this.commandSpecificDataLen,
-    );
-  }
-
-  /** Byte offset within the view of `command_specific_result[index]`. */
-  commandSpecificResultOffset(index: number): number {
-    if ((index >>> 0) !== index || index >= this.commandSpecificResultLen) {
-      throw new RangeError(
-        `command_specific_result[${index}] is outside 0..${this.commandSpecificResultLen} - 1`,
-      );
-    }
-
-    return this.offset + 3 + this.commandSpecificDataLen + index;
-  }
-
-  /**
-   * Optional result written by the device (`command-specific-result` in the spec).
-   *
-   * `command_specific_result`: u8[command_specific_result_len] at offset 3 + 1 * command_specific_data_len.
-   *
-   * Reads element `index`.
-   */
-  commandSpecificResult(index: number): number {
-    if ((index >>> 0) !== index || index >= this.commandSpecificResultLen) {
-      throw new RangeError(
-        `command_specific_result[${index}] is outside 0..${this.commandSpecificResultLen} - 1`,
-      );
-    }
-
-    return this.view.getUint8(this.offset + 3 + this.commandSpecificDataLen + index);
-  }
-
-  /** Writes element `index` of `command_specific_result`. */
-  setCommandSpecificResult(index: number, value: number): void {
-    if ((index >>> 0) !== index || index >= this.commandSpecificResultLen) {
-      throw new RangeError(
-        `command_specific_result[${index}] is outside 0..${this.commandSpecificResultLen} - 1`,
-      );
-    }
-
-    this.view.setUint8(this.offset + 3 + this.commandSpecificDataLen + index, value);
-  }
-
-  /** The bytes of `command_specific_result` as a zero-copy view. */
-  commandSpecificResultBytes(): Uint8Array {
-    return new Uint8Array(
-      this.view.buffer,
-      this.view.byteOffset + this.offset + 3 + this.commandSpecificDataLen,
-      this.commandSpecificResultLen,
-    );
-  }
-}
-
-/**
- * 5.1.9.5.10: coalescing parameters (VIRTIO_NET_CTRL_NOTF_COAL_TX_SET / _RX_SET).
- *
- * Accessor for `virtio_net_ctrl_coal` (8 bytes) over a `DataView`; reads and writes in place.
- */
-export class VirtioNetCtrlCoal {
-  /** Size in bytes. */
-  static readonly SIZE: number = 8;
-  /** Byte offsets of the fields at fixed offsets, by accessor name. */
-  static readonly OFFSETS: { readonly maxPackets: number; readonly maxUsecs: number } = Object
-    .freeze({ maxPackets: 0, maxUsecs: 4 });
-  /** The view the accessor reads and writes. */
-  view: DataView;
-  /** Byte offset of the struct within {@link VirtioNetCtrlCoal.view}. */
-  offset: number;
-
-  /** Creates an accessor over `view` at byte `offset`. */
-  constructor(view: DataView, offset: number = 0) {
-    this.view = view;
-    this.offset = offset;
-  }
-
-  /**
-   * Packets to send or receive before a notification (0: every packet).
-   *
-   * `max_packets`: le32 at offset 0.
-   */
-  get maxPackets(): number {
-    return this.view.getUint32(this.offset, true);
-  }
-
-  set maxPackets(value: number) {
-    this.view.setUint32(this.offset, value, true);
-  }
-
-  /**
-   * Microseconds to delay a notification (0: no delay).
-   *
-   * `max_usecs`: le32 at offset 4.
-   */
-  get maxUsecs(): number {
-    return this.view.getUint32(this.offset + 4, true);
-  }
-
-  set maxUsecs(value: number) {
-    this.view.setUint32(this.offset + 4, value, true);
-  }
-
-  /** Re-targets the accessor at another offset of the same view; returns it. */
-  at(offset: number): this {
-    this.offset = offset;
-    return this;
-  }
-}
-
-/**
- * 5.1.9.5.10: per-virtqueue coalescing (VIRTIO_NET_CTRL_NOTF_COAL_VQ_SET / _VQ_GET).
- *
- * Accessor for `virtio_net_ctrl_coal_vq` (12 bytes) over a `DataView`; reads and writes in place.
- */
-export class VirtioNetCtrlCoalVq {
-  /** Size in bytes. */
-  static readonly SIZE: number = 12;
-  /** Byte offsets of the fields at fixed offsets, by accessor name. */
-  static readonly OFFSETS: {
-    readonly vqIndex: number;
-    readonly reserved: number;
-    readonly coal: number;
-  } = Object.freeze({ vqIndex: 0, reserved: 2, coal: 4 });
-  /** The view the accessor reads and writes. */
-  view: DataView;
-  /** Byte offset of the struct within {@link VirtioNetCtrlCoalVq.view}. */
-  offset: number;
-  #coal: VirtioNetCtrlCoal | undefined;
-
-  /** Creates an accessor over `view` at byte `offset`. */
-  constructor(view: DataView, offset: number = 0) {
-    this.view = view;
-    this.offset = offset;
-  }
-
-  /**
-   * Index of an enabled transmit or receive virtqueue.
-   *
-   * `vq_index`: le16 at offset 0.
-   */
-  get vqIndex(): number {
-    return this.view.getUint16(this.offset, true);
-  }
-
-  set vqIndex(value: number) {
-    this.view.setUint16(this.offset, value, true);
-  }
-
-  /**
-   * Reserved; ignored by the device.
-   *
-   * `reserved`: le16 at offset 2.
-   */
-  get reserved(): number {
-    return this.view.getUint16(this.offset + 2, true);
-  }
-
-  set reserved(value: number) {
-    this.view.setUint16(this.offset + 2, value, true);
-  }
-
-  /**
-   * The parameters (device-written for _VQ_GET).
-   *
-   * `coal`: virtio_net_ctrl_coal at offset 4.
-   *
-   * A cached flyweight re-targeted on each access: do not keep it.
-   */
-  get coal(): VirtioNetCtrlCoal {
-    const child = (this.#coal ??= new VirtioNetCtrlCoal(this.view));
-    child.view = this.view;
-    child.offset = this.offset + 4;
-    return child;
-  }
-
-  /** Re-targets the accessor at another offset of the same view; returns it. */
-  at(offset: number): this {
-    this.offset = offset;
-    return this;
-  }
-}
-
-/**
- * 5.1.9.5.2: a 6-byte MAC address (element of virtio_net_ctrl_mac.macs; name is ours). Also the data of VIRTIO_NET_CTRL_MAC_ADDR_SET.
- *
- * Accessor for `virtio_net_ctrl_mac_addr` (6 bytes) over a `DataView`; reads and writes in place.
- */
-export class VirtioNetCtrlMacAddr {
-  /** Size in bytes. */
-  static readonly SIZE: number = 6;
-  /** Byte offsets of the fields at fixed offsets, by accessor name. */
-  static readonly OFFSETS: { readonly addr: number } = Object.freeze({ addr: 0 });
-  /** The view the accessor reads and writes. */
-  view: DataView;
-  /** Byte offset of the struct within {@link VirtioNetCtrlMacAddr.view}. */
-  offset: number;
-
-  /** Creates an accessor over `view` at byte `offset`. */
-  constructor(view: DataView, offset: number = 0) {
-    this.view = view;
-    this.offset = offset;
-  }
-
-  /** Re-targets the accessor at another offset of the same view; returns it. */
-  at(offset: number): this {
-    this.offset = offset;
-    return this;
-  }
-
-  /** Byte offset within the view of `addr[index]`. */
-  addrOffset(index: number): number {
-    if ((index >>> 0) !== index || index >= 6) {
-      throw new RangeError(`addr[${index}] is outside 0..${6} - 1`);
-    }
-
-    return this.offset + index;
-  }
-
-  /**
-   * The MAC address, first byte first.
-   *
-   * `addr`: u8[6] at offset 0.
-   *
-   * Reads element `index`.
-   */
-  addr(index: number): number {
-    if ((index >>> 0) !== index || index >= 6) {
-      throw new RangeError(`addr[${index}] is outside 0..${6} - 1`);
-    }
-
-    return this.view.getUint8(this.offset + index);
-  }
-
-  /** Writes element `index` of `addr`. */
-  setAddr(index: number, value: number): void {
-    if ((index >>> 0) !== index || index >= 6) {
-      throw new RangeError(`addr[${index}] is outside 0..${6} - 1`);
-    }
-
-    this.view.setUint8(this.offset + index, value);
-  }
-
-  /** The bytes of `addr` as a zero-copy view. */
-  addrBytes(): Uint8Array {
-    return new Uint8Array(this.view.buffer, this.view.byteOffset + this.offset, 6);
-  }
-}
-
-/**
- * 5.1.9.5.2: MAC filtering table. VIRTIO_NET_CTRL_MAC_TABLE_SET sends two of them: unicast addresses, then multicast addresses.
- *
- * Accessor for `virtio_net_ctrl_mac` (4 bytes + per macs_len) over a `DataView`; reads and writes in place.
- */
-export class VirtioNetCtrlMac {
-  /** Size in bytes with macs_len = 0; see {@link VirtioNetCtrlMac.size}. */
-  static readonly SIZE: number = 4;
-  /** Byte offsets of the fields at fixed offsets, by accessor name. */
-  static readonly OFFSETS: { readonly entries: number; readonly macs: number } = Object.freeze({
-    entries: 0,
-    macs: 4,
-  });
-  /** The view the accessor reads and writes. */
-  view: DataView;
-  /** Byte offset of the struct within {@link VirtioNetCtrlMac.view}. */
-  offset: number;
-  /** The `macs_len` parameter: element count of the arrays sized by it. */
-  macsLen: number;
-  #macs: VirtioNetCtrlMacAddr | undefined;
-
-  /** Creates an accessor over `view` at byte `offset`. */
-  constructor(view: DataView, offset: number = 0, macsLen: number = 0) {
-    this.view = view;
-    this.offset = offset;
-    this.macsLen = macsLen;
-  }
-
-  /**
-   * Number of MAC addresses that follow.
-   *
-   * `entries`: le32 at offset 0.
-   */
-  get entries(): number {
-    return this.view.getUint32(this.offset, true);
-  }
-
-  set entries(value: number) {
-    this.view.setUint32(this.offset, value, true);
-  }
-
-  /** Size in bytes for the given macs_len. */
-  static size(macsLen: number): number {
-    return 4 + 6 * macsLen;
-  }
-
-  /** Re-targets the accessor at another offset of the same view; returns it. */
-  at(offset: number): this {
-    this.offset = offset;
-    return this;
-  }
-
-  /** Byte offset within the view of `macs[index]`. */
-  macsOffset(index: number): number {
-    if ((index >>> 0) !== index || index >= this.macsLen) {
-      throw new RangeError(`macs[${index}] is outside 0..${this.macsLen} - 1`);
-    }
-
-    return this.offset + 4 + index * 6;
-  }
-
-  /**
-   * The addresses (`u8 macs[entries][6]`); macs_len equals entries.
-   *
-   * `macs`: virtio_net_ctrl_mac_addr[macs_len] at offset 4.
-   *
-   * Element `index`, as a cached flyweight re-targeted on each call: do not keep it.
-   */
-  macs(index: number): VirtioNetCtrlMacAddr {
-    if ((index >>> 0) !== index || index >= this.macsLen) {
-      throw new RangeError(`macs[${index}] is outside 0..${this.macsLen} - 1`);
-    }
-
-    const child = (this.#macs ??= new VirtioNetCtrlMacAddr(this.view));
-    child.view = this.view;
-    child.offset = this.offset + 4 + index * 6;
-    return child;
-  }
-}
-
-/**
- * 5.1.9.5.6: automatic receive steering: number of queue pairs.
- *
- * Accessor for `virtio_net_ctrl_mq_pairs_set` (2 bytes) over a `DataView`; reads and writes in place.
- */
-export class VirtioNetCtrlMqPairsSet {
-  /** Size in bytes. */
-  static readonly SIZE: number = 2;
-  /** Byte offsets of the fields at fixed offsets, by accessor name. */
-  static readonly OFFSETS: { readonly virtqueuePairs: number } = Object.freeze({
-    virtqueuePairs: 0,
-  });
-  /** The view the accessor reads and writes. */
-  view: DataView;
-  /** Byte offset of the struct within {@link VirtioNetCtrlMqPairsSet.view}. */
-  offset: number;
-
-  /** Creates an accessor over `view` at byte `offset`. */
-  constructor(view: DataView, offset: number = 0) {
-    this.view = view;
-    this.offset = offset;
-  }
-
-  /**
-   * Number of queue pairs to use, 1 to max_virtqueue_pairs (1 disables multiqueue).
-   *
-   * `virtqueue_pairs`: le16 at offset 0.
-   */
-  get virtqueuePairs(): number {
-    return this.view.getUint16(this.offset, true);
-  }
-
-  set virtqueuePairs(value: number) {
-    this.view.setUint16(this.offset, value, true);
-  }
-
-  /** Re-targets the accessor at another offset of the same view; returns it. */
-  at(offset: number): this {
-    this.offset = offset;
-    return this;
-  }
-}
-
-/**
- * 5.1.9.5.11.2: one statistics request (anonymous in the spec; name is ours).
- *
- * Accessor for `virtio_net_ctrl_queue_stats_entry` (16 bytes) over a `DataView`; reads and writes in place.
- */
-export class VirtioNetCtrlQueueStatsEntry {
-  /** Size in bytes. */
-  static readonly SIZE: number = 16;
-  /** Byte offsets of the fields at fixed offsets, by accessor name. */
-  static readonly OFFSETS: {
-    readonly vqIndex: number;
-    readonly reserved: number;
-    readonly typesBitmap: number;
-  } = Object.freeze({ vqIndex: 0, reserved: 2, typesBitmap: 8 });
-  /** The view the accessor reads and writes. */
-  view: DataView;
-  /** Byte offset of the struct within {@link VirtioNetCtrlQueueStatsEntry.view}. */
-  offset: number;
-
-  /** Creates an accessor over `view` at byte `offset`. */
-  constructor(view: DataView, offset: number = 0) {
-    this.view = view;
-    this.offset = offset;
-  }
-
-  /**
-   * The virtqueue whose statistics are wanted.
-   *
-   * `vq_index`: le16 at offset 0.
-   */
-  get vqIndex(): number {
-    return this.view.getUint16(this.offset, true);
-  }
-
-  set vqIndex(value: number) {
-    this.view.setUint16(this.offset, value, true);
-  }
-
-  /** Re-targets the accessor at another offset of the same view; returns it. */
-  at(offset: number): this {
-    this.offset = offset;
-    return this;
-  }
-
-  /** Byte offset within the view of `reserved[index]`. */
-  reservedOffset(index: number): number {
-    if ((index >>> 0) !== index || index >= 3) {
-      throw new RangeError(`reserved[${index}] is outside 0..${3} - 1`);
-    }
-
-    return this.offset + 2 + index * 2;
-  }
-
-  /**
-   * Reserved.
-   *
-   * `reserved`: le16[3] at offset 2.
-   *
-   * Reads element `index`.
-   */
-  reserved(index: number): number {
-    if ((index >>> 0) !== index || index >= 3) {
-      throw new RangeError(`reserved[${index}] is outside 0..${3} - 1`);
-    }
-
-    return this.view.getUint16(this.offset + 2 + index * 2, true);
-  }
-
-  /** Writes element `index` of `reserved`. */
-  setReserved(index: number, value: number): void {
-    if ((index >>> 0) !== index || index >= 3) {
-      throw new RangeError(`reserved[${index}] is outside 0..${3} - 1`);
-    }
-
-    this.view.setUint16(this.offset + 2 + index * 2, value, true);
-  }
-
-  /** Byte offset within the view of `types_bitmap[index]`. */
-  typesBitmapOffset(index: number): number {
-    if ((index >>> 0) !== index || index >= 1) {
-      throw new RangeError(`types_bitmap[${index}] is outside 0..${1} - 1`);
-    }
-
-    return this.offset + 8 + index * 8;
-  }
-
-  /**
-   * VIRTIO_NET_STATS_TYPE_* bits of the statistics wanted.
-   *
-   * `types_bitmap`: le64[1] at offset 8.
-   *
-   * Reads element `index`.
-   */
-  typesBitmap(index: number): bigint {
-    if ((index >>> 0) !== index || index >= 1) {
-      throw new RangeError(`types_bitmap[${index}] is outside 0..${1} - 1`);
-    }
-
-    return this.view.getBigUint64(this.offset + 8 + index * 8, true);
-  }
-
-  /** Writes element `index` of `types_bitmap`. */
-  setTypesBitmap(index: number, value: bigint): void {
-    if ((index >>> 0) !== index || index >= 1) {
-      throw new RangeError(`types_bitmap[${index}] is outside 0..${1} - 1`);
-    }
-
-    this.view.setBigUint64(this.offset + 8 + index * 8, value, true);
-  }
-}
-
-/**
- * 5.1.9.5.11.2: statistics request.
- *
- * Accessor for `virtio_net_ctrl_queue_stats` (0 bytes + per stats_len) over a `DataView`; reads and writes in place.
- */
-export class VirtioNetCtrlQueueStats {
-  /** Size in bytes with stats_len = 0; see {@link VirtioNetCtrlQueueStats.size}. */
-  static readonly SIZE: number = 0;
-  /** Byte offsets of the fields at fixed offsets, by accessor name. */
-  static readonly OFFSETS: { readonly stats: number } = Object.freeze({ stats: 0 });
-  /** The view the accessor reads and writes. */
-  view: DataView;
-  /** Byte offset of the struct within {@link VirtioNetCtrlQueueStats.view}. */
-  offset: number;
-  /** The `stats_len` parameter: element count of the arrays sized by it. */
-  statsLen: number;
-  #stats: VirtioNetCtrlQueueStatsEntry | undefined;
-
-  /** Creates an accessor over `view` at byte `offset`. */
-  constructor(view: DataView, offset: number = 0, statsLen: number = 0) {
-    this.view = view;
-    this.offset = offset;
-    this.statsLen = statsLen;
-  }
-
-  /** Size in bytes for the given stats_len. */
-  static size(statsLen: number): number {
-    return 0 + 16 * statsLen;
-  }
-
-  /** Re-targets the accessor at another offset of the same view; returns it. */
-  at(offset: number): this {
-    this.offset = offset;
-    return this;
-  }
-
-  /** Byte offset within the view of `stats[index]`. */
-  statsOffset(index: number): number {
-    if ((index >>> 0) !== index || index >= this.statsLen) {
-      throw new RangeError(`stats[${index}] is outside 0..${this.statsLen} - 1`);
-    }
-
-    return this.offset + index * 16;
-  }
-
-  /**
-   * The requests, one per virtqueue.
-   *
-   * `stats`: virtio_net_ctrl_queue_stats_entry[stats_len] at offset 0.
-   *
-   * Element `index`, as a cached flyweight re-targeted on each call: do not keep it.
-   */
-  stats(index: number): VirtioNetCtrlQueueStatsEntry {
-    if ((index >>> 0) !== index || index >= this.statsLen) {
-      throw new RangeError(`stats[${index}] is outside 0..${this.statsLen} - 1`);
-    }
-
-    const child = (this.#stats ??= new VirtioNetCtrlQueueStatsEntry(this.view));
-    child.view = this.view;
-    child.offset = this.offset + index * 16;
-    return child;
-  }
-}
-
-/**
- * 5.1.8.1: selector identifying a control-queue configuration device part.
- *
- * Accessor for `virtio_net_dev_part_cvq_selector` (8 bytes) over a `DataView`; reads and writes in place.
- */
-export class VirtioNetDevPartCvqSelector {
-  /** Size in bytes. */
-  static readonly SIZE: number = 8;
-  /** Byte offsets of the fields at fixed offsets, by accessor name. */
-  static readonly OFFSETS: {
-    readonly class: number;
-    readonly command: number;
-    readonly reserved: number;
-  } = Object.freeze({ class: 0, command: 1, reserved: 2 });
-  /** The view the accessor reads and writes. */
-  view: DataView;
-  /** Byte offset of the struct within {@link VirtioNetDevPartCvqSelector.view}. */
-  offset: number;
-
-  /** Creates an accessor over `view` at byte `offset`. */
-  constructor(view: DataView, offset: number = 0) {
-    this.view = view;
-    this.offset = offset;
-  }
-
-  /**
-   * Control class (VIRTIO_NET_CTRL_*) of the recorded command.
-   *
-   * `class`: u8 at offset 0.
-   */
-  get class(): number {
-    return this.view.getUint8(this.offset);
-  }
-
-  set class(value: number) {
-    this.view.setUint8(this.offset, value);
-  }
-
-  /**
-   * Command within the class.
-   *
-   * `command`: u8 at offset 1.
-   */
-  get command(): number {
-    return this.view.getUint8(this.offset + 1);
-  }
-
-  set command(value: number) {
-    this.view.setUint8(this.offset + 1, value);
-  }
-
-  /** Re-targets the accessor at another offset of the same view; returns it. */
-  at(offset: number): this {
-    this.offset = offset;
-    return this;
-  }
-
-  /** Byte offset within the view of `reserved[index]`. */
-  reservedOffset(index: number): number {
-    if ((index >>> 0) !== index || index >= 6) {
-      throw new RangeError(`reserved[${index}] is outside 0..${6} - 1`);
-    }
-
-    return this.offset + 2 + index;
-  }
-
-  /**
-   * Reserved, zero.
-   *
-   * `reserved`: u8[6] at offset 2.
-   *
-   * Reads element `index`.
-   */
-  reserved(index: number): number {
-    if ((index >>> 0) !== index || index >= 6) {
-      throw new RangeError(`reserved[${index}] is outside 0..${6} - 1`);
-    }
-
-    return this.view.getUint8(this.offset + 2 + index);
-  }
-
-  /** Writes element `index` of `reserved`. */
-  setReserved(index: number, value: number): void {
-    if ((index >>> 0) !== index || index >= 6) {
-      throw new RangeError(`reserved[${index}] is outside 0..${6} - 1`);
-    }
-
-    this.view.setUint8(this.offset + 2 + index, value);
-  }
-
-  /** The bytes of `reserved` as a zero-copy view. */
-  reservedBytes(): Uint8Array {
-    return new Uint8Array(this.view.buffer, this.view.byteOffset + this.offset + 2, 6);
-  }
-}
-
-/**
- * 5.1.9.6.2.3: supported flow filter actions (the text calls it virtio_net_ff_cap_actions).
- *
- * Accessor for `virtio_net_ff_actions` (8 bytes + per actions_len) over a `DataView`; reads and writes in place.
- */
-export class VirtioNetFfActions {
-  /** Size in bytes with actions_len = 0; see {@link VirtioNetFfActions.size}. */
-  static readonly SIZE: number = 8;
-  /** Byte offsets of the fields at fixed offsets, by accessor name. */
-  static readonly OFFSETS: {
-    readonly count: number;
-    readonly reserved: number;
-    readonly actions: number;
-  } = Object.freeze({ count: 0, reserved: 1, actions: 8 });
-  /** The view the accessor reads and writes. */
-  view: DataView;
-  /** Byte offset of the struct within {@link VirtioNetFfActions.view}. */
-  offset: number;
-  /** The `actions_len` parameter: element count of the arrays sized by it. */
-  actionsLen: number;
-
-  /** Creates an accessor over `view` at byte `offset`. */
-  constructor(view: DataView, offset: number = 0, actionsLen: number = 0) {
-    this.view = view;
-    this.offset = offset;
-    this.actionsLen = actionsLen;
-  }
-
-  /**
-   * Number of actions.
-   *
-   * `count`: u8 at offset 0.
-   */
-  get count(): number {
-    return this.view.getUint8(this.offset);
-  }
-
-  set count(value: number) {
-    this.view.setUint8(this.offset, value);
-  }
-
-  /** Size in bytes for the given actions_len. */
-  static size(actionsLen: number): number {
-    return 8 + 1 * actionsLen;
-  }
-
-  /** Re-targets the accessor at another offset of the same view; returns it. */
-  at(offset: number): this {
-    this.offset = offset;
-    return this;
-  }
-
-  /** Byte offset within the view of `reserved[index]`. */
-  reservedOffset(index: number): number {
-    if ((index >>> 0) !== index || index >= 7) {
-      throw new RangeError(`reserved[${index}] is outside 0..${7} - 1`);
-    }
-
-    return this.offset + 1 + index;
-  }
-
-  /**
-   * Reserved, zero.
-   *
-   * `reserved`: u8[7] at offset 1.
-   *
-   * Reads element `index`.
-   */
-  reserved(index: number): number {
-    if ((index >>> 0) !== index || index >= 7) {
-      throw new RangeError(`reserved[${index}] is outside 0..${7} - 1`);
-    }
-
-    return this.view.getUint8(this.offset + 1 + index);
-  }
-
-  /** Writes element `index` of `reserved`. */
-  setReserved(index: number, value: number): void {
-    if ((index >>> 0) !== index || index >= 7) {
-      throw new RangeError(`reserved[${index}] is outside 0..${7} - 1`);
-    }
-
-    this.view.setUint8(this.offset + 1 + index, value);
-  }
-
-  /** The bytes of `reserved` as a zero-copy view. */
-  reservedBytes(): Uint8Array {
-    return new Uint8Array(this.view.buffer, this.view.byteOffset + this.offset + 1, 7);
-  }
-
-  /** Byte offset within the view of `actions[index]`. */
-  actionsOffset(index: number): number {
-    if ((index >>> 0) !== index || index >= this.actionsLen) {
-      throw new RangeError(`actions[${index}] is outside 0..${this.actionsLen} - 1`);
-    }
-
-    return this.offset + 8 + index;
-  }
-
-  /**
-   * VIRTIO_NET_FF_ACTION_* values, ascending, each once; actions_len equals count.
-   *
-   * `actions`: u8[actions_len] at offset 8.
-   *
-   * Reads element `index`.
-   */
-  actions(index: number): number {
-    if ((index >>> 0) !== index || index >= this.actionsLen) {
-      throw new RangeError(`actions[${index}] is outside 0..${this.actionsLen} - 1`);
-    }
-
-    return this.view.getUint8(this.offset + 8 + index);
-  }
-
-  /** Writes element `index` of `actions`. */
-  setActions(index: number, value: number): void {
-    if ((index >>> 0) !== index || index >= this.actionsLen) {
-      throw new RangeError(`actions[${index}] is outside 0..${this.actionsLen} - 1`);
-    }
-
-    this.view.setUint8(this.offset + 8 + index, value);
-  }
-
-  /** The bytes of `actions` as a zero-copy view. */
-  actionsBytes(): Uint8Array {
-    return new Uint8Array(
-      this.view.buffer,
-      this.view.byteOffset + this.offset + 8,
-      this.actionsLen,
-    );
-  }
-}
-
-/**
- * 5.1.9.6.2.1: flow filter resource limits.
- *
- * Accessor for `virtio_net_ff_cap_data` (20 bytes) over a `DataView`; reads and writes in place.
- */
-export class VirtioNetFfCapData {
-  /** Size in bytes. */
-  static readonly SIZE: number = 20;
-  /** Byte offsets of the fields at fixed offsets, by accessor name. */
-  static readonly OFFSETS: {
-    readonly groupsLimit: number;
-    readonly classifiersLimit: number;
-    readonly rulesLimit: number;
-    readonly rulesPerGroupLimit: number;
-    readonly lastRulePriority: number;
-    readonly selectorsPerClassifierLimit: number;
-    readonly reserved: number;
-  } = Object.freeze({
-    groupsLimit: 0,
-    classifiersLimit: 4,
-    rulesLimit: 8,
-    rulesPerGroupLimit: 12,
-    lastRulePriority: 16,
-    selectorsPerClassifierLimit: 17,
-    reserved: 18,
-  });
-  /** The view the accessor reads and writes. */
-  view: DataView;
-  /** Byte offset of the struct within {@link VirtioNetFfCapData.view}. */
-  offset: number;
-
-  /** Creates an accessor over `view` at byte `offset`. */
-  constructor(view: DataView, offset: number = 0) {
-    this.view = view;
-    this.offset = offset;
-  }
-
-  /**
-   * Maximum number of flow filter groups.
-   *
-   * `groups_limit`: le32 at offset 0.
-   */
-  get groupsLimit(): number {
-    return this.view.getUint32(this.offset, true);
-  }
-
-  set groupsLimit(value: number) {
-    this.view.setUint32(this.offset, value, true);
-  }
-
-  /**
-   * Maximum number of classifiers.
-   *
-   * `classifiers_limit`: le32 at offset 4.
-   */
-  get classifiersLimit(): number {
-    return this.view.getUint32(this.offset + 4, true);
-  }
-
-  set classifiersLimit(value: number) {
-    this.view.setUint32(this.offset + 4, value, true);
-  }
-
-  /**
-   * Maximum number of rules across all groups.
-   *
-   * `rules_limit`: le32 at offset 8.
-   */
-  get rulesLimit(): number {
-    return this.view.getUint32(this.offset + 8, true);
-  }
-
-  set rulesLimit(value: number) {
-    this.view.setUint32(this.offset + 8, value, true);
-  }
-
-  /**
-   * Maximum number of rules in one group.
-   *
-   * `rules_per_group_limit`: le32 at offset 12.
-   */
-  get rulesPerGroupLimit(): number {
-    return this.view.getUint32(this.offset + 12, true);
-  }
-
-  set rulesPerGroupLimit(value: number) {
-    this.view.setUint32(this.offset + 12, value, true);
-  }
-
-  /**
-   * Highest priority a rule can have.
-   *
-   * `last_rule_priority`: u8 at offset 16.
-   */
-  get lastRulePriority(): number {
-    return this.view.getUint8(this.offset + 16);
-  }
-
-  set lastRulePriority(value: number) {
-    this.view.setUint8(this.offset + 16, value);
-  }
-
-  /**
-   * Maximum number of selectors in a classifier.
-   *
-   * `selectors_per_classifier_limit`: u8 at offset 17.
-   */
-  get selectorsPerClassifierLimit(): number {
-    return this.view.getUint8(this.offset + 17);
-  }
-
-  set selectorsPerClassifierLimit(value: number) {
-    this.view.setUint8(this.offset + 17, value);
-  }
-
-  /** Re-targets the accessor at another offset of the same view; returns it. */
-  at(offset: number): this {
-    this.offset = offset;
-    return this;
-  }
-
-  /** Byte offset within the view of `reserved[index]`. */
-  reservedOffset(index: number): number {
-    if ((index >>> 0) !== index || index >= 2) {
-      throw new RangeError(`reserved[${index}] is outside 0..${2} - 1`);
-    }
-
-    return this.offset + 18 + index;
-  }
-
-  /**
-   * Reserved, zero.
-   *
-   * `reserved`: u8[2] at offset 18.
-   *
-   * Reads element `index`.
-   */
-  reserved(index: number): number {
-    if ((index >>> 0) !== index || index >= 2) {
-      throw new RangeError(`reserved[${index}] is outside 0..${2} - 1`);
-    }
-
-    return this.view.getUint8(this.offset + 18 + index);
-  }
-
-  /** Writes element `index` of `reserved`. */
-  setReserved(index: number, value: number): void {
-    if ((index >>> 0) !== index || index >= 2) {
-      throw new RangeError(`reserved[${index}] is outside 0..${2} - 1`);
-    }
-
-    this.view.setUint8(this.offset + 18 + index, value);
-  }
-
-  /** The bytes of `reserved` as a zero-copy view. */
-  reservedBytes(): Uint8Array {
-    return new Uint8Array(this.view.buffer, this.view.byteOffset + this.offset + 18, 2);
-  }
-}
-
-/**
- * 5.1.9.6.2.2: supported selectors.
- *
- * Accessor for `virtio_net_ff_cap_mask_data` (8 bytes + per selectors_len) over a `DataView`; reads and writes in place.
- */
-export class VirtioNetFfCapMaskData {
-  /** Size in bytes with selectors_len = 0; see {@link VirtioNetFfCapMaskData.size}. */
-  static readonly SIZE: number = 8;
-  /** Byte offsets of the fields at fixed offsets, by accessor name. */
-  static readonly OFFSETS: {
-    readonly count: number;
-    readonly reserved: number;
-    readonly selectors: number;
-  } = Object.freeze({ count: 0, reserved: 1, selectors: 8 });
-  /** The view the accessor reads and writes. */
-  view: DataView;
-  /** Byte offset of the struct within {@link VirtioNetFfCapMaskData.view}. */
-  offset: number;
-  /** The `selectors_len` parameter: element count of the arrays sized by it. */
-  selectorsLen: number;
-
-  /** Creates an accessor over `view` at byte `offset`. */
-  constructor(view: DataView, offset: number = 0, selectorsLen: number = 0) {
-    this.view = view;
-    this.offset = offset;
-    this.selectorsLen = selectorsLen;
-  }
-
-  /**
-   * Number of selectors.
-   *
-   * `count`: u8 at offset 0.
-   */
-  get count(): number {
-    return this.view.getUint8(this.offset);
-  }
-
-  set count(value: number) {
-    this.view.setUint8(this.offset, value);
-  }
-
-  /** Size in bytes for the given selectors_len. */
-  static size(selectorsLen: number): number {
-    return 8 + 1 * selectorsLen;
-  }
-
-  /** Re-targets the accessor at another offset of the same view; returns it. */
-  at(offset: number): this {
-    this.offset = offset;
-    return this;
-  }
-
-  /** Byte offset within the view of `reserved[index]`. */
-  reservedOffset(index: number): number {
-    if ((index >>> 0) !== index || index >= 7) {
-      throw new RangeError(`reserved[${index}] is outside 0..${7} - 1`);
-    }
-
-    return this.offset + 1 + index;
-  }
-
-  /**
-   * Reserved, zero.
-   *
-   * `reserved`: u8[7] at offset 1.
-   *
-   * Reads element `index`.
-   */
-  reserved(index: number): number {
-    if ((index >>> 0) !== index || index >= 7) {
-      throw new RangeError(`reserved[${index}] is outside 0..${7} - 1`);
-    }
-
-    return this.view.getUint8(this.offset + 1 + index);
-  }
-
-  /** Writes element `index` of `reserved`. */
-  setReserved(index: number, value: number): void {
-    if ((index >>> 0) !== index || index >= 7) {
-      throw new RangeError(`reserved[${index}] is outside 0..${7} - 1`);
-    }
-
-    this.view.setUint8(this.offset + 1 + index, value);
-  }
-
-  /** The bytes of `reserved` as a zero-copy view. */
-  reservedBytes(): Uint8Array {
-    return new Uint8Array(this.view.buffer, this.view.byteOffset + this.offset + 1, 7);
-  }
-
-  /** Byte offset within the view of `selectors[index]`. */
-  selectorsOffset(index: number): number {
-    if ((index >>> 0) !== index || index >= this.selectorsLen) {
-      throw new RangeError(`selectors[${index}] is outside 0..${this.selectorsLen} - 1`);
-    }
-
-    return this.offset + 8 + index;
-  }
-
-  /**
-   * count virtio_net_ff_selector entries back to back, ordered by type (each is variable length, so held here as bytes).
-   *
-   * `selectors`: u8[selectors_len] at offset 8.
-   *
-   * Reads element `index`.
-   */
-  selectors(index: number): number {
-    if ((index >>> 0) !== index || index >= this.selectorsLen) {
-      throw new RangeError(`selectors[${index}] is outside 0..${this.selectorsLen} - 1`);
-    }
-
-    return this.view.getUint8(this.offset + 8 + index);
-  }
-
-  /** Writes element `index` of `selectors`. */
-  setSelectors(index: number, value: number): void {
-    if ((index >>> 0) !== index || index >= this.selectorsLen) {
-      throw new RangeError(`selectors[${index}] is outside 0..${this.selectorsLen} - 1`);
-    }
-
-    this.view.setUint8(this.offset + 8 + index, value);
-  }
-
-  /** The bytes of `selectors` as a zero-copy view. */
-  selectorsBytes(): Uint8Array {
-    return new Uint8Array(
-      this.view.buffer,
-      this.view.byteOffset + this.offset + 8,
-      this.selectorsLen,
-    );
-  }
-}
-
-/**
- * 5.1.9.6.2.2: flow filter selector.
- *
- * Accessor for `virtio_net_ff_selector` (8 bytes + per mask_len) over a `DataView`; reads and writes in place.
- */
-export class VirtioNetFfSelector {
-  /** Size in bytes with mask_len = 0; see {@link VirtioNetFfSelector.size}. */
-  static readonly SIZE: number = 8;
-  /** Byte offsets of the fields at fixed offsets, by accessor name. */
-  static readonly OFFSETS: {
-    readonly type: number;
-    readonly flags: number;
-    readonly reserved: number;
-    readonly length: number;
-    readonly reserved1: number;
-    readonly mask: number;
-  } = Object.freeze({ type: 0, flags: 1, reserved: 2, length: 4, reserved1: 5, mask: 8 });
-  /** The view the accessor reads and writes. */
-  view: DataView;
-  /** Byte offset of the struct within {@link VirtioNetFfSelector.view}. */
-  offset: number;
-  /** The `mask_len` parameter: element count of the arrays sized by it. */
-  maskLen: number;
-
-  /** Creates an accessor over `view` at byte `offset`. */
-  constructor(view: DataView, offset: number = 0, maskLen: number = 0) {
-    this.view = view;
-    this.offset = offset;
-    this.maskLen = maskLen;
-  }
-
-  /**
-   * VIRTIO_NET_FF_MASK_TYPE_* header type.
-   *
-   * `type`: u8 at offset 0.
-   */
-  get type(): number {
-    return this.view.getUint8(this.offset);
-  }
-
-  set type(value: number) {
-    this.view.setUint8(this.offset, value);
-  }
-
-  /**
-   * VIRTIO_NET_FF_MASK_F_* bits.
-   *
-   * `flags`: u8 at offset 1.
-   */
-  get flags(): number {
-    return this.view.getUint8(this.offset + 1);
-  }
-
-  set flags(value: number) {
-    this.view.setUint8(this.offset + 1, value);
-  }
-
-  /**
-   * Length of mask in bytes.
-   *
-   * `length`: u8 at offset 4.
-   */
-  get length(): number {
-    return this.view.getUint8(this.offset + 4);
-  }
-
-  set length(value: number) {
-    this.view.setUint8(this.offset + 4, value);
-  }
-
-  /** Size in bytes for the given mask_len. */
-  static size(maskLen: number): number {
-    return 8 + 1 * maskLen;
-  }
-
-  /** Re-targets the accessor at another offset of the same view; returns it. */
-  at(offset: number): this {
-    this.offset = offset;
-    return this;
-  }
-
-  /** Byte offset within the view of `reserved[index]`. */
-  reservedOffset(index: number): number {
-    if ((index >>> 0) !== index || index >= 2) {
-      throw new RangeError(`reserved[${index}] is outside 0..${2} - 1`);
-    }
-
-    return this.offset + 2 + index;
-  }
-
-  /**
-   * Reserved, zero.
-   *
-   * `reserved`: u8[2] at offset 2.
-   *
-   * Reads element `index`.
-   */
-  reserved(index: number): number {
-    if ((index >>> 0) !== index || index >= 2) {
-      throw new RangeError(`reserved[${index}] is outside 0..${2} - 1`);
-    }
-
-    return this.view.getUint8(this.offset + 2 + index);
-  }
-
-  /** Writes element `index` of `reserved`. */
-  setReserved(index: number, value: number): void {
-    if ((index >>> 0) !== index || index >= 2) {
-      throw new RangeError(`reserved[${index}] is outside 0..${2} - 1`);
-    }
-
-    this.view.setUint8(this.offset + 2 + index, value);
-  }
-
-  /** The bytes of `reserved` as a zero-copy view. */
-  reservedBytes(): Uint8Array {
-    return new Uint8Array(this.view.buffer, this.view.byteOffset + this.offset + 2, 2);
-  }
-
-  /** Byte offset within the view of `reserved1[index]`. */
-  reserved1Offset(index: number): number {
-    if ((index >>> 0) !== index || index >= 3) {
-      throw new RangeError(`reserved1[${index}] is outside 0..${3} - 1`);
-    }
-
-    return this.offset + 5 + index;
-  }
-
-  /**
-   * Reserved, zero.
-   *
-   * `reserved1`: u8[3] at offset 5.
-   *
-   * Reads element `index`.
-   */
-  reserved1(index: number): number {
-    if ((index >>> 0) !== index || index >= 3) {
-      throw new RangeError(`reserved1[${index}] is outside 0..${3} - 1`);
-    }
-
-    return this.view.getUint8(this.offset + 5 + index);
-  }
-
-  /** Writes element `index` of `reserved1`. */
-  setReserved1(index: number, value: number): void {
-    if ((index >>> 0) !== index || index >= 3) {
-      throw new RangeError(`reserved1[${index}] is outside 0..${3} - 1`);
-    }
-
-    this.view.setUint8(this.offset + 5 + index, value);
-  }
-
-  /** The bytes of `reserved1` as a zero-copy view. */
-  reserved1Bytes(): Uint8Array {
-    return new Uint8Array(this.view.buffer, this.view.byteOffset + this.offset + 5, 3);
-  }
-
-  /** Byte offset within the view of `mask[index]`. */
-  maskOffset(index: number): number {
-    if ((index >>> 0) !== index || index >= this.maskLen) {
-      throw new RangeError(`mask[${index}] is outside 0..${this.maskLen} - 1`);
-    }
-
-    return this.offset + 8 + index;
-  }
-
-  /**
-   * Which header bits match, in network byte order; mask_len equals length.
-   *
-   * `mask`: u8[mask_len] at offset 8.
-   *
-   * Reads element `index`.
-   */
-  mask(index: number): number {
-    if ((index >>> 0) !== index || index >= this.maskLen) {
-      throw new RangeError(`mask[${index}] is outside 0..${this.maskLen} - 1`);
-    }
-
-    return this.view.getUint8(this.offset + 8 + index);
-  }
-
-  /** Writes element `index` of `mask`. */
-  setMask(index: number, value: number): void {
-    if ((index >>> 0) !== index || index >= this.maskLen) {
-      throw new RangeError(`mask[${index}] is outside 0..${this.maskLen} - 1`);
-    }
-
-    this.view.setUint8(this.offset + 8 + index, value);
-  }
-
-  /** The bytes of `mask` as a zero-copy view. */
-  maskBytes(): Uint8Array {
-    return new Uint8Array(this.view.buffer, this.view.byteOffset + this.offset + 8, this.maskLen);
-  }
-}
-
-/**
- * 5.1.9.5.6.4: hash calculation parameters without RSS.
- *
- * Accessor for `virtio_net_hash_config` (13 bytes + per hash_key_data_len) over a `DataView`; reads and writes in place.
- */
-export class VirtioNetHashConfig {
-  /** Size in bytes with hash_key_data_len = 0; see {@link VirtioNetHashConfig.size}. */
-  static readonly SIZE: number = 13;
-  /** Byte offsets of the fields at fixed offsets, by accessor name. */
-  static readonly OFFSETS: {
-    readonly hashTypes: number;
-    readonly reserved: number;
-    readonly hashKeyLength: number;
-    readonly hashKeyData: number;
-  } = Object.freeze({ hashTypes: 0, reserved: 4, hashKeyLength: 12, hashKeyData: 13 });
-  /** The view the accessor reads and writes. */
-  view: DataView;
-  /** Byte offset of the struct within {@link VirtioNetHashConfig.view}. */
-  offset: number;
-  /** The `hash_key_data_len` parameter: element count of the arrays sized by it. */
-  hashKeyDataLen: number;
-
-  /** Creates an accessor over `view` at byte `offset`. */
-  constructor(view: DataView, offset: number = 0, hashKeyDataLen: number = 0) {
-    this.view = view;
-    this.offset = offset;
-    this.hashKeyDataLen = hashKeyDataLen;
-  }
-
-  /**
-   * Enabled VIRTIO_NET_HASH_TYPE_* bits.
-   *
-   * `hash_types`: le32 at offset 0.
-   */
-  get hashTypes(): number {
-    return this.view.getUint32(this.offset, true);
-  }
-
-  set hashTypes(value: number) {
-    this.view.setUint32(this.offset, value, true);
-  }
-
-  /**
-   * Length of hash_key_data in bytes.
-   *
-   * `hash_key_length`: u8 at offset 12.
-   */
-  get hashKeyLength(): number {
-    return this.view.getUint8(this.offset + 12);
-  }
-
-  set hashKeyLength(value: number) {
-    this.view.setUint8(this.offset + 12, value);
-  }
-
-  /** Size in bytes for the given hash_key_data_len. */
-  static size(hashKeyDataLen: number): number {
-    return 13 + 1 * hashKeyDataLen;
-  }
-
-  /** Re-targets the accessor at another offset of the same view; returns it. */
-  at(offset: number): this {
-    this.offset = offset;
-    return this;
-  }
-
-  /** Byte offset within the view of `reserved[index]`. */
-  reservedOffset(index: number): number {
-    if ((index >>> 0) !== index || index >= 4) {
-      throw new RangeError(`reserved[${index}] is outside 0..${4} - 1`);
-    }
-
-    return this.offset + 4 + index * 2;
-  }
-
-  /**
-   * Zero; keeps the layout in step with virtio_net_rss_config.
-   *
-   * `reserved`: le16[4] at offset 4.
-   *
-   * Reads element `index`.
-   */
-  reserved(index: number): number {
-    if ((index >>> 0) !== index || index >= 4) {
-      throw new RangeError(`reserved[${index}] is outside 0..${4} - 1`);
-    }
-
-    return this.view.getUint16(this.offset + 4 + index * 2, true);
-  }
-
-  /** Writes element `index` of `reserved`. */
-  setReserved(index: number, value: number): void {
-    if ((index >>> 0) !== index || index >= 4) {
-      throw new RangeError(`reserved[${index}] is outside 0..${4} - 1`);
-    }
-
-    this.view.setUint16(this.offset + 4 + index * 2, value, true);
-  }
-
-  /** Byte offset within the view of `hash_key_data[index]`. */
-  hashKeyDataOffset(index: number): number {
-    if ((index >>> 0) !== index || index >= this.hashKeyDataLen) {
-      throw new RangeError(`hash_key_data[${index}] is outside 0..${this.hashKeyDataLen} - 1`);
-    }
-
-    return this.offset + 13 + index;
-  }
-
-  /**
-   * The hash key (`hash_key_data[hash_key_length]`); hash_key_data_len equals hash_key_length.
-   *
-   * `hash_key_data`: u8[hash_key_data_len] at offset 13.
-   *
-   * Reads element `index`.
-   */
-  hashKeyData(index: number): number {
-    if ((index >>> 0) !== index || index >= this.hashKeyDataLen) {
-      throw new RangeError(`hash_key_data[${index}] is outside 0..${this.hashKeyDataLen} - 1`);
-    }
-
-    return this.view.getUint8(this.offset + 13 + index);
-  }
-
-  /** Writes element `index` of `hash_key_data`. */
-  setHashKeyData(index: number, value: number): void {
-    if ((index >>> 0) !== index || index >= this.hashKeyDataLen) {
-      throw new RangeError(`hash_key_data[${index}] is outside 0..${this.hashKeyDataLen} - 1`);
-    }
-
-    this.view.setUint8(this.offset + 13 + index, value);
-  }
-
-  /** The bytes of `hash_key_data` as a zero-copy view. */
-  hashKeyDataBytes(): Uint8Array {
-    return new Uint8Array(
-      this.view.buffer,
-      this.view.byteOffset + this.offset + 13,
-      this.hashKeyDataLen,
-    );
-  }
-}
-
-/**
- * 5.1.9: last 6 bytes of virtio_net_hdr (anonymous in the spec; name is ours), present with VIRTIO_NET_F_OUT_NET_HEADER or VIRTIO_NET_F_IPSEC.
- *
- * Accessor for `virtio_net_hdr_ipsec_union` (6 bytes) over a `DataView`; reads and writes in place.
- */
-export class VirtioNetHdrIpsecUnion {
-  /** Size in bytes. */
-  static readonly SIZE: number = 6;
-  /** Byte offsets of the fields at fixed offsets, by accessor name. */
-  static readonly OFFSETS: {
-    readonly paddingReserved2: number;
-    readonly ipsecResourceHdr: number;
-  } = Object.freeze({ paddingReserved2: 0, ipsecResourceHdr: 0 });
-  /** The view the accessor reads and writes. */
-  view: DataView;
-  /** Byte offset of the union within {@link VirtioNetHdrIpsecUnion.view}. */
-  offset: number;
-  #ipsecResourceHdr: IpsecResourceHdr | undefined;
-
-  /** Creates an accessor over `view` at byte `offset`. */
-  constructor(view: DataView, offset: number = 0) {
-    this.view = view;
-    this.offset = offset;
-  }
-
-  /**
-   * With VIRTIO_NET_F_IPSEC: the SA to use.
-   *
-   * `ipsec_resource_hdr`: ipsec_resource_hdr at offset 0.
-   *
-   * A cached flyweight re-targeted on each access: do not keep it.
-   */
-  get ipsecResourceHdr(): IpsecResourceHdr {
-    const child = (this.#ipsecResourceHdr ??= new IpsecResourceHdr(this.view));
-    child.view = this.view;
-    child.offset = this.offset;
-    return child;
-  }
-
-  /** Re-targets the accessor at another offset of the same view; returns it. */
-  at(offset: number): this {
-    this.offset = offset;
-    return this;
-  }
-
-  /** Byte offset within the view of `padding_reserved_2[index]`. */
-  paddingReserved2Offset(index: number): number {
-    if ((index >>> 0) !== index || index >= 6) {
-      throw new RangeError(`padding_reserved_2[${index}] is outside 0..${6} - 1`);
-    }
-
-    return this.offset + index;
-  }
-
-  /**
-   * Reserved (with VIRTIO_NET_F_OUT_NET_HEADER).
-   *
-   * `padding_reserved_2`: u8[6] at offset 0.
-   *
-   * Reads element `index`.
-   */
-  paddingReserved2(index: number): number {
-    if ((index >>> 0) !== index || index >= 6) {
-      throw new RangeError(`padding_reserved_2[${index}] is outside 0..${6} - 1`);
-    }
-
-    return this.view.getUint8(this.offset + index);
-  }
-
-  /** Writes element `index` of `padding_reserved_2`. */
-  setPaddingReserved2(index: number, value: number): void {
-    if ((index >>> 0) !== index || index >= 6) {
-      throw new RangeError(`padding_reserved_2[${index}] is outside 0..${6} - 1`);
-    }
-
-    this.view.setUint8(this.offset + index, value);
-  }
-
-  /** The bytes of `padding_reserved_2` as a zero-copy view. */
-  paddingReserved2Bytes(): Uint8Array {
-    return new Uint8Array(this.view.buffer, this.view.byteOffset + this.offset, 6);
-  }
-}
-
-/**
- * 5.1.9: virtio-net packet header. Its size depends on the features: 12 bytes, 20 with VIRTIO_NET_F_HASH_REPORT, 24 with UDP tunnel GSO, 32 with VIRTIO_NET_F_OUT_NET_HEADER or VIRTIO_NET_F_IPSEC.
- *
- * Accessor for `virtio_net_hdr` (32 bytes) over a `DataView`; reads and writes in place.
- */
-export class VirtioNetHdr {
-  /** Size in bytes. */
-  static readonly SIZE: number = 32;
-  /** Byte offsets of the fields at fixed offsets, by accessor name. */
-  static readonly OFFSETS: {
-    readonly flags: number;
-    readonly gsoType: number;
-    readonly hdrLen: number;
-    readonly gsoSize: number;
-    readonly csumStart: number;
-    readonly csumOffset: number;
-    readonly numBuffers: number;
-    readonly hashValue: number;
-    readonly hashReport: number;
-    readonly paddingReserved: number;
-    readonly outerThOffset: number;
-    readonly innerNhOffset: number;
-    readonly outerNhOffset: number;
-    readonly ipsecUnion: number;
-  } = Object.freeze({
-    flags: 0,
-    gsoType: 1,
-    hdrLen: 2,
-    gsoSize: 4,
-    csumStart: 6,
-    csumOffset: 8,
-    numBuffers: 10,
-    hashValue: 12,
-    hashReport: 16,
-    paddingReserved: 18,
-    outerThOffset: 20,
-    innerNhOffset: 22,
-    outerNhOffset: 24,
-    ipsecUnion: 26,
-  });
-  /** The view the accessor reads and writes. */
-  view: DataView;
-  /** Byte offset of the struct within {@link VirtioNetHdr.view}. */
-  offset: number;
-  #ipsecUnion: VirtioNetHdrIpsecUnion | undefined;
-
-  /** Creates an accessor over `view` at byte `offset`. */
-  constructor(view: DataView, offset: number = 0) {
-    this.view = view;
-    this.offset = offset;
-  }
-
-  /**
-   * VIRTIO_NET_HDR_F_* bits.
-   *
-   * `flags`: u8 at offset 0.
-   */
-  get flags(): number {
-    return this.view.getUint8(this.offset);
-  }
-
-  set flags(value: number) {
-    this.view.setUint8(this.offset, value);
-  }
-
-  /**
-   * VIRTIO_NET_HDR_GSO_* type, ORed with VIRTIO_NET_HDR_GSO_ECN / _UDP_TUNNEL_* bits.
-   *
-   * `gso_type`: u8 at offset 1.
-   */
-  get gsoType(): number {
-    return this.view.getUint8(this.offset + 1);
-  }
-
-  set gsoType(value: number) {
-    this.view.setUint8(this.offset + 1, value);
-  }
-
-  /**
-   * Length of the headers to replicate per segment (exact with VIRTIO_NET_F_GUEST_HDRLEN).
-   *
-   * `hdr_len`: le16 at offset 2.
-   */
-  get hdrLen(): number {
-    return this.view.getUint16(this.offset + 2, true);
-  }
-
-  set hdrLen(value: number) {
-    this.view.setUint16(this.offset + 2, value, true);
-  }
-
-  /**
-   * Maximum segment size beyond the headers (MSS).
-   *
-   * `gso_size`: le16 at offset 4.
-   */
-  get gsoSize(): number {
-    return this.view.getUint16(this.offset + 4, true);
-  }
-
-  set gsoSize(value: number) {
-    this.view.setUint16(this.offset + 4, value, true);
-  }
-
-  /**
-   * Where checksumming starts; with VIRTIO_NET_HDR_F_RSC_INFO: number of coalesced segments.
-   *
-   * `csum_start`: le16 at offset 6.
-   */
-  get csumStart(): number {
-    return this.view.getUint16(this.offset + 6, true);
-  }
-
-  set csumStart(value: number) {
-    this.view.setUint16(this.offset + 6, value, true);
-  }
-
-  /**
-   * Where the checksum goes, after csum_start; with VIRTIO_NET_HDR_F_RSC_INFO: duplicated ACKs.
-   *
-   * `csum_offset`: le16 at offset 8.
-   */
-  get csumOffset(): number {
-    return this.view.getUint16(this.offset + 8, true);
-  }
-
-  set csumOffset(value: number) {
-    this.view.setUint16(this.offset + 8, value, true);
-  }
-
-  /**
-   * Receive: number of buffers the packet spans. Transmit: zero.
-   *
-   * `num_buffers`: le16 at offset 10.
-   */
-  get numBuffers(): number {
-    return this.view.getUint16(this.offset + 10, true);
-  }
-
-  set numBuffers(value: number) {
-    this.view.setUint16(this.offset + 10, value, true);
-  }
-
-  /**
-   * With VIRTIO_NET_F_HASH_REPORT: the calculated hash.
-   *
-   * `hash_value`: le32 at offset 12.
-   */
-  get hashValue(): number {
-    return this.view.getUint32(this.offset + 12, true);
-  }
-
-  set hashValue(value: number) {
-    this.view.setUint32(this.offset + 12, value, true);
-  }
-
-  /**
-   * With VIRTIO_NET_F_HASH_REPORT: VIRTIO_NET_HASH_REPORT_* type of the hash.
-   *
-   * `hash_report`: le16 at offset 16.
-   */
-  get hashReport(): number {
-    return this.view.getUint16(this.offset + 16, true);
-  }
-
-  set hashReport(value: number) {
-    this.view.setUint16(this.offset + 16, value, true);
-  }
-
-  /**
-   * With VIRTIO_NET_F_HASH_REPORT: reserved.
-   *
-   * `padding_reserved`: le16 at offset 18.
-   */
-  get paddingReserved(): number {
-    return this.view.getUint16(this.offset + 18, true);
-  }
-
-  set paddingReserved(value: number) {
-    this.view.setUint16(this.offset + 18, value, true);
-  }
-
-  /**
-   * With VIRTIO_NET_F_{HOST,GUEST}_UDP_TUNNEL_GSO: offset of the outer transport header.
-   *
-   * `outer_th_offset`: le16 at offset 20.
-   */
-  get outerThOffset(): number {
-    return this.view.getUint16(this.offset + 20, true);
-  }
-
-  set outerThOffset(value: number) {
-    this.view.setUint16(this.offset + 20, value, true);
-  }
-
-  /**
-   * With VIRTIO_NET_F_{HOST,GUEST}_UDP_TUNNEL_GSO: offset of the inner network header.
-   *
-   * `inner_nh_offset`: le16 at offset 22.
-   */
-  get innerNhOffset(): number {
-    return this.view.getUint16(this.offset + 22, true);
-  }
-
-  set innerNhOffset(value: number) {
-    this.view.setUint16(this.offset + 22, value, true);
-  }
-
-  /**
-   * With VIRTIO_NET_F_OUT_NET_HEADER: offset of the outer network header (0: not given).
-   *
-   * `outer_nh_offset`: le16 at offset 24.
-   */
-  get outerNhOffset(): number {
-    return this.view.getUint16(this.offset + 24, true);
-  }
-
-  set outerNhOffset(value: number) {
-    this.view.setUint16(this.offset + 24, value, true);
-  }
-
-  /**
-   * With VIRTIO_NET_F_OUT_NET_HEADER or VIRTIO_NET_F_IPSEC: padding_reserved_2 or ipsec_resource_hdr (an anonymous union in the spec).
-   *
-   * `ipsec_union`: virtio_net_hdr_ipsec_union at offset 26.
-   *
-   * A cached flyweight re-targeted on each access: do not keep it.
-   */
-  get ipsecUnion(): VirtioNetHdrIpsecUnion {
-    const child = (this.#ipsecUnion ??= new VirtioNetHdrIpsecUnion(this.view));
-    child.view = this.view;
-    child.offset = this.offset + 26;
-    return child;
-  }
-
-  /** Re-targets the accessor at another offset of the same view; returns it. */
-  at(offset: number): this {
-    this.offset = offset;
-    return this;
-  }
-}
-
-/**
- * 5.1.9.6.3.2: flow filter classifier object.
- *
- * Accessor for `virtio_net_resource_obj_ff_classifier` (8 bytes + per selectors_len) over a `DataView`; reads and writes in place.
- */
-export class VirtioNetResourceObjFfClassifier {
-  /** Size in bytes with selectors_len = 0; see {@link VirtioNetResourceObjFfClassifier.size}. */
-  static readonly SIZE: number = 8;
-  /** Byte offsets of the fields at fixed offsets, by accessor name. */
-  static readonly OFFSETS: {
-    readonly count: number;
-    readonly reserved: number;
-    readonly selectors: number;
-  } = Object.freeze({ count: 0, reserved: 1, selectors: 8 });
-  /** The view the accessor reads and writes. */
-  view: DataView;
-  /** Byte offset of the struct within {@link VirtioNetResourceObjFfClassifier.view}. */
-  offset: number;
-  /** The `selectors_len` parameter: element count of the arrays sized by it. */
-  selectorsLen: number;
-
-  /** Creates an accessor over `view` at byte `offset`. */
-  constructor(view: DataView, offset: number = 0, selectorsLen: number = 0) {
-    this.view = view;
-    this.offset = offset;
-    this.selectorsLen = selectorsLen;
-  }
-
-  /**
-   * Number of selectors.
-   *
-   * `count`: u8 at offset 0.
-   */
-  get count(): number {
-    return this.view.getUint8(this.offset);
-  }
-
-  set count(value: number) {
-    this.view.setUint8(this.offset, value);
-  }
-
-  /** Size in bytes for the given selectors_len. */
-  static size(selectorsLen: number): number {
-    return 8 + 1 * selectorsLen;
-  }
-
-  /** Re-targets the accessor at another offset of the same view; returns it. */
-  at(offset: number): this {
-    this.offset = offset;
-    return this;
-  }
-
-  /** Byte offset within the view of `reserved[index]`. */
-  reservedOffset(index: number): number {
-    if ((index >>> 0) !== index || index >= 7) {
-      throw new RangeError(`reserved[${index}] is outside 0..${7} - 1`);
-    }
-
-    return this.offset + 1 + index;
-  }
-
-  /**
-   * Reserved, zero.
-   *
-   * `reserved`: u8[7] at offset 1.
-   *
-   * Reads element `index`.
-   */
-  reserved(index: number): number {
-    if ((index >>> 0) !== index || index >= 7) {
-      throw new RangeError(`reserved[${index}] is outside 0..${7} - 1`);
-    }
-
-    return this.view.getUint8(this.offset + 1 + index);
-  }
-
-  /** Writes element `index` of `reserved`. */
-  setReserved(index: number, value: number): void {
-    if ((index >>> 0) !== index || index >= 7) {
-      throw new RangeError(`reserved[${index}] is outside 0..${7} - 1`);
-    }
-
-    this.view.setUint8(this.offset + 1 + index, value);
-  }
-
-  /** The bytes of `reserved` as a zero-copy view. */
-  reservedBytes(): Uint8Array {
-    return new Uint8Array(this.view.buffer, this.view.byteOffset + this.offset + 1, 7);
-  }
-
-  /** Byte offset within the view of `selectors[index]`. */
-  selectorsOffset(index: number): number {
-    if ((index >>> 0) !== index || index >= this.selectorsLen) {
-      throw new RangeError(`selectors[${index}] is outside 0..${this.selectorsLen} - 1`);
-    }
-
-    return this.offset + 8 + index;
-  }
-
-  /**
-   * count virtio_net_ff_selector entries back to back (ETH, then IPv4/IPv6, then TCP/UDP/ESP), held here as bytes.
-   *
-   * `selectors`: u8[selectors_len] at offset 8.
-   *
-   * Reads element `index`.
-   */
-  selectors(index: number): number {
-    if ((index >>> 0) !== index || index >= this.selectorsLen) {
-      throw new RangeError(`selectors[${index}] is outside 0..${this.selectorsLen} - 1`);
-    }
-
-    return this.view.getUint8(this.offset + 8 + index);
-  }
-
-  /** Writes element `index` of `selectors`. */
-  setSelectors(index: number, value: number): void {
-    if ((index >>> 0) !== index || index >= this.selectorsLen) {
-      throw new RangeError(`selectors[${index}] is outside 0..${this.selectorsLen} - 1`);
-    }
-
-    this.view.setUint8(this.offset + 8 + index, value);
-  }
-
-  /** The bytes of `selectors` as a zero-copy view. */
-  selectorsBytes(): Uint8Array {
-    return new Uint8Array(
-      this.view.buffer,
-      this.view.byteOffset + this.offset + 8,
-      this.selectorsLen,
-    );
-  }
-}
-
-/**
- * 5.1.9.6.3.1: flow filter group object.
- *
- * Accessor for `virtio_net_resource_obj_ff_group` (2 bytes) over a `DataView`; reads and writes in place.
- */
-export class VirtioNetResourceObjFfGroup {
-  /** Size in bytes. */
-  static readonly SIZE: number = 2;
-  /** Byte offsets of the fields at fixed offsets, by accessor name. */
-  static readonly OFFSETS: { readonly groupPriority: number } = Object.freeze({ groupPriority: 0 });
-  /** The view the accessor reads and writes. */
-  view: DataView;
-  /** Byte offset of the struct within {@link VirtioNetResourceObjFfGroup.view}. */
-  offset: number;
-
-  /** Creates an accessor over `view` at byte `offset`. */
-  constructor(view: DataView, offset: number = 0) {
-    this.view = view;
-    this.offset = offset;
-  }
-
-  /**
-   * Priority of the group; higher groups are tried first.
-   *
-   * `group_priority`: le16 at offset 0.
-   */
-  get groupPriority(): number {
-    return this.view.getUint16(this.offset, true);
-  }
-
-  set groupPriority(value: number) {
-    this.view.setUint16(this.offset, value, true);
-  }
-
-  /** Re-targets the accessor at another offset of the same view; returns it. */
-  at(offset: number): this {
-    this.offset = offset;
-    return this;
-  }
-}
-
-/**
- * 5.1.9.6.3.3: flow filter rule object.
- *
- * Accessor for `virtio_net_resource_obj_ff_rule` (16 bytes + per keys_len) over a `DataView`; reads and writes in place.
- */
-export class VirtioNetResourceObjFfRule {
-  /** Size in bytes with keys_len = 0; see {@link VirtioNetResourceObjFfRule.size}. */
-  static readonly SIZE: number = 16;
-  /** Byte offsets of the fields at fixed offsets, by accessor name. */
-  static readonly OFFSETS: {
-    readonly groupId: number;
-    readonly classifierId: number;
-    readonly rulePriority: number;
-    readonly keyLength: number;
-    readonly action: number;
-    readonly reserved: number;
-    readonly vqIndex: number;
-    readonly reserved1: number;
-    readonly keys: number;
-  } = Object.freeze({
-    groupId: 0,
-    classifierId: 4,
-    rulePriority: 8,
-    keyLength: 9,
-    action: 10,
-    reserved: 11,
-    vqIndex: 12,
-    reserved1: 14,
-    keys: 16,
-  });
-  /** The view the accessor reads and writes. */
-  view: DataView;
-  /** Byte offset of the struct within {@link VirtioNetResourceObjFfRule.view}. */
-  offset: number;
-  /** The `keys_len` parameter: element count of the arrays sized by it. */
-  keysLen: number;
-
-  /** Creates an accessor over `view` at byte `offset`. */
-  constructor(view: DataView, offset: number = 0, keysLen: number = 0) {
-    this.view = view;
-    this.offset = offset;
-    this.keysLen = keysLen;
-  }
-
-  /**
-   * Id of the group the rule belongs to.
-   *
-   * `group_id`: le32 at offset 0.
-   */
-  get groupId(): number {
-    return this.view.getUint32(this.offset, true);
-  }
-
-  set groupId(value: number) {
-    this.view.setUint32(this.offset, value, true);
-  }
-
-  /**
-   * Id of the classifier that matches the key.
-   *
-   * `classifier_id`: le32 at offset 4.
-   */
-  get classifierId(): number {
-    return this.view.getUint32(this.offset + 4, true);
-  }
-
-  set classifierId(value: number) {
-    this.view.setUint32(this.offset + 4, value, true);
-  }
-
-  /**
-   * Priority within the group; higher rules are tried first.
-   *
-   * `rule_priority`: u8 at offset 8.
-   */
-  get rulePriority(): number {
-    return this.view.getUint8(this.offset + 8);
-  }
-
-  set rulePriority(value: number) {
-    this.view.setUint8(this.offset + 8, value);
-  }
-
-  /**
-   * Total length of keys in bytes.
-   *
-   * `key_length`: u8 at offset 9.
-   */
-  get keyLength(): number {
-    return this.view.getUint8(this.offset + 9);
-  }
-
-  set keyLength(value: number) {
-    this.view.setUint8(this.offset + 9, value);
-  }
-
-  /**
-   * VIRTIO_NET_FF_ACTION_* to take on a match.
-   *
-   * `action`: u8 at offset 10.
-   */
-  get action(): number {
-    return this.view.getUint8(this.offset + 10);
-  }
-
-  set action(value: number) {
-    this.view.setUint8(this.offset + 10, value);
-  }
-
-  /**
-   * Reserved, zero.
-   *
-   * `reserved`: u8 at offset 11.
-   */
-  get reserved(): number {
-    return this.view.getUint8(this.offset + 11);
-  }
-
-  set reserved(value: number) {
-    this.view.setUint8(this.offset + 11, value);
-  }
-
-  /**
-   * Receive virtqueue for VIRTIO_NET_FF_ACTION_DIRECT_RX_VQ.
-   *
-   * `vq_index`: le16 at offset 12.
-   */
-  get vqIndex(): number {
-    return this.view.getUint16(this.offset + 12, true);
-  }
-
-  set vqIndex(value: number) {
-    this.view.setUint16(this.offset + 12, value, true);
-  }
-
-  /** Size in bytes for the given keys_len. */
-  static size(keysLen: number): number {
-    return 16 + 1 * keysLen;
-  }
-
-  /** Re-targets the accessor at another offset of the same view; returns it. */
-  at(offset: number): this {
-    this.offset = offset;
-    return this;
-  }
-
-  /** Byte offset within the view of `reserved1[index]`. */
-  reserved1Offset(index: number): number {
-    if ((index >>> 0) !== index || index >= 2) {
-      throw new RangeError(`reserved1[${index}] is outside 0..${2} - 1`);
-    }
-
-    return this.offset + 14 + index;
-  }
-
-  /**
-   * Reserved, zero.
-   *
-   * `reserved1`: u8[2] at offset 14.
-   *
-   * Reads element `index`.
-   */
-  reserved1(index: number): number {
-    if ((index >>> 0) !== index || index >= 2) {
-      throw new RangeError(`reserved1[${index}] is outside 0..${2} - 1`);
-    }
-
-    return this.view.getUint8(this.offset + 14 + index);
-  }
-
-  /** Writes element `index` of `reserved1`. */
-  setReserved1(index: number, value: number): void {
-    if ((index >>> 0) !== index || index >= 2) {
-      throw new RangeError(`reserved1[${index}] is outside 0..${2} - 1`);
-    }
-
-    this.view.setUint8(this.offset + 14 + index, value);
-  }
-
-  /** The bytes of `reserved1` as a zero-copy view. */
-  reserved1Bytes(): Uint8Array {
-    return new Uint8Array(this.view.buffer, this.view.byteOffset + this.offset + 14, 2);
-  }
-
-  /** Byte offset within the view of `keys[index]`. */
-  keysOffset(index: number): number {
-    if ((index >>> 0) !== index || index >= this.keysLen) {
-      throw new RangeError(`keys[${index}] is outside 0..${this.keysLen} - 1`);
-    }
-
-    return this.offset + 16 + index;
-  }
-
-  /**
-   * One key per classifier selector, back to back (`u8 keys[][]`); keys_len equals key_length.
-   *
-   * `keys`: u8[keys_len] at offset 16.
-   *
-   * Reads element `index`.
-   */
-  keys(index: number): number {
-    if ((index >>> 0) !== index || index >= this.keysLen) {
-      throw new RangeError(`keys[${index}] is outside 0..${this.keysLen} - 1`);
-    }
-
-    return this.view.getUint8(this.offset + 16 + index);
-  }
-
-  /** Writes element `index` of `keys`. */
-  setKeys(index: number, value: number): void {
-    if ((index >>> 0) !== index || index >= this.keysLen) {
-      throw new RangeError(`keys[${index}] is outside 0..${this.keysLen} - 1`);
-    }
-
-    this.view.setUint8(this.offset + 16 + index, value);
-  }
-
-  /** The bytes of `keys` as a zero-copy view. */
-  keysBytes(): Uint8Array {
-    return new Uint8Array(this.view.buffer, this.view.byteOffset + this.offset + 16, this.keysLen);
-  }
-}
-
-/**
- * 5.1.9.5.7.1: receive-side scaling parameters.
- *
- * Accessor for `virtio_net_rss_config` (11 bytes + per indirection_table_length, hash_key_data_len) over a `DataView`; reads and writes in place.
- */
-export class VirtioNetRssConfig {
-  /** Size in bytes with indirection_table_length, hash_key_data_len = 0; see {@link VirtioNetRssConfig.size}. */
-  static readonly SIZE: number = 11;
-  /** Byte offsets of the fields at fixed offsets, by accessor name. */
-  static readonly OFFSETS: {
-    readonly hashTypes: number;
-    readonly indirectionTableMask: number;
-    readonly unclassifiedQueue: number;
-    readonly indirectionTable: number;
-  } = Object.freeze({
-    hashTypes: 0,
-    indirectionTableMask: 4,
-    unclassifiedQueue: 6,
-    indirectionTable: 8,
-  });
-  /** The view the accessor reads and writes. */
-  view: DataView;
-  /** Byte offset of the struct within {@link VirtioNetRssConfig.view}. */
-  offset: number;
-  /** The `indirection_table_length` parameter: element count of the arrays sized by it. */
-  indirectionTableLength: number;
-  /** The `hash_key_data_len` parameter: element count of the arrays sized by it. */
-  hashKeyDataLen: number;
-  #unclassifiedQueue: RssRqId | undefined;
-  #indirectionTable: RssRqId | undefined;
-
-  /** Creates an accessor over `view` at byte `offset`. */
-  constructor(
-    view: DataView,
-    offset: number = 0,
-    indirectionTableLength: number = 0,
-    hashKeyDataLen: number = 0,
-  ) {
-    this.view = view;
-    this.offset = offset;
-    this.indirectionTableLength = indirectionTableLength;
-    this.hashKeyDataLen = hashKeyDataLen;
-  }
-
-  /**
-   * Enabled VIRTIO_NET_HASH_TYPE_* bits.
-   *
-   * `hash_types`: le32 at offset 0.
-   */
-  get hashTypes(): number {
-    return this.view.getUint32(this.offset, true);
-  }
-
-  set hashTypes(value: number) {
-    this.view.setUint32(this.offset, value, true);
-  }
-
-  /**
-   * Mask applied to the hash to index indirection_table; the table has mask + 1 entries.
-   *
-   * `indirection_table_mask`: le16 at offset 4.
-   */
-  get indirectionTableMask(): number {
-    return this.view.getUint16(this.offset + 4, true);
-  }
-
-  set indirectionTableMask(value: number) {
-    this.view.setUint16(this.offset + 4, value, true);
-  }
-
-  /**
-   * Receive queue for packets with no hash.
-   *
-   * `unclassified_queue`: rss_rq_id at offset 6.
-   *
-   * A cached flyweight re-targeted on each access: do not keep it.
-   */
-  get unclassifiedQueue(): RssRqId {
-    const child = (this.#unclassifiedQueue ??= new RssRqId(this.view));
-    child.view = this.view;
-    child.offset = this.offset + 6;
-    return child;
-  }
-
-  /**
-   * Number of transmit queues the driver may use.
-   *
-   * `max_tx_vq`: le16 at offset 8 + 2 * indirection_table_length.
-   */
-  get maxTxVq(): number {
-    return this.view.getUint16(this.offset + 8 + 2 * this.indirectionTableLength, true);
-  }
-
-  set maxTxVq(value: number) {
-    this.view.setUint16(this.offset + 8 + 2 * this.indirectionTableLength, value, true);
-  }
-
-  /**
-   * Length of hash_key_data in bytes.
-   *
-   * `hash_key_length`: u8 at offset 10 + 2 * indirection_table_length.
-   */
-  get hashKeyLength(): number {
-    return this.view.getUint8(this.offset + 10 + 2 * this.indirectionTableLength);
-  }
-
-  set hashKeyLength(value: number) {
-    this.view.setUint8(this.offset + 10 + 2 * this.indirectionTableLength, value);
-  }
-
-  /** Size in bytes for the given indirection_table_length, hash_key_data_len. */
-  static size(indirectionTableLength: number, hashKeyDataLen: number): number {
-    return 11 + 2 * indirectionTableLength + 1 * hashKeyDataLen;
-  }
-
-  /** Re-targets the accessor at another offset of the same view; returns it. */
-  at(offset: number): this {
-    this.offset = offset;
-    return this;
-  }
-
-  /** Byte offset within the view of `indirection_table[index]`. */
-  indirectionTableOffset(index: number): number {
-    if ((index >>> 0) !== index || index >= this.indirectionTableLength) {
-      throw new RangeError(
-        `indirection_table[${index}] is outside 0..${this.indirectionTableLength} - 1`,
-      );
-    }
-
-    return this.offset + 8 + index * 2;
-  }
-
-  /**
-   * Receive queue ids indexed by the masked hash (indirection_table_mask + 1 entries).
-   *
-   * `indirection_table`: rss_rq_id[indirection_table_length] at offset 8.
-   *
-   * Element `index`, as a cached flyweight re-targeted on each call: do not keep it.
-   */
-  indirectionTable(index: number): RssRqId {
-    if ((index >>> 0) !== index || index >= this.indirectionTableLength) {
-      throw new RangeError(
-        `indirection_table[${index}] is outside 0..${this.indirectionTableLength} - 1`,
-      );
-    }
-
-    const child = (this.#indirectionTable ??= new RssRqId(this.view));
-    child.view = this.view;
-    child.offset = this.offset + 8 + index * 2;
-    return child;
-  }
-
-  /** Byte offset within the view of `hash_key_data[index]`. */
-  hashKeyDataOffset(index: number): number {
-    if ((index >>> 0) !== index || index >= this.hashKeyDataLen) {
-      throw new RangeError(`hash_key_data[${index}] is outside 0..${this.hashKeyDataLen} - 1`);
-    }
-
-    return this.offset + 11 + 2 * this.indirectionTableLength + index;
-  }
-
-  /**
-   * The Toeplitz key (`hash_key_data[hash_key_length]`); hash_key_data_len equals hash_key_length.
-   *
-   * `hash_key_data`: u8[hash_key_data_len] at offset 11 + 2 * indirection_table_length.
-   *
-   * Reads element `index`.
-   */
-  hashKeyData(index: number): number {
-    if ((index >>> 0) !== index || index >= this.hashKeyDataLen) {
-      throw new RangeError(`hash_key_data[${index}] is outside 0..${this.hashKeyDataLen} - 1`);
-    }
-
-    return this.view.getUint8(this.offset + 11 + 2 * this.indirectionTableLength + index);
-  }
-
-  /** Writes element `index` of `hash_key_data`. */
-  setHashKeyData(index: number, value: number): void {
-    if ((index >>> 0) !== index || index >= this.hashKeyDataLen) {
-      throw new RangeError(`hash_key_data[${index}] is outside 0..${this.hashKeyDataLen} - 1`);
-    }
-
-    this.view.setUint8(this.offset + 11 + 2 * this.indirectionTableLength + index, value);
-  }
-
-  /** The bytes of `hash_key_data` as a zero-copy view. */
-  hashKeyDataBytes(): Uint8Array {
-    return new Uint8Array(
-      this.view.buffer,
-      this.view.byteOffset + this.offset + 11 + 2 * this.indirectionTableLength,
-      this.hashKeyDataLen,
-    );
-  }
-}
-
-/**
- * 5.1.9.5.11.1: statistic capabilities.
- *
- * Accessor for `virtio_net_stats_capabilities` (8 bytes) over a `DataView`; reads and writes in place.
- */
-export class VirtioNetStatsCapabilities {
-  /** Size in bytes. */
-  static readonly SIZE: number = 8;
-  /** Byte offsets of the fields at fixed offsets, by accessor name. */
-  static readonly OFFSETS: { readonly supportedStatsTypes: number } = Object.freeze({
-    supportedStatsTypes: 0,
-  });
-  /** The view the accessor reads and writes. */
-  view: DataView;
-  /** Byte offset of the struct within {@link VirtioNetStatsCapabilities.view}. */
-  offset: number;
-
-  /** Creates an accessor over `view` at byte `offset`. */
-  constructor(view: DataView, offset: number = 0) {
-    this.view = view;
-    this.offset = offset;
-  }
-
-  /** Re-targets the accessor at another offset of the same view; returns it. */
-  at(offset: number): this {
-    this.offset = offset;
-    return this;
-  }
-
-  /** Byte offset within the view of `supported_stats_types[index]`. */
-  supportedStatsTypesOffset(index: number): number {
-    if ((index >>> 0) !== index || index >= 1) {
-      throw new RangeError(`supported_stats_types[${index}] is outside 0..${1} - 1`);
-    }
-
-    return this.offset + index * 8;
-  }
-
-  /**
-   * VIRTIO_NET_STATS_TYPE_* bits of every statistic the device supports.
-   *
-   * `supported_stats_types`: le64[1] at offset 0.
-   *
-   * Reads element `index`.
-   */
-  supportedStatsTypes(index: number): bigint {
-    if ((index >>> 0) !== index || index >= 1) {
-      throw new RangeError(`supported_stats_types[${index}] is outside 0..${1} - 1`);
-    }
-
-    return this.view.getBigUint64(this.offset + index * 8, true);
-  }
-
-  /** Writes element `index` of `supported_stats_types`. */
-  setSupportedStatsTypes(index: number, value: bigint): void {
-    if ((index >>> 0) !== index || index >= 1) {
-      throw new RangeError(`supported_stats_types[${index}] is outside 0..${1} - 1`);
-    }
-
-    this.view.setBigUint64(this.offset + index * 8, value, true);
-  }
-}
-
-/**
- * 5.1.9.5.11.2: statistics reply header.
- *
- * Accessor for `virtio_net_stats_reply_hdr` (8 bytes) over a `DataView`; reads and writes in place.
- */
-export class VirtioNetStatsReplyHdr {
-  /** Size in bytes. */
-  static readonly SIZE: number = 8;
-  /** Byte offsets of the fields at fixed offsets, by accessor name. */
-  static readonly OFFSETS: {
-    readonly type: number;
-    readonly reserved: number;
-    readonly vqIndex: number;
-    readonly reserved1: number;
-    readonly replySize: number;
-  } = Object.freeze({ type: 0, reserved: 1, vqIndex: 2, reserved1: 4, replySize: 6 });
-  /** The view the accessor reads and writes. */
-  view: DataView;
-  /** Byte offset of the struct within {@link VirtioNetStatsReplyHdr.view}. */
-  offset: number;
-
-  /** Creates an accessor over `view` at byte `offset`. */
-  constructor(view: DataView, offset: number = 0) {
-    this.view = view;
-    this.offset = offset;
-  }
-
-  /**
-   * VIRTIO_NET_STATS_TYPE_REPLY_* type of this reply.
-   *
-   * `type`: u8 at offset 0.
-   */
-  get type(): number {
-    return this.view.getUint8(this.offset);
-  }
-
-  set type(value: number) {
-    this.view.setUint8(this.offset, value);
-  }
-
-  /**
-   * Reserved.
-   *
-   * `reserved`: u8 at offset 1.
-   */
-  get reserved(): number {
-    return this.view.getUint8(this.offset + 1);
-  }
-
-  set reserved(value: number) {
-    this.view.setUint8(this.offset + 1, value);
-  }
-
-  /**
-   * The virtqueue the statistics belong to.
-   *
-   * `vq_index`: le16 at offset 2.
-   */
-  get vqIndex(): number {
-    return this.view.getUint16(this.offset + 2, true);
-  }
-
-  set vqIndex(value: number) {
-    this.view.setUint16(this.offset + 2, value, true);
-  }
-
-  /**
-   * Reserved.
-   *
-   * `reserved1`: le16 at offset 4.
-   */
-  get reserved1(): number {
-    return this.view.getUint16(this.offset + 4, true);
-  }
-
-  set reserved1(value: number) {
-    this.view.setUint16(this.offset + 4, value, true);
-  }
-
-  /**
-   * Bytes of this reply including this header (accessor `replySize`).
-   *
-   * `size`: le16 at offset 6.
-   */
-  get replySize(): number {
-    return this.view.getUint16(this.offset + 6, true);
-  }
-
-  set replySize(value: number) {
-    this.view.setUint16(this.offset + 6, value, true);
-  }
-
-  /** Re-targets the accessor at another offset of the same view; returns it. */
-  at(offset: number): this {
-    this.offset = offset;
-    return this;
-  }
-}
-
-/**
- * 5.1.9.5.11.3: controlq statistics (VIRTIO_NET_STATS_TYPE_CVQ).
- *
- * Accessor for `virtio_net_stats_cvq` (24 bytes) over a `DataView`; reads and writes in place.
- */
-export class VirtioNetStatsCvq {
-  /** Size in bytes. */
-  static readonly SIZE: number = 24;
-  /** Byte offsets of the fields at fixed offsets, by accessor name. */
-  static readonly OFFSETS: {
-    readonly hdr: number;
-    readonly commandNum: number;
-    readonly okNum: number;
-  } = Object.freeze({ hdr: 0, commandNum: 8, okNum: 16 });
-  /** The view the accessor reads and writes. */
-  view: DataView;
-  /** Byte offset of the struct within {@link VirtioNetStatsCvq.view}. */
-  offset: number;
-  #hdr: VirtioNetStatsReplyHdr | undefined;
-
-  /** Creates an accessor over `view` at byte `offset`. */
-  constructor(view: DataView, offset: number = 0) {
-    this.view = view;
-    this.offset = offset;
-  }
-
-  /**
-   * Reply header.
-   *
-   * `hdr`: virtio_net_stats_reply_hdr at offset 0.
-   *
-   * A cached flyweight re-targeted on each access: do not keep it.
-   */
-  get hdr(): VirtioNetStatsReplyHdr {
-    const child = (this.#hdr ??= new VirtioNetStatsReplyHdr(this.view));
-    child.view = this.view;
-    child.offset = this.offset;
-    return child;
-  }
-
-  /**
-   * Commands received, including the current one.
-   *
-   * `command_num`: le64 at offset 8.
-   */
-  get commandNum(): bigint {
-    return this.view.getBigUint64(this.offset + 8, true);
-  }
-
-  set commandNum(value: bigint) {
-    this.view.setBigUint64(this.offset + 8, value, true);
-  }
-
-  /**
-   * Commands completed successfully, including the current one.
-   *
-   * `ok_num`: le64 at offset 16.
-   */
-  get okNum(): bigint {
-    return this.view.getBigUint64(this.offset + 16, true);
-  }
-
-  set okNum(value: bigint) {
-    this.view.setBigUint64(this.offset + 16, value, true);
-  }
-
-  /** Re-targets the accessor at another offset of the same view; returns it. */
-  at(offset: number): this {
-    this.offset = offset;
-    return this;
-  }
-}
-
-/**
- * 5.1.9.5.11.4: receiveq basic statistics (VIRTIO_NET_STATS_TYPE_RX_BASIC).
- *
- * Accessor for `virtio_net_stats_rx_basic` (56 bytes) over a `DataView`; reads and writes in place.
- */
-export class VirtioNetStatsRxBasic {
-  /** Size in bytes. */
-  static readonly SIZE: number = 56;
-  /** Byte offsets of the fields at fixed offsets, by accessor name. */
-  static readonly OFFSETS: {
-    readonly hdr: number;
-    readonly rxNotifications: number;
-    readonly rxPackets: number;
-    readonly rxBytes: number;
-    readonly rxInterrupts: number;
-    readonly rxDrops: number;
-    readonly rxDropOverruns: number;
-  } = Object.freeze({
-    hdr: 0,
-    rxNotifications: 8,
-    rxPackets: 16,
-    rxBytes: 24,
-    rxInterrupts: 32,
-    rxDrops: 40,
-    rxDropOverruns: 48,
-  });
-  /** The view the accessor reads and writes. */
-  view: DataView;
-  /** Byte offset of the struct within {@link VirtioNetStatsRxBasic.view}. */
-  offset: number;
-  #hdr: VirtioNetStatsReplyHdr | undefined;
-
-  /** Creates an accessor over `view` at byte `offset`. */
-  constructor(view: DataView, offset: number = 0) {
-    this.view = view;
-    this.offset = offset;
-  }
-
-  /**
-   * Reply header.
-   *
-   * `hdr`: virtio_net_stats_reply_hdr at offset 0.
-   *
-   * A cached flyweight re-targeted on each access: do not keep it.
-   */
-  get hdr(): VirtioNetStatsReplyHdr {
-    const child = (this.#hdr ??= new VirtioNetStatsReplyHdr(this.view));
-    child.view = this.view;
-    child.offset = this.offset;
-    return child;
-  }
-
-  /**
-   * Driver notifications received for this receiveq.
-   *
-   * `rx_notifications`: le64 at offset 8.
-   */
-  get rxNotifications(): bigint {
-    return this.view.getBigUint64(this.offset + 8, true);
-  }
-
-  set rxNotifications(value: bigint) {
-    this.view.setBigUint64(this.offset + 8, value, true);
-  }
-
-  /**
-   * Packets passed to the driver.
-   *
-   * `rx_packets`: le64 at offset 16.
-   */
-  get rxPackets(): bigint {
-    return this.view.getBigUint64(this.offset + 16, true);
-  }
-
-  set rxPackets(value: bigint) {
-    this.view.setBigUint64(this.offset + 16, value, true);
-  }
-
-  /**
-   * Bytes of packets passed to the driver.
-   *
-   * `rx_bytes`: le64 at offset 24.
-   */
-  get rxBytes(): bigint {
-    return this.view.getBigUint64(this.offset + 24, true);
-  }
-
-  set rxBytes(value: bigint) {
-    this.view.setBigUint64(this.offset + 24, value, true);
-  }
-
-  /**
-   * Interrupts generated for this receiveq.
-   *
-   * `rx_interrupts`: le64 at offset 32.
-   */
-  get rxInterrupts(): bigint {
-    return this.view.getBigUint64(this.offset + 32, true);
-  }
-
-  set rxInterrupts(value: bigint) {
-    this.view.setBigUint64(this.offset + 32, value, true);
-  }
-
-  /**
-   * Packets dropped, for any reason.
-   *
-   * `rx_drops`: le64 at offset 40.
-   */
-  get rxDrops(): bigint {
-    return this.view.getBigUint64(this.offset + 40, true);
-  }
-
-  set rxDrops(value: bigint) {
-    this.view.setBigUint64(this.offset + 40, value, true);
-  }
-
-  /**
-   * Packets dropped because no descriptors were available.
-   *
-   * `rx_drop_overruns`: le64 at offset 48.
-   */
-  get rxDropOverruns(): bigint {
-    return this.view.getBigUint64(this.offset + 48, true);
-  }
-
-  set rxDropOverruns(value: bigint) {
-    this.view.setBigUint64(this.offset + 48, value, true);
-  }
-
-  /** Re-targets the accessor at another offset of the same view; returns it. */
-  at(offset: number): this {
-    this.offset = offset;
-    return this;
-  }
-}
-
-/**
- * 5.1.9.5.11.6: receiveq checksum statistics (VIRTIO_NET_STATS_TYPE_RX_CSUM).
- *
- * Accessor for `virtio_net_stats_rx_csum` (40 bytes) over a `DataView`; reads and writes in place.
- */
-export class VirtioNetStatsRxCsum {
-  /** Size in bytes. */
-  static readonly SIZE: number = 40;
-  /** Byte offsets of the fields at fixed offsets, by accessor name. */
-  static readonly OFFSETS: {
-    readonly hdr: number;
-    readonly rxCsumValid: number;
-    readonly rxNeedsCsum: number;
-    readonly rxCsumNone: number;
-    readonly rxCsumBad: number;
-  } = Object.freeze({ hdr: 0, rxCsumValid: 8, rxNeedsCsum: 16, rxCsumNone: 24, rxCsumBad: 32 });
-  /** The view the accessor reads and writes. */
-  view: DataView;
-  /** Byte offset of the struct within {@link VirtioNetStatsRxCsum.view}. */
-  offset: number;
-  #hdr: VirtioNetStatsReplyHdr | undefined;
-
-  /** Creates an accessor over `view` at byte `offset`. */
-  constructor(view: DataView, offset: number = 0) {
-    this.view = view;
-    this.offset = offset;
-  }
-
-  /**
-   * Reply header.
-   *
-   * `hdr`: virtio_net_stats_reply_hdr at offset 0.
-   *
-   * A cached flyweight re-targeted on each access: do not keep it.
-   */
-  get hdr(): VirtioNetStatsReplyHdr {
-    const child = (this.#hdr ??= new VirtioNetStatsReplyHdr(this.view));
-    child.view = this.view;
-    child.offset = this.offset;
-    return child;
-  }
-
-  /**
-   * Packets with VIRTIO_NET_HDR_F_DATA_VALID.
-   *
-   * `rx_csum_valid`: le64 at offset 8.
-   */
-  get rxCsumValid(): bigint {
-    return this.view.getBigUint64(this.offset + 8, true);
-  }
-
-  set rxCsumValid(value: bigint) {
-    this.view.setBigUint64(this.offset + 8, value, true);
-  }
-
-  /**
-   * Packets with VIRTIO_NET_HDR_F_NEEDS_CSUM.
-   *
-   * `rx_needs_csum`: le64 at offset 16.
-   */
-  get rxNeedsCsum(): bigint {
-    return this.view.getBigUint64(this.offset + 16, true);
-  }
-
-  set rxNeedsCsum(value: bigint) {
-    this.view.setBigUint64(this.offset + 16, value, true);
-  }
-
-  /**
-   * Packets without hardware checksum (not recognised as TCP/UDP).
-   *
-   * `rx_csum_none`: le64 at offset 24.
-   */
-  get rxCsumNone(): bigint {
-    return this.view.getBigUint64(this.offset + 24, true);
-  }
-
-  set rxCsumNone(value: bigint) {
-    this.view.setBigUint64(this.offset + 24, value, true);
-  }
-
-  /**
-   * Packets with a checksum mismatch.
-   *
-   * `rx_csum_bad`: le64 at offset 32.
-   */
-  get rxCsumBad(): bigint {
-    return this.view.getBigUint64(this.offset + 32, true);
-  }
-
-  set rxCsumBad(value: bigint) {
-    this.view.setBigUint64(this.offset + 32, value, true);
-  }
-
-  /** Re-targets the accessor at another offset of the same view; returns it. */
-  at(offset: number): this {
-    this.offset = offset;
-    return this;
-  }
-}
-
-/**
- * 5.1.9.5.11.8: receiveq GSO statistics (VIRTIO_NET_STATS_TYPE_RX_GSO).
- *
- * Accessor for `virtio_net_stats_rx_gso` (40 bytes) over a `DataView`; reads and writes in place.
- */
-export class VirtioNetStatsRxGso {
-  /** Size in bytes. */
-  static readonly SIZE: number = 40;
-  /** Byte offsets of the fields at fixed offsets, by accessor name. */
-  static readonly OFFSETS: {
-    readonly hdr: number;
-    readonly rxGsoPackets: number;
-    readonly rxGsoBytes: number;
-    readonly rxGsoPacketsCoalesced: number;
-    readonly rxGsoBytesCoalesced: number;
-  } = Object.freeze({
-    hdr: 0,
-    rxGsoPackets: 8,
-    rxGsoBytes: 16,
-    rxGsoPacketsCoalesced: 24,
-    rxGsoBytesCoalesced: 32,
-  });
-  /** The view the accessor reads and writes. */
-  view: DataView;
-  /** Byte offset of the struct within {@link VirtioNetStatsRxGso.view}. */
-  offset: number;
-  #hdr: VirtioNetStatsReplyHdr | undefined;
-
-  /** Creates an accessor over `view` at byte `offset`. */
-  constructor(view: DataView, offset: number = 0) {
-    this.view = view;
-    this.offset = offset;
-  }
-
-  /**
-   * Reply header.
-   *
-   * `hdr`: virtio_net_stats_reply_hdr at offset 0.
-   *
-   * A cached flyweight re-targeted on each access: do not keep it.
-   */
-  get hdr(): VirtioNetStatsReplyHdr {
-    const child = (this.#hdr ??= new VirtioNetStatsReplyHdr(this.view));
-    child.view = this.view;
-    child.offset = this.offset;
-    return child;
-  }
-
-  /**
-   * GSO packets received.
-   *
-   * `rx_gso_packets`: le64 at offset 8.
-   */
-  get rxGsoPackets(): bigint {
-    return this.view.getBigUint64(this.offset + 8, true);
-  }
-
-  set rxGsoPackets(value: bigint) {
-    this.view.setBigUint64(this.offset + 8, value, true);
-  }
-
-  /**
-   * Bytes of GSO packets received, headers included.
-   *
-   * `rx_gso_bytes`: le64 at offset 16.
-   */
-  get rxGsoBytes(): bigint {
-    return this.view.getBigUint64(this.offset + 16, true);
-  }
-
-  set rxGsoBytes(value: bigint) {
-    this.view.setBigUint64(this.offset + 16, value, true);
-  }
-
-  /**
-   * GSO packets coalesced by the device.
-   *
-   * `rx_gso_packets_coalesced`: le64 at offset 24.
-   */
-  get rxGsoPacketsCoalesced(): bigint {
-    return this.view.getBigUint64(this.offset + 24, true);
-  }
-
-  set rxGsoPacketsCoalesced(value: bigint) {
-    this.view.setBigUint64(this.offset + 24, value, true);
-  }
-
-  /**
-   * Bytes of GSO packets coalesced, headers included.
-   *
-   * `rx_gso_bytes_coalesced`: le64 at offset 32.
-   */
-  get rxGsoBytesCoalesced(): bigint {
-    return this.view.getBigUint64(this.offset + 32, true);
-  }
-
-  set rxGsoBytesCoalesced(value: bigint) {
-    this.view.setBigUint64(this.offset + 32, value, true);
-  }
-
-  /** Re-targets the accessor at another offset of the same view; returns it. */
-  at(offset: number): this {
-    this.offset = offset;
-    return this;
-  }
-}
-
-/**
- * 5.1.9.5.11.10: receiveq speed statistics (VIRTIO_NET_STATS_TYPE_RX_SPEED).
- *
- * Accessor for `virtio_net_stats_rx_speed` (24 bytes) over a `DataView`; reads and writes in place.
- */
-export class VirtioNetStatsRxSpeed {
-  /** Size in bytes. */
-  static readonly SIZE: number = 24;
-  /** Byte offsets of the fields at fixed offsets, by accessor name. */
-  static readonly OFFSETS: {
-    readonly hdr: number;
-    readonly rxPacketsAllowanceExceeded: number;
-    readonly rxBytesAllowanceExceeded: number;
-  } = Object.freeze({ hdr: 0, rxPacketsAllowanceExceeded: 8, rxBytesAllowanceExceeded: 16 });
-  /** The view the accessor reads and writes. */
-  view: DataView;
-  /** Byte offset of the struct within {@link VirtioNetStatsRxSpeed.view}. */
-  offset: number;
-  #hdr: VirtioNetStatsReplyHdr | undefined;
-
-  /** Creates an accessor over `view` at byte `offset`. */
-  constructor(view: DataView, offset: number = 0) {
-    this.view = view;
-    this.offset = offset;
-  }
-
-  /**
-   * Reply header.
-   *
-   * `hdr`: virtio_net_stats_reply_hdr at offset 0.
-   *
-   * A cached flyweight re-targeted on each access: do not keep it.
-   */
-  get hdr(): VirtioNetStatsReplyHdr {
-    const child = (this.#hdr ??= new VirtioNetStatsReplyHdr(this.view));
-    child.view = this.view;
-    child.offset = this.offset;
-    return child;
-  }
-
-  /**
-   * Packets dropped for exceeding the speed.
-   *
-   * `rx_packets_allowance_exceeded`: le64 at offset 8.
-   */
-  get rxPacketsAllowanceExceeded(): bigint {
-    return this.view.getBigUint64(this.offset + 8, true);
-  }
-
-  set rxPacketsAllowanceExceeded(value: bigint) {
-    this.view.setBigUint64(this.offset + 8, value, true);
-  }
-
-  /**
-   * Bytes dropped for exceeding the speed.
-   *
-   * `rx_bytes_allowance_exceeded`: le64 at offset 16.
-   */
-  get rxBytesAllowanceExceeded(): bigint {
-    return this.view.getBigUint64(this.offset + 16, true);
-  }
-
-  set rxBytesAllowanceExceeded(value: bigint) {
-    this.view.setBigUint64(this.offset + 16, value, true);
-  }
-
-  /** Re-targets the accessor at another offset of the same view; returns it. */
-  at(offset: number): this {
-    this.offset = offset;
-    return this;
-  }
-}
-
-/**
- * 5.1.9.5.11.5: transmitq basic statistics (VIRTIO_NET_STATS_TYPE_TX_BASIC).
- *
- * Accessor for `virtio_net_stats_tx_basic` (56 bytes) over a `DataView`; reads and writes in place.
- */
-export class VirtioNetStatsTxBasic {
-  /** Size in bytes. */
-  static readonly SIZE: number = 56;
-  /** Byte offsets of the fields at fixed offsets, by accessor name. */
-  static readonly OFFSETS: {
-    readonly hdr: number;
-    readonly txNotifications: number;
-    readonly txPackets: number;
-    readonly txBytes: number;
-    readonly txInterrupts: number;
-    readonly txDrops: number;
-    readonly txDropMalformed: number;
-  } = Object.freeze({
-    hdr: 0,
-    txNotifications: 8,
-    txPackets: 16,
-    txBytes: 24,
-    txInterrupts: 32,
-    txDrops: 40,
-    txDropMalformed: 48,
-  });
-  /** The view the accessor reads and writes. */
-  view: DataView;
-  /** Byte offset of the struct within {@link VirtioNetStatsTxBasic.view}. */
-  offset: number;
-  #hdr: VirtioNetStatsReplyHdr | undefined;
-
-  /** Creates an accessor over `view` at byte `offset`. */
-  constructor(view: DataView, offset: number = 0) {
-    this.view = view;
-    this.offset = offset;
-  }
-
-  /**
-   * Reply header.
-   *
-   * `hdr`: virtio_net_stats_reply_hdr at offset 0.
-   *
-   * A cached flyweight re-targeted on each access: do not keep it.
-   */
-  get hdr(): VirtioNetStatsReplyHdr {
-    const child = (this.#hdr ??= new VirtioNetStatsReplyHdr(this.view));
-    child.view = this.view;
-    child.offset = this.offset;
-    return child;
-  }
-
-  /**
-   * Driver notifications received for this transmitq.
-   *
-   * `tx_notifications`: le64 at offset 8.
-   */
-  get txNotifications(): bigint {
-    return this.view.getBigUint64(this.offset + 8, true);
-  }
-
-  set txNotifications(value: bigint) {
-    this.view.setBigUint64(this.offset + 8, value, true);
-  }
-
-  /**
-   * Packets sent by the device.
-   *
-   * `tx_packets`: le64 at offset 16.
-   */
-  get txPackets(): bigint {
-    return this.view.getBigUint64(this.offset + 16, true);
-  }
-
-  set txPackets(value: bigint) {
-    this.view.setBigUint64(this.offset + 16, value, true);
-  }
-
-  /**
-   * Bytes sent by the device.
-   *
-   * `tx_bytes`: le64 at offset 24.
-   */
-  get txBytes(): bigint {
-    return this.view.getBigUint64(this.offset + 24, true);
-  }
-
-  set txBytes(value: bigint) {
-    this.view.setBigUint64(this.offset + 24, value, true);
-  }
-
-  /**
-   * Interrupts generated for this transmitq.
-   *
-   * `tx_interrupts`: le64 at offset 32.
-   */
-  get txInterrupts(): bigint {
-    return this.view.getBigUint64(this.offset + 32, true);
-  }
-
-  set txInterrupts(value: bigint) {
-    this.view.setBigUint64(this.offset + 32, value, true);
-  }
-
-  /**
-   * Packets dropped, for any reason.
-   *
-   * `tx_drops`: le64 at offset 40.
-   */
-  get txDrops(): bigint {
-    return this.view.getBigUint64(this.offset + 40, true);
-  }
-
-  set txDrops(value: bigint) {
-    this.view.setBigUint64(this.offset + 40, value, true);
-  }
-
-  /**
-   * Packets dropped because of malformed descriptors.
-   *
-   * `tx_drop_malformed`: le64 at offset 48.
-   */
-  get txDropMalformed(): bigint {
-    return this.view.getBigUint64(this.offset + 48, true);
-  }
-
-  set txDropMalformed(value: bigint) {
-    this.view.setBigUint64(this.offset + 48, value, true);
-  }
-
-  /** Re-targets the accessor at another offset of the same view; returns it. */
-  at(offset: number): this {
-    this.offset = offset;
-    return this;
-  }
-}
-
-/**
- * 5.1.9.5.11.7: transmitq checksum statistics (VIRTIO_NET_STATS_TYPE_TX_CSUM).
- *
- * Accessor for `virtio_net_stats_tx_csum` (24 bytes) over a `DataView`; reads and writes in place.
- */
-export class VirtioNetStatsTxCsum {
-  /** Size in bytes. */
-  static readonly SIZE: number = 24;
-  /** Byte offsets of the fields at fixed offsets, by accessor name. */
-  static readonly OFFSETS: {
-    readonly hdr: number;
-    readonly txCsumNone: number;
-    readonly txNeedsCsum: number;
-  } = Object.freeze({ hdr: 0, txCsumNone: 8, txNeedsCsum: 16 });
-  /** The view the accessor reads and writes. */
-  view: DataView;
-  /** Byte offset of the struct within {@link VirtioNetStatsTxCsum.view}. */
-  offset: number;
-  #hdr: VirtioNetStatsReplyHdr | undefined;
-
-  /** Creates an accessor over `view` at byte `offset`. */
-  constructor(view: DataView, offset: number = 0) {
-    this.view = view;
-    this.offset = offset;
-  }
-
-  /**
-   * Reply header.
-   *
-   * `hdr`: virtio_net_stats_reply_hdr at offset 0.
-   *
-   * A cached flyweight re-targeted on each access: do not keep it.
-   */
-  get hdr(): VirtioNetStatsReplyHdr {
-    const child = (this.#hdr ??= new VirtioNetStatsReplyHdr(this.view));
-    child.view = this.view;
-    child.offset = this.offset;
-    return child;
-  }
-
-  /**
-   * Packets that need no hardware checksum.
-   *
-   * `tx_csum_none`: le64 at offset 8.
-   */
-  get txCsumNone(): bigint {
-    return this.view.getBigUint64(this.offset + 8, true);
-  }
-
-  set txCsumNone(value: bigint) {
-    this.view.setBigUint64(this.offset + 8, value, true);
-  }
-
-  /**
-   * Packets whose checksum the device computes.
-   *
-   * `tx_needs_csum`: le64 at offset 16.
-   */
-  get txNeedsCsum(): bigint {
-    return this.view.getBigUint64(this.offset + 16, true);
-  }
-
-  set txNeedsCsum(value: bigint) {
-    this.view.setBigUint64(this.offset + 16, value, true);
-  }
-
-  /** Re-targets the accessor at another offset of the same view; returns it. */
-  at(offset: number): this {
-    this.offset = offset;
-    return this;
-  }
-}
-
-/**
- * 5.1.9.5.11.9: transmitq GSO statistics (VIRTIO_NET_STATS_TYPE_TX_GSO).
- *
- * Accessor for `virtio_net_stats_tx_gso` (56 bytes) over a `DataView`; reads and writes in place.
- */
-export class VirtioNetStatsTxGso {
-  /** Size in bytes. */
-  static readonly SIZE: number = 56;
-  /** Byte offsets of the fields at fixed offsets, by accessor name. */
-  static readonly OFFSETS: {
-    readonly hdr: number;
-    readonly txGsoPackets: number;
-    readonly txGsoBytes: number;
-    readonly txGsoSegments: number;
-    readonly txGsoSegmentsBytes: number;
-    readonly txGsoPacketsNoseg: number;
-    readonly txGsoBytesNoseg: number;
-  } = Object.freeze({
-    hdr: 0,
-    txGsoPackets: 8,
-    txGsoBytes: 16,
-    txGsoSegments: 24,
-    txGsoSegmentsBytes: 32,
-    txGsoPacketsNoseg: 40,
-    txGsoBytesNoseg: 48,
-  });
-  /** The view the accessor reads and writes. */
-  view: DataView;
-  /** Byte offset of the struct within {@link VirtioNetStatsTxGso.view}. */
-  offset: number;
-  #hdr: VirtioNetStatsReplyHdr | undefined;
-
-  /** Creates an accessor over `view` at byte `offset`. */
-  constructor(view: DataView, offset: number = 0) {
-    this.view = view;
-    this.offset = offset;
-  }
-
-  /**
-   * Reply header.
-   *
-   * `hdr`: virtio_net_stats_reply_hdr at offset 0.
-   *
-   * A cached flyweight re-targeted on each access: do not keep it.
-   */
-  get hdr(): VirtioNetStatsReplyHdr {
-    const child = (this.#hdr ??= new VirtioNetStatsReplyHdr(this.view));
-    child.view = this.view;
-    child.offset = this.offset;
-    return child;
-  }
-
-  /**
-   * GSO packets sent.
-   *
-   * `tx_gso_packets`: le64 at offset 8.
-   */
-  get txGsoPackets(): bigint {
-    return this.view.getBigUint64(this.offset + 8, true);
-  }
-
-  set txGsoPackets(value: bigint) {
-    this.view.setBigUint64(this.offset + 8, value, true);
-  }
-
-  /**
-   * Bytes of GSO packets sent.
-   *
-   * `tx_gso_bytes`: le64 at offset 16.
-   */
-  get txGsoBytes(): bigint {
-    return this.view.getBigUint64(this.offset + 16, true);
-  }
-
-  set txGsoBytes(value: bigint) {
-    this.view.setBigUint64(this.offset + 16, value, true);
-  }
-
-  /**
-   * Segments made from GSO packets.
-   *
-   * `tx_gso_segments`: le64 at offset 24.
-   */
-  get txGsoSegments(): bigint {
-    return this.view.getBigUint64(this.offset + 24, true);
-  }
-
-  set txGsoSegments(value: bigint) {
-    this.view.setBigUint64(this.offset + 24, value, true);
-  }
-
-  /**
-   * Bytes of segments made from GSO packets.
-   *
-   * `tx_gso_segments_bytes`: le64 at offset 32.
-   */
-  get txGsoSegmentsBytes(): bigint {
-    return this.view.getBigUint64(this.offset + 32, true);
-  }
-
-  set txGsoSegmentsBytes(value: bigint) {
-    this.view.setBigUint64(this.offset + 32, value, true);
-  }
-
-  /**
-   * GSO packets sent without segmentation.
-   *
-   * `tx_gso_packets_noseg`: le64 at offset 40.
-   */
-  get txGsoPacketsNoseg(): bigint {
-    return this.view.getBigUint64(this.offset + 40, true);
-  }
-
-  set txGsoPacketsNoseg(value: bigint) {
-    this.view.setBigUint64(this.offset + 40, value, true);
-  }
-
-  /**
-   * Bytes of GSO packets sent without segmentation.
-   *
-   * `tx_gso_bytes_noseg`: le64 at offset 48.
-   */
-  get txGsoBytesNoseg(): bigint {
-    return this.view.getBigUint64(this.offset + 48, true);
-  }
-
-  set txGsoBytesNoseg(value: bigint) {
-    this.view.setBigUint64(this.offset + 48, value, true);
-  }
-
-  /** Re-targets the accessor at another offset of the same view; returns it. */
-  at(offset: number): this {
-    this.offset = offset;
-    return this;
-  }
-}
-
-/**
- * 5.1.9.5.11.11: transmitq speed statistics (VIRTIO_NET_STATS_TYPE_TX_SPEED).
- *
- * Accessor for `virtio_net_stats_tx_speed` (24 bytes) over a `DataView`; reads and writes in place.
- */
-export class VirtioNetStatsTxSpeed {
-  /** Size in bytes. */
-  static readonly SIZE: number = 24;
-  /** Byte offsets of the fields at fixed offsets, by accessor name. */
-  static readonly OFFSETS: {
-    readonly hdr: number;
-    readonly txPacketsAllowanceExceeded: number;
-    readonly txBytesAllowanceExceeded: number;
-  } = Object.freeze({ hdr: 0, txPacketsAllowanceExceeded: 8, txBytesAllowanceExceeded: 16 });
-  /** The view the accessor reads and writes. */
-  view: DataView;
-  /** Byte offset of the struct within {@link VirtioNetStatsTxSpeed.view}. */
-  offset: number;
-  #hdr: VirtioNetStatsReplyHdr | undefined;
-
-  /** Creates an accessor over `view` at byte `offset`. */
-  constructor(view: DataView, offset: number = 0) {
-    this.view = view;
-    this.offset = offset;
-  }
-
-  /**
-   * Reply header.
-   *
-   * `hdr`: virtio_net_stats_reply_hdr at offset 0.
-   *
-   * A cached flyweight re-targeted on each access: do not keep it.
-   */
-  get hdr(): VirtioNetStatsReplyHdr {
-    const child = (this.#hdr ??= new VirtioNetStatsReplyHdr(this.view));
-    child.view = this.view;
-    child.offset = this.offset;
-    return child;
-  }
-
-  /**
-   * Packets dropped for exceeding the speed.
-   *
-   * `tx_packets_allowance_exceeded`: le64 at offset 8.
-   */
-  get txPacketsAllowanceExceeded(): bigint {
-    return this.view.getBigUint64(this.offset + 8, true);
-  }
-
-  set txPacketsAllowanceExceeded(value: bigint) {
-    this.view.setBigUint64(this.offset + 8, value, true);
-  }
-
-  /**
-   * Bytes dropped for exceeding the speed.
-   *
-   * `tx_bytes_allowance_exceeded`: le64 at offset 16.
-   */
-  get txBytesAllowanceExceeded(): bigint {
-    return this.view.getBigUint64(this.offset + 16, true);
-  }
-
-  set txBytesAllowanceExceeded(value: bigint) {
-    this.view.setBigUint64(this.offset + 16, value, true);
-  }
-
-  /** Re-targets the accessor at another offset of the same view; returns it. */
-  at(offset: number): this {
-    this.offset = offset;
-    return this;
-  }
-}
-
-/**
- * 5.1.9.4.4: inner header hash configuration (read-only for the device).
- *
- * Accessor for `virtnet_hash_tunnel` (4 bytes) over a `DataView`; reads and writes in place.
- */
-export class VirtnetHashTunnel {
-  /** Size in bytes. */
-  static readonly SIZE: number = 4;
-  /** Byte offsets of the fields at fixed offsets, by accessor name. */
-  static readonly OFFSETS: { readonly enabledTunnelTypes: number } = Object.freeze({
-    enabledTunnelTypes: 0,
-  });
-  /** The view the accessor reads and writes. */
-  view: DataView;
-  /** Byte offset of the struct within {@link VirtnetHashTunnel.view}. */
-  offset: number;
-
-  /** Creates an accessor over `view` at byte `offset`. */
-  constructor(view: DataView, offset: number = 0) {
-    this.view = view;
-    this.offset = offset;
-  }
-
-  /**
-   * VIRTIO_NET_HASH_TUNNEL_TYPE_* bits for which the inner header is hashed (0 disables).
-   *
-   * `enabled_tunnel_types`: le32 at offset 0.
-   */
-  get enabledTunnelTypes(): number {
-    return this.view.getUint32(this.offset, true);
-  }
-
-  set enabledTunnelTypes(value: number) {
-    this.view.setUint32(this.offset, value, true);
-  }
-
-  /** Re-targets the accessor at another offset of the same view; returns it. */
-  at(offset: number): this {
-    this.offset = offset;
-    return this;
-  }
-}
-
-/**
- * 5.1.9.5.8.2: add or modify an RSS context.
- *
- * Accessor for `virtnet_rss_ctx_add_modify` (8 bytes + per rss_len) over a `DataView`; reads and writes in place.
- */
-export class VirtnetRssCtxAddModify {
-  /** Size in bytes with rss_len = 0; see {@link VirtnetRssCtxAddModify.size}. */
-  static readonly SIZE: number = 8;
-  /** Byte offsets of the fields at fixed offsets, by accessor name. */
-  static readonly OFFSETS: {
-    readonly rssCtxId: number;
-    readonly reserved: number;
-    readonly rss: number;
-  } = Object.freeze({ rssCtxId: 0, reserved: 2, rss: 8 });
-  /** The view the accessor reads and writes. */
-  view: DataView;
-  /** Byte offset of the struct within {@link VirtnetRssCtxAddModify.view}. */
-  offset: number;
-  /** The `rss_len` parameter: element count of the arrays sized by it. */
-  rssLen: number;
-
-  /** Creates an accessor over `view` at byte `offset`. */
-  constructor(view: DataView, offset: number = 0, rssLen: number = 0) {
-    this.view = view;
-    this.offset = offset;
-    this.rssLen = rssLen;
-  }
-
-  /**
-   * RSS context id, 1 to max_rss_contexts.
-   *
-   * `rss_ctx_id`: le16 at offset 0.
-   */
-  get rssCtxId(): number {
-    return this.view.getUint16(this.offset, true);
-  }
-
-  set rssCtxId(value: number) {
-    this.view.setUint16(this.offset, value, true);
-  }
-
-  /** Size in bytes for the given rss_len. */
-  static size(rssLen: number): number {
-    return 8 + 1 * rssLen;
-  }
-
-  /** Re-targets the accessor at another offset of the same view; returns it. */
-  at(offset: number): this {
-    this.offset = offset;
-    return this;
-  }
-
-  /** Byte offset within the view of `reserved[index]`. */
-  reservedOffset(index: number): number {
-    if ((index >>> 0) !== index || index >= 6) {
-      throw new RangeError(`reserved[${index}] is outside 0..${6} - 1`);
-    }
-
-    return this.offset + 2 + index;
-  }
-
-  /**
-   * Reserved; ignored by the device.
-   *
-   * `reserved`: u8[6] at offset 2.
-   *
-   * Reads element `index`.
-   */
-  reserved(index: number): number {
-    if ((index >>> 0) !== index || index >= 6) {
-      throw new RangeError(`reserved[${index}] is outside 0..${6} - 1`);
-    }
-
-    return this.view.getUint8(this.offset + 2 + index);
-  }
-
-  /** Writes element `index` of `reserved`. */
-  setReserved(index: number, value: number): void {
-    if ((index >>> 0) !== index || index >= 6) {
-      throw new RangeError(`reserved[${index}] is outside 0..${6} - 1`);
-    }
-
-    this.view.setUint8(this.offset + 2 + index, value);
-  }
-
-  /** The bytes of `reserved` as a zero-copy view. */
-  reservedBytes(): Uint8Array {
-    return new Uint8Array(this.view.buffer, this.view.byteOffset + this.offset + 2, 6);
-  }
-
-  /** Byte offset within the view of `rss[index]`. */
-  rssOffset(index: number): number {
-    if ((index >>> 0) !== index || index >= this.rssLen) {
-      throw new RangeError(`rss[${index}] is outside 0..${this.rssLen} - 1`);
-    }
-
-    return this.offset + 8 + index;
-  }
-
-  /**
-   * A struct virtio_net_rss_config (variable length, so held here as its bytes).
-   *
-   * `rss`: u8[rss_len] at offset 8.
-   *
-   * Reads element `index`.
-   */
-  rss(index: number): number {
-    if ((index >>> 0) !== index || index >= this.rssLen) {
-      throw new RangeError(`rss[${index}] is outside 0..${this.rssLen} - 1`);
-    }
-
-    return this.view.getUint8(this.offset + 8 + index);
-  }
-
-  /** Writes element `index` of `rss`. */
-  setRss(index: number, value: number): void {
-    if ((index >>> 0) !== index || index >= this.rssLen) {
-      throw new RangeError(`rss[${index}] is outside 0..${this.rssLen} - 1`);
-    }
-
-    this.view.setUint8(this.offset + 8 + index, value);
-  }
-
-  /** The bytes of `rss` as a zero-copy view. */
-  rssBytes(): Uint8Array {
-    return new Uint8Array(this.view.buffer, this.view.byteOffset + this.offset + 8, this.rssLen);
-  }
-}
-
-/**
- * 5.1.9.5.8.1: RSS context capability (written by the device).
- *
- * Accessor for `virtnet_rss_ctx_cap` (2 bytes) over a `DataView`; reads and writes in place.
- */
-export class VirtnetRssCtxCap {
-  /** Size in bytes. */
-  static readonly SIZE: number = 2;
-  /** Byte offsets of the fields at fixed offsets, by accessor name. */
-  static readonly OFFSETS: { readonly maxRssContexts: number } = Object.freeze({
-    maxRssContexts: 0,
-  });
-  /** The view the accessor reads and writes. */
-  view: DataView;
-  /** Byte offset of the struct within {@link VirtnetRssCtxCap.view}. */
-  offset: number;
-
-  /** Creates an accessor over `view` at byte `offset`. */
-  constructor(view: DataView, offset: number = 0) {
-    this.view = view;
-    this.offset = offset;
-  }
-
-  /**
-   * Maximum number of RSS contexts besides the default one.
-   *
-   * `max_rss_contexts`: le16 at offset 0.
-   */
-  get maxRssContexts(): number {
-    return this.view.getUint16(this.offset, true);
-  }
-
-  set maxRssContexts(value: number) {
-    this.view.setUint16(this.offset, value, true);
-  }
-
-  /** Re-targets the accessor at another offset of the same view; returns it. */
-  at(offset: number): this {
-    this.offset = offset;
-    return this;
-  }
-}
-
-/**
- * 5.1.9.5.8.2: delete an RSS context.
- *
- * Accessor for `virtnet_rss_ctx_del` (2 bytes) over a `DataView`; reads and writes in place.
- */
-export class VirtnetRssCtxDel {
-  /** Size in bytes. */
-  static readonly SIZE: number = 2;
-  /** Byte offsets of the fields at fixed offsets, by accessor name. */
-  static readonly OFFSETS: { readonly rssCtxId: number } = Object.freeze({ rssCtxId: 0 });
-  /** The view the accessor reads and writes. */
-  view: DataView;
-  /** Byte offset of the struct within {@link VirtnetRssCtxDel.view}. */
-  offset: number;
-
-  /** Creates an accessor over `view` at byte `offset`. */
-  constructor(view: DataView, offset: number = 0) {
-    this.view = view;
-    this.offset = offset;
-  }
-
-  /**
-   * Id of the RSS context to delete.
-   *
-   * `rss_ctx_id`: le16 at offset 0.
-   */
-  get rssCtxId(): number {
-    return this.view.getUint16(this.offset, true);
-  }
-
-  set rssCtxId(value: number) {
-    this.view.setUint16(this.offset, value, true);
-  }
-
-  /** Re-targets the accessor at another offset of the same view; returns it. */
-  at(offset: number): this {
-    this.offset = offset;
-    return this;
-  }
-}
-
-/**
- * Flow filter resource capability.
- *
- * `virtio_net_cap_id`: 2048.
- */
-export const VIRTIO_NET_FF_RESOURCE_CAP: number = 2048;
-/**
- * Flow filter classifier capability.
- *
- * `virtio_net_cap_id`: 2049.
- */
-export const VIRTIO_NET_FF_SELECTOR_CAP: number = 2049;
-/**
- * Flow filter action capability.
- *
- * `virtio_net_cap_id`: 2050.
- */
-export const VIRTIO_NET_FF_ACTION_CAP: number = 2050;
-/**
- * IPsec resource capability.
- *
- * `virtio_net_cap_id`: 2051.
- */
-export const VIRTIO_NET_IPSEC_RESOURCE_CAP: number = 2051;
-/**
- * IPsec security association capability.
- *
- * `virtio_net_cap_id`: 2052.
- */
-export const VIRTIO_NET_IPSEC_SA_CAP: number = 2052;
-/**
- * 5.1.6: network device and driver capability ids.
- *
- * Values of the `virtio_net_cap_id` group.
- */
-export const VirtioNetCapId: {
-  readonly VIRTIO_NET_FF_RESOURCE_CAP: number;
-  readonly VIRTIO_NET_FF_SELECTOR_CAP: number;
-  readonly VIRTIO_NET_FF_ACTION_CAP: number;
-  readonly VIRTIO_NET_IPSEC_RESOURCE_CAP: number;
-  readonly VIRTIO_NET_IPSEC_SA_CAP: number;
-} = Object.freeze({
-  VIRTIO_NET_FF_RESOURCE_CAP: 2048,
-  VIRTIO_NET_FF_SELECTOR_CAP: 2049,
-  VIRTIO_NET_FF_ACTION_CAP: 2050,
-  VIRTIO_NET_IPSEC_RESOURCE_CAP: 2051,
-  VIRTIO_NET_IPSEC_SA_CAP: 2052,
-});
-/**
- * The command succeeded.
- *
- * `virtio_net_ctrl_ack`: 0.
- */
-export const VIRTIO_NET_OK: number = 0;
-/**
- * The command failed.
- *
- * `virtio_net_ctrl_ack`: 1.
- */
-export const VIRTIO_NET_ERR: number = 1;
-/**
- * 5.1.9.5: control command ack values.
- *
- * Values of the `virtio_net_ctrl_ack` group.
- */
-export const VirtioNetCtrlAck: { readonly VIRTIO_NET_OK: number; readonly VIRTIO_NET_ERR: number } =
-  Object.freeze({ VIRTIO_NET_OK: 0, VIRTIO_NET_ERR: 1 });
-/**
- * The driver saw VIRTIO_NET_S_ANNOUNCE; the device clears it.
- *
- * `virtio_net_ctrl_announce_cmd`: 0.
- */
-export const VIRTIO_NET_CTRL_ANNOUNCE_ACK: number = 0;
-/**
- * 5.1.9.5.4: gratuitous packet sending commands.
- *
- * Values of the `virtio_net_ctrl_announce_cmd` group.
- */
-export const VirtioNetCtrlAnnounceCmd: { readonly VIRTIO_NET_CTRL_ANNOUNCE_ACK: number } = Object
-  .freeze({ VIRTIO_NET_CTRL_ANNOUNCE_ACK: 0 });
-/**
- * Receive filtering modes (5.1.9.5.1).
- *
- * `virtio_net_ctrl_class`: 0.
- */
-export const VIRTIO_NET_CTRL_RX: number = 0;
-/**
- * MAC address filtering (5.1.9.5.2).
- *
- * `virtio_net_ctrl_class`: 1.
- */
-export const VIRTIO_NET_CTRL_MAC: number = 1;
-/**
- * VLAN filtering (5.1.9.5.3).
- *
- * `virtio_net_ctrl_class`: 2.
- */
-export const VIRTIO_NET_CTRL_VLAN: number = 2;
-/**
- * Gratuitous packet sending (5.1.9.5.4).
- *
- * `virtio_net_ctrl_class`: 3.
- */
-export const VIRTIO_NET_CTRL_ANNOUNCE: number = 3;
-/**
- * Multiqueue, RSS and hash configuration (5.1.9.5.5).
- *
- * `virtio_net_ctrl_class`: 4.
- */
-export const VIRTIO_NET_CTRL_MQ: number = 4;
-/**
- * Offloads state (5.1.9.5.9).
- *
- * `virtio_net_ctrl_class`: 5.
- */
-export const VIRTIO_NET_CTRL_GUEST_OFFLOADS: number = 5;
-/**
- * Notification coalescing (5.1.9.5.10).
- *
- * `virtio_net_ctrl_class`: 6.
- */
-export const VIRTIO_NET_CTRL_NOTF_COAL: number = 6;
-/**
- * Inner header hash (5.1.9.4.4).
- *
- * `virtio_net_ctrl_class`: 7.
- */
-export const VIRTIO_NET_CTRL_HASH_TUNNEL: number = 7;
-/**
- * Device statistics (5.1.9.5.11).
- *
- * `virtio_net_ctrl_class`: 8.
- */
-export const VIRTIO_NET_CTRL_STATS: number = 8;
-/**
- * RSS contexts (5.1.9.5.8).
- *
- * `virtio_net_ctrl_class`: 9.
- */
-export const VIRTNET_RSS_CTX_CTRL: number = 9;
-/**
- * 5.1.9.5: control virtqueue command classes.
- *
- * Values of the `virtio_net_ctrl_class` group.
- */
-export const VirtioNetCtrlClass: {
-  readonly VIRTIO_NET_CTRL_RX: number;
-  readonly VIRTIO_NET_CTRL_MAC: number;
-  readonly VIRTIO_NET_CTRL_VLAN: number;
-  readonly VIRTIO_NET_CTRL_ANNOUNCE: number;
-  readonly VIRTIO_NET_CTRL_MQ: number;
-  readonly VIRTIO_NET_CTRL_GUEST_OFFLOADS: number;
-  readonly VIRTIO_NET_CTRL_NOTF_COAL: number;
-  readonly VIRTIO_NET_CTRL_HASH_TUNNEL: number;
-  readonly VIRTIO_NET_CTRL_STATS: number;
-  readonly VIRTNET_RSS_CTX_CTRL: number;
-} = Object.freeze({
-  VIRTIO_NET_CTRL_RX: 0,
-  VIRTIO_NET_CTRL_MAC: 1,
-  VIRTIO_NET_CTRL_VLAN: 2,
-  VIRTIO_NET_CTRL_ANNOUNCE: 3,
-  VIRTIO_NET_CTRL_MQ: 4,
-  VIRTIO_NET_CTRL_GUEST_OFFLOADS: 5,
-  VIRTIO_NET_CTRL_NOTF_COAL: 6,
-  VIRTIO_NET_CTRL_HASH_TUNNEL: 7,
-  VIRTIO_NET_CTRL_STATS: 8,
-  VIRTNET_RSS_CTX_CTRL: 9,
-});
-/**
- * Apply a new offloads configuration; data is a le64 bitmask (virtio_net_guest_offloads).
- *
- * `virtio_net_ctrl_guest_offloads_cmd`: 0.
- */
-export const VIRTIO_NET_CTRL_GUEST_OFFLOADS_SET: number = 0;
-/**
- * 5.1.9.5.9.1: offloads state commands.
- *
- * Values of the `virtio_net_ctrl_guest_offloads_cmd` group.
- */
-export const VirtioNetCtrlGuestOffloadsCmd: {
-  readonly VIRTIO_NET_CTRL_GUEST_OFFLOADS_SET: number;
-} = Object.freeze({ VIRTIO_NET_CTRL_GUEST_OFFLOADS_SET: 0 });
-/**
- * Set the encapsulation types hashed on the inner header (virtnet_hash_tunnel).
- *
- * `virtio_net_ctrl_hash_tunnel_cmd`: 0.
- */
-export const VIRTIO_NET_CTRL_HASH_TUNNEL_SET: number = 0;
-/**
- * 5.1.9.4.4: inner header hash commands.
- *
- * Values of the `virtio_net_ctrl_hash_tunnel_cmd` group.
- */
-export const VirtioNetCtrlHashTunnelCmd: { readonly VIRTIO_NET_CTRL_HASH_TUNNEL_SET: number } =
-  Object.freeze({ VIRTIO_NET_CTRL_HASH_TUNNEL_SET: 0 });
-/**
- * Set the filter: a unicast then a multicast virtio_net_ctrl_mac table.
- *
- * `virtio_net_ctrl_mac_cmd`: 0.
- */
-export const VIRTIO_NET_CTRL_MAC_TABLE_SET: number = 0;
-/**
- * Set the default MAC address; data is the 6-byte address.
- *
- * `virtio_net_ctrl_mac_cmd`: 1.
- */
-export const VIRTIO_NET_CTRL_MAC_ADDR_SET: number = 1;
-/**
- * 5.1.9.5.2: MAC address filtering commands.
- *
- * Values of the `virtio_net_ctrl_mac_cmd` group.
- */
-export const VirtioNetCtrlMacCmd: {
-  readonly VIRTIO_NET_CTRL_MAC_TABLE_SET: number;
-  readonly VIRTIO_NET_CTRL_MAC_ADDR_SET: number;
-} = Object.freeze({ VIRTIO_NET_CTRL_MAC_TABLE_SET: 0, VIRTIO_NET_CTRL_MAC_ADDR_SET: 1 });
-/**
- * Automatic receive steering; data is virtio_net_ctrl_mq_pairs_set.
- *
- * `virtio_net_ctrl_mq_cmd`: 0.
- */
-export const VIRTIO_NET_CTRL_MQ_VQ_PAIRS_SET: number = 0;
-/**
- * Configurable receive steering; data is virtio_net_rss_config.
- *
- * `virtio_net_ctrl_mq_cmd`: 1.
- */
-export const VIRTIO_NET_CTRL_MQ_RSS_CONFIG: number = 1;
-/**
- * Configurable hash calculation; data is virtio_net_hash_config.
- *
- * `virtio_net_ctrl_mq_cmd`: 2.
- */
-export const VIRTIO_NET_CTRL_MQ_HASH_CONFIG: number = 2;
-/**
- * 5.1.9.5.5: multiqueue mode commands.
- *
- * Values of the `virtio_net_ctrl_mq_cmd` group.
- */
-export const VirtioNetCtrlMqCmd: {
-  readonly VIRTIO_NET_CTRL_MQ_VQ_PAIRS_SET: number;
-  readonly VIRTIO_NET_CTRL_MQ_RSS_CONFIG: number;
-  readonly VIRTIO_NET_CTRL_MQ_HASH_CONFIG: number;
-} = Object.freeze({
-  VIRTIO_NET_CTRL_MQ_VQ_PAIRS_SET: 0,
-  VIRTIO_NET_CTRL_MQ_RSS_CONFIG: 1,
-  VIRTIO_NET_CTRL_MQ_HASH_CONFIG: 2,
-});
-/**
- * Smallest number of queue pairs.
- *
- * `virtio_net_ctrl_mq_vq_pairs_limits`: 1.
- */
-export const VIRTIO_NET_CTRL_MQ_VQ_PAIRS_MIN: number = 1;
-/**
- * Largest number of queue pairs.
- *
- * `virtio_net_ctrl_mq_vq_pairs_limits`: 32768.
- */
-export const VIRTIO_NET_CTRL_MQ_VQ_PAIRS_MAX: number = 32768;
-/**
- * 5.1.9.5.6: bounds of virtqueue_pairs.
- *
- * Values of the `virtio_net_ctrl_mq_vq_pairs_limits` group.
- */
-export const VirtioNetCtrlMqVqPairsLimits: {
-  readonly VIRTIO_NET_CTRL_MQ_VQ_PAIRS_MIN: number;
-  readonly VIRTIO_NET_CTRL_MQ_VQ_PAIRS_MAX: number;
-} = Object.freeze({ VIRTIO_NET_CTRL_MQ_VQ_PAIRS_MIN: 1, VIRTIO_NET_CTRL_MQ_VQ_PAIRS_MAX: 32768 });
-/**
- * Set coalescing of all transmit queues (virtio_net_ctrl_coal).
- *
- * `virtio_net_ctrl_notf_coal_cmd`: 0.
- */
-export const VIRTIO_NET_CTRL_NOTF_COAL_TX_SET: number = 0;
-/**
- * Set coalescing of all receive queues (virtio_net_ctrl_coal).
- *
- * `virtio_net_ctrl_notf_coal_cmd`: 1.
- */
-export const VIRTIO_NET_CTRL_NOTF_COAL_RX_SET: number = 1;
-/**
- * Set coalescing of one virtqueue (virtio_net_ctrl_coal_vq).
- *
- * `virtio_net_ctrl_notf_coal_cmd`: 2.
- */
-export const VIRTIO_NET_CTRL_NOTF_COAL_VQ_SET: number = 2;
-/**
- * Get coalescing of one virtqueue (virtio_net_ctrl_coal_vq).
- *
- * `virtio_net_ctrl_notf_coal_cmd`: 3.
- */
-export const VIRTIO_NET_CTRL_NOTF_COAL_VQ_GET: number = 3;
-/**
- * 5.1.9.5.10: notification coalescing commands.
- *
- * Values of the `virtio_net_ctrl_notf_coal_cmd` group.
- */
-export const VirtioNetCtrlNotfCoalCmd: {
-  readonly VIRTIO_NET_CTRL_NOTF_COAL_TX_SET: number;
-  readonly VIRTIO_NET_CTRL_NOTF_COAL_RX_SET: number;
-  readonly VIRTIO_NET_CTRL_NOTF_COAL_VQ_SET: number;
-  readonly VIRTIO_NET_CTRL_NOTF_COAL_VQ_GET: number;
-} = Object.freeze({
-  VIRTIO_NET_CTRL_NOTF_COAL_TX_SET: 0,
-  VIRTIO_NET_CTRL_NOTF_COAL_RX_SET: 1,
-  VIRTIO_NET_CTRL_NOTF_COAL_VQ_SET: 2,
-  VIRTIO_NET_CTRL_NOTF_COAL_VQ_GET: 3,
-});
-/**
- * Promiscuous mode; data is one byte, 0 off or 1 on (VIRTIO_NET_F_CTRL_RX).
- *
- * `virtio_net_ctrl_rx_cmd`: 0.
- */
-export const VIRTIO_NET_CTRL_RX_PROMISC: number = 0;
-/**
- * All-multicast receive; data is one byte, 0 off or 1 on (VIRTIO_NET_F_CTRL_RX).
- *
- * `virtio_net_ctrl_rx_cmd`: 1.
- */
-export const VIRTIO_NET_CTRL_RX_ALLMULTI: number = 1;
-/**
- * All-unicast receive; data is one byte, 0 off or 1 on (VIRTIO_NET_F_CTRL_RX_EXTRA).
- *
- * `virtio_net_ctrl_rx_cmd`: 2.
- */
-export const VIRTIO_NET_CTRL_RX_ALLUNI: number = 2;
-/**
- * Suppress multicast receive; one byte, 1 suppresses (VIRTIO_NET_F_CTRL_RX_EXTRA).
- *
- * `virtio_net_ctrl_rx_cmd`: 3.
- */
-export const VIRTIO_NET_CTRL_RX_NOMULTI: number = 3;
-/**
- * Suppress unicast receive; one byte, 1 suppresses (VIRTIO_NET_F_CTRL_RX_EXTRA).
- *
- * `virtio_net_ctrl_rx_cmd`: 4.
- */
-export const VIRTIO_NET_CTRL_RX_NOUNI: number = 4;
-/**
- * Suppress broadcast receive; one byte, 1 suppresses (VIRTIO_NET_F_CTRL_RX_EXTRA).
- *
- * `virtio_net_ctrl_rx_cmd`: 5.
- */
-export const VIRTIO_NET_CTRL_RX_NOBCAST: number = 5;
-/**
- * 5.1.9.5.1: packet receive filtering commands.
- *
- * Values of the `virtio_net_ctrl_rx_cmd` group.
- */
-export const VirtioNetCtrlRxCmd: {
-  readonly VIRTIO_NET_CTRL_RX_PROMISC: number;
-  readonly VIRTIO_NET_CTRL_RX_ALLMULTI: number;
-  readonly VIRTIO_NET_CTRL_RX_ALLUNI: number;
-  readonly VIRTIO_NET_CTRL_RX_NOMULTI: number;
-  readonly VIRTIO_NET_CTRL_RX_NOUNI: number;
-  readonly VIRTIO_NET_CTRL_RX_NOBCAST: number;
-} = Object.freeze({
-  VIRTIO_NET_CTRL_RX_PROMISC: 0,
-  VIRTIO_NET_CTRL_RX_ALLMULTI: 1,
-  VIRTIO_NET_CTRL_RX_ALLUNI: 2,
-  VIRTIO_NET_CTRL_RX_NOMULTI: 3,
-  VIRTIO_NET_CTRL_RX_NOUNI: 4,
-  VIRTIO_NET_CTRL_RX_NOBCAST: 5,
-});
-/**
- * Query the supported statistics (result: virtio_net_stats_capabilities).
- *
- * `virtio_net_ctrl_stats_cmd`: 0.
- */
-export const VIRTIO_NET_CTRL_STATS_QUERY: number = 0;
-/**
- * Get statistics (data: virtio_net_ctrl_queue_stats; result: replies).
- *
- * `virtio_net_ctrl_stats_cmd`: 1.
- */
-export const VIRTIO_NET_CTRL_STATS_GET: number = 1;
-/**
- * 5.1.9.5.11.1: device statistics commands.
- *
- * Values of the `virtio_net_ctrl_stats_cmd` group.
- */
-export const VirtioNetCtrlStatsCmd: {
-  readonly VIRTIO_NET_CTRL_STATS_QUERY: number;
-  readonly VIRTIO_NET_CTRL_STATS_GET: number;
-} = Object.freeze({ VIRTIO_NET_CTRL_STATS_QUERY: 0, VIRTIO_NET_CTRL_STATS_GET: 1 });
-/**
- * Add a VLAN to the filter table; data is a le16 VLAN id.
- *
- * `virtio_net_ctrl_vlan_cmd`: 0.
- */
-export const VIRTIO_NET_CTRL_VLAN_ADD: number = 0;
-/**
- * Remove a VLAN from the filter table; data is a le16 VLAN id.
- *
- * `virtio_net_ctrl_vlan_cmd`: 1.
- */
-export const VIRTIO_NET_CTRL_VLAN_DEL: number = 1;
-/**
- * 5.1.9.5.3: VLAN filtering commands.
- *
- * Values of the `virtio_net_ctrl_vlan_cmd` group.
- */
-export const VirtioNetCtrlVlanCmd: {
-  readonly VIRTIO_NET_CTRL_VLAN_ADD: number;
-  readonly VIRTIO_NET_CTRL_VLAN_DEL: number;
-} = Object.freeze({ VIRTIO_NET_CTRL_VLAN_ADD: 0, VIRTIO_NET_CTRL_VLAN_DEL: 1 });
-/**
- * Configuration done through one control virtqueue command (0x201-0x5ff reserved).
- *
- * `virtio_net_dev_part_type`: 512.
- */
-export const VIRTIO_NET_DEV_PART_CVQ_CFG_PART: number = 512;
-/**
- * 5.1.8: network device part types.
- *
- * Values of the `virtio_net_dev_part_type` group.
- */
-export const VirtioNetDevPartType: { readonly VIRTIO_NET_DEV_PART_CVQ_CFG_PART: number } = Object
-  .freeze({ VIRTIO_NET_DEV_PART_CVQ_CFG_PART: 512 });
+export const VirtioNetQueues: { readonly receiveq1: number; readonly transmitq1: number } = Object
+  .freeze({ receiveq1: 0, transmitq1: 1 });
 /**
  * Device handles packets with partial checksum offload.
  *
@@ -4901,140 +382,1176 @@ export const VirtioNetFeatures: {
   VIRTIO_NET_F_OUT_NET_HEADER: 69,
   VIRTIO_NET_F_IPSEC: 70,
 });
+
 /**
- * Drop the packet.
+ * 5.1.4: network device configuration layout (read-only for the driver).
  *
- * `virtio_net_ff_action`: 1.
+ * Accessor for `virtio_net_config` (28 bytes) over a `DataView`; reads and writes in place.
  */
-export const VIRTIO_NET_FF_ACTION_DROP: number = 1;
+export class VirtioNetConfig {
+  /** Size in bytes. */
+  static readonly SIZE: number = 28;
+  /** Byte offsets of the fields at fixed offsets, by accessor name. */
+  static readonly OFFSETS: {
+    readonly mac: number;
+    readonly status: number;
+    readonly maxVirtqueuePairs: number;
+    readonly mtu: number;
+    readonly speed: number;
+    readonly duplex: number;
+    readonly rssMaxKeySize: number;
+    readonly rssMaxIndirectionTableLength: number;
+    readonly supportedHashTypes: number;
+    readonly supportedTunnelTypes: number;
+  } = Object.freeze({
+    mac: 0,
+    status: 6,
+    maxVirtqueuePairs: 8,
+    mtu: 10,
+    speed: 12,
+    duplex: 16,
+    rssMaxKeySize: 17,
+    rssMaxIndirectionTableLength: 18,
+    supportedHashTypes: 20,
+    supportedTunnelTypes: 24,
+  });
+  /** The view the accessor reads and writes. */
+  view: DataView;
+  /** Byte offset of the struct within {@link VirtioNetConfig.view}. */
+  offset: number;
+
+  /** Creates an accessor over `view` at byte `offset`. */
+  constructor(view: DataView, offset: number = 0) {
+    this.view = view;
+    this.offset = offset;
+  }
+
+  /**
+   * With VIRTIO_NET_F_STATUS: VIRTIO_NET_S_* bits.
+   *
+   * `status`: le16 at offset 6.
+   */
+  get status(): number {
+    return this.view.getUint16(this.offset + 6, true);
+  }
+
+  set status(value: number) {
+    this.view.setUint16(this.offset + 6, value, true);
+  }
+
+  /**
+   * With VIRTIO_NET_F_MQ or VIRTIO_NET_F_RSS: maximum number of receive/transmit queue pairs (1 to 0x8000).
+   *
+   * `max_virtqueue_pairs`: le16 at offset 8.
+   */
+  get maxVirtqueuePairs(): number {
+    return this.view.getUint16(this.offset + 8, true);
+  }
+
+  set maxVirtqueuePairs(value: number) {
+    this.view.setUint16(this.offset + 8, value, true);
+  }
+
+  /**
+   * With VIRTIO_NET_F_MTU: maximum MTU for the driver (68 to 65535).
+   *
+   * `mtu`: le16 at offset 10.
+   */
+  get mtu(): number {
+    return this.view.getUint16(this.offset + 10, true);
+  }
+
+  set mtu(value: number) {
+    this.view.setUint16(this.offset + 10, value, true);
+  }
+
+  /**
+   * With VIRTIO_NET_F_SPEED_DUPLEX: speed in Mbit/s, 0 to 0x7fffffff, or 0xffffffff for unknown.
+   *
+   * `speed`: le32 at offset 12.
+   */
+  get speed(): number {
+    return this.view.getUint32(this.offset + 12, true);
+  }
+
+  set speed(value: number) {
+    this.view.setUint32(this.offset + 12, value, true);
+  }
+
+  /**
+   * With VIRTIO_NET_F_SPEED_DUPLEX: duplex state; 0xff for unknown.
+   *
+   * `duplex`: u8 at offset 16.
+   */
+  get duplex(): number {
+    return this.view.getUint8(this.offset + 16);
+  }
+
+  set duplex(value: number) {
+    this.view.setUint8(this.offset + 16, value);
+  }
+
+  /**
+   * With VIRTIO_NET_F_RSS or VIRTIO_NET_F_HASH_REPORT: maximum RSS key length in bytes.
+   *
+   * `rss_max_key_size`: u8 at offset 17.
+   */
+  get rssMaxKeySize(): number {
+    return this.view.getUint8(this.offset + 17);
+  }
+
+  set rssMaxKeySize(value: number) {
+    this.view.setUint8(this.offset + 17, value);
+  }
+
+  /**
+   * With VIRTIO_NET_F_RSS: maximum number of 16-bit entries in the indirection table.
+   *
+   * `rss_max_indirection_table_length`: le16 at offset 18.
+   */
+  get rssMaxIndirectionTableLength(): number {
+    return this.view.getUint16(this.offset + 18, true);
+  }
+
+  set rssMaxIndirectionTableLength(value: number) {
+    this.view.setUint16(this.offset + 18, value, true);
+  }
+
+  /**
+   * With VIRTIO_NET_F_RSS or VIRTIO_NET_F_HASH_REPORT: VIRTIO_NET_HASH_TYPE_* bitmask.
+   *
+   * `supported_hash_types`: le32 at offset 20.
+   */
+  get supportedHashTypes(): number {
+    return this.view.getUint32(this.offset + 20, true);
+  }
+
+  set supportedHashTypes(value: number) {
+    this.view.setUint32(this.offset + 20, value, true);
+  }
+
+  /**
+   * With VIRTIO_NET_F_HASH_TUNNEL: VIRTIO_NET_HASH_TUNNEL_TYPE_* bitmask.
+   *
+   * `supported_tunnel_types`: le32 at offset 24.
+   */
+  get supportedTunnelTypes(): number {
+    return this.view.getUint32(this.offset + 24, true);
+  }
+
+  set supportedTunnelTypes(value: number) {
+    this.view.setUint32(this.offset + 24, value, true);
+  }
+
+  /** Re-targets the accessor at another offset of the same view; returns it. */
+  at(offset: number): this {
+    this.offset = offset;
+    return this;
+  }
+
+  /** Byte offset within the view of `mac[index]`. */
+  macOffset(index: number): number {
+    if ((index >>> 0) !== index || index >= 6) {
+      throw indexError("virtio_net_config.mac", index, 6);
+    }
+
+    return this.offset + index;
+  }
+
+  /**
+   * MAC address; always present, valid with VIRTIO_NET_F_MAC.
+   *
+   * `mac`: u8[6] at offset 0.
+   *
+   * Reads element `index`.
+   */
+  mac(index: number): number {
+    if ((index >>> 0) !== index || index >= 6) {
+      throw indexError("virtio_net_config.mac", index, 6);
+    }
+
+    return this.view.getUint8(this.offset + index);
+  }
+
+  /** Writes element `index` of `mac`. */
+  setMac(index: number, value: number): void {
+    if ((index >>> 0) !== index || index >= 6) {
+      throw indexError("virtio_net_config.mac", index, 6);
+    }
+
+    this.view.setUint8(this.offset + index, value);
+  }
+
+  /** The bytes of `mac` as a zero-copy view. */
+  macBytes(): Uint8Array {
+    return new Uint8Array(this.view.buffer, this.view.byteOffset + this.offset, 6);
+  }
+}
+
 /**
- * Direct the packet to vq_index.
+ * The link is up.
  *
- * `virtio_net_ff_action`: 2.
+ * `virtio_net_status`: 1.
  */
-export const VIRTIO_NET_FF_ACTION_DIRECT_RX_VQ: number = 2;
+export const VIRTIO_NET_S_LINK_UP: number = 1;
 /**
- * Apply IPsec processing.
+ * The device asks the driver to send gratuitous packets.
  *
- * `virtio_net_ff_action`: 3.
+ * `virtio_net_status`: 2.
  */
-export const VIRTIO_NET_FF_ACTION_IPSEC: number = 3;
+export const VIRTIO_NET_S_ANNOUNCE: number = 2;
 /**
- * Apply IPsec processing, then the flow filter rules once more.
+ * 5.1.4: link status bits of the status configuration field.
  *
- * `virtio_net_ff_action`: 4.
+ * Bit masks of the `virtio_net_status` group.
  */
-export const VIRTIO_NET_FF_ACTION_IPSEC_RECIRCULATE: number = 4;
+export const VirtioNetStatus: {
+  readonly VIRTIO_NET_S_LINK_UP: number;
+  readonly VIRTIO_NET_S_ANNOUNCE: number;
+} = Object.freeze({ VIRTIO_NET_S_LINK_UP: 1, VIRTIO_NET_S_ANNOUNCE: 2 });
 /**
- * 5.1.9.6.2.3: flow filter rule actions (0 and 0x5-0xff reserved).
+ * Flow filter resource capability.
  *
- * Values of the `virtio_net_ff_action` group.
+ * `virtio_net_cap_id`: 2048.
  */
-export const VirtioNetFfAction: {
-  readonly VIRTIO_NET_FF_ACTION_DROP: number;
-  readonly VIRTIO_NET_FF_ACTION_DIRECT_RX_VQ: number;
-  readonly VIRTIO_NET_FF_ACTION_IPSEC: number;
-  readonly VIRTIO_NET_FF_ACTION_IPSEC_RECIRCULATE: number;
+export const VIRTIO_NET_FF_RESOURCE_CAP: number = 2048;
+/**
+ * Flow filter classifier capability.
+ *
+ * `virtio_net_cap_id`: 2049.
+ */
+export const VIRTIO_NET_FF_SELECTOR_CAP: number = 2049;
+/**
+ * Flow filter action capability.
+ *
+ * `virtio_net_cap_id`: 2050.
+ */
+export const VIRTIO_NET_FF_ACTION_CAP: number = 2050;
+/**
+ * IPsec resource capability.
+ *
+ * `virtio_net_cap_id`: 2051.
+ */
+export const VIRTIO_NET_IPSEC_RESOURCE_CAP: number = 2051;
+/**
+ * IPsec security association capability.
+ *
+ * `virtio_net_cap_id`: 2052.
+ */
+export const VIRTIO_NET_IPSEC_SA_CAP: number = 2052;
+/**
+ * 5.1.6: network device and driver capability ids.
+ *
+ * Values of the `virtio_net_cap_id` group.
+ */
+export const VirtioNetCapId: {
+  readonly VIRTIO_NET_FF_RESOURCE_CAP: number;
+  readonly VIRTIO_NET_FF_SELECTOR_CAP: number;
+  readonly VIRTIO_NET_FF_ACTION_CAP: number;
+  readonly VIRTIO_NET_IPSEC_RESOURCE_CAP: number;
+  readonly VIRTIO_NET_IPSEC_SA_CAP: number;
 } = Object.freeze({
-  VIRTIO_NET_FF_ACTION_DROP: 1,
-  VIRTIO_NET_FF_ACTION_DIRECT_RX_VQ: 2,
-  VIRTIO_NET_FF_ACTION_IPSEC: 3,
-  VIRTIO_NET_FF_ACTION_IPSEC_RECIRCULATE: 4,
+  VIRTIO_NET_FF_RESOURCE_CAP: 2048,
+  VIRTIO_NET_FF_SELECTOR_CAP: 2049,
+  VIRTIO_NET_FF_ACTION_CAP: 2050,
+  VIRTIO_NET_IPSEC_RESOURCE_CAP: 2051,
+  VIRTIO_NET_IPSEC_SA_CAP: 2052,
 });
 /**
- * Any subset of a field's bits may be matched.
+ * Flow filter group.
  *
- * `virtio_net_ff_mask_flags`: 1.
+ * `virtio_net_resource_obj_type`: 512.
  */
-export const VIRTIO_NET_FF_MASK_F_PARTIAL_MASK: number = 1;
+export const VIRTIO_NET_RESOURCE_OBJ_FF_GROUP: number = 512;
 /**
- * 5.1.9.6.2.2: selector flags.
+ * Flow filter classifier.
  *
- * Bit masks of the `virtio_net_ff_mask_flags` group.
+ * `virtio_net_resource_obj_type`: 513.
  */
-export const VirtioNetFfMaskFlags: { readonly VIRTIO_NET_FF_MASK_F_PARTIAL_MASK: number } = Object
-  .freeze({ VIRTIO_NET_FF_MASK_F_PARTIAL_MASK: 1 });
+export const VIRTIO_NET_RESOURCE_OBJ_FF_CLASSIFIER: number = 513;
 /**
- * 14-byte Ethernet header.
+ * Flow filter rule.
  *
- * `virtio_net_ff_mask_type`: 1.
+ * `virtio_net_resource_obj_type`: 514.
  */
-export const VIRTIO_NET_FF_MASK_TYPE_ETH: number = 1;
+export const VIRTIO_NET_RESOURCE_OBJ_FF_RULE: number = 514;
 /**
- * 20-byte IPv4 header.
+ * IPsec outbound SA.
  *
- * `virtio_net_ff_mask_type`: 2.
+ * `virtio_net_resource_obj_type`: 515.
  */
-export const VIRTIO_NET_FF_MASK_TYPE_IPV4: number = 2;
+export const VIRTIO_NET_RESOURCE_OBJ_IPSEC_OUTB_SA: number = 515;
 /**
- * 40-byte IPv6 header.
+ * IPsec inbound SA.
  *
- * `virtio_net_ff_mask_type`: 3.
+ * `virtio_net_resource_obj_type`: 516.
  */
-export const VIRTIO_NET_FF_MASK_TYPE_IPV6: number = 3;
+export const VIRTIO_NET_RESOURCE_OBJ_IPSEC_INB_SA: number = 516;
 /**
- * 20-byte TCP header.
+ * 5.1.7: network device resource object types.
  *
- * `virtio_net_ff_mask_type`: 4.
+ * Values of the `virtio_net_resource_obj_type` group.
  */
-export const VIRTIO_NET_FF_MASK_TYPE_TCP: number = 4;
-/**
- * 8-byte UDP header.
- *
- * `virtio_net_ff_mask_type`: 5.
- */
-export const VIRTIO_NET_FF_MASK_TYPE_UDP: number = 5;
-/**
- * 8-byte ESP header.
- *
- * `virtio_net_ff_mask_type`: 6.
- */
-export const VIRTIO_NET_FF_MASK_TYPE_ESP: number = 6;
-/**
- * 5.1.9.6.2.2: flow filter selector types (0 and 0x7-0xff reserved).
- *
- * Values of the `virtio_net_ff_mask_type` group.
- */
-export const VirtioNetFfMaskType: {
-  readonly VIRTIO_NET_FF_MASK_TYPE_ETH: number;
-  readonly VIRTIO_NET_FF_MASK_TYPE_IPV4: number;
-  readonly VIRTIO_NET_FF_MASK_TYPE_IPV6: number;
-  readonly VIRTIO_NET_FF_MASK_TYPE_TCP: number;
-  readonly VIRTIO_NET_FF_MASK_TYPE_UDP: number;
-  readonly VIRTIO_NET_FF_MASK_TYPE_ESP: number;
+export const VirtioNetResourceObjType: {
+  readonly VIRTIO_NET_RESOURCE_OBJ_FF_GROUP: number;
+  readonly VIRTIO_NET_RESOURCE_OBJ_FF_CLASSIFIER: number;
+  readonly VIRTIO_NET_RESOURCE_OBJ_FF_RULE: number;
+  readonly VIRTIO_NET_RESOURCE_OBJ_IPSEC_OUTB_SA: number;
+  readonly VIRTIO_NET_RESOURCE_OBJ_IPSEC_INB_SA: number;
 } = Object.freeze({
-  VIRTIO_NET_FF_MASK_TYPE_ETH: 1,
-  VIRTIO_NET_FF_MASK_TYPE_IPV4: 2,
-  VIRTIO_NET_FF_MASK_TYPE_IPV6: 3,
-  VIRTIO_NET_FF_MASK_TYPE_TCP: 4,
-  VIRTIO_NET_FF_MASK_TYPE_UDP: 5,
-  VIRTIO_NET_FF_MASK_TYPE_ESP: 6,
+  VIRTIO_NET_RESOURCE_OBJ_FF_GROUP: 512,
+  VIRTIO_NET_RESOURCE_OBJ_FF_CLASSIFIER: 513,
+  VIRTIO_NET_RESOURCE_OBJ_FF_RULE: 514,
+  VIRTIO_NET_RESOURCE_OBJ_IPSEC_OUTB_SA: 515,
+  VIRTIO_NET_RESOURCE_OBJ_IPSEC_INB_SA: 516,
 });
 /**
- * 5.1.9.5.9.1: offload bit numbers of VIRTIO_NET_CTRL_GUEST_OFFLOADS_SET (names shared with the feature bits, so not exported one by one).
+ * Configuration done through one control virtqueue command (0x201-0x5ff reserved).
  *
- * Bit numbers of the `virtio_net_guest_offloads` group.
+ * `virtio_net_dev_part_type`: 512.
  */
-export const VirtioNetGuestOffloads: {
-  readonly VIRTIO_NET_F_GUEST_CSUM: number;
-  readonly VIRTIO_NET_F_GUEST_TSO4: number;
-  readonly VIRTIO_NET_F_GUEST_TSO6: number;
-  readonly VIRTIO_NET_F_GUEST_ECN: number;
-  readonly VIRTIO_NET_F_GUEST_UFO: number;
-  readonly VIRTIO_NET_F_GUEST_UDP_TUNNEL_GSO: number;
-  readonly VIRTIO_NET_F_GUEST_UDP_TUNNEL_GSO_CSUM: number;
-  readonly VIRTIO_NET_F_GUEST_USO4: number;
-  readonly VIRTIO_NET_F_GUEST_USO6: number;
+export const VIRTIO_NET_DEV_PART_CVQ_CFG_PART: number = 512;
+/**
+ * 5.1.8: network device part types.
+ *
+ * Values of the `virtio_net_dev_part_type` group.
+ */
+export const VirtioNetDevPartType: { readonly VIRTIO_NET_DEV_PART_CVQ_CFG_PART: number } = Object
+  .freeze({ VIRTIO_NET_DEV_PART_CVQ_CFG_PART: 512 });
+
+/**
+ * 5.1.8.1: selector identifying a control-queue configuration device part.
+ *
+ * Accessor for `virtio_net_dev_part_cvq_selector` (8 bytes) over a `DataView`; reads and writes in place.
+ */
+export class VirtioNetDevPartCvqSelector {
+  /** Size in bytes. */
+  static readonly SIZE: number = 8;
+  /** Byte offsets of the fields at fixed offsets, by accessor name. */
+  static readonly OFFSETS: {
+    readonly class: number;
+    readonly command: number;
+    readonly reserved: number;
+  } = Object.freeze({ class: 0, command: 1, reserved: 2 });
+  /** The view the accessor reads and writes. */
+  view: DataView;
+  /** Byte offset of the struct within {@link VirtioNetDevPartCvqSelector.view}. */
+  offset: number;
+
+  /** Creates an accessor over `view` at byte `offset`. */
+  constructor(view: DataView, offset: number = 0) {
+    this.view = view;
+    this.offset = offset;
+  }
+
+  /**
+   * Control class (VIRTIO_NET_CTRL_*) of the recorded command.
+   *
+   * `class`: u8 at offset 0.
+   */
+  get class(): number {
+    return this.view.getUint8(this.offset);
+  }
+
+  set class(value: number) {
+    this.view.setUint8(this.offset, value);
+  }
+
+  /**
+   * Command within the class.
+   *
+   * `command`: u8 at offset 1.
+   */
+  get command(): number {
+    return this.view.getUint8(this.offset + 1);
+  }
+
+  set command(value: number) {
+    this.view.setUint8(this.offset + 1, value);
+  }
+
+  /** Re-targets the accessor at another offset of the same view; returns it. */
+  at(offset: number): this {
+    this.offset = offset;
+    return this;
+  }
+
+  /** Byte offset within the view of `reserved[index]`. */
+  reservedOffset(index: number): number {
+    if ((index >>> 0) !== index || index >= 6) {
+      throw indexError("virtio_net_dev_part_cvq_selector.reserved", index, 6);
+    }
+
+    return this.offset + 2 + index;
+  }
+
+  /**
+   * Reserved, zero.
+   *
+   * `reserved`: u8[6] at offset 2.
+   *
+   * Reads element `index`.
+   */
+  reserved(index: number): number {
+    if ((index >>> 0) !== index || index >= 6) {
+      throw indexError("virtio_net_dev_part_cvq_selector.reserved", index, 6);
+    }
+
+    return this.view.getUint8(this.offset + 2 + index);
+  }
+
+  /** Writes element `index` of `reserved`. */
+  setReserved(index: number, value: number): void {
+    if ((index >>> 0) !== index || index >= 6) {
+      throw indexError("virtio_net_dev_part_cvq_selector.reserved", index, 6);
+    }
+
+    this.view.setUint8(this.offset + 2 + index, value);
+  }
+
+  /** The bytes of `reserved` as a zero-copy view. */
+  reservedBytes(): Uint8Array {
+    return new Uint8Array(this.view.buffer, this.view.byteOffset + this.offset + 2, 6);
+  }
+}
+
+/**
+ * 5.1.9: IPsec resource reference of virtio_net_hdr (6 bytes; no padding, unlike C).
+ *
+ * Accessor for `ipsec_resource_hdr` (6 bytes) over a `DataView`; reads and writes in place.
+ */
+export class IpsecResourceHdr {
+  /** Size in bytes. */
+  static readonly SIZE: number = 6;
+  /** Byte offsets of the fields at fixed offsets, by accessor name. */
+  static readonly OFFSETS: { readonly resourceId: number; readonly resourceType: number } = Object
+    .freeze({ resourceId: 0, resourceType: 4 });
+  /** The view the accessor reads and writes. */
+  view: DataView;
+  /** Byte offset of the struct within {@link IpsecResourceHdr.view}. */
+  offset: number;
+
+  /** Creates an accessor over `view` at byte `offset`. */
+  constructor(view: DataView, offset: number = 0) {
+    this.view = view;
+    this.offset = offset;
+  }
+
+  /**
+   * Id of the IPsec SA resource object to apply.
+   *
+   * `resource_id`: le32 at offset 0.
+   */
+  get resourceId(): number {
+    return this.view.getUint32(this.offset, true);
+  }
+
+  set resourceId(value: number) {
+    this.view.setUint32(this.offset, value, true);
+  }
+
+  /**
+   * Type of that resource object.
+   *
+   * `resource_type`: le16 at offset 4.
+   */
+  get resourceType(): number {
+    return this.view.getUint16(this.offset + 4, true);
+  }
+
+  set resourceType(value: number) {
+    this.view.setUint16(this.offset + 4, value, true);
+  }
+
+  /** Re-targets the accessor at another offset of the same view; returns it. */
+  at(offset: number): this {
+    this.offset = offset;
+    return this;
+  }
+
+  /** Writes every field (`resource_id`, `resource_type`) in one call; returns the accessor. Faster than the setters one by one (one read of the view and offset), for hot loops: `desc.at(o).write(...)`. */
+  write(resourceId: number, resourceType: number): this {
+    const $view = this.view;
+    const $o = this.offset;
+    $view.setUint32($o, resourceId, true);
+    $view.setUint16($o + 4, resourceType, true);
+    return this;
+  }
+}
+
+/**
+ * 5.1.9: last 6 bytes of virtio_net_hdr (anonymous in the spec; name is ours), present with VIRTIO_NET_F_OUT_NET_HEADER or VIRTIO_NET_F_IPSEC.
+ *
+ * Accessor for `virtio_net_hdr_ipsec_union` (6 bytes) over a `DataView`; reads and writes in place.
+ */
+export class VirtioNetHdrIpsecUnion {
+  /** Size in bytes. */
+  static readonly SIZE: number = 6;
+  /** Byte offsets of the fields at fixed offsets, by accessor name. */
+  static readonly OFFSETS: {
+    readonly paddingReserved2: number;
+    readonly ipsecResourceHdr: number;
+  } = Object.freeze({ paddingReserved2: 0, ipsecResourceHdr: 0 });
+  /** The view the accessor reads and writes. */
+  view: DataView;
+  /** Byte offset of the union within {@link VirtioNetHdrIpsecUnion.view}. */
+  offset: number;
+  #ipsecResourceHdr: IpsecResourceHdr | undefined;
+
+  /** Creates an accessor over `view` at byte `offset`. */
+  constructor(view: DataView, offset: number = 0) {
+    this.view = view;
+    this.offset = offset;
+  }
+
+  /**
+   * With VIRTIO_NET_F_IPSEC: the SA to use.
+   *
+   * `ipsec_resource_hdr`: ipsec_resource_hdr at offset 0.
+   *
+   * A cached flyweight re-targeted on each access: do not keep it.
+   */
+  get ipsecResourceHdr(): IpsecResourceHdr {
+    const child = (this.#ipsecResourceHdr ??= new IpsecResourceHdr(this.view));
+    child.view = this.view;
+    child.offset = this.offset;
+    return child;
+  }
+
+  /** Re-targets the accessor at another offset of the same view; returns it. */
+  at(offset: number): this {
+    this.offset = offset;
+    return this;
+  }
+
+  /** Byte offset within the view of `padding_reserved_2[index]`. */
+  paddingReserved2Offset(index: number): number {
+    if ((index >>> 0) !== index || index >= 6) {
+      throw indexError("virtio_net_hdr_ipsec_union.padding_reserved_2", index, 6);
+    }
+
+    return this.offset + index;
+  }
+
+  /**
+   * Reserved (with VIRTIO_NET_F_OUT_NET_HEADER).
+   *
+   * `padding_reserved_2`: u8[6] at offset 0.
+   *
+   * Reads element `index`.
+   */
+  paddingReserved2(index: number): number {
+    if ((index >>> 0) !== index || index >= 6) {
+      throw indexError("virtio_net_hdr_ipsec_union.padding_reserved_2", index, 6);
+    }
+
+    return this.view.getUint8(this.offset + index);
+  }
+
+  /** Writes element `index` of `padding_reserved_2`. */
+  setPaddingReserved2(index: number, value: number): void {
+    if ((index >>> 0) !== index || index >= 6) {
+      throw indexError("virtio_net_hdr_ipsec_union.padding_reserved_2", index, 6);
+    }
+
+    this.view.setUint8(this.offset + index, value);
+  }
+
+  /** The bytes of `padding_reserved_2` as a zero-copy view. */
+  paddingReserved2Bytes(): Uint8Array {
+    return new Uint8Array(this.view.buffer, this.view.byteOffset + this.offset, 6);
+  }
+}
+
+/**
+ * 5.1.9: virtio-net packet header. Its size depends on the features: 12 bytes, 20 with VIRTIO_NET_F_HASH_REPORT, 24 with UDP tunnel GSO, 32 with VIRTIO_NET_F_OUT_NET_HEADER or VIRTIO_NET_F_IPSEC.
+ *
+ * Accessor for `virtio_net_hdr` (32 bytes) over a `DataView`; reads and writes in place.
+ */
+export class VirtioNetHdr {
+  /** Size in bytes. */
+  static readonly SIZE: number = 32;
+  /** Byte offsets of the fields at fixed offsets, by accessor name. */
+  static readonly OFFSETS: {
+    readonly flags: number;
+    readonly gsoType: number;
+    readonly hdrLen: number;
+    readonly gsoSize: number;
+    readonly csumStart: number;
+    readonly csumOffset: number;
+    readonly numBuffers: number;
+    readonly hashValue: number;
+    readonly hashReport: number;
+    readonly paddingReserved: number;
+    readonly outerThOffset: number;
+    readonly innerNhOffset: number;
+    readonly outerNhOffset: number;
+    readonly ipsecUnion: number;
+  } = Object.freeze({
+    flags: 0,
+    gsoType: 1,
+    hdrLen: 2,
+    gsoSize: 4,
+    csumStart: 6,
+    csumOffset: 8,
+    numBuffers: 10,
+    hashValue: 12,
+    hashReport: 16,
+    paddingReserved: 18,
+    outerThOffset: 20,
+    innerNhOffset: 22,
+    outerNhOffset: 24,
+    ipsecUnion: 26,
+  });
+  /** The view the accessor reads and writes. */
+  view: DataView;
+  /** Byte offset of the struct within {@link VirtioNetHdr.view}. */
+  offset: number;
+  #ipsecUnion: VirtioNetHdrIpsecUnion | undefined;
+
+  /** Creates an accessor over `view` at byte `offset`. */
+  constructor(view: DataView, offset: number = 0) {
+    this.view = view;
+    this.offset = offset;
+  }
+
+  /**
+   * VIRTIO_NET_HDR_F_* bits.
+   *
+   * `flags`: u8 at offset 0.
+   */
+  get flags(): number {
+    return this.view.getUint8(this.offset);
+  }
+
+  set flags(value: number) {
+    this.view.setUint8(this.offset, value);
+  }
+
+  /**
+   * VIRTIO_NET_HDR_GSO_* type, ORed with VIRTIO_NET_HDR_GSO_ECN / _UDP_TUNNEL_* bits.
+   *
+   * `gso_type`: u8 at offset 1.
+   */
+  get gsoType(): number {
+    return this.view.getUint8(this.offset + 1);
+  }
+
+  set gsoType(value: number) {
+    this.view.setUint8(this.offset + 1, value);
+  }
+
+  /**
+   * Length of the headers to replicate per segment (exact with VIRTIO_NET_F_GUEST_HDRLEN).
+   *
+   * `hdr_len`: le16 at offset 2.
+   */
+  get hdrLen(): number {
+    return this.view.getUint16(this.offset + 2, true);
+  }
+
+  set hdrLen(value: number) {
+    this.view.setUint16(this.offset + 2, value, true);
+  }
+
+  /**
+   * Maximum segment size beyond the headers (MSS).
+   *
+   * `gso_size`: le16 at offset 4.
+   */
+  get gsoSize(): number {
+    return this.view.getUint16(this.offset + 4, true);
+  }
+
+  set gsoSize(value: number) {
+    this.view.setUint16(this.offset + 4, value, true);
+  }
+
+  /**
+   * Where checksumming starts; with VIRTIO_NET_HDR_F_RSC_INFO: number of coalesced segments.
+   *
+   * `csum_start`: le16 at offset 6.
+   */
+  get csumStart(): number {
+    return this.view.getUint16(this.offset + 6, true);
+  }
+
+  set csumStart(value: number) {
+    this.view.setUint16(this.offset + 6, value, true);
+  }
+
+  /**
+   * Where the checksum goes, after csum_start; with VIRTIO_NET_HDR_F_RSC_INFO: duplicated ACKs.
+   *
+   * `csum_offset`: le16 at offset 8.
+   */
+  get csumOffset(): number {
+    return this.view.getUint16(this.offset + 8, true);
+  }
+
+  set csumOffset(value: number) {
+    this.view.setUint16(this.offset + 8, value, true);
+  }
+
+  /**
+   * Receive: number of buffers the packet spans. Transmit: zero.
+   *
+   * `num_buffers`: le16 at offset 10.
+   */
+  get numBuffers(): number {
+    return this.view.getUint16(this.offset + 10, true);
+  }
+
+  set numBuffers(value: number) {
+    this.view.setUint16(this.offset + 10, value, true);
+  }
+
+  /**
+   * With VIRTIO_NET_F_HASH_REPORT: the calculated hash.
+   *
+   * `hash_value`: le32 at offset 12.
+   */
+  get hashValue(): number {
+    return this.view.getUint32(this.offset + 12, true);
+  }
+
+  set hashValue(value: number) {
+    this.view.setUint32(this.offset + 12, value, true);
+  }
+
+  /**
+   * With VIRTIO_NET_F_HASH_REPORT: VIRTIO_NET_HASH_REPORT_* type of the hash.
+   *
+   * `hash_report`: le16 at offset 16.
+   */
+  get hashReport(): number {
+    return this.view.getUint16(this.offset + 16, true);
+  }
+
+  set hashReport(value: number) {
+    this.view.setUint16(this.offset + 16, value, true);
+  }
+
+  /**
+   * With VIRTIO_NET_F_HASH_REPORT: reserved.
+   *
+   * `padding_reserved`: le16 at offset 18.
+   */
+  get paddingReserved(): number {
+    return this.view.getUint16(this.offset + 18, true);
+  }
+
+  set paddingReserved(value: number) {
+    this.view.setUint16(this.offset + 18, value, true);
+  }
+
+  /**
+   * With VIRTIO_NET_F_{HOST,GUEST}_UDP_TUNNEL_GSO: offset of the outer transport header.
+   *
+   * `outer_th_offset`: le16 at offset 20.
+   */
+  get outerThOffset(): number {
+    return this.view.getUint16(this.offset + 20, true);
+  }
+
+  set outerThOffset(value: number) {
+    this.view.setUint16(this.offset + 20, value, true);
+  }
+
+  /**
+   * With VIRTIO_NET_F_{HOST,GUEST}_UDP_TUNNEL_GSO: offset of the inner network header.
+   *
+   * `inner_nh_offset`: le16 at offset 22.
+   */
+  get innerNhOffset(): number {
+    return this.view.getUint16(this.offset + 22, true);
+  }
+
+  set innerNhOffset(value: number) {
+    this.view.setUint16(this.offset + 22, value, true);
+  }
+
+  /**
+   * With VIRTIO_NET_F_OUT_NET_HEADER: offset of the outer network header (0: not given).
+   *
+   * `outer_nh_offset`: le16 at offset 24.
+   */
+  get outerNhOffset(): number {
+    return this.view.getUint16(this.offset + 24, true);
+  }
+
+  set outerNhOffset(value: number) {
+    this.view.setUint16(this.offset + 24, value, true);
+  }
+
+  /**
+   * With VIRTIO_NET_F_OUT_NET_HEADER or VIRTIO_NET_F_IPSEC: padding_reserved_2 or ipsec_resource_hdr (an anonymous union in the spec).
+   *
+   * `ipsec_union`: virtio_net_hdr_ipsec_union at offset 26.
+   *
+   * A cached flyweight re-targeted on each access: do not keep it.
+   */
+  get ipsecUnion(): VirtioNetHdrIpsecUnion {
+    const child = (this.#ipsecUnion ??= new VirtioNetHdrIpsecUnion(this.view));
+    child.view = this.view;
+    child.offset = this.offset + 26;
+    return child;
+  }
+
+  /** Re-targets the accessor at another offset of the same view; returns it. */
+  at(offset: number): this {
+    this.offset = offset;
+    return this;
+  }
+}
+
+/**
+ * Checksum from csum_start, stored at csum_offset, is still to be computed.
+ *
+ * `virtio_net_hdr_flags`: 1.
+ */
+export const VIRTIO_NET_HDR_F_NEEDS_CSUM: number = 1;
+/**
+ * Receive: the device validated the checksum.
+ *
+ * `virtio_net_hdr_flags`: 2.
+ */
+export const VIRTIO_NET_HDR_F_DATA_VALID: number = 2;
+/**
+ * Receive: csum_start and csum_offset hold coalescing counts (VIRTIO_NET_F_RSC_EXT).
+ *
+ * `virtio_net_hdr_flags`: 4.
+ */
+export const VIRTIO_NET_HDR_F_RSC_INFO: number = 4;
+/**
+ * The outer UDP checksum of a tunnelled packet is offloaded or validated.
+ *
+ * `virtio_net_hdr_flags`: 8.
+ */
+export const VIRTIO_NET_HDR_F_UDP_TUNNEL_CSUM: number = 8;
+/**
+ * The packet went through IPsec processing.
+ *
+ * `virtio_net_hdr_flags`: 16.
+ */
+export const VIRTIO_NET_HDR_F_SECURITY: number = 16;
+/**
+ * IPsec processing hit an error.
+ *
+ * `virtio_net_hdr_flags`: 32.
+ */
+export const VIRTIO_NET_HDR_F_SECURITY_ERR: number = 32;
+/**
+ * The SA of resource_id reached its soft lifetime limit.
+ *
+ * `virtio_net_hdr_flags`: 64.
+ */
+export const VIRTIO_NET_HDR_F_SECURITY_SA_SOFT_EXPIRY_WARN: number = 64;
+/**
+ * 5.1.9: virtio_net_hdr flags.
+ *
+ * Bit masks of the `virtio_net_hdr_flags` group.
+ */
+export const VirtioNetHdrFlags: {
+  readonly VIRTIO_NET_HDR_F_NEEDS_CSUM: number;
+  readonly VIRTIO_NET_HDR_F_DATA_VALID: number;
+  readonly VIRTIO_NET_HDR_F_RSC_INFO: number;
+  readonly VIRTIO_NET_HDR_F_UDP_TUNNEL_CSUM: number;
+  readonly VIRTIO_NET_HDR_F_SECURITY: number;
+  readonly VIRTIO_NET_HDR_F_SECURITY_ERR: number;
+  readonly VIRTIO_NET_HDR_F_SECURITY_SA_SOFT_EXPIRY_WARN: number;
 } = Object.freeze({
-  VIRTIO_NET_F_GUEST_CSUM: 1,
-  VIRTIO_NET_F_GUEST_TSO4: 7,
-  VIRTIO_NET_F_GUEST_TSO6: 8,
-  VIRTIO_NET_F_GUEST_ECN: 9,
-  VIRTIO_NET_F_GUEST_UFO: 10,
-  VIRTIO_NET_F_GUEST_UDP_TUNNEL_GSO: 46,
-  VIRTIO_NET_F_GUEST_UDP_TUNNEL_GSO_CSUM: 47,
-  VIRTIO_NET_F_GUEST_USO4: 54,
-  VIRTIO_NET_F_GUEST_USO6: 55,
+  VIRTIO_NET_HDR_F_NEEDS_CSUM: 1,
+  VIRTIO_NET_HDR_F_DATA_VALID: 2,
+  VIRTIO_NET_HDR_F_RSC_INFO: 4,
+  VIRTIO_NET_HDR_F_UDP_TUNNEL_CSUM: 8,
+  VIRTIO_NET_HDR_F_SECURITY: 16,
+  VIRTIO_NET_HDR_F_SECURITY_ERR: 32,
+  VIRTIO_NET_HDR_F_SECURITY_SA_SOFT_EXPIRY_WARN: 64,
+});
+/**
+ * Not a GSO packet.
+ *
+ * `virtio_net_hdr_gso_type`: 0.
+ */
+export const VIRTIO_NET_HDR_GSO_NONE: number = 0;
+/**
+ * TCPv4 segmentation.
+ *
+ * `virtio_net_hdr_gso_type`: 1.
+ */
+export const VIRTIO_NET_HDR_GSO_TCPV4: number = 1;
+/**
+ * UDP fragmentation (UFO).
+ *
+ * `virtio_net_hdr_gso_type`: 3.
+ */
+export const VIRTIO_NET_HDR_GSO_UDP: number = 3;
+/**
+ * TCPv6 segmentation.
+ *
+ * `virtio_net_hdr_gso_type`: 4.
+ */
+export const VIRTIO_NET_HDR_GSO_TCPV6: number = 4;
+/**
+ * UDP segmentation (USO).
+ *
+ * `virtio_net_hdr_gso_type`: 5.
+ */
+export const VIRTIO_NET_HDR_GSO_UDP_L4: number = 5;
+/**
+ * 5.1.9: GSO type codes of virtio_net_hdr.gso_type.
+ *
+ * Values of the `virtio_net_hdr_gso_type` group.
+ */
+export const VirtioNetHdrGsoType: {
+  readonly VIRTIO_NET_HDR_GSO_NONE: number;
+  readonly VIRTIO_NET_HDR_GSO_TCPV4: number;
+  readonly VIRTIO_NET_HDR_GSO_UDP: number;
+  readonly VIRTIO_NET_HDR_GSO_TCPV6: number;
+  readonly VIRTIO_NET_HDR_GSO_UDP_L4: number;
+} = Object.freeze({
+  VIRTIO_NET_HDR_GSO_NONE: 0,
+  VIRTIO_NET_HDR_GSO_TCPV4: 1,
+  VIRTIO_NET_HDR_GSO_UDP: 3,
+  VIRTIO_NET_HDR_GSO_TCPV6: 4,
+  VIRTIO_NET_HDR_GSO_UDP_L4: 5,
+});
+/**
+ * GSO inside a UDP tunnel; inner network header is IPv4.
+ *
+ * `virtio_net_hdr_gso_flags`: 32.
+ */
+export const VIRTIO_NET_HDR_GSO_UDP_TUNNEL_IPV4: number = 32;
+/**
+ * GSO inside a UDP tunnel; inner network header is IPv6.
+ *
+ * `virtio_net_hdr_gso_flags`: 64.
+ */
+export const VIRTIO_NET_HDR_GSO_UDP_TUNNEL_IPV6: number = 64;
+/**
+ * The TCP packet has the ECN bit set.
+ *
+ * `virtio_net_hdr_gso_flags`: 128.
+ */
+export const VIRTIO_NET_HDR_GSO_ECN: number = 128;
+/**
+ * 5.1.9: flag bits of virtio_net_hdr.gso_type.
+ *
+ * Bit masks of the `virtio_net_hdr_gso_flags` group.
+ */
+export const VirtioNetHdrGsoFlags: {
+  readonly VIRTIO_NET_HDR_GSO_UDP_TUNNEL_IPV4: number;
+  readonly VIRTIO_NET_HDR_GSO_UDP_TUNNEL_IPV6: number;
+  readonly VIRTIO_NET_HDR_GSO_ECN: number;
+} = Object.freeze({
+  VIRTIO_NET_HDR_GSO_UDP_TUNNEL_IPV4: 32,
+  VIRTIO_NET_HDR_GSO_UDP_TUNNEL_IPV6: 64,
+  VIRTIO_NET_HDR_GSO_ECN: 128,
+});
+/**
+ * IPv4 source and destination addresses.
+ *
+ * `virtio_net_hash_types`: 1.
+ */
+export const VIRTIO_NET_HASH_TYPE_IPv4: number = 1;
+/**
+ * IPv4 addresses and TCP ports.
+ *
+ * `virtio_net_hash_types`: 2.
+ */
+export const VIRTIO_NET_HASH_TYPE_TCPv4: number = 2;
+/**
+ * IPv4 addresses and UDP ports.
+ *
+ * `virtio_net_hash_types`: 4.
+ */
+export const VIRTIO_NET_HASH_TYPE_UDPv4: number = 4;
+/**
+ * IPv6 addresses (no extension headers).
+ *
+ * `virtio_net_hash_types`: 8.
+ */
+export const VIRTIO_NET_HASH_TYPE_IPv6: number = 8;
+/**
+ * IPv6 addresses and TCP ports (no extension headers).
+ *
+ * `virtio_net_hash_types`: 16.
+ */
+export const VIRTIO_NET_HASH_TYPE_TCPv6: number = 16;
+/**
+ * IPv6 addresses and UDP ports (no extension headers).
+ *
+ * `virtio_net_hash_types`: 32.
+ */
+export const VIRTIO_NET_HASH_TYPE_UDPv6: number = 32;
+/**
+ * IPv6 addresses from extension headers where present.
+ *
+ * `virtio_net_hash_types`: 64.
+ */
+export const VIRTIO_NET_HASH_TYPE_IP_EX: number = 64;
+/**
+ * IPv6 extension-header addresses and TCP ports.
+ *
+ * `virtio_net_hash_types`: 128.
+ */
+export const VIRTIO_NET_HASH_TYPE_TCP_EX: number = 128;
+/**
+ * IPv6 extension-header addresses and UDP ports.
+ *
+ * `virtio_net_hash_types`: 256.
+ */
+export const VIRTIO_NET_HASH_TYPE_UDP_EX: number = 256;
+/**
+ * 5.1.9.4.3.1: supported/enabled hash type bits.
+ *
+ * Bit masks of the `virtio_net_hash_types` group.
+ */
+export const VirtioNetHashTypes: {
+  readonly VIRTIO_NET_HASH_TYPE_IPv4: number;
+  readonly VIRTIO_NET_HASH_TYPE_TCPv4: number;
+  readonly VIRTIO_NET_HASH_TYPE_UDPv4: number;
+  readonly VIRTIO_NET_HASH_TYPE_IPv6: number;
+  readonly VIRTIO_NET_HASH_TYPE_TCPv6: number;
+  readonly VIRTIO_NET_HASH_TYPE_UDPv6: number;
+  readonly VIRTIO_NET_HASH_TYPE_IP_EX: number;
+  readonly VIRTIO_NET_HASH_TYPE_TCP_EX: number;
+  readonly VIRTIO_NET_HASH_TYPE_UDP_EX: number;
+} = Object.freeze({
+  VIRTIO_NET_HASH_TYPE_IPv4: 1,
+  VIRTIO_NET_HASH_TYPE_TCPv4: 2,
+  VIRTIO_NET_HASH_TYPE_UDPv4: 4,
+  VIRTIO_NET_HASH_TYPE_IPv6: 8,
+  VIRTIO_NET_HASH_TYPE_TCPv6: 16,
+  VIRTIO_NET_HASH_TYPE_UDPv6: 32,
+  VIRTIO_NET_HASH_TYPE_IP_EX: 64,
+  VIRTIO_NET_HASH_TYPE_TCP_EX: 128,
+  VIRTIO_NET_HASH_TYPE_UDP_EX: 256,
+});
+
+/**
+ * 5.1.9.4.4: inner header hash configuration (read-only for the device).
+ *
+ * Accessor for `virtnet_hash_tunnel` (4 bytes) over a `DataView`; reads and writes in place.
+ */
+export class VirtnetHashTunnel {
+  /** Size in bytes. */
+  static readonly SIZE: number = 4;
+  /** Byte offsets of the fields at fixed offsets, by accessor name. */
+  static readonly OFFSETS: { readonly enabledTunnelTypes: number } = Object.freeze({
+    enabledTunnelTypes: 0,
+  });
+  /** The view the accessor reads and writes. */
+  view: DataView;
+  /** Byte offset of the struct within {@link VirtnetHashTunnel.view}. */
+  offset: number;
+
+  /** Creates an accessor over `view` at byte `offset`. */
+  constructor(view: DataView, offset: number = 0) {
+    this.view = view;
+    this.offset = offset;
+  }
+
+  /**
+   * VIRTIO_NET_HASH_TUNNEL_TYPE_* bits for which the inner header is hashed (0 disables).
+   *
+   * `enabled_tunnel_types`: le32 at offset 0.
+   */
+  get enabledTunnelTypes(): number {
+    return this.view.getUint32(this.offset, true);
+  }
+
+  set enabledTunnelTypes(value: number) {
+    this.view.setUint32(this.offset, value, true);
+  }
+
+  /** Re-targets the accessor at another offset of the same view; returns it. */
+  at(offset: number): this {
+    this.offset = offset;
+    return this;
+  }
+}
+
+/**
+ * GRE, RFC 2784.
+ *
+ * `virtio_net_hash_tunnel_types`: 1.
+ */
+export const VIRTIO_NET_HASH_TUNNEL_TYPE_GRE_2784: number = 1;
+/**
+ * GRE with key and sequence, RFC 2890.
+ *
+ * `virtio_net_hash_tunnel_types`: 2.
+ */
+export const VIRTIO_NET_HASH_TUNNEL_TYPE_GRE_2890: number = 2;
+/**
+ * GRE over IPv6, RFC 7676.
+ *
+ * `virtio_net_hash_tunnel_types`: 4.
+ */
+export const VIRTIO_NET_HASH_TUNNEL_TYPE_GRE_7676: number = 4;
+/**
+ * GRE-in-UDP, RFC 8086.
+ *
+ * `virtio_net_hash_tunnel_types`: 8.
+ */
+export const VIRTIO_NET_HASH_TUNNEL_TYPE_GRE_UDP: number = 8;
+/**
+ * VXLAN.
+ *
+ * `virtio_net_hash_tunnel_types`: 16.
+ */
+export const VIRTIO_NET_HASH_TUNNEL_TYPE_VXLAN: number = 16;
+/**
+ * VXLAN-GPE.
+ *
+ * `virtio_net_hash_tunnel_types`: 32.
+ */
+export const VIRTIO_NET_HASH_TUNNEL_TYPE_VXLAN_GPE: number = 32;
+/**
+ * GENEVE.
+ *
+ * `virtio_net_hash_tunnel_types`: 64.
+ */
+export const VIRTIO_NET_HASH_TUNNEL_TYPE_GENEVE: number = 64;
+/**
+ * IP-in-IP.
+ *
+ * `virtio_net_hash_tunnel_types`: 128.
+ */
+export const VIRTIO_NET_HASH_TUNNEL_TYPE_IPIP: number = 128;
+/**
+ * NVGRE.
+ *
+ * `virtio_net_hash_tunnel_types`: 256.
+ */
+export const VIRTIO_NET_HASH_TUNNEL_TYPE_NVGRE: number = 256;
+/**
+ * 5.1.9.4.4.2: encapsulation type bits (supported_tunnel_types, enabled_tunnel_types).
+ *
+ * Bit masks of the `virtio_net_hash_tunnel_types` group.
+ */
+export const VirtioNetHashTunnelTypes: {
+  readonly VIRTIO_NET_HASH_TUNNEL_TYPE_GRE_2784: number;
+  readonly VIRTIO_NET_HASH_TUNNEL_TYPE_GRE_2890: number;
+  readonly VIRTIO_NET_HASH_TUNNEL_TYPE_GRE_7676: number;
+  readonly VIRTIO_NET_HASH_TUNNEL_TYPE_GRE_UDP: number;
+  readonly VIRTIO_NET_HASH_TUNNEL_TYPE_VXLAN: number;
+  readonly VIRTIO_NET_HASH_TUNNEL_TYPE_VXLAN_GPE: number;
+  readonly VIRTIO_NET_HASH_TUNNEL_TYPE_GENEVE: number;
+  readonly VIRTIO_NET_HASH_TUNNEL_TYPE_IPIP: number;
+  readonly VIRTIO_NET_HASH_TUNNEL_TYPE_NVGRE: number;
+} = Object.freeze({
+  VIRTIO_NET_HASH_TUNNEL_TYPE_GRE_2784: 1,
+  VIRTIO_NET_HASH_TUNNEL_TYPE_GRE_2890: 2,
+  VIRTIO_NET_HASH_TUNNEL_TYPE_GRE_7676: 4,
+  VIRTIO_NET_HASH_TUNNEL_TYPE_GRE_UDP: 8,
+  VIRTIO_NET_HASH_TUNNEL_TYPE_VXLAN: 16,
+  VIRTIO_NET_HASH_TUNNEL_TYPE_VXLAN_GPE: 32,
+  VIRTIO_NET_HASH_TUNNEL_TYPE_GENEVE: 64,
+  VIRTIO_NET_HASH_TUNNEL_TYPE_IPIP: 128,
+  VIRTIO_NET_HASH_TUNNEL_TYPE_NVGRE: 256,
 });
 /**
  * No hash was calculated.
@@ -5124,445 +1641,1565 @@ export const VirtioNetHashReport: {
   VIRTIO_NET_HASH_REPORT_TCPv6_EX: 8,
   VIRTIO_NET_HASH_REPORT_UDPv6_EX: 9,
 });
+
 /**
- * GRE, RFC 2784.
+ * 5.1.9.5: control virtqueue command layout.
  *
- * `virtio_net_hash_tunnel_types`: 1.
+ * Accessor for `virtio_net_ctrl` (3 bytes + per command_specific_data_len, command_specific_result_len) over a `DataView`; reads and writes in place.
  */
-export const VIRTIO_NET_HASH_TUNNEL_TYPE_GRE_2784: number = 1;
+export class VirtioNetCtrl {
+  /** Size in bytes with command_specific_data_len, command_specific_result_len = 0; see {@link VirtioNetCtrl.size}. */
+  static readonly SIZE: number = 3;
+  /** Byte offsets of the fields at fixed offsets, by accessor name. */
+  static readonly OFFSETS: {
+    readonly class: number;
+    readonly command: number;
+    readonly commandSpecificData: number;
+  } = Object.freeze({ class: 0, command: 1, commandSpecificData: 2 });
+  /** The view the accessor reads and writes. */
+  view: DataView;
+  /** Byte offset of the struct within {@link VirtioNetCtrl.view}. */
+  offset: number;
+  /** The `command_specific_data_len` parameter: element count of the arrays sized by it. */
+  commandSpecificDataLen: number;
+  /** The `command_specific_result_len` parameter: element count of the arrays sized by it. */
+  commandSpecificResultLen: number;
+
+  /** Creates an accessor over `view` at byte `offset`. */
+  constructor(
+    view: DataView,
+    offset: number = 0,
+    commandSpecificDataLen: number = 0,
+    commandSpecificResultLen: number = 0,
+  ) {
+    this.view = view;
+    this.offset = offset;
+    this.commandSpecificDataLen = commandSpecificDataLen;
+    this.commandSpecificResultLen = commandSpecificResultLen;
+  }
+
+  /**
+   * Command class: VIRTIO_NET_CTRL_* (virtio_net_ctrl_class).
+   *
+   * `class`: u8 at offset 0.
+   */
+  get class(): number {
+    return this.view.getUint8(this.offset);
+  }
+
+  set class(value: number) {
+    this.view.setUint8(this.offset, value);
+  }
+
+  /**
+   * Command within the class.
+   *
+   * `command`: u8 at offset 1.
+   */
+  get command(): number {
+    return this.view.getUint8(this.offset + 1);
+  }
+
+  set command(value: number) {
+    this.view.setUint8(this.offset + 1, value);
+  }
+
+  /**
+   * Written by the device: VIRTIO_NET_OK or VIRTIO_NET_ERR.
+   *
+   * `ack`: u8 at offset 2 + command_specific_data_len.
+   */
+  get ack(): number {
+    return this.view.getUint8(this.offset + 2 + this.commandSpecificDataLen);
+  }
+
+  set ack(value: number) {
+    this.view.setUint8(this.offset + 2 + this.commandSpecificDataLen, value);
+  }
+
+  /** Size in bytes for the given command_specific_data_len, command_specific_result_len. */
+  static size(commandSpecificDataLen: number, commandSpecificResultLen: number): number {
+    return 3 + commandSpecificDataLen + commandSpecificResultLen;
+  }
+
+  /** Re-targets the accessor at another offset of the same view; returns it. */
+  at(offset: number): this {
+    this.offset = offset;
+    return this;
+  }
+
+  /** Byte offset within the view of `command_specific_data[index]`. */
+  commandSpecificDataOffset(index: number): number {
+    if ((index >>> 0) !== index || index >= this.commandSpecificDataLen) {
+      throw indexError("virtio_net_ctrl.command_specific_data", index, this.commandSpecificDataLen);
+    }
+
+    return this.offset + 2 + index;
+  }
+
+  /**
+   * Command data set by the driver (`command-specific-data` in the spec).
+   *
+   * `command_specific_data`: u8[command_specific_data_len] at offset 2.
+   *
+   * Reads element `index`.
+   */
+  commandSpecificData(index: number): number {
+    if ((index >>> 0) !== index || index >= this.commandSpecificDataLen) {
+      throw indexError("virtio_net_ctrl.command_specific_data", index, this.commandSpecificDataLen);
+    }
+
+    return this.view.getUint8(this.offset + 2 + index);
+  }
+
+  /** Writes element `index` of `command_specific_data`. */
+  setCommandSpecificData(index: number, value: number): void {
+    if ((index >>> 0) !== index || index >= this.commandSpecificDataLen) {
+      throw indexError("virtio_net_ctrl.command_specific_data", index, this.commandSpecificDataLen);
+    }
+
+    this.view.setUint8(this.offset + 2 + index, value);
+  }
+
+  /** The bytes of `command_specific_data` as a zero-copy view. */
+  commandSpecificDataBytes(): Uint8Array {
+    return new Uint8Array(
+      this.view.buffer,
+      this.view.byteOffset + this.offset + 2,
+      this.commandSpecificDataLen,
+    );
+  }
+
+  /** Byte offset within the view of `command_specific_result[index]`. */
+  commandSpecificResultOffset(index: number): number {
+    if ((index >>> 0) !== index || index >= this.commandSpecificResultLen) {
+      throw indexError(
+        "virtio_net_ctrl.command_specific_result",
+        index,
+        this.commandSpecificResultLen,
+      );
+    }
+
+    return this.offset + 3 + this.commandSpecificDataLen + index;
+  }
+
+  /**
+   * Optional result written by the device (`command-specific-result` in the spec).
+   *
+   * `command_specific_result`: u8[command_specific_result_len] at offset 3 + command_specific_data_len.
+   *
+   * Reads element `index`.
+   */
+  commandSpecificResult(index: number): number {
+    if ((index >>> 0) !== index || index >= this.commandSpecificResultLen) {
+      throw indexError(
+        "virtio_net_ctrl.command_specific_result",
+        index,
+        this.commandSpecificResultLen,
+      );
+    }
+
+    return this.view.getUint8(this.offset + 3 + this.commandSpecificDataLen + index);
+  }
+
+  /** Writes element `index` of `command_specific_result`. */
+  setCommandSpecificResult(index: number, value: number): void {
+    if ((index >>> 0) !== index || index >= this.commandSpecificResultLen) {
+      throw indexError(
+        "virtio_net_ctrl.command_specific_result",
+        index,
+        this.commandSpecificResultLen,
+      );
+    }
+
+    this.view.setUint8(this.offset + 3 + this.commandSpecificDataLen + index, value);
+  }
+
+  /** The bytes of `command_specific_result` as a zero-copy view. */
+  commandSpecificResultBytes(): Uint8Array {
+    return new Uint8Array(
+      this.view.buffer,
+      this.view.byteOffset + this.offset + 3 + this.commandSpecificDataLen,
+      this.commandSpecificResultLen,
+    );
+  }
+}
+
 /**
- * GRE with key and sequence, RFC 2890.
+ * The command succeeded.
  *
- * `virtio_net_hash_tunnel_types`: 2.
+ * `virtio_net_ctrl_ack`: 0.
  */
-export const VIRTIO_NET_HASH_TUNNEL_TYPE_GRE_2890: number = 2;
+export const VIRTIO_NET_OK: number = 0;
 /**
- * GRE over IPv6, RFC 7676.
+ * The command failed.
  *
- * `virtio_net_hash_tunnel_types`: 4.
+ * `virtio_net_ctrl_ack`: 1.
  */
-export const VIRTIO_NET_HASH_TUNNEL_TYPE_GRE_7676: number = 4;
+export const VIRTIO_NET_ERR: number = 1;
 /**
- * GRE-in-UDP, RFC 8086.
+ * 5.1.9.5: control command ack values.
  *
- * `virtio_net_hash_tunnel_types`: 8.
+ * Values of the `virtio_net_ctrl_ack` group.
  */
-export const VIRTIO_NET_HASH_TUNNEL_TYPE_GRE_UDP: number = 8;
+export const VirtioNetCtrlAck: { readonly VIRTIO_NET_OK: number; readonly VIRTIO_NET_ERR: number } =
+  Object.freeze({ VIRTIO_NET_OK: 0, VIRTIO_NET_ERR: 1 });
 /**
- * VXLAN.
+ * Receive filtering modes (5.1.9.5.1).
  *
- * `virtio_net_hash_tunnel_types`: 16.
+ * `virtio_net_ctrl_class`: 0.
  */
-export const VIRTIO_NET_HASH_TUNNEL_TYPE_VXLAN: number = 16;
+export const VIRTIO_NET_CTRL_RX: number = 0;
 /**
- * VXLAN-GPE.
+ * MAC address filtering (5.1.9.5.2).
  *
- * `virtio_net_hash_tunnel_types`: 32.
+ * `virtio_net_ctrl_class`: 1.
  */
-export const VIRTIO_NET_HASH_TUNNEL_TYPE_VXLAN_GPE: number = 32;
+export const VIRTIO_NET_CTRL_MAC: number = 1;
 /**
- * GENEVE.
+ * VLAN filtering (5.1.9.5.3).
  *
- * `virtio_net_hash_tunnel_types`: 64.
+ * `virtio_net_ctrl_class`: 2.
  */
-export const VIRTIO_NET_HASH_TUNNEL_TYPE_GENEVE: number = 64;
+export const VIRTIO_NET_CTRL_VLAN: number = 2;
 /**
- * IP-in-IP.
+ * Gratuitous packet sending (5.1.9.5.4).
  *
- * `virtio_net_hash_tunnel_types`: 128.
+ * `virtio_net_ctrl_class`: 3.
  */
-export const VIRTIO_NET_HASH_TUNNEL_TYPE_IPIP: number = 128;
+export const VIRTIO_NET_CTRL_ANNOUNCE: number = 3;
 /**
- * NVGRE.
+ * Multiqueue, RSS and hash configuration (5.1.9.5.5).
  *
- * `virtio_net_hash_tunnel_types`: 256.
+ * `virtio_net_ctrl_class`: 4.
  */
-export const VIRTIO_NET_HASH_TUNNEL_TYPE_NVGRE: number = 256;
+export const VIRTIO_NET_CTRL_MQ: number = 4;
 /**
- * 5.1.9.4.4.2: encapsulation type bits (supported_tunnel_types, enabled_tunnel_types).
+ * Offloads state (5.1.9.5.9).
  *
- * Bit masks of the `virtio_net_hash_tunnel_types` group.
+ * `virtio_net_ctrl_class`: 5.
  */
-export const VirtioNetHashTunnelTypes: {
-  readonly VIRTIO_NET_HASH_TUNNEL_TYPE_GRE_2784: number;
-  readonly VIRTIO_NET_HASH_TUNNEL_TYPE_GRE_2890: number;
-  readonly VIRTIO_NET_HASH_TUNNEL_TYPE_GRE_7676: number;
-  readonly VIRTIO_NET_HASH_TUNNEL_TYPE_GRE_UDP: number;
-  readonly VIRTIO_NET_HASH_TUNNEL_TYPE_VXLAN: number;
-  readonly VIRTIO_NET_HASH_TUNNEL_TYPE_VXLAN_GPE: number;
-  readonly VIRTIO_NET_HASH_TUNNEL_TYPE_GENEVE: number;
-  readonly VIRTIO_NET_HASH_TUNNEL_TYPE_IPIP: number;
-  readonly VIRTIO_NET_HASH_TUNNEL_TYPE_NVGRE: number;
+export const VIRTIO_NET_CTRL_GUEST_OFFLOADS: number = 5;
+/**
+ * Notification coalescing (5.1.9.5.10).
+ *
+ * `virtio_net_ctrl_class`: 6.
+ */
+export const VIRTIO_NET_CTRL_NOTF_COAL: number = 6;
+/**
+ * Inner header hash (5.1.9.4.4).
+ *
+ * `virtio_net_ctrl_class`: 7.
+ */
+export const VIRTIO_NET_CTRL_HASH_TUNNEL: number = 7;
+/**
+ * Device statistics (5.1.9.5.11).
+ *
+ * `virtio_net_ctrl_class`: 8.
+ */
+export const VIRTIO_NET_CTRL_STATS: number = 8;
+/**
+ * RSS contexts (5.1.9.5.8).
+ *
+ * `virtio_net_ctrl_class`: 9.
+ */
+export const VIRTNET_RSS_CTX_CTRL: number = 9;
+/**
+ * 5.1.9.5: control virtqueue command classes.
+ *
+ * Values of the `virtio_net_ctrl_class` group.
+ */
+export const VirtioNetCtrlClass: {
+  readonly VIRTIO_NET_CTRL_RX: number;
+  readonly VIRTIO_NET_CTRL_MAC: number;
+  readonly VIRTIO_NET_CTRL_VLAN: number;
+  readonly VIRTIO_NET_CTRL_ANNOUNCE: number;
+  readonly VIRTIO_NET_CTRL_MQ: number;
+  readonly VIRTIO_NET_CTRL_GUEST_OFFLOADS: number;
+  readonly VIRTIO_NET_CTRL_NOTF_COAL: number;
+  readonly VIRTIO_NET_CTRL_HASH_TUNNEL: number;
+  readonly VIRTIO_NET_CTRL_STATS: number;
+  readonly VIRTNET_RSS_CTX_CTRL: number;
 } = Object.freeze({
-  VIRTIO_NET_HASH_TUNNEL_TYPE_GRE_2784: 1,
-  VIRTIO_NET_HASH_TUNNEL_TYPE_GRE_2890: 2,
-  VIRTIO_NET_HASH_TUNNEL_TYPE_GRE_7676: 4,
-  VIRTIO_NET_HASH_TUNNEL_TYPE_GRE_UDP: 8,
-  VIRTIO_NET_HASH_TUNNEL_TYPE_VXLAN: 16,
-  VIRTIO_NET_HASH_TUNNEL_TYPE_VXLAN_GPE: 32,
-  VIRTIO_NET_HASH_TUNNEL_TYPE_GENEVE: 64,
-  VIRTIO_NET_HASH_TUNNEL_TYPE_IPIP: 128,
-  VIRTIO_NET_HASH_TUNNEL_TYPE_NVGRE: 256,
+  VIRTIO_NET_CTRL_RX: 0,
+  VIRTIO_NET_CTRL_MAC: 1,
+  VIRTIO_NET_CTRL_VLAN: 2,
+  VIRTIO_NET_CTRL_ANNOUNCE: 3,
+  VIRTIO_NET_CTRL_MQ: 4,
+  VIRTIO_NET_CTRL_GUEST_OFFLOADS: 5,
+  VIRTIO_NET_CTRL_NOTF_COAL: 6,
+  VIRTIO_NET_CTRL_HASH_TUNNEL: 7,
+  VIRTIO_NET_CTRL_STATS: 8,
+  VIRTNET_RSS_CTX_CTRL: 9,
 });
 /**
- * IPv4 source and destination addresses.
+ * Promiscuous mode; data is one byte, 0 off or 1 on (VIRTIO_NET_F_CTRL_RX).
  *
- * `virtio_net_hash_types`: 1.
+ * `virtio_net_ctrl_rx_cmd`: 0.
  */
-export const VIRTIO_NET_HASH_TYPE_IPv4: number = 1;
+export const VIRTIO_NET_CTRL_RX_PROMISC: number = 0;
 /**
- * IPv4 addresses and TCP ports.
+ * All-multicast receive; data is one byte, 0 off or 1 on (VIRTIO_NET_F_CTRL_RX).
  *
- * `virtio_net_hash_types`: 2.
+ * `virtio_net_ctrl_rx_cmd`: 1.
  */
-export const VIRTIO_NET_HASH_TYPE_TCPv4: number = 2;
+export const VIRTIO_NET_CTRL_RX_ALLMULTI: number = 1;
 /**
- * IPv4 addresses and UDP ports.
+ * All-unicast receive; data is one byte, 0 off or 1 on (VIRTIO_NET_F_CTRL_RX_EXTRA).
  *
- * `virtio_net_hash_types`: 4.
+ * `virtio_net_ctrl_rx_cmd`: 2.
  */
-export const VIRTIO_NET_HASH_TYPE_UDPv4: number = 4;
+export const VIRTIO_NET_CTRL_RX_ALLUNI: number = 2;
 /**
- * IPv6 addresses (no extension headers).
+ * Suppress multicast receive; one byte, 1 suppresses (VIRTIO_NET_F_CTRL_RX_EXTRA).
  *
- * `virtio_net_hash_types`: 8.
+ * `virtio_net_ctrl_rx_cmd`: 3.
  */
-export const VIRTIO_NET_HASH_TYPE_IPv6: number = 8;
+export const VIRTIO_NET_CTRL_RX_NOMULTI: number = 3;
 /**
- * IPv6 addresses and TCP ports (no extension headers).
+ * Suppress unicast receive; one byte, 1 suppresses (VIRTIO_NET_F_CTRL_RX_EXTRA).
  *
- * `virtio_net_hash_types`: 16.
+ * `virtio_net_ctrl_rx_cmd`: 4.
  */
-export const VIRTIO_NET_HASH_TYPE_TCPv6: number = 16;
+export const VIRTIO_NET_CTRL_RX_NOUNI: number = 4;
 /**
- * IPv6 addresses and UDP ports (no extension headers).
+ * Suppress broadcast receive; one byte, 1 suppresses (VIRTIO_NET_F_CTRL_RX_EXTRA).
  *
- * `virtio_net_hash_types`: 32.
+ * `virtio_net_ctrl_rx_cmd`: 5.
  */
-export const VIRTIO_NET_HASH_TYPE_UDPv6: number = 32;
+export const VIRTIO_NET_CTRL_RX_NOBCAST: number = 5;
 /**
- * IPv6 addresses from extension headers where present.
+ * 5.1.9.5.1: packet receive filtering commands.
  *
- * `virtio_net_hash_types`: 64.
+ * Values of the `virtio_net_ctrl_rx_cmd` group.
  */
-export const VIRTIO_NET_HASH_TYPE_IP_EX: number = 64;
-/**
- * IPv6 extension-header addresses and TCP ports.
- *
- * `virtio_net_hash_types`: 128.
- */
-export const VIRTIO_NET_HASH_TYPE_TCP_EX: number = 128;
-/**
- * IPv6 extension-header addresses and UDP ports.
- *
- * `virtio_net_hash_types`: 256.
- */
-export const VIRTIO_NET_HASH_TYPE_UDP_EX: number = 256;
-/**
- * 5.1.9.4.3.1: supported/enabled hash type bits.
- *
- * Bit masks of the `virtio_net_hash_types` group.
- */
-export const VirtioNetHashTypes: {
-  readonly VIRTIO_NET_HASH_TYPE_IPv4: number;
-  readonly VIRTIO_NET_HASH_TYPE_TCPv4: number;
-  readonly VIRTIO_NET_HASH_TYPE_UDPv4: number;
-  readonly VIRTIO_NET_HASH_TYPE_IPv6: number;
-  readonly VIRTIO_NET_HASH_TYPE_TCPv6: number;
-  readonly VIRTIO_NET_HASH_TYPE_UDPv6: number;
-  readonly VIRTIO_NET_HASH_TYPE_IP_EX: number;
-  readonly VIRTIO_NET_HASH_TYPE_TCP_EX: number;
-  readonly VIRTIO_NET_HASH_TYPE_UDP_EX: number;
+export const VirtioNetCtrlRxCmd: {
+  readonly VIRTIO_NET_CTRL_RX_PROMISC: number;
+  readonly VIRTIO_NET_CTRL_RX_ALLMULTI: number;
+  readonly VIRTIO_NET_CTRL_RX_ALLUNI: number;
+  readonly VIRTIO_NET_CTRL_RX_NOMULTI: number;
+  readonly VIRTIO_NET_CTRL_RX_NOUNI: number;
+  readonly VIRTIO_NET_CTRL_RX_NOBCAST: number;
 } = Object.freeze({
-  VIRTIO_NET_HASH_TYPE_IPv4: 1,
-  VIRTIO_NET_HASH_TYPE_TCPv4: 2,
-  VIRTIO_NET_HASH_TYPE_UDPv4: 4,
-  VIRTIO_NET_HASH_TYPE_IPv6: 8,
-  VIRTIO_NET_HASH_TYPE_TCPv6: 16,
-  VIRTIO_NET_HASH_TYPE_UDPv6: 32,
-  VIRTIO_NET_HASH_TYPE_IP_EX: 64,
-  VIRTIO_NET_HASH_TYPE_TCP_EX: 128,
-  VIRTIO_NET_HASH_TYPE_UDP_EX: 256,
+  VIRTIO_NET_CTRL_RX_PROMISC: 0,
+  VIRTIO_NET_CTRL_RX_ALLMULTI: 1,
+  VIRTIO_NET_CTRL_RX_ALLUNI: 2,
+  VIRTIO_NET_CTRL_RX_NOMULTI: 3,
+  VIRTIO_NET_CTRL_RX_NOUNI: 4,
+  VIRTIO_NET_CTRL_RX_NOBCAST: 5,
+});
+
+/**
+ * 5.1.9.5.2: a 6-byte MAC address (element of virtio_net_ctrl_mac.macs; name is ours). Also the data of VIRTIO_NET_CTRL_MAC_ADDR_SET.
+ *
+ * Accessor for `virtio_net_ctrl_mac_addr` (6 bytes) over a `DataView`; reads and writes in place.
+ */
+export class VirtioNetCtrlMacAddr {
+  /** Size in bytes. */
+  static readonly SIZE: number = 6;
+  /** Byte offsets of the fields at fixed offsets, by accessor name. */
+  static readonly OFFSETS: { readonly addr: number } = Object.freeze({ addr: 0 });
+  /** The view the accessor reads and writes. */
+  view: DataView;
+  /** Byte offset of the struct within {@link VirtioNetCtrlMacAddr.view}. */
+  offset: number;
+
+  /** Creates an accessor over `view` at byte `offset`. */
+  constructor(view: DataView, offset: number = 0) {
+    this.view = view;
+    this.offset = offset;
+  }
+
+  /** Re-targets the accessor at another offset of the same view; returns it. */
+  at(offset: number): this {
+    this.offset = offset;
+    return this;
+  }
+
+  /** Byte offset within the view of `addr[index]`. */
+  addrOffset(index: number): number {
+    if ((index >>> 0) !== index || index >= 6) {
+      throw indexError("virtio_net_ctrl_mac_addr.addr", index, 6);
+    }
+
+    return this.offset + index;
+  }
+
+  /**
+   * The MAC address, first byte first.
+   *
+   * `addr`: u8[6] at offset 0.
+   *
+   * Reads element `index`.
+   */
+  addr(index: number): number {
+    if ((index >>> 0) !== index || index >= 6) {
+      throw indexError("virtio_net_ctrl_mac_addr.addr", index, 6);
+    }
+
+    return this.view.getUint8(this.offset + index);
+  }
+
+  /** Writes element `index` of `addr`. */
+  setAddr(index: number, value: number): void {
+    if ((index >>> 0) !== index || index >= 6) {
+      throw indexError("virtio_net_ctrl_mac_addr.addr", index, 6);
+    }
+
+    this.view.setUint8(this.offset + index, value);
+  }
+
+  /** The bytes of `addr` as a zero-copy view. */
+  addrBytes(): Uint8Array {
+    return new Uint8Array(this.view.buffer, this.view.byteOffset + this.offset, 6);
+  }
+}
+
+/**
+ * 5.1.9.5.2: MAC filtering table. VIRTIO_NET_CTRL_MAC_TABLE_SET sends two of them: unicast addresses, then multicast addresses.
+ *
+ * Accessor for `virtio_net_ctrl_mac` (4 bytes + per macs_len) over a `DataView`; reads and writes in place.
+ */
+export class VirtioNetCtrlMac {
+  /** Size in bytes with macs_len = 0; see {@link VirtioNetCtrlMac.size}. */
+  static readonly SIZE: number = 4;
+  /** Byte offsets of the fields at fixed offsets, by accessor name. */
+  static readonly OFFSETS: { readonly entries: number; readonly macs: number } = Object.freeze({
+    entries: 0,
+    macs: 4,
+  });
+  /** The view the accessor reads and writes. */
+  view: DataView;
+  /** Byte offset of the struct within {@link VirtioNetCtrlMac.view}. */
+  offset: number;
+  /** The `macs_len` parameter: element count of the arrays sized by it. */
+  macsLen: number;
+  #macs: VirtioNetCtrlMacAddr | undefined;
+
+  /** Creates an accessor over `view` at byte `offset`. */
+  constructor(view: DataView, offset: number = 0, macsLen: number = 0) {
+    this.view = view;
+    this.offset = offset;
+    this.macsLen = macsLen;
+  }
+
+  /**
+   * Number of MAC addresses that follow.
+   *
+   * `entries`: le32 at offset 0.
+   */
+  get entries(): number {
+    return this.view.getUint32(this.offset, true);
+  }
+
+  set entries(value: number) {
+    this.view.setUint32(this.offset, value, true);
+  }
+
+  /** Size in bytes for the given macs_len. */
+  static size(macsLen: number): number {
+    return 4 + 6 * macsLen;
+  }
+
+  /** Re-targets the accessor at another offset of the same view; returns it. */
+  at(offset: number): this {
+    this.offset = offset;
+    return this;
+  }
+
+  /** Byte offset within the view of `macs[index]`. */
+  macsOffset(index: number): number {
+    if ((index >>> 0) !== index || index >= this.macsLen) {
+      throw indexError("virtio_net_ctrl_mac.macs", index, this.macsLen);
+    }
+
+    return this.offset + 4 + index * 6;
+  }
+
+  /**
+   * The addresses (`u8 macs[entries][6]`); macs_len equals entries.
+   *
+   * `macs`: virtio_net_ctrl_mac_addr[macs_len] at offset 4.
+   *
+   * Element `index`, as a cached flyweight re-targeted on each call: do not keep it.
+   */
+  macs(index: number): VirtioNetCtrlMacAddr {
+    if ((index >>> 0) !== index || index >= this.macsLen) {
+      throw indexError("virtio_net_ctrl_mac.macs", index, this.macsLen);
+    }
+
+    const child = (this.#macs ??= new VirtioNetCtrlMacAddr(this.view));
+    child.view = this.view;
+    child.offset = this.offset + 4 + index * 6;
+    return child;
+  }
+}
+
+/**
+ * Set the filter: a unicast then a multicast virtio_net_ctrl_mac table.
+ *
+ * `virtio_net_ctrl_mac_cmd`: 0.
+ */
+export const VIRTIO_NET_CTRL_MAC_TABLE_SET: number = 0;
+/**
+ * Set the default MAC address; data is the 6-byte address.
+ *
+ * `virtio_net_ctrl_mac_cmd`: 1.
+ */
+export const VIRTIO_NET_CTRL_MAC_ADDR_SET: number = 1;
+/**
+ * 5.1.9.5.2: MAC address filtering commands.
+ *
+ * Values of the `virtio_net_ctrl_mac_cmd` group.
+ */
+export const VirtioNetCtrlMacCmd: {
+  readonly VIRTIO_NET_CTRL_MAC_TABLE_SET: number;
+  readonly VIRTIO_NET_CTRL_MAC_ADDR_SET: number;
+} = Object.freeze({ VIRTIO_NET_CTRL_MAC_TABLE_SET: 0, VIRTIO_NET_CTRL_MAC_ADDR_SET: 1 });
+/**
+ * Add a VLAN to the filter table; data is a le16 VLAN id.
+ *
+ * `virtio_net_ctrl_vlan_cmd`: 0.
+ */
+export const VIRTIO_NET_CTRL_VLAN_ADD: number = 0;
+/**
+ * Remove a VLAN from the filter table; data is a le16 VLAN id.
+ *
+ * `virtio_net_ctrl_vlan_cmd`: 1.
+ */
+export const VIRTIO_NET_CTRL_VLAN_DEL: number = 1;
+/**
+ * 5.1.9.5.3: VLAN filtering commands.
+ *
+ * Values of the `virtio_net_ctrl_vlan_cmd` group.
+ */
+export const VirtioNetCtrlVlanCmd: {
+  readonly VIRTIO_NET_CTRL_VLAN_ADD: number;
+  readonly VIRTIO_NET_CTRL_VLAN_DEL: number;
+} = Object.freeze({ VIRTIO_NET_CTRL_VLAN_ADD: 0, VIRTIO_NET_CTRL_VLAN_DEL: 1 });
+/**
+ * The driver saw VIRTIO_NET_S_ANNOUNCE; the device clears it.
+ *
+ * `virtio_net_ctrl_announce_cmd`: 0.
+ */
+export const VIRTIO_NET_CTRL_ANNOUNCE_ACK: number = 0;
+/**
+ * 5.1.9.5.4: gratuitous packet sending commands.
+ *
+ * Values of the `virtio_net_ctrl_announce_cmd` group.
+ */
+export const VirtioNetCtrlAnnounceCmd: { readonly VIRTIO_NET_CTRL_ANNOUNCE_ACK: number } = Object
+  .freeze({ VIRTIO_NET_CTRL_ANNOUNCE_ACK: 0 });
+/**
+ * Automatic receive steering; data is virtio_net_ctrl_mq_pairs_set.
+ *
+ * `virtio_net_ctrl_mq_cmd`: 0.
+ */
+export const VIRTIO_NET_CTRL_MQ_VQ_PAIRS_SET: number = 0;
+/**
+ * Configurable receive steering; data is virtio_net_rss_config.
+ *
+ * `virtio_net_ctrl_mq_cmd`: 1.
+ */
+export const VIRTIO_NET_CTRL_MQ_RSS_CONFIG: number = 1;
+/**
+ * Configurable hash calculation; data is virtio_net_hash_config.
+ *
+ * `virtio_net_ctrl_mq_cmd`: 2.
+ */
+export const VIRTIO_NET_CTRL_MQ_HASH_CONFIG: number = 2;
+/**
+ * 5.1.9.5.5: multiqueue mode commands.
+ *
+ * Values of the `virtio_net_ctrl_mq_cmd` group.
+ */
+export const VirtioNetCtrlMqCmd: {
+  readonly VIRTIO_NET_CTRL_MQ_VQ_PAIRS_SET: number;
+  readonly VIRTIO_NET_CTRL_MQ_RSS_CONFIG: number;
+  readonly VIRTIO_NET_CTRL_MQ_HASH_CONFIG: number;
+} = Object.freeze({
+  VIRTIO_NET_CTRL_MQ_VQ_PAIRS_SET: 0,
+  VIRTIO_NET_CTRL_MQ_RSS_CONFIG: 1,
+  VIRTIO_NET_CTRL_MQ_HASH_CONFIG: 2,
+});
+
+/**
+ * 5.1.9.5.6: automatic receive steering: number of queue pairs.
+ *
+ * Accessor for `virtio_net_ctrl_mq_pairs_set` (2 bytes) over a `DataView`; reads and writes in place.
+ */
+export class VirtioNetCtrlMqPairsSet {
+  /** Size in bytes. */
+  static readonly SIZE: number = 2;
+  /** Byte offsets of the fields at fixed offsets, by accessor name. */
+  static readonly OFFSETS: { readonly virtqueuePairs: number } = Object.freeze({
+    virtqueuePairs: 0,
+  });
+  /** The view the accessor reads and writes. */
+  view: DataView;
+  /** Byte offset of the struct within {@link VirtioNetCtrlMqPairsSet.view}. */
+  offset: number;
+
+  /** Creates an accessor over `view` at byte `offset`. */
+  constructor(view: DataView, offset: number = 0) {
+    this.view = view;
+    this.offset = offset;
+  }
+
+  /**
+   * Number of queue pairs to use, 1 to max_virtqueue_pairs (1 disables multiqueue).
+   *
+   * `virtqueue_pairs`: le16 at offset 0.
+   */
+  get virtqueuePairs(): number {
+    return this.view.getUint16(this.offset, true);
+  }
+
+  set virtqueuePairs(value: number) {
+    this.view.setUint16(this.offset, value, true);
+  }
+
+  /** Re-targets the accessor at another offset of the same view; returns it. */
+  at(offset: number): this {
+    this.offset = offset;
+    return this;
+  }
+}
+
+/**
+ * Smallest number of queue pairs.
+ *
+ * `virtio_net_ctrl_mq_vq_pairs_limits`: 1.
+ */
+export const VIRTIO_NET_CTRL_MQ_VQ_PAIRS_MIN: number = 1;
+/**
+ * Largest number of queue pairs.
+ *
+ * `virtio_net_ctrl_mq_vq_pairs_limits`: 32768.
+ */
+export const VIRTIO_NET_CTRL_MQ_VQ_PAIRS_MAX: number = 32768;
+/**
+ * 5.1.9.5.6: bounds of virtqueue_pairs.
+ *
+ * Values of the `virtio_net_ctrl_mq_vq_pairs_limits` group.
+ */
+export const VirtioNetCtrlMqVqPairsLimits: {
+  readonly VIRTIO_NET_CTRL_MQ_VQ_PAIRS_MIN: number;
+  readonly VIRTIO_NET_CTRL_MQ_VQ_PAIRS_MAX: number;
+} = Object.freeze({ VIRTIO_NET_CTRL_MQ_VQ_PAIRS_MIN: 1, VIRTIO_NET_CTRL_MQ_VQ_PAIRS_MAX: 32768 });
+
+/**
+ * 5.1.9.5.6.4: hash calculation parameters without RSS.
+ *
+ * Accessor for `virtio_net_hash_config` (13 bytes + per hash_key_data_len) over a `DataView`; reads and writes in place.
+ */
+export class VirtioNetHashConfig {
+  /** Size in bytes with hash_key_data_len = 0; see {@link VirtioNetHashConfig.size}. */
+  static readonly SIZE: number = 13;
+  /** Byte offsets of the fields at fixed offsets, by accessor name. */
+  static readonly OFFSETS: {
+    readonly hashTypes: number;
+    readonly reserved: number;
+    readonly hashKeyLength: number;
+    readonly hashKeyData: number;
+  } = Object.freeze({ hashTypes: 0, reserved: 4, hashKeyLength: 12, hashKeyData: 13 });
+  /** The view the accessor reads and writes. */
+  view: DataView;
+  /** Byte offset of the struct within {@link VirtioNetHashConfig.view}. */
+  offset: number;
+  /** The `hash_key_data_len` parameter: element count of the arrays sized by it. */
+  hashKeyDataLen: number;
+
+  /** Creates an accessor over `view` at byte `offset`. */
+  constructor(view: DataView, offset: number = 0, hashKeyDataLen: number = 0) {
+    this.view = view;
+    this.offset = offset;
+    this.hashKeyDataLen = hashKeyDataLen;
+  }
+
+  /**
+   * Enabled VIRTIO_NET_HASH_TYPE_* bits.
+   *
+   * `hash_types`: le32 at offset 0.
+   */
+  get hashTypes(): number {
+    return this.view.getUint32(this.offset, true);
+  }
+
+  set hashTypes(value: number) {
+    this.view.setUint32(this.offset, value, true);
+  }
+
+  /**
+   * Length of hash_key_data in bytes.
+   *
+   * `hash_key_length`: u8 at offset 12.
+   */
+  get hashKeyLength(): number {
+    return this.view.getUint8(this.offset + 12);
+  }
+
+  set hashKeyLength(value: number) {
+    this.view.setUint8(this.offset + 12, value);
+  }
+
+  /** Size in bytes for the given hash_key_data_len. */
+  static size(hashKeyDataLen: number): number {
+    return 13 + hashKeyDataLen;
+  }
+
+  /** Re-targets the accessor at another offset of the same view; returns it. */
+  at(offset: number): this {
+    this.offset = offset;
+    return this;
+  }
+
+  /** Byte offset within the view of `reserved[index]`. */
+  reservedOffset(index: number): number {
+    if ((index >>> 0) !== index || index >= 4) {
+      throw indexError("virtio_net_hash_config.reserved", index, 4);
+    }
+
+    return this.offset + 4 + index * 2;
+  }
+
+  /**
+   * Zero; keeps the layout in step with virtio_net_rss_config.
+   *
+   * `reserved`: le16[4] at offset 4.
+   *
+   * Reads element `index`.
+   */
+  reserved(index: number): number {
+    if ((index >>> 0) !== index || index >= 4) {
+      throw indexError("virtio_net_hash_config.reserved", index, 4);
+    }
+
+    return this.view.getUint16(this.offset + 4 + index * 2, true);
+  }
+
+  /** Writes element `index` of `reserved`. */
+  setReserved(index: number, value: number): void {
+    if ((index >>> 0) !== index || index >= 4) {
+      throw indexError("virtio_net_hash_config.reserved", index, 4);
+    }
+
+    this.view.setUint16(this.offset + 4 + index * 2, value, true);
+  }
+
+  /** Byte offset within the view of `hash_key_data[index]`. */
+  hashKeyDataOffset(index: number): number {
+    if ((index >>> 0) !== index || index >= this.hashKeyDataLen) {
+      throw indexError("virtio_net_hash_config.hash_key_data", index, this.hashKeyDataLen);
+    }
+
+    return this.offset + 13 + index;
+  }
+
+  /**
+   * The hash key (`hash_key_data[hash_key_length]`); hash_key_data_len equals hash_key_length.
+   *
+   * `hash_key_data`: u8[hash_key_data_len] at offset 13.
+   *
+   * Reads element `index`.
+   */
+  hashKeyData(index: number): number {
+    if ((index >>> 0) !== index || index >= this.hashKeyDataLen) {
+      throw indexError("virtio_net_hash_config.hash_key_data", index, this.hashKeyDataLen);
+    }
+
+    return this.view.getUint8(this.offset + 13 + index);
+  }
+
+  /** Writes element `index` of `hash_key_data`. */
+  setHashKeyData(index: number, value: number): void {
+    if ((index >>> 0) !== index || index >= this.hashKeyDataLen) {
+      throw indexError("virtio_net_hash_config.hash_key_data", index, this.hashKeyDataLen);
+    }
+
+    this.view.setUint8(this.offset + 13 + index, value);
+  }
+
+  /** The bytes of `hash_key_data` as a zero-copy view. */
+  hashKeyDataBytes(): Uint8Array {
+    return new Uint8Array(
+      this.view.buffer,
+      this.view.byteOffset + this.offset + 13,
+      this.hashKeyDataLen,
+    );
+  }
+}
+
+/**
+ * 5.1.9.5.7.1: RSS receive queue id: a le16 of bitfields (the word's name rq_id is ours).
+ *
+ * Accessor for `rss_rq_id` (2 bytes) over a `DataView`; reads and writes in place.
+ */
+export class RssRqId {
+  /** Size in bytes. */
+  static readonly SIZE: number = 2;
+  /** Byte offsets of the fields at fixed offsets, by accessor name. */
+  static readonly OFFSETS: { readonly rqId: number } = Object.freeze({ rqId: 0 });
+  /** The view the accessor reads and writes. */
+  view: DataView;
+  /** Byte offset of the struct within {@link RssRqId.view}. */
+  offset: number;
+
+  /** Creates an accessor over `view` at byte `offset`. */
+  constructor(view: DataView, offset: number = 0) {
+    this.view = view;
+    this.offset = offset;
+  }
+
+  /** `rq_id`: le16 at offset 0. */
+  get rqId(): number {
+    return this.view.getUint16(this.offset, true);
+  }
+
+  set rqId(value: number) {
+    this.view.setUint16(this.offset, value, true);
+  }
+
+  /**
+   * Bits 1 to 16 of the receive virtqueue index (3 means index 6, receiveq4).
+   *
+   * Bits 0..14 of `rq_id`.
+   */
+  get vqIndex116(): number {
+    return (this.view.getUint16(this.offset, true) & 0x7fff) >>> 0;
+  }
+
+  set vqIndex116(value: number) {
+    const word = this.view.getUint16(this.offset, true) & ~0x7fff;
+    this.view.setUint16(this.offset, (word | (value & 0x7fff)) >>> 0, true);
+  }
+
+  /**
+   * Zero.
+   *
+   * Bits 15..15 of `rq_id`.
+   */
+  get reserved(): number {
+    return ((this.view.getUint16(this.offset, true) >>> 15) & 0x1) >>> 0;
+  }
+
+  set reserved(value: number) {
+    const word = this.view.getUint16(this.offset, true) & ~(0x1 << 15);
+    this.view.setUint16(this.offset, (word | ((value & 0x1) << 15)) >>> 0, true);
+  }
+
+  /** Re-targets the accessor at another offset of the same view; returns it. */
+  at(offset: number): this {
+    this.offset = offset;
+    return this;
+  }
+}
+
+/**
+ * 5.1.9.5.7.1: receive-side scaling parameters.
+ *
+ * Accessor for `virtio_net_rss_config` (11 bytes + per indirection_table_length, hash_key_data_len) over a `DataView`; reads and writes in place.
+ */
+export class VirtioNetRssConfig {
+  /** Size in bytes with indirection_table_length, hash_key_data_len = 0; see {@link VirtioNetRssConfig.size}. */
+  static readonly SIZE: number = 11;
+  /** Byte offsets of the fields at fixed offsets, by accessor name. */
+  static readonly OFFSETS: {
+    readonly hashTypes: number;
+    readonly indirectionTableMask: number;
+    readonly unclassifiedQueue: number;
+    readonly indirectionTable: number;
+  } = Object.freeze({
+    hashTypes: 0,
+    indirectionTableMask: 4,
+    unclassifiedQueue: 6,
+    indirectionTable: 8,
+  });
+  /** The view the accessor reads and writes. */
+  view: DataView;
+  /** Byte offset of the struct within {@link VirtioNetRssConfig.view}. */
+  offset: number;
+  /** The `indirection_table_length` parameter: element count of the arrays sized by it. */
+  indirectionTableLength: number;
+  /** The `hash_key_data_len` parameter: element count of the arrays sized by it. */
+  hashKeyDataLen: number;
+  #unclassifiedQueue: RssRqId | undefined;
+  #indirectionTable: RssRqId | undefined;
+
+  /** Creates an accessor over `view` at byte `offset`. */
+  constructor(
+    view: DataView,
+    offset: number = 0,
+    indirectionTableLength: number = 0,
+    hashKeyDataLen: number = 0,
+  ) {
+    this.view = view;
+    this.offset = offset;
+    this.indirectionTableLength = indirectionTableLength;
+    this.hashKeyDataLen = hashKeyDataLen;
+  }
+
+  /**
+   * Enabled VIRTIO_NET_HASH_TYPE_* bits.
+   *
+   * `hash_types`: le32 at offset 0.
+   */
+  get hashTypes(): number {
+    return this.view.getUint32(this.offset, true);
+  }
+
+  set hashTypes(value: number) {
+    this.view.setUint32(this.offset, value, true);
+  }
+
+  /**
+   * Mask applied to the hash to index indirection_table; the table has mask + 1 entries.
+   *
+   * `indirection_table_mask`: le16 at offset 4.
+   */
+  get indirectionTableMask(): number {
+    return this.view.getUint16(this.offset + 4, true);
+  }
+
+  set indirectionTableMask(value: number) {
+    this.view.setUint16(this.offset + 4, value, true);
+  }
+
+  /**
+   * Receive queue for packets with no hash.
+   *
+   * `unclassified_queue`: rss_rq_id at offset 6.
+   *
+   * A cached flyweight re-targeted on each access: do not keep it.
+   */
+  get unclassifiedQueue(): RssRqId {
+    const child = (this.#unclassifiedQueue ??= new RssRqId(this.view));
+    child.view = this.view;
+    child.offset = this.offset + 6;
+    return child;
+  }
+
+  /**
+   * Number of transmit queues the driver may use.
+   *
+   * `max_tx_vq`: le16 at offset 8 + 2 * indirection_table_length.
+   */
+  get maxTxVq(): number {
+    return this.view.getUint16(this.offset + 8 + 2 * this.indirectionTableLength, true);
+  }
+
+  set maxTxVq(value: number) {
+    this.view.setUint16(this.offset + 8 + 2 * this.indirectionTableLength, value, true);
+  }
+
+  /**
+   * Length of hash_key_data in bytes.
+   *
+   * `hash_key_length`: u8 at offset 10 + 2 * indirection_table_length.
+   */
+  get hashKeyLength(): number {
+    return this.view.getUint8(this.offset + 10 + 2 * this.indirectionTableLength);
+  }
+
+  set hashKeyLength(value: number) {
+    this.view.setUint8(this.offset + 10 + 2 * this.indirectionTableLength, value);
+  }
+
+  /** Size in bytes for the given indirection_table_length, hash_key_data_len. */
+  static size(indirectionTableLength: number, hashKeyDataLen: number): number {
+    return 11 + 2 * indirectionTableLength + hashKeyDataLen;
+  }
+
+  /** Re-targets the accessor at another offset of the same view; returns it. */
+  at(offset: number): this {
+    this.offset = offset;
+    return this;
+  }
+
+  /** Byte offset within the view of `indirection_table[index]`. */
+  indirectionTableOffset(index: number): number {
+    if ((index >>> 0) !== index || index >= this.indirectionTableLength) {
+      throw indexError(
+        "virtio_net_rss_config.indirection_table",
+        index,
+        this.indirectionTableLength,
+      );
+    }
+
+    return this.offset + 8 + index * 2;
+  }
+
+  /**
+   * Receive queue ids indexed by the masked hash (indirection_table_mask + 1 entries).
+   *
+   * `indirection_table`: rss_rq_id[indirection_table_length] at offset 8.
+   *
+   * Element `index`, as a cached flyweight re-targeted on each call: do not keep it.
+   */
+  indirectionTable(index: number): RssRqId {
+    if ((index >>> 0) !== index || index >= this.indirectionTableLength) {
+      throw indexError(
+        "virtio_net_rss_config.indirection_table",
+        index,
+        this.indirectionTableLength,
+      );
+    }
+
+    const child = (this.#indirectionTable ??= new RssRqId(this.view));
+    child.view = this.view;
+    child.offset = this.offset + 8 + index * 2;
+    return child;
+  }
+
+  /** Byte offset within the view of `hash_key_data[index]`. */
+  hashKeyDataOffset(index: number): number {
+    if ((index >>> 0) !== index || index >= this.hashKeyDataLen) {
+      throw indexError("virtio_net_rss_config.hash_key_data", index, this.hashKeyDataLen);
+    }
+
+    return this.offset + 11 + 2 * this.indirectionTableLength + index;
+  }
+
+  /**
+   * The Toeplitz key (`hash_key_data[hash_key_length]`); hash_key_data_len equals hash_key_length.
+   *
+   * `hash_key_data`: u8[hash_key_data_len] at offset 11 + 2 * indirection_table_length.
+   *
+   * Reads element `index`.
+   */
+  hashKeyData(index: number): number {
+    if ((index >>> 0) !== index || index >= this.hashKeyDataLen) {
+      throw indexError("virtio_net_rss_config.hash_key_data", index, this.hashKeyDataLen);
+    }
+
+    return this.view.getUint8(this.offset + 11 + 2 * this.indirectionTableLength + index);
+  }
+
+  /** Writes element `index` of `hash_key_data`. */
+  setHashKeyData(index: number, value: number): void {
+    if ((index >>> 0) !== index || index >= this.hashKeyDataLen) {
+      throw indexError("virtio_net_rss_config.hash_key_data", index, this.hashKeyDataLen);
+    }
+
+    this.view.setUint8(this.offset + 11 + 2 * this.indirectionTableLength + index, value);
+  }
+
+  /** The bytes of `hash_key_data` as a zero-copy view. */
+  hashKeyDataBytes(): Uint8Array {
+    return new Uint8Array(
+      this.view.buffer,
+      this.view.byteOffset + this.offset + 11 + 2 * this.indirectionTableLength,
+      this.hashKeyDataLen,
+    );
+  }
+}
+
+/**
+ * Read the RSS context capability (virtnet_rss_ctx_cap).
+ *
+ * `virtnet_rss_ctx_ctrl_cmd`: 0.
+ */
+export const VIRTNET_RSS_CTX_CTRL_CAP_GET: number = 0;
+/**
+ * Add an RSS context (virtnet_rss_ctx_add_modify).
+ *
+ * `virtnet_rss_ctx_ctrl_cmd`: 1.
+ */
+export const VIRTNET_RSS_CTX_CTRL_ADD: number = 1;
+/**
+ * Modify an RSS context (virtnet_rss_ctx_add_modify).
+ *
+ * `virtnet_rss_ctx_ctrl_cmd`: 2.
+ */
+export const VIRTNET_RSS_CTX_CTRL_MOD: number = 2;
+/**
+ * Delete an RSS context (virtnet_rss_ctx_del).
+ *
+ * `virtnet_rss_ctx_ctrl_cmd`: 3.
+ */
+export const VIRTNET_RSS_CTX_CTRL_DEL: number = 3;
+/**
+ * 5.1.9.5.8.1: RSS context commands.
+ *
+ * Values of the `virtnet_rss_ctx_ctrl_cmd` group.
+ */
+export const VirtnetRssCtxCtrlCmd: {
+  readonly VIRTNET_RSS_CTX_CTRL_CAP_GET: number;
+  readonly VIRTNET_RSS_CTX_CTRL_ADD: number;
+  readonly VIRTNET_RSS_CTX_CTRL_MOD: number;
+  readonly VIRTNET_RSS_CTX_CTRL_DEL: number;
+} = Object.freeze({
+  VIRTNET_RSS_CTX_CTRL_CAP_GET: 0,
+  VIRTNET_RSS_CTX_CTRL_ADD: 1,
+  VIRTNET_RSS_CTX_CTRL_MOD: 2,
+  VIRTNET_RSS_CTX_CTRL_DEL: 3,
+});
+
+/**
+ * 5.1.9.5.8.1: RSS context capability (written by the device).
+ *
+ * Accessor for `virtnet_rss_ctx_cap` (2 bytes) over a `DataView`; reads and writes in place.
+ */
+export class VirtnetRssCtxCap {
+  /** Size in bytes. */
+  static readonly SIZE: number = 2;
+  /** Byte offsets of the fields at fixed offsets, by accessor name. */
+  static readonly OFFSETS: { readonly maxRssContexts: number } = Object.freeze({
+    maxRssContexts: 0,
+  });
+  /** The view the accessor reads and writes. */
+  view: DataView;
+  /** Byte offset of the struct within {@link VirtnetRssCtxCap.view}. */
+  offset: number;
+
+  /** Creates an accessor over `view` at byte `offset`. */
+  constructor(view: DataView, offset: number = 0) {
+    this.view = view;
+    this.offset = offset;
+  }
+
+  /**
+   * Maximum number of RSS contexts besides the default one.
+   *
+   * `max_rss_contexts`: le16 at offset 0.
+   */
+  get maxRssContexts(): number {
+    return this.view.getUint16(this.offset, true);
+  }
+
+  set maxRssContexts(value: number) {
+    this.view.setUint16(this.offset, value, true);
+  }
+
+  /** Re-targets the accessor at another offset of the same view; returns it. */
+  at(offset: number): this {
+    this.offset = offset;
+    return this;
+  }
+}
+
+/**
+ * 5.1.9.5.8.2: add or modify an RSS context.
+ *
+ * Accessor for `virtnet_rss_ctx_add_modify` (8 bytes + per rss_len) over a `DataView`; reads and writes in place.
+ */
+export class VirtnetRssCtxAddModify {
+  /** Size in bytes with rss_len = 0; see {@link VirtnetRssCtxAddModify.size}. */
+  static readonly SIZE: number = 8;
+  /** Byte offsets of the fields at fixed offsets, by accessor name. */
+  static readonly OFFSETS: {
+    readonly rssCtxId: number;
+    readonly reserved: number;
+    readonly rss: number;
+  } = Object.freeze({ rssCtxId: 0, reserved: 2, rss: 8 });
+  /** The view the accessor reads and writes. */
+  view: DataView;
+  /** Byte offset of the struct within {@link VirtnetRssCtxAddModify.view}. */
+  offset: number;
+  /** The `rss_len` parameter: element count of the arrays sized by it. */
+  rssLen: number;
+
+  /** Creates an accessor over `view` at byte `offset`. */
+  constructor(view: DataView, offset: number = 0, rssLen: number = 0) {
+    this.view = view;
+    this.offset = offset;
+    this.rssLen = rssLen;
+  }
+
+  /**
+   * RSS context id, 1 to max_rss_contexts.
+   *
+   * `rss_ctx_id`: le16 at offset 0.
+   */
+  get rssCtxId(): number {
+    return this.view.getUint16(this.offset, true);
+  }
+
+  set rssCtxId(value: number) {
+    this.view.setUint16(this.offset, value, true);
+  }
+
+  /** Size in bytes for the given rss_len. */
+  static size(rssLen: number): number {
+    return 8 + rssLen;
+  }
+
+  /** Re-targets the accessor at another offset of the same view; returns it. */
+  at(offset: number): this {
+    this.offset = offset;
+    return this;
+  }
+
+  /** Byte offset within the view of `reserved[index]`. */
+  reservedOffset(index: number): number {
+    if ((index >>> 0) !== index || index >= 6) {
+      throw indexError("virtnet_rss_ctx_add_modify.reserved", index, 6);
+    }
+
+    return this.offset + 2 + index;
+  }
+
+  /**
+   * Reserved; ignored by the device.
+   *
+   * `reserved`: u8[6] at offset 2.
+   *
+   * Reads element `index`.
+   */
+  reserved(index: number): number {
+    if ((index >>> 0) !== index || index >= 6) {
+      throw indexError("virtnet_rss_ctx_add_modify.reserved", index, 6);
+    }
+
+    return this.view.getUint8(this.offset + 2 + index);
+  }
+
+  /** Writes element `index` of `reserved`. */
+  setReserved(index: number, value: number): void {
+    if ((index >>> 0) !== index || index >= 6) {
+      throw indexError("virtnet_rss_ctx_add_modify.reserved", index, 6);
+    }
+
+    this.view.setUint8(this.offset + 2 + index, value);
+  }
+
+  /** The bytes of `reserved` as a zero-copy view. */
+  reservedBytes(): Uint8Array {
+    return new Uint8Array(this.view.buffer, this.view.byteOffset + this.offset + 2, 6);
+  }
+
+  /** Byte offset within the view of `rss[index]`. */
+  rssOffset(index: number): number {
+    if ((index >>> 0) !== index || index >= this.rssLen) {
+      throw indexError("virtnet_rss_ctx_add_modify.rss", index, this.rssLen);
+    }
+
+    return this.offset + 8 + index;
+  }
+
+  /**
+   * A struct virtio_net_rss_config (variable length, so held here as its bytes).
+   *
+   * `rss`: u8[rss_len] at offset 8.
+   *
+   * Reads element `index`.
+   */
+  rss(index: number): number {
+    if ((index >>> 0) !== index || index >= this.rssLen) {
+      throw indexError("virtnet_rss_ctx_add_modify.rss", index, this.rssLen);
+    }
+
+    return this.view.getUint8(this.offset + 8 + index);
+  }
+
+  /** Writes element `index` of `rss`. */
+  setRss(index: number, value: number): void {
+    if ((index >>> 0) !== index || index >= this.rssLen) {
+      throw indexError("virtnet_rss_ctx_add_modify.rss", index, this.rssLen);
+    }
+
+    this.view.setUint8(this.offset + 8 + index, value);
+  }
+
+  /** The bytes of `rss` as a zero-copy view. */
+  rssBytes(): Uint8Array {
+    return new Uint8Array(this.view.buffer, this.view.byteOffset + this.offset + 8, this.rssLen);
+  }
+}
+
+/**
+ * 5.1.9.5.8.2: delete an RSS context.
+ *
+ * Accessor for `virtnet_rss_ctx_del` (2 bytes) over a `DataView`; reads and writes in place.
+ */
+export class VirtnetRssCtxDel {
+  /** Size in bytes. */
+  static readonly SIZE: number = 2;
+  /** Byte offsets of the fields at fixed offsets, by accessor name. */
+  static readonly OFFSETS: { readonly rssCtxId: number } = Object.freeze({ rssCtxId: 0 });
+  /** The view the accessor reads and writes. */
+  view: DataView;
+  /** Byte offset of the struct within {@link VirtnetRssCtxDel.view}. */
+  offset: number;
+
+  /** Creates an accessor over `view` at byte `offset`. */
+  constructor(view: DataView, offset: number = 0) {
+    this.view = view;
+    this.offset = offset;
+  }
+
+  /**
+   * Id of the RSS context to delete.
+   *
+   * `rss_ctx_id`: le16 at offset 0.
+   */
+  get rssCtxId(): number {
+    return this.view.getUint16(this.offset, true);
+  }
+
+  set rssCtxId(value: number) {
+    this.view.setUint16(this.offset, value, true);
+  }
+
+  /** Re-targets the accessor at another offset of the same view; returns it. */
+  at(offset: number): this {
+    this.offset = offset;
+    return this;
+  }
+}
+
+/**
+ * Apply a new offloads configuration; data is a le64 bitmask (virtio_net_guest_offloads).
+ *
+ * `virtio_net_ctrl_guest_offloads_cmd`: 0.
+ */
+export const VIRTIO_NET_CTRL_GUEST_OFFLOADS_SET: number = 0;
+/**
+ * 5.1.9.5.9.1: offloads state commands.
+ *
+ * Values of the `virtio_net_ctrl_guest_offloads_cmd` group.
+ */
+export const VirtioNetCtrlGuestOffloadsCmd: {
+  readonly VIRTIO_NET_CTRL_GUEST_OFFLOADS_SET: number;
+} = Object.freeze({ VIRTIO_NET_CTRL_GUEST_OFFLOADS_SET: 0 });
+/**
+ * 5.1.9.5.9.1: offload bit numbers of VIRTIO_NET_CTRL_GUEST_OFFLOADS_SET (names shared with the feature bits, so not exported one by one).
+ *
+ * Bit numbers of the `virtio_net_guest_offloads` group.
+ */
+export const VirtioNetGuestOffloads: {
+  readonly VIRTIO_NET_F_GUEST_CSUM: number;
+  readonly VIRTIO_NET_F_GUEST_TSO4: number;
+  readonly VIRTIO_NET_F_GUEST_TSO6: number;
+  readonly VIRTIO_NET_F_GUEST_ECN: number;
+  readonly VIRTIO_NET_F_GUEST_UFO: number;
+  readonly VIRTIO_NET_F_GUEST_UDP_TUNNEL_GSO: number;
+  readonly VIRTIO_NET_F_GUEST_UDP_TUNNEL_GSO_CSUM: number;
+  readonly VIRTIO_NET_F_GUEST_USO4: number;
+  readonly VIRTIO_NET_F_GUEST_USO6: number;
+} = Object.freeze({
+  VIRTIO_NET_F_GUEST_CSUM: 1,
+  VIRTIO_NET_F_GUEST_TSO4: 7,
+  VIRTIO_NET_F_GUEST_TSO6: 8,
+  VIRTIO_NET_F_GUEST_ECN: 9,
+  VIRTIO_NET_F_GUEST_UFO: 10,
+  VIRTIO_NET_F_GUEST_UDP_TUNNEL_GSO: 46,
+  VIRTIO_NET_F_GUEST_UDP_TUNNEL_GSO_CSUM: 47,
+  VIRTIO_NET_F_GUEST_USO4: 54,
+  VIRTIO_NET_F_GUEST_USO6: 55,
+});
+
+/**
+ * 5.1.9.5.10: coalescing parameters (VIRTIO_NET_CTRL_NOTF_COAL_TX_SET / _RX_SET).
+ *
+ * Accessor for `virtio_net_ctrl_coal` (8 bytes) over a `DataView`; reads and writes in place.
+ */
+export class VirtioNetCtrlCoal {
+  /** Size in bytes. */
+  static readonly SIZE: number = 8;
+  /** Byte offsets of the fields at fixed offsets, by accessor name. */
+  static readonly OFFSETS: { readonly maxPackets: number; readonly maxUsecs: number } = Object
+    .freeze({ maxPackets: 0, maxUsecs: 4 });
+  /** The view the accessor reads and writes. */
+  view: DataView;
+  /** Byte offset of the struct within {@link VirtioNetCtrlCoal.view}. */
+  offset: number;
+
+  /** Creates an accessor over `view` at byte `offset`. */
+  constructor(view: DataView, offset: number = 0) {
+    this.view = view;
+    this.offset = offset;
+  }
+
+  /**
+   * Packets to send or receive before a notification (0: every packet).
+   *
+   * `max_packets`: le32 at offset 0.
+   */
+  get maxPackets(): number {
+    return this.view.getUint32(this.offset, true);
+  }
+
+  set maxPackets(value: number) {
+    this.view.setUint32(this.offset, value, true);
+  }
+
+  /**
+   * Microseconds to delay a notification (0: no delay).
+   *
+   * `max_usecs`: le32 at offset 4.
+   */
+  get maxUsecs(): number {
+    return this.view.getUint32(this.offset + 4, true);
+  }
+
+  set maxUsecs(value: number) {
+    this.view.setUint32(this.offset + 4, value, true);
+  }
+
+  /** Re-targets the accessor at another offset of the same view; returns it. */
+  at(offset: number): this {
+    this.offset = offset;
+    return this;
+  }
+
+  /** Writes every field (`max_packets`, `max_usecs`) in one call; returns the accessor. Faster than the setters one by one (one read of the view and offset), for hot loops: `desc.at(o).write(...)`. */
+  write(maxPackets: number, maxUsecs: number): this {
+    const $view = this.view;
+    const $o = this.offset;
+    $view.setUint32($o, maxPackets, true);
+    $view.setUint32($o + 4, maxUsecs, true);
+    return this;
+  }
+}
+
+/**
+ * 5.1.9.5.10: per-virtqueue coalescing (VIRTIO_NET_CTRL_NOTF_COAL_VQ_SET / _VQ_GET).
+ *
+ * Accessor for `virtio_net_ctrl_coal_vq` (12 bytes) over a `DataView`; reads and writes in place.
+ */
+export class VirtioNetCtrlCoalVq {
+  /** Size in bytes. */
+  static readonly SIZE: number = 12;
+  /** Byte offsets of the fields at fixed offsets, by accessor name. */
+  static readonly OFFSETS: {
+    readonly vqIndex: number;
+    readonly reserved: number;
+    readonly coal: number;
+  } = Object.freeze({ vqIndex: 0, reserved: 2, coal: 4 });
+  /** The view the accessor reads and writes. */
+  view: DataView;
+  /** Byte offset of the struct within {@link VirtioNetCtrlCoalVq.view}. */
+  offset: number;
+  #coal: VirtioNetCtrlCoal | undefined;
+
+  /** Creates an accessor over `view` at byte `offset`. */
+  constructor(view: DataView, offset: number = 0) {
+    this.view = view;
+    this.offset = offset;
+  }
+
+  /**
+   * Index of an enabled transmit or receive virtqueue.
+   *
+   * `vq_index`: le16 at offset 0.
+   */
+  get vqIndex(): number {
+    return this.view.getUint16(this.offset, true);
+  }
+
+  set vqIndex(value: number) {
+    this.view.setUint16(this.offset, value, true);
+  }
+
+  /**
+   * Reserved; ignored by the device.
+   *
+   * `reserved`: le16 at offset 2.
+   */
+  get reserved(): number {
+    return this.view.getUint16(this.offset + 2, true);
+  }
+
+  set reserved(value: number) {
+    this.view.setUint16(this.offset + 2, value, true);
+  }
+
+  /**
+   * The parameters (device-written for _VQ_GET).
+   *
+   * `coal`: virtio_net_ctrl_coal at offset 4.
+   *
+   * A cached flyweight re-targeted on each access: do not keep it.
+   */
+  get coal(): VirtioNetCtrlCoal {
+    const child = (this.#coal ??= new VirtioNetCtrlCoal(this.view));
+    child.view = this.view;
+    child.offset = this.offset + 4;
+    return child;
+  }
+
+  /** Re-targets the accessor at another offset of the same view; returns it. */
+  at(offset: number): this {
+    this.offset = offset;
+    return this;
+  }
+}
+
+/**
+ * Set coalescing of all transmit queues (virtio_net_ctrl_coal).
+ *
+ * `virtio_net_ctrl_notf_coal_cmd`: 0.
+ */
+export const VIRTIO_NET_CTRL_NOTF_COAL_TX_SET: number = 0;
+/**
+ * Set coalescing of all receive queues (virtio_net_ctrl_coal).
+ *
+ * `virtio_net_ctrl_notf_coal_cmd`: 1.
+ */
+export const VIRTIO_NET_CTRL_NOTF_COAL_RX_SET: number = 1;
+/**
+ * Set coalescing of one virtqueue (virtio_net_ctrl_coal_vq).
+ *
+ * `virtio_net_ctrl_notf_coal_cmd`: 2.
+ */
+export const VIRTIO_NET_CTRL_NOTF_COAL_VQ_SET: number = 2;
+/**
+ * Get coalescing of one virtqueue (virtio_net_ctrl_coal_vq).
+ *
+ * `virtio_net_ctrl_notf_coal_cmd`: 3.
+ */
+export const VIRTIO_NET_CTRL_NOTF_COAL_VQ_GET: number = 3;
+/**
+ * 5.1.9.5.10: notification coalescing commands.
+ *
+ * Values of the `virtio_net_ctrl_notf_coal_cmd` group.
+ */
+export const VirtioNetCtrlNotfCoalCmd: {
+  readonly VIRTIO_NET_CTRL_NOTF_COAL_TX_SET: number;
+  readonly VIRTIO_NET_CTRL_NOTF_COAL_RX_SET: number;
+  readonly VIRTIO_NET_CTRL_NOTF_COAL_VQ_SET: number;
+  readonly VIRTIO_NET_CTRL_NOTF_COAL_VQ_GET: number;
+} = Object.freeze({
+  VIRTIO_NET_CTRL_NOTF_COAL_TX_SET: 0,
+  VIRTIO_NET_CTRL_NOTF_COAL_RX_SET: 1,
+  VIRTIO_NET_CTRL_NOTF_COAL_VQ_SET: 2,
+  VIRTIO_NET_CTRL_NOTF_COAL_VQ_GET: 3,
 });
 /**
- * Checksum from csum_start, stored at csum_offset, is still to be computed.
+ * Set the encapsulation types hashed on the inner header (virtnet_hash_tunnel).
  *
- * `virtio_net_hdr_flags`: 1.
+ * `virtio_net_ctrl_hash_tunnel_cmd`: 0.
  */
-export const VIRTIO_NET_HDR_F_NEEDS_CSUM: number = 1;
+export const VIRTIO_NET_CTRL_HASH_TUNNEL_SET: number = 0;
 /**
- * Receive: the device validated the checksum.
+ * 5.1.9.4.4: inner header hash commands.
  *
- * `virtio_net_hdr_flags`: 2.
+ * Values of the `virtio_net_ctrl_hash_tunnel_cmd` group.
  */
-export const VIRTIO_NET_HDR_F_DATA_VALID: number = 2;
+export const VirtioNetCtrlHashTunnelCmd: { readonly VIRTIO_NET_CTRL_HASH_TUNNEL_SET: number } =
+  Object.freeze({ VIRTIO_NET_CTRL_HASH_TUNNEL_SET: 0 });
 /**
- * Receive: csum_start and csum_offset hold coalescing counts (VIRTIO_NET_F_RSC_EXT).
+ * Query the supported statistics (result: virtio_net_stats_capabilities).
  *
- * `virtio_net_hdr_flags`: 4.
+ * `virtio_net_ctrl_stats_cmd`: 0.
  */
-export const VIRTIO_NET_HDR_F_RSC_INFO: number = 4;
+export const VIRTIO_NET_CTRL_STATS_QUERY: number = 0;
 /**
- * The outer UDP checksum of a tunnelled packet is offloaded or validated.
+ * Get statistics (data: virtio_net_ctrl_queue_stats; result: replies).
  *
- * `virtio_net_hdr_flags`: 8.
+ * `virtio_net_ctrl_stats_cmd`: 1.
  */
-export const VIRTIO_NET_HDR_F_UDP_TUNNEL_CSUM: number = 8;
+export const VIRTIO_NET_CTRL_STATS_GET: number = 1;
 /**
- * The packet went through IPsec processing.
+ * 5.1.9.5.11.1: device statistics commands.
  *
- * `virtio_net_hdr_flags`: 16.
+ * Values of the `virtio_net_ctrl_stats_cmd` group.
  */
-export const VIRTIO_NET_HDR_F_SECURITY: number = 16;
-/**
- * IPsec processing hit an error.
- *
- * `virtio_net_hdr_flags`: 32.
- */
-export const VIRTIO_NET_HDR_F_SECURITY_ERR: number = 32;
-/**
- * The SA of resource_id reached its soft lifetime limit.
- *
- * `virtio_net_hdr_flags`: 64.
- */
-export const VIRTIO_NET_HDR_F_SECURITY_SA_SOFT_EXPIRY_WARN: number = 64;
-/**
- * 5.1.9: virtio_net_hdr flags.
- *
- * Bit masks of the `virtio_net_hdr_flags` group.
- */
-export const VirtioNetHdrFlags: {
-  readonly VIRTIO_NET_HDR_F_NEEDS_CSUM: number;
-  readonly VIRTIO_NET_HDR_F_DATA_VALID: number;
-  readonly VIRTIO_NET_HDR_F_RSC_INFO: number;
-  readonly VIRTIO_NET_HDR_F_UDP_TUNNEL_CSUM: number;
-  readonly VIRTIO_NET_HDR_F_SECURITY: number;
-  readonly VIRTIO_NET_HDR_F_SECURITY_ERR: number;
-  readonly VIRTIO_NET_HDR_F_SECURITY_SA_SOFT_EXPIRY_WARN: number;
-} = Object.freeze({
-  VIRTIO_NET_HDR_F_NEEDS_CSUM: 1,
-  VIRTIO_NET_HDR_F_DATA_VALID: 2,
-  VIRTIO_NET_HDR_F_RSC_INFO: 4,
-  VIRTIO_NET_HDR_F_UDP_TUNNEL_CSUM: 8,
-  VIRTIO_NET_HDR_F_SECURITY: 16,
-  VIRTIO_NET_HDR_F_SECURITY_ERR: 32,
-  VIRTIO_NET_HDR_F_SECURITY_SA_SOFT_EXPIRY_WARN: 64,
-});
-/**
- * GSO inside a UDP tunnel; inner network header is IPv4.
- *
- * `virtio_net_hdr_gso_flags`: 32.
- */
-export const VIRTIO_NET_HDR_GSO_UDP_TUNNEL_IPV4: number = 32;
-/**
- * GSO inside a UDP tunnel; inner network header is IPv6.
- *
- * `virtio_net_hdr_gso_flags`: 64.
- */
-export const VIRTIO_NET_HDR_GSO_UDP_TUNNEL_IPV6: number = 64;
-/**
- * The TCP packet has the ECN bit set.
- *
- * `virtio_net_hdr_gso_flags`: 128.
- */
-export const VIRTIO_NET_HDR_GSO_ECN: number = 128;
-/**
- * 5.1.9: flag bits of virtio_net_hdr.gso_type.
- *
- * Bit masks of the `virtio_net_hdr_gso_flags` group.
- */
-export const VirtioNetHdrGsoFlags: {
-  readonly VIRTIO_NET_HDR_GSO_UDP_TUNNEL_IPV4: number;
-  readonly VIRTIO_NET_HDR_GSO_UDP_TUNNEL_IPV6: number;
-  readonly VIRTIO_NET_HDR_GSO_ECN: number;
-} = Object.freeze({
-  VIRTIO_NET_HDR_GSO_UDP_TUNNEL_IPV4: 32,
-  VIRTIO_NET_HDR_GSO_UDP_TUNNEL_IPV6: 64,
-  VIRTIO_NET_HDR_GSO_ECN: 128,
-});
-/**
- * Not a GSO packet.
- *
- * `virtio_net_hdr_gso_type`: 0.
- */
-export const VIRTIO_NET_HDR_GSO_NONE: number = 0;
-/**
- * TCPv4 segmentation.
- *
- * `virtio_net_hdr_gso_type`: 1.
- */
-export const VIRTIO_NET_HDR_GSO_TCPV4: number = 1;
-/**
- * UDP fragmentation (UFO).
- *
- * `virtio_net_hdr_gso_type`: 3.
- */
-export const VIRTIO_NET_HDR_GSO_UDP: number = 3;
-/**
- * TCPv6 segmentation.
- *
- * `virtio_net_hdr_gso_type`: 4.
- */
-export const VIRTIO_NET_HDR_GSO_TCPV6: number = 4;
-/**
- * UDP segmentation (USO).
- *
- * `virtio_net_hdr_gso_type`: 5.
- */
-export const VIRTIO_NET_HDR_GSO_UDP_L4: number = 5;
-/**
- * 5.1.9: GSO type codes of virtio_net_hdr.gso_type.
- *
- * Values of the `virtio_net_hdr_gso_type` group.
- */
-export const VirtioNetHdrGsoType: {
-  readonly VIRTIO_NET_HDR_GSO_NONE: number;
-  readonly VIRTIO_NET_HDR_GSO_TCPV4: number;
-  readonly VIRTIO_NET_HDR_GSO_UDP: number;
-  readonly VIRTIO_NET_HDR_GSO_TCPV6: number;
-  readonly VIRTIO_NET_HDR_GSO_UDP_L4: number;
-} = Object.freeze({
-  VIRTIO_NET_HDR_GSO_NONE: 0,
-  VIRTIO_NET_HDR_GSO_TCPV4: 1,
-  VIRTIO_NET_HDR_GSO_UDP: 3,
-  VIRTIO_NET_HDR_GSO_TCPV6: 4,
-  VIRTIO_NET_HDR_GSO_UDP_L4: 5,
-});
-/**
- * 5.1.2: virtqueue indices of the network device: receiveqn = 2(n-1), transmitqn = 2(n-1)+1, controlq = 2N (only with VIRTIO_NET_F_CTRL_VQ).
- *
- * Values of the `virtio_net_queues` group.
- */
-export const VirtioNetQueues: { readonly receiveq1: number; readonly transmitq1: number } = Object
-  .freeze({ receiveq1: 0, transmitq1: 1 });
-/**
- * Flow filter group.
- *
- * `virtio_net_resource_obj_type`: 512.
- */
-export const VIRTIO_NET_RESOURCE_OBJ_FF_GROUP: number = 512;
-/**
- * Flow filter classifier.
- *
- * `virtio_net_resource_obj_type`: 513.
- */
-export const VIRTIO_NET_RESOURCE_OBJ_FF_CLASSIFIER: number = 513;
-/**
- * Flow filter rule.
- *
- * `virtio_net_resource_obj_type`: 514.
- */
-export const VIRTIO_NET_RESOURCE_OBJ_FF_RULE: number = 514;
-/**
- * IPsec outbound SA.
- *
- * `virtio_net_resource_obj_type`: 515.
- */
-export const VIRTIO_NET_RESOURCE_OBJ_IPSEC_OUTB_SA: number = 515;
-/**
- * IPsec inbound SA.
- *
- * `virtio_net_resource_obj_type`: 516.
- */
-export const VIRTIO_NET_RESOURCE_OBJ_IPSEC_INB_SA: number = 516;
-/**
- * 5.1.7: network device resource object types.
- *
- * Values of the `virtio_net_resource_obj_type` group.
- */
-export const VirtioNetResourceObjType: {
-  readonly VIRTIO_NET_RESOURCE_OBJ_FF_GROUP: number;
-  readonly VIRTIO_NET_RESOURCE_OBJ_FF_CLASSIFIER: number;
-  readonly VIRTIO_NET_RESOURCE_OBJ_FF_RULE: number;
-  readonly VIRTIO_NET_RESOURCE_OBJ_IPSEC_OUTB_SA: number;
-  readonly VIRTIO_NET_RESOURCE_OBJ_IPSEC_INB_SA: number;
-} = Object.freeze({
-  VIRTIO_NET_RESOURCE_OBJ_FF_GROUP: 512,
-  VIRTIO_NET_RESOURCE_OBJ_FF_CLASSIFIER: 513,
-  VIRTIO_NET_RESOURCE_OBJ_FF_RULE: 514,
-  VIRTIO_NET_RESOURCE_OBJ_IPSEC_OUTB_SA: 515,
-  VIRTIO_NET_RESOURCE_OBJ_IPSEC_INB_SA: 516,
-});
-/**
- * virtio_net_stats_rx_basic.
- *
- * `virtio_net_stats_reply_types`: 0.
- */
-export const VIRTIO_NET_STATS_TYPE_REPLY_RX_BASIC: number = 0;
-/**
- * virtio_net_stats_rx_csum.
- *
- * `virtio_net_stats_reply_types`: 1.
- */
-export const VIRTIO_NET_STATS_TYPE_REPLY_RX_CSUM: number = 1;
-/**
- * virtio_net_stats_rx_gso.
- *
- * `virtio_net_stats_reply_types`: 2.
- */
-export const VIRTIO_NET_STATS_TYPE_REPLY_RX_GSO: number = 2;
-/**
- * virtio_net_stats_rx_speed.
- *
- * `virtio_net_stats_reply_types`: 3.
- */
-export const VIRTIO_NET_STATS_TYPE_REPLY_RX_SPEED: number = 3;
-/**
- * virtio_net_stats_tx_basic.
- *
- * `virtio_net_stats_reply_types`: 16.
- */
-export const VIRTIO_NET_STATS_TYPE_REPLY_TX_BASIC: number = 16;
-/**
- * virtio_net_stats_tx_csum.
- *
- * `virtio_net_stats_reply_types`: 17.
- */
-export const VIRTIO_NET_STATS_TYPE_REPLY_TX_CSUM: number = 17;
-/**
- * virtio_net_stats_tx_gso.
- *
- * `virtio_net_stats_reply_types`: 18.
- */
-export const VIRTIO_NET_STATS_TYPE_REPLY_TX_GSO: number = 18;
-/**
- * virtio_net_stats_tx_speed.
- *
- * `virtio_net_stats_reply_types`: 19.
- */
-export const VIRTIO_NET_STATS_TYPE_REPLY_TX_SPEED: number = 19;
-/**
- * virtio_net_stats_cvq.
- *
- * `virtio_net_stats_reply_types`: 32.
- */
-export const VIRTIO_NET_STATS_TYPE_REPLY_CVQ: number = 32;
-/**
- * 5.1.9.5.11.2: statistics reply types (bit numbers of the type masks).
- *
- * Values of the `virtio_net_stats_reply_types` group.
- */
-export const VirtioNetStatsReplyTypes: {
-  readonly VIRTIO_NET_STATS_TYPE_REPLY_RX_BASIC: number;
-  readonly VIRTIO_NET_STATS_TYPE_REPLY_RX_CSUM: number;
-  readonly VIRTIO_NET_STATS_TYPE_REPLY_RX_GSO: number;
-  readonly VIRTIO_NET_STATS_TYPE_REPLY_RX_SPEED: number;
-  readonly VIRTIO_NET_STATS_TYPE_REPLY_TX_BASIC: number;
-  readonly VIRTIO_NET_STATS_TYPE_REPLY_TX_CSUM: number;
-  readonly VIRTIO_NET_STATS_TYPE_REPLY_TX_GSO: number;
-  readonly VIRTIO_NET_STATS_TYPE_REPLY_TX_SPEED: number;
-  readonly VIRTIO_NET_STATS_TYPE_REPLY_CVQ: number;
-} = Object.freeze({
-  VIRTIO_NET_STATS_TYPE_REPLY_RX_BASIC: 0,
-  VIRTIO_NET_STATS_TYPE_REPLY_RX_CSUM: 1,
-  VIRTIO_NET_STATS_TYPE_REPLY_RX_GSO: 2,
-  VIRTIO_NET_STATS_TYPE_REPLY_RX_SPEED: 3,
-  VIRTIO_NET_STATS_TYPE_REPLY_TX_BASIC: 16,
-  VIRTIO_NET_STATS_TYPE_REPLY_TX_CSUM: 17,
-  VIRTIO_NET_STATS_TYPE_REPLY_TX_GSO: 18,
-  VIRTIO_NET_STATS_TYPE_REPLY_TX_SPEED: 19,
-  VIRTIO_NET_STATS_TYPE_REPLY_CVQ: 32,
-});
+export const VirtioNetCtrlStatsCmd: {
+  readonly VIRTIO_NET_CTRL_STATS_QUERY: number;
+  readonly VIRTIO_NET_CTRL_STATS_GET: number;
+} = Object.freeze({ VIRTIO_NET_CTRL_STATS_QUERY: 0, VIRTIO_NET_CTRL_STATS_GET: 1 });
 /**
  * virtio_net_stats_rx_basic.
  *
@@ -5643,64 +3280,2488 @@ export const VirtioNetStatsTypes: {
   VIRTIO_NET_STATS_TYPE_TX_SPEED: 524288,
   VIRTIO_NET_STATS_TYPE_CVQ: 4294967296,
 });
+
 /**
- * The link is up.
+ * 5.1.9.5.11.1: statistic capabilities.
  *
- * `virtio_net_status`: 1.
+ * Accessor for `virtio_net_stats_capabilities` (8 bytes) over a `DataView`; reads and writes in place.
  */
-export const VIRTIO_NET_S_LINK_UP: number = 1;
+export class VirtioNetStatsCapabilities {
+  /** Size in bytes. */
+  static readonly SIZE: number = 8;
+  /** Byte offsets of the fields at fixed offsets, by accessor name. */
+  static readonly OFFSETS: { readonly supportedStatsTypes: number } = Object.freeze({
+    supportedStatsTypes: 0,
+  });
+  /** The view the accessor reads and writes. */
+  view: DataView;
+  /** Byte offset of the struct within {@link VirtioNetStatsCapabilities.view}. */
+  offset: number;
+
+  /** Creates an accessor over `view` at byte `offset`. */
+  constructor(view: DataView, offset: number = 0) {
+    this.view = view;
+    this.offset = offset;
+  }
+
+  /** Re-targets the accessor at another offset of the same view; returns it. */
+  at(offset: number): this {
+    this.offset = offset;
+    return this;
+  }
+
+  /** Byte offset within the view of `supported_stats_types[index]`. */
+  supportedStatsTypesOffset(index: number): number {
+    if ((index >>> 0) !== index || index >= 1) {
+      throw indexError("virtio_net_stats_capabilities.supported_stats_types", index, 1);
+    }
+
+    return this.offset + index * 8;
+  }
+
+  /**
+   * VIRTIO_NET_STATS_TYPE_* bits of every statistic the device supports.
+   *
+   * `supported_stats_types`: le64[1] at offset 0.
+   *
+   * Reads element `index`.
+   */
+  supportedStatsTypes(index: number): bigint {
+    if ((index >>> 0) !== index || index >= 1) {
+      throw indexError("virtio_net_stats_capabilities.supported_stats_types", index, 1);
+    }
+
+    return this.view.getBigUint64(this.offset + index * 8, true);
+  }
+
+  /** Writes element `index` of `supported_stats_types`. */
+  setSupportedStatsTypes(index: number, value: bigint): void {
+    if ((index >>> 0) !== index || index >= 1) {
+      throw indexError("virtio_net_stats_capabilities.supported_stats_types", index, 1);
+    }
+
+    this.view.setBigUint64(this.offset + index * 8, value, true);
+  }
+}
+
 /**
- * The device asks the driver to send gratuitous packets.
+ * 5.1.9.5.11.2: one statistics request (anonymous in the spec; name is ours).
  *
- * `virtio_net_status`: 2.
+ * Accessor for `virtio_net_ctrl_queue_stats_entry` (16 bytes) over a `DataView`; reads and writes in place.
  */
-export const VIRTIO_NET_S_ANNOUNCE: number = 2;
+export class VirtioNetCtrlQueueStatsEntry {
+  /** Size in bytes. */
+  static readonly SIZE: number = 16;
+  /** Byte offsets of the fields at fixed offsets, by accessor name. */
+  static readonly OFFSETS: {
+    readonly vqIndex: number;
+    readonly reserved: number;
+    readonly typesBitmap: number;
+  } = Object.freeze({ vqIndex: 0, reserved: 2, typesBitmap: 8 });
+  /** The view the accessor reads and writes. */
+  view: DataView;
+  /** Byte offset of the struct within {@link VirtioNetCtrlQueueStatsEntry.view}. */
+  offset: number;
+
+  /** Creates an accessor over `view` at byte `offset`. */
+  constructor(view: DataView, offset: number = 0) {
+    this.view = view;
+    this.offset = offset;
+  }
+
+  /**
+   * The virtqueue whose statistics are wanted.
+   *
+   * `vq_index`: le16 at offset 0.
+   */
+  get vqIndex(): number {
+    return this.view.getUint16(this.offset, true);
+  }
+
+  set vqIndex(value: number) {
+    this.view.setUint16(this.offset, value, true);
+  }
+
+  /** Re-targets the accessor at another offset of the same view; returns it. */
+  at(offset: number): this {
+    this.offset = offset;
+    return this;
+  }
+
+  /** Byte offset within the view of `reserved[index]`. */
+  reservedOffset(index: number): number {
+    if ((index >>> 0) !== index || index >= 3) {
+      throw indexError("virtio_net_ctrl_queue_stats_entry.reserved", index, 3);
+    }
+
+    return this.offset + 2 + index * 2;
+  }
+
+  /**
+   * Reserved.
+   *
+   * `reserved`: le16[3] at offset 2.
+   *
+   * Reads element `index`.
+   */
+  reserved(index: number): number {
+    if ((index >>> 0) !== index || index >= 3) {
+      throw indexError("virtio_net_ctrl_queue_stats_entry.reserved", index, 3);
+    }
+
+    return this.view.getUint16(this.offset + 2 + index * 2, true);
+  }
+
+  /** Writes element `index` of `reserved`. */
+  setReserved(index: number, value: number): void {
+    if ((index >>> 0) !== index || index >= 3) {
+      throw indexError("virtio_net_ctrl_queue_stats_entry.reserved", index, 3);
+    }
+
+    this.view.setUint16(this.offset + 2 + index * 2, value, true);
+  }
+
+  /** Byte offset within the view of `types_bitmap[index]`. */
+  typesBitmapOffset(index: number): number {
+    if ((index >>> 0) !== index || index >= 1) {
+      throw indexError("virtio_net_ctrl_queue_stats_entry.types_bitmap", index, 1);
+    }
+
+    return this.offset + 8 + index * 8;
+  }
+
+  /**
+   * VIRTIO_NET_STATS_TYPE_* bits of the statistics wanted.
+   *
+   * `types_bitmap`: le64[1] at offset 8.
+   *
+   * Reads element `index`.
+   */
+  typesBitmap(index: number): bigint {
+    if ((index >>> 0) !== index || index >= 1) {
+      throw indexError("virtio_net_ctrl_queue_stats_entry.types_bitmap", index, 1);
+    }
+
+    return this.view.getBigUint64(this.offset + 8 + index * 8, true);
+  }
+
+  /** Writes element `index` of `types_bitmap`. */
+  setTypesBitmap(index: number, value: bigint): void {
+    if ((index >>> 0) !== index || index >= 1) {
+      throw indexError("virtio_net_ctrl_queue_stats_entry.types_bitmap", index, 1);
+    }
+
+    this.view.setBigUint64(this.offset + 8 + index * 8, value, true);
+  }
+}
+
 /**
- * 5.1.4: link status bits of the status configuration field.
+ * 5.1.9.5.11.2: statistics request.
  *
- * Bit masks of the `virtio_net_status` group.
+ * Accessor for `virtio_net_ctrl_queue_stats` (0 bytes + per stats_len) over a `DataView`; reads and writes in place.
  */
-export const VirtioNetStatus: {
-  readonly VIRTIO_NET_S_LINK_UP: number;
-  readonly VIRTIO_NET_S_ANNOUNCE: number;
-} = Object.freeze({ VIRTIO_NET_S_LINK_UP: 1, VIRTIO_NET_S_ANNOUNCE: 2 });
+export class VirtioNetCtrlQueueStats {
+  /** Size in bytes with stats_len = 0; see {@link VirtioNetCtrlQueueStats.size}. */
+  static readonly SIZE: number = 0;
+  /** Byte offsets of the fields at fixed offsets, by accessor name. */
+  static readonly OFFSETS: { readonly stats: number } = Object.freeze({ stats: 0 });
+  /** The view the accessor reads and writes. */
+  view: DataView;
+  /** Byte offset of the struct within {@link VirtioNetCtrlQueueStats.view}. */
+  offset: number;
+  /** The `stats_len` parameter: element count of the arrays sized by it. */
+  statsLen: number;
+  #stats: VirtioNetCtrlQueueStatsEntry | undefined;
+
+  /** Creates an accessor over `view` at byte `offset`. */
+  constructor(view: DataView, offset: number = 0, statsLen: number = 0) {
+    this.view = view;
+    this.offset = offset;
+    this.statsLen = statsLen;
+  }
+
+  /** Size in bytes for the given stats_len. */
+  static size(statsLen: number): number {
+    return 0 + 16 * statsLen;
+  }
+
+  /** Re-targets the accessor at another offset of the same view; returns it. */
+  at(offset: number): this {
+    this.offset = offset;
+    return this;
+  }
+
+  /** Byte offset within the view of `stats[index]`. */
+  statsOffset(index: number): number {
+    if ((index >>> 0) !== index || index >= this.statsLen) {
+      throw indexError("virtio_net_ctrl_queue_stats.stats", index, this.statsLen);
+    }
+
+    return this.offset + index * 16;
+  }
+
+  /**
+   * The requests, one per virtqueue.
+   *
+   * `stats`: virtio_net_ctrl_queue_stats_entry[stats_len] at offset 0.
+   *
+   * Element `index`, as a cached flyweight re-targeted on each call: do not keep it.
+   */
+  stats(index: number): VirtioNetCtrlQueueStatsEntry {
+    if ((index >>> 0) !== index || index >= this.statsLen) {
+      throw indexError("virtio_net_ctrl_queue_stats.stats", index, this.statsLen);
+    }
+
+    const child = (this.#stats ??= new VirtioNetCtrlQueueStatsEntry(this.view));
+    child.view = this.view;
+    child.offset = this.offset + index * 16;
+    return child;
+  }
+}
+
 /**
- * Read the RSS context capability (virtnet_rss_ctx_cap).
+ * 5.1.9.5.11.2: statistics reply header.
  *
- * `virtnet_rss_ctx_ctrl_cmd`: 0.
+ * Accessor for `virtio_net_stats_reply_hdr` (8 bytes) over a `DataView`; reads and writes in place.
  */
-export const VIRTNET_RSS_CTX_CTRL_CAP_GET: number = 0;
+export class VirtioNetStatsReplyHdr {
+  /** Size in bytes. */
+  static readonly SIZE: number = 8;
+  /** Byte offsets of the fields at fixed offsets, by accessor name. */
+  static readonly OFFSETS: {
+    readonly type: number;
+    readonly reserved: number;
+    readonly vqIndex: number;
+    readonly reserved1: number;
+    readonly replySize: number;
+  } = Object.freeze({ type: 0, reserved: 1, vqIndex: 2, reserved1: 4, replySize: 6 });
+  /** The view the accessor reads and writes. */
+  view: DataView;
+  /** Byte offset of the struct within {@link VirtioNetStatsReplyHdr.view}. */
+  offset: number;
+
+  /** Creates an accessor over `view` at byte `offset`. */
+  constructor(view: DataView, offset: number = 0) {
+    this.view = view;
+    this.offset = offset;
+  }
+
+  /**
+   * VIRTIO_NET_STATS_TYPE_REPLY_* type of this reply.
+   *
+   * `type`: u8 at offset 0.
+   */
+  get type(): number {
+    return this.view.getUint8(this.offset);
+  }
+
+  set type(value: number) {
+    this.view.setUint8(this.offset, value);
+  }
+
+  /**
+   * Reserved.
+   *
+   * `reserved`: u8 at offset 1.
+   */
+  get reserved(): number {
+    return this.view.getUint8(this.offset + 1);
+  }
+
+  set reserved(value: number) {
+    this.view.setUint8(this.offset + 1, value);
+  }
+
+  /**
+   * The virtqueue the statistics belong to.
+   *
+   * `vq_index`: le16 at offset 2.
+   */
+  get vqIndex(): number {
+    return this.view.getUint16(this.offset + 2, true);
+  }
+
+  set vqIndex(value: number) {
+    this.view.setUint16(this.offset + 2, value, true);
+  }
+
+  /**
+   * Reserved.
+   *
+   * `reserved1`: le16 at offset 4.
+   */
+  get reserved1(): number {
+    return this.view.getUint16(this.offset + 4, true);
+  }
+
+  set reserved1(value: number) {
+    this.view.setUint16(this.offset + 4, value, true);
+  }
+
+  /**
+   * Bytes of this reply including this header (accessor `replySize`).
+   *
+   * `size`: le16 at offset 6.
+   */
+  get replySize(): number {
+    return this.view.getUint16(this.offset + 6, true);
+  }
+
+  set replySize(value: number) {
+    this.view.setUint16(this.offset + 6, value, true);
+  }
+
+  /** Re-targets the accessor at another offset of the same view; returns it. */
+  at(offset: number): this {
+    this.offset = offset;
+    return this;
+  }
+
+  /** Writes every field (`type`, `reserved`, `vq_index`, `reserved1`, `size`) in one call; returns the accessor. Faster than the setters one by one (one read of the view and offset), for hot loops: `desc.at(o).write(...)`. */
+  write(
+    type: number,
+    reserved: number,
+    vqIndex: number,
+    reserved1: number,
+    replySize: number,
+  ): this {
+    const $view = this.view;
+    const $o = this.offset;
+    $view.setUint8($o, type);
+    $view.setUint8($o + 1, reserved);
+    $view.setUint16($o + 2, vqIndex, true);
+    $view.setUint16($o + 4, reserved1, true);
+    $view.setUint16($o + 6, replySize, true);
+    return this;
+  }
+}
+
 /**
- * Add an RSS context (virtnet_rss_ctx_add_modify).
+ * virtio_net_stats_rx_basic.
  *
- * `virtnet_rss_ctx_ctrl_cmd`: 1.
+ * `virtio_net_stats_reply_types`: 0.
  */
-export const VIRTNET_RSS_CTX_CTRL_ADD: number = 1;
+export const VIRTIO_NET_STATS_TYPE_REPLY_RX_BASIC: number = 0;
 /**
- * Modify an RSS context (virtnet_rss_ctx_add_modify).
+ * virtio_net_stats_rx_csum.
  *
- * `virtnet_rss_ctx_ctrl_cmd`: 2.
+ * `virtio_net_stats_reply_types`: 1.
  */
-export const VIRTNET_RSS_CTX_CTRL_MOD: number = 2;
+export const VIRTIO_NET_STATS_TYPE_REPLY_RX_CSUM: number = 1;
 /**
- * Delete an RSS context (virtnet_rss_ctx_del).
+ * virtio_net_stats_rx_gso.
  *
- * `virtnet_rss_ctx_ctrl_cmd`: 3.
+ * `virtio_net_stats_reply_types`: 2.
  */
-export const VIRTNET_RSS_CTX_CTRL_DEL: number = 3;
+export const VIRTIO_NET_STATS_TYPE_REPLY_RX_GSO: number = 2;
 /**
- * 5.1.9.5.8.1: RSS context commands.
+ * virtio_net_stats_rx_speed.
  *
- * Values of the `virtnet_rss_ctx_ctrl_cmd` group.
+ * `virtio_net_stats_reply_types`: 3.
  */
-export const VirtnetRssCtxCtrlCmd: {
-  readonly VIRTNET_RSS_CTX_CTRL_CAP_GET: number;
-  readonly VIRTNET_RSS_CTX_CTRL_ADD: number;
-  readonly VIRTNET_RSS_CTX_CTRL_MOD: number;
-  readonly VIRTNET_RSS_CTX_CTRL_DEL: number;
+export const VIRTIO_NET_STATS_TYPE_REPLY_RX_SPEED: number = 3;
+/**
+ * virtio_net_stats_tx_basic.
+ *
+ * `virtio_net_stats_reply_types`: 16.
+ */
+export const VIRTIO_NET_STATS_TYPE_REPLY_TX_BASIC: number = 16;
+/**
+ * virtio_net_stats_tx_csum.
+ *
+ * `virtio_net_stats_reply_types`: 17.
+ */
+export const VIRTIO_NET_STATS_TYPE_REPLY_TX_CSUM: number = 17;
+/**
+ * virtio_net_stats_tx_gso.
+ *
+ * `virtio_net_stats_reply_types`: 18.
+ */
+export const VIRTIO_NET_STATS_TYPE_REPLY_TX_GSO: number = 18;
+/**
+ * virtio_net_stats_tx_speed.
+ *
+ * `virtio_net_stats_reply_types`: 19.
+ */
+export const VIRTIO_NET_STATS_TYPE_REPLY_TX_SPEED: number = 19;
+/**
+ * virtio_net_stats_cvq.
+ *
+ * `virtio_net_stats_reply_types`: 32.
+ */
+export const VIRTIO_NET_STATS_TYPE_REPLY_CVQ: number = 32;
+/**
+ * 5.1.9.5.11.2: statistics reply types (bit numbers of the type masks).
+ *
+ * Values of the `virtio_net_stats_reply_types` group.
+ */
+export const VirtioNetStatsReplyTypes: {
+  readonly VIRTIO_NET_STATS_TYPE_REPLY_RX_BASIC: number;
+  readonly VIRTIO_NET_STATS_TYPE_REPLY_RX_CSUM: number;
+  readonly VIRTIO_NET_STATS_TYPE_REPLY_RX_GSO: number;
+  readonly VIRTIO_NET_STATS_TYPE_REPLY_RX_SPEED: number;
+  readonly VIRTIO_NET_STATS_TYPE_REPLY_TX_BASIC: number;
+  readonly VIRTIO_NET_STATS_TYPE_REPLY_TX_CSUM: number;
+  readonly VIRTIO_NET_STATS_TYPE_REPLY_TX_GSO: number;
+  readonly VIRTIO_NET_STATS_TYPE_REPLY_TX_SPEED: number;
+  readonly VIRTIO_NET_STATS_TYPE_REPLY_CVQ: number;
 } = Object.freeze({
-  VIRTNET_RSS_CTX_CTRL_CAP_GET: 0,
-  VIRTNET_RSS_CTX_CTRL_ADD: 1,
-  VIRTNET_RSS_CTX_CTRL_MOD: 2,
-  VIRTNET_RSS_CTX_CTRL_DEL: 3,
+  VIRTIO_NET_STATS_TYPE_REPLY_RX_BASIC: 0,
+  VIRTIO_NET_STATS_TYPE_REPLY_RX_CSUM: 1,
+  VIRTIO_NET_STATS_TYPE_REPLY_RX_GSO: 2,
+  VIRTIO_NET_STATS_TYPE_REPLY_RX_SPEED: 3,
+  VIRTIO_NET_STATS_TYPE_REPLY_TX_BASIC: 16,
+  VIRTIO_NET_STATS_TYPE_REPLY_TX_CSUM: 17,
+  VIRTIO_NET_STATS_TYPE_REPLY_TX_GSO: 18,
+  VIRTIO_NET_STATS_TYPE_REPLY_TX_SPEED: 19,
+  VIRTIO_NET_STATS_TYPE_REPLY_CVQ: 32,
 });
+
+/**
+ * 5.1.9.5.11.3: controlq statistics (VIRTIO_NET_STATS_TYPE_CVQ).
+ *
+ * Accessor for `virtio_net_stats_cvq` (24 bytes) over a `DataView`; reads and writes in place.
+ */
+export class VirtioNetStatsCvq {
+  /** Size in bytes. */
+  static readonly SIZE: number = 24;
+  /** Byte offsets of the fields at fixed offsets, by accessor name. */
+  static readonly OFFSETS: {
+    readonly hdr: number;
+    readonly commandNum: number;
+    readonly okNum: number;
+  } = Object.freeze({ hdr: 0, commandNum: 8, okNum: 16 });
+  /** The view the accessor reads and writes. */
+  view: DataView;
+  /** Byte offset of the struct within {@link VirtioNetStatsCvq.view}. */
+  offset: number;
+  #hdr: VirtioNetStatsReplyHdr | undefined;
+
+  /** Creates an accessor over `view` at byte `offset`. */
+  constructor(view: DataView, offset: number = 0) {
+    this.view = view;
+    this.offset = offset;
+  }
+
+  /**
+   * Reply header.
+   *
+   * `hdr`: virtio_net_stats_reply_hdr at offset 0.
+   *
+   * A cached flyweight re-targeted on each access: do not keep it.
+   */
+  get hdr(): VirtioNetStatsReplyHdr {
+    const child = (this.#hdr ??= new VirtioNetStatsReplyHdr(this.view));
+    child.view = this.view;
+    child.offset = this.offset;
+    return child;
+  }
+
+  /**
+   * Commands received, including the current one.
+   *
+   * `command_num`: le64 at offset 8.
+   */
+  get commandNum(): bigint {
+    return this.view.getBigUint64(this.offset + 8, true);
+  }
+
+  set commandNum(value: bigint) {
+    this.view.setBigUint64(this.offset + 8, value, true);
+  }
+
+  /**
+   * Commands completed successfully, including the current one.
+   *
+   * `ok_num`: le64 at offset 16.
+   */
+  get okNum(): bigint {
+    return this.view.getBigUint64(this.offset + 16, true);
+  }
+
+  set okNum(value: bigint) {
+    this.view.setBigUint64(this.offset + 16, value, true);
+  }
+
+  /** Re-targets the accessor at another offset of the same view; returns it. */
+  at(offset: number): this {
+    this.offset = offset;
+    return this;
+  }
+}
+
+/**
+ * 5.1.9.5.11.4: receiveq basic statistics (VIRTIO_NET_STATS_TYPE_RX_BASIC).
+ *
+ * Accessor for `virtio_net_stats_rx_basic` (56 bytes) over a `DataView`; reads and writes in place.
+ */
+export class VirtioNetStatsRxBasic {
+  /** Size in bytes. */
+  static readonly SIZE: number = 56;
+  /** Byte offsets of the fields at fixed offsets, by accessor name. */
+  static readonly OFFSETS: {
+    readonly hdr: number;
+    readonly rxNotifications: number;
+    readonly rxPackets: number;
+    readonly rxBytes: number;
+    readonly rxInterrupts: number;
+    readonly rxDrops: number;
+    readonly rxDropOverruns: number;
+  } = Object.freeze({
+    hdr: 0,
+    rxNotifications: 8,
+    rxPackets: 16,
+    rxBytes: 24,
+    rxInterrupts: 32,
+    rxDrops: 40,
+    rxDropOverruns: 48,
+  });
+  /** The view the accessor reads and writes. */
+  view: DataView;
+  /** Byte offset of the struct within {@link VirtioNetStatsRxBasic.view}. */
+  offset: number;
+  #hdr: VirtioNetStatsReplyHdr | undefined;
+
+  /** Creates an accessor over `view` at byte `offset`. */
+  constructor(view: DataView, offset: number = 0) {
+    this.view = view;
+    this.offset = offset;
+  }
+
+  /**
+   * Reply header.
+   *
+   * `hdr`: virtio_net_stats_reply_hdr at offset 0.
+   *
+   * A cached flyweight re-targeted on each access: do not keep it.
+   */
+  get hdr(): VirtioNetStatsReplyHdr {
+    const child = (this.#hdr ??= new VirtioNetStatsReplyHdr(this.view));
+    child.view = this.view;
+    child.offset = this.offset;
+    return child;
+  }
+
+  /**
+   * Driver notifications received for this receiveq.
+   *
+   * `rx_notifications`: le64 at offset 8.
+   */
+  get rxNotifications(): bigint {
+    return this.view.getBigUint64(this.offset + 8, true);
+  }
+
+  set rxNotifications(value: bigint) {
+    this.view.setBigUint64(this.offset + 8, value, true);
+  }
+
+  /**
+   * Packets passed to the driver.
+   *
+   * `rx_packets`: le64 at offset 16.
+   */
+  get rxPackets(): bigint {
+    return this.view.getBigUint64(this.offset + 16, true);
+  }
+
+  set rxPackets(value: bigint) {
+    this.view.setBigUint64(this.offset + 16, value, true);
+  }
+
+  /**
+   * Bytes of packets passed to the driver.
+   *
+   * `rx_bytes`: le64 at offset 24.
+   */
+  get rxBytes(): bigint {
+    return this.view.getBigUint64(this.offset + 24, true);
+  }
+
+  set rxBytes(value: bigint) {
+    this.view.setBigUint64(this.offset + 24, value, true);
+  }
+
+  /**
+   * Interrupts generated for this receiveq.
+   *
+   * `rx_interrupts`: le64 at offset 32.
+   */
+  get rxInterrupts(): bigint {
+    return this.view.getBigUint64(this.offset + 32, true);
+  }
+
+  set rxInterrupts(value: bigint) {
+    this.view.setBigUint64(this.offset + 32, value, true);
+  }
+
+  /**
+   * Packets dropped, for any reason.
+   *
+   * `rx_drops`: le64 at offset 40.
+   */
+  get rxDrops(): bigint {
+    return this.view.getBigUint64(this.offset + 40, true);
+  }
+
+  set rxDrops(value: bigint) {
+    this.view.setBigUint64(this.offset + 40, value, true);
+  }
+
+  /**
+   * Packets dropped because no descriptors were available.
+   *
+   * `rx_drop_overruns`: le64 at offset 48.
+   */
+  get rxDropOverruns(): bigint {
+    return this.view.getBigUint64(this.offset + 48, true);
+  }
+
+  set rxDropOverruns(value: bigint) {
+    this.view.setBigUint64(this.offset + 48, value, true);
+  }
+
+  /** Re-targets the accessor at another offset of the same view; returns it. */
+  at(offset: number): this {
+    this.offset = offset;
+    return this;
+  }
+}
+
+/**
+ * 5.1.9.5.11.5: transmitq basic statistics (VIRTIO_NET_STATS_TYPE_TX_BASIC).
+ *
+ * Accessor for `virtio_net_stats_tx_basic` (56 bytes) over a `DataView`; reads and writes in place.
+ */
+export class VirtioNetStatsTxBasic {
+  /** Size in bytes. */
+  static readonly SIZE: number = 56;
+  /** Byte offsets of the fields at fixed offsets, by accessor name. */
+  static readonly OFFSETS: {
+    readonly hdr: number;
+    readonly txNotifications: number;
+    readonly txPackets: number;
+    readonly txBytes: number;
+    readonly txInterrupts: number;
+    readonly txDrops: number;
+    readonly txDropMalformed: number;
+  } = Object.freeze({
+    hdr: 0,
+    txNotifications: 8,
+    txPackets: 16,
+    txBytes: 24,
+    txInterrupts: 32,
+    txDrops: 40,
+    txDropMalformed: 48,
+  });
+  /** The view the accessor reads and writes. */
+  view: DataView;
+  /** Byte offset of the struct within {@link VirtioNetStatsTxBasic.view}. */
+  offset: number;
+  #hdr: VirtioNetStatsReplyHdr | undefined;
+
+  /** Creates an accessor over `view` at byte `offset`. */
+  constructor(view: DataView, offset: number = 0) {
+    this.view = view;
+    this.offset = offset;
+  }
+
+  /**
+   * Reply header.
+   *
+   * `hdr`: virtio_net_stats_reply_hdr at offset 0.
+   *
+   * A cached flyweight re-targeted on each access: do not keep it.
+   */
+  get hdr(): VirtioNetStatsReplyHdr {
+    const child = (this.#hdr ??= new VirtioNetStatsReplyHdr(this.view));
+    child.view = this.view;
+    child.offset = this.offset;
+    return child;
+  }
+
+  /**
+   * Driver notifications received for this transmitq.
+   *
+   * `tx_notifications`: le64 at offset 8.
+   */
+  get txNotifications(): bigint {
+    return this.view.getBigUint64(this.offset + 8, true);
+  }
+
+  set txNotifications(value: bigint) {
+    this.view.setBigUint64(this.offset + 8, value, true);
+  }
+
+  /**
+   * Packets sent by the device.
+   *
+   * `tx_packets`: le64 at offset 16.
+   */
+  get txPackets(): bigint {
+    return this.view.getBigUint64(this.offset + 16, true);
+  }
+
+  set txPackets(value: bigint) {
+    this.view.setBigUint64(this.offset + 16, value, true);
+  }
+
+  /**
+   * Bytes sent by the device.
+   *
+   * `tx_bytes`: le64 at offset 24.
+   */
+  get txBytes(): bigint {
+    return this.view.getBigUint64(this.offset + 24, true);
+  }
+
+  set txBytes(value: bigint) {
+    this.view.setBigUint64(this.offset + 24, value, true);
+  }
+
+  /**
+   * Interrupts generated for this transmitq.
+   *
+   * `tx_interrupts`: le64 at offset 32.
+   */
+  get txInterrupts(): bigint {
+    return this.view.getBigUint64(this.offset + 32, true);
+  }
+
+  set txInterrupts(value: bigint) {
+    this.view.setBigUint64(this.offset + 32, value, true);
+  }
+
+  /**
+   * Packets dropped, for any reason.
+   *
+   * `tx_drops`: le64 at offset 40.
+   */
+  get txDrops(): bigint {
+    return this.view.getBigUint64(this.offset + 40, true);
+  }
+
+  set txDrops(value: bigint) {
+    this.view.setBigUint64(this.offset + 40, value, true);
+  }
+
+  /**
+   * Packets dropped because of malformed descriptors.
+   *
+   * `tx_drop_malformed`: le64 at offset 48.
+   */
+  get txDropMalformed(): bigint {
+    return this.view.getBigUint64(this.offset + 48, true);
+  }
+
+  set txDropMalformed(value: bigint) {
+    this.view.setBigUint64(this.offset + 48, value, true);
+  }
+
+  /** Re-targets the accessor at another offset of the same view; returns it. */
+  at(offset: number): this {
+    this.offset = offset;
+    return this;
+  }
+}
+
+/**
+ * 5.1.9.5.11.6: receiveq checksum statistics (VIRTIO_NET_STATS_TYPE_RX_CSUM).
+ *
+ * Accessor for `virtio_net_stats_rx_csum` (40 bytes) over a `DataView`; reads and writes in place.
+ */
+export class VirtioNetStatsRxCsum {
+  /** Size in bytes. */
+  static readonly SIZE: number = 40;
+  /** Byte offsets of the fields at fixed offsets, by accessor name. */
+  static readonly OFFSETS: {
+    readonly hdr: number;
+    readonly rxCsumValid: number;
+    readonly rxNeedsCsum: number;
+    readonly rxCsumNone: number;
+    readonly rxCsumBad: number;
+  } = Object.freeze({ hdr: 0, rxCsumValid: 8, rxNeedsCsum: 16, rxCsumNone: 24, rxCsumBad: 32 });
+  /** The view the accessor reads and writes. */
+  view: DataView;
+  /** Byte offset of the struct within {@link VirtioNetStatsRxCsum.view}. */
+  offset: number;
+  #hdr: VirtioNetStatsReplyHdr | undefined;
+
+  /** Creates an accessor over `view` at byte `offset`. */
+  constructor(view: DataView, offset: number = 0) {
+    this.view = view;
+    this.offset = offset;
+  }
+
+  /**
+   * Reply header.
+   *
+   * `hdr`: virtio_net_stats_reply_hdr at offset 0.
+   *
+   * A cached flyweight re-targeted on each access: do not keep it.
+   */
+  get hdr(): VirtioNetStatsReplyHdr {
+    const child = (this.#hdr ??= new VirtioNetStatsReplyHdr(this.view));
+    child.view = this.view;
+    child.offset = this.offset;
+    return child;
+  }
+
+  /**
+   * Packets with VIRTIO_NET_HDR_F_DATA_VALID.
+   *
+   * `rx_csum_valid`: le64 at offset 8.
+   */
+  get rxCsumValid(): bigint {
+    return this.view.getBigUint64(this.offset + 8, true);
+  }
+
+  set rxCsumValid(value: bigint) {
+    this.view.setBigUint64(this.offset + 8, value, true);
+  }
+
+  /**
+   * Packets with VIRTIO_NET_HDR_F_NEEDS_CSUM.
+   *
+   * `rx_needs_csum`: le64 at offset 16.
+   */
+  get rxNeedsCsum(): bigint {
+    return this.view.getBigUint64(this.offset + 16, true);
+  }
+
+  set rxNeedsCsum(value: bigint) {
+    this.view.setBigUint64(this.offset + 16, value, true);
+  }
+
+  /**
+   * Packets without hardware checksum (not recognised as TCP/UDP).
+   *
+   * `rx_csum_none`: le64 at offset 24.
+   */
+  get rxCsumNone(): bigint {
+    return this.view.getBigUint64(this.offset + 24, true);
+  }
+
+  set rxCsumNone(value: bigint) {
+    this.view.setBigUint64(this.offset + 24, value, true);
+  }
+
+  /**
+   * Packets with a checksum mismatch.
+   *
+   * `rx_csum_bad`: le64 at offset 32.
+   */
+  get rxCsumBad(): bigint {
+    return this.view.getBigUint64(this.offset + 32, true);
+  }
+
+  set rxCsumBad(value: bigint) {
+    this.view.setBigUint64(this.offset + 32, value, true);
+  }
+
+  /** Re-targets the accessor at another offset of the same view; returns it. */
+  at(offset: number): this {
+    this.offset = offset;
+    return this;
+  }
+}
+
+/**
+ * 5.1.9.5.11.7: transmitq checksum statistics (VIRTIO_NET_STATS_TYPE_TX_CSUM).
+ *
+ * Accessor for `virtio_net_stats_tx_csum` (24 bytes) over a `DataView`; reads and writes in place.
+ */
+export class VirtioNetStatsTxCsum {
+  /** Size in bytes. */
+  static readonly SIZE: number = 24;
+  /** Byte offsets of the fields at fixed offsets, by accessor name. */
+  static readonly OFFSETS: {
+    readonly hdr: number;
+    readonly txCsumNone: number;
+    readonly txNeedsCsum: number;
+  } = Object.freeze({ hdr: 0, txCsumNone: 8, txNeedsCsum: 16 });
+  /** The view the accessor reads and writes. */
+  view: DataView;
+  /** Byte offset of the struct within {@link VirtioNetStatsTxCsum.view}. */
+  offset: number;
+  #hdr: VirtioNetStatsReplyHdr | undefined;
+
+  /** Creates an accessor over `view` at byte `offset`. */
+  constructor(view: DataView, offset: number = 0) {
+    this.view = view;
+    this.offset = offset;
+  }
+
+  /**
+   * Reply header.
+   *
+   * `hdr`: virtio_net_stats_reply_hdr at offset 0.
+   *
+   * A cached flyweight re-targeted on each access: do not keep it.
+   */
+  get hdr(): VirtioNetStatsReplyHdr {
+    const child = (this.#hdr ??= new VirtioNetStatsReplyHdr(this.view));
+    child.view = this.view;
+    child.offset = this.offset;
+    return child;
+  }
+
+  /**
+   * Packets that need no hardware checksum.
+   *
+   * `tx_csum_none`: le64 at offset 8.
+   */
+  get txCsumNone(): bigint {
+    return this.view.getBigUint64(this.offset + 8, true);
+  }
+
+  set txCsumNone(value: bigint) {
+    this.view.setBigUint64(this.offset + 8, value, true);
+  }
+
+  /**
+   * Packets whose checksum the device computes.
+   *
+   * `tx_needs_csum`: le64 at offset 16.
+   */
+  get txNeedsCsum(): bigint {
+    return this.view.getBigUint64(this.offset + 16, true);
+  }
+
+  set txNeedsCsum(value: bigint) {
+    this.view.setBigUint64(this.offset + 16, value, true);
+  }
+
+  /** Re-targets the accessor at another offset of the same view; returns it. */
+  at(offset: number): this {
+    this.offset = offset;
+    return this;
+  }
+}
+
+/**
+ * 5.1.9.5.11.8: receiveq GSO statistics (VIRTIO_NET_STATS_TYPE_RX_GSO).
+ *
+ * Accessor for `virtio_net_stats_rx_gso` (40 bytes) over a `DataView`; reads and writes in place.
+ */
+export class VirtioNetStatsRxGso {
+  /** Size in bytes. */
+  static readonly SIZE: number = 40;
+  /** Byte offsets of the fields at fixed offsets, by accessor name. */
+  static readonly OFFSETS: {
+    readonly hdr: number;
+    readonly rxGsoPackets: number;
+    readonly rxGsoBytes: number;
+    readonly rxGsoPacketsCoalesced: number;
+    readonly rxGsoBytesCoalesced: number;
+  } = Object.freeze({
+    hdr: 0,
+    rxGsoPackets: 8,
+    rxGsoBytes: 16,
+    rxGsoPacketsCoalesced: 24,
+    rxGsoBytesCoalesced: 32,
+  });
+  /** The view the accessor reads and writes. */
+  view: DataView;
+  /** Byte offset of the struct within {@link VirtioNetStatsRxGso.view}. */
+  offset: number;
+  #hdr: VirtioNetStatsReplyHdr | undefined;
+
+  /** Creates an accessor over `view` at byte `offset`. */
+  constructor(view: DataView, offset: number = 0) {
+    this.view = view;
+    this.offset = offset;
+  }
+
+  /**
+   * Reply header.
+   *
+   * `hdr`: virtio_net_stats_reply_hdr at offset 0.
+   *
+   * A cached flyweight re-targeted on each access: do not keep it.
+   */
+  get hdr(): VirtioNetStatsReplyHdr {
+    const child = (this.#hdr ??= new VirtioNetStatsReplyHdr(this.view));
+    child.view = this.view;
+    child.offset = this.offset;
+    return child;
+  }
+
+  /**
+   * GSO packets received.
+   *
+   * `rx_gso_packets`: le64 at offset 8.
+   */
+  get rxGsoPackets(): bigint {
+    return this.view.getBigUint64(this.offset + 8, true);
+  }
+
+  set rxGsoPackets(value: bigint) {
+    this.view.setBigUint64(this.offset + 8, value, true);
+  }
+
+  /**
+   * Bytes of GSO packets received, headers included.
+   *
+   * `rx_gso_bytes`: le64 at offset 16.
+   */
+  get rxGsoBytes(): bigint {
+    return this.view.getBigUint64(this.offset + 16, true);
+  }
+
+  set rxGsoBytes(value: bigint) {
+    this.view.setBigUint64(this.offset + 16, value, true);
+  }
+
+  /**
+   * GSO packets coalesced by the device.
+   *
+   * `rx_gso_packets_coalesced`: le64 at offset 24.
+   */
+  get rxGsoPacketsCoalesced(): bigint {
+    return this.view.getBigUint64(this.offset + 24, true);
+  }
+
+  set rxGsoPacketsCoalesced(value: bigint) {
+    this.view.setBigUint64(this.offset + 24, value, true);
+  }
+
+  /**
+   * Bytes of GSO packets coalesced, headers included.
+   *
+   * `rx_gso_bytes_coalesced`: le64 at offset 32.
+   */
+  get rxGsoBytesCoalesced(): bigint {
+    return this.view.getBigUint64(this.offset + 32, true);
+  }
+
+  set rxGsoBytesCoalesced(value: bigint) {
+    this.view.setBigUint64(this.offset + 32, value, true);
+  }
+
+  /** Re-targets the accessor at another offset of the same view; returns it. */
+  at(offset: number): this {
+    this.offset = offset;
+    return this;
+  }
+}
+
+/**
+ * 5.1.9.5.11.9: transmitq GSO statistics (VIRTIO_NET_STATS_TYPE_TX_GSO).
+ *
+ * Accessor for `virtio_net_stats_tx_gso` (56 bytes) over a `DataView`; reads and writes in place.
+ */
+export class VirtioNetStatsTxGso {
+  /** Size in bytes. */
+  static readonly SIZE: number = 56;
+  /** Byte offsets of the fields at fixed offsets, by accessor name. */
+  static readonly OFFSETS: {
+    readonly hdr: number;
+    readonly txGsoPackets: number;
+    readonly txGsoBytes: number;
+    readonly txGsoSegments: number;
+    readonly txGsoSegmentsBytes: number;
+    readonly txGsoPacketsNoseg: number;
+    readonly txGsoBytesNoseg: number;
+  } = Object.freeze({
+    hdr: 0,
+    txGsoPackets: 8,
+    txGsoBytes: 16,
+    txGsoSegments: 24,
+    txGsoSegmentsBytes: 32,
+    txGsoPacketsNoseg: 40,
+    txGsoBytesNoseg: 48,
+  });
+  /** The view the accessor reads and writes. */
+  view: DataView;
+  /** Byte offset of the struct within {@link VirtioNetStatsTxGso.view}. */
+  offset: number;
+  #hdr: VirtioNetStatsReplyHdr | undefined;
+
+  /** Creates an accessor over `view` at byte `offset`. */
+  constructor(view: DataView, offset: number = 0) {
+    this.view = view;
+    this.offset = offset;
+  }
+
+  /**
+   * Reply header.
+   *
+   * `hdr`: virtio_net_stats_reply_hdr at offset 0.
+   *
+   * A cached flyweight re-targeted on each access: do not keep it.
+   */
+  get hdr(): VirtioNetStatsReplyHdr {
+    const child = (this.#hdr ??= new VirtioNetStatsReplyHdr(this.view));
+    child.view = this.view;
+    child.offset = this.offset;
+    return child;
+  }
+
+  /**
+   * GSO packets sent.
+   *
+   * `tx_gso_packets`: le64 at offset 8.
+   */
+  get txGsoPackets(): bigint {
+    return this.view.getBigUint64(this.offset + 8, true);
+  }
+
+  set txGsoPackets(value: bigint) {
+    this.view.setBigUint64(this.offset + 8, value, true);
+  }
+
+  /**
+   * Bytes of GSO packets sent.
+   *
+   * `tx_gso_bytes`: le64 at offset 16.
+   */
+  get txGsoBytes(): bigint {
+    return this.view.getBigUint64(this.offset + 16, true);
+  }
+
+  set txGsoBytes(value: bigint) {
+    this.view.setBigUint64(this.offset + 16, value, true);
+  }
+
+  /**
+   * Segments made from GSO packets.
+   *
+   * `tx_gso_segments`: le64 at offset 24.
+   */
+  get txGsoSegments(): bigint {
+    return this.view.getBigUint64(this.offset + 24, true);
+  }
+
+  set txGsoSegments(value: bigint) {
+    this.view.setBigUint64(this.offset + 24, value, true);
+  }
+
+  /**
+   * Bytes of segments made from GSO packets.
+   *
+   * `tx_gso_segments_bytes`: le64 at offset 32.
+   */
+  get txGsoSegmentsBytes(): bigint {
+    return this.view.getBigUint64(this.offset + 32, true);
+  }
+
+  set txGsoSegmentsBytes(value: bigint) {
+    this.view.setBigUint64(this.offset + 32, value, true);
+  }
+
+  /**
+   * GSO packets sent without segmentation.
+   *
+   * `tx_gso_packets_noseg`: le64 at offset 40.
+   */
+  get txGsoPacketsNoseg(): bigint {
+    return this.view.getBigUint64(this.offset + 40, true);
+  }
+
+  set txGsoPacketsNoseg(value: bigint) {
+    this.view.setBigUint64(this.offset + 40, value, true);
+  }
+
+  /**
+   * Bytes of GSO packets sent without segmentation.
+   *
+   * `tx_gso_bytes_noseg`: le64 at offset 48.
+   */
+  get txGsoBytesNoseg(): bigint {
+    return this.view.getBigUint64(this.offset + 48, true);
+  }
+
+  set txGsoBytesNoseg(value: bigint) {
+    this.view.setBigUint64(this.offset + 48, value, true);
+  }
+
+  /** Re-targets the accessor at another offset of the same view; returns it. */
+  at(offset: number): this {
+    this.offset = offset;
+    return this;
+  }
+}
+
+/**
+ * 5.1.9.5.11.10: receiveq speed statistics (VIRTIO_NET_STATS_TYPE_RX_SPEED).
+ *
+ * Accessor for `virtio_net_stats_rx_speed` (24 bytes) over a `DataView`; reads and writes in place.
+ */
+export class VirtioNetStatsRxSpeed {
+  /** Size in bytes. */
+  static readonly SIZE: number = 24;
+  /** Byte offsets of the fields at fixed offsets, by accessor name. */
+  static readonly OFFSETS: {
+    readonly hdr: number;
+    readonly rxPacketsAllowanceExceeded: number;
+    readonly rxBytesAllowanceExceeded: number;
+  } = Object.freeze({ hdr: 0, rxPacketsAllowanceExceeded: 8, rxBytesAllowanceExceeded: 16 });
+  /** The view the accessor reads and writes. */
+  view: DataView;
+  /** Byte offset of the struct within {@link VirtioNetStatsRxSpeed.view}. */
+  offset: number;
+  #hdr: VirtioNetStatsReplyHdr | undefined;
+
+  /** Creates an accessor over `view` at byte `offset`. */
+  constructor(view: DataView, offset: number = 0) {
+    this.view = view;
+    this.offset = offset;
+  }
+
+  /**
+   * Reply header.
+   *
+   * `hdr`: virtio_net_stats_reply_hdr at offset 0.
+   *
+   * A cached flyweight re-targeted on each access: do not keep it.
+   */
+  get hdr(): VirtioNetStatsReplyHdr {
+    const child = (this.#hdr ??= new VirtioNetStatsReplyHdr(this.view));
+    child.view = this.view;
+    child.offset = this.offset;
+    return child;
+  }
+
+  /**
+   * Packets dropped for exceeding the speed.
+   *
+   * `rx_packets_allowance_exceeded`: le64 at offset 8.
+   */
+  get rxPacketsAllowanceExceeded(): bigint {
+    return this.view.getBigUint64(this.offset + 8, true);
+  }
+
+  set rxPacketsAllowanceExceeded(value: bigint) {
+    this.view.setBigUint64(this.offset + 8, value, true);
+  }
+
+  /**
+   * Bytes dropped for exceeding the speed.
+   *
+   * `rx_bytes_allowance_exceeded`: le64 at offset 16.
+   */
+  get rxBytesAllowanceExceeded(): bigint {
+    return this.view.getBigUint64(this.offset + 16, true);
+  }
+
+  set rxBytesAllowanceExceeded(value: bigint) {
+    this.view.setBigUint64(this.offset + 16, value, true);
+  }
+
+  /** Re-targets the accessor at another offset of the same view; returns it. */
+  at(offset: number): this {
+    this.offset = offset;
+    return this;
+  }
+}
+
+/**
+ * 5.1.9.5.11.11: transmitq speed statistics (VIRTIO_NET_STATS_TYPE_TX_SPEED).
+ *
+ * Accessor for `virtio_net_stats_tx_speed` (24 bytes) over a `DataView`; reads and writes in place.
+ */
+export class VirtioNetStatsTxSpeed {
+  /** Size in bytes. */
+  static readonly SIZE: number = 24;
+  /** Byte offsets of the fields at fixed offsets, by accessor name. */
+  static readonly OFFSETS: {
+    readonly hdr: number;
+    readonly txPacketsAllowanceExceeded: number;
+    readonly txBytesAllowanceExceeded: number;
+  } = Object.freeze({ hdr: 0, txPacketsAllowanceExceeded: 8, txBytesAllowanceExceeded: 16 });
+  /** The view the accessor reads and writes. */
+  view: DataView;
+  /** Byte offset of the struct within {@link VirtioNetStatsTxSpeed.view}. */
+  offset: number;
+  #hdr: VirtioNetStatsReplyHdr | undefined;
+
+  /** Creates an accessor over `view` at byte `offset`. */
+  constructor(view: DataView, offset: number = 0) {
+    this.view = view;
+    this.offset = offset;
+  }
+
+  /**
+   * Reply header.
+   *
+   * `hdr`: virtio_net_stats_reply_hdr at offset 0.
+   *
+   * A cached flyweight re-targeted on each access: do not keep it.
+   */
+  get hdr(): VirtioNetStatsReplyHdr {
+    const child = (this.#hdr ??= new VirtioNetStatsReplyHdr(this.view));
+    child.view = this.view;
+    child.offset = this.offset;
+    return child;
+  }
+
+  /**
+   * Packets dropped for exceeding the speed.
+   *
+   * `tx_packets_allowance_exceeded`: le64 at offset 8.
+   */
+  get txPacketsAllowanceExceeded(): bigint {
+    return this.view.getBigUint64(this.offset + 8, true);
+  }
+
+  set txPacketsAllowanceExceeded(value: bigint) {
+    this.view.setBigUint64(this.offset + 8, value, true);
+  }
+
+  /**
+   * Bytes dropped for exceeding the speed.
+   *
+   * `tx_bytes_allowance_exceeded`: le64 at offset 16.
+   */
+  get txBytesAllowanceExceeded(): bigint {
+    return this.view.getBigUint64(this.offset + 16, true);
+  }
+
+  set txBytesAllowanceExceeded(value: bigint) {
+    this.view.setBigUint64(this.offset + 16, value, true);
+  }
+
+  /** Re-targets the accessor at another offset of the same view; returns it. */
+  at(offset: number): this {
+    this.offset = offset;
+    return this;
+  }
+}
+
+/**
+ * 5.1.9.6.2.1: flow filter resource limits.
+ *
+ * Accessor for `virtio_net_ff_cap_data` (20 bytes) over a `DataView`; reads and writes in place.
+ */
+export class VirtioNetFfCapData {
+  /** Size in bytes. */
+  static readonly SIZE: number = 20;
+  /** Byte offsets of the fields at fixed offsets, by accessor name. */
+  static readonly OFFSETS: {
+    readonly groupsLimit: number;
+    readonly classifiersLimit: number;
+    readonly rulesLimit: number;
+    readonly rulesPerGroupLimit: number;
+    readonly lastRulePriority: number;
+    readonly selectorsPerClassifierLimit: number;
+    readonly reserved: number;
+  } = Object.freeze({
+    groupsLimit: 0,
+    classifiersLimit: 4,
+    rulesLimit: 8,
+    rulesPerGroupLimit: 12,
+    lastRulePriority: 16,
+    selectorsPerClassifierLimit: 17,
+    reserved: 18,
+  });
+  /** The view the accessor reads and writes. */
+  view: DataView;
+  /** Byte offset of the struct within {@link VirtioNetFfCapData.view}. */
+  offset: number;
+
+  /** Creates an accessor over `view` at byte `offset`. */
+  constructor(view: DataView, offset: number = 0) {
+    this.view = view;
+    this.offset = offset;
+  }
+
+  /**
+   * Maximum number of flow filter groups.
+   *
+   * `groups_limit`: le32 at offset 0.
+   */
+  get groupsLimit(): number {
+    return this.view.getUint32(this.offset, true);
+  }
+
+  set groupsLimit(value: number) {
+    this.view.setUint32(this.offset, value, true);
+  }
+
+  /**
+   * Maximum number of classifiers.
+   *
+   * `classifiers_limit`: le32 at offset 4.
+   */
+  get classifiersLimit(): number {
+    return this.view.getUint32(this.offset + 4, true);
+  }
+
+  set classifiersLimit(value: number) {
+    this.view.setUint32(this.offset + 4, value, true);
+  }
+
+  /**
+   * Maximum number of rules across all groups.
+   *
+   * `rules_limit`: le32 at offset 8.
+   */
+  get rulesLimit(): number {
+    return this.view.getUint32(this.offset + 8, true);
+  }
+
+  set rulesLimit(value: number) {
+    this.view.setUint32(this.offset + 8, value, true);
+  }
+
+  /**
+   * Maximum number of rules in one group.
+   *
+   * `rules_per_group_limit`: le32 at offset 12.
+   */
+  get rulesPerGroupLimit(): number {
+    return this.view.getUint32(this.offset + 12, true);
+  }
+
+  set rulesPerGroupLimit(value: number) {
+    this.view.setUint32(this.offset + 12, value, true);
+  }
+
+  /**
+   * Highest priority a rule can have.
+   *
+   * `last_rule_priority`: u8 at offset 16.
+   */
+  get lastRulePriority(): number {
+    return this.view.getUint8(this.offset + 16);
+  }
+
+  set lastRulePriority(value: number) {
+    this.view.setUint8(this.offset + 16, value);
+  }
+
+  /**
+   * Maximum number of selectors in a classifier.
+   *
+   * `selectors_per_classifier_limit`: u8 at offset 17.
+   */
+  get selectorsPerClassifierLimit(): number {
+    return this.view.getUint8(this.offset + 17);
+  }
+
+  set selectorsPerClassifierLimit(value: number) {
+    this.view.setUint8(this.offset + 17, value);
+  }
+
+  /** Re-targets the accessor at another offset of the same view; returns it. */
+  at(offset: number): this {
+    this.offset = offset;
+    return this;
+  }
+
+  /** Byte offset within the view of `reserved[index]`. */
+  reservedOffset(index: number): number {
+    if ((index >>> 0) !== index || index >= 2) {
+      throw indexError("virtio_net_ff_cap_data.reserved", index, 2);
+    }
+
+    return this.offset + 18 + index;
+  }
+
+  /**
+   * Reserved, zero.
+   *
+   * `reserved`: u8[2] at offset 18.
+   *
+   * Reads element `index`.
+   */
+  reserved(index: number): number {
+    if ((index >>> 0) !== index || index >= 2) {
+      throw indexError("virtio_net_ff_cap_data.reserved", index, 2);
+    }
+
+    return this.view.getUint8(this.offset + 18 + index);
+  }
+
+  /** Writes element `index` of `reserved`. */
+  setReserved(index: number, value: number): void {
+    if ((index >>> 0) !== index || index >= 2) {
+      throw indexError("virtio_net_ff_cap_data.reserved", index, 2);
+    }
+
+    this.view.setUint8(this.offset + 18 + index, value);
+  }
+
+  /** The bytes of `reserved` as a zero-copy view. */
+  reservedBytes(): Uint8Array {
+    return new Uint8Array(this.view.buffer, this.view.byteOffset + this.offset + 18, 2);
+  }
+}
+
+/**
+ * 5.1.9.6.2.2: flow filter selector.
+ *
+ * Accessor for `virtio_net_ff_selector` (8 bytes + per mask_len) over a `DataView`; reads and writes in place.
+ */
+export class VirtioNetFfSelector {
+  /** Size in bytes with mask_len = 0; see {@link VirtioNetFfSelector.size}. */
+  static readonly SIZE: number = 8;
+  /** Byte offsets of the fields at fixed offsets, by accessor name. */
+  static readonly OFFSETS: {
+    readonly type: number;
+    readonly flags: number;
+    readonly reserved: number;
+    readonly length: number;
+    readonly reserved1: number;
+    readonly mask: number;
+  } = Object.freeze({ type: 0, flags: 1, reserved: 2, length: 4, reserved1: 5, mask: 8 });
+  /** The view the accessor reads and writes. */
+  view: DataView;
+  /** Byte offset of the struct within {@link VirtioNetFfSelector.view}. */
+  offset: number;
+  /** The `mask_len` parameter: element count of the arrays sized by it. */
+  maskLen: number;
+
+  /** Creates an accessor over `view` at byte `offset`. */
+  constructor(view: DataView, offset: number = 0, maskLen: number = 0) {
+    this.view = view;
+    this.offset = offset;
+    this.maskLen = maskLen;
+  }
+
+  /**
+   * VIRTIO_NET_FF_MASK_TYPE_* header type.
+   *
+   * `type`: u8 at offset 0.
+   */
+  get type(): number {
+    return this.view.getUint8(this.offset);
+  }
+
+  set type(value: number) {
+    this.view.setUint8(this.offset, value);
+  }
+
+  /**
+   * VIRTIO_NET_FF_MASK_F_* bits.
+   *
+   * `flags`: u8 at offset 1.
+   */
+  get flags(): number {
+    return this.view.getUint8(this.offset + 1);
+  }
+
+  set flags(value: number) {
+    this.view.setUint8(this.offset + 1, value);
+  }
+
+  /**
+   * Length of mask in bytes.
+   *
+   * `length`: u8 at offset 4.
+   */
+  get length(): number {
+    return this.view.getUint8(this.offset + 4);
+  }
+
+  set length(value: number) {
+    this.view.setUint8(this.offset + 4, value);
+  }
+
+  /** Size in bytes for the given mask_len. */
+  static size(maskLen: number): number {
+    return 8 + maskLen;
+  }
+
+  /** Re-targets the accessor at another offset of the same view; returns it. */
+  at(offset: number): this {
+    this.offset = offset;
+    return this;
+  }
+
+  /** Byte offset within the view of `reserved[index]`. */
+  reservedOffset(index: number): number {
+    if ((index >>> 0) !== index || index >= 2) {
+      throw indexError("virtio_net_ff_selector.reserved", index, 2);
+    }
+
+    return this.offset + 2 + index;
+  }
+
+  /**
+   * Reserved, zero.
+   *
+   * `reserved`: u8[2] at offset 2.
+   *
+   * Reads element `index`.
+   */
+  reserved(index: number): number {
+    if ((index >>> 0) !== index || index >= 2) {
+      throw indexError("virtio_net_ff_selector.reserved", index, 2);
+    }
+
+    return this.view.getUint8(this.offset + 2 + index);
+  }
+
+  /** Writes element `index` of `reserved`. */
+  setReserved(index: number, value: number): void {
+    if ((index >>> 0) !== index || index >= 2) {
+      throw indexError("virtio_net_ff_selector.reserved", index, 2);
+    }
+
+    this.view.setUint8(this.offset + 2 + index, value);
+  }
+
+  /** The bytes of `reserved` as a zero-copy view. */
+  reservedBytes(): Uint8Array {
+    return new Uint8Array(this.view.buffer, this.view.byteOffset + this.offset + 2, 2);
+  }
+
+  /** Byte offset within the view of `reserved1[index]`. */
+  reserved1Offset(index: number): number {
+    if ((index >>> 0) !== index || index >= 3) {
+      throw indexError("virtio_net_ff_selector.reserved1", index, 3);
+    }
+
+    return this.offset + 5 + index;
+  }
+
+  /**
+   * Reserved, zero.
+   *
+   * `reserved1`: u8[3] at offset 5.
+   *
+   * Reads element `index`.
+   */
+  reserved1(index: number): number {
+    if ((index >>> 0) !== index || index >= 3) {
+      throw indexError("virtio_net_ff_selector.reserved1", index, 3);
+    }
+
+    return this.view.getUint8(this.offset + 5 + index);
+  }
+
+  /** Writes element `index` of `reserved1`. */
+  setReserved1(index: number, value: number): void {
+    if ((index >>> 0) !== index || index >= 3) {
+      throw indexError("virtio_net_ff_selector.reserved1", index, 3);
+    }
+
+    this.view.setUint8(this.offset + 5 + index, value);
+  }
+
+  /** The bytes of `reserved1` as a zero-copy view. */
+  reserved1Bytes(): Uint8Array {
+    return new Uint8Array(this.view.buffer, this.view.byteOffset + this.offset + 5, 3);
+  }
+
+  /** Byte offset within the view of `mask[index]`. */
+  maskOffset(index: number): number {
+    if ((index >>> 0) !== index || index >= this.maskLen) {
+      throw indexError("virtio_net_ff_selector.mask", index, this.maskLen);
+    }
+
+    return this.offset + 8 + index;
+  }
+
+  /**
+   * Which header bits match, in network byte order; mask_len equals length.
+   *
+   * `mask`: u8[mask_len] at offset 8.
+   *
+   * Reads element `index`.
+   */
+  mask(index: number): number {
+    if ((index >>> 0) !== index || index >= this.maskLen) {
+      throw indexError("virtio_net_ff_selector.mask", index, this.maskLen);
+    }
+
+    return this.view.getUint8(this.offset + 8 + index);
+  }
+
+  /** Writes element `index` of `mask`. */
+  setMask(index: number, value: number): void {
+    if ((index >>> 0) !== index || index >= this.maskLen) {
+      throw indexError("virtio_net_ff_selector.mask", index, this.maskLen);
+    }
+
+    this.view.setUint8(this.offset + 8 + index, value);
+  }
+
+  /** The bytes of `mask` as a zero-copy view. */
+  maskBytes(): Uint8Array {
+    return new Uint8Array(this.view.buffer, this.view.byteOffset + this.offset + 8, this.maskLen);
+  }
+}
+
+/**
+ * 5.1.9.6.2.2: supported selectors.
+ *
+ * Accessor for `virtio_net_ff_cap_mask_data` (8 bytes + per selectors_len) over a `DataView`; reads and writes in place.
+ */
+export class VirtioNetFfCapMaskData {
+  /** Size in bytes with selectors_len = 0; see {@link VirtioNetFfCapMaskData.size}. */
+  static readonly SIZE: number = 8;
+  /** Byte offsets of the fields at fixed offsets, by accessor name. */
+  static readonly OFFSETS: {
+    readonly count: number;
+    readonly reserved: number;
+    readonly selectors: number;
+  } = Object.freeze({ count: 0, reserved: 1, selectors: 8 });
+  /** The view the accessor reads and writes. */
+  view: DataView;
+  /** Byte offset of the struct within {@link VirtioNetFfCapMaskData.view}. */
+  offset: number;
+  /** The `selectors_len` parameter: element count of the arrays sized by it. */
+  selectorsLen: number;
+
+  /** Creates an accessor over `view` at byte `offset`. */
+  constructor(view: DataView, offset: number = 0, selectorsLen: number = 0) {
+    this.view = view;
+    this.offset = offset;
+    this.selectorsLen = selectorsLen;
+  }
+
+  /**
+   * Number of selectors.
+   *
+   * `count`: u8 at offset 0.
+   */
+  get count(): number {
+    return this.view.getUint8(this.offset);
+  }
+
+  set count(value: number) {
+    this.view.setUint8(this.offset, value);
+  }
+
+  /** Size in bytes for the given selectors_len. */
+  static size(selectorsLen: number): number {
+    return 8 + selectorsLen;
+  }
+
+  /** Re-targets the accessor at another offset of the same view; returns it. */
+  at(offset: number): this {
+    this.offset = offset;
+    return this;
+  }
+
+  /** Byte offset within the view of `reserved[index]`. */
+  reservedOffset(index: number): number {
+    if ((index >>> 0) !== index || index >= 7) {
+      throw indexError("virtio_net_ff_cap_mask_data.reserved", index, 7);
+    }
+
+    return this.offset + 1 + index;
+  }
+
+  /**
+   * Reserved, zero.
+   *
+   * `reserved`: u8[7] at offset 1.
+   *
+   * Reads element `index`.
+   */
+  reserved(index: number): number {
+    if ((index >>> 0) !== index || index >= 7) {
+      throw indexError("virtio_net_ff_cap_mask_data.reserved", index, 7);
+    }
+
+    return this.view.getUint8(this.offset + 1 + index);
+  }
+
+  /** Writes element `index` of `reserved`. */
+  setReserved(index: number, value: number): void {
+    if ((index >>> 0) !== index || index >= 7) {
+      throw indexError("virtio_net_ff_cap_mask_data.reserved", index, 7);
+    }
+
+    this.view.setUint8(this.offset + 1 + index, value);
+  }
+
+  /** The bytes of `reserved` as a zero-copy view. */
+  reservedBytes(): Uint8Array {
+    return new Uint8Array(this.view.buffer, this.view.byteOffset + this.offset + 1, 7);
+  }
+
+  /** Byte offset within the view of `selectors[index]`. */
+  selectorsOffset(index: number): number {
+    if ((index >>> 0) !== index || index >= this.selectorsLen) {
+      throw indexError("virtio_net_ff_cap_mask_data.selectors", index, this.selectorsLen);
+    }
+
+    return this.offset + 8 + index;
+  }
+
+  /**
+   * count virtio_net_ff_selector entries back to back, ordered by type (each is variable length, so held here as bytes).
+   *
+   * `selectors`: u8[selectors_len] at offset 8.
+   *
+   * Reads element `index`.
+   */
+  selectors(index: number): number {
+    if ((index >>> 0) !== index || index >= this.selectorsLen) {
+      throw indexError("virtio_net_ff_cap_mask_data.selectors", index, this.selectorsLen);
+    }
+
+    return this.view.getUint8(this.offset + 8 + index);
+  }
+
+  /** Writes element `index` of `selectors`. */
+  setSelectors(index: number, value: number): void {
+    if ((index >>> 0) !== index || index >= this.selectorsLen) {
+      throw indexError("virtio_net_ff_cap_mask_data.selectors", index, this.selectorsLen);
+    }
+
+    this.view.setUint8(this.offset + 8 + index, value);
+  }
+
+  /** The bytes of `selectors` as a zero-copy view. */
+  selectorsBytes(): Uint8Array {
+    return new Uint8Array(
+      this.view.buffer,
+      this.view.byteOffset + this.offset + 8,
+      this.selectorsLen,
+    );
+  }
+}
+
+/**
+ * Any subset of a field's bits may be matched.
+ *
+ * `virtio_net_ff_mask_flags`: 1.
+ */
+export const VIRTIO_NET_FF_MASK_F_PARTIAL_MASK: number = 1;
+/**
+ * 5.1.9.6.2.2: selector flags.
+ *
+ * Bit masks of the `virtio_net_ff_mask_flags` group.
+ */
+export const VirtioNetFfMaskFlags: { readonly VIRTIO_NET_FF_MASK_F_PARTIAL_MASK: number } = Object
+  .freeze({ VIRTIO_NET_FF_MASK_F_PARTIAL_MASK: 1 });
+/**
+ * 14-byte Ethernet header.
+ *
+ * `virtio_net_ff_mask_type`: 1.
+ */
+export const VIRTIO_NET_FF_MASK_TYPE_ETH: number = 1;
+/**
+ * 20-byte IPv4 header.
+ *
+ * `virtio_net_ff_mask_type`: 2.
+ */
+export const VIRTIO_NET_FF_MASK_TYPE_IPV4: number = 2;
+/**
+ * 40-byte IPv6 header.
+ *
+ * `virtio_net_ff_mask_type`: 3.
+ */
+export const VIRTIO_NET_FF_MASK_TYPE_IPV6: number = 3;
+/**
+ * 20-byte TCP header.
+ *
+ * `virtio_net_ff_mask_type`: 4.
+ */
+export const VIRTIO_NET_FF_MASK_TYPE_TCP: number = 4;
+/**
+ * 8-byte UDP header.
+ *
+ * `virtio_net_ff_mask_type`: 5.
+ */
+export const VIRTIO_NET_FF_MASK_TYPE_UDP: number = 5;
+/**
+ * 8-byte ESP header.
+ *
+ * `virtio_net_ff_mask_type`: 6.
+ */
+export const VIRTIO_NET_FF_MASK_TYPE_ESP: number = 6;
+/**
+ * 5.1.9.6.2.2: flow filter selector types (0 and 0x7-0xff reserved).
+ *
+ * Values of the `virtio_net_ff_mask_type` group.
+ */
+export const VirtioNetFfMaskType: {
+  readonly VIRTIO_NET_FF_MASK_TYPE_ETH: number;
+  readonly VIRTIO_NET_FF_MASK_TYPE_IPV4: number;
+  readonly VIRTIO_NET_FF_MASK_TYPE_IPV6: number;
+  readonly VIRTIO_NET_FF_MASK_TYPE_TCP: number;
+  readonly VIRTIO_NET_FF_MASK_TYPE_UDP: number;
+  readonly VIRTIO_NET_FF_MASK_TYPE_ESP: number;
+} = Object.freeze({
+  VIRTIO_NET_FF_MASK_TYPE_ETH: 1,
+  VIRTIO_NET_FF_MASK_TYPE_IPV4: 2,
+  VIRTIO_NET_FF_MASK_TYPE_IPV6: 3,
+  VIRTIO_NET_FF_MASK_TYPE_TCP: 4,
+  VIRTIO_NET_FF_MASK_TYPE_UDP: 5,
+  VIRTIO_NET_FF_MASK_TYPE_ESP: 6,
+});
+
+/**
+ * 5.1.9.6.2.3: supported flow filter actions (the text calls it virtio_net_ff_cap_actions).
+ *
+ * Accessor for `virtio_net_ff_actions` (8 bytes + per actions_len) over a `DataView`; reads and writes in place.
+ */
+export class VirtioNetFfActions {
+  /** Size in bytes with actions_len = 0; see {@link VirtioNetFfActions.size}. */
+  static readonly SIZE: number = 8;
+  /** Byte offsets of the fields at fixed offsets, by accessor name. */
+  static readonly OFFSETS: {
+    readonly count: number;
+    readonly reserved: number;
+    readonly actions: number;
+  } = Object.freeze({ count: 0, reserved: 1, actions: 8 });
+  /** The view the accessor reads and writes. */
+  view: DataView;
+  /** Byte offset of the struct within {@link VirtioNetFfActions.view}. */
+  offset: number;
+  /** The `actions_len` parameter: element count of the arrays sized by it. */
+  actionsLen: number;
+
+  /** Creates an accessor over `view` at byte `offset`. */
+  constructor(view: DataView, offset: number = 0, actionsLen: number = 0) {
+    this.view = view;
+    this.offset = offset;
+    this.actionsLen = actionsLen;
+  }
+
+  /**
+   * Number of actions.
+   *
+   * `count`: u8 at offset 0.
+   */
+  get count(): number {
+    return this.view.getUint8(this.offset);
+  }
+
+  set count(value: number) {
+    this.view.setUint8(this.offset, value);
+  }
+
+  /** Size in bytes for the given actions_len. */
+  static size(actionsLen: number): number {
+    return 8 + actionsLen;
+  }
+
+  /** Re-targets the accessor at another offset of the same view; returns it. */
+  at(offset: number): this {
+    this.offset = offset;
+    return this;
+  }
+
+  /** Byte offset within the view of `reserved[index]`. */
+  reservedOffset(index: number): number {
+    if ((index >>> 0) !== index || index >= 7) {
+      throw indexError("virtio_net_ff_actions.reserved", index, 7);
+    }
+
+    return this.offset + 1 + index;
+  }
+
+  /**
+   * Reserved, zero.
+   *
+   * `reserved`: u8[7] at offset 1.
+   *
+   * Reads element `index`.
+   */
+  reserved(index: number): number {
+    if ((index >>> 0) !== index || index >= 7) {
+      throw indexError("virtio_net_ff_actions.reserved", index, 7);
+    }
+
+    return this.view.getUint8(this.offset + 1 + index);
+  }
+
+  /** Writes element `index` of `reserved`. */
+  setReserved(index: number, value: number): void {
+    if ((index >>> 0) !== index || index >= 7) {
+      throw indexError("virtio_net_ff_actions.reserved", index, 7);
+    }
+
+    this.view.setUint8(this.offset + 1 + index, value);
+  }
+
+  /** The bytes of `reserved` as a zero-copy view. */
+  reservedBytes(): Uint8Array {
+    return new Uint8Array(this.view.buffer, this.view.byteOffset + this.offset + 1, 7);
+  }
+
+  /** Byte offset within the view of `actions[index]`. */
+  actionsOffset(index: number): number {
+    if ((index >>> 0) !== index || index >= this.actionsLen) {
+      throw indexError("virtio_net_ff_actions.actions", index, this.actionsLen);
+    }
+
+    return this.offset + 8 + index;
+  }
+
+  /**
+   * VIRTIO_NET_FF_ACTION_* values, ascending, each once; actions_len equals count.
+   *
+   * `actions`: u8[actions_len] at offset 8.
+   *
+   * Reads element `index`.
+   */
+  actions(index: number): number {
+    if ((index >>> 0) !== index || index >= this.actionsLen) {
+      throw indexError("virtio_net_ff_actions.actions", index, this.actionsLen);
+    }
+
+    return this.view.getUint8(this.offset + 8 + index);
+  }
+
+  /** Writes element `index` of `actions`. */
+  setActions(index: number, value: number): void {
+    if ((index >>> 0) !== index || index >= this.actionsLen) {
+      throw indexError("virtio_net_ff_actions.actions", index, this.actionsLen);
+    }
+
+    this.view.setUint8(this.offset + 8 + index, value);
+  }
+
+  /** The bytes of `actions` as a zero-copy view. */
+  actionsBytes(): Uint8Array {
+    return new Uint8Array(
+      this.view.buffer,
+      this.view.byteOffset + this.offset + 8,
+      this.actionsLen,
+    );
+  }
+}
+
+/**
+ * Drop the packet.
+ *
+ * `virtio_net_ff_action`: 1.
+ */
+export const VIRTIO_NET_FF_ACTION_DROP: number = 1;
+/**
+ * Direct the packet to vq_index.
+ *
+ * `virtio_net_ff_action`: 2.
+ */
+export const VIRTIO_NET_FF_ACTION_DIRECT_RX_VQ: number = 2;
+/**
+ * Apply IPsec processing.
+ *
+ * `virtio_net_ff_action`: 3.
+ */
+export const VIRTIO_NET_FF_ACTION_IPSEC: number = 3;
+/**
+ * Apply IPsec processing, then the flow filter rules once more.
+ *
+ * `virtio_net_ff_action`: 4.
+ */
+export const VIRTIO_NET_FF_ACTION_IPSEC_RECIRCULATE: number = 4;
+/**
+ * 5.1.9.6.2.3: flow filter rule actions (0 and 0x5-0xff reserved).
+ *
+ * Values of the `virtio_net_ff_action` group.
+ */
+export const VirtioNetFfAction: {
+  readonly VIRTIO_NET_FF_ACTION_DROP: number;
+  readonly VIRTIO_NET_FF_ACTION_DIRECT_RX_VQ: number;
+  readonly VIRTIO_NET_FF_ACTION_IPSEC: number;
+  readonly VIRTIO_NET_FF_ACTION_IPSEC_RECIRCULATE: number;
+} = Object.freeze({
+  VIRTIO_NET_FF_ACTION_DROP: 1,
+  VIRTIO_NET_FF_ACTION_DIRECT_RX_VQ: 2,
+  VIRTIO_NET_FF_ACTION_IPSEC: 3,
+  VIRTIO_NET_FF_ACTION_IPSEC_RECIRCULATE: 4,
+});
+
+/**
+ * 5.1.9.6.3.1: flow filter group object.
+ *
+ * Accessor for `virtio_net_resource_obj_ff_group` (2 bytes) over a `DataView`; reads and writes in place.
+ */
+export class VirtioNetResourceObjFfGroup {
+  /** Size in bytes. */
+  static readonly SIZE: number = 2;
+  /** Byte offsets of the fields at fixed offsets, by accessor name. */
+  static readonly OFFSETS: { readonly groupPriority: number } = Object.freeze({ groupPriority: 0 });
+  /** The view the accessor reads and writes. */
+  view: DataView;
+  /** Byte offset of the struct within {@link VirtioNetResourceObjFfGroup.view}. */
+  offset: number;
+
+  /** Creates an accessor over `view` at byte `offset`. */
+  constructor(view: DataView, offset: number = 0) {
+    this.view = view;
+    this.offset = offset;
+  }
+
+  /**
+   * Priority of the group; higher groups are tried first.
+   *
+   * `group_priority`: le16 at offset 0.
+   */
+  get groupPriority(): number {
+    return this.view.getUint16(this.offset, true);
+  }
+
+  set groupPriority(value: number) {
+    this.view.setUint16(this.offset, value, true);
+  }
+
+  /** Re-targets the accessor at another offset of the same view; returns it. */
+  at(offset: number): this {
+    this.offset = offset;
+    return this;
+  }
+}
+
+/**
+ * 5.1.9.6.3.2: flow filter classifier object.
+ *
+ * Accessor for `virtio_net_resource_obj_ff_classifier` (8 bytes + per selectors_len) over a `DataView`; reads and writes in place.
+ */
+export class VirtioNetResourceObjFfClassifier {
+  /** Size in bytes with selectors_len = 0; see {@link VirtioNetResourceObjFfClassifier.size}. */
+  static readonly SIZE: number = 8;
+  /** Byte offsets of the fields at fixed offsets, by accessor name. */
+  static readonly OFFSETS: {
+    readonly count: number;
+    readonly reserved: number;
+    readonly selectors: number;
+  } = Object.freeze({ count: 0, reserved: 1, selectors: 8 });
+  /** The view the accessor reads and writes. */
+  view: DataView;
+  /** Byte offset of the struct within {@link VirtioNetResourceObjFfClassifier.view}. */
+  offset: number;
+  /** The `selectors_len` parameter: element count of the arrays sized by it. */
+  selectorsLen: number;
+
+  /** Creates an accessor over `view` at byte `offset`. */
+  constructor(view: DataView, offset: number = 0, selectorsLen: number = 0) {
+    this.view = view;
+    this.offset = offset;
+    this.selectorsLen = selectorsLen;
+  }
+
+  /**
+   * Number of selectors.
+   *
+   * `count`: u8 at offset 0.
+   */
+  get count(): number {
+    return this.view.getUint8(this.offset);
+  }
+
+  set count(value: number) {
+    this.view.setUint8(this.offset, value);
+  }
+
+  /** Size in bytes for the given selectors_len. */
+  static size(selectorsLen: number): number {
+    return 8 + selectorsLen;
+  }
+
+  /** Re-targets the accessor at another offset of the same view; returns it. */
+  at(offset: number): this {
+    this.offset = offset;
+    return this;
+  }
+
+  /** Byte offset within the view of `reserved[index]`. */
+  reservedOffset(index: number): number {
+    if ((index >>> 0) !== index || index >= 7) {
+      throw indexError("virtio_net_resource_obj_ff_classifier.reserved", index, 7);
+    }
+
+    return this.offset + 1 + index;
+  }
+
+  /**
+   * Reserved, zero.
+   *
+   * `reserved`: u8[7] at offset 1.
+   *
+   * Reads element `index`.
+   */
+  reserved(index: number): number {
+    if ((index >>> 0) !== index || index >= 7) {
+      throw indexError("virtio_net_resource_obj_ff_classifier.reserved", index, 7);
+    }
+
+    return this.view.getUint8(this.offset + 1 + index);
+  }
+
+  /** Writes element `index` of `reserved`. */
+  setReserved(index: number, value: number): void {
+    if ((index >>> 0) !== index || index >= 7) {
+      throw indexError("virtio_net_resource_obj_ff_classifier.reserved", index, 7);
+    }
+
+    this.view.setUint8(this.offset + 1 + index, value);
+  }
+
+  /** The bytes of `reserved` as a zero-copy view. */
+  reservedBytes(): Uint8Array {
+    return new Uint8Array(this.view.buffer, this.view.byteOffset + this.offset + 1, 7);
+  }
+
+  /** Byte offset within the view of `selectors[index]`. */
+  selectorsOffset(index: number): number {
+    if ((index >>> 0) !== index || index >= this.selectorsLen) {
+      throw indexError("virtio_net_resource_obj_ff_classifier.selectors", index, this.selectorsLen);
+    }
+
+    return this.offset + 8 + index;
+  }
+
+  /**
+   * count virtio_net_ff_selector entries back to back (ETH, then IPv4/IPv6, then TCP/UDP/ESP), held here as bytes.
+   *
+   * `selectors`: u8[selectors_len] at offset 8.
+   *
+   * Reads element `index`.
+   */
+  selectors(index: number): number {
+    if ((index >>> 0) !== index || index >= this.selectorsLen) {
+      throw indexError("virtio_net_resource_obj_ff_classifier.selectors", index, this.selectorsLen);
+    }
+
+    return this.view.getUint8(this.offset + 8 + index);
+  }
+
+  /** Writes element `index` of `selectors`. */
+  setSelectors(index: number, value: number): void {
+    if ((index >>> 0) !== index || index >= this.selectorsLen) {
+      throw indexError("virtio_net_resource_obj_ff_classifier.selectors", index, this.selectorsLen);
+    }
+
+    this.view.setUint8(this.offset + 8 + index, value);
+  }
+
+  /** The bytes of `selectors` as a zero-copy view. */
+  selectorsBytes(): Uint8Array {
+    return new Uint8Array(
+      this.view.buffer,
+      this.view.byteOffset + this.offset + 8,
+      this.selectorsLen,
+    );
+  }
+}
+
+/**
+ * 5.1.9.6.3.3: flow filter rule object.
+ *
+ * Accessor for `virtio_net_resource_obj_ff_rule` (16 bytes + per keys_len) over a `DataView`; reads and writes in place.
+ */
+export class VirtioNetResourceObjFfRule {
+  /** Size in bytes with keys_len = 0; see {@link VirtioNetResourceObjFfRule.size}. */
+  static readonly SIZE: number = 16;
+  /** Byte offsets of the fields at fixed offsets, by accessor name. */
+  static readonly OFFSETS: {
+    readonly groupId: number;
+    readonly classifierId: number;
+    readonly rulePriority: number;
+    readonly keyLength: number;
+    readonly action: number;
+    readonly reserved: number;
+    readonly vqIndex: number;
+    readonly reserved1: number;
+    readonly keys: number;
+  } = Object.freeze({
+    groupId: 0,
+    classifierId: 4,
+    rulePriority: 8,
+    keyLength: 9,
+    action: 10,
+    reserved: 11,
+    vqIndex: 12,
+    reserved1: 14,
+    keys: 16,
+  });
+  /** The view the accessor reads and writes. */
+  view: DataView;
+  /** Byte offset of the struct within {@link VirtioNetResourceObjFfRule.view}. */
+  offset: number;
+  /** The `keys_len` parameter: element count of the arrays sized by it. */
+  keysLen: number;
+
+  /** Creates an accessor over `view` at byte `offset`. */
+  constructor(view: DataView, offset: number = 0, keysLen: number = 0) {
+    this.view = view;
+    this.offset = offset;
+    this.keysLen = keysLen;
+  }
+
+  /**
+   * Id of the group the rule belongs to.
+   *
+   * `group_id`: le32 at offset 0.
+   */
+  get groupId(): number {
+    return this.view.getUint32(this.offset, true);
+  }
+
+  set groupId(value: number) {
+    this.view.setUint32(this.offset, value, true);
+  }
+
+  /**
+   * Id of the classifier that matches the key.
+   *
+   * `classifier_id`: le32 at offset 4.
+   */
+  get classifierId(): number {
+    return this.view.getUint32(this.offset + 4, true);
+  }
+
+  set classifierId(value: number) {
+    this.view.setUint32(this.offset + 4, value, true);
+  }
+
+  /**
+   * Priority within the group; higher rules are tried first.
+   *
+   * `rule_priority`: u8 at offset 8.
+   */
+  get rulePriority(): number {
+    return this.view.getUint8(this.offset + 8);
+  }
+
+  set rulePriority(value: number) {
+    this.view.setUint8(this.offset + 8, value);
+  }
+
+  /**
+   * Total length of keys in bytes.
+   *
+   * `key_length`: u8 at offset 9.
+   */
+  get keyLength(): number {
+    return this.view.getUint8(this.offset + 9);
+  }
+
+  set keyLength(value: number) {
+    this.view.setUint8(this.offset + 9, value);
+  }
+
+  /**
+   * VIRTIO_NET_FF_ACTION_* to take on a match.
+   *
+   * `action`: u8 at offset 10.
+   */
+  get action(): number {
+    return this.view.getUint8(this.offset + 10);
+  }
+
+  set action(value: number) {
+    this.view.setUint8(this.offset + 10, value);
+  }
+
+  /**
+   * Reserved, zero.
+   *
+   * `reserved`: u8 at offset 11.
+   */
+  get reserved(): number {
+    return this.view.getUint8(this.offset + 11);
+  }
+
+  set reserved(value: number) {
+    this.view.setUint8(this.offset + 11, value);
+  }
+
+  /**
+   * Receive virtqueue for VIRTIO_NET_FF_ACTION_DIRECT_RX_VQ.
+   *
+   * `vq_index`: le16 at offset 12.
+   */
+  get vqIndex(): number {
+    return this.view.getUint16(this.offset + 12, true);
+  }
+
+  set vqIndex(value: number) {
+    this.view.setUint16(this.offset + 12, value, true);
+  }
+
+  /** Size in bytes for the given keys_len. */
+  static size(keysLen: number): number {
+    return 16 + keysLen;
+  }
+
+  /** Re-targets the accessor at another offset of the same view; returns it. */
+  at(offset: number): this {
+    this.offset = offset;
+    return this;
+  }
+
+  /** Byte offset within the view of `reserved1[index]`. */
+  reserved1Offset(index: number): number {
+    if ((index >>> 0) !== index || index >= 2) {
+      throw indexError("virtio_net_resource_obj_ff_rule.reserved1", index, 2);
+    }
+
+    return this.offset + 14 + index;
+  }
+
+  /**
+   * Reserved, zero.
+   *
+   * `reserved1`: u8[2] at offset 14.
+   *
+   * Reads element `index`.
+   */
+  reserved1(index: number): number {
+    if ((index >>> 0) !== index || index >= 2) {
+      throw indexError("virtio_net_resource_obj_ff_rule.reserved1", index, 2);
+    }
+
+    return this.view.getUint8(this.offset + 14 + index);
+  }
+
+  /** Writes element `index` of `reserved1`. */
+  setReserved1(index: number, value: number): void {
+    if ((index >>> 0) !== index || index >= 2) {
+      throw indexError("virtio_net_resource_obj_ff_rule.reserved1", index, 2);
+    }
+
+    this.view.setUint8(this.offset + 14 + index, value);
+  }
+
+  /** The bytes of `reserved1` as a zero-copy view. */
+  reserved1Bytes(): Uint8Array {
+    return new Uint8Array(this.view.buffer, this.view.byteOffset + this.offset + 14, 2);
+  }
+
+  /** Byte offset within the view of `keys[index]`. */
+  keysOffset(index: number): number {
+    if ((index >>> 0) !== index || index >= this.keysLen) {
+      throw indexError("virtio_net_resource_obj_ff_rule.keys", index, this.keysLen);
+    }
+
+    return this.offset + 16 + index;
+  }
+
+  /**
+   * One key per classifier selector, back to back (`u8 keys[][]`); keys_len equals key_length.
+   *
+   * `keys`: u8[keys_len] at offset 16.
+   *
+   * Reads element `index`.
+   */
+  keys(index: number): number {
+    if ((index >>> 0) !== index || index >= this.keysLen) {
+      throw indexError("virtio_net_resource_obj_ff_rule.keys", index, this.keysLen);
+    }
+
+    return this.view.getUint8(this.offset + 16 + index);
+  }
+
+  /** Writes element `index` of `keys`. */
+  setKeys(index: number, value: number): void {
+    if ((index >>> 0) !== index || index >= this.keysLen) {
+      throw indexError("virtio_net_resource_obj_ff_rule.keys", index, this.keysLen);
+    }
+
+    this.view.setUint8(this.offset + 16 + index, value);
+  }
+
+  /** The bytes of `keys` as a zero-copy view. */
+  keysBytes(): Uint8Array {
+    return new Uint8Array(this.view.buffer, this.view.byteOffset + this.offset + 16, this.keysLen);
+  }
+}
+
+/** The error for an array index outside `0..length - 1`. */
+function indexError(what: string, index: number, length: number): ArgumentError {
+  const range = length === 0 ? "an empty array" : `0..${length - 1}`;
+  return new ArgumentError(`${what}[${index}] is outside ${range}`, {
+    code: "ERR_VIRTIO_ARGUMENT_INDEX",
+  });
+}

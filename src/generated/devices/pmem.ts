@@ -7,6 +7,27 @@
  * @module
  */
 /**
+ * 5.19.2: virtqueue indices of the PMEM device.
+ *
+ * Values of the `virtio_pmem_queues` group.
+ */
+export const VirtioPmemQueues: { readonly req_vq: number } = Object.freeze({ req_vq: 0 });
+/**
+ * The memory is described by shared memory region 0, not by start and size.
+ *
+ * `virtio_pmem_features`: 0 (bit number).
+ */
+export const VIRTIO_PMEM_F_SHMEM_REGION: number = 0;
+/**
+ * 5.19.3: PMEM device feature bits.
+ *
+ * Bit numbers of the `virtio_pmem_features` group.
+ */
+export const VirtioPmemFeatures: { readonly VIRTIO_PMEM_F_SHMEM_REGION: number } = Object.freeze({
+  VIRTIO_PMEM_F_SHMEM_REGION: 0,
+});
+
+/**
  * 5.19.4: PMEM device configuration space.
  *
  * Accessor for `virtio_pmem_config` (16 bytes) over a `DataView`; reads and writes in place.
@@ -63,7 +84,32 @@ export class VirtioPmemConfig {
     this.offset = offset;
     return this;
   }
+
+  /** Writes every field (`start`, `size`) in one call; returns the accessor. Faster than the setters one by one (one read of the view and offset), for hot loops: `desc.at(o).write(...)`. */
+  write(start: number, regionSize: bigint): this {
+    const $view = this.view;
+    const $o = this.offset;
+    $view.setUint32($o, start >>> 0, true);
+    $view.setUint32($o + 4, Math.floor(start / 4294967296), true);
+    $view.setBigUint64($o + 8, regionSize, true);
+    return this;
+  }
 }
+
+/**
+ * Make all writes completed before the request persistent.
+ *
+ * `virtio_pmem_req_type`: 0.
+ */
+export const VIRTIO_PMEM_REQ_TYPE_FLUSH: number = 0;
+/**
+ * 5.19.6: PMEM request types (VIRTIO_PMEM_REQ_TYPE_*).
+ *
+ * Values of the `virtio_pmem_req_type` group.
+ */
+export const VirtioPmemReqType: { readonly VIRTIO_PMEM_REQ_TYPE_FLUSH: number } = Object.freeze({
+  VIRTIO_PMEM_REQ_TYPE_FLUSH: 0,
+});
 
 /**
  * 5.19.6: PMEM request.
@@ -146,38 +192,3 @@ export class VirtioPmemResp {
     return this;
   }
 }
-
-/**
- * The memory is described by shared memory region 0, not by start and size.
- *
- * `virtio_pmem_features`: 0 (bit number).
- */
-export const VIRTIO_PMEM_F_SHMEM_REGION: number = 0;
-/**
- * 5.19.3: PMEM device feature bits.
- *
- * Bit numbers of the `virtio_pmem_features` group.
- */
-export const VirtioPmemFeatures: { readonly VIRTIO_PMEM_F_SHMEM_REGION: number } = Object.freeze({
-  VIRTIO_PMEM_F_SHMEM_REGION: 0,
-});
-/**
- * 5.19.2: virtqueue indices of the PMEM device.
- *
- * Values of the `virtio_pmem_queues` group.
- */
-export const VirtioPmemQueues: { readonly req_vq: number } = Object.freeze({ req_vq: 0 });
-/**
- * Make all writes completed before the request persistent.
- *
- * `virtio_pmem_req_type`: 0.
- */
-export const VIRTIO_PMEM_REQ_TYPE_FLUSH: number = 0;
-/**
- * 5.19.6: PMEM request types (VIRTIO_PMEM_REQ_TYPE_*).
- *
- * Values of the `virtio_pmem_req_type` group.
- */
-export const VirtioPmemReqType: { readonly VIRTIO_PMEM_REQ_TYPE_FLUSH: number } = Object.freeze({
-  VIRTIO_PMEM_REQ_TYPE_FLUSH: 0,
-});

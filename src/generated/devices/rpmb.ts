@@ -6,6 +6,7 @@
  *
  * @module
  */
+import { ArgumentError } from "../../errors.ts";
 /**
  * 5.12.4: RPMB device configuration; read-only for the driver.
  *
@@ -75,7 +76,106 @@ export class VirtioRpmbConfig {
     this.offset = offset;
     return this;
   }
+
+  /** Writes every field (`capacity`, `max_wr_cnt`, `max_rd_cnt`) in one call; returns the accessor. Faster than the setters one by one (one read of the view and offset), for hot loops: `desc.at(o).write(...)`. */
+  write(capacity: number, maxWrCnt: number, maxRdCnt: number): this {
+    const $view = this.view;
+    const $o = this.offset;
+    $view.setUint8($o, capacity);
+    $view.setUint8($o + 1, maxWrCnt);
+    $view.setUint8($o + 2, maxRdCnt);
+    return this;
+  }
 }
+
+/**
+ * Program the authentication key.
+ *
+ * `virtio_rpmb_req_type`: 1.
+ */
+export const VIRTIO_RPMB_REQ_PROGRAM_KEY: number = 1;
+/**
+ * Read the write counter.
+ *
+ * `virtio_rpmb_req_type`: 2.
+ */
+export const VIRTIO_RPMB_REQ_GET_WRITE_COUNTER: number = 2;
+/**
+ * Authenticated data write.
+ *
+ * `virtio_rpmb_req_type`: 3.
+ */
+export const VIRTIO_RPMB_REQ_DATA_WRITE: number = 3;
+/**
+ * Authenticated data read.
+ *
+ * `virtio_rpmb_req_type`: 4.
+ */
+export const VIRTIO_RPMB_REQ_DATA_READ: number = 4;
+/**
+ * Ask for the result of a preceding PROGRAM_KEY or DATA_WRITE.
+ *
+ * `virtio_rpmb_req_type`: 5.
+ */
+export const VIRTIO_RPMB_REQ_RESULT_READ: number = 5;
+/**
+ * 5.12.6: RPMB request types.
+ *
+ * Values of the `virtio_rpmb_req_type` group.
+ */
+export const VirtioRpmbReqType: {
+  readonly VIRTIO_RPMB_REQ_PROGRAM_KEY: number;
+  readonly VIRTIO_RPMB_REQ_GET_WRITE_COUNTER: number;
+  readonly VIRTIO_RPMB_REQ_DATA_WRITE: number;
+  readonly VIRTIO_RPMB_REQ_DATA_READ: number;
+  readonly VIRTIO_RPMB_REQ_RESULT_READ: number;
+} = Object.freeze({
+  VIRTIO_RPMB_REQ_PROGRAM_KEY: 1,
+  VIRTIO_RPMB_REQ_GET_WRITE_COUNTER: 2,
+  VIRTIO_RPMB_REQ_DATA_WRITE: 3,
+  VIRTIO_RPMB_REQ_DATA_READ: 4,
+  VIRTIO_RPMB_REQ_RESULT_READ: 5,
+});
+/**
+ * Response to PROGRAM_KEY.
+ *
+ * `virtio_rpmb_resp_type`: 256.
+ */
+export const VIRTIO_RPMB_RESP_PROGRAM_KEY: number = 256;
+/**
+ * Response to GET_WRITE_COUNTER.
+ *
+ * `virtio_rpmb_resp_type`: 512.
+ */
+export const VIRTIO_RPMB_RESP_GET_COUNTER: number = 512;
+/**
+ * Response to DATA_WRITE.
+ *
+ * `virtio_rpmb_resp_type`: 768.
+ */
+export const VIRTIO_RPMB_RESP_DATA_WRITE: number = 768;
+/**
+ * Response to DATA_READ.
+ *
+ * `virtio_rpmb_resp_type`: 1024.
+ */
+export const VIRTIO_RPMB_RESP_DATA_READ: number = 1024;
+/**
+ * 5.12.6: RPMB response types.
+ *
+ * Values of the `virtio_rpmb_resp_type` group.
+ */
+export const VirtioRpmbRespType: {
+  readonly VIRTIO_RPMB_RESP_PROGRAM_KEY: number;
+  readonly VIRTIO_RPMB_RESP_GET_COUNTER: number;
+  readonly VIRTIO_RPMB_RESP_DATA_WRITE: number;
+  readonly VIRTIO_RPMB_RESP_DATA_READ: number;
+} = Object.freeze({
+  VIRTIO_RPMB_RESP_PROGRAM_KEY: 256,
+  VIRTIO_RPMB_RESP_GET_COUNTER: 512,
+  VIRTIO_RPMB_RESP_DATA_WRITE: 768,
+  VIRTIO_RPMB_RESP_DATA_READ: 1024,
+});
 
 /**
  * 5.12.6.1: a 512-byte RPMB frame, big-endian as in eMMC.
@@ -192,7 +292,7 @@ export class VirtioRpmbFrame {
   /** Byte offset within the view of `stuff[index]`. */
   stuffOffset(index: number): number {
     if ((index >>> 0) !== index || index >= 196) {
-      throw new RangeError(`stuff[${index}] is outside 0..${196} - 1`);
+      throw indexError("virtio_rpmb_frame.stuff", index, 196);
     }
 
     return this.offset + index;
@@ -207,7 +307,7 @@ export class VirtioRpmbFrame {
    */
   stuff(index: number): number {
     if ((index >>> 0) !== index || index >= 196) {
-      throw new RangeError(`stuff[${index}] is outside 0..${196} - 1`);
+      throw indexError("virtio_rpmb_frame.stuff", index, 196);
     }
 
     return this.view.getUint8(this.offset + index);
@@ -216,7 +316,7 @@ export class VirtioRpmbFrame {
   /** Writes element `index` of `stuff`. */
   setStuff(index: number, value: number): void {
     if ((index >>> 0) !== index || index >= 196) {
-      throw new RangeError(`stuff[${index}] is outside 0..${196} - 1`);
+      throw indexError("virtio_rpmb_frame.stuff", index, 196);
     }
 
     this.view.setUint8(this.offset + index, value);
@@ -230,7 +330,7 @@ export class VirtioRpmbFrame {
   /** Byte offset within the view of `key_mac[index]`. */
   keyMacOffset(index: number): number {
     if ((index >>> 0) !== index || index >= 32) {
-      throw new RangeError(`key_mac[${index}] is outside 0..${32} - 1`);
+      throw indexError("virtio_rpmb_frame.key_mac", index, 32);
     }
 
     return this.offset + 196 + index;
@@ -245,7 +345,7 @@ export class VirtioRpmbFrame {
    */
   keyMac(index: number): number {
     if ((index >>> 0) !== index || index >= 32) {
-      throw new RangeError(`key_mac[${index}] is outside 0..${32} - 1`);
+      throw indexError("virtio_rpmb_frame.key_mac", index, 32);
     }
 
     return this.view.getUint8(this.offset + 196 + index);
@@ -254,7 +354,7 @@ export class VirtioRpmbFrame {
   /** Writes element `index` of `key_mac`. */
   setKeyMac(index: number, value: number): void {
     if ((index >>> 0) !== index || index >= 32) {
-      throw new RangeError(`key_mac[${index}] is outside 0..${32} - 1`);
+      throw indexError("virtio_rpmb_frame.key_mac", index, 32);
     }
 
     this.view.setUint8(this.offset + 196 + index, value);
@@ -268,7 +368,7 @@ export class VirtioRpmbFrame {
   /** Byte offset within the view of `data[index]`. */
   dataOffset(index: number): number {
     if ((index >>> 0) !== index || index >= 256) {
-      throw new RangeError(`data[${index}] is outside 0..${256} - 1`);
+      throw indexError("virtio_rpmb_frame.data", index, 256);
     }
 
     return this.offset + 228 + index;
@@ -283,7 +383,7 @@ export class VirtioRpmbFrame {
    */
   data(index: number): number {
     if ((index >>> 0) !== index || index >= 256) {
-      throw new RangeError(`data[${index}] is outside 0..${256} - 1`);
+      throw indexError("virtio_rpmb_frame.data", index, 256);
     }
 
     return this.view.getUint8(this.offset + 228 + index);
@@ -292,7 +392,7 @@ export class VirtioRpmbFrame {
   /** Writes element `index` of `data`. */
   setData(index: number, value: number): void {
     if ((index >>> 0) !== index || index >= 256) {
-      throw new RangeError(`data[${index}] is outside 0..${256} - 1`);
+      throw indexError("virtio_rpmb_frame.data", index, 256);
     }
 
     this.view.setUint8(this.offset + 228 + index, value);
@@ -306,7 +406,7 @@ export class VirtioRpmbFrame {
   /** Byte offset within the view of `nonce[index]`. */
   nonceOffset(index: number): number {
     if ((index >>> 0) !== index || index >= 16) {
-      throw new RangeError(`nonce[${index}] is outside 0..${16} - 1`);
+      throw indexError("virtio_rpmb_frame.nonce", index, 16);
     }
 
     return this.offset + 484 + index;
@@ -321,7 +421,7 @@ export class VirtioRpmbFrame {
    */
   nonce(index: number): number {
     if ((index >>> 0) !== index || index >= 16) {
-      throw new RangeError(`nonce[${index}] is outside 0..${16} - 1`);
+      throw indexError("virtio_rpmb_frame.nonce", index, 16);
     }
 
     return this.view.getUint8(this.offset + 484 + index);
@@ -330,7 +430,7 @@ export class VirtioRpmbFrame {
   /** Writes element `index` of `nonce`. */
   setNonce(index: number, value: number): void {
     if ((index >>> 0) !== index || index >= 16) {
-      throw new RangeError(`nonce[${index}] is outside 0..${16} - 1`);
+      throw indexError("virtio_rpmb_frame.nonce", index, 16);
     }
 
     this.view.setUint8(this.offset + 484 + index, value);
@@ -342,94 +442,6 @@ export class VirtioRpmbFrame {
   }
 }
 
-/**
- * Program the authentication key.
- *
- * `virtio_rpmb_req_type`: 1.
- */
-export const VIRTIO_RPMB_REQ_PROGRAM_KEY: number = 1;
-/**
- * Read the write counter.
- *
- * `virtio_rpmb_req_type`: 2.
- */
-export const VIRTIO_RPMB_REQ_GET_WRITE_COUNTER: number = 2;
-/**
- * Authenticated data write.
- *
- * `virtio_rpmb_req_type`: 3.
- */
-export const VIRTIO_RPMB_REQ_DATA_WRITE: number = 3;
-/**
- * Authenticated data read.
- *
- * `virtio_rpmb_req_type`: 4.
- */
-export const VIRTIO_RPMB_REQ_DATA_READ: number = 4;
-/**
- * Ask for the result of a preceding PROGRAM_KEY or DATA_WRITE.
- *
- * `virtio_rpmb_req_type`: 5.
- */
-export const VIRTIO_RPMB_REQ_RESULT_READ: number = 5;
-/**
- * 5.12.6: RPMB request types.
- *
- * Values of the `virtio_rpmb_req_type` group.
- */
-export const VirtioRpmbReqType: {
-  readonly VIRTIO_RPMB_REQ_PROGRAM_KEY: number;
-  readonly VIRTIO_RPMB_REQ_GET_WRITE_COUNTER: number;
-  readonly VIRTIO_RPMB_REQ_DATA_WRITE: number;
-  readonly VIRTIO_RPMB_REQ_DATA_READ: number;
-  readonly VIRTIO_RPMB_REQ_RESULT_READ: number;
-} = Object.freeze({
-  VIRTIO_RPMB_REQ_PROGRAM_KEY: 1,
-  VIRTIO_RPMB_REQ_GET_WRITE_COUNTER: 2,
-  VIRTIO_RPMB_REQ_DATA_WRITE: 3,
-  VIRTIO_RPMB_REQ_DATA_READ: 4,
-  VIRTIO_RPMB_REQ_RESULT_READ: 5,
-});
-/**
- * Response to PROGRAM_KEY.
- *
- * `virtio_rpmb_resp_type`: 256.
- */
-export const VIRTIO_RPMB_RESP_PROGRAM_KEY: number = 256;
-/**
- * Response to GET_WRITE_COUNTER.
- *
- * `virtio_rpmb_resp_type`: 512.
- */
-export const VIRTIO_RPMB_RESP_GET_COUNTER: number = 512;
-/**
- * Response to DATA_WRITE.
- *
- * `virtio_rpmb_resp_type`: 768.
- */
-export const VIRTIO_RPMB_RESP_DATA_WRITE: number = 768;
-/**
- * Response to DATA_READ.
- *
- * `virtio_rpmb_resp_type`: 1024.
- */
-export const VIRTIO_RPMB_RESP_DATA_READ: number = 1024;
-/**
- * 5.12.6: RPMB response types.
- *
- * Values of the `virtio_rpmb_resp_type` group.
- */
-export const VirtioRpmbRespType: {
-  readonly VIRTIO_RPMB_RESP_PROGRAM_KEY: number;
-  readonly VIRTIO_RPMB_RESP_GET_COUNTER: number;
-  readonly VIRTIO_RPMB_RESP_DATA_WRITE: number;
-  readonly VIRTIO_RPMB_RESP_DATA_READ: number;
-} = Object.freeze({
-  VIRTIO_RPMB_RESP_PROGRAM_KEY: 256,
-  VIRTIO_RPMB_RESP_GET_COUNTER: 512,
-  VIRTIO_RPMB_RESP_DATA_WRITE: 768,
-  VIRTIO_RPMB_RESP_DATA_READ: 1024,
-});
 /**
  * Success.
  *
@@ -510,3 +522,11 @@ export const VirtioRpmbResult: {
   VIRTIO_RPMB_RES_NO_AUTH_KEY: 7,
   VIRTIO_RPMB_RES_WRITE_COUNTER_EXPIRED: 128,
 });
+
+/** The error for an array index outside `0..length - 1`. */
+function indexError(what: string, index: number, length: number): ArgumentError {
+  const range = length === 0 ? "an empty array" : `0..${length - 1}`;
+  return new ArgumentError(`${what}[${index}] is outside ${range}`, {
+    code: "ERR_VIRTIO_ARGUMENT_INDEX",
+  });
+}

@@ -6,185 +6,76 @@
  *
  * @module
  */
+import { ArgumentError } from "../../errors.ts";
 /**
- * 5.23.6.6.3: common header of alarmq notifications.
+ * 5.23.2: virtqueue indices of the RTC device.
  *
- * Accessor for `virtio_rtc_notif_head` (8 bytes) over a `DataView`; reads and writes in place.
+ * Values of the `virtio_rtc_queues` group.
  */
-export class VirtioRtcNotifHead {
-  /** Size in bytes. */
-  static readonly SIZE: number = 8;
-  /** Byte offsets of the fields at fixed offsets, by accessor name. */
-  static readonly OFFSETS: { readonly msgType: number; readonly reserved: number } = Object.freeze({
-    msgType: 0,
-    reserved: 2,
-  });
-  /** The view the accessor reads and writes. */
-  view: DataView;
-  /** Byte offset of the struct within {@link VirtioRtcNotifHead.view}. */
-  offset: number;
-
-  /** Creates an accessor over `view` at byte `offset`. */
-  constructor(view: DataView, offset: number = 0) {
-    this.view = view;
-    this.offset = offset;
-  }
-
-  /**
-   * Notification type (VIRTIO_RTC_NOTIF_*).
-   *
-   * `msg_type`: le16 at offset 0.
-   */
-  get msgType(): number {
-    return this.view.getUint16(this.offset, true);
-  }
-
-  set msgType(value: number) {
-    this.view.setUint16(this.offset, value, true);
-  }
-
-  /** Re-targets the accessor at another offset of the same view; returns it. */
-  at(offset: number): this {
-    this.offset = offset;
-    return this;
-  }
-
-  /** Byte offset within the view of `reserved[index]`. */
-  reservedOffset(index: number): number {
-    if ((index >>> 0) !== index || index >= 6) {
-      throw new RangeError(`reserved[${index}] is outside 0..${6} - 1`);
-    }
-
-    return this.offset + 2 + index;
-  }
-
-  /**
-   * Zero.
-   *
-   * `reserved`: u8[6] at offset 2.
-   *
-   * Reads element `index`.
-   */
-  reserved(index: number): number {
-    if ((index >>> 0) !== index || index >= 6) {
-      throw new RangeError(`reserved[${index}] is outside 0..${6} - 1`);
-    }
-
-    return this.view.getUint8(this.offset + 2 + index);
-  }
-
-  /** Writes element `index` of `reserved`. */
-  setReserved(index: number, value: number): void {
-    if ((index >>> 0) !== index || index >= 6) {
-      throw new RangeError(`reserved[${index}] is outside 0..${6} - 1`);
-    }
-
-    this.view.setUint8(this.offset + 2 + index, value);
-  }
-
-  /** The bytes of `reserved` as a zero-copy view. */
-  reservedBytes(): Uint8Array {
-    return new Uint8Array(this.view.buffer, this.view.byteOffset + this.offset + 2, 6);
-  }
-}
-
+export const VirtioRtcQueues: { readonly requestq: number; readonly alarmq: number } = Object
+  .freeze({ requestq: 0, alarmq: 1 });
 /**
- * 5.23.6.6.3: alarm expiration notification.
+ * The device supports alarms (and the alarmq).
  *
- * Accessor for `virtio_rtc_notif_alarm` (16 bytes) over a `DataView`; reads and writes in place.
+ * `virtio_rtc_features`: 0 (bit number).
  */
-export class VirtioRtcNotifAlarm {
-  /** Size in bytes. */
-  static readonly SIZE: number = 16;
-  /** Byte offsets of the fields at fixed offsets, by accessor name. */
-  static readonly OFFSETS: {
-    readonly head: number;
-    readonly clockId: number;
-    readonly reserved: number;
-  } = Object.freeze({ head: 0, clockId: 8, reserved: 10 });
-  /** The view the accessor reads and writes. */
-  view: DataView;
-  /** Byte offset of the struct within {@link VirtioRtcNotifAlarm.view}. */
-  offset: number;
-  #head: VirtioRtcNotifHead | undefined;
-
-  /** Creates an accessor over `view` at byte `offset`. */
-  constructor(view: DataView, offset: number = 0) {
-    this.view = view;
-    this.offset = offset;
-  }
-
-  /**
-   * msg_type VIRTIO_RTC_NOTIF_ALARM.
-   *
-   * `head`: virtio_rtc_notif_head at offset 0.
-   *
-   * A cached flyweight re-targeted on each access: do not keep it.
-   */
-  get head(): VirtioRtcNotifHead {
-    const child = (this.#head ??= new VirtioRtcNotifHead(this.view));
-    child.view = this.view;
-    child.offset = this.offset;
-    return child;
-  }
-
-  /**
-   * Clock whose alarm expired.
-   *
-   * `clock_id`: le16 at offset 8.
-   */
-  get clockId(): number {
-    return this.view.getUint16(this.offset + 8, true);
-  }
-
-  set clockId(value: number) {
-    this.view.setUint16(this.offset + 8, value, true);
-  }
-
-  /** Re-targets the accessor at another offset of the same view; returns it. */
-  at(offset: number): this {
-    this.offset = offset;
-    return this;
-  }
-
-  /** Byte offset within the view of `reserved[index]`. */
-  reservedOffset(index: number): number {
-    if ((index >>> 0) !== index || index >= 6) {
-      throw new RangeError(`reserved[${index}] is outside 0..${6} - 1`);
-    }
-
-    return this.offset + 10 + index;
-  }
-
-  /**
-   * Zero.
-   *
-   * `reserved`: u8[6] at offset 10.
-   *
-   * Reads element `index`.
-   */
-  reserved(index: number): number {
-    if ((index >>> 0) !== index || index >= 6) {
-      throw new RangeError(`reserved[${index}] is outside 0..${6} - 1`);
-    }
-
-    return this.view.getUint8(this.offset + 10 + index);
-  }
-
-  /** Writes element `index` of `reserved`. */
-  setReserved(index: number, value: number): void {
-    if ((index >>> 0) !== index || index >= 6) {
-      throw new RangeError(`reserved[${index}] is outside 0..${6} - 1`);
-    }
-
-    this.view.setUint8(this.offset + 10 + index, value);
-  }
-
-  /** The bytes of `reserved` as a zero-copy view. */
-  reservedBytes(): Uint8Array {
-    return new Uint8Array(this.view.buffer, this.view.byteOffset + this.offset + 10, 6);
-  }
-}
+export const VIRTIO_RTC_F_ALARM: number = 0;
+/**
+ * 5.23.3: RTC device feature bits.
+ *
+ * Bit numbers of the `virtio_rtc_features` group.
+ */
+export const VirtioRtcFeatures: { readonly VIRTIO_RTC_F_ALARM: number } = Object.freeze({
+  VIRTIO_RTC_F_ALARM: 0,
+});
+/**
+ * The request succeeded.
+ *
+ * `virtio_rtc_status`: 0.
+ */
+export const VIRTIO_RTC_S_OK: number = 0;
+/**
+ * Not supported by the implementation, or unknown msg_type or hw_counter.
+ *
+ * `virtio_rtc_status`: 2.
+ */
+export const VIRTIO_RTC_S_EOPNOTSUPP: number = 2;
+/**
+ * clock_id does not identify a clock.
+ *
+ * `virtio_rtc_status`: 3.
+ */
+export const VIRTIO_RTC_S_ENODEV: number = 3;
+/**
+ * Invalid request values, or a buffer too small for the request or response.
+ *
+ * `virtio_rtc_status`: 4.
+ */
+export const VIRTIO_RTC_S_EINVAL: number = 4;
+/**
+ * An error not caused by the driver's input.
+ *
+ * `virtio_rtc_status`: 5.
+ */
+export const VIRTIO_RTC_S_EIO: number = 5;
+/**
+ * 5.23.6: RTC response status (VIRTIO_RTC_S_*).
+ *
+ * Values of the `virtio_rtc_status` group.
+ */
+export const VirtioRtcStatus: {
+  readonly VIRTIO_RTC_S_OK: number;
+  readonly VIRTIO_RTC_S_EOPNOTSUPP: number;
+  readonly VIRTIO_RTC_S_ENODEV: number;
+  readonly VIRTIO_RTC_S_EINVAL: number;
+  readonly VIRTIO_RTC_S_EIO: number;
+} = Object.freeze({
+  VIRTIO_RTC_S_OK: 0,
+  VIRTIO_RTC_S_EOPNOTSUPP: 2,
+  VIRTIO_RTC_S_ENODEV: 3,
+  VIRTIO_RTC_S_EINVAL: 4,
+  VIRTIO_RTC_S_EIO: 5,
+});
 
 /**
  * 5.23.6: common header of RTC requests.
@@ -232,7 +123,7 @@ export class VirtioRtcReqHead {
   /** Byte offset within the view of `reserved[index]`. */
   reservedOffset(index: number): number {
     if ((index >>> 0) !== index || index >= 6) {
-      throw new RangeError(`reserved[${index}] is outside 0..${6} - 1`);
+      throw indexError("virtio_rtc_req_head.reserved", index, 6);
     }
 
     return this.offset + 2 + index;
@@ -247,7 +138,7 @@ export class VirtioRtcReqHead {
    */
   reserved(index: number): number {
     if ((index >>> 0) !== index || index >= 6) {
-      throw new RangeError(`reserved[${index}] is outside 0..${6} - 1`);
+      throw indexError("virtio_rtc_req_head.reserved", index, 6);
     }
 
     return this.view.getUint8(this.offset + 2 + index);
@@ -256,7 +147,7 @@ export class VirtioRtcReqHead {
   /** Writes element `index` of `reserved`. */
   setReserved(index: number, value: number): void {
     if ((index >>> 0) !== index || index >= 6) {
-      throw new RangeError(`reserved[${index}] is outside 0..${6} - 1`);
+      throw indexError("virtio_rtc_req_head.reserved", index, 6);
     }
 
     this.view.setUint8(this.offset + 2 + index, value);
@@ -267,6 +158,273 @@ export class VirtioRtcReqHead {
     return new Uint8Array(this.view.buffer, this.view.byteOffset + this.offset + 2, 6);
   }
 }
+
+/**
+ * 5.23.6: common header of RTC responses.
+ *
+ * Accessor for `virtio_rtc_resp_head` (8 bytes) over a `DataView`; reads and writes in place.
+ */
+export class VirtioRtcRespHead {
+  /** Size in bytes. */
+  static readonly SIZE: number = 8;
+  /** Byte offsets of the fields at fixed offsets, by accessor name. */
+  static readonly OFFSETS: { readonly status: number; readonly reserved: number } = Object.freeze({
+    status: 0,
+    reserved: 1,
+  });
+  /** The view the accessor reads and writes. */
+  view: DataView;
+  /** Byte offset of the struct within {@link VirtioRtcRespHead.view}. */
+  offset: number;
+
+  /** Creates an accessor over `view` at byte `offset`. */
+  constructor(view: DataView, offset: number = 0) {
+    this.view = view;
+    this.offset = offset;
+  }
+
+  /**
+   * Status (VIRTIO_RTC_S_*); other fields are meaningful only when OK.
+   *
+   * `status`: u8 at offset 0.
+   */
+  get status(): number {
+    return this.view.getUint8(this.offset);
+  }
+
+  set status(value: number) {
+    this.view.setUint8(this.offset, value);
+  }
+
+  /** Re-targets the accessor at another offset of the same view; returns it. */
+  at(offset: number): this {
+    this.offset = offset;
+    return this;
+  }
+
+  /** Byte offset within the view of `reserved[index]`. */
+  reservedOffset(index: number): number {
+    if ((index >>> 0) !== index || index >= 7) {
+      throw indexError("virtio_rtc_resp_head.reserved", index, 7);
+    }
+
+    return this.offset + 1 + index;
+  }
+
+  /**
+   * Zero.
+   *
+   * `reserved`: u8[7] at offset 1.
+   *
+   * Reads element `index`.
+   */
+  reserved(index: number): number {
+    if ((index >>> 0) !== index || index >= 7) {
+      throw indexError("virtio_rtc_resp_head.reserved", index, 7);
+    }
+
+    return this.view.getUint8(this.offset + 1 + index);
+  }
+
+  /** Writes element `index` of `reserved`. */
+  setReserved(index: number, value: number): void {
+    if ((index >>> 0) !== index || index >= 7) {
+      throw indexError("virtio_rtc_resp_head.reserved", index, 7);
+    }
+
+    this.view.setUint8(this.offset + 1 + index, value);
+  }
+
+  /** The bytes of `reserved` as a zero-copy view. */
+  reservedBytes(): Uint8Array {
+    return new Uint8Array(this.view.buffer, this.view.byteOffset + this.offset + 1, 7);
+  }
+}
+
+/**
+ * UTC, Unix epoch; steps at the start of leap seconds.
+ *
+ * `virtio_rtc_clock_type`: 0.
+ */
+export const VIRTIO_RTC_CLOCK_UTC: number = 0;
+/**
+ * TAI, epoch 1970-01-01 00:00 TAI.
+ *
+ * `virtio_rtc_clock_type`: 1.
+ */
+export const VIRTIO_RTC_CLOCK_TAI: number = 1;
+/**
+ * Monotonic physical time since an epoch before or during device reset.
+ *
+ * `virtio_rtc_clock_type`: 2.
+ */
+export const VIRTIO_RTC_CLOCK_MONOTONIC: number = 2;
+/**
+ * UTC with leap seconds smeared instead of stepped.
+ *
+ * `virtio_rtc_clock_type`: 3.
+ */
+export const VIRTIO_RTC_CLOCK_UTC_SMEARED: number = 3;
+/**
+ * UTC that may smear or step each leap second.
+ *
+ * `virtio_rtc_clock_type`: 4.
+ */
+export const VIRTIO_RTC_CLOCK_UTC_MAYBE_SMEARED: number = 4;
+/**
+ * 5.23.6.3.1: RTC clock types (VIRTIO_RTC_CLOCK_*); 0xf0..0xff are implementation-specific.
+ *
+ * Values of the `virtio_rtc_clock_type` group.
+ */
+export const VirtioRtcClockType: {
+  readonly VIRTIO_RTC_CLOCK_UTC: number;
+  readonly VIRTIO_RTC_CLOCK_TAI: number;
+  readonly VIRTIO_RTC_CLOCK_MONOTONIC: number;
+  readonly VIRTIO_RTC_CLOCK_UTC_SMEARED: number;
+  readonly VIRTIO_RTC_CLOCK_UTC_MAYBE_SMEARED: number;
+} = Object.freeze({
+  VIRTIO_RTC_CLOCK_UTC: 0,
+  VIRTIO_RTC_CLOCK_TAI: 1,
+  VIRTIO_RTC_CLOCK_MONOTONIC: 2,
+  VIRTIO_RTC_CLOCK_UTC_SMEARED: 3,
+  VIRTIO_RTC_CLOCK_UTC_MAYBE_SMEARED: 4,
+});
+/**
+ * How leap seconds are smeared is unspecified.
+ *
+ * `virtio_rtc_smear`: 0.
+ */
+export const VIRTIO_RTC_SMEAR_UNSPECIFIED: number = 0;
+/**
+ * Linear smear from noon before to noon after the leap second.
+ *
+ * `virtio_rtc_smear`: 1.
+ */
+export const VIRTIO_RTC_SMEAR_NOON_LINEAR: number = 1;
+/**
+ * Linear smear as per the UTC-SLS proposal.
+ *
+ * `virtio_rtc_smear`: 2.
+ */
+export const VIRTIO_RTC_SMEAR_UTC_SLS: number = 2;
+/**
+ * 5.23.6.3.2: RTC smearing variants (VIRTIO_RTC_SMEAR_*); 0xf0 and up are implementation-specific.
+ *
+ * Values of the `virtio_rtc_smear` group.
+ */
+export const VirtioRtcSmear: {
+  readonly VIRTIO_RTC_SMEAR_UNSPECIFIED: number;
+  readonly VIRTIO_RTC_SMEAR_NOON_LINEAR: number;
+  readonly VIRTIO_RTC_SMEAR_UTC_SLS: number;
+} = Object.freeze({
+  VIRTIO_RTC_SMEAR_UNSPECIFIED: 0,
+  VIRTIO_RTC_SMEAR_NOON_LINEAR: 1,
+  VIRTIO_RTC_SMEAR_UTC_SLS: 2,
+});
+/**
+ * Arm Generic Timer virtual count register (CNTVCT_EL0).
+ *
+ * `virtio_rtc_counter`: 0.
+ */
+export const VIRTIO_RTC_COUNTER_ARM_VCT: number = 0;
+/**
+ * x86 Time-Stamp Counter.
+ *
+ * `virtio_rtc_counter`: 1.
+ */
+export const VIRTIO_RTC_COUNTER_X86_TSC: number = 1;
+/**
+ * Invalid.
+ *
+ * `virtio_rtc_counter`: 255.
+ */
+export const VIRTIO_RTC_COUNTER_INVALID: number = 255;
+/**
+ * 5.23.6.3.3: RTC hardware counters (VIRTIO_RTC_COUNTER_*); 0xf0..0xfe are implementation-specific.
+ *
+ * Values of the `virtio_rtc_counter` group.
+ */
+export const VirtioRtcCounter: {
+  readonly VIRTIO_RTC_COUNTER_ARM_VCT: number;
+  readonly VIRTIO_RTC_COUNTER_X86_TSC: number;
+  readonly VIRTIO_RTC_COUNTER_INVALID: number;
+} = Object.freeze({
+  VIRTIO_RTC_COUNTER_ARM_VCT: 0,
+  VIRTIO_RTC_COUNTER_X86_TSC: 1,
+  VIRTIO_RTC_COUNTER_INVALID: 255,
+});
+/**
+ * Read a clock.
+ *
+ * `virtio_rtc_req_type`: 1.
+ */
+export const VIRTIO_RTC_REQ_READ: number = 1;
+/**
+ * Read a clock with a cross-timestamp of a hardware counter.
+ *
+ * `virtio_rtc_req_type`: 2.
+ */
+export const VIRTIO_RTC_REQ_READ_CROSS: number = 2;
+/**
+ * Get the number of clocks.
+ *
+ * `virtio_rtc_req_type`: 4096.
+ */
+export const VIRTIO_RTC_REQ_CFG: number = 4096;
+/**
+ * Get a clock's capabilities.
+ *
+ * `virtio_rtc_req_type`: 4097.
+ */
+export const VIRTIO_RTC_REQ_CLOCK_CAP: number = 4097;
+/**
+ * Ask whether a clock supports cross-timestamping with a hardware counter.
+ *
+ * `virtio_rtc_req_type`: 4098.
+ */
+export const VIRTIO_RTC_REQ_CROSS_CAP: number = 4098;
+/**
+ * Read a clock's alarm.
+ *
+ * `virtio_rtc_req_type`: 4099.
+ */
+export const VIRTIO_RTC_REQ_READ_ALARM: number = 4099;
+/**
+ * Set a clock's alarm time and state.
+ *
+ * `virtio_rtc_req_type`: 4100.
+ */
+export const VIRTIO_RTC_REQ_SET_ALARM: number = 4100;
+/**
+ * Enable or disable a clock's alarm.
+ *
+ * `virtio_rtc_req_type`: 4101.
+ */
+export const VIRTIO_RTC_REQ_SET_ALARM_ENABLED: number = 4101;
+/**
+ * 5.23.6: RTC request message types (VIRTIO_RTC_REQ_*).
+ *
+ * Values of the `virtio_rtc_req_type` group.
+ */
+export const VirtioRtcReqType: {
+  readonly VIRTIO_RTC_REQ_READ: number;
+  readonly VIRTIO_RTC_REQ_READ_CROSS: number;
+  readonly VIRTIO_RTC_REQ_CFG: number;
+  readonly VIRTIO_RTC_REQ_CLOCK_CAP: number;
+  readonly VIRTIO_RTC_REQ_CROSS_CAP: number;
+  readonly VIRTIO_RTC_REQ_READ_ALARM: number;
+  readonly VIRTIO_RTC_REQ_SET_ALARM: number;
+  readonly VIRTIO_RTC_REQ_SET_ALARM_ENABLED: number;
+} = Object.freeze({
+  VIRTIO_RTC_REQ_READ: 1,
+  VIRTIO_RTC_REQ_READ_CROSS: 2,
+  VIRTIO_RTC_REQ_CFG: 4096,
+  VIRTIO_RTC_REQ_CLOCK_CAP: 4097,
+  VIRTIO_RTC_REQ_CROSS_CAP: 4098,
+  VIRTIO_RTC_REQ_READ_ALARM: 4099,
+  VIRTIO_RTC_REQ_SET_ALARM: 4100,
+  VIRTIO_RTC_REQ_SET_ALARM_ENABLED: 4101,
+});
 
 /**
  * 5.23.6.4: request for the number of clocks.
@@ -308,6 +466,104 @@ export class VirtioRtcReqCfg {
   at(offset: number): this {
     this.offset = offset;
     return this;
+  }
+}
+
+/**
+ * 5.23.6.4: number of clocks.
+ *
+ * Accessor for `virtio_rtc_resp_cfg` (16 bytes) over a `DataView`; reads and writes in place.
+ */
+export class VirtioRtcRespCfg {
+  /** Size in bytes. */
+  static readonly SIZE: number = 16;
+  /** Byte offsets of the fields at fixed offsets, by accessor name. */
+  static readonly OFFSETS: {
+    readonly head: number;
+    readonly numClocks: number;
+    readonly reserved: number;
+  } = Object.freeze({ head: 0, numClocks: 8, reserved: 10 });
+  /** The view the accessor reads and writes. */
+  view: DataView;
+  /** Byte offset of the struct within {@link VirtioRtcRespCfg.view}. */
+  offset: number;
+  #head: VirtioRtcRespHead | undefined;
+
+  /** Creates an accessor over `view` at byte `offset`. */
+  constructor(view: DataView, offset: number = 0) {
+    this.view = view;
+    this.offset = offset;
+  }
+
+  /**
+   * Response header.
+   *
+   * `head`: virtio_rtc_resp_head at offset 0.
+   *
+   * A cached flyweight re-targeted on each access: do not keep it.
+   */
+  get head(): VirtioRtcRespHead {
+    const child = (this.#head ??= new VirtioRtcRespHead(this.view));
+    child.view = this.view;
+    child.offset = this.offset;
+    return child;
+  }
+
+  /**
+   * Number of clocks; valid clock ids are below it.
+   *
+   * `num_clocks`: le16 at offset 8.
+   */
+  get numClocks(): number {
+    return this.view.getUint16(this.offset + 8, true);
+  }
+
+  set numClocks(value: number) {
+    this.view.setUint16(this.offset + 8, value, true);
+  }
+
+  /** Re-targets the accessor at another offset of the same view; returns it. */
+  at(offset: number): this {
+    this.offset = offset;
+    return this;
+  }
+
+  /** Byte offset within the view of `reserved[index]`. */
+  reservedOffset(index: number): number {
+    if ((index >>> 0) !== index || index >= 6) {
+      throw indexError("virtio_rtc_resp_cfg.reserved", index, 6);
+    }
+
+    return this.offset + 10 + index;
+  }
+
+  /**
+   * Zero.
+   *
+   * `reserved`: u8[6] at offset 10.
+   *
+   * Reads element `index`.
+   */
+  reserved(index: number): number {
+    if ((index >>> 0) !== index || index >= 6) {
+      throw indexError("virtio_rtc_resp_cfg.reserved", index, 6);
+    }
+
+    return this.view.getUint8(this.offset + 10 + index);
+  }
+
+  /** Writes element `index` of `reserved`. */
+  setReserved(index: number, value: number): void {
+    if ((index >>> 0) !== index || index >= 6) {
+      throw indexError("virtio_rtc_resp_cfg.reserved", index, 6);
+    }
+
+    this.view.setUint8(this.offset + 10 + index, value);
+  }
+
+  /** The bytes of `reserved` as a zero-copy view. */
+  reservedBytes(): Uint8Array {
+    return new Uint8Array(this.view.buffer, this.view.byteOffset + this.offset + 10, 6);
   }
 }
 
@@ -373,7 +629,7 @@ export class VirtioRtcReqClockCap {
   /** Byte offset within the view of `reserved[index]`. */
   reservedOffset(index: number): number {
     if ((index >>> 0) !== index || index >= 6) {
-      throw new RangeError(`reserved[${index}] is outside 0..${6} - 1`);
+      throw indexError("virtio_rtc_req_clock_cap.reserved", index, 6);
     }
 
     return this.offset + 10 + index;
@@ -388,7 +644,7 @@ export class VirtioRtcReqClockCap {
    */
   reserved(index: number): number {
     if ((index >>> 0) !== index || index >= 6) {
-      throw new RangeError(`reserved[${index}] is outside 0..${6} - 1`);
+      throw indexError("virtio_rtc_req_clock_cap.reserved", index, 6);
     }
 
     return this.view.getUint8(this.offset + 10 + index);
@@ -397,7 +653,7 @@ export class VirtioRtcReqClockCap {
   /** Writes element `index` of `reserved`. */
   setReserved(index: number, value: number): void {
     if ((index >>> 0) !== index || index >= 6) {
-      throw new RangeError(`reserved[${index}] is outside 0..${6} - 1`);
+      throw indexError("virtio_rtc_req_clock_cap.reserved", index, 6);
     }
 
     this.view.setUint8(this.offset + 10 + index, value);
@@ -406,6 +662,147 @@ export class VirtioRtcReqClockCap {
   /** The bytes of `reserved` as a zero-copy view. */
   reservedBytes(): Uint8Array {
     return new Uint8Array(this.view.buffer, this.view.byteOffset + this.offset + 10, 6);
+  }
+}
+
+/**
+ * With VIRTIO_RTC_F_ALARM: the clock supports an alarm.
+ *
+ * `virtio_rtc_clock_cap_flags`: 1.
+ */
+export const VIRTIO_RTC_FLAG_ALARM_CAP: number = 1;
+/**
+ * 5.23.6.4: clock capability flags (masks).
+ *
+ * Bit masks of the `virtio_rtc_clock_cap_flags` group.
+ */
+export const VirtioRtcClockCapFlags: { readonly VIRTIO_RTC_FLAG_ALARM_CAP: number } = Object.freeze(
+  { VIRTIO_RTC_FLAG_ALARM_CAP: 1 },
+);
+
+/**
+ * 5.23.6.4: a clock's capabilities.
+ *
+ * Accessor for `virtio_rtc_resp_clock_cap` (16 bytes) over a `DataView`; reads and writes in place.
+ */
+export class VirtioRtcRespClockCap {
+  /** Size in bytes. */
+  static readonly SIZE: number = 16;
+  /** Byte offsets of the fields at fixed offsets, by accessor name. */
+  static readonly OFFSETS: {
+    readonly head: number;
+    readonly type: number;
+    readonly leapSecondSmearing: number;
+    readonly flags: number;
+    readonly reserved: number;
+  } = Object.freeze({ head: 0, type: 8, leapSecondSmearing: 9, flags: 10, reserved: 11 });
+  /** The view the accessor reads and writes. */
+  view: DataView;
+  /** Byte offset of the struct within {@link VirtioRtcRespClockCap.view}. */
+  offset: number;
+  #head: VirtioRtcRespHead | undefined;
+
+  /** Creates an accessor over `view` at byte `offset`. */
+  constructor(view: DataView, offset: number = 0) {
+    this.view = view;
+    this.offset = offset;
+  }
+
+  /**
+   * Response header.
+   *
+   * `head`: virtio_rtc_resp_head at offset 0.
+   *
+   * A cached flyweight re-targeted on each access: do not keep it.
+   */
+  get head(): VirtioRtcRespHead {
+    const child = (this.#head ??= new VirtioRtcRespHead(this.view));
+    child.view = this.view;
+    child.offset = this.offset;
+    return child;
+  }
+
+  /**
+   * Clock type (VIRTIO_RTC_CLOCK_*).
+   *
+   * `type`: u8 at offset 8.
+   */
+  get type(): number {
+    return this.view.getUint8(this.offset + 8);
+  }
+
+  set type(value: number) {
+    this.view.setUint8(this.offset + 8, value);
+  }
+
+  /**
+   * Smearing variant (VIRTIO_RTC_SMEAR_*) of a UTC_SMEARED clock; UNSPECIFIED for others.
+   *
+   * `leap_second_smearing`: u8 at offset 9.
+   */
+  get leapSecondSmearing(): number {
+    return this.view.getUint8(this.offset + 9);
+  }
+
+  set leapSecondSmearing(value: number) {
+    this.view.setUint8(this.offset + 9, value);
+  }
+
+  /**
+   * Capability flags (VIRTIO_RTC_FLAG_ALARM_CAP).
+   *
+   * `flags`: u8 at offset 10.
+   */
+  get flags(): number {
+    return this.view.getUint8(this.offset + 10);
+  }
+
+  set flags(value: number) {
+    this.view.setUint8(this.offset + 10, value);
+  }
+
+  /** Re-targets the accessor at another offset of the same view; returns it. */
+  at(offset: number): this {
+    this.offset = offset;
+    return this;
+  }
+
+  /** Byte offset within the view of `reserved[index]`. */
+  reservedOffset(index: number): number {
+    if ((index >>> 0) !== index || index >= 5) {
+      throw indexError("virtio_rtc_resp_clock_cap.reserved", index, 5);
+    }
+
+    return this.offset + 11 + index;
+  }
+
+  /**
+   * Zero.
+   *
+   * `reserved`: u8[5] at offset 11.
+   *
+   * Reads element `index`.
+   */
+  reserved(index: number): number {
+    if ((index >>> 0) !== index || index >= 5) {
+      throw indexError("virtio_rtc_resp_clock_cap.reserved", index, 5);
+    }
+
+    return this.view.getUint8(this.offset + 11 + index);
+  }
+
+  /** Writes element `index` of `reserved`. */
+  setReserved(index: number, value: number): void {
+    if ((index >>> 0) !== index || index >= 5) {
+      throw indexError("virtio_rtc_resp_clock_cap.reserved", index, 5);
+    }
+
+    this.view.setUint8(this.offset + 11 + index, value);
+  }
+
+  /** The bytes of `reserved` as a zero-copy view. */
+  reservedBytes(): Uint8Array {
+    return new Uint8Array(this.view.buffer, this.view.byteOffset + this.offset + 11, 5);
   }
 }
 
@@ -485,7 +882,7 @@ export class VirtioRtcReqCrossCap {
   /** Byte offset within the view of `reserved[index]`. */
   reservedOffset(index: number): number {
     if ((index >>> 0) !== index || index >= 5) {
-      throw new RangeError(`reserved[${index}] is outside 0..${5} - 1`);
+      throw indexError("virtio_rtc_req_cross_cap.reserved", index, 5);
     }
 
     return this.offset + 11 + index;
@@ -500,7 +897,7 @@ export class VirtioRtcReqCrossCap {
    */
   reserved(index: number): number {
     if ((index >>> 0) !== index || index >= 5) {
-      throw new RangeError(`reserved[${index}] is outside 0..${5} - 1`);
+      throw indexError("virtio_rtc_req_cross_cap.reserved", index, 5);
     }
 
     return this.view.getUint8(this.offset + 11 + index);
@@ -509,7 +906,7 @@ export class VirtioRtcReqCrossCap {
   /** Writes element `index` of `reserved`. */
   setReserved(index: number, value: number): void {
     if ((index >>> 0) !== index || index >= 5) {
-      throw new RangeError(`reserved[${index}] is outside 0..${5} - 1`);
+      throw indexError("virtio_rtc_req_cross_cap.reserved", index, 5);
     }
 
     this.view.setUint8(this.offset + 11 + index, value);
@@ -518,6 +915,119 @@ export class VirtioRtcReqCrossCap {
   /** The bytes of `reserved` as a zero-copy view. */
   reservedBytes(): Uint8Array {
     return new Uint8Array(this.view.buffer, this.view.byteOffset + this.offset + 11, 5);
+  }
+}
+
+/**
+ * Cross-timestamping is supported for the clock and counter.
+ *
+ * `virtio_rtc_cross_cap_flags`: 1.
+ */
+export const VIRTIO_RTC_FLAG_CROSS_CAP: number = 1;
+/**
+ * 5.23.6.4: cross-timestamp capability flags (masks).
+ *
+ * Bit masks of the `virtio_rtc_cross_cap_flags` group.
+ */
+export const VirtioRtcCrossCapFlags: { readonly VIRTIO_RTC_FLAG_CROSS_CAP: number } = Object.freeze(
+  { VIRTIO_RTC_FLAG_CROSS_CAP: 1 },
+);
+
+/**
+ * 5.23.6.4: cross-timestamping support.
+ *
+ * Accessor for `virtio_rtc_resp_cross_cap` (16 bytes) over a `DataView`; reads and writes in place.
+ */
+export class VirtioRtcRespCrossCap {
+  /** Size in bytes. */
+  static readonly SIZE: number = 16;
+  /** Byte offsets of the fields at fixed offsets, by accessor name. */
+  static readonly OFFSETS: {
+    readonly head: number;
+    readonly flags: number;
+    readonly reserved: number;
+  } = Object.freeze({ head: 0, flags: 8, reserved: 9 });
+  /** The view the accessor reads and writes. */
+  view: DataView;
+  /** Byte offset of the struct within {@link VirtioRtcRespCrossCap.view}. */
+  offset: number;
+  #head: VirtioRtcRespHead | undefined;
+
+  /** Creates an accessor over `view` at byte `offset`. */
+  constructor(view: DataView, offset: number = 0) {
+    this.view = view;
+    this.offset = offset;
+  }
+
+  /**
+   * Response header.
+   *
+   * `head`: virtio_rtc_resp_head at offset 0.
+   *
+   * A cached flyweight re-targeted on each access: do not keep it.
+   */
+  get head(): VirtioRtcRespHead {
+    const child = (this.#head ??= new VirtioRtcRespHead(this.view));
+    child.view = this.view;
+    child.offset = this.offset;
+    return child;
+  }
+
+  /**
+   * VIRTIO_RTC_FLAG_CROSS_CAP if supported.
+   *
+   * `flags`: u8 at offset 8.
+   */
+  get flags(): number {
+    return this.view.getUint8(this.offset + 8);
+  }
+
+  set flags(value: number) {
+    this.view.setUint8(this.offset + 8, value);
+  }
+
+  /** Re-targets the accessor at another offset of the same view; returns it. */
+  at(offset: number): this {
+    this.offset = offset;
+    return this;
+  }
+
+  /** Byte offset within the view of `reserved[index]`. */
+  reservedOffset(index: number): number {
+    if ((index >>> 0) !== index || index >= 7) {
+      throw indexError("virtio_rtc_resp_cross_cap.reserved", index, 7);
+    }
+
+    return this.offset + 9 + index;
+  }
+
+  /**
+   * Zero.
+   *
+   * `reserved`: u8[7] at offset 9.
+   *
+   * Reads element `index`.
+   */
+  reserved(index: number): number {
+    if ((index >>> 0) !== index || index >= 7) {
+      throw indexError("virtio_rtc_resp_cross_cap.reserved", index, 7);
+    }
+
+    return this.view.getUint8(this.offset + 9 + index);
+  }
+
+  /** Writes element `index` of `reserved`. */
+  setReserved(index: number, value: number): void {
+    if ((index >>> 0) !== index || index >= 7) {
+      throw indexError("virtio_rtc_resp_cross_cap.reserved", index, 7);
+    }
+
+    this.view.setUint8(this.offset + 9 + index, value);
+  }
+
+  /** The bytes of `reserved` as a zero-copy view. */
+  reservedBytes(): Uint8Array {
+    return new Uint8Array(this.view.buffer, this.view.byteOffset + this.offset + 9, 7);
   }
 }
 
@@ -583,7 +1093,7 @@ export class VirtioRtcReqRead {
   /** Byte offset within the view of `reserved[index]`. */
   reservedOffset(index: number): number {
     if ((index >>> 0) !== index || index >= 6) {
-      throw new RangeError(`reserved[${index}] is outside 0..${6} - 1`);
+      throw indexError("virtio_rtc_req_read.reserved", index, 6);
     }
 
     return this.offset + 10 + index;
@@ -598,7 +1108,7 @@ export class VirtioRtcReqRead {
    */
   reserved(index: number): number {
     if ((index >>> 0) !== index || index >= 6) {
-      throw new RangeError(`reserved[${index}] is outside 0..${6} - 1`);
+      throw indexError("virtio_rtc_req_read.reserved", index, 6);
     }
 
     return this.view.getUint8(this.offset + 10 + index);
@@ -607,7 +1117,7 @@ export class VirtioRtcReqRead {
   /** Writes element `index` of `reserved`. */
   setReserved(index: number, value: number): void {
     if ((index >>> 0) !== index || index >= 6) {
-      throw new RangeError(`reserved[${index}] is outside 0..${6} - 1`);
+      throw indexError("virtio_rtc_req_read.reserved", index, 6);
     }
 
     this.view.setUint8(this.offset + 10 + index, value);
@@ -620,24 +1130,22 @@ export class VirtioRtcReqRead {
 }
 
 /**
- * 5.23.6.6.2: request to read a clock's alarm.
+ * 5.23.6.5: a clock reading.
  *
- * Accessor for `virtio_rtc_req_read_alarm` (16 bytes) over a `DataView`; reads and writes in place.
+ * Accessor for `virtio_rtc_resp_read` (16 bytes) over a `DataView`; reads and writes in place.
  */
-export class VirtioRtcReqReadAlarm {
+export class VirtioRtcRespRead {
   /** Size in bytes. */
   static readonly SIZE: number = 16;
   /** Byte offsets of the fields at fixed offsets, by accessor name. */
-  static readonly OFFSETS: {
-    readonly head: number;
-    readonly clockId: number;
-    readonly reserved: number;
-  } = Object.freeze({ head: 0, clockId: 8, reserved: 10 });
+  static readonly OFFSETS: { readonly head: number; readonly clockReading: number } = Object.freeze(
+    { head: 0, clockReading: 8 },
+  );
   /** The view the accessor reads and writes. */
   view: DataView;
-  /** Byte offset of the struct within {@link VirtioRtcReqReadAlarm.view}. */
+  /** Byte offset of the struct within {@link VirtioRtcRespRead.view}. */
   offset: number;
-  #head: VirtioRtcReqHead | undefined;
+  #head: VirtioRtcRespHead | undefined;
 
   /** Creates an accessor over `view` at byte `offset`. */
   constructor(view: DataView, offset: number = 0) {
@@ -646,74 +1154,36 @@ export class VirtioRtcReqReadAlarm {
   }
 
   /**
-   * msg_type VIRTIO_RTC_REQ_READ_ALARM.
+   * Response header.
    *
-   * `head`: virtio_rtc_req_head at offset 0.
+   * `head`: virtio_rtc_resp_head at offset 0.
    *
    * A cached flyweight re-targeted on each access: do not keep it.
    */
-  get head(): VirtioRtcReqHead {
-    const child = (this.#head ??= new VirtioRtcReqHead(this.view));
+  get head(): VirtioRtcRespHead {
+    const child = (this.#head ??= new VirtioRtcRespHead(this.view));
     child.view = this.view;
     child.offset = this.offset;
     return child;
   }
 
   /**
-   * Clock id.
+   * Clock reading in nanoseconds.
    *
-   * `clock_id`: le16 at offset 8.
+   * `clock_reading`: le64 at offset 8.
    */
-  get clockId(): number {
-    return this.view.getUint16(this.offset + 8, true);
+  get clockReading(): bigint {
+    return this.view.getBigUint64(this.offset + 8, true);
   }
 
-  set clockId(value: number) {
-    this.view.setUint16(this.offset + 8, value, true);
+  set clockReading(value: bigint) {
+    this.view.setBigUint64(this.offset + 8, value, true);
   }
 
   /** Re-targets the accessor at another offset of the same view; returns it. */
   at(offset: number): this {
     this.offset = offset;
     return this;
-  }
-
-  /** Byte offset within the view of `reserved[index]`. */
-  reservedOffset(index: number): number {
-    if ((index >>> 0) !== index || index >= 6) {
-      throw new RangeError(`reserved[${index}] is outside 0..${6} - 1`);
-    }
-
-    return this.offset + 10 + index;
-  }
-
-  /**
-   * Zero.
-   *
-   * `reserved`: u8[6] at offset 10.
-   *
-   * Reads element `index`.
-   */
-  reserved(index: number): number {
-    if ((index >>> 0) !== index || index >= 6) {
-      throw new RangeError(`reserved[${index}] is outside 0..${6} - 1`);
-    }
-
-    return this.view.getUint8(this.offset + 10 + index);
-  }
-
-  /** Writes element `index` of `reserved`. */
-  setReserved(index: number, value: number): void {
-    if ((index >>> 0) !== index || index >= 6) {
-      throw new RangeError(`reserved[${index}] is outside 0..${6} - 1`);
-    }
-
-    this.view.setUint8(this.offset + 10 + index, value);
-  }
-
-  /** The bytes of `reserved` as a zero-copy view. */
-  reservedBytes(): Uint8Array {
-    return new Uint8Array(this.view.buffer, this.view.byteOffset + this.offset + 10, 6);
   }
 }
 
@@ -793,7 +1263,7 @@ export class VirtioRtcReqReadCross {
   /** Byte offset within the view of `reserved[index]`. */
   reservedOffset(index: number): number {
     if ((index >>> 0) !== index || index >= 5) {
-      throw new RangeError(`reserved[${index}] is outside 0..${5} - 1`);
+      throw indexError("virtio_rtc_req_read_cross.reserved", index, 5);
     }
 
     return this.offset + 11 + index;
@@ -808,7 +1278,7 @@ export class VirtioRtcReqReadCross {
    */
   reserved(index: number): number {
     if ((index >>> 0) !== index || index >= 5) {
-      throw new RangeError(`reserved[${index}] is outside 0..${5} - 1`);
+      throw indexError("virtio_rtc_req_read_cross.reserved", index, 5);
     }
 
     return this.view.getUint8(this.offset + 11 + index);
@@ -817,7 +1287,7 @@ export class VirtioRtcReqReadCross {
   /** Writes element `index` of `reserved`. */
   setReserved(index: number, value: number): void {
     if ((index >>> 0) !== index || index >= 5) {
-      throw new RangeError(`reserved[${index}] is outside 0..${5} - 1`);
+      throw indexError("virtio_rtc_req_read_cross.reserved", index, 5);
     }
 
     this.view.setUint8(this.offset + 11 + index, value);
@@ -826,6 +1296,303 @@ export class VirtioRtcReqReadCross {
   /** The bytes of `reserved` as a zero-copy view. */
   reservedBytes(): Uint8Array {
     return new Uint8Array(this.view.buffer, this.view.byteOffset + this.offset + 11, 5);
+  }
+}
+
+/**
+ * 5.23.6.5: a cross-timestamp: a clock reading and the matching counter value.
+ *
+ * Accessor for `virtio_rtc_resp_read_cross` (24 bytes) over a `DataView`; reads and writes in place.
+ */
+export class VirtioRtcRespReadCross {
+  /** Size in bytes. */
+  static readonly SIZE: number = 24;
+  /** Byte offsets of the fields at fixed offsets, by accessor name. */
+  static readonly OFFSETS: {
+    readonly head: number;
+    readonly clockReading: number;
+    readonly counterCycles: number;
+  } = Object.freeze({ head: 0, clockReading: 8, counterCycles: 16 });
+  /** The view the accessor reads and writes. */
+  view: DataView;
+  /** Byte offset of the struct within {@link VirtioRtcRespReadCross.view}. */
+  offset: number;
+  #head: VirtioRtcRespHead | undefined;
+
+  /** Creates an accessor over `view` at byte `offset`. */
+  constructor(view: DataView, offset: number = 0) {
+    this.view = view;
+    this.offset = offset;
+  }
+
+  /**
+   * Response header.
+   *
+   * `head`: virtio_rtc_resp_head at offset 0.
+   *
+   * A cached flyweight re-targeted on each access: do not keep it.
+   */
+  get head(): VirtioRtcRespHead {
+    const child = (this.#head ??= new VirtioRtcRespHead(this.view));
+    child.view = this.view;
+    child.offset = this.offset;
+    return child;
+  }
+
+  /**
+   * Clock reading in nanoseconds.
+   *
+   * `clock_reading`: le64 at offset 8.
+   */
+  get clockReading(): bigint {
+    return this.view.getBigUint64(this.offset + 8, true);
+  }
+
+  set clockReading(value: bigint) {
+    this.view.setBigUint64(this.offset + 8, value, true);
+  }
+
+  /**
+   * Hardware counter value at the time of clock_reading.
+   *
+   * `counter_cycles`: le64 at offset 16.
+   */
+  get counterCycles(): bigint {
+    return this.view.getBigUint64(this.offset + 16, true);
+  }
+
+  set counterCycles(value: bigint) {
+    this.view.setBigUint64(this.offset + 16, value, true);
+  }
+
+  /** Re-targets the accessor at another offset of the same view; returns it. */
+  at(offset: number): this {
+    this.offset = offset;
+    return this;
+  }
+}
+
+/**
+ * The alarm is (to be) enabled.
+ *
+ * `virtio_rtc_alarm_flags`: 1.
+ */
+export const VIRTIO_RTC_FLAG_ALARM_ENABLED: number = 1;
+/**
+ * 5.23.6.6.2: alarm flags (masks).
+ *
+ * Bit masks of the `virtio_rtc_alarm_flags` group.
+ */
+export const VirtioRtcAlarmFlags: { readonly VIRTIO_RTC_FLAG_ALARM_ENABLED: number } = Object
+  .freeze({ VIRTIO_RTC_FLAG_ALARM_ENABLED: 1 });
+
+/**
+ * 5.23.6.6.2: request to read a clock's alarm.
+ *
+ * Accessor for `virtio_rtc_req_read_alarm` (16 bytes) over a `DataView`; reads and writes in place.
+ */
+export class VirtioRtcReqReadAlarm {
+  /** Size in bytes. */
+  static readonly SIZE: number = 16;
+  /** Byte offsets of the fields at fixed offsets, by accessor name. */
+  static readonly OFFSETS: {
+    readonly head: number;
+    readonly clockId: number;
+    readonly reserved: number;
+  } = Object.freeze({ head: 0, clockId: 8, reserved: 10 });
+  /** The view the accessor reads and writes. */
+  view: DataView;
+  /** Byte offset of the struct within {@link VirtioRtcReqReadAlarm.view}. */
+  offset: number;
+  #head: VirtioRtcReqHead | undefined;
+
+  /** Creates an accessor over `view` at byte `offset`. */
+  constructor(view: DataView, offset: number = 0) {
+    this.view = view;
+    this.offset = offset;
+  }
+
+  /**
+   * msg_type VIRTIO_RTC_REQ_READ_ALARM.
+   *
+   * `head`: virtio_rtc_req_head at offset 0.
+   *
+   * A cached flyweight re-targeted on each access: do not keep it.
+   */
+  get head(): VirtioRtcReqHead {
+    const child = (this.#head ??= new VirtioRtcReqHead(this.view));
+    child.view = this.view;
+    child.offset = this.offset;
+    return child;
+  }
+
+  /**
+   * Clock id.
+   *
+   * `clock_id`: le16 at offset 8.
+   */
+  get clockId(): number {
+    return this.view.getUint16(this.offset + 8, true);
+  }
+
+  set clockId(value: number) {
+    this.view.setUint16(this.offset + 8, value, true);
+  }
+
+  /** Re-targets the accessor at another offset of the same view; returns it. */
+  at(offset: number): this {
+    this.offset = offset;
+    return this;
+  }
+
+  /** Byte offset within the view of `reserved[index]`. */
+  reservedOffset(index: number): number {
+    if ((index >>> 0) !== index || index >= 6) {
+      throw indexError("virtio_rtc_req_read_alarm.reserved", index, 6);
+    }
+
+    return this.offset + 10 + index;
+  }
+
+  /**
+   * Zero.
+   *
+   * `reserved`: u8[6] at offset 10.
+   *
+   * Reads element `index`.
+   */
+  reserved(index: number): number {
+    if ((index >>> 0) !== index || index >= 6) {
+      throw indexError("virtio_rtc_req_read_alarm.reserved", index, 6);
+    }
+
+    return this.view.getUint8(this.offset + 10 + index);
+  }
+
+  /** Writes element `index` of `reserved`. */
+  setReserved(index: number, value: number): void {
+    if ((index >>> 0) !== index || index >= 6) {
+      throw indexError("virtio_rtc_req_read_alarm.reserved", index, 6);
+    }
+
+    this.view.setUint8(this.offset + 10 + index, value);
+  }
+
+  /** The bytes of `reserved` as a zero-copy view. */
+  reservedBytes(): Uint8Array {
+    return new Uint8Array(this.view.buffer, this.view.byteOffset + this.offset + 10, 6);
+  }
+}
+
+/**
+ * 5.23.6.6.2: a clock's alarm.
+ *
+ * Accessor for `virtio_rtc_resp_read_alarm` (24 bytes) over a `DataView`; reads and writes in place.
+ */
+export class VirtioRtcRespReadAlarm {
+  /** Size in bytes. */
+  static readonly SIZE: number = 24;
+  /** Byte offsets of the fields at fixed offsets, by accessor name. */
+  static readonly OFFSETS: {
+    readonly head: number;
+    readonly alarmTime: number;
+    readonly flags: number;
+    readonly reserved: number;
+  } = Object.freeze({ head: 0, alarmTime: 8, flags: 16, reserved: 17 });
+  /** The view the accessor reads and writes. */
+  view: DataView;
+  /** Byte offset of the struct within {@link VirtioRtcRespReadAlarm.view}. */
+  offset: number;
+  #head: VirtioRtcRespHead | undefined;
+
+  /** Creates an accessor over `view` at byte `offset`. */
+  constructor(view: DataView, offset: number = 0) {
+    this.view = view;
+    this.offset = offset;
+  }
+
+  /**
+   * Response header.
+   *
+   * `head`: virtio_rtc_resp_head at offset 0.
+   *
+   * A cached flyweight re-targeted on each access: do not keep it.
+   */
+  get head(): VirtioRtcRespHead {
+    const child = (this.#head ??= new VirtioRtcRespHead(this.view));
+    child.view = this.view;
+    child.offset = this.offset;
+    return child;
+  }
+
+  /**
+   * Alarm time in nanoseconds.
+   *
+   * `alarm_time`: le64 at offset 8.
+   */
+  get alarmTime(): bigint {
+    return this.view.getBigUint64(this.offset + 8, true);
+  }
+
+  set alarmTime(value: bigint) {
+    this.view.setBigUint64(this.offset + 8, value, true);
+  }
+
+  /**
+   * VIRTIO_RTC_FLAG_ALARM_ENABLED if the alarm is enabled.
+   *
+   * `flags`: u8 at offset 16.
+   */
+  get flags(): number {
+    return this.view.getUint8(this.offset + 16);
+  }
+
+  set flags(value: number) {
+    this.view.setUint8(this.offset + 16, value);
+  }
+
+  /** Re-targets the accessor at another offset of the same view; returns it. */
+  at(offset: number): this {
+    this.offset = offset;
+    return this;
+  }
+
+  /** Byte offset within the view of `reserved[index]`. */
+  reservedOffset(index: number): number {
+    if ((index >>> 0) !== index || index >= 7) {
+      throw indexError("virtio_rtc_resp_read_alarm.reserved", index, 7);
+    }
+
+    return this.offset + 17 + index;
+  }
+
+  /**
+   * Zero.
+   *
+   * `reserved`: u8[7] at offset 17.
+   *
+   * Reads element `index`.
+   */
+  reserved(index: number): number {
+    if ((index >>> 0) !== index || index >= 7) {
+      throw indexError("virtio_rtc_resp_read_alarm.reserved", index, 7);
+    }
+
+    return this.view.getUint8(this.offset + 17 + index);
+  }
+
+  /** Writes element `index` of `reserved`. */
+  setReserved(index: number, value: number): void {
+    if ((index >>> 0) !== index || index >= 7) {
+      throw indexError("virtio_rtc_resp_read_alarm.reserved", index, 7);
+    }
+
+    this.view.setUint8(this.offset + 17 + index, value);
+  }
+
+  /** The bytes of `reserved` as a zero-copy view. */
+  reservedBytes(): Uint8Array {
+    return new Uint8Array(this.view.buffer, this.view.byteOffset + this.offset + 17, 7);
   }
 }
 
@@ -919,7 +1686,7 @@ export class VirtioRtcReqSetAlarm {
   /** Byte offset within the view of `reserved[index]`. */
   reservedOffset(index: number): number {
     if ((index >>> 0) !== index || index >= 5) {
-      throw new RangeError(`reserved[${index}] is outside 0..${5} - 1`);
+      throw indexError("virtio_rtc_req_set_alarm.reserved", index, 5);
     }
 
     return this.offset + 19 + index;
@@ -934,7 +1701,7 @@ export class VirtioRtcReqSetAlarm {
    */
   reserved(index: number): number {
     if ((index >>> 0) !== index || index >= 5) {
-      throw new RangeError(`reserved[${index}] is outside 0..${5} - 1`);
+      throw indexError("virtio_rtc_req_set_alarm.reserved", index, 5);
     }
 
     return this.view.getUint8(this.offset + 19 + index);
@@ -943,7 +1710,7 @@ export class VirtioRtcReqSetAlarm {
   /** Writes element `index` of `reserved`. */
   setReserved(index: number, value: number): void {
     if ((index >>> 0) !== index || index >= 5) {
-      throw new RangeError(`reserved[${index}] is outside 0..${5} - 1`);
+      throw indexError("virtio_rtc_req_set_alarm.reserved", index, 5);
     }
 
     this.view.setUint8(this.offset + 19 + index, value);
@@ -952,6 +1719,49 @@ export class VirtioRtcReqSetAlarm {
   /** The bytes of `reserved` as a zero-copy view. */
   reservedBytes(): Uint8Array {
     return new Uint8Array(this.view.buffer, this.view.byteOffset + this.offset + 19, 5);
+  }
+}
+
+/**
+ * 5.23.6.6.2: result of setting an alarm.
+ *
+ * Accessor for `virtio_rtc_resp_set_alarm` (8 bytes) over a `DataView`; reads and writes in place.
+ */
+export class VirtioRtcRespSetAlarm {
+  /** Size in bytes. */
+  static readonly SIZE: number = 8;
+  /** Byte offsets of the fields at fixed offsets, by accessor name. */
+  static readonly OFFSETS: { readonly head: number } = Object.freeze({ head: 0 });
+  /** The view the accessor reads and writes. */
+  view: DataView;
+  /** Byte offset of the struct within {@link VirtioRtcRespSetAlarm.view}. */
+  offset: number;
+  #head: VirtioRtcRespHead | undefined;
+
+  /** Creates an accessor over `view` at byte `offset`. */
+  constructor(view: DataView, offset: number = 0) {
+    this.view = view;
+    this.offset = offset;
+  }
+
+  /**
+   * Response header; no parameters follow.
+   *
+   * `head`: virtio_rtc_resp_head at offset 0.
+   *
+   * A cached flyweight re-targeted on each access: do not keep it.
+   */
+  get head(): VirtioRtcRespHead {
+    const child = (this.#head ??= new VirtioRtcRespHead(this.view));
+    child.view = this.view;
+    child.offset = this.offset;
+    return child;
+  }
+
+  /** Re-targets the accessor at another offset of the same view; returns it. */
+  at(offset: number): this {
+    this.offset = offset;
+    return this;
   }
 }
 
@@ -1031,7 +1841,7 @@ export class VirtioRtcReqSetAlarmEnabled {
   /** Byte offset within the view of `reserved[index]`. */
   reservedOffset(index: number): number {
     if ((index >>> 0) !== index || index >= 5) {
-      throw new RangeError(`reserved[${index}] is outside 0..${5} - 1`);
+      throw indexError("virtio_rtc_req_set_alarm_enabled.reserved", index, 5);
     }
 
     return this.offset + 11 + index;
@@ -1046,7 +1856,7 @@ export class VirtioRtcReqSetAlarmEnabled {
    */
   reserved(index: number): number {
     if ((index >>> 0) !== index || index >= 5) {
-      throw new RangeError(`reserved[${index}] is outside 0..${5} - 1`);
+      throw indexError("virtio_rtc_req_set_alarm_enabled.reserved", index, 5);
     }
 
     return this.view.getUint8(this.offset + 11 + index);
@@ -1055,7 +1865,7 @@ export class VirtioRtcReqSetAlarmEnabled {
   /** Writes element `index` of `reserved`. */
   setReserved(index: number, value: number): void {
     if ((index >>> 0) !== index || index >= 5) {
-      throw new RangeError(`reserved[${index}] is outside 0..${5} - 1`);
+      throw indexError("virtio_rtc_req_set_alarm_enabled.reserved", index, 5);
     }
 
     this.view.setUint8(this.offset + 11 + index, value);
@@ -1064,696 +1874,6 @@ export class VirtioRtcReqSetAlarmEnabled {
   /** The bytes of `reserved` as a zero-copy view. */
   reservedBytes(): Uint8Array {
     return new Uint8Array(this.view.buffer, this.view.byteOffset + this.offset + 11, 5);
-  }
-}
-
-/**
- * 5.23.6: common header of RTC responses.
- *
- * Accessor for `virtio_rtc_resp_head` (8 bytes) over a `DataView`; reads and writes in place.
- */
-export class VirtioRtcRespHead {
-  /** Size in bytes. */
-  static readonly SIZE: number = 8;
-  /** Byte offsets of the fields at fixed offsets, by accessor name. */
-  static readonly OFFSETS: { readonly status: number; readonly reserved: number } = Object.freeze({
-    status: 0,
-    reserved: 1,
-  });
-  /** The view the accessor reads and writes. */
-  view: DataView;
-  /** Byte offset of the struct within {@link VirtioRtcRespHead.view}. */
-  offset: number;
-
-  /** Creates an accessor over `view` at byte `offset`. */
-  constructor(view: DataView, offset: number = 0) {
-    this.view = view;
-    this.offset = offset;
-  }
-
-  /**
-   * Status (VIRTIO_RTC_S_*); other fields are meaningful only when OK.
-   *
-   * `status`: u8 at offset 0.
-   */
-  get status(): number {
-    return this.view.getUint8(this.offset);
-  }
-
-  set status(value: number) {
-    this.view.setUint8(this.offset, value);
-  }
-
-  /** Re-targets the accessor at another offset of the same view; returns it. */
-  at(offset: number): this {
-    this.offset = offset;
-    return this;
-  }
-
-  /** Byte offset within the view of `reserved[index]`. */
-  reservedOffset(index: number): number {
-    if ((index >>> 0) !== index || index >= 7) {
-      throw new RangeError(`reserved[${index}] is outside 0..${7} - 1`);
-    }
-
-    return this.offset + 1 + index;
-  }
-
-  /**
-   * Zero.
-   *
-   * `reserved`: u8[7] at offset 1.
-   *
-   * Reads element `index`.
-   */
-  reserved(index: number): number {
-    if ((index >>> 0) !== index || index >= 7) {
-      throw new RangeError(`reserved[${index}] is outside 0..${7} - 1`);
-    }
-
-    return this.view.getUint8(this.offset + 1 + index);
-  }
-
-  /** Writes element `index` of `reserved`. */
-  setReserved(index: number, value: number): void {
-    if ((index >>> 0) !== index || index >= 7) {
-      throw new RangeError(`reserved[${index}] is outside 0..${7} - 1`);
-    }
-
-    this.view.setUint8(this.offset + 1 + index, value);
-  }
-
-  /** The bytes of `reserved` as a zero-copy view. */
-  reservedBytes(): Uint8Array {
-    return new Uint8Array(this.view.buffer, this.view.byteOffset + this.offset + 1, 7);
-  }
-}
-
-/**
- * 5.23.6.4: number of clocks.
- *
- * Accessor for `virtio_rtc_resp_cfg` (16 bytes) over a `DataView`; reads and writes in place.
- */
-export class VirtioRtcRespCfg {
-  /** Size in bytes. */
-  static readonly SIZE: number = 16;
-  /** Byte offsets of the fields at fixed offsets, by accessor name. */
-  static readonly OFFSETS: {
-    readonly head: number;
-    readonly numClocks: number;
-    readonly reserved: number;
-  } = Object.freeze({ head: 0, numClocks: 8, reserved: 10 });
-  /** The view the accessor reads and writes. */
-  view: DataView;
-  /** Byte offset of the struct within {@link VirtioRtcRespCfg.view}. */
-  offset: number;
-  #head: VirtioRtcRespHead | undefined;
-
-  /** Creates an accessor over `view` at byte `offset`. */
-  constructor(view: DataView, offset: number = 0) {
-    this.view = view;
-    this.offset = offset;
-  }
-
-  /**
-   * Response header.
-   *
-   * `head`: virtio_rtc_resp_head at offset 0.
-   *
-   * A cached flyweight re-targeted on each access: do not keep it.
-   */
-  get head(): VirtioRtcRespHead {
-    const child = (this.#head ??= new VirtioRtcRespHead(this.view));
-    child.view = this.view;
-    child.offset = this.offset;
-    return child;
-  }
-
-  /**
-   * Number of clocks; valid clock ids are below it.
-   *
-   * `num_clocks`: le16 at offset 8.
-   */
-  get numClocks(): number {
-    return this.view.getUint16(this.offset + 8, true);
-  }
-
-  set numClocks(value: number) {
-    this.view.setUint16(this.offset + 8, value, true);
-  }
-
-  /** Re-targets the accessor at another offset of the same view; returns it. */
-  at(offset: number): this {
-    this.offset = offset;
-    return this;
-  }
-
-  /** Byte offset within the view of `reserved[index]`. */
-  reservedOffset(index: number): number {
-    if ((index >>> 0) !== index || index >= 6) {
-      throw new RangeError(`reserved[${index}] is outside 0..${6} - 1`);
-    }
-
-    return this.offset + 10 + index;
-  }
-
-  /**
-   * Zero.
-   *
-   * `reserved`: u8[6] at offset 10.
-   *
-   * Reads element `index`.
-   */
-  reserved(index: number): number {
-    if ((index >>> 0) !== index || index >= 6) {
-      throw new RangeError(`reserved[${index}] is outside 0..${6} - 1`);
-    }
-
-    return this.view.getUint8(this.offset + 10 + index);
-  }
-
-  /** Writes element `index` of `reserved`. */
-  setReserved(index: number, value: number): void {
-    if ((index >>> 0) !== index || index >= 6) {
-      throw new RangeError(`reserved[${index}] is outside 0..${6} - 1`);
-    }
-
-    this.view.setUint8(this.offset + 10 + index, value);
-  }
-
-  /** The bytes of `reserved` as a zero-copy view. */
-  reservedBytes(): Uint8Array {
-    return new Uint8Array(this.view.buffer, this.view.byteOffset + this.offset + 10, 6);
-  }
-}
-
-/**
- * 5.23.6.4: a clock's capabilities.
- *
- * Accessor for `virtio_rtc_resp_clock_cap` (16 bytes) over a `DataView`; reads and writes in place.
- */
-export class VirtioRtcRespClockCap {
-  /** Size in bytes. */
-  static readonly SIZE: number = 16;
-  /** Byte offsets of the fields at fixed offsets, by accessor name. */
-  static readonly OFFSETS: {
-    readonly head: number;
-    readonly type: number;
-    readonly leapSecondSmearing: number;
-    readonly flags: number;
-    readonly reserved: number;
-  } = Object.freeze({ head: 0, type: 8, leapSecondSmearing: 9, flags: 10, reserved: 11 });
-  /** The view the accessor reads and writes. */
-  view: DataView;
-  /** Byte offset of the struct within {@link VirtioRtcRespClockCap.view}. */
-  offset: number;
-  #head: VirtioRtcRespHead | undefined;
-
-  /** Creates an accessor over `view` at byte `offset`. */
-  constructor(view: DataView, offset: number = 0) {
-    this.view = view;
-    this.offset = offset;
-  }
-
-  /**
-   * Response header.
-   *
-   * `head`: virtio_rtc_resp_head at offset 0.
-   *
-   * A cached flyweight re-targeted on each access: do not keep it.
-   */
-  get head(): VirtioRtcRespHead {
-    const child = (this.#head ??= new VirtioRtcRespHead(this.view));
-    child.view = this.view;
-    child.offset = this.offset;
-    return child;
-  }
-
-  /**
-   * Clock type (VIRTIO_RTC_CLOCK_*).
-   *
-   * `type`: u8 at offset 8.
-   */
-  get type(): number {
-    return this.view.getUint8(this.offset + 8);
-  }
-
-  set type(value: number) {
-    this.view.setUint8(this.offset + 8, value);
-  }
-
-  /**
-   * Smearing variant (VIRTIO_RTC_SMEAR_*) of a UTC_SMEARED clock; UNSPECIFIED for others.
-   *
-   * `leap_second_smearing`: u8 at offset 9.
-   */
-  get leapSecondSmearing(): number {
-    return this.view.getUint8(this.offset + 9);
-  }
-
-  set leapSecondSmearing(value: number) {
-    this.view.setUint8(this.offset + 9, value);
-  }
-
-  /**
-   * Capability flags (VIRTIO_RTC_FLAG_ALARM_CAP).
-   *
-   * `flags`: u8 at offset 10.
-   */
-  get flags(): number {
-    return this.view.getUint8(this.offset + 10);
-  }
-
-  set flags(value: number) {
-    this.view.setUint8(this.offset + 10, value);
-  }
-
-  /** Re-targets the accessor at another offset of the same view; returns it. */
-  at(offset: number): this {
-    this.offset = offset;
-    return this;
-  }
-
-  /** Byte offset within the view of `reserved[index]`. */
-  reservedOffset(index: number): number {
-    if ((index >>> 0) !== index || index >= 5) {
-      throw new RangeError(`reserved[${index}] is outside 0..${5} - 1`);
-    }
-
-    return this.offset + 11 + index;
-  }
-
-  /**
-   * Zero.
-   *
-   * `reserved`: u8[5] at offset 11.
-   *
-   * Reads element `index`.
-   */
-  reserved(index: number): number {
-    if ((index >>> 0) !== index || index >= 5) {
-      throw new RangeError(`reserved[${index}] is outside 0..${5} - 1`);
-    }
-
-    return this.view.getUint8(this.offset + 11 + index);
-  }
-
-  /** Writes element `index` of `reserved`. */
-  setReserved(index: number, value: number): void {
-    if ((index >>> 0) !== index || index >= 5) {
-      throw new RangeError(`reserved[${index}] is outside 0..${5} - 1`);
-    }
-
-    this.view.setUint8(this.offset + 11 + index, value);
-  }
-
-  /** The bytes of `reserved` as a zero-copy view. */
-  reservedBytes(): Uint8Array {
-    return new Uint8Array(this.view.buffer, this.view.byteOffset + this.offset + 11, 5);
-  }
-}
-
-/**
- * 5.23.6.4: cross-timestamping support.
- *
- * Accessor for `virtio_rtc_resp_cross_cap` (16 bytes) over a `DataView`; reads and writes in place.
- */
-export class VirtioRtcRespCrossCap {
-  /** Size in bytes. */
-  static readonly SIZE: number = 16;
-  /** Byte offsets of the fields at fixed offsets, by accessor name. */
-  static readonly OFFSETS: {
-    readonly head: number;
-    readonly flags: number;
-    readonly reserved: number;
-  } = Object.freeze({ head: 0, flags: 8, reserved: 9 });
-  /** The view the accessor reads and writes. */
-  view: DataView;
-  /** Byte offset of the struct within {@link VirtioRtcRespCrossCap.view}. */
-  offset: number;
-  #head: VirtioRtcRespHead | undefined;
-
-  /** Creates an accessor over `view` at byte `offset`. */
-  constructor(view: DataView, offset: number = 0) {
-    this.view = view;
-    this.offset = offset;
-  }
-
-  /**
-   * Response header.
-   *
-   * `head`: virtio_rtc_resp_head at offset 0.
-   *
-   * A cached flyweight re-targeted on each access: do not keep it.
-   */
-  get head(): VirtioRtcRespHead {
-    const child = (this.#head ??= new VirtioRtcRespHead(this.view));
-    child.view = this.view;
-    child.offset = this.offset;
-    return child;
-  }
-
-  /**
-   * VIRTIO_RTC_FLAG_CROSS_CAP if supported.
-   *
-   * `flags`: u8 at offset 8.
-   */
-  get flags(): number {
-    return this.view.getUint8(this.offset + 8);
-  }
-
-  set flags(value: number) {
-    this.view.setUint8(this.offset + 8, value);
-  }
-
-  /** Re-targets the accessor at another offset of the same view; returns it. */
-  at(offset: number): this {
-    this.offset = offset;
-    return this;
-  }
-
-  /** Byte offset within the view of `reserved[index]`. */
-  reservedOffset(index: number): number {
-    if ((index >>> 0) !== index || index >= 7) {
-      throw new RangeError(`reserved[${index}] is outside 0..${7} - 1`);
-    }
-
-    return this.offset + 9 + index;
-  }
-
-  /**
-   * Zero.
-   *
-   * `reserved`: u8[7] at offset 9.
-   *
-   * Reads element `index`.
-   */
-  reserved(index: number): number {
-    if ((index >>> 0) !== index || index >= 7) {
-      throw new RangeError(`reserved[${index}] is outside 0..${7} - 1`);
-    }
-
-    return this.view.getUint8(this.offset + 9 + index);
-  }
-
-  /** Writes element `index` of `reserved`. */
-  setReserved(index: number, value: number): void {
-    if ((index >>> 0) !== index || index >= 7) {
-      throw new RangeError(`reserved[${index}] is outside 0..${7} - 1`);
-    }
-
-    this.view.setUint8(this.offset + 9 + index, value);
-  }
-
-  /** The bytes of `reserved` as a zero-copy view. */
-  reservedBytes(): Uint8Array {
-    return new Uint8Array(this.view.buffer, this.view.byteOffset + this.offset + 9, 7);
-  }
-}
-
-/**
- * 5.23.6.5: a clock reading.
- *
- * Accessor for `virtio_rtc_resp_read` (16 bytes) over a `DataView`; reads and writes in place.
- */
-export class VirtioRtcRespRead {
-  /** Size in bytes. */
-  static readonly SIZE: number = 16;
-  /** Byte offsets of the fields at fixed offsets, by accessor name. */
-  static readonly OFFSETS: { readonly head: number; readonly clockReading: number } = Object.freeze(
-    { head: 0, clockReading: 8 },
-  );
-  /** The view the accessor reads and writes. */
-  view: DataView;
-  /** Byte offset of the struct within {@link VirtioRtcRespRead.view}. */
-  offset: number;
-  #head: VirtioRtcRespHead | undefined;
-
-  /** Creates an accessor over `view` at byte `offset`. */
-  constructor(view: DataView, offset: number = 0) {
-    this.view = view;
-    this.offset = offset;
-  }
-
-  /**
-   * Response header.
-   *
-   * `head`: virtio_rtc_resp_head at offset 0.
-   *
-   * A cached flyweight re-targeted on each access: do not keep it.
-   */
-  get head(): VirtioRtcRespHead {
-    const child = (this.#head ??= new VirtioRtcRespHead(this.view));
-    child.view = this.view;
-    child.offset = this.offset;
-    return child;
-  }
-
-  /**
-   * Clock reading in nanoseconds.
-   *
-   * `clock_reading`: le64 at offset 8.
-   */
-  get clockReading(): bigint {
-    return this.view.getBigUint64(this.offset + 8, true);
-  }
-
-  set clockReading(value: bigint) {
-    this.view.setBigUint64(this.offset + 8, value, true);
-  }
-
-  /** Re-targets the accessor at another offset of the same view; returns it. */
-  at(offset: number): this {
-    this.offset = offset;
-    return this;
-  }
-}
-
-/**
- * 5.23.6.6.2: a clock's alarm.
- *
- * Accessor for `virtio_rtc_resp_read_alarm` (24 bytes) over a `DataView`; reads and writes in place.
- */
-export class VirtioRtcRespReadAlarm {
-  /** Size in bytes. */
-  static readonly SIZE: number = 24;
-  /** Byte offsets of the fields at fixed offsets, by accessor name. */
-  static readonly OFFSETS: {
-    readonly head: number;
-    readonly alarmTime: number;
-    readonly flags: number;
-    readonly reserved: number;
-  } = Object.freeze({ head: 0, alarmTime: 8, flags: 16, reserved: 17 });
-  /** The view the accessor reads and writes. */
-  view: DataView;
-  /** Byte offset of the struct within {@link VirtioRtcRespReadAlarm.view}. */
-  offset: number;
-  #head: VirtioRtcRespHead | undefined;
-
-  /** Creates an accessor over `view` at byte `offset`. */
-  constructor(view: DataView, offset: number = 0) {
-    this.view = view;
-    this.offset = offset;
-  }
-
-  /**
-   * Response header.
-   *
-   * `head`: virtio_rtc_resp_head at offset 0.
-   *
-   * A cached flyweight re-targeted on each access: do not keep it.
-   */
-  get head(): VirtioRtcRespHead {
-    const child = (this.#head ??= new VirtioRtcRespHead(this.view));
-    child.view = this.view;
-    child.offset = this.offset;
-    return child;
-  }
-
-  /**
-   * Alarm time in nanoseconds.
-   *
-   * `alarm_time`: le64 at offset 8.
-   */
-  get alarmTime(): bigint {
-    return this.view.getBigUint64(this.offset + 8, true);
-  }
-
-  set alarmTime(value: bigint) {
-    this.view.setBigUint64(this.offset + 8, value, true);
-  }
-
-  /**
-   * VIRTIO_RTC_FLAG_ALARM_ENABLED if the alarm is enabled.
-   *
-   * `flags`: u8 at offset 16.
-   */
-  get flags(): number {
-    return this.view.getUint8(this.offset + 16);
-  }
-
-  set flags(value: number) {
-    this.view.setUint8(this.offset + 16, value);
-  }
-
-  /** Re-targets the accessor at another offset of the same view; returns it. */
-  at(offset: number): this {
-    this.offset = offset;
-    return this;
-  }
-
-  /** Byte offset within the view of `reserved[index]`. */
-  reservedOffset(index: number): number {
-    if ((index >>> 0) !== index || index >= 7) {
-      throw new RangeError(`reserved[${index}] is outside 0..${7} - 1`);
-    }
-
-    return this.offset + 17 + index;
-  }
-
-  /**
-   * Zero.
-   *
-   * `reserved`: u8[7] at offset 17.
-   *
-   * Reads element `index`.
-   */
-  reserved(index: number): number {
-    if ((index >>> 0) !== index || index >= 7) {
-      throw new RangeError(`reserved[${index}] is outside 0..${7} - 1`);
-    }
-
-    return this.view.getUint8(this.offset + 17 + index);
-  }
-
-  /** Writes element `index` of `reserved`. */
-  setReserved(index: number, value: number): void {
-    if ((index >>> 0) !== index || index >= 7) {
-      throw new RangeError(`reserved[${index}] is outside 0..${7} - 1`);
-    }
-
-    this.view.setUint8(this.offset + 17 + index, value);
-  }
-
-  /** The bytes of `reserved` as a zero-copy view. */
-  reservedBytes(): Uint8Array {
-    return new Uint8Array(this.view.buffer, this.view.byteOffset + this.offset + 17, 7);
-  }
-}
-
-/**
- * 5.23.6.5: a cross-timestamp: a clock reading and the matching counter value.
- *
- * Accessor for `virtio_rtc_resp_read_cross` (24 bytes) over a `DataView`; reads and writes in place.
- */
-export class VirtioRtcRespReadCross {
-  /** Size in bytes. */
-  static readonly SIZE: number = 24;
-  /** Byte offsets of the fields at fixed offsets, by accessor name. */
-  static readonly OFFSETS: {
-    readonly head: number;
-    readonly clockReading: number;
-    readonly counterCycles: number;
-  } = Object.freeze({ head: 0, clockReading: 8, counterCycles: 16 });
-  /** The view the accessor reads and writes. */
-  view: DataView;
-  /** Byte offset of the struct within {@link VirtioRtcRespReadCross.view}. */
-  offset: number;
-  #head: VirtioRtcRespHead | undefined;
-
-  /** Creates an accessor over `view` at byte `offset`. */
-  constructor(view: DataView, offset: number = 0) {
-    this.view = view;
-    this.offset = offset;
-  }
-
-  /**
-   * Response header.
-   *
-   * `head`: virtio_rtc_resp_head at offset 0.
-   *
-   * A cached flyweight re-targeted on each access: do not keep it.
-   */
-  get head(): VirtioRtcRespHead {
-    const child = (this.#head ??= new VirtioRtcRespHead(this.view));
-    child.view = this.view;
-    child.offset = this.offset;
-    return child;
-  }
-
-  /**
-   * Clock reading in nanoseconds.
-   *
-   * `clock_reading`: le64 at offset 8.
-   */
-  get clockReading(): bigint {
-    return this.view.getBigUint64(this.offset + 8, true);
-  }
-
-  set clockReading(value: bigint) {
-    this.view.setBigUint64(this.offset + 8, value, true);
-  }
-
-  /**
-   * Hardware counter value at the time of clock_reading.
-   *
-   * `counter_cycles`: le64 at offset 16.
-   */
-  get counterCycles(): bigint {
-    return this.view.getBigUint64(this.offset + 16, true);
-  }
-
-  set counterCycles(value: bigint) {
-    this.view.setBigUint64(this.offset + 16, value, true);
-  }
-
-  /** Re-targets the accessor at another offset of the same view; returns it. */
-  at(offset: number): this {
-    this.offset = offset;
-    return this;
-  }
-}
-
-/**
- * 5.23.6.6.2: result of setting an alarm.
- *
- * Accessor for `virtio_rtc_resp_set_alarm` (8 bytes) over a `DataView`; reads and writes in place.
- */
-export class VirtioRtcRespSetAlarm {
-  /** Size in bytes. */
-  static readonly SIZE: number = 8;
-  /** Byte offsets of the fields at fixed offsets, by accessor name. */
-  static readonly OFFSETS: { readonly head: number } = Object.freeze({ head: 0 });
-  /** The view the accessor reads and writes. */
-  view: DataView;
-  /** Byte offset of the struct within {@link VirtioRtcRespSetAlarm.view}. */
-  offset: number;
-  #head: VirtioRtcRespHead | undefined;
-
-  /** Creates an accessor over `view` at byte `offset`. */
-  constructor(view: DataView, offset: number = 0) {
-    this.view = view;
-    this.offset = offset;
-  }
-
-  /**
-   * Response header; no parameters follow.
-   *
-   * `head`: virtio_rtc_resp_head at offset 0.
-   *
-   * A cached flyweight re-targeted on each access: do not keep it.
-   */
-  get head(): VirtioRtcRespHead {
-    const child = (this.#head ??= new VirtioRtcRespHead(this.view));
-    child.view = this.view;
-    child.offset = this.offset;
-    return child;
-  }
-
-  /** Re-targets the accessor at another offset of the same view; returns it. */
-  at(offset: number): this {
-    this.offset = offset;
-    return this;
   }
 }
 
@@ -1801,141 +1921,6 @@ export class VirtioRtcRespSetAlarmEnabled {
 }
 
 /**
- * The alarm is (to be) enabled.
- *
- * `virtio_rtc_alarm_flags`: 1.
- */
-export const VIRTIO_RTC_FLAG_ALARM_ENABLED: number = 1;
-/**
- * 5.23.6.6.2: alarm flags (masks).
- *
- * Bit masks of the `virtio_rtc_alarm_flags` group.
- */
-export const VirtioRtcAlarmFlags: { readonly VIRTIO_RTC_FLAG_ALARM_ENABLED: number } = Object
-  .freeze({ VIRTIO_RTC_FLAG_ALARM_ENABLED: 1 });
-/**
- * With VIRTIO_RTC_F_ALARM: the clock supports an alarm.
- *
- * `virtio_rtc_clock_cap_flags`: 1.
- */
-export const VIRTIO_RTC_FLAG_ALARM_CAP: number = 1;
-/**
- * 5.23.6.4: clock capability flags (masks).
- *
- * Bit masks of the `virtio_rtc_clock_cap_flags` group.
- */
-export const VirtioRtcClockCapFlags: { readonly VIRTIO_RTC_FLAG_ALARM_CAP: number } = Object.freeze(
-  { VIRTIO_RTC_FLAG_ALARM_CAP: 1 },
-);
-/**
- * UTC, Unix epoch; steps at the start of leap seconds.
- *
- * `virtio_rtc_clock_type`: 0.
- */
-export const VIRTIO_RTC_CLOCK_UTC: number = 0;
-/**
- * TAI, epoch 1970-01-01 00:00 TAI.
- *
- * `virtio_rtc_clock_type`: 1.
- */
-export const VIRTIO_RTC_CLOCK_TAI: number = 1;
-/**
- * Monotonic physical time since an epoch before or during device reset.
- *
- * `virtio_rtc_clock_type`: 2.
- */
-export const VIRTIO_RTC_CLOCK_MONOTONIC: number = 2;
-/**
- * UTC with leap seconds smeared instead of stepped.
- *
- * `virtio_rtc_clock_type`: 3.
- */
-export const VIRTIO_RTC_CLOCK_UTC_SMEARED: number = 3;
-/**
- * UTC that may smear or step each leap second.
- *
- * `virtio_rtc_clock_type`: 4.
- */
-export const VIRTIO_RTC_CLOCK_UTC_MAYBE_SMEARED: number = 4;
-/**
- * 5.23.6.3.1: RTC clock types (VIRTIO_RTC_CLOCK_*); 0xf0..0xff are implementation-specific.
- *
- * Values of the `virtio_rtc_clock_type` group.
- */
-export const VirtioRtcClockType: {
-  readonly VIRTIO_RTC_CLOCK_UTC: number;
-  readonly VIRTIO_RTC_CLOCK_TAI: number;
-  readonly VIRTIO_RTC_CLOCK_MONOTONIC: number;
-  readonly VIRTIO_RTC_CLOCK_UTC_SMEARED: number;
-  readonly VIRTIO_RTC_CLOCK_UTC_MAYBE_SMEARED: number;
-} = Object.freeze({
-  VIRTIO_RTC_CLOCK_UTC: 0,
-  VIRTIO_RTC_CLOCK_TAI: 1,
-  VIRTIO_RTC_CLOCK_MONOTONIC: 2,
-  VIRTIO_RTC_CLOCK_UTC_SMEARED: 3,
-  VIRTIO_RTC_CLOCK_UTC_MAYBE_SMEARED: 4,
-});
-/**
- * Arm Generic Timer virtual count register (CNTVCT_EL0).
- *
- * `virtio_rtc_counter`: 0.
- */
-export const VIRTIO_RTC_COUNTER_ARM_VCT: number = 0;
-/**
- * x86 Time-Stamp Counter.
- *
- * `virtio_rtc_counter`: 1.
- */
-export const VIRTIO_RTC_COUNTER_X86_TSC: number = 1;
-/**
- * Invalid.
- *
- * `virtio_rtc_counter`: 255.
- */
-export const VIRTIO_RTC_COUNTER_INVALID: number = 255;
-/**
- * 5.23.6.3.3: RTC hardware counters (VIRTIO_RTC_COUNTER_*); 0xf0..0xfe are implementation-specific.
- *
- * Values of the `virtio_rtc_counter` group.
- */
-export const VirtioRtcCounter: {
-  readonly VIRTIO_RTC_COUNTER_ARM_VCT: number;
-  readonly VIRTIO_RTC_COUNTER_X86_TSC: number;
-  readonly VIRTIO_RTC_COUNTER_INVALID: number;
-} = Object.freeze({
-  VIRTIO_RTC_COUNTER_ARM_VCT: 0,
-  VIRTIO_RTC_COUNTER_X86_TSC: 1,
-  VIRTIO_RTC_COUNTER_INVALID: 255,
-});
-/**
- * Cross-timestamping is supported for the clock and counter.
- *
- * `virtio_rtc_cross_cap_flags`: 1.
- */
-export const VIRTIO_RTC_FLAG_CROSS_CAP: number = 1;
-/**
- * 5.23.6.4: cross-timestamp capability flags (masks).
- *
- * Bit masks of the `virtio_rtc_cross_cap_flags` group.
- */
-export const VirtioRtcCrossCapFlags: { readonly VIRTIO_RTC_FLAG_CROSS_CAP: number } = Object.freeze(
-  { VIRTIO_RTC_FLAG_CROSS_CAP: 1 },
-);
-/**
- * The device supports alarms (and the alarmq).
- *
- * `virtio_rtc_features`: 0 (bit number).
- */
-export const VIRTIO_RTC_F_ALARM: number = 0;
-/**
- * 5.23.3: RTC device feature bits.
- *
- * Bit numbers of the `virtio_rtc_features` group.
- */
-export const VirtioRtcFeatures: { readonly VIRTIO_RTC_F_ALARM: number } = Object.freeze({
-  VIRTIO_RTC_F_ALARM: 0,
-});
-/**
  * An alarm expired.
  *
  * `virtio_rtc_notif_type`: 8192.
@@ -1949,162 +1934,191 @@ export const VIRTIO_RTC_NOTIF_ALARM: number = 8192;
 export const VirtioRtcNotifType: { readonly VIRTIO_RTC_NOTIF_ALARM: number } = Object.freeze({
   VIRTIO_RTC_NOTIF_ALARM: 8192,
 });
+
 /**
- * 5.23.2: virtqueue indices of the RTC device.
+ * 5.23.6.6.3: common header of alarmq notifications.
  *
- * Values of the `virtio_rtc_queues` group.
+ * Accessor for `virtio_rtc_notif_head` (8 bytes) over a `DataView`; reads and writes in place.
  */
-export const VirtioRtcQueues: { readonly requestq: number; readonly alarmq: number } = Object
-  .freeze({ requestq: 0, alarmq: 1 });
+export class VirtioRtcNotifHead {
+  /** Size in bytes. */
+  static readonly SIZE: number = 8;
+  /** Byte offsets of the fields at fixed offsets, by accessor name. */
+  static readonly OFFSETS: { readonly msgType: number; readonly reserved: number } = Object.freeze({
+    msgType: 0,
+    reserved: 2,
+  });
+  /** The view the accessor reads and writes. */
+  view: DataView;
+  /** Byte offset of the struct within {@link VirtioRtcNotifHead.view}. */
+  offset: number;
+
+  /** Creates an accessor over `view` at byte `offset`. */
+  constructor(view: DataView, offset: number = 0) {
+    this.view = view;
+    this.offset = offset;
+  }
+
+  /**
+   * Notification type (VIRTIO_RTC_NOTIF_*).
+   *
+   * `msg_type`: le16 at offset 0.
+   */
+  get msgType(): number {
+    return this.view.getUint16(this.offset, true);
+  }
+
+  set msgType(value: number) {
+    this.view.setUint16(this.offset, value, true);
+  }
+
+  /** Re-targets the accessor at another offset of the same view; returns it. */
+  at(offset: number): this {
+    this.offset = offset;
+    return this;
+  }
+
+  /** Byte offset within the view of `reserved[index]`. */
+  reservedOffset(index: number): number {
+    if ((index >>> 0) !== index || index >= 6) {
+      throw indexError("virtio_rtc_notif_head.reserved", index, 6);
+    }
+
+    return this.offset + 2 + index;
+  }
+
+  /**
+   * Zero.
+   *
+   * `reserved`: u8[6] at offset 2.
+   *
+   * Reads element `index`.
+   */
+  reserved(index: number): number {
+    if ((index >>> 0) !== index || index >= 6) {
+      throw indexError("virtio_rtc_notif_head.reserved", index, 6);
+    }
+
+    return this.view.getUint8(this.offset + 2 + index);
+  }
+
+  /** Writes element `index` of `reserved`. */
+  setReserved(index: number, value: number): void {
+    if ((index >>> 0) !== index || index >= 6) {
+      throw indexError("virtio_rtc_notif_head.reserved", index, 6);
+    }
+
+    this.view.setUint8(this.offset + 2 + index, value);
+  }
+
+  /** The bytes of `reserved` as a zero-copy view. */
+  reservedBytes(): Uint8Array {
+    return new Uint8Array(this.view.buffer, this.view.byteOffset + this.offset + 2, 6);
+  }
+}
+
 /**
- * Read a clock.
+ * 5.23.6.6.3: alarm expiration notification.
  *
- * `virtio_rtc_req_type`: 1.
+ * Accessor for `virtio_rtc_notif_alarm` (16 bytes) over a `DataView`; reads and writes in place.
  */
-export const VIRTIO_RTC_REQ_READ: number = 1;
-/**
- * Read a clock with a cross-timestamp of a hardware counter.
- *
- * `virtio_rtc_req_type`: 2.
- */
-export const VIRTIO_RTC_REQ_READ_CROSS: number = 2;
-/**
- * Get the number of clocks.
- *
- * `virtio_rtc_req_type`: 4096.
- */
-export const VIRTIO_RTC_REQ_CFG: number = 4096;
-/**
- * Get a clock's capabilities.
- *
- * `virtio_rtc_req_type`: 4097.
- */
-export const VIRTIO_RTC_REQ_CLOCK_CAP: number = 4097;
-/**
- * Ask whether a clock supports cross-timestamping with a hardware counter.
- *
- * `virtio_rtc_req_type`: 4098.
- */
-export const VIRTIO_RTC_REQ_CROSS_CAP: number = 4098;
-/**
- * Read a clock's alarm.
- *
- * `virtio_rtc_req_type`: 4099.
- */
-export const VIRTIO_RTC_REQ_READ_ALARM: number = 4099;
-/**
- * Set a clock's alarm time and state.
- *
- * `virtio_rtc_req_type`: 4100.
- */
-export const VIRTIO_RTC_REQ_SET_ALARM: number = 4100;
-/**
- * Enable or disable a clock's alarm.
- *
- * `virtio_rtc_req_type`: 4101.
- */
-export const VIRTIO_RTC_REQ_SET_ALARM_ENABLED: number = 4101;
-/**
- * 5.23.6: RTC request message types (VIRTIO_RTC_REQ_*).
- *
- * Values of the `virtio_rtc_req_type` group.
- */
-export const VirtioRtcReqType: {
-  readonly VIRTIO_RTC_REQ_READ: number;
-  readonly VIRTIO_RTC_REQ_READ_CROSS: number;
-  readonly VIRTIO_RTC_REQ_CFG: number;
-  readonly VIRTIO_RTC_REQ_CLOCK_CAP: number;
-  readonly VIRTIO_RTC_REQ_CROSS_CAP: number;
-  readonly VIRTIO_RTC_REQ_READ_ALARM: number;
-  readonly VIRTIO_RTC_REQ_SET_ALARM: number;
-  readonly VIRTIO_RTC_REQ_SET_ALARM_ENABLED: number;
-} = Object.freeze({
-  VIRTIO_RTC_REQ_READ: 1,
-  VIRTIO_RTC_REQ_READ_CROSS: 2,
-  VIRTIO_RTC_REQ_CFG: 4096,
-  VIRTIO_RTC_REQ_CLOCK_CAP: 4097,
-  VIRTIO_RTC_REQ_CROSS_CAP: 4098,
-  VIRTIO_RTC_REQ_READ_ALARM: 4099,
-  VIRTIO_RTC_REQ_SET_ALARM: 4100,
-  VIRTIO_RTC_REQ_SET_ALARM_ENABLED: 4101,
-});
-/**
- * How leap seconds are smeared is unspecified.
- *
- * `virtio_rtc_smear`: 0.
- */
-export const VIRTIO_RTC_SMEAR_UNSPECIFIED: number = 0;
-/**
- * Linear smear from noon before to noon after the leap second.
- *
- * `virtio_rtc_smear`: 1.
- */
-export const VIRTIO_RTC_SMEAR_NOON_LINEAR: number = 1;
-/**
- * Linear smear as per the UTC-SLS proposal.
- *
- * `virtio_rtc_smear`: 2.
- */
-export const VIRTIO_RTC_SMEAR_UTC_SLS: number = 2;
-/**
- * 5.23.6.3.2: RTC smearing variants (VIRTIO_RTC_SMEAR_*); 0xf0 and up are implementation-specific.
- *
- * Values of the `virtio_rtc_smear` group.
- */
-export const VirtioRtcSmear: {
-  readonly VIRTIO_RTC_SMEAR_UNSPECIFIED: number;
-  readonly VIRTIO_RTC_SMEAR_NOON_LINEAR: number;
-  readonly VIRTIO_RTC_SMEAR_UTC_SLS: number;
-} = Object.freeze({
-  VIRTIO_RTC_SMEAR_UNSPECIFIED: 0,
-  VIRTIO_RTC_SMEAR_NOON_LINEAR: 1,
-  VIRTIO_RTC_SMEAR_UTC_SLS: 2,
-});
-/**
- * The request succeeded.
- *
- * `virtio_rtc_status`: 0.
- */
-export const VIRTIO_RTC_S_OK: number = 0;
-/**
- * Not supported by the implementation, or unknown msg_type or hw_counter.
- *
- * `virtio_rtc_status`: 2.
- */
-export const VIRTIO_RTC_S_EOPNOTSUPP: number = 2;
-/**
- * clock_id does not identify a clock.
- *
- * `virtio_rtc_status`: 3.
- */
-export const VIRTIO_RTC_S_ENODEV: number = 3;
-/**
- * Invalid request values, or a buffer too small for the request or response.
- *
- * `virtio_rtc_status`: 4.
- */
-export const VIRTIO_RTC_S_EINVAL: number = 4;
-/**
- * An error not caused by the driver's input.
- *
- * `virtio_rtc_status`: 5.
- */
-export const VIRTIO_RTC_S_EIO: number = 5;
-/**
- * 5.23.6: RTC response status (VIRTIO_RTC_S_*).
- *
- * Values of the `virtio_rtc_status` group.
- */
-export const VirtioRtcStatus: {
-  readonly VIRTIO_RTC_S_OK: number;
-  readonly VIRTIO_RTC_S_EOPNOTSUPP: number;
-  readonly VIRTIO_RTC_S_ENODEV: number;
-  readonly VIRTIO_RTC_S_EINVAL: number;
-  readonly VIRTIO_RTC_S_EIO: number;
-} = Object.freeze({
-  VIRTIO_RTC_S_OK: 0,
-  VIRTIO_RTC_S_EOPNOTSUPP: 2,
-  VIRTIO_RTC_S_ENODEV: 3,
-  VIRTIO_RTC_S_EINVAL: 4,
-  VIRTIO_RTC_S_EIO: 5,
-});
+export class VirtioRtcNotifAlarm {
+  /** Size in bytes. */
+  static readonly SIZE: number = 16;
+  /** Byte offsets of the fields at fixed offsets, by accessor name. */
+  static readonly OFFSETS: {
+    readonly head: number;
+    readonly clockId: number;
+    readonly reserved: number;
+  } = Object.freeze({ head: 0, clockId: 8, reserved: 10 });
+  /** The view the accessor reads and writes. */
+  view: DataView;
+  /** Byte offset of the struct within {@link VirtioRtcNotifAlarm.view}. */
+  offset: number;
+  #head: VirtioRtcNotifHead | undefined;
+
+  /** Creates an accessor over `view` at byte `offset`. */
+  constructor(view: DataView, offset: number = 0) {
+    this.view = view;
+    this.offset = offset;
+  }
+
+  /**
+   * msg_type VIRTIO_RTC_NOTIF_ALARM.
+   *
+   * `head`: virtio_rtc_notif_head at offset 0.
+   *
+   * A cached flyweight re-targeted on each access: do not keep it.
+   */
+  get head(): VirtioRtcNotifHead {
+    const child = (this.#head ??= new VirtioRtcNotifHead(this.view));
+    child.view = this.view;
+    child.offset = this.offset;
+    return child;
+  }
+
+  /**
+   * Clock whose alarm expired.
+   *
+   * `clock_id`: le16 at offset 8.
+   */
+  get clockId(): number {
+    return this.view.getUint16(this.offset + 8, true);
+  }
+
+  set clockId(value: number) {
+    this.view.setUint16(this.offset + 8, value, true);
+  }
+
+  /** Re-targets the accessor at another offset of the same view; returns it. */
+  at(offset: number): this {
+    this.offset = offset;
+    return this;
+  }
+
+  /** Byte offset within the view of `reserved[index]`. */
+  reservedOffset(index: number): number {
+    if ((index >>> 0) !== index || index >= 6) {
+      throw indexError("virtio_rtc_notif_alarm.reserved", index, 6);
+    }
+
+    return this.offset + 10 + index;
+  }
+
+  /**
+   * Zero.
+   *
+   * `reserved`: u8[6] at offset 10.
+   *
+   * Reads element `index`.
+   */
+  reserved(index: number): number {
+    if ((index >>> 0) !== index || index >= 6) {
+      throw indexError("virtio_rtc_notif_alarm.reserved", index, 6);
+    }
+
+    return this.view.getUint8(this.offset + 10 + index);
+  }
+
+  /** Writes element `index` of `reserved`. */
+  setReserved(index: number, value: number): void {
+    if ((index >>> 0) !== index || index >= 6) {
+      throw indexError("virtio_rtc_notif_alarm.reserved", index, 6);
+    }
+
+    this.view.setUint8(this.offset + 10 + index, value);
+  }
+
+  /** The bytes of `reserved` as a zero-copy view. */
+  reservedBytes(): Uint8Array {
+    return new Uint8Array(this.view.buffer, this.view.byteOffset + this.offset + 10, 6);
+  }
+}
+
+/** The error for an array index outside `0..length - 1`. */
+function indexError(what: string, index: number, length: number): ArgumentError {
+  const range = length === 0 ? "an empty array" : `0..${length - 1}`;
+  return new ArgumentError(`${what}[${index}] is outside ${range}`, {
+    code: "ERR_VIRTIO_ARGUMENT_INDEX",
+  });
+}

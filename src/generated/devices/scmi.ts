@@ -6,99 +6,37 @@
  *
  * @module
  */
+import { ArgumentError } from "../../errors.ts";
 /**
- * 5.17.6.3: SCMI notification or delayed response in an eventq buffer.
+ * 5.17.2: virtqueue indices of the SCMI device.
  *
- * Accessor for `virtio_scmi_event_msg` (4 bytes + per payload_len) over a `DataView`; reads and writes in place.
+ * Values of the `virtio_scmi_queues` group.
  */
-export class VirtioScmiEventMsg {
-  /** Size in bytes with payload_len = 0; see {@link VirtioScmiEventMsg.size}. */
-  static readonly SIZE: number = 4;
-  /** Byte offsets of the fields at fixed offsets, by accessor name. */
-  static readonly OFFSETS: { readonly hdr: number; readonly payload: number } = Object.freeze({
-    hdr: 0,
-    payload: 4,
-  });
-  /** The view the accessor reads and writes. */
-  view: DataView;
-  /** Byte offset of the struct within {@link VirtioScmiEventMsg.view}. */
-  offset: number;
-  /** The `payload_len` parameter: element count of the arrays sized by it. */
-  payloadLen: number;
-
-  /** Creates an accessor over `view` at byte `offset`. */
-  constructor(view: DataView, offset: number = 0, payloadLen: number = 0) {
-    this.view = view;
-    this.offset = offset;
-    this.payloadLen = payloadLen;
-  }
-
-  /**
-   * SCMI message header (device-writable).
-   *
-   * `hdr`: le32 at offset 0.
-   */
-  get hdr(): number {
-    return this.view.getUint32(this.offset, true);
-  }
-
-  set hdr(value: number) {
-    this.view.setUint32(this.offset, value, true);
-  }
-
-  /** Size in bytes for the given payload_len. */
-  static size(payloadLen: number): number {
-    return 4 + 1 * payloadLen;
-  }
-
-  /** Re-targets the accessor at another offset of the same view; returns it. */
-  at(offset: number): this {
-    this.offset = offset;
-    return this;
-  }
-
-  /** Byte offset within the view of `payload[index]`. */
-  payloadOffset(index: number): number {
-    if ((index >>> 0) !== index || index >= this.payloadLen) {
-      throw new RangeError(`payload[${index}] is outside 0..${this.payloadLen} - 1`);
-    }
-
-    return this.offset + 4 + index;
-  }
-
-  /**
-   * SCMI notification or delayed response payload (device-writable).
-   *
-   * `payload`: u8[payload_len] at offset 4.
-   *
-   * Reads element `index`.
-   */
-  payload(index: number): number {
-    if ((index >>> 0) !== index || index >= this.payloadLen) {
-      throw new RangeError(`payload[${index}] is outside 0..${this.payloadLen} - 1`);
-    }
-
-    return this.view.getUint8(this.offset + 4 + index);
-  }
-
-  /** Writes element `index` of `payload`. */
-  setPayload(index: number, value: number): void {
-    if ((index >>> 0) !== index || index >= this.payloadLen) {
-      throw new RangeError(`payload[${index}] is outside 0..${this.payloadLen} - 1`);
-    }
-
-    this.view.setUint8(this.offset + 4 + index, value);
-  }
-
-  /** The bytes of `payload` as a zero-copy view. */
-  payloadBytes(): Uint8Array {
-    return new Uint8Array(
-      this.view.buffer,
-      this.view.byteOffset + this.offset + 4,
-      this.payloadLen,
-    );
-  }
-}
+export const VirtioScmiQueues: { readonly cmdq: number; readonly eventq: number } = Object.freeze({
+  cmdq: 0,
+  eventq: 1,
+});
+/**
+ * The device implements notifications or delayed responses (the eventq exists).
+ *
+ * `virtio_scmi_features`: 0 (bit number).
+ */
+export const VIRTIO_SCMI_F_P2A_CHANNELS: number = 0;
+/**
+ * The device implements SCMI statistics shared memory regions.
+ *
+ * `virtio_scmi_features`: 1 (bit number).
+ */
+export const VIRTIO_SCMI_F_SHARED_MEMORY: number = 1;
+/**
+ * 5.17.3: SCMI device feature bits.
+ *
+ * Bit numbers of the `virtio_scmi_features` group.
+ */
+export const VirtioScmiFeatures: {
+  readonly VIRTIO_SCMI_F_P2A_CHANNELS: number;
+  readonly VIRTIO_SCMI_F_SHARED_MEMORY: number;
+} = Object.freeze({ VIRTIO_SCMI_F_P2A_CHANNELS: 0, VIRTIO_SCMI_F_SHARED_MEMORY: 1 });
 
 /**
  * 5.17.6.1: SCMI command, the device-readable part of a cmdq buffer.
@@ -142,7 +80,7 @@ export class VirtioScmiRequest {
 
   /** Size in bytes for the given params_len. */
   static size(paramsLen: number): number {
-    return 4 + 1 * paramsLen;
+    return 4 + paramsLen;
   }
 
   /** Re-targets the accessor at another offset of the same view; returns it. */
@@ -154,7 +92,7 @@ export class VirtioScmiRequest {
   /** Byte offset within the view of `params[index]`. */
   paramsOffset(index: number): number {
     if ((index >>> 0) !== index || index >= this.paramsLen) {
-      throw new RangeError(`params[${index}] is outside 0..${this.paramsLen} - 1`);
+      throw indexError("virtio_scmi_request.params", index, this.paramsLen);
     }
 
     return this.offset + 4 + index;
@@ -169,7 +107,7 @@ export class VirtioScmiRequest {
    */
   params(index: number): number {
     if ((index >>> 0) !== index || index >= this.paramsLen) {
-      throw new RangeError(`params[${index}] is outside 0..${this.paramsLen} - 1`);
+      throw indexError("virtio_scmi_request.params", index, this.paramsLen);
     }
 
     return this.view.getUint8(this.offset + 4 + index);
@@ -178,7 +116,7 @@ export class VirtioScmiRequest {
   /** Writes element `index` of `params`. */
   setParams(index: number, value: number): void {
     if ((index >>> 0) !== index || index >= this.paramsLen) {
-      throw new RangeError(`params[${index}] is outside 0..${this.paramsLen} - 1`);
+      throw indexError("virtio_scmi_request.params", index, this.paramsLen);
     }
 
     this.view.setUint8(this.offset + 4 + index, value);
@@ -232,7 +170,7 @@ export class VirtioScmiResponse {
 
   /** Size in bytes for the given ret_values_len. */
   static size(retValuesLen: number): number {
-    return 4 + 1 * retValuesLen;
+    return 4 + retValuesLen;
   }
 
   /** Re-targets the accessor at another offset of the same view; returns it. */
@@ -244,7 +182,7 @@ export class VirtioScmiResponse {
   /** Byte offset within the view of `ret_values[index]`. */
   retValuesOffset(index: number): number {
     if ((index >>> 0) !== index || index >= this.retValuesLen) {
-      throw new RangeError(`ret_values[${index}] is outside 0..${this.retValuesLen} - 1`);
+      throw indexError("virtio_scmi_response.ret_values", index, this.retValuesLen);
     }
 
     return this.offset + 4 + index;
@@ -259,7 +197,7 @@ export class VirtioScmiResponse {
    */
   retValues(index: number): number {
     if ((index >>> 0) !== index || index >= this.retValuesLen) {
-      throw new RangeError(`ret_values[${index}] is outside 0..${this.retValuesLen} - 1`);
+      throw indexError("virtio_scmi_response.ret_values", index, this.retValuesLen);
     }
 
     return this.view.getUint8(this.offset + 4 + index);
@@ -268,7 +206,7 @@ export class VirtioScmiResponse {
   /** Writes element `index` of `ret_values`. */
   setRetValues(index: number, value: number): void {
     if ((index >>> 0) !== index || index >= this.retValuesLen) {
-      throw new RangeError(`ret_values[${index}] is outside 0..${this.retValuesLen} - 1`);
+      throw indexError("virtio_scmi_response.ret_values", index, this.retValuesLen);
     }
 
     this.view.setUint8(this.offset + 4 + index, value);
@@ -285,35 +223,99 @@ export class VirtioScmiResponse {
 }
 
 /**
- * The device implements notifications or delayed responses (the eventq exists).
+ * 5.17.6.3: SCMI notification or delayed response in an eventq buffer.
  *
- * `virtio_scmi_features`: 0 (bit number).
+ * Accessor for `virtio_scmi_event_msg` (4 bytes + per payload_len) over a `DataView`; reads and writes in place.
  */
-export const VIRTIO_SCMI_F_P2A_CHANNELS: number = 0;
-/**
- * The device implements SCMI statistics shared memory regions.
- *
- * `virtio_scmi_features`: 1 (bit number).
- */
-export const VIRTIO_SCMI_F_SHARED_MEMORY: number = 1;
-/**
- * 5.17.3: SCMI device feature bits.
- *
- * Bit numbers of the `virtio_scmi_features` group.
- */
-export const VirtioScmiFeatures: {
-  readonly VIRTIO_SCMI_F_P2A_CHANNELS: number;
-  readonly VIRTIO_SCMI_F_SHARED_MEMORY: number;
-} = Object.freeze({ VIRTIO_SCMI_F_P2A_CHANNELS: 0, VIRTIO_SCMI_F_SHARED_MEMORY: 1 });
-/**
- * 5.17.2: virtqueue indices of the SCMI device.
- *
- * Values of the `virtio_scmi_queues` group.
- */
-export const VirtioScmiQueues: { readonly cmdq: number; readonly eventq: number } = Object.freeze({
-  cmdq: 0,
-  eventq: 1,
-});
+export class VirtioScmiEventMsg {
+  /** Size in bytes with payload_len = 0; see {@link VirtioScmiEventMsg.size}. */
+  static readonly SIZE: number = 4;
+  /** Byte offsets of the fields at fixed offsets, by accessor name. */
+  static readonly OFFSETS: { readonly hdr: number; readonly payload: number } = Object.freeze({
+    hdr: 0,
+    payload: 4,
+  });
+  /** The view the accessor reads and writes. */
+  view: DataView;
+  /** Byte offset of the struct within {@link VirtioScmiEventMsg.view}. */
+  offset: number;
+  /** The `payload_len` parameter: element count of the arrays sized by it. */
+  payloadLen: number;
+
+  /** Creates an accessor over `view` at byte `offset`. */
+  constructor(view: DataView, offset: number = 0, payloadLen: number = 0) {
+    this.view = view;
+    this.offset = offset;
+    this.payloadLen = payloadLen;
+  }
+
+  /**
+   * SCMI message header (device-writable).
+   *
+   * `hdr`: le32 at offset 0.
+   */
+  get hdr(): number {
+    return this.view.getUint32(this.offset, true);
+  }
+
+  set hdr(value: number) {
+    this.view.setUint32(this.offset, value, true);
+  }
+
+  /** Size in bytes for the given payload_len. */
+  static size(payloadLen: number): number {
+    return 4 + payloadLen;
+  }
+
+  /** Re-targets the accessor at another offset of the same view; returns it. */
+  at(offset: number): this {
+    this.offset = offset;
+    return this;
+  }
+
+  /** Byte offset within the view of `payload[index]`. */
+  payloadOffset(index: number): number {
+    if ((index >>> 0) !== index || index >= this.payloadLen) {
+      throw indexError("virtio_scmi_event_msg.payload", index, this.payloadLen);
+    }
+
+    return this.offset + 4 + index;
+  }
+
+  /**
+   * SCMI notification or delayed response payload (device-writable).
+   *
+   * `payload`: u8[payload_len] at offset 4.
+   *
+   * Reads element `index`.
+   */
+  payload(index: number): number {
+    if ((index >>> 0) !== index || index >= this.payloadLen) {
+      throw indexError("virtio_scmi_event_msg.payload", index, this.payloadLen);
+    }
+
+    return this.view.getUint8(this.offset + 4 + index);
+  }
+
+  /** Writes element `index` of `payload`. */
+  setPayload(index: number, value: number): void {
+    if ((index >>> 0) !== index || index >= this.payloadLen) {
+      throw indexError("virtio_scmi_event_msg.payload", index, this.payloadLen);
+    }
+
+    this.view.setUint8(this.offset + 4 + index, value);
+  }
+
+  /** The bytes of `payload` as a zero-copy view. */
+  payloadBytes(): Uint8Array {
+    return new Uint8Array(
+      this.view.buffer,
+      this.view.byteOffset + this.offset + 4,
+      this.payloadLen,
+    );
+  }
+}
+
 /**
  * Reserved (invalid).
  *
@@ -370,3 +372,11 @@ export const VirtioScmiShmid: {
   VIRTIO_SCMI_SHMID_VENDOR_FIRST: 128,
   VIRTIO_SCMI_SHMID_VENDOR_LAST: 255,
 });
+
+/** The error for an array index outside `0..length - 1`. */
+function indexError(what: string, index: number, length: number): ArgumentError {
+  const range = length === 0 ? "an empty array" : `0..${length - 1}`;
+  return new ArgumentError(`${what}[${index}] is outside ${range}`, {
+    code: "ERR_VIRTIO_ARGUMENT_INDEX",
+  });
+}

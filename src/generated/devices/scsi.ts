@@ -6,228 +6,57 @@
  *
  * @module
  */
+import { ArgumentError } from "../../errors.ts";
 /**
- * 5.6.6.1: the start of virtio_scsi_req_cmd's device-readable part (19 bytes); the CDB of cdb_size bytes and the data-out follow (without VIRTIO_SCSI_F_T10_PI).
+ * 5.6.2: virtqueue indices of the SCSI host device.
  *
- * Accessor for `virtio_scsi_cmd_req_hdr` (19 bytes) over a `DataView`; reads and writes in place.
+ * Values of the `virtio_scsi_queues` group.
  */
-export class VirtioScsiCmdReqHdr {
-  /** Size in bytes. */
-  static readonly SIZE: number = 19;
-  /** Byte offsets of the fields at fixed offsets, by accessor name. */
-  static readonly OFFSETS: {
-    readonly lun: number;
-    readonly id: number;
-    readonly taskAttr: number;
-    readonly prio: number;
-    readonly crn: number;
-  } = Object.freeze({ lun: 0, id: 8, taskAttr: 16, prio: 17, crn: 18 });
-  /** The view the accessor reads and writes. */
-  view: DataView;
-  /** Byte offset of the struct within {@link VirtioScsiCmdReqHdr.view}. */
-  offset: number;
-
-  /** Creates an accessor over `view` at byte `offset`. */
-  constructor(view: DataView, offset: number = 0) {
-    this.view = view;
-    this.offset = offset;
-  }
-
-  /**
-   * Command identifier (tag).
-   *
-   * `id`: le64 at offset 8.
-   */
-  get id(): bigint {
-    return this.view.getBigUint64(this.offset + 8, true);
-  }
-
-  set id(value: bigint) {
-    this.view.setBigUint64(this.offset + 8, value, true);
-  }
-
-  /**
-   * VIRTIO_SCSI_S_SIMPLE, _ORDERED, _HEAD or _ACA.
-   *
-   * `task_attr`: u8 at offset 16.
-   */
-  get taskAttr(): number {
-    return this.view.getUint8(this.offset + 16);
-  }
-
-  set taskAttr(value: number) {
-    this.view.setUint8(this.offset + 16, value);
-  }
-
-  /**
-   * Command priority.
-   *
-   * `prio`: u8 at offset 17.
-   */
-  get prio(): number {
-    return this.view.getUint8(this.offset + 17);
-  }
-
-  set prio(value: number) {
-    this.view.setUint8(this.offset + 17, value);
-  }
-
-  /**
-   * Command reference number.
-   *
-   * `crn`: u8 at offset 18.
-   */
-  get crn(): number {
-    return this.view.getUint8(this.offset + 18);
-  }
-
-  set crn(value: number) {
-    this.view.setUint8(this.offset + 18, value);
-  }
-
-  /** Re-targets the accessor at another offset of the same view; returns it. */
-  at(offset: number): this {
-    this.offset = offset;
-    return this;
-  }
-
-  /** Byte offset within the view of `lun[index]`. */
-  lunOffset(index: number): number {
-    if ((index >>> 0) !== index || index >= 8) {
-      throw new RangeError(`lun[${index}] is outside 0..${8} - 1`);
-    }
-
-    return this.offset + index;
-  }
-
-  /**
-   * Logical unit (virtio_scsi_lun).
-   *
-   * `lun`: u8[8] at offset 0.
-   *
-   * Reads element `index`.
-   */
-  lun(index: number): number {
-    if ((index >>> 0) !== index || index >= 8) {
-      throw new RangeError(`lun[${index}] is outside 0..${8} - 1`);
-    }
-
-    return this.view.getUint8(this.offset + index);
-  }
-
-  /** Writes element `index` of `lun`. */
-  setLun(index: number, value: number): void {
-    if ((index >>> 0) !== index || index >= 8) {
-      throw new RangeError(`lun[${index}] is outside 0..${8} - 1`);
-    }
-
-    this.view.setUint8(this.offset + index, value);
-  }
-
-  /** The bytes of `lun` as a zero-copy view. */
-  lunBytes(): Uint8Array {
-    return new Uint8Array(this.view.buffer, this.view.byteOffset + this.offset, 8);
-  }
-}
-
+export const VirtioScsiQueues: {
+  readonly controlq: number;
+  readonly eventq: number;
+  readonly request_queues: number;
+} = Object.freeze({ controlq: 0, eventq: 1, request_queues: 2 });
 /**
- * 5.6.6.1: the start of virtio_scsi_req_cmd's device-writable part (12 bytes); sense of sense_size bytes and the data-in follow (without VIRTIO_SCSI_F_T10_PI).
+ * A request may have both device-readable and device-writable data buffers.
  *
- * Accessor for `virtio_scsi_cmd_resp_hdr` (12 bytes) over a `DataView`; reads and writes in place.
+ * `virtio_scsi_features`: 0 (bit number).
  */
-export class VirtioScsiCmdRespHdr {
-  /** Size in bytes. */
-  static readonly SIZE: number = 12;
-  /** Byte offsets of the fields at fixed offsets, by accessor name. */
-  static readonly OFFSETS: {
-    readonly senseLen: number;
-    readonly residual: number;
-    readonly statusQualifier: number;
-    readonly status: number;
-    readonly response: number;
-  } = Object.freeze({ senseLen: 0, residual: 4, statusQualifier: 8, status: 10, response: 11 });
-  /** The view the accessor reads and writes. */
-  view: DataView;
-  /** Byte offset of the struct within {@link VirtioScsiCmdRespHdr.view}. */
-  offset: number;
-
-  /** Creates an accessor over `view` at byte `offset`. */
-  constructor(view: DataView, offset: number = 0) {
-    this.view = view;
-    this.offset = offset;
-  }
-
-  /**
-   * Bytes written to sense.
-   *
-   * `sense_len`: le32 at offset 0.
-   */
-  get senseLen(): number {
-    return this.view.getUint32(this.offset, true);
-  }
-
-  set senseLen(value: number) {
-    this.view.setUint32(this.offset, value, true);
-  }
-
-  /**
-   * Data length minus bytes transferred.
-   *
-   * `residual`: le32 at offset 4.
-   */
-  get residual(): number {
-    return this.view.getUint32(this.offset + 4, true);
-  }
-
-  set residual(value: number) {
-    this.view.setUint32(this.offset + 4, value, true);
-  }
-
-  /**
-   * SCSI status qualifier.
-   *
-   * `status_qualifier`: le16 at offset 8.
-   */
-  get statusQualifier(): number {
-    return this.view.getUint16(this.offset + 8, true);
-  }
-
-  set statusQualifier(value: number) {
-    this.view.setUint16(this.offset + 8, value, true);
-  }
-
-  /**
-   * SCSI status code (SAM).
-   *
-   * `status`: u8 at offset 10.
-   */
-  get status(): number {
-    return this.view.getUint8(this.offset + 10);
-  }
-
-  set status(value: number) {
-    this.view.setUint8(this.offset + 10, value);
-  }
-
-  /**
-   * VIRTIO_SCSI_S_* response.
-   *
-   * `response`: u8 at offset 11.
-   */
-  get response(): number {
-    return this.view.getUint8(this.offset + 11);
-  }
-
-  set response(value: number) {
-    this.view.setUint8(this.offset + 11, value);
-  }
-
-  /** Re-targets the accessor at another offset of the same view; returns it. */
-  at(offset: number): this {
-    this.offset = offset;
-    return this;
-  }
-}
+export const VIRTIO_SCSI_F_INOUT: number = 0;
+/**
+ * Hot-plug and hot-unplug events for LUNs and targets are reported.
+ *
+ * `virtio_scsi_features`: 1 (bit number).
+ */
+export const VIRTIO_SCSI_F_HOTPLUG: number = 1;
+/**
+ * LUN parameter changes are reported with VIRTIO_SCSI_T_PARAM_CHANGE.
+ *
+ * `virtio_scsi_features`: 2 (bit number).
+ */
+export const VIRTIO_SCSI_F_CHANGE: number = 2;
+/**
+ * The request header has the T10 protection information (DIF/DIX) fields.
+ *
+ * `virtio_scsi_features`: 3 (bit number).
+ */
+export const VIRTIO_SCSI_F_T10_PI: number = 3;
+/**
+ * 5.6.3: SCSI host device feature bits (bit numbers).
+ *
+ * Bit numbers of the `virtio_scsi_features` group.
+ */
+export const VirtioScsiFeatures: {
+  readonly VIRTIO_SCSI_F_INOUT: number;
+  readonly VIRTIO_SCSI_F_HOTPLUG: number;
+  readonly VIRTIO_SCSI_F_CHANGE: number;
+  readonly VIRTIO_SCSI_F_T10_PI: number;
+} = Object.freeze({
+  VIRTIO_SCSI_F_INOUT: 0,
+  VIRTIO_SCSI_F_HOTPLUG: 1,
+  VIRTIO_SCSI_F_CHANGE: 2,
+  VIRTIO_SCSI_F_T10_PI: 3,
+});
 
 /**
  * 5.6.4: SCSI host configuration layout.
@@ -410,587 +239,6 @@ export class VirtioScsiConfig {
 }
 
 /**
- * 5.6.6.2: generic controlq request.
- *
- * Accessor for `virtio_scsi_ctrl` (5 bytes + per fields_len) over a `DataView`; reads and writes in place.
- */
-export class VirtioScsiCtrl {
-  /** Size in bytes with fields_len = 0; see {@link VirtioScsiCtrl.size}. */
-  static readonly SIZE: number = 5;
-  /** Byte offsets of the fields at fixed offsets, by accessor name. */
-  static readonly OFFSETS: { readonly type: number; readonly fields: number } = Object.freeze({
-    type: 0,
-    fields: 4,
-  });
-  /** The view the accessor reads and writes. */
-  view: DataView;
-  /** Byte offset of the struct within {@link VirtioScsiCtrl.view}. */
-  offset: number;
-  /** The `fields_len` parameter: element count of the arrays sized by it. */
-  fieldsLen: number;
-
-  /** Creates an accessor over `view` at byte `offset`. */
-  constructor(view: DataView, offset: number = 0, fieldsLen: number = 0) {
-    this.view = view;
-    this.offset = offset;
-    this.fieldsLen = fieldsLen;
-  }
-
-  /**
-   * VIRTIO_SCSI_T_* request type; identifies the fields that follow.
-   *
-   * `type`: le32 at offset 0.
-   */
-  get type(): number {
-    return this.view.getUint32(this.offset, true);
-  }
-
-  set type(value: number) {
-    this.view.setUint32(this.offset, value, true);
-  }
-
-  /**
-   * Written by the device: VIRTIO_SCSI_S_* response.
-   *
-   * `response`: u8 at offset 4 + 1 * fields_len.
-   */
-  get response(): number {
-    return this.view.getUint8(this.offset + 4 + this.fieldsLen);
-  }
-
-  set response(value: number) {
-    this.view.setUint8(this.offset + 4 + this.fieldsLen, value);
-  }
-
-  /** Size in bytes for the given fields_len. */
-  static size(fieldsLen: number): number {
-    return 5 + 1 * fieldsLen;
-  }
-
-  /** Re-targets the accessor at another offset of the same view; returns it. */
-  at(offset: number): this {
-    this.offset = offset;
-    return this;
-  }
-
-  /** Byte offset within the view of `fields[index]`. */
-  fieldsOffset(index: number): number {
-    if ((index >>> 0) !== index || index >= this.fieldsLen) {
-      throw new RangeError(`fields[${index}] is outside 0..${this.fieldsLen} - 1`);
-    }
-
-    return this.offset + 4 + index;
-  }
-
-  /**
-   * The type-specific fields (elided as `...` in the spec; this name is ours).
-   *
-   * `fields`: u8[fields_len] at offset 4.
-   *
-   * Reads element `index`.
-   */
-  fields(index: number): number {
-    if ((index >>> 0) !== index || index >= this.fieldsLen) {
-      throw new RangeError(`fields[${index}] is outside 0..${this.fieldsLen} - 1`);
-    }
-
-    return this.view.getUint8(this.offset + 4 + index);
-  }
-
-  /** Writes element `index` of `fields`. */
-  setFields(index: number, value: number): void {
-    if ((index >>> 0) !== index || index >= this.fieldsLen) {
-      throw new RangeError(`fields[${index}] is outside 0..${this.fieldsLen} - 1`);
-    }
-
-    this.view.setUint8(this.offset + 4 + index, value);
-  }
-
-  /** The bytes of `fields` as a zero-copy view. */
-  fieldsBytes(): Uint8Array {
-    return new Uint8Array(this.view.buffer, this.view.byteOffset + this.offset + 4, this.fieldsLen);
-  }
-}
-
-/**
- * 5.6.6.2: asynchronous notification query / subscription (21 bytes, no padding).
- *
- * Accessor for `virtio_scsi_ctrl_an` (21 bytes) over a `DataView`; reads and writes in place.
- */
-export class VirtioScsiCtrlAn {
-  /** Size in bytes. */
-  static readonly SIZE: number = 21;
-  /** Byte offsets of the fields at fixed offsets, by accessor name. */
-  static readonly OFFSETS: {
-    readonly type: number;
-    readonly lun: number;
-    readonly eventRequested: number;
-    readonly eventActual: number;
-    readonly response: number;
-  } = Object.freeze({ type: 0, lun: 4, eventRequested: 12, eventActual: 16, response: 20 });
-  /** The view the accessor reads and writes. */
-  view: DataView;
-  /** Byte offset of the struct within {@link VirtioScsiCtrlAn.view}. */
-  offset: number;
-
-  /** Creates an accessor over `view` at byte `offset`. */
-  constructor(view: DataView, offset: number = 0) {
-    this.view = view;
-    this.offset = offset;
-  }
-
-  /**
-   * VIRTIO_SCSI_T_AN_QUERY or VIRTIO_SCSI_T_AN_SUBSCRIBE.
-   *
-   * `type`: le32 at offset 0.
-   */
-  get type(): number {
-    return this.view.getUint32(this.offset, true);
-  }
-
-  set type(value: number) {
-    this.view.setUint32(this.offset, value, true);
-  }
-
-  /**
-   * VIRTIO_SCSI_EVT_ASYNC_* events the driver is interested in.
-   *
-   * `event_requested`: le32 at offset 12.
-   */
-  get eventRequested(): number {
-    return this.view.getUint32(this.offset + 12, true);
-  }
-
-  set eventRequested(value: number) {
-    this.view.setUint32(this.offset + 12, value, true);
-  }
-
-  /**
-   * Written by the device: the events it supports.
-   *
-   * `event_actual`: le32 at offset 16.
-   */
-  get eventActual(): number {
-    return this.view.getUint32(this.offset + 16, true);
-  }
-
-  set eventActual(value: number) {
-    this.view.setUint32(this.offset + 16, value, true);
-  }
-
-  /**
-   * Written by the device: VIRTIO_SCSI_S_* response.
-   *
-   * `response`: u8 at offset 20.
-   */
-  get response(): number {
-    return this.view.getUint8(this.offset + 20);
-  }
-
-  set response(value: number) {
-    this.view.setUint8(this.offset + 20, value);
-  }
-
-  /** Re-targets the accessor at another offset of the same view; returns it. */
-  at(offset: number): this {
-    this.offset = offset;
-    return this;
-  }
-
-  /** Byte offset within the view of `lun[index]`. */
-  lunOffset(index: number): number {
-    if ((index >>> 0) !== index || index >= 8) {
-      throw new RangeError(`lun[${index}] is outside 0..${8} - 1`);
-    }
-
-    return this.offset + 4 + index;
-  }
-
-  /**
-   * Logical unit.
-   *
-   * `lun`: u8[8] at offset 4.
-   *
-   * Reads element `index`.
-   */
-  lun(index: number): number {
-    if ((index >>> 0) !== index || index >= 8) {
-      throw new RangeError(`lun[${index}] is outside 0..${8} - 1`);
-    }
-
-    return this.view.getUint8(this.offset + 4 + index);
-  }
-
-  /** Writes element `index` of `lun`. */
-  setLun(index: number, value: number): void {
-    if ((index >>> 0) !== index || index >= 8) {
-      throw new RangeError(`lun[${index}] is outside 0..${8} - 1`);
-    }
-
-    this.view.setUint8(this.offset + 4 + index, value);
-  }
-
-  /** The bytes of `lun` as a zero-copy view. */
-  lunBytes(): Uint8Array {
-    return new Uint8Array(this.view.buffer, this.view.byteOffset + this.offset + 4, 8);
-  }
-}
-
-/**
- * 5.6.6.2: task management function request (25 bytes, no padding).
- *
- * Accessor for `virtio_scsi_ctrl_tmf` (25 bytes) over a `DataView`; reads and writes in place.
- */
-export class VirtioScsiCtrlTmf {
-  /** Size in bytes. */
-  static readonly SIZE: number = 25;
-  /** Byte offsets of the fields at fixed offsets, by accessor name. */
-  static readonly OFFSETS: {
-    readonly type: number;
-    readonly subtype: number;
-    readonly lun: number;
-    readonly id: number;
-    readonly response: number;
-  } = Object.freeze({ type: 0, subtype: 4, lun: 8, id: 16, response: 24 });
-  /** The view the accessor reads and writes. */
-  view: DataView;
-  /** Byte offset of the struct within {@link VirtioScsiCtrlTmf.view}. */
-  offset: number;
-
-  /** Creates an accessor over `view` at byte `offset`. */
-  constructor(view: DataView, offset: number = 0) {
-    this.view = view;
-    this.offset = offset;
-  }
-
-  /**
-   * VIRTIO_SCSI_T_TMF.
-   *
-   * `type`: le32 at offset 0.
-   */
-  get type(): number {
-    return this.view.getUint32(this.offset, true);
-  }
-
-  set type(value: number) {
-    this.view.setUint32(this.offset, value, true);
-  }
-
-  /**
-   * The function: VIRTIO_SCSI_T_TMF_*.
-   *
-   * `subtype`: le32 at offset 4.
-   */
-  get subtype(): number {
-    return this.view.getUint32(this.offset + 4, true);
-  }
-
-  set subtype(value: number) {
-    this.view.setUint32(this.offset + 4, value, true);
-  }
-
-  /**
-   * For functions on one command: its id on the request queue.
-   *
-   * `id`: le64 at offset 16.
-   */
-  get id(): bigint {
-    return this.view.getBigUint64(this.offset + 16, true);
-  }
-
-  set id(value: bigint) {
-    this.view.setBigUint64(this.offset + 16, value, true);
-  }
-
-  /**
-   * Written by the device: VIRTIO_SCSI_S_FUNCTION_* or another VIRTIO_SCSI_S_*.
-   *
-   * `response`: u8 at offset 24.
-   */
-  get response(): number {
-    return this.view.getUint8(this.offset + 24);
-  }
-
-  set response(value: number) {
-    this.view.setUint8(this.offset + 24, value);
-  }
-
-  /** Re-targets the accessor at another offset of the same view; returns it. */
-  at(offset: number): this {
-    this.offset = offset;
-    return this;
-  }
-
-  /** Byte offset within the view of `lun[index]`. */
-  lunOffset(index: number): number {
-    if ((index >>> 0) !== index || index >= 8) {
-      throw new RangeError(`lun[${index}] is outside 0..${8} - 1`);
-    }
-
-    return this.offset + 8 + index;
-  }
-
-  /**
-   * Logical unit, as for request queues.
-   *
-   * `lun`: u8[8] at offset 8.
-   *
-   * Reads element `index`.
-   */
-  lun(index: number): number {
-    if ((index >>> 0) !== index || index >= 8) {
-      throw new RangeError(`lun[${index}] is outside 0..${8} - 1`);
-    }
-
-    return this.view.getUint8(this.offset + 8 + index);
-  }
-
-  /** Writes element `index` of `lun`. */
-  setLun(index: number, value: number): void {
-    if ((index >>> 0) !== index || index >= 8) {
-      throw new RangeError(`lun[${index}] is outside 0..${8} - 1`);
-    }
-
-    this.view.setUint8(this.offset + 8 + index, value);
-  }
-
-  /** The bytes of `lun` as a zero-copy view. */
-  lunBytes(): Uint8Array {
-    return new Uint8Array(this.view.buffer, this.view.byteOffset + this.offset + 8, 8);
-  }
-}
-
-/**
- * 5.6.6.3: eventq event (device-writable).
- *
- * Accessor for `virtio_scsi_event` (16 bytes) over a `DataView`; reads and writes in place.
- */
-export class VirtioScsiEvent {
-  /** Size in bytes. */
-  static readonly SIZE: number = 16;
-  /** Byte offsets of the fields at fixed offsets, by accessor name. */
-  static readonly OFFSETS: {
-    readonly event: number;
-    readonly lun: number;
-    readonly reason: number;
-  } = Object.freeze({ event: 0, lun: 4, reason: 12 });
-  /** The view the accessor reads and writes. */
-  view: DataView;
-  /** Byte offset of the struct within {@link VirtioScsiEvent.view}. */
-  offset: number;
-
-  /** Creates an accessor over `view` at byte `offset`. */
-  constructor(view: DataView, offset: number = 0) {
-    this.view = view;
-    this.offset = offset;
-  }
-
-  /**
-   * VIRTIO_SCSI_T_* event, with VIRTIO_SCSI_T_EVENTS_MISSED (bit 31) if events were lost.
-   *
-   * `event`: le32 at offset 0.
-   */
-  get event(): number {
-    return this.view.getUint32(this.offset, true);
-  }
-
-  set event(value: number) {
-    this.view.setUint32(this.offset, value, true);
-  }
-
-  /**
-   * Event-specific: VIRTIO_SCSI_EVT_RESET_*, VIRTIO_SCSI_EVT_ASYNC_* bits, or for PARAM_CHANGE the ASC in bits 0-7 and ASCQ in bits 8-15.
-   *
-   * `reason`: le32 at offset 12.
-   */
-  get reason(): number {
-    return this.view.getUint32(this.offset + 12, true);
-  }
-
-  set reason(value: number) {
-    this.view.setUint32(this.offset + 12, value, true);
-  }
-
-  /** Re-targets the accessor at another offset of the same view; returns it. */
-  at(offset: number): this {
-    this.offset = offset;
-    return this;
-  }
-
-  /** Byte offset within the view of `lun[index]`. */
-  lunOffset(index: number): number {
-    if ((index >>> 0) !== index || index >= 8) {
-      throw new RangeError(`lun[${index}] is outside 0..${8} - 1`);
-    }
-
-    return this.offset + 4 + index;
-  }
-
-  /**
-   * Logical unit the event is about.
-   *
-   * `lun`: u8[8] at offset 4.
-   *
-   * Reads element `index`.
-   */
-  lun(index: number): number {
-    if ((index >>> 0) !== index || index >= 8) {
-      throw new RangeError(`lun[${index}] is outside 0..${8} - 1`);
-    }
-
-    return this.view.getUint8(this.offset + 4 + index);
-  }
-
-  /** Writes element `index` of `lun`. */
-  setLun(index: number, value: number): void {
-    if ((index >>> 0) !== index || index >= 8) {
-      throw new RangeError(`lun[${index}] is outside 0..${8} - 1`);
-    }
-
-    this.view.setUint8(this.offset + 4 + index, value);
-  }
-
-  /** The bytes of `lun` as a zero-copy view. */
-  lunBytes(): Uint8Array {
-    return new Uint8Array(this.view.buffer, this.view.byteOffset + this.offset + 4, 8);
-  }
-}
-
-/**
- * 5.6.6.1: the 8-byte lun field (big-endian within, as SAM has it).
- *
- * Accessor for `virtio_scsi_lun` (8 bytes) over a `DataView`; reads and writes in place.
- */
-export class VirtioScsiLun {
-  /** Size in bytes. */
-  static readonly SIZE: number = 8;
-  /** Byte offsets of the fields at fixed offsets, by accessor name. */
-  static readonly OFFSETS: {
-    readonly addressing: number;
-    readonly target: number;
-    readonly singleLevel: number;
-    readonly lunReserved: number;
-  } = Object.freeze({ addressing: 0, target: 1, singleLevel: 2, lunReserved: 4 });
-  /** The view the accessor reads and writes. */
-  view: DataView;
-  /** Byte offset of the struct within {@link VirtioScsiLun.view}. */
-  offset: number;
-
-  /** Creates an accessor over `view` at byte `offset`. */
-  constructor(view: DataView, offset: number = 0) {
-    this.view = view;
-    this.offset = offset;
-  }
-
-  /**
-   * 1 for a target LUN; 0xC1 for the REPORT LUNS well-known LU.
-   *
-   * `addressing`: u8 at offset 0.
-   */
-  get addressing(): number {
-    return this.view.getUint8(this.offset);
-  }
-
-  set addressing(value: number) {
-    this.view.setUint8(this.offset, value);
-  }
-
-  /**
-   * Target number.
-   *
-   * `target`: u8 at offset 1.
-   */
-  get target(): number {
-    return this.view.getUint8(this.offset + 1);
-  }
-
-  set target(value: number) {
-    this.view.setUint8(this.offset + 1, value);
-  }
-
-  /** `single_level`: be16 at offset 2. */
-  get singleLevel(): number {
-    return this.view.getUint16(this.offset + 2, false);
-  }
-
-  set singleLevel(value: number) {
-    this.view.setUint16(this.offset + 2, value, false);
-  }
-
-  /**
-   * The LUN (0..16383).
-   *
-   * Bits 0..13 of `single_level`.
-   */
-  get lunId(): number {
-    return (this.view.getUint16(this.offset + 2, false) & 0x3fff) >>> 0;
-  }
-
-  set lunId(value: number) {
-    const word = this.view.getUint16(this.offset + 2, false) & ~(0x3fff << 0);
-    this.view.setUint16(this.offset + 2, (word | ((value & 0x3fff) << 0)) >>> 0, false);
-  }
-
-  /**
-   * 1: flat space addressing, as the spec asks.
-   *
-   * Bits 14..15 of `single_level`.
-   */
-  get lunAddressMethod(): number {
-    return ((this.view.getUint16(this.offset + 2, false) >>> 14) & 0x3) >>> 0;
-  }
-
-  set lunAddressMethod(value: number) {
-    const word = this.view.getUint16(this.offset + 2, false) & ~(0x3 << 14);
-    this.view.setUint16(this.offset + 2, (word | ((value & 0x3) << 14)) >>> 0, false);
-  }
-
-  /** Re-targets the accessor at another offset of the same view; returns it. */
-  at(offset: number): this {
-    this.offset = offset;
-    return this;
-  }
-
-  /** Byte offset within the view of `lun_reserved[index]`. */
-  lunReservedOffset(index: number): number {
-    if ((index >>> 0) !== index || index >= 4) {
-      throw new RangeError(`lun_reserved[${index}] is outside 0..${4} - 1`);
-    }
-
-    return this.offset + 4 + index;
-  }
-
-  /**
-   * Zero.
-   *
-   * `lun_reserved`: u8[4] at offset 4.
-   *
-   * Reads element `index`.
-   */
-  lunReserved(index: number): number {
-    if ((index >>> 0) !== index || index >= 4) {
-      throw new RangeError(`lun_reserved[${index}] is outside 0..${4} - 1`);
-    }
-
-    return this.view.getUint8(this.offset + 4 + index);
-  }
-
-  /** Writes element `index` of `lun_reserved`. */
-  setLunReserved(index: number, value: number): void {
-    if ((index >>> 0) !== index || index >= 4) {
-      throw new RangeError(`lun_reserved[${index}] is outside 0..${4} - 1`);
-    }
-
-    this.view.setUint8(this.offset + 4 + index, value);
-  }
-
-  /** The bytes of `lun_reserved` as a zero-copy view. */
-  lunReservedBytes(): Uint8Array {
-    return new Uint8Array(this.view.buffer, this.view.byteOffset + this.offset + 4, 4);
-  }
-}
-
-/**
  * 5.6.6.1: command request, device-readable part (lun to dataout) then device-writable part (sense_len to datain). pi_bytesout, pi_bytesin, pi_out and pi_in exist only with VIRTIO_SCSI_F_T10_PI.
  *
  * Accessor for `virtio_scsi_req_cmd` (39 bytes + per cdb_size, pi_out_len, dataout_len, sense_size, pi_in_len, datain_len) over a `DataView`; reads and writes in place.
@@ -1100,7 +348,7 @@ export class VirtioScsiReqCmd {
   /**
    * With VIRTIO_SCSI_F_T10_PI: size of pi_out in bytes.
    *
-   * `pi_bytesout`: le32 at offset 19 + 1 * cdb_size.
+   * `pi_bytesout`: le32 at offset 19 + cdb_size.
    */
   get piBytesout(): number {
     return this.view.getUint32(this.offset + 19 + this.cdbSize, true);
@@ -1113,7 +361,7 @@ export class VirtioScsiReqCmd {
   /**
    * With VIRTIO_SCSI_F_T10_PI: size of pi_in in bytes.
    *
-   * `pi_bytesin`: le32 at offset 23 + 1 * cdb_size.
+   * `pi_bytesin`: le32 at offset 23 + cdb_size.
    */
   get piBytesin(): number {
     return this.view.getUint32(this.offset + 23 + this.cdbSize, true);
@@ -1126,7 +374,7 @@ export class VirtioScsiReqCmd {
   /**
    * Device-writable from here: bytes written to sense.
    *
-   * `sense_len`: le32 at offset 27 + 1 * cdb_size + 1 * pi_out_len + 1 * dataout_len.
+   * `sense_len`: le32 at offset 27 + cdb_size + pi_out_len + dataout_len.
    */
   get senseLen(): number {
     return this.view.getUint32(
@@ -1146,7 +394,7 @@ export class VirtioScsiReqCmd {
   /**
    * Data length minus bytes transferred.
    *
-   * `residual`: le32 at offset 31 + 1 * cdb_size + 1 * pi_out_len + 1 * dataout_len.
+   * `residual`: le32 at offset 31 + cdb_size + pi_out_len + dataout_len.
    */
   get residual(): number {
     return this.view.getUint32(
@@ -1166,7 +414,7 @@ export class VirtioScsiReqCmd {
   /**
    * SCSI status qualifier.
    *
-   * `status_qualifier`: le16 at offset 35 + 1 * cdb_size + 1 * pi_out_len + 1 * dataout_len.
+   * `status_qualifier`: le16 at offset 35 + cdb_size + pi_out_len + dataout_len.
    */
   get statusQualifier(): number {
     return this.view.getUint16(
@@ -1186,7 +434,7 @@ export class VirtioScsiReqCmd {
   /**
    * SCSI status code (SAM).
    *
-   * `status`: u8 at offset 37 + 1 * cdb_size + 1 * pi_out_len + 1 * dataout_len.
+   * `status`: u8 at offset 37 + cdb_size + pi_out_len + dataout_len.
    */
   get status(): number {
     return this.view.getUint8(this.offset + 37 + this.cdbSize + this.piOutLen + this.dataoutLen);
@@ -1199,7 +447,7 @@ export class VirtioScsiReqCmd {
   /**
    * VIRTIO_SCSI_S_* response (virtio_scsi_response).
    *
-   * `response`: u8 at offset 38 + 1 * cdb_size + 1 * pi_out_len + 1 * dataout_len.
+   * `response`: u8 at offset 38 + cdb_size + pi_out_len + dataout_len.
    */
   get response(): number {
     return this.view.getUint8(this.offset + 38 + this.cdbSize + this.piOutLen + this.dataoutLen);
@@ -1218,8 +466,7 @@ export class VirtioScsiReqCmd {
     piInLen: number,
     datainLen: number,
   ): number {
-    return 39 + 1 * cdbSize + 1 * piOutLen + 1 * dataoutLen + 1 * senseSize + 1 * piInLen +
-      1 * datainLen;
+    return 39 + cdbSize + piOutLen + dataoutLen + senseSize + piInLen + datainLen;
   }
 
   /** Re-targets the accessor at another offset of the same view; returns it. */
@@ -1231,7 +478,7 @@ export class VirtioScsiReqCmd {
   /** Byte offset within the view of `lun[index]`. */
   lunOffset(index: number): number {
     if ((index >>> 0) !== index || index >= 8) {
-      throw new RangeError(`lun[${index}] is outside 0..${8} - 1`);
+      throw indexError("virtio_scsi_req_cmd.lun", index, 8);
     }
 
     return this.offset + index;
@@ -1246,7 +493,7 @@ export class VirtioScsiReqCmd {
    */
   lun(index: number): number {
     if ((index >>> 0) !== index || index >= 8) {
-      throw new RangeError(`lun[${index}] is outside 0..${8} - 1`);
+      throw indexError("virtio_scsi_req_cmd.lun", index, 8);
     }
 
     return this.view.getUint8(this.offset + index);
@@ -1255,7 +502,7 @@ export class VirtioScsiReqCmd {
   /** Writes element `index` of `lun`. */
   setLun(index: number, value: number): void {
     if ((index >>> 0) !== index || index >= 8) {
-      throw new RangeError(`lun[${index}] is outside 0..${8} - 1`);
+      throw indexError("virtio_scsi_req_cmd.lun", index, 8);
     }
 
     this.view.setUint8(this.offset + index, value);
@@ -1269,7 +516,7 @@ export class VirtioScsiReqCmd {
   /** Byte offset within the view of `cdb[index]`. */
   cdbOffset(index: number): number {
     if ((index >>> 0) !== index || index >= this.cdbSize) {
-      throw new RangeError(`cdb[${index}] is outside 0..${this.cdbSize} - 1`);
+      throw indexError("virtio_scsi_req_cmd.cdb", index, this.cdbSize);
     }
 
     return this.offset + 19 + index;
@@ -1284,7 +531,7 @@ export class VirtioScsiReqCmd {
    */
   cdb(index: number): number {
     if ((index >>> 0) !== index || index >= this.cdbSize) {
-      throw new RangeError(`cdb[${index}] is outside 0..${this.cdbSize} - 1`);
+      throw indexError("virtio_scsi_req_cmd.cdb", index, this.cdbSize);
     }
 
     return this.view.getUint8(this.offset + 19 + index);
@@ -1293,7 +540,7 @@ export class VirtioScsiReqCmd {
   /** Writes element `index` of `cdb`. */
   setCdb(index: number, value: number): void {
     if ((index >>> 0) !== index || index >= this.cdbSize) {
-      throw new RangeError(`cdb[${index}] is outside 0..${this.cdbSize} - 1`);
+      throw indexError("virtio_scsi_req_cmd.cdb", index, this.cdbSize);
     }
 
     this.view.setUint8(this.offset + 19 + index, value);
@@ -1307,7 +554,7 @@ export class VirtioScsiReqCmd {
   /** Byte offset within the view of `pi_out[index]`. */
   piOutOffset(index: number): number {
     if ((index >>> 0) !== index || index >= this.piOutLen) {
-      throw new RangeError(`pi_out[${index}] is outside 0..${this.piOutLen} - 1`);
+      throw indexError("virtio_scsi_req_cmd.pi_out", index, this.piOutLen);
     }
 
     return this.offset + 27 + this.cdbSize + index;
@@ -1316,13 +563,13 @@ export class VirtioScsiReqCmd {
   /**
    * With VIRTIO_SCSI_F_T10_PI: outgoing protection information; pi_out_len equals pi_bytesout.
    *
-   * `pi_out`: u8[pi_out_len] at offset 27 + 1 * cdb_size.
+   * `pi_out`: u8[pi_out_len] at offset 27 + cdb_size.
    *
    * Reads element `index`.
    */
   piOut(index: number): number {
     if ((index >>> 0) !== index || index >= this.piOutLen) {
-      throw new RangeError(`pi_out[${index}] is outside 0..${this.piOutLen} - 1`);
+      throw indexError("virtio_scsi_req_cmd.pi_out", index, this.piOutLen);
     }
 
     return this.view.getUint8(this.offset + 27 + this.cdbSize + index);
@@ -1331,7 +578,7 @@ export class VirtioScsiReqCmd {
   /** Writes element `index` of `pi_out`. */
   setPiOut(index: number, value: number): void {
     if ((index >>> 0) !== index || index >= this.piOutLen) {
-      throw new RangeError(`pi_out[${index}] is outside 0..${this.piOutLen} - 1`);
+      throw indexError("virtio_scsi_req_cmd.pi_out", index, this.piOutLen);
     }
 
     this.view.setUint8(this.offset + 27 + this.cdbSize + index, value);
@@ -1349,7 +596,7 @@ export class VirtioScsiReqCmd {
   /** Byte offset within the view of `dataout[index]`. */
   dataoutOffset(index: number): number {
     if ((index >>> 0) !== index || index >= this.dataoutLen) {
-      throw new RangeError(`dataout[${index}] is outside 0..${this.dataoutLen} - 1`);
+      throw indexError("virtio_scsi_req_cmd.dataout", index, this.dataoutLen);
     }
 
     return this.offset + 27 + this.cdbSize + this.piOutLen + index;
@@ -1358,13 +605,13 @@ export class VirtioScsiReqCmd {
   /**
    * Data output buffer (end of the device-readable part).
    *
-   * `dataout`: u8[dataout_len] at offset 27 + 1 * cdb_size + 1 * pi_out_len.
+   * `dataout`: u8[dataout_len] at offset 27 + cdb_size + pi_out_len.
    *
    * Reads element `index`.
    */
   dataout(index: number): number {
     if ((index >>> 0) !== index || index >= this.dataoutLen) {
-      throw new RangeError(`dataout[${index}] is outside 0..${this.dataoutLen} - 1`);
+      throw indexError("virtio_scsi_req_cmd.dataout", index, this.dataoutLen);
     }
 
     return this.view.getUint8(this.offset + 27 + this.cdbSize + this.piOutLen + index);
@@ -1373,7 +620,7 @@ export class VirtioScsiReqCmd {
   /** Writes element `index` of `dataout`. */
   setDataout(index: number, value: number): void {
     if ((index >>> 0) !== index || index >= this.dataoutLen) {
-      throw new RangeError(`dataout[${index}] is outside 0..${this.dataoutLen} - 1`);
+      throw indexError("virtio_scsi_req_cmd.dataout", index, this.dataoutLen);
     }
 
     this.view.setUint8(this.offset + 27 + this.cdbSize + this.piOutLen + index, value);
@@ -1391,7 +638,7 @@ export class VirtioScsiReqCmd {
   /** Byte offset within the view of `sense[index]`. */
   senseOffset(index: number): number {
     if ((index >>> 0) !== index || index >= this.senseSize) {
-      throw new RangeError(`sense[${index}] is outside 0..${this.senseSize} - 1`);
+      throw indexError("virtio_scsi_req_cmd.sense", index, this.senseSize);
     }
 
     return this.offset + 39 + this.cdbSize + this.piOutLen + this.dataoutLen + index;
@@ -1400,13 +647,13 @@ export class VirtioScsiReqCmd {
   /**
    * Sense data; sense_size from the configuration space.
    *
-   * `sense`: u8[sense_size] at offset 39 + 1 * cdb_size + 1 * pi_out_len + 1 * dataout_len.
+   * `sense`: u8[sense_size] at offset 39 + cdb_size + pi_out_len + dataout_len.
    *
    * Reads element `index`.
    */
   sense(index: number): number {
     if ((index >>> 0) !== index || index >= this.senseSize) {
-      throw new RangeError(`sense[${index}] is outside 0..${this.senseSize} - 1`);
+      throw indexError("virtio_scsi_req_cmd.sense", index, this.senseSize);
     }
 
     return this.view.getUint8(
@@ -1417,7 +664,7 @@ export class VirtioScsiReqCmd {
   /** Writes element `index` of `sense`. */
   setSense(index: number, value: number): void {
     if ((index >>> 0) !== index || index >= this.senseSize) {
-      throw new RangeError(`sense[${index}] is outside 0..${this.senseSize} - 1`);
+      throw indexError("virtio_scsi_req_cmd.sense", index, this.senseSize);
     }
 
     this.view.setUint8(
@@ -1438,7 +685,7 @@ export class VirtioScsiReqCmd {
   /** Byte offset within the view of `pi_in[index]`. */
   piInOffset(index: number): number {
     if ((index >>> 0) !== index || index >= this.piInLen) {
-      throw new RangeError(`pi_in[${index}] is outside 0..${this.piInLen} - 1`);
+      throw indexError("virtio_scsi_req_cmd.pi_in", index, this.piInLen);
     }
 
     return this.offset + 39 + this.cdbSize + this.piOutLen + this.dataoutLen + this.senseSize +
@@ -1448,13 +695,13 @@ export class VirtioScsiReqCmd {
   /**
    * With VIRTIO_SCSI_F_T10_PI: incoming protection information; pi_in_len equals pi_bytesin.
    *
-   * `pi_in`: u8[pi_in_len] at offset 39 + 1 * cdb_size + 1 * pi_out_len + 1 * dataout_len + 1 * sense_size.
+   * `pi_in`: u8[pi_in_len] at offset 39 + cdb_size + pi_out_len + dataout_len + sense_size.
    *
    * Reads element `index`.
    */
   piIn(index: number): number {
     if ((index >>> 0) !== index || index >= this.piInLen) {
-      throw new RangeError(`pi_in[${index}] is outside 0..${this.piInLen} - 1`);
+      throw indexError("virtio_scsi_req_cmd.pi_in", index, this.piInLen);
     }
 
     return this.view.getUint8(
@@ -1465,7 +712,7 @@ export class VirtioScsiReqCmd {
   /** Writes element `index` of `pi_in`. */
   setPiIn(index: number, value: number): void {
     if ((index >>> 0) !== index || index >= this.piInLen) {
-      throw new RangeError(`pi_in[${index}] is outside 0..${this.piInLen} - 1`);
+      throw indexError("virtio_scsi_req_cmd.pi_in", index, this.piInLen);
     }
 
     this.view.setUint8(
@@ -1487,7 +734,7 @@ export class VirtioScsiReqCmd {
   /** Byte offset within the view of `datain[index]`. */
   datainOffset(index: number): number {
     if ((index >>> 0) !== index || index >= this.datainLen) {
-      throw new RangeError(`datain[${index}] is outside 0..${this.datainLen} - 1`);
+      throw indexError("virtio_scsi_req_cmd.datain", index, this.datainLen);
     }
 
     return this.offset + 39 + this.cdbSize + this.piOutLen + this.dataoutLen + this.senseSize +
@@ -1497,13 +744,13 @@ export class VirtioScsiReqCmd {
   /**
    * Data input buffer.
    *
-   * `datain`: u8[datain_len] at offset 39 + 1 * cdb_size + 1 * pi_out_len + 1 * dataout_len + 1 * sense_size + 1 * pi_in_len.
+   * `datain`: u8[datain_len] at offset 39 + cdb_size + pi_out_len + dataout_len + sense_size + pi_in_len.
    *
    * Reads element `index`.
    */
   datain(index: number): number {
     if ((index >>> 0) !== index || index >= this.datainLen) {
-      throw new RangeError(`datain[${index}] is outside 0..${this.datainLen} - 1`);
+      throw indexError("virtio_scsi_req_cmd.datain", index, this.datainLen);
     }
 
     return this.view.getUint8(
@@ -1515,7 +762,7 @@ export class VirtioScsiReqCmd {
   /** Writes element `index` of `datain`. */
   setDatain(index: number, value: number): void {
     if ((index >>> 0) !== index || index >= this.datainLen) {
-      throw new RangeError(`datain[${index}] is outside 0..${this.datainLen} - 1`);
+      throw indexError("virtio_scsi_req_cmd.datain", index, this.datainLen);
     }
 
     this.view.setUint8(
@@ -1536,230 +783,6 @@ export class VirtioScsiReqCmd {
   }
 }
 
-/**
- * Task management function (virtio_scsi_ctrl_tmf).
- *
- * `virtio_scsi_ctrl_type`: 0.
- */
-export const VIRTIO_SCSI_T_TMF: number = 0;
-/**
- * Asynchronous notification query (virtio_scsi_ctrl_an).
- *
- * `virtio_scsi_ctrl_type`: 1.
- */
-export const VIRTIO_SCSI_T_AN_QUERY: number = 1;
-/**
- * Asynchronous notification subscription (virtio_scsi_ctrl_an).
- *
- * `virtio_scsi_ctrl_type`: 2.
- */
-export const VIRTIO_SCSI_T_AN_SUBSCRIBE: number = 2;
-/**
- * 5.6.6.2: controlq request types.
- *
- * Values of the `virtio_scsi_ctrl_type` group.
- */
-export const VirtioScsiCtrlType: {
-  readonly VIRTIO_SCSI_T_TMF: number;
-  readonly VIRTIO_SCSI_T_AN_QUERY: number;
-  readonly VIRTIO_SCSI_T_AN_SUBSCRIBE: number;
-} = Object.freeze({
-  VIRTIO_SCSI_T_TMF: 0,
-  VIRTIO_SCSI_T_AN_QUERY: 1,
-  VIRTIO_SCSI_T_AN_SUBSCRIBE: 2,
-});
-/**
- * Events were lost for lack of eventq buffers.
- *
- * `virtio_scsi_event_flags`: 2147483648.
- */
-export const VIRTIO_SCSI_T_EVENTS_MISSED: number = 2147483648;
-/**
- * 5.6.6.3: eventq event flag.
- *
- * Bit masks of the `virtio_scsi_event_flags` group.
- */
-export const VirtioScsiEventFlags: { readonly VIRTIO_SCSI_T_EVENTS_MISSED: number } = Object.freeze(
-  { VIRTIO_SCSI_T_EVENTS_MISSED: 2147483648 },
-);
-/**
- * No event (short buffer, or only reporting missed events).
- *
- * `virtio_scsi_event_type`: 0.
- */
-export const VIRTIO_SCSI_T_NO_EVENT: number = 0;
-/**
- * A logical unit was reset, appeared or disappeared.
- *
- * `virtio_scsi_event_type`: 1.
- */
-export const VIRTIO_SCSI_T_TRANSPORT_RESET: number = 1;
-/**
- * An asynchronous event the driver subscribed to.
- *
- * `virtio_scsi_event_type`: 2.
- */
-export const VIRTIO_SCSI_T_ASYNC_NOTIFY: number = 2;
-/**
- * A logical unit's parameters changed.
- *
- * `virtio_scsi_event_type`: 3.
- */
-export const VIRTIO_SCSI_T_PARAM_CHANGE: number = 3;
-/**
- * 5.6.6.3: eventq event types.
- *
- * Values of the `virtio_scsi_event_type` group.
- */
-export const VirtioScsiEventType: {
-  readonly VIRTIO_SCSI_T_NO_EVENT: number;
-  readonly VIRTIO_SCSI_T_TRANSPORT_RESET: number;
-  readonly VIRTIO_SCSI_T_ASYNC_NOTIFY: number;
-  readonly VIRTIO_SCSI_T_PARAM_CHANGE: number;
-} = Object.freeze({
-  VIRTIO_SCSI_T_NO_EVENT: 0,
-  VIRTIO_SCSI_T_TRANSPORT_RESET: 1,
-  VIRTIO_SCSI_T_ASYNC_NOTIFY: 2,
-  VIRTIO_SCSI_T_PARAM_CHANGE: 3,
-});
-/**
- * Operational change.
- *
- * `virtio_scsi_evt_async`: 2.
- */
-export const VIRTIO_SCSI_EVT_ASYNC_OPERATIONAL_CHANGE: number = 2;
-/**
- * Power management.
- *
- * `virtio_scsi_evt_async`: 4.
- */
-export const VIRTIO_SCSI_EVT_ASYNC_POWER_MGMT: number = 4;
-/**
- * External request.
- *
- * `virtio_scsi_evt_async`: 8.
- */
-export const VIRTIO_SCSI_EVT_ASYNC_EXTERNAL_REQUEST: number = 8;
-/**
- * Media change.
- *
- * `virtio_scsi_evt_async`: 16.
- */
-export const VIRTIO_SCSI_EVT_ASYNC_MEDIA_CHANGE: number = 16;
-/**
- * Multi-host.
- *
- * `virtio_scsi_evt_async`: 32.
- */
-export const VIRTIO_SCSI_EVT_ASYNC_MULTI_HOST: number = 32;
-/**
- * Device busy.
- *
- * `virtio_scsi_evt_async`: 64.
- */
-export const VIRTIO_SCSI_EVT_ASYNC_DEVICE_BUSY: number = 64;
-/**
- * 5.6.6.2: asynchronous notification event bits (SCSI MMC).
- *
- * Bit masks of the `virtio_scsi_evt_async` group.
- */
-export const VirtioScsiEvtAsync: {
-  readonly VIRTIO_SCSI_EVT_ASYNC_OPERATIONAL_CHANGE: number;
-  readonly VIRTIO_SCSI_EVT_ASYNC_POWER_MGMT: number;
-  readonly VIRTIO_SCSI_EVT_ASYNC_EXTERNAL_REQUEST: number;
-  readonly VIRTIO_SCSI_EVT_ASYNC_MEDIA_CHANGE: number;
-  readonly VIRTIO_SCSI_EVT_ASYNC_MULTI_HOST: number;
-  readonly VIRTIO_SCSI_EVT_ASYNC_DEVICE_BUSY: number;
-} = Object.freeze({
-  VIRTIO_SCSI_EVT_ASYNC_OPERATIONAL_CHANGE: 2,
-  VIRTIO_SCSI_EVT_ASYNC_POWER_MGMT: 4,
-  VIRTIO_SCSI_EVT_ASYNC_EXTERNAL_REQUEST: 8,
-  VIRTIO_SCSI_EVT_ASYNC_MEDIA_CHANGE: 16,
-  VIRTIO_SCSI_EVT_ASYNC_MULTI_HOST: 32,
-  VIRTIO_SCSI_EVT_ASYNC_DEVICE_BUSY: 64,
-});
-/**
- * LUN hard reset; still present.
- *
- * `virtio_scsi_evt_reset`: 0.
- */
-export const VIRTIO_SCSI_EVT_RESET_HARD: number = 0;
-/**
- * Target or LUN appeared; rescan (with VIRTIO_SCSI_F_HOTPLUG).
- *
- * `virtio_scsi_evt_reset`: 1.
- */
-export const VIRTIO_SCSI_EVT_RESET_RESCAN: number = 1;
-/**
- * Target or LUN removed (with VIRTIO_SCSI_F_HOTPLUG).
- *
- * `virtio_scsi_evt_reset`: 2.
- */
-export const VIRTIO_SCSI_EVT_RESET_REMOVED: number = 2;
-/**
- * 5.6.6.3: transport reset reasons.
- *
- * Values of the `virtio_scsi_evt_reset` group.
- */
-export const VirtioScsiEvtReset: {
-  readonly VIRTIO_SCSI_EVT_RESET_HARD: number;
-  readonly VIRTIO_SCSI_EVT_RESET_RESCAN: number;
-  readonly VIRTIO_SCSI_EVT_RESET_REMOVED: number;
-} = Object.freeze({
-  VIRTIO_SCSI_EVT_RESET_HARD: 0,
-  VIRTIO_SCSI_EVT_RESET_RESCAN: 1,
-  VIRTIO_SCSI_EVT_RESET_REMOVED: 2,
-});
-/**
- * A request may have both device-readable and device-writable data buffers.
- *
- * `virtio_scsi_features`: 0 (bit number).
- */
-export const VIRTIO_SCSI_F_INOUT: number = 0;
-/**
- * Hot-plug and hot-unplug events for LUNs and targets are reported.
- *
- * `virtio_scsi_features`: 1 (bit number).
- */
-export const VIRTIO_SCSI_F_HOTPLUG: number = 1;
-/**
- * LUN parameter changes are reported with VIRTIO_SCSI_T_PARAM_CHANGE.
- *
- * `virtio_scsi_features`: 2 (bit number).
- */
-export const VIRTIO_SCSI_F_CHANGE: number = 2;
-/**
- * The request header has the T10 protection information (DIF/DIX) fields.
- *
- * `virtio_scsi_features`: 3 (bit number).
- */
-export const VIRTIO_SCSI_F_T10_PI: number = 3;
-/**
- * 5.6.3: SCSI host device feature bits (bit numbers).
- *
- * Bit numbers of the `virtio_scsi_features` group.
- */
-export const VirtioScsiFeatures: {
-  readonly VIRTIO_SCSI_F_INOUT: number;
-  readonly VIRTIO_SCSI_F_HOTPLUG: number;
-  readonly VIRTIO_SCSI_F_CHANGE: number;
-  readonly VIRTIO_SCSI_F_T10_PI: number;
-} = Object.freeze({
-  VIRTIO_SCSI_F_INOUT: 0,
-  VIRTIO_SCSI_F_HOTPLUG: 1,
-  VIRTIO_SCSI_F_CHANGE: 2,
-  VIRTIO_SCSI_F_T10_PI: 3,
-});
-/**
- * 5.6.2: virtqueue indices of the SCSI host device.
- *
- * Values of the `virtio_scsi_queues` group.
- */
-export const VirtioScsiQueues: {
-  readonly controlq: number;
-  readonly eventq: number;
-  readonly request_queues: number;
-} = Object.freeze({ controlq: 0, eventq: 1, request_queues: 2 });
 /**
  * Completed; status holds the SCSI status.
  *
@@ -1896,38 +919,267 @@ export const VirtioScsiTaskAttr: {
   VIRTIO_SCSI_S_HEAD: 2,
   VIRTIO_SCSI_S_ACA: 3,
 });
+
 /**
- * Function complete.
+ * 5.6.6.2: generic controlq request.
  *
- * `virtio_scsi_tmf_response`: 0.
+ * Accessor for `virtio_scsi_ctrl` (5 bytes + per fields_len) over a `DataView`; reads and writes in place.
  */
-export const VIRTIO_SCSI_S_FUNCTION_COMPLETE: number = 0;
+export class VirtioScsiCtrl {
+  /** Size in bytes with fields_len = 0; see {@link VirtioScsiCtrl.size}. */
+  static readonly SIZE: number = 5;
+  /** Byte offsets of the fields at fixed offsets, by accessor name. */
+  static readonly OFFSETS: { readonly type: number; readonly fields: number } = Object.freeze({
+    type: 0,
+    fields: 4,
+  });
+  /** The view the accessor reads and writes. */
+  view: DataView;
+  /** Byte offset of the struct within {@link VirtioScsiCtrl.view}. */
+  offset: number;
+  /** The `fields_len` parameter: element count of the arrays sized by it. */
+  fieldsLen: number;
+
+  /** Creates an accessor over `view` at byte `offset`. */
+  constructor(view: DataView, offset: number = 0, fieldsLen: number = 0) {
+    this.view = view;
+    this.offset = offset;
+    this.fieldsLen = fieldsLen;
+  }
+
+  /**
+   * VIRTIO_SCSI_T_* request type; identifies the fields that follow.
+   *
+   * `type`: le32 at offset 0.
+   */
+  get type(): number {
+    return this.view.getUint32(this.offset, true);
+  }
+
+  set type(value: number) {
+    this.view.setUint32(this.offset, value, true);
+  }
+
+  /**
+   * Written by the device: VIRTIO_SCSI_S_* response.
+   *
+   * `response`: u8 at offset 4 + fields_len.
+   */
+  get response(): number {
+    return this.view.getUint8(this.offset + 4 + this.fieldsLen);
+  }
+
+  set response(value: number) {
+    this.view.setUint8(this.offset + 4 + this.fieldsLen, value);
+  }
+
+  /** Size in bytes for the given fields_len. */
+  static size(fieldsLen: number): number {
+    return 5 + fieldsLen;
+  }
+
+  /** Re-targets the accessor at another offset of the same view; returns it. */
+  at(offset: number): this {
+    this.offset = offset;
+    return this;
+  }
+
+  /** Byte offset within the view of `fields[index]`. */
+  fieldsOffset(index: number): number {
+    if ((index >>> 0) !== index || index >= this.fieldsLen) {
+      throw indexError("virtio_scsi_ctrl.fields", index, this.fieldsLen);
+    }
+
+    return this.offset + 4 + index;
+  }
+
+  /**
+   * The type-specific fields (elided as `...` in the spec; this name is ours).
+   *
+   * `fields`: u8[fields_len] at offset 4.
+   *
+   * Reads element `index`.
+   */
+  fields(index: number): number {
+    if ((index >>> 0) !== index || index >= this.fieldsLen) {
+      throw indexError("virtio_scsi_ctrl.fields", index, this.fieldsLen);
+    }
+
+    return this.view.getUint8(this.offset + 4 + index);
+  }
+
+  /** Writes element `index` of `fields`. */
+  setFields(index: number, value: number): void {
+    if ((index >>> 0) !== index || index >= this.fieldsLen) {
+      throw indexError("virtio_scsi_ctrl.fields", index, this.fieldsLen);
+    }
+
+    this.view.setUint8(this.offset + 4 + index, value);
+  }
+
+  /** The bytes of `fields` as a zero-copy view. */
+  fieldsBytes(): Uint8Array {
+    return new Uint8Array(this.view.buffer, this.view.byteOffset + this.offset + 4, this.fieldsLen);
+  }
+}
+
 /**
- * Function succeeded.
+ * Task management function (virtio_scsi_ctrl_tmf).
  *
- * `virtio_scsi_tmf_response`: 10.
+ * `virtio_scsi_ctrl_type`: 0.
  */
-export const VIRTIO_SCSI_S_FUNCTION_SUCCEEDED: number = 10;
+export const VIRTIO_SCSI_T_TMF: number = 0;
 /**
- * Function rejected.
+ * Asynchronous notification query (virtio_scsi_ctrl_an).
  *
- * `virtio_scsi_tmf_response`: 11.
+ * `virtio_scsi_ctrl_type`: 1.
  */
-export const VIRTIO_SCSI_S_FUNCTION_REJECTED: number = 11;
+export const VIRTIO_SCSI_T_AN_QUERY: number = 1;
 /**
- * 5.6.6.2: task management specific response values (SAM).
+ * Asynchronous notification subscription (virtio_scsi_ctrl_an).
  *
- * Values of the `virtio_scsi_tmf_response` group.
+ * `virtio_scsi_ctrl_type`: 2.
  */
-export const VirtioScsiTmfResponse: {
-  readonly VIRTIO_SCSI_S_FUNCTION_COMPLETE: number;
-  readonly VIRTIO_SCSI_S_FUNCTION_SUCCEEDED: number;
-  readonly VIRTIO_SCSI_S_FUNCTION_REJECTED: number;
+export const VIRTIO_SCSI_T_AN_SUBSCRIBE: number = 2;
+/**
+ * 5.6.6.2: controlq request types.
+ *
+ * Values of the `virtio_scsi_ctrl_type` group.
+ */
+export const VirtioScsiCtrlType: {
+  readonly VIRTIO_SCSI_T_TMF: number;
+  readonly VIRTIO_SCSI_T_AN_QUERY: number;
+  readonly VIRTIO_SCSI_T_AN_SUBSCRIBE: number;
 } = Object.freeze({
-  VIRTIO_SCSI_S_FUNCTION_COMPLETE: 0,
-  VIRTIO_SCSI_S_FUNCTION_SUCCEEDED: 10,
-  VIRTIO_SCSI_S_FUNCTION_REJECTED: 11,
+  VIRTIO_SCSI_T_TMF: 0,
+  VIRTIO_SCSI_T_AN_QUERY: 1,
+  VIRTIO_SCSI_T_AN_SUBSCRIBE: 2,
 });
+
+/**
+ * 5.6.6.2: task management function request (25 bytes, no padding).
+ *
+ * Accessor for `virtio_scsi_ctrl_tmf` (25 bytes) over a `DataView`; reads and writes in place.
+ */
+export class VirtioScsiCtrlTmf {
+  /** Size in bytes. */
+  static readonly SIZE: number = 25;
+  /** Byte offsets of the fields at fixed offsets, by accessor name. */
+  static readonly OFFSETS: {
+    readonly type: number;
+    readonly subtype: number;
+    readonly lun: number;
+    readonly id: number;
+    readonly response: number;
+  } = Object.freeze({ type: 0, subtype: 4, lun: 8, id: 16, response: 24 });
+  /** The view the accessor reads and writes. */
+  view: DataView;
+  /** Byte offset of the struct within {@link VirtioScsiCtrlTmf.view}. */
+  offset: number;
+
+  /** Creates an accessor over `view` at byte `offset`. */
+  constructor(view: DataView, offset: number = 0) {
+    this.view = view;
+    this.offset = offset;
+  }
+
+  /**
+   * VIRTIO_SCSI_T_TMF.
+   *
+   * `type`: le32 at offset 0.
+   */
+  get type(): number {
+    return this.view.getUint32(this.offset, true);
+  }
+
+  set type(value: number) {
+    this.view.setUint32(this.offset, value, true);
+  }
+
+  /**
+   * The function: VIRTIO_SCSI_T_TMF_*.
+   *
+   * `subtype`: le32 at offset 4.
+   */
+  get subtype(): number {
+    return this.view.getUint32(this.offset + 4, true);
+  }
+
+  set subtype(value: number) {
+    this.view.setUint32(this.offset + 4, value, true);
+  }
+
+  /**
+   * For functions on one command: its id on the request queue.
+   *
+   * `id`: le64 at offset 16.
+   */
+  get id(): bigint {
+    return this.view.getBigUint64(this.offset + 16, true);
+  }
+
+  set id(value: bigint) {
+    this.view.setBigUint64(this.offset + 16, value, true);
+  }
+
+  /**
+   * Written by the device: VIRTIO_SCSI_S_FUNCTION_* or another VIRTIO_SCSI_S_*.
+   *
+   * `response`: u8 at offset 24.
+   */
+  get response(): number {
+    return this.view.getUint8(this.offset + 24);
+  }
+
+  set response(value: number) {
+    this.view.setUint8(this.offset + 24, value);
+  }
+
+  /** Re-targets the accessor at another offset of the same view; returns it. */
+  at(offset: number): this {
+    this.offset = offset;
+    return this;
+  }
+
+  /** Byte offset within the view of `lun[index]`. */
+  lunOffset(index: number): number {
+    if ((index >>> 0) !== index || index >= 8) {
+      throw indexError("virtio_scsi_ctrl_tmf.lun", index, 8);
+    }
+
+    return this.offset + 8 + index;
+  }
+
+  /**
+   * Logical unit, as for request queues.
+   *
+   * `lun`: u8[8] at offset 8.
+   *
+   * Reads element `index`.
+   */
+  lun(index: number): number {
+    if ((index >>> 0) !== index || index >= 8) {
+      throw indexError("virtio_scsi_ctrl_tmf.lun", index, 8);
+    }
+
+    return this.view.getUint8(this.offset + 8 + index);
+  }
+
+  /** Writes element `index` of `lun`. */
+  setLun(index: number, value: number): void {
+    if ((index >>> 0) !== index || index >= 8) {
+      throw indexError("virtio_scsi_ctrl_tmf.lun", index, 8);
+    }
+
+    this.view.setUint8(this.offset + 8 + index, value);
+  }
+
+  /** The bytes of `lun` as a zero-copy view. */
+  lunBytes(): Uint8Array {
+    return new Uint8Array(this.view.buffer, this.view.byteOffset + this.offset + 8, 8);
+  }
+}
+
 /**
  * Abort task.
  *
@@ -2000,3 +1252,782 @@ export const VirtioScsiTmfSubtype: {
   VIRTIO_SCSI_T_TMF_QUERY_TASK: 6,
   VIRTIO_SCSI_T_TMF_QUERY_TASK_SET: 7,
 });
+/**
+ * Function complete.
+ *
+ * `virtio_scsi_tmf_response`: 0.
+ */
+export const VIRTIO_SCSI_S_FUNCTION_COMPLETE: number = 0;
+/**
+ * Function succeeded.
+ *
+ * `virtio_scsi_tmf_response`: 10.
+ */
+export const VIRTIO_SCSI_S_FUNCTION_SUCCEEDED: number = 10;
+/**
+ * Function rejected.
+ *
+ * `virtio_scsi_tmf_response`: 11.
+ */
+export const VIRTIO_SCSI_S_FUNCTION_REJECTED: number = 11;
+/**
+ * 5.6.6.2: task management specific response values (SAM).
+ *
+ * Values of the `virtio_scsi_tmf_response` group.
+ */
+export const VirtioScsiTmfResponse: {
+  readonly VIRTIO_SCSI_S_FUNCTION_COMPLETE: number;
+  readonly VIRTIO_SCSI_S_FUNCTION_SUCCEEDED: number;
+  readonly VIRTIO_SCSI_S_FUNCTION_REJECTED: number;
+} = Object.freeze({
+  VIRTIO_SCSI_S_FUNCTION_COMPLETE: 0,
+  VIRTIO_SCSI_S_FUNCTION_SUCCEEDED: 10,
+  VIRTIO_SCSI_S_FUNCTION_REJECTED: 11,
+});
+
+/**
+ * 5.6.6.2: asynchronous notification query / subscription (21 bytes, no padding).
+ *
+ * Accessor for `virtio_scsi_ctrl_an` (21 bytes) over a `DataView`; reads and writes in place.
+ */
+export class VirtioScsiCtrlAn {
+  /** Size in bytes. */
+  static readonly SIZE: number = 21;
+  /** Byte offsets of the fields at fixed offsets, by accessor name. */
+  static readonly OFFSETS: {
+    readonly type: number;
+    readonly lun: number;
+    readonly eventRequested: number;
+    readonly eventActual: number;
+    readonly response: number;
+  } = Object.freeze({ type: 0, lun: 4, eventRequested: 12, eventActual: 16, response: 20 });
+  /** The view the accessor reads and writes. */
+  view: DataView;
+  /** Byte offset of the struct within {@link VirtioScsiCtrlAn.view}. */
+  offset: number;
+
+  /** Creates an accessor over `view` at byte `offset`. */
+  constructor(view: DataView, offset: number = 0) {
+    this.view = view;
+    this.offset = offset;
+  }
+
+  /**
+   * VIRTIO_SCSI_T_AN_QUERY or VIRTIO_SCSI_T_AN_SUBSCRIBE.
+   *
+   * `type`: le32 at offset 0.
+   */
+  get type(): number {
+    return this.view.getUint32(this.offset, true);
+  }
+
+  set type(value: number) {
+    this.view.setUint32(this.offset, value, true);
+  }
+
+  /**
+   * VIRTIO_SCSI_EVT_ASYNC_* events the driver is interested in.
+   *
+   * `event_requested`: le32 at offset 12.
+   */
+  get eventRequested(): number {
+    return this.view.getUint32(this.offset + 12, true);
+  }
+
+  set eventRequested(value: number) {
+    this.view.setUint32(this.offset + 12, value, true);
+  }
+
+  /**
+   * Written by the device: the events it supports.
+   *
+   * `event_actual`: le32 at offset 16.
+   */
+  get eventActual(): number {
+    return this.view.getUint32(this.offset + 16, true);
+  }
+
+  set eventActual(value: number) {
+    this.view.setUint32(this.offset + 16, value, true);
+  }
+
+  /**
+   * Written by the device: VIRTIO_SCSI_S_* response.
+   *
+   * `response`: u8 at offset 20.
+   */
+  get response(): number {
+    return this.view.getUint8(this.offset + 20);
+  }
+
+  set response(value: number) {
+    this.view.setUint8(this.offset + 20, value);
+  }
+
+  /** Re-targets the accessor at another offset of the same view; returns it. */
+  at(offset: number): this {
+    this.offset = offset;
+    return this;
+  }
+
+  /** Byte offset within the view of `lun[index]`. */
+  lunOffset(index: number): number {
+    if ((index >>> 0) !== index || index >= 8) {
+      throw indexError("virtio_scsi_ctrl_an.lun", index, 8);
+    }
+
+    return this.offset + 4 + index;
+  }
+
+  /**
+   * Logical unit.
+   *
+   * `lun`: u8[8] at offset 4.
+   *
+   * Reads element `index`.
+   */
+  lun(index: number): number {
+    if ((index >>> 0) !== index || index >= 8) {
+      throw indexError("virtio_scsi_ctrl_an.lun", index, 8);
+    }
+
+    return this.view.getUint8(this.offset + 4 + index);
+  }
+
+  /** Writes element `index` of `lun`. */
+  setLun(index: number, value: number): void {
+    if ((index >>> 0) !== index || index >= 8) {
+      throw indexError("virtio_scsi_ctrl_an.lun", index, 8);
+    }
+
+    this.view.setUint8(this.offset + 4 + index, value);
+  }
+
+  /** The bytes of `lun` as a zero-copy view. */
+  lunBytes(): Uint8Array {
+    return new Uint8Array(this.view.buffer, this.view.byteOffset + this.offset + 4, 8);
+  }
+}
+
+/**
+ * Operational change.
+ *
+ * `virtio_scsi_evt_async`: 2.
+ */
+export const VIRTIO_SCSI_EVT_ASYNC_OPERATIONAL_CHANGE: number = 2;
+/**
+ * Power management.
+ *
+ * `virtio_scsi_evt_async`: 4.
+ */
+export const VIRTIO_SCSI_EVT_ASYNC_POWER_MGMT: number = 4;
+/**
+ * External request.
+ *
+ * `virtio_scsi_evt_async`: 8.
+ */
+export const VIRTIO_SCSI_EVT_ASYNC_EXTERNAL_REQUEST: number = 8;
+/**
+ * Media change.
+ *
+ * `virtio_scsi_evt_async`: 16.
+ */
+export const VIRTIO_SCSI_EVT_ASYNC_MEDIA_CHANGE: number = 16;
+/**
+ * Multi-host.
+ *
+ * `virtio_scsi_evt_async`: 32.
+ */
+export const VIRTIO_SCSI_EVT_ASYNC_MULTI_HOST: number = 32;
+/**
+ * Device busy.
+ *
+ * `virtio_scsi_evt_async`: 64.
+ */
+export const VIRTIO_SCSI_EVT_ASYNC_DEVICE_BUSY: number = 64;
+/**
+ * 5.6.6.2: asynchronous notification event bits (SCSI MMC).
+ *
+ * Bit masks of the `virtio_scsi_evt_async` group.
+ */
+export const VirtioScsiEvtAsync: {
+  readonly VIRTIO_SCSI_EVT_ASYNC_OPERATIONAL_CHANGE: number;
+  readonly VIRTIO_SCSI_EVT_ASYNC_POWER_MGMT: number;
+  readonly VIRTIO_SCSI_EVT_ASYNC_EXTERNAL_REQUEST: number;
+  readonly VIRTIO_SCSI_EVT_ASYNC_MEDIA_CHANGE: number;
+  readonly VIRTIO_SCSI_EVT_ASYNC_MULTI_HOST: number;
+  readonly VIRTIO_SCSI_EVT_ASYNC_DEVICE_BUSY: number;
+} = Object.freeze({
+  VIRTIO_SCSI_EVT_ASYNC_OPERATIONAL_CHANGE: 2,
+  VIRTIO_SCSI_EVT_ASYNC_POWER_MGMT: 4,
+  VIRTIO_SCSI_EVT_ASYNC_EXTERNAL_REQUEST: 8,
+  VIRTIO_SCSI_EVT_ASYNC_MEDIA_CHANGE: 16,
+  VIRTIO_SCSI_EVT_ASYNC_MULTI_HOST: 32,
+  VIRTIO_SCSI_EVT_ASYNC_DEVICE_BUSY: 64,
+});
+
+/**
+ * 5.6.6.3: eventq event (device-writable).
+ *
+ * Accessor for `virtio_scsi_event` (16 bytes) over a `DataView`; reads and writes in place.
+ */
+export class VirtioScsiEvent {
+  /** Size in bytes. */
+  static readonly SIZE: number = 16;
+  /** Byte offsets of the fields at fixed offsets, by accessor name. */
+  static readonly OFFSETS: {
+    readonly event: number;
+    readonly lun: number;
+    readonly reason: number;
+  } = Object.freeze({ event: 0, lun: 4, reason: 12 });
+  /** The view the accessor reads and writes. */
+  view: DataView;
+  /** Byte offset of the struct within {@link VirtioScsiEvent.view}. */
+  offset: number;
+
+  /** Creates an accessor over `view` at byte `offset`. */
+  constructor(view: DataView, offset: number = 0) {
+    this.view = view;
+    this.offset = offset;
+  }
+
+  /**
+   * VIRTIO_SCSI_T_* event, with VIRTIO_SCSI_T_EVENTS_MISSED (bit 31) if events were lost.
+   *
+   * `event`: le32 at offset 0.
+   */
+  get event(): number {
+    return this.view.getUint32(this.offset, true);
+  }
+
+  set event(value: number) {
+    this.view.setUint32(this.offset, value, true);
+  }
+
+  /**
+   * Event-specific: VIRTIO_SCSI_EVT_RESET_*, VIRTIO_SCSI_EVT_ASYNC_* bits, or for PARAM_CHANGE the ASC in bits 0-7 and ASCQ in bits 8-15.
+   *
+   * `reason`: le32 at offset 12.
+   */
+  get reason(): number {
+    return this.view.getUint32(this.offset + 12, true);
+  }
+
+  set reason(value: number) {
+    this.view.setUint32(this.offset + 12, value, true);
+  }
+
+  /** Re-targets the accessor at another offset of the same view; returns it. */
+  at(offset: number): this {
+    this.offset = offset;
+    return this;
+  }
+
+  /** Byte offset within the view of `lun[index]`. */
+  lunOffset(index: number): number {
+    if ((index >>> 0) !== index || index >= 8) {
+      throw indexError("virtio_scsi_event.lun", index, 8);
+    }
+
+    return this.offset + 4 + index;
+  }
+
+  /**
+   * Logical unit the event is about.
+   *
+   * `lun`: u8[8] at offset 4.
+   *
+   * Reads element `index`.
+   */
+  lun(index: number): number {
+    if ((index >>> 0) !== index || index >= 8) {
+      throw indexError("virtio_scsi_event.lun", index, 8);
+    }
+
+    return this.view.getUint8(this.offset + 4 + index);
+  }
+
+  /** Writes element `index` of `lun`. */
+  setLun(index: number, value: number): void {
+    if ((index >>> 0) !== index || index >= 8) {
+      throw indexError("virtio_scsi_event.lun", index, 8);
+    }
+
+    this.view.setUint8(this.offset + 4 + index, value);
+  }
+
+  /** The bytes of `lun` as a zero-copy view. */
+  lunBytes(): Uint8Array {
+    return new Uint8Array(this.view.buffer, this.view.byteOffset + this.offset + 4, 8);
+  }
+}
+
+/**
+ * No event (short buffer, or only reporting missed events).
+ *
+ * `virtio_scsi_event_type`: 0.
+ */
+export const VIRTIO_SCSI_T_NO_EVENT: number = 0;
+/**
+ * A logical unit was reset, appeared or disappeared.
+ *
+ * `virtio_scsi_event_type`: 1.
+ */
+export const VIRTIO_SCSI_T_TRANSPORT_RESET: number = 1;
+/**
+ * An asynchronous event the driver subscribed to.
+ *
+ * `virtio_scsi_event_type`: 2.
+ */
+export const VIRTIO_SCSI_T_ASYNC_NOTIFY: number = 2;
+/**
+ * A logical unit's parameters changed.
+ *
+ * `virtio_scsi_event_type`: 3.
+ */
+export const VIRTIO_SCSI_T_PARAM_CHANGE: number = 3;
+/**
+ * 5.6.6.3: eventq event types.
+ *
+ * Values of the `virtio_scsi_event_type` group.
+ */
+export const VirtioScsiEventType: {
+  readonly VIRTIO_SCSI_T_NO_EVENT: number;
+  readonly VIRTIO_SCSI_T_TRANSPORT_RESET: number;
+  readonly VIRTIO_SCSI_T_ASYNC_NOTIFY: number;
+  readonly VIRTIO_SCSI_T_PARAM_CHANGE: number;
+} = Object.freeze({
+  VIRTIO_SCSI_T_NO_EVENT: 0,
+  VIRTIO_SCSI_T_TRANSPORT_RESET: 1,
+  VIRTIO_SCSI_T_ASYNC_NOTIFY: 2,
+  VIRTIO_SCSI_T_PARAM_CHANGE: 3,
+});
+/**
+ * Events were lost for lack of eventq buffers.
+ *
+ * `virtio_scsi_event_flags`: 2147483648.
+ */
+export const VIRTIO_SCSI_T_EVENTS_MISSED: number = 2147483648;
+/**
+ * 5.6.6.3: eventq event flag.
+ *
+ * Bit masks of the `virtio_scsi_event_flags` group.
+ */
+export const VirtioScsiEventFlags: { readonly VIRTIO_SCSI_T_EVENTS_MISSED: number } = Object.freeze(
+  { VIRTIO_SCSI_T_EVENTS_MISSED: 2147483648 },
+);
+/**
+ * LUN hard reset; still present.
+ *
+ * `virtio_scsi_evt_reset`: 0.
+ */
+export const VIRTIO_SCSI_EVT_RESET_HARD: number = 0;
+/**
+ * Target or LUN appeared; rescan (with VIRTIO_SCSI_F_HOTPLUG).
+ *
+ * `virtio_scsi_evt_reset`: 1.
+ */
+export const VIRTIO_SCSI_EVT_RESET_RESCAN: number = 1;
+/**
+ * Target or LUN removed (with VIRTIO_SCSI_F_HOTPLUG).
+ *
+ * `virtio_scsi_evt_reset`: 2.
+ */
+export const VIRTIO_SCSI_EVT_RESET_REMOVED: number = 2;
+/**
+ * 5.6.6.3: transport reset reasons.
+ *
+ * Values of the `virtio_scsi_evt_reset` group.
+ */
+export const VirtioScsiEvtReset: {
+  readonly VIRTIO_SCSI_EVT_RESET_HARD: number;
+  readonly VIRTIO_SCSI_EVT_RESET_RESCAN: number;
+  readonly VIRTIO_SCSI_EVT_RESET_REMOVED: number;
+} = Object.freeze({
+  VIRTIO_SCSI_EVT_RESET_HARD: 0,
+  VIRTIO_SCSI_EVT_RESET_RESCAN: 1,
+  VIRTIO_SCSI_EVT_RESET_REMOVED: 2,
+});
+
+/**
+ * 5.6.6.1: the 8-byte lun field (big-endian within, as SAM has it).
+ *
+ * Accessor for `virtio_scsi_lun` (8 bytes) over a `DataView`; reads and writes in place.
+ */
+export class VirtioScsiLun {
+  /** Size in bytes. */
+  static readonly SIZE: number = 8;
+  /** Byte offsets of the fields at fixed offsets, by accessor name. */
+  static readonly OFFSETS: {
+    readonly addressing: number;
+    readonly target: number;
+    readonly singleLevel: number;
+    readonly lunReserved: number;
+  } = Object.freeze({ addressing: 0, target: 1, singleLevel: 2, lunReserved: 4 });
+  /** The view the accessor reads and writes. */
+  view: DataView;
+  /** Byte offset of the struct within {@link VirtioScsiLun.view}. */
+  offset: number;
+
+  /** Creates an accessor over `view` at byte `offset`. */
+  constructor(view: DataView, offset: number = 0) {
+    this.view = view;
+    this.offset = offset;
+  }
+
+  /**
+   * 1 for a target LUN; 0xC1 for the REPORT LUNS well-known LU.
+   *
+   * `addressing`: u8 at offset 0.
+   */
+  get addressing(): number {
+    return this.view.getUint8(this.offset);
+  }
+
+  set addressing(value: number) {
+    this.view.setUint8(this.offset, value);
+  }
+
+  /**
+   * Target number.
+   *
+   * `target`: u8 at offset 1.
+   */
+  get target(): number {
+    return this.view.getUint8(this.offset + 1);
+  }
+
+  set target(value: number) {
+    this.view.setUint8(this.offset + 1, value);
+  }
+
+  /** `single_level`: be16 at offset 2. */
+  get singleLevel(): number {
+    return this.view.getUint16(this.offset + 2, false);
+  }
+
+  set singleLevel(value: number) {
+    this.view.setUint16(this.offset + 2, value, false);
+  }
+
+  /**
+   * The LUN (0..16383).
+   *
+   * Bits 0..13 of `single_level`.
+   */
+  get lunId(): number {
+    return (this.view.getUint16(this.offset + 2, false) & 0x3fff) >>> 0;
+  }
+
+  set lunId(value: number) {
+    const word = this.view.getUint16(this.offset + 2, false) & ~0x3fff;
+    this.view.setUint16(this.offset + 2, (word | (value & 0x3fff)) >>> 0, false);
+  }
+
+  /**
+   * 1: flat space addressing, as the spec asks.
+   *
+   * Bits 14..15 of `single_level`.
+   */
+  get lunAddressMethod(): number {
+    return ((this.view.getUint16(this.offset + 2, false) >>> 14) & 0x3) >>> 0;
+  }
+
+  set lunAddressMethod(value: number) {
+    const word = this.view.getUint16(this.offset + 2, false) & ~(0x3 << 14);
+    this.view.setUint16(this.offset + 2, (word | ((value & 0x3) << 14)) >>> 0, false);
+  }
+
+  /** Re-targets the accessor at another offset of the same view; returns it. */
+  at(offset: number): this {
+    this.offset = offset;
+    return this;
+  }
+
+  /** Byte offset within the view of `lun_reserved[index]`. */
+  lunReservedOffset(index: number): number {
+    if ((index >>> 0) !== index || index >= 4) {
+      throw indexError("virtio_scsi_lun.lun_reserved", index, 4);
+    }
+
+    return this.offset + 4 + index;
+  }
+
+  /**
+   * Zero.
+   *
+   * `lun_reserved`: u8[4] at offset 4.
+   *
+   * Reads element `index`.
+   */
+  lunReserved(index: number): number {
+    if ((index >>> 0) !== index || index >= 4) {
+      throw indexError("virtio_scsi_lun.lun_reserved", index, 4);
+    }
+
+    return this.view.getUint8(this.offset + 4 + index);
+  }
+
+  /** Writes element `index` of `lun_reserved`. */
+  setLunReserved(index: number, value: number): void {
+    if ((index >>> 0) !== index || index >= 4) {
+      throw indexError("virtio_scsi_lun.lun_reserved", index, 4);
+    }
+
+    this.view.setUint8(this.offset + 4 + index, value);
+  }
+
+  /** The bytes of `lun_reserved` as a zero-copy view. */
+  lunReservedBytes(): Uint8Array {
+    return new Uint8Array(this.view.buffer, this.view.byteOffset + this.offset + 4, 4);
+  }
+}
+
+/**
+ * 5.6.6.1: the start of virtio_scsi_req_cmd's device-readable part (19 bytes); the CDB of cdb_size bytes and the data-out follow (without VIRTIO_SCSI_F_T10_PI).
+ *
+ * Accessor for `virtio_scsi_cmd_req_hdr` (19 bytes) over a `DataView`; reads and writes in place.
+ */
+export class VirtioScsiCmdReqHdr {
+  /** Size in bytes. */
+  static readonly SIZE: number = 19;
+  /** Byte offsets of the fields at fixed offsets, by accessor name. */
+  static readonly OFFSETS: {
+    readonly lun: number;
+    readonly id: number;
+    readonly taskAttr: number;
+    readonly prio: number;
+    readonly crn: number;
+  } = Object.freeze({ lun: 0, id: 8, taskAttr: 16, prio: 17, crn: 18 });
+  /** The view the accessor reads and writes. */
+  view: DataView;
+  /** Byte offset of the struct within {@link VirtioScsiCmdReqHdr.view}. */
+  offset: number;
+
+  /** Creates an accessor over `view` at byte `offset`. */
+  constructor(view: DataView, offset: number = 0) {
+    this.view = view;
+    this.offset = offset;
+  }
+
+  /**
+   * Command identifier (tag).
+   *
+   * `id`: le64 at offset 8.
+   */
+  get id(): bigint {
+    return this.view.getBigUint64(this.offset + 8, true);
+  }
+
+  set id(value: bigint) {
+    this.view.setBigUint64(this.offset + 8, value, true);
+  }
+
+  /**
+   * VIRTIO_SCSI_S_SIMPLE, _ORDERED, _HEAD or _ACA.
+   *
+   * `task_attr`: u8 at offset 16.
+   */
+  get taskAttr(): number {
+    return this.view.getUint8(this.offset + 16);
+  }
+
+  set taskAttr(value: number) {
+    this.view.setUint8(this.offset + 16, value);
+  }
+
+  /**
+   * Command priority.
+   *
+   * `prio`: u8 at offset 17.
+   */
+  get prio(): number {
+    return this.view.getUint8(this.offset + 17);
+  }
+
+  set prio(value: number) {
+    this.view.setUint8(this.offset + 17, value);
+  }
+
+  /**
+   * Command reference number.
+   *
+   * `crn`: u8 at offset 18.
+   */
+  get crn(): number {
+    return this.view.getUint8(this.offset + 18);
+  }
+
+  set crn(value: number) {
+    this.view.setUint8(this.offset + 18, value);
+  }
+
+  /** Re-targets the accessor at another offset of the same view; returns it. */
+  at(offset: number): this {
+    this.offset = offset;
+    return this;
+  }
+
+  /** Byte offset within the view of `lun[index]`. */
+  lunOffset(index: number): number {
+    if ((index >>> 0) !== index || index >= 8) {
+      throw indexError("virtio_scsi_cmd_req_hdr.lun", index, 8);
+    }
+
+    return this.offset + index;
+  }
+
+  /**
+   * Logical unit (virtio_scsi_lun).
+   *
+   * `lun`: u8[8] at offset 0.
+   *
+   * Reads element `index`.
+   */
+  lun(index: number): number {
+    if ((index >>> 0) !== index || index >= 8) {
+      throw indexError("virtio_scsi_cmd_req_hdr.lun", index, 8);
+    }
+
+    return this.view.getUint8(this.offset + index);
+  }
+
+  /** Writes element `index` of `lun`. */
+  setLun(index: number, value: number): void {
+    if ((index >>> 0) !== index || index >= 8) {
+      throw indexError("virtio_scsi_cmd_req_hdr.lun", index, 8);
+    }
+
+    this.view.setUint8(this.offset + index, value);
+  }
+
+  /** The bytes of `lun` as a zero-copy view. */
+  lunBytes(): Uint8Array {
+    return new Uint8Array(this.view.buffer, this.view.byteOffset + this.offset, 8);
+  }
+}
+
+/**
+ * 5.6.6.1: the start of virtio_scsi_req_cmd's device-writable part (12 bytes); sense of sense_size bytes and the data-in follow (without VIRTIO_SCSI_F_T10_PI).
+ *
+ * Accessor for `virtio_scsi_cmd_resp_hdr` (12 bytes) over a `DataView`; reads and writes in place.
+ */
+export class VirtioScsiCmdRespHdr {
+  /** Size in bytes. */
+  static readonly SIZE: number = 12;
+  /** Byte offsets of the fields at fixed offsets, by accessor name. */
+  static readonly OFFSETS: {
+    readonly senseLen: number;
+    readonly residual: number;
+    readonly statusQualifier: number;
+    readonly status: number;
+    readonly response: number;
+  } = Object.freeze({ senseLen: 0, residual: 4, statusQualifier: 8, status: 10, response: 11 });
+  /** The view the accessor reads and writes. */
+  view: DataView;
+  /** Byte offset of the struct within {@link VirtioScsiCmdRespHdr.view}. */
+  offset: number;
+
+  /** Creates an accessor over `view` at byte `offset`. */
+  constructor(view: DataView, offset: number = 0) {
+    this.view = view;
+    this.offset = offset;
+  }
+
+  /**
+   * Bytes written to sense.
+   *
+   * `sense_len`: le32 at offset 0.
+   */
+  get senseLen(): number {
+    return this.view.getUint32(this.offset, true);
+  }
+
+  set senseLen(value: number) {
+    this.view.setUint32(this.offset, value, true);
+  }
+
+  /**
+   * Data length minus bytes transferred.
+   *
+   * `residual`: le32 at offset 4.
+   */
+  get residual(): number {
+    return this.view.getUint32(this.offset + 4, true);
+  }
+
+  set residual(value: number) {
+    this.view.setUint32(this.offset + 4, value, true);
+  }
+
+  /**
+   * SCSI status qualifier.
+   *
+   * `status_qualifier`: le16 at offset 8.
+   */
+  get statusQualifier(): number {
+    return this.view.getUint16(this.offset + 8, true);
+  }
+
+  set statusQualifier(value: number) {
+    this.view.setUint16(this.offset + 8, value, true);
+  }
+
+  /**
+   * SCSI status code (SAM).
+   *
+   * `status`: u8 at offset 10.
+   */
+  get status(): number {
+    return this.view.getUint8(this.offset + 10);
+  }
+
+  set status(value: number) {
+    this.view.setUint8(this.offset + 10, value);
+  }
+
+  /**
+   * VIRTIO_SCSI_S_* response.
+   *
+   * `response`: u8 at offset 11.
+   */
+  get response(): number {
+    return this.view.getUint8(this.offset + 11);
+  }
+
+  set response(value: number) {
+    this.view.setUint8(this.offset + 11, value);
+  }
+
+  /** Re-targets the accessor at another offset of the same view; returns it. */
+  at(offset: number): this {
+    this.offset = offset;
+    return this;
+  }
+
+  /** Writes every field (`sense_len`, `residual`, `status_qualifier`, `status`, `response`) in one call; returns the accessor. Faster than the setters one by one (one read of the view and offset), for hot loops: `desc.at(o).write(...)`. */
+  write(
+    senseLen: number,
+    residual: number,
+    statusQualifier: number,
+    status: number,
+    response: number,
+  ): this {
+    const $view = this.view;
+    const $o = this.offset;
+    $view.setUint32($o, senseLen, true);
+    $view.setUint32($o + 4, residual, true);
+    $view.setUint16($o + 8, statusQualifier, true);
+    $view.setUint8($o + 10, status);
+    $view.setUint8($o + 11, response);
+    return this;
+  }
+}
+
+/** The error for an array index outside `0..length - 1`. */
+function indexError(what: string, index: number, length: number): ArgumentError {
+  const range = length === 0 ? "an empty array" : `0..${length - 1}`;
+  return new ArgumentError(`${what}[${index}] is outside ${range}`, {
+    code: "ERR_VIRTIO_ARGUMENT_INDEX",
+  });
+}

@@ -6,6 +6,14 @@
  *
  * @module
  */
+import { ArgumentError } from "../../errors.ts";
+/**
+ * 5.21.2: virtqueue indices of the SPI controller.
+ *
+ * Values of the `virtio_spi_queues` group.
+ */
+export const VirtioSpiQueues: { readonly requestq: number } = Object.freeze({ requestq: 0 });
+
 /**
  * 5.21.4: SPI controller configuration space. mode_func_supported bits 0-1 CPHA, 2-3 CPOL, 4 CS_HIGH, 5 LSB_FIRST, 6 LOOP.
  *
@@ -135,8 +143,8 @@ export class VirtioSpiConfig {
   }
 
   set cpha(value: number) {
-    const word = this.view.getUint32(this.offset + 8, true) & ~(0x3 << 0);
-    this.view.setUint32(this.offset + 8, (word | ((value & 0x3) << 0)) >>> 0, true);
+    const word = this.view.getUint32(this.offset + 8, true) & ~0x3;
+    this.view.setUint32(this.offset + 8, (word | (value & 0x3)) >>> 0, true);
   }
 
   /**
@@ -398,8 +406,8 @@ export class VirtioSpiTransferHead {
   }
 
   set cpha(value: number) {
-    const word = this.view.getUint32(this.offset + 8, true) & ~(0x1 << 0);
-    this.view.setUint32(this.offset + 8, (word | ((value & 0x1) << 0)) >>> 0, true);
+    const word = this.view.getUint32(this.offset + 8, true) & ~0x1;
+    this.view.setUint32(this.offset + 8, (word | (value & 0x1)) >>> 0, true);
   }
 
   /**
@@ -532,7 +540,7 @@ export class VirtioSpiTransferHead {
   /** Byte offset within the view of `reserved[index]`. */
   reservedOffset(index: number): number {
     if ((index >>> 0) !== index || index >= 3) {
-      throw new RangeError(`reserved[${index}] is outside 0..${3} - 1`);
+      throw indexError("virtio_spi_transfer_head.reserved", index, 3);
     }
 
     return this.offset + 5 + index;
@@ -547,7 +555,7 @@ export class VirtioSpiTransferHead {
    */
   reserved(index: number): number {
     if ((index >>> 0) !== index || index >= 3) {
-      throw new RangeError(`reserved[${index}] is outside 0..${3} - 1`);
+      throw indexError("virtio_spi_transfer_head.reserved", index, 3);
     }
 
     return this.view.getUint8(this.offset + 5 + index);
@@ -556,7 +564,7 @@ export class VirtioSpiTransferHead {
   /** Writes element `index` of `reserved`. */
   setReserved(index: number, value: number): void {
     if ((index >>> 0) !== index || index >= 3) {
-      throw new RangeError(`reserved[${index}] is outside 0..${3} - 1`);
+      throw indexError("virtio_spi_transfer_head.reserved", index, 3);
     }
 
     this.view.setUint8(this.offset + 5 + index, value);
@@ -658,7 +666,7 @@ export class VirtioSpiTransferReq {
   /**
    * Transfer result (device-writable).
    *
-   * `result`: virtio_spi_transfer_result at offset 32 + 1 * tx_buf_len + 1 * rx_buf_len.
+   * `result`: virtio_spi_transfer_result at offset 32 + tx_buf_len + rx_buf_len.
    *
    * A cached flyweight re-targeted on each access: do not keep it.
    */
@@ -671,7 +679,7 @@ export class VirtioSpiTransferReq {
 
   /** Size in bytes for the given tx_buf_len, rx_buf_len. */
   static size(txBufLen: number, rxBufLen: number): number {
-    return 33 + 1 * txBufLen + 1 * rxBufLen;
+    return 33 + txBufLen + rxBufLen;
   }
 
   /** Re-targets the accessor at another offset of the same view; returns it. */
@@ -683,7 +691,7 @@ export class VirtioSpiTransferReq {
   /** Byte offset within the view of `tx_buf[index]`. */
   txBufOffset(index: number): number {
     if ((index >>> 0) !== index || index >= this.txBufLen) {
-      throw new RangeError(`tx_buf[${index}] is outside 0..${this.txBufLen} - 1`);
+      throw indexError("virtio_spi_transfer_req.tx_buf", index, this.txBufLen);
     }
 
     return this.offset + 32 + index;
@@ -698,7 +706,7 @@ export class VirtioSpiTransferReq {
    */
   txBuf(index: number): number {
     if ((index >>> 0) !== index || index >= this.txBufLen) {
-      throw new RangeError(`tx_buf[${index}] is outside 0..${this.txBufLen} - 1`);
+      throw indexError("virtio_spi_transfer_req.tx_buf", index, this.txBufLen);
     }
 
     return this.view.getUint8(this.offset + 32 + index);
@@ -707,7 +715,7 @@ export class VirtioSpiTransferReq {
   /** Writes element `index` of `tx_buf`. */
   setTxBuf(index: number, value: number): void {
     if ((index >>> 0) !== index || index >= this.txBufLen) {
-      throw new RangeError(`tx_buf[${index}] is outside 0..${this.txBufLen} - 1`);
+      throw indexError("virtio_spi_transfer_req.tx_buf", index, this.txBufLen);
     }
 
     this.view.setUint8(this.offset + 32 + index, value);
@@ -721,7 +729,7 @@ export class VirtioSpiTransferReq {
   /** Byte offset within the view of `rx_buf[index]`. */
   rxBufOffset(index: number): number {
     if ((index >>> 0) !== index || index >= this.rxBufLen) {
-      throw new RangeError(`rx_buf[${index}] is outside 0..${this.rxBufLen} - 1`);
+      throw indexError("virtio_spi_transfer_req.rx_buf", index, this.rxBufLen);
     }
 
     return this.offset + 32 + this.txBufLen + index;
@@ -730,13 +738,13 @@ export class VirtioSpiTransferReq {
   /**
    * Data received from the device (device-writable); absent for a half-duplex write; as long as tx_buf for full duplex.
    *
-   * `rx_buf`: u8[rx_buf_len] at offset 32 + 1 * tx_buf_len.
+   * `rx_buf`: u8[rx_buf_len] at offset 32 + tx_buf_len.
    *
    * Reads element `index`.
    */
   rxBuf(index: number): number {
     if ((index >>> 0) !== index || index >= this.rxBufLen) {
-      throw new RangeError(`rx_buf[${index}] is outside 0..${this.rxBufLen} - 1`);
+      throw indexError("virtio_spi_transfer_req.rx_buf", index, this.rxBufLen);
     }
 
     return this.view.getUint8(this.offset + 32 + this.txBufLen + index);
@@ -745,7 +753,7 @@ export class VirtioSpiTransferReq {
   /** Writes element `index` of `rx_buf`. */
   setRxBuf(index: number, value: number): void {
     if ((index >>> 0) !== index || index >= this.rxBufLen) {
-      throw new RangeError(`rx_buf[${index}] is outside 0..${this.rxBufLen} - 1`);
+      throw indexError("virtio_spi_transfer_req.rx_buf", index, this.rxBufLen);
     }
 
     this.view.setUint8(this.offset + 32 + this.txBufLen + index, value);
@@ -761,12 +769,6 @@ export class VirtioSpiTransferReq {
   }
 }
 
-/**
- * 5.21.2: virtqueue indices of the SPI controller.
- *
- * Values of the `virtio_spi_queues` group.
- */
-export const VirtioSpiQueues: { readonly requestq: number } = Object.freeze({ requestq: 0 });
 /**
  * The transfer completed.
  *
@@ -795,3 +797,11 @@ export const VirtioSpiResult: {
   readonly VIRTIO_SPI_PARAM_ERR: number;
   readonly VIRTIO_SPI_TRANS_ERR: number;
 } = Object.freeze({ VIRTIO_SPI_TRANS_OK: 0, VIRTIO_SPI_PARAM_ERR: 1, VIRTIO_SPI_TRANS_ERR: 2 });
+
+/** The error for an array index outside `0..length - 1`. */
+function indexError(what: string, index: number, length: number): ArgumentError {
+  const range = length === 0 ? "an empty array" : `0..${length - 1}`;
+  return new ArgumentError(`${what}[${index}] is outside ${range}`, {
+    code: "ERR_VIRTIO_ARGUMENT_INDEX",
+  });
+}

@@ -6,6 +6,40 @@
  *
  * @module
  */
+import { ArgumentError } from "../../errors.ts";
+/**
+ * The stream socket type is supported.
+ *
+ * `virtio_vsock_features`: 0 (bit number).
+ */
+export const VIRTIO_VSOCK_F_STREAM: number = 0;
+/**
+ * The seqpacket socket type is supported.
+ *
+ * `virtio_vsock_features`: 1 (bit number).
+ */
+export const VIRTIO_VSOCK_F_SEQPACKET: number = 1;
+/**
+ * The stream socket type is not implied by the absence of other bits.
+ *
+ * `virtio_vsock_features`: 2 (bit number).
+ */
+export const VIRTIO_VSOCK_F_NO_IMPLIED_STREAM: number = 2;
+/**
+ * 5.10.3: socket device feature bits.
+ *
+ * Bit numbers of the `virtio_vsock_features` group.
+ */
+export const VirtioVsockFeatures: {
+  readonly VIRTIO_VSOCK_F_STREAM: number;
+  readonly VIRTIO_VSOCK_F_SEQPACKET: number;
+  readonly VIRTIO_VSOCK_F_NO_IMPLIED_STREAM: number;
+} = Object.freeze({
+  VIRTIO_VSOCK_F_STREAM: 0,
+  VIRTIO_VSOCK_F_SEQPACKET: 1,
+  VIRTIO_VSOCK_F_NO_IMPLIED_STREAM: 2,
+});
+
 /**
  * 5.10.4: socket device configuration.
  *
@@ -38,47 +72,6 @@ export class VirtioVsockConfig {
 
   set guestCid(value: bigint) {
     this.view.setBigUint64(this.offset, value, true);
-  }
-
-  /** Re-targets the accessor at another offset of the same view; returns it. */
-  at(offset: number): this {
-    this.offset = offset;
-    return this;
-  }
-}
-
-/**
- * 5.10.6.7: socket device event.
- *
- * Accessor for `virtio_vsock_event` (4 bytes) over a `DataView`; reads and writes in place.
- */
-export class VirtioVsockEvent {
-  /** Size in bytes. */
-  static readonly SIZE: number = 4;
-  /** Byte offsets of the fields at fixed offsets, by accessor name. */
-  static readonly OFFSETS: { readonly id: number } = Object.freeze({ id: 0 });
-  /** The view the accessor reads and writes. */
-  view: DataView;
-  /** Byte offset of the struct within {@link VirtioVsockEvent.view}. */
-  offset: number;
-
-  /** Creates an accessor over `view` at byte `offset`. */
-  constructor(view: DataView, offset: number = 0) {
-    this.view = view;
-    this.offset = offset;
-  }
-
-  /**
-   * VIRTIO_VSOCK_EVENT_*.
-   *
-   * `id`: le32 at offset 0.
-   */
-  get id(): number {
-    return this.view.getUint32(this.offset, true);
-  }
-
-  set id(value: number) {
-    this.view.setUint32(this.offset, value, true);
   }
 
   /** Re-targets the accessor at another offset of the same view; returns it. */
@@ -269,141 +262,6 @@ export class VirtioVsockHdr {
 }
 
 /**
- * 5.10.6.4: a packet on the rx or tx queue.
- *
- * Accessor for `virtio_vsock_packet` (44 bytes + per data_len) over a `DataView`; reads and writes in place.
- */
-export class VirtioVsockPacket {
-  /** Size in bytes with data_len = 0; see {@link VirtioVsockPacket.size}. */
-  static readonly SIZE: number = 44;
-  /** Byte offsets of the fields at fixed offsets, by accessor name. */
-  static readonly OFFSETS: { readonly hdr: number; readonly data: number } = Object.freeze({
-    hdr: 0,
-    data: 44,
-  });
-  /** The view the accessor reads and writes. */
-  view: DataView;
-  /** Byte offset of the struct within {@link VirtioVsockPacket.view}. */
-  offset: number;
-  /** The `data_len` parameter: element count of the arrays sized by it. */
-  dataLen: number;
-  #hdr: VirtioVsockHdr | undefined;
-
-  /** Creates an accessor over `view` at byte `offset`. */
-  constructor(view: DataView, offset: number = 0, dataLen: number = 0) {
-    this.view = view;
-    this.offset = offset;
-    this.dataLen = dataLen;
-  }
-
-  /**
-   * `hdr`: virtio_vsock_hdr at offset 0.
-   *
-   * A cached flyweight re-targeted on each access: do not keep it.
-   */
-  get hdr(): VirtioVsockHdr {
-    const child = (this.#hdr ??= new VirtioVsockHdr(this.view));
-    child.view = this.view;
-    child.offset = this.offset;
-    return child;
-  }
-
-  /** Size in bytes for the given data_len. */
-  static size(dataLen: number): number {
-    return 44 + 1 * dataLen;
-  }
-
-  /** Re-targets the accessor at another offset of the same view; returns it. */
-  at(offset: number): this {
-    this.offset = offset;
-    return this;
-  }
-
-  /** Byte offset within the view of `data[index]`. */
-  dataOffset(index: number): number {
-    if ((index >>> 0) !== index || index >= this.dataLen) {
-      throw new RangeError(`data[${index}] is outside 0..${this.dataLen} - 1`);
-    }
-
-    return this.offset + 44 + index;
-  }
-
-  /**
-   * Payload; hdr.len bytes are used.
-   *
-   * `data`: u8[data_len] at offset 44.
-   *
-   * Reads element `index`.
-   */
-  data(index: number): number {
-    if ((index >>> 0) !== index || index >= this.dataLen) {
-      throw new RangeError(`data[${index}] is outside 0..${this.dataLen} - 1`);
-    }
-
-    return this.view.getUint8(this.offset + 44 + index);
-  }
-
-  /** Writes element `index` of `data`. */
-  setData(index: number, value: number): void {
-    if ((index >>> 0) !== index || index >= this.dataLen) {
-      throw new RangeError(`data[${index}] is outside 0..${this.dataLen} - 1`);
-    }
-
-    this.view.setUint8(this.offset + 44 + index, value);
-  }
-
-  /** The bytes of `data` as a zero-copy view. */
-  dataBytes(): Uint8Array {
-    return new Uint8Array(this.view.buffer, this.view.byteOffset + this.offset + 44, this.dataLen);
-  }
-}
-
-/**
- * Communication was interrupted (e.g. migration): reset connections, re-read guest_cid.
- *
- * `virtio_vsock_event_id`: 0.
- */
-export const VIRTIO_VSOCK_EVENT_TRANSPORT_RESET: number = 0;
-/**
- * 5.10.6.7: event ids.
- *
- * Values of the `virtio_vsock_event_id` group.
- */
-export const VirtioVsockEventId: { readonly VIRTIO_VSOCK_EVENT_TRANSPORT_RESET: number } = Object
-  .freeze({ VIRTIO_VSOCK_EVENT_TRANSPORT_RESET: 0 });
-/**
- * The stream socket type is supported.
- *
- * `virtio_vsock_features`: 0 (bit number).
- */
-export const VIRTIO_VSOCK_F_STREAM: number = 0;
-/**
- * The seqpacket socket type is supported.
- *
- * `virtio_vsock_features`: 1 (bit number).
- */
-export const VIRTIO_VSOCK_F_SEQPACKET: number = 1;
-/**
- * The stream socket type is not implied by the absence of other bits.
- *
- * `virtio_vsock_features`: 2 (bit number).
- */
-export const VIRTIO_VSOCK_F_NO_IMPLIED_STREAM: number = 2;
-/**
- * 5.10.3: socket device feature bits.
- *
- * Bit numbers of the `virtio_vsock_features` group.
- */
-export const VirtioVsockFeatures: {
-  readonly VIRTIO_VSOCK_F_STREAM: number;
-  readonly VIRTIO_VSOCK_F_SEQPACKET: number;
-  readonly VIRTIO_VSOCK_F_NO_IMPLIED_STREAM: number;
-} = Object.freeze({
-  VIRTIO_VSOCK_F_STREAM: 0,
-  VIRTIO_VSOCK_F_SEQPACKET: 1,
-  VIRTIO_VSOCK_F_NO_IMPLIED_STREAM: 2,
-});
-/**
  * Invalid.
  *
  * `virtio_vsock_op`: 0.
@@ -476,26 +334,26 @@ export const VirtioVsockOp: {
   VIRTIO_VSOCK_OP_CREDIT_REQUEST: 7,
 });
 /**
- * Last packet of a message.
+ * Stream socket.
  *
- * `virtio_vsock_seq_flags`: 1.
+ * `virtio_vsock_type`: 1.
  */
-export const VIRTIO_VSOCK_SEQ_EOM: number = 1;
+export const VIRTIO_VSOCK_TYPE_STREAM: number = 1;
 /**
- * Last packet of a record (MSG_EOR).
+ * Seqpacket socket.
  *
- * `virtio_vsock_seq_flags`: 2.
+ * `virtio_vsock_type`: 2.
  */
-export const VIRTIO_VSOCK_SEQ_EOR: number = 2;
+export const VIRTIO_VSOCK_TYPE_SEQPACKET: number = 2;
 /**
- * 5.10.6.6.1: seqpacket message and record boundaries.
+ * 5.10.6.2: socket types.
  *
- * Bit masks of the `virtio_vsock_seq_flags` group.
+ * Values of the `virtio_vsock_type` group.
  */
-export const VirtioVsockSeqFlags: {
-  readonly VIRTIO_VSOCK_SEQ_EOM: number;
-  readonly VIRTIO_VSOCK_SEQ_EOR: number;
-} = Object.freeze({ VIRTIO_VSOCK_SEQ_EOM: 1, VIRTIO_VSOCK_SEQ_EOR: 2 });
+export const VirtioVsockType: {
+  readonly VIRTIO_VSOCK_TYPE_STREAM: number;
+  readonly VIRTIO_VSOCK_TYPE_SEQPACKET: number;
+} = Object.freeze({ VIRTIO_VSOCK_TYPE_STREAM: 1, VIRTIO_VSOCK_TYPE_SEQPACKET: 2 });
 /**
  * The peer will receive no more data.
  *
@@ -518,23 +376,176 @@ export const VirtioVsockShutdownFlags: {
   readonly VIRTIO_VSOCK_SHUTDOWN_F_SEND: number;
 } = Object.freeze({ VIRTIO_VSOCK_SHUTDOWN_F_RECEIVE: 0, VIRTIO_VSOCK_SHUTDOWN_F_SEND: 1 });
 /**
- * Stream socket.
+ * Last packet of a message.
  *
- * `virtio_vsock_type`: 1.
+ * `virtio_vsock_seq_flags`: 1.
  */
-export const VIRTIO_VSOCK_TYPE_STREAM: number = 1;
+export const VIRTIO_VSOCK_SEQ_EOM: number = 1;
 /**
- * Seqpacket socket.
+ * Last packet of a record (MSG_EOR).
  *
- * `virtio_vsock_type`: 2.
+ * `virtio_vsock_seq_flags`: 2.
  */
-export const VIRTIO_VSOCK_TYPE_SEQPACKET: number = 2;
+export const VIRTIO_VSOCK_SEQ_EOR: number = 2;
 /**
- * 5.10.6.2: socket types.
+ * 5.10.6.6.1: seqpacket message and record boundaries.
  *
- * Values of the `virtio_vsock_type` group.
+ * Bit masks of the `virtio_vsock_seq_flags` group.
  */
-export const VirtioVsockType: {
-  readonly VIRTIO_VSOCK_TYPE_STREAM: number;
-  readonly VIRTIO_VSOCK_TYPE_SEQPACKET: number;
-} = Object.freeze({ VIRTIO_VSOCK_TYPE_STREAM: 1, VIRTIO_VSOCK_TYPE_SEQPACKET: 2 });
+export const VirtioVsockSeqFlags: {
+  readonly VIRTIO_VSOCK_SEQ_EOM: number;
+  readonly VIRTIO_VSOCK_SEQ_EOR: number;
+} = Object.freeze({ VIRTIO_VSOCK_SEQ_EOM: 1, VIRTIO_VSOCK_SEQ_EOR: 2 });
+
+/**
+ * 5.10.6.4: a packet on the rx or tx queue.
+ *
+ * Accessor for `virtio_vsock_packet` (44 bytes + per data_len) over a `DataView`; reads and writes in place.
+ */
+export class VirtioVsockPacket {
+  /** Size in bytes with data_len = 0; see {@link VirtioVsockPacket.size}. */
+  static readonly SIZE: number = 44;
+  /** Byte offsets of the fields at fixed offsets, by accessor name. */
+  static readonly OFFSETS: { readonly hdr: number; readonly data: number } = Object.freeze({
+    hdr: 0,
+    data: 44,
+  });
+  /** The view the accessor reads and writes. */
+  view: DataView;
+  /** Byte offset of the struct within {@link VirtioVsockPacket.view}. */
+  offset: number;
+  /** The `data_len` parameter: element count of the arrays sized by it. */
+  dataLen: number;
+  #hdr: VirtioVsockHdr | undefined;
+
+  /** Creates an accessor over `view` at byte `offset`. */
+  constructor(view: DataView, offset: number = 0, dataLen: number = 0) {
+    this.view = view;
+    this.offset = offset;
+    this.dataLen = dataLen;
+  }
+
+  /**
+   * `hdr`: virtio_vsock_hdr at offset 0.
+   *
+   * A cached flyweight re-targeted on each access: do not keep it.
+   */
+  get hdr(): VirtioVsockHdr {
+    const child = (this.#hdr ??= new VirtioVsockHdr(this.view));
+    child.view = this.view;
+    child.offset = this.offset;
+    return child;
+  }
+
+  /** Size in bytes for the given data_len. */
+  static size(dataLen: number): number {
+    return 44 + dataLen;
+  }
+
+  /** Re-targets the accessor at another offset of the same view; returns it. */
+  at(offset: number): this {
+    this.offset = offset;
+    return this;
+  }
+
+  /** Byte offset within the view of `data[index]`. */
+  dataOffset(index: number): number {
+    if ((index >>> 0) !== index || index >= this.dataLen) {
+      throw indexError("virtio_vsock_packet.data", index, this.dataLen);
+    }
+
+    return this.offset + 44 + index;
+  }
+
+  /**
+   * Payload; hdr.len bytes are used.
+   *
+   * `data`: u8[data_len] at offset 44.
+   *
+   * Reads element `index`.
+   */
+  data(index: number): number {
+    if ((index >>> 0) !== index || index >= this.dataLen) {
+      throw indexError("virtio_vsock_packet.data", index, this.dataLen);
+    }
+
+    return this.view.getUint8(this.offset + 44 + index);
+  }
+
+  /** Writes element `index` of `data`. */
+  setData(index: number, value: number): void {
+    if ((index >>> 0) !== index || index >= this.dataLen) {
+      throw indexError("virtio_vsock_packet.data", index, this.dataLen);
+    }
+
+    this.view.setUint8(this.offset + 44 + index, value);
+  }
+
+  /** The bytes of `data` as a zero-copy view. */
+  dataBytes(): Uint8Array {
+    return new Uint8Array(this.view.buffer, this.view.byteOffset + this.offset + 44, this.dataLen);
+  }
+}
+
+/**
+ * Communication was interrupted (e.g. migration): reset connections, re-read guest_cid.
+ *
+ * `virtio_vsock_event_id`: 0.
+ */
+export const VIRTIO_VSOCK_EVENT_TRANSPORT_RESET: number = 0;
+/**
+ * 5.10.6.7: event ids.
+ *
+ * Values of the `virtio_vsock_event_id` group.
+ */
+export const VirtioVsockEventId: { readonly VIRTIO_VSOCK_EVENT_TRANSPORT_RESET: number } = Object
+  .freeze({ VIRTIO_VSOCK_EVENT_TRANSPORT_RESET: 0 });
+
+/**
+ * 5.10.6.7: socket device event.
+ *
+ * Accessor for `virtio_vsock_event` (4 bytes) over a `DataView`; reads and writes in place.
+ */
+export class VirtioVsockEvent {
+  /** Size in bytes. */
+  static readonly SIZE: number = 4;
+  /** Byte offsets of the fields at fixed offsets, by accessor name. */
+  static readonly OFFSETS: { readonly id: number } = Object.freeze({ id: 0 });
+  /** The view the accessor reads and writes. */
+  view: DataView;
+  /** Byte offset of the struct within {@link VirtioVsockEvent.view}. */
+  offset: number;
+
+  /** Creates an accessor over `view` at byte `offset`. */
+  constructor(view: DataView, offset: number = 0) {
+    this.view = view;
+    this.offset = offset;
+  }
+
+  /**
+   * VIRTIO_VSOCK_EVENT_*.
+   *
+   * `id`: le32 at offset 0.
+   */
+  get id(): number {
+    return this.view.getUint32(this.offset, true);
+  }
+
+  set id(value: number) {
+    this.view.setUint32(this.offset, value, true);
+  }
+
+  /** Re-targets the accessor at another offset of the same view; returns it. */
+  at(offset: number): this {
+    this.offset = offset;
+    return this;
+  }
+}
+
+/** The error for an array index outside `0..length - 1`. */
+function indexError(what: string, index: number, length: number): ArgumentError {
+  const range = length === 0 ? "an empty array" : `0..${length - 1}`;
+  return new ArgumentError(`${what}[${index}] is outside ${range}`, {
+    code: "ERR_VIRTIO_ARGUMENT_INDEX",
+  });
+}

@@ -1,36 +1,46 @@
 // Inflight I/O tracking (VHOST_USER_PROTOCOL_F_INFLIGHT_SHMFD) for split
-// rings, in the layout of QEMU's vhost-user document ("Inflight I/O
-// tracking"): a shared area the front-end keeps across back-end restarts, in
-// which the back-end marks each chain it takes and clears it once used. A new
-// back-end resubmits the marked chains, in the order they were taken, so
-// requests completed out of order before a crash are neither lost nor
-// completed twice.
+// rings ("Inflight I/O tracking" in QEMU's vhost-user document): a shared
+// area the front-end keeps across back-end restarts, in which the back-end
+// marks each chain it takes and clears it once used. A new back-end
+// resubmits the marked chains, in the order they were taken, so requests
+// completed out of order before a crash are neither lost nor completed
+// twice.
 //
-// Per queue: a 16-byte header (u64 features, u16 version, u16 desc_num,
-// u16 last_batch_head, u16 used_idx) and one 16-byte entry per descriptor
-// (u8 inflight, 5 bytes padding, u16 next, u64 counter), the queue's part
-// rounded up to 64 bytes. Packed rings are not tracked (nor by QEMU's own
-// libvhost-user).
+// The layout is `queue_region_split` and `desc_state_split` of
+// schema/vhost_user.ts, read and written only through their generated
+// accessors. Packed rings are not tracked (nor by QEMU's own libvhost-user).
 
 import type { DescriptorChain } from "../../virtqueue/chain.ts";
 import type { DeviceQueue, QueuePosition, QueueState } from "../../virtqueue/queue.ts";
 import type { QueueOptions } from "../../virtqueue/layout.ts";
-import type { SplitDeviceQueue } from "../../virtqueue/split.ts";
+import {
+  QueueRegionSplit,
+  VHOST_USER_INFLIGHT_ALIGNMENT,
+  VHOST_USER_INFLIGHT_VERSION,
+} from "../../generated/vhost_user.ts";
 
-const HEADER = 16;
-const ENTRY = 16;
-const VERSION = 1;
-const OFF_VERSION = 8;
-const OFF_DESC_NUM = 10;
-const OFF_LAST_BATCH_HEAD = 12;
-const OFF_USED_IDX = 14;
-const E_INFLIGHT = 0;
-const E_NEXT = 6;
-const E_COUNTER = 8;
+/**
+ * A device queue that can take a chain again by its head, outside the
+ * available ring (a split ring's `popHead`): what resubmission needs.
+ */
+export interface ResubmittableQueue extends DeviceQueue {
+  /**
+   * Takes the chain at descriptor `head` again, validated like `pop`; a head
+   * out of range or already held is a `QueueError`.
+   */
+  popHead(head: number): DescriptorChain;
+}
+
+/** True when `queue` is a split ring that can resubmit chains by head. */
+export function isResubmittable(queue: DeviceQueue): queue is ResubmittableQueue {
+  return !queue.options.packed &&
+    typeof (queue as Partial<ResubmittableQueue>).popHead === "function";
+}
 
 /** Bytes of one queue's part of the inflight area for a queue of `queueSize`. */
 export function inflightQueueBytes(queueSize: number): number {
-  return Math.ceil((HEADER + ENTRY * queueSize) / 64) * 64;
+  const align = VHOST_USER_INFLIGHT_ALIGNMENT;
+  return Math.ceil(QueueRegionSplit.size(queueSize) / align) * align;
 }
 
 /** What resuming a queue from its inflight area found. */
@@ -53,38 +63,39 @@ export interface InflightResume {
  * was set up for another queue size.
  */
 export function resumeInflight(
-  queue: SplitDeviceQueue,
+  queue: ResubmittableQueue,
   area: DataView,
 ): InflightResume | undefined {
   const size = queue.size;
-  const version = area.getUint16(OFF_VERSION, true);
-  const descNum = area.getUint16(OFF_DESC_NUM, true);
+  const region = new QueueRegionSplit(area, 0, size);
+  // Shared with the front-end: each field is read once, into a local.
+  const version = region.version;
+  const descNum = region.descNum;
   // The used index the ring holds (restore() read it from the used ring).
   const used = queue.position().usedIdx;
   if (version === 0) {
     // A blank area (new from GET_INFLIGHT_FD): set it up, nothing to resubmit.
-    new Uint8Array(area.buffer, area.byteOffset, HEADER + ENTRY * size).fill(0);
-    area.setUint16(OFF_DESC_NUM, size, true);
-    area.setUint16(OFF_USED_IDX, used, true);
-    area.setUint16(OFF_VERSION, VERSION, true);
-    return { queue: new InflightQueue(queue, area, [], 0, used), resubmitted: 0, fresh: true };
+    new Uint8Array(area.buffer, area.byteOffset, QueueRegionSplit.size(size)).fill(0);
+    region.descNum = size;
+    region.usedIdx = used;
+    region.version = VHOST_USER_INFLIGHT_VERSION;
+    return { queue: new InflightQueue(queue, region, [], 0, used), resubmitted: 0, fresh: true };
   }
-  if (version !== VERSION || descNum !== size) return undefined;
+  if (version !== VHOST_USER_INFLIGHT_VERSION || descNum !== size) return undefined;
   // A batch whose used index reached the ring before its entries were cleared.
-  const batch = (used - area.getUint16(OFF_USED_IDX, true)) & 0xffff;
-  let head = area.getUint16(OFF_LAST_BATCH_HEAD, true);
+  const batch = (used - region.usedIdx) & 0xffff;
+  let head = region.lastBatchHead;
   for (let i = 0; i < batch && i < size && head < size; i++) {
-    area.setUint8(HEADER + ENTRY * head + E_INFLIGHT, 0);
-    head = area.getUint16(HEADER + ENTRY * head + E_NEXT, true);
+    const d = region.desc(head);
+    d.inflight = 0;
+    head = d.next;
   }
-  area.setUint16(OFF_USED_IDX, used, true);
+  region.usedIdx = used;
   const marked: { head: number; counter: number }[] = [];
   for (let i = 0; i < size; i++) {
-    const e = HEADER + ENTRY * i;
-    if (area.getUint8(e + E_INFLIGHT) !== 1) continue;
-    const counter = area.getUint32(e + E_COUNTER, true) +
-      area.getUint32(e + E_COUNTER + 4, true) * 0x1_0000_0000;
-    marked.push({ head: i, counter });
+    const d = region.desc(i);
+    if (d.inflight !== 1) continue;
+    marked.push({ head: i, counter: d.counter });
   }
   marked.sort((a, b) => a.counter - b.counter);
   const next = marked.length === 0 ? 0 : marked[marked.length - 1].counter + 1;
@@ -92,7 +103,7 @@ export function resumeInflight(
   // position is past both; the marked ones are popped again first.
   queue.restore({ availIdx: (used + marked.length) & 0xffff, usedIdx: used });
   return {
-    queue: new InflightQueue(queue, area, marked.map((m) => m.head), next, used),
+    queue: new InflightQueue(queue, region, marked.map((m) => m.head), next, used),
     resubmitted: marked.length,
     fresh: false,
   };
@@ -105,8 +116,8 @@ export function resumeInflight(
  * gives so that a crash at any point leaves the area recoverable.
  */
 export class InflightQueue implements DeviceQueue {
-  readonly #inner: SplitDeviceQueue;
-  readonly #area: DataView;
+  readonly #inner: ResubmittableQueue;
+  readonly #region: QueueRegionSplit;
   readonly #resubmit: number[];
   #nextResubmit = 0;
   #counter: number;
@@ -114,14 +125,14 @@ export class InflightQueue implements DeviceQueue {
   readonly #batch: number[] = [];
 
   constructor(
-    inner: SplitDeviceQueue,
-    area: DataView,
+    inner: ResubmittableQueue,
+    region: QueueRegionSplit,
     resubmit: number[],
     counter: number,
     usedIdx: number,
   ) {
     this.#inner = inner;
-    this.#area = area;
+    this.#region = region;
     this.#resubmit = resubmit;
     this.#counter = counter;
     this.#usedIdx = usedIdx;
@@ -159,11 +170,9 @@ export class InflightQueue implements DeviceQueue {
     }
     const c = this.#inner.pop();
     if (c === null) return null;
-    const e = HEADER + ENTRY * c.head;
-    const n = this.#counter++;
-    this.#area.setUint32(e + E_COUNTER, n >>> 0, true);
-    this.#area.setUint32(e + E_COUNTER + 4, Math.floor(n / 0x1_0000_0000), true);
-    this.#area.setUint8(e + E_INFLIGHT, 1);
+    const d = this.#region.desc(c.head);
+    d.counter = this.#counter++;
+    d.inflight = 1;
     return c;
   }
 
@@ -182,9 +191,9 @@ export class InflightQueue implements DeviceQueue {
   pushUsed(chain: DescriptorChain, len: number): void {
     const head = chain.head;
     this.#inner.pushUsed(chain, len);
-    const a = this.#area;
-    a.setUint16(HEADER + ENTRY * head + E_NEXT, a.getUint16(OFF_LAST_BATCH_HEAD, true), true);
-    a.setUint16(OFF_LAST_BATCH_HEAD, head, true);
+    const r = this.#region;
+    r.desc(head).next = r.lastBatchHead;
+    r.lastBatchHead = head;
     this.#batch.push(head);
   }
 
@@ -193,10 +202,10 @@ export class InflightQueue implements DeviceQueue {
     this.#inner.flushUsed();
     const batch = this.#batch;
     if (batch.length === 0) return;
-    const a = this.#area;
-    for (const head of batch) a.setUint8(HEADER + ENTRY * head + E_INFLIGHT, 0);
+    const r = this.#region;
+    for (const head of batch) r.desc(head).inflight = 0;
     this.#usedIdx = (this.#usedIdx + batch.length) & 0xffff;
-    a.setUint16(OFF_USED_IDX, this.#usedIdx, true);
+    r.usedIdx = this.#usedIdx;
     batch.length = 0;
   }
 

@@ -56,8 +56,6 @@
  */
 
 import type { ConfigWidth } from "../../device.ts";
-import type { DmaContext } from "../../driver.ts";
-import { TransportError } from "../../errors.ts";
 import { DeviceStatus, VIRTIO_F_RING_PACKED } from "../../generated/common.ts";
 import {
   VHOST_USER_F_PROTOCOL_FEATURES,
@@ -65,7 +63,7 @@ import {
   VHOST_USER_PROTOCOL_F_MQ,
   VhostUserRequest as R,
 } from "../../generated/vhost_user.ts";
-import { DmaAllocator, type GuestMemory } from "../../memory.ts";
+import { DmaAllocator, type DmaContext, type GuestMemory } from "../../memory.ts";
 import type { InterruptHandlers, QueueRingAddresses, Transport } from "../transport.ts";
 import { MappedGuestMemory } from "./_mapped_memory.ts";
 import {
@@ -81,34 +79,30 @@ import {
   POLLHUP,
   POLLIN,
   POLLNVAL,
-  POLLOUT,
-  pollSync,
   readEventfd,
   recvWithFds,
-  sendWithFds,
   socketUnix,
   unmap,
   writeEventfd,
-} from "./libc.ts";
+} from "./_libc.ts";
 import {
   configPayload,
-  decodeConfig,
   decodeU64,
   decodeVringState,
   encodeMessage,
   headerFlags,
-  isReply,
   memoryTablePayload,
   MessageReader,
   requestName,
   u64Payload,
   VHOST_USER_MAX_CONFIG_SIZE,
-  VhostUserError,
   type VhostUserMessage,
   vringAddrPayload,
   vringFdPayload,
   vringStatePayload,
-} from "./protocol.ts";
+} from "./_protocol.ts";
+import { VhostUserError, VhostUserErrorCode } from "./errors.ts";
+import { configBytes, recvReply, recvReplySync, sendAll } from "./_front_channel.ts";
 
 /** Options of {@link VhostUserFrontend.connect}. */
 export interface VhostUserFrontendOptions {
@@ -248,13 +242,15 @@ export class VhostUserFrontend implements Transport {
    * Connects to the back-end at `options.socketPath`, shares a fresh memfd
    * as guest memory and learns the device: SET_OWNER, GET_FEATURES,
    * GET/SET_PROTOCOL_FEATURES, GET_QUEUE_NUM (with MQ), SET_MEM_TABLE and
-   * GET_CONFIG (with CONFIG). Throws {@link TransportError} (or a
+   * GET_CONFIG (with CONFIG). Throws {@link VhostUserError} (or a
    * `LibcError`) when the back-end is not there or misbehaves.
    */
   static async connect(options: VhostUserFrontendOptions): Promise<VhostUserFrontend> {
     const size = options.memorySize ?? 16 << 20;
     if (!Number.isSafeInteger(size) || size < 2 * DMA_START || size % 4096 !== 0) {
-      throw new TransportError(`vhost-user front-end: memory size ${size} (a multiple of 4096)`);
+      throw new VhostUserError(`vhost-user front-end: memory size ${size} (a multiple of 4096)`, {
+        code: VhostUserErrorCode.BAD_OPTION,
+      });
     }
     const timeout = options.replyTimeoutMs ?? 5000;
     const fd = socketUnix();
@@ -388,8 +384,9 @@ export class VhostUserFrontend implements Transport {
   setDriverFeatures(features: bigint): void {
     const extra = features & ~this.deviceFeatures;
     if (extra !== 0n) {
-      throw new TransportError(
+      throw new VhostUserError(
         `vhost-user: driver features 0x${extra.toString(16)} were not offered by the back-end`,
+        { code: VhostUserErrorCode.FEATURES_NOT_OFFERED },
       );
     }
     this.#driverFeatures = features;
@@ -403,7 +400,9 @@ export class VhostUserFrontend implements Transport {
   readConfig(offset: number, width: ConfigWidth): number {
     const c = this.#config;
     if (offset < 0 || offset + width > VHOST_USER_MAX_CONFIG_SIZE) {
-      throw new TransportError(`vhost-user: config read of ${width} bytes at ${offset}`);
+      throw new VhostUserError(`vhost-user: config read of ${width} bytes at ${offset}`, {
+        code: VhostUserErrorCode.BAD_CONFIG,
+      });
     }
     let v = 0;
     for (let i = width - 1; i >= 0; i--) v = v * 256 + (c[offset + i] ?? 0);
@@ -413,10 +412,14 @@ export class VhostUserFrontend implements Transport {
   writeConfig(offset: number, width: ConfigWidth, value: number): void {
     const c = this.#config;
     if (offset < 0 || offset + width > c.length) {
-      throw new TransportError(`vhost-user: config write of ${width} bytes at ${offset}`);
+      throw new VhostUserError(`vhost-user: config write of ${width} bytes at ${offset}`, {
+        code: VhostUserErrorCode.BAD_CONFIG,
+      });
     }
     if (!this.#hasProtocol(VHOST_USER_PROTOCOL_F_CONFIG)) {
-      throw new TransportError("vhost-user: the back-end does not take config writes (no CONFIG)");
+      throw new VhostUserError("vhost-user: the back-end does not take config writes (no CONFIG)", {
+        code: VhostUserErrorCode.UNSUPPORTED_REQUEST,
+      });
     }
     const bytes = new Uint8Array(width);
     const v = new DataView(bytes.buffer);
@@ -448,9 +451,21 @@ export class VhostUserFrontend implements Transport {
 
   setupQueue(index: number, size: number, addrs: QueueRingAddresses): void {
     const r = this.#rings[index];
-    if (r === undefined) throw new TransportError(`vhost-user: no queue ${index}`);
-    if (r.started) throw new TransportError(`vhost-user: queue ${index} is already set up`);
-    if (this.#hungUp) throw new TransportError("vhost-user: the back-end has gone away");
+    if (r === undefined) {
+      throw new VhostUserError(`vhost-user: no queue ${index}`, {
+        code: VhostUserErrorCode.BAD_QUEUE,
+      });
+    }
+    if (r.started) {
+      throw new VhostUserError(`vhost-user: queue ${index} is already set up`, {
+        code: VhostUserErrorCode.BAD_QUEUE,
+      });
+    }
+    if (this.#hungUp) {
+      throw new VhostUserError("vhost-user: the back-end has gone away", {
+        code: VhostUserErrorCode.CLOSED,
+      });
+    }
     const ua = Number(Deno.UnsafePointer.value(this.#mapping.pointer));
     r.kickFd = eventfd();
     r.callFd = eventfd();
@@ -487,7 +502,9 @@ export class VhostUserFrontend implements Transport {
   notify(index: number): void {
     const r = this.#rings[index];
     if (r === undefined || !r.started) {
-      throw new TransportError(`vhost-user: notify on queue ${index}, which is not set up`);
+      throw new VhostUserError(`vhost-user: notify on queue ${index}, which is not set up`, {
+        code: VhostUserErrorCode.BAD_QUEUE,
+      });
     }
     writeEventfd(r.kickFd);
   }
@@ -517,7 +534,11 @@ export class VhostUserFrontend implements Transport {
   }
 
   #send(request: number, payload?: Uint8Array, fds: readonly number[] = []): void {
-    if (this.#closed) throw new TransportError(`vhost-user: ${requestName(request)} after close`);
+    if (this.#closed) {
+      throw new VhostUserError(`vhost-user: ${requestName(request)} after close`, {
+        code: VhostUserErrorCode.CLOSED,
+      });
+    }
     if (this.#hungUp) return; // nothing to tell a back-end that is gone
     try {
       sendAll(this.#fd, encodeMessage(request, headerFlags(), payload), fds, this.#timeout);
@@ -611,97 +632,5 @@ export class VhostUserFrontend implements Transport {
       closeFd(this.#memfd);
       unmap(this.#mapping);
     }
-  }
-}
-
-function configBytes(m: VhostUserMessage, size: number): Uint8Array {
-  const c = decodeConfig(m);
-  if (c.data.length < size) {
-    throw new VhostUserError(
-      `VHOST_USER_GET_CONFIG: ${c.data.length} config bytes in the reply, asked for ${size}`,
-    );
-  }
-  return c.data.slice(0, size);
-}
-
-/** Sends all of `bytes` (the fds with the first part), waiting while the socket is full. */
-function sendAll(fd: number, bytes: Uint8Array, fds: readonly number[], timeoutMs: number): void {
-  let off = 0;
-  let withFds = fds;
-  const deadline = Date.now() + timeoutMs;
-  while (off < bytes.length) {
-    const n = sendWithFds(fd, bytes.subarray(off), withFds);
-    if (n > 0) {
-      off += n;
-      withFds = [];
-      continue;
-    }
-    const left = deadline - Date.now();
-    if (left <= 0) throw new VhostUserError("vhost-user: the back-end stopped reading its socket");
-    pollSync([{ fd, events: POLLOUT, revents: 0 }], Math.min(left, 100));
-  }
-}
-
-function checkReply(m: VhostUserMessage, request: number): VhostUserMessage {
-  if (!isReply(m.flags) || m.request !== request) {
-    for (const f of m.fds) closeFd(f);
-    throw new VhostUserError(
-      `vhost-user: expected the reply to ${requestName(request)}, got ${requestName(m.request)}` +
-        ` (flags 0x${m.flags.toString(16)})`,
-    );
-  }
-  for (const f of m.fds) closeFd(f);
-  return m;
-}
-
-/**
- * One look for the reply to `request`: the reply, or how many ms are left
- * until `deadline` to wait for more bytes. The end of the connection or of
- * the time is a `VhostUserError`.
- */
-function replyOrWait(
-  reader: MessageReader,
-  request: number,
-  deadline: number,
-): VhostUserMessage | number {
-  const r = reader.read();
-  if (r.kind === "message") return checkReply(r.message, request);
-  if (r.kind === "eof") {
-    throw new VhostUserError(
-      `vhost-user: the back-end closed the connection before answering ${requestName(request)}`,
-    );
-  }
-  const left = deadline - Date.now();
-  if (left <= 0) throw new VhostUserError(`vhost-user: no reply to ${requestName(request)}`);
-  return left;
-}
-
-/** Waits (without blocking the event loop) for the reply to `request`. */
-async function recvReply(
-  fd: number,
-  reader: MessageReader,
-  request: number,
-  timeoutMs: number,
-): Promise<VhostUserMessage> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const r = replyOrWait(reader, request, deadline);
-    if (typeof r !== "number") return r;
-    await pollAsync([{ fd, events: POLLIN, revents: 0 }], Math.min(r, 1000));
-  }
-}
-
-/** Waits, blocking the JS thread, for the reply to `request`. */
-function recvReplySync(
-  fd: number,
-  reader: MessageReader,
-  request: number,
-  timeoutMs: number,
-): VhostUserMessage {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const r = replyOrWait(reader, request, deadline);
-    if (typeof r !== "number") return r;
-    pollSync([{ fd, events: POLLIN, revents: 0 }], Math.min(r, 100));
   }
 }

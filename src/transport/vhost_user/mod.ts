@@ -7,3 +7,4 @@
  */
 export * from "./backend.ts";
 export * from "./frontend.ts";
+export * from "./errors.ts";

@@ -8,15 +8,7 @@ import { MmioDevice, probeMmio } from "../../src/transport/mmio/mod.ts";
 import { PciFunction, probePci } from "../../src/transport/pci/mod.ts";
 import type { Transport } from "../../src/transport/transport.ts";
 import { VirtioBus } from "../../src/bus.ts";
-
-export type Kind = "mmio-v1" | "mmio-v2" | "pci-modern" | "pci-intx" | "pci-legacy";
-export const KINDS: readonly Kind[] = [
-  "mmio-v1",
-  "mmio-v2",
-  "pci-modern",
-  "pci-intx",
-  "pci-legacy",
-];
+import type { Kind } from "./_kinds.ts";
 
 export const MEM_SIZE = 1 << 20;
 

@@ -5,11 +5,11 @@
  * descriptors) from a non-blocking stream socket.
  *
  * This module does no I/O itself: the reader takes a receive function, so it
- * runs over a socket ({@link ./libc.ts}) or over plain bytes in a test.
+ * runs over a socket ({@link ./_libc.ts}) or over plain bytes in a test.
  *
  * @example
  * ```ts
- * import { decodeHeader, encodeMessage, HEADER_SIZE, u64Payload } from "./protocol.ts";
+ * import { decodeHeader, encodeMessage, HEADER_SIZE, u64Payload } from "./_protocol.ts";
  * import { VHOST_USER_SET_FEATURES } from "../../generated/vhost_user.ts";
  *
  * const bytes = encodeMessage(VHOST_USER_SET_FEATURES, 1, u64Payload(1n << 32n));
@@ -22,12 +22,10 @@
  * @module
  */
 
-import { TransportError } from "../../errors.ts";
+import { VhostUserError, VhostUserErrorCode } from "./errors.ts";
 import {
   VHOST_MEMORY_BASELINE_NREGIONS,
   VHOST_USER_MAX_CONFIG_SIZE,
-} from "../../../schema/vhost_user.ts";
-import {
   VHOST_USER_NEED_REPLY_MASK,
   VHOST_USER_REPLY_MASK,
   VHOST_USER_VERSION,
@@ -58,11 +56,7 @@ export const HEADER_SIZE: number = VhostUserHeader.SIZE;
  */
 export const MAX_PAYLOAD_SIZE: number = 4096;
 
-/** A vhost-user protocol violation: a message that cannot be honoured. */
-export class VhostUserError extends TransportError {
-  /** The default code of this class: `ERR_VIRTIO_TRANSPORT_VHOST_USER`. */
-  static override readonly defaultCode: string = "ERR_VIRTIO_TRANSPORT_VHOST_USER";
-}
+export { VhostUserError, VhostUserErrorCode };
 
 /** A message as read from the socket: header fields, payload and passed file descriptors. */
 export interface VhostUserMessage {
@@ -110,7 +104,9 @@ function viewOf(b: Uint8Array): DataView {
 /** Decodes the 12-byte header at the start of `bytes`. */
 export function decodeHeader(bytes: Uint8Array): Header {
   if (bytes.length < HEADER_SIZE) {
-    throw new VhostUserError(`header needs ${HEADER_SIZE} bytes, got ${bytes.length}`);
+    throw new VhostUserError(`header needs ${HEADER_SIZE} bytes, got ${bytes.length}`, {
+      code: VhostUserErrorCode.SHORT_PAYLOAD,
+    });
   }
   const h = new VhostUserHeader(viewOf(bytes));
   return { request: h.request, flags: h.flags, size: h.payloadSize };
@@ -160,6 +156,7 @@ function need(m: VhostUserMessage, size: number, what: string): DataView {
       `${
         requestName(m.request)
       }: payload of ${m.payload.length} bytes is too short for ${what} (${size} bytes)`,
+      { code: VhostUserErrorCode.SHORT_PAYLOAD },
     );
   }
   return viewOf(m.payload);
@@ -217,7 +214,7 @@ export interface InflightDesc {
  * the padding QEMU's (unpacked) C struct has, which QEMU checks for.
  */
 export function inflightPayload(d: InflightDesc): Uint8Array {
-  const b = new Uint8Array(24);
+  const b = new Uint8Array(VhostUserInflight.SIZE);
   const s = new VhostUserInflight(viewOf(b));
   s.mmapSize = d.mmapSize;
   s.mmapOffset = d.mmapOffset;
@@ -228,7 +225,9 @@ export function inflightPayload(d: InflightDesc): Uint8Array {
 
 /** Reads an inflight description payload (20 bytes or more). */
 export function decodeInflight(m: VhostUserMessage): InflightDesc {
-  const s = new VhostUserInflight(need(m, VhostUserInflight.SIZE, "an inflight description"));
+  // The description without the padding some front-ends leave out.
+  const size = VhostUserInflight.OFFSETS.padding;
+  const s = new VhostUserInflight(need(m, size, "an inflight description"));
   return {
     mmapSize: s.mmapSize,
     mmapOffset: s.mmapOffset,
@@ -279,7 +278,10 @@ export function decodeVringAddr(m: VhostUserMessage): VringAddr {
       log: v.logGuestAddr,
     };
   } catch (e) {
-    throw new VhostUserError(`${requestName(m.request)}: address out of range`, { cause: e });
+    throw new VhostUserError(`${requestName(m.request)}: address out of range`, {
+      cause: e,
+      code: VhostUserErrorCode.BAD_ADDRESS,
+    });
   }
 }
 
@@ -293,7 +295,7 @@ export interface VringFd {
 
 /** Reads the u64 of SET_VRING_KICK / CALL / ERR. */
 export function decodeVringFd(m: VhostUserMessage): VringFd {
-  const v = Number(decodeU64(m) & 0x1ffn);
+  const v = Number(decodeU64(m) & BigInt(VHOST_USER_VRING_IDX_MASK | VHOST_USER_VRING_NOFD_MASK));
   return {
     index: v & VHOST_USER_VRING_IDX_MASK,
     noFd: (v & VHOST_USER_VRING_NOFD_MASK) !== 0,
@@ -319,15 +321,16 @@ export interface MemoryRegionDesc {
 
 /** Reads a SET_MEM_TABLE payload; the regions are checked for sanity, not against fds. */
 export function decodeMemoryTable(m: VhostUserMessage): MemoryRegionDesc[] {
-  const v = need(m, 8, "a memory table header");
+  const v = need(m, VhostUserMemory.OFFSETS.regions, "a memory table header");
   const table = new VhostUserMemory(v);
   const n = table.nregions;
   if (n === 0 || n > VHOST_MEMORY_BASELINE_NREGIONS) {
     throw new VhostUserError(
       `VHOST_USER_SET_MEM_TABLE: ${n} regions (1 to ${VHOST_MEMORY_BASELINE_NREGIONS} allowed)`,
+      { code: VhostUserErrorCode.BAD_MEMORY_TABLE },
     );
   }
-  need(m, 8 + n * VhostUserMemoryRegion.SIZE, `${n} memory regions`);
+  need(m, VhostUserMemory.OFFSETS.regions + n * VhostUserMemoryRegion.SIZE, `${n} memory regions`);
   const out: MemoryRegionDesc[] = [];
   for (let i = 0; i < n; i++) {
     const r = table.regions(i);
@@ -341,6 +344,7 @@ export function decodeMemoryTable(m: VhostUserMessage): MemoryRegionDesc[] {
     } catch (e) {
       throw new VhostUserError(`VHOST_USER_SET_MEM_TABLE: region ${i} has an address beyond 2^53`, {
         cause: e,
+        code: VhostUserErrorCode.BAD_ADDRESS,
       });
     }
   }
@@ -351,13 +355,19 @@ export function decodeMemoryTable(m: VhostUserMessage): MemoryRegionDesc[] {
 /** Throws {@link VhostUserError} for empty, overflowing or overlapping regions. */
 export function checkRegions(regions: readonly MemoryRegionDesc[]): void {
   regions.forEach((r, i) => {
-    if (r.memorySize === 0) throw new VhostUserError(`memory region ${i} is empty`);
+    if (r.memorySize === 0) {
+      throw new VhostUserError(`memory region ${i} is empty`, {
+        code: VhostUserErrorCode.BAD_MEMORY_TABLE,
+      });
+    }
     const limit = Number.MAX_SAFE_INTEGER;
     if (
       r.guestPhysAddr + r.memorySize > limit || r.userspaceAddr + r.memorySize > limit ||
       r.mmapOffset + r.memorySize > limit
     ) {
-      throw new VhostUserError(`memory region ${i} overflows the address space`);
+      throw new VhostUserError(`memory region ${i} overflows the address space`, {
+        code: VhostUserErrorCode.BAD_MEMORY_TABLE,
+      });
     }
     for (let j = 0; j < i; j++) {
       const o = regions[j];
@@ -370,6 +380,7 @@ export function checkRegions(regions: readonly MemoryRegionDesc[]): void {
           `memory region ${i} (guest 0x${r.guestPhysAddr.toString(16)}+0x${
             r.memorySize.toString(16)
           }) overlaps region ${j} in ${gpa ? "guest-physical" : "user"} addresses`,
+          { code: VhostUserErrorCode.BAD_MEMORY_TABLE },
         );
       }
     }
@@ -379,9 +390,13 @@ export function checkRegions(regions: readonly MemoryRegionDesc[]): void {
 /** A SET_MEM_TABLE payload for `regions`. */
 export function memoryTablePayload(regions: readonly MemoryRegionDesc[]): Uint8Array {
   if (regions.length === 0 || regions.length > VHOST_MEMORY_BASELINE_NREGIONS) {
-    throw new VhostUserError(`${regions.length} memory regions`);
+    throw new VhostUserError(`${regions.length} memory regions`, {
+      code: VhostUserErrorCode.BAD_MEMORY_TABLE,
+    });
   }
-  const b = new Uint8Array(8 + regions.length * VhostUserMemoryRegion.SIZE);
+  const b = new Uint8Array(
+    VhostUserMemory.OFFSETS.regions + regions.length * VhostUserMemoryRegion.SIZE,
+  );
   const t = new VhostUserMemory(viewOf(b));
   t.nregions = regions.length;
   regions.forEach((r, i) => {
@@ -414,15 +429,19 @@ export function decodeConfig(m: VhostUserMessage): ConfigAccess {
   if (size > VHOST_USER_MAX_CONFIG_SIZE) {
     throw new VhostUserError(
       `${requestName(m.request)}: config size ${size} exceeds ${VHOST_USER_MAX_CONFIG_SIZE}`,
+      { code: VhostUserErrorCode.BAD_CONFIG },
     );
   }
   if (c.configOffset > VHOST_USER_MAX_CONFIG_SIZE) {
-    throw new VhostUserError(`${requestName(m.request)}: config offset ${c.configOffset}`);
+    throw new VhostUserError(`${requestName(m.request)}: config offset ${c.configOffset}`, {
+      code: VhostUserErrorCode.BAD_CONFIG,
+    });
   }
   const data = m.payload.subarray(VhostUserConfig.SIZE, VhostUserConfig.SIZE + size);
   if (m.request !== VhostUserRequest.VHOST_USER_GET_CONFIG && data.length < size) {
     throw new VhostUserError(
       `${requestName(m.request)}: ${data.length} config bytes present, header says ${size}`,
+      { code: VhostUserErrorCode.BAD_CONFIG },
     );
   }
   return { offset: c.configOffset, size, flags: c.flags, data };
@@ -488,7 +507,12 @@ export class MessageReader {
       if (this.#headerLen < HEADER_SIZE) {
         const r = this.#recv(this.#header.subarray(this.#headerLen));
         this.#fds.push(...r.fds);
-        if (r.truncated) this.#fail("file descriptors were dropped (too many in one message)");
+        if (r.truncated) {
+          this.#fail(
+            "file descriptors were dropped (too many in one message)",
+            VhostUserErrorCode.FDS_DROPPED,
+          );
+        }
         if (r.n === 0) return this.#eof();
         if (r.n < 0) return { kind: "again" };
         this.#headerLen += r.n;
@@ -497,11 +521,13 @@ export class MessageReader {
         if (!versionOk(h.flags)) {
           this.#fail(
             `${requestName(h.request)}: unsupported version in flags 0x${h.flags.toString(16)}`,
+            VhostUserErrorCode.BAD_VERSION,
           );
         }
         if (h.size > MAX_PAYLOAD_SIZE) {
           this.#fail(
             `${requestName(h.request)}: payload size ${h.size} exceeds ${MAX_PAYLOAD_SIZE}`,
+            VhostUserErrorCode.PAYLOAD_TOO_LARGE,
           );
         }
         this.#payload = new Uint8Array(h.size);
@@ -511,7 +537,9 @@ export class MessageReader {
       if (this.#payloadLen < payload.length) {
         const r = this.#recv(payload.subarray(this.#payloadLen));
         this.#fds.push(...r.fds);
-        if (r.truncated) this.#fail("file descriptors were dropped");
+        if (r.truncated) {
+          this.#fail("file descriptors were dropped", VhostUserErrorCode.FDS_DROPPED);
+        }
         if (r.n === 0) return this.#eof();
         if (r.n < 0) return { kind: "again" };
         this.#payloadLen += r.n;
@@ -531,6 +559,14 @@ export class MessageReader {
     }
   }
 
+  /**
+   * True while part of a message has been read (and, maybe, descriptors
+   * that came with it are held): the rest is owed.
+   */
+  get pending(): boolean {
+    return this.#headerLen > 0 || this.#fds.length > 0;
+  }
+
   /** Closes descriptors of a partly read message (on teardown). */
   discard(): void {
     for (const fd of this.#fds) this.#close(fd);
@@ -544,8 +580,8 @@ export class MessageReader {
     return { kind: "eof" };
   }
 
-  #fail(msg: string): never {
+  #fail(msg: string, code: string): never {
     this.discard();
-    throw new VhostUserError(msg);
+    throw new VhostUserError(msg, { code });
   }
 }

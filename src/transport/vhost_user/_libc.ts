@@ -16,12 +16,12 @@
  * `__errno_location`, which is exact since synchronous calls run on the
  * JavaScript thread.
  *
- * The library is opened lazily, on first use, so importing this module needs
- * no permission.
+ * The library is the one binding of `src/_libc.ts`, opened lazily, on first
+ * use, so importing this module needs no permission.
  *
  * @example
  * ```ts ignore
- * import { eventfd, readEventfd, writeEventfd, closeFd } from "./libc.ts";
+ * import { eventfd, readEventfd, writeEventfd, closeFd } from "./_libc.ts";
  * const fd = eventfd();
  * writeEventfd(fd, 1n);
  * console.log(readEventfd(fd)); // 1n
@@ -32,6 +32,7 @@
  */
 
 import { TransportError } from "../../errors.ts";
+import { lastErrno, type Libc, openLibc } from "../../_libc.ts";
 
 /** A failed libc call: names the call and errno. */
 export class LibcError extends TransportError {
@@ -121,48 +122,17 @@ export const PROT_READ: number = 1;
 export const PROT_WRITE: number = 2;
 const MAP_SHARED = 1;
 
-const SYMBOLS = {
-  __errno_location: { parameters: [], result: "pointer" },
-  socket: { parameters: ["i32", "i32", "i32"], result: "i32" },
-  socketpair: { parameters: ["i32", "i32", "i32", "buffer"], result: "i32" },
-  bind: { parameters: ["i32", "buffer", "u32"], result: "i32" },
-  listen: { parameters: ["i32", "i32"], result: "i32" },
-  accept4: { parameters: ["i32", "pointer", "pointer", "i32"], result: "i32" },
-  connect: { parameters: ["i32", "buffer", "u32"], result: "i32" },
-  recvmsg: { parameters: ["i32", "buffer", "i32"], result: "isize" },
-  sendmsg: { parameters: ["i32", "buffer", "i32"], result: "isize" },
-  read: { parameters: ["i32", "buffer", "usize"], result: "isize" },
-  write: { parameters: ["i32", "buffer", "usize"], result: "isize" },
-  close: { parameters: ["i32"], result: "i32" },
-  fcntl: { parameters: ["i32", "i32", "i32"], result: "i32" },
-  poll: { parameters: ["buffer", "u64", "i32"], result: "i32" },
-  ppoll: { parameters: ["buffer", "u64", "buffer", "pointer"], result: "i32" },
-  poll_nb: { name: "poll", parameters: ["buffer", "u64", "i32"], result: "i32", nonblocking: true },
-  mmap: { parameters: ["pointer", "usize", "i32", "i32", "i32", "i64"], result: "pointer" },
-  munmap: { parameters: ["pointer", "usize"], result: "i32" },
-  eventfd: { parameters: ["u32", "i32"], result: "i32" },
-  memfd_create: { parameters: ["buffer", "u32"], result: "i32" },
-  ftruncate: { parameters: ["i32", "i64"], result: "i32" },
-  dup: { parameters: ["i32"], result: "i32" },
-} as const;
-
-type Lib = Deno.DynamicLibrary<typeof SYMBOLS>["symbols"];
-let lib: Lib | undefined;
-
-function open(): Lib {
-  if (lib !== undefined) return lib;
-  if (Deno.build.os !== "linux") {
-    throw new TransportError(`vhost-user needs Linux; this is ${Deno.build.os}`);
-  }
-  lib = Deno.dlopen("libc.so.6", SYMBOLS).symbols;
-  return lib;
+function open(): Libc {
+  return openLibc((os) =>
+    new TransportError(`vhost-user needs Linux; this is ${os}`, {
+      code: "ERR_VIRTIO_TRANSPORT_LIBC_UNSUPPORTED_OS",
+    })
+  );
 }
 
 /** errno of the last failed synchronous call on this thread. */
 export function errno(): number {
-  const p = open().__errno_location();
-  if (p === null) return 0;
-  return new Deno.UnsafePointerView(p).getInt32(0);
+  return lastErrno(open());
 }
 
 function fail(call: string, detail?: string): never {
@@ -175,7 +145,9 @@ function sockaddrUn(path: string): Uint8Array {
   const bytes = encoder.encode(path);
   // sun_family (2 bytes) + sun_path[108], NUL-terminated.
   if (bytes.length >= 108) {
-    throw new TransportError(`socket path is ${bytes.length} bytes; Unix sockets allow 107`);
+    throw new TransportError(`socket path is ${bytes.length} bytes; Unix sockets allow 107`, {
+      code: "ERR_VIRTIO_TRANSPORT_LIBC_PATH_TOO_LONG",
+    });
   }
   const sa = new Uint8Array(110);
   new DataView(sa.buffer).setUint16(0, AF_UNIX, true);
@@ -305,7 +277,11 @@ export function recvWithFds(fd: number, buf: Uint8Array): Received {
  * Returns the bytes written, or -1 when the socket buffer is full.
  */
 export function sendWithFds(fd: number, buf: Uint8Array, fds: readonly number[] = []): number {
-  if (fds.length > MAX_FDS) throw new TransportError(`${fds.length} fds in one message`);
+  if (fds.length > MAX_FDS) {
+    throw new TransportError(`${fds.length} fds in one message`, {
+      code: "ERR_VIRTIO_TRANSPORT_LIBC_TOO_MANY_FDS",
+    });
+  }
   let controlLen = 0;
   if (fds.length > 0) {
     control.fill(0);
@@ -485,7 +461,9 @@ export interface Mapping {
 /** Maps `length` bytes of `fd` from `offset`, shared and read-write. */
 export function mapShared(fd: number, length: number, offset: number = 0): Mapping {
   if (!Number.isSafeInteger(length) || length <= 0) {
-    throw new TransportError(`mmap of ${length} bytes`);
+    throw new TransportError(`mmap of ${length} bytes`, {
+      code: "ERR_VIRTIO_TRANSPORT_LIBC_BAD_LENGTH",
+    });
   }
   const p = open().mmap(
     null,
@@ -507,14 +485,127 @@ export function unmap(m: Mapping): void {
   open().munmap(m.pointer, BigInt(m.length));
 }
 
-/** A new memfd of `size` bytes (close-on-exec), for guest memory a frontend shares. */
-export function memfdCreate(name: string, size: number): number {
-  const fd = open().memfd_create(encoder.encode(name + "\0"), MFD_CLOEXEC);
+// struct stat of 64-bit Linux: st_mode is at 24 on x86-64 and at 16 on the
+// generic layout (Arm64); st_size is at 48 on both. sizeof is 144 / 128.
+const STAT_SIZE = 144;
+const ST_MODE = Deno.build.arch === "x86_64" ? 24 : 16;
+const ST_SIZE = 48;
+const S_IFMT = 0o170000;
+
+/** File types of {@link FileStat.type} (`st_mode & S_IFMT`). */
+export const S_IFREG: number = 0o100000;
+/** A socket. */
+export const S_IFSOCK: number = 0o140000;
+
+/** What `fstat(2)` says of a file descriptor (the fields vhost-user checks). */
+export interface FileStat {
+  /** The file type bits of `st_mode` ({@link S_IFREG}, {@link S_IFSOCK}...; 0 for an eventfd). */
+  readonly type: number;
+  /** `st_size`: the length of a regular file (a memfd's, after `ftruncate`). */
+  readonly size: number;
+}
+
+const statBuf = new Uint8Array(STAT_SIZE);
+const statView = new DataView(statBuf.buffer);
+
+/** `fstat(2)` of `fd`; throws {@link LibcError} (EBADF) for a descriptor that is not open. */
+export function fstat(fd: number): FileStat {
+  statBuf.fill(0);
+  if (open().fstat(fd, statBuf) < 0) fail("fstat", `fd ${fd}`);
+  const size = statView.getBigInt64(ST_SIZE, true);
+  return {
+    type: statView.getUint32(ST_MODE, true) & S_IFMT,
+    size: size > BigInt(Number.MAX_SAFE_INTEGER) ? Number.MAX_SAFE_INTEGER : Number(size),
+  };
+}
+
+const SO_PEERCRED = 17;
+// struct ucred: pid (i32), uid (u32), gid (u32).
+const ucred = new Int32Array(3);
+const ucredLen = new Uint32Array(1);
+
+/**
+ * The process id of the peer of the Unix socket `fd` (`SO_PEERCRED`): the
+ * process that connected, or for the connecting end the one that listened,
+ * or for a `socketpair` the one that made it, as of that moment.
+ */
+export function peerPid(fd: number): number {
+  ucred.fill(0);
+  ucredLen[0] = 12;
+  const r = open().getsockopt(
+    fd,
+    SOL_SOCKET,
+    SO_PEERCRED,
+    new Uint8Array(ucred.buffer),
+    new Uint8Array(ucredLen.buffer),
+  );
+  if (r < 0) fail("getsockopt(SO_PEERCRED)", `fd ${fd}`);
+  return ucred[0];
+}
+
+const addrBuf = new Uint8Array(110);
+const addrLen = new Uint32Array(1);
+
+function unixAddress(fd: number, peer: boolean): string {
+  addrBuf.fill(0);
+  addrLen[0] = addrBuf.length;
+  const l = open();
+  const lenBytes = new Uint8Array(addrLen.buffer);
+  const r = peer ? l.getpeername(fd, addrBuf, lenBytes) : l.getsockname(fd, addrBuf, lenBytes);
+  if (r < 0) fail(peer ? "getpeername" : "getsockname", `fd ${fd}`);
+  // sun_family (2 bytes), then the path (or an abstract name starting with NUL); "" when unnamed.
+  const len = Math.min(addrLen[0], addrBuf.length);
+  return len <= 2
+    ? ""
+    : Array.from(addrBuf.subarray(2, len), (b) => String.fromCharCode(b)).join("");
+}
+
+/**
+ * The address the Unix socket `fd` is bound to (a path, or an abstract name
+ * starting with NUL), or "" for an unnamed socket (`socketpair`, a
+ * connecting socket that was not bound).
+ */
+export function localAddress(fd: number): string {
+  return unixAddress(fd, false);
+}
+
+/** The address of the peer of the connected Unix socket `fd` ("" when unnamed). */
+export function peerAddress(fd: number): string {
+  return unixAddress(fd, true);
+}
+
+/** `F_SEAL_SHRINK`: the file cannot be made smaller. */
+export const F_SEAL_SHRINK: number = 0x2;
+/** `F_SEAL_GROW`: the file cannot be made larger. */
+export const F_SEAL_GROW: number = 0x4;
+const F_ADD_SEALS = 1033;
+const F_GET_SEALS = 1034;
+const MFD_ALLOW_SEALING = 2;
+
+/**
+ * A new memfd of `size` bytes (close-on-exec), for guest memory a frontend
+ * shares or an area a back-end hands out; with `seals` (`F_SEAL_SHRINK`...)
+ * those seals are added once it has its size.
+ */
+export function memfdCreate(name: string, size: number, seals: number = 0): number {
+  const flags = MFD_CLOEXEC | (seals !== 0 ? MFD_ALLOW_SEALING : 0);
+  const fd = open().memfd_create(encoder.encode(name + "\0"), flags);
   if (fd < 0) fail("memfd_create");
   if (open().ftruncate(fd, BigInt(size)) < 0) {
     const e = errno();
     closeFd(fd);
     throw new LibcError("ftruncate", e);
   }
+  if (seals !== 0 && open().fcntl(fd, F_ADD_SEALS, seals) < 0) {
+    const e = errno();
+    closeFd(fd);
+    throw new LibcError("fcntl(F_ADD_SEALS)", e);
+  }
   return fd;
+}
+
+/** The seals of `fd` (`F_SEAL_SHRINK`...); 0 for a file that cannot be sealed. */
+export function fileSeals(fd: number): number {
+  const r = open().fcntl(fd, F_GET_SEALS, 0);
+  return r < 0 ? 0 : r;
 }

@@ -1,6 +1,6 @@
 // Shared by the blk, rng and balloon tests.
 // Wires any device model to the bus over MMIO (v1, v2) or PCI (modern, INTx, legacy),
-// through tests/transport/_harness.ts (rigFor), which the null-device tests use too.
+// through tests/transport/_rig.ts (rigFor), which the null-device tests use too.
 
 import type { DmaAllocator, GuestMemory } from "../../src/memory.ts";
 import type { VirtioDevice } from "../../src/device.ts";
@@ -8,18 +8,8 @@ import type { MmioDevice } from "../../src/transport/mmio/mod.ts";
 import type { PciFunction } from "../../src/transport/pci/mod.ts";
 import type { Transport } from "../../src/transport/transport.ts";
 import type { VirtioBus } from "../../src/bus.ts";
-import { rigFor } from "../transport/_harness.ts";
-
-export type Kind = "mmio-v1" | "mmio-v2" | "pci-modern" | "pci-intx" | "pci-legacy";
-export const KINDS: readonly Kind[] = [
-  "mmio-v1",
-  "mmio-v2",
-  "pci-modern",
-  "pci-intx",
-  "pci-legacy",
-];
-/** The two transports every device test runs on. */
-export const MAIN_KINDS: readonly Kind[] = ["mmio-v2", "pci-modern"];
+import type { Kind } from "../transport/_kinds.ts";
+import { rigFor } from "../transport/_rig.ts";
 
 export interface Rig<D extends VirtioDevice> {
   memory: GuestMemory;

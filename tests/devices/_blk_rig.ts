@@ -9,7 +9,8 @@ import {
   type BlkDriverOptions,
   MemoryStorage,
 } from "../../src/devices/blk/mod.ts";
-import { type Kind, rig } from "./blk_rig.ts";
+import type { Kind } from "../transport/_kinds.ts";
+import { rig } from "./_rig.ts";
 
 /** The disk size of {@link setup} when no storage is given, in bytes. */
 export const DISK = 256 * 1024;

@@ -16,15 +16,15 @@
  *
  * @example A device that answers every buffer with one byte, 0x2a
  * ```ts
- * import type { DeviceContext } from "../device.ts";
- * import { DmaAllocator, GuestMemory } from "../memory.ts";
+ * import type { DeviceContext } from "./device.ts";
+ * import { DmaAllocator, GuestMemory } from "./memory.ts";
  * import {
  *   allocateQueue,
  *   createDeviceQueue,
  *   createDriverQueue,
  *   queueOptionsFromFeatures,
- * } from "../virtqueue/mod.ts";
- * import { type ChainServer, serveQueue } from "./_queue_service.ts";
+ * } from "./virtqueue/mod.ts";
+ * import { type ChainServer, serveQueue } from "./queue_service.ts";
  *
  * const memory = GuestMemory.fromBuffer(new ArrayBuffer(1 << 16));
  * const alloc = new DmaAllocator(0, 1 << 16);
@@ -54,8 +54,8 @@
  * @module
  */
 
-import type { DeviceContext } from "../device.ts";
-import type { DescriptorChain, DeviceQueue } from "../virtqueue/mod.ts";
+import type { DeviceContext } from "./device.ts";
+import type { DescriptorChain, DeviceQueue } from "./virtqueue/mod.ts";
 
 /**
  * What {@link ChainServer.serveChain} returns for a chain the device keeps:

@@ -1,7 +1,7 @@
 // Queues whose driver side the test writes by hand with raw DataView writes,
 // for the hostile-input and pool-fault tests: a descriptor writer and (split)
 // an avail-ring writer over a plain-memory pair.
-import { pair } from "./_harness.ts";
+import { pair } from "./_rig.ts";
 
 /** Descriptor flag values (spec 2.7.5, 2.8.1), written raw. */
 export const NEXT = 1, WRITE = 2, INDIRECT = 4, AVAIL = 1 << 7, USED = 1 << 15;

@@ -1,0 +1,395 @@
+/**
+ * The ring fuzzer: hostile split and packed rings for every layout and
+ * feature set, served by the engine's device side, and hostile used rings
+ * read by its driver side. A case fails when
+ *
+ * - an exception is not a typed `VirtioError` (a `RangeError` from a
+ *   `DataView` would mean an access outside guest memory);
+ * - a popped chain has a segment outside guest memory, readable after
+ *   writable, or more descriptors than the cap;
+ * - a byte outside guest memory changed (guard bytes around each region of
+ *   the same `ArrayBuffer`), or the driver handed back a token it never
+ *   gave, or the same token twice;
+ * - an operation does not return (every loop here is bounded, so a hang is
+ *   the engine's; `scripts/fuzz.ts` runs fuzzers in a worker with a
+ *   watchdog).
+ *
+ * Cases are deterministic in `(seed, index)`: `fuzzRings({ seed, cases,
+ * first: index })` replays one. A failure carries its input (features, ring
+ * size and the memory image before the first operation), so a reproducer
+ * file holds everything needed.
+ *
+ * @module
+ */
+
+import { VirtioError } from "../../src/errors.ts";
+import { DmaAllocator, GuestMemory } from "../../src/memory.ts";
+import {
+  createDeviceQueue,
+  createDriverQueue,
+  type DescriptorChain,
+  type QueueOptions,
+} from "../../src/virtqueue/mod.ts";
+
+/** Options of a fuzzer run. */
+export interface FuzzOptions {
+  /** The run's seed; case `i` is derived from `(seed, i)`. */
+  seed: number;
+  /** Number of cases to run. */
+  cases: number;
+  /** Index of the first case (to replay one: `first: i, cases: 1`). */
+  first?: number;
+}
+
+/** One failing case. */
+export interface FuzzFailure {
+  fuzzer: string;
+  seed: number;
+  /** The case index within the run. */
+  case: number;
+  error: string;
+  /** What the case was made of, enough to reproduce it without the generator. */
+  input: unknown;
+}
+
+/** What a fuzzer run found. */
+export interface FuzzResult {
+  cases: number;
+  failures: FuzzFailure[];
+}
+
+/** A small, fast, seedable generator (mulberry32). */
+export function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** A case's seed from the run's seed and the case index. */
+export function caseSeed(seed: number, index: number): number {
+  return (Math.imul(seed ^ 0x9e3779b9, 0x85ebca6b) + Math.imul(index + 1, 0xc2b2ae35)) >>> 0;
+}
+
+const GUARD = 64;
+const GUARD_BYTE = 0xa5;
+/** Region A holds the rings, tables and most buffers; region B lies past a gap. */
+const BASE_A = 0x10000, SIZE_A = 0x6000;
+const BASE_B = 0x20000, SIZE_B = 0x1000;
+const DESC = BASE_A, DRIVER = BASE_A + 0x1000, DEVICE = BASE_A + 0x1800;
+const TABLES = BASE_A + 0x2000;
+const BUFFERS = BASE_A + 0x3000;
+
+const NEXT = 1, WRITE = 2, INDIRECT = 4, AVAIL = 1 << 7, USED = 1 << 15;
+
+interface Backing {
+  buffer: ArrayBuffer;
+  a: Uint8Array;
+  b: Uint8Array;
+}
+
+function backing(): Backing {
+  const buffer = new ArrayBuffer(GUARD + SIZE_A + GUARD + SIZE_B + GUARD);
+  new Uint8Array(buffer).fill(GUARD_BYTE);
+  const a = new Uint8Array(buffer, GUARD, SIZE_A);
+  const b = new Uint8Array(buffer, GUARD + SIZE_A + GUARD, SIZE_B);
+  a.fill(0);
+  b.fill(0);
+  return { buffer, a, b };
+}
+
+function guardsIntact(m: Backing): boolean {
+  const all = new Uint8Array(m.buffer);
+  const ranges = [
+    [0, GUARD],
+    [GUARD + SIZE_A, GUARD + SIZE_A + GUARD],
+    [all.length - GUARD, all.length],
+  ];
+  for (const [s, e] of ranges) for (let i = s; i < e; i++) if (all[i] !== GUARD_BYTE) return false;
+  return true;
+}
+
+function toBase64(bytes: Uint8Array): string {
+  let s = "";
+  for (let i = 0; i < bytes.length; i += 0x8000) {
+    s += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+  }
+  return btoa(s);
+}
+
+class CaseFault extends Error {}
+
+function expect(ok: boolean, what: string): void {
+  if (!ok) throw new CaseFault(what);
+}
+
+/** Runs one operation; a typed error is an accepted outcome, anything else fails the case. */
+function attempt<R>(fn: () => R): R | undefined {
+  try {
+    return fn();
+  } catch (e) {
+    if (e instanceof VirtioError) return undefined;
+    throw e;
+  }
+}
+
+function checkChain(c: DescriptorChain, mem: GuestMemory, size: number): void {
+  let seenWritable = false;
+  let r = 0, w = 0;
+  for (let i = 0; i < c.length; i++) {
+    expect(mem.findRegion(c.addr(i), c.len(i)) >= 0, `segment ${i} outside guest memory`);
+    if (c.isWritable(i)) {
+      seenWritable = true;
+      w += c.len(i);
+    } else {
+      expect(!seenWritable, `segment ${i} readable after writable`);
+      r += c.len(i);
+    }
+  }
+  expect(r === c.readableLength && w === c.writableLength, "chain lengths do not add up");
+  expect(r + w <= 0xffffffff, "chain longer than 2^32 - 1 bytes");
+  expect(c.length <= Math.max(size, 1024), "chain longer than the cap");
+}
+
+interface CaseInput {
+  packed: boolean;
+  eventIdx: boolean;
+  indirect: boolean;
+  inOrder: boolean;
+  size: number;
+  structured: boolean;
+}
+
+function runCase(s: number, input: { value?: CaseInput; image?: Uint8Array }): void {
+  const r = rng(s);
+  const int = (n: number) => Math.floor(r() * n);
+  const packed = r() < 0.5;
+  const c: CaseInput = {
+    packed,
+    eventIdx: r() < 0.5,
+    indirect: r() < 0.7,
+    inOrder: r() < 0.3,
+    size: packed ? 1 + int(16) : 1 << int(5),
+    structured: r() < 0.85,
+  };
+  input.value = c;
+  const m = backing();
+  const mem = new GuestMemory([{ base: BASE_A, buffer: m.a }, { base: BASE_B, buffer: m.b }]);
+  const va = new DataView(m.a.buffer, m.a.byteOffset, m.a.byteLength);
+  const opts: QueueOptions = { ...c, index: 7 };
+  const addrs = { size: c.size, desc: DESC, driver: DRIVER, device: DEVICE };
+  const size = c.size;
+
+  const addr = () => {
+    const k = int(12);
+    if (k < 6) return BUFFERS + int(0x2800); // inside A
+    if (k < 7) return BASE_A + SIZE_A - int(64); // near A's end
+    if (k < 8) return BASE_B - int(0x40); // in the gap, or just before B
+    if (k < 9) return BASE_B + int(SIZE_B); // inside B
+    if (k < 10) return TABLES + 16 * int(64); // on an indirect table
+    if (k < 11) return int(BASE_A); // below memory
+    return int(2 ** 21) * 2 ** 32 + int(2 ** 32); // far away (up to 2^53)
+  };
+  const len = () =>
+    [0, 1, 8, 16, 32, 48, 24, 0xffffffff, 0x80000000, int(4096), int(64) * 16, 16 * 2000][int(12)];
+  const flags = () =>
+    (r() < 0.75 ? int(8) : int(0x10000)) |
+    (packed ? [AVAIL, AVAIL, USED, AVAIL | USED, 0][int(5)] : 0);
+  const writeDesc = (o: number) => {
+    const a = addr();
+    va.setUint32(o - BASE_A, a % 2 ** 32, true);
+    va.setUint32(o - BASE_A + 4, Math.floor(a / 2 ** 32), true);
+    va.setUint32(o - BASE_A + 8, len(), true);
+    va.setUint16(o - BASE_A + 12, packed ? int(size + 2) : flags(), true);
+    va.setUint16(o - BASE_A + 14, packed ? flags() : int(size + 2), true);
+  };
+  /** A well-formed chain of `n` descriptors from `at`, links `next` (split) or sequential (packed). */
+  const chainAt = (base: number, start: number, n: number, tableLen: number) => {
+    for (let i = 0; i < n; i++) {
+      const o = base - BASE_A + 16 * ((start + i) % tableLen);
+      const w = i >= n >> 1;
+      va.setUint32(o, BUFFERS + 64 * int(128), true);
+      va.setUint32(o + 4, 0, true);
+      va.setUint32(o + 8, int(64), true);
+      const f = (w ? WRITE : 0) | (i + 1 < n ? NEXT : 0);
+      if (packed) {
+        va.setUint16(o + 12, int(size), true);
+        va.setUint16(o + 14, f | AVAIL, true);
+      } else {
+        va.setUint16(o + 12, f, true);
+        va.setUint16(o + 14, (start + i + 1) % tableLen, true);
+      }
+    }
+  };
+  const scribble = () => {
+    if (!c.structured) {
+      for (let i = 0; i < 0x2000; i++) m.a[i] = int(256);
+      return;
+    }
+    for (let i = 0; i < size; i++) writeDesc(DESC + 16 * i);
+    for (let i = 0; i < 64; i++) writeDesc(TABLES + 16 * i);
+    // Some well-formed chains among the noise, so the fuzzer gets past the first checks.
+    if (r() < 0.5) chainAt(DESC, int(size), 1 + int(Math.min(size, 4)), size);
+    if (r() < 0.5) chainAt(TABLES, 16 * int(4), 1 + int(8), 64);
+    if (r() < 0.3) {
+      // A descriptor pointing at (part of) the tables, which may hold such a chain.
+      const o = DESC - BASE_A + 16 * int(size);
+      va.setUint32(o, TABLES + 16 * int(64), true);
+      va.setUint32(o + 4, 0, true);
+      va.setUint32(o + 8, 16 * (1 + int(9)), true);
+      if (packed) va.setUint16(o + 14, INDIRECT | AVAIL, true);
+      else va.setUint16(o + 12, INDIRECT, true);
+    }
+    if (!packed) {
+      va.setUint16(DRIVER - BASE_A, int(4), true);
+      va.setUint16(DRIVER - BASE_A + 2, r() < 0.8 ? int(size + 2) : int(0x10000), true);
+      for (let i = 0; i < size + 1; i++) {
+        va.setUint16(DRIVER - BASE_A + 4 + 2 * i, int(size + 2), true);
+      }
+    } else {
+      va.setUint32(DRIVER - BASE_A, int(2 ** 32), true);
+    }
+  };
+
+  if (r() < 0.7) {
+    // The device side against a hostile driver.
+    scribble();
+    input.image = m.a.slice(0, 0x3000);
+    const q = createDeviceQueue(mem, addrs, opts);
+    const held: DescriptorChain[] = [];
+    const ops = 3 * size + 6;
+    for (let i = 0; i < ops; i++) {
+      if (r() < 0.05) scribble(); // the driver changes things under the device's feet
+      const k = int(10);
+      if (k < 6) {
+        const chain = attempt(() => q.pop());
+        if (chain) {
+          checkChain(chain, mem, size);
+          held.push(chain);
+        }
+      } else if (k < 8 && held.length > 0) {
+        const j = opts.inOrder && r() < 0.8 ? 0 : int(held.length);
+        const h = held[j];
+        const n = int(h.writableLength + 2); // one past the end now and then
+        attempt(() => h.write(0, new Uint8Array(Math.min(n, 256)).fill(0x5a)));
+        const used = attempt(() => {
+          q.pushUsed(h, n);
+          return true;
+        });
+        if (used) held.splice(j, 1);
+        if (r() < 0.5) attempt(() => q.flushUsed());
+      } else if (k < 9) {
+        attempt(() => q.needsNotification());
+        attempt(() => (r() < 0.5 ? q.enableNotification() : q.disableNotification()));
+      } else {
+        const p = q.position();
+        attempt(() =>
+          q.restore(
+            r() < 0.5
+              ? p
+              : { availIdx: int(0x10002) - 1, usedIdx: int(size + 2), availWrap: int(3) },
+          )
+        );
+      }
+    }
+    expect(q.inFlight <= size, "more chains in flight than the queue size");
+  } else {
+    // The driver side against a hostile device.
+    const alloc = new DmaAllocator(TABLES, 0x1000);
+    const d = createDriverQueue<number>(mem, addrs, opts, alloc);
+    const given = new Set<number>();
+    const back = new Set<number>();
+    let token = 0;
+    input.image = m.a.slice(0, 0x3000);
+    const ops = 4 * size + 8;
+    for (let i = 0; i < ops; i++) {
+      const k = int(10);
+      if (k < 4) {
+        const out = Array.from(
+          { length: int(3) },
+          () => ({ addr: BUFFERS + 64 * int(128), len: int(64) }),
+        );
+        const inn = Array.from(
+          { length: int(3) },
+          () => ({ addr: BUFFERS + 64 * int(128), len: int(64) }),
+        );
+        const t = token++;
+        const added = attempt(() => {
+          d.addSgs(out, inn, t);
+          return true;
+        });
+        if (added) given.add(t);
+        attempt(() => d.kick());
+      } else if (k < 7) {
+        // The device writes something: a used entry, an index, flags, an event.
+        const o = packed
+          ? DESC + 16 * int(size) + [8, 12, 14][int(3)]
+          : DEVICE + [0, 2, 4 + 8 * int(size), 8 + 8 * int(size), 4 + 8 * size][int(5)];
+        if (o + 4 <= BASE_A + SIZE_A) {
+          if (r() < 0.5) va.setUint16(o - BASE_A, r() < 0.5 ? int(size + 3) : int(0x10000), true);
+          else va.setUint32(o - BASE_A, r() < 0.5 ? int(130) : int(2 ** 32), true);
+        }
+        if (packed && r() < 0.5) {
+          // A plausible used descriptor at the driver's next position.
+          const o2 = DESC - BASE_A + 16 * int(size);
+          va.setUint16(o2 + 12, int(size + 1), true);
+          va.setUint32(o2 + 8, int(200), true);
+          va.setUint16(o2 + 14, [AVAIL | USED | WRITE, 0, AVAIL | USED][int(3)], true);
+        }
+      } else if (k < 9) {
+        const got = attempt(() => d.getBuf());
+        if (got) {
+          expect(given.has(got.token), `token ${got.token} was never given`);
+          expect(!back.has(got.token), `token ${got.token} came back twice`);
+          back.add(got.token);
+        }
+      } else {
+        attempt(() => (r() < 0.5 ? d.enableCb() : d.enableCbDelayed()));
+        if (r() < 0.3) attempt(() => d.disableCb());
+      }
+    }
+    expect(d.inFlight >= 0 && d.inFlight <= size, "driver in-flight count out of range");
+    expect(d.numFree >= 0 && d.numFree <= size, "driver free count out of range");
+  }
+  expect(guardsIntact(m), "a byte outside guest memory changed");
+}
+
+/**
+ * Runs `cases` hostile-ring cases from `seed` (see the module doc);
+ * returns how many ran and the failures.
+ *
+ * @example
+ * ```ts
+ * import { fuzzRings } from "./ring_fuzz.ts";
+ * const { cases, failures } = fuzzRings({ seed: 1, cases: 50 });
+ * if (cases !== 50 || failures.length !== 0) throw new Error("unreachable");
+ * ```
+ */
+export function fuzzRings(opts: FuzzOptions): FuzzResult {
+  const failures: FuzzFailure[] = [];
+  const first = opts.first ?? 0;
+  for (let i = first; i < first + opts.cases; i++) {
+    const input: { value?: CaseInput; image?: Uint8Array } = {};
+    try {
+      runCase(caseSeed(opts.seed, i), input);
+    } catch (e) {
+      failures.push({
+        fuzzer: "rings",
+        seed: opts.seed,
+        case: i,
+        error: e instanceof Error ? `${e.name}: ${e.message}\n${e.stack ?? ""}` : String(e),
+        input: {
+          caseSeed: caseSeed(opts.seed, i),
+          ...input.value,
+          // Guest memory from 0x10000 before the first operation (rings, tables, buffers).
+          image: input.image && toBase64(input.image),
+        },
+      });
+    }
+  }
+  return { cases: opts.cases, failures };
+}
