@@ -125,7 +125,7 @@ Deno.test({
         assert.equal(r.markers.get("sdb_size"), String(8 * 2048), why);
         assert.equal(r.markers.get("sdb_head"), "SECOND-LUN-HEAD!", why);
         // Exactly LUNs 0 and 1: the event's LUN and the rescan's REPORT LUNS name the same unit.
-        assert.equal(r.markers.get("luns"), "0:0:0:0 0:0:0:1 ", why);
+        assert.equal(r.markers.get("luns")?.trim(), "0:0:0:0 0:0:0:1", why);
         // The independent truth: the image itself, read on the host after the guest is gone.
         const img = await Deno.readFile(image);
         // ext2 superblock at byte 1024: s_magic (0xEF53, little-endian) at offset 56.
