@@ -106,7 +106,7 @@ export const SCSI_DEFAULT_SENSE_SIZE = 96;
 /** `cdb_size` after reset (5.6.4). */
 export const SCSI_DEFAULT_CDB_SIZE = 32;
 /** The LUN given to commands sent to the REPORT LUNS well-known LU (no unit is there). */
-export const SCSI_WLUN_REPORT_LUNS = -1;
+export const SCSI_WLUN_REPORT_LUNS: number = -1;
 
 /** A LUN to create with the device. */
 export interface ScsiLunSpec extends ScsiLunOptions {

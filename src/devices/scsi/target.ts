@@ -147,7 +147,7 @@ export class ScsiCommand {
   /** The data buffers. */
   data: ScsiDataBuffers = NO_DATA;
   /** SAM status (`SAM_STAT_*`). */
-  status = SAM_STAT_GOOD;
+  status: number = SAM_STAT_GOOD;
   /** Fixed-format sense data, valid for {@link ScsiCommand.senseLength} bytes. */
   readonly sense: Uint8Array = new Uint8Array(SCSI_SENSE_SIZE);
   /** Bytes of sense data (0 unless CHECK CONDITION). */
