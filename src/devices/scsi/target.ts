@@ -688,13 +688,6 @@ export class ScsiTarget {
     }
     const off = lba * u.blockSize;
     const st = u.storage;
-    const done = () => {
-      if (!cmd.aborted) cmd.transferred = bytes;
-    };
-    const failed = () => {
-      if (cmd.aborted) return;
-      this.#check(cmd, MEDIUM_ERROR, write ? ASC_WRITE_ERROR : ASC_UNRECOVERED_READ_ERROR);
-    };
     let p: unknown;
     const views = write ? cmd.data.outViews : cmd.data.inViews;
     if (st.isAsync || views === undefined) {
@@ -722,8 +715,16 @@ export class ScsiTarget {
         segs.length = 0;
       }
     }
-    if (p instanceof Promise) return p.then(done, failed);
-    done();
+    if (p instanceof Promise) {
+      // Closures only on the asynchronous path: a synchronous request allocates none.
+      return p.then(() => {
+        if (!cmd.aborted) cmd.transferred = bytes;
+      }, () => {
+        if (cmd.aborted) return;
+        this.#check(cmd, MEDIUM_ERROR, write ? ASC_WRITE_ERROR : ASC_UNRECOVERED_READ_ERROR);
+      });
+    }
+    cmd.transferred = bytes;
   }
 
   #sync(cmd: ScsiCommand, u: ScsiLogicalUnit, lba: number, count: number): void | Promise<void> {
