@@ -394,7 +394,7 @@ export class ScsiDevice extends ConfigDevice<VirtioScsiConfig> {
     p.inBase = Math.min(wl, RESP_HDR + senseSize);
     p.inLength = wl - p.inBase;
     p.senseRoom = Math.min(senseSize, wl - RESP_HDR);
-    p.cmd.prepare(lun, this.#req.subarray(REQ_HDR, got), p);
+    p.cmd.prepare(lun, this.#req, p, REQ_HDR, got - REQ_HDR);
     let r: void | Promise<void>;
     try {
       r = this.target.execute(p.cmd);

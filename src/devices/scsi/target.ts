@@ -159,12 +159,21 @@ export class ScsiCommand {
   /** Set by the caller when it gives up on the command (an abort): completion changes nothing. */
   aborted = false;
 
-  /** Resets the command for a new CDB (copied: later changes to `cdb` do not matter). */
-  prepare(lun: number, cdb: Uint8Array, data: ScsiDataBuffers = NO_DATA): this {
+  /**
+   * Resets the command for a new CDB: `length` bytes of `cdb` from `offset`
+   * (default: all of it), copied, so later changes to `cdb` do not matter.
+   */
+  prepare(
+    lun: number,
+    cdb: Uint8Array,
+    data: ScsiDataBuffers = NO_DATA,
+    offset: number = 0,
+    length: number = cdb.length - offset,
+  ): this {
     this.lun = lun;
     this.cdb.fill(0);
-    const n = Math.min(cdb.length, this.cdb.length);
-    this.cdb.set(cdb.subarray(0, n));
+    const n = Math.max(0, Math.min(length, this.cdb.length, cdb.length - offset));
+    for (let i = 0; i < n; i++) this.cdb[i] = cdb[offset + i];
     this.cdbLength = n;
     this.data = data;
     this.status = SAM_STAT_GOOD;
