@@ -18,6 +18,9 @@
  * - `remove LUN`: the LUN goes away;
  * - `stats`: prints the device's counters.
  *
+ * `--discard` serves UNMAP by writing zeroes (the image file cannot
+ * deallocate); without it the LUNs report full provisioning and no UNMAP.
+ *
  * Each command answers `ok` or `error: ...`. Prints `vhost-user-scsi: ready
  * ...` once the socket listens, and exits cleanly on SIGINT or SIGTERM.
  *
@@ -25,7 +28,7 @@
  */
 
 import { VhostUserBackend } from "../src/transport/vhost_user/backend.ts";
-import { PosixFileStorage } from "../src/devices/blk/mod.ts";
+import { type BlockStorage, PosixFileStorage } from "../src/devices/blk/mod.ts";
 import { type ScsiCommand, ScsiDevice, type ScsiTarget } from "../src/devices/scsi/mod.ts";
 
 /** Parsed command line. */
@@ -40,10 +43,12 @@ export interface ScsiArgs {
   readonly: boolean;
   /** Print every command, its status and sense to stderr. */
   trace: boolean;
+  /** Serve UNMAP by writing zeroes (the file storage cannot deallocate). */
+  discard: boolean;
 }
 
 const USAGE =
-  "usage: vhost_user_scsi.ts --socket PATH --image FILE [--image FILE...] [--queues N] [--readonly] [--trace]";
+  "usage: vhost_user_scsi.ts --socket PATH --image FILE [--image FILE...] [--queues N] [--readonly] [--trace] [--discard]";
 
 /** Parses the command line; throws with the usage text on a mistake. */
 export function parseScsiArgs(args: readonly string[]): ScsiArgs {
@@ -53,6 +58,7 @@ export function parseScsiArgs(args: readonly string[]): ScsiArgs {
     queues: 1,
     readonly: false,
     trace: false,
+    discard: false,
   };
   for (let i = 0; i < args.length; i++) {
     const a = args[i];
@@ -82,6 +88,9 @@ export function parseScsiArgs(args: readonly string[]): ScsiArgs {
       case "--trace":
         out.trace = true;
         break;
+      case "--discard":
+        out.discard = true;
+        break;
       default:
         throw new Error(`unknown argument ${a}\n${USAGE}`);
     }
@@ -93,19 +102,44 @@ export function parseScsiArgs(args: readonly string[]): ScsiArgs {
   return out;
 }
 
+/**
+ * `file` as a LUN's storage; with `discard`, UNMAP writes zeroes over the
+ * range (SBC-3 lets an unmapped block read back anything, zeroes included).
+ */
+export function lunStorage(file: PosixFileStorage, discard: boolean): BlockStorage {
+  if (!discard) return file;
+  const zeroes = new Uint8Array(1 << 16);
+  return {
+    get size(): number {
+      return file.size;
+    },
+    read: (o, d) => file.read(o, d),
+    write: (o, b) => file.write(o, b),
+    readv: (o, d) => file.readv(o, d),
+    writev: (o, b) => file.writev(o, b),
+    flush: () => file.flush(),
+    discard: (o, n) => {
+      for (let done = 0; done < n; done += zeroes.length) {
+        file.write(o + done, zeroes.subarray(0, Math.min(zeroes.length, n - done)));
+      }
+    },
+  };
+}
+
 /** Runs one stdin command; throws with a message for a bad one. */
 export function runScsiCommand(
   device: ScsiDevice,
   storages: Map<number, PosixFileStorage>,
   line: string,
   readonly: boolean,
+  discard: boolean = false,
 ): void {
   const words = line.trim().split(/\s+/);
   if (words[0] === "add" && words.length === 3) {
     const lun = Number(words[1]);
     const storage = new PosixFileStorage(words[2], readonly);
     try {
-      device.addLun(lun, { storage, readOnly: readonly });
+      device.addLun(lun, { storage: lunStorage(storage, discard), readOnly: readonly });
     } catch (e) {
       storage.close();
       throw e;
@@ -130,7 +164,7 @@ export function runScsiCommand(
 async function readCommands(
   device: ScsiDevice,
   storages: Map<number, PosixFileStorage>,
-  readonly: boolean,
+  args: ScsiArgs,
   signal: AbortSignal,
 ): Promise<void> {
   const dec = new TextDecoder();
@@ -148,7 +182,7 @@ async function readCommands(
         pending = pending.slice(nl + 1);
         if (line.trim() === "") continue;
         try {
-          runScsiCommand(device, storages, line, readonly);
+          runScsiCommand(device, storages, line, args.readonly, args.discard);
           console.log("ok");
         } catch (e) {
           console.log(`error: ${e instanceof Error ? e.message : String(e)}`);
@@ -194,13 +228,17 @@ async function main(): Promise<number> {
   args.images.forEach((img, i) => storages.set(i, new PosixFileStorage(img, args.readonly)));
   const device = new ScsiDevice({
     queues: args.queues,
-    luns: [...storages].map(([lun, storage]) => ({ lun, storage, readOnly: args.readonly })),
+    luns: [...storages].map(([lun, file]) => ({
+      lun,
+      storage: lunStorage(file, args.discard),
+      readOnly: args.readonly,
+    })),
   });
   if (args.trace) traceCommands(device.target);
   const backend = new VhostUserBackend(device, { socketPath: args.socket });
   backend.listen();
   const stopCommands = new AbortController();
-  const commands = readCommands(device, storages, args.readonly, stopCommands.signal);
+  const commands = readCommands(device, storages, args, stopCommands.signal);
   const stop = () => backend.close();
   Deno.addSignalListener("SIGINT", stop);
   Deno.addSignalListener("SIGTERM", stop);

@@ -114,6 +114,10 @@ Deno.test({
         assert.equal(r.markers.get("model"), "VIRTIO-SCSI", why);
         // VPD 0xb1 says non-rotating.
         assert.equal(r.markers.get("rotational"), "0", why);
+        // The back-end's PosixFileStorage cannot discard: no LBPME in READ CAPACITY(16), no LBPU
+        // in VPD 0xb2, so sd keeps the disk fully provisioned, without discard.
+        assert.equal(r.markers.get("provisioning"), "full", why);
+        assert.equal(r.markers.get("discard_max"), "0", why);
         assert.equal(r.markers.get("cache"), "write back", why);
         assert.equal(r.markers.get("mkfs"), "ok", why);
         assert.equal(r.markers.get("mount"), "ok", why);
@@ -148,3 +152,51 @@ function indexOf(hay: Uint8Array, needle: Uint8Array): number {
   }
   return -1;
 }
+
+Deno.test({
+  name: "vhost-user-scsi: with --discard, Linux's blkdiscard sends UNMAP and the range is zero " +
+    "in the image",
+  ignore: skip !== undefined && !mustRun,
+  fn: async () => {
+    if (!canRun()) return;
+    const dir = await Deno.makeTempDir({ prefix: "typed-virtio-vuscsi-" });
+    try {
+      const image = `${dir}/disk.img`;
+      await makeImage(image, 8, new Uint8Array(8 * MiB).fill(0xaa));
+      const socket = `${dir}/scsi.sock`;
+      const backend = await startBackend("vhost_user_scsi.ts", socket, [
+        "--image",
+        image,
+        "--discard",
+      ]);
+      try {
+        const r = await runGuest({
+          script: `
+i=0; while [ ! -b /dev/sda ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i+1)); done
+echo "@@provisioning=$(cat /sys/block/sda/device/scsi_disk/*/provisioning_mode)"
+echo "@@discard_max=$(cat /sys/block/sda/queue/discard_max_bytes)"
+blkdiscard -o 1048576 -l 1048576 /dev/sda && echo "@@blkdiscard=ok"
+sync
+`,
+          modules: MODULES,
+          qemuArgs: scsiArgs(socket),
+          timeoutMs: 120_000,
+        });
+        const why = describe(r) + `\n--- back-end ---\n${backend.output()}`;
+        assert.equal(r.scriptStatus, 0, why);
+        // LBPME in READ CAPACITY(16) and LBPU in VPD 0xb2, with the block limits: sd uses UNMAP.
+        assert.equal(r.markers.get("provisioning"), "unmap", why);
+        assert.notEqual(r.markers.get("discard_max"), "0", why);
+        assert.equal(r.markers.get("blkdiscard"), "ok", why);
+        const img = await Deno.readFile(image);
+        assert.ok(img.subarray(MiB, 2 * MiB).every((b) => b === 0), "the discarded MiB is zero");
+        assert.ok(img.subarray(0, MiB).every((b) => b === 0xaa), "before it unchanged");
+        assert.ok(img.subarray(2 * MiB).every((b) => b === 0xaa), "after it unchanged");
+      } finally {
+        await backend.stop();
+      }
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
