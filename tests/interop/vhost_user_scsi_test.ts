@@ -69,11 +69,15 @@ echo "@@sdb=$([ -b /dev/sdb ] && echo 1 || echo 0)"
 echo "@@sdb_size=$(cat /sys/block/sdb/size)"
 echo "@@sdb_head=$(dd if=/dev/sdb bs=512 count=1 2>/dev/null | head -c 16)"
 echo "@@luns=$(ls /sys/class/scsi_device/ | tr '\\n' ' ')"
+echo "@@remove_request=1"
+i=0; while [ -b /dev/sdb ] && [ $i -lt 300 ]; do sleep 0.1; i=$((i+1)); done
+echo "@@sdb_gone=$([ -b /dev/sdb ] && echo 0 || echo 1)"
+echo "@@luns_after=$(ls /sys/class/scsi_device/ | tr '\\n' ' ')"
 `;
 
 Deno.test({
   name: "vhost-user-scsi: Linux sees a SCSI disk, mkfs.ext2 + mount work, files land in the " +
-    "image, and a LUN added at run time appears",
+    "image, and a LUN added at run time appears and goes",
   ignore: skip !== undefined && !mustRun,
   fn: async () => {
     if (!canRun()) return;
@@ -93,6 +97,7 @@ Deno.test({
       );
       try {
         let asked = false;
+        let removed = false;
         const r = await runGuest({
           script: SCRIPT,
           modules: MODULES,
@@ -102,6 +107,10 @@ Deno.test({
             if (!asked && line.includes("@@hotplug_request=1")) {
               asked = true;
               backend.send(`add 1 ${image2}\n`).catch(() => {});
+            }
+            if (!removed && line.includes("@@remove_request=1")) {
+              removed = true;
+              backend.send("remove 1\n").catch(() => {});
             }
           },
         });
@@ -130,6 +139,9 @@ Deno.test({
         assert.equal(r.markers.get("sdb_head"), "SECOND-LUN-HEAD!", why);
         // Exactly LUNs 0 and 1: the event's LUN and the rescan's REPORT LUNS name the same unit.
         assert.equal(r.markers.get("luns")?.trim(), "0:0:0:0 0:0:0:1", why);
+        // LUN 1 removed on the back-end: the REMOVED event takes sdb away.
+        assert.equal(r.markers.get("sdb_gone"), "1", why);
+        assert.equal(r.markers.get("luns_after")?.trim(), "0:0:0:0", why);
         // The independent truth: the image itself, read on the host after the guest is gone.
         const img = await Deno.readFile(image);
         // ext2 superblock at byte 1024: s_magic (0xEF53, little-endian) at offset 56.
