@@ -212,3 +212,68 @@ sync
     }
   },
 });
+
+Deno.test({
+  name: "vhost-user-scsi: without hotplug (hotplug=off), a LUN added at run time appears after " +
+    "a sysfs rescan",
+  ignore: skip !== undefined && !mustRun,
+  fn: async () => {
+    if (!canRun()) return;
+    const dir = await Deno.makeTempDir({ prefix: "typed-virtio-vuscsi-" });
+    try {
+      const image = `${dir}/disk.img`;
+      const image2 = `${dir}/disk2.img`;
+      await makeImage(image, 8);
+      await makeImage(image2, 4, new TextEncoder().encode("RESCANNED-LUN-3!"));
+      const socket = `${dir}/scsi.sock`;
+      const backend = await startBackend(
+        "vhost_user_scsi.ts",
+        socket,
+        ["--image", image],
+        30_000,
+        true,
+      );
+      try {
+        let asked = false;
+        const r = await runGuest({
+          script: `
+i=0; while [ ! -b /dev/sda ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i+1)); done
+for d in /sys/bus/virtio/devices/*; do [ "$(cat $d/device)" = "0x0008" ] && echo "@@features=$(cat $d/features)"; done
+echo "@@add_request=1"
+sleep 3
+echo "@@sdb_before_scan=$([ -b /dev/sdb ] && echo 1 || echo 0)"
+for h in /sys/class/scsi_host/host*; do echo "- - -" > $h/scan; done
+i=0; while [ ! -b /dev/sdb ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i+1)); done
+echo "@@sdb_head=$(dd if=/dev/sdb bs=512 count=1 2>/dev/null | head -c 16)"
+echo "@@luns=$(ls /sys/class/scsi_device/ | tr '\\n' ' ')"
+`,
+          modules: MODULES,
+          qemuArgs: [
+            "-chardev",
+            `socket,id=c0,path=${socket}`,
+            "-device",
+            "vhost-user-scsi-pci,chardev=c0,hotplug=off",
+          ],
+          timeoutMs: 120_000,
+          onLine: (line) => {
+            if (!asked && line.includes("@@add_request=1")) {
+              asked = true;
+              backend.send(`add 3 ${image2}\n`).catch(() => {});
+            }
+          },
+        });
+        const why = describe(r) + `\n--- back-end ---\n${backend.output()}`;
+        assert.equal(r.scriptStatus, 0, why);
+        // The guest's view of the features: bit 1 (VIRTIO_SCSI_F_HOTPLUG) not negotiated.
+        assert.equal(r.markers.get("features")?.[1], "0", why);
+        assert.equal(r.markers.get("sdb_before_scan"), "0", "no event: nothing before the rescan");
+        assert.equal(r.markers.get("sdb_head"), "RESCANNED-LUN-3!", why);
+        assert.equal(r.markers.get("luns")?.trim(), "0:0:0:0 0:0:0:3", why);
+      } finally {
+        await backend.stop();
+      }
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
