@@ -377,7 +377,10 @@ export class ScsiDevice extends ConfigDevice<VirtioScsiConfig> {
     // Header and CDB, copied once.
     this.#req.fill(0);
     const got = c.read(0, this.#req, 0, Math.min(this.#req.length, REQ_HDR + cdbSize));
-    if (got < REQ_HDR) return this.#respond(c, VIRTIO_SCSI_S_FAILURE, 0, 0, 0, 0);
+    if (got < REQ_HDR) {
+      this.stats.failures++;
+      return this.#respond(c, VIRTIO_SCSI_S_FAILURE, 0, 0, 0, 0);
+    }
     const lun = this.#decodeLun(this.#lunView, this.#req, 0);
     if (lun === -2) {
       this.stats.failures++;
