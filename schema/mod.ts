@@ -14,6 +14,7 @@
  */
 export * from "./dsl.ts";
 export * from "./common.ts";
+export * from "./scsi.ts";
 export * from "./mmio.ts";
 export * from "./pci.ts";
 export * from "./vhost_user.ts";

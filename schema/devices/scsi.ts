@@ -13,6 +13,8 @@
  */
 import {
   array,
+  be16,
+  bits,
   type ConstantGroup,
   doc,
   enumeration,
@@ -257,3 +259,38 @@ export const virtio_scsi_evt_reset: ConstantGroup = enumeration("virtio_scsi_evt
     doc: "Target or LUN removed (with VIRTIO_SCSI_F_HOTPLUG).",
   },
 }, { doc: "5.6.6.3: transport reset reasons." });
+
+/** 5.6.6.1: the LUN field of requests and events, as the spec encodes it. */
+export const virtio_scsi_lun: StructType = struct("virtio_scsi_lun", {
+  addressing: doc(u8, "1 for a target LUN; 0xC1 for the REPORT LUNS well-known LU."),
+  target: doc(u8, "Target number."),
+  single_level: bits(be16, {
+    lun_id: { width: 14, doc: "The LUN (0..16383)." },
+    lun_address_method: { width: 2, doc: "1: flat space addressing, as the spec asks." },
+  }),
+  lun_reserved: doc(array(u8, 4), "Zero."),
+}, { doc: "5.6.6.1: the 8-byte lun field (big-endian within, as SAM has it)." });
+
+/** 5.6.6.1: the device-readable header of a command request, before the CDB. */
+export const virtio_scsi_cmd_req_hdr: StructType = struct("virtio_scsi_cmd_req_hdr", {
+  lun: doc(array(u8, 8), "Logical unit (virtio_scsi_lun)."),
+  id: doc(le64, "Command identifier (tag)."),
+  task_attr: doc(u8, "VIRTIO_SCSI_S_SIMPLE, _ORDERED, _HEAD or _ACA."),
+  prio: doc(u8, "Command priority."),
+  crn: doc(u8, "Command reference number."),
+}, {
+  doc: "5.6.6.1: the start of virtio_scsi_req_cmd's device-readable part (19 bytes); the CDB " +
+    "of cdb_size bytes and the data-out follow (without VIRTIO_SCSI_F_T10_PI).",
+});
+
+/** 5.6.6.1: the device-writable header of a command request, before the sense data. */
+export const virtio_scsi_cmd_resp_hdr: StructType = struct("virtio_scsi_cmd_resp_hdr", {
+  sense_len: doc(le32, "Bytes written to sense."),
+  residual: doc(le32, "Data length minus bytes transferred."),
+  status_qualifier: doc(le16, "SCSI status qualifier."),
+  status: doc(u8, "SCSI status code (SAM)."),
+  response: doc(u8, "VIRTIO_SCSI_S_* response."),
+}, {
+  doc: "5.6.6.1: the start of virtio_scsi_req_cmd's device-writable part (12 bytes); sense " +
+    "of sense_size bytes and the data-in follow (without VIRTIO_SCSI_F_T10_PI).",
+});

@@ -9,6 +9,7 @@
 export * from "./common.ts";
 export * from "./mmio.ts";
 export * from "./pci.ts";
+export * from "./scsi.ts";
 export * from "./vhost_user.ts";
 export * from "./virtqueue.ts";
 export * from "./devices/balloon.ts";

@@ -1649,6 +1649,381 @@ export const VirtioScsiEvtReset: {
   VIRTIO_SCSI_EVT_RESET_REMOVED: 2,
 });
 
+/**
+ * 5.6.6.1: the 8-byte lun field (big-endian within, as SAM has it).
+ *
+ * Accessor for `virtio_scsi_lun` (8 bytes) over a `DataView`; reads and writes in place.
+ */
+export class VirtioScsiLun {
+  /** Size in bytes. */
+  static readonly SIZE: number = 8;
+  /** Byte offsets of the fields at fixed offsets, by accessor name. */
+  static readonly OFFSETS: {
+    readonly addressing: number;
+    readonly target: number;
+    readonly singleLevel: number;
+    readonly lunReserved: number;
+  } = Object.freeze({ addressing: 0, target: 1, singleLevel: 2, lunReserved: 4 });
+  /** The view the accessor reads and writes. */
+  view: DataView;
+  /** Byte offset of the struct within {@link VirtioScsiLun.view}. */
+  offset: number;
+
+  /** Creates an accessor over `view` at byte `offset`. */
+  constructor(view: DataView, offset: number = 0) {
+    this.view = view;
+    this.offset = offset;
+  }
+
+  /**
+   * 1 for a target LUN; 0xC1 for the REPORT LUNS well-known LU.
+   *
+   * `addressing`: u8 at offset 0.
+   */
+  get addressing(): number {
+    return this.view.getUint8(this.offset);
+  }
+
+  set addressing(value: number) {
+    this.view.setUint8(this.offset, value);
+  }
+
+  /**
+   * Target number.
+   *
+   * `target`: u8 at offset 1.
+   */
+  get target(): number {
+    return this.view.getUint8(this.offset + 1);
+  }
+
+  set target(value: number) {
+    this.view.setUint8(this.offset + 1, value);
+  }
+
+  /** `single_level`: be16 at offset 2. */
+  get singleLevel(): number {
+    return this.view.getUint16(this.offset + 2, false);
+  }
+
+  set singleLevel(value: number) {
+    this.view.setUint16(this.offset + 2, value, false);
+  }
+
+  /**
+   * The LUN (0..16383).
+   *
+   * Bits 0..13 of `single_level`.
+   */
+  get lunId(): number {
+    return (this.view.getUint16(this.offset + 2, false) & 0x3fff) >>> 0;
+  }
+
+  set lunId(value: number) {
+    const word = this.view.getUint16(this.offset + 2, false) & ~0x3fff;
+    this.view.setUint16(this.offset + 2, (word | (value & 0x3fff)) >>> 0, false);
+  }
+
+  /**
+   * 1: flat space addressing, as the spec asks.
+   *
+   * Bits 14..15 of `single_level`.
+   */
+  get lunAddressMethod(): number {
+    return ((this.view.getUint16(this.offset + 2, false) >>> 14) & 0x3) >>> 0;
+  }
+
+  set lunAddressMethod(value: number) {
+    const word = this.view.getUint16(this.offset + 2, false) & ~(0x3 << 14);
+    this.view.setUint16(this.offset + 2, (word | ((value & 0x3) << 14)) >>> 0, false);
+  }
+
+  /** Re-targets the accessor at another offset of the same view; returns it. */
+  at(offset: number): this {
+    this.offset = offset;
+    return this;
+  }
+
+  /** Byte offset within the view of `lun_reserved[index]`. */
+  lunReservedOffset(index: number): number {
+    if ((index >>> 0) !== index || index >= 4) {
+      throw indexError("virtio_scsi_lun.lun_reserved", index, 4);
+    }
+
+    return this.offset + 4 + index;
+  }
+
+  /**
+   * Zero.
+   *
+   * `lun_reserved`: u8[4] at offset 4.
+   *
+   * Reads element `index`.
+   */
+  lunReserved(index: number): number {
+    if ((index >>> 0) !== index || index >= 4) {
+      throw indexError("virtio_scsi_lun.lun_reserved", index, 4);
+    }
+
+    return this.view.getUint8(this.offset + 4 + index);
+  }
+
+  /** Writes element `index` of `lun_reserved`. */
+  setLunReserved(index: number, value: number): void {
+    if ((index >>> 0) !== index || index >= 4) {
+      throw indexError("virtio_scsi_lun.lun_reserved", index, 4);
+    }
+
+    this.view.setUint8(this.offset + 4 + index, value);
+  }
+
+  /** The bytes of `lun_reserved` as a zero-copy view. */
+  lunReservedBytes(): Uint8Array {
+    return new Uint8Array(this.view.buffer, this.view.byteOffset + this.offset + 4, 4);
+  }
+}
+
+/**
+ * 5.6.6.1: the start of virtio_scsi_req_cmd's device-readable part (19 bytes); the CDB of cdb_size bytes and the data-out follow (without VIRTIO_SCSI_F_T10_PI).
+ *
+ * Accessor for `virtio_scsi_cmd_req_hdr` (19 bytes) over a `DataView`; reads and writes in place.
+ */
+export class VirtioScsiCmdReqHdr {
+  /** Size in bytes. */
+  static readonly SIZE: number = 19;
+  /** Byte offsets of the fields at fixed offsets, by accessor name. */
+  static readonly OFFSETS: {
+    readonly lun: number;
+    readonly id: number;
+    readonly taskAttr: number;
+    readonly prio: number;
+    readonly crn: number;
+  } = Object.freeze({ lun: 0, id: 8, taskAttr: 16, prio: 17, crn: 18 });
+  /** The view the accessor reads and writes. */
+  view: DataView;
+  /** Byte offset of the struct within {@link VirtioScsiCmdReqHdr.view}. */
+  offset: number;
+
+  /** Creates an accessor over `view` at byte `offset`. */
+  constructor(view: DataView, offset: number = 0) {
+    this.view = view;
+    this.offset = offset;
+  }
+
+  /**
+   * Command identifier (tag).
+   *
+   * `id`: le64 at offset 8.
+   */
+  get id(): bigint {
+    return this.view.getBigUint64(this.offset + 8, true);
+  }
+
+  set id(value: bigint) {
+    this.view.setBigUint64(this.offset + 8, value, true);
+  }
+
+  /**
+   * VIRTIO_SCSI_S_SIMPLE, _ORDERED, _HEAD or _ACA.
+   *
+   * `task_attr`: u8 at offset 16.
+   */
+  get taskAttr(): number {
+    return this.view.getUint8(this.offset + 16);
+  }
+
+  set taskAttr(value: number) {
+    this.view.setUint8(this.offset + 16, value);
+  }
+
+  /**
+   * Command priority.
+   *
+   * `prio`: u8 at offset 17.
+   */
+  get prio(): number {
+    return this.view.getUint8(this.offset + 17);
+  }
+
+  set prio(value: number) {
+    this.view.setUint8(this.offset + 17, value);
+  }
+
+  /**
+   * Command reference number.
+   *
+   * `crn`: u8 at offset 18.
+   */
+  get crn(): number {
+    return this.view.getUint8(this.offset + 18);
+  }
+
+  set crn(value: number) {
+    this.view.setUint8(this.offset + 18, value);
+  }
+
+  /** Re-targets the accessor at another offset of the same view; returns it. */
+  at(offset: number): this {
+    this.offset = offset;
+    return this;
+  }
+
+  /** Byte offset within the view of `lun[index]`. */
+  lunOffset(index: number): number {
+    if ((index >>> 0) !== index || index >= 8) {
+      throw indexError("virtio_scsi_cmd_req_hdr.lun", index, 8);
+    }
+
+    return this.offset + index;
+  }
+
+  /**
+   * Logical unit (virtio_scsi_lun).
+   *
+   * `lun`: u8[8] at offset 0.
+   *
+   * Reads element `index`.
+   */
+  lun(index: number): number {
+    if ((index >>> 0) !== index || index >= 8) {
+      throw indexError("virtio_scsi_cmd_req_hdr.lun", index, 8);
+    }
+
+    return this.view.getUint8(this.offset + index);
+  }
+
+  /** Writes element `index` of `lun`. */
+  setLun(index: number, value: number): void {
+    if ((index >>> 0) !== index || index >= 8) {
+      throw indexError("virtio_scsi_cmd_req_hdr.lun", index, 8);
+    }
+
+    this.view.setUint8(this.offset + index, value);
+  }
+
+  /** The bytes of `lun` as a zero-copy view. */
+  lunBytes(): Uint8Array {
+    return new Uint8Array(this.view.buffer, this.view.byteOffset + this.offset, 8);
+  }
+}
+
+/**
+ * 5.6.6.1: the start of virtio_scsi_req_cmd's device-writable part (12 bytes); sense of sense_size bytes and the data-in follow (without VIRTIO_SCSI_F_T10_PI).
+ *
+ * Accessor for `virtio_scsi_cmd_resp_hdr` (12 bytes) over a `DataView`; reads and writes in place.
+ */
+export class VirtioScsiCmdRespHdr {
+  /** Size in bytes. */
+  static readonly SIZE: number = 12;
+  /** Byte offsets of the fields at fixed offsets, by accessor name. */
+  static readonly OFFSETS: {
+    readonly senseLen: number;
+    readonly residual: number;
+    readonly statusQualifier: number;
+    readonly status: number;
+    readonly response: number;
+  } = Object.freeze({ senseLen: 0, residual: 4, statusQualifier: 8, status: 10, response: 11 });
+  /** The view the accessor reads and writes. */
+  view: DataView;
+  /** Byte offset of the struct within {@link VirtioScsiCmdRespHdr.view}. */
+  offset: number;
+
+  /** Creates an accessor over `view` at byte `offset`. */
+  constructor(view: DataView, offset: number = 0) {
+    this.view = view;
+    this.offset = offset;
+  }
+
+  /**
+   * Bytes written to sense.
+   *
+   * `sense_len`: le32 at offset 0.
+   */
+  get senseLen(): number {
+    return this.view.getUint32(this.offset, true);
+  }
+
+  set senseLen(value: number) {
+    this.view.setUint32(this.offset, value, true);
+  }
+
+  /**
+   * Data length minus bytes transferred.
+   *
+   * `residual`: le32 at offset 4.
+   */
+  get residual(): number {
+    return this.view.getUint32(this.offset + 4, true);
+  }
+
+  set residual(value: number) {
+    this.view.setUint32(this.offset + 4, value, true);
+  }
+
+  /**
+   * SCSI status qualifier.
+   *
+   * `status_qualifier`: le16 at offset 8.
+   */
+  get statusQualifier(): number {
+    return this.view.getUint16(this.offset + 8, true);
+  }
+
+  set statusQualifier(value: number) {
+    this.view.setUint16(this.offset + 8, value, true);
+  }
+
+  /**
+   * SCSI status code (SAM).
+   *
+   * `status`: u8 at offset 10.
+   */
+  get status(): number {
+    return this.view.getUint8(this.offset + 10);
+  }
+
+  set status(value: number) {
+    this.view.setUint8(this.offset + 10, value);
+  }
+
+  /**
+   * VIRTIO_SCSI_S_* response.
+   *
+   * `response`: u8 at offset 11.
+   */
+  get response(): number {
+    return this.view.getUint8(this.offset + 11);
+  }
+
+  set response(value: number) {
+    this.view.setUint8(this.offset + 11, value);
+  }
+
+  /** Re-targets the accessor at another offset of the same view; returns it. */
+  at(offset: number): this {
+    this.offset = offset;
+    return this;
+  }
+
+  /** Writes every field (`sense_len`, `residual`, `status_qualifier`, `status`, `response`) in one call; returns the accessor. Faster than the setters one by one (one read of the view and offset), for hot loops: `desc.at(o).write(...)`. */
+  write(
+    senseLen: number,
+    residual: number,
+    statusQualifier: number,
+    status: number,
+    response: number,
+  ): this {
+    const $view = this.view;
+    const $o = this.offset;
+    $view.setUint32($o, senseLen, true);
+    $view.setUint32($o + 4, residual, true);
+    $view.setUint16($o + 8, statusQualifier, true);
+    $view.setUint8($o + 10, status);
+    $view.setUint8($o + 11, response);
+    return this;
+  }
+}
+
 /** The error for an array index outside `0..length - 1`. */
 function indexError(what: string, index: number, length: number): ArgumentError {
   const range = length === 0 ? "an empty array" : `0..${length - 1}`;

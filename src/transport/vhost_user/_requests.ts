@@ -264,6 +264,12 @@ export class Requests {
         const fd = v.noFd ? -1 : this.#takeFd(m, "the call eventfd", "eventfd");
         if (r.callFd >= 0) closeFd(r.callFd);
         r.callFd = fd;
+        // A running ring whose call fd changes (QEMU swaps it as the guest masks and
+        // unmasks MSI-X vectors) may have signalled the old one just before: that
+        // interrupt is lost, and a guest that never times a request out (Linux's
+        // virtio_scsi) waits forever. One spurious interrupt on the new fd costs
+        // nothing; libvhost-user does the same.
+        if (fd >= 0 && r.started) this.#dev.call(v.index);
         return;
       }
       case R.VHOST_USER_SET_VRING_ERR: {
