@@ -50,6 +50,8 @@ export const DENO_ONLY: Readonly<Record<string, string>> = {
   "src/devices/blk/file_storage.ts": "virtio-blk storage in image files, on Deno's file API",
   "src/devices/blk/posix_file_storage.ts":
     "virtio-blk storage in image files, preadv/pwritev through Deno FFI",
+  "src/devices/vsock/unix_bridge.ts":
+    "virtio-vsock's bridge to host sockets: Deno.connect and Deno.Conn",
   "src/devices/net/datagram.ts":
     "virtio-net's UDP backend (Deno.listenDatagram or node:dgram; the build has no Node type definitions)",
   "scripts/**": "build and CI scripts",

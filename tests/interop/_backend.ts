@@ -31,6 +31,8 @@ export async function startBackend(
   args: readonly string[],
   timeoutMs: number = 30_000,
   stdin: boolean = false,
+  /** Permissions beyond FFI, read, write and env (`--allow-net` for Unix sockets, say). */
+  extraPermissions: readonly string[] = [],
 ): Promise<BackendProcess> {
   const child = new Deno.Command(Deno.execPath(), {
     args: [
@@ -39,6 +41,7 @@ export async function startBackend(
       "--allow-read",
       "--allow-write",
       "--allow-env",
+      ...extraPermissions,
       new URL(`examples/${example}`, ROOT).pathname,
       "--socket",
       socket,

@@ -14,7 +14,8 @@
  *   more than our credit allows gets its connection reset;
  * - anything it cannot accept (unknown op or type, a packet for a
  *   connection that does not exist, the wrong destination CID) is answered
- *   with RST (never an RST to an RST), and counted in
+ *   with RST (never an RST to an RST); all but the packets for no
+ *   connection (which cross an RST in normal use) are counted in
  *   {@link VsockEndpoint.badPackets}.
  *
  * Only stream sockets (VIRTIO_VSOCK_TYPE_STREAM).
@@ -376,7 +377,7 @@ export class VsockEndpoint {
   localCid: number;
   /** `buf_alloc` of each connection. */
   readonly bufAlloc: number;
-  /** Packets refused: unknown op or type, no such connection, credit violations, wrong CID. */
+  /** Packets refused as malformed: unknown op or type, credit violations, wrong CID. */
   badPackets = 0;
   readonly #onOutput: () => void;
   readonly #backlog: number;
@@ -581,7 +582,8 @@ export class VsockEndpoint {
           return;
         }
       }
-    } else if (p.op !== VIRTIO_VSOCK_OP_RST) this.badPackets++;
+    }
+    // A packet for no connection (often one that crossed our RST): answered with RST, not counted.
     this.#refuse(p);
   }
 

@@ -4,8 +4,9 @@
  * packets from the driver) and event (2, transport reset); `guest_cid` in
  * config. The host side is a {@link VsockEndpoint} at CID 2:
  * {@link VsockDevice.listen} and {@link VsockDevice.connect} give
- * {@link VsockConnection}s with a `readable` and a `writable`, and
- * {@link VsockDevice.forward} bridges a port to a host Unix socket.
+ * {@link VsockConnection}s with a `readable` and a `writable`;
+ * `forward` and `bridge` (./unix_bridge.ts, Deno only) join them to host
+ * Unix sockets.
  *
  * The driver is hostile: each tx packet's header is copied out of guest
  * memory once into our own buffer and only that copy is checked and used.
@@ -165,21 +166,6 @@ export class VsockDevice extends ConfigDevice<VirtioVsockConfig> {
   }
 
   /**
-   * Bridges host port `port` to the Unix socket at `path`: each connection
-   * from the guest opens a connection to `path` and the bytes flow both
-   * ways. Resolves once the listener is closed.
-   */
-  async forward(port: number, path: string): Promise<void> {
-    const l = this.listen(port);
-    for await (const c of l) {
-      Deno.connect({ transport: "unix", path }).then(
-        (u) => bridge(c, u),
-        () => c.reset(),
-      );
-    }
-  }
-
-  /**
    * Sends VIRTIO_VSOCK_EVENT_TRANSPORT_RESET (5.10.6.7) and ends every
    * connection; with `newCid`, the guest's CID changes first (a migration).
    */
@@ -301,16 +287,4 @@ export class VsockDevice extends ConfigDevice<VirtioVsockConfig> {
     }
     if (used) publishUsed(ctx, q);
   }
-}
-
-/** Pipes a vsock connection and a host stream into each other until both ends finish. */
-export async function bridge(
-  c: VsockConnection,
-  s: { readable: ReadableStream<Uint8Array>; writable: WritableStream<Uint8Array> },
-): Promise<void> {
-  await Promise.allSettled([
-    c.readable.pipeTo(s.writable),
-    s.readable.pipeTo(c.writable),
-  ]);
-  c.close();
 }

@@ -8,3 +8,4 @@
 export * from "./connection.ts";
 export * from "./device.ts";
 export * from "./driver.ts";
+export * from "./unix_bridge.ts";
