@@ -92,6 +92,9 @@ export interface VsockEndpointOptions {
 
 const EMPTY = new Uint8Array(0);
 
+/** RSTs for packets outside any connection queued at most; beyond, such packets are dropped. */
+const MAX_STRAY_CONTROL = 1024;
+
 interface PendingWrite {
   data: Uint8Array;
   off: number;
@@ -590,6 +593,8 @@ export class VsockEndpoint {
   /** Answers a packet with RST (never an RST with an RST, 5.10.6.4). */
   #refuse(p: VsockPacket): void {
     if (p.op === VIRTIO_VSOCK_OP_RST) return;
+    // A peer that floods us while not taking our packets does not grow this without bound.
+    if (this.#control.length >= MAX_STRAY_CONTROL) return;
     this.#control.push({
       conn: undefined,
       srcPort: p.dstPort,
