@@ -35,7 +35,7 @@
  * const server = await listener.accept();
  * const w = client.writable.getWriter();
  * await w.write(new TextEncoder().encode("hi"));
- * const { value } = await server.readable.getReader().read();
+ * const { value } = await server!.readable.getReader().read();
  * if (new TextDecoder().decode(value) !== "hi") throw new Error("unreachable");
  * ```
  *
