@@ -96,6 +96,31 @@ for (const kind of ["mmio", "pci"] as const) {
       (e) => e instanceof DeviceError && e.code === "ERR_VIRTIO_DEVICE_VSOCK_REFUSED",
     );
 
+    // Seqpacket (negotiated: our device offers it, our driver takes it): each write is one
+    // message, read whole on the other side, across 4 KiB rx buffers; a stream REQUEST to a
+    // seqpacket listener is refused; a message over the peer's buf_alloc is refused.
+    const sl = device.listen(6000, { seqpacket: true });
+    const [hs, gs] = await Promise.all([sl.accept(), guest.connect(6000, 2, { seqpacket: true })]);
+    assert.ok(hs);
+    const sizes = [1, 5000, 60_000, 3];
+    const gw = gs.writable.getWriter();
+    const sent = Promise.all(sizes.map((n, i) => gw.write(counter(n, i))));
+    const hr = hs.readable.getReader();
+    for (const [i, n] of sizes.entries()) {
+      const { value } = await hr.read();
+      assert.deepEqual(value, counter(n, i), `message ${i} of ${n} bytes`);
+    }
+    await sent;
+    await assert.rejects(
+      gw.write(new Uint8Array(64 * 1024 + 1)),
+      (e) => e instanceof DeviceError && e.code === "ERR_VIRTIO_DEVICE_VSOCK_MSGSIZE",
+    );
+    await assert.rejects(
+      guest.connect(6000),
+      (e) => e instanceof DeviceError && e.code === "ERR_VIRTIO_DEVICE_VSOCK_REFUSED",
+    );
+    gs.close();
+
     // Transport reset with a new CID: both ends lose their connections, the guest re-reads
     // guest_cid.
     const [h2, c2] = await Promise.all([listener.accept(), guest.connect(1234)]);

@@ -18,7 +18,11 @@
  *   connection (which cross an RST in normal use) are counted in
  *   {@link VsockEndpoint.badPackets}.
  *
- * Only stream sockets (VIRTIO_VSOCK_TYPE_STREAM).
+ * Stream sockets, and seqpacket sockets once VIRTIO_VSOCK_F_SEQPACKET is
+ * negotiated ({@link VsockEndpoint.seqpacket}): each write of a seqpacket
+ * connection is one message, sent in as many RW packets as credit and
+ * buffers need with VIRTIO_VSOCK_SEQ_EOM on the last (5.10.6.6.1), and the
+ * reader gets each message whole, as one chunk.
  *
  * @example Two endpoints joined back to back
  * ```ts
@@ -51,8 +55,10 @@ import {
   VIRTIO_VSOCK_OP_RST,
   VIRTIO_VSOCK_OP_RW,
   VIRTIO_VSOCK_OP_SHUTDOWN,
+  VIRTIO_VSOCK_SEQ_EOM,
   VIRTIO_VSOCK_SHUTDOWN_F_RECEIVE,
   VIRTIO_VSOCK_SHUTDOWN_F_SEND,
+  VIRTIO_VSOCK_TYPE_SEQPACKET,
   VIRTIO_VSOCK_TYPE_STREAM,
 } from "../../generated/devices/vsock.ts";
 
@@ -88,6 +94,14 @@ export interface VsockEndpointOptions {
   onOutput: () => void;
   /** Most connections waiting in a listener's accept queue (default 128); more are refused. */
   backlog?: number;
+  /** Accept seqpacket packets (VIRTIO_VSOCK_F_SEQPACKET negotiated; default false). */
+  seqpacket?: boolean;
+}
+
+/** Options of {@link VsockEndpoint.listen} and {@link VsockEndpoint.connect}. */
+export interface VsockSocketOptions {
+  /** A seqpacket socket (needs VIRTIO_VSOCK_F_SEQPACKET) instead of a stream. */
+  seqpacket?: boolean;
 }
 
 const EMPTY = new Uint8Array(0);
@@ -133,6 +147,8 @@ export class VsockConnection {
   /** @internal a SHUTDOWN to send once `_tx` is empty */
   _shutAfterTx = 0;
   readonly #rx: Uint8Array[] = [];
+  /** Fragments of the seqpacket message being received. */
+  readonly #msg: Uint8Array[] = [];
   #pull: (() => void) | undefined;
   #readEnded = false;
   #error: DeviceError | undefined;
@@ -149,6 +165,8 @@ export class VsockConnection {
     readonly peerCid: number,
     /** The peer's port. */
     readonly peerPort: number,
+    /** VIRTIO_VSOCK_TYPE_STREAM (1) or VIRTIO_VSOCK_TYPE_SEQPACKET (2). */
+    readonly type: number = VIRTIO_VSOCK_TYPE_STREAM,
   ) {
     this.readable = new ReadableStream<Uint8Array>({
       pull: (c) => this.#pullInto(c),
@@ -211,7 +229,17 @@ export class VsockConnection {
           }),
       );
     }
-    if (chunk.length === 0) return Promise.resolve();
+    if (chunk.length === 0 && this.type !== VIRTIO_VSOCK_TYPE_SEQPACKET) return Promise.resolve();
+    if (this.type === VIRTIO_VSOCK_TYPE_SEQPACKET && chunk.length > this._peerBufAlloc) {
+      // The peer could never hold the whole message (Linux: EMSGSIZE).
+      return Promise.reject(
+        new DeviceError(
+          `vsock ${this.#name()}: a ${chunk.length}-byte message is over the peer's ` +
+            `buf_alloc ${this._peerBufAlloc}`,
+          { code: "ERR_VIRTIO_DEVICE_VSOCK_MSGSIZE" },
+        ),
+      );
+    }
     return new Promise((resolve, reject) => {
       this._tx.push({ data: chunk.slice(), off: 0, resolve, reject });
       this.endpoint._wantSend(this);
@@ -258,14 +286,24 @@ export class VsockConnection {
     this.#wake();
   }
 
-  /** @internal payload from an RW packet (credit already checked) */
-  _data(d: Uint8Array): void {
+  /** @internal payload from an RW packet (credit already checked); `eom`: a message ends */
+  _data(d: Uint8Array, eom: boolean): void {
     this._rxCnt = (this._rxCnt + d.length) >>> 0;
     if (this.#readEnded) {
       // Nobody reads any more: consume at once so the peer keeps its credit.
       this._fwdCnt = this._rxCnt;
       return;
     }
+    if (this.type === VIRTIO_VSOCK_TYPE_SEQPACKET) {
+      this.#msg.push(d);
+      if (!eom) return;
+      const parts = this.#msg.splice(0);
+      d = parts.length === 1 ? parts[0] : new Uint8Array(parts.reduce((a, p) => a + p.length, 0));
+      if (parts.length > 1) {
+        let o = 0;
+        for (const p of parts) (d.set(p, o), o += p.length);
+      }
+    } else if (d.length === 0) return;
     this.#rx.push(d);
     this.#wake();
   }
@@ -326,7 +364,13 @@ export class VsockListener implements AsyncIterable<VsockConnection> {
   #closed = false;
 
   /** Made by {@link VsockEndpoint.listen}. */
-  constructor(readonly endpoint: VsockEndpoint, readonly port: number, readonly backlog: number) {}
+  constructor(
+    readonly endpoint: VsockEndpoint,
+    readonly port: number,
+    readonly backlog: number,
+    /** The socket type it accepts (a REQUEST of another type gets RST). */
+    readonly type: number = VIRTIO_VSOCK_TYPE_STREAM,
+  ) {}
 
   /** The next connection, or `null` once the listener is closed. */
   accept(): Promise<VsockConnection | null> {
@@ -380,6 +424,8 @@ export class VsockEndpoint {
   localCid: number;
   /** `buf_alloc` of each connection. */
   readonly bufAlloc: number;
+  /** Seqpacket sockets are allowed (VIRTIO_VSOCK_F_SEQPACKET was negotiated). */
+  seqpacket: boolean;
   /** Packets refused as malformed: unknown op or type, credit violations, wrong CID. */
   badPackets = 0;
   readonly #onOutput: () => void;
@@ -396,6 +442,17 @@ export class VsockEndpoint {
     this.bufAlloc = options.bufAlloc ?? 256 * 1024;
     this.#onOutput = options.onOutput;
     this.#backlog = options.backlog ?? 128;
+    this.seqpacket = options.seqpacket ?? false;
+  }
+
+  #type(options: VsockSocketOptions): number {
+    if (!options.seqpacket) return VIRTIO_VSOCK_TYPE_STREAM;
+    if (!this.seqpacket) {
+      throw new DeviceError("vsock: seqpacket sockets need VIRTIO_VSOCK_F_SEQPACKET", {
+        code: "ERR_VIRTIO_DEVICE_VSOCK_SEQPACKET",
+      });
+    }
+    return VIRTIO_VSOCK_TYPE_SEQPACKET;
   }
 
   /** Live connections. */
@@ -404,28 +461,30 @@ export class VsockEndpoint {
   }
 
   /** Listens on `port`. */
-  listen(port: number): VsockListener {
+  listen(port: number, options: VsockSocketOptions = {}): VsockListener {
     checkPort(port);
+    const type = this.#type(options);
     if (this.#listeners.has(port)) {
       throw new DeviceError(`vsock port ${port} is already listening`, {
         code: "ERR_VIRTIO_DEVICE_VSOCK_PORT_IN_USE",
       });
     }
-    const l = new VsockListener(this, port, this.#backlog);
+    const l = new VsockListener(this, port, this.#backlog, type);
     this.#listeners.set(port, l);
     return l;
   }
 
   /** Connects to `port` at `cid`; rejects with `ERR_VIRTIO_DEVICE_VSOCK_REFUSED` on RST. */
-  connect(cid: number, port: number): Promise<VsockConnection> {
+  connect(cid: number, port: number, options: VsockSocketOptions = {}): Promise<VsockConnection> {
     checkPort(port);
+    const type = this.#type(options);
     let local = this.#nextPort;
     for (let i = 0; i < 16384; i++) {
       local = 49152 + ((this.#nextPort - 49152 + i) % 16384);
       if (!this.#listeners.has(local) && !this.#conns.has(key(cid, port, local))) break;
     }
     this.#nextPort = 49152 + ((local - 49152 + 1) % 16384);
-    const c = new VsockConnection(this, this.localCid, local, cid, port);
+    const c = new VsockConnection(this, this.localCid, local, cid, port, type);
     this.#conns.set(key(cid, port, local), c);
     const p = c._awaitConnect();
     this._sendControl(c, VIRTIO_VSOCK_OP_REQUEST, 0);
@@ -480,30 +539,42 @@ export class VsockEndpoint {
         continue;
       }
       const n = Math.min(maxPayload, c.credit, w.data.length - w.off);
-      if (n <= 0) continue;
+      if (n <= 0 && !(w.data.length === 0 && c.type === VIRTIO_VSOCK_TYPE_SEQPACKET)) continue;
       const data = w.data.subarray(w.off, w.off + n);
       w.off += n;
       c._txCnt = (c._txCnt + n) >>> 0;
+      let flags = 0;
       if (w.off === w.data.length) {
         c._tx.shift();
         w.resolve();
+        if (c.type === VIRTIO_VSOCK_TYPE_SEQPACKET) flags = VIRTIO_VSOCK_SEQ_EOM;
       }
       // Round robin: this connection goes to the back.
       this.#senders.delete(c);
       if (c._tx.length > 0 || c._shutAfterTx) this.#senders.add(c);
-      return this.#fromConn(c, VIRTIO_VSOCK_OP_RW, 0, data);
+      return this.#fromConn(c, VIRTIO_VSOCK_OP_RW, flags, data);
     }
     return null;
   }
 
   /** A packet from the peer (header fields already copied out of guest memory). */
   receive(p: VsockPacket): void {
-    if (p.dstCid !== this.localCid || p.type !== VIRTIO_VSOCK_TYPE_STREAM) {
+    const typeOk = p.type === VIRTIO_VSOCK_TYPE_STREAM ||
+      (p.type === VIRTIO_VSOCK_TYPE_SEQPACKET && this.seqpacket);
+    if (p.dstCid !== this.localCid || !typeOk) {
       this.badPackets++;
       return this.#refuse(p);
     }
     const c = this.#conns.get(key(p.srcCid, p.srcPort, p.dstPort));
     if (c === undefined) return this.#unconnected(p);
+    if (p.type !== c.type) {
+      this.badPackets++;
+      return this.#resetConn(
+        c,
+        "ERR_VIRTIO_DEVICE_VSOCK_PROTOCOL",
+        `type ${p.type} on a ${c.type}`,
+      );
+    }
     c._peerBufAlloc = p.bufAlloc;
     c._peerFwdCnt = p.fwdCnt;
     if (c._state === "connecting") {
@@ -533,7 +604,7 @@ export class VsockEndpoint {
           this.badPackets++;
           return this.#resetConn(c, "ERR_VIRTIO_DEVICE_VSOCK_PROTOCOL", "data after SHUTDOWN");
         }
-        c._data(p.data);
+        c._data(p.data, (p.flags & VIRTIO_VSOCK_SEQ_EOM) !== 0);
         break;
       }
       case VIRTIO_VSOCK_OP_CREDIT_UPDATE:
@@ -574,8 +645,9 @@ export class VsockEndpoint {
   #unconnected(p: VsockPacket): void {
     if (p.op === VIRTIO_VSOCK_OP_REQUEST) {
       const l = this.#listeners.get(p.dstPort);
-      if (l !== undefined) {
-        const c = new VsockConnection(this, this.localCid, p.dstPort, p.srcCid, p.srcPort);
+      // A listener of the other socket type refuses, as Linux does.
+      if (l !== undefined && l.type === p.type) {
+        const c = new VsockConnection(this, this.localCid, p.dstPort, p.srcCid, p.srcPort, p.type);
         c._peerBufAlloc = p.bufAlloc;
         c._peerFwdCnt = p.fwdCnt;
         c._state = "connected";
@@ -632,7 +704,7 @@ export class VsockEndpoint {
 
   #sendable(c: VsockConnection): boolean {
     const w = c._tx[0];
-    return w === undefined ? c._shutAfterTx !== 0 : c.credit > 0;
+    return w === undefined ? c._shutAfterTx !== 0 : c.credit > 0 || w.data.length === 0;
   }
 
   #fromConn(c: VsockConnection, op: number, flags: number, data: Uint8Array): VsockPacket {
@@ -642,7 +714,7 @@ export class VsockEndpoint {
       dstCid: c.peerCid,
       srcPort: c.localPort,
       dstPort: c.peerPort,
-      type: VIRTIO_VSOCK_TYPE_STREAM,
+      type: c.type,
       op,
       flags,
       bufAlloc: this.bufAlloc,
@@ -658,7 +730,7 @@ export class VsockEndpoint {
       srcPort: c.localPort,
       dstCid: c.peerCid,
       dstPort: c.peerPort,
-      type: VIRTIO_VSOCK_TYPE_STREAM,
+      type: c.type,
       op,
       flags,
     });

@@ -31,10 +31,11 @@
 
 import { type ChainServer, ConfigDevice, type DeviceContext } from "../../device.ts";
 import { DeviceError } from "../../errors.ts";
-import { checkDeviceQueueSize, ringFeatures } from "../../features.ts";
+import { bit, checkDeviceQueueSize, hasFeature, ringFeatures } from "../../features.ts";
 import { VIRTIO_ID_VSOCK } from "../../generated/common.ts";
 import {
   VIRTIO_VSOCK_EVENT_TRANSPORT_RESET,
+  VIRTIO_VSOCK_F_SEQPACKET,
   VIRTIO_VSOCK_OP_INVALID,
   VIRTIO_VSOCK_OP_RST,
   VirtioVsockConfig,
@@ -49,6 +50,7 @@ import {
   VsockEndpoint,
   type VsockListener,
   type VsockPacket,
+  type VsockSocketOptions,
 } from "./connection.ts";
 
 /** The largest payload of one packet we send or accept (Linux's VIRTIO_VSOCK_MAX_PKT_BUF_SIZE). */
@@ -69,6 +71,8 @@ export interface VsockDeviceOptions {
   readonly bufAlloc?: number;
   /** Maximum size of each queue (default 128). */
   readonly queueSize?: number;
+  /** Offer VIRTIO_VSOCK_F_SEQPACKET (default true). */
+  readonly seqpacket?: boolean;
 }
 
 /** Reads a header through the generated accessor into a packet (fields only; no payload). */
@@ -105,8 +109,8 @@ export function writeHeader(h: VirtioVsockHdr, p: VsockPacket): void {
 export class VsockDevice extends ConfigDevice<VirtioVsockConfig> {
   /** `VIRTIO_ID_VSOCK` (19). */
   readonly deviceId: number = VIRTIO_ID_VSOCK;
-  /** Ring features only: stream sockets are implied without feature bits (5.10.3). */
-  readonly features: bigint = ringFeatures(false);
+  /** Ring features and VIRTIO_VSOCK_F_SEQPACKET (streams are implied without F_STREAM, 5.10.3). */
+  readonly features: bigint;
   /** rx, tx, event. */
   readonly queueMaxSizes: readonly number[];
   /** The host end of every connection (CID 2). */
@@ -142,6 +146,8 @@ export class VsockDevice extends ConfigDevice<VirtioVsockConfig> {
     }
     const qs = checkDeviceQueueSize("virtio-vsock", options.queueSize ?? 128);
     this.queueMaxSizes = [qs, qs, qs];
+    this.features = ringFeatures(false) |
+      (options.seqpacket ?? true ? bit(VIRTIO_VSOCK_F_SEQPACKET) : 0n);
     this.config.update(() => (this.cfg.guestCid = BigInt(cid)));
     this.endpoint = new VsockEndpoint({
       localCid: VMADDR_CID_HOST,
@@ -155,14 +161,14 @@ export class VsockDevice extends ConfigDevice<VirtioVsockConfig> {
     return Number(this.cfg.guestCid);
   }
 
-  /** Listens on host port `port` for connections from the guest. */
-  listen(port: number): VsockListener {
-    return this.endpoint.listen(port);
+  /** Listens on host port `port` for connections from the guest (seqpacket once negotiated). */
+  listen(port: number, options: VsockSocketOptions = {}): VsockListener {
+    return this.endpoint.listen(port, options);
   }
 
   /** Connects to the guest's port `port`. */
-  connect(port: number): Promise<VsockConnection> {
-    return this.endpoint.connect(this.guestCid, port);
+  connect(port: number, options: VsockSocketOptions = {}): Promise<VsockConnection> {
+    return this.endpoint.connect(this.guestCid, port, options);
   }
 
   /**
@@ -179,6 +185,7 @@ export class VsockDevice extends ConfigDevice<VirtioVsockConfig> {
   /** Start serving. */
   override activate(ctx: DeviceContext): void {
     super.activate(ctx);
+    this.endpoint.seqpacket = hasFeature(ctx.features, VIRTIO_VSOCK_F_SEQPACKET);
     this.#pendingEvents = 0;
     this.#heldRx = undefined;
   }

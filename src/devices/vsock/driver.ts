@@ -21,6 +21,7 @@ import type { DeviceError } from "../../errors.ts";
 import { VIRTIO_ID_VSOCK } from "../../generated/common.ts";
 import {
   VIRTIO_VSOCK_EVENT_TRANSPORT_RESET,
+  VIRTIO_VSOCK_F_SEQPACKET,
   VirtioVsockConfig,
   VirtioVsockEvent,
   VirtioVsockHdr,
@@ -30,6 +31,7 @@ import {
   type VsockConnection,
   VsockEndpoint,
   type VsockListener,
+  type VsockSocketOptions,
 } from "./connection.ts";
 import {
   readHeader,
@@ -82,6 +84,7 @@ export class VirtioVsock {
     this.#rx = vqs[VSOCK_RX_QUEUE];
     this.#tx = vqs[VSOCK_TX_QUEUE] as Virtqueue<unknown>;
     this.#ev = vqs[VSOCK_EVENT_QUEUE];
+    this.endpoint.seqpacket = dev.hasFeature(VIRTIO_VSOCK_F_SEQPACKET);
     dev.deviceReady();
     const { dma } = dev.dmaContext;
     this.#rxSize = VirtioVsockHdr.SIZE + (options.rxBufferSize ?? 4096);
@@ -108,13 +111,17 @@ export class VirtioVsock {
   }
 
   /** Connects to `port` at `cid` (default the host, CID 2). */
-  connect(port: number, cid: number = VMADDR_CID_HOST): Promise<VsockConnection> {
-    return this.endpoint.connect(cid, port);
+  connect(
+    port: number,
+    cid: number = VMADDR_CID_HOST,
+    options: VsockSocketOptions = {},
+  ): Promise<VsockConnection> {
+    return this.endpoint.connect(cid, port, options);
   }
 
   /** Listens on guest port `port`. */
-  listen(port: number): VsockListener {
-    return this.endpoint.listen(port);
+  listen(port: number, options: VsockSocketOptions = {}): VsockListener {
+    return this.endpoint.listen(port, options);
   }
 
   #readCid(): number {
@@ -197,8 +204,8 @@ export class VsockDriver implements VirtioDriver {
   readonly name: string = "virtio-vsock";
   /** Binds to `VIRTIO_ID_VSOCK`. */
   readonly idTable: readonly { device: number }[] = [{ device: VIRTIO_ID_VSOCK }];
-  /** No device feature bits: stream sockets only. */
-  readonly featureTable: readonly number[] = [];
+  /** VIRTIO_VSOCK_F_SEQPACKET (streams need no bit). */
+  readonly featureTable: readonly number[] = [VIRTIO_VSOCK_F_SEQPACKET];
   readonly #options: VsockDriverOptions;
   readonly #bound = new Map<DriverDevice, VirtioVsock>();
 
