@@ -15,7 +15,9 @@
  * connection to host port PORT (CID 2) is joined to a new connection to
  * UNIXSOCK. `--connect UNIXSOCK:PORT`: each connection to the Unix socket
  * UNIXSOCK (which the back-end listens on) is joined to a new connection
- * to the guest's port PORT.
+ * to the guest's port PORT. `--seq-echo PORT`: a seqpacket echo on host
+ * port PORT (each message comes back whole), to try a guest's seqpacket
+ * sockets.
  *
  * Prints `vhost-user-vsock: ready ...`, and exits cleanly on SIGINT/SIGTERM.
  *
@@ -27,7 +29,7 @@ import { bridge, forward } from "../src/devices/vsock/unix_bridge.ts";
 import { flagValue, parseFlags, serveDevice } from "./vhost_user_serve.ts";
 
 const USAGE = "usage: vhost_user_vsock.ts --socket PATH --guest-cid N " +
-  "[--forward PORT:UNIXSOCK[,...]] [--connect UNIXSOCK:PORT[,...]]";
+  "[--forward PORT:UNIXSOCK[,...]] [--connect UNIXSOCK:PORT[,...]] [--seq-echo PORT]";
 
 /** Splits `a:b` at its last colon (`reverse`: at the first) into [left, right]. */
 function pair(s: string, what: string): [string, string] {
@@ -47,15 +49,18 @@ async function main(): Promise<number> {
   let cid: number;
   const forwards: [number, string][] = [];
   const connects: [string, number][] = [];
+  let seqEcho: number | undefined;
   try {
     const flags = parseFlags(
       Deno.args,
-      { socket: true, "guest-cid": true, forward: true, connect: true },
+      { socket: true, "guest-cid": true, forward: true, connect: true, "seq-echo": true },
       USAGE,
     );
     socket = flagValue(flags, "socket") ?? "";
     if (socket === "") throw new Error(`--socket is required\n${USAGE}`);
     cid = Number(flagValue(flags, "guest-cid") ?? "3");
+    const se = flagValue(flags, "seq-echo");
+    if (se !== undefined) seqEcho = port(se);
     for (const f of (flagValue(flags, "forward") ?? "").split(",").filter((x) => x)) {
       const [p, path] = pair(f, "forward");
       forwards.push([port(p), path]);
@@ -76,6 +81,14 @@ async function main(): Promise<number> {
     return 2;
   }
   for (const [p, path] of forwards) forward(device.listen(p), path).catch((e) => console.error(e));
+  if (seqEcho !== undefined) {
+    (async () => {
+      for await (const c of device.listen(seqEcho, { seqpacket: true })) {
+        // Each chunk of a seqpacket connection is one whole message: send it back as one.
+        c.readable.pipeTo(c.writable).catch(() => c.reset());
+      }
+    })().catch((e) => console.error(e));
+  }
   const listeners: Deno.Listener[] = [];
   for (const [path, p] of connects) {
     await Deno.remove(path).catch(() => {});
@@ -89,7 +102,8 @@ async function main(): Promise<number> {
   }
   const detail = `guest CID ${cid}` +
     forwards.map(([p, path]) => `, port ${p} -> ${path}`).join("") +
-    connects.map(([path, p]) => `, ${path} -> guest port ${p}`).join("");
+    connects.map(([path, p]) => `, ${path} -> guest port ${p}`).join("") +
+    (seqEcho === undefined ? "" : `, seqpacket echo on port ${seqEcho}`);
   await serveDevice("vhost-user-vsock", device, socket, detail, () => {
     for (const l of listeners) l.close();
   });

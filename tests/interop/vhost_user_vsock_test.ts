@@ -8,7 +8,9 @@
 // - eight connections at once, 128 KiB each way;
 // - the host connects to a listener in the guest (through the back-end's
 //   --connect Unix socket): 1 MiB each way;
-// - a connection to a port nobody listens on is refused (RST: ECONNRESET).
+// - a connection to a port nobody listens on is refused (RST: ECONNRESET);
+// - seqpacket: 40 messages of up to 20 000 bytes through the back-end's seqpacket echo, each
+//   read back whole.
 // Fails, not skips, under CI=true when QEMU, the kernel or gcc is missing.
 
 import assert from "node:assert/strict";
@@ -74,7 +76,8 @@ async function buildGuestProgram(dir: string): Promise<string> {
 }
 
 Deno.test({
-  name: "vhost-user-vsock: a Linux guest streams 1 MiB both ways, 8 at once, to and from the host",
+  name:
+    "vhost-user-vsock: a Linux guest streams 1 MiB both ways, 8 at once, to and from the host; seqpacket",
   ignore: skip !== undefined,
   fn: async () => {
     const dir = await Deno.makeTempDir({ prefix: "typed-virtio-vuvsock-" });
@@ -116,6 +119,8 @@ Deno.test({
         `1234:${echoPath}`,
         "--connect",
         `${toGuest}:5000`,
+        "--seq-echo",
+        "1235",
       ],
       30_000,
       false,
@@ -133,6 +138,7 @@ while [ $i -le 8 ]; do vsock_test send par$i 1234 131072 $((100 + i)) & i=$((i +
 wait
 vsock_test serve fromhost 5000 ${MIB} 7
 vsock_test refused closed 4321
+vsock_test seq seq 1235 40
 `,
         modules: ["virtio_pci", "vmw_vsock_virtio_transport"],
         files: { "/vsock_test": program },
@@ -184,6 +190,10 @@ vsock_test refused closed 4321
       assert.equal(fnv(got), fnv(pattern(MIB, 7)), why);
       // Nobody listens on host port 4321: the device answered REQUEST with RST.
       assert.equal(r.markers.get("closed"), "Connection reset by peer", why);
+      // Seqpacket: 40 messages through the back-end's echo, each read back whole and equal.
+      let seqBytes = 0;
+      for (let i = 0; i < 40; i++) seqBytes += (i * 7919) % 20000 + 1;
+      assert.equal(r.markers.get("seq"), `40 ${seqBytes} ok`, why);
     } finally {
       await backend.stop();
       echo.close();

@@ -463,7 +463,8 @@ export class VsockEndpoint {
   /** Listens on `port`. */
   listen(port: number, options: VsockSocketOptions = {}): VsockListener {
     checkPort(port);
-    const type = this.#type(options);
+    // Allowed before negotiation: seqpacket REQUESTs are refused while it is not negotiated.
+    const type = options.seqpacket ? VIRTIO_VSOCK_TYPE_SEQPACKET : VIRTIO_VSOCK_TYPE_STREAM;
     if (this.#listeners.has(port)) {
       throw new DeviceError(`vsock port ${port} is already listening`, {
         code: "ERR_VIRTIO_DEVICE_VSOCK_PORT_IN_USE",

@@ -10,6 +10,10 @@
  *                                          (checked against pattern SEED+1) while
  *                                          sending BYTES of pattern SEED
  *   vsock_test refused NAME PORT           connect to CID 2 PORT; expect ECONNRESET
+ *   vsock_test seq NAME PORT COUNT         SOCK_SEQPACKET to CID 2 PORT (an echo): COUNT
+ *                                          messages of (i * 7919) % 20000 + 1 bytes of
+ *                                          pattern i + 1, each read back whole; prints
+ *                                          "@@NAME=<messages> <bytes> <ok|bad>"
  *
  * The pattern: xorshift32 from SEED, one byte per step (the low byte).
  */
@@ -98,12 +102,41 @@ static int exchange(int fd, const char *name, long bytes, uint32_t out_seed, uin
   return 0;
 }
 
+static int seq(const char *name, char **argv) {
+  static unsigned char out[65536], in[65536];
+  struct sockaddr_vm a;
+  memset(&a, 0, sizeof a);
+  a.svm_family = AF_VSOCK;
+  a.svm_cid = VMADDR_CID_HOST;
+  a.svm_port = (unsigned)strtoul(argv[3], NULL, 0);
+  long count = argv[4] ? strtol(argv[4], NULL, 0) : 0;
+  int fd = socket(AF_VSOCK, SOCK_SEQPACKET, 0);
+  if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof a) != 0) {
+    printf("@@%s=connect %s\n", name, strerror(errno));
+    return 1;
+  }
+  long total = 0, good = 0;
+  for (long i = 0; i < count; i++) {
+    long size = (i * 7919) % 20000 + 1;
+    uint32_t s = (uint32_t)i + 1;
+    for (long k = 0; k < size; k++) out[k] = next(&s) & 0xff;
+    if (send(fd, out, size, 0) != size) break;
+    ssize_t r = recv(fd, in, sizeof in, 0);
+    if (r == size && memcmp(in, out, size) == 0) good++;
+    if (r > 0) total += r;
+  }
+  printf("@@%s=%ld %ld %s\n", name, good, total, good == count ? "ok" : "bad");
+  close(fd);
+  return 0;
+}
+
 int main(int argc, char **argv) {
   if (argc < 4) {
     fprintf(stderr, "usage: vsock_test send|serve|refused NAME PORT [BYTES SEED]\n");
     return 2;
   }
   const char *mode = argv[1], *name = argv[2];
+  if (strcmp(mode, "seq") == 0) return seq(name, argv);
   struct sockaddr_vm a;
   memset(&a, 0, sizeof a);
   a.svm_family = AF_VSOCK;
