@@ -72,11 +72,12 @@ export function hdr(h: Partial<Hdr>): Hdr {
   };
 }
 
-export function vsockRig(bufAlloc?: number): VsockRig {
+export function vsockRig(bufAlloc?: number, seqpacket = false): VsockRig {
   const sab = new SharedArrayBuffer(4 << 20);
   const memory = GuestMemory.fromBuffer(sab);
   const alloc = new DmaAllocator(0x1000, (4 << 20) - 0x1000);
-  const features = 1n << BigInt(VIRTIO_F_VERSION_1);
+  // VIRTIO_VSOCK_F_SEQPACKET is feature bit 1 (5.10.3).
+  const features = (1n << BigInt(VIRTIO_F_VERSION_1)) | (seqpacket ? 1n << 1n : 0n);
   const addrs = [0, 1, 2].map(() => allocateQueue(alloc, 64, false));
   const drv = addrs.map((a, i) =>
     createDriverQueue<number>(memory, a, queueOptionsFromFeatures(features, i))

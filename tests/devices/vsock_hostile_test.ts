@@ -157,3 +157,28 @@ Deno.test("vsock hostile: the host never sends beyond the guest's credit, whatev
   await done;
   assert.equal(rig.resets.length, 0);
 });
+
+Deno.test("vsock hostile: seqpacket fragments without EOM past the credit reset the connection", async () => {
+  const rig = vsockRig(8192, true);
+  const listener = rig.device.listen(1234, { seqpacket: true });
+  rig.send({ op: REQUEST, type: 2 }); // VIRTIO_VSOCK_TYPE_SEQPACKET
+  const conn = await listener.accept();
+  assert.ok(conn);
+  assert.deepEqual(rig.received().map((p) => [p.op, p.type]), [[RESPONSE, 2]]);
+  // 3 fragments of 3000 bytes, none with EOM (flags 0): the third is past the 8192 of credit.
+  rig.send({ op: RW, type: 2 }, new Uint8Array(3000));
+  rig.send({ op: RW, type: 2 }, new Uint8Array(3000));
+  assert.deepEqual(rig.received(), []);
+  rig.send({ op: RW, type: 2 }, new Uint8Array(3000));
+  assert.deepEqual(rig.received().map((p) => p.op), [RST]);
+  assert.equal(conn.state, "closed");
+  // Nothing half-made reached the reader: no message ended.
+  await assert.rejects(
+    conn.readable.getReader().read(),
+    (e) => e instanceof DeviceError && e.code === "ERR_VIRTIO_DEVICE_VSOCK_CREDIT",
+  );
+  // A stream REQUEST to the seqpacket listener is refused.
+  rig.send({ op: REQUEST, srcPort: 41000 });
+  assert.deepEqual(rig.received().map((p) => p.op), [RST]);
+  assert.equal(rig.resets.length, 0);
+});
