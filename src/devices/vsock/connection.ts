@@ -71,14 +71,23 @@ const SHUT_SEND = 1 << VIRTIO_VSOCK_SHUTDOWN_F_SEND;
 
 /** One packet, header fields as numbers (CIDs fit in 32 bits) and the payload (`len` bytes). */
 export interface VsockPacket {
+  /** `src_cid`. */
   srcCid: number;
+  /** `dst_cid`. */
   dstCid: number;
+  /** `src_port`. */
   srcPort: number;
+  /** `dst_port`. */
   dstPort: number;
+  /** `type`: VIRTIO_VSOCK_TYPE_*. */
   type: number;
+  /** `op`: VIRTIO_VSOCK_OP_*. */
   op: number;
+  /** `flags`: SHUTDOWN bits, or VIRTIO_VSOCK_SEQ_* on seqpacket RW. */
   flags: number;
+  /** `buf_alloc`: the sender's receive buffer. */
   bufAlloc: number;
+  /** `fwd_cnt`: bytes the sender's reader has taken. */
   fwdCnt: number;
   /** The payload; its length is the header's `len`. */
   data: Uint8Array;
@@ -116,7 +125,8 @@ interface PendingWrite {
   reject: (e: unknown) => void;
 }
 
-type State = "connecting" | "connected" | "closed";
+/** The state of a {@link VsockConnection}. */
+export type VsockConnectionState = "connecting" | "connected" | "closed";
 
 /** One stream connection, either side's view. */
 export class VsockConnection {
@@ -125,7 +135,7 @@ export class VsockConnection {
   /** Bytes to send; a write resolves once its bytes are in packets. Closing it shuts down sending. */
   readonly writable: WritableStream<Uint8Array>;
   /** @internal */
-  _state: State = "connecting";
+  _state: VsockConnectionState = "connecting";
   /** @internal */
   _peerBufAlloc = 0;
   /** @internal */
@@ -180,7 +190,7 @@ export class VsockConnection {
   }
 
   /** The connection's state. */
-  get state(): State {
+  get state(): VsockConnectionState {
     return this._state;
   }
 
