@@ -182,3 +182,14 @@ Deno.test("vsock hostile: seqpacket fragments without EOM past the credit reset 
   assert.deepEqual(rig.received().map((p) => p.op), [RST]);
   assert.equal(rig.resets.length, 0);
 });
+
+Deno.test("vsock hostile: a flood of CREDIT_REQUEST while rx is full queues one CREDIT_UPDATE, not one each", async () => {
+  const { rig } = await connected();
+  for (let i = 0; i < 100; i++) rig.send({ op: CREDIT_REQUEST });
+  // The rig posted 32 rx buffers: 32 updates went out at once.
+  assert.deepEqual(rig.received().map((p) => p.op), Array(32).fill(CREDIT_UPDATE));
+  // The other 68 requests share the one update still queued.
+  assert.deepEqual(rig.received().map((p) => p.op), [CREDIT_UPDATE]);
+  assert.deepEqual(rig.received(), []);
+  assert.equal(rig.resets.length, 0);
+});

@@ -154,6 +154,8 @@ export class VsockConnection {
   _localShut = 0;
   /** @internal */
   readonly _tx: PendingWrite[] = [];
+  /** @internal a CREDIT_UPDATE is queued already (one is enough, whatever the peer asks) */
+  _creditQueued = false;
   /** @internal a SHUTDOWN to send once `_tx` is empty */
   _shutAfterTx = 0;
   readonly #rx: Uint8Array[] = [];
@@ -533,6 +535,7 @@ export class VsockEndpoint {
       if (c === undefined) {
         return packet(this.localCid, ctl.srcPort, ctl.dstCid, ctl.dstPort, ctl.type, ctl.op, 0, 0);
       }
+      if (ctl.op === VIRTIO_VSOCK_OP_CREDIT_UPDATE) c._creditQueued = false;
       return this.#fromConn(c, ctl.op, ctl.flags, EMPTY);
     }
     for (const c of this.#senders) {
@@ -736,6 +739,11 @@ export class VsockEndpoint {
 
   /** @internal */
   _sendControl(c: VsockConnection, op: number, flags: number): void {
+    if (op === VIRTIO_VSOCK_OP_CREDIT_UPDATE) {
+      // The update carries the counters as they are when it goes out: one queued is enough.
+      if (c._creditQueued) return;
+      c._creditQueued = true;
+    }
     this.#control.push({
       conn: c,
       srcPort: c.localPort,
