@@ -53,6 +53,8 @@ export const DENO_ONLY: Readonly<Record<string, string>> = {
     "virtio-blk storage in image files, preadv/pwritev through Deno FFI",
   "src/devices/fs/host_dir_fs.ts":
     "virtio-fs's host-directory backend, on node:fs (the build has no Node type definitions)",
+  "src/devices/vsock/unix_bridge.ts":
+    "virtio-vsock's bridge to host sockets: Deno.connect and Deno.Conn",
   "src/devices/net/datagram.ts":
     "virtio-net's UDP backend (Deno.listenDatagram or node:dgram; the build has no Node type definitions)",
   "scripts/**": "build and CI scripts",

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what the interop tests (tests/interop/) need: QEMU (system
 # emulator, qemu-storage-daemon, qemu-img), a Debian kernel whose virtio
-# drivers are modules, static busybox and cpio for the test initramfs.
+# drivers are modules, static busybox and cpio for the test initramfs, and
+# gcc with a static libc for the guest programs the tests build (vsock).
 #
 # When the system's QEMU is older than 8 (Debian 12 has 7.2, whose
 # vhost-user-input will not start without KVM), it also downloads the QEMU
@@ -28,15 +29,23 @@ cd "$(dirname "$0")/.."
 
 newer_qemu_root=${TYPED_VIRTIO_NEWER_QEMU:-/opt/typed-virtio/qemu-backports}
 
-packages=(qemu-system-x86 qemu-utils busybox-static cpio linux-image-cloud-amd64)
+packages=(qemu-system-x86 qemu-utils busybox-static cpio linux-image-cloud-amd64 gcc libc6-dev)
 
 have_all() {
   command -v qemu-system-x86_64 >/dev/null 2>&1 &&
     command -v qemu-storage-daemon >/dev/null 2>&1 &&
     command -v qemu-img >/dev/null 2>&1 &&
     command -v cpio >/dev/null 2>&1 &&
+    command -v gcc >/dev/null 2>&1 && have_static_libc &&
     [ -x /bin/busybox ] && /bin/busybox --list 2>/dev/null | grep -qx insmod &&
     have_kernel
+}
+
+# gcc -static needs the C library's archive (the vsock guest program).
+have_static_libc() {
+  local a
+  for a in /usr/lib/*/libc.a /usr/lib/libc.a; do [ -f "$a" ] && return 0; done
+  return 1
 }
 
 # As kernelInfo() in tests/interop/_guest.ts: a kernel image whose release

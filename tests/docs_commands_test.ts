@@ -41,6 +41,7 @@ const LONG_RUNNING: Record<string, { window: number; why: string }> = {
   "deno task vhost-user-input": { window: 10, why: "a vhost-user back-end serves until SIGINT" },
   "deno task vhost-user-rng": { window: 10, why: "a vhost-user back-end serves until SIGINT" },
   "deno task vhost-user-fs": { window: 10, why: "a vhost-user back-end serves until SIGINT" },
+  "deno task vhost-user-vsock": { window: 10, why: "a vhost-user back-end serves until SIGINT" },
   "deno run --allow-ffi --allow-read --allow-write examples/custom_device/serve.ts": {
     window: 10,
     why: "a vhost-user back-end serves until SIGINT; client.ts runs against it below",

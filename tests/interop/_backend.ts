@@ -32,6 +32,7 @@ export async function startBackend(
   args: readonly string[],
   timeoutMs: number = 30_000,
   stdin: boolean = false,
+  /** Extra `deno run` flags (permissions beyond FFI, read, write and env: `--allow-net` for Unix sockets, `--allow-sys=statfs`). */
   denoFlags: readonly string[] = [],
 ): Promise<BackendProcess> {
   const child = new Deno.Command(Deno.execPath(), {

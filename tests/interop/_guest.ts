@@ -29,6 +29,7 @@ export function interopMissing(): string[] {
   if (which("qemu-system-x86_64") === undefined) missing.push("qemu-system-x86_64");
   if (!haveStorageDaemon()) missing.push("qemu-storage-daemon");
   if (which("cpio") === undefined) missing.push("cpio");
+  if (which("gcc") === undefined) missing.push("gcc (static guest programs)");
   if (busyboxPath() === undefined) missing.push("static busybox");
   if (kernelInfo() === undefined) {
     const env = Deno.env.get("TYPED_VIRTIO_KERNEL");
@@ -253,6 +254,8 @@ export interface GuestOptions {
   readonly killWhen?: (line: string) => boolean;
   /** Run this QEMU build instead of the system's `qemu-system-x86_64`. */
   readonly qemu?: QemuBuild;
+  /** Extra files for the initramfs: path in the guest (`/name`) to the host file to copy. */
+  readonly files?: Readonly<Record<string, string>>;
 }
 
 /** What a guest run produced. */
@@ -298,6 +301,7 @@ export async function buildInitramfs(
   dir: string,
   script: string,
   modules: readonly string[],
+  files: Readonly<Record<string, string>> = {},
 ): Promise<string> {
   const kernel = kernelInfo();
   const busybox = busyboxPath();
@@ -317,6 +321,10 @@ export async function buildInitramfs(
     names.push(name);
   }
   await Deno.writeTextFile(`${root}/modules.order`, names.join("\n") + "\n");
+  for (const [at, from] of Object.entries(files)) {
+    await Deno.copyFile(from, `${root}/${at.replace(/^\/+/, "")}`);
+    await Deno.chmod(`${root}/${at.replace(/^\/+/, "")}`, 0o755);
+  }
   // The script runs in a subshell so `exit` in it still reaches poweroff.
   const init = INIT_PREFIX + `(\n${script}\n)` + INIT_SUFFIX;
   await Deno.writeTextFile(`${root}/init`, init, { mode: 0o755 });
@@ -342,7 +350,7 @@ export async function runGuest(opts: GuestOptions): Promise<GuestResult> {
   if (kernel === undefined) throw new Error(interopSkipReason() ?? "no kernel");
   const dir = await Deno.makeTempDir({ prefix: "typed-virtio-guest-" });
   try {
-    const initrd = await buildInitramfs(dir, opts.script, opts.modules ?? []);
+    const initrd = await buildInitramfs(dir, opts.script, opts.modules ?? [], opts.files);
     const mem = opts.memoryMiB ?? 256;
     const args = [
       "-accel",

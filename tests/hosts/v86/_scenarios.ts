@@ -9,12 +9,7 @@ import { ConsoleDevice } from "../../../src/devices/console/mod.ts";
 import { RngDevice } from "../../../src/devices/rng/mod.ts";
 import { NetDevice } from "../../../src/devices/net/mod.ts";
 import { BalloonDevice } from "../../../src/devices/balloon/mod.ts";
-import {
-  EV_KEY,
-  EV_SYN,
-  keyboardProfile,
-  InputDevice,
-} from "../../../src/devices/input/mod.ts";
+import { EV_KEY, EV_SYN, InputDevice, keyboardProfile } from "../../../src/devices/input/mod.ts";
 import type { VirtioDevice } from "../../../src/device.ts";
 import {
   VIRTIO_ID_BALLOON,

@@ -1,0 +1,821 @@
+/**
+ * The vsock connection layer (spec 5.10.6), free of queues: one
+ * {@link VsockEndpoint} per side (the device's host end at CID 2, the
+ * driver's guest end at `guest_cid`) turns packets from its peer into
+ * connections and stream data, and hands out the packets it wants to send
+ * with {@link VsockEndpoint.nextPacket} when its transport has room. The
+ * device model and the driver only move these packets through their queues.
+ *
+ * What it enforces, in both directions:
+ * - the state machine per (peer cid, peer port, local port): REQUEST,
+ *   RESPONSE, RW, SHUTDOWN, RST, CREDIT_UPDATE, CREDIT_REQUEST;
+ * - credit-based flow control (5.10.6.3): we never send more than the
+ *   peer's `buf_alloc - (tx_cnt - peer_fwd_cnt)`, and a peer that sends
+ *   more than our credit allows gets its connection reset;
+ * - anything it cannot accept (unknown op or type, a packet for a
+ *   connection that does not exist, the wrong destination CID) is answered
+ *   with RST (never an RST to an RST); all but the packets for no
+ *   connection (which cross an RST in normal use) are counted in
+ *   {@link VsockEndpoint.badPackets}.
+ *
+ * Stream sockets, and seqpacket sockets once VIRTIO_VSOCK_F_SEQPACKET is
+ * negotiated ({@link VsockEndpoint.seqpacket}): each write of a seqpacket
+ * connection is one message, sent in as many RW packets as credit and
+ * buffers need with VIRTIO_VSOCK_SEQ_EOM on the last (5.10.6.6.1), and the
+ * reader gets each message whole, as one chunk.
+ *
+ * @example Two endpoints joined back to back
+ * ```ts
+ * import { VsockEndpoint } from "./connection.ts";
+ *
+ * const pump = () => {
+ *   for (let p = host.nextPacket(4096); p; p = host.nextPacket(4096)) guest.receive(p);
+ *   for (let p = guest.nextPacket(4096); p; p = guest.nextPacket(4096)) host.receive(p);
+ * };
+ * const host = new VsockEndpoint({ localCid: 2, onOutput: () => queueMicrotask(pump) });
+ * const guest = new VsockEndpoint({ localCid: 3, onOutput: () => queueMicrotask(pump) });
+ * const listener = host.listen(1234);
+ * const client = await guest.connect(2, 1234);
+ * const server = await listener.accept();
+ * const w = client.writable.getWriter();
+ * await w.write(new TextEncoder().encode("hi"));
+ * const { value } = await server!.readable.getReader().read();
+ * if (new TextDecoder().decode(value) !== "hi") throw new Error("unreachable");
+ * ```
+ *
+ * @module
+ */
+
+import { DeviceError } from "../../errors.ts";
+import {
+  VIRTIO_VSOCK_OP_CREDIT_REQUEST,
+  VIRTIO_VSOCK_OP_CREDIT_UPDATE,
+  VIRTIO_VSOCK_OP_REQUEST,
+  VIRTIO_VSOCK_OP_RESPONSE,
+  VIRTIO_VSOCK_OP_RST,
+  VIRTIO_VSOCK_OP_RW,
+  VIRTIO_VSOCK_OP_SHUTDOWN,
+  VIRTIO_VSOCK_SEQ_EOM,
+  VIRTIO_VSOCK_SHUTDOWN_F_RECEIVE,
+  VIRTIO_VSOCK_SHUTDOWN_F_SEND,
+  VIRTIO_VSOCK_TYPE_SEQPACKET,
+  VIRTIO_VSOCK_TYPE_STREAM,
+} from "../../generated/devices/vsock.ts";
+
+/** The host's CID (spec 5.10.4: 2 is the host). */
+export const VMADDR_CID_HOST = 2;
+
+/** SHUTDOWN flag masks (the spec gives bit numbers). */
+const SHUT_RCV = 1 << VIRTIO_VSOCK_SHUTDOWN_F_RECEIVE;
+const SHUT_SEND = 1 << VIRTIO_VSOCK_SHUTDOWN_F_SEND;
+
+/** One packet, header fields as numbers (CIDs fit in 32 bits) and the payload (`len` bytes). */
+export interface VsockPacket {
+  /** `src_cid`. */
+  srcCid: number;
+  /** `dst_cid`. */
+  dstCid: number;
+  /** `src_port`. */
+  srcPort: number;
+  /** `dst_port`. */
+  dstPort: number;
+  /** `type`: VIRTIO_VSOCK_TYPE_*. */
+  type: number;
+  /** `op`: VIRTIO_VSOCK_OP_*. */
+  op: number;
+  /** `flags`: SHUTDOWN bits, or VIRTIO_VSOCK_SEQ_* on seqpacket RW. */
+  flags: number;
+  /** `buf_alloc`: the sender's receive buffer. */
+  bufAlloc: number;
+  /** `fwd_cnt`: bytes the sender's reader has taken. */
+  fwdCnt: number;
+  /** The payload; its length is the header's `len`. */
+  data: Uint8Array;
+}
+
+/** Options of a {@link VsockEndpoint}. */
+export interface VsockEndpointOptions {
+  /** This side's CID. */
+  localCid: number;
+  /** Receive buffer per connection, advertised as `buf_alloc` (default 256 KiB). */
+  bufAlloc?: number;
+  /** Called when the endpoint has packets to send (call {@link VsockEndpoint.nextPacket}). */
+  onOutput: () => void;
+  /** Most connections waiting in a listener's accept queue (default 128); more are refused. */
+  backlog?: number;
+  /** Accept seqpacket packets (VIRTIO_VSOCK_F_SEQPACKET negotiated; default false). */
+  seqpacket?: boolean;
+}
+
+/** Options of {@link VsockEndpoint.listen} and {@link VsockEndpoint.connect}. */
+export interface VsockSocketOptions {
+  /** A seqpacket socket (needs VIRTIO_VSOCK_F_SEQPACKET) instead of a stream. */
+  seqpacket?: boolean;
+}
+
+const EMPTY = new Uint8Array(0);
+
+/** RSTs for packets outside any connection queued at most; beyond, such packets are dropped. */
+const MAX_STRAY_CONTROL = 1024;
+
+interface PendingWrite {
+  data: Uint8Array;
+  off: number;
+  resolve: () => void;
+  reject: (e: unknown) => void;
+}
+
+/** The state of a {@link VsockConnection}. */
+export type VsockConnectionState = "connecting" | "connected" | "closed";
+
+/** One stream connection, either side's view. */
+export class VsockConnection {
+  /** Bytes the peer sent, in order; ends when the peer shuts down sending. */
+  readonly readable: ReadableStream<Uint8Array>;
+  /** Bytes to send; a write resolves once its bytes are in packets. Closing it shuts down sending. */
+  readonly writable: WritableStream<Uint8Array>;
+  /** @internal */
+  _state: VsockConnectionState = "connecting";
+  /** @internal */
+  _peerBufAlloc = 0;
+  /** @internal */
+  _peerFwdCnt = 0;
+  /** @internal bytes sent in RW packets */
+  _txCnt = 0;
+  /** @internal bytes received in RW packets */
+  _rxCnt = 0;
+  /** @internal bytes handed to the reader */
+  _fwdCnt = 0;
+  /** @internal fwd_cnt as last sent to the peer */
+  _fwdSent = 0;
+  /** @internal */
+  _peerShut = 0;
+  /** @internal */
+  _localShut = 0;
+  /** @internal */
+  readonly _tx: PendingWrite[] = [];
+  /** @internal a CREDIT_UPDATE is queued already (one is enough, whatever the peer asks) */
+  _creditQueued = false;
+  /** @internal a SHUTDOWN to send once `_tx` is empty */
+  _shutAfterTx = 0;
+  readonly #rx: Uint8Array[] = [];
+  /** Fragments of the seqpacket message being received. */
+  readonly #msg: Uint8Array[] = [];
+  #pull: (() => void) | undefined;
+  #readEnded = false;
+  #error: DeviceError | undefined;
+  #settle: { resolve: (c: VsockConnection) => void; reject: (e: unknown) => void } | undefined;
+
+  /** Made by the endpoint. */
+  constructor(
+    readonly endpoint: VsockEndpoint,
+    /** This side's CID. */
+    readonly localCid: number,
+    /** This side's port. */
+    readonly localPort: number,
+    /** The peer's CID. */
+    readonly peerCid: number,
+    /** The peer's port. */
+    readonly peerPort: number,
+    /** VIRTIO_VSOCK_TYPE_STREAM (1) or VIRTIO_VSOCK_TYPE_SEQPACKET (2). */
+    readonly type: number = VIRTIO_VSOCK_TYPE_STREAM,
+  ) {
+    this.readable = new ReadableStream<Uint8Array>({
+      pull: (c) => this.#pullInto(c),
+      cancel: () => this.#shutdown(SHUT_RCV),
+    }, { highWaterMark: 0 });
+    this.writable = new WritableStream<Uint8Array>({
+      write: (chunk) => this.#write(chunk),
+      close: () => this.#shutdown(SHUT_SEND),
+      abort: () => this.reset(),
+    });
+  }
+
+  /** The connection's state. */
+  get state(): VsockConnectionState {
+    return this._state;
+  }
+
+  /** Bytes received and not yet read. */
+  get buffered(): number {
+    return (this._rxCnt - this._fwdCnt) >>> 0;
+  }
+
+  /** What we may still send: the peer's `buf_alloc - (tx_cnt - fwd_cnt)` (5.10.6.3). */
+  get credit(): number {
+    const inFlight = (this._txCnt - this._peerFwdCnt) >>> 0;
+    return inFlight >= this._peerBufAlloc ? 0 : this._peerBufAlloc - inFlight;
+  }
+
+  /** Reads with `for await (const chunk of conn)`. */
+  [Symbol.asyncIterator](): AsyncIterator<Uint8Array> {
+    return this.readable[Symbol.asyncIterator]();
+  }
+
+  /** Closes both directions: pending writes go out first, then SHUTDOWN (both flags). */
+  close(): void {
+    this.#shutdown(SHUT_RCV | SHUT_SEND);
+  }
+
+  /** Ends the connection at once with RST. */
+  reset(): void {
+    if (this._state === "closed") return;
+    this.endpoint._sendControl(this, VIRTIO_VSOCK_OP_RST, 0);
+    this._end(
+      new DeviceError(`vsock ${this.#name()}: reset locally`, {
+        code: "ERR_VIRTIO_DEVICE_VSOCK_RESET",
+      }),
+    );
+  }
+
+  #name(): string {
+    return `${this.localCid}:${this.localPort} <-> ${this.peerCid}:${this.peerPort}`;
+  }
+
+  #write(chunk: Uint8Array): Promise<void> {
+    if (this._state !== "connected" || this._localShut & SHUT_SEND) {
+      return Promise.reject(
+        this.#error ??
+          new DeviceError(`vsock ${this.#name()}: not connected for sending`, {
+            code: "ERR_VIRTIO_DEVICE_VSOCK_CLOSED",
+          }),
+      );
+    }
+    if (chunk.length === 0 && this.type !== VIRTIO_VSOCK_TYPE_SEQPACKET) return Promise.resolve();
+    if (this.type === VIRTIO_VSOCK_TYPE_SEQPACKET && chunk.length > this._peerBufAlloc) {
+      // The peer could never hold the whole message (Linux: EMSGSIZE).
+      return Promise.reject(
+        new DeviceError(
+          `vsock ${this.#name()}: a ${chunk.length}-byte message is over the peer's ` +
+            `buf_alloc ${this._peerBufAlloc}`,
+          { code: "ERR_VIRTIO_DEVICE_VSOCK_MSGSIZE" },
+        ),
+      );
+    }
+    return new Promise((resolve, reject) => {
+      this._tx.push({ data: chunk.slice(), off: 0, resolve, reject });
+      this.endpoint._wantSend(this);
+    });
+  }
+
+  #shutdown(flags: number): void {
+    if (this._state === "closed") return;
+    const add = flags & ~this._localShut & ~this._shutAfterTx;
+    if (add === 0) return;
+    if (add & SHUT_RCV) this.#endRead();
+    if (this._state === "connecting") {
+      this._localShut |= add;
+      return;
+    }
+    this._shutAfterTx |= add;
+    this.endpoint._wantSend(this);
+  }
+
+  #pullInto(c: ReadableStreamDefaultController<Uint8Array>): Promise<void> | void {
+    const chunk = this.#rx.shift();
+    if (chunk !== undefined) {
+      c.enqueue(chunk);
+      this._fwdCnt = (this._fwdCnt + chunk.length) >>> 0;
+      this.endpoint._consumed(this);
+      return;
+    }
+    if (this.#readEnded) {
+      if (this.#error !== undefined && !(this._peerShut & SHUT_SEND)) c.error(this.#error);
+      else c.close();
+      return;
+    }
+    return new Promise<void>((resolve) => (this.#pull = resolve)).then(() => this.#pullInto(c));
+  }
+
+  #wake(): void {
+    const p = this.#pull;
+    this.#pull = undefined;
+    p?.();
+  }
+
+  #endRead(): void {
+    this.#readEnded = true;
+    this.#wake();
+  }
+
+  /** @internal payload from an RW packet (credit already checked); `eom`: a message ends */
+  _data(d: Uint8Array, eom: boolean): void {
+    this._rxCnt = (this._rxCnt + d.length) >>> 0;
+    if (this.#readEnded) {
+      // Nobody reads any more: consume at once so the peer keeps its credit.
+      this._fwdCnt = this._rxCnt;
+      return;
+    }
+    if (this.type === VIRTIO_VSOCK_TYPE_SEQPACKET) {
+      this.#msg.push(d);
+      if (!eom) return;
+      const parts = this.#msg.splice(0);
+      d = parts.length === 1 ? parts[0] : new Uint8Array(parts.reduce((a, p) => a + p.length, 0));
+      if (parts.length > 1) {
+        let o = 0;
+        for (const p of parts) (d.set(p, o), o += p.length);
+      }
+    } else if (d.length === 0) return;
+    this.#rx.push(d);
+    this.#wake();
+  }
+
+  /** @internal the peer shut down sending: the reader sees the end after the data */
+  _peerShutdown(flags: number): void {
+    this._peerShut |= flags;
+    if (flags & SHUT_SEND) this.#endRead();
+    if (flags & SHUT_RCV) {
+      const e = new DeviceError(`vsock ${this.#name()}: the peer receives no more`, {
+        code: "ERR_VIRTIO_DEVICE_VSOCK_CLOSED",
+      });
+      for (const w of this._tx.splice(0)) w.reject(e);
+    }
+  }
+
+  /** @internal connection promise */
+  _awaitConnect(): Promise<VsockConnection> {
+    return new Promise((resolve, reject) => (this.#settle = { resolve, reject }));
+  }
+
+  /** @internal RESPONSE arrived */
+  _connected(): void {
+    this._state = "connected";
+    this.#settle?.resolve(this);
+    this.#settle = undefined;
+    if (this._localShut) {
+      const f = this._localShut;
+      this._localShut = 0;
+      this.#shutdown(f);
+    }
+  }
+
+  /** @internal the connection is over; `error` (if any) fails what waits on it */
+  _end(error: DeviceError | undefined): void {
+    if (this._state === "closed") return;
+    this._state = "closed";
+    this.endpoint._forget(this);
+    if (error !== undefined) this.#error = error;
+    const e = error ??
+      new DeviceError(`vsock ${this.#name()}: closed`, { code: "ERR_VIRTIO_DEVICE_VSOCK_CLOSED" });
+    this.#settle?.reject(e);
+    this.#settle = undefined;
+    for (const w of this._tx.splice(0)) w.reject(e);
+    this._shutAfterTx = 0;
+    // Data already received stays readable; then the end (or the error).
+    if (error === undefined) this._peerShut |= SHUT_SEND;
+    this.#endRead();
+  }
+}
+
+/** A listening port: accepts connections the peer requests. */
+export class VsockListener implements AsyncIterable<VsockConnection> {
+  readonly #queue: VsockConnection[] = [];
+  readonly #waiting: {
+    resolve: (c: VsockConnection | null) => void;
+  }[] = [];
+  #closed = false;
+
+  /** Made by {@link VsockEndpoint.listen}. */
+  constructor(
+    readonly endpoint: VsockEndpoint,
+    readonly port: number,
+    readonly backlog: number,
+    /** The socket type it accepts (a REQUEST of another type gets RST). */
+    readonly type: number = VIRTIO_VSOCK_TYPE_STREAM,
+  ) {}
+
+  /** The next connection, or `null` once the listener is closed. */
+  accept(): Promise<VsockConnection | null> {
+    const c = this.#queue.shift();
+    if (c !== undefined) return Promise.resolve(c);
+    if (this.#closed) return Promise.resolve(null);
+    return new Promise((resolve) => this.#waiting.push({ resolve }));
+  }
+
+  /** Accepts connections until the listener is closed. */
+  async *[Symbol.asyncIterator](): AsyncIterator<VsockConnection> {
+    for (let c = await this.accept(); c !== null; c = await this.accept()) yield c;
+  }
+
+  /** Stops listening; connections not yet accepted are reset. */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.endpoint._unlisten(this);
+    for (const c of this.#queue.splice(0)) c.reset();
+    for (const w of this.#waiting.splice(0)) w.resolve(null);
+  }
+
+  /** @internal a new connection; false when the backlog is full */
+  _offer(c: VsockConnection): boolean {
+    const w = this.#waiting.shift();
+    if (w !== undefined) {
+      w.resolve(c);
+      return true;
+    }
+    if (this.#queue.length >= this.backlog) return false;
+    this.#queue.push(c);
+    return true;
+  }
+}
+
+interface Control {
+  conn: VsockConnection | undefined;
+  /** For packets outside a connection (RST to a stray packet): the addressing. */
+  srcPort: number;
+  dstCid: number;
+  dstPort: number;
+  type: number;
+  op: number;
+  flags: number;
+}
+
+/** One side of vsock: its connections, listeners and the packets it owes its peer. */
+export class VsockEndpoint {
+  /** This side's CID (the driver updates it after a transport reset). */
+  localCid: number;
+  /** `buf_alloc` of each connection. */
+  readonly bufAlloc: number;
+  /** Seqpacket sockets are allowed (VIRTIO_VSOCK_F_SEQPACKET was negotiated). */
+  seqpacket: boolean;
+  /** Packets refused as malformed: unknown op or type, credit violations, wrong CID. */
+  badPackets = 0;
+  readonly #onOutput: () => void;
+  readonly #backlog: number;
+  readonly #conns = new Map<string, VsockConnection>();
+  readonly #listeners = new Map<number, VsockListener>();
+  readonly #control: Control[] = [];
+  readonly #senders = new Set<VsockConnection>();
+  #nextPort = 49152;
+
+  /** See {@link VsockEndpointOptions}. */
+  constructor(options: VsockEndpointOptions) {
+    this.localCid = options.localCid;
+    this.bufAlloc = options.bufAlloc ?? 256 * 1024;
+    this.#onOutput = options.onOutput;
+    this.#backlog = options.backlog ?? 128;
+    this.seqpacket = options.seqpacket ?? false;
+  }
+
+  #type(options: VsockSocketOptions): number {
+    if (!options.seqpacket) return VIRTIO_VSOCK_TYPE_STREAM;
+    if (!this.seqpacket) {
+      throw new DeviceError("vsock: seqpacket sockets need VIRTIO_VSOCK_F_SEQPACKET", {
+        code: "ERR_VIRTIO_DEVICE_VSOCK_SEQPACKET",
+      });
+    }
+    return VIRTIO_VSOCK_TYPE_SEQPACKET;
+  }
+
+  /** Live connections. */
+  get connections(): number {
+    return this.#conns.size;
+  }
+
+  /** Listens on `port`. */
+  listen(port: number, options: VsockSocketOptions = {}): VsockListener {
+    checkPort(port);
+    // Allowed before negotiation: seqpacket REQUESTs are refused while it is not negotiated.
+    const type = options.seqpacket ? VIRTIO_VSOCK_TYPE_SEQPACKET : VIRTIO_VSOCK_TYPE_STREAM;
+    if (this.#listeners.has(port)) {
+      throw new DeviceError(`vsock port ${port} is already listening`, {
+        code: "ERR_VIRTIO_DEVICE_VSOCK_PORT_IN_USE",
+      });
+    }
+    const l = new VsockListener(this, port, this.#backlog, type);
+    this.#listeners.set(port, l);
+    return l;
+  }
+
+  /** Connects to `port` at `cid`; rejects with `ERR_VIRTIO_DEVICE_VSOCK_REFUSED` on RST. */
+  connect(cid: number, port: number, options: VsockSocketOptions = {}): Promise<VsockConnection> {
+    checkPort(port);
+    const type = this.#type(options);
+    let local = this.#nextPort;
+    for (let i = 0; i < 16384; i++) {
+      local = 49152 + ((this.#nextPort - 49152 + i) % 16384);
+      if (!this.#listeners.has(local) && !this.#conns.has(key(cid, port, local))) break;
+    }
+    this.#nextPort = 49152 + ((local - 49152 + 1) % 16384);
+    const c = new VsockConnection(this, this.localCid, local, cid, port, type);
+    this.#conns.set(key(cid, port, local), c);
+    const p = c._awaitConnect();
+    this._sendControl(c, VIRTIO_VSOCK_OP_REQUEST, 0);
+    return p;
+  }
+
+  /**
+   * Ends every connection with `ERR_VIRTIO_DEVICE_VSOCK_TRANSPORT_RESET`
+   * (a transport reset, 5.10.6.7) and drops the packets owed; listeners stay.
+   */
+  resetAll(): void {
+    this.#control.length = 0;
+    this.#senders.clear();
+    for (const c of [...this.#conns.values()]) {
+      c._end(
+        new DeviceError("vsock: transport reset", {
+          code: "ERR_VIRTIO_DEVICE_VSOCK_TRANSPORT_RESET",
+        }),
+      );
+    }
+  }
+
+  /** Is there a packet to send? */
+  get hasOutput(): boolean {
+    if (this.#control.length > 0) return true;
+    for (const c of this.#senders) if (this.#sendable(c)) return true;
+    return false;
+  }
+
+  /** The next packet to send with at most `maxPayload` bytes of payload, or null. */
+  nextPacket(maxPayload: number): VsockPacket | null {
+    const ctl = this.#control.shift();
+    if (ctl !== undefined) {
+      const c = ctl.conn;
+      if (c === undefined) {
+        return packet(this.localCid, ctl.srcPort, ctl.dstCid, ctl.dstPort, ctl.type, ctl.op, 0, 0);
+      }
+      if (ctl.op === VIRTIO_VSOCK_OP_CREDIT_UPDATE) c._creditQueued = false;
+      return this.#fromConn(c, ctl.op, ctl.flags, EMPTY);
+    }
+    for (const c of this.#senders) {
+      const w = c._tx[0];
+      if (w === undefined) {
+        this.#senders.delete(c);
+        if (c._shutAfterTx && c._state === "connected") {
+          const f = c._shutAfterTx;
+          c._shutAfterTx = 0;
+          c._localShut |= f;
+          const p = this.#fromConn(c, VIRTIO_VSOCK_OP_SHUTDOWN, c._localShut, EMPTY);
+          this.#maybeFinish(c);
+          return p;
+        }
+        continue;
+      }
+      const n = Math.min(maxPayload, c.credit, w.data.length - w.off);
+      if (n <= 0 && !(w.data.length === 0 && c.type === VIRTIO_VSOCK_TYPE_SEQPACKET)) continue;
+      const data = w.data.subarray(w.off, w.off + n);
+      w.off += n;
+      c._txCnt = (c._txCnt + n) >>> 0;
+      let flags = 0;
+      if (w.off === w.data.length) {
+        c._tx.shift();
+        w.resolve();
+        if (c.type === VIRTIO_VSOCK_TYPE_SEQPACKET) flags = VIRTIO_VSOCK_SEQ_EOM;
+      }
+      // Round robin: this connection goes to the back.
+      this.#senders.delete(c);
+      if (c._tx.length > 0 || c._shutAfterTx) this.#senders.add(c);
+      return this.#fromConn(c, VIRTIO_VSOCK_OP_RW, flags, data);
+    }
+    return null;
+  }
+
+  /** A packet from the peer (header fields already copied out of guest memory). */
+  receive(p: VsockPacket): void {
+    const typeOk = p.type === VIRTIO_VSOCK_TYPE_STREAM ||
+      (p.type === VIRTIO_VSOCK_TYPE_SEQPACKET && this.seqpacket);
+    if (p.dstCid !== this.localCid || !typeOk) {
+      this.badPackets++;
+      return this.#refuse(p);
+    }
+    const c = this.#conns.get(key(p.srcCid, p.srcPort, p.dstPort));
+    if (c === undefined) return this.#unconnected(p);
+    if (p.type !== c.type) {
+      this.badPackets++;
+      return this.#resetConn(
+        c,
+        "ERR_VIRTIO_DEVICE_VSOCK_PROTOCOL",
+        `type ${p.type} on a ${c.type}`,
+      );
+    }
+    c._peerBufAlloc = p.bufAlloc;
+    c._peerFwdCnt = p.fwdCnt;
+    if (c._state === "connecting") {
+      if (p.op === VIRTIO_VSOCK_OP_RESPONSE) return c._connected();
+      if (p.op === VIRTIO_VSOCK_OP_RST) {
+        return c._end(
+          new DeviceError(`vsock: port ${p.srcPort} of CID ${p.srcCid} refused`, {
+            code: "ERR_VIRTIO_DEVICE_VSOCK_REFUSED",
+          }),
+        );
+      }
+      this.badPackets++;
+      return this.#resetConn(c, "ERR_VIRTIO_DEVICE_VSOCK_PROTOCOL", `op ${p.op} while connecting`);
+    }
+    switch (p.op) {
+      case VIRTIO_VSOCK_OP_RW: {
+        // 5.10.6.3: the peer must not send more than our free space.
+        if (p.data.length > this.bufAlloc - c.buffered) {
+          this.badPackets++;
+          return this.#resetConn(
+            c,
+            "ERR_VIRTIO_DEVICE_VSOCK_CREDIT",
+            `${p.data.length} bytes with ${this.bufAlloc - c.buffered} of credit`,
+          );
+        }
+        if (c._peerShut & SHUT_SEND) {
+          this.badPackets++;
+          return this.#resetConn(c, "ERR_VIRTIO_DEVICE_VSOCK_PROTOCOL", "data after SHUTDOWN");
+        }
+        c._data(p.data, (p.flags & VIRTIO_VSOCK_SEQ_EOM) !== 0);
+        break;
+      }
+      case VIRTIO_VSOCK_OP_CREDIT_UPDATE:
+        break;
+      case VIRTIO_VSOCK_OP_CREDIT_REQUEST:
+        this._sendControl(c, VIRTIO_VSOCK_OP_CREDIT_UPDATE, 0);
+        break;
+      case VIRTIO_VSOCK_OP_SHUTDOWN: {
+        c._peerShutdown(p.flags & (SHUT_RCV | SHUT_SEND));
+        // Both directions shut by the peer: it waits for our RST to free the port (as Linux does).
+        if ((c._peerShut & (SHUT_RCV | SHUT_SEND)) === (SHUT_RCV | SHUT_SEND)) {
+          this._sendControl(c, VIRTIO_VSOCK_OP_RST, 0);
+          c._end(undefined);
+          return;
+        }
+        this.#maybeFinish(c);
+        break;
+      }
+      case VIRTIO_VSOCK_OP_RST:
+        c._end(
+          (c._peerShut & SHUT_SEND && c._localShut & SHUT_SEND) ||
+            (c._localShut | c._shutAfterTx) === (SHUT_RCV | SHUT_SEND)
+            ? undefined
+            : new DeviceError(
+              `vsock: connection reset by CID ${p.srcCid} port ${p.srcPort}`,
+              { code: "ERR_VIRTIO_DEVICE_VSOCK_RESET" },
+            ),
+        );
+        return;
+      default:
+        // REQUEST or RESPONSE on a live connection, or an op we do not know.
+        this.badPackets++;
+        return this.#resetConn(c, "ERR_VIRTIO_DEVICE_VSOCK_PROTOCOL", `unexpected op ${p.op}`);
+    }
+    if (this.#sendable(c)) this.#onOutput();
+  }
+
+  #unconnected(p: VsockPacket): void {
+    if (p.op === VIRTIO_VSOCK_OP_REQUEST) {
+      const l = this.#listeners.get(p.dstPort);
+      // A listener of the other socket type refuses, as Linux does.
+      if (l !== undefined && l.type === p.type) {
+        const c = new VsockConnection(this, this.localCid, p.dstPort, p.srcCid, p.srcPort, p.type);
+        c._peerBufAlloc = p.bufAlloc;
+        c._peerFwdCnt = p.fwdCnt;
+        c._state = "connected";
+        if (l._offer(c)) {
+          this.#conns.set(key(p.srcCid, p.srcPort, p.dstPort), c);
+          this._sendControl(c, VIRTIO_VSOCK_OP_RESPONSE, 0);
+          return;
+        }
+      }
+    }
+    // A packet for no connection (often one that crossed our RST): answered with RST, not counted.
+    this.#refuse(p);
+  }
+
+  /** Answers a packet with RST (never an RST with an RST, 5.10.6.4). */
+  #refuse(p: VsockPacket): void {
+    if (p.op === VIRTIO_VSOCK_OP_RST) return;
+    // A peer that floods us while not taking our packets does not grow this without bound.
+    if (this.#control.length >= MAX_STRAY_CONTROL) return;
+    this.#control.push({
+      conn: undefined,
+      srcPort: p.dstPort,
+      dstCid: p.srcCid,
+      dstPort: p.srcPort,
+      type: p.type,
+      op: VIRTIO_VSOCK_OP_RST,
+      flags: 0,
+    });
+    this.#onOutput();
+  }
+
+  #resetConn(c: VsockConnection, code: string, why: string): void {
+    this._sendControl(c, VIRTIO_VSOCK_OP_RST, 0);
+    c._end(
+      new DeviceError(`vsock ${c.localPort} <-> ${c.peerCid}:${c.peerPort}: ${why}`, {
+        code,
+      }),
+    );
+  }
+
+  /** Both sides shut down sending and nothing is left to say: the connection is done. */
+  #maybeFinish(c: VsockConnection): void {
+    if (
+      c._state === "connected" && c._peerShut & SHUT_SEND && c._localShut & SHUT_SEND &&
+      c._tx.length === 0 && !c._shutAfterTx
+    ) {
+      // Tell the peer both directions are closed; it answers with RST (or we are already done).
+      if (!(c._localShut & SHUT_RCV)) {
+        c._localShut |= SHUT_RCV;
+        this._sendControl(c, VIRTIO_VSOCK_OP_SHUTDOWN, SHUT_RCV | SHUT_SEND);
+      }
+    }
+  }
+
+  #sendable(c: VsockConnection): boolean {
+    const w = c._tx[0];
+    return w === undefined ? c._shutAfterTx !== 0 : c.credit > 0 || w.data.length === 0;
+  }
+
+  #fromConn(c: VsockConnection, op: number, flags: number, data: Uint8Array): VsockPacket {
+    c._fwdSent = c._fwdCnt;
+    return {
+      srcCid: this.localCid,
+      dstCid: c.peerCid,
+      srcPort: c.localPort,
+      dstPort: c.peerPort,
+      type: c.type,
+      op,
+      flags,
+      bufAlloc: this.bufAlloc,
+      fwdCnt: c._fwdCnt,
+      data,
+    };
+  }
+
+  /** @internal */
+  _sendControl(c: VsockConnection, op: number, flags: number): void {
+    if (op === VIRTIO_VSOCK_OP_CREDIT_UPDATE) {
+      // The update carries the counters as they are when it goes out: one queued is enough.
+      if (c._creditQueued) return;
+      c._creditQueued = true;
+    }
+    this.#control.push({
+      conn: c,
+      srcPort: c.localPort,
+      dstCid: c.peerCid,
+      dstPort: c.peerPort,
+      type: c.type,
+      op,
+      flags,
+    });
+    this.#onOutput();
+  }
+
+  /** @internal */
+  _wantSend(c: VsockConnection): void {
+    this.#senders.add(c);
+    if (this.#sendable(c)) this.#onOutput();
+  }
+
+  /** @internal the reader took bytes: tell the peer once a quarter of the buffer is free again */
+  _consumed(c: VsockConnection): void {
+    if (c._state !== "connected") return;
+    const freed = (c._fwdCnt - c._fwdSent) >>> 0;
+    if (freed >= this.bufAlloc / 4 || (c.buffered === 0 && freed > 0)) {
+      this._sendControl(c, VIRTIO_VSOCK_OP_CREDIT_UPDATE, 0);
+    }
+  }
+
+  /** @internal */
+  _forget(c: VsockConnection): void {
+    const k = key(c.peerCid, c.peerPort, c.localPort);
+    if (this.#conns.get(k) === c) this.#conns.delete(k);
+    this.#senders.delete(c);
+  }
+
+  /** @internal */
+  _unlisten(l: VsockListener): void {
+    if (this.#listeners.get(l.port) === l) this.#listeners.delete(l.port);
+  }
+}
+
+function key(peerCid: number, peerPort: number, localPort: number): string {
+  return `${peerCid}:${peerPort}:${localPort}`;
+}
+
+function checkPort(port: number): void {
+  if (!Number.isInteger(port) || port < 0 || port > 0xffffffff) {
+    throw new DeviceError(`vsock port ${port} is not a 32-bit unsigned integer`, {
+      code: "ERR_VIRTIO_DEVICE_VSOCK_PORT",
+    });
+  }
+}
+
+function packet(
+  srcCid: number,
+  srcPort: number,
+  dstCid: number,
+  dstPort: number,
+  type: number,
+  op: number,
+  bufAlloc: number,
+  fwdCnt: number,
+): VsockPacket {
+  return {
+    srcCid,
+    dstCid,
+    srcPort,
+    dstPort,
+    type,
+    op,
+    flags: 0,
+    bufAlloc,
+    fwdCnt,
+    data: EMPTY,
+  };
+}
