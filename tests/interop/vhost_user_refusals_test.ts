@@ -1,17 +1,25 @@
 // Refusals of the vhost-user back-end that the fuzzers never reached
 // (docs/reliability.md, "Fuzz coverage"): a front-end that changes a running
-// ring's size, addresses or base, or asks for dirty logging, loses its session
-// with a typed error (the ring is not changed under the device), and the
-// next front-end is served; bad back-end options are refused at construction.
+// ring's size, addresses or base, asks for dirty logging, starts a ring before
+// the memory table or without a kick fd, writes config bytes past the config
+// space or sends a payload too short for its request, loses its session with a
+// typed error (nothing is changed under the device), and the next front-end is
+// served; bad back-end options are refused at construction.
 // Linux only (FFI), no QEMU.
 import assert from "node:assert/strict";
 import {
+  configPayload,
   decodeU64,
   u64Payload,
   vringAddrPayload,
+  vringFdPayload,
   vringStatePayload,
 } from "../../src/transport/vhost_user/_protocol.ts";
-import { VhostUserRequest as R } from "../../src/generated/vhost_user.ts";
+import {
+  VHOST_USER_PROTOCOL_F_CONFIG,
+  VhostUserRequest as R,
+} from "../../src/generated/vhost_user.ts";
+import { closeFd, eventfd } from "../../src/transport/vhost_user/_libc.ts";
 import { VhostUserBackend } from "../../src/transport/vhost_user/backend.ts";
 import { VhostUserError, VhostUserErrorCode } from "../../src/transport/vhost_user/errors.ts";
 import { BlkDevice, MemoryStorage } from "../../src/devices/blk/mod.ts";
@@ -74,6 +82,64 @@ for (const [what, send, message] of cases) {
           assert.notEqual(decodeU64(await f.call(R.VHOST_USER_GET_FEATURES)), 0n);
         });
         assert.equal(h.backend.sessions.at(-1)?.end, "eof");
+      }),
+  });
+}
+
+/** Requests refused on a fresh session: what is sent, the message and code of the refusal. */
+const fresh: [string, (f: Front) => Promise<void>, RegExp, string][] = [
+  [
+    "SET_VRING_KICK before SET_MEM_TABLE",
+    async (f) => {
+      const kick = eventfd();
+      try {
+        await expectClosed(f, R.VHOST_USER_SET_VRING_KICK, vringFdPayload(0, false), [kick]);
+      } finally {
+        closeFd(kick);
+      }
+    },
+    /vring 0 started before VHOST_USER_SET_MEM_TABLE/,
+    VhostUserErrorCode.VRING_NOT_READY,
+  ],
+  [
+    "SET_VRING_KICK without a kick fd (polling)",
+    (f) => expectClosed(f, R.VHOST_USER_SET_VRING_KICK, vringFdPayload(0, true)),
+    /without a kick fd/,
+    VhostUserErrorCode.UNSUPPORTED_REQUEST,
+  ],
+  [
+    "SET_CONFIG past the config space",
+    async (f) => {
+      const proto = decodeU64(await f.call(R.VHOST_USER_GET_PROTOCOL_FEATURES));
+      assert.notEqual(proto & (1n << BigInt(VHOST_USER_PROTOCOL_F_CONFIG)), 0n);
+      f.send(R.VHOST_USER_SET_PROTOCOL_FEATURES, u64Payload(proto));
+      await expectClosed(f, R.VHOST_USER_SET_CONFIG, configPayload(40, 0, new Uint8Array(60)));
+    },
+    /VHOST_USER_SET_CONFIG: bytes 40\.\.100 are outside/,
+    VhostUserErrorCode.BAD_CONFIG,
+  ],
+  [
+    "SET_VRING_NUM with a 2-byte payload",
+    (f) => expectClosed(f, R.VHOST_USER_SET_VRING_NUM, new Uint8Array(2)),
+    /payload of 2 bytes is too short/,
+    VhostUserErrorCode.SHORT_PAYLOAD,
+  ],
+];
+
+for (const [what, send, message, code] of fresh) {
+  Deno.test({
+    name: `vhost-user backend: ${what} ends the session (${code.replace(/^.*_USER_/, "")})`,
+    ignore: !canRun,
+    fn: () =>
+      withBackend(async (h) => {
+        await session(h, async (f) => {
+          await deadline(send(f), 10_000, `the back-end to drop the session after ${what}`);
+        });
+        assert.match(lastError(h), message);
+        assert.equal(h.backend.sessions.at(-1)?.code, code);
+        await session(h, async (f) => {
+          assert.notEqual(decodeU64(await f.call(R.VHOST_USER_GET_FEATURES)), 0n);
+        });
       }),
   });
 }
