@@ -113,7 +113,7 @@ export class DeviceRings {
     this.#faults = faults;
     faults?.attach?.((kind, index) => {
       if (index < 0 || index >= this.rings.length) return;
-      if (kind === "kick") this.#serveKick(index);
+      if (kind === "kick") this.kick(index);
       else this.#raiseCall(index);
     });
     this.device = device;
@@ -234,8 +234,11 @@ export class DeviceRings {
     this.log("info", "device reset");
   }
 
-  kick(index: number): void {
-    this.kicks++;
+  /**
+   * A kick read from ring `index`'s kick eventfd: the fault injector of the
+   * options, if any, may drop or delay it; then {@link DeviceRings.kick}.
+   */
+  eventfdKick(index: number): void {
     if (this.#faults !== undefined) {
       const fate = this.#faults.kick(index);
       if (fate === "drop") return;
@@ -244,11 +247,17 @@ export class DeviceRings {
         const ctx = this.ctx;
         const fd = this.rings[index].kickFd;
         setTimeout(() => {
-          if (this.ctx === ctx && this.rings[index].kickFd === fd) this.#serveKick(index);
+          if (this.ctx === ctx && this.rings[index].kickFd === fd) this.kick(index);
         }, fate);
         return;
       }
     }
+    this.kick(index);
+  }
+
+  /** Serves ring `index` (a kick, or work that may have arrived while it was stopped or disabled). */
+  kick(index: number): void {
+    this.kicks++;
     this.#serveKick(index);
   }
 

@@ -178,7 +178,7 @@ export class Session {
           readEventfd(r.kickFd);
           // A draining ring takes no new chains: it stops when the held ones are done.
           if (this.#draining?.index === i) continue;
-          this.#dev.kick(i);
+          this.#dev.eventfdKick(i);
           const now = performance.now();
           streaming = briefUs > 0 && now - lastKickMs < (BRIEF_STREAM_FACTOR * briefUs) / 1000;
           lastKickMs = now;
