@@ -60,6 +60,14 @@ const LONG_RUNNING: Record<string, { window: number; why: string }> = {
     why: "a stress benchmark, minutes of CPU",
   },
   "deno run --allow-sys bench/_virtqueue_compare.ts": { window: 10, why: "a benchmark" },
+  "deno task soak": {
+    window: 20,
+    why: "boots a Linux guest under QEMU for --seconds (an hour by default); checked to start",
+  },
+  "deno task fuzz:coverage": {
+    window: 30,
+    why: "the fuzz tests under coverage, a minute or two of CPU; checked to start",
+  },
 };
 
 /** Commands that need another documented command running first. */

@@ -5,7 +5,7 @@
 
 import assert from "node:assert/strict";
 import { skipUnlessCi } from "./_guest.ts";
-import { VhostUserBackend } from "../../src/transport/vhost_user/backend.ts";
+import { type NotifyFaults, VhostUserBackend } from "../../src/transport/vhost_user/backend.ts";
 import {
   closeFd,
   connectUnix,
@@ -109,7 +109,11 @@ export async function withBackend(
   fn: (h: Harness) => Promise<void>,
   storage: MemoryStorage = new MemoryStorage(new Uint8Array(64 * 512)),
   deviceOptions: { queues?: number; queueSize?: number } = {},
-  backendOptions: { requireSealedMemory?: boolean; messageTimeoutMs?: number } = {},
+  backendOptions: {
+    requireSealedMemory?: boolean;
+    messageTimeoutMs?: number;
+    notifyFaults?: NotifyFaults;
+  } = {},
 ): Promise<void> {
   const dir = await Deno.makeTempDir({ prefix: "typed-virtio-vu-" });
   const path = `${dir}/be.sock`;

@@ -26,7 +26,7 @@ import { MemoryTable } from "./_memory_table.ts";
 import { encodeMessage, headerFlags } from "./_protocol.ts";
 import { currentBase, freshRing, restoreBase, type Ring } from "./_rings.ts";
 import { VhostUserError, VhostUserErrorCode } from "./errors.ts";
-import type { Logger } from "./backend.ts";
+import type { Logger, NotifyFaults } from "./backend.ts";
 
 /** An error as one line for the log. */
 export function errorText(e: unknown): string {
@@ -96,13 +96,26 @@ export class DeviceRings {
   kicks = 0;
   /** The back-end request channel from SET_BACKEND_REQ_FD, or -1. */
   backendFd = -1;
+  /** Tests only: drops and delays kicks and calls (undefined in production). */
+  readonly #faults: NotifyFaults | undefined;
 
   /**
    * The rings of `device`, none described yet; with `requireSealedMemory`
    * the memory table's and the inflight area's files must be sealed against
    * shrinking.
    */
-  constructor(device: VirtioDevice, log: Logger, requireSealedMemory: boolean = false) {
+  constructor(
+    device: VirtioDevice,
+    log: Logger,
+    requireSealedMemory: boolean = false,
+    faults?: NotifyFaults,
+  ) {
+    this.#faults = faults;
+    faults?.attach?.((kind, index) => {
+      if (index < 0 || index >= this.rings.length) return;
+      if (kind === "kick") this.kick(index);
+      else this.#raiseCall(index);
+    });
     this.device = device;
     this.log = log;
     this.table = new MemoryTable(requireSealedMemory);
@@ -221,8 +234,34 @@ export class DeviceRings {
     this.log("info", "device reset");
   }
 
+  /**
+   * A kick read from ring `index`'s kick eventfd: the fault injector of the
+   * options, if any, may drop or delay it; then {@link DeviceRings.kick}.
+   */
+  eventfdKick(index: number): void {
+    if (this.#faults !== undefined) {
+      const fate = this.#faults.kick(index);
+      if (fate === "drop") return;
+      if (typeof fate === "number") {
+        // Delivered later, to the same activation of the ring only.
+        const ctx = this.ctx;
+        const fd = this.rings[index].kickFd;
+        setTimeout(() => {
+          if (this.ctx === ctx && this.rings[index].kickFd === fd) this.kick(index);
+        }, fate);
+        return;
+      }
+    }
+    this.kick(index);
+  }
+
+  /** Serves ring `index` (a kick, or work that may have arrived while it was stopped or disabled). */
   kick(index: number): void {
     this.kicks++;
+    this.#serveKick(index);
+  }
+
+  #serveKick(index: number): void {
     const r = this.rings[index];
     if (!r.started || !r.enabled || this.failed || this.ctx === undefined) return;
     try {
@@ -234,6 +273,21 @@ export class DeviceRings {
 
   /** Raises the used-buffer notification of ring `index`. */
   call(index: number): void {
+    if (this.#faults !== undefined) {
+      const fate = this.#faults.call(index);
+      if (fate === "drop") return;
+      if (typeof fate === "number") {
+        const fd = this.rings[index]?.callFd;
+        setTimeout(() => {
+          if (fd !== undefined && this.rings[index].callFd === fd) this.#raiseCall(index);
+        }, fate);
+        return;
+      }
+    }
+    this.#raiseCall(index);
+  }
+
+  #raiseCall(index: number): void {
     const r = this.rings[index];
     if (r === undefined || r.callFd < 0) return;
     try {

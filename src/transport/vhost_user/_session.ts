@@ -39,7 +39,7 @@ import {
 import { VhostUserError, VhostUserErrorCode } from "./errors.ts";
 import { bit, DeviceRings, errorText } from "./_device_rings.ts";
 import { Requests } from "./_requests.ts";
-import type { Logger, SessionEnd, SessionSummary } from "./backend.ts";
+import type { Logger, NotifyFaults, SessionEnd, SessionSummary } from "./backend.ts";
 
 /** How a session waits: see `VhostUserBackendOptions`. */
 export interface SessionTiming {
@@ -83,10 +83,11 @@ export class Session {
     log: Logger,
     offeredProtocol: bigint,
     requireSealedMemory: boolean = false,
+    notifyFaults?: NotifyFaults,
   ) {
     this.#fd = fd;
     this.#reader = new MessageReader((b) => recvWithFds(fd, b), closeFd);
-    this.#dev = new DeviceRings(device, log, requireSealedMemory);
+    this.#dev = new DeviceRings(device, log, requireSealedMemory, notifyFaults);
     this.#requests = new Requests(this.#dev, {
       fd,
       offeredProtocol,
@@ -177,7 +178,7 @@ export class Session {
           readEventfd(r.kickFd);
           // A draining ring takes no new chains: it stops when the held ones are done.
           if (this.#draining?.index === i) continue;
-          this.#dev.kick(i);
+          this.#dev.eventfdKick(i);
           const now = performance.now();
           streaming = briefUs > 0 && now - lastKickMs < (BRIEF_STREAM_FACTOR * briefUs) / 1000;
           lastKickMs = now;

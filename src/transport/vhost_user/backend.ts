@@ -132,6 +132,38 @@ export interface VhostUserBackendOptions {
    * files on hugetlbfs or tmpfs (`memory-backend-file`) cannot be sealed.
    */
   readonly requireSealedMemory?: boolean;
+  /**
+   * For fault-injection tests only: consulted for every kick the back-end
+   * reads and every call it raises, it may deliver, drop or delay each one
+   * (see {@link NotifyFaults}). Undefined (the default) leaves the
+   * notification path as it is, at the cost of one check per notification.
+   */
+  readonly notifyFaults?: NotifyFaults;
+}
+
+/**
+ * What {@link NotifyFaults} does with one notification: `"deliver"` it now,
+ * `"drop"` it (a kick is not served, a call is not raised), or a number: a
+ * delay in milliseconds, after which it is delivered (if the ring still has
+ * the same eventfd). A dropped notification is lost: the next one of its
+ * ring covers it (an eventfd counts), or the injector's own
+ * {@link NotifyFaults.attach} callback delivers it late, as a watchdog would.
+ * With `VIRTIO_F_EVENT_IDX` a lost kick may be the driver's last, so an
+ * injector that drops should redeliver.
+ */
+export type NotifyFault = "deliver" | "drop" | number;
+
+/** A fault injector for kicks and calls (tests only: {@link VhostUserBackendOptions.notifyFaults}). */
+export interface NotifyFaults {
+  /** Decides the fate of a kick of ring `index`, read from its kick eventfd. */
+  kick(index: number): NotifyFault;
+  /** Decides the fate of a call (used-buffer notification) of ring `index`. */
+  call(index: number): NotifyFault;
+  /**
+   * Called when a session starts with the means to deliver a kick (serve the
+   * ring) or raise a call of that session at any time, bypassing the injector.
+   */
+  attach?(deliver: (kind: "kick" | "call", index: number) => void): void;
 }
 
 /** {@link VhostUserBackendOptions.pollBeforeSleepUs} unless the options say otherwise. */
@@ -202,6 +234,8 @@ export class VhostUserBackend {
   readonly messageTimeoutMs: number;
   /** Memory files must be sealed against shrinking. */
   readonly requireSealedMemory: boolean;
+  /** The notification fault injector of the options, if any (tests only). */
+  readonly notifyFaults: NotifyFaults | undefined;
   /** One summary per finished session, oldest first. */
   readonly sessions: SessionSummary[] = [];
   readonly #log: Logger;
@@ -231,6 +265,7 @@ export class VhostUserBackend {
     }
     this.messageTimeoutMs = ms;
     this.requireSealedMemory = options.requireSealedMemory ?? false;
+    this.notifyFaults = options.notifyFaults;
     this.#log = options.log ?? defaultLogger();
   }
 
@@ -302,6 +337,7 @@ export class VhostUserBackend {
       this.#log,
       this.offeredProtocolFeatures,
       this.requireSealedMemory,
+      this.notifyFaults,
     );
     this.#session = s;
     this.#log("info", "front-end connected");

@@ -1,0 +1,437 @@
+// The soak with faults (issue 18), run by tests/interop/soak_test.ts, which
+// asserts on its report; the clocks of its schedule and deadlines live here.
+//
+// Soak with faults: a Linux guest (QEMU, TCG) on our vhost-user-blk
+// back-end (tests/interop/_soak_backend.ts) runs mixed I/O with checksums for
+// TYPED_VIRTIO_SOAK_SECONDS (default 120) while a seeded fault injector kills
+// and restarts the back-end (QEMU reconnects, inflight tracking resumes the
+// ring), drops and delays kicks and calls, and makes the storage full
+// (ENOSPC). Then every acknowledged write is checked, by the guest and in the
+// image file on the host.
+//
+// Each guest writer owns a set of 4 KiB blocks and writes generation after
+// generation of them with O_DIRECT and a flush (conv=fsync), so a write the
+// guest saw succeed was acknowledged by the device. A block is a 64-byte
+// header `SOAK <block> <generation> <md5 of the payload>` and a payload made
+// from (block, generation). After a success it is sometimes read back.
+// Afterwards each block must hold its last acknowledged generation, or a
+// generation whose write failed after it (a failed write may or may not have
+// reached the disk), and never a torn or foreign block.
+//
+// What must hold: 0 acknowledged writes lost, no guest hang (a deadline per
+// phase, and no progress for STALL_MS is a hang), the guest saw I/O errors
+// (VIRTIO_BLK_S_IOERR) while the storage was full and the back-end survived
+// them, and the last back-end process's RSS did not grow past RSS_GROWTH_KIB
+// after warm-up.
+
+import { createHash } from "node:crypto";
+import { describe, type GuestResult, runGuest } from "./_guest.ts";
+import { type BackendProcess, startBackend } from "./_backend.ts";
+import { mulberry32 } from "./_soak_backend.ts";
+
+/** How long the guest writes, in seconds. */
+export const SECONDS: number = Number(Deno.env.get("TYPED_VIRTIO_SOAK_SECONDS") ?? "120");
+/** The fault injector's seed (logged; the same seed gives the same fault plan). */
+export const SEED: number = Number(Deno.env.get("TYPED_VIRTIO_SOAK_SEED") ?? "1818");
+const WRITERS = 3;
+const PER_WRITER = 32;
+/** Blocks the guest writes and verifies. */
+export const BLOCKS: number = WRITERS * PER_WRITER;
+const BLOCK = 4096;
+const HEADER = 64;
+/** No acknowledged or failed write for this long while writing is a hang. */
+const STALL_MS = 90_000;
+/** Deadlines of the phases: boot to the start marker, the writers' end past SECONDS, verification. */
+const BOOT_MS = 90_000;
+const RUN_SLACK_MS = 120_000;
+const VERIFY_MS = 120_000;
+/** Growth of the last back-end's RSS after warm-up that fails the test (generous: V8's heap breathes). */
+export const RSS_GROWTH_KIB: number = 64 * 1024;
+/** Back-end kills happen in this first fraction of the run; the rest measures one process's memory. */
+const KILL_WINDOW = 0.5;
+
+const enc = new TextEncoder();
+
+/** The guest's script: writers, a heartbeat, then the verification of every block. */
+function guestScript(seconds: number): string {
+  return `
+mkdir -p /tmp/s
+echo "@@start=1"
+END=$(( $(date +%s) + ${seconds} ))
+writer() {
+  w=$1; g=0
+  while [ $(date +%s) -lt $END ]; do
+    b=$(( w * ${PER_WRITER} + RANDOM % ${PER_WRITER} )); g=$((g+1))
+    yes "soak-$b-$g" | head -c ${BLOCK - HEADER} > /tmp/p$w
+    sum=$(md5sum < /tmp/p$w | cut -c1-32)
+    { printf '%-${HEADER - 1}s\\n' "SOAK $b $g $sum"; cat /tmp/p$w; } > /tmp/blk$w
+    if dd if=/tmp/blk$w of=/dev/vda bs=${BLOCK} seek=$b count=1 oflag=direct conv=fsync 2>/dev/null; then
+      echo $g > /tmp/s/ack_$b; rm -f /tmp/s/err_$b
+      echo "@@ack=$b,$g"
+      if [ $((RANDOM % 4)) -eq 0 ]; then
+        dd if=/dev/vda bs=${BLOCK} skip=$b count=1 iflag=direct 2>/dev/null > /tmp/r$w
+        cmp -s /tmp/r$w /tmp/blk$w && echo "@@readok=$b,$g" || echo "@@readbad=$b,$g"
+      fi
+    else
+      echo $g >> /tmp/s/err_$b
+      echo "@@err=$b,$g"
+    fi
+  done
+}
+( while [ ! -f /tmp/stop ]; do sleep 5; echo "@@hb=$(date +%s)"; done ) &
+w=0; pids=""
+while [ $w -lt ${WRITERS} ]; do writer $w & pids="$pids $!"; w=$((w+1)); done
+for p in $pids; do wait $p; done
+echo "@@writers_done=1"
+bad=0; ok=0; b=0
+while [ $b -lt ${BLOCKS} ]; do
+  dd if=/dev/vda bs=${BLOCK} skip=$b count=1 iflag=direct 2>/dev/null > /tmp/v || echo "@@verify_ioerr=$b"
+  set -- $(head -c ${HEADER} /tmp/v)
+  ack=$(cat /tmp/s/ack_$b 2>/dev/null)
+  if [ "$1" != SOAK ]; then
+    # Never written (zeroes) is fine only for a block never acknowledged.
+    if [ -n "$ack" ]; then bad=$((bad+1)); echo "@@verify_bad=$b,lost,ack=$ack"; else ok=$((ok+1)); fi
+  else
+    sum=$(tail -c ${BLOCK - HEADER} /tmp/v | md5sum | cut -c1-32)
+    if [ "$2" != $b ] || [ "$4" != "$sum" ]; then
+      bad=$((bad+1)); echo "@@verify_bad=$b,torn,gen=$3"
+    elif [ "$3" = "$ack" ] || grep -qx "$3" /tmp/s/err_$b 2>/dev/null; then
+      ok=$((ok+1))
+    else
+      bad=$((bad+1)); echo "@@verify_bad=$b,gen=$3,ack=$ack"
+    fi
+  fi
+  b=$((b+1))
+done
+touch /tmp/stop
+echo "@@verified=$ok"
+echo "@@verify_failures=$bad"
+[ $bad -eq 0 ]
+`;
+}
+
+function md5hex(b: Uint8Array): string {
+  return createHash("md5").update(b).digest("hex");
+}
+
+/** What a block holds on the host's image: undefined for zeroes, else its header, or "torn". */
+function readBlock(img: Uint8Array, b: number): { gen: number } | "torn" | undefined {
+  const block = img.subarray(b * BLOCK, (b + 1) * BLOCK);
+  if (block.every((x) => x === 0)) return undefined;
+  const header = new TextDecoder().decode(block.subarray(0, HEADER)).trim().split(/\s+/);
+  if (header[0] !== "SOAK" || Number(header[1]) !== b) return "torn";
+  const gen = Number(header[2]);
+  // Independent of the guest's checksum: the payload is rebuilt from (block, generation).
+  const line = enc.encode(`soak-${b}-${gen}\n`);
+  const payload = new Uint8Array(BLOCK - HEADER);
+  for (let o = 0; o < payload.length; o += line.length) {
+    payload.set(line.subarray(0, payload.length - o), o);
+  }
+  const body = block.subarray(HEADER);
+  if (md5hex(body) !== header[3] || md5hex(payload) !== header[3]) return "torn";
+  return { gen };
+}
+
+/** One RSS sample of a back-end process. */
+export interface RssSample {
+  readonly t: number;
+  readonly pid: number;
+  readonly kib: number;
+}
+
+function rssKiB(pid: number): number | undefined {
+  try {
+    const s = Deno.readTextFileSync(`/proc/${pid}/status`);
+    const m = /VmRSS:\s+(\d+) kB/.exec(s);
+    return m === null ? undefined : Number(m[1]);
+  } catch {
+    return undefined;
+  }
+}
+
+const sleep = (ms: number, stop: { stopped: boolean }) =>
+  new Promise<void>((resolve) => {
+    const started = Date.now();
+    const tick = () => {
+      if (stop.stopped || Date.now() - started >= ms) resolve();
+      else setTimeout(tick, Math.min(250, ms));
+    };
+    tick();
+  });
+
+/** What a soak run saw; soak_test.ts asserts on it. */
+export interface SoakReport {
+  /** The guest run. */
+  readonly result: GuestResult;
+  /** The phase in which the guest hung, if it did. */
+  readonly hang: string | undefined;
+  /** Blocks of the image that lost an acknowledged write or are torn. */
+  readonly problems: readonly string[];
+  /** Writes the guest saw succeed, and fail. */
+  readonly acks: number;
+  readonly errors: number;
+  /** Back-end restarts by the injector. */
+  readonly restarts: number;
+  /** Writes the back-ends refused with ENOSPC (their own count). */
+  readonly refused: number;
+  /** The last back-end's exit code. */
+  readonly lastCode: number;
+  /** Every back-end's output, oldest first. */
+  readonly outputs: readonly string[];
+  /** RSS of the last back-end after warm-up: lowest early, highest late (KiB); undefined with too few samples. */
+  readonly rssGrowth: { early: number; late: number } | undefined;
+  /** Everything to print when an assertion fails. */
+  readonly why: string;
+}
+
+/** Runs the soak for {@link SECONDS} with {@link SEED}, logging as it goes. */
+export async function runSoak(): Promise<SoakReport> {
+  const dir = await Deno.makeTempDir({ prefix: "typed-virtio-soak-" });
+  const image = `${dir}/disk.img`;
+  const f = await Deno.open(image, { create: true, write: true });
+  await f.truncate(4 * 1024 * 1024);
+  f.close();
+  const socket = `${dir}/blk.sock`;
+  const random = mulberry32(SEED);
+  const log: string[] = [];
+  const t0 = Date.now();
+  const note = (s: string) => {
+    const line = `[soak +${((Date.now() - t0) / 1000).toFixed(1)}s] ${s}`;
+    log.push(line);
+    console.log(line);
+  };
+  note(`seed ${SEED}, ${SECONDS} s, ${WRITERS} writers x ${PER_WRITER} blocks`);
+  let restarts = 0;
+  const start = () =>
+    startBackend(
+      "../tests/interop/_soak_backend.ts",
+      socket,
+      ["--image", image, "--seed", String(SEED + restarts)],
+      60_000,
+      true,
+    );
+  let backend: BackendProcess = await start();
+  const backends: BackendProcess[] = [backend];
+  const rss: RssSample[] = [];
+  const stop = { stopped: false };
+
+  // What the guest reported, with host-side bookkeeping per block.
+  const acked = new Map<number, number>();
+  const failedAfterAck = new Map<number, Set<number>>();
+  let acks = 0;
+  let errors = 0;
+  let reads = 0;
+  let lastProgress = Date.now();
+  let phase: "boot" | "run" | "verify" = "boot";
+  let phaseSince = Date.now();
+  let hang: string | undefined;
+  let started: () => void = () => {};
+  const guestStarted = new Promise<void>((r) => (started = r));
+  let enospcOn = false;
+  let errorsWhileFull = 0;
+  let errorsOutsideFull = 0;
+
+  const injector = (async () => {
+    await guestStarted;
+    const runStart = Date.now();
+    const until = runStart + SECONDS * 1000 - 5_000;
+    // The first three faults are one of each kind; then at random.
+    const plan: string[] = ["kill", "enospc", "notify"];
+    while (!stop.stopped && Date.now() < until) {
+      await sleep(3_000 + random() * 5_000, stop);
+      if (stop.stopped || Date.now() >= until) break;
+      const mayKill = Date.now() < runStart + KILL_WINDOW * SECONDS * 1000;
+      let kind = plan.shift();
+      if (kind === undefined) {
+        const x = random();
+        kind = x < 0.3 && mayKill ? "kill" : x < 0.65 ? "enospc" : "notify";
+      }
+      if (kind === "kill" && !mayKill) kind = "notify";
+      if (kind === "kill") {
+        note(`fault: SIGKILL back-end pid ${backend.pid}`);
+        Deno.kill(backend.pid, "SIGKILL");
+        await backend.stop();
+        restarts++;
+        backend = await start();
+        backends.push(backend);
+        note(`fault: back-end restarted, pid ${backend.pid} (restart ${restarts})`);
+      } else if (kind === "enospc") {
+        const ms = 2_000 + Math.floor(random() * 3_000);
+        note(`fault: storage full (ENOSPC) for ${ms} ms`);
+        enospcOn = true;
+        await backend.send("enospc on\n");
+        await sleep(ms, stop);
+        await backend.send("enospc off\n");
+        enospcOn = false;
+        note(`fault: storage no longer full`);
+      } else {
+        const ms = 4_000 + Math.floor(random() * 6_000);
+        note(`fault: kicks and calls dropped and delayed for ${ms} ms`);
+        await backend.send("notify on\n");
+        await sleep(ms, stop);
+        await backend.send("notify off\n");
+        note(`fault: notifications delivered again`);
+      }
+    }
+    note(`fault injector done (${restarts} restart(s))`);
+  })();
+
+  const sampler = (async () => {
+    const every = Math.max(2_000, Math.floor((SECONDS * 1000) / 60));
+    while (!stop.stopped) {
+      const kib = rssKiB(backend.pid);
+      if (kib !== undefined) rss.push({ t: Date.now() - t0, pid: backend.pid, kib });
+      await sleep(every, stop);
+    }
+  })();
+
+  let result;
+  try {
+    result = await runGuest({
+      script: guestScript(SECONDS),
+      modules: ["virtio_pci", "virtio_blk"],
+      qemuArgs: [
+        "-chardev",
+        `socket,id=c0,path=${socket},reconnect=1`,
+        "-device",
+        "vhost-user-blk-pci,chardev=c0,num-queues=1",
+      ],
+      timeoutMs: BOOT_MS + SECONDS * 1000 + RUN_SLACK_MS + VERIFY_MS,
+      onLine: (line) => {
+        let m = /@@ack=(\d+),(\d+)/.exec(line);
+        if (m) {
+          const b = Number(m[1]);
+          acked.set(b, Number(m[2]));
+          failedAfterAck.delete(b);
+          acks++;
+          lastProgress = Date.now();
+        }
+        m = /@@err=(\d+),(\d+)/.exec(line);
+        if (m) {
+          const b = Number(m[1]);
+          let s = failedAfterAck.get(b);
+          if (s === undefined) failedAfterAck.set(b, s = new Set());
+          s.add(Number(m[2]));
+          errors++;
+          if (enospcOn) errorsWhileFull++;
+          else errorsOutsideFull++;
+          lastProgress = Date.now();
+        }
+        if (/@@readok=/.test(line)) reads++;
+        if (/@@start=1/.test(line)) {
+          phase = "run";
+          phaseSince = lastProgress = Date.now();
+          note("guest started writing");
+          started();
+        }
+        if (/@@writers_done=1/.test(line)) {
+          phase = "verify";
+          phaseSince = Date.now();
+          note(`guest writers done: ${acks} acknowledged, ${errors} failed writes`);
+        }
+      },
+      // The per-phase deadlines (the heartbeat gives a line every 5 s).
+      killWhen: () => {
+        const now = Date.now();
+        if (phase === "boot" && now - phaseSince > BOOT_MS) hang = "boot";
+        if (phase === "run" && now - phaseSince > SECONDS * 1000 + RUN_SLACK_MS) hang = "run";
+        if (phase === "run" && now - lastProgress > STALL_MS) hang = "run (no progress)";
+        if (phase === "verify" && now - phaseSince > VERIFY_MS) hang = "verify";
+        return hang !== undefined;
+      },
+    });
+  } finally {
+    stop.stopped = true;
+    started();
+    await injector.catch((e) => note(`injector failed: ${e}`));
+    await sampler;
+  }
+  const last = backend;
+  const lastRss = rss.filter((s) => s.pid === last.pid);
+  try {
+    await backend.send("stats\n");
+  } catch {
+    // A dead last back-end shows in lastCode, asserted by the test.
+  }
+  const lastCode = await backend.stop();
+  for (const b of backends) await b.stop();
+
+  const outputs = backends.map((b, i) => `--- back-end ${i} (pid ${b.pid}) ---\n${b.output()}`)
+    .join("\n");
+  const why = `${describe(result)}\n${log.join("\n")}\n${outputs}`;
+  // The back-end's own counts: writes it refused with ENOSPC, notifications it played with.
+  let refused = 0;
+  const faultCounts = { kicksDropped: 0, kicksDelayed: 0, callsDropped: 0, callsDelayed: 0 };
+  for (const b of backends) {
+    const lines = b.output().split("\n").filter((l) => l.startsWith("soak-stats"));
+    const l = lines[lines.length - 1];
+    if (l === undefined) continue;
+    const num = (k: string) => Number(new RegExp(`${k}=(\\d+)`).exec(l)?.[1] ?? 0);
+    refused += num("refused");
+    for (const k of Object.keys(faultCounts) as (keyof typeof faultCounts)[]) {
+      faultCounts[k] += num(k);
+    }
+  }
+
+  // The host's own check of the image: every acknowledged write is there.
+  const img = await Deno.readFile(image);
+  let lost = 0;
+  let torn = 0;
+  const problems: string[] = [];
+  for (let b = 0; b < BLOCKS; b++) {
+    const on = readBlock(img, b);
+    const ack = acked.get(b);
+    const failed = failedAfterAck.get(b) ?? new Set<number>();
+    if (on === "torn") {
+      torn++;
+      problems.push(`block ${b}: torn or foreign`);
+    } else if (on === undefined) {
+      if (ack !== undefined) {
+        lost++;
+        problems.push(`block ${b}: zeroes, generation ${ack} acknowledged`);
+      }
+    } else if (on.gen !== ack && !failed.has(on.gen)) {
+      lost++;
+      problems.push(`block ${b}: generation ${on.gen} on disk, ${ack} acknowledged`);
+    }
+  }
+  await Deno.remove(dir, { recursive: true });
+
+  note(
+    `result: ${acks} acknowledged writes, ${errors} failed writes (${errorsWhileFull} while ` +
+      `the storage was full, ${errorsOutsideFull} outside or at its edges), ${reads} read-backs ` +
+      `verified, ${restarts} back-end restart(s), ${refused} writes refused with ENOSPC, ` +
+      `faults ${JSON.stringify(faultCounts)}; image: ${lost} lost, ${torn} torn; guest ` +
+      `verified ${result.markers.get("verified")} blocks, ` +
+      `${result.markers.get("verify_failures")} failures`,
+  );
+  note(
+    `RSS samples (s, pid, KiB): ${rss.map((s) => `${s.t / 1000 | 0}:${s.pid}:${s.kib}`).join(" ")}`,
+  );
+
+  // Memory: the last process (it lives through the second half, faults but no kills).
+  const warm = lastRss.slice(Math.floor(lastRss.length / 4));
+  let rssGrowth: { early: number; late: number } | undefined;
+  if (warm.length >= 4) {
+    const q = Math.max(1, Math.floor(warm.length / 4));
+    const early = Math.min(...warm.slice(0, q).map((s) => s.kib));
+    const late = Math.max(...warm.slice(-q).map((s) => s.kib));
+    note(`RSS of the last back-end after warm-up: ${early} KiB early, ${late} KiB late`);
+    rssGrowth = { early, late };
+  } else {
+    note(`too few RSS samples of the last back-end (${lastRss.length}) to judge growth`);
+  }
+  return {
+    result,
+    hang,
+    problems,
+    acks,
+    errors,
+    restarts,
+    refused,
+    lastCode,
+    outputs: backends.map((b) => b.output()),
+    rssGrowth,
+    why,
+  };
+}

@@ -1,0 +1,205 @@
+/**
+ * The soak test's back-end: examples/vhost_user_blk.ts's device and
+ * back-end (a {@link BlkDevice} on a {@link PosixFileStorage}, served by
+ * {@link VhostUserBackend}), with the fault hooks a soak needs, driven by
+ * commands on stdin (one per line):
+ *
+ * - `enospc on` / `enospc off`: every write (and write zeroes) fails with
+ *   ENOSPC, as a full file system does, until `off`. The device must
+ *   complete such requests with VIRTIO_BLK_S_IOERR. Nothing of a refused
+ *   write reaches the image.
+ * - `notify on` / `notify off`: kicks and calls are dropped or delayed at
+ *   random (seeded with `--seed`) through
+ *   {@link VhostUserBackendOptions.notifyFaults}; a dropped one is
+ *   delivered by a watchdog 100-1000 ms later (see {@link NotifyFault}).
+ * - `stats`: prints a `soak-stats` line.
+ *
+ * Every fault is counted; `soak-stats` lines report them. Started by
+ * tests/interop/soak_test.ts through `startBackend`.
+ *
+ * @module
+ */
+
+import {
+  type NotifyFault,
+  type NotifyFaults,
+  VhostUserBackend,
+} from "../../src/transport/vhost_user/mod.ts";
+import { BlkDevice, type BlockStorage, PosixFileStorage } from "../../src/devices/blk/mod.ts";
+import { DeviceError } from "../../src/errors.ts";
+
+/** A seeded PRNG (mulberry32): the same seed, the same faults. */
+export function mulberry32(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** Storage that fails every write with ENOSPC while {@link EnospcStorage.full} is set. */
+export class EnospcStorage implements BlockStorage {
+  /** Writes fail while set. */
+  full = false;
+  /** Writes refused so far. */
+  refused = 0;
+  readonly #inner: PosixFileStorage;
+
+  constructor(inner: PosixFileStorage) {
+    this.#inner = inner;
+  }
+
+  get size(): number {
+    return this.#inner.size;
+  }
+
+  #check(offset: number, length: number): void {
+    if (!this.full) return;
+    this.refused++;
+    throw new DeviceError(
+      `virtio-blk: pwritev of ${length} bytes at ${offset} on image ${this.#inner.path} failed: ` +
+        `ENOSPC (injected: the storage is full)`,
+      { code: "ERR_VIRTIO_DEVICE_BLK_IO" },
+    );
+  }
+
+  read(offset: number, dst: Uint8Array): void {
+    this.#inner.read(offset, dst);
+  }
+
+  readv(offset: number, dsts: readonly Uint8Array[]): void {
+    this.#inner.readv(offset, dsts);
+  }
+
+  write(offset: number, src: Uint8Array): void {
+    this.#check(offset, src.length);
+    this.#inner.write(offset, src);
+  }
+
+  writev(offset: number, srcs: readonly Uint8Array[]): void {
+    let n = 0;
+    for (const s of srcs) n += s.length;
+    this.#check(offset, n);
+    this.#inner.writev(offset, srcs);
+  }
+
+  writeZeroes(offset: number, length: number, _unmap: boolean): void {
+    this.#check(offset, length);
+    this.#inner.write(offset, new Uint8Array(length));
+  }
+
+  flush(): void {
+    this.#inner.flush();
+  }
+
+  close(): void {
+    this.#inner.close();
+  }
+}
+
+/** Drops (recovered by a watchdog) and delays kicks and calls at random while on. */
+export class RandomNotifyFaults implements NotifyFaults {
+  /** Faults are injected while set. */
+  on = false;
+  /** Counts of what was done. */
+  readonly counts = { kicksDropped: 0, kicksDelayed: 0, callsDropped: 0, callsDelayed: 0 };
+  readonly #random: () => number;
+  #deliver: ((kind: "kick" | "call", index: number) => void) | undefined;
+
+  constructor(random: () => number) {
+    this.#random = random;
+  }
+
+  attach(deliver: (kind: "kick" | "call", index: number) => void): void {
+    this.#deliver = deliver;
+  }
+
+  #fate(kind: "kick" | "call", index: number): NotifyFault {
+    if (!this.on) return "deliver";
+    const x = this.#random();
+    if (x < 0.15) {
+      if (kind === "kick") this.counts.kicksDropped++;
+      else this.counts.callsDropped++;
+      // The watchdog: a lost notification is delivered late, once.
+      const deliver = this.#deliver;
+      setTimeout(() => deliver?.(kind, index), 100 + Math.floor(this.#random() * 900));
+      return "drop";
+    }
+    if (x < 0.35) {
+      if (kind === "kick") this.counts.kicksDelayed++;
+      else this.counts.callsDelayed++;
+      return 1 + Math.floor(this.#random() * 200);
+    }
+    return "deliver";
+  }
+
+  kick(index: number): NotifyFault {
+    return this.#fate("kick", index);
+  }
+
+  call(index: number): NotifyFault {
+    return this.#fate("call", index);
+  }
+}
+
+function arg(name: string): string | undefined {
+  const i = Deno.args.indexOf(name);
+  return i < 0 ? undefined : Deno.args[i + 1];
+}
+
+async function main(): Promise<number> {
+  const socket = arg("--socket");
+  const image = arg("--image");
+  const seed = Number(arg("--seed") ?? "1");
+  if (socket === undefined || image === undefined) {
+    console.error("usage: _soak_backend.ts --socket PATH --image FILE [--seed N]");
+    return 2;
+  }
+  const storage = new EnospcStorage(new PosixFileStorage(image));
+  const device = new BlkDevice({ storage, queues: 1, queueSize: 256 });
+  const faults = new RandomNotifyFaults(mulberry32(seed));
+  const backend = new VhostUserBackend(device, { socketPath: socket, notifyFaults: faults });
+  backend.listen();
+  const stats = () =>
+    console.log(
+      `soak-stats seed=${seed} refused=${storage.refused} ` +
+        `kicksDropped=${faults.counts.kicksDropped} kicksDelayed=${faults.counts.kicksDelayed} ` +
+        `callsDropped=${faults.counts.callsDropped} callsDelayed=${faults.counts.callsDelayed} ` +
+        `writes=${device.stats.writes} reads=${device.stats.reads} errors=${device.stats.errors}`,
+    );
+  const commands = (async () => {
+    let pending = "";
+    const dec = new TextDecoder();
+    for await (const chunk of Deno.stdin.readable) {
+      pending += dec.decode(chunk, { stream: true });
+      let nl: number;
+      while ((nl = pending.indexOf("\n")) >= 0) {
+        const cmd = pending.slice(0, nl).trim();
+        pending = pending.slice(nl + 1);
+        if (cmd === "enospc on") storage.full = true;
+        else if (cmd === "enospc off") storage.full = false;
+        else if (cmd === "notify on") faults.on = true;
+        else if (cmd === "notify off") faults.on = false;
+        else if (cmd !== "stats") console.error(`soak back-end: unknown command ${cmd}`);
+        console.log(`soak-command ${cmd}`);
+        stats();
+      }
+    }
+  })();
+  const stop = () => backend.close();
+  Deno.addSignalListener("SIGTERM", stop);
+  console.log(`soak back-end: ready on ${socket} (seed ${seed})`);
+  await backend.serve();
+  Deno.removeSignalListener("SIGTERM", stop);
+  storage.flush();
+  storage.close();
+  stats();
+  console.log(`soak back-end: stopped after ${backend.sessions.length} session(s)`);
+  void commands;
+  return 0;
+}
+
+if (import.meta.main) Deno.exit(await main());
