@@ -245,8 +245,15 @@ export class PciFunction implements PciBus {
       20,
     );
     new VirtioPciNotifyCap(c, CAP_NOTIFY).notifyOffMultiplier = NOTIFY_MULTIPLIER;
-    vcap(CAP_ISR, CAP_DEVICE, VIRTIO_PCI_CAP_ISR_CFG, MODERN_ISR, 1);
-    vcap(CAP_DEVICE, CAP_PCI_CFG, VIRTIO_PCI_CAP_DEVICE_CFG, MODERN_DEVICE, dev.configSize);
+    // 4.1.4.6: the device config capability is for device types that have a
+    // device-specific configuration. One of length 0 (virtio-rng) is worse than
+    // none: Linux's vp_modern_map_capability refuses a length <= start ("bad
+    // capability len 0"), and virtio_pci's probe of the whole function fails.
+    const hasDeviceCfg = dev.configSize > 0;
+    vcap(CAP_ISR, hasDeviceCfg ? CAP_DEVICE : CAP_PCI_CFG, VIRTIO_PCI_CAP_ISR_CFG, MODERN_ISR, 1);
+    if (hasDeviceCfg) {
+      vcap(CAP_DEVICE, CAP_PCI_CFG, VIRTIO_PCI_CAP_DEVICE_CFG, MODERN_DEVICE, dev.configSize);
+    }
     vcap(CAP_PCI_CFG, 0, VIRTIO_PCI_CAP_PCI_CFG, 0, 0, 20);
   }
 
