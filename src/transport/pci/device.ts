@@ -7,6 +7,7 @@
  * - config space: vendor 0x1af4, device id 0x1040 + id (modern) or the
  *   transitional id (0x1000..0x103f), subsystem ids, a capability list at
  *   0x40: MSI-X, then the virtio capabilities common, notify, ISR, device
+ *   (only for a device with device config: Linux refuses one of length 0)
  *   and PCI cfg access.
  * - BAR0 (transitional only): the legacy I/O header (4.1.4.10, in
  *   `_legacy_header.ts`) then config.
