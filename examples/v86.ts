@@ -14,7 +14,7 @@ import { connectBackToBack, NetDevice } from "../src/devices/net/mod.ts";
 import { ConsoleDevice } from "../src/devices/console/mod.ts";
 import { RngDevice } from "../src/devices/rng/mod.ts";
 import { BalloonDevice } from "../src/devices/balloon/mod.ts";
-import { keyboardProfile, InputDevice } from "../src/devices/input/mod.ts";
+import { InputDevice, keyboardProfile } from "../src/devices/input/mod.ts";
 
 const args = [...Deno.args];
 const t = args.indexOf("--transport");
