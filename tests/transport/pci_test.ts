@@ -5,6 +5,7 @@ import assert from "node:assert/strict";
 import { GuestMemory } from "../../src/memory.ts";
 import { NullDevice } from "../../src/devices/null/device.ts";
 import { nullDriver } from "../../src/devices/null/driver.ts";
+import { RngDevice } from "../../src/devices/rng/mod.ts";
 import { DeviceStatus } from "../../src/generated/common.ts";
 import {
   VIRTIO_MSI_NO_VECTOR,
@@ -71,6 +72,35 @@ Deno.test("capability list: common, notify, ISR, device and PCI cfg access", () 
   // BAR sizing: all ones reads back the size mask and the 64-bit memory flag.
   p.configWrite(0x10 + 4 * 4, 4, 0xffffffff);
   assert.equal(p.configRead(0x10 + 4 * 4, 4), ((~(0x4000 - 1) >>> 0) | 0x4) >>> 0);
+});
+
+Deno.test("a device without device config (virtio-rng) has no device config capability", () => {
+  // 4.1.4.6 asks for the capability only for types with a device-specific
+  // configuration; Linux 6.1's vp_modern_map_capability refuses one of
+  // length 0 ("bad capability len 0 (>0 expected)") and the PCI function
+  // then has no virtio device at all (seen in the v86 host test).
+  const rng = new RngDevice({ source: (b) => b.fill(7) });
+  assert.equal(rng.configSize, 0);
+  const p = new PciFunction(rng, GuestMemory.fromBuffer(new ArrayBuffer(1 << 16)));
+  const found = caps(p);
+  assert.ok(!found.has(VIRTIO_PCI_CAP_DEVICE_CFG), "no device config capability");
+  for (
+    const t of [
+      VIRTIO_PCI_CAP_COMMON_CFG,
+      VIRTIO_PCI_CAP_NOTIFY_CFG,
+      VIRTIO_PCI_CAP_ISR_CFG,
+      VIRTIO_PCI_CAP_PCI_CFG,
+    ]
+  ) assert.ok(found.has(t), `capability type ${t}`);
+  // Every capability on the list has a non-zero length where Linux maps it.
+  for (const t of [VIRTIO_PCI_CAP_COMMON_CFG, VIRTIO_PCI_CAP_NOTIFY_CFG, VIRTIO_PCI_CAP_ISR_CFG]) {
+    assert.ok(p.configRead(found.get(t)! + VirtioPciCap.OFFSETS.length, 4) > 0, `length of ${t}`);
+  }
+  // Our own driver probes it as modern, with no device config.
+  p.configWrite(0x04, 2, 0x6);
+  const t = probePci(p);
+  assert.equal(t?.deviceId, 4);
+  assert.equal(t?.legacy, false);
 });
 
 Deno.test("firmware writes the Interrupt Line register and reads its value back (PCI 3.0 6.2.4)", () => {

@@ -7,6 +7,7 @@
  * - config space: vendor 0x1af4, device id 0x1040 + id (modern) or the
  *   transitional id (0x1000..0x103f), subsystem ids, a capability list at
  *   0x40: MSI-X, then the virtio capabilities common, notify, ISR, device
+ *   (only for a device with device config: Linux refuses one of length 0)
  *   and PCI cfg access.
  * - BAR0 (transitional only): the legacy I/O header (4.1.4.10, in
  *   `_legacy_header.ts`) then config.
@@ -245,8 +246,15 @@ export class PciFunction implements PciBus {
       20,
     );
     new VirtioPciNotifyCap(c, CAP_NOTIFY).notifyOffMultiplier = NOTIFY_MULTIPLIER;
-    vcap(CAP_ISR, CAP_DEVICE, VIRTIO_PCI_CAP_ISR_CFG, MODERN_ISR, 1);
-    vcap(CAP_DEVICE, CAP_PCI_CFG, VIRTIO_PCI_CAP_DEVICE_CFG, MODERN_DEVICE, dev.configSize);
+    // 4.1.4.6: the device config capability is for device types that have a
+    // device-specific configuration. One of length 0 (virtio-rng) is worse than
+    // none: Linux's vp_modern_map_capability refuses a length <= start ("bad
+    // capability len 0"), and virtio_pci's probe of the whole function fails.
+    const hasDeviceCfg = dev.configSize > 0;
+    vcap(CAP_ISR, hasDeviceCfg ? CAP_DEVICE : CAP_PCI_CFG, VIRTIO_PCI_CAP_ISR_CFG, MODERN_ISR, 1);
+    if (hasDeviceCfg) {
+      vcap(CAP_DEVICE, CAP_PCI_CFG, VIRTIO_PCI_CAP_DEVICE_CFG, MODERN_DEVICE, dev.configSize);
+    }
     vcap(CAP_PCI_CFG, 0, VIRTIO_PCI_CAP_PCI_CFG, 0, 0, 20);
   }
 
