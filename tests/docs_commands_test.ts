@@ -60,6 +60,12 @@ const LONG_RUNNING: Record<string, { window: number; why: string }> = {
     why: "a stress benchmark, minutes of CPU",
   },
   "deno run --allow-sys bench/_virtqueue_compare.ts": { window: 10, why: "a benchmark" },
+  "deno task fuzz": {
+    window: 15,
+    why: "fuzz runs of minutes (every fuzzer) to hours (a million cases); checked to start",
+  },
+  "deno task v86": { window: 15, why: "boots Linux in v86 with the console on the terminal" },
+  "deno task vhost-user-scsi": { window: 10, why: "a vhost-user back-end serves until SIGINT" },
   "deno task soak": {
     window: 20,
     why: "boots a Linux guest under QEMU for --seconds (an hour by default); checked to start",
@@ -69,6 +75,19 @@ const LONG_RUNNING: Record<string, { window: number; why: string }> = {
     why: "the fuzz tests under coverage, a minute or two of CPU; checked to start",
   },
 };
+
+/**
+ * Commands this test does not run, by where they are or what they name, and who runs them instead:
+ * a user's own project is not this repository, so its commands run in one that
+ * scripts/test_outside.ts (`deno task test:outside`, in CI) makes from docs/using.md.
+ */
+const ELSEWHERE: { readonly test: (c: DocCommand) => boolean; readonly why: string }[] = [
+  {
+    test: (c) => c.where.startsWith("docs/using.md:") || c.command.includes("jsr:@typed-virtio/"),
+    why:
+      "a command of a user's project: deno task test:outside runs the guide in a scratch project",
+  },
+];
 
 /** Commands that need another documented command running first. */
 const NEEDS: Record<string, string> = {
@@ -270,9 +289,14 @@ Deno.test({
     const failures: string[] = [];
     const seen = new Set<string>();
     try {
-      for (const { where, command } of await allCommands()) {
-        if (seen.has(command)) continue;
-        seen.add(command);
+      const todo: DocCommand[] = [];
+      for (const c of await allCommands()) {
+        if (seen.has(c.command) || ELSEWHERE.some((e) => e.test(c))) continue;
+        seen.add(c.command);
+        todo.push(c);
+      }
+      // Three at a time: most of the time is start-up windows and subprocess start-up.
+      const one = async ({ where, command }: DocCommand) => {
         const cmd = runnable(command, scratch);
         const long = longRunning(runnable(command, ""));
         const before = NEEDS[command];
@@ -293,7 +317,16 @@ Deno.test({
             }\n${ran.output.slice(-1500)}`,
           );
         }
-      }
+      };
+      // The npm build and test share the scratch copy's npm/ folder: one lane runs them in turn.
+      const npm = todo.filter((c) => /\btask (build|test):npm\b/.test(c.command));
+      const queue = todo.filter((c) => !npm.includes(c));
+      await Promise.all(
+        [npm, [], []].map(async (own) => {
+          for (const c of own) await one(c);
+          for (let c = queue.shift(); c !== undefined; c = queue.shift()) await one(c);
+        }),
+      );
     } finally {
       await Deno.remove(scratch, { recursive: true });
     }
