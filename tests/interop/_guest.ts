@@ -246,8 +246,14 @@ export interface GuestOptions {
   readonly sharedMemory?: boolean;
   /** Hard timeout for the whole boot in milliseconds (default 120000). */
   readonly timeoutMs?: number;
-  /** Called with every console line as it arrives. */
-  readonly onLine?: (line: string) => void;
+  /**
+   * Called with every console line as it arrives. With {@link GuestOptions.input}, `reply`
+   * types a text on the guest's serial console (a script reads it with `read -r x < /dev/ttyS0`):
+   * how a guest waits for the host instead of sleeping.
+   */
+  readonly onLine?: (line: string, reply: (text: string) => Promise<void>) => void;
+  /** Pipe QEMU's stdin to the guest's serial console, for `onLine`'s `reply`. */
+  readonly input?: boolean;
   /** Echo the console to stderr (also when `TYPED_VIRTIO_GUEST_LOG=1`). */
   readonly echo?: boolean;
   /** Kill QEMU with SIGKILL as soon as a console line makes this return true (fault tests). */
@@ -394,10 +400,16 @@ async function runQemu(args: string[], opts: GuestOptions): Promise<GuestResult>
   const child = new Deno.Command(opts.qemu?.binary ?? "qemu-system-x86_64", {
     args,
     env: opts.qemu?.moduleDir === undefined ? undefined : { QEMU_MODULE_DIR: opts.qemu.moduleDir },
-    stdin: "null",
+    stdin: opts.input ? "piped" : "null",
     stdout: "piped",
     stderr: "piped",
   }).spawn();
+  const writer = opts.input ? child.stdin.getWriter() : undefined;
+  const encoder = new TextEncoder();
+  const reply = async (text: string): Promise<void> => {
+    if (writer === undefined) throw new Error("runGuest: reply() needs the input option");
+    await writer.write(encoder.encode(text));
+  };
   let timedOut = false;
   let killed = false;
   const timer = setTimeout(() => {
@@ -425,7 +437,7 @@ async function runQemu(args: string[], opts: GuestOptions): Promise<GuestResult>
           const eq = kv.indexOf("=");
           if (eq > 0) markers.set(kv.slice(0, eq), kv.slice(eq + 1).trim());
         }
-        opts.onLine?.(line);
+        opts.onLine?.(line, reply);
         if (!killed && opts.killWhen?.(line)) {
           killed = true;
           killQuietly(child);
@@ -435,6 +447,11 @@ async function runQemu(args: string[], opts: GuestOptions): Promise<GuestResult>
   } finally {
     clearTimeout(timer);
     killQuietly(child);
+    try {
+      await writer?.close();
+    } catch {
+      // QEMU is gone: its end of the pipe is closed
+    }
   }
   const status = await child.status;
   const rc = markers.get("rc");

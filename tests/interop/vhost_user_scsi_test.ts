@@ -75,6 +75,17 @@ echo "@@sdb_gone=$([ -b /dev/sdb ] && echo 0 || echo 1)"
 echo "@@luns_after=$(ls /sys/class/scsi_device/ | tr '\\n' ' ')"
 `;
 
+/** How many commands the back-end has answered with "ok" so far. */
+function backendOks(backend: { output(): string }): number {
+  return backend.output().split("\n").filter((l) => l.trim() === "ok").length;
+}
+
+/** Polls `done` until it holds, failing after 30 s (a hang, not a timing). */
+async function waitFor(done: () => boolean, what: string): Promise<void> {
+  for (let i = 0; i < 600 && !done(); i++) await new Promise((r) => setTimeout(r, 50));
+  if (!done()) throw new Error(`${what}: not done within 30 s`);
+}
+
 Deno.test({
   name: "vhost-user-scsi: Linux sees a SCSI disk, mkfs.ext2 + mount work, files land in the " +
     "image, and a LUN added at run time appears and goes",
@@ -97,6 +108,7 @@ Deno.test({
       );
       try {
         let asked = false;
+        const sendErrors: string[] = [];
         let removed = false;
         const r = await runGuest({
           script: SCRIPT,
@@ -106,16 +118,17 @@ Deno.test({
           onLine: (line) => {
             if (!asked && line.includes("@@hotplug_request=1")) {
               asked = true;
-              backend.send(`add 1 ${image2}\n`).catch(() => {});
+              backend.send(`add 1 ${image2}\n`).catch((e) => sendErrors.push(String(e)));
             }
             if (!removed && line.includes("@@remove_request=1")) {
               removed = true;
-              backend.send("remove 1\n").catch(() => {});
+              backend.send("remove 1\n").catch((e) => sendErrors.push(String(e)));
             }
           },
         });
         const why = describe(r) + `\n--- back-end ---\n${backend.output()}`;
         assert.equal(r.scriptStatus, 0, why);
+        assert.deepEqual(sendErrors, [], why);
         assert.equal(r.markers.get("sda"), "1", why);
         // 32 MiB in 512-byte sectors, as sd reports it from READ CAPACITY.
         assert.equal(r.markers.get("size"), String(32 * 2048), why);
@@ -235,12 +248,13 @@ Deno.test({
       );
       try {
         let asked = false;
+        const sendErrors: string[] = [];
         const r = await runGuest({
           script: `
 i=0; while [ ! -b /dev/sda ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i+1)); done
 for d in /sys/bus/virtio/devices/*; do [ "$(cat $d/device)" = "0x0008" ] && echo "@@features=$(cat $d/features)"; done
 echo "@@add_request=1"
-sleep 3
+read -r added < /dev/ttyS0
 echo "@@sdb_before_scan=$([ -b /dev/sdb ] && echo 1 || echo 0)"
 for h in /sys/class/scsi_host/host*; do echo "- - -" > $h/scan; done
 i=0; while [ ! -b /dev/sdb ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i+1)); done
@@ -255,15 +269,22 @@ echo "@@luns=$(ls /sys/class/scsi_device/ | tr '\\n' ' ')"
             "vhost-user-scsi-pci,chardev=c0,hotplug=off",
           ],
           timeoutMs: 120_000,
-          onLine: (line) => {
+          input: true,
+          onLine: (line, reply) => {
             if (!asked && line.includes("@@add_request=1")) {
               asked = true;
-              backend.send(`add 3 ${image2}\n`).catch(() => {});
+              // The guest looks for the LUN only once the back-end has said it is added.
+              const oks = backendOks(backend);
+              backend.send(`add 3 ${image2}\n`)
+                .then(() => waitFor(() => backendOks(backend) > oks, "the back-end adds LUN 3"))
+                .then(() => reply("added\n"))
+                .catch((e) => sendErrors.push(String(e)));
             }
           },
         });
         const why = describe(r) + `\n--- back-end ---\n${backend.output()}`;
         assert.equal(r.scriptStatus, 0, why);
+        assert.deepEqual(sendErrors, [], why);
         // The guest's view of the features: bit 1 (VIRTIO_SCSI_F_HOTPLUG) not negotiated.
         assert.equal(r.markers.get("features")?.[1], "0", why);
         assert.equal(r.markers.get("sdb_before_scan"), "0", "no event: nothing before the rescan");

@@ -12,9 +12,13 @@ Deno.test("virtio_fs_config matches the spec", () => {
     num_request_queues: 36,
     notify_buf_size: 40,
   });
+  // The FUSE structs (fuse_*) are checked against the kernel's sizes in
+  // tests/devices/fs/schema_test.ts, which also checks that none is left out.
   const checked = new Set(["virtio_fs_config"]);
   for (const v of Object.values(s)) {
-    if (v.kind === "struct") assert.ok(checked.has(v.name), `${v.name} is not checked`);
+    if (v.kind === "struct" && !v.name.startsWith("fuse_")) {
+      assert.ok(checked.has(v.name), `${v.name} is not checked`);
+    }
   }
 });
 

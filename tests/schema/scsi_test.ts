@@ -78,6 +78,17 @@ const expected: [StructType, Off, Record<string, Off>][] = [
     response: 20,
   }],
   [scsi.virtio_scsi_event, 16, { event: 0, lun: 4, reason: 12 }],
+  // The fixed starts of 5.6.6.1's request (lun, id, task_attr, prio, crn) and response
+  // (sense_len, residual, status_qualifier, status, response), and SAM's flat-space lun field.
+  [scsi.virtio_scsi_cmd_req_hdr, 19, { lun: 0, id: 8, task_attr: 16, prio: 17, crn: 18 }],
+  [scsi.virtio_scsi_cmd_resp_hdr, 12, {
+    sense_len: 0,
+    residual: 4,
+    status_qualifier: 8,
+    status: 10,
+    response: 11,
+  }],
+  [scsi.virtio_scsi_lun, 8, { addressing: 0, target: 1, single_level: 2, lun_reserved: 4 }],
 ];
 
 Deno.test("SCSI host device layouts match the spec", () => {

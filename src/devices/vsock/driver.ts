@@ -53,7 +53,7 @@ export interface VsockDriverOptions {
 }
 
 /** One bound vsock device, the guest's end. */
-export class VirtioVsock {
+export class Vsock {
   /** The guest end of every connection. */
   readonly endpoint: VsockEndpoint;
   /** Transport resets the device reported. */
@@ -198,6 +198,11 @@ export class VirtioVsock {
   }
 }
 
+/** The vsock driver: binds virtio-vsock devices and gives each a {@link Vsock}. */
+export function vsockDriver(options: VsockDriverOptions = {}): VsockDriver {
+  return new VsockDriver(options);
+}
+
 /** The virtio-vsock driver and the devices it bound. */
 export class VsockDriver implements VirtioDriver {
   /** `virtio-vsock`. */
@@ -207,7 +212,7 @@ export class VsockDriver implements VirtioDriver {
   /** VIRTIO_VSOCK_F_SEQPACKET (streams need no bit). */
   readonly featureTable: readonly number[] = [VIRTIO_VSOCK_F_SEQPACKET];
   readonly #options: VsockDriverOptions;
-  readonly #bound = new Map<DriverDevice, VirtioVsock>();
+  readonly #bound = new Map<DriverDevice, Vsock>();
 
   /** See {@link VsockDriverOptions}. */
   constructor(options: VsockDriverOptions = {}) {
@@ -215,13 +220,13 @@ export class VsockDriver implements VirtioDriver {
   }
 
   /** The bound device `dev`, if any. */
-  vsockOf(dev: DriverDevice): VirtioVsock | undefined {
+  vsockOf(dev: DriverDevice): Vsock | undefined {
     return this.#bound.get(dev);
   }
 
   /** Bind: queues, receive and event buffers. */
   probe(dev: DriverDevice): void {
-    this.#bound.set(dev, new VirtioVsock(dev, this.#options));
+    this.#bound.set(dev, new Vsock(dev, this.#options));
   }
 
   /** Unbind: every connection ends, the device is reset, buffers come back. */

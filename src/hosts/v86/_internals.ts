@@ -16,6 +16,7 @@ export const V86_VERSION = "0.5.462";
 
 /** A v86 host failure: a missing v86 internal, a missing kit, a guest that did not answer. */
 export class V86HostError extends VirtioError {
+  /** The default code of this class: `ERR_VIRTIO_V86`. */
   static override readonly defaultCode: string = "ERR_VIRTIO_V86";
 }
 

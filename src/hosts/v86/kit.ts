@@ -12,9 +12,13 @@ import { V86HostError } from "./_internals.ts";
 export interface V86Kit {
   /** The directory they came from. */
   readonly dir: string;
+  /** SeaBIOS (`bios.bin`). */
   readonly bios: Uint8Array;
+  /** The VGA BIOS (`vgabios-stdvga.bin`). */
   readonly vgaBios: Uint8Array;
+  /** The i386 kernel. */
   readonly bzImage: Uint8Array;
+  /** The initramfs (busybox, the virtio modules, the tv_mmio helper, `/init`). */
   readonly initrd: Uint8Array;
   /** The kernel release (`6.1.0-NN-686`). */
   readonly kernel: string;

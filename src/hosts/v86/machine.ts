@@ -47,7 +47,7 @@ export interface BootV86Options {
 }
 
 /** The kernel command line the host boots with (before the caller's words). */
-export const BASE_CMDLINE =
+export const BASE_CMDLINE: string =
   "console=ttyS0 quiet loglevel=3 tsc=reliable mitigations=off random.trust_cpu=on " +
   "pci=nomsi cryptomgr.notests";
 
@@ -57,8 +57,8 @@ const toBuffer = (b: Uint8Array): { buffer: ArrayBuffer } => ({
 
 /** A booted guest. */
 export class V86Machine {
-  /** The v86 emulator object. */
-  readonly emulator: V86;
+  /** The v86 emulator object (its API is v86's own, kept inside this host). */
+  readonly #emulator: V86;
   /** The host serving our devices. */
   readonly host: V86Host;
   /** Seconds from start to the shell prompt. */
@@ -70,7 +70,7 @@ export class V86Machine {
 
   /** @internal use {@link bootV86} */
   constructor(emulator: V86, host: V86Host) {
-    this.emulator = emulator;
+    this.#emulator = emulator;
     this.host = host;
   }
 
@@ -123,7 +123,7 @@ export class V86Machine {
 
   /** Types `text` on the guest's serial console. */
   send(text: string): void {
-    this.emulator.serial0_send(text);
+    this.#emulator.serial0_send(text);
   }
 
   /**
@@ -162,7 +162,7 @@ export class V86Machine {
   /** Stops the emulator. */
   stop(): void {
     this.host.close();
-    void this.emulator.destroy();
+    void this.#emulator.destroy();
   }
 }
 

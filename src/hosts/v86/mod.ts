@@ -8,4 +8,4 @@
 export * from "./host.ts";
 export * from "./kit.ts";
 export * from "./machine.ts";
-export { V86_VERSION, V86HostError, v86Internals } from "./_internals.ts";
+export { V86_VERSION, V86HostError } from "./_internals.ts";

@@ -3,6 +3,7 @@
 // and FUSE_NAME_OFFSET), not from the generator.
 
 import assert from "node:assert/strict";
+import * as schema from "../../../schema/devices/fs.ts";
 import * as fs from "../../../src/generated/devices/fs.ts";
 
 Deno.test("FUSE structs have the kernel's sizes", () => {
@@ -32,8 +33,30 @@ Deno.test("FUSE structs have the kernel's sizes", () => {
     [fs.FuseCreateIn, 16],
     [fs.FuseMknodIn, 16],
     [fs.FuseGetattrIn, 16],
+    [fs.FuseForgetIn, 8],
+    [fs.FuseMkdirIn, 8],
+    [fs.FuseRenameIn, 8],
+    [fs.FuseLinkIn, 8],
+    [fs.FuseOpenIn, 8],
+    [fs.FuseFlushIn, 24],
+    [fs.FuseFsyncIn, 16],
+    [fs.FuseSetxattrIn, 8],
+    [fs.FuseGetxattrIn, 8],
+    [fs.FuseGetxattrOut, 8],
+    [fs.FuseLseekOut, 8],
+    [fs.FuseInterruptIn, 8],
   ];
   for (const [cls, n] of sizes) assert.equal(cls.SIZE, n);
+  // Every FUSE struct of the schema has its size checked here.
+  const schemaNames = Object.values(schema).filter((v) => v.kind === "struct")
+    .map((v) => v.name).filter((n) => n.startsWith("fuse_"));
+  const checkedNames = new Set(sizes.map(([cls]) => cls));
+  for (const n of schemaNames) {
+    const cls = (fs as Record<string, unknown>)[
+      n.split("_").map((w) => w[0].toUpperCase() + w.slice(1)).join("")
+    ];
+    assert.ok(checkedNames.has(cls as { SIZE: number }), `${n}: its size is not checked`);
+  }
   // The compat sizes are the first fields of the current structs.
   assert.equal(fs.FUSE_COMPAT_ENTRY_OUT_SIZE, fs.FuseEntryOut.SIZE - 8);
   assert.equal(fs.FUSE_COMPAT_ATTR_OUT_SIZE, fs.FuseAttrOut.SIZE - 8);
