@@ -7,9 +7,10 @@
  * @module
  */
 
+import { checkNeedsReset } from "../_driver_checks.ts";
 import type { ConfigWidth } from "../../device.ts";
 import { ArgumentError, TransportError } from "../../errors.ts";
-import { DeviceStatus, VIRTIO_F_RING_PACKED } from "../../generated/common.ts";
+import { VIRTIO_F_RING_PACKED } from "../../generated/common.ts";
 import {
   VIRTIO_MMIO_CONFIG,
   VIRTIO_MMIO_INT_CONFIG,
@@ -214,7 +215,7 @@ export class MmioTransport implements Transport {
       b.write(OL.queueAlign, 4, this.legacyQueueAlign);
       b.write(OL.queuePFN, 4, addrs.desc / 4096);
       if (b.read(OL.queuePFN, 4) === 0) throw this.#refused(index, size, "QueuePFN read back 0");
-      this.#checkNeedsReset(index);
+      checkNeedsReset(this.name, this.getStatus(), index);
       return;
     }
     if (b.read(O.queueReady, 4) !== 0) throw this.#inUse(index);
@@ -227,7 +228,7 @@ export class MmioTransport implements Transport {
     b.write(O.queueDeviceHigh, 4, hi(addrs.device));
     b.write(O.queueReady, 4, 1);
     if (b.read(O.queueReady, 4) !== 1) throw this.#refused(index, size, "QueueReady read back 0");
-    this.#checkNeedsReset(index);
+    checkNeedsReset(this.name, this.getStatus(), index);
   }
 
   #inUse(index: number): TransportError {
@@ -243,15 +244,6 @@ export class MmioTransport implements Transport {
         code: "ERR_VIRTIO_TRANSPORT_QUEUE_REFUSED",
       },
     );
-  }
-
-  #checkNeedsReset(index: number): void {
-    if (this.getStatus() & DeviceStatus.DEVICE_NEEDS_RESET) {
-      throw new TransportError(
-        `${this.name}: device set DEVICE_NEEDS_RESET while queue ${index} was set up`,
-        { code: "ERR_VIRTIO_TRANSPORT_NEEDS_RESET" },
-      );
-    }
   }
 
   /** Disable queue `index` (QueueReady 0, read back; legacy QueuePFN 0). */

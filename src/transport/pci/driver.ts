@@ -8,9 +8,9 @@
  * @module
  */
 
+import { checkNeedsReset } from "../_driver_checks.ts";
 import type { ConfigWidth } from "../../device.ts";
 import { ArgumentError, TransportError } from "../../errors.ts";
-import { DeviceStatus } from "../../generated/common.ts";
 import { checkConfigRange } from "../_access.ts";
 import {
   PCI_CAP_ID_VNDR,
@@ -437,7 +437,7 @@ export class PciTransport implements Transport {
       if (this.#lr(L.queueAddress, 4) === 0) {
         throw this.#refused(index, "queue_address read back 0");
       }
-      this.#checkNeedsReset(index);
+      checkNeedsReset(this.name, this.getStatus(), index);
       return;
     }
     this.#w("queueSelect", 2, index);
@@ -466,7 +466,7 @@ export class PciTransport implements Transport {
     if (this.#r("queueEnable", 2) !== 1) {
       throw this.#refused(index, "queue_enable read back 0");
     }
-    this.#checkNeedsReset(index);
+    checkNeedsReset(this.name, this.getStatus(), index);
   }
 
   #inUse(index: number): TransportError {
@@ -479,15 +479,6 @@ export class PciTransport implements Transport {
     return new TransportError(`${this.name}: device refused queue ${index}: ${how}`, {
       code: "ERR_VIRTIO_TRANSPORT_QUEUE_REFUSED",
     });
-  }
-
-  #checkNeedsReset(index: number): void {
-    if (this.getStatus() & DeviceStatus.DEVICE_NEEDS_RESET) {
-      throw new TransportError(
-        `${this.name}: device set DEVICE_NEEDS_RESET while queue ${index} was set up`,
-        { code: "ERR_VIRTIO_TRANSPORT_NEEDS_RESET" },
-      );
-    }
   }
 
   /** Modern PCI cannot disable one queue without VIRTIO_F_RING_RESET; legacy writes address 0. */
