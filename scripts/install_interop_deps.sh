@@ -37,7 +37,7 @@ have_all() {
     command -v qemu-img >/dev/null 2>&1 &&
     command -v cpio >/dev/null 2>&1 &&
     command -v gcc >/dev/null 2>&1 && have_static_libc &&
-    [ -x /bin/busybox ] && /bin/busybox --list 2>/dev/null | grep -qx insmod &&
+    [ -x /bin/busybox ] && /bin/busybox --list 2>/dev/null | grep -x insmod >/dev/null &&
     have_kernel
 }
 
