@@ -42,3 +42,4 @@ export * from "./devices/scsi.ts";
 export * from "./devices/sound.ts";
 export * from "./devices/spi.ts";
 export * from "./devices/vsock.ts";
+export * from "./devices/9p.ts";

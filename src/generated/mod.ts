@@ -12,6 +12,7 @@ export * from "./pci.ts";
 export * from "./scsi.ts";
 export * from "./vhost_user.ts";
 export * from "./virtqueue.ts";
+export * from "./devices/9p.ts";
 export * from "./devices/balloon.ts";
 export * from "./devices/blk.ts";
 export * from "./devices/can.ts";
