@@ -209,8 +209,15 @@ export class P9Client {
     return this.#freeFids.pop() ?? this.#nextFid++;
   }
 
-  #freeFid(fid: number): void {
-    if (fid !== ROOT) this.#freeFids.push(fid);
+  /**
+   * Gives `fid` back for reuse, unless `error` (what the request that
+   * released it failed with) leaves the server's state of it unknown: a
+   * reply that was not a well-formed answer. Such a fid is never reused.
+   */
+  #freeFid(fid: number, error?: unknown): void {
+    if (fid === ROOT) return;
+    if (error !== undefined && !(error instanceof P9Error && error.errno !== ERRNO.EPROTO)) return;
+    this.#freeFids.push(fid);
   }
 
   async #rpc(
@@ -303,7 +310,7 @@ export class P9Client {
       } while (i < names.length);
     } catch (e) {
       if (from === newfid) await this.clunk(newfid);
-      else this.#freeFid(newfid);
+      else this.#freeFid(newfid, e);
       throw e;
     }
     return newfid;
@@ -378,18 +385,22 @@ export class P9Client {
   async clunk(fid: number): Promise<void> {
     try {
       await this.#rpc(P9_TCLUNK, (w) => w.struct(P9Tclunk).fid = fid, 64);
-    } finally {
-      this.#freeFid(fid);
+    } catch (e) {
+      this.#freeFid(fid, e);
+      throw e;
     }
+    this.#freeFid(fid);
   }
 
   /** Tremove: removes the file of `fid`; the fid is clunked either way. */
   async remove(fid: number): Promise<void> {
     try {
       await this.#rpc(P9_TREMOVE, (w) => w.struct(P9Tclunk).fid = fid, 64);
-    } finally {
-      this.#freeFid(fid);
+    } catch (e) {
+      this.#freeFid(fid, e);
+      throw e;
     }
+    this.#freeFid(fid);
   }
 
   /** Tgetattr (the basic attributes). */
