@@ -31,6 +31,17 @@ const m = await bootV86({
   log: () => {}, // v86's PCI probing refusals: not this benchmark's business
 });
 
+// CPU time our devices spend serving the guest's kicks (chains read, 9P served, replies written).
+let deviceMs = 0;
+for (const d of devices) {
+  const notify = d.queueNotify.bind(d);
+  d.queueNotify = (index: number) => {
+    const t0 = performance.now();
+    notify(index);
+    deviceMs += performance.now() - t0;
+  };
+}
+
 const cpu = () => {
   const u = process.cpuUsage();
   return (u.user + u.system) / 1000;
@@ -64,6 +75,12 @@ try {
       sub: empty,
     },
     {
+      name: "guest: dd bs=1M /mnt (9p, msize 128 KiB)",
+      run: () => m.run("dd if=/mnt/file.bin of=/dev/null bs=1M 2>/dev/null"),
+      best: 1e12,
+      sub: empty,
+    },
+    {
       name: "guest: cat /mnt2 (9p, msize 256 KiB)",
       run: () => m.run("cat /mnt2/file.bin > /dev/null"),
       best: 1e12,
@@ -76,8 +93,14 @@ try {
       sub: empty,
     },
   ];
+  const share = new Map<string, number>();
   for (let r = 0; r < runs; r++) {
-    for (const c of cases) c.best = Math.min(c.best, Math.max(0.01, (await time(c.run)) - c.sub));
+    for (const c of cases) {
+      const d0 = deviceMs;
+      const t = Math.max(0.01, (await time(c.run)) - c.sub);
+      if (t < c.best) share.set(c.name, deviceMs - d0);
+      c.best = Math.min(c.best, t);
+    }
   }
   const base = cases[0].best;
   const tmpfs = cases[3].best;
@@ -91,7 +114,7 @@ try {
       `  ${c.name.padEnd(40)} ${c.best.toFixed(1).padStart(9)} ms  ` +
         `${(base / c.best).toFixed(4)}x the host read, ${
           (tmpfs / c.best).toFixed(2)
-        }x the guest's tmpfs`,
+        }x the guest's tmpfs, our device ${(share.get(c.name) ?? 0).toFixed(1)} ms of it (wall)`,
     );
   }
 } finally {

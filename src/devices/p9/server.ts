@@ -20,21 +20,21 @@
  * ```ts
  * import { P9Server } from "./server.ts";
  * import { MemoryFileSystem } from "../fs/memory_fs.ts";
+ * import { P9_RVERSION, P9_TVERSION, P9Header, P9Tversion } from "../../generated/devices/9p.ts";
  *
  * const server = new P9Server(new MemoryFileSystem());
- * // Tversion: size[4] type[1]=100 tag[2]=0xffff msize[4] version[s]
- * const v = new TextEncoder().encode("9P2000.L");
- * const req = new Uint8Array(13 + v.length);
- * const dv = new DataView(req.buffer);
- * dv.setUint32(0, req.length, true);
- * dv.setUint8(4, 100);
- * dv.setUint16(5, 0xffff, true);
- * dv.setUint32(7, 8192, true);
- * dv.setUint16(11, v.length, true);
- * req.set(v, 13);
- * server.request(req.length).set(req);
- * const n = server.handle(req.length, 8192);
- * if (server.reply[4] !== 101 || n !== req.length) throw new Error("unreachable");
+ * // Tversion: size[4] type[1] tag[2], msize[4], version[s]
+ * const version = new TextEncoder().encode("9P2000.L");
+ * const len = P9Header.SIZE + P9Tversion.SIZE + 2 + version.length;
+ * const req = server.request(len);
+ * const view = new DataView(req.buffer, req.byteOffset);
+ * new P9Header(view).write(len, P9_TVERSION, 0xffff);
+ * new P9Tversion(view, P9Header.SIZE).msize = 8192;
+ * view.setUint16(P9Header.SIZE + P9Tversion.SIZE, version.length, true);
+ * req.set(version, P9Header.SIZE + P9Tversion.SIZE + 2);
+ * const n = server.handle(len, 8192);
+ * const reply = new P9Header(new DataView(server.reply.buffer));
+ * if (reply.type !== P9_RVERSION || n !== len || server.msize !== 8192) throw new Error("unreachable");
  * ```
  *
  * @module

@@ -4,7 +4,7 @@
 import assert from "node:assert/strict";
 import { P9Client, P9Error, P9Server } from "../../../src/devices/p9/mod.ts";
 import { MemoryFileSystem } from "../../../src/devices/fs/mod.ts";
-import { P9Header } from "../../../src/generated/devices/9p.ts";
+import { P9Header, P9Rread } from "../../../src/generated/devices/9p.ts";
 
 const EPROTO = 71;
 const ENOENT = 2;
@@ -54,7 +54,8 @@ Deno.test("p9 client: an Rread longer than the count asked is EPROTO", async () 
     out.set(r);
     const v = new DataView(out.buffer);
     new P9Header(v).msgSize = out.length;
-    v.setUint32(P9Header.SIZE, v.getUint32(P9Header.SIZE, true) + 1, true);
+    const rread = new P9Rread(v, P9Header.SIZE);
+    rread.count = rread.count + 1;
     return out;
   });
   await c.version(8192);

@@ -223,9 +223,9 @@ Deno.test("p9 server: msize, counts and lengths are checked", async () => {
   assert.equal(send(server, short).errno, EINVAL);
   // The header's size past the bytes sent, or below the header.
   const lying = raw(P9_TCLUNK, (w) => w.struct(P9Tclunk).fid = fid);
-  new DataView(lying.buffer).setUint32(0, 5000, true);
+  new P9Header(new DataView(lying.buffer)).msgSize = 5000;
   assert.equal(send(server, lying).errno, EINVAL);
-  new DataView(lying.buffer).setUint32(0, 3, true);
+  new P9Header(new DataView(lying.buffer)).msgSize = 3;
   assert.equal(send(server, lying).errno, EINVAL);
   // A Twalk that claims more names than it holds, or more than 16.
   const walk = (n: number, names: string[]) =>
