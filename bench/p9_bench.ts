@@ -2,7 +2,8 @@
 // readFile (Twalk, Tlopen, Tread after Tread of msize - 24 bytes, Tclunk) through our
 // P9Device over PCI modern, both in this thread, on a HostDirFileSystem over a temporary
 // directory; at Linux's default msize (128 KiB) and at 512 KiB. Baseline: Deno.readFile of
-// the same file. `deno bench` prints the 9P path's cost relative to the baseline.
+// the same file (and Deno.readFileSync, which skips the async thread pool). `deno bench` prints
+// the 9P path's cost relative to the baseline.
 // (The Linux guest in v86 reading through the mount is measured by
 // bench/_p9_v86_compare.ts, which boots a guest.)
 
@@ -32,6 +33,11 @@ async function mount(msize: number): Promise<P9Mount> {
 
 Deno.bench("8 MiB: Deno.readFile", { group: "p9 sequential read", baseline: true }, async () => {
   const b = await Deno.readFile(`${dir}/file.bin`);
+  if (b.length !== SIZE) throw new Error("short read");
+});
+
+Deno.bench("8 MiB: Deno.readFileSync", { group: "p9 sequential read" }, () => {
+  const b = Deno.readFileSync(`${dir}/file.bin`);
   if (b.length !== SIZE) throw new Error("short read");
 });
 
