@@ -313,3 +313,40 @@ Deno.test("p9 server: random bodies after any header get a reply, and the sessio
     { numRuns: 500 },
   );
 });
+
+Deno.test("p9 server: on the in-memory tree too, .. stops at the root and links are not walked", async () => {
+  const fs = new MemoryFileSystem();
+  fs.mkdir("d", 0o755);
+  fs.symlink("/", "d/root");
+  fs.symlink("..", "d/up");
+  const server = new P9Server(fs);
+  const c = await session(server);
+  const r = await c.walk(c.root, ["..", "d", "..", ".."]);
+  assert.equal((await c.getattr(r)).qid.path, (await c.getattr(c.root)).qid.path);
+  await c.clunk(r);
+  const link = await c.walk(c.root, ["d", "up"]);
+  assert.equal((await c.getattr(link)).qid.type, 0x02); // the link itself
+  await assert.rejects(() => c.walk(link, ["d"]), errno(ENOTDIR));
+  await assert.rejects(() => c.lopen(link, OPEN_FLAGS.O_RDONLY), errno(ELOOP));
+  await c.clunk(link);
+  await assert.rejects(() => c.walk(c.root, ["d", "root", "d"]), errno(ENOENT)); // partial
+  assert.equal(server.fidCount, 1);
+});
+
+Deno.test("p9 server: a walk stops at a link even over a backend that would follow it", async () => {
+  // A naive backend: paths under the link "lnk" resolve as if the link were
+  // followed. The server's own rule must stop the walk at the link.
+  const inner = new MemoryFileSystem();
+  inner.mkdir("target", 0o755);
+  inner.symlink("target", "lnk");
+  const naive = Object.create(inner) as MemoryFileSystem;
+  naive.stat = (path: string) =>
+    inner.stat(path.startsWith("lnk/") ? `target/${path.slice(4)}` : path);
+  const h = inner.create("target/x", OPEN_FLAGS.O_WRONLY, 0o644);
+  h.close();
+  assert.equal(naive.stat("lnk/x").size, 0); // the backend would follow
+  const c = await session(new P9Server(naive));
+  await assert.rejects(() => c.walk(c.root, ["lnk", "x"]), errno(ENOENT)); // partial walk
+  const l = await c.walk(c.root, ["lnk"]);
+  await assert.rejects(() => c.walk(l, ["x"]), errno(ENOTDIR));
+});
