@@ -325,7 +325,7 @@ export const virtio_scsi_pc_req: StructType = struct("virtio_scsi_pc_req", {
   ioprio: doc(le32, "I/O priority."),
   sector: doc(le64, "Unused by SCSI commands."),
   cmd: doc(array(u8, "cmd_len"), "The CDB, alone in its own device-readable buffer."),
-  data: doc(array(u8, "data_bytes"), "The data: data[][512] in the spec, whole 512-byte sectors."),
+  data: doc(array(u8, "data_size"), "The data: data[][512] in the spec, whole 512-byte sectors."),
   sense: doc(array(u8, 96), "Sense data (SCSI_SENSE_BUFFERSIZE bytes)."),
   errors: doc(le32, "Error status."),
   data_len: field(le32, { accessor: "dataLength", doc: "Bytes of data transferred." }),

@@ -2085,10 +2085,10 @@ export const VirtioBlkLegacyScsi: { readonly SCSI_SENSE_BUFFERSIZE: number } = O
 /**
  * 5.2.6.3: a legacy SCSI packet command. The spec says guest-native endian (legacy devices); these accessors are little-endian, right for x86 and ARM guests.
  *
- * Accessor for `virtio_scsi_pc_req` (129 bytes + per cmd_len, data_bytes) over a `DataView`; reads and writes in place.
+ * Accessor for `virtio_scsi_pc_req` (129 bytes + per cmd_len, data_size) over a `DataView`; reads and writes in place.
  */
 export class VirtioScsiPcReq {
-  /** Size in bytes with cmd_len, data_bytes = 0; see {@link VirtioScsiPcReq.size}. */
+  /** Size in bytes with cmd_len, data_size = 0; see {@link VirtioScsiPcReq.size}. */
   static readonly SIZE: number = 129;
   /** Byte offsets of the fields at fixed offsets, by accessor name. */
   static readonly OFFSETS: {
@@ -2103,15 +2103,15 @@ export class VirtioScsiPcReq {
   offset: number;
   /** The `cmd_len` parameter: element count of the arrays sized by it. */
   cmdLen: number;
-  /** The `data_bytes` parameter: element count of the arrays sized by it. */
-  dataBytes: number;
+  /** The `data_size` parameter: element count of the arrays sized by it. */
+  dataSize: number;
 
   /** Creates an accessor over `view` at byte `offset`. */
-  constructor(view: DataView, offset: number = 0, cmdLen: number = 0, dataBytes: number = 0) {
+  constructor(view: DataView, offset: number = 0, cmdLen: number = 0, dataSize: number = 0) {
     this.view = view;
     this.offset = offset;
     this.cmdLen = cmdLen;
-    this.dataBytes = dataBytes;
+    this.dataSize = dataSize;
   }
 
   /**
@@ -2156,71 +2156,71 @@ export class VirtioScsiPcReq {
   /**
    * Error status.
    *
-   * `errors`: le32 at offset 112 + cmd_len + data_bytes.
+   * `errors`: le32 at offset 112 + cmd_len + data_size.
    */
   get errors(): number {
-    return this.view.getUint32(this.offset + 112 + this.cmdLen + this.dataBytes, true);
+    return this.view.getUint32(this.offset + 112 + this.cmdLen + this.dataSize, true);
   }
 
   set errors(value: number) {
-    this.view.setUint32(this.offset + 112 + this.cmdLen + this.dataBytes, value, true);
+    this.view.setUint32(this.offset + 112 + this.cmdLen + this.dataSize, value, true);
   }
 
   /**
    * Bytes of data transferred.
    *
-   * `data_len`: le32 at offset 116 + cmd_len + data_bytes.
+   * `data_len`: le32 at offset 116 + cmd_len + data_size.
    */
   get dataLength(): number {
-    return this.view.getUint32(this.offset + 116 + this.cmdLen + this.dataBytes, true);
+    return this.view.getUint32(this.offset + 116 + this.cmdLen + this.dataSize, true);
   }
 
   set dataLength(value: number) {
-    this.view.setUint32(this.offset + 116 + this.cmdLen + this.dataBytes, value, true);
+    this.view.setUint32(this.offset + 116 + this.cmdLen + this.dataSize, value, true);
   }
 
   /**
    * Bytes of sense data written.
    *
-   * `sense_len`: le32 at offset 120 + cmd_len + data_bytes.
+   * `sense_len`: le32 at offset 120 + cmd_len + data_size.
    */
   get senseLen(): number {
-    return this.view.getUint32(this.offset + 120 + this.cmdLen + this.dataBytes, true);
+    return this.view.getUint32(this.offset + 120 + this.cmdLen + this.dataSize, true);
   }
 
   set senseLen(value: number) {
-    this.view.setUint32(this.offset + 120 + this.cmdLen + this.dataBytes, value, true);
+    this.view.setUint32(this.offset + 120 + this.cmdLen + this.dataSize, value, true);
   }
 
   /**
    * Bytes of data not transferred.
    *
-   * `residual`: le32 at offset 124 + cmd_len + data_bytes.
+   * `residual`: le32 at offset 124 + cmd_len + data_size.
    */
   get residual(): number {
-    return this.view.getUint32(this.offset + 124 + this.cmdLen + this.dataBytes, true);
+    return this.view.getUint32(this.offset + 124 + this.cmdLen + this.dataSize, true);
   }
 
   set residual(value: number) {
-    this.view.setUint32(this.offset + 124 + this.cmdLen + this.dataBytes, value, true);
+    this.view.setUint32(this.offset + 124 + this.cmdLen + this.dataSize, value, true);
   }
 
   /**
    * The request's VIRTIO_BLK_S_* status.
    *
-   * `status`: u8 at offset 128 + cmd_len + data_bytes.
+   * `status`: u8 at offset 128 + cmd_len + data_size.
    */
   get status(): number {
-    return this.view.getUint8(this.offset + 128 + this.cmdLen + this.dataBytes);
+    return this.view.getUint8(this.offset + 128 + this.cmdLen + this.dataSize);
   }
 
   set status(value: number) {
-    this.view.setUint8(this.offset + 128 + this.cmdLen + this.dataBytes, value);
+    this.view.setUint8(this.offset + 128 + this.cmdLen + this.dataSize, value);
   }
 
-  /** Size in bytes for the given cmd_len, data_bytes. */
-  static size(cmdLen: number, dataBytes: number): number {
-    return 129 + cmdLen + dataBytes;
+  /** Size in bytes for the given cmd_len, data_size. */
+  static size(cmdLen: number, dataSize: number): number {
+    return 129 + cmdLen + dataSize;
   }
 
   /** Re-targets the accessor at another offset of the same view; returns it. */
@@ -2269,8 +2269,8 @@ export class VirtioScsiPcReq {
 
   /** Byte offset within the view of `data[index]`. */
   dataOffset(index: number): number {
-    if ((index >>> 0) !== index || index >= this.dataBytes) {
-      throw indexError("virtio_scsi_pc_req.data", index, this.dataBytes);
+    if ((index >>> 0) !== index || index >= this.dataSize) {
+      throw indexError("virtio_scsi_pc_req.data", index, this.dataSize);
     }
 
     return this.offset + 16 + this.cmdLen + index;
@@ -2279,13 +2279,13 @@ export class VirtioScsiPcReq {
   /**
    * The data: data[][512] in the spec, whole 512-byte sectors.
    *
-   * `data`: u8[data_bytes] at offset 16 + cmd_len.
+   * `data`: u8[data_size] at offset 16 + cmd_len.
    *
    * Reads element `index`.
    */
   data(index: number): number {
-    if ((index >>> 0) !== index || index >= this.dataBytes) {
-      throw indexError("virtio_scsi_pc_req.data", index, this.dataBytes);
+    if ((index >>> 0) !== index || index >= this.dataSize) {
+      throw indexError("virtio_scsi_pc_req.data", index, this.dataSize);
     }
 
     return this.view.getUint8(this.offset + 16 + this.cmdLen + index);
@@ -2293,8 +2293,8 @@ export class VirtioScsiPcReq {
 
   /** Writes element `index` of `data`. */
   setData(index: number, value: number): void {
-    if ((index >>> 0) !== index || index >= this.dataBytes) {
-      throw indexError("virtio_scsi_pc_req.data", index, this.dataBytes);
+    if ((index >>> 0) !== index || index >= this.dataSize) {
+      throw indexError("virtio_scsi_pc_req.data", index, this.dataSize);
     }
 
     this.view.setUint8(this.offset + 16 + this.cmdLen + index, value);
@@ -2305,7 +2305,7 @@ export class VirtioScsiPcReq {
     return new Uint8Array(
       this.view.buffer,
       this.view.byteOffset + this.offset + 16 + this.cmdLen,
-      this.dataBytes,
+      this.dataSize,
     );
   }
 
@@ -2315,13 +2315,13 @@ export class VirtioScsiPcReq {
       throw indexError("virtio_scsi_pc_req.sense", index, 96);
     }
 
-    return this.offset + 16 + this.cmdLen + this.dataBytes + index;
+    return this.offset + 16 + this.cmdLen + this.dataSize + index;
   }
 
   /**
    * Sense data (SCSI_SENSE_BUFFERSIZE bytes).
    *
-   * `sense`: u8[96] at offset 16 + cmd_len + data_bytes.
+   * `sense`: u8[96] at offset 16 + cmd_len + data_size.
    *
    * Reads element `index`.
    */
@@ -2330,7 +2330,7 @@ export class VirtioScsiPcReq {
       throw indexError("virtio_scsi_pc_req.sense", index, 96);
     }
 
-    return this.view.getUint8(this.offset + 16 + this.cmdLen + this.dataBytes + index);
+    return this.view.getUint8(this.offset + 16 + this.cmdLen + this.dataSize + index);
   }
 
   /** Writes element `index` of `sense`. */
@@ -2339,14 +2339,14 @@ export class VirtioScsiPcReq {
       throw indexError("virtio_scsi_pc_req.sense", index, 96);
     }
 
-    this.view.setUint8(this.offset + 16 + this.cmdLen + this.dataBytes + index, value);
+    this.view.setUint8(this.offset + 16 + this.cmdLen + this.dataSize + index, value);
   }
 
   /** The bytes of `sense` as a zero-copy view. */
   senseBytes(): Uint8Array {
     return new Uint8Array(
       this.view.buffer,
-      this.view.byteOffset + this.offset + 16 + this.cmdLen + this.dataBytes,
+      this.view.byteOffset + this.offset + 16 + this.cmdLen + this.dataSize,
       96,
     );
   }
