@@ -128,17 +128,25 @@ export type SessionParams =
 
 /** The device's configuration as the driver read it at probe (5.9.5). */
 export interface CryptoCapabilities {
+  /** `status` is exactly VIRTIO_CRYPTO_S_HW_READY (unknown bits mean a broken device). */
   readonly ready: boolean;
+  /** `max_dataqueues`. */
   readonly maxDataqueues: number;
   /** Bits of VIRTIO_CRYPTO_SERVICE_*. */
   readonly services: number;
-  /** Algorithm bit masks, 64-bit ones as bigint. */
+  /** `cipher_algo_l` and `cipher_algo_h` as one 64-bit mask (bit n: algorithm n). */
   readonly cipherAlgos: bigint;
+  /** `hash_algo`. */
   readonly hashAlgos: number;
+  /** `mac_algo_l` and `mac_algo_h` as one 64-bit mask. */
   readonly macAlgos: bigint;
+  /** `aead_algo`. */
   readonly aeadAlgos: number;
+  /** `max_cipher_key_len`. */
   readonly maxCipherKeyLen: number;
+  /** `max_auth_key_len`. */
   readonly maxAuthKeyLen: number;
+  /** `max_size`. */
   readonly maxSize: bigint;
 }
 
