@@ -434,17 +434,20 @@ for (const kind of MAIN_KINDS) {
       put(data.subarray(10, 50)),
       put(data.subarray(50)),
     ];
-    const done = Promise.withResolvers<number>();
+    const settle: { resolve?: (len: number) => void; reject?: (e: unknown) => void } = {};
+    const done = new Promise<number>((resolve, reject) =>
+      Object.assign(settle, { resolve, reject })
+    );
     const completion: Completion = {
-      complete: (len) => done.resolve(len),
-      fail: (e) => done.reject(e),
+      complete: (len) => settle.resolve?.(len),
+      fail: (e) => settle.reject?.(e),
     };
     engine.dataqs[0].submit(out, [{ addr: dst1, len: 40 }, { addr: dst2, len: 61 }, {
       addr: st,
       len: 1,
     }], completion);
     engine.dataqs[0].kick();
-    assert.equal(await done.promise, 102);
+    assert.equal(await done, 102);
     const ref = createCipheriv("aes-128-cbc", KEY, iv).setAutoPadding(false);
     const want = new Uint8Array([...ref.update(data), ...ref.final()]);
     const got = new Uint8Array([...memory.bytes(dst1, 40), ...memory.bytes(dst2, 56)]);
