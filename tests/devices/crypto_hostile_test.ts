@@ -274,6 +274,7 @@ for (const kind of MAIN_KINDS) {
       VIRTIO_CRYPTO_ERR,
       "header.algo disagrees",
     );
+    // A chaining request whose op_flf is a cipher's: cipher_hdr.algo reads the op (1, ARC4).
     assert.equal(await sym(VIRTIO_CRYPTO_SYM_OP_ALGORITHM_CHAINING, 16, 16), VIRTIO_CRYPTO_NOTSUPP);
     assert.equal(await sym(77, 16, 16), VIRTIO_CRYPTO_NOTSUPP);
     const opcodeOnly = (opcode: number, inLen: number, vlf = 0) =>
@@ -506,5 +507,36 @@ for (const kind of MAIN_KINDS) {
       () => s.hash(new Uint8Array(1)),
       coded(ArgumentError, "ERR_VIRTIO_ARGUMENT_CRYPTO_SESSION"),
     );
+  });
+
+  Deno.test(`crypto ${kind}: chaining requests that disagree with their session or their source are ERR`, async () => {
+    const { engine, device } = await setup(kind);
+    const chained = await engine.createSession({
+      service: "cipher",
+      algo: VIRTIO_CRYPTO_CIPHER_AES_CBC,
+      key: KEY,
+      op: "encrypt",
+      chain: { order: "cipher-then-hash", algo: VIRTIO_CRYPTO_HASH_SHA_256 },
+    });
+    const plain = await cbcEncrypt(engine);
+    const iv = new Uint8Array(16), data = new Uint8Array(32);
+    const err = coded(DeviceError, "ERR_VIRTIO_DEVICE_CRYPTO_ERR");
+    // Regions past the source, a cipher region of part of a block.
+    await assert.rejects(chained.chain({ iv, data, cipher: [16, 32] }), err);
+    await assert.rejects(chained.chain({ iv, data, hash: [1, 32] }), err);
+    await assert.rejects(chained.chain({ iv, data, hash: [0xffff_fff0, 0x20] }), err);
+    await assert.rejects(chained.chain({ iv, data, cipher: [0, 8] }), err);
+    assert.equal(
+      (await chained.chain({ iv, data, cipher: [16, 16], hash: [0, 0] })).digest.length,
+      32,
+    );
+    // A plain CIPHER request on the chaining session, and the other way round.
+    assert.equal(await rawData(engine, cbcRequest(chained, 16, 16, 16), 32, 17), VIRTIO_CRYPTO_ERR);
+    const asChain = (v: DataView) => {
+      cbcRequest(plain, 16, 16, 16)(v);
+      new VirtioCryptoSymDataFlf(v, AT).opType = VIRTIO_CRYPTO_SYM_OP_ALGORITHM_CHAINING;
+    };
+    assert.equal(await rawData(engine, asChain, 32, 17), VIRTIO_CRYPTO_ERR);
+    await stillServes(engine, device);
   });
 }

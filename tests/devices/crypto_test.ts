@@ -387,4 +387,45 @@ for (const kind of MAIN_KINDS) {
       assert.deepEqual(await open.open(iv, aad, sealed), pt, name);
     }
   });
+
+  Deno.test(`crypto ${kind}: algorithm chaining (both orders, hash and HMAC) matches node:crypto`, async () => {
+    const { engine } = await setup(kind);
+    const key = rand(16), authKey = rand(40), iv = rand(16), aad = rand(8), data = rand(64);
+    const cbc = (d: Uint8Array, encrypt: boolean) => {
+      const c = (encrypt ? createCipheriv : createDecipheriv)("aes-128-cbc", key, iv)
+        .setAutoPadding(false);
+      return new Uint8Array([...c.update(d), ...c.final()]);
+    };
+    for (const order of ["hash-then-cipher", "cipher-then-hash"] as const) {
+      for (const auth of [false, true]) {
+        for (const op of ["encrypt", "decrypt"] as const) {
+          const s = await engine.createSession({
+            service: "cipher",
+            algo: VIRTIO_CRYPTO_CIPHER_AES_CBC,
+            key,
+            op,
+            chain: auth
+              ? { order, algo: VIRTIO_CRYPTO_MAC_HMAC_SHA_256, authKey }
+              : { order, algo: VIRTIO_CRYPTO_HASH_SHA_256 },
+          });
+          const got = await s.chain({ iv, data, aad, cipher: [16, 48], hash: [8, 56] });
+          // The reference: cipher over bytes 16..63 (the rest as it is), hash over aad and
+          // bytes 8..63 of the input (hash first) or of the output (cipher first).
+          const out = data.slice();
+          out.set(cbc(data.subarray(16), op === "encrypt"), 16);
+          const hashed = order === "hash-then-cipher" ? data : out;
+          const h = auth ? createHmac("sha256", authKey) : createHash("sha256");
+          const digest = h.update(aad).update(hashed.subarray(8)).digest("hex");
+          const what = `${order} ${auth ? "hmac" : "hash"} ${op}`;
+          assert.equal(toHex(got.data), toHex(out), what);
+          assert.equal(toHex(got.digest), digest, what);
+          assert.throws(
+            () => op === "encrypt" ? s.encrypt(iv, data) : s.decrypt(iv, data),
+            /use chain\(\)/,
+          );
+          await s.destroy();
+        }
+      }
+    }
+  });
 }

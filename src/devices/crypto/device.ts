@@ -2,8 +2,9 @@
  * The virtio crypto device model (spec 5.9, device id 20) on node:crypto.
  * Services: CIPHER (AES-ECB, AES-CBC, AES-CTR, AES-XTS), HASH (MD5, SHA-1,
  * SHA-2 224 to 512, SHA-3 224 to 512), MAC (HMAC over MD5, SHA-1 and SHA-2)
- * and AEAD (AES-GCM with 96-bit IVs, ChaCha20-Poly1305); algorithm
- * chaining, AKCIPHER and IPsec answer VIRTIO_CRYPTO_NOTSUPP.
+ * and AEAD (AES-GCM with 96-bit IVs, ChaCha20-Poly1305), and CIPHER
+ * sessions chained with a hash or HMAC in either order (plain and AUTH hash
+ * modes; NESTED, AKCIPHER and IPsec answer VIRTIO_CRYPTO_NOTSUPP).
  *
  * Queues: `max_dataqueues` data queues, then the control queue (5.9.2).
  * Sessions are created and destroyed on the control queue (5.9.9.2), with
@@ -72,9 +73,17 @@ import {
   VIRTIO_CRYPTO_SERVICE_CIPHER,
   VIRTIO_CRYPTO_SERVICE_HASH,
   VIRTIO_CRYPTO_SERVICE_MAC,
+  VIRTIO_CRYPTO_SYM_ALG_CHAIN_ORDER_CIPHER_THEN_HASH,
+  VIRTIO_CRYPTO_SYM_ALG_CHAIN_ORDER_HASH_THEN_CIPHER,
+  VIRTIO_CRYPTO_SYM_HASH_MODE_AUTH,
+  VIRTIO_CRYPTO_SYM_HASH_MODE_NESTED,
+  VIRTIO_CRYPTO_SYM_HASH_MODE_PLAIN,
+  VIRTIO_CRYPTO_SYM_OP_ALGORITHM_CHAINING,
   VIRTIO_CRYPTO_SYM_OP_CIPHER,
   VirtioCryptoAeadCreateSessionFlf,
   VirtioCryptoAeadDataFlf,
+  VirtioCryptoAlgChainDataFlf,
+  VirtioCryptoAlgChainSessionFlf,
   VirtioCryptoCipherDataFlf,
   VirtioCryptoCipherSessionFlf,
   VirtioCryptoConfig,
@@ -137,10 +146,26 @@ export interface CryptoDeviceOptions {
 }
 
 type Session =
-  | { service: "cipher"; alg: CipherAlgorithm; key: Uint8Array; encrypt: boolean }
+  | {
+    service: "cipher";
+    alg: CipherAlgorithm;
+    key: Uint8Array;
+    encrypt: boolean;
+    /** Set for an algorithm-chaining session (VIRTIO_CRYPTO_SYM_OP_ALGORITHM_CHAINING). */
+    chain?: Chain;
+  }
   | { service: "hash"; alg: HashAlgorithm; resultLen: number }
   | { service: "mac"; alg: HashAlgorithm; key: Uint8Array; resultLen: number }
   | { service: "aead"; alg: AeadAlgorithm; key: Uint8Array; encrypt: boolean; tagLen: number };
+
+/** The hash half of an algorithm-chaining session (5.9.9.2.1.3). */
+interface Chain {
+  hashFirst: boolean;
+  hash: HashAlgorithm;
+  /** The HMAC key (VIRTIO_CRYPTO_SYM_HASH_MODE_AUTH); undefined for a plain hash. */
+  authKey?: Uint8Array;
+  resultLen: number;
+}
 
 const SERVICE_BITS: Record<CryptoService, number> = {
   cipher: VIRTIO_CRYPTO_SERVICE_CIPHER,
@@ -364,12 +389,13 @@ export class CryptoDevice extends ConfigDevice<VirtioCryptoConfig> {
     let s: Session;
     if (service === "cipher") {
       const sym = new VirtioCryptoSymCreateSessionFlf(this.#ctrlView, at);
-      // Algorithm chaining (VIRTIO_CRYPTO_SYM_OP_ALGORITHM_CHAINING) is not offered.
-      if (sym.opType !== VIRTIO_CRYPTO_SYM_OP_CIPHER) return VIRTIO_CRYPTO_NOTSUPP;
-      const p = new VirtioCryptoCipherSessionFlf(
-        this.#ctrlView,
-        at + VirtioCryptoSymCreateSessionFlf.OFFSETS.opFlf,
-      );
+      const opType = sym.opType;
+      const chained = opType === VIRTIO_CRYPTO_SYM_OP_ALGORITHM_CHAINING;
+      if (opType !== VIRTIO_CRYPTO_SYM_OP_CIPHER && !chained) return VIRTIO_CRYPTO_NOTSUPP;
+      const flfAt = at + VirtioCryptoSymCreateSessionFlf.OFFSETS.opFlf;
+      const ch = new VirtioCryptoAlgChainSessionFlf(this.#ctrlView, flfAt);
+      // The cipher parameters: the whole op_flf, or the chain's cipher_hdr.
+      const p = chained ? ch.cipherHdr : new VirtioCryptoCipherSessionFlf(this.#ctrlView, flfAt);
       const alg = CIPHERS.get(p.algo);
       if (alg === undefined) return VIRTIO_CRYPTO_NOTSUPP;
       if (p.algo !== algo) return VIRTIO_CRYPTO_ERR;
@@ -379,9 +405,52 @@ export class CryptoDevice extends ConfigDevice<VirtioCryptoConfig> {
       }
       const keyLen = p.keyLen;
       if (!alg.keyLens.includes(keyLen)) return VIRTIO_CRYPTO_ERR;
-      const k = key(keyLen, MAX_CIPHER_KEY);
+      let chain: Chain | undefined;
+      let authKeyLen = 0;
+      if (chained) {
+        const order = ch.algChainOrder;
+        const mode = ch.hashMode;
+        if (
+          order !== VIRTIO_CRYPTO_SYM_ALG_CHAIN_ORDER_HASH_THEN_CIPHER &&
+          order !== VIRTIO_CRYPTO_SYM_ALG_CHAIN_ORDER_CIPHER_THEN_HASH
+        ) return VIRTIO_CRYPTO_ERR;
+        const hashAt = flfAt + VirtioCryptoAlgChainSessionFlf.OFFSETS.algoFlf;
+        let hash: HashAlgorithm | undefined;
+        let resultLen: number;
+        if (mode === VIRTIO_CRYPTO_SYM_HASH_MODE_PLAIN) {
+          const hp = new VirtioCryptoHashCreateSessionFlf(this.#ctrlView, hashAt);
+          hash = HASHES.get(hp.algo);
+          resultLen = hp.hashResultLen;
+        } else if (mode === VIRTIO_CRYPTO_SYM_HASH_MODE_AUTH) {
+          const mp = new VirtioCryptoMacCreateSessionFlf(this.#ctrlView, hashAt);
+          hash = MACS.get(mp.algo);
+          resultLen = mp.hashResultLen;
+          authKeyLen = mp.authKeyLen;
+          if (authKeyLen > this.#maxAuthKey) return VIRTIO_CRYPTO_ERR;
+        } else if (mode === VIRTIO_CRYPTO_SYM_HASH_MODE_NESTED) return VIRTIO_CRYPTO_NOTSUPP;
+        else return VIRTIO_CRYPTO_ERR;
+        if (hash === undefined) return VIRTIO_CRYPTO_NOTSUPP;
+        if (resultLen < 1 || resultLen > hash.digestLen) return VIRTIO_CRYPTO_ERR;
+        chain = {
+          hashFirst: order === VIRTIO_CRYPTO_SYM_ALG_CHAIN_ORDER_HASH_THEN_CIPHER,
+          hash,
+          resultLen,
+        };
+      }
+      // op_vlf: the cipher key, then (chaining with AUTH) the authentication key.
+      const k = key(keyLen + authKeyLen, MAX_CIPHER_KEY + this.#maxAuthKey);
       if (k === undefined) return VIRTIO_CRYPTO_ERR;
-      s = { service, alg, key: k, encrypt: op === VIRTIO_CRYPTO_OP_ENCRYPT };
+      if (chain !== undefined && authKeyLen > 0) chain.authKey = k.slice(keyLen);
+      else if (chain !== undefined && ch.hashMode === VIRTIO_CRYPTO_SYM_HASH_MODE_AUTH) {
+        chain.authKey = new Uint8Array(0);
+      }
+      s = {
+        service,
+        alg,
+        key: k.slice(0, keyLen),
+        encrypt: op === VIRTIO_CRYPTO_OP_ENCRYPT,
+        chain,
+      };
     } else if (service === "hash") {
       const p = new VirtioCryptoHashCreateSessionFlf(this.#ctrlView, at);
       const alg = HASHES.get(p.algo);
@@ -474,16 +543,25 @@ export class CryptoDevice extends ConfigDevice<VirtioCryptoConfig> {
           return NOTSUPP;
         }
         const sym = new VirtioCryptoSymDataFlf(this.#dataView, at);
-        if (sym.opType !== VIRTIO_CRYPTO_SYM_OP_CIPHER) return NOTSUPP;
+        const opType = sym.opType;
+        if (
+          opType !== VIRTIO_CRYPTO_SYM_OP_CIPHER &&
+          opType !== VIRTIO_CRYPTO_SYM_OP_ALGORITHM_CHAINING
+        ) return NOTSUPP;
+        // The request's op_type must be the session's.
+        if ((opType === VIRTIO_CRYPTO_SYM_OP_ALGORITHM_CHAINING) !== (s.chain !== undefined)) {
+          return ERR;
+        }
         if (s.encrypt !== (opcode === VIRTIO_CRYPTO_CIPHER_ENCRYPT)) return ERR;
-        const p = new VirtioCryptoCipherDataFlf(
-          this.#dataView,
-          at + VirtioCryptoSymDataFlf.OFFSETS.opTypeFlf,
-        );
+        const typeAt = at + VirtioCryptoSymDataFlf.OFFSETS.opTypeFlf;
+        const a = s.alg;
+        if (s.chain !== undefined) {
+          return this.#chain(s.chain, a, s.key, s.encrypt, typeAt, fits, readVlf);
+        }
+        const p = new VirtioCryptoCipherDataFlf(this.#dataView, typeAt);
         const ivLen = p.ivLen;
         const srcLen = p.srcDataLen;
         const dstLen = p.dstDataLen;
-        const a = s.alg;
         if (ivLen !== a.ivLen || dstLen !== srcLen) return ERR;
         if (srcLen % a.block !== 0 || srcLen < a.minLen) return ERR;
         if (!fits(ivLen + srcLen, dstLen)) return ERR;
@@ -539,5 +617,60 @@ export class CryptoDevice extends ConfigDevice<VirtioCryptoConfig> {
         return plain === undefined ? BADMSG : { status: VIRTIO_CRYPTO_OK, result: plain };
       }
     }
+  }
+
+  /**
+   * An algorithm-chaining request (5.9.9.6): the cipher over
+   * `src[cipher_start_src_offset, +len_to_cipher]` (the rest of src copied
+   * as it is) and the hash or HMAC over `aad` followed by
+   * `[hash_start_src_offset, +len_to_hash]` of src (HASH_THEN_CIPHER) or of
+   * the ciphered data (CIPHER_THEN_HASH). The writable part gets dst_data,
+   * then hash_result.
+   */
+  #chain(
+    c: Chain,
+    a: CipherAlgorithm,
+    key: Uint8Array,
+    encrypt: boolean,
+    typeAt: number,
+    fits: (readable: number, writable: number) => boolean,
+    readVlf: (len: number) => Uint8Array,
+  ): Outcome {
+    const p = new VirtioCryptoAlgChainDataFlf(this.#dataView, typeAt);
+    const ivLen = p.ivLen;
+    const srcLen = p.srcDataLen;
+    const dstLen = p.dstDataLen;
+    const cStart = p.cipherStartSrcOffset;
+    const cLen = p.lenToCipher;
+    const hStart = p.hashStartSrcOffset;
+    const hLen = p.lenToHash;
+    const aadLen = p.aadLen;
+    const resultLen = p.hashResultLen;
+    if (ivLen !== a.ivLen || dstLen !== srcLen || resultLen !== c.resultLen) return ERR;
+    if (cStart + cLen > srcLen || hStart + hLen > srcLen) return ERR;
+    if (cLen % a.block !== 0 || (cLen > 0 && cLen < a.minLen)) return ERR;
+    if (!fits(ivLen + srcLen + aadLen, dstLen + resultLen)) return ERR;
+    // op_vlf: iv, src_data, aad.
+    const vlf = readVlf(ivLen + srcLen + aadLen);
+    const iv = vlf.subarray(0, ivLen);
+    const src = vlf.subarray(ivLen, ivLen + srcLen);
+    const aad = vlf.subarray(ivLen + srcLen);
+    const out = new Uint8Array(srcLen + resultLen);
+    out.set(src);
+    const digest = (data: Uint8Array) => {
+      const region = new Uint8Array(aad.length + hLen);
+      region.set(aad);
+      region.set(data.subarray(hStart, hStart + hLen), aad.length);
+      const d = c.authKey === undefined
+        ? runHash(c.hash, region)
+        : runHmac(c.hash, c.authKey, region);
+      out.set(d.subarray(0, resultLen), srcLen);
+    };
+    if (c.hashFirst) digest(src);
+    if (cLen > 0) {
+      out.set(runCipher(a, key, iv, encrypt, src.subarray(cStart, cStart + cLen)), cStart);
+    }
+    if (!c.hashFirst) digest(out);
+    return { status: VIRTIO_CRYPTO_OK, result: out };
   }
 }

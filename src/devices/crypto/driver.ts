@@ -61,9 +61,16 @@ import {
   VIRTIO_CRYPTO_SERVICE_CIPHER,
   VIRTIO_CRYPTO_SERVICE_HASH,
   VIRTIO_CRYPTO_SERVICE_MAC,
+  VIRTIO_CRYPTO_SYM_ALG_CHAIN_ORDER_CIPHER_THEN_HASH,
+  VIRTIO_CRYPTO_SYM_ALG_CHAIN_ORDER_HASH_THEN_CIPHER,
+  VIRTIO_CRYPTO_SYM_HASH_MODE_AUTH,
+  VIRTIO_CRYPTO_SYM_HASH_MODE_PLAIN,
+  VIRTIO_CRYPTO_SYM_OP_ALGORITHM_CHAINING,
   VIRTIO_CRYPTO_SYM_OP_CIPHER,
   VirtioCryptoAeadCreateSessionFlf,
   VirtioCryptoAeadDataFlf,
+  VirtioCryptoAlgChainDataFlf,
+  VirtioCryptoAlgChainSessionFlf,
   VirtioCryptoCipherDataFlf,
   VirtioCryptoCipherSessionFlf,
   VirtioCryptoConfig,
@@ -100,6 +107,8 @@ export type SessionParams =
     readonly algo: number;
     readonly key: Uint8Array;
     readonly op: "encrypt" | "decrypt";
+    /** Chain a hash or HMAC to the cipher (VIRTIO_CRYPTO_SYM_OP_ALGORITHM_CHAINING). */
+    readonly chain?: ChainParams;
   }
   | {
     readonly service: "hash";
@@ -125,6 +134,30 @@ export type SessionParams =
     /** Tag bytes (default 16). */
     readonly tagLen?: number;
   };
+
+/** The hash half of an algorithm-chaining CIPHER session (5.9.9.2.1.3). */
+export interface ChainParams {
+  /** Which runs first: the hash over the source, or the cipher (the hash then covers its output). */
+  readonly order: "hash-then-cipher" | "cipher-then-hash";
+  /** VIRTIO_CRYPTO_HASH_* with no `authKey`, VIRTIO_CRYPTO_MAC_* (HMAC) with one. */
+  readonly algo: number;
+  /** The HMAC key (VIRTIO_CRYPTO_SYM_HASH_MODE_AUTH); without it a plain hash. */
+  readonly authKey?: Uint8Array;
+  /** Result bytes (default: the whole digest). */
+  readonly resultLen?: number;
+}
+
+/** One algorithm-chaining request of {@link CryptoSession.chain}. */
+export interface ChainRequest {
+  readonly iv: Uint8Array;
+  readonly data: Uint8Array;
+  /** Hashed before the hashed region (default none). */
+  readonly aad?: Uint8Array;
+  /** Start and length of the ciphered region of `data` (default all of it). */
+  readonly cipher?: readonly [number, number];
+  /** Start and length of the hashed region (default all of it). */
+  readonly hash?: readonly [number, number];
+}
 
 /** The device's configuration as the driver read it at probe (5.9.5). */
 export interface CryptoCapabilities {
@@ -166,6 +199,8 @@ function statusError(dev: string, what: string, status: number): DeviceError {
     code: `ERR_VIRTIO_DEVICE_CRYPTO_${name}`,
   });
 }
+
+const EMPTY = new Uint8Array(0);
 
 const SERVICE_OPCODES = {
   cipher: [VIRTIO_CRYPTO_CIPHER_CREATE_SESSION, VIRTIO_CRYPTO_CIPHER_DESTROY_SESSION],
@@ -210,6 +245,50 @@ export class CryptoSession {
   /** CIPHER: decrypts `data` with `iv` (a decrypt session). */
   decrypt(iv: Uint8Array, data: Uint8Array): Promise<Uint8Array> {
     return this.#cipher("decrypt", iv, data);
+  }
+
+  /**
+   * CIPHER with a chained hash (a session created with `chain`): `data` with
+   * its cipher region ciphered, and the digest of `aad` and the hash region
+   * (of `data` for hash-then-cipher, of the ciphered output otherwise).
+   */
+  chain(req: ChainRequest): Promise<{ data: Uint8Array; digest: Uint8Array }> {
+    const p = this.params;
+    if (p.service !== "cipher" || p.chain === undefined) {
+      throw new ArgumentError(`session ${this.id} is not an algorithm-chaining session`, {
+        code: "ERR_VIRTIO_ARGUMENT_CRYPTO_SESSION",
+      });
+    }
+    const { iv, data } = req;
+    const aad = req.aad ?? new Uint8Array(0);
+    const [cStart, cLen] = req.cipher ?? [0, data.length];
+    const [hStart, hLen] = req.hash ?? [0, data.length];
+    const opcode = p.op === "encrypt" ? VIRTIO_CRYPTO_CIPHER_ENCRYPT : VIRTIO_CRYPTO_CIPHER_DECRYPT;
+    const { buf, view } = this.engine.dataRequest(
+      opcode,
+      this,
+      iv.length + data.length + aad.length,
+    );
+    const at = VirtioCryptoOpDataReq.OFFSETS.opFlf;
+    new VirtioCryptoSymDataFlf(view, at).opType = VIRTIO_CRYPTO_SYM_OP_ALGORITHM_CHAINING;
+    const f = new VirtioCryptoAlgChainDataFlf(view, at + VirtioCryptoSymDataFlf.OFFSETS.opTypeFlf);
+    f.ivLen = iv.length;
+    f.srcDataLen = data.length;
+    f.dstDataLen = data.length;
+    f.cipherStartSrcOffset = cStart;
+    f.lenToCipher = cLen;
+    f.hashStartSrcOffset = hStart;
+    f.lenToHash = hLen;
+    f.aadLen = aad.length;
+    f.hashResultLen = this.resultLen;
+    // 5.9.9.6: op_vlf is iv, src_data, aad.
+    buf.set(iv, CRYPTO_DATA_REQ_SIZE);
+    buf.set(data, CRYPTO_DATA_REQ_SIZE + iv.length);
+    buf.set(aad, CRYPTO_DATA_REQ_SIZE + iv.length + data.length);
+    return this.engine.submitData(buf, data.length + this.resultLen, "chain").then((out) => ({
+      data: out.subarray(0, data.length),
+      digest: out.subarray(data.length),
+    }));
   }
 
   /** HASH: the digest of `data` (`resultLen` bytes). */
@@ -267,6 +346,11 @@ export class CryptoSession {
 
   #cipher(op: "encrypt" | "decrypt", iv: Uint8Array, data: Uint8Array): Promise<Uint8Array> {
     this.#expect("cipher", op);
+    if ("chain" in this.params && this.params.chain !== undefined) {
+      throw new ArgumentError(`session ${this.id} chains a hash: use chain()`, {
+        code: "ERR_VIRTIO_ARGUMENT_CRYPTO_SESSION",
+      });
+    }
     const opcode = op === "encrypt" ? VIRTIO_CRYPTO_CIPHER_ENCRYPT : VIRTIO_CRYPTO_CIPHER_DECRYPT;
     const { buf, view } = this.engine.dataRequest(opcode, this, iv.length + data.length);
     const at = VirtioCryptoOpDataReq.OFFSETS.opFlf;
@@ -393,7 +477,8 @@ export class CryptoEngine {
       });
     }
     const key = "key" in params ? params.key.slice() : new Uint8Array(0);
-    const buf = new Uint8Array(CRYPTO_CTRL_REQ_SIZE + key.length);
+    const authKey = params.service === "cipher" ? params.chain?.authKey ?? EMPTY : EMPTY;
+    const buf = new Uint8Array(CRYPTO_CTRL_REQ_SIZE + key.length + authKey.length);
     const view = new DataView(buf.buffer);
     const h = new VirtioCryptoCtrlHeader(view, VirtioCryptoOpCtrlReq.OFFSETS.header);
     h.opcode = SERVICE_OPCODES[params.service][0];
@@ -403,11 +488,33 @@ export class CryptoEngine {
     switch (params.service) {
       case "cipher": {
         const sym = new VirtioCryptoSymCreateSessionFlf(view, at);
-        sym.opType = VIRTIO_CRYPTO_SYM_OP_CIPHER;
-        const p = new VirtioCryptoCipherSessionFlf(
-          view,
-          at + VirtioCryptoSymCreateSessionFlf.OFFSETS.opFlf,
-        );
+        const flfAt = at + VirtioCryptoSymCreateSessionFlf.OFFSETS.opFlf;
+        const chain = params.chain;
+        let p = new VirtioCryptoCipherSessionFlf(view, flfAt);
+        if (chain === undefined) sym.opType = VIRTIO_CRYPTO_SYM_OP_CIPHER;
+        else {
+          sym.opType = VIRTIO_CRYPTO_SYM_OP_ALGORITHM_CHAINING;
+          const ch = new VirtioCryptoAlgChainSessionFlf(view, flfAt);
+          ch.algChainOrder = chain.order === "hash-then-cipher"
+            ? VIRTIO_CRYPTO_SYM_ALG_CHAIN_ORDER_HASH_THEN_CIPHER
+            : VIRTIO_CRYPTO_SYM_ALG_CHAIN_ORDER_CIPHER_THEN_HASH;
+          const hashAt = flfAt + VirtioCryptoAlgChainSessionFlf.OFFSETS.algoFlf;
+          const auth = chain.authKey !== undefined;
+          resultLen = chain.resultLen ?? DIGEST_LEN[auth ? "mac" : "hash"][chain.algo] ?? 0;
+          if (auth) {
+            ch.hashMode = VIRTIO_CRYPTO_SYM_HASH_MODE_AUTH;
+            const m = new VirtioCryptoMacCreateSessionFlf(view, hashAt);
+            m.algo = chain.algo;
+            m.hashResultLen = resultLen;
+            m.authKeyLen = chain.authKey?.length ?? 0;
+          } else {
+            ch.hashMode = VIRTIO_CRYPTO_SYM_HASH_MODE_PLAIN;
+            const h = new VirtioCryptoHashCreateSessionFlf(view, hashAt);
+            h.algo = chain.algo;
+            h.hashResultLen = resultLen;
+          }
+          p = ch.cipherHdr;
+        }
         p.algo = params.algo;
         p.keyLen = key.length;
         p.op = params.op === "encrypt" ? VIRTIO_CRYPTO_OP_ENCRYPT : VIRTIO_CRYPTO_OP_DECRYPT;
@@ -439,6 +546,7 @@ export class CryptoEngine {
       }
     }
     buf.set(key, CRYPTO_CTRL_REQ_SIZE);
+    buf.set(authKey, CRYPTO_CTRL_REQ_SIZE + key.length); // op_vlf of a chain: cipher key, auth key
     const got = await this.controlq.request(buf, VirtioCryptoCreateSessionInput.SIZE);
     if (got.length < VirtioCryptoCreateSessionInput.SIZE) {
       throw this.#short("create session", got.length);
