@@ -149,7 +149,9 @@ export interface ChainParams {
 
 /** One algorithm-chaining request of {@link CryptoSession.chain}. */
 export interface ChainRequest {
+  /** The cipher's IV (16 bytes for AES-CBC, CTR, XTS; none for ECB). */
   readonly iv: Uint8Array;
+  /** The source data. */
   readonly data: Uint8Array;
   /** Hashed before the hashed region (default none). */
   readonly aad?: Uint8Array;
