@@ -678,8 +678,13 @@ export class GpuDevice extends ConfigDevice<VirtioGpuConfig> {
     const src = Number(offset);
     if ((h - 1) * stride + row > b.total - src) return VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER;
     try {
-      for (let k = 0; k < h; k++) {
-        copyFromBacking(memory, b, src + k * stride, r.data, (y + k) * stride + x * 4, row);
+      if (w === r.width) {
+        // Whole rows: source and destination are contiguous, one copy.
+        copyFromBacking(memory, b, src, r.data, y * stride, h * stride);
+      } else {
+        for (let k = 0; k < h; k++) {
+          copyFromBacking(memory, b, src + k * stride, r.data, (y + k) * stride + x * 4, row);
+        }
       }
     } catch {
       // Checked at attach time; guest memory that went away since is the driver's loss.
