@@ -92,6 +92,10 @@ Deno.test({
         async () => {
           // The scanout shows Linux's framebuffer once fbdev emulation set it up.
           await whenShown(gpu, () => gpu.scanouts[0].rect.width === WIDTH, "the framebuffer");
+          // fbcon took the virtual terminals over (from v86's VGA text console) by itself.
+          const names = await m.run("grep -l 'frame buffer' /sys/class/vtconsole/*/name");
+          const vtcon = names.trim().split("\n").at(-1)?.trim().replace(/\/name$/, "");
+          assert.equal((await m.run(`cat ${vtcon}/bind`)).trim(), "1", "fbcon is bound");
           // Clear tty1 (cursor to the top left), then write one line.
           await m.run(`printf '\\033[2J\\033[H${TEXT}\\n' > /dev/tty1`);
           const cellW = 8, cellH = 16; // fbcon's default font on a 640x480 mode: VGA 8x16
