@@ -33,7 +33,7 @@
  * const gpu = new GpuDevice({ scanouts: [{ width: 640, height: 480 }] });
  * const stop = gpu.onFlush((e) => {
  *   const png = e.scanout.png(); // the whole scanout as a PNG file
- *   if (png.length === 0) throw new Error("unreachable");
+ *   if (png !== undefined) console.log(`frame: ${png.length} bytes of PNG`);
  * });
  * if (gpu.cfg.numScanouts !== 1) throw new Error("unreachable");
  * stop();
