@@ -105,13 +105,17 @@ export const GPU_CONTROL_QUEUE = 0;
 export const GPU_CURSOR_QUEUE = 1;
 
 /** The cursor image's size in pixels, each way (5.7.6.1: "must be 64x64"). */
-export const GPU_CURSOR_SIZE = 64;
+export const GPU_CURSOR_SIZE: number = 64;
 
 /** A rectangle in pixels; 0,0 is top left. */
 export interface GpuRect {
+  /** Left edge; larger x moves right. */
   readonly x: number;
+  /** Top edge; larger y moves down. */
   readonly y: number;
+  /** Width in pixels. */
   readonly width: number;
+  /** Height in pixels. */
   readonly height: number;
 }
 
