@@ -430,11 +430,6 @@ export class GpuDevice extends ConfigDevice<VirtioGpuConfig> {
     else if (index === GPU_CURSOR_QUEUE) this.serve(index, this.#cursorServer);
   }
 
-  /** Start serving. */
-  override activate(ctx: DeviceContext): void {
-    super.activate(ctx);
-  }
-
   /** The driver reset the device: every resource goes, scanouts turn off, the cursor hides. */
   override reset(): void {
     super.reset();
