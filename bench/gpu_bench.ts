@@ -66,7 +66,7 @@ function send(req: Uint8Array, respLen = VirtioGpuCtrlHdr.SIZE): void {
   driver.kick();
   device.queueNotify(0);
   driver.getBuf();
-  const type = memory.view(respAt, 4).getUint32(0, true);
+  const type = new VirtioGpuCtrlHdr(memory.view(respAt, VirtioGpuCtrlHdr.SIZE)).type;
   if (type !== 0x1100 && type !== 0x1101) throw new Error(`response 0x${type.toString(16)}`);
 }
 

@@ -12,6 +12,8 @@ import { GpuDevice } from "../../src/devices/gpu/mod.ts";
 import { VIRTIO_F_VERSION_1 } from "../../src/generated/common.ts";
 import {
   VirtioGpuCtrlHdr,
+  VirtioGpuMemEntry,
+  VirtioGpuRect,
   VirtioGpuResourceAttachBacking,
   VirtioGpuResourceCreate2d,
   VirtioGpuResourceDetachBacking,
@@ -55,7 +57,7 @@ function rig() {
   let n = 0;
   /** Serves the request at `at` (`len` bytes) and returns the response type. */
   const serve = (at: number, len: number): number => {
-    memory.view(respAt, 4).setUint32(0, 0, true);
+    new VirtioGpuCtrlHdr(memory.view(respAt, VirtioGpuCtrlHdr.SIZE)).type = 0;
     driver.addSgs([{ addr: at, len }], [{ addr: respAt, len: 24 }], n);
     driver.kick();
     device.queueNotify(0);
@@ -92,16 +94,16 @@ Deno.test("gpu race: a TRANSFER_TO_HOST_2D box rewritten while served is checked
   const attach = r.put(VirtioGpuResourceAttachBacking, ATTACH, (a) => {
     a.resourceId = 1;
     a.nrEntries = 1;
-  }, 16);
-  r.memory.view(attach + 32, 12).setUint32(0, page, true);
-  r.memory.view(attach + 32, 12).setUint32(8, 1024, true);
+  }, VirtioGpuMemEntry.SIZE);
+  new VirtioGpuMemEntry(r.memory.view(attach + VirtioGpuResourceAttachBacking.SIZE, 16))
+    .write(page, 1024, 0);
   assert.equal(r.serve(attach, 48), OK);
   // The left half of the resource; the box's x flips between 0 and 0x7ffffff0.
   const transfer = r.put(VirtioGpuTransferToHost2d, TRANSFER, (a) => {
     a.resourceId = 1;
     a.r.write(0, 0, 8, 16);
   });
-  const xAt = transfer + VirtioGpuCtrlHdr.SIZE; // virtio_gpu_rect.x
+  const xAt = transfer + VirtioGpuTransferToHost2d.OFFSETS.r + VirtioGpuRect.OFFSETS.x;
   const racer = await startRacer(r.sab, [{ addr: xAt, a: 0, b: 0x7ffffff0 }]);
   const seen = new Map<number, number>();
   let requests = 0;
@@ -140,8 +142,12 @@ Deno.test("gpu race: a scatter-list address rewritten while attached is checked 
     a.resourceId = 1;
     a.nrEntries = 1;
   }, 16);
-  const entryAt = attach + VirtioGpuResourceAttachBacking.SIZE;
-  r.memory.view(entryAt, 12).setUint32(8, 1024, true);
+  const entry = new VirtioGpuMemEntry(
+    r.memory.view(0, MEM),
+    attach + VirtioGpuResourceAttachBacking.SIZE,
+  );
+  const entryAt = entry.offset + VirtioGpuMemEntry.OFFSETS.addr;
+  new VirtioGpuMemEntry(r.memory.view(entryAt, VirtioGpuMemEntry.SIZE)).length = 1024;
   const transfer = r.put(VirtioGpuTransferToHost2d, TRANSFER, (a) => {
     a.resourceId = 1;
     a.r.write(0, 0, 16, 16);

@@ -477,7 +477,7 @@ export class GpuDisplay {
 
   async #command(req: Uint8Array, respLen: number, ok: number): Promise<Uint8Array> {
     const resp = await this.#control.request(req, respLen);
-    this.#check(new DataView(req.buffer).getUint32(0, true), req, resp, ok);
+    this.#check(new VirtioGpuCtrlHdr(new DataView(req.buffer)).type, req, resp, ok);
     return resp;
   }
 
