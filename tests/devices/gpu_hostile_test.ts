@@ -298,8 +298,11 @@ Deno.test("gpu hostile: a scatter list split across descriptors, with empty entr
   const body = attach(1, pieces);
   r.memory.write(r.reqBuf, body);
   const split = r.raw(0, [
-    { addr: r.reqBuf, len: 32 },
-    { addr: r.reqBuf + 32, len: body.length - 32 },
+    { addr: r.reqBuf, len: VirtioGpuResourceAttachBacking.SIZE },
+    {
+      addr: r.reqBuf + VirtioGpuResourceAttachBacking.SIZE,
+      len: body.length - VirtioGpuResourceAttachBacking.SIZE,
+    },
   ], [{ addr: r.respBuf, len: 24 }]);
   assert.equal(split.type, OK);
   assert.equal(r.send(setScanout(0, 1, 0, 0, 16, 4)).type, OK);

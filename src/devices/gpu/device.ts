@@ -267,7 +267,7 @@ export class GpuScanout {
   }
 }
 
-/** 8 + 4 * 16: larger than every fixed request the device reads (UPDATE_CURSOR is 56). */
+/** Room for the largest fixed request the device reads (UPDATE_CURSOR and TRANSFER_TO_HOST_2D: 56). */
 const REQUEST_MAX = 128;
 
 function checkMode(m: GpuMode, i: number): GpuMode {
@@ -682,7 +682,14 @@ export class GpuDevice extends ConfigDevice<VirtioGpuConfig> {
         copyFromBacking(memory, b, src, r.data, y * stride, h * stride);
       } else {
         for (let k = 0; k < h; k++) {
-          copyFromBacking(memory, b, src + k * stride, r.data, (y + k) * stride + x * 4, row);
+          copyFromBacking(
+            memory,
+            b,
+            src + k * stride,
+            r.data,
+            (y + k) * stride + x * BYTES_PER_PIXEL,
+            row,
+          );
         }
       }
     } catch {
@@ -748,7 +755,7 @@ export class GpuDevice extends ConfigDevice<VirtioGpuConfig> {
     if (r === undefined || r.width !== GPU_CURSOR_SIZE || r.height !== GPU_CURSOR_SIZE) {
       return false;
     }
-    const image = toRgba(r.data, r.width * 4, r.format, 0, 0, r.width, r.height);
+    const image = toRgba(r.data, r.width * BYTES_PER_PIXEL, r.format, 0, 0, r.width, r.height);
     this.#cursor = { ...moved, resourceId: id, hotX: q.hotX, hotY: q.hotY, image };
     return true;
   }
