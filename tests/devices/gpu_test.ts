@@ -64,6 +64,15 @@ for (const kind of MAIN_KINDS) {
     await s.bus.removeDevice(s.dev);
   });
 
+  Deno.test(`gpu over ${kind}: without VIRTIO_GPU_F_EDID no EDID is asked for`, async () => {
+    const s = await setup(kind, { scanouts: [{ width: 64, height: 48 }], edid: false });
+    assert.equal(s.device.features & (1n << 1n), 0n, "feature bit 1 (5.7.3) not offered");
+    assert.equal(s.display.edid(0), undefined);
+    assert.deepEqual(s.display.scanouts, [{ x: 0, y: 0, width: 64, height: 48, enabled: true }]);
+    assert.equal(s.device.errorResponses, 0, "the driver sent no GET_EDID");
+    await s.bus.removeDevice(s.dev);
+  });
+
   Deno.test(`gpu over ${kind}: draw, transfer and flush; the host sees the frame and saves a PNG`, async () => {
     // 4 KiB segments: the 64x48 framebuffer's 12 KiB backing is a 3-entry scatter list.
     const s = await setup(kind, { scanouts: [{ width: 64, height: 48 }] }, { segmentSize: 4096 });
