@@ -29,7 +29,7 @@ kit=${TYPED_VIRTIO_V86_KIT:-${XDG_CACHE_HOME:-$HOME/.cache}/typed-virtio/v86-kit
 out=${TYPED_VIRTIO_V86_MODULES:-${XDG_CACHE_HOME:-$HOME/.cache}/typed-virtio/v86-modules}
 sets_dir=$here/v86_modules
 # Bump when the way sets are built changes, so that cached sets are rebuilt.
-modules_version=1
+modules_version=2
 
 say() { echo "install_v86_modules: $*" >&2; }
 
@@ -136,7 +136,7 @@ for s in "${todo[@]}"; do
     line=${line//[[:space:]]/}
     [ -n "$line" ] || continue
     # shellcheck disable=SC2086 # a line may be a wildcard
-    cp $work/src/linux-source-6.1/$line "$build/"
+    (cd "$work/src/linux-source-6.1" && cp --parents $line "$build/")
   done <"$sets_dir/$s/sources"
   cp "$sets_dir/$s/Kbuild" "$build/Kbuild"
   say "building set $s"
@@ -154,7 +154,7 @@ for s in "${todo[@]}"; do
     [ -n "$line" ] || continue
     [ -f "$build/$line" ] || { say "set $s: $line was not built"; exit 1; }
     cp "$build/$line" "$out/$s/"
-    order+=("\"$line\"")
+    order+=("\"$(basename "$line")\"")
   done <"$sets_dir/$s/modules"
   list=$(
     IFS=,
