@@ -2,10 +2,13 @@
 // CAIF: scripts/install_v86_modules.sh builds the CAIF core, caif_socket, vringh, caif_virtio and
 // our tv_caif_vringh helper (the host-side ring caif_virtio needs, which virtio_pci does not
 // provide; see docs/devices/caif.md) from linux-source-6.1. The guest loads them, the cfvrt
-// interface appears with the MTU our config gives, and raw CAIF frames go both ways through a
-// packet socket on it (tests/hosts/v86/guest/caif_raw.c, built here with gcc -m32 -static).
+// interface appears with the MTU our config gives, raw CAIF frames go both ways through a packet
+// socket on it (guest/caif_raw.c), and a CAIF socket (AF_CAIF, AT service; guest/caif_at.c)
+// connects and exchanges messages with the modem side of CAIF in _caif_modem.ts on top of our
+// device. The guest programs are built here with gcc -m32 -static.
 import assert from "node:assert/strict";
 import { CaifDevice } from "../../../src/devices/caif/mod.ts";
+import { CaifModem } from "./_caif_modem.ts";
 import { boot, kitOrSkip, Log, negotiated, sysfsDevice } from "./_guest.ts";
 
 const inCi = (): boolean => Deno.env.get("CI") === "true";
@@ -34,10 +37,10 @@ async function caifModules(): Promise<Record<string, Uint8Array> | undefined> {
   return out;
 }
 
-/** caif_raw.c built for the guest, or undefined without a 32-bit gcc (a failure in CI). */
-async function guestProgram(): Promise<Uint8Array | undefined> {
-  const out = await Deno.makeTempFile({ prefix: "caif_raw" });
-  const src = new URL("./guest/caif_raw.c", import.meta.url).pathname;
+/** guest/<name>.c built for the guest, or undefined without a 32-bit gcc (a failure in CI). */
+async function guestProgram(name: string): Promise<Uint8Array | undefined> {
+  const out = await Deno.makeTempFile({ prefix: name });
+  const src = new URL(`./guest/${name}.c`, import.meta.url).pathname;
   try {
     const r = await new Deno.Command("gcc", {
       args: ["-m32", "-static", "-O2", "-Wall", "-o", out, src],
@@ -58,15 +61,17 @@ async function guestProgram(): Promise<Uint8Array | undefined> {
 
 const kit = await kitOrSkip();
 const modules = kit ? await caifModules() : undefined;
-const program = modules ? await guestProgram() : undefined;
+const program = modules ? await guestProgram("caif_raw") : undefined;
+const atProgram = program ? await guestProgram("caif_at") : undefined;
 
 Deno.test({
-  name: "v86 + Linux caif_virtio over PCI: cfvrt comes up and raw CAIF frames go both ways",
-  ignore: program === undefined,
+  name:
+    "v86 + Linux caif_virtio over PCI: cfvrt, raw frames both ways, a CAIF socket through our modem",
+  ignore: atProgram === undefined,
   sanitizeOps: false,
   sanitizeResources: false,
   fn: async (t) => {
-    assert.ok(modules && program);
+    assert.ok(modules && program && atProgram);
     const te = new TextEncoder();
     const uplink: Uint8Array[] = [];
     // headroom equal to tailroom: Linux 6.1 gives each uplink buffer headroom + frame + headroom
@@ -76,11 +81,15 @@ Deno.test({
       queueSize: 64,
       onFrame: (f) => {
         uplink.push(f);
-        device.send(te.encode(`pong: ${new TextDecoder().decode(f)}`));
+        if (modem === undefined) device.send(te.encode(`pong: ${new TextDecoder().decode(f)}`));
+        else modem.receive(f);
       },
     });
+    // Raw frames first (echoed as "pong: ..."); then the CAIF modem answers on the link.
+    let modem: CaifModem | undefined;
     const files: Record<string, Uint8Array | { data: Uint8Array; mode: number }> = {
       "/opt/tv/caif_raw": { data: program, mode: 0o755 },
+      "/opt/tv/caif_at": { data: atProgram, mode: 0o755 },
     };
     for (const [name, data] of Object.entries(modules)) files[`/opt/tv/caif/${name}`] = data;
     const log = new Log();
@@ -107,7 +116,7 @@ Deno.test({
         // caif_virtio: netdev mtu = config mtu - tailroom.
         assert.equal((await m.run("cat /sys/class/net/cfvrt/mtu")).trim(), "2032");
         const up = await m.run("ip link set cfvrt up && echo up || dmesg | tail -20");
-        assert.match(up, /^up/m, up);
+        assert.equal(up.trim(), "up", up);
       });
       await t.step(
         "a frame from Linux reaches the modem, the modem's answer reaches Linux",
@@ -128,8 +137,32 @@ Deno.test({
         );
         assert.equal(out.trim(), "20");
         assert.equal(uplink.length - before, 20);
-        assert.deepEqual(log.lines, []);
+        // Boot-time PCI probing leaves refusals in the log; nothing about the device's queues.
+        assert.deepEqual(log.lines.filter((l) => /queue|NEEDS_RESET|needs reset/i.test(l)), []);
       });
+      await t.step(
+        "a CAIF socket (AF_CAIF, AT) connects through the modem and exchanges messages",
+        async () => {
+          const td = new TextDecoder();
+          modem = new CaifModem(
+            (f) => assert.ok(device.send(f)),
+            (msg) => te.encode(`OK ${td.decode(msg)}`),
+          );
+          const out = await m.run(
+            "/opt/tv/caif_at AT ATI 'AT+CGMI' 2>&1; dmesg | grep -i caif | tail -5",
+          );
+          assert.match(out, /^connected$/m, out);
+          assert.deepEqual(
+            out.split("\n").filter((l) => l.startsWith("got ")).map((l) => l.trim()),
+            ["got OK AT", "got OK ATI", "got OK AT+CGMI"],
+            out,
+          );
+          // The link was set up for an AT (VEI) service and destroyed when the socket closed.
+          assert.deepEqual(modem.control.map((e) => e.cmd), ["setup", "destroy"]);
+          assert.equal(modem.control[0].linkType, 1);
+          assert.equal(modem.control[1].channel, modem.control[0].channel);
+        },
+      );
     } finally {
       m.stop();
     }
