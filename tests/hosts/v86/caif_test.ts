@@ -1,11 +1,12 @@
-// Linux's own caif_virtio in v86 against our modem model over PCI and MMIO v2 (a boot each). Debian's 686 kernel builds no
-// CAIF: scripts/install_v86_modules.sh builds the CAIF core, caif_socket, vringh, caif_virtio and
-// our tv_caif_vringh helper (the host-side ring caif_virtio needs, which virtio_pci does not
-// provide; see docs/devices/caif.md) from linux-source-6.1. The guest loads them, the cfvrt
-// interface appears with the MTU our config gives, raw CAIF frames go both ways through a packet
-// socket on it (guest/caif_raw.c), and a CAIF socket (AF_CAIF, AT service; guest/caif_at.c)
-// connects and exchanges messages with the modem side of CAIF in _caif_modem.ts on top of our
-// device. The guest programs are built here with gcc -m32 -static.
+// Linux's own caif_virtio in v86 against our modem model over PCI and MMIO v2 (a boot each).
+// Debian's 686 kernel builds no CAIF: scripts/install_v86_modules.sh builds the CAIF core,
+// caif_socket, vhost_iotlb, vringh, caif_virtio and our tv_caif_vringh helper (the host-side ring
+// caif_virtio needs, which virtio_pci and virtio_mmio do not provide; see docs/devices/caif.md)
+// from linux-source-6.1. The guest loads them, the cfvrt interface appears with the MTU our config
+// gives, raw CAIF frames go both ways through a packet socket on it (guest/caif_raw.c), and a CAIF
+// socket (AF_CAIF, AT service; guest/caif_at.c) connects and exchanges messages with the modem
+// side of CAIF in _caif_modem.ts on top of our device. The guest programs are built here with
+// gcc -m32 -static.
 import assert from "node:assert/strict";
 import { CaifDevice } from "../../../src/devices/caif/mod.ts";
 import { CaifModem } from "./_caif_modem.ts";
