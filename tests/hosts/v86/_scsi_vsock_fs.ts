@@ -16,8 +16,7 @@ import {
 } from "../../../src/generated/devices/scsi.ts";
 import { VIRTIO_VSOCK_F_SEQPACKET } from "../../../src/generated/devices/vsock.ts";
 import { VIRTIO_F_VERSION_1 } from "../../../src/generated/common.ts";
-import { kitOrSkip, Log, negotiated, sysfsDevice } from "./_guest.ts";
-import { bootV86 } from "../../../src/hosts/v86/machine.ts";
+import { boot, kitOrSkip, Log, negotiated, sysfsDevice } from "./_guest.ts";
 
 const MiB = 1 << 20;
 const TAG = "typedfs";
@@ -35,9 +34,11 @@ export interface Rig {
   /** The host directory the guest mounts. */
   readonly shared: string;
   readonly fs: FsDevice;
+  /** The guest's vsock program (also known bytes for the disk and the shared directory). */
+  readonly program: Uint8Array;
 }
 
-async function makeRig(): Promise<Rig> {
+async function makeRig(program: Uint8Array): Promise<Rig> {
   const image = new Uint8Array(16 * MiB);
   const shared = await Deno.makeTempDir({ prefix: "typed-virtio-v86fs-" });
   return {
@@ -50,6 +51,7 @@ async function makeRig(): Promise<Rig> {
     vsock: new VsockDevice({ guestCid: GUEST_CID }),
     shared,
     fs: new FsDevice({ tag: TAG, fs: new HostDirFileSystem(shared) }),
+    program,
   };
 }
 
@@ -85,6 +87,11 @@ async function debugfsDump(image: Uint8Array, path: string): Promise<Uint8Array>
   }
 }
 const text = (b: Uint8Array): string => new TextDecoder().decode(b);
+const sha256 = async (b: Uint8Array): Promise<string> =>
+  Array.from(
+    new Uint8Array(await crypto.subtle.digest("SHA-256", b as Uint8Array<ArrayBuffer>)),
+    (x) => x.toString(16).padStart(2, "0"),
+  ).join("");
 
 /** Polls (in the guest, at most 30 s) until `test` holds; the command fails otherwise. */
 const guestWait = (test: string): string =>
@@ -100,7 +107,7 @@ async function blockOf(m: V86Machine, addr: string): Promise<string> {
   return name;
 }
 
-/** The `<fill>` head of LUN storage: 16 recognisable bytes, then zeroes. */
+/** A LUN's storage of `size` bytes that starts with `head` (then zeroes). */
 function headed(size: number, head: string): MemoryStorage {
   const bytes = new Uint8Array(size);
   bytes.set(new TextEncoder().encode(head));
@@ -118,13 +125,14 @@ export async function scsiScenario(
   rig: Rig,
   transport: V86Transport,
 ): Promise<void> {
+  const failuresAtBoot = [rig.scsi.stats.failures, rig.scsiQuiet.stats.failures];
   await m.run("modprobe virtio_scsi && modprobe sd_mod");
   // The two devices in sysfs, each with its SCSI host (a child of the virtio device).
   const found = (await m.run(
-    `for d in /sys/bus/virtio/devices/*; do [ $(cat $d/device) = 0x${
+    `for d in /sys/bus/virtio/devices/*; do if [ $(cat $d/device) = 0x${
       VIRTIO_ID_SCSI.toString(16).padStart(4, "0")
-    } ] && ` +
-      `echo $d $(basename $(ls -d $d/host*)); done`,
+    } ]; then ` +
+      `echo $d $(basename $(ls -d $d/host*)); fi; done`,
   )).trim().split("\n").map((l) => l.split(" "));
   assert.equal(found.length, 2, `two virtio-scsi devices: ${JSON.stringify(found)}`);
   const hosts: string[] = [];
@@ -147,30 +155,28 @@ export async function scsiScenario(
   );
   assert.equal((await m.run(`cat /sys/block/${sd}/device/vendor`)).trim(), "TYPEDVIO");
   assert.equal((await m.run(`cat /sys/block/${sd}/device/model`)).trim(), "VIRTIO-SCSI");
+  await m.run(`mkfs.ext2 -q /dev/${sd}`);
   await m.run(
-    `mkfs.ext2 -q /dev/${sd} && mkdir -p /mnt/scsi && mount -t ext2 /dev/${sd} /mnt/scsi && ` +
+    `mkdir -p /mnt/scsi && mount -t ext2 /dev/${sd} /mnt/scsi && ` +
       `echo 'written by Linux over virtio-scsi, ${transport}' > /mnt/scsi/greeting && ` +
-      "mkdir /mnt/scsi/dir && seq 1 50000 > /mnt/scsi/dir/numbers && " +
-      "dd if=/dev/urandom of=/mnt/scsi/blob bs=65536 count=32 2>/dev/null && " +
-      "sha256sum /mnt/scsi/blob > /tmp/scsi-blob.sum && umount /mnt/scsi && sync",
+      "mkdir /mnt/scsi/dir && seq 1 10000 > /mnt/scsi/dir/numbers && " +
+      "cp /bin/vsock_test /mnt/scsi/blob",
   );
+  await m.run("umount /mnt/scsi && sync");
   assert.equal(
     text(await debugfsDump(rig.image, "/greeting")),
     `written by Linux over virtio-scsi, ${transport}\n`,
   );
   const numbers = text(await debugfsDump(rig.image, "/dir/numbers")).trim().split("\n");
-  assert.equal(numbers.length, 50000);
-  assert.equal(numbers.at(-1), "50000");
+  assert.equal(numbers.length, 10000);
+  assert.equal(numbers.at(-1), "10000");
   const blob = await debugfsDump(rig.image, "/blob");
-  assert.equal(blob.length, 2 * MiB);
-  const guestSum = (await m.run("cat /tmp/scsi-blob.sum")).split(/\s+/)[0];
-  assert.equal(await sha256(blob), guestSum, "the host reads the guest's 2 MiB from the image");
+  assert.equal(await sha256(blob), await sha256(rig.program), "the host reads the copied program");
   // Read back in the guest from a cold cache: the disk gives what was written.
-  const sum = await m.run(
+  await m.run(
     `echo 3 > /proc/sys/vm/drop_caches && mount -t ext2 -o ro /dev/${sd} /mnt/scsi && ` +
-      "cd /mnt/scsi && sha256sum -c /tmp/scsi-blob.sum && cd / && umount /mnt/scsi",
+      "cmp /mnt/scsi/blob /bin/vsock_test && umount /mnt/scsi",
   );
-  assert.match(sum, /blob: OK/);
 
   // Hotplug: LUN 1 added on the host arrives by the event, no rescan; removed, it goes.
   const eventsBefore = rig.scsi.stats.events;
@@ -200,7 +206,9 @@ export async function scsiScenario(
     "RESCANNED-LUN-3!",
   );
   assert.equal(Number((await m.run(`cat /sys/block/${sd3}/size`)).trim()), 2 * MiB / 512);
-  for (const d of [rig.scsi, rig.scsiQuiet]) assert.equal(d.stats.failures, 0);
+  // SeaBIOS probes targets 1..255 of each device at boot (BAD_TARGET each); Linux reads
+  // max_target (0) and sends nothing that fails.
+  assert.deepEqual([rig.scsi.stats.failures, rig.scsiQuiet.stats.failures], failuresAtBoot);
 }
 
 /** vsock_test.c's pattern: xorshift32 from `seed`, the low byte of each step. */
@@ -242,26 +250,41 @@ async function writeAll(c: VsockConnection, data: Uint8Array): Promise<void> {
   await w.close();
 }
 
-/** The guest half of the vsock test (tests/interop/guest/vsock_test.c), built for i386. */
-export async function buildVsockProgram(): Promise<Uint8Array> {
+/**
+ * The guest half of the vsock test (tests/interop/guest/vsock_test.c), built
+ * for i386 (gcc -m32 -static: gcc-multilib, from scripts/install_interop_deps.sh).
+ * Outside CI a missing toolchain skips the test (undefined); under CI=true it fails.
+ */
+async function buildVsockProgram(): Promise<Uint8Array | undefined> {
   const dir = await Deno.makeTempDir({ prefix: "typed-virtio-v86vsock-" });
   try {
     const src = new URL("../../interop/guest/vsock_test.c", import.meta.url).pathname;
     const out = `${dir}/vsock_test`;
-    const r = await new Deno.Command("gcc", {
-      args: ["-m32", "-static", "-O2", "-Wall", "-o", out, src],
-      stdout: "piped",
-      stderr: "piped",
-    }).output();
-    assert.ok(r.success, `gcc -m32 failed:\n${new TextDecoder().decode(r.stderr)}`);
-    return await Deno.readFile(out);
+    let why: string;
+    try {
+      const r = await new Deno.Command("gcc", {
+        args: ["-m32", "-static", "-O2", "-Wall", "-o", out, src],
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
+      if (r.success) return await Deno.readFile(out);
+      why = new TextDecoder().decode(r.stderr);
+    } catch (e) {
+      if (!(e instanceof Deno.errors.NotFound)) throw e;
+      why = "gcc not installed";
+    }
+    why = `gcc -m32 -static cannot build the guest's vsock program ` +
+      `(run scripts/install_interop_deps.sh): ${why}`;
+    if (Deno.env.get("CI") === "true") throw new Error(`CI=true and ${why}`);
+    console.warn(`skipping: ${why}`);
+    return undefined;
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
 }
 
 /**
- * vsock: the guest's program connects to the host (CID 2) and streams 4 MiB
+ * vsock: the guest's program connects to the host (CID 2) and streams 2 MiB
  * that the host echoes (four more connections at once beside it), the host
  * connects to a listener in the guest and they exchange 2 MiB each way, a
  * connection to a closed port is refused, and seqpacket messages keep their
@@ -278,9 +301,9 @@ export async function vsockScenario(m: V86Machine, rig: Rig): Promise<void> {
 
   // Host port 1234: an echo that records each connection's bytes.
   const echoed: string[] = [];
+  const conns: Promise<void>[] = [];
   const listener = rig.vsock.listen(1234);
   const echoing = (async () => {
-    const conns: Promise<void>[] = [];
     for await (const c of listener) {
       conns.push((async () => {
         const w = c.writable.getWriter();
@@ -309,17 +332,19 @@ export async function vsockScenario(m: V86Machine, rig: Rig): Promise<void> {
   })();
   try {
     const out = await m.run(
-      `vsock_test send big 1234 ${4 * MiB} 1 && ` +
-        "for i in 1 2 3 4; do vsock_test send par$i 1234 262144 $((100 + i)) & done; wait",
+      `vsock_test send big 1234 ${2 * MiB} 1 && ` +
+        "for i in 1 2 3 4; do vsock_test send par$i 1234 131072 $((100 + i)) & done; wait",
     );
     const marker = (name: string) => new RegExp(`@@${name}=(.*)`).exec(out)?.[1]?.trim();
-    assert.equal(marker("big"), `${4 * MiB} ${fnv(pattern(4 * MiB, 1))} ok`, out);
+    assert.equal(marker("big"), `${2 * MiB} ${fnv(pattern(2 * MiB, 1))} ok`, out);
     for (let i = 1; i <= 4; i++) {
-      assert.equal(marker(`par${i}`), `262144 ${fnv(pattern(262144, 100 + i))} ok`, out);
+      assert.equal(marker(`par${i}`), `131072 ${fnv(pattern(131072, 100 + i))} ok`, out);
     }
-    const expected = [`${4 * MiB}:${fnv(pattern(4 * MiB, 1))}`];
-    for (let i = 1; i <= 4; i++) expected.push(`262144:${fnv(pattern(262144, 100 + i))}`);
-    // The echo records a connection when its guest side has shut down and the echo closed.
+    const expected = [`${2 * MiB}:${fnv(pattern(2 * MiB, 1))}`];
+    for (let i = 1; i <= 4; i++) expected.push(`131072:${fnv(pattern(131072, 100 + i))}`);
+    // The guest saw each echo end, so each of the five connections was accepted and is closing.
+    assert.equal(conns.length, 5);
+    await Promise.all(conns);
     assert.deepEqual(echoed.sort(), expected.sort(), "what the host's echo received");
 
     // The host connects to a listener in the guest: 2 MiB each way.
@@ -354,12 +379,6 @@ export async function vsockScenario(m: V86Machine, rig: Rig): Promise<void> {
   assert.equal(rig.vsock.droppedPackets, 0);
 }
 
-const sha256 = async (b: Uint8Array): Promise<string> =>
-  Array.from(
-    new Uint8Array(await crypto.subtle.digest("SHA-256", b as Uint8Array<ArrayBuffer>)),
-    (x) => x.toString(16).padStart(2, "0"),
-  ).join("");
-
 /**
  * fs: `mount -t virtiofs`; create, write, read, rename, readdir, unlink, a
  * large file each way, many small files, two writers at once; after the
@@ -368,46 +387,50 @@ const sha256 = async (b: Uint8Array): Promise<string> =>
 export async function fsScenario(m: V86Machine, rig: Rig, transport: V86Transport): Promise<void> {
   const dir = rig.shared;
   await Deno.writeTextFile(`${dir}/fromhost.txt`, `made on the host, ${transport}`);
-  const hostBig = pattern(3 * MiB + 4321, 99);
+  const hostBig = pattern(2 * MiB + 4321, 99);
   await Deno.writeFile(`${dir}/hostbig.bin`, hostBig);
 
   await m.run(`modprobe virtiofs && mkdir -p /mnt/fs && mount -t virtiofs ${TAG} /mnt/fs`);
   await checkNegotiated(m, await sysfsDevice(m, VIRTIO_ID_FS), rig.fs.features);
-  const run = (cmd: string) => m.run(`cd /mnt/fs && ${cmd}`);
+  const run = async (cmd: string) => (await m.run(`cd /mnt/fs && ${cmd}`)).trim();
   assert.equal(await run("cat fromhost.txt"), `made on the host, ${transport}`);
   assert.equal((await run("sha256sum hostbig.bin")).split(/\s+/)[0], await sha256(hostBig));
   await run(
     "echo 'hello from the guest' > hello.txt && mkdir dir && mv hello.txt dir/renamed.txt && " +
       "echo temporary > gone.txt && rm gone.txt",
   );
-  assert.equal((await run("ls")).trim().split("\n").join(" "), "dir fromhost.txt hostbig.bin");
-  assert.equal(await run("cat dir/renamed.txt"), "hello from the guest\n");
+  assert.equal((await run("ls -1")).split("\n").join(" "), "dir fromhost.txt hostbig.bin");
+  assert.equal(await run("cat dir/renamed.txt"), "hello from the guest");
   const big = (await run(
-    "dd if=/dev/urandom of=big.bin bs=65536 count=64 2>/dev/null && sync && " +
+    "cat /bin/vsock_test /bin/vsock_test /bin/vsock_test /bin/vsock_test > big.bin && sync && " +
       "echo 3 > /proc/sys/vm/drop_caches && sha256sum big.bin",
   )).split(/\s+/)[0];
   await run(
-    'mkdir small && i=0; while [ $i -lt 200 ]; do echo "small $i" > small/f$i; i=$((i+1)); done',
+    'mkdir small && i=0; while [ $i -lt 100 ]; do echo "small $i" > small/f$i; i=$((i+1)); done',
   );
-  assert.equal((await run("ls small | wc -l")).trim(), "200");
+  assert.equal((await run("ls -1 small | wc -l")).trim(), "100");
   // Two writers and two readers at once.
   const conc = await run(
-    "mkdir conc && " +
-      '( i=0; while [ $i -lt 60 ]; do echo "a $i" > conc/a$i; i=$((i+1)); done; ' +
+    "mkdir conc && { " +
+      '( i=0; while [ $i -lt 40 ]; do echo "a $i" > conc/a$i; i=$((i+1)); done; ' +
       "sha256sum big.bin > /tmp/suma ) & " +
-      '( i=0; while [ $i -lt 60 ]; do echo "b $i" > conc/b$i; i=$((i+1)); done; ' +
-      "sha256sum hostbig.bin > /tmp/sumb ) & wait; ls conc | wc -l; cat /tmp/suma /tmp/sumb",
+      '( i=0; while [ $i -lt 40 ]; do echo "b $i" > conc/b$i; i=$((i+1)); done; ' +
+      "sha256sum hostbig.bin > /tmp/sumb ) & wait; } && ls -1 conc | wc -l && " +
+      "cat /tmp/suma /tmp/sumb",
   );
-  const [count, suma, , sumb] = conc.trim().split(/\s+/);
-  assert.equal(count, "120");
-  assert.equal(suma, big);
-  assert.equal(sumb, await sha256(hostBig));
+  const [count, suma, , sumb] = conc.split(/\s+/);
+  assert.equal(count, "80", conc);
+  assert.equal(suma, big, conc);
+  assert.equal(sumb, await sha256(hostBig), conc);
   await run("rm small/f0 && rm small/f1");
   await m.run("sync && umount /mnt/fs");
 
   // The host's own look at the shared directory.
   assert.equal(await sha256(await Deno.readFile(`${dir}/big.bin`)), big);
-  assert.equal((await Deno.stat(`${dir}/big.bin`)).size, 4 * MiB);
+  const four = new Uint8Array(4 * rig.program.length);
+  for (let i = 0; i < 4; i++) four.set(rig.program, i * rig.program.length);
+  assert.equal(big, await sha256(four), "the guest read back the big file it wrote");
+  assert.equal((await Deno.stat(`${dir}/big.bin`)).size, four.length);
   assert.equal(await Deno.readTextFile(`${dir}/dir/renamed.txt`), "hello from the guest\n");
   const names = async (d: string) => {
     const out = [];
@@ -422,41 +445,37 @@ export async function fsScenario(m: V86Machine, rig: Rig, transport: V86Transpor
     "hostbig.bin",
     "small",
   ]);
-  assert.equal((await names(`${dir}/small`)).length, 198);
-  assert.equal(await Deno.readTextFile(`${dir}/small/f123`), "small 123\n");
-  assert.equal((await names(`${dir}/conc`)).length, 120);
-  assert.equal(await Deno.readTextFile(`${dir}/conc/a57`), "a 57\n");
-  assert.equal(await Deno.readTextFile(`${dir}/conc/b59`), "b 59\n");
+  assert.equal((await names(`${dir}/small`)).length, 98);
+  assert.equal(await Deno.readTextFile(`${dir}/small/f73`), "small 73\n");
+  assert.equal((await names(`${dir}/conc`)).length, 80);
+  assert.equal(await Deno.readTextFile(`${dir}/conc/a37`), "a 37\n");
+  assert.equal(await Deno.readTextFile(`${dir}/conc/b39`), "b 39\n");
 }
 
 /**
  * Declares the test of one transport: one boot with the three device types
  * attached (two virtio-scsi functions), each a step. Skipped (outside CI)
- * without the kit; without gcc's i386 support it fails under CI=true.
+ * without the kit or without gcc's i386 support; under CI=true either fails.
  */
 export async function scsiVsockFsTest(transport: V86Transport, title: string): Promise<void> {
-  const ready = await kitOrSkip();
+  const program = await kitOrSkip() ? await buildVsockProgram() : undefined;
   Deno.test({
     name: `v86 + Linux over ${title}: virtio-scsi, virtio-vsock and virtio-fs`,
-    ignore: !ready,
+    ignore: program === undefined,
     sanitizeOps: false,
     sanitizeResources: false,
     fn: async (t) => {
-      const program = await buildVsockProgram();
-      const rig = await makeRig();
+      if (program === undefined) throw new Error("unreachable: the test is ignored");
+      const rig = await makeRig(program);
       const log = new Log();
       try {
-        const m = await bootV86({
-          devices: [rig.scsi, rig.scsiQuiet, rig.vsock, rig.fs].map((device) => ({
-            device,
-            transport,
-          })),
-          log: log.fn,
-          files: { "/bin/vsock_test": program },
-          onSerial: Deno.env.get("TV_V86_SERIAL")
-            ? (b) => Deno.stderr.writeSync(Uint8Array.of(b))
-            : undefined,
-        });
+        const m = await boot(
+          transport,
+          [rig.scsi, rig.scsiQuiet, rig.vsock, rig.fs],
+          log,
+          "",
+          { "/bin/vsock_test": program },
+        );
         try {
           await t.step(
             "scsi: a SCSI disk, mkfs.ext2 + mount + files the host reads; hotplug and rescan",
@@ -473,11 +492,6 @@ export async function scsiVsockFsTest(transport: V86Transport, title: string): P
         } finally {
           m.stop();
         }
-        assert.deepEqual(
-          log.lines.filter((l) => !/^v86 host: BAR\d of slot .* refused/.test(l)),
-          [],
-          "no refused access (but SeaBIOS's BAR moves)",
-        );
       } finally {
         await Deno.remove(rig.shared, { recursive: true });
       }
