@@ -17,6 +17,7 @@ export * from "./vhost_user.ts";
 export * from "./virtqueue.ts";
 export * from "./devices/balloon.ts";
 export * from "./devices/blk.ts";
+export * from "./devices/caif.ts";
 export * from "./devices/can.ts";
 export * from "./devices/console.ts";
 export * from "./devices/crypto.ts";
