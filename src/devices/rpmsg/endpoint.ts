@@ -343,8 +343,11 @@ export class RpmsgNode {
     }
     const m = new RpmsgNsMsg(new DataView(data.buffer, data.byteOffset, data.length));
     const raw = m.nameBytes();
+    // As Linux's strscpy into a 32-byte name: up to the first NUL, at most 31 bytes.
     const end = raw.indexOf(0);
-    const name = dec.decode(raw.subarray(0, end < 0 ? raw.length : end));
+    const name = dec.decode(
+      raw.subarray(0, end < 0 || end > RPMSG_NAME_SIZE - 1 ? RPMSG_NAME_SIZE - 1 : end),
+    );
     const addr = m.addr;
     const flags = m.flags;
     const key = `${name}\0${addr}`;
