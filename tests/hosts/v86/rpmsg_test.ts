@@ -2,9 +2,17 @@
 // Debian's linux-source-6.1 by scripts/install_v86_modules.sh, since the 686 kernel has no
 // RPMSG) drive our RpmsgDevice over PCI in v86. The guest program (guest/rpmsg_ept.c) uses the
 // kernel's user API: RPMSG_CREATE_EPT_IOCTL on /dev/rpmsg_ctrl0, then read/write on /dev/rpmsgN.
+// In the same boot, our ConsoleDevice in rproc-serial mode (id 11): the kit's virtio_console
+// (REMOTEPROC off) leaves it unbound; Linux's virtio_console rebuilt with CONFIG_REMOTEPROC
+// (the rproc_serial set) binds it as virtio_rproc_serial, and /dev/vportNp0 carries data.
 import assert from "node:assert/strict";
 import { RpmsgDevice, type RpmsgEndpoint } from "../../../src/devices/rpmsg/mod.ts";
-import { VIRTIO_F_VERSION_1, VIRTIO_ID_RPMSG } from "../../../src/generated/common.ts";
+import { ConsoleDevice } from "../../../src/devices/console/mod.ts";
+import {
+  VIRTIO_F_VERSION_1,
+  VIRTIO_ID_RPMSG,
+  VIRTIO_ID_RPROC_SERIAL,
+} from "../../../src/generated/common.ts";
 import { VIRTIO_RPMSG_F_NS } from "../../../src/generated/devices/rpmsg.ts";
 import { boot, kitOrSkip, Log, negotiated, sysfsDevice } from "./_guest.ts";
 import { gcc32OrSkip, guestProgram, moduleSetOrSkip } from "./_modules.ts";
@@ -14,6 +22,7 @@ const dec = new TextDecoder();
 
 const ready = await kitOrSkip();
 const rpmsgSet = ready ? await moduleSetOrSkip("rpmsg") : undefined;
+const rprocSet = ready ? await moduleSetOrSkip("rproc_serial") : undefined;
 const haveGcc = ready && await gcc32OrSkip();
 
 /** Waits in the guest (not on the host) until `path` exists; fails after ~20 s. */
@@ -22,12 +31,14 @@ const waitPath = (path: string) =>
 
 Deno.test({
   name:
-    "v86 + Linux's virtio_rpmsg_bus over PCI: name service, rpmsg_ctrl endpoints, messages both ways",
-  ignore: rpmsgSet === undefined || !haveGcc,
+    "v86 + Linux's virtio_rpmsg_bus and virtio_rproc_serial over PCI: name service, endpoints, messages both ways",
+  ignore: rpmsgSet === undefined || rprocSet === undefined || !haveGcc,
   sanitizeOps: false,
   sanitizeResources: false,
   fn: async (t) => {
     const set = rpmsgSet as NonNullable<typeof rpmsgSet>;
+    const rproc = rprocSet as NonNullable<typeof rprocSet>;
+    const serial = new ConsoleDevice({ rprocSerial: true });
     const program = await guestProgram("rpmsg_ept.c");
     const device = new RpmsgDevice();
     // A service Linux sees as a channel without a driver; it echoes and then speaks first.
@@ -45,8 +56,9 @@ Deno.test({
     raw.onMessage((m) => sends.push(raw.sendTo(m.src, enc.encode(`raw:${dec.decode(m.data)}`))));
     const gone: RpmsgEndpoint = device.createEndpoint("tv-gone", 0x402);
     const log = new Log();
-    const m = await boot("pci", [device], log, "", {
+    const m = await boot("pci", [device, serial], log, "", {
       ...set.files,
+      ...rproc.files,
       "/bin/rpmsg_ept": program,
     });
     try {
@@ -112,6 +124,53 @@ Deno.test({
         assert.equal(device.unknownDst, 0);
         await Promise.all(sends); // every reply reached a buffer of Linux's
       });
+
+      await t.step(
+        "rproc-serial: the kit's virtio_console (no REMOTEPROC) leaves id 11 unbound",
+        async () => {
+          const dir = await sysfsDevice(m, VIRTIO_ID_RPROC_SERIAL);
+          // Its virtio_rproc_serial driver is registered, but its id table is empty.
+          assert.match(await m.run("ls /sys/bus/virtio/drivers"), /virtio_rproc_serial/);
+          assert.equal(
+            (await m.run(`[ -e ${dir}/driver ] && echo bound || echo unbound`)).trim(),
+            "unbound",
+          );
+        },
+      );
+
+      await t.step(
+        "rproc-serial: Linux's virtio_console with CONFIG_REMOTEPROC binds; data both ways",
+        async () => {
+          await m.run(`rmmod virtio_console && ${rproc.insmod}`);
+          const dir = await sysfsDevice(m, VIRTIO_ID_RPROC_SERIAL);
+          assert.match(await m.run(`readlink ${dir}/driver`), /virtio_rproc_serial/);
+          // No console features: Linux's rproc_serial feature table is empty.
+          const f = await negotiated(m, dir);
+          assert.equal(f & 0b111n, 0n);
+          const port = (await m.run("ls /dev/vport*p0")).trim();
+          assert.match(port, /^\/dev\/vport\d+p0$/);
+          // No hvc console for it: rproc-serial is a plain port.
+          assert.equal(
+            (await m.run("cat /sys/class/tty/hvc0/dev 2>/dev/null || echo none")).trim(),
+            "none",
+          );
+          const p0 = serial.port(0);
+          assert.ok(p0?.ready);
+          // Remote processor to Linux: accepted before the guest opens the port.
+          await p0.writable.getWriter().write(enc.encode("from-remote\n"));
+          assert.equal((await m.run(`head -n 1 ${port}`)).trim(), "from-remote");
+          // Linux to the remote processor.
+          const reader = p0.readable.getReader();
+          await m.run(`echo from-linux > ${port}`);
+          let got = "";
+          while (!got.includes("\n")) {
+            const { value, done } = await reader.read();
+            if (done) break;
+            got += dec.decode(value);
+          }
+          assert.equal(got, "from-linux\n");
+        },
+      );
     } finally {
       m.stop();
     }
