@@ -113,18 +113,6 @@ Deno.test({
         assert.ok(raw.remote >= 1024 && raw.remote !== 0xffffffff, String(raw.remote));
       });
 
-      await t.step("a DESTROY announcement removes the channel", async () => {
-        gone.close();
-        await m.run(
-          `i=0; while [ -e /sys/bus/rpmsg/devices/virtio0.tv-gone.-1.1026 ]; do i=$((i+1)); [ $i -gt 100 ] && exit 1; sleep 0.2; done`,
-        );
-        const list = await m.run("ls /sys/bus/rpmsg/devices");
-        assert.ok(list.includes("virtio0.tv-echo.-1.1024"), list);
-        assert.equal(device.badMessages, 0);
-        assert.equal(device.unknownDst, 0);
-        await Promise.all(sends); // every reply reached a buffer of Linux's
-      });
-
       await t.step(
         "rproc-serial: the kit's virtio_console (no REMOTEPROC) leaves id 11 unbound",
         async () => {
@@ -171,6 +159,40 @@ Deno.test({
           assert.equal(got, "from-linux\n");
         },
       );
+
+      await t.step("so far the guest kernel logged no BUG, WARNING or call trace", async () => {
+        const bad = await m.run("dmesg | grep -E 'BUG|WARNING|Call Trace|Oops' || true");
+        assert.equal(bad.trim(), "", await m.run("dmesg | tail -n 80"));
+      });
+
+      await t.step("a DESTROY announcement removes the channel", async () => {
+        gone.close();
+        await m.run(
+          `i=0; while [ -e /sys/bus/rpmsg/devices/virtio0.tv-gone.-1.1026 ]; do i=$((i+1)); [ $i -gt 100 ] && exit 1; sleep 0.2; done`,
+        );
+        const list = await m.run("ls /sys/bus/rpmsg/devices");
+        assert.ok(list.includes("virtio0.tv-echo.-1.1024"), list);
+        assert.equal(device.badMessages, 0);
+        assert.equal(device.unknownDst, 0);
+        await Promise.all(sends); // every reply reached a buffer of Linux's
+        // Linux's rpmsg_ns_cb unregisters the channel device from the virtqueue callback, which
+        // virtio_pci runs in its hard interrupt handler (vp_interrupt); that work leaves
+        // interrupts enabled and the kernel warns once (kernel/irq/handle.c). Remoteproc drivers
+        // call the callback from a work queue (imx_rproc, stm32_rproc), where it is fine. This is
+        // the one warning allowed (seen in every run so far), after the destroy, nothing worse.
+        const log = await m.run("dmesg");
+        const at = log.indexOf("destroying channel tv-gone addr 0x402");
+        assert.ok(at >= 0, log);
+        const warnings = log.match(/WARNING:/g)?.length ?? 0;
+        assert.ok(warnings <= 1, log);
+        if (warnings === 1) {
+          assert.match(
+            log.slice(at),
+            /irq \d+ handler vp_interrupt\+\S+ \[virtio_pci\] enabled interrupts/,
+          );
+        }
+        assert.doesNotMatch(log, /BUG|Oops/);
+      });
     } finally {
       m.stop();
     }
