@@ -150,3 +150,17 @@ Deno.test("rpmsg without the name service: nothing is announced, addresses still
   await ep.sendTo(53, new Uint8Array(40));
   assert.equal(device.unknownDst, 1);
 });
+
+Deno.test("rpmsg driver: a buffer size that cannot hold a header fails the probe", async () => {
+  const r = rig("pci-modern", new RpmsgDevice({ queueSize: 8 }), 1 << 20);
+  const driver = rpmsgDriver({ bufferSize: 16 });
+  await r.bus.registerDriver(driver);
+  await r.bus.addDevice(r.transport);
+  assert.equal(driver.devices.size, 0);
+  assert.ok(
+    r.logs.some((l) =>
+      l.includes("ERR_VIRTIO_ARGUMENT_RPMSG_BUFFER_SIZE") || l.includes("17..65536")
+    ),
+    r.logs.join("\n"),
+  );
+});

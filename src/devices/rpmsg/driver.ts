@@ -41,6 +41,7 @@
  */
 
 import type { DriverDevice, VirtioDriver, Virtqueue } from "../../driver.ts";
+import { ArgumentError } from "../../errors.ts";
 import { VIRTIO_ID_RPMSG } from "../../generated/common.ts";
 import {
   RPMSG_ADDR_ANY,
@@ -92,6 +93,17 @@ export class Rpmsg implements RpmsgTransmitter {
   constructor(dev: DriverDevice, options: RpmsgDriverOptions = {}) {
     this.dev = dev;
     this.bufferSize = options.bufferSize ?? RPMSG_BUF_SIZE;
+    if (
+      !Number.isInteger(this.bufferSize) || this.bufferSize <= RpmsgHdr.SIZE ||
+      this.bufferSize > 65536
+    ) {
+      throw new ArgumentError(
+        `${dev.name}: rpmsg bufferSize ${this.bufferSize} is not in 17..65536`,
+        {
+          code: "ERR_VIRTIO_ARGUMENT_RPMSG_BUFFER_SIZE",
+        },
+      );
+    }
     this.maxPayload = this.bufferSize - RpmsgHdr.SIZE;
     this.#copy = new Uint8Array(this.bufferSize);
     this.#hdr = new RpmsgHdr(new DataView(this.#copy.buffer));
