@@ -40,6 +40,8 @@ export interface Hdr {
 
 export interface RpmsgRig {
   memory: GuestMemory;
+  /** The guest memory's buffer (shared when the rig was made with `shared`). */
+  buffer: ArrayBuffer | SharedArrayBuffer;
   device: RpmsgDevice;
   resets: unknown[];
   alloc: DmaAllocator;
@@ -49,6 +51,8 @@ export interface RpmsgRig {
   message(h: Hdr, payload?: Uint8Array): Uint8Array;
   /** Puts `bytes` on queue 1 as one readable buffer (plus `writable` bytes) and kicks. */
   sendRaw(bytes: Uint8Array, writable?: number): void;
+  /** Puts the `len` bytes at guest address `addr` on queue 1 as they are, and kicks. */
+  sendAt(addr: number, len: number): void;
   /** Posts `n` receive buffers of `size` bytes on queue 0 and kicks. */
   post(n: number, size?: number): void;
   /** Every message the device placed in receive buffers so far. */
@@ -59,8 +63,10 @@ export function rpmsgRig(
   options: RpmsgDeviceOptions = {},
   withNs = true,
   rxBuffers = 16,
+  shared = false,
 ): RpmsgRig {
-  const memory = GuestMemory.fromBuffer(new ArrayBuffer(4 << 20));
+  const buffer = shared ? new SharedArrayBuffer(4 << 20) : new ArrayBuffer(4 << 20);
+  const memory = GuestMemory.fromBuffer(buffer);
   const alloc = new DmaAllocator(0x1000, (4 << 20) - 0x1000);
   const features = VERSION_1 | (withNs ? F_NS : 0n);
   const addrs = [0, 1].map(() => allocateQueue(alloc, 64, false));
@@ -92,8 +98,17 @@ export function rpmsgRig(
   };
   let t = 0;
   const txBuf = alloc.alloc(1 << 16, 16);
+  const sendAt = (addr: number, len: number, writable = 0) => {
+    const inn = writable ? [{ addr: addr + len, len: writable }] : [];
+    tx.addSgs(len ? [{ addr, len }] : [], inn, t++);
+    tx.kick();
+    device.queueNotify(1);
+    while (tx.getBuf() !== null);
+  };
   const rig: RpmsgRig = {
     memory,
+    buffer,
+    sendAt,
     device,
     resets,
     alloc,
@@ -113,12 +128,7 @@ export function rpmsgRig(
     },
     sendRaw(bytes, writable = 0) {
       memory.write(txBuf, bytes);
-      const out = bytes.length ? [{ addr: txBuf, len: bytes.length }] : [];
-      const inn = writable ? [{ addr: txBuf + bytes.length, len: writable }] : [];
-      tx.addSgs(out, inn, t++);
-      tx.kick();
-      device.queueNotify(1);
-      while (tx.getBuf() !== null);
+      sendAt(txBuf, bytes.length, writable);
     },
     received() {
       const out: Got[] = [];
