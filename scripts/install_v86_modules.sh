@@ -44,7 +44,7 @@ fi
 
 set_hash() { # the set's folder, the kernel and modules_version
   local d=$sets_dir/$1
-  { echo "$abi $modules_version"; cat "$d/sources" "$d/Kbuild" "$d/modules"; } | sha256sum | cut -d' ' -f1
+  { echo "$abi $modules_version"; cat "$d/sources" "$d/Kbuild" "$d/modules"; cat "$d"/*.c 2>/dev/null || true; } | sha256sum | cut -d' ' -f1
 }
 
 todo=()
@@ -143,6 +143,8 @@ for s in "${todo[@]}"; do
     (cd "$work/src/linux-source-6.1" && cp --parents $line "$build/")
   done <"$sets_dir/$s/sources"
   cp "$sets_dir/$s/Kbuild" "$build/Kbuild"
+  # A set's own sources (helpers of ours, not Linux's) sit beside its Kbuild.
+  for c in "$sets_dir/$s"/*.c; do [ -f "$c" ] && cp "$c" "$build/"; done
   say "building set $s"
   make -s -C "$hdr" M="$build" modules >"$work/build-$s.log" 2>&1 || {
     cat "$work/build-$s.log" >&2
