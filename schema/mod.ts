@@ -40,6 +40,7 @@ export * from "./devices/mem.ts";
 export * from "./devices/net.ts";
 export * from "./devices/pmem.ts";
 export * from "./devices/rpmb.ts";
+export * from "./devices/rpmsg.ts";
 export * from "./devices/rtc.ts";
 export * from "./devices/scmi.ts";
 export * from "./devices/scsi.ts";
