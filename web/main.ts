@@ -59,7 +59,20 @@ interface PageApi {
   select(id: string): boolean;
   /** Guest-observed read throughput of the disk in MB/s (page cache dropped first). */
   readThroughput(mib: number): Promise<number>;
+  /** Resolves when the guest's shell is up on the terminal; rejects if the boot fails. */
+  ready: Promise<void>;
+  /** Resolves when the terminal shows `text`; rejects after `timeoutMs`. */
+  waitForTerminal(text: string, timeoutMs: number): Promise<void>;
+  /**
+   * Starts recording every value the inspector shows in the `field` cell of
+   * queue `id` (`blk/0`, `avail-idx`); the returned function stops and
+   * returns them in order.
+   */
+  watchCell(id: string, field: string): () => string[];
 }
+
+let readyResolve: () => void = () => {};
+let readyReject: (e: unknown) => void = () => {};
 
 const term = new Terminal({ cols: 100, rows: 30, convertEol: false, fontSize: 13 });
 term.open($("terminal"));
@@ -115,6 +128,35 @@ const api: PageApi = {
   },
   setInspector,
   select: (id) => view?.selectByName(id) ?? false,
+  ready: new Promise<void>((resolve, reject) => {
+    readyResolve = resolve;
+    readyReject = reject;
+  }),
+  waitForTerminal: (text, timeoutMs) =>
+    new Promise<void>((resolve, reject) => {
+      if (api.terminalText().includes(text)) return resolve();
+      const timer = setTimeout(() => {
+        sub.dispose();
+        reject(new Error(`page: no ${JSON.stringify(text)} on the terminal in ${timeoutMs} ms`));
+      }, timeoutMs);
+      const sub = term.onWriteParsed(() => {
+        if (!api.terminalText().includes(text)) return;
+        clearTimeout(timer);
+        sub.dispose();
+        resolve();
+      });
+    }),
+  watchCell: (id, field) => {
+    const cell = document.querySelector(`[data-queue="${id}"] [data-field="${field}"]`);
+    if (cell === null) throw new Error(`page: no inspector cell ${id} ${field}`);
+    const seen = [cell.textContent ?? ""];
+    const obs = new MutationObserver(() => seen.push(cell.textContent ?? ""));
+    obs.observe(cell, { childList: true, characterData: true, subtree: true });
+    return () => {
+      obs.disconnect();
+      return seen;
+    };
+  },
   readThroughput: async (mib) => {
     const out = await api.run(
       `echo 3 > /proc/sys/vm/drop_caches; a=$(cut -d' ' -f1 /proc/uptime); ` +
@@ -127,6 +169,8 @@ const api: PageApi = {
   },
 };
 (globalThis as { typedVirtio?: PageApi }).typedVirtio = api;
+// A failed boot is shown in the status line (and thrown by `start` below, so it reaches the console).
+api.ready.then(undefined, (e) => setStatus(`failed: ${e instanceof Error ? e.message : e}`));
 
 async function fetchBytes(path: string): Promise<Uint8Array> {
   const r = await fetch(path);
@@ -216,8 +260,11 @@ async function boot(image: Uint8Array | undefined): Promise<void> {
   await machine.run(
     "setsid sh -c 'exec sh -i </dev/hvc0 >/dev/hvc0 2>&1' </dev/null >/dev/null 2>&1 &",
   );
+  // The shell on hvc0 prints its prompt once it is up.
+  await api.waitForTerminal("# ", 120_000);
   api.bootSeconds = (performance.now() - started) / 1000;
   api.state = "ready";
+  readyResolve();
   setStatus(
     `Linux up in ${api.bootSeconds.toFixed(1)} s: blk, net (ping 10.0.2.2), console, rng, ` +
       `input on virtio-pci${packed ? " (blk and rng packed)" : ""}`,
@@ -237,6 +284,7 @@ const start = async (): Promise<void> => {
     api.state = "error";
     api.error = e instanceof Error ? e.message : String(e);
     setStatus(`failed: ${api.error}`);
+    readyReject(e);
     throw e;
   }
 };
