@@ -118,12 +118,12 @@ export class InspectorView {
         "used idx",
         "in flight",
         "waiting",
-        "NO_NOTIFY",
-        "NO_INTERRUPT",
+        "no notify",
+        "no intr",
         "events",
         "kicks",
         "irqs",
-        "rates (60 s)",
+        "rates, 60 s",
       ]
     ) head.append(el("th", {}, t));
     const body = el("tbody");
@@ -136,7 +136,7 @@ export class InspectorView {
           cells[f] = el("td", { "data-field": f });
           tr.append(cells[f]);
         }
-        const canvas = el("canvas", { width: "120", height: "22" });
+        const canvas = el("canvas", { width: "100", height: "20" });
         tr.append(el("td", {}, canvas));
         const row: Row = { inspector, queue: q, cells, canvas };
         tr.addEventListener("click", () => this.select(row));
@@ -149,7 +149,7 @@ export class InspectorView {
       legend.append(el("span", { style: `color:${COLORS[s]}` }, `■ ${s}/s `));
     }
     this.#detailTitle = el("h3");
-    this.#ring = el("canvas", { width: "640", height: "180", class: "ring" });
+    this.#ring = el("canvas", { width: "640", height: "130", class: "ring" });
     this.#bigPlot = el("canvas", { width: "640", height: "90" });
     this.#facts = el("pre", { class: "facts" });
     this.#chains = el("pre", { class: "chains" });
@@ -360,15 +360,15 @@ function drawRings(canvas: HTMLCanvasElement, s: QueueSnapshot): void {
   if (s.layout === "split" && s.avail && s.used) {
     const availIdx = s.avail.idx, usedIdx = s.used.idx;
     const devAt = pos?.availIdx ?? usedIdx;
-    const between = (i: number, from: number, to: number) =>
-      ((i - from + 0x10000) % n) < ((to - from) & 0xffff);
-    const waiting = (i: number) => between(i, devAt % n, availIdx) && availIdx !== devAt;
-    const taken = (i: number) => between(i, usedIdx % n, devAt) && devAt !== usedIdx;
+    // Slot i lies in [from, to) of free-running 16-bit indices (at most n entries apart).
+    const within = (i: number, from: number, to: number) =>
+      (i - (from % n) + n) % n < Math.min((to - from) & 0xffff, n);
     let y = 4;
     y = strip(
       y,
       "avail ring",
-      (i) => waiting(i) ? "#e0a800" : taken(i) ? "#e67e22" : "#d5d8dc",
+      (i) =>
+        within(i, devAt, availIdx) ? "#e0a800" : within(i, usedIdx, devAt) ? "#e67e22" : "#d5d8dc",
       [
         { at: availIdx, label: "idx", color: "#b7950b" },
         { at: devAt, label: "dev", color: "#1f618d" },
@@ -377,18 +377,16 @@ function drawRings(canvas: HTMLCanvasElement, s: QueueSnapshot): void {
     strip(
       y,
       "used ring",
-      (i) => between(i, (usedIdx - 8 + 0x10000) % n, usedIdx) ? "#82e0aa" : "#d5d8dc",
-      [
-        { at: usedIdx, label: "idx", color: "#1e8449" },
-      ],
+      (i) => within(i, (usedIdx - Math.min(8, n)) & 0xffff, usedIdx) ? "#82e0aa" : "#d5d8dc",
+      [{ at: usedIdx, label: "idx", color: "#1e8449" }],
     );
   } else {
     const wrap = pos?.availWrap ?? 1;
+    // 2.8.1: AVAIL != USED is a descriptor made available and not yet used.
     strip(4, "desc ring", (i) => {
       const f = s.descs[i]?.flags ?? 0;
       const a = f & VIRTQ_DESC_F_AVAIL ? 1 : 0, u = f & VIRTQ_DESC_F_USED ? 1 : 0;
-      if (a !== u) return a === wrap || i >= (pos?.availIdx ?? 0) ? "#e0a800" : "#e67e22";
-      return "#d5d8dc";
+      return a !== u ? "#e0a800" : "#d5d8dc";
     }, pos ? [{ at: pos.availIdx, label: `dev w${wrap}`, color: "#1f618d" }] : []);
   }
 }

@@ -74,7 +74,7 @@ interface PageApi {
 let readyResolve: () => void = () => {};
 let readyReject: (e: unknown) => void = () => {};
 
-const term = new Terminal({ cols: 100, rows: 30, convertEol: false, fontSize: 13 });
+const term = new Terminal({ cols: 90, rows: 30, fontSize: 13 });
 term.open($("terminal"));
 const serialEl = $("serial");
 let serialText = "";
@@ -213,6 +213,10 @@ async function boot(image: Uint8Array | undefined): Promise<void> {
     ["input", input],
   ];
   setStatus("booting Linux in v86…");
+  term.write(
+    "Booting Linux in v86 (a minute or more; its log is under Serial console).\r\n" +
+      "The shell opens here, on /dev/hvc0: our virtio-console.\r\n\r\n",
+  );
   const started = performance.now();
   const inspectors: QueueInspector[] = [];
   const machine = await bootV86({
@@ -223,21 +227,22 @@ async function boot(image: Uint8Array | undefined): Promise<void> {
     cmdline: params.get("debug") === "1" ? "loglevel=7" : "",
     log: (m) => console.warn(`[host] ${m}`),
     v86Options: { wasm_fn: v86Wasm(wasm) },
+    // Before the first guest instruction: the inspector taps the devices and shows the boot too.
     onHost: (host) => {
       host.attached.forEach((a, i) => {
         const fn = a.function as PciFunction | MmioDevice;
         inspectors.push(new QueueInspector(named[i][0], fn.core));
       });
+      api.inspectors = inspectors;
+      view = new InspectorView(inspectorPanel.querySelector(".body") as HTMLElement, inspectors);
+      setInterval(() => {
+        const now = performance.now();
+        for (const i of inspectors) i.sample(now);
+      }, 1000);
+      setInspector(inspectorOpen);
     },
   });
   api.machine = machine;
-  api.inspectors = inspectors;
-  view = new InspectorView(inspectorPanel.querySelector(".body") as HTMLElement, inspectors);
-  setInterval(() => {
-    const now = performance.now();
-    for (const i of inspectors) i.sample(now);
-  }, 1000);
-  setInspector(inspectorOpen);
 
   // The terminal is the guest's virtio console: a shell on /dev/hvc0.
   const port = console_.port(0);

@@ -55,7 +55,7 @@ export class Browser {
   }
 
   /** Starts Chromium headless with a fresh profile and opens one page. */
-  static async launch(width = 1600, height = 1000): Promise<Browser> {
+  static async launch(width = 1800, height = 1100): Promise<Browser> {
     const dir = await Deno.makeTempDir({ prefix: "tv-chromium-" });
     const child = new Deno.Command(CHROMIUM, {
       args: [
