@@ -59,8 +59,10 @@ function plot(canvas: HTMLCanvasElement, h: readonly RatePoint[], capacity: numb
   g.clearRect(0, 0, w, ht);
   let max = 1;
   for (const p of h) for (const s of SERIES) max = Math.max(max, p[s]);
-  for (const s of SERIES) {
+  // Wider lines first, so that series that coincide (a blk queue's four) all stay visible.
+  SERIES.forEach((s, k) => {
     g.strokeStyle = COLORS[s];
+    g.lineWidth = 2 * (SERIES.length - k) - 1;
     g.beginPath();
     h.forEach((p, i) => {
       const x = w - (h.length - i) * (w / capacity);
@@ -69,7 +71,7 @@ function plot(canvas: HTMLCanvasElement, h: readonly RatePoint[], capacity: numb
       else g.lineTo(x, y);
     });
     g.stroke();
-  }
+  });
 }
 
 interface Row {
@@ -167,22 +169,26 @@ export class InspectorView {
       this.#chains,
       el("h4", {}, "descriptors"),
       el(
-        "table",
+        "div",
         { class: "descs" },
         el(
-          "thead",
+          "table",
           {},
           el(
-            "tr",
+            "thead",
             {},
-            el("th", {}, "#"),
-            el("th", {}, "addr"),
-            el("th", {}, "len"),
-            el("th", {}, "flags"),
-            el("th", {}, "next / id"),
+            el(
+              "tr",
+              {},
+              el("th", {}, "#"),
+              el("th", {}, "addr"),
+              el("th", {}, "len"),
+              el("th", {}, "flags"),
+              el("th", {}, "next / id"),
+            ),
           ),
+          this.#descBody,
         ),
-        this.#descBody,
       ),
     );
     root.append(el("table", { class: "queues" }, el("thead", {}, head), body), this.#detail);
@@ -209,7 +215,8 @@ export class InspectorView {
   /** Redraws every row and the detail view from fresh snapshots. */
   render(): void {
     for (const row of this.#rows) {
-      const s = row.inspector.snapshot(row.queue);
+      // Only the selected queue is read whole; the other rows need its indices.
+      const s = row.inspector.snapshot(row.queue, row === this.#selected);
       const c = row.cells;
       setText(c.layout, s.ready ? s.layout : "off");
       setText(c.size, String(s.size));
@@ -227,7 +234,7 @@ export class InspectorView {
         s.used ? String(s.used.idx) : s.position ? String(s.position.usedIdx) : "—",
       );
       setText(c["in-flight"], s.position ? String(s.position.inFlight) : "—");
-      setText(c.pending, String(s.pending.length));
+      setText(c.pending, String(s.waiting));
       setText(c["no-notify"], s.suppression.deviceNoNotify ? "set" : "");
       setText(c["no-interrupt"], s.suppression.driverNoInterrupt ? "set" : "");
       setText(

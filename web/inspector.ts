@@ -129,8 +129,10 @@ export interface QueueSnapshot {
   };
   /** The device side's position, when the device is active. */
   readonly position?: DevicePosition;
-  /** Chains the driver made available that the device has not taken yet. */
+  /** Chains the driver made available that the device has not taken yet (full snapshots only). */
   readonly pending: readonly ChainView[];
+  /** How many chains wait for the device (in every snapshot). */
+  readonly waiting: number;
   readonly suppression: Suppression;
   /** Driver notifications (kicks) and used-buffer interrupts since the inspector was attached. */
   readonly kicks: number;
@@ -261,8 +263,13 @@ export class QueueInspector {
     };
   }
 
-  /** Queue `q` read now from guest memory (see {@link QueueSnapshot}). */
-  snapshot(q: number): QueueSnapshot {
+  /**
+   * Queue `q` read now from guest memory (see {@link QueueSnapshot}). With
+   * `full` false, only the indices, suppression state, counters and the
+   * number of waiting chains are read: `descs`, the ring entries and
+   * `pending` stay empty (what the inspector's overview rows need).
+   */
+  snapshot(q: number, full = true): QueueSnapshot {
     const regs = this.#core.queues[q];
     const features = this.features;
     const packed = hasBit(features, VIRTIO_F_RING_PACKED);
@@ -285,20 +292,22 @@ export class QueueInspector {
       ...base,
       descs: [],
       pending: [],
+      waiting: 0,
       suppression: { driverNoInterrupt: false, deviceNoNotify: false },
     };
     if (!regs.ready) return empty;
     const memory = this.#core.memory;
     return packed
-      ? this.#packed(memory, base, empty, eventIdx)
-      : this.#split(memory, base, empty, eventIdx);
+      ? this.#packed(memory, base, empty, eventIdx, full)
+      : this.#split(memory, base, empty, eventIdx, full);
   }
 
   #split(
     memory: GuestMemory,
-    base: Omit<QueueSnapshot, "descs" | "pending" | "suppression">,
+    base: Omit<QueueSnapshot, "descs" | "pending" | "waiting" | "suppression">,
     empty: QueueSnapshot,
     eventIdx: boolean,
+    full: boolean,
   ): QueueSnapshot {
     const size = base.size;
     const dr = regionOf(memory, base.desc, VirtqDesc.SIZE * size);
@@ -309,26 +318,24 @@ export class QueueInspector {
     }
     const d = new VirtqDesc(dr.view, base.desc - dr.base);
     const descAt = (i: number) => d.at(base.desc - dr.base + i * VirtqDesc.SIZE);
-    const descs: DescView[] = [];
-    for (let i = 0; i < size; i++) {
-      const x = descAt(i);
-      descs.push({ addr: x.addr, len: x.len, flags: x.flags, nextOrId: x.next });
-    }
     const avail = new VirtqAvail(ar.view, base.driver - ar.base, size);
     const used = new VirtqUsed(ur.view, base.deviceArea - ur.base, size);
     const availIdx = avail.idx;
+    const descs: DescView[] = [];
     const ring: number[] = [];
-    for (let i = 0; i < size; i++) ring.push(avail.ring(i));
     const usedRing: UsedView[] = [];
-    for (let i = 0; i < size; i++) {
+    for (let i = 0; full && i < size; i++) {
+      const x = descAt(i);
+      descs.push({ addr: x.addr, len: x.len, flags: x.flags, nextOrId: x.next });
+      ring.push(avail.ring(i));
       const e = used.ring(i);
       usedRing.push({ slot: i, id: e.id, len: e.len });
     }
     // Chains published and not taken: avail ring entries from the device's position to idx.
     const pending: ChainView[] = [];
     const from = base.position?.availIdx;
-    if (from !== undefined) {
-      const waiting = Math.min((availIdx - from) & 0xffff, size);
+    const waiting = from === undefined ? 0 : Math.min((availIdx - from) & 0xffff, size);
+    if (from !== undefined && full) {
       for (let k = 0; k < waiting; k++) {
         const slot = (from + k) % size;
         pending.push(walkSplit(memory, descs, slot, ring[slot]));
@@ -340,6 +347,7 @@ export class QueueInspector {
       avail: { flags: avail.flags, idx: availIdx, ring },
       used: { flags: used.flags, idx: used.idx, ring: usedRing },
       pending,
+      waiting,
       suppression: {
         driverNoInterrupt: (avail.flags & VIRTQ_AVAIL_F_NO_INTERRUPT) !== 0,
         deviceNoNotify: (used.flags & VIRTQ_USED_F_NO_NOTIFY) !== 0,
@@ -350,9 +358,10 @@ export class QueueInspector {
 
   #packed(
     memory: GuestMemory,
-    base: Omit<QueueSnapshot, "descs" | "pending" | "suppression">,
+    base: Omit<QueueSnapshot, "descs" | "pending" | "waiting" | "suppression">,
     empty: QueueSnapshot,
     eventIdx: boolean,
+    full: boolean,
   ): QueueSnapshot {
     const size = base.size;
     const dr = regionOf(memory, base.desc, PvirtqDesc.SIZE * size);
@@ -362,31 +371,35 @@ export class QueueInspector {
       return { ...empty, error: "a ring area is outside guest memory" };
     }
     const d = new PvirtqDesc(dr.view, base.desc - dr.base);
+    const descAt = (i: number) => d.at(base.desc - dr.base + i * PvirtqDesc.SIZE);
     const descs: DescView[] = [];
-    for (let i = 0; i < size; i++) {
-      const x = d.at(base.desc - dr.base + i * PvirtqDesc.SIZE);
+    for (let i = 0; full && i < size; i++) {
+      const x = descAt(i);
       descs.push({ addr: x.addr, len: x.len, flags: x.flags, nextOrId: x.id });
     }
     // 2.8.1: a descriptor is available when its AVAIL bit equals the driver's
     // wrap counter and its USED bit differs; walk from the device's position.
     const pending: ChainView[] = [];
+    let waiting = 0;
     const pos = base.position;
     if (pos !== undefined) {
       let slot = pos.availIdx, wrap = pos.availWrap;
       for (let seen = 0; seen < size;) {
-        const f = descs[slot].flags;
+        const f = descAt(slot).flags;
         const avail = (f & VIRTQ_DESC_F_AVAIL) !== 0 ? 1 : 0;
         const usedBit = (f & VIRTQ_DESC_F_USED) !== 0 ? 1 : 0;
         if (avail !== wrap || usedBit === wrap) break;
-        const chain = walkPacked(memory, descs, slot);
-        pending.push(chain);
-        seen += chain.descs.length;
-        slot += chain.descs.length;
+        let n = 1; // descriptors of this chain: up to the first without NEXT
+        while (n < size && descAt((slot + n - 1) % size).flags & VIRTQ_DESC_F_NEXT) n++;
+        waiting++;
+        if (full) pending.push(walkPacked(memory, descs, slot));
+        seen += n;
+        slot += n;
         if (slot >= size) {
           slot -= size;
           wrap ^= 1;
         }
-        if (chain.broken) break;
+        if (n >= size) break; // a chain as long as the ring: broken, stop here
       }
     }
     const drv = new PvirtqEventSuppress(er.view, base.driver - er.base);
@@ -395,6 +408,7 @@ export class QueueInspector {
       ...base,
       descs,
       pending,
+      waiting,
       suppression: {
         driverNoInterrupt: drv.descEventFlags === RING_EVENT_FLAGS_DISABLE,
         deviceNoNotify: dev.descEventFlags === RING_EVENT_FLAGS_DISABLE,

@@ -266,7 +266,7 @@ async function boot(image: Uint8Array | undefined): Promise<void> {
     "setsid sh -c 'exec sh -i </dev/hvc0 >/dev/hvc0 2>&1' </dev/null >/dev/null 2>&1 &",
   );
   // The shell on hvc0 prints its prompt once it is up.
-  await api.waitForTerminal("# ", 120_000);
+  await api.waitForTerminal("# ", 600_000);
   api.bootSeconds = (performance.now() - started) / 1000;
   api.state = "ready";
   readyResolve();

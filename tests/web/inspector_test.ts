@@ -74,6 +74,10 @@ for (const kind of ["pci-modern", "mmio-v2"] as const) {
           assert.equal(c.table?.length, 3);
         } else assert.equal(c.descs.length, 3);
       }
+      assert.equal(s.waiting, 3);
+      const light = t.inspector.snapshot(0, false); // what the overview rows read
+      assert.equal(light.waiting, 3);
+      assert.deepEqual([light.descs, light.pending], [[], []]);
       assert.equal(s.kicks, kicks0 + 1, "one notification for the batch");
       assert.deepEqual(s.position, start, "the device has not moved");
       if (!packed) {
@@ -91,6 +95,7 @@ for (const kind of ["pci-modern", "mmio-v2"] as const) {
       assert.deepEqual(lens, [48, 48, 48]);
       const after = t.inspector.snapshot(0);
       assert.equal(after.pending.length, 0);
+      assert.equal(t.inspector.snapshot(0, false).waiting, 0);
       assert.equal(after.position?.inFlight, 0);
       assert.ok(after.interrupts >= 1, "the used buffers were signalled");
       if (packed) {
