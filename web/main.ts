@@ -59,6 +59,8 @@ interface PageApi {
   select(id: string): boolean;
   /** Guest-observed read throughput of the disk in MB/s (page cache dropped first). */
   readThroughput(mib: number): Promise<number>;
+  /** Inspector redraws so far and the main-thread milliseconds they took. */
+  renderStats: { renders: number; ms: number; intervalMs: number };
   /** Resolves when the guest's shell is up on the terminal; rejects if the boot fails. */
   ready: Promise<void>;
   /** Resolves when the terminal shows `text`; rejects after `timeoutMs`. */
@@ -107,8 +109,14 @@ function setInspector(open: boolean): void {
   renderTimer = undefined;
   if (open && view !== undefined) {
     const v = view;
-    v.render();
-    renderTimer = setInterval(() => v.render(), RENDER_MS);
+    const render = () => {
+      const t0 = performance.now();
+      v.render();
+      api.renderStats.renders++;
+      api.renderStats.ms += performance.now() - t0;
+    };
+    render();
+    renderTimer = setInterval(render, RENDER_MS);
   }
 }
 toggle.addEventListener("click", () => setInspector(!inspectorOpen));
@@ -116,6 +124,7 @@ toggle.addEventListener("click", () => setInspector(!inspectorOpen));
 const api: PageApi = {
   state: "idle",
   inspectors: [],
+  renderStats: { renders: 0, ms: 0, intervalMs: RENDER_MS },
   run: (cmd) => {
     if (api.machine === undefined) return Promise.reject(new Error("not booted"));
     return api.machine.run(cmd);
