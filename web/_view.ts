@@ -237,11 +237,15 @@ export class InspectorView {
       setText(c.pending, String(s.waiting));
       setText(c["no-notify"], s.suppression.deviceNoNotify ? "set" : "");
       setText(c["no-interrupt"], s.suppression.driverNoInterrupt ? "set" : "");
+      const sup = s.suppression;
+      const wrap = (w: number | undefined) => w === undefined ? "" : `/w${w}`;
       setText(
         c.events,
-        s.suppression.driverEvent === undefined
+        sup.driverEvent === undefined
           ? ""
-          : `${s.suppression.driverEvent} / ${s.suppression.deviceEvent}`,
+          : `${sup.driverEvent}${wrap(sup.driverEventWrap)} / ${sup.deviceEvent}${
+            wrap(sup.deviceEventWrap)
+          }`,
       );
       setText(c.kicks, String(s.kicks));
       setText(c.interrupts, String(s.interrupts));
@@ -265,11 +269,13 @@ export class InspectorView {
       s.layout === "split"
         ? `driver: avail.idx ${s.avail?.idx ?? "—"}, flags ${s.avail?.flags ?? "—"}` +
           (sup.driverEvent !== undefined ? `, used_event ${sup.driverEvent}` : "")
-        : `driver event suppression: flags ${sup.driverFlags} desc ${sup.driverEvent ?? "—"}`,
+        : `driver event suppression: flags ${sup.driverFlags}, desc ${sup.driverEvent ?? "—"}` +
+          (sup.driverEventWrap !== undefined ? ` wrap ${sup.driverEventWrap}` : ""),
       s.layout === "split"
         ? `device: used.idx ${s.used?.idx ?? "—"}, flags ${s.used?.flags ?? "—"}` +
           (sup.deviceEvent !== undefined ? `, avail_event ${sup.deviceEvent}` : "")
-        : `device event suppression: flags ${sup.deviceFlags} desc ${sup.deviceEvent ?? "—"}`,
+        : `device event suppression: flags ${sup.deviceFlags}, desc ${sup.deviceEvent ?? "—"}` +
+          (sup.deviceEventWrap !== undefined ? ` wrap ${sup.deviceEventWrap}` : ""),
       s.position
         ? `device side: next avail ${s.position.availIdx}` +
           (s.layout === "packed" ? ` (wrap ${s.position.availWrap})` : "") +

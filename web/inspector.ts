@@ -92,9 +92,12 @@ export interface Suppression {
   readonly driverNoInterrupt: boolean;
   /** Split: `VIRTQ_USED_F_NO_NOTIFY` set by the device. Packed: device event flags = DISABLE. */
   readonly deviceNoNotify: boolean;
-  /** With EVENT_IDX, split: `used_event` (driver) / `avail_event` (device). Packed: the off/wrap words. */
+  /** With EVENT_IDX, split: `used_event` (driver) / `avail_event` (device). Packed: the descriptor offsets. */
   readonly driverEvent?: number;
   readonly deviceEvent?: number;
+  /** Packed, with EVENT_IDX: the wrap counters of `driverEvent` / `deviceEvent` (their offsets). */
+  readonly driverEventWrap?: number;
+  readonly deviceEventWrap?: number;
   /** Packed: the raw flags of each event suppression structure (RING_EVENT_FLAGS_*). */
   readonly driverFlags?: number;
   readonly deviceFlags?: number;
@@ -414,7 +417,14 @@ export class QueueInspector {
         deviceNoNotify: dev.descEventFlags === RING_EVENT_FLAGS_DISABLE,
         driverFlags: drv.descEventFlags,
         deviceFlags: dev.descEventFlags,
-        ...(eventIdx ? { driverEvent: drv.desc, deviceEvent: dev.desc } : {}),
+        ...(eventIdx
+          ? {
+            driverEvent: drv.descEventOff,
+            driverEventWrap: drv.descEventWrap,
+            deviceEvent: dev.descEventOff,
+            deviceEventWrap: dev.descEventWrap,
+          }
+          : {}),
       },
     };
   }
