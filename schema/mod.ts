@@ -14,6 +14,9 @@
  */
 export * from "./dsl.ts";
 export * from "./common.ts";
+export * from "./admin.ts";
+export * from "./ccw.ts";
+export * from "./device_parts.ts";
 export * from "./scsi.ts";
 export * from "./mmio.ts";
 export * from "./pci.ts";
@@ -21,6 +24,7 @@ export * from "./vhost_user.ts";
 export * from "./virtqueue.ts";
 export * from "./devices/balloon.ts";
 export * from "./devices/blk.ts";
+export * from "./devices/caif.ts";
 export * from "./devices/can.ts";
 export * from "./devices/console.ts";
 export * from "./devices/crypto.ts";

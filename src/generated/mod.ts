@@ -6,7 +6,10 @@
  * @module
  */
 
+export * from "./admin.ts";
+export * from "./ccw.ts";
 export * from "./common.ts";
+export * from "./device_parts.ts";
 export * from "./mmio.ts";
 export * from "./pci.ts";
 export * from "./scsi.ts";
@@ -14,6 +17,7 @@ export * from "./vhost_user.ts";
 export * from "./virtqueue.ts";
 export * from "./devices/balloon.ts";
 export * from "./devices/blk.ts";
+export * from "./devices/caif.ts";
 export * from "./devices/can.ts";
 export * from "./devices/console.ts";
 export * from "./devices/crypto.ts";

@@ -23,6 +23,9 @@ import type { TransportLog } from "../../transport/device_state.ts";
 import { V86HostError, v86Wasm } from "./_internals.ts";
 import { V86Host, type V86Transport } from "./host.ts";
 import { loadKit, type V86Kit } from "./kit.ts";
+import { type GuestFile, withGuestFiles } from "./_cpio.ts";
+
+export type { GuestFile } from "./_cpio.ts";
 
 /** Options of {@link bootV86}. */
 export interface BootV86Options {
@@ -44,6 +47,17 @@ export interface BootV86Options {
   readonly v86Options?: Record<string, unknown>;
   /** How long the boot may take before it is called hung (default 600 s). */
   readonly bootTimeoutMs?: number;
+  /**
+   * Extra files for the guest, by absolute path (e.g. a test program built at
+   * test time): added to the initramfs, so they are there when `/init` runs.
+   */
+  readonly files?: Readonly<Record<string, GuestFile>>;
+  /**
+   * Run the kernel's crypto self-tests (default false: {@link BASE_CMDLINE}
+   * has `cryptomgr.notests`, which keeps the other boots fast); a boot that
+   * checks a crypto driver's self-tests drops the word.
+   */
+  readonly cryptoSelfTests?: boolean;
 }
 
 /** The kernel command line the host boots with (before the caller's words). */
@@ -174,7 +188,10 @@ export async function bootV86(options: BootV86Options): Promise<V86Machine> {
   const kit = options.kit ?? await loadKit();
   const mmio = options.devices.filter((d) => d.transport.startsWith("mmio")).length;
   const { mmioKernelArgs } = await import("./host.ts");
-  const cmdline = [BASE_CMDLINE, mmioKernelArgs(mmio), options.cmdline ?? ""].filter((s) => s)
+  const base = options.cryptoSelfTests
+    ? BASE_CMDLINE.replace(" cryptomgr.notests", "")
+    : BASE_CMDLINE;
+  const cmdline = [base, mmioKernelArgs(mmio), options.cmdline ?? ""].filter((s) => s)
     .join(" ");
   const started = performance.now();
   const emulator = new V86({
@@ -183,7 +200,7 @@ export async function bootV86(options: BootV86Options): Promise<V86Machine> {
     bios: toBuffer(kit.bios),
     vga_bios: toBuffer(kit.vgaBios),
     bzimage: toBuffer(kit.bzImage),
-    initrd: toBuffer(kit.initrd),
+    initrd: toBuffer(options.files ? withGuestFiles(kit.initrd, options.files) : kit.initrd),
     cmdline,
     autostart: true,
     disable_keyboard: true,
