@@ -195,7 +195,15 @@ async function loadPageKit(): Promise<V86Kit> {
     fetchBytes("kit/bzImage"),
     fetchBytes("kit/initrd.img"),
   ]);
-  return { dir: "kit/", bios, vgaBios, bzImage, initrd, kernel: String(stamp.kernel) };
+  return {
+    dir: "kit/",
+    bios,
+    vgaBios,
+    bzImage,
+    initrd,
+    kernel: String(stamp.kernel),
+    extraModules: Array.isArray(stamp.extra_modules) ? stamp.extra_modules.map(String) : [],
+  };
 }
 
 /** A 32 MiB disk whose first sector says what it is. */
