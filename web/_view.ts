@@ -79,6 +79,8 @@ interface Row {
   readonly queue: number;
   readonly cells: Record<string, HTMLTableCellElement>;
   readonly canvas: HTMLCanvasElement;
+  /** What the canvases last showed: redrawn only when it changes (painting is the dear part). */
+  plotted: unknown;
 }
 
 const FIELDS = [
@@ -107,6 +109,9 @@ export class InspectorView {
   readonly #chains: HTMLElement;
   readonly #descBody: HTMLTableSectionElement;
   #selected: Row | undefined;
+  #ringKey = "";
+  #ringRow: Row | undefined;
+  #bigPlotted: unknown;
 
   /** Builds the panel. */
   constructor(root: HTMLElement, inspectors: readonly QueueInspector[]) {
@@ -140,7 +145,7 @@ export class InspectorView {
         }
         const canvas = el("canvas", { width: "100", height: "20" });
         tr.append(el("td", {}, canvas));
-        const row: Row = { inspector, queue: q, cells, canvas };
+        const row: Row = { inspector, queue: q, cells, canvas, plotted: undefined };
         tr.addEventListener("click", () => this.select(row));
         this.#rows.push(row);
         body.append(tr);
@@ -199,6 +204,8 @@ export class InspectorView {
   /** Shows `row`'s queue in the detail view. */
   select(row: Row): void {
     this.#selected = row;
+    this.#ringKey = "";
+    this.#bigPlotted = undefined;
     for (const r of this.#rows) {
       r.cells.layout.parentElement?.classList.toggle("selected", r === row);
     }
@@ -249,7 +256,12 @@ export class InspectorView {
       );
       setText(c.kicks, String(s.kicks));
       setText(c.interrupts, String(s.interrupts));
-      plot(row.canvas, row.inspector.history(row.queue).slice(-60), 60);
+      // The history gains a point once a second: redraw the plot then, not at every render.
+      const h = row.inspector.history(row.queue);
+      if (row.plotted !== h.at(-1)) {
+        row.plotted = h.at(-1);
+        plot(row.canvas, h.slice(-60), 60);
+      }
       if (row === this.#selected) this.#renderDetail(row, s);
     }
   }
@@ -260,7 +272,14 @@ export class InspectorView {
       `${s.device} queue ${s.queue}: ${s.layout} ring of ${s.size}` +
         (s.eventIdx ? ", EVENT_IDX" : "") + (s.ready ? "" : " (not enabled)"),
     );
-    drawRings(this.#ring, s);
+    const ringKey = s.layout === "split"
+      ? `${s.ready} ${s.avail?.idx} ${s.used?.idx} ${s.position?.availIdx}`
+      : `${s.ready} ${s.position?.availIdx} ${s.position?.availWrap} ${s.waiting}`;
+    if (ringKey !== this.#ringKey || row !== this.#ringRow) {
+      this.#ringKey = ringKey;
+      this.#ringRow = row;
+      drawRings(this.#ring, s);
+    }
     const sup = s.suppression;
     const lines = [
       `descriptor area ${hex(s.desc)}  driver area ${hex(s.driver)}  device area ${
@@ -287,7 +306,11 @@ export class InspectorView {
     ];
     if (s.error) lines.push(`error: ${s.error}`);
     setText(this.#facts, lines.join("\n"));
-    plot(this.#bigPlot, row.inspector.history(row.queue), 120);
+    const h = row.inspector.history(row.queue);
+    if (h.at(-1) !== this.#bigPlotted || row !== this.#ringRow) {
+      this.#bigPlotted = h.at(-1);
+      plot(this.#bigPlot, h, 120);
+    }
     const chainLines = s.pending.slice(0, 12).map((c) =>
       `slot ${c.slot}: head ${c.head} → [${
         c.descs.join(" → ")
