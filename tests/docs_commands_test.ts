@@ -74,6 +74,11 @@ const LONG_RUNNING: Record<string, { window: number; why: string }> = {
     window: 20,
     why: "boots a Linux guest under QEMU for --seconds (an hour by default); checked to start",
   },
+  "deno task web": {
+    window: 15,
+    why:
+      "builds the page (needs the v86 kit) and serves it until Ctrl-C; tests/web/page_test.ts loads it",
+  },
   "deno task fuzz:coverage": {
     window: 30,
     why: "the fuzz tests under coverage, a minute or two of CPU; checked to start",
