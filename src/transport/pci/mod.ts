@@ -30,3 +30,9 @@ export type {
   TransportDeviceState,
   TransportLog,
 } from "../device_state.ts";
+export {
+  AdminCommandError,
+  AdminQueue,
+  findAdminQueue,
+  type LegacyNotifyRegion,
+} from "./admin_queue.ts";
