@@ -37,7 +37,7 @@ import {
 } from "../../src/generated/pci.ts";
 import {
   AdminCommandError,
-  AdminQueue,
+  type AdminQueue,
   findAdminQueue,
   PciFunction,
   type PciTransport,
