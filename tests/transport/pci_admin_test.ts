@@ -62,6 +62,8 @@ interface Group {
   dev: DriverDevice;
   admin: AdminQueue;
   logs: string[];
+  /** Unbind and bind the owner's driver again (a reset in between); the new admin queue. */
+  rebind(): Promise<AdminQueue>;
 }
 
 async function group(): Promise<Group> {
@@ -96,7 +98,15 @@ async function group(): Promise<Group> {
   assert(t);
   await bus.addDevice(t);
   if (found === undefined) throw new Error("the owner driver did not probe");
-  return { memory, balloon, vf1, vf2, pf, dev: found.dev, admin: found.admin, logs };
+  const rebind = async () => {
+    if (found === undefined) throw new Error("unbound");
+    await bus.removeDevice(found.dev);
+    found = undefined;
+    await bus.addDevice(t);
+    if (found === undefined) throw new Error("the owner driver did not probe again");
+    return (found as { admin: AdminQueue }).admin;
+  };
+  return { memory, balloon, vf1, vf2, pf, dev: found.dev, admin: found.admin, logs, rebind };
 }
 
 /** Read the member's legacy BAR0 (the truth the admin commands must agree with). */
@@ -188,6 +198,14 @@ Deno.test("pci admin: LIST_QUERY reports opcodes 0-6; nothing but the lists befo
   await g.admin.listUse(LEGACY_SET & ~(1n << BigInt(VIRTIO_ADMIN_CMD_LEGACY_DEV_CFG_READ)));
   await rejectsWith(g.admin.legacyDevCfgRead(1, 0, 4), VIRTIO_ADMIN_STATUS_Q_INVALID_OPCODE);
   assert.deepEqual(le(await g.admin.legacyCommonCfgRead(1, L.deviceStatus, 1)), 0);
+  // A reset of the owner forgets the list: only the list commands again (2.12.1.1).
+  const again = await g.rebind();
+  await rejectsWith(
+    again.legacyCommonCfgRead(1, L.deviceStatus, 1),
+    VIRTIO_ADMIN_STATUS_Q_INVALID_OPCODE,
+  );
+  await again.listUse(LEGACY_SET);
+  assert.deepEqual(le(await again.legacyCommonCfgRead(1, L.deviceStatus, 1)), 0);
 });
 
 Deno.test("pci admin: a member's legacy device config through the owner agrees with its BAR0", async () => {
