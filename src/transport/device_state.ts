@@ -410,7 +410,8 @@ export class TransportDeviceState {
     const accept = this.device.acceptFeatures;
     if (accept === undefined) return true;
     try {
-      return accept.call(this.device, features) !== false;
+      // The device model judges its own bits; the transport's (ADMIN_VQ) are not its business.
+      return accept.call(this.device, features & ~this.transportFeatures) !== false;
     } catch (e) {
       this.log(
         `${this.where}: acceptFeatures threw: ${e instanceof Error ? e.message : String(e)}`,

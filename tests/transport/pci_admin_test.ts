@@ -420,3 +420,21 @@ Deno.test("pci admin hostile: random commands never break the owner and always g
   );
   assert.deepEqual(await g.admin.listQuery(), LEGACY_SET);
 });
+
+Deno.test("pci admin: a transitional owner driven through its legacy interface shows no admin queue", () => {
+  const memory = GuestMemory.fromBuffer(new ArrayBuffer(MEM));
+  const vf = new PciFunction(new NullDevice(), memory, { transitional: true });
+  const pf = new PciFunction(new NullDevice({ deviceId: 4, queues: 2 }), memory, {
+    transitional: true,
+    groupMembers: [vf],
+  });
+  const modern = probePci(pf);
+  if (modern === undefined) throw new Error("probe failed");
+  assert.notEqual(modern.getDeviceFeatures() & (1n << BigInt(VIRTIO_F_ADMIN_VQ)), 0n);
+  const legacy = probePci(pf, { forceLegacy: true });
+  if (legacy === undefined) throw new Error("legacy probe failed");
+  assert.equal(legacy.legacy, true);
+  assert.equal(legacy.getDeviceFeatures() & (1n << BigInt(VIRTIO_F_ADMIN_VQ)), 0n);
+  assert.equal(legacy.numQueues(), 2);
+  assert.equal(legacy.queueMaxSize(2), 0);
+});

@@ -98,7 +98,8 @@ export class LegacyHeader {
     const r = this.#reg(offset, width, "read");
     if (r === undefined) return 0;
     const core = this.#host.core;
-    const q = core.queues[core.queueSel];
+    // The legacy interface has no administration queues: only the device model's queues.
+    const q = core.queueSel < core.deviceQueueCount ? core.queues[core.queueSel] : undefined;
     switch (r.name) {
       case "device_feature":
         return core.deviceFeatureWord(0);
@@ -141,6 +142,9 @@ export class LegacyHeader {
       case "driver_feature":
         return core.writeDriverFeatures(r.name, 0, value);
       case "queue_address":
+        if (core.queueSel >= core.deviceQueueCount) {
+          return core.refuse(r.name, value, `queue ${core.queueSel} does not exist (legacy)`);
+        }
         core.pageSize = 1 << VIRTIO_PCI_QUEUE_ADDR_SHIFT;
         core.queueAlign = VIRTIO_PCI_VRING_ALIGN;
         return core.setQueuePfn(r.name, value);
