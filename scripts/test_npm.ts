@@ -61,6 +61,10 @@ export const DENO_ONLY_TESTS: Readonly<Record<string, string>> = {
     "virtio-fs's host-directory backend (node:fs), left out of the npm build",
   "tests/devices/fs/device_test.ts":
     "virtio-fs's host-directory backend (node:fs), left out of the npm build",
+  "tests/devices/p9/device_test.ts":
+    "virtio-9p over virtio-fs's host-directory backend (node:fs), left out of the npm build",
+  "tests/devices/p9/server_test.ts":
+    "virtio-9p over virtio-fs's host-directory backend (node:fs), left out of the npm build",
   "tests/demo_test.ts": "runs `deno task demo` and the examples as `deno` subprocesses",
   "tests/docs_commands_test.ts":
     "runs every documented `deno run`/`deno task` command as a subprocess",
