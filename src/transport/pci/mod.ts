@@ -29,6 +29,7 @@ export type {
   QueueRegs,
   TransportDeviceState,
   TransportLog,
+  TransportQueue,
 } from "../device_state.ts";
 export {
   AdminCommandError,
