@@ -52,6 +52,8 @@ export const DENO_ONLY_TESTS: Readonly<Record<string, string>> = {
     "blk's file storages: Deno's file API and FFI (preadv/pwritev, threads), left out of the npm build",
   "tests/devices/*_race_test.ts":
     "a racing writer in a Web Worker over shared guest memory (Node 20 has no global Worker)",
+  "tests/transport/pci_admin_race_test.ts":
+    "a racing writer in a Web Worker over shared guest memory (Node 20 has no global Worker)",
   "tests/devices/console_stdio_test.ts":
     "the console's stdio backend (Deno.stdin and Deno.stdout), left out of the npm build",
   "tests/devices/net_udp_test.ts": "net's UDP backend, left out of the npm build",
