@@ -208,7 +208,7 @@ function reachable(t: Type, out: Set<Aggregate>, imported: (a: Aggregate) => boo
   if (t.kind === "array") return reachable(t.element, out, imported);
   if (t.kind !== "struct" && t.kind !== "union") return;
   if (out.has(t)) return;
-  if (!imported(t)) for (const f of t.fields) reachable(f.type, out, imported);
+  if (!imported(t)) { for (const f of t.fields) reachable(f.type, out, imported); }
   out.add(t);
 }
 
