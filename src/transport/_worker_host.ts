@@ -12,6 +12,7 @@ import { DeviceError } from "../errors.ts";
 import { VirtioMmio } from "../generated/mmio.ts";
 import { MmioDevice } from "./mmio/mod.ts";
 import { Ctl } from "./worker.ts";
+import { AdaptivePoll } from "./_poll.ts";
 
 interface HostMessage {
   module: string;
@@ -87,6 +88,7 @@ async function serve(
   maxQueues: number,
   spinMs: number,
 ): Promise<void> {
+  const poll = new AdaptivePoll(spinMs);
   for (;;) {
     const bell = Atomics.load(c, Ctl.Doorbell);
     if (Atomics.load(c, Ctl.Stop)) return;
@@ -114,8 +116,14 @@ async function serve(
     if (Atomics.load(c, Ctl.Doorbell) !== bell) continue;
     // A driver streaming requests kicks again within microseconds: watch
     // the doorbell for a moment before paying for a sleep and a wake-up.
-    if (spinMs > 0 && spinFor(c, bell, spinMs)) continue;
+    // The window adapts to how long waits have lately been (`_poll.ts`).
+    const t0 = performance.now();
+    if (poll.window > 0 && spinFor(c, bell, poll.window)) {
+      poll.observe(performance.now() - t0);
+      continue;
+    }
     const r = Atomics.waitAsync(c, Ctl.Doorbell, bell);
     if (r.async) await r.value;
+    poll.observe(performance.now() - t0);
   }
 }

@@ -29,6 +29,7 @@
 import type { ConfigWidth } from "../device.ts";
 import { ArgumentError, TransportError } from "../errors.ts";
 import { accessOk, checkWrite } from "./_access.ts";
+import { AdaptivePoll } from "./_poll.ts";
 import { VIRTIO_MMIO_INT_CONFIG, VIRTIO_MMIO_INT_VRING, VirtioMmio } from "../generated/mmio.ts";
 import { type MmioTransport, probeMmio } from "./mmio/mod.ts";
 import type { InterruptSource, RegisterBus } from "./transport.ts";
@@ -222,12 +223,15 @@ export class WorkerBus implements RegisterBus, InterruptSource {
 
   async #irqLoop(): Promise<void> {
     const c = this.ctl;
+    const poll = new AdaptivePoll(this.irqSpinMs);
     let seen = Atomics.load(c, Ctl.Irq);
     while (!this.#closed) {
-      if (!(await this.#spin(seen))) {
+      const t0 = performance.now();
+      if (!(await this.#spin(seen, poll.window))) {
         const r = Atomics.waitAsync(c, Ctl.Irq, seen);
         if (r.async) await r.value;
       }
+      poll.observe(performance.now() - t0);
       if (this.#closed) return;
       seen = Atomics.load(c, Ctl.Irq);
       this.#handler?.(-1);
@@ -235,15 +239,16 @@ export class WorkerBus implements RegisterBus, InterruptSource {
   }
 
   /**
-   * Watches the interrupt counter for up to `irqSpinMs`, yielding to other
+   * Watches the interrupt counter for up to `ms` (at most `irqSpinMs`, less
+   * while waits have been long: see `_poll.ts`), yielding to other
    * microtasks (the driver's next requests) between looks; true when it
    * moved. Cheaper than a `waitAsync` wake-up when the device answers fast.
    */
-  async #spin(seen: number): Promise<boolean> {
+  async #spin(seen: number, ms: number): Promise<boolean> {
     const c = this.ctl;
     if (Atomics.load(c, Ctl.Irq) !== seen) return true;
-    if (this.irqSpinMs <= 0) return false;
-    const until = performance.now() + this.irqSpinMs;
+    if (ms <= 0) return false;
+    const until = performance.now() + ms;
     do {
       await null;
       if (Atomics.load(c, Ctl.Irq) !== seen) return true;
