@@ -139,7 +139,7 @@ export async function stackRig(
  */
 export async function workerRig(
   batch: number = BATCH,
-  options: { spinMs?: number; irqSpinMs?: number } = {},
+  options: { spinMs?: number; irqSpinMs?: number; blockingWait?: boolean } = {},
 ): Promise<
   {
     run: (rounds: number) => Promise<void>;

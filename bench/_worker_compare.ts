@@ -30,12 +30,13 @@ const cases: Case[] = [{
   bestWall: 0,
 }];
 const hosts: { terminate(): void }[] = [];
-for (
-  const [label, opts] of [["default polling", {}], ["no polling", {
-    spinMs: 0,
-    irqSpinMs: 0,
-  }]] as const
-) {
+const variants: [string, { spinMs?: number; irqSpinMs?: number; blockingWait?: boolean }][] = [
+  ["default polling", {}],
+  ["no polling", { spinMs: 0, irqSpinMs: 0 }],
+  ["default polling, blocking wait in the worker", { blockingWait: true }],
+  ["no polling, blocking wait in the worker", { spinMs: 0, irqSpinMs: 0, blockingWait: true }],
+];
+for (const [label, opts] of variants) {
   const w = await workerRig(batch, opts);
   hosts.push(w.host);
   cases.push({

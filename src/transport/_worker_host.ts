@@ -24,6 +24,7 @@ interface HostMessage {
   memoryBase: number;
   maxQueues: number;
   spinMs: number;
+  blockingWait: boolean;
 }
 
 const QUEUE_NOTIFY = VirtioMmio.OFFSETS.queueNotify;
@@ -68,7 +69,7 @@ scope.onmessage = async (e: MessageEvent<HostMessage>) => {
   }
   Atomics.store(ctl, Ctl.WindowSize, dev.size);
   scope.postMessage({ ready: true });
-  await serve(dev, ctl, m.maxQueues, m.spinMs);
+  await serve(dev, ctl, m.maxQueues, m.spinMs, m.blockingWait);
 };
 
 /** Poll `Doorbell` for up to `ms`; true when it rang. */
@@ -87,6 +88,7 @@ async function serve(
   c: Int32Array,
   maxQueues: number,
   spinMs: number,
+  blocking: boolean,
 ): Promise<void> {
   const poll = new AdaptivePoll(spinMs);
   for (;;) {
@@ -122,8 +124,11 @@ async function serve(
       poll.observe(performance.now() - t0);
       continue;
     }
-    const r = Atomics.waitAsync(c, Ctl.Doorbell, bell);
-    if (r.async) await r.value;
+    if (blocking) Atomics.wait(c, Ctl.Doorbell, bell);
+    else {
+      const r = Atomics.waitAsync(c, Ctl.Doorbell, bell);
+      if (r.async) await r.value;
+    }
     poll.observe(performance.now() - t0);
   }
 }

@@ -121,6 +121,16 @@ export interface WorkerDeviceOptions extends WorkerDeviceSpec {
    * and I/O callbacks of the driver's thread wait. 0 waits at once.
    */
   readonly irqSpinMs?: number;
+  /**
+   * The worker sleeps in a blocking `Atomics.wait` instead of
+   * `Atomics.waitAsync` (default false). A blocking wait wakes sooner and
+   * costs less CPU time (no task through the worker's event loop), but the
+   * worker's event loop then runs only when the doorbell rings: only for a
+   * device that does all its work inside queue notifications and register
+   * accesses (no promises, timers or I/O callbacks of its own, as the null
+   * and rng devices), or its completions wait for the driver's next access.
+   */
+  readonly blockingWait?: boolean;
 }
 
 /** The driver side's view of the worker's register file: a {@link RegisterBus} over the mailbox. */
@@ -330,6 +340,7 @@ export function spawnWorkerDevice(options: WorkerDeviceOptions): Promise<WorkerD
       memoryBase: number;
       maxQueues: number;
       spinMs: number;
+      blockingWait: boolean;
     } = {
       module: options.module,
       exportName: options.exportName,
@@ -340,6 +351,7 @@ export function spawnWorkerDevice(options: WorkerDeviceOptions): Promise<WorkerD
       memoryBase: options.memoryBase ?? 0,
       maxQueues,
       spinMs: options.spinMs ?? 0.05,
+      blockingWait: options.blockingWait ?? false,
     };
     worker.postMessage(spec);
   });
