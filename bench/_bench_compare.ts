@@ -8,7 +8,8 @@
 // loaded 2-core machine.
 //
 // Run: deno run -A bench/_bench_compare.ts <bench file> [runs=7] [ms per run=150] [--json]
-//   [--group=<text>] (only the groups whose name contains <text>)
+//   [--group=<text>] (only the groups whose name contains <text>) [--area=<name>] (the area
+//   its rows are filed under; default the file's name without _bench.ts)
 import process from "node:process";
 import { positional, reportRow } from "./_report_rows.ts";
 
@@ -21,6 +22,7 @@ if (file === undefined || !(runs >= 1) || !(ms > 0)) {
   Deno.exit(2);
 }
 
+const area = Deno.args.find((a) => a.startsWith("--area="))?.slice("--area=".length);
 const only = Deno.args.find((a) => a.startsWith("--group="))?.slice("--group=".length);
 
 interface Registered {
@@ -124,7 +126,7 @@ for (const g of groups) {
     );
     if (base !== undefined && c !== base) {
       reportRow({
-        area: file.replace(/^.*\//, "").replace(/_bench\.ts$/, ""),
+        area: area ?? file.replace(/^.*\//, "").replace(/_bench\.ts$/, ""),
         case: c.name,
         baseline: base.name,
         ratio: c.best / base.best,
