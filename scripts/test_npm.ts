@@ -70,6 +70,8 @@ export const DENO_ONLY_TESTS: Readonly<Record<string, string>> = {
     "patches a copy of src/ and runs the differential suites on it in a `deno` subprocess",
   "tests/transport/worker_test.ts":
     "the worker transport (a Web Worker from a module URL), left out of the npm build",
+  "tests/transport/poll_test.ts":
+    "the worker transport's polling window (src/transport/_poll.ts), left out of the npm build",
   "tests/virtqueue/two_workers_test.ts":
     "Deno workers from a module URL, and a `deno run` child with other V8 flags",
 };
