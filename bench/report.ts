@@ -98,7 +98,8 @@ interface JobResult {
   script: string;
   loadBefore: number;
   loadAfter: number;
-  cpuSeconds: number;
+  /** Wall-clock seconds the script took. */
+  seconds: number;
   ok: boolean;
   note?: string;
 }
@@ -145,7 +146,7 @@ for (const job of previous === undefined ? JOBS : []) {
     script: `${script} ${shown}`,
     loadBefore,
     loadAfter: Deno.loadavg()[0],
-    cpuSeconds: Math.round((performance.now() - t0) / 100) / 10,
+    seconds: Math.round((performance.now() - t0) / 100) / 10,
     ok: p.success && n > 0,
     note: p.success ? (n > 0 ? undefined : "no rows") : `exit ${p.code}`,
   });

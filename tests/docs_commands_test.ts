@@ -36,8 +36,7 @@ const LONG_RUNNING: Record<string, { window: number; why: string }> = {
   "deno task bench": { window: 15, why: "every benchmark, minutes of CPU; checked to start" },
   "deno task bench:report": {
     window: 15,
-    why:
-      "every benchmark interleaved, 10-15 minutes of CPU (--qemu boots a guest); checked to start",
+    why: "every benchmark interleaved, minutes of CPU (--qemu boots a guest); checked to start",
   },
   "deno task build:npm": { window: 15, why: "emits the npm package (minutes); checked to start" },
   "deno task test:npm": { window: 15, why: "builds the npm package and runs the suite on Node" },
