@@ -6,11 +6,13 @@
 //
 // Run: deno run --allow-sys bench/_accessor_compare.ts [runs=15] [iterations=2000] [ab|sab]
 import process from "node:process";
+import { positional, reportRow } from "./_report_rows.ts";
 import { VirtqDesc } from "../src/generated/virtqueue.ts";
 
-const runs = Number(Deno.args[0] ?? 15);
-const iterations = Number(Deno.args[1] ?? 2000);
-const kinds = (Deno.args[2] ?? "ab,sab").split(",");
+const args = positional();
+const runs = Number(args[0] ?? 15);
+const iterations = Number(args[1] ?? 2000);
+const kinds = (args[2] ?? "ab,sab").split(",");
 const N = 1024; // descriptors per iteration
 
 interface Case {
@@ -114,5 +116,14 @@ for (const [label, cs] of groups) {
     if (c.name.startsWith("raw")) base = c.best;
     const ratio = c.name.startsWith("raw") ? "" : ` ${(c.best / base).toFixed(2)}x raw`;
     console.log(`${label.padEnd(17)} ${c.name.padEnd(46)} ${c.best.toFixed(2)} µs${ratio}`);
+    if (!c.name.startsWith("raw")) {
+      reportRow({
+        area: "accessors",
+        case: `${c.name} (${label.trim()})`,
+        baseline: "raw DataView at constant offsets",
+        ratio: c.best / base,
+        detail: `${c.best.toFixed(2)} µs per ${N} writes`,
+      });
+    }
   }
 }

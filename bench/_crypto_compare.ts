@@ -6,6 +6,7 @@
 // Run: deno run -A bench/_crypto_compare.ts [runs=9] [bytes per case=4194304]
 import process from "node:process";
 import { createCipheriv, createHash } from "node:crypto";
+import { positional, reportRow } from "./_report_rows.ts";
 import { VirtioBus } from "../src/bus.ts";
 import { DmaAllocator, GuestMemory } from "../src/memory.ts";
 import { MmioDevice, probeMmio } from "../src/transport/mmio/mod.ts";
@@ -16,8 +17,9 @@ import {
   VIRTIO_CRYPTO_HASH_SHA_256,
 } from "../src/generated/devices/crypto.ts";
 
-const runs = Number(Deno.args[0] ?? 9);
-const volume = Number(Deno.args[1] ?? 4 << 20);
+const args = positional();
+const runs = Number(args[0] ?? 9);
+const volume = Number(args[1] ?? 4 << 20);
 
 const memory = GuestMemory.fromBuffer(new ArrayBuffer(16 << 20));
 const bus = new VirtioBus({ memory, dma: new DmaAllocator(0x1000, (16 << 20) - 0x1000) });
@@ -87,5 +89,11 @@ for (const size of [256, 4096, 65536]) {
       } ms, ` +
         `virtio-crypto ${bestVirtio.toFixed(1)} ms, ratio ${(bestVirtio / bestDirect).toFixed(2)}x`,
     );
+    reportRow({
+      area: "crypto",
+      case: `virtio-crypto ${name}, ${size} B requests (MMIO)`,
+      baseline: "node:crypto called directly",
+      ratio: bestVirtio / bestDirect,
+    });
   }
 }

@@ -11,11 +11,13 @@
 // (one round = `batch` requests, one kick, one interrupt; batch 1 shows the
 // cost of the kick and interrupt path itself)
 import process from "node:process";
+import { positional, reportRow } from "./_report_rows.ts";
 import { bareRig, BATCH, stackRig, STACKS, workerRig } from "./_transport_rigs.ts";
 
-const runs = Number(Deno.args[0] ?? 7);
-const rounds = Number(Deno.args[1] ?? 20_000);
-const batch = Number(Deno.args[2] ?? BATCH);
+const args = positional();
+const runs = Number(args[0] ?? 7);
+const rounds = Number(args[1] ?? 20_000);
+const batch = Number(args[2] ?? BATCH);
 const workerRounds = Math.max(1, Math.floor(rounds / 10));
 
 interface Case {
@@ -80,5 +82,14 @@ for (const c of cases) {
       (base.bestWall / c.bestWall).toFixed(2)
     }x |`,
   );
+  if (c !== base) {
+    reportRow({
+      area: "transports",
+      case: `${c.name}, batch ${batch}`,
+      baseline: base.name,
+      ratio: base.best / c.best,
+      detail: `wall clock ${(base.bestWall / c.bestWall).toFixed(2)}x; ${m(c.best)} CPU`,
+    });
+  }
 }
 Deno.exit(0);

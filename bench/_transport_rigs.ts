@@ -130,9 +130,22 @@ export async function stackRig(
   };
 }
 
-/** The worker rig: `run(rounds)` resolves when every request of `rounds` rounds came back. */
-export async function workerRig(batch: number = BATCH): Promise<
-  { run: (rounds: number) => Promise<void>; host: WorkerDevice }
+/**
+ * The worker rig: `run(rounds)` resolves when every request of `rounds`
+ * rounds came back, one round in flight at a time (kick, wait for the
+ * interrupt, next round); `stream(rounds, depth)` keeps `depth` rounds in
+ * flight (a new batch as soon as one completes), as a streaming driver does,
+ * so that neither side waits for the other while there is work.
+ */
+export async function workerRig(
+  batch: number = BATCH,
+  options: { spinMs?: number; irqSpinMs?: number; blockingWait?: boolean } = {},
+): Promise<
+  {
+    run: (rounds: number) => Promise<void>;
+    stream: (rounds: number, depth?: number) => Promise<void>;
+    host: WorkerDevice;
+  }
 > {
   const sab = new SharedArrayBuffer(SIZE);
   const memory = GuestMemory.fromBuffer(sab);
@@ -141,6 +154,7 @@ export async function workerRig(batch: number = BATCH): Promise<
     module: new URL("../src/devices/null/device.ts", import.meta.url).href,
     exportName: "NullDevice",
     memory: sab,
+    ...options,
   });
   const transport = host.probe();
   if (transport === undefined) throw new Error("worker: probe failed");
@@ -166,5 +180,21 @@ export async function workerRig(batch: number = BATCH): Promise<
       while (completed < target) await new Promise<void>((res) => (wake = res));
     }
   };
-  return { run, host };
+  const stream = async (rounds: number, depth = 3) => {
+    const end = completed + rounds * batch;
+    let sent = 0;
+    while (completed < end) {
+      // Refill to `depth` batches in flight, then wait for some to come back.
+      while (
+        sent < rounds && (sent + 1) * batch - (completed - end + rounds * batch) <= depth * batch
+      ) {
+        for (let i = 0; i < batch; i++) vq.addSgs(sg, none, i);
+        vq.kick();
+        sent++;
+      }
+      target = Math.min(end, completed + batch);
+      while (completed < target) await new Promise<void>((res) => (wake = res));
+    }
+  };
+  return { run, stream, host };
 }

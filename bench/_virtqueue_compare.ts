@@ -13,12 +13,14 @@
 //
 // Run: deno run --allow-sys bench/_virtqueue_compare.ts [runs=7] [requests=200000] [only]
 import process from "node:process";
+import { positional, reportRow } from "./_report_rows.ts";
 import { rawRig, rig, runBatched, runRaw, runSingle } from "./_virtqueue_loops.ts";
 import { floorRig } from "./_virtqueue_floor.ts";
 
-const runs = Number(Deno.args[0] ?? 7);
-const requests = Number(Deno.args[1] ?? 200_000);
-const only = Deno.args[2];
+const args = positional();
+const runs = Number(args[0] ?? 7);
+const requests = Number(args[1] ?? 200_000);
+const only = args[2];
 const kinds = ["split", "packed", "floor"].filter((k) => only === undefined || k === only);
 if (!(runs >= 1 && requests >= 1) || kinds.length === 0) {
   console.error("usage: _virtqueue_compare.ts [runs >= 1] [requests >= 1] [split|packed|floor]");
@@ -75,5 +77,25 @@ for (let i = 0; i < cases.length; i += step) {
   }`;
   const cells = rest.map((c) => `${m(c.best)} (${(raw.best / c.best).toFixed(1)}×)`);
   console.log(`| ${label.padEnd(23)} | ${m(raw.best).padEnd(9)} | ${cells.join(" | ")} |`);
+  const floor = rest.find((c) => c.name === "floor");
+  for (const c of rest) {
+    const engine = c.name === "floor" ? "floor (the interface, no checks)" : `engine ${c.name}`;
+    reportRow({
+      area: "engine",
+      case: `${engine}, ${label}`,
+      baseline: "raw DataView split loop",
+      ratio: raw.best / c.best,
+      detail: m(c.best),
+    });
+    if (floor !== undefined && c !== floor) {
+      reportRow({
+        area: "engine",
+        case: `engine ${c.name}, ${label}`,
+        baseline: "its interface floor",
+        ratio: floor.best / c.best,
+        detail: m(c.best),
+      });
+    }
+  }
 }
 if (sink === 0.5) console.log(sink);

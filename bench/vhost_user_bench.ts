@@ -34,6 +34,7 @@
 import { interopSkipReason, runGuest } from "../tests/interop/_guest.ts";
 import { startBackend } from "../tests/interop/_backend.ts";
 import { startStorageDaemon } from "../tests/interop/_qsd.ts";
+import { reportRow } from "./_report_rows.ts";
 
 function arg(name: string, dflt: number): number {
   const i = Deno.args.indexOf(`--${name}`);
@@ -255,6 +256,29 @@ async function main(): Promise<void> {
         // Latency: lower is better, so qsd / ours keeps "higher is better".
         ratio((r, q) => q.qd1Us / r.qd1Us),
       );
+      // For bench/report.ts: cost (time) over qemu-storage-daemon's, the inverse of the rates.
+      const cost = (f: (r: Result, q: Result) => number) =>
+        1 / median(results[i].map((r, k) => f(r, results[2][k])));
+      const who = i === 0 ? "vhost-user-blk (ours)" : "vhost-user-blk (ours, before)";
+      const base = "qemu-storage-daemon, same guest";
+      reportRow({
+        area: "vhost-user",
+        case: `${who}: sequential read`,
+        baseline: base,
+        ratio: cost((r, q) => r.seqMBs / q.seqMBs),
+      });
+      reportRow({
+        area: "vhost-user",
+        case: `${who}: 4 KiB random reads`,
+        baseline: base,
+        ratio: cost((r, q) => r.randOps / q.randOps),
+      });
+      reportRow({
+        area: "vhost-user",
+        case: `${who}: 4 KiB depth-1 latency`,
+        baseline: base,
+        ratio: cost((r, q) => q.qd1Us / r.qd1Us),
+      });
     }
   } finally {
     await Deno.remove(dir, { recursive: true });

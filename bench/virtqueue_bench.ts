@@ -53,7 +53,17 @@ for (const descs of [1, 3]) {
 
 // Two workers over a SharedArrayBuffer: the driver in one, the device in the
 // other, kicks and interrupts through Atomics, EVENT_IDX suppression on.
+// The baseline: the same requests with driver and device in one thread.
 const W = 4096;
+const oneThread = rig(false, 1);
+Deno.bench({
+  name: `one thread, split, ${W} requests, batch 32`,
+  group: "two workers over SharedArrayBuffer",
+  baseline: true,
+  fn() {
+    sink += runBatched(oneThread, W, 32);
+  },
+});
 for (const packed of [false, true]) {
   const memory = new SharedArrayBuffer(1 << 20);
   const signals = new SharedArrayBuffer(8);

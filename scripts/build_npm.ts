@@ -47,6 +47,8 @@ export const DENO_ONLY: Readonly<Record<string, string>> = {
   "src/transport/worker.ts":
     "the worker transport: a Web Worker from a module URL (Deno and browsers; Node 20 has no global Worker)",
   "src/transport/_worker_host.ts": "the code that runs inside the worker transport's Worker",
+  "src/transport/_poll.ts":
+    "the worker transport's polling window, used by the worker transport only",
   "src/devices/console/stdio.ts": "the console's stdio backend: Deno.stdin and Deno.stdout",
   "src/devices/blk/file_storage.ts": "virtio-blk storage in image files, on Deno's file API",
   "src/devices/blk/posix_file_storage.ts":

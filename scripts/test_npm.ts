@@ -78,6 +78,8 @@ export const DENO_ONLY_TESTS: Readonly<Record<string, string>> = {
     "the worker transport (a Web Worker from a module URL), left out of the npm build",
   "tests/web/**":
     "the web page (web/, not part of the npm package) and Chromium driven from Deno (Deno.Command, Deno.serve)",
+  "tests/transport/poll_test.ts":
+    "the worker transport's polling window (src/transport/_poll.ts), left out of the npm build",
   "tests/virtqueue/two_workers_test.ts":
     "Deno workers from a module URL, and a `deno run` child with other V8 flags",
 };

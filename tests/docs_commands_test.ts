@@ -34,6 +34,10 @@ const LONG_RUNNING: Record<string, { window: number; why: string }> = {
     why: "the CI script (.ci/run) runs this suite and more: it is what runs this test",
   },
   "deno task bench": { window: 15, why: "every benchmark, minutes of CPU; checked to start" },
+  "deno task bench:report": {
+    window: 15,
+    why: "every benchmark interleaved, minutes of CPU (--qemu boots a guest); checked to start",
+  },
   "deno task build:npm": { window: 15, why: "emits the npm package (minutes); checked to start" },
   "deno task test:npm": { window: 15, why: "builds the npm package and runs the suite on Node" },
   "deno task vhost-user-blk": { window: 10, why: "a vhost-user back-end serves until SIGINT" },

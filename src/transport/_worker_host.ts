@@ -12,6 +12,7 @@ import { DeviceError } from "../errors.ts";
 import { VirtioMmio } from "../generated/mmio.ts";
 import { MmioDevice } from "./mmio/mod.ts";
 import { Ctl } from "./worker.ts";
+import { AdaptivePoll } from "./_poll.ts";
 
 interface HostMessage {
   module: string;
@@ -23,6 +24,7 @@ interface HostMessage {
   memoryBase: number;
   maxQueues: number;
   spinMs: number;
+  blockingWait: boolean;
 }
 
 const QUEUE_NOTIFY = VirtioMmio.OFFSETS.queueNotify;
@@ -67,7 +69,7 @@ scope.onmessage = async (e: MessageEvent<HostMessage>) => {
   }
   Atomics.store(ctl, Ctl.WindowSize, dev.size);
   scope.postMessage({ ready: true });
-  await serve(dev, ctl, m.maxQueues, m.spinMs);
+  await serve(dev, ctl, m.maxQueues, m.spinMs, m.blockingWait);
 };
 
 /** Poll `Doorbell` for up to `ms`; true when it rang. */
@@ -86,7 +88,9 @@ async function serve(
   c: Int32Array,
   maxQueues: number,
   spinMs: number,
+  blocking: boolean,
 ): Promise<void> {
+  const poll = new AdaptivePoll(spinMs);
   for (;;) {
     const bell = Atomics.load(c, Ctl.Doorbell);
     if (Atomics.load(c, Ctl.Stop)) return;
@@ -114,8 +118,17 @@ async function serve(
     if (Atomics.load(c, Ctl.Doorbell) !== bell) continue;
     // A driver streaming requests kicks again within microseconds: watch
     // the doorbell for a moment before paying for a sleep and a wake-up.
-    if (spinMs > 0 && spinFor(c, bell, spinMs)) continue;
-    const r = Atomics.waitAsync(c, Ctl.Doorbell, bell);
-    if (r.async) await r.value;
+    // The window adapts to how long waits have lately been (`_poll.ts`).
+    const t0 = performance.now();
+    if (poll.window > 0 && spinFor(c, bell, poll.window)) {
+      poll.observe(performance.now() - t0);
+      continue;
+    }
+    if (blocking) Atomics.wait(c, Ctl.Doorbell, bell);
+    else {
+      const r = Atomics.waitAsync(c, Ctl.Doorbell, bell);
+      if (r.async) await r.value;
+    }
+    poll.observe(performance.now() - t0);
   }
 }

@@ -11,8 +11,13 @@ import { ArgumentError, TransportError } from "../../src/errors.ts";
 
 const SIZE = 1 << 20;
 
-for (const irqSpinMs of [undefined, 0, 5]) {
-  Deno.test(`worker: a driver probes and uses a device running in a worker (irqSpinMs ${irqSpinMs ?? "default"})`, async () => {
+for (
+  const [irqSpinMs, blockingWait] of [[undefined, false], [0, false], [5, false], [
+    0,
+    true,
+  ]] as const
+) {
+  Deno.test(`worker: a driver probes and uses a device running in a worker (irqSpinMs ${irqSpinMs ?? "default"}${blockingWait ? ", blocking wait in the worker" : ""})`, async () => {
     const sab = new SharedArrayBuffer(SIZE);
     const memory = GuestMemory.fromBuffer(sab);
     const dma = new DmaAllocator(0x1000, SIZE - 0x1000);
@@ -22,6 +27,8 @@ for (const irqSpinMs of [undefined, 0, 5]) {
       args: [{ queues: 1, queueSize: 64 }],
       memory: sab,
       irqSpinMs,
+      blockingWait,
+      spinMs: blockingWait ? 0 : undefined,
     });
     try {
       const transport = host.probe();
