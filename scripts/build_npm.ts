@@ -143,6 +143,11 @@ export async function buildNpm(options: BuildOptions = {}): Promise<BuildResult>
 
   // types of the environment: Deno's (the code is written for Deno), and the npm dependencies
   project.createSourceFile("/__deno_types__.d.ts", await denoTypes());
+  // the few node: built-ins the package's modules use, declared narrowly (no @types/node)
+  project.createSourceFile(
+    "/__node_builtins__.d.ts",
+    await Deno.readTextFile(new URL("scripts/_node_builtins.d.ts", ROOT)),
+  );
   for (const [path, text] of await npmTypeFiles(Object.keys(graph.dependencies))) {
     project.getFileSystem().writeFileSync(path, text);
   }

@@ -16,9 +16,6 @@
  * @module
  */
 
-// The npm build type-checks against Deno's types alone, where node: modules have no
-// declarations (scripts/build_npm.ts); on Deno and Node the import is typed and works.
-// @ts-ignore: no Node type definitions in the npm build
 import { deflateSync } from "node:zlib";
 import { ArgumentError } from "../../errors.ts";
 
