@@ -1,11 +1,11 @@
 /**
  * The engine's side of {@link DescriptorChain}: the chain rules both layouts
  * share, and the one place that fills chains. Users see a chain read-only
- * (`chain.ts`); the split and packed device queues fill it through
- * {@link ChainFill}, a view of the same object with its fields writable and
- * its storage primitives callable. The view is a type, not a copy: at run
- * time `fill(chain)` is `chain`, so filling costs what it did when the
- * fields were public (docs/virtqueue.md, "One definition of each rule").
+ * (`chain.ts`: `readonly` fields, `private` bookkeeping); {@link ChainPool}
+ * hands the split and packed device queues each chain as a {@link ChainFill},
+ * the same object typed with those members writable. The view is a type, not
+ * a copy or a wrapper: filling costs what it did when the fields were public
+ * (docs/virtqueue.md, "One definition of each rule").
  *
  * @module
  */
@@ -23,8 +23,10 @@ const enum Limit {
 
 /**
  * A chain as the engine fills it: the fields a user only reads, writable, the
- * engine's bookkeeping, and the storage primitives of `chain.ts`. Obtained
- * with {@link fill}; never handed to users.
+ * engine's bookkeeping, and the storage primitives of `chain.ts`. Handed out
+ * by {@link ChainPool}; a queue returns it to users as a `DescriptorChain`
+ * (`c as unknown as DescriptorChain`, a cast only) and sees a user's chain
+ * as a `ChainFill` the same way.
  */
 export interface ChainFill {
   readonly queue: number;
@@ -47,7 +49,10 @@ export interface ChainFill {
   shrink(): void;
 }
 
-/** True when `owner`'s device side holds `chain` (popped, not yet used). */
+/**
+ * True when `owner`'s device side holds `chain` (popped, not yet used). The
+ * queues' `pushUsed` test the same two fields inline, on their hot path.
+ */
 export function heldBy(chain: DescriptorChain, owner: unknown): boolean {
   const f = chain as unknown as ChainFill;
   return f.owner === owner && f.live;

@@ -399,7 +399,13 @@ export class DescriptorChain {
   // touch the private segment arrays, so they live here.
 
   /** Stores segment `n` without checks (the builder has applied the chain rules). */
-  private seg(n: number, len: number, off: number, region: MemoryRegion, maxSegments: number): void {
+  private seg(
+    n: number,
+    len: number,
+    off: number,
+    region: MemoryRegion,
+    maxSegments: number,
+  ): void {
     if (n === this.#cap) this.#grow(Math.min(n * 2, maxSegments));
     this.#len[n] = len;
     this.#off[n] = off;

@@ -13,9 +13,9 @@ import { PvirtqDesc, PvirtqEventSuppress } from "../generated/virtqueue.ts";
 import type { DescriptorChain } from "./chain.ts";
 import {
   breaksChainRule,
+  type ChainFill,
   type ChainPool,
   checkIndirect,
-  type ChainFill,
   maxChainLength,
   pushSegment,
   setCounts,

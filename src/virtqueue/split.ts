@@ -16,7 +16,6 @@ import {
   type ChainFill,
   type ChainPool,
   checkIndirect,
-
   maxChainLength,
   pushSegment,
   setCounts,
