@@ -199,11 +199,16 @@ function typeLabel(t: Type): string {
 }
 
 /** Collect every struct and union reachable from a type, depth first, dependencies first. */
-function reachable(t: Type, out: Set<Aggregate>): void {
-  if (t.kind === "array") return reachable(t.element, out);
+/**
+ * The aggregates `t` needs, dependencies first. An aggregate `imported` says
+ * comes from another module is added without its own dependencies: that
+ * module has them, and importing them here would leave unused imports.
+ */
+function reachable(t: Type, out: Set<Aggregate>, imported: (a: Aggregate) => boolean): void {
+  if (t.kind === "array") return reachable(t.element, out, imported);
   if (t.kind !== "struct" && t.kind !== "union") return;
   if (out.has(t)) return;
-  for (const f of t.fields) reachable(f.type, out);
+  if (!imported(t)) { for (const f of t.fields) reachable(f.type, out, imported); }
   out.add(t);
 }
 
@@ -677,7 +682,7 @@ export function emitModule(options: EmitOptions): string {
       continue;
     }
     const ordered = new Set<Aggregate>();
-    reachable(item, ordered);
+    reachable(item, ordered, (a) => external.has(a) && !own.has(a));
     for (const t of ordered) {
       if (done.has(t)) continue;
       done.add(t);

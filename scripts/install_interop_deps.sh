@@ -3,7 +3,8 @@
 # emulator, qemu-storage-daemon, qemu-img), a Debian kernel whose virtio
 # drivers are modules, static busybox and cpio for the test initramfs, and
 # gcc with a static libc for the guest programs the tests build (vsock), for
-# amd64 (QEMU guests) and i386 (`gcc -m32 -static`, v86 guests: gcc-multilib).
+# amd64 (QEMU guests) and i386 (`gcc -m32 -static`, v86 guests: gcc-multilib),
+# and Debian's chromium for the browser test of the web page (tests/web/).
 #
 # When the system's QEMU is older than 8 (Debian 12 has 7.2, whose
 # vhost-user-input will not start without KVM), it also downloads the QEMU
@@ -31,8 +32,10 @@ cd "$(dirname "$0")/.."
 newer_qemu_root=${TYPED_VIRTIO_NEWER_QEMU:-/opt/typed-virtio/qemu-backports}
 
 packages=(qemu-system-x86 qemu-utils busybox-static cpio linux-image-cloud-amd64 gcc libc6-dev gcc-multilib)
+packages+=(chromium) # tests/web/page_test.ts: Debian's browser, run headless (no browser download)
 
 have_all() {
+  [ -x /usr/bin/chromium ] &&
   command -v qemu-system-x86_64 >/dev/null 2>&1 &&
     command -v qemu-storage-daemon >/dev/null 2>&1 &&
     command -v qemu-img >/dev/null 2>&1 &&

@@ -100,6 +100,10 @@ if [ ${#missing[@]} -gt 0 ]; then
   say "downloading ${missing[*]}"
   (cd "$debs" && apt-get "${apt_opts[@]}" download -qq "${missing[@]}")
 fi
+# Packages of other versions (an older kit's) are not needed again.
+for f in "$debs"/*.deb; do
+  case $f in *"_${version}_"*) ;; *) rm -f "$f" ;; esac
+done
 root=$work/root
 mkdir -p "$root"
 for p in "${pkgs[@]}"; do

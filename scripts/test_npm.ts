@@ -52,6 +52,8 @@ export const DENO_ONLY_TESTS: Readonly<Record<string, string>> = {
     "blk's file storages: Deno's file API and FFI (preadv/pwritev, threads), left out of the npm build",
   "tests/devices/*_race_test.ts":
     "a racing writer in a Web Worker over shared guest memory (Node 20 has no global Worker)",
+  "tests/transport/pci_admin_race_test.ts":
+    "a racing writer in a Web Worker over shared guest memory (Node 20 has no global Worker)",
   "tests/devices/console_stdio_test.ts":
     "the console's stdio backend (Deno.stdin and Deno.stdout), left out of the npm build",
   "tests/devices/net_udp_test.ts": "net's UDP backend, left out of the npm build",
@@ -61,6 +63,10 @@ export const DENO_ONLY_TESTS: Readonly<Record<string, string>> = {
     "virtio-fs's host-directory backend (node:fs), left out of the npm build",
   "tests/devices/fs/device_test.ts":
     "virtio-fs's host-directory backend (node:fs), left out of the npm build",
+  "tests/devices/p9/device_test.ts":
+    "virtio-9p over virtio-fs's host-directory backend (node:fs), left out of the npm build",
+  "tests/devices/p9/server_test.ts":
+    "virtio-9p over virtio-fs's host-directory backend (node:fs), left out of the npm build",
   "tests/demo_test.ts": "runs `deno task demo` and the examples as `deno` subprocesses",
   "tests/docs_commands_test.ts":
     "runs every documented `deno run`/`deno task` command as a subprocess",
@@ -70,6 +76,8 @@ export const DENO_ONLY_TESTS: Readonly<Record<string, string>> = {
     "patches a copy of src/ and runs the differential suites on it in a `deno` subprocess",
   "tests/transport/worker_test.ts":
     "the worker transport (a Web Worker from a module URL), left out of the npm build",
+  "tests/web/**":
+    "the web page (web/, not part of the npm package) and Chromium driven from Deno (Deno.Command, Deno.serve)",
   "tests/virtqueue/two_workers_test.ts":
     "Deno workers from a module URL, and a `deno run` child with other V8 flags",
 };

@@ -55,6 +55,10 @@ const LONG_RUNNING: Record<string, { window: number; why: string }> = {
     why: "boots a Linux guest under QEMU, a minute or more per round; checked to start",
   },
   "deno run -A bench/_transport_compare.ts": { window: 10, why: "a benchmark, minutes of CPU" },
+  "deno run -A bench/_p9_v86_compare.ts": {
+    window: 10,
+    why: "boots Linux in v86 and reads through its 9p mount, minutes of CPU; checked to start",
+  },
   "deno run --allow-read bench/_virtqueue_worker_stress.ts": {
     window: 10,
     why: "a stress benchmark, minutes of CPU",
@@ -69,6 +73,11 @@ const LONG_RUNNING: Record<string, { window: number; why: string }> = {
   "deno task soak": {
     window: 20,
     why: "boots a Linux guest under QEMU for --seconds (an hour by default); checked to start",
+  },
+  "deno task web": {
+    window: 15,
+    why:
+      "builds the page (needs the v86 kit) and serves it until Ctrl-C; tests/web/page_test.ts loads it",
   },
   "deno task fuzz:coverage": {
     window: 30,

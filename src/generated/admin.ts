@@ -7,12 +7,7 @@
  * @module
  */
 import { ArgumentError } from "../errors.ts";
-import {
-  VirtioDevPartHdr,
-  VirtioDevPartHdrSelector,
-  VirtioDevPartHdrSelectorPciCommonCfg,
-  VirtioDevPartHdrSelectorVqIndex,
-} from "./device_parts.ts";
+import { VirtioDevPartHdr } from "./device_parts.ts";
 /**
  * The self group: the owner device alone (group_member_id 0).
  *

@@ -62,6 +62,21 @@ export interface QueueRegs {
 
 const isPow2 = (v: number): boolean => v > 0 && (v & (v - 1)) === 0;
 
+/**
+ * A queue the transport itself serves, after the device model's queues (an
+ * administration virtqueue, spec 2.13): the device model never sees it.
+ */
+export interface TransportQueue {
+  /** Maximum size of the queue. */
+  readonly max: number;
+  /** The feature bit that makes the queue exist (VIRTIO_F_ADMIN_VQ). */
+  readonly feature: number;
+  /** Serve the available chains of queue `index` of `ctx` (a notification). */
+  serve(ctx: DeviceContext, index: number): void;
+  /** A device reset. */
+  reset(): void;
+}
+
 /** How the transport delivers the two kinds of notification. */
 export interface InterruptSink {
   /** A used-buffer notification for queue `index`. */
@@ -100,8 +115,17 @@ export class TransportDeviceState {
   driverFeatures = 0n;
   /** Selected queue. */
   queueSel = 0;
-  /** Per-queue registers, one entry per queue of the device. */
+  /**
+   * Per-queue registers: one entry per queue of the device model, then one
+   * per {@link TransportQueue} (from index {@link deviceQueueCount}).
+   */
   queues: QueueRegs[];
+  /** How many queues the device model has (`num_queues`). */
+  readonly deviceQueueCount: number;
+  /** The queues the transport serves itself, after the device model's. */
+  readonly transportQueues: readonly TransportQueue[];
+  /** Feature bits the transport adds to the device model's (VIRTIO_F_ADMIN_VQ). */
+  readonly transportFeatures: bigint;
   /** MSI-X vector for configuration changes (PCI). */
   configVector: number = VIRTIO_MSI_NO_VECTOR;
   /** Legacy: guest page size (MMIO v1 GuestPageSize; 4096 for PCI legacy). */
@@ -109,6 +133,8 @@ export class TransportDeviceState {
   /** Legacy: used-ring alignment (MMIO v1 QueueAlign; 4096 for PCI legacy). */
   queueAlign = 4096;
   #active: ActiveContext | undefined;
+  /** The context the transport queues are served in (same lifetime as #active). */
+  #transportCtx: ActiveContext | undefined;
   #pendingKicks = new Set<number>();
   /** Causes of refusals logged once, with how many more were kept quiet. */
   readonly #quieted = new Map<string, number>();
@@ -120,13 +146,26 @@ export class TransportDeviceState {
     sink: InterruptSink,
     log: TransportLog,
     where: string,
+    transportQueues: readonly TransportQueue[] = [],
   ) {
     this.device = device;
     this.memory = memory;
     this.sink = sink;
     this.log = log;
     this.where = where;
-    this.queues = device.queueMaxSizes.map((max) => freshQueue(max));
+    this.deviceQueueCount = device.queueMaxSizes.length;
+    this.transportQueues = transportQueues;
+    let f = 0n;
+    for (const t of transportQueues) f |= 1n << BigInt(t.feature);
+    this.transportFeatures = f;
+    this.queues = this.#freshQueues();
+  }
+
+  #freshQueues(): QueueRegs[] {
+    return [
+      ...this.device.queueMaxSizes.map((max) => freshQueue(max)),
+      ...this.transportQueues.map((t) => freshQueue(t.max)),
+    ];
   }
 
   /**
@@ -165,7 +204,8 @@ export class TransportDeviceState {
   /** The features the device offers through this interface. */
   get offered(): bigint {
     // Legacy interfaces show only bits 0-31 and never VERSION_1.
-    return this.legacy ? this.device.features & 0xffffffffn : this.device.features;
+    const all = this.device.features | this.transportFeatures;
+    return this.legacy ? all & 0xffffffffn : all;
   }
 
   /** 32 bits of the offered features selected by `sel`. */
@@ -298,14 +338,17 @@ export class TransportDeviceState {
     if (q === undefined) return;
     this.queues[index] = { ...freshQueue(q.max), vector: q.vector };
     if (this.#active) this.#active.queues[index] = undefined;
+    if (this.#transportCtx) this.#transportCtx.queues[index] = undefined;
   }
 
   #enableLive(index: number): void {
     const active = this.#active;
     if (active === undefined) return;
     const q = this.queues[index];
+    const ctx = index < this.deviceQueueCount ? active : this.#transportCtx;
+    if (ctx === undefined) return;
     try {
-      active.queues[index] = createDeviceQueue(
+      ctx.queues[index] = createDeviceQueue(
         this.memory,
         { size: q.size, desc: q.desc, driver: q.driver, device: q.device },
         queueOptionsFromFeatures(active.features, index),
@@ -367,7 +410,8 @@ export class TransportDeviceState {
     const accept = this.device.acceptFeatures;
     if (accept === undefined) return true;
     try {
-      return accept.call(this.device, features) !== false;
+      // The device model judges its own bits; the transport's (ADMIN_VQ) are not its business.
+      return accept.call(this.device, features & ~this.transportFeatures) !== false;
     } catch (e) {
       this.log(
         `${this.where}: acceptFeatures threw: ${e instanceof Error ? e.message : String(e)}`,
@@ -378,9 +422,16 @@ export class TransportDeviceState {
 
   #activate(): void {
     const features = this.legacy ? this.driverFeatures & this.offered : this.driverFeatures;
-    const queues: (DeviceQueue | undefined)[] = this.queues.map(() => undefined);
+    // The device model sees its own queues only; the transport's own queues
+    // live in a second context, at their global indices.
+    const queues: (DeviceQueue | undefined)[] = this.device.queueMaxSizes.map(() => undefined);
     const active = new ActiveContext(this, features, queues);
     this.#active = active;
+    this.#transportCtx = new ActiveContext(
+      this,
+      features,
+      this.queues.map(() => undefined),
+    );
     for (let i = 0; i < this.queues.length; i++) {
       if (this.queues[i].ready) this.#enableLive(i);
     }
@@ -408,8 +459,23 @@ export class TransportDeviceState {
       return;
     }
     if (!q.ready || this.status & DeviceStatus.DEVICE_NEEDS_RESET) return;
+    if (index >= this.deviceQueueCount) return this.#notifyTransportQueue(index);
     try {
       this.device.queueNotify(index);
+    } catch (e) {
+      this.needsReset(e);
+    }
+  }
+
+  #notifyTransportQueue(index: number): void {
+    const t = this.transportQueues[index - this.deviceQueueCount];
+    const ctx = this.#transportCtx;
+    if (ctx === undefined) return;
+    if (!(ctx.features & (1n << BigInt(t.feature)))) {
+      return this.refuse("QueueNotify", index, `queue ${index} needs feature bit ${t.feature}`);
+    }
+    try {
+      t.serve(ctx, index);
     } catch (e) {
       this.needsReset(e);
     }
@@ -426,7 +492,7 @@ export class TransportDeviceState {
 
   /** Is `ctx` the live context? */
   isLive(ctx: DeviceContext): boolean {
-    return this.#active === ctx;
+    return this.#active === ctx || this.#transportCtx === ctx;
   }
 
   /** Is the device activated (DRIVER_OK seen, not reset since)? */
@@ -438,6 +504,7 @@ export class TransportDeviceState {
   reset(): void {
     this.#reportQuieted();
     this.#active = undefined;
+    this.#transportCtx = undefined;
     this.#pendingKicks.clear();
     this.status = 0;
     this.deviceFeaturesSel = 0;
@@ -445,7 +512,8 @@ export class TransportDeviceState {
     this.driverFeatures = 0n;
     this.queueSel = 0;
     this.configVector = VIRTIO_MSI_NO_VECTOR;
-    this.queues = this.device.queueMaxSizes.map((max) => freshQueue(max));
+    this.queues = this.#freshQueues();
+    for (const t of this.transportQueues) t.reset();
     try {
       this.device.reset();
     } catch (e) {

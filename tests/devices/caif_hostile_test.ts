@@ -15,7 +15,6 @@ import {
 import type { DriverDevice, VirtioDriver } from "../../src/driver.ts";
 import { DeviceStatus, VIRTIO_ID_CAIF } from "../../src/generated/common.ts";
 import { VirtqDesc, VirtqUsed, VirtqUsedElem } from "../../src/generated/virtqueue.ts";
-import { createDriverQueue, queueOptionsFromFeatures } from "../../src/virtqueue/mod.ts";
 import { MAIN_KINDS, type MainKind } from "../transport/_kinds.ts";
 import { rig } from "./_rig.ts";
 

@@ -7,6 +7,9 @@ import { ArgumentError, DeviceError } from "../../src/errors.ts";
 import { coded } from "./_coded.ts";
 import { type Kind, KINDS, MAIN_KINDS } from "../transport/_kinds.ts";
 import { rig } from "./_rig.ts";
+import { DmaAllocator, GuestMemory } from "../../src/memory.ts";
+import { MmioDevice, probeMmio } from "../../src/transport/mmio/mod.ts";
+import { VirtioBus } from "../../src/bus.ts";
 
 /** An rng device that counts kicks and serves none of them. */
 class HeldRngDevice extends RngDevice {
@@ -158,4 +161,37 @@ Deno.test("rng property: any mix of buffer sizes gets min(size, cap) bytes, neve
     ),
     { numRuns: 50 },
   );
+});
+
+Deno.test("rng: guest memory in a resizable ArrayBuffer reaches the source through a private buffer", async () => {
+  // v86's memory in a browser page is a resizable buffer, and Chromium's
+  // crypto.getRandomValues refuses views of one: this source refuses them too.
+  const size = 1 << 20;
+  const memory = GuestMemory.fromBuffer(new ArrayBuffer(size, { maxByteLength: 2 * size }));
+  const refused: number[] = [];
+  const device = new RngDevice({
+    source: (b) => {
+      if ((b.buffer as ArrayBuffer).resizable) {
+        refused.push(b.length);
+        throw new TypeError("The provided ArrayBufferView value must not be resizable.");
+      }
+      b.fill(0x5a);
+    },
+  });
+  const logs: string[] = [];
+  const host = new MmioDevice(device, memory, { version: 2, log: (m) => logs.push(m) });
+  const transport = probeMmio(host);
+  assert.ok(transport !== undefined);
+  const bus = new VirtioBus({
+    memory,
+    dma: new DmaAllocator(0x1000, size - 0x1000),
+    log: (m) => logs.push(m),
+  });
+  const driver = rngDriver();
+  await bus.registerDriver(driver);
+  await bus.addDevice(transport);
+  const rng = await driver.nextSource();
+  assert.deepEqual([...await rng.read(16)], new Array(16).fill(0x5a));
+  assert.deepEqual(refused, []);
+  assert.deepEqual(logs, []);
 });

@@ -7,6 +7,13 @@
  * resize with a configuration change) and VIRTIO_CONSOLE_F_EMERG_WRITE
  * (`emerg_wr`, usable before the driver is ready, 5.3.5.1).
  *
+ * With `rprocSerial: true` it is a remote processor's serial port instead
+ * (device id 11, `VIRTIO_ID_RPROC_SERIAL`, Linux's `virtio_rproc_serial`
+ * driver in `drivers/char/virtio_console.c`): one port that is not a console,
+ * no multiport, no console size and no emergency write (Linux tests none of
+ * those features for it), and the port is open from the start (Linux
+ * assumes the remote processor is connected).
+ *
  * Each port is a pair of web streams on the device side:
  * {@link ConsoleDevicePort.readable} carries what the driver wrote (guest
  * output), {@link ConsoleDevicePort.writable} takes what the driver should read
@@ -32,7 +39,7 @@
 
 import { ConfigDevice, type ConfigWidth, type DeviceContext } from "../../device.ts";
 import { DeviceError } from "../../errors.ts";
-import { VIRTIO_ID_CONSOLE } from "../../generated/common.ts";
+import { VIRTIO_ID_CONSOLE, VIRTIO_ID_RPROC_SERIAL } from "../../generated/common.ts";
 import {
   VIRTIO_CONSOLE_CONSOLE_PORT,
   VIRTIO_CONSOLE_DEVICE_ADD,
@@ -80,6 +87,11 @@ export interface ConsoleDeviceOptions {
   readonly emergWrite?: boolean;
   /** Maximum size of every queue (default 64). */
   readonly queueSize?: number;
+  /**
+   * Be an rproc-serial device (`VIRTIO_ID_RPROC_SERIAL`, 11): one port, not a
+   * console; `maxPorts`, `size` and `emergWrite` do not apply (default false).
+   */
+  readonly rprocSerial?: boolean;
 }
 
 interface PendingWrite {
@@ -120,10 +132,12 @@ export class ConsoleDevicePort {
     options: ConsolePortOptions,
     pull: (port: ConsoleDevicePort) => void,
     push: (port: ConsoleDevicePort) => void,
+    rprocSerial = false,
   ) {
     this.id = id;
     this.name = options.name;
-    this.console = id === 0 || options.console === true;
+    // rproc-serial's one port is a plain port (Linux: "rproc_serial does not want the console port").
+    this.console = !rprocSerial && (id === 0 || options.console === true);
     this.hostOpen = options.hostOpen ?? true;
     this.readable = new ReadableStream<Uint8Array>({
       start: (c) => {
@@ -157,8 +171,10 @@ export class ConsoleDevicePort {
 
 /** A virtio-console device model; see the module documentation. */
 export class ConsoleDevice extends ConfigDevice<VirtioConsoleConfig> {
-  /** `VIRTIO_ID_CONSOLE` (3). */
-  readonly deviceId: number = VIRTIO_ID_CONSOLE;
+  /** `VIRTIO_ID_CONSOLE` (3), or `VIRTIO_ID_RPROC_SERIAL` (11) in rproc-serial mode. */
+  readonly deviceId: number;
+  /** Is it an rproc-serial device? */
+  readonly rprocSerial: boolean;
   /** Offered features. */
   readonly features: bigint;
   /** Queues: port 0's pair, then with MULTIPORT the control pair and a pair per further port. */
@@ -184,6 +200,14 @@ export class ConsoleDevice extends ConfigDevice<VirtioConsoleConfig> {
   /** A console device; see {@link ConsoleDeviceOptions}. */
   constructor(options: ConsoleDeviceOptions = {}) {
     super(VirtioConsoleConfig); // config bytes: `virtio_console_config`
+    const rproc = options.rprocSerial ?? false;
+    if (rproc && (options.maxPorts !== undefined || (options.ports?.length ?? 1) !== 1)) {
+      throw new DeviceError("an rproc-serial device has exactly one port (no maxPorts)", {
+        code: "ERR_VIRTIO_DEVICE_CONSOLE_OPTION",
+      });
+    }
+    this.rprocSerial = rproc;
+    this.deviceId = rproc ? VIRTIO_ID_RPROC_SERIAL : VIRTIO_ID_CONSOLE;
     const multi = options.maxPorts !== undefined;
     const max = options.maxPorts ?? 1;
     if (!Number.isInteger(max) || max < 1 || max > 0x7fff) {
@@ -192,11 +216,11 @@ export class ConsoleDevice extends ConfigDevice<VirtioConsoleConfig> {
       });
     }
     this.maxPorts = max;
-    const size = options.size === undefined ? { cols: 80, rows: 25 } : options.size;
+    const size = rproc ? null : options.size === undefined ? { cols: 80, rows: 25 } : options.size;
     let f = ringFeatures(false);
     if (multi) f |= bit(VIRTIO_CONSOLE_F_MULTIPORT);
     if (size !== null) f |= bit(VIRTIO_CONSOLE_F_SIZE);
-    if (options.emergWrite ?? true) f |= bit(VIRTIO_CONSOLE_F_EMERG_WRITE);
+    if (!rproc && (options.emergWrite ?? true)) f |= bit(VIRTIO_CONSOLE_F_EMERG_WRITE);
     this.features = f;
     const qs = options.queueSize ?? 64;
     this.queueMaxSizes = Array.from({ length: multi ? 2 * (max + 1) : 2 }, () => qs);
@@ -205,7 +229,7 @@ export class ConsoleDevice extends ConfigDevice<VirtioConsoleConfig> {
       this.cfg.rows = size?.rows ?? 0;
       this.cfg.maxNrPorts = multi ? max : 0;
     });
-    const ports = options.ports ?? [{ console: true }];
+    const ports = options.ports ?? [{ console: !rproc }];
     if (ports.length > max) {
       throw new DeviceError(`${ports.length} ports but maxPorts is ${max}`, {
         code: "ERR_VIRTIO_DEVICE_CONSOLE_OPTION",
@@ -240,6 +264,7 @@ export class ConsoleDevice extends ConfigDevice<VirtioConsoleConfig> {
       o,
       (port) => this.#pullTx(port),
       (port) => this.#pushRx(port),
+      this.rprocSerial,
     );
     this.#ports[id] = p;
     return p;

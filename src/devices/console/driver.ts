@@ -37,7 +37,7 @@
 
 import type { DriverDevice, VirtioDriver, Virtqueue, VqInfo } from "../../driver.ts";
 import { DeviceError } from "../../errors.ts";
-import { VIRTIO_ID_CONSOLE } from "../../generated/common.ts";
+import { VIRTIO_ID_CONSOLE, VIRTIO_ID_RPROC_SERIAL } from "../../generated/common.ts";
 import {
   VIRTIO_CONSOLE_CONSOLE_PORT,
   VIRTIO_CONSOLE_DEVICE_ADD,
@@ -66,6 +66,12 @@ export interface ConsoleDriverOptions {
   readonly rxBuffers?: number;
   /** Size of each receive buffer (default 4096). */
   readonly rxBufferSize?: number;
+  /**
+   * Drive rproc-serial devices (`VIRTIO_ID_RPROC_SERIAL`, 11) instead, as
+   * Linux's `virtio_rproc_serial`: no features, one port that is not a
+   * console (default false).
+   */
+  readonly rprocSerial?: boolean;
 }
 
 interface TxToken {
@@ -94,10 +100,10 @@ export interface ConsoleSize {
 
 /** The driver for virtio-console devices. */
 export class ConsoleDriver implements VirtioDriver {
-  /** `virtio-console`. */
-  readonly name: string = "virtio-console";
-  /** Binds to `VIRTIO_ID_CONSOLE`. */
-  readonly idTable: readonly { device: number }[] = [{ device: VIRTIO_ID_CONSOLE }];
+  /** `virtio-console`, or `virtio_rproc_serial`. */
+  readonly name: string;
+  /** Binds to `VIRTIO_ID_CONSOLE`, or `VIRTIO_ID_RPROC_SERIAL` in rproc-serial mode. */
+  readonly idTable: readonly { device: number }[];
   /** Features negotiated. */
   readonly featureTable: readonly number[];
   readonly #options: ConsoleDriverOptions;
@@ -106,8 +112,15 @@ export class ConsoleDriver implements VirtioDriver {
   /** A driver; see {@link ConsoleDriverOptions}. */
   constructor(options: ConsoleDriverOptions = {}) {
     this.#options = options;
-    this.featureTable = options.features ??
-      [VIRTIO_CONSOLE_F_SIZE, VIRTIO_CONSOLE_F_MULTIPORT, VIRTIO_CONSOLE_F_EMERG_WRITE];
+    const rproc = options.rprocSerial ?? false;
+    this.name = rproc ? "virtio_rproc_serial" : "virtio-console";
+    this.idTable = [{ device: rproc ? VIRTIO_ID_RPROC_SERIAL : VIRTIO_ID_CONSOLE }];
+    // virtio_console.c: rproc_serial_features is empty; MULTIPORT and SIZE are not valid for it.
+    this.featureTable = options.features ?? (rproc ? [] : [
+      VIRTIO_CONSOLE_F_SIZE,
+      VIRTIO_CONSOLE_F_MULTIPORT,
+      VIRTIO_CONSOLE_F_EMERG_WRITE,
+    ]);
   }
 
   /** The console of `dev`, once bound. */
@@ -321,7 +334,7 @@ export class Console {
       this._control(0, VIRTIO_CONSOLE_DEVICE_READY, 1);
     } else {
       const p = this.#addPort(0);
-      p.isConsole = true;
+      p.isConsole = dev.deviceId !== VIRTIO_ID_RPROC_SERIAL;
       p.hostOpen = true;
       p.guestOpen = true;
       if (dev.hasFeature(VIRTIO_CONSOLE_F_SIZE)) this._configChanged();

@@ -99,8 +99,12 @@ export class RngDevice extends ConfigDevice {
       const seg = c.bytes(i);
       const n = Math.min(seg.length, left);
       const dst = n === seg.length ? seg : seg.subarray(0, n);
-      if (dst.buffer instanceof SharedArrayBuffer) {
-        // getRandomValues refuses shared memory: go through a private buffer.
+      if (
+        dst.buffer instanceof SharedArrayBuffer ||
+        (dst.buffer as { resizable?: boolean }).resizable === true
+      ) {
+        // getRandomValues refuses shared memory, and browsers refuse resizable
+        // buffers (v86's guest memory in a page): go through a private buffer.
         if (this.#scratch.length < n) this.#scratch = new Uint8Array(n);
         const s = this.#scratch.subarray(0, n);
         this.#source(s);

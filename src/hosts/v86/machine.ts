@@ -206,7 +206,8 @@ export async function bootV86(options: BootV86Options): Promise<V86Machine> {
     disable_keyboard: true,
     disable_mouse: true,
     disable_speaker: true,
-    ...(await wasmOption()),
+    // A page passes its own `wasm_fn` (v86Wasm over the fetched bytes): no file system there.
+    ...(options.v86Options?.wasm_fn === undefined ? await wasmOption() : {}),
     ...options.v86Options,
   });
   let machine: V86Machine | undefined;

@@ -120,7 +120,12 @@ export class CommonCfg {
       case "config_msix_vector":
         return core.configVector;
       case "num_queues":
-        return core.queues.length;
+        return core.deviceQueueCount;
+      case "admin_queue_index":
+        // 4.1.4.3: the first administration queue, after the device's queues.
+        return core.deviceQueueCount;
+      case "admin_queue_num":
+        return core.transportQueues.length;
       case "device_status":
         return core.status;
       case "config_generation":

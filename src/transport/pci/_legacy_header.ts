@@ -71,6 +71,24 @@ export class LegacyHeader {
     return r;
   }
 
+  /** Where the device config starts in the legacy header (20, or 24 with MSI-X enabled). */
+  configOffset(): number {
+    return this.#host.msixEnabled()
+      ? VIRTIO_PCI_LEGACY_CONFIG_OFF_MSIX
+      : VIRTIO_PCI_LEGACY_CONFIG_OFF;
+  }
+
+  /**
+   * Is `width` bytes at `offset` exactly one register of the header (and a
+   * writable one when `write`), before the device config? The check of an
+   * administration command's access (2.12.1.2: "a single field").
+   */
+  isRegister(offset: number, width: number, write: boolean): boolean {
+    if (offset < 0 || offset + width > this.configOffset()) return false;
+    const r = LEGACY_AT[offset];
+    return r !== undefined && r.size === width && (!write || r.access !== "r");
+  }
+
   /** A driver read of the legacy header at `offset` of BAR0. */
   read(offset: number, width: ConfigWidth): number {
     const cfg = this.#host.msixEnabled()
@@ -80,7 +98,8 @@ export class LegacyHeader {
     const r = this.#reg(offset, width, "read");
     if (r === undefined) return 0;
     const core = this.#host.core;
-    const q = core.queues[core.queueSel];
+    // The legacy interface has no administration queues: only the device model's queues.
+    const q = core.queueSel < core.deviceQueueCount ? core.queues[core.queueSel] : undefined;
     switch (r.name) {
       case "device_feature":
         return core.deviceFeatureWord(0);
@@ -123,6 +142,9 @@ export class LegacyHeader {
       case "driver_feature":
         return core.writeDriverFeatures(r.name, 0, value);
       case "queue_address":
+        if (core.queueSel >= core.deviceQueueCount) {
+          return core.refuse(r.name, value, `queue ${core.queueSel} does not exist (legacy)`);
+        }
         core.pageSize = 1 << VIRTIO_PCI_QUEUE_ADDR_SHIFT;
         core.queueAlign = VIRTIO_PCI_VRING_ALIGN;
         return core.setQueuePfn(r.name, value);

@@ -87,6 +87,7 @@ import {
 } from "./_pci_header.ts";
 import { CommonCfg } from "./_common_cfg.ts";
 import { LegacyHeader } from "./_legacy_header.ts";
+import { type AdminMember, AdminServer } from "./_admin.ts";
 import type { PciBus } from "./driver.ts";
 
 /** Where things sit in this function (see the module doc). */
@@ -129,7 +130,22 @@ export interface PciFunctionOptions {
   readonly log?: TransportLog;
   /** A name for log lines. */
   readonly name?: string;
+  /**
+   * Make this function the owner of an SR-IOV device group (spec 2.12,
+   * group type 1) whose members ("VFs") are these functions, member id
+   * i + 1 being `groupMembers[i]`: the function offers VIRTIO_F_ADMIN_VQ
+   * and serves one administration virtqueue after the device's queues, with
+   * the legacy-interface commands (2.12.1.2) routed to each member's legacy
+   * interface. At most 512 members. Default: no group.
+   */
+  readonly groupMembers?: readonly PciFunction[];
 }
+
+/** Each function's legacy interface, for the owner of its group (module-private). */
+const LEGACY_OF: WeakMap<PciFunction, LegacyHeader> = new WeakMap();
+/** Members' legacy notification registers in the owner's notify BAR (LEGACY_NOTIFY_INFO). */
+const MEMBER_NOTIFY = 0x800;
+const MAX_MEMBERS = (MODERN_BAR_SIZE - MODERN_NOTIFY - MEMBER_NOTIFY) / NOTIFY_MULTIPLIER;
 
 /**
  * The device side of virtio over PCI: one PCI function hosting one
@@ -154,18 +170,22 @@ export class PciFunction implements PciBus {
   #irq: ((vector: number) => void) | undefined;
   readonly #common: CommonCfg;
   readonly #legacy: LegacyHeader;
+  readonly #members: readonly PciFunction[];
 
   /** Host `device` over `memory` as a PCI function. */
   constructor(device: VirtioDevice, memory: GuestMemory, options: PciFunctionOptions = {}) {
     this.transitional = options.transitional ?? false;
+    this.#members = [...(options.groupMembers ?? [])];
+    const admin = this.#members.length > 0 ? this.#adminServer() : undefined;
     this.core = new TransportDeviceState(
       device,
       memory,
       { used: (i) => this.#used(i), config: () => this.#configChange() },
       options.log ?? defaultLog,
       options.name ?? `virtio-pci ${this.transitional ? "transitional" : "modern"}`,
+      admin ? [admin] : [],
     );
-    const vectors = device.queueMaxSizes.length + 1;
+    const vectors = this.core.queues.length + 1;
     this.msixTable = new DataView(new ArrayBuffer(vectors * 16));
     for (let v = 0; v < vectors; v++) this.msixTable.setUint32(v * 16 + 12, 1, true); // masked
     this.#buildConfig(vectors);
@@ -187,6 +207,40 @@ export class PciFunction implements PciBus {
       deviceConfigRead: (o, w, where) => this.#configRead(o, w, where),
       deviceConfigWrite: (o, w, v, where) => this.#configWrite(o, w, v, where),
     });
+    LEGACY_OF.set(this, this.#legacy);
+  }
+
+  #adminServer(): AdminServer {
+    const members = this.#members;
+    if (members.length > MAX_MEMBERS) {
+      throw new ArgumentError(
+        `virtio-pci: ${members.length} group members, at most ${MAX_MEMBERS}`,
+        { code: "ERR_VIRTIO_ARGUMENT_GROUP_MEMBERS" },
+      );
+    }
+    const adminMembers: AdminMember[] = members.map((m, i) => {
+      const legacy = LEGACY_OF.get(m);
+      if (!(m instanceof PciFunction) || legacy === undefined || members.indexOf(m) !== i) {
+        throw new ArgumentError(
+          `virtio-pci: group member ${i + 1} is not a distinct PciFunction`,
+          { code: "ERR_VIRTIO_ARGUMENT_GROUP_MEMBERS" },
+        );
+      }
+      return {
+        legacy,
+        get configSize() {
+          return m.device.configSize;
+        },
+      };
+    });
+    return new AdminServer(
+      adminMembers,
+      {
+        bar: BAR_MODERN,
+        offset: (id) => MODERN_NOTIFY + MEMBER_NOTIFY + NOTIFY_MULTIPLIER * (id - 1),
+      },
+      (ctx) => this.core.isLive(ctx),
+    );
   }
 
   #buildConfig(vectors: number): void {
@@ -242,7 +296,7 @@ export class PciFunction implements PciBus {
       CAP_ISR,
       VIRTIO_PCI_CAP_NOTIFY_CFG,
       MODERN_NOTIFY,
-      NOTIFY_MULTIPLIER * dev.queueMaxSizes.length,
+      NOTIFY_MULTIPLIER * this.core.queues.length,
       20,
     );
     new VirtioPciNotifyCap(c, CAP_NOTIFY).notifyOffMultiplier = NOTIFY_MULTIPLIER;
@@ -489,6 +543,7 @@ export class PciFunction implements PciBus {
       return this.#configWrite(offset - MODERN_DEVICE, width, value, "device cfg");
     }
     const rel = offset - MODERN_NOTIFY;
+    if (rel >= MEMBER_NOTIFY) return this.#memberNotify(rel - MEMBER_NOTIFY, width, value);
     if (rel % NOTIFY_MULTIPLIER || (width !== 2 && width !== 4)) {
       return this.core.refuse("notify", value, `bad ${width}-byte write at +${rel}`);
     }
@@ -498,6 +553,17 @@ export class PciFunction implements PciBus {
       return this.core.refuse("notify", value, `value is not the queue index ${index}`);
     }
     this.core.notify(index);
+  }
+
+  /** 2.12.1.2: a member's legacy notification through the owner (LEGACY_NOTIFY_INFO). */
+  #memberNotify(rel: number, width: ConfigWidth, value: number): void {
+    const member = rel % NOTIFY_MULTIPLIER === 0 && width === 2
+      ? this.#members[rel / NOTIFY_MULTIPLIER]
+      : undefined;
+    if (member === undefined) {
+      return this.core.refuse("member notify", value, `bad ${width}-byte write at +${rel}`);
+    }
+    member.core.notify(value);
   }
 
   #readIsr(): number {

@@ -383,9 +383,23 @@ export class PciTransport implements Transport {
       this.#lw(L.queueSelect, 2, index);
       return this.#lr(L.queueSize, 2);
     }
-    if (index >= this.#r("numQueues", 2)) return 0;
+    if (index >= this.#r("numQueues", 2)) {
+      // 4.1.4.3: the administration queues follow the device's queues.
+      const admin = this.adminQueues();
+      if (index < admin.index || index >= admin.index + admin.num) return 0;
+    }
     this.#w("queueSelect", 2, index);
     return this.#r("queueSize", 2);
+  }
+
+  /**
+   * The administration virtqueues (4.1.4.3 `admin_queue_index`,
+   * `admin_queue_num`): valid once VIRTIO_F_ADMIN_VQ was negotiated;
+   * `num` 0 for a legacy interface (which has none).
+   */
+  adminQueues(): { index: number; num: number } {
+    if (this.legacy) return { index: 0, num: 0 };
+    return { index: this.#r("adminQueueIndex", 2), num: this.#r("adminQueueNum", 2) };
   }
 
   #vector(index: number, set: (v: number) => void, get: () => number): void {

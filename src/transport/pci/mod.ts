@@ -29,4 +29,11 @@ export type {
   QueueRegs,
   TransportDeviceState,
   TransportLog,
+  TransportQueue,
 } from "../device_state.ts";
+export {
+  AdminCommandError,
+  AdminQueue,
+  findAdminQueue,
+  type LegacyNotifyRegion,
+} from "./admin_queue.ts";
