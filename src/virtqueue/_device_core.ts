@@ -2,7 +2,8 @@
 // pool, IN_ORDER order and the checks on what the device model returns.
 
 import { QueueError } from "../errors.ts";
-import { ChainPool, type DescriptorChain } from "./chain.ts";
+import type { DescriptorChain } from "./chain.ts";
+import { ChainPool, heldBy } from "./_chain_builder.ts";
 import { IndexFifo } from "./_ring_util.ts";
 
 export class DeviceCore {
@@ -42,7 +43,7 @@ export class DeviceCore {
    * inline (the fault out of line keeps their hot path inlinable).
    */
   usedFault(chain: DescriptorChain, len: number, owner: unknown): never {
-    if (chain._owner !== owner || !chain._live) {
+    if (!heldBy(chain, owner)) {
       throw new QueueError(
         this.queue,
         chain.head,

@@ -5,7 +5,7 @@
 import { QueueError } from "../errors.ts";
 import type { DmaAllocator, GuestMemory, MemoryRegion } from "../memory.ts";
 import { IndexFifo } from "./_ring_util.ts";
-import { maxChainLength } from "./chain.ts";
+import { maxChainLength } from "./_chain_builder.ts";
 import type { Sg } from "./queue.ts";
 
 export class DriverCore<T> {

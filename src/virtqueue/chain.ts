@@ -12,14 +12,7 @@
  */
 
 import { QueueError } from "../errors.ts";
-import type { GuestMemory, MemoryRegion } from "../memory.ts";
-
-// A const enum, which the TypeScript compiler inlines as a literal: V8 does
-// not fold a module-level constant into the hot path.
-const enum Limit {
-  /** Largest total byte count of one chain (2.7.4.1: 2^32 bytes; `len` fields are 32-bit). */
-  MAX_CHAIN_BYTES = 0xffffffff,
-}
+import type { MemoryRegion } from "../memory.ts";
 
 /** What `DescriptorChain.#span` does with each piece of a byte range. */
 const enum Span {
@@ -36,26 +29,6 @@ function copy(src: Uint8Array, s: number, dst: Uint8Array, d: number, n: number)
   } else {
     dst.set(src.subarray(s, s + n), d);
   }
-}
-
-/**
- * The chain rules for one more buffer of `len` bytes found in `region`
- * (undefined: not inside guest memory), after `writableCount` writable
- * buffers and `bytes` bytes: in guest memory, readable before writable
- * (2.7.4.2, 2.8.17), at most 2^32 - 1 bytes in all (2.7.5.2). True when the
- * buffer breaks one. The one definition: both layouts' walkers and
- * {@link DescriptorChain._push} call it (V8 inlines it), and the fault is
- * named by `#pushError`, in this order.
- */
-export function breaksChainRule(
-  region: MemoryRegion | undefined,
-  writable: boolean,
-  writableCount: number,
-  bytes: number,
-  len: number,
-): boolean {
-  return region === undefined || (!writable && writableCount > 0) ||
-    bytes + len > Limit.MAX_CHAIN_BYTES;
 }
 
 /**
@@ -100,19 +73,19 @@ export class DescriptorChain {
    * Split ring: index of the chain's head descriptor. Packed ring: the
    * buffer id. This is what the used entry names.
    */
-  head: number = 0;
+  readonly head: number = 0;
   /** Descriptors the chain takes in the ring or descriptor table (an indirect table counts 1). */
-  descriptorCount: number = 0;
+  readonly descriptorCount: number = 0;
   /** True when the chain's buffers came from an indirect table. */
-  indirect: boolean = false;
+  readonly indirect: boolean = false;
   /** Number of device-readable segments (they come first). */
-  readableCount: number = 0;
+  readonly readableCount: number = 0;
   /** Number of device-writable segments (they follow the readable ones). */
-  writableCount: number = 0;
+  readonly writableCount: number = 0;
   /** Total bytes of the readable segments. */
-  readableLength: number = 0;
+  readonly readableLength: number = 0;
   /** Total bytes of the writable segments. */
-  writableLength: number = 0;
+  readonly writableLength: number = 0;
 
   // A segment's guest address is its region's base plus its offset (not stored).
   #len: Uint32Array;
@@ -122,21 +95,24 @@ export class DescriptorChain {
   #region: MemoryRegion[];
   #scratch = new Uint8Array(8);
   #scratchView = new DataView(this.#scratch.buffer);
-  /** @internal Set while the device holds the chain. */
-  _live: boolean = false;
-  /** @internal The queue that owns the chain. */
-  _owner: unknown;
-  /**
-   * @internal The pool the chain came from: a fault found while the chain is
-   * being filled gives it back there before throwing, so the walkers need no
-   * exception handler on their hot path.
-   */
-  _pool: ChainPool | undefined = undefined;
+  // The engine's bookkeeping (`_chain_builder.ts`, the one module that fills
+  // chains, reaches it and the fields above through its `ChainFill` view):
+  // set while the device holds the chain; the queue that owns it; the pool
+  // it came from (a fault found while filling gives it back there before
+  // throwing, so the walkers need no exception handler on their hot path).
+  // `private` and `readonly` bind users at compile time and cost nothing at
+  // run time (plain fields, as fast as before; measured in docs/virtqueue.md).
+  private live: boolean = false;
+  private readonly owner: unknown;
+  private pool: unknown = undefined;
 
-  /** Creates an empty chain of queue `queue`; the engine fills it. */
-  constructor(queue: number, owner: unknown, capacity: number = 4) {
+  /**
+   * Creates an empty chain of queue `queue` (the engine's pools create and
+   * fill chains; a chain made here has no segments).
+   */
+  constructor(queue: number, owner?: unknown, capacity: number = 4) {
     this.queue = queue;
-    this._owner = owner;
+    this.owner = owner;
     this.#cap = capacity;
     this.#len = new Uint32Array(capacity);
     this.#off = new Float64Array(capacity);
@@ -419,129 +395,25 @@ export class DescriptorChain {
     }
   }
 
-  /**
-   * @internal Appends a buffer after checking it against the rules every
-   * layout shares: inside guest memory, readable before writable (2.7.4.2,
-   * 2.8.18.1), total length, chain length. `desc` and `entry` (indirect
-   * table entry, or -1) name the descriptor in errors.
-   */
-  _push(
-    mem: GuestMemory,
-    addr: number,
+  // Storage primitives for `_chain_builder.ts` (through `ChainFill`): they
+  // touch the private segment arrays, so they live here.
+
+  /** Stores segment `n` without checks (the builder has applied the chain rules). */
+  private seg(
+    n: number,
     len: number,
-    writable: boolean,
-    desc: number,
-    entry: number,
+    off: number,
+    region: MemoryRegion,
     maxSegments: number,
   ): void {
-    const n = this.readableCount + this.writableCount;
-    const region = mem.regionFor(addr, len);
-    // One test on the hot path; the fault (in the order the rules are listed) out of line.
-    if (
-      n >= maxSegments ||
-      breaksChainRule(
-        region,
-        writable,
-        this.writableCount,
-        this.readableLength + this.writableLength,
-        len,
-      )
-    ) {
-      throw this.#pushError(addr, len, writable, desc, entry, maxSegments);
-    }
-    const r = region as MemoryRegion;
-    if (n === this.#cap) this.#grow(Math.min(n * 2, maxSegments));
-    this.#len[n] = len;
-    this.#off[n] = addr - r.base;
-    this.#region[n] = r;
-    if (writable) {
-      this.writableCount++;
-      this.writableLength += len;
-    } else {
-      this.readableCount++;
-      this.readableLength += len;
-    }
-  }
-
-  /**
-   * @internal Stores segment `n` without checks: for a walker that applies
-   * the rules of {@link DescriptorChain._push} itself (in locals, on its hot
-   * path) and sets the counts and lengths once at the end.
-   */
-  _seg(n: number, len: number, off: number, region: MemoryRegion, maxSegments: number): void {
     if (n === this.#cap) this.#grow(Math.min(n * 2, maxSegments));
     this.#len[n] = len;
     this.#off[n] = off;
     this.#region[n] = region;
   }
 
-  /**
-   * @internal The error {@link DescriptorChain._push} would throw for the
-   * direct descriptor `desc`, for a walker that kept the counts and lengths
-   * so far in locals: sets them and gives the chain back to its pool; the
-   * walker throws what it returns.
-   */
-  _walkFault(
-    readableCount: number,
-    writableCount: number,
-    readableLength: number,
-    writableLength: number,
-    addr: number,
-    len: number,
-    writable: boolean,
-    desc: number,
-    maxSegments: number,
-  ): QueueError {
-    this.readableCount = readableCount;
-    this.writableCount = writableCount;
-    this.readableLength = readableLength;
-    this.writableLength = writableLength;
-    return this.#pushError(addr, len, writable, desc, -1, maxSegments);
-  }
-
-  #pushError(
-    addr: number,
-    len: number,
-    writable: boolean,
-    desc: number,
-    entry: number,
-    maxSegments: number,
-  ): QueueError {
-    this._pool?.give(this);
-    if (this.readableCount + this.writableCount >= maxSegments) {
-      return this.#error(
-        desc,
-        entry,
-        `chain has more than ${maxSegments} descriptors`,
-        "ERR_VIRTIO_QUEUE_CHAIN_TOO_LONG",
-      );
-    }
-    if (!writable && this.writableCount > 0) {
-      return this.#error(
-        desc,
-        entry,
-        "device-readable buffer after a device-writable one",
-        "ERR_VIRTIO_QUEUE_READABLE_AFTER_WRITABLE",
-      );
-    }
-    if (this.readableLength + this.writableLength + len > Limit.MAX_CHAIN_BYTES) {
-      return this.#error(
-        desc,
-        entry,
-        "chain is longer than 2^32 bytes in total",
-        "ERR_VIRTIO_QUEUE_TOO_MANY_BYTES",
-      );
-    }
-    return this.#error(
-      desc,
-      entry,
-      `buffer 0x${addr.toString(16)}+${len} is outside guest memory`,
-      "ERR_VIRTIO_QUEUE_ADDRESS",
-    );
-  }
-
-  /** @internal Drops grown capacity after a hostile or huge chain. */
-  _shrink(): void {
+  /** Drops grown capacity after a hostile or huge chain. */
+  private shrink(): void {
     if (this.#cap > 256) {
       this.#cap = 16;
       this.#len = new Uint32Array(16);
@@ -559,120 +431,5 @@ export class DescriptorChain {
     this.#len = len;
     this.#off = off;
     this.#region.length = cap;
-  }
-
-  #error(desc: number, entry: number, cause: string, code: string): QueueError {
-    return new QueueError(
-      this.queue,
-      desc,
-      entry < 0 ? cause : `indirect table entry ${entry}: ${cause}`,
-      { code },
-    );
-  }
-}
-
-/**
- * Most descriptors one chain may hold, indirect tables included: the queue
- * size (2.7.5.3.1, 2.8.18), or 1024 for a small queue with an indirect table
- * (Linux lets indirect tables outgrow the ring; VMMs cap chains at 1024).
- * The cap bounds the work and memory a hostile table can cost.
- */
-export function maxChainLength(size: number, indirect: boolean): number {
-  return indirect ? Math.max(size, 1024) : size;
-}
-
-/**
- * Checks the descriptor that points at an indirect table (2.7.5.3, 2.8.19)
- * and returns the number of table entries, or throws a {@link QueueError}.
- * Shared by both layouts; `nested` is true when the descriptor is itself in
- * an indirect table.
- */
-export function checkIndirect(
-  queue: number,
-  size: number,
-  negotiated: boolean,
-  desc: number,
-  flags: number,
-  len: number,
-  hasNext: boolean,
-  nested: boolean,
-): number {
-  if (!negotiated) {
-    throw new QueueError(
-      queue,
-      desc,
-      `INDIRECT flag set (0x${flags.toString(16)}) but VIRTIO_F_INDIRECT_DESC was not negotiated`,
-      { code: "ERR_VIRTIO_QUEUE_INDIRECT_NOT_NEGOTIATED" },
-    );
-  }
-  if (nested) {
-    throw new QueueError(queue, desc, "indirect table inside an indirect table", {
-      code: "ERR_VIRTIO_QUEUE_NESTED_INDIRECT",
-    });
-  }
-  if (hasNext) {
-    throw new QueueError(queue, desc, "indirect descriptor continues the chain (NEXT set)", {
-      code: "ERR_VIRTIO_QUEUE_INDIRECT_WITH_NEXT",
-    });
-  }
-  if (len === 0 || len % 16 !== 0) {
-    throw new QueueError(
-      queue,
-      desc,
-      `indirect table length ${len} is not a non-zero multiple of 16`,
-      { code: "ERR_VIRTIO_QUEUE_INDIRECT_LENGTH" },
-    );
-  }
-  const limit = maxChainLength(size, true);
-  if (len / 16 > limit) {
-    throw new QueueError(
-      queue,
-      desc,
-      `indirect table of ${len / 16} entries exceeds the limit of ${limit}`,
-      { code: "ERR_VIRTIO_QUEUE_CHAIN_TOO_LONG" },
-    );
-  }
-  return len / 16;
-}
-
-/** A pool of reusable chains for one queue; allocates only while growing to its peak. */
-export class ChainPool {
-  #free: DescriptorChain[] = [];
-  #created = 0;
-  readonly #limit: number;
-  readonly #queue: number;
-  readonly #owner: unknown;
-
-  /** A pool of at most `limit` chains. */
-  constructor(queue: number, owner: unknown, limit: number) {
-    this.#queue = queue;
-    this.#owner = owner;
-    this.#limit = limit;
-  }
-
-  /** Chains currently held by the device. */
-  get outstanding(): number {
-    return this.#created - this.#free.length;
-  }
-
-  /** A free chain, or undefined when `limit` chains are outstanding. */
-  take(): DescriptorChain | undefined {
-    let c = this.#free.pop();
-    if (c === undefined) {
-      if (this.#created === this.#limit) return undefined;
-      c = new DescriptorChain(this.#queue, this.#owner);
-      c._pool = this;
-      this.#created++;
-    }
-    c._live = true;
-    return c;
-  }
-
-  /** Returns a chain to the pool (once: a chain already given back is left alone). */
-  give(c: DescriptorChain): void {
-    if (!c._live) return;
-    c._live = false;
-    c._shrink();
-    this.#free.push(c);
   }
 }

@@ -10,13 +10,17 @@
 import { QueueError } from "../errors.ts";
 import type { DmaAllocator, GuestMemory, MemoryRegion } from "../memory.ts";
 import { PvirtqDesc, PvirtqEventSuppress } from "../generated/virtqueue.ts";
+import type { DescriptorChain } from "./chain.ts";
 import {
   breaksChainRule,
+  type ChainFill,
   type ChainPool,
   checkIndirect,
-  type DescriptorChain,
   maxChainLength,
-} from "./chain.ts";
+  pushSegment,
+  setCounts,
+  walkFault,
+} from "./_chain_builder.ts";
 import { checkQueueSize, type QueueAddresses, type QueueOptions, ringSizes } from "./layout.ts";
 import type {
   DeviceQueue,
@@ -227,10 +231,10 @@ export class PackedDeviceQueue implements DeviceQueue {
       if (isUsed(f, startWrap)) this.#wrapNonsense(start, startWrap);
       return null;
     }
-    const chain = this.#pool.take();
-    if (chain === undefined) this.#core.tooMany(start);
+    const c = this.#pool.take();
+    if (c === undefined) this.#core.tooMany(start);
     const mem = this.#mem;
-    // The chain rules (`breaksChainRule`, which `DescriptorChain._push` uses
+    // The chain rules (`breaksChainRule`, which `pushSegment` uses
     // too) on counts kept in locals; a chain holds at most `size` direct
     // descriptors, which the length test enforces before that limit could be
     // reached.
@@ -242,7 +246,7 @@ export class PackedDeviceQueue implements DeviceQueue {
     let wrap = startWrap;
     let n = 0;
     let id = 0;
-    chain.indirect = false;
+    c.indirect = false;
     // Each descriptor is consumed as it is examined, so a fault leaves the
     // queue past it and the same bad chain is not met again; every fault gives
     // the chain back to the pool before it throws (no handler on this path).
@@ -255,22 +259,19 @@ export class PackedDeviceQueue implements DeviceQueue {
       }
       this.#nextAvail = endPos;
       this.#availWrap = endWrap;
-      if (++n > size) this.#tooLong(chain, start, pos);
+      if (++n > size) this.#tooLong(c, start, pos);
       const o = base + pos * 16;
       if (n > 1) {
         f = dv.getUint16(o + D.flags, true);
-        if (!isAvail(f, wrap)) this.#notAvail(chain, pos);
+        if (!isAvail(f, wrap)) this.#notAvail(c, pos);
       }
       if ((f & F.VIRTQ_DESC_F_INDIRECT) !== 0) {
-        chain.readableCount = rc;
-        chain.writableCount = wc;
-        chain.readableLength = rl;
-        chain.writableLength = wl;
-        this.#indirect(chain, pos, f, n);
-        rc = chain.readableCount;
-        wc = chain.writableCount;
-        rl = chain.readableLength;
-        wl = chain.writableLength;
+        setCounts(c, rc, wc, rl, wl);
+        this.#indirect(c, pos, f, n);
+        rc = c.readableCount;
+        wc = c.writableCount;
+        rl = c.readableLength;
+        wl = c.writableLength;
       } else {
         // le64 addr: its high word is almost always 0, and the branch keeps that
         // case in integer arithmetic (no float multiply and range check).
@@ -282,10 +283,10 @@ export class PackedDeviceQueue implements DeviceQueue {
         const region = mem.regionFor(addr, len);
         // 2.8.18.1: readable before writable; 2.7.4.1: 2^32 bytes at most.
         if (breaksChainRule(region, writable, wc, rl + wl, len)) {
-          throw chain._walkFault(rc, wc, rl, wl, addr, len, writable, pos, size);
+          throw walkFault(c, rc, wc, rl, wl, addr, len, writable, pos, size);
         }
         const r = region as MemoryRegion;
-        chain._seg(rc + wc, len, addr - r.base, r, size);
+        c.seg(rc + wc, len, addr - r.base, r, size);
         if (writable) {
           wc++;
           wl += len;
@@ -300,17 +301,17 @@ export class PackedDeviceQueue implements DeviceQueue {
       pos = endPos;
       wrap = endWrap;
     }
-    chain.head = id;
-    chain.descriptorCount = n;
-    chain.readableCount = rc;
-    chain.writableCount = wc;
-    chain.readableLength = rl;
-    chain.writableLength = wl;
+    c.head = id;
+    c.descriptorCount = n;
+    c.readableCount = rc;
+    c.writableCount = wc;
+    c.readableLength = rl;
+    c.writableLength = wl;
     if (this.#inOrder) this.#core.order.push(id);
     if (this.#eventIdx && this.#notify) {
       this.#setOwnEvent(E.offWrap, this.#nextAvail | (this.#availWrap << 15));
     }
-    return chain;
+    return c as unknown as DescriptorChain;
   }
 
   #wrapNonsense(start: number, startWrap: number): never {
@@ -322,8 +323,8 @@ export class PackedDeviceQueue implements DeviceQueue {
     );
   }
 
-  #tooLong(chain: DescriptorChain, start: number, pos: number): never {
-    this.#pool.give(chain);
+  #tooLong(c: ChainFill, start: number, pos: number): never {
+    this.#pool.give(c);
     throw new QueueError(
       this.index,
       pos,
@@ -332,8 +333,8 @@ export class PackedDeviceQueue implements DeviceQueue {
     );
   }
 
-  #notAvail(chain: DescriptorChain, pos: number): never {
-    this.#pool.give(chain);
+  #notAvail(c: ChainFill, pos: number): never {
+    this.#pool.give(c);
     throw new QueueError(
       this.index,
       pos,
@@ -342,7 +343,7 @@ export class PackedDeviceQueue implements DeviceQueue {
     );
   }
 
-  #indirect(chain: DescriptorChain, pos: number, f: number, n: number): void {
+  #indirect(c: ChainFill, pos: number, f: number, n: number): void {
     try {
       const d = this.#ring;
       d.offset = this.#base + pos * 16;
@@ -356,14 +357,14 @@ export class PackedDeviceQueue implements DeviceQueue {
         n > 1 || (f & F.VIRTQ_DESC_F_NEXT) !== 0,
         false,
       );
-      this.#walkIndirect(chain, pos, d.addr, entries);
+      this.#walkIndirect(c, pos, d.addr, entries);
     } catch (e) {
-      this.#pool.give(chain);
+      this.#pool.give(c);
       throw e;
     }
   }
 
-  #walkIndirect(chain: DescriptorChain, pos: number, addr: number, entries: number): void {
+  #walkIndirect(c: ChainFill, pos: number, addr: number, entries: number): void {
     const mem = this.#mem;
     const region = mem.regionFor(addr, entries * 16);
     if (region === undefined) {
@@ -385,7 +386,8 @@ export class PackedDeviceQueue implements DeviceQueue {
       if ((f & F.VIRTQ_DESC_F_INDIRECT) !== 0) {
         checkIndirect(this.index, this.size, this.options.indirect, pos, f, t.len, false, true);
       }
-      chain._push(
+      pushSegment(
+        c,
         mem,
         t.addr,
         t.len,
@@ -395,7 +397,7 @@ export class PackedDeviceQueue implements DeviceQueue {
         maxChainLength(this.size, true),
       );
     }
-    chain.indirect = true;
+    c.indirect = true;
   }
 
   /** Returns `chain` as used with `len` bytes written, and publishes it. */
@@ -406,9 +408,8 @@ export class PackedDeviceQueue implements DeviceQueue {
 
   /** Writes a used descriptor for `chain`; {@link PackedDeviceQueue.flushUsed} exposes the batch. */
   pushUsed(chain: DescriptorChain, len: number): void {
-    if (
-      chain._owner !== this || !chain._live || (len >>> 0) !== len || len > chain.writableLength
-    ) {
+    const f = chain as unknown as ChainFill;
+    if (f.owner !== this || !f.live || (len >>> 0) !== len || len > chain.writableLength) {
       this.#core.usedFault(chain, len, this);
     }
     let slot = this.#nextUsed;

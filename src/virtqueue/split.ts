@@ -10,13 +10,17 @@
 import { QueueError } from "../errors.ts";
 import type { DmaAllocator, GuestMemory, MemoryRegion } from "../memory.ts";
 import { VirtqAvail, VirtqDesc, VirtqUsed, VirtqUsedElem } from "../generated/virtqueue.ts";
+import type { DescriptorChain } from "./chain.ts";
 import {
   breaksChainRule,
+  type ChainFill,
   type ChainPool,
   checkIndirect,
-  type DescriptorChain,
   maxChainLength,
-} from "./chain.ts";
+  pushSegment,
+  setCounts,
+  walkFault,
+} from "./_chain_builder.ts";
 import { checkQueueSize, type QueueAddresses, type QueueOptions, ringSizes } from "./layout.ts";
 import type {
   DeviceQueue,
@@ -237,14 +241,14 @@ export class SplitDeviceQueue implements DeviceQueue {
 
   #readChain(head: number): DescriptorChain {
     if (head >= this.size || this.#busy[head] !== 0) this.#badHead(head);
-    const chain = this.#pool.take();
-    if (chain === undefined) this.#core.tooMany(head);
-    chain.head = head;
+    const c = this.#pool.take();
+    if (c === undefined) this.#core.tooMany(head);
+    c.head = head;
     // Every fault of the walk gives the chain back to the pool before it throws.
-    this.#walk(chain, head);
+    this.#walk(c, head);
     this.#busy[head] = 1;
     if (this.#inOrder) this.#core.order.push(head);
-    return chain;
+    return c as unknown as DescriptorChain;
   }
 
   #badHead(head: number): never {
@@ -264,12 +268,12 @@ export class SplitDeviceQueue implements DeviceQueue {
     );
   }
 
-  #walk(chain: DescriptorChain, head: number): void {
+  #walk(c: ChainFill, head: number): void {
     const size = this.size;
     const dv = this.#dv;
     const base = this.#descBase;
     const mem = this.#mem;
-    // The chain rules (`breaksChainRule`, which `DescriptorChain._push` uses
+    // The chain rules (`breaksChainRule`, which `pushSegment` uses
     // too) on counts kept in locals; a chain holds at most `size` direct
     // descriptors, which the loop test enforces before that limit could be
     // reached.
@@ -281,13 +285,13 @@ export class SplitDeviceQueue implements DeviceQueue {
     let n = 0;
     for (;;) {
       // 2.7.5.3.1: no chain is longer than the queue, so a longer walk is a loop.
-      if (++n > size) this.#loop(chain, head, idx);
+      if (++n > size) this.#loop(c, head, idx);
       const o = base + idx * 16;
       const flags = dv.getUint16(o + D.flags, true);
       if ((flags & F.VIRTQ_DESC_F_INDIRECT) !== 0) {
-        this.#setCounts(chain, rc, wc, rl, wl);
-        this.#indirect(chain, idx, flags);
-        chain.descriptorCount = n;
+        setCounts(c, rc, wc, rl, wl);
+        this.#indirect(c, idx, flags);
+        c.descriptorCount = n;
         return;
       }
       // le64 addr: its high word is almost always 0, and the branch keeps that
@@ -300,10 +304,10 @@ export class SplitDeviceQueue implements DeviceQueue {
       const region = mem.regionFor(addr, len);
       // 2.7.4.2: readable before writable; 2.7.4.1: 2^32 bytes at most.
       if (breaksChainRule(region, writable, wc, rl + wl, len)) {
-        throw chain._walkFault(rc, wc, rl, wl, addr, len, writable, idx, size);
+        throw walkFault(c, rc, wc, rl, wl, addr, len, writable, idx, size);
       }
       const r = region as MemoryRegion;
-      chain._seg(n - 1, len, addr - r.base, r, size);
+      c.seg(n - 1, len, addr - r.base, r, size);
       if (writable) {
         wc++;
         wl += len;
@@ -313,23 +317,19 @@ export class SplitDeviceQueue implements DeviceQueue {
       }
       if ((flags & F.VIRTQ_DESC_F_NEXT) === 0) break;
       const next = dv.getUint16(o + D.next, true);
-      if (next >= size) this.#badNext(chain, idx, next);
+      if (next >= size) this.#badNext(c, idx, next);
       idx = next;
     }
-    chain.indirect = false;
-    this.#setCounts(chain, rc, wc, rl, wl);
-    chain.descriptorCount = n;
+    c.indirect = false;
+    c.readableCount = rc;
+    c.writableCount = wc;
+    c.readableLength = rl;
+    c.writableLength = wl;
+    c.descriptorCount = n;
   }
 
-  #setCounts(chain: DescriptorChain, rc: number, wc: number, rl: number, wl: number): void {
-    chain.readableCount = rc;
-    chain.writableCount = wc;
-    chain.readableLength = rl;
-    chain.writableLength = wl;
-  }
-
-  #loop(chain: DescriptorChain, head: number, idx: number): never {
-    this.#pool.give(chain);
+  #loop(c: ChainFill, head: number, idx: number): never {
+    this.#pool.give(c);
     throw new QueueError(
       this.index,
       idx,
@@ -338,8 +338,8 @@ export class SplitDeviceQueue implements DeviceQueue {
     );
   }
 
-  #badNext(chain: DescriptorChain, idx: number, next: number): never {
-    this.#pool.give(chain);
+  #badNext(c: ChainFill, idx: number, next: number): never {
+    this.#pool.give(c);
     throw new QueueError(
       this.index,
       idx,
@@ -348,16 +348,16 @@ export class SplitDeviceQueue implements DeviceQueue {
     );
   }
 
-  #indirect(chain: DescriptorChain, idx: number, flags: number): void {
+  #indirect(c: ChainFill, idx: number, flags: number): void {
     try {
-      this.#indirectTable(chain, idx, flags);
+      this.#indirectTable(c, idx, flags);
     } catch (e) {
-      this.#pool.give(chain);
+      this.#pool.give(c);
       throw e;
     }
   }
 
-  #indirectTable(chain: DescriptorChain, idx: number, flags: number): void {
+  #indirectTable(c: ChainFill, idx: number, flags: number): void {
     const d = this.#desc;
     d.offset = this.#descBase + idx * 16;
     const entries = checkIndirect(
@@ -370,10 +370,10 @@ export class SplitDeviceQueue implements DeviceQueue {
       (flags & F.VIRTQ_DESC_F_NEXT) !== 0,
       false,
     );
-    this.#walkIndirect(chain, idx, d.addr, entries);
+    this.#walkIndirect(c, idx, d.addr, entries);
   }
 
-  #walkIndirect(chain: DescriptorChain, idx: number, addr: number, entries: number): void {
+  #walkIndirect(c: ChainFill, idx: number, addr: number, entries: number): void {
     const mem = this.#mem;
     const region = mem.regionFor(addr, entries * 16);
     if (region === undefined) {
@@ -404,7 +404,7 @@ export class SplitDeviceQueue implements DeviceQueue {
       if ((flags & F.VIRTQ_DESC_F_INDIRECT) !== 0) {
         checkIndirect(this.index, this.size, this.options.indirect, idx, flags, t.len, false, true);
       }
-      chain._push(mem, t.addr, t.len, (flags & F.VIRTQ_DESC_F_WRITE) !== 0, idx, j, limit);
+      pushSegment(c, mem, t.addr, t.len, (flags & F.VIRTQ_DESC_F_WRITE) !== 0, idx, j, limit);
       if ((flags & F.VIRTQ_DESC_F_NEXT) === 0) break;
       const next = t.next;
       if (next >= entries) {
@@ -417,7 +417,7 @@ export class SplitDeviceQueue implements DeviceQueue {
       }
       j = next;
     }
-    chain.indirect = true;
+    c.indirect = true;
   }
 
   /** Returns `chain` as used with `len` bytes written, and publishes it. */
@@ -428,9 +428,8 @@ export class SplitDeviceQueue implements DeviceQueue {
 
   /** Writes a used entry for `chain`; {@link SplitDeviceQueue.flushUsed} publishes it. */
   pushUsed(chain: DescriptorChain, len: number): void {
-    if (
-      chain._owner !== this || !chain._live || (len >>> 0) !== len || len > chain.writableLength
-    ) {
+    const f = chain as unknown as ChainFill;
+    if (f.owner !== this || !f.live || (len >>> 0) !== len || len > chain.writableLength) {
       this.#core.usedFault(chain, len, this);
     }
     if (this.#inOrder) {

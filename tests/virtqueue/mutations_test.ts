@@ -41,12 +41,12 @@ export const MUTATIONS: Mutation[] = [
   {
     name: "split device skips the bounds check on next",
     file: "src/virtqueue/split.ts",
-    from: "if (next >= size) this.#badNext(chain, idx, next);",
+    from: "if (next >= size) this.#badNext(c, idx, next);",
     to: "",
   },
   {
     name: "the chain rules skip readable-after-writable",
-    file: "src/virtqueue/chain.ts",
+    file: "src/virtqueue/_chain_builder.ts",
     from: "return region === undefined || (!writable && writableCount > 0) ||",
     to: "return region === undefined ||",
   },
