@@ -144,10 +144,7 @@ export async function buildNpm(options: BuildOptions = {}): Promise<BuildResult>
   // types of the environment: Deno's (the code is written for Deno), and the npm dependencies
   project.createSourceFile("/__deno_types__.d.ts", await denoTypes());
   // the few node: built-ins the package's modules use, declared narrowly (no @types/node)
-  project.createSourceFile(
-    "/__node_builtins__.d.ts",
-    await Deno.readTextFile(new URL("scripts/_node_builtins.d.ts", ROOT)),
-  );
+  project.createSourceFile("/__node_builtins__.d.ts", NODE_BUILTINS);
   for (const [path, text] of await npmTypeFiles(Object.keys(graph.dependencies))) {
     project.getFileSystem().writeFileSync(path, text);
   }
@@ -288,6 +285,56 @@ function checkNoDenoUses(calls: readonly DenoUse[], path: string): void {
       `gen/generate.ts does`,
   );
 }
+
+/**
+ * The node: built-ins that modules of the npm package import, declared as
+ * narrowly as those modules use them, with Node's own signatures. The build
+ * type-checks against Deno's types only (no @types/node). Kept in a string:
+ * as a .d.ts file in the tree, `deno check` would take these for the real ones.
+ */
+const NODE_BUILTINS = `
+declare module "node:crypto" {
+  /** The AES-GCM cipher names. */
+  export type CipherGCMTypes = "aes-128-gcm" | "aes-192-gcm" | "aes-256-gcm";
+  interface CipherBase {
+    update(data: Uint8Array): Uint8Array;
+    final(): Uint8Array;
+    setAutoPadding(on?: boolean): this;
+    setAAD(data: Uint8Array): this;
+  }
+  /** A cipher (\`createCipheriv\`). */
+  export interface Cipher extends CipherBase {
+    getAuthTag(): Uint8Array;
+  }
+  /** A decipher (\`createDecipheriv\`). */
+  export interface Decipher extends CipherBase {
+    setAuthTag(tag: Uint8Array): this;
+  }
+  /** A hash or HMAC. */
+  export interface Hash {
+    update(data: Uint8Array | string): Hash;
+    digest(): Uint8Array;
+  }
+  export function createCipheriv(
+    algorithm: string,
+    key: Uint8Array,
+    iv: Uint8Array | null,
+    options?: { authTagLength?: number },
+  ): Cipher;
+  export function createDecipheriv(
+    algorithm: string,
+    key: Uint8Array,
+    iv: Uint8Array | null,
+    options?: { authTagLength?: number },
+  ): Decipher;
+  export function createHash(algorithm: string): Hash;
+  export function createHmac(algorithm: string, key: Uint8Array): Hash;
+}
+
+declare module "node:zlib" {
+  export function deflateSync(data: Uint8Array, options?: { level?: number }): Uint8Array;
+}
+`;
 
 /** Deno's type declarations (`deno types`), minus its references to libs only Deno knows. */
 async function denoTypes(): Promise<string> {
