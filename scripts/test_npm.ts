@@ -45,7 +45,10 @@ import {
  */
 export const DENO_ONLY_TESTS: Readonly<Record<string, string>> = {
   "tests/interop/**": "drive QEMU, a Linux guest and vhost-user backends",
-  "tests/hosts/**": "the v86 host, left out of the npm build (Node 20 cannot resize wasm memory)",
+  "tests/hosts/v86/pci_*_test.ts":
+    "a v86 boot per transport with every device; blk's check reads the disk with debugfs (Deno.Command)",
+  "tests/hosts/v86/mmio_*_test.ts":
+    "a v86 boot per transport with every device; blk's check reads the disk with debugfs (Deno.Command)",
   "tests/gen/cli_test.ts": "runs the Deno-only gen CLI, also as a `deno` subprocess",
   "tests/repo_test.ts": "checks the repository (README, deno.json, scripts, .ci), not the package",
   "tests/devices/blk_file_test.ts":

@@ -17,12 +17,13 @@
  * @module
  */
 
-import { V86 } from "v86";
+import { V86 } from "./_v86.ts";
 import type { VirtioDevice } from "../../device.ts";
 import type { TransportLog } from "../../transport/device_state.ts";
-import { V86HostError, v86Wasm } from "./_internals.ts";
+import { V86HostError, v86Wasm, type WasmInstantiate } from "./_internals.ts";
 import { V86Host, type V86Transport } from "./host.ts";
 import { loadKit, type V86Kit } from "./kit.ts";
+import { readFile, resolvePackageFile, timers } from "./_runtime.ts";
 
 /** Options of {@link bootV86}. */
 export interface BootV86Options {
@@ -99,7 +100,7 @@ export class V86Machine {
   /** Resolves with the console output before `marker` once it appears. */
   waitFor(marker: string, timeoutMs = 600_000): Promise<string> {
     return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
+      const timer = timers.setTimeout(() => {
         this.#waiters = this.#waiters.filter((w) => w.marker !== marker);
         reject(
           new V86HostError(
@@ -113,7 +114,7 @@ export class V86Machine {
       this.#waiters.push({
         marker,
         resolve: (s) => {
-          clearTimeout(timer);
+          timers.clearTimeout(timer);
           resolve(s);
         },
       });
@@ -177,9 +178,11 @@ export async function bootV86(options: BootV86Options): Promise<V86Machine> {
   const cmdline = [BASE_CMDLINE, mmioKernelArgs(mmio), options.cmdline ?? ""].filter((s) => s)
     .join(" ");
   const started = performance.now();
+  const memorySize = (options.memoryMiB ?? 160) * 1024 * 1024;
+  const vgaMemorySize = 2 * 1024 * 1024;
   const emulator = new V86({
-    memory_size: (options.memoryMiB ?? 160) * 1024 * 1024,
-    vga_memory_size: 2 * 1024 * 1024,
+    memory_size: memorySize,
+    vga_memory_size: vgaMemorySize,
     bios: toBuffer(kit.bios),
     vga_bios: toBuffer(kit.vgaBios),
     bzimage: toBuffer(kit.bzImage),
@@ -189,7 +192,7 @@ export async function bootV86(options: BootV86Options): Promise<V86Machine> {
     disable_keyboard: true,
     disable_mouse: true,
     disable_speaker: true,
-    ...(await wasmOption()),
+    ...(await wasmOption({ memoryBytes: memorySize + vgaMemorySize })),
     ...options.v86Options,
   });
   let machine: V86Machine | undefined;
@@ -224,15 +227,16 @@ export async function bootV86(options: BootV86Options): Promise<V86Machine> {
   return m;
 }
 
-/** The `wasm_fn` option for `new V86`: v86's wasm from its package, with a memory maximum (see `v86Wasm`). */
-export async function wasmOption(): Promise<
-  { wasm_fn: (i: WebAssembly.Imports) => Promise<WebAssembly.Exports> }
-> {
-  const { createRequire } = await import("node:module");
-  const path = createRequire(import.meta.url).resolve("v86/build/v86.wasm");
-  const g = globalThis as { Deno?: { readFile(p: string): Promise<Uint8Array> } };
-  const bytes = g.Deno !== undefined
-    ? await g.Deno.readFile(path)
-    : new Uint8Array(await (await import("node:fs/promises")).readFile(path));
-  return { wasm_fn: v86Wasm(bytes) };
+/**
+ * The `wasm_fn` option for `new V86`: v86's wasm from its package, patched so
+ * that the host's views of guest memory stay valid (see `v86Wasm`).
+ * `memoryBytes` is the guest RAM and VGA memory the emulator will allocate
+ * (default 512 MiB; it sizes the memory where the runtime cannot resize
+ * wasm buffers); `fixed` forces the memory that does not grow.
+ */
+export async function wasmOption(
+  options: { memoryBytes?: number; fixed?: boolean } = {},
+): Promise<{ wasm_fn: WasmInstantiate }> {
+  const bytes = await readFile(await resolvePackageFile("v86/build/v86.wasm"));
+  return { wasm_fn: v86Wasm(bytes, options) };
 }
