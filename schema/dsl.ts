@@ -708,6 +708,23 @@ export function layout(t: StructType | UnionType): Layout {
     }
     end = t.size;
   }
+  // A parameter becomes a property of the generated class: it must not take
+  // the name of an accessor, or of the members an array field generates.
+  const arrayMembers = new Set<string>();
+  for (const f of t.fields) {
+    if (f.type.kind !== "array") continue;
+    const name = accessorName(f);
+    arrayMembers.add(`${name}Offset`).add(`set${name[0].toUpperCase()}${name.slice(1)}`);
+    if (f.type.element.kind === "scalar" && f.type.element.size === 1) {
+      arrayMembers.add(`${name}Bytes`);
+    }
+  }
+  for (const p of params) {
+    const m = camel(p);
+    if (memberNames.has(m) || arrayMembers.has(m) || RESERVED.has(m)) {
+      throw new SchemaError(owner, p, `the parameter's name ${m} is taken by an accessor`);
+    }
+  }
   const result: Layout = Object.freeze({
     name: owner,
     fields: Object.freeze(fields),

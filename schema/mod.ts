@@ -14,6 +14,9 @@
  */
 export * from "./dsl.ts";
 export * from "./common.ts";
+export * from "./admin.ts";
+export * from "./ccw.ts";
+export * from "./device_parts.ts";
 export * from "./scsi.ts";
 export * from "./mmio.ts";
 export * from "./pci.ts";

@@ -2,7 +2,8 @@
 # Installs what the interop tests (tests/interop/) need: QEMU (system
 # emulator, qemu-storage-daemon, qemu-img), a Debian kernel whose virtio
 # drivers are modules, static busybox and cpio for the test initramfs, and
-# gcc with a static libc for the guest programs the tests build (vsock).
+# gcc with a static libc for the guest programs the tests build (vsock), for
+# amd64 (QEMU guests) and i386 (`gcc -m32 -static`, v86 guests: gcc-multilib).
 #
 # When the system's QEMU is older than 8 (Debian 12 has 7.2, whose
 # vhost-user-input will not start without KVM), it also downloads the QEMU
@@ -29,7 +30,7 @@ cd "$(dirname "$0")/.."
 
 newer_qemu_root=${TYPED_VIRTIO_NEWER_QEMU:-/opt/typed-virtio/qemu-backports}
 
-packages=(qemu-system-x86 qemu-utils busybox-static cpio linux-image-cloud-amd64 gcc libc6-dev)
+packages=(qemu-system-x86 qemu-utils busybox-static cpio linux-image-cloud-amd64 gcc libc6-dev gcc-multilib)
 
 have_all() {
   command -v qemu-system-x86_64 >/dev/null 2>&1 &&
@@ -44,8 +45,10 @@ have_all() {
 # gcc -static needs the C library's archive (the vsock guest program).
 have_static_libc() {
   local a
-  for a in /usr/lib/*/libc.a /usr/lib/libc.a; do [ -f "$a" ] && return 0; done
-  return 1
+  local found=""
+  for a in /usr/lib/*/libc.a /usr/lib/libc.a; do [ -f "$a" ] && found=1; done
+  # and the i386 one of gcc-multilib, for -m32 (the v86 guests' programs)
+  [ -n "$found" ] && [ -f /usr/lib32/libc.a ]
 }
 
 # As kernelInfo() in tests/interop/_guest.ts: a kernel image whose release
@@ -91,7 +94,7 @@ fi
 export DEBIAN_FRONTEND=noninteractive
 if ! have_all; then
   "${sudo_cmd[@]}" apt-get update -qq >/dev/null
-  "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${packages[@]}" >/dev/null
+  "${sudo_cmd[@]}" apt-get install -y -qq -o DPkg::Lock::Timeout=600 --no-install-recommends "${packages[@]}" >/dev/null
 fi
 
 if ! have_all; then

@@ -19,7 +19,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 kit=${TYPED_VIRTIO_V86_KIT:-${XDG_CACHE_HOME:-$HOME/.cache}/typed-virtio/v86-kit}
 stamp="$kit/kit.json"
 # Bump when the kit's contents change, so that a cached older kit is rebuilt.
-kit_version=4
+kit_version=5
 
 if [ -f "$stamp" ] && grep -q "\"kit_version\": $kit_version," "$stamp"; then
   exit 0
@@ -112,6 +112,7 @@ while [ -n "$todo" ]; do
   todo=$next
 done
 cp -L "$root/lib/ld-linux.so.2" "$initrd/lib/ld-linux.so.2"
+mkdir -p "$initrd/lib/modules"
 cp "$build/tv_mmio.ko" "$initrd/lib/modules/"
 declare -A seen=()
 order=()
@@ -123,9 +124,29 @@ load() { # module path relative to $moddir, after its dependencies
   for d in $deps; do load "$d"; done
   order+=("$m")
 }
-for name in virtio_pci virtio_mmio virtio_blk virtio_net virtio_console virtio-rng virtio_balloon \
-  virtio_input evdev crc32c_generic ext2 ext4; do
-  path=$(awk -v n="/$name.ko:" 'index($1, n) {sub(/:$/, "", $1); print $1; exit}' "$moddir/modules.dep")
+# Loaded by /init at boot, in dependency order.
+boot_modules=(virtio_pci virtio_mmio virtio_blk virtio_net virtio_console virtio-rng virtio_balloon
+  virtio_input evdev crc32c_generic ext2 ext4)
+# Carried in the initramfs for tests that `modprobe` them (busybox modprobe reads
+# /lib/modules/$kver/modules.dep): the second set of device types, their upper
+# layers, and the crypto templates and AF_ALG for virtio_crypto's tests.
+extra_modules=(virtio_scsi sd_mod 9pnet_virtio 9p virtio-gpu vmw_vsock_virtio_transport virtio_crypto
+  af_alg algif_skcipher algif_hash algif_aead cbc ctr xts gcm aes_generic sha256_generic
+  sha512_generic hmac virtiofs fuse)
+module_path() {
+  awk -v n="/$1.ko:" 'index($1, n) {sub(/:$/, "", $1); print $1; exit}' "$moddir/modules.dep"
+}
+for name in "${boot_modules[@]}"; do
+  path=$(module_path "$name")
+  if [ -z "$path" ]; then
+    say "module $name: not a module (built in or absent)"
+    continue
+  fi
+  load "$path"
+done
+boot_order=("${order[@]}")
+for name in "${extra_modules[@]}"; do
+  path=$(module_path "$name")
   if [ -z "$path" ]; then
     say "module $name: not a module (built in or absent)"
     continue
@@ -133,11 +154,15 @@ for name in virtio_pci virtio_mmio virtio_blk virtio_net virtio_console virtio-r
   load "$path"
 done
 : >"$initrd/etc/tv-modules"
+guest_moddir=$initrd/lib/modules/$kver
 for m in "${order[@]}"; do
-  mkdir -p "$initrd/lib/modules/$(dirname "$m")"
-  cp "$moddir/$m" "$initrd/lib/modules/$m"
-  echo "$m" >>"$initrd/etc/tv-modules"
+  mkdir -p "$guest_moddir/$(dirname "$m")"
+  cp "$moddir/$m" "$guest_moddir/$m"
 done
+for m in "${boot_order[@]}"; do echo "$m" >>"$initrd/etc/tv-modules"; done
+# modules.dep of the modules carried (modprobe needs no other entry).
+awk -v list="${order[*]}" 'BEGIN { n = split(list, a, " "); for (i = 1; i <= n; i++) have[a[i] ":"] = 1 }
+  have[$1]' "$moddir/modules.dep" >"$guest_moddir/modules.dep"
 (cd "$initrd" && find . | cpio -o -H newc --quiet | gzip -9) >"$work/initrd.img"
 
 # ---- into the cache ----
@@ -148,7 +173,9 @@ cp "$root/usr/share/seabios/bios.bin" "$kit/bios.bin"
 cp "$root/usr/share/seabios/vgabios-stdvga.bin" "$kit/vgabios.bin"
 cp "$build/tv_mmio.ko" "$kit/tv_mmio.ko"
 cp "$moddir/modules.dep" "$kit/modules.dep"
-modules_json=$(printf '"%s",' "${order[@]}")
-printf '{ "kit_version": %s, "kernel": "%s", "modules": [%s] }\n' "$kit_version" "$kver" "${modules_json%,}" \
+modules_json=$(printf '"%s",' "${boot_order[@]}")
+extra_json=$(printf '"%s",' "${order[@]:${#boot_order[@]}}")
+printf '{ "kit_version": %s, "kernel": "%s", "modules": [%s], "extra_modules": [%s] }\n' \
+  "$kit_version" "$kver" "${modules_json%,}" "${extra_json%,}" \
   >"$stamp"
-say "kit ready in $kit (kernel $kver, ${#order[@]} modules)"
+say "kit ready in $kit (kernel $kver, ${#boot_order[@]} modules loaded at boot, ${#order[@]} in all)"

@@ -343,3 +343,11 @@ Deno.test("each device type follows the naming scheme: TDevice, TDriver, tDriver
     assert.deepEqual(ours.map((s) => s.name), [], `${t}: no Virtio-prefixed names of our own`);
   }
 });
+
+Deno.test("the v86 kit's version is the same in its install script and in kit.ts", async () => {
+  const script = await Deno.readTextFile("scripts/install_v86_kit.sh");
+  const { V86_KIT_VERSION } = await import("../src/hosts/v86/kit.ts");
+  const m = /^kit_version=(\d+)$/m.exec(script);
+  assert.ok(m, "scripts/install_v86_kit.sh sets kit_version");
+  assert.equal(Number(m[1]), V86_KIT_VERSION);
+});

@@ -318,3 +318,21 @@ export const virtio_blk_legacy_scsi: ConstantGroup = enumeration("virtio_blk_leg
     doc: "Bytes of virtio_scsi_pc_req.sense (legacy VIRTIO_BLK_F_SCSI requests).",
   },
 }, { doc: "5.2.6.3: legacy SCSI packet command constant." });
+
+/** 5.2.6.3: a legacy SCSI packet command request (VIRTIO_BLK_F_SCSI). */
+export const virtio_scsi_pc_req: StructType = struct("virtio_scsi_pc_req", {
+  type: doc(le32, "VIRTIO_BLK_T_SCSI_CMD or VIRTIO_BLK_T_SCSI_CMD_OUT."),
+  ioprio: doc(le32, "I/O priority."),
+  sector: doc(le64, "Unused by SCSI commands."),
+  cmd: doc(array(u8, "cmd_len"), "The CDB, alone in its own device-readable buffer."),
+  data: doc(array(u8, "data_size"), "The data: data[][512] in the spec, whole 512-byte sectors."),
+  sense: doc(array(u8, 96), "Sense data (SCSI_SENSE_BUFFERSIZE bytes)."),
+  errors: doc(le32, "Error status."),
+  data_len: field(le32, { accessor: "dataLength", doc: "Bytes of data transferred." }),
+  sense_len: doc(le32, "Bytes of sense data written."),
+  residual: doc(le32, "Bytes of data not transferred."),
+  status: doc(u8, "The request's VIRTIO_BLK_S_* status."),
+}, {
+  doc: "5.2.6.3: a legacy SCSI packet command. The spec says guest-native endian (legacy " +
+    "devices); these accessors are little-endian, right for x86 and ARM guests.",
+});

@@ -6,7 +6,10 @@
  * @module
  */
 
+export * from "./admin.ts";
+export * from "./ccw.ts";
 export * from "./common.ts";
+export * from "./device_parts.ts";
 export * from "./mmio.ts";
 export * from "./pci.ts";
 export * from "./scsi.ts";

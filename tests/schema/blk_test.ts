@@ -95,6 +95,20 @@ const expected: [StructType, Off, Record<string, Off>][] = [
     reserved: 26,
   }],
   [blk.virtio_blk_zone_report, [64, { zones_len: 64 }], { nr_zones: 0, reserved: 8, zones: 64 }],
+  // 5.2.6.3: u32 type, u32 ioprio, u64 sector, cmd[], data[][512] (bytes here), sense[96], 4 x u32, u8
+  [blk.virtio_scsi_pc_req, [129, { cmd_len: 1, data_size: 1 }], {
+    type: 0,
+    ioprio: 4,
+    sector: 8,
+    cmd: 16,
+    data: [16, { cmd_len: 1 }],
+    sense: [16, { cmd_len: 1, data_size: 1 }],
+    errors: [112, { cmd_len: 1, data_size: 1 }],
+    data_len: [116, { cmd_len: 1, data_size: 1 }],
+    sense_len: [120, { cmd_len: 1, data_size: 1 }],
+    residual: [124, { cmd_len: 1, data_size: 1 }],
+    status: [128, { cmd_len: 1, data_size: 1 }],
+  }],
 ];
 
 Deno.test("block device layouts match the spec", () => {

@@ -29,6 +29,20 @@ function rejects(make: () => unknown, field: string | undefined, pattern: RegExp
   assert.fail(`expected a SchemaError matching ${pattern}`);
 }
 
+Deno.test("a length parameter may not take the name of a generated member", () => {
+  // `data` makes dataBytes(), dataOffset(i) and setData(i, v).
+  for (const param of ["data_bytes", "data_offset", "set_data"]) {
+    rejects(
+      () => struct(`p_${param}`, { len: le32, data: array(u8, param) }),
+      param,
+      /parameter's name .* is taken by an accessor/,
+    );
+  }
+  assert.deepEqual(layout(struct("p_ok", { len: le32, data: array(u8, "data_len") })).params, [
+    "data_len",
+  ]);
+});
+
 Deno.test("a spec field named like an accessor member needs an accessor name", () => {
   rejects(() => struct("cap", { offset: le32 }), "offset", /taken by the generated class/);
   rejects(

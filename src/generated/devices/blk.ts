@@ -2082,6 +2082,276 @@ export const VirtioBlkLegacyScsi: { readonly SCSI_SENSE_BUFFERSIZE: number } = O
   SCSI_SENSE_BUFFERSIZE: 96,
 });
 
+/**
+ * 5.2.6.3: a legacy SCSI packet command. The spec says guest-native endian (legacy devices); these accessors are little-endian, right for x86 and ARM guests.
+ *
+ * Accessor for `virtio_scsi_pc_req` (129 bytes + per cmd_len, data_size) over a `DataView`; reads and writes in place.
+ */
+export class VirtioScsiPcReq {
+  /** Size in bytes with cmd_len, data_size = 0; see {@link VirtioScsiPcReq.size}. */
+  static readonly SIZE: number = 129;
+  /** Byte offsets of the fields at fixed offsets, by accessor name. */
+  static readonly OFFSETS: {
+    readonly type: number;
+    readonly ioprio: number;
+    readonly sector: number;
+    readonly cmd: number;
+  } = Object.freeze({ type: 0, ioprio: 4, sector: 8, cmd: 16 });
+  /** The view the accessor reads and writes. */
+  view: DataView;
+  /** Byte offset of the struct within {@link VirtioScsiPcReq.view}. */
+  offset: number;
+  /** The `cmd_len` parameter: element count of the arrays sized by it. */
+  cmdLen: number;
+  /** The `data_size` parameter: element count of the arrays sized by it. */
+  dataSize: number;
+
+  /** Creates an accessor over `view` at byte `offset`. */
+  constructor(view: DataView, offset: number = 0, cmdLen: number = 0, dataSize: number = 0) {
+    this.view = view;
+    this.offset = offset;
+    this.cmdLen = cmdLen;
+    this.dataSize = dataSize;
+  }
+
+  /**
+   * VIRTIO_BLK_T_SCSI_CMD or VIRTIO_BLK_T_SCSI_CMD_OUT.
+   *
+   * `type`: le32 at offset 0.
+   */
+  get type(): number {
+    return this.view.getUint32(this.offset, true);
+  }
+
+  set type(value: number) {
+    this.view.setUint32(this.offset, value, true);
+  }
+
+  /**
+   * I/O priority.
+   *
+   * `ioprio`: le32 at offset 4.
+   */
+  get ioprio(): number {
+    return this.view.getUint32(this.offset + 4, true);
+  }
+
+  set ioprio(value: number) {
+    this.view.setUint32(this.offset + 4, value, true);
+  }
+
+  /**
+   * Unused by SCSI commands.
+   *
+   * `sector`: le64 at offset 8.
+   */
+  get sector(): bigint {
+    return this.view.getBigUint64(this.offset + 8, true);
+  }
+
+  set sector(value: bigint) {
+    this.view.setBigUint64(this.offset + 8, value, true);
+  }
+
+  /**
+   * Error status.
+   *
+   * `errors`: le32 at offset 112 + cmd_len + data_size.
+   */
+  get errors(): number {
+    return this.view.getUint32(this.offset + 112 + this.cmdLen + this.dataSize, true);
+  }
+
+  set errors(value: number) {
+    this.view.setUint32(this.offset + 112 + this.cmdLen + this.dataSize, value, true);
+  }
+
+  /**
+   * Bytes of data transferred.
+   *
+   * `data_len`: le32 at offset 116 + cmd_len + data_size.
+   */
+  get dataLength(): number {
+    return this.view.getUint32(this.offset + 116 + this.cmdLen + this.dataSize, true);
+  }
+
+  set dataLength(value: number) {
+    this.view.setUint32(this.offset + 116 + this.cmdLen + this.dataSize, value, true);
+  }
+
+  /**
+   * Bytes of sense data written.
+   *
+   * `sense_len`: le32 at offset 120 + cmd_len + data_size.
+   */
+  get senseLen(): number {
+    return this.view.getUint32(this.offset + 120 + this.cmdLen + this.dataSize, true);
+  }
+
+  set senseLen(value: number) {
+    this.view.setUint32(this.offset + 120 + this.cmdLen + this.dataSize, value, true);
+  }
+
+  /**
+   * Bytes of data not transferred.
+   *
+   * `residual`: le32 at offset 124 + cmd_len + data_size.
+   */
+  get residual(): number {
+    return this.view.getUint32(this.offset + 124 + this.cmdLen + this.dataSize, true);
+  }
+
+  set residual(value: number) {
+    this.view.setUint32(this.offset + 124 + this.cmdLen + this.dataSize, value, true);
+  }
+
+  /**
+   * The request's VIRTIO_BLK_S_* status.
+   *
+   * `status`: u8 at offset 128 + cmd_len + data_size.
+   */
+  get status(): number {
+    return this.view.getUint8(this.offset + 128 + this.cmdLen + this.dataSize);
+  }
+
+  set status(value: number) {
+    this.view.setUint8(this.offset + 128 + this.cmdLen + this.dataSize, value);
+  }
+
+  /** Size in bytes for the given cmd_len, data_size. */
+  static size(cmdLen: number, dataSize: number): number {
+    return 129 + cmdLen + dataSize;
+  }
+
+  /** Re-targets the accessor at another offset of the same view; returns it. */
+  at(offset: number): this {
+    this.offset = offset;
+    return this;
+  }
+
+  /** Byte offset within the view of `cmd[index]`. */
+  cmdOffset(index: number): number {
+    if ((index >>> 0) !== index || index >= this.cmdLen) {
+      throw indexError("virtio_scsi_pc_req.cmd", index, this.cmdLen);
+    }
+
+    return this.offset + 16 + index;
+  }
+
+  /**
+   * The CDB, alone in its own device-readable buffer.
+   *
+   * `cmd`: u8[cmd_len] at offset 16.
+   *
+   * Reads element `index`.
+   */
+  cmd(index: number): number {
+    if ((index >>> 0) !== index || index >= this.cmdLen) {
+      throw indexError("virtio_scsi_pc_req.cmd", index, this.cmdLen);
+    }
+
+    return this.view.getUint8(this.offset + 16 + index);
+  }
+
+  /** Writes element `index` of `cmd`. */
+  setCmd(index: number, value: number): void {
+    if ((index >>> 0) !== index || index >= this.cmdLen) {
+      throw indexError("virtio_scsi_pc_req.cmd", index, this.cmdLen);
+    }
+
+    this.view.setUint8(this.offset + 16 + index, value);
+  }
+
+  /** The bytes of `cmd` as a zero-copy view. */
+  cmdBytes(): Uint8Array {
+    return new Uint8Array(this.view.buffer, this.view.byteOffset + this.offset + 16, this.cmdLen);
+  }
+
+  /** Byte offset within the view of `data[index]`. */
+  dataOffset(index: number): number {
+    if ((index >>> 0) !== index || index >= this.dataSize) {
+      throw indexError("virtio_scsi_pc_req.data", index, this.dataSize);
+    }
+
+    return this.offset + 16 + this.cmdLen + index;
+  }
+
+  /**
+   * The data: data[][512] in the spec, whole 512-byte sectors.
+   *
+   * `data`: u8[data_size] at offset 16 + cmd_len.
+   *
+   * Reads element `index`.
+   */
+  data(index: number): number {
+    if ((index >>> 0) !== index || index >= this.dataSize) {
+      throw indexError("virtio_scsi_pc_req.data", index, this.dataSize);
+    }
+
+    return this.view.getUint8(this.offset + 16 + this.cmdLen + index);
+  }
+
+  /** Writes element `index` of `data`. */
+  setData(index: number, value: number): void {
+    if ((index >>> 0) !== index || index >= this.dataSize) {
+      throw indexError("virtio_scsi_pc_req.data", index, this.dataSize);
+    }
+
+    this.view.setUint8(this.offset + 16 + this.cmdLen + index, value);
+  }
+
+  /** The bytes of `data` as a zero-copy view. */
+  dataBytes(): Uint8Array {
+    return new Uint8Array(
+      this.view.buffer,
+      this.view.byteOffset + this.offset + 16 + this.cmdLen,
+      this.dataSize,
+    );
+  }
+
+  /** Byte offset within the view of `sense[index]`. */
+  senseOffset(index: number): number {
+    if ((index >>> 0) !== index || index >= 96) {
+      throw indexError("virtio_scsi_pc_req.sense", index, 96);
+    }
+
+    return this.offset + 16 + this.cmdLen + this.dataSize + index;
+  }
+
+  /**
+   * Sense data (SCSI_SENSE_BUFFERSIZE bytes).
+   *
+   * `sense`: u8[96] at offset 16 + cmd_len + data_size.
+   *
+   * Reads element `index`.
+   */
+  sense(index: number): number {
+    if ((index >>> 0) !== index || index >= 96) {
+      throw indexError("virtio_scsi_pc_req.sense", index, 96);
+    }
+
+    return this.view.getUint8(this.offset + 16 + this.cmdLen + this.dataSize + index);
+  }
+
+  /** Writes element `index` of `sense`. */
+  setSense(index: number, value: number): void {
+    if ((index >>> 0) !== index || index >= 96) {
+      throw indexError("virtio_scsi_pc_req.sense", index, 96);
+    }
+
+    this.view.setUint8(this.offset + 16 + this.cmdLen + this.dataSize + index, value);
+  }
+
+  /** The bytes of `sense` as a zero-copy view. */
+  senseBytes(): Uint8Array {
+    return new Uint8Array(
+      this.view.buffer,
+      this.view.byteOffset + this.offset + 16 + this.cmdLen + this.dataSize,
+      96,
+    );
+  }
+}
+
 /** The error for an array index outside `0..length - 1`. */
 function indexError(what: string, index: number, length: number): ArgumentError {
   const range = length === 0 ? "an empty array" : `0..${length - 1}`;

@@ -23,7 +23,18 @@ export interface V86Kit {
   readonly initrd: Uint8Array;
   /** The kernel release (`6.1.0-NN-686`). */
   readonly kernel: string;
+  /**
+   * Modules the initramfs carries but does not load at boot (paths under
+   * `/lib/modules/<kernel>/`): a test loads them with `modprobe <name>`.
+   */
+  readonly extraModules: readonly string[];
 }
+
+/**
+ * The kit layout this code expects; `scripts/install_v86_kit.sh` writes the
+ * same number into `kit.json` (tests/repo_test.ts keeps the two equal).
+ */
+export const V86_KIT_VERSION = 5;
 
 const env = (name: string): string | undefined => {
   const g = globalThis as {
@@ -52,13 +63,24 @@ export function kitDir(): string {
 export async function loadKit(dir: string = kitDir()): Promise<V86Kit> {
   try {
     const stamp = JSON.parse(new TextDecoder().decode(await readFile(`${dir}/kit.json`)));
+    if (stamp.kit_version !== V86_KIT_VERSION) {
+      throw new Error(`kit version ${stamp.kit_version}, this code needs ${V86_KIT_VERSION}`);
+    }
     const [bios, vgaBios, bzImage, initrd] = await Promise.all(
       ["bios.bin", "vgabios.bin", "bzImage", "initrd.img"].map((f) => readFile(`${dir}/${f}`)),
     );
-    return { dir, bios, vgaBios, bzImage, initrd, kernel: String(stamp.kernel) };
+    return {
+      dir,
+      bios,
+      vgaBios,
+      bzImage,
+      initrd,
+      kernel: String(stamp.kernel),
+      extraModules: Array.isArray(stamp.extra_modules) ? stamp.extra_modules.map(String) : [],
+    };
   } catch (e) {
     throw new V86HostError(
-      `v86 guest kit not found in ${dir}: run scripts/install_v86_kit.sh (${e})`,
+      `no usable v86 guest kit in ${dir}: run scripts/install_v86_kit.sh (${e})`,
       { code: "ERR_VIRTIO_V86_NO_KIT", cause: e },
     );
   }

@@ -24,6 +24,9 @@ import { V86HostError, v86Wasm, type WasmInstantiate } from "./_internals.ts";
 import { V86Host, type V86Transport } from "./host.ts";
 import { loadKit, type V86Kit } from "./kit.ts";
 import { readFile, resolvePackageFile, timers } from "./_runtime.ts";
+import { type GuestFile, withGuestFiles } from "./_cpio.ts";
+
+export type { GuestFile } from "./_cpio.ts";
 
 /** Options of {@link bootV86}. */
 export interface BootV86Options {
@@ -45,6 +48,11 @@ export interface BootV86Options {
   readonly v86Options?: Record<string, unknown>;
   /** How long the boot may take before it is called hung (default 600 s). */
   readonly bootTimeoutMs?: number;
+  /**
+   * Extra files for the guest, by absolute path (e.g. a test program built at
+   * test time): added to the initramfs, so they are there when `/init` runs.
+   */
+  readonly files?: Readonly<Record<string, GuestFile>>;
 }
 
 /** The kernel command line the host boots with (before the caller's words). */
@@ -186,7 +194,7 @@ export async function bootV86(options: BootV86Options): Promise<V86Machine> {
     bios: toBuffer(kit.bios),
     vga_bios: toBuffer(kit.vgaBios),
     bzimage: toBuffer(kit.bzImage),
-    initrd: toBuffer(kit.initrd),
+    initrd: toBuffer(options.files ? withGuestFiles(kit.initrd, options.files) : kit.initrd),
     cmdline,
     autostart: true,
     disable_keyboard: true,

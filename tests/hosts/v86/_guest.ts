@@ -4,6 +4,7 @@ import { haveKit, kitDir } from "../../../src/hosts/v86/kit.ts";
 import { bootV86, type V86Machine } from "../../../src/hosts/v86/machine.ts";
 import type { V86Transport } from "../../../src/hosts/v86/host.ts";
 import type { VirtioDevice } from "../../../src/device.ts";
+import type { GuestFile } from "../../../src/hosts/v86/machine.ts";
 
 const inCi = (): boolean => Deno.env.get("CI") === "true";
 
@@ -33,12 +34,14 @@ export async function boot(
   devices: VirtioDevice[],
   log: Log,
   cmdline = "",
+  files?: Record<string, GuestFile>,
 ): Promise<V86Machine> {
   return await bootV86({
     devices: devices.map((device) => ({ device, transport })),
     cmdline: [transport === "pci-transitional" ? "virtio_pci.force_legacy=1" : "", cmdline]
       .join(" ").trim(),
     log: log.fn,
+    files,
     onSerial: Deno.env.get("TV_V86_SERIAL")
       ? (b) => Deno.stderr.writeSync(Uint8Array.of(b))
       : undefined,

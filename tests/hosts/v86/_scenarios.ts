@@ -1,5 +1,6 @@
 // The scenarios every transport runs in its one shared boot.
 import assert from "node:assert/strict";
+import { createHash } from "node:crypto";
 import type { V86Machine } from "../../../src/hosts/v86/machine.ts";
 import type { V86Transport } from "../../../src/hosts/v86/host.ts";
 import { BlkDevice, MemoryStorage } from "../../../src/devices/blk/mod.ts";
@@ -140,9 +141,17 @@ export async function transportTest(transport: V86Transport, title: string): Pro
       // PCI modern and MMIO v2 offer DEFLATE_ON_OOM; the legacy-driven two do not.
       const rig = makeRig({ deflateOnOom: transport === "pci" || transport === "mmio" });
       const log = new Log();
-      const m = await boot(transport, rigDevices(rig), log);
+      const payload = new Uint8Array(100_003).map((_, i) => (i * 131 + (i >> 8)) & 0xff);
+      const m = await boot(transport, rigDevices(rig), log, "", { "/opt/tv/payload": payload });
       try {
         const steps: [string, () => Promise<void>][] = [
+          [
+            "a file given to bootV86 is in the guest, byte for byte",
+            async () => {
+              const sum = (await m.run("sha256sum /opt/tv/payload")).trim().split(/\s+/)[0];
+              assert.equal(sum, createHash("sha256").update(payload).digest("hex"));
+            },
+          ],
           [
             "blk: mkfs.ext2, mount, write, umount; the host reads the files",
             () => blkScenario(m, rig, transport),
