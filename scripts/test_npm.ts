@@ -49,6 +49,7 @@ export const DENO_ONLY_TESTS: Readonly<Record<string, string>> = {
     "a v86 boot per transport with every device; blk's check reads the disk with debugfs (Deno.Command)",
   "tests/hosts/v86/mmio_*_test.ts":
     "a v86 boot per transport with every device; blk's check reads the disk with debugfs (Deno.Command)",
+  "tests/hosts/v86/cpio_test.ts": "checks the guest-file archive with GNU cpio (Deno.Command)",
   "tests/gen/cli_test.ts": "runs the Deno-only gen CLI, also as a `deno` subprocess",
   "tests/repo_test.ts": "checks the repository (README, deno.json, scripts, .ci), not the package",
   "tests/devices/blk_file_test.ts":
