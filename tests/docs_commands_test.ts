@@ -55,6 +55,10 @@ const LONG_RUNNING: Record<string, { window: number; why: string }> = {
     why: "boots a Linux guest under QEMU, a minute or more per round; checked to start",
   },
   "deno run -A bench/_transport_compare.ts": { window: 10, why: "a benchmark, minutes of CPU" },
+  "deno run -A bench/_v86_compare.ts": {
+    window: 10,
+    why: "boots Linux in v86 six times, one at a time (minutes each); checked to start",
+  },
   "deno run --allow-read bench/_virtqueue_worker_stress.ts": {
     window: 10,
     why: "a stress benchmark, minutes of CPU",

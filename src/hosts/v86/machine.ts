@@ -27,6 +27,8 @@ import { readFile, resolvePackageFile, timers } from "./_runtime.ts";
 import { type GuestFile, withGuestFiles } from "./_cpio.ts";
 
 export type { GuestFile } from "./_cpio.ts";
+export type { V86 as V86Emulator } from "./_v86.ts";
+import type { V86 as V86Emulator } from "./_v86.ts";
 
 /** Options of {@link bootV86}. */
 export interface BootV86Options {
@@ -46,6 +48,8 @@ export interface BootV86Options {
   readonly onHost?: (host: V86Host) => void;
   /** Extra `V86` constructor options (v86's own devices, for comparisons). */
   readonly v86Options?: Record<string, unknown>;
+  /** Called with v86's emulator before it starts (to listen to its own devices, for comparisons). */
+  readonly onEmulator?: (emulator: V86Emulator) => void;
   /** How long the boot may take before it is called hung (default 600 s). */
   readonly bootTimeoutMs?: number;
   /**
@@ -218,6 +222,7 @@ export async function bootV86(options: BootV86Options): Promise<V86Machine> {
       }
     });
   });
+  options.onEmulator?.(emulator);
   emulator.add_listener("serial0-output-byte", (byte: number) => {
     options.onSerial?.(byte);
     machine?.feed(byte);
