@@ -50,6 +50,13 @@ export const DENO_ONLY_TESTS: Readonly<Record<string, string>> = {
   "tests/hosts/v86/mmio_*_test.ts":
     "a v86 boot per transport with every device; blk's check reads the disk with debugfs (Deno.Command)",
   "tests/hosts/v86/cpio_test.ts": "checks the guest-file archive with GNU cpio (Deno.Command)",
+  "tests/hosts/v86/caif_test.ts": "a v86 boot; gcc for the guest program (Deno.Command)",
+  "tests/hosts/v86/crypto_test.ts": "a v86 boot; gcc for the guest program (Deno.Command)",
+  "tests/hosts/v86/scsi_vsock_fs_*_test.ts":
+    "a v86 boot per transport; gcc for the guest program and debugfs (Deno.Command)",
+  "tests/hosts/v86/p9_test.ts": "a v86 boot over virtio-fs's host-directory backend (node:fs)",
+  "tests/hosts/v86/gpu_test.ts":
+    "a v86 boot of minutes; the Node run boots Linux once, in fixed_memory_test.ts",
   "tests/gen/cli_test.ts": "runs the Deno-only gen CLI, also as a `deno` subprocess",
   "tests/repo_test.ts": "checks the repository (README, deno.json, scripts, .ci), not the package",
   "tests/devices/blk_file_test.ts":
@@ -65,6 +72,10 @@ export const DENO_ONLY_TESTS: Readonly<Record<string, string>> = {
     "virtio-fs's host-directory backend (node:fs), left out of the npm build",
   "tests/devices/fs/device_test.ts":
     "virtio-fs's host-directory backend (node:fs), left out of the npm build",
+  "tests/devices/p9/device_test.ts":
+    "virtio-9p over virtio-fs's host-directory backend (node:fs), left out of the npm build",
+  "tests/devices/p9/server_test.ts":
+    "virtio-9p over virtio-fs's host-directory backend (node:fs), left out of the npm build",
   "tests/demo_test.ts": "runs `deno task demo` and the examples as `deno` subprocesses",
   "tests/docs_commands_test.ts":
     "runs every documented `deno run`/`deno task` command as a subprocess",

@@ -59,6 +59,7 @@
 import { ArgumentError } from "./errors.ts";
 import type { GuestMemory } from "./memory.ts";
 import { type ChainServer, serveQueue } from "./queue_service.ts";
+import type { QueueAddresses } from "./virtqueue/layout.ts";
 import type { DeviceQueue } from "./virtqueue/queue.ts";
 
 /** Width in bytes of one config-space access (spec 4.1.3.1, 4.2.2.2: 8-byte fields are read as two 4-byte halves). */
@@ -113,6 +114,14 @@ export interface DeviceContext {
    * throwing. The reason is logged by the transport.
    */
   needsReset(reason: unknown): void;
+  /**
+   * Where the driver put queue `index` (its size and the three areas), or
+   * `undefined` for a queue it did not enable. For a device that plays the
+   * driver's part on one of its rings, as a CAIF modem does on the downlink
+   * ring (Linux consumes it through vringh): it builds a driver-side queue
+   * over these areas. Optional: the MMIO and PCI transports provide it.
+   */
+  queueAddresses?(index: number): QueueAddresses | undefined;
 }
 
 /**

@@ -44,7 +44,14 @@ import { DeviceStatus, VIRTIO_F_RING_PACKED, VIRTIO_F_VERSION_1 } from "./genera
 import type { DmaContext } from "./memory.ts";
 import type { QueueRingAddresses, Transport } from "./transport/transport.ts";
 import { queueOptionsFromFeatures, splitLegacyLayout } from "./virtqueue/layout.ts";
-import { createDriverQueue, type DriverQueue, type Sg } from "./virtqueue/queue.ts";
+import {
+  createDeviceQueue,
+  createDriverQueue,
+  type DeviceQueue,
+  type DriverQueue,
+  type Sg,
+} from "./virtqueue/queue.ts";
+import type { QueueAddresses } from "./virtqueue/layout.ts";
 
 /** Match any device id or vendor id in an {@link DeviceIdMatch} (Linux `VIRTIO_DEV_ANY_ID`). */
 export const VIRTIO_DEV_ANY_ID: number = 0xffffffff;
@@ -143,6 +150,7 @@ export class DriverDevice {
   /** The driver bound to the device, if any. */
   driver: VirtioDriver | undefined;
   #vqs: Virtqueue<unknown>[] = [];
+  readonly #vrhs = new Map<number, HostRing>();
   #configChanged: (() => void) | undefined;
 
   /** Wrap `transport`; the bus does this in `addDevice`. */
@@ -234,6 +242,7 @@ export class DriverDevice {
    */
   breakQueues(error: DeviceError): void {
     for (const vq of this.#vqs) vq?.markBroken(error);
+    for (const vrh of this.#vrhs.values()) vrh.markBroken(error);
   }
 
   #configInterrupt(): void {
@@ -329,27 +338,7 @@ export class DriverDevice {
     let size = info.size ?? Math.min(max, 256);
     if (size > max || t.queueSizeFixed) size = max;
     const { memory, dma } = this.dmaContext;
-    const allocs: number[] = [];
-    const zeroed = (len: number, align: number): number => {
-      const a = dma.alloc(len, align);
-      allocs.push(a);
-      memory.bytes(a, len).fill(0);
-      return a;
-    };
-    let addrs: QueueRingAddresses;
-    if (t.legacy) {
-      const l = splitLegacyLayout(size, t.legacyQueueAlign);
-      const base = zeroed(l.total, 4096);
-      addrs = { desc: base + l.desc, driver: base + l.driver, device: base + l.device };
-    } else if (packed) {
-      addrs = { desc: zeroed(16 * size, 16), driver: zeroed(4, 4), device: zeroed(4, 4) };
-    } else {
-      addrs = {
-        desc: zeroed(16 * size, 16),
-        driver: zeroed(6 + 2 * size, 2),
-        device: zeroed(6 + 8 * size, 4),
-      };
-    }
+    const { addrs, allocs } = this.#allocRing(size, packed);
     try {
       const queue = createDriverQueue<T>(
         memory,
@@ -369,6 +358,106 @@ export class DriverDevice {
     }
   }
 
+  /** Zeroed areas for a ring of `size` entries in the transport's layout. */
+  #allocRing(size: number, packed: boolean): { addrs: QueueRingAddresses; allocs: number[] } {
+    const t = this.transport;
+    const { memory, dma } = this.dmaContext;
+    const allocs: number[] = [];
+    const zeroed = (len: number, align: number): number => {
+      const a = dma.alloc(len, align);
+      allocs.push(a);
+      memory.bytes(a, len).fill(0);
+      return a;
+    };
+    try {
+      if (t.legacy) {
+        const l = splitLegacyLayout(size, t.legacyQueueAlign);
+        const base = zeroed(l.total, 4096);
+        return {
+          addrs: { desc: base + l.desc, driver: base + l.driver, device: base + l.device },
+          allocs,
+        };
+      }
+      if (packed) {
+        return {
+          addrs: { desc: zeroed(16 * size, 16), driver: zeroed(4, 4), device: zeroed(4, 4) },
+          allocs,
+        };
+      }
+      return {
+        addrs: {
+          desc: zeroed(16 * size, 16),
+          driver: zeroed(6 + 2 * size, 2),
+          device: zeroed(6 + 8 * size, 4),
+        },
+        allocs,
+      };
+    } catch (e) {
+      for (const a of allocs) dma.free(a);
+      throw e;
+    }
+  }
+
+  /**
+   * Set up queue `index` as a host-side ring (Linux `vringh_config->find_vrhs`,
+   * which `caif_virtio` uses for its downlink): we allocate the ring and give
+   * it to the transport as for any queue, but the device is the ring's
+   * driver (it makes buffers available) and we consume them through the
+   * returned {@link HostRing}'s device-side queue. `info.lend` may write
+   * the descriptor table before the device sees the ring (the buffers the
+   * driver lends the device). Split rings only, as vringh. Call after
+   * {@link DriverDevice.findVqs} and before {@link DriverDevice.deviceReady};
+   * {@link DriverDevice.delVqs} deletes it with the queues.
+   */
+  findVrh(index: number, info: VrhInfo): HostRing {
+    if (this.#vrhs.has(index) || this.#vqs[index] !== undefined) {
+      throw new DeviceError(`${this.name}: queue ${index} is already set up`, {
+        code: "ERR_VIRTIO_DEVICE_QUEUES_EXIST",
+      });
+    }
+    const t = this.transport;
+    const max = t.queueMaxSize(index);
+    if (max === 0) {
+      throw new DeviceError(
+        `${this.name}: queue ${index} (${info.name}) is not offered by the device (maximum size 0)`,
+        { code: "ERR_VIRTIO_DEVICE_QUEUE_MISSING" },
+      );
+    }
+    if (this.hasFeature(VIRTIO_F_RING_PACKED)) {
+      throw new DeviceError(
+        `${this.name}: queue ${index} (${info.name}): a host-side ring is split only (as vringh)`,
+        { code: "ERR_VIRTIO_DEVICE_VRH_PACKED" },
+      );
+    }
+    let size = info.size ?? Math.min(max, 256);
+    if (size > max || t.queueSizeFixed) size = max;
+    const { memory, dma } = this.dmaContext;
+    const { addrs, allocs } = this.#allocRing(size, false);
+    try {
+      const where = { size, desc: addrs.desc, driver: addrs.driver, device: addrs.device };
+      info.lend?.(where);
+      const queue = createDeviceQueue(
+        memory,
+        where,
+        queueOptionsFromFeatures(this.features, index),
+      );
+      t.setupQueue(index, size, addrs);
+      const vrh = new HostRing(this, index, info, queue, where, () => {
+        for (const a of allocs) dma.free(a);
+      });
+      this.#vrhs.set(index, vrh);
+      return vrh;
+    } catch (e) {
+      for (const a of allocs) dma.free(a);
+      throw e;
+    }
+  }
+
+  /** The host-side rings set up by {@link DriverDevice.findVrh}. */
+  get vrhs(): ReadonlyMap<number, HostRing> {
+    return this.#vrhs;
+  }
+
   /** The queues set up by {@link DriverDevice.findVqs}. */
   get vqs(): readonly Virtqueue<unknown>[] {
     return this.#vqs;
@@ -377,10 +466,12 @@ export class DriverDevice {
   #vringInterrupt(q: number | undefined): void {
     if (q !== undefined) {
       this.#vqs[q]?.interrupt();
+      this.#vrhs.get(q)?.interrupt();
       return;
     }
     const vqs = this.#vqs;
     for (let i = 0; i < vqs.length; i++) vqs[i]?.interrupt();
+    for (const vrh of this.#vrhs.values()) vrh.interrupt();
   }
 
   /**
@@ -389,7 +480,7 @@ export class DriverDevice {
    * device with DRIVER_OK set is reset first, so no queue is live (3.3.1).
    */
   delVqs(): unknown[] {
-    if (this.#vqs.length === 0) return [];
+    if (this.#vqs.length === 0 && this.#vrhs.size === 0) return [];
     // Queues are live from DRIVER_OK until reset (3.3): reset before taking buffers back.
     if (this.transport.getStatus() & DeviceStatus.DRIVER_OK) this.transport.reset();
     const out: unknown[] = [];
@@ -399,6 +490,8 @@ export class DriverDevice {
       vq.release();
     }
     this.#vqs = [];
+    for (const vrh of this.#vrhs.values()) vrh.release();
+    this.#vrhs.clear();
     return out;
   }
 }
@@ -862,4 +955,111 @@ export function modalias(deviceId: number, vendorId: number): string {
 export function idMatches(m: DeviceIdMatch, deviceId: number, vendorId: number): boolean {
   if (m.device !== VIRTIO_DEV_ANY_ID && m.device !== deviceId) return false;
   return m.vendor === undefined || m.vendor === VIRTIO_DEV_ANY_ID || m.vendor === vendorId;
+}
+
+/** One host-side ring a driver asks for in {@link DriverDevice.findVrh}. */
+export interface VrhInfo {
+  /** A name for logs. */
+  readonly name: string;
+  /** Ring size; default the device's maximum (capped at 256). */
+  readonly size?: number;
+  /**
+   * Called with the ring's zeroed areas before the transport learns of
+   * them: write into the descriptor table the buffers the driver lends the
+   * device (see docs/devices/caif.md).
+   */
+  readonly lend?: (ring: QueueAddresses) => void;
+  /**
+   * Called on an interrupt for the ring while it has available buffers and
+   * is not broken (Linux's vringh callback).
+   */
+  readonly callback: (vrh: HostRing) => void;
+  /** Called once when the ring breaks (see {@link DriverDevice.breakQueues}). */
+  readonly onBroken?: (vrh: HostRing, error: DeviceError) => void;
+}
+
+/**
+ * A ring the device fills and the driver consumes (Linux's `struct vringh`
+ * as `find_vrhs` hands it out): {@link HostRing.queue} is the device side of
+ * the ring in our engine; the driver pops what the device made available,
+ * returns it used, and calls {@link HostRing.notify} when
+ * {@link DeviceQueue.needsNotification} says so (Linux `vringh_notify`).
+ */
+export class HostRing {
+  /** The device the ring belongs to. */
+  readonly dev: DriverDevice;
+  /** The queue index. */
+  readonly index: number;
+  /** The name given in {@link VrhInfo}. */
+  readonly name: string;
+  /** Our consuming side of the ring. */
+  readonly queue: DeviceQueue;
+  /** Where the ring lives. */
+  readonly addresses: QueueAddresses;
+  readonly #info: VrhInfo;
+  readonly #free: () => void;
+  #error: DeviceError | undefined;
+  #released = false;
+
+  /** Made by {@link DriverDevice.findVrh}. */
+  constructor(
+    dev: DriverDevice,
+    index: number,
+    info: VrhInfo,
+    queue: DeviceQueue,
+    addresses: QueueAddresses,
+    free: () => void,
+  ) {
+    this.dev = dev;
+    this.index = index;
+    this.name = info.name;
+    this.queue = queue;
+    this.addresses = addresses;
+    this.#info = info;
+    this.#free = free;
+  }
+
+  /** The error the ring broke with, if it did. */
+  get brokenError(): DeviceError | undefined {
+    return this.#error;
+  }
+
+  /** Tell the device we returned used buffers (Linux `vringh_notify`); refused once broken. */
+  notify(): void {
+    if (this.#error !== undefined) {
+      throw new DeviceError(
+        `${this.dev.name}: ring ${this.name} is broken: ${this.#error.message}`,
+        {
+          code: this.#error.code,
+        },
+      );
+    }
+    this.dev.transport.notify(this.index);
+  }
+
+  /** Interrupt entry: the callback runs when buffers are available. */
+  interrupt(): void {
+    if (this.#error !== undefined || this.#released) return;
+    if (!this.queue.hasAvailable()) return;
+    this.#info.callback(this);
+  }
+
+  /** Break the ring (see {@link DriverDevice.breakQueues}); only the first error counts. */
+  markBroken(error: DeviceError): void {
+    if (this.#error !== undefined) return;
+    this.#error = error;
+    this.#info.onBroken?.(this, error);
+  }
+
+  /** Free the ring's memory ({@link DriverDevice.delVqs} does it). */
+  release(): void {
+    if (this.#released) return;
+    this.#released = true;
+    if (this.#error === undefined) {
+      this.#error = new DeviceError(`${this.dev.name}: ring ${this.name} was deleted`, {
+        code: ERR_VIRTIO_DEVICE_QUEUE_DELETED,
+      });
+    }
+    this.#free();
+  }
 }

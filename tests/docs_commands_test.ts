@@ -59,6 +59,10 @@ const LONG_RUNNING: Record<string, { window: number; why: string }> = {
     window: 10,
     why: "boots Linux in v86 six times, one at a time (minutes each); checked to start",
   },
+  "deno run -A bench/_p9_v86_compare.ts": {
+    window: 10,
+    why: "boots Linux in v86 and reads through its 9p mount, minutes of CPU; checked to start",
+  },
   "deno run --allow-read bench/_virtqueue_worker_stress.ts": {
     window: 10,
     why: "a stress benchmark, minutes of CPU",

@@ -11,7 +11,7 @@
 import type { DeviceContext, VirtioDevice } from "../device.ts";
 import type { GuestMemory } from "../memory.ts";
 import { createDeviceQueue, type DeviceQueue } from "../virtqueue/queue.ts";
-import { queueOptionsFromFeatures } from "../virtqueue/layout.ts";
+import { type QueueAddresses, queueOptionsFromFeatures } from "../virtqueue/layout.ts";
 import { DeviceStatus } from "../generated/common.ts";
 import { legacyRingLayout } from "./_address.ts";
 import { VIRTIO_MSI_NO_VECTOR, VIRTIO_PCI_VENDOR_ID } from "../generated/pci.ts";
@@ -494,6 +494,12 @@ class ActiveContext implements DeviceContext {
 
   needsReset(reason: unknown): void {
     if (this.#core.isLive(this)) this.#core.needsReset(reason);
+  }
+
+  queueAddresses(index: number): QueueAddresses | undefined {
+    if (!this.#core.isLive(this) || this.queues[index] === undefined) return undefined;
+    const q = this.#core.queues[index];
+    return { size: q.size, desc: q.desc, driver: q.driver, device: q.device };
   }
 }
 

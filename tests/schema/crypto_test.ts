@@ -489,3 +489,36 @@ Deno.test("the fixed-size opcode fields hold the structs the spec says they do",
     size(s.virtio_crypto_rsa_session_para) <= hdr.VIRTIO_CRYPTO_AKCIPHER_SESS_ALGO_SPEC_HDR_SIZE,
   );
 });
+
+Deno.test("without REVISION_1 both requests' fixed parts are 72 bytes and every op_flf fits", () => {
+  // 5.9.9.2 and 5.9.9.3: without VIRTIO_CRYPTO_F_REVISION_1 op_flf is padded to 56 (controlq) and
+  // 48 (dataq) bytes after the 16- and 24-byte headers: 72 bytes each, Linux's
+  // sizeof(struct virtio_crypto_op_ctrl_req) and sizeof(struct virtio_crypto_op_data_req).
+  const size = (t: StructType) => layout(t).size;
+  const hdr = values(s.virtio_crypto_hdr_sizes);
+  const at = (t: StructType, name: string) =>
+    layout(t).fields.find((f) => f.def.name === name)?.offset;
+  assert.equal(at(s.virtio_crypto_op_ctrl_req, "op_flf"), 16);
+  assert.equal(at(s.virtio_crypto_op_data_req, "op_flf"), 24);
+  assert.equal(size(s.virtio_crypto_ctrl_header) + hdr.VIRTIO_CRYPTO_CTRLQ_OP_SPEC_HDR_LEGACY, 72);
+  assert.equal(size(s.virtio_crypto_op_header) + hdr.VIRTIO_CRYPTO_DATAQ_OP_SPEC_HDR_LEGACY, 72);
+  for (
+    const t of [
+      s.virtio_crypto_sym_create_session_flf,
+      s.virtio_crypto_hash_create_session_flf,
+      s.virtio_crypto_mac_create_session_flf,
+      s.virtio_crypto_aead_create_session_flf,
+      s.virtio_crypto_akcipher_create_session_flf,
+      s.virtio_crypto_destroy_session_flf,
+    ]
+  ) assert.ok(size(t) <= hdr.VIRTIO_CRYPTO_CTRLQ_OP_SPEC_HDR_LEGACY, t.name);
+  for (
+    const t of [
+      s.virtio_crypto_sym_data_flf,
+      s.virtio_crypto_hash_data_flf,
+      s.virtio_crypto_mac_data_flf,
+      s.virtio_crypto_aead_data_flf,
+      s.virtio_crypto_akcipher_data_flf,
+    ]
+  ) assert.ok(size(t) <= hdr.VIRTIO_CRYPTO_DATAQ_OP_SPEC_HDR_LEGACY, t.name);
+});

@@ -57,6 +57,12 @@ export interface BootV86Options {
    * test time): added to the initramfs, so they are there when `/init` runs.
    */
   readonly files?: Readonly<Record<string, GuestFile>>;
+  /**
+   * Run the kernel's crypto self-tests (default false: {@link BASE_CMDLINE}
+   * has `cryptomgr.notests`, which keeps the other boots fast); a boot that
+   * checks a crypto driver's self-tests drops the word.
+   */
+  readonly cryptoSelfTests?: boolean;
 }
 
 /** The kernel command line the host boots with (before the caller's words). */
@@ -187,7 +193,10 @@ export async function bootV86(options: BootV86Options): Promise<V86Machine> {
   const kit = options.kit ?? await loadKit();
   const mmio = options.devices.filter((d) => d.transport.startsWith("mmio")).length;
   const { mmioKernelArgs } = await import("./host.ts");
-  const cmdline = [BASE_CMDLINE, mmioKernelArgs(mmio), options.cmdline ?? ""].filter((s) => s)
+  const base = options.cryptoSelfTests
+    ? BASE_CMDLINE.replace(" cryptomgr.notests", "")
+    : BASE_CMDLINE;
+  const cmdline = [base, mmioKernelArgs(mmio), options.cmdline ?? ""].filter((s) => s)
     .join(" ");
   const started = performance.now();
   const memorySize = (options.memoryMiB ?? 160) * 1024 * 1024;

@@ -1,0 +1,5 @@
+// Linux in v86 drives our virtio-scsi, virtio-vsock and virtio-fs over PCI
+// modern (one shared boot; see _scsi_vsock_fs.ts).
+import { scsiVsockFsTest } from "./_scsi_vsock_fs.ts";
+
+await scsiVsockFsTest("pci", "PCI modern");
