@@ -13,14 +13,17 @@ import { V86_VERSION, V86HostError } from "./_internals.ts";
  * The part of v86's emulator object the host uses (typed here: v86's own
  * declarations need the DOM's types, which a Node project may not have).
  */
-export interface V86 {
+export interface V86Emulator {
+  /** Calls `listener` with the value of each `event` on v86's bus. */
   add_listener(event: string, listener: (value: never) => void): void;
+  /** Types `text` on the first serial port. */
   serial0_send(text: string): void;
+  /** Stops the emulator and frees what it holds. */
   destroy(): Promise<void>;
 }
 
 /** v86's emulator class. */
-export type V86Constructor = new (options: Record<string, unknown>) => V86;
+export type V86Constructor = new (options: Record<string, unknown>) => V86Emulator;
 
 let loaded: { V86: V86Constructor };
 try {

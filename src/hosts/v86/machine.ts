@@ -27,8 +27,9 @@ import { readFile, resolvePackageFile, timers } from "./_runtime.ts";
 import { type GuestFile, withGuestFiles } from "./_cpio.ts";
 
 export type { GuestFile } from "./_cpio.ts";
-export type { V86 as V86Emulator } from "./_v86.ts";
-import type { V86 as V86Emulator } from "./_v86.ts";
+export type { V86Emulator } from "./_v86.ts";
+export type { WasmInstantiate } from "./_internals.ts";
+import type { V86Emulator } from "./_v86.ts";
 
 /** Options of {@link bootV86}. */
 export interface BootV86Options {
@@ -77,7 +78,7 @@ const toBuffer = (b: Uint8Array): { buffer: ArrayBuffer } => ({
 /** A booted guest. */
 export class V86Machine {
   /** The v86 emulator object (its API is v86's own, kept inside this host). */
-  readonly #emulator: V86;
+  readonly #emulator: V86Emulator;
   /** The host serving our devices. */
   readonly host: V86Host;
   /** Seconds from start to the shell prompt. */
@@ -88,7 +89,7 @@ export class V86Machine {
   #queue: Promise<unknown> = Promise.resolve();
 
   /** @internal use {@link bootV86} */
-  constructor(emulator: V86, host: V86Host) {
+  constructor(emulator: V86Emulator, host: V86Host) {
     this.#emulator = emulator;
     this.host = host;
   }
