@@ -59,8 +59,6 @@ export const DENO_ONLY: Readonly<Record<string, string>> = {
     "virtio-vsock's bridge to host sockets: Deno.connect and Deno.Conn",
   "src/devices/net/datagram.ts":
     "virtio-net's UDP backend (Deno.listenDatagram or node:dgram; the build has no Node type definitions)",
-  "src/hosts/v86/**":
-    "the v86 host: v86's WebAssembly memory made resizable (toResizableBuffer), which Node 20 lacks",
   "scripts/**": "build and CI scripts",
   "tests/**": "tests are run on Node by scripts/test_npm.ts, not shipped",
 };

@@ -45,7 +45,20 @@ import {
  */
 export const DENO_ONLY_TESTS: Readonly<Record<string, string>> = {
   "tests/interop/**": "drive QEMU, a Linux guest and vhost-user backends",
-  "tests/hosts/**": "the v86 host, left out of the npm build (Node 20 cannot resize wasm memory)",
+  "tests/hosts/v86/pci_*_test.ts":
+    "a v86 boot per transport with every device; blk's check reads the disk with debugfs (Deno.Command)",
+  "tests/hosts/v86/mmio_*_test.ts":
+    "a v86 boot per transport with every device; blk's check reads the disk with debugfs (Deno.Command)",
+  "tests/hosts/v86/cpio_test.ts": "checks the guest-file archive with GNU cpio (Deno.Command)",
+  "tests/hosts/v86/caif_test.ts": "a v86 boot; gcc for the guest program (Deno.Command)",
+  "tests/hosts/v86/crypto_test.ts": "a v86 boot; gcc for the guest program (Deno.Command)",
+  "tests/hosts/v86/scsi_vsock_fs_*_test.ts":
+    "a v86 boot per transport; gcc for the guest program and debugfs (Deno.Command)",
+  "tests/hosts/v86/p9_test.ts": "a v86 boot over virtio-fs's host-directory backend (node:fs)",
+  "tests/hosts/v86/rpmsg_test.ts":
+    "a v86 boot with modules built from linux-source-6.1; gcc for the guest program (Deno.Command)",
+  "tests/hosts/v86/gpu_test.ts":
+    "a v86 boot of minutes; the Node run boots Linux once, in fixed_memory_test.ts",
   "tests/gen/cli_test.ts": "runs the Deno-only gen CLI, also as a `deno` subprocess",
   "tests/repo_test.ts": "checks the repository (README, deno.json, scripts, .ci), not the package",
   "tests/devices/blk_file_test.ts":

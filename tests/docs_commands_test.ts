@@ -59,6 +59,10 @@ const LONG_RUNNING: Record<string, { window: number; why: string }> = {
     why: "boots a Linux guest under QEMU, a minute or more per round; checked to start",
   },
   "deno run -A bench/_transport_compare.ts": { window: 10, why: "a benchmark, minutes of CPU" },
+  "deno run -A bench/_v86_compare.ts": {
+    window: 10,
+    why: "boots Linux in v86 six times, one at a time (minutes each); checked to start",
+  },
   "deno run -A bench/_p9_v86_compare.ts": {
     window: 10,
     why: "boots Linux in v86 and reads through its 9p mount, minutes of CPU; checked to start",

@@ -10,6 +10,7 @@
  */
 
 import { VirtioError } from "../../errors.ts";
+import { WasmPatchError, withFixedMemory, withMemoryMaximum } from "./_wasm_patch.ts";
 
 /** The v86 version this host is written and tested against (npm `v86`). */
 export const V86_VERSION = "0.5.462";
@@ -67,13 +68,27 @@ export interface V86Io {
   ): void;
 }
 
+/**
+ * The part of a `WebAssembly.Memory` the host uses (typed here: the npm
+ * package's declarations must not need the WebAssembly types, which Node's
+ * type definitions lack).
+ */
+export interface WasmMemory {
+  readonly buffer: ArrayBufferLike;
+  /** Deno 2 and Node 22+. */
+  toResizableBuffer?(): ArrayBuffer;
+}
+
+/** v86's `wasm_fn` option: instantiates v86's wasm with the imports v86 gives, to its exports. */
+export type WasmInstantiate = (imports: object) => Promise<Record<string, unknown>>;
+
 /** The part of v86's CPU this host uses. */
 export interface V86Cpu {
   /** Guest RAM: a Proxy that makes a fresh view on each access (the wasm memory may grow). */
   readonly mem8: { readonly byteOffset: number; readonly length: number };
   /** A Proxy over a one-element Uint32Array. */
   readonly memory_size: { readonly [0]: number };
-  readonly wasm_memory: WebAssembly.Memory;
+  readonly wasm_memory: WasmMemory;
   readonly io: V86Io;
   readonly devices: { readonly pci: V86Pci };
   device_raise_irq(irq: number): void;
@@ -87,87 +102,60 @@ export interface V86Cpu {
   mmap_write16(addr: number, value: number): void;
 }
 
+/** Whether this runtime has `WebAssembly.Memory.prototype.toResizableBuffer` (Deno 2, Node 22+). */
+export function hasResizableWasmBuffer(): boolean {
+  return typeof (WebAssembly.Memory.prototype as { toResizableBuffer?: unknown })
+    .toResizableBuffer === "function";
+}
+
 /**
  * Guest RAM as a plain `Uint8Array` over v86's wasm memory that stays valid
- * when the memory grows. v86's JIT allocates in the same wasm memory, so it
- * grows while the guest runs, and growth detaches an ordinary `ArrayBuffer`
- * (v86 itself re-creates its views on every access). A resizable buffer is
- * not detached; {@link v86Wasm} gave the memory the maximum this needs.
+ * while v86 runs. v86's JIT allocates in the same wasm memory, so it grows
+ * while the guest runs, and growth detaches an ordinary `ArrayBuffer` (v86
+ * itself re-creates its views on every access). Where the runtime has
+ * `toResizableBuffer`, the view is over the resizable buffer, which growth
+ * does not detach ({@link v86Wasm} gave the memory the maximum this needs);
+ * elsewhere (Node 20) {@link v86Wasm} made the memory one that does not grow
+ * (see `withFixedMemory`), and the view is over its buffer as it is.
  */
 export function guestRam(cpu: V86Cpu): Uint8Array {
-  const memory = cpu.wasm_memory as WebAssembly.Memory & { toResizableBuffer?: () => ArrayBuffer };
-  if (typeof memory.toResizableBuffer !== "function") {
-    throw new V86HostError(
-      "v86 host: WebAssembly.Memory.prototype.toResizableBuffer is missing in this runtime " +
-        "(Deno 2.x and recent Node have it); without it guest memory views break when v86 grows " +
-        "its memory",
-      { code: "ERR_VIRTIO_V86_RUNTIME" },
-    );
-  }
-  const buffer = memory.toResizableBuffer();
+  const memory = cpu.wasm_memory;
+  const buffer = typeof memory.toResizableBuffer === "function"
+    ? memory.toResizableBuffer()
+    : memory.buffer;
   return new Uint8Array(buffer, cpu.mem8.byteOffset, cpu.memory_size[0]);
 }
 
+/** Bytes of wasm memory v86's JIT gets beside the guest's RAM where the memory cannot grow. */
+export const JIT_HEADROOM = 256 << 20;
+
 /**
- * The `wasm_fn` option for `new V86`: instantiates v86's wasm with a maximum
- * on its memory (it has none), so that {@link guestRam} can make the memory's
- * buffer resizable. Throws if the module's memory section is not the one
- * v86 0.5.462 has (one memory, no maximum).
+ * The `wasm_fn` option for `new V86`. Where the runtime has
+ * `toResizableBuffer`: v86's wasm with a maximum on its memory (it has
+ * none), so that {@link guestRam} can make the memory's buffer resizable.
+ * Elsewhere: with a memory of `memoryBytes` (guest RAM and VGA memory) plus
+ * {@link JIT_HEADROOM} from the start that v86's allocator takes pages of
+ * instead of growing it (`withFixedMemory`). `fixed` forces the second
+ * (tests run it on Deno too). Throws if the module is not shaped as v86
+ * 0.5.462's is.
  */
 export function v86Wasm(
   bytes: Uint8Array,
-): (imports: WebAssembly.Imports) => Promise<WebAssembly.Exports> {
-  const patched = withMemoryMaximum(bytes);
-  const module = WebAssembly.compile(patched as Uint8Array<ArrayBuffer>);
-  return async (imports) => (await WebAssembly.instantiate(await module, imports)).exports;
-}
-
-const leb = (n: number): number[] => {
-  const out: number[] = [];
-  do {
-    let b = n & 0x7f;
-    n >>>= 7;
-    if (n !== 0) b |= 0x80;
-    out.push(b);
-  } while (n !== 0);
-  return out;
-};
-
-/** `bytes` with the maximum 65536 pages on its one defined memory. */
-function withMemoryMaximum(bytes: Uint8Array): Uint8Array {
-  let p = 8;
-  const read = (): number => {
-    let r = 0, shift = 0, b;
-    do {
-      b = bytes[p++];
-      r += (b & 0x7f) * 2 ** shift;
-      shift += 7;
-    } while (b & 0x80);
-    return r;
-  };
-  while (p < bytes.length) {
-    const at = p;
-    const id = bytes[p++];
-    const len = read();
-    const body = p;
-    if (id === 5) {
-      const count = read();
-      const flags = read();
-      const min = read();
-      need(count === 1 && flags === 0, "one wasm memory without a maximum (v86.wasm)");
-      const section = [1, 1, ...leb(min), ...leb(65536)];
-      const out = new Uint8Array(
-        bytes.length - (body + len - at) + 1 + leb(section.length).length + section.length,
-      );
-      out.set(bytes.subarray(0, at), 0);
-      out.set([5, ...leb(section.length), ...section], at);
-      out.set(bytes.subarray(body + len), at + 1 + leb(section.length).length + section.length);
-      return out;
-    }
-    p = body + len;
+  options: { memoryBytes?: number; fixed?: boolean } = {},
+): WasmInstantiate {
+  let patched: Uint8Array;
+  try {
+    patched = options.fixed || !hasResizableWasmBuffer()
+      ? withFixedMemory(bytes, (options.memoryBytes ?? 512 << 20) + JIT_HEADROOM).bytes
+      : withMemoryMaximum(bytes);
+  } catch (e) {
+    if (!(e instanceof WasmPatchError)) throw e;
+    need(false, `${e.message} (v86.wasm)`);
+    throw e;
   }
-  need(false, "a memory section in v86.wasm");
-  return bytes;
+  const module = WebAssembly.compile(patched as Uint8Array<ArrayBuffer>);
+  return async (imports) =>
+    (await WebAssembly.instantiate(await module, imports as WebAssembly.Imports)).exports;
 }
 
 /** Bytes of one block of v86's memory map (`mmap_register` takes whole blocks). */

@@ -34,6 +34,7 @@ import {
   V86HostError,
   v86Internals,
 } from "./_internals.ts";
+import { type TimerId, timers, unrefTimer } from "./_runtime.ts";
 
 export { V86_VERSION, V86HostError } from "./_internals.ts";
 
@@ -64,13 +65,6 @@ const PCI_COMMAND_INTX_DISABLE = 0x400;
 
 /** How often a line still up is raised again (see `#startRepulse`). */
 const REPULSE_MS = 50;
-
-/** Lets the process exit with the timer pending (Deno and Node). */
-const unrefTimer = (t: ReturnType<typeof setInterval>): void => {
-  const g = globalThis as { Deno?: { unrefTimer(id: number): void } };
-  if (typeof t === "number") g.Deno?.unrefTimer(t);
-  else (t as { unref?: () => void }).unref?.();
-};
 
 /** How a device is attached. */
 export type V86Transport = "pci" | "pci-transitional" | "mmio" | "mmio-v1";
@@ -120,11 +114,13 @@ class V86Memory extends GuestMemory {
   #count = 0;
   #overflow = false;
   readonly #cpu: V86Cpu;
+  readonly #ram: Uint8Array;
 
   constructor(cpu: V86Cpu) {
     super();
     this.#cpu = cpu;
     const ram = guestRam(cpu);
+    this.#ram = ram;
     // v86's RAM is all of mem8 but the VGA window 0xa0000-0xbffff (which it maps to VGA).
     this.addRegion(0, ram.subarray(0, VGA_START));
     this.addRegion(VGA_END, ram.subarray(VGA_END));
@@ -146,6 +142,15 @@ class V86Memory extends GuestMemory {
 
   /** Tell v86's JIT about every range handed out since the last flush. */
   flush(): void {
+    if (this.#ram.byteLength === 0) {
+      // only where the memory cannot be resizable: v86 grew it past its headroom
+      throw new V86HostError(
+        "v86 host: v86 grew its wasm memory past the headroom it was given, which detached " +
+          "the host's view of guest memory (a runtime with " +
+          "WebAssembly.Memory.prototype.toResizableBuffer does not need the headroom)",
+        { code: "ERR_VIRTIO_V86_MEMORY_GREW" },
+      );
+    }
     if (this.#overflow) {
       this.#cpu.jit_dirty_cache(0, this.#cpu.memory_size[0]);
     } else {
@@ -185,7 +190,7 @@ export class V86Host {
   #applyQueued = false;
   #pciCount = 0;
   #mmioCount = 0;
-  #repulse: ReturnType<typeof setInterval> | undefined;
+  #repulse: TimerId | undefined;
   #closed = false;
 
   /** A host on `emulator` (a `V86` after `emulator-ready`). */
@@ -267,7 +272,7 @@ export class V86Host {
    */
   #startRepulse(): void {
     if (this.#repulse !== undefined || this.#closed) return;
-    const timer = setInterval(() => {
+    const timer = timers.setInterval(() => {
       let any = false;
       for (const [irq, line] of this.#levels) {
         if (line.applied) {
@@ -276,7 +281,7 @@ export class V86Host {
         }
       }
       if (!any) {
-        clearInterval(timer);
+        timers.clearInterval(timer);
         this.#repulse = undefined;
       }
     }, REPULSE_MS);
@@ -287,7 +292,7 @@ export class V86Host {
   /** Stops the host's timer (the emulator is the caller's to destroy). */
   close(): void {
     this.#closed = true;
-    if (this.#repulse !== undefined) clearInterval(this.#repulse);
+    if (this.#repulse !== undefined) timers.clearInterval(this.#repulse);
     this.#repulse = undefined;
   }
 

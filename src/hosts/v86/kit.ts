@@ -7,6 +7,7 @@
  */
 
 import { V86HostError } from "./_internals.ts";
+import { readFile } from "./_runtime.ts";
 
 /** The files of a kit, read into memory. */
 export interface V86Kit {
@@ -53,14 +54,6 @@ export function kitDir(): string {
   if (set) return set;
   const cache = env("XDG_CACHE_HOME") ?? `${env("HOME") ?? "."}/.cache`;
   return `${cache}/typed-virtio/v86-kit`;
-}
-
-/** Reads a file with Deno or Node. */
-async function readFile(path: string): Promise<Uint8Array> {
-  const g = globalThis as { Deno?: { readFile(p: string): Promise<Uint8Array> } };
-  if (g.Deno !== undefined) return await g.Deno.readFile(path);
-  const fs = await import("node:fs/promises");
-  return new Uint8Array(await fs.readFile(path));
 }
 
 /**

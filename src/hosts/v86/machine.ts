@@ -17,15 +17,19 @@
  * @module
  */
 
-import { V86 } from "v86";
+import { V86 } from "./_v86.ts";
 import type { VirtioDevice } from "../../device.ts";
 import type { TransportLog } from "../../transport/device_state.ts";
-import { V86HostError, v86Wasm } from "./_internals.ts";
+import { V86HostError, v86Wasm, type WasmInstantiate } from "./_internals.ts";
 import { V86Host, type V86Transport } from "./host.ts";
 import { loadKit, type V86Kit } from "./kit.ts";
+import { readFile, resolvePackageFile, timers } from "./_runtime.ts";
 import { type GuestFile, withGuestFiles } from "./_cpio.ts";
 
 export type { GuestFile } from "./_cpio.ts";
+export type { V86Emulator } from "./_v86.ts";
+export type { WasmInstantiate } from "./_internals.ts";
+import type { V86Emulator } from "./_v86.ts";
 
 /** Options of {@link bootV86}. */
 export interface BootV86Options {
@@ -45,6 +49,8 @@ export interface BootV86Options {
   readonly onHost?: (host: V86Host) => void;
   /** Extra `V86` constructor options (v86's own devices, for comparisons). */
   readonly v86Options?: Record<string, unknown>;
+  /** Called with v86's emulator before it starts (to listen to its own devices, for comparisons). */
+  readonly onEmulator?: (emulator: V86Emulator) => void;
   /** How long the boot may take before it is called hung (default 600 s). */
   readonly bootTimeoutMs?: number;
   /**
@@ -72,7 +78,7 @@ const toBuffer = (b: Uint8Array): { buffer: ArrayBuffer } => ({
 /** A booted guest. */
 export class V86Machine {
   /** The v86 emulator object (its API is v86's own, kept inside this host). */
-  readonly #emulator: V86;
+  readonly #emulator: V86Emulator;
   /** The host serving our devices. */
   readonly host: V86Host;
   /** Seconds from start to the shell prompt. */
@@ -83,7 +89,7 @@ export class V86Machine {
   #queue: Promise<unknown> = Promise.resolve();
 
   /** @internal use {@link bootV86} */
-  constructor(emulator: V86, host: V86Host) {
+  constructor(emulator: V86Emulator, host: V86Host) {
     this.#emulator = emulator;
     this.host = host;
   }
@@ -113,7 +119,7 @@ export class V86Machine {
   /** Resolves with the console output before `marker` once it appears. */
   waitFor(marker: string, timeoutMs = 600_000): Promise<string> {
     return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
+      const timer = timers.setTimeout(() => {
         this.#waiters = this.#waiters.filter((w) => w.marker !== marker);
         reject(
           new V86HostError(
@@ -127,7 +133,7 @@ export class V86Machine {
       this.#waiters.push({
         marker,
         resolve: (s) => {
-          clearTimeout(timer);
+          timers.clearTimeout(timer);
           resolve(s);
         },
       });
@@ -194,9 +200,11 @@ export async function bootV86(options: BootV86Options): Promise<V86Machine> {
   const cmdline = [base, mmioKernelArgs(mmio), options.cmdline ?? ""].filter((s) => s)
     .join(" ");
   const started = performance.now();
+  const memorySize = (options.memoryMiB ?? 160) * 1024 * 1024;
+  const vgaMemorySize = 2 * 1024 * 1024;
   const emulator = new V86({
-    memory_size: (options.memoryMiB ?? 160) * 1024 * 1024,
-    vga_memory_size: 2 * 1024 * 1024,
+    memory_size: memorySize,
+    vga_memory_size: vgaMemorySize,
     bios: toBuffer(kit.bios),
     vga_bios: toBuffer(kit.vgaBios),
     bzimage: toBuffer(kit.bzImage),
@@ -207,7 +215,9 @@ export async function bootV86(options: BootV86Options): Promise<V86Machine> {
     disable_mouse: true,
     disable_speaker: true,
     // A page passes its own `wasm_fn` (v86Wasm over the fetched bytes): no file system there.
-    ...(options.v86Options?.wasm_fn === undefined ? await wasmOption() : {}),
+    ...(options.v86Options?.wasm_fn === undefined
+      ? await wasmOption({ memoryBytes: memorySize + vgaMemorySize })
+      : {}),
     ...options.v86Options,
   });
   let machine: V86Machine | undefined;
@@ -225,6 +235,7 @@ export async function bootV86(options: BootV86Options): Promise<V86Machine> {
       }
     });
   });
+  options.onEmulator?.(emulator);
   emulator.add_listener("serial0-output-byte", (byte: number) => {
     options.onSerial?.(byte);
     machine?.feed(byte);
@@ -242,15 +253,16 @@ export async function bootV86(options: BootV86Options): Promise<V86Machine> {
   return m;
 }
 
-/** The `wasm_fn` option for `new V86`: v86's wasm from its package, with a memory maximum (see `v86Wasm`). */
-export async function wasmOption(): Promise<
-  { wasm_fn: (i: WebAssembly.Imports) => Promise<WebAssembly.Exports> }
-> {
-  const { createRequire } = await import("node:module");
-  const path = createRequire(import.meta.url).resolve("v86/build/v86.wasm");
-  const g = globalThis as { Deno?: { readFile(p: string): Promise<Uint8Array> } };
-  const bytes = g.Deno !== undefined
-    ? await g.Deno.readFile(path)
-    : new Uint8Array(await (await import("node:fs/promises")).readFile(path));
-  return { wasm_fn: v86Wasm(bytes) };
+/**
+ * The `wasm_fn` option for `new V86`: v86's wasm from its package, patched so
+ * that the host's views of guest memory stay valid (see `v86Wasm`).
+ * `memoryBytes` is the guest RAM and VGA memory the emulator will allocate
+ * (default 512 MiB; it sizes the memory where the runtime cannot resize
+ * wasm buffers); `fixed` forces the memory that does not grow.
+ */
+export async function wasmOption(
+  options: { memoryBytes?: number; fixed?: boolean } = {},
+): Promise<{ wasm_fn: WasmInstantiate }> {
+  const bytes = await readFile(await resolvePackageFile("v86/build/v86.wasm"));
+  return { wasm_fn: v86Wasm(bytes, options) };
 }

@@ -23,7 +23,7 @@ Deno.test({
       disable_keyboard: true,
       disable_mouse: true,
       disable_speaker: true,
-      ...(await wasmOption()),
+      ...(await wasmOption()) as object,
     });
     try {
       await new Promise<void>((resolve) =>
