@@ -11,59 +11,13 @@ import assert from "node:assert/strict";
 import { CaifDevice } from "../../../src/devices/caif/mod.ts";
 import { CaifModem } from "./_caif_modem.ts";
 import { boot, kitOrSkip, Log, negotiated, sysfsDevice } from "./_guest.ts";
-
-const inCi = (): boolean => Deno.env.get("CI") === "true";
-
-function modulesDir(): string {
-  const set = Deno.env.get("TYPED_VIRTIO_V86_MODULES");
-  if (set) return set;
-  const cache = Deno.env.get("XDG_CACHE_HOME") ?? `${Deno.env.get("HOME") ?? "."}/.cache`;
-  return `${cache}/typed-virtio/v86-modules`;
-}
-
-/** The caif set's modules in load order, or undefined (skipped outside CI, a failure in CI). */
-async function caifModules(): Promise<Record<string, Uint8Array> | undefined> {
-  const dir = `${modulesDir()}/caif`;
-  let set: { modules: string[] };
-  try {
-    set = JSON.parse(await Deno.readTextFile(`${dir}/set.json`));
-  } catch {
-    const why = `the caif module set is missing in ${dir}: run scripts/install_v86_modules.sh caif`;
-    if (inCi()) throw new Error(`CI=true and ${why}`);
-    console.warn(`skipping: ${why}`);
-    return undefined;
-  }
-  const out: Record<string, Uint8Array> = {};
-  for (const m of set.modules) out[m] = await Deno.readFile(`${dir}/${m}`);
-  return out;
-}
-
-/** guest/<name>.c built for the guest, or undefined without a 32-bit gcc (a failure in CI). */
-async function guestProgram(name: string): Promise<Uint8Array | undefined> {
-  const out = await Deno.makeTempFile({ prefix: name });
-  const src = new URL(`./guest/${name}.c`, import.meta.url).pathname;
-  try {
-    const r = await new Deno.Command("gcc", {
-      args: ["-m32", "-static", "-O2", "-Wall", "-o", out, src],
-      stderr: "piped",
-    }).output();
-    if (!r.success) throw new Error(new TextDecoder().decode(r.stderr));
-    return await Deno.readFile(out);
-  } catch (e) {
-    const why =
-      `gcc -m32 -static cannot build caif_raw.c (scripts/install_interop_deps.sh installs gcc-multilib): ${e}`;
-    if (inCi()) throw new Error(`CI=true and ${why}`);
-    console.warn(`skipping: ${why}`);
-    return undefined;
-  } finally {
-    await Deno.remove(out);
-  }
-}
+import { gcc32OrSkip, guestProgram, moduleSetOrSkip } from "./_modules.ts";
 
 const kit = await kitOrSkip();
-const modules = kit ? await caifModules() : undefined;
-const program = modules ? await guestProgram("caif_raw") : undefined;
-const atProgram = program ? await guestProgram("caif_at") : undefined;
+const set = kit ? await moduleSetOrSkip("caif") : undefined;
+const gcc = set ? await gcc32OrSkip() : false;
+const program = gcc ? await guestProgram("caif_raw.c") : undefined;
+const atProgram = gcc ? await guestProgram("caif_at.c") : undefined;
 
 for (const [transport, title] of [["pci", "PCI"], ["mmio", "MMIO v2"]] as const) {
   Deno.test({
@@ -73,7 +27,7 @@ for (const [transport, title] of [["pci", "PCI"], ["mmio", "MMIO v2"]] as const)
     sanitizeOps: false,
     sanitizeResources: false,
     fn: async (t) => {
-      assert.ok(modules && program && atProgram);
+      assert.ok(set && program && atProgram);
       const te = new TextEncoder();
       const uplink: Uint8Array[] = [];
       // headroom equal to tailroom: Linux 6.1 gives each uplink buffer headroom + frame + headroom
@@ -93,16 +47,15 @@ for (const [transport, title] of [["pci", "PCI"], ["mmio", "MMIO v2"]] as const)
         "/opt/tv/caif_raw": { data: program, mode: 0o755 },
         "/opt/tv/caif_at": { data: atProgram, mode: 0o755 },
       };
-      for (const [name, data] of Object.entries(modules)) files[`/opt/tv/caif/${name}`] = data;
+      Object.assign(files, set.files);
       const log = new Log();
       const m = await boot(transport, [device], log, "", files);
       try {
         await t.step("the modules load and caif_virtio binds our device", async () => {
-          const names = Object.keys(modules);
           const out = await m.run(
             `for k in ${
-              names.join(" ")
-            }; do insmod /opt/tv/caif/$k || echo "FAILED $k"; done; echo done`,
+              Object.keys(set.files).join(" ")
+            }; do insmod $k || echo "FAILED $k"; done; echo done`,
           );
           assert.ok(!out.includes("FAILED"), out + (await m.run("dmesg | tail -30")));
           const dir = await sysfsDevice(m, 12);
