@@ -34,6 +34,63 @@ class PrivateDesc {
   }
 }
 
+/** `offset` declared before `view`: its field comes first in the object. */
+class OffsetFirstDesc {
+  offset: number;
+  view: DataView;
+  constructor(view: DataView, offset = 0) {
+    this.offset = offset;
+    this.view = view;
+  }
+  set len(value: number) {
+    this.view.setUint32(this.offset + 8, value, true);
+  }
+  set flags(value: number) {
+    this.view.setUint16(this.offset + 12, value, true);
+  }
+  set next(value: number) {
+    this.view.setUint16(this.offset + 14, value, true);
+  }
+}
+
+/** Fields initialised where declared (`offset = 0`): a small-integer field from the start. */
+class InitDesc {
+  view: DataView;
+  offset: number = 0;
+  constructor(view: DataView, offset = 0) {
+    this.view = view;
+    this.offset = offset;
+  }
+  set len(value: number) {
+    this.view.setUint32(this.offset + 8, value, true);
+  }
+  set flags(value: number) {
+    this.view.setUint16(this.offset + 12, value, true);
+  }
+  set next(value: number) {
+    this.view.setUint16(this.offset + 14, value, true);
+  }
+}
+
+/** `declare` fields: no class-field definition, the constructor creates them. */
+class DeclareDesc {
+  declare view: DataView;
+  declare offset: number;
+  constructor(view: DataView, offset = 0) {
+    this.view = view;
+    this.offset = offset;
+  }
+  set len(value: number) {
+    this.view.setUint32(this.offset + 8, value, true);
+  }
+  set flags(value: number) {
+    this.view.setUint16(this.offset + 12, value, true);
+  }
+  set next(value: number) {
+    this.view.setUint16(this.offset + 14, value, true);
+  }
+}
+
 /** `offset` as a 32-bit integer in the setters. */
 class OrZeroDesc {
   view: DataView;
@@ -129,6 +186,9 @@ function cases(make: (n: number) => ArrayBuffer | SharedArrayBuffer): Case[] {
   const g = new VirtqDesc(view);
   const p = new PrivateDesc(view);
   const z = new OrZeroDesc(view);
+  const f = new OffsetFirstDesc(view);
+  const ini = new InitDesc(view);
+  const dec = new DeclareDesc(view);
   const i32 = new Int32Desc(view);
   const f64 = new Float64Desc(view);
   // Each case is its own function, so that V8's feedback stays monomorphic.
@@ -165,6 +225,42 @@ function cases(make: (n: number) => ArrayBuffer | SharedArrayBuffer): Case[] {
           p.len = i;
           p.flags = 1;
           p.next = i & 0xffff;
+        }
+      },
+    },
+    {
+      name: "offset declared first",
+      best: Infinity,
+      run() {
+        for (let i = 0, o = 0; i < N; i++, o += 16) {
+          f.offset = o;
+          f.len = i;
+          f.flags = 1;
+          f.next = i & 0xffff;
+        }
+      },
+    },
+    {
+      name: "offset = 0 where declared",
+      best: Infinity,
+      run() {
+        for (let i = 0, o = 0; i < N; i++, o += 16) {
+          ini.offset = o;
+          ini.len = i;
+          ini.flags = 1;
+          ini.next = i & 0xffff;
+        }
+      },
+    },
+    {
+      name: "declare fields",
+      best: Infinity,
+      run() {
+        for (let i = 0, o = 0; i < N; i++, o += 16) {
+          dec.offset = o;
+          dec.len = i;
+          dec.flags = 1;
+          dec.next = i & 0xffff;
         }
       },
     },

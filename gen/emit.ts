@@ -564,19 +564,27 @@ function emitAggregate(
       ],
     });
   }
+  // `declare`: no class-field definition, so the constructor creates `view` and
+  // `offset` with the values' own representations (a DataView, a small
+  // integer) instead of `undefined` first. V8 then keeps `offset` as a
+  // small-integer field, and a setter after `desc.offset = o` reuses `o`
+  // without a tag check (docs/architecture.md, "Setters").
   m.properties.push({
     name: "view",
+    hasDeclareKeyword: true,
     type: "DataView",
     docs: [jsdoc("The view the accessor reads and writes.")],
   });
   m.properties.push({
     name: "offset",
+    hasDeclareKeyword: true,
     type: "number",
     docs: [jsdoc(`Byte offset of the ${t.kind} within {@link ${cls}.view}.`)],
   });
   for (const p of l.params) {
     m.properties.push({
       name: camel(p),
+      hasDeclareKeyword: true,
       type: "number",
       docs: [jsdoc(`The \`${p}\` parameter: element count of the arrays sized by it.`)],
     });

@@ -341,13 +341,13 @@ export class VirtioAdminCmd {
     commandSpecificData: 24,
   });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link VirtioAdminCmd.view}. */
-  offset: number;
+  declare offset: number;
   /** The `command_specific_data_len` parameter: element count of the arrays sized by it. */
-  commandSpecificDataLen: number;
+  declare commandSpecificDataLen: number;
   /** The `command_specific_result_len` parameter: element count of the arrays sized by it. */
-  commandSpecificResultLen: number;
+  declare commandSpecificResultLen: number;
 
   /** Creates an accessor over `view` at byte `offset`. */
   constructor(
@@ -631,11 +631,11 @@ export class VirtioAdminCmdList {
     deviceAdminCmdOpcodes: 0,
   });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link VirtioAdminCmdList.view}. */
-  offset: number;
+  declare offset: number;
   /** The `device_admin_cmd_opcodes_len` parameter: element count of the arrays sized by it. */
-  deviceAdminCmdOpcodesLen: number;
+  declare deviceAdminCmdOpcodesLen: number;
 
   /** Creates an accessor over `view` at byte `offset`. */
   constructor(view: DataView, offset: number = 0, deviceAdminCmdOpcodesLen: number = 0) {
@@ -716,11 +716,11 @@ export class VirtioAdminCmdLegacyCommonCfgWrData {
     readonly data: number;
   } = Object.freeze({ cfgOffset: 0, reserved: 1, data: 8 });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link VirtioAdminCmdLegacyCommonCfgWrData.view}. */
-  offset: number;
+  declare offset: number;
   /** The `data_len` parameter: element count of the arrays sized by it. */
-  dataLen: number;
+  declare dataLen: number;
 
   /** Creates an accessor over `view` at byte `offset`. */
   constructor(view: DataView, offset: number = 0, dataLen: number = 0) {
@@ -841,9 +841,9 @@ export class VirtioAdminCmdLegacyCommonCfgRdData {
   /** Byte offsets of the fields at fixed offsets, by accessor name. */
   static readonly OFFSETS: { readonly cfgOffset: number } = Object.freeze({ cfgOffset: 0 });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link VirtioAdminCmdLegacyCommonCfgRdData.view}. */
-  offset: number;
+  declare offset: number;
 
   /** Creates an accessor over `view` at byte `offset`. */
   constructor(view: DataView, offset: number = 0) {
@@ -882,11 +882,11 @@ export class VirtioAdminCmdLegacyCommonCfgRdResult {
   /** Byte offsets of the fields at fixed offsets, by accessor name. */
   static readonly OFFSETS: { readonly data: number } = Object.freeze({ data: 0 });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link VirtioAdminCmdLegacyCommonCfgRdResult.view}. */
-  offset: number;
+  declare offset: number;
   /** The `data_len` parameter: element count of the arrays sized by it. */
-  dataLen: number;
+  declare dataLen: number;
 
   /** Creates an accessor over `view` at byte `offset`. */
   constructor(view: DataView, offset: number = 0, dataLen: number = 0) {
@@ -960,11 +960,11 @@ export class VirtioAdminCmdLegacyDevRegWrData {
     readonly data: number;
   } = Object.freeze({ cfgOffset: 0, reserved: 1, data: 8 });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link VirtioAdminCmdLegacyDevRegWrData.view}. */
-  offset: number;
+  declare offset: number;
   /** The `data_len` parameter: element count of the arrays sized by it. */
-  dataLen: number;
+  declare dataLen: number;
 
   /** Creates an accessor over `view` at byte `offset`. */
   constructor(view: DataView, offset: number = 0, dataLen: number = 0) {
@@ -1085,9 +1085,9 @@ export class VirtioAdminCmdLegacyDevCfgRdData {
   /** Byte offsets of the fields at fixed offsets, by accessor name. */
   static readonly OFFSETS: { readonly cfgOffset: number } = Object.freeze({ cfgOffset: 0 });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link VirtioAdminCmdLegacyDevCfgRdData.view}. */
-  offset: number;
+  declare offset: number;
 
   /** Creates an accessor over `view` at byte `offset`. */
   constructor(view: DataView, offset: number = 0) {
@@ -1126,11 +1126,11 @@ export class VirtioAdminCmdLegacyDevRegRdResult {
   /** Byte offsets of the fields at fixed offsets, by accessor name. */
   static readonly OFFSETS: { readonly data: number } = Object.freeze({ data: 0 });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link VirtioAdminCmdLegacyDevRegRdResult.view}. */
-  offset: number;
+  declare offset: number;
   /** The `data_len` parameter: element count of the arrays sized by it. */
-  dataLen: number;
+  declare dataLen: number;
 
   /** Creates an accessor over `view` at byte `offset`. */
   constructor(view: DataView, offset: number = 0, dataLen: number = 0) {
@@ -1238,9 +1238,9 @@ export class VirtioPciLegacyNotifyInfo {
     readonly barOffset: number;
   } = Object.freeze({ flags: 0, bar: 1, padding: 2, barOffset: 8 });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link VirtioPciLegacyNotifyInfo.view}. */
-  offset: number;
+  declare offset: number;
 
   /** Creates an accessor over `view` at byte `offset`. */
   constructor(view: DataView, offset: number = 0) {
@@ -1343,9 +1343,9 @@ export class VirtioAdminCmdLegacyNotifyInfoResult {
   /** Byte offsets of the fields at fixed offsets, by accessor name. */
   static readonly OFFSETS: { readonly entries: number } = Object.freeze({ entries: 0 });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link VirtioAdminCmdLegacyNotifyInfoResult.view}. */
-  offset: number;
+  declare offset: number;
   #entries: VirtioPciLegacyNotifyInfo | undefined;
 
   /** Creates an accessor over `view` at byte `offset`. */
@@ -1414,11 +1414,11 @@ export class VirtioAdminCmdQueryCapIdResult {
   /** Byte offsets of the fields at fixed offsets, by accessor name. */
   static readonly OFFSETS: { readonly supportedCaps: number } = Object.freeze({ supportedCaps: 0 });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link VirtioAdminCmdQueryCapIdResult.view}. */
-  offset: number;
+  declare offset: number;
   /** The `supported_caps_len` parameter: element count of the arrays sized by it. */
-  supportedCapsLen: number;
+  declare supportedCapsLen: number;
 
   /** Creates an accessor over `view` at byte `offset`. */
   constructor(view: DataView, offset: number = 0, supportedCapsLen: number = 0) {
@@ -1498,9 +1498,9 @@ export class VirtioAdminCmdCapGetData {
     reserved: 2,
   });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link VirtioAdminCmdCapGetData.view}. */
-  offset: number;
+  declare offset: number;
 
   /** Creates an accessor over `view` at byte `offset`. */
   constructor(view: DataView, offset: number = 0) {
@@ -1579,11 +1579,11 @@ export class VirtioAdminCmdCapGetResult {
     capSpecificData: 0,
   });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link VirtioAdminCmdCapGetResult.view}. */
-  offset: number;
+  declare offset: number;
   /** The `cap_specific_data_len` parameter: element count of the arrays sized by it. */
-  capSpecificDataLen: number;
+  declare capSpecificDataLen: number;
 
   /** Creates an accessor over `view` at byte `offset`. */
   constructor(view: DataView, offset: number = 0, capSpecificDataLen: number = 0) {
@@ -1673,11 +1673,11 @@ export class VirtioAdminCmdCapSetData {
     readonly capSpecificData: number;
   } = Object.freeze({ id: 0, reserved: 2, capSpecificData: 8 });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link VirtioAdminCmdCapSetData.view}. */
-  offset: number;
+  declare offset: number;
   /** The `cap_specific_data_len` parameter: element count of the arrays sized by it. */
-  capSpecificDataLen: number;
+  declare capSpecificDataLen: number;
 
   /** Creates an accessor over `view` at byte `offset`. */
   constructor(view: DataView, offset: number = 0, capSpecificDataLen: number = 0) {
@@ -1832,9 +1832,9 @@ export class VirtioAdminCmdResourceObjCmdHdr {
     readonly id: number;
   } = Object.freeze({ type: 0, reserved: 2, id: 4 });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link VirtioAdminCmdResourceObjCmdHdr.view}. */
-  offset: number;
+  declare offset: number;
 
   /** Creates an accessor over `view` at byte `offset`. */
   constructor(view: DataView, offset: number = 0) {
@@ -1928,11 +1928,11 @@ export class VirtioAdminCmdResourceObjCreateData {
     readonly resourceObjSpecificData: number;
   } = Object.freeze({ hdr: 0, flags: 8, resourceObjSpecificData: 16 });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link VirtioAdminCmdResourceObjCreateData.view}. */
-  offset: number;
+  declare offset: number;
   /** The `resource_obj_specific_data_len` parameter: element count of the arrays sized by it. */
-  resourceObjSpecificDataLen: number;
+  declare resourceObjSpecificDataLen: number;
   #hdr: VirtioAdminCmdResourceObjCmdHdr | undefined;
 
   /** Creates an accessor over `view` at byte `offset`. */
@@ -2050,11 +2050,11 @@ export class VirtioAdminCmdResourceModifyData {
     readonly resourceObjSpecificData: number;
   } = Object.freeze({ hdr: 0, flags: 8, resourceObjSpecificData: 16 });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link VirtioAdminCmdResourceModifyData.view}. */
-  offset: number;
+  declare offset: number;
   /** The `resource_obj_specific_data_len` parameter: element count of the arrays sized by it. */
-  resourceObjSpecificDataLen: number;
+  declare resourceObjSpecificDataLen: number;
   #hdr: VirtioAdminCmdResourceObjCmdHdr | undefined;
 
   /** Creates an accessor over `view` at byte `offset`. */
@@ -2171,9 +2171,9 @@ export class VirtioAdminCmdResourceObjQueryData {
     flags: 8,
   });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link VirtioAdminCmdResourceObjQueryData.view}. */
-  offset: number;
+  declare offset: number;
   #hdr: VirtioAdminCmdResourceObjCmdHdr | undefined;
 
   /** Creates an accessor over `view` at byte `offset`. */
@@ -2229,11 +2229,11 @@ export class VirtioAdminCmdResourceObjQueryResult {
     resourceObjSpecificResult: 0,
   });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link VirtioAdminCmdResourceObjQueryResult.view}. */
-  offset: number;
+  declare offset: number;
   /** The `resource_obj_specific_result_len` parameter: element count of the arrays sized by it. */
-  resourceObjSpecificResultLen: number;
+  declare resourceObjSpecificResultLen: number;
 
   /** Creates an accessor over `view` at byte `offset`. */
   constructor(view: DataView, offset: number = 0, resourceObjSpecificResultLen: number = 0) {
@@ -2322,9 +2322,9 @@ export class VirtioDevPartsCap {
     readonly setPartsResourceObjectsLimit: number;
   } = Object.freeze({ getPartsResourceObjectsLimit: 0, setPartsResourceObjectsLimit: 1 });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link VirtioDevPartsCap.view}. */
-  offset: number;
+  declare offset: number;
 
   /** Creates an accessor over `view` at byte `offset`. */
   constructor(view: DataView, offset: number = 0) {
@@ -2413,9 +2413,9 @@ export class VirtioResourceObjDevParts {
     reserved: 1,
   });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link VirtioResourceObjDevParts.view}. */
-  offset: number;
+  declare offset: number;
 
   /** Creates an accessor over `view` at byte `offset`. */
   constructor(view: DataView, offset: number = 0) {
@@ -2529,9 +2529,9 @@ export class VirtioAdminCmdDevPartsMetadataData {
     readonly reserved: number;
   } = Object.freeze({ hdr: 0, type: 8, reserved: 9 });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link VirtioAdminCmdDevPartsMetadataData.view}. */
-  offset: number;
+  declare offset: number;
   #hdr: VirtioAdminCmdResourceObjCmdHdr | undefined;
 
   /** Creates an accessor over `view` at byte `offset`. */
@@ -2624,9 +2624,9 @@ export class VirtioAdminCmdDevPartsMetadataResultPartsSize {
   static readonly OFFSETS: { readonly partsSize: number; readonly reserved: number } = Object
     .freeze({ partsSize: 0, reserved: 4 });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link VirtioAdminCmdDevPartsMetadataResultPartsSize.view}. */
-  offset: number;
+  declare offset: number;
 
   /** Creates an accessor over `view` at byte `offset`. */
   constructor(view: DataView, offset: number = 0) {
@@ -2690,9 +2690,9 @@ export class VirtioAdminCmdDevPartsMetadataResultHdrListCount {
     reserved: 4,
   });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link VirtioAdminCmdDevPartsMetadataResultHdrListCount.view}. */
-  offset: number;
+  declare offset: number;
 
   /** Creates an accessor over `view` at byte `offset`. */
   constructor(view: DataView, offset: number = 0) {
@@ -2757,11 +2757,11 @@ export class VirtioAdminCmdDevPartsMetadataResultHdrList {
     readonly hdrs: number;
   } = Object.freeze({ count: 0, reserved: 4, hdrs: 8 });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link VirtioAdminCmdDevPartsMetadataResultHdrList.view}. */
-  offset: number;
+  declare offset: number;
   /** The `hdrs_len` parameter: element count of the arrays sized by it. */
-  hdrsLen: number;
+  declare hdrsLen: number;
   #hdrs: VirtioDevPartHdr | undefined;
 
   /** Creates an accessor over `view` at byte `offset`. */
@@ -2856,9 +2856,9 @@ export class VirtioAdminCmdDevPartsMetadataResult {
   static readonly OFFSETS: { readonly partsSize: number; readonly hdrListCount: number } = Object
     .freeze({ partsSize: 0, hdrListCount: 0 });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the union within {@link VirtioAdminCmdDevPartsMetadataResult.view}. */
-  offset: number;
+  declare offset: number;
   #partsSize: VirtioAdminCmdDevPartsMetadataResultPartsSize | undefined;
   #hdrListCount: VirtioAdminCmdDevPartsMetadataResultHdrListCount | undefined;
 
@@ -2946,11 +2946,11 @@ export class VirtioAdminCmdDevPartsGetData {
     readonly hdrList: number;
   } = Object.freeze({ hdr: 0, type: 8, reserved: 9, hdrList: 16 });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link VirtioAdminCmdDevPartsGetData.view}. */
-  offset: number;
+  declare offset: number;
   /** The `hdr_list_len` parameter: element count of the arrays sized by it. */
-  hdrListLen: number;
+  declare hdrListLen: number;
   #hdr: VirtioAdminCmdResourceObjCmdHdr | undefined;
   #hdrList: VirtioDevPartHdr | undefined;
 
@@ -3076,11 +3076,11 @@ export class VirtioAdminCmdDevPartsGetResult {
   /** Byte offsets of the fields at fixed offsets, by accessor name. */
   static readonly OFFSETS: { readonly parts: number } = Object.freeze({ parts: 0 });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link VirtioAdminCmdDevPartsGetResult.view}. */
-  offset: number;
+  declare offset: number;
   /** The `parts_len` parameter: element count of the arrays sized by it. */
-  partsLen: number;
+  declare partsLen: number;
 
   /** Creates an accessor over `view` at byte `offset`. */
   constructor(view: DataView, offset: number = 0, partsLen: number = 0) {
@@ -3153,11 +3153,11 @@ export class VirtioAdminCmdDevPartsSetData {
     parts: 8,
   });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link VirtioAdminCmdDevPartsSetData.view}. */
-  offset: number;
+  declare offset: number;
   /** The `parts_len` parameter: element count of the arrays sized by it. */
-  partsLen: number;
+  declare partsLen: number;
   #hdr: VirtioAdminCmdResourceObjCmdHdr | undefined;
 
   /** Creates an accessor over `view` at byte `offset`. */
@@ -3256,9 +3256,9 @@ export class VirtioAdminCmdDevModeSetData {
   /** Byte offsets of the fields at fixed offsets, by accessor name. */
   static readonly OFFSETS: { readonly flags: number } = Object.freeze({ flags: 0 });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link VirtioAdminCmdDevModeSetData.view}. */
-  offset: number;
+  declare offset: number;
 
   /** Creates an accessor over `view` at byte `offset`. */
   constructor(view: DataView, offset: number = 0) {

@@ -184,11 +184,11 @@ export class VirtioRevInfo {
     readonly data: number;
   } = Object.freeze({ revision: 0, length: 2, data: 4 });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link VirtioRevInfo.view}. */
-  offset: number;
+  declare offset: number;
   /** The `data_len` parameter: element count of the arrays sized by it. */
-  dataLen: number;
+  declare dataLen: number;
 
   /** Creates an accessor over `view` at byte `offset`. */
   constructor(view: DataView, offset: number = 0, dataLen: number = 0) {
@@ -285,9 +285,9 @@ export class VqConfigBlock {
   static readonly OFFSETS: { readonly index: number; readonly maxQueueSize: number } = Object
     .freeze({ index: 0, maxQueueSize: 2 });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link VqConfigBlock.view}. */
-  offset: number;
+  declare offset: number;
 
   /** Creates an accessor over `view` at byte `offset`. */
   constructor(view: DataView, offset: number = 0) {
@@ -355,9 +355,9 @@ export class VqInfoBlock {
     readonly device: number;
   } = Object.freeze({ desc: 0, res0: 8, index: 12, queueSize: 14, driver: 16, device: 24 });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link VqInfoBlock.view}. */
-  offset: number;
+  declare offset: number;
 
   /** Creates an accessor over `view` at byte `offset`. */
   constructor(view: DataView, offset: number = 0) {
@@ -486,9 +486,9 @@ export class VqInfoBlockLegacy {
     readonly queueSize: number;
   } = Object.freeze({ queue: 0, align: 8, index: 12, queueSize: 14 });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link VqInfoBlockLegacy.view}. */
-  offset: number;
+  declare offset: number;
 
   /** Creates an accessor over `view` at byte `offset`. */
   constructor(view: DataView, offset: number = 0) {
@@ -580,9 +580,9 @@ export class VirtioFeatureDesc {
     index: 4,
   });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link VirtioFeatureDesc.view}. */
-  offset: number;
+  declare offset: number;
 
   /** Creates an accessor over `view` at byte `offset`. */
   constructor(view: DataView, offset: number = 0) {
@@ -648,9 +648,9 @@ export class VirtioThinintArea {
     readonly isc: number;
   } = Object.freeze({ summaryIndicator: 0, indicator: 8, bitNr: 16, isc: 24 });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link VirtioThinintArea.view}. */
-  offset: number;
+  declare offset: number;
 
   /** Creates an accessor over `view` at byte `offset`. */
   constructor(view: DataView, offset: number = 0) {

@@ -19,9 +19,9 @@ export class VirtioDevPartHdrSelectorPciCommonCfg {
   static readonly OFFSETS: { readonly fieldOffset: number; readonly reserved: number } = Object
     .freeze({ fieldOffset: 0, reserved: 4 });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link VirtioDevPartHdrSelectorPciCommonCfg.view}. */
-  offset: number;
+  declare offset: number;
 
   /** Creates an accessor over `view` at byte `offset`. */
   constructor(view: DataView, offset: number = 0) {
@@ -85,9 +85,9 @@ export class VirtioDevPartHdrSelectorVqIndex {
     reserved: 2,
   });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link VirtioDevPartHdrSelectorVqIndex.view}. */
-  offset: number;
+  declare offset: number;
 
   /** Creates an accessor over `view` at byte `offset`. */
   constructor(view: DataView, offset: number = 0) {
@@ -168,9 +168,9 @@ export class VirtioDevPartHdrSelector {
     readonly deviceTypeRaw: number;
   } = Object.freeze({ pciCommonCfg: 0, vqIndex: 0, deviceTypeRaw: 0 });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the union within {@link VirtioDevPartHdrSelector.view}. */
-  offset: number;
+  declare offset: number;
   #pciCommonCfg: VirtioDevPartHdrSelectorPciCommonCfg | undefined;
   #vqIndex: VirtioDevPartHdrSelectorVqIndex | undefined;
 
@@ -270,9 +270,9 @@ export class VirtioDevPartHdr {
     readonly length: number;
   } = Object.freeze({ partType: 0, flags: 2, reserved: 3, selector: 4, length: 12 });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link VirtioDevPartHdr.view}. */
-  offset: number;
+  declare offset: number;
   #selector: VirtioDevPartHdrSelector | undefined;
 
   /** Creates an accessor over `view` at byte `offset`. */
@@ -383,11 +383,11 @@ export class VirtioDevPart {
     value: 16,
   });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link VirtioDevPart.view}. */
-  offset: number;
+  declare offset: number;
   /** The `value_len` parameter: element count of the arrays sized by it. */
-  valueLen: number;
+  declare valueLen: number;
   #hdr: VirtioDevPartHdr | undefined;
 
   /** Creates an accessor over `view` at byte `offset`. */
@@ -529,11 +529,11 @@ export class VirtioDevPartFeatures {
   /** Byte offsets of the fields at fixed offsets, by accessor name. */
   static readonly OFFSETS: { readonly featureBits: number } = Object.freeze({ featureBits: 0 });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link VirtioDevPartFeatures.view}. */
-  offset: number;
+  declare offset: number;
   /** The `feature_bits_len` parameter: element count of the arrays sized by it. */
-  featureBitsLen: number;
+  declare featureBitsLen: number;
 
   /** Creates an accessor over `view` at byte `offset`. */
   constructor(view: DataView, offset: number = 0, featureBitsLen: number = 0) {
@@ -614,9 +614,9 @@ export class VirtioDevPartVqCfg {
     queueDevice: 24,
   });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link VirtioDevPartVqCfg.view}. */
-  offset: number;
+  declare offset: number;
 
   /** Creates an accessor over `view` at byte `offset`. */
   constructor(view: DataView, offset: number = 0) {
@@ -759,9 +759,9 @@ export class VirtioDevPartVqNotifyData {
     readonly reserved: number;
   } = Object.freeze({ queueNotifyOff: 0, queueNotifConfigData: 2, reserved: 4 });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link VirtioDevPartVqNotifyData.view}. */
-  offset: number;
+  declare offset: number;
 
   /** Creates an accessor over `view` at byte `offset`. */
   constructor(view: DataView, offset: number = 0) {

@@ -115,9 +115,9 @@ export class VirtioMmio {
     { name: "ConfigGeneration", field: "configGeneration", offset: 252, size: 4, access: "r" },
   ]);
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link VirtioMmio.view}. */
-  offset: number;
+  declare offset: number;
 
   /** Creates an accessor over `view` at byte `offset`. */
   constructor(view: DataView, offset: number = 0) {
@@ -643,9 +643,9 @@ export class VirtioMmioLegacy {
     { name: "Status", field: "status", offset: 112, size: 4, access: "rw" },
   ]);
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link VirtioMmioLegacy.view}. */
-  offset: number;
+  declare offset: number;
 
   /** Creates an accessor over `view` at byte `offset`. */
   constructor(view: DataView, offset: number = 0) {

@@ -38,9 +38,9 @@ export class VirtioPciCap {
     length: 12,
   });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link VirtioPciCap.view}. */
-  offset: number;
+  declare offset: number;
 
   /** Creates an accessor over `view` at byte `offset`. */
   constructor(view: DataView, offset: number = 0) {
@@ -212,9 +212,9 @@ export class VirtioPciCap64 {
     readonly lengthHi: number;
   } = Object.freeze({ cap: 0, offsetHi: 16, lengthHi: 20 });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link VirtioPciCap64.view}. */
-  offset: number;
+  declare offset: number;
   #cap: VirtioPciCap | undefined;
 
   /** Creates an accessor over `view` at byte `offset`. */
@@ -323,9 +323,9 @@ export class VirtioPciCommonCfg {
     adminQueueNum: 62,
   });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link VirtioPciCommonCfg.view}. */
-  offset: number;
+  declare offset: number;
 
   /** Creates an accessor over `view` at byte `offset`. */
   constructor(view: DataView, offset: number = 0) {
@@ -658,9 +658,9 @@ export class VirtioPciNotifyCap {
   static readonly OFFSETS: { readonly cap: number; readonly notifyOffMultiplier: number } = Object
     .freeze({ cap: 0, notifyOffMultiplier: 16 });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link VirtioPciNotifyCap.view}. */
-  offset: number;
+  declare offset: number;
   #cap: VirtioPciCap | undefined;
 
   /** Creates an accessor over `view` at byte `offset`. */
@@ -720,9 +720,9 @@ export class VirtioPciVndrData {
     readonly vendorId: number;
   } = Object.freeze({ capVndr: 0, capNext: 1, capLen: 2, cfgType: 3, vendorId: 4 });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link VirtioPciVndrData.view}. */
-  offset: number;
+  declare offset: number;
 
   /** Creates an accessor over `view` at byte `offset`. */
   constructor(view: DataView, offset: number = 0) {
@@ -828,9 +828,9 @@ export class VirtioPciCfgCap {
     pciCfgData: 16,
   });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link VirtioPciCfgCap.view}. */
-  offset: number;
+  declare offset: number;
   #cap: VirtioPciCap | undefined;
 
   /** Creates an accessor over `view` at byte `offset`. */
@@ -950,9 +950,9 @@ export class VirtioPciLegacy {
     { name: "queue_msix_vector", field: "queueMsixVector", offset: 22, size: 2, access: "rw" },
   ]);
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link VirtioPciLegacy.view}. */
-  offset: number;
+  declare offset: number;
 
   /** Creates an accessor over `view` at byte `offset`. */
   constructor(view: DataView, offset: number = 0) {

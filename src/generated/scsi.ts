@@ -617,9 +617,9 @@ export class ScsiLunLevel {
   static readonly OFFSETS: { readonly address: number; readonly secondLevel: number } = Object
     .freeze({ address: 0, secondLevel: 2 });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link ScsiLunLevel.view}. */
-  offset: number;
+  declare offset: number;
 
   /** Creates an accessor over `view` at byte `offset`. */
   constructor(view: DataView, offset: number = 0) {
@@ -726,9 +726,9 @@ export class ScsiCdb6 {
     readonly control: number;
   } = Object.freeze({ operationCode: 0, misc: 1, reserved: 2, allocationLength: 4, control: 5 });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link ScsiCdb6.view}. */
-  offset: number;
+  declare offset: number;
 
   /** Creates an accessor over `view` at byte `offset`. */
   constructor(view: DataView, offset: number = 0) {
@@ -838,9 +838,9 @@ export class ScsiRw6Cdb {
     readonly control: number;
   } = Object.freeze({ head: 0, transferLength: 4, control: 5 });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link ScsiRw6Cdb.view}. */
-  offset: number;
+  declare offset: number;
 
   /** Creates an accessor over `view` at byte `offset`. */
   constructor(view: DataView, offset: number = 0) {
@@ -955,9 +955,9 @@ export class ScsiLba10Cdb {
     control: 9,
   });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link ScsiLba10Cdb.view}. */
-  offset: number;
+  declare offset: number;
 
   /** Creates an accessor over `view` at byte `offset`. */
   constructor(view: DataView, offset: number = 0) {
@@ -1151,9 +1151,9 @@ export class ScsiLba16Cdb {
     control: 15,
   });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link ScsiLba16Cdb.view}. */
-  offset: number;
+  declare offset: number;
 
   /** Creates an accessor over `view` at byte `offset`. */
   constructor(view: DataView, offset: number = 0) {
@@ -1269,9 +1269,9 @@ export class ScsiInquiryCdb {
     control: 5,
   });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link ScsiInquiryCdb.view}. */
-  offset: number;
+  declare offset: number;
 
   /** Creates an accessor over `view` at byte `offset`. */
   constructor(view: DataView, offset: number = 0) {
@@ -1404,9 +1404,9 @@ export class ScsiModeSense6Cdb {
     control: 5,
   });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link ScsiModeSense6Cdb.view}. */
-  offset: number;
+  declare offset: number;
 
   /** Creates an accessor over `view` at byte `offset`. */
   constructor(view: DataView, offset: number = 0) {
@@ -1576,9 +1576,9 @@ export class ScsiModeSense10Cdb {
     control: 9,
   });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link ScsiModeSense10Cdb.view}. */
-  offset: number;
+  declare offset: number;
 
   /** Creates an accessor over `view` at byte `offset`. */
   constructor(view: DataView, offset: number = 0) {
@@ -1768,9 +1768,9 @@ export class ScsiReadCapacity10Cdb {
     control: 9,
   });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link ScsiReadCapacity10Cdb.view}. */
-  offset: number;
+  declare offset: number;
 
   /** Creates an accessor over `view` at byte `offset`. */
   constructor(view: DataView, offset: number = 0) {
@@ -1915,9 +1915,9 @@ export class ScsiReadCapacity16Cdb {
     control: 15,
   });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link ScsiReadCapacity16Cdb.view}. */
-  offset: number;
+  declare offset: number;
 
   /** Creates an accessor over `view` at byte `offset`. */
   constructor(view: DataView, offset: number = 0) {
@@ -2073,9 +2073,9 @@ export class ScsiReportLunsCdb {
     control: 11,
   });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link ScsiReportLunsCdb.view}. */
-  offset: number;
+  declare offset: number;
 
   /** Creates an accessor over `view` at byte `offset`. */
   constructor(view: DataView, offset: number = 0) {
@@ -2209,9 +2209,9 @@ export class ScsiUnmapCdb {
     control: 9,
   });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link ScsiUnmapCdb.view}. */
-  offset: number;
+  declare offset: number;
 
   /** Creates an accessor over `view` at byte `offset`. */
   constructor(view: DataView, offset: number = 0) {
@@ -2340,9 +2340,9 @@ export class ScsiFixedSense {
     senseKeySpecific: 15,
   });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link ScsiFixedSense.view}. */
-  offset: number;
+  declare offset: number;
 
   /** Creates an accessor over `view` at byte `offset`. */
   constructor(view: DataView, offset: number = 0) {
@@ -2591,9 +2591,9 @@ export class ScsiInquiryData {
     productRevisionLevel: 32,
   });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link ScsiInquiryData.view}. */
-  offset: number;
+  declare offset: number;
 
   /** Creates an accessor over `view` at byte `offset`. */
   constructor(view: DataView, offset: number = 0) {
@@ -2999,9 +2999,9 @@ export class ScsiVpdHeader {
     readonly pageLength: number;
   } = Object.freeze({ peripheral: 0, pageCode: 1, pageLength: 2 });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link ScsiVpdHeader.view}. */
-  offset: number;
+  declare offset: number;
 
   /** Creates an accessor over `view` at byte `offset`. */
   constructor(view: DataView, offset: number = 0) {
@@ -3093,9 +3093,9 @@ export class ScsiDesignationDescriptor {
     readonly designatorLength: number;
   } = Object.freeze({ byte0: 0, byte1: 1, reserved: 2, designatorLength: 3 });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link ScsiDesignationDescriptor.view}. */
-  offset: number;
+  declare offset: number;
 
   /** Creates an accessor over `view` at byte `offset`. */
   constructor(view: DataView, offset: number = 0) {
@@ -3272,9 +3272,9 @@ export class ScsiVpdBlockLimits {
     reserved: 44,
   });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link ScsiVpdBlockLimits.view}. */
-  offset: number;
+  declare offset: number;
   #header: ScsiVpdHeader | undefined;
 
   /** Creates an accessor over `view` at byte `offset`. */
@@ -3504,9 +3504,9 @@ export class ScsiVpdBlockCharacteristics {
     reserved: 9,
   });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link ScsiVpdBlockCharacteristics.view}. */
-  offset: number;
+  declare offset: number;
   #header: ScsiVpdHeader | undefined;
 
   /** Creates an accessor over `view` at byte `offset`. */
@@ -3715,9 +3715,9 @@ export class ScsiVpdProvisioning {
     thresholdPercentage: 7,
   });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link ScsiVpdProvisioning.view}. */
-  offset: number;
+  declare offset: number;
   #header: ScsiVpdHeader | undefined;
 
   /** Creates an accessor over `view` at byte `offset`. */
@@ -3892,9 +3892,9 @@ export class ScsiModeHeader6 {
     blockDescriptorLength: 3,
   });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link ScsiModeHeader6.view}. */
-  offset: number;
+  declare offset: number;
 
   /** Creates an accessor over `view` at byte `offset`. */
   constructor(view: DataView, offset: number = 0) {
@@ -4030,9 +4030,9 @@ export class ScsiModeHeader10 {
     blockDescriptorLength: 6,
   });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link ScsiModeHeader10.view}. */
-  offset: number;
+  declare offset: number;
 
   /** Creates an accessor over `view` at byte `offset`. */
   constructor(view: DataView, offset: number = 0) {
@@ -4204,9 +4204,9 @@ export class ScsiCachingPage {
     obsolete: 17,
   });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link ScsiCachingPage.view}. */
-  offset: number;
+  declare offset: number;
 
   /** Creates an accessor over `view` at byte `offset`. */
   constructor(view: DataView, offset: number = 0) {
@@ -4522,9 +4522,9 @@ export class ScsiControlPage {
     extendedSelfTestCompletionTime: 10,
   });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link ScsiControlPage.view}. */
-  offset: number;
+  declare offset: number;
 
   /** Creates an accessor over `view` at byte `offset`. */
   constructor(view: DataView, offset: number = 0) {
@@ -4828,9 +4828,9 @@ export class ScsiReadCapacity10Data {
     readonly logicalBlockLength: number;
   } = Object.freeze({ returnedLogicalBlockAddress: 0, logicalBlockLength: 4 });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link ScsiReadCapacity10Data.view}. */
-  offset: number;
+  declare offset: number;
 
   /** Creates an accessor over `view` at byte `offset`. */
   constructor(view: DataView, offset: number = 0) {
@@ -4905,9 +4905,9 @@ export class ScsiReadCapacity16Data {
     reserved: 16,
   });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link ScsiReadCapacity16Data.view}. */
-  offset: number;
+  declare offset: number;
 
   /** Creates an accessor over `view` at byte `offset`. */
   constructor(view: DataView, offset: number = 0) {
@@ -5107,9 +5107,9 @@ export class ScsiReportLunsHeader {
   static readonly OFFSETS: { readonly lunListLength: number; readonly reserved: number } = Object
     .freeze({ lunListLength: 0, reserved: 4 });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link ScsiReportLunsHeader.view}. */
-  offset: number;
+  declare offset: number;
 
   /** Creates an accessor over `view` at byte `offset`. */
   constructor(view: DataView, offset: number = 0) {
@@ -5170,9 +5170,9 @@ export class ScsiUnmapHeader {
     readonly reserved: number;
   } = Object.freeze({ unmapDataLength: 0, unmapBlockDescriptorDataLength: 2, reserved: 4 });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link ScsiUnmapHeader.view}. */
-  offset: number;
+  declare offset: number;
 
   /** Creates an accessor over `view` at byte `offset`. */
   constructor(view: DataView, offset: number = 0) {
@@ -5264,9 +5264,9 @@ export class ScsiUnmapDescriptor {
     readonly reserved: number;
   } = Object.freeze({ unmapLogicalBlockAddress: 0, numberOfLogicalBlocks: 8, reserved: 12 });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link ScsiUnmapDescriptor.view}. */
-  offset: number;
+  declare offset: number;
 
   /** Creates an accessor over `view` at byte `offset`. */
   constructor(view: DataView, offset: number = 0) {

@@ -22,9 +22,9 @@ export class VhostUserHeader {
     readonly payloadSize: number;
   } = Object.freeze({ request: 0, flags: 4, payloadSize: 8 });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link VhostUserHeader.view}. */
-  offset: number;
+  declare offset: number;
 
   /** Creates an accessor over `view` at byte `offset`. */
   constructor(view: DataView, offset: number = 0) {
@@ -99,9 +99,9 @@ export class VhostUserU64 {
   /** Byte offsets of the fields at fixed offsets, by accessor name. */
   static readonly OFFSETS: { readonly u64: number } = Object.freeze({ u64: 0 });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link VhostUserU64.view}. */
-  offset: number;
+  declare offset: number;
 
   /** Creates an accessor over `view` at byte `offset`. */
   constructor(view: DataView, offset: number = 0) {
@@ -143,9 +143,9 @@ export class VhostVringState {
     num: 4,
   });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link VhostVringState.view}. */
-  offset: number;
+  declare offset: number;
 
   /** Creates an accessor over `view` at byte `offset`. */
   constructor(view: DataView, offset: number = 0) {
@@ -220,9 +220,9 @@ export class VhostVringAddr {
     logGuestAddr: 32,
   });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link VhostVringAddr.view}. */
-  offset: number;
+  declare offset: number;
 
   /** Creates an accessor over `view` at byte `offset`. */
   constructor(view: DataView, offset: number = 0) {
@@ -363,9 +363,9 @@ export class VhostUserMemoryRegion {
     readonly mmapOffset: number;
   } = Object.freeze({ guestPhysAddr: 0, memorySize: 8, userspaceAddr: 16, mmapOffset: 24 });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link VhostUserMemoryRegion.view}. */
-  offset: number;
+  declare offset: number;
 
   /** Creates an accessor over `view` at byte `offset`. */
   constructor(view: DataView, offset: number = 0) {
@@ -475,9 +475,9 @@ export class VhostUserMemory {
     readonly regions: number;
   } = Object.freeze({ nregions: 0, padding: 4, regions: 8 });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link VhostUserMemory.view}. */
-  offset: number;
+  declare offset: number;
   #regions: VhostUserMemoryRegion | undefined;
 
   /** Creates an accessor over `view` at byte `offset`. */
@@ -558,9 +558,9 @@ export class VhostUserMemorySingle {
     region: 8,
   });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link VhostUserMemorySingle.view}. */
-  offset: number;
+  declare offset: number;
   #region: VhostUserMemoryRegion | undefined;
 
   /** Creates an accessor over `view` at byte `offset`. */
@@ -613,9 +613,9 @@ export class VhostUserLog {
   static readonly OFFSETS: { readonly mmapSize: number; readonly mmapOffset: number } = Object
     .freeze({ mmapSize: 0, mmapOffset: 8 });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link VhostUserLog.view}. */
-  offset: number;
+  declare offset: number;
 
   /** Creates an accessor over `view` at byte `offset`. */
   constructor(view: DataView, offset: number = 0) {
@@ -708,9 +708,9 @@ export class VhostUserConfig {
     readonly flags: number;
   } = Object.freeze({ configOffset: 0, configSize: 4, flags: 8 });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link VhostUserConfig.view}. */
-  offset: number;
+  declare offset: number;
 
   /** Creates an accessor over `view` at byte `offset`. */
   constructor(view: DataView, offset: number = 0) {
@@ -791,9 +791,9 @@ export class VhostUserInflight {
     readonly padding: number;
   } = Object.freeze({ mmapSize: 0, mmapOffset: 8, numQueues: 16, queueSize: 18, padding: 20 });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link VhostUserInflight.view}. */
-  offset: number;
+  declare offset: number;
 
   /** Creates an accessor over `view` at byte `offset`. */
   constructor(view: DataView, offset: number = 0) {
@@ -918,9 +918,9 @@ export class DescStateSplit {
     readonly counter: number;
   } = Object.freeze({ inflight: 0, padding: 1, next: 6, counter: 8 });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link DescStateSplit.view}. */
-  offset: number;
+  declare offset: number;
 
   /** Creates an accessor over `view` at byte `offset`. */
   constructor(view: DataView, offset: number = 0) {
@@ -1039,11 +1039,11 @@ export class QueueRegionSplit {
     desc: 16,
   });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link QueueRegionSplit.view}. */
-  offset: number;
+  declare offset: number;
   /** The `queue_size` parameter: element count of the arrays sized by it. */
-  queueSize: number;
+  declare queueSize: number;
   #desc: DescStateSplit | undefined;
 
   /** Creates an accessor over `view` at byte `offset`. */
@@ -1196,9 +1196,9 @@ export class VhostIotlbMsg {
     readonly type: number;
   } = Object.freeze({ iova: 0, rangeSize: 8, uaddr: 16, perm: 24, type: 25 });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link VhostIotlbMsg.view}. */
-  offset: number;
+  declare offset: number;
 
   /** Creates an accessor over `view` at byte `offset`. */
   constructor(view: DataView, offset: number = 0) {

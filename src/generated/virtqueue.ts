@@ -23,9 +23,9 @@ export class VirtqDesc {
     readonly next: number;
   } = Object.freeze({ addr: 0, len: 8, flags: 12, next: 14 });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link VirtqDesc.view}. */
-  offset: number;
+  declare offset: number;
 
   /** Creates an accessor over `view` at byte `offset`. */
   constructor(view: DataView, offset: number = 0) {
@@ -118,11 +118,11 @@ export class VirtqAvail {
   static readonly OFFSETS: { readonly flags: number; readonly idx: number; readonly ring: number } =
     Object.freeze({ flags: 0, idx: 2, ring: 4 });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link VirtqAvail.view}. */
-  offset: number;
+  declare offset: number;
   /** The `queue_size` parameter: element count of the arrays sized by it. */
-  queueSize: number;
+  declare queueSize: number;
 
   /** Creates an accessor over `view` at byte `offset`. */
   constructor(view: DataView, offset: number = 0, queueSize: number = 0) {
@@ -229,9 +229,9 @@ export class VirtqUsedElem {
     len: 4,
   });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link VirtqUsedElem.view}. */
-  offset: number;
+  declare offset: number;
 
   /** Creates an accessor over `view` at byte `offset`. */
   constructor(view: DataView, offset: number = 0) {
@@ -293,11 +293,11 @@ export class VirtqUsed {
   static readonly OFFSETS: { readonly flags: number; readonly idx: number; readonly ring: number } =
     Object.freeze({ flags: 0, idx: 2, ring: 4 });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link VirtqUsed.view}. */
-  offset: number;
+  declare offset: number;
   /** The `queue_size` parameter: element count of the arrays sized by it. */
-  queueSize: number;
+  declare queueSize: number;
   #ring: VirtqUsedElem | undefined;
 
   /** Creates an accessor over `view` at byte `offset`. */
@@ -458,9 +458,9 @@ export class PvirtqDesc {
     readonly flags: number;
   } = Object.freeze({ addr: 0, len: 8, id: 12, flags: 14 });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link PvirtqDesc.view}. */
-  offset: number;
+  declare offset: number;
 
   /** Creates an accessor over `view` at byte `offset`. */
   constructor(view: DataView, offset: number = 0) {
@@ -555,9 +555,9 @@ export class PvirtqEventSuppress {
     flags: 2,
   });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link PvirtqEventSuppress.view}. */
-  offset: number;
+  declare offset: number;
 
   /** Creates an accessor over `view` at byte `offset`. */
   constructor(view: DataView, offset: number = 0) {
@@ -720,9 +720,9 @@ export class VirtioNotificationData {
   /** Byte offsets of the fields at fixed offsets, by accessor name. */
   static readonly OFFSETS: { readonly data: number } = Object.freeze({ data: 0 });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link VirtioNotificationData.view}. */
-  offset: number;
+  declare offset: number;
 
   /** Creates an accessor over `view` at byte `offset`. */
   constructor(view: DataView, offset: number = 0) {

@@ -36,11 +36,11 @@ export class Virtio9pConfig {
     tag: 2,
   });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link Virtio9pConfig.view}. */
-  offset: number;
+  declare offset: number;
   /** The `length` parameter: element count of the arrays sized by it. */
-  length: number;
+  declare length: number;
 
   /** Creates an accessor over `view` at byte `offset`. */
   constructor(view: DataView, offset: number = 0, length: number = 0) {
@@ -708,9 +708,9 @@ export class P9Header {
     readonly tag: number;
   } = Object.freeze({ msgSize: 0, type: 4, tag: 5 });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link P9Header.view}. */
-  offset: number;
+  declare offset: number;
 
   /** Creates an accessor over `view` at byte `offset`. */
   constructor(view: DataView, offset: number = 0) {
@@ -789,9 +789,9 @@ export class P9Qid {
     readonly path: number;
   } = Object.freeze({ type: 0, version: 1, path: 5 });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link P9Qid.view}. */
-  offset: number;
+  declare offset: number;
 
   /** Creates an accessor over `view` at byte `offset`. */
   constructor(view: DataView, offset: number = 0) {
@@ -866,9 +866,9 @@ export class P9Tversion {
   /** Byte offsets of the fields at fixed offsets, by accessor name. */
   static readonly OFFSETS: { readonly msize: number } = Object.freeze({ msize: 0 });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link P9Tversion.view}. */
-  offset: number;
+  declare offset: number;
 
   /** Creates an accessor over `view` at byte `offset`. */
   constructor(view: DataView, offset: number = 0) {
@@ -910,9 +910,9 @@ export class P9Tattach {
     afid: 4,
   });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link P9Tattach.view}. */
-  offset: number;
+  declare offset: number;
 
   /** Creates an accessor over `view` at byte `offset`. */
   constructor(view: DataView, offset: number = 0) {
@@ -977,9 +977,9 @@ export class P9Twalk {
     readonly nwname: number;
   } = Object.freeze({ fid: 0, newfid: 4, nwname: 8 });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link P9Twalk.view}. */
-  offset: number;
+  declare offset: number;
 
   /** Creates an accessor over `view` at byte `offset`. */
   constructor(view: DataView, offset: number = 0) {
@@ -1050,9 +1050,9 @@ export class P9Rwalk {
   /** Byte offsets of the fields at fixed offsets, by accessor name. */
   static readonly OFFSETS: { readonly nwqid: number } = Object.freeze({ nwqid: 0 });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link P9Rwalk.view}. */
-  offset: number;
+  declare offset: number;
 
   /** Creates an accessor over `view` at byte `offset`. */
   constructor(view: DataView, offset: number = 0) {
@@ -1094,9 +1094,9 @@ export class P9Tlopen {
     flags: 4,
   });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link P9Tlopen.view}. */
-  offset: number;
+  declare offset: number;
 
   /** Creates an accessor over `view` at byte `offset`. */
   constructor(view: DataView, offset: number = 0) {
@@ -1156,9 +1156,9 @@ export class P9Rlopen {
     iounit: 13,
   });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link P9Rlopen.view}. */
-  offset: number;
+  declare offset: number;
   #qid: P9Qid | undefined;
 
   /** Creates an accessor over `view` at byte `offset`. */
@@ -1210,9 +1210,9 @@ export class P9Tlcreate {
   /** Byte offsets of the fields at fixed offsets, by accessor name. */
   static readonly OFFSETS: { readonly fid: number } = Object.freeze({ fid: 0 });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link P9Tlcreate.view}. */
-  offset: number;
+  declare offset: number;
 
   /** Creates an accessor over `view` at byte `offset`. */
   constructor(view: DataView, offset: number = 0) {
@@ -1255,9 +1255,9 @@ export class P9Tread {
     readonly count: number;
   } = Object.freeze({ fid: 0, fileOffset: 4, count: 12 });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link P9Tread.view}. */
-  offset: number;
+  declare offset: number;
 
   /** Creates an accessor over `view` at byte `offset`. */
   constructor(view: DataView, offset: number = 0) {
@@ -1328,9 +1328,9 @@ export class P9Rread {
   /** Byte offsets of the fields at fixed offsets, by accessor name. */
   static readonly OFFSETS: { readonly count: number } = Object.freeze({ count: 0 });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link P9Rread.view}. */
-  offset: number;
+  declare offset: number;
 
   /** Creates an accessor over `view` at byte `offset`. */
   constructor(view: DataView, offset: number = 0) {
@@ -1373,9 +1373,9 @@ export class P9Twrite {
     readonly count: number;
   } = Object.freeze({ fid: 0, fileOffset: 4, count: 12 });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link P9Twrite.view}. */
-  offset: number;
+  declare offset: number;
 
   /** Creates an accessor over `view` at byte `offset`. */
   constructor(view: DataView, offset: number = 0) {
@@ -1446,9 +1446,9 @@ export class P9Tclunk {
   /** Byte offsets of the fields at fixed offsets, by accessor name. */
   static readonly OFFSETS: { readonly fid: number } = Object.freeze({ fid: 0 });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link P9Tclunk.view}. */
-  offset: number;
+  declare offset: number;
 
   /** Creates an accessor over `view` at byte `offset`. */
   constructor(view: DataView, offset: number = 0) {
@@ -1486,9 +1486,9 @@ export class P9Tgetattr {
     requestMask: 4,
   });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link P9Tgetattr.view}. */
-  offset: number;
+  declare offset: number;
 
   /** Creates an accessor over `view` at byte `offset`. */
   constructor(view: DataView, offset: number = 0) {
@@ -1587,9 +1587,9 @@ export class P9Rgetattr {
     dataVersion: 145,
   });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link P9Rgetattr.view}. */
-  offset: number;
+  declare offset: number;
   #qid: P9Qid | undefined;
 
   /** Creates an accessor over `view` at byte `offset`. */
@@ -1829,9 +1829,9 @@ export class P9Tsetattr {
     mtimeNsec: 52,
   });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link P9Tsetattr.view}. */
-  offset: number;
+  declare offset: number;
 
   /** Creates an accessor over `view` at byte `offset`. */
   constructor(view: DataView, offset: number = 0) {
@@ -1955,9 +1955,9 @@ export class P9Treaddir {
     readonly count: number;
   } = Object.freeze({ fid: 0, dirOffset: 4, count: 12 });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link P9Treaddir.view}. */
-  offset: number;
+  declare offset: number;
 
   /** Creates an accessor over `view` at byte `offset`. */
   constructor(view: DataView, offset: number = 0) {
@@ -2032,9 +2032,9 @@ export class P9Dirent {
     readonly type: number;
   } = Object.freeze({ qid: 0, nextOffset: 13, type: 21 });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link P9Dirent.view}. */
-  offset: number;
+  declare offset: number;
   #qid: P9Qid | undefined;
 
   /** Creates an accessor over `view` at byte `offset`. */
@@ -2099,9 +2099,9 @@ export class P9Tmkdir {
   /** Byte offsets of the fields at fixed offsets, by accessor name. */
   static readonly OFFSETS: { readonly dfid: number } = Object.freeze({ dfid: 0 });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link P9Tmkdir.view}. */
-  offset: number;
+  declare offset: number;
 
   /** Creates an accessor over `view` at byte `offset`. */
   constructor(view: DataView, offset: number = 0) {
@@ -2143,9 +2143,9 @@ export class P9Trename {
     dfid: 4,
   });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link P9Trename.view}. */
-  offset: number;
+  declare offset: number;
 
   /** Creates an accessor over `view` at byte `offset`. */
   constructor(view: DataView, offset: number = 0) {
@@ -2209,9 +2209,9 @@ export class P9Tlink {
     fid: 4,
   });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link P9Tlink.view}. */
-  offset: number;
+  declare offset: number;
 
   /** Creates an accessor over `view` at byte `offset`. */
   constructor(view: DataView, offset: number = 0) {
@@ -2275,9 +2275,9 @@ export class P9Txattrwalk {
     newfid: 4,
   });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link P9Txattrwalk.view}. */
-  offset: number;
+  declare offset: number;
 
   /** Creates an accessor over `view` at byte `offset`. */
   constructor(view: DataView, offset: number = 0) {
@@ -2354,9 +2354,9 @@ export class P9Rstatfs {
     namelen: 56,
   });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link P9Rstatfs.view}. */
-  offset: number;
+  declare offset: number;
 
   /** Creates an accessor over `view` at byte `offset`. */
   constructor(view: DataView, offset: number = 0) {
@@ -2470,9 +2470,9 @@ export class P9Tfsync {
     datasync: 4,
   });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link P9Tfsync.view}. */
-  offset: number;
+  declare offset: number;
 
   /** Creates an accessor over `view` at byte `offset`. */
   constructor(view: DataView, offset: number = 0) {
@@ -2536,9 +2536,9 @@ export class P9Tlock {
     readonly procId: number;
   } = Object.freeze({ fid: 0, type: 4, flags: 5, start: 9, length: 17, procId: 25 });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link P9Tlock.view}. */
-  offset: number;
+  declare offset: number;
 
   /** Creates an accessor over `view` at byte `offset`. */
   constructor(view: DataView, offset: number = 0) {
@@ -2652,9 +2652,9 @@ export class P9Tgetlock {
     readonly procId: number;
   } = Object.freeze({ fid: 0, type: 4, start: 5, length: 13, procId: 21 });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link P9Tgetlock.view}. */
-  offset: number;
+  declare offset: number;
 
   /** Creates an accessor over `view` at byte `offset`. */
   constructor(view: DataView, offset: number = 0) {
@@ -2746,9 +2746,9 @@ export class P9Rgetlock {
     readonly procId: number;
   } = Object.freeze({ type: 0, start: 1, length: 9, procId: 17 });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link P9Rgetlock.view}. */
-  offset: number;
+  declare offset: number;
 
   /** Creates an accessor over `view` at byte `offset`. */
   constructor(view: DataView, offset: number = 0) {
@@ -2825,9 +2825,9 @@ export class P9Tflush {
   /** Byte offsets of the fields at fixed offsets, by accessor name. */
   static readonly OFFSETS: { readonly oldtag: number } = Object.freeze({ oldtag: 0 });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link P9Tflush.view}. */
-  offset: number;
+  declare offset: number;
 
   /** Creates an accessor over `view` at byte `offset`. */
   constructor(view: DataView, offset: number = 0) {
@@ -2866,9 +2866,9 @@ export class P9Rlerror {
   /** Byte offsets of the fields at fixed offsets, by accessor name. */
   static readonly OFFSETS: { readonly ecode: number } = Object.freeze({ ecode: 0 });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link P9Rlerror.view}. */
-  offset: number;
+  declare offset: number;
 
   /** Creates an accessor over `view` at byte `offset`. */
   constructor(view: DataView, offset: number = 0) {

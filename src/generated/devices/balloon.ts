@@ -91,9 +91,9 @@ export class VirtioBalloonConfig {
     readonly poisonVal: number;
   } = Object.freeze({ numPages: 0, actual: 4, freePageHintCmdId: 8, poisonVal: 12 });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link VirtioBalloonConfig.view}. */
-  offset: number;
+  declare offset: number;
 
   /** Creates an accessor over `view` at byte `offset`. */
   constructor(view: DataView, offset: number = 0) {
@@ -185,9 +185,9 @@ export class VirtioBalloonStat {
     val: 2,
   });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link VirtioBalloonStat.view}. */
-  offset: number;
+  declare offset: number;
 
   /** Creates an accessor over `view` at byte `offset`. */
   constructor(view: DataView, offset: number = 0) {

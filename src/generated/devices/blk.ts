@@ -173,9 +173,9 @@ export class VirtioBlkGeometry {
     readonly sectors: number;
   } = Object.freeze({ cylinders: 0, heads: 2, sectors: 3 });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link VirtioBlkGeometry.view}. */
-  offset: number;
+  declare offset: number;
 
   /** Creates an accessor over `view` at byte `offset`. */
   constructor(view: DataView, offset: number = 0) {
@@ -255,9 +255,9 @@ export class VirtioBlkTopology {
     readonly optIoSize: number;
   } = Object.freeze({ physicalBlockExp: 0, alignmentOffset: 1, minIoSize: 2, optIoSize: 4 });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link VirtioBlkTopology.view}. */
-  offset: number;
+  declare offset: number;
 
   /** Creates an accessor over `view` at byte `offset`. */
   constructor(view: DataView, offset: number = 0) {
@@ -367,9 +367,9 @@ export class VirtioBlkZonedCharacteristics {
     unused2: 21,
   });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link VirtioBlkZonedCharacteristics.view}. */
-  offset: number;
+  declare offset: number;
 
   /** Creates an accessor over `view` at byte `offset`. */
   constructor(view: DataView, offset: number = 0) {
@@ -553,9 +553,9 @@ export class VirtioBlkConfig {
     zoned: 72,
   });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link VirtioBlkConfig.view}. */
-  offset: number;
+  declare offset: number;
   #geometry: VirtioBlkGeometry | undefined;
   #topology: VirtioBlkTopology | undefined;
   #zoned: VirtioBlkZonedCharacteristics | undefined;
@@ -906,11 +906,11 @@ export class VirtioBlkReq {
     readonly data: number;
   } = Object.freeze({ type: 0, reserved: 4, sector: 8, data: 16 });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link VirtioBlkReq.view}. */
-  offset: number;
+  declare offset: number;
   /** The `data_len` parameter: element count of the arrays sized by it. */
-  dataLen: number;
+  declare dataLen: number;
 
   /** Creates an accessor over `view` at byte `offset`. */
   constructor(view: DataView, offset: number = 0, dataLen: number = 0) {
@@ -1036,9 +1036,9 @@ export class VirtioBlkOuthdr {
     readonly sector: number;
   } = Object.freeze({ type: 0, reserved: 4, sector: 8 });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link VirtioBlkOuthdr.view}. */
-  offset: number;
+  declare offset: number;
 
   /** Creates an accessor over `view` at byte `offset`. */
   constructor(view: DataView, offset: number = 0) {
@@ -1121,11 +1121,11 @@ export class VirtioBlkReqZa {
     readonly data: number;
   } = Object.freeze({ type: 0, reserved: 4, sector: 8, data: 16 });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link VirtioBlkReqZa.view}. */
-  offset: number;
+  declare offset: number;
   /** The `data_len` parameter: element count of the arrays sized by it. */
-  dataLen: number;
+  declare dataLen: number;
 
   /** Creates an accessor over `view` at byte `offset`. */
   constructor(view: DataView, offset: number = 0, dataLen: number = 0) {
@@ -1495,9 +1495,9 @@ export class VirtioBlkDiscardWriteZeroes {
     readonly flags: number;
   } = Object.freeze({ sector: 0, numSectors: 8, flags: 12 });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link VirtioBlkDiscardWriteZeroes.view}. */
-  offset: number;
+  declare offset: number;
 
   /** Creates an accessor over `view` at byte `offset`. */
   constructor(view: DataView, offset: number = 0) {
@@ -1603,9 +1603,9 @@ export class VirtioBlkLifetime {
     readonly deviceLifetimeEstTypB: number;
   } = Object.freeze({ preEolInfo: 0, deviceLifetimeEstTypA: 2, deviceLifetimeEstTypB: 4 });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link VirtioBlkLifetime.view}. */
-  offset: number;
+  declare offset: number;
 
   /** Creates an accessor over `view` at byte `offset`. */
   constructor(view: DataView, offset: number = 0) {
@@ -1728,9 +1728,9 @@ export class VirtioBlkZoneDescriptor {
     readonly reserved: number;
   } = Object.freeze({ zCap: 0, zStart: 8, zWp: 16, zType: 24, zState: 25, reserved: 26 });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link VirtioBlkZoneDescriptor.view}. */
-  offset: number;
+  declare offset: number;
 
   /** Creates an accessor over `view` at byte `offset`. */
   constructor(view: DataView, offset: number = 0) {
@@ -1863,11 +1863,11 @@ export class VirtioBlkZoneReport {
     readonly zones: number;
   } = Object.freeze({ nrZones: 0, reserved: 8, zones: 64 });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link VirtioBlkZoneReport.view}. */
-  offset: number;
+  declare offset: number;
   /** The `zones_len` parameter: element count of the arrays sized by it. */
-  zonesLen: number;
+  declare zonesLen: number;
   #zones: VirtioBlkZoneDescriptor | undefined;
 
   /** Creates an accessor over `view` at byte `offset`. */
@@ -2098,13 +2098,13 @@ export class VirtioScsiPcReq {
     readonly cmd: number;
   } = Object.freeze({ type: 0, ioprio: 4, sector: 8, cmd: 16 });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link VirtioScsiPcReq.view}. */
-  offset: number;
+  declare offset: number;
   /** The `cmd_len` parameter: element count of the arrays sized by it. */
-  cmdLen: number;
+  declare cmdLen: number;
   /** The `data_size` parameter: element count of the arrays sized by it. */
-  dataSize: number;
+  declare dataSize: number;
 
   /** Creates an accessor over `view` at byte `offset`. */
   constructor(view: DataView, offset: number = 0, cmdLen: number = 0, dataSize: number = 0) {

@@ -31,9 +31,9 @@ export class VirtioCaifTransfConfig {
     readonly reserved: number;
   } = Object.freeze({ headroom: 0, tailroom: 2, mtu: 4, reserved: 8 });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link VirtioCaifTransfConfig.view}. */
-  offset: number;
+  declare offset: number;
 
   /** Creates an accessor over `view` at byte `offset`. */
   constructor(view: DataView, offset: number = 0) {
@@ -140,9 +140,9 @@ export class VirtioCaifConfig {
     readonly reserved: number;
   } = Object.freeze({ uplink: 0, downlink: 12, reserved: 24 });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link VirtioCaifConfig.view}. */
-  offset: number;
+  declare offset: number;
   #uplink: VirtioCaifTransfConfig | undefined;
   #downlink: VirtioCaifTransfConfig | undefined;
 

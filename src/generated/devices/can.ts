@@ -83,9 +83,9 @@ export class VirtioCanConfig {
   /** Byte offsets of the fields at fixed offsets, by accessor name. */
   static readonly OFFSETS: { readonly status: number } = Object.freeze({ status: 0 });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link VirtioCanConfig.view}. */
-  offset: number;
+  declare offset: number;
 
   /** Creates an accessor over `view` at byte `offset`. */
   constructor(view: DataView, offset: number = 0) {
@@ -218,9 +218,9 @@ export class VirtioCanControlOut {
   /** Byte offsets of the fields at fixed offsets, by accessor name. */
   static readonly OFFSETS: { readonly msgType: number } = Object.freeze({ msgType: 0 });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link VirtioCanControlOut.view}. */
-  offset: number;
+  declare offset: number;
 
   /** Creates an accessor over `view` at byte `offset`. */
   constructor(view: DataView, offset: number = 0) {
@@ -259,9 +259,9 @@ export class VirtioCanControlIn {
   /** Byte offsets of the fields at fixed offsets, by accessor name. */
   static readonly OFFSETS: { readonly result: number } = Object.freeze({ result: 0 });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link VirtioCanControlIn.view}. */
-  offset: number;
+  declare offset: number;
 
   /** Creates an accessor over `view` at byte `offset`. */
   constructor(view: DataView, offset: number = 0) {
@@ -318,11 +318,11 @@ export class VirtioCanTxOut {
     sdu: 16,
   });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link VirtioCanTxOut.view}. */
-  offset: number;
+  declare offset: number;
   /** The `sdu_len` parameter: element count of the arrays sized by it. */
-  sduLen: number;
+  declare sduLen: number;
 
   /** Creates an accessor over `view` at byte `offset`. */
   constructor(view: DataView, offset: number = 0, sduLen: number = 0) {
@@ -483,9 +483,9 @@ export class VirtioCanTxIn {
   /** Byte offsets of the fields at fixed offsets, by accessor name. */
   static readonly OFFSETS: { readonly result: number } = Object.freeze({ result: 0 });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link VirtioCanTxIn.view}. */
-  offset: number;
+  declare offset: number;
 
   /** Creates an accessor over `view` at byte `offset`. */
   constructor(view: DataView, offset: number = 0) {
@@ -542,11 +542,11 @@ export class VirtioCanRx {
     sdu: 16,
   });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link VirtioCanRx.view}. */
-  offset: number;
+  declare offset: number;
   /** The `sdu_len` parameter: element count of the arrays sized by it. */
-  sduLen: number;
+  declare sduLen: number;
 
   /** Creates an accessor over `view` at byte `offset`. */
   constructor(view: DataView, offset: number = 0, sduLen: number = 0) {

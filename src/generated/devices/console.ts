@@ -75,9 +75,9 @@ export class VirtioConsoleConfig {
     readonly emergWr: number;
   } = Object.freeze({ cols: 0, rows: 2, maxNrPorts: 4, emergWr: 8 });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link VirtioConsoleConfig.view}. */
-  offset: number;
+  declare offset: number;
 
   /** Creates an accessor over `view` at byte `offset`. */
   constructor(view: DataView, offset: number = 0) {
@@ -167,9 +167,9 @@ export class VirtioConsoleControl {
   static readonly OFFSETS: { readonly id: number; readonly event: number; readonly value: number } =
     Object.freeze({ id: 0, event: 4, value: 6 });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link VirtioConsoleControl.view}. */
-  offset: number;
+  declare offset: number;
 
   /** Creates an accessor over `view` at byte `offset`. */
   constructor(view: DataView, offset: number = 0) {
@@ -247,9 +247,9 @@ export class VirtioConsoleResize {
     rows: 2,
   });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link VirtioConsoleResize.view}. */
-  offset: number;
+  declare offset: number;
 
   /** Creates an accessor over `view` at byte `offset`. */
   constructor(view: DataView, offset: number = 0) {

@@ -615,9 +615,9 @@ export class VirtioCryptoConfig {
     maxSize: 48,
   });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link VirtioCryptoConfig.view}. */
-  offset: number;
+  declare offset: number;
 
   /** Creates an accessor over `view` at byte `offset`. */
   constructor(view: DataView, offset: number = 0) {
@@ -1044,9 +1044,9 @@ export class VirtioCryptoCtrlHeader {
     readonly reserved: number;
   } = Object.freeze({ opcode: 0, algo: 4, flag: 8, reserved: 12 });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link VirtioCryptoCtrlHeader.view}. */
-  offset: number;
+  declare offset: number;
 
   /** Creates an accessor over `view` at byte `offset`. */
   constructor(view: DataView, offset: number = 0) {
@@ -1203,15 +1203,15 @@ export class VirtioCryptoOpCtrlReq {
     opFlf: 16,
   });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link VirtioCryptoOpCtrlReq.view}. */
-  offset: number;
+  declare offset: number;
   /** The `flf_len` parameter: element count of the arrays sized by it. */
-  flfLen: number;
+  declare flfLen: number;
   /** The `vlf_len` parameter: element count of the arrays sized by it. */
-  vlfLen: number;
+  declare vlfLen: number;
   /** The `outcome_len` parameter: element count of the arrays sized by it. */
-  outcomeLen: number;
+  declare outcomeLen: number;
   #header: VirtioCryptoCtrlHeader | undefined;
 
   /** Creates an accessor over `view` at byte `offset`. */
@@ -1392,9 +1392,9 @@ export class VirtioCryptoCreateSessionInput {
     readonly padding: number;
   } = Object.freeze({ sessionId: 0, status: 8, padding: 12 });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link VirtioCryptoCreateSessionInput.view}. */
-  offset: number;
+  declare offset: number;
 
   /** Creates an accessor over `view` at byte `offset`. */
   constructor(view: DataView, offset: number = 0) {
@@ -1469,9 +1469,9 @@ export class VirtioCryptoDestroySessionFlf {
   /** Byte offsets of the fields at fixed offsets, by accessor name. */
   static readonly OFFSETS: { readonly sessionId: number } = Object.freeze({ sessionId: 0 });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link VirtioCryptoDestroySessionFlf.view}. */
-  offset: number;
+  declare offset: number;
 
   /** Creates an accessor over `view` at byte `offset`. */
   constructor(view: DataView, offset: number = 0) {
@@ -1510,9 +1510,9 @@ export class VirtioCryptoDestroySessionInput {
   /** Byte offsets of the fields at fixed offsets, by accessor name. */
   static readonly OFFSETS: { readonly status: number } = Object.freeze({ status: 0 });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link VirtioCryptoDestroySessionInput.view}. */
-  offset: number;
+  declare offset: number;
 
   /** Creates an accessor over `view` at byte `offset`. */
   constructor(view: DataView, offset: number = 0) {
@@ -1552,9 +1552,9 @@ export class VirtioCryptoHashCreateSessionFlf {
   static readonly OFFSETS: { readonly algo: number; readonly hashResultLen: number } = Object
     .freeze({ algo: 0, hashResultLen: 4 });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link VirtioCryptoHashCreateSessionFlf.view}. */
-  offset: number;
+  declare offset: number;
 
   /** Creates an accessor over `view` at byte `offset`. */
   constructor(view: DataView, offset: number = 0) {
@@ -1620,9 +1620,9 @@ export class VirtioCryptoMacCreateSessionFlf {
     readonly padding: number;
   } = Object.freeze({ algo: 0, hashResultLen: 4, authKeyLen: 8, padding: 12 });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link VirtioCryptoMacCreateSessionFlf.view}. */
-  offset: number;
+  declare offset: number;
 
   /** Creates an accessor over `view` at byte `offset`. */
   constructor(view: DataView, offset: number = 0) {
@@ -1711,11 +1711,11 @@ export class VirtioCryptoMacCreateSessionVlf {
   /** Byte offsets of the fields at fixed offsets, by accessor name. */
   static readonly OFFSETS: { readonly authKey: number } = Object.freeze({ authKey: 0 });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link VirtioCryptoMacCreateSessionVlf.view}. */
-  offset: number;
+  declare offset: number;
   /** The `auth_key_len` parameter: element count of the arrays sized by it. */
-  authKeyLen: number;
+  declare authKeyLen: number;
 
   /** Creates an accessor over `view` at byte `offset`. */
   constructor(view: DataView, offset: number = 0, authKeyLen: number = 0) {
@@ -1812,9 +1812,9 @@ export class VirtioCryptoCipherSessionFlf {
     readonly padding: number;
   } = Object.freeze({ algo: 0, keyLen: 4, op: 8, padding: 12 });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link VirtioCryptoCipherSessionFlf.view}. */
-  offset: number;
+  declare offset: number;
 
   /** Creates an accessor over `view` at byte `offset`. */
   constructor(view: DataView, offset: number = 0) {
@@ -1903,11 +1903,11 @@ export class VirtioCryptoCipherSessionVlf {
   /** Byte offsets of the fields at fixed offsets, by accessor name. */
   static readonly OFFSETS: { readonly cipherKey: number } = Object.freeze({ cipherKey: 0 });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link VirtioCryptoCipherSessionVlf.view}. */
-  offset: number;
+  declare offset: number;
   /** The `key_len` parameter: element count of the arrays sized by it. */
-  keyLen: number;
+  declare keyLen: number;
 
   /** Creates an accessor over `view` at byte `offset`. */
   constructor(view: DataView, offset: number = 0, keyLen: number = 0) {
@@ -2048,9 +2048,9 @@ export class VirtioCryptoAlgChainSessionFlf {
     padding: 44,
   });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link VirtioCryptoAlgChainSessionFlf.view}. */
-  offset: number;
+  declare offset: number;
   #cipherHdr: VirtioCryptoCipherSessionFlf | undefined;
 
   /** Creates an accessor over `view` at byte `offset`. */
@@ -2181,13 +2181,13 @@ export class VirtioCryptoAlgChainSessionVlf {
   /** Byte offsets of the fields at fixed offsets, by accessor name. */
   static readonly OFFSETS: { readonly cipherKey: number } = Object.freeze({ cipherKey: 0 });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link VirtioCryptoAlgChainSessionVlf.view}. */
-  offset: number;
+  declare offset: number;
   /** The `key_len` parameter: element count of the arrays sized by it. */
-  keyLen: number;
+  declare keyLen: number;
   /** The `auth_key_len` parameter: element count of the arrays sized by it. */
-  authKeyLen: number;
+  declare authKeyLen: number;
 
   /** Creates an accessor over `view` at byte `offset`. */
   constructor(view: DataView, offset: number = 0, keyLen: number = 0, authKeyLen: number = 0) {
@@ -2337,9 +2337,9 @@ export class VirtioCryptoSymCreateSessionFlf {
     readonly padding: number;
   } = Object.freeze({ opFlf: 0, opType: 48, padding: 52 });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link VirtioCryptoSymCreateSessionFlf.view}. */
-  offset: number;
+  declare offset: number;
 
   /** Creates an accessor over `view` at byte `offset`. */
   constructor(view: DataView, offset: number = 0) {
@@ -2429,11 +2429,11 @@ export class VirtioCryptoSymCreateSessionVlf {
   /** Byte offsets of the fields at fixed offsets, by accessor name. */
   static readonly OFFSETS: { readonly opVlf: number } = Object.freeze({ opVlf: 0 });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link VirtioCryptoSymCreateSessionVlf.view}. */
-  offset: number;
+  declare offset: number;
   /** The `vlf_len` parameter: element count of the arrays sized by it. */
-  vlfLen: number;
+  declare vlfLen: number;
 
   /** Creates an accessor over `view` at byte `offset`. */
   constructor(view: DataView, offset: number = 0, vlfLen: number = 0) {
@@ -2510,9 +2510,9 @@ export class VirtioCryptoAeadCreateSessionFlf {
     readonly padding: number;
   } = Object.freeze({ algo: 0, keyLen: 4, tagLen: 8, aadLen: 12, op: 16, padding: 20 });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link VirtioCryptoAeadCreateSessionFlf.view}. */
-  offset: number;
+  declare offset: number;
 
   /** Creates an accessor over `view` at byte `offset`. */
   constructor(view: DataView, offset: number = 0) {
@@ -2636,11 +2636,11 @@ export class VirtioCryptoAeadCreateSessionVlf {
   /** Byte offsets of the fields at fixed offsets, by accessor name. */
   static readonly OFFSETS: { readonly key: number } = Object.freeze({ key: 0 });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link VirtioCryptoAeadCreateSessionVlf.view}. */
-  offset: number;
+  declare offset: number;
   /** The `key_len` parameter: element count of the arrays sized by it. */
-  keyLen: number;
+  declare keyLen: number;
 
   /** Creates an accessor over `view` at byte `offset`. */
   constructor(view: DataView, offset: number = 0, keyLen: number = 0) {
@@ -2821,9 +2821,9 @@ export class VirtioCryptoRsaSessionPara {
   static readonly OFFSETS: { readonly paddingAlgo: number; readonly hashAlgo: number } = Object
     .freeze({ paddingAlgo: 0, hashAlgo: 4 });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link VirtioCryptoRsaSessionPara.view}. */
-  offset: number;
+  declare offset: number;
 
   /** Creates an accessor over `view` at byte `offset`. */
   constructor(view: DataView, offset: number = 0) {
@@ -2941,9 +2941,9 @@ export class VirtioCryptoEcdsaSessionPara {
   /** Byte offsets of the fields at fixed offsets, by accessor name. */
   static readonly OFFSETS: { readonly curveId: number } = Object.freeze({ curveId: 0 });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link VirtioCryptoEcdsaSessionPara.view}. */
-  offset: number;
+  declare offset: number;
 
   /** Creates an accessor over `view` at byte `offset`. */
   constructor(view: DataView, offset: number = 0) {
@@ -3012,9 +3012,9 @@ export class VirtioCryptoAkcipherCreateSessionFlf {
     readonly algoFlf: number;
   } = Object.freeze({ algo: 0, keyType: 4, keyLen: 8, algoFlf: 12 });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link VirtioCryptoAkcipherCreateSessionFlf.view}. */
-  offset: number;
+  declare offset: number;
 
   /** Creates an accessor over `view` at byte `offset`. */
   constructor(view: DataView, offset: number = 0) {
@@ -3117,11 +3117,11 @@ export class VirtioCryptoAkcipherCreateSessionVlf {
   /** Byte offsets of the fields at fixed offsets, by accessor name. */
   static readonly OFFSETS: { readonly key: number } = Object.freeze({ key: 0 });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link VirtioCryptoAkcipherCreateSessionVlf.view}. */
-  offset: number;
+  declare offset: number;
   /** The `key_len` parameter: element count of the arrays sized by it. */
-  keyLen: number;
+  declare keyLen: number;
 
   /** Creates an accessor over `view` at byte `offset`. */
   constructor(view: DataView, offset: number = 0, keyLen: number = 0) {
@@ -3315,9 +3315,9 @@ export class VirtioCryptoOpHeader {
     readonly padding: number;
   } = Object.freeze({ opcode: 0, algo: 4, sessionId: 8, flag: 16, padding: 20 });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link VirtioCryptoOpHeader.view}. */
-  offset: number;
+  declare offset: number;
 
   /** Creates an accessor over `view` at byte `offset`. */
   constructor(view: DataView, offset: number = 0) {
@@ -3420,9 +3420,9 @@ export class VirtioCryptoInhdr {
   /** Byte offsets of the fields at fixed offsets, by accessor name. */
   static readonly OFFSETS: { readonly status: number } = Object.freeze({ status: 0 });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link VirtioCryptoInhdr.view}. */
-  offset: number;
+  declare offset: number;
 
   /** Creates an accessor over `view` at byte `offset`. */
   constructor(view: DataView, offset: number = 0) {
@@ -3464,13 +3464,13 @@ export class VirtioCryptoOpDataReq {
     opFlf: 24,
   });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link VirtioCryptoOpDataReq.view}. */
-  offset: number;
+  declare offset: number;
   /** The `flf_len` parameter: element count of the arrays sized by it. */
-  flfLen: number;
+  declare flfLen: number;
   /** The `vlf_len` parameter: element count of the arrays sized by it. */
-  vlfLen: number;
+  declare vlfLen: number;
   #header: VirtioCryptoOpHeader | undefined;
   #inhdr: VirtioCryptoInhdr | undefined;
 
@@ -3614,9 +3614,9 @@ export class VirtioCryptoHashDataFlf {
   static readonly OFFSETS: { readonly srcDataLen: number; readonly hashResultLen: number } = Object
     .freeze({ srcDataLen: 0, hashResultLen: 4 });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link VirtioCryptoHashDataFlf.view}. */
-  offset: number;
+  declare offset: number;
 
   /** Creates an accessor over `view` at byte `offset`. */
   constructor(view: DataView, offset: number = 0) {
@@ -3677,13 +3677,13 @@ export class VirtioCryptoHashDataVlf {
   /** Byte offsets of the fields at fixed offsets, by accessor name. */
   static readonly OFFSETS: { readonly srcData: number } = Object.freeze({ srcData: 0 });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link VirtioCryptoHashDataVlf.view}. */
-  offset: number;
+  declare offset: number;
   /** The `src_data_len` parameter: element count of the arrays sized by it. */
-  srcDataLen: number;
+  declare srcDataLen: number;
   /** The `hash_result_len` parameter: element count of the arrays sized by it. */
-  hashResultLen: number;
+  declare hashResultLen: number;
 
   /** Creates an accessor over `view` at byte `offset`. */
   constructor(
@@ -3801,9 +3801,9 @@ export class VirtioCryptoHashDataFlfStatelessSessPara {
   /** Byte offsets of the fields at fixed offsets, by accessor name. */
   static readonly OFFSETS: { readonly algo: number } = Object.freeze({ algo: 0 });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link VirtioCryptoHashDataFlfStatelessSessPara.view}. */
-  offset: number;
+  declare offset: number;
 
   /** Creates an accessor over `view` at byte `offset`. */
   constructor(view: DataView, offset: number = 0) {
@@ -3847,9 +3847,9 @@ export class VirtioCryptoHashDataFlfStateless {
     readonly reserved: number;
   } = Object.freeze({ sessPara: 0, srcDataLen: 4, hashResultLen: 8, reserved: 12 });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link VirtioCryptoHashDataFlfStateless.view}. */
-  offset: number;
+  declare offset: number;
   #sessPara: VirtioCryptoHashDataFlfStatelessSessPara | undefined;
 
   /** Creates an accessor over `view` at byte `offset`. */
@@ -3929,13 +3929,13 @@ export class VirtioCryptoHashDataVlfStateless {
   /** Byte offsets of the fields at fixed offsets, by accessor name. */
   static readonly OFFSETS: { readonly srcData: number } = Object.freeze({ srcData: 0 });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link VirtioCryptoHashDataVlfStateless.view}. */
-  offset: number;
+  declare offset: number;
   /** The `src_data_len` parameter: element count of the arrays sized by it. */
-  srcDataLen: number;
+  declare srcDataLen: number;
   /** The `hash_result_len` parameter: element count of the arrays sized by it. */
-  hashResultLen: number;
+  declare hashResultLen: number;
 
   /** Creates an accessor over `view` at byte `offset`. */
   constructor(
@@ -4065,9 +4065,9 @@ export class VirtioCryptoMacDataFlf {
   /** Byte offsets of the fields at fixed offsets, by accessor name. */
   static readonly OFFSETS: { readonly hdr: number } = Object.freeze({ hdr: 0 });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link VirtioCryptoMacDataFlf.view}. */
-  offset: number;
+  declare offset: number;
   #hdr: VirtioCryptoHashDataFlf | undefined;
 
   /** Creates an accessor over `view` at byte `offset`. */
@@ -4108,13 +4108,13 @@ export class VirtioCryptoMacDataVlf {
   /** Byte offsets of the fields at fixed offsets, by accessor name. */
   static readonly OFFSETS: { readonly srcData: number } = Object.freeze({ srcData: 0 });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link VirtioCryptoMacDataVlf.view}. */
-  offset: number;
+  declare offset: number;
   /** The `src_data_len` parameter: element count of the arrays sized by it. */
-  srcDataLen: number;
+  declare srcDataLen: number;
   /** The `hash_result_len` parameter: element count of the arrays sized by it. */
-  hashResultLen: number;
+  declare hashResultLen: number;
 
   /** Creates an accessor over `view` at byte `offset`. */
   constructor(
@@ -4235,9 +4235,9 @@ export class VirtioCryptoMacDataFlfStatelessSessPara {
     authKeyLen: 4,
   });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link VirtioCryptoMacDataFlfStatelessSessPara.view}. */
-  offset: number;
+  declare offset: number;
 
   /** Creates an accessor over `view` at byte `offset`. */
   constructor(view: DataView, offset: number = 0) {
@@ -4302,9 +4302,9 @@ export class VirtioCryptoMacDataFlfStateless {
     readonly hashResultLen: number;
   } = Object.freeze({ sessPara: 0, srcDataLen: 8, hashResultLen: 12 });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link VirtioCryptoMacDataFlfStateless.view}. */
-  offset: number;
+  declare offset: number;
   #sessPara: VirtioCryptoMacDataFlfStatelessSessPara | undefined;
 
   /** Creates an accessor over `view` at byte `offset`. */
@@ -4371,15 +4371,15 @@ export class VirtioCryptoMacDataVlfStateless {
   /** Byte offsets of the fields at fixed offsets, by accessor name. */
   static readonly OFFSETS: { readonly authKey: number } = Object.freeze({ authKey: 0 });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link VirtioCryptoMacDataVlfStateless.view}. */
-  offset: number;
+  declare offset: number;
   /** The `auth_key_len` parameter: element count of the arrays sized by it. */
-  authKeyLen: number;
+  declare authKeyLen: number;
   /** The `src_data_len` parameter: element count of the arrays sized by it. */
-  srcDataLen: number;
+  declare srcDataLen: number;
   /** The `hash_result_len` parameter: element count of the arrays sized by it. */
-  hashResultLen: number;
+  declare hashResultLen: number;
 
   /** Creates an accessor over `view` at byte `offset`. */
   constructor(
@@ -4558,9 +4558,9 @@ export class VirtioCryptoCipherDataFlf {
     readonly padding: number;
   } = Object.freeze({ ivLen: 0, srcDataLen: 4, dstDataLen: 8, padding: 12 });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link VirtioCryptoCipherDataFlf.view}. */
-  offset: number;
+  declare offset: number;
 
   /** Creates an accessor over `view` at byte `offset`. */
   constructor(view: DataView, offset: number = 0) {
@@ -4649,15 +4649,15 @@ export class VirtioCryptoCipherDataVlf {
   /** Byte offsets of the fields at fixed offsets, by accessor name. */
   static readonly OFFSETS: { readonly iv: number } = Object.freeze({ iv: 0 });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link VirtioCryptoCipherDataVlf.view}. */
-  offset: number;
+  declare offset: number;
   /** The `iv_len` parameter: element count of the arrays sized by it. */
-  ivLen: number;
+  declare ivLen: number;
   /** The `src_data_len` parameter: element count of the arrays sized by it. */
-  srcDataLen: number;
+  declare srcDataLen: number;
   /** The `dst_data_len` parameter: element count of the arrays sized by it. */
-  dstDataLen: number;
+  declare dstDataLen: number;
 
   /** Creates an accessor over `view` at byte `offset`. */
   constructor(
@@ -4841,9 +4841,9 @@ export class VirtioCryptoAlgChainDataFlf {
     reserved: 36,
   });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link VirtioCryptoAlgChainDataFlf.view}. */
-  offset: number;
+  declare offset: number;
 
   /** Creates an accessor over `view` at byte `offset`. */
   constructor(view: DataView, offset: number = 0) {
@@ -4999,19 +4999,19 @@ export class VirtioCryptoAlgChainDataVlf {
   /** Byte offsets of the fields at fixed offsets, by accessor name. */
   static readonly OFFSETS: { readonly iv: number } = Object.freeze({ iv: 0 });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link VirtioCryptoAlgChainDataVlf.view}. */
-  offset: number;
+  declare offset: number;
   /** The `iv_len` parameter: element count of the arrays sized by it. */
-  ivLen: number;
+  declare ivLen: number;
   /** The `src_data_len` parameter: element count of the arrays sized by it. */
-  srcDataLen: number;
+  declare srcDataLen: number;
   /** The `aad_len` parameter: element count of the arrays sized by it. */
-  aadLen: number;
+  declare aadLen: number;
   /** The `dst_data_len` parameter: element count of the arrays sized by it. */
-  dstDataLen: number;
+  declare dstDataLen: number;
   /** The `hash_result_len` parameter: element count of the arrays sized by it. */
-  hashResultLen: number;
+  declare hashResultLen: number;
 
   /** Creates an accessor over `view` at byte `offset`. */
   constructor(
@@ -5277,9 +5277,9 @@ export class VirtioCryptoSymDataFlf {
     readonly padding: number;
   } = Object.freeze({ opTypeFlf: 0, opType: 40, padding: 44 });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link VirtioCryptoSymDataFlf.view}. */
-  offset: number;
+  declare offset: number;
 
   /** Creates an accessor over `view` at byte `offset`. */
   constructor(view: DataView, offset: number = 0) {
@@ -5369,11 +5369,11 @@ export class VirtioCryptoSymDataVlf {
   /** Byte offsets of the fields at fixed offsets, by accessor name. */
   static readonly OFFSETS: { readonly opTypeVlf: number } = Object.freeze({ opTypeVlf: 0 });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link VirtioCryptoSymDataVlf.view}. */
-  offset: number;
+  declare offset: number;
   /** The `sym_para_len` parameter: element count of the arrays sized by it. */
-  symParaLen: number;
+  declare symParaLen: number;
 
   /** Creates an accessor over `view` at byte `offset`. */
   constructor(view: DataView, offset: number = 0, symParaLen: number = 0) {
@@ -5444,9 +5444,9 @@ export class VirtioCryptoCipherDataFlfStatelessSessPara {
   static readonly OFFSETS: { readonly algo: number; readonly keyLen: number; readonly op: number } =
     Object.freeze({ algo: 0, keyLen: 4, op: 8 });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link VirtioCryptoCipherDataFlfStatelessSessPara.view}. */
-  offset: number;
+  declare offset: number;
 
   /** Creates an accessor over `view` at byte `offset`. */
   constructor(view: DataView, offset: number = 0) {
@@ -5526,9 +5526,9 @@ export class VirtioCryptoCipherDataFlfStateless {
     readonly dstDataLen: number;
   } = Object.freeze({ sessPara: 0, ivLen: 12, srcDataLen: 16, dstDataLen: 20 });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link VirtioCryptoCipherDataFlfStateless.view}. */
-  offset: number;
+  declare offset: number;
   #sessPara: VirtioCryptoCipherDataFlfStatelessSessPara | undefined;
 
   /** Creates an accessor over `view` at byte `offset`. */
@@ -5608,17 +5608,17 @@ export class VirtioCryptoCipherDataVlfStateless {
   /** Byte offsets of the fields at fixed offsets, by accessor name. */
   static readonly OFFSETS: { readonly cipherKey: number } = Object.freeze({ cipherKey: 0 });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link VirtioCryptoCipherDataVlfStateless.view}. */
-  offset: number;
+  declare offset: number;
   /** The `key_len` parameter: element count of the arrays sized by it. */
-  keyLen: number;
+  declare keyLen: number;
   /** The `iv_len` parameter: element count of the arrays sized by it. */
-  ivLen: number;
+  declare ivLen: number;
   /** The `src_data_len` parameter: element count of the arrays sized by it. */
-  srcDataLen: number;
+  declare srcDataLen: number;
   /** The `dst_data_len` parameter: element count of the arrays sized by it. */
-  dstDataLen: number;
+  declare dstDataLen: number;
 
   /** Creates an accessor over `view` at byte `offset`. */
   constructor(
@@ -5825,9 +5825,9 @@ export class VirtioCryptoAlgChainDataFlfStatelessSessParaCipher {
   static readonly OFFSETS: { readonly algo: number; readonly keyLen: number; readonly op: number } =
     Object.freeze({ algo: 0, keyLen: 4, op: 8 });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link VirtioCryptoAlgChainDataFlfStatelessSessParaCipher.view}. */
-  offset: number;
+  declare offset: number;
 
   /** Creates an accessor over `view` at byte `offset`. */
   constructor(view: DataView, offset: number = 0) {
@@ -5906,9 +5906,9 @@ export class VirtioCryptoAlgChainDataFlfStatelessSessParaHash {
     readonly hashMode: number;
   } = Object.freeze({ algo: 0, authKeyLen: 4, hashMode: 8 });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link VirtioCryptoAlgChainDataFlfStatelessSessParaHash.view}. */
-  offset: number;
+  declare offset: number;
 
   /** Creates an accessor over `view` at byte `offset`. */
   constructor(view: DataView, offset: number = 0) {
@@ -5988,9 +5988,9 @@ export class VirtioCryptoAlgChainDataFlfStatelessSessPara {
     readonly hash: number;
   } = Object.freeze({ algChainOrder: 0, aadLen: 4, cipher: 8, hash: 20 });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link VirtioCryptoAlgChainDataFlfStatelessSessPara.view}. */
-  offset: number;
+  declare offset: number;
   #cipher: VirtioCryptoAlgChainDataFlfStatelessSessParaCipher | undefined;
   #hash: VirtioCryptoAlgChainDataFlfStatelessSessParaHash | undefined;
 
@@ -6097,9 +6097,9 @@ export class VirtioCryptoAlgChainDataFlfStateless {
     reserved: 68,
   });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link VirtioCryptoAlgChainDataFlfStateless.view}. */
-  offset: number;
+  declare offset: number;
   #sessPara: VirtioCryptoAlgChainDataFlfStatelessSessPara | undefined;
 
   /** Creates an accessor over `view` at byte `offset`. */
@@ -6270,23 +6270,23 @@ export class VirtioCryptoAlgChainDataVlfStateless {
   /** Byte offsets of the fields at fixed offsets, by accessor name. */
   static readonly OFFSETS: { readonly cipherKey: number } = Object.freeze({ cipherKey: 0 });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link VirtioCryptoAlgChainDataVlfStateless.view}. */
-  offset: number;
+  declare offset: number;
   /** The `key_len` parameter: element count of the arrays sized by it. */
-  keyLen: number;
+  declare keyLen: number;
   /** The `auth_key_len` parameter: element count of the arrays sized by it. */
-  authKeyLen: number;
+  declare authKeyLen: number;
   /** The `iv_len` parameter: element count of the arrays sized by it. */
-  ivLen: number;
+  declare ivLen: number;
   /** The `aad_len` parameter: element count of the arrays sized by it. */
-  aadLen: number;
+  declare aadLen: number;
   /** The `src_data_len` parameter: element count of the arrays sized by it. */
-  srcDataLen: number;
+  declare srcDataLen: number;
   /** The `dst_data_len` parameter: element count of the arrays sized by it. */
-  dstDataLen: number;
+  declare dstDataLen: number;
   /** The `hash_result_len` parameter: element count of the arrays sized by it. */
-  hashResultLen: number;
+  declare hashResultLen: number;
 
   /** Creates an accessor over `view` at byte `offset`. */
   constructor(
@@ -6706,9 +6706,9 @@ export class VirtioCryptoSymDataFlfStateless {
     opType: 72,
   });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link VirtioCryptoSymDataFlfStateless.view}. */
-  offset: number;
+  declare offset: number;
 
   /** Creates an accessor over `view` at byte `offset`. */
   constructor(view: DataView, offset: number = 0) {
@@ -6785,11 +6785,11 @@ export class VirtioCryptoSymDataVlfStateless {
   /** Byte offsets of the fields at fixed offsets, by accessor name. */
   static readonly OFFSETS: { readonly opTypeVlf: number } = Object.freeze({ opTypeVlf: 0 });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link VirtioCryptoSymDataVlfStateless.view}. */
-  offset: number;
+  declare offset: number;
   /** The `sym_para_len` parameter: element count of the arrays sized by it. */
-  symParaLen: number;
+  declare symParaLen: number;
 
   /** Creates an accessor over `view` at byte `offset`. */
   constructor(view: DataView, offset: number = 0, symParaLen: number = 0) {
@@ -6873,9 +6873,9 @@ export class VirtioCryptoAeadDataFlf {
     reserved: 20,
   });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link VirtioCryptoAeadDataFlf.view}. */
-  offset: number;
+  declare offset: number;
 
   /** Creates an accessor over `view` at byte `offset`. */
   constructor(view: DataView, offset: number = 0) {
@@ -6999,17 +6999,17 @@ export class VirtioCryptoAeadDataVlf {
   /** Byte offsets of the fields at fixed offsets, by accessor name. */
   static readonly OFFSETS: { readonly iv: number } = Object.freeze({ iv: 0 });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link VirtioCryptoAeadDataVlf.view}. */
-  offset: number;
+  declare offset: number;
   /** The `iv_len` parameter: element count of the arrays sized by it. */
-  ivLen: number;
+  declare ivLen: number;
   /** The `src_data_len` parameter: element count of the arrays sized by it. */
-  srcDataLen: number;
+  declare srcDataLen: number;
   /** The `aad_len` parameter: element count of the arrays sized by it. */
-  aadLen: number;
+  declare aadLen: number;
   /** The `dst_data_len` parameter: element count of the arrays sized by it. */
-  dstDataLen: number;
+  declare dstDataLen: number;
 
   /** Creates an accessor over `view` at byte `offset`. */
   constructor(
@@ -7216,9 +7216,9 @@ export class VirtioCryptoAeadDataFlfStatelessSessPara {
   static readonly OFFSETS: { readonly algo: number; readonly keyLen: number; readonly op: number } =
     Object.freeze({ algo: 0, keyLen: 4, op: 8 });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link VirtioCryptoAeadDataFlfStatelessSessPara.view}. */
-  offset: number;
+  declare offset: number;
 
   /** Creates an accessor over `view` at byte `offset`. */
   constructor(view: DataView, offset: number = 0) {
@@ -7307,9 +7307,9 @@ export class VirtioCryptoAeadDataFlfStateless {
     dstDataLen: 28,
   });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link VirtioCryptoAeadDataFlfStateless.view}. */
-  offset: number;
+  declare offset: number;
   #sessPara: VirtioCryptoAeadDataFlfStatelessSessPara | undefined;
 
   /** Creates an accessor over `view` at byte `offset`. */
@@ -7415,19 +7415,19 @@ export class VirtioCryptoAeadDataVlfStateless {
   /** Byte offsets of the fields at fixed offsets, by accessor name. */
   static readonly OFFSETS: { readonly key: number } = Object.freeze({ key: 0 });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link VirtioCryptoAeadDataVlfStateless.view}. */
-  offset: number;
+  declare offset: number;
   /** The `key_len` parameter: element count of the arrays sized by it. */
-  keyLen: number;
+  declare keyLen: number;
   /** The `iv_len` parameter: element count of the arrays sized by it. */
-  ivLen: number;
+  declare ivLen: number;
   /** The `src_data_len` parameter: element count of the arrays sized by it. */
-  srcDataLen: number;
+  declare srcDataLen: number;
   /** The `aad_len` parameter: element count of the arrays sized by it. */
-  aadLen: number;
+  declare aadLen: number;
   /** The `dst_data_len` parameter: element count of the arrays sized by it. */
-  dstDataLen: number;
+  declare dstDataLen: number;
 
   /** Creates an accessor over `view` at byte `offset`. */
   constructor(
@@ -7689,9 +7689,9 @@ export class VirtioCryptoAkcipherDataFlf {
   static readonly OFFSETS: { readonly srcDataLen: number; readonly dstDataLen: number } = Object
     .freeze({ srcDataLen: 0, dstDataLen: 4 });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link VirtioCryptoAkcipherDataFlf.view}. */
-  offset: number;
+  declare offset: number;
 
   /** Creates an accessor over `view` at byte `offset`. */
   constructor(view: DataView, offset: number = 0) {
@@ -7752,13 +7752,13 @@ export class VirtioCryptoAkcipherDataVlf {
   /** Byte offsets of the fields at fixed offsets, by accessor name. */
   static readonly OFFSETS: { readonly srcData: number } = Object.freeze({ srcData: 0 });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link VirtioCryptoAkcipherDataVlf.view}. */
-  offset: number;
+  declare offset: number;
   /** The `src_data_len` parameter: element count of the arrays sized by it. */
-  srcDataLen: number;
+  declare srcDataLen: number;
   /** The `dst_data_len` parameter: element count of the arrays sized by it. */
-  dstDataLen: number;
+  declare dstDataLen: number;
 
   /** Creates an accessor over `view` at byte `offset`. */
   constructor(view: DataView, offset: number = 0, srcDataLen: number = 0, dstDataLen: number = 0) {
@@ -7874,9 +7874,9 @@ export class VirtioCryptoAkcipherDataFlfStatelessSessParaU {
     ecdsa: 0,
   });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the union within {@link VirtioCryptoAkcipherDataFlfStatelessSessParaU.view}. */
-  offset: number;
+  declare offset: number;
   #rsa: VirtioCryptoRsaSessionPara | undefined;
   #ecdsa: VirtioCryptoEcdsaSessionPara | undefined;
 
@@ -7937,9 +7937,9 @@ export class VirtioCryptoAkcipherDataFlfStatelessSessPara {
     readonly u: number;
   } = Object.freeze({ algo: 0, keyType: 4, keyLen: 8, u: 12 });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link VirtioCryptoAkcipherDataFlfStatelessSessPara.view}. */
-  offset: number;
+  declare offset: number;
   #u: VirtioCryptoAkcipherDataFlfStatelessSessParaU | undefined;
 
   /** Creates an accessor over `view` at byte `offset`. */
@@ -8023,9 +8023,9 @@ export class VirtioCryptoAkcipherDataFlfStateless {
     readonly dstDataLen: number;
   } = Object.freeze({ sessPara: 0, srcDataLen: 20, dstDataLen: 24 });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link VirtioCryptoAkcipherDataFlfStateless.view}. */
-  offset: number;
+  declare offset: number;
   #sessPara: VirtioCryptoAkcipherDataFlfStatelessSessPara | undefined;
 
   /** Creates an accessor over `view` at byte `offset`. */
@@ -8092,15 +8092,15 @@ export class VirtioCryptoAkcipherDataVlfStateless {
   /** Byte offsets of the fields at fixed offsets, by accessor name. */
   static readonly OFFSETS: { readonly akcipherKey: number } = Object.freeze({ akcipherKey: 0 });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link VirtioCryptoAkcipherDataVlfStateless.view}. */
-  offset: number;
+  declare offset: number;
   /** The `key_len` parameter: element count of the arrays sized by it. */
-  keyLen: number;
+  declare keyLen: number;
   /** The `src_data_len` parameter: element count of the arrays sized by it. */
-  srcDataLen: number;
+  declare srcDataLen: number;
   /** The `dst_data_len` parameter: element count of the arrays sized by it. */
-  dstDataLen: number;
+  declare dstDataLen: number;
 
   /** Creates an accessor over `view` at byte `offset`. */
   constructor(
@@ -8299,9 +8299,9 @@ export class VirtioCryptoIpsecResourceCap {
   static readonly OFFSETS: { readonly inbSaLimit: number; readonly outbSaLimit: number } = Object
     .freeze({ inbSaLimit: 0, outbSaLimit: 4 });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link VirtioCryptoIpsecResourceCap.view}. */
-  offset: number;
+  declare offset: number;
 
   /** Creates an accessor over `view` at byte `offset`. */
   constructor(view: DataView, offset: number = 0) {
@@ -8489,9 +8489,9 @@ export class VirtioCryptoIpsecModeCap {
     maxAuthKeyLen: 40,
   });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link VirtioCryptoIpsecModeCap.view}. */
-  offset: number;
+  declare offset: number;
 
   /** Creates an accessor over `view` at byte `offset`. */
   constructor(view: DataView, offset: number = 0) {
@@ -8676,11 +8676,11 @@ export class VirtioCryptoIpsecSaCapData {
     readonly capMode: number;
   } = Object.freeze({ count: 0, reserved: 1, capMode: 8 });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link VirtioCryptoIpsecSaCapData.view}. */
-  offset: number;
+  declare offset: number;
   /** The `cap_mode_count` parameter: element count of the arrays sized by it. */
-  capModeCount: number;
+  declare capModeCount: number;
   #capMode: VirtioCryptoIpsecModeCap | undefined;
 
   /** Creates an accessor over `view` at byte `offset`. */
@@ -8791,9 +8791,9 @@ export class InAddr {
   /** Byte offsets of the fields at fixed offsets, by accessor name. */
   static readonly OFFSETS: { readonly sAddr: number } = Object.freeze({ sAddr: 0 });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link InAddr.view}. */
-  offset: number;
+  declare offset: number;
 
   /** Creates an accessor over `view` at byte `offset`. */
   constructor(view: DataView, offset: number = 0) {
@@ -8832,9 +8832,9 @@ export class In6Addr {
   /** Byte offsets of the fields at fixed offsets, by accessor name. */
   static readonly OFFSETS: { readonly s6U8: number } = Object.freeze({ s6U8: 0 });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link In6Addr.view}. */
-  offset: number;
+  declare offset: number;
 
   /** Creates an accessor over `view` at byte `offset`. */
   constructor(view: DataView, offset: number = 0) {
@@ -8905,9 +8905,9 @@ export class VirtioCryptoIpsecTunnelParamIpv4 {
     readonly reserved1: number;
   } = Object.freeze({ srcIp: 0, dstIp: 4, dscp: 8, df: 9, ttl: 10, reserved1: 11 });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link VirtioCryptoIpsecTunnelParamIpv4.view}. */
-  offset: number;
+  declare offset: number;
   #srcIp: InAddr | undefined;
   #dstIp: InAddr | undefined;
 
@@ -9022,9 +9022,9 @@ export class VirtioCryptoIpsecTunnelParamIpv6 {
     readonly reserved2: number;
   } = Object.freeze({ srcAddr: 0, dstAddr: 16, flabel: 32, hlimit: 36, dscp: 37, reserved2: 38 });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link VirtioCryptoIpsecTunnelParamIpv6.view}. */
-  offset: number;
+  declare offset: number;
   #srcAddr: In6Addr | undefined;
   #dstAddr: In6Addr | undefined;
 
@@ -9160,9 +9160,9 @@ export class VirtioCryptoIpsecTunnelParamU {
     ipv6: 0,
   });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the union within {@link VirtioCryptoIpsecTunnelParamU.view}. */
-  offset: number;
+  declare offset: number;
   #ipv4: VirtioCryptoIpsecTunnelParamIpv4 | undefined;
   #ipv6: VirtioCryptoIpsecTunnelParamIpv6 | undefined;
 
@@ -9222,9 +9222,9 @@ export class VirtioCryptoIpsecTunnelParam {
     readonly u: number;
   } = Object.freeze({ type: 0, reserved: 1, u: 4 });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link VirtioCryptoIpsecTunnelParam.view}. */
-  offset: number;
+  declare offset: number;
   #u: VirtioCryptoIpsecTunnelParamU | undefined;
 
   /** Creates an accessor over `view` at byte `offset`. */
@@ -9326,9 +9326,9 @@ export class VirtioCryptoIpsecLifetime {
     bytesHardLimit: 24,
   });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link VirtioCryptoIpsecLifetime.view}. */
-  offset: number;
+  declare offset: number;
 
   /** Creates an accessor over `view` at byte `offset`. */
   constructor(view: DataView, offset: number = 0) {
@@ -9448,9 +9448,9 @@ export class VirtioCryptoResourceObjIpsecSa256bKeyCipherKey {
     readonly data: number;
   } = Object.freeze({ length: 0, reserved1: 2, data: 4 });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link VirtioCryptoResourceObjIpsecSa256bKeyCipherKey.view}. */
-  offset: number;
+  declare offset: number;
 
   /** Creates an accessor over `view` at byte `offset`. */
   constructor(view: DataView, offset: number = 0) {
@@ -9544,9 +9544,9 @@ export class VirtioCryptoResourceObjIpsecSa256bKeyAuthKey {
     readonly data: number;
   } = Object.freeze({ length: 0, reserved2: 2, data: 4 });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link VirtioCryptoResourceObjIpsecSa256bKeyAuthKey.view}. */
-  offset: number;
+  declare offset: number;
 
   /** Creates an accessor over `view` at byte `offset`. */
   constructor(view: DataView, offset: number = 0) {
@@ -9670,9 +9670,9 @@ export class VirtioCryptoResourceObjIpsecSa256bKey {
     life: 164,
   });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link VirtioCryptoResourceObjIpsecSa256bKey.view}. */
-  offset: number;
+  declare offset: number;
   #param: VirtioCryptoIpsecTunnelParam | undefined;
   #cipherKey: VirtioCryptoResourceObjIpsecSa256bKeyCipherKey | undefined;
   #authKey: VirtioCryptoResourceObjIpsecSa256bKeyAuthKey | undefined;
@@ -9941,9 +9941,9 @@ export class VirtioCryptoIpsecDataFlf {
   static readonly OFFSETS: { readonly srcDataLen: number; readonly dstDataLen: number } = Object
     .freeze({ srcDataLen: 0, dstDataLen: 4 });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link VirtioCryptoIpsecDataFlf.view}. */
-  offset: number;
+  declare offset: number;
 
   /** Creates an accessor over `view` at byte `offset`. */
   constructor(view: DataView, offset: number = 0) {
@@ -10004,13 +10004,13 @@ export class VirtioCryptoIpsecDataVlf {
   /** Byte offsets of the fields at fixed offsets, by accessor name. */
   static readonly OFFSETS: { readonly srcData: number } = Object.freeze({ srcData: 0 });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link VirtioCryptoIpsecDataVlf.view}. */
-  offset: number;
+  declare offset: number;
   /** The `src_data_len` parameter: element count of the arrays sized by it. */
-  srcDataLen: number;
+  declare srcDataLen: number;
   /** The `dst_data_len` parameter: element count of the arrays sized by it. */
-  dstDataLen: number;
+  declare dstDataLen: number;
 
   /** Creates an accessor over `view` at byte `offset`. */
   constructor(view: DataView, offset: number = 0, srcDataLen: number = 0, dstDataLen: number = 0) {

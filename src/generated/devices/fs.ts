@@ -37,9 +37,9 @@ export class VirtioFsConfig {
     readonly notifyBufSize: number;
   } = Object.freeze({ tag: 0, numRequestQueues: 36, notifyBufSize: 40 });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link VirtioFsConfig.view}. */
-  offset: number;
+  declare offset: number;
 
   /** Creates an accessor over `view` at byte `offset`. */
   constructor(view: DataView, offset: number = 0) {
@@ -702,9 +702,9 @@ export class FuseInHeader {
     padding: 36,
   });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link FuseInHeader.view}. */
-  offset: number;
+  declare offset: number;
 
   /** Creates an accessor over `view` at byte `offset`. */
   constructor(view: DataView, offset: number = 0) {
@@ -849,9 +849,9 @@ export class FuseOutHeader {
     readonly unique: number;
   } = Object.freeze({ len: 0, error: 4, unique: 8 });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link FuseOutHeader.view}. */
-  offset: number;
+  declare offset: number;
 
   /** Creates an accessor over `view` at byte `offset`. */
   constructor(view: DataView, offset: number = 0) {
@@ -960,9 +960,9 @@ export class FuseAttr {
     flags: 84,
   });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link FuseAttr.view}. */
-  offset: number;
+  declare offset: number;
 
   /** Creates an accessor over `view` at byte `offset`. */
   constructor(view: DataView, offset: number = 0) {
@@ -1162,9 +1162,9 @@ export class FuseKstatfs {
     spare: 56,
   });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link FuseKstatfs.view}. */
-  offset: number;
+  declare offset: number;
 
   /** Creates an accessor over `view` at byte `offset`. */
   constructor(view: DataView, offset: number = 0) {
@@ -1318,9 +1318,9 @@ export class FuseEntryOut {
     attr: 40,
   });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link FuseEntryOut.view}. */
-  offset: number;
+  declare offset: number;
   #attr: FuseAttr | undefined;
 
   /** Creates an accessor over `view` at byte `offset`. */
@@ -1427,9 +1427,9 @@ export class FuseForgetIn {
   /** Byte offsets of the fields at fixed offsets, by accessor name. */
   static readonly OFFSETS: { readonly nlookup: number } = Object.freeze({ nlookup: 0 });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link FuseForgetIn.view}. */
-  offset: number;
+  declare offset: number;
 
   /** Creates an accessor over `view` at byte `offset`. */
   constructor(view: DataView, offset: number = 0) {
@@ -1471,9 +1471,9 @@ export class FuseForgetOne {
     nlookup: 8,
   });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link FuseForgetOne.view}. */
-  offset: number;
+  declare offset: number;
 
   /** Creates an accessor over `view` at byte `offset`. */
   constructor(view: DataView, offset: number = 0) {
@@ -1532,9 +1532,9 @@ export class FuseBatchForgetIn {
     dummy: 4,
   });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link FuseBatchForgetIn.view}. */
-  offset: number;
+  declare offset: number;
 
   /** Creates an accessor over `view` at byte `offset`. */
   constructor(view: DataView, offset: number = 0) {
@@ -1591,9 +1591,9 @@ export class FuseGetattrIn {
     readonly fh: number;
   } = Object.freeze({ getattrFlags: 0, dummy: 4, fh: 8 });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link FuseGetattrIn.view}. */
-  offset: number;
+  declare offset: number;
 
   /** Creates an accessor over `view` at byte `offset`. */
   constructor(view: DataView, offset: number = 0) {
@@ -1664,9 +1664,9 @@ export class FuseAttrOut {
     readonly attr: number;
   } = Object.freeze({ attrValid: 0, attrValidNsec: 8, dummy: 12, attr: 16 });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link FuseAttrOut.view}. */
-  offset: number;
+  declare offset: number;
   #attr: FuseAttr | undefined;
 
   /** Creates an accessor over `view` at byte `offset`. */
@@ -1737,9 +1737,9 @@ export class FuseMknodIn {
     readonly padding: number;
   } = Object.freeze({ mode: 0, rdev: 4, umask: 8, padding: 12 });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link FuseMknodIn.view}. */
-  offset: number;
+  declare offset: number;
 
   /** Creates an accessor over `view` at byte `offset`. */
   constructor(view: DataView, offset: number = 0) {
@@ -1815,9 +1815,9 @@ export class FuseMkdirIn {
     umask: 4,
   });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link FuseMkdirIn.view}. */
-  offset: number;
+  declare offset: number;
 
   /** Creates an accessor over `view` at byte `offset`. */
   constructor(view: DataView, offset: number = 0) {
@@ -1870,9 +1870,9 @@ export class FuseRenameIn {
   /** Byte offsets of the fields at fixed offsets, by accessor name. */
   static readonly OFFSETS: { readonly newdir: number } = Object.freeze({ newdir: 0 });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link FuseRenameIn.view}. */
-  offset: number;
+  declare offset: number;
 
   /** Creates an accessor over `view` at byte `offset`. */
   constructor(view: DataView, offset: number = 0) {
@@ -1913,9 +1913,9 @@ export class FuseRename2In {
     readonly padding: number;
   } = Object.freeze({ newdir: 0, flags: 8, padding: 12 });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link FuseRename2In.view}. */
-  offset: number;
+  declare offset: number;
 
   /** Creates an accessor over `view` at byte `offset`. */
   constructor(view: DataView, offset: number = 0) {
@@ -1981,9 +1981,9 @@ export class FuseLinkIn {
   /** Byte offsets of the fields at fixed offsets, by accessor name. */
   static readonly OFFSETS: { readonly oldnodeid: number } = Object.freeze({ oldnodeid: 0 });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link FuseLinkIn.view}. */
-  offset: number;
+  declare offset: number;
 
   /** Creates an accessor over `view` at byte `offset`. */
   constructor(view: DataView, offset: number = 0) {
@@ -2054,9 +2054,9 @@ export class FuseSetattrIn {
     unused5: 84,
   });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link FuseSetattrIn.view}. */
-  offset: number;
+  declare offset: number;
 
   /** Creates an accessor over `view` at byte `offset`. */
   constructor(view: DataView, offset: number = 0) {
@@ -2243,9 +2243,9 @@ export class FuseOpenIn {
     unused: 4,
   });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link FuseOpenIn.view}. */
-  offset: number;
+  declare offset: number;
 
   /** Creates an accessor over `view` at byte `offset`. */
   constructor(view: DataView, offset: number = 0) {
@@ -2307,9 +2307,9 @@ export class FuseCreateIn {
     readonly padding: number;
   } = Object.freeze({ flags: 0, mode: 4, umask: 8, padding: 12 });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link FuseCreateIn.view}. */
-  offset: number;
+  declare offset: number;
 
   /** Creates an accessor over `view` at byte `offset`. */
   constructor(view: DataView, offset: number = 0) {
@@ -2386,9 +2386,9 @@ export class FuseOpenOut {
     readonly padding: number;
   } = Object.freeze({ fh: 0, openFlags: 8, padding: 12 });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link FuseOpenOut.view}. */
-  offset: number;
+  declare offset: number;
 
   /** Creates an accessor over `view` at byte `offset`. */
   constructor(view: DataView, offset: number = 0) {
@@ -2459,9 +2459,9 @@ export class FuseReleaseIn {
     readonly lockOwner: number;
   } = Object.freeze({ fh: 0, flags: 8, releaseFlags: 12, lockOwner: 16 });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link FuseReleaseIn.view}. */
-  offset: number;
+  declare offset: number;
 
   /** Creates an accessor over `view` at byte `offset`. */
   constructor(view: DataView, offset: number = 0) {
@@ -2542,9 +2542,9 @@ export class FuseFlushIn {
     readonly lockOwner: number;
   } = Object.freeze({ fh: 0, unused: 8, padding: 12, lockOwner: 16 });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link FuseFlushIn.view}. */
-  offset: number;
+  declare offset: number;
 
   /** Creates an accessor over `view` at byte `offset`. */
   constructor(view: DataView, offset: number = 0) {
@@ -2636,9 +2636,9 @@ export class FuseReadIn {
     padding: 36,
   });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link FuseReadIn.view}. */
-  offset: number;
+  declare offset: number;
 
   /** Creates an accessor over `view` at byte `offset`. */
   constructor(view: DataView, offset: number = 0) {
@@ -2771,9 +2771,9 @@ export class FuseWriteIn {
     padding: 36,
   });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link FuseWriteIn.view}. */
-  offset: number;
+  declare offset: number;
 
   /** Creates an accessor over `view` at byte `offset`. */
   constructor(view: DataView, offset: number = 0) {
@@ -2893,9 +2893,9 @@ export class FuseWriteOut {
     padding: 4,
   });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link FuseWriteOut.view}. */
-  offset: number;
+  declare offset: number;
 
   /** Creates an accessor over `view` at byte `offset`. */
   constructor(view: DataView, offset: number = 0) {
@@ -2948,9 +2948,9 @@ export class FuseStatfsOut {
   /** Byte offsets of the fields at fixed offsets, by accessor name. */
   static readonly OFFSETS: { readonly st: number } = Object.freeze({ st: 0 });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link FuseStatfsOut.view}. */
-  offset: number;
+  declare offset: number;
   #st: FuseKstatfs | undefined;
 
   /** Creates an accessor over `view` at byte `offset`. */
@@ -2993,9 +2993,9 @@ export class FuseFsyncIn {
     readonly padding: number;
   } = Object.freeze({ fh: 0, fsyncFlags: 8, padding: 12 });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link FuseFsyncIn.view}. */
-  offset: number;
+  declare offset: number;
 
   /** Creates an accessor over `view` at byte `offset`. */
   constructor(view: DataView, offset: number = 0) {
@@ -3064,9 +3064,9 @@ export class FuseSetxattrIn {
     flags: 4,
   });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link FuseSetxattrIn.view}. */
-  offset: number;
+  declare offset: number;
 
   /** Creates an accessor over `view` at byte `offset`. */
   constructor(view: DataView, offset: number = 0) {
@@ -3124,9 +3124,9 @@ export class FuseGetxattrIn {
   static readonly OFFSETS: { readonly bufferSize: number; readonly padding: number } = Object
     .freeze({ bufferSize: 0, padding: 4 });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link FuseGetxattrIn.view}. */
-  offset: number;
+  declare offset: number;
 
   /** Creates an accessor over `view` at byte `offset`. */
   constructor(view: DataView, offset: number = 0) {
@@ -3181,9 +3181,9 @@ export class FuseGetxattrOut {
     { valueSize: 0, padding: 4 },
   );
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link FuseGetxattrOut.view}. */
-  offset: number;
+  declare offset: number;
 
   /** Creates an accessor over `view` at byte `offset`. */
   constructor(view: DataView, offset: number = 0) {
@@ -3241,9 +3241,9 @@ export class FuseInitIn {
     readonly flags: number;
   } = Object.freeze({ major: 0, minor: 4, maxReadahead: 8, flags: 12 });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link FuseInitIn.view}. */
-  offset: number;
+  declare offset: number;
 
   /** Creates an accessor over `view` at byte `offset`. */
   constructor(view: DataView, offset: number = 0) {
@@ -3340,9 +3340,9 @@ export class FuseInitOut {
     unused: 32,
   });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link FuseInitOut.view}. */
-  offset: number;
+  declare offset: number;
 
   /** Creates an accessor over `view` at byte `offset`. */
   constructor(view: DataView, offset: number = 0) {
@@ -3495,9 +3495,9 @@ export class FuseFallocateIn {
     readonly padding: number;
   } = Object.freeze({ fh: 0, fallocOffset: 8, length: 16, mode: 24, padding: 28 });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link FuseFallocateIn.view}. */
-  offset: number;
+  declare offset: number;
 
   /** Creates an accessor over `view` at byte `offset`. */
   constructor(view: DataView, offset: number = 0) {
@@ -3598,9 +3598,9 @@ export class FuseLseekIn {
     readonly padding: number;
   } = Object.freeze({ fh: 0, seekOffset: 8, whence: 16, padding: 20 });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link FuseLseekIn.view}. */
-  offset: number;
+  declare offset: number;
 
   /** Creates an accessor over `view` at byte `offset`. */
   constructor(view: DataView, offset: number = 0) {
@@ -3683,9 +3683,9 @@ export class FuseLseekOut {
   /** Byte offsets of the fields at fixed offsets, by accessor name. */
   static readonly OFFSETS: { readonly seekOffset: number } = Object.freeze({ seekOffset: 0 });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link FuseLseekOut.view}. */
-  offset: number;
+  declare offset: number;
 
   /** Creates an accessor over `view` at byte `offset`. */
   constructor(view: DataView, offset: number = 0) {
@@ -3722,9 +3722,9 @@ export class FuseInterruptIn {
   /** Byte offsets of the fields at fixed offsets, by accessor name. */
   static readonly OFFSETS: { readonly unique: number } = Object.freeze({ unique: 0 });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link FuseInterruptIn.view}. */
-  offset: number;
+  declare offset: number;
 
   /** Creates an accessor over `view` at byte `offset`. */
   constructor(view: DataView, offset: number = 0) {
@@ -3764,9 +3764,9 @@ export class FuseDirent {
     readonly type: number;
   } = Object.freeze({ ino: 0, off: 8, namelen: 16, type: 20 });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link FuseDirent.view}. */
-  offset: number;
+  declare offset: number;
 
   /** Creates an accessor over `view` at byte `offset`. */
   constructor(view: DataView, offset: number = 0) {
@@ -3850,9 +3850,9 @@ export class FuseDirentplus {
     dirent: 128,
   });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link FuseDirentplus.view}. */
-  offset: number;
+  declare offset: number;
   #entryOut: FuseEntryOut | undefined;
   #dirent: FuseDirent | undefined;
 

@@ -44,9 +44,9 @@ export class VirtioGpioConfig {
     readonly gpioNamesSize: number;
   } = Object.freeze({ ngpio: 0, padding: 2, gpioNamesSize: 4 });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link VirtioGpioConfig.view}. */
-  offset: number;
+  declare offset: number;
 
   /** Creates an accessor over `view` at byte `offset`. */
   constructor(view: DataView, offset: number = 0) {
@@ -306,9 +306,9 @@ export class VirtioGpioRequest {
     readonly value: number;
   } = Object.freeze({ type: 0, gpio: 2, value: 4 });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link VirtioGpioRequest.view}. */
-  offset: number;
+  declare offset: number;
 
   /** Creates an accessor over `view` at byte `offset`. */
   constructor(view: DataView, offset: number = 0) {
@@ -386,9 +386,9 @@ export class VirtioGpioResponse {
     value: 1,
   });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link VirtioGpioResponse.view}. */
-  offset: number;
+  declare offset: number;
 
   /** Creates an accessor over `view` at byte `offset`. */
   constructor(view: DataView, offset: number = 0) {
@@ -452,11 +452,11 @@ export class VirtioGpioResponseN {
     value: 1,
   });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link VirtioGpioResponseN.view}. */
-  offset: number;
+  declare offset: number;
   /** The `gpio_names_size` parameter: element count of the arrays sized by it. */
-  gpioNamesSize: number;
+  declare gpioNamesSize: number;
 
   /** Creates an accessor over `view` at byte `offset`. */
   constructor(view: DataView, offset: number = 0, gpioNamesSize: number = 0) {
@@ -543,9 +543,9 @@ export class VirtioGpioIrqRequest {
   /** Byte offsets of the fields at fixed offsets, by accessor name. */
   static readonly OFFSETS: { readonly gpio: number } = Object.freeze({ gpio: 0 });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link VirtioGpioIrqRequest.view}. */
-  offset: number;
+  declare offset: number;
 
   /** Creates an accessor over `view` at byte `offset`. */
   constructor(view: DataView, offset: number = 0) {
@@ -606,9 +606,9 @@ export class VirtioGpioIrqResponse {
   /** Byte offsets of the fields at fixed offsets, by accessor name. */
   static readonly OFFSETS: { readonly status: number } = Object.freeze({ status: 0 });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link VirtioGpioIrqResponse.view}. */
-  offset: number;
+  declare offset: number;
 
   /** Creates an accessor over `view` at byte `offset`. */
   constructor(view: DataView, offset: number = 0) {

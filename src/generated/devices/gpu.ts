@@ -101,9 +101,9 @@ export class VirtioGpuConfig {
     blobAlignment: 16,
   });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link VirtioGpuConfig.view}. */
-  offset: number;
+  declare offset: number;
 
   /** Creates an accessor over `view` at byte `offset`. */
   constructor(view: DataView, offset: number = 0) {
@@ -582,9 +582,9 @@ export class VirtioGpuCtrlHdr {
     readonly padding: number;
   } = Object.freeze({ type: 0, flags: 4, fenceId: 8, ctxId: 16, ringIdx: 20, padding: 21 });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link VirtioGpuCtrlHdr.view}. */
-  offset: number;
+  declare offset: number;
 
   /** Creates an accessor over `view` at byte `offset`. */
   constructor(view: DataView, offset: number = 0) {
@@ -733,9 +733,9 @@ export class VirtioGpuRect {
     readonly height: number;
   } = Object.freeze({ x: 0, y: 4, width: 8, height: 12 });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link VirtioGpuRect.view}. */
-  offset: number;
+  declare offset: number;
 
   /** Creates an accessor over `view` at byte `offset`. */
   constructor(view: DataView, offset: number = 0) {
@@ -828,9 +828,9 @@ export class VirtioGpuDisplayOne {
     readonly flags: number;
   } = Object.freeze({ r: 0, enabled: 16, flags: 20 });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link VirtioGpuDisplayOne.view}. */
-  offset: number;
+  declare offset: number;
   #r: VirtioGpuRect | undefined;
 
   /** Creates an accessor over `view` at byte `offset`. */
@@ -900,9 +900,9 @@ export class VirtioGpuRespDisplayInfo {
     pmodes: 24,
   });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link VirtioGpuRespDisplayInfo.view}. */
-  offset: number;
+  declare offset: number;
   #hdr: VirtioGpuCtrlHdr | undefined;
   #pmodes: VirtioGpuDisplayOne | undefined;
 
@@ -973,9 +973,9 @@ export class VirtioGpuGetEdid {
     readonly padding: number;
   } = Object.freeze({ hdr: 0, scanout: 24, padding: 28 });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link VirtioGpuGetEdid.view}. */
-  offset: number;
+  declare offset: number;
   #hdr: VirtioGpuCtrlHdr | undefined;
 
   /** Creates an accessor over `view` at byte `offset`. */
@@ -1045,9 +1045,9 @@ export class VirtioGpuRespEdid {
     readonly edid: number;
   } = Object.freeze({ hdr: 0, edidSize: 24, padding: 28, edid: 32 });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link VirtioGpuRespEdid.view}. */
-  offset: number;
+  declare offset: number;
   #hdr: VirtioGpuCtrlHdr | undefined;
 
   /** Creates an accessor over `view` at byte `offset`. */
@@ -1229,9 +1229,9 @@ export class VirtioGpuResourceCreate2d {
     readonly height: number;
   } = Object.freeze({ hdr: 0, resourceId: 24, format: 28, width: 32, height: 36 });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link VirtioGpuResourceCreate2d.view}. */
-  offset: number;
+  declare offset: number;
   #hdr: VirtioGpuCtrlHdr | undefined;
 
   /** Creates an accessor over `view` at byte `offset`. */
@@ -1326,9 +1326,9 @@ export class VirtioGpuResourceUnref {
     readonly padding: number;
   } = Object.freeze({ hdr: 0, resourceId: 24, padding: 28 });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link VirtioGpuResourceUnref.view}. */
-  offset: number;
+  declare offset: number;
   #hdr: VirtioGpuCtrlHdr | undefined;
 
   /** Creates an accessor over `view` at byte `offset`. */
@@ -1398,9 +1398,9 @@ export class VirtioGpuSetScanout {
     readonly resourceId: number;
   } = Object.freeze({ hdr: 0, r: 24, scanoutId: 40, resourceId: 44 });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link VirtioGpuSetScanout.view}. */
-  offset: number;
+  declare offset: number;
   #hdr: VirtioGpuCtrlHdr | undefined;
   #r: VirtioGpuRect | undefined;
 
@@ -1485,9 +1485,9 @@ export class VirtioGpuResourceFlush {
     readonly padding: number;
   } = Object.freeze({ hdr: 0, r: 24, resourceId: 40, padding: 44 });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link VirtioGpuResourceFlush.view}. */
-  offset: number;
+  declare offset: number;
   #hdr: VirtioGpuCtrlHdr | undefined;
   #r: VirtioGpuRect | undefined;
 
@@ -1573,9 +1573,9 @@ export class VirtioGpuTransferToHost2d {
     readonly padding: number;
   } = Object.freeze({ hdr: 0, r: 24, resourceOffset: 40, resourceId: 48, padding: 52 });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link VirtioGpuTransferToHost2d.view}. */
-  offset: number;
+  declare offset: number;
   #hdr: VirtioGpuCtrlHdr | undefined;
   #r: VirtioGpuRect | undefined;
 
@@ -1672,9 +1672,9 @@ export class VirtioGpuResourceAttachBacking {
     readonly nrEntries: number;
   } = Object.freeze({ hdr: 0, resourceId: 24, nrEntries: 28 });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link VirtioGpuResourceAttachBacking.view}. */
-  offset: number;
+  declare offset: number;
   #hdr: VirtioGpuCtrlHdr | undefined;
 
   /** Creates an accessor over `view` at byte `offset`. */
@@ -1743,9 +1743,9 @@ export class VirtioGpuMemEntry {
     readonly padding: number;
   } = Object.freeze({ addr: 0, length: 8, padding: 12 });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link VirtioGpuMemEntry.view}. */
-  offset: number;
+  declare offset: number;
 
   /** Creates an accessor over `view` at byte `offset`. */
   constructor(view: DataView, offset: number = 0) {
@@ -1827,9 +1827,9 @@ export class VirtioGpuResourceDetachBacking {
     readonly padding: number;
   } = Object.freeze({ hdr: 0, resourceId: 24, padding: 28 });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link VirtioGpuResourceDetachBacking.view}. */
-  offset: number;
+  declare offset: number;
   #hdr: VirtioGpuCtrlHdr | undefined;
 
   /** Creates an accessor over `view` at byte `offset`. */
@@ -1898,9 +1898,9 @@ export class VirtioGpuGetCapsetInfo {
     readonly padding: number;
   } = Object.freeze({ hdr: 0, capsetIndex: 24, padding: 28 });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link VirtioGpuGetCapsetInfo.view}. */
-  offset: number;
+  declare offset: number;
   #hdr: VirtioGpuCtrlHdr | undefined;
 
   /** Creates an accessor over `view` at byte `offset`. */
@@ -2020,9 +2020,9 @@ export class VirtioGpuRespCapsetInfo {
     readonly padding: number;
   } = Object.freeze({ hdr: 0, capsetId: 24, capsetMaxVersion: 28, capsetMaxSize: 32, padding: 36 });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link VirtioGpuRespCapsetInfo.view}. */
-  offset: number;
+  declare offset: number;
   #hdr: VirtioGpuCtrlHdr | undefined;
 
   /** Creates an accessor over `view` at byte `offset`. */
@@ -2117,9 +2117,9 @@ export class VirtioGpuGetCapset {
     readonly capsetVersion: number;
   } = Object.freeze({ hdr: 0, capsetId: 24, capsetVersion: 28 });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link VirtioGpuGetCapset.view}. */
-  offset: number;
+  declare offset: number;
   #hdr: VirtioGpuCtrlHdr | undefined;
 
   /** Creates an accessor over `view` at byte `offset`. */
@@ -2187,11 +2187,11 @@ export class VirtioGpuRespCapset {
     capsetData: 24,
   });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link VirtioGpuRespCapset.view}. */
-  offset: number;
+  declare offset: number;
   /** The `capset_data_len` parameter: element count of the arrays sized by it. */
-  capsetDataLen: number;
+  declare capsetDataLen: number;
   #hdr: VirtioGpuCtrlHdr | undefined;
 
   /** Creates an accessor over `view` at byte `offset`. */
@@ -2282,9 +2282,9 @@ export class VirtioGpuResourceAssignUuid {
     readonly padding: number;
   } = Object.freeze({ hdr: 0, resourceId: 24, padding: 28 });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link VirtioGpuResourceAssignUuid.view}. */
-  offset: number;
+  declare offset: number;
   #hdr: VirtioGpuCtrlHdr | undefined;
 
   /** Creates an accessor over `view` at byte `offset`. */
@@ -2352,9 +2352,9 @@ export class VirtioGpuRespResourceUuid {
     uuid: 24,
   });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link VirtioGpuRespResourceUuid.view}. */
-  offset: number;
+  declare offset: number;
   #hdr: VirtioGpuCtrlHdr | undefined;
 
   /** Creates an accessor over `view` at byte `offset`. */
@@ -2512,9 +2512,9 @@ export class VirtioGpuResourceCreateBlob {
     blobSize: 48,
   });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link VirtioGpuResourceCreateBlob.view}. */
-  offset: number;
+  declare offset: number;
   #hdr: VirtioGpuCtrlHdr | undefined;
 
   /** Creates an accessor over `view` at byte `offset`. */
@@ -2653,9 +2653,9 @@ export class VirtioGpuSetScanoutBlob {
     offsets: 80,
   });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link VirtioGpuSetScanoutBlob.view}. */
-  offset: number;
+  declare offset: number;
   #hdr: VirtioGpuCtrlHdr | undefined;
   #r: VirtioGpuRect | undefined;
 
@@ -2880,9 +2880,9 @@ export class VirtioGpuCtxCreate {
     readonly debugName: number;
   } = Object.freeze({ hdr: 0, nlen: 24, contextInit: 28, debugName: 32 });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link VirtioGpuCtxCreate.view}. */
-  offset: number;
+  declare offset: number;
   #hdr: VirtioGpuCtrlHdr | undefined;
 
   /** Creates an accessor over `view` at byte `offset`. */
@@ -2990,9 +2990,9 @@ export class VirtioGpuResourceMapBlob {
     readonly regionOffset: number;
   } = Object.freeze({ hdr: 0, resourceId: 24, padding: 28, regionOffset: 32 });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link VirtioGpuResourceMapBlob.view}. */
-  offset: number;
+  declare offset: number;
   #hdr: VirtioGpuCtrlHdr | undefined;
 
   /** Creates an accessor over `view` at byte `offset`. */
@@ -3115,9 +3115,9 @@ export class VirtioGpuRespMapInfo {
     readonly padding: number;
   } = Object.freeze({ hdr: 0, mapInfo: 24, padding: 28 });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link VirtioGpuRespMapInfo.view}. */
-  offset: number;
+  declare offset: number;
   #hdr: VirtioGpuCtrlHdr | undefined;
 
   /** Creates an accessor over `view` at byte `offset`. */
@@ -3186,9 +3186,9 @@ export class VirtioGpuResourceUnmapBlob {
     readonly padding: number;
   } = Object.freeze({ hdr: 0, resourceId: 24, padding: 28 });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link VirtioGpuResourceUnmapBlob.view}. */
-  offset: number;
+  declare offset: number;
   #hdr: VirtioGpuCtrlHdr | undefined;
 
   /** Creates an accessor over `view` at byte `offset`. */
@@ -3258,9 +3258,9 @@ export class VirtioGpuCursorPos {
     readonly padding: number;
   } = Object.freeze({ scanoutId: 0, x: 4, y: 8, padding: 12 });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link VirtioGpuCursorPos.view}. */
-  offset: number;
+  declare offset: number;
 
   /** Creates an accessor over `view` at byte `offset`. */
   constructor(view: DataView, offset: number = 0) {
@@ -3356,9 +3356,9 @@ export class VirtioGpuUpdateCursor {
     readonly padding: number;
   } = Object.freeze({ hdr: 0, pos: 24, resourceId: 40, hotX: 44, hotY: 48, padding: 52 });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link VirtioGpuUpdateCursor.view}. */
-  offset: number;
+  declare offset: number;
   #hdr: VirtioGpuCtrlHdr | undefined;
   #pos: VirtioGpuCursorPos | undefined;
 

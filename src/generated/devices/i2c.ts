@@ -84,9 +84,9 @@ export class VirtioI2cOutHdr {
     readonly flags: number;
   } = Object.freeze({ addr: 0, padding: 2, flags: 4 });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link VirtioI2cOutHdr.view}. */
-  offset: number;
+  declare offset: number;
 
   /** Creates an accessor over `view` at byte `offset`. */
   constructor(view: DataView, offset: number = 0) {
@@ -161,9 +161,9 @@ export class VirtioI2cInHdr {
   /** Byte offsets of the fields at fixed offsets, by accessor name. */
   static readonly OFFSETS: { readonly status: number } = Object.freeze({ status: 0 });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link VirtioI2cInHdr.view}. */
-  offset: number;
+  declare offset: number;
 
   /** Creates an accessor over `view` at byte `offset`. */
   constructor(view: DataView, offset: number = 0) {
@@ -205,11 +205,11 @@ export class VirtioI2cReq {
     buf: 8,
   });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link VirtioI2cReq.view}. */
-  offset: number;
+  declare offset: number;
   /** The `buf_len` parameter: element count of the arrays sized by it. */
-  bufLen: number;
+  declare bufLen: number;
   #outHdr: VirtioI2cOutHdr | undefined;
   #inHdr: VirtioI2cInHdr | undefined;
 

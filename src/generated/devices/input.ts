@@ -89,9 +89,9 @@ export class VirtioInputAbsinfo {
     readonly res: number;
   } = Object.freeze({ min: 0, max: 4, fuzz: 8, flat: 12, res: 16 });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link VirtioInputAbsinfo.view}. */
-  offset: number;
+  declare offset: number;
 
   /** Creates an accessor over `view` at byte `offset`. */
   constructor(view: DataView, offset: number = 0) {
@@ -199,9 +199,9 @@ export class VirtioInputDevids {
     readonly version: number;
   } = Object.freeze({ bustype: 0, vendor: 2, product: 4, version: 6 });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link VirtioInputDevids.view}. */
-  offset: number;
+  declare offset: number;
 
   /** Creates an accessor over `view` at byte `offset`. */
   constructor(view: DataView, offset: number = 0) {
@@ -295,9 +295,9 @@ export class VirtioInputConfigU {
     readonly ids: number;
   } = Object.freeze({ string: 0, bitmap: 0, abs: 0, ids: 0 });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the union within {@link VirtioInputConfigU.view}. */
-  offset: number;
+  declare offset: number;
   #abs: VirtioInputAbsinfo | undefined;
   #ids: VirtioInputDevids | undefined;
 
@@ -435,9 +435,9 @@ export class VirtioInputConfig {
     readonly u: number;
   } = Object.freeze({ select: 0, subsel: 1, infoSize: 2, reserved: 3, u: 8 });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link VirtioInputConfig.view}. */
-  offset: number;
+  declare offset: number;
   #u: VirtioInputConfigU | undefined;
 
   /** Creates an accessor over `view` at byte `offset`. */
@@ -559,9 +559,9 @@ export class VirtioInputEvent {
     readonly value: number;
   } = Object.freeze({ type: 0, code: 2, value: 4 });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link VirtioInputEvent.view}. */
-  offset: number;
+  declare offset: number;
 
   /** Creates an accessor over `view` at byte `offset`. */
   constructor(view: DataView, offset: number = 0) {

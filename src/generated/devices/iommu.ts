@@ -86,9 +86,9 @@ export class VirtioIommuRange64 {
     end: 8,
   });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link VirtioIommuRange64.view}. */
-  offset: number;
+  declare offset: number;
 
   /** Creates an accessor over `view` at byte `offset`. */
   constructor(view: DataView, offset: number = 0) {
@@ -152,9 +152,9 @@ export class VirtioIommuRange32 {
     end: 4,
   });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link VirtioIommuRange32.view}. */
-  offset: number;
+  declare offset: number;
 
   /** Creates an accessor over `view` at byte `offset`. */
   constructor(view: DataView, offset: number = 0) {
@@ -229,9 +229,9 @@ export class VirtioIommuConfig {
     reserved: 37,
   });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link VirtioIommuConfig.view}. */
-  offset: number;
+  declare offset: number;
   #inputRange: VirtioIommuRange64 | undefined;
   #domainRange: VirtioIommuRange32 | undefined;
 
@@ -367,9 +367,9 @@ export class VirtioIommuReqHead {
     reserved: 1,
   });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link VirtioIommuReqHead.view}. */
-  offset: number;
+  declare offset: number;
 
   /** Creates an accessor over `view` at byte `offset`. */
   constructor(view: DataView, offset: number = 0) {
@@ -449,9 +449,9 @@ export class VirtioIommuReqTail {
     reserved: 1,
   });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link VirtioIommuReqTail.view}. */
-  offset: number;
+  declare offset: number;
 
   /** Creates an accessor over `view` at byte `offset`. */
   constructor(view: DataView, offset: number = 0) {
@@ -664,9 +664,9 @@ export class VirtioIommuReqAttach {
     readonly tail: number;
   } = Object.freeze({ head: 0, domain: 4, endpoint: 8, flags: 12, reserved: 16, tail: 20 });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link VirtioIommuReqAttach.view}. */
-  offset: number;
+  declare offset: number;
   #head: VirtioIommuReqHead | undefined;
   #tail: VirtioIommuReqTail | undefined;
 
@@ -815,9 +815,9 @@ export class VirtioIommuReqDetach {
     readonly tail: number;
   } = Object.freeze({ head: 0, domain: 4, endpoint: 8, reserved: 12, tail: 20 });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link VirtioIommuReqDetach.view}. */
-  offset: number;
+  declare offset: number;
   #head: VirtioIommuReqHead | undefined;
   #tail: VirtioIommuReqTail | undefined;
 
@@ -949,9 +949,9 @@ export class VirtioIommuReqMap {
     tail: 36,
   });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link VirtioIommuReqMap.view}. */
-  offset: number;
+  declare offset: number;
   #head: VirtioIommuReqHead | undefined;
   #tail: VirtioIommuReqTail | undefined;
 
@@ -1108,9 +1108,9 @@ export class VirtioIommuReqUnmap {
     readonly tail: number;
   } = Object.freeze({ head: 0, domain: 4, virtStart: 8, virtEnd: 16, reserved: 24, tail: 28 });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link VirtioIommuReqUnmap.view}. */
-  offset: number;
+  declare offset: number;
   #head: VirtioIommuReqHead | undefined;
   #tail: VirtioIommuReqTail | undefined;
 
@@ -1244,11 +1244,11 @@ export class VirtioIommuReqProbe {
     readonly properties: number;
   } = Object.freeze({ head: 0, endpoint: 4, reserved: 8, properties: 72 });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link VirtioIommuReqProbe.view}. */
-  offset: number;
+  declare offset: number;
   /** The `probe_size` parameter: element count of the arrays sized by it. */
-  probeSize: number;
+  declare probeSize: number;
   #head: VirtioIommuReqHead | undefined;
   #tail: VirtioIommuReqTail | undefined;
 
@@ -1400,9 +1400,9 @@ export class VirtioIommuProbeProperty {
   static readonly OFFSETS: { readonly typeReserved: number; readonly length: number } = Object
     .freeze({ typeReserved: 0, length: 2 });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link VirtioIommuProbeProperty.view}. */
-  offset: number;
+  declare offset: number;
 
   /** Creates an accessor over `view` at byte `offset`. */
   constructor(view: DataView, offset: number = 0) {
@@ -1511,9 +1511,9 @@ export class VirtioIommuProbeResvMem {
     readonly end: number;
   } = Object.freeze({ head: 0, subtype: 4, reserved: 5, start: 8, end: 16 });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link VirtioIommuProbeResvMem.view}. */
-  offset: number;
+  declare offset: number;
   #head: VirtioIommuProbeProperty | undefined;
 
   /** Creates an accessor over `view` at byte `offset`. */
@@ -1658,9 +1658,9 @@ export class VirtioIommuFault {
     readonly address: number;
   } = Object.freeze({ reason: 0, reserved: 1, flags: 4, endpoint: 8, reserved1: 12, address: 16 });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link VirtioIommuFault.view}. */
-  offset: number;
+  declare offset: number;
 
   /** Creates an accessor over `view` at byte `offset`. */
   constructor(view: DataView, offset: number = 0) {

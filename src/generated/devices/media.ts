@@ -30,9 +30,9 @@ export class VirtioMediaConfig {
     readonly card: number;
   } = Object.freeze({ deviceCaps: 0, deviceType: 4, card: 8 });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link VirtioMediaConfig.view}. */
-  offset: number;
+  declare offset: number;
 
   /** Creates an accessor over `view` at byte `offset`. */
   constructor(view: DataView, offset: number = 0) {
@@ -174,9 +174,9 @@ export class VirtioMediaCmdHeader {
     reserved: 4,
   });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link VirtioMediaCmdHeader.view}. */
-  offset: number;
+  declare offset: number;
 
   /** Creates an accessor over `view` at byte `offset`. */
   constructor(view: DataView, offset: number = 0) {
@@ -240,9 +240,9 @@ export class VirtioMediaRespHeader {
     reserved: 4,
   });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link VirtioMediaRespHeader.view}. */
-  offset: number;
+  declare offset: number;
 
   /** Creates an accessor over `view` at byte `offset`. */
   constructor(view: DataView, offset: number = 0) {
@@ -303,9 +303,9 @@ export class VirtioMediaCmdOpen {
   /** Byte offsets of the fields at fixed offsets, by accessor name. */
   static readonly OFFSETS: { readonly hdr: number } = Object.freeze({ hdr: 0 });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link VirtioMediaCmdOpen.view}. */
-  offset: number;
+  declare offset: number;
   #hdr: VirtioMediaCmdHeader | undefined;
 
   /** Creates an accessor over `view` at byte `offset`. */
@@ -350,9 +350,9 @@ export class VirtioMediaRespOpen {
     readonly reserved: number;
   } = Object.freeze({ hdr: 0, sessionId: 8, reserved: 12 });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link VirtioMediaRespOpen.view}. */
-  offset: number;
+  declare offset: number;
   #hdr: VirtioMediaRespHeader | undefined;
 
   /** Creates an accessor over `view` at byte `offset`. */
@@ -423,9 +423,9 @@ export class VirtioMediaCmdClose {
     readonly reserved: number;
   } = Object.freeze({ hdr: 0, sessionId: 8, reserved: 12 });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link VirtioMediaCmdClose.view}. */
-  offset: number;
+  declare offset: number;
   #hdr: VirtioMediaCmdHeader | undefined;
 
   /** Creates an accessor over `view` at byte `offset`. */
@@ -496,9 +496,9 @@ export class VirtioMediaCmdIoctl {
     readonly code: number;
   } = Object.freeze({ hdr: 0, sessionId: 8, code: 12 });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link VirtioMediaCmdIoctl.view}. */
-  offset: number;
+  declare offset: number;
   #hdr: VirtioMediaCmdHeader | undefined;
 
   /** Creates an accessor over `view` at byte `offset`. */
@@ -565,9 +565,9 @@ export class VirtioMediaRespIoctl {
   /** Byte offsets of the fields at fixed offsets, by accessor name. */
   static readonly OFFSETS: { readonly hdr: number } = Object.freeze({ hdr: 0 });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link VirtioMediaRespIoctl.view}. */
-  offset: number;
+  declare offset: number;
   #hdr: VirtioMediaRespHeader | undefined;
 
   /** Creates an accessor over `view` at byte `offset`. */
@@ -612,9 +612,9 @@ export class VirtioMediaSgEntry {
     readonly reserved: number;
   } = Object.freeze({ start: 0, len: 8, reserved: 12 });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link VirtioMediaSgEntry.view}. */
-  offset: number;
+  declare offset: number;
 
   /** Creates an accessor over `view` at byte `offset`. */
   constructor(view: DataView, offset: number = 0) {
@@ -712,9 +712,9 @@ export class VirtioMediaCmdMmap {
     readonly memOffset: number;
   } = Object.freeze({ hdr: 0, sessionId: 8, flags: 12, memOffset: 16 });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link VirtioMediaCmdMmap.view}. */
-  offset: number;
+  declare offset: number;
   #hdr: VirtioMediaCmdHeader | undefined;
 
   /** Creates an accessor over `view` at byte `offset`. */
@@ -798,9 +798,9 @@ export class VirtioMediaRespMmap {
     readonly len: number;
   } = Object.freeze({ hdr: 0, driverAddr: 8, len: 16 });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link VirtioMediaRespMmap.view}. */
-  offset: number;
+  declare offset: number;
   #hdr: VirtioMediaRespHeader | undefined;
 
   /** Creates an accessor over `view` at byte `offset`. */
@@ -870,9 +870,9 @@ export class VirtioMediaCmdMunmap {
     driverAddr: 8,
   });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link VirtioMediaCmdMunmap.view}. */
-  offset: number;
+  declare offset: number;
   #hdr: VirtioMediaCmdHeader | undefined;
 
   /** Creates an accessor over `view` at byte `offset`. */
@@ -926,9 +926,9 @@ export class VirtioMediaRespMunmap {
   /** Byte offsets of the fields at fixed offsets, by accessor name. */
   static readonly OFFSETS: { readonly hdr: number } = Object.freeze({ hdr: 0 });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link VirtioMediaRespMunmap.view}. */
-  offset: number;
+  declare offset: number;
   #hdr: VirtioMediaRespHeader | undefined;
 
   /** Creates an accessor over `view` at byte `offset`. */
@@ -1033,9 +1033,9 @@ export class VirtioMediaEventHeader {
     sessionId: 4,
   });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link VirtioMediaEventHeader.view}. */
-  offset: number;
+  declare offset: number;
 
   /** Creates an accessor over `view` at byte `offset`. */
   constructor(view: DataView, offset: number = 0) {
@@ -1100,9 +1100,9 @@ export class VirtioMediaEventError {
     readonly reserved: number;
   } = Object.freeze({ hdr: 0, errno: 8, reserved: 12 });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link VirtioMediaEventError.view}. */
-  offset: number;
+  declare offset: number;
   #hdr: VirtioMediaEventHeader | undefined;
 
   /** Creates an accessor over `view` at byte `offset`. */
@@ -1187,9 +1187,9 @@ export class Timeval {
     tvUsec: 8,
   });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link Timeval.view}. */
-  offset: number;
+  declare offset: number;
 
   /** Creates an accessor over `view` at byte `offset`. */
   constructor(view: DataView, offset: number = 0) {
@@ -1253,9 +1253,9 @@ export class Timespec {
     tvNsec: 8,
   });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link Timespec.view}. */
-  offset: number;
+  declare offset: number;
 
   /** Creates an accessor over `view` at byte `offset`. */
   constructor(view: DataView, offset: number = 0) {
@@ -1332,9 +1332,9 @@ export class V4l2Timecode {
     userbits: 12,
   });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link V4l2Timecode.view}. */
-  offset: number;
+  declare offset: number;
 
   /** Creates an accessor over `view` at byte `offset`. */
   constructor(view: DataView, offset: number = 0) {
@@ -1481,9 +1481,9 @@ export class V4l2BufferM {
     readonly fd: number;
   } = Object.freeze({ memOffset: 0, userptr: 0, planes: 0, fd: 0 });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the union within {@link V4l2BufferM.view}. */
-  offset: number;
+  declare offset: number;
 
   /** Creates an accessor over `view` at byte `offset`. */
   constructor(view: DataView, offset: number = 0) {
@@ -1589,9 +1589,9 @@ export class V4l2Buffer {
     requestFd: 80,
   });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link V4l2Buffer.view}. */
-  offset: number;
+  declare offset: number;
   #timestamp: Timeval | undefined;
   #timecode: V4l2Timecode | undefined;
   #m: V4l2BufferM | undefined;
@@ -1796,9 +1796,9 @@ export class V4l2PlaneM {
     readonly fd: number;
   } = Object.freeze({ memOffset: 0, userptr: 0, fd: 0 });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the union within {@link V4l2PlaneM.view}. */
-  offset: number;
+  declare offset: number;
 
   /** Creates an accessor over `view` at byte `offset`. */
   constructor(view: DataView, offset: number = 0) {
@@ -1869,9 +1869,9 @@ export class V4l2Plane {
     readonly reserved: number;
   } = Object.freeze({ bytesused: 0, length: 4, m: 8, dataOffset: 16, reserved: 20 });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link V4l2Plane.view}. */
-  offset: number;
+  declare offset: number;
   #m: V4l2PlaneM | undefined;
 
   /** Creates an accessor over `view` at byte `offset`. */
@@ -2000,9 +2000,9 @@ export class V4l2Event {
     reserved: 100,
   });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link V4l2Event.view}. */
-  offset: number;
+  declare offset: number;
   #timestamp: Timespec | undefined;
 
   /** Creates an accessor over `view` at byte `offset`. */
@@ -2170,9 +2170,9 @@ export class VirtioMediaEventDqbuf {
     readonly planes: number;
   } = Object.freeze({ hdr: 0, buffer: 8, planes: 96 });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link VirtioMediaEventDqbuf.view}. */
-  offset: number;
+  declare offset: number;
   #hdr: VirtioMediaEventHeader | undefined;
   #buffer: V4l2Buffer | undefined;
   #planes: V4l2Plane | undefined;
@@ -2259,9 +2259,9 @@ export class VirtioMediaEventEvent {
     event: 8,
   });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link VirtioMediaEventEvent.view}. */
-  offset: number;
+  declare offset: number;
   #hdr: VirtioMediaEventHeader | undefined;
   #event: V4l2Event | undefined;
 

@@ -77,9 +77,9 @@ export class VirtioMemConfig {
     requestedSize: 48,
   });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link VirtioMemConfig.view}. */
-  offset: number;
+  declare offset: number;
 
   /** Creates an accessor over `view` at byte `offset`. */
   constructor(view: DataView, offset: number = 0) {
@@ -353,9 +353,9 @@ export class VirtioMemReqPlug {
     readonly padding: number;
   } = Object.freeze({ addr: 0, nbBlocks: 8, padding: 10 });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link VirtioMemReqPlug.view}. */
-  offset: number;
+  declare offset: number;
 
   /** Creates an accessor over `view` at byte `offset`. */
   constructor(view: DataView, offset: number = 0) {
@@ -446,9 +446,9 @@ export class VirtioMemReqUnplug {
     readonly padding: number;
   } = Object.freeze({ addr: 0, nbBlocks: 8, padding: 10 });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link VirtioMemReqUnplug.view}. */
-  offset: number;
+  declare offset: number;
 
   /** Creates an accessor over `view` at byte `offset`. */
   constructor(view: DataView, offset: number = 0) {
@@ -539,9 +539,9 @@ export class VirtioMemReqState {
     readonly padding: number;
   } = Object.freeze({ addr: 0, nbBlocks: 8, padding: 10 });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link VirtioMemReqState.view}. */
-  offset: number;
+  declare offset: number;
 
   /** Creates an accessor over `view` at byte `offset`. */
   constructor(view: DataView, offset: number = 0) {
@@ -632,9 +632,9 @@ export class VirtioMemReqU {
     readonly state: number;
   } = Object.freeze({ plug: 0, unplug: 0, state: 0 });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the union within {@link VirtioMemReqU.view}. */
-  offset: number;
+  declare offset: number;
   #plug: VirtioMemReqPlug | undefined;
   #unplug: VirtioMemReqUnplug | undefined;
   #state: VirtioMemReqState | undefined;
@@ -706,9 +706,9 @@ export class VirtioMemReq {
   static readonly OFFSETS: { readonly type: number; readonly padding: number; readonly u: number } =
     Object.freeze({ type: 0, padding: 2, u: 8 });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link VirtioMemReq.view}. */
-  offset: number;
+  declare offset: number;
   #u: VirtioMemReqU | undefined;
 
   /** Creates an accessor over `view` at byte `offset`. */
@@ -795,9 +795,9 @@ export class VirtioMemRespState {
   /** Byte offsets of the fields at fixed offsets, by accessor name. */
   static readonly OFFSETS: { readonly type: number } = Object.freeze({ type: 0 });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link VirtioMemRespState.view}. */
-  offset: number;
+  declare offset: number;
 
   /** Creates an accessor over `view` at byte `offset`. */
   constructor(view: DataView, offset: number = 0) {
@@ -836,9 +836,9 @@ export class VirtioMemRespU {
   /** Byte offsets of the fields at fixed offsets, by accessor name. */
   static readonly OFFSETS: { readonly state: number } = Object.freeze({ state: 0 });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the union within {@link VirtioMemRespU.view}. */
-  offset: number;
+  declare offset: number;
   #state: VirtioMemRespState | undefined;
 
   /** Creates an accessor over `view` at byte `offset`. */
@@ -880,9 +880,9 @@ export class VirtioMemResp {
   static readonly OFFSETS: { readonly type: number; readonly padding: number; readonly u: number } =
     Object.freeze({ type: 0, padding: 2, u: 8 });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link VirtioMemResp.view}. */
-  offset: number;
+  declare offset: number;
   #u: VirtioMemRespU | undefined;
 
   /** Creates an accessor over `view` at byte `offset`. */

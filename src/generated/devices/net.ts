@@ -416,9 +416,9 @@ export class VirtioNetConfig {
     supportedTunnelTypes: 24,
   });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link VirtioNetConfig.view}. */
-  offset: number;
+  declare offset: number;
 
   /** Creates an accessor over `view` at byte `offset`. */
   constructor(view: DataView, offset: number = 0) {
@@ -734,9 +734,9 @@ export class VirtioNetDevPartCvqSelector {
     readonly reserved: number;
   } = Object.freeze({ class: 0, command: 1, reserved: 2 });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link VirtioNetDevPartCvqSelector.view}. */
-  offset: number;
+  declare offset: number;
 
   /** Creates an accessor over `view` at byte `offset`. */
   constructor(view: DataView, offset: number = 0) {
@@ -827,9 +827,9 @@ export class IpsecResourceHdr {
   static readonly OFFSETS: { readonly resourceId: number; readonly resourceType: number } = Object
     .freeze({ resourceId: 0, resourceType: 4 });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link IpsecResourceHdr.view}. */
-  offset: number;
+  declare offset: number;
 
   /** Creates an accessor over `view` at byte `offset`. */
   constructor(view: DataView, offset: number = 0) {
@@ -893,9 +893,9 @@ export class VirtioNetHdrIpsecUnion {
     readonly ipsecResourceHdr: number;
   } = Object.freeze({ paddingReserved2: 0, ipsecResourceHdr: 0 });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the union within {@link VirtioNetHdrIpsecUnion.view}. */
-  offset: number;
+  declare offset: number;
   #ipsecResourceHdr: IpsecResourceHdr | undefined;
 
   /** Creates an accessor over `view` at byte `offset`. */
@@ -1004,9 +1004,9 @@ export class VirtioNetHdr {
     ipsecUnion: 26,
   });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link VirtioNetHdr.view}. */
-  offset: number;
+  declare offset: number;
   #ipsecUnion: VirtioNetHdrIpsecUnion | undefined;
 
   /** Creates an accessor over `view` at byte `offset`. */
@@ -1443,9 +1443,9 @@ export class VirtnetHashTunnel {
     enabledTunnelTypes: 0,
   });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link VirtnetHashTunnel.view}. */
-  offset: number;
+  declare offset: number;
 
   /** Creates an accessor over `view` at byte `offset`. */
   constructor(view: DataView, offset: number = 0) {
@@ -1657,13 +1657,13 @@ export class VirtioNetCtrl {
     readonly commandSpecificData: number;
   } = Object.freeze({ class: 0, command: 1, commandSpecificData: 2 });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link VirtioNetCtrl.view}. */
-  offset: number;
+  declare offset: number;
   /** The `command_specific_data_len` parameter: element count of the arrays sized by it. */
-  commandSpecificDataLen: number;
+  declare commandSpecificDataLen: number;
   /** The `command_specific_result_len` parameter: element count of the arrays sized by it. */
-  commandSpecificResultLen: number;
+  declare commandSpecificResultLen: number;
 
   /** Creates an accessor over `view` at byte `offset`. */
   constructor(
@@ -2000,9 +2000,9 @@ export class VirtioNetCtrlMacAddr {
   /** Byte offsets of the fields at fixed offsets, by accessor name. */
   static readonly OFFSETS: { readonly addr: number } = Object.freeze({ addr: 0 });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link VirtioNetCtrlMacAddr.view}. */
-  offset: number;
+  declare offset: number;
 
   /** Creates an accessor over `view` at byte `offset`. */
   constructor(view: DataView, offset: number = 0) {
@@ -2069,11 +2069,11 @@ export class VirtioNetCtrlMac {
     macs: 4,
   });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link VirtioNetCtrlMac.view}. */
-  offset: number;
+  declare offset: number;
   /** The `macs_len` parameter: element count of the arrays sized by it. */
-  macsLen: number;
+  declare macsLen: number;
   #macs: VirtioNetCtrlMacAddr | undefined;
 
   /** Creates an accessor over `view` at byte `offset`. */
@@ -2236,9 +2236,9 @@ export class VirtioNetCtrlMqPairsSet {
     virtqueuePairs: 0,
   });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link VirtioNetCtrlMqPairsSet.view}. */
-  offset: number;
+  declare offset: number;
 
   /** Creates an accessor over `view` at byte `offset`. */
   constructor(view: DataView, offset: number = 0) {
@@ -2304,11 +2304,11 @@ export class VirtioNetHashConfig {
     readonly hashKeyData: number;
   } = Object.freeze({ hashTypes: 0, reserved: 4, hashKeyLength: 12, hashKeyData: 13 });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link VirtioNetHashConfig.view}. */
-  offset: number;
+  declare offset: number;
   /** The `hash_key_data_len` parameter: element count of the arrays sized by it. */
-  hashKeyDataLen: number;
+  declare hashKeyDataLen: number;
 
   /** Creates an accessor over `view` at byte `offset`. */
   constructor(view: DataView, offset: number = 0, hashKeyDataLen: number = 0) {
@@ -2441,9 +2441,9 @@ export class RssRqId {
   /** Byte offsets of the fields at fixed offsets, by accessor name. */
   static readonly OFFSETS: { readonly rqId: number } = Object.freeze({ rqId: 0 });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link RssRqId.view}. */
-  offset: number;
+  declare offset: number;
 
   /** Creates an accessor over `view` at byte `offset`. */
   constructor(view: DataView, offset: number = 0) {
@@ -2516,13 +2516,13 @@ export class VirtioNetRssConfig {
     indirectionTable: 8,
   });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link VirtioNetRssConfig.view}. */
-  offset: number;
+  declare offset: number;
   /** The `indirection_table_length` parameter: element count of the arrays sized by it. */
-  indirectionTableLength: number;
+  declare indirectionTableLength: number;
   /** The `hash_key_data_len` parameter: element count of the arrays sized by it. */
-  hashKeyDataLen: number;
+  declare hashKeyDataLen: number;
   #unclassifiedQueue: RssRqId | undefined;
   #indirectionTable: RssRqId | undefined;
 
@@ -2748,9 +2748,9 @@ export class VirtnetRssCtxCap {
     maxRssContexts: 0,
   });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link VirtnetRssCtxCap.view}. */
-  offset: number;
+  declare offset: number;
 
   /** Creates an accessor over `view` at byte `offset`. */
   constructor(view: DataView, offset: number = 0) {
@@ -2793,11 +2793,11 @@ export class VirtnetRssCtxAddModify {
     readonly rss: number;
   } = Object.freeze({ rssCtxId: 0, reserved: 2, rss: 8 });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link VirtnetRssCtxAddModify.view}. */
-  offset: number;
+  declare offset: number;
   /** The `rss_len` parameter: element count of the arrays sized by it. */
-  rssLen: number;
+  declare rssLen: number;
 
   /** Creates an accessor over `view` at byte `offset`. */
   constructor(view: DataView, offset: number = 0, rssLen: number = 0) {
@@ -2918,9 +2918,9 @@ export class VirtnetRssCtxDel {
   /** Byte offsets of the fields at fixed offsets, by accessor name. */
   static readonly OFFSETS: { readonly rssCtxId: number } = Object.freeze({ rssCtxId: 0 });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link VirtnetRssCtxDel.view}. */
-  offset: number;
+  declare offset: number;
 
   /** Creates an accessor over `view` at byte `offset`. */
   constructor(view: DataView, offset: number = 0) {
@@ -3001,9 +3001,9 @@ export class VirtioNetCtrlCoal {
   static readonly OFFSETS: { readonly maxPackets: number; readonly maxUsecs: number } = Object
     .freeze({ maxPackets: 0, maxUsecs: 4 });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link VirtioNetCtrlCoal.view}. */
-  offset: number;
+  declare offset: number;
 
   /** Creates an accessor over `view` at byte `offset`. */
   constructor(view: DataView, offset: number = 0) {
@@ -3068,9 +3068,9 @@ export class VirtioNetCtrlCoalVq {
     readonly coal: number;
   } = Object.freeze({ vqIndex: 0, reserved: 2, coal: 4 });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link VirtioNetCtrlCoalVq.view}. */
-  offset: number;
+  declare offset: number;
   #coal: VirtioNetCtrlCoal | undefined;
 
   /** Creates an accessor over `view` at byte `offset`. */
@@ -3294,9 +3294,9 @@ export class VirtioNetStatsCapabilities {
     supportedStatsTypes: 0,
   });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link VirtioNetStatsCapabilities.view}. */
-  offset: number;
+  declare offset: number;
 
   /** Creates an accessor over `view` at byte `offset`. */
   constructor(view: DataView, offset: number = 0) {
@@ -3359,9 +3359,9 @@ export class VirtioNetCtrlQueueStatsEntry {
     readonly typesBitmap: number;
   } = Object.freeze({ vqIndex: 0, reserved: 2, typesBitmap: 8 });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link VirtioNetCtrlQueueStatsEntry.view}. */
-  offset: number;
+  declare offset: number;
 
   /** Creates an accessor over `view` at byte `offset`. */
   constructor(view: DataView, offset: number = 0) {
@@ -3466,11 +3466,11 @@ export class VirtioNetCtrlQueueStats {
   /** Byte offsets of the fields at fixed offsets, by accessor name. */
   static readonly OFFSETS: { readonly stats: number } = Object.freeze({ stats: 0 });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link VirtioNetCtrlQueueStats.view}. */
-  offset: number;
+  declare offset: number;
   /** The `stats_len` parameter: element count of the arrays sized by it. */
-  statsLen: number;
+  declare statsLen: number;
   #stats: VirtioNetCtrlQueueStatsEntry | undefined;
 
   /** Creates an accessor over `view` at byte `offset`. */
@@ -3536,9 +3536,9 @@ export class VirtioNetStatsReplyHdr {
     readonly replySize: number;
   } = Object.freeze({ type: 0, reserved: 1, vqIndex: 2, reserved1: 4, replySize: 6 });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link VirtioNetStatsReplyHdr.view}. */
-  offset: number;
+  declare offset: number;
 
   /** Creates an accessor over `view` at byte `offset`. */
   constructor(view: DataView, offset: number = 0) {
@@ -3732,9 +3732,9 @@ export class VirtioNetStatsCvq {
     readonly okNum: number;
   } = Object.freeze({ hdr: 0, commandNum: 8, okNum: 16 });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link VirtioNetStatsCvq.view}. */
-  offset: number;
+  declare offset: number;
   #hdr: VirtioNetStatsReplyHdr | undefined;
 
   /** Creates an accessor over `view` at byte `offset`. */
@@ -3817,9 +3817,9 @@ export class VirtioNetStatsRxBasic {
     rxDropOverruns: 48,
   });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link VirtioNetStatsRxBasic.view}. */
-  offset: number;
+  declare offset: number;
   #hdr: VirtioNetStatsReplyHdr | undefined;
 
   /** Creates an accessor over `view` at byte `offset`. */
@@ -3954,9 +3954,9 @@ export class VirtioNetStatsTxBasic {
     txDropMalformed: 48,
   });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link VirtioNetStatsTxBasic.view}. */
-  offset: number;
+  declare offset: number;
   #hdr: VirtioNetStatsReplyHdr | undefined;
 
   /** Creates an accessor over `view` at byte `offset`. */
@@ -4081,9 +4081,9 @@ export class VirtioNetStatsRxCsum {
     readonly rxCsumBad: number;
   } = Object.freeze({ hdr: 0, rxCsumValid: 8, rxNeedsCsum: 16, rxCsumNone: 24, rxCsumBad: 32 });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link VirtioNetStatsRxCsum.view}. */
-  offset: number;
+  declare offset: number;
   #hdr: VirtioNetStatsReplyHdr | undefined;
 
   /** Creates an accessor over `view` at byte `offset`. */
@@ -4180,9 +4180,9 @@ export class VirtioNetStatsTxCsum {
     readonly txNeedsCsum: number;
   } = Object.freeze({ hdr: 0, txCsumNone: 8, txNeedsCsum: 16 });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link VirtioNetStatsTxCsum.view}. */
-  offset: number;
+  declare offset: number;
   #hdr: VirtioNetStatsReplyHdr | undefined;
 
   /** Creates an accessor over `view` at byte `offset`. */
@@ -4261,9 +4261,9 @@ export class VirtioNetStatsRxGso {
     rxGsoBytesCoalesced: 32,
   });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link VirtioNetStatsRxGso.view}. */
-  offset: number;
+  declare offset: number;
   #hdr: VirtioNetStatsReplyHdr | undefined;
 
   /** Creates an accessor over `view` at byte `offset`. */
@@ -4372,9 +4372,9 @@ export class VirtioNetStatsTxGso {
     txGsoBytesNoseg: 48,
   });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link VirtioNetStatsTxGso.view}. */
-  offset: number;
+  declare offset: number;
   #hdr: VirtioNetStatsReplyHdr | undefined;
 
   /** Creates an accessor over `view` at byte `offset`. */
@@ -4497,9 +4497,9 @@ export class VirtioNetStatsRxSpeed {
     readonly rxBytesAllowanceExceeded: number;
   } = Object.freeze({ hdr: 0, rxPacketsAllowanceExceeded: 8, rxBytesAllowanceExceeded: 16 });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link VirtioNetStatsRxSpeed.view}. */
-  offset: number;
+  declare offset: number;
   #hdr: VirtioNetStatsReplyHdr | undefined;
 
   /** Creates an accessor over `view` at byte `offset`. */
@@ -4570,9 +4570,9 @@ export class VirtioNetStatsTxSpeed {
     readonly txBytesAllowanceExceeded: number;
   } = Object.freeze({ hdr: 0, txPacketsAllowanceExceeded: 8, txBytesAllowanceExceeded: 16 });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link VirtioNetStatsTxSpeed.view}. */
-  offset: number;
+  declare offset: number;
   #hdr: VirtioNetStatsReplyHdr | undefined;
 
   /** Creates an accessor over `view` at byte `offset`. */
@@ -4655,9 +4655,9 @@ export class VirtioNetFfCapData {
     reserved: 18,
   });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link VirtioNetFfCapData.view}. */
-  offset: number;
+  declare offset: number;
 
   /** Creates an accessor over `view` at byte `offset`. */
   constructor(view: DataView, offset: number = 0) {
@@ -4806,11 +4806,11 @@ export class VirtioNetFfSelector {
     readonly mask: number;
   } = Object.freeze({ type: 0, flags: 1, reserved: 2, length: 4, reserved1: 5, mask: 8 });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link VirtioNetFfSelector.view}. */
-  offset: number;
+  declare offset: number;
   /** The `mask_len` parameter: element count of the arrays sized by it. */
-  maskLen: number;
+  declare maskLen: number;
 
   /** Creates an accessor over `view` at byte `offset`. */
   constructor(view: DataView, offset: number = 0, maskLen: number = 0) {
@@ -4999,11 +4999,11 @@ export class VirtioNetFfCapMaskData {
     readonly selectors: number;
   } = Object.freeze({ count: 0, reserved: 1, selectors: 8 });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link VirtioNetFfCapMaskData.view}. */
-  offset: number;
+  declare offset: number;
   /** The `selectors_len` parameter: element count of the arrays sized by it. */
-  selectorsLen: number;
+  declare selectorsLen: number;
 
   /** Creates an accessor over `view` at byte `offset`. */
   constructor(view: DataView, offset: number = 0, selectorsLen: number = 0) {
@@ -5202,11 +5202,11 @@ export class VirtioNetFfActions {
     readonly actions: number;
   } = Object.freeze({ count: 0, reserved: 1, actions: 8 });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link VirtioNetFfActions.view}. */
-  offset: number;
+  declare offset: number;
   /** The `actions_len` parameter: element count of the arrays sized by it. */
-  actionsLen: number;
+  declare actionsLen: number;
 
   /** Creates an accessor over `view` at byte `offset`. */
   constructor(view: DataView, offset: number = 0, actionsLen: number = 0) {
@@ -5372,9 +5372,9 @@ export class VirtioNetResourceObjFfGroup {
   /** Byte offsets of the fields at fixed offsets, by accessor name. */
   static readonly OFFSETS: { readonly groupPriority: number } = Object.freeze({ groupPriority: 0 });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link VirtioNetResourceObjFfGroup.view}. */
-  offset: number;
+  declare offset: number;
 
   /** Creates an accessor over `view` at byte `offset`. */
   constructor(view: DataView, offset: number = 0) {
@@ -5417,11 +5417,11 @@ export class VirtioNetResourceObjFfClassifier {
     readonly selectors: number;
   } = Object.freeze({ count: 0, reserved: 1, selectors: 8 });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link VirtioNetResourceObjFfClassifier.view}. */
-  offset: number;
+  declare offset: number;
   /** The `selectors_len` parameter: element count of the arrays sized by it. */
-  selectorsLen: number;
+  declare selectorsLen: number;
 
   /** Creates an accessor over `view` at byte `offset`. */
   constructor(view: DataView, offset: number = 0, selectorsLen: number = 0) {
@@ -5566,11 +5566,11 @@ export class VirtioNetResourceObjFfRule {
     keys: 16,
   });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link VirtioNetResourceObjFfRule.view}. */
-  offset: number;
+  declare offset: number;
   /** The `keys_len` parameter: element count of the arrays sized by it. */
-  keysLen: number;
+  declare keysLen: number;
 
   /** Creates an accessor over `view` at byte `offset`. */
   constructor(view: DataView, offset: number = 0, keysLen: number = 0) {

@@ -41,9 +41,9 @@ export class VirtioPmemConfig {
     regionSize: 8,
   });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link VirtioPmemConfig.view}. */
-  offset: number;
+  declare offset: number;
 
   /** Creates an accessor over `view` at byte `offset`. */
   constructor(view: DataView, offset: number = 0) {
@@ -122,9 +122,9 @@ export class VirtioPmemReq {
   /** Byte offsets of the fields at fixed offsets, by accessor name. */
   static readonly OFFSETS: { readonly type: number } = Object.freeze({ type: 0 });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link VirtioPmemReq.view}. */
-  offset: number;
+  declare offset: number;
 
   /** Creates an accessor over `view` at byte `offset`. */
   constructor(view: DataView, offset: number = 0) {
@@ -163,9 +163,9 @@ export class VirtioPmemResp {
   /** Byte offsets of the fields at fixed offsets, by accessor name. */
   static readonly OFFSETS: { readonly ret: number } = Object.freeze({ ret: 0 });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link VirtioPmemResp.view}. */
-  offset: number;
+  declare offset: number;
 
   /** Creates an accessor over `view` at byte `offset`. */
   constructor(view: DataView, offset: number = 0) {

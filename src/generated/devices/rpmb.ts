@@ -22,9 +22,9 @@ export class VirtioRpmbConfig {
     readonly maxRdCnt: number;
   } = Object.freeze({ capacity: 0, maxWrCnt: 1, maxRdCnt: 2 });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link VirtioRpmbConfig.view}. */
-  offset: number;
+  declare offset: number;
 
   /** Creates an accessor over `view` at byte `offset`. */
   constructor(view: DataView, offset: number = 0) {
@@ -208,9 +208,9 @@ export class VirtioRpmbFrame {
     reqResp: 510,
   });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link VirtioRpmbFrame.view}. */
-  offset: number;
+  declare offset: number;
 
   /** Creates an accessor over `view` at byte `offset`. */
   constructor(view: DataView, offset: number = 0) {

@@ -39,9 +39,9 @@ export class RpmsgHdr {
     readonly flags: number;
   } = Object.freeze({ src: 0, dst: 4, reserved: 8, len: 12, flags: 14 });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link RpmsgHdr.view}. */
-  offset: number;
+  declare offset: number;
 
   /** Creates an accessor over `view` at byte `offset`. */
   constructor(view: DataView, offset: number = 0) {
@@ -147,11 +147,11 @@ export class RpmsgMsg {
     data: 16,
   });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link RpmsgMsg.view}. */
-  offset: number;
+  declare offset: number;
   /** The `data_len` parameter: element count of the arrays sized by it. */
-  dataLen: number;
+  declare dataLen: number;
   #hdr: RpmsgHdr | undefined;
 
   /** Creates an accessor over `view` at byte `offset`. */
@@ -238,9 +238,9 @@ export class RpmsgNsMsg {
     readonly flags: number;
   } = Object.freeze({ name: 0, addr: 32, flags: 36 });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link RpmsgNsMsg.view}. */
-  offset: number;
+  declare offset: number;
 
   /** Creates an accessor over `view` at byte `offset`. */
   constructor(view: DataView, offset: number = 0) {

@@ -91,9 +91,9 @@ export class VirtioRtcReqHead {
     reserved: 2,
   });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link VirtioRtcReqHead.view}. */
-  offset: number;
+  declare offset: number;
 
   /** Creates an accessor over `view` at byte `offset`. */
   constructor(view: DataView, offset: number = 0) {
@@ -173,9 +173,9 @@ export class VirtioRtcRespHead {
     reserved: 1,
   });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link VirtioRtcRespHead.view}. */
-  offset: number;
+  declare offset: number;
 
   /** Creates an accessor over `view` at byte `offset`. */
   constructor(view: DataView, offset: number = 0) {
@@ -437,9 +437,9 @@ export class VirtioRtcReqCfg {
   /** Byte offsets of the fields at fixed offsets, by accessor name. */
   static readonly OFFSETS: { readonly head: number } = Object.freeze({ head: 0 });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link VirtioRtcReqCfg.view}. */
-  offset: number;
+  declare offset: number;
   #head: VirtioRtcReqHead | undefined;
 
   /** Creates an accessor over `view` at byte `offset`. */
@@ -484,9 +484,9 @@ export class VirtioRtcRespCfg {
     readonly reserved: number;
   } = Object.freeze({ head: 0, numClocks: 8, reserved: 10 });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link VirtioRtcRespCfg.view}. */
-  offset: number;
+  declare offset: number;
   #head: VirtioRtcRespHead | undefined;
 
   /** Creates an accessor over `view` at byte `offset`. */
@@ -582,9 +582,9 @@ export class VirtioRtcReqClockCap {
     readonly reserved: number;
   } = Object.freeze({ head: 0, clockId: 8, reserved: 10 });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link VirtioRtcReqClockCap.view}. */
-  offset: number;
+  declare offset: number;
   #head: VirtioRtcReqHead | undefined;
 
   /** Creates an accessor over `view` at byte `offset`. */
@@ -697,9 +697,9 @@ export class VirtioRtcRespClockCap {
     readonly reserved: number;
   } = Object.freeze({ head: 0, type: 8, leapSecondSmearing: 9, flags: 10, reserved: 11 });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link VirtioRtcRespClockCap.view}. */
-  offset: number;
+  declare offset: number;
   #head: VirtioRtcRespHead | undefined;
 
   /** Creates an accessor over `view` at byte `offset`. */
@@ -822,9 +822,9 @@ export class VirtioRtcReqCrossCap {
     readonly reserved: number;
   } = Object.freeze({ head: 0, clockId: 8, hwCounter: 10, reserved: 11 });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link VirtioRtcReqCrossCap.view}. */
-  offset: number;
+  declare offset: number;
   #head: VirtioRtcReqHead | undefined;
 
   /** Creates an accessor over `view` at byte `offset`. */
@@ -948,9 +948,9 @@ export class VirtioRtcRespCrossCap {
     readonly reserved: number;
   } = Object.freeze({ head: 0, flags: 8, reserved: 9 });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link VirtioRtcRespCrossCap.view}. */
-  offset: number;
+  declare offset: number;
   #head: VirtioRtcRespHead | undefined;
 
   /** Creates an accessor over `view` at byte `offset`. */
@@ -1046,9 +1046,9 @@ export class VirtioRtcReqRead {
     readonly reserved: number;
   } = Object.freeze({ head: 0, clockId: 8, reserved: 10 });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link VirtioRtcReqRead.view}. */
-  offset: number;
+  declare offset: number;
   #head: VirtioRtcReqHead | undefined;
 
   /** Creates an accessor over `view` at byte `offset`. */
@@ -1142,9 +1142,9 @@ export class VirtioRtcRespRead {
     { head: 0, clockReading: 8 },
   );
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link VirtioRtcRespRead.view}. */
-  offset: number;
+  declare offset: number;
   #head: VirtioRtcRespHead | undefined;
 
   /** Creates an accessor over `view` at byte `offset`. */
@@ -1203,9 +1203,9 @@ export class VirtioRtcReqReadCross {
     readonly reserved: number;
   } = Object.freeze({ head: 0, clockId: 8, hwCounter: 10, reserved: 11 });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link VirtioRtcReqReadCross.view}. */
-  offset: number;
+  declare offset: number;
   #head: VirtioRtcReqHead | undefined;
 
   /** Creates an accessor over `view` at byte `offset`. */
@@ -1314,9 +1314,9 @@ export class VirtioRtcRespReadCross {
     readonly counterCycles: number;
   } = Object.freeze({ head: 0, clockReading: 8, counterCycles: 16 });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link VirtioRtcRespReadCross.view}. */
-  offset: number;
+  declare offset: number;
   #head: VirtioRtcRespHead | undefined;
 
   /** Creates an accessor over `view` at byte `offset`. */
@@ -1401,9 +1401,9 @@ export class VirtioRtcReqReadAlarm {
     readonly reserved: number;
   } = Object.freeze({ head: 0, clockId: 8, reserved: 10 });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link VirtioRtcReqReadAlarm.view}. */
-  offset: number;
+  declare offset: number;
   #head: VirtioRtcReqHead | undefined;
 
   /** Creates an accessor over `view` at byte `offset`. */
@@ -1500,9 +1500,9 @@ export class VirtioRtcRespReadAlarm {
     readonly reserved: number;
   } = Object.freeze({ head: 0, alarmTime: 8, flags: 16, reserved: 17 });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link VirtioRtcRespReadAlarm.view}. */
-  offset: number;
+  declare offset: number;
   #head: VirtioRtcRespHead | undefined;
 
   /** Creates an accessor over `view` at byte `offset`. */
@@ -1613,9 +1613,9 @@ export class VirtioRtcReqSetAlarm {
     readonly reserved: number;
   } = Object.freeze({ head: 0, alarmTime: 8, clockId: 16, flags: 18, reserved: 19 });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link VirtioRtcReqSetAlarm.view}. */
-  offset: number;
+  declare offset: number;
   #head: VirtioRtcReqHead | undefined;
 
   /** Creates an accessor over `view` at byte `offset`. */
@@ -1733,9 +1733,9 @@ export class VirtioRtcRespSetAlarm {
   /** Byte offsets of the fields at fixed offsets, by accessor name. */
   static readonly OFFSETS: { readonly head: number } = Object.freeze({ head: 0 });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link VirtioRtcRespSetAlarm.view}. */
-  offset: number;
+  declare offset: number;
   #head: VirtioRtcRespHead | undefined;
 
   /** Creates an accessor over `view` at byte `offset`. */
@@ -1781,9 +1781,9 @@ export class VirtioRtcReqSetAlarmEnabled {
     readonly reserved: number;
   } = Object.freeze({ head: 0, clockId: 8, flags: 10, reserved: 11 });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link VirtioRtcReqSetAlarmEnabled.view}. */
-  offset: number;
+  declare offset: number;
   #head: VirtioRtcReqHead | undefined;
 
   /** Creates an accessor over `view` at byte `offset`. */
@@ -1888,9 +1888,9 @@ export class VirtioRtcRespSetAlarmEnabled {
   /** Byte offsets of the fields at fixed offsets, by accessor name. */
   static readonly OFFSETS: { readonly head: number } = Object.freeze({ head: 0 });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link VirtioRtcRespSetAlarmEnabled.view}. */
-  offset: number;
+  declare offset: number;
   #head: VirtioRtcRespHead | undefined;
 
   /** Creates an accessor over `view` at byte `offset`. */
@@ -1949,9 +1949,9 @@ export class VirtioRtcNotifHead {
     reserved: 2,
   });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link VirtioRtcNotifHead.view}. */
-  offset: number;
+  declare offset: number;
 
   /** Creates an accessor over `view` at byte `offset`. */
   constructor(view: DataView, offset: number = 0) {
@@ -2032,9 +2032,9 @@ export class VirtioRtcNotifAlarm {
     readonly reserved: number;
   } = Object.freeze({ head: 0, clockId: 8, reserved: 10 });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link VirtioRtcNotifAlarm.view}. */
-  offset: number;
+  declare offset: number;
   #head: VirtioRtcNotifHead | undefined;
 
   /** Creates an accessor over `view` at byte `offset`. */

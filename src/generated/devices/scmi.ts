@@ -52,11 +52,11 @@ export class VirtioScmiRequest {
     params: 4,
   });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link VirtioScmiRequest.view}. */
-  offset: number;
+  declare offset: number;
   /** The `params_len` parameter: element count of the arrays sized by it. */
-  paramsLen: number;
+  declare paramsLen: number;
 
   /** Creates an accessor over `view` at byte `offset`. */
   constructor(view: DataView, offset: number = 0, paramsLen: number = 0) {
@@ -142,11 +142,11 @@ export class VirtioScmiResponse {
     retValues: 4,
   });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link VirtioScmiResponse.view}. */
-  offset: number;
+  declare offset: number;
   /** The `ret_values_len` parameter: element count of the arrays sized by it. */
-  retValuesLen: number;
+  declare retValuesLen: number;
 
   /** Creates an accessor over `view` at byte `offset`. */
   constructor(view: DataView, offset: number = 0, retValuesLen: number = 0) {
@@ -236,11 +236,11 @@ export class VirtioScmiEventMsg {
     payload: 4,
   });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link VirtioScmiEventMsg.view}. */
-  offset: number;
+  declare offset: number;
   /** The `payload_len` parameter: element count of the arrays sized by it. */
-  payloadLen: number;
+  declare payloadLen: number;
 
   /** Creates an accessor over `view` at byte `offset`. */
   constructor(view: DataView, offset: number = 0, payloadLen: number = 0) {

@@ -91,9 +91,9 @@ export class VirtioScsiConfig {
     maxLun: 32,
   });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link VirtioScsiConfig.view}. */
-  offset: number;
+  declare offset: number;
 
   /** Creates an accessor over `view` at byte `offset`. */
   constructor(view: DataView, offset: number = 0) {
@@ -256,21 +256,21 @@ export class VirtioScsiReqCmd {
     readonly cdb: number;
   } = Object.freeze({ lun: 0, id: 8, taskAttr: 16, prio: 17, crn: 18, cdb: 19 });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link VirtioScsiReqCmd.view}. */
-  offset: number;
+  declare offset: number;
   /** The `cdb_size` parameter: element count of the arrays sized by it. */
-  cdbSize: number;
+  declare cdbSize: number;
   /** The `pi_out_len` parameter: element count of the arrays sized by it. */
-  piOutLen: number;
+  declare piOutLen: number;
   /** The `dataout_len` parameter: element count of the arrays sized by it. */
-  dataoutLen: number;
+  declare dataoutLen: number;
   /** The `sense_size` parameter: element count of the arrays sized by it. */
-  senseSize: number;
+  declare senseSize: number;
   /** The `pi_in_len` parameter: element count of the arrays sized by it. */
-  piInLen: number;
+  declare piInLen: number;
   /** The `datain_len` parameter: element count of the arrays sized by it. */
-  datainLen: number;
+  declare datainLen: number;
 
   /** Creates an accessor over `view` at byte `offset`. */
   constructor(
@@ -934,11 +934,11 @@ export class VirtioScsiCtrl {
     fields: 4,
   });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link VirtioScsiCtrl.view}. */
-  offset: number;
+  declare offset: number;
   /** The `fields_len` parameter: element count of the arrays sized by it. */
-  fieldsLen: number;
+  declare fieldsLen: number;
 
   /** Creates an accessor over `view` at byte `offset`. */
   constructor(view: DataView, offset: number = 0, fieldsLen: number = 0) {
@@ -1073,9 +1073,9 @@ export class VirtioScsiCtrlTmf {
     readonly response: number;
   } = Object.freeze({ type: 0, subtype: 4, lun: 8, id: 16, response: 24 });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link VirtioScsiCtrlTmf.view}. */
-  offset: number;
+  declare offset: number;
 
   /** Creates an accessor over `view` at byte `offset`. */
   constructor(view: DataView, offset: number = 0) {
@@ -1302,9 +1302,9 @@ export class VirtioScsiCtrlAn {
     readonly response: number;
   } = Object.freeze({ type: 0, lun: 4, eventRequested: 12, eventActual: 16, response: 20 });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link VirtioScsiCtrlAn.view}. */
-  offset: number;
+  declare offset: number;
 
   /** Creates an accessor over `view` at byte `offset`. */
   constructor(view: DataView, offset: number = 0) {
@@ -1481,9 +1481,9 @@ export class VirtioScsiEvent {
     readonly reason: number;
   } = Object.freeze({ event: 0, lun: 4, reason: 12 });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link VirtioScsiEvent.view}. */
-  offset: number;
+  declare offset: number;
 
   /** Creates an accessor over `view` at byte `offset`. */
   constructor(view: DataView, offset: number = 0) {
@@ -1665,9 +1665,9 @@ export class VirtioScsiLun {
     readonly lunReserved: number;
   } = Object.freeze({ addressing: 0, target: 1, singleLevel: 2, lunReserved: 4 });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link VirtioScsiLun.view}. */
-  offset: number;
+  declare offset: number;
 
   /** Creates an accessor over `view` at byte `offset`. */
   constructor(view: DataView, offset: number = 0) {
@@ -1800,9 +1800,9 @@ export class VirtioScsiCmdReqHdr {
     readonly crn: number;
   } = Object.freeze({ lun: 0, id: 8, taskAttr: 16, prio: 17, crn: 18 });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link VirtioScsiCmdReqHdr.view}. */
-  offset: number;
+  declare offset: number;
 
   /** Creates an accessor over `view` at byte `offset`. */
   constructor(view: DataView, offset: number = 0) {
@@ -1924,9 +1924,9 @@ export class VirtioScsiCmdRespHdr {
     readonly response: number;
   } = Object.freeze({ senseLen: 0, residual: 4, statusQualifier: 8, status: 10, response: 11 });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link VirtioScsiCmdRespHdr.view}. */
-  offset: number;
+  declare offset: number;
 
   /** Creates an accessor over `view` at byte `offset`. */
   constructor(view: DataView, offset: number = 0) {

@@ -49,9 +49,9 @@ export class VirtioSndConfig {
     readonly controls: number;
   } = Object.freeze({ jacks: 0, streams: 4, chmaps: 8, controls: 12 });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link VirtioSndConfig.view}. */
-  offset: number;
+  declare offset: number;
 
   /** Creates an accessor over `view` at byte `offset`. */
   constructor(view: DataView, offset: number = 0) {
@@ -386,9 +386,9 @@ export class VirtioSndHdr {
   /** Byte offsets of the fields at fixed offsets, by accessor name. */
   static readonly OFFSETS: { readonly code: number } = Object.freeze({ code: 0 });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link VirtioSndHdr.view}. */
-  offset: number;
+  declare offset: number;
 
   /** Creates an accessor over `view` at byte `offset`. */
   constructor(view: DataView, offset: number = 0) {
@@ -430,9 +430,9 @@ export class VirtioSndEvent {
     data: 4,
   });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link VirtioSndEvent.view}. */
-  offset: number;
+  declare offset: number;
   #hdr: VirtioSndHdr | undefined;
 
   /** Creates an accessor over `view` at byte `offset`. */
@@ -491,9 +491,9 @@ export class VirtioSndQueryInfo {
     readonly itemSize: number;
   } = Object.freeze({ hdr: 0, startId: 4, count: 8, itemSize: 12 });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link VirtioSndQueryInfo.view}. */
-  offset: number;
+  declare offset: number;
   #hdr: VirtioSndHdr | undefined;
 
   /** Creates an accessor over `view` at byte `offset`. */
@@ -573,9 +573,9 @@ export class VirtioSndInfo {
   /** Byte offsets of the fields at fixed offsets, by accessor name. */
   static readonly OFFSETS: { readonly hdaFnNid: number } = Object.freeze({ hdaFnNid: 0 });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link VirtioSndInfo.view}. */
-  offset: number;
+  declare offset: number;
 
   /** Creates an accessor over `view` at byte `offset`. */
   constructor(view: DataView, offset: number = 0) {
@@ -617,9 +617,9 @@ export class VirtioSndJackHdr {
     jackId: 4,
   });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link VirtioSndJackHdr.view}. */
-  offset: number;
+  declare offset: number;
   #hdr: VirtioSndHdr | undefined;
 
   /** Creates an accessor over `view` at byte `offset`. */
@@ -702,9 +702,9 @@ export class VirtioSndJackInfo {
     padding: 17,
   });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link VirtioSndJackInfo.view}. */
-  offset: number;
+  declare offset: number;
   #hdr: VirtioSndInfo | undefined;
 
   /** Creates an accessor over `view` at byte `offset`. */
@@ -839,9 +839,9 @@ export class VirtioSndJackRemap {
     readonly sequence: number;
   } = Object.freeze({ hdr: 0, association: 8, sequence: 12 });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link VirtioSndJackRemap.view}. */
-  offset: number;
+  declare offset: number;
   #hdr: VirtioSndJackHdr | undefined;
 
   /** Creates an accessor over `view` at byte `offset`. */
@@ -911,9 +911,9 @@ export class VirtioSndPcmHdr {
     streamId: 4,
   });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link VirtioSndPcmHdr.view}. */
-  offset: number;
+  declare offset: number;
   #hdr: VirtioSndHdr | undefined;
 
   /** Creates an accessor over `view` at byte `offset`. */
@@ -1378,9 +1378,9 @@ export class VirtioSndPcmInfo {
     padding: 27,
   });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link VirtioSndPcmInfo.view}. */
-  offset: number;
+  declare offset: number;
   #hdr: VirtioSndInfo | undefined;
 
   /** Creates an accessor over `view` at byte `offset`. */
@@ -1555,9 +1555,9 @@ export class VirtioSndPcmSetParams {
     padding: 23,
   });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link VirtioSndPcmSetParams.view}. */
-  offset: number;
+  declare offset: number;
   #hdr: VirtioSndPcmHdr | undefined;
 
   /** Creates an accessor over `view` at byte `offset`. */
@@ -1689,9 +1689,9 @@ export class VirtioSndPcmXfer {
   /** Byte offsets of the fields at fixed offsets, by accessor name. */
   static readonly OFFSETS: { readonly streamId: number } = Object.freeze({ streamId: 0 });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link VirtioSndPcmXfer.view}. */
-  offset: number;
+  declare offset: number;
 
   /** Creates an accessor over `view` at byte `offset`. */
   constructor(view: DataView, offset: number = 0) {
@@ -1731,9 +1731,9 @@ export class VirtioSndPcmStatus {
   static readonly OFFSETS: { readonly status: number; readonly latencyBytes: number } = Object
     .freeze({ status: 0, latencyBytes: 4 });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link VirtioSndPcmStatus.view}. */
-  offset: number;
+  declare offset: number;
 
   /** Creates an accessor over `view` at byte `offset`. */
   constructor(view: DataView, offset: number = 0) {
@@ -2118,9 +2118,9 @@ export class VirtioSndChmapInfo {
     readonly positions: number;
   } = Object.freeze({ hdr: 0, direction: 4, channels: 5, positions: 6 });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link VirtioSndChmapInfo.view}. */
-  offset: number;
+  declare offset: number;
   #hdr: VirtioSndInfo | undefined;
 
   /** Creates an accessor over `view` at byte `offset`. */
@@ -2228,9 +2228,9 @@ export class VirtioSndCtlHdr {
     controlId: 4,
   });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link VirtioSndCtlHdr.view}. */
-  offset: number;
+  declare offset: number;
   #hdr: VirtioSndHdr | undefined;
 
   /** Creates an accessor over `view` at byte `offset`. */
@@ -2446,9 +2446,9 @@ export class VirtioSndCtlInfoValueInteger {
   static readonly OFFSETS: { readonly min: number; readonly max: number; readonly step: number } =
     Object.freeze({ min: 0, max: 4, step: 8 });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link VirtioSndCtlInfoValueInteger.view}. */
-  offset: number;
+  declare offset: number;
 
   /** Creates an accessor over `view` at byte `offset`. */
   constructor(view: DataView, offset: number = 0) {
@@ -2524,9 +2524,9 @@ export class VirtioSndCtlInfoValueInteger64 {
   static readonly OFFSETS: { readonly min: number; readonly max: number; readonly step: number } =
     Object.freeze({ min: 0, max: 8, step: 16 });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link VirtioSndCtlInfoValueInteger64.view}. */
-  offset: number;
+  declare offset: number;
 
   /** Creates an accessor over `view` at byte `offset`. */
   constructor(view: DataView, offset: number = 0) {
@@ -2601,9 +2601,9 @@ export class VirtioSndCtlInfoValueEnumerated {
   /** Byte offsets of the fields at fixed offsets, by accessor name. */
   static readonly OFFSETS: { readonly items: number } = Object.freeze({ items: 0 });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link VirtioSndCtlInfoValueEnumerated.view}. */
-  offset: number;
+  declare offset: number;
 
   /** Creates an accessor over `view` at byte `offset`. */
   constructor(view: DataView, offset: number = 0) {
@@ -2646,9 +2646,9 @@ export class VirtioSndCtlInfoValue {
     readonly enumerated: number;
   } = Object.freeze({ integer: 0, integer64: 0, enumerated: 0 });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the union within {@link VirtioSndCtlInfoValue.view}. */
-  offset: number;
+  declare offset: number;
   #integer: VirtioSndCtlInfoValueInteger | undefined;
   #integer64: VirtioSndCtlInfoValueInteger64 | undefined;
   #enumerated: VirtioSndCtlInfoValueEnumerated | undefined;
@@ -2737,9 +2737,9 @@ export class VirtioSndCtlInfo {
     value: 68,
   });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link VirtioSndCtlInfo.view}. */
-  offset: number;
+  declare offset: number;
   #hdr: VirtioSndInfo | undefined;
   #value: VirtioSndCtlInfoValue | undefined;
 
@@ -2898,9 +2898,9 @@ export class VirtioSndCtlEnumItem {
   /** Byte offsets of the fields at fixed offsets, by accessor name. */
   static readonly OFFSETS: { readonly item: number } = Object.freeze({ item: 0 });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link VirtioSndCtlEnumItem.view}. */
-  offset: number;
+  declare offset: number;
 
   /** Creates an accessor over `view` at byte `offset`. */
   constructor(view: DataView, offset: number = 0) {
@@ -2969,9 +2969,9 @@ export class VirtioSndCtlIec958 {
     readonly digSubframe: number;
   } = Object.freeze({ status: 0, subcode: 24, pad: 171, digSubframe: 172 });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link VirtioSndCtlIec958.view}. */
-  offset: number;
+  declare offset: number;
 
   /** Creates an accessor over `view` at byte `offset`. */
   constructor(view: DataView, offset: number = 0) {
@@ -3130,9 +3130,9 @@ export class VirtioSndCtlValueValue {
     readonly iec958: number;
   } = Object.freeze({ integer: 0, integer64: 0, enumerated: 0, bytes: 0, iec958: 0 });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the union within {@link VirtioSndCtlValueValue.view}. */
-  offset: number;
+  declare offset: number;
   #iec958: VirtioSndCtlIec958 | undefined;
 
   /** Creates an accessor over `view` at byte `offset`. */
@@ -3310,9 +3310,9 @@ export class VirtioSndCtlValue {
   /** Byte offsets of the fields at fixed offsets, by accessor name. */
   static readonly OFFSETS: { readonly value: number } = Object.freeze({ value: 0 });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link VirtioSndCtlValue.view}. */
-  offset: number;
+  declare offset: number;
   #value: VirtioSndCtlValueValue | undefined;
 
   /** Creates an accessor over `view` at byte `offset`. */
@@ -3357,11 +3357,11 @@ export class VirtioSndCtlTlv {
     readonly value: number;
   } = Object.freeze({ type: 0, length: 4, value: 8 });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link VirtioSndCtlTlv.view}. */
-  offset: number;
+  declare offset: number;
   /** The `value_count` parameter: element count of the arrays sized by it. */
-  valueCount: number;
+  declare valueCount: number;
 
   /** Creates an accessor over `view` at byte `offset`. */
   constructor(view: DataView, offset: number = 0, valueCount: number = 0) {
@@ -3489,9 +3489,9 @@ export class VirtioSndCtlEvent {
     readonly mask: number;
   } = Object.freeze({ hdr: 0, controlId: 4, mask: 6 });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link VirtioSndCtlEvent.view}. */
-  offset: number;
+  declare offset: number;
   #hdr: VirtioSndHdr | undefined;
 
   /** Creates an accessor over `view` at byte `offset`. */

@@ -49,9 +49,9 @@ export class VirtioSpiConfig {
     maxCsInactiveNs: 28,
   });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link VirtioSpiConfig.view}. */
-  offset: number;
+  declare offset: number;
 
   /** Creates an accessor over `view` at byte `offset`. */
   constructor(view: DataView, offset: number = 0) {
@@ -312,9 +312,9 @@ export class VirtioSpiTransferHead {
     csChangeDelayInactiveNs: 28,
   });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link VirtioSpiTransferHead.view}. */
-  offset: number;
+  declare offset: number;
 
   /** Creates an accessor over `view` at byte `offset`. */
   constructor(view: DataView, offset: number = 0) {
@@ -587,9 +587,9 @@ export class VirtioSpiTransferResult {
   /** Byte offsets of the fields at fixed offsets, by accessor name. */
   static readonly OFFSETS: { readonly result: number } = Object.freeze({ result: 0 });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link VirtioSpiTransferResult.view}. */
-  offset: number;
+  declare offset: number;
 
   /** Creates an accessor over `view` at byte `offset`. */
   constructor(view: DataView, offset: number = 0) {
@@ -631,13 +631,13 @@ export class VirtioSpiTransferReq {
     txBuf: 32,
   });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link VirtioSpiTransferReq.view}. */
-  offset: number;
+  declare offset: number;
   /** The `tx_buf_len` parameter: element count of the arrays sized by it. */
-  txBufLen: number;
+  declare txBufLen: number;
   /** The `rx_buf_len` parameter: element count of the arrays sized by it. */
-  rxBufLen: number;
+  declare rxBufLen: number;
   #head: VirtioSpiTransferHead | undefined;
   #result: VirtioSpiTransferResult | undefined;
 

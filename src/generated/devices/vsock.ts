@@ -51,9 +51,9 @@ export class VirtioVsockConfig {
   /** Byte offsets of the fields at fixed offsets, by accessor name. */
   static readonly OFFSETS: { readonly guestCid: number } = Object.freeze({ guestCid: 0 });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link VirtioVsockConfig.view}. */
-  offset: number;
+  declare offset: number;
 
   /** Creates an accessor over `view` at byte `offset`. */
   constructor(view: DataView, offset: number = 0) {
@@ -114,9 +114,9 @@ export class VirtioVsockHdr {
     fwdCnt: 40,
   });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link VirtioVsockHdr.view}. */
-  offset: number;
+  declare offset: number;
 
   /** Creates an accessor over `view` at byte `offset`. */
   constructor(view: DataView, offset: number = 0) {
@@ -411,11 +411,11 @@ export class VirtioVsockPacket {
     data: 44,
   });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link VirtioVsockPacket.view}. */
-  offset: number;
+  declare offset: number;
   /** The `data_len` parameter: element count of the arrays sized by it. */
-  dataLen: number;
+  declare dataLen: number;
   #hdr: VirtioVsockHdr | undefined;
 
   /** Creates an accessor over `view` at byte `offset`. */
@@ -512,9 +512,9 @@ export class VirtioVsockEvent {
   /** Byte offsets of the fields at fixed offsets, by accessor name. */
   static readonly OFFSETS: { readonly id: number } = Object.freeze({ id: 0 });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link VirtioVsockEvent.view}. */
-  offset: number;
+  declare offset: number;
 
   /** Creates an accessor over `view` at byte `offset`. */
   constructor(view: DataView, offset: number = 0) {
