@@ -1,8 +1,11 @@
-// Best-of-N time of generated accessor writes against raw DataView calls at
-// constant offsets, in one process, the cases interleaved so that load on a
-// shared machine hits them alike; time is the process's CPU time (see
-// _virtqueue_compare.ts). `deno bench bench/accessor_bench.ts` has the same
-// cases, but its means swing too much on a loaded 2-core machine.
+// Best-of-N time of generated accessor writes (and reads) against raw
+// DataView calls at constant offsets, in one process, the cases interleaved
+// (the order rotates from run to run) so that load on a shared machine hits
+// them alike; time is the process's CPU time (see _virtqueue_compare.ts).
+// `deno bench bench/accessor_bench.ts` has the same cases, but its means swing
+// too much on a loaded 2-core machine. The control case is the raw loop again,
+// in a function of its own: its ratio is the noise floor of the run (the same
+// machine code placed elsewhere, measured at other moments).
 //
 // Run: deno run --allow-sys bench/_accessor_compare.ts [runs=15] [iterations=2000] [ab|sab]
 import process from "node:process";
@@ -14,6 +17,7 @@ const runs = Number(args[0] ?? 15);
 const iterations = Number(args[1] ?? 2000);
 const kinds = (args[2] ?? "ab,sab").split(",");
 const N = 1024; // descriptors per iteration
+let sink = 0; // keeps the reads observable
 
 interface Case {
   name: string;
@@ -27,6 +31,17 @@ function cases(make: (n: number) => ArrayBuffer | SharedArrayBuffer): Case[] {
   return [
     {
       name: "raw DataView: len/flags/next",
+      best: Infinity,
+      run() {
+        for (let i = 0, o = 0; i < N; i++, o += 16) {
+          view.setUint32(o + 8, i, true);
+          view.setUint16(o + 12, 1, true);
+          view.setUint16(o + 14, i & 0xffff, true);
+        }
+      },
+    },
+    {
+      name: "control: the raw loop again",
       best: Infinity,
       run() {
         for (let i = 0, o = 0; i < N; i++, o += 16) {
@@ -84,6 +99,30 @@ function cases(make: (n: number) => ArrayBuffer | SharedArrayBuffer): Case[] {
         }
       },
     },
+    {
+      name: "raw DataView: read len/flags/next",
+      best: Infinity,
+      run() {
+        let s = 0;
+        for (let i = 0, o = 0; i < N; i++, o += 16) {
+          s += view.getUint32(o + 8, true) + view.getUint16(o + 12, true) +
+            view.getUint16(o + 14, true);
+        }
+        sink += s;
+      },
+    },
+    {
+      name: "getters: desc.len + flags + next",
+      best: Infinity,
+      run() {
+        let s = 0;
+        for (let i = 0, o = 0; i < N; i++, o += 16) {
+          desc.offset = o;
+          s += desc.len + desc.flags + desc.next;
+        }
+        sink += s;
+      },
+    },
   ];
 }
 
@@ -98,7 +137,8 @@ if (kinds.includes("sab")) {
 for (const [, cs] of groups) for (const c of cs) for (let k = 0; k < 2000; k++) c.run(); // warm up
 for (let r = 0; r < runs; r++) {
   for (const [, cs] of groups) {
-    for (const c of cs) {
+    for (let j = 0; j < cs.length; j++) {
+      const c = cs[(j + r) % cs.length];
       const t0 = process.cpuUsage();
       for (let k = 0; k < iterations; k++) c.run();
       const t = process.cpuUsage(t0);
@@ -108,7 +148,9 @@ for (let r = 0; r < runs; r++) {
   }
 }
 console.log(
-  `best of ${runs} runs of ${iterations} x ${N} writes (load ${Deno.loadavg()[0].toFixed(1)})`,
+  `best of ${runs} runs of ${iterations} x ${N} structs (load ${
+    Deno.loadavg()[0].toFixed(1)
+  }; sink ${sink > 0})`,
 );
 for (const [label, cs] of groups) {
   let base = cs[0].best;

@@ -260,3 +260,30 @@ for (const checked of [false, true]) {
     }
   });
 }
+
+// The flyweight's state is created by the constructor, not by class-field definitions: with
+// `view;` and `offset;` fields, V8 first stores `undefined` in them and then keeps `offset` as a
+// generic (tagged) field, and each setter after `desc.offset = o` checks and unboxes it again
+// (docs/architecture.md, "Setters"). The emitted source says `declare`, and the class that runs
+// (as the runtime transpiled it) defines no field.
+const sized = struct("t_sized", { n: le16, items: array(le16, "count") });
+
+Deno.test("accessor state is declared, not defined as class fields", async () => {
+  const [file] = await generateModules(
+    [{ source: "t.ts", output: "t.ts", items: [mode_cfg, sized] }],
+    { index: false, format: false, errors: ERRORS_SHIM },
+  );
+  for (const field of ["view: DataView;", "offset: number;", "count: number;"]) {
+    assert.match(file.text, new RegExp(`declare ${field}`), field);
+    assert.doesNotMatch(file.text, new RegExp(`^\\s*${field}`, "m"), field);
+  }
+  for (const cls of [VirtqDesc, VirtqAvail, VirtqUsed]) {
+    const body = cls.toString();
+    assert.doesNotMatch(body, /^\s*(view|offset|queueSize)\s*(;|=)/m, cls.name);
+  }
+  const d = new VirtqDesc(new DataView(new ArrayBuffer(32)), 16);
+  assert.deepEqual(Object.keys(d), ["view", "offset"]);
+  const a = new VirtqAvail(new DataView(new ArrayBuffer(64)), 8, 4);
+  assert.deepEqual(Object.keys(a), ["view", "offset", "queueSize"]);
+  assert.equal(a.queueSize, 4);
+});
