@@ -1,8 +1,8 @@
 // Generated setters against other forms of the flyweight, by hand, and raw
 // DataView calls, in one process (cases interleaved, best-of-N CPU time, as
-// in _accessor_compare.ts). The evidence for docs/architecture.md, "Setters
-// stay at 1.2–1.3x a raw DataView": each form here is a candidate for what
-// the generator could emit for `virtq_desc`, and what it costs besides.
+// in _accessor_compare.ts). The evidence for docs/architecture.md, "Setters":
+// each form here is a candidate for what the generator could emit for
+// `virtq_desc`, and what it costs besides.
 //
 // Run: deno run --allow-sys bench/_accessor_forms.ts [runs=10] [iterations=1500]
 import process from "node:process";
@@ -72,10 +72,10 @@ class InitDesc {
   }
 }
 
-/** `declare` fields: no class-field definition, the constructor creates them. */
-class DeclareDesc {
-  declare view: DataView;
-  declare offset: number;
+/** Class fields defined (`undefined` first): what the generator emitted before `declare`. */
+class DefinedDesc {
+  view: DataView;
+  offset: number;
   constructor(view: DataView, offset = 0) {
     this.view = view;
     this.offset = offset;
@@ -188,7 +188,7 @@ function cases(make: (n: number) => ArrayBuffer | SharedArrayBuffer): Case[] {
   const z = new OrZeroDesc(view);
   const f = new OffsetFirstDesc(view);
   const ini = new InitDesc(view);
-  const dec = new DeclareDesc(view);
+  const dec = new DefinedDesc(view);
   const i32 = new Int32Desc(view);
   const f64 = new Float64Desc(view);
   // Each case is its own function, so that V8's feedback stays monomorphic.
@@ -253,7 +253,7 @@ function cases(make: (n: number) => ArrayBuffer | SharedArrayBuffer): Case[] {
       },
     },
     {
-      name: "declare fields",
+      name: "defined class fields (before)",
       best: Infinity,
       run() {
         for (let i = 0, o = 0; i < N; i++, o += 16) {
