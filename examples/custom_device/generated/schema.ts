@@ -23,9 +23,9 @@ export class VirtioThermoConfig {
     readonly name: number;
   } = Object.freeze({ numSensors: 0, pollIntervalMs: 2, mode: 4, name: 8 });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link VirtioThermoConfig.view}. */
-  offset: number;
+  declare offset: number;
 
   /** Creates an accessor over `view` at byte `offset`. */
   constructor(view: DataView, offset: number = 0) {
@@ -168,9 +168,9 @@ export class VirtioThermoReading {
     readonly timestampNs: number;
   } = Object.freeze({ sensor: 0, status: 2, padding: 3, millidegrees: 4, timestampNs: 8 });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link VirtioThermoReading.view}. */
-  offset: number;
+  declare offset: number;
 
   /** Creates an accessor over `view` at byte `offset`. */
   constructor(view: DataView, offset: number = 0) {
@@ -280,9 +280,9 @@ export class VirtqDesc {
     readonly next: number;
   } = Object.freeze({ addr: 0, len: 8, flags: 12, next: 14 });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link VirtqDesc.view}. */
-  offset: number;
+  declare offset: number;
 
   /** Creates an accessor over `view` at byte `offset`. */
   constructor(view: DataView, offset: number = 0) {
@@ -378,9 +378,9 @@ export class VirtioThermoBatch {
     readonly target: number;
   } = Object.freeze({ count: 0, reserved: 4, target: 8 });
   /** The view the accessor reads and writes. */
-  view: DataView;
+  declare view: DataView;
   /** Byte offset of the struct within {@link VirtioThermoBatch.view}. */
-  offset: number;
+  declare offset: number;
   #target: VirtqDesc | undefined;
 
   /** Creates an accessor over `view` at byte `offset`. */
