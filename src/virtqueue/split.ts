@@ -150,6 +150,10 @@ export class SplitDeviceQueue implements DeviceQueue {
   readonly #usedEventAt: number;
   readonly #availEventAt: number;
   #lastAvail = 0;
+  // Shared memory: the avail idx pop loaded last. Entries up to it are
+  // published, so pop reloads idx (an atomic load) only once it caught up, as
+  // QEMU's shadow_avail_idx: one atomic load per batch instead of per chain.
+  #availSeen = 0;
   #usedIdx = 0;
   #published = 0;
   #signalled = 0;
@@ -201,12 +205,16 @@ export class SplitDeviceQueue implements DeviceQueue {
     const av = this.#av;
     const ab = this.#ab;
     const last = this.#lastAvail;
-    // 2.7.13: idx before the entries it covers (an atomic load when shared).
-    const availIdx = this.#shared ? load16(this.#aw, ab + A.idx) : av.getUint16(ab + A.idx, true);
+    // 2.7.13: idx before the entries it covers (an atomic load when shared,
+    // and only when the entries loaded last are consumed).
+    let availIdx: number;
+    if (!this.#shared) availIdx = av.getUint16(ab + A.idx, true);
+    else if ((availIdx = this.#availSeen) === last) availIdx = load16(this.#aw, ab + A.idx);
     const pending = (availIdx - last) & 0xffff;
     if (pending === 0) return null;
     // 2.7.13.3: the available index moved by more than the queue holds.
     if (pending > this.size) this.#availAhead(availIdx, pending);
+    this.#availSeen = availIdx;
     const head = av.getUint16(ab + A.ring + 2 * (last & this.#mask), true);
     // The entry is consumed whatever it holds, so a bad chain is not seen twice.
     const next = (last + 1) & 0xffff;
@@ -546,6 +554,7 @@ export class SplitDeviceQueue implements DeviceQueue {
       );
     }
     this.#lastAvail = avail;
+    this.#availSeen = avail;
     this.#usedIdx = used;
     this.#published = used;
     this.#signalled = used;
@@ -614,6 +623,9 @@ export class SplitDriverQueue<T> implements DriverQueue<T> {
   #availIdx = 0;
   #numAdded = 0;
   #lastUsed = 0;
+  // Shared memory: the used idx last loaded (as the device's #availSeen):
+  // getBuf reloads it only once the entries up to it are taken.
+  #usedSeen = 0;
   // Linux's avail_flags_shadow: NO_INTERRUPT while callbacks are disabled, also
   // with EVENT_IDX (where it is not written to the ring).
   #availFlags = 0;
@@ -865,12 +877,16 @@ export class SplitDriverQueue<T> implements DriverQueue<T> {
     const last = this.#lastUsed;
     const uv = this.#uv;
     const ub = this.#ub;
-    // idx before the entries it covers (an atomic load when shared).
-    const usedIdx = this.#shared ? load16(this.#uw, ub + U.idx) : uv.getUint16(ub + U.idx, true);
+    // idx before the entries it covers (an atomic load when shared, and only
+    // when the entries loaded last are taken).
+    let usedIdx: number;
+    if (!this.#shared) usedIdx = uv.getUint16(ub + U.idx, true);
+    else if ((usedIdx = this.#usedSeen) === last) usedIdx = load16(this.#uw, ub + U.idx);
     if (usedIdx === last) return false;
     const core = this.#core;
     const pending = (usedIdx - last) & 0xffff;
     if (pending > core.inFlight) this.#usedAhead(usedIdx, pending);
+    this.#usedSeen = usedIdx;
     const e = ub + U.ring + 8 * (last & this.#mask);
     const id = uv.getUint32(e + E.id, true);
     const len = uv.getUint32(e + E.len, true);
