@@ -220,8 +220,12 @@ export class SplitDeviceQueue implements DeviceQueue {
     const next = (last + 1) & 0xffff;
     this.#lastAvail = next;
     if (this.#eventIdx && this.#notify) {
-      if (this.#shared) store16(this.#uw, this.#availEventAt, next);
-      else this.#uv.setUint16(this.#availEventAt, next, true);
+      // Shared: only at the last entry loaded (an atomic store costs). Before
+      // it, the driver's idx is already past avail_event whether it was moved
+      // per chain or not, so no kick is asked for either way (2.7.10).
+      if (this.#shared) {
+        if (next === availIdx) store16(this.#uw, this.#availEventAt, next);
+      } else this.#uv.setUint16(this.#availEventAt, next, true);
     }
     return this.#readChain(head);
   }
@@ -935,10 +939,13 @@ export class SplitDriverQueue<T> implements DriverQueue<T> {
     const now = (this.#lastUsed + 1) & 0xffff;
     this.#lastUsed = now;
     // 2.7.10: ask for an interrupt at the next used entry (Linux's get_buf does
-    // the same while callbacks are on).
+    // the same while callbacks are on). Shared, without IN_ORDER: only at the
+    // last entry loaded, as the device's avail_event in pop (the device is
+    // past used_event before it either way).
     if (this.#eventIdx && (this.#availFlags & F.VIRTQ_AVAIL_F_NO_INTERRUPT) === 0) {
-      if (this.#shared) store16(this.#aw, this.#usedEventAt, now);
-      else this.#av.setUint16(this.#usedEventAt, now, true);
+      if (this.#shared) {
+        if (this.#inOrder || now === this.#usedSeen) store16(this.#aw, this.#usedEventAt, now);
+      } else this.#av.setUint16(this.#usedEventAt, now, true);
     }
   }
 
