@@ -68,9 +68,11 @@ Deno.test("split queue on shared memory: one atomic load of the other side's idx
   // Entries published while the device is part-way through what it loaded
   // are found once it has caught up, in order.
   for (let i = 0; i < 10; i++) drv.addSgs(sg, [], 100 + i);
+  drv.kick();
   const first = dev.pop();
   assert.ok(first);
   for (let i = 10; i < 20; i++) drv.addSgs(sg, [], 100 + i);
+  drv.kick();
   const rest = [first];
   for (let c = dev.pop(); c !== null; c = dev.pop()) rest.push(c);
   assert.equal(rest.length, 20);
@@ -147,4 +149,21 @@ Deno.test("split queue on shared memory: avail_event and used_event move once pe
   dev.pushUsed(c43, 0);
   dev.flushUsed();
   assert.equal(dev.needsNotification(), true);
+});
+
+Deno.test("split queue on shared memory: the driver publishes avail idx once per batch, in kick", () => {
+  const { drv, dev, sg, availIdxAt } = rig();
+  let stores = 0;
+  stores += storesTo(availIdxAt, () => {
+    for (let i = 0; i < 30; i++) drv.addSgs(sg, [], i);
+  });
+  // Added, not yet published: the device sees nothing before the kick.
+  assert.equal(dev.pop(), null);
+  stores += storesTo(availIdxAt, () => assert.equal(drv.kick(), true));
+  assert.equal(stores, 1);
+  let n = 0;
+  while (dev.pop() !== null) n++;
+  assert.equal(n, 30);
+  // A kick with nothing added publishes and asks nothing.
+  assert.equal(storesTo(availIdxAt, () => assert.equal(drv.kick(), false)), 0);
 });
