@@ -225,11 +225,15 @@ export async function workerRig(
     let sent = 0;
     vq.disableCb();
     while (completed < end) {
+      // Every batch there is room for, then one kick (as blk-mq's last request
+      // of a dispatch, or virtio-net's xmit_more, kick once for many).
+      let added = false;
       while (sent < rounds && (sent + 1) * batch - (completed - start) <= depth * batch) {
         for (let i = 0; i < batch; i++) vq.addSgs(sg, none, i);
-        vq.kick();
         sent++;
+        added = true;
       }
+      if (added) vq.kick();
       let n = 0;
       while (vq.queue.getBufInto(slot)) n++;
       completed += n;

@@ -13,7 +13,11 @@
  *   `Atomics.waitAsync` and runs the MMIO interrupt routine, whose
  *   InterruptStatus read and InterruptACK write touch a shared word of the
  *   control block (the device keeps InterruptStatus there) instead of making
- *   two register round trips;
+ *   two register round trips; or, with `interruptWait: "blocking"`, the
+ *   driver blocks in {@link WorkerBus.waitInterrupt}, which runs the routine
+ *   synchronously (no event-loop task, no promise);
+ * - a worker whose loop dies says so in the control block (`Ctl.Dead`) and
+ *   wakes the driver's blocking waits, which then throw;
  * - after serving, the worker polls the doorbell briefly before sleeping
  *   (`spinMs`), so a streaming driver's next kick costs no wake-up.
  *
