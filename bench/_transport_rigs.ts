@@ -13,7 +13,11 @@ import type { VirtioDriver, Virtqueue } from "../src/driver.ts";
 import { MmioDevice, probeMmio } from "../src/transport/mmio/mod.ts";
 import { PciFunction, probePci } from "../src/transport/pci/mod.ts";
 import type { Transport } from "../src/transport/transport.ts";
-import { spawnWorkerDevice, type WorkerDevice } from "../src/transport/worker.ts";
+import {
+  spawnWorkerDevice,
+  type WorkerDevice,
+  type WorkerDeviceOptions,
+} from "../src/transport/worker.ts";
 
 export const BATCH = 64;
 const SIZE = 1 << 20;
@@ -21,11 +25,16 @@ const SIZE = 1 << 20;
 const FEATURES = (1n << 32n) | (1n << 29n) | (1n << 28n);
 
 /** `rounds` rounds of BATCH requests through the bare engine. */
-export function bareRig(batch: number = BATCH): (rounds: number) => void {
-  const memory = GuestMemory.fromBuffer(new ArrayBuffer(SIZE));
+export function bareRig(
+  batch: number = BATCH,
+  options: { shared?: boolean; queueSize?: number } = {},
+): (rounds: number) => void {
+  const memory = GuestMemory.fromBuffer(
+    options.shared ? new SharedArrayBuffer(SIZE) : new ArrayBuffer(SIZE),
+  );
   const dma = new DmaAllocator(0x1000, SIZE - 0x1000);
   const opts = queueOptionsFromFeatures(FEATURES, 0);
-  const addrs = allocateQueue(dma, 256, false);
+  const addrs = allocateQueue(dma, options.queueSize ?? 256, false);
   const drv = createDriverQueue<number>(memory, addrs, opts, dma);
   const devq = createDeviceQueue(memory, addrs, opts);
   const sg = [{ addr: dma.alloc(64, 8), len: 64 }];
@@ -55,6 +64,7 @@ export function bareRig(batch: number = BATCH): (rounds: number) => void {
 function benchDriver(
   count: (n: number) => void,
   deviceId: number = NullDevice.DEVICE_ID,
+  size?: number,
 ): VirtioDriver & { vq?: Virtqueue<number> } {
   const slot = { token: undefined as number | undefined, len: 0 };
   const d: VirtioDriver & { vq?: Virtqueue<number> } = {
@@ -64,6 +74,7 @@ function benchDriver(
     probe(dev) {
       [d.vq] = dev.findVqs<number>([{
         name: "requests",
+        size,
         callback: (q) => {
           let n = 0;
           while (q.queue.getBufInto(slot)) n++;
@@ -139,22 +150,25 @@ export async function stackRig(
  */
 export async function workerRig(
   batch: number = BATCH,
-  options: { spinMs?: number; irqSpinMs?: number; blockingWait?: boolean } = {},
+  options: WorkerRigOptions = {},
 ): Promise<
   {
     run: (rounds: number) => Promise<void>;
     stream: (rounds: number, depth?: number) => Promise<void>;
+    poll: (rounds: number, depth: number) => void;
     host: WorkerDevice;
   }
 > {
   const sab = new SharedArrayBuffer(SIZE);
   const memory = GuestMemory.fromBuffer(sab);
   const dma = new DmaAllocator(0x1000, SIZE - 0x1000);
+  const { queueSize, ...spawn } = options;
   const host = await spawnWorkerDevice({
     module: new URL("../src/devices/null/device.ts", import.meta.url).href,
     exportName: "NullDevice",
+    args: queueSize === undefined ? [] : [{ queueSize }],
     memory: sab,
-    ...options,
+    ...spawn,
   });
   const transport = host.probe();
   if (transport === undefined) throw new Error("worker: probe failed");
@@ -162,10 +176,14 @@ export async function workerRig(
   let wake: () => void = () => {};
   let completed = 0;
   let target = 0;
-  const drv = benchDriver((n) => {
-    completed += n;
-    if (completed >= target) wake();
-  });
+  const drv = benchDriver(
+    (n) => {
+      completed += n;
+      if (completed >= target) wake();
+    },
+    NullDevice.DEVICE_ID,
+    queueSize,
+  );
   await bus.registerDriver(drv);
   await bus.addDevice(transport);
   const vq = drv.vq;
@@ -196,5 +214,43 @@ export async function workerRig(
       while (completed < target) await new Promise<void>((res) => (wake = res));
     }
   };
-  return { run, stream, host };
+  // NAPI's loop: interrupts stay off while the driver polls; it collects used
+  // buffers itself whenever it has room to submit more, and only when it has
+  // nothing to do re-arms (for 3/4 of what is outstanding: EVENT_IDX) and
+  // blocks until the interrupt. Needs `interruptWait: "blocking"`.
+  const slot = { token: undefined as number | undefined, len: 0 };
+  const poll = (rounds: number, depth: number) => {
+    const start = completed;
+    const end = start + rounds * batch;
+    let sent = 0;
+    vq.disableCb();
+    while (completed < end) {
+      // Every batch there is room for, then one kick (as blk-mq's last request
+      // of a dispatch, or virtio-net's xmit_more, kick once for many).
+      let added = false;
+      while (sent < rounds && (sent + 1) * batch - (completed - start) <= depth * batch) {
+        for (let i = 0; i < batch; i++) vq.addSgs(sg, none, i);
+        sent++;
+        added = true;
+      }
+      if (added) vq.kick();
+      let n = 0;
+      while (vq.queue.getBufInto(slot)) n++;
+      completed += n;
+      if (n > 0 || completed >= end) continue;
+      // Nothing back and nothing to send: sleep until the interrupt, whose
+      // routine runs the callback (which collects).
+      if (vq.enableCbDelayed()) {
+        if (!host.bus.waitInterrupt(5000)) throw new Error("worker: no interrupt within 5 s");
+      }
+      vq.disableCb();
+    }
+    vq.enableCb();
+  };
+  return { run, stream, poll, host };
 }
+
+/** Options of {@link workerRig}: the worker device's, and the null device's queue size. */
+export type WorkerRigOptions =
+  & Pick<WorkerDeviceOptions, "spinMs" | "irqSpinMs" | "blockingWait" | "interruptWait">
+  & { queueSize?: number };

@@ -68,6 +68,17 @@ scope.onmessage = async (e: MessageEvent<HostMessage>) => {
     return;
   }
   Atomics.store(ctl, Ctl.WindowSize, dev.size);
+  // An uncaught error ends the worker: say so in the control block first and
+  // wake the driver side's blocking waits (a register access, a blocking
+  // interrupt wait), which would otherwise wait for their timeouts.
+  const died = () => {
+    Atomics.store(ctl, Ctl.Dead, 1);
+    Atomics.add(ctl, Ctl.Irq, 1);
+    Atomics.notify(ctl, Ctl.Irq);
+    Atomics.notify(ctl, Ctl.RespSeq);
+  };
+  addEventListener("error", died);
+  addEventListener("unhandledrejection", died);
   scope.postMessage({ ready: true });
   await serve(dev, ctl, m.maxQueues, m.spinMs, m.blockingWait);
 };

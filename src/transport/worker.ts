@@ -13,7 +13,11 @@
  *   `Atomics.waitAsync` and runs the MMIO interrupt routine, whose
  *   InterruptStatus read and InterruptACK write touch a shared word of the
  *   control block (the device keeps InterruptStatus there) instead of making
- *   two register round trips;
+ *   two register round trips; or, with `interruptWait: "blocking"`, the
+ *   driver blocks in {@link WorkerBus.waitInterrupt}, which runs the routine
+ *   synchronously (no event-loop task, no promise);
+ * - a worker whose loop dies says so in the control block (`Ctl.Dead`) and
+ *   wakes the driver's blocking waits, which then throw;
  * - after serving, the worker polls the doorbell briefly before sleeping
  *   (`spinMs`), so a streaming driver's next kick costs no wake-up.
  *
@@ -58,6 +62,8 @@ export const Ctl: {
   readonly IrqStatus: 9;
   /** The register window's size (0x100 + device config), set by the worker before it is ready. */
   readonly WindowSize: 10;
+  /** Set to 1 by the worker when its serving loop failed (the driver side stops waiting). */
+  readonly Dead: 11;
   /** First per-queue kick flag. */
   readonly Kicks: 16;
 } = Object.freeze({
@@ -72,6 +78,7 @@ export const Ctl: {
   Stop: 8,
   IrqStatus: 9,
   WindowSize: 10,
+  Dead: 11,
   Kicks: 16,
 });
 
@@ -131,6 +138,23 @@ export interface WorkerDeviceOptions extends WorkerDeviceSpec {
    * and rng devices), or its completions wait for the driver's next access.
    */
   readonly blockingWait?: boolean;
+  /**
+   * How the driver side learns of interrupts (default `"async"`):
+   *
+   * - `"async"`: a loop on the driver's event loop waits with
+   *   `Atomics.waitAsync` and runs the interrupt routine as they come;
+   * - `"blocking"`: nothing runs by itself; the driver calls
+   *   {@link WorkerBus.waitInterrupt}, which blocks the calling thread in
+   *   `Atomics.wait` until the device interrupts (or a timeout) and runs the
+   *   interrupt routine there, synchronously: no event-loop task and no
+   *   promise per interrupt. For a driver with its own I/O loop (a VMM's
+   *   vCPU thread, a benchmark, a driver in a worker of its own); in a
+   *   browser only off the main thread. A driver that still has work to
+   *   submit need not wait at all: it collects used buffers itself
+   *   (`getBuf`) and waits only when it has nothing else to do, as Linux's
+   *   NAPI drivers do.
+   */
+  readonly interruptWait?: "async" | "blocking";
 }
 
 /** The driver side's view of the worker's register file: a {@link RegisterBus} over the mailbox. */
@@ -142,12 +166,36 @@ export class WorkerBus implements RegisterBus, InterruptSource {
   #closed = false;
   /** See {@link WorkerDeviceOptions.irqSpinMs}. */
   readonly irqSpinMs: number;
+  /** See {@link WorkerDeviceOptions.interruptWait}. */
+  readonly interruptWait: "async" | "blocking";
+  /** The interrupt count the blocking waits have handled up to. */
+  #irqSeen: number;
 
   /** A bus over the control block `ctl` (see {@link Ctl}). */
-  constructor(ctl: Int32Array, maxQueues: number, irqSpinMs: number = 0.05) {
+  constructor(
+    ctl: Int32Array,
+    maxQueues: number,
+    irqSpinMs: number = 0.05,
+    interruptWait: "async" | "blocking" = "async",
+  ) {
     this.ctl = ctl;
     this.#maxQueues = maxQueues;
     this.irqSpinMs = irqSpinMs;
+    this.interruptWait = interruptWait;
+    this.#irqSeen = Atomics.load(ctl, Ctl.Irq);
+  }
+
+  #checkOpen(): void {
+    if (this.#closed) {
+      throw new TransportError("worker transport is closed", {
+        code: "ERR_VIRTIO_TRANSPORT_WORKER_CLOSED",
+      });
+    }
+    if (Atomics.load(this.ctl, Ctl.Dead) !== 0) {
+      throw new TransportError("the worker's device loop failed; the worker is gone", {
+        code: "ERR_VIRTIO_TRANSPORT_WORKER_DIED",
+      });
+    }
   }
 
   #call(op: number, offset: number, width: number, value: number): number {
@@ -158,11 +206,7 @@ export class WorkerBus implements RegisterBus, InterruptSource {
         code: "ERR_VIRTIO_ARGUMENT_OFFSET",
       });
     }
-    if (this.#closed) {
-      throw new TransportError("worker transport is closed", {
-        code: "ERR_VIRTIO_TRANSPORT_WORKER_CLOSED",
-      });
-    }
+    this.#checkOpen();
     const c = this.ctl;
     c[Ctl.Op] = op;
     c[Ctl.Offset] = offset;
@@ -174,6 +218,8 @@ export class WorkerBus implements RegisterBus, InterruptSource {
     for (;;) {
       const done = Atomics.load(c, Ctl.RespSeq);
       if (done === seq) break;
+      // A worker whose loop failed says so (and wakes this wait): no 5 s timeout then.
+      this.#checkOpen();
       if (Atomics.wait(c, Ctl.RespSeq, done, 5000) === "timed-out") {
         throw new TransportError(
           `worker did not answer register access at 0x${offset.toString(16)} within 5 s`,
@@ -224,11 +270,54 @@ export class WorkerBus implements RegisterBus, InterruptSource {
     return s > 0 ? s : undefined;
   }
 
-  /** Route interrupts to `handler` (always vector -1: one line). */
+  /**
+   * Route interrupts to `handler` (always vector -1: one line). With
+   * `interruptWait: "async"` a loop delivers them; with `"blocking"`,
+   * {@link WorkerBus.waitInterrupt} does.
+   */
   connect(handler: (vector: number) => void): void {
     const first = this.#handler === undefined;
     this.#handler = handler;
-    if (first) void this.#irqLoop();
+    if (first && this.interruptWait === "async") void this.#irqLoop();
+  }
+
+  /**
+   * Blocking interrupt delivery (`interruptWait: "blocking"` only): when the
+   * device raised an interrupt since the last call, run the interrupt
+   * routine at once; otherwise block the calling thread in `Atomics.wait`
+   * for up to `timeoutMs` (0: just look) and run it if one came. Returns
+   * whether the routine ran. Throws a `TransportError` when the transport
+   * is closed (`ERR_VIRTIO_TRANSPORT_WORKER_CLOSED`), when the worker's
+   * device loop failed (`ERR_VIRTIO_TRANSPORT_WORKER_DIED`), and when the
+   * bus delivers interrupts by itself (`ERR_VIRTIO_TRANSPORT_WORKER_MODE`).
+   * A worker that stops answering (terminated, stuck) just lets the wait
+   * time out: pass a finite `timeoutMs`.
+   */
+  waitInterrupt(timeoutMs: number): boolean {
+    if (this.interruptWait !== "blocking") {
+      throw new TransportError(
+        'waitInterrupt needs a worker device spawned with interruptWait: "blocking"',
+        { code: "ERR_VIRTIO_TRANSPORT_WORKER_MODE" },
+      );
+    }
+    if (!(timeoutMs >= 0)) {
+      throw new ArgumentError(`waitInterrupt: timeout ${timeoutMs} is not a duration`, {
+        code: "ERR_VIRTIO_ARGUMENT_VALUE",
+      });
+    }
+    this.#checkOpen();
+    const c = this.ctl;
+    const seen = this.#irqSeen;
+    if (Atomics.load(c, Ctl.Irq) === seen) {
+      if (timeoutMs === 0) return false;
+      Atomics.wait(c, Ctl.Irq, seen, timeoutMs);
+      this.#checkOpen();
+    }
+    const now = Atomics.load(c, Ctl.Irq);
+    if (now === seen) return false;
+    this.#irqSeen = now;
+    this.#handler?.(-1);
+    return true;
   }
 
   async #irqLoop(): Promise<void> {
@@ -315,7 +404,13 @@ export function spawnWorkerDevice(options: WorkerDeviceOptions): Promise<WorkerD
     worker.onmessage = (e: MessageEvent) => {
       if (e.data?.ready) {
         worker.onmessage = null;
-        resolve(new WorkerDevice(worker, new WorkerBus(ctl, maxQueues, options.irqSpinMs ?? 0.05)));
+        const bus = new WorkerBus(
+          ctl,
+          maxQueues,
+          options.irqSpinMs ?? 0.05,
+          options.interruptWait ?? "async",
+        );
+        resolve(new WorkerDevice(worker, bus));
       } else {
         worker.terminate();
         reject(

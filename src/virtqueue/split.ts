@@ -150,6 +150,10 @@ export class SplitDeviceQueue implements DeviceQueue {
   readonly #usedEventAt: number;
   readonly #availEventAt: number;
   #lastAvail = 0;
+  // Shared memory: the avail idx pop loaded last. Entries up to it are
+  // published, so pop reloads idx (an atomic load) only once it caught up, as
+  // QEMU's shadow_avail_idx: one atomic load per batch instead of per chain.
+  #availSeen = 0;
   #usedIdx = 0;
   #published = 0;
   #signalled = 0;
@@ -201,19 +205,27 @@ export class SplitDeviceQueue implements DeviceQueue {
     const av = this.#av;
     const ab = this.#ab;
     const last = this.#lastAvail;
-    // 2.7.13: idx before the entries it covers (an atomic load when shared).
-    const availIdx = this.#shared ? load16(this.#aw, ab + A.idx) : av.getUint16(ab + A.idx, true);
+    // 2.7.13: idx before the entries it covers (an atomic load when shared,
+    // and only when the entries loaded last are consumed).
+    let availIdx: number;
+    if (!this.#shared) availIdx = av.getUint16(ab + A.idx, true);
+    else if ((availIdx = this.#availSeen) === last) availIdx = load16(this.#aw, ab + A.idx);
     const pending = (availIdx - last) & 0xffff;
     if (pending === 0) return null;
     // 2.7.13.3: the available index moved by more than the queue holds.
     if (pending > this.size) this.#availAhead(availIdx, pending);
+    this.#availSeen = availIdx;
     const head = av.getUint16(ab + A.ring + 2 * (last & this.#mask), true);
     // The entry is consumed whatever it holds, so a bad chain is not seen twice.
     const next = (last + 1) & 0xffff;
     this.#lastAvail = next;
     if (this.#eventIdx && this.#notify) {
-      if (this.#shared) store16(this.#uw, this.#availEventAt, next);
-      else this.#uv.setUint16(this.#availEventAt, next, true);
+      // Shared: only at the last entry loaded (an atomic store costs). Before
+      // it, the driver's idx is already past avail_event whether it was moved
+      // per chain or not, so no kick is asked for either way (2.7.10).
+      if (this.#shared) {
+        if (next === availIdx) store16(this.#uw, this.#availEventAt, next);
+      } else this.#uv.setUint16(this.#availEventAt, next, true);
     }
     return this.#readChain(head);
   }
@@ -546,6 +558,7 @@ export class SplitDeviceQueue implements DeviceQueue {
       );
     }
     this.#lastAvail = avail;
+    this.#availSeen = avail;
     this.#usedIdx = used;
     this.#published = used;
     this.#signalled = used;
@@ -614,6 +627,9 @@ export class SplitDriverQueue<T> implements DriverQueue<T> {
   #availIdx = 0;
   #numAdded = 0;
   #lastUsed = 0;
+  // Shared memory: the used idx last loaded (as the device's #availSeen):
+  // getBuf reloads it only once the entries up to it are taken.
+  #usedSeen = 0;
   // Linux's avail_flags_shadow: NO_INTERRUPT while callbacks are disabled, also
   // with EVENT_IDX (where it is not written to the ring).
   #availFlags = 0;
@@ -734,17 +750,23 @@ export class SplitDriverQueue<T> implements DriverQueue<T> {
     this.#publish(head);
   }
 
-  /** Puts `head` in the available ring and publishes it (2.7.13.2-2.7.13.3). */
+  /**
+   * Puts `head` in the available ring and publishes it (2.7.13.2-2.7.13.3);
+   * on shared memory {@link SplitDriverQueue.kick} publishes the batch.
+   */
   #publish(head: number): void {
     const av = this.#av;
     const ab = this.#ab;
     av.setUint16(ab + A.ring + 2 * (this.#availIdx & this.#mask), head, true);
-    // 2.7.13.3.1: the ring entry before the index (an atomic store when shared
-    // publishes the entry and the descriptors written before it).
+    // 2.7.13.3.1: the ring entry before the index. On shared memory the idx
+    // store is atomic (it publishes the entries and descriptors written
+    // before it) and costs several plain stores in V8: it is done once per
+    // batch, in kick (2.7.13: steps 1-2 repeated, then one idx update).
     const idx = (this.#availIdx + 1) & 0xffff;
     this.#availIdx = idx;
-    if (this.#shared) store16(this.#aw, ab + A.idx, idx);
-    else av.setUint16(ab + A.idx, idx, true);
+    if (this.#shared) {
+      // Published in kick.
+    } else av.setUint16(ab + A.idx, idx, true);
     this.#numAdded++;
   }
 
@@ -818,11 +840,13 @@ export class SplitDriverQueue<T> implements DriverQueue<T> {
 
   /** True when the device must be notified of what was added since the last kick (2.7.13.4). */
   kick(): boolean {
-    // Read after the idx stores of addSgs, both atomic when shared (2.7.13.4).
     const added = this.#numAdded;
     this.#numAdded = 0;
     if (added === 0) return false;
     const now = this.#availIdx;
+    // Shared memory: publish the batch; the event word is read after this
+    // store, both atomic (2.7.13.4). Unshared, addSgs stored idx already.
+    if (this.#shared) store16(this.#aw, this.#ab + A.idx, now);
     const uv = this.#uv;
     if (this.#eventIdx) {
       return needEvent(
@@ -865,12 +889,16 @@ export class SplitDriverQueue<T> implements DriverQueue<T> {
     const last = this.#lastUsed;
     const uv = this.#uv;
     const ub = this.#ub;
-    // idx before the entries it covers (an atomic load when shared).
-    const usedIdx = this.#shared ? load16(this.#uw, ub + U.idx) : uv.getUint16(ub + U.idx, true);
+    // idx before the entries it covers (an atomic load when shared, and only
+    // when the entries loaded last are taken).
+    let usedIdx: number;
+    if (!this.#shared) usedIdx = uv.getUint16(ub + U.idx, true);
+    else if ((usedIdx = this.#usedSeen) === last) usedIdx = load16(this.#uw, ub + U.idx);
     if (usedIdx === last) return false;
     const core = this.#core;
     const pending = (usedIdx - last) & 0xffff;
     if (pending > core.inFlight) this.#usedAhead(usedIdx, pending);
+    this.#usedSeen = usedIdx;
     const e = ub + U.ring + 8 * (last & this.#mask);
     const id = uv.getUint32(e + E.id, true);
     const len = uv.getUint32(e + E.len, true);
@@ -919,10 +947,13 @@ export class SplitDriverQueue<T> implements DriverQueue<T> {
     const now = (this.#lastUsed + 1) & 0xffff;
     this.#lastUsed = now;
     // 2.7.10: ask for an interrupt at the next used entry (Linux's get_buf does
-    // the same while callbacks are on).
+    // the same while callbacks are on). Shared, without IN_ORDER: only at the
+    // last entry loaded, as the device's avail_event in pop (the device is
+    // past used_event before it either way).
     if (this.#eventIdx && (this.#availFlags & F.VIRTQ_AVAIL_F_NO_INTERRUPT) === 0) {
-      if (this.#shared) store16(this.#aw, this.#usedEventAt, now);
-      else this.#av.setUint16(this.#usedEventAt, now, true);
+      if (this.#shared) {
+        if (this.#inOrder || now === this.#usedSeen) store16(this.#aw, this.#usedEventAt, now);
+      } else this.#av.setUint16(this.#usedEventAt, now, true);
     }
   }
 

@@ -114,3 +114,160 @@ Deno.test("worker: config past the device's config and bad register accesses are
     host.terminate();
   }
 });
+
+// interruptWait: "blocking": the driver takes interrupts with waitInterrupt,
+// synchronously, and collects used buffers itself while it has work (NAPI).
+
+const nullModule = new URL("../../src/devices/null/device.ts", import.meta.url).href;
+const isTransport = (code: string) => (e: unknown) =>
+  e instanceof TransportError && e.code === code;
+
+for (const blockingWait of [false, true]) {
+  Deno.test(`worker: blocking interrupt waits deliver every completion in order (blocking wait in the worker: ${blockingWait})`, async () => {
+    const sab = new SharedArrayBuffer(SIZE);
+    const memory = GuestMemory.fromBuffer(sab);
+    const dma = new DmaAllocator(0x1000, SIZE - 0x1000);
+    const host = await spawnWorkerDevice({
+      module: nullModule,
+      exportName: "NullDevice",
+      args: [{ queues: 1, queueSize: 64 }],
+      memory: sab,
+      interruptWait: "blocking",
+      blockingWait,
+      spinMs: 0,
+    });
+    try {
+      const transport = host.probe();
+      assert.ok(transport);
+      const bus = new VirtioBus({ memory, dma });
+      const drv = nullDriver();
+      await bus.registerDriver(drv);
+      const dev = await bus.addDevice(transport);
+      const st = drv.states.get(dev);
+      assert.ok(st);
+      // Nothing in flight: nothing to deliver, and a short wait just times out.
+      assert.equal(host.bus.waitInterrupt(0), false);
+      assert.equal(host.bus.waitInterrupt(5), false);
+      const buf = dma.alloc(64, 8);
+      const N = 640;
+      let waits = 0;
+      for (let i = 0; i < N; i++) {
+        st.vq.addSgs([{ addr: buf, len: 64 }], [], i);
+        if (i % 32 === 31) {
+          st.vq.kick();
+          // No event loop turn: the interrupt routine runs inside waitInterrupt.
+          while (st.completed.length < i + 1) {
+            assert.ok(host.bus.waitInterrupt(5000), "an interrupt within 5 s");
+            waits++;
+          }
+        }
+      }
+      assert.deepEqual(st.completed, Array.from({ length: N }, (_, i) => i));
+      assert.ok(waits >= N / 32 && waits <= 2 * (N / 32), `${waits} waits`);
+      await bus.removeDevice(dev);
+      assert.equal(transport.getStatus(), 0);
+    } finally {
+      host.terminate();
+    }
+    // Closed: a typed error, not a wait.
+    assert.throws(
+      () => host.bus.waitInterrupt(1000),
+      isTransport("ERR_VIRTIO_TRANSPORT_WORKER_CLOSED"),
+    );
+  });
+}
+
+Deno.test("worker: waitInterrupt refuses an async bus and a bad timeout; a device that holds its requests lets it time out", async () => {
+  const sab = new SharedArrayBuffer(SIZE);
+  const memory = GuestMemory.fromBuffer(sab);
+  const dma = new DmaAllocator(0x1000, SIZE - 0x1000);
+  const asyncHost = await spawnWorkerDevice({
+    module: nullModule,
+    exportName: "NullDevice",
+    memory: sab,
+  });
+  try {
+    assert.throws(
+      () => asyncHost.bus.waitInterrupt(0),
+      isTransport("ERR_VIRTIO_TRANSPORT_WORKER_MODE"),
+    );
+  } finally {
+    asyncHost.terminate();
+  }
+  const host = await spawnWorkerDevice({
+    module: nullModule,
+    exportName: "NullDevice",
+    args: [{ hold: true }],
+    memory: sab,
+    interruptWait: "blocking",
+  });
+  try {
+    for (const bad of [-1, NaN]) {
+      assert.throws(
+        () => host.bus.waitInterrupt(bad),
+        (e: unknown) => e instanceof ArgumentError && e.code === "ERR_VIRTIO_ARGUMENT_VALUE",
+      );
+    }
+    const transport = host.probe();
+    assert.ok(transport);
+    const bus = new VirtioBus({ memory, dma });
+    const drv = nullDriver();
+    await bus.registerDriver(drv);
+    const dev = await bus.addDevice(transport);
+    const st = drv.states.get(dev);
+    assert.ok(st);
+    st.vq.addSgs([{ addr: dma.alloc(64, 8), len: 64 }], [], 1);
+    st.vq.kick();
+    // The device keeps the request: no interrupt, the wait ends with its timeout.
+    assert.equal(host.bus.waitInterrupt(20), false);
+    assert.deepEqual(st.completed, []);
+  } finally {
+    host.terminate();
+  }
+});
+
+Deno.test("worker: a worker that dies wakes the blocking waits with a typed error; one terminated under them lets them time out", async () => {
+  const sab = new SharedArrayBuffer(SIZE);
+  const memory = GuestMemory.fromBuffer(sab);
+  const dma = new DmaAllocator(0x1000, SIZE - 0x1000);
+  const host = await spawnWorkerDevice({
+    module: new URL("./_worker_devices.ts", import.meta.url).href,
+    exportName: "CrashingDevice",
+    memory: sab,
+    interruptWait: "blocking",
+  });
+  try {
+    const transport = host.probe();
+    assert.ok(transport);
+    const bus = new VirtioBus({ memory, dma });
+    const drv = nullDriver();
+    await bus.registerDriver(drv);
+    const dev = await bus.addDevice(transport);
+    const st = drv.states.get(dev);
+    assert.ok(st);
+    st.vq.addSgs([{ addr: dma.alloc(64, 8), len: 64 }], [], 1);
+    st.vq.kick();
+    // The worker crashes: the wait ends with WORKER_DIED long before its 30 s.
+    assert.throws(
+      () => host.bus.waitInterrupt(30_000),
+      isTransport("ERR_VIRTIO_TRANSPORT_WORKER_DIED"),
+    );
+    // Register accesses too, at once instead of after the mailbox's 5 s timeout.
+    assert.throws(() => transport.getStatus(), isTransport("ERR_VIRTIO_TRANSPORT_WORKER_DIED"));
+  } finally {
+    host.terminate();
+  }
+  // A worker that stops answering without a word (terminated under the driver).
+  const quiet = await spawnWorkerDevice({
+    module: nullModule,
+    exportName: "NullDevice",
+    memory: sab,
+    interruptWait: "blocking",
+  });
+  try {
+    quiet.worker.terminate();
+    assert.equal(quiet.bus.waitInterrupt(20), false);
+  } finally {
+    quiet.terminate();
+  }
+});
