@@ -50,6 +50,7 @@ import {
   type DeviceQueue,
   type DriverQueue,
   type Sg,
+  type UsedBufferSlot,
 } from "./virtqueue/queue.ts";
 import type { QueueAddresses } from "./virtqueue/layout.ts";
 
@@ -627,6 +628,8 @@ export class Virtqueue<T = unknown> {
   /** Requests of {@link Virtqueue.request} waiting for descriptors or DMA memory, in order. */
   readonly #waiting: BounceRequest[] = [];
   #pumpScheduled = false;
+  /** Where {@link Virtqueue.interrupt} collects used requests (no object per request). */
+  readonly #slot: UsedBufferSlot<T> = { token: undefined, len: 0 };
   /** 0 unused yet, 1 buffers with tokens ({@link Virtqueue.addSgs}), 2 requests ({@link Virtqueue.submit}). */
   #mode = 0;
 
@@ -871,9 +874,11 @@ export class Virtqueue<T = unknown> {
   /** Completes every used request of a request queue, then starts waiting ones. */
   #collect(): void {
     const q = this.queue;
-    for (let b = q.getBuf(); b !== null; b = q.getBuf()) {
-      const c = b.token as unknown as Completion;
-      if (this.#pending.delete(c)) c.complete(b.len);
+    const slot = this.#slot;
+    while (q.getBufInto(slot)) {
+      const c = slot.token as unknown as Completion;
+      slot.token = undefined; // the slot holds no completion past its turn
+      if (this.#pending.delete(c)) c.complete(slot.len);
       else c.reclaim?.();
     }
     if (this.#waiting.length > 0 && !this.#pumpScheduled) {

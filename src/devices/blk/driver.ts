@@ -75,7 +75,6 @@ import {
   VirtioBlkOuthdr,
 } from "../../generated/devices/blk.ts";
 import { VIRTIO_ID_BLOCK } from "../../generated/common.ts";
-import type { Sg } from "../../virtqueue/mod.ts";
 import { Arrivals } from "../_arrivals.ts";
 import { type BlkGeometry, type BlkTopology, SECTOR_SIZE, VIRTIO_BLK_ID_BYTES } from "./device.ts";
 import type { BlkLifetime } from "./storage.ts";
@@ -176,10 +175,18 @@ export interface BlkPending extends Completion {
   resolve: (r: BlkRawResult) => void;
   /** Fails the request's promise. */
   reject: (e: unknown) => void;
-  /** Reused device-readable scatter list. */
-  sgsOut: Sg[];
-  /** Reused device-writable scatter list. */
-  sgsIn: Sg[];
+  /** Reused device-readable scatter list (its elements are reused too). */
+  sgsOut: BlkSg[];
+  /** Reused device-writable scatter list (its elements are reused too). */
+  sgsIn: BlkSg[];
+}
+
+/** A scatter-list element (the engine's `Sg`) the driver rewrites for each request that reuses it. */
+export interface BlkSg {
+  /** Guest-physical address. */
+  addr: number;
+  /** Length in bytes. */
+  len: number;
 }
 
 /** One virtio-blk device as the driver sees it. */
@@ -217,6 +224,7 @@ export class BlkDisk {
   #next = 0;
   #waiting: { tryAdd: () => boolean; reject: (e: unknown) => void }[] = [];
   #kickScheduled: boolean[];
+  readonly #kicks: (() => void)[];
   #dead = false;
   #pumpScheduled = false;
   #pool: BlkPending[] = [];
@@ -266,6 +274,11 @@ export class BlkDisk {
       Array.from({ length: nq }, (_, i) => ({ name: `req.${i}`, size: options.queueSize })),
     );
     this.#kickScheduled = this.queues.map(() => false);
+    // One kick function per queue, made once (not a closure per batch).
+    this.#kicks = this.queues.map((vq, qi) => () => {
+      this.#kickScheduled[qi] = false;
+      if (!vq.broken) vq.kick();
+    });
     // Two descriptors go to header and status (5.2.6); without indirect tables the ring bounds the rest.
     const ringSegs = Math.max(1, this.queues[0].size - 2);
     this.segMax = has(VIRTIO_BLK_F_SEG_MAX) && cfg.segMax > 0
@@ -610,19 +623,21 @@ export class BlkDisk {
     const status = addr + VirtioBlkOuthdr.SIZE + p.dataLen;
     memory.writeUint8(status, 0xff);
     if (out !== undefined) memory.write(addr + VirtioBlkOuthdr.SIZE, out);
+    // The scatter lists and their elements are the request state's own, reused.
     const sgsOut = p.sgsOut;
     const sgsIn = p.sgsIn;
-    sgsOut.length = 0;
-    sgsIn.length = 0;
-    sgsOut.push({ addr, len: VirtioBlkOuthdr.SIZE });
-    const data = p.dataIn ? sgsIn : sgsOut;
+    let no = 0;
+    let ni = 0;
+    setSg(sgsOut, no++, addr, VirtioBlkOuthdr.SIZE);
     for (let o = 0; o < p.dataLen; o += this.sizeMax) {
-      data.push({
-        addr: addr + VirtioBlkOuthdr.SIZE + o,
-        len: Math.min(this.sizeMax, p.dataLen - o),
-      });
+      const a = addr + VirtioBlkOuthdr.SIZE + o;
+      const l = Math.min(this.sizeMax, p.dataLen - o);
+      if (p.dataIn) setSg(sgsIn, ni++, a, l);
+      else setSg(sgsOut, no++, a, l);
     }
-    sgsIn.push({ addr: status, len: 1 });
+    setSg(sgsIn, ni++, status, 1);
+    sgsOut.length = no;
+    sgsIn.length = ni;
     const vq = this.queues[qi];
     vq.submit(sgsOut, sgsIn, p);
     this.#scheduleKick(qi);
@@ -633,11 +648,7 @@ export class BlkDisk {
   #scheduleKick(qi: number): void {
     if (this.#kickScheduled[qi]) return;
     this.#kickScheduled[qi] = true;
-    queueMicrotask(() => {
-      this.#kickScheduled[qi] = false;
-      const vq = this.queues[qi];
-      if (!vq.broken) vq.kick();
-    });
+    queueMicrotask(this.#kicks[qi]);
   }
 
   /** A pooled request state whose completion callbacks are made once, here. */
@@ -711,6 +722,16 @@ export class BlkDisk {
       if (!this.#waiting[0].tryAdd()) return;
       this.#waiting.shift();
     }
+  }
+}
+
+/** Sets element `i` of `sgs` to `addr`/`len`, reusing the element there (adding one when none). */
+function setSg(sgs: BlkSg[], i: number, addr: number, len: number): void {
+  const sg = sgs[i];
+  if (sg === undefined) sgs.push({ addr, len });
+  else {
+    sg.addr = addr;
+    sg.len = len;
   }
 }
 
