@@ -108,6 +108,13 @@ export interface VqInfo<T = unknown> {
    * fail by themselves.
    */
   readonly onBroken?: (vq: Virtqueue<T>, error: DeviceError) => void;
+  /**
+   * With `VIRTIO_F_INDIRECT_DESC`, use direct descriptors while the ring has
+   * room and an indirect table only when it has not (see
+   * `QueueOptions.preferDirect`). Default false: a table for every buffer
+   * of several elements, as Linux does.
+   */
+  readonly preferDirect?: boolean;
 }
 
 /** Transport feature bits the core handles itself (Linux `vring_transport_features`). */
@@ -344,7 +351,9 @@ export class DriverDevice {
       const queue = createDriverQueue<T>(
         memory,
         { size, desc: addrs.desc, driver: addrs.driver, device: addrs.device },
-        queueOptionsFromFeatures(this.features, index),
+        info.preferDirect
+          ? { ...queueOptionsFromFeatures(this.features, index), preferDirect: true }
+          : queueOptionsFromFeatures(this.features, index),
         dma,
       );
       t.setupQueue(index, size, addrs);

@@ -271,7 +271,13 @@ export class BlkDisk {
     let nq = has(VIRTIO_BLK_F_MQ) ? Math.max(1, cfg.numQueues) : 1;
     if (options.maxQueues !== undefined) nq = Math.max(1, Math.min(nq, options.maxQueues));
     this.queues = dev.findVqs(
-      Array.from({ length: nq }, (_, i) => ({ name: `req.${i}`, size: options.queueSize })),
+      // Direct descriptors while the ring has room: a 4 KiB request is three
+      // of them, and a table per request would cost an allocation and a free.
+      Array.from({ length: nq }, (_, i) => ({
+        name: `req.${i}`,
+        size: options.queueSize,
+        preferDirect: true,
+      })),
     );
     this.#kickScheduled = this.queues.map(() => false);
     // One kick function per queue, made once (not a closure per batch).
