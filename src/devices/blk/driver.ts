@@ -165,14 +165,17 @@ export interface BlkPending extends Completion {
   dataIn: boolean;
   /** Where read data goes; undefined for a raw request (data copied into the result). */
   dst: Uint8Array | undefined;
-  /** Fail with {@link BlkRequestError} on a status other than OK (else resolve with the result). */
+  /**
+   * Fail with {@link BlkRequestError} on a status other than OK, else
+   * resolve with `undefined`; when false, resolve with the result.
+   */
   check: boolean;
   /** The request's sector, for error messages. */
   sector: number;
   /** True when {@link BlkPending.addr} is one of the disk's reusable 4 KiB slots. */
   pooled: boolean;
-  /** Settles the request's promise. */
-  resolve: (r: BlkRawResult) => void;
+  /** Settles the request's promise (with `undefined` for a checked request). */
+  resolve: (r: BlkRawResult | undefined) => void;
   /** Fails the request's promise. */
   reject: (e: unknown) => void;
   /** Reused device-readable scatter list (its elements are reused too). */
@@ -426,13 +429,14 @@ export class BlkDisk {
    * does not wrap.
    */
   rawRequest(req: BlkRawRequest): Promise<BlkRawResult> {
+    // Unchecked: it resolves with the result, never with `undefined`.
     return this.#submit(
       req.type,
       req.sector ?? 0,
       req.out,
       req.inLen ?? 0,
       req.queue,
-    );
+    ) as Promise<BlkRawResult>;
   }
 
   /** Re-reads the capacity (on a configuration change). */
@@ -537,9 +541,10 @@ export class BlkDisk {
     out: Uint8Array | undefined,
     dst: Uint8Array | undefined,
   ): Promise<void> {
+    // Checked: it resolves with `undefined`.
     return this.#submit(type, sector, out, dst?.length ?? 0, undefined, dst, true) as Promise<
-      unknown
-    > as Promise<void>;
+      void
+    >;
   }
 
   #submit(
@@ -550,9 +555,9 @@ export class BlkDisk {
     queue: number | undefined,
     dst?: Uint8Array,
     check: boolean = false,
-  ): Promise<BlkRawResult> {
+  ): Promise<BlkRawResult | undefined> {
     if (this.#dead || this.queues[0].broken) return Promise.reject(this.#brokenError());
-    return new Promise<BlkRawResult>((resolve, reject) => {
+    return new Promise<BlkRawResult | undefined>((resolve, reject) => {
       const p = this.#pool.pop() ?? this.#newPending(resolve, reject);
       const dataLen = out?.length ?? inLen;
       p.type = type;
@@ -659,7 +664,7 @@ export class BlkDisk {
 
   /** A pooled request state whose completion callbacks are made once, here. */
   #newPending(
-    resolve: (r: BlkRawResult) => void,
+    resolve: (r: BlkRawResult | undefined) => void,
     reject: (e: unknown) => void,
   ): BlkPending {
     const p: BlkPending = {
@@ -706,7 +711,8 @@ export class BlkDisk {
     const { resolve, reject, check, type, sector } = p;
     this.#release(p);
     if (!check) resolve({ status, data, usedLen: len });
-    else if (status === VIRTIO_BLK_S_OK) resolve(OK_RESULT);
+    // `undefined`, not an object: resolving with an object looks up its `then`.
+    else if (status === VIRTIO_BLK_S_OK) resolve(undefined);
     else {
       reject(
         new BlkRequestError(
@@ -744,7 +750,6 @@ function setSg(sgs: BlkSg[], i: number, addr: number, len: number): void {
 const EMPTY = new Uint8Array(0);
 /** Code of the error for a feature the device did not offer or the driver did not accept. */
 const FEATURE = "ERR_VIRTIO_DEVICE_BLK_FEATURE";
-const OK_RESULT: BlkRawResult = Object.freeze({ status: VIRTIO_BLK_S_OK, data: EMPTY, usedLen: 0 });
 /** A reusable DMA slot holds header, one 4 KiB block and the status byte. */
 const SLOT_SIZE = 4160;
 
