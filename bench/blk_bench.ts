@@ -80,6 +80,8 @@ const plainAsync = Array.from(
 const syncDisk = await stack(new FileStorage(path));
 const asyncDisk = await stack(new AsyncFileStorage(path, { handles: 4 }));
 const posixDisk = ffi ? await stack(new PosixFileStorage(path)) : undefined;
+// The stack alone: storage that moves no byte (what the stack costs without the system call).
+const nullDisk = await stack({ size: IMAGE, read() {}, write() {}, flush() {} });
 const bufs = Array.from({ length: PER_ITER }, () => new Uint8Array(BLOCK).fill(0x5a));
 
 function preadNode(off: number, buf: Uint8Array): void {
@@ -146,6 +148,11 @@ for (const write of [false, true]) {
       `virtio-blk stack ${op}, AsyncFileStorage${qd}`,
       { group },
       () => through(asyncDisk),
+    );
+    Deno.bench(
+      `virtio-blk stack ${op}, no I/O (storage does nothing)${qd}`,
+      { group },
+      () => through(nullDisk),
     );
     Deno.bench(`seek + ${op} (Deno.FsFile), for reference${qd}`, { group }, () => {
       for (let i = 0; i < PER_ITER; i++) {
