@@ -478,30 +478,37 @@ export class BlkDisk {
 
   /** Checks a request's arguments; each cause has its own code and message. */
   #checkRange(sector: number, len: number, what: string): void {
+    const bad = !Number.isSafeInteger(sector) || sector < 0 || len % this.blkSize !== 0 ||
+      (sector * SECTOR_SIZE) % this.blkSize !== 0 ||
+      sector * SECTOR_SIZE + len > this.#capacity * SECTOR_SIZE;
+    // The message is built only for a request that fails (not on every request).
+    if (bad) throw this.#rangeError(sector, len, what);
+  }
+
+  /** The error of {@link BlkDisk.#checkRange}, by the first check that fails. */
+  #rangeError(sector: number, len: number, what: string): ArgumentError {
     const at = `${this.dev.name}: ${what} of ${len} bytes at sector ${sector}`;
     if (!Number.isSafeInteger(sector) || sector < 0) {
-      throw new ArgumentError(`${at}: the sector is not an integer from 0`, {
+      return new ArgumentError(`${at}: the sector is not an integer from 0`, {
         code: "ERR_VIRTIO_ARGUMENT_BLK_SECTOR",
       });
     }
     if (len % this.blkSize !== 0) {
-      throw new ArgumentError(
+      return new ArgumentError(
         `${at}: the length is not a multiple of the ${this.blkSize}-byte logical block`,
         { code: "ERR_VIRTIO_ARGUMENT_BLK_LENGTH" },
       );
     }
     if ((sector * SECTOR_SIZE) % this.blkSize !== 0) {
-      throw new ArgumentError(
+      return new ArgumentError(
         `${at}: the sector is not on a ${this.blkSize}-byte logical block boundary`,
         { code: "ERR_VIRTIO_ARGUMENT_BLK_ALIGNMENT" },
       );
     }
     // 5.2.6.1: a driver must not go past the capacity.
-    if (sector * SECTOR_SIZE + len > this.#capacity * SECTOR_SIZE) {
-      throw new ArgumentError(`${at}: past the capacity of ${this.#capacity} sectors`, {
-        code: "ERR_VIRTIO_ARGUMENT_BLK_CAPACITY",
-      });
-    }
+    return new ArgumentError(`${at}: past the capacity of ${this.#capacity} sectors`, {
+      code: "ERR_VIRTIO_ARGUMENT_BLK_CAPACITY",
+    });
   }
 
   async #dwz(type: number, ranges: readonly BlkRange[], unmap: boolean): Promise<void> {
