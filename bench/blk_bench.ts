@@ -1,13 +1,23 @@
 // virtio-blk: 4 KiB random reads and writes at queue depth 1 and 32 through
 // the whole stack (BlkDisk driver, PCI transport, BlkDevice, file storage)
-// against plain positioned reads and writes on the same image file, in the
-// same run. Each iteration moves 32 blocks of 4 KiB: at depth 1 one request
-// at a time (each awaited), at depth 32 all 32 in flight at once. `deno
-// bench` prints each line's cost relative to its group's baseline.
+// against plain `pread`/`pwrite` on the same image file, in the same run.
+// Each iteration moves 32 blocks of 4 KiB: at depth 1 one request at a time
+// (each awaited), at depth 32 all 32 in flight at once. `deno bench` prints
+// each line's cost relative to its group's baseline.
 //
-// Run: deno bench --allow-read --allow-write bench/blk_bench.ts
+// Two baselines, each against the stack over the storage making the same
+// system call: `node:fs` `readSync`/`writeSync` at a position (one
+// `pread`/`pwrite`, what `FileStorage` calls), and, with `--allow-ffi`,
+// libc's `pread`/`pwrite` through Deno FFI (what `PosixFileStorage` calls).
+// A seek and a read on a `Deno.FsFile` (two system calls) is shown beside
+// the first for reference.
+//
+// Run: deno bench --allow-read --allow-write [--allow-ffi] bench/blk_bench.ts
 
+import { readSync, writeSync } from "node:fs";
+import { openSync as openFd } from "node:fs";
 import { DmaAllocator, GuestMemory } from "../src/memory.ts";
+import { type Libc, openLibc } from "../src/_libc.ts";
 import { VirtioBus } from "../src/bus.ts";
 import { PciFunction, probePci } from "../src/transport/pci/mod.ts";
 import {
@@ -17,6 +27,7 @@ import {
   blkDriver,
   type BlockStorage,
   FileStorage,
+  PosixFileStorage,
 } from "../src/devices/blk/mod.ts";
 
 const IMAGE = 64 << 20;
@@ -55,14 +66,42 @@ async function stack(storage: BlockStorage): Promise<BlkDisk> {
 }
 
 const plain = Deno.openSync(path, { read: true, write: true });
+const fd = openFd(path, "r+");
+// libc through FFI when permitted (the PosixFileStorage lines and their baseline).
+const ffi = (await Deno.permissions.query({ name: "ffi" })).state === "granted";
+const libc: Libc | undefined = ffi
+  ? openLibc((os) => new Error(`blk bench: FFI lines need Linux; this is ${os}`))
+  : undefined;
+const cfd = libc?.open(new TextEncoder().encode(path + "\0"), 2, /* O_RDWR */ 0) ?? -1;
 const plainAsync = Array.from(
   { length: 4 },
   () => Deno.openSync(path, { read: true, write: true }),
 );
 const syncDisk = await stack(new FileStorage(path));
 const asyncDisk = await stack(new AsyncFileStorage(path, { handles: 4 }));
+const posixDisk = ffi ? await stack(new PosixFileStorage(path)) : undefined;
+// The stack alone: storage that moves no byte (what the stack costs without the system call).
+const nullDisk = await stack({ size: IMAGE, read() {}, write() {}, flush() {} });
 const bufs = Array.from({ length: PER_ITER }, () => new Uint8Array(BLOCK).fill(0x5a));
 
+function preadNode(off: number, buf: Uint8Array): void {
+  let n = 0;
+  while (n < buf.length) n += readSync(fd, buf, n, buf.length - n, off + n) || buf.length;
+}
+function pwriteNode(off: number, buf: Uint8Array): void {
+  let n = 0;
+  while (n < buf.length) n += writeSync(fd, buf, n, buf.length - n, off + n);
+}
+function preadFfi(l: Libc, off: number, buf: Uint8Array): void {
+  if (Number(l.pread(cfd, buf, BigInt(buf.length), BigInt(off))) !== buf.length) {
+    throw new Error("blk bench: short pread");
+  }
+}
+function pwriteFfi(l: Libc, off: number, buf: Uint8Array): void {
+  if (Number(l.pwrite(cfd, buf, BigInt(buf.length), BigInt(off))) !== buf.length) {
+    throw new Error("blk bench: short pwrite");
+  }
+}
 function plainRead(off: number, buf: Uint8Array): void {
   plain.seekSync(off, Deno.SeekMode.Start);
   let n = 0;
@@ -85,52 +124,68 @@ for (const write of [false, true]) {
   const op = write ? "write" : "read";
   const io = (d: BlkDisk, i: number) =>
     write ? d.write(nextOffset() / 512, bufs[i]) : d.read(nextOffset() / 512, bufs[i]);
+  const pcall = write ? "pwrite" : "pread";
 
-  Deno.bench(`plain positioned ${op}, sync`, { group: `${op} qd1`, baseline: true }, () => {
-    for (let i = 0; i < PER_ITER; i++) {
-      write ? plainWrite(nextOffset(), bufs[i]) : plainRead(nextOffset(), bufs[i]);
-    }
-  });
-  Deno.bench(`virtio-blk stack ${op}, FileStorage`, { group: `${op} qd1` }, async () => {
-    for (let i = 0; i < PER_ITER; i++) await io(syncDisk, i);
-  });
-  Deno.bench(`virtio-blk stack ${op}, AsyncFileStorage`, { group: `${op} qd1` }, async () => {
-    for (let i = 0; i < PER_ITER; i++) await io(asyncDisk, i);
-  });
-
-  Deno.bench(`plain positioned ${op}, sync x32`, { group: `${op} qd32`, baseline: true }, () => {
-    for (let i = 0; i < PER_ITER; i++) {
-      write ? plainWrite(nextOffset(), bufs[i]) : plainRead(nextOffset(), bufs[i]);
-    }
-  });
-  Deno.bench(`plain positioned ${op}, async 4 handles`, { group: `${op} qd32` }, async () => {
-    const chains: Promise<void>[] = [
-      Promise.resolve(),
-      Promise.resolve(),
-      Promise.resolve(),
-      Promise.resolve(),
-    ];
-    for (let i = 0; i < PER_ITER; i++) {
-      chains[i & 3] = chains[i & 3].then(() => plainAsyncOp(i, write));
-    }
-    await Promise.all(chains);
-  });
-  Deno.bench(
-    `virtio-blk stack ${op}, FileStorage, 32 in flight`,
-    { group: `${op} qd32` },
-    async () => {
+  for (const depth of [1, 32]) {
+    const group = `${op} qd${depth}`;
+    const qd = depth === 1 ? "" : ", 32 in flight";
+    const through = async (d: BlkDisk) => {
+      if (depth === 1) {
+        for (let i = 0; i < PER_ITER; i++) await io(d, i);
+        return;
+      }
       const all: Promise<void>[] = [];
-      for (let i = 0; i < PER_ITER; i++) all.push(io(syncDisk, i));
+      for (let i = 0; i < PER_ITER; i++) all.push(io(d, i));
       await Promise.all(all);
-    },
-  );
-  Deno.bench(
-    `virtio-blk stack ${op}, AsyncFileStorage, 32 in flight`,
-    { group: `${op} qd32` },
-    async () => {
-      const all: Promise<void>[] = [];
-      for (let i = 0; i < PER_ITER; i++) all.push(io(asyncDisk, i));
-      await Promise.all(all);
-    },
-  );
+    };
+    Deno.bench(`${pcall} (node:fs at a position)${qd}`, { group, baseline: true }, () => {
+      for (let i = 0; i < PER_ITER; i++) {
+        write ? pwriteNode(nextOffset(), bufs[i]) : preadNode(nextOffset(), bufs[i]);
+      }
+    });
+    Deno.bench(`virtio-blk stack ${op}, FileStorage${qd}`, { group }, () => through(syncDisk));
+    Deno.bench(
+      `virtio-blk stack ${op}, AsyncFileStorage${qd}`,
+      { group },
+      () => through(asyncDisk),
+    );
+    Deno.bench(
+      `virtio-blk stack ${op}, no I/O (storage does nothing)${qd}`,
+      { group },
+      () => through(nullDisk),
+    );
+    Deno.bench(`seek + ${op} (Deno.FsFile), for reference${qd}`, { group }, () => {
+      for (let i = 0; i < PER_ITER; i++) {
+        write ? plainWrite(nextOffset(), bufs[i]) : plainRead(nextOffset(), bufs[i]);
+      }
+    });
+    if (depth === 32) {
+      Deno.bench(`seek + ${op}, async, 4 handles, for reference`, { group }, async () => {
+        const chains: Promise<void>[] = [
+          Promise.resolve(),
+          Promise.resolve(),
+          Promise.resolve(),
+          Promise.resolve(),
+        ];
+        for (let i = 0; i < PER_ITER; i++) {
+          chains[i & 3] = chains[i & 3].then(() => plainAsyncOp(i, write));
+        }
+        await Promise.all(chains);
+      });
+    }
+    if (libc !== undefined && posixDisk !== undefined) {
+      const l = libc;
+      const ffiGroup = `${group}, FFI`;
+      Deno.bench(`${pcall} (libc through FFI)${qd}`, { group: ffiGroup, baseline: true }, () => {
+        for (let i = 0; i < PER_ITER; i++) {
+          write ? pwriteFfi(l, nextOffset(), bufs[i]) : preadFfi(l, nextOffset(), bufs[i]);
+        }
+      });
+      Deno.bench(
+        `virtio-blk stack ${op}, PosixFileStorage${qd}`,
+        { group: ffiGroup },
+        () => through(posixDisk),
+      );
+    }
+  }
 }

@@ -50,6 +50,7 @@ import {
   type DeviceQueue,
   type DriverQueue,
   type Sg,
+  type UsedBufferSlot,
 } from "./virtqueue/queue.ts";
 import type { QueueAddresses } from "./virtqueue/layout.ts";
 
@@ -107,6 +108,13 @@ export interface VqInfo<T = unknown> {
    * fail by themselves.
    */
   readonly onBroken?: (vq: Virtqueue<T>, error: DeviceError) => void;
+  /**
+   * With `VIRTIO_F_INDIRECT_DESC`, use direct descriptors while the ring has
+   * room and an indirect table only when it has not (see
+   * `QueueOptions.preferDirect`). Default false: a table for every buffer
+   * of several elements, as Linux does.
+   */
+  readonly preferDirect?: boolean;
 }
 
 /** Transport feature bits the core handles itself (Linux `vring_transport_features`). */
@@ -343,7 +351,9 @@ export class DriverDevice {
       const queue = createDriverQueue<T>(
         memory,
         { size, desc: addrs.desc, driver: addrs.driver, device: addrs.device },
-        queueOptionsFromFeatures(this.features, index),
+        info.preferDirect
+          ? { ...queueOptionsFromFeatures(this.features, index), preferDirect: true }
+          : queueOptionsFromFeatures(this.features, index),
         dma,
       );
       t.setupQueue(index, size, addrs);
@@ -627,6 +637,8 @@ export class Virtqueue<T = unknown> {
   /** Requests of {@link Virtqueue.request} waiting for descriptors or DMA memory, in order. */
   readonly #waiting: BounceRequest[] = [];
   #pumpScheduled = false;
+  /** Where {@link Virtqueue.interrupt} collects used requests (no object per request). */
+  readonly #slot: UsedBufferSlot<T> = { token: undefined, len: 0 };
   /** 0 unused yet, 1 buffers with tokens ({@link Virtqueue.addSgs}), 2 requests ({@link Virtqueue.submit}). */
   #mode = 0;
 
@@ -871,9 +883,11 @@ export class Virtqueue<T = unknown> {
   /** Completes every used request of a request queue, then starts waiting ones. */
   #collect(): void {
     const q = this.queue;
-    for (let b = q.getBuf(); b !== null; b = q.getBuf()) {
-      const c = b.token as unknown as Completion;
-      if (this.#pending.delete(c)) c.complete(b.len);
+    const slot = this.#slot;
+    while (q.getBufInto(slot)) {
+      const c = slot.token as unknown as Completion;
+      slot.token = undefined; // the slot holds no completion past its turn
+      if (this.#pending.delete(c)) c.complete(slot.len);
       else c.reclaim?.();
     }
     if (this.#waiting.length > 0 && !this.#pumpScheduled) {

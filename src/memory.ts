@@ -423,18 +423,23 @@ export class DmaAllocator {
     const lens = this.#freeLen;
     let i = 0;
     while (i < starts.length && starts[i] < addr) i++;
-    starts.splice(i, 0, addr);
-    lens.splice(i, 0, size);
-    // Coalesce with the following and the preceding extent.
-    if (i + 1 < starts.length && addr + lens[i] === starts[i + 1]) {
-      lens[i] += lens[i + 1];
-      starts.splice(i + 1, 1);
-      lens.splice(i + 1, 1);
-    }
-    if (i > 0 && starts[i - 1] + lens[i - 1] === addr) {
-      lens[i - 1] += lens[i];
+    // Coalesce with the preceding and the following extent; only an extent
+    // that touches neither is inserted (the common free, next to a free
+    // extent, moves no array element).
+    const joinsPrev = i > 0 && starts[i - 1] + lens[i - 1] === addr;
+    const joinsNext = i < starts.length && addr + size === starts[i];
+    if (joinsPrev && joinsNext) {
+      lens[i - 1] += size + lens[i];
       starts.splice(i, 1);
       lens.splice(i, 1);
+    } else if (joinsPrev) {
+      lens[i - 1] += size;
+    } else if (joinsNext) {
+      starts[i] = addr;
+      lens[i] += size;
+    } else {
+      starts.splice(i, 0, addr);
+      lens.splice(i, 0, size);
     }
   }
 }

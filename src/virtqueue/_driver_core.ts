@@ -14,6 +14,11 @@ export class DriverCore<T> {
   readonly inOrder: boolean;
   /** True when indirect tables are negotiated and an allocator can give them. */
   readonly indirectUsable: boolean;
+  /**
+   * True when a buffer of several elements goes to a table even while the
+   * ring has room for it (`indirectUsable` without `preferDirect`).
+   */
+  readonly indirectFirst: boolean;
   readonly #mem: GuestMemory;
   readonly #alloc: DmaAllocator | undefined;
   readonly #indirect: boolean;
@@ -53,6 +58,7 @@ export class DriverCore<T> {
     inOrder: boolean,
     indirect: boolean,
     alloc: DmaAllocator | undefined,
+    preferDirect: boolean = false,
   ) {
     this.#mem = mem;
     this.size = size;
@@ -61,6 +67,7 @@ export class DriverCore<T> {
     this.#indirect = indirect;
     this.#alloc = alloc;
     this.indirectUsable = indirect && alloc !== undefined;
+    this.indirectFirst = this.indirectUsable && !preferDirect;
     this.#limit = maxChainLength(size, indirect && alloc !== undefined);
     this.tokens = new Array<T | undefined>(size).fill(undefined);
     // Object elements for good (V8 never turns them back): an array that only

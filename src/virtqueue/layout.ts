@@ -51,6 +51,16 @@ export interface QueueOptions {
   readonly inOrder: boolean;
   /** The queue's index, for error messages. */
   readonly index: number;
+  /**
+   * Driver side, with `indirect`: place a buffer of several elements in
+   * direct descriptors while the ring has room for all of them, and take an
+   * indirect table only when it has not (2.7.5.3 leaves the choice to the
+   * driver). Default false: a table for every buffer of two or more
+   * elements, as Linux's virtio_ring does. A driver whose requests are small
+   * and whose ring has room for them saves a table's allocation and the
+   * device's extra walk per buffer.
+   */
+  readonly preferDirect?: boolean;
 }
 
 /**

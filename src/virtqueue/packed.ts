@@ -632,7 +632,15 @@ export class PackedDriverQueue<T> implements DriverQueue<T> {
     this.#base = r.base;
     this.#table = new PvirtqDesc(r.ring.view);
     this.#driverEvent = r.driverEvent;
-    this.#core = new DriverCore<T>(mem, this.size, opts.index, opts.inOrder, opts.indirect, alloc);
+    this.#core = new DriverCore<T>(
+      mem,
+      this.size,
+      opts.index,
+      opts.inOrder,
+      opts.indirect,
+      alloc,
+      opts.preferDirect,
+    );
     this.#tokens = this.#core.tokens;
     this.#count = this.#core.count;
     this.#writable = this.#core.writable;
@@ -677,7 +685,7 @@ export class PackedDriverQueue<T> implements DriverQueue<T> {
     // takes the general path, which reports faults in the same order.
     if (
       token === undefined || total === 0 || total > this.#numFree ||
-      (core.indirectUsable && total > 1)
+      (core.indirectFirst && total > 1)
     ) {
       this.#addGeneral(out, in_, token);
       return;
@@ -772,7 +780,10 @@ export class PackedDriverQueue<T> implements DriverQueue<T> {
     core.checkAdd(out, in_, token);
     const total = core.sgTotal;
     // A table when one can be had (this also sets `tableAddr` to -1 when not).
-    const indirect = core.tryIndirect(core.indirectUsable && total > 1 && this.#numFree > 0);
+    const indirect = core.tryIndirect(
+      core.indirectUsable && total > 1 && this.#numFree > 0 &&
+        (core.indirectFirst || total > this.#numFree),
+    );
     const needed = indirect ? 1 : total;
     if (this.#numFree < needed) this.#core.full(needed, this.#numFree);
     const id = this.#idHead;

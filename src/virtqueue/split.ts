@@ -645,7 +645,15 @@ export class SplitDriverQueue<T> implements DriverQueue<T> {
     this.#desc = r.desc;
     this.#descBase = r.descBase;
     this.#table = new VirtqDesc(r.desc.view);
-    this.#core = new DriverCore<T>(mem, this.size, opts.index, opts.inOrder, opts.indirect, alloc);
+    this.#core = new DriverCore<T>(
+      mem,
+      this.size,
+      opts.index,
+      opts.inOrder,
+      opts.indirect,
+      alloc,
+      opts.preferDirect,
+    );
     this.#tokens = this.#core.tokens;
     this.#count = this.#core.count;
     this.#writable = this.#core.writable;
@@ -694,7 +702,7 @@ export class SplitDriverQueue<T> implements DriverQueue<T> {
     // Everything else (an indirect table to try, no room, a bad request)
     // takes the general path, which reports faults in the same order.
     if (
-      token === undefined || total === 0 || total > numFree || (core.indirectUsable && total > 1)
+      token === undefined || total === 0 || total > numFree || (core.indirectFirst && total > 1)
     ) {
       this.#addGeneral(out, in_, token);
       return;
@@ -777,7 +785,9 @@ export class SplitDriverQueue<T> implements DriverQueue<T> {
     const total = core.sgTotal;
     const numFree = this.#numFree;
     // A table when one can be had (this also sets `tableAddr` to -1 when not).
-    const indirect = core.tryIndirect(core.indirectUsable && total > 1 && numFree > 0);
+    const indirect = core.tryIndirect(
+      core.indirectUsable && total > 1 && numFree > 0 && (core.indirectFirst || total > numFree),
+    );
     const needed = indirect ? 1 : total;
     if (numFree < needed) core.full(needed, numFree);
     const head = this.#freeHead;

@@ -88,6 +88,32 @@ Deno.test("blk: a file image (FileStorage) written, flushed and read back", asyn
   }
 });
 
+Deno.test("FileStorage: positioned reads and writes (no seek: a handle's position stays), zeroes past the end", async () => {
+  const path = await Deno.makeTempFile({ suffix: ".img" });
+  try {
+    await Deno.writeFile(path, pattern(8192, 9));
+    const storage = new FileStorage(path);
+    try {
+      const file = storage.file;
+      file.seekSync(100, Deno.SeekMode.Start);
+      storage.write(4096, pattern(512, 2));
+      const back = new Uint8Array(4096).fill(0xee);
+      storage.read(6144, back); // 2048 bytes of file, then the end
+      assert.deepEqual(back.subarray(0, 2048), pattern(8192, 9).subarray(6144));
+      assert.ok(back.subarray(2048).every((b) => b === 0), "zeroes past the end of the file");
+      const head = new Uint8Array(512);
+      storage.read(4096, head);
+      assert.deepEqual(head, pattern(512, 2));
+      assert.equal(file.seekSync(0, Deno.SeekMode.Current), 100, "no seek moved the handle");
+      assert.equal(storage.size, 8192);
+    } finally {
+      storage.close();
+    }
+  } finally {
+    await Deno.remove(path);
+  }
+});
+
 Deno.test("blk: PosixFileStorage serves requests of many segments (preadv/pwritev)", async () => {
   const path = await Deno.makeTempFile({ suffix: ".img" });
   try {

@@ -30,6 +30,8 @@ export interface PairConfig {
   shared?: boolean;
   /** Give the driver no allocator for indirect tables. */
   noAlloc?: boolean;
+  /** The driver's `preferDirect` option. */
+  preferDirect?: boolean;
 }
 
 export function pair(cfg: PairConfig = {}): Pair {
@@ -45,7 +47,12 @@ export function pair(cfg: PairConfig = {}): Pair {
     index: 3,
   };
   const addrs = allocateQueue(alloc, cfg.size ?? 8, opts.packed);
-  const driver = createDriverQueue<number>(mem, addrs, opts, cfg.noAlloc ? undefined : alloc);
+  const driver = createDriverQueue<number>(
+    mem,
+    addrs,
+    cfg.preferDirect ? { ...opts, preferDirect: true } : opts,
+    cfg.noAlloc ? undefined : alloc,
+  );
   const device = createDeviceQueue(mem, addrs, opts);
   return { mem, alloc, addrs, opts, driver, device };
 }

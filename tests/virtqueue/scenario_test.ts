@@ -220,6 +220,41 @@ Deno.test("packed: the driver refuses a used buffer id that is not outstanding",
   assert.throws(() => p.driver.getBuf(), /names buffer 6, which is not outstanding/);
 });
 
+for (const packed of [false, true]) {
+  Deno.test(`${packed ? "packed" : "split"} indirect with preferDirect: direct descriptors while the ring has room, a table when it has not`, () => {
+    const p = pair({ indirect: true, size: 8, packed, preferDirect: true });
+    const sg = { addr: p.addrs.desc, len: 4 };
+    const before = p.alloc.bytesUsed;
+    // Two buffers of three elements: six of the eight descriptors, no table.
+    p.driver.addSgs([sg, sg], [sg], 1);
+    p.driver.addSgs([sg], [sg, sg], 2);
+    assert.equal(p.driver.numFree, 2);
+    assert.equal(p.alloc.bytesUsed, before, "no table allocated");
+    // Three more elements do not fit in two descriptors: a table, one descriptor.
+    assert.equal(p.driver.canAdd(2, 1), true);
+    p.driver.addSgs([sg, sg], [sg], 3);
+    assert.equal(p.driver.numFree, 1);
+    assert.equal(p.alloc.bytesUsed, before + 48, "a table of three entries");
+    p.driver.kick();
+    const chains = [p.device.pop()!, p.device.pop()!, p.device.pop()!];
+    assert.deepEqual(chains.map((c) => c.indirect), [false, false, true]);
+    assert.deepEqual(chains.map((c) => [c.readableCount, c.writableCount]), [[2, 1], [1, 2], [
+      2,
+      1,
+    ]]);
+    for (const c of chains) p.device.addUsed(c, 0);
+    const tokens: number[] = [];
+    for (let b = p.driver.getBuf(); b !== null; b = p.driver.getBuf()) tokens.push(b.token);
+    assert.deepEqual(tokens, [1, 2, 3]);
+    assert.equal(p.alloc.bytesUsed, before, "the table went back");
+    assert.equal(p.driver.numFree, 8);
+    // Without the option the same first buffer takes a table.
+    const q = pair({ indirect: true, size: 8, packed });
+    q.driver.addSgs([sg, sg], [sg], 1);
+    assert.equal(q.driver.numFree, 7);
+  });
+}
+
 Deno.test("indirect: falls back to direct descriptors when no table can be allocated", () => {
   const p = pair({ indirect: true, size: 8, memSize: 0x1000 });
   // Take every byte the allocator has left.

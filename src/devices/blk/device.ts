@@ -254,6 +254,9 @@ export class BlkDevice implements VirtioDevice {
   /** Per queue: requests waiting for asynchronous storage. */
   readonly #inProgress: number[];
   #negotiated = 0n;
+  /** `VIRTIO_BLK_F_FLUSH` and `VIRTIO_BLK_F_CONFIG_WCE` negotiated (set by `activate`). */
+  #flushNegotiated = false;
+  #wceNegotiated = false;
   readonly #server: ChainServer = {
     serveChain: (c, q, ctx) => this.#serve(ctx, q, c),
     isLive: (ctx) => this.#ctx === ctx,
@@ -390,6 +393,8 @@ export class BlkDevice implements VirtioDevice {
   activate(ctx: DeviceContext): void {
     this.#ctx = ctx;
     this.#negotiated = ctx.features;
+    this.#flushNegotiated = this.#has(VIRTIO_BLK_F_FLUSH);
+    this.#wceNegotiated = this.#has(VIRTIO_BLK_F_CONFIG_WCE);
     // 5.2.5.2: CONFIG_WCE without FLUSH means writethrough.
     if (this.#has(VIRTIO_BLK_F_CONFIG_WCE) && !this.#has(VIRTIO_BLK_F_FLUSH)) {
       this.#cfg.writeback = 0;
@@ -400,6 +405,8 @@ export class BlkDevice implements VirtioDevice {
   reset(): void {
     this.#ctx = undefined;
     this.#negotiated = 0n;
+    this.#flushNegotiated = false;
+    this.#wceNegotiated = false;
     this.#cfg.writeback = this.#writebackDefault;
     this.#busy.fill(false);
     this.#again.fill(false);
@@ -433,8 +440,9 @@ export class BlkDevice implements VirtioDevice {
 
   /** 5.2.6.2: are completed writes to be stable before completion? */
   #writethrough(): boolean {
-    const flush = this.#has(VIRTIO_BLK_F_FLUSH);
-    const wce = this.#has(VIRTIO_BLK_F_CONFIG_WCE);
+    // The two feature bits as booleans taken at activation: no bigint work per write.
+    const flush = this.#flushNegotiated;
+    const wce = this.#wceNegotiated;
     return (!flush && !wce) || (wce && this.#cfg.writeback === 0);
   }
 

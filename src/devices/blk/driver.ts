@@ -75,7 +75,6 @@ import {
   VirtioBlkOuthdr,
 } from "../../generated/devices/blk.ts";
 import { VIRTIO_ID_BLOCK } from "../../generated/common.ts";
-import type { Sg } from "../../virtqueue/mod.ts";
 import { Arrivals } from "../_arrivals.ts";
 import { type BlkGeometry, type BlkTopology, SECTOR_SIZE, VIRTIO_BLK_ID_BYTES } from "./device.ts";
 import type { BlkLifetime } from "./storage.ts";
@@ -166,20 +165,31 @@ export interface BlkPending extends Completion {
   dataIn: boolean;
   /** Where read data goes; undefined for a raw request (data copied into the result). */
   dst: Uint8Array | undefined;
-  /** Fail with {@link BlkRequestError} on a status other than OK (else resolve with the result). */
+  /**
+   * Fail with {@link BlkRequestError} on a status other than OK, else
+   * resolve with `undefined`; when false, resolve with the result.
+   */
   check: boolean;
   /** The request's sector, for error messages. */
   sector: number;
   /** True when {@link BlkPending.addr} is one of the disk's reusable 4 KiB slots. */
   pooled: boolean;
-  /** Settles the request's promise. */
-  resolve: (r: BlkRawResult) => void;
+  /** Settles the request's promise (with `undefined` for a checked request). */
+  resolve: (r: BlkRawResult | undefined) => void;
   /** Fails the request's promise. */
   reject: (e: unknown) => void;
-  /** Reused device-readable scatter list. */
-  sgsOut: Sg[];
-  /** Reused device-writable scatter list. */
-  sgsIn: Sg[];
+  /** Reused device-readable scatter list (its elements are reused too). */
+  sgsOut: BlkSg[];
+  /** Reused device-writable scatter list (its elements are reused too). */
+  sgsIn: BlkSg[];
+}
+
+/** A scatter-list element (the engine's `Sg`) the driver rewrites for each request that reuses it. */
+export interface BlkSg {
+  /** Guest-physical address. */
+  addr: number;
+  /** Length in bytes. */
+  len: number;
 }
 
 /** One virtio-blk device as the driver sees it. */
@@ -217,6 +227,7 @@ export class BlkDisk {
   #next = 0;
   #waiting: { tryAdd: () => boolean; reject: (e: unknown) => void }[] = [];
   #kickScheduled: boolean[];
+  readonly #kicks: (() => void)[];
   #dead = false;
   #pumpScheduled = false;
   #pool: BlkPending[] = [];
@@ -263,9 +274,20 @@ export class BlkDisk {
     let nq = has(VIRTIO_BLK_F_MQ) ? Math.max(1, cfg.numQueues) : 1;
     if (options.maxQueues !== undefined) nq = Math.max(1, Math.min(nq, options.maxQueues));
     this.queues = dev.findVqs(
-      Array.from({ length: nq }, (_, i) => ({ name: `req.${i}`, size: options.queueSize })),
+      // Direct descriptors while the ring has room: a 4 KiB request is three
+      // of them, and a table per request would cost an allocation and a free.
+      Array.from({ length: nq }, (_, i) => ({
+        name: `req.${i}`,
+        size: options.queueSize,
+        preferDirect: true,
+      })),
     );
     this.#kickScheduled = this.queues.map(() => false);
+    // One kick function per queue, made once (not a closure per batch).
+    this.#kicks = this.queues.map((vq, qi) => () => {
+      this.#kickScheduled[qi] = false;
+      if (!vq.broken) vq.kick();
+    });
     // Two descriptors go to header and status (5.2.6); without indirect tables the ring bounds the rest.
     const ringSegs = Math.max(1, this.queues[0].size - 2);
     this.segMax = has(VIRTIO_BLK_F_SEG_MAX) && cfg.segMax > 0
@@ -407,13 +429,14 @@ export class BlkDisk {
    * does not wrap.
    */
   rawRequest(req: BlkRawRequest): Promise<BlkRawResult> {
+    // Unchecked: it resolves with the result, never with `undefined`.
     return this.#submit(
       req.type,
       req.sector ?? 0,
       req.out,
       req.inLen ?? 0,
       req.queue,
-    );
+    ) as Promise<BlkRawResult>;
   }
 
   /** Re-reads the capacity (on a configuration change). */
@@ -455,30 +478,37 @@ export class BlkDisk {
 
   /** Checks a request's arguments; each cause has its own code and message. */
   #checkRange(sector: number, len: number, what: string): void {
+    const bad = !Number.isSafeInteger(sector) || sector < 0 || len % this.blkSize !== 0 ||
+      (sector * SECTOR_SIZE) % this.blkSize !== 0 ||
+      sector * SECTOR_SIZE + len > this.#capacity * SECTOR_SIZE;
+    // The message is built only for a request that fails (not on every request).
+    if (bad) throw this.#rangeError(sector, len, what);
+  }
+
+  /** The error of {@link BlkDisk.#checkRange}, by the first check that fails. */
+  #rangeError(sector: number, len: number, what: string): ArgumentError {
     const at = `${this.dev.name}: ${what} of ${len} bytes at sector ${sector}`;
     if (!Number.isSafeInteger(sector) || sector < 0) {
-      throw new ArgumentError(`${at}: the sector is not an integer from 0`, {
+      return new ArgumentError(`${at}: the sector is not an integer from 0`, {
         code: "ERR_VIRTIO_ARGUMENT_BLK_SECTOR",
       });
     }
     if (len % this.blkSize !== 0) {
-      throw new ArgumentError(
+      return new ArgumentError(
         `${at}: the length is not a multiple of the ${this.blkSize}-byte logical block`,
         { code: "ERR_VIRTIO_ARGUMENT_BLK_LENGTH" },
       );
     }
     if ((sector * SECTOR_SIZE) % this.blkSize !== 0) {
-      throw new ArgumentError(
+      return new ArgumentError(
         `${at}: the sector is not on a ${this.blkSize}-byte logical block boundary`,
         { code: "ERR_VIRTIO_ARGUMENT_BLK_ALIGNMENT" },
       );
     }
     // 5.2.6.1: a driver must not go past the capacity.
-    if (sector * SECTOR_SIZE + len > this.#capacity * SECTOR_SIZE) {
-      throw new ArgumentError(`${at}: past the capacity of ${this.#capacity} sectors`, {
-        code: "ERR_VIRTIO_ARGUMENT_BLK_CAPACITY",
-      });
-    }
+    return new ArgumentError(`${at}: past the capacity of ${this.#capacity} sectors`, {
+      code: "ERR_VIRTIO_ARGUMENT_BLK_CAPACITY",
+    });
   }
 
   async #dwz(type: number, ranges: readonly BlkRange[], unmap: boolean): Promise<void> {
@@ -518,9 +548,10 @@ export class BlkDisk {
     out: Uint8Array | undefined,
     dst: Uint8Array | undefined,
   ): Promise<void> {
+    // Checked: it resolves with `undefined`.
     return this.#submit(type, sector, out, dst?.length ?? 0, undefined, dst, true) as Promise<
-      unknown
-    > as Promise<void>;
+      void
+    >;
   }
 
   #submit(
@@ -531,9 +562,9 @@ export class BlkDisk {
     queue: number | undefined,
     dst?: Uint8Array,
     check: boolean = false,
-  ): Promise<BlkRawResult> {
+  ): Promise<BlkRawResult | undefined> {
     if (this.#dead || this.queues[0].broken) return Promise.reject(this.#brokenError());
-    return new Promise<BlkRawResult>((resolve, reject) => {
+    return new Promise<BlkRawResult | undefined>((resolve, reject) => {
       const p = this.#pool.pop() ?? this.#newPending(resolve, reject);
       const dataLen = out?.length ?? inLen;
       p.type = type;
@@ -610,19 +641,21 @@ export class BlkDisk {
     const status = addr + VirtioBlkOuthdr.SIZE + p.dataLen;
     memory.writeUint8(status, 0xff);
     if (out !== undefined) memory.write(addr + VirtioBlkOuthdr.SIZE, out);
+    // The scatter lists and their elements are the request state's own, reused.
     const sgsOut = p.sgsOut;
     const sgsIn = p.sgsIn;
-    sgsOut.length = 0;
-    sgsIn.length = 0;
-    sgsOut.push({ addr, len: VirtioBlkOuthdr.SIZE });
-    const data = p.dataIn ? sgsIn : sgsOut;
+    let no = 0;
+    let ni = 0;
+    setSg(sgsOut, no++, addr, VirtioBlkOuthdr.SIZE);
     for (let o = 0; o < p.dataLen; o += this.sizeMax) {
-      data.push({
-        addr: addr + VirtioBlkOuthdr.SIZE + o,
-        len: Math.min(this.sizeMax, p.dataLen - o),
-      });
+      const a = addr + VirtioBlkOuthdr.SIZE + o;
+      const l = Math.min(this.sizeMax, p.dataLen - o);
+      if (p.dataIn) setSg(sgsIn, ni++, a, l);
+      else setSg(sgsOut, no++, a, l);
     }
-    sgsIn.push({ addr: status, len: 1 });
+    setSg(sgsIn, ni++, status, 1);
+    sgsOut.length = no;
+    sgsIn.length = ni;
     const vq = this.queues[qi];
     vq.submit(sgsOut, sgsIn, p);
     this.#scheduleKick(qi);
@@ -633,16 +666,12 @@ export class BlkDisk {
   #scheduleKick(qi: number): void {
     if (this.#kickScheduled[qi]) return;
     this.#kickScheduled[qi] = true;
-    queueMicrotask(() => {
-      this.#kickScheduled[qi] = false;
-      const vq = this.queues[qi];
-      if (!vq.broken) vq.kick();
-    });
+    queueMicrotask(this.#kicks[qi]);
   }
 
   /** A pooled request state whose completion callbacks are made once, here. */
   #newPending(
-    resolve: (r: BlkRawResult) => void,
+    resolve: (r: BlkRawResult | undefined) => void,
     reject: (e: unknown) => void,
   ): BlkPending {
     const p: BlkPending = {
@@ -689,7 +718,8 @@ export class BlkDisk {
     const { resolve, reject, check, type, sector } = p;
     this.#release(p);
     if (!check) resolve({ status, data, usedLen: len });
-    else if (status === VIRTIO_BLK_S_OK) resolve(OK_RESULT);
+    // `undefined`, not an object: resolving with an object looks up its `then`.
+    else if (status === VIRTIO_BLK_S_OK) resolve(undefined);
     else {
       reject(
         new BlkRequestError(
@@ -714,10 +744,19 @@ export class BlkDisk {
   }
 }
 
+/** Sets element `i` of `sgs` to `addr`/`len`, reusing the element there (adding one when none). */
+function setSg(sgs: BlkSg[], i: number, addr: number, len: number): void {
+  const sg = sgs[i];
+  if (sg === undefined) sgs.push({ addr, len });
+  else {
+    sg.addr = addr;
+    sg.len = len;
+  }
+}
+
 const EMPTY = new Uint8Array(0);
 /** Code of the error for a feature the device did not offer or the driver did not accept. */
 const FEATURE = "ERR_VIRTIO_DEVICE_BLK_FEATURE";
-const OK_RESULT: BlkRawResult = Object.freeze({ status: VIRTIO_BLK_S_OK, data: EMPTY, usedLen: 0 });
 /** A reusable DMA slot holds header, one 4 KiB block and the status byte. */
 const SLOT_SIZE = 4160;
 

@@ -1,23 +1,30 @@
 /**
  * virtio-blk storage in image files: {@link FileStorage} (synchronous
- * positioned I/O) and {@link AsyncFileStorage} (a pool of handles). Deno
- * only: they use Deno's file API, and are left out of the npm package.
+ * positioned I/O, one `pread`/`pwrite` per call through `node:fs`) and
+ * {@link AsyncFileStorage} (a pool of handles). Deno only: they use Deno's
+ * file API, and are left out of the npm package.
  *
  * @module
  */
 
+import { closeSync, fdatasyncSync, fstatSync, openSync, readSync, writeSync } from "node:fs";
 import { DeviceError } from "../../errors.ts";
 import type { BlockStorage, MaybePromise } from "./storage.ts";
+
+/** The error for an image that cannot be opened. */
+function openError(path: string, e: unknown): DeviceError {
+  return new DeviceError(
+    `virtio-blk: cannot open image ${path}: ${e instanceof Error ? e.message : e}`,
+    { code: "ERR_VIRTIO_DEVICE_BLK_OPEN", cause: e },
+  );
+}
 
 /** Opens an image file; `readOnly` opens it without write access. */
 function openImage(path: string, readOnly: boolean): Deno.FsFile {
   try {
     return Deno.openSync(path, { read: true, write: !readOnly });
   } catch (e) {
-    throw new DeviceError(
-      `virtio-blk: cannot open image ${path}: ${e instanceof Error ? e.message : e}`,
-      { code: "ERR_VIRTIO_DEVICE_BLK_OPEN", cause: e },
-    );
+    throw openError(path, e);
   }
 }
 
@@ -47,32 +54,55 @@ function noProgress(path: string): DeviceError {
 
 /**
  * Storage in an image file, read and written in place with synchronous
- * positioned I/O (seek, then read or write; JavaScript runs one call at a
- * time, so the pair is atomic). Flush is `fdatasync`. Deno only.
+ * positioned I/O: `node:fs` `readSync`/`writeSync` with a position, which
+ * Deno serves as one `pread`/`pwrite` system call (no seek, no file position
+ * shared between calls), and needs no `--allow-ffi`. Flush is `fdatasync`.
+ * Deno only (left out of the npm package with Deno's file API).
  */
 export class FileStorage implements BlockStorage {
-  /** The file. */
-  readonly file: Deno.FsFile;
+  /** The open file descriptor (`node:fs`). */
+  readonly fd: number;
   /** The image's path (for error messages). */
   readonly path: string;
   /** Size in bytes when opened. */
   readonly size: number;
+  readonly #readOnly: boolean;
+  #file: Deno.FsFile | undefined;
 
   /** Opens `path` read-write, or read-only when `readOnly`. */
   constructor(path: string, readOnly: boolean = false) {
     this.path = path;
-    this.file = openImage(path, readOnly);
-    this.size = this.file.statSync().size;
+    this.#readOnly = readOnly;
+    try {
+      this.fd = openSync(path, readOnly ? "r" : "r+");
+    } catch (e) {
+      throw openError(path, e);
+    }
+    try {
+      this.size = fstatSync(this.fd).size;
+    } catch (e) {
+      closeSync(this.fd);
+      throw openError(path, e);
+    }
   }
 
-  /** Reads `dst.length` bytes at `offset` (zeroes past the end of the file). */
+  /**
+   * The image as a `Deno.FsFile`: a second handle on the same file, opened
+   * on first use (reads and writes go through {@link FileStorage.fd}); closed
+   * by {@link FileStorage.close}.
+   */
+  get file(): Deno.FsFile {
+    return this.#file ??= openImage(this.path, this.#readOnly);
+  }
+
+  /** Reads `dst.length` bytes at `offset` (zeroes past the end of the file): one `pread`. */
   read(offset: number, dst: Uint8Array): void {
+    const len = dst.length;
+    let done = 0;
     try {
-      this.file.seekSync(offset, Deno.SeekMode.Start);
-      let done = 0;
-      while (done < dst.length) {
-        const n = this.file.readSync(dst.subarray(done));
-        if (n === null || n === 0) {
+      while (done < len) {
+        const n = readSync(this.fd, dst, done, len - done, offset + done);
+        if (n === 0) {
           dst.fill(0, done);
           return;
         }
@@ -83,26 +113,26 @@ export class FileStorage implements BlockStorage {
     }
   }
 
-  /** Writes `src` at `offset`. */
+  /** Writes `src` at `offset`: one `pwrite`. */
   write(offset: number, src: Uint8Array): void {
+    const len = src.length;
     let done = 0;
     try {
-      this.file.seekSync(offset, Deno.SeekMode.Start);
-      while (done < src.length) {
-        const n = this.file.writeSync(src.subarray(done));
+      while (done < len) {
+        const n = writeSync(this.fd, src, done, len - done, offset + done);
         if (n <= 0) break;
         done += n;
       }
     } catch (e) {
       throw ioError("write", this.path, e);
     }
-    if (done < src.length) throw noProgress(this.path);
+    if (done < len) throw noProgress(this.path);
   }
 
   /** `fdatasync`: completed writes reach the disk. */
   flush(): void {
     try {
-      this.file.syncDataSync();
+      fdatasyncSync(this.fd);
     } catch (e) {
       throw ioError("fdatasync", this.path, e);
     }
@@ -110,7 +140,9 @@ export class FileStorage implements BlockStorage {
 
   /** Closes the file. */
   close(): void {
-    this.file.close();
+    closeSync(this.fd);
+    this.#file?.close();
+    this.#file = undefined;
   }
 }
 

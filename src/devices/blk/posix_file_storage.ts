@@ -27,12 +27,17 @@ import { DeviceError } from "../../errors.ts";
 import type { BlockStorage } from "./storage.ts";
 import { lastErrno, type Libc, openLibc } from "../../_libc.ts";
 
+function unsupported(os: string): DeviceError {
+  return new DeviceError(`virtio-blk: PosixFileStorage needs Linux; this is ${os}`, {
+    code: "ERR_VIRTIO_DEVICE_BLK_PLATFORM",
+  });
+}
+
+let lib: Libc | undefined;
+
+/** libc, opened on first use (kept here: no closure made per call on the I/O path). */
 function libc(): Libc {
-  return openLibc((os) =>
-    new DeviceError(`virtio-blk: PosixFileStorage needs Linux; this is ${os}`, {
-      code: "ERR_VIRTIO_DEVICE_BLK_PLATFORM",
-    })
-  );
+  return lib ??= openLibc(unsupported);
 }
 
 const EINTR = 4;
