@@ -413,7 +413,9 @@ export async function runSoak(): Promise<SoakReport> {
       const sample = rssOf(backend.pid, Date.now() - t0);
       if (sample !== undefined) rss.push(sample);
       // A full collection, then the heap's figures, as a `soak-heap` line of its output.
-      await backend.send("heap\n").catch(() => {});
+      const pid = backend.pid;
+      // A back-end the injector killed meanwhile cannot answer; said in the log, not hidden.
+      await backend.send("heap\n").catch((e) => note(`no heap sample from pid ${pid}: ${e}`));
       await sleep(every, stop);
     }
   })();
