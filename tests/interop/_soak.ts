@@ -47,6 +47,14 @@ const RUN_SLACK_MS = 120_000;
 const VERIFY_MS = 120_000;
 /** Growth of the last back-end's RSS after warm-up that fails the test (generous: V8's heap breathes). */
 export const RSS_GROWTH_KIB: number = 64 * 1024;
+/**
+ * Growth of the last back-end's heap after a full collection, after warm-up,
+ * that fails the test: the rise of the least-squares line through its
+ * samples. What legitimately remains is the JIT's code for paths first
+ * compiled late (a few hundred KiB in a young process at the soak's rate);
+ * a leak of 100 bytes a request reaches it within an hour's second half.
+ */
+export const HEAP_GROWTH_KIB: number = 2 * 1024;
 /** Back-end kills happen in this first fraction of the run; the rest measures one process's memory. */
 const KILL_WINDOW = 0.5;
 
@@ -132,21 +140,132 @@ function readBlock(img: Uint8Array, b: number): { gen: number } | "torn" | undef
   return { gen };
 }
 
-/** One RSS sample of a back-end process. */
+/** One RSS sample of a back-end process, from `/proc/<pid>/status`. */
 export interface RssSample {
+  /** Milliseconds since the soak started. */
   readonly t: number;
   readonly pid: number;
+  /** `VmRSS`: everything resident, in KiB. */
   readonly kib: number;
+  /**
+   * Its parts (KiB): `RssAnon` (private memory: V8's heap, malloc),
+   * `RssFile` (file pages: mostly the text of the deno executable, paged in
+   * as code paths first run) and `RssShmem` (shared memory: the pages of the
+   * guest's RAM the back-end has touched through its mapping).
+   */
+  readonly anon: number;
+  readonly file: number;
+  readonly shmem: number;
 }
 
-function rssKiB(pid: number): number | undefined {
+/** One `soak-heap` line of a back-end: post-collection heap figures, in bytes. */
+export interface HeapSample {
+  /** Milliseconds since the soak started. */
+  readonly t: number;
+  readonly pid: number;
+  /** Whether a full collection ran before it (`--expose-gc`). */
+  readonly gc: boolean;
+  readonly heapUsed: number;
+  readonly external: number;
+  readonly malloced: number;
+  readonly rss: number;
+}
+
+/** The `soak-heap` lines of one back-end's output, with times relative to `t0` (ms since the epoch). */
+export function parseHeapLines(output: string, pid: number, t0: number): HeapSample[] {
+  const out: HeapSample[] = [];
+  for (const line of output.split("\n")) {
+    if (!line.startsWith("soak-heap ")) continue;
+    const num = (k: string) => Number(new RegExp(` ${k}=(\\d+)`).exec(line)?.[1] ?? NaN);
+    const sample = {
+      t: num("at") - t0,
+      pid,
+      gc: num("gc") === 1,
+      heapUsed: num("heapUsed"),
+      external: num("external"),
+      malloced: num("malloced"),
+      rss: num("rss"),
+    };
+    if (Object.values(sample).every((v) => typeof v === "boolean" || Number.isFinite(v))) {
+      out.push(sample);
+    }
+  }
+  return out;
+}
+
+/** The least-squares line through points (x, y): its slope in y per x. */
+export function slope(points: readonly (readonly [number, number])[]): number {
+  const n = points.length;
+  if (n < 2) return NaN;
+  let sx = 0;
+  let sy = 0;
+  for (const [x, y] of points) {
+    sx += x;
+    sy += y;
+  }
+  const mx = sx / n;
+  const my = sy / n;
+  let sxy = 0;
+  let sxx = 0;
+  for (const [x, y] of points) {
+    sxy += (x - mx) * (y - my);
+    sxx += (x - mx) * (x - mx);
+  }
+  return sxx === 0 ? NaN : sxy / sxx;
+}
+
+/** How one figure of the last back-end moved after warm-up. */
+export interface Trend {
+  /** Samples after warm-up. */
+  readonly samples: number;
+  /** Seconds from the first to the last of them. */
+  readonly seconds: number;
+  /** The least-squares slope, in KiB per minute. */
+  readonly kibPerMinute: number;
+  /** That slope over the window: how much the fitted line rose, in KiB. */
+  readonly fittedGrowthKib: number;
+  /** The first and the last sample, in KiB. */
+  readonly firstKib: number;
+  readonly lastKib: number;
+}
+
+/** The trend of `value` (bytes) over samples with times `t` (ms); undefined for fewer than 4. */
+export function trend<S extends { readonly t: number }>(
+  samples: readonly S[],
+  value: (s: S) => number,
+): Trend | undefined {
+  if (samples.length < 4) return undefined;
+  const points = samples.map((s) => [s.t / 60_000, value(s) / 1024] as const);
+  const perMinute = slope(points);
+  const minutes = (samples[samples.length - 1].t - samples[0].t) / 60_000;
+  return {
+    samples: samples.length,
+    seconds: Math.round(minutes * 60),
+    kibPerMinute: perMinute,
+    fittedGrowthKib: perMinute * minutes,
+    firstKib: Math.round(value(samples[0]) / 1024),
+    lastKib: Math.round(value(samples[samples.length - 1]) / 1024),
+  };
+}
+
+/** The RSS figures of `/proc/<pid>/status` (a process that is gone: undefined). */
+export function rssOf(pid: number, t: number): RssSample | undefined {
+  let s: string;
   try {
-    const s = Deno.readTextFileSync(`/proc/${pid}/status`);
-    const m = /VmRSS:\s+(\d+) kB/.exec(s);
-    return m === null ? undefined : Number(m[1]);
+    s = Deno.readTextFileSync(`/proc/${pid}/status`);
   } catch {
     return undefined;
   }
+  const field = (name: string) => Number(new RegExp(`${name}:\\s+(\\d+) kB`).exec(s)?.[1] ?? NaN);
+  const sample = {
+    t,
+    pid,
+    kib: field("VmRSS"),
+    anon: field("RssAnon"),
+    file: field("RssFile"),
+    shmem: field("RssShmem"),
+  };
+  return Number.isFinite(sample.kib) ? sample : undefined;
 }
 
 const sleep = (ms: number, stop: { stopped: boolean }) =>
@@ -180,6 +299,16 @@ export interface SoakReport {
   readonly outputs: readonly string[];
   /** RSS of the last back-end after warm-up: lowest early, highest late (KiB); undefined with too few samples. */
   readonly rssGrowth: { early: number; late: number } | undefined;
+  /** Every back-end's `soak-heap` samples, oldest first. */
+  readonly heap: readonly HeapSample[];
+  /**
+   * The last back-end's heap in use after a full collection, after warm-up
+   * (its first quarter of `soak-heap` samples); undefined with fewer than 4.
+   */
+  readonly heapTrend: Trend | undefined;
+  /** The last back-end's `VmRSS` and `RssAnon` after warm-up (its first quarter of RSS samples). */
+  readonly rssTrend: Trend | undefined;
+  readonly anonTrend: Trend | undefined;
   /** Everything to print when an assertion fails. */
   readonly why: string;
 }
@@ -209,6 +338,8 @@ export async function runSoak(): Promise<SoakReport> {
       ["--image", image, "--seed", String(SEED + restarts)],
       60_000,
       true,
+      // `gc()` for the `heap` command: post-collection heap figures.
+      ["--v8-flags=--expose-gc"],
     );
   let backend: BackendProcess = await start();
   const backends: BackendProcess[] = [backend];
@@ -279,8 +410,12 @@ export async function runSoak(): Promise<SoakReport> {
   const sampler = (async () => {
     const every = Math.max(2_000, Math.floor((SECONDS * 1000) / 60));
     while (!stop.stopped) {
-      const kib = rssKiB(backend.pid);
-      if (kib !== undefined) rss.push({ t: Date.now() - t0, pid: backend.pid, kib });
+      const sample = rssOf(backend.pid, Date.now() - t0);
+      if (sample !== undefined) rss.push(sample);
+      // A full collection, then the heap's figures, as a `soak-heap` line of its output.
+      const pid = backend.pid;
+      // A back-end the injector killed meanwhile cannot answer; said in the log, not hidden.
+      await backend.send("heap\n").catch((e) => note(`no heap sample from pid ${pid}: ${e}`));
       await sleep(every, stop);
     }
   })();
@@ -358,7 +493,6 @@ export async function runSoak(): Promise<SoakReport> {
 
   const outputs = backends.map((b, i) => `--- back-end ${i} (pid ${b.pid}) ---\n${b.output()}`)
     .join("\n");
-  const why = `${describe(result)}\n${log.join("\n")}\n${outputs}`;
   // The back-end's own counts: writes it refused with ENOSPC, notifications it played with.
   let refused = 0;
   const faultCounts = { kicksDropped: 0, kicksDelayed: 0, callsDropped: 0, callsDelayed: 0 };
@@ -406,7 +540,9 @@ export async function runSoak(): Promise<SoakReport> {
       `${result.markers.get("verify_failures")} failures`,
   );
   note(
-    `RSS samples (s, pid, KiB): ${rss.map((s) => `${s.t / 1000 | 0}:${s.pid}:${s.kib}`).join(" ")}`,
+    `RSS samples (s:pid:VmRSS=RssAnon+RssFile+RssShmem, KiB): ` +
+      rss.map((s) => `${s.t / 1000 | 0}:${s.pid}:${s.kib}=${s.anon}+${s.file}+${s.shmem}`)
+        .join(" "),
   );
 
   // Memory: the last process (it lives through the second half, faults but no kills).
@@ -421,6 +557,29 @@ export async function runSoak(): Promise<SoakReport> {
   } else {
     note(`too few RSS samples of the last back-end (${lastRss.length}) to judge growth`);
   }
+  const heap = backends.flatMap((b) => parseHeapLines(b.output(), b.pid, t0));
+  const lastHeap = heap.filter((s) => s.pid === last.pid);
+  const warmHeap = lastHeap.slice(Math.floor(lastHeap.length / 4));
+  const heapTrend = trend(warmHeap, (s) => s.heapUsed);
+  const rssTrend = trend(warm, (s) => s.kib * 1024);
+  const anonTrend = trend(warm, (s) => s.anon * 1024);
+  const kib = (n: number) => Math.round(n / 1024);
+  note(
+    `heap samples after a full collection (s, pid, heapUsed/external/malloced/rss KiB, gc): ` +
+      heap.map((s) =>
+        `${s.t / 1000 | 0}:${s.pid}:${kib(s.heapUsed)}/${kib(s.external)}/${kib(s.malloced)}/` +
+        `${kib(s.rss)}${s.gc ? "" : ":nogc"}`
+      ).join(" "),
+  );
+  const show = (t: Trend | undefined) =>
+    t === undefined
+      ? "too few samples"
+      : `${t.firstKib} -> ${t.lastKib} KiB over ${t.seconds} s (${t.samples} samples), slope ` +
+        `${t.kibPerMinute.toFixed(2)} KiB/min, fitted growth ${t.fittedGrowthKib.toFixed(0)} KiB`;
+  note(
+    `last back-end after warm-up: post-GC heapUsed ${show(heapTrend)}; VmRSS ${show(rssTrend)}; ` +
+      `RssAnon ${show(anonTrend)}`,
+  );
   return {
     result,
     hang,
@@ -432,6 +591,11 @@ export async function runSoak(): Promise<SoakReport> {
     lastCode,
     outputs: backends.map((b) => b.output()),
     rssGrowth,
-    why,
+    heap,
+    heapTrend,
+    rssTrend,
+    anonTrend,
+    // After the last note, so that a failure shows the figures too.
+    why: `${describe(result)}\n${log.join("\n")}\n${outputs}`,
   };
 }

@@ -13,6 +13,15 @@
  *   {@link VhostUserBackendOptions.notifyFaults}; a dropped one is
  *   delivered by a watchdog 100-1000 ms later (see {@link NotifyFault}).
  * - `stats`: prints a `soak-stats` line.
+ * - `heap`: runs a full garbage collection when the process was started
+ *   with `--v8-flags=--expose-gc` (the soak does), then prints a `soak-heap`
+ *   line: the time (`at`, ms since the epoch), whether it collected (`gc`),
+ *   and V8's and the process's figures in bytes (`heapUsed`, `heapTotal`,
+ *   `external`, `malloced`, `rss`). After a full collection `heapUsed` is
+ *   what the program still holds, without the garbage a sample of RSS
+ *   cannot tell apart from it.
+ * - `snapshot PATH`: collects as `heap` does, then writes a V8 heap snapshot
+ *   to PATH (for investigation; the soak does not use it).
  *
  * Every fault is counted; `soak-stats` lines report them. Started by
  * tests/interop/soak_test.ts through `startBackend`.
@@ -27,6 +36,7 @@ import {
 } from "../../src/transport/vhost_user/mod.ts";
 import { BlkDevice, type BlockStorage, PosixFileStorage } from "../../src/devices/blk/mod.ts";
 import { DeviceError } from "../../src/errors.ts";
+import { getHeapStatistics, writeHeapSnapshot } from "node:v8";
 
 /** A seeded PRNG (mulberry32): the same seed, the same faults. */
 export function mulberry32(seed: number): () => number {
@@ -145,6 +155,38 @@ export class RandomNotifyFaults implements NotifyFaults {
   }
 }
 
+/** The `gc()` of `--v8-flags=--expose-gc`, if the process has it. */
+function exposedGc(): (() => void) | undefined {
+  const g = (globalThis as { gc?: unknown }).gc;
+  return typeof g === "function" ? () => g() : undefined;
+}
+
+/**
+ * A full garbage collection (when exposed), then the `soak-heap` line's
+ * figures: what the heap holds after it, and the process's RSS.
+ */
+export function heapLine(): string {
+  const gc = exposedGc();
+  gc?.();
+  const m = Deno.memoryUsage();
+  const h = getHeapStatistics();
+  return `soak-heap at=${Date.now()} gc=${gc === undefined ? 0 : 1} heapUsed=${m.heapUsed} ` +
+    `heapTotal=${m.heapTotal} external=${m.external} malloced=${h.malloced_memory} rss=${m.rss}`;
+}
+
+const encoder = new TextEncoder();
+
+/**
+ * Prints one line on stdout, bypassing `console`: V8 keeps the arguments of
+ * the last 1000 console calls for a debugger that may attach later (its
+ * inspector's console message storage), so lines printed with
+ * `console.log` would stay in the heap this back-end measures.
+ */
+export function say(line: string): void {
+  const bytes = encoder.encode(`${line}\n`);
+  for (let o = 0; o < bytes.length;) o += Deno.stdout.writeSync(bytes.subarray(o));
+}
+
 function arg(name: string): string | undefined {
   const i = Deno.args.indexOf(name);
   return i < 0 ? undefined : Deno.args[i + 1];
@@ -164,7 +206,7 @@ async function main(): Promise<number> {
   const backend = new VhostUserBackend(device, { socketPath: socket, notifyFaults: faults });
   backend.listen();
   const stats = () =>
-    console.log(
+    say(
       `soak-stats seed=${seed} refused=${storage.refused} ` +
         `kicksDropped=${faults.counts.kicksDropped} kicksDelayed=${faults.counts.kicksDelayed} ` +
         `callsDropped=${faults.counts.callsDropped} callsDelayed=${faults.counts.callsDelayed} ` +
@@ -183,21 +225,28 @@ async function main(): Promise<number> {
         else if (cmd === "enospc off") storage.full = false;
         else if (cmd === "notify on") faults.on = true;
         else if (cmd === "notify off") faults.on = false;
-        else if (cmd !== "stats") console.error(`soak back-end: unknown command ${cmd}`);
-        console.log(`soak-command ${cmd}`);
+        else if (cmd === "heap") {
+          say(heapLine());
+          continue;
+        } else if (cmd.startsWith("snapshot ")) {
+          say(heapLine());
+          say(`soak-snapshot ${writeHeapSnapshot(cmd.slice("snapshot ".length))}`);
+          continue;
+        } else if (cmd !== "stats") console.error(`soak back-end: unknown command ${cmd}`);
+        say(`soak-command ${cmd}`);
         stats();
       }
     }
   })();
   const stop = () => backend.close();
   Deno.addSignalListener("SIGTERM", stop);
-  console.log(`soak back-end: ready on ${socket} (seed ${seed})`);
+  say(`soak back-end: ready on ${socket} (seed ${seed})`);
   await backend.serve();
   Deno.removeSignalListener("SIGTERM", stop);
   storage.flush();
   storage.close();
   stats();
-  console.log(`soak back-end: stopped after ${backend.sessions.length} session(s)`);
+  say(`soak back-end: stopped after ${backend.sessions.length} session(s)`);
   void commands;
   return 0;
 }

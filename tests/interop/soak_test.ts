@@ -7,7 +7,7 @@
 
 import assert from "node:assert/strict";
 import { interopSkipReason } from "./_guest.ts";
-import { BLOCKS, RSS_GROWTH_KIB, runSoak, SECONDS } from "./_soak.ts";
+import { BLOCKS, HEAP_GROWTH_KIB, RSS_GROWTH_KIB, runSoak, SECONDS } from "./_soak.ts";
 
 const skip = interopSkipReason("soak_test");
 
@@ -42,6 +42,14 @@ Deno.test({
     if (r.rssGrowth !== undefined) {
       const grew = r.rssGrowth.late - r.rssGrowth.early;
       assert.ok(grew < RSS_GROWTH_KIB, `RSS grew ${grew} KiB\n${why}`);
+      // What the back-end holds: its heap after a full collection (--expose-gc) each sample.
+      assert.ok(r.heap.length > 0 && r.heap.every((s) => s.gc), `post-GC heap samples\n${why}`);
+      assert.ok(r.heapTrend !== undefined, `post-GC heap samples of the last back-end\n${why}`);
+      const fitted = r.heapTrend.fittedGrowthKib;
+      assert.ok(
+        fitted < HEAP_GROWTH_KIB,
+        `post-GC heap grew ${fitted.toFixed(0)} KiB (fitted) after warm-up\n${why}`,
+      );
     }
   },
 });
