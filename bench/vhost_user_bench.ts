@@ -13,8 +13,9 @@
  *   sends each vCPU's requests to its own queue (ops/s).
  *
  * Both devices serve the same guest in the same boot, and the guest
- * alternates between them: each round measures every workload on one device
- * then the other, the first device alternating from round to round, so the
+ * alternates between them: each round measures every workload in
+ * `--blocks` short blocks, one device then the other, the first device
+ * alternating from block to block, so the
  * guest's speed under TCG (which varies by tens of percent between boots
  * and with the host's load) cancels out of each round's ratio. Which device
  * sits in which PCI slot alternates from boot to boot. Ratios are the
@@ -34,7 +35,7 @@
  * Not a `deno bench` file (one guest boot per `--boots`). Run:
  *
  * ```
- * deno run --allow-all bench/vhost_user_bench.ts [--boots N] [--rounds N] [--rand-reads N] \
+ * deno run --allow-all bench/vhost_user_bench.ts [--boots N] [--rounds N] [--blocks N] [--rand-reads N] \
  *   [--seq-mib N] [--qd-reads N] [--ours-args "--poll-us 0 ..."] [--json]
  * ```
  *
@@ -58,10 +59,16 @@ function textArg(name: string, dflt: string): string {
 
 const BOOTS = arg("boots", 2);
 const ROUNDS = arg("rounds", 3);
-const RAND_READS = arg("rand-reads", 2000);
+const RAND_READS = arg("rand-reads", 2400);
 const SEQ_MIB = arg("seq-mib", 256);
-const QD_READS = arg("qd-reads", 8000);
+const QD_READS = arg("qd-reads", 9600);
 const DEPTH = 32;
+/**
+ * Each round's work on each device is split into this many blocks, and the
+ * blocks alternate between the devices (the first one alternating too), so
+ * both see the same moments of the host's load.
+ */
+const BLOCKS = arg("blocks", 8);
 const QUEUES = 2;
 const CPUS = 2;
 const IMAGE_MIB = 256;
@@ -72,8 +79,18 @@ const NAMES = ["typed-virtio (Deno)", "qemu-storage-daemon"] as const;
 const WORKLOADS = ["rand", "seq", "qd"] as const;
 type Workload = typeof WORKLOADS[number];
 
-/** Requests (or MiB, for seq) per measurement. */
-const UNITS: Record<Workload, number> = { rand: RAND_READS, seq: SEQ_MIB, qd: QD_READS };
+/** Requests (or MiB, for seq) per block. */
+const PER_BLOCK: Record<Workload, number> = {
+  rand: Math.max(1, Math.round(RAND_READS / BLOCKS)),
+  seq: Math.max(1, Math.round(SEQ_MIB / BLOCKS)),
+  qd: Math.max(DEPTH, Math.round(QD_READS / BLOCKS)),
+};
+/** Requests (or MiB, for seq) per round and device. */
+const UNITS: Record<Workload, number> = {
+  rand: PER_BLOCK.rand * BLOCKS,
+  seq: PER_BLOCK.seq * BLOCKS,
+  qd: PER_BLOCK.qd * BLOCKS,
+};
 
 /**
  * The guest script. `slots` lists the PCI slot (hex, two digits) of back-end
@@ -83,9 +100,9 @@ const UNITS: Record<Workload, number> = { rand: RAND_READS, seq: SEQ_MIB, qd: QD
  */
 function script(slots: readonly string[]): string {
   const cmd: Record<Workload, string> = {
-    rand: `/blk_load rand $d ${RAND_READS} $((r + 1))`,
-    seq: `/blk_load seq $d ${SEQ_MIB}`,
-    qd: `/blk_load qd $d ${DEPTH} ${QD_READS} $((r + 1))`,
+    rand: `/blk_load rand $d ${PER_BLOCK.rand} $((r * ${BLOCKS} + b + 1))`,
+    seq: `/blk_load seq $d ${PER_BLOCK.seq}`,
+    qd: `/blk_load qd $d ${DEPTH} ${PER_BLOCK.qd} $((r * ${BLOCKS} + b + 1))`,
   };
   return `
 ${slots.map((s, i) => `slot_${i}=${s}`).join("; ")}
@@ -108,14 +125,18 @@ done
 r=0
 while [ $r -lt ${ROUNDS} ]; do
   for w in ${WORKLOADS.join(" ")}; do
-    for j in 0 1; do
-      i=$(( (r + j) % 2 )); eval d=\\$dev_$i
-      sync_host "\${w}_\${i}_\${r}_a"
-      case $w in
-${WORKLOADS.map((w) => `        ${w}) t=$(${cmd[w]}) || t=failed;;`).join("\n")}
-      esac
-      sync_host "\${w}_\${i}_\${r}_b"
-      echo "@@t_\${w}_\${i}_\${r}=$t"
+    b=0
+    while [ $b -lt ${BLOCKS} ]; do
+      for j in 0 1; do
+        i=$(( (b + j) % 2 )); eval d=\\$dev_$i
+        sync_host "\${w}_\${i}_\${r}_\${b}_a"
+        case $w in
+${WORKLOADS.map((w) => `          ${w}) t=$(${cmd[w]}) || t=failed;;`).join("\n")}
+        esac
+        sync_host "\${w}_\${i}_\${r}_\${b}_b"
+        echo "@@t_\${w}_\${i}_\${r}_\${b}=$t"
+      done
+      b=$((b + 1))
     done
   done
   r=$((r + 1))
@@ -192,14 +213,20 @@ async function boot(
   for (let round = 0; round < ROUNDS; round++) {
     for (const w of WORKLOADS) {
       for (let i = 0; i < 2; i++) {
-        const us = Number(r.markers.get(`t_${w}_${i}_${round}`));
-        const a = cpu.get(`${w}_${i}_${round}_a`);
-        const b = cpu.get(`${w}_${i}_${round}_b`);
-        if (!(us > 0) || a === undefined || b === undefined) {
-          throw new Error(`no timing for ${w} on back-end ${i}:\n${r.output.slice(-3000)}`);
+        let us = 0;
+        let ms = 0;
+        for (let blk = 0; blk < BLOCKS; blk++) {
+          const t = Number(r.markers.get(`t_${w}_${i}_${round}_${blk}`));
+          const a = cpu.get(`${w}_${i}_${round}_${blk}_a`);
+          const b = cpu.get(`${w}_${i}_${round}_${blk}_b`);
+          if (!(t > 0) || a === undefined || b === undefined) {
+            throw new Error(`no timing for ${w} on back-end ${i}:\n${r.output.slice(-3000)}`);
+          }
+          us += t;
+          ms += b[i] - a[i];
         }
         const units = UNITS[w] * (w === "seq" ? 1.048576 : 1);
-        out[w][i].push({ rate: units / (us / 1e6), cpuMs: b[i] - a[i] });
+        out[w][i].push({ rate: units / (us / 1e6), cpuMs: ms });
       }
     }
   }
@@ -287,9 +314,10 @@ async function main(): Promise<void> {
     const perUnit: Record<Workload, string> = { rand: "µs/req", seq: "µs/MiB", qd: "µs/req" };
     console.log(
       `guest: TCG, ${CPUS} vCPUs, two vhost-user-blk devices (${QUEUES} queues each) in one ` +
-        `guest; per round and device: ${RAND_READS} random 4 KiB reads at depth 1, ` +
-        `${SEQ_MIB} x 1 MiB sequential reads, ${QD_READS} random 4 KiB reads at depth ${DEPTH} ` +
-        `(O_DIRECT, bench/guest/blk_load.c); ${BOOTS} boot(s) x ${ROUNDS} rounds; ` +
+        `guest; per round and device, in ${BLOCKS} blocks alternating between the devices: ` +
+        `${UNITS.rand} random 4 KiB reads at depth 1, ${UNITS.seq} x 1 MiB sequential reads, ` +
+        `${UNITS.qd} random 4 KiB reads at depth ${DEPTH} (O_DIRECT, bench/guest/blk_load.c); ` +
+        `${BOOTS} boot(s) x ${ROUNDS} rounds; ` +
         `medians of ${n} rounds; host load ${loads.map((l) => l.toFixed(1)).join(" → ")}` +
         (OURS_ARGS.length > 0 ? `; ours with ${OURS_ARGS.join(" ")}` : "") + "\n",
     );
