@@ -63,6 +63,8 @@ const RAND_READS = arg("rand-reads", 2400);
 const SEQ_MIB = arg("seq-mib", 256);
 const QD_READS = arg("qd-reads", 9600);
 const DEPTH = 32;
+/** Completions per timed group in blk_load's qd mode (`GROUP` in blk_load.c). */
+const GROUP = 64;
 /**
  * Each round's work on each device is split into this many blocks, and the
  * blocks alternate between the devices (the first one alternating too), so
@@ -74,6 +76,14 @@ const CPUS = 2;
 const IMAGE_MIB = 256;
 /** Extra arguments for our back-end (to compare its options). */
 const OURS_ARGS = textArg("ours-args", "").split(" ").filter((a) => a !== "");
+/**
+ * Given, the second device is our back-end again with these arguments
+ * instead of qemu-storage-daemon: an A/B comparison of two settings of ours
+ * (`--versus "--poll-us 0"`), measured the same way.
+ */
+const VERSUS: string[] | undefined = Deno.args.includes("--versus")
+  ? textArg("versus", "").split(" ").filter((a) => a !== "")
+  : undefined;
 
 const NAMES = ["typed-virtio (Deno)", "qemu-storage-daemon"] as const;
 const WORKLOADS = ["rand", "seq", "qd"] as const;
@@ -154,8 +164,14 @@ function cpuMs(pid: number): number {
 
 /** One measurement: one workload on one back-end in one round. */
 interface Sample {
-  /** Requests per second (MB/s for seq). */
+  /**
+   * Requests per second (MB/s for seq) from the median time of one request
+   * (for qd: of 64 completions of one vCPU's worker, times the workers),
+   * the median over the round's blocks of each block's median.
+   */
   rate: number;
+  /** Requests per second (MB/s for seq) from the round's total time: the mean. */
+  meanRate: number;
   /** Host CPU milliseconds of the back-end's process over the measurement. */
   cpuMs: number;
 }
@@ -202,7 +218,7 @@ async function boot(
   }
   // Our back-end answers GET_ID with "typed-virtio": check the slot mapping.
   const serials = sockets.map((_, i) => r.markers.get(`serial_${i}`));
-  if (serials[0] !== "typed-virtio" || serials[1] === serials[0]) {
+  if (serials[0] !== "typed-virtio" || (VERSUS === undefined && serials[1] === serials[0])) {
     throw new Error(`devices found in the wrong slots (serials ${serials.join(", ")})`);
   }
   for (let i = 0; i < 2; i++) {
@@ -215,18 +231,22 @@ async function boot(
       for (let i = 0; i < 2; i++) {
         let us = 0;
         let ms = 0;
+        const robust: number[] = [];
         for (let blk = 0; blk < BLOCKS; blk++) {
-          const t = Number(r.markers.get(`t_${w}_${i}_${round}_${blk}`));
+          // "<total µs> <median µs>" (qd: "<total µs> <median µs per 64 completions> <workers>").
+          const t = (r.markers.get(`t_${w}_${i}_${round}_${blk}`) ?? "").split(" ").map(Number);
           const a = cpu.get(`${w}_${i}_${round}_${blk}_a`);
           const b = cpu.get(`${w}_${i}_${round}_${blk}_b`);
-          if (!(t > 0) || a === undefined || b === undefined) {
+          if (!(t[0] > 0) || !(t[1] > 0) || a === undefined || b === undefined) {
             throw new Error(`no timing for ${w} on back-end ${i}:\n${r.output.slice(-3000)}`);
           }
-          us += t;
+          us += t[0];
           ms += b[i] - a[i];
+          const scale = w === "seq" ? 1.048576 : w === "qd" ? GROUP * t[2] : 1;
+          robust.push((scale * 1e6) / t[1]);
         }
         const units = UNITS[w] * (w === "seq" ? 1.048576 : 1);
-        out[w][i].push({ rate: units / (us / 1e6), cpuMs: ms });
+        out[w][i].push({ rate: median(robust), meanRate: units / (us / 1e6), cpuMs: ms });
       }
     }
   }
@@ -281,7 +301,15 @@ async function main(): Promise<void> {
         String(QUEUES),
         ...OURS_ARGS,
       ]);
-      const qsd = await startStorageDaemon(image, `${dir}/qsd.sock`, { queues: QUEUES });
+      const qsd = VERSUS === undefined
+        ? await startStorageDaemon(image, `${dir}/qsd.sock`, { queues: QUEUES })
+        : await startBackend("vhost_user_blk.ts", `${dir}/versus.sock`, [
+          "--image",
+          image,
+          "--queues",
+          String(QUEUES),
+          ...VERSUS,
+        ]);
       try {
         await boot(program, [ours.socket, qsd.socket], [ours.pid, qsd.pid], b, samples);
       } finally {
@@ -292,16 +320,15 @@ async function main(): Promise<void> {
       console.error(
         `boot ${b + 1}/${BOOTS}: ours/qsd rates per round: ` +
           WORKLOADS.map((w) =>
-            `${w} ${
-              last(w, 0).map((s, k) => (s.rate / last(w, 1)[k].rate).toFixed(2)).join(" ")
-            }`
+            `${w} ${last(w, 0).map((s, k) => (s.rate / last(w, 1)[k].rate).toFixed(2)).join(" ")}`
           ).join("; "),
       );
     }
     loads.push(Deno.loadavg()[0]);
     const n = BOOTS * ROUNDS;
-    const rateRatio = (w: Workload) =>
-      samples[w][0].map((s, k) => s.rate / samples[w][1][k].rate);
+    const rateRatio = (w: Workload) => samples[w][0].map((s, k) => s.rate / samples[w][1][k].rate);
+    const meanRatio = (w: Workload) =>
+      samples[w][0].map((s, k) => s.meanRate / samples[w][1][k].meanRate);
     // CPU per unit: ours over qsd's, per round.
     const cpuRatio = (w: Workload) =>
       samples[w][0].map((s, k) => s.cpuMs / Math.max(10, samples[w][1][k].cpuMs));
@@ -319,16 +346,15 @@ async function main(): Promise<void> {
         `${UNITS.qd} random 4 KiB reads at depth ${DEPTH} (O_DIRECT, bench/guest/blk_load.c); ` +
         `${BOOTS} boot(s) x ${ROUNDS} rounds; ` +
         `medians of ${n} rounds; host load ${loads.map((l) => l.toFixed(1)).join(" → ")}` +
-        (OURS_ARGS.length > 0 ? `; ours with ${OURS_ARGS.join(" ")}` : "") + "\n",
+        (OURS_ARGS.length > 0 ? `; ours with ${OURS_ARGS.join(" ")}` : "") +
+        (VERSUS === undefined ? "" : `; "qsd" is ours with ${VERSUS.join(" ")}`) + "\n",
     );
+    const other = VERSUS === undefined ? "qsd" : "B";
     console.log(
-      "| workload                               | ours rate | qsd rate | ours/qsd rate (min-max)  " +
-        "| ours CPU | qsd CPU | CPU ours/qsd (min-max) |",
+      `| workload | ours rate | ${other} rate | ours/${other} rate (min-max) | from means | ` +
+        `ours CPU | ${other} CPU | CPU ours/${other} (min-max) |`,
     );
-    console.log(
-      "| -------------------------------------- | --------: | -------: | -----------------------: " +
-        "| -------: | ------: | ---------------------: |",
-    );
+    console.log("| --- | --: | --: | --: | --: | --: | --: | --: |");
     for (const w of WORKLOADS) {
       const rr = rateRatio(w);
       const cr = cpuRatio(w);
@@ -336,13 +362,14 @@ async function main(): Promise<void> {
         median(samples[w][i].map((s) => (s.cpuMs * 1000) / UNITS[w])).toFixed(0);
       const span = (xs: number[]) =>
         `${median(xs).toFixed(2)} (${Math.min(...xs).toFixed(2)}-${Math.max(...xs).toFixed(2)})`;
+      const rate = (i: number) =>
+        `${median(samples[w][i].map((s) => s.rate)).toFixed(0)} ${unit[w]}`;
       console.log(
-        `| ${label[w].padEnd(38)} | ${median(samples[w][0].map((s) => s.rate)).toFixed(0)} ${
-          unit[w]
-        } | ${median(samples[w][1].map((s) => s.rate)).toFixed(0)} ${unit[w]} | ${
-          span(rr).padStart(24)
-        } | ${cpuPer(0)} ${perUnit[w]} | ${cpuPer(1)} ${perUnit[w]} | ${span(cr).padStart(22)} |`,
+        `| ${label[w]} | ${rate(0)} | ${rate(1)} | ${span(rr)} | ${
+          median(meanRatio(w)).toFixed(2)
+        } | ${cpuPer(0)} ${perUnit[w]} | ${cpuPer(1)} ${perUnit[w]} | ${span(cr)} |`,
       );
+      if (VERSUS !== undefined) continue;
       const base = "qemu-storage-daemon, same guest";
       // For bench/report.ts: cost over qemu-storage-daemon's, the inverse of the rate ratio.
       reportRow({
@@ -350,7 +377,9 @@ async function main(): Promise<void> {
         case: `vhost-user-blk (ours): ${label[w]}`,
         baseline: base,
         ratio: 1 / median(rr),
-        detail: `rate ours/qsd ${median(rr).toFixed(2)}, ${n} rounds`,
+        detail: `rate ours/qsd ${median(rr).toFixed(2)} (from means ${
+          median(meanRatio(w)).toFixed(2)
+        }), ${n} rounds`,
       });
       reportRow({
         area: "vhost-user",

@@ -15,6 +15,13 @@
  *                                  guest's blk-mq sends each CPU's requests to
  *                                  its own queue
  *
+ * Prints two numbers: the whole run's wall-clock time and a robust
+ * per-request figure, both in microseconds. For rand and seq the second is
+ * the median time of one read; for qd it is the median time, over all
+ * workers, that one worker took for GROUP completions (so the rate is
+ * workers x GROUP / median). On a loaded host a read that was descheduled
+ * moves a mean a lot and a median hardly.
+ *
  * Exit status 0 on success; any failed or short read is an error (status 1).
  */
 #define _GNU_SOURCE
@@ -32,6 +39,20 @@
 
 #define BLOCK 4096
 #define MIB (1 << 20)
+/* Completions per timed group of the qd mode. */
+#define GROUP 64
+#include <sys/mman.h>
+
+static int cmp_u32(const void *a, const void *b) {
+  uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+  return x < y ? -1 : x > y;
+}
+
+static uint32_t median_u32(uint32_t *v, long n) {
+  if (n <= 0) return 0;
+  qsort(v, (size_t)n, sizeof *v, cmp_u32);
+  return v[n / 2];
+}
 
 static uint64_t now_us(void) {
   struct timespec t;
@@ -78,16 +99,20 @@ static int run_rand(const char *dev, long count, uint64_t seed) {
   uint64_t blocks;
   int fd = open_dev(dev, &blocks);
   char *buf = aligned(BLOCK);
+  uint32_t *lat = calloc((size_t)count, sizeof *lat);
   uint64_t s = seed | 1;
-  uint64_t t0 = now_us();
+  uint64_t t0 = now_us(), t = t0;
   for (long i = 0; i < count; i++) {
     off_t off = (off_t)(next_rand(&s) % blocks) * BLOCK;
     if (pread(fd, buf, BLOCK, off) != BLOCK) {
       perror("pread");
       return 1;
     }
+    uint64_t u = now_us();
+    lat[i] = (uint32_t)(u - t);
+    t = u;
   }
-  printf("%llu\n", (unsigned long long)(now_us() - t0));
+  printf("%llu %u\n", (unsigned long long)(t - t0), median_u32(lat, count));
   return 0;
 }
 
@@ -95,15 +120,19 @@ static int run_seq(const char *dev, long mib) {
   uint64_t blocks;
   int fd = open_dev(dev, &blocks);
   char *buf = aligned(MIB);
-  uint64_t t0 = now_us();
+  uint32_t *lat = calloc((size_t)mib, sizeof *lat);
+  uint64_t t0 = now_us(), t = t0;
   for (long i = 0; i < mib; i++) {
     off_t off = ((off_t)i * MIB) % (off_t)((blocks * BLOCK / MIB) * MIB);
     if (pread(fd, buf, MIB, off) != MIB) {
       perror("pread");
       return 1;
     }
+    uint64_t u = now_us();
+    lat[i] = (uint32_t)(u - t);
+    t = u;
   }
-  printf("%llu\n", (unsigned long long)(now_us() - t0));
+  printf("%llu %u\n", (unsigned long long)(t - t0), median_u32(lat, mib));
   return 0;
 }
 
@@ -116,7 +145,8 @@ static long sys_io_getevents(aio_context_t ctx, long min, long max, struct io_ev
 }
 
 /* One CPU's share of the qd run: `depth` reads in flight until `count` completed. */
-static int qd_worker(const char *dev, int cpu, int depth, long count, uint64_t seed) {
+static int qd_worker(const char *dev, int cpu, int depth, long count, uint64_t seed,
+                     uint32_t *groups) {
   cpu_set_t set;
   CPU_ZERO(&set);
   CPU_SET(cpu, &set);
@@ -136,6 +166,7 @@ static int qd_worker(const char *dev, int cpu, int depth, long count, uint64_t s
   struct io_event *ev = calloc((size_t)depth, sizeof *ev);
   uint64_t s = (seed * 0x9E3779B97F4A7C15ULL + (uint64_t)cpu) | 1;
   long submitted = 0, done = 0;
+  uint64_t group_start = now_us();
   for (int i = 0; i < depth && submitted < count; i++, submitted++) {
     struct iocb *cb = &cbs[i];
     cb->aio_data = (uint64_t)i;
@@ -161,6 +192,11 @@ static int qd_worker(const char *dev, int cpu, int depth, long count, uint64_t s
         return 1;
       }
       done++;
+      if (done % GROUP == 0) {
+        uint64_t u = now_us();
+        groups[done / GROUP - 1] = (uint32_t)(u - group_start);
+        group_start = u;
+      }
       if (submitted < count) {
         struct iocb *cb = &cbs[ev[k].data];
         cb->aio_offset = (int64_t)((next_rand(&s) % blocks) * BLOCK);
@@ -179,6 +215,15 @@ static int run_qd(const char *dev, int depth, long count, uint64_t seed) {
   long cpus = sysconf(_SC_NPROCESSORS_ONLN);
   if (cpus < 1) cpus = 1;
   if (depth < cpus) cpus = depth;
+  /* Each worker's group times, in memory shared with this parent. */
+  long per = count / cpus / GROUP + 1;
+  uint32_t *groups = mmap(NULL, (size_t)(cpus * per) * sizeof *groups, PROT_READ | PROT_WRITE,
+                          MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+  if (groups == MAP_FAILED) {
+    perror("mmap");
+    return 1;
+  }
+  memset(groups, 0, (size_t)(cpus * per) * sizeof *groups);
   uint64_t t0 = now_us();
   for (long c = 0; c < cpus; c++) {
     pid_t p = fork();
@@ -189,7 +234,7 @@ static int run_qd(const char *dev, int depth, long count, uint64_t seed) {
     if (p == 0) {
       int d = depth / (int)cpus + ((long)(depth % cpus) > c ? 1 : 0);
       long n = count / cpus + ((count % cpus) > c ? 1 : 0);
-      _exit(qd_worker(dev, (int)c, d, n, seed));
+      _exit(qd_worker(dev, (int)c, d, n, seed, groups + c * per));
     }
   }
   int failed = 0;
@@ -198,7 +243,12 @@ static int run_qd(const char *dev, int depth, long count, uint64_t seed) {
     if (wait(&st) < 0 || !WIFEXITED(st) || WEXITSTATUS(st) != 0) failed = 1;
   }
   if (failed) return 1;
-  printf("%llu\n", (unsigned long long)(now_us() - t0));
+  uint64_t total = now_us() - t0;
+  long n = 0;
+  for (long i = 0; i < cpus * per; i++) {
+    if (groups[i] != 0) groups[n++] = groups[i];
+  }
+  printf("%llu %u %ld\n", (unsigned long long)total, median_u32(groups, n), cpus);
   return 0;
 }
 
