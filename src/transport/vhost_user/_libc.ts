@@ -436,7 +436,8 @@ const timespecBytes = new Uint8Array(timespec.buffer);
 /**
  * `ppoll(2)` on the JS thread for at most `timeoutUs` microseconds (no
  * signal mask change). Blocks the event loop meanwhile, so keep the timeout
- * well under a millisecond; it costs no CPU while it sleeps, and wakes as
+ * well under a millisecond unless the process does nothing else (the
+ * vhost-user-blk example waits 2 ms); it costs no CPU while it sleeps, and wakes as
  * fast as the kernel can (one thread wake-up, where {@link pollAsync} needs
  * two: the worker's, then the JS thread's). Returns ready entries (0 on
  * timeout or interruption).
