@@ -85,7 +85,6 @@ const VERSUS: string[] | undefined = Deno.args.includes("--versus")
   ? textArg("versus", "").split(" ").filter((a) => a !== "")
   : undefined;
 
-const NAMES = ["typed-virtio (Deno)", "qemu-storage-daemon"] as const;
 const WORKLOADS = ["rand", "seq", "qd"] as const;
 type Workload = typeof WORKLOADS[number];
 
