@@ -178,6 +178,14 @@ interface Sample {
 /** samples[workload][backend][round of all boots]. */
 type Samples = Record<Workload, Sample[][]>;
 
+/** A boot that never reached the guest script (nothing measured). */
+class GuestDidNotBoot extends Error {
+  override name = "GuestDidNotBoot";
+}
+
+/** Boots tried per `--boots` before giving up when the guest does not boot. */
+const BOOT_ATTEMPTS = 3;
+
 async function boot(
   program: string,
   sockets: readonly string[],
@@ -212,6 +220,11 @@ async function boot(
       reply("\n").catch(() => {});
     },
   });
+  if (!r.markers.has("booted")) {
+    // Under heavy host load the guest kernel's IO-APIC timer check can fail at boot (a panic):
+    // nothing was measured, so the boot is worth another try.
+    throw new GuestDidNotBoot(`the guest did not boot:\n${r.output.slice(-1500)}`);
+  }
   if (r.scriptStatus !== 0 || r.markers.has("failed")) {
     throw new Error(`guest run failed:\n${r.output.slice(-3000)}\n${r.qemuStderr}`);
   }
@@ -293,27 +306,33 @@ async function main(): Promise<void> {
     const loads: number[] = [];
     for (let b = 0; b < BOOTS; b++) {
       loads.push(Deno.loadavg()[0]);
-      const ours = await startBackend("vhost_user_blk.ts", `${dir}/ours.sock`, [
-        "--image",
-        image,
-        "--queues",
-        String(QUEUES),
-        ...OURS_ARGS,
-      ]);
-      const qsd = VERSUS === undefined
-        ? await startStorageDaemon(image, `${dir}/qsd.sock`, { queues: QUEUES })
-        : await startBackend("vhost_user_blk.ts", `${dir}/versus.sock`, [
+      for (let attempt = 1;; attempt++) {
+        const ours = await startBackend("vhost_user_blk.ts", `${dir}/ours.sock`, [
           "--image",
           image,
           "--queues",
           String(QUEUES),
-          ...VERSUS,
+          ...OURS_ARGS,
         ]);
-      try {
-        await boot(program, [ours.socket, qsd.socket], [ours.pid, qsd.pid], b, samples);
-      } finally {
-        await ours.stop();
-        await qsd.stop();
+        const qsd = VERSUS === undefined
+          ? await startStorageDaemon(image, `${dir}/qsd.sock`, { queues: QUEUES })
+          : await startBackend("vhost_user_blk.ts", `${dir}/versus.sock`, [
+            "--image",
+            image,
+            "--queues",
+            String(QUEUES),
+            ...VERSUS,
+          ]);
+        try {
+          await boot(program, [ours.socket, qsd.socket], [ours.pid, qsd.pid], b, samples);
+          break;
+        } catch (e) {
+          if (!(e instanceof GuestDidNotBoot) || attempt >= BOOT_ATTEMPTS) throw e;
+          console.error(`boot ${b + 1}: the guest did not boot (attempt ${attempt}); again`);
+        } finally {
+          await ours.stop();
+          await qsd.stop();
+        }
       }
       const last = (w: Workload, i: number) => samples[w][i].slice(-ROUNDS);
       console.error(
