@@ -9,17 +9,22 @@
 export interface StorageDaemon {
   /** The export's socket path. */
   readonly socket: string;
+  /** The daemon's process id (the benchmark reads its CPU time). */
+  readonly pid: number;
   /** stderr so far. */
   output(): string;
   /** SIGTERM, then SIGKILL after a grace period. */
   stop(): Promise<void>;
 }
 
-/** Exports `image` (raw, writable unless `readonly`) on `socket`; resolves once the socket exists. */
+/**
+ * Exports `image` (raw, writable unless `readonly`, with `queues` request
+ * queues, default 1) on `socket`; resolves once the socket exists.
+ */
 export async function startStorageDaemon(
   image: string,
   socket: string,
-  options: { readonly?: boolean; timeoutMs?: number } = {},
+  options: { readonly?: boolean; timeoutMs?: number; queues?: number } = {},
 ): Promise<StorageDaemon> {
   const child = new Deno.Command("qemu-storage-daemon", {
     args: [
@@ -28,7 +33,7 @@ export async function startStorageDaemon(
       "--export",
       `type=vhost-user-blk,id=e,node-name=f,addr.type=unix,addr.path=${socket},writable=${
         options.readonly ? "off" : "on"
-      }`,
+      },num-queues=${options.queues ?? 1}`,
     ],
     stdin: "null",
     stdout: "piped",
@@ -79,5 +84,5 @@ export async function startStorageDaemon(
     }
     await new Promise((r) => setTimeout(r, 50));
   }
-  return { socket, output: () => text, stop };
+  return { socket, pid: child.pid, output: () => text, stop };
 }

@@ -379,26 +379,47 @@ export interface PollEntry {
   revents: number;
 }
 
-function pollBuffer(entries: readonly PollEntry[]): Uint8Array {
-  const buf = new Uint8Array(8 * Math.max(1, entries.length));
-  const v = new DataView(buf.buffer);
-  entries.forEach((e, i) => {
+/**
+ * The `struct pollfd[]` of the synchronous polls, reused (they run on the
+ * JavaScript thread one at a time): a kick served through
+ * {@link pollBrief} allocates nothing here.
+ */
+let syncPollBuf = new Uint8Array(8 * 8);
+let syncPollView = new DataView(syncPollBuf.buffer);
+
+/** `entries` as `struct pollfd[]`: in `buf` when it is big enough (synchronous calls), else new. */
+function pollBuffer(entries: readonly PollEntry[], reuse: boolean = false): Uint8Array {
+  const bytes = 8 * Math.max(1, entries.length);
+  let buf: Uint8Array;
+  let v: DataView;
+  if (reuse) {
+    if (syncPollBuf.length < bytes) {
+      syncPollBuf = new Uint8Array(bytes);
+      syncPollView = new DataView(syncPollBuf.buffer);
+    }
+    buf = syncPollBuf;
+    v = syncPollView;
+  } else {
+    buf = new Uint8Array(bytes);
+    v = new DataView(buf.buffer);
+  }
+  for (let i = 0; i < entries.length; i++) {
+    const e = entries[i];
     v.setInt32(8 * i, e.fd, true);
     v.setInt16(8 * i + 4, e.events, true);
-  });
+    v.setInt16(8 * i + 6, 0, true);
+  }
   return buf;
 }
 
 function pollResult(entries: PollEntry[], buf: Uint8Array): void {
-  const v = new DataView(buf.buffer);
-  entries.forEach((e, i) => {
-    e.revents = v.getUint16(8 * i + 6, true);
-  });
+  const v = buf === syncPollBuf ? syncPollView : new DataView(buf.buffer);
+  for (let i = 0; i < entries.length; i++) entries[i].revents = v.getUint16(8 * i + 6, true);
 }
 
 /** `poll(2)` on the JS thread: use a timeout of 0 (or very short) only. Returns ready entries. */
 export function pollSync(entries: PollEntry[], timeoutMs: number): number {
-  const buf = pollBuffer(entries);
+  const buf = pollBuffer(entries, true);
   const r = open().poll(buf, BigInt(entries.length), timeoutMs);
   if (r < 0) {
     const e = errno();
@@ -415,13 +436,14 @@ const timespecBytes = new Uint8Array(timespec.buffer);
 /**
  * `ppoll(2)` on the JS thread for at most `timeoutUs` microseconds (no
  * signal mask change). Blocks the event loop meanwhile, so keep the timeout
- * well under a millisecond; it costs no CPU while it sleeps, and wakes as
+ * well under a millisecond unless the process does nothing else (the
+ * vhost-user-blk example waits 2 ms); it costs no CPU while it sleeps, and wakes as
  * fast as the kernel can (one thread wake-up, where {@link pollAsync} needs
  * two: the worker's, then the JS thread's). Returns ready entries (0 on
  * timeout or interruption).
  */
 export function pollBrief(entries: PollEntry[], timeoutUs: number): number {
-  const buf = pollBuffer(entries);
+  const buf = pollBuffer(entries, true);
   const us = Math.max(0, Math.floor(timeoutUs));
   timespec[0] = BigInt(Math.floor(us / 1_000_000));
   timespec[1] = BigInt((us % 1_000_000) * 1000);

@@ -117,22 +117,21 @@ export class Session {
     let lastKickMs = -Infinity;
     // When the message read in part began to be owed (see messageTimeoutMs).
     let partialSince = -1;
+    // The poll set: wakeFd, the socket, then the kick eventfd of each ring in kickRings.
+    const entries: PollEntry[] = [];
+    const kickRings: number[] = [];
     try {
       for (;;) {
         if (closed()) break;
         const draining = this.#draining !== undefined;
-        const entries: PollEntry[] = [
-          { fd: wakeFd, events: POLLIN, revents: 0 },
-          // While a ring drains, messages wait (only a hang-up is seen).
-          { fd: this.#fd, events: draining ? 0 : POLLIN, revents: 0 },
-        ];
-        const kickRings: number[] = [];
-        this.#dev.rings.forEach((r, i) => {
-          if (r.started && r.kickFd >= 0) {
-            entries.push({ fd: r.kickFd, events: POLLIN, revents: 0 });
-            kickRings.push(i);
-          }
-        });
+        // The poll set is rebuilt only when the rings' kick eventfds change:
+        // a wake-up that serves a kick allocates nothing here.
+        if (!this.#pollSetCurrent(entries, kickRings)) {
+          this.#buildPollSet(entries, kickRings, wakeFd);
+        }
+        // While a ring drains, messages wait (only a hang-up is seen).
+        entries[1].events = draining ? 0 : POLLIN;
+        for (let k = 0; k < entries.length; k++) entries[k].revents = 0;
         // Latency: a guest at queue depth 1 kicks again soon after its
         // completion; a blocking ppoll here sees that kick one thread
         // wake-up sooner than the worker-thread poll does.
@@ -209,6 +208,33 @@ export class Session {
       this.#teardown();
     }
     return { end, error, code, messages: this.#messages, kicks: this.#dev.kicks };
+  }
+
+  /** True when `entries` (after wakeFd and the socket) still holds the kick eventfd of every started ring. */
+  #pollSetCurrent(entries: readonly PollEntry[], kickRings: readonly number[]): boolean {
+    if (entries.length === 0) return false;
+    const rings = this.#dev.rings;
+    let k = 0;
+    for (let i = 0; i < rings.length; i++) {
+      const r = rings[i];
+      if (!r.started || r.kickFd < 0) continue;
+      if (kickRings[k] !== i || entries[k + 2].fd !== r.kickFd) return false;
+      k++;
+    }
+    return k === kickRings.length;
+  }
+
+  #buildPollSet(entries: PollEntry[], kickRings: number[], wakeFd: number): void {
+    entries.length = 0;
+    kickRings.length = 0;
+    entries.push({ fd: wakeFd, events: POLLIN, revents: 0 });
+    entries.push({ fd: this.#fd, events: POLLIN, revents: 0 });
+    this.#dev.rings.forEach((r, i) => {
+      if (r.started && r.kickFd >= 0) {
+        entries.push({ fd: r.kickFd, events: POLLIN, revents: 0 });
+        kickRings.push(i);
+      }
+    });
   }
 
   /** Stops ring `index` and answers GET_VRING_BASE with where it stopped. */
