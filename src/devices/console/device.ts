@@ -100,6 +100,13 @@ interface PendingWrite {
   resolve: () => void;
 }
 
+/** ConsoleDevicePort's private members, for the rest of this module (set in its `static` block). */
+let portHooks: {
+  controller(p: ConsoleDevicePort): ReadableStreamDefaultController<Uint8Array> | undefined;
+  pending(p: ConsoleDevicePort): PendingWrite[];
+  setGuestOpen(p: ConsoleDevicePort, open: boolean): void;
+};
+
 /** A port as the device side sees it. */
 export class ConsoleDevicePort {
   /** Port number. */
@@ -120,11 +127,17 @@ export class ConsoleDevicePort {
   hostOpen: boolean;
   /** Removed with {@link ConsoleDevice.removePort}. */
   removed = false;
-  /** @internal */
-  _controller: ReadableStreamDefaultController<Uint8Array> | undefined;
-  /** @internal */
-  readonly _pending: PendingWrite[] = [];
+  #controller: ReadableStreamDefaultController<Uint8Array> | undefined;
+  readonly #pending: PendingWrite[] = [];
   readonly #listeners = new Set<(open: boolean) => void>();
+
+  static {
+    portHooks = {
+      controller: (p) => p.#controller,
+      pending: (p) => p.#pending,
+      setGuestOpen: (p, open) => p.#setGuestOpen(open),
+    };
+  }
 
   /** Made by the device. */
   constructor(
@@ -141,7 +154,7 @@ export class ConsoleDevicePort {
     this.hostOpen = options.hostOpen ?? true;
     this.readable = new ReadableStream<Uint8Array>({
       start: (c) => {
-        this._controller = c;
+        this.#controller = c;
       },
       pull: () => pull(this),
     }, new CountQueuingStrategy({ highWaterMark: 16 }));
@@ -149,7 +162,7 @@ export class ConsoleDevicePort {
       write: (chunk) =>
         new Promise<void>((resolve) => {
           if (this.removed || chunk.length === 0) return resolve();
-          this._pending.push({ data: chunk.slice(), off: 0, resolve });
+          this.#pending.push({ data: chunk.slice(), off: 0, resolve });
           push(this);
         }),
     });
@@ -161,8 +174,7 @@ export class ConsoleDevicePort {
     return () => this.#listeners.delete(listener);
   }
 
-  /** @internal */
-  _setGuestOpen(open: boolean): void {
+  #setGuestOpen(open: boolean): void {
     if (open === this.guestOpen) return;
     this.guestOpen = open;
     for (const l of this.#listeners) l(open);
@@ -304,9 +316,9 @@ export class ConsoleDevice extends ConfigDevice<VirtioConsoleConfig> {
     }
     this.#ports[id] = undefined;
     p.removed = true;
-    for (const w of p._pending.splice(0)) w.resolve();
+    for (const w of portHooks.pending(p).splice(0)) w.resolve();
     try {
-      p._controller?.close();
+      portHooks.controller(p)?.close();
     } catch { /* already closed */ }
     if (this.#driverReady && this.#multiport) this.#send(id, VIRTIO_CONSOLE_DEVICE_REMOVE, 0);
   }
@@ -361,7 +373,8 @@ export class ConsoleDevice extends ConfigDevice<VirtioConsoleConfig> {
   override writeConfig(offset: number, _width: ConfigWidth, value: number): void {
     if (offset !== VirtioConsoleConfig.OFFSETS.emergWr) return;
     if (!(this.features & bit(VIRTIO_CONSOLE_F_EMERG_WRITE))) return;
-    const c = this.#ports[0]?._controller;
+    const p = this.#ports[0];
+    const c = p && portHooks.controller(p);
     // 5.3.5.1: the lower byte is the character.
     try {
       c?.enqueue(Uint8Array.of(value & 0xff));
@@ -376,7 +389,7 @@ export class ConsoleDevice extends ConfigDevice<VirtioConsoleConfig> {
     this.#outbox.length = 0;
     for (const p of this.ports) {
       p.ready = !this.#multiport && p.id === 0; // single port: port 0 is there at once
-      p._setGuestOpen(!this.#multiport && p.id === 0);
+      portHooks.setGuestOpen(p, !this.#multiport && p.id === 0);
     }
   }
 
@@ -404,7 +417,7 @@ export class ConsoleDevice extends ConfigDevice<VirtioConsoleConfig> {
     this.#outbox.length = 0;
     for (const p of this.ports) {
       p.ready = false;
-      p._setGuestOpen(false);
+      portHooks.setGuestOpen(p, false);
     }
   }
 
@@ -413,7 +426,7 @@ export class ConsoleDevice extends ConfigDevice<VirtioConsoleConfig> {
   /** Move guest output from port `p`'s transmitq to its readable while there is room. */
   #pullTx(p: ConsoleDevicePort): void {
     const ctx = this.context;
-    const c = p._controller;
+    const c = portHooks.controller(p);
     const qi = consoleRxQueue(p.id) + 1;
     const q = ctx?.queues[qi];
     if (ctx === undefined || q === undefined || c === undefined || !p.ready) return;
@@ -440,10 +453,11 @@ export class ConsoleDevice extends ConfigDevice<VirtioConsoleConfig> {
     const qi = consoleRxQueue(p.id);
     const q = ctx?.queues[qi];
     if (ctx === undefined || q === undefined || !p.ready) return;
+    const pending = portHooks.pending(p);
     let used = 0;
     try {
-      while (p._pending.length) {
-        const w = p._pending[0];
+      while (pending.length) {
+        const w = pending[0];
         const chain = q.pop();
         if (chain === null) break;
         const n = chain.write(0, w.data, w.off);
@@ -451,7 +465,7 @@ export class ConsoleDevice extends ConfigDevice<VirtioConsoleConfig> {
         used++;
         w.off += n;
         if (w.off >= w.data.length) {
-          p._pending.shift();
+          pending.shift();
           w.resolve();
         }
       }
@@ -546,7 +560,7 @@ export class ConsoleDevice extends ConfigDevice<VirtioConsoleConfig> {
           this.badControl++;
           return;
         }
-        p._setGuestOpen(value === 1);
+        portHooks.setGuestOpen(p, value === 1);
         if (value === 1) this.#pullTx(p);
         return;
       }
