@@ -69,6 +69,11 @@ export interface RpmsgDriverOptions {
   readonly bufferSize?: number;
 }
 
+/** Rpmsg's private members, for the rest of this module (set in its `static` block). */
+let rpmsgHooks: {
+  release(r: Rpmsg): void;
+};
+
 /** One bound rpmsg device: Linux's end of the bus. */
 export class Rpmsg implements RpmsgTransmitter {
   /** The bus's handle on the device. */
@@ -88,6 +93,12 @@ export class Rpmsg implements RpmsgTransmitter {
   readonly #copy: Uint8Array;
   readonly #hdr: RpmsgHdr;
   #closed = false;
+
+  static {
+    rpmsgHooks = {
+      release: (r) => r.#release(),
+    };
+  }
 
   /** Set up by the driver's probe: queues, receive buffers, DRIVER_OK, announcements. */
   constructor(dev: DriverDevice, options: RpmsgDriverOptions = {}) {
@@ -205,8 +216,8 @@ export class Rpmsg implements RpmsgTransmitter {
     if (posted) vq.kick();
   }
 
-  /** @internal the device went away */
-  _release(): void {
+  /** The device went away. */
+  #release(): void {
     if (this.#closed) return;
     this.#closed = true;
     this.#node.down();
@@ -240,7 +251,7 @@ export function rpmsgDriver(options: RpmsgDriverOptions = {}): RpmsgDriver {
       const r = arrivals.depart(dev);
       dev.reset();
       dev.delVqs();
-      r?._release();
+      if (r) rpmsgHooks.release(r);
     },
   };
 }

@@ -85,6 +85,11 @@ export interface RpmsgTransmitter {
   transmit(src: number, dst: number, data: Uint8Array): Promise<void>;
 }
 
+/** RpmsgEndpoint's private members, for the rest of this module (set in its `static` block). */
+let endpointHooks: {
+  deliver(ep: RpmsgEndpoint, m: RpmsgMessage): void;
+};
+
 /** A local endpoint: an address that receives messages and sends from it. */
 export class RpmsgEndpoint {
   /** The name (announced when it is not empty). */
@@ -104,6 +109,12 @@ export class RpmsgEndpoint {
   readonly #listeners = new Set<(m: RpmsgMessage) => void>();
   readonly #backlog: RpmsgMessage[] = [];
   readonly #waiters: { resolve: (m: RpmsgMessage) => void; reject: (e: Error) => void }[] = [];
+
+  static {
+    endpointHooks = {
+      deliver: (ep, m) => ep.#deliver(m),
+    };
+  }
 
   /** Made by `createEndpoint`. */
   constructor(node: RpmsgNode, name: string, addr: number, options: RpmsgEndpointOptions) {
@@ -175,8 +186,8 @@ export class RpmsgEndpoint {
     });
   }
 
-  /** @internal a message for this endpoint */
-  _deliver(m: RpmsgMessage): void {
+  /** A message for this endpoint. */
+  #deliver(m: RpmsgMessage): void {
     this.received++;
     if (this.remote === RPMSG_ADDR_ANY) this.remote = m.src;
     const w = this.#waiters.shift();
@@ -314,7 +325,7 @@ export class RpmsgNode {
       this.unknownDst++;
       return;
     }
-    ep._deliver({ src, dst, data });
+    endpointHooks.deliver(ep, { src, dst, data });
   }
 
   #allocate(): number {
