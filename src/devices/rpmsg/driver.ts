@@ -75,7 +75,7 @@ let rpmsgHooks: {
 };
 
 /** One bound rpmsg device: Linux's end of the bus. */
-export class Rpmsg implements RpmsgTransmitter {
+export class Rpmsg {
   /** The bus's handle on the device. */
   readonly dev: DriverDevice;
   /** Buffer size, header included. */
@@ -118,7 +118,14 @@ export class Rpmsg implements RpmsgTransmitter {
     this.maxPayload = this.bufferSize - RpmsgHdr.SIZE;
     this.#copy = new Uint8Array(this.bufferSize);
     this.#hdr = new RpmsgHdr(new DataView(this.#copy.buffer));
-    this.#node = new RpmsgNode(this);
+    const io: RpmsgTransmitter = {
+      maxPayload: this.maxPayload,
+      get label() {
+        return dev.name;
+      },
+      transmit: (src, dst, data) => this.#transmit(src, dst, data),
+    };
+    this.#node = new RpmsgNode(io);
     const vqs = dev.findVqs<number>([
       { name: "input", callback: (vq) => this.#rxIrq(vq), size: options.queueSize },
       { name: "output", size: options.queueSize },
@@ -181,8 +188,8 @@ export class Rpmsg implements RpmsgTransmitter {
     return this.#node.unknownDst;
   }
 
-  /** @internal one message to the device (RpmsgTransmitter) */
-  async transmit(src: number, dst: number, data: Uint8Array): Promise<void> {
+  /** One message to the device (the node's {@link RpmsgTransmitter}). */
+  async #transmit(src: number, dst: number, data: Uint8Array): Promise<void> {
     const bytes = new Uint8Array(RpmsgHdr.SIZE + data.length);
     const h = new RpmsgHdr(new DataView(bytes.buffer));
     h.src = src;

@@ -73,8 +73,8 @@ const enc = new TextEncoder();
 const dec = new TextDecoder();
 
 /**
- * The part of each end that moves bytes: {@link RpmsgDevice} and
- * {@link Rpmsg} implement it. @internal
+ * The part of each end that moves bytes, under an {@link RpmsgNode}:
+ * {@link RpmsgDevice} and {@link Rpmsg} each give their node one.
  */
 export interface RpmsgTransmitter {
   /** Largest payload of one message (the buffer size minus the header). */
@@ -152,7 +152,7 @@ export class RpmsgEndpoint {
         }),
       );
     }
-    return this.#node.send(this.addr, dst, data);
+    return nodeHooks.send(this.#node, this.addr, dst, data);
   }
 
   /** Calls `listener` for every message; returns an unsubscribe function. */
@@ -176,7 +176,7 @@ export class RpmsgEndpoint {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
-    this.#node.remove(this);
+    nodeHooks.remove(this.#node, this);
     for (const w of this.#waiters.splice(0)) w.reject(this.#closedError());
   }
 
@@ -204,10 +204,19 @@ export class RpmsgEndpoint {
   }
 }
 
+/** RpmsgNode's private members, for its endpoints (set in its `static` block). */
+let nodeHooks: {
+  /** Sends from `src`, checking the size first. */
+  send(node: RpmsgNode, src: number, dst: number, data: Uint8Array): Promise<void>;
+  /** An endpoint closed. */
+  remove(node: RpmsgNode, ep: RpmsgEndpoint): void;
+};
+
 /**
  * One end of the bus without its queues: the endpoint table, address
- * allocation, dispatch by `dst`, and the name service. {@link RpmsgDevice}
- * and {@link Rpmsg} each own one. @internal
+ * allocation, dispatch by `dst`, and the name service, over an
+ * {@link RpmsgTransmitter}. {@link RpmsgDevice} and {@link Rpmsg} each own
+ * one; their `createEndpoint`, `channels` and friends are its.
  */
 export class RpmsgNode {
   /** Local endpoints by address. */
@@ -224,6 +233,13 @@ export class RpmsgNode {
   readonly #channelWaiters: { name: string; resolve: (c: RpmsgChannel) => void }[] = [];
   #next = RPMSG_RESERVED_ADDRESSES;
   readonly #nsOut = new RpmsgNsMsg(new DataView(new ArrayBuffer(RpmsgNsMsg.SIZE)));
+
+  static {
+    nodeHooks = {
+      send: (node, src, dst, data) => node.#send(src, dst, data),
+      remove: (node, ep) => node.#remove(ep),
+    };
+  }
 
   /** An end that sends through `io`. */
   constructor(io: RpmsgTransmitter) {
@@ -291,8 +307,7 @@ export class RpmsgNode {
     for (const c of gone) for (const l of this.#channelListeners) l(c, "destroy");
   }
 
-  /** @internal sends from `src`, checking the size first */
-  send(src: number, dst: number, data: Uint8Array): Promise<void> {
+  #send(src: number, dst: number, data: Uint8Array): Promise<void> {
     if (
       data.length > this.#io.maxPayload || !Number.isInteger(dst) || dst < 0 || dst > 0xffffffff
     ) {
@@ -307,8 +322,7 @@ export class RpmsgNode {
     return this.#io.transmit(src, dst, data.slice());
   }
 
-  /** @internal an endpoint closed */
-  remove(ep: RpmsgEndpoint): void {
+  #remove(ep: RpmsgEndpoint): void {
     if (this.endpoints.get(ep.addr) !== ep) return;
     this.endpoints.delete(ep.addr);
     if (ep.announce && this.ns) this.#announce(ep, RPMSG_NS_DESTROY);
