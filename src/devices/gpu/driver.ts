@@ -406,7 +406,7 @@ export class GpuDisplay {
     await this.#command(req, VirtioGpuCtrlHdr.SIZE, VIRTIO_GPU_RESP_OK_NODATA);
   }
 
-  /** @internal TRANSFER_TO_HOST_2D of `r`: row k from offset + k * stride (5.7.6.8). */
+  /** TRANSFER_TO_HOST_2D of `r`: row k from offset + k * stride (5.7.6.8). */
   async #transfer(fb: Framebuffer, r: GpuRect): Promise<void> {
     const [req, q] = this.#request(VirtioGpuTransferToHost2d, VIRTIO_GPU_CMD_TRANSFER_TO_HOST_2D);
     q.resourceId = fb.resourceId;
