@@ -256,6 +256,7 @@ interface DocLocation {
 interface DocMember {
   name?: string;
   accessibility?: string;
+  jsDoc?: { tags?: { kind: string }[] };
 }
 interface DocDeclaration {
   kind: string;
@@ -358,7 +359,7 @@ Deno.test("each device type follows the naming scheme: TDevice, TDriver, tDriver
   }
 });
 
-Deno.test("no public class or interface member is named _x (engine-only members are private)", async () => {
+Deno.test("no public class or interface member is named _x or documented @internal", async () => {
   const entries = await publicSymbols();
   // Every exported declaration, re-exports followed to the module that declares them.
   const declarations: { name: string; d: DocDeclaration }[] = [];
@@ -390,8 +391,11 @@ Deno.test("no public class or interface member is named _x (engine-only members 
   for (const { name, d } of declarations) {
     if (d.kind !== "class" && d.kind !== "interface") continue;
     for (const m of [...d.def?.properties ?? [], ...d.def?.methods ?? []]) {
-      if (m.name?.startsWith("_") && m.accessibility !== "private") {
-        found.add(`${name}.${m.name} (${origin(d)})`);
+      if (m.accessibility === "private") continue;
+      if (m.name?.startsWith("_")) found.add(`${name}.${m.name} (${origin(d)})`);
+      // A public member "for internal use" is the same leak under another name.
+      if (m.jsDoc?.tags?.some((t) => t.kind === "internal")) {
+        found.add(`${name}.${m.name} @internal (${origin(d)})`);
       }
     }
   }
