@@ -27,11 +27,12 @@
  *
  * @example
  * ```ts
+ * import { VirtioConsoleConfig } from "../../generated/devices/console.ts";
  * import { ConsoleDevice } from "./device.ts";
  *
  * const dev = new ConsoleDevice({ maxPorts: 4, ports: [{ console: true }, { name: "org.example.0" }] });
  * if (dev.queueMaxSizes.length !== 2 * (4 + 1)) throw new Error("unreachable");
- * dev.writeConfig(8, 4, 0x41); // emergency write of "A": appears on port 0's readable
+ * dev.writeConfig(VirtioConsoleConfig.OFFSETS.emergWr, 4, 0x41); // emergency write of "A": appears on port 0's readable
  * ```
  *
  * @module

@@ -31,12 +31,13 @@
  *
  * @example
  * ```ts
+ * import { VirtioScsiConfig } from "../../generated/devices/scsi.ts";
  * import { MemoryStorage } from "../blk/storage.ts";
  * import { ScsiDevice } from "./device.ts";
  *
  * const dev = new ScsiDevice({ luns: [{ lun: 0, storage: new MemoryStorage(new Uint8Array(1 << 20)) }] });
  * if (dev.queueMaxSizes.length !== 3) throw new Error("control, event and one request queue");
- * if (dev.readConfig(0, 4) !== 1) throw new Error("num_queues");
+ * if (dev.readConfig(VirtioScsiConfig.OFFSETS.numQueues, 4) !== 1) throw new Error("num_queues");
  * ```
  *
  * @module
