@@ -37,6 +37,7 @@
  * @module
  */
 
+import { binding } from "./_driver_binding.ts";
 import type { ConfigWidth } from "./device.ts";
 import { DeviceError } from "./errors.ts";
 import { bit } from "./features.ts";
@@ -155,12 +156,27 @@ export class DriverDevice {
   /** The bus-wide index of this device (`virtio0`, `virtio1`...). */
   readonly index: number;
   /** The negotiated features (valid once the bus negotiated them, before `probe`). */
-  features = 0n;
+  get features(): bigint {
+    return this.#features;
+  }
   /** The driver bound to the device, if any. */
-  driver: VirtioDriver | undefined;
+  get driver(): VirtioDriver | undefined {
+    return this.#driver;
+  }
+  #features = 0n;
+  #driver: VirtioDriver | undefined;
   #vqs: Virtqueue<unknown>[] = [];
   readonly #vrhs = new Map<number, HostRing>();
   #configChanged: (() => void) | undefined;
+
+  static {
+    binding.setFeatures = (dev, features) => {
+      dev.#features = features;
+    };
+    binding.setDriver = (dev, driver) => {
+      dev.#driver = driver;
+    };
+  }
 
   /** Wrap `transport`; the bus does this in `addDevice`. */
   constructor(transport: Transport, dmaContext: DmaContext, index: number) {
@@ -200,7 +216,7 @@ export class DriverDevice {
 
   /** Drop feature `n` before FEATURES_OK (from {@link VirtioDriver.validate}). */
   clearFeature(n: number): void {
-    this.features &= ~bit(n);
+    this.#features &= ~bit(n);
   }
 
   /** The device status. */
