@@ -235,7 +235,10 @@ export class GpuDisplay {
   /** The device. */
   readonly dev: DriverDevice;
   /** The scanouts as the last GET_DISPLAY_INFO gave them (one entry each of `num_scanouts`). */
-  scanouts: readonly GpuDisplayMode[] = [];
+  get scanouts(): readonly GpuDisplayMode[] {
+    return this.#scanouts;
+  }
+  #scanouts: readonly GpuDisplayMode[] = [];
   /** Fences the device answered (each command carries one). */
   fencesCompleted = 0;
   readonly #control: Virtqueue<unknown>;
@@ -307,7 +310,7 @@ export class GpuDisplay {
         enabled: p.enabled !== 0,
       });
     }
-    this.scanouts = modes;
+    this.#scanouts = modes;
     const edids: (Uint8Array | undefined)[] = [];
     if (this.dev.hasFeature(VIRTIO_GPU_F_EDID)) {
       for (let i = 0; i < n; i++) {

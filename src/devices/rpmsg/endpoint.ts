@@ -226,7 +226,10 @@ export class RpmsgNode {
   /** Name-service messages dropped: wrong size or unknown flags. */
   badAnnouncements = 0;
   /** Was VIRTIO_RPMSG_F_NS negotiated (announcements go out and are heard)? */
-  ns = false;
+  get ns(): boolean {
+    return this.#ns;
+  }
+  #ns = false;
   readonly #io: RpmsgTransmitter;
   readonly #channels = new Map<string, RpmsgChannel>();
   readonly #channelListeners = new Set<(c: RpmsgChannel, e: RpmsgChannelEvent) => void>();
@@ -294,7 +297,7 @@ export class RpmsgNode {
 
   /** The link came up (activate / probe): announce every named endpoint if the name service is on. */
   up(ns: boolean): void {
-    this.ns = ns;
+    this.#ns = ns;
     this.#channels.clear();
     if (!ns) return;
     for (const ep of this.endpoints.values()) if (ep.announce) this.#announce(ep, RPMSG_NS_CREATE);
