@@ -101,8 +101,17 @@ interface PendingWrite {
   resolve: () => void;
 }
 
+/** A {@link ConsoleDevicePort}'s state; users read it through getters. */
+interface PortState {
+  ready: boolean;
+  guestOpen: boolean;
+  hostOpen: boolean;
+  removed: boolean;
+}
+
 /** ConsoleDevicePort's private members, for the rest of this module (set in its `static` block). */
 let portHooks: {
+  state(p: ConsoleDevicePort): PortState;
   controller(p: ConsoleDevicePort): ReadableStreamDefaultController<Uint8Array> | undefined;
   pending(p: ConsoleDevicePort): PendingWrite[];
   setGuestOpen(p: ConsoleDevicePort, open: boolean): void;
@@ -120,20 +129,15 @@ export class ConsoleDevicePort {
   readonly readable: ReadableStream<Uint8Array>;
   /** What the driver will read from the port (guest input); writes resolve once delivered. */
   readonly writable: WritableStream<Uint8Array>;
-  /** The driver answered PORT_READY with success (always true for a single-port device once active). */
-  ready = false;
-  /** The driver has the port open (PORT_OPEN from the driver). */
-  guestOpen = false;
-  /** The host side is open (sent to the driver as PORT_OPEN). */
-  hostOpen: boolean;
-  /** Removed with {@link ConsoleDevice.removePort}. */
-  removed = false;
+  /** The port's state; {@link ConsoleDevice} writes it through `portHooks`. */
+  readonly #s: PortState = { ready: false, guestOpen: false, hostOpen: true, removed: false };
   #controller: ReadableStreamDefaultController<Uint8Array> | undefined;
   readonly #pending: PendingWrite[] = [];
   readonly #listeners = new Set<(open: boolean) => void>();
 
   static {
     portHooks = {
+      state: (p) => p.#s,
       controller: (p) => p.#controller,
       pending: (p) => p.#pending,
       setGuestOpen: (p, open) => p.#setGuestOpen(open),
@@ -152,7 +156,7 @@ export class ConsoleDevicePort {
     this.name = options.name;
     // rproc-serial's one port is a plain port (Linux: "rproc_serial does not want the console port").
     this.console = !rprocSerial && (id === 0 || options.console === true);
-    this.hostOpen = options.hostOpen ?? true;
+    this.#s.hostOpen = options.hostOpen ?? true;
     this.readable = new ReadableStream<Uint8Array>({
       start: (c) => {
         this.#controller = c;
@@ -162,11 +166,31 @@ export class ConsoleDevicePort {
     this.writable = new WritableStream<Uint8Array>({
       write: (chunk) =>
         new Promise<void>((resolve) => {
-          if (this.removed || chunk.length === 0) return resolve();
+          if (this.#s.removed || chunk.length === 0) return resolve();
           this.#pending.push({ data: chunk.slice(), off: 0, resolve });
           push(this);
         }),
     });
+  }
+
+  /** The driver answered PORT_READY with success (always true for a single-port device once active). */
+  get ready(): boolean {
+    return this.#s.ready;
+  }
+
+  /** The driver has the port open (PORT_OPEN from the driver). */
+  get guestOpen(): boolean {
+    return this.#s.guestOpen;
+  }
+
+  /** The host side is open (sent to the driver as PORT_OPEN). */
+  get hostOpen(): boolean {
+    return this.#s.hostOpen;
+  }
+
+  /** Removed with {@link ConsoleDevice.removePort}. */
+  get removed(): boolean {
+    return this.#s.removed;
   }
 
   /** Call `listener` when the driver opens or closes the port; returns an unsubscribe function. */
@@ -176,8 +200,8 @@ export class ConsoleDevicePort {
   }
 
   #setGuestOpen(open: boolean): void {
-    if (open === this.guestOpen) return;
-    this.guestOpen = open;
+    if (open === this.#s.guestOpen) return;
+    this.#s.guestOpen = open;
     for (const l of this.#listeners) l(open);
   }
 }
@@ -316,7 +340,7 @@ export class ConsoleDevice extends ConfigDevice<VirtioConsoleConfig> {
       });
     }
     this.#ports[id] = undefined;
-    p.removed = true;
+    portHooks.state(p).removed = true;
     for (const w of portHooks.pending(p).splice(0)) w.resolve();
     try {
       portHooks.controller(p)?.close();
@@ -332,7 +356,7 @@ export class ConsoleDevice extends ConfigDevice<VirtioConsoleConfig> {
         code: "ERR_VIRTIO_DEVICE_CONSOLE_NO_PORT",
       });
     }
-    p.hostOpen = open;
+    portHooks.state(p).hostOpen = open;
     if (p.ready && this.#multiport) this.#send(id, VIRTIO_CONSOLE_PORT_OPEN, open ? 1 : 0);
   }
 
@@ -389,7 +413,7 @@ export class ConsoleDevice extends ConfigDevice<VirtioConsoleConfig> {
     this.#driverReady = false;
     this.#outbox.length = 0;
     for (const p of this.ports) {
-      p.ready = !this.#multiport && p.id === 0; // single port: port 0 is there at once
+      portHooks.state(p).ready = !this.#multiport && p.id === 0; // single port: port 0 is there at once
       portHooks.setGuestOpen(p, !this.#multiport && p.id === 0);
     }
   }
@@ -417,7 +441,7 @@ export class ConsoleDevice extends ConfigDevice<VirtioConsoleConfig> {
     this.#driverReady = false;
     this.#outbox.length = 0;
     for (const p of this.ports) {
-      p.ready = false;
+      portHooks.state(p).ready = false;
       portHooks.setGuestOpen(p, false);
     }
   }
@@ -541,7 +565,7 @@ export class ConsoleDevice extends ConfigDevice<VirtioConsoleConfig> {
           return;
         }
         if (value !== 1) return; // the driver could not set the port up
-        p.ready = true;
+        portHooks.state(p).ready = true;
         if (p.console) {
           this.#send(id, VIRTIO_CONSOLE_CONSOLE_PORT, 1);
           if (this.features & bit(VIRTIO_CONSOLE_F_SIZE)) {

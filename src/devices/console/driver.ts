@@ -156,8 +156,19 @@ export function consoleDriver(options: ConsoleDriverOptions = {}): ConsoleDriver
   return new ConsoleDriver(options);
 }
 
+/** A {@link ConsolePort}'s state as the device reported it; users read it through getters. */
+interface PortState {
+  name: string | undefined;
+  isConsole: boolean;
+  hostOpen: boolean;
+  guestOpen: boolean;
+  size: ConsoleSize | undefined;
+  removed: boolean;
+}
+
 /** ConsolePort's private members, for the rest of this module (set in its `static` block). */
 let portHooks: {
+  state(p: ConsolePort): PortState;
   controller(p: ConsolePort): ReadableStreamDefaultController<Uint8Array> | undefined;
   setSize(p: ConsolePort, size: ConsoleSize): void;
   setHostOpen(p: ConsolePort, open: boolean): void;
@@ -171,18 +182,15 @@ export class ConsolePort {
   readonly readable: ReadableStream<Uint8Array>;
   /** Data to send to the device; a write resolves once the device has used the buffers. */
   readonly writable: WritableStream<Uint8Array>;
-  /** Name from VIRTIO_CONSOLE_PORT_NAME. */
-  name: string | undefined;
-  /** Nominated as a console (VIRTIO_CONSOLE_CONSOLE_PORT; port 0 of a single-port device). */
-  isConsole = false;
-  /** The host side is open (VIRTIO_CONSOLE_PORT_OPEN from the device). */
-  hostOpen = false;
-  /** We told the device the port is open. */
-  guestOpen = false;
-  /** Console size (RESIZE or config). */
-  size: ConsoleSize | undefined;
-  /** Removed by the device (DEVICE_REMOVE) or the device went away. */
-  removed = false;
+  /** What the device told us about the port; {@link Console} writes it through `portHooks`. */
+  readonly #s: PortState = {
+    name: undefined,
+    isConsole: false,
+    hostOpen: false,
+    guestOpen: false,
+    size: undefined,
+    removed: false,
+  };
   #controller: ReadableStreamDefaultController<Uint8Array> | undefined;
   readonly #console: Console;
   readonly #resize = new Set<(size: ConsoleSize) => void>();
@@ -190,6 +198,7 @@ export class ConsolePort {
 
   static {
     portHooks = {
+      state: (p) => p.#s,
       controller: (p) => p.#controller,
       setSize: (p, size) => p.#setSize(size),
       setHostOpen: (p, open) => p.#setHostOpen(open),
@@ -211,9 +220,39 @@ export class ConsolePort {
     });
   }
 
+  /** Name from VIRTIO_CONSOLE_PORT_NAME. */
+  get name(): string | undefined {
+    return this.#s.name;
+  }
+
+  /** Nominated as a console (VIRTIO_CONSOLE_CONSOLE_PORT; port 0 of a single-port device). */
+  get isConsole(): boolean {
+    return this.#s.isConsole;
+  }
+
+  /** The host side is open (VIRTIO_CONSOLE_PORT_OPEN from the device). */
+  get hostOpen(): boolean {
+    return this.#s.hostOpen;
+  }
+
+  /** We told the device the port is open. */
+  get guestOpen(): boolean {
+    return this.#s.guestOpen;
+  }
+
+  /** Console size (RESIZE or config). */
+  get size(): ConsoleSize | undefined {
+    return this.#s.size;
+  }
+
+  /** Removed by the device (DEVICE_REMOVE) or the device went away. */
+  get removed(): boolean {
+    return this.#s.removed;
+  }
+
   /** Tell the device the port is open or closed here (VIRTIO_CONSOLE_PORT_OPEN). */
   setOpen(open: boolean): void {
-    this.guestOpen = open;
+    this.#s.guestOpen = open;
     consoleHooks.control(this.#console, this.id, VIRTIO_CONSOLE_PORT_OPEN, open ? 1 : 0);
   }
 
@@ -230,13 +269,13 @@ export class ConsolePort {
   }
 
   #setSize(size: ConsoleSize): void {
-    this.size = size;
+    this.#s.size = size;
     for (const l of this.#resize) l(size);
   }
 
   #setHostOpen(open: boolean): void {
-    if (open === this.hostOpen) return;
-    this.hostOpen = open;
+    if (open === this.#s.hostOpen) return;
+    this.#s.hostOpen = open;
     for (const l of this.#hostOpen) l(open);
   }
 }
@@ -365,9 +404,10 @@ export class Console {
       this.#control(0, VIRTIO_CONSOLE_DEVICE_READY, 1);
     } else {
       const p = this.#addPort(0);
-      p.isConsole = dev.deviceId !== VIRTIO_ID_RPROC_SERIAL;
-      p.hostOpen = true;
-      p.guestOpen = true;
+      const s = portHooks.state(p);
+      s.isConsole = dev.deviceId !== VIRTIO_ID_RPROC_SERIAL;
+      s.hostOpen = true;
+      s.guestOpen = true;
       if (dev.hasFeature(VIRTIO_CONSOLE_F_SIZE)) this.#configChanged();
     }
   }
@@ -585,7 +625,7 @@ export class Console {
           return;
         }
         this.#ports.delete(id);
-        p.removed = true;
+        portHooks.state(p).removed = true;
         try {
           portHooks.controller(p)?.close();
         } catch { /* closed */ }
@@ -594,7 +634,7 @@ export class Console {
       }
       case VIRTIO_CONSOLE_CONSOLE_PORT:
         if (p === undefined) break;
-        p.isConsole = true;
+        portHooks.state(p).isConsole = true;
         // 5.3.6.2.2: answer with PORT_OPEN, value 1.
         p.setOpen(true);
         return;
@@ -610,7 +650,7 @@ export class Console {
         return;
       case VIRTIO_CONSOLE_PORT_NAME:
         if (p === undefined) break;
-        p.name = new TextDecoder().decode(msg.subarray(8));
+        portHooks.state(p).name = new TextDecoder().decode(msg.subarray(8));
         this.#announce(p, false);
         return;
     }
@@ -635,7 +675,7 @@ export class Console {
     const dma = this.dev.dmaContext.dma;
     for (const a of this.#allocs) dma.free(a);
     for (const p of this.#ports.values()) {
-      p.removed = true;
+      portHooks.state(p).removed = true;
       try {
         portHooks.controller(p)?.close();
       } catch { /* closed */ }
