@@ -27,6 +27,7 @@
  * @module
  */
 
+import { binding } from "./_driver_binding.ts";
 import { ArgumentError, DeviceError } from "./errors.ts";
 import { bit, featureMask } from "./features.ts";
 import { DeviceStatus, VIRTIO_F_VERSION_1 } from "./generated/common.ts";
@@ -184,7 +185,7 @@ export class VirtioBus {
         this.#log(`${dev.name}: ${drv.name}.remove threw: ${errText(e)}`);
       }
     }
-    dev.driver = undefined;
+    binding.setDriver(dev, undefined);
     // Whatever the driver left behind: no live queue after this (3.3.1).
     dev.reset();
     return dev.delVqs();
@@ -205,9 +206,9 @@ export class VirtioBus {
       const offered = t.getDeviceFeatures();
       const table = t.legacy && drv.featureTableLegacy ? drv.featureTableLegacy : drv.featureTable;
       const wanted = featureMask(table) | this.#transportFeatures;
-      dev.features = offered & wanted;
+      binding.setFeatures(dev, offered & wanted);
       if (t.legacy) {
-        dev.features &= ~bit(VIRTIO_F_VERSION_1);
+        binding.setFeatures(dev, dev.features & ~bit(VIRTIO_F_VERSION_1));
       } else if (!(offered & bit(VIRTIO_F_VERSION_1))) {
         throw new DeviceError(
           `${dev.name}: modern transport but the device does not offer VIRTIO_F_VERSION_1`,
@@ -225,7 +226,7 @@ export class VirtioBus {
           );
         }
       }
-      dev.driver = drv;
+      binding.setDriver(dev, drv);
       dev.onConfigChange(() => {
         if (dev.getStatus() & S.DRIVER_OK) drv.configChanged?.(dev);
       });
@@ -235,7 +236,7 @@ export class VirtioBus {
     } catch (e) {
       this.#log(`${dev.name}: probe of ${drv.name} failed: ${errText(e)}`);
       dev.onConfigChange(undefined);
-      dev.driver = undefined;
+      binding.setDriver(dev, undefined);
       dev.addStatus(S.FAILED);
       dev.delVqs();
       if (!(t.getStatus() & S.FAILED)) dev.addStatus(S.FAILED);

@@ -50,7 +50,8 @@
  * }
  * const dev = new EchoDevice();
  * dev.updateConfig((cfg) => cfg.maxNrPorts = 42);
- * if (dev.readConfig(4, 4) !== 42 || dev.configGeneration !== 1) throw new Error("config");
+ * const maxNrPorts = dev.readConfig(VirtioConsoleConfig.OFFSETS.maxNrPorts, 4);
+ * if (maxNrPorts !== 42 || dev.configGeneration !== 1) throw new Error("config");
  * ```
  *
  * @module

@@ -253,26 +253,41 @@ interface DocLocation {
   filename: string;
   line: number;
 }
+interface DocMember {
+  name?: string;
+  accessibility?: string;
+  jsDoc?: { tags?: { kind: string }[] };
+}
 interface DocDeclaration {
   kind: string;
   location: DocLocation;
-  def?: { target?: DocLocation; returnType?: { repr: string } };
+  def?: {
+    target?: DocLocation;
+    returnType?: { repr: string };
+    properties?: DocMember[];
+    methods?: DocMember[];
+  };
 }
 interface DocSymbol {
   name: string;
   declarations: DocDeclaration[];
 }
 
-/** The public symbols of every entry point (deno.json's exports), by entry point. */
-async function publicSymbols(): Promise<Map<string, DocSymbol[]>> {
-  const entries = Object.values(config.exports as Record<string, string>);
-  const r = await run(Deno.execPath(), ["doc", "--json", ...entries]);
+/** `deno doc --json` of some modules: their exported symbols, by module (relative to the root). */
+async function docSymbols(modules: string[]): Promise<Map<string, DocSymbol[]>> {
+  const r = await run(Deno.execPath(), ["doc", "--json", ...modules]);
   assert.equal(r.code, 0, r.out);
   const doc = JSON.parse(r.out.slice(r.out.indexOf("{"))) as {
     nodes: Record<string, { symbols: DocSymbol[] }>;
   };
   const rel = (f: string) => f.slice(root.href.length);
   return new Map(Object.entries(doc.nodes).map(([f, n]) => [rel(f), n.symbols]));
+}
+
+let entrySymbols: Promise<Map<string, DocSymbol[]>> | undefined;
+/** The public symbols of every entry point (deno.json's exports), by entry point. */
+function publicSymbols(): Promise<Map<string, DocSymbol[]>> {
+  return entrySymbols ??= docSymbols(Object.values(config.exports as Record<string, string>));
 }
 
 /** Where a declaration really is: a re-export resolved to what it names, as `file:line`. */
@@ -342,6 +357,50 @@ Deno.test("each device type follows the naming scheme: TDevice, TDriver, tDriver
     );
     assert.deepEqual(ours.map((s) => s.name), [], `${t}: no Virtio-prefixed names of our own`);
   }
+});
+
+Deno.test("no public class or interface member is named _x or documented @internal", async () => {
+  const entries = await publicSymbols();
+  // Every exported declaration, re-exports followed to the module that declares them.
+  const declarations: { name: string; d: DocDeclaration }[] = [];
+  const targets = new Map<string, DocLocation>(); // "file:line" -> where a re-export points
+  for (const symbols of entries.values()) {
+    for (const s of symbols) {
+      for (const d of s.declarations) {
+        if (d.kind === "reference" && d.def?.target) {
+          targets.set(origin(d), d.def.target);
+        } else declarations.push({ name: s.name, d });
+      }
+    }
+  }
+  const files = [...new Set([...targets.values()].map((t) => t.filename.slice(root.href.length)))];
+  const declared = await docSymbols(files);
+  let followed = 0;
+  for (const [file, symbols] of declared) {
+    for (const s of symbols) {
+      for (const d of s.declarations) {
+        if (targets.has(`${file}:${d.location.line}`)) {
+          declarations.push({ name: s.name, d });
+          followed++;
+        }
+      }
+    }
+  }
+  assert.ok(followed >= targets.size, "every re-export found where it is declared");
+  const found = new Set<string>();
+  for (const { name, d } of declarations) {
+    if (d.kind !== "class" && d.kind !== "interface") continue;
+    for (const m of [...d.def?.properties ?? [], ...d.def?.methods ?? []]) {
+      if (m.accessibility === "private") continue;
+      if (m.name?.startsWith("_")) found.add(`${name}.${m.name} (${origin(d)})`);
+      // A public member "for internal use" is the same leak under another name.
+      if (m.jsDoc?.tags?.some((t) => t.kind === "internal")) {
+        found.add(`${name}.${m.name} @internal (${origin(d)})`);
+      }
+    }
+  }
+  assert.ok(declarations.length > 1000, "the public API was read");
+  assert.deepEqual([...found].sort(), [], "see docs/architecture.md, Naming: Engine-only members");
 });
 
 Deno.test("the v86 kit's version is the same in its install script and in kit.ts", async () => {

@@ -5,6 +5,7 @@
 
 import assert from "node:assert/strict";
 import {
+  Framebuffer,
   GpuDevice,
   type GpuDeviceOptions,
   gpuDriver,
@@ -228,15 +229,17 @@ for (const kind of MAIN_KINDS) {
     const s = await setup(kind, { scanouts: [{ width: 64, height: 64 }] });
     const fb = await s.display.createFramebuffer();
     await fb.show(0);
+    // A framebuffer the device never created: its first command fails on the device.
+    const stray = new Framebuffer(s.display, 999, 1, 1, fb.format, fb.addr, fb.pixels);
     await assert.rejects(
-      s.display._flush(999, { x: 0, y: 0, width: 1, height: 1 }),
+      stray.show(0, { x: 0, y: 0, width: 1, height: 1 }),
       (e) => {
         assert.ok(e instanceof GpuResponseError);
         assert.equal(e.code, "ERR_VIRTIO_DEVICE_GPU_RESPONSE");
         assert.equal(e.response, ERR_INVALID_RESOURCE_ID);
         assert.match(
           e.message,
-          /VIRTIO_GPU_CMD_RESOURCE_FLUSH answered VIRTIO_GPU_RESP_ERR_INVALID_RESOURCE_ID/,
+          /VIRTIO_GPU_CMD_SET_SCANOUT answered VIRTIO_GPU_RESP_ERR_INVALID_RESOURCE_ID/,
         );
         return true;
       },

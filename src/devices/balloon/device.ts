@@ -25,11 +25,12 @@
  *
  * @example
  * ```ts
+ * import { VirtioBalloonConfig } from "../../generated/devices/balloon.ts";
  * import { BalloonDevice } from "./device.ts";
  *
  * const dev = new BalloonDevice();
  * dev.setTarget(256); // ask the guest for 1 MiB
- * if (dev.readConfig(0, 4) !== 256) throw new Error("num_pages");
+ * if (dev.readConfig(VirtioBalloonConfig.OFFSETS.numPages, 4) !== 256) throw new Error("num_pages");
  * ```
  *
  * @module

@@ -27,11 +27,12 @@
  *
  * @example
  * ```ts
+ * import { VirtioConsoleConfig } from "../../generated/devices/console.ts";
  * import { ConsoleDevice } from "./device.ts";
  *
  * const dev = new ConsoleDevice({ maxPorts: 4, ports: [{ console: true }, { name: "org.example.0" }] });
  * if (dev.queueMaxSizes.length !== 2 * (4 + 1)) throw new Error("unreachable");
- * dev.writeConfig(8, 4, 0x41); // emergency write of "A": appears on port 0's readable
+ * dev.writeConfig(VirtioConsoleConfig.OFFSETS.emergWr, 4, 0x41); // emergency write of "A": appears on port 0's readable
  * ```
  *
  * @module
@@ -100,6 +101,22 @@ interface PendingWrite {
   resolve: () => void;
 }
 
+/** A {@link ConsoleDevicePort}'s state; users read it through getters. */
+interface PortState {
+  ready: boolean;
+  guestOpen: boolean;
+  hostOpen: boolean;
+  removed: boolean;
+}
+
+/** ConsoleDevicePort's private members, for the rest of this module (set in its `static` block). */
+let portHooks: {
+  state(p: ConsoleDevicePort): PortState;
+  controller(p: ConsoleDevicePort): ReadableStreamDefaultController<Uint8Array> | undefined;
+  pending(p: ConsoleDevicePort): PendingWrite[];
+  setGuestOpen(p: ConsoleDevicePort, open: boolean): void;
+};
+
 /** A port as the device side sees it. */
 export class ConsoleDevicePort {
   /** Port number. */
@@ -112,19 +129,20 @@ export class ConsoleDevicePort {
   readonly readable: ReadableStream<Uint8Array>;
   /** What the driver will read from the port (guest input); writes resolve once delivered. */
   readonly writable: WritableStream<Uint8Array>;
-  /** The driver answered PORT_READY with success (always true for a single-port device once active). */
-  ready = false;
-  /** The driver has the port open (PORT_OPEN from the driver). */
-  guestOpen = false;
-  /** The host side is open (sent to the driver as PORT_OPEN). */
-  hostOpen: boolean;
-  /** Removed with {@link ConsoleDevice.removePort}. */
-  removed = false;
-  /** @internal */
-  _controller: ReadableStreamDefaultController<Uint8Array> | undefined;
-  /** @internal */
-  readonly _pending: PendingWrite[] = [];
+  /** The port's state; {@link ConsoleDevice} writes it through `portHooks`. */
+  readonly #s: PortState = { ready: false, guestOpen: false, hostOpen: true, removed: false };
+  #controller: ReadableStreamDefaultController<Uint8Array> | undefined;
+  readonly #pending: PendingWrite[] = [];
   readonly #listeners = new Set<(open: boolean) => void>();
+
+  static {
+    portHooks = {
+      state: (p) => p.#s,
+      controller: (p) => p.#controller,
+      pending: (p) => p.#pending,
+      setGuestOpen: (p, open) => p.#setGuestOpen(open),
+    };
+  }
 
   /** Made by the device. */
   constructor(
@@ -138,21 +156,41 @@ export class ConsoleDevicePort {
     this.name = options.name;
     // rproc-serial's one port is a plain port (Linux: "rproc_serial does not want the console port").
     this.console = !rprocSerial && (id === 0 || options.console === true);
-    this.hostOpen = options.hostOpen ?? true;
+    this.#s.hostOpen = options.hostOpen ?? true;
     this.readable = new ReadableStream<Uint8Array>({
       start: (c) => {
-        this._controller = c;
+        this.#controller = c;
       },
       pull: () => pull(this),
     }, new CountQueuingStrategy({ highWaterMark: 16 }));
     this.writable = new WritableStream<Uint8Array>({
       write: (chunk) =>
         new Promise<void>((resolve) => {
-          if (this.removed || chunk.length === 0) return resolve();
-          this._pending.push({ data: chunk.slice(), off: 0, resolve });
+          if (this.#s.removed || chunk.length === 0) return resolve();
+          this.#pending.push({ data: chunk.slice(), off: 0, resolve });
           push(this);
         }),
     });
+  }
+
+  /** The driver answered PORT_READY with success (always true for a single-port device once active). */
+  get ready(): boolean {
+    return this.#s.ready;
+  }
+
+  /** The driver has the port open (PORT_OPEN from the driver). */
+  get guestOpen(): boolean {
+    return this.#s.guestOpen;
+  }
+
+  /** The host side is open (sent to the driver as PORT_OPEN). */
+  get hostOpen(): boolean {
+    return this.#s.hostOpen;
+  }
+
+  /** Removed with {@link ConsoleDevice.removePort}. */
+  get removed(): boolean {
+    return this.#s.removed;
   }
 
   /** Call `listener` when the driver opens or closes the port; returns an unsubscribe function. */
@@ -161,10 +199,9 @@ export class ConsoleDevicePort {
     return () => this.#listeners.delete(listener);
   }
 
-  /** @internal */
-  _setGuestOpen(open: boolean): void {
-    if (open === this.guestOpen) return;
-    this.guestOpen = open;
+  #setGuestOpen(open: boolean): void {
+    if (open === this.#s.guestOpen) return;
+    this.#s.guestOpen = open;
     for (const l of this.#listeners) l(open);
   }
 }
@@ -303,10 +340,10 @@ export class ConsoleDevice extends ConfigDevice<VirtioConsoleConfig> {
       });
     }
     this.#ports[id] = undefined;
-    p.removed = true;
-    for (const w of p._pending.splice(0)) w.resolve();
+    portHooks.state(p).removed = true;
+    for (const w of portHooks.pending(p).splice(0)) w.resolve();
     try {
-      p._controller?.close();
+      portHooks.controller(p)?.close();
     } catch { /* already closed */ }
     if (this.#driverReady && this.#multiport) this.#send(id, VIRTIO_CONSOLE_DEVICE_REMOVE, 0);
   }
@@ -319,7 +356,7 @@ export class ConsoleDevice extends ConfigDevice<VirtioConsoleConfig> {
         code: "ERR_VIRTIO_DEVICE_CONSOLE_NO_PORT",
       });
     }
-    p.hostOpen = open;
+    portHooks.state(p).hostOpen = open;
     if (p.ready && this.#multiport) this.#send(id, VIRTIO_CONSOLE_PORT_OPEN, open ? 1 : 0);
   }
 
@@ -361,7 +398,8 @@ export class ConsoleDevice extends ConfigDevice<VirtioConsoleConfig> {
   override writeConfig(offset: number, _width: ConfigWidth, value: number): void {
     if (offset !== VirtioConsoleConfig.OFFSETS.emergWr) return;
     if (!(this.features & bit(VIRTIO_CONSOLE_F_EMERG_WRITE))) return;
-    const c = this.#ports[0]?._controller;
+    const p = this.#ports[0];
+    const c = p && portHooks.controller(p);
     // 5.3.5.1: the lower byte is the character.
     try {
       c?.enqueue(Uint8Array.of(value & 0xff));
@@ -375,8 +413,8 @@ export class ConsoleDevice extends ConfigDevice<VirtioConsoleConfig> {
     this.#driverReady = false;
     this.#outbox.length = 0;
     for (const p of this.ports) {
-      p.ready = !this.#multiport && p.id === 0; // single port: port 0 is there at once
-      p._setGuestOpen(!this.#multiport && p.id === 0);
+      portHooks.state(p).ready = !this.#multiport && p.id === 0; // single port: port 0 is there at once
+      portHooks.setGuestOpen(p, !this.#multiport && p.id === 0);
     }
   }
 
@@ -403,8 +441,8 @@ export class ConsoleDevice extends ConfigDevice<VirtioConsoleConfig> {
     this.#driverReady = false;
     this.#outbox.length = 0;
     for (const p of this.ports) {
-      p.ready = false;
-      p._setGuestOpen(false);
+      portHooks.state(p).ready = false;
+      portHooks.setGuestOpen(p, false);
     }
   }
 
@@ -413,7 +451,7 @@ export class ConsoleDevice extends ConfigDevice<VirtioConsoleConfig> {
   /** Move guest output from port `p`'s transmitq to its readable while there is room. */
   #pullTx(p: ConsoleDevicePort): void {
     const ctx = this.context;
-    const c = p._controller;
+    const c = portHooks.controller(p);
     const qi = consoleRxQueue(p.id) + 1;
     const q = ctx?.queues[qi];
     if (ctx === undefined || q === undefined || c === undefined || !p.ready) return;
@@ -440,10 +478,11 @@ export class ConsoleDevice extends ConfigDevice<VirtioConsoleConfig> {
     const qi = consoleRxQueue(p.id);
     const q = ctx?.queues[qi];
     if (ctx === undefined || q === undefined || !p.ready) return;
+    const pending = portHooks.pending(p);
     let used = 0;
     try {
-      while (p._pending.length) {
-        const w = p._pending[0];
+      while (pending.length) {
+        const w = pending[0];
         const chain = q.pop();
         if (chain === null) break;
         const n = chain.write(0, w.data, w.off);
@@ -451,7 +490,7 @@ export class ConsoleDevice extends ConfigDevice<VirtioConsoleConfig> {
         used++;
         w.off += n;
         if (w.off >= w.data.length) {
-          p._pending.shift();
+          pending.shift();
           w.resolve();
         }
       }
@@ -526,7 +565,7 @@ export class ConsoleDevice extends ConfigDevice<VirtioConsoleConfig> {
           return;
         }
         if (value !== 1) return; // the driver could not set the port up
-        p.ready = true;
+        portHooks.state(p).ready = true;
         if (p.console) {
           this.#send(id, VIRTIO_CONSOLE_CONSOLE_PORT, 1);
           if (this.features & bit(VIRTIO_CONSOLE_F_SIZE)) {
@@ -546,7 +585,7 @@ export class ConsoleDevice extends ConfigDevice<VirtioConsoleConfig> {
           this.badControl++;
           return;
         }
-        p._setGuestOpen(value === 1);
+        portHooks.setGuestOpen(p, value === 1);
         if (value === 1) this.#pullTx(p);
         return;
       }

@@ -132,7 +132,7 @@ export class ConsoleDriver implements VirtioDriver {
   probe(dev: DriverDevice): void {
     const c = new Console(dev, this.#options);
     this.#consoles.set(dev, c);
-    c._start();
+    consoleHooks.start(c);
   }
 
   /** Unbind: reset, reclaim, end every port's streams. */
@@ -141,12 +141,13 @@ export class ConsoleDriver implements VirtioDriver {
     this.#consoles.delete(dev);
     dev.reset();
     dev.delVqs();
-    c?._release();
+    if (c) consoleHooks.release(c);
   }
 
   /** Console size changed (single-port devices with VIRTIO_CONSOLE_F_SIZE). */
   configChanged(dev: DriverDevice): void {
-    this.#consoles.get(dev)?._configChanged();
+    const c = this.#consoles.get(dev);
+    if (c) consoleHooks.configChanged(c);
   }
 }
 
@@ -154,6 +155,24 @@ export class ConsoleDriver implements VirtioDriver {
 export function consoleDriver(options: ConsoleDriverOptions = {}): ConsoleDriver {
   return new ConsoleDriver(options);
 }
+
+/** A {@link ConsolePort}'s state as the device reported it; users read it through getters. */
+interface PortState {
+  name: string | undefined;
+  isConsole: boolean;
+  hostOpen: boolean;
+  guestOpen: boolean;
+  size: ConsoleSize | undefined;
+  removed: boolean;
+}
+
+/** ConsolePort's private members, for the rest of this module (set in its `static` block). */
+let portHooks: {
+  state(p: ConsolePort): PortState;
+  controller(p: ConsolePort): ReadableStreamDefaultController<Uint8Array> | undefined;
+  setSize(p: ConsolePort, size: ConsoleSize): void;
+  setHostOpen(p: ConsolePort, open: boolean): void;
+};
 
 /** One port as the driver sees it. */
 export class ConsolePort {
@@ -163,23 +182,28 @@ export class ConsolePort {
   readonly readable: ReadableStream<Uint8Array>;
   /** Data to send to the device; a write resolves once the device has used the buffers. */
   readonly writable: WritableStream<Uint8Array>;
-  /** Name from VIRTIO_CONSOLE_PORT_NAME. */
-  name: string | undefined;
-  /** Nominated as a console (VIRTIO_CONSOLE_CONSOLE_PORT; port 0 of a single-port device). */
-  isConsole = false;
-  /** The host side is open (VIRTIO_CONSOLE_PORT_OPEN from the device). */
-  hostOpen = false;
-  /** We told the device the port is open. */
-  guestOpen = false;
-  /** Console size (RESIZE or config). */
-  size: ConsoleSize | undefined;
-  /** Removed by the device (DEVICE_REMOVE) or the device went away. */
-  removed = false;
-  /** @internal */
-  _controller: ReadableStreamDefaultController<Uint8Array> | undefined;
+  /** What the device told us about the port; {@link Console} writes it through `portHooks`. */
+  readonly #s: PortState = {
+    name: undefined,
+    isConsole: false,
+    hostOpen: false,
+    guestOpen: false,
+    size: undefined,
+    removed: false,
+  };
+  #controller: ReadableStreamDefaultController<Uint8Array> | undefined;
   readonly #console: Console;
   readonly #resize = new Set<(size: ConsoleSize) => void>();
   readonly #hostOpen = new Set<(open: boolean) => void>();
+
+  static {
+    portHooks = {
+      state: (p) => p.#s,
+      controller: (p) => p.#controller,
+      setSize: (p, size) => p.#setSize(size),
+      setHostOpen: (p, open) => p.#setHostOpen(open),
+    };
+  }
 
   /** Made by {@link Console}. */
   constructor(console: Console, id: number, pull: () => void) {
@@ -187,19 +211,49 @@ export class ConsolePort {
     this.id = id;
     this.readable = new ReadableStream<Uint8Array>({
       start: (c) => {
-        this._controller = c;
+        this.#controller = c;
       },
       pull,
     }, new CountQueuingStrategy({ highWaterMark: 16 }));
     this.writable = new WritableStream<Uint8Array>({
-      write: (chunk) => this.#console._write(this, chunk),
+      write: (chunk) => consoleHooks.write(this.#console, this, chunk),
     });
+  }
+
+  /** Name from VIRTIO_CONSOLE_PORT_NAME. */
+  get name(): string | undefined {
+    return this.#s.name;
+  }
+
+  /** Nominated as a console (VIRTIO_CONSOLE_CONSOLE_PORT; port 0 of a single-port device). */
+  get isConsole(): boolean {
+    return this.#s.isConsole;
+  }
+
+  /** The host side is open (VIRTIO_CONSOLE_PORT_OPEN from the device). */
+  get hostOpen(): boolean {
+    return this.#s.hostOpen;
+  }
+
+  /** We told the device the port is open. */
+  get guestOpen(): boolean {
+    return this.#s.guestOpen;
+  }
+
+  /** Console size (RESIZE or config). */
+  get size(): ConsoleSize | undefined {
+    return this.#s.size;
+  }
+
+  /** Removed by the device (DEVICE_REMOVE) or the device went away. */
+  get removed(): boolean {
+    return this.#s.removed;
   }
 
   /** Tell the device the port is open or closed here (VIRTIO_CONSOLE_PORT_OPEN). */
   setOpen(open: boolean): void {
-    this.guestOpen = open;
-    this.#console._control(this.id, VIRTIO_CONSOLE_PORT_OPEN, open ? 1 : 0);
+    this.#s.guestOpen = open;
+    consoleHooks.control(this.#console, this.id, VIRTIO_CONSOLE_PORT_OPEN, open ? 1 : 0);
   }
 
   /** Call `listener` on console resizes; returns an unsubscribe function. */
@@ -214,19 +268,26 @@ export class ConsolePort {
     return () => this.#hostOpen.delete(listener);
   }
 
-  /** @internal */
-  _setSize(size: ConsoleSize): void {
-    this.size = size;
+  #setSize(size: ConsoleSize): void {
+    this.#s.size = size;
     for (const l of this.#resize) l(size);
   }
 
-  /** @internal */
-  _setHostOpen(open: boolean): void {
-    if (open === this.hostOpen) return;
-    this.hostOpen = open;
+  #setHostOpen(open: boolean): void {
+    if (open === this.#s.hostOpen) return;
+    this.#s.hostOpen = open;
     for (const l of this.#hostOpen) l(open);
   }
 }
+
+/** Console's private members, for the rest of this module (set in its `static` block). */
+let consoleHooks: {
+  start(c: Console): void;
+  write(c: Console, p: ConsolePort, chunk: Uint8Array): Promise<void>;
+  control(c: Console, id: number, event: number, value: number): void;
+  configChanged(c: Console): void;
+  release(c: Console): void;
+};
 
 /** A bound console device: its ports, size and emergency write. */
 export class Console {
@@ -254,6 +315,16 @@ export class Console {
   #bufSize: number;
   /** Control messages from the device that were malformed or unexpected. */
   badControl = 0;
+
+  static {
+    consoleHooks = {
+      start: (c) => c.#start(),
+      write: (c, p, chunk) => c.#write(p, chunk),
+      control: (c, id, event, value) => c.#control(id, event, value),
+      configChanged: (c) => c.#configChanged(),
+      release: (c) => c.#release(),
+    };
+  }
 
   /** Made by {@link ConsoleDriver.probe}. */
   constructor(dev: DriverDevice, options: ConsoleDriverOptions) {
@@ -307,8 +378,7 @@ export class Console {
     return true;
   }
 
-  /** @internal */
-  _start(): void {
+  #start(): void {
     const dev = this.dev;
     const infos: VqInfo<Token>[] = [];
     const n = this.multiport ? 2 * (this.maxPorts + 1) : 2;
@@ -331,13 +401,14 @@ export class Console {
       this.#ctrlRx = this.#postBuffers(2, 16, 512);
       dev.vqs[2].kick();
       // 5.3.6.2.2: the driver MUST send DEVICE_READY.
-      this._control(0, VIRTIO_CONSOLE_DEVICE_READY, 1);
+      this.#control(0, VIRTIO_CONSOLE_DEVICE_READY, 1);
     } else {
       const p = this.#addPort(0);
-      p.isConsole = dev.deviceId !== VIRTIO_ID_RPROC_SERIAL;
-      p.hostOpen = true;
-      p.guestOpen = true;
-      if (dev.hasFeature(VIRTIO_CONSOLE_F_SIZE)) this._configChanged();
+      const s = portHooks.state(p);
+      s.isConsole = dev.deviceId !== VIRTIO_ID_RPROC_SERIAL;
+      s.hostOpen = true;
+      s.guestOpen = true;
+      if (dev.hasFeature(VIRTIO_CONSOLE_F_SIZE)) this.#configChanged();
     }
   }
 
@@ -399,7 +470,7 @@ export class Console {
       if (typeof i !== "number" || i >= rx.count) continue;
       const addr = rx.base + i * this.#bufSize;
       const len = Math.min(b.len, this.#bufSize);
-      const c = p?._controller;
+      const c = p && portHooks.controller(p);
       if (c && len > 0 && !p?.removed) {
         try {
           c.enqueue(mem.bytes(addr, len).slice());
@@ -435,8 +506,8 @@ export class Console {
     while (this.#txWait.length) this.#txWait.shift()?.();
   }
 
-  /** @internal Sends `chunk` on port `p`, in pieces of at most 4 KiB. */
-  async _write(p: ConsolePort, chunk: Uint8Array): Promise<void> {
+  /** Sends `chunk` on port `p`, in pieces of at most 4 KiB. */
+  async #write(p: ConsolePort, chunk: Uint8Array): Promise<void> {
     const q = consoleRxQueue(p.id) + 1;
     const done: Promise<void>[] = [];
     for (let off = 0; off < chunk.length; off += 4096) {
@@ -475,8 +546,8 @@ export class Console {
     await Promise.all(done);
   }
 
-  /** @internal Sends a control message (multiport). */
-  _control(id: number, event: number, value: number): void {
+  /** Sends a control message (multiport). */
+  #control(id: number, event: number, value: number): void {
     if (!this.multiport || this.#closed) return;
     const { memory, dma } = this.dev.dmaContext;
     const c = this.#ctl;
@@ -540,11 +611,11 @@ export class Console {
         }
         if (id >= this.maxPorts) {
           // No queues for it: tell the device the port failed.
-          this._control(id, VIRTIO_CONSOLE_PORT_READY, 0);
+          this.#control(id, VIRTIO_CONSOLE_PORT_READY, 0);
           return;
         }
         const np = this.#addPort(id);
-        this._control(id, VIRTIO_CONSOLE_PORT_READY, 1);
+        this.#control(id, VIRTIO_CONSOLE_PORT_READY, 1);
         this.#announce(np, true);
         return;
       }
@@ -554,59 +625,59 @@ export class Console {
           return;
         }
         this.#ports.delete(id);
-        p.removed = true;
+        portHooks.state(p).removed = true;
         try {
-          p._controller?.close();
+          portHooks.controller(p)?.close();
         } catch { /* closed */ }
         for (const l of this.#removedL) l(p);
         return;
       }
       case VIRTIO_CONSOLE_CONSOLE_PORT:
         if (p === undefined) break;
-        p.isConsole = true;
+        portHooks.state(p).isConsole = true;
         // 5.3.6.2.2: answer with PORT_OPEN, value 1.
         p.setOpen(true);
         return;
       case VIRTIO_CONSOLE_RESIZE: {
         if (p === undefined || msg.length < 8 + VirtioConsoleResize.SIZE) break;
         const r = new VirtioConsoleResize(new DataView(msg.buffer, 8));
-        p._setSize({ cols: r.cols, rows: r.rows });
+        portHooks.setSize(p, { cols: r.cols, rows: r.rows });
         return;
       }
       case VIRTIO_CONSOLE_PORT_OPEN:
         if (p === undefined || c.value > 1) break;
-        p._setHostOpen(c.value === 1);
+        portHooks.setHostOpen(p, c.value === 1);
         return;
       case VIRTIO_CONSOLE_PORT_NAME:
         if (p === undefined) break;
-        p.name = new TextDecoder().decode(msg.subarray(8));
+        portHooks.state(p).name = new TextDecoder().decode(msg.subarray(8));
         this.#announce(p, false);
         return;
     }
     this.badControl++;
   }
 
-  /** @internal Single-port console size from config. */
-  _configChanged(): void {
+  /** Single-port console size from config. */
+  #configChanged(): void {
     const p = this.#ports.get(0);
     if (p === undefined || this.multiport || !this.dev.hasFeature(VIRTIO_CONSOLE_F_SIZE)) return;
     const size = this.dev.readConfig((c) => ({
       cols: c.le16(VirtioConsoleConfig.OFFSETS.cols),
       rows: c.le16(VirtioConsoleConfig.OFFSETS.rows),
     }));
-    if (p.size?.cols !== size.cols || p.size?.rows !== size.rows) p._setSize(size);
+    if (p.size?.cols !== size.cols || p.size?.rows !== size.rows) portHooks.setSize(p, size);
   }
 
-  /** @internal The device went away. */
-  _release(): void {
+  /** The device went away. */
+  #release(): void {
     if (this.#closed) return;
     this.#closed = true;
     const dma = this.dev.dmaContext.dma;
     for (const a of this.#allocs) dma.free(a);
     for (const p of this.#ports.values()) {
-      p.removed = true;
+      portHooks.state(p).removed = true;
       try {
-        p._controller?.close();
+        portHooks.controller(p)?.close();
       } catch { /* closed */ }
     }
     for (const w of this.#txWait.splice(0)) w();

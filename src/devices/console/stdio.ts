@@ -5,6 +5,7 @@
  *
  * @example With streams in place of the terminal
  * ```ts
+ * import { VirtioConsoleConfig } from "../../generated/devices/console.ts";
  * import { ConsoleDevice } from "./device.ts";
  * import { attachStdio } from "./stdio.ts";
  *
@@ -16,7 +17,7 @@
  *   input: new ReadableStream({ start: (c) => c.close() }),
  *   output: new WritableStream({ write: (c) => void chunks.push(c) }),
  * });
- * dev.writeConfig(8, 4, 0x21); // an emergency "!" reaches the output
+ * dev.writeConfig(VirtioConsoleConfig.OFFSETS.emergWr, 4, 0x21); // an emergency "!" reaches the output
  * await new Promise((r) => setTimeout(r, 0));
  * link.close();
  * ```

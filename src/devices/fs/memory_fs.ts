@@ -70,6 +70,18 @@ function nowNs(): bigint {
   return BigInt(Date.now()) * 1_000_000n;
 }
 
+/** What a {@link MemoryHandle} asks of its file system; set in MemoryFileSystem's `static` block. */
+let fsHooks: {
+  /** Sets a file's size within the budget. */
+  resize(fs: MemoryFileSystem, n: Inode, size: number): void;
+  /** A handle was closed (`open` handles left): drop the inode if it has no names left. */
+  closed(fs: MemoryFileSystem, n: Inode, open: number): void;
+  /** Changes attributes of an inode. */
+  setattr(fs: MemoryFileSystem, n: Inode, attr: FsSetAttr): void;
+  /** The attributes of an inode. */
+  stat(fs: MemoryFileSystem, n: Inode): FsStat;
+};
+
 /** A file system held in memory. */
 export class MemoryFileSystem implements FileSystem {
   readonly #root: Inode;
@@ -80,6 +92,15 @@ export class MemoryFileSystem implements FileSystem {
   #nextIno = 1;
   #bytes = 0;
   #inodes = 0;
+
+  static {
+    fsHooks = {
+      resize: (fs, n, size) => fs.#resize(n, size),
+      closed: (fs, n, open) => fs.#dropIfGone(n, open),
+      setattr: (fs, n, attr) => fs.#setattr(n, attr),
+      stat: (fs, n) => fs.#statOf(n),
+    };
+  }
 
   /** An empty file system: a root directory with mode 0755. */
   constructor(options: MemoryFileSystemOptions = {}) {
@@ -224,11 +245,6 @@ export class MemoryFileSystem implements FileSystem {
     return new MemoryHandle(this, n, acc, (flags & OPEN_FLAGS.O_APPEND) !== 0);
   }
 
-  /** @internal Sets a file's size within the budget. */
-  _resize(n: Inode, size: number): void {
-    this.#resize(n, size);
-  }
-
   #resize(n: Inode, size: number): void {
     if (!Number.isSafeInteger(size) || size < 0) throw fsError("EINVAL", `size ${size}`);
     if (size > this.#maxBytes) throw fsError("EFBIG", `size ${size} past the budget`);
@@ -244,11 +260,6 @@ export class MemoryFileSystem implements FileSystem {
     }
     n.size = size;
     n.mtimeNs = n.ctimeNs = nowNs();
-  }
-
-  /** @internal A handle was closed: drop the inode if it has no names left. */
-  _closed(n: Inode, open: number): void {
-    this.#dropIfGone(n, open);
   }
 
   /** Creates and opens a regular file. */
@@ -379,11 +390,10 @@ export class MemoryFileSystem implements FileSystem {
 
   /** Changes attributes of `path`. */
   setattr(path: string, attr: FsSetAttr): void {
-    this._setattr(this.#walk(path), attr);
+    this.#setattr(this.#walk(path), attr);
   }
 
-  /** @internal Changes attributes of an inode. */
-  _setattr(n: Inode, attr: FsSetAttr): void {
+  #setattr(n: Inode, attr: FsSetAttr): void {
     if (attr.size !== undefined) {
       if ((n.mode & S_IFMT) !== S_IFREG) throw fsError("EINVAL", "size of a non-file");
       this.#resize(n, attr.size);
@@ -394,11 +404,6 @@ export class MemoryFileSystem implements FileSystem {
     if (attr.atimeNs !== undefined) n.atimeNs = attr.atimeNs === "now" ? nowNs() : attr.atimeNs;
     if (attr.mtimeNs !== undefined) n.mtimeNs = attr.mtimeNs === "now" ? nowNs() : attr.mtimeNs;
     n.ctimeNs = nowNs();
-  }
-
-  /** @internal The attributes of an inode. */
-  _stat(n: Inode): FsStat {
-    return this.#statOf(n);
   }
 
   /** The budget as a file system. */
@@ -487,18 +492,18 @@ class MemoryHandle implements FsHandle {
     if (this.#acc === OPEN_FLAGS.O_RDONLY) throw fsError("EBADF", "not open for writing");
     const at = this.#append ? n.size : position;
     if (!Number.isSafeInteger(at + data.length)) throw fsError("EFBIG", "write past the limit");
-    if (at + data.length > n.size) this.#fs._resize(n, at + data.length);
+    if (at + data.length > n.size) fsHooks.resize(this.#fs, n, at + data.length);
     n.data.set(data, at);
     n.mtimeNs = n.ctimeNs = nowNs();
     return data.length;
   }
 
   stat(): FsStat {
-    return this.#fs._stat(this.#node());
+    return fsHooks.stat(this.#fs, this.#node());
   }
 
   setattr(attr: FsSetAttr): void {
-    this.#fs._setattr(this.#node(), attr);
+    fsHooks.setattr(this.#fs, this.#node(), attr);
   }
 
   sync(_dataOnly: boolean): void {
@@ -509,7 +514,7 @@ class MemoryHandle implements FsHandle {
     const n = this.#node();
     if (mode !== 0) throw fsError("EOPNOTSUPP", `fallocate mode ${mode}`);
     if (n.children !== undefined) throw fsError("EISDIR", "fallocate of a directory");
-    if (offset + length > n.size) this.#fs._resize(n, offset + length);
+    if (offset + length > n.size) fsHooks.resize(this.#fs, n, offset + length);
   }
 
   seek(offset: number, whence: number): number {
@@ -537,6 +542,6 @@ class MemoryHandle implements FsHandle {
     this.#n = undefined;
     const left = MemoryHandle.openCount(n) - 1;
     MemoryHandle.#open.set(n, left);
-    this.#fs._closed(n, left);
+    fsHooks.closed(this.#fs, n, left);
   }
 }

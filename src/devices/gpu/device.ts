@@ -192,6 +192,13 @@ interface Resource {
   backing: Backing | undefined;
 }
 
+/** GpuScanout's private members, for the rest of this module (set in its `static` block). */
+let scanoutHooks: {
+  setMode(s: GpuScanout, mode: GpuMode): void;
+  show(s: GpuScanout, resource: Resource | undefined, rect: GpuRect): void;
+  shows(s: GpuScanout, resource: Resource): boolean;
+};
+
 /** One display of a {@link GpuDevice}: its mode, what it shows, and its pixels. */
 export class GpuScanout {
   /** The scanout id (0-based). */
@@ -201,6 +208,14 @@ export class GpuScanout {
   #rect: GpuRect = NO_RECT;
   /** Flushes that reached this scanout. */
   flushes = 0;
+
+  static {
+    scanoutHooks = {
+      setMode: (s, mode) => s.#setMode(mode),
+      show: (s, resource, rect) => s.#show(resource, rect),
+      shows: (s, resource) => s.#shows(resource),
+    };
+  }
 
   /** @internal made by the device */
   constructor(id: number, mode: GpuMode) {
@@ -250,19 +265,16 @@ export class GpuScanout {
     return encodePng(this.#rect.width, this.#rect.height, this.rgba());
   }
 
-  /** @internal */
-  _setMode(mode: GpuMode): void {
+  #setMode(mode: GpuMode): void {
     this.#mode = mode;
   }
 
-  /** @internal */
-  _show(resource: Resource | undefined, rect: GpuRect): void {
+  #show(resource: Resource | undefined, rect: GpuRect): void {
     this.#resource = resource;
     this.#rect = resource === undefined ? NO_RECT : rect;
   }
 
-  /** @internal */
-  _shows(resource: Resource): boolean {
+  #shows(resource: Resource): boolean {
     return this.#resource === resource;
   }
 }
@@ -413,7 +425,7 @@ export class GpuDevice extends ConfigDevice<VirtioGpuConfig> {
     if (s === undefined) {
       throw new ArgumentError(`gpu: no scanout ${id}`, { code: "ERR_VIRTIO_ARGUMENT_GPU_MODE" });
     }
-    s._setMode(checkMode(mode, id));
+    scanoutHooks.setMode(s, checkMode(mode, id));
     this.updateConfig((cfg) => (cfg.eventsRead = cfg.eventsRead | VIRTIO_GPU_EVENT_DISPLAY));
   }
 
@@ -435,7 +447,7 @@ export class GpuDevice extends ConfigDevice<VirtioGpuConfig> {
     super.reset();
     this.#resources.clear();
     this.#hostMemory = 0;
-    for (const s of this.scanouts) s._show(undefined, NO_RECT);
+    for (const s of this.scanouts) scanoutHooks.show(s, undefined, NO_RECT);
     this.#cursor = { ...this.#cursor, resourceId: 0, image: undefined };
   }
 
@@ -604,7 +616,9 @@ export class GpuDevice extends ConfigDevice<VirtioGpuConfig> {
     const r = this.#resources.get(this.#unref.resourceId);
     if (r === undefined) return VIRTIO_GPU_RESP_ERR_INVALID_RESOURCE_ID;
     // A scanout showing it turns off; a cursor made from it keeps its copied image.
-    for (const s of this.scanouts) if (s._shows(r)) s._show(undefined, NO_RECT);
+    for (const s of this.scanouts) {
+      if (scanoutHooks.shows(s, r)) scanoutHooks.show(s, undefined, NO_RECT);
+    }
     this.#resources.delete(r.id);
     this.#hostMemory -= r.data.length;
     return VIRTIO_GPU_RESP_OK_NODATA;
@@ -646,7 +660,7 @@ export class GpuDevice extends ConfigDevice<VirtioGpuConfig> {
     if (s === undefined) return VIRTIO_GPU_RESP_ERR_INVALID_SCANOUT_ID;
     const id = q.resourceId;
     if (id === 0) {
-      s._show(undefined, NO_RECT); // 5.7.6.8: resource 0 disables the scanout
+      scanoutHooks.show(s, undefined, NO_RECT); // 5.7.6.8: resource 0 disables the scanout
       return VIRTIO_GPU_RESP_OK_NODATA;
     }
     const r = this.#resources.get(id);
@@ -655,7 +669,7 @@ export class GpuDevice extends ConfigDevice<VirtioGpuConfig> {
     if (rect.width === 0 || rect.height === 0 || !inside(rect, r.width, r.height)) {
       return VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER;
     }
-    s._show(r, { x: rect.x, y: rect.y, width: rect.width, height: rect.height });
+    scanoutHooks.show(s, r, { x: rect.x, y: rect.y, width: rect.width, height: rect.height });
     return VIRTIO_GPU_RESP_OK_NODATA;
   }
 
@@ -706,7 +720,7 @@ export class GpuDevice extends ConfigDevice<VirtioGpuConfig> {
     const f = q.r;
     if (!inside(f, r.width, r.height)) return VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER;
     for (const s of this.scanouts) {
-      if (!s._shows(r)) continue;
+      if (!scanoutHooks.shows(s, r)) continue;
       const v = s.rect;
       const x0 = Math.max(f.x, v.x), y0 = Math.max(f.y, v.y);
       const x1 = Math.min(f.x + f.width, v.x + v.width);

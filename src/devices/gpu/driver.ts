@@ -190,7 +190,7 @@ export class Framebuffer {
   /** Shows the framebuffer (or its part `rect`) on scanout `scanout` (SET_SCANOUT). */
   async show(scanout: number = 0, rect?: GpuRect): Promise<void> {
     const r = rect ?? { x: 0, y: 0, width: this.width, height: this.height };
-    await this.#display._setScanout(scanout, this.resourceId, r);
+    await displayHooks.setScanout(this.#display, scanout, this.resourceId, r);
   }
 
   /**
@@ -208,24 +208,37 @@ export class Framebuffer {
         { code: "ERR_VIRTIO_ARGUMENT_GPU_RECT" },
       );
     }
-    await this.#display._transfer(this, r);
-    await this.#display._flush(this.resourceId, r);
+    await displayHooks.transfer(this.#display, this, r);
+    await displayHooks.flush(this.#display, this.resourceId, r);
   }
 
   /** Detaches the backing, destroys the resource, and frees the DMA memory. */
   async destroy(): Promise<void> {
     if (this.#destroyed) return;
     this.#destroyed = true;
-    await this.#display._destroy(this);
+    await displayHooks.destroy(this.#display, this);
   }
 }
+
+/** GpuDisplay's private members, for the rest of this module (set in its `static` block). */
+let displayHooks: {
+  setScanout(d: GpuDisplay, scanout: number, resourceId: number, r: GpuRect): Promise<void>;
+  transfer(d: GpuDisplay, fb: Framebuffer, r: GpuRect): Promise<void>;
+  flush(d: GpuDisplay, resourceId: number, r: GpuRect): Promise<void>;
+  destroy(d: GpuDisplay, fb: Framebuffer): Promise<void>;
+  configChanged(d: GpuDisplay): Promise<void>;
+  release(d: GpuDisplay): void;
+};
 
 /** One bound virtio-gpu device: its scanouts and the framebuffers made on it. */
 export class GpuDisplay {
   /** The device. */
   readonly dev: DriverDevice;
   /** The scanouts as the last GET_DISPLAY_INFO gave them (one entry each of `num_scanouts`). */
-  scanouts: readonly GpuDisplayMode[] = [];
+  get scanouts(): readonly GpuDisplayMode[] {
+    return this.#scanouts;
+  }
+  #scanouts: readonly GpuDisplayMode[] = [];
   /** Fences the device answered (each command carries one). */
   fencesCompleted = 0;
   readonly #control: Virtqueue<unknown>;
@@ -237,6 +250,17 @@ export class GpuDisplay {
   #nextFence = 1n;
   readonly #framebuffers = new Set<Framebuffer>();
   readonly #listeners = new Set<() => void>();
+
+  static {
+    displayHooks = {
+      setScanout: (d, scanout, resourceId, r) => d.#setScanout(scanout, resourceId, r),
+      transfer: (d, fb, r) => d.#transfer(fb, r),
+      flush: (d, resourceId, r) => d.#flush(resourceId, r),
+      destroy: (d, fb) => d.#destroy(fb),
+      configChanged: (d) => d.#configChanged(),
+      release: (d) => d.#release(),
+    };
+  }
 
   /** Made by the driver's probe; call {@link GpuDisplay.refresh} before use. */
   constructor(dev: DriverDevice, options: GpuDriverOptions = {}) {
@@ -286,7 +310,7 @@ export class GpuDisplay {
         enabled: p.enabled !== 0,
       });
     }
-    this.scanouts = modes;
+    this.#scanouts = modes;
     const edids: (Uint8Array | undefined)[] = [];
     if (this.dev.hasFeature(VIRTIO_GPU_F_EDID)) {
       for (let i = 0; i < n; i++) {
@@ -376,8 +400,8 @@ export class GpuDisplay {
     await this.#cursorCommand(VIRTIO_GPU_CMD_MOVE_CURSOR, { scanout, x, y }, 0);
   }
 
-  /** @internal SET_SCANOUT */
-  async _setScanout(scanout: number, resourceId: number, r: GpuRect): Promise<void> {
+  /** SET_SCANOUT. */
+  async #setScanout(scanout: number, resourceId: number, r: GpuRect): Promise<void> {
     const [req, q] = this.#request(VirtioGpuSetScanout, VIRTIO_GPU_CMD_SET_SCANOUT);
     q.scanoutId = scanout;
     q.resourceId = resourceId;
@@ -385,8 +409,8 @@ export class GpuDisplay {
     await this.#command(req, VirtioGpuCtrlHdr.SIZE, VIRTIO_GPU_RESP_OK_NODATA);
   }
 
-  /** @internal TRANSFER_TO_HOST_2D of `r`: row k from offset + k * stride (5.7.6.8). */
-  async _transfer(fb: Framebuffer, r: GpuRect): Promise<void> {
+  /** TRANSFER_TO_HOST_2D of `r`: row k from offset + k * stride (5.7.6.8). */
+  async #transfer(fb: Framebuffer, r: GpuRect): Promise<void> {
     const [req, q] = this.#request(VirtioGpuTransferToHost2d, VIRTIO_GPU_CMD_TRANSFER_TO_HOST_2D);
     q.resourceId = fb.resourceId;
     q.r.write(r.x, r.y, r.width, r.height);
@@ -394,16 +418,16 @@ export class GpuDisplay {
     await this.#command(req, VirtioGpuCtrlHdr.SIZE, VIRTIO_GPU_RESP_OK_NODATA);
   }
 
-  /** @internal RESOURCE_FLUSH */
-  async _flush(resourceId: number, r: GpuRect): Promise<void> {
+  /** RESOURCE_FLUSH. */
+  async #flush(resourceId: number, r: GpuRect): Promise<void> {
     const [req, q] = this.#request(VirtioGpuResourceFlush, VIRTIO_GPU_CMD_RESOURCE_FLUSH);
     q.resourceId = resourceId;
     q.r.write(r.x, r.y, r.width, r.height);
     await this.#command(req, VirtioGpuCtrlHdr.SIZE, VIRTIO_GPU_RESP_OK_NODATA);
   }
 
-  /** @internal DETACH_BACKING, UNREF, and the DMA memory back. */
-  async _destroy(fb: Framebuffer): Promise<void> {
+  /** DETACH_BACKING, UNREF, and the DMA memory back. */
+  async #destroy(fb: Framebuffer): Promise<void> {
     this.#framebuffers.delete(fb);
     try {
       const [req, q] = this.#request(
@@ -419,8 +443,8 @@ export class GpuDisplay {
     }
   }
 
-  /** @internal the device's configuration changed */
-  async _configChanged(): Promise<void> {
+  /** The device's configuration changed. */
+  async #configChanged(): Promise<void> {
     const cfg = new VirtioGpuConfig(this.dev.configSnapshot(VirtioGpuConfig.SIZE));
     if ((cfg.eventsRead & VIRTIO_GPU_EVENT_DISPLAY) === 0) return;
     await this.refresh();
@@ -428,8 +452,8 @@ export class GpuDisplay {
     for (const l of this.#listeners) l();
   }
 
-  /** @internal the device went away: framebuffers' memory comes back */
-  _release(): void {
+  /** The device went away: framebuffers' memory comes back. */
+  #release(): void {
     for (const fb of this.#framebuffers) this.dev.dmaContext.dma.free(fb.addr);
     this.#framebuffers.clear();
   }
@@ -551,7 +575,8 @@ export class GpuDriver implements VirtioDriver {
   /** VIRTIO_GPU_EVENT_DISPLAY: the display info is fetched again and the event cleared. */
   configChanged(dev: DriverDevice): void {
     const d = this.#bound.get(dev);
-    d?._configChanged().catch((e) => console.warn(`${dev.name}: display change: ${e}`));
+    if (d === undefined) return;
+    displayHooks.configChanged(d).catch((e) => console.warn(`${dev.name}: display change: ${e}`));
   }
 
   /** Unbind: the device is reset, framebuffers' memory comes back. */
@@ -560,6 +585,6 @@ export class GpuDriver implements VirtioDriver {
     this.#bound.delete(dev);
     dev.reset();
     dev.delVqs();
-    d?._release();
+    if (d) displayHooks.release(d);
   }
 }

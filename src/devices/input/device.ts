@@ -19,12 +19,14 @@
  *
  * @example
  * ```ts
+ * import { VirtioInputConfig, VIRTIO_INPUT_CFG_ID_NAME } from "../../generated/devices/input.ts";
  * import { EV_KEY, KEY_A, keyboardProfile, InputDevice } from "./device.ts";
  *
+ * const at = VirtioInputConfig.OFFSETS;
  * const kbd = new InputDevice(keyboardProfile());
- * kbd.writeConfig(0, 1, 1); // select = VIRTIO_INPUT_CFG_ID_NAME
- * kbd.writeConfig(1, 1, 0);
- * if (kbd.readConfig(2, 1) !== "virtio keyboard".length) throw new Error("unreachable");
+ * kbd.writeConfig(at.select, 1, VIRTIO_INPUT_CFG_ID_NAME);
+ * kbd.writeConfig(at.subsel, 1, 0);
+ * if (kbd.readConfig(at.infoSize, 1) !== "virtio keyboard".length) throw new Error("unreachable");
  * kbd.key(KEY_A, true); // queued until a driver posts buffers
  * if (kbd.pendingEvents !== 2 || EV_KEY !== 1) throw new Error("unreachable");
  * ```

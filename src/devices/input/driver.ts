@@ -99,7 +99,7 @@ export class InputDriver implements VirtioDriver {
   probe(dev: DriverDevice): void {
     const h = new InputHandle(dev, this.#options);
     this.#inputs.set(dev, h);
-    h._start();
+    inputHooks.start(h);
   }
 
   /** Unbind. */
@@ -108,7 +108,7 @@ export class InputDriver implements VirtioDriver {
     this.#inputs.delete(dev);
     dev.reset();
     dev.delVqs();
-    h?._release();
+    if (h) inputHooks.release(h);
   }
 }
 
@@ -118,6 +118,12 @@ export function inputDriver(options: InputDriverOptions = {}): InputDriver {
 }
 
 const EVENT_SIZE = VirtioInputEvent.SIZE;
+
+/** InputHandle's private members, for the rest of this module (set in its `static` block). */
+let inputHooks: {
+  start(h: InputHandle): void;
+  release(h: InputHandle): void;
+};
 
 /** A bound input device: identity, capabilities, events, LEDs. */
 export class InputHandle {
@@ -152,6 +158,13 @@ export class InputHandle {
   #closed = false;
   readonly #event: InputEvent = { type: 0, code: 0, value: 0 };
   readonly #ev = new VirtioInputEvent(new DataView(new ArrayBuffer(EVENT_SIZE)));
+
+  static {
+    inputHooks = {
+      start: (h) => h.#start(),
+      release: (h) => h.#release(),
+    };
+  }
 
   /** Made by {@link InputDriver.probe}: reads every selector (5.8.5). */
   constructor(dev: DriverDevice, options: InputDriverOptions) {
@@ -210,8 +223,7 @@ export class InputHandle {
     return this.events.get(type)?.has(code) ?? false;
   }
 
-  /** @internal */
-  _start(): void {
+  #start(): void {
     const dev = this.dev;
     const [eventq, statusq] = dev.findVqs<Token>([
       { name: "events", callback: (vq) => this.#irq(vq), onBroken: (_vq, e) => this.#broke(e) },
@@ -331,8 +343,7 @@ export class InputHandle {
     for (const r of this.#readers.splice(0)) r.reject(error);
   }
 
-  /** @internal */
-  _release(): void {
+  #release(): void {
     if (this.#closed) return;
     this.#closed = true;
     this.dev.dmaContext.dma.free(this.#base);

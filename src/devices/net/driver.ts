@@ -235,10 +235,10 @@ export class NetDriver implements VirtioDriver {
     const nic = new NetInterface(dev, this.#options);
     this.#nics.set(dev, nic);
     try {
-      await nic._start();
+      await netHooks.start(nic);
     } catch (e) {
       this.#nics.delete(dev);
-      nic._release();
+      netHooks.release(nic);
       throw e;
     }
   }
@@ -249,12 +249,13 @@ export class NetDriver implements VirtioDriver {
     this.#nics.delete(dev);
     dev.reset();
     dev.delVqs();
-    nic?._release();
+    if (nic) netHooks.release(nic);
   }
 
   /** Link status or announce request changed. */
   configChanged(dev: DriverDevice): void {
-    this.#nics.get(dev)?._configChanged();
+    const nic = this.#nics.get(dev);
+    if (nic) netHooks.configChanged(nic);
   }
 }
 
@@ -262,6 +263,13 @@ export class NetDriver implements VirtioDriver {
 export function netDriver(options: NetDriverOptions = {}): NetDriver {
   return new NetDriver(options);
 }
+
+/** NetInterface's private members, for the rest of this module (set in its `static` block). */
+let netHooks: {
+  start(n: NetInterface): Promise<void>;
+  configChanged(n: NetInterface): void;
+  release(n: NetInterface): void;
+};
 
 /** One network interface: a bound virtio-net device. */
 export class NetInterface {
@@ -309,6 +317,14 @@ export class NetInterface {
     numBuffers: 1,
   };
 
+  static {
+    netHooks = {
+      start: (n) => n.#start(),
+      configChanged: (n) => n.#configChanged(),
+      release: (n) => n.#release(),
+    };
+  }
+
   /** Made by {@link NetDriver.probe}. */
   constructor(dev: DriverDevice, options: NetDriverOptions) {
     this.dev = dev;
@@ -351,8 +367,8 @@ export class NetInterface {
     return this.#ctrl !== undefined;
   }
 
-  /** @internal Sets up queues and buffers. */
-  async _start(): Promise<void> {
+  /** Sets up queues and buffers. */
+  async #start(): Promise<void> {
     const dev = this.dev;
     const { dma } = dev.dmaContext;
     const mq = dev.hasFeature(VIRTIO_NET_F_MQ);
@@ -897,8 +913,8 @@ export class NetInterface {
     return () => this.#linkListeners.delete(listener);
   }
 
-  /** @internal Config change: link status, announce requests. */
-  _configChanged(): void {
+  /** Config change: link status, announce requests. */
+  #configChanged(): void {
     const dev = this.dev;
     if (dev.needsReset) return;
     const status = dev.readConfig((c) => c.le16(VirtioNetConfig.OFFSETS.status));
@@ -918,8 +934,8 @@ export class NetInterface {
     }
   }
 
-  /** @internal The device went away: end iterators, fail waiters, free memory. */
-  _release(): void {
+  /** The device went away: end iterators, fail waiters, free memory. */
+  #release(): void {
     if (this.#closed) return;
     this.#closed = true;
     const dma = this.dev.dmaContext.dma;

@@ -87,7 +87,7 @@ interface Outgoing {
 }
 
 /** A virtio rpmsg device model (the remote processor's end); see the module documentation. */
-export class RpmsgDevice extends ConfigDevice implements RpmsgTransmitter {
+export class RpmsgDevice extends ConfigDevice {
   /** `VIRTIO_ID_RPMSG` (7). */
   readonly deviceId: number = VIRTIO_ID_RPMSG;
   /** Ring features and VIRTIO_RPMSG_F_NS. */
@@ -131,7 +131,12 @@ export class RpmsgDevice extends ConfigDevice implements RpmsgTransmitter {
       ((options.nameService ?? true) ? bit(VIRTIO_RPMSG_F_NS) : 0n);
     this.#scratch = new Uint8Array(size);
     this.#hdr = new RpmsgHdr(new DataView(this.#scratch.buffer));
-    this.#node = new RpmsgNode(this);
+    const io: RpmsgTransmitter = {
+      maxPayload: this.maxPayload,
+      label: this.label,
+      transmit: (src, dst, data) => this.#transmit(src, dst, data),
+    };
+    this.#node = new RpmsgNode(io);
   }
 
   /**
@@ -211,8 +216,8 @@ export class RpmsgDevice extends ConfigDevice implements RpmsgTransmitter {
     this.#node.down();
   }
 
-  /** @internal queue one message for the driver (RpmsgTransmitter) */
-  transmit(src: number, dst: number, data: Uint8Array): Promise<void> {
+  /** Queues one message for the driver (the node's {@link RpmsgTransmitter}). */
+  #transmit(src: number, dst: number, data: Uint8Array): Promise<void> {
     const bytes = new Uint8Array(RpmsgHdr.SIZE + data.length);
     const h = new RpmsgHdr(new DataView(bytes.buffer));
     h.src = src;

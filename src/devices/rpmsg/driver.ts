@@ -69,8 +69,13 @@ export interface RpmsgDriverOptions {
   readonly bufferSize?: number;
 }
 
+/** Rpmsg's private members, for the rest of this module (set in its `static` block). */
+let rpmsgHooks: {
+  release(r: Rpmsg): void;
+};
+
 /** One bound rpmsg device: Linux's end of the bus. */
-export class Rpmsg implements RpmsgTransmitter {
+export class Rpmsg {
   /** The bus's handle on the device. */
   readonly dev: DriverDevice;
   /** Buffer size, header included. */
@@ -88,6 +93,12 @@ export class Rpmsg implements RpmsgTransmitter {
   readonly #copy: Uint8Array;
   readonly #hdr: RpmsgHdr;
   #closed = false;
+
+  static {
+    rpmsgHooks = {
+      release: (r) => r.#release(),
+    };
+  }
 
   /** Set up by the driver's probe: queues, receive buffers, DRIVER_OK, announcements. */
   constructor(dev: DriverDevice, options: RpmsgDriverOptions = {}) {
@@ -107,7 +118,14 @@ export class Rpmsg implements RpmsgTransmitter {
     this.maxPayload = this.bufferSize - RpmsgHdr.SIZE;
     this.#copy = new Uint8Array(this.bufferSize);
     this.#hdr = new RpmsgHdr(new DataView(this.#copy.buffer));
-    this.#node = new RpmsgNode(this);
+    const io: RpmsgTransmitter = {
+      maxPayload: this.maxPayload,
+      get label() {
+        return dev.name;
+      },
+      transmit: (src, dst, data) => this.#transmit(src, dst, data),
+    };
+    this.#node = new RpmsgNode(io);
     const vqs = dev.findVqs<number>([
       { name: "input", callback: (vq) => this.#rxIrq(vq), size: options.queueSize },
       { name: "output", size: options.queueSize },
@@ -170,8 +188,8 @@ export class Rpmsg implements RpmsgTransmitter {
     return this.#node.unknownDst;
   }
 
-  /** @internal one message to the device (RpmsgTransmitter) */
-  async transmit(src: number, dst: number, data: Uint8Array): Promise<void> {
+  /** One message to the device (the node's {@link RpmsgTransmitter}). */
+  async #transmit(src: number, dst: number, data: Uint8Array): Promise<void> {
     const bytes = new Uint8Array(RpmsgHdr.SIZE + data.length);
     const h = new RpmsgHdr(new DataView(bytes.buffer));
     h.src = src;
@@ -205,8 +223,8 @@ export class Rpmsg implements RpmsgTransmitter {
     if (posted) vq.kick();
   }
 
-  /** @internal the device went away */
-  _release(): void {
+  /** The device went away. */
+  #release(): void {
     if (this.#closed) return;
     this.#closed = true;
     this.#node.down();
@@ -240,7 +258,7 @@ export function rpmsgDriver(options: RpmsgDriverOptions = {}): RpmsgDriver {
       const r = arrivals.depart(dev);
       dev.reset();
       dev.delVqs();
-      r?._release();
+      if (r) rpmsgHooks.release(r);
     },
   };
 }

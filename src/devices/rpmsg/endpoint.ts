@@ -73,8 +73,8 @@ const enc = new TextEncoder();
 const dec = new TextDecoder();
 
 /**
- * The part of each end that moves bytes: {@link RpmsgDevice} and
- * {@link Rpmsg} implement it. @internal
+ * The part of each end that moves bytes, under an {@link RpmsgNode}:
+ * {@link RpmsgDevice} and {@link Rpmsg} each give their node one.
  */
 export interface RpmsgTransmitter {
   /** Largest payload of one message (the buffer size minus the header). */
@@ -84,6 +84,11 @@ export interface RpmsgTransmitter {
   /** Queue one message; resolves once it is in a buffer of the peer. */
   transmit(src: number, dst: number, data: Uint8Array): Promise<void>;
 }
+
+/** RpmsgEndpoint's private members, for the rest of this module (set in its `static` block). */
+let endpointHooks: {
+  deliver(ep: RpmsgEndpoint, m: RpmsgMessage): void;
+};
 
 /** A local endpoint: an address that receives messages and sends from it. */
 export class RpmsgEndpoint {
@@ -104,6 +109,12 @@ export class RpmsgEndpoint {
   readonly #listeners = new Set<(m: RpmsgMessage) => void>();
   readonly #backlog: RpmsgMessage[] = [];
   readonly #waiters: { resolve: (m: RpmsgMessage) => void; reject: (e: Error) => void }[] = [];
+
+  static {
+    endpointHooks = {
+      deliver: (ep, m) => ep.#deliver(m),
+    };
+  }
 
   /** Made by `createEndpoint`. */
   constructor(node: RpmsgNode, name: string, addr: number, options: RpmsgEndpointOptions) {
@@ -141,7 +152,7 @@ export class RpmsgEndpoint {
         }),
       );
     }
-    return this.#node.send(this.addr, dst, data);
+    return nodeHooks.send(this.#node, this.addr, dst, data);
   }
 
   /** Calls `listener` for every message; returns an unsubscribe function. */
@@ -165,7 +176,7 @@ export class RpmsgEndpoint {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
-    this.#node.remove(this);
+    nodeHooks.remove(this.#node, this);
     for (const w of this.#waiters.splice(0)) w.reject(this.#closedError());
   }
 
@@ -175,8 +186,8 @@ export class RpmsgEndpoint {
     });
   }
 
-  /** @internal a message for this endpoint */
-  _deliver(m: RpmsgMessage): void {
+  /** A message for this endpoint. */
+  #deliver(m: RpmsgMessage): void {
     this.received++;
     if (this.remote === RPMSG_ADDR_ANY) this.remote = m.src;
     const w = this.#waiters.shift();
@@ -193,10 +204,19 @@ export class RpmsgEndpoint {
   }
 }
 
+/** RpmsgNode's private members, for its endpoints (set in its `static` block). */
+let nodeHooks: {
+  /** Sends from `src`, checking the size first. */
+  send(node: RpmsgNode, src: number, dst: number, data: Uint8Array): Promise<void>;
+  /** An endpoint closed. */
+  remove(node: RpmsgNode, ep: RpmsgEndpoint): void;
+};
+
 /**
  * One end of the bus without its queues: the endpoint table, address
- * allocation, dispatch by `dst`, and the name service. {@link RpmsgDevice}
- * and {@link Rpmsg} each own one. @internal
+ * allocation, dispatch by `dst`, and the name service, over an
+ * {@link RpmsgTransmitter}. {@link RpmsgDevice} and {@link Rpmsg} each own
+ * one; their `createEndpoint`, `channels` and friends are its.
  */
 export class RpmsgNode {
   /** Local endpoints by address. */
@@ -206,13 +226,23 @@ export class RpmsgNode {
   /** Name-service messages dropped: wrong size or unknown flags. */
   badAnnouncements = 0;
   /** Was VIRTIO_RPMSG_F_NS negotiated (announcements go out and are heard)? */
-  ns = false;
+  get ns(): boolean {
+    return this.#ns;
+  }
+  #ns = false;
   readonly #io: RpmsgTransmitter;
   readonly #channels = new Map<string, RpmsgChannel>();
   readonly #channelListeners = new Set<(c: RpmsgChannel, e: RpmsgChannelEvent) => void>();
   readonly #channelWaiters: { name: string; resolve: (c: RpmsgChannel) => void }[] = [];
   #next = RPMSG_RESERVED_ADDRESSES;
   readonly #nsOut = new RpmsgNsMsg(new DataView(new ArrayBuffer(RpmsgNsMsg.SIZE)));
+
+  static {
+    nodeHooks = {
+      send: (node, src, dst, data) => node.#send(src, dst, data),
+      remove: (node, ep) => node.#remove(ep),
+    };
+  }
 
   /** An end that sends through `io`. */
   constructor(io: RpmsgTransmitter) {
@@ -267,7 +297,7 @@ export class RpmsgNode {
 
   /** The link came up (activate / probe): announce every named endpoint if the name service is on. */
   up(ns: boolean): void {
-    this.ns = ns;
+    this.#ns = ns;
     this.#channels.clear();
     if (!ns) return;
     for (const ep of this.endpoints.values()) if (ep.announce) this.#announce(ep, RPMSG_NS_CREATE);
@@ -280,8 +310,7 @@ export class RpmsgNode {
     for (const c of gone) for (const l of this.#channelListeners) l(c, "destroy");
   }
 
-  /** @internal sends from `src`, checking the size first */
-  send(src: number, dst: number, data: Uint8Array): Promise<void> {
+  #send(src: number, dst: number, data: Uint8Array): Promise<void> {
     if (
       data.length > this.#io.maxPayload || !Number.isInteger(dst) || dst < 0 || dst > 0xffffffff
     ) {
@@ -296,8 +325,7 @@ export class RpmsgNode {
     return this.#io.transmit(src, dst, data.slice());
   }
 
-  /** @internal an endpoint closed */
-  remove(ep: RpmsgEndpoint): void {
+  #remove(ep: RpmsgEndpoint): void {
     if (this.endpoints.get(ep.addr) !== ep) return;
     this.endpoints.delete(ep.addr);
     if (ep.announce && this.ns) this.#announce(ep, RPMSG_NS_DESTROY);
@@ -314,7 +342,7 @@ export class RpmsgNode {
       this.unknownDst++;
       return;
     }
-    ep._deliver({ src, dst, data });
+    endpointHooks.deliver(ep, { src, dst, data });
   }
 
   #allocate(): number {

@@ -31,12 +31,13 @@
  *
  * @example
  * ```ts
+ * import { VirtioScsiConfig } from "../../generated/devices/scsi.ts";
  * import { MemoryStorage } from "../blk/storage.ts";
  * import { ScsiDevice } from "./device.ts";
  *
  * const dev = new ScsiDevice({ luns: [{ lun: 0, storage: new MemoryStorage(new Uint8Array(1 << 20)) }] });
  * if (dev.queueMaxSizes.length !== 3) throw new Error("control, event and one request queue");
- * if (dev.readConfig(0, 4) !== 1) throw new Error("num_queues");
+ * if (dev.readConfig(VirtioScsiConfig.OFFSETS.numQueues, 4) !== 1) throw new Error("num_queues");
  * ```
  *
  * @module
@@ -347,15 +348,20 @@ export class ScsiDevice extends ConfigDevice<VirtioScsiConfig> {
    * or -2 when it names another target or is malformed.
    */
   #decodeLun(v: VirtioScsiLun, bytes: Uint8Array, at: number): number {
+    const end = at + VirtioScsiLun.SIZE;
     if (v.addressing === 0xc1 && v.target === 0x01) {
-      for (let i = at + 2; i < at + 8; i++) if (bytes[i] !== 0) return -2;
+      for (let i = at + VirtioScsiLun.OFFSETS.singleLevel; i < end; i++) {
+        if (bytes[i] !== 0) return -2;
+      }
       return SCSI_WLUN_REPORT_LUNS;
     }
     if (v.addressing !== 1 || v.target !== 0) return -2;
     // Flat space (01b) as the spec writes it; peripheral (00b, bus 0) tolerated.
     const method = v.lunAddressMethod;
     if (method > 1 || (method === 0 && v.lunId > 0xff)) return -2;
-    for (let i = at + 4; i < at + 8; i++) if (bytes[i] !== 0) return -2;
+    for (let i = at + VirtioScsiLun.OFFSETS.lunReserved; i < end; i++) {
+      if (bytes[i] !== 0) return -2;
+    }
     return v.lunId;
   }
 

@@ -128,36 +128,68 @@ interface PendingWrite {
 /** The state of a {@link VsockConnection}. */
 export type VsockConnectionState = "connecting" | "connected" | "closed";
 
+/** A connection's state and counters, which its endpoint reads and writes. */
+interface ConnState {
+  state: VsockConnectionState;
+  peerBufAlloc: number;
+  peerFwdCnt: number;
+  /** Bytes sent in RW packets. */
+  txCnt: number;
+  /** Bytes received in RW packets. */
+  rxCnt: number;
+  /** Bytes handed to the reader. */
+  fwdCnt: number;
+  /** `fwd_cnt` as last sent to the peer. */
+  fwdSent: number;
+  peerShut: number;
+  localShut: number;
+  readonly tx: PendingWrite[];
+  /** A CREDIT_UPDATE is queued already (one is enough, whatever the peer asks). */
+  creditQueued: boolean;
+  /** A SHUTDOWN to send once `tx` is empty. */
+  shutAfterTx: number;
+}
+
+// The three classes below work together; each keeps its engine members `#`
+// private and lends them to the other two through these module-private views,
+// set in its `static` block (docs/architecture.md, "Naming").
+let stateOf: (c: VsockConnection) => ConnState;
+let connectionHooks: {
+  data(c: VsockConnection, d: Uint8Array, eom: boolean): void;
+  peerShutdown(c: VsockConnection, flags: number): void;
+  awaitConnect(c: VsockConnection): Promise<VsockConnection>;
+  connected(c: VsockConnection): void;
+  end(c: VsockConnection, error: DeviceError | undefined): void;
+};
+let listenerHooks: { offer(l: VsockListener, c: VsockConnection): boolean };
+let endpointHooks: {
+  sendControl(e: VsockEndpoint, c: VsockConnection, op: number, flags: number): void;
+  wantSend(e: VsockEndpoint, c: VsockConnection): void;
+  consumed(e: VsockEndpoint, c: VsockConnection): void;
+  forget(e: VsockEndpoint, c: VsockConnection): void;
+  unlisten(e: VsockEndpoint, l: VsockListener): void;
+};
+
 /** One stream connection, either side's view. */
 export class VsockConnection {
   /** Bytes the peer sent, in order; ends when the peer shuts down sending. */
   readonly readable: ReadableStream<Uint8Array>;
   /** Bytes to send; a write resolves once its bytes are in packets. Closing it shuts down sending. */
   readonly writable: WritableStream<Uint8Array>;
-  /** @internal */
-  _state: VsockConnectionState = "connecting";
-  /** @internal */
-  _peerBufAlloc = 0;
-  /** @internal */
-  _peerFwdCnt = 0;
-  /** @internal bytes sent in RW packets */
-  _txCnt = 0;
-  /** @internal bytes received in RW packets */
-  _rxCnt = 0;
-  /** @internal bytes handed to the reader */
-  _fwdCnt = 0;
-  /** @internal fwd_cnt as last sent to the peer */
-  _fwdSent = 0;
-  /** @internal */
-  _peerShut = 0;
-  /** @internal */
-  _localShut = 0;
-  /** @internal */
-  readonly _tx: PendingWrite[] = [];
-  /** @internal a CREDIT_UPDATE is queued already (one is enough, whatever the peer asks) */
-  _creditQueued = false;
-  /** @internal a SHUTDOWN to send once `_tx` is empty */
-  _shutAfterTx = 0;
+  readonly #s: ConnState = {
+    state: "connecting",
+    peerBufAlloc: 0,
+    peerFwdCnt: 0,
+    txCnt: 0,
+    rxCnt: 0,
+    fwdCnt: 0,
+    fwdSent: 0,
+    peerShut: 0,
+    localShut: 0,
+    tx: [],
+    creditQueued: false,
+    shutAfterTx: 0,
+  };
   readonly #rx: Uint8Array[] = [];
   /** Fragments of the seqpacket message being received. */
   readonly #msg: Uint8Array[] = [];
@@ -165,6 +197,17 @@ export class VsockConnection {
   #readEnded = false;
   #error: DeviceError | undefined;
   #settle: { resolve: (c: VsockConnection) => void; reject: (e: unknown) => void } | undefined;
+
+  static {
+    stateOf = (c) => c.#s;
+    connectionHooks = {
+      data: (c, d, eom) => c.#data(d, eom),
+      peerShutdown: (c, flags) => c.#peerShutdown(flags),
+      awaitConnect: (c) => c.#awaitConnect(),
+      connected: (c) => c.#connected(),
+      end: (c, error) => c.#end(error),
+    };
+  }
 
   /** Made by the endpoint. */
   constructor(
@@ -193,18 +236,18 @@ export class VsockConnection {
 
   /** The connection's state. */
   get state(): VsockConnectionState {
-    return this._state;
+    return this.#s.state;
   }
 
   /** Bytes received and not yet read. */
   get buffered(): number {
-    return (this._rxCnt - this._fwdCnt) >>> 0;
+    return (this.#s.rxCnt - this.#s.fwdCnt) >>> 0;
   }
 
   /** What we may still send: the peer's `buf_alloc - (tx_cnt - fwd_cnt)` (5.10.6.3). */
   get credit(): number {
-    const inFlight = (this._txCnt - this._peerFwdCnt) >>> 0;
-    return inFlight >= this._peerBufAlloc ? 0 : this._peerBufAlloc - inFlight;
+    const inFlight = (this.#s.txCnt - this.#s.peerFwdCnt) >>> 0;
+    return inFlight >= this.#s.peerBufAlloc ? 0 : this.#s.peerBufAlloc - inFlight;
   }
 
   /** Reads with `for await (const chunk of conn)`. */
@@ -219,9 +262,9 @@ export class VsockConnection {
 
   /** Ends the connection at once with RST. */
   reset(): void {
-    if (this._state === "closed") return;
-    this.endpoint._sendControl(this, VIRTIO_VSOCK_OP_RST, 0);
-    this._end(
+    if (this.#s.state === "closed") return;
+    endpointHooks.sendControl(this.endpoint, this, VIRTIO_VSOCK_OP_RST, 0);
+    this.#end(
       new DeviceError(`vsock ${this.#name()}: reset locally`, {
         code: "ERR_VIRTIO_DEVICE_VSOCK_RESET",
       }),
@@ -233,7 +276,7 @@ export class VsockConnection {
   }
 
   #write(chunk: Uint8Array): Promise<void> {
-    if (this._state !== "connected" || this._localShut & SHUT_SEND) {
+    if (this.#s.state !== "connected" || this.#s.localShut & SHUT_SEND) {
       return Promise.reject(
         this.#error ??
           new DeviceError(`vsock ${this.#name()}: not connected for sending`, {
@@ -242,45 +285,45 @@ export class VsockConnection {
       );
     }
     if (chunk.length === 0 && this.type !== VIRTIO_VSOCK_TYPE_SEQPACKET) return Promise.resolve();
-    if (this.type === VIRTIO_VSOCK_TYPE_SEQPACKET && chunk.length > this._peerBufAlloc) {
+    if (this.type === VIRTIO_VSOCK_TYPE_SEQPACKET && chunk.length > this.#s.peerBufAlloc) {
       // The peer could never hold the whole message (Linux: EMSGSIZE).
       return Promise.reject(
         new DeviceError(
           `vsock ${this.#name()}: a ${chunk.length}-byte message is over the peer's ` +
-            `buf_alloc ${this._peerBufAlloc}`,
+            `buf_alloc ${this.#s.peerBufAlloc}`,
           { code: "ERR_VIRTIO_DEVICE_VSOCK_MSGSIZE" },
         ),
       );
     }
     return new Promise((resolve, reject) => {
-      this._tx.push({ data: chunk.slice(), off: 0, resolve, reject });
-      this.endpoint._wantSend(this);
+      this.#s.tx.push({ data: chunk.slice(), off: 0, resolve, reject });
+      endpointHooks.wantSend(this.endpoint, this);
     });
   }
 
   #shutdown(flags: number): void {
-    if (this._state === "closed") return;
-    const add = flags & ~this._localShut & ~this._shutAfterTx;
+    if (this.#s.state === "closed") return;
+    const add = flags & ~this.#s.localShut & ~this.#s.shutAfterTx;
     if (add === 0) return;
     if (add & SHUT_RCV) this.#endRead();
-    if (this._state === "connecting") {
-      this._localShut |= add;
+    if (this.#s.state === "connecting") {
+      this.#s.localShut |= add;
       return;
     }
-    this._shutAfterTx |= add;
-    this.endpoint._wantSend(this);
+    this.#s.shutAfterTx |= add;
+    endpointHooks.wantSend(this.endpoint, this);
   }
 
   #pullInto(c: ReadableStreamDefaultController<Uint8Array>): Promise<void> | void {
     const chunk = this.#rx.shift();
     if (chunk !== undefined) {
       c.enqueue(chunk);
-      this._fwdCnt = (this._fwdCnt + chunk.length) >>> 0;
-      this.endpoint._consumed(this);
+      this.#s.fwdCnt = (this.#s.fwdCnt + chunk.length) >>> 0;
+      endpointHooks.consumed(this.endpoint, this);
       return;
     }
     if (this.#readEnded) {
-      if (this.#error !== undefined && !(this._peerShut & SHUT_SEND)) c.error(this.#error);
+      if (this.#error !== undefined && !(this.#s.peerShut & SHUT_SEND)) c.error(this.#error);
       else c.close();
       return;
     }
@@ -298,12 +341,12 @@ export class VsockConnection {
     this.#wake();
   }
 
-  /** @internal payload from an RW packet (credit already checked); `eom`: a message ends */
-  _data(d: Uint8Array, eom: boolean): void {
-    this._rxCnt = (this._rxCnt + d.length) >>> 0;
+  /** Payload from an RW packet (credit already checked); `eom`: a message ends. */
+  #data(d: Uint8Array, eom: boolean): void {
+    this.#s.rxCnt = (this.#s.rxCnt + d.length) >>> 0;
     if (this.#readEnded) {
       // Nobody reads any more: consume at once so the peer keeps its credit.
-      this._fwdCnt = this._rxCnt;
+      this.#s.fwdCnt = this.#s.rxCnt;
       return;
     }
     if (this.type === VIRTIO_VSOCK_TYPE_SEQPACKET) {
@@ -320,49 +363,49 @@ export class VsockConnection {
     this.#wake();
   }
 
-  /** @internal the peer shut down sending: the reader sees the end after the data */
-  _peerShutdown(flags: number): void {
-    this._peerShut |= flags;
+  /** The peer shut down sending: the reader sees the end after the data. */
+  #peerShutdown(flags: number): void {
+    this.#s.peerShut |= flags;
     if (flags & SHUT_SEND) this.#endRead();
     if (flags & SHUT_RCV) {
       const e = new DeviceError(`vsock ${this.#name()}: the peer receives no more`, {
         code: "ERR_VIRTIO_DEVICE_VSOCK_CLOSED",
       });
-      for (const w of this._tx.splice(0)) w.reject(e);
+      for (const w of this.#s.tx.splice(0)) w.reject(e);
     }
   }
 
-  /** @internal connection promise */
-  _awaitConnect(): Promise<VsockConnection> {
+  /** Connection promise. */
+  #awaitConnect(): Promise<VsockConnection> {
     return new Promise((resolve, reject) => (this.#settle = { resolve, reject }));
   }
 
-  /** @internal RESPONSE arrived */
-  _connected(): void {
-    this._state = "connected";
+  /** RESPONSE arrived. */
+  #connected(): void {
+    this.#s.state = "connected";
     this.#settle?.resolve(this);
     this.#settle = undefined;
-    if (this._localShut) {
-      const f = this._localShut;
-      this._localShut = 0;
+    if (this.#s.localShut) {
+      const f = this.#s.localShut;
+      this.#s.localShut = 0;
       this.#shutdown(f);
     }
   }
 
-  /** @internal the connection is over; `error` (if any) fails what waits on it */
-  _end(error: DeviceError | undefined): void {
-    if (this._state === "closed") return;
-    this._state = "closed";
-    this.endpoint._forget(this);
+  /** The connection is over; `error` (if any) fails what waits on it. */
+  #end(error: DeviceError | undefined): void {
+    if (this.#s.state === "closed") return;
+    this.#s.state = "closed";
+    endpointHooks.forget(this.endpoint, this);
     if (error !== undefined) this.#error = error;
     const e = error ??
       new DeviceError(`vsock ${this.#name()}: closed`, { code: "ERR_VIRTIO_DEVICE_VSOCK_CLOSED" });
     this.#settle?.reject(e);
     this.#settle = undefined;
-    for (const w of this._tx.splice(0)) w.reject(e);
-    this._shutAfterTx = 0;
+    for (const w of this.#s.tx.splice(0)) w.reject(e);
+    this.#s.shutAfterTx = 0;
     // Data already received stays readable; then the end (or the error).
-    if (error === undefined) this._peerShut |= SHUT_SEND;
+    if (error === undefined) this.#s.peerShut |= SHUT_SEND;
     this.#endRead();
   }
 }
@@ -374,6 +417,10 @@ export class VsockListener implements AsyncIterable<VsockConnection> {
     resolve: (c: VsockConnection | null) => void;
   }[] = [];
   #closed = false;
+
+  static {
+    listenerHooks = { offer: (l, c) => l.#offer(c) };
+  }
 
   /** Made by {@link VsockEndpoint.listen}. */
   constructor(
@@ -401,13 +448,13 @@ export class VsockListener implements AsyncIterable<VsockConnection> {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
-    this.endpoint._unlisten(this);
+    endpointHooks.unlisten(this.endpoint, this);
     for (const c of this.#queue.splice(0)) c.reset();
     for (const w of this.#waiting.splice(0)) w.resolve(null);
   }
 
-  /** @internal a new connection; false when the backlog is full */
-  _offer(c: VsockConnection): boolean {
+  /** A new connection; false when the backlog is full. */
+  #offer(c: VsockConnection): boolean {
     const w = this.#waiting.shift();
     if (w !== undefined) {
       w.resolve(c);
@@ -447,6 +494,16 @@ export class VsockEndpoint {
   readonly #control: Control[] = [];
   readonly #senders = new Set<VsockConnection>();
   #nextPort = 49152;
+
+  static {
+    endpointHooks = {
+      sendControl: (e, c, op, flags) => e.#sendControl(c, op, flags),
+      wantSend: (e, c) => e.#wantSend(c),
+      consumed: (e, c) => e.#consumed(c),
+      forget: (e, c) => e.#forget(c),
+      unlisten: (e, l) => e.#unlisten(l),
+    };
+  }
 
   /** See {@link VsockEndpointOptions}. */
   constructor(options: VsockEndpointOptions) {
@@ -499,8 +556,8 @@ export class VsockEndpoint {
     this.#nextPort = 49152 + ((local - 49152 + 1) % 16384);
     const c = new VsockConnection(this, this.localCid, local, cid, port, type);
     this.#conns.set(key(cid, port, local), c);
-    const p = c._awaitConnect();
-    this._sendControl(c, VIRTIO_VSOCK_OP_REQUEST, 0);
+    const p = connectionHooks.awaitConnect(c);
+    this.#sendControl(c, VIRTIO_VSOCK_OP_REQUEST, 0);
     return p;
   }
 
@@ -512,7 +569,8 @@ export class VsockEndpoint {
     this.#control.length = 0;
     this.#senders.clear();
     for (const c of [...this.#conns.values()]) {
-      c._end(
+      connectionHooks.end(
+        c,
         new DeviceError("vsock: transport reset", {
           code: "ERR_VIRTIO_DEVICE_VSOCK_TRANSPORT_RESET",
         }),
@@ -535,18 +593,19 @@ export class VsockEndpoint {
       if (c === undefined) {
         return packet(this.localCid, ctl.srcPort, ctl.dstCid, ctl.dstPort, ctl.type, ctl.op, 0, 0);
       }
-      if (ctl.op === VIRTIO_VSOCK_OP_CREDIT_UPDATE) c._creditQueued = false;
+      if (ctl.op === VIRTIO_VSOCK_OP_CREDIT_UPDATE) stateOf(c).creditQueued = false;
       return this.#fromConn(c, ctl.op, ctl.flags, EMPTY);
     }
     for (const c of this.#senders) {
-      const w = c._tx[0];
+      const s = stateOf(c);
+      const w = s.tx[0];
       if (w === undefined) {
         this.#senders.delete(c);
-        if (c._shutAfterTx && c._state === "connected") {
-          const f = c._shutAfterTx;
-          c._shutAfterTx = 0;
-          c._localShut |= f;
-          const p = this.#fromConn(c, VIRTIO_VSOCK_OP_SHUTDOWN, c._localShut, EMPTY);
+        if (s.shutAfterTx && s.state === "connected") {
+          const f = s.shutAfterTx;
+          s.shutAfterTx = 0;
+          s.localShut |= f;
+          const p = this.#fromConn(c, VIRTIO_VSOCK_OP_SHUTDOWN, s.localShut, EMPTY);
           this.#maybeFinish(c);
           return p;
         }
@@ -556,16 +615,16 @@ export class VsockEndpoint {
       if (n <= 0 && !(w.data.length === 0 && c.type === VIRTIO_VSOCK_TYPE_SEQPACKET)) continue;
       const data = w.data.subarray(w.off, w.off + n);
       w.off += n;
-      c._txCnt = (c._txCnt + n) >>> 0;
+      s.txCnt = (s.txCnt + n) >>> 0;
       let flags = 0;
       if (w.off === w.data.length) {
-        c._tx.shift();
+        s.tx.shift();
         w.resolve();
         if (c.type === VIRTIO_VSOCK_TYPE_SEQPACKET) flags = VIRTIO_VSOCK_SEQ_EOM;
       }
       // Round robin: this connection goes to the back.
       this.#senders.delete(c);
-      if (c._tx.length > 0 || c._shutAfterTx) this.#senders.add(c);
+      if (s.tx.length > 0 || s.shutAfterTx) this.#senders.add(c);
       return this.#fromConn(c, VIRTIO_VSOCK_OP_RW, flags, data);
     }
     return null;
@@ -589,12 +648,14 @@ export class VsockEndpoint {
         `type ${p.type} on a ${c.type}`,
       );
     }
-    c._peerBufAlloc = p.bufAlloc;
-    c._peerFwdCnt = p.fwdCnt;
-    if (c._state === "connecting") {
-      if (p.op === VIRTIO_VSOCK_OP_RESPONSE) return c._connected();
+    const s = stateOf(c);
+    s.peerBufAlloc = p.bufAlloc;
+    s.peerFwdCnt = p.fwdCnt;
+    if (s.state === "connecting") {
+      if (p.op === VIRTIO_VSOCK_OP_RESPONSE) return connectionHooks.connected(c);
       if (p.op === VIRTIO_VSOCK_OP_RST) {
-        return c._end(
+        return connectionHooks.end(
+          c,
           new DeviceError(`vsock: port ${p.srcPort} of CID ${p.srcCid} refused`, {
             code: "ERR_VIRTIO_DEVICE_VSOCK_REFUSED",
           }),
@@ -614,33 +675,34 @@ export class VsockEndpoint {
             `${p.data.length} bytes with ${this.bufAlloc - c.buffered} of credit`,
           );
         }
-        if (c._peerShut & SHUT_SEND) {
+        if (s.peerShut & SHUT_SEND) {
           this.badPackets++;
           return this.#resetConn(c, "ERR_VIRTIO_DEVICE_VSOCK_PROTOCOL", "data after SHUTDOWN");
         }
-        c._data(p.data, (p.flags & VIRTIO_VSOCK_SEQ_EOM) !== 0);
+        connectionHooks.data(c, p.data, (p.flags & VIRTIO_VSOCK_SEQ_EOM) !== 0);
         break;
       }
       case VIRTIO_VSOCK_OP_CREDIT_UPDATE:
         break;
       case VIRTIO_VSOCK_OP_CREDIT_REQUEST:
-        this._sendControl(c, VIRTIO_VSOCK_OP_CREDIT_UPDATE, 0);
+        this.#sendControl(c, VIRTIO_VSOCK_OP_CREDIT_UPDATE, 0);
         break;
       case VIRTIO_VSOCK_OP_SHUTDOWN: {
-        c._peerShutdown(p.flags & (SHUT_RCV | SHUT_SEND));
+        connectionHooks.peerShutdown(c, p.flags & (SHUT_RCV | SHUT_SEND));
         // Both directions shut by the peer: it waits for our RST to free the port (as Linux does).
-        if ((c._peerShut & (SHUT_RCV | SHUT_SEND)) === (SHUT_RCV | SHUT_SEND)) {
-          this._sendControl(c, VIRTIO_VSOCK_OP_RST, 0);
-          c._end(undefined);
+        if ((s.peerShut & (SHUT_RCV | SHUT_SEND)) === (SHUT_RCV | SHUT_SEND)) {
+          this.#sendControl(c, VIRTIO_VSOCK_OP_RST, 0);
+          connectionHooks.end(c, undefined);
           return;
         }
         this.#maybeFinish(c);
         break;
       }
       case VIRTIO_VSOCK_OP_RST:
-        c._end(
-          (c._peerShut & SHUT_SEND && c._localShut & SHUT_SEND) ||
-            (c._localShut | c._shutAfterTx) === (SHUT_RCV | SHUT_SEND)
+        connectionHooks.end(
+          c,
+          (s.peerShut & SHUT_SEND && s.localShut & SHUT_SEND) ||
+            (s.localShut | s.shutAfterTx) === (SHUT_RCV | SHUT_SEND)
             ? undefined
             : new DeviceError(
               `vsock: connection reset by CID ${p.srcCid} port ${p.srcPort}`,
@@ -662,12 +724,13 @@ export class VsockEndpoint {
       // A listener of the other socket type refuses, as Linux does.
       if (l !== undefined && l.type === p.type) {
         const c = new VsockConnection(this, this.localCid, p.dstPort, p.srcCid, p.srcPort, p.type);
-        c._peerBufAlloc = p.bufAlloc;
-        c._peerFwdCnt = p.fwdCnt;
-        c._state = "connected";
-        if (l._offer(c)) {
+        const s = stateOf(c);
+        s.peerBufAlloc = p.bufAlloc;
+        s.peerFwdCnt = p.fwdCnt;
+        s.state = "connected";
+        if (listenerHooks.offer(l, c)) {
           this.#conns.set(key(p.srcCid, p.srcPort, p.dstPort), c);
-          this._sendControl(c, VIRTIO_VSOCK_OP_RESPONSE, 0);
+          this.#sendControl(c, VIRTIO_VSOCK_OP_RESPONSE, 0);
           return;
         }
       }
@@ -694,8 +757,9 @@ export class VsockEndpoint {
   }
 
   #resetConn(c: VsockConnection, code: string, why: string): void {
-    this._sendControl(c, VIRTIO_VSOCK_OP_RST, 0);
-    c._end(
+    this.#sendControl(c, VIRTIO_VSOCK_OP_RST, 0);
+    connectionHooks.end(
+      c,
       new DeviceError(`vsock ${c.localPort} <-> ${c.peerCid}:${c.peerPort}: ${why}`, {
         code,
       }),
@@ -704,25 +768,28 @@ export class VsockEndpoint {
 
   /** Both sides shut down sending and nothing is left to say: the connection is done. */
   #maybeFinish(c: VsockConnection): void {
+    const s = stateOf(c);
     if (
-      c._state === "connected" && c._peerShut & SHUT_SEND && c._localShut & SHUT_SEND &&
-      c._tx.length === 0 && !c._shutAfterTx
+      s.state === "connected" && s.peerShut & SHUT_SEND && s.localShut & SHUT_SEND &&
+      s.tx.length === 0 && !s.shutAfterTx
     ) {
       // Tell the peer both directions are closed; it answers with RST (or we are already done).
-      if (!(c._localShut & SHUT_RCV)) {
-        c._localShut |= SHUT_RCV;
-        this._sendControl(c, VIRTIO_VSOCK_OP_SHUTDOWN, SHUT_RCV | SHUT_SEND);
+      if (!(s.localShut & SHUT_RCV)) {
+        s.localShut |= SHUT_RCV;
+        this.#sendControl(c, VIRTIO_VSOCK_OP_SHUTDOWN, SHUT_RCV | SHUT_SEND);
       }
     }
   }
 
   #sendable(c: VsockConnection): boolean {
-    const w = c._tx[0];
-    return w === undefined ? c._shutAfterTx !== 0 : c.credit > 0 || w.data.length === 0;
+    const s = stateOf(c);
+    const w = s.tx[0];
+    return w === undefined ? s.shutAfterTx !== 0 : c.credit > 0 || w.data.length === 0;
   }
 
   #fromConn(c: VsockConnection, op: number, flags: number, data: Uint8Array): VsockPacket {
-    c._fwdSent = c._fwdCnt;
+    const s = stateOf(c);
+    s.fwdSent = s.fwdCnt;
     return {
       srcCid: this.localCid,
       dstCid: c.peerCid,
@@ -732,17 +799,17 @@ export class VsockEndpoint {
       op,
       flags,
       bufAlloc: this.bufAlloc,
-      fwdCnt: c._fwdCnt,
+      fwdCnt: s.fwdCnt,
       data,
     };
   }
 
-  /** @internal */
-  _sendControl(c: VsockConnection, op: number, flags: number): void {
+  #sendControl(c: VsockConnection, op: number, flags: number): void {
     if (op === VIRTIO_VSOCK_OP_CREDIT_UPDATE) {
       // The update carries the counters as they are when it goes out: one queued is enough.
-      if (c._creditQueued) return;
-      c._creditQueued = true;
+      const s = stateOf(c);
+      if (s.creditQueued) return;
+      s.creditQueued = true;
     }
     this.#control.push({
       conn: c,
@@ -756,30 +823,28 @@ export class VsockEndpoint {
     this.#onOutput();
   }
 
-  /** @internal */
-  _wantSend(c: VsockConnection): void {
+  #wantSend(c: VsockConnection): void {
     this.#senders.add(c);
     if (this.#sendable(c)) this.#onOutput();
   }
 
-  /** @internal the reader took bytes: tell the peer once a quarter of the buffer is free again */
-  _consumed(c: VsockConnection): void {
-    if (c._state !== "connected") return;
-    const freed = (c._fwdCnt - c._fwdSent) >>> 0;
+  /** The reader took bytes: tell the peer once a quarter of the buffer is free again. */
+  #consumed(c: VsockConnection): void {
+    const s = stateOf(c);
+    if (s.state !== "connected") return;
+    const freed = (s.fwdCnt - s.fwdSent) >>> 0;
     if (freed >= this.bufAlloc / 4 || (c.buffered === 0 && freed > 0)) {
-      this._sendControl(c, VIRTIO_VSOCK_OP_CREDIT_UPDATE, 0);
+      this.#sendControl(c, VIRTIO_VSOCK_OP_CREDIT_UPDATE, 0);
     }
   }
 
-  /** @internal */
-  _forget(c: VsockConnection): void {
+  #forget(c: VsockConnection): void {
     const k = key(c.peerCid, c.peerPort, c.localPort);
     if (this.#conns.get(k) === c) this.#conns.delete(k);
     this.#senders.delete(c);
   }
 
-  /** @internal */
-  _unlisten(l: VsockListener): void {
+  #unlisten(l: VsockListener): void {
     if (this.#listeners.get(l.port) === l) this.#listeners.delete(l.port);
   }
 }

@@ -52,6 +52,9 @@ export interface VsockDriverOptions {
   readonly bufAlloc?: number;
 }
 
+// VsockDriver ends a Vsock through this; Vsock sets it in its `static` block.
+let vsockHooks: { release(v: Vsock): void };
+
 /** One bound vsock device, the guest's end. */
 export class Vsock {
   /** The guest end of every connection. */
@@ -68,6 +71,10 @@ export class Vsock {
   readonly #hdrBytes = new Uint8Array(this.#hdr.view.buffer);
   #inFlight = 0;
   #closed = false;
+
+  static {
+    vsockHooks = { release: (v) => v.#release() };
+  }
 
   /** Made by the driver's probe. */
   constructor(readonly dev: DriverDevice, options: VsockDriverOptions = {}) {
@@ -187,8 +194,8 @@ export class Vsock {
     }
   }
 
-  /** @internal the device went away */
-  _release(): void {
+  /** The device went away. */
+  #release(): void {
     if (this.#closed) return;
     this.#closed = true;
     this.endpoint.resetAll();
@@ -235,6 +242,6 @@ export class VsockDriver implements VirtioDriver {
     this.#bound.delete(dev);
     dev.reset();
     dev.delVqs();
-    v?._release();
+    if (v) vsockHooks.release(v);
   }
 }

@@ -75,6 +75,9 @@ const toBuffer = (b: Uint8Array): { buffer: ArrayBuffer } => ({
   buffer: b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength) as ArrayBuffer,
 });
 
+/** V86Machine's private members, for the rest of this module (set in its `static` block). */
+let machineHooks: { feed(m: V86Machine, byte: number): void };
+
 /** A booted guest. */
 export class V86Machine {
   /** The v86 emulator object (its API is v86's own, kept inside this host). */
@@ -88,14 +91,18 @@ export class V86Machine {
   #seq = 0;
   #queue: Promise<unknown> = Promise.resolve();
 
+  static {
+    machineHooks = { feed: (m, byte) => m.#feed(byte) };
+  }
+
   /** @internal use {@link bootV86} */
   constructor(emulator: V86Emulator, host: V86Host) {
     this.#emulator = emulator;
     this.host = host;
   }
 
-  /** @internal */
-  feed(byte: number): void {
+  /** A byte the guest wrote to the serial port. */
+  #feed(byte: number): void {
     this.#out += String.fromCharCode(byte);
     if (this.#out.length > 1 << 24) this.#out = this.#out.slice(-(1 << 20));
     for (let i = 0; i < this.#waiters.length; i++) {
@@ -137,7 +144,7 @@ export class V86Machine {
           resolve(s);
         },
       });
-      this.feed(0x20); // look at what is already there (a space is harmless)
+      this.#feed(0x20); // look at what is already there (a space is harmless)
     });
   }
 
@@ -238,7 +245,7 @@ export async function bootV86(options: BootV86Options): Promise<V86Machine> {
   options.onEmulator?.(emulator);
   emulator.add_listener("serial0-output-byte", (byte: number) => {
     options.onSerial?.(byte);
-    machine?.feed(byte);
+    if (machine) machineHooks.feed(machine, byte);
   });
   await ready;
   const m = machine as unknown as V86Machine;
