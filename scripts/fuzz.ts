@@ -44,6 +44,8 @@ export const FUZZERS: Registered[] = [
   { name: "mmio", module: "tests/fuzz/register_fuzz.ts", fn: "fuzzMmio" },
   { name: "pci", module: "tests/fuzz/register_fuzz.ts", fn: "fuzzPci" },
   { name: "vhost-user", module: "tests/fuzz/vhost_user_fuzz.ts", fn: "fuzzVhostUser" },
+  { name: "9p", module: "tests/fuzz/p9_fuzz.ts", fn: "fuzzP9" },
+  { name: "fuse", module: "tests/fuzz/fuse_fuzz.ts", fn: "fuzzFuse" },
 ];
 
 /** A progress line at most this often (long runs), between batches. */
