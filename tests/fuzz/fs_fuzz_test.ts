@@ -4,6 +4,7 @@
 
 import assert from "node:assert/strict";
 import { fuzzP9 } from "./p9_fuzz.ts";
+import { fuzzFuse } from "./fuse_fuzz.ts";
 import { MemoryFileSystem } from "../../src/devices/fs/memory_fs.ts";
 
 Deno.test("9p fuzz: 300 fixed-seed cases, no failure", () => {
@@ -24,6 +25,29 @@ Deno.test("9p fuzz: an untyped error in the tree is reported, and the case repla
     assert.ok(r.failures.length > 0);
     assert.match(r.failures[0].error, /untyped error inside the server: TypeError: boom/);
     const again = fuzzP9({ seed: 18, cases: 1, first: r.failures[0].case });
+    assert.equal(again.failures[0]?.error.split("\n")[0], r.failures[0].error.split("\n")[0]);
+  } finally {
+    MemoryFileSystem.prototype.stat = stat;
+  }
+});
+
+Deno.test("fuse fuzz: 300 fixed-seed cases, no failure", () => {
+  const r = fuzzFuse({ seed: 18, cases: 300 });
+  assert.equal(r.cases, 300);
+  assert.deepEqual(r.failures, [], JSON.stringify(r.failures.slice(0, 2), null, 1));
+});
+
+Deno.test("fuse fuzz: an untyped error in the tree is reported, and the case replays alone", () => {
+  const stat = MemoryFileSystem.prototype.stat;
+  MemoryFileSystem.prototype.stat = function (path) {
+    if (path === "d") throw new RangeError("boom");
+    return stat.call(this, path);
+  };
+  try {
+    const r = fuzzFuse({ seed: 18, cases: 300 });
+    assert.ok(r.failures.length > 0);
+    assert.match(r.failures[0].error, /untyped error inside the server: RangeError: boom/);
+    const again = fuzzFuse({ seed: 18, cases: 1, first: r.failures[0].case });
     assert.equal(again.failures[0]?.error.split("\n")[0], r.failures[0].error.split("\n")[0]);
   } finally {
     MemoryFileSystem.prototype.stat = stat;
