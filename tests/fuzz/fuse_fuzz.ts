@@ -15,8 +15,8 @@
  * it asks the file system for a path outside the tree, when the reply is
  * longer than its room, its `len` is not its length, its `unique` is not the
  * request's, or its error is not 0 or a negated errno. After the hostile
- * requests a valid session must still be served (INIT, CREATE, WRITE, READ
- * back, RELEASE, LOOKUP); for a host directory, nothing outside the export may
+ * requests a valid session must still be served (DESTROY, INIT, CREATE,
+ * WRITE, READ back, RELEASE, LOOKUP); for a host directory, nothing outside the export may
  * have changed, no reply may hold the marker of the file outside, and the
  * export may hold no device node or socket.
  *
@@ -80,7 +80,8 @@ import {
 export const HOST_EVERY = 16;
 /** Host cases between two counts of open descriptors. */
 const FD_EVERY = 32;
-const MAX_HANDLES = 32;
+const MAX_HANDLES = 4; // low, so that EMFILE is reached
+const MAX_NODES = 12; // and ENFILE
 const HDR = 40;
 const OUT = 16;
 const ROOM = 64 * 1024;
@@ -380,7 +381,7 @@ function runCase(
   const escapes: string[] = [];
   if (host !== undefined) host.reset();
   const fs = checkedFs(host?.fs ?? memoryTree(), escapes);
-  const server = new FuseServer(fs, { maxHandles: MAX_HANDLES });
+  const server = new FuseServer(fs, { maxHandles: MAX_HANDLES, maxNodes: MAX_NODES });
   const s: CaseState = { r, nodes: [], fhs: [], outside: host?.outside ?? "/nonexistent-outside" };
   const fail = (error: string) => ({ error, input: input.slice(-40) });
   let unique = 1n;
@@ -501,8 +502,12 @@ function validSession(
     if (v.getInt32(4, true) !== 0) return `valid session, ${what}: error ${v.getInt32(4, true)}`;
     return v;
   };
-  // INIT again: a driver that reconnects (the server answers EIO... only before INIT; a second
-  // INIT must work too).
+  // A driver that mounts afresh: DESTROY (the unmount; it forgets every node and handle, as a
+  // Tversion does for 9P, so the hostile session's nodes and handles do not count against the
+  // limits), then INIT.
+  server.request(HDR).set(new Req(FUSE_DESTROY, 999n, 0n).done());
+  server.handle(HDR, ROOM);
+  if (server.nodeCount !== 1) return `valid session: ${server.nodeCount} nodes after DESTROY`;
   const i = call("INIT", init(1000n));
   if (typeof i === "string") return i;
   const name = enc.encode("valid-file");

@@ -75,7 +75,7 @@ export const HOST_EVERY = 16;
 /** Host cases between two counts of open descriptors. */
 const FD_EVERY = 32;
 const MAX_MSIZE = 16 * 1024;
-const MAX_FIDS = 64;
+const MAX_FIDS = 16; // low, so that EMFILE is reached
 
 /** One failed case. */
 export interface P9FuzzFailure {
@@ -229,7 +229,12 @@ function fid(s: CaseState): number {
 
 function newFid(s: CaseState): number {
   const r = s.r;
-  const n = r.chance(0.85) ? r.below(MAX_FIDS + 8) : r.pick([0xffffffff, r.u32()]);
+  // Now and then one in use (refused), mostly a small number, sometimes NOFID or any.
+  const n = s.fids.length > 0 && r.chance(0.15)
+    ? r.pick(s.fids)
+    : r.chance(0.85)
+    ? r.below(MAX_FIDS + 8)
+    : r.pick([0xffffffff, r.u32()]);
   s.fids.push(n);
   return n;
 }
