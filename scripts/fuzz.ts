@@ -21,7 +21,8 @@
  * ideally `case` and `input`. Batch `k` of a run with seed `S` runs with
  * seed `S + k`, so fuzzers that ignore `first` still see new cases. Each
  * batch runs in a worker: one that does not finish within the timeout is a
- * hang, reported with its seed and case range.
+ * hang, reported with its seed and case range. A long run prints a progress
+ * line (cases so far, rate, failures) at most once a minute, between batches.
  *
  * @module
  */
@@ -43,7 +44,12 @@ export const FUZZERS: Registered[] = [
   { name: "mmio", module: "tests/fuzz/register_fuzz.ts", fn: "fuzzMmio" },
   { name: "pci", module: "tests/fuzz/register_fuzz.ts", fn: "fuzzPci" },
   { name: "vhost-user", module: "tests/fuzz/vhost_user_fuzz.ts", fn: "fuzzVhostUser" },
+  { name: "9p", module: "tests/fuzz/p9_fuzz.ts", fn: "fuzzP9" },
+  { name: "fuse", module: "tests/fuzz/fuse_fuzz.ts", fn: "fuzzFuse" },
 ];
+
+/** A progress line at most this often (long runs), between batches. */
+const PROGRESS_MS = 60_000;
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
 
@@ -181,6 +187,7 @@ export async function main(argv: string[]): Promise<number> {
     let done = 0;
     let k = 0;
     let failures = 0;
+    let lastProgress = start;
     for (;;) {
       const elapsed = (performance.now() - start) / 1000;
       if (args.cases !== undefined && done >= args.cases) break;
@@ -215,6 +222,15 @@ export async function main(argv: string[]): Promise<number> {
         console.log(`  reproducer: ${file}`);
       }
       k++;
+      if (performance.now() - lastProgress >= PROGRESS_MS) {
+        lastProgress = performance.now();
+        const secs = (lastProgress - start) / 1000;
+        console.log(
+          `  ${f.name}: ${done} cases, ${secs.toFixed(0)} s, ${
+            Math.round(done / Math.max(secs, 1e-3))
+          } cases/s, ${failures} failures so far`,
+        );
+      }
     }
     const secs = (performance.now() - start) / 1000;
     console.log(

@@ -1,7 +1,8 @@
 /**
  * Which engine and transport code the fuzzers reach (issue 18): runs the
  * fuzz tests under Deno's coverage and prints line and branch coverage for
- * each file of `src/virtqueue/` and `src/transport/`, then the error
+ * each file of `src/virtqueue/`, `src/transport/` and the 9P and FUSE
+ * request decoders (`src/devices/p9/`, `src/devices/fs/`), then the error
  * branches they never reach (uncovered lines that throw or build an error).
  *
  * ```
@@ -19,7 +20,7 @@
  */
 
 const ROOT = new URL("../", import.meta.url).pathname;
-const AREAS = ["src/virtqueue/", "src/transport/"];
+const AREAS = ["src/virtqueue/", "src/transport/", "src/devices/p9/", "src/devices/fs/"];
 
 /** Coverage of one source file, from lcov. */
 export interface FileCoverage {

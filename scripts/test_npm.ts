@@ -85,6 +85,8 @@ export const DENO_ONLY_TESTS: Readonly<Record<string, string>> = {
     "runs every documented `deno run`/`deno task` command as a subprocess",
   "tests/transport/vhost_user/**": "vhost-user (Deno FFI to libc), left out of the npm build",
   "tests/fuzz/fuzz_entry_test.ts": "runs `deno task fuzz` (scripts/fuzz.ts) as a `deno` subprocess",
+  "tests/fuzz/fs_fuzz_test.ts":
+    "the 9P and FUSE fuzzers also serve a host directory (node:fs), left out of the npm build",
   "tests/virtqueue/mutations_test.ts":
     "patches a copy of src/ and runs the differential suites on it in a `deno` subprocess",
   "tests/transport/worker_test.ts":

@@ -11,14 +11,14 @@ import { MmioDevice, MmioTransport } from "../../src/transport/mmio/mod.ts";
 const SEED = 0x5eed;
 
 Deno.test("register fuzz, MMIO v1 and v2: no untyped error, no throw out of the device, a driver brings it up after", async () => {
-  const r = await fuzzMmio({ seed: SEED, cases: 40 });
-  assert.equal(r.cases, 40);
+  const r = await fuzzMmio({ seed: SEED, cases: 200 });
+  assert.equal(r.cases, 200);
   assert.deepEqual(r.failures, []);
 });
 
 Deno.test("register fuzz, PCI modern and legacy: no untyped error, no throw out of the device, a driver brings it up after", async () => {
-  const r = await fuzzPci({ seed: SEED, cases: 40 });
-  assert.equal(r.cases, 40);
+  const r = await fuzzPci({ seed: SEED, cases: 200 });
+  assert.equal(r.cases, 200);
   assert.deepEqual(r.failures, []);
 });
 

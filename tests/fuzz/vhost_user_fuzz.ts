@@ -2,8 +2,10 @@
  * A fuzzer of the vhost-user back-end's message handling: each case is one
  * front-end session of random and mutated messages, with random descriptors
  * (eventfds, memfds of random sizes, the front-end's own socket end, none),
- * sent to a real back-end in this process over its Unix socket, then the
- * connection is closed, sometimes in the middle of a message.
+ * sent to a real back-end in this process over one end of a Unix socketpair
+ * (the other end handed to `VhostUserBackend.serveConnection`, so no
+ * listen, accept and connect per session), then the connection is closed,
+ * sometimes in the middle of a message.
  *
  * A case fails when the back-end ends the session with an error that is
  * not a typed `VirtioError` (no code, or the code of an untyped error a
@@ -11,9 +13,10 @@
  * left (a hang), or when a well-behaved front-end is not served afterwards
  * (features, queue count, and every few cases a block written and read back
  * through a ring). A crash of the process (SIGBUS, say) fails whatever runs
- * it. After the run, no descriptor of the back-end may be left open.
+ * it. Every 100 cases and after the run, no descriptor of the back-end may
+ * be left open.
  *
- * Deterministic for a seed. Needs Linux and `--allow-all` (FFI, temp files).
+ * Deterministic for a seed (random bytes come from a seeded pool). Needs Linux and `--allow-all` (FFI, temp files).
  *
  * @example
  * ```ts ignore
@@ -25,11 +28,13 @@
  * @module
  */
 
-import { VhostUserBackend } from "../../src/transport/vhost_user/backend.ts";
+import { type SessionSummary, VhostUserBackend } from "../../src/transport/vhost_user/backend.ts";
 import { VhostUserErrorCode } from "../../src/transport/vhost_user/errors.ts";
 import {
+  bindUnix,
   closeFd,
   eventfd,
+  type Mapping,
   mapShared,
   memfdCreate,
   sendWithFds,
@@ -118,8 +123,77 @@ function within<T>(p: Promise<T>, what: string): Promise<T> {
   return Promise.race([p, t]).finally(() => clearTimeout(timer));
 }
 
+/** 1 MiB of random bytes from a fixed seed, made once: random memory and payloads are cut from it. */
+let pool: Uint8Array | undefined;
+function randomPool(): Uint8Array {
+  if (pool === undefined) {
+    pool = new Uint8Array(1 << 20);
+    const next = rng(0x9002);
+    for (let i = 0; i < pool.length; i += 4) {
+      new DataView(pool.buffer).setUint32(i, Math.floor(next() * 4294967296), true);
+    }
+  }
+  return pool;
+}
+
+/** Fills `b` with random bytes from the pool, at an offset `random` picks. */
+function fillRandom(b: Uint8Array, random: () => number): Uint8Array {
+  const p = randomPool();
+  const from = Math.floor(random() * (p.length - b.length + 1));
+  b.set(p.subarray(from, from + b.length));
+  return b;
+}
+
+let named = 0;
+
+/**
+ * A connection to the back-end: a socketpair whose back-end end is handed to
+ * `serveConnection`. That end gets a name in the abstract namespace, as an
+ * accepted connection has the listening socket's path: the back-end refuses a
+ * back-end channel connected to its own address. (Unnamed, a front-end in the
+ * same process that passes its own end of the pair as the channel is not told
+ * apart from a real channel: both peers have this process's pid. Another
+ * process is, by its pid. Such a back-end never sees the front-end leave.)
+ */
+function connection(backend: VhostUserBackend): { front: Front; ended: Promise<SessionSummary> } {
+  const [mine, theirs] = ourSocketPair();
+  bindUnix(theirs, `\0typed-virtio-fuzz-${Deno.pid}-${named++}`);
+  return { front: new Front(mine), ended: backend.serveConnection(theirs) };
+}
+
+/** Cases between two counts of open descriptors (reading /proc/self/fd costs a case's time). */
+const FD_CHECK_EVERY = 100;
+
+/** Inodes (`socket:[n]`) of the sockets this fuzzer made. */
+const ourSockets = new Set<string>();
+
+function ourSocketPair(): [number, number] {
+  const pair = socketPair();
+  for (const fd of pair) ourSockets.add(Deno.readLinkSync(`/proc/self/fd/${fd}`));
+  return pair;
+}
+
+/**
+ * Open descriptors of the kinds the fuzzer hands the back-end: its own
+ * sockets (and the back-end's copies of them), eventfds and memfds. Sockets
+ * of the runtime itself are not counted (the runtime opens a socketpair of
+ * its own at some point of a run, which counting every descriptor took for
+ * a leak).
+ */
 function openFds(): number {
-  return [...Deno.readDirSync("/proc/self/fd")].length;
+  let n = 0;
+  for (const e of Deno.readDirSync("/proc/self/fd")) {
+    let target: string;
+    try {
+      target = Deno.readLinkSync(`/proc/self/fd/${e.name}`);
+    } catch {
+      continue; // the directory's own descriptor, closed by now
+    }
+    if (
+      ourSockets.has(target) || target === "anon_inode:[eventfd]" || target.startsWith("/memfd:")
+    ) n++;
+  }
+  return n;
 }
 
 /**
@@ -131,23 +205,25 @@ export async function fuzzVhostUser(options: VhostUserFuzzOptions): Promise<Vhos
   const random = rng(options.seed);
   const int = (n: number) => Math.floor(random() * n);
   const pick = <T>(xs: readonly T[]): T => xs[int(xs.length)];
-  const dir = await Deno.makeTempDir({ prefix: "typed-virtio-fuzz-" });
-  const path = `${dir}/be.sock`;
   const storage = new MemoryStorage(new Uint8Array(64 * 512));
   const device = new BlkDevice({ storage, queueSize: 16, queues: 2 });
   const logs: string[] = [];
+  let ringFaults = 0;
   const backend = new VhostUserBackend(device, {
-    socketPath: path,
+    socketPath: "/nonexistent/fuzz.sock", // never bound: sessions come through serveConnection
     messageTimeoutMs: 50,
     log: (level, msg) => {
-      if (level === "error") logs.push(msg);
+      if (level === "error" && msg.startsWith("device needs reset")) ringFaults++;
     },
   });
-  backend.listen();
-  const serving = backend.serve();
-  const h: Harness = { backend, device, storage, logs, path };
+  const h: Harness = { backend, device, storage, logs, path: "" };
+  // The guest memory of the valid starts: one memfd and mapping for the run, its first 64 KiB
+  // (where the rings go) refilled with random bytes by each case that uses it.
+  const guestFd = memfdCreate("fuzz-guest", MEM_SIZE);
+  let guestMap: Mapping | undefined;
   const failures: VhostUserFuzzFailure[] = [];
   const endings: Record<string, number> = {};
+  ourSockets.clear();
   let fdsBefore = openFds();
   const LEAK_SLACK = 8;
   const requests = Object.values(R);
@@ -185,8 +261,7 @@ export async function fuzzVhostUser(options: VhostUserFuzzOptions): Promise<Vhos
       const owned: number[] = [];
       const maps: ReturnType<typeof mapShared>[] = [];
       const kicks: number[] = [];
-      const ended = backend.sessionEnded();
-      const f = new Front(path);
+      const { front: f, ended } = connection(backend);
       const fdOf = (kind: (typeof fdKinds)[number]): number[] => {
         switch (kind) {
           case "eventfd": {
@@ -203,14 +278,14 @@ export async function fuzzVhostUser(options: VhostUserFuzzOptions): Promise<Vhos
               // Random bytes where rings may be: the ring engine meets them too.
               const m = mapShared(fd, size);
               maps.push(m);
-              crypto.getRandomValues(new Uint8Array(m.buffer, 0, Math.min(size, 65536)));
+              fillRandom(new Uint8Array(m.buffer, 0, Math.min(size, 65536)), random);
             }
             return [fd];
           }
           case "own":
             return [f.fd];
           case "pair": {
-            const [a, b] = socketPair();
+            const [a, b] = ourSocketPair();
             owned.push(a, b);
             return [b];
           }
@@ -276,7 +351,7 @@ export async function fuzzVhostUser(options: VhostUserFuzzOptions): Promise<Vhos
               queueSize: pick([16, 256, 100, 0]),
             });
           default:
-            return crypto.getRandomValues(new Uint8Array(pick([0, 4, 8, 24, 40])));
+            return fillRandom(new Uint8Array(pick([0, 4, 8, 24, 40])), random);
         }
       };
       try {
@@ -293,16 +368,14 @@ export async function fuzzVhostUser(options: VhostUserFuzzOptions): Promise<Vhos
                 userspaceAddr: USER_BASE,
                 mmapOffset: 0,
               }]),
-              fdOf("memfd"),
+              [guestFd],
             ],
           ];
           if (random() < 0.5) {
             // Ring 0 started over guest memory full of random bytes, then kicked: the
             // ring engine meets hostile rings through vhost-user.
-            const guest = start[2][2][0];
-            const m = mapShared(guest, MEM_SIZE);
-            maps.push(m);
-            crypto.getRandomValues(new Uint8Array(m.buffer, 0, 65536));
+            const m = guestMap ??= mapShared(guestFd, MEM_SIZE);
+            fillRandom(new Uint8Array(m.buffer, 0, 65536), random);
             const size = pick([2, 16]);
             const kick = fdOf("eventfd");
             const used = 4 * int(16384);
@@ -371,13 +444,12 @@ export async function fuzzVhostUser(options: VhostUserFuzzOptions): Promise<Vhos
         f.close();
       }
       try {
-        await within(ended, `session of case ${c} did not end after the front-end left`);
-        const s = backend.sessions.at(-1);
-        const code = s?.end === "error" ? s.code ?? "untyped" : s?.end ?? "none";
+        const s = await within(ended, `session of case ${c} did not end after the front-end left`);
+        const code = s.end === "error" ? s.code ?? "untyped" : s.end;
         endings[code] = (endings[code] ?? 0) + 1;
-        if (s?.end === "error" && (s.code === undefined || !s.code.startsWith("ERR_VIRTIO_"))) {
+        if (s.end === "error" && (s.code === undefined || !s.code.startsWith("ERR_VIRTIO_"))) {
           failures.push({ case: c, reason: `untyped error: ${s.error}`, messages: sent });
-        } else if (s?.code === VhostUserErrorCode.DEVICE_FAILED) {
+        } else if (s.code === VhostUserErrorCode.DEVICE_FAILED) {
           failures.push({ case: c, reason: `a device model threw: ${s.error}`, messages: sent });
         }
         await within(validSession(h, c % 10 === 9), `a valid session after case ${c}`);
@@ -385,7 +457,7 @@ export async function fuzzVhostUser(options: VhostUserFuzzOptions): Promise<Vhos
         for (const fd of owned) closeFd(fd);
         maps.length = owned.length = 0;
         // Deno's own descriptors come and go by a few; a leak grows with the cases.
-        const open = openFds();
+        const open = c % FD_CHECK_EVERY === FD_CHECK_EVERY - 1 ? openFds() : fdsBefore;
         if (open - fdsBefore > LEAK_SLACK) {
           failures.push({
             case: c,
@@ -408,10 +480,11 @@ export async function fuzzVhostUser(options: VhostUserFuzzOptions): Promise<Vhos
     }
   } finally {
     backend.close();
-    await serving;
-    await Deno.remove(dir, { recursive: true });
   }
+  // Counted before the guest's memfd (open since before the first count) is closed.
   const leaked = openFds() - fdsBefore;
+  if (guestMap !== undefined) unmap(guestMap);
+  closeFd(guestFd);
   if (leaked > 0) {
     failures.push({
       case: -1,
@@ -419,14 +492,12 @@ export async function fuzzVhostUser(options: VhostUserFuzzOptions): Promise<Vhos
       messages: [],
     });
   }
-  const ringFaults = logs.filter((l) => l.startsWith("device needs reset")).length;
   return { cases: options.cases, failures, endings, ringFaults };
 }
 
 /** A well-behaved front-end: features and queue count; with `io`, a block written and read back. */
 async function validSession(h: Harness, io: boolean): Promise<void> {
-  const ended = h.backend.sessionEnded();
-  const f = new Front(h.path);
+  const { front: f, ended } = connection(h.backend);
   try {
     const feats = await f.call(R.VHOST_USER_GET_FEATURES);
     if (feats.payload.length !== 8) throw new Error("GET_FEATURES: no features");

@@ -55,9 +55,14 @@ export const USER_BASE = 0x7f00_0000_0000;
 export class Front {
   readonly fd: number;
   readonly #reader: MessageReader;
-  constructor(path: string) {
-    this.fd = socketUnix();
-    connectUnix(this.fd, path);
+  /** Connects to the back-end's socket at `path`, or speaks on `fd` (a socketpair end, say). */
+  constructor(path: string | number) {
+    if (typeof path === "number") {
+      this.fd = path;
+    } else {
+      this.fd = socketUnix();
+      connectUnix(this.fd, path);
+    }
     this.#reader = new MessageReader((b) => recvWithFds(this.fd, b), closeFd);
   }
   send(

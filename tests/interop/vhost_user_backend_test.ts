@@ -12,6 +12,7 @@ import {
   memfdCreate,
   pollAsync,
   POLLIN,
+  socketPair,
   unmap,
   writeEventfd,
 } from "../../src/transport/vhost_user/_libc.ts";
@@ -40,7 +41,8 @@ import {
   VHOST_USER_PROTOCOL_F_REPLY_ACK,
   VhostUserRequest as R,
 } from "../../src/generated/vhost_user.ts";
-import { MemoryStorage } from "../../src/devices/blk/mod.ts";
+import { BlkDevice, MemoryStorage } from "../../src/devices/blk/mod.ts";
+import { VhostUserBackend } from "../../src/transport/vhost_user/backend.ts";
 import {
   allocateQueue,
   createDriverQueue,
@@ -51,7 +53,7 @@ import { VhostUserErrorCode } from "../../src/transport/vhost_user/errors.ts";
 import {
   canRun,
   expectClosed,
-  type Front,
+  Front,
   lastError,
   MEM_SIZE,
   session,
@@ -696,4 +698,40 @@ Deno.test({
         closeFd(memfd);
       }
     }),
+});
+
+Deno.test({
+  name:
+    "vhost-user backend: a connection handed to serveConnection, then close(), leaves no descriptor open",
+  ignore: !canRun,
+  fn: async () => {
+    const count = () => [...Deno.readDirSync("/proc/self/fd")].length;
+    const device = new BlkDevice({ storage: new MemoryStorage(new Uint8Array(64 * 512)) });
+    // Warm up what the first use opens once for the process (the FFI library).
+    closeFd(eventfd());
+    const before = count();
+    for (const closeFirst of [false, true]) {
+      const backend = new VhostUserBackend(device, {
+        socketPath: "/nonexistent/never-bound.sock",
+        log: () => {},
+      });
+      const [mine, theirs] = socketPair();
+      const f = new Front(mine);
+      const served = backend.serveConnection(theirs);
+      assert.equal(decodeU64(await f.call(R.VHOST_USER_GET_QUEUE_NUM)), 1n);
+      if (closeFirst) {
+        // close() during the session: the session ends, then the back-end tears down.
+        backend.close();
+        assert.equal((await served).end, "closed");
+        f.close();
+      } else {
+        // The front-end leaves, then close() with no session running.
+        f.close();
+        assert.equal((await served).end, "eof");
+        backend.close();
+      }
+    }
+    // Without the teardown in serveConnection and close(), each back-end kept its eventfd.
+    assert.equal(count(), before);
+  },
 });

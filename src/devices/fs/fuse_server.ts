@@ -52,7 +52,7 @@
  * @module
  */
 
-import { DeviceError } from "../../errors.ts";
+import { DeviceError, VirtioError } from "../../errors.ts";
 import {
   FATTR_ATIME,
   FATTR_ATIME_NOW,
@@ -210,6 +210,13 @@ export const FUSE_SERVER_ERROR_CODES: { readonly options: string } = Object.free
 export class FuseServer {
   /** The file system served. */
   readonly fs: FileSystem;
+  /**
+   * Requests that failed with an exception that is not a `VirtioError` (a bug:
+   * guest input and host failures are typed); each was answered with EIO.
+   */
+  internalErrors = 0;
+  /** The last such exception. */
+  lastInternalError: unknown = undefined;
   readonly #maxHandles: number;
   readonly #maxNodes: number;
   readonly #maxIo: number;
@@ -382,6 +389,11 @@ export class FuseServer {
         payload = this.#dispatch(opcode, nodeid);
       } catch (e) {
         errno = errnoOf(e);
+        if (!(e instanceof VirtioError)) {
+          // Guest input and host failures arrive as typed errors: this is a bug of ours.
+          this.internalErrors++;
+          this.lastInternalError = e;
+        }
         if (!(e instanceof FsError) && errno === ERRNO.EIO) {
           // A bug or a host failure we do not know: the guest sees EIO, the host a log line.
           console.error(`virtio-fs: opcode ${opcode}:`, e);

@@ -133,6 +133,7 @@ import {
   P9Txattrwalk,
   V9FS_MAGIC,
 } from "../../generated/devices/9p.ts";
+import { VirtioError } from "../../errors.ts";
 import { WireReader, WireWriter } from "./_wire.ts";
 
 /** The protocol this server speaks. */
@@ -202,6 +203,13 @@ export class P9Server {
   msize: number;
   /** Did Tversion agree on 9P2000.L? */
   versioned = false;
+  /**
+   * Requests that failed with an exception that is not a `VirtioError` (a bug:
+   * guest input and host failures are typed); each was answered with EIO.
+   */
+  internalErrors = 0;
+  /** The last such exception. */
+  lastInternalError: unknown = undefined;
   readonly #fids = new Map<number, Fid>();
   readonly #req: Uint8Array;
   readonly #out: WireWriter;
@@ -280,6 +288,12 @@ export class P9Server {
       this.#dispatch(type, body, w);
       return w.finish();
     } catch (e) {
+      // Guest input and host failures arrive as typed errors; anything else is a bug of
+      // ours, answered with EIO all the same but counted (the fuzzers check the count).
+      if (!(e instanceof VirtioError)) {
+        this.internalErrors++;
+        this.lastInternalError = e;
+      }
       w.begin(P9_RLERROR, tag, cap);
       w.struct(P9Rlerror).ecode = errnoOf(e);
       return w.finish();

@@ -177,9 +177,14 @@ export function socketPair(): [number, number] {
 
 /** Binds `fd` to the filesystem path `path` and listens with `backlog`. */
 export function bindListen(fd: number, path: string, backlog: number = 1): void {
-  const sa = sockaddrUn(path);
-  if (open().bind(fd, sa, sa.length) < 0) fail("bind", path);
+  bindUnix(fd, path);
   if (open().listen(fd, backlog) < 0) fail("listen", path);
+}
+
+/** Binds `fd` to `path` (a name in the abstract namespace when it starts with NUL). */
+export function bindUnix(fd: number, path: string): void {
+  const sa = sockaddrUn(path);
+  if (open().bind(fd, sa, sa.length) < 0) fail("bind", path.replaceAll("\0", "@"));
 }
 
 /** Accepts a connection as a non-blocking socket; -1 when none is pending. */

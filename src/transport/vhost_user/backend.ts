@@ -242,6 +242,8 @@ export class VhostUserBackend {
   #listenFd = -1;
   #wakeFd = -1;
   #closed = false;
+  /** True while {@link VhostUserBackend.serve} runs (it then tears down on close). */
+  #serving = false;
   #session: Session | undefined;
   #sessionWaiters: (() => void)[] = [];
 
@@ -300,6 +302,16 @@ export class VhostUserBackend {
    */
   async serve(): Promise<void> {
     this.listen();
+    this.#serving = true;
+    try {
+      await this.#acceptLoop();
+    } finally {
+      this.#serving = false;
+    }
+    this.#teardown();
+  }
+
+  async #acceptLoop(): Promise<void> {
     while (!this.#closed) {
       const entries: PollEntry[] = [
         { fd: this.#wakeFd, events: POLLIN, revents: 0 },
@@ -320,7 +332,6 @@ export class VhostUserBackend {
       if (conn < 0) continue;
       await this.serveConnection(conn);
     }
-    this.#teardown();
   }
 
   /**
@@ -359,6 +370,8 @@ export class VhostUserBackend {
     const waiters = this.#sessionWaiters;
     this.#sessionWaiters = [];
     for (const w of waiters) w();
+    // Closed while serving a connection handed in without serve(): nobody else will tear down.
+    if (this.#closed && !this.#serving) this.#teardown();
     return summary;
   }
 
@@ -372,6 +385,9 @@ export class VhostUserBackend {
     if (this.#closed) return;
     this.#closed = true;
     if (this.#wakeFd >= 0) writeEventfd(this.#wakeFd);
+    // Without serve() and with no session running, nothing would close the wake-up eventfd
+    // (made by serveConnection) or the socket (made by listen): do it now.
+    if (!this.#serving && this.#session === undefined) this.#teardown();
   }
 
   #teardown(): void {
