@@ -95,6 +95,8 @@ async function main(): Promise<number> {
     devices: disks.map((d) => ({ device: d.disk, transport: d.transport })),
     files: { "/opt/tv/soak.sh": enc.encode(script) },
     onSerial,
+    // The test's own boot deadline (BOOT_MS in _soak.ts) is the one that counts.
+    bootTimeoutMs: 1_500_000,
   });
   note(`booted in ${m.bootSeconds.toFixed(1)} s`);
   const names: Record<string, string> = {};
