@@ -144,6 +144,14 @@ function sequence(
   }
 }
 
+/** How often {@link RandomNotifyFaults} drops and delays a notification while on. */
+export interface NotifyFaultRates {
+  /** The share of notifications dropped (default 0.15). */
+  readonly drop?: number;
+  /** The share delayed by 1 to 200 ms (default 0.2). */
+  readonly delay?: number;
+}
+
 /** Drops (recovered by a watchdog) and delays kicks and calls at random while on. */
 export class RandomNotifyFaults implements NotifyFaults {
   /** Faults are injected while set. */
@@ -151,11 +159,15 @@ export class RandomNotifyFaults implements NotifyFaults {
   /** Counts of what was done. */
   readonly counts = { kicksDropped: 0, kicksDelayed: 0, callsDropped: 0, callsDelayed: 0 };
   readonly #random: () => number;
+  readonly #drop: number;
+  readonly #delay: number;
   #deliver: ((kind: "kick" | "call", index: number) => void) | undefined;
 
-  /** Faults drawn from `random` (e.g. {@link mulberry32}). */
-  constructor(random: () => number) {
+  /** Faults drawn from `random` (e.g. {@link mulberry32}) at `rates`. */
+  constructor(random: () => number, rates: NotifyFaultRates = {}) {
     this.#random = random;
+    this.#drop = rates.drop ?? 0.15;
+    this.#delay = rates.delay ?? 0.2;
   }
 
   /** Where the watchdog delivers a dropped kick or call. */
@@ -166,7 +178,7 @@ export class RandomNotifyFaults implements NotifyFaults {
   #fate(kind: "kick" | "call", index: number): NotifyFault {
     if (!this.on) return "deliver";
     const x = this.#random();
-    if (x < 0.15) {
+    if (x < this.#drop) {
       if (kind === "kick") this.counts.kicksDropped++;
       else this.counts.callsDropped++;
       // The watchdog: a lost notification is delivered late, once.
@@ -174,7 +186,7 @@ export class RandomNotifyFaults implements NotifyFaults {
       setTimeout(() => deliver?.(kind, index), 100 + Math.floor(this.#random() * 900));
       return "drop";
     }
-    if (x < 0.35) {
+    if (x < this.#drop + this.#delay) {
       if (kind === "kick") this.counts.kicksDelayed++;
       else this.counts.callsDelayed++;
       return 1 + Math.floor(this.#random() * 200);

@@ -31,7 +31,7 @@ const STALL_MS = 120_000;
  */
 export const BOOT_MS = 1_200_000;
 const RUN_SLACK_MS = 240_000;
-const VERIFY_MS = 300_000;
+const VERIFY_MS = 600_000;
 /** Growth after warm-up of the host process's heap (after a gc) that fails the test. */
 export const HEAP_GROWTH_KIB: number = 16 * 1024;
 /** Growth after warm-up of the host process's RSS that fails the test (generous, as the QEMU soak's). */
@@ -76,6 +76,9 @@ export interface HostStats {
     notify: number;
     restarts: number;
     drainMsMax: number;
+    refusedEnospc: number;
+    refusedEio: number;
+    dropped: number;
   };
   readonly refusedByHost: number;
   readonly [transport: string]: unknown;

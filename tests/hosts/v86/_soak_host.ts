@@ -61,7 +61,8 @@ async function main(): Promise<number> {
   const t0 = Date.now();
   const note = (s: string) => out(`soak-note [+${((Date.now() - t0) / 1000).toFixed(1)}s] ${s}`);
   const disks = TRANSPORTS.map((t, i) => {
-    const faults = new RandomNotifyFaults(mulberry32(seed + 1 + i));
+    // Twice the QEMU soak's drop rate: a slow guest sends few notifications per window.
+    const faults = new RandomNotifyFaults(mulberry32(seed + 1 + i), { drop: 0.3, delay: 0.3 });
     return { transport: t, faults, disk: new SoakDisk(`${dir}/${t}.img`, random, faults) };
   });
 
@@ -79,7 +80,14 @@ async function main(): Promise<number> {
       pending = "";
       out(`guest: ${line}`);
       if (line.includes("@@start=1")) started();
-      if (line.includes("@@writers_done=1")) quiet.stopped = true;
+      if (line.includes("@@writers_done=1")) {
+        // Lift every fault before the guest's next instruction: it verifies next.
+        quiet.stopped = true;
+        for (const d of disks) {
+          d.disk.setFault(undefined);
+          d.faults.on = false;
+        }
+      }
     } else if (pending.length < 4096) pending += String.fromCharCode(byte);
   };
 
@@ -125,63 +133,84 @@ async function main(): Promise<number> {
     }, 0);
   const dropped = () =>
     disks.reduce((n, d) => n + d.faults.counts.kicksDropped + d.faults.counts.callsDropped, 0);
-  const counts = { enospc: 0, eio: 0, notify: 0, restarts: 0, drainMsMax: 0 };
-  const injector = (async () => {
+  const counts = {
+    enospc: 0,
+    eio: 0,
+    notify: 0,
+    restarts: 0,
+    drainMsMax: 0,
+    refusedEnospc: 0,
+    refusedEio: 0,
+    dropped: 0,
+  };
+  const pause = () => sleep(3_000 + random() * 5_000, quiet);
+  // Three loops at once, so that a guest as slow as v86 on a loaded machine
+  // still meets every kind of fault in a short run: the storage (ENOSPC and
+  // EIO windows in turn), the notifications, the device model restarts. They
+  // end when the guest's writers do (and the faults are lifted at once then,
+  // in onSerial): the verification reads run without them.
+  const storage = (async () => {
     await guestStarted;
-    const until = Date.now() + seconds * 1000 - 5_000;
-    // The first four faults are one of each kind; then at random.
-    const plan = ["restart", "enospc", "notify", "eio"];
-    while (!quiet.stopped && Date.now() < until) {
-      await sleep(3_000 + random() * 5_000, quiet);
-      if (quiet.stopped || Date.now() >= until) break;
-      let kind = plan.shift();
-      if (kind === undefined) {
-        const x = random();
-        kind = x < 0.25 ? "restart" : x < 0.5 ? "enospc" : x < 0.7 ? "eio" : "notify";
+    for (let n = 0; !quiet.stopped; n++) {
+      await pause();
+      if (quiet.stopped) break;
+      const f: StorageFault = n % 2 === 0 ? "ENOSPC" : "EIO";
+      const ms = 2_000 + Math.floor(random() * 3_000);
+      note(`fault: storage ${f} for ${ms} ms`);
+      counts[f === "ENOSPC" ? "enospc" : "eio"]++;
+      const before = refusals();
+      const opened = Date.now();
+      for (const d of disks) d.disk.setFault(f);
+      await sleep(ms, quiet);
+      // A slow guest may make no request in a short window: keep the fault
+      // until one was refused (at most 60 s).
+      while (!quiet.stopped && refusals() === before && Date.now() - opened < 60_000) {
+        await sleep(100, quiet);
       }
-      if (kind === "restart") {
-        for (const d of disks) {
-          const ms = await d.disk.restart();
-          counts.restarts++;
-          counts.drainMsMax = Math.max(counts.drainMsMax, ms);
-          note(`fault: ${d.transport} device model restarted (drained in ${ms} ms)`);
-        }
-      } else if (kind === "enospc" || kind === "eio") {
-        const f: StorageFault = kind === "enospc" ? "ENOSPC" : "EIO";
-        const ms = 2_000 + Math.floor(random() * 3_000);
-        note(`fault: storage ${f} for ${ms} ms`);
-        counts[kind]++;
-        const before = refusals();
-        const opened = Date.now();
-        for (const d of disks) d.disk.setFault(f);
-        await sleep(ms, quiet);
-        // A slow guest (v86 on a loaded machine) may make no request in a
-        // short window: keep the fault until one was refused (at most 60 s).
-        while (!quiet.stopped && refusals() === before) {
-          if (Date.now() - opened > 60_000 || Date.now() > until) break;
-          await sleep(250, quiet);
-        }
-        for (const d of disks) d.disk.setFault(undefined);
-        note(`fault: storage ${f} over (${refusals() - before} requests refused)`);
-      } else {
-        const ms = 4_000 + Math.floor(random() * 6_000);
-        note(`fault: kicks and interrupts dropped and delayed for ${ms} ms`);
-        counts.notify++;
-        const before = dropped();
-        const opened = Date.now();
-        for (const d of disks) d.faults.on = true;
-        await sleep(ms, quiet);
-        // As above: until one kick or interrupt was dropped (at most 60 s).
-        while (!quiet.stopped && dropped() === before) {
-          if (Date.now() - opened > 60_000 || Date.now() > until) break;
-          await sleep(250, quiet);
-        }
-        for (const d of disks) d.faults.on = false;
-        note(`fault: notifications delivered again (${dropped() - before} dropped)`);
-      }
+      for (const d of disks) d.disk.setFault(undefined);
+      const refused = refusals() - before;
+      counts[f === "ENOSPC" ? "refusedEnospc" : "refusedEio"] += refused;
+      note(`fault: storage ${f} over (${refused} requests refused)`);
     }
-    note(`fault injector done`);
   })();
+  const notifications = (async () => {
+    await guestStarted;
+    while (!quiet.stopped) {
+      await pause();
+      if (quiet.stopped) break;
+      const ms = 4_000 + Math.floor(random() * 6_000);
+      note(`fault: kicks and interrupts dropped and delayed for ${ms} ms`);
+      counts.notify++;
+      const before = dropped();
+      const opened = Date.now();
+      for (const d of disks) d.faults.on = true;
+      await sleep(ms, quiet);
+      // As above: until one kick or interrupt was dropped (at most 60 s).
+      while (!quiet.stopped && dropped() === before && Date.now() - opened < 60_000) {
+        await sleep(100, quiet);
+      }
+      for (const d of disks) d.faults.on = false;
+      counts.dropped += dropped() - before;
+      note(`fault: notifications delivered again (${dropped() - before} dropped)`);
+    }
+  })();
+  const restarts = (async () => {
+    await guestStarted;
+    while (!quiet.stopped) {
+      await sleep(1_000 + random() * 4_000, quiet);
+      for (const d of disks) {
+        if (quiet.stopped) break;
+        const ms = await d.disk.restart();
+        counts.restarts++;
+        counts.drainMsMax = Math.max(counts.drainMsMax, ms);
+        note(`fault: ${d.transport} device model restarted (drained in ${ms} ms)`);
+      }
+      await sleep(10_000 + random() * 15_000, quiet);
+    }
+  })();
+  const injector = Promise.all([storage, notifications, restarts]).then(() =>
+    note("fault injector done")
+  );
 
   const sampler = (async () => {
     const every = Math.max(2_000, Math.floor((seconds * 1000) / 60));
