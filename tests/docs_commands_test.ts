@@ -80,7 +80,8 @@ const LONG_RUNNING: Record<string, { window: number; why: string }> = {
   "deno task vhost-user-scsi": { window: 10, why: "a vhost-user back-end serves until SIGINT" },
   "deno task soak": {
     window: 20,
-    why: "boots a Linux guest under QEMU for --seconds (an hour by default); checked to start",
+    why:
+      "boots a Linux guest under QEMU (in v86 with --host v86) for --seconds (an hour by default); checked to start",
   },
   "deno task web": {
     window: 15,

@@ -9,14 +9,9 @@
 // (ENOSPC). Then every acknowledged write is checked, by the guest and in the
 // image file on the host.
 //
-// Each guest writer owns a set of 4 KiB blocks and writes generation after
-// generation of them with O_DIRECT and a flush (conv=fsync), so a write the
-// guest saw succeed was acknowledged by the device. A block is a 64-byte
-// header `SOAK <block> <generation> <md5 of the payload>` and a payload made
-// from (block, generation). After a success it is sometimes read back.
-// Afterwards each block must hold its last acknowledged generation, or a
-// generation whose write failed after it (a failed write may or may not have
-// reached the disk), and never a torn or foreign block.
+// The guest's checked I/O (writers that own blocks, generations with
+// checksums, read-backs, the final verification) and the host's check of the
+// image are shared with the v86 soak: tests/interop/_soak_io.ts.
 //
 // What must hold: 0 acknowledged writes lost, no guest hang (a deadline per
 // phase, and no progress for STALL_MS is a hang), the guest saw I/O errors
@@ -24,10 +19,16 @@
 // them, and the last back-end process's RSS did not grow past RSS_GROWTH_KIB
 // after warm-up.
 
-import { createHash } from "node:crypto";
 import { describe, type GuestResult, runGuest } from "./_guest.ts";
 import { type BackendProcess, startBackend } from "./_backend.ts";
-import { mulberry32 } from "./_soak_backend.ts";
+import { mulberry32 } from "./_soak_faults.ts";
+import {
+  growth,
+  type GuestIoPlan,
+  guestScript,
+  sleepUnless as sleep,
+  SoakLedger,
+} from "./_soak_io.ts";
 
 /** How long the guest writes, in seconds. */
 export const SECONDS: number = Number(Deno.env.get("TYPED_VIRTIO_SOAK_SECONDS") ?? "120");
@@ -37,8 +38,14 @@ const WRITERS = 3;
 const PER_WRITER = 32;
 /** Blocks the guest writes and verifies. */
 export const BLOCKS: number = WRITERS * PER_WRITER;
-const BLOCK = 4096;
-const HEADER = 64;
+/** The guest's one disk. */
+const DISK = "vda";
+const PLAN: GuestIoPlan = {
+  seconds: SECONDS,
+  disks: [DISK],
+  writers: WRITERS,
+  perWriter: PER_WRITER,
+};
 /** No acknowledged or failed write for this long while writing is a hang. */
 const STALL_MS = 90_000;
 /** Deadlines of the phases: boot to the start marker, the writers' end past SECONDS, verification. */
@@ -57,88 +64,6 @@ export const RSS_GROWTH_KIB: number = 64 * 1024;
 export const HEAP_GROWTH_KIB: number = 2 * 1024;
 /** Back-end kills happen in this first fraction of the run; the rest measures one process's memory. */
 const KILL_WINDOW = 0.5;
-
-const enc = new TextEncoder();
-
-/** The guest's script: writers, a heartbeat, then the verification of every block. */
-function guestScript(seconds: number): string {
-  return `
-mkdir -p /tmp/s
-echo "@@start=1"
-END=$(( $(date +%s) + ${seconds} ))
-writer() {
-  w=$1; g=0
-  while [ $(date +%s) -lt $END ]; do
-    b=$(( w * ${PER_WRITER} + RANDOM % ${PER_WRITER} )); g=$((g+1))
-    yes "soak-$b-$g" | head -c ${BLOCK - HEADER} > /tmp/p$w
-    sum=$(md5sum < /tmp/p$w | cut -c1-32)
-    { printf '%-${HEADER - 1}s\\n' "SOAK $b $g $sum"; cat /tmp/p$w; } > /tmp/blk$w
-    if dd if=/tmp/blk$w of=/dev/vda bs=${BLOCK} seek=$b count=1 oflag=direct conv=fsync 2>/dev/null; then
-      echo $g > /tmp/s/ack_$b; rm -f /tmp/s/err_$b
-      echo "@@ack=$b,$g"
-      if [ $((RANDOM % 4)) -eq 0 ]; then
-        dd if=/dev/vda bs=${BLOCK} skip=$b count=1 iflag=direct 2>/dev/null > /tmp/r$w
-        cmp -s /tmp/r$w /tmp/blk$w && echo "@@readok=$b,$g" || echo "@@readbad=$b,$g"
-      fi
-    else
-      echo $g >> /tmp/s/err_$b
-      echo "@@err=$b,$g"
-    fi
-  done
-}
-( while [ ! -f /tmp/stop ]; do sleep 5; echo "@@hb=$(date +%s)"; done ) &
-w=0; pids=""
-while [ $w -lt ${WRITERS} ]; do writer $w & pids="$pids $!"; w=$((w+1)); done
-for p in $pids; do wait $p; done
-echo "@@writers_done=1"
-bad=0; ok=0; b=0
-while [ $b -lt ${BLOCKS} ]; do
-  dd if=/dev/vda bs=${BLOCK} skip=$b count=1 iflag=direct 2>/dev/null > /tmp/v || echo "@@verify_ioerr=$b"
-  set -- $(head -c ${HEADER} /tmp/v)
-  ack=$(cat /tmp/s/ack_$b 2>/dev/null)
-  if [ "$1" != SOAK ]; then
-    # Never written (zeroes) is fine only for a block never acknowledged.
-    if [ -n "$ack" ]; then bad=$((bad+1)); echo "@@verify_bad=$b,lost,ack=$ack"; else ok=$((ok+1)); fi
-  else
-    sum=$(tail -c ${BLOCK - HEADER} /tmp/v | md5sum | cut -c1-32)
-    if [ "$2" != $b ] || [ "$4" != "$sum" ]; then
-      bad=$((bad+1)); echo "@@verify_bad=$b,torn,gen=$3"
-    elif [ "$3" = "$ack" ] || grep -qx "$3" /tmp/s/err_$b 2>/dev/null; then
-      ok=$((ok+1))
-    else
-      bad=$((bad+1)); echo "@@verify_bad=$b,gen=$3,ack=$ack"
-    fi
-  fi
-  b=$((b+1))
-done
-touch /tmp/stop
-echo "@@verified=$ok"
-echo "@@verify_failures=$bad"
-[ $bad -eq 0 ]
-`;
-}
-
-function md5hex(b: Uint8Array): string {
-  return createHash("md5").update(b).digest("hex");
-}
-
-/** What a block holds on the host's image: undefined for zeroes, else its header, or "torn". */
-function readBlock(img: Uint8Array, b: number): { gen: number } | "torn" | undefined {
-  const block = img.subarray(b * BLOCK, (b + 1) * BLOCK);
-  if (block.every((x) => x === 0)) return undefined;
-  const header = new TextDecoder().decode(block.subarray(0, HEADER)).trim().split(/\s+/);
-  if (header[0] !== "SOAK" || Number(header[1]) !== b) return "torn";
-  const gen = Number(header[2]);
-  // Independent of the guest's checksum: the payload is rebuilt from (block, generation).
-  const line = enc.encode(`soak-${b}-${gen}\n`);
-  const payload = new Uint8Array(BLOCK - HEADER);
-  for (let o = 0; o < payload.length; o += line.length) {
-    payload.set(line.subarray(0, payload.length - o), o);
-  }
-  const body = block.subarray(HEADER);
-  if (md5hex(body) !== header[3] || md5hex(payload) !== header[3]) return "torn";
-  return { gen };
-}
 
 /** One RSS sample of a back-end process, from `/proc/<pid>/status`. */
 export interface RssSample {
@@ -268,16 +193,6 @@ export function rssOf(pid: number, t: number): RssSample | undefined {
   return Number.isFinite(sample.kib) ? sample : undefined;
 }
 
-const sleep = (ms: number, stop: { stopped: boolean }) =>
-  new Promise<void>((resolve) => {
-    const started = Date.now();
-    const tick = () => {
-      if (stop.stopped || Date.now() - started >= ms) resolve();
-      else setTimeout(tick, Math.min(250, ms));
-    };
-    tick();
-  });
-
 /** What a soak run saw; soak_test.ts asserts on it. */
 export interface SoakReport {
   /** The guest run. */
@@ -289,6 +204,10 @@ export interface SoakReport {
   /** Writes the guest saw succeed, and fail. */
   readonly acks: number;
   readonly errors: number;
+  /** Of the failed writes, those the guest saw fail with EIO. */
+  readonly errorsEio: number;
+  /** Read-backs that failed. */
+  readonly readErrors: number;
   /** Back-end restarts by the injector. */
   readonly restarts: number;
   /** Writes the back-ends refused with ENOSPC (their own count). */
@@ -347,14 +266,7 @@ export async function runSoak(): Promise<SoakReport> {
   const stop = { stopped: false };
 
   // What the guest reported, with host-side bookkeeping per block.
-  const acked = new Map<number, number>();
-  const failedAfterAck = new Map<number, Set<number>>();
-  let acks = 0;
-  let errors = 0;
-  let reads = 0;
-  let lastProgress = Date.now();
-  let phase: "boot" | "run" | "verify" = "boot";
-  let phaseSince = Date.now();
+  const ledger = new SoakLedger();
   let hang: string | undefined;
   let started: () => void = () => {};
   const guestStarted = new Promise<void>((r) => (started = r));
@@ -423,7 +335,7 @@ export async function runSoak(): Promise<SoakReport> {
   let result;
   try {
     result = await runGuest({
-      script: guestScript(SECONDS),
+      script: guestScript(PLAN),
       modules: ["virtio_pci", "virtio_blk"],
       qemuArgs: [
         "-chardev",
@@ -433,41 +345,21 @@ export async function runSoak(): Promise<SoakReport> {
       ],
       timeoutMs: BOOT_MS + SECONDS * 1000 + RUN_SLACK_MS + VERIFY_MS,
       onLine: (line) => {
-        let m = /@@ack=(\d+),(\d+)/.exec(line);
-        if (m) {
-          const b = Number(m[1]);
-          acked.set(b, Number(m[2]));
-          failedAfterAck.delete(b);
-          acks++;
-          lastProgress = Date.now();
-        }
-        m = /@@err=(\d+),(\d+)/.exec(line);
-        if (m) {
-          const b = Number(m[1]);
-          let s = failedAfterAck.get(b);
-          if (s === undefined) failedAfterAck.set(b, s = new Set());
-          s.add(Number(m[2]));
-          errors++;
+        const key = ledger.line(line);
+        if (key === "err") {
           if (enospcOn) errorsWhileFull++;
           else errorsOutsideFull++;
-          lastProgress = Date.now();
-        }
-        if (/@@readok=/.test(line)) reads++;
-        if (/@@start=1/.test(line)) {
-          phase = "run";
-          phaseSince = lastProgress = Date.now();
+        } else if (key === "start") {
           note("guest started writing");
           started();
-        }
-        if (/@@writers_done=1/.test(line)) {
-          phase = "verify";
-          phaseSince = Date.now();
-          note(`guest writers done: ${acks} acknowledged, ${errors} failed writes`);
+        } else if (key === "writers_done") {
+          note(`guest writers done: ${ledger.acks} acknowledged, ${ledger.errors} failed writes`);
         }
       },
       // The per-phase deadlines (the heartbeat gives a line every 5 s).
       killWhen: () => {
         const now = Date.now();
+        const { phase, phaseSince, lastProgress } = ledger;
         if (phase === "boot" && now - phaseSince > BOOT_MS) hang = "boot";
         if (phase === "run" && now - phaseSince > SECONDS * 1000 + RUN_SLACK_MS) hang = "run";
         if (phase === "run" && now - lastProgress > STALL_MS) hang = "run (no progress)";
@@ -509,31 +401,15 @@ export async function runSoak(): Promise<SoakReport> {
 
   // The host's own check of the image: every acknowledged write is there.
   const img = await Deno.readFile(image);
-  let lost = 0;
-  let torn = 0;
-  const problems: string[] = [];
-  for (let b = 0; b < BLOCKS; b++) {
-    const on = readBlock(img, b);
-    const ack = acked.get(b);
-    const failed = failedAfterAck.get(b) ?? new Set<number>();
-    if (on === "torn") {
-      torn++;
-      problems.push(`block ${b}: torn or foreign`);
-    } else if (on === undefined) {
-      if (ack !== undefined) {
-        lost++;
-        problems.push(`block ${b}: zeroes, generation ${ack} acknowledged`);
-      }
-    } else if (on.gen !== ack && !failed.has(on.gen)) {
-      lost++;
-      problems.push(`block ${b}: generation ${on.gen} on disk, ${ack} acknowledged`);
-    }
-  }
+  const problems = ledger.checkImage(DISK, img, BLOCKS);
+  const lost = problems.filter((p) => !p.endsWith("torn or foreign")).length;
+  const torn = problems.length - lost;
   await Deno.remove(dir, { recursive: true });
 
   note(
-    `result: ${acks} acknowledged writes, ${errors} failed writes (${errorsWhileFull} while ` +
-      `the storage was full, ${errorsOutsideFull} outside or at its edges), ${reads} read-backs ` +
+    `result: ${ledger.acks} acknowledged writes, ${ledger.errors} failed writes ` +
+      `(${errorsWhileFull} while the storage was full, ${errorsOutsideFull} outside or at its ` +
+      `edges; ${ledger.errorsEio} of them EIO), ${ledger.reads} read-backs ` +
       `verified, ${restarts} back-end restart(s), ${refused} writes refused with ENOSPC, ` +
       `faults ${JSON.stringify(faultCounts)}; image: ${lost} lost, ${torn} torn; guest ` +
       `verified ${result.markers.get("verified")} blocks, ` +
@@ -547,13 +423,12 @@ export async function runSoak(): Promise<SoakReport> {
 
   // Memory: the last process (it lives through the second half, faults but no kills).
   const warm = lastRss.slice(Math.floor(lastRss.length / 4));
-  let rssGrowth: { early: number; late: number } | undefined;
-  if (warm.length >= 4) {
-    const q = Math.max(1, Math.floor(warm.length / 4));
-    const early = Math.min(...warm.slice(0, q).map((s) => s.kib));
-    const late = Math.max(...warm.slice(-q).map((s) => s.kib));
-    note(`RSS of the last back-end after warm-up: ${early} KiB early, ${late} KiB late`);
-    rssGrowth = { early, late };
+  const rssGrowth = growth(lastRss.map((s) => s.kib));
+  if (rssGrowth !== undefined) {
+    note(
+      `RSS of the last back-end after warm-up: ${rssGrowth.early} KiB early, ` +
+        `${rssGrowth.late} KiB late`,
+    );
   } else {
     note(`too few RSS samples of the last back-end (${lastRss.length}) to judge growth`);
   }
@@ -584,8 +459,10 @@ export async function runSoak(): Promise<SoakReport> {
     result,
     hang,
     problems,
-    acks,
-    errors,
+    acks: ledger.acks,
+    errors: ledger.errors,
+    errorsEio: ledger.errorsEio,
+    readErrors: ledger.readErrors,
     restarts,
     refused,
     lastCode,

@@ -5,13 +5,13 @@
  * commands on stdin (one per line):
  *
  * - `enospc on` / `enospc off`: every write (and write zeroes) fails with
- *   ENOSPC, as a full file system does, until `off`. The device must
+ *   ENOSPC, as a full file system does, until `off` ({@link FaultStorage}). The device must
  *   complete such requests with VIRTIO_BLK_S_IOERR. Nothing of a refused
  *   write reaches the image.
  * - `notify on` / `notify off`: kicks and calls are dropped or delayed at
- *   random (seeded with `--seed`) through
+ *   random (seeded with `--seed`, {@link RandomNotifyFaults}) through
  *   {@link VhostUserBackendOptions.notifyFaults}; a dropped one is
- *   delivered by a watchdog 100-1000 ms later (see {@link NotifyFault}).
+ *   delivered by a watchdog 100-1000 ms later (see `NotifyFault`).
  * - `stats`: prints a `soak-stats` line.
  * - `heap`: runs a full garbage collection when the process was started
  *   with `--v8-flags=--expose-gc` (the soak does), then prints a `soak-heap`
@@ -29,131 +29,10 @@
  * @module
  */
 
-import {
-  type NotifyFault,
-  type NotifyFaults,
-  VhostUserBackend,
-} from "../../src/transport/vhost_user/mod.ts";
-import { BlkDevice, type BlockStorage, PosixFileStorage } from "../../src/devices/blk/mod.ts";
-import { DeviceError } from "../../src/errors.ts";
 import { getHeapStatistics, writeHeapSnapshot } from "node:v8";
-
-/** A seeded PRNG (mulberry32): the same seed, the same faults. */
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-/** Storage that fails every write with ENOSPC while {@link EnospcStorage.full} is set. */
-export class EnospcStorage implements BlockStorage {
-  /** Writes fail while set. */
-  full = false;
-  /** Writes refused so far. */
-  refused = 0;
-  readonly #inner: PosixFileStorage;
-
-  constructor(inner: PosixFileStorage) {
-    this.#inner = inner;
-  }
-
-  get size(): number {
-    return this.#inner.size;
-  }
-
-  #check(offset: number, length: number): void {
-    if (!this.full) return;
-    this.refused++;
-    throw new DeviceError(
-      `virtio-blk: pwritev of ${length} bytes at ${offset} on image ${this.#inner.path} failed: ` +
-        `ENOSPC (injected: the storage is full)`,
-      { code: "ERR_VIRTIO_DEVICE_BLK_IO" },
-    );
-  }
-
-  read(offset: number, dst: Uint8Array): void {
-    this.#inner.read(offset, dst);
-  }
-
-  readv(offset: number, dsts: readonly Uint8Array[]): void {
-    this.#inner.readv(offset, dsts);
-  }
-
-  write(offset: number, src: Uint8Array): void {
-    this.#check(offset, src.length);
-    this.#inner.write(offset, src);
-  }
-
-  writev(offset: number, srcs: readonly Uint8Array[]): void {
-    let n = 0;
-    for (const s of srcs) n += s.length;
-    this.#check(offset, n);
-    this.#inner.writev(offset, srcs);
-  }
-
-  writeZeroes(offset: number, length: number, _unmap: boolean): void {
-    this.#check(offset, length);
-    this.#inner.write(offset, new Uint8Array(length));
-  }
-
-  flush(): void {
-    this.#inner.flush();
-  }
-
-  close(): void {
-    this.#inner.close();
-  }
-}
-
-/** Drops (recovered by a watchdog) and delays kicks and calls at random while on. */
-export class RandomNotifyFaults implements NotifyFaults {
-  /** Faults are injected while set. */
-  on = false;
-  /** Counts of what was done. */
-  readonly counts = { kicksDropped: 0, kicksDelayed: 0, callsDropped: 0, callsDelayed: 0 };
-  readonly #random: () => number;
-  #deliver: ((kind: "kick" | "call", index: number) => void) | undefined;
-
-  constructor(random: () => number) {
-    this.#random = random;
-  }
-
-  attach(deliver: (kind: "kick" | "call", index: number) => void): void {
-    this.#deliver = deliver;
-  }
-
-  #fate(kind: "kick" | "call", index: number): NotifyFault {
-    if (!this.on) return "deliver";
-    const x = this.#random();
-    if (x < 0.15) {
-      if (kind === "kick") this.counts.kicksDropped++;
-      else this.counts.callsDropped++;
-      // The watchdog: a lost notification is delivered late, once.
-      const deliver = this.#deliver;
-      setTimeout(() => deliver?.(kind, index), 100 + Math.floor(this.#random() * 900));
-      return "drop";
-    }
-    if (x < 0.35) {
-      if (kind === "kick") this.counts.kicksDelayed++;
-      else this.counts.callsDelayed++;
-      return 1 + Math.floor(this.#random() * 200);
-    }
-    return "deliver";
-  }
-
-  kick(index: number): NotifyFault {
-    return this.#fate("kick", index);
-  }
-
-  call(index: number): NotifyFault {
-    return this.#fate("call", index);
-  }
-}
+import { VhostUserBackend } from "../../src/transport/vhost_user/mod.ts";
+import { BlkDevice, PosixFileStorage } from "../../src/devices/blk/mod.ts";
+import { FaultStorage, mulberry32, RandomNotifyFaults } from "./_soak_faults.ts";
 
 /** The `gc()` of `--v8-flags=--expose-gc`, if the process has it. */
 function exposedGc(): (() => void) | undefined {
@@ -200,14 +79,15 @@ async function main(): Promise<number> {
     console.error("usage: _soak_backend.ts --socket PATH --image FILE [--seed N]");
     return 2;
   }
-  const storage = new EnospcStorage(new PosixFileStorage(image));
+  const file = new PosixFileStorage(image);
+  const storage = new FaultStorage(file, `image ${image}`);
   const device = new BlkDevice({ storage, queues: 1, queueSize: 256 });
   const faults = new RandomNotifyFaults(mulberry32(seed));
   const backend = new VhostUserBackend(device, { socketPath: socket, notifyFaults: faults });
   backend.listen();
   const stats = () =>
     say(
-      `soak-stats seed=${seed} refused=${storage.refused} ` +
+      `soak-stats seed=${seed} refused=${storage.refusedTotal} ` +
         `kicksDropped=${faults.counts.kicksDropped} kicksDelayed=${faults.counts.kicksDelayed} ` +
         `callsDropped=${faults.counts.callsDropped} callsDelayed=${faults.counts.callsDelayed} ` +
         `writes=${device.stats.writes} reads=${device.stats.reads} errors=${device.stats.errors}`,
@@ -221,8 +101,8 @@ async function main(): Promise<number> {
       while ((nl = pending.indexOf("\n")) >= 0) {
         const cmd = pending.slice(0, nl).trim();
         pending = pending.slice(nl + 1);
-        if (cmd === "enospc on") storage.full = true;
-        else if (cmd === "enospc off") storage.full = false;
+        if (cmd === "enospc on") storage.fault = "ENOSPC";
+        else if (cmd === "enospc off") storage.fault = undefined;
         else if (cmd === "notify on") faults.on = true;
         else if (cmd === "notify off") faults.on = false;
         else if (cmd === "heap") {
@@ -243,8 +123,8 @@ async function main(): Promise<number> {
   say(`soak back-end: ready on ${socket} (seed ${seed})`);
   await backend.serve();
   Deno.removeSignalListener("SIGTERM", stop);
-  storage.flush();
-  storage.close();
+  file.flush();
+  file.close();
   stats();
   say(`soak back-end: stopped after ${backend.sessions.length} session(s)`);
   void commands;

@@ -36,6 +36,9 @@ Deno.test({
     assert.ok(r.errors > 0, `the guest saw I/O errors while the storage was full\n${why}`);
     // Each refused write failed in the guest: none became a silent success.
     assert.equal(r.errors, r.refused, `every ENOSPC reached the guest as an I/O error\n${why}`);
+    // As EIO, the errno of VIRTIO_BLK_S_IOERR (not EOPNOTSUPP, which UNSUPP gives).
+    assert.equal(r.errorsEio, r.errors, `every failed write failed with EIO\n${why}`);
+    assert.equal(r.readErrors, 0, `no read-back failed (ENOSPC fails writes only)\n${why}`);
     assert.equal(r.lastCode, 0, `the last back-end exited cleanly\n${why}`);
     for (const out of r.outputs) assert.doesNotMatch(out, /Uncaught|panicked|SIGBUS|SIGSEGV/, why);
     // Memory: the last process, after warm-up.

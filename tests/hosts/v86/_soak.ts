@@ -1,0 +1,264 @@
+// The v86 soak with faults (issue 18), run by tests/hosts/v86/soak_test.ts,
+// which asserts on its report.
+//
+// Linux in v86 runs the shared checked I/O (tests/interop/_soak_io.ts) on two
+// of our virtio-blk disks at once, one over PCI modern and one over MMIO v2,
+// for TYPED_VIRTIO_SOAK_SECONDS (default 120), while a seeded injector in the
+// host process (tests/hosts/v86/_soak_host.ts) makes the storage full
+// (ENOSPC) and failing (EIO), drops and delays kicks and interrupts, and
+// restarts the device models (tests/hosts/v86/_soak_device.ts). The host
+// process is a child of this one, so that its memory is its own and it can
+// collect garbage before each sample. This side watches the guest's markers
+// for hangs (it kills the child), and afterwards checks both images on its
+// own against what the guest acknowledged.
+
+import { growth, SoakLedger } from "../../interop/_soak_io.ts";
+import { IMAGE_BYTES, PER_WRITER, TRANSPORTS, WRITERS } from "./_soak_host.ts";
+
+/** How long the guest writes, in seconds. */
+export const SECONDS: number = Number(Deno.env.get("TYPED_VIRTIO_SOAK_SECONDS") ?? "120");
+/** The fault injector's seed (logged; the same seed gives the same fault plan). */
+export const SEED: number = Number(Deno.env.get("TYPED_VIRTIO_SOAK_SEED") ?? "1818");
+/** Blocks the guest writes and verifies on each disk. */
+export const BLOCKS: number = WRITERS * PER_WRITER;
+/** No acknowledged or failed write for this long while writing is a hang. */
+const STALL_MS = 120_000;
+/**
+ * Deadlines of the phases: boot to the start marker (v86 boots in about 20 s
+ * alone, in 5 minutes under a load average of 25, and past 10 minutes with
+ * four v86 boots at once on the shared 2-core machine), the writers' end past
+ * SECONDS, the verification of the blocks.
+ */
+export const BOOT_MS = 1_200_000;
+const RUN_SLACK_MS = 240_000;
+const VERIFY_MS = 600_000;
+/** Growth after warm-up of the host process's heap (after a gc) that fails the test. */
+export const HEAP_GROWTH_KIB: number = 16 * 1024;
+/** Growth after warm-up of the host process's RSS that fails the test (generous, as the QEMU soak's). */
+export const RSS_GROWTH_KIB: number = 64 * 1024;
+
+/** One memory sample of the host process (after a gc). */
+export interface MemSample {
+  readonly t: number;
+  readonly rssKiB: number;
+  readonly heapKiB: number;
+  readonly externalKiB: number;
+}
+
+/** What a v86 soak run saw; soak_test.ts asserts on it. */
+export interface V86SoakReport {
+  /** The guest's markers, acknowledged and failed writes, read-backs. */
+  readonly ledger: SoakLedger;
+  /** The phase in which the guest hung, if it did. */
+  readonly hang: string | undefined;
+  /** Blocks of the images that lost an acknowledged write or are torn. */
+  readonly problems: readonly string[];
+  /** The host process's exit code, and its report of the guest script's end. */
+  readonly code: number;
+  readonly exit: { guestRc: number; guestError: string } | undefined;
+  /** /dev names of the disks by transport. */
+  readonly disks: Record<string, string>;
+  /** The host process's counts (faults, per-disk device and storage stats). */
+  readonly stats: HostStats | undefined;
+  /** Memory samples of the host process. */
+  readonly mem: readonly MemSample[];
+  readonly heapGrowth: { early: number; late: number } | undefined;
+  readonly rssGrowth: { early: number; late: number } | undefined;
+  /** Everything to print when an assertion fails. */
+  readonly why: string;
+}
+
+/** The `soak-stats` line of the host process. */
+export interface HostStats {
+  readonly counts: {
+    enospc: number;
+    eio: number;
+    notify: number;
+    restarts: number;
+    drainMsMax: number;
+    refusedEnospc: number;
+    refusedEio: number;
+    dropped: number;
+  };
+  readonly refusedByHost: number;
+  readonly [transport: string]: unknown;
+}
+
+/** A disk's part of {@link HostStats}. */
+export interface DiskStats {
+  readonly device: { reads: number; writes: number; flushes: number; errors: number };
+  readonly refused: { reads: number; writes: number; flushes: number };
+  readonly restarts: number;
+  readonly notify: {
+    kicksDropped: number;
+    kicksDelayed: number;
+    callsDropped: number;
+    callsDelayed: number;
+  };
+}
+
+/** Runs the v86 soak for {@link SECONDS} with {@link SEED}, logging as it goes. */
+export async function runV86Soak(): Promise<V86SoakReport> {
+  const dir = await Deno.makeTempDir({ prefix: "typed-virtio-v86-soak-" });
+  for (const t of TRANSPORTS) {
+    const f = await Deno.open(`${dir}/${t}.img`, { create: true, write: true });
+    await f.truncate(IMAGE_BYTES);
+    f.close();
+  }
+  const log: string[] = [];
+  const t0 = Date.now();
+  const note = (s: string) => {
+    const line = `[v86 soak +${((Date.now() - t0) / 1000).toFixed(1)}s] ${s}`;
+    log.push(line);
+    console.log(line);
+  };
+  note(`seed ${SEED}, ${SECONDS} s, ${WRITERS} writers x ${PER_WRITER} blocks on each disk`);
+  const child = new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "--allow-all",
+      "--v8-flags=--expose-gc",
+      new URL("./_soak_host.ts", import.meta.url).pathname,
+      "--dir",
+      dir,
+      "--seconds",
+      String(SECONDS),
+      "--seed",
+      String(SEED),
+    ],
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+
+  const ledger = new SoakLedger();
+  const mem: MemSample[] = [];
+  let stats: HostStats | undefined;
+  let exit: { guestRc: number; guestError: string } | undefined;
+  let disks: Record<string, string> = {};
+  const guestTail: string[] = [];
+  let hang: string | undefined;
+  const verbose = Deno.env.get("TV_V86_SERIAL") !== undefined;
+
+  const onLine = (line: string) => {
+    if (line.startsWith("guest: ")) {
+      const g = line.slice(7);
+      guestTail.push(g);
+      if (guestTail.length > 200) guestTail.shift();
+      if (verbose) console.log(g);
+      const key = ledger.line(g);
+      if (key === "start") note("guest started writing");
+      if (key === "writers_done") {
+        note(`guest writers done: ${ledger.acks} acknowledged, ${ledger.errors} failed writes`);
+      }
+      if (key === "verified" || key === "verify_failures") note(g.trim());
+    } else if (line.startsWith("soak-mem ")) {
+      mem.push(JSON.parse(line.slice(9)));
+    } else if (line.startsWith("soak-stats ")) {
+      stats = JSON.parse(line.slice(11));
+    } else if (line.startsWith("soak-exit ")) {
+      exit = JSON.parse(line.slice(10));
+    } else if (line.startsWith("soak-disks ")) {
+      disks = JSON.parse(line.slice(11));
+      note(`disks: ${line.slice(11)}`);
+    } else if (line.startsWith("soak-note ")) {
+      note(`host: ${line.slice(10)}`);
+    } else if (line.trim() !== "") {
+      note(`host: ${line}`);
+    }
+  };
+  const read = async (stream: ReadableStream<Uint8Array>, fn: (line: string) => void) => {
+    const dec = new TextDecoder();
+    let pending = "";
+    for await (const chunk of stream) {
+      pending += dec.decode(chunk, { stream: true });
+      let nl: number;
+      while ((nl = pending.indexOf("\n")) >= 0) {
+        fn(pending.slice(0, nl));
+        pending = pending.slice(nl + 1);
+      }
+    }
+    if (pending !== "") fn(pending);
+  };
+  const stderr: string[] = [];
+  const reading = Promise.all([
+    read(child.stdout, onLine),
+    read(child.stderr, (l) => {
+      stderr.push(l);
+      note(`host stderr: ${l}`);
+    }),
+  ]);
+  // The per-phase deadlines (the heartbeat gives a line every 5 s).
+  const watchdog = setInterval(() => {
+    const now = Date.now();
+    const { phase, phaseSince, lastProgress } = ledger;
+    if (phase === "boot" && now - phaseSince > BOOT_MS) hang = "boot";
+    if (phase === "run" && now - phaseSince > SECONDS * 1000 + RUN_SLACK_MS) hang = "run";
+    if (phase === "run" && now - lastProgress > STALL_MS) hang = "run (no progress)";
+    if (phase === "verify" && now - phaseSince > VERIFY_MS) hang = "verify";
+    if (hang !== undefined) {
+      note(`guest hang in phase ${hang}: stopping the host process`);
+      clearInterval(watchdog);
+      try {
+        child.kill("SIGKILL");
+      } catch {
+        // already gone
+      }
+    }
+  }, 1_000);
+  let code: number;
+  try {
+    code = (await child.status).code;
+    await reading;
+  } finally {
+    clearInterval(watchdog);
+  }
+
+  // The host's own check of the images: every acknowledged write is there.
+  const problems: string[] = [];
+  for (const t of TRANSPORTS) {
+    const name = disks[t];
+    const img = await Deno.readFile(`${dir}/${t}.img`);
+    if (name !== undefined) problems.push(...ledger.checkImage(name, img, BLOCKS));
+  }
+  await Deno.remove(dir, { recursive: true });
+
+  const perDisk = TRANSPORTS.map((t) => {
+    const d = stats?.[t] as DiskStats | undefined;
+    return d === undefined ? `${t}: no stats` : `${t} (${disks[t]}): ${JSON.stringify(d)}`;
+  });
+  note(
+    `result: ${ledger.acks} acknowledged writes, ${ledger.errors} failed writes ` +
+      `(${ledger.errorsEio} with EIO), ${ledger.reads} read-backs verified, ${ledger.readErrors} ` +
+      `failed (${ledger.readErrorsEio} with EIO); faults ${JSON.stringify(stats?.counts)}; ` +
+      `images: ${problems.length} problems; guest verified ${ledger.markers.get("verified")} ` +
+      `blocks, ${ledger.markers.get("verify_failures")} failures`,
+  );
+  for (const l of perDisk) note(l);
+  note(
+    `memory samples (s:RSS KiB/heap KiB): ${
+      mem.map((s) => `${s.t / 1000 | 0}:${s.rssKiB}/${s.heapKiB}`).join(" ")
+    }`,
+  );
+  const heapGrowth = growth(mem.map((s) => s.heapKiB));
+  const rssGrowth = growth(mem.map((s) => s.rssKiB));
+  note(
+    `after warm-up: heap ${heapGrowth?.early} KiB early, ${heapGrowth?.late} KiB late; ` +
+      `RSS ${rssGrowth?.early} KiB early, ${rssGrowth?.late} KiB late`,
+  );
+  const why = `${log.join("\n")}\n--- guest console (tail) ---\n${guestTail.join("\n")}\n` +
+    `--- host stderr ---\n${stderr.join("\n")}`;
+  return {
+    ledger,
+    hang,
+    problems,
+    code,
+    exit,
+    disks,
+    stats,
+    mem,
+    heapGrowth,
+    rssGrowth,
+    why,
+  };
+}

@@ -1,0 +1,257 @@
+/**
+ * The v86 soak's host process (issue 18), started by
+ * tests/hosts/v86/soak_test.ts with `--v8-flags=--expose-gc`:
+ *
+ * ```
+ * _soak_host.ts --dir DIR --seconds N --seed N
+ * ```
+ *
+ * Boots the kit's Linux in v86 with two {@link SoakDisk}s on images in DIR
+ * (`pci.img` over our PCI modern transport, `mmio.img` over our MMIO v2
+ * transport), runs the shared guest I/O script (tests/interop/_soak_io.ts)
+ * on both for N seconds, and meanwhile injects faults, seeded: storage full
+ * (ENOSPC) and failing (EIO) windows, kicks and interrupts dropped and
+ * delayed, and device model restarts. Every `seconds / 60` (at least every
+ * 2 s) it collects garbage and samples its own memory.
+ *
+ * It prints, one per line: `guest: <console line>` for each line of the
+ * guest's console, `soak-disks {json}` (which /dev name each transport got),
+ * `soak-note <text>` (faults, with the time), `soak-mem {json}` samples,
+ * and at the end `soak-stats {json}` and `soak-exit {json}`. The test
+ * reads them; the check of the images is the test's.
+ *
+ * @module
+ */
+
+import { bootV86 } from "../../../src/hosts/v86/machine.ts";
+import { mulberry32, RandomNotifyFaults, type StorageFault } from "../../interop/_soak_faults.ts";
+import { guestScript, sleepUnless as sleep } from "../../interop/_soak_io.ts";
+import { SoakDisk } from "./_soak_device.ts";
+
+/** Writers per disk, and blocks per writer (the test checks `WRITERS * PER_WRITER` per disk). */
+export const WRITERS = 2;
+export const PER_WRITER = 16;
+/** Size of each image. */
+export const IMAGE_BYTES = 4 << 20;
+/** The transports, in attach order, and their images in the run's directory. */
+export const TRANSPORTS = ["pci", "mmio"] as const;
+
+function arg(name: string): string | undefined {
+  const i = Deno.args.indexOf(name);
+  return i < 0 ? undefined : Deno.args[i + 1];
+}
+
+const enc = new TextEncoder();
+const out = (line: string) => Deno.stdout.writeSync(enc.encode(line + "\n"));
+
+async function main(): Promise<number> {
+  const dir = arg("--dir");
+  const seconds = Number(arg("--seconds") ?? "120");
+  const seed = Number(arg("--seed") ?? "1818");
+  if (dir === undefined) {
+    console.error("usage: _soak_host.ts --dir DIR [--seconds N] [--seed N]");
+    return 2;
+  }
+  const gc = (globalThis as { gc?: () => void }).gc;
+  if (gc === undefined) {
+    console.error("_soak_host.ts: run with --v8-flags=--expose-gc (memory is sampled after a gc)");
+    return 2;
+  }
+  const random = mulberry32(seed);
+  const t0 = Date.now();
+  const note = (s: string) => out(`soak-note [+${((Date.now() - t0) / 1000).toFixed(1)}s] ${s}`);
+  const disks = TRANSPORTS.map((t, i) => {
+    // Twice the QEMU soak's drop rate: a slow guest sends few notifications per window.
+    const faults = new RandomNotifyFaults(mulberry32(seed + 1 + i), { drop: 0.3, delay: 0.3 });
+    return { transport: t, faults, disk: new SoakDisk(`${dir}/${t}.img`, random, faults) };
+  });
+
+  const stop = { stopped: false };
+  // Faults end when the writers do: the verification reads run without them.
+  const quiet = { stopped: false };
+
+  // The guest's console, line by line.
+  let pending = "";
+  let started: () => void = () => {};
+  const guestStarted = new Promise<void>((r) => (started = r));
+  const onSerial = (byte: number) => {
+    if (byte === 10) {
+      const line = pending.replace(/\r$/, "");
+      pending = "";
+      out(`guest: ${line}`);
+      if (line.includes("@@start=1")) started();
+      if (line.includes("@@writers_done=1")) {
+        // Lift every fault before the guest's next instruction: it verifies next.
+        quiet.stopped = true;
+        for (const d of disks) {
+          d.disk.setFault(undefined);
+          d.faults.on = false;
+        }
+      }
+    } else if (pending.length < 4096) pending += String.fromCharCode(byte);
+  };
+
+  // The guest names its disks after its own probe order: ask it which is which.
+  const script = guestScript({
+    seconds,
+    disks: ["$1", "$2"],
+    writers: WRITERS,
+    perWriter: PER_WRITER,
+  });
+  note(`seed ${seed}, ${seconds} s; booting`);
+  const m = await bootV86({
+    devices: disks.map((d) => ({ device: d.disk, transport: d.transport })),
+    files: { "/opt/tv/soak.sh": enc.encode(script) },
+    onSerial,
+    // The test's own boot deadline (BOOT_MS in _soak.ts) is the one that counts.
+    bootTimeoutMs: 1_500_000,
+  });
+  note(`booted in ${m.bootSeconds.toFixed(1)} s`);
+  const names: Record<string, string> = {};
+  for (
+    const line
+      of (await m.run("for d in /sys/block/vd*; do echo $d $(readlink -f $d/device); done")).split(
+        "\n",
+      )
+  ) {
+    const [block, path] = line.trim().split(" ");
+    if (block === undefined || path === undefined) continue;
+    const name = block.slice("/sys/block/".length);
+    names[path.includes("virtio-mmio") || path.includes("fe8") ? "mmio" : "pci"] = name;
+  }
+  out(`soak-disks ${JSON.stringify(names)}`);
+  if (names.pci === undefined || names.mmio === undefined) {
+    note(`the guest does not show both disks: ${JSON.stringify(names)}`);
+    m.stop();
+    return 1;
+  }
+
+  const refusals = () =>
+    disks.reduce((n, d) => {
+      const r = d.disk.stats().refused;
+      return n + r.reads + r.writes + r.flushes;
+    }, 0);
+  const dropped = () =>
+    disks.reduce((n, d) => n + d.faults.counts.kicksDropped + d.faults.counts.callsDropped, 0);
+  const counts = {
+    enospc: 0,
+    eio: 0,
+    notify: 0,
+    restarts: 0,
+    drainMsMax: 0,
+    refusedEnospc: 0,
+    refusedEio: 0,
+    dropped: 0,
+  };
+  const pause = () => sleep(3_000 + random() * 5_000, quiet);
+  // Three loops at once, so that a guest as slow as v86 on a loaded machine
+  // still meets every kind of fault in a short run: the storage (ENOSPC and
+  // EIO windows in turn), the notifications, the device model restarts. They
+  // end when the guest's writers do (and the faults are lifted at once then,
+  // in onSerial): the verification reads run without them.
+  const storage = (async () => {
+    await guestStarted;
+    for (let n = 0; !quiet.stopped; n++) {
+      await pause();
+      if (quiet.stopped) break;
+      const f: StorageFault = n % 2 === 0 ? "ENOSPC" : "EIO";
+      const ms = 2_000 + Math.floor(random() * 3_000);
+      note(`fault: storage ${f} for ${ms} ms`);
+      counts[f === "ENOSPC" ? "enospc" : "eio"]++;
+      const before = refusals();
+      const opened = Date.now();
+      for (const d of disks) d.disk.setFault(f);
+      await sleep(ms, quiet);
+      // A slow guest may make no request in a short window: keep the fault
+      // until one was refused (at most 60 s).
+      while (!quiet.stopped && refusals() === before && Date.now() - opened < 60_000) {
+        await sleep(100, quiet);
+      }
+      for (const d of disks) d.disk.setFault(undefined);
+      const refused = refusals() - before;
+      counts[f === "ENOSPC" ? "refusedEnospc" : "refusedEio"] += refused;
+      note(`fault: storage ${f} over (${refused} requests refused)`);
+    }
+  })();
+  const notifications = (async () => {
+    await guestStarted;
+    while (!quiet.stopped) {
+      await pause();
+      if (quiet.stopped) break;
+      const ms = 4_000 + Math.floor(random() * 6_000);
+      note(`fault: kicks and interrupts dropped and delayed for ${ms} ms`);
+      counts.notify++;
+      const before = dropped();
+      const opened = Date.now();
+      for (const d of disks) d.faults.on = true;
+      await sleep(ms, quiet);
+      // As above: until one kick or interrupt was dropped (at most 60 s).
+      while (!quiet.stopped && dropped() === before && Date.now() - opened < 60_000) {
+        await sleep(100, quiet);
+      }
+      for (const d of disks) d.faults.on = false;
+      counts.dropped += dropped() - before;
+      note(`fault: notifications delivered again (${dropped() - before} dropped)`);
+    }
+  })();
+  const restarts = (async () => {
+    await guestStarted;
+    while (!quiet.stopped) {
+      await sleep(1_000 + random() * 4_000, quiet);
+      for (const d of disks) {
+        if (quiet.stopped) break;
+        const ms = await d.disk.restart();
+        counts.restarts++;
+        counts.drainMsMax = Math.max(counts.drainMsMax, ms);
+        note(`fault: ${d.transport} device model restarted (drained in ${ms} ms)`);
+      }
+      await sleep(10_000 + random() * 15_000, quiet);
+    }
+  })();
+  const injector = Promise.all([storage, notifications, restarts]).then(() =>
+    note("fault injector done")
+  );
+
+  const sampler = (async () => {
+    const every = Math.max(2_000, Math.floor((seconds * 1000) / 60));
+    while (!stop.stopped) {
+      gc();
+      const mem = Deno.memoryUsage();
+      out(
+        `soak-mem ${
+          JSON.stringify({
+            t: Date.now() - t0,
+            rssKiB: Math.round(mem.rss / 1024),
+            heapKiB: Math.round(mem.heapUsed / 1024),
+            externalKiB: Math.round(mem.external / 1024),
+          })
+        }`,
+      );
+      await sleep(every, stop);
+    }
+  })();
+
+  let guestRc = 0;
+  let guestError = "";
+  try {
+    await m.run(`sh /opt/tv/soak.sh ${names.pci} ${names.mmio}`, (seconds + 3600) * 1000);
+  } catch (e) {
+    guestRc = 1;
+    guestError = e instanceof Error ? e.message.slice(0, 2000) : String(e);
+  }
+  stop.stopped = true;
+  quiet.stopped = true;
+  started();
+  await injector;
+  await sampler;
+  if (pending !== "") out(`guest: ${pending}`);
+  const stats: Record<string, unknown> = { counts, refusedByHost: m.host.refused };
+  for (const d of disks) stats[d.transport] = { ...d.disk.stats(), notify: d.faults.counts };
+  out(`soak-stats ${JSON.stringify(stats)}`);
+  m.stop();
+  for (const d of disks) d.disk.close();
+  out(`soak-exit ${JSON.stringify({ guestRc, guestError })}`);
+  return 0;
+}
+
+if (import.meta.main) Deno.exit(await main());
