@@ -72,6 +72,27 @@ Deno.test("every test file runs on Node or is listed in DENO_ONLY_TESTS with a r
   assert.deepEqual(unlisted, [], "test files the Node run would drop without a listed reason");
 });
 
+Deno.test("test files that count the process's open descriptors run apart from the parallel run", async () => {
+  // `deno test --parallel` runs test files side by side in one process, so a count of
+  // /proc/self/fd moves with whatever the neighbours open (CI saw 64 against 68). Such files
+  // run in deno task test's second, serial invocation, where nothing else runs beside them.
+  const { testFiles } = await import("../scripts/test_npm.ts");
+  const config = JSON.parse(await Deno.readTextFile(new URL("../deno.json", import.meta.url)));
+  const serial = config.tasks.test.match(/ --ignore=(\S+);/)?.[1].split(",") ?? [];
+  const counting = /readDirSync\("\/proc\/self\/fd"\)\]\.length|openFds\(\)/;
+  const must: string[] = [];
+  for (const f of await testFiles()) {
+    let text = await Deno.readTextFile(new URL(`../${f}`, import.meta.url));
+    // The fuzz modules a test file runs count too.
+    for (const m of text.matchAll(/from "(\.\.?\/[^"]*_fuzz\.ts)"/g)) {
+      text += await Deno.readTextFile(new URL(m[1], new URL(`../${f}`, import.meta.url)));
+    }
+    if (counting.test(text)) must.push(f);
+  }
+  assert.ok(must.length >= 5, `found only ${must.join(", ")}`);
+  assert.deepEqual(must.sort(), [...serial].sort());
+});
+
 // Built from parts so that this file does not match its own check.
 const MIRROR_URL = new RegExp(
   "https?://[^\\s\"'`)]*(" + ["deb", "ian"].join("") + "|" + ["ubu", "ntu"].join("") +
