@@ -174,7 +174,8 @@ for (const kind of MAIN_KINDS) {
   });
 
   Deno.test(`console/${kind}: guest output waits in the ring while the host does not read`, async () => {
-    const { device, con, dev } = await rig(kind);
+    // An output budget of 118 bytes: the first 16 lines ("line 0\n" .. "line 15\n").
+    const { device, con, dev } = await rig(kind, { ports: [{ outputBuffer: 118 }] });
     const tx = dev.vqs[1]; // port 0's transmitq
     const free = tx.numFree;
     const w = con.port(0)!.writable.getWriter();
@@ -185,7 +186,7 @@ for (const kind of MAIN_KINDS) {
     );
     // Let every pending task run (all in-process, no I/O): no clock involved.
     await new Promise((r) => setTimeout(r, 0));
-    // The host's readable holds 16 chunks (its high-water mark) and takes no
+    // The host's readable holds 16 lines (its output budget) and takes no
     // more: the next line's buffer stays in the transmitq, unused, and its
     // write (and the ones queued behind it) have not resolved.
     assert.deepEqual(resolved, Array.from({ length: 16 }, (_, i) => i), "writes done");
@@ -200,6 +201,100 @@ for (const kind of MAIN_KINDS) {
     await Promise.all(writes);
     assert.equal(text, Array.from({ length: 40 }, (_, i) => `line ${i}\n`).join(""));
     assert.equal(tx.numFree, free, "every buffer came back");
+  });
+
+  Deno.test(`console/${kind}: guest output below the default budget never waits for the reader`, async () => {
+    const { device, con, dev } = await rig(kind);
+    const tx = dev.vqs[1];
+    const free = tx.numFree;
+    const w = con.port(0)!.writable.getWriter();
+    // 300 lines one buffer each, then 512 KiB in 4 KiB buffers: all under the 1 MiB default.
+    const lines = Array.from({ length: 300 }, (_, i) => `line ${i}\n`).join("");
+    const big = Uint8Array.from({ length: 512 << 10 }, (_, i) => (i * 7) & 0xff);
+    for (let i = 0; i < 300; i++) await w.write(enc(`line ${i}\n`));
+    await w.write(big); // resolves with nobody reading
+    assert.equal(tx.numFree, free, "every transmit buffer went back at once");
+    const got = await readBytes(device.port(0)!.readable.getReader(), lines.length + big.length);
+    assert.equal(dec(got.subarray(0, lines.length)), lines);
+    assert.deepEqual(got.subarray(lines.length), big);
+  });
+
+  Deno.test(`console/${kind}: guest output stops at the port's byte budget, in order`, async () => {
+    const budget = 1000;
+    const { device, con, dev } = await rig(kind, { ports: [{ outputBuffer: budget }] });
+    const tx = dev.vqs[1];
+    const free = tx.numFree;
+    const w = con.port(0)!.writable.getWriter();
+    const piece = (k: number) => Uint8Array.from({ length: 300 }, (_, i) => (k * 31 + i) & 0xff);
+    const resolved: number[] = [];
+    const writes = Array.from(
+      { length: 6 },
+      (_, k) => w.write(piece(k)).then(() => void resolved.push(k)),
+    );
+    await new Promise((r) => setTimeout(r, 0));
+    // 900 bytes in three buffers fit; the fourth is copied up to the budget
+    // (100 bytes) and held, so its write has not resolved.
+    assert.deepEqual(resolved, [0, 1, 2]);
+    assert.equal(tx.numFree, free - 1, "the fourth buffer is held, not given back");
+    // Emergency output finds the budget full and is dropped, counted.
+    device.writeConfig(8, 4, 0x21);
+    assert.equal(device.droppedEmergWrites, 1);
+    const r = device.port(0)!.readable.getReader();
+    const sizes: number[] = [];
+    const parts: number[] = [];
+    while (parts.length < 6 * 300) {
+      const { value } = await r.read();
+      sizes.push(value!.length);
+      parts.push(...value!);
+    }
+    assert.deepEqual(
+      sizes.slice(0, 4),
+      [300, 300, 300, 100],
+      "the readable held exactly the budget",
+    );
+    assert.ok(sizes.every((n) => n <= budget));
+    const want = new Uint8Array(6 * 300);
+    for (let k = 0; k < 6; k++) want.set(piece(k), k * 300);
+    assert.deepEqual(Uint8Array.from(parts), want, "every byte once, in order");
+    await Promise.all(writes);
+    assert.equal(tx.numFree, free);
+  });
+
+  Deno.test(`console/${kind}: a transmit buffer larger than the budget comes out in budget-sized parts`, async () => {
+    const budget = 4096;
+    const { device, dev, memory } = await rig(kind, { ports: [{ outputBuffer: budget }] });
+    // A driver that puts 1 MiB in one buffer (Linux never does; a hostile one may).
+    const vq = dev.vqs[1];
+    const { dma } = dev.dmaContext;
+    const len = 1 << 20;
+    const a = dma.alloc(len, 8);
+    const data = Uint8Array.from({ length: len }, (_, i) => (i * 13) & 0xff);
+    memory.write(a, data);
+    let done = false;
+    vq.addOutbuf({ addr: a, len }, { addr: a, resolve: () => void (done = true) });
+    vq.kick();
+    await new Promise((r) => setTimeout(r, 0));
+    assert.equal(done, false, "held until its last byte is read");
+    assert.equal(dev.needsReset, false);
+    const r = device.port(0)!.readable.getReader();
+    let off = 0;
+    while (off < len) {
+      const { value } = await r.read();
+      assert.ok(value!.length <= budget, `a ${value!.length}-byte chunk is over the budget`);
+      assert.deepEqual(value, data.subarray(off, off + value!.length));
+      off += value!.length;
+    }
+    await new Promise((r) => setTimeout(r, 0));
+    assert.equal(done, true, "given back after its last part");
+  });
+
+  Deno.test(`console/${kind}: the output budget must be a positive byte count`, () => {
+    for (const outputBuffer of [0, -1, 1.5, NaN, Infinity]) {
+      assert.throws(
+        () => new ConsoleDevice({ ports: [{ outputBuffer }] }),
+        coded(DeviceError, "ERR_VIRTIO_DEVICE_CONSOLE_OPTION", /output buffer/),
+      );
+    }
   });
 }
 

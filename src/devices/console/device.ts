@@ -17,13 +17,21 @@
  * Each port is a pair of web streams on the device side:
  * {@link ConsoleDevicePort.readable} carries what the driver wrote (guest
  * output), {@link ConsoleDevicePort.writable} takes what the driver should read
- * (guest input). Both have backpressure: transmit buffers stay in the ring
- * while the readable is full, and a write resolves once its bytes are in
- * receive buffers. `attachStdio` (./stdio.ts) joins a port to a terminal.
+ * (guest input). Both have backpressure. Guest output is copied out of each
+ * transmit buffer and the buffer goes back to the driver at once, while the
+ * port holds less than its output budget unread
+ * ({@link ConsolePortOptions.outputBuffer}, 1 MiB by default); once the
+ * budget is full, transmit buffers stay in the ring (a buffer that does not
+ * fit is held and copied out as the reader makes room) until the host reads.
+ * A write resolves once its bytes are in receive buffers. `attachStdio`
+ * (./stdio.ts) joins a port to a terminal.
  *
  * Guest data is untrusted: control messages that are short, name a port
  * that does not exist or an event the driver may not send are ignored;
- * a chain the ring engine rejects sets DEVICE_NEEDS_RESET.
+ * a chain the ring engine rejects sets DEVICE_NEEDS_RESET. A port never
+ * holds more than its output budget of unread guest output, whatever the
+ * size of the driver's buffers; emergency writes that find it full are
+ * dropped and counted in {@link ConsoleDevice.droppedEmergWrites}.
  *
  * @example
  * ```ts
@@ -74,7 +82,18 @@ export interface ConsolePortOptions {
   readonly console?: boolean;
   /** The host side is open (VIRTIO_CONSOLE_PORT_OPEN from the device; default true). */
   readonly hostOpen?: boolean;
+  /**
+   * Output budget: how many bytes of guest output the port may hold unread
+   * in its `readable` (default {@link CONSOLE_OUTPUT_BUFFER}, 1 MiB). Below
+   * it, transmit buffers go back to the driver as soon as their bytes are
+   * copied out, so the guest does not wait for the host's reader; at it, they
+   * wait in the ring. It bounds the memory guest output can take.
+   */
+  readonly outputBuffer?: number;
 }
+
+/** Default {@link ConsolePortOptions.outputBuffer}: 1 MiB. */
+export const CONSOLE_OUTPUT_BUFFER = 1 << 20;
 
 /** Options of a {@link ConsoleDevice}. */
 export interface ConsoleDeviceOptions {
@@ -157,12 +176,18 @@ export class ConsoleDevicePort {
     // rproc-serial's one port is a plain port (Linux: "rproc_serial does not want the console port").
     this.console = !rprocSerial && (id === 0 || options.console === true);
     this.#s.hostOpen = options.hostOpen ?? true;
+    const budget = options.outputBuffer ?? CONSOLE_OUTPUT_BUFFER;
+    if (!Number.isSafeInteger(budget) || budget < 1) {
+      throw new DeviceError(`console port output buffer ${budget} is not a positive byte count`, {
+        code: "ERR_VIRTIO_DEVICE_CONSOLE_OPTION",
+      });
+    }
     this.readable = new ReadableStream<Uint8Array>({
       start: (c) => {
         this.#controller = c;
       },
       pull: () => pull(this),
-    }, new CountQueuingStrategy({ highWaterMark: 16 }));
+    }, new ByteLengthQueuingStrategy({ highWaterMark: budget }));
     this.writable = new WritableStream<Uint8Array>({
       write: (chunk) =>
         new Promise<void>((resolve) => {
@@ -220,10 +245,15 @@ export class ConsoleDevice extends ConfigDevice<VirtioConsoleConfig> {
   readonly maxPorts: number;
   /** Control messages the device ignored (bad length, port or event). */
   badControl = 0;
+  /** Emergency writes dropped because port 0's output budget was full. */
+  droppedEmergWrites = 0;
   readonly #ports: (ConsoleDevicePort | undefined)[] = [];
   #multiport = false;
   #driverReady = false;
   readonly #outbox: Uint8Array[] = [];
+  /** Per port id: a transmit chain partly copied out, waiting for room in the port's budget. */
+  readonly #txHeld = new Map<number, { chain: DescriptorChain; off: number }>();
+  readonly #txBusy = new Set<number>();
   readonly #ctl = new VirtioConsoleControl(
     new DataView(new ArrayBuffer(VirtioConsoleControl.SIZE)),
   );
@@ -340,6 +370,7 @@ export class ConsoleDevice extends ConfigDevice<VirtioConsoleConfig> {
       });
     }
     this.#ports[id] = undefined;
+    this.#txHeld.delete(id);
     portHooks.state(p).removed = true;
     for (const w of portHooks.pending(p).splice(0)) w.resolve();
     try {
@@ -400,9 +431,15 @@ export class ConsoleDevice extends ConfigDevice<VirtioConsoleConfig> {
     if (!(this.features & bit(VIRTIO_CONSOLE_F_EMERG_WRITE))) return;
     const p = this.#ports[0];
     const c = p && portHooks.controller(p);
+    if (c === undefined) return;
+    // The output budget holds for emergency writes too: a full port drops them.
+    if ((c.desiredSize ?? 0) <= 0) {
+      this.droppedEmergWrites++;
+      return;
+    }
     // 5.3.5.1: the lower byte is the character.
     try {
-      c?.enqueue(Uint8Array.of(value & 0xff));
+      c.enqueue(Uint8Array.of(value & 0xff));
     } catch { /* stream closed */ }
   }
 
@@ -412,6 +449,7 @@ export class ConsoleDevice extends ConfigDevice<VirtioConsoleConfig> {
     this.#multiport = (ctx.features & bit(VIRTIO_CONSOLE_F_MULTIPORT)) !== 0n;
     this.#driverReady = false;
     this.#outbox.length = 0;
+    this.#txHeld.clear();
     for (const p of this.ports) {
       portHooks.state(p).ready = !this.#multiport && p.id === 0; // single port: port 0 is there at once
       portHooks.setGuestOpen(p, !this.#multiport && p.id === 0);
@@ -440,6 +478,7 @@ export class ConsoleDevice extends ConfigDevice<VirtioConsoleConfig> {
     super.reset();
     this.#driverReady = false;
     this.#outbox.length = 0;
+    this.#txHeld.clear();
     for (const p of this.ports) {
       portHooks.state(p).ready = false;
       portHooks.setGuestOpen(p, false);
@@ -448,26 +487,54 @@ export class ConsoleDevice extends ConfigDevice<VirtioConsoleConfig> {
 
   // ---- data ----
 
-  /** Move guest output from port `p`'s transmitq to its readable while there is room. */
+  /**
+   * Move guest output from port `p`'s transmitq to its readable while the
+   * port's output budget has room: each buffer is copied out and given back
+   * at once. A buffer larger than the room left is copied out in parts as
+   * the reader makes room, and given back after its last part, so the
+   * readable never holds more than the budget.
+   */
   #pullTx(p: ConsoleDevicePort): void {
     const ctx = this.context;
     const c = portHooks.controller(p);
     const qi = consoleRxQueue(p.id) + 1;
     const q = ctx?.queues[qi];
     if (ctx === undefined || q === undefined || c === undefined || !p.ready) return;
+    // `enqueue` can call the stream's pull, so back here: the outer call goes on.
+    if (this.#txBusy.has(p.id)) return;
+    this.#txBusy.add(p.id);
     let used = 0;
     try {
-      while ((c.desiredSize ?? 0) > 0) {
-        const chain = q.pop();
+      for (;;) {
+        // Recomputed each time: a chunk handed straight to a waiting read takes no room.
+        const room = c.desiredSize ?? 0;
+        if (room <= 0) break;
+        const held = this.#txHeld.get(p.id);
+        const chain = held?.chain ?? q.pop();
         if (chain === null) break;
-        const data = new Uint8Array(chain.readableLength);
-        chain.read(0, data);
+        const off = held?.off ?? 0;
+        const n = Math.min(chain.readableLength - off, room);
+        if (n > 0) {
+          const data = new Uint8Array(n);
+          chain.read(off, data);
+          c.enqueue(data);
+        }
+        if (off + n < chain.readableLength) {
+          // The budget is full before the end of this buffer: keep it (the
+          // next turn goes on with it if a waiting read took the part).
+          if (held) held.off = off + n;
+          else this.#txHeld.set(p.id, { chain, off: off + n });
+          continue;
+        }
+        if (held) this.#txHeld.delete(p.id);
         q.pushUsed(chain, 0);
         used++;
-        if (data.length) c.enqueue(data);
       }
     } catch (e) {
+      this.#txHeld.delete(p.id);
       ctx.needsReset(e);
+    } finally {
+      this.#txBusy.delete(p.id);
     }
     if (used) publishUsed(ctx, q);
   }
