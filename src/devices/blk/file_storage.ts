@@ -7,7 +7,7 @@
  * @module
  */
 
-import { closeSync, fdatasyncSync, fstatSync, openSync, readSync, writeSync } from "node:fs";
+import type * as NodeFs from "node:fs";
 import { DeviceError } from "../../errors.ts";
 import type { BlockStorage, MaybePromise } from "./storage.ts";
 
@@ -17,6 +17,25 @@ function openError(path: string, e: unknown): DeviceError {
     `virtio-blk: cannot open image ${path}: ${e instanceof Error ? e.message : e}`,
     { code: "ERR_VIRTIO_DEVICE_BLK_OPEN", cause: e },
   );
+}
+
+/**
+ * `node:fs`, loaded when the first {@link FileStorage} opens its image rather
+ * than by a static import: this module is part of `devices/blk/mod.ts`, which
+ * a browser bundle (the web page of `deno task web`) also takes in, and a
+ * browser cannot load `node:fs`.
+ */
+let fs: typeof NodeFs;
+
+function loadNodeFs(): typeof NodeFs {
+  const p = (globalThis as { process?: { getBuiltinModule?(id: string): unknown } }).process;
+  const m = p?.getBuiltinModule?.("node:fs") as typeof NodeFs | undefined;
+  if (m === undefined) {
+    throw new DeviceError("virtio-blk: FileStorage needs node:fs (Deno or Node)", {
+      code: "ERR_VIRTIO_DEVICE_BLK_OPEN",
+    });
+  }
+  return m;
 }
 
 /** Opens an image file; `readOnly` opens it without write access. */
@@ -74,14 +93,15 @@ export class FileStorage implements BlockStorage {
     this.path = path;
     this.#readOnly = readOnly;
     try {
-      this.fd = openSync(path, readOnly ? "r" : "r+");
+      fs ??= loadNodeFs();
+      this.fd = fs.openSync(path, readOnly ? "r" : "r+");
     } catch (e) {
       throw openError(path, e);
     }
     try {
-      this.size = fstatSync(this.fd).size;
+      this.size = fs.fstatSync(this.fd).size;
     } catch (e) {
-      closeSync(this.fd);
+      fs.closeSync(this.fd);
       throw openError(path, e);
     }
   }
@@ -101,7 +121,7 @@ export class FileStorage implements BlockStorage {
     let done = 0;
     try {
       while (done < len) {
-        const n = readSync(this.fd, dst, done, len - done, offset + done);
+        const n = fs.readSync(this.fd, dst, done, len - done, offset + done);
         if (n === 0) {
           dst.fill(0, done);
           return;
@@ -119,7 +139,7 @@ export class FileStorage implements BlockStorage {
     let done = 0;
     try {
       while (done < len) {
-        const n = writeSync(this.fd, src, done, len - done, offset + done);
+        const n = fs.writeSync(this.fd, src, done, len - done, offset + done);
         if (n <= 0) break;
         done += n;
       }
@@ -132,7 +152,7 @@ export class FileStorage implements BlockStorage {
   /** `fdatasync`: completed writes reach the disk. */
   flush(): void {
     try {
-      fdatasyncSync(this.fd);
+      fs.fdatasyncSync(this.fd);
     } catch (e) {
       throw ioError("fdatasync", this.path, e);
     }
@@ -140,7 +160,7 @@ export class FileStorage implements BlockStorage {
 
   /** Closes the file. */
   close(): void {
-    closeSync(this.fd);
+    fs.closeSync(this.fd);
     this.#file?.close();
     this.#file = undefined;
   }
