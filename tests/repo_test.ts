@@ -82,10 +82,16 @@ Deno.test("test files that count the process's open descriptors run apart from t
   const counting = /readDirSync\("\/proc\/self\/fd"\)\]\.length|openFds\(\)/;
   const must: string[] = [];
   for (const f of await testFiles()) {
-    let text = await Deno.readTextFile(new URL(`../${f}`, import.meta.url));
-    // The fuzz modules a test file runs count too.
-    for (const m of text.matchAll(/from "(\.\.?\/[^"]*_fuzz\.ts)"/g)) {
-      text += await Deno.readTextFile(new URL(m[1], new URL(`../${f}`, import.meta.url)));
+    // The file and the fuzz modules it runs, and theirs (`*fuzz.ts`, followed transitively).
+    const seen = new Set<string>();
+    const todo = [new URL(`../${f}`, import.meta.url)];
+    let text = "";
+    for (let u = todo.pop(); u !== undefined; u = todo.pop()) {
+      if (seen.has(u.href)) continue;
+      seen.add(u.href);
+      const t = await Deno.readTextFile(u);
+      text += t;
+      for (const m of t.matchAll(/from "(\.\.?\/[^"]*fuzz\.ts)"/g)) todo.push(new URL(m[1], u));
     }
     if (counting.test(text)) must.push(f);
   }

@@ -281,3 +281,56 @@ function walkOdd(dir: string): string | undefined {
 export function openFds(): number {
   return [...Deno.readDirSync("/proc/self/fd")].length;
 }
+
+/** One case's failure, without its index. */
+export interface FsCaseFailure {
+  readonly error: string;
+  readonly input: string[];
+}
+
+/**
+ * The case loop the 9p and FUSE fuzzers share: case `i`'s generator comes from
+ * the seed, `salt` and `i` only (one case replays alone); one case in
+ * `hostEvery` runs on a {@link HostTree} (made on first use, closed at the
+ * end), and every `fdEvery` host cases the open descriptors are counted: a
+ * handle left open per case grows the count, Deno's own come and go by a few.
+ */
+export function runFsCases(
+  o: { seed: number; cases: number; first?: number },
+  salt: number,
+  hostEvery: number,
+  fdEvery: number,
+  runCase: (r: Rng, host: HostTree | undefined) => FsCaseFailure | undefined,
+): { case: number; error: string; input: string[] }[] {
+  const first = o.first ?? 0;
+  const failures: { case: number; error: string; input: string[] }[] = [];
+  let host: HostTree | undefined;
+  let hostCases = 0;
+  let fdsBefore = -1;
+  try {
+    for (let i = first; i < first + o.cases; i++) {
+      const r = new Rng((o.seed * 0x9e3779b1 + i * 0x85ebca6b + salt) >>> 0);
+      const useHost = r.below(hostEvery) === 0;
+      if (useHost) {
+        host ??= new HostTree();
+        if (fdsBefore < 0) fdsBefore = openFds();
+      }
+      const failure = runCase(r, useHost ? host : undefined);
+      if (failure !== undefined) failures.push({ case: i, ...failure });
+      if (useHost && ++hostCases % fdEvery === 0) {
+        const open = openFds();
+        if (open - fdsBefore > 8) {
+          failures.push({
+            case: i,
+            error: `${open - fdsBefore} more descriptors open than before the host cases`,
+            input: [],
+          });
+          fdsBefore = open;
+        }
+      }
+    }
+  } finally {
+    host?.close();
+  }
+  return failures;
+}

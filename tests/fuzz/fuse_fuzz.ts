@@ -70,10 +70,10 @@ import {
   checkedFs,
   hostileName,
   hostileTarget,
-  HostTree,
+  type HostTree,
   memoryTree,
-  openFds,
-  Rng,
+  type Rng,
+  runFsCases,
 } from "./_fs_fuzz.ts";
 
 /** One case in this many serves a host directory. */
@@ -100,11 +100,7 @@ export interface FuseFuzzFailure {
 export function fuzzFuse(
   o: { seed: number; cases: number; first?: number },
 ): { cases: number; failures: FuseFuzzFailure[] } {
-  const first = o.first ?? 0;
-  const failures: FuseFuzzFailure[] = [];
-  let host: HostTree | undefined;
-  let hostCases = 0;
-  let fdsBefore = -1;
+  let failures: FuseFuzzFailure[] = [];
   // Every refused request makes an error; capturing its stack costs much. A replay keeps them.
   const limit = Error.stackTraceLimit;
   if (o.cases > 1) Error.stackTraceLimit = 0;
@@ -112,31 +108,10 @@ export function fuzzFuse(
   const consoleError = console.error;
   console.error = () => {};
   try {
-    for (let i = first; i < first + o.cases; i++) {
-      const r = new Rng((o.seed * 0x9e3779b1 + i * 0x85ebca6b + 0x5bd1e995) >>> 0);
-      const useHost = r.below(HOST_EVERY) === 0;
-      if (useHost) {
-        host ??= new HostTree();
-        if (fdsBefore < 0) fdsBefore = openFds();
-      }
-      const failure = runCase(r, useHost ? host : undefined);
-      if (failure !== undefined) failures.push({ case: i, ...failure });
-      if (useHost && ++hostCases % FD_EVERY === 0) {
-        const open = openFds();
-        if (open - fdsBefore > 8) {
-          failures.push({
-            case: i,
-            error: `${open - fdsBefore} more descriptors open than before the host cases`,
-            input: [],
-          });
-          fdsBefore = open;
-        }
-      }
-    }
+    failures = runFsCases(o, 0x5bd1e995, HOST_EVERY, FD_EVERY, runCase);
   } finally {
     console.error = consoleError;
     Error.stackTraceLimit = limit;
-    host?.close();
   }
   return { cases: o.cases, failures };
 }

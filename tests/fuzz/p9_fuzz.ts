@@ -64,10 +64,10 @@ import {
   checkedFs,
   hostileName,
   hostileTarget,
-  HostTree,
+  type HostTree,
   memoryTree,
-  openFds,
-  Rng,
+  type Rng,
+  runFsCases,
 } from "./_fs_fuzz.ts";
 
 /** One case in this many serves a host directory. */
@@ -91,42 +91,15 @@ export interface P9FuzzFailure {
 export function fuzzP9(
   o: { seed: number; cases: number; first?: number },
 ): { cases: number; failures: P9FuzzFailure[] } {
-  const first = o.first ?? 0;
-  const failures: P9FuzzFailure[] = [];
-  let host: HostTree | undefined;
-  let hostCases = 0;
-  let fdsBefore = -1;
+  let failures: P9FuzzFailure[] = [];
   // Every refused message makes an error; capturing its stack was a tenth of the time. A
   // replay of one case keeps the stacks.
   const limit = Error.stackTraceLimit;
   if (o.cases > 1) Error.stackTraceLimit = 0;
   try {
-    for (let i = first; i < first + o.cases; i++) {
-      // The case's generator depends on the seed and the index only: one case replays alone.
-      const r = new Rng((o.seed * 0x9e3779b1 + i * 0x85ebca6b) >>> 0);
-      const useHost = r.below(HOST_EVERY) === 0;
-      if (useHost) {
-        host ??= new HostTree();
-        if (fdsBefore < 0) fdsBefore = openFds();
-      }
-      const failure = runCase(r, useHost ? host : undefined);
-      if (failure !== undefined) failures.push({ case: i, ...failure });
-      if (useHost && ++hostCases % FD_EVERY === 0) {
-        const open = openFds();
-        // Deno's own descriptors come and go by a few; a handle left open per case grows.
-        if (open - fdsBefore > 8) {
-          failures.push({
-            case: i,
-            error: `${open - fdsBefore} more descriptors open than before the host cases`,
-            input: [],
-          });
-          fdsBefore = open;
-        }
-      }
-    }
+    failures = runFsCases(o, 0, HOST_EVERY, FD_EVERY, runCase);
   } finally {
     Error.stackTraceLimit = limit;
-    host?.close();
   }
   return { cases: o.cases, failures };
 }
