@@ -5,12 +5,18 @@
  * builds one into a buffer of bounded size. Every read is bounds-checked
  * against the message's own length; a short or malformed message is an
  * EINVAL {@link FsError}, a reply that does not fit is an ERANGE one.
+ * {@link ERRNO_NAME} names the Linux errno an Rlerror carries.
  *
  * @module
  */
 
 import { ERRNO, FsError, fsError } from "../fs/filesystem.ts";
 import { P9Header } from "../../generated/devices/9p.ts";
+
+/** The names of Linux errnos (an Rlerror's ecode), by number. */
+export const ERRNO_NAME: ReadonlyMap<number, string> = new Map<number, string>(
+  Object.entries(ERRNO).map(([k, v]) => [v, k]),
+);
 
 /** A generated accessor class: SIZE bytes at an offset of a view. */
 export interface Accessor<T> {

@@ -27,7 +27,6 @@
  * @module
  */
 
-import { DeviceError, type VirtioErrorOptions } from "../../errors.ts";
 import {
   P9_AT_REMOVEDIR,
   P9_ATTR_ATIME,
@@ -85,25 +84,13 @@ import {
   P9Twalk,
   P9Twrite,
 } from "../../generated/devices/9p.ts";
-import { ERRNO, OPEN_FLAGS } from "../fs/filesystem.ts";
-import { WireReader, WireWriter } from "./_wire.ts";
+import { ERRNO } from "../fs/filesystem.ts";
+import * as paths from "./_client_paths.ts";
+import { ERRNO_NAME, WireReader, WireWriter } from "./_wire.ts";
+import { P9Error } from "./errors.ts";
 import { P9_VERSION_L } from "./server.ts";
 
-const ERRNO_NAME = new Map<number, string>(Object.entries(ERRNO).map(([k, v]) => [v, k]));
-
-/** A failed 9P request: the server's Rlerror errno, or EPROTO for a malformed reply. */
-export class P9Error extends DeviceError {
-  /** The Linux errno. */
-  readonly errno: number;
-  /** Creates the error; the code is `ERR_VIRTIO_DEVICE_9P_<ERRNO NAME>`. */
-  constructor(errno: number, message: string, options?: VirtioErrorOptions) {
-    super(`virtio-9p: ${message}`, {
-      ...options,
-      code: options?.code ?? `ERR_VIRTIO_DEVICE_9P_${ERRNO_NAME.get(errno) ?? "ERRNO"}`,
-    });
-    this.errno = errno;
-  }
-}
+export { P9Error };
 
 /** Carries one request (its bytes) and resolves with the reply (at most `cap` bytes). */
 export type P9Transport = (request: Uint8Array, cap: number) => Promise<Uint8Array>;
@@ -515,119 +502,55 @@ export class P9Client {
     await this.#rpc(P9_TFSYNC, (w) => w.struct(P9Tfsync).write(fid, datasync ? 1 : 0), 64);
   }
 
-  // ---- the file API: paths relative to the root, "" is the root
+  // ---- the file API: paths relative to the root, "" is the root (in _client_paths.ts)
 
   /** The components of `path`. */
   static split(path: string): string[] {
-    return path.split("/").filter((p) => p !== "");
-  }
-
-  async #withFid<T>(path: string, f: (fid: number) => Promise<T>): Promise<T> {
-    const fid = await this.walk(ROOT, P9Client.split(path));
-    try {
-      return await f(fid);
-    } finally {
-      await this.clunk(fid);
-    }
-  }
-
-  #parent(path: string): [string[], string] {
-    const parts = P9Client.split(path);
-    const name = parts.pop();
-    if (name === undefined) throw new P9Error(ERRNO.EINVAL, "the root has no name");
-    return [parts, name];
+    return paths.splitPath(path);
   }
 
   /** The whole content of file `path`. */
   readFile(path: string): Promise<Uint8Array> {
-    return this.#withFid(path, async (fid) => {
-      await this.lopen(fid, OPEN_FLAGS.O_RDONLY);
-      const parts: Uint8Array[] = [];
-      let total = 0;
-      for (;;) {
-        const b = await this.read(fid, total, this.ioSize);
-        if (b.length === 0) break;
-        parts.push(b);
-        total += b.length;
-      }
-      const out = new Uint8Array(total);
-      let at = 0;
-      for (const p of parts) {
-        out.set(p, at);
-        at += p.length;
-      }
-      return out;
-    });
+    return paths.readFile(this, path);
   }
 
   /** Creates or replaces file `path` with `data`. */
   async writeFile(path: string, data: Uint8Array, mode = 0o644): Promise<void> {
-    const [dir, name] = this.#parent(path);
-    const fid = await this.walk(ROOT, dir);
-    try {
-      const flags = OPEN_FLAGS.O_WRONLY | OPEN_FLAGS.O_CREAT | OPEN_FLAGS.O_TRUNC;
-      await this.lcreate(fid, name, flags, mode);
-      for (let at = 0; at < data.length;) {
-        const n = await this.write(fid, at, data.subarray(at, at + this.ioSize));
-        if (n === 0) throw new P9Error(ERRNO.EIO, `${path}: write of 0 bytes`);
-        at += n;
-      }
-    } finally {
-      await this.clunk(fid);
-    }
+    await paths.writeFile(this, path, data, mode);
   }
 
   /** The names in directory `path`, without `.` and `..`. */
   list(path: string): Promise<string[]> {
-    return this.#withFid(path, async (fid) => {
-      await this.lopen(fid, OPEN_FLAGS.O_RDONLY | OPEN_FLAGS.O_DIRECTORY);
-      const names: string[] = [];
-      let offset = 0n;
-      for (;;) {
-        const entries = await this.readdir(fid, offset, this.ioSize);
-        if (entries.length === 0) break;
-        for (const e of entries) if (e.name !== "." && e.name !== "..") names.push(e.name);
-        offset = entries[entries.length - 1].offset;
-      }
-      return names;
-    });
+    return paths.list(this, path);
   }
 
   /** Makes directory `path`. */
   async makeDir(path: string, mode = 0o755): Promise<void> {
-    const [dir, name] = this.#parent(path);
-    await this.#withFid(dir.join("/"), (fid) => this.mkdir(fid, name, mode));
+    await paths.makeDir(this, path, mode);
   }
 
   /** Removes file `path` (or the empty directory, with `dir`). */
   async removeFile(path: string, dir = false): Promise<void> {
-    const [parent, name] = this.#parent(path);
-    await this.#withFid(parent.join("/"), (fid) => this.unlinkat(fid, name, dir));
+    await paths.removeFile(this, path, dir);
   }
 
   /** Renames `from` to `to`. */
   async renamePath(from: string, to: string): Promise<void> {
-    const [fdir, fname] = this.#parent(from);
-    const [tdir, tname] = this.#parent(to);
-    await this.#withFid(
-      fdir.join("/"),
-      (a) => this.#withFid(tdir.join("/"), (b) => this.renameat(a, fname, b, tname)),
-    );
+    await paths.renamePath(this, from, to);
   }
 
   /** Attributes of `path` (a link's own). */
   stat(path: string): Promise<P9Attr> {
-    return this.#withFid(path, (fid) => this.getattr(fid));
+    return paths.stat(this, path);
   }
 
   /** Makes a symbolic link `path` holding `target`. */
   async makeSymlink(target: string, path: string): Promise<void> {
-    const [dir, name] = this.#parent(path);
-    await this.#withFid(dir.join("/"), (fid) => this.symlink(fid, name, target));
+    await paths.makeSymlink(this, target, path);
   }
 
   /** The target of the symbolic link `path`. */
   readSymlink(path: string): Promise<string> {
-    return this.#withFid(path, (fid) => this.readlink(fid));
+    return paths.readSymlink(this, path);
   }
 }

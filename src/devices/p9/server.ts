@@ -40,41 +40,16 @@
  * @module
  */
 
+// This module decodes the header, dispatches by message type and answers the session's own
+// messages (Tversion, Tattach, Tflush). The other messages are in one module per group
+// (_names.ts, _attrs.ts, _files.ts, _readdir.ts), functions of the session of _session.ts:
+// the tree, the fid table of _fids.ts and msize. Every name the client sends becomes a path
+// in one place, ../fs/_guest_path.ts (through Fids.child, or walkStep for Twalk).
+
+import { ERRNO, errnoOf, type FileSystem, FsError, fsError } from "../fs/filesystem.ts";
 import {
-  checkName,
-  childPath,
-  ERRNO,
-  errnoOf,
-  type FileSystem,
-  FsError,
-  fsError,
-  type FsHandle,
-  type FsSetAttr,
-  type FsStat,
-  OPEN_FLAGS,
-  S_IFDIR,
-  S_IFLNK,
-  S_IFMT,
-  S_IFREG,
-} from "../fs/filesystem.ts";
-import {
-  P9_AT_REMOVEDIR,
-  P9_ATTR_ATIME,
-  P9_ATTR_ATIME_SET,
-  P9_ATTR_GID,
-  P9_ATTR_MODE,
-  P9_ATTR_MTIME,
-  P9_ATTR_MTIME_SET,
-  P9_ATTR_SIZE,
-  P9_ATTR_UID,
-  P9_GETATTR_BASIC,
-  P9_LOCK_SUCCESS,
-  P9_LOCK_TYPE_UNLCK,
-  P9_MAXWELEM,
   P9_NOFID,
   P9_QTDIR,
-  P9_QTFILE,
-  P9_QTSYMLINK,
   P9_RLERROR,
   P9_TATTACH,
   P9_TCLUNK,
@@ -102,50 +77,39 @@ import {
   P9_TWALK,
   P9_TWRITE,
   P9_TXATTRWALK,
-  P9Dirent,
   P9Header,
   P9Qid,
-  P9Rgetattr,
-  P9Rgetlock,
   P9Rlerror,
-  P9Rlopen,
-  P9Rread,
-  P9Rstatfs,
-  P9Rwalk,
   P9Tattach,
-  P9Tclunk,
   P9Tflush,
-  P9Tfsync,
-  P9Tgetattr,
-  P9Tgetlock,
-  P9Tlcreate,
-  P9Tlink,
-  P9Tlock,
-  P9Tlopen,
-  P9Tmkdir,
-  P9Tread,
-  P9Treaddir,
-  P9Trename,
-  P9Tsetattr,
   P9Tversion,
-  P9Twalk,
-  P9Twrite,
-  P9Txattrwalk,
-  V9FS_MAGIC,
 } from "../../generated/devices/9p.ts";
 import { VirtioError } from "../../errors.ts";
+import { getattr, setattr, statfs, xattrwalk } from "./_attrs.ts";
+import { Fids, putQid } from "./_fids.ts";
+import { clunk, fsync, getlock, lcreate, lock, lopen, read, write } from "./_files.ts";
+import {
+  link,
+  mkdir,
+  mknod,
+  readlink,
+  remove,
+  rename,
+  renameat,
+  symlink,
+  unlinkat,
+  walk,
+} from "./_names.ts";
+import { readdir } from "./_readdir.ts";
+import { EMSGSIZE, type P9Session } from "./_session.ts";
 import { WireReader, WireWriter } from "./_wire.ts";
 
 /** The protocol this server speaks. */
 export const P9_VERSION_L = "9P2000.L";
-/** Linux's EMSGSIZE: a message longer than msize. */
-const EMSGSIZE = 90;
 /** Linux's EOPNOTSUPP. */
 const EOPNOTSUPP = 95;
 /** The smallest msize a client may negotiate. */
 export const P9_MIN_MSIZE = 4096;
-/** The longest symbolic link target accepted (PATH_MAX - 1). */
-const MAX_LINK = 4095;
 
 /** Options of a {@link P9Server}. */
 export interface P9ServerOptions {
@@ -154,42 +118,6 @@ export interface P9ServerOptions {
   /** The most fids a client may hold at once (default 4096): beyond, EMFILE. */
   readonly maxFids?: number;
 }
-
-interface Fid {
-  /** Path in the tree ("" is the root). */
-  path: string;
-  /** Qid type (P9_QT*) when the fid was made. */
-  qtype: number;
-  /** Opened (Tlopen, Tlcreate)? */
-  open: boolean;
-  /** The host handle of an open regular file. */
-  handle?: FsHandle;
-  /** The snapshot of an open directory's entries (taken at offset 0). */
-  dirents?: { name: string; path: string; type: number }[];
-  /** The value an xattr fid reads. */
-  xattr?: Uint8Array;
-}
-
-function qtypeOf(mode: number): number {
-  const t = mode & S_IFMT;
-  return t === S_IFDIR ? P9_QTDIR : t === S_IFLNK ? P9_QTSYMLINK : P9_QTFILE;
-}
-
-/** d_type (linux/fs_types.h) of a mode's type bits. */
-function dtypeOf(type: number): number {
-  return (type & S_IFMT) >>> 12;
-}
-
-function putQid(q: P9Qid, st: FsStat): void {
-  q.write(qtypeOf(st.mode), 0, BigInt(st.ino));
-}
-
-function parentOf(path: string): string {
-  const i = path.lastIndexOf("/");
-  return i < 0 ? "" : path.slice(0, i);
-}
-
-const EMPTY = new Uint8Array(0);
 
 /** Serves one 9P2000.L session over a {@link FileSystem}. */
 export class P9Server {
@@ -210,10 +138,10 @@ export class P9Server {
   internalErrors = 0;
   /** The last such exception. */
   lastInternalError: unknown = undefined;
-  readonly #fids = new Map<number, Fid>();
+  readonly #fids: Fids;
+  readonly #s: P9Session;
   readonly #req: Uint8Array;
   readonly #out: WireWriter;
-  #open = 0;
 
   /** A server for `fs`. */
   constructor(fs: FileSystem, options: P9ServerOptions = {}) {
@@ -227,6 +155,8 @@ export class P9Server {
     this.maxMsize = max;
     this.msize = max;
     this.maxFids = options.maxFids ?? 4096;
+    this.#fids = new Fids(this.maxFids);
+    this.#s = { fs, fids: this.#fids, msize: () => this.msize };
     this.#req = new Uint8Array(max);
     this.#out = new WireWriter(new Uint8Array(max));
   }
@@ -248,12 +178,11 @@ export class P9Server {
 
   /** Host handles open for the client. */
   get openHandles(): number {
-    return this.#open;
+    return this.#fids.openHandles;
   }
 
   /** Forgets every fid and closes every handle (device reset, new Tversion). */
   reset(): void {
-    for (const f of this.#fids.values()) this.#close(f);
     this.#fids.clear();
     this.versioned = false;
     this.msize = this.maxMsize;
@@ -303,55 +232,56 @@ export class P9Server {
   #dispatch(type: number, r: WireReader, w: WireWriter): void {
     if (type === P9_TVERSION) return this.#version(r, w);
     if (!this.versioned) throw fsError("EPROTO", "no Tversion yet");
+    const s = this.#s;
     switch (type) {
       case P9_TATTACH:
         return this.#attach(r, w);
       case P9_TWALK:
-        return this.#walk(r, w);
+        return walk(s, r, w);
       case P9_TLOPEN:
-        return this.#lopen(r, w);
+        return lopen(s, r, w);
       case P9_TLCREATE:
-        return this.#lcreate(r, w);
+        return lcreate(s, r, w);
       case P9_TREAD:
-        return this.#read(r, w);
+        return read(s, r, w);
       case P9_TWRITE:
-        return this.#write(r, w);
+        return write(s, r, w);
       case P9_TCLUNK:
-        return this.#clunk(r);
+        return clunk(s, r);
       case P9_TREMOVE:
-        return this.#remove(r);
+        return remove(s, r);
       case P9_TGETATTR:
-        return this.#getattr(r, w);
+        return getattr(s, r, w);
       case P9_TSETATTR:
-        return this.#setattr(r);
+        return setattr(s, r);
       case P9_TREADDIR:
-        return this.#readdir(r, w);
+        return readdir(s, r, w);
       case P9_TMKDIR:
-        return this.#mkdir(r, w);
+        return mkdir(s, r, w);
       case P9_TSYMLINK:
-        return this.#symlink(r, w);
+        return symlink(s, r, w);
       case P9_TMKNOD:
-        return this.#mknod(r, w);
+        return mknod(s, r, w);
       case P9_TREADLINK:
-        return this.#readlink(r, w);
+        return readlink(s, r, w);
       case P9_TRENAME:
-        return this.#rename(r);
+        return rename(s, r);
       case P9_TRENAMEAT:
-        return this.#renameat(r);
+        return renameat(s, r);
       case P9_TUNLINKAT:
-        return this.#unlinkat(r);
+        return unlinkat(s, r);
       case P9_TLINK:
-        return this.#link(r);
+        return link(s, r);
       case P9_TSTATFS:
-        return this.#statfs(r, w);
+        return statfs(s, r, w);
       case P9_TFSYNC:
-        return this.#fsync(r);
+        return fsync(s, r);
       case P9_TXATTRWALK:
-        return this.#xattrwalk(r, w);
+        return xattrwalk(s, r, w);
       case P9_TLOCK:
-        return this.#lock(r, w);
+        return lock(s, r, w);
       case P9_TGETLOCK:
-        return this.#getlock(r, w);
+        return getlock(s, r, w);
       case P9_TFLUSH:
         // Requests are answered in order, one at a time: the old one is done.
         r.struct(P9Tflush, "Tflush");
@@ -362,47 +292,6 @@ export class P9Server {
         });
     }
   }
-
-  // ---- fids
-
-  #fid(n: number): Fid {
-    const f = this.#fids.get(n);
-    if (f === undefined) throw fsError("EBADF", `fid ${n} is not in use`);
-    return f;
-  }
-
-  #newFid(n: number, f: Fid): void {
-    if (n === P9_NOFID) throw fsError("EINVAL", "NOFID as a new fid");
-    if (this.#fids.has(n)) throw fsError("EINVAL", `fid ${n} is in use`);
-    if (this.#fids.size >= this.maxFids) throw fsError("EMFILE", `more than ${this.maxFids} fids`);
-    this.#fids.set(n, f);
-  }
-
-  #close(f: Fid): void {
-    if (f.handle !== undefined) {
-      f.handle.close();
-      f.handle = undefined;
-      this.#open--;
-    }
-    f.dirents = undefined;
-    f.xattr = undefined;
-  }
-
-  #dir(n: number): Fid {
-    const f = this.#fid(n);
-    if (f.qtype !== P9_QTDIR) throw fsError("ENOTDIR", `fid ${n} is not a directory`);
-    return f;
-  }
-
-  /** After a rename, fids below the old name follow it. */
-  #moved(from: string, to: string): void {
-    for (const f of this.#fids.values()) {
-      if (f.path === from) f.path = to;
-      else if (f.path.startsWith(`${from}/`)) f.path = to + f.path.slice(from.length);
-    }
-  }
-
-  // ---- messages
 
   #version(r: WireReader, w: WireWriter): void {
     const msize = r.struct(P9Tversion, "Tversion").msize;
@@ -429,435 +318,7 @@ export class P9Server {
     if (afid !== P9_NOFID) throw fsError("EINVAL", "no authentication: afid must be NOFID");
     if (aname !== "" && aname !== "/") throw fsError("ENOENT", `aname ${aname}: only the root`);
     const st = this.fs.stat("");
-    this.#newFid(fid, { path: "", qtype: P9_QTDIR, open: false });
+    this.#fids.add(fid, { path: "", qtype: P9_QTDIR, open: false });
     putQid(w.struct(P9Qid), st);
-  }
-
-  #walk(r: WireReader, w: WireWriter): void {
-    const t = r.struct(P9Twalk, "Twalk");
-    const fid = t.fid;
-    const newfid = t.newfid;
-    const n = t.nwname;
-    if (n > P9_MAXWELEM) throw fsError("EINVAL", `Twalk of ${n} names (most ${P9_MAXWELEM})`);
-    const names: string[] = [];
-    for (let i = 0; i < n; i++) names.push(r.str("wname"));
-    const from = this.#fid(fid);
-    if (from.open) throw fsError("EBADF", `fid ${fid} is open: no walk from it`);
-    if (newfid !== fid && this.#fids.has(newfid)) throw fsError("EINVAL", `fid ${newfid} in use`);
-    let path = from.path;
-    let qtype = from.qtype;
-    const qids: FsStat[] = [];
-    for (const name of names) {
-      if (qtype !== P9_QTDIR) {
-        if (qids.length === 0) throw fsError("ENOTDIR", `${path} is not a directory`);
-        break;
-      }
-      let next: string;
-      if (name === "..") next = parentOf(path); // at the root, the root
-      else if (name === ".") next = path;
-      else next = childPath(path, checkName(name));
-      let st: FsStat;
-      try {
-        st = this.fs.stat(next);
-      } catch (e) {
-        if (qids.length === 0) throw e;
-        break; // a partial walk: Rwalk with fewer qids, newfid untouched
-      }
-      path = next;
-      qtype = qtypeOf(st.mode);
-      qids.push(st);
-    }
-    w.struct(P9Rwalk).nwqid = qids.length;
-    for (const st of qids) putQid(w.struct(P9Qid), st);
-    if (qids.length !== names.length) return;
-    if (newfid === fid) {
-      from.path = path;
-      from.qtype = qtype;
-    } else {
-      this.#newFid(newfid, { path, qtype, open: false });
-    }
-  }
-
-  #lopen(r: WireReader, w: WireWriter): void {
-    const t = r.struct(P9Tlopen, "Tlopen");
-    const f = this.#fid(t.fid);
-    const flags = t.flags;
-    if (f.open) throw fsError("EINVAL", `fid ${t.fid} is open already`);
-    const st = this.fs.stat(f.path);
-    const type = st.mode & S_IFMT;
-    if (type === S_IFDIR) {
-      if ((flags & OPEN_FLAGS.O_ACCMODE) !== OPEN_FLAGS.O_RDONLY) {
-        throw fsError("EISDIR", `${f.path} is a directory`);
-      }
-      f.open = true; // directories need no host handle: Treaddir lists the path
-    } else if (type === S_IFLNK) {
-      throw fsError("ELOOP", `${f.path} is a symbolic link`);
-    } else {
-      this.#opened(f, this.fs.open(f.path, flags & ~(OPEN_FLAGS.O_CREAT | OPEN_FLAGS.O_EXCL)));
-    }
-    f.qtype = qtypeOf(st.mode);
-    const o = w.struct(P9Rlopen);
-    putQid(o.qid, st);
-    o.iounit = 0;
-  }
-
-  #opened(f: Fid, h: FsHandle): void {
-    f.handle = h;
-    f.open = true;
-    this.#open++;
-  }
-
-  #lcreate(r: WireReader, w: WireWriter): void {
-    const fidNo = r.struct(P9Tlcreate, "Tlcreate").fid;
-    const name = r.str("name");
-    const flags = r.u32("flags");
-    const mode = r.u32("mode");
-    r.u32("gid");
-    const f = this.#dir(fidNo);
-    if (f.open) throw fsError("EINVAL", `fid ${fidNo} is open`);
-    const path = childPath(f.path, checkName(name));
-    const h = this.fs.create(path, flags | OPEN_FLAGS.O_CREAT, mode & 0o7777);
-    let st: FsStat;
-    try {
-      st = h.stat();
-    } catch (e) {
-      h.close();
-      throw e;
-    }
-    f.path = path;
-    f.qtype = qtypeOf(st.mode);
-    this.#opened(f, h);
-    const o = w.struct(P9Rlopen);
-    putQid(o.qid, st);
-    o.iounit = 0;
-  }
-
-  /** Checks a count against msize: a reply of `header + count` bytes must fit in it. */
-  #count(count: number, header: number, what: string): void {
-    if (count > this.msize - P9Header.SIZE - header) {
-      throw new FsError(EMSGSIZE, `${what} count ${count} past msize ${this.msize}`, {
-        code: "ERR_VIRTIO_DEVICE_9P_MSIZE",
-      });
-    }
-  }
-
-  #read(r: WireReader, w: WireWriter): void {
-    const t = r.struct(P9Tread, "Tread");
-    const f = this.#fid(t.fid);
-    const offset = t.fileOffset;
-    const count = t.count;
-    this.#count(count, P9Rread.SIZE, "Tread");
-    if (offset > BigInt(Number.MAX_SAFE_INTEGER)) throw fsError("EINVAL", "offset past 2^53");
-    const pos = Number(offset);
-    const head = w.struct(P9Rread);
-    const room = Math.min(count, w.room); // the chain's writable part may be shorter
-    if (f.xattr !== undefined) {
-      const part = f.xattr.subarray(Math.min(pos, f.xattr.length), pos + room);
-      w.data(part);
-      head.count = part.length;
-      return;
-    }
-    if (!f.open || f.handle === undefined) {
-      throw fsError(f.open ? "EISDIR" : "EBADF", `fid ${t.fid} is not an open file`);
-    }
-    const buf = w.reserve(room);
-    const n = room === 0 ? 0 : f.handle.read(buf, pos);
-    w.unreserve(room - n);
-    head.count = n;
-  }
-
-  #write(r: WireReader, w: WireWriter): void {
-    const t = r.struct(P9Twrite, "Twrite");
-    const f = this.#fid(t.fid);
-    const offset = t.fileOffset;
-    const count = t.count;
-    if (count > r.left) throw fsError("EINVAL", `Twrite count ${count}, ${r.left} bytes sent`);
-    if (offset > BigInt(Number.MAX_SAFE_INTEGER)) throw fsError("EFBIG", "offset past 2^53");
-    if (!f.open || f.handle === undefined) throw fsError("EBADF", `fid ${t.fid} is not open`);
-    const n = f.handle.write(r.data(count, "data"), Number(offset));
-    w.struct(P9Rread).count = n;
-  }
-
-  #clunk(r: WireReader): void {
-    const n = r.struct(P9Tclunk, "Tclunk").fid;
-    const f = this.#fid(n);
-    this.#close(f);
-    this.#fids.delete(n);
-  }
-
-  #remove(r: WireReader): void {
-    const n = r.struct(P9Tclunk, "Tremove").fid;
-    const f = this.#fid(n);
-    // 9P: the fid is clunked whether the remove succeeds or not.
-    this.#close(f);
-    this.#fids.delete(n);
-    if (f.path === "") throw fsError("EBUSY", "the root cannot be removed");
-    if (f.qtype === P9_QTDIR) this.fs.rmdir(f.path);
-    else this.fs.unlink(f.path);
-  }
-
-  #stat(f: Fid): FsStat {
-    return f.handle !== undefined ? f.handle.stat() : this.fs.stat(f.path);
-  }
-
-  #getattr(r: WireReader, w: WireWriter): void {
-    const t = r.struct(P9Tgetattr, "Tgetattr");
-    const st = this.#stat(this.#fid(t.fid));
-    const a = w.struct(P9Rgetattr);
-    a.valid = BigInt(P9_GETATTR_BASIC);
-    putQid(a.qid, st);
-    a.mode = st.mode;
-    a.uid = st.uid;
-    a.gid = st.gid;
-    a.nlink = BigInt(st.nlink);
-    a.rdev = BigInt(st.rdev);
-    a.fileSize = BigInt(st.size);
-    a.blksize = BigInt(st.blksize);
-    a.blocks = BigInt(st.blocks);
-    a.atimeSec = BigInt(st.atimeSec);
-    a.atimeNsec = BigInt(st.atimeNsec);
-    a.mtimeSec = BigInt(st.mtimeSec);
-    a.mtimeNsec = BigInt(st.mtimeNsec);
-    a.ctimeSec = BigInt(st.ctimeSec);
-    a.ctimeNsec = BigInt(st.ctimeNsec);
-  }
-
-  #setattr(r: WireReader): void {
-    const t = r.struct(P9Tsetattr, "Tsetattr");
-    const f = this.#fid(t.fid);
-    const valid = t.valid;
-    const attr: FsSetAttr = {};
-    if (valid & P9_ATTR_MODE) attr.mode = t.mode & 0o7777;
-    if (valid & P9_ATTR_UID) attr.uid = t.uid;
-    if (valid & P9_ATTR_GID) attr.gid = t.gid;
-    if (valid & P9_ATTR_SIZE) {
-      const size = t.fileSize;
-      if (size > BigInt(Number.MAX_SAFE_INTEGER)) throw fsError("EFBIG", "size past 2^53");
-      attr.size = Number(size);
-    }
-    if (valid & P9_ATTR_ATIME) {
-      attr.atimeNs = valid & P9_ATTR_ATIME_SET
-        ? t.atimeSec * 1_000_000_000n + (t.atimeNsec % 1_000_000_000n)
-        : "now";
-    }
-    if (valid & P9_ATTR_MTIME) {
-      attr.mtimeNs = valid & P9_ATTR_MTIME_SET
-        ? t.mtimeSec * 1_000_000_000n + (t.mtimeNsec % 1_000_000_000n)
-        : "now";
-    }
-    if (f.handle !== undefined) f.handle.setattr(attr);
-    else this.fs.setattr(f.path, attr);
-  }
-
-  #readdir(r: WireReader, w: WireWriter): void {
-    const t = r.struct(P9Treaddir, "Treaddir");
-    const f = this.#fid(t.fid);
-    const offset = t.dirOffset;
-    const count = t.count;
-    this.#count(count, P9Rread.SIZE, "Treaddir");
-    if (f.qtype !== P9_QTDIR) throw fsError("ENOTDIR", `fid ${t.fid} is not a directory`);
-    if (!f.open) throw fsError("EBADF", `fid ${t.fid} is not open`);
-    if (offset === 0n || f.dirents === undefined) {
-      f.dirents = [
-        { name: ".", path: f.path, type: S_IFDIR },
-        { name: "..", path: parentOf(f.path), type: S_IFDIR },
-        ...this.fs.readdir(f.path).map((e) => ({
-          name: e.name,
-          path: childPath(f.path, e.name),
-          type: e.type,
-        })),
-      ];
-    }
-    const head = w.struct(P9Rread);
-    const start = w.pos;
-    const end = Math.min(w.limit, start + count);
-    const saved = w.limit;
-    w.limit = end;
-    const list = f.dirents;
-    let i = offset > BigInt(list.length) ? list.length : Number(offset);
-    for (; i < list.length; i++) {
-      const e = list[i];
-      let st: FsStat;
-      try {
-        st = this.fs.stat(e.path);
-      } catch {
-        continue; // gone since the snapshot
-      }
-      const at = w.pos;
-      try {
-        const d = w.struct(P9Dirent);
-        putQid(d.qid, st);
-        d.nextOffset = BigInt(i + 1);
-        d.type = dtypeOf(st.mode);
-        w.str(e.name);
-      } catch (err) {
-        if (!(err instanceof FsError) || err.errno !== ERRNO.ERANGE) throw err;
-        w.pos = at; // no room: the next Treaddir resumes here
-        if (at === start) {
-          w.limit = saved;
-          throw fsError("EINVAL", `Treaddir count ${count} holds no entry`);
-        }
-        break;
-      }
-    }
-    w.limit = saved;
-    head.count = w.pos - start;
-  }
-
-  #made(w: WireWriter, path: string): void {
-    putQid(w.struct(P9Qid), this.fs.stat(path));
-  }
-
-  #mkdir(r: WireReader, w: WireWriter): void {
-    const dfid = r.struct(P9Tmkdir, "Tmkdir").dfid;
-    const name = r.str("name");
-    const mode = r.u32("mode");
-    r.u32("gid");
-    const path = childPath(this.#dir(dfid).path, checkName(name));
-    this.fs.mkdir(path, mode & 0o7777);
-    this.#made(w, path);
-  }
-
-  #symlink(r: WireReader, w: WireWriter): void {
-    const dfid = r.struct(P9Tmkdir, "Tsymlink").dfid;
-    const name = r.str("name");
-    const target = r.str("symtgt");
-    r.u32("gid");
-    if (target.length === 0 || target.includes("\0")) throw fsError("EINVAL", "bad link target");
-    if (target.length > MAX_LINK) throw fsError("ENAMETOOLONG", "link target too long");
-    const path = childPath(this.#dir(dfid).path, checkName(name));
-    // The target is stored as text and never interpreted by the server.
-    this.fs.symlink(target, path);
-    this.#made(w, path);
-  }
-
-  #mknod(r: WireReader, w: WireWriter): void {
-    const dfid = r.struct(P9Tmkdir, "Tmknod").dfid;
-    const name = r.str("name");
-    const mode = r.u32("mode");
-    const major = r.u32("major");
-    const minor = r.u32("minor");
-    r.u32("gid");
-    const path = childPath(this.#dir(dfid).path, checkName(name));
-    const type = mode & S_IFMT;
-    this.fs.mknod(path, (type === 0 ? S_IFREG : type) | (mode & 0o7777), (major << 8) | minor);
-    this.#made(w, path);
-  }
-
-  #readlink(r: WireReader, w: WireWriter): void {
-    const f = this.#fid(r.struct(P9Tclunk, "Treadlink").fid);
-    w.str(this.fs.readlink(f.path));
-  }
-
-  #rename(r: WireReader): void {
-    const t = r.struct(P9Trename, "Trename");
-    const fid = t.fid;
-    const dfid = t.dfid;
-    const name = r.str("name");
-    const f = this.#fid(fid);
-    if (f.path === "") throw fsError("EBUSY", "the root cannot be renamed");
-    const to = childPath(this.#dir(dfid).path, checkName(name));
-    this.#renamePath(f.path, to);
-  }
-
-  #renamePath(from: string, to: string): void {
-    if (to === from) return;
-    if (to.startsWith(`${from}/`)) throw fsError("EINVAL", "a directory into itself");
-    this.fs.rename(from, to, 0);
-    this.#moved(from, to);
-  }
-
-  #renameat(r: WireReader): void {
-    const olddir = r.struct(P9Tclunk, "Trenameat").fid;
-    const oldname = r.str("oldname");
-    const newdir = r.u32("newdirfid");
-    const newname = r.str("newname");
-    const from = childPath(this.#dir(olddir).path, checkName(oldname));
-    const to = childPath(this.#dir(newdir).path, checkName(newname));
-    this.#renamePath(from, to);
-  }
-
-  #unlinkat(r: WireReader): void {
-    const dfid = r.struct(P9Tclunk, "Tunlinkat").fid;
-    const name = r.str("name");
-    const flags = r.u32("flags");
-    if ((flags & ~P9_AT_REMOVEDIR) !== 0) throw fsError("EINVAL", `unlinkat flags ${flags}`);
-    const path = childPath(this.#dir(dfid).path, checkName(name));
-    if (flags & P9_AT_REMOVEDIR) this.fs.rmdir(path);
-    else this.fs.unlink(path);
-  }
-
-  #link(r: WireReader): void {
-    const t = r.struct(P9Tlink, "Tlink");
-    const dfid = t.dfid;
-    const fid = t.fid;
-    const name = r.str("name");
-    const f = this.#fid(fid);
-    if (f.qtype === P9_QTDIR) throw fsError("EPERM", "a hard link to a directory");
-    this.fs.link(f.path, childPath(this.#dir(dfid).path, checkName(name)));
-  }
-
-  #statfs(r: WireReader, w: WireWriter): void {
-    this.#fid(r.struct(P9Tclunk, "Tstatfs").fid);
-    const s = this.fs.statfs();
-    const o = w.struct(P9Rstatfs);
-    o.type = V9FS_MAGIC;
-    o.bsize = s.bsize;
-    o.blocks = BigInt(s.blocks);
-    o.bfree = BigInt(s.bfree);
-    o.bavail = BigInt(s.bavail);
-    o.files = BigInt(s.files);
-    o.ffree = BigInt(s.ffree);
-    o.fsid = 0n;
-    o.namelen = s.namelen;
-  }
-
-  #fsync(r: WireReader): void {
-    const t = r.struct(P9Tfsync, "Tfsync");
-    const f = this.#fid(t.fid);
-    if (!f.open) throw fsError("EBADF", `fid ${t.fid} is not open`);
-    f.handle?.sync(t.datasync !== 0);
-  }
-
-  #xattrwalk(r: WireReader, w: WireWriter): void {
-    const t = r.struct(P9Txattrwalk, "Txattrwalk");
-    const fid = t.fid;
-    const newfid = t.newfid;
-    const name = r.str("name");
-    const f = this.#fid(fid);
-    let value: Uint8Array;
-    if (name === "") {
-      const names = this.fs.listxattr(f.path);
-      value = new TextEncoder().encode(names.map((n) => `${n}\0`).join(""));
-    } else {
-      value = this.fs.getxattr(f.path, name);
-    }
-    this.#newFid(newfid, { path: f.path, qtype: f.qtype, open: true, xattr: value ?? EMPTY });
-    w.u64(BigInt(value.length));
-  }
-
-  #lock(r: WireReader, w: WireWriter): void {
-    const t = r.struct(P9Tlock, "Tlock");
-    const f = this.#fid(t.fid);
-    r.str("client_id");
-    if (!f.open) throw fsError("EBADF", `fid ${t.fid} is not open`);
-    // Advisory locks are the guest kernel's business (one client): always granted.
-    w.u8(P9_LOCK_SUCCESS);
-  }
-
-  #getlock(r: WireReader, w: WireWriter): void {
-    const t = r.struct(P9Tgetlock, "Tgetlock");
-    const f = this.#fid(t.fid);
-    const start = t.start;
-    const length = t.length;
-    const procId = t.procId;
-    const client = r.str("client_id");
-    if (!f.open) throw fsError("EBADF", `fid ${t.fid} is not open`);
-    const o = w.struct(P9Rgetlock);
-    o.type = P9_LOCK_TYPE_UNLCK; // nothing conflicts
-    o.start = start;
-    o.length = length;
-    o.procId = procId;
-    w.str(client);
   }
 }
