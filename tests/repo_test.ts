@@ -437,3 +437,20 @@ Deno.test("the v86 kit's version is the same in its install script and in kit.ts
   assert.ok(m, "scripts/install_v86_kit.sh sets kit_version");
   assert.equal(Number(m[1]), V86_KIT_VERSION);
 });
+
+Deno.test("the FUSE and 9P servers turn guest names into paths only in fs/_guest_path.ts", async () => {
+  // Path safety lives in one module: a server module that called checkName or
+  // joined a guest's name itself would be a second place to get it wrong.
+  const offenders: string[] = [];
+  for (const dir of ["fs", "p9"]) {
+    const base = new URL(`../src/devices/${dir}/`, import.meta.url);
+    for await (const e of Deno.readDir(base)) {
+      if (!e.isFile || !e.name.endsWith(".ts") || e.name === "_guest_path.ts") continue;
+      if (dir === "fs" && e.name === "filesystem.ts") continue; // defines checkName
+      const text = await Deno.readTextFile(new URL(e.name, base));
+      const code = text.split("\n").filter((l) => !/^\s*(\*|\/\/)/.test(l)).join("\n");
+      if (/\bcheckName\s*[,}(]/.test(code)) offenders.push(`${dir}/${e.name}`);
+    }
+  }
+  assert.deepEqual(offenders, [], "modules using checkName outside fs/_guest_path.ts");
+});
