@@ -10,7 +10,8 @@
  * - MSI-X vectors the function refuses to map: `config_msix_vector` and
  *   `queue_msix_vector` then read back VIRTIO_MSI_NO_VECTOR (4.1.5.1.2),
  *   modern and legacy header alike;
- * - a `queue_enable` (legacy: `queue_address`) that ignores writes.
+ * - a `queue_enable` (legacy: `queue_address`) that ignores writes;
+ * - DEVICE_NEEDS_RESET set as soon as a queue is enabled.
  *
  * The layer finds the MSI-X capability and the common configuration by
  * walking the capability list once, so the inner function's config space
@@ -20,6 +21,7 @@
  */
 
 import type { ConfigWidth } from "../../src/device.ts";
+import { DeviceStatus } from "../../src/generated/common.ts";
 import {
   PCI_CAP_ID_VNDR,
   VIRTIO_MSI_NO_VECTOR,
@@ -55,6 +57,8 @@ export interface PciQuirks {
   readonly refuseVector?: (vector: number) => boolean;
   /** `queue_enable` ignores writes and reads 0 (legacy: `queue_address` ignores them). */
   readonly queueEnableIgnored?: boolean;
+  /** `device_status` reads DEVICE_NEEDS_RESET from the first queue enabled until a reset. */
+  readonly needsResetOnQueueEnable?: boolean;
 }
 
 /** A {@link PciBus} with quirks, and what the driver did against them. */
@@ -89,6 +93,8 @@ export function quirkyFunction(inner: PciBus, quirks: PciQuirks): QuirkyFunction
     inner.configWrite(control, 2, inner.configRead(control, 2) | MSIX_MASKALL);
   }
   const msixEnabled = () => control >= 0 && (inner.configRead(control, 2) & MSIX_ENABLE) !== 0;
+  const S = DeviceStatus;
+  let needsReset = false;
   const pastTable: number[] = [];
   const refused: number[] = [];
   /** The value a vector register gets: the driver's, or NO_VECTOR when the function refuses. */
@@ -134,7 +140,10 @@ export function quirkyFunction(inner: PciBus, quirks: PciQuirks): QuirkyFunction
       inner.configWrite(offset, width, value);
     },
     barRead(bar: number, offset: number, width: ConfigWidth): number {
-      return inner.barRead(bar, offset, width);
+      const v = inner.barRead(bar, offset, width);
+      const status = isCommon(bar, offset, CC.deviceStatus) ||
+        (transitional && bar === 0 && offset === L.deviceStatus);
+      return status && needsReset ? v | S.DEVICE_NEEDS_RESET : v;
     },
     barWrite(bar: number, offset: number, width: ConfigWidth, value: number): void {
       if (
@@ -143,6 +152,12 @@ export function quirkyFunction(inner: PciBus, quirks: PciQuirks): QuirkyFunction
       ) {
         return inner.barWrite(bar, offset, width, vector(value));
       }
+      const enable = (isCommon(bar, offset, CC.queueEnable) && value === 1) ||
+        (transitional && bar === 0 && offset === L.queueAddress && value !== 0);
+      const reset = (isCommon(bar, offset, CC.deviceStatus) ||
+        (transitional && bar === 0 && offset === L.deviceStatus)) && value === 0;
+      if (reset) needsReset = false;
+      if (enable && quirks.needsResetOnQueueEnable) needsReset = true;
       if (quirks.queueEnableIgnored) {
         if (isCommon(bar, offset, CC.queueEnable)) return;
         if (transitional && bar === 0 && offset === L.queueAddress && value !== 0) return;

@@ -2,7 +2,8 @@
 // take over a device in any state a previous driver left"): MSI-X control
 // that ignores writes or keeps its function mask, a table smaller than the
 // queues or in no BAR, MSI-X vectors the device refuses (4.1.5.1.2: they read
-// back VIRTIO_MSI_NO_VECTOR), a queue_enable that reads 0. The function is a
+// back VIRTIO_MSI_NO_VECTOR), a queue_enable that reads 0, DEVICE_NEEDS_RESET
+// during queue setup, no device config capability. The function is a
 // real PciFunction hosting the null device behind the quirks layer the
 // register fuzzer uses (tests/fuzz/_hostile_pci.ts), so where the driver
 // falls back (a shared vector, INTx) the test also sees every completion and
@@ -14,7 +15,8 @@ import { VirtioBus } from "../../src/bus.ts";
 import type { DriverDevice, VirtioDriver } from "../../src/driver.ts";
 import { VIRTIO_DEV_ANY_ID } from "../../src/driver.ts";
 import { NullDevice } from "../../src/devices/null/device.ts";
-import { TransportError } from "../../src/errors.ts";
+import { ArgumentError, TransportError } from "../../src/errors.ts";
+import { RngDevice } from "../../src/devices/rng/mod.ts";
 import { DeviceStatus } from "../../src/generated/common.ts";
 import { VirtioPciCommonCfg, VirtioPciLegacy } from "../../src/generated/pci.ts";
 import { DmaAllocator, GuestMemory } from "../../src/memory.ts";
@@ -290,6 +292,49 @@ for (const flavour of ["modern", "legacy"] as const) {
     },
   );
 }
+
+Deno.test("pci: a device that sets DEVICE_NEEDS_RESET while a queue is set up: ERR_VIRTIO_TRANSPORT_NEEDS_RESET, FAILED", async () => {
+  for (const flavour of ["modern", "legacy"] as const) {
+    const s = setup(flavour, { needsResetOnQueueEnable: true });
+    const { dev, st, errors } = await bind(s, probe(s), 1);
+    assert.equal(st, undefined, "the driver did not bind");
+    assertCode(errors[0], "ERR_VIRTIO_TRANSPORT_NEEDS_RESET");
+    assert.equal(dev.getStatus() & S.FAILED, S.FAILED);
+  }
+});
+
+Deno.test("pci modern: a device without a device config capability: ERR_VIRTIO_TRANSPORT_NO_DEVICE_CONFIG", () => {
+  // virtio-rng has no device config (4.1.4.6 asks for the capability only where there is one).
+  const p = new PciFunction(
+    new RngDevice({ source: (b) => b.fill(7) }),
+    GuestMemory.fromBuffer(new ArrayBuffer(MEM)),
+  );
+  const t = probePci(p);
+  assert.ok(t);
+  assert.equal(t.configSize, undefined);
+  assert.throws(
+    () => t.readConfig(0, 1),
+    (e) => assertCode(e, "ERR_VIRTIO_TRANSPORT_NO_DEVICE_CONFIG"),
+  );
+  assert.throws(
+    () => t.writeConfig(0, 1, 0),
+    (e) => assertCode(e, "ERR_VIRTIO_TRANSPORT_NO_DEVICE_CONFIG"),
+  );
+});
+
+Deno.test("pci: setupQueue with an index that is no queue index: ArgumentError, nothing written", () => {
+  for (const flavour of ["modern", "legacy"] as const) {
+    const s = setup(flavour, {});
+    const t = probe(s);
+    for (const index of [-1, 0x10000, 1.5, NaN]) {
+      assert.throws(
+        () => t.setupQueue(index, 64, { desc: 0x10000, driver: 0x11000, device: 0x12000 }),
+        (e) => e instanceof ArgumentError && e.code === "ERR_VIRTIO_ARGUMENT_QUEUE_INDEX",
+      );
+    }
+    assert.equal(s.logs.length, 0, "no access the device refused");
+  }
+});
 
 Deno.test("pci modern: a queue set up after the vector it shares was claimed, and before: interrupts reach both", () => {
   // Queue 2 shares vector 1 first (its own, 3, refused), then queue 0 takes vector 1 as its
