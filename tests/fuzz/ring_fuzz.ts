@@ -10,6 +10,12 @@
  * - a byte outside guest memory changed (guard bytes around each region of
  *   the same `ArrayBuffer`), or the driver handed back a token it never
  *   gave, or the same token twice;
+ * - a mistake of the engine's own caller, made now and then, is accepted
+ *   instead of refused with a `QueueError`: a typed access across the end of
+ *   a chain's part, a segment index past it, a chain used twice, a buffer
+ *   without a token or elements, with an element no buffer can be, or of
+ *   more than 2^32 - 1 bytes (and a device restored to positions that do not
+ *   fit together);
  * - an operation does not return (every loop here is bounded, so a hang is
  *   the engine's; `scripts/fuzz.ts` runs fuzzers in a worker with a
  *   watchdog).
@@ -276,22 +282,53 @@ function runCase(s: number, input: { value?: CaseInput; image?: Uint8Array }): v
         const h = held[j];
         const n = int(h.writableLength + 2); // one past the end now and then
         attempt(() => h.write(0, new Uint8Array(Math.min(n, 256)).fill(0x5a)));
+        if (r() < 0.1) {
+          // Our caller's mistakes: typed accesses across the end of either part, a segment
+          // index past the chain. Each must be a QueueError (and a write past the end must
+          // not land outside the chain: the guard bytes and chain checks still hold).
+          const wrong: Array<() => unknown> = [
+            () => h.readUint32(Math.max(0, h.readableLength - 2) + int(4)),
+            () => h.writeUint16(Math.max(0, h.writableLength - 1) + int(3), 0x5a5a),
+            () => h.len(h.length + int(2)),
+          ];
+          for (const w of wrong) {
+            const ok = attempt(() => {
+              w();
+              return true;
+            });
+            expect(ok === undefined, "an access past the chain was accepted");
+          }
+        }
         const used = attempt(() => {
           q.pushUsed(h, n);
           return true;
         });
-        if (used) held.splice(j, 1);
+        if (used) {
+          held.splice(j, 1);
+          // The same chain used twice (before a pop can recycle it): refused.
+          if (r() < 0.05) {
+            const twice = attempt(() => {
+              q.pushUsed(h, 0);
+              return true;
+            });
+            expect(twice === undefined, "a chain was used twice");
+          }
+        }
         if (r() < 0.5) attempt(() => q.flushUsed());
       } else if (k < 9) {
         attempt(() => q.needsNotification());
         attempt(() => (r() < 0.5 ? q.enableNotification() : q.disableNotification()));
       } else {
         const p = q.position();
+        const k2 = int(4);
         attempt(() =>
           q.restore(
-            r() < 0.5
+            k2 < 2
               ? p
-              : { availIdx: int(0x10002) - 1, usedIdx: int(size + 2), availWrap: int(3) },
+              : k2 < 3
+              ? { availIdx: int(0x10002) - 1, usedIdx: int(size + 2), availWrap: int(3) }
+              // Fields in range that may not fit together (packed: used more than a lap behind).
+              : { availIdx: int(size), availWrap: int(2), usedIdx: int(size), usedWrap: int(2) },
           )
         );
       }
@@ -323,6 +360,23 @@ function runCase(s: number, input: { value?: CaseInput; image?: Uint8Array }): v
           return true;
         });
         if (added) given.add(t);
+        if (r() < 0.1) {
+          // Our caller's mistakes, refused without adding: no token, no elements, an element
+          // no buffer can be, more than 2^32 - 1 bytes in all.
+          const sg = { addr: BUFFERS, len: 16 };
+          const wrong: Array<() => void> = [
+            () => d.addSgs([sg], [], undefined as unknown as number),
+            () => d.addSgs([], [], token),
+            () => d.addSgs([{ addr: [-1, 0.5, 2 ** 53][int(3)], len: 16 }], [], token),
+            () => d.addSgs([sg], [{ addr: BUFFERS, len: [-1, 2 ** 32, 1.5][int(3)] }], token),
+            () => d.addSgs([{ addr: BUFFERS, len: 0xffffffff }, sg], [], token),
+          ];
+          const added = attempt(() => {
+            wrong[int(wrong.length)]();
+            return true;
+          });
+          expect(added === undefined, "a wrong buffer was added");
+        }
         attempt(() => d.kick());
       } else if (k < 7) {
         // The device writes something: a used entry, an index, flags, an event.
