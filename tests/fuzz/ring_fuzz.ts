@@ -14,8 +14,9 @@
  *   instead of refused with a `QueueError`: a typed access across the end of
  *   a chain's part, a segment index past it, a chain used twice, a buffer
  *   without a token or elements, with an element no buffer can be, or of
- *   more than 2^32 - 1 bytes (and a device restored to positions that do not
- *   fit together);
+ *   more than 2^32 - 1 bytes, rings at an odd byte of a shared buffer (and a
+ *   device restored to positions that do not fit together, a packed driver
+ *   that laps the device);
  * - an operation does not return (every loop here is bounded, so a hang is
  *   the engine's; `scripts/fuzz.ts` runs fuzzers in a worker with a
  *   watchdog).
@@ -270,6 +271,22 @@ function runCase(s: number, input: { value?: CaseInput; image?: Uint8Array }): v
     const ops = 3 * size + 6;
     for (let i = 0; i < ops; i++) {
       if (r() < 0.05) scribble(); // the driver changes things under the device's feet
+      if (packed && held.length > 0 && r() < 0.05) {
+        // The driver laps the device: every descriptor a one-descriptor buffer available to
+        // the device's next `size` pops, while it still holds some (2.8.21: the driver must
+        // not; the device may hold at most `size` chains).
+        const pos = q.position();
+        const wrap = pos.availWrap ?? 1;
+        for (let slot = 0; slot < size; slot++) {
+          const w = slot >= pos.availIdx ? wrap : 1 - wrap;
+          const o = DESC - BASE_A + 16 * slot;
+          va.setUint32(o, BUFFERS + 64 * int(128), true);
+          va.setUint32(o + 4, 0, true);
+          va.setUint32(o + 8, 16, true);
+          va.setUint16(o + 12, slot, true);
+          va.setUint16(o + 14, (w ? AVAIL : USED) | (r() < 0.5 ? WRITE : 0), true);
+        }
+      }
       const k = int(10);
       if (k < 6) {
         const chain = attempt(() => q.pop());
@@ -410,6 +427,18 @@ function runCase(s: number, input: { value?: CaseInput; image?: Uint8Array }): v
     expect(d.numFree >= 0 && d.numFree <= size, "driver free count out of range");
   }
   expect(guardsIntact(m), "a byte outside guest memory changed");
+  if (r() < 0.02) {
+    // Our caller's mistake in setting memory up: rings in a shared buffer at an odd byte, where
+    // atomic 16-bit access cannot go. Refused when the queue is made.
+    const odd = new Uint8Array(new SharedArrayBuffer(SIZE_A + 1), 1);
+    const sharedMem = new GuestMemory([{ base: BASE_A, buffer: odd }]);
+    const made = attempt(() =>
+      r() < 0.5
+        ? createDeviceQueue(sharedMem, addrs, opts)
+        : createDriverQueue(sharedMem, addrs, opts, new DmaAllocator(TABLES, 0x1000))
+    );
+    expect(made === undefined, "a ring at an odd byte of a shared buffer was accepted");
+  }
 }
 
 /**
