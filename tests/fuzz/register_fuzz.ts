@@ -60,6 +60,8 @@ export interface RegisterFuzzOptions {
   readonly seed: number;
   /** How many cases (each a fresh device and up to `maxOps` accesses). */
   readonly cases: number;
+  /** Index of the first case (to replay one: `first: i, cases: 1`; default 0). */
+  readonly first?: number;
   /** Accesses per case at most (default 200). */
   readonly maxOps?: number;
   /** How long the correct driver may take to bring a device up afterwards (default 2000 ms). */
@@ -72,8 +74,12 @@ export interface RegisterFuzzFailure {
   readonly kind: RegisterFuzzKind;
   /** The case's own seed: `fuzzRegisterCase(kind, caseSeed)` replays it. */
   readonly caseSeed: number;
+  /** The case's index in its run (`first: case, cases: 1` replays it), when run by one. */
+  readonly case?: number;
   /** What went wrong. */
   readonly message: string;
+  /** The same, under the name the fuzz entry point (`scripts/fuzz.ts`) reports. */
+  readonly error: string;
   /** The accesses of the case up to the failure, newest last (at most 40). */
   readonly ops: readonly string[];
 }
@@ -102,10 +108,12 @@ async function run(
 ): Promise<RegisterFuzzResult> {
   const failures: RegisterFuzzFailure[] = [];
   const rng = new Rng(options.seed);
-  for (let i = 0; i < options.cases; i++) {
-    const kind = kinds[i % kinds.length];
-    const failure = await fuzzRegisterCase(kind, rng.u32(), options);
-    if (failure !== undefined) failures.push(failure);
+  const first = options.first ?? 0;
+  for (let i = 0; i < first + options.cases; i++) {
+    const caseSeed = rng.u32();
+    if (i < first) continue;
+    const failure = await fuzzRegisterCase(kinds[i % kinds.length], caseSeed, options);
+    if (failure !== undefined) failures.push({ ...failure, case: i });
   }
   return { cases: options.cases, failures };
 }
@@ -122,6 +130,7 @@ export async function fuzzRegisterCase(
     kind,
     caseSeed,
     message,
+    error: message,
     ops: ops.slice(-40),
   });
   // Random bytes in the lower half, where the fuzzer points queues: hostile rings. They are
@@ -651,8 +660,10 @@ class PciFuzzer extends Fuzzer {
 export async function fuzzHostileDevice(options: RegisterFuzzOptions): Promise<RegisterFuzzResult> {
   const failures: RegisterFuzzFailure[] = [];
   const seeds = new Rng(options.seed);
-  for (let i = 0; i < options.cases; i++) {
+  const first = options.first ?? 0;
+  for (let i = 0; i < first + options.cases; i++) {
     const caseSeed = seeds.u32();
+    if (i < first) continue;
     const kind: RegisterFuzzKind = i % 2 ? "mmio-v2" : "pci-modern";
     const r = new Rng(caseSeed);
     const untyped: string[] = [];
@@ -669,7 +680,10 @@ export async function fuzzHostileDevice(options: RegisterFuzzOptions): Promise<R
     });
     await bus.registerDriver(probingDriver(note));
     try {
-      const t = kind === "mmio-v2" ? probeMmio(hostileWindow(r)) : probePci(hostileFunction(r));
+      // PCI: MSI-X or INTx, modern or (a transitional id) legacy, as the case's seed says.
+      const t = kind === "mmio-v2"
+        ? probeMmio(hostileWindow(r))
+        : probePci(hostileFunction(r), { forceLegacy: r.below(4) === 0, msix: r.below(3) !== 0 });
       if (t !== undefined) await bus.addDevice(t);
     } catch (e) {
       note(e);
@@ -678,7 +692,9 @@ export async function fuzzHostileDevice(options: RegisterFuzzOptions): Promise<R
       failures.push({
         kind,
         caseSeed,
+        case: i,
         message: `untyped: ${untyped[0]}`,
+        error: `untyped: ${untyped[0]}`,
         ops: untyped.slice(0, 40),
       });
     }
@@ -686,13 +702,23 @@ export async function fuzzHostileDevice(options: RegisterFuzzOptions): Promise<R
   return { cases: options.cases, failures };
 }
 
-/** A driver for any device: one queue, a config read, one request; it reports what it caught. */
+/**
+ * A driver for any device: config reads (one at the PCI device config capability's length), one
+ * queue, one request; it reports what it caught.
+ */
 function probingDriver(note: (e: unknown) => void): VirtioDriver {
   return {
     name: "fuzz-probe",
     idTable: [{ device: VIRTIO_DEV_ANY_ID }],
     featureTable: [],
     probe(dev): void {
+      try {
+        // At the device config capability's length (0x40, when the hostile function's reads
+        // are true): past the config, refused with an ArgumentError.
+        dev.readConfig((c) => c.le32(0x40));
+      } catch (e) {
+        note(e);
+      }
       try {
         dev.readConfig((c) => c.le32(0));
         const [vq] = dev.findVqs([{ name: "q", callback: (q) => void q.getBuf() }]);
@@ -801,7 +827,7 @@ function hostileFunction(r: Rng): PciBus {
   if (r.below(2) === 0) {
     cfg[last + 1] = 0x90;
     cfg.set([0x11, 0], 0x90);
-    dv.setUint16(0x92, 3 | (r.below(4) === 0 ? 0xc000 : 0), true); // sometimes left enabled
+    dv.setUint16(0x92, 3 | r.pick([0, 0, 0x8000, 0xc000]), true); // sometimes left enabled
     dv.setUint32(0x94, 0x800 | 4, true);
     dv.setUint32(0x98, 0xc00 | 4, true);
   }
@@ -841,8 +867,8 @@ function hostileFunction(r: Rng): PciBus {
     },
     connect(): void {},
   };
-  // One function in 3 has a quirk (_hostile_pci.ts): MSI-X, vectors, queue_enable, status.
-  const fn = r.below(3) === 0 ? quirkyFunction(plain, hostileQuirks(r)) : plain;
+  // One function in 2 has quirks (_hostile_pci.ts): MSI-X, vectors, queue_enable, status.
+  const fn = r.below(2) === 0 ? quirkyFunction(plain, hostileQuirks(r)) : plain;
   return {
     configRead(offset: number, width: ConfigWidth): number {
       const v = r.below(cfgNoise) === 0 ? hostile(r, width) : undefined;
@@ -855,26 +881,19 @@ function hostileFunction(r: Rng): PciBus {
   };
 }
 
-/** A quirk of the MSI-X capability, the vectors, queue_enable or the status, at random. */
+/** Quirks of the MSI-X capability, the vectors, queue_enable or the status: each one time in 3. */
 function hostileQuirks(r: Rng): PciQuirks {
-  switch (r.below(7)) {
-    case 0:
-      return { msixControlStuck: true }; // MSI-X control that keeps its enable bit
-    case 1:
-      return { msixMaskStuck: true };
-    case 2:
-      return { msixTableEntries: r.pick([1, 2, 3]) };
-    case 3:
-      return { msixTableBar: r.pick([6, 7]) };
-    case 4: {
-      const from = r.below(3);
-      return { refuseVector: (v) => v >= from };
-    }
-    case 5:
-      return { queueEnableIgnored: true };
-    default:
-      return { needsResetOnQueueEnable: true };
-  }
+  const from = r.below(3);
+  const one = () => r.below(3) === 0;
+  return {
+    msixControlStuck: one(), // MSI-X control that keeps its enable bit
+    msixMaskStuck: one(),
+    msixTableEntries: one() ? r.pick([1, 2, 3]) : undefined,
+    msixTableBar: one() ? r.pick([6, 7]) : undefined,
+    refuseVector: one() ? (v) => v >= from : undefined,
+    queueEnableIgnored: one(),
+    needsResetOnQueueEnable: one(),
+  };
 }
 
 /**
