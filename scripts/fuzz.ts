@@ -43,6 +43,7 @@ export const FUZZERS: Registered[] = [
   { name: "rings", module: "tests/fuzz/ring_fuzz.ts", fn: "fuzzRings" },
   { name: "mmio", module: "tests/fuzz/register_fuzz.ts", fn: "fuzzMmio" },
   { name: "pci", module: "tests/fuzz/register_fuzz.ts", fn: "fuzzPci" },
+  { name: "hostile-device", module: "tests/fuzz/register_fuzz.ts", fn: "fuzzHostileDevice" },
   { name: "vhost-user", module: "tests/fuzz/vhost_user_fuzz.ts", fn: "fuzzVhostUser" },
   { name: "9p", module: "tests/fuzz/p9_fuzz.ts", fn: "fuzzP9" },
   { name: "fuse", module: "tests/fuzz/fuse_fuzz.ts", fn: "fuzzFuse" },

@@ -8,14 +8,17 @@
  *
  * - an access with arguments a bus can carry (width 1, 2 or 4, a safe
  *   non-negative integer offset, a number for a value) never throws out of
- *   the device side;
+ *   the device side, even when (one case in 4) the device model itself
+ *   throws now and then (the transport sets DEVICE_NEEDS_RESET instead);
  * - an access with arguments no bus can carry throws an `ArgumentError`, and
  *   nothing else;
  * - driver-side steps the fuzzer takes through our own transports throw
  *   nothing but `VirtioError`s;
  * - afterwards a correct driver (the bus and the blk driver, after the bus's
- *   reset; for PCI with MSI-X or INTx) brings the device up and reads back
- *   what it wrote, within a deadline (a hang is a failure).
+ *   reset; for PCI with MSI-X or INTx, and one case in 4 behind a quirk of
+ *   `_hostile_pci.ts` the driver must get past: refused vectors, a small
+ *   table, a stuck function mask) brings the device up and reads back what it
+ *   wrote, within a deadline (a hang is a failure).
  *
  * `fuzzMmio({seed, cases})` and `fuzzPci({seed, cases})` return
  * `{cases, failures}`; each failure names the case's own seed, which
@@ -31,20 +34,22 @@
 
 import { setImmediate } from "node:timers";
 import { VIRTIO_DEV_ANY_ID, VirtioBus } from "../../src/bus.ts";
-import type { ConfigWidth } from "../../src/device.ts";
+import type { ConfigWidth, DeviceContext } from "../../src/device.ts";
 import { BlkDevice, MemoryStorage } from "../../src/devices/blk/device.ts";
 import { blkDriver } from "../../src/devices/blk/driver.ts";
 import { ArgumentError, VirtioError } from "../../src/errors.ts";
-import { DeviceStatus } from "../../src/generated/common.ts";
+import { DeviceStatus, VIRTIO_F_VERSION_1 } from "../../src/generated/common.ts";
 import { VirtioMmio, VirtioMmioLegacy } from "../../src/generated/mmio.ts";
 import { VirtioPciCommonCfg, VirtioPciLegacy } from "../../src/generated/pci.ts";
 import { DmaAllocator, GuestMemory } from "../../src/memory.ts";
 import { MmioDevice, probeMmio } from "../../src/transport/mmio/mod.ts";
 import { PciFunction, probePci } from "../../src/transport/pci/mod.ts";
 import type { Transport } from "../../src/transport/transport.ts";
+import { legacyRingLayout } from "../../src/transport/_address.ts";
 import type { PciBus } from "../../src/transport/pci/mod.ts";
 import type { VirtioDriver } from "../../src/driver.ts";
 import { VIRTIO_MMIO_MAGIC } from "../../src/generated/mmio.ts";
+import { type PciQuirks, quirkyFunction } from "./_hostile_pci.ts";
 
 /** Which register interface a case drives. */
 export type RegisterFuzzKind = "mmio-v1" | "mmio-v2" | "pci-modern" | "pci-legacy";
@@ -55,6 +60,8 @@ export interface RegisterFuzzOptions {
   readonly seed: number;
   /** How many cases (each a fresh device and up to `maxOps` accesses). */
   readonly cases: number;
+  /** Index of the first case (to replay one: `first: i, cases: 1`; default 0). */
+  readonly first?: number;
   /** Accesses per case at most (default 200). */
   readonly maxOps?: number;
   /** How long the correct driver may take to bring a device up afterwards (default 2000 ms). */
@@ -67,8 +74,12 @@ export interface RegisterFuzzFailure {
   readonly kind: RegisterFuzzKind;
   /** The case's own seed: `fuzzRegisterCase(kind, caseSeed)` replays it. */
   readonly caseSeed: number;
+  /** The case's index in its run (`first: case, cases: 1` replays it), when run by one. */
+  readonly case?: number;
   /** What went wrong. */
   readonly message: string;
+  /** The same, under the name the fuzz entry point (`scripts/fuzz.ts`) reports. */
+  readonly error: string;
   /** The accesses of the case up to the failure, newest last (at most 40). */
   readonly ops: readonly string[];
 }
@@ -97,10 +108,12 @@ async function run(
 ): Promise<RegisterFuzzResult> {
   const failures: RegisterFuzzFailure[] = [];
   const rng = new Rng(options.seed);
-  for (let i = 0; i < options.cases; i++) {
-    const kind = kinds[i % kinds.length];
-    const failure = await fuzzRegisterCase(kind, rng.u32(), options);
-    if (failure !== undefined) failures.push(failure);
+  const first = options.first ?? 0;
+  for (let i = 0; i < first + options.cases; i++) {
+    const caseSeed = rng.u32();
+    if (i < first) continue;
+    const failure = await fuzzRegisterCase(kinds[i % kinds.length], caseSeed, options);
+    if (failure !== undefined) failures.push({ ...failure, case: i });
   }
   return { cases: options.cases, failures };
 }
@@ -117,6 +130,7 @@ export async function fuzzRegisterCase(
     kind,
     caseSeed,
     message,
+    error: message,
     ops: ops.slice(-40),
   });
   // Random bytes in the lower half, where the fuzzer points queues: hostile rings. They are
@@ -131,7 +145,12 @@ export async function fuzzRegisterCase(
   bytes.fill(0, MEM_SIZE / 2);
   const memory = GuestMemory.fromBuffer(bytes.buffer);
   const image = new Uint8Array(STORAGE_SIZE);
-  const device = new BlkDevice({ storage: new MemoryStorage(image) });
+  const device = new FlakyBlkDevice({ storage: new MemoryStorage(image) });
+  // One case in 4 hosts a device model that throws now and then while the fuzzer runs.
+  if (rng.below(4) === 0) {
+    device.faults = new Rng(rng.u32());
+    ops.push("(a device model that throws)");
+  }
   const log = () => {};
   const host = kind === "mmio-v1" || kind === "mmio-v2"
     ? new MmioDevice(device, memory, { version: kind === "mmio-v1" ? 1 : 2, log })
@@ -149,16 +168,109 @@ export async function fuzzRegisterCase(
     // clamp of 1 to 4 ms, which made the waits most of a case's time.)
     if (rng.below(8) === 0) await new Promise((res) => setImmediate(res));
   }
-  ops.push("-- a correct driver takes over");
+  if (device.faults !== undefined) {
+    // A driver session that gets the throwing model running and kicks it (random accesses
+    // rarely get that far): its rings in 16 KiB of the lower half zeroed for the purpose.
+    bytes.fill(0, 0, SESSION_RINGS);
+    const session = sessionOp(() =>
+      host instanceof MmioDevice
+        ? probeMmio(host)
+        : probePci(host, { forceLegacy: kind === "pci-legacy", msix: (caseSeed & 2) === 0 })
+    );
+    ops.push(session.text);
+    const problem = attempt(session);
+    if (problem !== undefined) return fail(problem);
+    // The correct driver meets a well-behaved model: a rejected activation's handler has run.
+    device.faults = undefined;
+    await new Promise((res) => setImmediate(res));
+  }
+  // PCI: one case in 4 puts the function behind a quirk a correct driver must get past.
+  const quirk = host instanceof PciFunction && rng.below(4) === 0
+    ? survivableQuirk(rng)
+    : undefined;
+  ops.push(`-- a correct driver takes over${quirk ? ` a function with ${quirk.text}` : ""}`);
   const problem = await withDeadline(
     // PCI: MSI-X or INTx, whichever the case's seed says.
-    bringUp(kind, host, memory, (caseSeed & 1) === 0),
+    bringUp(kind, host, memory, (caseSeed & 1) === 0, quirk?.quirks),
     options.deadlineMs ?? 2000,
   );
   return problem === undefined ? undefined : fail(problem);
 }
 
+/**
+ * The blk model, throwing now and then while `faults` is set: from
+ * `activate` (at once, or as a rejected promise), `queueNotify` and the
+ * config accessors, with errors that are not `VirtioError`s. The transport
+ * must turn each into DEVICE_NEEDS_RESET (2.1.2) and never throw it at the
+ * register access that led there.
+ */
+class FlakyBlkDevice extends BlkDevice {
+  faults: Rng | undefined;
+
+  #fault(): boolean {
+    return this.faults !== undefined && this.faults.below(4) === 0;
+  }
+
+  override activate(ctx: DeviceContext): void | Promise<void> {
+    if (this.#fault()) {
+      if (this.faults?.below(2)) return Promise.reject(new Error("activate rejected"));
+      throw new TypeError("activate threw");
+    }
+    return super.activate(ctx);
+  }
+
+  override queueNotify(index: number): void {
+    if (this.#fault()) throw new RangeError(`queueNotify(${index}) threw`);
+    super.queueNotify(index);
+  }
+
+  override readConfig(offset: number, width: ConfigWidth): number {
+    if (this.#fault()) throw new Error(`readConfig(${offset}) threw`);
+    return super.readConfig(offset, width);
+  }
+
+  override writeConfig(offset: number, width: ConfigWidth, value: number): void {
+    if (this.#fault()) throw new Error(`writeConfig(${offset}) threw`);
+    super.writeConfig(offset, width, value);
+  }
+}
+
 const MEM_SIZE = 1 << 18;
+const SESSION_RINGS = 0x4000;
+
+/**
+ * A driver's session through our transport: reset, features, queue 0 of 8
+ * entries over zeroed rings at 0x1000 (0 reads as unset), DRIVER_OK, four kicks.
+ * Only `VirtioError`s may come out.
+ */
+function sessionOp(probe: () => Transport | undefined): Op {
+  return {
+    text: "-- a driver session: queue 0 at 0x1000, DRIVER_OK, 4 kicks",
+    valid: true,
+    driverSide: true,
+    run: () => {
+      const t = probe();
+      if (t === undefined) return;
+      t.reset();
+      t.setStatus(S.ACKNOWLEDGE | S.DRIVER);
+      t.setDriverFeatures(t.getDeviceFeatures() & (1n << BigInt(VIRTIO_F_VERSION_1)));
+      let status = S.ACKNOWLEDGE | S.DRIVER;
+      if (!t.legacy) t.setStatus(status |= S.FEATURES_OK);
+      const size = t.queueSizeFixed ? t.queueMaxSize(0) : 8;
+      t.setupQueue(
+        0,
+        size,
+        t.legacy ? legacyRingLayout(0x1000, size, t.legacyQueueAlign) : {
+          desc: 0x1000,
+          driver: 0x2000,
+          device: 0x3000,
+        },
+      );
+      t.setStatus(status | S.DRIVER_OK);
+      for (let i = 0; i < 4; i++) t.notify(0);
+    },
+  };
+}
 const STORAGE_SIZE = 64 * 1024;
 
 let buffer: Uint8Array | undefined;
@@ -206,12 +318,16 @@ async function bringUp(
   host: MmioDevice | PciFunction,
   memory: GuestMemory,
   msix: boolean,
+  quirks?: PciQuirks,
 ): Promise<string | undefined> {
   let transport: Transport | undefined;
   try {
     transport = host instanceof MmioDevice
       ? probeMmio(host)
-      : probePci(host, { forceLegacy: kind === "pci-legacy", msix });
+      : probePci(quirks ? quirkyFunction(host, quirks) : host, {
+        forceLegacy: kind === "pci-legacy",
+        msix,
+      });
   } catch (e) {
     return `the probe threw ${e instanceof Error ? e.message : e}`;
   }
@@ -360,8 +476,11 @@ abstract class Fuzzer {
             case 3: {
               const size = q.pick([0, 1, 6, 8, 64, 128, 256, 1024, t.queueMaxSize(0)]);
               const base = (q.below(MEM_SIZE / 2 / 4096)) * 4096;
-              const legacy = t.legacy;
-              t.setupQueue(q.below(3), size, {
+              // Now and then a legacy layout that is not contiguous, or an index that is
+              // no queue index (our own caller's mistakes: typed errors too).
+              const legacy = t.legacy && q.below(8) !== 0;
+              const index = q.below(16) === 0 ? q.pick([-1, 0x10000, 1.5, NaN]) : q.below(3);
+              t.setupQueue(index, size, {
                 desc: base,
                 driver: legacy ? base + 16 * size : q.below(MEM_SIZE / 2) & ~3,
                 device: legacy
@@ -532,15 +651,19 @@ class PciFuzzer extends Fuzzer {
  * Fuzz our driver side against a hostile device: MMIO windows (versions 1
  * and 2) and PCI functions (a capability list pointing into BAR4, or a
  * transitional id for the legacy header) whose registers answer random
- * values, mixed with plausible ones so that probes get deep. The probe, the
+ * values, mixed with plausible ones so that probes get deep; one PCI function
+ * in 3 also has a quirk of `_hostile_pci.ts` (MSI-X control, table, vectors,
+ * queue_enable). The probe, the
  * bus's handshake and a driver that sets up a queue, reads config and sends a
  * request may fail only with `VirtioError`s.
  */
 export async function fuzzHostileDevice(options: RegisterFuzzOptions): Promise<RegisterFuzzResult> {
   const failures: RegisterFuzzFailure[] = [];
   const seeds = new Rng(options.seed);
-  for (let i = 0; i < options.cases; i++) {
+  const first = options.first ?? 0;
+  for (let i = 0; i < first + options.cases; i++) {
     const caseSeed = seeds.u32();
+    if (i < first) continue;
     const kind: RegisterFuzzKind = i % 2 ? "mmio-v2" : "pci-modern";
     const r = new Rng(caseSeed);
     const untyped: string[] = [];
@@ -557,7 +680,10 @@ export async function fuzzHostileDevice(options: RegisterFuzzOptions): Promise<R
     });
     await bus.registerDriver(probingDriver(note));
     try {
-      const t = kind === "mmio-v2" ? probeMmio(hostileWindow(r)) : probePci(hostileFunction(r));
+      // PCI: MSI-X or INTx, modern or (a transitional id) legacy, as the case's seed says.
+      const t = kind === "mmio-v2"
+        ? probeMmio(hostileWindow(r))
+        : probePci(hostileFunction(r), { forceLegacy: r.below(4) === 0, msix: r.below(3) !== 0 });
       if (t !== undefined) await bus.addDevice(t);
     } catch (e) {
       note(e);
@@ -566,7 +692,9 @@ export async function fuzzHostileDevice(options: RegisterFuzzOptions): Promise<R
       failures.push({
         kind,
         caseSeed,
+        case: i,
         message: `untyped: ${untyped[0]}`,
+        error: `untyped: ${untyped[0]}`,
         ops: untyped.slice(0, 40),
       });
     }
@@ -574,13 +702,23 @@ export async function fuzzHostileDevice(options: RegisterFuzzOptions): Promise<R
   return { cases: options.cases, failures };
 }
 
-/** A driver for any device: one queue, a config read, one request; it reports what it caught. */
+/**
+ * A driver for any device: config reads (one at the PCI device config capability's length), one
+ * queue, one request; it reports what it caught.
+ */
 function probingDriver(note: (e: unknown) => void): VirtioDriver {
   return {
     name: "fuzz-probe",
     idTable: [{ device: VIRTIO_DEV_ANY_ID }],
     featureTable: [],
     probe(dev): void {
+      try {
+        // At the device config capability's length (0x40, when the hostile function's reads
+        // are true): past the config, refused with an ArgumentError.
+        dev.readConfig((c) => c.le32(0x40));
+      } catch (e) {
+        note(e);
+      }
       try {
         dev.readConfig((c) => c.le32(0));
         const [vq] = dev.findVqs([{ name: "q", callback: (q) => void q.getBuf() }]);
@@ -682,11 +820,14 @@ function hostileFunction(r: Rng): PciBus {
     dv.setUint32(at + 12, 0x40, true);
   }
   dv.setUint32(0x54 + 16, 4, true); // notify_off_multiplier
+  // One function in 8 has no device config capability (the list ends before it).
+  const last = r.below(8) === 0 ? 0x68 : 0x7c;
+  cfg[last + 1] = 0;
   // And an MSI-X capability: a table of 4 entries at BAR4 + 0x800, the PBA at BAR4 + 0xc00.
   if (r.below(2) === 0) {
-    cfg[0x7c + 1] = 0x90;
+    cfg[last + 1] = 0x90;
     cfg.set([0x11, 0], 0x90);
-    dv.setUint16(0x92, 3 | (r.below(4) === 0 ? 0xc000 : 0), true); // sometimes left enabled
+    dv.setUint16(0x92, 3 | r.pick([0, 0, 0x8000, 0xc000]), true); // sometimes left enabled
     dv.setUint32(0x94, 0x800 | 4, true);
     dv.setUint32(0x98, 0xc00 | 4, true);
   }
@@ -699,20 +840,17 @@ function hostileFunction(r: Rng): PciBus {
     common(C.queueMsixVector),
     common(C.queueSize),
   ]);
-  const stuckControl = r.below(8) === 0; // MSI-X control that keeps its enable bit
   // Hostile config reads one in 3 (the probe rarely gets past the ids and capabilities), or
   // rarely, so that the bus's handshake and the queue set-up meet the hostile registers.
   const cfgNoise = r.pick([3, 30, 30, 1000]);
   const word = (at: number, width: number) =>
     width === 1 ? dv.getUint8(at) : width === 2 ? dv.getUint16(at, true) : dv.getUint32(at, true);
-  return {
+  const plain: PciBus = {
     configRead(offset: number, width: ConfigWidth): number {
-      const v = r.below(cfgNoise) === 0 ? hostile(r, width) : undefined;
-      return v ?? (offset + width <= 256 ? word(offset, width) : 0);
+      return offset + width <= 256 ? word(offset, width) : 0;
     },
     configWrite(offset: number, width: ConfigWidth, value: number): void {
       if (offset + width > 256) return;
-      if (stuckControl && offset === 0x92) return;
       if (width === 1) dv.setUint8(offset, value);
       else if (width === 2) dv.setUint16(offset, value, true);
       else dv.setUint32(offset, value, true);
@@ -729,4 +867,57 @@ function hostileFunction(r: Rng): PciBus {
     },
     connect(): void {},
   };
+  // One function in 2 has quirks (_hostile_pci.ts): MSI-X, vectors, queue_enable, status.
+  const fn = r.below(2) === 0 ? quirkyFunction(plain, hostileQuirks(r)) : plain;
+  return {
+    configRead(offset: number, width: ConfigWidth): number {
+      const v = r.below(cfgNoise) === 0 ? hostile(r, width) : undefined;
+      return v ?? fn.configRead(offset, width);
+    },
+    configWrite: (offset, width, value) => fn.configWrite(offset, width, value),
+    barRead: (bar, offset, width) => fn.barRead(bar, offset, width),
+    barWrite: (bar, offset, width, value) => fn.barWrite(bar, offset, width, value),
+    connect(): void {},
+  };
+}
+
+/** Quirks of the MSI-X capability, the vectors, queue_enable or the status: each one time in 3. */
+function hostileQuirks(r: Rng): PciQuirks {
+  const from = r.below(3);
+  const one = () => r.below(3) === 0;
+  return {
+    msixControlStuck: one(), // MSI-X control that keeps its enable bit
+    msixMaskStuck: one(),
+    msixTableEntries: one() ? r.pick([1, 2, 3]) : undefined,
+    msixTableBar: one() ? r.pick([6, 7]) : undefined,
+    refuseVector: one() ? (v) => v >= from : undefined,
+    queueEnableIgnored: one(),
+    needsResetOnQueueEnable: one(),
+  };
+}
+
+/**
+ * A quirk a correct driver must get past and bring the device up anyway (the
+ * others, an MSI-X enable that cannot be cleared or a queue_enable that
+ * reads 0, must fail with a typed error: tests/transport/pci_hostile_test.ts):
+ * vectors refused from some vector on (a shared vector, or INTx), a table
+ * smaller than the queues, a function mask that stays set, a table in no BAR.
+ */
+function survivableQuirk(r: Rng): { text: string; quirks: PciQuirks } {
+  switch (r.below(4)) {
+    case 0: {
+      const from = r.below(3);
+      return { text: `vectors from ${from} refused`, quirks: { refuseVector: (v) => v >= from } };
+    }
+    case 1: {
+      const entries = r.pick([1, 2]);
+      return { text: `an MSI-X table of ${entries}`, quirks: { msixTableEntries: entries } };
+    }
+    case 2:
+      return { text: "the MSI-X function mask stuck", quirks: { msixMaskStuck: true } };
+    default: {
+      const bar = r.pick([6, 7]);
+      return { text: `the MSI-X table in BAR ${bar}`, quirks: { msixTableBar: bar } };
+    }
+  }
 }

@@ -39,9 +39,13 @@ Deno.test("register fuzz: a device that throws an untyped error, or leaves the d
     const r = await fuzzPci({ seed: SEED, cases: 40 });
     assert.ok(r.failures.length > 0);
     assert.match(r.failures[0].message, /RangeError.*not an ArgumentError/);
-    // The failure replays alone from its case seed.
+    // The failure replays alone from its case seed, and from its index in the run (as the
+    // entry point's reproducer does: --first i --cases 1).
     const again = await fuzzRegisterCase(r.failures[0].kind, r.failures[0].caseSeed);
     assert.equal(again?.message, r.failures[0].message);
+    const index = r.failures[0].case ?? -1;
+    const replay = await fuzzPci({ seed: SEED, cases: 1, first: index });
+    assert.deepEqual(replay.failures.map((f) => [f.case, f.error]), [[index, again?.message]]);
   } finally {
     PciFunction.prototype.configRead = read;
   }
@@ -65,6 +69,9 @@ Deno.test("register fuzz: a device that throws an untyped error, or leaves the d
     const r = await fuzzHostileDevice({ seed: SEED, cases: 200 });
     assert.ok(r.failures.length > 0);
     assert.match(r.failures[0].message, /untyped: TypeError queue size/);
+    const index = r.failures[0].case ?? -1;
+    const replay = await fuzzHostileDevice({ seed: SEED, cases: 1, first: index });
+    assert.equal(replay.failures[0]?.error, r.failures[0].message);
   } finally {
     MmioTransport.prototype.queueMaxSize = max;
   }

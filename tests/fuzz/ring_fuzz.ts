@@ -10,6 +10,13 @@
  * - a byte outside guest memory changed (guard bytes around each region of
  *   the same `ArrayBuffer`), or the driver handed back a token it never
  *   gave, or the same token twice;
+ * - a mistake of the engine's own caller, made now and then, is accepted
+ *   instead of refused with a `QueueError`: a typed access across the end of
+ *   a chain's part, a segment index past it, a chain used twice, a buffer
+ *   without a token or elements, with an element no buffer can be, or of
+ *   more than 2^32 - 1 bytes, rings at an odd byte of a shared buffer (and a
+ *   device restored to positions that do not fit together, a packed driver
+ *   that laps the device);
  * - an operation does not return (every loop here is bounded, so a hang is
  *   the engine's; `scripts/fuzz.ts` runs fuzzers in a worker with a
  *   watchdog).
@@ -264,6 +271,22 @@ function runCase(s: number, input: { value?: CaseInput; image?: Uint8Array }): v
     const ops = 3 * size + 6;
     for (let i = 0; i < ops; i++) {
       if (r() < 0.05) scribble(); // the driver changes things under the device's feet
+      if (packed && held.length > 0 && r() < 0.05) {
+        // The driver laps the device: every descriptor a one-descriptor buffer available to
+        // the device's next `size` pops, while it still holds some (2.8.21: the driver must
+        // not; the device may hold at most `size` chains).
+        const pos = q.position();
+        const wrap = pos.availWrap ?? 1;
+        for (let slot = 0; slot < size; slot++) {
+          const w = slot >= pos.availIdx ? wrap : 1 - wrap;
+          const o = DESC - BASE_A + 16 * slot;
+          va.setUint32(o, BUFFERS + 64 * int(128), true);
+          va.setUint32(o + 4, 0, true);
+          va.setUint32(o + 8, 16, true);
+          va.setUint16(o + 12, slot, true);
+          va.setUint16(o + 14, (w ? AVAIL : USED) | (r() < 0.5 ? WRITE : 0), true);
+        }
+      }
       const k = int(10);
       if (k < 6) {
         const chain = attempt(() => q.pop());
@@ -276,22 +299,53 @@ function runCase(s: number, input: { value?: CaseInput; image?: Uint8Array }): v
         const h = held[j];
         const n = int(h.writableLength + 2); // one past the end now and then
         attempt(() => h.write(0, new Uint8Array(Math.min(n, 256)).fill(0x5a)));
+        if (r() < 0.1) {
+          // Our caller's mistakes: typed accesses across the end of either part, a segment
+          // index past the chain. Each must be a QueueError (and a write past the end must
+          // not land outside the chain: the guard bytes and chain checks still hold).
+          const wrong: Array<() => unknown> = [
+            () => h.readUint32(Math.max(0, h.readableLength - 2) + int(4)),
+            () => h.writeUint16(Math.max(0, h.writableLength - 1) + int(3), 0x5a5a),
+            () => h.len(h.length + int(2)),
+          ];
+          for (const w of wrong) {
+            const ok = attempt(() => {
+              w();
+              return true;
+            });
+            expect(ok === undefined, "an access past the chain was accepted");
+          }
+        }
         const used = attempt(() => {
           q.pushUsed(h, n);
           return true;
         });
-        if (used) held.splice(j, 1);
+        if (used) {
+          held.splice(j, 1);
+          // The same chain used twice (before a pop can recycle it): refused.
+          if (r() < 0.05) {
+            const twice = attempt(() => {
+              q.pushUsed(h, 0);
+              return true;
+            });
+            expect(twice === undefined, "a chain was used twice");
+          }
+        }
         if (r() < 0.5) attempt(() => q.flushUsed());
       } else if (k < 9) {
         attempt(() => q.needsNotification());
         attempt(() => (r() < 0.5 ? q.enableNotification() : q.disableNotification()));
       } else {
         const p = q.position();
+        const k2 = int(4);
         attempt(() =>
           q.restore(
-            r() < 0.5
+            k2 < 2
               ? p
-              : { availIdx: int(0x10002) - 1, usedIdx: int(size + 2), availWrap: int(3) },
+              : k2 < 3
+              ? { availIdx: int(0x10002) - 1, usedIdx: int(size + 2), availWrap: int(3) }
+              // Fields in range that may not fit together (packed: used more than a lap behind).
+              : { availIdx: int(size), availWrap: int(2), usedIdx: int(size), usedWrap: int(2) },
           )
         );
       }
@@ -323,6 +377,23 @@ function runCase(s: number, input: { value?: CaseInput; image?: Uint8Array }): v
           return true;
         });
         if (added) given.add(t);
+        if (r() < 0.1) {
+          // Our caller's mistakes, refused without adding: no token, no elements, an element
+          // no buffer can be, more than 2^32 - 1 bytes in all.
+          const sg = { addr: BUFFERS, len: 16 };
+          const wrong: Array<() => void> = [
+            () => d.addSgs([sg], [], undefined as unknown as number),
+            () => d.addSgs([], [], token),
+            () => d.addSgs([{ addr: [-1, 0.5, 2 ** 53][int(3)], len: 16 }], [], token),
+            () => d.addSgs([sg], [{ addr: BUFFERS, len: [-1, 2 ** 32, 1.5][int(3)] }], token),
+            () => d.addSgs([{ addr: BUFFERS, len: 0xffffffff }, sg], [], token),
+          ];
+          const added = attempt(() => {
+            wrong[int(wrong.length)]();
+            return true;
+          });
+          expect(added === undefined, "a wrong buffer was added");
+        }
         attempt(() => d.kick());
       } else if (k < 7) {
         // The device writes something: a used entry, an index, flags, an event.
@@ -356,6 +427,18 @@ function runCase(s: number, input: { value?: CaseInput; image?: Uint8Array }): v
     expect(d.numFree >= 0 && d.numFree <= size, "driver free count out of range");
   }
   expect(guardsIntact(m), "a byte outside guest memory changed");
+  if (r() < 0.02) {
+    // Our caller's mistake in setting memory up: rings in a shared buffer at an odd byte, where
+    // atomic 16-bit access cannot go. Refused when the queue is made.
+    const odd = new Uint8Array(new SharedArrayBuffer(SIZE_A + 1), 1);
+    const sharedMem = new GuestMemory([{ base: BASE_A, buffer: odd }]);
+    const made = attempt(() =>
+      r() < 0.5
+        ? createDeviceQueue(sharedMem, addrs, opts)
+        : createDriverQueue(sharedMem, addrs, opts, new DmaAllocator(TABLES, 0x1000))
+    );
+    expect(made === undefined, "a ring at an odd byte of a shared buffer was accepted");
+  }
 }
 
 /**

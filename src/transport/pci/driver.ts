@@ -149,6 +149,10 @@ function findModernCaps(bus: PciBus): ModernCaps | undefined {
 }
 
 const L = VirtioPciLegacy.OFFSETS;
+/** The vector queues share when they cannot have their own (Linux's `VP_MSIX_VQ_VECTOR`). */
+const SHARED_VECTOR = 1;
+/** In `#vectorQueue`: a vector more than one queue uses. */
+const SHARED = -1;
 
 /** The driver side of virtio over PCI: modern capabilities or the legacy I/O header. */
 export class PciTransport implements Transport {
@@ -164,18 +168,18 @@ export class PciTransport implements Transport {
   readonly legacyQueueAlign: number;
   /** A name for logs. */
   readonly name: string;
-  /** MSI-X in use (one vector for config, one per queue). */
-  readonly msix: boolean;
   /** The legacy header has no way to choose a queue size. */
   readonly queueSizeFixed: boolean;
-  /**
-   * Bytes of device config: the device config capability's length (modern),
-   * or what BAR0 holds past the legacy header when the bus tells BAR sizes.
-   */
-  readonly configSize: number | undefined;
   readonly #caps: ModernCaps | undefined;
   #handlers: InterruptHandlers | undefined;
-  /** The queue each MSI-X vector serves, indexed by vector (undefined: none). */
+  #msix = false;
+  /** Entries of the MSI-X table (its Table Size + 1), while MSI-X is in use. */
+  #msixVectors = 0;
+  #configSize: number | undefined;
+  /**
+   * The queue each MSI-X vector serves, indexed by vector: undefined for none,
+   * {@link SHARED} for a vector more than one queue uses.
+   */
   #vectorQueue: number[] = [];
   /** Modern: BAR and offset of the common configuration. */
   readonly #commonBar: number;
@@ -195,9 +199,29 @@ export class PciTransport implements Transport {
     this.queueSizeFixed = this.legacy;
     this.legacyQueueAlign = this.legacy ? VIRTIO_PCI_VRING_ALIGN : 0;
     this.name = `virtio-pci ${this.legacy ? "legacy" : "modern"}`;
-    this.msix = this.#takeOver(msix);
-    this.configSize = configBound(bus, caps, this.msix);
+    this.#msix = this.#takeOver(msix);
+    this.#configSize = configBound(bus, caps, this.#msix);
     bus.connect((v) => this.handleInterrupt(v));
+  }
+
+  /**
+   * MSI-X in use: vector 0 for configuration changes, vector `1 + i` for
+   * queue `i` while the table has one, vector 1 shared by the queues past it
+   * or refused theirs. False for INTx, from the start (no usable MSI-X, or
+   * `msix: false`) or after the device refused the vectors (as Linux's
+   * `vp_find_vqs` falls back: per-queue vectors, a shared vector, INTx).
+   */
+  get msix(): boolean {
+    return this.#msix;
+  }
+
+  /**
+   * Bytes of device config: the device config capability's length (modern),
+   * or what BAR0 holds past the legacy header when the bus tells BAR sizes
+   * (it moves by 4 bytes when MSI-X is turned off).
+   */
+  get configSize(): number | undefined {
+    return this.#configSize;
   }
 
   /**
@@ -211,35 +235,36 @@ export class PciTransport implements Transport {
    */
   #takeOver(wantMsix: boolean): boolean {
     const b = this.bus;
-    const space = (this.legacy ? PCI_COMMAND_IO : PCI_COMMAND_MEMORY) | PCI_COMMAND_MEMORY;
-    const cmd = b.configRead(PCI_COMMAND, 2);
-    b.configWrite(PCI_COMMAND, 2, cmd | space);
+    b.configWrite(PCI_COMMAND, 2, b.configRead(PCI_COMMAND, 2) | this.#decode);
     const msix = wantMsix && this.#enableMsix();
-    const at = msix ? 0 : this.#msixCap();
-    if (at !== 0) {
-      const ctl = b.configRead(at + 2, 2);
-      if (ctl & (MSIX_ENABLE | MSIX_MASKALL)) {
-        b.configWrite(at + 2, 2, ctl & ~(MSIX_ENABLE | MSIX_MASKALL));
-      }
-      if (b.configRead(at + 2, 2) & MSIX_ENABLE) {
-        throw new TransportError(`${this.name}: MSI-X stays enabled after it was cleared`, {
-          code: "ERR_VIRTIO_TRANSPORT_PCI_MSIX",
-        });
-      }
+    if (!msix && !this.#disableMsix()) {
+      throw new TransportError(`${this.name}: MSI-X stays enabled after it was cleared`, {
+        code: "ERR_VIRTIO_TRANSPORT_PCI_MSIX",
+      });
     }
-    const want = msix
-      ? b.configRead(PCI_COMMAND, 2) | PCI_COMMAND_INTX_DISABLE
-      : b.configRead(PCI_COMMAND, 2) & ~PCI_COMMAND_INTX_DISABLE;
+    this.#setIntx(!msix);
+    return msix;
+  }
+
+  /** The command register's decode bits this driver needs (the MSI-X table is in memory). */
+  get #decode(): number {
+    return (this.legacy ? PCI_COMMAND_IO : PCI_COMMAND_MEMORY) | PCI_COMMAND_MEMORY;
+  }
+
+  /** INTx on (PCI_COMMAND_INTX_DISABLE clear) or off, read back with the decode bits. */
+  #setIntx(on: boolean): void {
+    const b = this.bus;
+    const cmd = b.configRead(PCI_COMMAND, 2);
+    const want = on ? cmd & ~PCI_COMMAND_INTX_DISABLE : cmd | PCI_COMMAND_INTX_DISABLE;
     b.configWrite(PCI_COMMAND, 2, want);
     const got = b.configRead(PCI_COMMAND, 2);
-    if ((got & space) !== space || (!msix && got & PCI_COMMAND_INTX_DISABLE)) {
+    if ((got & this.#decode) !== this.#decode || (on && got & PCI_COMMAND_INTX_DISABLE)) {
       throw new TransportError(
         `${this.name}: the command register reads 0x${got.toString(16)} after writing ` +
           `0x${want.toString(16)} (decode or INTx not enabled)`,
         { code: "ERR_VIRTIO_TRANSPORT_PCI_COMMAND" },
       );
     }
-    return msix;
   }
 
   #msixCap(): number {
@@ -252,6 +277,14 @@ export class PciTransport implements Transport {
     return 0;
   }
 
+  /**
+   * Turn MSI-X on with every vector unmasked; false (MSI-X not used) when the
+   * function has no MSI-X capability, a table of one entry (4.1.5.1.2: a
+   * driver MAY use INTx then; Linux does, it wants one vector for
+   * configuration changes and one for the queues), a table in no BAR
+   * (indicator 6 or 7) or past its BAR's end, or a control word that does
+   * not read back enabled and unmasked (messages would never come).
+   */
   #enableMsix(): boolean {
     const at = this.#msixCap();
     if (at === 0) return false;
@@ -259,14 +292,58 @@ export class PciTransport implements Transport {
     const n = (b.configRead(at + 2, 2) & 0x7ff) + 1;
     const table = b.configRead(at + 4, 4);
     const bar = table & 7;
-    const off = table & ~7;
+    const off = (table & ~7) >>> 0;
+    const size = bar <= 5 ? b.barSize?.(bar) : 0;
+    if (n < 2 || bar > 5 || (size !== undefined && off + 16 * n > size)) return false;
     for (let v = 0; v < n; v++) {
       b.barWrite(bar, off + 16 * v, 4, 0xfee00000); // message address (any value works here)
       b.barWrite(bar, off + 16 * v + 8, 4, v);
       b.barWrite(bar, off + 16 * v + 12, 4, 0); // unmask
     }
     b.configWrite(at + 2, 2, MSIX_ENABLE);
+    if ((b.configRead(at + 2, 2) & (MSIX_ENABLE | MSIX_MASKALL)) !== MSIX_ENABLE) return false;
+    this.#msixVectors = n;
     return true;
+  }
+
+  /** Clear MSI-X enable and function mask; false when the enable bit stays set. */
+  #disableMsix(): boolean {
+    const at = this.#msixCap();
+    if (at === 0) return true;
+    const b = this.bus;
+    const ctl = b.configRead(at + 2, 2);
+    if (ctl & (MSIX_ENABLE | MSIX_MASKALL)) {
+      b.configWrite(at + 2, 2, ctl & ~(MSIX_ENABLE | MSIX_MASKALL));
+    }
+    return (b.configRead(at + 2, 2) & MSIX_ENABLE) === 0;
+  }
+
+  /**
+   * The device refused an MSI-X vector it must have: INTx and the ISR from
+   * now on, for every queue (with MSI-X off the device ignores the vectors,
+   * 4.1.5.4; a legacy device's config moves back to offset 20). A function
+   * whose MSI-X cannot be turned off has no interrupt left to give:
+   * `ERR_VIRTIO_TRANSPORT_MSIX_VECTOR`.
+   */
+  #fallBackToIntx(refused: string): void {
+    if (!this.#disableMsix()) {
+      throw new TransportError(
+        `${this.name}: device refused ${refused}, and MSI-X stays enabled after it was ` +
+          `cleared, so INTx cannot take over`,
+        { code: "ERR_VIRTIO_TRANSPORT_MSIX_VECTOR" },
+      );
+    }
+    this.#msix = false;
+    this.#msixVectors = 0;
+    this.#vectorQueue = [];
+    this.#configSize = configBound(this.bus, this.#caps, false);
+    this.#setIntx(true);
+  }
+
+  /** 4.1.5.1.2: map an event to vector `v` and read it back (NO_VECTOR: refused). */
+  static #map(v: number, set: (v: number) => void, get: () => number): boolean {
+    set(v);
+    return get() === v;
   }
 
   #r(field: keyof typeof CC, w: ConfigWidth): number {
@@ -304,11 +381,20 @@ export class PciTransport implements Transport {
       }
     }
     this.#vectorQueue = [];
-    if (this.msix) {
-      // Vector 0 carries configuration changes; a reset unmapped it.
-      if (this.legacy) this.#lw(L.configMsixVector, 2, 0);
-      else this.#w("configMsixVector", 2, 0);
-    }
+    if (!this.#msix) return;
+    // Vector 0 carries configuration changes; a reset unmapped it (4.1.5.1.2).
+    const mapped = this.legacy
+      ? PciTransport.#map(
+        0,
+        (v) => this.#lw(L.configMsixVector, 2, v),
+        () => this.#lr(L.configMsixVector, 2),
+      )
+      : PciTransport.#map(
+        0,
+        (v) => this.#w("configMsixVector", 2, v),
+        () => this.#r("configMsixVector", 2),
+      );
+    if (!mapped) this.#fallBackToIntx("MSI-X vector 0 for configuration changes");
   }
 
   /** Offered features. */
@@ -349,7 +435,7 @@ export class PciTransport implements Transport {
 
   #cfgOff(offset: number): number {
     if (this.legacy) {
-      return (this.msix ? VIRTIO_PCI_LEGACY_CONFIG_OFF_MSIX : VIRTIO_PCI_LEGACY_CONFIG_OFF) +
+      return (this.#msix ? VIRTIO_PCI_LEGACY_CONFIG_OFF_MSIX : VIRTIO_PCI_LEGACY_CONFIG_OFF) +
         offset;
     }
     return (this.#caps as ModernCaps & { device: { offset: number } }).device.offset + offset;
@@ -402,16 +488,28 @@ export class PciTransport implements Transport {
     return { index: this.#r("adminQueueIndex", 2), num: this.#r("adminQueueNum", 2) };
   }
 
+  /**
+   * Map queue `index`'s used-buffer notifications to an MSI-X vector: its
+   * own (`1 + index`) when the table has that entry (4.1.5.1.2: a driver
+   * MUST NOT map past Table Size), else, or when the device refuses it,
+   * vector 1 shared with the other queues (whose interrupts then check every
+   * queue), and when that is refused too, INTx for the whole function.
+   */
   #vector(index: number, set: (v: number) => void, get: () => number): void {
-    if (!this.msix) return;
-    const v = index + 1;
-    set(v);
-    if (get() !== v) {
-      throw new TransportError(`${this.name}: device refused MSI-X vector ${v}`, {
-        code: "ERR_VIRTIO_TRANSPORT_MSIX_VECTOR",
-      });
+    if (!this.#msix) return;
+    const own = index + 1;
+    if (own < this.#msixVectors && PciTransport.#map(own, set, get)) {
+      return this.#assign(own, index);
     }
-    this.#vectorQueue[v] = index;
+    if (own !== SHARED_VECTOR && PciTransport.#map(SHARED_VECTOR, set, get)) {
+      return this.#assign(SHARED_VECTOR, index);
+    }
+    this.#fallBackToIntx(`an MSI-X vector for queue ${index}`);
+  }
+
+  #assign(vector: number, index: number): void {
+    const was = this.#vectorQueue[vector];
+    this.#vectorQueue[vector] = was === undefined || was === index ? index : SHARED;
   }
 
   /**
@@ -534,8 +632,8 @@ export class PciTransport implements Transport {
         return;
       }
       const q = this.#vectorQueue[vector];
-      // A vector no queue was given (a stray message): check every queue.
-      h?.vring(q);
+      // A shared vector, or one no queue was given (a stray message): check every queue.
+      h?.vring(q === SHARED ? undefined : q);
       return;
     }
     const caps = this.#caps;
