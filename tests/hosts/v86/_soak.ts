@@ -34,6 +34,13 @@ const RUN_SLACK_MS = 240_000;
 const VERIFY_MS = 600_000;
 /** Growth after warm-up of the host process's heap (after a gc) that fails the test. */
 export const HEAP_GROWTH_KIB: number = 16 * 1024;
+/**
+ * Growth after warm-up of the host process's heap without v86's JIT cache
+ * (the `cleared` samples: after v86 dropped its compiled code and a second
+ * collection) that fails the test: what remains is ours (devices, host,
+ * harness) and V8's code for our functions compiled late.
+ */
+export const OWN_HEAP_GROWTH_KIB: number = 4 * 1024;
 /** Growth after warm-up of the host process's RSS that fails the test (generous, as the QEMU soak's). */
 export const RSS_GROWTH_KIB: number = 64 * 1024;
 
@@ -43,6 +50,14 @@ export interface MemSample {
   readonly rssKiB: number;
   readonly heapKiB: number;
   readonly externalKiB: number;
+  /** Guest code pages v86's JIT held compiled (its wasm modules), if readable. */
+  readonly jit?: number;
+  /**
+   * Every few samples: the heap after v86 dropped its JIT cache and a second
+   * collection (the host's own, without v86's compiled code), and the JIT's
+   * count after the drop.
+   */
+  readonly cleared?: { readonly heapKiB: number; readonly jit?: number };
 }
 
 /** What a v86 soak run saw; soak_test.ts asserts on it. */
@@ -63,6 +78,8 @@ export interface V86SoakReport {
   /** Memory samples of the host process. */
   readonly mem: readonly MemSample[];
   readonly heapGrowth: { early: number; late: number } | undefined;
+  /** The same for the heap without v86's JIT cache (the `cleared` samples). */
+  readonly ownHeapGrowth: { early: number; late: number } | undefined;
   readonly rssGrowth: { early: number; late: number } | undefined;
   /** Everything to print when an assertion fails. */
   readonly why: string;
@@ -236,14 +253,22 @@ export async function runV86Soak(): Promise<V86SoakReport> {
   );
   for (const l of perDisk) note(l);
   note(
-    `memory samples (s:RSS KiB/heap KiB): ${
-      mem.map((s) => `${s.t / 1000 | 0}:${s.rssKiB}/${s.heapKiB}`).join(" ")
+    `memory samples (s:RSS KiB/heap KiB/JIT pages[/heap KiB without the JIT cache]): ${
+      mem.map((s) =>
+        `${s.t / 1000 | 0}:${s.rssKiB}/${s.heapKiB}/${s.jit}` +
+        (s.cleared === undefined ? "" : `/${s.cleared.heapKiB}`)
+      ).join(" ")
     }`,
   );
   const heapGrowth = growth(mem.map((s) => s.heapKiB));
+  const ownHeapGrowth = growth(
+    mem.flatMap((s) => s.cleared === undefined ? [] : [s.cleared.heapKiB]),
+  );
   const rssGrowth = growth(mem.map((s) => s.rssKiB));
   note(
     `after warm-up: heap ${heapGrowth?.early} KiB early, ${heapGrowth?.late} KiB late; ` +
+      `without v86's JIT cache ${ownHeapGrowth?.early} KiB early, ${ownHeapGrowth?.late} KiB ` +
+      `late; ` +
       `RSS ${rssGrowth?.early} KiB early, ${rssGrowth?.late} KiB late`,
   );
   const why = `${log.join("\n")}\n--- guest console (tail) ---\n${guestTail.join("\n")}\n` +
@@ -258,6 +283,7 @@ export async function runV86Soak(): Promise<V86SoakReport> {
     stats,
     mem,
     heapGrowth,
+    ownHeapGrowth,
     rssGrowth,
     why,
   };

@@ -3,7 +3,7 @@
  * tests/hosts/v86/soak_test.ts with `--v8-flags=--expose-gc`:
  *
  * ```
- * _soak_host.ts --dir DIR --seconds N --seed N
+ * _soak_host.ts --dir DIR --seconds N --seed N [--snapshots DIR]
  * ```
  *
  * Boots the kit's Linux in v86 with two {@link SoakDisk}s on images in DIR
@@ -12,7 +12,8 @@
  * on both for N seconds, and meanwhile injects faults, seeded: storage full
  * (ENOSPC) and failing (EIO) windows, kicks and interrupts dropped and
  * delayed, and device model restarts. Every `seconds / 60` (at least every
- * 2 s) it collects garbage and samples its own memory.
+ * 2 s) it collects garbage and samples its own memory; with `--snapshots`,
+ * it also writes V8 heap snapshots there at samples 1, 15, 30, 45 and 58.
  *
  * It prints, one per line: `guest: <console line>` for each line of the
  * guest's console, `soak-disks {json}` (which /dev name each transport got),
@@ -23,6 +24,7 @@
  * @module
  */
 
+import { writeHeapSnapshot } from "node:v8";
 import { bootV86 } from "../../../src/hosts/v86/machine.ts";
 import { mulberry32, RandomNotifyFaults, type StorageFault } from "../../interop/_soak_faults.ts";
 import { guestScript, sleepUnless as sleep } from "../../interop/_soak_io.ts";
@@ -43,6 +45,44 @@ function arg(name: string): string | undefined {
 
 const enc = new TextEncoder();
 const out = (line: string) => Deno.stdout.writeSync(enc.encode(line + "\n"));
+
+/**
+ * How many guest code pages v86's JIT holds compiled: the occupied slots of
+ * the part of its wasm function table that holds JIT code (each is a
+ * `WebAssembly.Instance` of its own, with V8's feedback for it, on the JS
+ * heap). v86's internals (`cpu.wm.wasm_table`, the 900 slots from 1024 that
+ * its `jit_clear_func` and `jit_clear_all_funcs` clear), read for the
+ * memory samples only: `undefined` if they moved.
+ */
+export function jitFunctions(emulator: unknown): number | undefined {
+  const table = (emulator as { v86?: { cpu?: { wm?: { wasm_table?: unknown } } } } | undefined)
+    ?.v86?.cpu?.wm?.wasm_table;
+  if (!(table instanceof WebAssembly.Table) || table.length < JIT_TABLE_BASE + JIT_TABLE_SLOTS) {
+    return undefined;
+  }
+  let n = 0;
+  for (let i = JIT_TABLE_BASE; i < JIT_TABLE_BASE + JIT_TABLE_SLOTS; i++) {
+    if (table.get(i) !== null) n++;
+  }
+  return n;
+}
+/**
+ * Makes v86 drop every compiled page (`cpu.jit_clear_cache()`, v86's own
+ * clearing, as when its table is full or a state is restored); false if
+ * that internal moved.
+ */
+export function clearJit(emulator: unknown): boolean {
+  const cpu = (emulator as { v86?: { cpu?: { jit_clear_cache?: unknown } } } | undefined)?.v86
+    ?.cpu;
+  if (typeof cpu?.jit_clear_cache !== "function") return false;
+  cpu.jit_clear_cache();
+  return true;
+}
+/** Every this many memory samples, one also without v86's JIT cache ({@link clearJit}). */
+const CLEAR_EVERY = 10;
+/** Where v86's JIT code starts in its wasm table, and how many slots it has (v86 0.5.462). */
+const JIT_TABLE_BASE = 1024;
+const JIT_TABLE_SLOTS = 900;
 
 async function main(): Promise<number> {
   const dir = arg("--dir");
@@ -99,10 +139,12 @@ async function main(): Promise<number> {
     perWriter: PER_WRITER,
   });
   note(`seed ${seed}, ${seconds} s; booting`);
+  let emulator: unknown;
   const m = await bootV86({
     devices: disks.map((d) => ({ device: d.disk, transport: d.transport })),
     files: { "/opt/tv/soak.sh": enc.encode(script) },
     onSerial,
+    onEmulator: (e) => (emulator = e),
     // The test's own boot deadline (BOOT_MS in _soak.ts) is the one that counts.
     bootTimeoutMs: 1_500_000,
   });
@@ -212,11 +254,30 @@ async function main(): Promise<number> {
     note("fault injector done")
   );
 
+  // `--snapshots DIR`: a V8 heap snapshot at some samples, to compare what
+  // the process keeps (by object id: what was allocated between two and lives).
+  const snapshots = arg("--snapshots");
+  const snapshotAt = new Set([1, 15, 30, 45, 58]);
   const sampler = (async () => {
     const every = Math.max(2_000, Math.floor((seconds * 1000) / 60));
-    while (!stop.stopped) {
+    for (let n = 0; !stop.stopped; n++) {
       gc();
+      if (snapshots !== undefined && snapshotAt.has(n)) {
+        const path = `${snapshots}/heap-${String(n).padStart(2, "0")}.heapsnapshot`;
+        writeHeapSnapshot(path);
+        note(`heap snapshot ${path}`);
+      }
       const mem = Deno.memoryUsage();
+      const jit = jitFunctions(emulator);
+      // Every CLEAR_EVERY samples, the heap without v86's JIT cache: v86
+      // drops its compiled code (what it does itself when its table is
+      // full), and a second collection frees it.
+      let cleared: { heapKiB: number; jit: number | undefined } | undefined;
+      if (n % CLEAR_EVERY === 0 && clearJit(emulator)) {
+        gc();
+        const after = Deno.memoryUsage();
+        cleared = { heapKiB: Math.round(after.heapUsed / 1024), jit: jitFunctions(emulator) };
+      }
       out(
         `soak-mem ${
           JSON.stringify({
@@ -224,6 +285,8 @@ async function main(): Promise<number> {
             rssKiB: Math.round(mem.rss / 1024),
             heapKiB: Math.round(mem.heapUsed / 1024),
             externalKiB: Math.round(mem.external / 1024),
+            jit,
+            cleared,
           })
         }`,
       );

@@ -12,6 +12,7 @@ import {
   BLOCKS,
   type DiskStats,
   HEAP_GROWTH_KIB,
+  OWN_HEAP_GROWTH_KIB,
   RSS_GROWTH_KIB,
   runV86Soak,
   SECONDS,
@@ -80,5 +81,10 @@ Deno.test({
     const rss = r.rssGrowth.late - r.rssGrowth.early;
     assert.ok(heap < HEAP_GROWTH_KIB, `heap grew ${heap} KiB\n${why}`);
     assert.ok(rss < RSS_GROWTH_KIB, `RSS grew ${rss} KiB\n${why}`);
+    // The same heap without v86's JIT cache (bounded by v86 itself: see
+    // docs/reliability.md, "Where the heap goes"): ours, and flat.
+    assert.ok(r.ownHeapGrowth !== undefined, `too few samples without the JIT cache\n${why}`);
+    const own = r.ownHeapGrowth.late - r.ownHeapGrowth.early;
+    assert.ok(own < OWN_HEAP_GROWTH_KIB, `heap without v86's JIT cache grew ${own} KiB\n${why}`);
   },
 });
