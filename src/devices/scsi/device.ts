@@ -87,14 +87,9 @@ import {
 import type { DescriptorChain, DeviceQueue } from "../../virtqueue/mod.ts";
 import { bit, checkDeviceQueueSize, ringFeatures } from "../../features.ts";
 import { CHAIN_HELD, type ChainServer, completeUsed } from "../../queue_service.ts";
-import {
-  SCSI_MAX_LUN,
-  ScsiCommand,
-  type ScsiDataBuffers,
-  type ScsiLogicalUnit,
-  type ScsiLunOptions,
-  ScsiTarget,
-} from "./target.ts";
+import { ScsiCommand, type ScsiDataBuffers } from "./command.ts";
+import type { ScsiLogicalUnit, ScsiLunOptions } from "./logical_unit.ts";
+import { SCSI_MAX_LUN, ScsiTarget } from "./target.ts";
 
 /** Queue index of the control queue (5.6.2). */
 export const SCSI_CONTROLQ = 0;

@@ -5,6 +5,8 @@
  *
  * @module
  */
+export * from "./command.ts";
+export * from "./logical_unit.ts";
 export * from "./target.ts";
 export * from "./device.ts";
 export * from "./driver.ts";
