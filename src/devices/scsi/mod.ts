@@ -10,3 +10,4 @@ export * from "./logical_unit.ts";
 export * from "./target.ts";
 export * from "./device.ts";
 export * from "./driver.ts";
+export * from "./disk.ts";
