@@ -15,5 +15,6 @@
 
 export * from "./device.ts";
 export * from "./driver.ts";
+export * from "./request.ts";
 export * from "./file_storage.ts";
 export * from "./posix_file_storage.ts";
