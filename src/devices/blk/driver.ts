@@ -66,7 +66,8 @@ import {
 } from "../../generated/devices/blk.ts";
 import { VIRTIO_ID_BLOCK } from "../../generated/common.ts";
 import { Arrivals } from "../_arrivals.ts";
-import { type BlkGeometry, type BlkTopology, SECTOR_SIZE, VIRTIO_BLK_ID_BYTES } from "./device.ts";
+import { VIRTIO_BLK_ID_BYTES } from "./device.ts";
+import { type BlkGeometry, type BlkTopology, SECTOR_SIZE } from "./geometry.ts";
 import type { BlkRange, BlkRawRequest, BlkRawResult } from "./request.ts";
 import { BlkSubmitter } from "./_submitter.ts";
 import type { BlkLifetime } from "./storage.ts";
