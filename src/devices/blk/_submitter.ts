@@ -83,6 +83,10 @@ export class BlkSubmitter {
     >;
   }
 
+  /**
+   * Sends a request: `check`, fail with {@link BlkRequestError} unless the
+   * status is OK (then resolve with `undefined`); else resolve with the result.
+   */
   submit(
     type: number,
     sector: number,
