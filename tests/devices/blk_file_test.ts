@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { AsyncFileStorage, FileStorage } from "../../src/devices/blk/file_storage.ts";
 import { PosixFileStorage, ThreadedFileStorage } from "../../src/devices/blk/posix_file_storage.ts";
-import { BlkRequestError } from "../../src/devices/blk/driver.ts";
+import { BlkRequestError } from "../../src/devices/blk/request.ts";
 import { VIRTIO_BLK_S_IOERR } from "../../src/generated/devices/blk.ts";
 import { DeviceError } from "../../src/errors.ts";
 import type { BlockStorage } from "../../src/devices/blk/storage.ts";

@@ -3,7 +3,8 @@
 
 import assert from "node:assert/strict";
 import { MemoryStorage } from "../../src/devices/blk/storage.ts";
-import { ScsiCommand, type ScsiDataBuffers, ScsiTarget } from "../../src/devices/scsi/target.ts";
+import { ScsiCommand, type ScsiDataBuffers } from "../../src/devices/scsi/command.ts";
+import { ScsiTarget } from "../../src/devices/scsi/target.ts";
 
 interface Run {
   cmd: ScsiCommand;

@@ -75,7 +75,6 @@ import {
   VIRTIO_BLK_T_OUT,
   VIRTIO_BLK_T_WRITE_ZEROES,
   VirtioBlkConfig,
-  VirtioBlkDiscardWriteZeroes,
   VirtioBlkLifetime,
   VirtioBlkOuthdr,
 } from "../../generated/devices/blk.ts";
@@ -83,6 +82,9 @@ import type { DescriptorChain, DeviceQueue } from "../../virtqueue/mod.ts";
 import { bit, checkDeviceQueueSize, ringFeatures } from "../../features.ts";
 import { CHAIN_HELD, type ChainServer, completeUsed, serveQueue } from "../../queue_service.ts";
 import type { BlkLifetime, BlockStorage } from "./storage.ts";
+import { DiscardWriteZeroes } from "./_discard_write_zeroes.ts";
+import { type BlkGeometry, type BlkTopology, defaultGeometry, SECTOR_SIZE } from "./geometry.ts";
+import { perSegment } from "./_storage_calls.ts";
 
 export {
   type BlkLifetime,
@@ -91,36 +93,11 @@ export {
   MemoryStorage,
 } from "./storage.ts";
 
-/** Sector size of virtio-blk requests (5.2.6: `sector` counts 512-byte units). */
-export const SECTOR_SIZE = 512;
-
 /** Length of the GET_ID answer (5.2.6: the ID string is at most 20 bytes). */
 export const VIRTIO_BLK_ID_BYTES = 20;
 
 /** Offset of `writeback` in `virtio_blk_config`. */
 const WRITEBACK_OFFSET: number = VirtioBlkConfig.OFFSETS.writeback;
-
-/** Disk geometry as `virtio_blk_geometry` gives it (5.2.4). */
-export interface BlkGeometry {
-  /** Cylinders (le16). */
-  readonly cylinders: number;
-  /** Heads (u8). */
-  readonly heads: number;
-  /** Sectors per track (u8). */
-  readonly sectors: number;
-}
-
-/** Block topology as `virtio_blk_topology` gives it (5.2.4). */
-export interface BlkTopology {
-  /** log2 of logical blocks per physical block. */
-  readonly physicalBlockExp: number;
-  /** Offset of the first aligned logical block. */
-  readonly alignmentOffset: number;
-  /** Suggested minimum I/O size in logical blocks. */
-  readonly minIoSize: number;
-  /** Optimal (suggested maximum) I/O size in logical blocks. */
-  readonly optIoSize: number;
-}
 
 /** Options of a {@link BlkDevice}. */
 export interface BlkDeviceOptions {
@@ -178,32 +155,6 @@ export interface BlkStats {
   errors: number;
 }
 
-const ZEROES = new Uint8Array(1 << 16);
-
-/** Most segments of one discard / write-zeroes request this model accepts (its copy is sized by it). */
-const MAX_DWZ_SEG = 0xffff;
-
-/** An integer option in `1..max`, or its default. */
-function limit(name: string, value: number | undefined, def: number, max: number): number {
-  const v = value ?? def;
-  if (!Number.isInteger(v) || v < 1 || v > max) {
-    throw new DeviceError(`virtio-blk: ${name} ${v} (1..${max})`, {
-      code: "ERR_VIRTIO_DEVICE_BLK_OPTION",
-    });
-  }
-  return v;
-}
-
-/**
- * Storage calls still running for a request that already failed (a later
- * call threw): their results are no longer wanted, and a rejection must
- * not go unhandled (it would end the process).
- */
-function settled(pending: readonly Promise<unknown>[] | undefined): void {
-  if (pending === undefined) return;
-  for (const p of pending) p.catch(() => {});
-}
-
 /** The virtio-blk device model. */
 export class BlkDevice implements VirtioDevice {
   /** `VIRTIO_ID_BLOCK`. */
@@ -235,15 +186,13 @@ export class BlkDevice implements VirtioDevice {
   readonly #id: Uint8Array;
   readonly #cfg: VirtioBlkConfig;
   readonly #writebackDefault: number;
-  readonly #maxDwzSectors: number;
-  readonly #maxDwzSeg: number;
+  /** DISCARD and WRITE_ZEROES: their limits, the copy of a request's segments. */
+  readonly #dwz: DiscardWriteZeroes;
   readonly #lifetime: (() => BlkLifetime) | undefined;
   // Guest-controlled bytes are copied out of the chain once, into these, then
   // checked and used from here (a racing driver cannot change them in between).
   readonly #hdrBytes = new Uint8Array(VirtioBlkOuthdr.SIZE);
   readonly #hdr = new VirtioBlkOuthdr(new DataView(this.#hdrBytes.buffer));
-  readonly #segBytes: Uint8Array;
-  readonly #seg: VirtioBlkDiscardWriteZeroes;
   readonly #lifetimeBytes = new Uint8Array(VirtioBlkLifetime.SIZE);
   readonly #lifetimeOut = new VirtioBlkLifetime(new DataView(this.#lifetimeBytes.buffer));
   /** The data segments of one request for `readv`/`writev`, reused (emptied after each call). */
@@ -257,6 +206,8 @@ export class BlkDevice implements VirtioDevice {
   /** `VIRTIO_BLK_F_FLUSH` and `VIRTIO_BLK_F_CONFIG_WCE` negotiated (set by `activate`). */
   #flushNegotiated = false;
   #wceNegotiated = false;
+  /** {@link BlkDevice.#range} for the discard / write-zeroes checks, made once. */
+  readonly #rangeOf = (sector: number, bytes: number): number => this.#range(sector, bytes);
   readonly #server: ChainServer = {
     serveChain: (c, q, ctx) => this.#serve(ctx, q, c),
     isLive: (ctx) => this.#ctx === ctx,
@@ -286,15 +237,7 @@ export class BlkDevice implements VirtioDevice {
     this.#inProgress = this.queueMaxSizes.map(() => 0);
     this.#busy = Array.from({ length: queues }, () => false);
     this.#again = Array.from({ length: queues }, () => false);
-    this.#maxDwzSectors = limit(
-      "maxDiscardSectors",
-      options.maxDiscardSectors,
-      0x3fffff,
-      0xffffffff,
-    );
-    this.#maxDwzSeg = limit("maxDiscardSeg", options.maxDiscardSeg, 32, MAX_DWZ_SEG);
-    this.#segBytes = new Uint8Array(this.#maxDwzSeg * VirtioBlkDiscardWriteZeroes.SIZE);
-    this.#seg = new VirtioBlkDiscardWriteZeroes(new DataView(this.#segBytes.buffer));
+    this.#dwz = new DiscardWriteZeroes(options.maxDiscardSectors, options.maxDiscardSeg);
     const lt = options.lifetime;
     this.#lifetime = lt === undefined ? undefined : typeof lt === "function" ? lt : () => lt;
     this.#writebackDefault = (options.writeback ?? true) ? 1 : 0;
@@ -332,11 +275,11 @@ export class BlkDevice implements VirtioDevice {
       c.topology.optIoSize = t?.optIoSize ?? 0;
       c.writeback = this.#writebackDefault;
       c.numQueues = queues;
-      c.maxDiscardSectors = this.#maxDwzSectors;
-      c.maxDiscardSeg = this.#maxDwzSeg;
+      c.maxDiscardSectors = this.#dwz.maxSectors;
+      c.maxDiscardSeg = this.#dwz.maxSeg;
       c.discardSectorAlignment = blocks;
-      c.maxWriteZeroesSectors = this.#maxDwzSectors;
-      c.maxWriteZeroesSeg = this.#maxDwzSeg;
+      c.maxWriteZeroesSectors = this.#dwz.maxSectors;
+      c.maxWriteZeroesSeg = this.#dwz.maxSeg;
       c.writeZeroesMayUnmap = this.storage.canUnmap ? 1 : 0;
     });
   }
@@ -586,7 +529,7 @@ export class BlkDevice implements VirtioDevice {
     try {
       p = this.storage.readv !== undefined
         ? this.storage.readv(off, segs)
-        : this.#perSegment(off, segs, false);
+        : perSegment(this.storage, off, segs, false);
     } finally {
       segs.length = 0;
     }
@@ -620,7 +563,7 @@ export class BlkDevice implements VirtioDevice {
     try {
       p = this.storage.writev !== undefined
         ? this.storage.writev(off, segs)
-        : this.#perSegment(off, segs, true);
+        : perSegment(this.storage, off, segs, true);
     } finally {
       segs.length = 0;
     }
@@ -628,27 +571,6 @@ export class BlkDevice implements VirtioDevice {
       p = p instanceof Promise ? p.then(() => this.storage.flush()) : this.storage.flush();
     }
     return this.#after(ctx, q, c, statusAt, p, 0, "writes");
-  }
-
-  /**
-   * Storage without vectored I/O: one `read` or `write` per view, at
-   * consecutive offsets from `off`; a promise for them all when storage that
-   * did not say it is asynchronous returns promises all the same.
-   */
-  #perSegment(off: number, segs: readonly Uint8Array[], write: boolean): unknown {
-    let pos = off;
-    let pending: Promise<unknown>[] | undefined;
-    try {
-      for (const b of segs) {
-        const r = write ? this.storage.write(pos, b) : this.storage.read(pos, b);
-        if (r instanceof Promise) (pending ??= []).push(r);
-        pos += b.length;
-      }
-    } catch (e) {
-      settled(pending);
-      throw e;
-    }
-    return pending === undefined ? undefined : Promise.all(pending);
   }
 
   #getLifetime(c: DescriptorChain, statusAt: number): number {
@@ -680,84 +602,13 @@ export class BlkDevice implements VirtioDevice {
       this.stats.other++;
       return this.#finish(c, statusAt, VIRTIO_BLK_S_UNSUPP, 0);
     }
-    const dataLen = c.readableLength - VirtioBlkOuthdr.SIZE;
-    const nseg = dataLen / VirtioBlkDiscardWriteZeroes.SIZE;
-    if (dataLen === 0 || !Number.isInteger(nseg) || nseg > this.#maxDwzSeg) {
-      return this.#finish(c, statusAt, VIRTIO_BLK_S_IOERR, 0);
-    }
-    // Every segment copied out of the chain once; checked and done from that copy only,
-    // so a driver rewriting them meanwhile cannot move the work past what was checked.
-    c.read(VirtioBlkOuthdr.SIZE, this.#segBytes, 0, dataLen);
-    const seg = this.#seg;
-    // Check every segment before touching storage, so a bad request changes nothing.
-    let unsupported = false;
-    for (let s = 0; s < nseg; s++) {
-      seg.at(s * VirtioBlkDiscardWriteZeroes.SIZE);
-      // 5.2.6.2: unknown flags, or unmap on a discard, are UNSUPP.
-      if (seg.reserved !== 0 || (discard && seg.unmap !== 0)) unsupported = true;
-    }
-    if (unsupported) return this.#finish(c, statusAt, VIRTIO_BLK_S_UNSUPP, 0);
-    if (this.readOnly) return this.#finish(c, statusAt, VIRTIO_BLK_S_IOERR, 0);
-    for (let s = 0; s < nseg; s++) {
-      seg.at(s * VirtioBlkDiscardWriteZeroes.SIZE);
-      const num = seg.numSectors;
-      if (num > this.#maxDwzSectors || this.#range(seg.sector, num * SECTOR_SIZE) < 0) {
-        return this.#finish(c, statusAt, VIRTIO_BLK_S_IOERR, 0);
-      }
-    }
-    let pending: Promise<unknown>[] | undefined;
-    try {
-      for (let s = 0; s < nseg; s++) {
-        seg.at(s * VirtioBlkDiscardWriteZeroes.SIZE);
-        const off = seg.sector * SECTOR_SIZE;
-        const bytes = seg.numSectors * SECTOR_SIZE;
-        const r = discard
-          ? this.#discardRange(off, bytes)
-          : this.#zeroRange(off, bytes, seg.unmap !== 0);
-        if (r instanceof Promise) (pending ??= []).push(r);
-      }
-    } catch (e) {
-      settled(pending);
-      throw e;
-    }
-    let p: unknown = pending === undefined ? undefined : Promise.all(pending);
+    const dwz = this.#dwz;
+    const status = dwz.check(c, discard, this.readOnly, this.#rangeOf);
+    if (status !== VIRTIO_BLK_S_OK) return this.#finish(c, statusAt, status, 0);
+    let p: unknown = dwz.run(this.storage, discard);
     if (!discard && this.#writethrough()) {
       p = p instanceof Promise ? p.then(() => this.storage.flush()) : this.storage.flush();
     }
     return this.#after(ctx, q, c, statusAt, p, 0, discard ? "discards" : "writeZeroes");
   }
-
-  #discardRange(off: number, bytes: number): unknown {
-    // 5.2.6.2: the device MAY deallocate; storage without discard keeps the bytes.
-    return bytes > 0 ? this.storage.discard?.(off, bytes) : undefined;
-  }
-
-  #zeroRange(off: number, bytes: number, unmap: boolean): unknown {
-    if (bytes === 0) return undefined;
-    if (this.storage.writeZeroes !== undefined) return this.storage.writeZeroes(off, bytes, unmap);
-    let pending: Promise<unknown>[] | undefined;
-    try {
-      for (let done = 0; done < bytes; done += ZEROES.length) {
-        const n = Math.min(ZEROES.length, bytes - done);
-        const r = this.storage.write(
-          off + done,
-          n === ZEROES.length ? ZEROES : ZEROES.subarray(0, n),
-        );
-        if (r instanceof Promise) (pending ??= []).push(r);
-      }
-    } catch (e) {
-      settled(pending);
-      throw e;
-    }
-    return pending === undefined ? undefined : Promise.all(pending);
-  }
-}
-
-/** The usual fake CHS geometry for a capacity: 16 heads, 63 sectors per track. */
-export function defaultGeometry(capacity: number): BlkGeometry {
-  return {
-    cylinders: Math.min(0xffff, Math.floor(capacity / (16 * 63))),
-    heads: 16,
-    sectors: 63,
-  };
 }

@@ -38,13 +38,7 @@
  * @module
  */
 
-import {
-  type Completion,
-  type DriverDevice,
-  ERR_VIRTIO_DEVICE_REMOVED,
-  type VirtioDriver,
-  type Virtqueue,
-} from "../../driver.ts";
+import type { DriverDevice, VirtioDriver, Virtqueue } from "../../driver.ts";
 import { ArgumentError, DeviceError } from "../../errors.ts";
 import {
   VIRTIO_BLK_F_BLK_SIZE,
@@ -59,9 +53,6 @@ import {
   VIRTIO_BLK_F_SIZE_MAX,
   VIRTIO_BLK_F_TOPOLOGY,
   VIRTIO_BLK_F_WRITE_ZEROES,
-  VIRTIO_BLK_S_IOERR,
-  VIRTIO_BLK_S_OK,
-  VIRTIO_BLK_S_UNSUPP,
   VIRTIO_BLK_T_DISCARD,
   VIRTIO_BLK_T_FLUSH,
   VIRTIO_BLK_T_GET_ID,
@@ -72,71 +63,14 @@ import {
   VirtioBlkConfig,
   VirtioBlkDiscardWriteZeroes,
   VirtioBlkLifetime,
-  VirtioBlkOuthdr,
 } from "../../generated/devices/blk.ts";
 import { VIRTIO_ID_BLOCK } from "../../generated/common.ts";
 import { Arrivals } from "../_arrivals.ts";
-import { type BlkGeometry, type BlkTopology, SECTOR_SIZE, VIRTIO_BLK_ID_BYTES } from "./device.ts";
+import { VIRTIO_BLK_ID_BYTES } from "./device.ts";
+import { type BlkGeometry, type BlkTopology, SECTOR_SIZE } from "./geometry.ts";
+import type { BlkRange, BlkRawRequest, BlkRawResult } from "./request.ts";
+import { BlkSubmitter } from "./_submitter.ts";
 import type { BlkLifetime } from "./storage.ts";
-
-/** A request the device completed with a status other than `VIRTIO_BLK_S_OK`. */
-export class BlkRequestError extends DeviceError {
-  /** The default code of this class: `ERR_VIRTIO_DEVICE_BLK_STATUS`. */
-  static override readonly defaultCode: string = "ERR_VIRTIO_DEVICE_BLK_STATUS";
-  /** The status byte (`VIRTIO_BLK_S_IOERR`, `VIRTIO_BLK_S_UNSUPP`...). */
-  readonly status: number;
-  /** The request type. */
-  readonly type: number;
-  /** Creates the error for a request `type` that ended with `status`. */
-  constructor(type: number, status: number, message: string) {
-    super(message, { code: statusCode(status) });
-    this.type = type;
-    this.status = status;
-  }
-}
-
-/**
- * The code of a {@link BlkRequestError} for a status byte:
- * `ERR_VIRTIO_DEVICE_BLK_STATUS_IOERR`, `..._UNSUPP`, or `ERR_VIRTIO_DEVICE_BLK_STATUS`
- * for any other value.
- */
-function statusCode(status: number): string {
-  if (status === VIRTIO_BLK_S_IOERR) return "ERR_VIRTIO_DEVICE_BLK_STATUS_IOERR";
-  if (status === VIRTIO_BLK_S_UNSUPP) return "ERR_VIRTIO_DEVICE_BLK_STATUS_UNSUPP";
-  return BlkRequestError.defaultCode;
-}
-
-/** One range of a discard or write-zeroes request. */
-export interface BlkRange {
-  /** First 512-byte sector. */
-  readonly sector: number;
-  /** Number of sectors. */
-  readonly count: number;
-}
-
-/** What a raw request returns: the status and the bytes the device wrote. */
-export interface BlkRawResult {
-  /** The status byte. */
-  readonly status: number;
-  /** The bytes before the status that the device wrote (the request's writable data). */
-  readonly data: Uint8Array;
-  /** The used length the device reported. */
-  readonly usedLen: number;
-}
-
-/** A raw request, for callers that build requests themselves (tests, extensions). */
-export interface BlkRawRequest {
-  /** `VIRTIO_BLK_T_*`. */
-  readonly type: number;
-  /** The `sector` field (default 0). */
-  readonly sector?: number;
-  /** Device-readable data after the header. */
-  readonly out?: Uint8Array;
-  /** Bytes of device-writable data before the status byte (default 0). */
-  readonly inLen?: number;
-  /** The queue to use (default: round robin). */
-  readonly queue?: number;
-}
 
 /** Options of {@link blkDriver}. */
 export interface BlkDriverOptions {
@@ -148,48 +82,6 @@ export interface BlkDriverOptions {
   readonly maxRequestBytes?: number;
   /** Feature bits to refuse (for tests of a driver that does not know them). */
   readonly refuseFeatures?: readonly number[];
-}
-
-/**
- * The driver's per-request state, handed to {@link Virtqueue.submit} as
- * the request's {@link Completion}; reused from a pool.
- */
-export interface BlkPending extends Completion {
-  /** Request type. */
-  type: number;
-  /** Guest address of the request's DMA allocation (header, data, status). */
-  addr: number;
-  /** Bytes of data between header and status. */
-  dataLen: number;
-  /** True when the data is device-writable (a read). */
-  dataIn: boolean;
-  /** Where read data goes; undefined for a raw request (data copied into the result). */
-  dst: Uint8Array | undefined;
-  /**
-   * Fail with {@link BlkRequestError} on a status other than OK, else
-   * resolve with `undefined`; when false, resolve with the result.
-   */
-  check: boolean;
-  /** The request's sector, for error messages. */
-  sector: number;
-  /** True when {@link BlkPending.addr} is one of the disk's reusable 4 KiB slots. */
-  pooled: boolean;
-  /** Settles the request's promise (with `undefined` for a checked request). */
-  resolve: (r: BlkRawResult | undefined) => void;
-  /** Fails the request's promise. */
-  reject: (e: unknown) => void;
-  /** Reused device-readable scatter list (its elements are reused too). */
-  sgsOut: BlkSg[];
-  /** Reused device-writable scatter list (its elements are reused too). */
-  sgsIn: BlkSg[];
-}
-
-/** A scatter-list element (the engine's `Sg`) the driver rewrites for each request that reuses it. */
-export interface BlkSg {
-  /** Guest-physical address. */
-  addr: number;
-  /** Length in bytes. */
-  len: number;
 }
 
 /** One virtio-blk device as the driver sees it. */
@@ -224,19 +116,8 @@ export class BlkDisk {
   completed = 0;
   #capacity = 0;
   #maxReq: number;
-  #next = 0;
-  #waiting: { tryAdd: () => boolean; reject: (e: unknown) => void }[] = [];
-  #kickScheduled: boolean[];
-  readonly #kicks: (() => void)[];
-  #dead = false;
-  #pumpScheduled = false;
-  #pool: BlkPending[] = [];
-  #slots: number[] = [];
-  #allSlots: number[] = [];
   #onConfig: (() => void) | undefined;
-  // The header of each request is built here, then copied into its DMA memory.
-  readonly #hdrBytes = new Uint8Array(VirtioBlkOuthdr.SIZE);
-  readonly #hdr = new VirtioBlkOuthdr(new DataView(this.#hdrBytes.buffer));
+  readonly #requests: BlkSubmitter;
 
   /** Set up by the driver's probe. */
   constructor(dev: DriverDevice, options: BlkDriverOptions) {
@@ -282,12 +163,7 @@ export class BlkDisk {
         preferDirect: true,
       })),
     );
-    this.#kickScheduled = this.queues.map(() => false);
-    // One kick function per queue, made once (not a closure per batch).
-    this.#kicks = this.queues.map((vq, qi) => () => {
-      this.#kickScheduled[qi] = false;
-      if (!vq.broken) vq.kick();
-    });
+    this.#requests = new BlkSubmitter(dev, this.queues, this.sizeMax, this);
     // Two descriptors go to header and status (5.2.6); without indirect tables the ring bounds the rest.
     const ringSegs = Math.max(1, this.queues[0].size - 2);
     this.segMax = has(VIRTIO_BLK_F_SEG_MAX) && cfg.segMax > 0
@@ -339,12 +215,14 @@ export class BlkDisk {
       return Promise.reject(e);
     }
     // One request in the common case: no promise beyond the request's own.
-    if (buf.length <= this.#maxReq) return this.#io(VIRTIO_BLK_T_IN, sector, undefined, buf);
+    if (buf.length <= this.#maxReq) {
+      return this.#requests.io(VIRTIO_BLK_T_IN, sector, undefined, buf);
+    }
     const parts: Promise<void>[] = [];
     for (let done = 0; done < buf.length; done += this.#maxReq) {
       const n = Math.min(this.#maxReq, buf.length - done);
       const dst = buf.subarray(done, done + n);
-      parts.push(this.#io(VIRTIO_BLK_T_IN, sector + done / SECTOR_SIZE, undefined, dst));
+      parts.push(this.#requests.io(VIRTIO_BLK_T_IN, sector + done / SECTOR_SIZE, undefined, dst));
     }
     return Promise.all(parts).then(() => {});
   }
@@ -357,19 +235,21 @@ export class BlkDisk {
     } catch (e) {
       return Promise.reject(e);
     }
-    if (buf.length <= this.#maxReq) return this.#io(VIRTIO_BLK_T_OUT, sector, buf, undefined);
+    if (buf.length <= this.#maxReq) {
+      return this.#requests.io(VIRTIO_BLK_T_OUT, sector, buf, undefined);
+    }
     const parts: Promise<void>[] = [];
     for (let done = 0; done < buf.length; done += this.#maxReq) {
       const n = Math.min(this.#maxReq, buf.length - done);
       const src = buf.subarray(done, done + n);
-      parts.push(this.#io(VIRTIO_BLK_T_OUT, sector + done / SECTOR_SIZE, src, undefined));
+      parts.push(this.#requests.io(VIRTIO_BLK_T_OUT, sector + done / SECTOR_SIZE, src, undefined));
     }
     return Promise.all(parts).then(() => {});
   }
 
   /** Makes completed writes durable (`VIRTIO_BLK_T_FLUSH`). */
   async flush(): Promise<void> {
-    await this.#io(VIRTIO_BLK_T_FLUSH, 0, undefined, undefined);
+    await this.#requests.io(VIRTIO_BLK_T_FLUSH, 0, undefined, undefined);
   }
 
   /** Discards `count` sectors at `sector`, or several ranges at once. */
@@ -401,7 +281,7 @@ export class BlkDisk {
   /** The device ID string (`VIRTIO_BLK_T_GET_ID`), without NUL padding. */
   async getId(): Promise<string> {
     const data = new Uint8Array(VIRTIO_BLK_ID_BYTES);
-    await this.#io(VIRTIO_BLK_T_GET_ID, 0, undefined, data);
+    await this.#requests.io(VIRTIO_BLK_T_GET_ID, 0, undefined, data);
     const end = data.indexOf(0);
     return new TextDecoder().decode(end < 0 ? data : data.subarray(0, end));
   }
@@ -414,7 +294,7 @@ export class BlkDisk {
       });
     }
     const data = new Uint8Array(VirtioBlkLifetime.SIZE);
-    await this.#io(VIRTIO_BLK_T_GET_LIFETIME, 0, undefined, data);
+    await this.#requests.io(VIRTIO_BLK_T_GET_LIFETIME, 0, undefined, data);
     const lt = new VirtioBlkLifetime(new DataView(data.buffer));
     return {
       preEolInfo: lt.preEolInfo,
@@ -430,7 +310,7 @@ export class BlkDisk {
    */
   rawRequest(req: BlkRawRequest): Promise<BlkRawResult> {
     // Unchecked: it resolves with the result, never with `undefined`.
-    return this.#submit(
+    return this.#requests.submit(
       req.type,
       req.sector ?? 0,
       req.out,
@@ -450,24 +330,7 @@ export class BlkDisk {
    * failed already, when the bus broke the queues (`ERR_VIRTIO_DEVICE_REMOVED`).
    */
   detach(): void {
-    if (this.#dead) return;
-    this.#dead = true;
-    this.dev.reset();
-    this.#failWaiting(this.#brokenError());
-    this.dev.delVqs(); // reclaims every request's memory
-    const { dma } = this.dev.dmaContext;
-    for (const a of this.#allSlots.splice(0)) dma.free(a);
-    this.#slots.length = 0;
-  }
-
-  /** Why no request can be made (the queues' error), or a generic one. */
-  #brokenError(): DeviceError {
-    return this.queues[0].brokenError ??
-      new DeviceError(`${this.dev.name}: device is gone`, { code: ERR_VIRTIO_DEVICE_REMOVED });
-  }
-
-  #failWaiting(err: DeviceError): void {
-    for (const w of this.#waiting.splice(0)) w.reject(err);
+    this.#requests.detach();
   }
 
   #readOnlyError(): DeviceError {
@@ -536,229 +399,14 @@ export class BlkDisk {
         seg.flags = 0;
         seg.unmap = unmap ? 1 : 0;
       });
-      parts.push(this.#io(type, 0, data, undefined));
+      parts.push(this.#requests.io(type, 0, data, undefined));
     }
     await Promise.all(parts);
   }
-
-  /** A request that fails with {@link BlkRequestError} unless the status is OK; reads land in `dst`. */
-  #io(
-    type: number,
-    sector: number,
-    out: Uint8Array | undefined,
-    dst: Uint8Array | undefined,
-  ): Promise<void> {
-    // Checked: it resolves with `undefined`.
-    return this.#submit(type, sector, out, dst?.length ?? 0, undefined, dst, true) as Promise<
-      void
-    >;
-  }
-
-  #submit(
-    type: number,
-    sector: number,
-    out: Uint8Array | undefined,
-    inLen: number,
-    queue: number | undefined,
-    dst?: Uint8Array,
-    check: boolean = false,
-  ): Promise<BlkRawResult | undefined> {
-    if (this.#dead || this.queues[0].broken) return Promise.reject(this.#brokenError());
-    return new Promise<BlkRawResult | undefined>((resolve, reject) => {
-      const p = this.#pool.pop() ?? this.#newPending(resolve, reject);
-      const dataLen = out?.length ?? inLen;
-      p.type = type;
-      p.dataLen = dataLen;
-      p.dataIn = out === undefined;
-      p.dst = dst;
-      p.check = check;
-      p.sector = sector;
-      p.resolve = resolve;
-      p.reject = reject;
-      if (this.#waiting.length > 0 || !this.#tryAdd(p, sector, out, queue)) {
-        this.#waiting.push({ tryAdd: () => this.#tryAdd(p, sector, out, queue), reject });
-      }
-    });
-  }
-
-  /** Places request `p` on a queue with room; false when none has (it then waits). */
-  #tryAdd(p: BlkPending, sector: number, out: Uint8Array | undefined, queue?: number): boolean {
-    const { memory, dma } = this.dev.dmaContext;
-    const dataSegs = p.dataLen === 0 ? 0 : Math.ceil(p.dataLen / this.sizeMax);
-    const nOut = 1 + (p.dataIn ? 0 : dataSegs);
-    const nIn = 1 + (p.dataIn ? dataSegs : 0);
-    let qi = -1;
-    const nq = this.queues.length;
-    if (queue !== undefined) {
-      if (this.queues[queue]?.queue.canAdd(nOut, nIn)) qi = queue;
-    } else {
-      for (let k = 0; k < nq; k++) {
-        const i = (this.#next + k) % nq;
-        if (this.queues[i].queue.canAdd(nOut, nIn)) {
-          qi = i;
-          break;
-        }
-      }
-    }
-    if (qi < 0) {
-      if (this.queues.every((q) => q.queue.inFlight === 0)) {
-        // Nothing will ever complete to make room: the request can never fit.
-        p.reject(
-          new DeviceError(`${this.dev.name}: a request of ${nOut + nIn} buffers never fits`, {
-            code: "ERR_VIRTIO_DEVICE_BLK_TOO_BIG",
-          }),
-        );
-        return true;
-      }
-      return false;
-    }
-    const total = VirtioBlkOuthdr.SIZE + p.dataLen + 1;
-    const pooled = total <= SLOT_SIZE;
-    let addr = pooled ? (this.#slots.pop() ?? -1) : -1;
-    if (addr < 0) {
-      addr = dma.tryAlloc(pooled ? SLOT_SIZE : total, pooled ? 64 : 8);
-      if (addr >= 0 && pooled) this.#allSlots.push(addr);
-    }
-    if (addr < 0) {
-      if (this.queues.every((q) => q.queue.inFlight === 0)) {
-        p.reject(
-          new DeviceError(`${this.dev.name}: no DMA memory for ${p.dataLen} bytes`, {
-            code: "ERR_VIRTIO_DEVICE_BLK_NO_DMA",
-          }),
-        );
-        return true;
-      }
-      return false;
-    }
-    this.#next = (qi + 1) % nq;
-    p.addr = addr;
-    p.pooled = pooled;
-    const hdr = this.#hdr;
-    hdr.type = p.type;
-    hdr.reserved = 0;
-    hdr.sector = sector;
-    memory.write(addr, this.#hdrBytes);
-    const status = addr + VirtioBlkOuthdr.SIZE + p.dataLen;
-    memory.writeUint8(status, 0xff);
-    if (out !== undefined) memory.write(addr + VirtioBlkOuthdr.SIZE, out);
-    // The scatter lists and their elements are the request state's own, reused.
-    const sgsOut = p.sgsOut;
-    const sgsIn = p.sgsIn;
-    let no = 0;
-    let ni = 0;
-    setSg(sgsOut, no++, addr, VirtioBlkOuthdr.SIZE);
-    for (let o = 0; o < p.dataLen; o += this.sizeMax) {
-      const a = addr + VirtioBlkOuthdr.SIZE + o;
-      const l = Math.min(this.sizeMax, p.dataLen - o);
-      if (p.dataIn) setSg(sgsIn, ni++, a, l);
-      else setSg(sgsOut, no++, a, l);
-    }
-    setSg(sgsIn, ni++, status, 1);
-    sgsOut.length = no;
-    sgsIn.length = ni;
-    const vq = this.queues[qi];
-    vq.submit(sgsOut, sgsIn, p);
-    this.#scheduleKick(qi);
-    return true;
-  }
-
-  /** Kick once per batch: requests added in the same turn share one notification. */
-  #scheduleKick(qi: number): void {
-    if (this.#kickScheduled[qi]) return;
-    this.#kickScheduled[qi] = true;
-    queueMicrotask(this.#kicks[qi]);
-  }
-
-  /** A pooled request state whose completion callbacks are made once, here. */
-  #newPending(
-    resolve: (r: BlkRawResult | undefined) => void,
-    reject: (e: unknown) => void,
-  ): BlkPending {
-    const p: BlkPending = {
-      type: 0,
-      addr: 0,
-      dataLen: 0,
-      dataIn: false,
-      dst: undefined,
-      check: false,
-      sector: 0,
-      pooled: false,
-      resolve,
-      reject,
-      sgsOut: [],
-      sgsIn: [],
-      complete: (len) => this.#complete(p, len),
-      fail: (err) => {
-        p.reject(err);
-        this.#failWaiting(err);
-      },
-      reclaim: () => this.#release(p),
-    };
-    return p;
-  }
-
-  /** Gives the request's memory back and returns its state to the pool. */
-  #release(p: BlkPending): void {
-    if (p.pooled) this.#slots.push(p.addr);
-    else this.dev.dmaContext.dma.free(p.addr);
-    p.dst = undefined;
-    this.#pool.push(p);
-  }
-
-  #complete(p: BlkPending, len: number): void {
-    const memory = this.dev.dmaContext.memory;
-    const statusAt = p.addr + VirtioBlkOuthdr.SIZE + p.dataLen;
-    const status = memory.readUint8(statusAt);
-    let data = EMPTY;
-    if (p.dataIn && p.dataLen > 0) {
-      if (p.dst !== undefined) memory.read(p.addr + VirtioBlkOuthdr.SIZE, p.dst);
-      else data = memory.bytes(p.addr + VirtioBlkOuthdr.SIZE, p.dataLen).slice();
-    }
-    this.completed++;
-    const { resolve, reject, check, type, sector } = p;
-    this.#release(p);
-    if (!check) resolve({ status, data, usedLen: len });
-    // `undefined`, not an object: resolving with an object looks up its `then`.
-    else if (status === VIRTIO_BLK_S_OK) resolve(undefined);
-    else {
-      reject(
-        new BlkRequestError(
-          type,
-          status,
-          `${this.dev.name}: request type ${type} at sector ${sector} failed with status ${status}`,
-        ),
-      );
-    }
-    if (this.#waiting.length > 0 && !this.#pumpScheduled) {
-      this.#pumpScheduled = true;
-      queueMicrotask(() => this.#pump());
-    }
-  }
-
-  #pump(): void {
-    this.#pumpScheduled = false;
-    while (this.#waiting.length > 0 && !this.#dead) {
-      if (!this.#waiting[0].tryAdd()) return;
-      this.#waiting.shift();
-    }
-  }
 }
 
-/** Sets element `i` of `sgs` to `addr`/`len`, reusing the element there (adding one when none). */
-function setSg(sgs: BlkSg[], i: number, addr: number, len: number): void {
-  const sg = sgs[i];
-  if (sg === undefined) sgs.push({ addr, len });
-  else {
-    sg.addr = addr;
-    sg.len = len;
-  }
-}
-
-const EMPTY = new Uint8Array(0);
 /** Code of the error for a feature the device did not offer or the driver did not accept. */
 const FEATURE = "ERR_VIRTIO_DEVICE_BLK_FEATURE";
-/** A reusable DMA slot holds header, one 4 KiB block and the status byte. */
-const SLOT_SIZE = 4160;
 
 /** The blk driver plus the disks it has bound. */
 export interface BlkDriver extends VirtioDriver {

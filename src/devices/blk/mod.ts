@@ -15,5 +15,7 @@
 
 export * from "./device.ts";
 export * from "./driver.ts";
+export * from "./request.ts";
 export * from "./file_storage.ts";
+export * from "./geometry.ts";
 export * from "./posix_file_storage.ts";

@@ -72,7 +72,6 @@ import {
   VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER,
   VIRTIO_GPU_RESP_ERR_INVALID_RESOURCE_ID,
   VIRTIO_GPU_RESP_ERR_INVALID_SCANOUT_ID,
-  VIRTIO_GPU_RESP_ERR_OUT_OF_MEMORY,
   VIRTIO_GPU_RESP_ERR_UNSPEC,
   VIRTIO_GPU_RESP_OK_DISPLAY_INFO,
   VIRTIO_GPU_RESP_OK_EDID,
@@ -80,8 +79,6 @@ import {
   VirtioGpuConfig,
   VirtioGpuCtrlHdr,
   VirtioGpuGetEdid,
-  VirtioGpuMemEntry,
-  type VirtioGpuRect,
   VirtioGpuResourceAttachBacking,
   VirtioGpuResourceCreate2d,
   VirtioGpuResourceDetachBacking,
@@ -93,11 +90,12 @@ import {
   VirtioGpuTransferToHost2d,
   VirtioGpuUpdateCursor,
 } from "../../generated/devices/gpu.ts";
-import type { GuestMemory } from "../../memory.ts";
 import type { DescriptorChain } from "../../virtqueue/chain.ts";
 import { buildEdid, EDID_MAX_DIMENSION } from "./edid.ts";
-import { BYTES_PER_PIXEL, channels, toRgba } from "./_pixels.ts";
-import { encodePng } from "./png.ts";
+import { BYTES_PER_PIXEL, toRgba } from "./_pixels.ts";
+import { inside, ResourceTable } from "./_resources.ts";
+import { scanoutHooks } from "./_scanout_hooks.ts";
+import { type GpuMode, type GpuRect, GpuScanout } from "./scanout.ts";
 
 /** Queue indices (5.7.2). */
 export const GPU_CONTROL_QUEUE = 0;
@@ -106,28 +104,6 @@ export const GPU_CURSOR_QUEUE = 1;
 
 /** The cursor image's size in pixels, each way (5.7.6.1: "must be 64x64"). */
 export const GPU_CURSOR_SIZE: number = 64;
-
-/** A rectangle in pixels; 0,0 is top left. */
-export interface GpuRect {
-  /** Left edge; larger x moves right. */
-  readonly x: number;
-  /** Top edge; larger y moves down. */
-  readonly y: number;
-  /** Width in pixels. */
-  readonly width: number;
-  /** Height in pixels. */
-  readonly height: number;
-}
-
-/** One display's preferred mode in {@link GpuDeviceOptions.scanouts}. */
-export interface GpuMode {
-  /** Width in pixels, 1..4095. */
-  readonly width: number;
-  /** Height in pixels, 1..4095. */
-  readonly height: number;
-  /** Is the display connected (default true)? */
-  readonly enabled?: boolean;
-}
 
 /** Options of a {@link GpuDevice}. */
 export interface GpuDeviceOptions {
@@ -173,112 +149,6 @@ export interface GpuCursor {
   readonly image: Uint8Array | undefined;
 }
 
-const NO_RECT: GpuRect = Object.freeze({ x: 0, y: 0, width: 0, height: 0 });
-
-interface Backing {
-  readonly addrs: number[];
-  readonly lengths: number[];
-  /** starts[i]: byte offset of entry i in the backing. */
-  readonly starts: number[];
-  readonly total: number;
-}
-
-interface Resource {
-  readonly id: number;
-  readonly format: number;
-  readonly width: number;
-  readonly height: number;
-  readonly data: Uint8Array;
-  backing: Backing | undefined;
-}
-
-/** GpuScanout's private members, for the rest of this module (set in its `static` block). */
-let scanoutHooks: {
-  setMode(s: GpuScanout, mode: GpuMode): void;
-  show(s: GpuScanout, resource: Resource | undefined, rect: GpuRect): void;
-  shows(s: GpuScanout, resource: Resource): boolean;
-};
-
-/** One display of a {@link GpuDevice}: its mode, what it shows, and its pixels. */
-export class GpuScanout {
-  /** The scanout id (0-based). */
-  readonly id: number;
-  #mode: GpuMode;
-  #resource: Resource | undefined;
-  #rect: GpuRect = NO_RECT;
-  /** Flushes that reached this scanout. */
-  flushes = 0;
-
-  static {
-    scanoutHooks = {
-      setMode: (s, mode) => s.#setMode(mode),
-      show: (s, resource, rect) => s.#show(resource, rect),
-      shows: (s, resource) => s.#shows(resource),
-    };
-  }
-
-  /** @internal made by the device */
-  constructor(id: number, mode: GpuMode) {
-    this.id = id;
-    this.#mode = mode;
-  }
-
-  /** The preferred width (GET_DISPLAY_INFO). */
-  get width(): number {
-    return this.#mode.width;
-  }
-
-  /** The preferred height (GET_DISPLAY_INFO). */
-  get height(): number {
-    return this.#mode.height;
-  }
-
-  /** Is the display connected? */
-  get enabled(): boolean {
-    return this.#mode.enabled ?? true;
-  }
-
-  /** The resource shown (0: none, the scanout is off). */
-  get resourceId(): number {
-    return this.#resource?.id ?? 0;
-  }
-
-  /** The part of the resource shown (SET_SCANOUT's rectangle); empty when off. */
-  get rect(): GpuRect {
-    return this.#rect;
-  }
-
-  /**
-   * What the scanout shows as RGBA bytes, `rect.width` x `rect.height`
-   * pixels (a copy); empty when the scanout is off.
-   */
-  rgba(): Uint8Array {
-    const r = this.#resource;
-    if (r === undefined) return new Uint8Array(0);
-    const { x, y, width, height } = this.#rect;
-    return toRgba(r.data, r.width * BYTES_PER_PIXEL, r.format, x, y, width, height);
-  }
-
-  /** What the scanout shows as a PNG file; undefined when the scanout is off. */
-  png(): Uint8Array | undefined {
-    if (this.#resource === undefined) return undefined;
-    return encodePng(this.#rect.width, this.#rect.height, this.rgba());
-  }
-
-  #setMode(mode: GpuMode): void {
-    this.#mode = mode;
-  }
-
-  #show(resource: Resource | undefined, rect: GpuRect): void {
-    this.#resource = resource;
-    this.#rect = resource === undefined ? NO_RECT : rect;
-  }
-
-  #shows(resource: Resource): boolean {
-    return this.#resource === resource;
-  }
-}
-
 /** Room for the largest fixed request the device reads (UPDATE_CURSOR and TRANSFER_TO_HOST_2D: 56). */
 const REQUEST_MAX = 128;
 
@@ -303,12 +173,6 @@ function positiveInteger(what: string, v: number): number {
   return v;
 }
 
-/** Is [x, x + w) inside [0, limit) and [y, y + h) inside [0, limitY)? Without overflow. */
-function inside(r: VirtioGpuRect, width: number, height: number): boolean {
-  return r.width <= width && r.x <= width - r.width && r.height <= height &&
-    r.y <= height - r.height;
-}
-
 /** The virtio-gpu device model (2D); see the module documentation. */
 export class GpuDevice extends ConfigDevice<VirtioGpuConfig> {
   /** `VIRTIO_ID_GPU` (16). */
@@ -323,12 +187,8 @@ export class GpuDevice extends ConfigDevice<VirtioGpuConfig> {
   droppedRequests = 0;
   /** Error responses sent (any VIRTIO_GPU_RESP_ERR_*), and cursor commands ignored. */
   errorResponses = 0;
-  readonly #maxHostMemory: number;
-  readonly #maxResources: number;
-  readonly #maxEntries: number;
-  readonly #resources = new Map<number, Resource>();
+  readonly #resources: ResourceTable;
   readonly #listeners = new Set<(e: GpuFlushEvent) => void>();
-  #hostMemory = 0;
   /** Flush events of the request being served, told once its response is written. */
   #pending: GpuFlushEvent[] = [];
   #cursor: GpuCursor = {
@@ -376,9 +236,11 @@ export class GpuDevice extends ConfigDevice<VirtioGpuConfig> {
       );
     }
     this.scanouts = modes.map((m, i) => new GpuScanout(i, checkMode(m, i)));
-    this.#maxHostMemory = positiveInteger("maxHostMemory", options.maxHostMemory ?? 256 << 20);
-    this.#maxResources = positiveInteger("maxResources", options.maxResources ?? 4096);
-    this.#maxEntries = positiveInteger("maxBackingEntries", options.maxBackingEntries ?? 16384);
+    this.#resources = new ResourceTable(
+      positiveInteger("maxHostMemory", options.maxHostMemory ?? 256 << 20),
+      positiveInteger("maxResources", options.maxResources ?? 4096),
+      positiveInteger("maxBackingEntries", options.maxBackingEntries ?? 16384),
+    );
     const qs = checkDeviceQueueSize("virtio-gpu", options.queueSize ?? 256);
     this.queueMaxSizes = [qs, qs];
     this.features = ringFeatures(false) | (options.edid ?? true ? bit(VIRTIO_GPU_F_EDID) : 0n);
@@ -407,7 +269,7 @@ export class GpuDevice extends ConfigDevice<VirtioGpuConfig> {
 
   /** Bytes all resources take on the host. */
   get hostMemory(): number {
-    return this.#hostMemory;
+    return this.#resources.hostMemory;
   }
 
   /** Resources that exist. */
@@ -446,8 +308,7 @@ export class GpuDevice extends ConfigDevice<VirtioGpuConfig> {
   override reset(): void {
     super.reset();
     this.#resources.clear();
-    this.#hostMemory = 0;
-    for (const s of this.scanouts) scanoutHooks.show(s, undefined, NO_RECT);
+    for (const s of this.scanouts) scanoutHooks.off(s);
     this.#cursor = { ...this.#cursor, resourceId: 0, image: undefined };
   }
 
@@ -537,14 +398,17 @@ export class GpuDevice extends ConfigDevice<VirtioGpuConfig> {
         return [VIRTIO_GPU_RESP_OK_EDID, VirtioGpuRespEdid.SIZE];
       }
       case VIRTIO_GPU_CMD_RESOURCE_CREATE_2D:
-        return [got < VirtioGpuResourceCreate2d.SIZE ? ERR_PARAM : this.#createResource(), hdr];
+        return [
+          got < VirtioGpuResourceCreate2d.SIZE ? ERR_PARAM : this.#resources.create(this.#create),
+          hdr,
+        ];
       case VIRTIO_GPU_CMD_RESOURCE_UNREF:
         return [got < VirtioGpuResourceUnref.SIZE ? ERR_PARAM : this.#unrefResource(), hdr];
       case VIRTIO_GPU_CMD_RESOURCE_ATTACH_BACKING:
         return [
           got < VirtioGpuResourceAttachBacking.SIZE
             ? ERR_PARAM
-            : this.#attachBacking(c, ctx.memory),
+            : this.#resources.attachBacking(this.#attach, c, ctx.memory),
           hdr,
         ];
       case VIRTIO_GPU_CMD_RESOURCE_DETACH_BACKING: {
@@ -559,7 +423,9 @@ export class GpuDevice extends ConfigDevice<VirtioGpuConfig> {
         return [got < VirtioGpuSetScanout.SIZE ? ERR_PARAM : this.#setScanoutCmd(), hdr];
       case VIRTIO_GPU_CMD_TRANSFER_TO_HOST_2D:
         return [
-          got < VirtioGpuTransferToHost2d.SIZE ? ERR_PARAM : this.#transferCmd(ctx.memory),
+          got < VirtioGpuTransferToHost2d.SIZE
+            ? ERR_PARAM
+            : this.#resources.transfer(this.#transfer, ctx.memory),
           hdr,
         ];
       case VIRTIO_GPU_CMD_RESOURCE_FLUSH:
@@ -586,71 +452,14 @@ export class GpuDevice extends ConfigDevice<VirtioGpuConfig> {
     return VIRTIO_GPU_RESP_OK_DISPLAY_INFO;
   }
 
-  #createResource(): number {
-    const q = this.#create;
-    const id = q.resourceId;
-    const { format, width, height } = q;
-    if (id === 0 || this.#resources.has(id)) return VIRTIO_GPU_RESP_ERR_INVALID_RESOURCE_ID;
-    if (channels(format) === undefined || width === 0 || height === 0) {
-      return VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER;
-    }
-    // width and height are below 2^32, so the product is exact enough to compare with the limit.
-    const size = width * height * BYTES_PER_PIXEL;
-    if (
-      size > this.#maxHostMemory - this.#hostMemory || this.#resources.size >= this.#maxResources
-    ) {
-      return VIRTIO_GPU_RESP_ERR_OUT_OF_MEMORY;
-    }
-    let data: Uint8Array;
-    try {
-      data = new Uint8Array(size);
-    } catch {
-      return VIRTIO_GPU_RESP_ERR_OUT_OF_MEMORY;
-    }
-    this.#resources.set(id, { id, format, width, height, data, backing: undefined });
-    this.#hostMemory += size;
-    return VIRTIO_GPU_RESP_OK_NODATA;
-  }
-
   #unrefResource(): number {
     const r = this.#resources.get(this.#unref.resourceId);
     if (r === undefined) return VIRTIO_GPU_RESP_ERR_INVALID_RESOURCE_ID;
     // A scanout showing it turns off; a cursor made from it keeps its copied image.
     for (const s of this.scanouts) {
-      if (scanoutHooks.shows(s, r)) scanoutHooks.show(s, undefined, NO_RECT);
+      if (scanoutHooks.shows(s, r)) scanoutHooks.off(s);
     }
-    this.#resources.delete(r.id);
-    this.#hostMemory -= r.data.length;
-    return VIRTIO_GPU_RESP_OK_NODATA;
-  }
-
-  #attachBacking(c: DescriptorChain, memory: GuestMemory): number {
-    const r = this.#resources.get(this.#attach.resourceId);
-    const n = this.#attach.nrEntries;
-    if (r === undefined) return VIRTIO_GPU_RESP_ERR_INVALID_RESOURCE_ID;
-    if (r.backing !== undefined) return VIRTIO_GPU_RESP_ERR_UNSPEC; // detach first
-    if (n === 0 || n > this.#maxEntries) return VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER;
-    const at = VirtioGpuResourceAttachBacking.SIZE;
-    const bytes = n * VirtioGpuMemEntry.SIZE;
-    if (c.readableLength - at < bytes) return VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER;
-    const list = new Uint8Array(bytes); // our copy of the scatter list
-    if (c.read(at, list) !== bytes) return VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER;
-    const e = new VirtioGpuMemEntry(new DataView(list.buffer));
-    const addrs: number[] = [], lengths: number[] = [], starts: number[] = [];
-    let total = 0;
-    for (let i = 0; i < n; i++) {
-      e.at(i * VirtioGpuMemEntry.SIZE);
-      const addr = e.addr, length = e.length;
-      // Every entry must lie inside one region of guest memory (a too-large addr is never found).
-      if (!Number.isSafeInteger(addr) || memory.regionFor(addr, length) === undefined) {
-        return VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER;
-      }
-      addrs.push(addr);
-      lengths.push(length);
-      starts.push(total);
-      total += length; // at most 16384 * 2^32: exact
-    }
-    r.backing = { addrs, lengths, starts, total };
+    this.#resources.delete(r);
     return VIRTIO_GPU_RESP_OK_NODATA;
   }
 
@@ -660,7 +469,7 @@ export class GpuDevice extends ConfigDevice<VirtioGpuConfig> {
     if (s === undefined) return VIRTIO_GPU_RESP_ERR_INVALID_SCANOUT_ID;
     const id = q.resourceId;
     if (id === 0) {
-      scanoutHooks.show(s, undefined, NO_RECT); // 5.7.6.8: resource 0 disables the scanout
+      scanoutHooks.off(s); // 5.7.6.8: resource 0 disables the scanout
       return VIRTIO_GPU_RESP_OK_NODATA;
     }
     const r = this.#resources.get(id);
@@ -670,46 +479,6 @@ export class GpuDevice extends ConfigDevice<VirtioGpuConfig> {
       return VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER;
     }
     scanoutHooks.show(s, r, { x: rect.x, y: rect.y, width: rect.width, height: rect.height });
-    return VIRTIO_GPU_RESP_OK_NODATA;
-  }
-
-  #transferCmd(memory: GuestMemory): number {
-    const q = this.#transfer;
-    const r = this.#resources.get(q.resourceId);
-    if (r === undefined) return VIRTIO_GPU_RESP_ERR_INVALID_RESOURCE_ID;
-    const b = r.backing;
-    if (b === undefined) return VIRTIO_GPU_RESP_ERR_UNSPEC; // nothing to transfer from
-    const rect = q.r;
-    if (!inside(rect, r.width, r.height)) return VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER;
-    const { x, y, width: w, height: h } = rect;
-    if (w === 0 || h === 0) return VIRTIO_GPU_RESP_OK_NODATA;
-    const offset = q.resourceOffset;
-    const stride = r.width * BYTES_PER_PIXEL;
-    const row = w * BYTES_PER_PIXEL;
-    // 5.7.6.8: row k of the box comes from offset + k * stride of the backing.
-    if (offset > BigInt(b.total)) return VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER;
-    const src = Number(offset);
-    if ((h - 1) * stride + row > b.total - src) return VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER;
-    try {
-      if (w === r.width) {
-        // Whole rows: source and destination are contiguous, one copy.
-        copyFromBacking(memory, b, src, r.data, y * stride, h * stride);
-      } else {
-        for (let k = 0; k < h; k++) {
-          copyFromBacking(
-            memory,
-            b,
-            src + k * stride,
-            r.data,
-            (y + k) * stride + x * BYTES_PER_PIXEL,
-            row,
-          );
-        }
-      }
-    } catch {
-      // Checked at attach time; guest memory that went away since is the driver's loss.
-      return VIRTIO_GPU_RESP_ERR_UNSPEC;
-    }
     return VIRTIO_GPU_RESP_OK_NODATA;
   }
 
@@ -772,35 +541,5 @@ export class GpuDevice extends ConfigDevice<VirtioGpuConfig> {
     const image = toRgba(r.data, r.width * BYTES_PER_PIXEL, r.format, 0, 0, r.width, r.height);
     this.#cursor = { ...moved, resourceId: id, hotX: q.hotX, hotY: q.hotY, image };
     return true;
-  }
-}
-
-/** Copies `len` bytes from byte `from` of a backing's scatter list into `dst` at `at`. */
-function copyFromBacking(
-  memory: GuestMemory,
-  b: Backing,
-  from: number,
-  dst: Uint8Array,
-  at: number,
-  len: number,
-): void {
-  // The entry holding `from`: the last start at or before it (binary search).
-  let lo = 0, hi = b.starts.length - 1;
-  while (lo < hi) {
-    const mid = (lo + hi + 1) >> 1;
-    if (b.starts[mid] <= from) lo = mid;
-    else hi = mid - 1;
-  }
-  let i = lo, inner = from - b.starts[lo];
-  while (len > 0) {
-    if (i >= b.lengths.length) throw new RangeError("past the backing"); // checked by the caller
-    const n = Math.min(len, b.lengths[i] - inner);
-    if (n > 0) {
-      dst.set(memory.bytes(b.addrs[i] + inner, n), at);
-      at += n;
-      len -= n;
-    }
-    i++;
-    inner = 0;
   }
 }

@@ -60,7 +60,8 @@ import {
   VirtioGpuTransferToHost2d,
   VirtioGpuUpdateCursor,
 } from "../../generated/devices/gpu.ts";
-import { GPU_CONTROL_QUEUE, GPU_CURSOR_QUEUE, GPU_CURSOR_SIZE, type GpuRect } from "./device.ts";
+import { GPU_CONTROL_QUEUE, GPU_CURSOR_QUEUE, GPU_CURSOR_SIZE } from "./device.ts";
+import type { GpuRect } from "./scanout.ts";
 import { BYTES_PER_PIXEL, channels } from "./_pixels.ts";
 
 /** Options of a {@link GpuDriver}. */

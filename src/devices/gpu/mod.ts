@@ -18,3 +18,4 @@ export * from "./device.ts";
 export * from "./driver.ts";
 export * from "./edid.ts";
 export * from "./png.ts";
+export * from "./scanout.ts";

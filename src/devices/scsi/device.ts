@@ -63,8 +63,6 @@ import {
   VIRTIO_SCSI_S_RESET,
   VIRTIO_SCSI_T_AN_QUERY,
   VIRTIO_SCSI_T_AN_SUBSCRIBE,
-  VIRTIO_SCSI_T_EVENTS_MISSED,
-  VIRTIO_SCSI_T_NO_EVENT,
   VIRTIO_SCSI_T_TMF,
   VIRTIO_SCSI_T_TMF_ABORT_TASK,
   VIRTIO_SCSI_T_TMF_ABORT_TASK_SET,
@@ -74,7 +72,6 @@ import {
   VIRTIO_SCSI_T_TMF_LOGICAL_UNIT_RESET,
   VIRTIO_SCSI_T_TMF_QUERY_TASK,
   VIRTIO_SCSI_T_TMF_QUERY_TASK_SET,
-  VIRTIO_SCSI_T_TRANSPORT_RESET,
   VirtioScsiCmdReqHdr,
   VirtioScsiCmdRespHdr,
   VirtioScsiConfig,
@@ -87,14 +84,10 @@ import {
 import type { DescriptorChain, DeviceQueue } from "../../virtqueue/mod.ts";
 import { bit, checkDeviceQueueSize, ringFeatures } from "../../features.ts";
 import { CHAIN_HELD, type ChainServer, completeUsed } from "../../queue_service.ts";
-import {
-  SCSI_MAX_LUN,
-  ScsiCommand,
-  type ScsiDataBuffers,
-  type ScsiLogicalUnit,
-  type ScsiLunOptions,
-  ScsiTarget,
-} from "./target.ts";
+import { ScsiCommand, type ScsiDataBuffers } from "./command.ts";
+import { ScsiEventQueue } from "./_event_queue.ts";
+import type { ScsiLogicalUnit, ScsiLunOptions } from "./logical_unit.ts";
+import { SCSI_MAX_LUN, ScsiTarget } from "./target.ts";
 
 /** Queue index of the control queue (5.6.2). */
 export const SCSI_CONTROLQ = 0;
@@ -184,12 +177,6 @@ class Pending implements ScsiDataBuffers {
   }
 }
 
-interface QueuedEvent {
-  event: number;
-  lun: number;
-  reason: number;
-}
-
 const REQ_HDR: number = VirtioScsiCmdReqHdr.SIZE;
 const RESP_HDR: number = VirtioScsiCmdRespHdr.SIZE;
 const TMF_OUT: number = VirtioScsiCtrlTmf.OFFSETS.response;
@@ -215,7 +202,7 @@ export class ScsiDevice extends ConfigDevice<VirtioScsiConfig> {
     events: 0,
     eventsMissed: 0,
   };
-  readonly #backlog: number;
+  readonly #eventq: ScsiEventQueue;
   // Guest-controlled bytes are copied here once, then checked and used from here.
   readonly #req = new Uint8Array(REQ_HDR + SCSI_DEFAULT_CDB_SIZE);
   readonly #reqHdr = new VirtioScsiCmdReqHdr(new DataView(this.#req.buffer));
@@ -229,20 +216,10 @@ export class ScsiDevice extends ConfigDevice<VirtioScsiConfig> {
   readonly #an = new VirtioScsiCtrlAn(this.#ctrlView);
   readonly #ctrlLun = new VirtioScsiLun(this.#ctrlView, VirtioScsiCtrlTmf.OFFSETS.lun);
   readonly #anLun = new VirtioScsiLun(this.#ctrlView, VirtioScsiCtrlAn.OFFSETS.lun);
-  readonly #evBytes = new Uint8Array(VirtioScsiEvent.SIZE);
-  readonly #ev = new VirtioScsiEvent(new DataView(this.#evBytes.buffer));
-  readonly #evLun = new VirtioScsiLun(
-    new DataView(this.#evBytes.buffer),
-    VirtioScsiEvent.OFFSETS.lun,
-  );
   readonly #pool: Pending[] = [];
   /** Commands waiting for asynchronous storage. */
   readonly #inflight = new Set<Pending>();
   readonly #inProgress: number[];
-  /** Event buffers the driver gave, oldest first. */
-  readonly #eventBufs: DescriptorChain[] = [];
-  readonly #events: QueuedEvent[] = [];
-  #missed = false;
   readonly #reqServer: ChainServer = {
     serveChain: (c, q, ctx) => this.#serveRequest(ctx, q, c),
     isLive: (ctx) => this.isLive(ctx),
@@ -253,7 +230,7 @@ export class ScsiDevice extends ConfigDevice<VirtioScsiConfig> {
   };
   readonly #eventServer: ChainServer = {
     serveChain: (c) => {
-      this.#eventBufs.push(c);
+      this.#eventq.hold(c);
       return CHAIN_HELD;
     },
     isLive: (ctx) => this.isLive(ctx),
@@ -269,7 +246,7 @@ export class ScsiDevice extends ConfigDevice<VirtioScsiConfig> {
       });
     }
     const size = checkDeviceQueueSize("virtio-scsi", options.queueSize ?? 128);
-    this.#backlog = options.eventBacklog ?? 0;
+    this.#eventq = new ScsiEventQueue(options.eventBacklog ?? 0, this.stats);
     this.target = options.target ?? new ScsiTarget();
     for (const l of options.luns ?? []) this.target.addLun(l.lun, l);
     this.target.onLunChange((lun, added) => this.#lunChanged(lun, added));
@@ -316,9 +293,7 @@ export class ScsiDevice extends ConfigDevice<VirtioScsiConfig> {
     super.reset();
     this.cfg.senseSize = SCSI_DEFAULT_SENSE_SIZE;
     this.cfg.cdbSize = SCSI_DEFAULT_CDB_SIZE;
-    this.#eventBufs.length = 0;
-    this.#events.length = 0;
-    this.#missed = false;
+    this.#eventq.reset();
     for (const p of this.#inflight) {
       p.done = true;
       p.cmd.aborted = true;
@@ -339,7 +314,7 @@ export class ScsiDevice extends ConfigDevice<VirtioScsiConfig> {
     if (index === SCSI_CONTROLQ) this.serve(index, this.#ctrlServer);
     else if (index === SCSI_EVENTQ) {
       this.serve(index, this.#eventServer);
-      this.#deliverEvents(ctx);
+      this.#eventq.deliver(ctx);
     } else this.serve(index, this.#reqServer);
   }
 
@@ -591,46 +566,6 @@ export class ScsiDevice extends ConfigDevice<VirtioScsiConfig> {
       }
     }
     const reason = added ? VIRTIO_SCSI_EVT_RESET_RESCAN : VIRTIO_SCSI_EVT_RESET_REMOVED;
-    if (this.#eventBufs.length === 0 && this.#events.length >= this.#backlog) {
-      // 5.6.6.3: no buffer: the event is lost, and the next one says so.
-      this.#missed = true;
-      this.stats.eventsMissed++;
-      return;
-    }
-    this.#events.push({ event: VIRTIO_SCSI_T_TRANSPORT_RESET, lun, reason });
-    this.#deliverEvents(ctx);
-  }
-
-  #deliverEvents(ctx: DeviceContext): void {
-    const q = ctx.queues[SCSI_EVENTQ];
-    if (q === undefined) return;
-    while (this.#eventBufs.length > 0 && (this.#events.length > 0 || this.#missed)) {
-      const c = this.#eventBufs.shift() as DescriptorChain;
-      if (c.writableLength < VirtioScsiEvent.SIZE) {
-        // Too short to hold an event (5.6.6.3: event_info_size): give it back empty.
-        completeUsed(ctx, q, c, 0);
-        continue;
-      }
-      const e = this.#events.shift();
-      this.#evBytes.fill(0);
-      const ev = this.#ev;
-      ev.event = (e?.event ?? VIRTIO_SCSI_T_NO_EVENT) |
-        (this.#missed ? VIRTIO_SCSI_T_EVENTS_MISSED : 0);
-      ev.event >>>= 0;
-      this.#missed = false;
-      if (e !== undefined) {
-        const l = this.#evLun;
-        l.addressing = 1;
-        l.target = 0;
-        // As in REPORT LUNS (peripheral below 256, flat above): Linux's virtio_scsi
-        // takes bytes 2-3 of an event's LUN as the LUN number as they are.
-        l.lunAddressMethod = e.lun < 256 ? 0 : 1;
-        l.lunId = e.lun;
-        ev.reason = e.reason;
-      }
-      c.write(0, this.#evBytes);
-      this.stats.events++;
-      completeUsed(ctx, q, c, VirtioScsiEvent.SIZE);
-    }
+    this.#eventq.post(ctx, lun, reason);
   }
 }

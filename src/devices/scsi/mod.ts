@@ -5,6 +5,9 @@
  *
  * @module
  */
+export * from "./command.ts";
+export * from "./logical_unit.ts";
 export * from "./target.ts";
 export * from "./device.ts";
 export * from "./driver.ts";
+export * from "./disk.ts";

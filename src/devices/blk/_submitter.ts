@@ -1,0 +1,292 @@
+/**
+ * How a {@link BlkDisk}'s requests reach the device and come back: each in
+ * one DMA allocation (header, data, status; a reused 4 KiB slot when it
+ * fits), described by scatter lists reused with the request state, placed
+ * on the next request queue with room, or waiting in order while none has;
+ * one kick per queue per batch; completion reads the status and settles the
+ * request's promise.
+ *
+ * @module
+ */
+
+import { type DriverDevice, ERR_VIRTIO_DEVICE_REMOVED, type Virtqueue } from "../../driver.ts";
+import { DeviceError } from "../../errors.ts";
+import { VIRTIO_BLK_S_OK, VirtioBlkOuthdr } from "../../generated/devices/blk.ts";
+import { type BlkPending, type BlkRawResult, BlkRequestError, type BlkSg } from "./request.ts";
+import type { BlkDisk } from "./driver.ts";
+
+/** The requests of one disk: submission, waiting, completion. */
+export class BlkSubmitter {
+  readonly #dev: DriverDevice;
+  readonly #queues: readonly Virtqueue[];
+  readonly #sizeMax: number;
+  readonly #disk: BlkDisk;
+  #next = 0;
+  #waiting: { tryAdd: () => boolean; reject: (e: unknown) => void }[] = [];
+  #kickScheduled: boolean[];
+  readonly #kicks: (() => void)[];
+  #dead = false;
+  #pumpScheduled = false;
+  #pool: BlkPending[] = [];
+  #slots: number[] = [];
+  #allSlots: number[] = [];
+  // The header of each request is built here, then copied into its DMA memory.
+  readonly #hdrBytes = new Uint8Array(VirtioBlkOuthdr.SIZE);
+  readonly #hdr = new VirtioBlkOuthdr(new DataView(this.#hdrBytes.buffer));
+
+  /** Requests of `disk` on `queues`, data segments at most `sizeMax` bytes. */
+  constructor(dev: DriverDevice, queues: readonly Virtqueue[], sizeMax: number, disk: BlkDisk) {
+    this.#dev = dev;
+    this.#queues = queues;
+    this.#sizeMax = sizeMax;
+    this.#disk = disk;
+    this.#kickScheduled = this.#queues.map(() => false);
+    // One kick function per queue, made once (not a closure per batch).
+    this.#kicks = this.#queues.map((vq, qi) => () => {
+      this.#kickScheduled[qi] = false;
+      if (!vq.broken) vq.kick();
+    });
+  }
+
+  /** The disk's {@link BlkDisk.detach}: reset, fail what waits, delete the queues, free the slots. */
+  detach(): void {
+    if (this.#dead) return;
+    this.#dead = true;
+    this.#dev.reset();
+    this.#failWaiting(this.#brokenError());
+    this.#dev.delVqs(); // reclaims every request's memory
+    const { dma } = this.#dev.dmaContext;
+    for (const a of this.#allSlots.splice(0)) dma.free(a);
+    this.#slots.length = 0;
+  }
+
+  /** Why no request can be made (the queues' error), or a generic one. */
+  #brokenError(): DeviceError {
+    return this.#queues[0].brokenError ??
+      new DeviceError(`${this.#dev.name}: device is gone`, { code: ERR_VIRTIO_DEVICE_REMOVED });
+  }
+
+  #failWaiting(err: DeviceError): void {
+    for (const w of this.#waiting.splice(0)) w.reject(err);
+  }
+
+  /** A request that fails with {@link BlkRequestError} unless the status is OK; reads land in `dst`. */
+  io(
+    type: number,
+    sector: number,
+    out: Uint8Array | undefined,
+    dst: Uint8Array | undefined,
+  ): Promise<void> {
+    // Checked: it resolves with `undefined`.
+    return this.submit(type, sector, out, dst?.length ?? 0, undefined, dst, true) as Promise<
+      void
+    >;
+  }
+
+  /**
+   * Sends a request: `check`, fail with {@link BlkRequestError} unless the
+   * status is OK (then resolve with `undefined`); else resolve with the result.
+   */
+  submit(
+    type: number,
+    sector: number,
+    out: Uint8Array | undefined,
+    inLen: number,
+    queue: number | undefined,
+    dst?: Uint8Array,
+    check: boolean = false,
+  ): Promise<BlkRawResult | undefined> {
+    if (this.#dead || this.#queues[0].broken) return Promise.reject(this.#brokenError());
+    return new Promise<BlkRawResult | undefined>((resolve, reject) => {
+      const p = this.#pool.pop() ?? this.#newPending(resolve, reject);
+      const dataLen = out?.length ?? inLen;
+      p.type = type;
+      p.dataLen = dataLen;
+      p.dataIn = out === undefined;
+      p.dst = dst;
+      p.check = check;
+      p.sector = sector;
+      p.resolve = resolve;
+      p.reject = reject;
+      if (this.#waiting.length > 0 || !this.#tryAdd(p, sector, out, queue)) {
+        this.#waiting.push({ tryAdd: () => this.#tryAdd(p, sector, out, queue), reject });
+      }
+    });
+  }
+
+  /** Places request `p` on a queue with room; false when none has (it then waits). */
+  #tryAdd(p: BlkPending, sector: number, out: Uint8Array | undefined, queue?: number): boolean {
+    const { memory, dma } = this.#dev.dmaContext;
+    const dataSegs = p.dataLen === 0 ? 0 : Math.ceil(p.dataLen / this.#sizeMax);
+    const nOut = 1 + (p.dataIn ? 0 : dataSegs);
+    const nIn = 1 + (p.dataIn ? dataSegs : 0);
+    let qi = -1;
+    const nq = this.#queues.length;
+    if (queue !== undefined) {
+      if (this.#queues[queue]?.queue.canAdd(nOut, nIn)) qi = queue;
+    } else {
+      for (let k = 0; k < nq; k++) {
+        const i = (this.#next + k) % nq;
+        if (this.#queues[i].queue.canAdd(nOut, nIn)) {
+          qi = i;
+          break;
+        }
+      }
+    }
+    if (qi < 0) {
+      if (this.#queues.every((q) => q.queue.inFlight === 0)) {
+        // Nothing will ever complete to make room: the request can never fit.
+        p.reject(
+          new DeviceError(`${this.#dev.name}: a request of ${nOut + nIn} buffers never fits`, {
+            code: "ERR_VIRTIO_DEVICE_BLK_TOO_BIG",
+          }),
+        );
+        return true;
+      }
+      return false;
+    }
+    const total = VirtioBlkOuthdr.SIZE + p.dataLen + 1;
+    const pooled = total <= SLOT_SIZE;
+    let addr = pooled ? (this.#slots.pop() ?? -1) : -1;
+    if (addr < 0) {
+      addr = dma.tryAlloc(pooled ? SLOT_SIZE : total, pooled ? 64 : 8);
+      if (addr >= 0 && pooled) this.#allSlots.push(addr);
+    }
+    if (addr < 0) {
+      if (this.#queues.every((q) => q.queue.inFlight === 0)) {
+        p.reject(
+          new DeviceError(`${this.#dev.name}: no DMA memory for ${p.dataLen} bytes`, {
+            code: "ERR_VIRTIO_DEVICE_BLK_NO_DMA",
+          }),
+        );
+        return true;
+      }
+      return false;
+    }
+    this.#next = (qi + 1) % nq;
+    p.addr = addr;
+    p.pooled = pooled;
+    const hdr = this.#hdr;
+    hdr.type = p.type;
+    hdr.reserved = 0;
+    hdr.sector = sector;
+    memory.write(addr, this.#hdrBytes);
+    const status = addr + VirtioBlkOuthdr.SIZE + p.dataLen;
+    memory.writeUint8(status, 0xff);
+    if (out !== undefined) memory.write(addr + VirtioBlkOuthdr.SIZE, out);
+    // The scatter lists and their elements are the request state's own, reused.
+    const sgsOut = p.sgsOut;
+    const sgsIn = p.sgsIn;
+    let no = 0;
+    let ni = 0;
+    setSg(sgsOut, no++, addr, VirtioBlkOuthdr.SIZE);
+    for (let o = 0; o < p.dataLen; o += this.#sizeMax) {
+      const a = addr + VirtioBlkOuthdr.SIZE + o;
+      const l = Math.min(this.#sizeMax, p.dataLen - o);
+      if (p.dataIn) setSg(sgsIn, ni++, a, l);
+      else setSg(sgsOut, no++, a, l);
+    }
+    setSg(sgsIn, ni++, status, 1);
+    sgsOut.length = no;
+    sgsIn.length = ni;
+    const vq = this.#queues[qi];
+    vq.submit(sgsOut, sgsIn, p);
+    this.#scheduleKick(qi);
+    return true;
+  }
+
+  /** Kick once per batch: requests added in the same turn share one notification. */
+  #scheduleKick(qi: number): void {
+    if (this.#kickScheduled[qi]) return;
+    this.#kickScheduled[qi] = true;
+    queueMicrotask(this.#kicks[qi]);
+  }
+
+  /** A pooled request state whose completion callbacks are made once, here. */
+  #newPending(
+    resolve: (r: BlkRawResult | undefined) => void,
+    reject: (e: unknown) => void,
+  ): BlkPending {
+    const p: BlkPending = {
+      type: 0,
+      addr: 0,
+      dataLen: 0,
+      dataIn: false,
+      dst: undefined,
+      check: false,
+      sector: 0,
+      pooled: false,
+      resolve,
+      reject,
+      sgsOut: [],
+      sgsIn: [],
+      complete: (len) => this.#complete(p, len),
+      fail: (err) => {
+        p.reject(err);
+        this.#failWaiting(err);
+      },
+      reclaim: () => this.#release(p),
+    };
+    return p;
+  }
+
+  /** Gives the request's memory back and returns its state to the pool. */
+  #release(p: BlkPending): void {
+    if (p.pooled) this.#slots.push(p.addr);
+    else this.#dev.dmaContext.dma.free(p.addr);
+    p.dst = undefined;
+    this.#pool.push(p);
+  }
+
+  #complete(p: BlkPending, len: number): void {
+    const memory = this.#dev.dmaContext.memory;
+    const statusAt = p.addr + VirtioBlkOuthdr.SIZE + p.dataLen;
+    const status = memory.readUint8(statusAt);
+    let data = EMPTY;
+    if (p.dataIn && p.dataLen > 0) {
+      if (p.dst !== undefined) memory.read(p.addr + VirtioBlkOuthdr.SIZE, p.dst);
+      else data = memory.bytes(p.addr + VirtioBlkOuthdr.SIZE, p.dataLen).slice();
+    }
+    this.#disk.completed++;
+    const { resolve, reject, check, type, sector } = p;
+    this.#release(p);
+    if (!check) resolve({ status, data, usedLen: len });
+    // `undefined`, not an object: resolving with an object looks up its `then`.
+    else if (status === VIRTIO_BLK_S_OK) resolve(undefined);
+    else {
+      reject(
+        new BlkRequestError(
+          type,
+          status,
+          `${this.#dev.name}: request type ${type} at sector ${sector} failed with status ${status}`,
+        ),
+      );
+    }
+    if (this.#waiting.length > 0 && !this.#pumpScheduled) {
+      this.#pumpScheduled = true;
+      queueMicrotask(() => this.#pump());
+    }
+  }
+
+  #pump(): void {
+    this.#pumpScheduled = false;
+    while (this.#waiting.length > 0 && !this.#dead) {
+      if (!this.#waiting[0].tryAdd()) return;
+      this.#waiting.shift();
+    }
+  }
+}
+
+/** Sets element `i` of `sgs` to `addr`/`len`, reusing the element there (adding one when none). */
+function setSg(sgs: BlkSg[], i: number, addr: number, len: number): void {
+  const sg = sgs[i];
+  if (sg === undefined) sgs.push({ addr, len });
+  else {
+    sg.addr = addr;
+    sg.len = len;
+  }
+}
+
+const EMPTY = new Uint8Array(0);
+/** A reusable DMA slot holds header, one 4 KiB block and the status byte. */
+const SLOT_SIZE = 4160;
