@@ -17,3 +17,4 @@ export * from "./device.ts";
 export * from "./driver.ts";
 export * from "./file_storage.ts";
 export * from "./posix_file_storage.ts";
+export * from "./uring_file_storage.ts";
