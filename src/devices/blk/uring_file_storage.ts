@@ -166,8 +166,9 @@ export class UringFileStorage implements BlockStorage {
   /** SQEs written since the last enter, and the local tail. */
   #unsubmitted = 0;
   #tail = 0;
-  /** Requests of the current batch: queued, and completed so far. */
+  /** Requests of the current batch; SQEs written and completions reaped for it. */
   #count = 0;
+  #written = 0;
   #reaped = 0;
   /** Per slot: the result, the bytes asked, the offset, the buffers, an iovec array. */
   #results = new Int32Array(DEFAULT_ENTRIES);
@@ -304,16 +305,13 @@ export class UringFileStorage implements BlockStorage {
     this.#file.close();
   }
 
-  /** Writes one SQE for slot `slot`; submits the ring first when it is full. */
+  /** Records a request of the batch (its SQE is written at submit); returns its slot. */
   #queue(offset: number, bufs: readonly Uint8Array[], write: boolean): number {
-    const fd = this.#file.fd; // throws once closed
+    this.#file.fd; // throws once closed
     if (this.#submitted) {
       this.#submitted = false;
       this.#count = 0;
-      this.#reaped = 0;
     }
-    // Every SQE of the ring in use: run them now, the rest of the pass in another round.
-    if (this.#count - this.#reaped >= this.#entries) this.#enter();
     const slot = this.#count++;
     if (slot >= this.#results.length) {
       const grown = new Int32Array(2 * this.#results.length);
@@ -331,7 +329,14 @@ export class UringFileStorage implements BlockStorage {
     this.#offsets[slot] = offset;
     this.#writes[slot] = write;
     this.#results[slot] = 0;
+    return slot;
+  }
 
+  /** Writes the SQE of `slot` at the local tail. */
+  #writeSqe(fd: number, slot: number): void {
+    const bufs = this.#bufs[slot];
+    const write = this.#writes[slot];
+    const offset = this.#offsets[slot];
     const w = (this.#tail & this.#sqMask) * (SQE_SIZE / 4);
     const sqes = this.#sqes;
     sqes.fill(0, w, w + SQE_SIZE / 4);
@@ -371,7 +376,7 @@ export class UringFileStorage implements BlockStorage {
     sqes[w + SQE_USER_DATA / 4] = slot;
     this.#tail = (this.#tail + 1) >>> 0;
     this.#unsubmitted++;
-    return slot;
+    this.#written++;
   }
 
   /** Submits what is queued and waits until every queued request has completed. */
@@ -381,13 +386,13 @@ export class UringFileStorage implements BlockStorage {
     this.#sq[this.#sqTail] = this.#tail;
     const cq = this.#cq;
     const cqes = this.#cqes;
-    while (this.#reaped < this.#count) {
+    while (this.#reaped < this.#written) {
       if (this.#unsubmitted > 0 || cq[this.#cqTail] === cq[this.#cqHead]) {
         const r = l.io_uring_enter(
           SYS_IO_URING_ENTER,
           this.#ringFd,
           this.#unsubmitted,
-          this.#count - this.#reaped,
+          this.#written - this.#reaped,
           IORING_ENTER_GETEVENTS,
           null,
           0n,
@@ -412,24 +417,53 @@ export class UringFileStorage implements BlockStorage {
     }
   }
 
-  /** Runs the batch; then finishes short transfers and turns results into 0 or -errno. */
+  /**
+   * Runs the batch: one request alone is one `preadv`/`pwritev` (a system
+   * call either way, and no ring to go through); more are written to the
+   * ring and submitted with one `io_uring_enter` (one per `entries`
+   * requests). Then finishes short transfers; results become 0 or -errno.
+   */
   #submit(): void {
     if (this.#submitted) return;
     this.#submitted = true;
+    const n = this.#count;
+    if (n === 1) {
+      this.#results[0] = this.#direct(0);
+      return;
+    }
+    this.#written = 0;
+    this.#reaped = 0;
     try {
+      const fd = this.#file.fd;
+      for (let slot = 0; slot < n; slot++) {
+        // Every SQE of the ring in use: run them now, the rest in another round.
+        if (this.#written - this.#reaped >= this.#entries) this.#enter();
+        this.#writeSqe(fd, slot);
+      }
       this.#enter();
     } catch (e) {
       // The ring is in an unknown state: count nothing as done, drop what is queued.
-      this.#results.fill(-EIO, 0, this.#count);
+      this.#results.fill(-EIO, 0, n);
       this.#unsubmitted = 0;
       this.#tail = this.#sq[this.#sqTail];
       throw e;
     }
-    for (let slot = 0; slot < this.#count; slot++) {
-      const n = this.#results[slot];
-      if (n < 0) continue;
-      const want = this.#want[slot];
-      this.#results[slot] = n >= want ? 0 : this.#finishShort(slot, n);
+    for (let slot = 0; slot < n; slot++) {
+      const r = this.#results[slot];
+      if (r < 0) continue;
+      this.#results[slot] = r >= this.#want[slot] ? 0 : this.#finishShort(slot, r);
+    }
+  }
+
+  /** The request of `slot` as one `preadv`/`pwritev`: 0, or -errno. */
+  #direct(slot: number): number {
+    try {
+      if (this.#writes[slot]) this.#file.writev(this.#offsets[slot], this.#bufs[slot]);
+      else this.#file.readv(this.#offsets[slot], this.#bufs[slot]);
+      return 0;
+    } catch {
+      // errno of the call that failed (nothing called libc since on this thread).
+      return -(lastErrno(libc()) || EIO);
     }
   }
 
