@@ -191,11 +191,25 @@ Deno.test("blk: UringFileStorage: a failing completion (-EBADF) is IOERR; the de
 });
 
 Deno.test("UringFileStorage: close unmaps the ring and closes both descriptors; then calls throw", async () => {
-  const fds = () => [...Deno.readDirSync("/proc/self/fd")].length;
+  // Descriptors on the ring or the image, by what they link to (test files run side by side
+  // in one process: a count of every descriptor would move with the neighbours').
+  const fdsOn = (path: string) => {
+    let n = 0;
+    for (const e of Deno.readDirSync("/proc/self/fd")) {
+      try {
+        const to = Deno.readLinkSync(`/proc/self/fd/${e.name}`);
+        if (to === path || to === "anon_inode:[io_uring]") n++;
+      } catch {
+        // closed meanwhile (the directory's own descriptor)
+      }
+    }
+    return n;
+  };
   const ringMaps = () =>
     Deno.readTextFileSync("/proc/self/maps").split("\n").filter((l) => l.includes("io_uring"))
       .length;
   await withImage(new Uint8Array(8192), (path) => {
+    const fds = () => fdsOn(path);
     const fdsBefore = fds();
     const mapsBefore = ringMaps();
     const s = new UringFileStorage(path);
