@@ -9,6 +9,8 @@
 // system call: `node:fs` `readSync`/`writeSync` at a position (one
 // `pread`/`pwrite`, what `FileStorage` calls), and, with `--allow-ffi`,
 // libc's `pread`/`pwrite` through Deno FFI (what `PosixFileStorage` calls).
+// With `--allow-ffi` the first group also has the stack over `UringFileStorage`
+// (io_uring: one `io_uring_enter` per queue pass, 32 requests at depth 32).
 // A seek and a read on a `Deno.FsFile` (two system calls) is shown beside
 // the first for reference.
 //
@@ -28,6 +30,7 @@ import {
   type BlockStorage,
   FileStorage,
   PosixFileStorage,
+  UringFileStorage,
 } from "../src/devices/blk/mod.ts";
 
 const IMAGE = 64 << 20;
@@ -80,6 +83,8 @@ const plainAsync = Array.from(
 const syncDisk = await stack(new FileStorage(path));
 const asyncDisk = await stack(new AsyncFileStorage(path, { handles: 4 }));
 const posixDisk = ffi ? await stack(new PosixFileStorage(path)) : undefined;
+// io_uring: the requests of a queue pass in one io_uring_enter (with --allow-ffi).
+const uringDisk = ffi ? await stack(new UringFileStorage(path)) : undefined;
 // The stack alone: storage that moves no byte (what the stack costs without the system call).
 const nullDisk = await stack({ size: IMAGE, read() {}, write() {}, flush() {} });
 const bufs = Array.from({ length: PER_ITER }, () => new Uint8Array(BLOCK).fill(0x5a));
@@ -144,6 +149,13 @@ for (const write of [false, true]) {
       }
     });
     Deno.bench(`virtio-blk stack ${op}, FileStorage${qd}`, { group }, () => through(syncDisk));
+    if (uringDisk !== undefined) {
+      Deno.bench(
+        `virtio-blk stack ${op}, UringFileStorage${qd}`,
+        { group },
+        () => through(uringDisk),
+      );
+    }
     Deno.bench(
       `virtio-blk stack ${op}, AsyncFileStorage${qd}`,
       { group },

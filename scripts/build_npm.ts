@@ -53,6 +53,9 @@ export const DENO_ONLY: Readonly<Record<string, string>> = {
   "src/devices/blk/file_storage.ts": "virtio-blk storage in image files, on Deno's file API",
   "src/devices/blk/posix_file_storage.ts":
     "virtio-blk storage in image files, preadv/pwritev through Deno FFI",
+  "src/devices/blk/uring_file_storage.ts":
+    "virtio-blk storage in image files, io_uring through Deno FFI",
+  "src/devices/blk/_address.ts": "buffer addresses for system calls, through Deno FFI",
   "src/devices/fs/host_dir_fs.ts":
     "virtio-fs's host-directory backend, on node:fs (the build has no Node type definitions)",
   "src/devices/vsock/unix_bridge.ts":

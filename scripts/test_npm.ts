@@ -65,6 +65,8 @@ export const DENO_ONLY_TESTS: Readonly<Record<string, string>> = {
   "tests/repo_test.ts": "checks the repository (README, deno.json, scripts, .ci), not the package",
   "tests/devices/blk_file_test.ts":
     "blk's file storages: Deno's file API and FFI (preadv/pwritev, threads), left out of the npm build",
+  "tests/devices/blk_uring_test.ts":
+    "blk's io_uring storage: Deno FFI (io_uring_setup/enter, mmap), left out of the npm build",
   "tests/devices/*_race_test.ts":
     "a racing writer in a Web Worker over shared guest memory (Node 20 has no global Worker)",
   "tests/transport/pci_admin_race_test.ts":

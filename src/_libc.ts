@@ -4,7 +4,7 @@
  * that may call libc needs no permission. Users wrap the calls they need
  * with their own errors: vhost-user's sockets, eventfds and mappings
  * (`transport/vhost_user/_libc.ts`) and blk's image files
- * (`devices/blk/posix_file_storage.ts`).
+ * (`devices/blk/posix_file_storage.ts`, `devices/blk/uring_file_storage.ts`).
  *
  * Symbols declared `nonblocking` (suffix `_nb`) run on Deno's blocking-call
  * threads and return a promise; errno is only exact after a synchronous
@@ -64,6 +64,14 @@ const SYMBOLS = {
   munmap: { parameters: ["pointer", "usize"], result: "i32" },
   eventfd: { parameters: ["u32", "i32"], result: "i32" },
   memfd_create: { parameters: ["buffer", "u32"], result: "i32" },
+  // io_uring (no libc wrapper: `syscall(SYS_io_uring_setup, entries, params)` and
+  // `syscall(SYS_io_uring_enter, fd, to_submit, min_complete, flags, sig, sigsz)`)
+  io_uring_setup: { name: "syscall", parameters: ["i64", "u32", "buffer"], result: "i32" },
+  io_uring_enter: {
+    name: "syscall",
+    parameters: ["i64", "i32", "u32", "u32", "u32", "pointer", "usize"],
+    result: "i32",
+  },
 } as const;
 
 /** The libc symbols typed-virtio calls. */

@@ -75,6 +75,14 @@ export interface ChainServer {
   serveChain(chain: DescriptorChain, q: DeviceQueue, ctx: DeviceContext): number;
   /** True while `ctx` is the device's live context (false once it was reset). */
   isLive(ctx: DeviceContext): boolean;
+  /**
+   * Optional: called when a pass has taken every available chain of `q`,
+   * before the used entries are published (and when a pass stops on an
+   * error). Completes chains held in the pass for work done all at once
+   * (blk's io_uring batch), stages them with {@link DeviceQueue.pushUsed}
+   * and returns how many it staged.
+   */
+  endPass?(q: DeviceQueue, ctx: DeviceContext): number;
 }
 
 /**
@@ -101,6 +109,21 @@ export function serveQueue(ctx: DeviceContext, index: number, server: ChainServe
           q.pushUsed(c, len);
           served++;
         }
+      } catch (e) {
+        // Chains held for the end of the pass complete first: nothing is left queued.
+        try {
+          if (server.endPass !== undefined) served += server.endPass(q, ctx);
+        } catch {
+          // the device needs a reset anyway
+        }
+        if (served > 0) q.flushUsed();
+        ctx.needsReset(e);
+        return false;
+      }
+    }
+    if (server.endPass !== undefined) {
+      try {
+        served += server.endPass(q, ctx);
       } catch (e) {
         if (served > 0) q.flushUsed();
         ctx.needsReset(e);

@@ -19,3 +19,4 @@ export * from "./request.ts";
 export * from "./file_storage.ts";
 export * from "./geometry.ts";
 export * from "./posix_file_storage.ts";
+export * from "./uring_file_storage.ts";

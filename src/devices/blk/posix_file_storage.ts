@@ -26,6 +26,7 @@
 import { DeviceError } from "../../errors.ts";
 import type { BlockStorage } from "./storage.ts";
 import { lastErrno, type Libc, openLibc } from "../../_libc.ts";
+import { address } from "./_address.ts";
 
 function unsupported(os: string): DeviceError {
   return new DeviceError(`virtio-blk: PosixFileStorage needs Linux; this is ${os}`, {
@@ -80,37 +81,6 @@ function ioError(call: string, path: string, detail: string = errnoText()): Devi
   return new DeviceError(`virtio-blk: ${call} on image ${path} failed: ${detail}`, {
     code: call === "open" ? "ERR_VIRTIO_DEVICE_BLK_OPEN" : "ERR_VIRTIO_DEVICE_BLK_IO",
   });
-}
-
-/** The address of `b`'s first byte, asked of Deno (user-space addresses fit in 53 bits). */
-function pointerOf(b: Uint8Array): number {
-  const p = Deno.UnsafePointer.of(b as Uint8Array<ArrayBuffer>);
-  if (p === null) return 0;
-  const v = Deno.UnsafePointer.value(p);
-  return typeof v === "bigint" ? Number(v) : v;
-}
-
-// The base address of each buffer segments come from. Asking Deno costs
-// about 0.9 µs a call, 0.2 ms for a 1 MiB read of 256 segments; a buffer's
-// memory does not move once it has been exposed (`.buffer`), so its base
-// plus the view's offset is the address.
-const bases = new WeakMap<ArrayBufferLike, number>();
-let lastBuffer: ArrayBufferLike | undefined;
-let lastBase = 0;
-
-/** The address of `b`'s first byte. */
-function address(b: Uint8Array): number {
-  const buf = b.buffer;
-  if (buf !== lastBuffer) {
-    let base = bases.get(buf);
-    if (base === undefined) {
-      base = pointerOf(new Uint8Array(buf));
-      bases.set(buf, base);
-    }
-    lastBuffer = buf;
-    lastBase = base;
-  }
-  return lastBase + b.byteOffset;
 }
 
 /**

@@ -3,8 +3,10 @@
  * interface and {@link MemoryStorage} (a `Uint8Array`). Image files are in
  * `file_storage.ts` (`FileStorage`, synchronous positioned I/O, and
  * `AsyncFileStorage`, asynchronous I/O over a pool of file handles), which
- * needs Deno's file API, and in `posix_file_storage.ts` (`PosixFileStorage`,
- * `preadv`/`pwritev` through Deno FFI: one system call per request).
+ * needs Deno's file API, in `posix_file_storage.ts` (`PosixFileStorage`,
+ * `preadv`/`pwritev` through Deno FFI: one system call per request) and in
+ * `uring_file_storage.ts` (`UringFileStorage`, io_uring: one system call per
+ * queue pass, through {@link BlockStorage.batch}).
  *
  * Storage methods may return a promise or complete synchronously; the device
  * model takes the synchronous fast path when they do (no promise per request).
@@ -71,6 +73,33 @@ export interface BlockStorage {
    * writes through its own buffers, so no guest memory is touched after a reset.
    */
   readonly isAsync?: boolean;
+  /**
+   * Optional: batched I/O for synchronous storage (`UringFileStorage`: one
+   * `io_uring_enter` for every request of a queue pass). The device queues
+   * the reads and writes of one pass here instead of calling `readv`/`writev`,
+   * then submits them all at once before it returns their chains as used.
+   */
+  readonly batch?: BlockBatch;
+}
+
+/**
+ * Requests queued now and done together by {@link BlockBatch.submit}, straight
+ * into (or from) the buffers given: they must stay valid until `submit`
+ * returns (a guest's chain stays the device's until it is used). Queued
+ * requests may run in any order, and at once.
+ */
+export interface BlockBatch {
+  /** Queues a read filling each of `dsts` in turn from `offset` on; returns its slot. */
+  readv(offset: number, dsts: readonly Uint8Array[]): number;
+  /** Queues a write of each of `srcs` in turn from `offset` on; returns its slot. */
+  writev(offset: number, srcs: readonly Uint8Array[]): number;
+  /**
+   * Runs every request queued since the last `submit` and waits for them all.
+   * Throws when the batch as a whole failed (then every slot is an error).
+   */
+  submit(): void;
+  /** After `submit`: 0 when the request of `slot` moved all its bytes, else a negative errno. */
+  result(slot: number): number;
 }
 
 /** Storage in a `Uint8Array` (tests, RAM disks). Discard and write zeroes clear the bytes. */
