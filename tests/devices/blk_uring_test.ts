@@ -4,7 +4,7 @@
 
 import assert from "node:assert/strict";
 import { UringFileStorage } from "../../src/devices/blk/uring_file_storage.ts";
-import { BlkRequestError } from "../../src/devices/blk/driver.ts";
+import { BlkRequestError } from "../../src/devices/blk/request.ts";
 import type { BlockBatch, BlockStorage } from "../../src/devices/blk/storage.ts";
 import { VIRTIO_BLK_S_IOERR } from "../../src/generated/devices/blk.ts";
 import { DeviceError } from "../../src/errors.ts";
