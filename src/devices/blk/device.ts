@@ -81,7 +81,8 @@ import {
 import type { DescriptorChain, DeviceQueue } from "../../virtqueue/mod.ts";
 import { bit, checkDeviceQueueSize, ringFeatures } from "../../features.ts";
 import { CHAIN_HELD, type ChainServer, completeUsed, serveQueue } from "../../queue_service.ts";
-import type { BlkLifetime, BlockBatch, BlockStorage } from "./storage.ts";
+import type { BlkLifetime, BlockStorage } from "./storage.ts";
+import { type HeldAnswer, HeldBatch } from "./_held_batch.ts";
 import { DiscardWriteZeroes } from "./_discard_write_zeroes.ts";
 import { type BlkGeometry, type BlkTopology, defaultGeometry, SECTOR_SIZE } from "./geometry.ts";
 import { perSegment } from "./_storage_calls.ts";
@@ -209,22 +210,24 @@ export class BlkDevice implements VirtioDevice {
   #wceNegotiated = false;
   /** {@link BlkDevice.#range} for the discard / write-zeroes checks, made once. */
   readonly #rangeOf = (sector: number, bytes: number): number => this.#range(sector, bytes);
-  /** The storage's batch (io_uring), for the reads and writes of a pass. */
-  readonly #batch: BlockBatch | undefined;
-  // Chains of the current pass held for the batch (parallel arrays, reused).
-  readonly #held: DescriptorChain[] = [];
-  readonly #heldStatusAt: number[] = [];
-  readonly #heldWritten: number[] = [];
-  readonly #heldSlot: number[] = [];
+  /** The reads and writes of a pass held for the storage's batch (io_uring), if it has one. */
+  readonly #held: HeldBatch | undefined;
+  /** Answers a held chain once its batch ran. */
+  readonly #answerHeld: HeldAnswer = (c, statusAt, ok, written) => {
+    if (!ok) return this.#finish(c, statusAt, VIRTIO_BLK_S_IOERR, 0);
+    if (written < 0) this.stats.writes++;
+    else this.stats.reads++;
+    return this.#finish(c, statusAt, VIRTIO_BLK_S_OK, written < 0 ? 0 : written);
+  };
   readonly #server: ChainServer = {
     serveChain: (c, q, ctx) => {
       const len = this.#serve(ctx, q, c);
       // A chain answered now goes after those held before it (used order kept, IN_ORDER or not).
-      if (len !== CHAIN_HELD && this.#held.length > 0) this.#endPass(q);
+      if (len !== CHAIN_HELD && this.#held !== undefined && this.#held.size > 0) this.#endPass(q);
       return len;
     },
     isLive: (ctx) => this.#ctx === ctx,
-    endPass: (q) => this.#held.length > 0 ? this.#endPass(q) : 0,
+    endPass: (q) => this.#held !== undefined && this.#held.size > 0 ? this.#endPass(q) : 0,
   };
 
   /** A block device over `options.storage`. */
@@ -244,7 +247,8 @@ export class BlkDevice implements VirtioDevice {
     }
     this.storage = options.storage;
     // Asynchronous storage goes through bounce buffers, never a batch.
-    this.#batch = options.storage.isAsync ? undefined : options.storage.batch;
+    const batch = options.storage.isAsync ? undefined : options.storage.batch;
+    this.#held = batch === undefined ? undefined : new HeldBatch(batch);
     this.readOnly = options.readOnly ?? false;
     this.blkSize = blkSize;
     // Only whole logical blocks are addressable.
@@ -450,7 +454,7 @@ export class BlkDevice implements VirtioDevice {
         case VIRTIO_BLK_T_FLUSH:
         case VIRTIO_BLK_T_FLUSH_OUT:
           // Writes held in this pass complete first: the flush covers them.
-          if (this.#held.length > 0) this.#endPass(q);
+          if (this.#held !== undefined && this.#held.size > 0) this.#endPass(q);
           return this.#after(ctx, q, c, statusAt, this.storage.flush(), 0, "flushes");
         case VIRTIO_BLK_T_GET_ID: {
           const n = Math.min(VIRTIO_BLK_ID_BYTES, statusAt);
@@ -543,7 +547,10 @@ export class BlkDevice implements VirtioDevice {
     // (one preadv for PosixFileStorage), else one `read` per segment.
     const segs = this.#segments;
     c.writableViews(0, len, segs);
-    if (this.#batch !== undefined) return this.#hold(c, statusAt, len, false, segs, off);
+    if (this.#held !== undefined) {
+      this.#held.hold(c, statusAt, len, false, segs, off);
+      return CHAIN_HELD;
+    }
     let p: unknown;
     try {
       p = this.storage.readv !== undefined
@@ -579,7 +586,10 @@ export class BlkDevice implements VirtioDevice {
     const segs = this.#segments;
     c.readableViews(VirtioBlkOuthdr.SIZE, len, segs);
     // Stable writes are written and flushed at once, outside the batch.
-    if (this.#batch !== undefined && !stable) return this.#hold(c, statusAt, 0, true, segs, off);
+    if (this.#held !== undefined && !stable) {
+      this.#held.hold(c, statusAt, 0, true, segs, off);
+      return CHAIN_HELD;
+    }
     let p: unknown;
     try {
       p = this.storage.writev !== undefined
@@ -594,66 +604,9 @@ export class BlkDevice implements VirtioDevice {
     return this.#after(ctx, q, c, statusAt, p, 0, "writes");
   }
 
-  /**
-   * Queues a read or write on the storage's batch and holds the chain until
-   * the end of the pass ({@link BlkDevice.#endPass}); the guest buffers stay
-   * the device's until then.
-   */
-  #hold(
-    c: DescriptorChain,
-    statusAt: number,
-    written: number,
-    write: boolean,
-    segs: Uint8Array[],
-    off: number,
-  ): number {
-    const batch = this.#batch as BlockBatch;
-    let slot: number;
-    try {
-      slot = write ? batch.writev(off, segs) : batch.readv(off, segs);
-    } finally {
-      segs.length = 0;
-    }
-    this.#held.push(c);
-    this.#heldStatusAt.push(statusAt);
-    this.#heldWritten.push(write ? -1 : written);
-    this.#heldSlot.push(slot);
-    return CHAIN_HELD;
-  }
-
-  /**
-   * Runs the batch (one `io_uring_enter` for `UringFileStorage`), writes each
-   * held chain's status and stages it as used on `q`; returns how many.
-   */
+  /** Runs the held batch and stages its chains as used on `q`; returns how many. */
   #endPass(q: DeviceQueue): number {
-    const held = this.#held;
-    const n = held.length;
-    const batch = this.#batch as BlockBatch;
-    let failed = false;
-    try {
-      batch.submit();
-    } catch {
-      failed = true; // every request of the batch is an I/O error
-    }
-    for (let i = 0; i < n; i++) {
-      const c = held[i];
-      const statusAt = this.#heldStatusAt[i];
-      const w = this.#heldWritten[i];
-      let len: number;
-      if (!failed && batch.result(this.#heldSlot[i]) >= 0) {
-        if (w < 0) this.stats.writes++;
-        else this.stats.reads++;
-        len = this.#finish(c, statusAt, VIRTIO_BLK_S_OK, w < 0 ? 0 : w);
-      } else {
-        len = this.#finish(c, statusAt, VIRTIO_BLK_S_IOERR, 0);
-      }
-      q.pushUsed(c, len);
-    }
-    held.length = 0;
-    this.#heldStatusAt.length = 0;
-    this.#heldWritten.length = 0;
-    this.#heldSlot.length = 0;
-    return n;
+    return (this.#held as HeldBatch).end(q, this.#answerHeld);
   }
 
   #getLifetime(c: DescriptorChain, statusAt: number): number {
