@@ -300,8 +300,12 @@ export class HostTree {
    */
   #restore(): boolean {
     if (this.#snap.size === 0) return false;
-    // 1. Whatever the case added, in any directory of the start tree that is still one.
+    // 1. Whatever the case added, in any directory of the start tree that is still one (and
+    // whose parent is: `d` may be a link now, to a directory outside with an `e` of its own).
+    const realDirs = new Set<string>();
     for (const dir of START_DIRS) {
+      const parent = dir.includes("/") ? dir.slice(0, dir.lastIndexOf("/")) : "";
+      if (dir !== "" && !realDirs.has(parent)) continue;
       const p = dir === "" ? this.export : `${this.export}/${dir}`;
       let st: nfs.Stats;
       try {
@@ -310,6 +314,7 @@ export class HostTree {
         continue; // gone: step 2 makes it again
       }
       if (!st.isDirectory()) continue;
+      realDirs.add(dir);
       for (const name of nfs.readdirSync(p)) {
         const rel = dir === "" ? name : `${dir}/${name}`;
         if (!START_PATHS.has(rel)) removeAny(`${p}/${name}`);
@@ -320,7 +325,7 @@ export class HostTree {
       const paths = [...START_PATHS].filter((p) => p === name || p.startsWith(`${name}/`));
       if (paths.every((p) => this.#unchanged(p))) continue;
       const p = `${this.export}/${name}`;
-      if (nfs.existsSync(p) || isLink(p)) removeAny(p);
+      if (lexists(p)) removeAny(p);
       make(this.fs, this.outside);
       for (const q of paths) this.#snap.set(q, this.#lstat(q));
     }
@@ -404,9 +409,11 @@ interface InodeSnap {
   ctimeNs: bigint;
 }
 
-function isLink(p: string): boolean {
+/** Whether `p` exists, not following a link at `p`. */
+function lexists(p: string): boolean {
   try {
-    return nfs.lstatSync(p).isSymbolicLink();
+    nfs.lstatSync(p);
+    return true;
   } catch {
     return false;
   }

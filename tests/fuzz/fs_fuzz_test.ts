@@ -105,6 +105,19 @@ Deno.test("HostTree.reset undoes a case's changes: the export is the start tree 
     host.reset();
     assert.deepEqual(describe(host.export), start);
     assert.equal(host.rebuilds, 0);
+    // `d` a link to a directory elsewhere that has an `e` of its own: that `e` is not touched.
+    const elsewhere = Deno.makeTempDirSync();
+    try {
+      Deno.mkdirSync(`${elsewhere}/e`);
+      Deno.writeTextFileSync(`${elsewhere}/e/keep`, "keep");
+      Deno.removeSync(`${x}/d`, { recursive: true });
+      Deno.symlinkSync(elsewhere, `${x}/d`);
+      host.reset();
+      assert.deepEqual(describe(host.export), start);
+      assert.equal(Deno.readTextFileSync(`${elsewhere}/e/keep`), "keep");
+    } finally {
+      Deno.removeSync(elsewhere, { recursive: true });
+    }
   } finally {
     host.close();
   }
