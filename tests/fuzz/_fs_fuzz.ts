@@ -6,6 +6,7 @@
 
 import { type FileSystem, MemoryFileSystem, OPEN_FLAGS, S_IFMT } from "../../src/devices/fs/mod.ts";
 import { HostDirFileSystem } from "../../src/devices/fs/host_dir_fs.ts";
+import * as nfs from "node:fs";
 
 /** A small seeded generator (mulberry32): the same seed, the same case. */
 export class Rng {
@@ -102,21 +103,47 @@ export function hostileTarget(r: Rng, outside: string): Uint8Array {
   );
 }
 
+/**
+ * The start tree, one top-level entry at a time, in the order it is made
+ * (the in-memory tree numbers its inodes in this order): f, d/ (with d/e/
+ * and d/g), empty/, and links, two of which lead outside.
+ */
+const START: readonly (readonly [string, (fs: FileSystem, outside: string) => void])[] = [
+  ["f", (fs) => writeNew(fs, "f")],
+  ["d", (fs) => {
+    fs.mkdir("d", 0o755);
+    fs.mkdir("d/e", 0o755);
+    writeNew(fs, "d/g");
+  }],
+  ["empty", (fs) => fs.mkdir("empty", 0o700)],
+  ["ln_out", (fs) => fs.symlink("../outside/secret", "ln_out")],
+  ["abs", (fs, outside) => fs.symlink(`${outside}/secret`, "abs")],
+  ["ln", (fs) => fs.symlink("d/g", "ln")],
+];
+
+/** Every path of the start tree, directories before what they hold. */
+const START_PATHS: ReadonlySet<string> = new Set([
+  "f",
+  "d",
+  "d/e",
+  "d/g",
+  "empty",
+  "ln_out",
+  "abs",
+  "ln",
+]);
+/** The start tree's directories (the export itself is ""). */
+const START_DIRS = ["", "d", "d/e", "empty"] as const;
+
+function writeNew(fs: FileSystem, path: string): void {
+  const h = fs.create(path, OPEN_FLAGS.O_RDWR | OPEN_FLAGS.O_CREAT, 0o644);
+  h.write(FILE_DATA, 0);
+  h.close();
+}
+
 /** Fills `fs` with the start tree: f, d/, d/g, d/e/, empty/, and links that lead outside. */
 export function populate(fs: FileSystem, outside: string): void {
-  for (const [path, data] of [["f", FILE_DATA], ["d/g", FILE_DATA]] as const) {
-    if (path === "d/g") {
-      fs.mkdir("d", 0o755);
-      fs.mkdir("d/e", 0o755);
-    }
-    const h = fs.create(path, OPEN_FLAGS.O_RDWR | OPEN_FLAGS.O_CREAT, 0o644);
-    h.write(data, 0);
-    h.close();
-  }
-  fs.mkdir("empty", 0o700);
-  fs.symlink("../outside/secret", "ln_out");
-  fs.symlink(`${outside}/secret`, "abs");
-  fs.symlink("d/g", "ln");
+  for (const [, make] of START) make(fs, outside);
   if (fs instanceof MemoryFileSystem) fs.setxattr("f", "user.fuzz", enc.encode("xattr value"), 0);
 }
 
@@ -204,10 +231,31 @@ export class HostTree {
     Deno.mkdirSync(this.export);
     this.fs = new HostDirFileSystem(this.export);
     populate(this.fs, this.outside);
+    for (const p of ["", ...START_PATHS]) this.#snap.set(p, this.#lstat(p));
   }
 
-  /** Back to the start tree (a case may have changed anything inside the export). */
+  /**
+   * Back to the start tree (a case may have changed anything inside the
+   * export). Only what the case changed is undone (see {@link HostTree.restore});
+   * when that cannot be done, the whole export is made again.
+   */
   reset(): void {
+    this.restores++;
+    try {
+      if (this.#restore()) return;
+    } catch {
+      // an entry the walk could not read: start over
+    }
+    this.rebuild();
+  }
+
+  /** How often {@link HostTree.reset} ran, and how often it had to remake the whole export. */
+  restores = 0;
+  rebuilds = 0;
+
+  /** The whole export removed and made again, as on the first use. */
+  rebuild(): void {
+    this.rebuilds++;
     try {
       Deno.removeSync(this.export, { recursive: true });
     } catch {
@@ -218,6 +266,100 @@ export class HostTree {
     Deno.mkdirSync(this.export);
     this.fs = new HostDirFileSystem(this.export);
     populate(this.fs, this.outside);
+    this.#snap.clear();
+    for (const p of ["", ...START_PATHS]) this.#snap.set(p, this.#lstat(p));
+  }
+
+  /** The inode of each path of the start tree, as made (see {@link HostTree.restore}). */
+  #snap = new Map<string, InodeSnap>();
+
+  #lstat(path: string): InodeSnap {
+    const s = nfs.lstatSync(path === "" ? this.export : `${this.export}/${path}`, { bigint: true });
+    return {
+      ino: s.ino,
+      mode: s.mode,
+      uid: s.uid,
+      gid: s.gid,
+      size: s.size,
+      nlink: s.nlink,
+      mtimeNs: s.mtimeNs,
+      ctimeNs: s.ctimeNs,
+    };
+  }
+
+  /**
+   * Undoes a case's changes without remaking the export: what is not in the
+   * start tree is removed, and a top-level entry whose inode changed in any
+   * way is made again. An inode with the same number and the same ctime as
+   * when it was made has the same content, mode, owner, links and mtime (any
+   * change to those sets the ctime, which no call can set back); only its
+   * atime may differ (a read), which no check looks at. The export itself
+   * cannot be made again: its mode, owner and mtime are set back, and a
+   * change of its size or link count remakes everything. False: remake
+   * everything.
+   */
+  #restore(): boolean {
+    if (this.#snap.size === 0) return false;
+    // 1. Whatever the case added, in any directory of the start tree that is still one (and
+    // whose parent is: `d` may be a link now, to a directory outside with an `e` of its own).
+    const realDirs = new Set<string>();
+    for (const dir of START_DIRS) {
+      const parent = dir.includes("/") ? dir.slice(0, dir.lastIndexOf("/")) : "";
+      if (dir !== "" && !realDirs.has(parent)) continue;
+      const p = dir === "" ? this.export : `${this.export}/${dir}`;
+      let st: nfs.Stats;
+      try {
+        st = nfs.lstatSync(p);
+      } catch {
+        continue; // gone: step 2 makes it again
+      }
+      if (!st.isDirectory()) continue;
+      realDirs.add(dir);
+      for (const name of nfs.readdirSync(p)) {
+        const rel = dir === "" ? name : `${dir}/${name}`;
+        if (!START_PATHS.has(rel)) removeAny(`${p}/${name}`);
+      }
+    }
+    // 2. Each top-level entry whose inode (or one below it) changed, made again.
+    for (const [name, make] of START) {
+      const paths = [...START_PATHS].filter((p) => p === name || p.startsWith(`${name}/`));
+      if (paths.every((p) => this.#unchanged(p))) continue;
+      const p = `${this.export}/${name}`;
+      if (lexists(p)) removeAny(p);
+      make(this.fs, this.outside);
+      for (const q of paths) this.#snap.set(q, this.#lstat(q));
+    }
+    // 3. The export itself.
+    const want = this.#snap.get("")!;
+    const now = this.#lstat("");
+    if (now.ino !== want.ino || now.size !== want.size || now.nlink !== want.nlink) return false;
+    if ((now.mode & 0o7777n) !== (want.mode & 0o7777n)) {
+      nfs.chmodSync(this.export, Number(want.mode & 0o7777n));
+    }
+    if (now.uid !== want.uid || now.gid !== want.gid) {
+      nfs.chownSync(this.export, Number(want.uid), Number(want.gid));
+    }
+    if (now.mtimeNs !== want.mtimeNs) {
+      const atime = nfs.lstatSync(this.export).atime;
+      nfs.utimesSync(this.export, atime, Number(want.mtimeNs) / 1e9);
+      // to the nearest microsecond or so: what the export now has is the start from here on
+      this.#snap.set("", this.#lstat(""));
+    }
+    return true;
+  }
+
+  #unchanged(path: string): boolean {
+    const want = this.#snap.get(path);
+    if (want === undefined) return false;
+    let now: InodeSnap;
+    try {
+      now = this.#lstat(path);
+    } catch {
+      return false;
+    }
+    return now.ino === want.ino && now.ctimeNs === want.ctimeNs && now.mode === want.mode &&
+      now.uid === want.uid && now.gid === want.gid && now.size === want.size &&
+      now.nlink === want.nlink && now.mtimeNs === want.mtimeNs;
   }
 
   /** What went wrong outside the export or in it (a device node, a socket), if anything. */
@@ -252,6 +394,40 @@ export class HostTree {
       chmodAll(this.root);
       Deno.removeSync(this.root, { recursive: true });
     }
+  }
+}
+
+/** What a start-tree inode was when made (see {@link HostTree.restore}). */
+interface InodeSnap {
+  ino: bigint;
+  mode: bigint;
+  uid: bigint;
+  gid: bigint;
+  size: bigint;
+  nlink: bigint;
+  mtimeNs: bigint;
+  ctimeNs: bigint;
+}
+
+/** Whether `p` exists, not following a link at `p`. */
+function lexists(p: string): boolean {
+  try {
+    nfs.lstatSync(p);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Removes a file, a link (not what it leads to) or a directory and all it holds. */
+function removeAny(p: string): void {
+  try {
+    Deno.removeSync(p, { recursive: true });
+  } catch {
+    // a directory the case made unreadable: open it up, then remove
+    if (!nfs.lstatSync(p).isDirectory()) throw new Error(`fuzz: cannot remove ${p}`);
+    chmodAll(p);
+    Deno.removeSync(p, { recursive: true });
   }
 }
 

@@ -6,6 +6,8 @@ import assert from "node:assert/strict";
 import { fuzzP9 } from "./p9_fuzz.ts";
 import { fuzzFuse } from "./fuse_fuzz.ts";
 import { MemoryFileSystem } from "../../src/devices/fs/memory_fs.ts";
+import { OPEN_FLAGS } from "../../src/devices/fs/mod.ts";
+import { HostTree } from "./_fs_fuzz.ts";
 
 Deno.test("9p fuzz: 300 fixed-seed cases, no failure", () => {
   const r = fuzzP9({ seed: 18, cases: 300 });
@@ -51,5 +53,72 @@ Deno.test("fuse fuzz: an untyped error in the tree is reported, and the case rep
     assert.equal(again.failures[0]?.error.split("\n")[0], r.failures[0].error.split("\n")[0]);
   } finally {
     MemoryFileSystem.prototype.stat = stat;
+  }
+});
+
+/** The export as a case sees it: each path's type, mode, owner, size, links, content or target. */
+function describe(dir: string, rel = ""): string[] {
+  const out: string[] = [];
+  for (const name of [...Deno.readDirSync(`${dir}/${rel}`)].map((e) => e.name).sort()) {
+    const p = rel === "" ? name : `${rel}/${name}`;
+    const st = Deno.lstatSync(`${dir}/${p}`);
+    let what = `${p} ${st.mode?.toString(8)} ${st.uid}:${st.gid} ${st.nlink}`;
+    if (st.isFile) {
+      what += ` ${st.size} ${new TextDecoder().decode(Deno.readFileSync(`${dir}/${p}`))}`;
+    }
+    if (st.isSymlink) what += ` -> ${Deno.readLinkSync(`${dir}/${p}`)}`;
+    out.push(what);
+    if (st.isDirectory) out.push(...describe(dir, p));
+  }
+  return out;
+}
+
+Deno.test("HostTree.reset undoes a case's changes: the export is the start tree again", () => {
+  const host = new HostTree();
+  try {
+    const start = describe(host.export);
+    const rootMode = Deno.lstatSync(host.export).mode;
+    const fs = host.fs;
+    const x = `${host.export}`;
+    // What a hostile session can do: new entries, in the export and below; writes, truncation,
+    // modes, times, hard links, renames over start entries, a directory replaced by a file.
+    Deno.writeTextFileSync(`${x}/n0`, "new");
+    Deno.mkdirSync(`${x}/n1/deep`, { recursive: true });
+    Deno.chmodSync(`${x}/n1`, 0);
+    Deno.symlinkSync("../outside/secret", `${x}/d/e/n2`);
+    fs.link("f", "d/n3");
+    const h = fs.open("d/g", OPEN_FLAGS.O_RDWR);
+    h.write(new TextEncoder().encode("changed"), 3);
+    h.close();
+    fs.setattr("f", { mode: 0o4700 });
+    Deno.utimeSync(`${x}/d/e`, 0, 0);
+    fs.rename("ln", "ln_out", 0);
+    fs.rmdir("empty");
+    Deno.writeTextFileSync(`${x}/empty`, "a file now");
+    fs.setattr("", { mode: 0o711 });
+    host.reset();
+    assert.deepEqual(describe(host.export), start);
+    assert.equal(Deno.lstatSync(host.export).mode, rootMode);
+    assert.equal(host.check(), undefined);
+    assert.equal(host.rebuilds, 0, "undone in place, not remade");
+    // Nothing changed: nothing to do; a second reset keeps the tree.
+    host.reset();
+    assert.deepEqual(describe(host.export), start);
+    assert.equal(host.rebuilds, 0);
+    // `d` a link to a directory elsewhere that has an `e` of its own: that `e` is not touched.
+    const elsewhere = Deno.makeTempDirSync();
+    try {
+      Deno.mkdirSync(`${elsewhere}/e`);
+      Deno.writeTextFileSync(`${elsewhere}/e/keep`, "keep");
+      Deno.removeSync(`${x}/d`, { recursive: true });
+      Deno.symlinkSync(elsewhere, `${x}/d`);
+      host.reset();
+      assert.deepEqual(describe(host.export), start);
+      assert.equal(Deno.readTextFileSync(`${elsewhere}/e/keep`), "keep");
+    } finally {
+      Deno.removeSync(elsewhere, { recursive: true });
+    }
+  } finally {
+    host.close();
   }
 });
