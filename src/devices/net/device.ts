@@ -93,7 +93,7 @@ import {
   plainMeta,
   segmentTcp,
 } from "./offload.ts";
-import { NetControl } from "./_control.ts";
+import { NetControl } from "./_device_control.ts";
 import { GUEST_OFFLOAD_BITS, guestOffloads, rxHeaderFlags, validTx } from "./_header_offloads.ts";
 import { fillMergeable, fillSingle, type HeaderScratch, type RxState } from "./_rx_buffers.ts";
 import { DEFAULT_MAC_TABLE, macFromNumber, RxFilter } from "./_rx_filter.ts";
