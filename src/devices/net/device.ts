@@ -50,28 +50,8 @@ import {
   VIRTIO_ID_NET,
 } from "../../generated/common.ts";
 import {
-  VIRTIO_NET_CTRL_ANNOUNCE,
-  VIRTIO_NET_CTRL_ANNOUNCE_ACK,
-  VIRTIO_NET_CTRL_GUEST_OFFLOADS,
-  VIRTIO_NET_CTRL_GUEST_OFFLOADS_SET,
-  VIRTIO_NET_CTRL_MAC,
-  VIRTIO_NET_CTRL_MAC_ADDR_SET,
-  VIRTIO_NET_CTRL_MAC_TABLE_SET,
-  VIRTIO_NET_CTRL_MQ,
   VIRTIO_NET_CTRL_MQ_VQ_PAIRS_MAX,
   VIRTIO_NET_CTRL_MQ_VQ_PAIRS_MIN,
-  VIRTIO_NET_CTRL_MQ_VQ_PAIRS_SET,
-  VIRTIO_NET_CTRL_RX,
-  VIRTIO_NET_CTRL_RX_ALLMULTI,
-  VIRTIO_NET_CTRL_RX_ALLUNI,
-  VIRTIO_NET_CTRL_RX_NOBCAST,
-  VIRTIO_NET_CTRL_RX_NOMULTI,
-  VIRTIO_NET_CTRL_RX_NOUNI,
-  VIRTIO_NET_CTRL_RX_PROMISC,
-  VIRTIO_NET_CTRL_VLAN,
-  VIRTIO_NET_CTRL_VLAN_ADD,
-  VIRTIO_NET_CTRL_VLAN_DEL,
-  VIRTIO_NET_ERR,
   VIRTIO_NET_F_CSUM,
   VIRTIO_NET_F_CTRL_GUEST_OFFLOADS,
   VIRTIO_NET_F_CTRL_MAC_ADDR,
@@ -84,7 +64,6 @@ import {
   VIRTIO_NET_F_GUEST_ECN,
   VIRTIO_NET_F_GUEST_TSO4,
   VIRTIO_NET_F_GUEST_TSO6,
-  VIRTIO_NET_F_GUEST_UFO,
   VIRTIO_NET_F_HOST_ECN,
   VIRTIO_NET_F_HOST_TSO4,
   VIRTIO_NET_F_HOST_TSO6,
@@ -94,30 +73,18 @@ import {
   VIRTIO_NET_F_MTU,
   VIRTIO_NET_F_SPEED_DUPLEX,
   VIRTIO_NET_F_STATUS,
-  VIRTIO_NET_HDR_F_DATA_VALID,
   VIRTIO_NET_HDR_F_NEEDS_CSUM,
-  VIRTIO_NET_HDR_GSO_ECN,
-  VIRTIO_NET_HDR_GSO_NONE,
-  VIRTIO_NET_HDR_GSO_TCPV4,
-  VIRTIO_NET_HDR_GSO_TCPV6,
-  VIRTIO_NET_OK,
   VIRTIO_NET_S_ANNOUNCE,
   VIRTIO_NET_S_LINK_UP,
   VirtioNetConfig,
-  VirtioNetCtrl,
-  VirtioNetCtrlMac,
-  VirtioNetCtrlMacAddr,
-  VirtioNetCtrlMqPairsSet,
   VirtioNetHdr,
 } from "../../generated/devices/net.ts";
 import type { DescriptorChain } from "../../virtqueue/chain.ts";
-import type { DeviceQueue } from "../../virtqueue/queue.ts";
 import { bit, featureMask } from "../../features.ts";
 import { type ChainServer, publishUsed, serveQueue } from "../../queue_service.ts";
 import type { NetBackend, NetPort } from "./backend.ts";
 import {
   completeChecksum,
-  flowHash,
   isGso,
   type NetFrameMeta,
   type NetOffloads,
@@ -125,20 +92,15 @@ import {
   offloadsAccept,
   plainMeta,
   segmentTcp,
-  vlanId,
 } from "./offload.ts";
-
-/** Where a control command's data starts: after `class` and `command` (5.1.9.5). */
-const CTRL_DATA_AT: number = VirtioNetCtrl.OFFSETS.commandSpecificData;
-/** The longest fixed command data this device reads: GUEST_OFFLOADS_SET's le64 (5.1.9.5.9). */
-const CTRL_FIXED_DATA = 8;
+import { NetControl } from "./_device_control.ts";
+import { GUEST_OFFLOAD_BITS, guestOffloads, rxHeaderFlags, validTx } from "./_header_offloads.ts";
+import { fillMergeable, fillSingle, type HeaderScratch, type RxState } from "./_rx_buffers.ts";
+import { DEFAULT_MAC_TABLE, macFromNumber, RxFilter } from "./_rx_filter.ts";
+import { FlowSteering } from "./_steering.ts";
 
 /** Largest frame the device moves: a 64 KiB GSO frame plus Ethernet and VLAN headers. */
 const MAX_FRAME = 65535 + 18;
-/** Entries of each MAC filter table (unicast, multicast); more sets the overflow flag (accept all). */
-const DEFAULT_MAC_TABLE = 64;
-/** Size of the flow table used for receive steering. */
-const FLOW_SLOTS = 256;
 
 /** Options of a {@link NetDevice}. */
 export interface NetDeviceOptions {
@@ -206,15 +168,6 @@ export const NET_DEFAULT_FEATURES: bigint = featureMask([
   VIRTIO_NET_F_SPEED_DUPLEX,
 ]);
 
-/** GUEST_* offload bits VIRTIO_NET_CTRL_GUEST_OFFLOADS_SET may switch (spec 5.1.6.5.6.1). */
-const GUEST_OFFLOAD_BITS: bigint = featureMask([
-  VIRTIO_NET_F_GUEST_CSUM,
-  VIRTIO_NET_F_GUEST_TSO4,
-  VIRTIO_NET_F_GUEST_TSO6,
-  VIRTIO_NET_F_GUEST_ECN,
-  VIRTIO_NET_F_GUEST_UFO,
-]);
-
 /** Parses `"aa:bb:cc:dd:ee:ff"` (or `-` separated) into 6 bytes; throws a {@link DeviceError} when malformed. */
 export function parseMac(mac: string): Uint8Array {
   const parts = mac.split(/[:-]/);
@@ -229,19 +182,6 @@ export function parseMac(mac: string): Uint8Array {
 /** Formats 6 bytes as `aa:bb:cc:dd:ee:ff`. */
 export function formatMac(mac: Uint8Array): string {
   return Array.from(mac.subarray(0, 6), (b) => b.toString(16).padStart(2, "0")).join(":");
-}
-
-/** A MAC address as a number (48 bits fit a double exactly). */
-function macNumber(b: Uint8Array, at: number): number {
-  const low = ((b[at + 2] << 24) | (b[at + 3] << 16) | (b[at + 4] << 8) | b[at + 5]) >>> 0;
-  return b[at] * 2 ** 40 + b[at + 1] * 2 ** 32 + low;
-}
-
-const BROADCAST = 2 ** 48 - 1;
-
-/** Per receive queue: chains popped but not yet used, kept for the next frame (MRG_RXBUF gathering). */
-interface RxState {
-  held: DescriptorChain[];
 }
 
 /** A virtio-net device model; see the module documentation. */
@@ -266,30 +206,13 @@ export class NetDevice extends ConfigDevice<VirtioNetConfig> {
   readonly maxQueuePairs: number;
 
   readonly #backend: NetBackend | undefined;
-  readonly #macTableSize: number;
   #features = 0n;
-  #hdrLen = 12;
   #mergeable = false;
   #ctrlIndex = -1;
   #guestOffloads = 0n;
   #offloads: NetOffloads = NO_OFFLOADS;
-  // Receive filter state (5.1.6.5.1, 5.1.6.5.2, 5.1.6.5.3).
-  #promisc = true;
-  #allMulti = false;
-  #allUni = false;
-  #noMulti = false;
-  #noUni = false;
-  #noBcast = false;
-  #uni: Float64Array;
-  #uniCount = 0;
-  #uniOverflow = false;
-  #multi: Float64Array;
-  #multiCount = 0;
-  #multiOverflow = false;
-  #vlanFilter = false;
-  readonly #vlans = new Uint8Array(4096 / 8);
-  #pairs = 1;
-  readonly #flows = new Int32Array(FLOW_SLOTS);
+  readonly #filter: RxFilter;
+  readonly #steering = new FlowSteering();
   #rx: RxState[] = [];
   #txHeld: (DescriptorChain | null)[] = [];
   #txBusy = false;
@@ -297,13 +220,8 @@ export class NetDevice extends ConfigDevice<VirtioNetConfig> {
   // Scratch: one transmit frame, one header, segments; nothing per frame.
   readonly #txBuf = new Uint8Array(MAX_FRAME);
   readonly #segBuf = new Uint8Array(MAX_FRAME);
-  readonly #hdrBytes = new Uint8Array(VirtioNetHdr.SIZE);
-  readonly #hdr = new VirtioNetHdr(new DataView(this.#hdrBytes.buffer));
-  // A control command is copied here once (class, command, fixed data) and read from the copy.
-  readonly #ctrlBytes = new Uint8Array(CTRL_DATA_AT + CTRL_FIXED_DATA);
-  readonly #ctrlView = new DataView(this.#ctrlBytes.buffer);
-  readonly #ctrl = new VirtioNetCtrl(this.#ctrlView, 0, CTRL_FIXED_DATA);
-  readonly #mqSet = new VirtioNetCtrlMqPairsSet(this.#ctrlView, CTRL_DATA_AT);
+  readonly #h: HeaderScratch;
+  readonly #control: NetControl;
   readonly #txMeta: NetFrameMeta = plainMeta();
   readonly #emitSegment = (seg: Uint8Array): void => {
     if (!this.#backend?.transmit(seg, this.#plain)) this.stats.txErrors++;
@@ -311,7 +229,7 @@ export class NetDevice extends ConfigDevice<VirtioNetConfig> {
   readonly #plain: NetFrameMeta = plainMeta();
   readonly #port: NetPort & { offloads: NetOffloads };
   readonly #ctrlServer: ChainServer = {
-    serveChain: (c, _q, ctx) => this.#serveCtrl(c, ctx),
+    serveChain: (c, _q, ctx) => this.#control.serve(c, ctx),
     isLive: (ctx) => this.isLive(ctx),
   };
 
@@ -337,9 +255,25 @@ export class NetDevice extends ConfigDevice<VirtioNetConfig> {
     const size = options.queueSize ?? 256;
     const ctrl = (features & bit(VIRTIO_NET_F_CTRL_VQ)) !== 0n;
     this.queueMaxSizes = Array.from({ length: 2 * pairs + (ctrl ? 1 : 0) }, () => size);
-    this.#macTableSize = options.macTableSize ?? DEFAULT_MAC_TABLE;
-    this.#uni = new Float64Array(this.#macTableSize);
-    this.#multi = new Float64Array(this.#macTableSize);
+    this.#filter = new RxFilter(options.macTableSize ?? DEFAULT_MAC_TABLE);
+    const hdrBytes = new Uint8Array(VirtioNetHdr.SIZE);
+    this.#h = { bytes: hdrBytes, fields: new VirtioNetHdr(new DataView(hdrBytes.buffer)), len: 12 };
+    this.#control = new NetControl({
+      negotiated: () => this.#features,
+      maxQueuePairs: pairs,
+      stats: this.stats,
+      filter: this.#filter,
+      steering: this.#steering,
+      setMac: (mac) => this.config.update(() => this.cfg.macBytes().set(mac)),
+      ackAnnounce: () =>
+        this.config.update(() => {
+          this.cfg.status &= ~VIRTIO_NET_S_ANNOUNCE;
+        }),
+      setGuestOffloads: (mask) => {
+        this.#guestOffloads = mask;
+        this.#updateOffloads();
+      },
+    });
     const mac = typeof options.mac === "string"
       ? parseMac(options.mac)
       : options.mac ?? randomMac();
@@ -388,7 +322,7 @@ export class NetDevice extends ConfigDevice<VirtioNetConfig> {
 
   /** Queue pairs in use (VIRTIO_NET_CTRL_MQ_VQ_PAIRS_SET; 1 after reset). */
   get queuePairs(): number {
-    return this.#pairs;
+    return this.#steering.pairs;
   }
 
   /** The receive mode flags as set through the control queue. */
@@ -400,35 +334,21 @@ export class NetDevice extends ConfigDevice<VirtioNetConfig> {
     noUni: boolean;
     noBcast: boolean;
   } {
-    return {
-      promisc: this.#promisc,
-      allMulti: this.#allMulti,
-      allUni: this.#allUni,
-      noMulti: this.#noMulti,
-      noUni: this.#noUni,
-      noBcast: this.#noBcast,
-    };
+    return this.#filter.modes();
   }
 
   /** Is VLAN `vid` in the filter table? */
   hasVlan(vid: number): boolean {
-    return (this.#vlans[vid >> 3] & (1 << (vid & 7))) !== 0;
+    return this.#filter.hasVlan(vid);
   }
 
   /** Entries of the MAC filter table: unicast then multicast, as strings. */
   get macTable(): { unicast: string[]; multicast: string[] } {
-    const fmt = (n: number) => {
-      const b = new Uint8Array(6);
-      let v = n;
-      for (let i = 5; i >= 0; i--) {
-        b[i] = v % 256;
-        v = Math.floor(v / 256);
-      }
-      return formatMac(b);
-    };
+    const f = this.#filter;
+    const fmt = (n: number) => formatMac(macFromNumber(n));
     return {
-      unicast: Array.from(this.#uni.subarray(0, this.#uniCount), fmt),
-      multicast: Array.from(this.#multi.subarray(0, this.#multiCount), fmt),
+      unicast: Array.from(f.uni.subarray(0, f.uniCount), fmt),
+      multicast: Array.from(f.multi.subarray(0, f.multiCount), fmt),
     };
   }
 
@@ -487,14 +407,14 @@ export class NetDevice extends ConfigDevice<VirtioNetConfig> {
     this.#features = f;
     this.#mergeable = (f & bit(VIRTIO_NET_F_MRG_RXBUF)) !== 0n;
     // 5.1.6: num_buffers is there with VERSION_1 or MRG_RXBUF; no hash report.
-    this.#hdrLen = this.#mergeable || (f & bit(VIRTIO_F_VERSION_1)) ? 12 : 10;
+    this.#h.len = this.#mergeable || (f & bit(VIRTIO_F_VERSION_1)) ? 12 : 10;
     const mq = (f & bit(VIRTIO_NET_F_MQ)) !== 0n;
     this.#ctrlIndex = !(f & bit(VIRTIO_NET_F_CTRL_VQ)) ? -1 : mq ? 2 * this.maxQueuePairs : 2;
     this.#guestOffloads = f & GUEST_OFFLOAD_BITS;
     this.#updateOffloads();
     this.#resetFilters();
     // Without CTRL_RX the driver cannot ask for filtering: receive everything.
-    this.#promisc = !(f & bit(VIRTIO_NET_F_CTRL_RX));
+    this.#filter.promisc = !(f & bit(VIRTIO_NET_F_CTRL_RX));
     const queues = mq ? this.maxQueuePairs : 1;
     this.#rx = Array.from({ length: queues }, () => ({ held: [] }));
     this.#txHeld = Array.from({ length: queues }, () => null);
@@ -530,29 +450,12 @@ export class NetDevice extends ConfigDevice<VirtioNetConfig> {
   }
 
   #resetFilters(): void {
-    this.#promisc = true;
-    this.#allMulti =
-      this.#allUni =
-      this.#noMulti =
-      this.#noUni =
-      this.#noBcast =
-        false;
-    this.#uniCount = this.#multiCount = 0;
-    this.#uniOverflow = this.#multiOverflow = false;
-    this.#vlanFilter = (this.#features & bit(VIRTIO_NET_F_CTRL_VLAN)) !== 0n;
-    this.#vlans.fill(0);
-    this.#pairs = 1;
-    this.#flows.fill(-1);
+    this.#filter.reset((this.#features & bit(VIRTIO_NET_F_CTRL_VLAN)) !== 0n);
+    this.#steering.reset();
   }
 
   #updateOffloads(): void {
-    const g = this.#guestOffloads;
-    this.#offloads = this.#port.offloads = {
-      csum: (g & bit(VIRTIO_NET_F_GUEST_CSUM)) !== 0n,
-      tso4: (g & bit(VIRTIO_NET_F_GUEST_TSO4)) !== 0n,
-      tso6: (g & bit(VIRTIO_NET_F_GUEST_TSO6)) !== 0n,
-      ecn: (g & bit(VIRTIO_NET_F_GUEST_ECN)) !== 0n,
-    };
+    this.#offloads = this.#port.offloads = guestOffloads(this.#guestOffloads);
   }
 
   // ---- transmit (5.1.6.2) ----
@@ -599,16 +502,16 @@ export class NetDevice extends ConfigDevice<VirtioNetConfig> {
 
   /** Sends one transmit buffer on; false when the backend refused it for now. */
   #transmit(c: DescriptorChain, pair: number): boolean {
-    const hl = this.#hdrLen;
+    const hl = this.#h.len;
     const len = c.readableLength - hl;
     if (len < 14 || len > MAX_FRAME) {
       this.stats.txErrors++;
       return true;
     }
-    const hb = this.#hdrBytes;
+    const hb = this.#h.bytes;
     hb.fill(0);
     c.read(0, hb, 0, hl);
-    const h = this.#hdr;
+    const h = this.#h.fields;
     const m = this.#txMeta;
     m.flags = h.flags;
     m.gsoType = h.gsoType;
@@ -618,12 +521,12 @@ export class NetDevice extends ConfigDevice<VirtioNetConfig> {
     m.csumOffset = h.csumOffset;
     const frame = this.#txBuf.subarray(0, len);
     c.read(hl, frame);
-    if (!this.#validTx(m, len)) {
+    if (!validTx(m, this.#features, len)) {
       this.stats.txErrors++;
       return true;
     }
     if (!this.linkUp || this.#backend === undefined) return true; // nowhere to go: dropped
-    if (this.#pairs > 1) this.#flows[flowHash(frame) % FLOW_SLOTS] = pair;
+    this.#steering.sent(frame, pair);
     const be = this.#backend;
     if (offloadsAccept(be.offloads, m)) {
       if (!be.transmit(frame, m)) return false;
@@ -641,49 +544,7 @@ export class NetDevice extends ConfigDevice<VirtioNetConfig> {
     return true;
   }
 
-  /** 5.1.6.2.2: offsets inside the frame, offloads only as negotiated. */
-  #validTx(m: NetFrameMeta, len: number): boolean {
-    const f = this.#features;
-    if (m.flags & VIRTIO_NET_HDR_F_NEEDS_CSUM) {
-      if (!(f & bit(VIRTIO_NET_F_CSUM))) return false;
-      if (m.csumStart + m.csumOffset + 2 > len) return false;
-    }
-    // Flag bits we do not know are ignored (5.1.6.2.2); clear them before passing on.
-    m.flags &= VIRTIO_NET_HDR_F_NEEDS_CSUM;
-    const ecn = (m.gsoType & VIRTIO_NET_HDR_GSO_ECN) !== 0;
-    const t = m.gsoType & ~VIRTIO_NET_HDR_GSO_ECN;
-    if (t === VIRTIO_NET_HDR_GSO_NONE) return !ecn;
-    if (t === VIRTIO_NET_HDR_GSO_TCPV4 && !(f & bit(VIRTIO_NET_F_HOST_TSO4))) return false;
-    if (t === VIRTIO_NET_HDR_GSO_TCPV6 && !(f & bit(VIRTIO_NET_F_HOST_TSO6))) return false;
-    if (t !== VIRTIO_NET_HDR_GSO_TCPV4 && t !== VIRTIO_NET_HDR_GSO_TCPV6) return false;
-    if (ecn && !(f & bit(VIRTIO_NET_F_HOST_ECN))) return false;
-    // GSO needs a partial checksum (5.1.6.2.1) and a segment size.
-    return (m.flags & VIRTIO_NET_HDR_F_NEEDS_CSUM) !== 0 && m.gsoSize > 0;
-  }
-
   // ---- receive (5.1.6.3, 5.1.6.4) ----
-
-  #accept(frame: Uint8Array): boolean {
-    if (this.#vlanFilter) {
-      const vid = vlanId(frame);
-      // 5.1.6.5.3: with CTRL_VLAN, tagged frames pass only for VLANs in the table.
-      if (vid >= 0 && !this.hasVlan(vid)) return false;
-    }
-    if (this.#promisc) return true;
-    const dst = macNumber(frame, 0);
-    if (dst === BROADCAST) return !this.#noBcast;
-    if (frame[0] & 1) {
-      if (this.#noMulti) return false;
-      if (this.#allMulti || this.#multiOverflow) return true;
-      for (let i = 0; i < this.#multiCount; i++) if (this.#multi[i] === dst) return true;
-      return false;
-    }
-    if (this.#noUni) return false;
-    if (this.#allUni || this.#uniOverflow) return true;
-    if (dst === macNumber(this.cfg.macBytes(), 0)) return true;
-    for (let i = 0; i < this.#uniCount; i++) if (this.#uni[i] === dst) return true;
-    return false;
-  }
 
   #receive(frame: Uint8Array, meta: NetFrameMeta | undefined): boolean {
     const ctx = this.context;
@@ -691,42 +552,25 @@ export class NetDevice extends ConfigDevice<VirtioNetConfig> {
       this.stats.rxDropped++;
       return true;
     }
-    if (!this.#accept(frame)) {
+    if (!this.#filter.accept(frame, this.cfg)) {
       this.stats.rxFiltered++;
       return true;
     }
     const m = meta ?? this.#plain;
-    let flags = 0;
-    if (m.flags & VIRTIO_NET_HDR_F_NEEDS_CSUM) {
-      if (this.#offloads.csum) {
-        flags = VIRTIO_NET_HDR_F_NEEDS_CSUM;
-      } else if (!isGso(m) && completeChecksum(frame, m.csumStart, m.csumOffset)) {
-        // 5.1.6.4.1: without GUEST_CSUM, flags stay zero and the frame is complete.
-      } else if (!isGso(m)) {
-        this.stats.rxDropped++;
-        return true;
-      }
-    } else if ((m.flags & VIRTIO_NET_HDR_F_DATA_VALID) && this.#offloads.csum) {
-      flags = VIRTIO_NET_HDR_F_DATA_VALID;
-    }
-    if (isGso(m) && !offloadsAccept(this.#offloads, m)) {
+    const flags = rxHeaderFlags(frame, m, this.#offloads);
+    if (flags < 0) {
       this.stats.rxDropped++;
       return true;
     }
     // Steering (5.1.6.5.6.1): the pair the flow was last sent on, else by hash.
-    let pair = 0;
-    if (this.#pairs > 1) {
-      const h = flowHash(frame);
-      const p = this.#flows[h % FLOW_SLOTS];
-      pair = p >= 0 && p < this.#pairs ? p : h % this.#pairs;
-    }
+    const pair = this.#steering.pairFor(frame);
     const q = ctx.queues[2 * pair];
     if (q === undefined) {
       this.stats.rxDropped++;
       return true;
     }
-    const h = this.#hdr;
-    this.#hdrBytes.fill(0);
+    const h = this.#h.fields;
+    this.#h.bytes.fill(0);
     h.flags = flags;
     if (isGso(m)) {
       h.gsoType = m.gsoType;
@@ -739,8 +583,8 @@ export class NetDevice extends ConfigDevice<VirtioNetConfig> {
     }
     try {
       const r = this.#mergeable
-        ? this.#fillMergeable(q, this.#rx[pair], frame)
-        : this.#fillSingle(q, this.#rx[pair], frame);
+        ? fillMergeable(q, this.#rx[pair], this.#h, frame)
+        : fillSingle(q, this.#rx[pair], this.#h, frame);
       if (r === 0) return false;
       if (r < 0) {
         this.stats.rxDropped++;
@@ -752,219 +596,6 @@ export class NetDevice extends ConfigDevice<VirtioNetConfig> {
     }
     this.stats.rxFrames++;
     if (q.needsNotification()) ctx.notifyUsed(2 * pair);
-    return true;
-  }
-
-  /** Without MRG_RXBUF: one buffer per frame. 1 done, 0 no buffer, -1 dropped. */
-  #fillSingle(q: DeviceQueue, st: RxState, frame: Uint8Array): number {
-    const c = st.held.length ? st.held[0] : q.pop();
-    if (c === null) return 0;
-    const hl = this.#hdrLen;
-    if (c.writableLength < hl + frame.length) {
-      // Keep the buffer for a smaller frame; this one does not fit.
-      if (!st.held.length) st.held.push(c);
-      return -1;
-    }
-    if (st.held.length) st.held.shift();
-    this.#hdr.numBuffers = 1;
-    c.write(0, this.#hdrBytes, 0, hl);
-    c.write(hl, frame);
-    q.addUsed(c, hl + frame.length);
-    return 1;
-  }
-
-  /**
-   * With MRG_RXBUF: gather buffers until the header and frame fit, then
-   * fill every buffer but the last completely (5.1.6.4.2).
-   */
-  #fillMergeable(q: DeviceQueue, st: RxState, frame: Uint8Array): number {
-    const hl = this.#hdrLen;
-    const need = hl + frame.length;
-    const held = st.held;
-    let have = 0;
-    for (const c of held) have += c.writableLength;
-    while (have < need) {
-      if (held.length >= q.size) return -1; // cannot ever fit (5.1.6.3.1 asks for 1526+ byte buffers)
-      const c = q.pop();
-      if (c === null) return 0;
-      if (c.writableLength < hl) {
-        // Too small even for the header (5.1.6.3.1): give it back empty.
-        q.addUsed(c, 0);
-        continue;
-      }
-      held.push(c);
-      have += c.writableLength;
-    }
-    let count = 0;
-    for (let left = need; left > 0; count++) left -= held[count].writableLength;
-    this.#hdr.numBuffers = count;
-    let off = 0; // into the frame
-    for (let i = 0; i < count; i++) {
-      const c = held[i];
-      let w = 0;
-      if (i === 0) w = c.write(0, this.#hdrBytes, 0, hl);
-      const n = Math.min(c.writableLength - w, frame.length - off);
-      c.write(w, frame, off, n);
-      off += n;
-      q.pushUsed(c, w + n);
-    }
-    held.splice(0, count);
-    q.flushUsed();
-    return 1;
-  }
-
-  // ---- control queue (5.1.6.5) ----
-
-  /** One control buffer: run the command, write the ack (5.1.6.5); the used length is 1. */
-  #serveCtrl(c: DescriptorChain, ctx: DeviceContext): number {
-    if (c.writableLength < 1) {
-      throw new DeviceError(
-        `control buffer ${c.head} has no device-writable byte for the ack (5.1.6.5)`,
-        { code: "ERR_VIRTIO_DEVICE_NET_NO_ACK" },
-      );
-    }
-    const ack = this.#command(c, ctx);
-    if (ack === VIRTIO_NET_OK) this.stats.ctrlOk++;
-    else this.stats.ctrlErr++;
-    c.writeUint8(0, ack);
-    return 1;
-  }
-
-  #has(n: number): boolean {
-    return (this.#features & bit(n)) !== 0n;
-  }
-
-  /**
-   * Runs one command; returns the ack. The command is copied out of the
-   * chain once (the MAC table, longer, in {@link #macTableSet}) and every
-   * value is checked and used from the copy.
-   */
-  #command(c: DescriptorChain, ctx: DeviceContext): number {
-    const len = c.readableLength;
-    if (len < CTRL_DATA_AT) return VIRTIO_NET_ERR;
-    const bytes = this.#ctrlBytes;
-    bytes.fill(0);
-    c.read(0, bytes, 0, Math.min(len, bytes.length));
-    const cls = this.#ctrl.class;
-    const cmd = this.#ctrl.command;
-    const data = len - CTRL_DATA_AT;
-    const ERR = VIRTIO_NET_ERR;
-    const OK = VIRTIO_NET_OK;
-    switch (cls) {
-      case VIRTIO_NET_CTRL_RX: {
-        if (!this.#has(VIRTIO_NET_F_CTRL_RX) || data !== 1) return ERR;
-        const on = this.#ctrl.commandSpecificData(0); // u8 on
-        if (on > 1) return ERR;
-        const v = on === 1;
-        if (cmd === VIRTIO_NET_CTRL_RX_PROMISC) this.#promisc = v;
-        else if (cmd === VIRTIO_NET_CTRL_RX_ALLMULTI) this.#allMulti = v;
-        else if (!this.#has(VIRTIO_NET_F_CTRL_RX_EXTRA)) return ERR;
-        else if (cmd === VIRTIO_NET_CTRL_RX_ALLUNI) this.#allUni = v;
-        else if (cmd === VIRTIO_NET_CTRL_RX_NOMULTI) this.#noMulti = v;
-        else if (cmd === VIRTIO_NET_CTRL_RX_NOUNI) this.#noUni = v;
-        else if (cmd === VIRTIO_NET_CTRL_RX_NOBCAST) this.#noBcast = v;
-        else return ERR;
-        return OK;
-      }
-      case VIRTIO_NET_CTRL_MAC: {
-        if (cmd === VIRTIO_NET_CTRL_MAC_ADDR_SET) {
-          if (!this.#has(VIRTIO_NET_F_CTRL_MAC_ADDR) || data !== VirtioNetCtrlMacAddr.SIZE) {
-            return ERR;
-          }
-          const mac = bytes.subarray(CTRL_DATA_AT, CTRL_DATA_AT + VirtioNetCtrlMacAddr.SIZE);
-          // 5.1.6.5.2: mac in config is updated before the buffer is used.
-          this.config.update(() => this.cfg.macBytes().set(mac));
-          return OK;
-        }
-        if (cmd === VIRTIO_NET_CTRL_MAC_TABLE_SET) {
-          if (!this.#has(VIRTIO_NET_F_CTRL_RX)) return ERR;
-          return this.#macTableSet(c, len) ? OK : ERR;
-        }
-        return ERR;
-      }
-      case VIRTIO_NET_CTRL_VLAN: {
-        if (!this.#has(VIRTIO_NET_F_CTRL_VLAN) || data !== 2) return ERR;
-        const vid = this.#ctrlView.getUint16(CTRL_DATA_AT, true); // le16 vlan id
-        if (vid > 4095) return ERR;
-        if (cmd === VIRTIO_NET_CTRL_VLAN_ADD) this.#vlans[vid >> 3] |= 1 << (vid & 7);
-        else if (cmd === VIRTIO_NET_CTRL_VLAN_DEL) this.#vlans[vid >> 3] &= ~(1 << (vid & 7));
-        else return ERR;
-        return OK;
-      }
-      case VIRTIO_NET_CTRL_ANNOUNCE: {
-        if (!this.#has(VIRTIO_NET_F_GUEST_ANNOUNCE) || cmd !== VIRTIO_NET_CTRL_ANNOUNCE_ACK) {
-          return ERR;
-        }
-        // 5.1.6.5.4: clear VIRTIO_NET_S_ANNOUNCE before the buffer is used.
-        this.config.update(() => {
-          this.cfg.status &= ~VIRTIO_NET_S_ANNOUNCE;
-        });
-        return OK;
-      }
-      case VIRTIO_NET_CTRL_MQ: {
-        if (
-          !this.#has(VIRTIO_NET_F_MQ) || cmd !== VIRTIO_NET_CTRL_MQ_VQ_PAIRS_SET ||
-          data !== VirtioNetCtrlMqPairsSet.SIZE
-        ) return ERR;
-        const n = this.#mqSet.virtqueuePairs;
-        if (n < VIRTIO_NET_CTRL_MQ_VQ_PAIRS_MIN || n > this.maxQueuePairs) return ERR;
-        for (let i = 0; i < n; i++) {
-          if (ctx.queues[2 * i] === undefined || ctx.queues[2 * i + 1] === undefined) return ERR;
-        }
-        this.#pairs = n;
-        return OK;
-      }
-      case VIRTIO_NET_CTRL_GUEST_OFFLOADS: {
-        if (
-          !this.#has(VIRTIO_NET_F_CTRL_GUEST_OFFLOADS) ||
-          cmd !== VIRTIO_NET_CTRL_GUEST_OFFLOADS_SET || data !== CTRL_FIXED_DATA
-        ) return ERR;
-        const want = this.#ctrlView.getBigUint64(CTRL_DATA_AT, true); // le64 offloads
-        // Only GUEST_* offloads that were negotiated may be switched on (5.1.6.5.6.1).
-        if (want & ~(this.#features & GUEST_OFFLOAD_BITS)) return ERR;
-        this.#guestOffloads = want;
-        this.#updateOffloads();
-        return OK;
-      }
-      default:
-        return ERR;
-    }
-  }
-
-  /**
-   * VIRTIO_NET_CTRL_MAC_TABLE_SET: two `virtio_net_ctrl_mac` tables, unicast
-   * then multicast. Each `entries` is read once and each address once.
-   */
-  #macTableSet(c: DescriptorChain, len: number): boolean {
-    const ENTRY = VirtioNetCtrlMacAddr.SIZE;
-    let off = CTRL_DATA_AT;
-    const counts = [0, 0];
-    const starts = [0, 0];
-    const word = new Uint8Array(VirtioNetCtrlMac.SIZE);
-    const table = new VirtioNetCtrlMac(new DataView(word.buffer));
-    for (let t = 0; t < 2; t++) {
-      if (c.read(off, word) < VirtioNetCtrlMac.SIZE) return false;
-      const n = table.entries;
-      off += VirtioNetCtrlMac.OFFSETS.macs;
-      if (n > (len - off) / ENTRY) return false;
-      counts[t] = n;
-      starts[t] = off;
-      off += ENTRY * n;
-    }
-    if (off !== len) return false;
-    const mac = new Uint8Array(ENTRY);
-    const fill = (table: Float64Array, start: number, n: number): number => {
-      const k = Math.min(n, table.length);
-      for (let i = 0; i < k; i++) {
-        c.read(start + ENTRY * i, mac);
-        table[i] = macNumber(mac, 0);
-      }
-      return k;
-    };
-    this.#uniCount = fill(this.#uni, starts[0], counts[0]);
-    this.#uniOverflow = counts[0] > this.#macTableSize;
-    this.#multiCount = fill(this.#multi, starts[1], counts[1]);
-    this.#multiOverflow = counts[1] > this.#macTableSize;
     return true;
   }
 }

@@ -57,7 +57,6 @@ import {
   VIRTIO_NET_CTRL_MAC_TABLE_SET,
   VIRTIO_NET_CTRL_MQ,
   VIRTIO_NET_CTRL_MQ_VQ_PAIRS_SET,
-  VIRTIO_NET_CTRL_RX,
   VIRTIO_NET_CTRL_RX_ALLMULTI,
   VIRTIO_NET_CTRL_RX_ALLUNI,
   VIRTIO_NET_CTRL_RX_NOBCAST,
@@ -88,17 +87,14 @@ import {
   VIRTIO_NET_F_MTU,
   VIRTIO_NET_F_SPEED_DUPLEX,
   VIRTIO_NET_F_STATUS,
-  VIRTIO_NET_HDR_F_NEEDS_CSUM,
-  VIRTIO_NET_OK,
   VIRTIO_NET_S_ANNOUNCE,
   VIRTIO_NET_S_LINK_UP,
   VirtioNetConfig,
-  VirtioNetCtrlMac,
-  VirtioNetCtrlMacAddr,
-  VirtioNetHdr,
 } from "../../generated/devices/net.ts";
-import type { Sg } from "../../virtqueue/queue.ts";
 import { formatMac, parseMac } from "./device.ts";
+import { le16, le64, macTableData, NetCommands, type NetToken } from "./_driver_control.ts";
+import { NetReceiver } from "./_driver_rx.ts";
+import { TxQueue } from "./_driver_tx.ts";
 
 /** Every device feature the driver knows. */
 export const NET_DRIVER_FEATURES: readonly number[] = Object.freeze([
@@ -167,40 +163,6 @@ export interface ReceivedFrame {
   queue: number;
   /** Receive buffers the frame spanned (`num_buffers`). */
   numBuffers: number;
-}
-
-interface TxSlot {
-  addr: number;
-  /** Ad-hoc allocation for a frame larger than the slot, freed on completion. */
-  big: number;
-  resolve: (() => void) | undefined;
-  /** Fails the send waiting on this slot (the queue broke). */
-  reject: ((e: DeviceError) => void) | undefined;
-}
-
-interface TxQueue {
-  vq: Virtqueue<NetToken>;
-  slots: TxSlot[];
-  free: number[];
-  waiters: (() => void)[];
-}
-
-interface RxQueue {
-  vq: Virtqueue<NetToken>;
-  base: number;
-  pending: ReceivedFrame | undefined;
-  parts: Uint8Array[];
-  left: number;
-}
-
-/** Buffer tokens: an index for data queues, the command for the control queue. */
-type NetToken = number | CtrlToken;
-
-interface CtrlToken {
-  addr: number;
-  ackAt: number;
-  resolve: (ack: number) => void;
-  reject: (e: DeviceError) => void;
 }
 
 /** The driver for virtio-net devices; one {@link NetInterface} per bound device. */
@@ -284,38 +246,17 @@ export class NetInterface {
   #mac: Uint8Array;
   #linkUp = true;
   #pairs = 1;
-  #rx: RxQueue[] = [];
+  readonly #rx: NetReceiver;
   #tx: TxQueue[] = [];
-  #ctrl: Virtqueue<NetToken> | undefined;
-  #ctrlPending = new Set<CtrlToken>();
-  #rxBufSize = 0;
-  #slotSize = 0;
+  readonly #ctrl: NetCommands;
   readonly #allocs: number[] = [];
   readonly #options: NetDriverOptions;
-  #onFrame: ((frame: Uint8Array, info: ReceivedFrame) => void) | undefined;
   #linkListeners = new Set<(up: boolean) => void>();
-  #backlog: ReceivedFrame[] = [];
-  #readers: ((r: IteratorResult<ReceivedFrame>) => void)[] = [];
   #closed = false;
   /** Frames dropped because the device misbehaved or an iterator fell behind. */
   rxErrors = 0;
   /** Announce requests acked. */
   announces = 0;
-  readonly #hdr: VirtioNetHdr;
-  readonly #slot: { addr: number; len: number } = { addr: 0, len: 0 };
-  readonly #sg: Sg[] = [this.#slot];
-  readonly #noSg: Sg[] = [];
-  readonly #info: ReceivedFrame = {
-    data: new Uint8Array(0),
-    flags: 0,
-    gsoType: 0,
-    gsoSize: 0,
-    hdrLen: 0,
-    csumStart: 0,
-    csumOffset: 0,
-    queue: 0,
-    numBuffers: 1,
-  };
 
   static {
     netHooks = {
@@ -339,7 +280,8 @@ export class NetInterface {
     this.#linkUp = dev.hasFeature(VIRTIO_NET_F_STATUS)
       ? (cfg.status & VIRTIO_NET_S_LINK_UP) !== 0
       : true;
-    this.#hdr = new VirtioNetHdr(dev.dmaContext.memory.view(0, 0));
+    this.#rx = new NetReceiver(this, dev, this.hdrSize, options.backlog ?? 1024);
+    this.#ctrl = new NetCommands(dev);
   }
 
   /** The MAC address. */
@@ -364,7 +306,7 @@ export class NetInterface {
 
   /** Does the device have a control queue? */
   get hasControlQueue(): boolean {
-    return this.#ctrl !== undefined;
+    return this.#ctrl.vq !== undefined;
   }
 
   /** Sets up queues and buffers. */
@@ -376,159 +318,52 @@ export class NetInterface {
     const hasCtrl = dev.hasFeature(VIRTIO_NET_F_CTRL_VQ);
     const infos: VqInfo<NetToken>[] = [];
     for (let p = 0; p < pairs; p++) {
-      infos.push({ name: `input.${p}`, callback: (vq: Virtqueue<NetToken>) => this.#rxIrq(p, vq) });
+      infos.push({
+        name: `input.${p}`,
+        callback: (vq: Virtqueue<NetToken>) => this.#rx.irq(p, vq),
+      });
       infos.push({
         name: `output.${p}`,
-        callback: (vq: Virtqueue<NetToken>) => this.#txIrq(p, vq),
-        onBroken: (_vq, error) => this.#txBroken(p, error),
+        callback: () => this.#tx[p]?.reclaim(),
+        onBroken: (_vq, error) => this.#tx[p]?.broken(error),
       });
     }
     if (hasCtrl) {
       // The control queue follows the data queues: index 2 without MQ (5.1.2).
       infos.push({
         name: "control",
-        callback: (vq: Virtqueue<NetToken>) => this.#ctrlIrq(vq),
-        onBroken: (_vq, error) => this.#ctrlBroken(error),
+        callback: (vq: Virtqueue<NetToken>) => this.#ctrl.irq(vq),
+        onBroken: (_vq, error) => this.#ctrl.broken(error),
       });
     }
     const vqs = dev.findVqs<NetToken>(infos);
-    if (hasCtrl) this.#ctrl = vqs[2 * pairs];
+    if (hasCtrl) this.#ctrl.vq = vqs[2 * pairs];
     const big = dev.hasFeature(VIRTIO_NET_F_GUEST_TSO4) || dev.hasFeature(VIRTIO_NET_F_GUEST_TSO6);
     const mergeable = dev.hasFeature(VIRTIO_NET_F_MRG_RXBUF);
     // 5.1.6.3.1: buffers big enough for the largest frame the device may send.
-    this.#rxBufSize = mergeable
+    const rxBufSize = mergeable
       ? Math.max(this.#options.rxBufferSize ?? 2048, this.hdrSize + 64)
       : this.hdrSize + (big ? 65550 : Math.max(this.mtu, 1500) + 18);
-    this.#slotSize = this.hdrSize + Math.max(this.mtu, 1500) + 18;
+    this.#rx.bufSize = rxBufSize;
+    const slotSize = this.hdrSize + Math.max(this.mtu, 1500) + 18;
     for (let p = 0; p < pairs; p++) {
       const rvq = vqs[2 * p];
       const count = !mergeable && big ? Math.min(rvq.size, 16) : rvq.size;
-      const base = dma.alloc(count * this.#rxBufSize, 64);
+      const base = dma.alloc(count * rxBufSize, 64);
       this.#allocs.push(base);
-      const rx: RxQueue = { vq: rvq, base, pending: undefined, parts: [], left: 0 };
-      for (let i = 0; i < count; i++) this.#postRx(rx, i);
-      this.#rx.push(rx);
+      this.#rx.add(rvq, base, count);
       const tvq = vqs[2 * p + 1];
-      const sbase = dma.alloc(tvq.size * this.#slotSize, 64);
+      const sbase = dma.alloc(tvq.size * slotSize, 64);
       this.#allocs.push(sbase);
-      const slots: TxSlot[] = [];
-      const free: number[] = [];
-      for (let i = 0; i < tvq.size; i++) {
-        slots.push({
-          addr: sbase + i * this.#slotSize,
-          big: -1,
-          resolve: undefined,
-          reject: undefined,
-        });
-        free.push(tvq.size - 1 - i);
-      }
-      this.#tx.push({ vq: tvq, slots, free, waiters: [] });
+      this.#tx.push(new TxQueue(dev, tvq, sbase, slotSize, this.hdrSize));
     }
     dev.deviceReady();
-    for (const rx of this.#rx) rx.vq.kick();
+    this.#rx.kick();
     const want = Math.min(this.#options.queuePairs ?? pairs, pairs);
-    if (mq && want > 1 && this.#ctrl) await this.setQueuePairs(want);
-  }
-
-  #postRx(rx: RxQueue, i: number): void {
-    this.#slot.addr = rx.base + i * this.#rxBufSize;
-    this.#slot.len = this.#rxBufSize;
-    rx.vq.addSgs(this.#noSg, this.#sg, i);
+    if (mq && want > 1 && this.#ctrl.vq) await this.setQueuePairs(want);
   }
 
   // ---- receive ----
-
-  #rxIrq(pair: number, vq: Virtqueue<NetToken>): void {
-    const rx = this.#rx[pair];
-    if (rx === undefined) return;
-    const mem = this.dev.dmaContext.memory;
-    const hs = this.hdrSize;
-    let posted = 0;
-    for (let b = vq.getBuf(); b !== null; b = vq.getBuf()) {
-      const i = b.token;
-      if (typeof i !== "number") continue;
-      const addr = rx.base + i * this.#rxBufSize;
-      const len = Math.min(b.len, this.#rxBufSize);
-      if (rx.left > 0) {
-        rx.parts.push(mem.bytes(addr, len).slice());
-        rx.left--;
-      } else if (len < hs + 14) {
-        this.rxErrors++; // 5.1.6.4: too short for a header and an Ethernet frame
-      } else {
-        const h = this.#hdr;
-        const reg = mem.locate(addr, hs);
-        h.view = reg.view;
-        h.offset = addr - reg.base;
-        const n = hs === 12 ? h.numBuffers : 1;
-        if (n < 1 || n > vq.size) {
-          this.rxErrors++;
-        } else {
-          const info: ReceivedFrame = this.#onFrame && n === 1 ? this.#info : {
-            data: this.#info.data,
-            flags: 0,
-            gsoType: 0,
-            gsoSize: 0,
-            hdrLen: 0,
-            csumStart: 0,
-            csumOffset: 0,
-            queue: 0,
-            numBuffers: 1,
-          };
-          info.flags = h.flags;
-          info.gsoType = h.gsoType;
-          info.gsoSize = h.gsoSize;
-          info.hdrLen = h.hdrLen;
-          info.csumStart = h.csumStart;
-          info.csumOffset = h.csumOffset;
-          info.queue = pair;
-          info.numBuffers = n;
-          if (n === 1) {
-            info.data = mem.bytes(addr + hs, len - hs);
-            this.#deliver(info, false);
-          } else {
-            rx.pending = info;
-            rx.parts = [mem.bytes(addr + hs, len - hs).slice()];
-            rx.left = n - 1;
-          }
-        }
-      }
-      this.#postRx(rx, i);
-      posted++;
-      if (rx.left === 0 && rx.pending !== undefined) {
-        const info = rx.pending;
-        rx.pending = undefined;
-        let total = 0;
-        for (const p of rx.parts) total += p.length;
-        const data = new Uint8Array(total);
-        let o = 0;
-        for (const p of rx.parts) {
-          data.set(p, o);
-          o += p.length;
-        }
-        rx.parts = [];
-        info.data = data;
-        this.#deliver(info, true);
-      }
-    }
-    if (posted) vq.kick();
-  }
-
-  /** `info.data` is a view of the receive buffer unless `owned`: copied unless a callback takes it at once. */
-  #deliver(info: ReceivedFrame, owned: boolean): void {
-    if (this.#onFrame) {
-      this.#onFrame(info.data, info);
-      return;
-    }
-    const out = info === this.#info ? { ...info } : info;
-    if (!owned) out.data = out.data.slice();
-    const r = this.#readers.shift();
-    if (r) return r({ value: out, done: false });
-    this.#backlog.push(out);
-    if (this.#backlog.length > (this.#options.backlog ?? 1024)) {
-      this.#backlog.shift();
-      this.rxErrors++;
-    }
-  }
 
   /**
    * Receive frames with a callback (replaces the async iterator). `frame`
@@ -536,55 +371,15 @@ export class NetInterface {
    * to keep it); `info` is reused between calls. Pass `undefined` to stop.
    */
   onFrame(callback: ((frame: Uint8Array, info: ReceivedFrame) => void) | undefined): void {
-    this.#onFrame = callback;
-    if (callback === undefined) return;
-    // Frames that arrived before: hand them over first.
-    for (const f of this.#backlog.splice(0)) callback(f.data, f);
+    this.#rx.onFrame(callback);
   }
 
   /** Received frames, in order, as an async iterator (ends when the device is removed). */
   frames(): AsyncIterableIterator<ReceivedFrame> {
-    const next = (): Promise<IteratorResult<ReceivedFrame>> => {
-      const f = this.#backlog.shift();
-      if (f) return Promise.resolve({ value: f, done: false });
-      if (this.#closed) return Promise.resolve({ value: undefined, done: true });
-      return new Promise((resolve) => this.#readers.push(resolve));
-    };
-    const it: AsyncIterableIterator<ReceivedFrame> = {
-      [Symbol.asyncIterator]: () => it,
-      next,
-      return: (): Promise<IteratorResult<ReceivedFrame>> =>
-        Promise.resolve({ value: undefined, done: true }),
-    };
-    return it;
+    return this.#rx.frames();
   }
 
   // ---- transmit ----
-
-  #txIrq(_pair: number, vq: Virtqueue<NetToken>): void {
-    const tx = this.#tx[_pair];
-    if (tx === undefined) return;
-    this.#reclaim(tx, vq);
-  }
-
-  #reclaim(tx: TxQueue, vq: Virtqueue<NetToken>): void {
-    for (let b = vq.getBuf(); b !== null; b = vq.getBuf()) {
-      const k = b.token;
-      if (typeof k !== "number") continue;
-      const s = tx.slots[k];
-      if (s === undefined) continue; // not ours: a token the driver never used
-      if (s.big >= 0) {
-        this.dev.dmaContext.dma.free(s.big);
-        s.big = -1;
-      }
-      const r = s.resolve;
-      s.resolve = undefined;
-      s.reject = undefined;
-      tx.free.push(k);
-      r?.();
-    }
-    while (tx.free.length && tx.waiters.length) tx.waiters.shift()?.();
-  }
 
   /**
    * Send one frame without waiting: false when the transmit queue is full
@@ -602,22 +397,18 @@ export class NetInterface {
   async send(frame: Uint8Array, options?: SendOptions): Promise<void> {
     // Before waiting for room: after removal no room ever comes.
     if (this.#closed) {
-      throw new DeviceError(`${this.dev.name}: interface removed`, {
-        code: "ERR_VIRTIO_DEVICE_NET_GONE",
-      });
+      throw this.#gone();
     }
     const pair = options?.queue ?? 0;
     const tx = this.#txQueue(pair);
     while (tx.free.length === 0) {
-      this.#reclaim(tx, tx.vq);
+      tx.reclaim();
       if (tx.free.length) break;
       await new Promise<void>((r) => tx.waiters.push(r));
       const broken = tx.vq.brokenError;
       if (broken !== undefined) throw broken;
       if (this.#closed) {
-        throw new DeviceError(`${this.dev.name}: interface removed`, {
-          code: "ERR_VIRTIO_DEVICE_NET_GONE",
-        });
+        throw this.#gone();
       }
     }
     await new Promise<void>((resolve, reject) => {
@@ -632,6 +423,12 @@ export class NetInterface {
       } catch (e) {
         reject(e);
       }
+    });
+  }
+
+  #gone(): DeviceError {
+    return new DeviceError(`${this.dev.name}: interface removed`, {
+      code: "ERR_VIRTIO_DEVICE_NET_GONE",
     });
   }
 
@@ -652,169 +449,46 @@ export class NetInterface {
     reject?: (e: DeviceError) => void,
   ): boolean {
     if (this.#closed) {
-      throw new DeviceError(`${this.dev.name}: interface removed`, {
-        code: "ERR_VIRTIO_DEVICE_NET_GONE",
-      });
+      throw this.#gone();
     }
-    const tx = this.#txQueue(o?.queue ?? 0);
-    if (tx.free.length === 0) this.#reclaim(tx, tx.vq);
-    const i = tx.free.pop();
-    if (i === undefined) return false;
-    const s = tx.slots[i];
-    const hs = this.hdrSize;
-    const total = hs + frame.length;
-    const { memory, dma } = this.dev.dmaContext;
-    let addr = s.addr;
-    if (total > this.#slotSize) {
-      addr = dma.tryAlloc(total, 64);
-      if (addr < 0) {
-        tx.free.push(i);
-        return false;
-      }
-      s.big = addr;
-    }
-    const h = this.#hdr;
-    const reg = memory.locate(addr, total);
-    const off = addr - reg.base;
-    h.view = reg.view;
-    h.offset = off;
-    reg.bytes.fill(0, off, off + hs);
-    if (o?.csum) {
-      h.flags = VIRTIO_NET_HDR_F_NEEDS_CSUM;
-      h.csumStart = o.csum.start;
-      h.csumOffset = o.csum.offset;
-    }
-    if (o?.gso) {
-      h.gsoType = o.gso.type;
-      h.gsoSize = o.gso.size;
-      h.hdrLen = o.gso.hdrLen;
-    }
-    reg.bytes.set(frame, off + hs);
-    s.resolve = resolve;
-    s.reject = reject;
-    this.#slot.addr = addr;
-    this.#slot.len = total;
-    tx.vq.addSgs(this.#sg, this.#noSg, i);
-    tx.vq.kick();
-    return true;
+    return this.#txQueue(o?.queue ?? 0).add(frame, o, resolve, reject);
   }
 
   // ---- control queue (5.1.6.5) ----
 
   /** Send a raw control command; resolves with the ack (VIRTIO_NET_OK or VIRTIO_NET_ERR). */
   command(cls: number, cmd: number, data: Uint8Array = new Uint8Array(0)): Promise<number> {
-    const vq = this.#ctrl;
-    if (vq === undefined) {
-      return Promise.reject(
-        new DeviceError(`${this.dev.name}: no control queue (VIRTIO_NET_F_CTRL_VQ)`, {
-          code: "ERR_VIRTIO_DEVICE_NET_FEATURE",
-        }),
-      );
-    }
-    const { memory, dma } = this.dev.dmaContext;
-    const len = 2 + data.length;
-    const addr = dma.alloc(len + 1, 8);
-    const b = memory.bytes(addr, len + 1);
-    b[0] = cls;
-    b[1] = cmd;
-    b.set(data, 2);
-    b[len] = 0xff;
-    return new Promise<number>((resolve, reject) => {
-      const token: CtrlToken = { addr, ackAt: addr + len, resolve, reject };
-      try {
-        vq.addSgs([{ addr, len }], [{ addr: addr + len, len: 1 }], token);
-        this.#ctrlPending.add(token);
-        vq.kick();
-      } catch (e) {
-        dma.free(addr);
-        reject(e);
-      }
-    });
-  }
-
-  /** The transmit queue of `pair` broke: sends waiting for the device or for room fail now. */
-  #txBroken(pair: number, error: DeviceError): void {
-    const tx = this.#tx[pair];
-    if (tx === undefined) return;
-    for (const s of tx.slots) {
-      const r = s.reject;
-      s.resolve = undefined;
-      s.reject = undefined;
-      r?.(error);
-    }
-    for (const w of tx.waiters.splice(0)) w();
-  }
-
-  /** The control queue broke: pending commands fail now (their buffers are freed on release). */
-  #ctrlBroken(error: DeviceError): void {
-    for (const t of this.#ctrlPending) t.reject(error);
-  }
-
-  #ctrlIrq(vq: Virtqueue<NetToken>): void {
-    const { memory, dma } = this.dev.dmaContext;
-    for (let b = vq.getBuf(); b !== null; b = vq.getBuf()) {
-      const t = b.token;
-      if (typeof t === "number") continue;
-      const ack = b.len >= 1 ? memory.readUint8(t.ackAt) : 0xff;
-      dma.free(t.addr);
-      this.#ctrlPending.delete(t);
-      t.resolve(ack);
-    }
-  }
-
-  async #ok(
-    cls: number,
-    cmd: number,
-    data: Uint8Array,
-    what: string,
-    feature: number,
-  ): Promise<void> {
-    if (!this.dev.hasFeature(feature)) {
-      throw new DeviceError(`${this.dev.name}: ${what} needs feature ${feature}, not negotiated`, {
-        code: "ERR_VIRTIO_DEVICE_NET_FEATURE",
-      });
-    }
-    const ack = await this.command(cls, cmd, data);
-    if (ack !== VIRTIO_NET_OK) {
-      throw new DeviceError(`${this.dev.name}: device refused ${what}`, {
-        code: "ERR_VIRTIO_DEVICE_NET_REFUSED",
-      });
-    }
-  }
-
-  /** A VIRTIO_NET_CTRL_RX command: one receive-mode flag on or off (5.1.6.5.1). */
-  #rxMode(cmd: number, on: boolean, what: string, feature: number): Promise<void> {
-    return this.#ok(VIRTIO_NET_CTRL_RX, cmd, Uint8Array.of(on ? 1 : 0), what, feature);
+    return this.#ctrl.send(cls, cmd, data);
   }
 
   /** Promiscuous mode on or off (VIRTIO_NET_CTRL_RX_PROMISC). */
   setPromisc(on: boolean): Promise<void> {
-    return this.#rxMode(VIRTIO_NET_CTRL_RX_PROMISC, on, "RX_PROMISC", VIRTIO_NET_F_CTRL_RX);
+    return this.#ctrl.rx(VIRTIO_NET_CTRL_RX_PROMISC, on, "RX_PROMISC", VIRTIO_NET_F_CTRL_RX);
   }
 
   /** All-multicast receive on or off (VIRTIO_NET_CTRL_RX_ALLMULTI). */
   setAllMulti(on: boolean): Promise<void> {
-    return this.#rxMode(VIRTIO_NET_CTRL_RX_ALLMULTI, on, "RX_ALLMULTI", VIRTIO_NET_F_CTRL_RX);
+    return this.#ctrl.rx(VIRTIO_NET_CTRL_RX_ALLMULTI, on, "RX_ALLMULTI", VIRTIO_NET_F_CTRL_RX);
   }
 
   /** All-unicast receive on or off (VIRTIO_NET_CTRL_RX_ALLUNI). */
   setAllUni(on: boolean): Promise<void> {
-    return this.#rxMode(VIRTIO_NET_CTRL_RX_ALLUNI, on, "RX_ALLUNI", VIRTIO_NET_F_CTRL_RX_EXTRA);
+    return this.#ctrl.rx(VIRTIO_NET_CTRL_RX_ALLUNI, on, "RX_ALLUNI", VIRTIO_NET_F_CTRL_RX_EXTRA);
   }
 
   /** Suppress multicast receive (VIRTIO_NET_CTRL_RX_NOMULTI). */
   setNoMulti(on: boolean): Promise<void> {
-    return this.#rxMode(VIRTIO_NET_CTRL_RX_NOMULTI, on, "RX_NOMULTI", VIRTIO_NET_F_CTRL_RX_EXTRA);
+    return this.#ctrl.rx(VIRTIO_NET_CTRL_RX_NOMULTI, on, "RX_NOMULTI", VIRTIO_NET_F_CTRL_RX_EXTRA);
   }
 
   /** Suppress unicast receive (VIRTIO_NET_CTRL_RX_NOUNI). */
   setNoUni(on: boolean): Promise<void> {
-    return this.#rxMode(VIRTIO_NET_CTRL_RX_NOUNI, on, "RX_NOUNI", VIRTIO_NET_F_CTRL_RX_EXTRA);
+    return this.#ctrl.rx(VIRTIO_NET_CTRL_RX_NOUNI, on, "RX_NOUNI", VIRTIO_NET_F_CTRL_RX_EXTRA);
   }
 
   /** Suppress broadcast receive (VIRTIO_NET_CTRL_RX_NOBCAST). */
   setNoBcast(on: boolean): Promise<void> {
-    return this.#rxMode(VIRTIO_NET_CTRL_RX_NOBCAST, on, "RX_NOBCAST", VIRTIO_NET_F_CTRL_RX_EXTRA);
+    return this.#ctrl.rx(VIRTIO_NET_CTRL_RX_NOBCAST, on, "RX_NOBCAST", VIRTIO_NET_F_CTRL_RX_EXTRA);
   }
 
   /** Replace the MAC filter table (VIRTIO_NET_CTRL_MAC_TABLE_SET): unicast and multicast addresses. */
@@ -822,24 +496,10 @@ export class NetInterface {
     unicast: readonly (string | Uint8Array)[],
     multicast: readonly (string | Uint8Array)[],
   ): Promise<void> {
-    const ENTRY = VirtioNetCtrlMacAddr.SIZE;
-    const d = new Uint8Array(
-      2 * VirtioNetCtrlMac.SIZE + ENTRY * (unicast.length + multicast.length),
-    );
-    const table = new VirtioNetCtrlMac(new DataView(d.buffer));
-    let o = 0;
-    for (const list of [unicast, multicast]) {
-      table.at(o).entries = list.length;
-      o += VirtioNetCtrlMac.OFFSETS.macs;
-      for (const m of list) {
-        d.set(typeof m === "string" ? parseMac(m) : m.subarray(0, ENTRY), o);
-        o += ENTRY;
-      }
-    }
-    return this.#ok(
+    return this.#ctrl.ok(
       VIRTIO_NET_CTRL_MAC,
       VIRTIO_NET_CTRL_MAC_TABLE_SET,
-      d,
+      macTableData(unicast, multicast),
       "MAC_TABLE_SET",
       VIRTIO_NET_F_CTRL_RX,
     );
@@ -848,7 +508,7 @@ export class NetInterface {
   /** Change the device's MAC address (VIRTIO_NET_CTRL_MAC_ADDR_SET). */
   async setMac(mac: string | Uint8Array): Promise<void> {
     const b = typeof mac === "string" ? parseMac(mac) : mac.slice(0, 6);
-    await this.#ok(
+    await this.#ctrl.ok(
       VIRTIO_NET_CTRL_MAC,
       VIRTIO_NET_CTRL_MAC_ADDR_SET,
       b,
@@ -860,7 +520,7 @@ export class NetInterface {
 
   /** Add VLAN `vid` to the filter (VIRTIO_NET_CTRL_VLAN_ADD). */
   addVlan(vid: number): Promise<void> {
-    return this.#ok(
+    return this.#ctrl.ok(
       VIRTIO_NET_CTRL_VLAN,
       VIRTIO_NET_CTRL_VLAN_ADD,
       le16(vid),
@@ -871,7 +531,7 @@ export class NetInterface {
 
   /** Remove VLAN `vid` from the filter (VIRTIO_NET_CTRL_VLAN_DEL). */
   delVlan(vid: number): Promise<void> {
-    return this.#ok(
+    return this.#ctrl.ok(
       VIRTIO_NET_CTRL_VLAN,
       VIRTIO_NET_CTRL_VLAN_DEL,
       le16(vid),
@@ -882,7 +542,7 @@ export class NetInterface {
 
   /** Use `n` queue pairs (VIRTIO_NET_CTRL_MQ_VQ_PAIRS_SET). */
   async setQueuePairs(n: number): Promise<void> {
-    await this.#ok(
+    await this.#ctrl.ok(
       VIRTIO_NET_CTRL_MQ,
       VIRTIO_NET_CTRL_MQ_VQ_PAIRS_SET,
       le16(n),
@@ -894,12 +554,10 @@ export class NetInterface {
 
   /** Switch receive offloads (VIRTIO_NET_CTRL_GUEST_OFFLOADS_SET): a mask of GUEST_* feature bits. */
   setGuestOffloads(mask: bigint): Promise<void> {
-    const d = new Uint8Array(8); // le64 offloads (5.1.9.5.9)
-    new DataView(d.buffer).setBigUint64(0, mask, true);
-    return this.#ok(
+    return this.#ctrl.ok(
       VIRTIO_NET_CTRL_GUEST_OFFLOADS,
       VIRTIO_NET_CTRL_GUEST_OFFLOADS_SET,
-      d,
+      le64(mask), // le64 offloads (5.1.9.5.9)
       "GUEST_OFFLOADS_SET",
       VIRTIO_NET_F_CTRL_GUEST_OFFLOADS,
     );
@@ -926,7 +584,8 @@ export class NetInterface {
       }
     }
     if (
-      status & VIRTIO_NET_S_ANNOUNCE && dev.hasFeature(VIRTIO_NET_F_GUEST_ANNOUNCE) && this.#ctrl
+      status & VIRTIO_NET_S_ANNOUNCE && dev.hasFeature(VIRTIO_NET_F_GUEST_ANNOUNCE) &&
+      this.#ctrl.vq
     ) {
       // 5.1.6.5.4: announce ourselves (left to listeners) and ack.
       this.announces++;
@@ -941,27 +600,10 @@ export class NetInterface {
     const dma = this.dev.dmaContext.dma;
     for (const a of this.#allocs) dma.free(a);
     this.#allocs.length = 0;
-    for (const tx of this.#tx) {
-      for (const s of tx.slots) {
-        if (s.big >= 0) dma.free(s.big);
-        s.big = -1;
-        s.resolve?.();
-        s.resolve = undefined;
-      }
-      for (const w of tx.waiters) w();
-    }
-    for (const t of this.#ctrlPending) {
-      dma.free(t.addr);
-      t.resolve(0xff);
-    }
-    this.#ctrlPending.clear();
-    for (const r of this.#readers) r({ value: undefined, done: true });
-    this.#readers = [];
+    for (const tx of this.#tx) tx.release(dma);
+    this.#ctrl.release(dma);
+    this.#rx.close();
   }
-}
-
-function le16(v: number): Uint8Array {
-  return Uint8Array.of(v & 0xff, (v >> 8) & 0xff);
 }
 
 function randomLocalMac(): Uint8Array {

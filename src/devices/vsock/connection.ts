@@ -48,26 +48,32 @@
 
 import { DeviceError } from "../../errors.ts";
 import {
-  VIRTIO_VSOCK_OP_CREDIT_REQUEST,
   VIRTIO_VSOCK_OP_CREDIT_UPDATE,
   VIRTIO_VSOCK_OP_REQUEST,
-  VIRTIO_VSOCK_OP_RESPONSE,
   VIRTIO_VSOCK_OP_RST,
-  VIRTIO_VSOCK_OP_RW,
-  VIRTIO_VSOCK_OP_SHUTDOWN,
-  VIRTIO_VSOCK_SEQ_EOM,
-  VIRTIO_VSOCK_SHUTDOWN_F_RECEIVE,
-  VIRTIO_VSOCK_SHUTDOWN_F_SEND,
   VIRTIO_VSOCK_TYPE_SEQPACKET,
   VIRTIO_VSOCK_TYPE_STREAM,
 } from "../../generated/devices/vsock.ts";
+import {
+  countAllRead,
+  countRead,
+  countReceived,
+  peerCredit,
+  unread,
+  updateDue,
+} from "./_credit.ts";
+import { Outbox } from "./_outbox.ts";
+import {
+  type ConnectionAccess,
+  connKey,
+  type ConnState,
+  SHUT_RCV,
+  SHUT_SEND,
+  StateMachine,
+} from "./_state_machine.ts";
 
 /** The host's CID (spec 5.10.4: 2 is the host). */
 export const VMADDR_CID_HOST = 2;
-
-/** SHUTDOWN flag masks (the spec gives bit numbers). */
-const SHUT_RCV = 1 << VIRTIO_VSOCK_SHUTDOWN_F_RECEIVE;
-const SHUT_SEND = 1 << VIRTIO_VSOCK_SHUTDOWN_F_SEND;
 
 /** One packet, header fields as numbers (CIDs fit in 32 bits) and the payload (`len` bytes). */
 export interface VsockPacket {
@@ -113,53 +119,16 @@ export interface VsockSocketOptions {
   seqpacket?: boolean;
 }
 
-const EMPTY = new Uint8Array(0);
-
-/** RSTs for packets outside any connection queued at most; beyond, such packets are dropped. */
-const MAX_STRAY_CONTROL = 1024;
-
-interface PendingWrite {
-  data: Uint8Array;
-  off: number;
-  resolve: () => void;
-  reject: (e: unknown) => void;
-}
-
 /** The state of a {@link VsockConnection}. */
 export type VsockConnectionState = "connecting" | "connected" | "closed";
 
-/** A connection's state and counters, which its endpoint reads and writes. */
-interface ConnState {
-  state: VsockConnectionState;
-  peerBufAlloc: number;
-  peerFwdCnt: number;
-  /** Bytes sent in RW packets. */
-  txCnt: number;
-  /** Bytes received in RW packets. */
-  rxCnt: number;
-  /** Bytes handed to the reader. */
-  fwdCnt: number;
-  /** `fwd_cnt` as last sent to the peer. */
-  fwdSent: number;
-  peerShut: number;
-  localShut: number;
-  readonly tx: PendingWrite[];
-  /** A CREDIT_UPDATE is queued already (one is enough, whatever the peer asks). */
-  creditQueued: boolean;
-  /** A SHUTDOWN to send once `tx` is empty. */
-  shutAfterTx: number;
-}
-
 // The three classes below work together; each keeps its engine members `#`
 // private and lends them to the other two through these module-private views,
-// set in its `static` block (docs/architecture.md, "Naming").
+// set in its `static` block (docs/architecture.md, "Naming"). An endpoint lends
+// them on to its state machine and outbox (_state_machine.ts, _outbox.ts).
 let stateOf: (c: VsockConnection) => ConnState;
-let connectionHooks: {
-  data(c: VsockConnection, d: Uint8Array, eom: boolean): void;
-  peerShutdown(c: VsockConnection, flags: number): void;
+let connectionHooks: Pick<ConnectionAccess, "data" | "peerShutdown" | "connected" | "end"> & {
   awaitConnect(c: VsockConnection): Promise<VsockConnection>;
-  connected(c: VsockConnection): void;
-  end(c: VsockConnection, error: DeviceError | undefined): void;
 };
 let listenerHooks: { offer(l: VsockListener, c: VsockConnection): boolean };
 let endpointHooks: {
@@ -241,13 +210,12 @@ export class VsockConnection {
 
   /** Bytes received and not yet read. */
   get buffered(): number {
-    return (this.#s.rxCnt - this.#s.fwdCnt) >>> 0;
+    return unread(this.#s);
   }
 
   /** What we may still send: the peer's `buf_alloc - (tx_cnt - fwd_cnt)` (5.10.6.3). */
   get credit(): number {
-    const inFlight = (this.#s.txCnt - this.#s.peerFwdCnt) >>> 0;
-    return inFlight >= this.#s.peerBufAlloc ? 0 : this.#s.peerBufAlloc - inFlight;
+    return peerCredit(this.#s);
   }
 
   /** Reads with `for await (const chunk of conn)`. */
@@ -318,7 +286,7 @@ export class VsockConnection {
     const chunk = this.#rx.shift();
     if (chunk !== undefined) {
       c.enqueue(chunk);
-      this.#s.fwdCnt = (this.#s.fwdCnt + chunk.length) >>> 0;
+      countRead(this.#s, chunk.length);
       endpointHooks.consumed(this.endpoint, this);
       return;
     }
@@ -343,10 +311,10 @@ export class VsockConnection {
 
   /** Payload from an RW packet (credit already checked); `eom`: a message ends. */
   #data(d: Uint8Array, eom: boolean): void {
-    this.#s.rxCnt = (this.#s.rxCnt + d.length) >>> 0;
+    countReceived(this.#s, d.length);
     if (this.#readEnded) {
       // Nobody reads any more: consume at once so the peer keeps its credit.
-      this.#s.fwdCnt = this.#s.rxCnt;
+      countAllRead(this.#s);
       return;
     }
     if (this.type === VIRTIO_VSOCK_TYPE_SEQPACKET) {
@@ -466,17 +434,6 @@ export class VsockListener implements AsyncIterable<VsockConnection> {
   }
 }
 
-interface Control {
-  conn: VsockConnection | undefined;
-  /** For packets outside a connection (RST to a stray packet): the addressing. */
-  srcPort: number;
-  dstCid: number;
-  dstPort: number;
-  type: number;
-  op: number;
-  flags: number;
-}
-
 /** One side of vsock: its connections, listeners and the packets it owes its peer. */
 export class VsockEndpoint {
   /** This side's CID (the driver updates it after a transport reset). */
@@ -487,18 +444,17 @@ export class VsockEndpoint {
   seqpacket: boolean;
   /** Packets refused as malformed: unknown op or type, credit violations, wrong CID. */
   badPackets = 0;
-  readonly #onOutput: () => void;
   readonly #backlog: number;
   readonly #conns = new Map<string, VsockConnection>();
   readonly #listeners = new Map<number, VsockListener>();
-  readonly #control: Control[] = [];
-  readonly #senders = new Set<VsockConnection>();
+  readonly #out: Outbox;
+  readonly #sm: StateMachine;
   #nextPort = 49152;
 
   static {
     endpointHooks = {
-      sendControl: (e, c, op, flags) => e.#sendControl(c, op, flags),
-      wantSend: (e, c) => e.#wantSend(c),
+      sendControl: (e, c, op, flags) => e.#out.control(c, op, flags),
+      wantSend: (e, c) => e.#out.wantSend(c),
       consumed: (e, c) => e.#consumed(c),
       forget: (e, c) => e.#forget(c),
       unlisten: (e, l) => e.#unlisten(l),
@@ -509,9 +465,19 @@ export class VsockEndpoint {
   constructor(options: VsockEndpointOptions) {
     this.localCid = options.localCid;
     this.bufAlloc = options.bufAlloc ?? 256 * 1024;
-    this.#onOutput = options.onOutput;
     this.#backlog = options.backlog ?? 128;
     this.seqpacket = options.seqpacket ?? false;
+    this.#out = new Outbox(this, options.onOutput, stateOf, (c) => this.#sm.maybeFinish(c));
+    const h = connectionHooks;
+    this.#sm = new StateMachine(this, this.#conns, this.#listeners, this.#out, {
+      state: stateOf,
+      open: (p) => new VsockConnection(this, this.localCid, p.dstPort, p.srcCid, p.srcPort, p.type),
+      data: h.data,
+      peerShutdown: h.peerShutdown,
+      connected: h.connected,
+      end: h.end,
+      offer: listenerHooks.offer,
+    });
   }
 
   #type(options: VsockSocketOptions): number {
@@ -551,13 +517,13 @@ export class VsockEndpoint {
     let local = this.#nextPort;
     for (let i = 0; i < 16384; i++) {
       local = 49152 + ((this.#nextPort - 49152 + i) % 16384);
-      if (!this.#listeners.has(local) && !this.#conns.has(key(cid, port, local))) break;
+      if (!this.#listeners.has(local) && !this.#conns.has(connKey(cid, port, local))) break;
     }
     this.#nextPort = 49152 + ((local - 49152 + 1) % 16384);
     const c = new VsockConnection(this, this.localCid, local, cid, port, type);
-    this.#conns.set(key(cid, port, local), c);
+    this.#conns.set(connKey(cid, port, local), c);
     const p = connectionHooks.awaitConnect(c);
-    this.#sendControl(c, VIRTIO_VSOCK_OP_REQUEST, 0);
+    this.#out.control(c, VIRTIO_VSOCK_OP_REQUEST, 0);
     return p;
   }
 
@@ -566,8 +532,7 @@ export class VsockEndpoint {
    * (a transport reset, 5.10.6.7) and drops the packets owed; listeners stay.
    */
   resetAll(): void {
-    this.#control.length = 0;
-    this.#senders.clear();
+    this.#out.clear();
     for (const c of [...this.#conns.values()]) {
       connectionHooks.end(
         c,
@@ -580,277 +545,35 @@ export class VsockEndpoint {
 
   /** Is there a packet to send? */
   get hasOutput(): boolean {
-    if (this.#control.length > 0) return true;
-    for (const c of this.#senders) if (this.#sendable(c)) return true;
-    return false;
+    return this.#out.hasOutput;
   }
 
   /** The next packet to send with at most `maxPayload` bytes of payload, or null. */
   nextPacket(maxPayload: number): VsockPacket | null {
-    const ctl = this.#control.shift();
-    if (ctl !== undefined) {
-      const c = ctl.conn;
-      if (c === undefined) {
-        return packet(this.localCid, ctl.srcPort, ctl.dstCid, ctl.dstPort, ctl.type, ctl.op, 0, 0);
-      }
-      if (ctl.op === VIRTIO_VSOCK_OP_CREDIT_UPDATE) stateOf(c).creditQueued = false;
-      return this.#fromConn(c, ctl.op, ctl.flags, EMPTY);
-    }
-    for (const c of this.#senders) {
-      const s = stateOf(c);
-      const w = s.tx[0];
-      if (w === undefined) {
-        this.#senders.delete(c);
-        if (s.shutAfterTx && s.state === "connected") {
-          const f = s.shutAfterTx;
-          s.shutAfterTx = 0;
-          s.localShut |= f;
-          const p = this.#fromConn(c, VIRTIO_VSOCK_OP_SHUTDOWN, s.localShut, EMPTY);
-          this.#maybeFinish(c);
-          return p;
-        }
-        continue;
-      }
-      const n = Math.min(maxPayload, c.credit, w.data.length - w.off);
-      if (n <= 0 && !(w.data.length === 0 && c.type === VIRTIO_VSOCK_TYPE_SEQPACKET)) continue;
-      const data = w.data.subarray(w.off, w.off + n);
-      w.off += n;
-      s.txCnt = (s.txCnt + n) >>> 0;
-      let flags = 0;
-      if (w.off === w.data.length) {
-        s.tx.shift();
-        w.resolve();
-        if (c.type === VIRTIO_VSOCK_TYPE_SEQPACKET) flags = VIRTIO_VSOCK_SEQ_EOM;
-      }
-      // Round robin: this connection goes to the back.
-      this.#senders.delete(c);
-      if (s.tx.length > 0 || s.shutAfterTx) this.#senders.add(c);
-      return this.#fromConn(c, VIRTIO_VSOCK_OP_RW, flags, data);
-    }
-    return null;
+    return this.#out.next(maxPayload);
   }
 
   /** A packet from the peer (header fields already copied out of guest memory). */
   receive(p: VsockPacket): void {
-    const typeOk = p.type === VIRTIO_VSOCK_TYPE_STREAM ||
-      (p.type === VIRTIO_VSOCK_TYPE_SEQPACKET && this.seqpacket);
-    if (p.dstCid !== this.localCid || !typeOk) {
-      this.badPackets++;
-      return this.#refuse(p);
-    }
-    const c = this.#conns.get(key(p.srcCid, p.srcPort, p.dstPort));
-    if (c === undefined) return this.#unconnected(p);
-    if (p.type !== c.type) {
-      this.badPackets++;
-      return this.#resetConn(
-        c,
-        "ERR_VIRTIO_DEVICE_VSOCK_PROTOCOL",
-        `type ${p.type} on a ${c.type}`,
-      );
-    }
-    const s = stateOf(c);
-    s.peerBufAlloc = p.bufAlloc;
-    s.peerFwdCnt = p.fwdCnt;
-    if (s.state === "connecting") {
-      if (p.op === VIRTIO_VSOCK_OP_RESPONSE) return connectionHooks.connected(c);
-      if (p.op === VIRTIO_VSOCK_OP_RST) {
-        return connectionHooks.end(
-          c,
-          new DeviceError(`vsock: port ${p.srcPort} of CID ${p.srcCid} refused`, {
-            code: "ERR_VIRTIO_DEVICE_VSOCK_REFUSED",
-          }),
-        );
-      }
-      this.badPackets++;
-      return this.#resetConn(c, "ERR_VIRTIO_DEVICE_VSOCK_PROTOCOL", `op ${p.op} while connecting`);
-    }
-    switch (p.op) {
-      case VIRTIO_VSOCK_OP_RW: {
-        // 5.10.6.3: the peer must not send more than our free space.
-        if (p.data.length > this.bufAlloc - c.buffered) {
-          this.badPackets++;
-          return this.#resetConn(
-            c,
-            "ERR_VIRTIO_DEVICE_VSOCK_CREDIT",
-            `${p.data.length} bytes with ${this.bufAlloc - c.buffered} of credit`,
-          );
-        }
-        if (s.peerShut & SHUT_SEND) {
-          this.badPackets++;
-          return this.#resetConn(c, "ERR_VIRTIO_DEVICE_VSOCK_PROTOCOL", "data after SHUTDOWN");
-        }
-        connectionHooks.data(c, p.data, (p.flags & VIRTIO_VSOCK_SEQ_EOM) !== 0);
-        break;
-      }
-      case VIRTIO_VSOCK_OP_CREDIT_UPDATE:
-        break;
-      case VIRTIO_VSOCK_OP_CREDIT_REQUEST:
-        this.#sendControl(c, VIRTIO_VSOCK_OP_CREDIT_UPDATE, 0);
-        break;
-      case VIRTIO_VSOCK_OP_SHUTDOWN: {
-        connectionHooks.peerShutdown(c, p.flags & (SHUT_RCV | SHUT_SEND));
-        // Both directions shut by the peer: it waits for our RST to free the port (as Linux does).
-        if ((s.peerShut & (SHUT_RCV | SHUT_SEND)) === (SHUT_RCV | SHUT_SEND)) {
-          this.#sendControl(c, VIRTIO_VSOCK_OP_RST, 0);
-          connectionHooks.end(c, undefined);
-          return;
-        }
-        this.#maybeFinish(c);
-        break;
-      }
-      case VIRTIO_VSOCK_OP_RST:
-        connectionHooks.end(
-          c,
-          (s.peerShut & SHUT_SEND && s.localShut & SHUT_SEND) ||
-            (s.localShut | s.shutAfterTx) === (SHUT_RCV | SHUT_SEND)
-            ? undefined
-            : new DeviceError(
-              `vsock: connection reset by CID ${p.srcCid} port ${p.srcPort}`,
-              { code: "ERR_VIRTIO_DEVICE_VSOCK_RESET" },
-            ),
-        );
-        return;
-      default:
-        // REQUEST or RESPONSE on a live connection, or an op we do not know.
-        this.badPackets++;
-        return this.#resetConn(c, "ERR_VIRTIO_DEVICE_VSOCK_PROTOCOL", `unexpected op ${p.op}`);
-    }
-    if (this.#sendable(c)) this.#onOutput();
-  }
-
-  #unconnected(p: VsockPacket): void {
-    if (p.op === VIRTIO_VSOCK_OP_REQUEST) {
-      const l = this.#listeners.get(p.dstPort);
-      // A listener of the other socket type refuses, as Linux does.
-      if (l !== undefined && l.type === p.type) {
-        const c = new VsockConnection(this, this.localCid, p.dstPort, p.srcCid, p.srcPort, p.type);
-        const s = stateOf(c);
-        s.peerBufAlloc = p.bufAlloc;
-        s.peerFwdCnt = p.fwdCnt;
-        s.state = "connected";
-        if (listenerHooks.offer(l, c)) {
-          this.#conns.set(key(p.srcCid, p.srcPort, p.dstPort), c);
-          this.#sendControl(c, VIRTIO_VSOCK_OP_RESPONSE, 0);
-          return;
-        }
-      }
-    }
-    // A packet for no connection (often one that crossed our RST): answered with RST, not counted.
-    this.#refuse(p);
-  }
-
-  /** Answers a packet with RST (never an RST with an RST, 5.10.6.4). */
-  #refuse(p: VsockPacket): void {
-    if (p.op === VIRTIO_VSOCK_OP_RST) return;
-    // A peer that floods us while not taking our packets does not grow this without bound.
-    if (this.#control.length >= MAX_STRAY_CONTROL) return;
-    this.#control.push({
-      conn: undefined,
-      srcPort: p.dstPort,
-      dstCid: p.srcCid,
-      dstPort: p.srcPort,
-      type: p.type,
-      op: VIRTIO_VSOCK_OP_RST,
-      flags: 0,
-    });
-    this.#onOutput();
-  }
-
-  #resetConn(c: VsockConnection, code: string, why: string): void {
-    this.#sendControl(c, VIRTIO_VSOCK_OP_RST, 0);
-    connectionHooks.end(
-      c,
-      new DeviceError(`vsock ${c.localPort} <-> ${c.peerCid}:${c.peerPort}: ${why}`, {
-        code,
-      }),
-    );
-  }
-
-  /** Both sides shut down sending and nothing is left to say: the connection is done. */
-  #maybeFinish(c: VsockConnection): void {
-    const s = stateOf(c);
-    if (
-      s.state === "connected" && s.peerShut & SHUT_SEND && s.localShut & SHUT_SEND &&
-      s.tx.length === 0 && !s.shutAfterTx
-    ) {
-      // Tell the peer both directions are closed; it answers with RST (or we are already done).
-      if (!(s.localShut & SHUT_RCV)) {
-        s.localShut |= SHUT_RCV;
-        this.#sendControl(c, VIRTIO_VSOCK_OP_SHUTDOWN, SHUT_RCV | SHUT_SEND);
-      }
-    }
-  }
-
-  #sendable(c: VsockConnection): boolean {
-    const s = stateOf(c);
-    const w = s.tx[0];
-    return w === undefined ? s.shutAfterTx !== 0 : c.credit > 0 || w.data.length === 0;
-  }
-
-  #fromConn(c: VsockConnection, op: number, flags: number, data: Uint8Array): VsockPacket {
-    const s = stateOf(c);
-    s.fwdSent = s.fwdCnt;
-    return {
-      srcCid: this.localCid,
-      dstCid: c.peerCid,
-      srcPort: c.localPort,
-      dstPort: c.peerPort,
-      type: c.type,
-      op,
-      flags,
-      bufAlloc: this.bufAlloc,
-      fwdCnt: s.fwdCnt,
-      data,
-    };
-  }
-
-  #sendControl(c: VsockConnection, op: number, flags: number): void {
-    if (op === VIRTIO_VSOCK_OP_CREDIT_UPDATE) {
-      // The update carries the counters as they are when it goes out: one queued is enough.
-      const s = stateOf(c);
-      if (s.creditQueued) return;
-      s.creditQueued = true;
-    }
-    this.#control.push({
-      conn: c,
-      srcPort: c.localPort,
-      dstCid: c.peerCid,
-      dstPort: c.peerPort,
-      type: c.type,
-      op,
-      flags,
-    });
-    this.#onOutput();
-  }
-
-  #wantSend(c: VsockConnection): void {
-    this.#senders.add(c);
-    if (this.#sendable(c)) this.#onOutput();
+    this.#sm.receive(p);
   }
 
   /** The reader took bytes: tell the peer once a quarter of the buffer is free again. */
   #consumed(c: VsockConnection): void {
     const s = stateOf(c);
     if (s.state !== "connected") return;
-    const freed = (s.fwdCnt - s.fwdSent) >>> 0;
-    if (freed >= this.bufAlloc / 4 || (c.buffered === 0 && freed > 0)) {
-      this.#sendControl(c, VIRTIO_VSOCK_OP_CREDIT_UPDATE, 0);
-    }
+    if (updateDue(s, this.bufAlloc)) this.#out.control(c, VIRTIO_VSOCK_OP_CREDIT_UPDATE, 0);
   }
 
   #forget(c: VsockConnection): void {
-    const k = key(c.peerCid, c.peerPort, c.localPort);
+    const k = connKey(c.peerCid, c.peerPort, c.localPort);
     if (this.#conns.get(k) === c) this.#conns.delete(k);
-    this.#senders.delete(c);
+    this.#out.forget(c);
   }
 
   #unlisten(l: VsockListener): void {
     if (this.#listeners.get(l.port) === l) this.#listeners.delete(l.port);
   }
-}
-
-function key(peerCid: number, peerPort: number, localPort: number): string {
-  return `${peerCid}:${peerPort}:${localPort}`;
 }
 
 function checkPort(port: number): void {
@@ -859,28 +582,4 @@ function checkPort(port: number): void {
       code: "ERR_VIRTIO_DEVICE_VSOCK_PORT",
     });
   }
-}
-
-function packet(
-  srcCid: number,
-  srcPort: number,
-  dstCid: number,
-  dstPort: number,
-  type: number,
-  op: number,
-  bufAlloc: number,
-  fwdCnt: number,
-): VsockPacket {
-  return {
-    srcCid,
-    dstCid,
-    srcPort,
-    dstPort,
-    type,
-    op,
-    flags: 0,
-    bufAlloc,
-    fwdCnt,
-    data: EMPTY,
-  };
 }
