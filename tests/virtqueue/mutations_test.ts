@@ -76,7 +76,7 @@ export const MUTATIONS: Mutation[] = [
   },
   {
     name: "packed device ignores the USED bit",
-    file: "src/virtqueue/packed/_rings.ts",
+    file: "src/virtqueue/packed/device.ts",
     from: "return ((flags >>> 7) & 1) === wrap && ((flags >>> 15) & 1) !== wrap;",
     to: "return ((flags >>> 7) & 1) === wrap;",
   },

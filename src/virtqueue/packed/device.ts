@@ -34,7 +34,7 @@ import {
   store16,
 } from "../_ring_util.ts";
 import { DeviceCore } from "../_device_core.ts";
-import { isAvail, isUsed, packedRings } from "./_rings.ts";
+import { packedRings } from "./_rings.ts";
 
 // The spec's flag values and field offsets, as literals (see ../split/_rings.ts
 // for why each side declares its own): the flags are those of the generated
@@ -73,6 +73,16 @@ checkOffsets("pvirtq_event_suppress", PvirtqEventSuppress.OFFSETS, {
   desc: E.offWrap,
   flags: E.flags,
 });
+
+/** 2.8.1: true when `flags` mark a descriptor available in lap `wrap`. */
+function isAvail(flags: number, wrap: number): boolean {
+  return ((flags >>> 7) & 1) === wrap && ((flags >>> 15) & 1) !== wrap;
+}
+
+/** 2.8.1: true when `flags` mark a descriptor used in lap `wrap`. */
+function isUsed(flags: number, wrap: number): boolean {
+  return ((flags >>> 7) & 1) === wrap && ((flags >>> 15) & 1) === wrap;
+}
 
 /**
  * Device side of a packed virtqueue. Everything read from the ring is

@@ -15,7 +15,7 @@ import type { QueueAddresses, QueueOptions } from "../layout.ts";
 import type { DriverQueue, QueueState, Sg, UsedBuffer, UsedBufferSlot } from "../queue.ts";
 import { checkOffsets, linearPosition, load16, needEventPacked, store16 } from "../_ring_util.ts";
 import { DriverCore } from "../_driver_core.ts";
-import { isUsed, packedRings } from "./_rings.ts";
+import { packedRings } from "./_rings.ts";
 
 // The spec's flag values and field offsets, as literals (see ../split/_rings.ts
 // for why each side declares its own): the flags are those of the generated
@@ -54,6 +54,11 @@ checkOffsets("pvirtq_event_suppress", PvirtqEventSuppress.OFFSETS, {
   desc: E.offWrap,
   flags: E.flags,
 });
+
+/** 2.8.1: true when `flags` mark a descriptor used in lap `wrap`. */
+function isUsed(flags: number, wrap: number): boolean {
+  return ((flags >>> 7) & 1) === wrap && ((flags >>> 15) & 1) === wrap;
+}
 
 /** 2.8.1: AVAIL and USED bits of a descriptor as a driver makes it available in lap `wrap`. */
 function availFlags(wrap: number): number {
