@@ -65,5 +65,7 @@ export {
   type UsedBuffer,
   type UsedBufferSlot,
 } from "./queue.ts";
-export { SplitDeviceQueue, SplitDriverQueue } from "./split.ts";
-export { PackedDeviceQueue, PackedDriverQueue } from "./packed.ts";
+export { SplitDeviceQueue } from "./split/device.ts";
+export { SplitDriverQueue } from "./split/driver.ts";
+export { PackedDeviceQueue } from "./packed/device.ts";
+export { PackedDriverQueue } from "./packed/driver.ts";

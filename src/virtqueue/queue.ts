@@ -10,8 +10,10 @@
 import type { DmaAllocator, GuestMemory } from "../memory.ts";
 import type { DescriptorChain } from "./chain.ts";
 import type { QueueAddresses, QueueOptions } from "./layout.ts";
-import { PackedDeviceQueue, PackedDriverQueue } from "./packed.ts";
-import { SplitDeviceQueue, SplitDriverQueue } from "./split.ts";
+import { PackedDeviceQueue } from "./packed/device.ts";
+import { PackedDriverQueue } from "./packed/driver.ts";
+import { SplitDeviceQueue } from "./split/device.ts";
+import { SplitDriverQueue } from "./split/driver.ts";
 
 /** One scatter-gather element: a guest buffer. */
 export interface Sg {

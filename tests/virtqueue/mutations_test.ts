@@ -22,25 +22,25 @@ export interface Mutation {
 export const MUTATIONS: Mutation[] = [
   {
     name: "packed driver wraps one descriptor early",
-    file: "src/virtqueue/packed.ts",
+    file: "src/virtqueue/packed/driver.ts",
     from: "if (++pos === size) {",
     to: "if (++pos === size - 1) {",
   },
   {
     name: "packed device wraps one descriptor late",
-    file: "src/virtqueue/packed.ts",
+    file: "src/virtqueue/packed/device.ts",
     from: "      if (endPos === size) {",
     to: "      if (endPos === size + 1) {",
   },
   {
     name: "split driver never writes the avail idx (unshared memory)",
-    file: "src/virtqueue/split.ts",
+    file: "src/virtqueue/split/driver.ts",
     from: "else av.setUint16(ab + A.idx, idx, true);",
     to: "else void idx;",
   },
   {
     name: "split device skips the bounds check on next",
-    file: "src/virtqueue/split.ts",
+    file: "src/virtqueue/split/device.ts",
     from: "if (next >= size) this.#badNext(c, idx, next);",
     to: "",
   },
@@ -58,7 +58,7 @@ export const MUTATIONS: Mutation[] = [
   },
   {
     name: "split driver does not move used_event in getBuf",
-    file: "src/virtqueue/split.ts",
+    file: "src/virtqueue/split/driver.ts",
     from: "else this.#av.setUint16(this.#usedEventAt, now, true);",
     to: "else void now;",
   },
@@ -70,25 +70,25 @@ export const MUTATIONS: Mutation[] = [
   },
   {
     name: "split device accepts an avail idx one past the queue size",
-    file: "src/virtqueue/split.ts",
+    file: "src/virtqueue/split/device.ts",
     from: "if (pending > this.size) this.#availAhead",
     to: "if (pending > this.size + 1) this.#availAhead",
   },
   {
     name: "packed device ignores the USED bit",
-    file: "src/virtqueue/packed.ts",
+    file: "src/virtqueue/packed/device.ts",
     from: "return ((flags >>> 7) & 1) === wrap && ((flags >>> 15) & 1) !== wrap;",
     to: "return ((flags >>> 7) & 1) === wrap;",
   },
   {
     name: "split device forgets the used len",
-    file: "src/virtqueue/split.ts",
+    file: "src/virtqueue/split/device.ts",
     from: "this.#uv.setUint32(e + E.len, len, true);",
     to: "void len;",
   },
   {
     name: "split indirect loop check one late",
-    file: "src/virtqueue/split.ts",
+    file: "src/virtqueue/split/device.ts",
     from: "if (++n > entries) {",
     to: "if (++n > entries + 1) {",
   },

@@ -46,76 +46,36 @@ import { checkDeviceQueueSize, ringFeatures } from "../../features.ts";
 import { VIRTIO_ID_CRYPTO } from "../../generated/common.ts";
 import {
   VIRTIO_CRYPTO_AEAD_CREATE_SESSION,
-  VIRTIO_CRYPTO_AEAD_DECRYPT,
   VIRTIO_CRYPTO_AEAD_DESTROY_SESSION,
-  VIRTIO_CRYPTO_AEAD_ENCRYPT,
-  VIRTIO_CRYPTO_BADMSG,
   VIRTIO_CRYPTO_CIPHER_CREATE_SESSION,
-  VIRTIO_CRYPTO_CIPHER_DECRYPT,
   VIRTIO_CRYPTO_CIPHER_DESTROY_SESSION,
-  VIRTIO_CRYPTO_CIPHER_ENCRYPT,
   VIRTIO_CRYPTO_CTRLQ_OP_SPEC_HDR_LEGACY,
   VIRTIO_CRYPTO_DATAQ_OP_SPEC_HDR_LEGACY,
   VIRTIO_CRYPTO_ERR,
-  VIRTIO_CRYPTO_HASH,
   VIRTIO_CRYPTO_HASH_CREATE_SESSION,
   VIRTIO_CRYPTO_HASH_DESTROY_SESSION,
   VIRTIO_CRYPTO_INVSESS,
-  VIRTIO_CRYPTO_MAC,
   VIRTIO_CRYPTO_MAC_CREATE_SESSION,
   VIRTIO_CRYPTO_MAC_DESTROY_SESSION,
   VIRTIO_CRYPTO_NOTSUPP,
   VIRTIO_CRYPTO_OK,
-  VIRTIO_CRYPTO_OP_DECRYPT,
-  VIRTIO_CRYPTO_OP_ENCRYPT,
   VIRTIO_CRYPTO_S_HW_READY,
   VIRTIO_CRYPTO_SERVICE_AEAD,
   VIRTIO_CRYPTO_SERVICE_CIPHER,
   VIRTIO_CRYPTO_SERVICE_HASH,
   VIRTIO_CRYPTO_SERVICE_MAC,
-  VIRTIO_CRYPTO_SYM_ALG_CHAIN_ORDER_CIPHER_THEN_HASH,
-  VIRTIO_CRYPTO_SYM_ALG_CHAIN_ORDER_HASH_THEN_CIPHER,
-  VIRTIO_CRYPTO_SYM_HASH_MODE_AUTH,
-  VIRTIO_CRYPTO_SYM_HASH_MODE_NESTED,
-  VIRTIO_CRYPTO_SYM_HASH_MODE_PLAIN,
-  VIRTIO_CRYPTO_SYM_OP_ALGORITHM_CHAINING,
-  VIRTIO_CRYPTO_SYM_OP_CIPHER,
-  VirtioCryptoAeadCreateSessionFlf,
-  VirtioCryptoAeadDataFlf,
-  VirtioCryptoAlgChainDataFlf,
-  VirtioCryptoAlgChainSessionFlf,
-  VirtioCryptoCipherDataFlf,
-  VirtioCryptoCipherSessionFlf,
   VirtioCryptoConfig,
   VirtioCryptoCreateSessionInput,
   VirtioCryptoCtrlHeader,
   VirtioCryptoDestroySessionFlf,
-  VirtioCryptoHashCreateSessionFlf,
-  VirtioCryptoHashDataFlf,
-  VirtioCryptoMacCreateSessionFlf,
-  VirtioCryptoMacDataFlf,
   VirtioCryptoOpCtrlReq,
   VirtioCryptoOpDataReq,
   VirtioCryptoOpHeader,
-  VirtioCryptoSymCreateSessionFlf,
-  VirtioCryptoSymDataFlf,
 } from "../../generated/devices/crypto.ts";
 import type { DescriptorChain } from "../../virtqueue/chain.ts";
-import {
-  type AeadAlgorithm,
-  aeadOpen,
-  AEADS,
-  aeadSeal,
-  algoMask,
-  type CipherAlgorithm,
-  CIPHERS,
-  type HashAlgorithm,
-  HASHES,
-  MACS,
-  runCipher,
-  runHash,
-  runHmac,
-} from "./_algorithms.ts";
+import { AEADS, algoMask, CIPHERS, HASHES, MACS } from "./_algorithms.ts";
+import { MAX_CIPHER_KEY, parseSession, serviceOf, type Session } from "./_device_sessions.ts";
+import { dataOperation, ERR, INVSESS, NOTSUPP, type Outcome } from "./_device_operations.ts";
 
 /** Bytes of the fixed part of a control request without REVISION_1 (header + padded op_flf). */
 export const CRYPTO_CTRL_REQ_SIZE: number = VirtioCryptoOpCtrlReq.OFFSETS.opFlf +
@@ -145,63 +105,12 @@ export interface CryptoDeviceOptions {
   readonly packed?: boolean;
 }
 
-type Session =
-  | {
-    service: "cipher";
-    alg: CipherAlgorithm;
-    key: Uint8Array;
-    encrypt: boolean;
-    /** Set for an algorithm-chaining session (VIRTIO_CRYPTO_SYM_OP_ALGORITHM_CHAINING). */
-    chain?: Chain;
-  }
-  | { service: "hash"; alg: HashAlgorithm; resultLen: number }
-  | { service: "mac"; alg: HashAlgorithm; key: Uint8Array; resultLen: number }
-  | { service: "aead"; alg: AeadAlgorithm; key: Uint8Array; encrypt: boolean; tagLen: number };
-
-/** The hash half of an algorithm-chaining session (5.9.9.2.1.3). */
-interface Chain {
-  hashFirst: boolean;
-  hash: HashAlgorithm;
-  /** The HMAC key (VIRTIO_CRYPTO_SYM_HASH_MODE_AUTH); undefined for a plain hash. */
-  authKey?: Uint8Array;
-  resultLen: number;
-}
-
 const SERVICE_BITS: Record<CryptoService, number> = {
   cipher: VIRTIO_CRYPTO_SERVICE_CIPHER,
   hash: VIRTIO_CRYPTO_SERVICE_HASH,
   mac: VIRTIO_CRYPTO_SERVICE_MAC,
   aead: VIRTIO_CRYPTO_SERVICE_AEAD,
 };
-
-/** The longest cipher key: AES-256-XTS's two keys. */
-const MAX_CIPHER_KEY = 64;
-
-/** The service of a controlq or dataq opcode: `opcode >> 8` (VIRTIO_CRYPTO_OPCODE). */
-function serviceOf(opcode: number): CryptoService | undefined {
-  switch (opcode >>> 8) {
-    case VIRTIO_CRYPTO_SERVICE_CIPHER:
-      return "cipher";
-    case VIRTIO_CRYPTO_SERVICE_HASH:
-      return "hash";
-    case VIRTIO_CRYPTO_SERVICE_MAC:
-      return "mac";
-    case VIRTIO_CRYPTO_SERVICE_AEAD:
-      return "aead";
-  }
-  return undefined;
-}
-
-/** A status and the bytes to put before it (a result). */
-interface Outcome {
-  status: number;
-  result?: Uint8Array;
-}
-
-const ERR: Outcome = { status: VIRTIO_CRYPTO_ERR };
-const NOTSUPP: Outcome = { status: VIRTIO_CRYPTO_NOTSUPP };
-const INVSESS: Outcome = { status: VIRTIO_CRYPTO_INVSESS };
-const BADMSG: Outcome = { status: VIRTIO_CRYPTO_BADMSG };
 
 /** The virtio-crypto device model; see the module documentation. */
 export class CryptoDevice extends ConfigDevice<VirtioCryptoConfig> {
@@ -386,107 +295,8 @@ export class CryptoDevice extends ConfigDevice<VirtioCryptoConfig> {
       const k = new Uint8Array(len);
       return c.read(CRYPTO_CTRL_REQ_SIZE, k) === len ? k : undefined;
     };
-    let s: Session;
-    if (service === "cipher") {
-      const sym = new VirtioCryptoSymCreateSessionFlf(this.#ctrlView, at);
-      const opType = sym.opType;
-      const chained = opType === VIRTIO_CRYPTO_SYM_OP_ALGORITHM_CHAINING;
-      if (opType !== VIRTIO_CRYPTO_SYM_OP_CIPHER && !chained) return VIRTIO_CRYPTO_NOTSUPP;
-      const flfAt = at + VirtioCryptoSymCreateSessionFlf.OFFSETS.opFlf;
-      const ch = new VirtioCryptoAlgChainSessionFlf(this.#ctrlView, flfAt);
-      // The cipher parameters: the whole op_flf, or the chain's cipher_hdr.
-      const p = chained ? ch.cipherHdr : new VirtioCryptoCipherSessionFlf(this.#ctrlView, flfAt);
-      const alg = CIPHERS.get(p.algo);
-      if (alg === undefined) return VIRTIO_CRYPTO_NOTSUPP;
-      if (p.algo !== algo) return VIRTIO_CRYPTO_ERR;
-      const op = p.op;
-      if (op !== VIRTIO_CRYPTO_OP_ENCRYPT && op !== VIRTIO_CRYPTO_OP_DECRYPT) {
-        return VIRTIO_CRYPTO_ERR;
-      }
-      const keyLen = p.keyLen;
-      if (!alg.keyLens.includes(keyLen)) return VIRTIO_CRYPTO_ERR;
-      let chain: Chain | undefined;
-      let authKeyLen = 0;
-      if (chained) {
-        const order = ch.algChainOrder;
-        const mode = ch.hashMode;
-        if (
-          order !== VIRTIO_CRYPTO_SYM_ALG_CHAIN_ORDER_HASH_THEN_CIPHER &&
-          order !== VIRTIO_CRYPTO_SYM_ALG_CHAIN_ORDER_CIPHER_THEN_HASH
-        ) return VIRTIO_CRYPTO_ERR;
-        const hashAt = flfAt + VirtioCryptoAlgChainSessionFlf.OFFSETS.algoFlf;
-        let hash: HashAlgorithm | undefined;
-        let resultLen: number;
-        if (mode === VIRTIO_CRYPTO_SYM_HASH_MODE_PLAIN) {
-          const hp = new VirtioCryptoHashCreateSessionFlf(this.#ctrlView, hashAt);
-          hash = HASHES.get(hp.algo);
-          resultLen = hp.hashResultLen;
-        } else if (mode === VIRTIO_CRYPTO_SYM_HASH_MODE_AUTH) {
-          const mp = new VirtioCryptoMacCreateSessionFlf(this.#ctrlView, hashAt);
-          hash = MACS.get(mp.algo);
-          resultLen = mp.hashResultLen;
-          authKeyLen = mp.authKeyLen;
-          if (authKeyLen > this.#maxAuthKey) return VIRTIO_CRYPTO_ERR;
-        } else if (mode === VIRTIO_CRYPTO_SYM_HASH_MODE_NESTED) return VIRTIO_CRYPTO_NOTSUPP;
-        else return VIRTIO_CRYPTO_ERR;
-        if (hash === undefined) return VIRTIO_CRYPTO_NOTSUPP;
-        if (resultLen < 1 || resultLen > hash.digestLen) return VIRTIO_CRYPTO_ERR;
-        chain = {
-          hashFirst: order === VIRTIO_CRYPTO_SYM_ALG_CHAIN_ORDER_HASH_THEN_CIPHER,
-          hash,
-          resultLen,
-        };
-      }
-      // op_vlf: the cipher key, then (chaining with AUTH) the authentication key.
-      const k = key(keyLen + authKeyLen, MAX_CIPHER_KEY + this.#maxAuthKey);
-      if (k === undefined) return VIRTIO_CRYPTO_ERR;
-      if (chain !== undefined && authKeyLen > 0) chain.authKey = k.slice(keyLen);
-      else if (chain !== undefined && ch.hashMode === VIRTIO_CRYPTO_SYM_HASH_MODE_AUTH) {
-        chain.authKey = new Uint8Array(0);
-      }
-      s = {
-        service,
-        alg,
-        key: k.slice(0, keyLen),
-        encrypt: op === VIRTIO_CRYPTO_OP_ENCRYPT,
-        chain,
-      };
-    } else if (service === "hash") {
-      const p = new VirtioCryptoHashCreateSessionFlf(this.#ctrlView, at);
-      const alg = HASHES.get(p.algo);
-      if (alg === undefined) return VIRTIO_CRYPTO_NOTSUPP;
-      if (p.algo !== algo) return VIRTIO_CRYPTO_ERR;
-      const resultLen = p.hashResultLen;
-      if (resultLen < 1 || resultLen > alg.digestLen) return VIRTIO_CRYPTO_ERR;
-      s = { service, alg, resultLen };
-    } else if (service === "mac") {
-      const p = new VirtioCryptoMacCreateSessionFlf(this.#ctrlView, at);
-      const alg = MACS.get(p.algo);
-      if (alg === undefined) return VIRTIO_CRYPTO_NOTSUPP;
-      if (p.algo !== algo) return VIRTIO_CRYPTO_ERR;
-      const resultLen = p.hashResultLen;
-      if (resultLen < 1 || resultLen > alg.digestLen) return VIRTIO_CRYPTO_ERR;
-      const k = key(p.authKeyLen, this.#maxAuthKey);
-      if (k === undefined) return VIRTIO_CRYPTO_ERR;
-      s = { service, alg, key: k, resultLen };
-    } else {
-      const p = new VirtioCryptoAeadCreateSessionFlf(this.#ctrlView, at);
-      const alg = AEADS.get(p.algo);
-      if (alg === undefined) return VIRTIO_CRYPTO_NOTSUPP;
-      if (p.algo !== algo) return VIRTIO_CRYPTO_ERR;
-      const op = p.op;
-      if (op !== VIRTIO_CRYPTO_OP_ENCRYPT && op !== VIRTIO_CRYPTO_OP_DECRYPT) {
-        return VIRTIO_CRYPTO_ERR;
-      }
-      const keyLen = p.keyLen;
-      const tagLen = p.tagLen;
-      if (!alg.keyLens.includes(keyLen) || !alg.tagLens.includes(tagLen)) {
-        return VIRTIO_CRYPTO_ERR;
-      }
-      const k = key(keyLen, MAX_CIPHER_KEY);
-      if (k === undefined) return VIRTIO_CRYPTO_ERR;
-      s = { service, alg, key: k, encrypt: op === VIRTIO_CRYPTO_OP_ENCRYPT, tagLen };
-    }
+    const s = parseSession(service, this.#ctrlView, at, algo, this.#maxAuthKey, key);
+    if (typeof s === "number") return s;
     const id = this.#nextId++;
     this.#sessions.set(id, s);
     return id;
@@ -537,140 +347,6 @@ export class CryptoDevice extends ConfigDevice<VirtioCryptoConfig> {
       c.read(CRYPTO_DATA_REQ_SIZE, buf);
       return buf;
     };
-    switch (s.service) {
-      case "cipher": {
-        if (opcode !== VIRTIO_CRYPTO_CIPHER_ENCRYPT && opcode !== VIRTIO_CRYPTO_CIPHER_DECRYPT) {
-          return NOTSUPP;
-        }
-        const sym = new VirtioCryptoSymDataFlf(this.#dataView, at);
-        const opType = sym.opType;
-        if (
-          opType !== VIRTIO_CRYPTO_SYM_OP_CIPHER &&
-          opType !== VIRTIO_CRYPTO_SYM_OP_ALGORITHM_CHAINING
-        ) return NOTSUPP;
-        // The request's op_type must be the session's.
-        if ((opType === VIRTIO_CRYPTO_SYM_OP_ALGORITHM_CHAINING) !== (s.chain !== undefined)) {
-          return ERR;
-        }
-        if (s.encrypt !== (opcode === VIRTIO_CRYPTO_CIPHER_ENCRYPT)) return ERR;
-        const typeAt = at + VirtioCryptoSymDataFlf.OFFSETS.opTypeFlf;
-        const a = s.alg;
-        if (s.chain !== undefined) {
-          return this.#chain(s.chain, a, s.key, s.encrypt, typeAt, fits, readVlf);
-        }
-        const p = new VirtioCryptoCipherDataFlf(this.#dataView, typeAt);
-        const ivLen = p.ivLen;
-        const srcLen = p.srcDataLen;
-        const dstLen = p.dstDataLen;
-        if (ivLen !== a.ivLen || dstLen !== srcLen) return ERR;
-        if (srcLen % a.block !== 0 || srcLen < a.minLen) return ERR;
-        if (!fits(ivLen + srcLen, dstLen)) return ERR;
-        const vlf = readVlf(ivLen + srcLen);
-        const result = runCipher(a, s.key, vlf.subarray(0, ivLen), s.encrypt, vlf.subarray(ivLen));
-        return { status: VIRTIO_CRYPTO_OK, result };
-      }
-      case "hash":
-      case "mac": {
-        if (opcode !== (s.service === "hash" ? VIRTIO_CRYPTO_HASH : VIRTIO_CRYPTO_MAC)) {
-          return NOTSUPP;
-        }
-        const p = s.service === "hash"
-          ? new VirtioCryptoHashDataFlf(this.#dataView, at)
-          : new VirtioCryptoMacDataFlf(this.#dataView, at).hdr;
-        const srcLen = p.srcDataLen;
-        const resultLen = p.hashResultLen;
-        if (resultLen !== s.resultLen) return ERR;
-        if (!fits(srcLen, resultLen)) return ERR;
-        const src = readVlf(srcLen);
-        const digest = s.service === "hash" ? runHash(s.alg, src) : runHmac(s.alg, s.key, src);
-        return { status: VIRTIO_CRYPTO_OK, result: digest.subarray(0, resultLen) };
-      }
-      case "aead": {
-        if (opcode !== VIRTIO_CRYPTO_AEAD_ENCRYPT && opcode !== VIRTIO_CRYPTO_AEAD_DECRYPT) {
-          return NOTSUPP;
-        }
-        if (s.encrypt !== (opcode === VIRTIO_CRYPTO_AEAD_ENCRYPT)) return ERR;
-        const p = new VirtioCryptoAeadDataFlf(this.#dataView, at);
-        const ivLen = p.ivLen;
-        const aadLen = p.aadLen;
-        const srcLen = p.srcDataLen;
-        const dstLen = p.dstDataLen;
-        const tagLen = p.tagLen;
-        if (ivLen !== s.alg.ivLen || tagLen !== s.tagLen) return ERR;
-        // Encryption writes ciphertext || tag; decryption reads ciphertext || tag from src.
-        const outLen = s.encrypt ? srcLen + tagLen : srcLen - tagLen;
-        if (outLen < 0 || dstLen < outLen) return ERR;
-        if (!fits(ivLen + srcLen + aadLen, dstLen)) return ERR;
-        // 5.9.9.7: op_vlf is iv, src_data, aad.
-        const vlf = readVlf(ivLen + srcLen + aadLen);
-        const iv = vlf.subarray(0, ivLen);
-        const src = vlf.subarray(ivLen, ivLen + srcLen);
-        const aad = vlf.subarray(ivLen + srcLen);
-        if (s.encrypt) {
-          return {
-            status: VIRTIO_CRYPTO_OK,
-            result: aeadSeal(s.alg, s.key, iv, aad, src, tagLen),
-          };
-        }
-        const ct = src.subarray(0, srcLen - tagLen);
-        const plain = aeadOpen(s.alg, s.key, iv, aad, ct, src.subarray(srcLen - tagLen));
-        return plain === undefined ? BADMSG : { status: VIRTIO_CRYPTO_OK, result: plain };
-      }
-    }
-  }
-
-  /**
-   * An algorithm-chaining request (5.9.9.6): the cipher over
-   * `src[cipher_start_src_offset, +len_to_cipher]` (the rest of src copied
-   * as it is) and the hash or HMAC over `aad` followed by
-   * `[hash_start_src_offset, +len_to_hash]` of src (HASH_THEN_CIPHER) or of
-   * the ciphered data (CIPHER_THEN_HASH). The writable part gets dst_data,
-   * then hash_result.
-   */
-  #chain(
-    c: Chain,
-    a: CipherAlgorithm,
-    key: Uint8Array,
-    encrypt: boolean,
-    typeAt: number,
-    fits: (readable: number, writable: number) => boolean,
-    readVlf: (len: number) => Uint8Array,
-  ): Outcome {
-    const p = new VirtioCryptoAlgChainDataFlf(this.#dataView, typeAt);
-    const ivLen = p.ivLen;
-    const srcLen = p.srcDataLen;
-    const dstLen = p.dstDataLen;
-    const cStart = p.cipherStartSrcOffset;
-    const cLen = p.lenToCipher;
-    const hStart = p.hashStartSrcOffset;
-    const hLen = p.lenToHash;
-    const aadLen = p.aadLen;
-    const resultLen = p.hashResultLen;
-    if (ivLen !== a.ivLen || dstLen !== srcLen || resultLen !== c.resultLen) return ERR;
-    if (cStart + cLen > srcLen || hStart + hLen > srcLen) return ERR;
-    if (cLen % a.block !== 0 || (cLen > 0 && cLen < a.minLen)) return ERR;
-    if (!fits(ivLen + srcLen + aadLen, dstLen + resultLen)) return ERR;
-    // op_vlf: iv, src_data, aad.
-    const vlf = readVlf(ivLen + srcLen + aadLen);
-    const iv = vlf.subarray(0, ivLen);
-    const src = vlf.subarray(ivLen, ivLen + srcLen);
-    const aad = vlf.subarray(ivLen + srcLen);
-    const out = new Uint8Array(srcLen + resultLen);
-    out.set(src);
-    const digest = (data: Uint8Array) => {
-      const region = new Uint8Array(aad.length + hLen);
-      region.set(aad);
-      region.set(data.subarray(hStart, hStart + hLen), aad.length);
-      const d = c.authKey === undefined
-        ? runHash(c.hash, region)
-        : runHmac(c.hash, c.authKey, region);
-      out.set(d.subarray(0, resultLen), srcLen);
-    };
-    if (c.hashFirst) digest(src);
-    if (cLen > 0) {
-      out.set(runCipher(a, key, iv, encrypt, src.subarray(cStart, cStart + cLen)), cStart);
-    }
-    if (!c.hashFirst) digest(out);
-    return { status: VIRTIO_CRYPTO_OK, result: out };
+    return dataOperation(s, opcode, this.#dataView, at, fits, readVlf);
   }
 }
