@@ -274,6 +274,36 @@ Deno.test("test files read no clock, sleep in no guest, and hide no failure with
   assert.deepEqual(found, [], "see docs/testing.md, Rules");
 });
 
+Deno.test("every fast-check property in tests/ runs with a fixed seed", async () => {
+  const { walkFiles } = await import("../scripts/_npm.ts");
+  const found: string[] = [];
+  let calls = 0;
+  for (const p of await walkFiles("tests", /\.ts$/)) {
+    const text = await Deno.readTextFile(new URL(p, root));
+    for (const m of text.matchAll(/\bfc\.assert\(/g)) {
+      // The call's text, to its closing parenthesis (strings and comments skipped).
+      let depth = 0, i = m.index + m[0].length - 1, quote = "";
+      for (; i < text.length; i++) {
+        const ch = text[i];
+        if (quote) {
+          if (ch === "\\") i++;
+          else if (ch === quote) quote = "";
+        } else if (ch === '"' || ch === "'" || ch === "`") quote = ch;
+        else if (ch === "/" && text[i + 1] === "/") i = text.indexOf("\n", i);
+        else if (ch === "(") depth++;
+        else if (ch === ")" && --depth === 0) break;
+      }
+      calls++;
+      // An unfixed seed makes CI a lottery: a failure seen once may never come back.
+      if (!/\bseed\b\s*[:,}]/.test(text.slice(m.index, i))) {
+        found.push(`${p}:${text.slice(0, m.index).split("\n").length}`);
+      }
+    }
+  }
+  assert.ok(calls > 20, `found ${calls} fc.assert calls`);
+  assert.deepEqual(found, [], "fc.assert without a seed");
+});
+
 // --- One name per concept (docs/architecture.md, "Naming") ---
 
 interface DocLocation {
