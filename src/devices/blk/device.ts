@@ -531,6 +531,8 @@ export class BlkDevice implements VirtioDevice {
     copyIn?: () => void,
   ): number {
     if (!(pending instanceof Promise)) {
+      // Asynchronous storage may still complete at once: its bytes are in our buffer.
+      copyIn?.();
       this.stats[stat]++;
       return this.#finish(c, statusAt, VIRTIO_BLK_S_OK, written);
     }
