@@ -104,6 +104,10 @@ for (const kind of MAIN_KINDS) {
     await Promise.all(reads);
     assert.equal(t.device.stats.reads, 60);
     assert.equal(t.device.stats.writes, 60);
+    // The counters are the device's: what a user gets is a frozen copy.
+    const stats = t.device.stats;
+    assert.throws(() => Object.assign(stats, { reads: 0 }), TypeError);
+    assert.equal(t.device.stats.reads, 60);
     // Every queue carried requests.
     for (const vq of t.disk.queues) assert.ok(Number(vq.queue.state().availIdx) >= 20);
     assert.equal(t.disk.completed, 120);

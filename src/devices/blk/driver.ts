@@ -221,7 +221,10 @@ export class BlkDisk {
   /** True when write zeroes with unmap may deallocate. */
   readonly writeZeroesMayUnmap: boolean;
   /** Requests completed. */
-  completed = 0;
+  get completed(): number {
+    return this.#completed;
+  }
+  #completed = 0;
   #capacity = 0;
   #maxReq: number;
   #next = 0;
@@ -714,7 +717,7 @@ export class BlkDisk {
       if (p.dst !== undefined) memory.read(p.addr + VirtioBlkOuthdr.SIZE, p.dst);
       else data = memory.bytes(p.addr + VirtioBlkOuthdr.SIZE, p.dataLen).slice();
     }
-    this.completed++;
+    this.#completed++;
     const { resolve, reject, check, type, sector } = p;
     this.#release(p);
     if (!check) resolve({ status, data, usedLen: len });

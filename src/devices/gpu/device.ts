@@ -197,6 +197,7 @@ let scanoutHooks: {
   setMode(s: GpuScanout, mode: GpuMode): void;
   show(s: GpuScanout, resource: Resource | undefined, rect: GpuRect): void;
   shows(s: GpuScanout, resource: Resource): boolean;
+  flushed(s: GpuScanout): void;
 };
 
 /** One display of a {@link GpuDevice}: its mode, what it shows, and its pixels. */
@@ -207,13 +208,17 @@ export class GpuScanout {
   #resource: Resource | undefined;
   #rect: GpuRect = NO_RECT;
   /** Flushes that reached this scanout. */
-  flushes = 0;
+  get flushes(): number {
+    return this.#flushes;
+  }
+  #flushes = 0;
 
   static {
     scanoutHooks = {
       setMode: (s, mode) => s.#setMode(mode),
       show: (s, resource, rect) => s.#show(resource, rect),
       shows: (s, resource) => s.#shows(resource),
+      flushed: (s) => void s.#flushes++,
     };
   }
 
@@ -320,9 +325,15 @@ export class GpuDevice extends ConfigDevice<VirtioGpuConfig> {
   /** The displays. */
   readonly scanouts: readonly GpuScanout[];
   /** Requests whose response buffer could not hold even a header: used with nothing written. */
-  droppedRequests = 0;
+  get droppedRequests(): number {
+    return this.#droppedRequests;
+  }
+  #droppedRequests = 0;
   /** Error responses sent (any VIRTIO_GPU_RESP_ERR_*), and cursor commands ignored. */
-  errorResponses = 0;
+  get errorResponses(): number {
+    return this.#errorResponses;
+  }
+  #errorResponses = 0;
   readonly #maxHostMemory: number;
   readonly #maxResources: number;
   readonly #maxEntries: number;
@@ -463,7 +474,7 @@ export class GpuDevice extends ConfigDevice<VirtioGpuConfig> {
     const got = this.#readRequest(c);
     const room = c.writableLength;
     if (room < VirtioGpuCtrlHdr.SIZE) {
-      this.droppedRequests++;
+      this.#droppedRequests++;
       return 0;
     }
     this.#resp.fill(0, 0, VirtioGpuRespEdid.SIZE);
@@ -481,7 +492,7 @@ export class GpuDevice extends ConfigDevice<VirtioGpuConfig> {
       [type, len] = this.#command(cmd, got, c, ctx);
     }
     if (type >= VIRTIO_GPU_RESP_ERR_UNSPEC) {
-      this.errorResponses++;
+      this.#errorResponses++;
       len = VirtioGpuCtrlHdr.SIZE;
     }
     this.#writeHeader(type, got);
@@ -498,7 +509,7 @@ export class GpuDevice extends ConfigDevice<VirtioGpuConfig> {
       if (t === VIRTIO_GPU_CMD_UPDATE_CURSOR) ok = this.#updateCursor(false);
       else if (t === VIRTIO_GPU_CMD_MOVE_CURSOR) ok = this.#updateCursor(true);
     }
-    if (!ok) this.errorResponses++;
+    if (!ok) this.#errorResponses++;
     // 5.7.6.10: cursor commands answer OK_NODATA; Linux gives no response buffer at all.
     if (c.writableLength < VirtioGpuCtrlHdr.SIZE) return 0;
     this.#resp.fill(0, 0, VirtioGpuCtrlHdr.SIZE);
@@ -726,7 +737,7 @@ export class GpuDevice extends ConfigDevice<VirtioGpuConfig> {
       const x1 = Math.min(f.x + f.width, v.x + v.width);
       const y1 = Math.min(f.y + f.height, v.y + v.height);
       if (x1 <= x0 || y1 <= y0) continue;
-      s.flushes++;
+      scanoutHooks.flushed(s);
       this.#pending.push({
         scanout: s,
         rect: { x: x0 - v.x, y: y0 - v.y, width: x1 - x0, height: y1 - y0 },

@@ -253,7 +253,10 @@ export class NetDevice extends ConfigDevice<VirtioNetConfig> {
   /** `2 * maxQueuePairs` data queues (receiveq1, transmitq1, ...) then the control queue. */
   readonly queueMaxSizes: readonly number[];
   /** Counters. */
-  readonly stats: NetDeviceStats = {
+  get stats(): Readonly<NetDeviceStats> {
+    return Object.freeze({ ...this.#stats });
+  }
+  readonly #stats: NetDeviceStats = {
     txFrames: 0,
     txErrors: 0,
     rxFrames: 0,
@@ -306,7 +309,7 @@ export class NetDevice extends ConfigDevice<VirtioNetConfig> {
   readonly #mqSet = new VirtioNetCtrlMqPairsSet(this.#ctrlView, CTRL_DATA_AT);
   readonly #txMeta: NetFrameMeta = plainMeta();
   readonly #emitSegment = (seg: Uint8Array): void => {
-    if (!this.#backend?.transmit(seg, this.#plain)) this.stats.txErrors++;
+    if (!this.#backend?.transmit(seg, this.#plain)) this.#stats.txErrors++;
   };
   readonly #plain: NetFrameMeta = plainMeta();
   readonly #port: NetPort & { offloads: NetOffloads };
@@ -602,7 +605,7 @@ export class NetDevice extends ConfigDevice<VirtioNetConfig> {
     const hl = this.#hdrLen;
     const len = c.readableLength - hl;
     if (len < 14 || len > MAX_FRAME) {
-      this.stats.txErrors++;
+      this.#stats.txErrors++;
       return true;
     }
     const hb = this.#hdrBytes;
@@ -619,7 +622,7 @@ export class NetDevice extends ConfigDevice<VirtioNetConfig> {
     const frame = this.#txBuf.subarray(0, len);
     c.read(hl, frame);
     if (!this.#validTx(m, len)) {
-      this.stats.txErrors++;
+      this.#stats.txErrors++;
       return true;
     }
     if (!this.linkUp || this.#backend === undefined) return true; // nowhere to go: dropped
@@ -630,14 +633,14 @@ export class NetDevice extends ConfigDevice<VirtioNetConfig> {
     } else if (isGso(m)) {
       // The far side cannot take GSO: segment here (checksums included).
       if (segmentTcp(frame, m, this.#segBuf, this.#emitSegment) < 0) {
-        this.stats.txErrors++;
+        this.#stats.txErrors++;
         return true;
       }
     } else {
       completeChecksum(frame, m.csumStart, m.csumOffset);
       if (!be.transmit(frame, this.#plain)) return false;
     }
-    this.stats.txFrames++;
+    this.#stats.txFrames++;
     return true;
   }
 
@@ -688,11 +691,11 @@ export class NetDevice extends ConfigDevice<VirtioNetConfig> {
   #receive(frame: Uint8Array, meta: NetFrameMeta | undefined): boolean {
     const ctx = this.context;
     if (ctx === undefined || !this.linkUp || frame.length < 14 || frame.length > MAX_FRAME) {
-      this.stats.rxDropped++;
+      this.#stats.rxDropped++;
       return true;
     }
     if (!this.#accept(frame)) {
-      this.stats.rxFiltered++;
+      this.#stats.rxFiltered++;
       return true;
     }
     const m = meta ?? this.#plain;
@@ -703,14 +706,14 @@ export class NetDevice extends ConfigDevice<VirtioNetConfig> {
       } else if (!isGso(m) && completeChecksum(frame, m.csumStart, m.csumOffset)) {
         // 5.1.6.4.1: without GUEST_CSUM, flags stay zero and the frame is complete.
       } else if (!isGso(m)) {
-        this.stats.rxDropped++;
+        this.#stats.rxDropped++;
         return true;
       }
     } else if ((m.flags & VIRTIO_NET_HDR_F_DATA_VALID) && this.#offloads.csum) {
       flags = VIRTIO_NET_HDR_F_DATA_VALID;
     }
     if (isGso(m) && !offloadsAccept(this.#offloads, m)) {
-      this.stats.rxDropped++;
+      this.#stats.rxDropped++;
       return true;
     }
     // Steering (5.1.6.5.6.1): the pair the flow was last sent on, else by hash.
@@ -722,7 +725,7 @@ export class NetDevice extends ConfigDevice<VirtioNetConfig> {
     }
     const q = ctx.queues[2 * pair];
     if (q === undefined) {
-      this.stats.rxDropped++;
+      this.#stats.rxDropped++;
       return true;
     }
     const h = this.#hdr;
@@ -743,14 +746,14 @@ export class NetDevice extends ConfigDevice<VirtioNetConfig> {
         : this.#fillSingle(q, this.#rx[pair], frame);
       if (r === 0) return false;
       if (r < 0) {
-        this.stats.rxDropped++;
+        this.#stats.rxDropped++;
         return true;
       }
     } catch (e) {
       ctx.needsReset(e);
       return true;
     }
-    this.stats.rxFrames++;
+    this.#stats.rxFrames++;
     if (q.needsNotification()) ctx.notifyUsed(2 * pair);
     return true;
   }
@@ -824,8 +827,8 @@ export class NetDevice extends ConfigDevice<VirtioNetConfig> {
       );
     }
     const ack = this.#command(c, ctx);
-    if (ack === VIRTIO_NET_OK) this.stats.ctrlOk++;
-    else this.stats.ctrlErr++;
+    if (ack === VIRTIO_NET_OK) this.#stats.ctrlOk++;
+    else this.#stats.ctrlErr++;
     c.writeUint8(0, ack);
     return 1;
   }

@@ -298,9 +298,15 @@ export class NetInterface {
   #readers: ((r: IteratorResult<ReceivedFrame>) => void)[] = [];
   #closed = false;
   /** Frames dropped because the device misbehaved or an iterator fell behind. */
-  rxErrors = 0;
+  get rxErrors(): number {
+    return this.#rxErrors;
+  }
+  #rxErrors = 0;
   /** Announce requests acked. */
-  announces = 0;
+  get announces(): number {
+    return this.#announces;
+  }
+  #announces = 0;
   readonly #hdr: VirtioNetHdr;
   readonly #slot: { addr: number; len: number } = { addr: 0, len: 0 };
   readonly #sg: Sg[] = [this.#slot];
@@ -453,7 +459,7 @@ export class NetInterface {
         rx.parts.push(mem.bytes(addr, len).slice());
         rx.left--;
       } else if (len < hs + 14) {
-        this.rxErrors++; // 5.1.6.4: too short for a header and an Ethernet frame
+        this.#rxErrors++; // 5.1.6.4: too short for a header and an Ethernet frame
       } else {
         const h = this.#hdr;
         const reg = mem.locate(addr, hs);
@@ -461,7 +467,7 @@ export class NetInterface {
         h.offset = addr - reg.base;
         const n = hs === 12 ? h.numBuffers : 1;
         if (n < 1 || n > vq.size) {
-          this.rxErrors++;
+          this.#rxErrors++;
         } else {
           const info: ReceivedFrame = this.#onFrame && n === 1 ? this.#info : {
             data: this.#info.data,
@@ -526,7 +532,7 @@ export class NetInterface {
     this.#backlog.push(out);
     if (this.#backlog.length > (this.#options.backlog ?? 1024)) {
       this.#backlog.shift();
-      this.rxErrors++;
+      this.#rxErrors++;
     }
   }
 
@@ -929,7 +935,7 @@ export class NetInterface {
       status & VIRTIO_NET_S_ANNOUNCE && dev.hasFeature(VIRTIO_NET_F_GUEST_ANNOUNCE) && this.#ctrl
     ) {
       // 5.1.6.5.4: announce ourselves (left to listeners) and ack.
-      this.announces++;
+      this.#announces++;
       this.command(VIRTIO_NET_CTRL_ANNOUNCE, VIRTIO_NET_CTRL_ANNOUNCE_ACK).catch(() => {});
     }
   }

@@ -486,7 +486,10 @@ export class VsockEndpoint {
   /** Seqpacket sockets are allowed (VIRTIO_VSOCK_F_SEQPACKET was negotiated). */
   seqpacket: boolean;
   /** Packets refused as malformed: unknown op or type, credit violations, wrong CID. */
-  badPackets = 0;
+  get badPackets(): number {
+    return this.#badPackets;
+  }
+  #badPackets = 0;
   readonly #onOutput: () => void;
   readonly #backlog: number;
   readonly #conns = new Map<string, VsockConnection>();
@@ -635,13 +638,13 @@ export class VsockEndpoint {
     const typeOk = p.type === VIRTIO_VSOCK_TYPE_STREAM ||
       (p.type === VIRTIO_VSOCK_TYPE_SEQPACKET && this.seqpacket);
     if (p.dstCid !== this.localCid || !typeOk) {
-      this.badPackets++;
+      this.#badPackets++;
       return this.#refuse(p);
     }
     const c = this.#conns.get(key(p.srcCid, p.srcPort, p.dstPort));
     if (c === undefined) return this.#unconnected(p);
     if (p.type !== c.type) {
-      this.badPackets++;
+      this.#badPackets++;
       return this.#resetConn(
         c,
         "ERR_VIRTIO_DEVICE_VSOCK_PROTOCOL",
@@ -661,14 +664,14 @@ export class VsockEndpoint {
           }),
         );
       }
-      this.badPackets++;
+      this.#badPackets++;
       return this.#resetConn(c, "ERR_VIRTIO_DEVICE_VSOCK_PROTOCOL", `op ${p.op} while connecting`);
     }
     switch (p.op) {
       case VIRTIO_VSOCK_OP_RW: {
         // 5.10.6.3: the peer must not send more than our free space.
         if (p.data.length > this.bufAlloc - c.buffered) {
-          this.badPackets++;
+          this.#badPackets++;
           return this.#resetConn(
             c,
             "ERR_VIRTIO_DEVICE_VSOCK_CREDIT",
@@ -676,7 +679,7 @@ export class VsockEndpoint {
           );
         }
         if (s.peerShut & SHUT_SEND) {
-          this.badPackets++;
+          this.#badPackets++;
           return this.#resetConn(c, "ERR_VIRTIO_DEVICE_VSOCK_PROTOCOL", "data after SHUTDOWN");
         }
         connectionHooks.data(c, p.data, (p.flags & VIRTIO_VSOCK_SEQ_EOM) !== 0);
@@ -712,7 +715,7 @@ export class VsockEndpoint {
         return;
       default:
         // REQUEST or RESPONSE on a live connection, or an op we do not know.
-        this.badPackets++;
+        this.#badPackets++;
         return this.#resetConn(c, "ERR_VIRTIO_DEVICE_VSOCK_PROTOCOL", `unexpected op ${p.op}`);
     }
     if (this.#sendable(c)) this.#onOutput();
