@@ -38,6 +38,7 @@
  */
 
 import { binding } from "./_driver_binding.ts";
+import { vqHooks } from "./_virtqueue_hooks.ts";
 import type { ConfigWidth } from "./device.ts";
 import { DeviceError } from "./errors.ts";
 import { bit } from "./features.ts";
@@ -111,7 +112,7 @@ export interface VqInfo<T = unknown> {
   readonly size?: number;
   /**
    * Called once when the queue breaks (device reset, removed,
-   * DEVICE_NEEDS_RESET; see {@link Virtqueue.markBroken}), for a driver that
+   * DEVICE_NEEDS_RESET; see {@link DriverDevice.breakQueues}), for a driver that
    * keeps its own pending work on a queue with a callback: fail it with
    * `error`. Requests of {@link Virtqueue.request} / {@link Virtqueue.submit}
    * fail by themselves.
@@ -273,7 +274,7 @@ export class DriverDevice {
    * `ERR_VIRTIO_DEVICE_NEEDS_RESET`.
    */
   breakQueues(error: DeviceError): void {
-    for (const vq of this.#vqs) vq?.markBroken(error);
+    for (const vq of this.#vqs) if (vq) vqHooks.markBroken(vq, error);
     for (const vrh of this.#vrhs.values()) vrh.markBroken(error);
   }
 
@@ -350,7 +351,7 @@ export class DriverDevice {
     try {
       for (let i = 0; i < infos.length; i++) made.push(this.#setupVq(i, infos[i]));
     } catch (e) {
-      for (const vq of made) vq.release();
+      for (const vq of made) vqHooks.release(vq);
       this.#vqs = [];
       throw e;
     }
@@ -520,8 +521,8 @@ export class DriverDevice {
     const out: unknown[] = [];
     for (const vq of this.#vqs) {
       if (vq === undefined) continue;
-      out.push(...vq.drain());
-      vq.release();
+      out.push(...vqHooks.drain(vq));
+      vqHooks.release(vq);
     }
     this.#vqs = [];
     for (const vrh of this.#vrhs.values()) vrh.release();

@@ -10,6 +10,7 @@
 
 import type { DriverDevice, VqInfo } from "./driver.ts";
 import { ArgumentError, DeviceError } from "./errors.ts";
+import { vqHooks } from "./_virtqueue_hooks.ts";
 import type { DriverQueue, Sg, UsedBufferSlot } from "./virtqueue/queue.ts";
 
 /** Code of the error a request fails with when its device was reset. */
@@ -147,6 +148,12 @@ export class Virtqueue<T = unknown> {
   readonly #slot: UsedBufferSlot<T> = { token: undefined, len: 0 };
   /** 0 unused yet, 1 buffers with tokens ({@link Virtqueue.addSgs}), 2 requests ({@link Virtqueue.submit}). */
   #mode = 0;
+
+  static {
+    vqHooks.markBroken = (vq, error) => vq.#markBroken(error);
+    vqHooks.drain = (vq) => vq.#drain();
+    vqHooks.release = (vq) => vq.#release();
+  }
 
   /** Made by {@link DriverDevice.findVqs}. */
   constructor(
@@ -407,15 +414,15 @@ export class Virtqueue<T = unknown> {
    * Break the queue with `error` (see {@link DriverDevice.breakQueues}):
    * waiting and pending requests fail with it, and every later add or kick
    * throws a {@link DeviceError} with its code. Buffers stay in the ring
-   * until {@link Virtqueue.drain}. Only the first error counts.
+   * until #drain. Only the first error counts.
    */
-  markBroken(error: DeviceError): void {
+  #markBroken(error: DeviceError): void {
     if (this.#error !== undefined) return;
     this.#error = error;
     for (const r of this.#waiting.splice(0)) r.fail(error);
     if (this.#pending.size > 0) {
       const failed = [...this.#pending];
-      // Still in the ring (the device may not be reset yet): failed now, reclaimed in drain().
+      // Still in the ring (the device may not be reset yet): failed now, reclaimed in #drain().
       this.#pending.clear();
       for (const c of failed) c.fail(error);
     }
@@ -427,7 +434,7 @@ export class Virtqueue<T = unknown> {
    * device is reset). Requests of a request queue are not returned: those
    * still pending fail and each is reclaimed ({@link Completion.reclaim}).
    */
-  drain(): T[] {
+  #drain(): T[] {
     const out: T[] = [];
     const requests = this.#mode === 2;
     const reclaimed: Completion[] = [];
@@ -453,10 +460,10 @@ export class Virtqueue<T = unknown> {
   }
 
   /** Mark broken (`ERR_VIRTIO_DEVICE_QUEUE_DELETED` unless broken already) and free the ring memory. */
-  release(): void {
+  #release(): void {
     if (this.#released) return;
     this.#released = true;
-    this.markBroken(
+    this.#markBroken(
       new DeviceError(`${this.dev.name}: queue ${this.index} (${this.name}) was deleted`, {
         code: ERR_VIRTIO_DEVICE_QUEUE_DELETED,
       }),

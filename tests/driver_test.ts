@@ -140,6 +140,8 @@ Deno.test("delVqs resets a live device first and returns used then unused buffer
   const c = q?.pop();
   assert.ok(q && c);
   q.addUsed(c, 4);
+  // Breaking, draining and freeing a queue is the device's (breakQueues, delVqs), not the queue's.
+  for (const m of ["markBroken", "drain", "release"]) assert.equal(m in vq, false, m);
   const left = t.dev.delVqs();
   assert.equal(t.dev.getStatus(), 0);
   assert.deepEqual(left.sort(), ["b0", "b1", "b2"]);

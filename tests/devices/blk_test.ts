@@ -104,6 +104,10 @@ for (const kind of MAIN_KINDS) {
     await Promise.all(reads);
     assert.equal(t.device.stats.reads, 60);
     assert.equal(t.device.stats.writes, 60);
+    // The counters are the device's: what a user gets is a frozen copy.
+    const stats = t.device.stats;
+    assert.throws(() => Object.assign(stats, { reads: 0 }), TypeError);
+    assert.equal(t.device.stats.reads, 60);
     // Every queue carried requests.
     for (const vq of t.disk.queues) assert.ok(Number(vq.queue.state().availIdx) >= 20);
     assert.equal(t.disk.completed, 120);
@@ -486,6 +490,27 @@ Deno.test("blk: storage with readv/writev gets each request's segments in one ca
   assert.deepEqual(storage.bytes.subarray(1024, 1024 + 4096), pattern(4096, 5));
 });
 
+Deno.test("blk: asynchronous storage whose read completes at once still fills the guest's buffer", async () => {
+  // isAsync says requests may complete later (the device then reads through its own
+  // buffer); a storage that completes some of them at once, as a cache or a disk that
+  // hangs only sometimes, must still see its bytes reach the guest.
+  const inner = new MemoryStorage(new Uint8Array(DISK));
+  const storage = {
+    size: DISK,
+    isAsync: true,
+    read: (o: number, d: Uint8Array) => inner.read(o, d),
+    write: (o: number, s: Uint8Array) => inner.write(o, s),
+    flush: () => {},
+  };
+  const t = await setup("mmio-v2", { storage });
+  inner.write(3 * 512, pattern(1024, 9));
+  const back = new Uint8Array(1024);
+  await t.disk.read(3, back);
+  assert.deepEqual(back, pattern(1024, 9));
+  await t.disk.write(5, pattern(512, 4));
+  assert.deepEqual(inner.bytes.subarray(5 * 512, 6 * 512), pattern(512, 4));
+});
+
 Deno.test("blk: async completion after a reset is dropped without touching guest memory", async () => {
   let release: () => void = () => {};
   const gate = new Promise<void>((r) => release = r);
@@ -547,7 +572,7 @@ Deno.test("blk property: random raw requests never write outside their range or 
         }
       },
     ),
-    { numRuns: 300 },
+    { numRuns: 300, seed: 26 },
   );
   assert.ok(!t.dev.needsReset);
   await t.disk.write(0, new Uint8Array(512));

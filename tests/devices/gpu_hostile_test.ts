@@ -241,7 +241,13 @@ Deno.test("gpu hostile: RESOURCE_CREATE_2D with bad ids, formats, sizes and past
   assert.equal(r.device.hostMemory, 64 + 512 * 511 * 4);
   assert.equal(r.send(create(3, 1, 1)).type, OK);
   assert.equal(r.send(create(4, 1, 1)).type, ERR_OOM, "maxResources 3");
-  assert.equal(r.send(unref(2)).type, OK);
+  // 5.7.6.8: an unref is hdr, resource_id and padding (32 bytes); the padding says nothing.
+  const padded = req(VirtioGpuResourceUnref, UNREF, (a) => {
+    a.resourceId = 2;
+    a.padding = 0xffffffff;
+  });
+  assert.equal(padded.length, 32);
+  assert.equal(r.send(padded).type, OK);
   assert.equal(r.send(unref(2)).type, ERR_RESOURCE, "unref twice");
   assert.equal(r.device.hostMemory, 64 + 4);
   assert.equal(r.resets.length, 0);
@@ -387,20 +393,31 @@ Deno.test("gpu hostile: cursor commands with bad scanouts and resources change n
 
 Deno.test("gpu hostile: random and mutated command streams keep the device consistent", () => {
   const types = [CREATE_2D, UNREF, ATTACH, DETACH, SET_SCANOUT, TRANSFER, FLUSH, GET_DISPLAY_INFO];
+  // Each mutation hits one command in three, so most streams also build state to check.
+  const mutation = <T>(arb: fc.Arbitrary<T>) =>
+    fc.oneof({ arbitrary: fc.constant(null), weight: 2 }, { arbitrary: arb, weight: 1 });
+  // A width, height or length: mostly near the 64x32 scanout, else hostile.
+  const size = fc.oneof(
+    { arbitrary: fc.integer({ min: 0, max: 80 }), weight: 4 },
+    { arbitrary: fc.constant(0xffffffff), weight: 1 },
+    { arbitrary: fc.nat(), weight: 1 },
+  );
   const command = fc.record({
     type: fc.constantFrom(...types),
     id: fc.integer({ min: 0, max: 5 }),
-    a: fc.oneof(fc.integer({ min: 0, max: 80 }), fc.constant(0xffffffff), fc.nat()),
-    b: fc.oneof(fc.integer({ min: 0, max: 80 }), fc.constant(0xffffffff), fc.nat()),
+    a: size,
+    b: size,
     c: fc.integer({ min: 0, max: 70 }),
     d: fc.integer({ min: 0, max: 70 }),
     format: fc.constantFrom(1, 2, 3, 4, 67, 68, 121, 134, 0, 5),
     // Mutations: truncate the request, flip a byte.
-    cut: fc.option(fc.nat({ max: 60 })),
-    flip: fc.option(fc.tuple(fc.nat({ max: 60 }), fc.integer({ min: 1, max: 255 }))),
+    cut: mutation(fc.nat({ max: 60 })),
+    flip: mutation(fc.tuple(fc.nat({ max: 60 }), fc.integer({ min: 1, max: 255 }))),
   });
+  // How often the model changed: a run that never creates and unrefs checks nothing of it.
+  const accepted = { creates: 0, unrefs: 0, mutated: 0 };
   fc.assert(
-    fc.property(fc.array(command, { maxLength: 40 }), (cmds) => {
+    fc.property(fc.array(command, { maxLength: 40, size: "max" }), (cmds) => {
       const r = gpuRig({ scanouts: [{ width: 64, height: 32 }], maxHostMemory: 64 * 1024 });
       const page = r.alloc.alloc(64 * 1024, 4096);
       const model = new Map<number, number>(); // id -> bytes, for creates the device accepted
@@ -435,10 +452,16 @@ Deno.test("gpu hostile: random and mutated command streams keep the device consi
         if (c.flip && c.flip[0] < body.length) body[c.flip[0]] ^= c.flip[1];
         const hdr = body.length >= 24 ? new VirtioGpuCtrlHdr(new DataView(body.buffer)) : undefined;
         const sentType = hdr?.type;
-        const q = body.length >= 40
+        // The model reads what the device read: a create's fields from its 40-byte struct, an
+        // unref's resource_id from its 32-byte one (5.7.6.8: hdr, resource_id, padding).
+        const q = body.length >= VirtioGpuResourceCreate2d.SIZE
           ? new VirtioGpuResourceCreate2d(new DataView(body.buffer))
           : undefined;
+        const u = body.length >= VirtioGpuResourceUnref.SIZE
+          ? new VirtioGpuResourceUnref(new DataView(body.buffer))
+          : undefined;
         const got = r.send(body, 408);
+        if (c.cut !== null || c.flip !== null) accepted.mutated++;
         assert.ok(got.type !== undefined);
         assert.ok(
           [OK, OK_DISPLAY_INFO, ERR_UNSPEC, ERR_OOM, ERR_SCANOUT, ERR_RESOURCE, ERR_PARAM].includes(
@@ -448,14 +471,24 @@ Deno.test("gpu hostile: random and mutated command streams keep the device consi
         );
         if (got.type === OK && sentType === CREATE_2D && q) {
           model.set(q.resourceId, q.width * q.height * 4);
+          accepted.creates++;
         }
-        if (got.type === OK && sentType === UNREF && q) model.delete(q.resourceId);
+        if (got.type === OK && sentType === UNREF && u) {
+          model.delete(u.resourceId);
+          accepted.unrefs++;
+        }
       }
       assert.equal(r.resets.length, 0);
       assert.equal(r.device.resourceCount, model.size);
       assert.equal(r.device.hostMemory, [...model.values()].reduce((a, b) => a + b, 0));
       assert.ok(r.device.hostMemory <= 64 * 1024);
     }),
-    { numRuns: 100 },
+    // A fixed seed, as CI's other properties: the run that found the model's unref bug.
+    { numRuns: 100, seed: 831538774 },
+  );
+  // With this seed: 42 creates and 12 unrefs accepted, 996 of 1779 commands mutated.
+  assert.ok(
+    accepted.creates > 0 && accepted.unrefs > 0 && accepted.mutated > 0,
+    JSON.stringify(accepted),
   );
 });

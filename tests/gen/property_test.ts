@@ -301,7 +301,7 @@ Deno.test("property: generated accessors agree with a reference encoder", async 
           for (let i = base + size; i < buf.length; i++) assert.equal(buf[i], 0, `byte ${i} after`);
         },
       ),
-      { numRuns: 60 },
+      { numRuns: 60, seed: 22 },
     );
   } finally {
     await Deno.remove(dir, { recursive: true });
@@ -384,6 +384,6 @@ Deno.test("property: invalid schemas are rejected naming the schema and field", 
       assert.equal(caught.field, expectField, `${m.kind}: ${caught.message}`);
       assert.match(caught.message, new RegExp(schema));
     }),
-    { numRuns: 300 },
+    { numRuns: 300, seed: 23 },
   );
 });

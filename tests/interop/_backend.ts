@@ -19,6 +19,11 @@ export interface BackendProcess {
   send(text: string): Promise<void>;
   /** The process id. */
   readonly pid: number;
+  /**
+   * Resolves true once its output matches `pattern` (at once if it already
+   * does), or false if it ends without that.
+   */
+  waitFor(pattern: RegExp): Promise<boolean>;
 }
 
 /**
@@ -56,14 +61,28 @@ export async function startBackend(
   let text = "";
   let readyResolve: () => void = () => {};
   const ready = new Promise<void>((r) => (readyResolve = r));
+  let waiters: { pattern: RegExp; resolve: (seen: boolean) => void }[] = [];
   const pump = async (stream: ReadableStream<Uint8Array>) => {
     const dec = new TextDecoder();
     for await (const chunk of stream) {
       text += dec.decode(chunk, { stream: true });
       if (/ready/.test(text)) readyResolve();
+      const seen = waiters.filter((w) => w.pattern.test(text));
+      waiters = waiters.filter((w) => !seen.includes(w));
+      for (const w of seen) w.resolve(true);
     }
   };
   const pumps = Promise.all([pump(child.stdout), pump(child.stderr)]);
+  let ended = false;
+  const end = () => {
+    ended = true;
+    for (const w of waiters.splice(0)) w.resolve(w.pattern.test(text));
+  };
+  void pumps.then(end, end);
+  const waitFor = (pattern: RegExp): Promise<boolean> => {
+    if (pattern.test(text) || ended) return Promise.resolve(pattern.test(text));
+    return new Promise((resolve) => waiters.push({ pattern, resolve }));
+  };
   const writer = stdin ? child.stdin.getWriter() : undefined;
   const send = async (t: string): Promise<void> => {
     if (writer === undefined) throw new Error("back-end started without stdin");
@@ -103,5 +122,5 @@ export async function startBackend(
     await stop();
     throw new Error(`back-end ${example} did not become ready (${first}):\n${text}`);
   }
-  return { socket, output: () => text, stop, send, pid: child.pid };
+  return { socket, output: () => text, stop, send, pid: child.pid, waitFor };
 }

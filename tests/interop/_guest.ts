@@ -258,6 +258,11 @@ export interface GuestOptions {
   readonly echo?: boolean;
   /** Kill QEMU with SIGKILL as soon as a console line makes this return true (fault tests). */
   readonly killWhen?: (line: string) => boolean;
+  /**
+   * Kill QEMU with SIGKILL when this aborts (fault tests whose moment to kill comes from
+   * elsewhere than a console line, such as a back-end's output); `killed` is then true.
+   */
+  readonly killSignal?: AbortSignal;
   /** Run this QEMU build instead of the system's `qemu-system-x86_64`. */
   readonly qemu?: QemuBuild;
   /** Extra files for the initramfs: path in the guest (`/name`) to the host file to copy. */
@@ -419,6 +424,13 @@ async function runQemu(args: string[], opts: GuestOptions): Promise<GuestResult>
   const markers = new Map<string, string>();
   let output = "";
   const stderrText = new Response(child.stderr).text();
+  const killNow = () => {
+    if (killed) return;
+    killed = true;
+    killQuietly(child);
+  };
+  opts.killSignal?.addEventListener("abort", killNow);
+  if (opts.killSignal?.aborted) killNow();
   try {
     const decoder = new TextDecoder();
     let pending = "";
@@ -438,13 +450,11 @@ async function runQemu(args: string[], opts: GuestOptions): Promise<GuestResult>
           if (eq > 0) markers.set(kv.slice(0, eq), kv.slice(eq + 1).trim());
         }
         opts.onLine?.(line, reply);
-        if (!killed && opts.killWhen?.(line)) {
-          killed = true;
-          killQuietly(child);
-        }
+        if (!killed && opts.killWhen?.(line)) killNow();
       }
     }
   } finally {
+    opts.killSignal?.removeEventListener("abort", killNow);
     clearTimeout(timer);
     killQuietly(child);
     try {

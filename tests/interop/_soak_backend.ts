@@ -12,6 +12,10 @@
  *   random (seeded with `--seed`, {@link RandomNotifyFaults}) through
  *   {@link VhostUserBackendOptions.notifyFaults}; a dropped one is
  *   delivered by a watchdog 100-1000 ms later (see `NotifyFault`).
+ * - `release`: with `--hold-after-writes N` (the storage hangs after N
+ *   writes, {@link HoldStorage}; each request it holds prints a `soak-held`
+ *   line), fails every held request and stops holding. The fault tests use
+ *   the hang to kill a peer while the guest has writes in flight.
  * - `stats`: prints a `soak-stats` line.
  * - `heap`: runs a full garbage collection when the process was started
  *   with `--v8-flags=--expose-gc` (the soak does), then prints a `soak-heap`
@@ -32,7 +36,7 @@
 import { getHeapStatistics, writeHeapSnapshot } from "node:v8";
 import { VhostUserBackend } from "../../src/transport/vhost_user/mod.ts";
 import { BlkDevice, PosixFileStorage } from "../../src/devices/blk/mod.ts";
-import { FaultStorage, mulberry32, RandomNotifyFaults } from "./_soak_faults.ts";
+import { FaultStorage, HoldStorage, mulberry32, RandomNotifyFaults } from "./_soak_faults.ts";
 
 /** The `gc()` of `--v8-flags=--expose-gc`, if the process has it. */
 function exposedGc(): (() => void) | undefined {
@@ -75,13 +79,24 @@ async function main(): Promise<number> {
   const socket = arg("--socket");
   const image = arg("--image");
   const seed = Number(arg("--seed") ?? "1");
-  if (socket === undefined || image === undefined) {
-    console.error("usage: _soak_backend.ts --socket PATH --image FILE [--seed N]");
+  const holdAfter = arg("--hold-after-writes");
+  if (
+    socket === undefined || image === undefined ||
+    (holdAfter !== undefined && !/^\d+$/.test(holdAfter))
+  ) {
+    console.error(
+      "usage: _soak_backend.ts --socket PATH --image FILE [--seed N] [--hold-after-writes N]",
+    );
     return 2;
   }
   const file = new PosixFileStorage(image);
   const storage = new FaultStorage(file, `image ${image}`);
-  const device = new BlkDevice({ storage, queues: 1, queueSize: 256 });
+  const hold = holdAfter === undefined ? undefined : new HoldStorage(
+    storage,
+    Number(holdAfter),
+    (r) => say(`soak-held ${r.kind} offset=${r.offset} length=${r.length}`),
+  );
+  const device = new BlkDevice({ storage: hold ?? storage, queues: 1, queueSize: 256 });
   const faults = new RandomNotifyFaults(mulberry32(seed));
   const backend = new VhostUserBackend(device, { socketPath: socket, notifyFaults: faults });
   backend.listen();
@@ -105,6 +120,7 @@ async function main(): Promise<number> {
         else if (cmd === "enospc off") storage.fault = undefined;
         else if (cmd === "notify on") faults.on = true;
         else if (cmd === "notify off") faults.on = false;
+        else if (cmd === "release") hold?.release();
         else if (cmd === "heap") {
           say(heapLine());
           continue;

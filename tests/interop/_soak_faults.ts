@@ -7,6 +7,8 @@
  * - {@link FaultStorage}: a {@link BlockStorage} that refuses requests with
  *   ENOSPC (writes only, as a full file system) or EIO (every request) while
  *   a fault is set, and counts what it refused.
+ * - {@link HoldStorage}: a {@link BlockStorage} that stops answering after
+ *   a number of writes (a hung disk), until released.
  * - {@link RandomNotifyFaults}: a {@link NotifyFaults} that drops and delays
  *   kicks and calls at random while on, with a watchdog that delivers a
  *   dropped one late.
@@ -123,6 +125,117 @@ export class FaultStorage implements BlockStorage {
   /** Flushes the inner storage, unless refused (EIO only). */
   flush(): MaybePromise<void> {
     this.#check("flushes", 0, 0);
+    return this.#inner.flush();
+  }
+}
+
+/** A request {@link HoldStorage} holds: its kind and where it was. */
+export interface HeldRequest {
+  /** Discard and write zeroes change the disk: they count as writes. */
+  readonly kind: "read" | "write" | "discard" | "write-zeroes" | "flush";
+  readonly offset: number;
+  readonly length: number;
+}
+
+/**
+ * Storage that hangs, as a disk that stops answering: the first `after`
+ * writes pass to the inner storage (with every read and flush around them),
+ * and from the next write on every request is held: its promise settles only
+ * at {@link HoldStorage.release}, which fails it (ERR_VIRTIO_DEVICE_BLK_IO)
+ * without touching its buffers, so a request held across the end of its
+ * session never reaches guest memory that is gone. The hang starts with a
+ * write, so the guest then has a write in flight at the device for as long
+ * as the hold lasts: what a fault test needs to kill a peer with writes in
+ * flight without racing the guest.
+ */
+export class HoldStorage implements BlockStorage {
+  /** Held requests settle later: the device then serves them through its own buffers. */
+  readonly isAsync = true;
+  readonly #inner: BlockStorage;
+  readonly #onHold: (r: HeldRequest) => void;
+  #writesLeft: number;
+  #holding = false;
+  readonly #held: ((e: DeviceError) => void)[] = [];
+
+  /** Passes `after` writes to `inner`, then holds; `onHold` hears of every held request. */
+  constructor(inner: BlockStorage, after: number, onHold: (r: HeldRequest) => void) {
+    this.#inner = inner;
+    this.#writesLeft = after;
+    this.#onHold = onHold;
+  }
+
+  /** The inner storage's size. */
+  get size(): number {
+    return this.#inner.size;
+  }
+
+  /** Requests held now. */
+  get held(): number {
+    return this.#held.length;
+  }
+
+  /** Stops holding: every held request fails, and later ones pass. */
+  release(): void {
+    this.#holding = false;
+    this.#writesLeft = Infinity;
+    const failed = this.#held.splice(0);
+    for (const fail of failed) {
+      fail(
+        new DeviceError("virtio-blk: the held request was released (injected: a hung disk)", {
+          code: "ERR_VIRTIO_DEVICE_BLK_IO",
+        }),
+      );
+    }
+  }
+
+  /** The inner storage's `canUnmap`: the device's config space is the one it would have. */
+  get canUnmap(): boolean {
+    return this.#inner.canUnmap ?? false;
+  }
+
+  /** Whether a request of `kind` is held (a write past the count starts the hold). */
+  #holds(kind: HeldRequest["kind"]): boolean {
+    const write = kind !== "read" && kind !== "flush";
+    if (!this.#holding && write && this.#writesLeft-- <= 0) this.#holding = true;
+    return this.#holding;
+  }
+
+  #hold(kind: HeldRequest["kind"], offset: number, length: number): Promise<void> {
+    const p = new Promise<void>((_, reject) => this.#held.push(reject));
+    this.#onHold({ kind, offset, length });
+    return p;
+  }
+
+  /** Reads from the inner storage, unless held. */
+  read(offset: number, dst: Uint8Array): MaybePromise<void> {
+    if (this.#holds("read")) return this.#hold("read", offset, dst.length);
+    return this.#inner.read(offset, dst);
+  }
+
+  /** Writes to the inner storage, unless held. */
+  write(offset: number, src: Uint8Array): MaybePromise<void> {
+    if (this.#holds("write")) return this.#hold("write", offset, src.length);
+    return this.#inner.write(offset, src);
+  }
+
+  /** Discards on the inner storage (if it can), unless held. */
+  discard(offset: number, length: number): MaybePromise<void> {
+    if (this.#holds("discard")) return this.#hold("discard", offset, length);
+    return this.#inner.discard?.(offset, length);
+  }
+
+  /** Writes zeroes on the inner storage (its `writeZeroes`, or a write), unless held. */
+  writeZeroes(offset: number, length: number, unmap: boolean): MaybePromise<void> {
+    if (this.#holds("write-zeroes")) return this.#hold("write-zeroes", offset, length);
+    if (this.#inner.writeZeroes !== undefined) {
+      return this.#inner.writeZeroes(offset, length, unmap);
+    }
+    return this.#inner.write(offset, new Uint8Array(length));
+  }
+
+  /** Flushes the inner storage, unless held. */
+  flush(): MaybePromise<void> {
+    if (this.#holds("flush")) return this.#hold("flush", 0, 0);
     return this.#inner.flush();
   }
 }

@@ -1,20 +1,31 @@
-// Interop fault test: QEMU is killed (SIGKILL) while the guest has writes in
-// flight to a disk served by our vhost-user-blk back-end: four writers keep
-// the disk busy, and QEMU is killed as soon as the guest reports write
-// requests in flight at the device (/sys/block/vda/inflight) after enough
-// blocks were acknowledged. The back-end must notice, drop the session and
-// accept the next QEMU, and no acknowledged write may be lost: every block
-// whose write the guest saw complete (with conv=fsync, so a flush too) is in
-// the image, checked on the host and by a new guest.
+// Interop fault tests: a peer is killed (SIGKILL) while the guest has writes
+// in flight to a disk served by our vhost-user-blk back-end. Four writers
+// keep the disk busy, and the first back-end (tests/interop/_soak_backend.ts
+// with --hold-after-writes) hangs after a number of writes: from the next
+// write on it holds every request, so the guest's writes stay in flight for
+// as long as needed. A peer is killed once the back-end holds a write and the
+// guest reports write requests in flight at the device
+// (/sys/block/vda/inflight): no race with how fast the guest is. No
+// acknowledged write may be lost: every block whose write the guest saw
+// complete (with conv=fsync, so a flush too) is in the image.
+//
+// 1. QEMU is killed; the back-end drops the session and serves the next
+//    QEMU, which reads the acknowledged blocks back.
+// 2. The back-end is killed and a new one started on the same socket; QEMU
+//    reconnects, the new back-end serves the held requests again (inflight
+//    area), and the running guest finishes all its writes.
 
 import assert from "node:assert/strict";
 import { describe, interopSkipReason, runGuest } from "./_guest.ts";
-import { startBackend } from "./_backend.ts";
+import { type BackendProcess, startBackend } from "./_backend.ts";
 
 const skip = interopSkipReason("vhost_user_fault_test");
 
+/** Blocks acknowledged before the hang (test 1), writes before it (test 2). */
 const KILL_AFTER = 24;
 const enc = new TextEncoder();
+/** The back-end with a storage that can hang (`--hold-after-writes N`, `release`). */
+const HOLD_BACKEND = "../tests/interop/_soak_backend.ts";
 
 /** Writers of PARALLEL_WRITES, and the blocks each writes (block `w * PER_WRITER + i`). */
 const WRITERS = 4;
@@ -24,8 +35,9 @@ const BLOCKS = WRITERS * PER_WRITER;
 /**
  * Four writers at once, each block after block with a flush, printing each
  * block done; meanwhile the guest watches the disk's in-flight counters and
- * prints `@@inflight=N` when N write requests are at the device (each time N
- * changes). Ends with `@@writers_done` once every writer finished.
+ * prints `@@inflight=N` each time the number N of write requests at the
+ * device changes (0 included, so the last line is the count now). Ends with
+ * `@@writers_done` once every writer finished.
  */
 const PARALLEL_WRITES = `
 writer() {
@@ -44,11 +56,41 @@ while [ $w -lt ${WRITERS} ]; do writer $w & w=$((w+1)); done
 last=0
 while [ "$(ls /tmp/fin* 2>/dev/null | wc -l)" -lt ${WRITERS} ]; do
   read r n < /sys/block/vda/inflight
-  [ "$n" -gt 0 ] && [ "$n" != "$last" ] && echo "@@inflight=$n"
+  [ "$n" != "$last" ] && echo "@@inflight=$n"
   last=$n
 done
 echo "@@writers_done=1"
 `;
+
+/**
+ * Calls `kill` (once, with the guest's report) as soon as `backend` holds a
+ * write and the guest's latest `@@inflight` line has writes in flight, and
+ * `ready()`. The hang keeps all three true once they are, so whichever comes
+ * last fires it: a guest line (pass each to the function returned) or the
+ * back-end's `soak-held write` line.
+ */
+function killOnHold(
+  backend: BackendProcess,
+  ready: () => boolean,
+  kill: (report: string) => void,
+): (line: string) => void {
+  let held = false;
+  let report = "";
+  let fired = false;
+  const check = () => {
+    if (fired || !held || !/@@inflight=[1-9]/.test(report) || !ready()) return;
+    fired = true;
+    kill(report);
+  };
+  void backend.waitFor(/soak-held write/).then((seen) => {
+    held = seen;
+    check();
+  });
+  return (line) => {
+    if (/@@inflight=\d+/.test(line)) report = line;
+    check();
+  };
+}
 
 /** What the guest writes to block `i`: `typed-virtio-<i>\n` repeated over 4 KiB. */
 function blockBytes(i: number): Uint8Array {
@@ -75,7 +117,16 @@ Deno.test({
     const dir = await Deno.makeTempDir({ prefix: "typed-virtio-vufault-" });
     const image = await emptyImage(dir);
     const socket = `${dir}/blk.sock`;
-    const backend = await startBackend("vhost_user_blk.ts", socket, ["--image", image]);
+    // Each writer has at most one block written but not acknowledged, so once
+    // KILL_AFTER + WRITERS writes passed, at least KILL_AFTER blocks are acknowledged.
+    const hang = ["--hold-after-writes", String(KILL_AFTER + WRITERS)];
+    const backend = await startBackend(
+      HOLD_BACKEND,
+      socket,
+      ["--image", image, ...hang],
+      30_000,
+      true,
+    );
     const qemuArgs = [
       "-chardev",
       `socket,id=c0,path=${socket}`,
@@ -85,6 +136,13 @@ Deno.test({
     try {
       const done = new Set<number>();
       let killedAt = "";
+      const kill = new AbortController();
+      // Killed while the guest has write requests at the device, once enough
+      // blocks were acknowledged to check.
+      const watch = killOnHold(backend, () => done.size >= KILL_AFTER, (report) => {
+        killedAt = report;
+        kill.abort();
+      });
       const first = await runGuest({
         script: PARALLEL_WRITES,
         modules: ["virtio_pci", "virtio_blk"],
@@ -93,15 +151,9 @@ Deno.test({
         onLine: (line) => {
           const m = /@@done=(\d+)/.exec(line);
           if (m) done.add(Number(m[1]));
+          watch(line);
         },
-        // Killed while the guest has write requests at the device, once
-        // enough blocks were acknowledged to check.
-        killWhen: (line) => {
-          const m = /@@inflight=(\d+)/.exec(line);
-          if (m === null || Number(m[1]) === 0 || done.size < KILL_AFTER) return false;
-          killedAt = line;
-          return true;
-        },
+        killSignal: kill.signal,
       });
       const why1 = describe(first) + `\n--- back-end ---\n${backend.output()}`;
       assert.ok(first.killed, `QEMU was killed\n${why1}`);
@@ -109,6 +161,12 @@ Deno.test({
       assert.equal(first.markers.get("writers_done"), undefined, `the writers were still going`);
       assert.equal(first.markers.get("failed"), undefined, why1);
       assert.ok(done.size >= KILL_AFTER, why1);
+      assert.match(backend.output(), /soak-held write/, why1);
+
+      // The hung disk answers again: its held requests fail into the session
+      // that is gone (they never reach the image), and new ones pass.
+      await backend.send("release\n");
+      assert.ok(await backend.waitFor(/soak-command release/), backend.output());
 
       // Every acknowledged block is in the image file.
       const img = await Deno.readFile(image);
@@ -149,11 +207,25 @@ Deno.test({
     const image = await emptyImage(dir);
     const socket = `${dir}/blk.sock`;
     const args = ["--image", image];
-    let backend = await startBackend("vhost_user_blk.ts", socket, args);
+    let backend = await startBackend(HOLD_BACKEND, socket, [
+      ...args,
+      "--hold-after-writes",
+      String(KILL_AFTER),
+    ]);
     const first = backend;
     let restarted: Promise<void> | undefined;
     const done = new Set<number>();
     let killedAt = "";
+    // Killed while it holds a write and the guest has write requests at the
+    // device; the next back-end is the plain example, which hangs on nothing.
+    const watch = killOnHold(first, () => true, (report) => {
+      killedAt = report;
+      Deno.kill(first.pid, "SIGKILL");
+      restarted = (async () => {
+        await first.stop();
+        backend = await startBackend("vhost_user_blk.ts", socket, args);
+      })();
+    });
     try {
       const r = await runGuest({
         // The guest never learns of the restart: its dd calls stall while the
@@ -173,18 +245,7 @@ echo "@@last=$(dd if=/dev/vda bs=4096 skip=${BLOCKS - 1} count=1 2>/dev/null | h
         onLine: (line) => {
           const d = /@@done=(\d+)/.exec(line);
           if (d) done.add(Number(d[1]));
-          // Killed while the guest has write requests at the device.
-          const m = /@@inflight=(\d+)/.exec(line);
-          if (
-            restarted === undefined && m !== null && Number(m[1]) > 0 && done.size >= KILL_AFTER
-          ) {
-            killedAt = line;
-            Deno.kill(first.pid, "SIGKILL");
-            restarted = (async () => {
-              await first.stop();
-              backend = await startBackend("vhost_user_blk.ts", socket, args);
-            })();
-          }
+          watch(line);
         },
       });
       await restarted;
@@ -193,6 +254,7 @@ echo "@@last=$(dd if=/dev/vda bs=4096 skip=${BLOCKS - 1} count=1 2>/dev/null | h
         `\n--- second back-end ---\n${backend === first ? "(not started)" : backend.output()}`;
       assert.ok(restarted !== undefined, `the back-end was restarted\n${why}`);
       assert.match(killedAt, /@@inflight=[1-9]/, `killed with writes in flight\n${why}`);
+      assert.match(first.output(), /soak-held write/, `the first back-end held a write\n${why}`);
       assert.equal(r.markers.get("writers_done"), "1", why);
       assert.equal(done.size, BLOCKS, `every block acknowledged\n${why}`);
       assert.equal(r.scriptStatus, 0, why);

@@ -125,6 +125,23 @@ export interface BalloonDeviceOptions {
   readonly onReport?: (ranges: readonly PageRange[]) => void;
 }
 
+/** What {@link BalloonDevice.counters} counts: what the driver sent, including what was ignored. */
+export interface BalloonCounters {
+  /** Pages inflated. */
+  inflated: number;
+  /** Pages deflated. */
+  deflated: number;
+  /** Page frame numbers ignored: inflated outside guest memory, or deflated while not in the balloon. */
+  ignoredPfns: number;
+  /** Statistics buffers received from the driver. */
+  statsUpdates: number;
+  /** Pages reported free (free page reporting). */
+  reportedPages: number;
+  /** Pages hinted free (free page hinting). */
+  hintedPages: number;
+  /** Pages hinted under a command id other than the current one (ignored, 5.5.6.5.2). */
+  staleHints: number;
+}
 /** The virtio-balloon device model. */
 export class BalloonDevice extends ConfigDevice<VirtioBalloonConfig> {
   /** `VIRTIO_ID_BALLOON` (5). */
@@ -138,17 +155,15 @@ export class BalloonDevice extends ConfigDevice<VirtioBalloonConfig> {
   /** Pages hinted free under the current command id (cleared when it is DONE). */
   readonly hinted: Set<number> = new Set();
   /** The latest statistics by tag (`VIRTIO_BALLOON_S_*`). */
-  readonly stats: Map<number, bigint> = new Map();
-  /** Counters of what the driver sent, including what was ignored. */
-  readonly counters: {
-    inflated: number;
-    deflated: number;
-    ignoredPfns: number;
-    statsUpdates: number;
-    reportedPages: number;
-    hintedPages: number;
-    staleHints: number;
-  } = {
+  get stats(): ReadonlyMap<number, bigint> {
+    return new Map(this.#stats);
+  }
+  readonly #stats: Map<number, bigint> = new Map();
+  /** Counters of what the driver sent, including what was ignored (a snapshot). */
+  get counters(): Readonly<BalloonCounters> {
+    return Object.freeze({ ...this.#counters });
+  }
+  readonly #counters: BalloonCounters = {
     inflated: 0,
     deflated: 0,
     ignoredPfns: 0,
@@ -160,7 +175,10 @@ export class BalloonDevice extends ConfigDevice<VirtioBalloonConfig> {
   /** Ranges of every page report so far (oldest first; cleared by the caller as it likes). */
   readonly reports: PageRange[] = [];
   /** True once the driver sent `VIRTIO_BALLOON_CMD_ID_STOP` for the current hinting round. */
-  hintingStopped = true;
+  get hintingStopped(): boolean {
+    return this.#hintingStopped;
+  }
+  #hintingStopped = true;
   readonly #options: BalloonDeviceOptions;
   #negotiated = 0n;
   #roles: BalloonQueueRole[] = [];
@@ -239,7 +257,7 @@ export class BalloonDevice extends ConfigDevice<VirtioBalloonConfig> {
     const id = this.#nextCmdId;
     this.#nextCmdId = id >= 0xffffffff ? 2 : id + 1;
     this.hinted.clear();
-    this.hintingStopped = false;
+    this.#hintingStopped = false;
     this.#setCmdId(id);
     return id;
   }
@@ -355,7 +373,7 @@ export class BalloonDevice extends ConfigDevice<VirtioBalloonConfig> {
       if (inflate) {
         // Pages outside guest memory are not the guest's to give.
         if (mem.findRegion(pfn * BALLOON_PAGE_SIZE, BALLOON_PAGE_SIZE) < 0) {
-          this.counters.ignoredPfns++;
+          this.#counters.ignoredPfns++;
           continue;
         }
         if (this.pages.has(pfn)) continue;
@@ -363,17 +381,17 @@ export class BalloonDevice extends ConfigDevice<VirtioBalloonConfig> {
         if (this.#options.reclaim) mem.bytes(pfn * BALLOON_PAGE_SIZE, BALLOON_PAGE_SIZE).fill(0);
       } else {
         if (!this.pages.delete(pfn)) {
-          this.counters.ignoredPfns++;
+          this.#counters.ignoredPfns++;
           continue;
         }
       }
       changed.push(pfn);
     }
     if (inflate) {
-      this.counters.inflated += changed.length;
+      this.#counters.inflated += changed.length;
       if (changed.length) this.#options.onInflate?.(changed);
     } else {
-      this.counters.deflated += changed.length;
+      this.#counters.deflated += changed.length;
       if (changed.length) this.#options.onDeflate?.(changed);
     }
   }
@@ -400,11 +418,11 @@ export class BalloonDevice extends ConfigDevice<VirtioBalloonConfig> {
       const tag = stat.tag;
       const val = stat.val;
       // 5.5.6.3.2: unknown tags are ignored.
-      if (tag <= VIRTIO_BALLOON_S_HTLB_PGFAIL) this.stats.set(tag, val);
+      if (tag <= VIRTIO_BALLOON_S_HTLB_PGFAIL) this.#stats.set(tag, val);
     }
-    this.counters.statsUpdates++;
+    this.#counters.statsUpdates++;
     const waiters = this.#statsWaiters.splice(0);
-    for (const w of waiters) w(new Map(this.stats));
+    for (const w of waiters) w(new Map(this.#stats));
   }
 
   /** free_page_vq: an output buffer carries a command id; input buffers are hinted pages. */
@@ -413,7 +431,7 @@ export class BalloonDevice extends ConfigDevice<VirtioBalloonConfig> {
       c.read(0, this.#scratch, 0, 4);
       const id = this.#scratchView.getUint32(0, true); // le32 command id (5.5.6.5)
       this.#driverCmdId = id;
-      if (id === VIRTIO_BALLOON_CMD_ID_STOP) this.hintingStopped = true;
+      if (id === VIRTIO_BALLOON_CMD_ID_STOP) this.#hintingStopped = true;
     }
     if (c.writableCount === 0) return;
     const current = this.cfg.freePageHintCmdId;
@@ -425,9 +443,9 @@ export class BalloonDevice extends ConfigDevice<VirtioBalloonConfig> {
       for (let p = first; p <= last && c.len(i) > 0; p++) {
         if (valid) {
           this.hinted.add(p);
-          this.counters.hintedPages++;
+          this.#counters.hintedPages++;
         } else {
-          this.counters.staleHints++;
+          this.#counters.staleHints++;
         }
       }
     }
@@ -443,7 +461,7 @@ export class BalloonDevice extends ConfigDevice<VirtioBalloonConfig> {
       const pfn = Math.floor(addr / BALLOON_PAGE_SIZE);
       const pages = Math.ceil((addr + len) / BALLOON_PAGE_SIZE) - pfn;
       ranges.push({ pfn, pages });
-      this.counters.reportedPages += pages;
+      this.#counters.reportedPages += pages;
       if (this.#options.reclaim) {
         // 5.5.6.7.2: with PAGE_POISON, reported pages may only change to poison_val.
         const bytes = c.bytes(i);

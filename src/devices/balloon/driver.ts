@@ -116,7 +116,10 @@ export class Balloon {
   /** Guest addresses of pages given to the current hinting rounds (held until DONE). */
   readonly hintedPages: number[] = [];
   /** Stats buffers the device took back (requests for fresh statistics). */
-  statsRequests = 0;
+  get statsRequests(): number {
+    return this.#statsRequests;
+  }
+  #statsRequests = 0;
   readonly #options: BalloonDriverOptions;
   #lock: Promise<unknown> = Promise.resolve();
   #lastCmdId = -1;
@@ -443,7 +446,7 @@ export class Balloon {
     let used = 0;
     for (let b = vq.getBuf(); b !== null; b = vq.getBuf()) used++;
     if (used === 0 || this.#dead) return;
-    this.statsRequests += used;
+    this.#statsRequests += used;
     this.#fillStats();
     vq.addOutbuf({ addr: this.#statsAddr, len: this.#statsCount * BALLOON_STAT_SIZE }, {
       resolve: () => {},

@@ -21,6 +21,8 @@ export class BlkSubmitter {
   readonly #queues: readonly Virtqueue[];
   readonly #sizeMax: number;
   readonly #disk: BlkDisk;
+  /** Requests completed (BlkDisk.completed). */
+  completed = 0;
   #next = 0;
   #waiting: { tryAdd: () => boolean; reject: (e: unknown) => void }[] = [];
   #kickScheduled: boolean[];
@@ -247,7 +249,7 @@ export class BlkSubmitter {
       if (p.dst !== undefined) memory.read(p.addr + VirtioBlkOuthdr.SIZE, p.dst);
       else data = memory.bytes(p.addr + VirtioBlkOuthdr.SIZE, p.dataLen).slice();
     }
-    this.#disk.completed++;
+    this.completed++;
     const { resolve, reject, check, type, sector } = p;
     this.#release(p);
     if (!check) resolve({ status, data, usedLen: len });

@@ -172,11 +172,17 @@ export class BlkDevice implements VirtioDevice {
   /** True for a read-only device. */
   readonly readOnly: boolean;
   /** Capacity in 512-byte sectors (see {@link BlkDevice.setCapacity}). */
-  capacity: number;
+  get capacity(): number {
+    return this.#capacity;
+  }
+  #capacity: number;
   /** Logical block size in bytes. */
   readonly blkSize: number;
   /** Requests completed since creation. */
-  readonly stats: BlkStats = {
+  get stats(): Readonly<BlkStats> {
+    return Object.freeze({ ...this.#stats });
+  }
+  readonly #stats: BlkStats = {
     reads: 0,
     writes: 0,
     flushes: 0,
@@ -215,8 +221,8 @@ export class BlkDevice implements VirtioDevice {
   /** Answers a held chain once its batch ran. */
   readonly #answerHeld: HeldAnswer = (c, statusAt, ok, written) => {
     if (!ok) return this.#finish(c, statusAt, VIRTIO_BLK_S_IOERR, 0);
-    if (written < 0) this.stats.writes++;
-    else this.stats.reads++;
+    if (written < 0) this.#stats.writes++;
+    else this.#stats.reads++;
     return this.#finish(c, statusAt, VIRTIO_BLK_S_OK, written < 0 ? 0 : written);
   };
   readonly #server: ChainServer = {
@@ -252,7 +258,7 @@ export class BlkDevice implements VirtioDevice {
     this.readOnly = options.readOnly ?? false;
     this.blkSize = blkSize;
     // Only whole logical blocks are addressable.
-    this.capacity = Math.floor(options.storage.size / blkSize) * (blkSize / SECTOR_SIZE);
+    this.#capacity = Math.floor(options.storage.size / blkSize) * (blkSize / SECTOR_SIZE);
     this.queueMaxSizes = Array.from({ length: queues }, () => size);
     this.#inProgress = this.queueMaxSizes.map(() => 0);
     this.#busy = Array.from({ length: queues }, () => false);
@@ -276,12 +282,12 @@ export class BlkDevice implements VirtioDevice {
     this.#id = new Uint8Array(VIRTIO_BLK_ID_BYTES); // NUL-padded
     this.#id.set(id.subarray(0, VIRTIO_BLK_ID_BYTES));
 
-    const geometry = options.geometry ?? defaultGeometry(this.capacity);
+    const geometry = options.geometry ?? defaultGeometry(this.#capacity);
     const blocks = blkSize / SECTOR_SIZE;
     this.#cfg = new VirtioBlkConfig(this.config.view);
     this.config.update(() => {
       const c = this.#cfg;
-      c.capacity = BigInt(this.capacity);
+      c.capacity = BigInt(this.#capacity);
       c.sizeMax = options.sizeMax ?? 1 << 20;
       c.segMax = options.segMax ?? Math.max(1, size - 2);
       c.geometry.cylinders = geometry.cylinders;
@@ -331,7 +337,7 @@ export class BlkDevice implements VirtioDevice {
         code: "ERR_VIRTIO_DEVICE_BLK_CAPACITY",
       });
     }
-    this.capacity = sectors;
+    this.#capacity = sectors;
     this.config.update(() => this.#cfg.capacity = BigInt(sectors));
     this.#ctx?.configChanged();
   }
@@ -416,10 +422,10 @@ export class BlkDevice implements VirtioDevice {
    */
   #range(sector: number, bytes: number): number {
     // Checked first, so that sector * 512 stays far below 2^53.
-    if (!(sector <= this.capacity)) return -1;
+    if (!(sector <= this.#capacity)) return -1;
     const off = sector * SECTOR_SIZE;
     if (off % this.blkSize !== 0 || bytes % this.blkSize !== 0) return -1;
-    if (off + bytes > this.capacity * SECTOR_SIZE) return -1;
+    if (off + bytes > this.#capacity * SECTOR_SIZE) return -1;
     return off;
   }
 
@@ -459,7 +465,7 @@ export class BlkDevice implements VirtioDevice {
         case VIRTIO_BLK_T_GET_ID: {
           const n = Math.min(VIRTIO_BLK_ID_BYTES, statusAt);
           c.write(0, this.#id, 0, n);
-          this.stats.other++;
+          this.#stats.other++;
           return this.#finish(c, statusAt, VIRTIO_BLK_S_OK, n);
         }
         case VIRTIO_BLK_T_GET_LIFETIME:
@@ -468,7 +474,7 @@ export class BlkDevice implements VirtioDevice {
         case VIRTIO_BLK_T_WRITE_ZEROES:
           return this.#discardWriteZeroes(ctx, q, c, statusAt, type === VIRTIO_BLK_T_DISCARD);
         default:
-          this.stats.other++;
+          this.#stats.other++;
           return this.#finish(c, statusAt, VIRTIO_BLK_S_UNSUPP, 0);
       }
     } catch {
@@ -479,7 +485,7 @@ export class BlkDevice implements VirtioDevice {
 
   /** Writes the status byte; returns the used length. */
   #finish(c: DescriptorChain, statusAt: number, status: number, written: number): number {
-    if (status !== VIRTIO_BLK_S_OK) this.stats.errors++;
+    if (status !== VIRTIO_BLK_S_OK) this.#stats.errors++;
     c.writeUint8(statusAt, status);
     return written + 1;
   }
@@ -496,7 +502,9 @@ export class BlkDevice implements VirtioDevice {
     copyIn?: () => void,
   ): number {
     if (!(pending instanceof Promise)) {
-      this.stats[stat]++;
+      // Asynchronous storage may still complete at once: its bytes are in our buffer.
+      copyIn?.();
+      this.#stats[stat]++;
       return this.#finish(c, statusAt, VIRTIO_BLK_S_OK, written);
     }
     const index = q.index;
@@ -506,7 +514,7 @@ export class BlkDevice implements VirtioDevice {
         this.#inProgress[index]--;
         if (!this.#live(ctx, q)) return;
         copyIn?.();
-        this.stats[stat]++;
+        this.#stats[stat]++;
         completeUsed(ctx, q, c, this.#finish(c, statusAt, VIRTIO_BLK_S_OK, written));
       },
       () => {
@@ -610,7 +618,7 @@ export class BlkDevice implements VirtioDevice {
   }
 
   #getLifetime(c: DescriptorChain, statusAt: number): number {
-    this.stats.other++;
+    this.#stats.other++;
     if (this.#lifetime === undefined || !this.#has(VIRTIO_BLK_F_LIFETIME)) {
       return this.#finish(c, statusAt, VIRTIO_BLK_S_UNSUPP, 0);
     }
@@ -635,7 +643,7 @@ export class BlkDevice implements VirtioDevice {
     discard: boolean,
   ): number {
     if (!this.#has(discard ? VIRTIO_BLK_F_DISCARD : VIRTIO_BLK_F_WRITE_ZEROES)) {
-      this.stats.other++;
+      this.#stats.other++;
       return this.#finish(c, statusAt, VIRTIO_BLK_S_UNSUPP, 0);
     }
     const dwz = this.#dwz;

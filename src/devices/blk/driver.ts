@@ -113,7 +113,9 @@ export class BlkDisk {
   /** True when write zeroes with unmap may deallocate. */
   readonly writeZeroesMayUnmap: boolean;
   /** Requests completed. */
-  completed = 0;
+  get completed(): number {
+    return this.#requests.completed;
+  }
   #capacity = 0;
   #maxReq: number;
   #onConfig: (() => void) | undefined;

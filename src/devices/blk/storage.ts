@@ -107,7 +107,10 @@ export class MemoryStorage implements BlockStorage {
   /** The bytes. */
   readonly bytes: Uint8Array;
   /** Flushes seen (nothing to do, counted for tests). */
-  flushes = 0;
+  get flushes(): number {
+    return this.#flushes;
+  }
+  #flushes = 0;
   /** Discarded ranges are zeroed: they read back as zeroes. */
   readonly canUnmap: boolean = true;
 
@@ -133,7 +136,7 @@ export class MemoryStorage implements BlockStorage {
 
   /** Counts the flush. */
   flush(): void {
-    this.flushes++;
+    this.#flushes++;
   }
 
   /** Zeroes the range. */

@@ -87,11 +87,20 @@ export class CaifDevice extends ConfigDevice<VirtioCaifConfig> {
   /** Downlink framing. */
   readonly downlink: CaifFraming;
   /** Uplink frames delivered to `onFrame`. */
-  uplinkFrames = 0;
+  get uplinkFrames(): number {
+    return this.#uplinkFrames;
+  }
+  #uplinkFrames = 0;
   /** Uplink buffers refused, by cause (completed with length 0, the link goes on). */
-  readonly uplinkErrors: Record<CaifUplinkError, number> = { "too-short": 0, "too-long": 0 };
+  get uplinkErrors(): Readonly<Record<CaifUplinkError, number>> {
+    return Object.freeze({ ...this.#uplinkErrors });
+  }
+  readonly #uplinkErrors: Record<CaifUplinkError, number> = { "too-short": 0, "too-long": 0 };
   /** Downlink frames published to the host. */
-  downlinkFrames = 0;
+  get downlinkFrames(): number {
+    return this.#downlinkFrames;
+  }
+  #downlinkFrames = 0;
   /** Called with each uplink frame. */
   onFrame: ((frame: Uint8Array) => void) | undefined;
   readonly #backlogMax: number;
@@ -208,17 +217,17 @@ export class CaifDevice extends ConfigDevice<VirtioCaifConfig> {
     const { headroom, tailroom, mtu } = this.uplink;
     const len = c.readableLength;
     if (len > mtu) {
-      this.uplinkErrors["too-long"]++;
+      this.#uplinkErrors["too-long"]++;
       return 0;
     }
     if (len <= headroom + tailroom) {
-      this.uplinkErrors["too-short"]++;
+      this.#uplinkErrors["too-short"]++;
       return 0;
     }
     // One copy out of guest memory; the frame is cut from the copy.
     const n = c.read(0, this.#scratch, 0, len);
     const frame = this.#scratch.slice(headroom, n - tailroom);
-    this.uplinkFrames++;
+    this.#uplinkFrames++;
     this.onFrame?.(frame);
     return 0;
   }
@@ -295,7 +304,7 @@ export class CaifDevice extends ConfigDevice<VirtioCaifConfig> {
         d.queue.addSgs(d.sg, NONE, i);
         d.free.splice(k, 1);
         this.#backlog.shift();
-        this.downlinkFrames++;
+        this.#downlinkFrames++;
         added++;
       }
       if (added > 0 && d.queue.kick()) d.ctx.notifyUsed(1);

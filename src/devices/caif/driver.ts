@@ -57,11 +57,20 @@ export class CaifLink {
   /** The downlink ring. */
   readonly vrh: HostRing;
   /** Frames the modem took. */
-  uplinkFrames = 0;
+  get uplinkFrames(): number {
+    return this.#uplinkFrames;
+  }
+  #uplinkFrames = 0;
   /** Frames received. */
-  downlinkFrames = 0;
+  get downlinkFrames(): number {
+    return this.#downlinkFrames;
+  }
+  #downlinkFrames = 0;
   /** Downlink buffers dropped, by cause. */
-  readonly downlinkErrors: Record<CaifDownlinkError, number> = {
+  get downlinkErrors(): Readonly<Record<CaifDownlinkError, number>> {
+    return Object.freeze({ ...this.#downlinkErrors });
+  }
+  readonly #downlinkErrors: Record<CaifDownlinkError, number> = {
     "too-short": 0,
     "too-long": 0,
     writable: 0,
@@ -135,7 +144,7 @@ export class CaifLink {
     const buf = new Uint8Array(headroom + frame.length + tailroom);
     buf.set(frame, headroom);
     return this.vq.request(buf, 0).then(() => {
-      this.uplinkFrames++;
+      this.#uplinkFrames++;
     });
   }
 
@@ -161,12 +170,12 @@ export class CaifLink {
     try {
       do {
         for (let c = q.pop(); c !== null; c = q.pop()) {
-          if (c.writableCount > 0) this.downlinkErrors.writable++;
+          if (c.writableCount > 0) this.#downlinkErrors.writable++;
           else {
             for (let i = 0; i < c.readableCount; i++) {
               const len = c.len(i);
-              if (len > mtu) this.downlinkErrors["too-long"]++;
-              else if (len <= headroom + tailroom) this.downlinkErrors["too-short"]++;
+              if (len > mtu) this.#downlinkErrors["too-long"]++;
+              else if (len <= headroom + tailroom) this.#downlinkErrors["too-short"]++;
               else this.#deliver(c.bytes(i).slice(headroom, len - tailroom));
             }
           }
@@ -186,7 +195,7 @@ export class CaifLink {
   }
 
   #deliver(frame: Uint8Array): void {
-    this.downlinkFrames++;
+    this.#downlinkFrames++;
     const w = this.#waiters.shift();
     if (w !== undefined) w.resolve(frame);
     else if (this.onFrame !== undefined) this.onFrame(frame);

@@ -114,9 +114,15 @@ export class ConsoleDevice extends ConfigDevice<VirtioConsoleConfig> {
   /** Ports supported: `max_nr_ports`, or 1 without MULTIPORT. */
   readonly maxPorts: number;
   /** Control messages the device ignored (bad length, port or event). */
-  badControl = 0;
+  get badControl(): number {
+    return this.#badControl;
+  }
+  #badControl = 0;
   /** Emergency writes dropped because port 0's output budget was full. */
-  droppedEmergWrites = 0;
+  get droppedEmergWrites(): number {
+    return this.#droppedEmergWrites;
+  }
+  #droppedEmergWrites = 0;
   readonly #ports: (ConsoleDevicePort | undefined)[] = [];
   #multiport = false;
   #driverReady = false;
@@ -304,7 +310,7 @@ export class ConsoleDevice extends ConfigDevice<VirtioConsoleConfig> {
     if (c === undefined) return;
     // The output budget holds for emergency writes too: a full port drops them.
     if ((c.desiredSize ?? 0) <= 0) {
-      this.droppedEmergWrites++;
+      this.#droppedEmergWrites++;
       return;
     }
     // 5.3.5.1: the lower byte is the character.
@@ -484,7 +490,7 @@ export class ConsoleDevice extends ConfigDevice<VirtioConsoleConfig> {
     // Copied once; id, event and value are read from the copy.
     if (chain.read(0, this.#ctlBytes) === VirtioConsoleControl.SIZE) {
       this.#ctlGot.push(c.id, c.event, c.value);
-    } else this.badControl++;
+    } else this.#badControl++;
     return 0;
   }
 
@@ -498,7 +504,7 @@ export class ConsoleDevice extends ConfigDevice<VirtioConsoleConfig> {
       case VIRTIO_CONSOLE_PORT_READY: {
         const p = this.#ports[id];
         if (p === undefined || p.ready || !this.#driverReady) {
-          this.badControl++;
+          this.#badControl++;
           return;
         }
         if (value !== 1) return; // the driver could not set the port up
@@ -519,7 +525,7 @@ export class ConsoleDevice extends ConfigDevice<VirtioConsoleConfig> {
       case VIRTIO_CONSOLE_PORT_OPEN: {
         const p = this.#ports[id];
         if (p === undefined || !p.ready || value > 1) {
-          this.badControl++;
+          this.#badControl++;
           return;
         }
         portHooks.setGuestOpen(p, value === 1);
@@ -528,7 +534,7 @@ export class ConsoleDevice extends ConfigDevice<VirtioConsoleConfig> {
       }
       default:
         // Events only the device sends, or unknown ones.
-        this.badControl++;
+        this.#badControl++;
     }
   }
 }

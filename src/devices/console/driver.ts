@@ -314,7 +314,10 @@ export class Console {
   #closed = false;
   #bufSize: number;
   /** Control messages from the device that were malformed or unexpected. */
-  badControl = 0;
+  get badControl(): number {
+    return this.#badControl;
+  }
+  #badControl = 0;
 
   static {
     consoleHooks = {
@@ -597,7 +600,7 @@ export class Console {
 
   #message(msg: Uint8Array): void {
     if (msg.length < 8) {
-      this.badControl++;
+      this.#badControl++;
       return;
     }
     const c = new VirtioConsoleControl(new DataView(msg.buffer));
@@ -606,7 +609,7 @@ export class Console {
     switch (c.event) {
       case VIRTIO_CONSOLE_DEVICE_ADD: {
         if (p !== undefined) {
-          this.badControl++;
+          this.#badControl++;
           return;
         }
         if (id >= this.maxPorts) {
@@ -621,7 +624,7 @@ export class Console {
       }
       case VIRTIO_CONSOLE_DEVICE_REMOVE: {
         if (p === undefined) {
-          this.badControl++;
+          this.#badControl++;
           return;
         }
         this.#ports.delete(id);
@@ -654,7 +657,7 @@ export class Console {
         this.#announce(p, false);
         return;
     }
-    this.badControl++;
+    this.#badControl++;
   }
 
   /** Single-port console size from config. */

@@ -123,9 +123,15 @@ export class CryptoDevice extends ConfigDevice<VirtioCryptoConfig> {
   /** Index of the control queue (`max_dataqueues`). */
   readonly controlQueue: number;
   /** Requests answered, by VIRTIO_CRYPTO_* status (index = status). */
-  readonly statusCounts: number[] = [0, 0, 0, 0, 0, 0, 0, 0];
+  get statusCounts(): readonly number[] {
+    return Object.freeze([...this.#statusCounts]);
+  }
+  readonly #statusCounts: number[] = [0, 0, 0, 0, 0, 0, 0, 0];
   /** Requests whose writable part could not hold a status (used with length 0). */
-  unanswerable = 0;
+  get unanswerable(): number {
+    return this.#unanswerableCount;
+  }
+  #unanswerableCount = 0;
   readonly #services: ReadonlySet<CryptoService>;
   readonly #maxSessions: number;
   readonly #maxSize: number;
@@ -248,7 +254,7 @@ export class CryptoDevice extends ConfigDevice<VirtioCryptoConfig> {
       this.#input.sessionId = id;
       this.#input.status = status;
       this.#input.padding = 0;
-      this.statusCounts[status]++;
+      this.#statusCounts[status]++;
       return c.write(0, this.#inputBytes);
     }
     // Destroy (virtio_crypto_destroy_session_input: one status byte), and any other opcode.
@@ -277,7 +283,7 @@ export class CryptoDevice extends ConfigDevice<VirtioCryptoConfig> {
       }
     }
     this.#status[0] = status;
-    this.statusCounts[status]++;
+    this.#statusCounts[status]++;
     return c.write(0, this.#status);
   }
 
@@ -303,7 +309,7 @@ export class CryptoDevice extends ConfigDevice<VirtioCryptoConfig> {
   }
 
   #unanswerable(): number {
-    this.unanswerable++;
+    this.#unanswerableCount++;
     return 0;
   }
 
@@ -321,7 +327,7 @@ export class CryptoDevice extends ConfigDevice<VirtioCryptoConfig> {
     }
     if (out.result !== undefined) c.write(0, out.result);
     this.#status[0] = out.status;
-    this.statusCounts[out.status]++;
+    this.#statusCounts[out.status]++;
     // 5.9.9.3: the status is the last byte of the writable part.
     c.write(w - 1, this.#status);
     return w;

@@ -220,7 +220,10 @@ export class CryptoEngine {
   /** The control queue. */
   readonly controlq: Virtqueue;
   /** Requests completed with VIRTIO_CRYPTO_OK. */
-  completed = 0;
+  get completed(): number {
+    return this.#completed;
+  }
+  #completed = 0;
   #next = 0;
 
   /** Set up by the driver's probe. */
@@ -405,7 +408,7 @@ export class CryptoEngine {
     if (got.length < outLen + 1) throw this.#short(what, got.length);
     const status = got[outLen];
     if (status !== VIRTIO_CRYPTO_OK) throw statusError(this.dev.name, what, status);
-    this.completed++;
+    this.#completed++;
     return got.subarray(0, outLen);
   }
 

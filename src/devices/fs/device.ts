@@ -62,7 +62,10 @@ export class FsDevice extends ConfigDevice<VirtioFsConfig> {
   /** The FUSE server. */
   readonly server: FuseServer;
   /** Requests served (all queues). */
-  requests = 0;
+  get requests(): number {
+    return this.#requests;
+  }
+  #requests = 0;
   readonly #chainServer: ChainServer = {
     serveChain: (c) => this.#serve(c),
     isLive: (ctx) => this.isLive(ctx),
@@ -112,7 +115,7 @@ export class FsDevice extends ConfigDevice<VirtioFsConfig> {
     const len = Math.min(c.readableLength, s.maxRequest);
     const got = c.read(0, s.request(len), 0, len);
     const n = s.handle(got, c.writableLength);
-    this.requests++;
+    this.#requests++;
     return n === 0 ? 0 : c.write(0, s.reply, 0, n);
   }
 }

@@ -107,9 +107,15 @@ export class FuseClient {
   #unique = 0n;
   #maxIo = 4096;
   /** Flags the device accepted at INIT. */
-  flags = 0;
+  get flags(): number {
+    return this.#flags;
+  }
+  #flags = 0;
   /** Minor version agreed at INIT. */
-  minor = 0;
+  get minor(): number {
+    return this.#minor;
+  }
+  #minor = 0;
 
   /** A client that sends through `send`. */
   constructor(send: FuseTransport) {
@@ -168,8 +174,8 @@ export class FuseClient {
     if (r.length < FuseInitOut.SIZE) throw badReply("short INIT reply");
     const o = new FuseInitOut(view(r));
     if (o.major !== FUSE_KERNEL_VERSION) throw badReply(`FUSE major ${o.major}`);
-    this.minor = o.minor;
-    this.flags = o.flags;
+    this.#minor = o.minor;
+    this.#flags = o.flags;
     this.#maxIo = Math.max(4096, Math.min(o.maxWrite, 1 << 20));
   }
 

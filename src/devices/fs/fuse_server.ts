@@ -159,9 +159,15 @@ export class FuseServer {
    * Requests that failed with an exception that is not a `VirtioError` (a bug:
    * guest input and host failures are typed); each was answered with EIO.
    */
-  internalErrors = 0;
+  get internalErrors(): number {
+    return this.#internalErrors;
+  }
+  #internalErrors = 0;
   /** The last such exception. */
-  lastInternalError: unknown = undefined;
+  get lastInternalError(): unknown {
+    return this.#lastInternalError;
+  }
+  #lastInternalError: unknown = undefined;
   readonly #maxIo: number;
   readonly #s: FuseSession;
   #initialized = false;
@@ -263,8 +269,8 @@ export class FuseServer {
         errno = errnoOf(e);
         if (!(e instanceof VirtioError)) {
           // Guest input and host failures arrive as typed errors: this is a bug of ours.
-          this.internalErrors++;
-          this.lastInternalError = e;
+          this.#internalErrors++;
+          this.#lastInternalError = e;
         }
         if (!(e instanceof FsError) && errno === ERRNO.EIO) {
           // A bug or a host failure we do not know: the guest sees EIO, the host a log line.

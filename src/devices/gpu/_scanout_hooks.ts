@@ -20,7 +20,9 @@ export const scanoutHooks: {
   off: (s: GpuScanout) => void;
   /** Does the scanout show `resource`? */
   shows: (s: GpuScanout, resource: Resource) => boolean;
-} = { setMode: notLoaded, show: notLoaded, off: notLoaded, shows: () => false };
+  /** Counts a flush that reached the scanout. */
+  flushed: (s: GpuScanout) => void;
+} = { setMode: notLoaded, show: notLoaded, off: notLoaded, shows: () => false, flushed: notLoaded };
 
 function notLoaded(): void {
   // Replaced by GpuScanout's static block: no GpuScanout exists before scanout.ts has run.

@@ -184,9 +184,15 @@ export class GpuDevice extends ConfigDevice<VirtioGpuConfig> {
   /** The displays. */
   readonly scanouts: readonly GpuScanout[];
   /** Requests whose response buffer could not hold even a header: used with nothing written. */
-  droppedRequests = 0;
+  get droppedRequests(): number {
+    return this.#droppedRequests;
+  }
+  #droppedRequests = 0;
   /** Error responses sent (any VIRTIO_GPU_RESP_ERR_*), and cursor commands ignored. */
-  errorResponses = 0;
+  get errorResponses(): number {
+    return this.#errorResponses;
+  }
+  #errorResponses = 0;
   readonly #resources: ResourceTable;
   readonly #listeners = new Set<(e: GpuFlushEvent) => void>();
   /** Flush events of the request being served, told once its response is written. */
@@ -324,7 +330,7 @@ export class GpuDevice extends ConfigDevice<VirtioGpuConfig> {
     const got = this.#readRequest(c);
     const room = c.writableLength;
     if (room < VirtioGpuCtrlHdr.SIZE) {
-      this.droppedRequests++;
+      this.#droppedRequests++;
       return 0;
     }
     this.#resp.fill(0, 0, VirtioGpuRespEdid.SIZE);
@@ -342,7 +348,7 @@ export class GpuDevice extends ConfigDevice<VirtioGpuConfig> {
       [type, len] = this.#command(cmd, got, c, ctx);
     }
     if (type >= VIRTIO_GPU_RESP_ERR_UNSPEC) {
-      this.errorResponses++;
+      this.#errorResponses++;
       len = VirtioGpuCtrlHdr.SIZE;
     }
     this.#writeHeader(type, got);
@@ -359,7 +365,7 @@ export class GpuDevice extends ConfigDevice<VirtioGpuConfig> {
       if (t === VIRTIO_GPU_CMD_UPDATE_CURSOR) ok = this.#updateCursor(false);
       else if (t === VIRTIO_GPU_CMD_MOVE_CURSOR) ok = this.#updateCursor(true);
     }
-    if (!ok) this.errorResponses++;
+    if (!ok) this.#errorResponses++;
     // 5.7.6.10: cursor commands answer OK_NODATA; Linux gives no response buffer at all.
     if (c.writableLength < VirtioGpuCtrlHdr.SIZE) return 0;
     this.#resp.fill(0, 0, VirtioGpuCtrlHdr.SIZE);
@@ -495,7 +501,7 @@ export class GpuDevice extends ConfigDevice<VirtioGpuConfig> {
       const x1 = Math.min(f.x + f.width, v.x + v.width);
       const y1 = Math.min(f.y + f.height, v.y + v.height);
       if (x1 <= x0 || y1 <= y0) continue;
-      s.flushes++;
+      scanoutHooks.flushed(s);
       this.#pending.push({
         scanout: s,
         rect: { x: x0 - v.x, y: y0 - v.y, width: x1 - x0, height: y1 - y0 },

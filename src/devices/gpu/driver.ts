@@ -241,7 +241,10 @@ export class GpuDisplay {
   }
   #scanouts: readonly GpuDisplayMode[] = [];
   /** Fences the device answered (each command carries one). */
-  fencesCompleted = 0;
+  get fencesCompleted(): number {
+    return this.#fencesCompleted;
+  }
+  #fencesCompleted = 0;
   readonly #control: Virtqueue<unknown>;
   readonly #cursor: Virtqueue<unknown>;
   readonly #segment: number;
@@ -536,7 +539,7 @@ export class GpuDisplay {
         "ERR_VIRTIO_DEVICE_GPU_FENCE",
       );
     }
-    this.fencesCompleted++;
+    this.#fencesCompleted++;
   }
 }
 

@@ -52,13 +52,17 @@ export class GpuScanout {
   #resource: Resource | undefined;
   #rect: GpuRect = NO_RECT;
   /** Flushes that reached this scanout. */
-  flushes = 0;
+  get flushes(): number {
+    return this.#flushes;
+  }
+  #flushes = 0;
 
   static {
     scanoutHooks.setMode = (s, mode) => s.#setMode(mode);
     scanoutHooks.show = (s, resource, rect) => s.#show(resource, rect);
     scanoutHooks.off = (s) => s.#show(undefined, NO_RECT);
     scanoutHooks.shows = (s, resource) => s.#shows(resource);
+    scanoutHooks.flushed = (s) => void s.#flushes++;
   }
 
   /** @internal made by the device */

@@ -233,9 +233,15 @@ export class InputDevice extends ConfigDevice<VirtioInputConfig> {
   /** The profile answered through config. */
   readonly profile: InputProfile;
   /** Events dropped (whole sequences) because the backlog was full. */
-  dropped = 0;
+  get dropped(): number {
+    return this.#dropped;
+  }
+  #dropped = 0;
   /** Status buffers that were too short for an event. */
-  badStatus = 0;
+  get badStatus(): number {
+    return this.#badStatus;
+  }
+  #badStatus = 0;
   /** LED states as the driver last set them, by LED code. */
   readonly leds: Map<number, boolean> = new Map();
   readonly #backlog: number;
@@ -382,7 +388,7 @@ export class InputDevice extends ConfigDevice<VirtioInputConfig> {
         this.#dropOldest();
       }
       if (seq.length / 3 > this.#backlog) {
-        this.dropped += seq.length / 3;
+        this.#dropped += seq.length / 3;
         return;
       }
       for (const v of seq) this.#ready.push(v);
@@ -395,7 +401,7 @@ export class InputDevice extends ConfigDevice<VirtioInputConfig> {
     let n = 0;
     while (n < r.length && !(r[n] === EV_SYN && r[n + 1] === SYN_REPORT)) n += 3;
     n += 3;
-    this.dropped += n / 3;
+    this.#dropped += n / 3;
     r.splice(0, n);
   }
 
@@ -468,7 +474,7 @@ export class InputDevice extends ConfigDevice<VirtioInputConfig> {
         if (n > q.size) {
           // Longer than the ring: it can never be delivered whole (5.8.6.2): drop it.
           r.splice(0, 3 * n);
-          this.dropped += n;
+          this.#dropped += n;
           continue;
         }
         while (this.#held.length < n) {
@@ -517,7 +523,7 @@ export class InputDevice extends ConfigDevice<VirtioInputConfig> {
   /** One statusq buffer: an event to keep for the listeners; nothing is written. */
   #serveStatus(c: DescriptorChain): number {
     if (c.readableLength < EVENT_SIZE) {
-      this.badStatus++;
+      this.#badStatus++;
     } else {
       c.read(0, this.#evBytes);
       const e = this.#ev;

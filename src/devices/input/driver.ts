@@ -142,7 +142,10 @@ export class InputHandle {
   /** ABS_INFO per absolute axis. */
   readonly abs: ReadonlyMap<number, AbsInfo>;
   /** Events the async iterator dropped because nobody read them. */
-  dropped = 0;
+  get dropped(): number {
+    return this.#dropped;
+  }
+  #dropped = 0;
   readonly #options: InputDriverOptions;
   #base = 0;
   #count = 0;
@@ -272,7 +275,7 @@ export class InputHandle {
     this.#backlog.push(e);
     if (this.#backlog.length > (this.#options.backlog ?? 4096)) {
       this.#backlog.shift();
-      this.dropped++;
+      this.#dropped++;
     }
   }
 

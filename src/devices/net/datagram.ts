@@ -110,11 +110,20 @@ async function openSocket(
 /** A {@link NetBackend} on a loopback UDP socket; make one with {@link DatagramBackend.open}. */
 export class DatagramBackend implements NetBackend {
   /** Frames sent as datagrams. */
-  sent = 0;
+  get sent(): number {
+    return this.#sent;
+  }
+  #sent = 0;
   /** Datagrams received. */
-  received = 0;
+  get received(): number {
+    return this.#received;
+  }
+  #received = 0;
   /** Datagrams dropped: the device had no buffers and the queue was full. */
-  dropped = 0;
+  get dropped(): number {
+    return this.#dropped;
+  }
+  #dropped = 0;
   #socket: DatagramSocket | undefined;
   #port: NetPort | undefined;
   #peer: number | undefined;
@@ -168,7 +177,7 @@ export class DatagramBackend implements NetBackend {
   transmit(frame: Uint8Array, _meta: NetFrameMeta): boolean {
     if (this.#closed || this.#peer === undefined || this.#socket === undefined) return true;
     this.#socket.send(frame.slice(), this.#peer);
-    this.sent++;
+    this.#sent++;
     return true;
   }
 
@@ -191,11 +200,11 @@ export class DatagramBackend implements NetBackend {
 
   #incoming(data: Uint8Array): void {
     if (this.#closed) return;
-    this.received++;
+    this.#received++;
     const port = this.#port;
     if (this.#queue.length === 0 && port?.receive(data, undefined)) return;
     if (this.#queue.length >= this.#limit) {
-      this.dropped++;
+      this.#dropped++;
       return;
     }
     this.#queue.push(data);

@@ -193,7 +193,10 @@ export class NetDevice extends ConfigDevice<VirtioNetConfig> {
   /** `2 * maxQueuePairs` data queues (receiveq1, transmitq1, ...) then the control queue. */
   readonly queueMaxSizes: readonly number[];
   /** Counters. */
-  readonly stats: NetDeviceStats = {
+  get stats(): Readonly<NetDeviceStats> {
+    return Object.freeze({ ...this.#stats });
+  }
+  readonly #stats: NetDeviceStats = {
     txFrames: 0,
     txErrors: 0,
     rxFrames: 0,
@@ -224,7 +227,7 @@ export class NetDevice extends ConfigDevice<VirtioNetConfig> {
   readonly #control: NetControl;
   readonly #txMeta: NetFrameMeta = plainMeta();
   readonly #emitSegment = (seg: Uint8Array): void => {
-    if (!this.#backend?.transmit(seg, this.#plain)) this.stats.txErrors++;
+    if (!this.#backend?.transmit(seg, this.#plain)) this.#stats.txErrors++;
   };
   readonly #plain: NetFrameMeta = plainMeta();
   readonly #port: NetPort & { offloads: NetOffloads };
@@ -261,7 +264,7 @@ export class NetDevice extends ConfigDevice<VirtioNetConfig> {
     this.#control = new NetControl({
       negotiated: () => this.#features,
       maxQueuePairs: pairs,
-      stats: this.stats,
+      stats: this.#stats,
       filter: this.#filter,
       steering: this.#steering,
       setMac: (mac) => this.config.update(() => this.cfg.macBytes().set(mac)),
@@ -505,7 +508,7 @@ export class NetDevice extends ConfigDevice<VirtioNetConfig> {
     const hl = this.#h.len;
     const len = c.readableLength - hl;
     if (len < 14 || len > MAX_FRAME) {
-      this.stats.txErrors++;
+      this.#stats.txErrors++;
       return true;
     }
     const hb = this.#h.bytes;
@@ -522,7 +525,7 @@ export class NetDevice extends ConfigDevice<VirtioNetConfig> {
     const frame = this.#txBuf.subarray(0, len);
     c.read(hl, frame);
     if (!validTx(m, this.#features, len)) {
-      this.stats.txErrors++;
+      this.#stats.txErrors++;
       return true;
     }
     if (!this.linkUp || this.#backend === undefined) return true; // nowhere to go: dropped
@@ -533,14 +536,14 @@ export class NetDevice extends ConfigDevice<VirtioNetConfig> {
     } else if (isGso(m)) {
       // The far side cannot take GSO: segment here (checksums included).
       if (segmentTcp(frame, m, this.#segBuf, this.#emitSegment) < 0) {
-        this.stats.txErrors++;
+        this.#stats.txErrors++;
         return true;
       }
     } else {
       completeChecksum(frame, m.csumStart, m.csumOffset);
       if (!be.transmit(frame, this.#plain)) return false;
     }
-    this.stats.txFrames++;
+    this.#stats.txFrames++;
     return true;
   }
 
@@ -549,24 +552,24 @@ export class NetDevice extends ConfigDevice<VirtioNetConfig> {
   #receive(frame: Uint8Array, meta: NetFrameMeta | undefined): boolean {
     const ctx = this.context;
     if (ctx === undefined || !this.linkUp || frame.length < 14 || frame.length > MAX_FRAME) {
-      this.stats.rxDropped++;
+      this.#stats.rxDropped++;
       return true;
     }
     if (!this.#filter.accept(frame, this.cfg)) {
-      this.stats.rxFiltered++;
+      this.#stats.rxFiltered++;
       return true;
     }
     const m = meta ?? this.#plain;
     const flags = rxHeaderFlags(frame, m, this.#offloads);
     if (flags < 0) {
-      this.stats.rxDropped++;
+      this.#stats.rxDropped++;
       return true;
     }
     // Steering (5.1.6.5.6.1): the pair the flow was last sent on, else by hash.
     const pair = this.#steering.pairFor(frame);
     const q = ctx.queues[2 * pair];
     if (q === undefined) {
-      this.stats.rxDropped++;
+      this.#stats.rxDropped++;
       return true;
     }
     const h = this.#h.fields;
@@ -587,14 +590,14 @@ export class NetDevice extends ConfigDevice<VirtioNetConfig> {
         : fillSingle(q, this.#rx[pair], this.#h, frame);
       if (r === 0) return false;
       if (r < 0) {
-        this.stats.rxDropped++;
+        this.#stats.rxDropped++;
         return true;
       }
     } catch (e) {
       ctx.needsReset(e);
       return true;
     }
-    this.stats.rxFrames++;
+    this.#stats.rxFrames++;
     if (q.needsNotification()) ctx.notifyUsed(2 * pair);
     return true;
   }

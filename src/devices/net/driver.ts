@@ -254,9 +254,16 @@ export class NetInterface {
   #linkListeners = new Set<(up: boolean) => void>();
   #closed = false;
   /** Frames dropped because the device misbehaved or an iterator fell behind. */
-  rxErrors = 0;
+  get rxErrors(): number {
+    return this.#counts.rxErrors;
+  }
+  /** Counters the receiver adds to (rxErrors). */
+  readonly #counts = { rxErrors: 0 };
   /** Announce requests acked. */
-  announces = 0;
+  get announces(): number {
+    return this.#announces;
+  }
+  #announces = 0;
 
   static {
     netHooks = {
@@ -280,7 +287,7 @@ export class NetInterface {
     this.#linkUp = dev.hasFeature(VIRTIO_NET_F_STATUS)
       ? (cfg.status & VIRTIO_NET_S_LINK_UP) !== 0
       : true;
-    this.#rx = new NetReceiver(this, dev, this.hdrSize, options.backlog ?? 1024);
+    this.#rx = new NetReceiver(this.#counts, dev, this.hdrSize, options.backlog ?? 1024);
     this.#ctrl = new NetCommands(dev);
   }
 
@@ -588,7 +595,7 @@ export class NetInterface {
       this.#ctrl.vq
     ) {
       // 5.1.6.5.4: announce ourselves (left to listeners) and ack.
-      this.announces++;
+      this.#announces++;
       this.command(VIRTIO_NET_CTRL_ANNOUNCE, VIRTIO_NET_CTRL_ANNOUNCE_ACK).catch(() => {});
     }
   }

@@ -80,19 +80,31 @@ export class NullDevice extends ConfigDevice<NullConfig> {
   /** One maximum size per queue. */
   readonly queueMaxSizes: readonly number[];
   /** Requests completed since creation. */
-  completed = 0;
+  get completed(): number {
+    return this.#completed;
+  }
+  #completed = 0;
   /** Times {@link VirtioDevice.activate} was called. */
-  activations = 0;
+  get activations(): number {
+    return this.#activations;
+  }
+  #activations = 0;
   /** Times {@link VirtioDevice.reset} was called. */
-  resets = 0;
+  get resets(): number {
+    return this.#resets;
+  }
+  #resets = 0;
   /** The last negotiated features. */
-  negotiated = 0n;
+  get negotiated(): bigint {
+    return this.#negotiated;
+  }
+  #negotiated = 0n;
   /** Hold requests instead of completing them. */
   hold: boolean;
   readonly #writeLen: number;
   readonly #server: ChainServer = {
     serveChain: (c: DescriptorChain) => {
-      this.completed++;
+      this.#completed++;
       return this.#writeLen === 0 ? 0 : Math.min(this.#writeLen, c.writableLength);
     },
     isLive: (ctx) => this.isLive(ctx),
@@ -120,8 +132,8 @@ export class NullDevice extends ConfigDevice<NullConfig> {
   /** Start serving. */
   override activate(ctx: DeviceContext): void {
     super.activate(ctx);
-    this.negotiated = ctx.features;
-    this.activations++;
+    this.#negotiated = ctx.features;
+    this.#activations++;
   }
 
   /** Complete every available request of queue `index`, unless holding. */
@@ -132,6 +144,6 @@ export class NullDevice extends ConfigDevice<NullConfig> {
   /** Drop the context. */
   override reset(): void {
     super.reset();
-    this.resets++;
+    this.#resets++;
   }
 }

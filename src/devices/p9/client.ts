@@ -176,7 +176,10 @@ const ROOT = 0;
 export class P9Client {
   readonly #send: P9Transport;
   /** The negotiated msize (0 before {@link P9Client.version}). */
-  msize = 0;
+  get msize(): number {
+    return this.#msize;
+  }
+  #msize = 0;
   #tag = 0;
   #nextFid = 1;
   readonly #freeFids: number[] = [];
@@ -213,7 +216,7 @@ export class P9Client {
     cap: number,
     tag?: number,
   ): Promise<WireReader> {
-    const limit = this.msize === 0 ? 8192 : this.msize;
+    const limit = this.#msize === 0 ? 8192 : this.#msize;
     const w = new WireWriter(new Uint8Array(limit));
     const t = tag ?? (this.#tag = (this.#tag + 1) % P9_NOTAG);
     w.begin(type, t, limit);
@@ -258,7 +261,7 @@ export class P9Client {
     if (agreed > msize || agreed < 4096) {
       throw new P9Error(ERRNO.EPROTO, `server's msize ${agreed} (asked ${msize})`);
     }
-    this.msize = agreed;
+    this.#msize = agreed;
     return agreed;
   }
 
@@ -324,7 +327,7 @@ export class P9Client {
 
   /** The most data one Tread or Twrite moves. */
   get ioSize(): number {
-    return this.msize - 24; // P9_IOHDRSZ
+    return this.#msize - 24; // P9_IOHDRSZ
   }
 
   /** Tread: up to `count` bytes at `offset`. */

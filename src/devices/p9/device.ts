@@ -63,7 +63,10 @@ export class P9Device extends ConfigDevice<Virtio9pConfig> {
   /** The mount tag. */
   readonly tag: string;
   /** Requests served. */
-  requests = 0;
+  get requests(): number {
+    return this.#requests;
+  }
+  #requests = 0;
   readonly #chainServer: ChainServer = {
     serveChain: (c) => this.#serve(c),
     isLive: (ctx) => this.isLive(ctx),
@@ -108,7 +111,7 @@ export class P9Device extends ConfigDevice<Virtio9pConfig> {
     const len = Math.min(c.readableLength, s.maxMsize);
     const got = c.read(0, s.request(len), 0, len);
     const n = s.handle(got, c.writableLength);
-    this.requests++;
+    this.#requests++;
     return n === 0 ? 0 : c.write(0, s.reply, 0, n);
   }
 }

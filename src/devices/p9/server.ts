@@ -128,16 +128,28 @@ export class P9Server {
   /** The most fids at once. */
   readonly maxFids: number;
   /** The negotiated msize (the maximum until Tversion). */
-  msize: number;
+  get msize(): number {
+    return this.#msize;
+  }
+  #msize: number;
   /** Did Tversion agree on 9P2000.L? */
-  versioned = false;
+  get versioned(): boolean {
+    return this.#versioned;
+  }
+  #versioned = false;
   /**
    * Requests that failed with an exception that is not a `VirtioError` (a bug:
    * guest input and host failures are typed); each was answered with EIO.
    */
-  internalErrors = 0;
+  get internalErrors(): number {
+    return this.#internalErrors;
+  }
+  #internalErrors = 0;
   /** The last such exception. */
-  lastInternalError: unknown = undefined;
+  get lastInternalError(): unknown {
+    return this.#lastInternalError;
+  }
+  #lastInternalError: unknown = undefined;
   readonly #fids: Fids;
   readonly #s: P9Session;
   readonly #req: Uint8Array;
@@ -153,10 +165,10 @@ export class P9Server {
     }
     this.fs = fs;
     this.maxMsize = max;
-    this.msize = max;
+    this.#msize = max;
     this.maxFids = options.maxFids ?? 4096;
     this.#fids = new Fids(this.maxFids);
-    this.#s = { fs, fids: this.#fids, msize: () => this.msize };
+    this.#s = { fs, fids: this.#fids, msize: () => this.#msize };
     this.#req = new Uint8Array(max);
     this.#out = new WireWriter(new Uint8Array(max));
   }
@@ -184,8 +196,8 @@ export class P9Server {
   /** Forgets every fid and closes every handle (device reset, new Tversion). */
   reset(): void {
     this.#fids.clear();
-    this.versioned = false;
-    this.msize = this.maxMsize;
+    this.#versioned = false;
+    this.#msize = this.maxMsize;
   }
 
   /**
@@ -204,8 +216,8 @@ export class P9Server {
       const size = h.msgSize;
       type = h.type;
       tag = h.tag;
-      if (size > this.msize) {
-        throw new FsError(EMSGSIZE, `message of ${size} bytes, msize is ${this.msize}`, {
+      if (size > this.#msize) {
+        throw new FsError(EMSGSIZE, `message of ${size} bytes, msize is ${this.#msize}`, {
           code: "ERR_VIRTIO_DEVICE_9P_MSIZE",
         });
       }
@@ -213,15 +225,15 @@ export class P9Server {
         throw fsError("EINVAL", `header size ${size}, ${len} bytes sent`);
       }
       const body = new WireReader(this.#req, P9Header.SIZE, size);
-      w.begin(type + 1, tag, Math.min(cap, this.msize));
+      w.begin(type + 1, tag, Math.min(cap, this.#msize));
       this.#dispatch(type, body, w);
       return w.finish();
     } catch (e) {
       // Guest input and host failures arrive as typed errors; anything else is a bug of
       // ours, answered with EIO all the same but counted (the fuzzers check the count).
       if (!(e instanceof VirtioError)) {
-        this.internalErrors++;
-        this.lastInternalError = e;
+        this.#internalErrors++;
+        this.#lastInternalError = e;
       }
       w.begin(P9_RLERROR, tag, cap);
       w.struct(P9Rlerror).ecode = errnoOf(e);
@@ -231,7 +243,7 @@ export class P9Server {
 
   #dispatch(type: number, r: WireReader, w: WireWriter): void {
     if (type === P9_TVERSION) return this.#version(r, w);
-    if (!this.versioned) throw fsError("EPROTO", "no Tversion yet");
+    if (!this.#versioned) throw fsError("EPROTO", "no Tversion yet");
     const s = this.#s;
     switch (type) {
       case P9_TATTACH:
@@ -301,8 +313,8 @@ export class P9Server {
     const agreed = Math.min(msize, this.maxMsize);
     w.struct(P9Tversion).msize = agreed;
     if (version === P9_VERSION_L) {
-      this.msize = agreed;
-      this.versioned = true;
+      this.#msize = agreed;
+      this.#versioned = true;
       w.str(P9_VERSION_L);
     } else {
       w.str("unknown");

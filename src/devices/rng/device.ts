@@ -59,9 +59,15 @@ export class RngDevice extends ConfigDevice {
   /** One queue: requestq. */
   readonly queueMaxSizes: readonly number[];
   /** Random bytes handed out since creation. */
-  bytesServed = 0;
+  get bytesServed(): number {
+    return this.#bytesServed;
+  }
+  #bytesServed = 0;
   /** Requests completed since creation. */
-  requests = 0;
+  get requests(): number {
+    return this.#requests;
+  }
+  #requests = 0;
   readonly #max: number;
   readonly #source: (buf: Uint8Array) => void;
   #scratch = new Uint8Array(0);
@@ -114,8 +120,8 @@ export class RngDevice extends ConfigDevice {
       }
       left -= n;
     }
-    this.bytesServed += total;
-    this.requests++;
+    this.#bytesServed += total;
+    this.#requests++;
     return total;
   }
 }

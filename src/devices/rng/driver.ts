@@ -47,7 +47,10 @@ export class RngSource {
   /** The request queue (a request queue: see {@link Virtqueue.request}). */
   readonly vq: Virtqueue;
   /** Random bytes received. */
-  bytesReceived = 0;
+  get bytesReceived(): number {
+    return this.#bytesReceived;
+  }
+  #bytesReceived = 0;
   readonly #chunk: number;
 
   /** Set up by the driver's probe. */
@@ -99,7 +102,7 @@ export class RngSource {
    */
   async request(len: number): Promise<Uint8Array> {
     const got = await this.vq.request(EMPTY, len);
-    this.bytesReceived += got.length;
+    this.#bytesReceived += got.length;
     return got;
   }
 

@@ -101,7 +101,10 @@ export class RpmsgDevice extends ConfigDevice {
   /** For messages. */
   readonly label: string = "rpmsg device";
   /** Messages from the driver dropped as malformed (short, bad `len`, too large, writable). */
-  badMessages = 0;
+  get badMessages(): number {
+    return this.#badMessages;
+  }
+  #badMessages = 0;
   readonly #node: RpmsgNode;
   readonly #outbox: Outgoing[] = [];
   readonly #scratch: Uint8Array;
@@ -234,7 +237,7 @@ export class RpmsgDevice extends ConfigDevice {
   #serveTx(c: DescriptorChain): number {
     const total = c.readableLength;
     if (c.writableLength !== 0 || total < RpmsgHdr.SIZE || total > this.bufferSize) {
-      this.badMessages++;
+      this.#badMessages++;
       return 0;
     }
     const n = c.read(0, this.#scratch.subarray(0, total));
@@ -242,7 +245,7 @@ export class RpmsgDevice extends ConfigDevice {
     const h = this.#hdr;
     const len = h.len;
     if (n !== total || len > total - RpmsgHdr.SIZE) {
-      this.badMessages++;
+      this.#badMessages++;
       return 0;
     }
     this.#got.push({

@@ -85,7 +85,10 @@ export class Rpmsg {
   /** Receive buffers posted on queue 0. */
   readonly rxBuffers: number;
   /** Messages from the device dropped as malformed. */
-  badMessages = 0;
+  get badMessages(): number {
+    return this.#badMessages;
+  }
+  #badMessages = 0;
   readonly #node: RpmsgNode;
   readonly #rx: Virtqueue<number>;
   readonly #tx: Virtqueue<unknown>;
@@ -204,12 +207,12 @@ export class Rpmsg {
     let posted = 0;
     for (let b = vq.getBuf(); b !== null; b = vq.getBuf()) {
       const addr = this.#rxBase + b.token * this.bufferSize;
-      if (b.len < RpmsgHdr.SIZE || b.len > this.bufferSize) this.badMessages++;
+      if (b.len < RpmsgHdr.SIZE || b.len > this.bufferSize) this.#badMessages++;
       else {
         // One copy of what the device wrote; the header is read from the copy.
         this.#copy.set(mem.bytes(addr, b.len));
         const len = this.#hdr.len;
-        if (len > b.len - RpmsgHdr.SIZE) this.badMessages++;
+        if (len > b.len - RpmsgHdr.SIZE) this.#badMessages++;
         else {
           const data = this.#copy.slice(RpmsgHdr.SIZE, RpmsgHdr.SIZE + len);
           this.#node.receive(this.#hdr.src, this.#hdr.dst, data);

@@ -97,13 +97,22 @@ export class RpmsgEndpoint {
   /** The local address. */
   readonly addr: number;
   /** Where {@link RpmsgEndpoint.send} goes; `RPMSG_ADDR_ANY` until known. */
-  remote: number;
+  get remote(): number {
+    return this.#remote;
+  }
+  #remote: number;
   /** Was it announced (and so is withdrawn with a DESTROY on close)? */
   readonly announce: boolean;
   /** Messages received since creation. */
-  received = 0;
+  get received(): number {
+    return this.#received;
+  }
+  #received = 0;
   /** Messages dropped because {@link RpmsgEndpoint.receive}'s backlog was full. */
-  dropped = 0;
+  get dropped(): number {
+    return this.#dropped;
+  }
+  #dropped = 0;
   #closed = false;
   readonly #node: RpmsgNode;
   readonly #listeners = new Set<(m: RpmsgMessage) => void>();
@@ -121,7 +130,7 @@ export class RpmsgEndpoint {
     this.#node = node;
     this.name = name;
     this.addr = addr;
-    this.remote = options.remote ?? RPMSG_ADDR_ANY;
+    this.#remote = options.remote ?? RPMSG_ADDR_ANY;
     this.announce = (options.announce ?? true) && name !== "";
   }
 
@@ -132,7 +141,7 @@ export class RpmsgEndpoint {
 
   /** Sends `data` to {@link RpmsgEndpoint.remote}. */
   send(data: Uint8Array): Promise<void> {
-    if (this.remote === RPMSG_ADDR_ANY) {
+    if (this.#remote === RPMSG_ADDR_ANY) {
       return Promise.reject(
         new ArgumentError(
           `rpmsg endpoint ${this.addr}: no remote address yet (use sendTo, or set remote)`,
@@ -140,7 +149,7 @@ export class RpmsgEndpoint {
         ),
       );
     }
-    return this.sendTo(this.remote, data);
+    return this.sendTo(this.#remote, data);
   }
 
   /** Sends `data` from this endpoint to address `dst`; resolves once it is in the peer's buffer. */
@@ -188,8 +197,8 @@ export class RpmsgEndpoint {
 
   /** A message for this endpoint. */
   #deliver(m: RpmsgMessage): void {
-    this.received++;
-    if (this.remote === RPMSG_ADDR_ANY) this.remote = m.src;
+    this.#received++;
+    if (this.#remote === RPMSG_ADDR_ANY) this.#remote = m.src;
     const w = this.#waiters.shift();
     if (w !== undefined) return w.resolve(m);
     if (this.#listeners.size > 0) {
@@ -198,7 +207,7 @@ export class RpmsgEndpoint {
     }
     if (this.#backlog.length >= BACKLOG) {
       this.#backlog.shift();
-      this.dropped++;
+      this.#dropped++;
     }
     this.#backlog.push(m);
   }
@@ -222,9 +231,15 @@ export class RpmsgNode {
   /** Local endpoints by address. */
   readonly endpoints: Map<number, RpmsgEndpoint> = new Map();
   /** Messages dropped: no endpoint at their `dst`. */
-  unknownDst = 0;
+  get unknownDst(): number {
+    return this.#unknownDst;
+  }
+  #unknownDst = 0;
   /** Name-service messages dropped: wrong size or unknown flags. */
-  badAnnouncements = 0;
+  get badAnnouncements(): number {
+    return this.#badAnnouncements;
+  }
+  #badAnnouncements = 0;
   /** Was VIRTIO_RPMSG_F_NS negotiated (announcements go out and are heard)? */
   get ns(): boolean {
     return this.#ns;
@@ -339,7 +354,7 @@ export class RpmsgNode {
     if (dst === RPMSG_NS_ADDR && this.ns) return this.#nameService(data);
     const ep = this.endpoints.get(dst);
     if (ep === undefined) {
-      this.unknownDst++;
+      this.#unknownDst++;
       return;
     }
     endpointHooks.deliver(ep, { src, dst, data });
@@ -366,7 +381,7 @@ export class RpmsgNode {
   #nameService(data: Uint8Array): void {
     // ns.h: exactly one rpmsg_ns_msg (Linux's rpmsg_ns_cb refuses other sizes).
     if (data.length !== RpmsgNsMsg.SIZE) {
-      this.badAnnouncements++;
+      this.#badAnnouncements++;
       return;
     }
     const m = new RpmsgNsMsg(new DataView(data.buffer, data.byteOffset, data.length));
@@ -394,6 +409,6 @@ export class RpmsgNode {
       if (c === undefined) return;
       this.#channels.delete(key);
       for (const l of this.#channelListeners) l(c, "destroy");
-    } else this.badAnnouncements++;
+    } else this.#badAnnouncements++;
   }
 }

@@ -194,7 +194,10 @@ export class ScsiDevice extends ConfigDevice<VirtioScsiConfig> {
   /** The target the LUNs live in. */
   readonly target: ScsiTarget;
   /** What was served. */
-  readonly stats: ScsiStats = {
+  get stats(): Readonly<ScsiStats> {
+    return Object.freeze({ ...this.#stats });
+  }
+  readonly #stats: ScsiStats = {
     commands: 0,
     checkConditions: 0,
     failures: 0,
@@ -246,7 +249,7 @@ export class ScsiDevice extends ConfigDevice<VirtioScsiConfig> {
       });
     }
     const size = checkDeviceQueueSize("virtio-scsi", options.queueSize ?? 128);
-    this.#eventq = new ScsiEventQueue(options.eventBacklog ?? 0, this.stats);
+    this.#eventq = new ScsiEventQueue(options.eventBacklog ?? 0, this.#stats);
     this.target = options.target ?? new ScsiTarget();
     for (const l of options.luns ?? []) this.target.addLun(l.lun, l);
     this.target.onLunChange((lun, added) => this.#lunChanged(lun, added));
@@ -359,12 +362,12 @@ export class ScsiDevice extends ConfigDevice<VirtioScsiConfig> {
     this.#req.fill(0);
     const got = c.read(0, this.#req, 0, Math.min(this.#req.length, REQ_HDR + cdbSize));
     if (got < REQ_HDR) {
-      this.stats.failures++;
+      this.#stats.failures++;
       return this.#respond(c, VIRTIO_SCSI_S_FAILURE, 0, 0, 0, 0);
     }
     const lun = this.#decodeLun(this.#lunView, this.#req, 0);
     if (lun === -2) {
-      this.stats.failures++;
+      this.#stats.failures++;
       return this.#respond(c, VIRTIO_SCSI_S_BAD_TARGET, 0, 0, 0, 0);
     }
     const p = this.#pool.pop() ?? new Pending();
@@ -405,7 +408,7 @@ export class ScsiDevice extends ConfigDevice<VirtioScsiConfig> {
   #finishFailure(p: Pending): number {
     const c = p.chain;
     this.#release(p);
-    this.stats.failures++;
+    this.#stats.failures++;
     return c === undefined ? 0 : this.#respond(c, VIRTIO_SCSI_S_FAILURE, 0, 0, 0, 0);
   }
 
@@ -414,15 +417,15 @@ export class ScsiDevice extends ConfigDevice<VirtioScsiConfig> {
     const c = p.chain;
     const cmd = p.cmd;
     if (c === undefined) return 0;
-    this.stats.commands++;
+    this.#stats.commands++;
     let used: number;
     if (cmd.overrun) {
-      this.stats.failures++;
+      this.#stats.failures++;
       used = this.#respond(c, VIRTIO_SCSI_S_OVERRUN, 0, 0, 0, p.inLength + p.outLength);
     } else {
       const senseLen = Math.min(cmd.senseLength, p.senseRoom);
       if (senseLen > 0) {
-        this.stats.checkConditions++;
+        this.#stats.checkConditions++;
         c.write(RESP_HDR, cmd.sense, 0, senseLen);
       }
       // 5.6.6.1: residual is the data length minus what was transferred.
@@ -492,7 +495,7 @@ export class ScsiDevice extends ConfigDevice<VirtioScsiConfig> {
     const got = c.read(0, this.#ctrl, 0, TMF_OUT);
     const type = got >= 4 ? this.#ctrlType.type : -1;
     if (type === VIRTIO_SCSI_T_TMF && got >= TMF_OUT) {
-      this.stats.tmfs++;
+      this.#stats.tmfs++;
       c.writeUint8(0, this.#taskManagement());
       return 1;
     }

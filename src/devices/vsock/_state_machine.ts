@@ -81,6 +81,8 @@ export interface ConnectionAccess {
   end(c: VsockConnection, error: DeviceError | undefined): void;
   /** Offers a new connection to listener `l`; false when its backlog is full. */
   offer(l: VsockListener, c: VsockConnection): boolean;
+  /** Counts a packet refused as malformed (VsockEndpoint.badPackets). */
+  badPacket(): void;
 }
 
 /** What the peer's packets do to the connections of one endpoint. */
@@ -112,13 +114,13 @@ export class StateMachine {
     const typeOk = p.type === VIRTIO_VSOCK_TYPE_STREAM ||
       (p.type === VIRTIO_VSOCK_TYPE_SEQPACKET && e.seqpacket);
     if (p.dstCid !== e.localCid || !typeOk) {
-      e.badPackets++;
+      this.#c.badPacket();
       return this.#out.refuse(p);
     }
     const c = this.#conns.get(connKey(p.srcCid, p.srcPort, p.dstPort));
     if (c === undefined) return this.#unconnected(p);
     if (p.type !== c.type) {
-      e.badPackets++;
+      this.#c.badPacket();
       return this.#resetConn(
         c,
         "ERR_VIRTIO_DEVICE_VSOCK_PROTOCOL",
@@ -137,7 +139,7 @@ export class StateMachine {
           }),
         );
       }
-      e.badPackets++;
+      this.#c.badPacket();
       return this.#resetConn(c, "ERR_VIRTIO_DEVICE_VSOCK_PROTOCOL", `op ${p.op} while connecting`);
     }
     switch (p.op) {
@@ -145,7 +147,7 @@ export class StateMachine {
         // 5.10.6.3: the peer must not send more than our free space.
         const credit = ourCredit(s, e.bufAlloc);
         if (p.data.length > credit) {
-          e.badPackets++;
+          this.#c.badPacket();
           return this.#resetConn(
             c,
             "ERR_VIRTIO_DEVICE_VSOCK_CREDIT",
@@ -153,7 +155,7 @@ export class StateMachine {
           );
         }
         if (s.peerShut & SHUT_SEND) {
-          e.badPackets++;
+          this.#c.badPacket();
           return this.#resetConn(c, "ERR_VIRTIO_DEVICE_VSOCK_PROTOCOL", "data after SHUTDOWN");
         }
         this.#c.data(c, p.data, (p.flags & VIRTIO_VSOCK_SEQ_EOM) !== 0);
@@ -189,7 +191,7 @@ export class StateMachine {
         return;
       default:
         // REQUEST or RESPONSE on a live connection, or an op we do not know.
-        e.badPackets++;
+        this.#c.badPacket();
         return this.#resetConn(c, "ERR_VIRTIO_DEVICE_VSOCK_PROTOCOL", `unexpected op ${p.op}`);
     }
     this.#out.notify(c);

@@ -443,7 +443,10 @@ export class VsockEndpoint {
   /** Seqpacket sockets are allowed (VIRTIO_VSOCK_F_SEQPACKET was negotiated). */
   seqpacket: boolean;
   /** Packets refused as malformed: unknown op or type, credit violations, wrong CID. */
-  badPackets = 0;
+  get badPackets(): number {
+    return this.#badPackets;
+  }
+  #badPackets = 0;
   readonly #backlog: number;
   readonly #conns = new Map<string, VsockConnection>();
   readonly #listeners = new Map<number, VsockListener>();
@@ -477,6 +480,7 @@ export class VsockEndpoint {
       connected: h.connected,
       end: h.end,
       offer: listenerHooks.offer,
+      badPacket: () => void this.#badPackets++,
     });
   }
 

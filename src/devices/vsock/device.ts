@@ -116,7 +116,10 @@ export class VsockDevice extends ConfigDevice<VirtioVsockConfig> {
   /** The host end of every connection (CID 2). */
   readonly endpoint: VsockEndpoint;
   /** Tx packets dropped before the connection layer: short header, bad `len`, wrong source CID. */
-  droppedPackets = 0;
+  get droppedPackets(): number {
+    return this.#droppedPackets;
+  }
+  #droppedPackets = 0;
   /** Transport reset events waiting for an event buffer. */
   #pendingEvents = 0;
   #flushing = false;
@@ -212,7 +215,7 @@ export class VsockDevice extends ConfigDevice<VirtioVsockConfig> {
     const hdrLen = VirtioVsockHdr.SIZE;
     const h = this.#hdr;
     if (c.read(0, this.#hdrBytes) < hdrLen) {
-      this.droppedPackets++;
+      this.#droppedPackets++;
       return 0;
     }
     // From here on only the copy: the guest may rewrite its buffer meanwhile.
@@ -222,7 +225,7 @@ export class VsockDevice extends ConfigDevice<VirtioVsockConfig> {
       srcCid !== this.cfg.guestCid || h.dstCid > 0xffffffffn || len > VSOCK_MAX_PAYLOAD ||
       len !== c.readableLength - hdrLen
     ) {
-      this.droppedPackets++;
+      this.#droppedPackets++;
       if (srcCid === this.cfg.guestCid && h.op !== VIRTIO_VSOCK_OP_RST && len !== 0) {
         // A bad length on a real connection: the peer learns with RST (via the protocol check).
         this.#received.push({ ...readHeader(h, new Uint8Array(0)), op: VIRTIO_VSOCK_OP_INVALID });

@@ -60,7 +60,10 @@ export class Vsock {
   /** The guest end of every connection. */
   readonly endpoint: VsockEndpoint;
   /** Transport resets the device reported. */
-  transportResets = 0;
+  get transportResets(): number {
+    return this.#transportResets;
+  }
+  #transportResets = 0;
   readonly #rx: Virtqueue<number>;
   readonly #tx: Virtqueue<unknown>;
   readonly #ev: Virtqueue<number>;
@@ -163,7 +166,7 @@ export class Vsock {
       const ev = new VirtioVsockEvent(new DataView(copy.buffer));
       if (b.len >= VirtioVsockEvent.SIZE && ev.id === VIRTIO_VSOCK_EVENT_TRANSPORT_RESET) {
         // 5.10.6.7: connections are gone, and guest_cid may have changed.
-        this.transportResets++;
+        this.#transportResets++;
         this.endpoint.resetAll();
         this.endpoint.localCid = this.#readCid();
       }

@@ -177,7 +177,10 @@ export class V86Host {
   /** The attached devices in order. */
   readonly attached: V86Attachment[] = [];
   /** Guest accesses refused by the host itself (outside every device's window, moved BARs). */
-  refused = 0;
+  get refused(): number {
+    return this.#refused;
+  }
+  #refused = 0;
   readonly #cpu: V86Cpu;
   readonly #log: TransportLog;
   readonly #windows: Window[] = [];
@@ -412,7 +415,7 @@ export class V86Host {
       // Sizing (all ones) goes through; any other value puts the fixed address back.
       if ((value >>> 0) === 0xffffffff) return fn.configWrite(reg, 4, value);
       if ((value >>> 0) !== (fixed >>> 0) && (value & ~0xf) !== 0) {
-        this.refused++;
+        this.#refused++;
         this.#log(
           `v86 host: BAR${b} of slot ${fn.core.where}: move to 0x${(value >>> 0).toString(16)} ` +
             `refused, BARs stay at 0x${(fixed >>> 0).toString(16)}`,
@@ -592,7 +595,7 @@ export class V86Host {
   }
 
   #stray(addr: number, width: number, value?: number): number {
-    this.refused++;
+    this.#refused++;
     this.#log(
       `v86 host: ${width}-byte ${value === undefined ? "read" : "write"} at 0x${
         addr.toString(16)

@@ -76,7 +76,10 @@ const toBuffer = (b: Uint8Array): { buffer: ArrayBuffer } => ({
 });
 
 /** V86Machine's private members, for the rest of this module (set in its `static` block). */
-let machineHooks: { feed(m: V86Machine, byte: number): void };
+let machineHooks: {
+  feed(m: V86Machine, byte: number): void;
+  booted(m: V86Machine, seconds: number): void;
+};
 
 /** A booted guest. */
 export class V86Machine {
@@ -85,14 +88,20 @@ export class V86Machine {
   /** The host serving our devices. */
   readonly host: V86Host;
   /** Seconds from start to the shell prompt. */
-  bootSeconds = 0;
+  get bootSeconds(): number {
+    return this.#bootSeconds;
+  }
+  #bootSeconds = 0;
   #out = "";
   #waiters: { marker: string; resolve: (s: string) => void }[] = [];
   #seq = 0;
   #queue: Promise<unknown> = Promise.resolve();
 
   static {
-    machineHooks = { feed: (m, byte) => m.#feed(byte) };
+    machineHooks = {
+      feed: (m, byte) => m.#feed(byte),
+      booted: (m, seconds) => void (m.#bootSeconds = seconds),
+    };
   }
 
   /** @internal use {@link bootV86} */
@@ -256,7 +265,7 @@ export async function bootV86(options: BootV86Options): Promise<V86Machine> {
     m.stop();
     throw e;
   }
-  m.bootSeconds = (performance.now() - started) / 1000;
+  machineHooks.booted(m, (performance.now() - started) / 1000);
   return m;
 }
 

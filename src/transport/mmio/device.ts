@@ -64,6 +64,13 @@ const setLo = (old: number, v: number): number => high32(old) * 0x1_0000_0000 + 
 const setHi = (old: number, v: number): number => (v >>> 0) * 0x1_0000_0000 + low32(old);
 const NO_SHM = 0xffffffff;
 
+/** MmioDevice's private members, for the register table (set in its `static` block). */
+let mmioHooks: {
+  selectShm(d: MmioDevice, id: number): void;
+  /** Clears InterruptStatus (a reset). */
+  clearInterrupts(d: MmioDevice): void;
+};
+
 /** What each named register does, by its spec name (shared by both layouts). */
 const BEHAVIOUR: Record<string, Behaviour> = {
   MagicValue: { read: () => VIRTIO_MMIO_MAGIC },
@@ -124,7 +131,7 @@ const BEHAVIOUR: Record<string, Behaviour> = {
     write: (d, v, n) => {
       if (v > 0xff) return d.core.refuse(n, v, "status is 8 bits wide");
       d.core.writeStatus(n, v);
-      if (v === 0) d.interruptStatus = 0;
+      if (v === 0) mmioHooks.clearInterrupts(d);
     },
   },
   QueueDescLow: { write: (d, v, n) => queueAddr(d, n, v, "desc", setLo) },
@@ -133,7 +140,7 @@ const BEHAVIOUR: Record<string, Behaviour> = {
   QueueDriverHigh: { write: (d, v, n) => queueAddr(d, n, v, "driver", setHi) },
   QueueDeviceLow: { write: (d, v, n) => queueAddr(d, n, v, "device", setLo) },
   QueueDeviceHigh: { write: (d, v, n) => queueAddr(d, n, v, "device", setHi) },
-  SHMSel: { write: (d, v) => void (d.shmSel = v >>> 0) },
+  SHMSel: { write: (d, v) => mmioHooks.selectShm(d, v >>> 0) },
   SHMLenLow: { read: (d) => shm(d, "length", 0) },
   SHMLenHigh: { read: (d) => shm(d, "length", 32) },
   SHMBaseLow: { read: (d) => shm(d, "base", 0) },
@@ -252,12 +259,22 @@ export class MmioDevice implements MmioBus {
   #isr = 0;
   readonly #isrWord: Int32Array | undefined;
   /** SHMSel: the selected shared memory region. */
-  shmSel = 0;
+  get shmSel(): number {
+    return this.#shmSel;
+  }
+  #shmSel = 0;
   readonly #names: readonly string[];
   readonly #sizes: Uint8Array;
   readonly #reads: readonly (RegRead | undefined)[];
   readonly #writes: readonly (RegWrite | undefined)[];
   #irq: ((vector: number) => void) | undefined;
+
+  static {
+    mmioHooks = {
+      selectShm: (d, id) => void (d.#shmSel = id),
+      clearInterrupts: (d) => d.#clearInterrupts(),
+    };
+  }
 
   /** Host `device` over `memory` with the register layout of `options.version` (default 2). */
   constructor(device: VirtioDevice, memory: GuestMemory, options: MmioDeviceOptions = {}) {
@@ -302,10 +319,10 @@ export class MmioDevice implements MmioBus {
     return w === undefined ? this.#isr : Atomics.load(w, 0) >>> 0;
   }
 
-  set interruptStatus(bits: number) {
+  #clearInterrupts(): void {
     const w = this.#isrWord;
-    if (w === undefined) this.#isr = bits >>> 0;
-    else Atomics.store(w, 0, bits | 0);
+    if (w === undefined) this.#isr = 0;
+    else Atomics.store(w, 0, 0);
   }
 
   /** Clear the acknowledged `bits` (InterruptACK). */

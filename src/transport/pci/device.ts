@@ -160,7 +160,10 @@ export class PciFunction implements PciBus {
   /** PCI configuration space (256 bytes). */
   readonly config: DataView = new DataView(new ArrayBuffer(256));
   /** ISR status byte (cleared on read). */
-  isr = 0;
+  get isr(): number {
+    return this.#isr;
+  }
+  #isr = 0;
   /** The MSI-X table: per vector address (lo, hi), data, control. */
   readonly msixTable: DataView;
   /** Pending bits of masked vectors. */
@@ -194,7 +197,7 @@ export class PciFunction implements PciBus {
       core: this.core,
       vectorOk,
       clearInterrupts: () => {
-        this.isr = 0;
+        this.#isr = 0;
         this.msixPending.clear();
       },
     });
@@ -203,7 +206,7 @@ export class PciFunction implements PciBus {
       msixEnabled: () => this.#msixEnabled,
       vectorOk,
       readIsr: () => this.#readIsr(),
-      clearIsr: () => void (this.isr = 0),
+      clearIsr: () => void (this.#isr = 0),
       deviceConfigRead: (o, w, where) => this.#configRead(o, w, where),
       deviceConfigWrite: (o, w, v, where) => this.#configWrite(o, w, v, where),
     });
@@ -335,14 +338,14 @@ export class PciFunction implements PciBus {
 
   #configChange(): void {
     if (this.#msixEnabled) {
-      this.isr |= VIRTIO_PCI_ISR_CONFIG; // 4.1.5.3: set even with MSI-X
+      this.#isr |= VIRTIO_PCI_ISR_CONFIG; // 4.1.5.3: set even with MSI-X
       return this.#msix(this.core.configVector);
     }
     this.#intx(VIRTIO_PCI_ISR_CONFIG);
   }
 
   #intx(bit: number): void {
-    this.isr |= bit;
+    this.#isr |= bit;
     const c = this.config;
     c.setUint16(PCI_STATUS, c.getUint16(PCI_STATUS, true) | PCI_STATUS_INTERRUPT, true);
     if (c.getUint16(PCI_COMMAND, true) & PCI_COMMAND_INTX_DISABLE) return;
@@ -568,8 +571,8 @@ export class PciFunction implements PciBus {
 
   #readIsr(): number {
     // 4.1.4.5: reading ISR status clears it and de-asserts INTx.
-    const v = this.isr;
-    this.isr = 0;
+    const v = this.#isr;
+    this.#isr = 0;
     const c = this.config;
     c.setUint16(PCI_STATUS, c.getUint16(PCI_STATUS, true) & ~PCI_STATUS_INTERRUPT, true);
     return v;
