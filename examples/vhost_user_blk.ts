@@ -4,7 +4,7 @@
  *
  * ```
  * deno task vhost-user-blk --socket /tmp/vblk.sock --image disk.img [--queues N] [--readonly] \
- *   [--poll-us N] [--storage posix|threaded|deno]
+ *   [--poll-us N] [--storage posix|threaded|deno|uring]
  * qemu-system-x86_64 ... \
  *   -object memory-backend-memfd,id=mem,size=512M,share=on -numa node,memdev=mem \
  *   -chardev socket,id=c0,path=/tmp/vblk.sock -device vhost-user-blk-pci,chardev=c0,num-queues=1
@@ -15,6 +15,13 @@
  * image was grown or shrunk on the host, SIGUSR1 sets the new capacity and
  * tells the guest (a config change over the back-end channel).
  *
+ * `--storage` picks how the image is read and written: `posix` (default,
+ * one `preadv`/`pwritev` per request), `threaded` (FFI threads), `deno`
+ * (Deno's file API) or `uring` (Linux io_uring: the reads and writes the
+ * device takes from a queue in one pass go to the kernel in one
+ * `io_uring_enter`; a kernel that refuses io_uring is reported at start,
+ * exit status 1).
+ *
  * @module
  */
 
@@ -24,6 +31,7 @@ import {
   FileStorage,
   PosixFileStorage,
   ThreadedFileStorage,
+  UringFileStorage,
 } from "../src/devices/blk/mod.ts";
 
 /** Parsed command line. */
@@ -46,10 +54,18 @@ export interface BlkArgs {
   /**
    * `posix`: {@link PosixFileStorage} (preadv, default); `threaded`:
    * {@link ThreadedFileStorage} (requests served in parallel on FFI threads);
-   * `deno`: {@link FileStorage} (Deno's file API).
+   * `deno`: {@link FileStorage} (Deno's file API); `uring`:
+   * {@link UringFileStorage} (Linux io_uring, one `io_uring_enter` per
+   * queue pass).
    */
-  storage: "posix" | "threaded" | "deno";
+  storage: BlkStorageKind;
 }
+
+/** The values of `--storage`. */
+export const BLK_STORAGE_KINDS = ["posix", "threaded", "deno", "uring"] as const;
+
+/** One of {@link BLK_STORAGE_KINDS}. */
+export type BlkStorageKind = typeof BLK_STORAGE_KINDS[number];
 
 /**
  * This program's `pollBeforeSleepUs` unless `--poll-us` says otherwise:
@@ -66,7 +82,7 @@ export interface BlkArgs {
 export const BLK_POLL_US = 2000;
 
 const USAGE = "usage: vhost_user_blk.ts --socket PATH --image FILE [--queues N] " +
-  "[--queue-size N] [--readonly] [--poll-us N] [--storage posix|threaded|deno]";
+  `[--queue-size N] [--readonly] [--poll-us N] [--storage ${BLK_STORAGE_KINDS.join("|")}]`;
 
 /** Parses the command line; throws with the usage text on a mistake. */
 export function parseBlkArgs(args: readonly string[]): BlkArgs {
@@ -109,10 +125,13 @@ export function parseBlkArgs(args: readonly string[]): BlkArgs {
         break;
       case "--storage": {
         const v = value();
-        if (v !== "posix" && v !== "threaded" && v !== "deno") {
-          throw new Error(`bad --storage ${v}\n${USAGE}`);
+        const kind = BLK_STORAGE_KINDS.find((k) => k === v);
+        if (kind === undefined) {
+          throw new Error(
+            `bad --storage ${v} (one of ${BLK_STORAGE_KINDS.join(", ")})\n${USAGE}`,
+          );
         }
-        out.storage = v;
+        out.storage = kind;
         break;
       }
       case "--readonly":
@@ -139,6 +158,22 @@ export function parseBlkArgs(args: readonly string[]): BlkArgs {
   return out;
 }
 
+function openStorage(
+  args: BlkArgs,
+): PosixFileStorage | ThreadedFileStorage | FileStorage | UringFileStorage {
+  switch (args.storage) {
+    case "posix":
+      // preadv/pwritev: one system call per request, however many segments it has.
+      return new PosixFileStorage(args.image, args.readonly);
+    case "threaded":
+      return new ThreadedFileStorage(args.image, args.readonly);
+    case "deno":
+      return new FileStorage(args.image, args.readonly);
+    case "uring":
+      return new UringFileStorage(args.image, args.readonly);
+  }
+}
+
 async function main(): Promise<number> {
   let args: BlkArgs;
   try {
@@ -147,12 +182,14 @@ async function main(): Promise<number> {
     console.error(e instanceof Error ? e.message : String(e));
     return 2;
   }
-  // preadv/pwritev: one system call per request, however many segments it has.
-  const storage = args.storage === "posix"
-    ? new PosixFileStorage(args.image, args.readonly)
-    : args.storage === "threaded"
-    ? new ThreadedFileStorage(args.image, args.readonly)
-    : new FileStorage(args.image, args.readonly);
+  let storage: PosixFileStorage | ThreadedFileStorage | FileStorage | UringFileStorage;
+  try {
+    storage = openStorage(args);
+  } catch (e) {
+    // A missing image, or a kernel that refuses io_uring: say so, no stack trace.
+    console.error(`vhost-user-blk: ${e instanceof Error ? e.message : String(e)}`);
+    return 1;
+  }
   const device = new BlkDevice({
     storage,
     queues: args.queues,
@@ -170,7 +207,7 @@ async function main(): Promise<number> {
   // SIGUSR1: the image was resized on the host; the guest is told (a config change).
   const resize = () => {
     if (storage instanceof FileStorage) {
-      console.error("vhost-user-blk: resizing needs --storage posix or threaded");
+      console.error("vhost-user-blk: resizing needs --storage posix, threaded or uring");
       return;
     }
     const sectors = Math.floor(storage.refreshSize() / 512);
@@ -184,7 +221,9 @@ async function main(): Promise<number> {
   Deno.addSignalListener("SIGUSR1", resize);
   console.log(
     `vhost-user-blk: ready on ${args.socket} (${device.capacity} sectors, ${args.queues} queue(s)` +
-      `${args.readonly ? ", read-only" : ""})`,
+      `${args.readonly ? ", read-only" : ""}${
+        args.storage === "posix" ? "" : `, ${args.storage} storage`
+      })`,
   );
   await backend.serve();
   Deno.removeSignalListener("SIGINT", stop);
