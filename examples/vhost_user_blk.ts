@@ -233,7 +233,10 @@ async function main(): Promise<number> {
   storage.close();
   console.log(
     `vhost-user-blk: stopped after ${backend.sessions.length} session(s); ` +
-      `reads ${device.stats.reads}, writes ${device.stats.writes}, flushes ${device.stats.flushes}`,
+      `reads ${device.stats.reads}, writes ${device.stats.writes}, flushes ${device.stats.flushes}` +
+      (storage instanceof UringFileStorage
+        ? `; io_uring: ${storage.ringRequests} requests in ${storage.enters} submissions`
+        : ""),
   );
   return 0;
 }

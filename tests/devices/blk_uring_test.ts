@@ -67,6 +67,8 @@ Deno.test("blk: UringFileStorage: writes, flush and reads through the stack reac
     assert.equal(t.device.stats.writes, 1);
     assert.equal(t.device.stats.flushes, 1);
     assert.ok(sizes.length >= 3 && sizes.every((n) => n === 1), `one request a pass: ${sizes}`);
+    assert.equal(uring.ringRequests, 0, "a request alone in its pass is one preadv/pwritev");
+    assert.equal(uring.enters, 0);
     uring.close();
     const file = await Deno.readFile(path);
     assert.deepEqual(file.subarray(1536, 1536 + 4096), pattern(4096, 4));
@@ -85,6 +87,8 @@ Deno.test("blk: UringFileStorage: 32 requests in flight are one submission; many
     await Promise.all(writes);
     // The driver kicks once for the 32: one pass, one submission (in rounds of 8 SQEs).
     assert.deepEqual(sizes, [32], "the 32 writes of a pass submitted together");
+    assert.equal(uring.ringRequests, 32, "all 32 through the ring");
+    assert.ok(uring.enters >= 4, `8 SQEs: at least 4 rounds, ${uring.enters} io_uring_enter`);
     const submitsAfterWrites = sizes.length;
     const backs = Array.from({ length: 32 }, () => new Uint8Array(4096));
     await Promise.all(backs.map((b, i) => t.disk.read(8 * i, b)));

@@ -44,7 +44,8 @@ async function main(): Promise<number> {
   storage.close();
   const s = device.stats;
   console.log(
-    `ro-image back-end: stopped; reads ${s.reads}, writes ${s.writes}, errors ${s.errors}`,
+    `ro-image back-end: stopped; reads ${s.reads}, writes ${s.writes}, errors ${s.errors}; ` +
+      `io_uring: ${storage.ringRequests} requests in ${storage.enters} submissions`,
   );
   return 0;
 }

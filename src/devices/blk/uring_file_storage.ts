@@ -179,6 +179,8 @@ export class UringFileStorage implements BlockStorage {
   readonly #iovs: Uint32Array[] = [];
   /** True once `submit` ran: the next queued request starts a new batch. */
   #submitted = true;
+  #ringRequests = 0;
+  #enters = 0;
 
   /**
    * Opens `path` read-write, or read-only when `readOnly`, and sets up a
@@ -253,6 +255,19 @@ export class UringFileStorage implements BlockStorage {
       submit: () => this.#submit(),
       result: (slot) => this.#results[slot],
     };
+  }
+
+  /**
+   * Requests that went through the ring so far (those of passes of two or
+   * more; a request alone in its pass is one `preadv`/`pwritev`).
+   */
+  get ringRequests(): number {
+    return this.#ringRequests;
+  }
+
+  /** `io_uring_enter` calls made so far (retries after EINTR included). */
+  get enters(): number {
+    return this.#enters;
   }
 
   /** Size in bytes: when opened, or at the last {@link UringFileStorage.refreshSize}. */
@@ -397,6 +412,7 @@ export class UringFileStorage implements BlockStorage {
           null,
           0n,
         );
+        this.#enters++;
         if (r < 0) {
           const e = lastErrno(l);
           if (e === EINTR || e === EAGAIN || e === EBUSY) continue;
@@ -433,6 +449,7 @@ export class UringFileStorage implements BlockStorage {
     }
     this.#written = 0;
     this.#reaped = 0;
+    this.#ringRequests += n;
     try {
       const fd = this.#file.fd;
       for (let slot = 0; slot < n; slot++) {
