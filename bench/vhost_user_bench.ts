@@ -332,6 +332,9 @@ async function main(): Promise<void> {
         } finally {
           await ours.stop();
           await qsd.stop();
+          // With --storage uring: how many requests shared an io_uring_enter.
+          const ring = /io_uring: .*/.exec(ours.output());
+          if (ring !== null) console.error(`boot ${b + 1}: ours ${ring[0]}`);
         }
       }
       const last = (w: Workload, i: number) => samples[w][i].slice(-ROUNDS);
