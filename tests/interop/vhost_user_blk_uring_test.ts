@@ -26,6 +26,7 @@ import {
   which,
 } from "./_guest.ts";
 import { startBackend } from "./_backend.ts";
+import { parseBlkArgs } from "../../examples/vhost_user_blk.ts";
 
 const skip = interopSkipReason("vhost_user_blk_uring_test") ??
   skipUnlessCi(
@@ -327,4 +328,47 @@ Deno.test({
       await Deno.remove(dir, { recursive: true });
     }
   },
+});
+
+Deno.test("vhost_user_blk.ts: --storage uring is parsed; a bad --storage names the choices", () => {
+  const base = ["--socket", "/tmp/s", "--image", "/tmp/i"];
+  assert.equal(parseBlkArgs([...base, "--storage", "uring"]).storage, "uring");
+  assert.equal(parseBlkArgs([...base, "--storage=uring"]).storage, "uring");
+  assert.equal(parseBlkArgs(base).storage, "posix");
+  assert.throws(
+    () => parseBlkArgs([...base, "--storage", "io_uring"]),
+    /bad --storage io_uring \(one of posix, threaded, deno, uring\)/,
+  );
+  assert.throws(() => parseBlkArgs([...base, "--storage"]), /--storage needs a value/);
+});
+
+Deno.test("vhost_user_blk.ts --storage uring: a missing image is one line and exit status 1", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "typed-virtio-vuuring-arg-" });
+  try {
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        "--allow-ffi",
+        "--allow-read",
+        "--allow-write",
+        "--allow-env",
+        new URL("../../examples/vhost_user_blk.ts", import.meta.url).pathname,
+        "--socket",
+        `${dir}/s.sock`,
+        "--image",
+        `${dir}/missing.img`,
+        "--storage",
+        "uring",
+      ],
+      stdout: "piped",
+      stderr: "piped",
+      env: { NO_COLOR: "1" },
+    }).output();
+    const err = new TextDecoder().decode(out.stderr).trim();
+    assert.equal(out.code, 1, err);
+    assert.match(err, /^vhost-user-blk: .*missing\.img.*ENOENT/);
+    assert.equal(err.split("\n").length, 1, err);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });
