@@ -52,6 +52,8 @@ export const DENO_ONLY_TESTS: Readonly<Record<string, string>> = {
   "tests/hosts/v86/cpio_test.ts": "checks the guest-file archive with GNU cpio (Deno.Command)",
   "tests/hosts/v86/caif_test.ts": "a v86 boot; gcc for the guest program (Deno.Command)",
   "tests/hosts/v86/crypto_test.ts": "a v86 boot; gcc for the guest program (Deno.Command)",
+  "tests/hosts/v86/blk_uring_test.ts":
+    "a v86 boot; UringFileStorage is Deno FFI (left out of the npm package); gcc for the guest program",
   "tests/hosts/v86/scsi_vsock_fs_*_test.ts":
     "a v86 boot per transport; gcc for the guest program and debugfs (Deno.Command)",
   "tests/hosts/v86/p9_test.ts": "a v86 boot over virtio-fs's host-directory backend (node:fs)",
