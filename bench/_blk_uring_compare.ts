@@ -9,12 +9,16 @@
 // `pwrite` per request inside the stack) is a reference line.
 //
 // Run: deno run -A bench/_blk_uring_compare.ts [--dir=/tmp] [--image=sparse|dense]
-//   [--op=write|read] [--rounds=9] [--iters=200] [--json]
+//   [--op=write|read] [--rounds=9] [--warmup=2] [--iters=1000] [--path=<image>] [--json]
 // `--image=sparse` is a 64 MiB image made by truncate (every block a hole
 // until written), `dense` one written in full and synced before the first
 // round. 32 requests of 4 KiB at pseudo-random 4 KiB offsets per iteration.
-// The first round of each case is dropped (compilation, first touch of the
-// image's pages); medians over the rest.
+// `--path` keeps the image (made as `--image` says when missing, used as it
+// is when there) for a later process. `--warmup` rounds of every case run
+// first and are not counted: V8 compiles the stack's code and collects on
+// helper threads during the first tens of milliseconds, and the first write
+// to a hole of a sparse image costs about twice a later one; whichever case
+// came first would pay both. Medians over the counted rounds.
 import process from "node:process";
 import { openSync, readSync, writeSync } from "node:fs";
 import { DmaAllocator, GuestMemory } from "../src/memory.ts";
@@ -35,9 +39,11 @@ const dir = opt("dir", "/tmp");
 const image = opt("image", "sparse");
 const write = opt("op", "write") === "write";
 const rounds = Number(opt("rounds", "9"));
-const iters = Number(opt("iters", "200"));
+const warmup = Number(opt("warmup", "2"));
+const iters = Number(opt("iters", "1000"));
+const keep = opt("path", "");
 const json = Deno.args.includes("--json");
-if (!["sparse", "dense"].includes(image) || !(rounds >= 2) || !(iters >= 1)) {
+if (!["sparse", "dense"].includes(image) || !(rounds >= 1) || !(warmup >= 0) || !(iters >= 1)) {
   console.error("usage: _blk_uring_compare.ts [--dir=] [--image=sparse|dense] [--op=write|read]");
   Deno.exit(2);
 }
@@ -45,9 +51,20 @@ if (!["sparse", "dense"].includes(image) || !(rounds >= 2) || !(iters >= 1)) {
 const IMAGE = 64 << 20;
 const BLOCK = 4096;
 const DEPTH = 32;
-const path = Deno.makeTempFileSync({ dir, prefix: "blk-uring-", suffix: ".img" });
-globalThis.addEventListener("unload", () => Deno.removeSync(path));
-if (image === "sparse") {
+const exists = (p: string) => {
+  try {
+    Deno.statSync(p);
+    return true;
+  } catch {
+    return false;
+  }
+};
+const reuse = keep !== "" && exists(keep);
+const path = keep || Deno.makeTempFileSync({ dir, prefix: "blk-uring-", suffix: ".img" });
+if (keep === "") globalThis.addEventListener("unload", () => Deno.removeSync(path));
+if (reuse) {
+  if (Deno.statSync(path).size !== IMAGE) throw new Error(`${path}: not a ${IMAGE}-byte image`);
+} else if (image === "sparse") {
   Deno.truncateSync(path, IMAGE);
 } else {
   const f = Deno.openSync(path, { write: true });
@@ -153,8 +170,9 @@ const cpu = () => {
 const perRound: Record<string, number[]> = {};
 for (const n of names) perRound[n] = [];
 const load0 = Deno.readTextFileSync("/proc/loadavg").split(" ")[0];
-for (let r = 0; r < rounds; r++) {
-  const order = names.slice(r % names.length).concat(names.slice(0, r % names.length));
+for (let r = -warmup; r < rounds; r++) {
+  const at = (r + warmup) % names.length;
+  const order = names.slice(at).concat(names.slice(0, at));
   for (const n of order) {
     const t0 = threads();
     const m0 = meminfo();
@@ -164,11 +182,13 @@ for (let r = 0; r < rounds; r++) {
     const t1 = threads();
     const reqs = DEPTH * iters;
     const us = (c1 - c0) / reqs;
-    perRound[n].push(us);
+    if (r >= 0) perRound[n].push(us);
     if (!json) {
       const d = (k: string) => ((t1.ns[k] - t0.ns[k]) / 1000 / reqs).toFixed(2);
       console.log(
-        `round ${r} ${n.padEnd(6)} ${us.toFixed(2).padStart(6)} µs/req: main ${d("main")}, ` +
+        `${r < 0 ? "warm-up" : `round ${r}`} ${n.padEnd(6)} ${
+          us.toFixed(2).padStart(6)
+        } µs/req: main ${d("main")}, ` +
           `iou-wrk ${d("iou-wrk")} (${t1.iouWrk} alive), V8 helpers ${d("v8")}, other ${
             d("other")
           }; ` +
@@ -178,12 +198,12 @@ for (let r = 0; r < rounds; r++) {
   }
 }
 const median = (a: number[]) => {
-  const b = a.slice(1).sort((x, y) => x - y);
+  const b = a.slice().sort((x, y) => x - y);
   return b.length % 2 ? b[b.length >> 1] : (b[b.length / 2 - 1] + b[b.length / 2]) / 2;
 };
 const base = median(perRound[baseline]);
 const summary = names.map((n) => {
-  const ratios = perRound[n].slice(1).map((v, i) => v / perRound[baseline][i + 1]);
+  const ratios = perRound[n].map((v, i) => v / perRound[baseline][i]);
   return {
     case: n,
     medianUs: median(perRound[n]),
