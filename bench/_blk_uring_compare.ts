@@ -4,8 +4,11 @@
 // from round to round), CPU time of every thread (`process.cpuUsage`), and
 // where it went: the JavaScript thread, io_uring's io-wq workers (threads
 // named `iou-wrk-*`, counted), V8's helper threads (GC, compiler), and the
-// rest, from `/proc/self/task/*/schedstat`. Also the system's Dirty and
-// Writeback (`/proc/meminfo`) around each round. `PosixFileStorage` (one
+// rest, from `/proc/self/task/*/schedstat`; per batch of 32, how often the
+// worker slept and was preempted, and the system's rescheduling IPIs
+// (`/proc/interrupts` RES: a worker running on the other CPU shows as no
+// preemption and a few IPIs a batch; see docs/performance.md). Also the
+// system's Dirty and Writeback (`/proc/meminfo`) around each round. `PosixFileStorage` (one
 // `pwrite` per request inside the stack) is a reference line.
 //
 // Run: deno run -A bench/_blk_uring_compare.ts [--dir=/tmp] [--image=sparse|dense]
@@ -129,7 +132,14 @@ const baseline = names[0];
 /** CPU ns per thread kind, and the io-wq workers alive now. */
 const workers = new Set<string>();
 function threads(): { ns: Record<string, number>; iouWrk: number } {
-  const ns: Record<string, number> = { main: 0, "iou-wrk": 0, v8: 0, other: 0 };
+  const ns: Record<string, number> = {
+    main: 0,
+    "iou-wrk": 0,
+    v8: 0,
+    other: 0,
+    wrkSleeps: 0,
+    wrkPreempted: 0,
+  };
   let iouWrk = 0;
   for (const e of Deno.readDirSync("/proc/self/task")) {
     try {
@@ -147,12 +157,18 @@ function threads(): { ns: Record<string, number>; iouWrk: number } {
       if (kind === "iou-wrk") {
         iouWrk++;
         workers.add(e.name);
+        const st = Deno.readTextFileSync(`/proc/self/task/${e.name}/status`);
+        ns.wrkSleeps += Number(/^voluntary_ctxt_switches:\s+(\d+)/m.exec(st)?.[1] ?? 0);
+        ns.wrkPreempted += Number(/^nonvoluntary_ctxt_switches:\s+(\d+)/m.exec(st)?.[1] ?? 0);
       }
       ns[kind] += run;
     } catch {
       // the thread ended meanwhile
     }
   }
+  // Rescheduling interrupts (IPIs waking a thread on the other CPU), all CPUs.
+  const res = /^\s*RES:((?:\s+\d+)+)/m.exec(Deno.readTextFileSync("/proc/interrupts"))?.[1];
+  ns.resIpis = res === undefined ? 0 : res.trim().split(/\s+/).reduce((a, b) => a + Number(b), 0);
   return { ns, iouWrk };
 }
 function meminfo(): string {
@@ -185,13 +201,14 @@ for (let r = -warmup; r < rounds; r++) {
     if (r >= 0) perRound[n].push(us);
     if (!json) {
       const d = (k: string) => ((t1.ns[k] - t0.ns[k]) / 1000 / reqs).toFixed(2);
+      const b = (k: string) => ((t1.ns[k] - t0.ns[k]) / iters).toFixed(1);
       console.log(
         `${r < 0 ? "warm-up" : `round ${r}`} ${n.padEnd(6)} ${
           us.toFixed(2).padStart(6)
         } µs/req: main ${d("main")}, ` +
-          `iou-wrk ${d("iou-wrk")} (${t1.iouWrk} alive), V8 helpers ${d("v8")}, other ${
-            d("other")
-          }; ` +
+          `iou-wrk ${d("iou-wrk")} (${t1.iouWrk} alive; a batch: ${b("wrkSleeps")} sleeps, ` +
+          `${b("wrkPreempted")} preempted, ${b("resIpis")} RES IPIs), ` +
+          `V8 helpers ${d("v8")}, other ${d("other")}; ` +
           `${m0} -> ${meminfo()}`,
       );
     }
