@@ -65,6 +65,7 @@ const exists = (p: string) => {
 const reuse = keep !== "" && exists(keep);
 const path = keep || Deno.makeTempFileSync({ dir, prefix: "blk-uring-", suffix: ".img" });
 if (keep === "") globalThis.addEventListener("unload", () => Deno.removeSync(path));
+else if (!reuse) Deno.writeFileSync(path, new Uint8Array(0));
 if (reuse) {
   if (Deno.statSync(path).size !== IMAGE) throw new Error(`${path}: not a ${IMAGE}-byte image`);
 } else if (image === "sparse") {
