@@ -12,7 +12,10 @@
 // `pwrite` per request inside the stack) is a reference line.
 //
 // Run: deno run -A bench/_blk_uring_compare.ts [--dir=/tmp] [--image=sparse|dense]
-//   [--op=write|read] [--rounds=9] [--warmup=2] [--iters=1000] [--path=<image>] [--json]
+//   [--op=write|read] [--rounds=9] [--warmup=2] [--iters=1000] [--path=<image>] [--cpus] [--json]
+// `--cpus` samples, every 10 iterations of the io_uring case (inside its
+// timed loop: it costs that case about 2%), whether the io-wq worker last ran
+// on the JavaScript thread's CPU.
 // `--image=sparse` is a 64 MiB image made by truncate (every block a hole
 // until written), `dense` one written in full and synced before the first
 // round. 32 requests of 4 KiB at pseudo-random 4 KiB offsets per iteration.
@@ -46,6 +49,7 @@ const warmup = Number(opt("warmup", "2"));
 const iters = Number(opt("iters", "1000"));
 const keep = opt("path", "");
 const json = Deno.args.includes("--json");
+const cpus = Deno.args.includes("--cpus");
 if (!["sparse", "dense"].includes(image) || !(rounds >= 1) || !(warmup >= 0) || !(iters >= 1)) {
   console.error("usage: _blk_uring_compare.ts [--dir=] [--image=sparse|dense] [--op=write|read]");
   Deno.exit(2);
@@ -172,6 +176,19 @@ function threads(): { ns: Record<string, number>; iouWrk: number } {
   ns.resIpis = res === undefined ? 0 : res.trim().split(/\s+/).reduce((a, b) => a + Number(b), 0);
   return { ns, iouWrk };
 }
+/** Whether the io-wq worker last ran on the JavaScript thread's CPU (`/proc/<tid>/stat` field 39). */
+function sampleCpus(where: { same: number; other: number }): void {
+  const lastCpu = (tid: string) =>
+    Number(Deno.readTextFileSync(`/proc/self/task/${tid}/stat`).split(") ")[1].split(" ")[36]);
+  for (const w of workers) {
+    try {
+      if (lastCpu(w) === lastCpu(String(Deno.pid))) where.same++;
+      else where.other++;
+    } catch {
+      // the worker ended
+    }
+  }
+}
 function meminfo(): string {
   const t = Deno.readTextFileSync("/proc/meminfo");
   const kb = (k: string) => Number(new RegExp(`^${k}:\\s+(\\d+)`, "m").exec(t)?.[1] ?? NaN);
@@ -194,7 +211,11 @@ for (let r = -warmup; r < rounds; r++) {
     const t0 = threads();
     const m0 = meminfo();
     const c0 = cpu();
-    for (let k = 0; k < iters; k++) await cases[n]();
+    const where = { same: 0, other: 0 };
+    for (let k = 0; k < iters; k++) {
+      await cases[n]();
+      if (cpus && n === "uring" && k % 10 === 0) sampleCpus(where);
+    }
     const c1 = cpu();
     const t1 = threads();
     const reqs = DEPTH * iters;
@@ -210,6 +231,9 @@ for (let r = -warmup; r < rounds; r++) {
           `iou-wrk ${d("iou-wrk")} (${t1.iouWrk} alive; a batch: ${b("wrkSleeps")} sleeps, ` +
           `${b("wrkPreempted")} preempted, ${b("resIpis")} RES IPIs), ` +
           `V8 helpers ${d("v8")}, other ${d("other")}; ` +
+          (cpus && n === "uring"
+            ? `worker on the JavaScript thread's CPU ${where.same}, on another ${where.other}; `
+            : "") +
           `${m0} -> ${meminfo()}`,
       );
     }
