@@ -11,6 +11,9 @@
 // libc's `pread`/`pwrite` through Deno FFI (what `PosixFileStorage` calls).
 // With `--allow-ffi` the first group also has the stack over `UringFileStorage`
 // (io_uring: one `io_uring_enter` per queue pass, 32 requests at depth 32).
+// On ext4 and tmpfs io_uring hands every buffered write to its worker thread,
+// whose time overlaps the caller's: compare its write lines by CPU time
+// (bench/_bench_compare.ts, bench/_blk_uring_compare.ts), not wall clock.
 // A seek and a read on a `Deno.FsFile` (two system calls) is shown beside
 // the first for reference.
 //
