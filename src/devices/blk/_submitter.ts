@@ -53,6 +53,16 @@ export class BlkSubmitter {
   #dead = false;
   #pumpScheduled = false;
   #pool: SlotPending[] = [];
+  // The functions of the promise being made (BlkSubmitter.submit), handed over by #capture.
+  #resolveNext: (r: BlkRawResult | undefined) => void = NOOP;
+  #rejectNext: (e: unknown) => void = NOOP;
+  readonly #capture = (
+    resolve: (r: BlkRawResult | undefined) => void,
+    reject: (e: unknown) => void,
+  ): void => {
+    this.#resolveNext = resolve;
+    this.#rejectNext = reject;
+  };
   #slots: DmaSlot[] = [];
   #allSlots: number[] = [];
   // The header of a request outside a slot is built here, then copied into its DMA memory.
@@ -122,7 +132,13 @@ export class BlkSubmitter {
     check: boolean = false,
   ): Promise<BlkRawResult | undefined> {
     if (this.#dead || this.#queues[0].broken) return Promise.reject(this.#brokenError());
-    return new Promise<BlkRawResult | undefined>((resolve, reject) => {
+    // One executor made once takes the promise's functions: no closure per request.
+    const promise = new Promise<BlkRawResult | undefined>(this.#capture);
+    const resolve = this.#resolveNext;
+    const reject = this.#rejectNext;
+    this.#resolveNext = this.#rejectNext = NOOP;
+    // What throws here rejects the promise, as it did from inside an executor.
+    try {
       const p = this.#pool.pop() ?? this.#newPending(resolve, reject);
       const dataLen = out?.length ?? inLen;
       p.type = type;
@@ -136,7 +152,10 @@ export class BlkSubmitter {
       if (this.#waiting.length > 0 || !this.#tryAdd(p, sector, out, queue)) {
         this.#waiting.push({ tryAdd: () => this.#tryAdd(p, sector, out, queue), reject });
       }
-    });
+    } catch (e) {
+      reject(e);
+    }
+    return promise;
   }
 
   /** Places request `p` on a queue with room; false when none has (it then waits). */
@@ -351,6 +370,7 @@ function setSg(sgs: BlkSg[], i: number, addr: number, len: number): void {
 }
 
 const EMPTY = new Uint8Array(0);
+const NOOP = (): void => {};
 /** The data bytes of the common request: one 4 KiB block. */
 const BLOCK = 4096;
 /** A reusable DMA slot holds header, one 4 KiB block and the status byte. */
