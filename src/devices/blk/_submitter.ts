@@ -318,15 +318,18 @@ export class BlkSubmitter {
         const src = p.dataLen === BLOCK
           ? slot.block
           : bytes.subarray(VirtioBlkOuthdr.SIZE, VirtioBlkOuthdr.SIZE + p.dataLen);
-        if (p.dst !== undefined) p.dst.set(src);
-        else data = src.slice();
+        // A failed read leaves the caller's buffer alone (the slot may hold another request's bytes).
+        if (p.dst !== undefined) {
+          if (status === VIRTIO_BLK_S_OK) p.dst.set(src);
+        } else data = src.slice();
       }
     } else {
       const memory = this.#dev.dmaContext.memory;
       status = memory.readUint8(p.addr + VirtioBlkOuthdr.SIZE + p.dataLen);
       if (p.dataIn && p.dataLen > 0) {
-        if (p.dst !== undefined) memory.read(p.addr + VirtioBlkOuthdr.SIZE, p.dst);
-        else data = memory.bytes(p.addr + VirtioBlkOuthdr.SIZE, p.dataLen).slice();
+        if (p.dst !== undefined) {
+          if (status === VIRTIO_BLK_S_OK) memory.read(p.addr + VirtioBlkOuthdr.SIZE, p.dst);
+        } else data = memory.bytes(p.addr + VirtioBlkOuthdr.SIZE, p.dataLen).slice();
       }
     }
     this.completed++;
