@@ -901,3 +901,26 @@ Deno.test("blk: a request queue's pending completions fail in submission order a
   assert.deepEqual(failed, [2, 4, 5, 6, 7, 8]);
   assert.equal(completed.length, 3);
 });
+
+Deno.test("blk: a request whose DMA slot lies outside guest memory rejects its promise, it does not throw", async () => {
+  // A DMA range larger than guest memory (a misconfigured bus): the rings fit, a later slot does not.
+  const { GuestMemory, DmaAllocator } = await import("../../src/memory.ts");
+  const { VirtioBus } = await import("../../src/bus.ts");
+  const { PciFunction, probePci } = await import("../../src/transport/pci/mod.ts");
+  const { MemoryError } = await import("../../src/errors.ts");
+  const memory = GuestMemory.fromBuffer(new ArrayBuffer(1 << 20));
+  const dma = new DmaAllocator(0x1000, (4 << 20) - 0x1000);
+  const bus = new VirtioBus({ memory, dma });
+  const driver = blkDriver();
+  await bus.registerDriver(driver);
+  const device = new BlkDevice({ storage: new MemoryStorage(new Uint8Array(DISK)), queueSize: 8 });
+  await bus.addDevice(probePci(new PciFunction(device, memory))!);
+  const disk = await driver.nextDisk();
+  await disk.read(0, new Uint8Array(4096)); // a slot inside memory, kept for reuse
+  dma.alloc(1 << 20, 8); // the next allocation lands past the end of guest memory
+  const two = [disk.read(8, new Uint8Array(4096)), disk.read(16, new Uint8Array(4096))];
+  const [first, second] = await Promise.allSettled(two);
+  assert.equal(first.status, "fulfilled", "the kept slot still serves");
+  assert.equal(second.status, "rejected");
+  assert.ok((second as PromiseRejectedResult).reason instanceof MemoryError);
+});
