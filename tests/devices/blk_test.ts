@@ -28,7 +28,10 @@ import {
   VIRTIO_BLK_T_WRITE_ZEROES,
 } from "../../src/generated/devices/blk.ts";
 import { DeviceStatus } from "../../src/generated/common.ts";
-import { ArgumentError, DeviceError } from "../../src/errors.ts";
+import { ArgumentError, DeviceError, MemoryError } from "../../src/errors.ts";
+import { DmaAllocator, GuestMemory } from "../../src/memory.ts";
+import { VirtioBus } from "../../src/bus.ts";
+import { PciFunction, probePci } from "../../src/transport/pci/mod.ts";
 import { coded } from "./_coded.ts";
 import { KINDS, MAIN_KINDS } from "../transport/_kinds.ts";
 import { rig } from "./_rig.ts";
@@ -904,10 +907,6 @@ Deno.test("blk: a request queue's pending completions fail in submission order a
 
 Deno.test("blk: a request whose DMA slot lies outside guest memory rejects its promise, it does not throw", async () => {
   // A DMA range larger than guest memory (a misconfigured bus): the rings fit, a later slot does not.
-  const { GuestMemory, DmaAllocator } = await import("../../src/memory.ts");
-  const { VirtioBus } = await import("../../src/bus.ts");
-  const { PciFunction, probePci } = await import("../../src/transport/pci/mod.ts");
-  const { MemoryError } = await import("../../src/errors.ts");
   const memory = GuestMemory.fromBuffer(new ArrayBuffer(1 << 20));
   const dma = new DmaAllocator(0x1000, (4 << 20) - 0x1000);
   const bus = new VirtioBus({ memory, dma });
