@@ -42,6 +42,21 @@ export interface Completion {
   reclaim?(): void;
 }
 
+/** A submitted request's completion as the engine holds it: see `Virtqueue.#cells`. */
+interface PendingCell {
+  /** The completion (undefined once it completed or was reclaimed). */
+  c: Completion | undefined;
+  /** Its index among the live cells, or -1 when not pending. */
+  at: number;
+  /** Submission order, for failing pending requests in that order. */
+  seq: number;
+}
+
+/** The completion a request queue's token stands for, typed as the queue's token. */
+function tokenOf<T>(token: T): T {
+  return (token as unknown as PendingCell).c as unknown as T;
+}
+
 /** Token of a {@link Virtqueue.request}: a bounce buffer in DMA memory and the promise to settle. */
 class BounceRequest implements Completion {
   addr = -1;
@@ -139,8 +154,16 @@ export class Virtqueue<T = unknown> {
   #cbEnabled = true;
   #error: DeviceError | undefined;
   #released = false;
-  /** Completions of {@link Virtqueue.submit} the device still holds. */
-  readonly #pending: Set<Completion> = new Set();
+  /**
+   * Completions of {@link Virtqueue.submit} the device still holds: each in
+   * a cell, the engine's token for the request, at `cells[0..#live)`; the
+   * cells after them are free for reuse. A cell knows its index, so taking
+   * one back is a swap with the last live one (a `Set` allocated a new
+   * table every few requests as it grew and shrank by one).
+   */
+  #cells: PendingCell[] = [];
+  #live = 0;
+  #seq = 0;
   /** Requests of {@link Virtqueue.request} waiting for descriptors or DMA memory, in order. */
   readonly #waiting: BounceRequest[] = [];
   #pumpScheduled = false;
@@ -245,9 +268,31 @@ export class Virtqueue<T = unknown> {
       );
     }
     if (this.#mode !== 2) this.#setMode(2);
-    // A request queue's tokens are all completions; the cast stays inside this class.
-    this.queue.addSgs(out, in_, completion as unknown as T);
-    this.#pending.add(completion);
+    // A request queue's tokens are all cells; the cast stays inside this class.
+    const live = this.#live;
+    const cell = this.#cells[live] ?? { c: undefined, at: -1, seq: 0 };
+    this.queue.addSgs(out, in_, cell as unknown as T);
+    if (live === this.#cells.length) this.#cells.push(cell);
+    cell.c = completion;
+    cell.at = live;
+    cell.seq = this.#seq++;
+    this.#live = live + 1;
+  }
+
+  /** Takes `cell` out of the live ones; returns whether it was live (its completion still pending). */
+  #settle(cell: PendingCell): boolean {
+    const at = cell.at;
+    if (at < 0) return false;
+    const last = --this.#live;
+    const cells = this.#cells;
+    if (at !== last) {
+      const moved = cells[last];
+      cells[at] = moved;
+      moved.at = at;
+      cells[last] = cell;
+    }
+    cell.at = -1;
+    return true;
   }
 
   /**
@@ -286,7 +331,7 @@ export class Virtqueue<T = unknown> {
     let addr = -1;
     if (this.queue.canAdd(nOut, nIn)) addr = dma.tryAlloc(r.out.length + r.inLen, 8);
     if (addr < 0) {
-      if (this.#pending.size > 0) return false;
+      if (this.#live > 0) return false;
       // Nothing in flight will ever make room.
       r.reject(
         new DeviceError(
@@ -350,7 +395,10 @@ export class Virtqueue<T = unknown> {
   /** The next used buffer: its token and the bytes the device wrote; `null` when none or broken. */
   getBuf(): { token: T; len: number } | null {
     if (this.#error !== undefined) return null;
-    return this.queue.getBuf();
+    const b = this.queue.getBuf();
+    // A request's completion, as the token it stood for (it stays pending).
+    if (b !== null && this.#mode === 2) return { token: tokenOf<T>(b.token), len: b.len };
+    return b;
   }
 
   /** Ask the device not to interrupt for this queue (a hint) and stop callbacks. */
@@ -373,7 +421,8 @@ export class Virtqueue<T = unknown> {
 
   /** Take back a buffer the device never used (only once the device is reset). */
   detachUnusedBuf(): T | null {
-    return this.queue.detachUnusedBuf();
+    const t = this.queue.detachUnusedBuf();
+    return t !== null && this.#mode === 2 ? tokenOf<T>(t) : t;
   }
 
   /**
@@ -383,7 +432,7 @@ export class Virtqueue<T = unknown> {
   interrupt(): void {
     if (this.#error !== undefined || !this.#cbEnabled) return;
     if (this.#mode === 2) {
-      if (this.#pending.size > 0) this.#collect();
+      if (this.#live > 0) this.#collect();
       return;
     }
     if (this.#callback === undefined) return;
@@ -398,10 +447,13 @@ export class Virtqueue<T = unknown> {
     const q = this.queue;
     const slot = this.#slot;
     while (q.getBufInto(slot)) {
-      const c = slot.token as unknown as Completion;
+      const cell = slot.token as unknown as PendingCell;
       slot.token = undefined; // the slot holds no completion past its turn
-      if (this.#pending.delete(c)) c.complete(slot.len);
-      else c.reclaim?.();
+      const c = cell.c as Completion;
+      if (this.#settle(cell)) {
+        cell.c = undefined;
+        c.complete(slot.len);
+      } else c.reclaim?.();
     }
     if (this.#waiting.length > 0 && !this.#pumpScheduled) {
       // Not from inside the interrupt: a kick there could re-enter the device.
@@ -420,11 +472,15 @@ export class Virtqueue<T = unknown> {
     if (this.#error !== undefined) return;
     this.#error = error;
     for (const r of this.#waiting.splice(0)) r.fail(error);
-    if (this.#pending.size > 0) {
-      const failed = [...this.#pending];
+    if (this.#live > 0) {
+      // In the order they were submitted, as before.
+      const cells = this.#cells.slice(0, this.#live).sort((a, b) => a.seq - b.seq);
       // Still in the ring (the device may not be reset yet): failed now, reclaimed in #drain().
-      this.#pending.clear();
-      for (const c of failed) c.fail(error);
+      // Their cells stay the ring's tokens (not reused): fresh cells from here on.
+      this.#cells = [];
+      this.#live = 0;
+      for (const cell of cells) cell.at = -1;
+      for (const cell of cells) (cell.c as Completion).fail(error);
     }
     this.#onBroken?.(this, error);
   }
@@ -437,13 +493,13 @@ export class Virtqueue<T = unknown> {
   #drain(): T[] {
     const out: T[] = [];
     const requests = this.#mode === 2;
-    const reclaimed: Completion[] = [];
+    const reclaimed: PendingCell[] = [];
     for (let b = this.queue.getBuf(); b !== null; b = this.queue.getBuf()) {
-      if (requests) reclaimed.push(b.token as unknown as Completion);
+      if (requests) reclaimed.push(b.token as unknown as PendingCell);
       else out.push(b.token);
     }
     for (let t = this.queue.detachUnusedBuf(); t !== null; t = this.queue.detachUnusedBuf()) {
-      if (requests) reclaimed.push(t as unknown as Completion);
+      if (requests) reclaimed.push(t as unknown as PendingCell);
       else out.push(t);
     }
     if (reclaimed.length > 0) {
@@ -451,8 +507,10 @@ export class Virtqueue<T = unknown> {
         `${this.dev.name}: queue ${this.index} (${this.name}) was deleted`,
         { code: ERR_VIRTIO_DEVICE_QUEUE_DELETED },
       );
-      for (const c of reclaimed) {
-        if (this.#pending.delete(c)) c.fail(err);
+      for (const cell of reclaimed) {
+        const c = cell.c as Completion;
+        cell.c = undefined;
+        if (this.#settle(cell)) c.fail(err);
         c.reclaim?.();
       }
     }

@@ -93,6 +93,12 @@ export class DescriptorChain {
   // The arrays' capacity as a plain field: cheaper to test than a typed array's length.
   #cap = 0;
   #region: MemoryRegion[];
+  // The last view #span made (its region, start and length): a chain reused
+  // for a request over the same buffer (a driver's reused DMA slot) hands the
+  // same view out again instead of making one.
+  #lastView: Uint8Array | undefined;
+  #lastRegion: MemoryRegion | undefined;
+  #lastStart = -1;
   #scratch = new Uint8Array(8);
   #scratchView = new DataView(this.#scratch.buffer);
   // The engine's bookkeeping (`_chain_builder.ts`, the one module that fills
@@ -380,7 +386,19 @@ export class DescriptorChain {
       const start = this.#off[i] + skip;
       if (span === Span.FROM_GUEST) copy(g, start, buf, bufOffset + done, n);
       else if (span === Span.TO_GUEST) copy(buf, bufOffset + done, g, start, n);
-      else (into as Uint8Array[]).push(g.subarray(start, start + n));
+      else {
+        const r = this.#region[i];
+        let v = this.#lastView;
+        if (
+          v === undefined || this.#lastRegion !== r || this.#lastStart !== start || v.length !== n
+        ) {
+          v = g.subarray(start, start + n);
+          this.#lastView = v;
+          this.#lastRegion = r;
+          this.#lastStart = start;
+        }
+        (into as Uint8Array[]).push(v);
+      }
       done += n;
       skip = 0;
     }

@@ -28,7 +28,10 @@ import {
   VIRTIO_BLK_T_WRITE_ZEROES,
 } from "../../src/generated/devices/blk.ts";
 import { DeviceStatus } from "../../src/generated/common.ts";
-import { ArgumentError, DeviceError } from "../../src/errors.ts";
+import { ArgumentError, DeviceError, MemoryError } from "../../src/errors.ts";
+import { DmaAllocator, GuestMemory } from "../../src/memory.ts";
+import { VirtioBus } from "../../src/bus.ts";
+import { PciFunction, probePci } from "../../src/transport/pci/mod.ts";
 import { coded } from "./_coded.ts";
 import { KINDS, MAIN_KINDS } from "../transport/_kinds.ts";
 import { rig } from "./_rig.ts";
@@ -749,4 +752,174 @@ Deno.test("blk: device options out of range are ERR_VIRTIO_DEVICE_BLK_OPTION, th
   );
   // The limits themselves are accepted.
   new BlkDevice({ storage, maxDiscardSeg: 0xffff, maxDiscardSectors: 0xffffffff });
+});
+
+// The driver reuses request state, DMA slots (with views made once) and the queue's
+// pending cells; storage that completes out of order and fails some requests must
+// still give every request its own bytes and its own outcome.
+for (const kind of MAIN_KINDS) {
+  Deno.test(`blk ${kind}: reused request state keeps concurrent results, errors and buffers apart`, async () => {
+    const disk = pattern(DISK, 5); // the storage's bytes
+    const model = disk.slice(); // what the disk should hold
+    const inner = new MemoryStorage(disk);
+    const bad = new Set([37, 131, 177, 400]); // sectors whose reads fail
+    let turn = 0;
+    const later = (n: number) => new Promise<void>((r) => setTimeout(r, n));
+    const storage = {
+      size: DISK,
+      isAsync: true,
+      // Out of order: every third call waits longer.
+      read: async (off: number, dst: Uint8Array) => {
+        await later(turn++ % 3 === 0 ? 3 : 0);
+        for (let s = off / 512; s < (off + dst.length) / 512; s++) {
+          if (bad.has(s)) throw new Error("injected read error");
+        }
+        inner.read(off, dst);
+      },
+      write: async (off: number, src: Uint8Array) => {
+        await later(turn++ % 3 === 0 ? 3 : 0);
+        inner.write(off, src);
+      },
+      flush: () => {},
+    };
+    // A small ring: most requests wait for room and take state other requests gave back.
+    const t = await setup(kind, { storage, queueSize: 8, packed: false });
+    let failures = 0;
+    for (let round = 0; round < 3; round++) {
+      const ops: Promise<unknown>[] = [];
+      const checks: (() => void)[] = [];
+      // Disjoint sectors in a round (16 apart, at most 16 long), four sizes: one
+      // block (the slot's cached block), smaller (the slot), larger (own DMA memory).
+      for (let i = 0; i < 30; i++) {
+        const sector = i * 16;
+        const len = [4096, 512, 8192, 1024][i % 4];
+        const want = model.slice(sector * 512, sector * 512 + len);
+        let fails = false;
+        for (let s = sector; s < sector + len / 512; s++) fails ||= bad.has(s);
+        if (fails) failures++;
+        if (i % 6 === 5) {
+          // A raw request: its data comes back in the result, a copy of its own.
+          ops.push(
+            t.disk.rawRequest({ type: VIRTIO_BLK_T_IN, sector, inLen: len }).then((res) => {
+              checks.push(() => {
+                assert.equal(res.status, fails ? VIRTIO_BLK_S_IOERR : VIRTIO_BLK_S_OK, `raw ${i}`);
+                if (!fails) assert.deepEqual(res.data, want, `raw read ${i} at ${sector}`);
+              });
+            }),
+          );
+        } else if (i % 6 === 4) {
+          const data = pattern(len, 100 + round * 64 + i);
+          model.set(data, sector * 512);
+          ops.push(
+            t.disk.write(sector, data).then(() => {
+              checks.push(() =>
+                assert.deepEqual(
+                  disk.subarray(sector * 512, sector * 512 + len),
+                  data,
+                  `write ${i}`,
+                )
+              );
+            }),
+          );
+        } else {
+          const buf = new Uint8Array(len).fill(0xee);
+          ops.push(
+            t.disk.read(sector, buf).then(
+              () => {
+                checks.push(() => {
+                  assert.ok(!fails, `read ${i} at ${sector} should have failed`);
+                  assert.deepEqual(buf, want, `read ${i} at ${sector} got another request's bytes`);
+                });
+              },
+              (e) => {
+                checks.push(() => {
+                  assert.ok(fails, `read ${i} at ${sector} failed: ${e}`);
+                  coded(BlkRequestError, "ERR_VIRTIO_DEVICE_BLK_STATUS_IOERR")(e);
+                  assert.ok(buf.every((b) => b === 0xee), "a failed read leaves the buffer alone");
+                });
+              },
+            ),
+          );
+        }
+      }
+      await Promise.all(ops);
+      assert.equal(checks.length, 30);
+      for (const c of checks) c();
+    }
+    assert.equal(failures, 12, "four failing requests a round");
+    // Removal with requests in flight and waiting: each fails once, with the removal's error.
+    storage.read = () => new Promise<void>(() => {});
+    const stuck = Array.from({ length: 12 }, (_, i) => t.disk.read(i * 8, new Uint8Array(4096)));
+    const settled = Promise.allSettled(stuck);
+    await later(0);
+    await t.r.bus.removeDevice(t.dev);
+    for (const r of await settled) {
+      assert.equal(r.status, "rejected");
+      coded(DeviceError, "ERR_VIRTIO_DEVICE_REMOVED")((r as PromiseRejectedResult).reason);
+    }
+    assert.equal(t.r.dma.bytesUsed, 0, "rings and request slots are all freed");
+    assert.deepEqual(t.r.logs, []);
+  });
+}
+
+Deno.test("blk: a request queue's pending completions fail in submission order and complete with their own length", async () => {
+  const holds: (() => void)[] = [];
+  const storage = {
+    size: DISK,
+    isAsync: true,
+    read: () => new Promise<void>((r) => holds.push(r)),
+    write: () => {},
+    flush: () => {},
+  };
+  const t = await setup("pci-modern", { storage, queueSize: 16, packed: false });
+  const vq = t.disk.queues[0];
+  const completed: string[] = [];
+  const failed: number[] = [];
+  const submitOne = (i: number, dataLen: number) => {
+    const buf = t.r.dma.alloc(16 + dataLen + 1, 8);
+    t.r.memory.writeUint32(buf, VIRTIO_BLK_T_IN);
+    t.r.memory.writeUint32(buf + 8, i); // sector i
+    vq.submit([{ addr: buf, len: 16 }], [{ addr: buf + 16, len: dataLen + 1 }], {
+      complete: (len) => completed.push(`${i}:${len}`),
+      fail: () => failed.push(i),
+    });
+  };
+  for (let i = 0; i < 5; i++) submitOne(i, 512 * (i + 1));
+  vq.kick();
+  await new Promise((r) => setTimeout(r, 0));
+  assert.equal(holds.length, 5);
+  // Complete the middle ones out of order: each completion gets its own used length.
+  holds[3]();
+  holds[1]();
+  await new Promise((r) => setTimeout(r, 0));
+  assert.deepEqual(completed.sort(), ["1:1025", "3:2049"]);
+  for (let i = 5; i < 9; i++) submitOne(i, 512);
+  vq.kick();
+  await new Promise((r) => setTimeout(r, 0));
+  holds[0]();
+  await new Promise((r) => setTimeout(r, 0));
+  assert.deepEqual(completed.sort(), ["0:513", "1:1025", "3:2049"]);
+  // The rest are pending: a break fails them once each, in the order they were submitted.
+  await t.r.bus.removeDevice(t.dev);
+  assert.deepEqual(failed, [2, 4, 5, 6, 7, 8]);
+  assert.equal(completed.length, 3);
+});
+
+Deno.test("blk: a request whose DMA slot lies outside guest memory rejects its promise, it does not throw", async () => {
+  // A DMA range larger than guest memory (a misconfigured bus): the rings fit, a later slot does not.
+  const memory = GuestMemory.fromBuffer(new ArrayBuffer(1 << 20));
+  const dma = new DmaAllocator(0x1000, (4 << 20) - 0x1000);
+  const bus = new VirtioBus({ memory, dma });
+  const driver = blkDriver();
+  await bus.registerDriver(driver);
+  const device = new BlkDevice({ storage: new MemoryStorage(new Uint8Array(DISK)), queueSize: 8 });
+  await bus.addDevice(probePci(new PciFunction(device, memory))!);
+  const disk = await driver.nextDisk();
+  await disk.read(0, new Uint8Array(4096)); // a slot inside memory, kept for reuse
+  dma.alloc(1 << 20, 8); // the next allocation lands past the end of guest memory
+  const two = [disk.read(8, new Uint8Array(4096)), disk.read(16, new Uint8Array(4096))];
+  const [first, second] = await Promise.allSettled(two);
+  assert.equal(first.status, "fulfilled", "the kept slot still serves");
+  assert.equal(second.status, "rejected");
+  assert.ok((second as PromiseRejectedResult).reason instanceof MemoryError);
 });

@@ -60,3 +60,38 @@ for (const packed of [false, true]) {
     assert.equal(driver.getBuf()?.token, 7);
   });
 }
+
+for (const packed of [false, true]) {
+  Deno.test(`${label({ packed })}: a reused chain's views follow each request's buffer (region, start, length)`, () => {
+    const { mem, driver, device } = pair({ packed });
+    // A second region whose bytes sit at the same offsets as the first's.
+    const base2 = 0x400000;
+    mem.addRegion(base2, new Uint8Array(0x10000).fill(0xb2));
+    mem.bytes(0x10000, 0x10000).fill(0xa1);
+    mem.bytes(0x10000 + 0x8000 + 64, 16).fill(0xc3);
+    const cases: [number, number, number][] = [
+      [0x10000 + 0x8000, 16, 0xa1], // region 1
+      [base2 + 0x8000, 16, 0xb2], // region 2, same offset and length
+      [0x10000 + 0x8000 + 64, 16, 0xc3], // region 1, another offset
+      [0x10000 + 0x8000 + 64, 8, 0xc3], // same offset, shorter
+      [0x10000 + 0x8000, 16, 0xa1], // back to the first
+      [0x10000 + 0x8000 + 64, 16, 0xc3], // same region and length, another offset
+    ];
+    for (const [addr, len, want] of cases) {
+      driver.addSgs([], [{ addr, len }], addr);
+      driver.kick();
+      const chain = device.pop();
+      assert.ok(chain !== null);
+      const views: Uint8Array[] = [];
+      chain.writableViews(0, len, views);
+      assert.equal(views.length, 1);
+      assert.equal(views[0].length, len);
+      assert.ok(views[0].every((b) => b === want), `view of ${addr.toString(16)}+${len}`);
+      views[0].fill(0x5a); // written through the view: lands in that buffer only
+      assert.ok(mem.bytes(addr, len).every((b) => b === 0x5a));
+      mem.bytes(addr, len).fill(want);
+      device.addUsed(chain, len);
+      assert.equal(driver.getBuf()?.token, addr);
+    }
+  });
+}

@@ -15,6 +15,29 @@ import { VIRTIO_BLK_S_OK, VirtioBlkOuthdr } from "../../generated/devices/blk.ts
 import { type BlkPending, type BlkRawResult, BlkRequestError, type BlkSg } from "./request.ts";
 import type { BlkDisk } from "./driver.ts";
 
+/**
+ * A reusable DMA slot with views of its bytes made once, when it is
+ * allocated: a request in a slot writes its header and status, and copies
+ * its data, without locating guest memory or making a view each time.
+ * (Guest memory regions are never removed, so the views stay valid until
+ * the slot is freed on detach.)
+ */
+interface DmaSlot {
+  /** Guest address. */
+  readonly addr: number;
+  /** The slot's bytes (`SLOT_SIZE`), a view of guest memory. */
+  readonly bytes: Uint8Array;
+  /** The same bytes as a `DataView`, for the header. */
+  readonly view: DataView;
+  /** The data bytes of a one-block request (`BLOCK` bytes after the header). */
+  readonly block: Uint8Array;
+}
+
+/** A request state and the slot it holds while in flight (undefined outside a slot). */
+interface SlotPending extends BlkPending {
+  slot: DmaSlot | undefined;
+}
+
 /** The requests of one disk: submission, waiting, completion. */
 export class BlkSubmitter {
   readonly #dev: DriverDevice;
@@ -29,10 +52,20 @@ export class BlkSubmitter {
   readonly #kicks: (() => void)[];
   #dead = false;
   #pumpScheduled = false;
-  #pool: BlkPending[] = [];
-  #slots: number[] = [];
+  #pool: SlotPending[] = [];
+  // The functions of the promise being made (BlkSubmitter.submit), handed over by #capture.
+  #resolveNext: (r: BlkRawResult | undefined) => void = NOOP;
+  #rejectNext: (e: unknown) => void = NOOP;
+  readonly #capture = (
+    resolve: (r: BlkRawResult | undefined) => void,
+    reject: (e: unknown) => void,
+  ): void => {
+    this.#resolveNext = resolve;
+    this.#rejectNext = reject;
+  };
+  #slots: DmaSlot[] = [];
   #allSlots: number[] = [];
-  // The header of each request is built here, then copied into its DMA memory.
+  // The header of a request outside a slot is built here, then copied into its DMA memory.
   readonly #hdrBytes = new Uint8Array(VirtioBlkOuthdr.SIZE);
   readonly #hdr = new VirtioBlkOuthdr(new DataView(this.#hdrBytes.buffer));
 
@@ -99,7 +132,13 @@ export class BlkSubmitter {
     check: boolean = false,
   ): Promise<BlkRawResult | undefined> {
     if (this.#dead || this.#queues[0].broken) return Promise.reject(this.#brokenError());
-    return new Promise<BlkRawResult | undefined>((resolve, reject) => {
+    // One executor made once takes the promise's functions: no closure per request.
+    const promise = new Promise<BlkRawResult | undefined>(this.#capture);
+    const resolve = this.#resolveNext;
+    const reject = this.#rejectNext;
+    this.#resolveNext = this.#rejectNext = NOOP;
+    // What throws here rejects the promise, as it did from inside an executor.
+    try {
       const p = this.#pool.pop() ?? this.#newPending(resolve, reject);
       const dataLen = out?.length ?? inLen;
       p.type = type;
@@ -113,11 +152,14 @@ export class BlkSubmitter {
       if (this.#waiting.length > 0 || !this.#tryAdd(p, sector, out, queue)) {
         this.#waiting.push({ tryAdd: () => this.#tryAdd(p, sector, out, queue), reject });
       }
-    });
+    } catch (e) {
+      reject(e);
+    }
+    return promise;
   }
 
   /** Places request `p` on a queue with room; false when none has (it then waits). */
-  #tryAdd(p: BlkPending, sector: number, out: Uint8Array | undefined, queue?: number): boolean {
+  #tryAdd(p: SlotPending, sector: number, out: Uint8Array | undefined, queue?: number): boolean {
     const { memory, dma } = this.#dev.dmaContext;
     const dataSegs = p.dataLen === 0 ? 0 : Math.ceil(p.dataLen / this.#sizeMax);
     const nOut = 1 + (p.dataIn ? 0 : dataSegs);
@@ -149,10 +191,20 @@ export class BlkSubmitter {
     }
     const total = VirtioBlkOuthdr.SIZE + p.dataLen + 1;
     const pooled = total <= SLOT_SIZE;
-    let addr = pooled ? (this.#slots.pop() ?? -1) : -1;
+    let slot = pooled ? this.#slots.pop() : undefined;
+    let addr = slot !== undefined ? slot.addr : -1;
     if (addr < 0) {
       addr = dma.tryAlloc(pooled ? SLOT_SIZE : total, pooled ? 64 : 8);
-      if (addr >= 0 && pooled) this.#allSlots.push(addr);
+      if (addr >= 0 && pooled) {
+        this.#allSlots.push(addr);
+        const bytes = memory.bytes(addr, SLOT_SIZE);
+        slot = {
+          addr,
+          bytes,
+          view: new DataView(bytes.buffer, bytes.byteOffset, SLOT_SIZE),
+          block: bytes.subarray(VirtioBlkOuthdr.SIZE, VirtioBlkOuthdr.SIZE + BLOCK),
+        };
+      }
     }
     if (addr < 0) {
       if (this.#queues.every((q) => q.queue.inFlight === 0)) {
@@ -168,14 +220,27 @@ export class BlkSubmitter {
     this.#next = (qi + 1) % nq;
     p.addr = addr;
     p.pooled = pooled;
-    const hdr = this.#hdr;
-    hdr.type = p.type;
-    hdr.reserved = 0;
-    hdr.sector = sector;
-    memory.write(addr, this.#hdrBytes);
+    p.slot = slot;
     const status = addr + VirtioBlkOuthdr.SIZE + p.dataLen;
-    memory.writeUint8(status, 0xff);
-    if (out !== undefined) memory.write(addr + VirtioBlkOuthdr.SIZE, out);
+    if (slot !== undefined) {
+      // The slot's own views: no guest-memory lookup, no new view.
+      const v = slot.view;
+      v.setUint32(0, p.type, true);
+      v.setUint32(4, 0, true);
+      // The sector as two 32-bit halves (a safe integer: no bigint).
+      v.setUint32(8, sector >>> 0, true);
+      v.setUint32(12, Math.floor(sector / 0x100000000) >>> 0, true);
+      slot.bytes[VirtioBlkOuthdr.SIZE + p.dataLen] = 0xff;
+      if (out !== undefined) slot.bytes.set(out, VirtioBlkOuthdr.SIZE);
+    } else {
+      const hdr = this.#hdr;
+      hdr.type = p.type;
+      hdr.reserved = 0;
+      hdr.sector = sector;
+      memory.write(addr, this.#hdrBytes);
+      memory.writeUint8(status, 0xff);
+      if (out !== undefined) memory.write(addr + VirtioBlkOuthdr.SIZE, out);
+    }
     // The scatter lists and their elements are the request state's own, reused.
     const sgsOut = p.sgsOut;
     const sgsIn = p.sgsIn;
@@ -208,8 +273,8 @@ export class BlkSubmitter {
   #newPending(
     resolve: (r: BlkRawResult | undefined) => void,
     reject: (e: unknown) => void,
-  ): BlkPending {
-    const p: BlkPending = {
+  ): SlotPending {
+    const p: SlotPending = {
       type: 0,
       addr: 0,
       dataLen: 0,
@@ -222,6 +287,7 @@ export class BlkSubmitter {
       reject,
       sgsOut: [],
       sgsIn: [],
+      slot: undefined,
       complete: (len) => this.#complete(p, len),
       fail: (err) => {
         p.reject(err);
@@ -233,21 +299,38 @@ export class BlkSubmitter {
   }
 
   /** Gives the request's memory back and returns its state to the pool. */
-  #release(p: BlkPending): void {
-    if (p.pooled) this.#slots.push(p.addr);
+  #release(p: SlotPending): void {
+    if (p.slot !== undefined) this.#slots.push(p.slot);
     else this.#dev.dmaContext.dma.free(p.addr);
+    p.slot = undefined;
     p.dst = undefined;
     this.#pool.push(p);
   }
 
-  #complete(p: BlkPending, len: number): void {
-    const memory = this.#dev.dmaContext.memory;
-    const statusAt = p.addr + VirtioBlkOuthdr.SIZE + p.dataLen;
-    const status = memory.readUint8(statusAt);
+  #complete(p: SlotPending, len: number): void {
+    let status: number;
     let data = EMPTY;
-    if (p.dataIn && p.dataLen > 0) {
-      if (p.dst !== undefined) memory.read(p.addr + VirtioBlkOuthdr.SIZE, p.dst);
-      else data = memory.bytes(p.addr + VirtioBlkOuthdr.SIZE, p.dataLen).slice();
+    const slot = p.slot;
+    if (slot !== undefined) {
+      const bytes = slot.bytes;
+      status = bytes[VirtioBlkOuthdr.SIZE + p.dataLen];
+      if (p.dataIn && p.dataLen > 0) {
+        const src = p.dataLen === BLOCK
+          ? slot.block
+          : bytes.subarray(VirtioBlkOuthdr.SIZE, VirtioBlkOuthdr.SIZE + p.dataLen);
+        // A failed read leaves the caller's buffer alone (the slot may hold another request's bytes).
+        if (p.dst !== undefined) {
+          if (status === VIRTIO_BLK_S_OK) p.dst.set(src);
+        } else data = src.slice();
+      }
+    } else {
+      const memory = this.#dev.dmaContext.memory;
+      status = memory.readUint8(p.addr + VirtioBlkOuthdr.SIZE + p.dataLen);
+      if (p.dataIn && p.dataLen > 0) {
+        if (p.dst !== undefined) {
+          if (status === VIRTIO_BLK_S_OK) memory.read(p.addr + VirtioBlkOuthdr.SIZE, p.dst);
+        } else data = memory.bytes(p.addr + VirtioBlkOuthdr.SIZE, p.dataLen).slice();
+      }
     }
     this.completed++;
     const { resolve, reject, check, type, sector } = p;
@@ -290,5 +373,8 @@ function setSg(sgs: BlkSg[], i: number, addr: number, len: number): void {
 }
 
 const EMPTY = new Uint8Array(0);
+const NOOP = (): void => {};
+/** The data bytes of the common request: one 4 KiB block. */
+const BLOCK = 4096;
 /** A reusable DMA slot holds header, one 4 KiB block and the status byte. */
 const SLOT_SIZE = 4160;

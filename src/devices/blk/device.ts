@@ -565,7 +565,7 @@ export class BlkDevice implements VirtioDevice {
         ? this.storage.readv(off, segs)
         : perSegment(this.storage, off, segs, false);
     } finally {
-      segs.length = 0;
+      dropViews(segs);
     }
     return this.#after(ctx, q, c, statusAt, p, len, "reads");
   }
@@ -604,7 +604,7 @@ export class BlkDevice implements VirtioDevice {
         ? this.storage.writev(off, segs)
         : perSegment(this.storage, off, segs, true);
     } finally {
-      segs.length = 0;
+      dropViews(segs);
     }
     if (stable) {
       p = p instanceof Promise ? p.then(() => this.storage.flush()) : this.storage.flush();
@@ -655,4 +655,13 @@ export class BlkDevice implements VirtioDevice {
     }
     return this.#after(ctx, q, c, statusAt, p, 0, discard ? "discards" : "writeZeroes");
   }
+}
+
+/**
+ * Empties the reused list of views by popping: setting its length to 0
+ * would free its backing store, and the next request's views would
+ * allocate a new one.
+ */
+function dropViews(segs: Uint8Array[]): void {
+  while (segs.length > 0) segs.pop();
 }
