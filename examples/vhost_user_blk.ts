@@ -4,7 +4,7 @@
  *
  * ```
  * deno task vhost-user-blk --socket /tmp/vblk.sock --image disk.img [--queues N] [--readonly] \
- *   [--poll-us N] [--storage posix|threaded|deno]
+ *   [--poll-us N] [--poll-ring-us N] [--storage posix|threaded|deno]
  * qemu-system-x86_64 ... \
  *   -object memory-backend-memfd,id=mem,size=512M,share=on -numa node,memdev=mem \
  *   -chardev socket,id=c0,path=/tmp/vblk.sock -device vhost-user-blk-pci,chardev=c0,num-queues=1
@@ -18,7 +18,7 @@
  * @module
  */
 
-import { VhostUserBackend } from "../src/transport/vhost_user/backend.ts";
+import { MAX_POLL_RING_US, VhostUserBackend } from "../src/transport/vhost_user/backend.ts";
 import {
   BlkDevice,
   FileStorage,
@@ -44,6 +44,11 @@ export interface BlkArgs {
    */
   pollUs: number | undefined;
   /**
+   * Microseconds of looking at the rings themselves before that wait
+   * (`pollRingUs`; default 0: never).
+   */
+  pollRingUs: number;
+  /**
    * `posix`: {@link PosixFileStorage} (preadv, default); `threaded`:
    * {@link ThreadedFileStorage} (requests served in parallel on FFI threads);
    * `deno`: {@link FileStorage} (Deno's file API).
@@ -66,7 +71,7 @@ export interface BlkArgs {
 export const BLK_POLL_US = 2000;
 
 const USAGE = "usage: vhost_user_blk.ts --socket PATH --image FILE [--queues N] " +
-  "[--queue-size N] [--readonly] [--poll-us N] [--storage posix|threaded|deno]";
+  "[--queue-size N] [--readonly] [--poll-us N] [--poll-ring-us N] [--storage posix|threaded|deno]";
 
 /** Parses the command line; throws with the usage text on a mistake. */
 export function parseBlkArgs(args: readonly string[]): BlkArgs {
@@ -77,6 +82,7 @@ export function parseBlkArgs(args: readonly string[]): BlkArgs {
     queueSize: 256,
     readonly: false,
     pollUs: undefined,
+    pollRingUs: 0,
     storage: "posix",
   };
   for (let i = 0; i < args.length; i++) {
@@ -107,6 +113,9 @@ export function parseBlkArgs(args: readonly string[]): BlkArgs {
       case "--poll-us":
         out.pollUs = Number(value());
         break;
+      case "--poll-ring-us":
+        out.pollRingUs = Number(value());
+        break;
       case "--storage": {
         const v = value();
         if (v !== "posix" && v !== "threaded" && v !== "deno") {
@@ -136,6 +145,11 @@ export function parseBlkArgs(args: readonly string[]): BlkArgs {
   ) {
     throw new Error(`bad --poll-us (0..999999)\n${USAGE}`);
   }
+  if (
+    !Number.isInteger(out.pollRingUs) || out.pollRingUs < 0 || out.pollRingUs > MAX_POLL_RING_US
+  ) {
+    throw new Error(`bad --poll-ring-us (0..${MAX_POLL_RING_US})\n${USAGE}`);
+  }
   return out;
 }
 
@@ -162,6 +176,7 @@ async function main(): Promise<number> {
   const backend = new VhostUserBackend(device, {
     socketPath: args.socket,
     pollBeforeSleepUs: args.pollUs ?? BLK_POLL_US,
+    pollRingUs: args.pollRingUs,
   });
   backend.listen();
   const stop = () => backend.close();
