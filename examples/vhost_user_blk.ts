@@ -209,7 +209,12 @@ async function main(): Promise<number> {
   storage.close();
   console.log(
     `vhost-user-blk: stopped after ${backend.sessions.length} session(s); ` +
-      `reads ${device.stats.reads}, writes ${device.stats.writes}, flushes ${device.stats.flushes}`,
+      `reads ${device.stats.reads}, writes ${device.stats.writes}, flushes ${device.stats.flushes}` +
+      (args.pollRingUs > 0
+        ? `; ${
+          backend.sessions.reduce((n, s) => n + s.ringPolls, 0)
+        } kick(s) served by looking at the rings`
+        : ""),
   );
   return 0;
 }

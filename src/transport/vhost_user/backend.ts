@@ -233,6 +233,11 @@ export interface SessionSummary {
   readonly messages: number;
   /** Kicks handled. */
   readonly kicks: number;
+  /**
+   * Of those, the ones served because {@link VhostUserBackendOptions.pollRingUs}
+   * found work on a ring before its kick woke the back-end.
+   */
+  readonly ringPolls: number;
 }
 
 /**
