@@ -36,7 +36,7 @@
  *
  * ```
  * deno run --allow-all bench/vhost_user_bench.ts [--boots N] [--rounds N] [--blocks N] [--rand-reads N] \
- *   [--seq-mib N] [--qd-reads N] [--ours-args "--poll-us 0 ..."] [--json]
+ *   [--seq-mib N] [--qd-reads N] [--warmup-rand N] [--ours-args "--poll-us 0 ..."] [--json]
  * ```
  *
  * @module
@@ -62,6 +62,11 @@ const ROUNDS = arg("rounds", 3);
 const RAND_READS = arg("rand-reads", 2400);
 const SEQ_MIB = arg("seq-mib", 256);
 const QD_READS = arg("qd-reads", 9600);
+/**
+ * Random 4 KiB reads at depth 1 each device serves before the first round
+ * (both devices alike; the depth-32 warm-up is twice this).
+ */
+const WARMUP_RAND = arg("warmup-rand", 200);
 const DEPTH = 32;
 /** Completions per timed group in blk_load's qd mode (`GROUP` in blk_load.c). */
 const GROUP = 64;
@@ -128,8 +133,10 @@ for i in 0 1; do
   [ -b "$d" ] || { echo "@@failed=nodev$i"; exit 1; }
   echo "@@serial_$i=$(cat /sys/block/\${d#/dev/}/serial)"
   echo "@@mq_$i=$(ls /sys/block/\${d#/dev/}/mq | wc -l)"
-  /blk_load seq $d 16 >/dev/null && /blk_load rand $d 200 9 >/dev/null &&
-    /blk_load qd $d ${DEPTH} 400 9 >/dev/null || { echo "@@failed=warmup$i"; exit 1; }
+  /blk_load seq $d 16 >/dev/null && /blk_load rand $d ${WARMUP_RAND} 9 >/dev/null &&
+    /blk_load qd $d ${DEPTH} ${
+    2 * WARMUP_RAND
+  } 9 >/dev/null || { echo "@@failed=warmup$i"; exit 1; }
 done
 r=0
 while [ $r -lt ${ROUNDS} ]; do
@@ -342,7 +349,14 @@ async function main(): Promise<void> {
         `boot ${b + 1}/${BOOTS}: ours/qsd rates per round: ` +
           WORKLOADS.map((w) =>
             `${w} ${last(w, 0).map((s, k) => (s.rate / last(w, 1)[k].rate).toFixed(2)).join(" ")}`
-          ).join("; "),
+          ).join("; ") +
+          // Host CPU per depth-1 request, per round: a back-end still warming up (its JIT) shows
+          // here first.
+          `; rand CPU µs/req per round: ours ${
+            last("rand", 0).map((s) => ((s.cpuMs * 1000) / UNITS.rand).toFixed(0)).join(" ")
+          }, ${VERSUS === undefined ? "qsd" : "B"} ${
+            last("rand", 1).map((s) => ((s.cpuMs * 1000) / UNITS.rand).toFixed(0)).join(" ")
+          }`,
       );
     }
     loads.push(Deno.loadavg()[0]);
@@ -365,6 +379,7 @@ async function main(): Promise<void> {
         `guest; per round and device, in ${BLOCKS} blocks alternating between the devices: ` +
         `${UNITS.rand} random 4 KiB reads at depth 1, ${UNITS.seq} x 1 MiB sequential reads, ` +
         `${UNITS.qd} random 4 KiB reads at depth ${DEPTH} (O_DIRECT, bench/guest/blk_load.c); ` +
+        `warm-up ${WARMUP_RAND} random + ${2 * WARMUP_RAND} depth-${DEPTH} reads per device; ` +
         `${BOOTS} boot(s) x ${ROUNDS} rounds; ` +
         `medians of ${n} rounds; host load ${loads.map((l) => l.toFixed(1)).join(" → ")}` +
         (OURS_ARGS.length > 0 ? `; ours with ${OURS_ARGS.join(" ")}` : "") +

@@ -4,7 +4,7 @@
  *
  * ```
  * deno task vhost-user-blk --socket /tmp/vblk.sock --image disk.img [--queues N] [--readonly] \
- *   [--poll-us N] [--storage posix|threaded|deno|uring]
+ *   [--poll-us N] [--poll-ring-us N] [--storage posix|threaded|deno|uring]
  * qemu-system-x86_64 ... \
  *   -object memory-backend-memfd,id=mem,size=512M,share=on -numa node,memdev=mem \
  *   -chardev socket,id=c0,path=/tmp/vblk.sock -device vhost-user-blk-pci,chardev=c0,num-queues=1
@@ -25,7 +25,7 @@
  * @module
  */
 
-import { VhostUserBackend } from "../src/transport/vhost_user/backend.ts";
+import { MAX_POLL_RING_US, VhostUserBackend } from "../src/transport/vhost_user/backend.ts";
 import {
   BlkDevice,
   FileStorage,
@@ -51,6 +51,11 @@ export interface BlkArgs {
    * (`pollBeforeSleepUs`); undefined: {@link BLK_POLL_US}.
    */
   pollUs: number | undefined;
+  /**
+   * Microseconds of looking at the rings themselves before that wait
+   * (`pollRingUs`; default 0: never).
+   */
+  pollRingUs: number;
   /**
    * `posix`: {@link PosixFileStorage} (preadv, default); `threaded`:
    * {@link ThreadedFileStorage} (requests served in parallel on FFI threads);
@@ -82,7 +87,9 @@ export type BlkStorageKind = typeof BLK_STORAGE_KINDS[number];
 export const BLK_POLL_US = 2000;
 
 const USAGE = "usage: vhost_user_blk.ts --socket PATH --image FILE [--queues N] " +
-  `[--queue-size N] [--readonly] [--poll-us N] [--storage ${BLK_STORAGE_KINDS.join("|")}]`;
+  `[--queue-size N] [--readonly] [--poll-us N] [--poll-ring-us N] [--storage ${
+    BLK_STORAGE_KINDS.join("|")
+  }]`;
 
 /** Parses the command line; throws with the usage text on a mistake. */
 export function parseBlkArgs(args: readonly string[]): BlkArgs {
@@ -93,6 +100,7 @@ export function parseBlkArgs(args: readonly string[]): BlkArgs {
     queueSize: 256,
     readonly: false,
     pollUs: undefined,
+    pollRingUs: 0,
     storage: "posix",
   };
   for (let i = 0; i < args.length; i++) {
@@ -122,6 +130,9 @@ export function parseBlkArgs(args: readonly string[]): BlkArgs {
         break;
       case "--poll-us":
         out.pollUs = Number(value());
+        break;
+      case "--poll-ring-us":
+        out.pollRingUs = Number(value());
         break;
       case "--storage": {
         const v = value();
@@ -154,6 +165,11 @@ export function parseBlkArgs(args: readonly string[]): BlkArgs {
     (!Number.isInteger(out.pollUs) || out.pollUs < 0 || out.pollUs >= 1_000_000)
   ) {
     throw new Error(`bad --poll-us (0..999999)\n${USAGE}`);
+  }
+  if (
+    !Number.isInteger(out.pollRingUs) || out.pollRingUs < 0 || out.pollRingUs > MAX_POLL_RING_US
+  ) {
+    throw new Error(`bad --poll-ring-us (0..${MAX_POLL_RING_US})\n${USAGE}`);
   }
   return out;
 }
@@ -199,6 +215,7 @@ async function main(): Promise<number> {
   const backend = new VhostUserBackend(device, {
     socketPath: args.socket,
     pollBeforeSleepUs: args.pollUs ?? BLK_POLL_US,
+    pollRingUs: args.pollRingUs,
   });
   backend.listen();
   const stop = () => backend.close();
@@ -236,6 +253,11 @@ async function main(): Promise<number> {
       `reads ${device.stats.reads}, writes ${device.stats.writes}, flushes ${device.stats.flushes}` +
       (storage instanceof UringFileStorage
         ? `; io_uring: ${storage.ringRequests} requests in ${storage.enters} submissions`
+        : "") +
+      (args.pollRingUs > 0
+        ? `; ${
+          backend.sessions.reduce((n, s) => n + s.ringPolls, 0)
+        } kick(s) served by looking at the rings`
         : ""),
   );
   return 0;

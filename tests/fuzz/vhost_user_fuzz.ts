@@ -74,6 +74,11 @@ export interface VhostUserFuzzOptions {
   readonly seed: number;
   /** Number of hostile sessions. */
   readonly cases: number;
+  /**
+   * The back-end's `pollRingUs` (default 0): with it, kicks that come in a
+   * stream make the back-end look at the hostile rings themselves too.
+   */
+  readonly pollRingUs?: number;
 }
 
 /** One failed case. */
@@ -99,6 +104,8 @@ export interface VhostUserFuzzResult {
    * `QueueError` from a chain it popped): the hostile rings reached the engine.
    */
   readonly ringFaults: number;
+  /** Kicks served because `pollRingUs` found work on a ring (its `SessionSummary.ringPolls`). */
+  readonly ringPolls: number;
 }
 
 function rng(seed: number): () => number {
@@ -212,6 +219,7 @@ export async function fuzzVhostUser(options: VhostUserFuzzOptions): Promise<Vhos
   const backend = new VhostUserBackend(device, {
     socketPath: "/nonexistent/fuzz.sock", // never bound: sessions come through serveConnection
     messageTimeoutMs: 50,
+    pollRingUs: options.pollRingUs ?? 0,
     log: (level, msg) => {
       if (level === "error" && msg.startsWith("device needs reset")) ringFaults++;
     },
@@ -411,6 +419,12 @@ export async function fuzzVhostUser(options: VhostUserFuzzOptions): Promise<Vhos
           for (const k of kicks) writeEventfd(k);
           // Let the back-end serve the ring before the rest arrives.
           if (kicks.length > 0) await new Promise((r) => setTimeout(r, 0));
+          // With pollRingUs, a second kick soon after the first makes a stream: the back-end
+          // then looks at the (hostile) rings itself too.
+          if ((options.pollRingUs ?? 0) > 0 && kicks.length > 0) {
+            for (const k of kicks) writeEventfd(k);
+            await new Promise((r) => setTimeout(r, 0));
+          }
         }
         const n = 1 + int(12);
         for (let i = 0; i < n; i++) {
@@ -492,7 +506,8 @@ export async function fuzzVhostUser(options: VhostUserFuzzOptions): Promise<Vhos
       messages: [],
     });
   }
-  return { cases: options.cases, failures, endings, ringFaults };
+  const ringPolls = backend.sessions.reduce((n, s) => n + s.ringPolls, 0);
+  return { cases: options.cases, failures, endings, ringFaults, ringPolls };
 }
 
 /** A well-behaved front-end: features and queue count; with `io`, a block written and read back. */

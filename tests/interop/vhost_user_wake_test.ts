@@ -5,8 +5,10 @@
 import assert from "node:assert/strict";
 import {
   DEFAULT_POLL_BEFORE_SLEEP_US,
+  MAX_POLL_RING_US,
   VhostUserBackend,
 } from "../../src/transport/vhost_user/backend.ts";
+import { parseBlkArgs } from "../../examples/vhost_user_blk.ts";
 import {
   closeFd,
   eventfd,
@@ -75,4 +77,36 @@ Deno.test({
       );
     }
   },
+});
+
+Deno.test({
+  name: "vhost-user backend: pollRingUs defaults to 0 (off), takes 0 up to MAX_POLL_RING_US",
+  ignore: !canRun,
+  fn() {
+    const device = new BlkDevice({ storage: new MemoryStorage(new Uint8Array(4096)) });
+    const socketPath = "/tmp/typed-virtio-wake-test.sock"; // never created: no listen()
+    assert.equal(new VhostUserBackend(device, { socketPath }).pollRingUs, 0);
+    for (const ok of [0, 1, 150, MAX_POLL_RING_US]) {
+      assert.equal(new VhostUserBackend(device, { socketPath, pollRingUs: ok }).pollRingUs, ok);
+    }
+    for (const bad of [-1, MAX_POLL_RING_US + 1, Number.NaN, Infinity]) {
+      assert.throws(
+        () => new VhostUserBackend(device, { socketPath, pollRingUs: bad }),
+        (e: unknown) =>
+          e instanceof VhostUserError && e.message.includes("pollRingUs") &&
+          e.code === VhostUserErrorCode.BAD_OPTION,
+        String(bad),
+      );
+    }
+  },
+});
+
+Deno.test("vhost_user_blk.ts: --poll-ring-us is 0 unless given, and checked", () => {
+  const base = ["--socket", "/tmp/x.sock", "--image", "/tmp/x.img"];
+  assert.equal(parseBlkArgs(base).pollRingUs, 0);
+  assert.equal(parseBlkArgs([...base, "--poll-ring-us", "150"]).pollRingUs, 150);
+  assert.equal(parseBlkArgs([...base, "--poll-ring-us=0"]).pollRingUs, 0);
+  for (const bad of ["-1", "1.5", String(MAX_POLL_RING_US + 1), "x"]) {
+    assert.throws(() => parseBlkArgs([...base, "--poll-ring-us", bad]), /bad --poll-ring-us/, bad);
+  }
 });

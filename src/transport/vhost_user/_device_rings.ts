@@ -255,6 +255,11 @@ export class DeviceRings {
     this.kick(index);
   }
 
+  /** True when a fault injector was given (tests only): kicks then go through {@link eventfdKick}. */
+  get injectsFaults(): boolean {
+    return this.#faults !== undefined;
+  }
+
   /** Serves ring `index` (a kick, or work that may have arrived while it was stopped or disabled). */
   kick(index: number): void {
     this.kicks++;
