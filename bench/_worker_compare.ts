@@ -128,7 +128,11 @@ for (let k = 0; k < runs; k++) {
   for (let i = 0; i < trips; i++) {
     Atomics.store(pc, 0, ++ping);
     Atomics.notify(pc, 0);
-    while (Atomics.load(pc, 1) !== ping) Atomics.wait(pc, 1, Atomics.load(pc, 1));
+    // Wait on the value just compared: loading it again for the wait could
+    // read the reply itself, and wait for a change that never comes.
+    for (let seen = Atomics.load(pc, 1); seen !== ping; seen = Atomics.load(pc, 1)) {
+      Atomics.wait(pc, 1, seen);
+    }
   }
   const t = process.cpuUsage(t0);
   pingCpu.push((t.user + t.system) / trips);
