@@ -27,17 +27,8 @@
 // came first would pay both. Medians over the counted rounds.
 import process from "node:process";
 import { openSync, readSync, writeSync } from "node:fs";
-import { DmaAllocator, GuestMemory } from "../src/memory.ts";
-import { VirtioBus } from "../src/bus.ts";
-import { PciFunction, probePci } from "../src/transport/pci/mod.ts";
-import {
-  BlkDevice,
-  type BlkDisk,
-  blkDriver,
-  type BlockStorage,
-  PosixFileStorage,
-  UringFileStorage,
-} from "../src/devices/blk/mod.ts";
+import { blkStack, blockOffsets } from "./_blk_rig.ts";
+import { type BlkDisk, PosixFileStorage, UringFileStorage } from "../src/devices/blk/mod.ts";
 
 const opt = (name: string, def: string) =>
   Deno.args.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3) ?? def;
@@ -83,27 +74,8 @@ if (reuse) {
 }
 
 // The same pseudo-random blocks as blk_bench.ts, one shared position for every case.
-const offsets = new Float64Array(4096);
-let seed = 12345;
-for (let i = 0; i < offsets.length; i++) {
-  seed = (seed * 1103515245 + 12345) & 0x7fffffff;
-  offsets[i] = (seed % (IMAGE / BLOCK)) * BLOCK;
-}
-let pos = 0;
-const next = () => offsets[pos++ & (offsets.length - 1)];
-
-async function stack(storage: BlockStorage): Promise<BlkDisk> {
-  const mem = 8 << 20;
-  const memory = GuestMemory.fromBuffer(new ArrayBuffer(mem));
-  const bus = new VirtioBus({ memory, dma: new DmaAllocator(0x1000, mem - 0x1000) });
-  const driver = blkDriver();
-  await bus.registerDriver(driver);
-  const device = new BlkDevice({ storage, queueSize: 128, packed: false });
-  const t = probePci(new PciFunction(device, memory));
-  if (t === undefined) throw new Error("no device");
-  await bus.addDevice(t);
-  return await driver.nextDisk();
-}
+const next = blockOffsets(IMAGE, BLOCK);
+const stack = blkStack;
 
 const fd = openSync(path, "r+");
 const uring = new UringFileStorage(path);

@@ -21,16 +21,11 @@
 
 import { readSync, writeSync } from "node:fs";
 import { openSync as openFd } from "node:fs";
-import { DmaAllocator, GuestMemory } from "../src/memory.ts";
+import { blkStack, blockOffsets } from "./_blk_rig.ts";
 import { type Libc, openLibc } from "../src/_libc.ts";
-import { VirtioBus } from "../src/bus.ts";
-import { PciFunction, probePci } from "../src/transport/pci/mod.ts";
 import {
   AsyncFileStorage,
-  BlkDevice,
   type BlkDisk,
-  blkDriver,
-  type BlockStorage,
   FileStorage,
   PosixFileStorage,
   UringFileStorage,
@@ -48,28 +43,8 @@ const path = await Deno.makeTempFile({ prefix: "blk-bench-", suffix: ".img" });
 globalThis.addEventListener("unload", () => Deno.removeSync(path));
 
 // The same pseudo-random block numbers for every line.
-const BLOCKS = IMAGE / BLOCK;
-const offsets = new Float64Array(4096);
-let seed = 12345;
-for (let i = 0; i < offsets.length; i++) {
-  seed = (seed * 1103515245 + 12345) & 0x7fffffff;
-  offsets[i] = (seed % BLOCKS) * BLOCK;
-}
-let pos = 0;
-const nextOffset = () => offsets[pos++ & (offsets.length - 1)];
-
-async function stack(storage: BlockStorage): Promise<BlkDisk> {
-  const mem = 8 << 20;
-  const memory = GuestMemory.fromBuffer(new ArrayBuffer(mem));
-  const bus = new VirtioBus({ memory, dma: new DmaAllocator(0x1000, mem - 0x1000) });
-  const driver = blkDriver();
-  await bus.registerDriver(driver);
-  const device = new BlkDevice({ storage, queueSize: 128, packed: false });
-  const t = probePci(new PciFunction(device, memory));
-  if (t === undefined) throw new Error("no device");
-  await bus.addDevice(t);
-  return await driver.nextDisk();
-}
+const nextOffset = blockOffsets(IMAGE, BLOCK);
+const stack = blkStack;
 
 const plain = Deno.openSync(path, { read: true, write: true });
 const fd = openFd(path, "r+");

@@ -27,6 +27,7 @@ import {
 } from "./_guest.ts";
 import { startBackend } from "./_backend.ts";
 import { parseBlkArgs } from "../../examples/vhost_user_blk.ts";
+import { blkVerifyPattern as pattern } from "./_blk_pattern.ts";
 
 const skip = interopSkipReason("vhost_user_blk_uring_test") ??
   skipUnlessCi(
@@ -40,26 +41,6 @@ const KiB = 1024;
 const MiB = 1024 * KiB;
 const MODULES = ["virtio_pci", "virtio_blk"];
 const QUEUES = 2;
-
-/**
- * The pattern of blk_verify.c, written again from its definition: the little-endian word at
- * disk offset o is fmix32(seed * 0x9E3779B1 + o / 4) (MurmurHash3's finaliser).
- */
-function pattern(seed: number, offset: number, length: number): Uint8Array {
-  const out = new Uint8Array(length);
-  const view = new DataView(out.buffer);
-  const base = Math.imul(seed, 0x9e3779b1);
-  for (let i = 0; i < length; i += 4) {
-    let h = (base + (offset + i) / 4) >>> 0;
-    h ^= h >>> 16;
-    h = Math.imul(h, 0x85ebca6b);
-    h ^= h >>> 13;
-    h = Math.imul(h, 0xc2b2ae35);
-    h ^= h >>> 16;
-    view.setUint32(i, h >>> 0, true);
-  }
-  return out;
-}
 
 /** FNV-1a, 32 bits, as 8 hex digits. */
 function fnv(bytes: Uint8Array): string {

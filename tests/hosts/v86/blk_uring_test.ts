@@ -10,29 +10,13 @@ import { BlkDevice, UringFileStorage } from "../../../src/devices/blk/mod.ts";
 import { bootV86 } from "../../../src/hosts/v86/machine.ts";
 import { kitOrSkip, Log } from "./_guest.ts";
 import { gcc32OrSkip, guestProgram } from "./_modules.ts";
+import { blkVerifyPattern as pattern } from "../../interop/_blk_pattern.ts";
 
 const kit = await kitOrSkip();
 const gcc = kit ? await gcc32OrSkip() : false;
 const program = gcc ? await guestProgram("../../../interop/guest/blk_verify.c") : undefined;
 const KiB = 1024;
 const MiB = 1024 * KiB;
-
-/** blk_verify.c's pattern, written again: the word at disk offset o is fmix32(seed * 0x9E3779B1 + o / 4). */
-function pattern(seed: number, offset: number, length: number): Uint8Array {
-  const out = new Uint8Array(length);
-  const view = new DataView(out.buffer);
-  const base = Math.imul(seed, 0x9e3779b1);
-  for (let i = 0; i < length; i += 4) {
-    let h = (base + (offset + i) / 4) >>> 0;
-    h ^= h >>> 16;
-    h = Math.imul(h, 0x85ebca6b);
-    h ^= h >>> 13;
-    h = Math.imul(h, 0xc2b2ae35);
-    h ^= h >>> 16;
-    view.setUint32(i, h >>> 0, true);
-  }
-  return out;
-}
 
 Deno.test({
   name:
