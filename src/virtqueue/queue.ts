@@ -166,6 +166,24 @@ export interface DeviceQueue {
   /** Asks the driver not to notify (a hint). */
   disableNotification(): void;
   /**
+   * Holds available-buffer notifications off across serving passes, for a
+   * device that polls the ring instead: the driver is asked not to notify
+   * (with `VIRTIO_F_EVENT_IDX`, `avail_event` is set one entry behind the
+   * next one, so even the driver's next chain sends no notification), and
+   * until {@link DeviceQueue.resumeNotifications}, `enableNotification`
+   * asks for nothing and only reports whether chains are waiting. A hint,
+   * like `disableNotification`: a driver may notify anyway.
+   */
+  suspendNotifications(): void;
+  /**
+   * Ends {@link DeviceQueue.suspendNotifications} and asks for
+   * notifications again; true when chains are already waiting (as
+   * `enableNotification`), so that none is left behind by the switch.
+   */
+  resumeNotifications(): boolean;
+  /** True between {@link DeviceQueue.suspendNotifications} and {@link DeviceQueue.resumeNotifications}. */
+  readonly notificationsSuspended: boolean;
+  /**
    * The position to save for {@link DeviceQueue.restore}: the next available
    * entry and the next used entry (packed: with wrap counters).
    */

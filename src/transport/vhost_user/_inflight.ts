@@ -224,6 +224,21 @@ export class InflightQueue implements DeviceQueue {
     this.#inner.disableNotification();
   }
 
+  /** See {@link DeviceQueue.suspendNotifications}. */
+  suspendNotifications(): void {
+    this.#inner.suspendNotifications();
+  }
+
+  /** See {@link DeviceQueue.resumeNotifications}; true also while chains wait for resubmission. */
+  resumeNotifications(): boolean {
+    return this.#inner.resumeNotifications() || this.pendingResubmit > 0;
+  }
+
+  /** See {@link DeviceQueue.notificationsSuspended}. */
+  get notificationsSuspended(): boolean {
+    return this.#inner.notificationsSuspended;
+  }
+
   /** See {@link DeviceQueue.position}. */
   position(): Required<QueuePosition> {
     return this.#inner.position();

@@ -77,6 +77,8 @@ export class Session {
   #messages = 0;
   /** Passes started by {@link Session.#pollRings} finding work. */
   #ringPolls = 0;
+  /** Whether {@link Session.#pollRings} holds kicks off on the running rings (until {@link Session.#resumeRings}). */
+  #suspended = false;
   #replied = false;
   /** A GET_VRING_BASE waiting for its ring's chains to complete (see {@link DRAIN_TIMEOUT_MS}). */
   #draining: { index: number; request: number; until: number } | undefined;
@@ -153,10 +155,22 @@ export class Session {
             lastKickMs = performance.now();
             continue;
           }
+          // Nothing came: kicks are asked for again before any wait.
+          if (this.#suspended && this.#resumeRings() > 0) {
+            brief++;
+            this.#ringPolls++;
+            lastKickMs = performance.now();
+            continue;
+          }
           if (briefUs > 0) n = pollBrief(entries, briefUs);
         }
         if (n > 0) {
           brief++;
+        } else if (this.#suspended && this.#resumeRings() > 0) {
+          // Never asleep with kicks held off: chains published while they
+          // were off have been served instead.
+          lastKickMs = performance.now();
+          continue;
         } else {
           brief = 0;
           let timeout = draining ? DRAIN_POLL_MS : -1;
@@ -255,8 +269,10 @@ export class Session {
     dev.kick(index);
     // Serving runs no message: the eventfd is still the ring's.
     if (r.kickFd < 0) return;
-    readEventfd(r.kickFd);
     const q = r.queue;
+    // Kicks held off: nothing to read now (a kick sent anyway wakes a later wait for nothing).
+    if (!kicked && q !== undefined && q.notificationsSuspended) return;
+    readEventfd(r.kickFd);
     if (q !== undefined && q.hasAvailable()) dev.kick(index);
   }
 
@@ -271,6 +287,15 @@ export class Session {
     if (dev.failed || dev.ctx === undefined) return -1;
     const rings = dev.rings;
     const until = performance.now() + us / 1000;
+    if (!this.#suspended) {
+      // The driver need not notify while the rings are watched: each kick
+      // saved is a system call on both sides.
+      for (let i = 0; i < rings.length; i++) {
+        const r = rings[i];
+        if (r.enabled && r.kickFd >= 0) r.queue?.suspendNotifications();
+      }
+      this.#suspended = true;
+    }
     for (let spins = 0;; spins++) {
       for (let i = 0; i < rings.length; i++) {
         const r = rings[i];
@@ -281,6 +306,33 @@ export class Session {
       // The clock every 32 rounds: a look at a ring costs far less than a clock read.
       if ((spins & 31) === 31 && performance.now() >= until) return -1;
     }
+  }
+
+  /**
+   * Ends the hold-off of {@link Session.#pollRings}: asks for kicks again on
+   * every ring, then serves each running ring with chains already waiting
+   * (published while kicks were off: the driver will not kick for them).
+   * Returns how many rings were served. Every ring is resumed before any is
+   * looked at, and each resume writes before its ring's index is read, with
+   * the ring words' atomic accesses (as `DeviceQueue.enableNotification`).
+   */
+  #resumeRings(): number {
+    this.#suspended = false;
+    const rings = this.#dev.rings;
+    for (let i = 0; i < rings.length; i++) {
+      const q = rings[i].queue;
+      if (q !== undefined && q.notificationsSuspended) q.resumeNotifications();
+    }
+    if (this.#dev.failed || this.#dev.ctx === undefined) return 0;
+    let served = 0;
+    for (let i = 0; i < rings.length; i++) {
+      const r = rings[i];
+      if (r.enabled && r.kickFd >= 0 && r.queue !== undefined && r.queue.hasAvailable()) {
+        this.#serveKick(i, false);
+        served++;
+      }
+    }
+    return served;
   }
 
   /** True when `entries` (after wakeFd and the socket) still holds the kick eventfd of every started ring. */

@@ -121,8 +121,13 @@ export interface VhostUserBackendOptions {
    * a core to spare. Same conditions as {@link pollBeforeSleepUs} (a stream,
    * no chain held, the event loop's turn at least every
    * {@link MAX_BRIEF_WAKEUPS} wake-ups, which these count towards), and not
-   * while the device waits for a reset. The kick that follows a request
-   * found this way is read after the request is served. 0 up to
+   * while the device waits for a reset. While it looks, the driver is asked
+   * not to kick at all (`DeviceQueue.suspendNotifications`: the used ring's
+   * NO_NOTIFY flag, the packed ring's disable flag, or with EVENT_IDX an
+   * `avail_event` one entry behind), which saves the driver its
+   * notification and this thread the eventfd read; before any blocking
+   * wait, kicks are asked for again on every ring and each ring with a
+   * request published meanwhile is served first. 0 up to
    * {@link MAX_POLL_RING_US}.
    */
   readonly pollRingUs?: number;

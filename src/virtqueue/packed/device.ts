@@ -127,6 +127,8 @@ export class PackedDeviceQueue implements DeviceQueue {
   #published = 0;
   #signalled = 0;
   #notify = true;
+  // Between suspendNotifications and resumeNotifications.
+  #suspended = false;
 
   /** The device side of the packed queue at `addrs`. */
   constructor(mem: GuestMemory, addrs: QueueAddresses, opts: QueueOptions) {
@@ -447,6 +449,7 @@ export class PackedDeviceQueue implements DeviceQueue {
 
   /** Asks for available-buffer notifications; true when chains are already waiting. */
   enableNotification(): boolean {
+    if (this.#suspended) return this.hasAvailable();
     this.#notify = true;
     if (this.options.eventIdx) {
       this.#setOwnEvent(E.offWrap, this.#nextAvail | (this.#availWrap << 15));
@@ -470,6 +473,23 @@ export class PackedDeviceQueue implements DeviceQueue {
   disableNotification(): void {
     this.#notify = false;
     this.#setOwnEvent(E.flags, F.RING_EVENT_FLAGS_DISABLE);
+  }
+
+  /** See {@link DeviceQueue.suspendNotifications}. */
+  suspendNotifications(): void {
+    this.#suspended = true;
+    this.disableNotification();
+  }
+
+  /** See {@link DeviceQueue.resumeNotifications}. */
+  resumeNotifications(): boolean {
+    this.#suspended = false;
+    return this.enableNotification();
+  }
+
+  /** See {@link DeviceQueue.notificationsSuspended}. */
+  get notificationsSuspended(): boolean {
+    return this.#suspended;
   }
 
   /** Where the queue stands: next descriptor to read and to write, with wrap counters. */
@@ -512,6 +532,7 @@ export class PackedDeviceQueue implements DeviceQueue {
     this.#batchWrap = usedWrap;
     this.#published = u;
     this.#signalled = u;
+    this.#suspended = false;
     this.enableNotification();
   }
 

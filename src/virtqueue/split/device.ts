@@ -127,6 +127,8 @@ export class SplitDeviceQueue implements DeviceQueue {
   #published = 0;
   #signalled = 0;
   #notify = true;
+  // Between suspendNotifications and resumeNotifications.
+  #suspended = false;
 
   /** The device side of the split queue at `addrs`. */
   constructor(mem: GuestMemory, addrs: QueueAddresses, opts: QueueOptions) {
@@ -474,6 +476,7 @@ export class SplitDeviceQueue implements DeviceQueue {
 
   /** Asks for available-buffer notifications; true when chains are already waiting. */
   enableNotification(): boolean {
+    if (this.#suspended) return this.hasAvailable();
     this.#notify = true;
     const uv = this.#uv;
     if (this.options.eventIdx) {
@@ -497,6 +500,29 @@ export class SplitDeviceQueue implements DeviceQueue {
       if (this.#shared) store16(this.#uw, this.#ub + U.flags, flags);
       else this.#uv.setUint16(this.#ub + U.flags, flags, true);
     }
+  }
+
+  /** See {@link DeviceQueue.suspendNotifications}. */
+  suspendNotifications(): void {
+    this.#suspended = true;
+    this.disableNotification();
+    if (this.options.eventIdx) {
+      // One behind the next entry: the driver's next index passes nothing it has to notify for.
+      const behind = (this.#lastAvail - 1) & 0xffff;
+      if (this.#shared) store16(this.#uw, this.#availEventAt, behind);
+      else this.#uv.setUint16(this.#availEventAt, behind, true);
+    }
+  }
+
+  /** See {@link DeviceQueue.resumeNotifications}. */
+  resumeNotifications(): boolean {
+    this.#suspended = false;
+    return this.enableNotification();
+  }
+
+  /** See {@link DeviceQueue.notificationsSuspended}. */
+  get notificationsSuspended(): boolean {
+    return this.#suspended;
   }
 
   /** Where the queue stands: next available and next used ring index. */
@@ -531,6 +557,7 @@ export class SplitDeviceQueue implements DeviceQueue {
     this.#usedIdx = used;
     this.#published = used;
     this.#signalled = used;
+    this.#suspended = false;
     this.enableNotification();
   }
 
