@@ -25,7 +25,11 @@
  * @module
  */
 
-import { MAX_POLL_RING_US, VhostUserBackend } from "../src/transport/vhost_user/backend.ts";
+import {
+  MAX_POLL_RING_US,
+  type SessionSummary,
+  VhostUserBackend,
+} from "../src/transport/vhost_user/backend.ts";
 import {
   BlkDevice,
   FileStorage,
@@ -254,13 +258,18 @@ async function main(): Promise<number> {
       (storage instanceof UringFileStorage
         ? `; io_uring: ${storage.ringRequests} requests in ${storage.enters} submissions`
         : "") +
-      (args.pollRingUs > 0
-        ? `; ${
-          backend.sessions.reduce((n, s) => n + s.ringPolls, 0)
-        } kick(s) served by looking at the rings`
-        : ""),
+      (args.pollRingUs > 0 ? `; ${ringPollText(backend.sessions)}` : ""),
   );
   return 0;
+}
+
+/** What looking at the rings did over `sessions`. */
+function ringPollText(sessions: readonly SessionSummary[]): string {
+  const sum = (f: (s: SessionSummary) => number) => sessions.reduce((n, s) => n + f(s), 0);
+  return `${sum((s) => s.kickWakeups)} pass(es) started by a kick, ` +
+    `${sum((s) => s.ringPolls)} pass(es) started by looking at the rings, ` +
+    `${sum((s) => s.ringPollsGivenUp)} look(s) given up (empty or preempted), ` +
+    `${sum((s) => s.ringPollsSkipped)} wait(s) without looking after those`;
 }
 
 if (import.meta.main) Deno.exit(await main());

@@ -24,16 +24,27 @@ export interface StorageDaemon {
 export async function startStorageDaemon(
   image: string,
   socket: string,
-  options: { readonly?: boolean; timeoutMs?: number; queues?: number } = {},
+  options: {
+    readonly?: boolean;
+    timeoutMs?: number;
+    queues?: number;
+    /**
+     * Serve the export from an IOThread (`-object iothread`) instead of the
+     * main loop: QEMU's event loop then polls before it sleeps, adaptively
+     * up to the IOThread's default `poll-max-ns` (32 µs).
+     */
+    iothread?: boolean;
+  } = {},
 ): Promise<StorageDaemon> {
   const child = new Deno.Command("qemu-storage-daemon", {
     args: [
+      ...(options.iothread ? ["--object", "iothread,id=io0"] : []),
       "--blockdev",
       `driver=file,node-name=f,filename=${image}`,
       "--export",
       `type=vhost-user-blk,id=e,node-name=f,addr.type=unix,addr.path=${socket},writable=${
         options.readonly ? "off" : "on"
-      },num-queues=${options.queues ?? 1}`,
+      },num-queues=${options.queues ?? 1}${options.iothread ? ",iothread=io0" : ""}`,
     ],
     stdin: "null",
     stdout: "piped",

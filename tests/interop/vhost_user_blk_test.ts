@@ -138,10 +138,22 @@ for (
         ["--poll-ring-us", "10000"],
         `dd if=/dev/vda of=/dev/null bs=4096 count=1000 iflag=direct 2>/dev/null || echo "@@stream_failed=1"\n`,
       );
-      const m = out.match(/(\d+) kick\(s\) served by looking at the rings/);
+      const m = out.match(
+        /reads (\d+),.*; (\d+) pass\(es\) started by a kick, (\d+) pass\(es\) started by looking at the rings, (\d+) look\(s\) given up/,
+      );
       assert.ok(m !== null, out);
-      // About 950 of the 1000 under four busy loops on two cores; a tenth is the floor.
-      assert.ok(Number(m[1]) >= 100, `few requests found by looking at the rings:\n${out}`);
+      const [reads, kicked, looked, givenUp] = m.slice(1).map(Number);
+      assert.ok(reads >= 1000, out);
+      // Kicks are held off while the rings are watched: most requests are
+      // served with no kick, found by a look or by the serving pass's own
+      // check for more (the next request can land before it when a loaded
+      // host preempts the back-end between the completion and the check).
+      // Quiet, about 950 looks find one; with the CI's tests side by side,
+      // 56 in one run and 240-980 in others.
+      assert.ok(kicked < reads / 4, `most requests came with a kick:\n${out}`);
+      assert.ok(looked >= 10, `few requests found by looking at the rings:\n${out}`);
+      // At least the look after the last request ends empty, and backs off.
+      assert.ok(givenUp >= 1, out);
     },
   });
 }
@@ -165,7 +177,7 @@ Deno.test({
       ["--poll-ring-us", "10000"],
       [0, 1, 2, 3, 4, 5, 6, 7].map((k) => stream(k % 2, 1024 * k)).join("") + "wait\n",
     );
-    const m = out.match(/(\d+) kick\(s\) served by looking at the rings/);
+    const m = out.match(/(\d+) pass\(es\) started by looking at the rings/);
     assert.ok(m !== null && Number(m[1]) >= 100, out);
   },
 });

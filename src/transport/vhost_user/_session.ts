@@ -39,6 +39,7 @@ import {
 import { VhostUserError, VhostUserErrorCode } from "./errors.ts";
 import { bit, DeviceRings, errorText } from "./_device_rings.ts";
 import { Requests } from "./_requests.ts";
+import { PREEMPTED_MS, RingPollBackoff } from "./_ring_poll_backoff.ts";
 import type { Logger, NotifyFaults, SessionEnd, SessionSummary } from "./backend.ts";
 
 /** How a session waits: see `VhostUserBackendOptions`. */
@@ -77,8 +78,12 @@ export class Session {
   #messages = 0;
   /** Passes started by {@link Session.#pollRings} finding work. */
   #ringPolls = 0;
+  /** Passes started by a kick eventfd found readable. */
+  #kickWakeups = 0;
   /** Whether {@link Session.#pollRings} holds kicks off on the running rings (until {@link Session.#resumeRings}). */
   #suspended = false;
+  /** Whether a look at the rings pays now (see {@link RingPollBackoff}). */
+  readonly #backoff = new RingPollBackoff();
   #replied = false;
   /** A GET_VRING_BASE waiting for its ring's chains to complete (see {@link DRAIN_TIMEOUT_MS}). */
   #draining: { index: number; request: number; until: number } | undefined;
@@ -147,7 +152,9 @@ export class Session {
         if (streaming && brief < maxBriefWakeups && !this.#dev.holdsChains()) {
           // Closer still: the request itself, as soon as the driver publishes
           // it (before its kick has woken anything).
-          const found = ringUs > 0 && !draining ? this.#pollRings(ringUs) : -1;
+          const found = ringUs > 0 && !draining && this.#backoff.mayLook()
+            ? this.#pollRings(ringUs)
+            : -1;
           if (found >= 0) {
             brief++;
             this.#ringPolls++;
@@ -209,6 +216,7 @@ export class Session {
             readEventfd(r.kickFd);
             continue;
           }
+          this.#kickWakeups++;
           this.#serveKick(i, true);
           const now = performance.now();
           streaming = now - lastKickMs < streamMs;
@@ -245,7 +253,10 @@ export class Session {
       code,
       messages: this.#messages,
       kicks: this.#dev.kicks,
+      kickWakeups: this.#kickWakeups,
       ringPolls: this.#ringPolls,
+      ringPollsGivenUp: this.#backoff.givenUp,
+      ringPollsSkipped: this.#backoff.skipped,
     };
   }
 
@@ -296,15 +307,24 @@ export class Session {
       }
       this.#suspended = true;
     }
+    let last = performance.now();
     for (let spins = 0;; spins++) {
       for (let i = 0; i < rings.length; i++) {
         const r = rings[i];
         if (r.enabled && r.kickFd >= 0 && r.queue !== undefined && r.queue.hasAvailable()) {
+          this.#backoff.found();
           return i;
         }
       }
       // The clock every 32 rounds: a look at a ring costs far less than a clock read.
-      if ((spins & 31) === 31 && performance.now() >= until) return -1;
+      if ((spins & 31) === 31) {
+        const now = performance.now();
+        if (now >= until || now - last > PREEMPTED_MS) {
+          this.#backoff.gaveUp();
+          return -1;
+        }
+        last = now;
+      }
     }
   }
 

@@ -127,8 +127,12 @@ export interface VhostUserBackendOptions {
    * `avail_event` one entry behind), which saves the driver its
    * notification and this thread the eventfd read; before any blocking
    * wait, kicks are asked for again on every ring and each ring with a
-   * request published meanwhile is served first. 0 up to
-   * {@link MAX_POLL_RING_US}.
+   * request published meanwhile is served first. A look that ends empty,
+   * or that finds its thread was preempted (the clock jumped by more than
+   * half a millisecond between two of its checks), makes the next waits
+   * sleep without looking: 1, 2, 4 ... up to 32 in a row, halved by each
+   * look that finds a request ({@link SessionSummary.ringPollsGivenUp}).
+   * 0 up to {@link MAX_POLL_RING_US}.
    */
   readonly pollRingUs?: number;
   /**
@@ -236,13 +240,25 @@ export interface SessionSummary {
   readonly code?: string;
   /** Messages handled. */
   readonly messages: number;
-  /** Kicks handled. */
+  /** Serving passes over a ring (started by a kick or otherwise). */
   readonly kicks: number;
+  /** Of those, the ones started by a kick eventfd found readable. */
+  readonly kickWakeups: number;
   /**
-   * Of those, the ones served because {@link VhostUserBackendOptions.pollRingUs}
-   * found work on a ring before its kick woke the back-end.
+   * Serving passes started because {@link VhostUserBackendOptions.pollRingUs}
+   * found work on a ring, not a kick (the driver is asked not to kick while
+   * the rings are watched).
    */
   readonly ringPolls: number;
+  /**
+   * Looks at the rings given up: the window ended with no request, or the
+   * thread found it had been preempted. Each makes the next waits sleep on
+   * the kick without looking (1, 2, 4 ... 256 of them, halved again by each
+   * look that finds a request).
+   */
+  readonly ringPollsGivenUp: number;
+  /** Waits that slept without looking at the rings because of those. */
+  readonly ringPollsSkipped: number;
 }
 
 /**
