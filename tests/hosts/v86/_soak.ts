@@ -45,9 +45,10 @@ export const OWN_HEAP_GROWTH_KIB: number = 4 * 1024;
  * Growth after warm-up of the host process's RSS (the lowest sample of each
  * JIT cache cycle) that fails the test. Wider than the QEMU soak's 64 MiB:
  * v86's JIT churns native wasm code outside the JS heap, and with the
- * heap without the JIT cache flat, RSS still crept 33-52 MiB over the
- * window in three runs (3 December 2026; not explained yet, see
- * docs/reliability.md). A leak of ours shows in the heap checks first.
+ * heap without the JIT cache flat, RSS still rose 33-58 MiB over the
+ * window in five runs (3 December 2026: anonymous memory, late in the run;
+ * not explained yet, see docs/reliability.md). A leak of ours shows in the
+ * heap checks first.
  */
 export const RSS_GROWTH_KIB: number = 96 * 1024;
 
@@ -57,6 +58,11 @@ export interface MemSample {
   readonly rssKiB: number;
   readonly heapKiB: number;
   readonly externalKiB: number;
+  /** v86's wasm memory (guest RAM and v86's own data), if readable. */
+  readonly wasmKiB?: number;
+  /** The parts of RSS (`/proc/self/status`), if readable. */
+  readonly rssAnonKiB?: number;
+  readonly rssFileKiB?: number;
   /** Guest code pages v86's JIT held compiled (its wasm modules), if readable. */
   readonly jit?: number;
   /**
@@ -260,12 +266,14 @@ export async function runV86Soak(): Promise<V86SoakReport> {
   );
   for (const l of perDisk) note(l);
   note(
-    `memory samples (s:RSS KiB/heap KiB/JIT pages[/heap KiB without the JIT cache]): ${
-      mem.map((s) =>
-        `${s.t / 1000 | 0}:${s.rssKiB}/${s.heapKiB}/${s.jit}` +
-        (s.cleared === undefined ? "" : `/${s.cleared.heapKiB}`)
-      ).join(" ")
-    }`,
+    `memory samples (s:RSS KiB (anon+file)/heap KiB/JIT pages/external KiB/wasm memory KiB` +
+      `[/heap KiB without the JIT cache]): ${
+        mem.map((s) =>
+          `${s.t / 1000 | 0}:${s.rssKiB}(${s.rssAnonKiB}+${s.rssFileKiB})/${s.heapKiB}/${s.jit}/` +
+          `${s.externalKiB}/${s.wasmKiB}` +
+          (s.cleared === undefined ? "" : `/${s.cleared.heapKiB}`)
+        ).join(" ")
+      }`,
   );
   const heapGrowth = growth(mem.map((s) => s.heapKiB));
   const ownHeapGrowth = growth(

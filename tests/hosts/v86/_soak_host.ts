@@ -103,6 +103,22 @@ export function touchGuestMemory(
   for (let i = 0; i < all.length; i += 4096) all[i] |= 0;
   return { wasmBytes: all.length, ramBytes: ram.length };
 }
+/** `RssAnon` and `RssFile` of this process, KiB (`/proc/self/status`), or nothing where there is none. */
+function rssParts(): { rssAnonKiB?: number; rssFileKiB?: number } {
+  try {
+    const text = Deno.readTextFileSync("/proc/self/status");
+    const kib = (k: string) => Number(new RegExp(`^${k}:\\s+(\\d+) kB`, "m").exec(text)?.[1]);
+    return { rssAnonKiB: kib("RssAnon"), rssFileKiB: kib("RssFile") };
+  } catch {
+    return {};
+  }
+}
+/** The size of v86's wasm memory (it grows as v86's own allocator needs), or undefined if that internal moved. */
+export function wasmMemoryKiB(emulator: unknown): number | undefined {
+  const memory = (emulator as { v86?: { cpu?: { wasm_memory?: unknown } } } | undefined)?.v86?.cpu
+    ?.wasm_memory;
+  return memory instanceof WebAssembly.Memory ? memory.buffer.byteLength >> 10 : undefined;
+}
 /** Every this many memory samples, one also without v86's JIT cache ({@link clearJit}). */
 const CLEAR_EVERY = 10;
 /** Where v86's JIT code starts in its wasm table, and how many slots it has (v86 0.5.462). */
@@ -320,6 +336,8 @@ async function main(): Promise<number> {
             rssKiB: Math.round(mem.rss / 1024),
             heapKiB: Math.round(mem.heapUsed / 1024),
             externalKiB: Math.round(mem.external / 1024),
+            wasmKiB: wasmMemoryKiB(emulator),
+            ...rssParts(),
             jit,
             cleared,
           })
