@@ -19,7 +19,12 @@ interface Job {
 // Far apart (different cache lines), as avail_event and the available index are.
 const WORD = [0, 256];
 
-self.onmessage = (e: MessageEvent<Job>) => {
+const ctx = self as unknown as {
+  onmessage: ((e: MessageEvent<Job>) => void) | null;
+  postMessage(stale: Uint8Array): void;
+};
+
+ctx.onmessage = (e: MessageEvent<Job>) => {
   const { fd, side, mode, rounds, sync } = e.data;
   const m = mapShared(fd, 4096);
   const words = new Uint16Array(m.buffer);
@@ -45,5 +50,5 @@ self.onmessage = (e: MessageEvent<Job>) => {
     Atomics.store(s, 2 + side, r);
     while (Atomics.load(s, 3 - side) < r) { /* and both finish it */ }
   }
-  postMessage(stale);
+  ctx.postMessage(stale);
 };
