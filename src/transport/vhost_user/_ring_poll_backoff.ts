@@ -52,9 +52,4 @@ export class RingPollBackoff {
     this.#pause = Math.min(MAX_RING_POLL_PAUSE, Math.max(1, 2 * this.#pause));
     this.#skip = this.#pause;
   }
-
-  /** Waits left that will not look. */
-  get pause(): number {
-    return this.#skip;
-  }
 }

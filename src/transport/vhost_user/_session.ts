@@ -69,6 +69,11 @@ const DRAIN_TIMEOUT_MS = 5_000;
 /** The poll period while a ring drains (completions come from the event loop, not an fd). */
 const DRAIN_POLL_MS = 5;
 
+/** True when ring `r` is enabled, has a kick eventfd and a chain available. */
+function waiting(r: DeviceRings["rings"][number]): boolean {
+  return r.enabled && r.kickFd >= 0 && r.queue !== undefined && r.queue.hasAvailable();
+}
+
 /** One front-end connection. */
 export class Session {
   readonly #fd: number;
@@ -297,7 +302,8 @@ export class Session {
     const dev = this.#dev;
     if (dev.failed || dev.ctx === undefined) return -1;
     const rings = dev.rings;
-    const until = performance.now() + us / 1000;
+    let last = performance.now();
+    const until = last + us / 1000;
     if (!this.#suspended) {
       // The driver need not notify while the rings are watched: each kick
       // saved is a system call on both sides.
@@ -307,11 +313,9 @@ export class Session {
       }
       this.#suspended = true;
     }
-    let last = performance.now();
     for (let spins = 0;; spins++) {
       for (let i = 0; i < rings.length; i++) {
-        const r = rings[i];
-        if (r.enabled && r.kickFd >= 0 && r.queue !== undefined && r.queue.hasAvailable()) {
+        if (waiting(rings[i])) {
           this.#backoff.found();
           return i;
         }
@@ -346,8 +350,7 @@ export class Session {
     if (this.#dev.failed || this.#dev.ctx === undefined) return 0;
     let served = 0;
     for (let i = 0; i < rings.length; i++) {
-      const r = rings[i];
-      if (r.enabled && r.kickFd >= 0 && r.queue !== undefined && r.queue.hasAvailable()) {
+      if (waiting(rings[i])) {
         this.#serveKick(i, false);
         served++;
       }

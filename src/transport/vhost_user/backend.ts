@@ -253,7 +253,7 @@ export interface SessionSummary {
   /**
    * Looks at the rings given up: the window ended with no request, or the
    * thread found it had been preempted. Each makes the next waits sleep on
-   * the kick without looking (1, 2, 4 ... 256 of them, halved again by each
+   * the kick without looking (1, 2, 4 ... 32 of them, halved again by each
    * look that finds a request).
    */
   readonly ringPollsGivenUp: number;
