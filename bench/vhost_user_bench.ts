@@ -187,6 +187,11 @@ interface Sample {
   meanRate: number;
   /** Host CPU milliseconds of the back-end's process over the measurement. */
   cpuMs: number;
+  /**
+   * rand only: one read's time in µs at the 10th, 50th, 90th and 99th
+   * percentile, each the median over the round's blocks.
+   */
+  latencyUs?: readonly number[];
 }
 
 /** samples[workload][backend][round of all boots]. */
@@ -258,8 +263,10 @@ async function boot(
         let us = 0;
         let ms = 0;
         const robust: number[] = [];
+        const pct: number[][] = [[], [], [], []];
         for (let blk = 0; blk < BLOCKS; blk++) {
-          // "<total µs> <median µs>" (qd: "<total µs> <median µs per 64 completions> <workers>").
+          // "<total µs> <median µs>" (qd: "<total µs> <median µs per 64 completions> <workers>";
+          // rand: "<total µs> <median µs> <p10 µs> <p90 µs> <p99 µs>").
           const t = (r.markers.get(`t_${w}_${i}_${round}_${blk}`) ?? "").split(" ").map(Number);
           const a = cpu.get(`${w}_${i}_${round}_${blk}_a`);
           const b = cpu.get(`${w}_${i}_${round}_${blk}_b`);
@@ -270,9 +277,15 @@ async function boot(
           ms += b[i] - a[i];
           const scale = w === "seq" ? 1.048576 : w === "qd" ? GROUP * t[2] : 1;
           robust.push((scale * 1e6) / t[1]);
+          if (w === "rand") [t[2], t[1], t[3], t[4]].forEach((v, k) => pct[k].push(v));
         }
         const units = UNITS[w] * (w === "seq" ? 1.048576 : 1);
-        out[w][i].push({ rate: median(robust), meanRate: units / (us / 1e6), cpuMs: ms });
+        out[w][i].push({
+          rate: median(robust),
+          meanRate: units / (us / 1e6),
+          cpuMs: ms,
+          latencyUs: w === "rand" ? pct.map(median) : undefined,
+        });
       }
     }
   }
@@ -352,6 +365,9 @@ async function main(): Promise<void> {
           // With --storage uring: how many requests shared an io_uring_enter.
           const ring = /io_uring: .*/.exec(ours.output());
           if (ring !== null) console.error(`boot ${b + 1}: ours ${ring[0]}`);
+          // With --poll-ring-us: what the looks at the rings did.
+          const looks = /\d+ pass\(es\) started by a kick.*/.exec(ours.output());
+          if (looks !== null) console.error(`boot ${b + 1}: ours ${looks[0]}`);
         }
       }
       const last = (w: Workload, i: number) => samples[w][i].slice(-ROUNDS);
@@ -436,6 +452,18 @@ async function main(): Promise<void> {
         detail: `${cpuPer(0)} against ${cpuPer(1)} ${perUnit[w]}`,
       });
     }
+    // Where a depth-1 read's time goes beyond the median: the percentiles
+    // of one read's time, each the median over the rounds.
+    const pctNames = ["p10", "p50", "p90", "p99"];
+    const lat = (i: number, k: number) => median(samples.rand[i].map((s) => s.latencyUs![k]));
+    console.log(
+      `\ndepth-1 read time in the guest, µs (median over ${n} rounds of each round's ` +
+        `per-block percentile): ` +
+        pctNames.map((p, k) =>
+          `${p} ours ${lat(0, k).toFixed(0)} / ${other} ${lat(1, k).toFixed(0)} ` +
+          `(${other}/ours ${(lat(1, k) / lat(0, k)).toFixed(2)})`
+        ).join("; "),
+    );
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

@@ -268,7 +268,9 @@ function ringPollText(sessions: readonly SessionSummary[]): string {
   const sum = (f: (s: SessionSummary) => number) => sessions.reduce((n, s) => n + f(s), 0);
   return `${sum((s) => s.kickWakeups)} pass(es) started by a kick, ` +
     `${sum((s) => s.ringPolls)} pass(es) started by looking at the rings, ` +
-    `${sum((s) => s.ringPollsGivenUp)} look(s) given up (empty or preempted), ` +
+    `${sum((s) => s.ringPollsGivenUp)} look(s) given up (${
+      sum((s) => s.ringPollsPreempted)
+    } of them preempted, the others empty), ` +
     `${sum((s) => s.ringPollsSkipped)} wait(s) without looking after those`;
 }
 

@@ -17,7 +17,8 @@
  *
  * Prints two numbers: the whole run's wall-clock time and a robust
  * per-request figure, both in microseconds. For rand and seq the second is
- * the median time of one read; for qd it is the median time, over all
+ * the median time of one read (rand adds the 10th, 90th and 99th
+ * percentiles of one read's time, to show the tail the mean sees); for qd it is the median time, over all
  * workers, that one worker took for GROUP completions (so the rate is
  * workers x GROUP / median). On a loaded host a read that was descheduled
  * moves a mean a lot and a median hardly.
@@ -52,6 +53,11 @@ static uint32_t median_u32(uint32_t *v, long n) {
   if (n <= 0) return 0;
   qsort(v, (size_t)n, sizeof *v, cmp_u32);
   return v[n / 2];
+}
+
+/* The q-th per-mille of v, which median_u32 has sorted. */
+static uint32_t permille_u32(const uint32_t *v, long n, long q) {
+  return n <= 0 ? 0 : v[(n - 1) * q / 1000];
 }
 
 static uint64_t now_us(void) {
@@ -112,7 +118,9 @@ static int run_rand(const char *dev, long count, uint64_t seed) {
     lat[i] = (uint32_t)(u - t);
     t = u;
   }
-  printf("%llu %u\n", (unsigned long long)(t - t0), median_u32(lat, count));
+  uint32_t med = median_u32(lat, count);
+  printf("%llu %u %u %u %u\n", (unsigned long long)(t - t0), med, permille_u32(lat, count, 100),
+         permille_u32(lat, count, 900), permille_u32(lat, count, 990));
   return 0;
 }
 

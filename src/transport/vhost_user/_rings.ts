@@ -28,6 +28,53 @@ export interface Ring {
   queue: DeviceQueue | undefined;
 }
 
+/** True when ring `r` is enabled, has a kick eventfd and a chain available. */
+export function waiting(r: Ring): boolean {
+  return r.enabled && r.kickFd >= 0 && r.queue !== undefined && r.queue.hasAvailable();
+}
+
+/**
+ * Starts a kick hold-off: the driver need not notify on any enabled ring
+ * with a kick eventfd while the back-end watches the rings itself (each kick
+ * saved is a system call on both sides). {@link resumeRings} ends it.
+ */
+export function suspendRings(rings: readonly Ring[]): void {
+  for (let i = 0; i < rings.length; i++) {
+    const r = rings[i];
+    if (r.enabled && r.kickFd >= 0) r.queue?.suspendNotifications();
+  }
+}
+
+/**
+ * Ends the hold-off of {@link suspendRings}: asks for kicks again on every
+ * ring, then, when `serving`, calls `serve(i)` for each ring with a chain
+ * already published (the driver published it while kicks were off and will
+ * not kick for it). Returns how many rings were served. Every ring is resumed
+ * before any is looked at, and each resume writes before its ring's index is
+ * read, with the ring words' atomic accesses where memory is shared (as
+ * `DeviceQueue.enableNotification`). Every waiting ring, not only the first:
+ * a ring left out would wait for a kick that never comes.
+ */
+export function resumeRings(
+  rings: readonly Ring[],
+  serving: boolean,
+  serve: (index: number) => void,
+): number {
+  for (let i = 0; i < rings.length; i++) {
+    const q = rings[i].queue;
+    if (q !== undefined && q.notificationsSuspended) q.resumeNotifications();
+  }
+  if (!serving) return 0;
+  let served = 0;
+  for (let i = 0; i < rings.length; i++) {
+    if (waiting(rings[i])) {
+      serve(i);
+      served++;
+    }
+  }
+  return served;
+}
+
 /** A ring no message has described yet. */
 export function freshRing(): Ring {
   return {

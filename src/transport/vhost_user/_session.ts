@@ -39,6 +39,7 @@ import {
 import { VhostUserError, VhostUserErrorCode } from "./errors.ts";
 import { bit, DeviceRings, errorText } from "./_device_rings.ts";
 import { Requests } from "./_requests.ts";
+import { resumeRings, suspendRings, waiting } from "./_rings.ts";
 import { PREEMPTED_MS, RingPollBackoff } from "./_ring_poll_backoff.ts";
 import type { Logger, NotifyFaults, SessionEnd, SessionSummary } from "./backend.ts";
 
@@ -69,11 +70,6 @@ const DRAIN_TIMEOUT_MS = 5_000;
 /** The poll period while a ring drains (completions come from the event loop, not an fd). */
 const DRAIN_POLL_MS = 5;
 
-/** True when ring `r` is enabled, has a kick eventfd and a chain available. */
-function waiting(r: DeviceRings["rings"][number]): boolean {
-  return r.enabled && r.kickFd >= 0 && r.queue !== undefined && r.queue.hasAvailable();
-}
-
 /** One front-end connection. */
 export class Session {
   readonly #fd: number;
@@ -83,12 +79,16 @@ export class Session {
   #messages = 0;
   /** Passes started by {@link Session.#pollRings} finding work. */
   #ringPolls = 0;
+  /** Looks given up because the thread had been preempted. */
+  #ringPollsPreempted = 0;
   /** Passes started by a kick eventfd found readable. */
   #kickWakeups = 0;
   /** Whether {@link Session.#pollRings} holds kicks off on the running rings (until {@link Session.#resumeRings}). */
   #suspended = false;
   /** Whether a look at the rings pays now (see {@link RingPollBackoff}). */
   readonly #backoff = new RingPollBackoff();
+  /** Serves a ring found waiting on resume (made once: no closure per resume). */
+  readonly #serveResumed = (index: number): void => this.#serveKick(index, false);
   #replied = false;
   /** A GET_VRING_BASE waiting for its ring's chains to complete (see {@link DRAIN_TIMEOUT_MS}). */
   #draining: { index: number; request: number; until: number } | undefined;
@@ -261,6 +261,7 @@ export class Session {
       kickWakeups: this.#kickWakeups,
       ringPolls: this.#ringPolls,
       ringPollsGivenUp: this.#backoff.givenUp,
+      ringPollsPreempted: this.#ringPollsPreempted,
       ringPollsSkipped: this.#backoff.skipped,
     };
   }
@@ -305,12 +306,7 @@ export class Session {
     let last = performance.now();
     const until = last + us / 1000;
     if (!this.#suspended) {
-      // The driver need not notify while the rings are watched: each kick
-      // saved is a system call on both sides.
-      for (let i = 0; i < rings.length; i++) {
-        const r = rings[i];
-        if (r.enabled && r.kickFd >= 0) r.queue?.suspendNotifications();
-      }
+      suspendRings(rings);
       this.#suspended = true;
     }
     for (let spins = 0;; spins++) {
@@ -324,6 +320,7 @@ export class Session {
       if ((spins & 31) === 31) {
         const now = performance.now();
         if (now >= until || now - last > PREEMPTED_MS) {
+          if (now - last > PREEMPTED_MS) this.#ringPollsPreempted++;
           this.#backoff.gaveUp();
           return -1;
         }
@@ -333,29 +330,14 @@ export class Session {
   }
 
   /**
-   * Ends the hold-off of {@link Session.#pollRings}: asks for kicks again on
-   * every ring, then serves each running ring with chains already waiting
-   * (published while kicks were off: the driver will not kick for them).
-   * Returns how many rings were served. Every ring is resumed before any is
-   * looked at, and each resume writes before its ring's index is read, with
-   * the ring words' atomic accesses (as `DeviceQueue.enableNotification`).
+   * Ends the hold-off of {@link Session.#pollRings} ({@link resumeRings}):
+   * serves every ring with chains published while kicks were off. Returns
+   * how many rings were served.
    */
   #resumeRings(): number {
     this.#suspended = false;
-    const rings = this.#dev.rings;
-    for (let i = 0; i < rings.length; i++) {
-      const q = rings[i].queue;
-      if (q !== undefined && q.notificationsSuspended) q.resumeNotifications();
-    }
-    if (this.#dev.failed || this.#dev.ctx === undefined) return 0;
-    let served = 0;
-    for (let i = 0; i < rings.length; i++) {
-      if (waiting(rings[i])) {
-        this.#serveKick(i, false);
-        served++;
-      }
-    }
-    return served;
+    const dev = this.#dev;
+    return resumeRings(dev.rings, !dev.failed && dev.ctx !== undefined, this.#serveResumed);
   }
 
   /** True when `entries` (after wakeFd and the socket) still holds the kick eventfd of every started ring. */

@@ -257,6 +257,13 @@ export interface SessionSummary {
    * look that finds a request).
    */
   readonly ringPollsGivenUp: number;
+  /**
+   * Of {@link SessionSummary.ringPollsGivenUp}, the looks given up because
+   * the thread found it had been preempted (the clock jumped by more than
+   * half a millisecond between two glances): on a host with no core to
+   * spare, a spinning thread waits for the CPU while a request waits for it.
+   */
+  readonly ringPollsPreempted: number;
   /** Waits that slept without looking at the rings because of those. */
   readonly ringPollsSkipped: number;
 }
