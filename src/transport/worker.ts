@@ -286,7 +286,9 @@ export class WorkerBus implements RegisterBus, InterruptSource {
    * device raised an interrupt since the last call, run the interrupt
    * routine at once; otherwise block the calling thread in `Atomics.wait`
    * for up to `timeoutMs` (0: just look) and run it if one came. Returns
-   * whether the routine ran. Throws a `TransportError` when the transport
+   * whether the routine ran; false only once `timeoutMs` has passed with no
+   * interrupt (a wake-up that brings none, such as a notify arriving after
+   * its interrupt was already handled, does not end the wait). Throws a `TransportError` when the transport
    * is closed (`ERR_VIRTIO_TRANSPORT_WORKER_CLOSED`), when the worker's
    * device loop failed (`ERR_VIRTIO_TRANSPORT_WORKER_DIED`), and when the
    * bus delivers interrupts by itself (`ERR_VIRTIO_TRANSPORT_WORKER_MODE`).
@@ -310,8 +312,18 @@ export class WorkerBus implements RegisterBus, InterruptSource {
     const seen = this.#irqSeen;
     if (Atomics.load(c, Ctl.Irq) === seen) {
       if (timeoutMs === 0) return false;
-      Atomics.wait(c, Ctl.Irq, seen, timeoutMs);
-      this.#checkOpen();
+      // A wake-up is not an interrupt: a notify may be late (the worker bumps
+      // the counter, then notifies; this thread may have seen the bump,
+      // handled it and gone back to sleep on the new count in between), so
+      // the wait goes on until the count moves or the time is up.
+      const until = performance.now() + timeoutMs;
+      for (;;) {
+        Atomics.wait(c, Ctl.Irq, seen, timeoutMs);
+        this.#checkOpen();
+        if (Atomics.load(c, Ctl.Irq) !== seen) break;
+        timeoutMs = until - performance.now();
+        if (!(timeoutMs > 0)) return false;
+      }
     }
     const now = Atomics.load(c, Ctl.Irq);
     if (now === seen) return false;

@@ -6,7 +6,7 @@ import { DeviceStatus } from "../../src/generated/common.ts";
 import { DmaAllocator, GuestMemory } from "../../src/memory.ts";
 import { VirtioBus } from "../../src/bus.ts";
 import { nullDriver } from "../../src/devices/null/driver.ts";
-import { spawnWorkerDevice } from "../../src/transport/worker.ts";
+import { controlWords, Ctl, spawnWorkerDevice, WorkerBus } from "../../src/transport/worker.ts";
 import { ArgumentError, TransportError } from "../../src/errors.ts";
 
 const SIZE = 1 << 20;
@@ -176,6 +176,28 @@ for (const blockingWait of [false, true]) {
     );
   });
 }
+
+Deno.test("worker: a late notify is not an interrupt: waitInterrupt waits on until the count moves", async () => {
+  const sab = new SharedArrayBuffer(4 * controlWords(1));
+  const bus = new WorkerBus(new Int32Array(sab), 1, 0, "blocking");
+  let routines = 0;
+  bus.connect(() => routines++);
+  const w = new Worker(new URL("./_late_notify_worker.ts", import.meta.url), { type: "module" });
+  try {
+    const done = new Promise<number>((resolve) => (w.onmessage = (e) => resolve(e.data)));
+    w.postMessage({ ctl: sab, irq: Ctl.Irq });
+    // The worker wakes this wait 20 times with the count unchanged, then
+    // interrupts: one wait, one routine.
+    assert.equal(bus.waitInterrupt(10_000), true);
+    assert.equal(routines, 1);
+    const woken = await done;
+    assert.ok(woken >= 1, `the worker's notifies woke the wait ${woken} time(s)`);
+    // Nothing new since: a short wait times out.
+    assert.equal(bus.waitInterrupt(5), false);
+  } finally {
+    w.terminate();
+  }
+});
 
 Deno.test("worker: waitInterrupt refuses an async bus and a bad timeout; a device that holds its requests lets it time out", async () => {
   const sab = new SharedArrayBuffer(SIZE);
