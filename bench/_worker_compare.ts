@@ -11,8 +11,25 @@
 // CPU time counts both threads (process.cpuUsage is the process's);
 // interleaved, best of N (and the median), the order rotating from run to run.
 //
+// Beside them, the C peer (bench/c/ring_threads.c, built with gcc at start;
+// gcc is required): the same split ring per request in C, in one thread
+// (driver and device alternating, as the bare engine) and in two (as the NAPI
+// case, with queues of 256 and 1024), so that the two-thread cost of a ring
+// whose cache lines move between cores can be told from our own. Its threads
+// run where the scheduler puts them (as our worker's), and, to tell the two
+// cases apart, pinned to two CPUs and to one. It runs as many requests per
+// run as the bare engine and times itself, CPU time of its whole process
+// (both threads), and reports where the time went (_c_ring_peer.ts).
+//
 // Run: deno run -A bench/_worker_compare.ts [runs=5] [rounds=20000] [batch=64] [--json]
 import process from "node:process";
+import {
+  buildRingPeer,
+  type RingPeerPlacement,
+  type RingPeerResult,
+  type RingPeerRun,
+  runRingPeer,
+} from "./_c_ring_peer.ts";
 import { positional, reportRow } from "./_report_rows.ts";
 import { bareRig, BATCH, workerRig } from "./_transport_rigs.ts";
 
@@ -22,10 +39,15 @@ const rounds = Number(args[1] ?? 20_000);
 const batch = Number(args[2] ?? BATCH);
 const workerRounds = Math.max(1, Math.floor(rounds / 10));
 
+/** Seconds of CPU time and wall clock a case measured itself (the C peer, in its own process). */
+interface Timed {
+  cpu: number;
+  wall: number;
+}
 interface Case {
   name: string;
   rounds: number;
-  run: (n: number) => void | Promise<void>;
+  run: (n: number) => void | Promise<void> | Promise<Timed>;
   best: number;
   bestWall: number;
   /** Requests per second of CPU time and of wall clock, one per run. */
@@ -79,22 +101,68 @@ for (const queueSize of [256, 1024]) {
     ),
   );
 }
-for (const c of cases) await c.run(Math.max(1, c.rounds / 4));
+// The C peer: one thread (queue 256, as the bare engine), two threads as the NAPI case.
+const tmp = await Deno.makeTempDir({ prefix: "typed-virtio-ring-peer-" });
+const ringPeer = await buildRingPeer(tmp);
+/** Every measured result of each C case, for where its time went. */
+const peerResults = new Map<string, RingPeerResult[]>();
+const peer = (name: string, run: Omit<RingPeerRun, "batch" | "requests">): Case => {
+  const results: RingPeerResult[] = [];
+  peerResults.set(name, results);
+  return mk(name, rounds, async (n) => {
+    const r = await runRingPeer(ringPeer, { ...run, batch, requests: n * batch });
+    results.push(r);
+    return { cpu: r.cpu_ns / 1e9, wall: r.wall_ns / 1e9 };
+  });
+};
+const peers: Case[] = [
+  peer("C split ring, one thread (queue 256)", { queue: 256, mode: "single" }),
+];
+const placements: [string, RingPeerPlacement][] = [
+  ["two threads", "any"],
+  ["two threads pinned to two CPUs", "split"],
+];
+for (const [label, placement] of placements) {
+  for (const queue of [256, 1024]) {
+    peers.push(
+      peer(`C split ring, ${label}, queue ${queue} (${queue / batch} batches in flight)`, {
+        queue,
+        mode: "threads",
+        placement,
+      }),
+    );
+  }
+}
+peers.push(
+  peer(
+    `C split ring, two threads pinned to one CPU, queue 1024 (${1024 / batch} batches in flight)`,
+    {
+      queue: 1024,
+      mode: "threads",
+      placement: "same",
+    },
+  ),
+);
+const all = [...cases, ...peers];
+for (const c of all) await c.run(Math.max(1, c.rounds / 4));
+for (const results of peerResults.values()) results.length = 0;
 for (let k = 0; k < runs; k++) {
-  for (let j = 0; j < cases.length; j++) {
-    const c = cases[(j + k) % cases.length];
+  for (let j = 0; j < all.length; j++) {
+    const c = all[(j + k) % all.length];
     const w0 = performance.now();
     const t0 = process.cpuUsage();
-    await c.run(c.rounds);
+    const timed = await c.run(c.rounds);
     const t = process.cpuUsage(t0);
-    const wall = (performance.now() - w0) / 1e3;
+    const cpu = timed ? timed.cpu : (t.user + t.system) / 1e6;
+    const wall = timed ? timed.wall : (performance.now() - w0) / 1e3;
     const reqs = c.rounds * batch;
-    c.cpu.push(reqs / ((t.user + t.system) / 1e6));
+    c.cpu.push(reqs / cpu);
     c.wall.push(reqs / wall);
-    c.best = Math.max(c.best, reqs / ((t.user + t.system) / 1e6));
+    c.best = Math.max(c.best, reqs / cpu);
     c.bestWall = Math.max(c.bestWall, reqs / wall);
   }
 }
+await Deno.remove(tmp, { recursive: true });
 const median = (a: number[]) => [...a].sort((x, y) => x - y)[a.length >> 1];
 for (const h of hosts) h.terminate();
 
@@ -156,24 +224,68 @@ console.log(
 console.log(
   `best of ${runs} (median in brackets), batch ${batch} (load ${Deno.loadavg()[0].toFixed(1)})`,
 );
-console.log("| case | CPU time | cost vs bare (CPU) | wall clock | cost vs bare (wall) |");
-console.log("| --- | --- | --- | --- | --- |");
-for (const c of cases) {
-  const cpu = base.best / c.best, wall = base.bestWall / c.bestWall;
-  const cpuMed = median(base.cpu) / median(c.cpu), wallMed = median(base.wall) / median(c.wall);
+
+/** Table rows of `list` against `baseline`, and their report rows. */
+function table(list: Case[], baseline: Case, label: string): void {
   console.log(
-    `| ${c.name} | ${m(c.best)} | ${cpu.toFixed(2)}x (${cpuMed.toFixed(2)}x) | ${m(c.bestWall)} | ${
-      wall.toFixed(2)
-    }x (${wallMed.toFixed(2)}x) |`,
+    `| case | CPU time | cost vs ${label} (CPU) | wall clock | cost vs ${label} (wall) |`,
   );
-  if (c !== base) {
-    reportRow({
-      area: "transports",
-      case: `${c.name}, batch ${batch}`,
-      baseline: base.name,
-      ratio: cpu,
-      detail: `wall clock ${wall.toFixed(2)}x`,
-    });
+  console.log("| --- | --- | --- | --- | --- |");
+  for (const c of list) {
+    const cpu = baseline.best / c.best, wall = baseline.bestWall / c.bestWall;
+    const cpuMed = median(baseline.cpu) / median(c.cpu);
+    const wallMed = median(baseline.wall) / median(c.wall);
+    console.log(
+      `| ${c.name} | ${m(c.best)} | ${cpu.toFixed(2)}x (${cpuMed.toFixed(2)}x) | ${
+        m(c.bestWall)
+      } | ${wall.toFixed(2)}x (${wallMed.toFixed(2)}x) |`,
+    );
+    if (c !== baseline) {
+      reportRow({
+        area: "transports",
+        case: `${c.name}, batch ${batch}`,
+        baseline: baseline.name,
+        ratio: cpu,
+        detail: `wall clock ${wall.toFixed(2)}x`,
+      });
+    }
   }
+}
+table(cases, base, "bare");
+
+const ns = (rate: number) => `${(1e9 / rate).toFixed(1)} ns`;
+const cBase = peers[0];
+console.log("\nC peer (bench/c/ring_threads.c, gcc -O2), against its own one-thread run:");
+table(peers, cBase, "C one thread");
+console.log(
+  `C one thread: ${ns(cBase.best)} CPU per request (median ${ns(median(cBase.cpu))}); ` +
+    `the bare engine: ${ns(base.best)} (median ${ns(median(base.cpu))}), ` +
+    `${(cBase.best / base.best).toFixed(2)}x C's cost`,
+);
+reportRow({
+  area: "transports",
+  case: `${cBase.name}, batch ${batch}`,
+  baseline: base.name,
+  ratio: base.best / cBase.best,
+  detail: `wall clock ${(base.bestWall / cBase.bestWall).toFixed(2)}x`,
+});
+// Where the C peer's time went, in its median run (by CPU time).
+console.log(
+  "\n| C case (median run), ns per request | CPU | driver thread | device thread | " +
+    "ring work, driver | ring work, device | rest (waits, wakes, control block) | " +
+    "kicks / interrupts / driver sleeps / device sleeps per 1000 requests |",
+);
+console.log("| --- | --- | --- | --- | --- | --- | --- | --- |");
+for (const [name, results] of peerResults) {
+  const r = [...results].sort((a, b) => a.cpu_ns - b.cpu_ns)[results.length >> 1];
+  const per = (x: number) => (x / r.requests).toFixed(1);
+  const k = (x: number) => (x * 1000 / r.requests).toFixed(2);
+  console.log(
+    `| ${name} | ${per(r.cpu_ns)} | ${per(r.driver_cpu_ns)} | ${per(r.device_cpu_ns)} | ${
+      per(r.driver_ring_ns)
+    } | ${per(r.device_ring_ns)} | ${per(r.cpu_ns - r.driver_ring_ns - r.device_ring_ns)} | ${
+      k(r.kicks)
+    } / ${k(r.interrupts)} / ${k(r.driver_sleeps)} / ${k(r.device_sleeps)} |`,
+  );
 }
 Deno.exit(0);
