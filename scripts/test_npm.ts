@@ -61,6 +61,8 @@ export const DENO_ONLY_TESTS: Readonly<Record<string, string>> = {
     "a v86 boot with modules built from linux-source-6.1; gcc for the guest program (Deno.Command)",
   "tests/hosts/v86/soak_test.ts":
     "a v86 soak of minutes in a Deno child process (Deno.Command, --v8-flags=--expose-gc, FileStorage)",
+  "tests/hosts/v86/timeout_dump_test.ts":
+    "a v86 boot of its own; the Node run boots Linux once, in fixed_memory_test.ts",
   "tests/hosts/v86/gpu_test.ts":
     "a v86 boot of minutes; the Node run boots Linux once, in fixed_memory_test.ts",
   "tests/gen/cli_test.ts": "runs the Deno-only gen CLI, also as a `deno` subprocess",

@@ -224,6 +224,7 @@ export class QueueInspector {
         sink.used(index);
       },
       config: () => sink.config(),
+      describe: sink.describe?.bind(sink),
     };
   }
 

@@ -14,8 +14,10 @@ import { createDeviceQueue, type DeviceQueue } from "../virtqueue/queue.ts";
 import { type QueueAddresses, queueOptionsFromFeatures } from "../virtqueue/layout.ts";
 import { DeviceStatus } from "../generated/common.ts";
 import { legacyRingLayout } from "./_address.ts";
+import { describeQueue, deviceLabel, flagNames, hex } from "./_state_dump.ts";
 import { VIRTIO_MSI_NO_VECTOR, VIRTIO_PCI_VENDOR_ID } from "../generated/pci.ts";
 import {
+  VIRTIO_F_EVENT_IDX,
   VIRTIO_F_RING_PACKED,
   VIRTIO_F_RING_RESET,
   VIRTIO_F_VERSION_1,
@@ -83,6 +85,13 @@ export interface InterruptSink {
   used(index: number): void;
   /** A configuration change notification. */
   config(): void;
+  /**
+   * Optional: the transport's interrupt state in one line (MMIO
+   * InterruptStatus; PCI ISR, INTx and MSI-X), for
+   * {@link TransportDeviceState.describe}. Reads only: it acknowledges
+   * nothing.
+   */
+  describe?(): string;
 }
 
 /**
@@ -498,6 +507,104 @@ export class TransportDeviceState {
   /** Is the device activated (DRIVER_OK seen, not reset since)? */
   get active(): boolean {
     return this.#active !== undefined;
+  }
+
+  /**
+   * A read-only diagnostic of the device, several lines of text: the device
+   * type and model, the status byte with its flags by name, the features
+   * offered and written by the driver (and those in use once activated),
+   * whether the device is activated, the transport's interrupt state (see
+   * {@link InterruptSink.describe}), kicks held back until DRIVER_OK, and
+   * per queue its registers (ready, size, MSI-X vector, ring areas), its
+   * ring read from guest memory (split: the avail ring's idx and flags and
+   * `used_event`, the used ring's idx and flags and `avail_event`; packed:
+   * the flags of the descriptor the device reads next and both event
+   * suppression structures) and where the device's queue stands
+   * (`DeviceQueue.position()`, `inFlight`): with a split ring, how many
+   * chains are available that the device has not taken.
+   *
+   * For an error message when a guest stops answering (the v86 host appends
+   * it to `ERR_VIRTIO_V86_TIMEOUT`): whether the driver published requests
+   * the device never took, the device holds chains it never returned, or a
+   * notification is pending that the guest never took. It only reads: no
+   * ring is written, no interrupt acknowledged, no state changed. It never
+   * throws: a ring area outside guest memory is reported "unreadable", and
+   * anything else that fails is reported in its place.
+   *
+   * @example
+   * ```ts
+   * import { GuestMemory } from "../memory.ts";
+   * import { NullDevice } from "../devices/null/device.ts";
+   * import { MmioDevice } from "./mmio/mod.ts";
+   *
+   * const m = new MmioDevice(new NullDevice(), GuestMemory.fromBuffer(new ArrayBuffer(1 << 16)));
+   * const text = m.core.describe();
+   * if (!text.includes("status 0x0 (none), not activated")) throw new Error("unreachable");
+   * if (!text.includes("queue 0: not ready")) throw new Error("unreachable");
+   * ```
+   */
+  describe(): string {
+    const lines: string[] = [];
+    const section = (indent: string, what: string, f: () => readonly string[]): void => {
+      try {
+        for (const l of f()) lines.push(indent + l);
+      } catch (e) {
+        lines.push(`${indent}${what}: not described (${e instanceof Error ? e.message : e})`);
+      }
+    };
+    section("", "device", () => [
+      `${this.where}: ${deviceLabel(this.device.deviceId, this.device)}`,
+    ]);
+    section("  ", "status", () => [
+      `status ${hex(this.status)} (${flagNames(this.status, DeviceStatus)}), ` +
+      `${this.#active ? "activated" : "not activated"}${this.legacy ? ", legacy interface" : ""}`,
+    ]);
+    section("  ", "features", () => {
+      const used = this.#active?.features;
+      const inUse = used !== undefined && used !== this.driverFeatures
+        ? `, in use ${hex(used)}`
+        : "";
+      return [`features: offered ${hex(this.offered)}, driver ${hex(this.driverFeatures)}${inUse}`];
+    });
+    section("  ", "interrupts", () => {
+      const irq = this.sink.describe?.();
+      return irq === undefined ? [] : [`interrupts: ${irq}`];
+    });
+    if (this.#pendingKicks.size > 0) {
+      lines.push(`  kicks held until DRIVER_OK: queue ${[...this.#pendingKicks].join(", ")}`);
+    }
+    const features = this.#active?.features ?? this.driverFeatures;
+    const eventIdx = (features & (1n << BigInt(VIRTIO_F_EVENT_IDX))) !== 0n;
+    const packed = !this.legacy && (features & (1n << BigInt(VIRTIO_F_RING_PACKED))) !== 0n;
+    for (let i = 0; i < this.queues.length; i++) {
+      section("  ", `queue ${i}`, () => {
+        const own = i >= this.deviceQueueCount;
+        const ctx = own ? this.#transportCtx : this.#active;
+        const live = ctx?.queues[i];
+        return describeQueue({
+          index: i,
+          regs: this.queues[i],
+          packed,
+          eventIdx,
+          live,
+          whyNotLive: ctx === undefined
+            ? "the device is not activated"
+            : "no live queue: its setup failed, or it was reset",
+          inProgress: own ? undefined : this.#inProgress(i),
+          transportQueue: own,
+          memory: this.memory,
+        });
+      });
+    }
+    return lines.join("\n");
+  }
+
+  #inProgress(index: number): number | undefined {
+    try {
+      return this.device.inProgress?.(index);
+    } catch {
+      return undefined;
+    }
   }
 
   /** Device reset (spec 2.4): status 0, every queue dropped, the model reset. */

@@ -18,7 +18,9 @@
  *   reset; for PCI with MSI-X or INTx, and one case in 4 behind a quirk of
  *   `_hostile_pci.ts` the driver must get past: refused vectors, a small
  *   table, a stuck function mask) brings the device up and reads back what it
- *   wrote, within a deadline (a hang is a failure).
+ *   wrote, within a deadline (a hang is a failure);
+ * - in between, `core.describe()` (the state dump a timeout reports) of
+ *   whatever state the accesses left neither throws nor changes anything.
  *
  * `fuzzMmio({seed, cases})` and `fuzzPci({seed, cases})` return
  * `{cases, failures}`; each failure names the case's own seed, which
@@ -168,6 +170,10 @@ export async function fuzzRegisterCase(
     // clamp of 1 to 4 ms, which made the waits most of a case's time.)
     if (rng.below(8) === 0) await new Promise((res) => setImmediate(res));
   }
+  // The state dump a timeout reports, of whatever state the accesses left (rings the fuzzer
+  // pointed anywhere, over random bytes): it never throws and changes nothing.
+  const dumped = describeReadOnly(host, bytes);
+  if (dumped !== undefined) return fail(dumped);
   if (device.faults !== undefined) {
     // A driver session that gets the throwing model running and kicks it (random accesses
     // rarely get that far): its rings in 16 KiB of the lower half zeroed for the purpose.
@@ -310,6 +316,34 @@ function attempt(op: Op): string | undefined {
     return undefined;
   }
   if (!op.valid && !op.driverSide) return "a bad argument was accepted";
+  return undefined;
+}
+
+/**
+ * `host.core.describe()` must not throw, nor change guest memory, the status, the queue
+ * registers or the interrupt state (an ISR read clears it; a dump must not): a message
+ * when it does.
+ */
+function describeReadOnly(host: MmioDevice | PciFunction, bytes: Uint8Array): string | undefined {
+  const state = () =>
+    JSON.stringify({
+      status: host.core.status,
+      queues: host.core.queues,
+      interrupts: host instanceof MmioDevice
+        ? [host.interruptStatus]
+        : [host.isr, ...host.msixPending, host.config.getUint16(6, true)],
+    });
+  const memory = bytes.slice();
+  const before = state();
+  try {
+    host.core.describe();
+  } catch (e) {
+    return `core.describe() threw: ${e instanceof Error ? `${e.name} ${e.message}` : String(e)}`;
+  }
+  if (state() !== before) return "core.describe() changed the device's state";
+  for (let i = 0; i < bytes.length; i++) {
+    if (bytes[i] !== memory[i]) return `core.describe() wrote guest memory at 0x${i.toString(16)}`;
+  }
   return undefined;
 }
 

@@ -100,6 +100,12 @@ export interface V86Cpu {
   get_pic_addr_slave(): number;
   /** v86 splits a 16-bit MMIO write into two 8-bit ones here; the host takes it whole. */
   mmap_write16(addr: number, value: number): void;
+  /** A Proxy over a one-element Uint8Array: 1 while the CPU sits in HLT (read for diagnostics). */
+  readonly in_hlt: { readonly [0]: number };
+  /** A Proxy over a one-element Int32Array: EFLAGS (read for diagnostics: IF). */
+  readonly flags: { readonly [0]: number };
+  /** A Proxy over a one-element Int32Array: the linear address of the next instruction. */
+  readonly instruction_pointer: { readonly [0]: number };
 }
 
 /** Whether this runtime has `WebAssembly.Memory.prototype.toResizableBuffer` (Deno 2, Node 22+). */
@@ -205,6 +211,9 @@ export function v86Internals(emulator: unknown): V86Cpu {
   ) {
     need(isFn(c, f), `cpu.${f}()`);
   }
+  for (const f of ["in_hlt", "flags", "instruction_pointer"] as const) {
+    need(typeof c[f]?.[0] === "number", `cpu.${f}`);
+  }
   for (const f of ["register_read", "register_write", "mmap_register"]) {
     need(isFn(c.io, f), `cpu.io.${f}()`);
   }
@@ -229,9 +238,18 @@ export function pciIrq(cpu: V86Cpu, slot: number, pin: number): number {
   return cpu.devices.pci.isa_bridge_space8[0x60 + pirq];
 }
 
-/** Offsets in v86's 8259 state (the order its `get_state` saves them in). */
+/**
+ * Offsets in v86's 8259 state (the order its `get_state` saves them in, the
+ * fields of its `Pic`): `irq_mask` has a bit set for each line that is
+ * enabled (the inverse of the IMR the guest writes), `irq_map` is the vector
+ * of line 0 (ICW2), `isr` and `irr` the in-service and request registers,
+ * `irq_value` the level of each line.
+ */
 const PIC_IRQ_MASK = 0;
+const PIC_IRQ_MAP = 1;
+const PIC_ISR = 2;
 const PIC_IRR = 3;
+const PIC_IRQ_VALUE = 4;
 const PIC_SIZE = 13;
 
 /**
@@ -247,4 +265,55 @@ export function dropStaleCascade(cpu: V86Cpu): void {
   const master = new Uint8Array(buffer, cpu.get_pic_addr_master(), PIC_SIZE);
   const slave = new Uint8Array(buffer, cpu.get_pic_addr_slave(), PIC_SIZE);
   if ((slave[PIC_IRR] & slave[PIC_IRQ_MASK]) === 0) master[PIC_IRR] &= ~(1 << 2);
+}
+
+/** What v86's 8259 holds for one IRQ line (see {@link picLine}). */
+export interface PicLine {
+  /** The IRQ (0-15). */
+  readonly irq: number;
+  /** Which 8259 has the line. */
+  readonly chip: "master" | "slave";
+  /** The chip's vector base (ICW2; Linux programs 0x30 and 0x38). */
+  readonly vectorBase: number;
+  /** The line's level as v86 last saw it (`irq_value`). */
+  readonly level: boolean;
+  /** A request latched and not yet taken by the CPU (IRR). */
+  readonly requested: boolean;
+  /** Taken by the CPU and not yet ended (ISR: waiting for the guest's EOI). */
+  readonly inService: boolean;
+  /** Masked by the guest (IMR). */
+  readonly masked: boolean;
+}
+
+/**
+ * v86's 8259 state for `irq` (0-15) and, for a slave line, the master's
+ * cascade line 2: read from the wasm memory (as v86's own `get_state_pic`),
+ * never written. For a diagnostic of a lost interrupt.
+ */
+export function picLine(cpu: V86Cpu, irq: number): PicLine[] {
+  const buffer = cpu.wasm_memory.buffer;
+  const chip = (slave: boolean, line: number): PicLine => {
+    const at = slave ? cpu.get_pic_addr_slave() : cpu.get_pic_addr_master();
+    const pic = new Uint8Array(buffer, at, PIC_SIZE);
+    const bit = 1 << (line & 7);
+    return {
+      irq: line,
+      chip: slave ? "slave" : "master",
+      vectorBase: pic[PIC_IRQ_MAP],
+      level: (pic[PIC_IRQ_VALUE] & bit) !== 0,
+      requested: (pic[PIC_IRR] & bit) !== 0,
+      inService: (pic[PIC_ISR] & bit) !== 0,
+      masked: (pic[PIC_IRQ_MASK] & bit) === 0,
+    };
+  };
+  return irq >= 8 ? [chip(true, irq), chip(false, 2)] : [chip(false, irq)];
+}
+
+/** Whether v86's CPU sits in HLT, has interrupts enabled (IF), and where it runs. */
+export function cpuRunState(cpu: V86Cpu): { halted: boolean; interrupts: boolean; eip: number } {
+  return {
+    halted: cpu.in_hlt[0] !== 0,
+    interrupts: (cpu.flags[0] & 0x200) !== 0,
+    eip: cpu.instruction_pointer[0] >>> 0,
+  };
 }

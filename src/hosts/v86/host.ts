@@ -26,10 +26,12 @@ import {
   VirtioPciCommonCfg,
 } from "../../generated/pci.ts";
 import {
+  cpuRunState,
   dropStaleCascade,
   guestRam,
   MMAP_BLOCK_SIZE,
   pciIrq,
+  picLine,
   type V86Cpu,
   V86HostError,
   v86Internals,
@@ -210,6 +212,58 @@ export class V86Host {
     return transport === "pci" || transport === "pci-transitional"
       ? this.#attachPci(device, transport === "pci-transitional")
       : this.#attachMmio(device, transport === "mmio-v1" ? 1 : 2);
+  }
+
+  /**
+   * A read-only diagnostic of the machine's devices, several lines of text
+   * (`V86Machine` appends it to an `ERR_VIRTIO_V86_TIMEOUT` error): first
+   * v86's CPU (in HLT or running, the interrupt flag, the instruction
+   * pointer), then for each attached device where it sits and its IRQ, the
+   * level the host keeps on that line for it, v86's 8259 view of the line
+   * (level, requested, in service, masked; for a slave line also the
+   * master's cascade line 2), and the transport's
+   * `core.describe()` (`TransportDeviceState`: status, features, interrupt
+   * state, each queue from guest memory). It only reads, and never throws:
+   * what cannot be read is said so in its place.
+   */
+  describe(): string {
+    const lines: string[] = [];
+    const say = (what: string, f: () => string): void => {
+      try {
+        lines.push(f());
+      } catch (e) {
+        lines.push(`${what}: not described (${e instanceof Error ? e.message : String(e)})`);
+      }
+    };
+    say("v86 CPU", () => {
+      const c = cpuRunState(this.#cpu);
+      return `v86 CPU: ${c.halted ? "halted (HLT, waiting for an interrupt)" : "running"}, ` +
+        `interrupts ${c.interrupts ? "enabled" : "disabled"} (IF), EIP 0x${c.eip.toString(16)}`;
+    });
+    if (this.attached.length === 0) lines.push("no device attached");
+    this.attached.forEach((a, n) => {
+      say(`device ${n}`, () => {
+        const irq = a.irq();
+        const at = a.slot !== undefined
+          ? `PCI slot 0x${a.slot.toString(16)}`
+          : `MMIO 0x${(a.base ?? 0).toString(16)}`;
+        const line = this.#levels.get(irq);
+        const mine = line?.sources.has(a.function) ?? false;
+        const others = (line?.sources.size ?? 0) - (mine ? 1 : 0);
+        const host = `host line ${line?.applied ? "up" : "down"}` +
+          `${mine ? ", asserted by this device" : ", not asserted by this device"}` +
+          `${others > 0 ? `, asserted by ${others} other device(s)` : ""}`;
+        const pic = picLine(this.#cpu, irq).map((p) =>
+          `v86 ${p.chip} 8259 (vectors 0x${p.vectorBase.toString(16)}+) IRQ ${p.irq}: ` +
+          `level ${p.level ? "high" : "low"}, ${p.requested ? "requested" : "not requested"} ` +
+          `(IRR), ${p.inService ? "in service" : "not in service"} (ISR), ` +
+          `${p.masked ? "masked" : "unmasked"} (IMR)`
+        ).join("; ");
+        return `device ${n}: ${a.transport} at ${at}, IRQ ${irq}: ${host}; ${pic}`;
+      });
+      say(`device ${n}`, () => a.function.core.describe());
+    });
+    return lines.join("\n");
   }
 
   /** The kernel command line words that declare the attached MMIO devices (kit's initramfs). */

@@ -132,7 +132,13 @@ export class V86Machine {
     return this.#out;
   }
 
-  /** Resolves with the console output before `marker` once it appears. */
+  /**
+   * Resolves with the console output before `marker` once it appears. After
+   * `timeoutMs` it rejects with `ERR_VIRTIO_V86_TIMEOUT`, whose message has
+   * the console's last 2000 characters and then the state of every attached
+   * device ({@link V86Host.describe}): the CPU, each device's interrupt line
+   * in the host and in v86's 8259, and its transport state and queues.
+   */
   waitFor(marker: string, timeoutMs = 600_000): Promise<string> {
     return new Promise((resolve, reject) => {
       const timer = timers.setTimeout(() => {
@@ -141,7 +147,7 @@ export class V86Machine {
           new V86HostError(
             `v86 guest: no "${marker}" within ${timeoutMs} ms; console tail: ${
               JSON.stringify(this.#out.slice(-2000))
-            }`,
+            }\ndevice state at the timeout:\n${this.#deviceState()}`,
             { code: "ERR_VIRTIO_V86_TIMEOUT" },
           ),
         );
@@ -157,6 +163,15 @@ export class V86Machine {
     });
   }
 
+  /** {@link V86Host.describe}, which does not throw; should it, the error says so instead. */
+  #deviceState(): string {
+    try {
+      return this.host.describe();
+    } catch (e) {
+      return `not described (${e instanceof Error ? e.message : String(e)})`;
+    }
+  }
+
   /** Types `text` on the guest's serial console. */
   send(text: string): void {
     this.#emulator.serial0_send(text);
@@ -164,7 +179,9 @@ export class V86Machine {
 
   /**
    * Runs `command` in the guest shell and resolves with its output (stdout
-   * and stderr); rejects with `ERR_VIRTIO_V86_COMMAND` if it exits non-zero.
+   * and stderr); rejects with `ERR_VIRTIO_V86_COMMAND` if it exits non-zero,
+   * and with `ERR_VIRTIO_V86_TIMEOUT` (and the device state, see
+   * {@link V86Machine.waitFor}) if its output does not end within `timeoutMs`.
    * Commands run one at a time in the order given.
    */
   run(command: string, timeoutMs = 600_000): Promise<string> {

@@ -21,6 +21,7 @@ import {
   VIRTIO_MMIO_INT_VRING,
   VIRTIO_MMIO_MAGIC,
   VirtioMmio,
+  VirtioMmioInterrupt,
   VirtioMmioLegacy,
 } from "../../generated/mmio.ts";
 import {
@@ -31,6 +32,7 @@ import {
   VIRTIO_VENDOR_ID,
 } from "../device_state.ts";
 import { high32, low32 } from "../_address.ts";
+import { flagNames, hex } from "../_state_dump.ts";
 import { accessOk, checkAccess, checkWrite, truncate } from "../_access.ts";
 import type { InterruptSource, RegisterBus } from "../transport.ts";
 
@@ -291,6 +293,12 @@ export class MmioDevice implements MmioBus {
       {
         used: () => this.#raise(VIRTIO_MMIO_INT_VRING),
         config: () => this.#raise(VIRTIO_MMIO_INT_CONFIG),
+        describe: () => {
+          const isr = this.interruptStatus;
+          return `InterruptStatus ${hex(isr)} (${
+            flagNames(isr, VirtioMmioInterrupt, "VIRTIO_MMIO_INT_")
+          })${isr === 0 ? "" : ", not acknowledged"}`;
+        },
       },
       options.log ?? defaultLog,
       options.name ?? `virtio-mmio v${this.version}`,

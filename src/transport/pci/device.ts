@@ -27,6 +27,7 @@ import type { ConfigWidth, VirtioDevice } from "../../device.ts";
 import type { GuestMemory } from "../../memory.ts";
 import { ArgumentError } from "../../errors.ts";
 import { accessOk, checkAccess, checkWrite, truncate } from "../_access.ts";
+import { flagNames, hex } from "../_state_dump.ts";
 import {
   PCI_CAP_ID_VNDR,
   VIRTIO_MSI_NO_VECTOR,
@@ -43,6 +44,7 @@ import {
   VirtioPciCap,
   VirtioPciCfgCap,
   VirtioPciCommonCfg,
+  VirtioPciIsr,
   VirtioPciNotifyCap,
 } from "../../generated/pci.ts";
 import {
@@ -183,7 +185,11 @@ export class PciFunction implements PciBus {
     this.core = new TransportDeviceState(
       device,
       memory,
-      { used: (i) => this.#used(i), config: () => this.#configChange() },
+      {
+        used: (i) => this.#used(i),
+        config: () => this.#configChange(),
+        describe: () => this.#describeInterrupts(),
+      },
       options.log ?? defaultLog,
       options.name ?? `virtio-pci ${this.transitional ? "transitional" : "modern"}`,
       admin ? [admin] : [],
@@ -342,6 +348,32 @@ export class PciFunction implements PciBus {
       return this.#msix(this.core.configVector);
     }
     this.#intx(VIRTIO_PCI_ISR_CONFIG);
+  }
+
+  /** The interrupt state for `core.describe()`: ISR, INTx, MSI-X vectors. Reads only. */
+  #describeInterrupts(): string {
+    const c = this.config;
+    const isr = this.#isr;
+    const status = c.getUint16(PCI_STATUS, true);
+    const command = c.getUint16(PCI_COMMAND, true);
+    const intx = `INTx ${status & PCI_STATUS_INTERRUPT ? "asserted" : "not asserted"} ` +
+      `(PCI status), ${command & PCI_COMMAND_INTX_DISABLE ? "disabled" : "enabled"} (PCI command)`;
+    const head = `ISR ${hex(isr)} (${flagNames(isr, VirtioPciIsr, "VIRTIO_PCI_ISR_")}); ${intx}`;
+    if (!this.#msixEnabled) return `${head}; MSI-X disabled`;
+    const control = c.getUint16(CAP_MSIX + 2, true);
+    const vector = (what: string, v: number): string => {
+      if (v === VIRTIO_MSI_NO_VECTOR) return `${what} no vector`;
+      if (v * 16 >= this.msixTable.byteLength) return `${what} vector ${v} (not in the table)`;
+      const masked = (this.msixTable.getUint32(v * 16 + 12, true) & 1) !== 0;
+      const pending = this.msixPending.has(v) ? " pending" : "";
+      return `${what} vector ${v} ${masked ? "masked" : "unmasked"}${pending}`;
+    };
+    const vectors = [
+      vector("config", this.core.configVector),
+      ...this.core.queues.map((q, i) => vector(`queue ${i}`, q.vector)),
+    ];
+    const fnMask = control & MSIX_MASKALL ? "function masked" : "function mask off";
+    return `${head}; MSI-X enabled (${fnMask}): ${vectors.join(", ")}`;
   }
 
   #intx(bit: number): void {
