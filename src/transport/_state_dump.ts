@@ -140,10 +140,11 @@ function splitLines(q: QueueDumpInput): string[] {
   else {
     const a = new VirtqAvail(ar.view, r.driver - ar.base, r.size);
     availIdx = a.idx;
+    const flags = a.flags; // read once: the driver may change it meanwhile
     const event = q.eventIdx ? `, used_event ${a.usedEvent}` : "";
     out.push(
-      `avail ring (driver): idx ${availIdx}, flags ${hex(a.flags)} ` +
-        `(${flagNames(a.flags, VirtqAvailFlags, "VIRTQ_AVAIL_F_")})${event}`,
+      `avail ring (driver): idx ${availIdx}, flags ${hex(flags)} ` +
+        `(${flagNames(flags, VirtqAvailFlags, "VIRTQ_AVAIL_F_")})${event}`,
     );
   }
   const usedLen = VirtqUsed.size(r.size);
@@ -152,10 +153,11 @@ function splitLines(q: QueueDumpInput): string[] {
   else {
     const u = new VirtqUsed(ur.view, r.device - ur.base, r.size);
     usedIdx = u.idx;
+    const flags = u.flags;
     const event = q.eventIdx ? `, avail_event ${u.availEvent}` : "";
     out.push(
-      `used ring (device): idx ${usedIdx}, flags ${hex(u.flags)} ` +
-        `(${flagNames(u.flags, VirtqUsedFlags, "VIRTQ_USED_F_")})${event}`,
+      `used ring (device): idx ${usedIdx}, flags ${hex(flags)} ` +
+        `(${flagNames(flags, VirtqUsedFlags, "VIRTQ_USED_F_")})${event}`,
     );
   }
   if (live === undefined || pos === undefined) {
@@ -215,8 +217,10 @@ function packedLines(q: QueueDumpInput): string[] {
     const er = regionOf(memory, addr, PvirtqEventSuppress.SIZE);
     if (er === undefined) return unreadable(what, addr, PvirtqEventSuppress.SIZE);
     const e = new PvirtqEventSuppress(er.view, addr - er.base);
-    const flags = valueName(e.descEventFlags, PvirtqEventFlags, "RING_EVENT_FLAGS_");
-    return `${what}: flags ${flags}, off ${e.descEventOff} wrap ${e.descEventWrap}`;
+    // Each 16-bit word read once (2.8.10: off and wrap share `desc`, the flags are in `flags`).
+    const desc = e.desc;
+    const flags = valueName(e.flags & 0x3, PvirtqEventFlags, "RING_EVENT_FLAGS_");
+    return `${what}: flags ${flags}, off ${desc & 0x7fff} wrap ${desc >>> 15}`;
   };
   out.push(event("driver event suppression", r.driver));
   out.push(event("device event suppression", r.device));

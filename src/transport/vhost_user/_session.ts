@@ -319,8 +319,9 @@ export class Session {
       // The clock every 32 rounds: a look at a ring costs far less than a clock read.
       if ((spins & 31) === 31) {
         const now = performance.now();
-        if (now >= until || now - last > PREEMPTED_MS) {
-          if (now - last > PREEMPTED_MS) this.#ringPollsPreempted++;
+        const preempted = now - last > PREEMPTED_MS;
+        if (now >= until || preempted) {
+          if (preempted) this.#ringPollsPreempted++;
           this.#backoff.gaveUp();
           return -1;
         }
