@@ -15,13 +15,17 @@
 // whose time overlaps the caller's: compare its write lines by CPU time
 // (bench/_bench_compare.ts, bench/_blk_uring_compare.ts), not wall clock.
 // A seek and a read on a `Deno.FsFile` (two system calls) is shown beside
-// the first for reference.
+// the first for reference, and so is the floor: a bare split ring written by
+// hand, one promise per request, one `pread`/`pwrite` per request
+// (bench/_blk_floor.ts), what any promise-based request through a ring
+// costs here before the stack's layers.
 //
 // Run: deno bench --allow-read --allow-write [--allow-ffi] bench/blk_bench.ts
 
 import { readSync, writeSync } from "node:fs";
 import { openSync as openFd } from "node:fs";
 import { blkStack, blockOffsets } from "./_blk_rig.ts";
+import { BareRingDisk } from "./_blk_floor.ts";
 import { type Libc, openLibc } from "../src/_libc.ts";
 import {
   AsyncFileStorage,
@@ -65,6 +69,31 @@ const posixDisk = ffi ? await stack(new PosixFileStorage(path)) : undefined;
 const uringDisk = ffi ? await stack(new UringFileStorage(path)) : undefined;
 // The stack alone: storage that moves no byte (what the stack costs without the system call).
 const nullDisk = await stack({ size: IMAGE, read() {}, write() {}, flush() {} });
+// The floor: a hand-written split ring over the same descriptor as the baseline.
+const floorDisk = new BareRingDisk(fd);
+// The same, each request served inside its own call: no kick microtask (depth 1 only).
+const floorNow = new BareRingDisk(fd, true);
+// The floor must move the right bytes to be a fair line: a write through it reads back by pread,
+// a block written by pwrite reads back through it, at depth 1 and with 32 in flight.
+{
+  const pattern = (seed: number) =>
+    Uint8Array.from({ length: BLOCK }, (_, i) => (i * 7 + seed) & 0xff);
+  const at = (i: number) => (IMAGE - (i + 1) * BLOCK);
+  const got = new Uint8Array(BLOCK);
+  await floorDisk.write(at(0), pattern(1));
+  await floorNow.write(at(1), pattern(2));
+  pwriteNode(at(2), pattern(3));
+  const outs = Array.from({ length: 32 }, () => new Uint8Array(BLOCK));
+  await Promise.all(outs.map((o, i) => floorDisk.read(at(i % 3), o)));
+  for (let i = 0; i < 3; i++) {
+    preadNode(at(i), got);
+    if (got.join() !== pattern(i + 1).join() || outs[i].join() !== got.join()) {
+      throw new Error(`blk bench: the bare ring moved the wrong bytes at block ${i}`);
+    }
+  }
+  await floorNow.read(at(2), got);
+  if (got.join() !== pattern(3).join()) throw new Error("blk bench: the bare ring misread");
+}
 const bufs = Array.from({ length: PER_ITER }, () => new Uint8Array(BLOCK).fill(0x5a));
 
 function preadNode(off: number, buf: Uint8Array): void {
@@ -127,6 +156,34 @@ for (const write of [false, true]) {
       }
     });
     Deno.bench(`virtio-blk stack ${op}, FileStorage${qd}`, { group }, () => through(syncDisk));
+    Deno.bench(
+      `floor: a bare split ring by hand, a promise per request, ${pcall}${qd}`,
+      { group },
+      async () => {
+        const f = (i: number) =>
+          write ? floorDisk.write(nextOffset(), bufs[i]) : floorDisk.read(nextOffset(), bufs[i]);
+        if (depth === 1) {
+          for (let i = 0; i < PER_ITER; i++) await f(i);
+          return;
+        }
+        const all: Promise<undefined>[] = [];
+        for (let i = 0; i < PER_ITER; i++) all.push(f(i));
+        await Promise.all(all);
+      },
+    );
+    if (depth === 1) {
+      Deno.bench(
+        `floor: the same, served inside the call (no kick microtask), ${pcall}`,
+        { group },
+        async () => {
+          for (let i = 0; i < PER_ITER; i++) {
+            await (write
+              ? floorNow.write(nextOffset(), bufs[i])
+              : floorNow.read(nextOffset(), bufs[i]));
+          }
+        },
+      );
+    }
     if (uringDisk !== undefined) {
       Deno.bench(
         `virtio-blk stack ${op}, UringFileStorage${qd}`,
