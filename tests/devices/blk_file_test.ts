@@ -343,3 +343,54 @@ for (const [name, open] of Object.entries(FILE_STORAGES)) {
     }
   });
 }
+
+for (
+  const [name, open] of [
+    ["FileStorage", (p: string) => new FileStorage(p)],
+    ["PosixFileStorage", (p: string) => new PosixFileStorage(p)],
+  ] as const
+) {
+  Deno.test(`blk: ${name}: 32 requests in flight are one batch of system calls back to back`, async () => {
+    const path = await Deno.makeTempFile({ suffix: ".img" });
+    try {
+      await Deno.writeFile(path, new Uint8Array(DISK));
+      const file = open(path);
+      // The batch's submissions, and how many requests each ran.
+      const sizes: number[] = [];
+      let queued = 0;
+      const inner = file.batch;
+      const storage: BlockStorage = {
+        size: file.size,
+        read: (o, d) => file.read(o, d),
+        write: (o, s) => file.write(o, s),
+        flush: () => file.flush(),
+        batch: {
+          readv: (o, d) => (queued++, inner.readv(o, d)),
+          writev: (o, s) => (queued++, inner.writev(o, s)),
+          submit: () => {
+            sizes.push(queued);
+            queued = 0;
+            inner.submit();
+          },
+          result: (slot) => inner.result(slot),
+        },
+      };
+      const t = await setup("pci-modern", { storage, queueSize: 128 });
+      await Promise.all(
+        Array.from({ length: 32 }, (_, i) => t.disk.write(8 * i, pattern(4096, i))),
+      );
+      await t.disk.flush();
+      const backs = Array.from({ length: 32 }, () => new Uint8Array(4096));
+      await Promise.all(backs.map((b, i) => t.disk.read(8 * i, b)));
+      backs.forEach((b, i) => assert.deepEqual(b, pattern(4096, i), `block ${i}`));
+      assert.deepEqual(sizes, [32, 32], "one batch for the writes, one for the reads");
+      const image = await Deno.readFile(path);
+      for (let i = 0; i < 32; i++) {
+        assert.deepEqual(image.subarray(4096 * i, 4096 * (i + 1)), pattern(4096, i), `image ${i}`);
+      }
+      file.close();
+    } finally {
+      await Deno.remove(path);
+    }
+  });
+}

@@ -50,7 +50,8 @@ export class HeldBatch {
     try {
       slot = write ? this.#batch.writev(off, segs) : this.#batch.readv(off, segs);
     } finally {
-      segs.length = 0;
+      // Emptied by popping: the array keeps its backing store for the next request.
+      while (segs.length > 0) segs.pop();
     }
     this.#chains.push(c);
     this.#statusAt.push(statusAt);

@@ -93,6 +93,8 @@ export {
   type BlockStorage,
   type MaybePromise,
   MemoryStorage,
+  SequentialBatch,
+  type SequentialBatchStorage,
 } from "./storage.ts";
 
 /** Length of the GET_ID answer (5.2.6: the ID string is at most 20 bytes). */
@@ -555,7 +557,7 @@ export class BlkDevice implements VirtioDevice {
     // (one preadv for PosixFileStorage), else one `read` per segment.
     const segs = this.#segments;
     c.writableViews(0, len, segs);
-    if (this.#held !== undefined) {
+    if (this.#held !== undefined && this.#batching(q)) {
       this.#held.hold(c, statusAt, len, false, segs, off);
       return CHAIN_HELD;
     }
@@ -594,7 +596,7 @@ export class BlkDevice implements VirtioDevice {
     const segs = this.#segments;
     c.readableViews(VirtioBlkOuthdr.SIZE, len, segs);
     // Stable writes are written and flushed at once, outside the batch.
-    if (this.#held !== undefined && !stable) {
+    if (this.#held !== undefined && !stable && this.#batching(q)) {
       this.#held.hold(c, statusAt, 0, true, segs, off);
       return CHAIN_HELD;
     }
@@ -610,6 +612,16 @@ export class BlkDevice implements VirtioDevice {
       p = p instanceof Promise ? p.then(() => this.storage.flush()) : this.storage.flush();
     }
     return this.#after(ctx, q, c, statusAt, p, 0, "writes");
+  }
+
+  /**
+   * True when a read or write of this pass goes to the storage's batch: once
+   * a chain is held, and for the first one when the driver has published
+   * more. A request alone (depth 1) is served at once: a batch of one saves
+   * nothing and costs its bookkeeping.
+   */
+  #batching(q: DeviceQueue): boolean {
+    return (this.#held as HeldBatch).size > 0 || q.hasAvailable();
   }
 
   /** Runs the held batch and stages its chains as used on `q`; returns how many. */

@@ -9,7 +9,12 @@
 
 import type * as NodeFs from "node:fs";
 import { DeviceError } from "../../errors.ts";
-import type { BlockStorage, MaybePromise } from "./storage.ts";
+import {
+  type BlockBatch,
+  type BlockStorage,
+  type MaybePromise,
+  SequentialBatch,
+} from "./storage.ts";
 
 /** The error for an image that cannot be opened. */
 function openError(path: string, e: unknown): DeviceError {
@@ -87,6 +92,12 @@ export class FileStorage implements BlockStorage {
   readonly size: number;
   readonly #readOnly: boolean;
   #file: Deno.FsFile | undefined;
+  /**
+   * The device's batch for a queue pass of several requests: their `pread`s
+   * and `pwrite`s back to back, the device's work for them before and after
+   * ({@link SequentialBatch}).
+   */
+  readonly batch: BlockBatch = new SequentialBatch(this);
 
   /** Opens `path` read-write, or read-only when `readOnly`. */
   constructor(path: string, readOnly: boolean = false) {

@@ -24,7 +24,7 @@
  */
 
 import { DeviceError } from "../../errors.ts";
-import type { BlockStorage } from "./storage.ts";
+import { type BlockBatch, type BlockStorage, SequentialBatch } from "./storage.ts";
 import { lastErrno, type Libc, openLibc } from "../../_libc.ts";
 import { address } from "./_address.ts";
 
@@ -97,6 +97,12 @@ export class PosixFileStorage implements BlockStorage {
   /** `struct iovec[]` as 32-bit words, reused: one request at a time on this thread. */
   #iov = new Uint32Array(4 * 64);
   #iovBytes = new Uint8Array(this.#iov.buffer);
+  /**
+   * The device's batch for a queue pass of several requests: their system
+   * calls back to back, the device's work for them before and after
+   * ({@link SequentialBatch}).
+   */
+  readonly batch: BlockBatch = new SequentialBatch(this);
 
   /** Opens `path` read-write, or read-only when `readOnly` (needs `--allow-ffi`). */
   constructor(path: string, readOnly: boolean = false) {

@@ -27,6 +27,8 @@
  * @module
  */
 
+import { DeviceError } from "../../errors.ts";
+
 /** A value or a promise of it: storage may complete synchronously or not. */
 export type MaybePromise<T> = T | Promise<T>;
 
@@ -100,6 +102,141 @@ export interface BlockBatch {
   submit(): void;
   /** After `submit`: 0 when the request of `slot` moved all its bytes, else a negative errno. */
   result(slot: number): number;
+}
+
+/** The storage calls {@link SequentialBatch} makes: synchronous reads and writes. */
+export type SequentialBatchStorage = Pick<
+  BlockStorage,
+  "read" | "write" | "readv" | "writev" | "isAsync"
+>;
+
+/** `-EIO`: what {@link SequentialBatch.result} gives for a request whose storage call failed. */
+const EIO = 5;
+const NO_BYTES = new Uint8Array(0);
+
+/**
+ * A {@link BlockBatch} for synchronous storage that makes one system call
+ * per request, such as `FileStorage` (`pread`/`pwrite`) and
+ * `PosixFileStorage` (`preadv`/`pwritev`): the device queues a pass's reads
+ * and writes, and {@link SequentialBatch.submit} makes their calls one after
+ * another, in the order queued. Nothing is saved in system calls; what it
+ * saves is the work between them. Served one by one, every request's chain
+ * walk and completion runs between two system calls, and on a machine whose
+ * system calls flush the TLB and caches (kernel page-table isolation) that
+ * work runs cold after each; here the calls come back to back and the
+ * device's work for the pass runs once before them and once after.
+ *
+ * A call that throws fails its request alone (`result` is `-EIO`); a call
+ * that returns a promise breaks the contract (synchronous storage only) and
+ * fails its request too, its outcome ignored. Requests queued after
+ * `submit` start the next batch.
+ */
+export class SequentialBatch implements BlockBatch {
+  readonly #storage: SequentialBatchStorage;
+  // The queued requests (parallel arrays, reused batch after batch).
+  readonly #offset: number[] = [];
+  readonly #write: boolean[] = [];
+  readonly #first: number[] = [];
+  readonly #count: number[] = [];
+  readonly #results: number[] = [];
+  /** Every queued request's buffers, one after another. */
+  readonly #bufs: Uint8Array[] = [];
+  /** One request's buffers for `readv`/`writev` (reused). */
+  readonly #one: Uint8Array[] = [];
+  #queued = 0;
+  #queuedBufs = 0;
+  #submitted = true;
+
+  /** A batch over `storage`, which must be synchronous. */
+  constructor(storage: SequentialBatchStorage) {
+    if (storage.isAsync) {
+      throw new DeviceError("virtio-blk: a sequential batch needs synchronous storage", {
+        code: "ERR_VIRTIO_DEVICE_BLK_OPTION",
+      });
+    }
+    this.#storage = storage;
+  }
+
+  /** Queues a read filling each of `dsts` in turn from `offset` on; returns its slot. */
+  readv(offset: number, dsts: readonly Uint8Array[]): number {
+    return this.#queue(offset, dsts, false);
+  }
+
+  /** Queues a write of each of `srcs` in turn from `offset` on; returns its slot. */
+  writev(offset: number, srcs: readonly Uint8Array[]): number {
+    return this.#queue(offset, srcs, true);
+  }
+
+  #queue(offset: number, bufs: readonly Uint8Array[], write: boolean): number {
+    if (this.#submitted) {
+      this.#submitted = false;
+      this.#queued = 0;
+      this.#queuedBufs = 0;
+    }
+    const slot = this.#queued++;
+    this.#offset[slot] = offset;
+    this.#write[slot] = write;
+    this.#first[slot] = this.#queuedBufs;
+    this.#count[slot] = bufs.length;
+    for (let i = 0; i < bufs.length; i++) this.#bufs[this.#queuedBufs++] = bufs[i];
+    return slot;
+  }
+
+  /** Makes every queued request's calls, in order; each request's outcome goes to its slot. */
+  submit(): void {
+    if (this.#submitted) return;
+    this.#submitted = true;
+    for (let slot = 0; slot < this.#queued; slot++) this.#results[slot] = this.#run(slot);
+    // Let go of the guest's buffers: the batch must not keep a mapping alive.
+    this.#bufs.fill(NO_BYTES, 0, this.#queuedBufs);
+  }
+
+  /** After `submit`: 0 when the request of `slot` moved all its bytes, else `-EIO`. */
+  result(slot: number): number {
+    return slot >= 0 && slot < this.#queued ? this.#results[slot] : -EIO;
+  }
+
+  #run(slot: number): number {
+    const storage = this.#storage;
+    const write = this.#write[slot];
+    const first = this.#first[slot];
+    const count = this.#count[slot];
+    const bufs = this.#bufs;
+    if (count === 0) return 0;
+    const vectored = write ? storage.writev : storage.readv;
+    let r: unknown;
+    try {
+      if (count === 1) {
+        r = write
+          ? storage.write(this.#offset[slot], bufs[first])
+          : storage.read(this.#offset[slot], bufs[first]);
+      } else if (vectored !== undefined) {
+        const one = this.#one;
+        for (let i = 0; i < count; i++) one.push(bufs[first + i]);
+        try {
+          r = vectored.call(storage, this.#offset[slot], one);
+        } finally {
+          while (one.length > 0) one.pop();
+        }
+      } else {
+        let pos = this.#offset[slot];
+        for (let i = 0; i < count; i++) {
+          const b = bufs[first + i];
+          r = write ? storage.write(pos, b) : storage.read(pos, b);
+          if (r instanceof Promise) break;
+          pos += b.length;
+        }
+      }
+    } catch {
+      return -EIO;
+    }
+    if (r instanceof Promise) {
+      // Not synchronous after all: the request fails, and its late outcome must not go unhandled.
+      r.catch(() => {});
+      return -EIO;
+    }
+    return 0;
+  }
 }
 
 /** Storage in a `Uint8Array` (tests, RAM disks). Discard and write zeroes clear the bytes. */
