@@ -57,7 +57,12 @@ import {
   VHOST_USER_NEED_REPLY_MASK,
   VhostUserRequest as R,
 } from "../../src/generated/vhost_user.ts";
-import { BlkDevice, MemoryStorage } from "../../src/devices/blk/mod.ts";
+import {
+  BlkDevice,
+  type BlockStorage,
+  MemoryStorage,
+  SequentialBatch,
+} from "../../src/devices/blk/mod.ts";
 import {
   Front,
   type Harness,
@@ -106,6 +111,8 @@ export interface VhostUserFuzzResult {
   readonly ringFaults: number;
   /** Kicks served because `pollRingUs` found work on a ring (its `SessionSummary.ringPolls`). */
   readonly ringPolls: number;
+  /** Reads and writes the device queued on its storage's batch (odd seeds: storage with one). */
+  readonly batched: number;
 }
 
 function rng(seed: number): () => number {
@@ -212,7 +219,23 @@ export async function fuzzVhostUser(options: VhostUserFuzzOptions): Promise<Vhos
   const random = rng(options.seed);
   const int = (n: number) => Math.floor(random() * n);
   const pick = <T>(xs: readonly T[]): T => xs[int(xs.length)];
-  const storage = new MemoryStorage(new Uint8Array(64 * 512));
+  const memory = new MemoryStorage(new Uint8Array(64 * 512));
+  // An odd seed gives the storage a batch (a pass's reads and writes made at its end, as the
+  // back-end's PosixFileStorage has): the device's held-chain path under hostile sessions.
+  let batched = 0;
+  const inner = new SequentialBatch(memory);
+  const storage: BlockStorage = options.seed % 2 === 0 ? memory : {
+    size: memory.size,
+    read: (o, d) => memory.read(o, d),
+    write: (o, b) => memory.write(o, b),
+    flush: () => memory.flush(),
+    batch: {
+      readv: (o, d) => (batched++, inner.readv(o, d)),
+      writev: (o, b) => (batched++, inner.writev(o, b)),
+      submit: () => inner.submit(),
+      result: (slot) => inner.result(slot),
+    },
+  };
   const device = new BlkDevice({ storage, queueSize: 16, queues: 2 });
   const logs: string[] = [];
   let ringFaults = 0;
@@ -224,7 +247,7 @@ export async function fuzzVhostUser(options: VhostUserFuzzOptions): Promise<Vhos
       if (level === "error" && msg.startsWith("device needs reset")) ringFaults++;
     },
   });
-  const h: Harness = { backend, device, storage, logs, path: "" };
+  const h: Harness = { backend, device, storage: memory, logs, path: "" };
   // The guest memory of the valid starts: one memfd and mapping for the run, its first 64 KiB
   // (where the rings go) refilled with random bytes by each case that uses it.
   const guestFd = memfdCreate("fuzz-guest", MEM_SIZE);
@@ -507,7 +530,7 @@ export async function fuzzVhostUser(options: VhostUserFuzzOptions): Promise<Vhos
     });
   }
   const ringPolls = backend.sessions.reduce((n, s) => n + s.ringPolls, 0);
-  return { cases: options.cases, failures, endings, ringFaults, ringPolls };
+  return { cases: options.cases, failures, endings, ringFaults, ringPolls, batched };
 }
 
 /** A well-behaved front-end: features and queue count; with `io`, a block written and read back. */
@@ -540,6 +563,33 @@ async function validSession(h: Harness, io: boolean): Promise<void> {
       }
       if (!g.mem.bytes(data, 512).every((b) => b === 0x3c)) {
         throw new Error("the valid session read back other data than it wrote");
+      }
+      // Two reads published before one kick: one pass of two chains (a storage batch, if any).
+      const pair = [0, 1].map(() => ({
+        hdr: g.alloc.alloc(16, 8),
+        data: g.alloc.alloc(512, 8),
+        status: g.alloc.alloc(1, 1),
+      }));
+      for (const [i, r] of pair.entries()) {
+        g.mem.writeUint32(r.hdr, 0);
+        g.mem.writeBigUint64(r.hdr + 8, 5n);
+        g.mem.writeUint8(r.status, 0xff);
+        driver.addSgs([{ addr: r.hdr, len: 16 }], [{ addr: r.data, len: 512 }, {
+          addr: r.status,
+          len: 1,
+        }], `pair ${i}`);
+      }
+      driver.kick();
+      writeEventfd(g.kick);
+      const done = new Set<string>();
+      while (done.size < 2) {
+        await waitCall(g.call);
+        for (let b = driver.getBuf(); b !== null; b = driver.getBuf()) done.add(b.token);
+      }
+      for (const r of pair) {
+        if (g.mem.readUint8(r.status) !== 0 || !g.mem.bytes(r.data, 512).every((b) => b === 0x3c)) {
+          throw new Error("the valid session's pair of reads did not complete with the data");
+        }
       }
     });
   } finally {

@@ -31,3 +31,18 @@ Deno.test({
     assert.equal(r.ringPolls, 0);
   },
 });
+
+Deno.test({
+  name: "vhost-user fuzz: 150 sessions, seed 1819, storage with a batch; typed errors only",
+  ignore: Deno.build.os !== "linux",
+  fn: async () => {
+    // An odd seed gives the device's storage a SequentialBatch: hostile rings meet held chains.
+    const r = await fuzzVhostUser({ seed: 1819, cases: 150 });
+    assert.equal(r.cases, 150);
+    assert.deepEqual(r.failures, [], JSON.stringify(r.failures.slice(0, 3), null, 1));
+    assert.ok(Object.keys(r.endings).length >= 5, JSON.stringify(r.endings));
+    assert.ok(r.ringFaults > 0, `ring faults: ${r.ringFaults}`);
+    // The pairs of reads of the valid sessions with I/O (one in ten, or so) went through the batch.
+    assert.ok(r.batched >= 10 && r.batched % 2 === 0, `batched: ${r.batched}`);
+  },
+});
