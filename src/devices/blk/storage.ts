@@ -77,9 +77,12 @@ export interface BlockStorage {
   readonly isAsync?: boolean;
   /**
    * Optional: batched I/O for synchronous storage (`UringFileStorage`: one
-   * `io_uring_enter` for every request of a queue pass). The device queues
-   * the reads and writes of one pass here instead of calling `readv`/`writev`,
-   * then submits them all at once before it returns their chains as used.
+   * `io_uring_enter` for every request of a queue pass; `FileStorage` and
+   * `PosixFileStorage`: a {@link SequentialBatch}, their calls back to back).
+   * The device queues the reads and writes of one pass here instead of
+   * calling `readv`/`writev`, then submits them all at once before it returns
+   * their chains as used. A request alone in its pass (nothing published
+   * behind it) is not batched: it goes to `read`/`readv` or `write`/`writev`.
    */
   readonly batch?: BlockBatch;
 }
