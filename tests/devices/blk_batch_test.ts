@@ -211,3 +211,20 @@ Deno.test("blk: a failing storage call in a batch fails that request alone (IOER
   // The device keeps serving.
   await t.disk.write(40, pattern(4096, 40));
 });
+
+Deno.test("SequentialBatch: a batch of 5000 buffers runs whole, and the next batch after it", () => {
+  const { storage, log, bytes } = logged(new Uint8Array(5000 * 512));
+  const b = storage.batch;
+  for (let i = 0; i < 2500; i++) {
+    b.writev(i * 1024, [pattern(512, i), pattern(512, i + 1)]);
+  }
+  b.submit();
+  assert.equal(log.length, 5000);
+  for (let i = 0; i < 2500; i++) assert.equal(b.result(i), 0);
+  assert.deepEqual(bytes.subarray(2499 * 1024, 2499 * 1024 + 512), pattern(512, 2499));
+  const out = new Uint8Array(512);
+  assert.equal(b.readv(2499 * 1024 + 512, [out]), 0);
+  b.submit();
+  assert.equal(b.result(0), 0);
+  assert.deepEqual(out, pattern(512, 2500));
+});

@@ -116,6 +116,8 @@ export type SequentialBatchStorage = Pick<
 /** `-EIO`: what {@link SequentialBatch.result} gives for a request whose storage call failed. */
 const EIO = 5;
 const NO_BYTES = new Uint8Array(0);
+/** Buffer slots a {@link SequentialBatch} keeps between passes (more are dropped after a pass). */
+const MAX_KEPT_BUFS = 4096;
 
 /**
  * A {@link BlockBatch} for synchronous storage that makes one system call
@@ -143,7 +145,7 @@ export class SequentialBatch implements BlockBatch {
   readonly #count: number[] = [];
   readonly #results: number[] = [];
   /** Every queued request's buffers, one after another. */
-  readonly #bufs: Uint8Array[] = [];
+  #bufs: Uint8Array[] = [];
   /** One request's buffers for `readv`/`writev` (reused). */
   readonly #one: Uint8Array[] = [];
   #queued = 0;
@@ -190,8 +192,10 @@ export class SequentialBatch implements BlockBatch {
     if (this.#submitted) return;
     this.#submitted = true;
     for (let slot = 0; slot < this.#queued; slot++) this.#results[slot] = this.#run(slot);
-    // Let go of the guest's buffers: the batch must not keep a mapping alive.
-    this.#bufs.fill(NO_BYTES, 0, this.#queuedBufs);
+    // Let go of the guest's buffers: the batch must not keep a mapping alive; and of the room a
+    // pass of very many segments (a hostile driver's) made.
+    if (this.#bufs.length > MAX_KEPT_BUFS) this.#bufs = [];
+    else this.#bufs.fill(NO_BYTES, 0, this.#queuedBufs);
   }
 
   /** After `submit`: 0 when the request of `slot` moved all its bytes, else `-EIO`. */
