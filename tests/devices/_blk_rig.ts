@@ -9,6 +9,7 @@ import {
   type BlkDriverOptions,
   MemoryStorage,
 } from "../../src/devices/blk/mod.ts";
+import type { BlockBatch, BlockStorage } from "../../src/devices/blk/storage.ts";
 import type { Kind } from "../transport/_kinds.ts";
 import { rig } from "./_rig.ts";
 
@@ -36,4 +37,43 @@ export async function setup(
 /** `len` bytes of a pattern that differs per `seed` and per 512-byte sector. */
 export function pattern(len: number, seed: number): Uint8Array {
   return Uint8Array.from({ length: len }, (_, i) => (i * 31 + seed * 7 + (i >> 9)) & 0xff);
+}
+
+/**
+ * `storage` seen through a wrapper that counts its batch's submissions: `sizes` gets, per submit,
+ * how many requests were queued before it. Every other member goes straight to `storage`.
+ */
+export function countBatches(
+  storage: BlockStorage & { readonly batch: BlockBatch },
+): { storage: BlockStorage; sizes: number[] } {
+  const sizes: number[] = [];
+  let queued = 0;
+  const inner = storage.batch;
+  const batch: BlockBatch = {
+    readv: (o, d) => (queued++, inner.readv(o, d)),
+    writev: (o, s) => (queued++, inner.writev(o, s)),
+    submit: () => {
+      sizes.push(queued);
+      queued = 0;
+      inner.submit();
+    },
+    result: (slot) => inner.result(slot),
+  };
+  const wrapped: BlockStorage = {
+    get size() {
+      return storage.size;
+    },
+    batch,
+    read: (o, d) => storage.read(o, d),
+    write: (o, s) => storage.write(o, s),
+    flush: () => storage.flush(),
+    ...(storage.readv
+      ? { readv: (o: number, d: readonly Uint8Array[]) => storage.readv!(o, d) }
+      : {}),
+    ...(storage.writev
+      ? { writev: (o: number, s: readonly Uint8Array[]) => storage.writev!(o, s) }
+      : {}),
+    ...(storage.isAsync !== undefined ? { isAsync: storage.isAsync } : {}),
+  };
+  return { storage: wrapped, sizes };
 }

@@ -6,14 +6,13 @@
 import assert from "node:assert/strict";
 import {
   BlkRequestError,
-  type BlockBatch,
   type BlockStorage,
   MemoryStorage,
   SequentialBatch,
 } from "../../src/devices/blk/mod.ts";
 import { VIRTIO_BLK_S_IOERR } from "../../src/generated/devices/blk.ts";
 import { DeviceError } from "../../src/errors.ts";
-import { DISK, pattern, setup } from "./_blk_rig.ts";
+import { countBatches, DISK, pattern, setup } from "./_blk_rig.ts";
 
 /** Synchronous storage over `bytes` that logs every call; `fail(offset)` makes a call throw. */
 function logged(
@@ -61,24 +60,6 @@ function logged(
   }
   storage.batch = new SequentialBatch(storage);
   return { storage, log, bytes };
-}
-
-/** `inner` with its submissions counted: how many requests each ran. */
-function counted(storage: BlockStorage & { batch: BlockBatch }) {
-  const sizes: number[] = [];
-  let queued = 0;
-  const inner = storage.batch;
-  const batch: BlockBatch = {
-    readv: (o, d) => (queued++, inner.readv(o, d)),
-    writev: (o, s) => (queued++, inner.writev(o, s)),
-    submit: () => {
-      sizes.push(queued);
-      queued = 0;
-      inner.submit();
-    },
-    result: (slot) => inner.result(slot),
-  };
-  return { storage: { ...storage, size: storage.size, batch } as BlockStorage, sizes };
 }
 
 Deno.test("SequentialBatch: the queued requests' calls run at submit, in order, each to its slot", () => {
@@ -154,7 +135,7 @@ Deno.test("SequentialBatch: asynchronous storage is refused; a promise from a ca
 
 Deno.test("blk: a request alone skips the batch; 32 in flight are one batch; data and order kept", async () => {
   const { storage: s, log } = logged(new Uint8Array(DISK));
-  const { storage, sizes } = counted(s);
+  const { storage, sizes } = countBatches(s);
   const t = await setup("pci-modern", { storage, queueSize: 128 });
   await t.disk.write(8, pattern(4096, 1));
   const one = new Uint8Array(4096);
@@ -178,7 +159,7 @@ Deno.test("blk: a request alone skips the batch; 32 in flight are one batch; dat
 
 Deno.test("blk: a flush among batched writes comes after the writes before it", async () => {
   const { storage: s, log } = logged(new Uint8Array(DISK));
-  const { storage } = counted(s);
+  const { storage } = countBatches(s);
   const t = await setup("pci-modern", { storage, queueSize: 128 });
   await Promise.all([
     t.disk.write(0, pattern(512, 1)),
@@ -191,7 +172,7 @@ Deno.test("blk: a flush among batched writes comes after the writes before it", 
 
 Deno.test("blk: a failing storage call in a batch fails that request alone (IOERR)", async () => {
   const { storage: s } = logged(new Uint8Array(DISK), { fail: (off) => off === 24 * 512 });
-  const { storage, sizes } = counted(s);
+  const { storage, sizes } = countBatches(s);
   const t = await setup("pci-modern", { storage, queueSize: 128 });
   const results = await Promise.allSettled(
     [0, 8, 16, 24, 32].map((sector) => t.disk.write(sector, pattern(4096, sector))),

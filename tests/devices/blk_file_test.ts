@@ -9,7 +9,7 @@ import { BlkRequestError } from "../../src/devices/blk/request.ts";
 import { VIRTIO_BLK_S_IOERR } from "../../src/generated/devices/blk.ts";
 import { DeviceError } from "../../src/errors.ts";
 import type { BlockStorage } from "../../src/devices/blk/storage.ts";
-import { DISK, pattern, setup } from "./_blk_rig.ts";
+import { countBatches, DISK, pattern, setup } from "./_blk_rig.ts";
 
 /** Counts promises in flight: `most` is the largest number outstanding at one time. */
 class InFlight {
@@ -355,26 +355,7 @@ for (
     try {
       await Deno.writeFile(path, new Uint8Array(DISK));
       const file = open(path);
-      // The batch's submissions, and how many requests each ran.
-      const sizes: number[] = [];
-      let queued = 0;
-      const inner = file.batch;
-      const storage: BlockStorage = {
-        size: file.size,
-        read: (o, d) => file.read(o, d),
-        write: (o, s) => file.write(o, s),
-        flush: () => file.flush(),
-        batch: {
-          readv: (o, d) => (queued++, inner.readv(o, d)),
-          writev: (o, s) => (queued++, inner.writev(o, s)),
-          submit: () => {
-            sizes.push(queued);
-            queued = 0;
-            inner.submit();
-          },
-          result: (slot) => inner.result(slot),
-        },
-      };
+      const { storage, sizes } = countBatches(file);
       const t = await setup("pci-modern", { storage, queueSize: 128 });
       await Promise.all(
         Array.from({ length: 32 }, (_, i) => t.disk.write(8 * i, pattern(4096, i))),

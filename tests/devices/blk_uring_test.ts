@@ -5,39 +5,9 @@
 import assert from "node:assert/strict";
 import { UringFileStorage } from "../../src/devices/blk/uring_file_storage.ts";
 import { BlkRequestError } from "../../src/devices/blk/request.ts";
-import type { BlockBatch, BlockStorage } from "../../src/devices/blk/storage.ts";
 import { VIRTIO_BLK_S_IOERR } from "../../src/generated/devices/blk.ts";
 import { DeviceError } from "../../src/errors.ts";
-import { DISK, pattern, setup } from "./_blk_rig.ts";
-
-/** `storage` with its batch's submissions counted: how many, and how many requests each ran. */
-function counted(storage: UringFileStorage): { storage: BlockStorage; sizes: number[] } {
-  const sizes: number[] = [];
-  let queued = 0;
-  const inner = storage.batch;
-  const batch: BlockBatch = {
-    readv: (o, d) => (queued++, inner.readv(o, d)),
-    writev: (o, s) => (queued++, inner.writev(o, s)),
-    submit: () => {
-      sizes.push(queued);
-      queued = 0;
-      inner.submit();
-    },
-    result: (slot) => inner.result(slot),
-  };
-  const s: BlockStorage = {
-    get size() {
-      return storage.size;
-    },
-    batch,
-    read: (o, d) => storage.read(o, d),
-    write: (o, b) => storage.write(o, b),
-    readv: (o, d) => storage.readv(o, d),
-    writev: (o, b) => storage.writev(o, b),
-    flush: () => storage.flush(),
-  };
-  return { storage: s, sizes };
-}
+import { countBatches, DISK, pattern, setup } from "./_blk_rig.ts";
 
 async function withImage(bytes: Uint8Array, fn: (path: string) => Promise<void>): Promise<void> {
   const path = await Deno.makeTempFile({ suffix: ".img" });
@@ -53,7 +23,7 @@ Deno.test("blk: UringFileStorage: writes, flush and reads through the stack reac
   const before = pattern(DISK, 5);
   await withImage(before, async (path) => {
     const uring = new UringFileStorage(path);
-    const { storage, sizes } = counted(uring);
+    const { storage, sizes } = countBatches(uring);
     const t = await setup("pci-modern", { storage });
     await t.disk.write(3, pattern(4096, 4));
     await t.disk.flush();
@@ -82,7 +52,7 @@ Deno.test("blk: UringFileStorage: 32 requests in flight are one submission; many
   const before = pattern(DISK, 7);
   await withImage(before, async (path) => {
     const uring = new UringFileStorage(path, false, 8); // fewer SQEs than requests: rounds
-    const { storage, sizes } = counted(uring);
+    const { storage, sizes } = countBatches(uring);
     const t = await setup("pci-modern", { storage, queueSize: 128 });
     const writes = Array.from({ length: 32 }, (_, i) => t.disk.write(8 * i, pattern(4096, i)));
     await Promise.all(writes);
@@ -160,7 +130,7 @@ Deno.test("blk: UringFileStorage: a failing completion (-EBADF) is IOERR; the de
   await withImage(before, async (path) => {
     // Opened read-only while the device offers writes: each write's CQE carries -EBADF.
     const uring = new UringFileStorage(path, true);
-    const { storage, sizes } = counted(uring);
+    const { storage, sizes } = countBatches(uring);
     try {
       const t = await setup("pci-modern", { storage });
       const ioerr = (e: unknown) =>
