@@ -121,6 +121,9 @@ if (flag("qemu") && !qemu) console.error("--qemu: QEMU or qemu-storage-daemon mi
 const started = previous === undefined ? new Date() : new Date(previous.generated);
 const loadStart: number[] = previous?.loadAverage.start ?? Deno.loadavg();
 const loadEnd = () => previous?.loadAverage.end ?? Deno.loadavg();
+const cpus: number = previous?.cpus ?? navigator.hardwareConcurrency;
+/** What the ratios depend on beside the code (older reports have none). */
+const host: Host | undefined = previous === undefined ? await readHost() : previous.host;
 
 for (const job of previous === undefined ? JOBS : []) {
   if (only !== undefined && !only.includes(job.area)) continue;
@@ -162,11 +165,12 @@ for (const job of previous === undefined ? JOBS : []) {
 const pad = (s: string, n: number) => s.length >= n ? s : s + " ".repeat(n - s.length);
 const w = Math.max(...rows.map((r) => r.case.length), 4);
 console.log(
-  `\nbench:report ${started.toISOString()}, ${navigator.hardwareConcurrency} CPUs, load ${
+  `\nbench:report ${started.toISOString()}, ${cpus} CPUs, load ${
     loadStart.map((l) => l.toFixed(1)).join(" ")
   } at start, ${loadEnd().map((l: number) => l.toFixed(1)).join(" ")} at end` +
     (quick ? " (--quick)" : ""),
 );
+if (host !== undefined) console.log(hostLine(host));
 console.log(`| area | ${pad("case", w)} | ratio | aim | baseline |`);
 console.log(`| --- | ${"-".repeat(w)} | ---: | ---: | --- |`);
 for (const r of rows) {
@@ -183,7 +187,8 @@ if (out !== "-") {
     generated: started.toISOString(),
     deno: previous?.deno ?? Deno.version.deno,
     v8: previous?.v8 ?? Deno.version.v8,
-    cpus: previous?.cpus ?? navigator.hardwareConcurrency,
+    cpus,
+    host,
     quick,
     loadAverage: { start: loadStart, end: loadEnd() },
     method: "each ratio is a case's CPU time (user + system, all threads of its process) over " +
@@ -209,7 +214,7 @@ function esc(s: string): string {
 
 /** A horizontal bar per ratio on a log scale, 1x marked, aims as ticks. */
 function svg(when: string, load: number): string {
-  const label = 470, chart = 400, right = 70, rowH = 16, top = 48;
+  const label = 470, chart = 400, right = 70, rowH = 16, top = host === undefined ? 48 : 62;
   const lo = 0.5, hi = Math.max(2, ...rows.map((r) => r.ratio)) * 1.1;
   const x = (v: number) =>
     label + chart * (Math.log(Math.min(Math.max(v, lo), hi) / lo) / Math.log(hi / lo));
@@ -263,11 +268,56 @@ function svg(when: string, load: number): string {
     `<rect width="100%" height="100%" fill="#fff"/>\n` +
     `<text x="4" y="16" font-size="14" font-weight="bold">typed-virtio: cost relative to each ` +
     `baseline (CPU time, log scale; 1x = as fast as the baseline)</text>\n` +
-    `<text x="4" y="34">${esc(when)}, load ${
-      load.toFixed(1)
-    } on ${navigator.hardwareConcurrency} ` +
-    `CPUs${
+    `<text x="4" y="34">${esc(when)}, load ${load.toFixed(1)} on ${cpus} CPUs${
       quick ? ", --quick" : ""
     }. Green: meets its aim (black tick); orange: misses it.</text>\n` +
+    (host === undefined ? "" : `<text x="4" y="50">${esc(hostLine(host))}</text>\n`) +
     grid.join("\n") + "\n" + parts.join("\n") + "\n</svg>\n";
+}
+
+/**
+ * The machine a report was measured on. Ratios against a system call or across CPUs move with it:
+ * the same tree gave blk at depth 1 2.0x a `pread` on one machine and 2.7x on another, the worker
+ * transport 1.35x and 11.6x (docs/performance.md). Compare reports from the same machine only.
+ */
+interface Host {
+  /** `model name` of /proc/cpuinfo. */
+  cpu?: string;
+  /** The kernel's release (`uname -r`). */
+  kernel: string;
+  /** The CPU flag `hypervisor`: this is a virtual machine. */
+  virtual?: boolean;
+  /** /sys/devices/system/cpu/vulnerabilities/meltdown: page-table isolation makes system calls dearer. */
+  meltdown?: string;
+  /** Whether the CPU flag `pcid` is there (page-table isolation without it flushes the TLB). */
+  pcid?: boolean;
+}
+
+async function readHost(): Promise<Host> {
+  const read = async (path: string) => {
+    try {
+      return await Deno.readTextFile(path);
+    } catch {
+      return undefined;
+    }
+  };
+  const cpuinfo = await read("/proc/cpuinfo");
+  const field = (name: string) =>
+    cpuinfo?.match(new RegExp(`^${name}\\s*:\\s*(.*)$`, "m"))?.[1].trim();
+  const flags = field("flags")?.split(/\s+/);
+  return {
+    cpu: field("model name"),
+    kernel: Deno.osRelease(),
+    virtual: flags?.includes("hypervisor"),
+    meltdown: (await read("/sys/devices/system/cpu/vulnerabilities/meltdown"))?.trim(),
+    pcid: flags?.includes("pcid"),
+  };
+}
+
+function hostLine(h: Host): string {
+  const parts = [h.cpu ?? "CPU unknown", `kernel ${h.kernel}`];
+  if (h.virtual) parts.push("virtual machine");
+  if (h.meltdown !== undefined) parts.push(`meltdown: ${h.meltdown}`);
+  if (h.pcid !== undefined) parts.push(h.pcid ? "pcid" : "no pcid");
+  return `machine: ${parts.join(", ")}`;
 }
