@@ -34,6 +34,7 @@ import {
   BlkDevice,
   FileStorage,
   PosixFileStorage,
+  SequentialBatch,
   ThreadedFileStorage,
   UringFileStorage,
 } from "../src/devices/blk/mod.ts";
@@ -257,6 +258,9 @@ async function main(): Promise<number> {
       `reads ${device.stats.reads}, writes ${device.stats.writes}, flushes ${device.stats.flushes}` +
       (storage instanceof UringFileStorage
         ? `; io_uring: ${storage.ringRequests} requests in ${storage.enters} submissions`
+        : "") +
+      ("batch" in storage && storage.batch instanceof SequentialBatch
+        ? `; batched: ${storage.batch.requests} requests in ${storage.batch.submissions} passes`
         : "") +
       (args.pollRingUs > 0 ? `; ${ringPollText(backend.sessions)}` : ""),
   );

@@ -79,6 +79,7 @@ Deno.test("SequentialBatch: the queued requests' calls run at submit, in order, 
   assert.deepEqual(bytes.subarray(1024, 2048), w);
   b.submit(); // nothing queued: no call
   assert.equal(log.length, 3);
+  assert.deepEqual([b.requests, b.submissions], [3, 1], "an empty submit is not a batch");
   // The next batch starts over at slot 0; a slot it does not have is an error.
   assert.equal(b.readv(0, [new Uint8Array(512)]), 0);
   b.submit();

@@ -4,7 +4,8 @@
 // tests/interop/guest/blk_verify.c (busybox has no O_DIRECT and no AIO): one process pinned to
 // each of its 2 vCPUs (so each drives its own virtqueue) submits all its requests at once with
 // Linux AIO and O_DIRECT, so the back-end takes several from a queue in one pass and sends them
-// to the kernel in one io_uring_enter.
+// to the kernel in one io_uring_enter. The same run again over the default PosixFileStorage,
+// whose SequentialBatch makes a pass's preadv/pwritev calls back to back.
 // - Patterned writes of 512 B to 2 MiB at aligned, odd and end-of-disk offsets, a FLUSH, then
 //   the same ranges read back by the other vCPU; then writes and reads mixed in the same
 //   passes; every request's result and FNV-1a checksum checked against this file's own
@@ -136,107 +137,114 @@ function ranges(diskBytes: number): { offset: number; length: number }[] {
   return out;
 }
 
-Deno.test({
-  name:
-    "vhost-user-blk --storage uring: a Linux guest writes patterns over 2 queues with O_DIRECT AIO, flushes, reads them back; mixed passes; the image holds them",
-  ignore: skip !== undefined,
-  fn: async () => {
-    const dir = await Deno.makeTempDir({ prefix: "typed-virtio-vuuring-" });
-    try {
-      const program = await buildGuestProgram(dir);
-      const diskBytes = 32 * MiB;
-      const image = `${dir}/disk.img`;
-      const f = await Deno.open(image, { create: true, write: true });
-      await f.truncate(diskBytes);
-      f.close();
-      const rs = ranges(diskBytes);
-      // wr: everything with seed 1. rd: read back, dealt so that the other vCPU reads each
-      // range (blk_verify deals request i to CPU i % 2; the list is rotated by one).
-      const wr: Req[] = rs.map((x) => ({ kind: "w", seed: 1, ...x }));
-      const rd: Req[] = [...wr.slice(1), wr[0]].map((x) => ({ ...x, kind: "r" }));
-      // mix: ranges 0, 1, 4, 5, 8, ... rewritten with seed 2 while the others are read, in the
-      // same passes (each vCPU gets both kinds).
-      const rewritten = (i: number) => Math.floor(i / 2) % 2 === 0;
-      const mix: Req[] = rs.map((x, i) =>
-        rewritten(i) ? { kind: "w", seed: 2, ...x } : { kind: "r", seed: 1, ...x }
-      );
-      const finalSeed = (i: number) => (rewritten(i) ? 2 : 1);
-      const fin: Req[] = rs.map((x, i) => ({ kind: "r", seed: finalSeed(i), ...x }));
-
-      const socket = `${dir}/blk.sock`;
-      const backend = await startBackend("vhost_user_blk.ts", socket, [
-        "--image",
-        image,
-        "--queues",
-        String(QUEUES),
-        "--storage",
-        "uring",
-      ]);
-      let r: GuestResult;
+// Both storages that batch a pass: io_uring (one io_uring_enter), and the default PosixFileStorage
+// (its SequentialBatch: the pass's preadv/pwritev calls back to back).
+for (const kind of ["uring", "posix"] as const) {
+  Deno.test({
+    name:
+      `vhost-user-blk --storage ${kind}: a Linux guest writes patterns over 2 queues with O_DIRECT AIO, flushes, reads them back; mixed passes; the image holds them`,
+    ignore: skip !== undefined,
+    fn: async () => {
+      const dir = await Deno.makeTempDir({ prefix: "typed-virtio-vuuring-" });
       try {
-        assert.match(backend.output(), /uring storage/);
-        r = await runGuest({
-          script: FIND_DISK + [
-            verifyCmd("wr", wr),
-            verifyCmd("rd", rd),
-            verifyCmd("mix", mix),
-            verifyCmd("fin", fin),
-          ].join("\n"),
-          modules: MODULES,
-          qemuArgs: blkArgs(socket),
-          cpus: QUEUES,
-          files: { "/blk_verify": program },
-          timeoutMs: 240_000,
-        });
-      } finally {
-        await backend.stop();
-      }
-      const why = describe(r) + `\n--- back-end ---\n${backend.output()}`;
-      assert.equal(r.scriptStatus, 0, why);
-      assert.equal(r.markers.get("failed"), undefined, why);
-      assert.equal(r.markers.get("size"), String(diskBytes / 512), why);
-      assert.equal(r.markers.get("ro"), "0", why);
-      assert.equal(r.markers.get("queues"), String(QUEUES), why);
-      for (const [phase, reqs] of [["wr", wr], ["rd", rd], ["mix", mix], ["fin", fin]] as const) {
-        reqs.forEach((_, i) => expectResult(r, phase, reqs, i, "ok", why));
-      }
-      for (const phase of ["wr", "mix"]) {
-        for (let cpu = 0; cpu < QUEUES; cpu++) {
-          assert.equal(r.markers.get(`${phase}_sync${cpu}`), "0", `${phase} fdatasync\n${why}`);
-        }
-      }
-      // The back-end saw them all (each guest request may be split, never merged across phases).
-      const m = /reads (\d+), writes (\d+), flushes (\d+)/.exec(backend.output());
-      assert.ok(m !== null, why);
-      assert.ok(Number(m[1]) >= rd.length + fin.length + rs.length / 2, why);
-      assert.ok(Number(m[2]) >= wr.length + rs.length / 2, why);
-      assert.ok(Number(m[3]) >= 2, why);
-      // Requests shared passes and went through the ring, more than one per io_uring_enter.
-      const ring = /io_uring: (\d+) requests in (\d+) submissions/.exec(backend.output());
-      assert.ok(ring !== null, why);
-      assert.ok(Number(ring[1]) >= 8 && Number(ring[1]) > Number(ring[2]), why);
+        const program = await buildGuestProgram(dir);
+        const diskBytes = 32 * MiB;
+        const image = `${dir}/disk.img`;
+        const f = await Deno.open(image, { create: true, write: true });
+        await f.truncate(diskBytes);
+        f.close();
+        const rs = ranges(diskBytes);
+        // wr: everything with seed 1. rd: read back, dealt so that the other vCPU reads each
+        // range (blk_verify deals request i to CPU i % 2; the list is rotated by one).
+        const wr: Req[] = rs.map((x) => ({ kind: "w", seed: 1, ...x }));
+        const rd: Req[] = [...wr.slice(1), wr[0]].map((x) => ({ ...x, kind: "r" }));
+        // mix: ranges 0, 1, 4, 5, 8, ... rewritten with seed 2 while the others are read, in the
+        // same passes (each vCPU gets both kinds).
+        const rewritten = (i: number) => Math.floor(i / 2) % 2 === 0;
+        const mix: Req[] = rs.map((x, i) =>
+          rewritten(i) ? { kind: "w", seed: 2, ...x } : { kind: "r", seed: 1, ...x }
+        );
+        const finalSeed = (i: number) => (rewritten(i) ? 2 : 1);
+        const fin: Req[] = rs.map((x, i) => ({ kind: "r", seed: finalSeed(i), ...x }));
 
-      // The host's own check of the image: the pattern where written, zeroes elsewhere.
-      const img = await Deno.readFile(image);
-      assert.equal(img.length, diskBytes);
-      const covered = new Uint8Array(img.length / 512);
-      rs.forEach((x, i) => {
-        const want = pattern(finalSeed(i), x.offset, x.length);
-        const got = img.subarray(x.offset, x.offset + x.length);
-        assert.equal(fnv(got), fnv(want), `image bytes of range ${i} (${x.offset}+${x.length})`);
-        assert.deepEqual(got, want, `image bytes of range ${i}`);
-        covered.fill(1, x.offset / 512, (x.offset + x.length) / 512);
-      });
-      for (let s = 0; s < covered.length; s++) {
-        if (covered[s] === 1) continue;
-        const sector = img.subarray(s * 512, (s + 1) * 512);
-        assert.ok(sector.every((b) => b === 0), `sector ${s} was never written, yet is not zero`);
+        const socket = `${dir}/blk.sock`;
+        const backend = await startBackend("vhost_user_blk.ts", socket, [
+          "--image",
+          image,
+          "--queues",
+          String(QUEUES),
+          "--storage",
+          kind,
+        ]);
+        let r: GuestResult;
+        try {
+          if (kind === "uring") assert.match(backend.output(), /uring storage/);
+          r = await runGuest({
+            script: FIND_DISK + [
+              verifyCmd("wr", wr),
+              verifyCmd("rd", rd),
+              verifyCmd("mix", mix),
+              verifyCmd("fin", fin),
+            ].join("\n"),
+            modules: MODULES,
+            qemuArgs: blkArgs(socket),
+            cpus: QUEUES,
+            files: { "/blk_verify": program },
+            timeoutMs: 240_000,
+          });
+        } finally {
+          await backend.stop();
+        }
+        const why = describe(r) + `\n--- back-end ---\n${backend.output()}`;
+        assert.equal(r.scriptStatus, 0, why);
+        assert.equal(r.markers.get("failed"), undefined, why);
+        assert.equal(r.markers.get("size"), String(diskBytes / 512), why);
+        assert.equal(r.markers.get("ro"), "0", why);
+        assert.equal(r.markers.get("queues"), String(QUEUES), why);
+        for (const [phase, reqs] of [["wr", wr], ["rd", rd], ["mix", mix], ["fin", fin]] as const) {
+          reqs.forEach((_, i) => expectResult(r, phase, reqs, i, "ok", why));
+        }
+        for (const phase of ["wr", "mix"]) {
+          for (let cpu = 0; cpu < QUEUES; cpu++) {
+            assert.equal(r.markers.get(`${phase}_sync${cpu}`), "0", `${phase} fdatasync\n${why}`);
+          }
+        }
+        // The back-end saw them all (each guest request may be split, never merged across phases).
+        const m = /reads (\d+), writes (\d+), flushes (\d+)/.exec(backend.output());
+        assert.ok(m !== null, why);
+        assert.ok(Number(m[1]) >= rd.length + fin.length + rs.length / 2, why);
+        assert.ok(Number(m[2]) >= wr.length + rs.length / 2, why);
+        assert.ok(Number(m[3]) >= 2, why);
+        // Requests shared passes and went through the storage's batch, more than one per pass
+        // (uring: per io_uring_enter).
+        const batch = kind === "uring"
+          ? /io_uring: (\d+) requests in (\d+) submissions/.exec(backend.output())
+          : /batched: (\d+) requests in (\d+) passes/.exec(backend.output());
+        assert.ok(batch !== null, why);
+        assert.ok(Number(batch[1]) >= 8 && Number(batch[1]) > Number(batch[2]), why);
+
+        // The host's own check of the image: the pattern where written, zeroes elsewhere.
+        const img = await Deno.readFile(image);
+        assert.equal(img.length, diskBytes);
+        const covered = new Uint8Array(img.length / 512);
+        rs.forEach((x, i) => {
+          const want = pattern(finalSeed(i), x.offset, x.length);
+          const got = img.subarray(x.offset, x.offset + x.length);
+          assert.equal(fnv(got), fnv(want), `image bytes of range ${i} (${x.offset}+${x.length})`);
+          assert.deepEqual(got, want, `image bytes of range ${i}`);
+          covered.fill(1, x.offset / 512, (x.offset + x.length) / 512);
+        });
+        for (let s = 0; s < covered.length; s++) {
+          if (covered[s] === 1) continue;
+          const sector = img.subarray(s * 512, (s + 1) * 512);
+          assert.ok(sector.every((b) => b === 0), `sector ${s} was never written, yet is not zero`);
+        }
+      } finally {
+        await Deno.remove(dir, { recursive: true });
       }
-    } finally {
-      await Deno.remove(dir, { recursive: true });
-    }
-  },
-});
+    },
+  });
+}
 
 Deno.test({
   name:

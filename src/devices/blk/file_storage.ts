@@ -9,12 +9,7 @@
 
 import type * as NodeFs from "node:fs";
 import { DeviceError } from "../../errors.ts";
-import {
-  type BlockBatch,
-  type BlockStorage,
-  type MaybePromise,
-  SequentialBatch,
-} from "./storage.ts";
+import { type BlockStorage, type MaybePromise, SequentialBatch } from "./storage.ts";
 
 /** The error for an image that cannot be opened. */
 function openError(path: string, e: unknown): DeviceError {
@@ -97,7 +92,7 @@ export class FileStorage implements BlockStorage {
    * and `pwrite`s back to back, the device's work for them before and after
    * ({@link SequentialBatch}).
    */
-  readonly batch: BlockBatch = new SequentialBatch(this);
+  readonly batch: SequentialBatch = new SequentialBatch(this);
 
   /** Opens `path` read-write, or read-only when `readOnly`. */
   constructor(path: string, readOnly: boolean = false) {

@@ -24,7 +24,7 @@
  */
 
 import { DeviceError } from "../../errors.ts";
-import { type BlockBatch, type BlockStorage, SequentialBatch } from "./storage.ts";
+import { type BlockStorage, SequentialBatch } from "./storage.ts";
 import { lastErrno, type Libc, openLibc } from "../../_libc.ts";
 import { address } from "./_address.ts";
 
@@ -102,7 +102,7 @@ export class PosixFileStorage implements BlockStorage {
    * calls back to back, the device's work for them before and after
    * ({@link SequentialBatch}).
    */
-  readonly batch: BlockBatch = new SequentialBatch(this);
+  readonly batch: SequentialBatch = new SequentialBatch(this);
 
   /** Opens `path` read-write, or read-only when `readOnly` (needs `--allow-ffi`). */
   constructor(path: string, readOnly: boolean = false) {
