@@ -37,12 +37,8 @@
 import { setImmediate } from "node:timers";
 import { VIRTIO_DEV_ANY_ID, VirtioBus } from "../../src/bus.ts";
 import type { ConfigWidth, DeviceContext } from "../../src/device.ts";
-import {
-  BlkDevice,
-  type BlockStorage,
-  MemoryStorage,
-  SequentialBatch,
-} from "../../src/devices/blk/device.ts";
+import { BlkDevice, type BlockStorage, MemoryStorage } from "../../src/devices/blk/device.ts";
+import { withSequentialBatch } from "./_batched_storage.ts";
 import { blkDriver } from "../../src/devices/blk/driver.ts";
 import { ArgumentError, VirtioError } from "../../src/errors.ts";
 import { DeviceStatus, VIRTIO_F_VERSION_1 } from "../../src/generated/common.ts";
@@ -156,7 +152,7 @@ export async function fuzzRegisterCase(
   // FileStorage's): the device's held-chain path under hostile rings. (The seed's parity, not a
   // draw, so the cases of a seed stay what they were.)
   const memStorage = new MemoryStorage(image);
-  const storage: BlockStorage = caseSeed % 2 === 0 ? memStorage : batched(memStorage);
+  const storage: BlockStorage = caseSeed % 2 === 0 ? memStorage : withSequentialBatch(memStorage);
   if (storage !== memStorage) ops.push("(storage with a batch)");
   const device = new FlakyBlkDevice({ storage });
   // One case in 4 hosts a device model that throws now and then while the fuzzer runs.
@@ -965,19 +961,4 @@ function survivableQuirk(r: Rng): { text: string; quirks: PciQuirks } {
       return { text: `the MSI-X table in BAR ${bar}`, quirks: { msixTableBar: bar } };
     }
   }
-}
-
-/** `storage` with a {@link SequentialBatch}: the device holds a pass's reads and writes for it. */
-function batched(storage: MemoryStorage): BlockStorage {
-  const s: BlockStorage & { batch?: SequentialBatch } = {
-    size: storage.size,
-    canUnmap: storage.canUnmap,
-    read: (o, d) => storage.read(o, d),
-    write: (o, b) => storage.write(o, b),
-    flush: () => storage.flush(),
-    discard: (o, n) => storage.discard(o, n),
-    writeZeroes: (o, n, u) => storage.writeZeroes(o, n, u),
-  };
-  s.batch = new SequentialBatch(s);
-  return s;
 }

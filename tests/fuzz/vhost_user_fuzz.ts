@@ -57,12 +57,8 @@ import {
   VHOST_USER_NEED_REPLY_MASK,
   VhostUserRequest as R,
 } from "../../src/generated/vhost_user.ts";
-import {
-  BlkDevice,
-  type BlockStorage,
-  MemoryStorage,
-  SequentialBatch,
-} from "../../src/devices/blk/mod.ts";
+import { BlkDevice, type BlockStorage, MemoryStorage } from "../../src/devices/blk/mod.ts";
+import { withSequentialBatch } from "./_batched_storage.ts";
 import {
   Front,
   type Harness,
@@ -223,19 +219,9 @@ export async function fuzzVhostUser(options: VhostUserFuzzOptions): Promise<Vhos
   // An odd seed gives the storage a batch (a pass's reads and writes made at its end, as the
   // back-end's PosixFileStorage has): the device's held-chain path under hostile sessions.
   let batched = 0;
-  const inner = new SequentialBatch(memory);
-  const storage: BlockStorage = options.seed % 2 === 0 ? memory : {
-    size: memory.size,
-    read: (o, d) => memory.read(o, d),
-    write: (o, b) => memory.write(o, b),
-    flush: () => memory.flush(),
-    batch: {
-      readv: (o, d) => (batched++, inner.readv(o, d)),
-      writev: (o, b) => (batched++, inner.writev(o, b)),
-      submit: () => inner.submit(),
-      result: (slot) => inner.result(slot),
-    },
-  };
+  const storage: BlockStorage = options.seed % 2 === 0
+    ? memory
+    : withSequentialBatch(memory, () => batched++);
   const device = new BlkDevice({ storage, queueSize: 16, queues: 2 });
   const logs: string[] = [];
   let ringFaults = 0;
