@@ -151,10 +151,8 @@ export class SequentialBatch implements BlockBatch {
   #queued = 0;
   #queuedBufs = 0;
   #submitted = true;
-  /** Requests run so far, over every batch. */
-  requests = 0;
-  /** Batches run so far (a `submit` with nothing queued does not count). */
-  submissions = 0;
+  #requests = 0;
+  #submissions = 0;
 
   /** A batch over `storage`, which must be synchronous. */
   constructor(storage: SequentialBatchStorage) {
@@ -164,6 +162,16 @@ export class SequentialBatch implements BlockBatch {
       });
     }
     this.#storage = storage;
+  }
+
+  /** Requests run so far, over every batch. */
+  get requests(): number {
+    return this.#requests;
+  }
+
+  /** Batches run so far (a `submit` with nothing queued does not count). */
+  get submissions(): number {
+    return this.#submissions;
   }
 
   /** Queues a read filling each of `dsts` in turn from `offset` on; returns its slot. */
@@ -195,8 +203,8 @@ export class SequentialBatch implements BlockBatch {
   submit(): void {
     if (this.#submitted) return;
     this.#submitted = true;
-    this.requests += this.#queued;
-    this.submissions++;
+    this.#requests += this.#queued;
+    this.#submissions++;
     for (let slot = 0; slot < this.#queued; slot++) this.#results[slot] = this.#run(slot);
     // Let go of the guest's buffers: the batch must not keep a mapping alive; and of the room a
     // pass of very many segments (a hostile driver's) made.
